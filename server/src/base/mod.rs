@@ -1,0 +1,1 @@
+//! base layer (filled in as the layer grows).

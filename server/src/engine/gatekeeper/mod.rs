@@ -1,0 +1,1 @@
+//! Gatekeeper engine: ConstraintTemplates and constraints evaluated through regorus.

@@ -1,0 +1,1 @@
+//! Kyverno engine: ClusterPolicy/Policy evaluation (match, validate, mutate, generate).

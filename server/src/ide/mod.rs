@@ -1,0 +1,1 @@
+//! ide layer (filled in as the layer grows).

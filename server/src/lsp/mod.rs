@@ -1,0 +1,1 @@
+//! lsp layer (filled in as the layer grows).

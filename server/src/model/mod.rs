@@ -1,0 +1,1 @@
+//! model layer (filled in as the layer grows).

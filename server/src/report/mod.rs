@@ -1,0 +1,1 @@
+//! report layer (filled in as the layer grows).

@@ -1,0 +1,1 @@
+//! schema layer (filled in as the layer grows).

@@ -1,0 +1,105 @@
+//! Test runs for Kyverno Test files and gator Suites: one `TestReport` shape feeds every output format.
+//!
+//! Runners reach files through [`FileSource`], so the language server can serve unsaved buffers and the
+//! CLI real files. Runners never map positions: they name places as (file, document index, JSON pointer)
+//! and the `ide`/`report` layers turn those into line and column.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde::Serialize;
+
+/// How a runner reaches files.
+pub trait FileSource: Sync {
+    /// The text of a file, or a sentence saying why it cannot be read.
+    fn read(&self, path: &Path) -> Result<Arc<str>, String>;
+    /// The entries of a directory, or `None` when `path` is not a directory.
+    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>>;
+}
+
+/// Which tool's semantics a result follows.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Framework {
+    Kyverno,
+    Gatekeeper,
+}
+
+/// Whether the actual result met the expectation.
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Pass,
+    Fail,
+    Error,
+    /// The case needs a feature that is not implemented: reported loudly, never counted as a pass.
+    Unsupported,
+}
+
+/// A place in a YAML file: the document index in a multi-document stream and a JSON pointer inside it.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct SourceRef {
+    pub file: PathBuf,
+    pub document: usize,
+    pub pointer: String,
+}
+
+/// Extra places that explain a result (the failing pattern node, the resource value).
+#[derive(Serialize, Clone, Debug)]
+pub struct Related {
+    pub at: SourceRef,
+    pub message: String,
+}
+
+/// What a result is about: framework-specific identifiers, flattened into the JSON contract.
+#[derive(Serialize, Clone, Debug)]
+#[serde(untagged)]
+pub enum Subject {
+    Kyverno {
+        policy: String,
+        /// `None` for rule-less (CEL) policy kinds; serialised as `null`.
+        rule: Option<String>,
+        /// The resource as written in the test file (`name` or `ns/name`).
+        resource: String,
+        kind: Option<String>,
+    },
+    Gatekeeper {
+        test: String,
+        /// `None` for a test-level result (for example `invalid: true`).
+        case: Option<String>,
+    },
+}
+
+/// One entry of the JSON contract: one resource of a Kyverno `results` entry, or one gator case.
+#[derive(Serialize, Clone, Debug)]
+pub struct TestResult {
+    pub file: PathBuf,
+    pub framework: Framework,
+    #[serde(flatten)]
+    pub subject: Subject,
+    pub expected: String,
+    pub actual: String,
+    pub outcome: Outcome,
+    pub reason: String,
+    pub message: String,
+    /// The entry in the test file this result belongs to (for diagnostics and code lenses).
+    #[serde(skip)]
+    pub location: Option<SourceRef>,
+    #[serde(skip)]
+    pub related: Vec<Related>,
+}
+
+/// A mistake in a test file or in a file it references (a missing path, an unknown policy name, ...).
+#[derive(Serialize, Clone, Debug)]
+pub struct Problem {
+    pub at: SourceRef,
+    pub code: String,
+    pub message: String,
+}
+
+/// Everything one test file produced.
+#[derive(Serialize, Clone, Debug, Default)]
+pub struct TestReport {
+    pub results: Vec<TestResult>,
+    pub problems: Vec<Problem>,
+}
