@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import sys
 
 import yaml
@@ -183,6 +184,11 @@ REQUIRED_OVERRIDES = {
     ("cli.kyverno.io", "Context", "/properties/spec/properties/images/items"): ["image"],
 }
 
+# Neither CRDs nor the swagger can mark a field deprecated, but their descriptions say so in a few
+# fixed phrasings ("Deprecated, use ...", "... Deprecated: X is deprecated", "This field is
+# deprecated"). Such nodes get `deprecated: true`, for a strike-through or hint in the editor.
+DEPRECATED_TEXT = re.compile(r"^\s*Deprecated\b|(?:^|[.\n]\s*)Deprecated[:.,]|\bThis field is deprecated\b")
+
 # A subtree shared by several CRD schemas moves to shared.json when its JSON is at least this big.
 SHARE_MIN_BYTES = 512
 
@@ -239,6 +245,8 @@ class Converter:
                 out["enum"] = list(out["enum"]) + [None]
         if not in_combinator and "properties" in out and "additionalProperties" not in out and not preserve:
             out["additionalProperties"] = False
+        if DEPRECATED_TEXT.search(out.get("description", "")):
+            out["deprecated"] = True
         return out
 
 
@@ -301,13 +309,14 @@ def convert_swagger(swagger):
                 continue
             group, version = gvk["group"], gvk["version"]
             key = (group, version, kind)
+            deprecated = bool(defs[name].get("deprecated", False))
             entries.append({
                 "apiVersion": f"{group}/{version}" if group else version,
                 "kind": kind,
                 "file": K8S_FILE,
                 "pointer": "/$defs/" + name,
                 "scope": "Namespaced" if scopes.get(key, True) else "Cluster",
-                "deprecated": False,
+                "deprecated": deprecated,
                 "deprecationWarning": None,
                 # Plain resources are mostly test fixtures for kyverno test and gator verify,
                 # which never validate them; see README.md.
@@ -596,10 +605,13 @@ def canonical(node):
     return json.dumps(node, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
+USE_SITE_KEYS = ("description", "deprecated")
+
+
 def share_key(node):
     """Subtrees are shared when equal apart from their own description, which stays at the use site
     as a sibling of the $ref (hover shows the use site's text)."""
-    return canonical({k: v for k, v in node.items() if k != "description"})
+    return canonical({k: v for k, v in node.items() if k not in USE_SITE_KEYS})
 
 
 def child_slots(node):
@@ -658,8 +670,9 @@ def factor_shared(files):
                         key_to_name[key] = name
                         shared[name] = json.loads(key)
                     replacement = {"$ref": ref_for(name, where_file)}
-                    if "description" in sub:
-                        replacement["description"] = sub["description"]
+                    for use_site_key in USE_SITE_KEYS:
+                        if use_site_key in sub:
+                            replacement[use_site_key] = sub[use_site_key]
                     container[slot] = replacement
                     changed = True
                 else:
