@@ -41,7 +41,7 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
     }
     let registry = schema::registry();
     let Some(entry) = registry.lookup(&info.api_version, &info.kind_name) else {
-        unknown_kind(info, parsed, segment.start, out);
+        unknown_kind(info, segment, out);
         return;
     };
     if entry.deprecated {
@@ -49,11 +49,11 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
             .deprecation_warning
             .clone()
             .unwrap_or_else(|| format!("{} {} is deprecated", entry.api_version, entry.kind));
-        let range = span_range(parsed, "/apiVersion", Target::Value, segment.start);
+        let range = span_range(segment, "/apiVersion", Target::Value);
         out.push(Diagnostic::warning("schema/deprecated-version", range, message));
     }
     if !entry.namespaced && info.namespace.is_some() && info.kind != DocumentKind::Constraint {
-        let range = span_range(parsed, "/metadata/namespace", Target::Key, segment.start);
+        let range = span_range(segment, "/metadata/namespace", Target::Key);
         let message = format!("{} is cluster-scoped: `metadata.namespace` is ignored", info.kind_name);
         out.push(Diagnostic::warning("schema/cluster-scoped", range, message));
     }
@@ -85,7 +85,7 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
         if has_syntax_errors && error.code == "schema/required" {
             continue;
         }
-        out.push(schema_error_diagnostic(parsed, segment.start, error));
+        out.push(schema_error_diagnostic(segment, error));
     }
 }
 
@@ -115,12 +115,12 @@ fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> O
     None
 }
 
-fn unknown_kind(info: &DocumentInfo, parsed: &ParsedDocument, base: usize, out: &mut Vec<Diagnostic>) {
+fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic>) {
     let registry = schema::registry();
     let group = info.group();
     let versions = registry.versions_of(&info.kind_name);
     if !versions.is_empty() {
-        let range = span_range(parsed, "/apiVersion", Target::Value, base);
+        let range = span_range(segment, "/apiVersion", Target::Value);
         let message = format!(
             "{} is not served as `{}`; use one of {}",
             info.kind_name,
@@ -148,7 +148,7 @@ fn unknown_kind(info: &DocumentInfo, parsed: &ParsedDocument, base: usize, out: 
         }
         None => format!("unknown kind `{}` in {}", info.kind_name, info.api_version),
     };
-    let range = span_range(parsed, "/kind", Target::Value, base);
+    let range = span_range(segment, "/kind", Target::Value);
     // The Kyverno CLI decodes values, userinfo and context files by where a test references them and never
     // checks their kind, so a wrong kind there still works: worth a warning, not an error.
     if group == "cli.kyverno.io" {
@@ -159,14 +159,17 @@ fn unknown_kind(info: &DocumentInfo, parsed: &ParsedDocument, base: usize, out: 
     out.push(Diagnostic::error("schema/unknown-kind", range, message));
 }
 
-fn schema_error_diagnostic(parsed: &ParsedDocument, base: usize, error: SchemaError) -> Diagnostic {
-    let range = span_range(parsed, &error.pointer, error.target, base);
+fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {
+    let range = span_range(segment, &error.pointer, error.target);
     Diagnostic::new(error.code, error.severity, range, error.message)
 }
 
 /// The range to underline for a pointer: the key, the value, or (for an object's own problems) the key that
 /// holds the object — the `kind` value for the document root.
-pub(super) fn span_range(parsed: &ParsedDocument, pointer: &str, target: Target, base: usize) -> TextRange {
+pub(super) fn span_range(segment: &Segment, pointer: &str, target: Target) -> TextRange {
+    let parsed = &segment.parsed;
+    let base = segment.start;
+    let first_line = |range: TextRange| first_line(&segment.text, range);
     let Some((found, span)) = parsed.source_map.nearest(pointer) else {
         return TextRange::empty(base);
     };
@@ -182,6 +185,10 @@ pub(super) fn span_range(parsed: &ParsedDocument, pointer: &str, target: Target,
     range.shifted(base)
 }
 
-fn first_line(range: TextRange) -> TextRange {
-    TextRange::new(range.start, range.start + range.len().min(1))
+/// The part of a range on its first line, so a diagnostic on a whole mapping underlines just its start.
+fn first_line(text: &str, range: TextRange) -> TextRange {
+    let line_end =
+        text.get(range.start..).and_then(|rest| rest.find(['\n', '\r'])).map_or(text.len(), |end| range.start + end);
+    let end = range.end.min(line_end);
+    TextRange::new(range.start, end.max(range.start + 1).min(text.len().max(range.start)))
 }

@@ -21,7 +21,7 @@ pub(super) fn reference_diagnostics(
     out: &mut Vec<Diagnostic>,
 ) {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let checker = Checker { analysis, base_dir, parsed: &segment.parsed, base: segment.start };
+    let checker = Checker { analysis, base_dir, segment, parsed: &segment.parsed };
     match info.kind {
         DocumentKind::KyvernoTest => checker.kyverno_test(out),
         DocumentKind::GatorSuite => checker.gator_suite(out),
@@ -32,8 +32,8 @@ pub(super) fn reference_diagnostics(
 struct Checker<'a> {
     analysis: &'a Analysis,
     base_dir: PathBuf,
+    segment: &'a Segment,
     parsed: &'a ParsedDocument,
-    base: usize,
 }
 
 /// A loaded document of a referenced file.
@@ -44,7 +44,7 @@ struct Loaded {
 
 impl Checker<'_> {
     fn diagnostic(&self, code: &'static str, severity: Severity, pointer: &str, message: String) -> Diagnostic {
-        Diagnostic::new(code, severity, span_range(self.parsed, pointer, Target::Value, self.base), message)
+        Diagnostic::new(code, severity, span_range(self.segment, pointer, Target::Value), message)
     }
 
     fn resolve(&self, reference: &str) -> PathBuf {
