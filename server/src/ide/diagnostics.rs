@@ -8,7 +8,7 @@ use super::{Analysis, FileData, references};
 use crate::base::{Diagnostic, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
-use crate::syntax::{ParsedDocument, Segment};
+use crate::syntax::Segment;
 
 pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();

@@ -17,6 +17,11 @@ pub const KYVERNO_CEL_POLICY_KINDS: &[&str] = &[
     "NamespacedImageValidatingPolicy",
 ];
 
+/// The group of an apiVersion (`""` for the core group's `v1`).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
+
 /// What a document is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum DocumentKind {
@@ -70,7 +75,7 @@ pub struct DocumentInfo {
 
 impl DocumentInfo {
     pub fn group(&self) -> &str {
-        crate::schema::group_of(&self.api_version)
+        group_of(&self.api_version)
     }
 
     pub fn yaml_version(&self) -> YamlVersion {
@@ -93,7 +98,7 @@ pub fn classify(value: &Value) -> DocumentInfo {
     let kind_name = text("/kind").unwrap_or_default();
     let name = text("/metadata/name").or_else(|| text("/name"));
     let namespace = text("/metadata/namespace");
-    let group = crate::schema::group_of(&api_version);
+    let group = group_of(&api_version);
     let kind = if api_version.is_empty() || kind_name.is_empty() {
         DocumentKind::Other
     } else {

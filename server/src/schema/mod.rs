@@ -8,7 +8,7 @@ mod validate;
 mod walk;
 
 pub use openapi::openapi_v3_to_schema;
-pub use registry::{Registry, SchemaEntry, SchemaNode, UnknownFields, group_of, registry};
+pub use registry::{Registry, SchemaEntry, SchemaNode, UnknownFields, registry};
 pub use suggest::{closest, edit_distance};
 pub use validate::{SchemaError, Target, ValidationOptions, describe_value, validate};
 pub use walk::{description_of, schema_at, subschemas};

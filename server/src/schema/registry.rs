@@ -6,6 +6,8 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
+use crate::model::group_of;
+
 include!(concat!(env!("OUT_DIR"), "/embedded_schemas.rs"));
 
 /// How strictly unknown fields are reported for a kind.
@@ -127,9 +129,4 @@ impl Registry {
 pub struct SchemaNode<'a> {
     pub file: &'a str,
     pub value: &'a Value,
-}
-
-/// The group of an apiVersion (`""` for the core group's `v1`).
-pub fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(group, _)| group)
 }
