@@ -1,0 +1,1 @@
+//! Unit tests of the Gatekeeper engine, each through one `check`-style helper per feature.
