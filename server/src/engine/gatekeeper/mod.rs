@@ -9,6 +9,7 @@ mod lexer;
 mod matching;
 mod parameters;
 mod rewrite;
+mod sprintf;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
@@ -339,6 +340,10 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
     }
+    // OPA's sprintf prints `%!v(MISSING)` where regorus's fails; extensions take precedence over built-ins.
+    engine
+        .add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))
+        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
     engine.set_strict_builtin_errors(false);
     engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
