@@ -45,6 +45,14 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
     let mut prepared = Vec::new();
     for (source, pointer, text) in &sources {
         let name = module_name(*source);
+        let lexical = super::lexer::lexical_errors(text);
+        if !lexical.is_empty() {
+            // The tokens locate these exactly, where regorus would point at the enclosing statement.
+            for (start, end, message) in lexical {
+                diagnostics.push(diagnostic(*source, pointer, text, start, end, message));
+            }
+            continue;
+        }
         match prepare_module(&name, text, code.rego_v1) {
             Ok(module) => prepared.push((*source, pointer.clone(), text.clone(), module)),
             Err(error) => {
@@ -58,12 +66,13 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
         return diagnostics;
     }
     let definitions = Definitions::collect(&prepared);
+    let mut builtins: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
     for (source, pointer, text, module) in &prepared {
         for (start, end, name) in calls(&module.ast) {
-            if definitions.resolves(name.as_str(), &module.ast) {
+            if definitions.resolves(name.as_str(), &module.ast, &module.rewritten.text) {
                 continue;
             }
-            if is_builtin(&name) {
+            if *builtins.entry(name.clone()).or_insert_with(|| is_builtin(&name)) {
                 continue;
             }
             let start = module.rewritten.to_original(start);
@@ -123,7 +132,7 @@ impl Definitions {
     }
 
     /// Whether a called name is a rule of this module, an imported rule or a `data.` rule.
-    fn resolves(&self, name: &str, ast: &Value) -> bool {
+    fn resolves(&self, name: &str, ast: &Value, text: &str) -> bool {
         let package = dotted(ast.pointer("/package/refr")).unwrap_or_default();
         if self.paths.contains(&format!("data.{package}.{name}")) || self.paths.contains(name) {
             return true;
@@ -133,7 +142,7 @@ impl Definitions {
             let Some(path) = dotted(import.get("refr")) else { continue };
             let alias = import
                 .get("as")
-                .and_then(|span| span_text_name(span))
+                .and_then(|span| span_text(span, text))
                 .unwrap_or_else(|| path.rsplit('.').next().unwrap_or("").to_string());
             if alias == first {
                 let rest = &name[first.len()..];
@@ -147,10 +156,11 @@ impl Definitions {
     }
 }
 
-/// The alias of `import x as y` is serialised as a span without text; we cannot read it, so an
-/// aliased import is treated as resolving anything under it (a false negative, never a false error).
-fn span_text_name(_span: &Value) -> Option<String> {
-    Some(String::from("\u{0}"))
+/// The text a span (`{start, end}` byte offsets) covers.
+fn span_text(span: &Value, text: &str) -> Option<String> {
+    let start = usize::try_from(span.get("start")?.as_u64()?).ok()?;
+    let end = usize::try_from(span.get("end")?.as_u64()?).ok()?;
+    text.get(start..end).map(str::to_string)
 }
 
 /// `a.b["c"]` as `a.b.c`.
@@ -216,22 +226,38 @@ fn is_builtin(name: &str) -> bool {
     }
 }
 
-/// Unsafe variables, as regorus's scheduler reports them when a rule is evaluated.
+/// Compile errors that regorus's scheduler finds when the modules are first evaluated, unsafe
+/// variables above all. regorus stops at the first one, so at most one is reported per run.
 fn unsafe_variables(modules: &[(RegoSource, String, String, PreparedModule)], rego_v1: bool) -> Vec<RegoDiagnostic> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(!rego_v1);
+    engine.set_strict_builtin_errors(false);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: std::time::Duration::from_secs(1),
+        check_interval: std::num::NonZeroU32::new(1000).unwrap_or(std::num::NonZeroU32::MIN),
+    });
     for (source, _, _, module) in modules {
         if engine.add_policy(module_name(*source), module.rewritten.text.clone()).is_err() {
             return Vec::new();
         }
     }
-    let mut diagnostics = Vec::new();
-    let Ok(results) = engine.eval_query("data".to_string(), false) else {
-        return diagnostics;
+    let Err(error) = engine.eval_query("data".to_string(), false) else { return Vec::new() };
+    let text = error.to_string();
+    let message = reported_message(&text);
+    // Undefined functions are reported by our own walk, with every occurrence.
+    if !message.contains("is unsafe") {
+        return Vec::new();
+    }
+    let Some(file) = text.split("--> ").nth(1).and_then(|location| location.split(':').next()) else {
+        return Vec::new();
     };
-    let _ = results;
-    diagnostics.extend(Vec::new());
-    let _ = reported_message;
-    let _ = reported_offset;
-    diagnostics
+    let Some((source, pointer, original, module)) =
+        modules.iter().find(|(source, _, _, _)| module_name(*source) == file)
+    else {
+        return Vec::new();
+    };
+    let Some(offset) = reported_offset(&text, &module.rewritten.text) else { return Vec::new() };
+    let start = module.rewritten.to_original(offset);
+    let end = token_end(original, start);
+    vec![diagnostic(*source, pointer, original, start, end, message)]
 }

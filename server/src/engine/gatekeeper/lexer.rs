@@ -142,3 +142,57 @@ pub fn ends_term(token: &Token, source: &str) -> bool {
         _ => false,
     }
 }
+
+/// Errors the tokens alone show, each precise to the token: unterminated strings, stray characters
+/// and brackets that do not pair up. Returns (start, end, message) in byte offsets.
+pub fn lexical_errors(source: &str) -> Vec<(usize, usize, String)> {
+    let mut errors = Vec::new();
+    let mut open: Vec<Token> = Vec::new();
+    for token in tokenize(source) {
+        match token.kind {
+            TokenKind::UnterminatedString => errors.push((token.start, token.end, "unterminated string".to_string())),
+            TokenKind::Unknown => {
+                errors.push((token.start, token.end, format!("unexpected character {:?}", token.text(source))));
+            }
+            TokenKind::Punctuation => {
+                let text = token.text(source);
+                match text {
+                    "{" | "[" | "(" => open.push(token),
+                    "}" | "]" | ")" => {
+                        let wanted = match text {
+                            "}" => "{",
+                            "]" => "[",
+                            _ => "(",
+                        };
+                        match open.pop() {
+                            Some(opener) if opener.text(source) == wanted => {}
+                            Some(opener) => {
+                                let line = source[..opener.start].matches('\n').count() + 1;
+                                errors.push((
+                                    token.start,
+                                    token.end,
+                                    format!("`{text}` does not close the `{}` opened on line {line}", opener.text(source)),
+                                ));
+                                return errors;
+                            }
+                            None => {
+                                errors.push((token.start, token.end, format!("`{text}` closes nothing")));
+                                return errors;
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            _ => {}
+        }
+    }
+    // After an unterminated string the brackets are out of step; the string is the error to fix.
+    if errors.iter().any(|(_, _, message)| message == "unterminated string") {
+        return errors;
+    }
+    if let Some(opener) = open.last() {
+        errors.push((opener.start, opener.end, format!("`{}` is never closed", opener.text(source))));
+    }
+    errors
+}

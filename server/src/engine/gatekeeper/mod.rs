@@ -261,12 +261,70 @@ fn parse_ast(name: &str, rewritten: &RewrittenSource, rego_v1: bool) -> Result<V
     let mut engine = new_engine(rego_v1);
     if let Err(error) = engine.add_policy(name.to_string(), rewritten.text.clone()) {
         let text = error.to_string();
-        let offset = reported_offset(&text, &rewritten.text).map(|offset| rewritten.to_original(offset)).unwrap_or(0);
-        return Err(ParseError { offset, message: reported_message(&text) });
+        let mut offset = reported_offset(&text, &rewritten.text).unwrap_or(0);
+        let mut message = reported_message(&text);
+        if let Some((inner_offset, inner_message)) = locate_error_in_body(&rewritten.text, offset, rego_v1) {
+            offset = inner_offset;
+            message = inner_message;
+        }
+        return Err(ParseError { offset: rewritten.to_original(offset), message });
     }
     let json = engine.get_ast_as_json().map_err(|error| ParseError { offset: 0, message: error.to_string() })?;
     let modules: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
     Ok(modules.pointer("/0/ast").cloned().unwrap_or(Value::Null))
+}
+
+/// regorus reports any parse error inside a rule body as "expecting }" at the body's `{`. To point at
+/// the real place, parse the body alone as a query, which regorus reports precisely, and translate
+/// its position back. Returns the offset in `text` and the message.
+fn locate_error_in_body(text: &str, offset: usize, rego_v1: bool) -> Option<(usize, String)> {
+    if text.as_bytes().get(offset) != Some(&b'{') {
+        return None;
+    }
+    let tokens = lexer::tokenize(text);
+    let mut depth = 0usize;
+    let mut close = text.len();
+    for token in tokens.iter().filter(|token| token.start >= offset && !token.is_trivia()) {
+        match token.text(text) {
+            "{" | "[" | "(" => depth += 1,
+            "}" | "]" | ")" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    close = token.start;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let body_start = offset + 1;
+    let body = text.get(body_start..close)?;
+    if body.trim().is_empty() {
+        return None;
+    }
+    let mut engine = new_engine(rego_v1);
+    engine.set_strict_builtin_errors(false);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: Duration::from_millis(200),
+        check_interval: NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN),
+    });
+    let error = engine.eval_query(body.to_string(), false).err()?.to_string();
+    let message = reported_message(&error);
+    // Only syntax errors count here: the probe also evaluates the body, which may fail for other reasons.
+    let is_syntax = ["expect", "unexpected", "invalid", "unterminated", "missing"]
+        .iter()
+        .any(|prefix| message.starts_with(prefix));
+    if !is_syntax {
+        return None;
+    }
+    let inner = reported_offset(&error, body)?;
+    // regorus's query parser names no expected token when a statement is cut short.
+    let message = if message.trim() == "expecting" {
+        "this statement does not parse as a Rego expression".to_string()
+    } else {
+        message
+    };
+    Some((body_start + inner, message))
 }
 
 /// The byte offset of regorus's `--> file:line:column` (1-based, column in characters).
