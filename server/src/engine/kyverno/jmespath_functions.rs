@@ -33,9 +33,24 @@ pub fn runtime() -> &'static Runtime {
                 }),
             );
         }
+        runtime.register_function(
+            NULL_GUARD,
+            Box::new(|args: &[Rcvar], ctx: &mut Context<'_>| {
+                let (Some(subject), Some(Some(ast))) = (args.first(), args.get(1).map(|arg| arg.as_expref())) else {
+                    return Ok(Rcvar::new(Variable::Null));
+                };
+                if subject.is_null() {
+                    return Ok(Rcvar::new(Variable::Null));
+                }
+                jmespath::interpret(subject, ast, ctx)
+            }),
+        );
         runtime
     })
 }
+
+/// The internal function that evaluates `a.f(...)` only when `a` is not null (see `variables`).
+pub const NULL_GUARD: &str = "__kyverno_null_guard";
 
 /// Converts a JMESPath variable to a JSON value.
 pub fn to_value(variable: &Rcvar) -> Value {

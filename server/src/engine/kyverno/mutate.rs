@@ -396,10 +396,15 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
         return Ok(());
     };
     let mut current = target;
-    for segment in parents {
-        // Missing parents are created, as Kyverno applies patches with EnsurePathExistsOnAdd.
+    for (position, segment) in parents.iter().enumerate() {
+        // Missing parents are created, as Kyverno applies patches with EnsurePathExistsOnAdd: an array
+        // when the next segment is an index or `-`, an object otherwise.
+        let next = segments.get(position + 1).map(String::as_str).unwrap_or("");
+        let next_is_index = next == "-" || next.parse::<usize>().is_ok();
         current = match current {
-            Value::Object(map) => map.entry(segment.clone()).or_insert_with(|| Value::Object(Map::new())),
+            Value::Object(map) => map
+                .entry(segment.clone())
+                .or_insert_with(|| if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) }),
             Value::Array(items) => {
                 let index = parse_index(segment, items.len())?;
                 items.get_mut(index).ok_or_else(|| format!("index {segment} out of range in {path}"))?
@@ -427,6 +432,10 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
                 let slot = items.get_mut(index).ok_or_else(|| format!("index {last} out of range in {path}"))?;
                 *slot = value;
             }
+            Ok(())
+        }
+        Value::Null if last == "-" || last == "0" => {
+            *current = Value::Array(vec![value]);
             Ok(())
         }
         Value::Null => {

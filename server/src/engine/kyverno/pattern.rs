@@ -491,23 +491,29 @@ fn validate_array(
 /// Expands wildcard keys under `metadata.labels`/`metadata.annotations`-like maps: a pattern key with
 /// `*` or `?` is replaced by every resource key it matches.
 fn expand_metadata_wildcards(pattern: &Map<String, Value>, resource: &Map<String, Value>) -> Option<Map<String, Value>> {
-    let metadata = pattern.get("metadata")?.as_object()?;
+    let bare_of = |key: &str| parse_anchor(key).map(|(_, bare)| bare.to_string()).unwrap_or_else(|| key.to_string());
+    let metadata_key = pattern.keys().find(|key| bare_of(key) == "metadata")?.clone();
+    let metadata = pattern.get(&metadata_key)?.as_object()?;
     let resource_metadata = resource.get("metadata").and_then(Value::as_object);
     let mut changed = false;
     let mut new_metadata = metadata.clone();
-    for section in ["labels", "annotations"] {
-        let Some(section_pattern) = metadata.get(section).and_then(Value::as_object) else { continue };
-        if !section_pattern.keys().any(|key| key.contains('*') || key.contains('?')) {
+    for section_key in metadata.keys() {
+        let section = bare_of(section_key);
+        if section != "labels" && section != "annotations" {
             continue;
         }
-        let resource_section = resource_metadata.and_then(|meta| meta.get(section)).and_then(Value::as_object);
+        let Some(section_pattern) = metadata.get(section_key).and_then(Value::as_object) else { continue };
+        if !section_pattern.keys().any(|key| has_wildcard(key)) {
+            continue;
+        }
+        let resource_section = resource_metadata.and_then(|meta| meta.get(&section)).and_then(Value::as_object);
         let mut expanded = Map::new();
         for (key, value) in section_pattern {
             let (anchor, bare) = match parse_anchor(key) {
                 Some((kind, bare)) => (Some(kind), bare),
                 None => (None, key.as_str()),
             };
-            if !(bare.contains('*') || bare.contains('?')) {
+            if !has_wildcard(bare) {
                 expanded.insert(key.clone(), value.clone());
                 continue;
             }
@@ -534,14 +540,14 @@ fn expand_metadata_wildcards(pattern: &Map<String, Value>, resource: &Map<String
                 expanded.insert(new_key, value.clone());
             }
         }
-        new_metadata.insert(section.to_string(), Value::Object(expanded));
+        new_metadata.insert(section_key.clone(), Value::Object(expanded));
         changed = true;
     }
     if !changed {
         return None;
     }
     let mut new_pattern = pattern.clone();
-    new_pattern.insert("metadata".to_string(), Value::Object(new_metadata));
+    new_pattern.insert(metadata_key, Value::Object(new_metadata));
     Some(new_pattern)
 }
 

@@ -71,6 +71,7 @@ impl JsonContext {
         let compiled = runtime()
             .compile(expression)
             .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
+        let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
         let data = jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null);
         let data = jmespath::Rcvar::new(data);
         let result = compiled
@@ -83,6 +84,46 @@ impl JsonContext {
             }
         }
         Ok(value)
+    }
+}
+
+/// Go's JMESPath yields null for `a.f(@)` when `a` is null, where the Rust crate would call `f(null)`
+/// and fail its type check. Subexpressions whose right side is a function call are rewritten into a
+/// guard function that skips the call on null.
+fn guard_null_subexpressions(ast: &Ast) -> Ast {
+    let boxed = |node: &Ast| Box::new(guard_null_subexpressions(node));
+    match ast {
+        Ast::Subexpr { offset, lhs, rhs } if matches!(**rhs, Ast::Function { .. }) => Ast::Function {
+            offset: *offset,
+            name: super::jmespath_functions::NULL_GUARD.to_string(),
+            args: vec![guard_null_subexpressions(lhs), Ast::Expref { offset: *offset, ast: boxed(rhs) }],
+        },
+        Ast::Subexpr { offset, lhs, rhs } => Ast::Subexpr { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Comparison { offset, comparator, lhs, rhs } => {
+            Ast::Comparison { offset: *offset, comparator: comparator.clone(), lhs: boxed(lhs), rhs: boxed(rhs) }
+        }
+        Ast::Condition { offset, predicate, then } => Ast::Condition { offset: *offset, predicate: boxed(predicate), then: boxed(then) },
+        Ast::Expref { offset, ast } => Ast::Expref { offset: *offset, ast: boxed(ast) },
+        Ast::Flatten { offset, node } => Ast::Flatten { offset: *offset, node: boxed(node) },
+        Ast::Function { offset, name, args } => {
+            Ast::Function { offset: *offset, name: name.clone(), args: args.iter().map(guard_null_subexpressions).collect() }
+        }
+        Ast::MultiList { offset, elements } => {
+            Ast::MultiList { offset: *offset, elements: elements.iter().map(guard_null_subexpressions).collect() }
+        }
+        Ast::MultiHash { offset, elements } => Ast::MultiHash {
+            offset: *offset,
+            elements: elements
+                .iter()
+                .map(|pair| jmespath::ast::KeyValuePair { key: pair.key.clone(), value: guard_null_subexpressions(&pair.value) })
+                .collect(),
+        },
+        Ast::Not { offset, node } => Ast::Not { offset: *offset, node: boxed(node) },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset: *offset, node: boxed(node) },
+        Ast::And { offset, lhs, rhs } => Ast::And { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Or { offset, lhs, rhs } => Ast::Or { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        other => other.clone(),
     }
 }
 
