@@ -230,7 +230,16 @@ pub fn image_info(image: &str) -> Value {
         }
         _ => (without_digest.clone(), String::new()),
     };
-    let (registry, path) = repository.split_once('/').map(|(registry, path)| (registry.to_string(), path.to_string())).unwrap_or_default();
+    let (registry, mut path) = repository.split_once('/').map(|(registry, path)| (registry.to_string(), path.to_string())).unwrap_or_default();
+    // An image written without a registry keeps its path as written (`busybox`, not `library/busybox`).
+    let written = image.split('@').next().unwrap_or("");
+    let first = written.split('/').next().unwrap_or("");
+    let explicit_registry = written.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if !explicit_registry && !written.starts_with("library/") {
+        if let Some(stripped) = path.strip_prefix("library/") {
+            path = stripped.to_string();
+        }
+    }
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let explicit_tag = image.split('@').next().is_some_and(|name| name.rsplit('/').next().is_some_and(|last| last.contains(':')));
     let tag = if !explicit_tag && !digest.is_empty() { String::new() } else { tag };

@@ -400,14 +400,20 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
         // Missing parents are created, as Kyverno applies patches with EnsurePathExistsOnAdd: an array
         // when the next segment is an index or `-`, an object otherwise.
         let next = segments.get(position + 1).map(String::as_str).unwrap_or("");
-        let next_is_index = next == "-" || next.parse::<usize>().is_ok();
+        let next_is_index = next == "-" || next.parse::<i64>().is_ok();
         current = match current {
             Value::Object(map) => map
                 .entry(segment.clone())
                 .or_insert_with(|| if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) }),
             Value::Array(items) => {
-                let index = parse_index(segment, items.len())?;
-                items.get_mut(index).ok_or_else(|| format!("index {segment} out of range in {path}"))?
+                let index = match parse_index(segment, items.len()) {
+                    Ok(index) if index < items.len() => index,
+                    _ => {
+                        items.push(if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) });
+                        items.len() - 1
+                    }
+                };
+                &mut items[index]
             }
             _ => return Err(format!("cannot traverse {path}")),
         };
