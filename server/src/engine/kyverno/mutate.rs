@@ -156,7 +156,7 @@ pub fn strategic_merge(resource: &Value, patch: &Value) -> Result<Value, String>
 fn prepare(patch: &Value, resource: Option<&Value>) -> Result<Value, Dropped> {
     match patch {
         Value::Object(map) => prepare_map(map, resource).map(Value::Object),
-        Value::Array(items) => Ok(prepare_list(items, resource.and_then(Value::as_array))),
+        Value::Array(items) => prepare_list(items, resource.and_then(Value::as_array)),
         other => Ok(other.clone()),
     }
 }
@@ -170,12 +170,7 @@ fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<M
     for (key, value) in patch {
         match parse_anchor(key) {
             Some((AnchorKind::Condition, bare)) if !condition_holds(resource, bare, value) => return Err(Dropped::Condition),
-            Some((AnchorKind::Global, bare)) => {
-                let present = resource.and_then(|resource| resource.get(bare)).is_some();
-                if present && !condition_holds(resource, bare, value) {
-                    return Err(Dropped::Global);
-                }
-            }
+            Some((AnchorKind::Global, bare)) if !condition_holds(resource, bare, value) => return Err(Dropped::Global),
             _ => {}
         }
     }
@@ -225,19 +220,27 @@ fn has_condition_anchor(value: &Value) -> bool {
     }
 }
 
-fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Value {
+fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value, Dropped> {
     let conditional = patch.iter().any(|item| item.is_object() && has_condition_anchor(item));
     if !conditional {
-        return Value::Array(patch.iter().map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item))).collect());
+        return Ok(Value::Array(patch.iter().map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item))).collect()));
     }
     let mut out = Vec::new();
+    let mut global_failures = 0;
+    let mut global_successes = 0;
     for item in patch {
         if !has_condition_anchor(item) {
             out.push(strip_anchors(item));
             continue;
         }
         for resource_item in resource.map(Vec::as_slice).unwrap_or_default() {
-            if let Ok(Value::Object(mut prepared)) = prepare(item, Some(resource_item)) {
+            let prepared = prepare(item, Some(resource_item));
+            match &prepared {
+                Err(Dropped::Global) => global_failures += 1,
+                Ok(_) => global_successes += 1,
+                Err(Dropped::Condition) => {}
+            }
+            if let Ok(Value::Object(mut prepared)) = prepared {
                 if prepared.is_empty() {
                     continue;
                 }
@@ -250,7 +253,20 @@ fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Value {
             }
         }
     }
-    Value::Array(out)
+    // A global anchor inside list items gates the whole patch: it applies when some item satisfies it.
+    let has_global = patch.iter().any(has_global_anchor);
+    if has_global && (global_successes == 0 || resource.is_none_or(Vec::is_empty)) && (global_failures > 0 || resource.is_none_or(Vec::is_empty)) {
+        return Err(Dropped::Global);
+    }
+    Ok(Value::Array(out))
+}
+
+fn has_global_anchor(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, child)| matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)),
+        Value::Array(items) => items.iter().any(has_global_anchor),
+        _ => false,
+    }
 }
 
 fn strip_anchors(value: &Value) -> Value {
@@ -529,5 +545,19 @@ mod tests {
     fn json6902() {
         let patched = apply_json6902(&json!({"spec": {"items": [1, 2]}}), "- op: add\n  path: /spec/items/-\n  value: 3\n- op: remove\n  path: /spec/items/0\n");
         assert_eq!(patched, Ok(json!({"spec": {"items": [2, 3]}})));
+    }
+}
+
+#[cfg(test)]
+mod global_anchor_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn global_anchor_in_list_item_gates_the_whole_patch() {
+        let resource = json!({"metadata": {"name": "p"}, "spec": {"volumes": [{"name": "myfile", "hostPath": {"path": "/foo"}}]}});
+        let patch = json!({"metadata": {"annotations": {"+(safe)": "true"}}, "spec": {"volumes": [{"hostPath": {"<(path)": "*"}}]}});
+        let patched = strategic_merge(&resource, &patch).unwrap_or_default();
+        assert_eq!(patched.pointer("/metadata/annotations/safe"), Some(&json!("true")), "{patched}");
     }
 }
