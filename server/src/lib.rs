@@ -5,12 +5,12 @@
 //! Only `lsp` and `cli` touch files, threads, the clock or the environment.
 
 pub mod base;
-pub mod syntax;
-pub mod model;
-pub mod schema;
-pub mod engine;
-pub mod testrun;
-pub mod ide;
-pub mod report;
-pub mod lsp;
 pub mod cli;
+pub mod engine;
+pub mod ide;
+pub mod lsp;
+pub mod model;
+pub mod report;
+pub mod schema;
+pub mod syntax;
+pub mod testrun;

@@ -8,24 +8,32 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use policy_lsp::testrun::{kyverno::run_test_file, FileSource, Outcome, Subject};
+use policy_lsp::testrun::{FileSource, Outcome, Subject, kyverno::run_test_file};
 
 /// Reads files from disk.
 struct DiskFiles;
 
 impl FileSource for DiskFiles {
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        std::fs::read_to_string(path).map(Arc::from).map_err(|error| error.to_string())
+        std::fs::read_to_string(path)
+            .map(Arc::from)
+            .map_err(|error| error.to_string())
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         let entries = std::fs::read_dir(path).ok()?;
-        Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
+        Some(
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .collect(),
+        )
     }
 }
 
 fn find_tests(directory: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(directory) else { return };
+    let Ok(entries) = std::fs::read_dir(directory) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.is_dir() {
@@ -64,17 +72,31 @@ fn kyverno_corpus_agreement() {
         if !relative.to_string_lossy().contains(&filter) {
             continue;
         }
-        let folder = relative.components().next().map(|part| part.as_os_str().to_string_lossy().to_string()).unwrap_or_default();
+        let folder = relative
+            .components()
+            .next()
+            .map(|part| part.as_os_str().to_string_lossy().to_string())
+            .unwrap_or_default();
         let report = run_test_file(&DiskFiles, test);
         let tally = per_folder.entry(folder).or_default();
-        let files_missing = report.problems.iter().any(|problem| problem.code == "kyverno-test/missing-file");
+        let files_missing = report
+            .problems
+            .iter()
+            .any(|problem| problem.code == "kyverno-test/missing-file");
         for result in &report.results {
             if files_missing {
                 tally.missing_files += 1;
                 continue;
             }
-            let cel_folder = ["-mpol", "-vpol", "-gpol"].iter().any(|suffix| relative.components().next().is_some_and(|part| part.as_os_str().to_string_lossy().ends_with(suffix)));
-            let is_cel = cel_folder || (result.outcome == Outcome::Unsupported && result.reason == "CEL not implemented");
+            let cel_folder = ["-mpol", "-vpol", "-gpol"].iter().any(|suffix| {
+                relative
+                    .components()
+                    .next()
+                    .is_some_and(|part| part.as_os_str().to_string_lossy().ends_with(suffix))
+            });
+            let is_cel = cel_folder
+                || (result.outcome == Outcome::Unsupported
+                    && result.reason == "CEL not implemented");
             if is_cel {
                 tally.cel += 1;
                 tally.cel_unsupported += 1;
@@ -84,7 +106,13 @@ fn kyverno_corpus_agreement() {
             if result.outcome == Outcome::Pass {
                 tally.agreed += 1;
             } else if verbose {
-                if let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
+                if let Subject::Kyverno {
+                    policy,
+                    rule,
+                    resource,
+                    ..
+                } = &result.subject
+                {
                     eprintln!(
                         "DISAGREE {} | {policy} / {} / {resource}: expected {} got {} ({}) {}",
                         relative.display(),
@@ -92,7 +120,11 @@ fn kyverno_corpus_agreement() {
                         result.expected,
                         result.actual,
                         result.reason,
-                        if filter.is_empty() { result.message.chars().take(300).collect::<String>() } else { result.message.clone() }
+                        if filter.is_empty() {
+                            result.message.chars().take(300).collect::<String>()
+                        } else {
+                            result.message.clone()
+                        }
                     );
                 }
             }
@@ -105,7 +137,12 @@ fn kyverno_corpus_agreement() {
     for (folder, tally) in &per_folder {
         missing += tally.missing_files;
         if tally.total > 0 {
-            println!("{folder:<28} {:>5}/{:<5} {:6.2}%", tally.agreed, tally.total, 100.0 * tally.agreed as f64 / tally.total as f64);
+            println!(
+                "{folder:<28} {:>5}/{:<5} {:6.2}%",
+                tally.agreed,
+                tally.total,
+                100.0 * tally.agreed as f64 / tally.total as f64
+            );
         }
         agreed += tally.agreed;
         total += tally.total;
@@ -114,5 +151,9 @@ fn kyverno_corpus_agreement() {
     println!("CEL tuples (unsupported for now): {cel}");
     println!("tuples whose test files reference files missing from the corpus: {missing}");
     println!("kyverno-agreement: {agreed}/{total}");
-    assert!(total + cel > 0, "the corpus run found zero cases under {}", corpus.display());
+    assert!(
+        total + cel > 0,
+        "the corpus run found zero cases under {}",
+        corpus.display()
+    );
 }

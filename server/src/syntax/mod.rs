@@ -16,9 +16,15 @@ pub fn parse_file(text: &str) -> Vec<ParsedDocument> {
     let mut documents = Vec::new();
     for document in yaml_serde::Deserializer::from_str(text) {
         match serde_json::Value::deserialize(document) {
-            Ok(value) => documents.push(ParsedDocument { value, errors: Vec::new() }),
+            Ok(value) => documents.push(ParsedDocument {
+                value,
+                errors: Vec::new(),
+            }),
             Err(error) => {
-                documents.push(ParsedDocument { value: serde_json::Value::Null, errors: vec![error.to_string()] });
+                documents.push(ParsedDocument {
+                    value: serde_json::Value::Null,
+                    errors: vec![error.to_string()],
+                });
                 break;
             }
         }

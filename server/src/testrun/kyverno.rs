@@ -7,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
+use super::{
+    FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult,
+};
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 
 const TEST_KEYS: &[&str] = &[
@@ -121,7 +123,12 @@ struct Loaded {
 
 /// Runs one Kyverno Test file.
 pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
-    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
+    let mut runner = Runner {
+        files,
+        test_path,
+        report: TestReport::default(),
+        document: 0,
+    };
     runner.run();
     runner.report
 }
@@ -135,19 +142,31 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn at(&self, pointer: impl Into<String>) -> SourceRef {
-        SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
+        SourceRef {
+            file: self.test_path.to_path_buf(),
+            document: self.document,
+            pointer: pointer.into(),
+        }
     }
 
     fn problem(&mut self, pointer: impl Into<String>, code: &str, message: impl Into<String>) {
         let at = self.at(pointer);
-        self.report.problems.push(Problem { at, code: code.to_string(), message: message.into() });
+        self.report.problems.push(Problem {
+            at,
+            code: code.to_string(),
+            message: message.into(),
+        });
     }
 
     fn run(&mut self) {
         let text = match self.files.read(self.test_path) {
             Ok(text) => text,
             Err(error) => {
-                self.problem("", "kyverno-test/unreadable", format!("cannot read {}: {error}", self.test_path.display()));
+                self.problem(
+                    "",
+                    "kyverno-test/unreadable",
+                    format!("cannot read {}: {error}", self.test_path.display()),
+                );
                 return;
             }
         };
@@ -156,11 +175,21 @@ impl Runner<'_> {
             document.value.get("kind").and_then(Value::as_str) == Some("Test")
         });
         let Some((index, document)) = found else {
-            let errors: Vec<String> = documents.iter().flat_map(|document| document.errors.clone()).collect();
+            let errors: Vec<String> = documents
+                .iter()
+                .flat_map(|document| document.errors.clone())
+                .collect();
             let message = if errors.is_empty() {
-                format!("{} holds no Kyverno Test document (kind: Test)", self.test_path.display())
+                format!(
+                    "{} holds no Kyverno Test document (kind: Test)",
+                    self.test_path.display()
+                )
             } else {
-                format!("{} could not be parsed: {}", self.test_path.display(), errors.join("; "))
+                format!(
+                    "{} could not be parsed: {}",
+                    self.test_path.display(),
+                    errors.join("; ")
+                )
             };
             self.problem("", "kyverno-test/no-test", message);
             return;
@@ -168,17 +197,36 @@ impl Runner<'_> {
         self.document = index;
         let test = document.value.clone();
         let strict_ok = self.check_keys(&test);
-        let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let base = self
+            .test_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
-            self.problem("/results", "kyverno-test/no-results", "the test has no `results`: nothing would be checked");
+            self.problem(
+                "/results",
+                "kyverno-test/no-results",
+                "the test has no `results`: nothing would be checked",
+            );
             return;
         };
         if !strict_ok {
             // The Kyverno CLI decodes test files strictly and rejects the whole file on an unknown key.
             for (entry_index, entry) in results.iter().enumerate() {
                 for (resource_index, resource) in resources_of(entry).iter().enumerate() {
-                    let message = "the test file has unknown keys; `kyverno test` rejects it".to_string();
-                    self.push_result(entry, entry_index, resource_index, resource, "error", Outcome::Error, "Invalid test file", &message, None);
+                    let message =
+                        "the test file has unknown keys; `kyverno test` rejects it".to_string();
+                    self.push_result(
+                        entry,
+                        entry_index,
+                        resource_index,
+                        resource,
+                        "error",
+                        Outcome::Error,
+                        "Invalid test file",
+                        &message,
+                        None,
+                    );
                 }
             }
             return;
@@ -196,7 +244,11 @@ impl Runner<'_> {
         let mut cluster_resources: Vec<Value> = Vec::new();
         for loaded in self.load_list(&test, "clusterResources", &base, false) {
             if loaded.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
-                if let Some(items) = loaded.value.pointer("/spec/resources").and_then(Value::as_array) {
+                if let Some(items) = loaded
+                    .value
+                    .pointer("/spec/resources")
+                    .and_then(Value::as_array)
+                {
                     cluster_resources.extend(items.iter().cloned());
                 }
             } else {
@@ -213,14 +265,31 @@ impl Runner<'_> {
             .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
             .collect();
         let values = self.load_values(&test, &base);
-        let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
+        let user_info = self
+            .load_single(&test, "userinfo", &base)
+            .unwrap_or(Value::Null);
         let mut global_context = Map::new();
-        for entry in test.get("globalContextEntries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if let (Some(name), Some(data)) = (entry.get("name").and_then(Value::as_str), entry.get("data")) {
+        for entry in test
+            .get("globalContextEntries")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let (Some(name), Some(data)) =
+                (entry.get("name").and_then(Value::as_str), entry.get("data"))
+            {
                 global_context.insert(name.to_string(), data.clone());
             }
         }
-        let setup = Setup { policies, resources, values, user_info, cluster_resources, exceptions, global_context };
+        let setup = Setup {
+            policies,
+            resources,
+            values,
+            user_info,
+            cluster_resources,
+            exceptions,
+            global_context,
+        };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
@@ -233,14 +302,22 @@ impl Runner<'_> {
         if let Some(map) = test.as_object() {
             for key in map.keys() {
                 if !TEST_KEYS.contains(&key.as_str()) {
-                    self.problem(format!("/{}", super_pointer(key)), "kyverno-test/unknown-key", format!("unknown field `{key}` in the Test"));
+                    self.problem(
+                        format!("/{}", super_pointer(key)),
+                        "kyverno-test/unknown-key",
+                        format!("unknown field `{key}` in the Test"),
+                    );
                     ok = false;
                 }
             }
         }
         if let Some(results) = test.get("results").and_then(Value::as_array) {
             for (index, entry) in results.iter().enumerate() {
-                for key in entry.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                for key in entry
+                    .as_object()
+                    .map(|map| map.keys().cloned().collect::<Vec<_>>())
+                    .unwrap_or_default()
+                {
                     if !RESULT_KEYS.contains(&key.as_str()) {
                         self.problem(
                             format!("/results/{index}/{}", super_pointer(&key)),
@@ -256,17 +333,37 @@ impl Runner<'_> {
     }
 
     fn check_result_keys(&mut self, entry: &Value, index: usize) {
-        if entry.get("policy").and_then(Value::as_str).is_none_or(str::is_empty) {
-            self.problem(format!("/results/{index}"), "kyverno-test/missing-policy", format!("results[{index}] names no policy"));
+        if entry
+            .get("policy")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty)
+        {
+            self.problem(
+                format!("/results/{index}"),
+                "kyverno-test/missing-policy",
+                format!("results[{index}] names no policy"),
+            );
         }
     }
 
     /// Loads every document of the files (or directories) listed under `key`.
-    fn load_list(&mut self, test: &Value, key: &str, base: &Path, policies_only: bool) -> Vec<Loaded> {
+    fn load_list(
+        &mut self,
+        test: &Value,
+        key: &str,
+        base: &Path,
+        policies_only: bool,
+    ) -> Vec<Loaded> {
         let mut out = Vec::new();
-        let entries = test.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        let entries = test
+            .get(key)
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for (index, entry) in entries.iter().enumerate() {
-            let Some(relative) = entry.as_str() else { continue };
+            let Some(relative) = entry.as_str() else {
+                continue;
+            };
             let path = base.join(relative);
             let mut paths = Vec::new();
             collect_files(self.files, &path, &mut paths, 0);
@@ -274,7 +371,10 @@ impl Runner<'_> {
                 self.problem(
                     format!("/{key}/{index}"),
                     "kyverno-test/missing-file",
-                    format!("{key}[{index}]: {} does not exist or holds no YAML/JSON file", path.display()),
+                    format!(
+                        "{key}[{index}]: {} does not exist or holds no YAML/JSON file",
+                        path.display()
+                    ),
                 );
                 continue;
             }
@@ -282,7 +382,11 @@ impl Runner<'_> {
                 let text = match self.files.read(&file) {
                     Ok(text) => text,
                     Err(error) => {
-                        self.problem(format!("/{key}/{index}"), "kyverno-test/unreadable", format!("cannot read {}: {error}", file.display()));
+                        self.problem(
+                            format!("/{key}/{index}"),
+                            "kyverno-test/unreadable",
+                            format!("cannot read {}: {error}", file.display()),
+                        );
                         continue;
                     }
                 };
@@ -298,15 +402,25 @@ impl Runner<'_> {
                         continue;
                     }
                     let items = match document.value.get("kind").and_then(Value::as_str) {
-                        Some(kind) if kind.ends_with("List") && document.value.get("items").is_some() => {
-                            document.value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+                        Some(kind)
+                            if kind.ends_with("List") && document.value.get("items").is_some() =>
+                        {
+                            document
+                                .value
+                                .get("items")
+                                .and_then(Value::as_array)
+                                .cloned()
+                                .unwrap_or_default()
                         }
                         _ => vec![document.value],
                     };
                     for value in items {
                         if policies_only {
                             let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-                            if !(kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind)) {
+                            if !(kind == "ClusterPolicy"
+                                || kind == "Policy"
+                                || CEL_KINDS.contains(&kind))
+                            {
                                 continue;
                             }
                         }
@@ -319,12 +433,22 @@ impl Runner<'_> {
     }
 
     fn load_single(&mut self, test: &Value, key: &str, base: &Path) -> Option<Value> {
-        let relative = test.get(key).and_then(Value::as_str).filter(|text| !text.is_empty())?;
+        let relative = test
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())?;
         let path = base.join(relative);
         match self.files.read(&path) {
-            Ok(text) => crate::syntax::parse_file(&text).into_iter().map(|document| document.value).find(|value| !value.is_null()),
+            Ok(text) => crate::syntax::parse_file(&text)
+                .into_iter()
+                .map(|document| document.value)
+                .find(|value| !value.is_null()),
             Err(error) => {
-                self.problem(format!("/{key}"), "kyverno-test/missing-file", format!("{key}: cannot read {}: {error}", path.display()));
+                self.problem(
+                    format!("/{key}"),
+                    "kyverno-test/missing-file",
+                    format!("{key}: cannot read {}: {error}", path.display()),
+                );
                 None
             }
         }
@@ -354,15 +478,30 @@ impl Runner<'_> {
         message: &str,
         related: Option<Vec<Related>>,
     ) {
-        let policy = entry.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
-        let rule = entry.get("rule").and_then(Value::as_str).map(str::to_string);
-        let kind = entry.get("kind").and_then(Value::as_str).map(str::to_string);
+        let policy = entry
+            .get("policy")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
+        let rule = entry
+            .get("rule")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let kind = entry
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_string);
         let expected = expected_result(entry);
         let location = self.at(format!("/results/{entry_index}/resources/{resource_index}"));
         self.report.results.push(TestResult {
             file: self.test_path.to_path_buf(),
             framework: Framework::Kyverno,
-            subject: Subject::Kyverno { policy, rule, resource: resource.to_string(), kind },
+            subject: Subject::Kyverno {
+                policy,
+                rule,
+                resource: resource.to_string(),
+                kind,
+            },
             expected,
             actual: actual.to_string(),
             outcome,
@@ -385,17 +524,47 @@ impl Runner<'_> {
         let policy_name = policy_field.rsplit('/').next().unwrap_or("");
         let rule_name = entry.get("rule").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
-        let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
+        let operation = entry
+            .get("operation")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let resources = resources_of(entry);
         let is_cel_entry = entry.as_object().is_some_and(|map| {
-            map.iter().any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true))
+            map.iter()
+                .any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true))
         });
-        let policy = setup.policies.iter().find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
-        let policy_kind = policy.and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str)).unwrap_or("");
+        let policy = setup.policies.iter().find(|loaded| {
+            loaded
+                .value
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                == Some(policy_name)
+        });
+        let policy_kind = policy
+            .and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str))
+            .unwrap_or("");
         if is_cel_entry || CEL_KINDS.contains(&policy_kind) {
             for (resource_index, resource) in resources.iter().enumerate() {
-                let message = format!("{} policies are evaluated with CEL, which is not implemented yet", if policy_kind.is_empty() { "CEL" } else { policy_kind });
-                self.push_result(entry, entry_index, resource_index, resource, "unsupported", Outcome::Unsupported, "CEL not implemented", &message, None);
+                let message = format!(
+                    "{} policies are evaluated with CEL, which is not implemented yet",
+                    if policy_kind.is_empty() {
+                        "CEL"
+                    } else {
+                        policy_kind
+                    }
+                );
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    "unsupported",
+                    Outcome::Unsupported,
+                    "CEL not implemented",
+                    &message,
+                    None,
+                );
             }
             return;
         }
@@ -406,7 +575,17 @@ impl Runner<'_> {
                 format!("results[{entry_index}]: policy `{policy_field}` is not among the loaded policies"),
             );
             for (resource_index, resource) in resources.iter().enumerate() {
-                self.push_result(entry, entry_index, resource_index, resource, "not found", Outcome::Fail, "Not found", "policy not found", None);
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    "not found",
+                    Outcome::Fail,
+                    "Not found",
+                    "policy not found",
+                    None,
+                );
             }
             return;
         };
@@ -414,7 +593,9 @@ impl Runner<'_> {
             let rules = engine::policy_rules(&policy.value);
             let known = rules.iter().any(|rule| {
                 let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-                name == rule_name || name == format!("autogen-{rule_name}") || name == format!("autogen-cronjob-{rule_name}")
+                name == rule_name
+                    || name == format!("autogen-{rule_name}")
+                    || name == format!("autogen-cronjob-{rule_name}")
             });
             if !known {
                 self.problem(
@@ -425,7 +606,11 @@ impl Runner<'_> {
             }
         }
         if resources.is_empty() {
-            self.problem(format!("/results/{entry_index}"), "kyverno-test/no-resources", format!("results[{entry_index}] names no resources"));
+            self.problem(
+                format!("/results/{entry_index}"),
+                "kyverno-test/no-resources",
+                format!("results[{entry_index}] names no resources"),
+            );
         }
         for (resource_index, resource_name) in resources.iter().enumerate() {
             let matched: Vec<usize> = setup
@@ -441,7 +626,17 @@ impl Runner<'_> {
                     "kyverno-test/unknown-resource",
                     format!("results[{entry_index}]: resource `{resource_name}` is not among the loaded resources"),
                 );
-                self.push_result(entry, entry_index, resource_index, resource_name, "not found", Outcome::Fail, "Not found", "resource not found", None);
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource_name,
+                    "not found",
+                    Outcome::Fail,
+                    "Not found",
+                    "resource not found",
+                    None,
+                );
                 continue;
             }
             let mut rows: Vec<Row> = Vec::new();
@@ -450,10 +645,28 @@ impl Runner<'_> {
                     .entry((resource_position, operation.clone()))
                     .or_insert_with(|| evaluate_resource(setup, resource_position, &operation))
                     .clone();
-                rows.extend(self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup));
+                rows.extend(self.rows_for(
+                    entry,
+                    policy_name,
+                    rule_name,
+                    &expected,
+                    &outcomes,
+                    base,
+                    setup,
+                ));
             }
             let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
-            self.push_result(entry, entry_index, resource_index, resource_name, &actual, outcome, &reason, &message, Some(related));
+            self.push_result(
+                entry,
+                entry_index,
+                resource_index,
+                resource_name,
+                &actual,
+                outcome,
+                &reason,
+                &message,
+                Some(related),
+            );
         }
     }
 
@@ -470,7 +683,10 @@ impl Runner<'_> {
     ) -> Vec<Row> {
         let mut rows = Vec::new();
         let mut found_policy = false;
-        for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
+        for outcome in outcomes
+            .iter()
+            .filter(|outcome| outcome.policy_name == policy_name)
+        {
             found_policy = true;
             let mut local_rows = Vec::new();
             let mut skipped = false;
@@ -492,29 +708,53 @@ impl Runner<'_> {
                         match compare_with_file(self.files, &base.join(path), &outcome.patched) {
                             Comparison::Equal => {}
                             Comparison::NotFound => {
-                                if entry.get("failOnMissingResources").and_then(Value::as_bool) != Some(true) {
+                                if entry.get("failOnMissingResources").and_then(Value::as_bool)
+                                    != Some(true)
+                                {
                                     skipped = true;
                                     continue;
                                 }
-                                row = Row::fail("Resource error", "patched resource not found in manifest");
+                                row = Row::fail(
+                                    "Resource error",
+                                    "patched resource not found in manifest",
+                                );
                             }
-                            Comparison::Different(message) => row = Row::fail("Resource diff", &message),
-                            Comparison::Error(message) => row = Row::fail("Resource error", &message),
+                            Comparison::Different(message) => {
+                                row = Row::fail("Resource diff", &message)
+                            }
+                            Comparison::Error(message) => {
+                                row = Row::fail("Resource error", &message)
+                            }
                         }
                     }
                 }
                 if rule.rule_type == RuleType::Generation {
-                    let generated_files: Vec<String> = match entry.get("generatedResources").and_then(Value::as_array) {
-                        Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-                        None => entry.get("generatedResource").and_then(Value::as_str).map(|path| vec![path.to_string()]).unwrap_or_default(),
-                    };
+                    let generated_files: Vec<String> =
+                        match entry.get("generatedResources").and_then(Value::as_array) {
+                            Some(items) => items
+                                .iter()
+                                .filter_map(Value::as_str)
+                                .map(str::to_string)
+                                .collect(),
+                            None => entry
+                                .get("generatedResource")
+                                .and_then(Value::as_str)
+                                .map(|path| vec![path.to_string()])
+                                .unwrap_or_default(),
+                        };
                     if !generated_files.is_empty() {
                         for generated in &rule.generated {
                             let equal = generated_files.iter().any(|path| {
-                                matches!(compare_with_file(self.files, &base.join(path), generated), Comparison::Equal)
+                                matches!(
+                                    compare_with_file(self.files, &base.join(path), generated),
+                                    Comparison::Equal
+                                )
                             });
                             if !equal {
-                                row = Row::fail("Resource diff", "generated resource didn't match the expected generated resource");
+                                row = Row::fail(
+                                    "Resource diff",
+                                    "generated resource didn't match the expected generated resource",
+                                );
                             }
                         }
                     }
@@ -528,7 +768,10 @@ impl Runner<'_> {
             rows.extend(local_rows);
         }
         if !found_policy {
-            rows.push(Row::fail("Not found", "no engine response for this policy and resource"));
+            rows.push(Row::fail(
+                "Not found",
+                "no engine response for this policy and resource",
+            ));
         }
         rows
     }
@@ -572,7 +815,11 @@ impl Row {
         let actual = rule.status.as_str().to_string();
         let ok = actual == expected;
         Row {
-            reason: if ok { "Ok".to_string() } else { format!("Want {expected}, got {actual}") },
+            reason: if ok {
+                "Ok".to_string()
+            } else {
+                format!("Want {expected}, got {actual}")
+            },
             actual,
             ok,
             unsupported: false,
@@ -582,17 +829,42 @@ impl Row {
     }
 
     fn excluded() -> Row {
-        Row { actual: "excluded".to_string(), ok: true, unsupported: false, reason: "Excluded".to_string(), message: "Excluded".to_string(), related: Vec::new() }
+        Row {
+            actual: "excluded".to_string(),
+            ok: true,
+            unsupported: false,
+            reason: "Excluded".to_string(),
+            message: "Excluded".to_string(),
+            related: Vec::new(),
+        }
     }
 
     fn fail(reason: &str, message: &str) -> Row {
-        Row { actual: "fail".to_string(), ok: false, unsupported: false, reason: reason.to_string(), message: message.to_string(), related: Vec::new() }
+        Row {
+            actual: "fail".to_string(),
+            ok: false,
+            unsupported: false,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            related: Vec::new(),
+        }
     }
 
     fn unsupported(reason: &str) -> Row {
         // CEL is a known, separately tracked gap; other unsupported features keep their own reason.
-        let label = if reason.contains("CEL") { "CEL not implemented" } else { "Unsupported" };
-        Row { actual: "unsupported".to_string(), ok: false, unsupported: true, reason: label.to_string(), message: reason.to_string(), related: Vec::new() }
+        let label = if reason.contains("CEL") {
+            "CEL not implemented"
+        } else {
+            "Unsupported"
+        };
+        Row {
+            actual: "unsupported".to_string(),
+            ok: false,
+            unsupported: true,
+            reason: label.to_string(),
+            message: reason.to_string(),
+            related: Vec::new(),
+        }
     }
 }
 
@@ -600,27 +872,76 @@ fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, 
     let related = Vec::new();
     if rows.is_empty() {
         // Every rule response was skipped because the patched resource is not in the manifest.
-        return (Outcome::Pass, expected.to_string(), "Skipped".to_string(), "resource not found in the patched resources file".to_string(), related);
+        return (
+            Outcome::Pass,
+            expected.to_string(),
+            "Skipped".to_string(),
+            "resource not found in the patched resources file".to_string(),
+            related,
+        );
     }
     if let Some(row) = rows.iter().find(|row| row.unsupported) {
-        return (Outcome::Unsupported, row.actual.clone(), row.reason.clone(), row.message.clone(), related);
+        return (
+            Outcome::Unsupported,
+            row.actual.clone(),
+            row.reason.clone(),
+            row.message.clone(),
+            related,
+        );
     }
-    let deciding = rows.iter().find(|row| !row.ok).or_else(|| rows.iter().find(|row| row.actual != "excluded")).unwrap_or(&rows[0]);
-    let outcome = if rows.iter().all(|row| row.ok) { Outcome::Pass } else { Outcome::Fail };
+    let deciding = rows
+        .iter()
+        .find(|row| !row.ok)
+        .or_else(|| rows.iter().find(|row| row.actual != "excluded"))
+        .unwrap_or(&rows[0]);
+    let outcome = if rows.iter().all(|row| row.ok) {
+        Outcome::Pass
+    } else {
+        Outcome::Fail
+    };
     let _ = &deciding.related;
-    (outcome, deciding.actual.clone(), deciding.reason.clone(), deciding.message.clone(), related)
+    (
+        outcome,
+        deciding.actual.clone(),
+        deciding.reason.clone(),
+        deciding.message.clone(),
+        related,
+    )
 }
 
 fn expected_result(entry: &Value) -> String {
-    entry.get("result").or_else(|| entry.get("status")).and_then(Value::as_str).unwrap_or("").to_string()
+    entry
+        .get("result")
+        .or_else(|| entry.get("status"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
 fn resources_of(entry: &Value) -> Vec<String> {
-    let mut out: Vec<String> =
-        entry.get("resources").and_then(Value::as_array).map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect()).unwrap_or_default();
-    for spec in entry.get("resourceSpecs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    let mut out: Vec<String> = entry
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    for spec in entry
+        .get("resourceSpecs")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let name = spec.get("name").and_then(Value::as_str).unwrap_or("");
-        match spec.get("namespace").and_then(Value::as_str).filter(|namespace| !namespace.is_empty()) {
+        match spec
+            .get("namespace")
+            .and_then(Value::as_str)
+            .filter(|namespace| !namespace.is_empty())
+        {
             Some(namespace) => out.push(format!("{namespace}/{name}")),
             None => out.push(name.to_string()),
         }
@@ -631,25 +952,47 @@ fn resources_of(entry: &Value) -> Vec<String> {
 /// `name` matches any resource with that name; `ns/name` also checks the namespace. The kind is
 /// ignored, as the CLI ignores it.
 fn resource_matches(resource: &Value, reference: &str) -> bool {
-    let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let name = resource
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let namespace = resource
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     match reference.split_once('/') {
-        Some((expected_namespace, expected_name)) => expected_namespace == namespace && expected_name == name,
+        Some((expected_namespace, expected_name)) => {
+            expected_namespace == namespace && expected_name == name
+        }
         None => reference == name,
     }
 }
 
 fn default_namespace(resource: &mut Value) {
-    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = resource
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
         return;
     }
-    let Some(map) = resource.as_object_mut() else { return };
-    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    let Some(map) = resource.as_object_mut() else {
+        return;
+    };
+    let metadata = map
+        .entry("metadata")
+        .or_insert_with(|| Value::Object(Map::new()));
     if let Some(metadata) = metadata.as_object_mut() {
-        let empty = metadata.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty);
+        let empty = metadata
+            .get("namespace")
+            .and_then(Value::as_str)
+            .is_none_or(str::is_empty);
         if empty {
-            metadata.insert("namespace".to_string(), Value::String("default".to_string()));
+            metadata.insert(
+                "namespace".to_string(),
+                Value::String("default".to_string()),
+            );
         }
     }
 }
@@ -661,9 +1004,10 @@ fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, de
     if let Some(mut entries) = files.list_dir(path) {
         entries.sort();
         for entry in entries {
-            let is_yaml = entry.extension().and_then(|extension| extension.to_str()).is_some_and(|extension| {
-                matches!(extension, "yaml" | "yml" | "json")
-            });
+            let is_yaml = entry
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .is_some_and(|extension| matches!(extension, "yaml" | "yml" | "json"));
             if files.list_dir(&entry).is_some() {
                 collect_files(files, &entry, out, depth + 1);
             } else if is_yaml {
@@ -678,7 +1022,11 @@ fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, de
 }
 
 /// Runs every policy on one resource: mutate phase, then validate on the mutated resource, then generate.
-fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override: &str) -> Vec<PolicyOutcome> {
+fn evaluate_resource(
+    setup: &Setup,
+    resource_position: usize,
+    operation_override: &str,
+) -> Vec<PolicyOutcome> {
     let resource = &setup.resources[resource_position].value;
     let mut current = resource.clone();
     let mut outcomes = Vec::new();
@@ -686,7 +1034,12 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .policies
         .iter()
         .map(|loaded| &loaded.value)
-        .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
+        .filter(|policy| {
+            matches!(
+                policy.get("kind").and_then(Value::as_str),
+                Some("ClusterPolicy") | Some("Policy")
+            )
+        })
         .collect();
     for policy in &policies {
         if !engine::policy_has(policy, "mutate") {
@@ -695,7 +1048,11 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let request = build_request(setup, policy, &current, operation_override);
         let response = engine::mutate(policy, &current, &request);
         current = response.patched_resource.clone();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules: response.rules, patched: response.patched_resource });
+        outcomes.push(PolicyOutcome {
+            policy_name: policy_name(policy),
+            rules: response.rules,
+            patched: response.patched_resource,
+        });
     }
     for policy in &policies {
         if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
@@ -703,7 +1060,11 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         }
         let request = build_request(setup, policy, &current, operation_override);
         let rules = engine::validate(policy, &current, &request);
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome {
+            policy_name: policy_name(policy),
+            rules,
+            patched: current.clone(),
+        });
     }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
@@ -714,19 +1075,35 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         if rules.is_empty() {
             continue;
         }
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome {
+            policy_name: policy_name(policy),
+            rules,
+            patched: current.clone(),
+        });
     }
     outcomes
 }
 
 fn policy_name(policy: &Value) -> String {
-    policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+    policy
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string()
 }
 
-fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> Request {
+fn build_request(
+    setup: &Setup,
+    policy: &Value,
+    resource: &Value,
+    operation_override: &str,
+) -> Request {
     let values = &setup.values;
     let policy_name = policy_name(policy);
-    let resource_name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let resource_name = resource
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut variables: Vec<(String, Value)> = Vec::new();
     if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
         for (key, value) in global {
@@ -734,11 +1111,21 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         }
     }
     let mut rule_values = HashMap::new();
-    for entry in values.get("policies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    for entry in values
+        .get("policies")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         if entry.get("name").and_then(Value::as_str) != Some(policy_name.as_str()) {
             continue;
         }
-        for resource_values in entry.get("resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        for resource_values in entry
+            .get("resources")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             if resource_values.get("name").and_then(Value::as_str) != Some(resource_name) {
                 continue;
             }
@@ -748,8 +1135,16 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
                 }
             }
         }
-        for rule in entry.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if let (Some(name), Some(map)) = (rule.get("name").and_then(Value::as_str), rule.get("values").and_then(Value::as_object)) {
+        for rule in entry
+            .get("rules")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let (Some(name), Some(map)) = (
+                rule.get("name").and_then(Value::as_str),
+                rule.get("values").and_then(Value::as_object),
+            ) {
                 rule_values.insert(name.to_string(), map.clone());
             }
         }
@@ -763,32 +1158,63 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         .to_string();
     if !operation_override.is_empty() {
         operation = operation_override.to_string();
-        variables.push(("request.operation".to_string(), Value::String(operation.clone())));
+        variables.push((
+            "request.operation".to_string(),
+            Value::String(operation.clone()),
+        ));
     }
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource
+        .pointer("/metadata/namespace")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut namespace_labels = None;
     for key in ["namespaceSelector", "namespaces"] {
-        for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            let name = entry.get("name").or_else(|| entry.pointer("/metadata/name")).and_then(Value::as_str);
+        for entry in values
+            .get(key)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let name = entry
+                .get("name")
+                .or_else(|| entry.pointer("/metadata/name"))
+                .and_then(Value::as_str);
             if name == Some(namespace) {
-                let labels = entry.get("labels").or_else(|| entry.pointer("/metadata/labels")).and_then(Value::as_object).cloned();
+                let labels = entry
+                    .get("labels")
+                    .or_else(|| entry.pointer("/metadata/labels"))
+                    .and_then(Value::as_object)
+                    .cloned();
                 namespace_labels = labels.or(namespace_labels);
             }
         }
     }
     let mut subresource = String::new();
-    for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    for entry in values
+        .get("subresources")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let sub = entry.get("subresource").unwrap_or(&Value::Null);
-        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = resource
+            .get("apiVersion")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let (group, version) = match api_version.split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", api_version),
         };
-        let same = sub.get("kind").and_then(Value::as_str) == resource.get("kind").and_then(Value::as_str)
+        let same = sub.get("kind").and_then(Value::as_str)
+            == resource.get("kind").and_then(Value::as_str)
             && sub.get("group").and_then(Value::as_str).unwrap_or("") == group
             && sub.get("version").and_then(Value::as_str).unwrap_or("") == version;
         if same {
-            if let Some((_, name)) = sub.get("name").and_then(Value::as_str).and_then(|name| name.split_once('/')) {
+            if let Some((_, name)) = sub
+                .get("name")
+                .and_then(Value::as_str)
+                .and_then(|name| name.split_once('/'))
+            {
                 subresource = name.to_string();
             }
         }
@@ -820,7 +1246,13 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
         Ok(text) => text,
         Err(error) => return Comparison::Error(format!("failed to load resource ({error})")),
     };
-    let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+    let field = |value: &Value, pointer: &str| {
+        value
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
     let mut candidates: Vec<Value> = Vec::new();
     for document in crate::syntax::parse_file(&text) {
         if document.value.is_null() {
@@ -830,13 +1262,25 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
         default_namespace(&mut value);
         candidates.push(value);
     }
-    let wanted = (field(actual, "/apiVersion"), field(actual, "/kind"), field(actual, "/metadata/name"));
+    let wanted = (
+        field(actual, "/apiVersion"),
+        field(actual, "/kind"),
+        field(actual, "/metadata/name"),
+    );
     let actual_namespace = field(actual, "/metadata/namespace");
     let expected = candidates.into_iter().find(|candidate| {
-        (field(candidate, "/apiVersion"), field(candidate, "/kind"), field(candidate, "/metadata/name")) == wanted
-            && (actual_namespace.is_empty() || field(candidate, "/metadata/namespace") == actual_namespace || field(candidate, "/metadata/namespace").is_empty())
+        (
+            field(candidate, "/apiVersion"),
+            field(candidate, "/kind"),
+            field(candidate, "/metadata/name"),
+        ) == wanted
+            && (actual_namespace.is_empty()
+                || field(candidate, "/metadata/namespace") == actual_namespace
+                || field(candidate, "/metadata/namespace").is_empty())
     });
-    let Some(expected) = expected else { return Comparison::NotFound };
+    let Some(expected) = expected else {
+        return Comparison::NotFound;
+    };
     let normalized_actual = tidy(actual);
     let normalized_expected = tidy(&expected);
     if normalized_actual == normalized_expected {
@@ -855,7 +1299,9 @@ fn tidy(value: &Value) -> Value {
             Value::Object(map) => {
                 let mut out = Map::new();
                 for (key, child) in map {
-                    if key.starts_with("generate.kyverno.io/") || key == "app.kubernetes.io/managed-by" {
+                    if key.starts_with("generate.kyverno.io/")
+                        || key == "app.kubernetes.io/managed-by"
+                    {
                         continue;
                     }
                     if let Some(cleaned) = walk(child) {
@@ -869,7 +1315,10 @@ fn tidy(value: &Value) -> Value {
                 }
             }
             Value::Array(items) => {
-                let cleaned: Vec<Value> = items.iter().map(|item| walk(item).unwrap_or(Value::Null)).collect();
+                let cleaned: Vec<Value> = items
+                    .iter()
+                    .map(|item| walk(item).unwrap_or(Value::Null))
+                    .collect();
                 if cleaned.is_empty() {
                     None
                 } else {
@@ -877,10 +1326,13 @@ fn tidy(value: &Value) -> Value {
                 }
             }
             Value::Null => None,
-            Value::Number(number) => Some(serde_json::Number::from_f64(number.as_f64().unwrap_or(0.0)).map(Value::Number).unwrap_or(Value::Null)),
+            Value::Number(number) => Some(
+                serde_json::Number::from_f64(number.as_f64().unwrap_or(0.0))
+                    .map(Value::Number)
+                    .unwrap_or(Value::Null),
+            ),
             other => Some(other.clone()),
         }
     }
     walk(value).unwrap_or(Value::Null)
 }
-

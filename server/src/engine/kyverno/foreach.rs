@@ -1,11 +1,11 @@
 //! Shared rule plumbing: the JSON context of a request (request.*, images.*, values), context entries
 //! (variable, configMap/apiCall from values, globalReference) and foreach lists with their elements.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
-use super::jmespath_functions::normalize_image;
-use super::variables::{substitute_all, substitute_string, JsonContext, VariableError};
 use super::Request;
+use super::jmespath_functions::normalize_image;
+use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
 
 /// Builds the context of a request: `request.*`, `images.*`, then the values file's variables. Returns
 /// the context and the resource as the values left it (values may override `request.object` fields).
@@ -28,22 +28,40 @@ pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Val
         };
         request_map.insert("oldObject".to_string(), old);
     }
-    let user = request.user_info.get("userInfo").cloned().unwrap_or_else(|| json!({}));
+    let user = request
+        .user_info
+        .get("userInfo")
+        .cloned()
+        .unwrap_or_else(|| json!({}));
     request_map.insert("userInfo".to_string(), user);
     request_map.insert(
         "roles".to_string(),
-        request.user_info.get("roles").cloned().unwrap_or(Value::Null),
+        request
+            .user_info
+            .get("roles")
+            .cloned()
+            .unwrap_or(Value::Null),
     );
     request_map.insert(
         "clusterRoles".to_string(),
-        request.user_info.get("clusterRoles").cloned().unwrap_or(Value::Null),
+        request
+            .user_info
+            .get("clusterRoles")
+            .cloned()
+            .unwrap_or(Value::Null),
     );
     request_map.insert(
         "kind".to_string(),
         json!({"group": group, "version": version, "kind": super::matching::resource_kind(resource)}),
     );
-    request_map.insert("namespace".to_string(), json!(super::matching::resource_namespace(resource)));
-    request_map.insert("name".to_string(), json!(super::matching::resource_name(resource)));
+    request_map.insert(
+        "namespace".to_string(),
+        json!(super::matching::resource_namespace(resource)),
+    );
+    request_map.insert(
+        "name".to_string(),
+        json!(super::matching::resource_name(resource)),
+    );
     if !request.subresource.is_empty() {
         request_map.insert("subResource".to_string(), json!(request.subresource));
     }
@@ -57,9 +75,17 @@ pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Val
         context.add_variable(key, value.clone());
     }
     let effective = if is_delete {
-        context.root.pointer("/request/oldObject").cloned().unwrap_or(Value::Null)
+        context
+            .root
+            .pointer("/request/oldObject")
+            .cloned()
+            .unwrap_or(Value::Null)
     } else {
-        context.root.pointer("/request/object").cloned().unwrap_or(Value::Null)
+        context
+            .root
+            .pointer("/request/object")
+            .cloned()
+            .unwrap_or(Value::Null)
     };
     (context, effective)
 }
@@ -81,16 +107,23 @@ pub fn load_context(
             }
         }
     }
-    let Some(entries) = entries.and_then(Value::as_array) else { return Ok(()) };
+    let Some(entries) = entries.and_then(Value::as_array) else {
+        return Ok(());
+    };
     for entry in entries {
         let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
         if let Some(variable) = entry.get("variable") {
-            let value = load_variable(variable, context).map_err(|error| format!("failed to load context entry {name}: {error}"))?;
+            let value = load_variable(variable, context)
+                .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
             context.add_variable(name, value);
         } else if let Some(reference) = entry.get("globalReference") {
             let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
             if let Some(data) = request.global_context.get(key) {
-                let value = match reference.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
+                let value = match reference
+                    .get("jmesPath")
+                    .and_then(Value::as_str)
+                    .filter(|path| !path.is_empty())
+                {
                     Some(path) => search(path, data)?,
                     None => data.clone(),
                 };
@@ -111,7 +144,11 @@ pub fn load_context(
 fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> Option<Value> {
     let config = entry.get("configMap")?;
     let name = substitute_all(config.get("name")?, context).ok()?;
-    let namespace = substitute_all(config.get("namespace").unwrap_or(&json!("default")), context).ok()?;
+    let namespace = substitute_all(
+        config.get("namespace").unwrap_or(&json!("default")),
+        context,
+    )
+    .ok()?;
     request
         .cluster_resources
         .iter()
@@ -124,7 +161,10 @@ fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> O
 }
 
 fn search(expression: &str, data: &Value) -> Result<Value, String> {
-    let mut scratch = JsonContext { root: data.clone(), is_delete: false };
+    let mut scratch = JsonContext {
+        root: data.clone(),
+        is_delete: false,
+    };
     scratch.is_delete = false;
     scratch.query(expression).map_err(|error| error.to_string())
 }
@@ -138,7 +178,11 @@ fn load_variable(variable: &Value, context: &JsonContext) -> Result<Value, Strin
         Some(default) => Some(substitute_all(default, context).map_err(|error| error.to_string())?),
         None => None,
     };
-    let path = match variable.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
+    let path = match variable
+        .get("jmesPath")
+        .and_then(Value::as_str)
+        .filter(|path| !path.is_empty())
+    {
         Some(path) => Some(match substitute_string(path, context, "")? {
             Value::String(text) => text,
             other => other.to_string(),
@@ -172,7 +216,11 @@ pub fn evaluate_list(list: &str, context: &JsonContext) -> Result<Vec<Value>, Va
         .and_then(|inner| inner.strip_suffix("}}"))
         .map(str::trim)
         .unwrap_or(expression);
-    let expression = if context.is_delete { expression.replace("request.object", "request.oldObject") } else { expression.to_string() };
+    let expression = if context.is_delete {
+        expression.replace("request.object", "request.oldObject")
+    } else {
+        expression.to_string()
+    };
     match context.query(&expression)? {
         Value::Array(items) => Ok(items),
         other => Ok(vec![other]),
@@ -189,17 +237,29 @@ pub fn add_element(context: &mut JsonContext, element: &Value, index: usize, nes
 
 /// Images of a Pod or a Pod template, as Kyverno exposes them under `images`.
 pub fn extract_images(resource: &Value) -> Value {
-    let spec = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"]
-        .iter()
-        .find_map(|pointer| {
-            resource.pointer(pointer).filter(|spec| {
-                ["containers", "initContainers", "ephemeralContainers"].iter().any(|key| spec.get(*key).is_some())
-            })
-        });
+    let spec = [
+        "/spec/template/spec",
+        "/spec/jobTemplate/spec/template/spec",
+        "/spec",
+    ]
+    .iter()
+    .find_map(|pointer| {
+        resource.pointer(pointer).filter(|spec| {
+            ["containers", "initContainers", "ephemeralContainers"]
+                .iter()
+                .any(|key| spec.get(*key).is_some())
+        })
+    });
     let Some(spec) = spec else { return json!({}) };
     let mut images = Map::new();
-    for (key, out_key) in [("containers", "containers"), ("initContainers", "initContainers"), ("ephemeralContainers", "ephemeralContainers")] {
-        let Some(containers) = spec.get(key).and_then(Value::as_array) else { continue };
+    for (key, out_key) in [
+        ("containers", "containers"),
+        ("initContainers", "initContainers"),
+        ("ephemeralContainers", "ephemeralContainers"),
+    ] {
+        let Some(containers) = spec.get(key).and_then(Value::as_array) else {
+            continue;
+        };
         let mut by_name = Map::new();
         for container in containers {
             let (Some(name), Some(image)) = (
@@ -225,24 +285,37 @@ pub fn image_info(image: &str) -> Value {
         None => (normalized.clone(), String::new()),
     };
     let (repository, tag) = match without_digest.rfind(':') {
-        Some(position) if !without_digest[position..].contains('/') => {
-            (without_digest[..position].to_string(), without_digest[position + 1..].to_string())
-        }
+        Some(position) if !without_digest[position..].contains('/') => (
+            without_digest[..position].to_string(),
+            without_digest[position + 1..].to_string(),
+        ),
         _ => (without_digest.clone(), String::new()),
     };
-    let (registry, mut path) = repository.split_once('/').map(|(registry, path)| (registry.to_string(), path.to_string())).unwrap_or_default();
+    let (registry, mut path) = repository
+        .split_once('/')
+        .map(|(registry, path)| (registry.to_string(), path.to_string()))
+        .unwrap_or_default();
     // An image written without a registry keeps its path as written (`busybox`, not `library/busybox`).
     let written = image.split('@').next().unwrap_or("");
     let first = written.split('/').next().unwrap_or("");
-    let explicit_registry = written.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let explicit_registry = written.contains('/')
+        && (first.contains('.') || first.contains(':') || first == "localhost");
     if !explicit_registry && !written.starts_with("library/") {
         if let Some(stripped) = path.strip_prefix("library/") {
             path = stripped.to_string();
         }
     }
     let name = path.rsplit('/').next().unwrap_or("").to_string();
-    let explicit_tag = image.split('@').next().is_some_and(|name| name.rsplit('/').next().is_some_and(|last| last.contains(':')));
-    let tag = if !explicit_tag && !digest.is_empty() { String::new() } else { tag };
+    let explicit_tag = image.split('@').next().is_some_and(|name| {
+        name.rsplit('/')
+            .next()
+            .is_some_and(|last| last.contains(':'))
+    });
+    let tag = if !explicit_tag && !digest.is_empty() {
+        String::new()
+    } else {
+        tag
+    };
     let mut reference = format!("{registry}/{path}");
     if !tag.is_empty() {
         reference.push(':');
@@ -252,7 +325,11 @@ pub fn image_info(image: &str) -> Value {
         reference.push('@');
         reference.push_str(&digest);
     }
-    let reference_with_tag = if tag.is_empty() { format!("{registry}/{path}") } else { format!("{registry}/{path}:{tag}") };
+    let reference_with_tag = if tag.is_empty() {
+        format!("{registry}/{path}")
+    } else {
+        format!("{registry}/{path}:{tag}")
+    };
     json!({
         "registry": registry,
         "path": path,

@@ -1,43 +1,61 @@
 //! Generate rules: `data` and `clone` (from the test's cluster resources), producing the resources
 //! Kyverno would create for a trigger; `cloneList` and foreach generate are reported unsupported.
 
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{load_context, request_context};
 use super::validate::policy_namespace;
 use super::variables::substitute_all;
-use super::{matching, Request, RuleResponse, RuleStatus, RuleType};
+use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Runs every generate rule of `policy` for the trigger `resource`.
 pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
     let namespace = policy_namespace(policy);
     let mut responses = Vec::new();
     for rule in super::autogen::compute_rules(policy) {
-        let Some(generate) = rule.get("generate") else { continue };
-        let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let Some(generate) = rule.get("generate") else {
+            continue;
+        };
+        let name = rule
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let (mut context, effective) = request_context(resource, request);
         if !matching::rule_matches(&rule, &effective, request, &namespace) {
             continue;
         }
-        let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
+        let response = |status, message: String| {
+            RuleResponse::new(&name, RuleType::Generation, status, message)
+        };
         if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
-            responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+            responses.push(response(
+                RuleStatus::Error,
+                format!("failed to load context: {error}"),
+            ));
             continue;
         }
         match evaluate_conditions(rule.get("preconditions"), &context) {
             Err(error) => {
-                responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                responses.push(response(
+                    RuleStatus::Error,
+                    format!("failed to evaluate preconditions: {error}"),
+                ));
                 continue;
             }
             Ok(outcome) if !outcome.holds => {
-                responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                responses.push(response(
+                    RuleStatus::Skip,
+                    "preconditions not met".to_string(),
+                ));
                 continue;
             }
             Ok(_) => {}
         }
         if generate.get("cloneList").is_some() || generate.get("foreach").is_some() {
-            let reason = "generate rules with cloneList or foreach are not supported yet".to_string();
+            let reason =
+                "generate rules with cloneList or foreach are not supported yet".to_string();
             let mut unsupported = response(RuleStatus::Error, reason.clone());
             unsupported.unsupported = Some(reason);
             responses.push(unsupported);
@@ -55,20 +73,38 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     responses
 }
 
-fn generate_one(generate: &Value, context: &super::variables::JsonContext, request: &Request) -> Result<Value, String> {
+fn generate_one(
+    generate: &Value,
+    context: &super::variables::JsonContext,
+    request: &Request,
+) -> Result<Value, String> {
     let mut header = Map::new();
     for key in ["apiVersion", "kind", "name", "namespace"] {
         if let Some(value) = generate.get(key) {
             header.insert(key.to_string(), value.clone());
         }
     }
-    let header = substitute_all(&Value::Object(header), context).map_err(|error| format!("variable substitution failed: {error}"))?;
-    let text = |key: &str| header.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-    let (api_version, kind, name, namespace) = (text("apiVersion"), text("kind"), text("name"), text("namespace"));
+    let header = substitute_all(&Value::Object(header), context)
+        .map_err(|error| format!("variable substitution failed: {error}"))?;
+    let text = |key: &str| {
+        header
+            .get(key)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let (api_version, kind, name, namespace) = (
+        text("apiVersion"),
+        text("kind"),
+        text("name"),
+        text("namespace"),
+    );
     let mut generated = if let Some(data) = generate.get("data") {
-        substitute_all(data, context).map_err(|error| format!("variable substitution failed: {error}"))?
+        substitute_all(data, context)
+            .map_err(|error| format!("variable substitution failed: {error}"))?
     } else if let Some(clone) = generate.get("clone") {
-        let clone = substitute_all(clone, context).map_err(|error| format!("variable substitution failed: {error}"))?;
+        let clone = substitute_all(clone, context)
+            .map_err(|error| format!("variable substitution failed: {error}"))?;
         let source_name = clone.get("name").and_then(Value::as_str).unwrap_or("");
         let source_namespace = clone.get("namespace").and_then(Value::as_str).unwrap_or("");
         let source = request
@@ -79,10 +115,19 @@ fn generate_one(generate: &Value, context: &super::variables::JsonContext, reque
                     && matching::resource_name(candidate) == source_name
                     && matching::resource_namespace(candidate) == source_namespace
             })
-            .ok_or_else(|| format!("source resource {kind} {source_namespace}/{source_name} not found"))?;
+            .ok_or_else(|| {
+                format!("source resource {kind} {source_namespace}/{source_name} not found")
+            })?;
         let mut copy = source.clone();
         if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-            for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"] {
+            for key in [
+                "resourceVersion",
+                "uid",
+                "creationTimestamp",
+                "managedFields",
+                "ownerReferences",
+                "generation",
+            ] {
                 metadata.remove(key);
             }
         }

@@ -71,7 +71,12 @@ pub struct RuleResponse {
 }
 
 impl RuleResponse {
-    pub fn new(name: &str, rule_type: RuleType, status: RuleStatus, message: impl Into<String>) -> Self {
+    pub fn new(
+        name: &str,
+        rule_type: RuleType,
+        status: RuleStatus,
+        message: impl Into<String>,
+    ) -> Self {
         RuleResponse {
             name: name.to_string(),
             rule_type,
@@ -174,7 +179,10 @@ pub(crate) fn go_format(value: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys.iter().map(|key| format!("{}:{}", key, go_format(&map[*key]))).collect();
+            let parts: Vec<String> = keys
+                .iter()
+                .map(|key| format!("{}:{}", key, go_format(&map[*key])))
+                .collect();
             format!("map[{}]", parts.join(" "))
         }
     }

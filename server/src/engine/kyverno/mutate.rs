@@ -5,10 +5,10 @@ use serde_json::{Map, Value};
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
-use super::pattern::{match_pattern, parse_anchor, AnchorKind, PatternOutcome};
+use super::pattern::{AnchorKind, PatternOutcome, match_pattern, parse_anchor};
 use super::validate::policy_namespace;
-use super::variables::{substitute_all, JsonContext, VariableError};
-use super::{matching, MutateResponse, Request, RuleResponse, RuleStatus, RuleType};
+use super::variables::{JsonContext, VariableError, substitute_all};
+use super::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Runs every mutate rule of `policy` (after autogen) on `resource`, each on the previous result.
 pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> MutateResponse {
@@ -16,31 +16,49 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
     let mut patched = resource.clone();
     let mut rules = Vec::new();
     for rule in super::autogen::compute_rules(policy) {
-        let Some(mutate) = rule.get("mutate") else { continue };
-        let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let Some(mutate) = rule.get("mutate") else {
+            continue;
+        };
+        let name = rule
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         let (mut context, effective) = request_context(&patched, request);
         if !matching::rule_matches(&rule, &effective, request, &namespace) {
             continue;
         }
-        let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
+        let response =
+            |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
         if mutate.get("targets").is_some() {
-            let reason = "mutate rules with targets (mutate existing resources) are not supported yet".to_string();
+            let reason =
+                "mutate rules with targets (mutate existing resources) are not supported yet"
+                    .to_string();
             let mut unsupported = response(RuleStatus::Error, reason.clone());
             unsupported.unsupported = Some(reason);
             rules.push(unsupported);
             continue;
         }
         if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
-            rules.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+            rules.push(response(
+                RuleStatus::Error,
+                format!("failed to load context: {error}"),
+            ));
             continue;
         }
         match evaluate_conditions(rule.get("preconditions"), &context) {
             Err(error) => {
-                rules.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                rules.push(response(
+                    RuleStatus::Error,
+                    format!("failed to evaluate preconditions: {error}"),
+                ));
                 continue;
             }
             Ok(outcome) if !outcome.holds => {
-                rules.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                rules.push(response(
+                    RuleStatus::Skip,
+                    "preconditions not met".to_string(),
+                ));
                 continue;
             }
             Ok(_) => {}
@@ -59,11 +77,18 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
             Err(error) => rules.push(response(RuleStatus::Error, error)),
         }
     }
-    MutateResponse { rules, patched_resource: patched }
+    MutateResponse {
+        rules,
+        patched_resource: patched,
+    }
 }
 
 /// Applies the patch of a mutate block (or foreach entry) after substitution; `None` when nothing changed.
-fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Result<Option<Value>, String> {
+fn apply_patches(
+    block: &Value,
+    context: &JsonContext,
+    resource: &Value,
+) -> Result<Option<Value>, String> {
     let mut patches = Map::new();
     for key in ["patchStrategicMerge", "patchesJson6902"] {
         if let Some(value) = block.get(key) {
@@ -74,7 +99,11 @@ fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Resu
         .map_err(|error| format!("variable substitution failed: {error}"))?;
     let result = if let Some(patch) = substituted.get("patchStrategicMerge") {
         strategic_merge(resource, patch)?
-    } else if let Some(patch) = substituted.get("patchesJson6902").and_then(Value::as_str).filter(|text| !text.is_empty()) {
+    } else if let Some(patch) = substituted
+        .get("patchesJson6902")
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+    {
         apply_json6902(resource, patch)?
     } else {
         return Err("empty mutate rule".to_string());
@@ -115,14 +144,27 @@ fn mutate_foreach(
             let mut element_context = entry_context.clone();
             element_context.add_variable("request.object", current.clone());
             add_element(&mut element_context, element, index, nesting);
-            load_context(entry.get("context"), rule_name, request, &mut element_context, false)?;
+            load_context(
+                entry.get("context"),
+                rule_name,
+                request,
+                &mut element_context,
+                false,
+            )?;
             match evaluate_conditions(entry.get("preconditions"), &element_context) {
                 Ok(outcome) if outcome.holds => {}
                 Ok(_) => continue,
                 Err(_) => continue,
             }
             let result = if let Some(nested) = entry.get("foreach").and_then(Value::as_array) {
-                mutate_foreach(nested, &element_context, &current, request, rule_name, nesting + 1)?
+                mutate_foreach(
+                    nested,
+                    &element_context,
+                    &current,
+                    request,
+                    rule_name,
+                    nesting + 1,
+                )?
             } else {
                 apply_patches(entry, &element_context, &current)?
             };
@@ -162,15 +204,24 @@ fn prepare(patch: &Value, resource: Option<&Value>) -> Result<Value, Dropped> {
 }
 
 fn condition_holds(resource: Option<&Value>, key: &str, pattern: &Value) -> bool {
-    let Some(value) = resource.and_then(|resource| resource.get(key)) else { return false };
+    let Some(value) = resource.and_then(|resource| resource.get(key)) else {
+        return false;
+    };
     matches!(match_pattern(value, pattern), PatternOutcome::Pass)
 }
 
-fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<Map<String, Value>, Dropped> {
+fn prepare_map(
+    patch: &Map<String, Value>,
+    resource: Option<&Value>,
+) -> Result<Map<String, Value>, Dropped> {
     for (key, value) in patch {
         match parse_anchor(key) {
-            Some((AnchorKind::Condition, bare)) if !condition_holds(resource, bare, value) => return Err(Dropped::Condition),
-            Some((AnchorKind::Global, bare)) if !condition_holds(resource, bare, value) => return Err(Dropped::Global),
+            Some((AnchorKind::Condition, bare)) if !condition_holds(resource, bare, value) => {
+                return Err(Dropped::Condition);
+            }
+            Some((AnchorKind::Global, bare)) if !condition_holds(resource, bare, value) => {
+                return Err(Dropped::Global);
+            }
             _ => {}
         }
     }
@@ -192,7 +243,8 @@ fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<M
                 match value {
                     Value::Object(_) | Value::Array(_) => match prepare(value, child) {
                         Ok(prepared) => {
-                            let empty_list = prepared.as_array().is_some_and(Vec::is_empty) && !value.as_array().is_some_and(Vec::is_empty);
+                            let empty_list = prepared.as_array().is_some_and(Vec::is_empty)
+                                && !value.as_array().is_some_and(Vec::is_empty);
                             if !empty_list {
                                 out.insert(key.clone(), prepared);
                             }
@@ -213,7 +265,10 @@ fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<M
 fn has_condition_anchor(value: &Value) -> bool {
     match value {
         Value::Object(map) => map.iter().any(|(key, child)| {
-            matches!(parse_anchor(key), Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _))) || has_condition_anchor(child)
+            matches!(
+                parse_anchor(key),
+                Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _))
+            ) || has_condition_anchor(child)
         }),
         Value::Array(items) => items.iter().any(has_condition_anchor),
         _ => false,
@@ -221,9 +276,16 @@ fn has_condition_anchor(value: &Value) -> bool {
 }
 
 fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value, Dropped> {
-    let conditional = patch.iter().any(|item| item.is_object() && has_condition_anchor(item));
+    let conditional = patch
+        .iter()
+        .any(|item| item.is_object() && has_condition_anchor(item));
     if !conditional {
-        return Ok(Value::Array(patch.iter().map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item))).collect()));
+        return Ok(Value::Array(
+            patch
+                .iter()
+                .map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item)))
+                .collect(),
+        ));
     }
     let mut out = Vec::new();
     let mut global_failures = 0;
@@ -255,7 +317,10 @@ fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value,
     }
     // A global anchor inside list items gates the whole patch: it applies when some item satisfies it.
     let has_global = patch.iter().any(has_global_anchor);
-    if has_global && (global_successes == 0 || resource.is_none_or(Vec::is_empty)) && (global_failures > 0 || resource.is_none_or(Vec::is_empty)) {
+    if has_global
+        && (global_successes == 0 || resource.is_none_or(Vec::is_empty))
+        && (global_failures > 0 || resource.is_none_or(Vec::is_empty))
+    {
         return Err(Dropped::Global);
     }
     Ok(Value::Array(out))
@@ -263,7 +328,9 @@ fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value,
 
 fn has_global_anchor(value: &Value) -> bool {
     match value {
-        Value::Object(map) => map.iter().any(|(key, child)| matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)),
+        Value::Object(map) => map.iter().any(|(key, child)| {
+            matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)
+        }),
         Value::Array(items) => items.iter().any(has_global_anchor),
         _ => false,
     }
@@ -274,7 +341,9 @@ fn strip_anchors(value: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, child)| {
-                    let bare = parse_anchor(key).map(|(_, bare)| bare.to_string()).unwrap_or_else(|| key.clone());
+                    let bare = parse_anchor(key)
+                        .map(|(_, bare)| bare.to_string())
+                        .unwrap_or_else(|| key.clone());
                     (bare, strip_anchors(child))
                 })
                 .collect(),
@@ -285,15 +354,27 @@ fn strip_anchors(value: &Value) -> Value {
 }
 
 /// Keys kustomize uses to merge lists of maps when no schema says otherwise.
-const ASSOCIATIVE_KEYS: &[&str] = &["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
+const ASSOCIATIVE_KEYS: &[&str] = &[
+    "mountPath",
+    "devicePath",
+    "ip",
+    "type",
+    "topologyKey",
+    "name",
+    "containerPort",
+];
 
 fn associative_key(item: &Value) -> Option<&'static str> {
-    ASSOCIATIVE_KEYS.iter().copied().find(|key| item.get(*key).is_some())
+    ASSOCIATIVE_KEYS
+        .iter()
+        .copied()
+        .find(|key| item.get(*key).is_some())
 }
 
 fn list_key(resource: &[Value], patch: &[Value]) -> Option<&'static str> {
     ASSOCIATIVE_KEYS.iter().copied().find(|key| {
-        patch.iter().all(|item| item.get(*key).is_some()) && resource.iter().all(|item| item.get(*key).is_some())
+        patch.iter().all(|item| item.get(*key).is_some())
+            && resource.iter().all(|item| item.get(*key).is_some())
     })
 }
 
@@ -323,13 +404,20 @@ pub fn merge(resource: &Value, patch: &Value) -> Value {
             }
             Value::Object(out)
         }
-        (Value::Array(base), Value::Array(overlay)) if !overlay.is_empty() && overlay.iter().all(Value::is_object) => {
-            let Some(key) = list_key(base, overlay) else { return clean(patch) };
+        (Value::Array(base), Value::Array(overlay))
+            if !overlay.is_empty() && overlay.iter().all(Value::is_object) =>
+        {
+            let Some(key) = list_key(base, overlay) else {
+                return clean(patch);
+            };
             let mut out = base.clone();
             for item in overlay {
                 let item_key = item.get(key);
                 let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-                match out.iter().position(|existing| existing.get(key) == item_key) {
+                match out
+                    .iter()
+                    .position(|existing| existing.get(key) == item_key)
+                {
                     Some(position) if delete => {
                         out.remove(position);
                     }
@@ -364,9 +452,14 @@ fn clean(value: &Value) -> Value {
 /// Applies an RFC 6902 patch written as YAML or JSON text.
 pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, String> {
     let documents = crate::syntax::parse_file(patch_text);
-    let Some(document) = documents.into_iter().next() else { return Err("empty patchesJson6902".to_string()) };
+    let Some(document) = documents.into_iter().next() else {
+        return Err("empty patchesJson6902".to_string());
+    };
     if !document.errors.is_empty() {
-        return Err(format!("failed to parse patchesJson6902: {}", document.errors.join("; ")));
+        return Err(format!(
+            "failed to parse patchesJson6902: {}",
+            document.errors.join("; ")
+        ));
     }
     let Some(operations) = document.value.as_array().cloned() else {
         return Err("patchesJson6902 must be a list of operations".to_string());
@@ -376,14 +469,27 @@ pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, Strin
         let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
         let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
         match op {
-            "add" => add_at(&mut current, path, operation.get("value").cloned().unwrap_or(Value::Null), true)?,
-            "replace" => add_at(&mut current, path, operation.get("value").cloned().unwrap_or(Value::Null), false)?,
+            "add" => add_at(
+                &mut current,
+                path,
+                operation.get("value").cloned().unwrap_or(Value::Null),
+                true,
+            )?,
+            "replace" => add_at(
+                &mut current,
+                path,
+                operation.get("value").cloned().unwrap_or(Value::Null),
+                false,
+            )?,
             "remove" => {
                 remove_at(&mut current, path);
             }
             "copy" | "move" => {
                 let from = operation.get("from").and_then(Value::as_str).unwrap_or("");
-                let value = current.pointer(from).cloned().ok_or_else(|| format!("path {from} not found"))?;
+                let value = current
+                    .pointer(from)
+                    .cloned()
+                    .ok_or_else(|| format!("path {from} not found"))?;
                 if op == "move" {
                     remove_at(&mut current, from);
                 }
@@ -402,7 +508,10 @@ pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, Strin
 }
 
 fn split_pointer(path: &str) -> Vec<String> {
-    path.split('/').skip(1).map(|segment| segment.replace("~1", "/").replace("~0", "~")).collect()
+    path.split('/')
+        .skip(1)
+        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
+        .collect()
 }
 
 fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<(), String> {
@@ -418,14 +527,22 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
         let next = segments.get(position + 1).map(String::as_str).unwrap_or("");
         let next_is_index = next == "-" || next.parse::<i64>().is_ok();
         current = match current {
-            Value::Object(map) => map
-                .entry(segment.clone())
-                .or_insert_with(|| if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) }),
+            Value::Object(map) => map.entry(segment.clone()).or_insert_with(|| {
+                if next_is_index {
+                    Value::Array(Vec::new())
+                } else {
+                    Value::Object(Map::new())
+                }
+            }),
             Value::Array(items) => {
                 let index = match parse_index(segment, items.len()) {
                     Ok(index) if index < items.len() => index,
                     _ => {
-                        items.push(if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) });
+                        items.push(if next_is_index {
+                            Value::Array(Vec::new())
+                        } else {
+                            Value::Object(Map::new())
+                        });
                         items.len() - 1
                     }
                 };
@@ -451,7 +568,9 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
                 }
                 items.insert(index, value);
             } else {
-                let slot = items.get_mut(index).ok_or_else(|| format!("index {last} out of range in {path}"))?;
+                let slot = items
+                    .get_mut(index)
+                    .ok_or_else(|| format!("index {last} out of range in {path}"))?;
                 *slot = value;
             }
             Ok(())
@@ -471,8 +590,14 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
 }
 
 fn parse_index(segment: &str, length: usize) -> Result<usize, String> {
-    let index: i64 = segment.parse().map_err(|_| format!("invalid array index {segment:?}"))?;
-    let resolved = if index < 0 { length as i64 + index } else { index };
+    let index: i64 = segment
+        .parse()
+        .map_err(|_| format!("invalid array index {segment:?}"))?;
+    let resolved = if index < 0 {
+        length as i64 + index
+    } else {
+        index
+    };
     if resolved < 0 {
         return Err(format!("invalid array index {segment:?}"));
     }
@@ -481,12 +606,16 @@ fn parse_index(segment: &str, length: usize) -> Result<usize, String> {
 
 fn remove_at(target: &mut Value, path: &str) {
     let segments = split_pointer(path);
-    let Some((last, parents)) = segments.split_last() else { return };
+    let Some((last, parents)) = segments.split_last() else {
+        return;
+    };
     let mut current = target;
     for segment in parents {
         let next = match current {
             Value::Object(map) => map.get_mut(segment),
-            Value::Array(items) => parse_index(segment, items.len()).ok().and_then(|index| items.get_mut(index)),
+            Value::Array(items) => parse_index(segment, items.len())
+                .ok()
+                .and_then(|index| items.get_mut(index)),
             _ => None,
         };
         match next {
@@ -543,7 +672,10 @@ mod tests {
 
     #[test]
     fn json6902() {
-        let patched = apply_json6902(&json!({"spec": {"items": [1, 2]}}), "- op: add\n  path: /spec/items/-\n  value: 3\n- op: remove\n  path: /spec/items/0\n");
+        let patched = apply_json6902(
+            &json!({"spec": {"items": [1, 2]}}),
+            "- op: add\n  path: /spec/items/-\n  value: 3\n- op: remove\n  path: /spec/items/0\n",
+        );
         assert_eq!(patched, Ok(json!({"spec": {"items": [2, 3]}})));
     }
 }
@@ -558,6 +690,10 @@ mod global_anchor_tests {
         let resource = json!({"metadata": {"name": "p"}, "spec": {"volumes": [{"name": "myfile", "hostPath": {"path": "/foo"}}]}});
         let patch = json!({"metadata": {"annotations": {"+(safe)": "true"}}, "spec": {"volumes": [{"hostPath": {"<(path)": "*"}}]}});
         let patched = strategic_merge(&resource, &patch).unwrap_or_default();
-        assert_eq!(patched.pointer("/metadata/annotations/safe"), Some(&json!("true")), "{patched}");
+        assert_eq!(
+            patched.pointer("/metadata/annotations/safe"),
+            Some(&json!("true")),
+            "{patched}"
+        );
     }
 }

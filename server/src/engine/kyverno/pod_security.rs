@@ -18,38 +18,81 @@ struct Violation {
 const CONTAINER_KEYS: &[&str] = &["initContainers", "containers", "ephemeralContainers"];
 
 /// Evaluates a podSecurity block on the resource (Pod, controller template or CronJob template).
-pub fn validate(rule_name: &str, pod_security: &Value, resource: &Value, _rule: &Value) -> RuleResponse {
-    let level = pod_security.get("level").and_then(Value::as_str).unwrap_or("baseline");
-    let version = pod_security.get("version").and_then(Value::as_str).unwrap_or("latest");
-    let spec_pointer = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"]
-        .into_iter()
-        .find(|pointer| {
-            let spec = resource.pointer(pointer);
-            spec.is_some_and(|spec| CONTAINER_KEYS.iter().any(|key| spec.get(*key).is_some()))
-        })
-        .unwrap_or("/spec");
+pub fn validate(
+    rule_name: &str,
+    pod_security: &Value,
+    resource: &Value,
+    _rule: &Value,
+) -> RuleResponse {
+    let level = pod_security
+        .get("level")
+        .and_then(Value::as_str)
+        .unwrap_or("baseline");
+    let version = pod_security
+        .get("version")
+        .and_then(Value::as_str)
+        .unwrap_or("latest");
+    let spec_pointer = [
+        "/spec/template/spec",
+        "/spec/jobTemplate/spec/template/spec",
+        "/spec",
+    ]
+    .into_iter()
+    .find(|pointer| {
+        let spec = resource.pointer(pointer);
+        spec.is_some_and(|spec| CONTAINER_KEYS.iter().any(|key| spec.get(*key).is_some()))
+    })
+    .unwrap_or("/spec");
     let metadata_pointer = spec_pointer.trim_end_matches("spec").to_string() + "metadata";
-    let spec = resource.pointer(spec_pointer).cloned().unwrap_or(Value::Null);
-    let metadata = resource.pointer(&metadata_pointer).cloned().unwrap_or(Value::Null);
+    let spec = resource
+        .pointer(spec_pointer)
+        .cloned()
+        .unwrap_or(Value::Null);
+    let metadata = resource
+        .pointer(&metadata_pointer)
+        .cloned()
+        .unwrap_or(Value::Null);
     let minor = parse_version(version);
     let mut violations = baseline(&spec, &metadata, minor);
     if level == "restricted" {
         violations.extend(restricted(&spec, minor));
     }
-    let excludes = pod_security.get("exclude").and_then(Value::as_array).cloned().unwrap_or_default();
+    let excludes = pod_security
+        .get("exclude")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     violations.retain(|violation| !excludes.iter().any(|exclude| excluded(exclude, violation)));
     if violations.is_empty() {
-        return RuleResponse::new(rule_name, RuleType::Validation, RuleStatus::Pass, format!("validation rule '{rule_name}' passed."));
+        return RuleResponse::new(
+            rule_name,
+            RuleType::Validation,
+            RuleStatus::Pass,
+            format!("validation rule '{rule_name}' passed."),
+        );
     }
-    let mut controls: Vec<&str> = violations.iter().map(|violation| violation.control).collect();
+    let mut controls: Vec<&str> = violations
+        .iter()
+        .map(|violation| violation.control)
+        .collect();
     controls.dedup();
-    let details: Vec<String> =
-        violations.iter().map(|violation| format!("{} ({}={})", violation.control, violation.field, violation.value)).collect();
+    let details: Vec<String> = violations
+        .iter()
+        .map(|violation| {
+            format!(
+                "{} ({}={})",
+                violation.control, violation.field, violation.value
+            )
+        })
+        .collect();
     let mut response = RuleResponse::new(
         rule_name,
         RuleType::Validation,
         RuleStatus::Fail,
-        format!("Validation rule '{rule_name}' failed. It violates PodSecurity \"{level}:{version}\": {}", details.join(", ")),
+        format!(
+            "Validation rule '{rule_name}' failed. It violates PodSecurity \"{level}:{version}\": {}",
+            details.join(", ")
+        ),
     );
     response.policy_pointer = Some("/podSecurity".to_string());
     response
@@ -60,16 +103,27 @@ fn parse_version(version: &str) -> u32 {
     if version == "latest" {
         return u32::MAX;
     }
-    version.trim_start_matches('v').split('.').nth(1).and_then(|minor| minor.parse().ok()).unwrap_or(u32::MAX)
+    version
+        .trim_start_matches('v')
+        .split('.')
+        .nth(1)
+        .and_then(|minor| minor.parse().ok())
+        .unwrap_or(u32::MAX)
 }
 
 fn excluded(exclude: &Value, violation: &Violation) -> bool {
-    let control = exclude.get("controlName").and_then(Value::as_str).unwrap_or("");
+    let control = exclude
+        .get("controlName")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     if control != violation.control {
         return false;
     }
-    let images: Vec<&str> =
-        exclude.get("images").and_then(Value::as_array).map(|items| items.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let images: Vec<&str> = exclude
+        .get("images")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
     if let Some(image) = &violation.image {
         if !images.is_empty() && !images.iter().any(|pattern| wildcard_match(pattern, image)) {
             return false;
@@ -79,7 +133,11 @@ fn excluded(exclude: &Value, violation: &Violation) -> bool {
     }
     if let Some(field) = exclude.get("restrictedField").and_then(Value::as_str) {
         let normalized = field.trim_start_matches("spec.").replace("[*]", "");
-        if !violation.field.replace("[*]", "").ends_with(normalized.split('.').next_back().unwrap_or("")) {
+        if !violation
+            .field
+            .replace("[*]", "")
+            .ends_with(normalized.split('.').next_back().unwrap_or(""))
+        {
             return false;
         }
         if let Some(values) = exclude.get("values").and_then(Value::as_array) {
@@ -87,7 +145,11 @@ fn excluded(exclude: &Value, violation: &Violation) -> bool {
                 Value::String(text) => text.clone(),
                 other => other.to_string(),
             };
-            if !values.iter().filter_map(Value::as_str).any(|allowed| wildcard_match(allowed, &text)) {
+            if !values
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|allowed| wildcard_match(allowed, &text))
+            {
                 return false;
             }
         }
@@ -98,7 +160,12 @@ fn excluded(exclude: &Value, violation: &Violation) -> bool {
 fn containers(spec: &Value) -> Vec<(&'static str, &Value)> {
     let mut out = Vec::new();
     for key in CONTAINER_KEYS {
-        for container in spec.get(*key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        for container in spec
+            .get(*key)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
             out.push((*key, container));
         }
     }
@@ -106,85 +173,217 @@ fn containers(spec: &Value) -> Vec<(&'static str, &Value)> {
 }
 
 fn image(container: &Value) -> Option<String> {
-    container.get("image").and_then(Value::as_str).map(str::to_string)
+    container
+        .get("image")
+        .and_then(Value::as_str)
+        .map(str::to_string)
 }
 
-fn violation(control: &'static str, field: impl Into<String>, value: Value, image: Option<String>) -> Violation {
-    Violation { control, field: field.into(), value, image }
+fn violation(
+    control: &'static str,
+    field: impl Into<String>,
+    value: Value,
+    image: Option<String>,
+) -> Violation {
+    Violation {
+        control,
+        field: field.into(),
+        value,
+        image,
+    }
 }
 
 fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
     let mut out = Vec::new();
     // HostProcess (Windows).
     if spec.pointer("/securityContext/windowsOptions/hostProcess") == Some(&Value::Bool(true)) {
-        out.push(violation("HostProcess", "spec.securityContext.windowsOptions.hostProcess", Value::Bool(true), None));
+        out.push(violation(
+            "HostProcess",
+            "spec.securityContext.windowsOptions.hostProcess",
+            Value::Bool(true),
+            None,
+        ));
     }
     for (key, container) in containers(spec) {
-        if container.pointer("/securityContext/windowsOptions/hostProcess") == Some(&Value::Bool(true)) {
-            out.push(violation("HostProcess", format!("spec.{key}[*].securityContext.windowsOptions.hostProcess"), Value::Bool(true), image(container)));
+        if container.pointer("/securityContext/windowsOptions/hostProcess")
+            == Some(&Value::Bool(true))
+        {
+            out.push(violation(
+                "HostProcess",
+                format!("spec.{key}[*].securityContext.windowsOptions.hostProcess"),
+                Value::Bool(true),
+                image(container),
+            ));
         }
     }
     // Host namespaces.
     for field in ["hostNetwork", "hostPID", "hostIPC"] {
         if spec.get(field) == Some(&Value::Bool(true)) {
-            out.push(violation("Host Namespaces", format!("spec.{field}"), Value::Bool(true), None));
+            out.push(violation(
+                "Host Namespaces",
+                format!("spec.{field}"),
+                Value::Bool(true),
+                None,
+            ));
         }
     }
     for (key, container) in containers(spec) {
         // Privileged containers.
         if container.pointer("/securityContext/privileged") == Some(&Value::Bool(true)) {
-            out.push(violation("Privileged Containers", format!("spec.{key}[*].securityContext.privileged"), Value::Bool(true), image(container)));
+            out.push(violation(
+                "Privileged Containers",
+                format!("spec.{key}[*].securityContext.privileged"),
+                Value::Bool(true),
+                image(container),
+            ));
         }
         // Capabilities beyond the baseline set.
         const ALLOWED: &[&str] = &[
-            "AUDIT_WRITE", "CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "MKNOD", "NET_BIND_SERVICE", "SETFCAP", "SETGID",
-            "SETPCAP", "SETUID", "SYS_CHROOT",
+            "AUDIT_WRITE",
+            "CHOWN",
+            "DAC_OVERRIDE",
+            "FOWNER",
+            "FSETID",
+            "KILL",
+            "MKNOD",
+            "NET_BIND_SERVICE",
+            "SETFCAP",
+            "SETGID",
+            "SETPCAP",
+            "SETUID",
+            "SYS_CHROOT",
         ];
-        for capability in container.pointer("/securityContext/capabilities/add").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if !capability.as_str().is_some_and(|name| ALLOWED.contains(&name)) {
-                out.push(violation("Capabilities", format!("spec.{key}[*].securityContext.capabilities.add"), capability.clone(), image(container)));
+        for capability in container
+            .pointer("/securityContext/capabilities/add")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if !capability
+                .as_str()
+                .is_some_and(|name| ALLOWED.contains(&name))
+            {
+                out.push(violation(
+                    "Capabilities",
+                    format!("spec.{key}[*].securityContext.capabilities.add"),
+                    capability.clone(),
+                    image(container),
+                ));
             }
         }
         // Host ports.
-        for port in container.get("ports").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if let Some(host_port) = port.get("hostPort").filter(|value| value.as_i64().is_some_and(|port| port != 0)) {
-                out.push(violation("Host Ports", format!("spec.{key}[*].ports[*].hostPort"), host_port.clone(), image(container)));
+        for port in container
+            .get("ports")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            if let Some(host_port) = port
+                .get("hostPort")
+                .filter(|value| value.as_i64().is_some_and(|port| port != 0))
+            {
+                out.push(violation(
+                    "Host Ports",
+                    format!("spec.{key}[*].ports[*].hostPort"),
+                    host_port.clone(),
+                    image(container),
+                ));
             }
         }
         // SELinux.
         if let Some(options) = container.pointer("/securityContext/seLinuxOptions") {
-            out.extend(selinux_violations(options, &format!("spec.{key}[*].securityContext.seLinuxOptions"), image(container)));
+            out.extend(selinux_violations(
+                options,
+                &format!("spec.{key}[*].securityContext.seLinuxOptions"),
+                image(container),
+            ));
         }
         // /proc mount type.
-        if let Some(proc_mount) = container.pointer("/securityContext/procMount").filter(|value| value.as_str() != Some("Default")) {
-            out.push(violation("/proc Mount Type", format!("spec.{key}[*].securityContext.procMount"), proc_mount.clone(), image(container)));
+        if let Some(proc_mount) = container
+            .pointer("/securityContext/procMount")
+            .filter(|value| value.as_str() != Some("Default"))
+        {
+            out.push(violation(
+                "/proc Mount Type",
+                format!("spec.{key}[*].securityContext.procMount"),
+                proc_mount.clone(),
+                image(container),
+            ));
         }
         // Seccomp must not be Unconfined.
-        if container.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str) == Some("Unconfined") {
-            out.push(violation("Seccomp", format!("spec.{key}[*].securityContext.seccompProfile.type"), Value::String("Unconfined".into()), image(container)));
+        if container
+            .pointer("/securityContext/seccompProfile/type")
+            .and_then(Value::as_str)
+            == Some("Unconfined")
+        {
+            out.push(violation(
+                "Seccomp",
+                format!("spec.{key}[*].securityContext.seccompProfile.type"),
+                Value::String("Unconfined".into()),
+                image(container),
+            ));
         }
         // AppArmor (field form, 1.30+).
-        if let Some(kind) = container.pointer("/securityContext/appArmorProfile/type").and_then(Value::as_str) {
+        if let Some(kind) = container
+            .pointer("/securityContext/appArmorProfile/type")
+            .and_then(Value::as_str)
+        {
             if !matches!(kind, "RuntimeDefault" | "Localhost") {
-                out.push(violation("AppArmor", format!("spec.{key}[*].securityContext.appArmorProfile.type"), Value::String(kind.into()), image(container)));
+                out.push(violation(
+                    "AppArmor",
+                    format!("spec.{key}[*].securityContext.appArmorProfile.type"),
+                    Value::String(kind.into()),
+                    image(container),
+                ));
             }
         }
     }
     // Host path volumes.
-    for volume in spec.get("volumes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    for volume in spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         if let Some(host_path) = volume.get("hostPath") {
-            out.push(violation("HostPath Volumes", "spec.volumes[*].hostPath", host_path.clone(), None));
+            out.push(violation(
+                "HostPath Volumes",
+                "spec.volumes[*].hostPath",
+                host_path.clone(),
+                None,
+            ));
         }
     }
     if let Some(options) = spec.pointer("/securityContext/seLinuxOptions") {
-        out.extend(selinux_violations(options, "spec.securityContext.seLinuxOptions", None));
+        out.extend(selinux_violations(
+            options,
+            "spec.securityContext.seLinuxOptions",
+            None,
+        ));
     }
-    if spec.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str) == Some("Unconfined") {
-        out.push(violation("Seccomp", "spec.securityContext.seccompProfile.type", Value::String("Unconfined".into()), None));
+    if spec
+        .pointer("/securityContext/seccompProfile/type")
+        .and_then(Value::as_str)
+        == Some("Unconfined")
+    {
+        out.push(violation(
+            "Seccomp",
+            "spec.securityContext.seccompProfile.type",
+            Value::String("Unconfined".into()),
+            None,
+        ));
     }
-    if let Some(kind) = spec.pointer("/securityContext/appArmorProfile/type").and_then(Value::as_str) {
+    if let Some(kind) = spec
+        .pointer("/securityContext/appArmorProfile/type")
+        .and_then(Value::as_str)
+    {
         if !matches!(kind, "RuntimeDefault" | "Localhost") {
-            out.push(violation("AppArmor", "spec.securityContext.appArmorProfile.type", Value::String(kind.into()), None));
+            out.push(violation(
+                "AppArmor",
+                "spec.securityContext.appArmorProfile.type",
+                Value::String(kind.into()),
+                None,
+            ));
         }
     }
     // AppArmor annotations.
@@ -193,26 +392,51 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
             if key.starts_with("container.apparmor.security.beta.kubernetes.io/") {
                 let profile = value.as_str().unwrap_or("");
                 if !(profile == "runtime/default" || profile.starts_with("localhost/")) {
-                    out.push(violation("AppArmor", format!("metadata.annotations[{key}]"), value.clone(), None));
+                    out.push(violation(
+                        "AppArmor",
+                        format!("metadata.annotations[{key}]"),
+                        value.clone(),
+                        None,
+                    ));
                 }
             }
         }
     }
     // Sysctls outside the safe set.
-    let mut safe = vec!["kernel.shm_rmid_forced", "net.ipv4.ip_local_port_range", "net.ipv4.tcp_syncookies", "net.ipv4.ping_group_range"];
+    let mut safe = vec![
+        "kernel.shm_rmid_forced",
+        "net.ipv4.ip_local_port_range",
+        "net.ipv4.tcp_syncookies",
+        "net.ipv4.ping_group_range",
+    ];
     if minor >= 27 {
         safe.push("net.ipv4.ip_unprivileged_port_start");
     }
     if minor >= 29 {
-        safe.extend(["net.ipv4.tcp_keepalive_time", "net.ipv4.tcp_fin_timeout", "net.ipv4.tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_probes"]);
+        safe.extend([
+            "net.ipv4.tcp_keepalive_time",
+            "net.ipv4.tcp_fin_timeout",
+            "net.ipv4.tcp_keepalive_intvl",
+            "net.ipv4.tcp_keepalive_probes",
+        ]);
     }
     if minor >= 32 {
         safe.extend(["net.ipv4.tcp_rmem", "net.ipv4.tcp_wmem"]);
     }
-    for sysctl in spec.pointer("/securityContext/sysctls").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    for sysctl in spec
+        .pointer("/securityContext/sysctls")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         let name = sysctl.get("name").and_then(Value::as_str).unwrap_or("");
         if !safe.contains(&name) {
-            out.push(violation("Sysctls", "spec.securityContext.sysctls[*].name", Value::String(name.into()), None));
+            out.push(violation(
+                "Sysctls",
+                "spec.securityContext.sysctls[*].name",
+                Value::String(name.into()),
+                None,
+            ));
         }
     }
     out
@@ -221,13 +445,30 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
 fn selinux_violations(options: &Value, field: &str, image: Option<String>) -> Vec<Violation> {
     let mut out = Vec::new();
     if let Some(kind) = options.get("type").and_then(Value::as_str) {
-        if !matches!(kind, "" | "container_t" | "container_init_t" | "container_kvm_t" | "container_engine_t") {
-            out.push(violation("SELinux", format!("{field}.type"), Value::String(kind.into()), image.clone()));
+        if !matches!(
+            kind,
+            "" | "container_t" | "container_init_t" | "container_kvm_t" | "container_engine_t"
+        ) {
+            out.push(violation(
+                "SELinux",
+                format!("{field}.type"),
+                Value::String(kind.into()),
+                image.clone(),
+            ));
         }
     }
     for key in ["user", "role"] {
-        if let Some(value) = options.get(key).and_then(Value::as_str).filter(|value| !value.is_empty()) {
-            out.push(violation("SELinux", format!("{field}.{key}"), Value::String(value.into()), image.clone()));
+        if let Some(value) = options
+            .get(key)
+            .and_then(Value::as_str)
+            .filter(|value| !value.is_empty())
+        {
+            out.push(violation(
+                "SELinux",
+                format!("{field}.{key}"),
+                Value::String(value.into()),
+                image.clone(),
+            ));
         }
     }
     out
@@ -236,46 +477,96 @@ fn selinux_violations(options: &Value, field: &str, image: Option<String>) -> Ve
 fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
     let mut out = Vec::new();
     // Volume types.
-    const ALLOWED_VOLUMES: &[&str] =
-        &["configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret", "image"];
-    for volume in spec.get("volumes").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    const ALLOWED_VOLUMES: &[&str] = &[
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+        "image",
+    ];
+    for volume in spec
+        .get("volumes")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+    {
         if let Some(map) = volume.as_object() {
             for key in map.keys() {
                 if key != "name" && !ALLOWED_VOLUMES.contains(&key.as_str()) {
-                    out.push(violation("Volume Types", format!("spec.volumes[*].{key}"), Value::String(key.clone()), None));
+                    out.push(violation(
+                        "Volume Types",
+                        format!("spec.volumes[*].{key}"),
+                        Value::String(key.clone()),
+                        None,
+                    ));
                 }
             }
         }
     }
     let is_windows = spec.pointer("/os/name").and_then(Value::as_str) == Some("windows");
-    let pod_run_as_non_root = spec.pointer("/securityContext/runAsNonRoot").and_then(Value::as_bool);
-    let pod_seccomp = spec.pointer("/securityContext/seccompProfile/type").and_then(Value::as_str);
-    if spec.pointer("/securityContext/runAsUser").and_then(Value::as_i64) == Some(0) && minor >= 23 {
-        out.push(violation("Running as Non-root user", "spec.securityContext.runAsUser", Value::from(0), None));
+    let pod_run_as_non_root = spec
+        .pointer("/securityContext/runAsNonRoot")
+        .and_then(Value::as_bool);
+    let pod_seccomp = spec
+        .pointer("/securityContext/seccompProfile/type")
+        .and_then(Value::as_str);
+    if spec
+        .pointer("/securityContext/runAsUser")
+        .and_then(Value::as_i64)
+        == Some(0)
+        && minor >= 23
+    {
+        out.push(violation(
+            "Running as Non-root user",
+            "spec.securityContext.runAsUser",
+            Value::from(0),
+            None,
+        ));
     }
     if pod_run_as_non_root == Some(false) {
-        out.push(violation("Running as Non-root", "spec.securityContext.runAsNonRoot", Value::Bool(false), None));
+        out.push(violation(
+            "Running as Non-root",
+            "spec.securityContext.runAsNonRoot",
+            Value::Bool(false),
+            None,
+        ));
     }
     if let Some(kind) = pod_seccomp {
         if !matches!(kind, "RuntimeDefault" | "Localhost") && !is_windows {
-            out.push(violation("Seccomp", "spec.securityContext.seccompProfile.type", Value::String(kind.into()), None));
+            out.push(violation(
+                "Seccomp",
+                "spec.securityContext.seccompProfile.type",
+                Value::String(kind.into()),
+                None,
+            ));
         }
     }
     for (key, container) in containers(spec) {
         let context = container.get("securityContext");
         let get = |pointer: &str| context.and_then(|context| context.pointer(pointer));
         // Privilege escalation must be explicitly disabled.
-        if !is_windows && minor >= 8 && get("/allowPrivilegeEscalation").and_then(Value::as_bool) != Some(false) {
+        if !is_windows
+            && minor >= 8
+            && get("/allowPrivilegeEscalation").and_then(Value::as_bool) != Some(false)
+        {
             out.push(violation(
                 "Privilege Escalation",
                 format!("spec.{key}[*].securityContext.allowPrivilegeEscalation"),
-                get("/allowPrivilegeEscalation").cloned().unwrap_or(Value::Null),
+                get("/allowPrivilegeEscalation")
+                    .cloned()
+                    .unwrap_or(Value::Null),
                 image(container),
             ));
         }
         // Running as non-root: container value, else the pod value, must be true.
         let run_as_non_root = get("/runAsNonRoot").and_then(Value::as_bool);
-        if run_as_non_root == Some(false) || (run_as_non_root.is_none() && pod_run_as_non_root != Some(true)) {
+        if run_as_non_root == Some(false)
+            || (run_as_non_root.is_none() && pod_run_as_non_root != Some(true))
+        {
             out.push(violation(
                 "Running as Non-root",
                 format!("spec.{key}[*].securityContext.runAsNonRoot"),
@@ -284,30 +575,41 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
             ));
         }
         if minor >= 23 && get("/runAsUser").and_then(Value::as_i64) == Some(0) {
-            out.push(violation("Running as Non-root user", format!("spec.{key}[*].securityContext.runAsUser"), Value::from(0), image(container)));
+            out.push(violation(
+                "Running as Non-root user",
+                format!("spec.{key}[*].securityContext.runAsUser"),
+                Value::from(0),
+                image(container),
+            ));
         }
         // Seccomp: container value, else the pod value, must be RuntimeDefault or Localhost.
         if minor >= 19 && !is_windows {
             let container_seccomp = get("/seccompProfile/type").and_then(Value::as_str);
             match container_seccomp {
-                Some(kind) if !matches!(kind, "RuntimeDefault" | "Localhost") => out.push(violation(
-                    "Seccomp",
-                    format!("spec.{key}[*].securityContext.seccompProfile.type"),
-                    Value::String(kind.into()),
-                    image(container),
-                )),
-                None if !matches!(pod_seccomp, Some("RuntimeDefault") | Some("Localhost")) => out.push(violation(
-                    "Seccomp",
-                    format!("spec.{key}[*].securityContext.seccompProfile.type"),
-                    Value::Null,
-                    image(container),
-                )),
+                Some(kind) if !matches!(kind, "RuntimeDefault" | "Localhost") => {
+                    out.push(violation(
+                        "Seccomp",
+                        format!("spec.{key}[*].securityContext.seccompProfile.type"),
+                        Value::String(kind.into()),
+                        image(container),
+                    ))
+                }
+                None if !matches!(pod_seccomp, Some("RuntimeDefault") | Some("Localhost")) => out
+                    .push(violation(
+                        "Seccomp",
+                        format!("spec.{key}[*].securityContext.seccompProfile.type"),
+                        Value::Null,
+                        image(container),
+                    )),
                 _ => {}
             }
         }
         // Capabilities: drop ALL, add at most NET_BIND_SERVICE.
         if minor >= 22 && !is_windows {
-            let drops = get("/capabilities/drop").and_then(Value::as_array).cloned().unwrap_or_default();
+            let drops = get("/capabilities/drop")
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default();
             if !drops.iter().any(|drop| drop.as_str() == Some("ALL")) {
                 out.push(violation(
                     "Capabilities",
@@ -316,7 +618,11 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
                     image(container),
                 ));
             }
-            for capability in get("/capabilities/add").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            for capability in get("/capabilities/add")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
                 if capability.as_str() != Some("NET_BIND_SERVICE") {
                     out.push(violation(
                         "Capabilities",

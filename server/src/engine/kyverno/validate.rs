@@ -5,9 +5,9 @@ use serde_json::Value;
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
-use super::pattern::{match_pattern, PatternOutcome};
-use super::variables::{substitute_all, substitute_string, JsonContext, VariableError};
-use super::{matching, Request, RuleResponse, RuleStatus, RuleType};
+use super::pattern::{PatternOutcome, match_pattern};
+use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
+use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Validates `resource` against every validate rule of `policy` (after autogen).
 pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
@@ -16,7 +16,11 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     let mut responses = Vec::new();
     for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-        let match_target = if request.operation() == "DELETE" { resource } else { &effective };
+        let match_target = if request.operation() == "DELETE" {
+            resource
+        } else {
+            &effective
+        };
         if rule.get("verifyImages").is_some() {
             if matching::rule_matches(rule, match_target, request, &policy_namespace) {
                 let mut response = RuleResponse::new(
@@ -30,11 +34,15 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             }
             continue;
         }
-        let Some(validate) = rule.get("validate") else { continue };
+        let Some(validate) = rule.get("validate") else {
+            continue;
+        };
         if !matching::rule_matches(rule, match_target, request, &policy_namespace) {
             continue;
         }
-        if let Some(exception) = matching::matching_exception(policy, name, match_target, request, &base_context) {
+        if let Some(exception) =
+            matching::matching_exception(policy, name, match_target, request, &base_context)
+        {
             responses.push(RuleResponse::new(
                 name,
                 RuleType::Validation,
@@ -44,7 +52,12 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             continue;
         }
         let mut context = base_context.clone();
-        let validator = Validator { rule, rule_name: name, request, nesting: 0 };
+        let validator = Validator {
+            rule,
+            rule_name: name,
+            request,
+            nesting: 0,
+        };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
             if response.policy_pointer.is_none() {
                 response.policy_pointer = Some(format!("/spec/rules/{index}/validate"));
@@ -60,8 +73,15 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
 /// The namespace of a namespaced `Policy` (empty for ClusterPolicy).
 pub fn policy_namespace(policy: &Value) -> String {
     if policy.get("kind").and_then(Value::as_str) == Some("Policy") {
-        let namespace = policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-        return if namespace.is_empty() { "default".to_string() } else { namespace.to_string() };
+        let namespace = policy
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        return if namespace.is_empty() {
+            "default".to_string()
+        } else {
+            namespace.to_string()
+        };
     }
     String::new()
 }
@@ -92,12 +112,24 @@ impl Validator<'_> {
         } else {
             (block.get("context"), block.get("preconditions"))
         };
-        if let Err(error) = load_context(entries, self.rule_name, self.request, context, self.nesting == 0) {
-            return Some(self.response(RuleStatus::Error, format!("failed to load context: {error}")));
+        if let Err(error) = load_context(
+            entries,
+            self.rule_name,
+            self.request,
+            context,
+            self.nesting == 0,
+        ) {
+            return Some(self.response(
+                RuleStatus::Error,
+                format!("failed to load context: {error}"),
+            ));
         }
         match evaluate_conditions(conditions, context) {
             Err(error) => {
-                return Some(self.response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                return Some(self.response(
+                    RuleStatus::Error,
+                    format!("failed to evaluate preconditions: {error}"),
+                ));
             }
             Ok(outcome) if !outcome.holds => {
                 let message = if outcome.message.is_empty() {
@@ -116,7 +148,12 @@ impl Validator<'_> {
                 return Some(response);
             }
             if let Some(pod_security) = block.get("podSecurity") {
-                return Some(super::pod_security::validate(self.rule_name, pod_security, resource, self.rule));
+                return Some(super::pod_security::validate(
+                    self.rule_name,
+                    pod_security,
+                    resource,
+                    self.rule,
+                ));
             }
         }
         if let Some(deny) = block.get("deny") {
@@ -141,20 +178,29 @@ impl Validator<'_> {
     }
 
     fn rule_message(&self) -> &str {
-        self.rule.pointer("/validate/message").and_then(Value::as_str).unwrap_or("")
+        self.rule
+            .pointer("/validate/message")
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 
     fn substituted_message(&self, text: &str, context: &JsonContext) -> String {
         match substitute_string(text, context, "/validate/message") {
             Ok(Value::String(message)) => message,
-            Ok(_) => "the produced message didn't resolve to a string, check your policy definition.".to_string(),
+            Ok(_) => {
+                "the produced message didn't resolve to a string, check your policy definition."
+                    .to_string()
+            }
             Err(_) => text.to_string(),
         }
     }
 
     fn validate_deny(&self, deny: &Value, context: &JsonContext) -> RuleResponse {
         match evaluate_conditions(deny.get("conditions"), context) {
-            Err(error) => self.response(RuleStatus::Error, format!("failed to check deny conditions: {error}")),
+            Err(error) => self.response(
+                RuleStatus::Error,
+                format!("failed to check deny conditions: {error}"),
+            ),
             Ok(outcome) if outcome.holds => {
                 let message = if self.rule_message().is_empty() && outcome.message.is_empty() {
                     format!("validation error: rule {} failed", self.rule_name)
@@ -171,36 +217,55 @@ impl Validator<'_> {
                 response.policy_pointer = Some("/deny".to_string());
                 response
             }
-            Ok(_) => self.response(RuleStatus::Pass, format!("validation rule '{}' passed.", self.rule_name)),
+            Ok(_) => self.response(
+                RuleStatus::Pass,
+                format!("validation rule '{}' passed.", self.rule_name),
+            ),
         }
     }
 
     fn failure_message(&self, context: &JsonContext, path: &str) -> String {
         let message = self.rule_message();
         if message.is_empty() {
-            return format!("validation error: rule {} failed at path {}", self.rule_name, path);
+            return format!(
+                "validation error: rule {} failed at path {}",
+                self.rule_name, path
+            );
         }
         let substituted = self.substituted_message(message, context);
         if path.is_empty() {
             return format!("validation error: {substituted}");
         }
-        format!("validation error: {substituted} rule {} failed at path {path}", self.rule_name)
+        format!(
+            "validation error: {substituted} rule {} failed at path {path}",
+            self.rule_name
+        )
     }
 
-    fn validate_patterns(&self, block: &Value, context: &JsonContext, target: &Value) -> RuleResponse {
+    fn validate_patterns(
+        &self,
+        block: &Value,
+        context: &JsonContext,
+        target: &Value,
+    ) -> RuleResponse {
         if let Some(pattern) = block.get("pattern") {
             let pattern = match substitute_all(pattern, context) {
                 Ok(pattern) => pattern,
                 Err(error) => return self.substitution_error(error),
             };
             return match match_pattern(target, &pattern) {
-                PatternOutcome::Pass => self.response(RuleStatus::Pass, format!("validation rule '{}' passed.", self.rule_name)),
+                PatternOutcome::Pass => self.response(
+                    RuleStatus::Pass,
+                    format!("validation rule '{}' passed.", self.rule_name),
+                ),
                 PatternOutcome::Skip(message) => self.response(RuleStatus::Skip, message),
-                PatternOutcome::Error(message) => {
-                    self.response(RuleStatus::Error, format!("{}: {message}", self.failure_message(context, "")))
-                }
+                PatternOutcome::Error(message) => self.response(
+                    RuleStatus::Error,
+                    format!("{}: {message}", self.failure_message(context, "")),
+                ),
                 PatternOutcome::Fail(error) => {
-                    let mut response = self.response(RuleStatus::Fail, self.failure_message(context, &error.path));
+                    let mut response =
+                        self.response(RuleStatus::Fail, self.failure_message(context, &error.path));
                     response.policy_pointer = Some(format!("/pattern{}", error.pattern_pointer));
                     response.resource_pointer = Some(kyverno_path_to_pointer(&error.path));
                     response
@@ -209,7 +274,10 @@ impl Validator<'_> {
         }
         let any_pattern = block.get("anyPattern").cloned().unwrap_or(Value::Null);
         let Some(patterns) = any_pattern.as_array() else {
-            return self.response(RuleStatus::Error, "failed to deserialize anyPattern, expected type array");
+            return self.response(
+                RuleStatus::Error,
+                "failed to deserialize anyPattern, expected type array",
+            );
         };
         let mut failed = Vec::new();
         let mut skipped = 0;
@@ -222,28 +290,54 @@ impl Validator<'_> {
                 PatternOutcome::Pass => {
                     return self.response(
                         RuleStatus::Pass,
-                        format!("validation rule '{}' anyPattern[{index}] passed.", self.rule_name),
-                    )
+                        format!(
+                            "validation rule '{}' anyPattern[{index}] passed.",
+                            self.rule_name
+                        ),
+                    );
                 }
                 PatternOutcome::Skip(_) => skipped += 1,
-                PatternOutcome::Fail(error) => failed.push(format!("rule {}[{index}] failed at path {}", self.rule_name, error.path)),
-                PatternOutcome::Error(message) => failed.push(format!("rule {}[{index}] failed: {message}", self.rule_name)),
+                PatternOutcome::Fail(error) => failed.push(format!(
+                    "rule {}[{index}] failed at path {}",
+                    self.rule_name, error.path
+                )),
+                PatternOutcome::Error(message) => failed.push(format!(
+                    "rule {}[{index}] failed: {message}",
+                    self.rule_name
+                )),
             }
         }
         if skipped > 0 && failed.is_empty() {
-            return self.response(RuleStatus::Skip, format!("rule {} skipped: all anyPatterns were skipped", self.rule_name));
+            return self.response(
+                RuleStatus::Skip,
+                format!(
+                    "rule {} skipped: all anyPatterns were skipped",
+                    self.rule_name
+                ),
+            );
         }
         let message = self.substituted_message(self.rule_message(), context);
-        let mut response = self.response(RuleStatus::Fail, format!("validation error: {message} {}", failed.join(" ")));
+        let mut response = self.response(
+            RuleStatus::Fail,
+            format!("validation error: {message} {}", failed.join(" ")),
+        );
         response.policy_pointer = Some("/anyPattern".to_string());
         response
     }
 
     fn substitution_error(&self, error: VariableError) -> RuleResponse {
-        self.response(RuleStatus::Error, format!("variable substitution failed: {error}"))
+        self.response(
+            RuleStatus::Error,
+            format!("variable substitution failed: {error}"),
+        )
     }
 
-    fn validate_foreach(&self, foreach: &[Value], context: &mut JsonContext, resource: &Value) -> Option<RuleResponse> {
+    fn validate_foreach(
+        &self,
+        foreach: &[Value],
+        context: &mut JsonContext,
+        resource: &Value,
+    ) -> Option<RuleResponse> {
         let mut apply_count = 0;
         let mut list_error: Option<String> = None;
         for (index, entry) in foreach.iter().enumerate() {
@@ -266,7 +360,12 @@ impl Validator<'_> {
             apply_count += count;
         }
         if apply_count == 0 {
-            return list_error.map(|error| self.response(RuleStatus::Error, format!("failed to evaluate list: {error}")));
+            return list_error.map(|error| {
+                self.response(
+                    RuleStatus::Error,
+                    format!("failed to evaluate list: {error}"),
+                )
+            });
         }
         Some(self.response(RuleStatus::Pass, "rule passed"))
     }
@@ -293,15 +392,31 @@ impl Validator<'_> {
                 Some(scope) => scope,
                 None => element.is_object(),
             };
-            let nested = Validator { rule: self.rule, rule_name: self.rule_name, request: self.request, nesting: self.nesting + 1 };
+            let nested = Validator {
+                rule: self.rule,
+                rule_name: self.rule_name,
+                request: self.request,
+                nesting: self.nesting + 1,
+            };
             let scoped_element = if scoped { Some(element) } else { None };
-            let Some(response) = nested.validate(entry, &mut element_context, resource, scoped_element) else { continue };
+            let Some(response) =
+                nested.validate(entry, &mut element_context, resource, scoped_element)
+            else {
+                continue;
+            };
             match response.status {
                 RuleStatus::Skip => continue,
                 RuleStatus::Pass => apply_count += 1,
-                RuleStatus::Error if response.message.contains("failed to evaluate preconditions") => continue,
+                RuleStatus::Error
+                    if response
+                        .message
+                        .contains("failed to evaluate preconditions") =>
+                {
+                    continue;
+                }
                 status => {
-                    let mut failed = self.response(status, format!("validation failure: {}", response.message));
+                    let mut failed =
+                        self.response(status, format!("validation failure: {}", response.message));
                     failed.policy_pointer = response.policy_pointer;
                     failed.resource_pointer = response.resource_pointer;
                     failed.unsupported = response.unsupported;
@@ -316,13 +431,19 @@ impl Validator<'_> {
 /// Validate features this engine cannot evaluate yet.
 fn unsupported_reason(validate: &Value) -> Option<String> {
     if validate.get("cel").is_some() {
-        return Some("validate.cel rules need the CEL engine, which is not implemented yet".to_string());
+        return Some(
+            "validate.cel rules need the CEL engine, which is not implemented yet".to_string(),
+        );
     }
     if validate.get("manifests").is_some() {
-        return Some("validate.manifests (signed YAML manifests) is not supported offline".to_string());
+        return Some(
+            "validate.manifests (signed YAML manifests) is not supported offline".to_string(),
+        );
     }
     if validate.get("assert").is_some() {
-        return Some("validate.assert (kyverno-json assertion trees) is not implemented yet".to_string());
+        return Some(
+            "validate.assert (kyverno-json assertion trees) is not implemented yet".to_string(),
+        );
     }
     None
 }

@@ -22,7 +22,9 @@ pub enum VariableError {
 impl std::fmt::Display for VariableError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            VariableError::NotFound(message) | VariableError::Invalid(message) => formatter.write_str(message),
+            VariableError::NotFound(message) | VariableError::Invalid(message) => {
+                formatter.write_str(message)
+            }
         }
     }
 }
@@ -37,7 +39,10 @@ pub struct JsonContext {
 
 impl Default for JsonContext {
     fn default() -> Self {
-        JsonContext { root: Value::Object(Map::new()), is_delete: false }
+        JsonContext {
+            root: Value::Object(Map::new()),
+            is_delete: false,
+        }
     }
 }
 
@@ -68,11 +73,16 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
-        let compiled = runtime()
-            .compile(expression)
-            .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
-        let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
-        let data = jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null);
+        let compiled = runtime().compile(expression).map_err(|error| {
+            VariableError::Invalid(format!("incorrect query {expression}: {error}"))
+        })?;
+        let compiled = jmespath::Expression::new(
+            expression,
+            guard_null_subexpressions(compiled.as_ast()),
+            runtime(),
+        );
+        let data =
+            jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null);
         let data = jmespath::Rcvar::new(data);
         let result = compiled
             .search(&data)
@@ -80,7 +90,9 @@ impl JsonContext {
         let value = to_value(&result);
         if value.is_null() {
             if let Some(key) = missing_key(compiled.as_ast(), &self.root) {
-                return Err(VariableError::NotFound(format!("Unknown key \"{key}\" in path")));
+                return Err(VariableError::NotFound(format!(
+                    "Unknown key \"{key}\" in path"
+                )));
             }
         }
         Ok(value)
@@ -93,36 +105,94 @@ impl JsonContext {
 fn guard_null_subexpressions(ast: &Ast) -> Ast {
     let boxed = |node: &Ast| Box::new(guard_null_subexpressions(node));
     match ast {
-        Ast::Subexpr { offset, lhs, rhs } if matches!(**rhs, Ast::Function { .. }) => Ast::Function {
+        Ast::Subexpr { offset, lhs, rhs } if matches!(**rhs, Ast::Function { .. }) => {
+            Ast::Function {
+                offset: *offset,
+                name: super::jmespath_functions::NULL_GUARD.to_string(),
+                args: vec![
+                    guard_null_subexpressions(lhs),
+                    Ast::Expref {
+                        offset: *offset,
+                        ast: boxed(rhs),
+                    },
+                ],
+            }
+        }
+        Ast::Subexpr { offset, lhs, rhs } => Ast::Subexpr {
             offset: *offset,
-            name: super::jmespath_functions::NULL_GUARD.to_string(),
-            args: vec![guard_null_subexpressions(lhs), Ast::Expref { offset: *offset, ast: boxed(rhs) }],
+            lhs: boxed(lhs),
+            rhs: boxed(rhs),
         },
-        Ast::Subexpr { offset, lhs, rhs } => Ast::Subexpr { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
-        Ast::Comparison { offset, comparator, lhs, rhs } => {
-            Ast::Comparison { offset: *offset, comparator: comparator.clone(), lhs: boxed(lhs), rhs: boxed(rhs) }
-        }
-        Ast::Condition { offset, predicate, then } => Ast::Condition { offset: *offset, predicate: boxed(predicate), then: boxed(then) },
-        Ast::Expref { offset, ast } => Ast::Expref { offset: *offset, ast: boxed(ast) },
-        Ast::Flatten { offset, node } => Ast::Flatten { offset: *offset, node: boxed(node) },
-        Ast::Function { offset, name, args } => {
-            Ast::Function { offset: *offset, name: name.clone(), args: args.iter().map(guard_null_subexpressions).collect() }
-        }
-        Ast::MultiList { offset, elements } => {
-            Ast::MultiList { offset: *offset, elements: elements.iter().map(guard_null_subexpressions).collect() }
-        }
+        Ast::Comparison {
+            offset,
+            comparator,
+            lhs,
+            rhs,
+        } => Ast::Comparison {
+            offset: *offset,
+            comparator: comparator.clone(),
+            lhs: boxed(lhs),
+            rhs: boxed(rhs),
+        },
+        Ast::Condition {
+            offset,
+            predicate,
+            then,
+        } => Ast::Condition {
+            offset: *offset,
+            predicate: boxed(predicate),
+            then: boxed(then),
+        },
+        Ast::Expref { offset, ast } => Ast::Expref {
+            offset: *offset,
+            ast: boxed(ast),
+        },
+        Ast::Flatten { offset, node } => Ast::Flatten {
+            offset: *offset,
+            node: boxed(node),
+        },
+        Ast::Function { offset, name, args } => Ast::Function {
+            offset: *offset,
+            name: name.clone(),
+            args: args.iter().map(guard_null_subexpressions).collect(),
+        },
+        Ast::MultiList { offset, elements } => Ast::MultiList {
+            offset: *offset,
+            elements: elements.iter().map(guard_null_subexpressions).collect(),
+        },
         Ast::MultiHash { offset, elements } => Ast::MultiHash {
             offset: *offset,
             elements: elements
                 .iter()
-                .map(|pair| jmespath::ast::KeyValuePair { key: pair.key.clone(), value: guard_null_subexpressions(&pair.value) })
+                .map(|pair| jmespath::ast::KeyValuePair {
+                    key: pair.key.clone(),
+                    value: guard_null_subexpressions(&pair.value),
+                })
                 .collect(),
         },
-        Ast::Not { offset, node } => Ast::Not { offset: *offset, node: boxed(node) },
-        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
-        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset: *offset, node: boxed(node) },
-        Ast::And { offset, lhs, rhs } => Ast::And { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
-        Ast::Or { offset, lhs, rhs } => Ast::Or { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Not { offset, node } => Ast::Not {
+            offset: *offset,
+            node: boxed(node),
+        },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection {
+            offset: *offset,
+            lhs: boxed(lhs),
+            rhs: boxed(rhs),
+        },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues {
+            offset: *offset,
+            node: boxed(node),
+        },
+        Ast::And { offset, lhs, rhs } => Ast::And {
+            offset: *offset,
+            lhs: boxed(lhs),
+            rhs: boxed(rhs),
+        },
+        Ast::Or { offset, lhs, rhs } => Ast::Or {
+            offset: *offset,
+            lhs: boxed(lhs),
+            rhs: boxed(rhs),
+        },
         other => other.clone(),
     }
 }
@@ -160,7 +230,11 @@ fn missing_key(ast: &Ast, root: &Value) -> Option<String> {
             }
             Ast::Index { idx, .. } => match current {
                 Value::Array(items) => {
-                    let index = if *idx < 0 { items.len() as i64 + *idx as i64 } else { *idx as i64 };
+                    let index = if *idx < 0 {
+                        items.len() as i64 + *idx as i64
+                    } else {
+                        *idx as i64
+                    };
                     if index < 0 {
                         return Err(String::new());
                     }
@@ -180,7 +254,9 @@ fn missing_key(ast: &Ast, root: &Value) -> Option<String> {
 
 fn variable_regex() -> &'static Regex {
     static REGEX: OnceLock<Regex> = OnceLock::new();
-    REGEX.get_or_init(|| Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").expect("static regex"))
+    REGEX.get_or_init(|| {
+        Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").expect("static regex")
+    })
 }
 
 fn reference_regex() -> &'static Regex {
@@ -206,7 +282,11 @@ pub fn substitute_all(document: &Value, context: &JsonContext) -> Result<Value, 
     substitute_walk(&with_references, context, "")
 }
 
-fn substitute_walk(value: &Value, context: &JsonContext, path: &str) -> Result<Value, VariableError> {
+fn substitute_walk(
+    value: &Value,
+    context: &JsonContext,
+    path: &str,
+) -> Result<Value, VariableError> {
     match value {
         Value::Object(map) => {
             let mut out = Map::new();
@@ -234,7 +314,11 @@ fn substitute_walk(value: &Value, context: &JsonContext, path: &str) -> Result<V
 
 /// Substitutes the variables of one string. A string that is exactly one variable takes the variable's
 /// value and type; otherwise values are formatted into the text.
-pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Result<Value, VariableError> {
+pub fn substitute_string(
+    text: &str,
+    context: &JsonContext,
+    path: &str,
+) -> Result<Value, VariableError> {
     if !text.contains("{{") {
         return Ok(Value::String(text.to_string()));
     }
@@ -252,7 +336,10 @@ pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Resul
         let mut shallow_seen = false;
         for (prefix, variable_text) in matches {
             let original = value.clone();
-            let inner = variable_text.trim_start_matches("{{").trim_end_matches("}}").trim();
+            let inner = variable_text
+                .trim_start_matches("{{")
+                .trim_end_matches("}}")
+                .trim();
             let (mut expression, shallow) = match inner.strip_prefix('-') {
                 Some(rest) => (rest.trim().to_string(), true),
                 None => (inner.to_string(), false),
@@ -265,9 +352,9 @@ pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Resul
             }
             let resolved = context.query(&expression).map_err(|error| match error {
                 VariableError::NotFound(message) => VariableError::NotFound(message),
-                VariableError::Invalid(message) => {
-                    VariableError::Invalid(format!("failed to resolve {expression} at path {path}: {message}"))
-                }
+                VariableError::Invalid(message) => VariableError::Invalid(format!(
+                    "failed to resolve {expression} at path {path}: {message}"
+                )),
             })?;
             if original == variable_text {
                 return Ok(resolved);
@@ -280,7 +367,11 @@ pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Resul
                 replacement = replacement.replace("{{", "\\{{");
                 shallow_seen = true;
             }
-            value = value.replacen(&format!("{prefix}{variable_text}"), &format!("{prefix}{replacement}"), 1);
+            value = value.replacen(
+                &format!("{prefix}{variable_text}"),
+                &format!("{prefix}{replacement}"),
+                1,
+            );
         }
         if shallow_seen {
             break;
@@ -291,8 +382,15 @@ pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Resul
 
 /// `{{ @ }}` inside a foreach pattern means the resource value at the same place as the pattern node.
 fn at_path_expression(path: &str) -> String {
-    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
-    let start = segments.iter().rposition(|segment| *segment == "foreach").map(|index| index + 3).unwrap_or(0);
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
+    let start = segments
+        .iter()
+        .rposition(|segment| *segment == "foreach")
+        .map(|index| index + 3)
+        .unwrap_or(0);
     let mut expression = String::from("request.object");
     for segment in segments.iter().skip(start) {
         let bare = match super::pattern::parse_anchor(segment) {
@@ -309,19 +407,30 @@ fn at_path_expression(path: &str) -> String {
 }
 
 /// Resolves `$(path)` references to other values of the same document (used in patterns).
-fn substitute_references(value: &Value, document: &Value, path: &str) -> Result<Value, VariableError> {
+fn substitute_references(
+    value: &Value,
+    document: &Value,
+    path: &str,
+) -> Result<Value, VariableError> {
     match value {
         Value::Object(map) => {
             let mut out = Map::new();
             for (key, child) in map {
-                out.insert(key.clone(), substitute_references(child, document, &format!("{path}/{key}"))?);
+                out.insert(
+                    key.clone(),
+                    substitute_references(child, document, &format!("{path}/{key}"))?,
+                );
             }
             Ok(Value::Object(out))
         }
         Value::Array(items) => {
             let mut out = Vec::new();
             for (index, item) in items.iter().enumerate() {
-                out.push(substitute_references(item, document, &format!("{path}/{index}"))?);
+                out.push(substitute_references(
+                    item,
+                    document,
+                    &format!("{path}/{index}"),
+                )?);
             }
             Ok(Value::Array(out))
         }
@@ -334,11 +443,15 @@ fn substitute_references(value: &Value, document: &Value, path: &str) -> Result<
                 let operator_text = &inner[..operator_prefix_len(inner, operator)];
                 let reference_path = &inner[operator_text.len()..];
                 if reference_path.is_empty() {
-                    return Err(VariableError::Invalid("expected path, found empty reference".to_string()));
+                    return Err(VariableError::Invalid(
+                        "expected path, found empty reference".to_string(),
+                    ));
                 }
                 let absolute = join_path(path, reference_path);
                 let found = find_by_path(document, &absolute).ok_or_else(|| {
-                    VariableError::Invalid(format!("got nil resolved variable {reference} at path {path}"))
+                    VariableError::Invalid(format!(
+                        "got nil resolved variable {reference} at path {path}"
+                    ))
                 })?;
                 let text_value = match found {
                     Value::String(text) => text.clone(),
@@ -346,7 +459,7 @@ fn substitute_references(value: &Value, document: &Value, path: &str) -> Result<
                     _ => {
                         return Err(VariableError::Invalid(format!(
                             "NotResolvedReferenceErr,reference {reference} not resolved at path {path}"
-                        )))
+                        )));
                     }
                 };
                 result = result.replacen(reference, &format!("{operator_text}{text_value}"), 1);
@@ -394,7 +507,9 @@ fn find_by_path<'a>(document: &'a Value, path: &str) -> Option<&'a Value> {
     for segment in path.split('/').filter(|segment| !segment.is_empty()) {
         current = match current {
             Value::Object(map) => map.iter().find_map(|(key, value)| {
-                let bare = super::pattern::parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
+                let bare = super::pattern::parse_anchor(key)
+                    .map(|(_, bare)| bare)
+                    .unwrap_or(key);
                 (bare == segment).then_some(value)
             })?,
             Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
@@ -411,28 +526,49 @@ mod tests {
 
     fn check(template: Value, expect: Result<Value, &str>) {
         let mut context = JsonContext::default();
-        context.add_variable("request.object", json!({"metadata": {"name": "web", "labels": {"app": "x"}}, "spec": {"replicas": 2}}));
+        context.add_variable(
+            "request.object",
+            json!({"metadata": {"name": "web", "labels": {"app": "x"}}, "spec": {"replicas": 2}}),
+        );
         context.add_variable("request.operation", json!("CREATE"));
         let result = substitute_all(&template, &context).map_err(|error| error.to_string());
-        assert_eq!(result.as_ref().map_err(|error| error.as_str()), expect.as_ref().map_err(|error| *error));
+        assert_eq!(
+            result.as_ref().map_err(|error| error.as_str()),
+            expect.as_ref().map_err(|error| *error)
+        );
     }
 
     #[test]
     fn whole_and_embedded_variables() {
         check(json!("{{ request.object.spec.replicas }}"), Ok(json!(2)));
-        check(json!("name-{{request.object.metadata.name}}"), Ok(json!("name-web")));
-        check(json!({"{{ request.object.metadata.name }}": "{{ request.object.metadata.labels }}"}), Ok(json!({"web": {"app": "x"}})));
+        check(
+            json!("name-{{request.object.metadata.name}}"),
+            Ok(json!("name-web")),
+        );
+        check(
+            json!({"{{ request.object.metadata.name }}": "{{ request.object.metadata.labels }}"}),
+            Ok(json!({"web": {"app": "x"}})),
+        );
         check(json!("\\{{ kept }}"), Ok(json!("{{ kept }}")));
     }
 
     #[test]
     fn missing_keys_and_defaults() {
-        check(json!("{{ request.object.metadata.labels.team }}"), Err("Unknown key \"team\" in path"));
-        check(json!("{{ request.object.metadata.labels.team || 'none' }}"), Ok(json!("none")));
+        check(
+            json!("{{ request.object.metadata.labels.team }}"),
+            Err("Unknown key \"team\" in path"),
+        );
+        check(
+            json!("{{ request.object.metadata.labels.team || 'none' }}"),
+            Ok(json!("none")),
+        );
     }
 
     #[test]
     fn references() {
-        check(json!({"spec": {"max": "10", "min": "<= $(../max)"}}), Ok(json!({"spec": {"max": "10", "min": "<= 10"}})));
+        check(
+            json!({"spec": {"max": "10", "min": "<= $(../max)"}}),
+            Ok(json!({"spec": {"max": "10", "min": "<= 10"}})),
+        );
     }
 }
