@@ -105,28 +105,27 @@ fn kyverno_corpus_agreement() {
             tally.total += 1;
             if result.outcome == Outcome::Pass {
                 tally.agreed += 1;
-            } else if verbose {
-                if let Subject::Kyverno {
+            } else if verbose
+                && let Subject::Kyverno {
                     policy,
                     rule,
                     resource,
                     ..
                 } = &result.subject
-                {
-                    eprintln!(
-                        "DISAGREE {} | {policy} / {} / {resource}: expected {} got {} ({}) {}",
-                        relative.display(),
-                        rule.as_deref().unwrap_or("-"),
-                        result.expected,
-                        result.actual,
-                        result.reason,
-                        if filter.is_empty() {
-                            result.message.chars().take(300).collect::<String>()
-                        } else {
-                            result.message.clone()
-                        }
-                    );
-                }
+            {
+                eprintln!(
+                    "DISAGREE {} | {policy} / {} / {resource}: expected {} got {} ({}) {}",
+                    relative.display(),
+                    rule.as_deref().unwrap_or("-"),
+                    result.expected,
+                    result.actual,
+                    result.reason,
+                    if filter.is_empty() {
+                        result.message.chars().take(300).collect::<String>()
+                    } else {
+                        result.message.clone()
+                    }
+                );
             }
         }
     }

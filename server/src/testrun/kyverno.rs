@@ -703,29 +703,27 @@ impl Runner<'_> {
                     continue;
                 }
                 let mut row = Row::from_rule(rule, expected);
-                if rule.rule_type == RuleType::Mutation {
-                    if let Some(path) = entry.get("patchedResources").and_then(Value::as_str) {
-                        match compare_with_file(self.files, &base.join(path), &outcome.patched) {
-                            Comparison::Equal => {}
-                            Comparison::NotFound => {
-                                if entry.get("failOnMissingResources").and_then(Value::as_bool)
-                                    != Some(true)
-                                {
-                                    skipped = true;
-                                    continue;
-                                }
-                                row = Row::fail(
-                                    "Resource error",
-                                    "patched resource not found in manifest",
-                                );
+                if rule.rule_type == RuleType::Mutation
+                    && let Some(path) = entry.get("patchedResources").and_then(Value::as_str)
+                {
+                    match compare_with_file(self.files, &base.join(path), &outcome.patched) {
+                        Comparison::Equal => {}
+                        Comparison::NotFound => {
+                            if entry.get("failOnMissingResources").and_then(Value::as_bool)
+                                != Some(true)
+                            {
+                                skipped = true;
+                                continue;
                             }
-                            Comparison::Different(message) => {
-                                row = Row::fail("Resource diff", &message)
-                            }
-                            Comparison::Error(message) => {
-                                row = Row::fail("Resource error", &message)
-                            }
+                            row = Row::fail(
+                                "Resource error",
+                                "patched resource not found in manifest",
+                            );
                         }
+                        Comparison::Different(message) => {
+                            row = Row::fail("Resource diff", &message)
+                        }
+                        Comparison::Error(message) => row = Row::fail("Resource error", &message),
                     }
                 }
                 if rule.rule_type == RuleType::Generation {
@@ -1209,14 +1207,13 @@ fn build_request(
             == resource.get("kind").and_then(Value::as_str)
             && sub.get("group").and_then(Value::as_str).unwrap_or("") == group
             && sub.get("version").and_then(Value::as_str).unwrap_or("") == version;
-        if same {
-            if let Some((_, name)) = sub
+        if same
+            && let Some((_, name)) = sub
                 .get("name")
                 .and_then(Value::as_str)
                 .and_then(|name| name.split_once('/'))
-            {
-                subresource = name.to_string();
-            }
+        {
+            subresource = name.to_string();
         }
     }
     Request {

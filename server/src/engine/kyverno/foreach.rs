@@ -100,11 +100,9 @@ pub fn load_context(
     context: &mut JsonContext,
     apply_rule_values: bool,
 ) -> Result<(), String> {
-    if apply_rule_values {
-        if let Some(values) = request.rule_values.get(rule_name) {
-            for (key, value) in values {
-                context.add_variable(key, value.clone());
-            }
+    if apply_rule_values && let Some(values) = request.rule_values.get(rule_name) {
+        for (key, value) in values {
+            context.add_variable(key, value.clone());
         }
     }
     let Some(entries) = entries.and_then(Value::as_array) else {
@@ -129,10 +127,10 @@ pub fn load_context(
                 };
                 context.add_variable(name, value);
             }
-        } else if entry.get("configMap").is_some() {
-            if let Some(config_map) = find_config_map(entry, request, context) {
-                context.add_variable(name, config_map);
-            }
+        } else if entry.get("configMap").is_some()
+            && let Some(config_map) = find_config_map(entry, request, context)
+        {
+            context.add_variable(name, config_map);
         }
         // apiCall and imageRegistry entries need a live cluster or registry: only values from the
         // Values file (applied above) can stand in for them.
@@ -300,10 +298,11 @@ pub fn image_info(image: &str) -> Value {
     let first = written.split('/').next().unwrap_or("");
     let explicit_registry = written.contains('/')
         && (first.contains('.') || first.contains(':') || first == "localhost");
-    if !explicit_registry && !written.starts_with("library/") {
-        if let Some(stripped) = path.strip_prefix("library/") {
-            path = stripped.to_string();
-        }
+    if !explicit_registry
+        && !written.starts_with("library/")
+        && let Some(stripped) = path.strip_prefix("library/")
+    {
+        path = stripped.to_string();
     }
     let name = path.rsplit('/').next().unwrap_or("").to_string();
     let explicit_tag = image.split('@').next().is_some_and(|name| {

@@ -21,7 +21,7 @@ pub fn runtime() -> &'static Runtime {
             runtime.register_function(
                 name,
                 Box::new(move |args: &[Rcvar], ctx: &mut Context<'_>| {
-                    let values: Vec<Value> = args.iter().map(|arg| to_value(arg)).collect();
+                    let values: Vec<Value> = args.iter().map(to_value).collect();
                     match function(&values) {
                         Ok(result) => Ok(Rcvar::new(
                             Variable::try_from(result).unwrap_or(Variable::Null),

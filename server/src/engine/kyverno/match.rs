@@ -19,17 +19,17 @@ pub fn rule_matches(
     let Some(match_block) = rule.get("match") else {
         return false;
     };
-    if !block_matches(match_block, resource, request, false) {
+    if !block_matches(match_block, resource, request) {
         return false;
     }
     match rule.get("exclude") {
-        Some(exclude) if !exclude.is_null() => !block_matches(exclude, resource, request, true),
+        Some(exclude) if !exclude.is_null() => !block_matches(exclude, resource, request),
         _ => true,
     }
 }
 
-/// Evaluates a `match` or `exclude` block. For `exclude`, an empty legacy block excludes nothing.
-fn block_matches(block: &Value, resource: &Value, request: &Request, is_exclude: bool) -> bool {
+/// Evaluates a `match` or `exclude` block.
+fn block_matches(block: &Value, resource: &Value, request: &Request) -> bool {
     let any = block
         .get("any")
         .and_then(Value::as_array)
@@ -59,17 +59,18 @@ fn block_matches(block: &Value, resource: &Value, request: &Request, is_exclude:
             })
         });
     if !has_legacy {
-        return !is_exclude && false;
+        // An empty block selects nothing: an empty match matches nothing and an empty exclude excludes nothing.
+        return false;
     }
     filter_matches(block, resource, request)
 }
 
 /// One resource filter: `resources` plus `subjects`, `roles`, `clusterRoles`; every present criterion must hold.
 pub fn filter_matches(filter: &Value, resource: &Value, request: &Request) -> bool {
-    if let Some(description) = filter.get("resources").and_then(Value::as_object) {
-        if !description_matches(description, resource, request) {
-            return false;
-        }
+    if let Some(description) = filter.get("resources").and_then(Value::as_object)
+        && !description_matches(description, resource, request)
+    {
+        return false;
     }
     user_matches(filter, request)
 }
@@ -105,10 +106,9 @@ fn description_matches(
         .get("name")
         .and_then(Value::as_str)
         .filter(|text| !text.is_empty())
+        && !wildcard_match(expected, name)
     {
-        if !wildcard_match(expected, name) {
-            return false;
-        }
+        return false;
     }
     let names = strings("names");
     if !names.is_empty() && !names.iter().any(|expected| wildcard_match(expected, name)) {
@@ -345,7 +345,7 @@ pub fn matching_exception(
         let Some(match_block) = exception.pointer("/spec/match") else {
             continue;
         };
-        if !block_matches(match_block, resource, request, false) {
+        if !block_matches(match_block, resource, request) {
             continue;
         }
         if let Some(conditions) = exception.pointer("/spec/conditions") {

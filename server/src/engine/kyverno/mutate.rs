@@ -306,10 +306,10 @@ fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value,
                 if prepared.is_empty() {
                     continue;
                 }
-                if let Some(key) = associative_key(resource_item) {
-                    if let Some(key_value) = resource_item.get(key) {
-                        prepared.insert(key.to_string(), key_value.clone());
-                    }
+                if let Some(key) = associative_key(resource_item)
+                    && let Some(key_value) = resource_item.get(key)
+                {
+                    prepared.insert(key.to_string(), key_value.clone());
                 }
                 out.push(Value::Object(prepared));
             }
@@ -628,10 +628,10 @@ fn remove_at(target: &mut Value, path: &str) {
             map.remove(last);
         }
         Value::Array(items) => {
-            if let Ok(index) = parse_index(last, items.len()) {
-                if index < items.len() {
-                    items.remove(index);
-                }
+            if let Ok(index) = parse_index(last, items.len())
+                && index < items.len()
+            {
+                items.remove(index);
             }
         }
         _ => {}

@@ -825,25 +825,19 @@ fn compare_with(operator: Operator, ordering: std::cmp::Ordering) -> Option<bool
 }
 
 fn validate_string(value: &Value, pattern: &str, operator: Operator) -> bool {
-    if let Some(pattern_duration) = parse_duration(pattern) {
-        if let Some(value_duration) = number_to_string(value).and_then(|text| parse_duration(&text))
-        {
-            if let Some(ordering) = value_duration.partial_cmp(&pattern_duration) {
-                if let Some(result) = compare_with(operator, ordering) {
-                    return result;
-                }
-            }
-        }
+    if let Some(pattern_duration) = parse_duration(pattern)
+        && let Some(value_duration) = number_to_string(value).and_then(|text| parse_duration(&text))
+        && let Some(ordering) = value_duration.partial_cmp(&pattern_duration)
+        && let Some(result) = compare_with(operator, ordering)
+    {
+        return result;
     }
-    if let Some(pattern_quantity) = parse_quantity(pattern) {
-        if let Some(value_quantity) = number_to_string(value).and_then(|text| parse_quantity(&text))
-        {
-            if let Some(ordering) = value_quantity.partial_cmp(&pattern_quantity) {
-                if let Some(result) = compare_with(operator, ordering) {
-                    return result;
-                }
-            }
-        }
+    if let Some(pattern_quantity) = parse_quantity(pattern)
+        && let Some(value_quantity) = number_to_string(value).and_then(|text| parse_quantity(&text))
+        && let Some(ordering) = value_quantity.partial_cmp(&pattern_quantity)
+        && let Some(result) = compare_with(operator, ordering)
+    {
+        return result;
     }
     if operator == Operator::Equal || operator == Operator::NotEqual {
         let text = match value {

@@ -327,15 +327,14 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
         if let Some(kind) = container
             .pointer("/securityContext/appArmorProfile/type")
             .and_then(Value::as_str)
+            && !matches!(kind, "RuntimeDefault" | "Localhost")
         {
-            if !matches!(kind, "RuntimeDefault" | "Localhost") {
-                out.push(violation(
-                    "AppArmor",
-                    format!("spec.{key}[*].securityContext.appArmorProfile.type"),
-                    Value::String(kind.into()),
-                    image(container),
-                ));
-            }
+            out.push(violation(
+                "AppArmor",
+                format!("spec.{key}[*].securityContext.appArmorProfile.type"),
+                Value::String(kind.into()),
+                image(container),
+            ));
         }
     }
     // Host path volumes.
@@ -376,15 +375,14 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
     if let Some(kind) = spec
         .pointer("/securityContext/appArmorProfile/type")
         .and_then(Value::as_str)
+        && !matches!(kind, "RuntimeDefault" | "Localhost")
     {
-        if !matches!(kind, "RuntimeDefault" | "Localhost") {
-            out.push(violation(
-                "AppArmor",
-                "spec.securityContext.appArmorProfile.type",
-                Value::String(kind.into()),
-                None,
-            ));
-        }
+        out.push(violation(
+            "AppArmor",
+            "spec.securityContext.appArmorProfile.type",
+            Value::String(kind.into()),
+            None,
+        ));
     }
     // AppArmor annotations.
     if let Some(annotations) = metadata.get("annotations").and_then(Value::as_object) {
@@ -444,18 +442,18 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
 
 fn selinux_violations(options: &Value, field: &str, image: Option<String>) -> Vec<Violation> {
     let mut out = Vec::new();
-    if let Some(kind) = options.get("type").and_then(Value::as_str) {
-        if !matches!(
+    if let Some(kind) = options.get("type").and_then(Value::as_str)
+        && !matches!(
             kind,
             "" | "container_t" | "container_init_t" | "container_kvm_t" | "container_engine_t"
-        ) {
-            out.push(violation(
-                "SELinux",
-                format!("{field}.type"),
-                Value::String(kind.into()),
-                image.clone(),
-            ));
-        }
+        )
+    {
+        out.push(violation(
+            "SELinux",
+            format!("{field}.type"),
+            Value::String(kind.into()),
+            image.clone(),
+        ));
     }
     for key in ["user", "role"] {
         if let Some(value) = options
@@ -535,15 +533,16 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
             None,
         ));
     }
-    if let Some(kind) = pod_seccomp {
-        if !matches!(kind, "RuntimeDefault" | "Localhost") && !is_windows {
-            out.push(violation(
-                "Seccomp",
-                "spec.securityContext.seccompProfile.type",
-                Value::String(kind.into()),
-                None,
-            ));
-        }
+    if let Some(kind) = pod_seccomp
+        && !matches!(kind, "RuntimeDefault" | "Localhost")
+        && !is_windows
+    {
+        out.push(violation(
+            "Seccomp",
+            "spec.securityContext.seccompProfile.type",
+            Value::String(kind.into()),
+            None,
+        ));
     }
     for (key, container) in containers(spec) {
         let context = container.get("securityContext");

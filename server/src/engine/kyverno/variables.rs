@@ -88,12 +88,12 @@ impl JsonContext {
             .search(&data)
             .map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
         let value = to_value(&result);
-        if value.is_null() {
-            if let Some(key) = missing_key(compiled.as_ast(), &self.root) {
-                return Err(VariableError::NotFound(format!(
-                    "Unknown key \"{key}\" in path"
-                )));
-            }
+        if value.is_null()
+            && let Some(key) = missing_key(compiled.as_ast(), &self.root)
+        {
+            return Err(VariableError::NotFound(format!(
+                "Unknown key \"{key}\" in path"
+            )));
         }
         Ok(value)
     }
