@@ -55,6 +55,13 @@ pub fn validate(
     let minor = parse_version(version);
     let mut violations = baseline(&spec, &metadata, minor);
     if level == "restricted" {
+        // Restricted checks replace their baseline twins where they apply.
+        violations.retain(|violation| match violation.control {
+            "HostPath Volumes" => false,
+            "Capabilities" => minor < 22,
+            "Seccomp" => minor < 19,
+            _ => true,
+        });
         violations.extend(restricted(&spec, minor));
     }
     let excludes = pod_security
@@ -298,10 +305,11 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
                 image(container),
             ));
         }
-        // /proc mount type.
+        // /proc mount type: from 1.35 any value is allowed for user-namespaced Pods (`hostUsers: false`).
+        let user_namespaced = minor >= 35 && spec.get("hostUsers") == Some(&Value::Bool(false));
         if let Some(proc_mount) = container
             .pointer("/securityContext/procMount")
-            .filter(|value| value.as_str() != Some("Default"))
+            .filter(|value| value.as_str() != Some("Default") && !user_namespaced)
         {
             out.push(violation(
                 "/proc Mount Type",
@@ -335,6 +343,33 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
                 Value::String(kind.into()),
                 image(container),
             ));
+        }
+    }
+    // Probe and lifecycle handlers must not target another host (1.34+).
+    if minor >= 34 {
+        for (key, container) in containers(spec) {
+            for handler in [
+                "livenessProbe",
+                "readinessProbe",
+                "startupProbe",
+                "lifecycle/postStart",
+                "lifecycle/preStop",
+            ] {
+                for action in ["httpGet", "tcpSocket"] {
+                    let pointer = format!("/{handler}/{action}/host");
+                    let host = container
+                        .pointer(&pointer)
+                        .filter(|host| host.as_str().is_some_and(|host| !host.is_empty()));
+                    if let Some(host) = host {
+                        out.push(violation(
+                            "Host Probes and Lifecycle Hooks",
+                            format!("spec.{key}[*].{}.{action}.host", handler.replace('/', ".")),
+                            host.clone(),
+                            image(container),
+                        ));
+                    }
+                }
+            }
         }
     }
     // Host path volumes.
@@ -406,9 +441,10 @@ fn baseline(spec: &Value, metadata: &Value, minor: u32) -> Vec<Violation> {
         "net.ipv4.ip_local_port_range",
         "net.ipv4.tcp_syncookies",
         "net.ipv4.ping_group_range",
+        "net.ipv4.ip_unprivileged_port_start",
     ];
     if minor >= 27 {
-        safe.push("net.ipv4.ip_unprivileged_port_start");
+        safe.push("net.ipv4.ip_local_reserved_ports");
     }
     if minor >= 29 {
         safe.extend([
@@ -505,7 +541,11 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
             }
         }
     }
-    let is_windows = spec.pointer("/os/name").and_then(Value::as_str) == Some("windows");
+    // Windows Pods are exempt from the Linux-only restricted checks from 1.25 on.
+    let is_windows =
+        minor >= 25 && spec.pointer("/os/name").and_then(Value::as_str) == Some("windows");
+    // User-namespaced Pods may run as root inside their namespace from 1.35 on.
+    let user_namespaced = minor >= 35 && spec.get("hostUsers") == Some(&Value::Bool(false));
     let pod_run_as_non_root = spec
         .pointer("/securityContext/runAsNonRoot")
         .and_then(Value::as_bool);
@@ -517,6 +557,7 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
         .and_then(Value::as_i64)
         == Some(0)
         && minor >= 23
+        && !user_namespaced
     {
         out.push(violation(
             "Running as Non-root user",
@@ -525,7 +566,7 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
             None,
         ));
     }
-    if pod_run_as_non_root == Some(false) {
+    if pod_run_as_non_root == Some(false) && !user_namespaced {
         out.push(violation(
             "Running as Non-root",
             "spec.securityContext.runAsNonRoot",
@@ -547,6 +588,19 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
     for (key, container) in containers(spec) {
         let context = container.get("securityContext");
         let get = |pointer: &str| context.and_then(|context| context.pointer(pointer));
+        // /proc mount type stays restricted for user-namespaced Pods at this level (1.35+).
+        if minor >= 35
+            && user_namespaced
+            && let Some(proc_mount) =
+                get("/procMount").filter(|value| value.as_str() != Some("Default"))
+        {
+            out.push(violation(
+                "/proc Mount Type",
+                format!("spec.{key}[*].securityContext.procMount"),
+                proc_mount.clone(),
+                image(container),
+            ));
+        }
         // Privilege escalation must be explicitly disabled.
         if !is_windows
             && minor >= 8
@@ -563,9 +617,9 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
         }
         // Running as non-root: container value, else the pod value, must be true.
         let run_as_non_root = get("/runAsNonRoot").and_then(Value::as_bool);
-        if run_as_non_root == Some(false)
-            || (run_as_non_root.is_none() && pod_run_as_non_root != Some(true))
-        {
+        let non_root_violated = run_as_non_root == Some(false)
+            || (run_as_non_root.is_none() && pod_run_as_non_root != Some(true));
+        if non_root_violated && !user_namespaced {
             out.push(violation(
                 "Running as Non-root",
                 format!("spec.{key}[*].securityContext.runAsNonRoot"),
@@ -573,7 +627,7 @@ fn restricted(spec: &Value, minor: u32) -> Vec<Violation> {
                 image(container),
             ));
         }
-        if minor >= 23 && get("/runAsUser").and_then(Value::as_i64) == Some(0) {
+        if minor >= 23 && !user_namespaced && get("/runAsUser").and_then(Value::as_i64) == Some(0) {
             out.push(violation(
                 "Running as Non-root user",
                 format!("spec.{key}[*].securityContext.runAsUser"),
