@@ -281,6 +281,71 @@ impl Runner<'_> {
                 global_context.insert(name.to_string(), data.clone());
             }
         }
+        // The CLI's Context file adds cluster objects and image data for imageRegistry entries.
+        let mut image_data = Map::new();
+        if let Some(context_file) = self.load_single(&test, "context", &base) {
+            for object in context_file
+                .pointer("/spec/resources")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                cluster_resources.push(object.clone());
+            }
+            for image in context_file
+                .pointer("/spec/images")
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+            {
+                if let Some(reference) = image.get("image").and_then(Value::as_str) {
+                    image_data.insert(reference.to_string(), image.clone());
+                }
+            }
+        }
+        let mut api_call_mocks = Vec::new();
+        for mock in test
+            .get("apiCallResponses")
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+        {
+            let url = mock
+                .get("url")
+                .or_else(|| mock.get("urlPath"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
+            api_call_mocks.push(engine::api_call::ApiCallMock {
+                method: mock
+                    .get("method")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string(),
+                url,
+                status: mock
+                    .pointer("/response/statusCode")
+                    .and_then(Value::as_u64)
+                    .map_or(200, |code| code.min(999) as u16),
+                body: mock
+                    .pointer("/response/body")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            });
+        }
+        // Kyverno's CLI answers Kubernetes apiCalls only when the test declares cluster resources.
+        let has_cluster = test
+            .get("clusterResources")
+            .and_then(Value::as_array)
+            .is_some_and(|items| !items.is_empty());
+        let cluster_objects = has_cluster.then(|| {
+            let mut objects: Vec<Value> = resources
+                .iter()
+                .map(|loaded| loaded.value.clone())
+                .collect();
+            objects.extend(cluster_resources.iter().cloned());
+            objects
+        });
         let setup = Setup {
             policies,
             resources,
@@ -289,6 +354,9 @@ impl Runner<'_> {
             cluster_resources,
             exceptions,
             global_context,
+            api_call_mocks,
+            cluster_objects,
+            image_data,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -787,6 +855,9 @@ struct Setup {
     cluster_resources: Vec<Value>,
     exceptions: Vec<Value>,
     global_context: Map<String, Value>,
+    api_call_mocks: Vec<engine::api_call::ApiCallMock>,
+    cluster_objects: Option<Vec<Value>>,
+    image_data: Map<String, Value>,
 }
 
 /// The responses of one policy for one resource, in one phase.
@@ -1188,6 +1259,7 @@ fn build_request(
         }
     }
     let mut subresource = String::new();
+    let mut parent_kind = None;
     for entry in values
         .get("subresources")
         .and_then(Value::as_array)
@@ -1214,6 +1286,15 @@ fn build_request(
                 .and_then(|name| name.split_once('/'))
         {
             subresource = name.to_string();
+            let parent = entry.get("parentResource").unwrap_or(&Value::Null);
+            let text = |key: &str| {
+                parent
+                    .get(key)
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string()
+            };
+            parent_kind = Some((text("group"), text("version"), text("kind")));
         }
     }
     Request {
@@ -1225,8 +1306,12 @@ fn build_request(
         old_object: None,
         cluster_resources: setup.cluster_resources.clone(),
         subresource,
+        parent_kind,
         global_context: setup.global_context.clone(),
         exceptions: setup.exceptions.clone(),
+        api_call_mocks: setup.api_call_mocks.clone(),
+        cluster_objects: setup.cluster_objects.clone(),
+        image_data: setup.image_data.clone(),
     }
 }
 

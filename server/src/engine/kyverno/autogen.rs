@@ -497,6 +497,57 @@ fn convert_rule(rule: Value, target: Target) -> Value {
     serde_json::from_str(&text).unwrap_or(rule)
 }
 
+/// Maps a computed rule (by its index among the computed rules) and a pointer inside its validate block
+/// back to the written rule: autogen rules point at the Pod rule they came from, with the template
+/// wrapping removed from pattern pointers.
+pub fn source_pointer(
+    policy: &Value,
+    computed_index: usize,
+    name: &str,
+    inner: &str,
+) -> (usize, String) {
+    let rules = policy
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    if let Some(position) = rules.iter().position(|rule| rule_name(rule) == name) {
+        return (position, inner.to_string());
+    }
+    for (prefix, wrapping) in [
+        ("autogen-cronjob", "/spec/jobTemplate/spec/template"),
+        ("autogen", "/spec/template"),
+    ] {
+        let found = rules
+            .iter()
+            .position(|rule| autogen_name(prefix, rule_name(rule)) == name);
+        if let Some(position) = found {
+            let unwrapped = unwrap_pointer(inner, wrapping);
+            return (position, unwrapped);
+        }
+    }
+    (computed_index, inner.to_string())
+}
+
+fn unwrap_pointer(inner: &str, wrapping: &str) -> String {
+    for head in ["/pattern", "/foreach"] {
+        if let Some(rest) = inner
+            .strip_prefix(head)
+            .and_then(|rest| rest.strip_prefix(wrapping))
+        {
+            return format!("{head}{rest}");
+        }
+    }
+    if let Some(rest) = inner.strip_prefix("/anyPattern/") {
+        if let Some((index, tail)) = rest.split_once('/') {
+            if let Some(tail) = format!("/{tail}").strip_prefix(wrapping) {
+                return format!("/anyPattern/{index}{tail}");
+            }
+        }
+    }
+    inner.to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

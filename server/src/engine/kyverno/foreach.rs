@@ -127,14 +127,98 @@ pub fn load_context(
                 };
                 context.add_variable(name, value);
             }
-        } else if entry.get("configMap").is_some()
-            && let Some(config_map) = find_config_map(entry, request, context)
-        {
-            context.add_variable(name, config_map);
+        } else if entry.get("configMap").is_some() {
+            if let Some(config_map) = find_config_map(entry, request, context) {
+                context.add_variable(name, config_map);
+            }
+        } else if let Some(api_call) = entry.get("apiCall") {
+            load_api_call(name, api_call, request, context)?;
+        } else if let Some(registry) = entry.get("imageRegistry") {
+            load_image_registry(name, registry, request, context)?;
         }
-        // apiCall and imageRegistry entries need a live cluster or registry: only values from the
-        // Values file (applied above) can stand in for them.
     }
+    Ok(())
+}
+
+/// Answers an apiCall offline (mocks, then the fake cluster); when nothing can answer it the entry
+/// keeps what the Values file gave it, as in Kyverno's CLI.
+fn load_api_call(
+    name: &str,
+    api_call: &Value,
+    request: &Request,
+    context: &mut JsonContext,
+) -> Result<(), String> {
+    let mut call_fields = api_call.clone();
+    let jmes_path = call_fields
+        .as_object_mut()
+        .and_then(|map| map.remove("jmesPath"));
+    let default = call_fields
+        .as_object_mut()
+        .and_then(|map| map.remove("default"));
+    let substituted = substitute_all(&call_fields, context).map_err(|error| {
+        format!("failed to substitute variables in apiCall context entry {name:?}: {error}")
+    })?;
+    match super::api_call::call(&substituted, request) {
+        Ok(body) => {
+            let value = match jmes_path
+                .as_ref()
+                .and_then(Value::as_str)
+                .filter(|path| !path.is_empty())
+            {
+                Some(path) => {
+                    let path = match substitute_string(path, context, "")? {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    search(&path, &body)?
+                }
+                None => body,
+            };
+            context.add_variable(name, value);
+            Ok(())
+        }
+        Err(super::api_call::ApiCallError::Unavailable) => Ok(()),
+        Err(super::api_call::ApiCallError::Failed(message)) => match default {
+            Some(default) => {
+                let value = substitute_all(&default, context).map_err(|error| error.to_string())?;
+                context.add_variable(name, value);
+                Ok(())
+            }
+            None => Err(format!(
+                "failed to load apiCall context entry {name:?}: {message}"
+            )),
+        },
+    }
+}
+
+/// An imageRegistry entry answered from the test's Context file (image data by reference).
+fn load_image_registry(
+    name: &str,
+    registry: &Value,
+    request: &Request,
+    context: &mut JsonContext,
+) -> Result<(), String> {
+    let reference = substitute_all(registry.get("reference").unwrap_or(&Value::Null), context)
+        .map_err(|error| error.to_string())?;
+    let Some(reference) = reference.as_str() else {
+        return Ok(());
+    };
+    let Some(data) = request
+        .image_data
+        .get(reference)
+        .or_else(|| request.image_data.get(&normalize_image(reference)))
+    else {
+        return Ok(());
+    };
+    let value = match registry
+        .get("jmesPath")
+        .and_then(Value::as_str)
+        .filter(|path| !path.is_empty())
+    {
+        Some(path) => search(path, data)?,
+        None => data.clone(),
+    };
+    context.add_variable(name, value);
     Ok(())
 }
 
@@ -148,7 +232,8 @@ fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> O
     )
     .ok()?;
     request
-        .cluster_resources
+        .cluster_objects
+        .as_ref()?
         .iter()
         .find(|resource| {
             super::matching::resource_kind(resource) == "ConfigMap"

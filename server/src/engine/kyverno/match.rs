@@ -95,9 +95,14 @@ fn description_matches(
     };
     let kinds = strings("kinds");
     if !kinds.is_empty()
-        && !kinds
-            .iter()
-            .any(|kind| kind_matches(kind, resource, &request.subresource))
+        && !kinds.iter().any(|kind| {
+            kind_matches(
+                kind,
+                resource,
+                &request.subresource,
+                request.parent_kind.as_ref(),
+            )
+        })
     {
         return false;
     }
@@ -440,12 +445,23 @@ impl KindSelector {
     }
 }
 
-/// Whether a kind selector matches the resource (and the request's subresource).
-pub fn kind_matches(selector: &str, resource: &Value, subresource: &str) -> bool {
+/// Whether a kind selector matches the resource (and the request's subresource). A request for a
+/// subresource (`PodExecOptions` as `Pod/exec`) is matched with its parent's kind from `parent_kind`.
+pub fn kind_matches(
+    selector: &str,
+    resource: &Value,
+    subresource: &str,
+    parent_kind: Option<&(String, String, String)>,
+) -> bool {
     let selector = parse_kind_selector(selector);
-    let (group, version) = group_version(resource);
-    let kind = resource_kind(resource);
-    if !wildcard_match(&selector.kind, kind) {
+    let (group, version, kind) = match parent_kind {
+        Some((group, version, kind)) => (group.clone(), version.clone(), kind.clone()),
+        None => {
+            let (group, version) = group_version(resource);
+            (group, version, resource_kind(resource).to_string())
+        }
+    };
+    if !wildcard_match(&selector.kind, &kind) {
         return false;
     }
     if !wildcard_match(&selector.group, &group) || !wildcard_match(&selector.version, &version) {

@@ -6,6 +6,7 @@
 //! resource as values plus a [`Request`] that carries everything Kyverno reads from the admission request
 //! and from the CLI's values files. Results name places as JSON pointers, never text ranges.
 
+pub mod api_call;
 pub mod autogen;
 pub mod conditions;
 pub mod foreach;
@@ -109,10 +110,20 @@ pub struct Request {
     pub cluster_resources: Vec<Value>,
     /// The subresource the request is for (`status`, `scale`, ...), empty for the main resource.
     pub subresource: String,
+    /// For a subresource request, the (group, version, kind) of the parent resource used for matching.
+    pub parent_kind: Option<(String, String, String)>,
     /// Static global context entries by name (from the test file's `globalContextEntries`).
     pub global_context: Map<String, Value>,
     /// PolicyException documents that may exempt the resource from rules.
     pub exceptions: Vec<Value>,
+    /// Mocked responses for apiCall context entries.
+    pub api_call_mocks: Vec<api_call::ApiCallMock>,
+    /// The objects of the fake cluster that answers Kubernetes apiCalls; `None` when the test has no
+    /// cluster resources, where Kyverno's CLI leaves apiCall entries unset.
+    pub cluster_objects: Option<Vec<Value>>,
+    /// Image data (config, manifest, ...) by image reference, from the test's Context file, for
+    /// imageRegistry context entries.
+    pub image_data: Map<String, Value>,
 }
 
 impl Request {

@@ -51,6 +51,19 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             ));
             continue;
         }
+        if rule.get("celPreconditions").is_some() {
+            let reason =
+                "celPreconditions need the CEL engine, which is not implemented yet".to_string();
+            let mut response = RuleResponse::new(
+                name,
+                RuleType::Validation,
+                RuleStatus::Error,
+                reason.clone(),
+            );
+            response.unsupported = Some(reason);
+            responses.push(response);
+            continue;
+        }
         let mut context = base_context.clone();
         let validator = Validator {
             rule,
@@ -59,15 +72,82 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             nesting: 0,
         };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
-            if response.policy_pointer.is_none() {
-                response.policy_pointer = Some(format!("/spec/rules/{index}/validate"));
-            } else if let Some(pointer) = response.policy_pointer.take() {
-                response.policy_pointer = Some(format!("/spec/rules/{index}/validate{pointer}"));
+            if response.status == RuleStatus::Fail
+                && allows_existing_violations(policy, rule, request)
+                && old_object_fails(policy, rule, validate, resource, request)
+            {
+                response = RuleResponse::new(
+                    name,
+                    RuleType::Validation,
+                    RuleStatus::Skip,
+                    "skipping the rule evaluation as pre-existing violations are allowed",
+                );
             }
+            let (source_index, inner) = super::autogen::source_pointer(
+                policy,
+                index,
+                name,
+                response.policy_pointer.as_deref().unwrap_or(""),
+            );
+            response.policy_pointer = Some(format!("/spec/rules/{source_index}/validate{inner}"));
             responses.push(response);
         }
     }
     responses
+}
+
+/// Enforce rules on UPDATE requests let a resource keep a violation it already had
+/// (`allowExistingViolations`, on by default).
+fn allows_existing_violations(policy: &Value, rule: &Value, request: &Request) -> bool {
+    if request.operation() != "UPDATE" {
+        return false;
+    }
+    let action = rule
+        .pointer("/validate/failureAction")
+        .or_else(|| policy.pointer("/spec/validationFailureAction"))
+        .and_then(Value::as_str)
+        .unwrap_or("Audit");
+    let enforce = action == "Enforce" || action == "enforce";
+    let allow = rule
+        .pointer("/validate/allowExistingViolations")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    enforce && allow
+}
+
+/// Validates the old object as if it were being created; true when it fails too.
+fn old_object_fails(
+    policy: &Value,
+    rule: &Value,
+    validate: &Value,
+    resource: &Value,
+    request: &Request,
+) -> bool {
+    let old = request
+        .old_object
+        .clone()
+        .unwrap_or_else(|| resource.clone());
+    let create = Request {
+        operation: "CREATE".to_string(),
+        old_object: None,
+        ..request.clone()
+    };
+    let (mut context, effective) = request_context(&old, &create);
+    // Kyverno switches the context's operation too, overriding a value from the Values file.
+    context.add_variable("request.operation", Value::String("CREATE".to_string()));
+    if !matching::rule_matches(rule, &effective, &create, &policy_namespace(policy)) {
+        return false;
+    }
+    let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    let validator = Validator {
+        rule,
+        rule_name: name,
+        request: &create,
+        nesting: 0,
+    };
+    validator
+        .validate(validate, &mut context, &effective, None)
+        .is_some_and(|response| response.status == RuleStatus::Fail)
 }
 
 /// The namespace of a namespaced `Policy` (empty for ClusterPolicy).
