@@ -289,3 +289,44 @@ results:
         "#]],
     );
 }
+
+/// Runs the fixture and renders the related places of each result.
+fn check_related(fixture: &str, expect: expect_test::Expect) {
+    let files = Memory::parse(fixture);
+    let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
+    let mut lines = Vec::new();
+    for result in &report.results {
+        for related in &result.related {
+            lines.push(format!(
+                "{}#{}{}",
+                related.at.file.display(),
+                related.at.document,
+                related.at.pointer
+            ));
+        }
+    }
+    expect.assert_eq(&(lines.join("\n") + "\n"));
+}
+
+#[test]
+fn failures_point_into_the_policy_and_the_resource() {
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Deployment, resources: [bad-deploy], result: fail}}
+"
+    );
+    check_related(
+        &fixture,
+        expect_test::expect![[r#"
+            /t/policy.yaml#0/spec/rules/0/validate/pattern/metadata/labels/team
+            /t/resources.yaml#1/spec/template/metadata/labels/team
+        "#]],
+    );
+}

@@ -119,6 +119,9 @@ const CLUSTER_SCOPED_KINDS: &[&str] = &[
 #[derive(Clone, Debug)]
 struct Loaded {
     value: Value,
+    /// Where the document came from, so findings can point into it.
+    file: PathBuf,
+    document: usize,
 }
 
 /// Runs one Kyverno Test file.
@@ -458,7 +461,9 @@ impl Runner<'_> {
                         continue;
                     }
                 };
-                for document in crate::syntax::parse_file(&text) {
+                for (document_index, document) in
+                    crate::syntax::parse_file(&text).into_iter().enumerate()
+                {
                     if !document.errors.is_empty() {
                         self.problem(
                             format!("/{key}/{index}"),
@@ -492,7 +497,11 @@ impl Runner<'_> {
                                 continue;
                             }
                         }
-                        out.push(Loaded { value });
+                        out.push(Loaded {
+                            value,
+                            file: file.clone(),
+                            document: document_index,
+                        });
                     }
                 }
             }
@@ -713,7 +722,8 @@ impl Runner<'_> {
                     .entry((resource_position, operation.clone()))
                     .or_insert_with(|| evaluate_resource(setup, resource_position, &operation))
                     .clone();
-                rows.extend(self.rows_for(
+                let resource_loaded = &setup.resources[resource_position];
+                for mut row in self.rows_for(
                     entry,
                     policy_name,
                     rule_name,
@@ -721,7 +731,10 @@ impl Runner<'_> {
                     &outcomes,
                     base,
                     setup,
-                ));
+                ) {
+                    row.links = links(&row.related, policy, resource_loaded);
+                    rows.push(row);
+                }
             }
             let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
             self.push_result(
@@ -877,6 +890,8 @@ struct Row {
     reason: String,
     message: String,
     related: Vec<(Option<String>, Option<String>)>,
+    /// The related places resolved to files once the row is known to belong to a resource.
+    links: Vec<Related>,
 }
 
 impl Row {
@@ -894,6 +909,7 @@ impl Row {
             unsupported: false,
             message: rule.message.clone(),
             related: vec![(rule.policy_pointer.clone(), rule.resource_pointer.clone())],
+            links: Vec::new(),
         }
     }
 
@@ -905,6 +921,7 @@ impl Row {
             reason: "Excluded".to_string(),
             message: "Excluded".to_string(),
             related: Vec::new(),
+            links: Vec::new(),
         }
     }
 
@@ -916,6 +933,7 @@ impl Row {
             reason: reason.to_string(),
             message: message.to_string(),
             related: Vec::new(),
+            links: Vec::new(),
         }
     }
 
@@ -933,6 +951,7 @@ impl Row {
             reason: label.to_string(),
             message: reason.to_string(),
             related: Vec::new(),
+            links: Vec::new(),
         }
     }
 }
@@ -968,14 +987,46 @@ fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, 
     } else {
         Outcome::Fail
     };
-    let _ = &deciding.related;
+    let _ = related;
     (
         outcome,
         deciding.actual.clone(),
         deciding.reason.clone(),
         deciding.message.clone(),
-        related,
+        deciding.links.clone(),
     )
+}
+
+/// Resolves a row's pointers to places in the policy file and the resource file.
+fn links(
+    pointers: &[(Option<String>, Option<String>)],
+    policy: &Loaded,
+    resource: &Loaded,
+) -> Vec<Related> {
+    let mut out = Vec::new();
+    for (policy_pointer, resource_pointer) in pointers {
+        if let Some(pointer) = policy_pointer {
+            out.push(Related {
+                at: SourceRef {
+                    file: policy.file.clone(),
+                    document: policy.document,
+                    pointer: pointer.clone(),
+                },
+                message: "the policy node that decided the result".to_string(),
+            });
+        }
+        if let Some(pointer) = resource_pointer {
+            out.push(Related {
+                at: SourceRef {
+                    file: resource.file.clone(),
+                    document: resource.document,
+                    pointer: pointer.clone(),
+                },
+                message: "the resource value that failed".to_string(),
+            });
+        }
+    }
+    out
 }
 
 fn expected_result(entry: &Value) -> String {
