@@ -153,3 +153,68 @@ fn generate_one(
     }
     Ok(generated)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generates for a Namespace trigger and renders `rule: status` plus the generated resources.
+    fn check(generate: Value, request: Request, expect: expect_test::Expect) {
+        let policy = json!({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "g"},
+            "spec": {"rules": [{"name": "gen", "match": {"any": [{"resources": {"kinds": ["Namespace"]}}]}, "generate": generate}]}
+        });
+        let trigger =
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+        let lines: Vec<String> = generate_policy(&policy, &trigger, &request)
+            .iter()
+            .map(|response| {
+                let generated: Vec<String> =
+                    response.generated.iter().map(Value::to_string).collect();
+                format!(
+                    "{}: {} {}",
+                    response.name,
+                    response.status.as_str(),
+                    generated.join(" ")
+                )
+            })
+            .collect();
+        expect.assert_eq(&(lines.join("\n") + "\n"));
+    }
+
+    #[test]
+    fn data_with_variables() {
+        check(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "settings", "namespace": "{{ request.object.metadata.name }}",
+                   "data": {"data": {"owner": "{{ request.object.metadata.name }}"}}}),
+            Request::default(),
+            expect_test::expect![[r#"
+                gen: pass {"data":{"owner":"team-a"},"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"team-a"}}
+            "#]],
+        );
+    }
+
+    #[test]
+    fn clone_from_cluster_resources() {
+        let source = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull", "namespace": "default", "uid": "x"}, "data": {"k": "dg=="}});
+        let generate = json!({"apiVersion": "v1", "kind": "Secret", "name": "pull", "namespace": "{{ request.object.metadata.name }}",
+                              "clone": {"name": "pull", "namespace": "default"}});
+        check(
+            generate.clone(),
+            Request {
+                cluster_resources: vec![source],
+                ..Request::default()
+            },
+            expect_test::expect![[r#"
+                gen: pass {"apiVersion":"v1","kind":"Secret","metadata":{"name":"pull","namespace":"team-a"},"data":{"k":"dg=="}}
+            "#]],
+        );
+        check(
+            generate,
+            Request::default(),
+            expect_test::expect![[r#"
+                gen: error 
+            "#]],
+        );
+    }
+}

@@ -697,3 +697,70 @@ mod global_anchor_tests {
         );
     }
 }
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Mutates a Pod with a ClusterPolicy made of `rules`; renders statuses and the patched resource.
+    fn check(rules: Value, expect: expect_test::Expect) {
+        let policy = json!({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "m", "annotations": {"pod-policies.kyverno.io/autogen-controllers": "none"}},
+            "spec": {"rules": rules}
+        });
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                         "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}]}});
+        let response = mutate_policy(&policy, &pod, &Request::default());
+        let mut lines: Vec<String> = response
+            .rules
+            .iter()
+            .map(|rule| format!("{}: {}", rule.name, rule.status.as_str()))
+            .collect();
+        lines.push(response.patched_resource.to_string());
+        expect.assert_eq(&(lines.join("\n") + "\n"));
+    }
+
+    fn rule(name: &str, mutate: Value) -> Value {
+        json!({"name": name, "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "mutate": mutate})
+    }
+
+    #[test]
+    fn foreach_patches_each_element() {
+        check(
+            json!([rule(
+                "prefix",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "patchStrategicMerge": {"spec": {"containers": [{"name": "{{ element.name }}", "image": "mirror/{{ element.image }}"}]}}
+                }]})
+            )]),
+            expect_test::expect![[r#"
+                prefix: pass
+                {"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"mirror/nginx"},{"name":"b","image":"mirror/redis"}]}}
+            "#]],
+        );
+    }
+
+    #[test]
+    fn json_patches_and_no_op_rules() {
+        check(
+            json!([
+                rule(
+                    "label",
+                    json!({"patchesJson6902": "- op: add\n  path: /metadata/labels\n  value: {team: a}\n"})
+                ),
+                rule(
+                    "again",
+                    json!({"patchStrategicMerge": {"metadata": {"labels": {"+(team)": "b"}}}})
+                ),
+            ]),
+            expect_test::expect![[r#"
+                label: pass
+                again: skip
+                {"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"team":"a"}},"spec":{"containers":[{"name":"a","image":"nginx"},{"name":"b","image":"redis"}]}}
+            "#]],
+        );
+    }
+}

@@ -541,3 +541,192 @@ pub fn kyverno_path_to_pointer(path: &str) -> String {
         .map(|segment| format!("/{}", super::pointer_segment(segment)))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Validates `resource` against a ClusterPolicy made of `rules` and renders `rule: status` lines.
+    fn check(rules: Value, resource: Value, request: Request, expect: expect_test::Expect) {
+        let policy = json!({
+            "apiVersion": "kyverno.io/v1",
+            "kind": "ClusterPolicy",
+            "metadata": {"name": "p", "annotations": {"pod-policies.kyverno.io/autogen-controllers": "none"}},
+            "spec": {"validationFailureAction": "Enforce", "rules": rules}
+        });
+        let lines: Vec<String> = validate_policy(&policy, &resource, &request)
+            .iter()
+            .map(|response| format!("{}: {}", response.name, response.status.as_str()))
+            .collect();
+        expect.assert_eq(&(lines.join("\n") + "\n"));
+    }
+
+    fn pod() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"containers": [
+                {"name": "a", "image": "nginx:latest", "securityContext": {"privileged": true}},
+                {"name": "b", "image": "redis:7"}
+            ]}
+        })
+    }
+
+    fn rule(name: &str, validate: Value) -> Value {
+        json!({"name": name, "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": validate})
+    }
+
+    #[test]
+    fn deny_and_preconditions() {
+        let mut skipped = rule("skipped", json!({"deny": {}}));
+        skipped["preconditions"] = json!({"all": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "DELETE"}]});
+        let rules = json!([
+            rule(
+                "deny-latest",
+                json!({"deny": {"conditions": {"any": [
+                    {"key": "{{ request.object.spec.containers[].image }}", "operator": "AnyIn", "value": ["*:latest"]}
+                ]}}})
+            ),
+            rule(
+                "missing-key",
+                json!({"deny": {"conditions": {"all": [
+                    {"key": "{{ request.object.spec.hostNetwork }}", "operator": "Equals", "value": true}
+                ]}}})
+            ),
+            rule(
+                "defaulted",
+                json!({"deny": {"conditions": {"all": [
+                    {"key": "{{ request.object.spec.hostNetwork || `false` }}", "operator": "Equals", "value": true}
+                ]}}})
+            ),
+            skipped,
+        ]);
+        check(
+            rules,
+            pod(),
+            Request::default(),
+            expect_test::expect![[r#"
+                deny-latest: fail
+                missing-key: error
+                defaulted: pass
+                skipped: skip
+            "#]],
+        );
+    }
+
+    #[test]
+    fn foreach_with_elements_and_nested_preconditions() {
+        let rules = json!([
+            rule(
+                "no-privileged",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "preconditions": {"all": [{"key": "{{ element.name }}", "operator": "NotEquals", "value": "b"}]},
+                    "deny": {"conditions": {"any": [{"key": "{{ element.securityContext.privileged || `false` }}", "operator": "Equals", "value": true}]}}
+                }]})
+            ),
+            rule(
+                "pattern-per-element",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "pattern": {"image": "!*:latest"}
+                }]})
+            ),
+            rule(
+                "empty-list",
+                json!({"foreach": [{
+                    "list": "request.object.spec.initContainers",
+                    "pattern": {"image": "!*:latest"}
+                }]})
+            ),
+            rule(
+                "index",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "deny": {"conditions": {"any": [{"key": "{{ elementIndex }}", "operator": "GreaterThan", "value": 1}]}}
+                }]})
+            ),
+        ]);
+        check(
+            rules,
+            pod(),
+            Request::default(),
+            expect_test::expect![[r#"
+                no-privileged: fail
+                pattern-per-element: fail
+                index: pass
+            "#]],
+        );
+    }
+
+    #[test]
+    fn any_pattern_context_variables_and_exceptions() {
+        let mut with_context = rule(
+            "context",
+            json!({"deny": {"conditions": {"any": [
+                {"key": "{{ allowed }}", "operator": "AllNotIn", "value": "{{ request.object.spec.containers[].name }}"}
+            ]}}}),
+        );
+        with_context["context"] = json!([{"name": "allowed", "variable": {"value": ["a", "b"]}}]);
+        let rules = json!([
+            rule(
+                "any",
+                json!({"anyPattern": [
+                    {"spec": {"hostNetwork": true}},
+                    {"metadata": {"labels": {"app": "web"}}}
+                ]})
+            ),
+            with_context,
+            rule(
+                "excepted",
+                json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})
+            ),
+        ]);
+        let exception = json!({
+            "apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+            "metadata": {"name": "allow-web", "namespace": "shop"},
+            "spec": {"exceptions": [{"policyName": "p", "ruleNames": ["excepted"]}],
+                     "match": {"any": [{"resources": {"kinds": ["Pod"], "names": ["web"]}}]}}
+        });
+        check(
+            rules,
+            pod(),
+            Request {
+                exceptions: vec![exception],
+                ..Request::default()
+            },
+            expect_test::expect![[r#"
+                any: pass
+                context: pass
+                excepted: skip
+            "#]],
+        );
+    }
+
+    #[test]
+    fn update_requests_keep_existing_violations_and_cel_is_unsupported() {
+        let rules = json!([
+            rule(
+                "labels",
+                json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})
+            ),
+            rule(
+                "cel",
+                json!({"cel": {"expressions": [{"expression": "true"}]}})
+            ),
+        ]);
+        check(
+            rules,
+            pod(),
+            Request {
+                operation: "UPDATE".to_string(),
+                ..Request::default()
+            },
+            expect_test::expect![[r#"
+                labels: skip
+                cel: error
+            "#]],
+        );
+    }
+}
