@@ -2,6 +2,7 @@
 //! cheap immutable [`Analysis`] snapshots that answer diagnostics, symbols and the rest in editor terms.
 
 mod diagnostics;
+mod embedded;
 pub mod lints;
 mod references;
 mod symbols;
