@@ -39,7 +39,9 @@ impl EmbeddedText {
             }
             b'"' => scalar::decode_double_quoted(node_text),
             b'\'' => scalar::decode_single_quoted(node_text),
-            b'{' | b'[' | b'-' if node_text.len() > 1 && !node_text.contains('\n') && node_text.starts_with(['{', '[']) => {
+            b'{' | b'[' | b'-'
+                if node_text.len() > 1 && !node_text.contains('\n') && node_text.starts_with(['{', '[']) =>
+            {
                 return None;
             }
             _ => scalar::decode_plain(node_text),
