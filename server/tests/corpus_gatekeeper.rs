@@ -12,17 +12,25 @@ struct DiskFiles;
 
 impl FileSource for DiskFiles {
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        std::fs::read_to_string(path).map(Arc::from).map_err(|error| error.to_string())
+        std::fs::read_to_string(path)
+            .map(Arc::from)
+            .map_err(|error| error.to_string())
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         let entries = std::fs::read_dir(path).ok()?;
-        Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
+        Some(
+            entries
+                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+                .collect(),
+        )
     }
 }
 
 fn find_suites(files: &DiskFiles, directory: &Path, found: &mut Vec<PathBuf>) {
-    let Some(mut entries) = files.list_dir(directory) else { return };
+    let Some(mut entries) = files.list_dir(directory) else {
+        return;
+    };
     entries.sort();
     for entry in entries {
         if entry.is_dir() {
@@ -48,21 +56,43 @@ fn gatekeeper_library_agrees() {
     let started = std::time::Instant::now();
     for suite in &suites {
         let report = run_suite_file(&files, suite);
-        let suite_agreed = report.results.iter().filter(|result| result.outcome == Outcome::Pass).count();
+        let suite_agreed = report
+            .results
+            .iter()
+            .filter(|result| result.outcome == Outcome::Pass)
+            .count();
         let suite_total = report.results.len();
-        let name = suite.strip_prefix(&library).unwrap_or(suite).display().to_string();
+        let name = suite
+            .strip_prefix(&library)
+            .unwrap_or(suite)
+            .display()
+            .to_string();
         println!("{name}: {suite_agreed}/{suite_total}");
-        for result in report.results.iter().filter(|result| result.outcome != Outcome::Pass) {
-            println!("  {:?} {:?}: expected {} actual {} ({})", result.outcome, result.subject, result.expected, result.actual, result.reason);
+        for result in report
+            .results
+            .iter()
+            .filter(|result| result.outcome != Outcome::Pass)
+        {
+            println!(
+                "  {:?} {:?}: expected {} actual {} ({})",
+                result.outcome, result.subject, result.expected, result.actual, result.reason
+            );
         }
         for problem in &report.problems {
-            println!("  problem {} at {}: {}", problem.code, problem.at.pointer, problem.message);
+            println!(
+                "  problem {} at {}: {}",
+                problem.code, problem.at.pointer, problem.message
+            );
         }
         agreed += suite_agreed;
         total += suite_total;
     }
     println!("suites: {}, time: {:?}", suites.len(), started.elapsed());
     println!("gatekeeper-agreement: {agreed}/{total}");
-    assert!(total > 0, "the corpus run found no gator cases under {}", library.display());
+    assert!(
+        total > 0,
+        "the corpus run found no gator cases under {}",
+        library.display()
+    );
     assert_eq!(agreed, total, "not every gator case agrees");
 }

@@ -20,21 +20,34 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
     let mut runner = SuiteRunner {
         files,
         suite_path: suite_path.to_path_buf(),
-        suite_dir: suite_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        suite_dir: suite_path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default(),
         report: TestReport::default(),
         templates: HashMap::new(),
     };
     let text = match files.read(suite_path) {
         Ok(text) => text,
         Err(reason) => {
-            runner.problem("", "gatekeeper/unreadable-suite", format!("cannot read the suite: {reason}"));
+            runner.problem(
+                "",
+                "gatekeeper/unreadable-suite",
+                format!("cannot read the suite: {reason}"),
+            );
             return runner.report;
         }
     };
     let documents = crate::syntax::parse_file(&text);
-    let Some(first) = documents.first() else { return runner.report };
+    let Some(first) = documents.first() else {
+        return runner.report;
+    };
     if let Some(error) = first.errors.first() {
-        runner.problem("", "gatekeeper/invalid-yaml", format!("the suite is not valid YAML: {error}"));
+        runner.problem(
+            "",
+            "gatekeeper/invalid-yaml",
+            format!("the suite is not valid YAML: {error}"),
+        );
         return runner.report;
     }
     if !is_suite(&first.value) {
@@ -46,7 +59,10 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
 
 /// gator recognises a Suite by group and kind only, not by version.
 pub fn is_suite(document: &Value) -> bool {
-    let api_version = document.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api_version = document
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let group = api_version.split_once('/').map_or("", |(group, _)| group);
     group == "test.gatekeeper.sh" && document.get("kind").and_then(Value::as_str) == Some("Suite")
 }
@@ -76,12 +92,20 @@ fn flag(value: &Value, field: &str) -> bool {
 
 impl SuiteRunner<'_> {
     fn at(&self, pointer: &str) -> SourceRef {
-        SourceRef { file: self.suite_path.clone(), document: 0, pointer: pointer.to_string() }
+        SourceRef {
+            file: self.suite_path.clone(),
+            document: 0,
+            pointer: pointer.to_string(),
+        }
     }
 
     fn problem(&mut self, pointer: &str, code: &str, message: String) {
         let at = self.at(pointer);
-        self.report.problems.push(Problem { at, code: code.to_string(), message });
+        self.report.problems.push(Problem {
+            at,
+            code: code.to_string(),
+            message,
+        });
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -100,7 +124,10 @@ impl SuiteRunner<'_> {
         self.report.results.push(TestResult {
             file: self.suite_path.clone(),
             framework: Framework::Gatekeeper,
-            subject: Subject::Gatekeeper { test: test.to_string(), case: case.map(str::to_string) },
+            subject: Subject::Gatekeeper {
+                test: test.to_string(),
+                case: case.map(str::to_string),
+            },
             expected,
             actual,
             outcome,
@@ -113,11 +140,19 @@ impl SuiteRunner<'_> {
 
     fn run(&mut self, suite: &Value) {
         let suite_skipped = flag(suite, "skip");
-        let tests = suite.get("tests").and_then(Value::as_array).cloned().unwrap_or_default();
+        let tests = suite
+            .get("tests")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for (index, test) in tests.iter().enumerate() {
             let pointer = format!("/tests/{index}");
             if suite_skipped || flag(test, "skip") {
-                let why = if suite_skipped { "the suite is skipped" } else { "the test is skipped" };
+                let why = if suite_skipped {
+                    "the suite is skipped"
+                } else {
+                    "the test is skipped"
+                };
                 self.skip_test(test, &pointer, why);
                 continue;
             }
@@ -126,19 +161,40 @@ impl SuiteRunner<'_> {
     }
 
     fn cases(test: &Value) -> Vec<Value> {
-        test.get("cases").and_then(Value::as_array).cloned().unwrap_or_default()
+        test.get("cases")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn skip_test(&mut self, test: &Value, pointer: &str, why: &str) {
         let name = text_field(test, "name").to_string();
         let cases = Self::cases(test);
         if cases.is_empty() {
-            self.result(&name, None, pointer, "skip".into(), "skipped".into(), Outcome::Skipped, why.into(), String::new());
+            self.result(
+                &name,
+                None,
+                pointer,
+                "skip".into(),
+                "skipped".into(),
+                Outcome::Skipped,
+                why.into(),
+                String::new(),
+            );
         }
         for (index, case) in cases.iter().enumerate() {
             let case_name = text_field(case, "name").to_string();
             let case_pointer = format!("{pointer}/cases/{index}");
-            self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, why.into(), String::new());
+            self.result(
+                &name,
+                Some(&case_name),
+                &case_pointer,
+                "skip".into(),
+                "skipped".into(),
+                Outcome::Skipped,
+                why.into(),
+                String::new(),
+            );
         }
     }
 
@@ -147,18 +203,45 @@ impl SuiteRunner<'_> {
         let name = text_field(test, "name").to_string();
         let cases = Self::cases(test);
         if cases.is_empty() || flag(test, "invalid") {
-            self.result(&name, None, pointer, expected_for_test(test), "error".into(), Outcome::Error, reason.into(), message);
+            self.result(
+                &name,
+                None,
+                pointer,
+                expected_for_test(test),
+                "error".into(),
+                Outcome::Error,
+                reason.into(),
+                message,
+            );
             return;
         }
         for (index, case) in cases.iter().enumerate() {
             let case_name = text_field(case, "name").to_string();
             let case_pointer = format!("{pointer}/cases/{index}");
             if flag(case, "skip") {
-                self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, "the case is skipped".into(), String::new());
+                self.result(
+                    &name,
+                    Some(&case_name),
+                    &case_pointer,
+                    "skip".into(),
+                    "skipped".into(),
+                    Outcome::Skipped,
+                    "the case is skipped".into(),
+                    String::new(),
+                );
                 continue;
             }
             let expected = expected_for_case(case);
-            self.result(&name, Some(&case_name), &case_pointer, expected, "error".into(), Outcome::Error, reason.into(), message.clone());
+            self.result(
+                &name,
+                Some(&case_name),
+                &case_pointer,
+                expected,
+                "error".into(),
+                Outcome::Error,
+                reason.into(),
+                message.clone(),
+            );
         }
     }
 
@@ -195,11 +278,20 @@ impl SuiteRunner<'_> {
             Err(message) => Err(message),
             Ok(documents) => match documents.first() {
                 None => Err(format!("{} defines no template", path.display())),
-                Some(document) => gatekeeper::compile_template(document, EvaluationOptions::default()).map_err(|error| {
-                    let message = format!("invalid ConstraintTemplate {} at {}: {}", path.display(), error.pointer, error.message);
-                    self.problem(pointer, "gatekeeper/invalid-template", message.clone());
-                    message
-                }),
+                Some(document) => {
+                    gatekeeper::compile_template(document, EvaluationOptions::default()).map_err(
+                        |error| {
+                            let message = format!(
+                                "invalid ConstraintTemplate {} at {}: {}",
+                                path.display(),
+                                error.pointer,
+                                error.message
+                            );
+                            self.problem(pointer, "gatekeeper/invalid-template", message.clone());
+                            message
+                        },
+                    )
+                }
             },
         };
         self.templates.insert(path, compiled.clone());
@@ -207,61 +299,134 @@ impl SuiteRunner<'_> {
     }
 
     /// gator's `tryAddConstraint`: the template, then the constraint checked against it.
-    fn prepare(&mut self, test: &Value, pointer: &str) -> Result<PreparedTest, (String, Option<ConstraintError>)> {
+    fn prepare(
+        &mut self,
+        test: &Value,
+        pointer: &str,
+    ) -> Result<PreparedTest, (String, Option<ConstraintError>)> {
         let template_path = text_field(test, "template");
         if template_path.is_empty() {
-            self.problem(pointer, "gatekeeper/missing-template", "the test names no template".to_string());
+            self.problem(
+                pointer,
+                "gatekeeper/missing-template",
+                "the test names no template".to_string(),
+            );
             return Err(("invalid suite: missing template".to_string(), None));
         }
-        let template = self.template(template_path, &format!("{pointer}/template")).map_err(|message| (message, None))?;
+        let template = self
+            .template(template_path, &format!("{pointer}/template"))
+            .map_err(|message| (message, None))?;
         let constraint_path = text_field(test, "constraint");
         if constraint_path.is_empty() {
-            self.problem(pointer, "gatekeeper/missing-constraint", "the test names no constraint".to_string());
+            self.problem(
+                pointer,
+                "gatekeeper/missing-constraint",
+                "the test names no constraint".to_string(),
+            );
             return Err(("invalid suite: missing constraint".to_string(), None));
         }
         let constraint_pointer = format!("{pointer}/constraint");
-        let documents = self.read_documents(constraint_path, &constraint_pointer).map_err(|message| (message, None))?;
+        let documents = self
+            .read_documents(constraint_path, &constraint_pointer)
+            .map_err(|message| (message, None))?;
         let Some(constraint) = documents.into_iter().next() else {
             return Err((format!("{constraint_path} defines no constraint"), None));
         };
         if let Err(error) = gatekeeper::check_constraint(&template, &constraint) {
-            if let ConstraintError::Invalid { pointer: field, message } = &error {
-                let code = if field == "/kind" { "gatekeeper/constraint-kind-mismatch" } else { "gatekeeper/invalid-constraint" };
-                self.problem(&constraint_pointer, code, format!("{constraint_path}: {message}"));
+            if let ConstraintError::Invalid {
+                pointer: field,
+                message,
+            } = &error
+            {
+                let code = if field == "/kind" {
+                    "gatekeeper/constraint-kind-mismatch"
+                } else {
+                    "gatekeeper/invalid-constraint"
+                };
+                self.problem(
+                    &constraint_pointer,
+                    code,
+                    format!("{constraint_path}: {message}"),
+                );
             }
             return Err((error.message(), Some(error)));
         }
-        Ok(PreparedTest { template, constraint })
+        Ok(PreparedTest {
+            template,
+            constraint,
+        })
     }
 
     fn run_test(&mut self, test: &Value, pointer: &str) {
         let name = text_field(test, "name").to_string();
-        if text_field(test, "expansion").len() > 0 {
+        if !text_field(test, "expansion").is_empty() {
             let cases = Self::cases(test);
             let reason = "expansion templates are not supported yet".to_string();
             if cases.is_empty() {
-                self.result(&name, None, pointer, expected_for_test(test), "unsupported".into(), Outcome::Unsupported, reason.clone(), String::new());
+                self.result(
+                    &name,
+                    None,
+                    pointer,
+                    expected_for_test(test),
+                    "unsupported".into(),
+                    Outcome::Unsupported,
+                    reason.clone(),
+                    String::new(),
+                );
             }
             for (index, case) in cases.iter().enumerate() {
                 let case_name = text_field(case, "name").to_string();
-                self.result(&name, Some(&case_name), &format!("{pointer}/cases/{index}"), expected_for_case(case), "unsupported".into(), Outcome::Unsupported, reason.clone(), String::new());
+                self.result(
+                    &name,
+                    Some(&case_name),
+                    &format!("{pointer}/cases/{index}"),
+                    expected_for_case(case),
+                    "unsupported".into(),
+                    Outcome::Unsupported,
+                    reason.clone(),
+                    String::new(),
+                );
             }
             return;
         }
         let prepared = self.prepare(test, pointer);
         if flag(test, "invalid") {
             let (outcome, actual, message) = match &prepared {
-                Err((message, Some(ConstraintError::Schema(_)))) => (Outcome::Pass, "invalid", message.clone()),
-                Err((message, _)) => (Outcome::Fail, "error", format!("got error {message} but want a schema validation error")),
-                Ok(_) => (Outcome::Fail, "valid", "the constraint is valid but the test expects it to be rejected".to_string()),
+                Err((message, Some(ConstraintError::Schema(_)))) => {
+                    (Outcome::Pass, "invalid", message.clone())
+                }
+                Err((message, _)) => (
+                    Outcome::Fail,
+                    "error",
+                    format!("got error {message} but want a schema validation error"),
+                ),
+                Ok(_) => (
+                    Outcome::Fail,
+                    "valid",
+                    "the constraint is valid but the test expects it to be rejected".to_string(),
+                ),
             };
-            self.result(&name, None, pointer, "invalid".into(), actual.into(), outcome, message.clone(), message);
+            self.result(
+                &name,
+                None,
+                pointer,
+                "invalid".into(),
+                actual.into(),
+                outcome,
+                message.clone(),
+                message,
+            );
             return;
         }
         let prepared = match prepared {
             Ok(prepared) => prepared,
             Err((message, _)) => {
-                self.fail_test(test, pointer, "the template or constraint could not be added", message);
+                self.fail_test(
+                    test,
+                    pointer,
+                    "the template or constraint could not be added",
+                    message,
+                );
                 return;
             }
         };
@@ -269,53 +434,127 @@ impl SuiteRunner<'_> {
             let case_pointer = format!("{pointer}/cases/{index}");
             let case_name = text_field(case, "name").to_string();
             if flag(case, "skip") {
-                self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, "the case is skipped".into(), String::new());
+                self.result(
+                    &name,
+                    Some(&case_name),
+                    &case_pointer,
+                    "skip".into(),
+                    "skipped".into(),
+                    Outcome::Skipped,
+                    "the case is skipped".into(),
+                    String::new(),
+                );
                 continue;
             }
             self.run_case(&name, &case_name, case, &case_pointer, &prepared);
         }
     }
 
-    fn run_case(&mut self, test: &str, case_name: &str, case: &Value, pointer: &str, prepared: &PreparedTest) {
+    fn run_case(
+        &mut self,
+        test: &str,
+        case_name: &str,
+        case: &Value,
+        pointer: &str,
+        prepared: &PreparedTest,
+    ) {
         let expected = expected_for_case(case);
         let error = |runner: &mut Self, reason: &str, message: String| {
-            runner.result(test, Some(case_name), pointer, expected.clone(), "error".into(), Outcome::Error, reason.into(), message);
+            runner.result(
+                test,
+                Some(case_name),
+                pointer,
+                expected.clone(),
+                "error".into(),
+                Outcome::Error,
+                reason.into(),
+                message,
+            );
         };
         let object_path = text_field(case, "object");
         if object_path.is_empty() {
-            self.problem(pointer, "gatekeeper/missing-object", "the case names no object".to_string());
-            return error(self, "invalid case", "the case must define object".to_string());
+            self.problem(
+                pointer,
+                "gatekeeper/missing-object",
+                "the case names no object".to_string(),
+            );
+            return error(
+                self,
+                "invalid case",
+                "the case must define object".to_string(),
+            );
         }
-        let assertions = case.get("assertions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let assertions = case
+            .get("assertions")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         if assertions.is_empty() {
-            self.problem(pointer, "gatekeeper/missing-assertions", "the case has no assertions".to_string());
-            return error(self, "invalid case", "assertions must be non-empty".to_string());
+            self.problem(
+                pointer,
+                "gatekeeper/missing-assertions",
+                "the case has no assertions".to_string(),
+            );
+            return error(
+                self,
+                "invalid case",
+                "assertions must be non-empty".to_string(),
+            );
         }
         let objects = match self.read_documents(object_path, &format!("{pointer}/object")) {
             Ok(objects) => objects,
             Err(message) => return error(self, "cannot read the object", message),
         };
         if objects.len() != 1 {
-            let message = format!("{object_path:?} defines {} objects; a case reviews exactly one", objects.len());
-            self.problem(&format!("{pointer}/object"), "gatekeeper/multiple-objects", message.clone());
+            let message = format!(
+                "{object_path:?} defines {} objects; a case reviews exactly one",
+                objects.len()
+            );
+            self.problem(
+                &format!("{pointer}/object"),
+                "gatekeeper/multiple-objects",
+                message.clone(),
+            );
             return error(self, "invalid case", message);
         }
         let mut inventory = Vec::new();
-        let inventory_paths = case.get("inventory").and_then(Value::as_array).cloned().unwrap_or_default();
+        let inventory_paths = case
+            .get("inventory")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
         for (index, path) in inventory_paths.iter().enumerate() {
             let Some(path) = path.as_str() else { continue };
             match self.read_documents(path, &format!("{pointer}/inventory/{index}")) {
                 Ok(objects) if objects.is_empty() => {
-                    return error(self, "cannot read the inventory", format!("{path:?} defines no YAML objects"));
+                    return error(
+                        self,
+                        "cannot read the inventory",
+                        format!("{path:?} defines no YAML objects"),
+                    );
                 }
                 Ok(objects) => inventory.extend(objects),
                 Err(message) => return error(self, "cannot read the inventory", message),
             }
         }
-        let violations = match gatekeeper::review(&prepared.template, &prepared.constraint, &objects[0], &inventory) {
+        let violations = match gatekeeper::review(
+            &prepared.template,
+            &prepared.constraint,
+            &objects[0],
+            &inventory,
+        ) {
             Ok(ReviewOutcome::Evaluated(violations)) => violations,
             Ok(ReviewOutcome::Unsupported(reason)) => {
-                self.result(test, Some(case_name), pointer, expected, "unsupported".into(), Outcome::Unsupported, reason, String::new());
+                self.result(
+                    test,
+                    Some(case_name),
+                    pointer,
+                    expected,
+                    "unsupported".into(),
+                    Outcome::Unsupported,
+                    reason,
+                    String::new(),
+                );
                 return;
             }
             Err(message) => return error(self, "the object could not be reviewed", message),
@@ -324,24 +563,52 @@ impl SuiteRunner<'_> {
         for assertion in &assertions {
             match check_assertion(assertion, &violations) {
                 Ok(()) => {}
-                Err(AssertionFailure::Invalid(message)) => return error(self, "invalid assertion", message),
+                Err(AssertionFailure::Invalid(message)) => {
+                    return error(self, "invalid assertion", message);
+                }
                 Err(AssertionFailure::Mismatch(message)) => {
-                    self.result(test, Some(case_name), pointer, expected, actual, Outcome::Fail, message.clone(), message);
+                    self.result(
+                        test,
+                        Some(case_name),
+                        pointer,
+                        expected,
+                        actual,
+                        Outcome::Fail,
+                        message.clone(),
+                        message,
+                    );
                     return;
                 }
             }
         }
-        self.result(test, Some(case_name), pointer, expected, actual, Outcome::Pass, String::new(), String::new());
+        self.result(
+            test,
+            Some(case_name),
+            pointer,
+            expected,
+            actual,
+            Outcome::Pass,
+            String::new(),
+            String::new(),
+        );
     }
 }
 
 fn expected_for_test(test: &Value) -> String {
-    if flag(test, "invalid") { "invalid".to_string() } else { "valid".to_string() }
+    if flag(test, "invalid") {
+        "invalid".to_string()
+    } else {
+        "valid".to_string()
+    }
 }
 
 /// The case's assertions in words, for the report (`violations: yes`, `2 matching "regex"`).
 fn expected_for_case(case: &Value) -> String {
-    let assertions = case.get("assertions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let assertions = case
+        .get("assertions")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let parts: Vec<String> = assertions
         .iter()
         .map(|assertion| {
@@ -360,7 +627,10 @@ fn expected_for_case(case: &Value) -> String {
 }
 
 fn describe_violations(violations: &[Violation]) -> String {
-    let messages: Vec<String> = violations.iter().map(|violation| format!("{:?}", violation.message)).collect();
+    let messages: Vec<String> = violations
+        .iter()
+        .map(|violation| format!("{:?}", violation.message))
+        .collect();
     if messages.is_empty() {
         "0 violations".to_string()
     } else {
@@ -380,24 +650,45 @@ fn check_assertion(assertion: &Value, violations: &[Violation]) -> Result<(), As
     let pattern = match assertion.get("message") {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(text.clone()),
-        Some(other) => return Err(AssertionFailure::Invalid(format!("assertion message must be a string, found {other}"))),
+        Some(other) => {
+            return Err(AssertionFailure::Invalid(format!(
+                "assertion message must be a string, found {other}"
+            )));
+        }
     };
     let expression = match &pattern {
-        Some(text) => Some(
-            regex::Regex::new(text).map_err(|error| AssertionFailure::Invalid(format!("invalid message regex {text:?}: {error}")))?,
-        ),
+        Some(text) => Some(regex::Regex::new(text).map_err(|error| {
+            AssertionFailure::Invalid(format!("invalid message regex {text:?}: {error}"))
+        })?),
         None => None,
     };
     let matching = violations
         .iter()
-        .filter(|violation| expression.as_ref().is_none_or(|expression| expression.is_match(&violation.message)))
+        .filter(|violation| {
+            expression
+                .as_ref()
+                .is_none_or(|expression| expression.is_match(&violation.message))
+        })
         .count();
-    let containing = pattern.as_ref().map(|text| format!(" containing {text:?}")).unwrap_or_default();
-    let messages: Vec<&str> = violations.iter().map(|violation| violation.message.as_str()).collect();
+    let containing = pattern
+        .as_ref()
+        .map(|text| format!(" containing {text:?}"))
+        .unwrap_or_default();
+    let messages: Vec<&str> = violations
+        .iter()
+        .map(|violation| violation.message.as_str())
+        .collect();
     let mismatch = |want: String| {
-        AssertionFailure::Mismatch(format!("got {matching} violations{containing} but want {want}: got messages {messages:?}"))
+        AssertionFailure::Mismatch(format!(
+            "got {matching} violations{containing} but want {want}: got messages {messages:?}"
+        ))
     };
-    let invalid = || AssertionFailure::Invalid(r#"assertion.violations, if set, must be a nonnegative integer, "yes", or "no""#.to_string());
+    let invalid = || {
+        AssertionFailure::Invalid(
+            r#"assertion.violations, if set, must be a nonnegative integer, "yes", or "no""#
+                .to_string(),
+        )
+    };
     match assertion.get("violations") {
         None | Some(Value::Null) => {
             if matching == 0 {

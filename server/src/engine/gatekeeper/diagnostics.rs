@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{PreparedModule, prepare_module, reported_message, reported_offset, rego_code};
+use super::{PreparedModule, prepare_module, rego_code, reported_message, reported_offset};
 
 /// Which text of the template a diagnostic is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,8 +36,14 @@ pub struct RegoDiagnostic {
 
 /// Parse and compile problems of every Rego text in a ConstraintTemplate.
 pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
-    let Some(code) = rego_code(template) else { return Vec::new() };
-    let mut sources = vec![(RegoSource::Rego, code.rego_pointer.clone(), code.rego.clone())];
+    let Some(code) = rego_code(template) else {
+        return Vec::new();
+    };
+    let mut sources = vec![(
+        RegoSource::Rego,
+        code.rego_pointer.clone(),
+        code.rego.clone(),
+    )];
     for (index, (lib, pointer)) in code.libs.iter().enumerate() {
         sources.push((RegoSource::Lib(index), pointer.clone(), lib.clone()));
     }
@@ -57,7 +63,14 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
             Ok(module) => prepared.push((*source, pointer.clone(), text.clone(), module)),
             Err(error) => {
                 let end = token_end(text, error.offset);
-                diagnostics.push(diagnostic(*source, pointer, text, error.offset, end, error.message));
+                diagnostics.push(diagnostic(
+                    *source,
+                    pointer,
+                    text,
+                    error.offset,
+                    end,
+                    error.message,
+                ));
             }
         }
     }
@@ -72,12 +85,22 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
             if definitions.resolves(name.as_str(), &module.ast, &module.rewritten.text) {
                 continue;
             }
-            if *builtins.entry(name.clone()).or_insert_with(|| is_builtin(&name)) {
+            if *builtins
+                .entry(name.clone())
+                .or_insert_with(|| is_builtin(&name))
+            {
                 continue;
             }
             let start = module.rewritten.to_original(start);
             let end = module.rewritten.to_original(end).max(start);
-            diagnostics.push(diagnostic(*source, pointer, text, start, end, format!("undefined function {name}")));
+            diagnostics.push(diagnostic(
+                *source,
+                pointer,
+                text,
+                start,
+                end,
+                format!("undefined function {name}"),
+            ));
         }
     }
     diagnostics.extend(unsafe_variables(&prepared, code.rego_v1));
@@ -91,10 +114,25 @@ fn module_name(source: RegoSource) -> String {
     }
 }
 
-fn diagnostic(source: RegoSource, pointer: &str, text: &str, start: usize, end: usize, message: String) -> RegoDiagnostic {
+fn diagnostic(
+    source: RegoSource,
+    pointer: &str,
+    text: &str,
+    start: usize,
+    end: usize,
+    message: String,
+) -> RegoDiagnostic {
     let (line, column) = line_column(text, start);
     let (end_line, end_column) = line_column(text, end.max(start));
-    RegoDiagnostic { source, pointer: pointer.to_string(), line, column, end_line, end_column, message }
+    RegoDiagnostic {
+        source,
+        pointer: pointer.to_string(),
+        line,
+        column,
+        end_line,
+        end_column,
+        message,
+    }
 }
 
 /// 0-based line and byte column of an offset.
@@ -102,7 +140,10 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(text.len());
     let before = &text.as_bytes()[..offset];
     let line = before.iter().filter(|byte| **byte == b'\n').count();
-    let line_start = before.iter().rposition(|byte| *byte == b'\n').map_or(0, |index| index + 1);
+    let line_start = before
+        .iter()
+        .rposition(|byte| *byte == b'\n')
+        .map_or(0, |index| index + 1);
     (line, offset - line_start)
 }
 
@@ -123,7 +164,9 @@ impl Definitions {
     fn collect(modules: &[(RegoSource, String, String, PreparedModule)]) -> Self {
         let mut paths = BTreeSet::new();
         for (_, _, _, module) in modules {
-            let Some(package) = dotted(module.ast.pointer("/package/refr")) else { continue };
+            let Some(package) = dotted(module.ast.pointer("/package/refr")) else {
+                continue;
+            };
             for name in super::rewrite::rule_names(&module.ast) {
                 paths.insert(format!("data.{package}.{name}"));
             }
@@ -138,8 +181,15 @@ impl Definitions {
             return true;
         }
         let first = name.split('.').next().unwrap_or(name);
-        for import in ast.get("imports").and_then(Value::as_array).into_iter().flatten() {
-            let Some(path) = dotted(import.get("refr")) else { continue };
+        for import in ast
+            .get("imports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            let Some(path) = dotted(import.get("refr")) else {
+                continue;
+            };
             let alias = import
                 .get("as")
                 .and_then(|span| span_text(span, text))
@@ -177,7 +227,11 @@ fn dotted(expression: Option<&Value>) -> Option<String> {
     if let Some(reference) = expression.get("RefBrack") {
         let head = dotted(reference.get("refr"))?;
         let index = reference.get("index")?;
-        let field = index.get("String").or_else(|| index.get("RawString"))?.get("value")?.as_str()?;
+        let field = index
+            .get("String")
+            .or_else(|| index.get("RawString"))?
+            .get("value")?
+            .as_str()?;
         return Some(format!("{head}.{field}"));
     }
     None
@@ -228,7 +282,10 @@ fn is_builtin(name: &str) -> bool {
 
 /// Compile errors that regorus's scheduler finds when the modules are first evaluated, unsafe
 /// variables above all. regorus stops at the first one, so at most one is reported per run.
-fn unsafe_variables(modules: &[(RegoSource, String, String, PreparedModule)], rego_v1: bool) -> Vec<RegoDiagnostic> {
+fn unsafe_variables(
+    modules: &[(RegoSource, String, String, PreparedModule)],
+    rego_v1: bool,
+) -> Vec<RegoDiagnostic> {
     let mut engine = regorus::Engine::new();
     engine.set_rego_v0(!rego_v1);
     engine.set_strict_builtin_errors(false);
@@ -237,26 +294,38 @@ fn unsafe_variables(modules: &[(RegoSource, String, String, PreparedModule)], re
         check_interval: std::num::NonZeroU32::new(1000).unwrap_or(std::num::NonZeroU32::MIN),
     });
     for (source, _, _, module) in modules {
-        if engine.add_policy(module_name(*source), module.rewritten.text.clone()).is_err() {
+        if engine
+            .add_policy(module_name(*source), module.rewritten.text.clone())
+            .is_err()
+        {
             return Vec::new();
         }
     }
-    let Err(error) = engine.eval_query("data".to_string(), false) else { return Vec::new() };
+    let Err(error) = engine.eval_query("data".to_string(), false) else {
+        return Vec::new();
+    };
     let text = error.to_string();
     let message = reported_message(&text);
     // Undefined functions are reported by our own walk, with every occurrence.
     if !message.contains("is unsafe") {
         return Vec::new();
     }
-    let Some(file) = text.split("--> ").nth(1).and_then(|location| location.split(':').next()) else {
-        return Vec::new();
-    };
-    let Some((source, pointer, original, module)) =
-        modules.iter().find(|(source, _, _, _)| module_name(*source) == file)
+    let Some(file) = text
+        .split("--> ")
+        .nth(1)
+        .and_then(|location| location.split(':').next())
     else {
         return Vec::new();
     };
-    let Some(offset) = reported_offset(&text, &module.rewritten.text) else { return Vec::new() };
+    let Some((source, pointer, original, module)) = modules
+        .iter()
+        .find(|(source, _, _, _)| module_name(*source) == file)
+    else {
+        return Vec::new();
+    };
+    let Some(offset) = reported_offset(&text, &module.rewritten.text) else {
+        return Vec::new();
+    };
     let start = module.rewritten.to_original(offset);
     let end = token_end(original, start);
     vec![diagnostic(*source, pointer, original, start, end, message)]

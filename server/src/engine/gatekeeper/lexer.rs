@@ -33,7 +33,10 @@ impl Token {
 
     /// Whitespace, line breaks and comments carry no meaning for the parser.
     pub fn is_trivia(&self) -> bool {
-        matches!(self.kind, TokenKind::Comment | TokenKind::Newline | TokenKind::Whitespace)
+        matches!(
+            self.kind,
+            TokenKind::Comment | TokenKind::Newline | TokenKind::Whitespace
+        )
     }
 }
 
@@ -78,7 +81,11 @@ pub fn tokenize(source: &str) -> Vec<Token> {
                     }
                 }
                 position = position.min(bytes.len());
-                if closed { TokenKind::String } else { TokenKind::UnterminatedString }
+                if closed {
+                    TokenKind::String
+                } else {
+                    TokenKind::UnterminatedString
+                }
             }
             b'`' => {
                 position += 1;
@@ -91,20 +98,28 @@ pub fn tokenize(source: &str) -> Vec<Token> {
                     }
                     position += 1;
                 }
-                if closed { TokenKind::RawString } else { TokenKind::UnterminatedString }
+                if closed {
+                    TokenKind::RawString
+                } else {
+                    TokenKind::UnterminatedString
+                }
             }
             b'0'..=b'9' => {
                 while position < bytes.len()
                     && (bytes[position].is_ascii_alphanumeric()
                         || bytes[position] == b'.'
-                            && bytes.get(position + 1).is_some_and(|next| next.is_ascii_digit()))
+                            && bytes
+                                .get(position + 1)
+                                .is_some_and(|next| next.is_ascii_digit()))
                 {
                     position += 1;
                 }
                 TokenKind::Number
             }
             byte if byte.is_ascii_alphabetic() || byte == b'_' => {
-                while position < bytes.len() && (bytes[position].is_ascii_alphanumeric() || bytes[position] == b'_') {
+                while position < bytes.len()
+                    && (bytes[position].is_ascii_alphanumeric() || bytes[position] == b'_')
+                {
                     position += 1;
                 }
                 TokenKind::Identifier
@@ -125,7 +140,11 @@ pub fn tokenize(source: &str) -> Vec<Token> {
                 }
             }
         };
-        tokens.push(Token { kind, start, end: position.min(bytes.len()) });
+        tokens.push(Token {
+            kind,
+            start,
+            end: position.min(bytes.len()),
+        });
     }
     tokens
 }
@@ -136,7 +155,18 @@ pub fn ends_term(token: &Token, source: &str) -> bool {
         TokenKind::Number | TokenKind::String | TokenKind::RawString => true,
         TokenKind::Identifier => !matches!(
             token.text(source),
-            "not" | "some" | "in" | "with" | "as" | "else" | "if" | "every" | "default" | "package" | "import" | "contains"
+            "not"
+                | "some"
+                | "in"
+                | "with"
+                | "as"
+                | "else"
+                | "if"
+                | "every"
+                | "default"
+                | "package"
+                | "import"
+                | "contains"
         ),
         TokenKind::Punctuation => matches!(token.text(source), ")" | "]" | "}"),
         _ => false,
@@ -150,9 +180,15 @@ pub fn lexical_errors(source: &str) -> Vec<(usize, usize, String)> {
     let mut open: Vec<Token> = Vec::new();
     for token in tokenize(source) {
         match token.kind {
-            TokenKind::UnterminatedString => errors.push((token.start, token.end, "unterminated string".to_string())),
+            TokenKind::UnterminatedString => {
+                errors.push((token.start, token.end, "unterminated string".to_string()))
+            }
             TokenKind::Unknown => {
-                errors.push((token.start, token.end, format!("unexpected character {:?}", token.text(source))));
+                errors.push((
+                    token.start,
+                    token.end,
+                    format!("unexpected character {:?}", token.text(source)),
+                ));
             }
             TokenKind::Punctuation => {
                 let text = token.text(source);
@@ -171,12 +207,19 @@ pub fn lexical_errors(source: &str) -> Vec<(usize, usize, String)> {
                                 errors.push((
                                     token.start,
                                     token.end,
-                                    format!("`{text}` does not close the `{}` opened on line {line}", opener.text(source)),
+                                    format!(
+                                        "`{text}` does not close the `{}` opened on line {line}",
+                                        opener.text(source)
+                                    ),
                                 ));
                                 return errors;
                             }
                             None => {
-                                errors.push((token.start, token.end, format!("`{text}` closes nothing")));
+                                errors.push((
+                                    token.start,
+                                    token.end,
+                                    format!("`{text}` closes nothing"),
+                                ));
                                 return errors;
                             }
                         }
@@ -188,11 +231,18 @@ pub fn lexical_errors(source: &str) -> Vec<(usize, usize, String)> {
         }
     }
     // After an unterminated string the brackets are out of step; the string is the error to fix.
-    if errors.iter().any(|(_, _, message)| message == "unterminated string") {
+    if errors
+        .iter()
+        .any(|(_, _, message)| message == "unterminated string")
+    {
         return errors;
     }
     if let Some(opener) = open.last() {
-        errors.push((opener.start, opener.end, format!("`{}` is never closed", opener.text(source))));
+        errors.push((
+            opener.start,
+            opener.end,
+            format!("`{}` is never closed", opener.text(source)),
+        ));
     }
     errors
 }

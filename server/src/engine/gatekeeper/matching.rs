@@ -13,11 +13,16 @@ pub struct Matchable<'a> {
     pub source: &'a str,
 }
 
+/// One of the match criteria: `Ok(false)` when the object is outside it.
+type MatchCheck = fn(&Map<String, Value>, &Matchable) -> Result<bool, String>;
+
 /// Whether the constraint applies; `Err` is a matching error, which Gatekeeper turns into a
 /// rejection ("autoreject").
 pub fn matches(match_spec: Option<&Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(spec) = match_spec.and_then(Value::as_object) else { return Ok(true) };
-    let checks: [fn(&Map<String, Value>, &Matchable) -> Result<bool, String>; 8] = [
+    let Some(spec) = match_spec.and_then(Value::as_object) else {
+        return Ok(true);
+    };
+    let checks: [MatchCheck; 8] = [
         kinds_match,
         scope_match,
         namespaces_match,
@@ -36,17 +41,28 @@ pub fn matches(match_spec: Option<&Value>, target: &Matchable) -> Result<bool, S
 }
 
 fn group_and_kind(object: &Value) -> (String, String) {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let group = match api_version.rsplit_once('/') {
         Some((group, _)) => group.to_string(),
         None => String::new(),
     };
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_string();
     (group, kind)
 }
 
 fn metadata_string<'a>(object: &'a Value, field: &str) -> &'a str {
-    object.get("metadata").and_then(|metadata| metadata.get(field)).and_then(Value::as_str).unwrap_or("")
+    object
+        .get("metadata")
+        .and_then(|metadata| metadata.get(field))
+        .and_then(Value::as_str)
+        .unwrap_or("")
 }
 
 fn is_namespace(object: &Value) -> bool {
@@ -55,19 +71,28 @@ fn is_namespace(object: &Value) -> bool {
 }
 
 fn strings(value: Option<&Value>) -> Vec<&str> {
-    value.and_then(Value::as_array).map(|items| items.iter().filter_map(Value::as_str).collect()).unwrap_or_default()
+    value
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default()
 }
 
 fn kinds_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(entries) = spec.get("kinds").and_then(Value::as_array).filter(|entries| !entries.is_empty()) else {
+    let Some(entries) = spec
+        .get("kinds")
+        .and_then(Value::as_array)
+        .filter(|entries| !entries.is_empty())
+    else {
         return Ok(true);
     };
     let (group, kind) = group_and_kind(target.object);
     for entry in entries {
         let kinds = strings(entry.get("kinds"));
         let groups = strings(entry.get("apiGroups"));
-        let kind_matches = kinds.is_empty() || kinds.contains(&"*") || kinds.contains(&kind.as_str());
-        let group_matches = groups.is_empty() || groups.contains(&"*") || groups.contains(&group.as_str());
+        let kind_matches =
+            kinds.is_empty() || kinds.contains(&"*") || kinds.contains(&kind.as_str());
+        let group_matches =
+            groups.is_empty() || groups.contains(&"*") || groups.contains(&group.as_str());
         if kind_matches && group_matches {
             return Ok(true);
         }
@@ -76,7 +101,8 @@ fn kinds_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, St
 }
 
 fn scope_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let has_namespace = !metadata_string(target.object, "namespace").is_empty() || target.namespace.is_some();
+    let has_namespace =
+        !metadata_string(target.object, "namespace").is_empty() || target.namespace.is_some();
     let namespace_object = is_namespace(target.object);
     Ok(match spec.get("scope").and_then(Value::as_str) {
         Some("Cluster") => namespace_object || !has_namespace,
@@ -121,17 +147,28 @@ fn namespaces_match(spec: &Map<String, Value>, target: &Matchable) -> Result<boo
     if patterns.is_empty() {
         return Ok(true);
     }
-    let Some(namespace) = namespace_name(target) else { return Ok(true) };
-    Ok(patterns.iter().any(|pattern| wildcard_matches(pattern, &namespace)))
+    let Some(namespace) = namespace_name(target) else {
+        return Ok(true);
+    };
+    Ok(patterns
+        .iter()
+        .any(|pattern| wildcard_matches(pattern, &namespace)))
 }
 
-fn excluded_namespaces_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
+fn excluded_namespaces_match(
+    spec: &Map<String, Value>,
+    target: &Matchable,
+) -> Result<bool, String> {
     let patterns = strings(spec.get("excludedNamespaces"));
     if patterns.is_empty() {
         return Ok(true);
     }
-    let Some(namespace) = namespace_name(target) else { return Ok(true) };
-    Ok(!patterns.iter().any(|pattern| wildcard_matches(pattern, &namespace)))
+    let Some(namespace) = namespace_name(target) else {
+        return Ok(true);
+    };
+    Ok(!patterns
+        .iter()
+        .any(|pattern| wildcard_matches(pattern, &namespace)))
 }
 
 fn labels_of(object: &Value) -> Map<String, Value> {
@@ -153,9 +190,17 @@ pub fn selector_matches(selector: &Value, labels: &Map<String, Value>) -> Result
             }
         }
     }
-    for expression in selector.get("matchExpressions").and_then(Value::as_array).into_iter().flatten() {
+    for expression in selector
+        .get("matchExpressions")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         let key = expression.get("key").and_then(Value::as_str).unwrap_or("");
-        let operator = expression.get("operator").and_then(Value::as_str).unwrap_or("");
+        let operator = expression
+            .get("operator")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         let values = strings(expression.get("values"));
         let matched = match operator {
             "In" => label(key).is_some_and(|value| values.contains(&value)),
@@ -172,16 +217,27 @@ pub fn selector_matches(selector: &Value, labels: &Map<String, Value>) -> Result
 }
 
 fn label_selector_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(selector) = spec.get("labelSelector").filter(|selector| !selector.is_null()) else { return Ok(true) };
+    let Some(selector) = spec
+        .get("labelSelector")
+        .filter(|selector| !selector.is_null())
+    else {
+        return Ok(true);
+    };
     selector_matches(selector, &labels_of(target.object))
 }
 
 fn namespace_selector_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(selector) = spec.get("namespaceSelector").filter(|selector| !selector.is_null()) else {
+    let Some(selector) = spec
+        .get("namespaceSelector")
+        .filter(|selector| !selector.is_null())
+    else {
         return Ok(true);
     };
     let namespace_object = is_namespace(target.object);
-    if !namespace_object && target.namespace.is_none() && metadata_string(target.object, "namespace").is_empty() {
+    if !namespace_object
+        && target.namespace.is_none()
+        && metadata_string(target.object, "namespace").is_empty()
+    {
         return Ok(true);
     }
     if namespace_object {
@@ -189,20 +245,35 @@ fn namespace_selector_match(spec: &Map<String, Value>, target: &Matchable) -> Re
     }
     match target.namespace {
         Some(namespace) => selector_matches(selector, &labels_of(namespace)),
-        None => Err("namespace selector for namespace-scoped object but missing Namespace".to_string()),
+        None => {
+            Err("namespace selector for namespace-scoped object but missing Namespace".to_string())
+        }
     }
 }
 
 fn name_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(pattern) = spec.get("name").and_then(Value::as_str).filter(|name| !name.is_empty()) else {
+    let Some(pattern) = spec
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|name| !name.is_empty())
+    else {
         return Ok(true);
     };
-    Ok(wildcard_matches(pattern, metadata_string(target.object, "name"))
-        || wildcard_matches_generate_name(pattern, metadata_string(target.object, "generateName")))
+    Ok(
+        wildcard_matches(pattern, metadata_string(target.object, "name"))
+            || wildcard_matches_generate_name(
+                pattern,
+                metadata_string(target.object, "generateName"),
+            ),
+    )
 }
 
 fn source_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let wanted = spec.get("source").and_then(Value::as_str).filter(|source| !source.is_empty()).unwrap_or("All");
+    let wanted = spec
+        .get("source")
+        .and_then(Value::as_str)
+        .filter(|source| !source.is_empty())
+        .unwrap_or("All");
     if !matches!(wanted, "All" | "Original" | "Generated") {
         return Err(format!("invalid source field {wanted:?}"));
     }

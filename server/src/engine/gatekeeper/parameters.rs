@@ -13,20 +13,35 @@ pub struct SchemaError {
 
 /// Validates `value` (found at `pointer`) against an OpenAPI v3 schema.
 pub fn validate(value: &Value, schema: &Value, pointer: &str, errors: &mut Vec<SchemaError>) {
-    let Some(schema) = schema.as_object() else { return };
-    let mut fail = |message: String| errors.push(SchemaError { pointer: pointer.to_string(), message });
+    let Some(schema) = schema.as_object() else {
+        return;
+    };
+    let mut fail = |message: String| {
+        errors.push(SchemaError {
+            pointer: pointer.to_string(),
+            message,
+        })
+    };
     if value.is_null() {
-        if schema.get("nullable").and_then(Value::as_bool) != Some(true) && schema.get("type").is_some() {
+        if schema.get("nullable").and_then(Value::as_bool) != Some(true)
+            && schema.get("type").is_some()
+        {
             fail("must not be null".to_string());
         }
         return;
     }
-    let int_or_string = schema.get("x-kubernetes-int-or-string").and_then(Value::as_bool) == Some(true);
+    let int_or_string = schema
+        .get("x-kubernetes-int-or-string")
+        .and_then(Value::as_bool)
+        == Some(true);
     if let Some(expected) = schema.get("type").and_then(Value::as_str)
         && !(int_or_string && (value.is_string() || value.is_i64() || value.is_u64()))
         && !type_matches(expected, value)
     {
-        fail(format!("must be of type {expected}, found {}", type_name(value)));
+        fail(format!(
+            "must be of type {expected}, found {}",
+            type_name(value)
+        ));
         return;
     }
     if let Some(allowed) = schema.get("enum").and_then(Value::as_array)
@@ -84,11 +99,19 @@ pub fn validate(value: &Value, schema: &Value, pointer: &str, errors: &mut Vec<S
         }
     }
     if let Some(fields) = value.as_object() {
-        for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+        for required in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Some(name) = required.as_str()
                 && !fields.contains_key(name)
             {
-                errors.push(SchemaError { pointer: pointer.to_string(), message: format!("{name:?} is required") });
+                errors.push(SchemaError {
+                    pointer: pointer.to_string(),
+                    message: format!("{name:?} is required"),
+                });
             }
         }
         let properties = schema.get("properties").and_then(Value::as_object);
@@ -96,13 +119,21 @@ pub fn validate(value: &Value, schema: &Value, pointer: &str, errors: &mut Vec<S
             let field_pointer = format!("{pointer}/{}", escape_pointer(name));
             if let Some(field_schema) = properties.and_then(|properties| properties.get(name)) {
                 validate(field, field_schema, &field_pointer, errors);
-            } else if let Some(map_schema) = schema.get("additionalProperties").filter(|schema| schema.is_object()) {
+            } else if let Some(map_schema) = schema
+                .get("additionalProperties")
+                .filter(|schema| schema.is_object())
+            {
                 validate(field, map_schema, &field_pointer, errors);
             }
         }
     }
     for combinator in ["allOf"] {
-        for sub_schema in schema.get(combinator).and_then(Value::as_array).into_iter().flatten() {
+        for sub_schema in schema
+            .get(combinator)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             validate(value, sub_schema, pointer, errors);
         }
     }
@@ -116,11 +147,22 @@ pub fn validate(value: &Value, schema: &Value, pointer: &str, errors: &mut Vec<S
                     option_errors.is_empty()
                 })
                 .count();
-            let ok = if combinator == "anyOf" { passing > 0 } else { passing == 1 };
+            let ok = if combinator == "anyOf" {
+                passing > 0
+            } else {
+                passing == 1
+            };
             if !ok {
                 errors.push(SchemaError {
                     pointer: pointer.to_string(),
-                    message: format!("must match {} of the listed schemas", if combinator == "anyOf" { "one or more" } else { "exactly one" }),
+                    message: format!(
+                        "must match {} of the listed schemas",
+                        if combinator == "anyOf" {
+                            "one or more"
+                        } else {
+                            "exactly one"
+                        }
+                    ),
                 });
             }
         }

@@ -34,7 +34,10 @@ pub struct RewrittenSource {
 impl RewrittenSource {
     /// The unchanged source.
     pub fn identity(text: &str) -> Self {
-        RewrittenSource { text: text.to_string(), layers: Vec::new() }
+        RewrittenSource {
+            text: text.to_string(),
+            layers: Vec::new(),
+        }
     }
 
     /// Applies one more layer of insertions (offsets refer to the current text).
@@ -114,13 +117,18 @@ pub fn lexical_insertions(source: &str) -> Vec<Insertion> {
                 if let (Some(start), Some(end)) = (statement_start, head_end) {
                     let head = compact_text(source, &tokens, start, end);
                     if !head.is_empty() {
-                        insertions.push(Insertion { offset: token.start, text: format!("{head} ") });
+                        insertions.push(Insertion {
+                            offset: token.start,
+                            text: format!("{head} "),
+                        });
                     }
                 }
             } else if text != "else"
                 && (statement_start.is_none()
                     || newline_since_previous
-                        && previous.is_some_and(|before| ends_term(&before, source) || last_closed_body_at_top))
+                        && previous.is_some_and(|before| {
+                            ends_term(&before, source) || last_closed_body_at_top
+                        }))
             {
                 statement_start = Some(token.start);
                 head_end = None;
@@ -130,11 +138,16 @@ pub fn lexical_insertions(source: &str) -> Vec<Insertion> {
         // (b): a line break before `(` ends the expression inside a body, as in OPA.
         if text == "("
             && newline_since_previous
-            && open.last().is_some_and(|(bracket, is_body)| *bracket == b'{' && *is_body)
+            && open
+                .last()
+                .is_some_and(|(bracket, is_body)| *bracket == b'{' && *is_body)
             && let Some(before) = previous
             && ends_term(&before, source)
         {
-            insertions.push(Insertion { offset: before.end, text: ";".to_string() });
+            insertions.push(Insertion {
+                offset: before.end,
+                text: ";".to_string(),
+            });
         }
 
         match text {
@@ -148,7 +161,8 @@ pub fn lexical_insertions(source: &str) -> Vec<Insertion> {
             }
             "}" | "]" | ")" => {
                 let closed = open.pop();
-                last_closed_body_at_top = open.is_empty() && closed.is_some_and(|(_, is_body)| is_body);
+                last_closed_body_at_top =
+                    open.is_empty() && closed.is_some_and(|(_, is_body)| is_body);
             }
             _ => last_closed_body_at_top = false,
         }
@@ -160,7 +174,9 @@ pub fn lexical_insertions(source: &str) -> Vec<Insertion> {
 
 /// Whether a `{` opens a body (rule, `else`, `if`, `every`) rather than an object or set literal.
 fn opens_body(previous: Option<Token>, source: &str, enclosing: Option<(u8, bool)>) -> bool {
-    let Some(previous) = previous else { return false };
+    let Some(previous) = previous else {
+        return false;
+    };
     let text = previous.text(source);
     match enclosing {
         // At the top level a `{` after a complete head (or after `else`/`if`) opens a body.
@@ -176,7 +192,10 @@ fn opens_body(previous: Option<Token>, source: &str, enclosing: Option<(u8, bool
 fn compact_text(source: &str, tokens: &[Token], start: usize, end: usize) -> String {
     let mut text = String::new();
     let mut pending_space = false;
-    for token in tokens.iter().filter(|token| token.start >= start && token.end <= end) {
+    for token in tokens
+        .iter()
+        .filter(|token| token.start >= start && token.end <= end)
+    {
         if token.is_trivia() {
             pending_space = !text.is_empty();
             continue;
@@ -201,13 +220,17 @@ pub fn negation_insertions(source: &str, ast: &Value) -> Vec<Insertion> {
     let mut literals = Vec::new();
     collect_negations(ast, &mut literals);
     for literal in literals {
-        let Some(expression) = literal.get("expr") else { continue };
+        let Some(expression) = literal.get("expr") else {
+            continue;
+        };
         let mut guards = Vec::new();
         guards_for_negated(expression, &rule_names, &mut guards);
         if guards.is_empty() {
             continue;
         }
-        let Some(start) = span_start(literal) else { continue };
+        let Some(start) = span_start(literal) else {
+            continue;
+        };
         let mut text = String::new();
         for (guard_start, guard_end) in guards {
             let guard = compact_text(source, &tokens, guard_start, guard_end);
@@ -219,7 +242,10 @@ pub fn negation_insertions(source: &str, ast: &Value) -> Vec<Insertion> {
             text.push_str("; ");
         }
         if !text.is_empty() {
-            insertions.push(Insertion { offset: start, text });
+            insertions.push(Insertion {
+                offset: start,
+                text,
+            });
         }
     }
     insertions
@@ -238,7 +264,9 @@ fn collect_negations<'a>(value: &'a Value, found: &mut Vec<&'a Value>) {
         Value::Object(map) => {
             if let Some(statement) = map.get("literal")
                 && let Some(negation) = statement.get("NotExpr")
-                && map.get("with_mods").is_none_or(|mods| mods.as_array().is_none_or(Vec::is_empty))
+                && map
+                    .get("with_mods")
+                    .is_none_or(|mods| mods.as_array().is_none_or(Vec::is_empty))
             {
                 found.push(negation);
             }
@@ -258,7 +286,9 @@ fn collect_negations<'a>(value: &'a Value, found: &mut Vec<&'a Value>) {
 /// The names of the module's rules (a bare reference to one is a reference to data in OPA).
 pub fn rule_names(ast: &Value) -> Vec<String> {
     let mut names = Vec::new();
-    let Some(rules) = ast.get("rules").and_then(Value::as_array) else { return names };
+    let Some(rules) = ast.get("rules").and_then(Value::as_array) else {
+        return names;
+    };
     for rule in rules {
         let head_ref = rule
             .get("Spec")
@@ -277,7 +307,9 @@ fn root_var_name(expression: &Value) -> Option<String> {
     if let Some(var) = expression.get("Var") {
         return var.get("value").and_then(Value::as_str).map(str::to_string);
     }
-    let inner = expression.get("RefDot").or_else(|| expression.get("RefBrack"))?;
+    let inner = expression
+        .get("RefDot")
+        .or_else(|| expression.get("RefBrack"))?;
     root_var_name(inner.get("refr")?)
 }
 
@@ -301,10 +333,17 @@ fn variant(expression: &Value) -> Option<(&str, &Value)> {
 
 /// Which sub-expressions of a negated expression OPA evaluates outside the negation.
 fn guards_for_negated(expression: &Value, rule_names: &[String], guards: &mut Vec<(usize, usize)>) {
-    let Some((kind, fields)) = variant(expression) else { return };
+    let Some((kind, fields)) = variant(expression) else {
+        return;
+    };
     match kind {
         "Call" => {
-            for parameter in fields.get("params").and_then(Value::as_array).into_iter().flatten() {
+            for parameter in fields
+                .get("params")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 guard_argument(parameter, rule_names, guards);
             }
         }
@@ -313,7 +352,9 @@ fn guards_for_negated(expression: &Value, rule_names: &[String], guards: &mut Ve
             // bound there; every other comparison is a call whose arguments are bound.
             let is_equality = fields.get("op").and_then(Value::as_str) == Some("Eq");
             for side in ["lhs", "rhs"] {
-                let Some(operand) = fields.get(side) else { continue };
+                let Some(operand) = fields.get(side) else {
+                    continue;
+                };
                 if is_equality {
                     guard_nested_calls(operand, guards);
                 } else {
@@ -342,7 +383,9 @@ fn guards_for_negated(expression: &Value, rule_names: &[String], guards: &mut Ve
 
 /// A call argument: references and calls are bound first; collections are searched for them.
 fn guard_argument(expression: &Value, rule_names: &[String], guards: &mut Vec<(usize, usize)>) {
-    let Some((kind, fields)) = variant(expression) else { return };
+    let Some((kind, fields)) = variant(expression) else {
+        return;
+    };
     match kind {
         "RefDot" | "RefBrack" | "Call" | "ArithExpr" | "BinExpr" => {
             if let Some(span) = span_of(fields) {
@@ -358,12 +401,22 @@ fn guard_argument(expression: &Value, rule_names: &[String], guards: &mut Vec<(u
             }
         }
         "Array" | "Set" => {
-            for item in fields.get("items").and_then(Value::as_array).into_iter().flatten() {
+            for item in fields
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 guard_argument(item, rule_names, guards);
             }
         }
         "Object" => {
-            for field in fields.get("fields").and_then(Value::as_array).into_iter().flatten() {
+            for field in fields
+                .get("fields")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 if let Some(parts) = field.as_array() {
                     for part in parts.iter().skip(1) {
                         guard_argument(part, rule_names, guards);
@@ -377,7 +430,9 @@ fn guard_argument(expression: &Value, rule_names: &[String], guards: &mut Vec<(u
 
 /// Calls anywhere inside an operand of `==` or inside a reference's brackets.
 fn guard_nested_calls(expression: &Value, guards: &mut Vec<(usize, usize)>) {
-    let Some((kind, fields)) = variant(expression) else { return };
+    let Some((kind, fields)) = variant(expression) else {
+        return;
+    };
     match kind {
         "Call" => {
             if let Some(span) = span_of(fields) {
@@ -398,7 +453,12 @@ fn guard_nested_calls(expression: &Value, guards: &mut Vec<(usize, usize)>) {
             }
         }
         "Array" | "Set" => {
-            for item in fields.get("items").and_then(Value::as_array).into_iter().flatten() {
+            for item in fields
+                .get("items")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 guard_nested_calls(item, guards);
             }
         }

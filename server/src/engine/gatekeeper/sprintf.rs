@@ -53,7 +53,9 @@ impl Argument {
 
 /// The extension body: `sprintf(format, arguments)`.
 pub fn sprintf_extension(arguments: Vec<Value>) -> anyhow::Result<Value> {
-    let (Some(Value::String(format)), Some(Value::Array(values))) = (arguments.first(), arguments.get(1)) else {
+    let (Some(Value::String(format)), Some(Value::Array(values))) =
+        (arguments.first(), arguments.get(1))
+    else {
         // A wrong argument type is a built-in error, which Gatekeeper treats as undefined.
         return Ok(Value::Undefined);
     };
@@ -83,8 +85,10 @@ pub fn rego_literal(value: &Value) -> String {
             format!("{{{}}}", parts.join(", "))
         }
         Value::Object(fields) => {
-            let parts: Vec<String> =
-                fields.iter().map(|(key, value)| format!("{}: {}", rego_literal(key), rego_literal(value))).collect();
+            let parts: Vec<String> = fields
+                .iter()
+                .map(|(key, value)| format!("{}: {}", rego_literal(key), rego_literal(value)))
+                .collect();
             format!("{{{}}}", parts.join(", "))
         }
         Value::Undefined => "undefined".to_string(),
@@ -97,9 +101,17 @@ fn go_float_shortest(value: f64) -> String {
         return "NaN".to_string();
     }
     if value.is_infinite() {
-        return if value > 0.0 { "+Inf".to_string() } else { "-Inf".to_string() };
+        return if value > 0.0 {
+            "+Inf".to_string()
+        } else {
+            "-Inf".to_string()
+        };
     }
-    let exponent = if value == 0.0 { 0 } else { value.abs().log10().floor() as i32 };
+    let exponent = if value == 0.0 {
+        0
+    } else {
+        value.abs().log10().floor() as i32
+    };
     if (-4..21).contains(&exponent) {
         let text = format!("{value}");
         return text;
@@ -108,7 +120,9 @@ fn go_float_shortest(value: f64) -> String {
     // Rust prints `1e21`; Go prints `1e+21` with at least two exponent digits.
     match text.split_once('e') {
         Some((mantissa, power)) => {
-            let (sign, digits) = power.strip_prefix('-').map_or(("+", power), |digits| ("-", digits));
+            let (sign, digits) = power
+                .strip_prefix('-')
+                .map_or(("+", power), |digits| ("-", digits));
             format!("{mantissa}e{sign}{digits:0>2}")
         }
         None => text,
@@ -170,15 +184,25 @@ fn go_sprintf(format: &str, arguments: &[Argument]) -> String {
         let text = match format_one(verb, argument, &directive) {
             Some(text) => text,
             None => {
-                output.push_str(&format!("%!{verb}({}={})", argument.go_type(), argument.plain()));
+                output.push_str(&format!(
+                    "%!{verb}({}={})",
+                    argument.go_type(),
+                    argument.plain()
+                ));
                 continue;
             }
         };
-        output.push_str(&pad(text, &directive, matches!(argument, Argument::Integer(_) | Argument::Float(_))));
+        output.push_str(&pad(
+            text,
+            &directive,
+            matches!(argument, Argument::Integer(_) | Argument::Float(_)),
+        ));
     }
     if next < arguments.len() {
-        let extra: Vec<String> =
-            arguments[next..].iter().map(|argument| format!("{}={}", argument.go_type(), argument.plain())).collect();
+        let extra: Vec<String> = arguments[next..]
+            .iter()
+            .map(|argument| format!("{}={}", argument.go_type(), argument.plain()))
+            .collect();
         output.push_str(&format!("%!(EXTRA {})", extra.join(", ")));
     }
     output
@@ -186,15 +210,25 @@ fn go_sprintf(format: &str, arguments: &[Argument]) -> String {
 
 fn read_number(characters: &mut std::iter::Peekable<std::str::Chars>) -> Option<usize> {
     let mut number: Option<usize> = None;
-    while let Some(digit) = characters.peek().and_then(|character| character.to_digit(10)) {
-        number = Some(number.unwrap_or(0).saturating_mul(10).saturating_add(digit as usize));
+    while let Some(digit) = characters
+        .peek()
+        .and_then(|character| character.to_digit(10))
+    {
+        number = Some(
+            number
+                .unwrap_or(0)
+                .saturating_mul(10)
+                .saturating_add(digit as usize),
+        );
         characters.next();
     }
     number
 }
 
 fn pad(text: String, directive: &Directive, numeric: bool) -> String {
-    let Some(width) = directive.width else { return text };
+    let Some(width) = directive.width else {
+        return text;
+    };
     let length = text.chars().count();
     if length >= width {
         return text;
@@ -231,30 +265,68 @@ fn signed(text: String, negative: bool, directive: &Directive) -> String {
 /// Formats one argument; `None` when the verb does not apply to its type (Go's `%!d(string=x)`).
 fn format_one(verb: char, argument: &Argument, directive: &Directive) -> Option<String> {
     match (verb, argument) {
-        ('v', Argument::Integer(integer)) | ('d', Argument::Integer(integer)) => {
-            Some(signed(integer.unsigned_abs().to_string(), *integer < 0, directive))
-        }
-        ('v', Argument::Float(float)) => Some(signed(go_float_shortest(float.abs()), *float < 0.0, directive)),
+        ('v', Argument::Integer(integer)) | ('d', Argument::Integer(integer)) => Some(signed(
+            integer.unsigned_abs().to_string(),
+            *integer < 0,
+            directive,
+        )),
+        ('v', Argument::Float(float)) => Some(signed(
+            go_float_shortest(float.abs()),
+            *float < 0.0,
+            directive,
+        )),
         ('v' | 's', Argument::Text(text)) => Some(match directive.precision {
             Some(precision) => text.chars().take(precision).collect(),
             None => text.clone(),
         }),
         ('q', Argument::Text(text)) => Some(serde_json::to_string(text).unwrap_or_default()),
         ('x' | 'X', Argument::Integer(integer)) => {
-            let digits = if verb == 'x' { format!("{:x}", integer.unsigned_abs()) } else { format!("{:X}", integer.unsigned_abs()) };
-            let digits = if directive.sharp { format!("0{verb}{digits}") } else { digits };
+            let digits = if verb == 'x' {
+                format!("{:x}", integer.unsigned_abs())
+            } else {
+                format!("{:X}", integer.unsigned_abs())
+            };
+            let digits = if directive.sharp {
+                format!("0{verb}{digits}")
+            } else {
+                digits
+            };
             Some(signed(digits, *integer < 0, directive))
         }
         ('x' | 'X', Argument::Text(text)) => {
-            let digits: String = text.bytes().map(|byte| if verb == 'x' { format!("{byte:02x}") } else { format!("{byte:02X}") }).collect();
+            let digits: String = text
+                .bytes()
+                .map(|byte| {
+                    if verb == 'x' {
+                        format!("{byte:02x}")
+                    } else {
+                        format!("{byte:02X}")
+                    }
+                })
+                .collect();
             Some(digits)
         }
-        ('o', Argument::Integer(integer)) => Some(signed(format!("{:o}", integer.unsigned_abs()), *integer < 0, directive)),
-        ('b', Argument::Integer(integer)) => Some(signed(format!("{:b}", integer.unsigned_abs()), *integer < 0, directive)),
-        ('c', Argument::Integer(integer)) => u32::try_from(*integer).ok().and_then(char::from_u32).map(String::from),
+        ('o', Argument::Integer(integer)) => Some(signed(
+            format!("{:o}", integer.unsigned_abs()),
+            *integer < 0,
+            directive,
+        )),
+        ('b', Argument::Integer(integer)) => Some(signed(
+            format!("{:b}", integer.unsigned_abs()),
+            *integer < 0,
+            directive,
+        )),
+        ('c', Argument::Integer(integer)) => u32::try_from(*integer)
+            .ok()
+            .and_then(char::from_u32)
+            .map(String::from),
         ('f' | 'F', Argument::Float(float)) => {
             let precision = directive.precision.unwrap_or(6);
-            Some(signed(format!("{:.precision$}", float.abs()), *float < 0.0, directive))
+            Some(signed(
+                format!("{:.precision$}", float.abs()),
+                *float < 0.0,
+                directive,
+            ))
         }
         ('f' | 'F', Argument::Integer(integer)) => Some(format!("%!{verb}(int={integer})")),
         ('e' | 'E', Argument::Float(float)) => {
@@ -262,14 +334,23 @@ fn format_one(verb: char, argument: &Argument, directive: &Directive) -> Option<
             let text = format!("{:.precision$e}", float.abs());
             let text = match text.split_once('e') {
                 Some((mantissa, power)) => {
-                    let (sign, digits) = power.strip_prefix('-').map_or(("+", power), |digits| ("-", digits));
-                    format!("{mantissa}{}{sign}{digits:0>2}", if verb == 'e' { 'e' } else { 'E' })
+                    let (sign, digits) = power
+                        .strip_prefix('-')
+                        .map_or(("+", power), |digits| ("-", digits));
+                    format!(
+                        "{mantissa}{}{sign}{digits:0>2}",
+                        if verb == 'e' { 'e' } else { 'E' }
+                    )
                 }
                 None => text,
             };
             Some(signed(text, *float < 0.0, directive))
         }
-        ('g' | 'G', Argument::Float(float)) => Some(signed(go_float_shortest(float.abs()), *float < 0.0, directive)),
+        ('g' | 'G', Argument::Float(float)) => Some(signed(
+            go_float_shortest(float.abs()),
+            *float < 0.0,
+            directive,
+        )),
         ('t', Argument::Text(_)) => None,
         ('T', argument) => Some(argument.go_type().to_string()),
         _ => None,
@@ -286,14 +367,26 @@ mod tests {
 
     #[test]
     fn formats_like_go() {
-        check("%v and %v", &[Argument::Text("a".into()), Argument::Integer(3)], "a and 3");
-        check("%v <%v> %v", &[Argument::Text("a".into())], "a <%!v(MISSING)> %!v(MISSING)");
+        check(
+            "%v and %v",
+            &[Argument::Text("a".into()), Argument::Integer(3)],
+            "a and 3",
+        );
+        check(
+            "%v <%v> %v",
+            &[Argument::Text("a".into())],
+            "a <%!v(MISSING)> %!v(MISSING)",
+        );
         check("%d%%", &[Argument::Integer(-5)], "-5%");
         check("%s", &[Argument::Integer(5)], "%!s(int=5)");
         check("x", &[Argument::Integer(5)], "x%!(EXTRA int=5)");
         check("%.2f", &[Argument::Float(1.005)], "1.00");
         check("%v", &[Argument::Float(1.5)], "1.5");
-        check("%5d|%-4s|", &[Argument::Integer(42), Argument::Text("ab".into())], "   42|ab  |");
+        check(
+            "%5d|%-4s|",
+            &[Argument::Integer(42), Argument::Text("ab".into())],
+            "   42|ab  |",
+        );
         check("%q", &[Argument::Text("a\"b".into())], "\"a\\\"b\"");
     }
 }

@@ -3,16 +3,24 @@
 use expect_test::{Expect, expect};
 use serde_json::Value;
 
-use super::{EvaluationOptions, ReviewOutcome, check_constraint, compile_template, rego_diagnostics, review};
+use super::{
+    EvaluationOptions, ReviewOutcome, check_constraint, compile_template, rego_diagnostics, review,
+};
 
 fn yaml(text: &str) -> Value {
-    crate::syntax::parse_file(text).into_iter().next().map(|document| document.value).unwrap_or(Value::Null)
+    crate::syntax::parse_file(text)
+        .into_iter()
+        .next()
+        .map(|document| document.value)
+        .unwrap_or(Value::Null)
 }
 
 /// A ConstraintTemplate of kind `K8sTest` around the given Rego (and libs), with a small schema.
 fn template_with(rego: &str, libs: &[&str]) -> Value {
     let indent = |text: &str, spaces: usize| {
-        text.lines().map(|line| format!("{}{line}\n", " ".repeat(spaces))).collect::<String>()
+        text.lines()
+            .map(|line| format!("{}{line}\n", " ".repeat(spaces)))
+            .collect::<String>()
     };
     let mut text = String::from(
         "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8stest\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sTest\n      validation:\n        openAPIV3Schema:\n          type: object\n          properties:\n            labels:\n              type: array\n              items:\n                type: string\n            limit:\n              type: integer\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      rego: |\n",
@@ -35,19 +43,35 @@ const POD: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespac
 /// Reviews `object` (YAML) with a template around `rego` and the standard constraint; prints the
 /// violation messages, one a line.
 fn check_review(rego: &str, object: &str, inventory: &[&str], expect: Expect) {
-    check_review_with(template_with(rego, &[]), CONSTRAINT, object, inventory, expect);
+    check_review_with(
+        template_with(rego, &[]),
+        CONSTRAINT,
+        object,
+        inventory,
+        expect,
+    );
 }
 
-fn check_review_with(template: Value, constraint: &str, object: &str, inventory: &[&str], expect: Expect) {
+fn check_review_with(
+    template: Value,
+    constraint: &str,
+    object: &str,
+    inventory: &[&str],
+    expect: Expect,
+) {
     let rendered = match compile_template(&template, EvaluationOptions::default()) {
         Err(error) => format!("template error at {}: {}", error.pointer, error.message),
         Ok(compiled) => {
             let inventory: Vec<Value> = inventory.iter().map(|text| yaml(text)).collect();
             match review(&compiled, &yaml(constraint), &yaml(object), &inventory) {
-                Ok(ReviewOutcome::Evaluated(violations)) if violations.is_empty() => "no violations".to_string(),
-                Ok(ReviewOutcome::Evaluated(violations)) => {
-                    violations.iter().map(|violation| format!("violation: {}", violation.message)).collect::<Vec<_>>().join("\n")
+                Ok(ReviewOutcome::Evaluated(violations)) if violations.is_empty() => {
+                    "no violations".to_string()
                 }
+                Ok(ReviewOutcome::Evaluated(violations)) => violations
+                    .iter()
+                    .map(|violation| format!("violation: {}", violation.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 Ok(ReviewOutcome::Unsupported(reason)) => format!("unsupported: {reason}"),
                 Err(message) => format!("error: {message}"),
             }
@@ -139,7 +163,9 @@ fn review_input_follows_gatekeeper() {
         "package k8stest\nviolation[{\"msg\": msg}] {\n  r := input.review\n  msg := sprintf(\"%v|%v|%v|%v|%v|%v|%v\", [r.kind, r.name, r.namespace, r.operation, r.userInfo, r.oldObject, input.parameters.labels])\n}\n",
         POD,
         &[],
-        expect![[r#"violation: {"group": "", "kind": "Pod", "version": "v1"}|web|shop||{}|null|["team"]"#]],
+        expect![[
+            r#"violation: {"group": "", "kind": "Pod", "version": "v1"}|web|shop||{}|null|["team"]"#
+        ]],
     );
     // An AdmissionReview: the request is the review; DELETE reviews the old object as the object.
     let admission_review = "apiVersion: admission.k8s.io/v1\nkind: AdmissionReview\nrequest:\n  operation: DELETE\n  kind:\n    kind: Pod\n    version: v1\n  namespace: shop\n  userInfo:\n    username: alice\n  oldObject:\n    apiVersion: v1\n    kind: Pod\n    metadata:\n      name: old\n      namespace: shop\n";
@@ -190,7 +216,9 @@ fn cel_only_templates_are_unsupported() {
         CONSTRAINT,
         POD,
         &[],
-        expect![["unsupported: the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"]],
+        expect![[
+            "unsupported: the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
+        ]],
     );
 }
 
@@ -202,9 +230,27 @@ fn scoped_enforcement_actions_apply_only_at_gator() {
             "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sTest\nmetadata:\n  name: test\nspec:\n  enforcementAction: scoped\n  scopedEnforcementActions:\n    - action: deny\n      enforcementPoints:\n        - name: {point}\n"
         )
     };
-    check_review_with(template_with(rego, &[]), &scoped("validation.gatekeeper.sh"), POD, &[], expect![["no violations"]]);
-    check_review_with(template_with(rego, &[]), &scoped("gator.gatekeeper.sh"), POD, &[], expect![["violation: denied"]]);
-    check_review_with(template_with(rego, &[]), &scoped("\"*\""), POD, &[], expect![["violation: denied"]]);
+    check_review_with(
+        template_with(rego, &[]),
+        &scoped("validation.gatekeeper.sh"),
+        POD,
+        &[],
+        expect![["no violations"]],
+    );
+    check_review_with(
+        template_with(rego, &[]),
+        &scoped("gator.gatekeeper.sh"),
+        POD,
+        &[],
+        expect![["violation: denied"]],
+    );
+    check_review_with(
+        template_with(rego, &[]),
+        &scoped("\"*\""),
+        POD,
+        &[],
+        expect![["violation: denied"]],
+    );
 }
 
 /// Matches a constraint's `spec.match` (YAML) against the standard Pod, with an optional Namespace
@@ -212,11 +258,17 @@ fn scoped_enforcement_actions_apply_only_at_gator() {
 fn check_match(match_yaml: &str, namespace: Option<&str>, expect: Expect) {
     let constraint = format!(
         "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sTest\nmetadata:\n  name: test\nspec:\n  match:\n{}",
-        match_yaml.lines().map(|line| format!("    {line}\n")).collect::<String>()
+        match_yaml
+            .lines()
+            .map(|line| format!("    {line}\n"))
+            .collect::<String>()
     );
     let inventory: Vec<&str> = namespace.into_iter().collect();
     check_review_with(
-        template_with("package k8stest\nviolation[{\"msg\": \"matched\"}] { true }\n", &[]),
+        template_with(
+            "package k8stest\nviolation[{\"msg\": \"matched\"}] { true }\n",
+            &[],
+        ),
         &constraint,
         POD,
         &inventory,
@@ -226,11 +278,27 @@ fn check_match(match_yaml: &str, namespace: Option<&str>, expect: Expect) {
 
 #[test]
 fn match_kinds_namespaces_and_names() {
-    check_match("kinds:\n  - apiGroups: [\"apps\"]\n    kinds: [\"Pod\"]", None, expect![["no violations"]]);
-    check_match("kinds:\n  - apiGroups: [\"*\"]\n    kinds: [\"Pod\"]", None, expect![["violation: matched"]]);
-    check_match("namespaces: [\"sh*\"]", None, expect![["violation: matched"]]);
+    check_match(
+        "kinds:\n  - apiGroups: [\"apps\"]\n    kinds: [\"Pod\"]",
+        None,
+        expect![["no violations"]],
+    );
+    check_match(
+        "kinds:\n  - apiGroups: [\"*\"]\n    kinds: [\"Pod\"]",
+        None,
+        expect![["violation: matched"]],
+    );
+    check_match(
+        "namespaces: [\"sh*\"]",
+        None,
+        expect![["violation: matched"]],
+    );
     check_match("namespaces: [\"prod\"]", None, expect![["no violations"]]);
-    check_match("excludedNamespaces: [\"*op\"]", None, expect![["no violations"]]);
+    check_match(
+        "excludedNamespaces: [\"*op\"]",
+        None,
+        expect![["no violations"]],
+    );
     check_match("name: \"we*\"", None, expect![["violation: matched"]]);
     check_match("scope: Cluster", None, expect![["no violations"]]);
     check_match("scope: Namespaced", None, expect![["violation: matched"]]);
@@ -238,35 +306,59 @@ fn match_kinds_namespaces_and_names() {
 
 #[test]
 fn match_label_and_namespace_selectors() {
-    check_match("labelSelector:\n  matchLabels:\n    app: web", None, expect![["violation: matched"]]);
+    check_match(
+        "labelSelector:\n  matchLabels:\n    app: web",
+        None,
+        expect![["violation: matched"]],
+    );
     check_match(
         "labelSelector:\n  matchExpressions:\n    - key: app\n      operator: NotIn\n      values: [\"web\"]",
         None,
         expect![["no violations"]],
     );
-    let namespace = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    tier: gold\n";
-    check_match("namespaceSelector:\n  matchLabels:\n    tier: gold", Some(namespace), expect![["violation: matched"]]);
-    check_match("namespaceSelector:\n  matchLabels:\n    tier: silver", Some(namespace), expect![["no violations"]]);
+    let namespace =
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels:\n    tier: gold\n";
+    check_match(
+        "namespaceSelector:\n  matchLabels:\n    tier: gold",
+        Some(namespace),
+        expect![["violation: matched"]],
+    );
+    check_match(
+        "namespaceSelector:\n  matchLabels:\n    tier: silver",
+        Some(namespace),
+        expect![["no violations"]],
+    );
     // Without the Namespace object Gatekeeper cannot decide and rejects the object.
     check_match(
         "namespaceSelector:\n  matchLabels:\n    tier: gold",
         None,
-        expect![["violation: unable to match constraints: error matching web: namespace selector for namespace-scoped object but missing Namespace"]],
+        expect![[
+            "violation: unable to match constraints: error matching web: namespace selector for namespace-scoped object but missing Namespace"
+        ]],
     );
 }
 
 /// Validates a constraint (YAML) against the standard template and prints the outcome.
 fn check_constraint_validation(constraint: &str, expect: Expect) {
-    let Ok(compiled) = compile_template(&template_with("package k8stest\nviolation[{\"msg\": \"x\"}] { false }\n", &[]), EvaluationOptions::default())
-    else {
+    let Ok(compiled) = compile_template(
+        &template_with(
+            "package k8stest\nviolation[{\"msg\": \"x\"}] { false }\n",
+            &[],
+        ),
+        EvaluationOptions::default(),
+    ) else {
         panic!("the fixture template compiles");
     };
     let rendered = match check_constraint(&compiled, &yaml(constraint)) {
         Ok(()) => "valid".to_string(),
-        Err(super::ConstraintError::Schema(errors)) => {
-            errors.iter().map(|error| format!("schema {}: {}", error.pointer, error.message)).collect::<Vec<_>>().join("\n")
+        Err(super::ConstraintError::Schema(errors)) => errors
+            .iter()
+            .map(|error| format!("schema {}: {}", error.pointer, error.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(super::ConstraintError::Invalid { pointer, message }) => {
+            format!("invalid {pointer}: {message}")
         }
-        Err(super::ConstraintError::Invalid { pointer, message }) => format!("invalid {pointer}: {message}"),
     };
     expect.assert_eq(&rendered);
 }
@@ -282,11 +374,15 @@ fn constraints_are_checked_against_the_template() {
     );
     check_constraint_validation(
         "apiVersion: constraints.gatekeeper.sh/v1\nkind: K8sTest\nmetadata:\n  name: test\n",
-        expect![[r#"invalid /apiVersion: unsupported version "v1"; supported versions are v1alpha1 and v1beta1"#]],
+        expect![[
+            r#"invalid /apiVersion: unsupported version "v1"; supported versions are v1alpha1 and v1beta1"#
+        ]],
     );
     check_constraint_validation(
         "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sOther\nmetadata:\n  name: test\n",
-        expect![[r#"invalid /kind: wrong kind "K8sOther" for constraint "test"; the template wants "K8sTest""#]],
+        expect![[
+            r#"invalid /kind: wrong kind "K8sOther" for constraint "test"; the template wants "K8sTest""#
+        ]],
     );
 }
 
@@ -298,7 +394,12 @@ fn check_diagnostics(rego: &str, libs: &[&str], expect: Expect) {
         .map(|diagnostic| {
             format!(
                 "{:?} {}:{}-{}:{} {}",
-                diagnostic.source, diagnostic.line, diagnostic.column, diagnostic.end_line, diagnostic.end_column, diagnostic.message
+                diagnostic.source,
+                diagnostic.line,
+                diagnostic.column,
+                diagnostic.end_line,
+                diagnostic.end_column,
+                diagnostic.message
             )
         })
         .collect();
@@ -313,7 +414,11 @@ fn diagnostics_report_parse_errors_at_their_place() {
         &[],
         expect!["Rego 2:28-2:29 `)` does not close the `[` opened on line 3"],
     );
-    check_diagnostics("package k8stest\nviolation[{\"msg\": \"unterminated}] { true }\n", &[], expect!["Rego 1:18-1:42 unterminated string"]);
+    check_diagnostics(
+        "package k8stest\nviolation[{\"msg\": \"unterminated}] { true }\n",
+        &[],
+        expect!["Rego 1:18-1:42 unterminated string"],
+    );
     // Other syntax errors inside a body land on their statement, not on the body's `{`.
     check_diagnostics(
         "package k8stest\nviolation[{\"msg\": msg}] {\n  true\n  msg := 1 +\n}\n",
