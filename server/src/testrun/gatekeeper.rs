@@ -11,7 +11,8 @@ use serde_json::Value;
 
 use super::{FileSource, Framework, Outcome, Problem, SourceRef, Subject, TestReport, TestResult};
 use crate::engine::gatekeeper::{
-    self, CompiledTemplate, ConstraintError, EvaluationOptions, ReviewOutcome, Violation,
+    self, CompiledTemplate, ConstraintError, EvaluationOptions, ExpansionError, ReviewOutcome,
+    Violation,
 };
 
 /// Runs every test of a gator Suite file. A file that is not a Suite gives an empty report, as gator
@@ -80,6 +81,8 @@ struct SuiteRunner<'a> {
 struct PreparedTest {
     template: CompiledTemplate,
     constraint: Value,
+    /// The test's ExpansionTemplates (empty without `expansion:`).
+    expansion_templates: Vec<Value>,
 }
 
 fn text_field<'v>(value: &'v Value, field: &str) -> &'v str {
@@ -245,6 +248,38 @@ impl SuiteRunner<'_> {
         }
     }
 
+    /// Reports every case of a test as unsupported, with the reason.
+    fn unsupported_test(&mut self, test: &Value, pointer: &str, reason: &str) {
+        let name = text_field(test, "name").to_string();
+        let cases = Self::cases(test);
+        if cases.is_empty() {
+            self.result(
+                &name,
+                None,
+                pointer,
+                expected_for_test(test),
+                "unsupported".into(),
+                Outcome::Unsupported,
+                reason.into(),
+                String::new(),
+            );
+        }
+        for (index, case) in cases.iter().enumerate() {
+            let case_name = text_field(case, "name").to_string();
+            let case_pointer = format!("{pointer}/cases/{index}");
+            self.result(
+                &name,
+                Some(&case_name),
+                &case_pointer,
+                expected_for_case(case),
+                "unsupported".into(),
+                Outcome::Unsupported,
+                reason.into(),
+                String::new(),
+            );
+        }
+    }
+
     fn read_documents(&mut self, relative: &str, pointer: &str) -> Result<Vec<Value>, String> {
         let path = self.suite_dir.join(relative);
         let text = match self.files.read(&path) {
@@ -354,41 +389,12 @@ impl SuiteRunner<'_> {
         Ok(PreparedTest {
             template,
             constraint,
+            expansion_templates: Vec::new(),
         })
     }
 
     fn run_test(&mut self, test: &Value, pointer: &str) {
         let name = text_field(test, "name").to_string();
-        if !text_field(test, "expansion").is_empty() {
-            let cases = Self::cases(test);
-            let reason = "expansion templates are not supported yet".to_string();
-            if cases.is_empty() {
-                self.result(
-                    &name,
-                    None,
-                    pointer,
-                    expected_for_test(test),
-                    "unsupported".into(),
-                    Outcome::Unsupported,
-                    reason.clone(),
-                    String::new(),
-                );
-            }
-            for (index, case) in cases.iter().enumerate() {
-                let case_name = text_field(case, "name").to_string();
-                self.result(
-                    &name,
-                    Some(&case_name),
-                    &format!("{pointer}/cases/{index}"),
-                    expected_for_case(case),
-                    "unsupported".into(),
-                    Outcome::Unsupported,
-                    reason.clone(),
-                    String::new(),
-                );
-            }
-            return;
-        }
         let prepared = self.prepare(test, pointer);
         if flag(test, "invalid") {
             let (outcome, actual, message) = match &prepared {
@@ -418,7 +424,7 @@ impl SuiteRunner<'_> {
             );
             return;
         }
-        let prepared = match prepared {
+        let mut prepared = match prepared {
             Ok(prepared) => prepared,
             Err((message, _)) => {
                 self.fail_test(
@@ -430,6 +436,33 @@ impl SuiteRunner<'_> {
                 return;
             }
         };
+        let expansion_path = text_field(test, "expansion");
+        if !expansion_path.is_empty() {
+            let expansion_pointer = format!("{pointer}/expansion");
+            let documents = match self.read_documents(expansion_path, &expansion_pointer) {
+                Ok(documents) => documents,
+                Err(message) => {
+                    self.fail_test(test, pointer, "the expansion could not be read", message);
+                    return;
+                }
+            };
+            match gatekeeper::expansion_templates(&documents) {
+                Ok(templates) => prepared.expansion_templates = templates,
+                Err(ExpansionError::Invalid(message)) => {
+                    self.problem(
+                        &expansion_pointer,
+                        "gatekeeper/invalid-expansion",
+                        message.clone(),
+                    );
+                    self.fail_test(test, pointer, "the expansion could not be added", message);
+                    return;
+                }
+                Err(ExpansionError::Unsupported(reason)) => {
+                    self.unsupported_test(test, pointer, &reason);
+                    return;
+                }
+            }
+        }
         for (index, case) in Self::cases(test).iter().enumerate() {
             let case_pointer = format!("{pointer}/cases/{index}");
             let case_name = text_field(case, "name").to_string();
@@ -537,11 +570,12 @@ impl SuiteRunner<'_> {
                 Err(message) => return error(self, "cannot read the inventory", message),
             }
         }
-        let violations = match gatekeeper::review(
+        let violations = match gatekeeper::review_with_expansion(
             &prepared.template,
             &prepared.constraint,
             &objects[0],
             &inventory,
+            &prepared.expansion_templates,
         ) {
             Ok(ReviewOutcome::Evaluated(violations)) => violations,
             Ok(ReviewOutcome::Unsupported(reason)) => {

@@ -5,6 +5,7 @@
 //! Everything here is pure: values in, values and JSON pointers out.
 
 mod diagnostics;
+mod expansion;
 mod lexer;
 mod matching;
 mod parameters;
@@ -17,6 +18,7 @@ use std::time::Duration;
 use serde_json::{Map, Value, json};
 
 pub use diagnostics::{RegoDiagnostic, RegoSource, rego_diagnostics};
+pub use expansion::{ExpansionError, Resultant, expand, expansion_templates};
 pub use matching::{selector_matches, wildcard_matches};
 pub use parameters::SchemaError;
 
@@ -892,6 +894,62 @@ pub fn review(
     object: &Value,
     inventory_objects: &[Value],
 ) -> Result<ReviewOutcome, String> {
+    review_from_source(template, constraint, object, inventory_objects, "Original")
+}
+
+/// gator's review with an expansion: the object itself, then every object its ExpansionTemplates
+/// generate (reviewed as `Generated`), whose violations are prefixed `[Implied by <template>]`.
+/// An AdmissionReview is not expanded, as in gator.
+pub fn review_with_expansion(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+    expansion_templates: &[Value],
+) -> Result<ReviewOutcome, String> {
+    let outcome = review(template, constraint, object, inventory_objects)?;
+    let ReviewOutcome::Evaluated(mut violations) = outcome else {
+        return Ok(outcome);
+    };
+    if expansion_templates.is_empty() || is_admission_review(object) {
+        return Ok(ReviewOutcome::Evaluated(violations));
+    }
+    let name = object
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let resultants = expansion::expand(object, expansion_templates)
+        .map_err(|error| format!("expanding resource {name}: {error}"))?;
+    for resultant in resultants {
+        match review_from_source(
+            template,
+            constraint,
+            &resultant.object,
+            inventory_objects,
+            "Generated",
+        )? {
+            ReviewOutcome::Evaluated(generated) => {
+                violations.extend(generated.into_iter().map(|violation| Violation {
+                    message: format!(
+                        "[Implied by {}] {}",
+                        resultant.template_name, violation.message
+                    ),
+                    details: violation.details,
+                }));
+            }
+            unsupported @ ReviewOutcome::Unsupported(_) => return Ok(unsupported),
+        }
+    }
+    Ok(ReviewOutcome::Evaluated(violations))
+}
+
+fn review_from_source(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+    source: &str,
+) -> Result<ReviewOutcome, String> {
     let built = build_review(object)?;
     let inventory = build_inventory(inventory_objects)?;
     if !acts_for_gator(constraint) {
@@ -921,7 +979,7 @@ pub fn review(
         let target = matching::Matchable {
             object: candidate,
             namespace,
-            source: "Original",
+            source,
         };
         match matching::matches(match_spec, &target) {
             Ok(true) => {

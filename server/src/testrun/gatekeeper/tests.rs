@@ -301,7 +301,7 @@ tests:
 }
 
 #[test]
-fn expansion_tests_are_reported_unsupported() {
+fn expansion_reviews_the_generated_objects_too() {
     check(
         r#"
 apiVersion: test.gatekeeper.sh/v1alpha1
@@ -312,14 +312,57 @@ tests:
     constraint: constraint.yaml
     expansion: expansion.yaml
     cases:
+      - name: deployment-with-orphan-pods
+        object: deployment.yaml
+        assertions:
+          - violations: 1
+          - violations: 1
+            message: "^\\[Implied by expand-deployments\\] denied: web-pod has no owner$"
+  - name: mutated
+    template: template.yaml
+    constraint: constraint.yaml
+    expansion: mutator.yaml
+    cases:
       - name: a
-        object: owned.yaml
+        object: deployment.yaml
         assertions:
           - violations: no
+#- /suite/expansion.yaml
+apiVersion: expansion.gatekeeper.sh/v1alpha1
+kind: ExpansionTemplate
+metadata:
+  name: expand-deployments
+spec:
+  applyTo:
+    - groups: ["apps"]
+      kinds: ["Deployment"]
+      versions: ["v1"]
+  templateSource: "spec.template"
+  generatedGVK:
+    group: ""
+    version: v1
+    kind: Pod
+#- /suite/mutator.yaml
+apiVersion: mutations.gatekeeper.sh/v1
+kind: Assign
+metadata:
+  name: add-owner
+#- /suite/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    owner: me
+spec:
+  template:
+    metadata:
+      labels:
+        app: web
 "#,
-        expect![[
-            r#"Unsupported expanded/a /tests/0/cases/0 expected [violations: no] actual [unsupported] reason [expansion templates are not supported yet]"#
-        ]],
+        expect![[r#"
+            Pass expanded/deployment-with-orphan-pods /tests/0/cases/0 expected [violations: 1; violations: 1 matching "^\\[Implied by expand-deployments\\] denied: web-pod has no owner$"] actual [1 violations: ["[Implied by expand-deployments] denied: web-pod has no owner"]]
+            Unsupported mutated/a /tests/1/cases/0 expected [violations: no] actual [unsupported] reason [the expansion file holds a mutator (Assign); mutation is not implemented, so the expanded objects would be wrong]"#]],
     );
 }
 
