@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
+use super::checks::{dotted, framework_problems};
 use super::{PreparedModule, prepare_module, rego_code, reported_message, reported_offset};
 
 /// Which text of the template a diagnostic is in.
@@ -100,6 +101,20 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
                 start,
                 end,
                 format!("undefined function {name}"),
+            ));
+        }
+    }
+    for (source, pointer, text, module) in &prepared {
+        for problem in framework_problems(&module.ast, matches!(source, RegoSource::Lib(_))) {
+            let start = module.rewritten.to_original(problem.start);
+            let end = module.rewritten.to_original(problem.end).max(start);
+            diagnostics.push(diagnostic(
+                *source,
+                pointer,
+                text,
+                start,
+                end,
+                problem.message,
             ));
         }
     }
@@ -211,30 +226,6 @@ fn span_text(span: &Value, text: &str) -> Option<String> {
     let start = usize::try_from(span.get("start")?.as_u64()?).ok()?;
     let end = usize::try_from(span.get("end")?.as_u64()?).ok()?;
     text.get(start..end).map(str::to_string)
-}
-
-/// `a.b["c"]` as `a.b.c`.
-fn dotted(expression: Option<&Value>) -> Option<String> {
-    let expression = expression?;
-    if let Some(var) = expression.get("Var") {
-        return Some(var.get("value")?.as_str()?.to_string());
-    }
-    if let Some(reference) = expression.get("RefDot") {
-        let head = dotted(reference.get("refr"))?;
-        let field = reference.get("field")?.get(1)?.as_str()?;
-        return Some(format!("{head}.{field}"));
-    }
-    if let Some(reference) = expression.get("RefBrack") {
-        let head = dotted(reference.get("refr"))?;
-        let index = reference.get("index")?;
-        let field = index
-            .get("String")
-            .or_else(|| index.get("RawString"))?
-            .get("value")?
-            .as_str()?;
-        return Some(format!("{head}.{field}"));
-    }
-    None
 }
 
 /// Every call in a module: (start, end) of the function name in the rewritten text, and the name.

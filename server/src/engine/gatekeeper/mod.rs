@@ -4,6 +4,7 @@
 //!
 //! Everything here is pure: values in, values and JSON pointers out.
 
+mod checks;
 mod diagnostics;
 mod expansion;
 mod lexer;
@@ -490,6 +491,9 @@ fn build_engine(
             format!("invalid Rego: {}", error.message),
         )
     })?;
+    if let Some(problem) = checks::framework_problems(&entry.ast, false).first() {
+        return Err((code.rego_pointer.clone(), problem.message.clone()));
+    }
     let package = package_path(&entry.ast).ok_or_else(|| {
         (
             code.rego_pointer.clone(),
@@ -521,6 +525,9 @@ fn build_engine(
                 format!("invalid Rego in {name}: {}", error.message),
             )
         })?;
+        if let Some(problem) = checks::framework_problems(&module.ast, true).first() {
+            return Err((pointer.clone(), format!("{name}: {}", problem.message)));
+        }
         engine
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
@@ -1032,7 +1039,7 @@ fn review_from_source(
     let input = json!({"review": review_value, "parameters": parameters});
     Ok(ReviewOutcome::Evaluated(evaluate(
         engine, query, input, inventory,
-    )))
+    )?))
 }
 
 /// Runs the template's `violation` rule the way the constraint framework's hook does: a response
@@ -1042,7 +1049,7 @@ fn evaluate(
     query: &str,
     input: Value,
     inventory: Value,
-) -> Vec<Violation> {
+) -> Result<Vec<Violation>, String> {
     let mut engine = engine.clone();
     let failure = |message: String| {
         vec![Violation {
@@ -1051,12 +1058,12 @@ fn evaluate(
         }]
     };
     if let Err(error) = engine.add_data(regorus::Value::from(json!({"inventory": inventory}))) {
-        return failure(error.to_string());
+        return Ok(failure(error.to_string()));
     }
     engine.set_input(regorus::Value::from(input));
     let results = match engine.eval_query(query.to_string(), false) {
         Ok(results) => results,
-        Err(error) => return failure(reported_message(&error.to_string())),
+        Err(error) => return Ok(failure(reported_message(&error.to_string()))),
     };
     let Some(value) = results
         .result
@@ -1064,7 +1071,7 @@ fn evaluate(
         .and_then(|result| result.expressions.first())
         .map(|expression| &expression.value)
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let responses: Value = serde_json::to_value(value).unwrap_or(Value::Null);
     let mut violations = Vec::new();
@@ -1072,10 +1079,13 @@ fn evaluate(
         let Some(message) = response.get("msg") else {
             continue;
         };
-        let message = match message {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
+        // The framework reads `msg` as a string; anything else fails the whole review.
+        let Value::String(message) = message else {
+            return Err(format!(
+                "a violation's msg must be a string, found {message}"
+            ));
         };
+        let message = message.clone();
         let details = response
             .get("details")
             .cloned()
@@ -1086,7 +1096,7 @@ fn evaluate(
             violations.push(violation);
         }
     }
-    violations
+    Ok(violations)
 }
 
 #[cfg(test)]

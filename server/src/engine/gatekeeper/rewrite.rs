@@ -241,11 +241,30 @@ pub fn negation_insertions(source: &str, ast: &Value) -> Vec<Insertion> {
             text.push_str(&guard);
             text.push_str("; ");
         }
-        if !text.is_empty() {
-            insertions.push(Insertion {
+        if text.is_empty() {
+            continue;
+        }
+        // `p if not f(x)` has no braces: the guards need a body to live in, so add one around them.
+        let after_if = tokens
+            .iter()
+            .rev()
+            .find(|token| token.end <= start && !token.is_trivia())
+            .is_some_and(|token| token.text(source) == "if");
+        match span_of(literal) {
+            Some((_, end)) if after_if => {
+                insertions.push(Insertion {
+                    offset: start,
+                    text: format!("{{ {text}"),
+                });
+                insertions.push(Insertion {
+                    offset: end,
+                    text: " }".to_string(),
+                });
+            }
+            _ => insertions.push(Insertion {
                 offset: start,
                 text,
-            });
+            }),
         }
     }
     insertions

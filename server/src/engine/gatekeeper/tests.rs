@@ -456,3 +456,40 @@ fn diagnostics_report_undefined_functions_and_unsafe_variables() {
         expect![["Lib(0) 3:2-3:3 use of undefined variable `z` is unsafe"]],
     );
 }
+
+#[test]
+fn rego_v1_negation_without_braces_is_guarded_too() {
+    let template = yaml(
+        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8stest\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sTest\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: Rego\n          source:\n            version: v1\n            rego: |\n              package k8stest\n              allowed(x) if x == \"yes\"\n              denied if not allowed(input.parameters.missing)\n              violation contains {\"msg\": \"denied\"} if denied\n",
+    );
+    check_review_with(template, CONSTRAINT, POD, &[], expect![["no violations"]]);
+}
+
+#[test]
+fn violation_messages_must_be_strings() {
+    check_review(
+        "package k8stest\nviolation[{\"msg\": 3}] { true }\n",
+        POD,
+        &[],
+        expect![["error: a violation's msg must be a string, found 3"]],
+    );
+}
+
+#[test]
+fn templates_follow_the_framework_rules() {
+    check_review(
+        "package k8stest\nviolation[{\"msg\": \"m\"}] { data.other.x }\n",
+        POD,
+        &[],
+        expect![
+            "template error at /spec/targets/0/rego: Gatekeeper templates may read only data.lib and data.inventory, not data.other"
+        ],
+    );
+    check_diagnostics(
+        "package k8stest\nimport data.other.helpers\nviolation[{\"msg\": \"m\"}] { data.inventory.x; data.lib.y.z }\n",
+        &["package helpers\nz := 1\n"],
+        expect![[r#"
+            Rego 1:7-1:25 Gatekeeper templates may import only libs under data.lib: data.other.helpers
+            Lib(0) 0:8-0:15 a lib's package must be under `lib` (for example `package lib.helpers`), not helpers"#]],
+    );
+}
