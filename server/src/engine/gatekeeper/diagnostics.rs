@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::checks::{dotted, framework_problems};
-use super::{PreparedModule, prepare_module, rego_code, reported_message, reported_offset};
+use super::{PreparedModule, prepare_module, rego_code, safety};
 
 /// Which text of the template a diagnostic is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,7 +118,7 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
             ));
         }
     }
-    diagnostics.extend(unsafe_variables(&prepared, code.rego_v1));
+    diagnostics.extend(unsafe_variables(&prepared));
     diagnostics
 }
 
@@ -271,53 +271,45 @@ fn is_builtin(name: &str) -> bool {
     }
 }
 
-/// Compile errors that regorus's scheduler finds when the modules are first evaluated, unsafe
-/// variables above all. regorus stops at the first one, so at most one is reported per run.
+/// Unsafe variables of every module (see `safety`): rule names of the module's package and its
+/// import aliases are global names, not variables.
 fn unsafe_variables(
     modules: &[(RegoSource, String, String, PreparedModule)],
-    rego_v1: bool,
 ) -> Vec<RegoDiagnostic> {
-    let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(!rego_v1);
-    engine.set_strict_builtin_errors(false);
-    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-        limit: std::time::Duration::from_secs(1),
-        check_interval: std::num::NonZeroU32::new(1000).unwrap_or(std::num::NonZeroU32::MIN),
-    });
-    for (source, _, _, module) in modules {
-        if engine
-            .add_policy(module_name(*source), module.rewritten.text.clone())
-            .is_err()
+    let mut diagnostics = Vec::new();
+    for (source, pointer, original, module) in modules {
+        let package = dotted(module.ast.pointer("/package/refr"));
+        let mut globals: BTreeSet<String> = ["input", "data"]
+            .iter()
+            .map(|name| name.to_string())
+            .collect();
+        for (_, _, _, other) in modules {
+            if dotted(other.ast.pointer("/package/refr")) == package {
+                globals.extend(super::rewrite::rule_names(&other.ast));
+            }
+        }
+        for import in module
+            .ast
+            .get("imports")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
         {
-            return Vec::new();
+            let alias = import
+                .get("as")
+                .and_then(|span| span_text(span, &module.rewritten.text))
+                .or_else(|| {
+                    dotted(import.get("refr"))
+                        .and_then(|path| path.rsplit('.').next().map(str::to_string))
+                });
+            globals.extend(alias);
+        }
+        for variable in safety::unsafe_variables(&module.ast, &module.rewritten.text, &globals) {
+            let start = module.rewritten.to_original(variable.start);
+            let end = module.rewritten.to_original(variable.end).max(start);
+            let message = format!("var {} is unsafe", variable.name);
+            diagnostics.push(diagnostic(*source, pointer, original, start, end, message));
         }
     }
-    let Err(error) = engine.eval_query("data".to_string(), false) else {
-        return Vec::new();
-    };
-    let text = error.to_string();
-    let message = reported_message(&text);
-    // Undefined functions are reported by our own walk, with every occurrence.
-    if !message.contains("is unsafe") {
-        return Vec::new();
-    }
-    let Some(file) = text
-        .split("--> ")
-        .nth(1)
-        .and_then(|location| location.split(':').next())
-    else {
-        return Vec::new();
-    };
-    let Some((source, pointer, original, module)) = modules
-        .iter()
-        .find(|(source, _, _, _)| module_name(*source) == file)
-    else {
-        return Vec::new();
-    };
-    let Some(offset) = reported_offset(&text, &module.rewritten.text) else {
-        return Vec::new();
-    };
-    let start = module.rewritten.to_original(offset);
-    let end = token_end(original, start);
-    vec![diagnostic(*source, pointer, original, start, end, message)]
+    diagnostics
 }

@@ -11,6 +11,7 @@ mod lexer;
 mod matching;
 mod parameters;
 mod rewrite;
+mod safety;
 mod sprintf;
 
 use std::num::NonZeroU32;

@@ -443,7 +443,7 @@ fn diagnostics_report_undefined_functions_and_unsafe_variables() {
     check_diagnostics(
         "package k8stest\nviolation[{\"msg\": msg}] {\n  x == 1\n  msg := \"m\"\n}\n",
         &[],
-        expect![["Rego 2:2-2:3 use of undefined variable `x` is unsafe"]],
+        expect!["Rego 2:2-2:3 var x is unsafe"],
     );
     check_diagnostics(
         "package k8stest\nimport data.lib.helpers\nviolation[{\"msg\": \"m\"}] {\n  helpers.ok(input)\n  helpers.nope(input)\n}\n",
@@ -453,7 +453,7 @@ fn diagnostics_report_undefined_functions_and_unsafe_variables() {
     check_diagnostics(
         "package k8stest\nviolation[{\"msg\": \"m\"}] { true }\n",
         &["package lib.helpers\nok(x) {\n  y := 1\n  z == y\n}\n"],
-        expect![["Lib(0) 3:2-3:3 use of undefined variable `z` is unsafe"]],
+        expect!["Lib(0) 3:2-3:3 var z is unsafe"],
     );
 }
 
@@ -491,5 +491,37 @@ fn templates_follow_the_framework_rules() {
         expect![[r#"
             Rego 1:7-1:25 Gatekeeper templates may import only libs under data.lib: data.other.helpers
             Lib(0) 0:8-0:15 a lib's package must be under `lib` (for example `package lib.helpers`), not helpers"#]],
+    );
+}
+
+#[test]
+fn every_unsafe_variable_is_reported() {
+    check_diagnostics(
+        "package k8stest\nviolation[{\"msg\": msg}] {\n  first == 1\n  msg := second\n}\n",
+        &[],
+        expect![[r#"
+            Rego 2:2-2:7 var first is unsafe
+            Rego 3:9-3:15 var second is unsafe"#]],
+    );
+    // Found on the AST, so a failing expression earlier in the body hides nothing, and function
+    // bodies are checked without being called.
+    check_diagnostics(
+        "package k8stest\nviolation[{\"msg\": msg}] {\n  input.x == 1\n  msg := y\n}\n",
+        &[],
+        expect!["Rego 3:9-3:10 var y is unsafe"],
+    );
+    check_diagnostics(
+        "package k8stest\nf(a) = b {\n  a == 1\n  b := y\n}\nviolation[{\"msg\": \"m\"}] { false }\n",
+        &[],
+        expect!["Rego 3:7-3:8 var y is unsafe"],
+    );
+}
+
+#[test]
+fn iteration_and_else_values_bind_variables() {
+    check_diagnostics(
+        "package k8stest\nfound[{\"msg\": m, \"n\": 1}] { m := \"x\" }\nviolation[{\"msg\": msg}] {\n  found[{\"msg\": msg, \"n\": 1}]\n}\nlabel := sprintf(\"%v\", [a]) {\n  a := 1\n} else := sprintf(\"%v\", [b]) {\n  b := 2\n}\n",
+        &[],
+        expect![[""]],
     );
 }
