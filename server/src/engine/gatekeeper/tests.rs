@@ -525,3 +525,40 @@ fn iteration_and_else_values_bind_variables() {
         expect![[""]],
     );
 }
+
+/// Shows the OPA-compatibility pre-pass on a module and where a few rewritten offsets map back to.
+fn check_rewrite(source: &str, expect: Expect) {
+    let rendered = match super::prepare_module("rego", source, false) {
+        Ok(module) => {
+            let mappings: Vec<String> = (0..=module.rewritten.text.len())
+                .step_by(10)
+                .map(|offset| format!("{offset}->{}", module.rewritten.to_original(offset)))
+                .collect();
+            format!("{}\n-- offsets: {}", module.rewritten.text, mappings.join(" "))
+        }
+        Err(error) => format!("parse error at {}: {}", error.offset, error.message),
+    };
+    expect.assert_eq(&rendered);
+}
+
+#[test]
+fn rewrite_inserts_without_moving_lines() {
+    check_rewrite(
+        "package p\nf(x) = 1 { x } { not g(x.y) }\nv {\n  input.a\n  (1 + 2) > 2\n}\n",
+        expect![[r#"
+            package p
+            f(x) = 1 { x } f(x) = 1 { _ = x.y; not g(x.y) }
+            v {
+              input.a;
+              (1 + 2) > 2
+            }
+
+            -- offsets: 0->0 10->10 20->20 30->25 40->27 50->32 60->42 70->52 80->61"#]],
+    );
+}
+
+#[test]
+fn compiled_templates_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<super::CompiledTemplate>();
+}
