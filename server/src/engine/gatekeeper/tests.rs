@@ -534,7 +534,11 @@ fn check_rewrite(source: &str, expect: Expect) {
                 .step_by(10)
                 .map(|offset| format!("{offset}->{}", module.rewritten.to_original(offset)))
                 .collect();
-            format!("{}\n-- offsets: {}", module.rewritten.text, mappings.join(" "))
+            format!(
+                "{}\n-- offsets: {}",
+                module.rewritten.text,
+                mappings.join(" ")
+            )
         }
         Err(error) => format!("parse error at {}: {}", error.offset, error.message),
     };
