@@ -566,3 +566,30 @@ fn compiled_templates_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<super::CompiledTemplate>();
 }
+
+#[test]
+fn evaluations_stop_at_the_time_limit() {
+    let template = template_with(
+        "package k8stest\nviolation[{\"msg\": \"slow\"}] {\n  count([1 | numbers.range(1, 3000)[_]; numbers.range(1, 3000)[_]]) == 0\n}\n",
+        &[],
+    );
+    let options = EvaluationOptions {
+        time_limit: std::time::Duration::from_millis(20),
+    };
+    let Ok(compiled) = compile_template(&template, options) else {
+        panic!("the fixture template compiles");
+    };
+    let started = std::time::Instant::now();
+    let outcome = review(&compiled, &yaml(CONSTRAINT), &yaml(POD), &[]);
+    let Ok(ReviewOutcome::Evaluated(violations)) = outcome else {
+        panic!("the review runs: {outcome:?}");
+    };
+    // The time-out is an evaluation error, which counts as a violation.
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(
+        violations[0].message.contains("time"),
+        "{}",
+        violations[0].message
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
