@@ -91,7 +91,7 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
 }
 
 /// The parameter schema of the template that defines a constraint kind, when that template is loaded.
-fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
+pub(super) fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
     for file in analysis.files.values() {
         for (index, info) in file.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
