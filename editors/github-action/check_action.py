@@ -257,7 +257,7 @@ def main():
     action = load()
     static_checks(action)
     dynamic_checks(action, sys.argv[1], os.path.abspath(sys.argv[2]))
-    print(f"action: {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
+    print(f"action checks done with {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
     return 1 if results["failed"] else 0
 
 

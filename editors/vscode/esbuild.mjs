@@ -10,6 +10,7 @@ await esbuild.build({
   target: "node18",
   // VS Code provides the `vscode` module at run time.
   external: ["vscode"],
+  minify: true,
   sourcemap: true,
   logLevel: "warning",
 });

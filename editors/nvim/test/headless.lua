@@ -7,6 +7,7 @@
 -- Set POLICY_LSP_REQUIRE=completion,hover to make the absence of those features a failure.
 
 local passed, failed, skipped = 0, 0, 0
+local mode = os.getenv('POLICY_LSP_CONFIG') or 'entry'
 
 local function out(line)
   io.stdout:write(line .. '\n')
@@ -16,25 +17,24 @@ local function check(name, fn)
   local ok, err = pcall(fn)
   if ok then
     passed = passed + 1
-    out('PASS ' .. name)
+    out('PASS nvim (' .. mode .. '): ' .. name)
   else
     failed = failed + 1
-    out('FAIL ' .. name .. ': ' .. tostring(err))
+    out('FAIL nvim (' .. mode .. '): ' .. name .. ': ' .. tostring(err))
   end
 end
 
 local function skip(name, why)
   skipped = skipped + 1
-  out('SKIP ' .. name .. ': ' .. why)
+  out('SKIP nvim (' .. mode .. '): ' .. name .. ': ' .. why)
 end
 
 local function finish()
-  out(string.format('nvim: %d passed, %d failed, %d skipped', passed, failed, skipped))
+  out(string.format('nvim (%s config) done with %d passed, %d failed, %d skipped', mode, passed, failed, skipped))
   io.stdout:flush()
   vim.cmd(failed > 0 and 'cquit 1' or 'qall!')
 end
 
-local mode = os.getenv('POLICY_LSP_CONFIG') or 'entry'
 local work = assert(os.getenv('WORK'), 'set WORK to an empty directory')
 local fixtures = assert(os.getenv('FIXTURES'), 'set FIXTURES to editors/fixtures')
 local editors_nvim = vim.fs.dirname(vim.fs.dirname(debug.getinfo(1, 'S').source:sub(2)))
