@@ -75,7 +75,7 @@ step "vscode: lint (eslint)" npm run lint
 step "vscode: bundle (esbuild)" npm run build
 # node --test prints TAP; turn its results into PASS/FAIL/SKIP lines.
 node_tests() {
-  POLICY_LSP_SERVER="$server" timeout 300 node --test --test-reporter=tap test/ > "$work/node.tap" 2>&1
+  POLICY_LSP_SERVER="$server" timeout 300 node --test --test-reporter=tap test/*.test.mjs > "$work/node.tap" 2>&1
   local code=$?
   sed -n -E 's/^ok [0-9]+ - (.*) # SKIP (.*)$/SKIP vscode: \1: \2/p' "$work/node.tap"
   grep -E '^ok [0-9]+ - ' "$work/node.tap" | grep -v ' # SKIP' | sed -E 's/^ok [0-9]+ - /PASS vscode: /'
@@ -97,12 +97,13 @@ package_offline() {
     "${vsce[@]}"
   fi
   unzip -l "$work/policy-lsp.vsix" | grep -q 'extension/out/extension.js' || { echo "the bundle is not in the .vsix"; return 1; }
+  unzip -l "$work/policy-lsp.vsix" | grep -q 'extension/out/terminateProcess.sh' || { echo "the kill script is not in the .vsix"; return 1; }
   if unzip -l "$work/policy-lsp.vsix" | grep -E 'node_modules|/src/|\.map$'; then
     echo "the .vsix carries sources, maps or node_modules"
     return 1
   fi
 }
-step "vscode: vsce package (offline) holds the bundle and nothing else" package_offline
+step "vscode: vsce package (offline) holds the bundle, its kill script and nothing else" package_offline
 
 section "Neovim"
 python_tools() {

@@ -1,4 +1,5 @@
 // Bundles the extension (and its vscode-free core, which the node tests import) into out/.
+import * as fs from "node:fs";
 import * as esbuild from "esbuild";
 
 await esbuild.build({
@@ -14,3 +15,8 @@ await esbuild.build({
   sourcemap: true,
   logLevel: "warning",
 });
+
+// vscode-languageclient kills a server that outlives its `exit` with this script, which it looks for next to
+// its own code; bundled, that is out/. Without it the kill fails silently and the server lingers.
+fs.copyFileSync("node_modules/vscode-languageclient/lib/node/terminateProcess.sh", "out/terminateProcess.sh");
+fs.chmodSync("out/terminateProcess.sh", 0o755);

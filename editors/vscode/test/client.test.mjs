@@ -1,6 +1,6 @@
 // Tests the extension's client code (out/core.js, as bundled) and then the real server started exactly as
 // the extension starts it: found by the same resolution, given the same initializationOptions, over stdio.
-// Run: POLICY_LSP_SERVER=/path/to/policy-lsp node --test test/
+// Run: POLICY_LSP_SERVER=/path/to/policy-lsp node --test test/*.test.mjs
 
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
@@ -69,6 +69,8 @@ test("the bundle loads with nothing but the vscode module and node built-ins", (
   const outside = [...requested].filter((name) => name !== "vscode" && !Module.isBuiltin(name) && !name.endsWith("extension.js"));
   assert.deepEqual(outside, []);
   assert.equal(manifest.main, "./out/extension.js");
+  // vscode-languageclient kills a lingering server with a script it expects beside its code.
+  fs.accessSync(path.join(extensionRoot, "out", "terminateProcess.sh"), fs.constants.X_OK);
 });
 
 test("activation covers YAML and folders of policy tests", () => {
