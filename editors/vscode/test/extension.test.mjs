@@ -133,22 +133,29 @@ test("the extension starts the real server and VS Code receives each diagnostic 
   assert.equal(symbols[0].name, "ClusterPolicy require-team");
 });
 
-test("the commands run tests through the CLI, restart the server and show the output", async (t) => {
-  const { vscode, recorded, extension, context, file, bin } = setUp(t);
+test("the commands run tests, restart the server and show the output", async (t) => {
+  const { vscode, recorded, extension, context, file, bin, document } = setUp(t);
+  recorded.documentUri = document.uri.toString();
   await extension.activate(context);
   const status = recorded.statusItems[0];
   await waitFor("the server to run", () => status.tooltip.startsWith("Running"));
 
   await vscode.commands.executeCommand("policyLsp.runTestsInFile");
   const tests = recorded.outputs.get("Policy LSP Tests");
-  // The server does not advertise policy-lsp.runTests yet, so the CLI fallback runs on the active file.
-  assert.equal(tests.lines[0], `Running ${path.join(bin, "policy-lsp")} test ${file} --output json`);
   await waitFor("the test run to report", () => tests.lines.length > 1);
   const reported = tests.lines.slice(1).join("\n");
-  if (/unrecognized subcommand 'test'/.test(reported)) {
+  if (tests.lines[0].startsWith("Running policy-lsp.runTests")) {
+    // The server offers the command: the extension asks it, for the active file.
+    t.diagnostic("the server advertises policy-lsp.runTests: the command path was exercised");
+    assert.equal(tests.lines[0], `Running policy-lsp.runTests ${JSON.stringify({ uri: recorded.documentUri })}`);
+    assert.match(reported, /\d+ passed, \d+ failed/);
+  } else if (/unrecognized subcommand 'test'/.test(reported)) {
+    // Until the server offers policy-lsp.runTests, the CLI fallback runs on the active file.
+    assert.equal(tests.lines[0], `Running ${path.join(bin, "policy-lsp")} test ${file} --output json`);
     t.diagnostic("this server has no `test` subcommand yet: the run's error output was shown, as it should be");
     assert.ok(recorded.messages.some((message) => message.kind === "error" && /test run failed/.test(message.text)));
   } else {
+    assert.equal(tests.lines[0], `Running ${path.join(bin, "policy-lsp")} test ${file} --output json`);
     assert.match(reported, /\d+ passed, \d+ failed/);
   }
 
