@@ -18,6 +18,13 @@ use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
 use crate::ide::{Analysis, AnalysisHost, TextEdit};
 use crate::syntax::SourceFile;
 
+static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the client sent `shutdown` (so `exit` should end with code 0).
+pub fn shutdown_requested() -> bool {
+    SHUTDOWN_REQUESTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// State shared by the handlers.
 struct State {
     host: AnalysisHost,
@@ -98,11 +105,8 @@ impl Server {
         });
     }
 
-    async fn scan_workspace(&self) {
-        let (roots, progress_supported) = {
-            let state = self.state();
-            (state.roots.clone(), state.work_done_progress)
-        };
+    async fn scan_workspace(&self, roots: Vec<PathBuf>) {
+        let progress_supported = self.state().work_done_progress;
         if roots.is_empty() {
             return;
         }
@@ -289,13 +293,21 @@ impl LanguageServer for Server {
                 method: "workspace/didChangeWatchedFiles".to_string(),
                 register_options: serde_json::to_value(options).ok(),
             };
-            let _ = self.client.register_capability(vec![registration]).await;
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                let _ = client.register_capability(vec![registration]).await;
+            });
         }
-        self.scan_workspace().await;
+        // The scan waits on the client (progress tokens) and on the disk: run it beside the handlers so
+        // `initialized` returns at once and a quick `shutdown`/`exit` is never held up by it.
+        let roots = self.state().roots.clone();
+        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move { server.scan_workspace(roots).await });
     }
 
     async fn shutdown(&self) -> Result<()> {
         self.state().shut_down = true;
+        SHUTDOWN_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -390,7 +402,7 @@ impl LanguageServer for Server {
     }
 
     async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
-        {
+        let added = {
             let mut state = self.state();
             for removed in params.event.removed {
                 if let Some(path) = removed.uri.to_file_path() {
@@ -398,14 +410,17 @@ impl LanguageServer for Server {
                     state.roots.retain(|root| *root != path);
                 }
             }
-            state.roots = params
+            let added: Vec<PathBuf> = params
                 .event
                 .added
                 .iter()
                 .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
                 .collect();
-        }
-        self.scan_workspace().await;
+            state.roots.extend(added.iter().cloned());
+            added
+        };
+        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move { server.scan_workspace(added).await });
     }
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
