@@ -262,6 +262,7 @@ impl LanguageServer for Server {
                     ..Default::default()
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
                 diagnostic_provider,
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
@@ -482,6 +483,33 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(hover)
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let position = params.text_document_position_params;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let locations = guarded("definition", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            let locations: Vec<Location> = analysis
+                .definition(&path, offset)
+                .into_iter()
+                .filter_map(|location| {
+                    let target = analysis.file(&location.path)?;
+                    let target_index = LineIndex::new(target.source.rope());
+                    let uri = Uri::from_file_path(&location.path)?;
+                    Some(Location { uri, range: to_proto::range(&target_index, location.range, encoding) })
+                })
+                .collect();
+            (!locations.is_empty()).then_some(locations)
+        })
+        .flatten();
+        Ok(locations.map(GotoDefinitionResponse::Array))
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
