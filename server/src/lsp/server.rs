@@ -343,7 +343,8 @@ impl LanguageServer for Server {
                     }
                     None => TextEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
                 };
-                let result = catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, &[edit.clone()])));
+                let result =
+                    catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, std::slice::from_ref(&edit))));
                 if result.is_err() {
                     // Never lose an edit: rebuild the file from its text with the edit applied by hand.
                     let mut text = file.source.text();
