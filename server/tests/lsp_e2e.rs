@@ -167,3 +167,47 @@ fn survives_unknown_methods_and_closed_documents() {
     client.diagnostics(uri, 2);
     assert_eq!(client.shutdown(), Some(0));
 }
+
+#[test]
+fn completion_hover_and_quick_fix() {
+    let mut client = LspClient::start();
+    let result = client.initialize(&["utf-16"], None);
+    assert_eq!(result["capabilities"]["hoverProvider"], true);
+    let uri = "file:///work/fixable.yaml";
+    open(&mut client, uri, POLICY, 1);
+    client.diagnostics(uri, 1);
+
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 12, "character": 24}, "end": {"line": 12, "character": 24}}, "context": {"diagnostics": []}}),
+    );
+    let action = &actions["result"][0];
+    assert_eq!(action["title"], "Change to `Enforce`");
+    assert_eq!(action["kind"], "quickfix");
+    let edit = &action["edit"]["changes"][uri][0];
+    assert_eq!(edit["newText"], "Enforce");
+    assert_eq!(edit["range"]["start"], json!({"line": 12, "character": 23}));
+    assert_eq!(edit["range"]["end"], json!({"line": 12, "character": 30}));
+
+    // Completion of the enum value right after `failureAction: `.
+    let completion = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 12, "character": 23}}),
+    );
+    let labels: Vec<String> = completion["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["Audit", "Enforce"]);
+
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 12, "character": 12}}),
+    );
+    let markdown = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(markdown.starts_with("**`failureAction`** `string`"), "{markdown}");
+    assert!(markdown.contains("Allowed: `Audit`, `Enforce`"), "{markdown}");
+    assert_eq!(client.shutdown(), Some(0));
+}

@@ -15,7 +15,7 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::{from_proto, to_proto};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
-use crate::ide::{Analysis, AnalysisHost, TextEdit};
+use crate::ide::{Analysis, AnalysisHost, TextEdit as HostEdit};
 use crate::syntax::SourceFile;
 
 static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -263,6 +263,10 @@ impl LanguageServer for Server {
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..Default::default()
+                })),
                 diagnostic_provider,
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
@@ -339,9 +343,9 @@ impl LanguageServer for Server {
                 let edit = match change.range {
                     Some(range) => {
                         let index = LineIndex::new(file.source.rope());
-                        TextEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
+                        HostEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
                     }
-                    None => TextEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
+                    None => HostEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
                 };
                 let result =
                     catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, std::slice::from_ref(&edit))));
@@ -511,6 +515,43 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(locations.map(GotoDefinitionResponse::Array))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let path = from_proto::path(&uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let actions = guarded("code actions", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let wanted = from_proto::text_range(&index, params.range, encoding);
+            let mut actions = Vec::new();
+            for diagnostic in analysis.diagnostics(&path) {
+                let Some(fix) = diagnostic.fix.clone() else { continue };
+                if diagnostic.range.end < wanted.start || diagnostic.range.start > wanted.end {
+                    continue;
+                }
+                let edit = TextEdit { range: to_proto::range(&index, fix.range, encoding), new_text: fix.replacement };
+                let lsp_diagnostic = to_proto::diagnostic(&index, encoding, &uri, diagnostic);
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: fix.title,
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![lsp_diagnostic]),
+                    edit: Some(WorkspaceEdit {
+                        changes: Some(std::collections::HashMap::from([(uri.clone(), vec![edit])])),
+                        ..Default::default()
+                    }),
+                    is_preferred: Some(true),
+                    ..Default::default()
+                }));
+            }
+            Some(actions)
+        })
+        .flatten();
+        Ok(actions)
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
