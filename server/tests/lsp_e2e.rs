@@ -211,3 +211,23 @@ fn completion_hover_and_quick_fix() {
     assert!(markdown.contains("Allowed: `Audit`, `Enforce`"), "{markdown}");
     assert_eq!(client.shutdown(), Some(0));
 }
+
+#[test]
+fn workspace_symbols_come_from_the_scanned_folder() {
+    let root = std::env::temp_dir().join(format!("policy-lsp-symbols-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("policy.yaml"), POLICY).unwrap();
+    let mut client = LspClient::start();
+    let root_uri = format!("file://{}", root.display());
+    client.initialize(&["utf-16"], Some(&root_uri));
+    // The scan ends with a progress `end`; wait for it before asking.
+    client.wait_for(|message| message["method"] == "$/progress" && message["params"]["value"]["kind"] == "end");
+    let symbols = client.request("workspace/symbol", json!({"query": "team"}));
+    let symbols = symbols["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(symbols.len(), 1, "{symbols:?}");
+    assert_eq!(symbols[0]["name"], "ClusterPolicy require-team");
+    assert!(symbols[0]["location"]["uri"].as_str().unwrap().ends_with("/policy.yaml"));
+    assert_eq!(client.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -4,6 +4,7 @@
 pub(crate) mod completion;
 mod diagnostics;
 mod embedded;
+mod folding;
 mod hover;
 pub mod lints;
 mod navigation;
@@ -148,6 +149,29 @@ impl Analysis {
     /// The outline of a file.
     pub fn document_symbols(&self, path: &Path) -> Vec<Symbol> {
         self.files.get(path).map(|file| symbols::document_symbols(file)).unwrap_or_default()
+    }
+
+    /// Ranges the editor can fold.
+    pub fn folding_ranges(&self, path: &Path) -> Vec<TextRange> {
+        self.files.get(path).map(|file| folding::folding_ranges(file)).unwrap_or_default()
+    }
+
+    /// Policies, templates, constraints and tests across the workspace whose name contains `query`
+    /// (case-insensitively), with the file each is in.
+    pub fn workspace_symbols(&self, query: &str) -> Vec<(PathBuf, Symbol)> {
+        let query = query.to_lowercase();
+        let mut found = Vec::new();
+        for (path, file) in self.files.iter() {
+            for symbol in symbols::document_symbols(file) {
+                if symbol.kind == SymbolKind::Resource || !symbol.name.to_lowercase().contains(&query) {
+                    continue;
+                }
+                found.push((path.clone(), Symbol { children: Vec::new(), ..symbol }));
+            }
+        }
+        found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
+        found.truncate(500);
+        found
     }
 
     /// A byte offset as a position.

@@ -263,6 +263,8 @@ impl LanguageServer for Server {
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
+                folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+                workspace_symbol_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
                     ..Default::default()
@@ -552,6 +554,63 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(actions)
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let analysis = self.state().host.snapshot();
+        let ranges = guarded("folding ranges", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let mut folds: Vec<FoldingRange> = analysis
+                .folding_ranges(&path)
+                .into_iter()
+                .map(|range| {
+                    let start = index.line_col(range.start, PositionEncoding::Utf8).line;
+                    let end = index.line_col(range.end, PositionEncoding::Utf8).line;
+                    FoldingRange {
+                        start_line: start,
+                        end_line: end,
+                        kind: Some(FoldingRangeKind::Region),
+                        ..Default::default()
+                    }
+                })
+                .filter(|fold| fold.end_line > fold.start_line)
+                .collect();
+            folds.dedup_by(|left, right| left.start_line == right.start_line && left.end_line == right.end_line);
+            Some(folds)
+        })
+        .flatten();
+        Ok(ranges)
+    }
+
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let symbols = guarded("workspace symbols", || {
+            analysis
+                .workspace_symbols(&params.query)
+                .into_iter()
+                .filter_map(|(path, symbol)| {
+                    let file = analysis.file(&path)?;
+                    let index = LineIndex::new(file.source.rope());
+                    let uri = Uri::from_file_path(&path)?;
+                    let nested = to_proto::document_symbol(&index, encoding, symbol);
+                    #[allow(deprecated)]
+                    Some(SymbolInformation {
+                        name: nested.name,
+                        kind: nested.kind,
+                        tags: None,
+                        deprecated: None,
+                        location: Location { uri, range: nested.selection_range },
+                        container_name: nested.detail,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        Ok(symbols.map(WorkspaceSymbolResponse::Flat))
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
