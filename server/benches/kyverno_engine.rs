@@ -41,7 +41,9 @@ fn bench(criterion: &mut Criterion) {
     let request = Request::default();
     let small = deployment(3);
     let large = deployment(50);
-    criterion.bench_function("autogen rules", |bencher| bencher.iter(|| engine::policy_rules(&policy)));
+    criterion.bench_function("autogen rules", |bencher| {
+        bencher.iter(|| engine::policy_rules(&policy))
+    });
     criterion.bench_function("validate deployment, 3 containers", |bencher| {
         bencher.iter(|| engine::validate(&policy, &small, &request))
     });

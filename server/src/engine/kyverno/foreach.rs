@@ -76,13 +76,13 @@ pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Val
     }
     let effective = if is_delete {
         context
-            .root
+            .root()
             .pointer("/request/oldObject")
             .cloned()
             .unwrap_or(Value::Null)
     } else {
         context
-            .root
+            .root()
             .pointer("/request/object")
             .cloned()
             .unwrap_or(Value::Null)
@@ -244,12 +244,9 @@ fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> O
 }
 
 fn search(expression: &str, data: &Value) -> Result<Value, String> {
-    let mut scratch = JsonContext {
-        root: data.clone(),
-        is_delete: false,
-    };
-    scratch.is_delete = false;
-    scratch.query(expression).map_err(|error| error.to_string())
+    JsonContext::new(data.clone())
+        .query(expression)
+        .map_err(|error| error.to_string())
 }
 
 fn load_variable(variable: &Value, context: &JsonContext) -> Result<Value, String> {

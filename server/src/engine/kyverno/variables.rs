@@ -32,29 +32,44 @@ impl std::fmt::Display for VariableError {
 /// The JSON document that `{{ }}` expressions query: `request`, `images`, `element`, context entries.
 #[derive(Clone, Debug)]
 pub struct JsonContext {
-    pub root: Value,
+    root: Value,
     /// DELETE requests read `request.oldObject` where policies wrote `request.object`.
     pub is_delete: bool,
+    /// The root converted for JMESPath once, reused by every query until the context changes.
+    converted: std::cell::OnceCell<jmespath::Rcvar>,
 }
 
 impl Default for JsonContext {
     fn default() -> Self {
-        JsonContext {
-            root: Value::Object(Map::new()),
-            is_delete: false,
-        }
+        JsonContext::new(Value::Object(Map::new()))
     }
 }
 
 impl JsonContext {
+    /// A context whose root document is `root`.
+    pub fn new(root: Value) -> Self {
+        JsonContext {
+            root,
+            is_delete: false,
+            converted: std::cell::OnceCell::new(),
+        }
+    }
+
+    /// The root document.
+    pub fn root(&self) -> &Value {
+        &self.root
+    }
+
     /// Sets a value at a dotted path (`request.object.metadata.name`), creating objects on the way.
     pub fn add_variable(&mut self, dotted_key: &str, value: Value) {
+        self.converted = std::cell::OnceCell::new();
         let parts: Vec<&str> = dotted_key.split('.').collect();
         set_path(&mut self.root, &parts, value);
     }
 
     /// Sets a top-level entry.
     pub fn set(&mut self, name: &str, value: Value) {
+        self.converted = std::cell::OnceCell::new();
         if !self.root.is_object() {
             self.root = Value::Object(Map::new());
         }
@@ -81,11 +96,13 @@ impl JsonContext {
             guard_null_subexpressions(compiled.as_ast()),
             runtime(),
         );
-        let data =
-            jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null);
-        let data = jmespath::Rcvar::new(data);
+        let data = self.converted.get_or_init(|| {
+            jmespath::Rcvar::new(
+                jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null),
+            )
+        });
         let result = compiled
-            .search(&data)
+            .search(data)
             .map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
         let value = to_value(&result);
         if value.is_null()
