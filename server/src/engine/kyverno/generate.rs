@@ -53,6 +53,15 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             }
             Ok(_) => {}
         }
+        if let Some(exception) =
+            matching::matching_exception(policy, &name, &effective, request, &context)
+        {
+            responses.push(response(
+                RuleStatus::Skip,
+                format!("rule is skipped due to policy exceptions{exception}"),
+            ));
+            continue;
+        }
         if generate.get("cloneList").is_some() || generate.get("foreach").is_some() {
             let reason =
                 "generate rules with cloneList or foreach are not supported yet".to_string();

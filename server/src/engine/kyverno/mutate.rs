@@ -63,6 +63,15 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
             }
             Ok(_) => {}
         }
+        if let Some(exception) =
+            matching::matching_exception(policy, &name, &effective, request, &context)
+        {
+            rules.push(response(
+                RuleStatus::Skip,
+                format!("rule is skipped due to policy exceptions{exception}"),
+            ));
+            continue;
+        }
         let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
             mutate_foreach(foreach, &context, &effective, request, &name, 0)
         } else {

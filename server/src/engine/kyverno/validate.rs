@@ -40,17 +40,6 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         if !matching::rule_matches(rule, match_target, request, &policy_namespace) {
             continue;
         }
-        if let Some(exception) =
-            matching::matching_exception(policy, name, match_target, request, &base_context)
-        {
-            responses.push(RuleResponse::new(
-                name,
-                RuleType::Validation,
-                RuleStatus::Skip,
-                format!("rule is skipped due to policy exceptions{exception}"),
-            ));
-            continue;
-        }
         if rule.get("celPreconditions").is_some() {
             let reason =
                 "celPreconditions need the CEL engine, which is not implemented yet".to_string();
@@ -66,6 +55,7 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         }
         let mut context = base_context.clone();
         let validator = Validator {
+            policy,
             rule,
             rule_name: name,
             request,
@@ -140,6 +130,7 @@ fn old_object_fails(
     }
     let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
     let validator = Validator {
+        policy,
         rule,
         rule_name: name,
         request: &create,
@@ -167,6 +158,7 @@ pub fn policy_namespace(policy: &Value) -> String {
 }
 
 struct Validator<'a> {
+    policy: &'a Value,
     rule: &'a Value,
     rule_name: &'a str,
     request: &'a Request,
@@ -222,6 +214,24 @@ impl Validator<'_> {
             Ok(_) => {}
         }
         if self.nesting == 0 {
+            // Exceptions are looked up after the rule's context and preconditions, as Kyverno does.
+            let target = context
+                .root()
+                .pointer("/request/object")
+                .filter(|object| !object.is_null())
+                .unwrap_or(resource);
+            if let Some(exception) = matching::matching_exception(
+                self.policy,
+                self.rule_name,
+                target,
+                self.request,
+                context,
+            ) {
+                return Some(self.response(
+                    RuleStatus::Skip,
+                    format!("rule is skipped due to policy exceptions{exception}"),
+                ));
+            }
             if let Some(reason) = unsupported_reason(block) {
                 let mut response = self.response(RuleStatus::Error, reason.clone());
                 response.unsupported = Some(reason);
@@ -473,6 +483,7 @@ impl Validator<'_> {
                 None => element.is_object(),
             };
             let nested = Validator {
+                policy: self.policy,
                 rule: self.rule,
                 rule_name: self.rule_name,
                 request: self.request,

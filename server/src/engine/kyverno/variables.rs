@@ -69,7 +69,20 @@ impl JsonContext {
 
     /// Sets a top-level entry.
     pub fn set(&mut self, name: &str, value: Value) {
-        self.converted = std::cell::OnceCell::new();
+        // A converted root is updated in place: its children are shared, so setting one top-level
+        // entry (a foreach element) costs the entry, not the whole document.
+        let previous = std::mem::take(&mut self.converted);
+        if let Some(converted) = previous.into_inner()
+            && let Some(map) = converted.as_object()
+        {
+            let mut map = map.clone();
+            let entry =
+                jmespath::Variable::try_from(value.clone()).unwrap_or(jmespath::Variable::Null);
+            map.insert(name.to_string(), jmespath::Rcvar::new(entry));
+            let _ = self
+                .converted
+                .set(jmespath::Rcvar::new(jmespath::Variable::Object(map)));
+        }
         if !self.root.is_object() {
             self.root = Value::Object(Map::new());
         }
