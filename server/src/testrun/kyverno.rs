@@ -278,10 +278,19 @@ impl Runner<'_> {
             .map(Vec::as_slice)
             .unwrap_or_default()
         {
-            if let (Some(name), Some(data)) =
-                (entry.get("name").and_then(Value::as_str), entry.get("data"))
-            {
-                global_context.insert(name.to_string(), data.clone());
+            let Some(name) = entry.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            match self.global_context_entry(entry, &base) {
+                Ok(Some(value)) => {
+                    global_context.insert(name.to_string(), value);
+                }
+                Ok(None) => {}
+                Err(message) => self.problem(
+                    "/globalContextEntries",
+                    "kyverno-test/global-context",
+                    message,
+                ),
             }
         }
         // The CLI's Context file adds cluster objects and image data for imageRegistry entries.
@@ -349,6 +358,23 @@ impl Runner<'_> {
             objects.extend(cluster_resources.iter().cloned());
             objects
         });
+        let mut clone_sources = Vec::new();
+        for entry in &results {
+            if let Some(path) = entry.get("cloneSourceResource").and_then(Value::as_str) {
+                if let Ok(text) = self.files.read(&base.join(path)) {
+                    clone_sources.extend(
+                        crate::syntax::parse_file(&text)
+                            .into_iter()
+                            .map(|document| document.value)
+                            .filter(|value| !value.is_null())
+                            .map(|mut value| {
+                                default_namespace(&mut value);
+                                value
+                            }),
+                    );
+                }
+            }
+        }
         let setup = Setup {
             policies,
             resources,
@@ -360,12 +386,77 @@ impl Runner<'_> {
             api_call_mocks,
             cluster_objects,
             image_data,
+            clone_sources,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
             self.run_entry(entry, entry_index, &setup, &base, &mut cache);
         }
+    }
+
+    /// The mocked data of a global context entry: `data`, inline `resources` or `resourceFiles`, then
+    /// `fieldPath` and `projections`, as the CLI resolves them.
+    fn global_context_entry(
+        &mut self,
+        entry: &Value,
+        base: &Path,
+    ) -> Result<Option<Value>, String> {
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+        let root = if let Some(resources) = entry.get("resources").and_then(Value::as_array) {
+            Value::Array(resources.clone())
+        } else if let Some(files) = entry.get("resourceFiles").and_then(Value::as_array) {
+            let mut items = Vec::new();
+            for file in files.iter().filter_map(Value::as_str) {
+                let text = self.files.read(&base.join(file)).map_err(|error| {
+                    format!("globalContextEntries {name:?}: cannot read {file}: {error}")
+                })?;
+                items.extend(
+                    crate::syntax::parse_file(&text)
+                        .into_iter()
+                        .map(|document| document.value)
+                        .filter(|value| !value.is_null()),
+                );
+            }
+            Value::Array(items)
+        } else if let Some(data) = entry.get("data") {
+            data.clone()
+        } else {
+            return Ok(None);
+        };
+        let search = |path: &str, data: &Value| {
+            engine::variables::JsonContext::new(data.clone())
+                .query(path)
+                .or_else(|error| match error {
+                    engine::variables::VariableError::NotFound(_) => Ok(Value::Null),
+                    other => Err(format!("globalContextEntries {name:?}: {other}")),
+                })
+        };
+        let root = match entry
+            .get("fieldPath")
+            .and_then(Value::as_str)
+            .filter(|path| !path.is_empty())
+        {
+            Some(path) => search(path, &root)?,
+            None => root,
+        };
+        let Some(projections) = entry
+            .get("projections")
+            .and_then(Value::as_array)
+            .filter(|items| !items.is_empty())
+        else {
+            return Ok(Some(root));
+        };
+        let mut out = Map::new();
+        for projection in projections {
+            let projection_name = projection.get("name").and_then(Value::as_str).unwrap_or("");
+            let path = projection
+                .get("path")
+                .and_then(Value::as_str)
+                .unwrap_or("@");
+            out.insert(projection_name.to_string(), search(path, &root)?);
+        }
+        Ok(Some(Value::Object(out)))
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -871,6 +962,8 @@ struct Setup {
     api_call_mocks: Vec<engine::api_call::ApiCallMock>,
     cluster_objects: Option<Vec<Value>>,
     image_data: Map<String, Value>,
+    /// Documents of the results' `cloneSourceResource` files.
+    clone_sources: Vec<Value>,
 }
 
 /// The responses of one policy for one resource, in one phase.
@@ -1190,7 +1283,15 @@ fn evaluate_resource(
         if !engine::policy_has(policy, "generate") {
             continue;
         }
-        let request = build_request(setup, policy, &current, operation_override);
+        let mut request = build_request(setup, policy, &current, operation_override);
+        // Clone sources come from every object the CLI's fake cluster holds plus the
+        // `cloneSourceResource` files named by the results.
+        request
+            .cluster_resources
+            .extend(setup.resources.iter().map(|loaded| loaded.value.clone()));
+        request
+            .cluster_resources
+            .extend(setup.clone_sources.iter().cloned());
         let rules = engine::generate(policy, &current, &request);
         if rules.is_empty() {
             continue;
@@ -1231,6 +1332,7 @@ fn build_request(
         }
     }
     let mut rule_values = HashMap::new();
+    let mut rule_foreach_values = HashMap::new();
     for entry in values
         .get("policies")
         .and_then(Value::as_array)
@@ -1266,6 +1368,12 @@ fn build_request(
                 rule.get("values").and_then(Value::as_object),
             ) {
                 rule_values.insert(name.to_string(), map.clone());
+            }
+            if let (Some(name), Some(map)) = (
+                rule.get("name").and_then(Value::as_str),
+                rule.get("foreachValues").and_then(Value::as_object),
+            ) {
+                rule_foreach_values.insert(name.to_string(), map.clone());
             }
         }
     }
@@ -1354,6 +1462,7 @@ fn build_request(
         namespace_labels,
         variables,
         rule_values,
+        rule_foreach_values,
         old_object: None,
         cluster_resources: setup.cluster_resources.clone(),
         subresource,

@@ -98,11 +98,32 @@ pub fn load_context(
     rule_name: &str,
     request: &Request,
     context: &mut JsonContext,
-    apply_rule_values: bool,
+    element_index: Option<usize>,
 ) -> Result<(), String> {
-    if apply_rule_values && let Some(values) = request.rule_values.get(rule_name) {
+    // Values written for a rule also serve the rules autogen derives from it.
+    let values = request.rule_values.get(rule_name).or_else(|| {
+        let base = rule_name
+            .strip_prefix("autogen-cronjob-")
+            .or_else(|| rule_name.strip_prefix("autogen-"))?;
+        request.rule_values.get(base)
+    });
+    if let Some(values) = values {
         for (key, value) in values {
             context.add_variable(key, value.clone());
+        }
+    }
+    // `foreachValues` give one value per foreach element.
+    let foreach_values = request.rule_foreach_values.get(rule_name).or_else(|| {
+        let base = rule_name
+            .strip_prefix("autogen-cronjob-")
+            .or_else(|| rule_name.strip_prefix("autogen-"))?;
+        request.rule_foreach_values.get(base)
+    });
+    if let (Some(index), Some(foreach_values)) = (element_index, foreach_values) {
+        for (key, list) in foreach_values {
+            if let Some(value) = list.as_array().and_then(|items| items.get(index)) {
+                context.add_variable(key, value.clone());
+            }
         }
     }
     let Some(entries) = entries.and_then(Value::as_array) else {
@@ -116,7 +137,14 @@ pub fn load_context(
             context.add_variable(name, value);
         } else if let Some(reference) = entry.get("globalReference") {
             let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
-            if let Some(data) = request.global_context.get(key) {
+            let projected = match (
+                request.global_context.get(key),
+                reference.get("projection").and_then(Value::as_str),
+            ) {
+                (Some(data), Some(projection)) if !projection.is_empty() => data.get(projection),
+                (data, _) => data,
+            };
+            if let Some(data) = projected {
                 let value = match reference
                     .get("jmesPath")
                     .and_then(Value::as_str)

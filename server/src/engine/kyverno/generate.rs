@@ -29,7 +29,7 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         let response = |status, message: String| {
             RuleResponse::new(&name, RuleType::Generation, status, message)
         };
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
+        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
             responses.push(response(
                 RuleStatus::Error,
                 format!("failed to load context: {error}"),
@@ -142,7 +142,8 @@ fn generate_one(
         }
         copy
     } else {
-        return Err("generate rule needs data or clone".to_string());
+        // A generate rule without data or clone creates the bare resource.
+        json!({})
     };
     if !generated.is_object() {
         generated = json!({});

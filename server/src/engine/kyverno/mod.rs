@@ -104,6 +104,8 @@ pub struct Request {
     pub variables: Vec<(String, Value)>,
     /// Per-rule values from the Values file, keyed by rule name: they stand in for context entries.
     pub rule_values: std::collections::HashMap<String, Map<String, Value>>,
+    /// Per-rule `foreachValues`: for each key, one value per foreach element.
+    pub rule_foreach_values: std::collections::HashMap<String, Map<String, Value>>,
     /// The old object for UPDATE and DELETE requests.
     pub old_object: Option<Value>,
     /// Resources known to the (fake) cluster: clone sources for generate rules.

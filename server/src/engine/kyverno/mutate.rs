@@ -39,7 +39,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
             rules.push(unsupported);
             continue;
         }
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
+        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
             rules.push(response(
                 RuleStatus::Error,
                 format!("failed to load context: {error}"),
@@ -158,7 +158,7 @@ fn mutate_foreach(
                 rule_name,
                 request,
                 &mut element_context,
-                false,
+                Some(index),
             )?;
             match evaluate_conditions(entry.get("preconditions"), &element_context) {
                 Ok(outcome) if outcome.holds => {}

@@ -179,6 +179,14 @@ impl Validator<'_> {
         resource: &Value,
         element: Option<&Value>,
     ) -> Option<RuleResponse> {
+        let element_index = if self.nesting == 0 {
+            None
+        } else {
+            context
+                .get("elementIndex")
+                .and_then(Value::as_u64)
+                .map(|index| index as usize)
+        };
         let (entries, conditions) = if self.nesting == 0 {
             (self.rule.get("context"), self.rule.get("preconditions"))
         } else {
@@ -189,7 +197,7 @@ impl Validator<'_> {
             self.rule_name,
             self.request,
             context,
-            self.nesting == 0,
+            element_index,
         ) {
             return Some(self.response(
                 RuleStatus::Error,

@@ -63,7 +63,8 @@ impl JsonContext {
     /// Sets a value at a dotted path (`request.object.metadata.name`), creating objects on the way.
     pub fn add_variable(&mut self, dotted_key: &str, value: Value) {
         self.converted = std::cell::OnceCell::new();
-        let parts: Vec<&str> = dotted_key.split('.').collect();
+        let parts = split_dotted_key(dotted_key);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         set_path(&mut self.root, &parts, value);
     }
 
@@ -225,6 +226,22 @@ fn guard_null_subexpressions(ast: &Ast) -> Ast {
         },
         other => other.clone(),
     }
+}
+
+/// Splits `a.b."c.d"` into `a`, `b`, `c.d`: quoted segments may contain dots.
+fn split_dotted_key(key: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for character in key.chars() {
+        match character {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut current)),
+            other => current.push(other),
+        }
+    }
+    parts.push(current);
+    parts
 }
 
 fn set_path(target: &mut Value, parts: &[&str], value: Value) {
