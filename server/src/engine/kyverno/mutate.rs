@@ -114,6 +114,9 @@ fn apply_patches(
         .filter(|text| !text.is_empty())
     {
         apply_json6902(resource, patch)?
+    } else if let Some(operations) = substituted.get("patchesJson6902").and_then(Value::as_array) {
+        // A patch written as one `{{ }}` expression arrives as the list of operations itself.
+        apply_operations(resource, operations)?
     } else {
         return Err("empty mutate rule".to_string());
     };
@@ -216,7 +219,50 @@ fn condition_holds(resource: Option<&Value>, key: &str, pattern: &Value) -> bool
     let Some(value) = resource.and_then(|resource| resource.get(key)) else {
         return false;
     };
-    matches!(match_pattern(value, pattern), PatternOutcome::Pass)
+    matches!(
+        match_pattern(value, &without_additions(pattern)),
+        PatternOutcome::Pass
+    )
+}
+
+/// A condition without its `+(key)` entries: those are patches, not conditions.
+fn without_additions(pattern: &Value) -> Value {
+    match pattern {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, _)| {
+                    !matches!(parse_anchor(key), Some((AnchorKind::AddIfNotPresent, _)))
+                })
+                .map(|(key, child)| (key.clone(), without_additions(child)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The `+(key)` entries inside a condition, as a patch for the value under the condition's key.
+fn additions(pattern: &Value, resource: Option<&Value>) -> Option<Value> {
+    let map = pattern.as_object()?;
+    let mut out = Map::new();
+    for (key, child) in map {
+        match parse_anchor(key) {
+            Some((AnchorKind::AddIfNotPresent, bare)) => {
+                if resource.and_then(|resource| resource.get(bare)).is_none() {
+                    out.insert(bare.to_string(), strip_anchors(child));
+                }
+            }
+            Some(_) | None if child.is_object() => {
+                let bare = parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
+                if let Some(nested) =
+                    additions(child, resource.and_then(|resource| resource.get(bare)))
+                {
+                    out.insert(bare.to_string(), nested);
+                }
+            }
+            _ => {}
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 fn prepare_map(
@@ -237,7 +283,13 @@ fn prepare_map(
     let mut out = Map::new();
     for (key, value) in patch {
         match parse_anchor(key) {
-            Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _)) => {}
+            Some((AnchorKind::Condition, bare)) | Some((AnchorKind::Global, bare)) => {
+                // A condition may carry `+(key)` entries that patch the value it tested.
+                let child = resource.and_then(|resource| resource.get(bare));
+                if let Some(patch) = additions(value, child) {
+                    out.insert(bare.to_string(), patch);
+                }
+            }
             Some((AnchorKind::AddIfNotPresent, bare)) => {
                 let present = resource.and_then(|resource| resource.get(bare)).is_some();
                 if !present {
@@ -473,8 +525,13 @@ pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, Strin
     let Some(operations) = document.value.as_array().cloned() else {
         return Err("patchesJson6902 must be a list of operations".to_string());
     };
+    apply_operations(resource, &operations)
+}
+
+/// Applies RFC 6902 operations in order.
+fn apply_operations(resource: &Value, operations: &[Value]) -> Result<Value, String> {
     let mut current = resource.clone();
-    for operation in operations {
+    for operation in operations.iter().filter(|operation| !operation.is_null()) {
         let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
         let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
         match op {

@@ -102,7 +102,7 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
-        let compiled = runtime().compile(expression).map_err(|error| {
+        let compiled = compile_lenient(expression).map_err(|error| {
             VariableError::Invalid(format!("incorrect query {expression}: {error}"))
         })?;
         let compiled = jmespath::Expression::new(
@@ -242,6 +242,42 @@ fn split_dotted_key(key: &str) -> Vec<String> {
     }
     parts.push(current);
     parts
+}
+
+/// Compiles an expression the way Kyverno's Go parser accepts it: that parser lets entries of a
+/// multi-select hash (`{a: x b: y}`) go without the separating comma, so missing commas are inserted
+/// where the Rust parser stops on one.
+fn compile_lenient(
+    expression: &str,
+) -> Result<jmespath::Expression<'static>, jmespath::JmespathError> {
+    let mut text = expression.to_string();
+    let mut first_error = None;
+    for _ in 0..64 {
+        match runtime().compile(&text) {
+            Ok(compiled) => return Ok(compiled),
+            Err(error) => {
+                let missing_comma = error.to_string().contains("Expected '}' or ','");
+                let offset = text
+                    .char_indices()
+                    .nth(error.offset)
+                    .map(|(index, _)| index);
+                if first_error.is_none() {
+                    first_error = Some(error);
+                }
+                match offset {
+                    Some(offset) if missing_comma => text.insert(offset, ','),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        jmespath::JmespathError::new(
+            expression,
+            0,
+            jmespath::ErrorReason::Parse("invalid expression".to_string()),
+        )
+    }))
 }
 
 fn set_path(target: &mut Value, parts: &[&str], value: Value) {
