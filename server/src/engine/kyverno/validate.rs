@@ -23,12 +23,7 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         };
         if rule.get("verifyImages").is_some() {
             if matching::rule_matches(rule, match_target, request, &policy_namespace) {
-                let mut response = RuleResponse::new(
-                    name,
-                    RuleType::ImageVerify,
-                    RuleStatus::Skip,
-                    "image verification needs registry access and signatures; it is not evaluated offline",
-                );
+                let mut response = verify_images(name, rule, &effective);
                 response.policy_pointer = Some(format!("/spec/rules/{index}/verifyImages"));
                 responses.push(response);
             }
@@ -84,6 +79,82 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         }
     }
     responses
+}
+
+/// The offline part of a verifyImages rule: digests required by `verifyDigest` are checked; signatures
+/// and attestations need a registry, so rules that ask for them are skipped with that reason.
+fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
+    let entries = rule.get("verifyImages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let needs_registry = entries.iter().any(|entry| {
+        ["attestors", "attestations"]
+            .iter()
+            .any(|key| entry.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()))
+    });
+    if needs_registry {
+        return RuleResponse::new(
+            name,
+            RuleType::ImageVerify,
+            RuleStatus::Skip,
+            "image signatures and attestations need registry access; they are not verified offline",
+        );
+    }
+    let images = super::foreach::extract_images(resource);
+    for entry in &entries {
+        let references: Vec<&str> = entry
+            .get("imageReferences")
+            .or_else(|| entry.get("image").map(|_| &Value::Null))
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_else(|| vec!["*"]);
+        let verify_digest = entry.get("verifyDigest").and_then(Value::as_bool).unwrap_or(true);
+        for containers in images.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            for info in containers.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                let reference = info.get("reference").and_then(Value::as_str).unwrap_or("");
+                if !references.iter().any(|pattern| super::pattern::wildcard_match(pattern, reference)) {
+                    continue;
+                }
+                let digest = info.get("digest").and_then(Value::as_str).unwrap_or("");
+                if verify_digest && digest.is_empty() {
+                    return RuleResponse::new(
+                        name,
+                        RuleType::ImageVerify,
+                        RuleStatus::Fail,
+                        format!("missing digest for {reference}"),
+                    );
+                }
+                // A required image must carry Kyverno's verification record, which only a
+                // successful signature check writes.
+                let required = entry.get("required").and_then(Value::as_bool).unwrap_or(true);
+                if required && !image_marked_verified(resource, reference) {
+                    return RuleResponse::new(
+                        name,
+                        RuleType::ImageVerify,
+                        RuleStatus::Fail,
+                        format!("unverified image {reference}"),
+                    );
+                }
+            }
+        }
+    }
+    RuleResponse::new(name, RuleType::ImageVerify, RuleStatus::Pass, "image verified")
+}
+
+/// Whether the `kyverno.io/verify-images` annotation records the image as verified.
+fn image_marked_verified(resource: &Value, reference: &str) -> bool {
+    let Some(text) = resource
+        .pointer("/metadata/annotations")
+        .and_then(|annotations| annotations.get("kyverno.io/verify-images"))
+        .and_then(Value::as_str)
+    else {
+        return false;
+    };
+    let Ok(Value::Object(record)) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    record.iter().any(|(image, status)| {
+        (image == reference || image.ends_with(reference) || reference.ends_with(image.as_str()))
+            && matches!(status.as_str(), Some("pass") | Some("true"))
+    })
 }
 
 /// Enforce rules on UPDATE requests let a resource keep a violation it already had
