@@ -84,11 +84,18 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
 /// The offline part of a verifyImages rule: digests required by `verifyDigest` are checked; signatures
 /// and attestations need a registry, so rules that ask for them are skipped with that reason.
 fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
-    let entries = rule.get("verifyImages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let entries = rule
+        .get("verifyImages")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
     let needs_registry = entries.iter().any(|entry| {
-        ["attestors", "attestations"]
-            .iter()
-            .any(|key| entry.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()))
+        ["attestors", "attestations"].iter().any(|key| {
+            entry
+                .get(*key)
+                .and_then(Value::as_array)
+                .is_some_and(|items| !items.is_empty())
+        })
     });
     if needs_registry {
         return RuleResponse::new(
@@ -106,11 +113,25 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
             .and_then(Value::as_array)
             .map(|items| items.iter().filter_map(Value::as_str).collect())
             .unwrap_or_else(|| vec!["*"]);
-        let verify_digest = entry.get("verifyDigest").and_then(Value::as_bool).unwrap_or(true);
-        for containers in images.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-            for info in containers.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+        let verify_digest = entry
+            .get("verifyDigest")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        for containers in images
+            .as_object()
+            .map(|map| map.values().cloned().collect::<Vec<_>>())
+            .unwrap_or_default()
+        {
+            for info in containers
+                .as_object()
+                .map(|map| map.values().cloned().collect::<Vec<_>>())
+                .unwrap_or_default()
+            {
                 let reference = info.get("reference").and_then(Value::as_str).unwrap_or("");
-                if !references.iter().any(|pattern| super::pattern::wildcard_match(pattern, reference)) {
+                if !references
+                    .iter()
+                    .any(|pattern| super::pattern::wildcard_match(pattern, reference))
+                {
                     continue;
                 }
                 let digest = info.get("digest").and_then(Value::as_str).unwrap_or("");
@@ -124,7 +145,10 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
                 }
                 // A required image must carry Kyverno's verification record, which only a
                 // successful signature check writes.
-                let required = entry.get("required").and_then(Value::as_bool).unwrap_or(true);
+                let required = entry
+                    .get("required")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(true);
                 if required && !image_marked_verified(resource, reference) {
                     return RuleResponse::new(
                         name,
@@ -136,7 +160,12 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
             }
         }
     }
-    RuleResponse::new(name, RuleType::ImageVerify, RuleStatus::Pass, "image verified")
+    RuleResponse::new(
+        name,
+        RuleType::ImageVerify,
+        RuleStatus::Pass,
+        "image verified",
+    )
 }
 
 /// Whether the `kyverno.io/verify-images` annotation records the image as verified.
