@@ -258,8 +258,17 @@ impl Runner<'_> {
                 cluster_resources.push(loaded.value);
             }
         }
-        for loaded in self.load_list(&test, "targetResources", &base, false) {
-            cluster_resources.push(loaded.value);
+        let target_resources: Vec<Loaded> = self
+            .load_list(&test, "targetResources", &base, false)
+            .into_iter()
+            .filter(|loaded| loaded.value.get("kind").is_some())
+            .map(|mut loaded| {
+                default_namespace(&mut loaded.value);
+                loaded
+            })
+            .collect();
+        for loaded in &target_resources {
+            cluster_resources.push(loaded.value.clone());
         }
         let exceptions: Vec<Value> = self
             .load_list(&test, "exceptions", &base, false)
@@ -387,6 +396,7 @@ impl Runner<'_> {
             cluster_objects,
             image_data,
             clone_sources,
+            target_resources,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -789,6 +799,30 @@ impl Runner<'_> {
                 .map(|(index, _)| index)
                 .collect();
             if matched.is_empty() {
+                if let Some(rows) = self.target_rows(
+                    entry,
+                    policy,
+                    rule_name,
+                    resource_name,
+                    &operation,
+                    setup,
+                    base,
+                    cache,
+                ) {
+                    let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
+                    self.push_result(
+                        entry,
+                        entry_index,
+                        resource_index,
+                        resource_name,
+                        &actual,
+                        outcome,
+                        &reason,
+                        &message,
+                        Some(related),
+                    );
+                    continue;
+                }
                 self.problem(
                     format!("/results/{entry_index}/resources/{resource_index}"),
                     "kyverno-test/unknown-resource",
@@ -840,6 +874,83 @@ impl Runner<'_> {
                 Some(related),
             );
         }
+    }
+
+    /// Rows for a resource named by the results that is a mutate-existing target: every trigger is
+    /// evaluated and the rule responses that patched this target are compared.
+    #[allow(clippy::too_many_arguments)]
+    fn target_rows(
+        &mut self,
+        entry: &Value,
+        policy: &Loaded,
+        rule_name: &str,
+        reference: &str,
+        operation: &str,
+        setup: &Setup,
+        base: &Path,
+        cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
+    ) -> Option<Vec<Row>> {
+        let target = setup
+            .target_resources
+            .iter()
+            .find(|loaded| resource_matches(&loaded.value, reference))?;
+        let policy_name = policy
+            .value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let expected = expected_result(entry);
+        let mut rows = Vec::new();
+        for position in 0..setup.resources.len() {
+            let outcomes = cache
+                .entry((position, operation.to_string()))
+                .or_insert_with(|| evaluate_resource(setup, position, operation))
+                .clone();
+            for outcome in outcomes
+                .iter()
+                .filter(|outcome| outcome.policy_name == policy_name)
+            {
+                for rule in &outcome.rules {
+                    let names_rule = rule_name.is_empty()
+                        || rule.name == rule_name
+                        || rule.name == format!("autogen-{rule_name}")
+                        || rule.name == format!("autogen-cronjob-{rule_name}");
+                    let Some(patched) = rule.patched_target.as_ref() else {
+                        continue;
+                    };
+                    if !names_rule || !resource_matches(patched, reference) {
+                        continue;
+                    }
+                    let mut row = Row::from_rule(rule, &expected);
+                    if let Some(path) = entry.get("patchedResources").and_then(Value::as_str) {
+                        match compare_with_file(self.files, &base.join(path), patched) {
+                            Comparison::Equal => {}
+                            Comparison::NotFound => {
+                                row = Row::fail(
+                                    "Resource error",
+                                    "patched target not found in manifest",
+                                )
+                            }
+                            Comparison::Different(message) => {
+                                row = Row::fail("Resource diff", &message)
+                            }
+                            Comparison::Error(message) => {
+                                row = Row::fail("Resource error", &message)
+                            }
+                        }
+                    }
+                    row.links = links(&row.related, policy, target);
+                    rows.push(row);
+                }
+            }
+        }
+        if rows.is_empty() {
+            rows.push(Row::fail(
+                "Not found",
+                "no rule patched this target resource",
+            ));
+        }
+        Some(rows)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -964,6 +1075,8 @@ struct Setup {
     image_data: Map<String, Value>,
     /// Documents of the results' `cloneSourceResource` files.
     clone_sources: Vec<Value>,
+    /// Existing resources that mutate-existing rules patch.
+    target_resources: Vec<Loaded>,
 }
 
 /// The responses of one policy for one resource, in one phase.

@@ -69,6 +69,8 @@ pub struct RuleResponse {
     pub resource_pointer: Option<String>,
     /// Resources produced by a generate rule.
     pub generated: Vec<Value>,
+    /// The existing resource a mutate-existing rule patched (as patched).
+    pub patched_target: Option<Value>,
 }
 
 impl RuleResponse {
@@ -87,6 +89,7 @@ impl RuleResponse {
             policy_pointer: None,
             resource_pointer: None,
             generated: Vec::new(),
+            patched_target: None,
         }
     }
 }

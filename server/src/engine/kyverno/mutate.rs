@@ -30,15 +30,6 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
         }
         let response =
             |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
-        if mutate.get("targets").is_some() {
-            let reason =
-                "mutate rules with targets (mutate existing resources) are not supported yet"
-                    .to_string();
-            let mut unsupported = response(RuleStatus::Error, reason.clone());
-            unsupported.unsupported = Some(reason);
-            rules.push(unsupported);
-            continue;
-        }
         if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
             rules.push(response(
                 RuleStatus::Error,
@@ -72,6 +63,18 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
             ));
             continue;
         }
+        if let Some(targets) = mutate.get("targets").and_then(Value::as_array) {
+            // Mutate-existing rules patch other resources; the trigger itself is left unchanged.
+            rules.extend(mutate_targets(
+                &policy_namespace(policy),
+                targets,
+                mutate,
+                &context,
+                request,
+                &name,
+            ));
+            continue;
+        }
         let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
             mutate_foreach(foreach, &context, &effective, request, &name, 0)
         } else {
@@ -90,6 +93,125 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
         rules,
         patched_resource: patched,
     }
+}
+
+/// Mutate-existing: every resource of the (fake) cluster a target spec selects is patched, with the
+/// resource available as `target`; each gets its own rule response carrying the patched target.
+fn mutate_targets(
+    policy_namespace: &str,
+    targets: &[Value],
+    mutate: &Value,
+    context: &JsonContext,
+    request: &Request,
+    rule_name: &str,
+) -> Vec<RuleResponse> {
+    let response =
+        |status, message: String| RuleResponse::new(rule_name, RuleType::Mutation, status, message);
+    let mut out = Vec::new();
+    for spec in targets {
+        let mut selector_fields = Map::new();
+        for key in ["apiVersion", "kind", "name", "namespace", "selector"] {
+            if let Some(value) = spec.get(key) {
+                selector_fields.insert(key.to_string(), value.clone());
+            }
+        }
+        let selector = match substitute_all(&Value::Object(selector_fields), context) {
+            Ok(selector) => selector,
+            Err(error) => {
+                out.push(response(
+                    RuleStatus::Error,
+                    format!("failed to resolve target: {error}"),
+                ));
+                continue;
+            }
+        };
+        let text = |key: &str| {
+            selector
+                .get(key)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
+        };
+        let (api_version, kind, name) = (text("apiVersion"), text("kind"), text("name"));
+        let namespace = if policy_namespace.is_empty() {
+            text("namespace")
+        } else {
+            policy_namespace.to_string()
+        };
+        for candidate in &request.cluster_resources {
+            let same_type = candidate.get("apiVersion").and_then(Value::as_str)
+                == Some(api_version.as_str())
+                && matching::resource_kind(candidate) == kind;
+            let name_ok = name.is_empty()
+                || super::pattern::wildcard_match(&name, matching::resource_name(candidate));
+            let namespace_ok = namespace.is_empty()
+                || super::pattern::wildcard_match(
+                    &namespace,
+                    matching::resource_namespace(candidate),
+                );
+            let labels = candidate
+                .pointer("/metadata/labels")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default();
+            let selector_ok = selector
+                .get("selector")
+                .filter(|selector| !selector.is_null())
+                .is_none_or(|selector| matching::selector_matches(selector, &labels));
+            if !(same_type && name_ok && namespace_ok && selector_ok) {
+                continue;
+            }
+            let mut target_context = context.clone();
+            target_context.set("target", candidate.clone());
+            if let Err(error) = load_context(
+                spec.get("context"),
+                rule_name,
+                request,
+                &mut target_context,
+                None,
+            ) {
+                out.push(response(
+                    RuleStatus::Error,
+                    format!("failed to load context: {error}"),
+                ));
+                continue;
+            }
+            match evaluate_conditions(spec.get("preconditions"), &target_context) {
+                Err(error) => {
+                    out.push(response(
+                        RuleStatus::Error,
+                        format!("failed to evaluate preconditions: {error}"),
+                    ));
+                    continue;
+                }
+                Ok(outcome) if !outcome.holds => {
+                    out.push(response(
+                        RuleStatus::Skip,
+                        "preconditions not met".to_string(),
+                    ));
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            let outcome = match mutate.get("foreach").and_then(Value::as_array) {
+                Some(foreach) => {
+                    mutate_foreach(foreach, &target_context, candidate, request, rule_name, 0)
+                }
+                None => apply_patches(mutate, &target_context, candidate),
+            };
+            let mut rule_response = match &outcome {
+                Ok(Some(_)) => response(RuleStatus::Pass, "resource patched".to_string()),
+                Ok(None) => response(RuleStatus::Skip, "no patches applied".to_string()),
+                Err(error) => response(RuleStatus::Error, error.clone()),
+            };
+            rule_response.patched_target = Some(match outcome {
+                Ok(Some(patched)) => patched,
+                _ => candidate.clone(),
+            });
+            out.push(rule_response);
+        }
+    }
+    out
 }
 
 /// Applies the patch of a mutate block (or foreach entry) after substitution; `None` when nothing changed.
