@@ -219,3 +219,44 @@ pub(crate) fn format_number(number: &serde_json::Number) -> String {
         format!("{float}")
     }
 }
+
+#[cfg(test)]
+mod robustness_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every entry point takes any JSON without panicking: odd policies yield no or error responses.
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let odd_values = [
+            json!(null),
+            json!(1),
+            json!("text"),
+            json!([]),
+            json!({}),
+            json!({"spec": {"rules": "not a list"}}),
+            json!({"spec": {"rules": [null, 1, {"name": 3, "match": "x", "validate": {"pattern": [[]]}}]}}),
+            json!({"kind": "Policy", "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["*"]}}]},
+                "preconditions": [{"key": "{{ }}", "operator": "Nope"}],
+                "validate": {"deny": {"conditions": {"any": [{"key": "{{ request.object | [ }}", "operator": "Equals", "value": 1}]}},
+                             "foreach": [{"list": "]]"}]},
+                "mutate": {"patchesJson6902": "- op: add\n  path: /a/-1/b/0\n  value: 1\n", "foreach": [{"list": "request.object"}]},
+                "generate": {"kind": 3, "clone": {"name": []}}}]}}),
+            json!({"spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                "validate": {"anyPattern": "x", "podSecurity": {"level": 1, "exclude": [1]}}}]}}),
+        ];
+        let resources = [
+            json!(null),
+            json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": 1}, "spec": {"containers": "x"}}),
+        ];
+        for policy in &odd_values {
+            for resource in resources.iter().chain(odd_values.iter()) {
+                let request = Request::default();
+                let _ = validate(policy, resource, &request);
+                let _ = mutate(policy, resource, &request);
+                let _ = generate(policy, resource, &request);
+                let _ = policy_rules(policy);
+            }
+        }
+    }
+}
