@@ -860,8 +860,9 @@ fn random(_args: &[Value]) -> Result<Value, String> {
     )
 }
 
-fn x509_decode(_args: &[Value]) -> Result<Value, String> {
-    Err("x509_decode() is not supported by this engine yet".to_string())
+fn x509_decode(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    super::x509::decode(string_arg(args, 0)?)
 }
 
 fn image_normalize(args: &[Value]) -> Result<Value, String> {

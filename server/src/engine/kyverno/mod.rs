@@ -19,6 +19,7 @@ pub mod pattern;
 pub mod pod_security;
 pub mod validate;
 pub mod variables;
+pub mod x509;
 
 use serde_json::{Map, Value};
 

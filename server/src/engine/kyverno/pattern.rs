@@ -973,6 +973,14 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
     if end == digits_start {
         return None;
     }
+    // Beyond 17 significant digits a float cannot tell quantities apart; callers then compare text.
+    let digit_count = text[digits_start..end]
+        .chars()
+        .filter(char::is_ascii_digit)
+        .count();
+    if digit_count > 17 {
+        return None;
+    }
     let number: f64 = text[..end].parse().ok()?;
     let suffix = &text[end..];
     let scale = match suffix {
