@@ -422,20 +422,43 @@ impl Validator<'_> {
         }
     }
 
-    fn failure_message(&self, context: &JsonContext, path: &str) -> String {
+    /// Kyverno's failure message: the rule's message (ending in a period) and where the pattern failed,
+    /// or the error when there is no path.
+    fn failure_message(&self, context: &JsonContext, path: &str, error: &str) -> String {
         let message = self.rule_message();
         if message.is_empty() {
+            if !path.is_empty() {
+                return format!(
+                    "validation error: rule {} failed at path {path}",
+                    self.rule_name
+                );
+            }
             return format!(
-                "validation error: rule {} failed at path {}",
-                self.rule_name, path
+                "validation error: rule {} execution error: {error}",
+                self.rule_name
             );
         }
-        let substituted = self.substituted_message(message, context);
-        if path.is_empty() {
-            return format!("validation error: {substituted}");
+        let mut substituted = match substitute_string(message, context, "/validate/message") {
+            Ok(Value::String(text)) => text,
+            Ok(other) => other.to_string(),
+            Err(_) => {
+                return format!(
+                    "validation error: variables substitution error in rule {} execution error: {error}",
+                    self.rule_name
+                );
+            }
+        };
+        if !substituted.ends_with('.') {
+            substituted.push('.');
+        }
+        if !path.is_empty() {
+            return format!(
+                "validation error: {substituted} rule {} failed at path {path}",
+                self.rule_name
+            );
         }
         format!(
-            "validation error: {substituted} rule {} failed at path {path}",
+            "validation error: {substituted} rule {} execution error: {error}",
             self.rule_name
         )
     }
@@ -459,11 +482,13 @@ impl Validator<'_> {
                 PatternOutcome::Skip(message) => self.response(RuleStatus::Skip, message),
                 PatternOutcome::Error(message) => self.response(
                     RuleStatus::Error,
-                    format!("{}: {message}", self.failure_message(context, "")),
+                    self.failure_message(context, "", &message),
                 ),
                 PatternOutcome::Fail(error) => {
-                    let mut response =
-                        self.response(RuleStatus::Fail, self.failure_message(context, &error.path));
+                    let mut response = self.response(
+                        RuleStatus::Fail,
+                        self.failure_message(context, &error.path, &error.message),
+                    );
                     response.policy_pointer = Some(format!("/pattern{}", error.pattern_pointer));
                     response.resource_pointer = Some(kyverno_path_to_pointer(&error.path));
                     response
@@ -514,11 +539,18 @@ impl Validator<'_> {
                 ),
             );
         }
-        let message = self.substituted_message(self.rule_message(), context);
-        let mut response = self.response(
-            RuleStatus::Fail,
-            format!("validation error: {message} {}", failed.join(" ")),
-        );
+        let errors = failed.join(" ");
+        let message = if self.rule_message().is_empty() {
+            format!("validation error: {errors}")
+        } else {
+            let message = self.substituted_message(self.rule_message(), context);
+            if message.ends_with('.') {
+                format!("validation error: {message} {errors}")
+            } else {
+                format!("validation error: {message}. {errors}")
+            }
+        };
+        let mut response = self.response(RuleStatus::Fail, message);
         response.policy_pointer = Some("/anyPattern".to_string());
         response
     }
@@ -847,5 +879,29 @@ mod tests {
                 cel: error
             "#]],
         );
+    }
+
+    #[test]
+    fn failure_messages_follow_kyverno() {
+        let policy = json!({
+            "kind": "ClusterPolicy",
+            "metadata": {"name": "p", "annotations": {"pod-policies.kyverno.io/autogen-controllers": "none"}},
+            "spec": {"rules": [
+                rule("tagged", json!({"message": "image of {{ request.object.metadata.name }} needs a tag",
+                    "pattern": {"spec": {"containers": [{"image": "!*:latest"}]}}})),
+                rule("bare", json!({"pattern": {"spec": {"hostNetwork": true}}})),
+            ]}
+        });
+        let messages: Vec<String> = validate_policy(&policy, &pod(), &Request::default())
+            .iter()
+            .map(|response| response.message.clone())
+            .collect();
+        expect_test::expect![[r#"
+            [
+                "validation error: image of web needs a tag. rule tagged failed at path /spec/containers/0/image/",
+                "validation error: rule bare failed at path /spec/hostNetwork/",
+            ]
+        "#]]
+        .assert_debug_eq(&messages);
     }
 }
