@@ -369,19 +369,19 @@ impl Runner<'_> {
         });
         let mut clone_sources = Vec::new();
         for entry in &results {
-            if let Some(path) = entry.get("cloneSourceResource").and_then(Value::as_str) {
-                if let Ok(text) = self.files.read(&base.join(path)) {
-                    clone_sources.extend(
-                        crate::syntax::parse_file(&text)
-                            .into_iter()
-                            .map(|document| document.value)
-                            .filter(|value| !value.is_null())
-                            .map(|mut value| {
-                                default_namespace(&mut value);
-                                value
-                            }),
-                    );
-                }
+            if let Some(path) = entry.get("cloneSourceResource").and_then(Value::as_str)
+                && let Ok(text) = self.files.read(&base.join(path))
+            {
+                clone_sources.extend(
+                    crate::syntax::parse_file(&text)
+                        .into_iter()
+                        .map(|document| document.value)
+                        .filter(|value| !value.is_null())
+                        .map(|mut value| {
+                            default_namespace(&mut value);
+                            value
+                        }),
+                );
             }
         }
         let setup = Setup {

@@ -368,10 +368,10 @@ fn additions(pattern: &Value, resource: Option<&Value>) -> Option<Value> {
     let mut out = Map::new();
     for (key, child) in map {
         match parse_anchor(key) {
-            Some((AnchorKind::AddIfNotPresent, bare)) => {
-                if resource.and_then(|resource| resource.get(bare)).is_none() {
-                    out.insert(bare.to_string(), strip_anchors(child));
-                }
+            Some((AnchorKind::AddIfNotPresent, bare))
+                if resource.and_then(|resource| resource.get(bare)).is_none() =>
+            {
+                out.insert(bare.to_string(), strip_anchors(child));
             }
             Some(_) | None if child.is_object() => {
                 let bare = parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
