@@ -15,7 +15,16 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
     let namespace = policy_namespace(policy);
     let mut patched = resource.clone();
     let mut rules = Vec::new();
+    let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
     for rule in super::autogen::compute_rules(policy) {
+        // `applyRules: One` stops at the first rule that applied.
+        if apply_one
+            && rules.iter().any(|response: &RuleResponse| {
+                matches!(response.status, RuleStatus::Pass | RuleStatus::Fail)
+            })
+        {
+            break;
+        }
         let Some(mutate) = rule.get("mutate") else {
             continue;
         };

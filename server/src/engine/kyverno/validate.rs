@@ -14,7 +14,16 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     let policy_namespace = policy_namespace(policy);
     let (base_context, effective) = request_context(resource, request);
     let mut responses = Vec::new();
+    let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
     for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
+        // `applyRules: One` stops at the first rule that passed or failed.
+        if apply_one
+            && responses.iter().any(|response: &RuleResponse| {
+                matches!(response.status, RuleStatus::Pass | RuleStatus::Fail)
+            })
+        {
+            break;
+        }
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
         let match_target = if request.operation() == "DELETE" {
             resource
