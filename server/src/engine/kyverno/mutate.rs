@@ -266,26 +266,32 @@ fn mutate_foreach(
     nesting: usize,
 ) -> Result<Option<Value>, String> {
     let mut current = resource.clone();
-    let mut changed = false;
+    let mut context = context.clone();
+    let mut applied = 0;
     for entry in foreach {
         let list = entry.get("list").and_then(Value::as_str).unwrap_or("");
-        // Each entry reads the resource as patched so far.
-        let mut entry_context = context.clone();
-        if nesting == 0 {
-            entry_context.add_variable("request.object", current.clone());
-        }
-        let elements = match evaluate_list(list, &entry_context) {
-            Ok(elements) => elements,
-            Err(VariableError::NotFound(_)) => continue,
-            Err(error) => return Err(format!("failed to evaluate list {list}: {error}")),
+        let elements = evaluate_list(list, &context)
+            .map_err(|error| format!("failed to evaluate list {list}: {error}"))?;
+        // Strategic merge patches walk the elements backwards by default, as Kyverno does; `order`
+        // overrides the direction.
+        let reverse = match entry.get("order").and_then(Value::as_str) {
+            Some("Descending") => true,
+            Some("Ascending") => false,
+            _ => entry.get("patchStrategicMerge").is_some(),
         };
-        // Kyverno walks the elements backwards so that JSON patches removing items keep valid indexes.
-        for (index, element) in elements.iter().enumerate().rev() {
+        let indexes: Vec<usize> = if reverse {
+            (0..elements.len()).rev().collect()
+        } else {
+            (0..elements.len()).collect()
+        };
+        let mut patched = current.clone();
+        for index in indexes {
+            let element = &elements[index];
             if element.is_null() {
                 continue;
             }
-            let mut element_context = entry_context.clone();
-            element_context.add_variable("request.object", current.clone());
+            // Every element sees the resource as it was before this entry.
+            let mut element_context = context.clone();
             add_element(&mut element_context, element, index, nesting);
             load_context(
                 entry.get("context"),
@@ -293,31 +299,39 @@ fn mutate_foreach(
                 request,
                 &mut element_context,
                 Some(index),
-            )?;
+            )
+            .map_err(|error| format!("failed to load mutate.foreach[{index}].context: {error}"))?;
             match evaluate_conditions(entry.get("preconditions"), &element_context) {
                 Ok(outcome) if outcome.holds => {}
                 Ok(_) => continue,
-                Err(_) => continue,
+                Err(error) => {
+                    return Err(format!(
+                        "failed to evaluate mutate.foreach[{index}].preconditions: {error}"
+                    ));
+                }
             }
-            let result = if let Some(nested) = entry.get("foreach").and_then(Value::as_array) {
-                mutate_foreach(
+            let result = match entry.get("foreach").and_then(Value::as_array) {
+                Some(nested) => mutate_foreach(
                     nested,
                     &element_context,
-                    &current,
+                    &patched,
                     request,
                     rule_name,
                     nesting + 1,
-                )?
-            } else {
-                apply_patches(entry, &element_context, &current)?
+                )?,
+                None => apply_patches(entry, &element_context, &patched)?,
             };
             if let Some(result) = result {
-                current = result;
-                changed = true;
+                patched = result;
             }
         }
+        if patched != current {
+            applied += 1;
+            current = patched;
+            context.add_variable("request.object", current.clone());
+        }
     }
-    Ok(changed.then_some(current))
+    Ok((applied > 0).then_some(current))
 }
 
 /// Why preprocessing dropped a patch.
