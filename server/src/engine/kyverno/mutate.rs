@@ -7,7 +7,7 @@ use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
 use super::pattern::{AnchorKind, PatternOutcome, match_pattern, parse_anchor};
 use super::validate::policy_namespace;
-use super::variables::{JsonContext, VariableError, substitute_all};
+use super::variables::{JsonContext, substitute_all};
 use super::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Runs every mutate rule of `policy` (after autogen) on `resource`, each on the previous result.
