@@ -783,11 +783,35 @@ impl Runner<'_> {
                 );
             }
         }
+        // An entry that names no resources is checked against every resource, as the CLI does.
+        let resources = if resources.is_empty() {
+            setup
+                .resources
+                .iter()
+                .map(|loaded| {
+                    let name = loaded
+                        .value
+                        .pointer("/metadata/name")
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    match loaded
+                        .value
+                        .pointer("/metadata/namespace")
+                        .and_then(Value::as_str)
+                    {
+                        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
+                        _ => name.to_string(),
+                    }
+                })
+                .collect()
+        } else {
+            resources
+        };
         if resources.is_empty() {
             self.problem(
                 format!("/results/{entry_index}"),
                 "kyverno-test/no-resources",
-                format!("results[{entry_index}] names no resources"),
+                format!("results[{entry_index}] names no resources and the test loads none"),
             );
         }
         for (resource_index, resource_name) in resources.iter().enumerate() {
