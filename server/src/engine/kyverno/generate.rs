@@ -58,7 +58,7 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         {
             responses.push(response(
                 RuleStatus::Skip,
-                format!("rule is skipped due to policy exceptions{exception}"),
+                format!("rule is skipped due to policy exceptions{}", exception.key),
             ));
             continue;
         }

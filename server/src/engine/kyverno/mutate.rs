@@ -68,7 +68,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
         {
             rules.push(response(
                 RuleStatus::Skip,
-                format!("rule is skipped due to policy exceptions{exception}"),
+                format!("rule is skipped due to policy exceptions{}", exception.key),
             ));
             continue;
         }

@@ -22,7 +22,7 @@ pub fn validate(
     rule_name: &str,
     pod_security: &Value,
     resource: &Value,
-    _rule: &Value,
+    extra_excludes: &[Value],
 ) -> RuleResponse {
     let level = pod_security
         .get("level")
@@ -64,11 +64,12 @@ pub fn validate(
         });
         violations.extend(restricted(&spec, minor));
     }
-    let excludes = pod_security
+    let mut excludes = pod_security
         .get("exclude")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
+    excludes.extend(extra_excludes.iter().cloned());
     violations.retain(|violation| !excludes.iter().any(|exclude| excluded(exclude, violation)));
     if violations.is_empty() {
         return RuleResponse::new(

@@ -337,17 +337,25 @@ impl Validator<'_> {
                 .pointer("/request/object")
                 .filter(|object| !object.is_null())
                 .unwrap_or(resource);
-            if let Some(exception) = matching::matching_exception(
+            let exception = matching::matching_exception(
                 self.policy,
                 self.rule_name,
                 target,
                 self.request,
                 context,
-            ) {
-                return Some(self.response(
-                    RuleStatus::Skip,
-                    format!("rule is skipped due to policy exceptions{exception}"),
-                ));
+            );
+            let mut extra_excludes = Vec::new();
+            if let Some(exception) = exception {
+                // An exception listing podSecurity controls exempts those controls only.
+                match (exception.pod_security, block.get("podSecurity").is_some()) {
+                    (Some(controls), true) => extra_excludes = controls,
+                    _ => {
+                        return Some(self.response(
+                            RuleStatus::Skip,
+                            format!("rule is skipped due to policy exceptions{}", exception.key),
+                        ));
+                    }
+                }
             }
             if let Some(reason) = unsupported_reason(block) {
                 let mut response = self.response(RuleStatus::Error, reason.clone());
@@ -359,7 +367,7 @@ impl Validator<'_> {
                     self.rule_name,
                     pod_security,
                     resource,
-                    self.rule,
+                    &extra_excludes,
                 ));
             }
         }
@@ -912,5 +920,52 @@ mod tests {
             ]
         "#]]
         .assert_debug_eq(&messages);
+    }
+
+    #[test]
+    fn pod_security_exceptions_exempt_controls() {
+        let rules = json!([rule(
+            "pss",
+            json!({"podSecurity": {"level": "baseline", "version": "latest"}})
+        )]);
+        let mut host_pod = pod();
+        host_pod["spec"]["hostNetwork"] = json!(true);
+        host_pod["spec"]["containers"][0]["securityContext"] = json!({});
+        let exception = |controls: Value| {
+            json!({"kind": "PolicyException", "metadata": {"name": "e", "namespace": "shop"},
+                   "spec": {"exceptions": [{"policyName": "p", "ruleNames": ["pss"]}],
+                            "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                            "podSecurity": controls}})
+        };
+        check(
+            rules.clone(),
+            host_pod.clone(),
+            Request::default(),
+            expect_test::expect![[r#"
+                pss: fail
+            "#]],
+        );
+        check(
+            rules.clone(),
+            host_pod.clone(),
+            Request {
+                exceptions: vec![exception(json!([{"controlName": "Host Namespaces"}]))],
+                ..Request::default()
+            },
+            expect_test::expect![[r#"
+                pss: pass
+            "#]],
+        );
+        check(
+            rules,
+            host_pod,
+            Request {
+                exceptions: vec![exception(json!([{"controlName": "Capabilities"}]))],
+                ..Request::default()
+            },
+            expect_test::expect![[r#"
+                pss: fail
+            "#]],
+        );
     }
 }
