@@ -64,12 +64,11 @@ pub fn validate(
         });
         violations.extend(restricted(&spec, minor));
     }
-    let mut excludes = pod_security
+    let excludes = pod_security
         .get("exclude")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    excludes.extend(extra_excludes.iter().cloned());
     violations.retain(|violation| !excludes.iter().any(|exclude| excluded(exclude, violation)));
     if violations.is_empty() {
         return RuleResponse::new(
@@ -78,6 +77,22 @@ pub fn validate(
             RuleStatus::Pass,
             format!("validation rule '{rule_name}' passed."),
         );
+    }
+    // Controls exempted by PolicyExceptions turn a failure into a skip when nothing else remains.
+    if !extra_excludes.is_empty() {
+        violations.retain(|violation| {
+            !extra_excludes
+                .iter()
+                .any(|exclude| excluded(exclude, violation))
+        });
+        if violations.is_empty() {
+            return RuleResponse::new(
+                rule_name,
+                RuleType::Validation,
+                RuleStatus::Skip,
+                "rule is skipped due to policy exceptions",
+            );
+        }
     }
     let mut controls: Vec<&str> = violations
         .iter()
@@ -149,15 +164,21 @@ fn excluded(exclude: &Value, violation: &Violation) -> bool {
             return false;
         }
         if let Some(values) = exclude.get("values").and_then(Value::as_array) {
-            let text = match &violation.value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
+            // An object value (a hostPath) is compared through its string fields (the path).
+            let texts: Vec<String> = match &violation.value {
+                Value::String(text) => vec![text.clone()],
+                Value::Object(map) => map
+                    .values()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect(),
+                other => vec![other.to_string()],
             };
-            if !values
+            let allowed = values
                 .iter()
                 .filter_map(Value::as_str)
-                .any(|allowed| wildcard_match(allowed, &text))
-            {
+                .any(|allowed| texts.iter().any(|text| wildcard_match(allowed, text)));
+            if !allowed {
                 return false;
             }
         }

@@ -953,7 +953,7 @@ mod tests {
                 ..Request::default()
             },
             expect_test::expect![[r#"
-                pss: pass
+                pss: skip
             "#]],
         );
         check(
