@@ -363,6 +363,10 @@ impl Validator<'_> {
                 return Some(response);
             }
             if let Some(pod_security) = block.get("podSecurity") {
+                // Kyverno does not check deleted Pods against the standards.
+                if self.request.operation() == "DELETE" {
+                    return None;
+                }
                 return Some(super::pod_security::validate(
                     self.rule_name,
                     pod_security,
