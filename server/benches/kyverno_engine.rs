@@ -29,8 +29,10 @@ fn policy() -> Value {
 
 fn deployment(containers: usize) -> Value {
     let containers: Vec<Value> = (0..containers)
-        .map(|index| json!({"name": format!("c{index}"), "image": format!("registry.example/app{index}:1.{index}"),
-                            "securityContext": {"privileged": false, "capabilities": {"add": ["CHOWN"]}}}))
+        .map(|index| {
+            json!({"name": format!("c{index}"), "image": format!("registry.example/app{index}:1.{index}"),
+                            "securityContext": {"privileged": false, "capabilities": {"add": ["CHOWN"]}}})
+        })
         .collect();
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"},
            "spec": {"replicas": 2, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": containers}}}})
@@ -41,9 +43,7 @@ fn bench(criterion: &mut Criterion) {
     let request = Request::default();
     let small = deployment(3);
     let large = deployment(50);
-    criterion.bench_function("autogen rules", |bencher| {
-        bencher.iter(|| engine::policy_rules(&policy))
-    });
+    criterion.bench_function("autogen rules", |bencher| bencher.iter(|| engine::policy_rules(&policy)));
     criterion.bench_function("validate deployment, 3 containers", |bencher| {
         bencher.iter(|| engine::validate(&policy, &small, &request))
     });

@@ -15,18 +15,12 @@ struct DiskFiles;
 
 impl FileSource for DiskFiles {
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        std::fs::read_to_string(path)
-            .map(Arc::from)
-            .map_err(|error| error.to_string())
+        std::fs::read_to_string(path).map(Arc::from).map_err(|error| error.to_string())
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         let entries = std::fs::read_dir(path).ok()?;
-        Some(
-            entries
-                .filter_map(|entry| entry.ok().map(|entry| entry.path()))
-                .collect(),
-        )
+        Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
     }
 }
 
@@ -72,31 +66,21 @@ fn kyverno_corpus_agreement() {
         if !relative.to_string_lossy().contains(&filter) {
             continue;
         }
-        let folder = relative
-            .components()
-            .next()
-            .map(|part| part.as_os_str().to_string_lossy().to_string())
-            .unwrap_or_default();
+        let folder =
+            relative.components().next().map(|part| part.as_os_str().to_string_lossy().to_string()).unwrap_or_default();
         let report = run_test_file(&DiskFiles, test);
         let tally = per_folder.entry(folder).or_default();
-        let files_missing = report
-            .problems
-            .iter()
-            .any(|problem| problem.code == "kyverno-test/missing-file");
+        let files_missing = report.problems.iter().any(|problem| problem.code == "kyverno-test/missing-file");
         for result in &report.results {
             if files_missing {
                 tally.missing_files += 1;
                 continue;
             }
             let cel_folder = ["-mpol", "-vpol", "-gpol"].iter().any(|suffix| {
-                relative
-                    .components()
-                    .next()
-                    .is_some_and(|part| part.as_os_str().to_string_lossy().ends_with(suffix))
+                relative.components().next().is_some_and(|part| part.as_os_str().to_string_lossy().ends_with(suffix))
             });
-            let is_cel = cel_folder
-                || (result.outcome == Outcome::Unsupported
-                    && result.reason == "CEL not implemented");
+            let is_cel =
+                cel_folder || (result.outcome == Outcome::Unsupported && result.reason == "CEL not implemented");
             if is_cel {
                 tally.cel += 1;
                 tally.cel_unsupported += 1;
@@ -105,14 +89,7 @@ fn kyverno_corpus_agreement() {
             tally.total += 1;
             if result.outcome == Outcome::Pass {
                 tally.agreed += 1;
-            } else if verbose
-                && let Subject::Kyverno {
-                    policy,
-                    rule,
-                    resource,
-                    ..
-                } = &result.subject
-            {
+            } else if verbose && let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
                 eprintln!(
                     "DISAGREE {} | {policy} / {} / {resource}: expected {} got {} ({}) {}",
                     relative.display(),
@@ -150,9 +127,5 @@ fn kyverno_corpus_agreement() {
     println!("CEL tuples (unsupported for now): {cel}");
     println!("tuples whose test files reference files missing from the corpus: {missing}");
     println!("kyverno-agreement: {agreed}/{total}");
-    assert!(
-        total + cel > 0,
-        "the corpus run found zero cases under {}",
-        corpus.display()
-    );
+    assert!(total + cel > 0, "the corpus run found zero cases under {}", corpus.display());
 }

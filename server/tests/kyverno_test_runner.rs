@@ -34,25 +34,14 @@ impl Memory {
 
 impl FileSource for Memory {
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        self.0
-            .get(&normalize(path))
-            .map(|text| Arc::from(text.as_str()))
-            .ok_or_else(|| "no such file".to_string())
+        self.0.get(&normalize(path)).map(|text| Arc::from(text.as_str())).ok_or_else(|| "no such file".to_string())
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         let path = normalize(path);
-        let children: Vec<PathBuf> = self
-            .0
-            .keys()
-            .filter(|file| file.parent() == Some(path.as_path()))
-            .cloned()
-            .collect();
-        if children.is_empty() {
-            None
-        } else {
-            Some(children)
-        }
+        let children: Vec<PathBuf> =
+            self.0.keys().filter(|file| file.parent() == Some(path.as_path())).cloned().collect();
+        if children.is_empty() { None } else { Some(children) }
     }
 }
 
@@ -76,13 +65,7 @@ fn check(fixture: &str, expect: expect_test::Expect) {
     let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
     let mut lines = Vec::new();
     for result in &report.results {
-        if let Subject::Kyverno {
-            policy,
-            rule,
-            resource,
-            ..
-        } = &result.subject
-        {
+        if let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
             lines.push(format!(
                 "{policy}/{}/{resource}: expected {} actual {} -> {:?}",
                 rule.as_deref().unwrap_or("-"),
@@ -93,10 +76,7 @@ fn check(fixture: &str, expect: expect_test::Expect) {
         }
     }
     for problem in &report.problems {
-        lines.push(format!(
-            "problem {} at {}: {}",
-            problem.code, problem.at.pointer, problem.message
-        ));
+        lines.push(format!("problem {} at {}: {}", problem.code, problem.at.pointer, problem.message));
     }
     expect.assert_eq(&(lines.join("\n") + "\n"));
 }
@@ -297,12 +277,7 @@ fn check_related(fixture: &str, expect: expect_test::Expect) {
     let mut lines = Vec::new();
     for result in &report.results {
         for related in &result.related {
-            lines.push(format!(
-                "{}#{}{}",
-                related.at.file.display(),
-                related.at.document,
-                related.at.pointer
-            ));
+            lines.push(format!("{}#{}{}", related.at.file.display(), related.at.document, related.at.pointer));
         }
     }
     expect.assert_eq(&(lines.join("\n") + "\n"));
@@ -336,11 +311,7 @@ fn files_that_are_not_tests_are_problems() {
     // The parser's wording is not part of the contract, only the problem code.
     let files = Memory::parse("#- /t/kyverno-test.yaml\nkind: [unclosed\n");
     let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
-    let codes: Vec<&str> = report
-        .problems
-        .iter()
-        .map(|problem| problem.code.as_str())
-        .collect();
+    let codes: Vec<&str> = report.problems.iter().map(|problem| problem.code.as_str()).collect();
     assert_eq!(codes, ["kyverno-test/no-test"]);
     assert!(report.results.is_empty());
     check(

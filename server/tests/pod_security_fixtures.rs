@@ -19,10 +19,7 @@ fn status(level: &str, pod: &serde_json::Value) -> RuleStatus {
         }]}
     });
     let responses = engine::validate(&policy, pod, &Request::default());
-    responses
-        .first()
-        .map(|response| response.status)
-        .unwrap_or(RuleStatus::Skip)
+    responses.first().map(|response| response.status).unwrap_or(RuleStatus::Skip)
 }
 
 #[test]
@@ -49,19 +46,13 @@ fn upstream_pod_security_fixtures() {
                     checked += 1;
                     let actual = status(level, &document.value);
                     if actual != expected {
-                        wrong.push(format!(
-                            "{level}/{folder}/{}: {actual:?}",
-                            entry.file_name().to_string_lossy()
-                        ));
+                        wrong.push(format!("{level}/{folder}/{}: {actual:?}", entry.file_name().to_string_lossy()));
                     }
                 }
             }
         }
     }
-    println!(
-        "pod security fixtures: {} of {checked} agree",
-        checked - wrong.len()
-    );
+    println!("pod security fixtures: {} of {checked} agree", checked - wrong.len());
     assert!(checked > 0, "no fixtures found under {}", base.display());
     assert!(wrong.is_empty(), "disagreements:\n{}", wrong.join("\n"));
 }

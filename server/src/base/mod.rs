@@ -1,1 +1,9 @@
-//! base layer (filled in as the layer grows).
+//! Base vocabulary shared by every layer: byte ranges, line/column conversion and diagnostics.
+
+mod diagnostic;
+mod line_index;
+mod text_range;
+
+pub use diagnostic::{Diagnostic, RelatedInformation, Severity};
+pub use line_index::{LineCol, LineIndex, PositionEncoding};
+pub use text_range::TextRange;

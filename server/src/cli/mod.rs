@@ -1,6 +1,135 @@
-//! Command-line front end: `serve`, `lint`, `test`.
+//! Command-line front end: `serve` (the language server), `lint`, `test` and `explain`; picks exit codes.
+
+pub mod disk;
+pub mod lint;
+pub mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(
+    name = "policy-lsp",
+    version,
+    about = "Language server, linter and test runner for Kyverno and Gatekeeper policies"
+)]
+struct Arguments {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the language server over stdio.
+    Serve {
+        /// Accepted for clients that pass it; stdio is the only transport.
+        #[arg(long)]
+        stdio: bool,
+    },
+    /// Check policies, tests and resources: YAML syntax, schemas and cross-file references.
+    Lint {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// Exit with 1 on warnings too.
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Run Kyverno Test files and gator Suites with kyverno test / gator verify semantics, offline.
+    Test {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file name of Kyverno test files.
+        #[arg(long, default_value = "kyverno-test.yaml")]
+        file_name: String,
+        /// Add the MESSAGE column to the text table.
+        #[arg(long)]
+        detailed_results: bool,
+        /// Show only results that did not pass.
+        #[arg(long)]
+        fail_only: bool,
+    },
+    /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`.
+    Explain { code: String },
+}
+
+/// Output formats shared by `lint` and `test`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    Sarif,
+    Github,
+    Junit,
+    Markdown,
+}
+
+impl OutputFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            OutputFormat::Text => "text",
+            OutputFormat::Json => "json",
+            OutputFormat::Sarif => "sarif",
+            OutputFormat::Github => "github",
+            OutputFormat::Junit => "junit",
+            OutputFormat::Markdown => "markdown",
+        }
+    }
+}
+
+/// Exit codes: 0 clean, 1 findings or failures, 2 usage or I/O errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Success,
+    Failure,
+    UsageError,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> ExitCode {
+        match status {
+            ExitStatus::Success => ExitCode::SUCCESS,
+            ExitStatus::Failure => ExitCode::from(1),
+            ExitStatus::UsageError => ExitCode::from(2),
+        }
+    }
+}
 
 /// Entry point for the binary.
-pub fn main() -> std::process::ExitCode {
-    std::process::ExitCode::SUCCESS
+pub fn main() -> ExitCode {
+    let arguments = match Arguments::try_parse() {
+        Ok(arguments) => arguments,
+        Err(error) => {
+            let usage = error.use_stderr();
+            let _ = error.print();
+            return if usage { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    let status = match arguments.command {
+        Command::Serve { stdio: _ } => crate::lsp::run(),
+        Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
+        Command::Test { paths, output, file_name, detailed_results, fail_only } => {
+            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only })
+        }
+        Command::Explain { code } => explain(&code),
+    };
+    status.into()
+}
+
+fn explain(code: &str) -> ExitStatus {
+    match crate::ide::lints::lint_doc(code) {
+        Some(doc) => {
+            println!("{}: {}\n\nWhy: {}\n\nExample:\n{}", doc.code, doc.summary, doc.why, doc.example);
+            ExitStatus::Success
+        }
+        None => {
+            eprintln!("error: unknown code `{code}`; codes look like `schema/unknown-field`");
+            ExitStatus::UsageError
+        }
+    }
 }

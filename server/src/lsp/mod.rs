@@ -1,1 +1,30 @@
-//! lsp layer (filled in as the layer grows).
+//! The language server: the only module that knows the protocol. It owns the analysis host, applies edits in
+//! order, publishes versioned diagnostics and answers requests from snapshots under a panic guard.
+
+mod from_proto;
+mod server;
+mod to_proto;
+
+use crate::cli::ExitStatus;
+
+/// Runs the server over stdio until the client says `exit`.
+pub fn run() -> ExitStatus {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitStatus::UsageError;
+        }
+    };
+    runtime.block_on(async {
+        let stdin = tokio::io::stdin();
+        let stdout = tokio::io::stdout();
+        let (service, socket) = tower_lsp_server::LspService::new(server::Server::new);
+        tower_lsp_server::Server::new(stdin, stdout, socket).serve(service).await;
+    });
+    // Background work (a workspace scan, a pending request to the client) must not keep the process alive
+    // after `exit`.
+    runtime.shutdown_background();
+    // The protocol asks for exit code 0 only when `shutdown` came before `exit`.
+    if server::shutdown_requested() { ExitStatus::Success } else { ExitStatus::Failure }
+}

@@ -1,33 +1,38 @@
-//! Syntax: YAML text -> documents with a JSON value each (interim loader; the incremental tree-sitter
-//! layer with source maps replaces the internals while keeping `parse_file`).
+//! Syntax: YAML text as a rope plus one tree-sitter tree per `---` document, and each document as a JSON
+//! value with a source map (JSON pointer -> key and value ranges). Never fails: errors travel with the parse.
 
-/// One `---` document of a YAML stream.
+mod convert;
+pub mod embedded;
+pub mod navigate;
+pub mod scalar;
+mod source_file;
+
+pub use convert::{
+    MAX_ALIAS_EXPANSION, MAX_DEPTH, NodeSpan, ParsedDocument, SourceMap, SyntaxError, push_pointer_segment,
+};
+pub use source_file::{EditStats, Segment, SourceFile, split_documents};
+
+use std::sync::Arc;
+
+/// One document of a file parsed in one go (no incremental state), with its start offset in the file.
 #[derive(Debug, Clone)]
-pub struct ParsedDocument {
-    /// The document as JSON; `Null` for an empty document or one that failed to parse.
-    pub value: serde_json::Value,
-    /// Syntax errors, as sentences.
-    pub errors: Vec<String>,
+pub struct Document {
+    pub start: usize,
+    pub parsed: Arc<ParsedDocument>,
 }
 
-/// Parses every document of a YAML stream. Never fails: errors are carried in the documents.
-pub fn parse_file(text: &str) -> Vec<ParsedDocument> {
-    use serde::Deserialize;
-    let mut documents = Vec::new();
-    for document in yaml_serde::Deserializer::from_str(text) {
-        match serde_json::Value::deserialize(document) {
-            Ok(value) => documents.push(ParsedDocument {
-                value,
-                errors: Vec::new(),
-            }),
-            Err(error) => {
-                documents.push(ParsedDocument {
-                    value: serde_json::Value::Null,
-                    errors: vec![error.to_string()],
-                });
-                break;
-            }
-        }
+impl std::ops::Deref for Document {
+    type Target = ParsedDocument;
+    fn deref(&self) -> &ParsedDocument {
+        &self.parsed
     }
-    documents
+}
+
+/// Parses every document of a YAML stream.
+pub fn parse_file(text: &str) -> Vec<Document> {
+    SourceFile::new(text)
+        .segments()
+        .iter()
+        .map(|segment| Document { start: segment.start, parsed: segment.parsed.clone() })
+        .collect()
 }

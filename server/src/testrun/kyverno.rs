@@ -7,9 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{
-    FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult,
-};
+use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 
 const TEST_KEYS: &[&str] = &[
@@ -126,12 +124,7 @@ struct Loaded {
 
 /// Runs one Kyverno Test file.
 pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
-    let mut runner = Runner {
-        files,
-        test_path,
-        report: TestReport::default(),
-        document: 0,
-    };
+    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
     runner.run();
     runner.report
 }
@@ -145,20 +138,12 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn at(&self, pointer: impl Into<String>) -> SourceRef {
-        SourceRef {
-            file: self.test_path.to_path_buf(),
-            document: self.document,
-            pointer: pointer.into(),
-        }
+        SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
     }
 
     fn problem(&mut self, pointer: impl Into<String>, code: &str, message: impl Into<String>) {
         let at = self.at(pointer);
-        self.report.problems.push(Problem {
-            at,
-            code: code.to_string(),
-            message: message.into(),
-        });
+        self.report.problems.push(Problem { at, code: code.to_string(), message: message.into() });
     }
 
     fn run(&mut self) {
@@ -174,51 +159,36 @@ impl Runner<'_> {
             }
         };
         let documents = crate::syntax::parse_file(&text);
-        let found = documents.iter().enumerate().find(|(_, document)| {
-            document.value.get("kind").and_then(Value::as_str) == Some("Test")
-        });
+        let found = documents
+            .iter()
+            .enumerate()
+            .find(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"));
         let Some((index, document)) = found else {
             let errors: Vec<String> = documents
                 .iter()
-                .flat_map(|document| document.errors.clone())
+                .flat_map(|document| document.errors.iter().map(|error| error.message.clone()))
                 .collect();
             let message = if errors.is_empty() {
-                format!(
-                    "{} holds no Kyverno Test document (kind: Test)",
-                    self.test_path.display()
-                )
+                format!("{} holds no Kyverno Test document (kind: Test)", self.test_path.display())
             } else {
-                format!(
-                    "{} could not be parsed: {}",
-                    self.test_path.display(),
-                    errors.join("; ")
-                )
+                format!("{} could not be parsed: {}", self.test_path.display(), errors.join("; "))
             };
             self.problem("", "kyverno-test/no-test", message);
             return;
         };
         self.document = index;
-        let test = document.value.clone();
+        let test = document.yaml11_value();
         let strict_ok = self.check_keys(&test);
-        let base = self
-            .test_path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+        let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
-            self.problem(
-                "/results",
-                "kyverno-test/no-results",
-                "the test has no `results`: nothing would be checked",
-            );
+            self.problem("/results", "kyverno-test/no-results", "the test has no `results`: nothing would be checked");
             return;
         };
         if !strict_ok {
             // The Kyverno CLI decodes test files strictly and rejects the whole file on an unknown key.
             for (entry_index, entry) in results.iter().enumerate() {
                 for (resource_index, resource) in resources_of(entry).iter().enumerate() {
-                    let message =
-                        "the test file has unknown keys; `kyverno test` rejects it".to_string();
+                    let message = "the test file has unknown keys; `kyverno test` rejects it".to_string();
                     self.push_result(
                         entry,
                         entry_index,
@@ -247,11 +217,7 @@ impl Runner<'_> {
         let mut cluster_resources: Vec<Value> = Vec::new();
         for loaded in self.load_list(&test, "clusterResources", &base, false) {
             if loaded.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
-                if let Some(items) = loaded
-                    .value
-                    .pointer("/spec/resources")
-                    .and_then(Value::as_array)
-                {
+                if let Some(items) = loaded.value.pointer("/spec/resources").and_then(Value::as_array) {
                     cluster_resources.extend(items.iter().cloned());
                 }
             } else {
@@ -277,16 +243,9 @@ impl Runner<'_> {
             .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
             .collect();
         let values = self.load_values(&test, &base);
-        let user_info = self
-            .load_single(&test, "userinfo", &base)
-            .unwrap_or(Value::Null);
+        let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
-        for entry in test
-            .get("globalContextEntries")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+        for entry in test.get("globalContextEntries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
             let Some(name) = entry.get("name").and_then(Value::as_str) else {
                 continue;
             };
@@ -295,29 +254,19 @@ impl Runner<'_> {
                     global_context.insert(name.to_string(), value);
                 }
                 Ok(None) => {}
-                Err(message) => self.problem(
-                    "/globalContextEntries",
-                    "kyverno-test/global-context",
-                    message,
-                ),
+                Err(message) => self.problem("/globalContextEntries", "kyverno-test/global-context", message),
             }
         }
         // The CLI's Context file adds cluster objects and image data for imageRegistry entries.
         let mut image_data = Map::new();
         if let Some(context_file) = self.load_single(&test, "context", &base) {
-            for object in context_file
-                .pointer("/spec/resources")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+            for object in
+                context_file.pointer("/spec/resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
             {
                 cluster_resources.push(object.clone());
             }
-            for image in context_file
-                .pointer("/spec/images")
-                .and_then(Value::as_array)
-                .map(Vec::as_slice)
-                .unwrap_or_default()
+            for image in
+                context_file.pointer("/spec/images").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
             {
                 if let Some(reference) = image.get("image").and_then(Value::as_str) {
                     image_data.insert(reference.to_string(), image.clone());
@@ -325,45 +274,22 @@ impl Runner<'_> {
             }
         }
         let mut api_call_mocks = Vec::new();
-        for mock in test
-            .get("apiCallResponses")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let url = mock
-                .get("url")
-                .or_else(|| mock.get("urlPath"))
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string();
+        for mock in test.get("apiCallResponses").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let url = mock.get("url").or_else(|| mock.get("urlPath")).and_then(Value::as_str).unwrap_or("").to_string();
             api_call_mocks.push(engine::api_call::ApiCallMock {
-                method: mock
-                    .get("method")
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string(),
+                method: mock.get("method").and_then(Value::as_str).unwrap_or("").to_string(),
                 url,
                 status: mock
                     .pointer("/response/statusCode")
                     .and_then(Value::as_u64)
                     .map_or(200, |code| code.min(999) as u16),
-                body: mock
-                    .pointer("/response/body")
-                    .cloned()
-                    .unwrap_or(Value::Null),
+                body: mock.pointer("/response/body").cloned().unwrap_or(Value::Null),
             });
         }
         // Kyverno's CLI answers Kubernetes apiCalls only when the test declares cluster resources.
-        let has_cluster = test
-            .get("clusterResources")
-            .and_then(Value::as_array)
-            .is_some_and(|items| !items.is_empty());
+        let has_cluster = test.get("clusterResources").and_then(Value::as_array).is_some_and(|items| !items.is_empty());
         let cluster_objects = has_cluster.then(|| {
-            let mut objects: Vec<Value> = resources
-                .iter()
-                .map(|loaded| loaded.value.clone())
-                .collect();
+            let mut objects: Vec<Value> = resources.iter().map(|loaded| loaded.value.clone()).collect();
             objects.extend(cluster_resources.iter().cloned());
             objects
         });
@@ -375,7 +301,7 @@ impl Runner<'_> {
                 clone_sources.extend(
                     crate::syntax::parse_file(&text)
                         .into_iter()
-                        .map(|document| document.value)
+                        .map(|document| document.yaml11_value())
                         .filter(|value| !value.is_null())
                         .map(|mut value| {
                             default_namespace(&mut value);
@@ -407,24 +333,21 @@ impl Runner<'_> {
 
     /// The mocked data of a global context entry: `data`, inline `resources` or `resourceFiles`, then
     /// `fieldPath` and `projections`, as the CLI resolves them.
-    fn global_context_entry(
-        &mut self,
-        entry: &Value,
-        base: &Path,
-    ) -> Result<Option<Value>, String> {
+    fn global_context_entry(&mut self, entry: &Value, base: &Path) -> Result<Option<Value>, String> {
         let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
         let root = if let Some(resources) = entry.get("resources").and_then(Value::as_array) {
             Value::Array(resources.clone())
         } else if let Some(files) = entry.get("resourceFiles").and_then(Value::as_array) {
             let mut items = Vec::new();
             for file in files.iter().filter_map(Value::as_str) {
-                let text = self.files.read(&base.join(file)).map_err(|error| {
-                    format!("globalContextEntries {name:?}: cannot read {file}: {error}")
-                })?;
+                let text = self
+                    .files
+                    .read(&base.join(file))
+                    .map_err(|error| format!("globalContextEntries {name:?}: cannot read {file}: {error}"))?;
                 items.extend(
                     crate::syntax::parse_file(&text)
                         .into_iter()
-                        .map(|document| document.value)
+                        .map(|document| document.yaml11_value())
                         .filter(|value| !value.is_null()),
                 );
             }
@@ -435,35 +358,23 @@ impl Runner<'_> {
             return Ok(None);
         };
         let search = |path: &str, data: &Value| {
-            engine::variables::JsonContext::new(data.clone())
-                .query(path)
-                .or_else(|error| match error {
-                    engine::variables::VariableError::NotFound(_) => Ok(Value::Null),
-                    other => Err(format!("globalContextEntries {name:?}: {other}")),
-                })
+            engine::variables::JsonContext::new(data.clone()).query(path).or_else(|error| match error {
+                engine::variables::VariableError::NotFound(_) => Ok(Value::Null),
+                other => Err(format!("globalContextEntries {name:?}: {other}")),
+            })
         };
-        let root = match entry
-            .get("fieldPath")
-            .and_then(Value::as_str)
-            .filter(|path| !path.is_empty())
-        {
+        let root = match entry.get("fieldPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
             Some(path) => search(path, &root)?,
             None => root,
         };
-        let Some(projections) = entry
-            .get("projections")
-            .and_then(Value::as_array)
-            .filter(|items| !items.is_empty())
+        let Some(projections) = entry.get("projections").and_then(Value::as_array).filter(|items| !items.is_empty())
         else {
             return Ok(Some(root));
         };
         let mut out = Map::new();
         for projection in projections {
             let projection_name = projection.get("name").and_then(Value::as_str).unwrap_or("");
-            let path = projection
-                .get("path")
-                .and_then(Value::as_str)
-                .unwrap_or("@");
+            let path = projection.get("path").and_then(Value::as_str).unwrap_or("@");
             out.insert(projection_name.to_string(), search(path, &root)?);
         }
         Ok(Some(Value::Object(out)))
@@ -485,11 +396,7 @@ impl Runner<'_> {
         }
         if let Some(results) = test.get("results").and_then(Value::as_array) {
             for (index, entry) in results.iter().enumerate() {
-                for key in entry
-                    .as_object()
-                    .map(|map| map.keys().cloned().collect::<Vec<_>>())
-                    .unwrap_or_default()
-                {
+                for key in entry.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
                     if !RESULT_KEYS.contains(&key.as_str()) {
                         self.problem(
                             format!("/results/{index}/{}", super_pointer(&key)),
@@ -505,11 +412,7 @@ impl Runner<'_> {
     }
 
     fn check_result_keys(&mut self, entry: &Value, index: usize) {
-        if entry
-            .get("policy")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty)
-        {
+        if entry.get("policy").and_then(Value::as_str).is_none_or(str::is_empty) {
             self.problem(
                 format!("/results/{index}"),
                 "kyverno-test/missing-policy",
@@ -519,19 +422,9 @@ impl Runner<'_> {
     }
 
     /// Loads every document of the files (or directories) listed under `key`.
-    fn load_list(
-        &mut self,
-        test: &Value,
-        key: &str,
-        base: &Path,
-        policies_only: bool,
-    ) -> Vec<Loaded> {
+    fn load_list(&mut self, test: &Value, key: &str, base: &Path, policies_only: bool) -> Vec<Loaded> {
         let mut out = Vec::new();
-        let entries = test
-            .get(key)
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
+        let entries = test.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
         for (index, entry) in entries.iter().enumerate() {
             let Some(relative) = entry.as_str() else {
                 continue;
@@ -543,10 +436,7 @@ impl Runner<'_> {
                 self.problem(
                     format!("/{key}/{index}"),
                     "kyverno-test/missing-file",
-                    format!(
-                        "{key}[{index}]: {} does not exist or holds no YAML/JSON file",
-                        path.display()
-                    ),
+                    format!("{key}[{index}]: {} does not exist or holds no YAML/JSON file", path.display()),
                 );
                 continue;
             }
@@ -562,47 +452,32 @@ impl Runner<'_> {
                         continue;
                     }
                 };
-                for (document_index, document) in
-                    crate::syntax::parse_file(&text).into_iter().enumerate()
-                {
+                for (document_index, document) in crate::syntax::parse_file(&text).into_iter().enumerate() {
                     if !document.errors.is_empty() {
                         self.problem(
                             format!("/{key}/{index}"),
                             "kyverno-test/yaml",
-                            format!("{}: {}", file.display(), document.errors.join("; ")),
+                            format!("{}: {}", file.display(), document.error_text()),
                         );
                     }
                     if document.value.is_null() {
                         continue;
                     }
-                    let items = match document.value.get("kind").and_then(Value::as_str) {
-                        Some(kind)
-                            if kind.ends_with("List") && document.value.get("items").is_some() =>
-                        {
-                            document
-                                .value
-                                .get("items")
-                                .and_then(Value::as_array)
-                                .cloned()
-                                .unwrap_or_default()
+                    let document_value = document.yaml11_value();
+                    let items = match document_value.get("kind").and_then(Value::as_str) {
+                        Some(kind) if kind.ends_with("List") && document_value.get("items").is_some() => {
+                            document_value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
                         }
-                        _ => vec![document.value],
+                        _ => vec![document_value],
                     };
                     for value in items {
                         if policies_only {
                             let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-                            if !(kind == "ClusterPolicy"
-                                || kind == "Policy"
-                                || CEL_KINDS.contains(&kind))
-                            {
+                            if !(kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind)) {
                                 continue;
                             }
                         }
-                        out.push(Loaded {
-                            value,
-                            file: file.clone(),
-                            document: document_index,
-                        });
+                        out.push(Loaded { value, file: file.clone(), document: document_index });
                     }
                 }
             }
@@ -611,15 +486,12 @@ impl Runner<'_> {
     }
 
     fn load_single(&mut self, test: &Value, key: &str, base: &Path) -> Option<Value> {
-        let relative = test
-            .get(key)
-            .and_then(Value::as_str)
-            .filter(|text| !text.is_empty())?;
+        let relative = test.get(key).and_then(Value::as_str).filter(|text| !text.is_empty())?;
         let path = base.join(relative);
         match self.files.read(&path) {
             Ok(text) => crate::syntax::parse_file(&text)
                 .into_iter()
-                .map(|document| document.value)
+                .map(|document| document.yaml11_value())
                 .find(|value| !value.is_null()),
             Err(error) => {
                 self.problem(
@@ -656,30 +528,15 @@ impl Runner<'_> {
         message: &str,
         related: Option<Vec<Related>>,
     ) {
-        let policy = entry
-            .get("policy")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
-        let rule = entry
-            .get("rule")
-            .and_then(Value::as_str)
-            .map(str::to_string);
-        let kind = entry
-            .get("kind")
-            .and_then(Value::as_str)
-            .map(str::to_string);
+        let policy = entry.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
+        let rule = entry.get("rule").and_then(Value::as_str).map(str::to_string);
+        let kind = entry.get("kind").and_then(Value::as_str).map(str::to_string);
         let expected = expected_result(entry);
         let location = self.at(format!("/results/{entry_index}/resources/{resource_index}"));
         self.report.results.push(TestResult {
             file: self.test_path.to_path_buf(),
             framework: Framework::Kyverno,
-            subject: Subject::Kyverno {
-                policy,
-                rule,
-                resource: resource.to_string(),
-                kind,
-            },
+            subject: Subject::Kyverno { policy, rule, resource: resource.to_string(), kind },
             expected,
             actual: actual.to_string(),
             outcome,
@@ -702,35 +559,21 @@ impl Runner<'_> {
         let policy_name = policy_field.rsplit('/').next().unwrap_or("");
         let rule_name = entry.get("rule").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
-        let operation = entry
-            .get("operation")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
         let resources = resources_of(entry);
-        let is_cel_entry = entry.as_object().is_some_and(|map| {
-            map.iter()
-                .any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true))
-        });
-        let policy = setup.policies.iter().find(|loaded| {
-            loaded
-                .value
-                .pointer("/metadata/name")
-                .and_then(Value::as_str)
-                == Some(policy_name)
-        });
-        let policy_kind = policy
-            .and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str))
-            .unwrap_or("");
+        let is_cel_entry = entry
+            .as_object()
+            .is_some_and(|map| map.iter().any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true)));
+        let policy = setup
+            .policies
+            .iter()
+            .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
+        let policy_kind = policy.and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str)).unwrap_or("");
         if is_cel_entry || CEL_KINDS.contains(&policy_kind) {
             for (resource_index, resource) in resources.iter().enumerate() {
                 let message = format!(
                     "{} policies are evaluated with CEL, which is not implemented yet",
-                    if policy_kind.is_empty() {
-                        "CEL"
-                    } else {
-                        policy_kind
-                    }
+                    if policy_kind.is_empty() { "CEL" } else { policy_kind }
                 );
                 self.push_result(
                     entry,
@@ -789,16 +632,8 @@ impl Runner<'_> {
                 .resources
                 .iter()
                 .map(|loaded| {
-                    let name = loaded
-                        .value
-                        .pointer("/metadata/name")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
-                    match loaded
-                        .value
-                        .pointer("/metadata/namespace")
-                        .and_then(Value::as_str)
-                    {
+                    let name = loaded.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                    match loaded.value.pointer("/metadata/namespace").and_then(Value::as_str) {
                         Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
                         _ => name.to_string(),
                     }
@@ -823,16 +658,9 @@ impl Runner<'_> {
                 .map(|(index, _)| index)
                 .collect();
             if matched.is_empty() {
-                if let Some(rows) = self.target_rows(
-                    entry,
-                    policy,
-                    rule_name,
-                    resource_name,
-                    &operation,
-                    setup,
-                    base,
-                    cache,
-                ) {
+                if let Some(rows) =
+                    self.target_rows(entry, policy, rule_name, resource_name, &operation, setup, base, cache)
+                {
                     let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
                     self.push_result(
                         entry,
@@ -872,15 +700,7 @@ impl Runner<'_> {
                     .or_insert_with(|| evaluate_resource(setup, resource_position, &operation))
                     .clone();
                 let resource_loaded = &setup.resources[resource_position];
-                for mut row in self.rows_for(
-                    entry,
-                    policy_name,
-                    rule_name,
-                    &expected,
-                    &outcomes,
-                    base,
-                    setup,
-                ) {
+                for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
                     row.links = links(&row.related, policy, resource_loaded);
                     rows.push(row);
                 }
@@ -914,15 +734,8 @@ impl Runner<'_> {
         base: &Path,
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
-        let target = setup
-            .target_resources
-            .iter()
-            .find(|loaded| resource_matches(&loaded.value, reference))?;
-        let policy_name = policy
-            .value
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
+        let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
         let mut rows = Vec::new();
         for position in 0..setup.resources.len() {
@@ -930,10 +743,7 @@ impl Runner<'_> {
                 .entry((position, operation.to_string()))
                 .or_insert_with(|| evaluate_resource(setup, position, operation))
                 .clone();
-            for outcome in outcomes
-                .iter()
-                .filter(|outcome| outcome.policy_name == policy_name)
-            {
+            for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
                 for rule in &outcome.rules {
                     let names_rule = rule_name.is_empty()
                         || rule.name == rule_name
@@ -950,17 +760,10 @@ impl Runner<'_> {
                         match compare_with_file(self.files, &base.join(path), patched) {
                             Comparison::Equal => {}
                             Comparison::NotFound => {
-                                row = Row::fail(
-                                    "Resource error",
-                                    "patched target not found in manifest",
-                                )
+                                row = Row::fail("Resource error", "patched target not found in manifest")
                             }
-                            Comparison::Different(message) => {
-                                row = Row::fail("Resource diff", &message)
-                            }
-                            Comparison::Error(message) => {
-                                row = Row::fail("Resource error", &message)
-                            }
+                            Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                            Comparison::Error(message) => row = Row::fail("Resource error", &message),
                         }
                     }
                     row.links = links(&row.related, policy, target);
@@ -969,10 +772,7 @@ impl Runner<'_> {
             }
         }
         if rows.is_empty() {
-            rows.push(Row::fail(
-                "Not found",
-                "no rule patched this target resource",
-            ));
+            rows.push(Row::fail("Not found", "no rule patched this target resource"));
         }
         Some(rows)
     }
@@ -990,10 +790,7 @@ impl Runner<'_> {
     ) -> Vec<Row> {
         let mut rows = Vec::new();
         let mut found_policy = false;
-        for outcome in outcomes
-            .iter()
-            .filter(|outcome| outcome.policy_name == policy_name)
-        {
+        for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
             found_policy = true;
             let mut local_rows = Vec::new();
             let mut skipped = false;
@@ -1016,44 +813,29 @@ impl Runner<'_> {
                     match compare_with_file(self.files, &base.join(path), &outcome.patched) {
                         Comparison::Equal => {}
                         Comparison::NotFound => {
-                            if entry.get("failOnMissingResources").and_then(Value::as_bool)
-                                != Some(true)
-                            {
+                            if entry.get("failOnMissingResources").and_then(Value::as_bool) != Some(true) {
                                 skipped = true;
                                 continue;
                             }
-                            row = Row::fail(
-                                "Resource error",
-                                "patched resource not found in manifest",
-                            );
+                            row = Row::fail("Resource error", "patched resource not found in manifest");
                         }
-                        Comparison::Different(message) => {
-                            row = Row::fail("Resource diff", &message)
-                        }
+                        Comparison::Different(message) => row = Row::fail("Resource diff", &message),
                         Comparison::Error(message) => row = Row::fail("Resource error", &message),
                     }
                 }
                 if rule.rule_type == RuleType::Generation {
-                    let generated_files: Vec<String> =
-                        match entry.get("generatedResources").and_then(Value::as_array) {
-                            Some(items) => items
-                                .iter()
-                                .filter_map(Value::as_str)
-                                .map(str::to_string)
-                                .collect(),
-                            None => entry
-                                .get("generatedResource")
-                                .and_then(Value::as_str)
-                                .map(|path| vec![path.to_string()])
-                                .unwrap_or_default(),
-                        };
+                    let generated_files: Vec<String> = match entry.get("generatedResources").and_then(Value::as_array) {
+                        Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                        None => entry
+                            .get("generatedResource")
+                            .and_then(Value::as_str)
+                            .map(|path| vec![path.to_string()])
+                            .unwrap_or_default(),
+                    };
                     if !generated_files.is_empty() {
                         for generated in &rule.generated {
                             let equal = generated_files.iter().any(|path| {
-                                matches!(
-                                    compare_with_file(self.files, &base.join(path), generated),
-                                    Comparison::Equal
-                                )
+                                matches!(compare_with_file(self.files, &base.join(path), generated), Comparison::Equal)
                             });
                             if !equal {
                                 row = Row::fail(
@@ -1073,10 +855,7 @@ impl Runner<'_> {
             rows.extend(local_rows);
         }
         if !found_policy {
-            rows.push(Row::fail(
-                "Not found",
-                "no engine response for this policy and resource",
-            ));
+            rows.push(Row::fail("Not found", "no engine response for this policy and resource"));
         }
         rows
     }
@@ -1129,11 +908,7 @@ impl Row {
         let actual = rule.status.as_str().to_string();
         let ok = actual == expected;
         Row {
-            reason: if ok {
-                "Ok".to_string()
-            } else {
-                format!("Want {expected}, got {actual}")
-            },
+            reason: if ok { "Ok".to_string() } else { format!("Want {expected}, got {actual}") },
             actual,
             ok,
             unsupported: false,
@@ -1169,11 +944,7 @@ impl Row {
 
     fn unsupported(reason: &str) -> Row {
         // CEL is a known, separately tracked gap; other unsupported features keep their own reason.
-        let label = if reason.contains("CEL") {
-            "CEL not implemented"
-        } else {
-            "Unsupported"
-        };
+        let label = if reason.contains("CEL") { "CEL not implemented" } else { "Unsupported" };
         Row {
             actual: "unsupported".to_string(),
             ok: false,
@@ -1199,59 +970,31 @@ fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, 
         );
     }
     if let Some(row) = rows.iter().find(|row| row.unsupported) {
-        return (
-            Outcome::Unsupported,
-            row.actual.clone(),
-            row.reason.clone(),
-            row.message.clone(),
-            related,
-        );
+        return (Outcome::Unsupported, row.actual.clone(), row.reason.clone(), row.message.clone(), related);
     }
     let deciding = rows
         .iter()
         .find(|row| !row.ok)
         .or_else(|| rows.iter().find(|row| row.actual != "excluded"))
         .unwrap_or(&rows[0]);
-    let outcome = if rows.iter().all(|row| row.ok) {
-        Outcome::Pass
-    } else {
-        Outcome::Fail
-    };
+    let outcome = if rows.iter().all(|row| row.ok) { Outcome::Pass } else { Outcome::Fail };
     let _ = related;
-    (
-        outcome,
-        deciding.actual.clone(),
-        deciding.reason.clone(),
-        deciding.message.clone(),
-        deciding.links.clone(),
-    )
+    (outcome, deciding.actual.clone(), deciding.reason.clone(), deciding.message.clone(), deciding.links.clone())
 }
 
 /// Resolves a row's pointers to places in the policy file and the resource file.
-fn links(
-    pointers: &[(Option<String>, Option<String>)],
-    policy: &Loaded,
-    resource: &Loaded,
-) -> Vec<Related> {
+fn links(pointers: &[(Option<String>, Option<String>)], policy: &Loaded, resource: &Loaded) -> Vec<Related> {
     let mut out = Vec::new();
     for (policy_pointer, resource_pointer) in pointers {
         if let Some(pointer) = policy_pointer {
             out.push(Related {
-                at: SourceRef {
-                    file: policy.file.clone(),
-                    document: policy.document,
-                    pointer: pointer.clone(),
-                },
+                at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
                 message: "the policy node that decided the result".to_string(),
             });
         }
         if let Some(pointer) = resource_pointer {
             out.push(Related {
-                at: SourceRef {
-                    file: resource.file.clone(),
-                    document: resource.document,
-                    pointer: pointer.clone(),
-                },
+                at: SourceRef { file: resource.file.clone(), document: resource.document, pointer: pointer.clone() },
                 message: "the resource value that failed".to_string(),
             });
         }
@@ -1260,38 +1003,18 @@ fn links(
 }
 
 fn expected_result(entry: &Value) -> String {
-    entry
-        .get("result")
-        .or_else(|| entry.get("status"))
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+    entry.get("result").or_else(|| entry.get("status")).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 fn resources_of(entry: &Value) -> Vec<String> {
     let mut out: Vec<String> = entry
         .get("resources")
         .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
+        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    for spec in entry
-        .get("resourceSpecs")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
+    for spec in entry.get("resourceSpecs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         let name = spec.get("name").and_then(Value::as_str).unwrap_or("");
-        match spec
-            .get("namespace")
-            .and_then(Value::as_str)
-            .filter(|namespace| !namespace.is_empty())
-        {
+        match spec.get("namespace").and_then(Value::as_str).filter(|namespace| !namespace.is_empty()) {
             Some(namespace) => out.push(format!("{namespace}/{name}")),
             None => out.push(name.to_string()),
         }
@@ -1302,47 +1025,27 @@ fn resources_of(entry: &Value) -> Vec<String> {
 /// `name` matches any resource with that name; `ns/name` also checks the namespace. The kind is
 /// ignored, as the CLI ignores it.
 fn resource_matches(resource: &Value, reference: &str) -> bool {
-    let name = resource
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let namespace = resource
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
     match reference.split_once('/') {
-        Some((expected_namespace, expected_name)) => {
-            expected_namespace == namespace && expected_name == name
-        }
+        Some((expected_namespace, expected_name)) => expected_namespace == namespace && expected_name == name,
         None => reference == name,
     }
 }
 
 fn default_namespace(resource: &mut Value) {
-    let kind = resource
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
     if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
         return;
     }
     let Some(map) = resource.as_object_mut() else {
         return;
     };
-    let metadata = map
-        .entry("metadata")
-        .or_insert_with(|| Value::Object(Map::new()));
+    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
     if let Some(metadata) = metadata.as_object_mut() {
-        let empty = metadata
-            .get("namespace")
-            .and_then(Value::as_str)
-            .is_none_or(str::is_empty);
+        let empty = metadata.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty);
         if empty {
-            metadata.insert(
-                "namespace".to_string(),
-                Value::String("default".to_string()),
-            );
+            metadata.insert("namespace".to_string(), Value::String("default".to_string()));
         }
     }
 }
@@ -1372,11 +1075,7 @@ fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, de
 }
 
 /// Runs every policy on one resource: mutate phase, then validate on the mutated resource, then generate.
-fn evaluate_resource(
-    setup: &Setup,
-    resource_position: usize,
-    operation_override: &str,
-) -> Vec<PolicyOutcome> {
+fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override: &str) -> Vec<PolicyOutcome> {
     let resource = &setup.resources[resource_position].value;
     let mut current = resource.clone();
     let mut outcomes = Vec::new();
@@ -1384,12 +1083,7 @@ fn evaluate_resource(
         .policies
         .iter()
         .map(|loaded| &loaded.value)
-        .filter(|policy| {
-            matches!(
-                policy.get("kind").and_then(Value::as_str),
-                Some("ClusterPolicy") | Some("Policy")
-            )
-        })
+        .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
         .collect();
     for policy in &policies {
         if !engine::policy_has(policy, "mutate") {
@@ -1410,11 +1104,7 @@ fn evaluate_resource(
         }
         let request = build_request(setup, policy, &current, operation_override);
         let rules = engine::validate(policy, &current, &request);
-        outcomes.push(PolicyOutcome {
-            policy_name: policy_name(policy),
-            rules,
-            patched: current.clone(),
-        });
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
@@ -1423,45 +1113,25 @@ fn evaluate_resource(
         let mut request = build_request(setup, policy, &current, operation_override);
         // Clone sources come from every object the CLI's fake cluster holds plus the
         // `cloneSourceResource` files named by the results.
-        request
-            .cluster_resources
-            .extend(setup.resources.iter().map(|loaded| loaded.value.clone()));
-        request
-            .cluster_resources
-            .extend(setup.clone_sources.iter().cloned());
+        request.cluster_resources.extend(setup.resources.iter().map(|loaded| loaded.value.clone()));
+        request.cluster_resources.extend(setup.clone_sources.iter().cloned());
         let rules = engine::generate(policy, &current, &request);
         if rules.is_empty() {
             continue;
         }
-        outcomes.push(PolicyOutcome {
-            policy_name: policy_name(policy),
-            rules,
-            patched: current.clone(),
-        });
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
     outcomes
 }
 
 fn policy_name(policy: &Value) -> String {
-    policy
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string()
+    policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
 }
 
-fn build_request(
-    setup: &Setup,
-    policy: &Value,
-    resource: &Value,
-    operation_override: &str,
-) -> Request {
+fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> Request {
     let values = &setup.values;
     let policy_name = policy_name(policy);
-    let resource_name = resource
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let resource_name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let mut variables: Vec<(String, Value)> = Vec::new();
     if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
         for (key, value) in global {
@@ -1470,21 +1140,11 @@ fn build_request(
     }
     let mut rule_values = HashMap::new();
     let mut rule_foreach_values = HashMap::new();
-    for entry in values
-        .get("policies")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
+    for entry in values.get("policies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         if entry.get("name").and_then(Value::as_str) != Some(policy_name.as_str()) {
             continue;
         }
-        for resource_values in entry
-            .get("resources")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
+        for resource_values in entry.get("resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
             if resource_values.get("name").and_then(Value::as_str) != Some(resource_name) {
                 continue;
             }
@@ -1494,22 +1154,15 @@ fn build_request(
                 }
             }
         }
-        for rule in entry
-            .get("rules")
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            if let (Some(name), Some(map)) = (
-                rule.get("name").and_then(Value::as_str),
-                rule.get("values").and_then(Value::as_object),
-            ) {
+        for rule in entry.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            if let (Some(name), Some(map)) =
+                (rule.get("name").and_then(Value::as_str), rule.get("values").and_then(Value::as_object))
+            {
                 rule_values.insert(name.to_string(), map.clone());
             }
-            if let (Some(name), Some(map)) = (
-                rule.get("name").and_then(Value::as_str),
-                rule.get("foreachValues").and_then(Value::as_object),
-            ) {
+            if let (Some(name), Some(map)) =
+                (rule.get("name").and_then(Value::as_str), rule.get("foreachValues").and_then(Value::as_object))
+            {
                 rule_foreach_values.insert(name.to_string(), map.clone());
             }
         }
@@ -1523,27 +1176,13 @@ fn build_request(
         .to_string();
     if !operation_override.is_empty() {
         operation = operation_override.to_string();
-        variables.push((
-            "request.operation".to_string(),
-            Value::String(operation.clone()),
-        ));
+        variables.push(("request.operation".to_string(), Value::String(operation.clone())));
     }
-    let namespace = resource
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
     let mut namespace_labels = None;
     for key in ["namespaceSelector", "namespaces"] {
-        for entry in values
-            .get(key)
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or_default()
-        {
-            let name = entry
-                .get("name")
-                .or_else(|| entry.pointer("/metadata/name"))
-                .and_then(Value::as_str);
+        for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let name = entry.get("name").or_else(|| entry.pointer("/metadata/name")).and_then(Value::as_str);
             if name == Some(namespace) {
                 let labels = entry
                     .get("labels")
@@ -1556,40 +1195,20 @@ fn build_request(
     }
     let mut subresource = String::new();
     let mut parent_kind = None;
-    for entry in values
-        .get("subresources")
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
-    {
+    for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         let sub = entry.get("subresource").unwrap_or(&Value::Null);
-        let api_version = resource
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let (group, version) = match api_version.split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", api_version),
         };
-        let same = sub.get("kind").and_then(Value::as_str)
-            == resource.get("kind").and_then(Value::as_str)
+        let same = sub.get("kind").and_then(Value::as_str) == resource.get("kind").and_then(Value::as_str)
             && sub.get("group").and_then(Value::as_str).unwrap_or("") == group
             && sub.get("version").and_then(Value::as_str).unwrap_or("") == version;
-        if same
-            && let Some((_, name)) = sub
-                .get("name")
-                .and_then(Value::as_str)
-                .and_then(|name| name.split_once('/'))
-        {
+        if same && let Some((_, name)) = sub.get("name").and_then(Value::as_str).and_then(|name| name.split_once('/')) {
             subresource = name.to_string();
             let parent = entry.get("parentResource").unwrap_or(&Value::Null);
-            let text = |key: &str| {
-                parent
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .unwrap_or("")
-                    .to_string()
-            };
+            let text = |key: &str| parent.get(key).and_then(Value::as_str).unwrap_or("").to_string();
             parent_kind = Some((text("group"), text("version"), text("kind")));
         }
     }
@@ -1625,34 +1244,20 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
         Ok(text) => text,
         Err(error) => return Comparison::Error(format!("failed to load resource ({error})")),
     };
-    let field = |value: &Value, pointer: &str| {
-        value
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
+    let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
     let mut candidates: Vec<Value> = Vec::new();
     for document in crate::syntax::parse_file(&text) {
         if document.value.is_null() {
             continue;
         }
-        let mut value = document.value;
+        let mut value = document.yaml11_value();
         default_namespace(&mut value);
         candidates.push(value);
     }
-    let wanted = (
-        field(actual, "/apiVersion"),
-        field(actual, "/kind"),
-        field(actual, "/metadata/name"),
-    );
+    let wanted = (field(actual, "/apiVersion"), field(actual, "/kind"), field(actual, "/metadata/name"));
     let actual_namespace = field(actual, "/metadata/namespace");
     let expected = candidates.into_iter().find(|candidate| {
-        (
-            field(candidate, "/apiVersion"),
-            field(candidate, "/kind"),
-            field(candidate, "/metadata/name"),
-        ) == wanted
+        (field(candidate, "/apiVersion"), field(candidate, "/kind"), field(candidate, "/metadata/name")) == wanted
             && (actual_namespace.is_empty()
                 || field(candidate, "/metadata/namespace") == actual_namespace
                 || field(candidate, "/metadata/namespace").is_empty())
@@ -1678,37 +1283,22 @@ fn tidy(value: &Value) -> Value {
             Value::Object(map) => {
                 let mut out = Map::new();
                 for (key, child) in map {
-                    if key.starts_with("generate.kyverno.io/")
-                        || key == "app.kubernetes.io/managed-by"
-                    {
+                    if key.starts_with("generate.kyverno.io/") || key == "app.kubernetes.io/managed-by" {
                         continue;
                     }
                     if let Some(cleaned) = walk(child) {
                         out.insert(key.clone(), cleaned);
                     }
                 }
-                if out.is_empty() {
-                    None
-                } else {
-                    Some(Value::Object(out))
-                }
+                if out.is_empty() { None } else { Some(Value::Object(out)) }
             }
             Value::Array(items) => {
-                let cleaned: Vec<Value> = items
-                    .iter()
-                    .map(|item| walk(item).unwrap_or(Value::Null))
-                    .collect();
-                if cleaned.is_empty() {
-                    None
-                } else {
-                    Some(Value::Array(cleaned))
-                }
+                let cleaned: Vec<Value> = items.iter().map(|item| walk(item).unwrap_or(Value::Null)).collect();
+                if cleaned.is_empty() { None } else { Some(Value::Array(cleaned)) }
             }
             Value::Null => None,
             Value::Number(number) => Some(
-                serde_json::Number::from_f64(number.as_f64().unwrap_or(0.0))
-                    .map(Value::Number)
-                    .unwrap_or(Value::Null),
+                serde_json::Number::from_f64(number.as_f64().unwrap_or(0.0)).map(Value::Number).unwrap_or(Value::Null),
             ),
             other => Some(other.clone()),
         }

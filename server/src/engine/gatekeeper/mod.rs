@@ -1,1 +1,655 @@
-//! Gatekeeper engine: ConstraintTemplates and constraints evaluated through regorus.
+//! Gatekeeper engine: ConstraintTemplates and constraints evaluated through regorus, with
+//! Gatekeeper's semantics (the constraint framework's hook, the admission target's review and
+//! matching, data.inventory) and OPA's reading of Rego where regorus differs (see `rewrite`).
+//!
+//! Everything here is pure: values in, values and JSON pointers out.
+
+mod checks;
+mod diagnostics;
+mod expansion;
+mod input;
+mod lexer;
+mod matching;
+mod parameters;
+mod rewrite;
+mod safety;
+mod sprintf;
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+pub use diagnostics::{RegoDiagnostic, RegoSource, rego_diagnostics};
+pub use expansion::{ExpansionError, Resultant, expand, expansion_templates};
+pub use input::{Review, build_inventory, build_review, is_admission_review};
+
+use input::acts_for_gator;
+pub use matching::{selector_matches, wildcard_matches};
+pub use parameters::SchemaError;
+
+use rewrite::RewrittenSource;
+
+/// The only target Gatekeeper's admission templates use.
+pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
+/// The enforcement point gator reviews for (scoped enforcement actions name it).
+pub const GATOR_ENFORCEMENT_POINT: &str = "gator.gatekeeper.sh";
+
+/// Limits that apply to every evaluation.
+#[derive(Debug, Clone, Copy)]
+pub struct EvaluationOptions {
+    /// Wall-clock limit for one evaluation of a template against one object.
+    pub time_limit: Duration,
+}
+
+impl Default for EvaluationOptions {
+    fn default() -> Self {
+        EvaluationOptions { time_limit: Duration::from_secs(10) }
+    }
+}
+
+/// Why a template was rejected, with the place in the template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub pointer: String,
+    pub message: String,
+}
+
+/// Why a constraint was rejected. Only `Schema` errors satisfy a gator `invalid: true` test.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConstraintError {
+    /// `spec.parameters` (or another field) fails the generated constraint schema.
+    Schema(Vec<SchemaError>),
+    /// Wrong kind, group, version or name.
+    Invalid { pointer: String, message: String },
+}
+
+impl ConstraintError {
+    pub fn message(&self) -> String {
+        match self {
+            ConstraintError::Schema(errors) => {
+                let listed: Vec<String> =
+                    errors.iter().map(|error| format!("{}: {}", error.pointer, error.message)).collect();
+                format!("schema validation failed: {}", listed.join("; "))
+            }
+            ConstraintError::Invalid { message, .. } => message.clone(),
+        }
+    }
+
+    pub fn pointer(&self) -> String {
+        match self {
+            ConstraintError::Schema(errors) => errors.first().map(|error| error.pointer.clone()).unwrap_or_default(),
+            ConstraintError::Invalid { pointer, .. } => pointer.clone(),
+        }
+    }
+}
+
+/// How a template's code can be evaluated here.
+#[derive(Debug, Clone)]
+enum TemplateCode {
+    Rego {
+        engine: Box<regorus::Engine>,
+        violation_query: String,
+    },
+    /// Only `K8sNativeValidation` (CEL) code: evaluated by a later engine.
+    CelOnly,
+}
+
+/// A ConstraintTemplate ready to review objects.
+#[derive(Debug, Clone)]
+pub struct CompiledTemplate {
+    /// `spec.crd.spec.names.kind`: the kind of its constraints.
+    pub kind: String,
+    /// Whether the template also carries CEL code (evaluated with Rego for now).
+    pub has_cel: bool,
+    parameters_schema: Option<Value>,
+    code: TemplateCode,
+}
+
+/// One violation, as the constraint framework reports it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    pub message: String,
+    pub details: Value,
+}
+
+/// The result of reviewing one object against one constraint.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReviewOutcome {
+    Evaluated(Vec<Violation>),
+    /// The template needs an engine that is not implemented; the reason says which.
+    Unsupported(String),
+}
+
+/// The Rego sources of a template target and where they are in the template.
+#[derive(Debug, Clone)]
+pub struct RegoCode {
+    pub rego: String,
+    pub rego_pointer: String,
+    pub libs: Vec<(String, String)>,
+    pub rego_v1: bool,
+}
+
+/// Finds the Rego of the template's (single) target: `targets[0].rego`/`libs` win over
+/// `code[engine=Rego].source`, as in the constraint framework's conversion.
+pub fn rego_code(template: &Value) -> Option<RegoCode> {
+    let target = template.pointer("/spec/targets/0")?;
+    if let Some(rego) = target.get("rego").and_then(Value::as_str).filter(|rego| !rego.is_empty()) {
+        let libs = string_list(target.get("libs"), "/spec/targets/0/libs");
+        return Some(RegoCode {
+            rego: rego.to_string(),
+            rego_pointer: "/spec/targets/0/rego".to_string(),
+            libs,
+            rego_v1: false,
+        });
+    }
+    let codes = target.get("code").and_then(Value::as_array)?;
+    let (index, code) =
+        codes.iter().enumerate().find(|(_, code)| code.get("engine").and_then(Value::as_str) == Some("Rego"))?;
+    let source = code.get("source")?;
+    let rego = source.get("rego").and_then(Value::as_str)?;
+    let base = format!("/spec/targets/0/code/{index}/source");
+    Some(RegoCode {
+        rego: rego.to_string(),
+        rego_pointer: format!("{base}/rego"),
+        libs: string_list(source.get("libs"), &format!("{base}/libs")),
+        rego_v1: source.get("version").and_then(Value::as_str) == Some("v1"),
+    })
+}
+
+fn string_list(value: Option<&Value>, pointer: &str) -> Vec<(String, String)> {
+    value
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .enumerate()
+                .filter_map(|(index, item)| Some((item.as_str()?.to_string(), format!("{pointer}/{index}"))))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn has_cel_code(template: &Value) -> bool {
+    template.pointer("/spec/targets/0/code").and_then(Value::as_array).is_some_and(|codes| {
+        codes.iter().any(|code| code.get("engine").and_then(Value::as_str) == Some("K8sNativeValidation"))
+    })
+}
+
+/// Checks a ConstraintTemplate the way the constraint framework does and compiles its Rego.
+pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<CompiledTemplate, TemplateError> {
+    let error = |pointer: &str, message: String| TemplateError { pointer: pointer.to_string(), message };
+    if template.get("kind").and_then(Value::as_str) != Some("ConstraintTemplate") {
+        return Err(error("/kind", "the template file does not hold a ConstraintTemplate".to_string()));
+    }
+    let kind = template
+        .pointer("/spec/crd/spec/names/kind")
+        .and_then(Value::as_str)
+        .filter(|kind| !kind.is_empty())
+        .ok_or_else(|| error("/spec/crd/spec/names", "spec.crd.spec.names.kind is missing".to_string()))?;
+    let name = template.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    if name != kind.to_lowercase() {
+        return Err(error(
+            "/metadata/name",
+            format!("the template's name {name:?} must be the lowercase kind {:?}", kind.to_lowercase()),
+        ));
+    }
+    let targets = template.pointer("/spec/targets").and_then(Value::as_array);
+    match targets.map(Vec::len) {
+        Some(1) => {}
+        Some(0) | None => {
+            return Err(error("/spec/targets", "a ConstraintTemplate must specify one target".to_string()));
+        }
+        Some(_) => {
+            return Err(error("/spec/targets", "multi-target templates are not supported".to_string()));
+        }
+    }
+    let target_name = template.pointer("/spec/targets/0/target").and_then(Value::as_str).unwrap_or("");
+    if target_name != ADMISSION_TARGET {
+        return Err(error(
+            "/spec/targets/0/target",
+            format!("unknown target {target_name:?}; expected {ADMISSION_TARGET:?}"),
+        ));
+    }
+    let parameters_schema = template.pointer("/spec/crd/spec/validation/openAPIV3Schema").cloned();
+    let has_cel = has_cel_code(template);
+    let Some(code) = rego_code(template) else {
+        if has_cel {
+            return Ok(CompiledTemplate {
+                kind: kind.to_string(),
+                has_cel,
+                parameters_schema,
+                code: TemplateCode::CelOnly,
+            });
+        }
+        return Err(error("/spec/targets/0", "the target has no Rego code".to_string()));
+    };
+    // FIXME(cel): a template with both Rego and CEL is evaluated with its Rego until the CEL engine lands;
+    // gator would pick the CEL driver first.
+    let (engine, violation_query) =
+        build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
+    Ok(CompiledTemplate {
+        kind: kind.to_string(),
+        has_cel,
+        parameters_schema,
+        code: TemplateCode::Rego { engine: Box::new(engine), violation_query },
+    })
+}
+
+/// One Rego module after the OPA-compatibility rewrite, with its AST.
+pub(crate) struct PreparedModule {
+    pub rewritten: RewrittenSource,
+    pub ast: Value,
+}
+
+/// A parse error in one module: byte offset in the original text and the message.
+pub(crate) struct ParseError {
+    pub offset: usize,
+    pub message: String,
+}
+
+fn new_engine(rego_v1: bool) -> regorus::Engine {
+    let mut engine = regorus::Engine::new();
+    engine.set_rego_v0(!rego_v1);
+    engine
+}
+
+/// Rewrites a module for OPA compatibility and parses it with regorus.
+pub(crate) fn prepare_module(name: &str, text: &str, rego_v1: bool) -> Result<PreparedModule, ParseError> {
+    let mut rewritten = RewrittenSource::identity(text);
+    rewritten.apply(rewrite::lexical_insertions(text));
+    let ast = parse_ast(name, &rewritten, rego_v1)?;
+    let guards = rewrite::negation_insertions(&rewritten.text, &ast);
+    if !guards.is_empty() {
+        let mut guarded = rewritten.clone();
+        guarded.apply(guards);
+        // The guards are built from regorus's own spans; should they ever fail to parse, keep the
+        // unguarded module rather than reject a valid template.
+        if let Ok(guarded_ast) = parse_ast(name, &guarded, rego_v1) {
+            return Ok(PreparedModule { rewritten: guarded, ast: guarded_ast });
+        }
+    }
+    Ok(PreparedModule { rewritten, ast })
+}
+
+fn parse_ast(name: &str, rewritten: &RewrittenSource, rego_v1: bool) -> Result<Value, ParseError> {
+    let mut engine = new_engine(rego_v1);
+    if let Err(error) = engine.add_policy(name.to_string(), rewritten.text.clone()) {
+        let text = error.to_string();
+        let mut offset = reported_offset(&text, &rewritten.text).unwrap_or(0);
+        let mut message = reported_message(&text);
+        if let Some((inner_offset, inner_message)) = locate_error_in_body(&rewritten.text, offset, rego_v1) {
+            offset = inner_offset;
+            message = inner_message;
+        }
+        return Err(ParseError { offset: rewritten.to_original(offset), message });
+    }
+    let json = engine.get_ast_as_json().map_err(|error| ParseError { offset: 0, message: error.to_string() })?;
+    let modules: Value = serde_json::from_str(&json).unwrap_or(Value::Null);
+    Ok(modules.pointer("/0/ast").cloned().unwrap_or(Value::Null))
+}
+
+/// regorus reports any parse error inside a rule body as "expecting }" at the body's `{`. To point at
+/// the real place, parse the body alone as a query, which regorus reports precisely, and translate
+/// its position back. Returns the offset in `text` and the message.
+fn locate_error_in_body(text: &str, offset: usize, rego_v1: bool) -> Option<(usize, String)> {
+    if text.as_bytes().get(offset) != Some(&b'{') {
+        return None;
+    }
+    let tokens = lexer::tokenize(text);
+    let mut depth = 0usize;
+    let mut close = text.len();
+    for token in tokens.iter().filter(|token| token.start >= offset && !token.is_trivia()) {
+        match token.text(text) {
+            "{" | "[" | "(" => depth += 1,
+            "}" | "]" | ")" => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    close = token.start;
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let body_start = offset + 1;
+    let body = text.get(body_start..close)?;
+    if body.trim().is_empty() {
+        return None;
+    }
+    let mut engine = new_engine(rego_v1);
+    engine.set_strict_builtin_errors(false);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: Duration::from_millis(200),
+        check_interval: NonZeroU32::new(100).unwrap_or(NonZeroU32::MIN),
+    });
+    let error = engine.eval_query(body.to_string(), false).err()?.to_string();
+    let message = reported_message(&error);
+    // Only syntax errors count here: the probe also evaluates the body, which may fail for other reasons.
+    let is_syntax =
+        ["expect", "unexpected", "invalid", "unterminated", "missing"].iter().any(|prefix| message.starts_with(prefix));
+    if !is_syntax {
+        return None;
+    }
+    let inner = reported_offset(&error, body)?;
+    // regorus's query parser names no expected token when a statement is cut short.
+    let message = if message.trim() == "expecting" {
+        "this statement does not parse as a Rego expression".to_string()
+    } else {
+        message
+    };
+    Some((body_start + inner, message))
+}
+
+/// The byte offset of regorus's `--> file:line:column` (1-based, column in characters).
+pub(crate) fn reported_offset(message: &str, text: &str) -> Option<usize> {
+    let location = message.split("--> ").nth(1)?.lines().next()?;
+    let mut parts = location.rsplitn(3, ':');
+    let column: usize = parts.next()?.trim().parse().ok()?;
+    let line: usize = parts.next()?.trim().parse().ok()?;
+    let line_start = if line <= 1 { 0 } else { text.match_indices('\n').nth(line - 2).map(|(index, _)| index + 1)? };
+    let line_text = text[line_start..].split('\n').next().unwrap_or("");
+    let within = line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(index, _)| index);
+    Some(line_start + within)
+}
+
+/// The sentence after `error: ` in a regorus message, or the whole message.
+pub(crate) fn reported_message(message: &str) -> String {
+    message
+        .lines()
+        .rev()
+        .find_map(|line| line.strip_prefix("error: "))
+        .map(str::to_string)
+        .unwrap_or_else(|| message.trim().to_string())
+}
+
+fn package_path(ast: &Value) -> Option<String> {
+    fn walk(expression: &Value, parts: &mut Vec<String>) -> Option<()> {
+        if let Some(var) = expression.get("Var") {
+            parts.push(var.get("value")?.as_str()?.to_string());
+            return Some(());
+        }
+        if let Some(reference) = expression.get("RefDot") {
+            walk(reference.get("refr")?, parts)?;
+            parts.push(reference.get("field")?.get(1)?.as_str()?.to_string());
+            return Some(());
+        }
+        if let Some(reference) = expression.get("RefBrack") {
+            walk(reference.get("refr")?, parts)?;
+            let index = reference.get("index")?;
+            let value = index.get("String").or_else(|| index.get("RawString"))?.get("value")?.as_str()?;
+            parts.push(value.to_string());
+            return Some(());
+        }
+        None
+    }
+    let mut parts = Vec::new();
+    walk(ast.pointer("/package/refr")?, &mut parts)?;
+    Some(parts.iter().map(|part| format!("[{}]", Value::String(part.clone()))).collect())
+}
+
+fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus::Engine, String), (String, String)> {
+    let mut engine = new_engine(code.rego_v1);
+    let entry = prepare_module("rego", &code.rego, code.rego_v1)
+        .map_err(|error| (code.rego_pointer.clone(), format!("invalid Rego: {}", error.message)))?;
+    if let Some(problem) = checks::framework_problems(&entry.ast, false).first() {
+        return Err((code.rego_pointer.clone(), problem.message.clone()));
+    }
+    let package =
+        package_path(&entry.ast).ok_or_else(|| (code.rego_pointer.clone(), "the Rego has no package".to_string()))?;
+    if !rewrite::rule_names(&entry.ast).iter().any(|name| name == "violation") {
+        return Err((code.rego_pointer.clone(), "the Rego must define a `violation` rule".to_string()));
+    }
+    engine
+        .add_policy("rego".to_string(), entry.rewritten.text.clone())
+        .map_err(|error| (code.rego_pointer.clone(), reported_message(&error.to_string())))?;
+    for (index, (lib, pointer)) in code.libs.iter().enumerate() {
+        let name = format!("libs[{index}]");
+        let module = prepare_module(&name, lib, code.rego_v1)
+            .map_err(|error| (pointer.clone(), format!("invalid Rego in {name}: {}", error.message)))?;
+        if let Some(problem) = checks::framework_problems(&module.ast, true).first() {
+            return Err((pointer.clone(), format!("{name}: {}", problem.message)));
+        }
+        engine
+            .add_policy(name, module.rewritten.text.clone())
+            .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
+    }
+    // OPA's sprintf prints `%!v(MISSING)` where regorus's fails; extensions take precedence over built-ins.
+    engine
+        .add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))
+        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
+    // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
+    engine.set_strict_builtin_errors(false);
+    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
+        limit: options.time_limit,
+        check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
+    });
+    Ok((engine, format!("data{package}.violation")))
+}
+
+/// Validates a constraint against its template (frameworks' `ValidateCR` plus the parameter schema).
+pub fn check_constraint(template: &CompiledTemplate, constraint: &Value) -> Result<(), ConstraintError> {
+    let invalid = |pointer: &str, message: String| ConstraintError::Invalid { pointer: pointer.to_string(), message };
+    let name = constraint.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    if !is_dns_subdomain(name) {
+        return Err(invalid(
+            "/metadata/name",
+            format!("invalid constraint name {name:?}: it must be a DNS-1123 subdomain"),
+        ));
+    }
+    let kind = constraint.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind != template.kind {
+        return Err(invalid(
+            "/kind",
+            format!("wrong kind {kind:?} for constraint {name:?}; the template wants {:?}", template.kind),
+        ));
+    }
+    let api_version = constraint.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    if group != "constraints.gatekeeper.sh" {
+        return Err(invalid(
+            "/apiVersion",
+            format!("unsupported group {group:?}; constraints use \"constraints.gatekeeper.sh\""),
+        ));
+    }
+    if !matches!(version, "v1alpha1" | "v1beta1") {
+        return Err(invalid(
+            "/apiVersion",
+            format!("unsupported version {version:?}; supported versions are v1alpha1 and v1beta1"),
+        ));
+    }
+    let mut errors = Vec::new();
+    if let Some(spec) = constraint.get("spec") {
+        if !spec.is_object() && !spec.is_null() {
+            errors.push(SchemaError { pointer: "/spec".to_string(), message: "must be an object".to_string() });
+        }
+        if let (Some(parameters), Some(schema)) = (spec.get("parameters"), &template.parameters_schema) {
+            parameters::validate(parameters, schema, "/spec/parameters", &mut errors);
+        }
+        if let Some(action) = spec.get("enforcementAction")
+            && !action.is_string()
+        {
+            errors.push(SchemaError {
+                pointer: "/spec/enforcementAction".to_string(),
+                message: "must be a string".to_string(),
+            });
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ConstraintError::Schema(errors)) }
+}
+
+fn is_dns_subdomain(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty()
+                && label.bytes().all(|byte| byte.is_ascii_lowercase() || byte.is_ascii_digit() || byte == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        })
+}
+
+/// Reviews one object (or AdmissionReview) against a constraint, with the inventory objects.
+///
+/// `Err` means gator would report an error for the case (for example an unreadable review); an
+/// evaluation error of the Rego counts as a violation, as in Gatekeeper.
+pub fn review(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+) -> Result<ReviewOutcome, String> {
+    review_from_source(template, constraint, object, inventory_objects, "Original")
+}
+
+/// gator's review with an expansion: the object itself, then every object its ExpansionTemplates
+/// generate (reviewed as `Generated`), whose violations are prefixed `[Implied by <template>]`.
+/// An AdmissionReview is not expanded, as in gator.
+pub fn review_with_expansion(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+    expansion_templates: &[Value],
+) -> Result<ReviewOutcome, String> {
+    let outcome = review(template, constraint, object, inventory_objects)?;
+    let ReviewOutcome::Evaluated(mut violations) = outcome else {
+        return Ok(outcome);
+    };
+    if expansion_templates.is_empty() || is_admission_review(object) {
+        return Ok(ReviewOutcome::Evaluated(violations));
+    }
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let resultants = expansion::expand(object, expansion_templates)
+        .map_err(|error| format!("expanding resource {name}: {error}"))?;
+    for resultant in resultants {
+        match review_from_source(template, constraint, &resultant.object, inventory_objects, "Generated")? {
+            ReviewOutcome::Evaluated(generated) => {
+                violations.extend(generated.into_iter().map(|violation| Violation {
+                    message: format!("[Implied by {}] {}", resultant.template_name, violation.message),
+                    details: violation.details,
+                }));
+            }
+            unsupported @ ReviewOutcome::Unsupported(_) => return Ok(unsupported),
+        }
+    }
+    Ok(ReviewOutcome::Evaluated(violations))
+}
+
+fn review_from_source(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+    source: &str,
+) -> Result<ReviewOutcome, String> {
+    let built = build_review(object)?;
+    let inventory = build_inventory(inventory_objects)?;
+    if !acts_for_gator(constraint) {
+        return Ok(ReviewOutcome::Evaluated(Vec::new()));
+    }
+    let namespace = if built.namespace.is_empty() {
+        None
+    } else {
+        inventory_objects.iter().find(|candidate| {
+            candidate.get("kind").and_then(Value::as_str) == Some("Namespace")
+                && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
+                && candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(built.namespace.as_str())
+        })
+    };
+    let match_spec = constraint.pointer("/spec/match");
+    let mut matched = false;
+    let mut any_object = false;
+    for field in ["object", "oldObject"] {
+        let Some(candidate) = built.review.get(field).filter(|value| value.is_object()) else {
+            continue;
+        };
+        any_object = true;
+        let target = matching::Matchable { object: candidate, namespace, source };
+        match matching::matches(match_spec, &target) {
+            Ok(true) => {
+                matched = true;
+                break;
+            }
+            Ok(false) => {}
+            Err(error) => {
+                let name = candidate.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                return Ok(ReviewOutcome::Evaluated(vec![Violation {
+                    message: format!("unable to match constraints: error matching {name}: {error}"),
+                    details: json!({}),
+                }]));
+            }
+        }
+    }
+    if !any_object {
+        return Ok(ReviewOutcome::Evaluated(vec![Violation {
+            message: "unable to match constraints: neither object nor old object are defined".to_string(),
+            details: json!({}),
+        }]));
+    }
+    if !matched {
+        return Ok(ReviewOutcome::Evaluated(Vec::new()));
+    }
+    let (engine, query) = match &template.code {
+        TemplateCode::Rego { engine, violation_query } => (engine, violation_query),
+        TemplateCode::CelOnly => {
+            return Ok(ReviewOutcome::Unsupported(
+                "the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
+                    .to_string(),
+            ));
+        }
+    };
+    let mut review_value = built.review;
+    if let Value::Object(map) = &mut review_value {
+        map.insert("namespaceObject".into(), Value::Null);
+    }
+    let parameters = constraint
+        .pointer("/spec/parameters")
+        .filter(|parameters| !parameters.is_null())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    let input = json!({"review": review_value, "parameters": parameters});
+    Ok(ReviewOutcome::Evaluated(evaluate(engine, query, input, inventory)?))
+}
+
+/// Runs the template's `violation` rule the way the constraint framework's hook does: a response
+/// counts when it has a `msg`; the time limit was set on the engine when the template was compiled.
+fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Value) -> Result<Vec<Violation>, String> {
+    let mut engine = engine.clone();
+    let failure = |message: String| vec![Violation { message, details: json!({}) }];
+    if let Err(error) = engine.add_data(regorus::Value::from(json!({"inventory": inventory}))) {
+        return Ok(failure(error.to_string()));
+    }
+    engine.set_input(regorus::Value::from(input));
+    let results = match engine.eval_query(query.to_string(), false) {
+        Ok(results) => results,
+        Err(error) => return Ok(failure(reported_message(&error.to_string()))),
+    };
+    let Some(value) =
+        results.result.first().and_then(|result| result.expressions.first()).map(|expression| &expression.value)
+    else {
+        return Ok(Vec::new());
+    };
+    let responses: Value = serde_json::to_value(value).unwrap_or(Value::Null);
+    let mut violations = Vec::new();
+    for response in responses.as_array().into_iter().flatten() {
+        let Some(message) = response.get("msg") else {
+            continue;
+        };
+        // The framework reads `msg` as a string; anything else fails the whole review.
+        let Value::String(message) = message else {
+            return Err(format!("a violation's msg must be a string, found {message}"));
+        };
+        let message = message.clone();
+        let details = response.get("details").cloned().unwrap_or_else(|| json!({}));
+        let violation = Violation { message, details };
+        // The framework's hook collects responses in a set, so identical ones count once.
+        if !violations.contains(&violation) {
+            violations.push(violation);
+        }
+    }
+    Ok(violations)
+}
+
+#[cfg(test)]
+mod tests;

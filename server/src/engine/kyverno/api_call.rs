@@ -32,11 +32,7 @@ pub fn call(api_call: &Value, request: &Request) -> Result<Value, ApiCallError> 
         .and_then(Value::as_str)
         .or_else(|| api_call.get("urlPath").and_then(Value::as_str))
         .unwrap_or("");
-    let method = api_call
-        .get("method")
-        .and_then(Value::as_str)
-        .unwrap_or("GET")
-        .to_ascii_uppercase();
+    let method = api_call.get("method").and_then(Value::as_str).unwrap_or("GET").to_ascii_uppercase();
     if url.is_empty() {
         return Err(ApiCallError::Unavailable);
     }
@@ -44,18 +40,10 @@ pub fn call(api_call: &Value, request: &Request) -> Result<Value, ApiCallError> 
         .api_call_mocks
         .iter()
         .find(|mock| mock.url == url && mock.method.eq_ignore_ascii_case(&method))
-        .or_else(|| {
-            request
-                .api_call_mocks
-                .iter()
-                .find(|mock| mock.url == url && mock.method.is_empty())
-        });
+        .or_else(|| request.api_call_mocks.iter().find(|mock| mock.url == url && mock.method.is_empty()));
     if let Some(mock) = mock {
         if !(200..300).contains(&mock.status) {
-            return Err(ApiCallError::Failed(format!(
-                "HTTP {} from apiCall mock for {url}",
-                mock.status
-            )));
+            return Err(ApiCallError::Failed(format!("HTTP {} from apiCall mock for {url}", mock.status)));
         }
         return Ok(mock.body.clone());
     }
@@ -83,42 +71,24 @@ fn parse_path(url: &str) -> Option<ApiPath> {
         Some((path, query)) => (path, Some(query)),
         None => (url, None),
     };
-    let segments: Vec<&str> = path
-        .split('/')
-        .filter(|segment| !segment.is_empty())
-        .collect();
+    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
     let (group, version, rest) = match segments.as_slice() {
         ["api", version, rest @ ..] => (String::new(), version.to_string(), rest),
         ["apis", group, version, rest @ ..] => (group.to_string(), version.to_string(), rest),
         _ => return None,
     };
-    let label_selector = query.and_then(|query| {
-        query
-            .split('&')
-            .find_map(|pair| pair.strip_prefix("labelSelector="))
-            .map(percent_decode)
-    });
+    let label_selector = query
+        .and_then(|query| query.split('&').find_map(|pair| pair.strip_prefix("labelSelector=")).map(percent_decode));
     let (namespace, resource, name) = match rest {
-        ["namespaces", namespace, resource] => {
-            (Some(namespace.to_string()), resource.to_string(), None)
+        ["namespaces", namespace, resource] => (Some(namespace.to_string()), resource.to_string(), None),
+        ["namespaces", namespace, resource, name] => {
+            (Some(namespace.to_string()), resource.to_string(), Some(name.to_string()))
         }
-        ["namespaces", namespace, resource, name] => (
-            Some(namespace.to_string()),
-            resource.to_string(),
-            Some(name.to_string()),
-        ),
         [resource] => (None, resource.to_string(), None),
         [resource, name] => (None, resource.to_string(), Some(name.to_string())),
         _ => return None,
     };
-    Some(ApiPath {
-        group,
-        version,
-        namespace,
-        resource,
-        name,
-        label_selector,
-    })
+    Some(ApiPath { group, version, namespace, resource, name, label_selector })
 }
 
 fn percent_decode(text: &str) -> String {
@@ -143,17 +113,9 @@ fn percent_decode(text: &str) -> String {
 /// The lowercase plural Kubernetes uses for a kind in API paths.
 pub fn plural(kind: &str) -> String {
     let lower = kind.to_ascii_lowercase();
-    if lower.ends_with('s')
-        || lower.ends_with('x')
-        || lower.ends_with("ch")
-        || lower.ends_with("sh")
-    {
+    if lower.ends_with('s') || lower.ends_with('x') || lower.ends_with("ch") || lower.ends_with("sh") {
         format!("{lower}es")
-    } else if lower.ends_with('y')
-        && !lower.ends_with("ay")
-        && !lower.ends_with("ey")
-        && !lower.ends_with("oy")
-    {
+    } else if lower.ends_with('y') && !lower.ends_with("ay") && !lower.ends_with("ey") && !lower.ends_with("oy") {
         format!("{}ies", &lower[..lower.len() - 1])
     } else {
         format!("{lower}s")
@@ -162,24 +124,15 @@ pub fn plural(kind: &str) -> String {
 
 fn kubernetes_get(url: &str, objects: &[Value]) -> Result<Value, ApiCallError> {
     let Some(path) = parse_path(url) else {
-        return Err(ApiCallError::Failed(format!(
-            "{url} is not a Kubernetes API path"
-        )));
+        return Err(ApiCallError::Failed(format!("{url} is not a Kubernetes API path")));
     };
-    let api_version = if path.group.is_empty() {
-        path.version.clone()
-    } else {
-        format!("{}/{}", path.group, path.version)
-    };
+    let api_version =
+        if path.group.is_empty() { path.version.clone() } else { format!("{}/{}", path.group, path.version) };
     let matches_type = |object: &Value| {
         let kind = super::matching::resource_kind(object);
-        let object_api_version = object
-            .get("apiVersion")
-            .and_then(Value::as_str)
-            .unwrap_or("");
+        let object_api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
         let (object_group, _) = super::matching::group_version(object);
-        (plural(kind) == path.resource.to_ascii_lowercase()
-            || kind.eq_ignore_ascii_case(&path.resource))
+        (plural(kind) == path.resource.to_ascii_lowercase() || kind.eq_ignore_ascii_case(&path.resource))
             && (object_api_version == api_version || object_group == path.group)
     };
     let selected: Vec<Value> = objects
@@ -201,10 +154,8 @@ fn kubernetes_get(url: &str, objects: &[Value]) -> Result<Value, ApiCallError> {
             .find(|object| super::matching::resource_name(object) == name)
             .ok_or_else(|| ApiCallError::Failed(format!("{} \"{name}\" not found", path.resource))),
         None => {
-            let kind = selected
-                .first()
-                .map(|object| super::matching::resource_kind(object).to_string())
-                .unwrap_or_default();
+            let kind =
+                selected.first().map(|object| super::matching::resource_kind(object).to_string()).unwrap_or_default();
             Ok(json!({
                 "apiVersion": api_version,
                 "kind": format!("{kind}List"),
@@ -217,29 +168,19 @@ fn kubernetes_get(url: &str, objects: &[Value]) -> Result<Value, ApiCallError> {
 
 /// `a=b,c!=d,e` label selectors of list calls.
 fn label_selector_matches(selector: &str, object: &Value) -> bool {
-    let labels = object
-        .pointer("/metadata/labels")
-        .and_then(Value::as_object)
-        .cloned()
-        .unwrap_or_else(Map::new);
-    selector
-        .split(',')
-        .filter(|part| !part.is_empty())
-        .all(|part| {
-            if let Some((key, value)) = part.split_once("!=") {
-                labels.get(key).and_then(Value::as_str) != Some(value)
-            } else if let Some((key, value)) = part.split_once('=') {
-                let value = value.trim_start_matches('=');
-                labels
-                    .get(key)
-                    .and_then(Value::as_str)
-                    .is_some_and(|actual| wildcard_match(value, actual))
-            } else if let Some(key) = part.strip_prefix('!') {
-                !labels.contains_key(key)
-            } else {
-                labels.contains_key(part)
-            }
-        })
+    let labels = object.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_else(Map::new);
+    selector.split(',').filter(|part| !part.is_empty()).all(|part| {
+        if let Some((key, value)) = part.split_once("!=") {
+            labels.get(key).and_then(Value::as_str) != Some(value)
+        } else if let Some((key, value)) = part.split_once('=') {
+            let value = value.trim_start_matches('=');
+            labels.get(key).and_then(Value::as_str).is_some_and(|actual| wildcard_match(value, actual))
+        } else if let Some(key) = part.strip_prefix('!') {
+            !labels.contains_key(key)
+        } else {
+            labels.contains_key(part)
+        }
+    })
 }
 
 #[cfg(test)]
@@ -261,11 +202,8 @@ mod tests {
             }],
             ..Request::default()
         };
-        let api_call = if url.starts_with("https") {
-            json!({"service": {"url": url}})
-        } else {
-            json!({"urlPath": url})
-        };
+        let api_call =
+            if url.starts_with("https") { json!({"service": {"url": url}}) } else { json!({"urlPath": url}) };
         assert_eq!(
             call(&api_call, &request).map(|value| value
                 .get("items")
@@ -278,14 +216,8 @@ mod tests {
     #[test]
     fn serves_lists_objects_and_mocks() {
         check("/apis/apps/v1/namespaces/prod/deployments", Ok(json!(1)));
-        check(
-            "/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies",
-            Ok(json!(1)),
-        );
-        check(
-            "/api/v1/namespaces?labelSelector=tier%3Dcritical",
-            Ok(json!(1)),
-        );
+        check("/apis/networking.k8s.io/v1/namespaces/prod/networkpolicies", Ok(json!(1)));
+        check("/api/v1/namespaces?labelSelector=tier%3Dcritical", Ok(json!(1)));
         check(
             "/api/v1/namespaces/prod",
             Ok(
@@ -295,9 +227,7 @@ mod tests {
         check("https://svc/check", Ok(json!({"ok": true})));
         check(
             "/apis/apps/v1/namespaces/prod/deployments/missing",
-            Err(ApiCallError::Failed(
-                "deployments \"missing\" not found".into(),
-            )),
+            Err(ApiCallError::Failed("deployments \"missing\" not found".into())),
         );
     }
 }

@@ -16,26 +16,15 @@ pub struct ConditionsOutcome {
 
 /// Evaluates a conditions value: `{any: [...], all: [...]}`, a list of such blocks, or a plain list
 /// of conditions (all must hold). `None` means no conditions, which holds.
-pub fn evaluate_conditions(
-    conditions: Option<&Value>,
-    context: &JsonContext,
-) -> Result<ConditionsOutcome, String> {
+pub fn evaluate_conditions(conditions: Option<&Value>, context: &JsonContext) -> Result<ConditionsOutcome, String> {
     let Some(conditions) = conditions else {
-        return Ok(ConditionsOutcome {
-            holds: true,
-            message: String::new(),
-        });
+        return Ok(ConditionsOutcome { holds: true, message: String::new() });
     };
     match conditions {
-        Value::Null => Ok(ConditionsOutcome {
-            holds: true,
-            message: String::new(),
-        }),
+        Value::Null => Ok(ConditionsOutcome { holds: true, message: String::new() }),
         Value::Object(_) => evaluate_any_all(conditions, context),
         Value::Array(items) => {
-            let is_blocks = items
-                .iter()
-                .all(|item| item.get("any").is_some() || item.get("all").is_some());
+            let is_blocks = items.iter().all(|item| item.get("any").is_some() || item.get("all").is_some());
             let mut true_messages = Vec::new();
             for item in items {
                 let outcome = if is_blocks && !items.is_empty() {
@@ -51,10 +40,7 @@ pub fn evaluate_conditions(
                     true_messages.push(outcome.message);
                 }
             }
-            Ok(ConditionsOutcome {
-                holds: true,
-                message: true_messages.join(";"),
-            })
+            Ok(ConditionsOutcome { holds: true, message: true_messages.join(";") })
         }
         _ => Err("invalid condition".to_string()),
     }
@@ -90,44 +76,19 @@ fn evaluate_any_all(block: &Value, context: &JsonContext) -> Result<ConditionsOu
     }
     let holds = any_result && all_result;
     let messages = if holds { true_messages } else { false_messages };
-    let message = messages
-        .into_iter()
-        .filter(|message| !message.is_empty())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let message = messages.into_iter().filter(|message| !message.is_empty()).collect::<Vec<_>>().join("; ");
     Ok(ConditionsOutcome { holds, message })
 }
 
 /// Evaluates one `{key, operator, value, message}` condition.
-pub fn evaluate_condition(
-    condition: &Value,
-    context: &JsonContext,
-) -> Result<(bool, String), String> {
-    let key =
-        substitute_all(condition.get("key").unwrap_or(&Value::Null), context).map_err(|error| {
-            format!(
-                "failed to substitute variables in condition key: {}",
-                describe(&error)
-            )
-        })?;
-    let value = substitute_all(condition.get("value").unwrap_or(&Value::Null), context).map_err(
-        |error| {
-            format!(
-                "failed to substitute variables in condition value: {}",
-                describe(&error)
-            )
-        },
-    )?;
-    let operator = condition
-        .get("operator")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+pub fn evaluate_condition(condition: &Value, context: &JsonContext) -> Result<(bool, String), String> {
+    let key = substitute_all(condition.get("key").unwrap_or(&Value::Null), context)
+        .map_err(|error| format!("failed to substitute variables in condition key: {}", describe(&error)))?;
+    let value = substitute_all(condition.get("value").unwrap_or(&Value::Null), context)
+        .map_err(|error| format!("failed to substitute variables in condition value: {}", describe(&error)))?;
+    let operator = condition.get("operator").and_then(Value::as_str).unwrap_or("");
     let holds = apply_operator(operator, &key, &value)?;
-    let message = condition
-        .get("message")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let message = condition.get("message").and_then(Value::as_str).unwrap_or("").to_string();
     Ok((holds, message))
 }
 
@@ -151,17 +112,11 @@ pub fn apply_operator(operator: &str, key: &Value, value: &Value) -> Result<bool
         "lessthan" => numeric(key, value).is_some_and(|ordering| ordering.is_lt()),
         "lessthanorequals" => numeric(key, value).is_some_and(|ordering| ordering.is_le()),
         "durationgreaterthan" => durations(key, value).is_some_and(|(left, right)| left > right),
-        "durationgreaterthanorequals" => {
-            durations(key, value).is_some_and(|(left, right)| left >= right)
-        }
+        "durationgreaterthanorequals" => durations(key, value).is_some_and(|(left, right)| left >= right),
         "durationlessthan" => durations(key, value).is_some_and(|(left, right)| left < right),
-        "durationlessthanorequals" => {
-            durations(key, value).is_some_and(|(left, right)| left <= right)
-        }
+        "durationlessthanorequals" => durations(key, value).is_some_and(|(left, right)| left <= right),
         other => {
-            return Err(format!(
-                "failed to create handler for condition operator {other:?}"
-            ));
+            return Err(format!("failed to create handler for condition operator {other:?}"));
         }
     };
     Ok(holds)
@@ -179,15 +134,10 @@ fn equal(key: &Value, value: &Value) -> bool {
             }
         }
         Value::String(text) => {
-            if let (Some(left), Some(right)) = (
-                parse_duration(text),
-                value.as_str().and_then(parse_duration),
-            ) {
+            if let (Some(left), Some(right)) = (parse_duration(text), value.as_str().and_then(parse_duration)) {
                 return left == right;
             }
-            if let (Some(left), Some(Value::String(right_text))) =
-                (parse_quantity(text), Some(value))
-            {
+            if let (Some(left), Some(Value::String(right_text))) = (parse_quantity(text), Some(value)) {
                 return match parse_quantity(right_text) {
                     Some(right) => left == right,
                     None => false,
@@ -233,20 +183,14 @@ fn matches_either_way(left: &str, right: &str) -> bool {
 }
 
 fn is_range(value: &Value) -> bool {
-    value
-        .as_str()
-        .is_some_and(|text| super::pattern::operator_of(text) == super::pattern::Operator::InRange)
+    value.as_str().is_some_and(|text| super::pattern::operator_of(text) == super::pattern::Operator::InRange)
 }
 
 fn in_range(key: &str, range: &Value, negated: bool) -> bool {
     let Some(range) = range.as_str() else {
         return false;
     };
-    let range = if negated {
-        range.replacen('-', "!-", 1)
-    } else {
-        range.to_string()
-    };
+    let range = if negated { range.replacen('-', "!-", 1) } else { range.to_string() };
     validate_value(&Value::String(key.to_string()), &Value::String(range))
 }
 
@@ -275,11 +219,9 @@ fn any_in(key: &Value, value: &Value, negated: bool) -> bool {
         return false;
     };
     if negated {
-        keys.iter()
-            .any(|key| !values.iter().any(|value| matches_either_way(key, value)))
+        keys.iter().any(|key| !values.iter().any(|value| matches_either_way(key, value)))
     } else {
-        keys.iter()
-            .any(|key| values.iter().any(|value| matches_either_way(key, value)))
+        keys.iter().any(|key| values.iter().any(|value| matches_either_way(key, value)))
     }
 }
 
@@ -294,11 +236,9 @@ fn all_in(key: &Value, value: &Value, negated: bool) -> bool {
         return false;
     };
     if negated {
-        keys.iter()
-            .all(|key| !values.iter().any(|value| matches_either_way(key, value)))
+        keys.iter().all(|key| !values.iter().any(|value| matches_either_way(key, value)))
     } else {
-        keys.iter()
-            .all(|key| values.iter().any(|value| matches_either_way(key, value)))
+        keys.iter().all(|key| values.iter().any(|value| matches_either_way(key, value)))
     }
 }
 
@@ -314,11 +254,8 @@ fn legacy_in(key: &Value, value: &Value) -> bool {
             let key = sprint(key);
             match value {
                 Value::String(text) if wildcard_match(text, &key) => true,
-                _ => value_strings(value).is_some_and(|values| {
-                    values
-                        .iter()
-                        .any(|value| value == &key || wildcard_match(value, &key))
-                }),
+                _ => value_strings(value)
+                    .is_some_and(|values| values.iter().any(|value| value == &key || wildcard_match(value, &key))),
             }
         }
         _ => false,
@@ -360,10 +297,9 @@ fn numeric(key: &Value, value: &Value) -> Option<std::cmp::Ordering> {
         return left.partial_cmp(&right);
     }
     let trim = |text: &str| text.trim_start_matches('v').to_string();
-    if let (Ok(left), Ok(right)) = (
-        semver::Version::parse(&trim(&left_text)),
-        semver::Version::parse(&trim(&right_text)),
-    ) {
+    if let (Ok(left), Ok(right)) =
+        (semver::Version::parse(&trim(&left_text)), semver::Version::parse(&trim(&right_text)))
+    {
         return Some(left.cmp(&right));
     }
     None
@@ -398,10 +334,8 @@ mod tests {
             json!({"metadata": {"name": "web"}, "spec": {"replicas": 3, "caps": ["NET_ADMIN", "CHOWN"], "timeout": "90s", "memory": "1Gi"}}),
         );
         let result = evaluate_conditions(Some(&conditions), &context).map(|outcome| outcome.holds);
-        let first_clause = result
-            .as_ref()
-            .map(|holds| *holds)
-            .map_err(|error| error.split(':').next().unwrap_or("").to_string());
+        let first_clause =
+            result.as_ref().map(|holds| *holds).map_err(|error| error.split(':').next().unwrap_or("").to_string());
         assert_eq!(first_clause, expect.map_err(str::to_string), "{conditions}");
     }
 
@@ -415,27 +349,15 @@ mod tests {
             json!({"any": [{"key": "{{ request.object.spec.replicas }}", "operator": "NotEquals", "value": 3}]}),
             Ok(false),
         );
-        check(
-            json!([{"key": "{{ request.object.spec.memory }}", "operator": "Equals", "value": "1024Mi"}]),
-            Ok(true),
-        );
+        check(json!([{"key": "{{ request.object.spec.memory }}", "operator": "Equals", "value": "1024Mi"}]), Ok(true));
     }
 
     #[test]
     fn set_operators() {
         let caps = "{{ request.object.spec.caps }}";
-        check(
-            json!({"all": [{"key": caps, "operator": "AnyNotIn", "value": ["CHOWN"]}]}),
-            Ok(true),
-        );
-        check(
-            json!({"all": [{"key": caps, "operator": "AllIn", "value": ["NET_*", "CHOWN"]}]}),
-            Ok(true),
-        );
-        check(
-            json!({"all": [{"key": caps, "operator": "AllNotIn", "value": ["SYS_ADMIN"]}]}),
-            Ok(true),
-        );
+        check(json!({"all": [{"key": caps, "operator": "AnyNotIn", "value": ["CHOWN"]}]}), Ok(true));
+        check(json!({"all": [{"key": caps, "operator": "AllIn", "value": ["NET_*", "CHOWN"]}]}), Ok(true));
+        check(json!({"all": [{"key": caps, "operator": "AllNotIn", "value": ["SYS_ADMIN"]}]}), Ok(true));
         check(
             json!({"all": [{"key": "{{ request.object.spec.replicas }}", "operator": "AnyIn", "value": "1-5"}]}),
             Ok(true),

@@ -28,40 +28,17 @@ pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Val
         };
         request_map.insert("oldObject".to_string(), old);
     }
-    let user = request
-        .user_info
-        .get("userInfo")
-        .cloned()
-        .unwrap_or_else(|| json!({}));
+    let user = request.user_info.get("userInfo").cloned().unwrap_or_else(|| json!({}));
     request_map.insert("userInfo".to_string(), user);
-    request_map.insert(
-        "roles".to_string(),
-        request
-            .user_info
-            .get("roles")
-            .cloned()
-            .unwrap_or(Value::Null),
-    );
-    request_map.insert(
-        "clusterRoles".to_string(),
-        request
-            .user_info
-            .get("clusterRoles")
-            .cloned()
-            .unwrap_or(Value::Null),
-    );
+    request_map.insert("roles".to_string(), request.user_info.get("roles").cloned().unwrap_or(Value::Null));
+    request_map
+        .insert("clusterRoles".to_string(), request.user_info.get("clusterRoles").cloned().unwrap_or(Value::Null));
     request_map.insert(
         "kind".to_string(),
         json!({"group": group, "version": version, "kind": super::matching::resource_kind(resource)}),
     );
-    request_map.insert(
-        "namespace".to_string(),
-        json!(super::matching::resource_namespace(resource)),
-    );
-    request_map.insert(
-        "name".to_string(),
-        json!(super::matching::resource_name(resource)),
-    );
+    request_map.insert("namespace".to_string(), json!(super::matching::resource_namespace(resource)));
+    request_map.insert("name".to_string(), json!(super::matching::resource_name(resource)));
     if !request.subresource.is_empty() {
         request_map.insert("subResource".to_string(), json!(request.subresource));
     }
@@ -75,17 +52,9 @@ pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Val
         context.add_variable(key, value.clone());
     }
     let effective = if is_delete {
-        context
-            .root()
-            .pointer("/request/oldObject")
-            .cloned()
-            .unwrap_or(Value::Null)
+        context.root().pointer("/request/oldObject").cloned().unwrap_or(Value::Null)
     } else {
-        context
-            .root()
-            .pointer("/request/object")
-            .cloned()
-            .unwrap_or(Value::Null)
+        context.root().pointer("/request/object").cloned().unwrap_or(Value::Null)
     };
     (context, effective)
 }
@@ -102,9 +71,7 @@ pub fn load_context(
 ) -> Result<(), String> {
     // Values written for a rule also serve the rules autogen derives from it.
     let values = request.rule_values.get(rule_name).or_else(|| {
-        let base = rule_name
-            .strip_prefix("autogen-cronjob-")
-            .or_else(|| rule_name.strip_prefix("autogen-"))?;
+        let base = rule_name.strip_prefix("autogen-cronjob-").or_else(|| rule_name.strip_prefix("autogen-"))?;
         request.rule_values.get(base)
     });
     if let Some(values) = values {
@@ -114,9 +81,7 @@ pub fn load_context(
     }
     // `foreachValues` give one value per foreach element.
     let foreach_values = request.rule_foreach_values.get(rule_name).or_else(|| {
-        let base = rule_name
-            .strip_prefix("autogen-cronjob-")
-            .or_else(|| rule_name.strip_prefix("autogen-"))?;
+        let base = rule_name.strip_prefix("autogen-cronjob-").or_else(|| rule_name.strip_prefix("autogen-"))?;
         request.rule_foreach_values.get(base)
     });
     if let (Some(index), Some(foreach_values)) = (element_index, foreach_values) {
@@ -137,19 +102,13 @@ pub fn load_context(
             context.add_variable(name, value);
         } else if let Some(reference) = entry.get("globalReference") {
             let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
-            let projected = match (
-                request.global_context.get(key),
-                reference.get("projection").and_then(Value::as_str),
-            ) {
+            let projected = match (request.global_context.get(key), reference.get("projection").and_then(Value::as_str))
+            {
                 (Some(data), Some(projection)) if !projection.is_empty() => data.get(projection),
                 (data, _) => data,
             };
             if let Some(data) = projected {
-                let value = match reference
-                    .get("jmesPath")
-                    .and_then(Value::as_str)
-                    .filter(|path| !path.is_empty())
-                {
+                let value = match reference.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
                     Some(path) => search(path, data)?,
                     None => data.clone(),
                 };
@@ -170,29 +129,15 @@ pub fn load_context(
 
 /// Answers an apiCall offline (mocks, then the fake cluster); when nothing can answer it the entry
 /// keeps what the Values file gave it, as in Kyverno's CLI.
-fn load_api_call(
-    name: &str,
-    api_call: &Value,
-    request: &Request,
-    context: &mut JsonContext,
-) -> Result<(), String> {
+fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut JsonContext) -> Result<(), String> {
     let mut call_fields = api_call.clone();
-    let jmes_path = call_fields
-        .as_object_mut()
-        .and_then(|map| map.remove("jmesPath"));
-    let default = call_fields
-        .as_object_mut()
-        .and_then(|map| map.remove("default"));
-    let substituted = substitute_all(&call_fields, context).map_err(|error| {
-        format!("failed to substitute variables in apiCall context entry {name:?}: {error}")
-    })?;
+    let jmes_path = call_fields.as_object_mut().and_then(|map| map.remove("jmesPath"));
+    let default = call_fields.as_object_mut().and_then(|map| map.remove("default"));
+    let substituted = substitute_all(&call_fields, context)
+        .map_err(|error| format!("failed to substitute variables in apiCall context entry {name:?}: {error}"))?;
     match super::api_call::call(&substituted, request) {
         Ok(body) => {
-            let value = match jmes_path
-                .as_ref()
-                .and_then(Value::as_str)
-                .filter(|path| !path.is_empty())
-            {
+            let value = match jmes_path.as_ref().and_then(Value::as_str).filter(|path| !path.is_empty()) {
                 Some(path) => {
                     let path = match substitute_string(path, context, "")? {
                         Value::String(text) => text,
@@ -212,9 +157,7 @@ fn load_api_call(
                 context.add_variable(name, value);
                 Ok(())
             }
-            None => Err(format!(
-                "failed to load apiCall context entry {name:?}: {message}"
-            )),
+            None => Err(format!("failed to load apiCall context entry {name:?}: {message}")),
         },
     }
 }
@@ -231,18 +174,11 @@ fn load_image_registry(
     let Some(reference) = reference.as_str() else {
         return Ok(());
     };
-    let Some(data) = request
-        .image_data
-        .get(reference)
-        .or_else(|| request.image_data.get(&normalize_image(reference)))
+    let Some(data) = request.image_data.get(reference).or_else(|| request.image_data.get(&normalize_image(reference)))
     else {
         return Ok(());
     };
-    let value = match registry
-        .get("jmesPath")
-        .and_then(Value::as_str)
-        .filter(|path| !path.is_empty())
-    {
+    let value = match registry.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
         Some(path) => search(path, data)?,
         None => data.clone(),
     };
@@ -254,11 +190,7 @@ fn load_image_registry(
 fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> Option<Value> {
     let config = entry.get("configMap")?;
     let name = substitute_all(config.get("name")?, context).ok()?;
-    let namespace = substitute_all(
-        config.get("namespace").unwrap_or(&json!("default")),
-        context,
-    )
-    .ok()?;
+    let namespace = substitute_all(config.get("namespace").unwrap_or(&json!("default")), context).ok()?;
     request
         .cluster_objects
         .as_ref()?
@@ -272,9 +204,7 @@ fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> O
 }
 
 fn search(expression: &str, data: &Value) -> Result<Value, String> {
-    JsonContext::new(data.clone())
-        .query(expression)
-        .map_err(|error| error.to_string())
+    JsonContext::new(data.clone()).query(expression).map_err(|error| error.to_string())
 }
 
 fn load_variable(variable: &Value, context: &JsonContext) -> Result<Value, String> {
@@ -286,11 +216,7 @@ fn load_variable(variable: &Value, context: &JsonContext) -> Result<Value, Strin
         Some(default) => Some(substitute_all(default, context).map_err(|error| error.to_string())?),
         None => None,
     };
-    let path = match variable
-        .get("jmesPath")
-        .and_then(Value::as_str)
-        .filter(|path| !path.is_empty())
-    {
+    let path = match variable.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
         Some(path) => Some(match substitute_string(path, context, "")? {
             Value::String(text) => text,
             other => other.to_string(),
@@ -319,11 +245,8 @@ impl From<VariableError> for String {
 /// Evaluates a foreach `list` expression: an array gives its items, anything else one element.
 pub fn evaluate_list(list: &str, context: &JsonContext) -> Result<Vec<Value>, VariableError> {
     let expression = list.trim();
-    let expression = expression
-        .strip_prefix("{{")
-        .and_then(|inner| inner.strip_suffix("}}"))
-        .map(str::trim)
-        .unwrap_or(expression);
+    let expression =
+        expression.strip_prefix("{{").and_then(|inner| inner.strip_suffix("}}")).map(str::trim).unwrap_or(expression);
     let expression = if context.is_delete {
         expression.replace("request.object", "request.oldObject")
     } else {
@@ -345,17 +268,9 @@ pub fn add_element(context: &mut JsonContext, element: &Value, index: usize, nes
 
 /// Images of a Pod or a Pod template, as Kyverno exposes them under `images`.
 pub fn extract_images(resource: &Value) -> Value {
-    let spec = [
-        "/spec/template/spec",
-        "/spec/jobTemplate/spec/template/spec",
-        "/spec",
-    ]
-    .iter()
-    .find_map(|pointer| {
+    let spec = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"].iter().find_map(|pointer| {
         resource.pointer(pointer).filter(|spec| {
-            ["containers", "initContainers", "ephemeralContainers"]
-                .iter()
-                .any(|key| spec.get(*key).is_some())
+            ["containers", "initContainers", "ephemeralContainers"].iter().any(|key| spec.get(*key).is_some())
         })
     });
     let Some(spec) = spec else { return json!({}) };
@@ -370,10 +285,9 @@ pub fn extract_images(resource: &Value) -> Value {
         };
         let mut by_name = Map::new();
         for container in containers {
-            let (Some(name), Some(image)) = (
-                container.get("name").and_then(Value::as_str),
-                container.get("image").and_then(Value::as_str),
-            ) else {
+            let (Some(name), Some(image)) =
+                (container.get("name").and_then(Value::as_str), container.get("image").and_then(Value::as_str))
+            else {
                 continue;
             };
             by_name.insert(name.to_string(), image_info(image));
@@ -393,21 +307,18 @@ pub fn image_info(image: &str) -> Value {
         None => (normalized.clone(), String::new()),
     };
     let (repository, tag) = match without_digest.rfind(':') {
-        Some(position) if !without_digest[position..].contains('/') => (
-            without_digest[..position].to_string(),
-            without_digest[position + 1..].to_string(),
-        ),
+        Some(position) if !without_digest[position..].contains('/') => {
+            (without_digest[..position].to_string(), without_digest[position + 1..].to_string())
+        }
         _ => (without_digest.clone(), String::new()),
     };
-    let (registry, mut path) = repository
-        .split_once('/')
-        .map(|(registry, path)| (registry.to_string(), path.to_string()))
-        .unwrap_or_default();
+    let (registry, mut path) =
+        repository.split_once('/').map(|(registry, path)| (registry.to_string(), path.to_string())).unwrap_or_default();
     // An image written without a registry keeps its path as written (`busybox`, not `library/busybox`).
     let written = image.split('@').next().unwrap_or("");
     let first = written.split('/').next().unwrap_or("");
-    let explicit_registry = written.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let explicit_registry =
+        written.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     if !explicit_registry
         && !written.starts_with("library/")
         && let Some(stripped) = path.strip_prefix("library/")
@@ -415,16 +326,9 @@ pub fn image_info(image: &str) -> Value {
         path = stripped.to_string();
     }
     let name = path.rsplit('/').next().unwrap_or("").to_string();
-    let explicit_tag = image.split('@').next().is_some_and(|name| {
-        name.rsplit('/')
-            .next()
-            .is_some_and(|last| last.contains(':'))
-    });
-    let tag = if !explicit_tag && !digest.is_empty() {
-        String::new()
-    } else {
-        tag
-    };
+    let explicit_tag =
+        image.split('@').next().is_some_and(|name| name.rsplit('/').next().is_some_and(|last| last.contains(':')));
+    let tag = if !explicit_tag && !digest.is_empty() { String::new() } else { tag };
     let mut reference = format!("{registry}/{path}");
     if !tag.is_empty() {
         reference.push(':');
@@ -434,11 +338,8 @@ pub fn image_info(image: &str) -> Value {
         reference.push('@');
         reference.push_str(&digest);
     }
-    let reference_with_tag = if tag.is_empty() {
-        format!("{registry}/{path}")
-    } else {
-        format!("{registry}/{path}:{tag}")
-    };
+    let reference_with_tag =
+        if tag.is_empty() { format!("{registry}/{path}") } else { format!("{registry}/{path}:{tag}") };
     json!({
         "registry": registry,
         "path": path,

@@ -17,49 +17,30 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         let Some(generate) = rule.get("generate") else {
             continue;
         };
-        let name = rule
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(resource, request);
         if !matching::rule_matches(&rule, &effective, request, &namespace) {
             continue;
         }
-        let response = |status, message: String| {
-            RuleResponse::new(&name, RuleType::Generation, status, message)
-        };
+        let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
         if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
-            responses.push(response(
-                RuleStatus::Error,
-                format!("failed to load context: {error}"),
-            ));
+            responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
             continue;
         }
         match evaluate_conditions(rule.get("preconditions"), &context) {
             Err(error) => {
-                responses.push(response(
-                    RuleStatus::Error,
-                    format!("failed to evaluate preconditions: {error}"),
-                ));
+                responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
                 continue;
             }
             Ok(outcome) if !outcome.holds => {
-                responses.push(response(
-                    RuleStatus::Skip,
-                    "preconditions not met".to_string(),
-                ));
+                responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
                 continue;
             }
             Ok(_) => {}
         }
-        if let Some(exception) =
-            matching::matching_exception(policy, &name, &effective, request, &context)
-        {
-            responses.push(response(
-                RuleStatus::Skip,
-                format!("rule is skipped due to policy exceptions{}", exception.key),
-            ));
+        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+            responses
+                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
             continue;
         }
         if let Some(clone_list) = generate.get("cloneList") {
@@ -100,37 +81,26 @@ fn clone_many(
     context: &super::variables::JsonContext,
     request: &Request,
 ) -> Result<Vec<Value>, String> {
-    let clone_list = substitute_all(clone_list, context)
-        .map_err(|error| format!("variable substitution failed: {error}"))?;
+    let clone_list =
+        substitute_all(clone_list, context).map_err(|error| format!("variable substitution failed: {error}"))?;
     let target_namespace = match generate.get("namespace") {
-        Some(namespace) => substitute_all(namespace, context)
-            .map_err(|error| format!("variable substitution failed: {error}"))?,
+        Some(namespace) => {
+            substitute_all(namespace, context).map_err(|error| format!("variable substitution failed: {error}"))?
+        }
         None => Value::Null,
     };
-    let source_namespace = clone_list
-        .get("namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let source_namespace = clone_list.get("namespace").and_then(Value::as_str).unwrap_or("");
     let kinds: Vec<&str> = clone_list
         .get("kinds")
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let selector = clone_list
-        .get("selector")
-        .filter(|selector| !selector.is_null());
+    let selector = clone_list.get("selector").filter(|selector| !selector.is_null());
     let mut out = Vec::new();
     for source in &request.cluster_resources {
-        let kind_selected = kinds
-            .iter()
-            .any(|kind| matching::kind_matches(kind, source, "", None));
-        let labels = source
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
-        let selected =
-            selector.is_none_or(|selector| matching::selector_matches(selector, &labels));
+        let kind_selected = kinds.iter().any(|kind| matching::kind_matches(kind, source, "", None));
+        let labels = source.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let selected = selector.is_none_or(|selector| matching::selector_matches(selector, &labels));
         if !kind_selected || !selected || matching::resource_namespace(source) != source_namespace {
             continue;
         }
@@ -143,14 +113,8 @@ fn clone_many(
         }
         let mut copy = source.clone();
         if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-            for key in [
-                "resourceVersion",
-                "uid",
-                "creationTimestamp",
-                "managedFields",
-                "ownerReferences",
-                "generation",
-            ] {
+            for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"]
+            {
                 metadata.remove(key);
             }
             if let Some(namespace) = target_namespace.as_str() {
@@ -162,11 +126,7 @@ fn clone_many(
     Ok(out)
 }
 
-fn generate_one(
-    generate: &Value,
-    context: &super::variables::JsonContext,
-    request: &Request,
-) -> Result<Value, String> {
+fn generate_one(generate: &Value, context: &super::variables::JsonContext, request: &Request) -> Result<Value, String> {
     let mut header = Map::new();
     for key in ["apiVersion", "kind", "name", "namespace"] {
         if let Some(value) = generate.get(key) {
@@ -175,25 +135,12 @@ fn generate_one(
     }
     let header = substitute_all(&Value::Object(header), context)
         .map_err(|error| format!("variable substitution failed: {error}"))?;
-    let text = |key: &str| {
-        header
-            .get(key)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let (api_version, kind, name, namespace) = (
-        text("apiVersion"),
-        text("kind"),
-        text("name"),
-        text("namespace"),
-    );
+    let text = |key: &str| header.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let (api_version, kind, name, namespace) = (text("apiVersion"), text("kind"), text("name"), text("namespace"));
     let mut generated = if let Some(data) = generate.get("data") {
-        substitute_all(data, context)
-            .map_err(|error| format!("variable substitution failed: {error}"))?
+        substitute_all(data, context).map_err(|error| format!("variable substitution failed: {error}"))?
     } else if let Some(clone) = generate.get("clone") {
-        let clone = substitute_all(clone, context)
-            .map_err(|error| format!("variable substitution failed: {error}"))?;
+        let clone = substitute_all(clone, context).map_err(|error| format!("variable substitution failed: {error}"))?;
         let source_name = clone.get("name").and_then(Value::as_str).unwrap_or("");
         let source_namespace = clone.get("namespace").and_then(Value::as_str).unwrap_or("");
         let source = request
@@ -204,19 +151,11 @@ fn generate_one(
                     && matching::resource_name(candidate) == source_name
                     && matching::resource_namespace(candidate) == source_namespace
             })
-            .ok_or_else(|| {
-                format!("source resource {kind} {source_namespace}/{source_name} not found")
-            })?;
+            .ok_or_else(|| format!("source resource {kind} {source_namespace}/{source_name} not found"))?;
         let mut copy = source.clone();
         if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
-            for key in [
-                "resourceVersion",
-                "uid",
-                "creationTimestamp",
-                "managedFields",
-                "ownerReferences",
-                "generation",
-            ] {
+            for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"]
+            {
                 metadata.remove(key);
             }
         }
@@ -254,19 +193,12 @@ mod tests {
             "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "g"},
             "spec": {"rules": [{"name": "gen", "match": {"any": [{"resources": {"kinds": ["Namespace"]}}]}, "generate": generate}]}
         });
-        let trigger =
-            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+        let trigger = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
         let lines: Vec<String> = generate_policy(&policy, &trigger, &request)
             .iter()
             .map(|response| {
-                let generated: Vec<String> =
-                    response.generated.iter().map(Value::to_string).collect();
-                format!(
-                    "{}: {} {}",
-                    response.name,
-                    response.status.as_str(),
-                    generated.join(" ")
-                )
+                let generated: Vec<String> = response.generated.iter().map(Value::to_string).collect();
+                format!("{}: {} {}", response.name, response.status.as_str(), generated.join(" "))
             })
             .collect();
         expect.assert_eq(&(lines.join("\n") + "\n"));
@@ -291,10 +223,7 @@ mod tests {
                               "clone": {"name": "pull", "namespace": "default"}});
         check(
             generate.clone(),
-            Request {
-                cluster_resources: vec![source],
-                ..Request::default()
-            },
+            Request { cluster_resources: vec![source], ..Request::default() },
             expect_test::expect![[r#"
                 gen: pass {"apiVersion":"v1","kind":"Secret","metadata":{"name":"pull","namespace":"team-a"},"data":{"k":"dg=="}}
             "#]],

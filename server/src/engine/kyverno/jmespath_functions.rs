@@ -23,15 +23,11 @@ pub fn runtime() -> &'static Runtime {
                 Box::new(move |args: &[Rcvar], ctx: &mut Context<'_>| {
                     let values: Vec<Value> = args.iter().map(to_value).collect();
                     match function(&values) {
-                        Ok(result) => Ok(Rcvar::new(
-                            Variable::try_from(result).unwrap_or(Variable::Null),
-                        )),
+                        Ok(result) => Ok(Rcvar::new(Variable::try_from(result).unwrap_or(Variable::Null))),
                         Err(message) => Err(JmespathError::new(
                             ctx.expression,
                             ctx.offset,
-                            ErrorReason::Parse(format!(
-                                "JMESPath function '{name_owned}': {message}"
-                            )),
+                            ErrorReason::Parse(format!("JMESPath function '{name_owned}': {message}")),
                         )),
                     }
                 }),
@@ -40,9 +36,7 @@ pub fn runtime() -> &'static Runtime {
         runtime.register_function(
             NULL_GUARD,
             Box::new(|args: &[Rcvar], ctx: &mut Context<'_>| {
-                let (Some(subject), Some(Some(ast))) =
-                    (args.first(), args.get(1).map(|arg| arg.as_expref()))
-                else {
+                let (Some(subject), Some(Some(ast))) = (args.first(), args.get(1).map(|arg| arg.as_expref())) else {
                     return Ok(Rcvar::new(Variable::Null));
                 };
                 if subject.is_null() {
@@ -138,10 +132,7 @@ fn string_or_number_arg(args: &[Value], index: usize) -> Result<String, String> 
     match args.get(index) {
         Some(Value::String(text)) => Ok(text.clone()),
         Some(Value::Number(number)) => Ok(super::format_number(number)),
-        _ => Err(format!(
-            "invalid type, argument {} must be a string or a number",
-            index + 1
-        )),
+        _ => Err(format!("invalid type, argument {} must be a string or a number", index + 1)),
     }
 }
 
@@ -155,9 +146,7 @@ fn number(value: f64) -> Value {
     if value.fract() == 0.0 && value.abs() < 9e15 {
         json!(value as i64)
     } else {
-        serde_json::Number::from_f64(value)
-            .map(Value::Number)
-            .unwrap_or(Value::Null)
+        serde_json::Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null)
     }
 }
 
@@ -173,18 +162,12 @@ fn compare(args: &[Value]) -> Result<Value, String> {
 
 fn equal_fold(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    Ok(json!(
-        string_arg(args, 0)?.to_lowercase() == string_arg(args, 1)?.to_lowercase()
-    ))
+    Ok(json!(string_arg(args, 0)?.to_lowercase() == string_arg(args, 1)?.to_lowercase()))
 }
 
 fn replace(args: &[Value]) -> Result<Value, String> {
     arity(args, 4)?;
-    let (text, old, new) = (
-        string_arg(args, 0)?,
-        string_arg(args, 1)?,
-        string_arg(args, 2)?,
-    );
+    let (text, old, new) = (string_arg(args, 0)?, string_arg(args, 1)?, string_arg(args, 2)?);
     let count = number_arg(args, 3)?;
     if count < 0.0 {
         return Ok(json!(text.replace(old, new)));
@@ -194,9 +177,7 @@ fn replace(args: &[Value]) -> Result<Value, String> {
 
 fn replace_all(args: &[Value]) -> Result<Value, String> {
     arity(args, 3)?;
-    Ok(json!(
-        string_arg(args, 0)?.replace(string_arg(args, 1)?, string_arg(args, 2)?)
-    ))
+    Ok(json!(string_arg(args, 0)?.replace(string_arg(args, 1)?, string_arg(args, 2)?)))
 }
 
 fn to_upper(args: &[Value]) -> Result<Value, String> {
@@ -212,9 +193,7 @@ fn to_lower(args: &[Value]) -> Result<Value, String> {
 fn trim(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let cutset: Vec<char> = string_arg(args, 1)?.chars().collect();
-    Ok(json!(
-        string_arg(args, 0)?.trim_matches(|c| cutset.contains(&c))
-    ))
+    Ok(json!(string_arg(args, 0)?.trim_matches(|c| cutset.contains(&c))))
 }
 
 fn trim_prefix(args: &[Value]) -> Result<Value, String> {
@@ -227,9 +206,7 @@ fn split(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let (text, separator) = (string_arg(args, 0)?, string_arg(args, 1)?);
     if separator.is_empty() {
-        return Ok(json!(
-            text.chars().map(|c| c.to_string()).collect::<Vec<_>>()
-        ));
+        return Ok(json!(text.chars().map(|c| c.to_string()).collect::<Vec<_>>()));
     }
     Ok(json!(text.split(separator).collect::<Vec<_>>()))
 }
@@ -243,11 +220,7 @@ fn regex_replace_all(args: &[Value]) -> Result<Value, String> {
     let regex = compile_regex(string_arg(args, 0)?)?;
     let source = string_or_number_arg(args, 1)?;
     let replacement = string_or_number_arg(args, 2)?;
-    Ok(json!(
-        regex
-            .replace_all(&source, replacement.as_str())
-            .into_owned()
-    ))
+    Ok(json!(regex.replace_all(&source, replacement.as_str()).into_owned()))
 }
 
 fn regex_replace_all_literal(args: &[Value]) -> Result<Value, String> {
@@ -255,11 +228,7 @@ fn regex_replace_all_literal(args: &[Value]) -> Result<Value, String> {
     let regex = compile_regex(string_arg(args, 0)?)?;
     let source = string_or_number_arg(args, 1)?;
     let replacement = string_or_number_arg(args, 2)?;
-    Ok(json!(
-        regex
-            .replace_all(&source, regex::NoExpand(&replacement))
-            .into_owned()
-    ))
+    Ok(json!(regex.replace_all(&source, regex::NoExpand(&replacement)).into_owned()))
 }
 
 fn regex_match(args: &[Value]) -> Result<Value, String> {
@@ -270,10 +239,7 @@ fn regex_match(args: &[Value]) -> Result<Value, String> {
 
 fn pattern_match(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    Ok(json!(wildcard_match(
-        string_arg(args, 0)?,
-        &string_or_number_arg(args, 1)?
-    )))
+    Ok(json!(wildcard_match(string_arg(args, 0)?, &string_or_number_arg(args, 1)?)))
 }
 
 fn label_match(args: &[Value]) -> Result<Value, String> {
@@ -281,11 +247,7 @@ fn label_match(args: &[Value]) -> Result<Value, String> {
     let (Some(selector), Some(labels)) = (args[0].as_object(), args[1].as_object()) else {
         return Err("invalid type, arguments must be objects".to_string());
     };
-    Ok(json!(
-        selector
-            .iter()
-            .all(|(key, value)| labels.get(key) == Some(value))
-    ))
+    Ok(json!(selector.iter().all(|(key, value)| labels.get(key) == Some(value))))
 }
 
 fn to_boolean(args: &[Value]) -> Result<Value, String> {
@@ -293,9 +255,7 @@ fn to_boolean(args: &[Value]) -> Result<Value, String> {
     match string_arg(args, 0)?.to_lowercase().as_str() {
         "true" => Ok(json!(true)),
         "false" => Ok(json!(false)),
-        other => Err(format!(
-            "lowercase argument must be 'true' or 'false' (provided: {other:?})"
-        )),
+        other => Err(format!("lowercase argument must be 'true' or 'false' (provided: {other:?})")),
     }
 }
 
@@ -317,9 +277,7 @@ fn operand(value: &Value) -> Result<Operand, String> {
             if let Some(quantity) = parse_quantity(text) {
                 return Ok(Operand::Quantity(quantity));
             }
-            Err(format!(
-                "invalid operand {text:?}: not a number, quantity or duration"
-            ))
+            Err(format!("invalid operand {text:?}: not a number, quantity or duration"))
         }
         _ => Err("invalid type, operands must be numbers, quantities or durations".to_string()),
     }
@@ -383,14 +341,10 @@ fn arithmetic(args: &[Value], name: &str) -> Result<Value, String> {
     use Operand::*;
     let result = match (name, left, right) {
         ("add", Number(a), Number(b)) => number(a + b),
-        ("add", Quantity(a), Quantity(b))
-        | ("add", Quantity(a), Number(b))
-        | ("add", Number(a), Quantity(b)) => {
+        ("add", Quantity(a), Quantity(b)) | ("add", Quantity(a), Number(b)) | ("add", Number(a), Quantity(b)) => {
             json!(format_quantity(a + b))
         }
-        ("add", Duration(a), Duration(b))
-        | ("add", Duration(a), Number(b))
-        | ("add", Number(a), Duration(b)) => {
+        ("add", Duration(a), Duration(b)) | ("add", Duration(a), Number(b)) | ("add", Number(a), Duration(b)) => {
             json!(format_duration(a + b))
         }
         ("subtract", Number(a), Number(b)) => number(a - b),
@@ -407,20 +361,14 @@ fn arithmetic(args: &[Value], name: &str) -> Result<Value, String> {
         ("multiply", Duration(a), Number(b)) | ("multiply", Number(b), Duration(a)) => {
             json!(format_duration(a * b))
         }
-        ("divide", _, Number(b)) | ("divide", _, Quantity(b)) | ("divide", _, Duration(b))
-            if b == 0.0 =>
-        {
+        ("divide", _, Number(b)) | ("divide", _, Quantity(b)) | ("divide", _, Duration(b)) if b == 0.0 => {
             return Err("Zero divisor passed".to_string());
         }
         ("divide", Number(a), Number(b)) => number(a / b),
-        ("divide", Quantity(a), Quantity(b)) | ("divide", Duration(a), Duration(b)) => {
-            number(a / b)
-        }
+        ("divide", Quantity(a), Quantity(b)) | ("divide", Duration(a), Duration(b)) => number(a / b),
         ("divide", Quantity(a), Number(b)) => json!(format_quantity(a / b)),
         ("divide", Duration(a), Number(b)) => json!(format_duration(a / b)),
-        ("modulo", _, Number(b)) | ("modulo", _, Quantity(b)) | ("modulo", _, Duration(b))
-            if b == 0.0 =>
-        {
+        ("modulo", _, Number(b)) | ("modulo", _, Quantity(b)) | ("modulo", _, Duration(b)) if b == 0.0 => {
             return Err("Zero divisor passed".to_string());
         }
         ("modulo", Number(a), Number(b)) => {
@@ -432,10 +380,7 @@ fn arithmetic(args: &[Value], name: &str) -> Result<Value, String> {
         ("modulo", Quantity(a), Quantity(b)) => json!(format_quantity(a % b)),
         ("modulo", Duration(a), Duration(b)) => json!(format_duration(a % b)),
         _ => {
-            return Err(format!(
-                "types mismatch: cannot {name} {:?} and {:?}",
-                left, right
-            ));
+            return Err(format!("types mismatch: cannot {name} {:?} and {:?}", left, right));
         }
     };
     Ok(result)
@@ -489,17 +434,14 @@ fn round(args: &[Value]) -> Result<Value, String> {
 
 fn base64_decode(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(string_arg(args, 0)?)
-        .map_err(|error| error.to_string())?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(string_arg(args, 0)?).map_err(|error| error.to_string())?;
     Ok(json!(String::from_utf8_lossy(&bytes)))
 }
 
 fn base64_encode(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
-    Ok(json!(
-        base64::engine::general_purpose::STANDARD.encode(string_arg(args, 0)?)
-    ))
+    Ok(json!(base64::engine::general_purpose::STANDARD.encode(string_arg(args, 0)?)))
 }
 
 type Time = chrono::DateTime<chrono::FixedOffset>;
@@ -555,8 +497,7 @@ fn go_layout_to_chrono(layout: &str) -> String {
 
 fn parse_time(layout: &str, text: &str) -> Result<Time, String> {
     if layout == "2006-01-02T15:04:05Z07:00" || layout.is_empty() {
-        return chrono::DateTime::parse_from_rfc3339(text)
-            .map_err(|error| format!("invalid time {text:?}: {error}"));
+        return chrono::DateTime::parse_from_rfc3339(text).map_err(|error| format!("invalid time {text:?}: {error}"));
     }
     let format = go_layout_to_chrono(layout);
     if let Ok(time) = chrono::DateTime::parse_from_str(text, &format) {
@@ -565,12 +506,8 @@ fn parse_time(layout: &str, text: &str) -> Result<Time, String> {
     chrono::NaiveDateTime::parse_from_str(text, &format)
         .map(|naive| naive.and_utc().fixed_offset())
         .or_else(|_| {
-            chrono::NaiveDate::parse_from_str(text, &format).map(|date| {
-                date.and_hms_opt(0, 0, 0)
-                    .unwrap_or_default()
-                    .and_utc()
-                    .fixed_offset()
-            })
+            chrono::NaiveDate::parse_from_str(text, &format)
+                .map(|date| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().fixed_offset())
         })
         .map_err(|error| format!("invalid time {text:?} for layout {layout:?}: {error}"))
 }
@@ -592,11 +529,7 @@ fn time_since(args: &[Value]) -> Result<Value, String> {
     let layout = string_arg(args, 0)?;
     let start = parse_time(layout, string_arg(args, 1)?)?;
     let end_text = string_arg(args, 2)?;
-    let end = if end_text.is_empty() {
-        now()
-    } else {
-        parse_time(layout, end_text)?
-    };
+    let end = if end_text.is_empty() { now() } else { parse_time(layout, end_text)? };
     let seconds = (end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9;
     Ok(json!(format_duration(seconds)))
 }
@@ -648,32 +581,24 @@ fn time_parse(args: &[Value]) -> Result<Value, String> {
 fn time_utc(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
     let time = parse_rfc3339(string_arg(args, 0)?)?;
-    Ok(json!(rfc3339(
-        time.with_timezone(&chrono::Utc).fixed_offset()
-    )))
+    Ok(json!(rfc3339(time.with_timezone(&chrono::Utc).fixed_offset())))
 }
 
 fn time_diff(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let start = parse_rfc3339(string_arg(args, 0)?)?;
     let end = parse_rfc3339(string_arg(args, 1)?)?;
-    Ok(json!(format_duration(
-        (end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9
-    )))
+    Ok(json!(format_duration((end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9)))
 }
 
 fn time_before(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    Ok(json!(
-        parse_rfc3339(string_arg(args, 0)?)? < parse_rfc3339(string_arg(args, 1)?)?
-    ))
+    Ok(json!(parse_rfc3339(string_arg(args, 0)?)? < parse_rfc3339(string_arg(args, 1)?)?))
 }
 
 fn time_after(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    Ok(json!(
-        parse_rfc3339(string_arg(args, 0)?)? > parse_rfc3339(string_arg(args, 1)?)?
-    ))
+    Ok(json!(parse_rfc3339(string_arg(args, 0)?)? > parse_rfc3339(string_arg(args, 1)?)?))
 }
 
 fn time_between(args: &[Value]) -> Result<Value, String> {
@@ -734,15 +659,12 @@ fn truncate(args: &[Value]) -> Result<Value, String> {
 
 fn semver_compare(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    let version = semver::Version::parse(string_arg(args, 0)?.trim_start_matches('v'))
-        .map_err(|error| error.to_string())?;
+    let version =
+        semver::Version::parse(string_arg(args, 0)?.trim_start_matches('v')).map_err(|error| error.to_string())?;
     let range = string_arg(args, 1)?;
     // blang/semver ranges: `||` separates alternatives, spaces separate conditions that must all hold.
     for alternative in range.split("||") {
-        let conditions: Vec<String> = alternative
-            .split_whitespace()
-            .map(|part| part.to_string())
-            .collect();
+        let conditions: Vec<String> = alternative.split_whitespace().map(|part| part.to_string()).collect();
         let mut all = true;
         for condition in &conditions {
             let requirement = if condition.starts_with(|c: char| c.is_ascii_digit()) {
@@ -758,8 +680,7 @@ fn semver_compare(args: &[Value]) -> Result<Value, String> {
             } else {
                 condition.clone()
             };
-            let requirement =
-                semver::VersionReq::parse(&requirement).map_err(|error| error.to_string())?;
+            let requirement = semver::VersionReq::parse(&requirement).map_err(|error| error.to_string())?;
             if !requirement.matches(&version) {
                 all = false;
             }
@@ -780,8 +701,8 @@ fn parse_yaml(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
     let documents = crate::syntax::parse_file(string_arg(args, 0)?);
     match documents.into_iter().next() {
-        Some(document) if document.errors.is_empty() => Ok(document.value),
-        Some(document) => Err(document.errors.join("; ")),
+        Some(document) if document.errors.is_empty() => Ok(document.yaml11_value()),
+        Some(document) => Err(document.error_text()),
         None => Ok(Value::Null),
     }
 }
@@ -789,19 +710,13 @@ fn parse_yaml(args: &[Value]) -> Result<Value, String> {
 fn lookup(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     match (&args[0], &args[1]) {
-        (Value::Object(map), Value::String(key)) => {
-            Ok(map.get(key).cloned().unwrap_or(Value::Null))
-        }
+        (Value::Object(map), Value::String(key)) => Ok(map.get(key).cloned().unwrap_or(Value::Null)),
         (Value::Array(items), Value::Number(index)) => {
             let index = index.as_f64().unwrap_or(-1.0);
             if index.fract() != 0.0 {
                 return Err("index must be an integer".to_string());
             }
-            Ok(if index < 0.0 {
-                Value::Null
-            } else {
-                items.get(index as usize).cloned().unwrap_or(Value::Null)
-            })
+            Ok(if index < 0.0 { Value::Null } else { items.get(index as usize).cloned().unwrap_or(Value::Null) })
         }
         _ => Err("invalid types, expected (object, string) or (array, number)".to_string()),
     }
@@ -845,19 +760,13 @@ fn object_from_lists(args: &[Value]) -> Result<Value, String> {
         let Some(key) = key.as_str() else {
             return Err("keys must be strings".to_string());
         };
-        out.insert(
-            key.to_string(),
-            values.get(index).cloned().unwrap_or(Value::Null),
-        );
+        out.insert(key.to_string(), values.get(index).cloned().unwrap_or(Value::Null));
     }
     Ok(Value::Object(out))
 }
 
 fn random(_args: &[Value]) -> Result<Value, String> {
-    Err(
-        "random() produces a different value on every run and cannot be evaluated reproducibly"
-            .to_string(),
-    )
+    Err("random() produces a different value on every run and cannot be evaluated reproducibly".to_string())
 }
 
 fn x509_decode(args: &[Value]) -> Result<Value, String> {
@@ -878,14 +787,11 @@ pub fn normalize_image(image: &str) -> String {
         None => (image, None),
     };
     let (repository, tag) = match name.rfind(':') {
-        Some(position) if !name[position..].contains('/') => {
-            (&name[..position], Some(&name[position + 1..]))
-        }
+        Some(position) if !name[position..].contains('/') => (&name[..position], Some(&name[position + 1..])),
         _ => (name, None),
     };
     let first = repository.split('/').next().unwrap_or("");
-    let has_registry = repository.contains('/')
-        && (first.contains('.') || first.contains(':') || first == "localhost");
+    let has_registry = repository.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
     let full = if has_registry {
         repository.to_string()
     } else if repository.contains('/') {
@@ -969,61 +875,36 @@ mod digest {
 
     pub fn sha256(message: &[u8]) -> Vec<u8> {
         const K: [u32; 64] = [
-            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
-            0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
-            0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
-            0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
-            0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
-            0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
-            0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
-            0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
-            0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+            0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+            0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+            0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+            0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+            0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+            0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
             0xc67178f2,
         ];
-        let mut h: [u32; 8] = [
-            0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
-            0x5be0cd19,
-        ];
+        let mut h: [u32; 8] =
+            [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
         for chunk in pad(message, true).chunks(64) {
             let mut w = [0u32; 64];
             for i in 0..16 {
-                w[i] = u32::from_be_bytes([
-                    chunk[4 * i],
-                    chunk[4 * i + 1],
-                    chunk[4 * i + 2],
-                    chunk[4 * i + 3],
-                ]);
+                w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
             }
             for i in 16..64 {
                 let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
                 let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
-                w[i] = w[i - 16]
-                    .wrapping_add(s0)
-                    .wrapping_add(w[i - 7])
-                    .wrapping_add(s1);
+                w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
             }
             let mut v = h;
             for i in 0..64 {
                 let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
                 let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
-                let t1 = v[7]
-                    .wrapping_add(s1)
-                    .wrapping_add(ch)
-                    .wrapping_add(K[i])
-                    .wrapping_add(w[i]);
+                let t1 = v[7].wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
                 let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
                 let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
                 let t2 = s0.wrapping_add(maj);
-                v = [
-                    t1.wrapping_add(t2),
-                    v[0],
-                    v[1],
-                    v[2],
-                    v[3].wrapping_add(t1),
-                    v[4],
-                    v[5],
-                    v[6],
-                ];
+                v = [t1.wrapping_add(t2), v[0], v[1], v[2], v[3].wrapping_add(t1), v[4], v[5], v[6]];
             }
             for i in 0..8 {
                 h[i] = h[i].wrapping_add(v[i]);
@@ -1037,12 +918,7 @@ mod digest {
         for chunk in pad(message, true).chunks(64) {
             let mut w = [0u32; 80];
             for i in 0..16 {
-                w[i] = u32::from_be_bytes([
-                    chunk[4 * i],
-                    chunk[4 * i + 1],
-                    chunk[4 * i + 2],
-                    chunk[4 * i + 3],
-                ]);
+                w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
             }
             for i in 16..80 {
                 w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
@@ -1055,12 +931,7 @@ mod digest {
                     40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
                     _ => (b ^ c ^ d, 0xCA62C1D6),
                 };
-                let temp = a
-                    .rotate_left(5)
-                    .wrapping_add(f)
-                    .wrapping_add(e)
-                    .wrapping_add(k)
-                    .wrapping_add(*word);
+                let temp = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*word);
                 e = d;
                 d = c;
                 c = b.rotate_left(30);
@@ -1078,24 +949,15 @@ mod digest {
 
     pub fn md5(message: &[u8]) -> Vec<u8> {
         const S: [u32; 64] = [
-            7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20,
-            5, 9, 14, 20, 5, 9, 14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23,
-            6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
+            7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
+            14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10,
+            15, 21, 6, 10, 15, 21,
         ];
-        let k: Vec<u32> = (0..64)
-            .map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32)
-            .collect();
+        let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
         let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
         for chunk in pad(message, false).chunks(64) {
             let m: Vec<u32> = (0..16)
-                .map(|i| {
-                    u32::from_le_bytes([
-                        chunk[4 * i],
-                        chunk[4 * i + 1],
-                        chunk[4 * i + 2],
-                        chunk[4 * i + 3],
-                    ])
-                })
+                .map(|i| u32::from_le_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]))
                 .collect();
             let (mut a, mut b, mut c, mut d) = (h[0], h[1], h[2], h[3]);
             for i in 0..64 {
@@ -1105,11 +967,7 @@ mod digest {
                     32..=47 => (b ^ c ^ d, (3 * i + 5) % 16),
                     _ => (c ^ (b | !d), (7 * i) % 16),
                 };
-                let rotated = a
-                    .wrapping_add(f)
-                    .wrapping_add(k[i])
-                    .wrapping_add(m[g])
-                    .rotate_left(S[i]);
+                let rotated = a.wrapping_add(f).wrapping_add(k[i]).wrapping_add(m[g]).rotate_left(S[i]);
                 a = d;
                 d = c;
                 c = b;
@@ -1130,10 +988,7 @@ mod tests {
 
     fn check(expression: &str, data: Value, expect: Value) {
         let compiled = runtime().compile(expression).expect("expression compiles");
-        let result = compiled
-            .search(&data)
-            .map(|variable| to_value(&variable))
-            .map_err(|error| error.to_string());
+        let result = compiled.search(&data).map(|variable| to_value(&variable)).map_err(|error| error.to_string());
         assert_eq!(result, Ok(expect), "{expression}");
     }
 
@@ -1141,16 +996,8 @@ mod tests {
     fn string_functions() {
         check("to_upper('abc')", json!({}), json!("ABC"));
         check("split('a,b', ',')", json!({}), json!(["a", "b"]));
-        check(
-            "regex_replace_all('([a-z]+)-(\\d+)', 'ab-12', '$2')",
-            json!({}),
-            json!("12"),
-        );
-        check(
-            "pattern_match('nginx:*', 'nginx:1')",
-            json!({}),
-            json!(true),
-        );
+        check("regex_replace_all('([a-z]+)-(\\d+)', 'ab-12', '$2')", json!({}), json!("12"));
+        check("pattern_match('nginx:*', 'nginx:1')", json!({}), json!(true));
         check("truncate('abcdef', `3`)", json!({}), json!("abc"));
         check("path_canonicalize('/a//b/../c')", json!({}), json!("/a/c"));
     }
@@ -1160,44 +1007,16 @@ mod tests {
         check("add(`1`, `2`)", json!({}), json!(3));
         check("sum(['1Gi', '1Gi'])", json!({}), json!("2147483648"));
         check("divide('10Mi', '1Mi')", json!({}), json!(10));
-        check(
-            "time_diff('2023-01-01T00:00:00Z', '2023-01-01T01:30:00Z')",
-            json!({}),
-            json!("1h30m0s"),
-        );
-        check(
-            "semver_compare('1.2.3', '>=1.0.0 <2.0.0')",
-            json!({}),
-            json!(true),
-        );
+        check("time_diff('2023-01-01T00:00:00Z', '2023-01-01T01:30:00Z')", json!({}), json!("1h30m0s"));
+        check("semver_compare('1.2.3', '>=1.0.0 <2.0.0')", json!({}), json!(true));
     }
 
     #[test]
     fn lookups_images_and_digests() {
-        check(
-            "items(@, 'k', 'v')",
-            json!({"b": 1, "a": 2}),
-            json!([{"k": "a", "v": 2}, {"k": "b", "v": 1}]),
-        );
-        check(
-            "image_normalize('nginx')",
-            json!({}),
-            json!("docker.io/library/nginx:latest"),
-        );
-        check(
-            "sha256('abc')",
-            json!({}),
-            json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
-        );
-        check(
-            "md5('abc')",
-            json!({}),
-            json!("900150983cd24fb0d6963f7d28e17f72"),
-        );
-        check(
-            "sha1('abc')",
-            json!({}),
-            json!("a9993e364706816aba3e25717850c26c9cd0d89d"),
-        );
+        check("items(@, 'k', 'v')", json!({"b": 1, "a": 2}), json!([{"k": "a", "v": 2}, {"k": "b", "v": 1}]));
+        check("image_normalize('nginx')", json!({}), json!("docker.io/library/nginx:latest"));
+        check("sha256('abc')", json!({}), json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        check("md5('abc')", json!({}), json!("900150983cd24fb0d6963f7d28e17f72"));
+        check("sha1('abc')", json!({}), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));
     }
 }

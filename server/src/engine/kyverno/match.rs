@@ -7,12 +7,7 @@ use super::Request;
 use super::pattern::wildcard_match;
 
 /// Whether `rule` applies to `resource`: its `match` selects it and its `exclude` does not.
-pub fn rule_matches(
-    rule: &Value,
-    resource: &Value,
-    request: &Request,
-    policy_namespace: &str,
-) -> bool {
+pub fn rule_matches(rule: &Value, resource: &Value, request: &Request, policy_namespace: &str) -> bool {
     if !policy_namespace.is_empty() && resource_namespace(resource) != policy_namespace {
         return false;
     }
@@ -30,34 +25,22 @@ pub fn rule_matches(
 
 /// Evaluates a `match` or `exclude` block.
 fn block_matches(block: &Value, resource: &Value, request: &Request) -> bool {
-    let any = block
-        .get("any")
-        .and_then(Value::as_array)
-        .filter(|filters| !filters.is_empty());
-    let all = block
-        .get("all")
-        .and_then(Value::as_array)
-        .filter(|filters| !filters.is_empty());
+    let any = block.get("any").and_then(Value::as_array).filter(|filters| !filters.is_empty());
+    let all = block.get("all").and_then(Value::as_array).filter(|filters| !filters.is_empty());
     if let Some(filters) = any {
-        return filters
-            .iter()
-            .any(|filter| filter_matches(filter, resource, request));
+        return filters.iter().any(|filter| filter_matches(filter, resource, request));
     }
     if let Some(filters) = all {
-        return filters
-            .iter()
-            .all(|filter| filter_matches(filter, resource, request));
+        return filters.iter().all(|filter| filter_matches(filter, resource, request));
     }
-    let has_legacy = ["resources", "subjects", "roles", "clusterRoles"]
-        .iter()
-        .any(|key| {
-            block.get(*key).is_some_and(|value| match value {
-                Value::Object(map) => !map.is_empty(),
-                Value::Array(items) => !items.is_empty(),
-                Value::Null => false,
-                _ => true,
-            })
-        });
+    let has_legacy = ["resources", "subjects", "roles", "clusterRoles"].iter().any(|key| {
+        block.get(*key).is_some_and(|value| match value {
+            Value::Object(map) => !map.is_empty(),
+            Value::Array(items) => !items.is_empty(),
+            Value::Null => false,
+            _ => true,
+        })
+    });
     if !has_legacy {
         // An empty block selects nothing: an empty match matches nothing and an empty exclude excludes nothing.
         return false;
@@ -75,42 +58,22 @@ pub fn filter_matches(filter: &Value, resource: &Value, request: &Request) -> bo
     user_matches(filter, request)
 }
 
-fn description_matches(
-    description: &Map<String, Value>,
-    resource: &Value,
-    request: &Request,
-) -> bool {
+fn description_matches(description: &Map<String, Value>, resource: &Value, request: &Request) -> bool {
     let strings = |key: &str| -> Vec<String> {
         description
             .get(key)
             .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default()
     };
     let kinds = strings("kinds");
     if !kinds.is_empty()
-        && !kinds.iter().any(|kind| {
-            kind_matches(
-                kind,
-                resource,
-                &request.subresource,
-                request.parent_kind.as_ref(),
-            )
-        })
+        && !kinds.iter().any(|kind| kind_matches(kind, resource, &request.subresource, request.parent_kind.as_ref()))
     {
         return false;
     }
     let name = resource_name(resource);
-    if let Some(expected) = description
-        .get("name")
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
+    if let Some(expected) = description.get("name").and_then(Value::as_str).filter(|text| !text.is_empty())
         && !wildcard_match(expected, name)
     {
         return false;
@@ -121,22 +84,13 @@ fn description_matches(
     }
     let namespaces = strings("namespaces");
     if !namespaces.is_empty() {
-        let namespace = if resource_kind(resource) == "Namespace" {
-            name
-        } else {
-            resource_namespace(resource)
-        };
-        if !namespaces
-            .iter()
-            .any(|expected| wildcard_match(expected, namespace))
-        {
+        let namespace = if resource_kind(resource) == "Namespace" { name } else { resource_namespace(resource) };
+        if !namespaces.iter().any(|expected| wildcard_match(expected, namespace)) {
             return false;
         }
     }
     if let Some(annotations) = description.get("annotations").and_then(Value::as_object) {
-        let actual = resource
-            .pointer("/metadata/annotations")
-            .and_then(Value::as_object);
+        let actual = resource.pointer("/metadata/annotations").and_then(Value::as_object);
         for (key, value) in annotations {
             let expected_value = value.as_str().unwrap_or("");
             let found = actual.is_some_and(|actual| {
@@ -150,29 +104,15 @@ fn description_matches(
             }
         }
     }
-    if let Some(selector) = description
-        .get("selector")
-        .filter(|selector| !selector.is_null())
-    {
-        let labels = resource
-            .pointer("/metadata/labels")
-            .and_then(Value::as_object)
-            .cloned()
-            .unwrap_or_default();
+    if let Some(selector) = description.get("selector").filter(|selector| !selector.is_null()) {
+        let labels = resource.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
         if !selector_matches(selector, &labels) {
             return false;
         }
     }
-    if let Some(selector) = description
-        .get("namespaceSelector")
-        .filter(|selector| !selector.is_null())
-    {
+    if let Some(selector) = description.get("namespaceSelector").filter(|selector| !selector.is_null()) {
         let labels = if resource_kind(resource) == "Namespace" {
-            resource
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
+            resource.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default()
         } else {
             request.namespace_labels.clone().unwrap_or_default()
         };
@@ -181,11 +121,7 @@ fn description_matches(
         }
     }
     let operations = strings("operations");
-    if !operations.is_empty()
-        && !operations
-            .iter()
-            .any(|operation| operation == request.operation())
-    {
+    if !operations.is_empty() && !operations.iter().any(|operation| operation == request.operation()) {
         return false;
     }
     true
@@ -202,8 +138,7 @@ pub fn selector_matches(selector: &Value, labels: &Map<String, Value>) -> bool {
             };
             let matched = if super::pattern::has_wildcard(key) {
                 labels.iter().any(|(actual_key, actual)| {
-                    wildcard_match(key, actual_key)
-                        && wildcard_match(&expected, actual.as_str().unwrap_or(""))
+                    wildcard_match(key, actual_key) && wildcard_match(&expected, actual.as_str().unwrap_or(""))
                 })
             } else {
                 label(key).is_some_and(|actual| wildcard_match(&expected, actual))
@@ -222,15 +157,9 @@ pub fn selector_matches(selector: &Value, labels: &Map<String, Value>) -> bool {
                 .map(|items| items.iter().filter_map(Value::as_str).collect())
                 .unwrap_or_default();
             let actual = label(key);
-            let holds = match expression
-                .get("operator")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-            {
-                "In" => actual
-                    .is_some_and(|actual| values.iter().any(|value| wildcard_match(value, actual))),
-                "NotIn" => !actual
-                    .is_some_and(|actual| values.iter().any(|value| wildcard_match(value, actual))),
+            let holds = match expression.get("operator").and_then(Value::as_str).unwrap_or("") {
+                "In" => actual.is_some_and(|actual| values.iter().any(|value| wildcard_match(value, actual))),
+                "NotIn" => !actual.is_some_and(|actual| values.iter().any(|value| wildcard_match(value, actual))),
                 "Exists" => actual.is_some(),
                 "DoesNotExist" => actual.is_none(),
                 _ => false,
@@ -247,13 +176,7 @@ fn user_matches(filter: &Value, request: &Request) -> bool {
     let list = |value: Option<&Value>| -> Vec<String> {
         value
             .and_then(Value::as_array)
-            .map(|items| {
-                items
-                    .iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_string)
-                    .collect()
-            })
+            .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
             .unwrap_or_default()
     };
     let roles = list(filter.get("roles"));
@@ -270,11 +193,7 @@ fn user_matches(filter: &Value, request: &Request) -> bool {
             return false;
         }
     }
-    if let Some(subjects) = filter
-        .get("subjects")
-        .and_then(Value::as_array)
-        .filter(|subjects| !subjects.is_empty())
-    {
+    if let Some(subjects) = filter.get("subjects").and_then(Value::as_array).filter(|subjects| !subjects.is_empty()) {
         let user = request.user_info.get("userInfo").unwrap_or(&Value::Null);
         let username = user.get("username").and_then(Value::as_str).unwrap_or("");
         let groups = list(user.get("groups"));
@@ -282,10 +201,7 @@ fn user_matches(filter: &Value, request: &Request) -> bool {
             let name = subject.get("name").and_then(Value::as_str).unwrap_or("");
             match subject.get("kind").and_then(Value::as_str).unwrap_or("") {
                 "ServiceAccount" => {
-                    let namespace = subject
-                        .get("namespace")
-                        .and_then(Value::as_str)
-                        .unwrap_or("");
+                    let namespace = subject.get("namespace").and_then(Value::as_str).unwrap_or("");
                     username == format!("system:serviceaccount:{namespace}:{name}")
                 }
                 "User" => wildcard_match(name, username),
@@ -317,40 +233,23 @@ pub fn matching_exception(
     request: &Request,
     context: &super::variables::JsonContext,
 ) -> Option<MatchedException> {
-    let policy_name = policy
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("");
-    let policy_key = match policy
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-    {
+    let policy_name = policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let policy_key = match policy.pointer("/metadata/namespace").and_then(Value::as_str) {
         Some(namespace) if policy.get("kind").and_then(Value::as_str) == Some("Policy") => {
             format!("{namespace}/{policy_name}")
         }
         _ => policy_name.to_string(),
     };
     for exception in &request.exceptions {
-        let Some(entries) = exception
-            .pointer("/spec/exceptions")
-            .and_then(Value::as_array)
-        else {
+        let Some(entries) = exception.pointer("/spec/exceptions").and_then(Value::as_array) else {
             continue;
         };
         let names_rule = entries.iter().any(|entry| {
-            let names_policy = entry
-                .get("policyName")
-                .and_then(Value::as_str)
-                .is_some_and(|name| wildcard_match(name, &policy_key));
-            let names_rule = entry
-                .get("ruleNames")
-                .and_then(Value::as_array)
-                .is_some_and(|rules| {
-                    rules
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .any(|rule| wildcard_match(rule, rule_name))
-                });
+            let names_policy =
+                entry.get("policyName").and_then(Value::as_str).is_some_and(|name| wildcard_match(name, &policy_key));
+            let names_rule = entry.get("ruleNames").and_then(Value::as_array).is_some_and(|rules| {
+                rules.iter().filter_map(Value::as_str).any(|rule| wildcard_match(rule, rule_name))
+            });
             names_policy && names_rule
         });
         if !names_rule {
@@ -368,23 +267,10 @@ pub fn matching_exception(
                 _ => continue,
             }
         }
-        let namespace = exception
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let name = exception
-            .pointer("/metadata/name")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        let key = if namespace.is_empty() {
-            format!(" {name}")
-        } else {
-            format!(" {namespace}/{name}")
-        };
-        let pod_security = exception
-            .pointer("/spec/podSecurity")
-            .and_then(Value::as_array)
-            .cloned();
+        let namespace = exception.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        let name = exception.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let key = if namespace.is_empty() { format!(" {name}") } else { format!(" {namespace}/{name}") };
+        let pod_security = exception.pointer("/spec/podSecurity").and_then(Value::as_array).cloned();
         return Some(MatchedException { key, pod_security });
     }
     None
@@ -403,18 +289,10 @@ fn parse_kind_selector(text: &str) -> KindSelector {
     let is_kind = |part: &str| part.starts_with(|c: char| c.is_ascii_uppercase()) || part == "*";
     let any = || "*".to_string();
     match parts.as_slice() {
-        [kind] => KindSelector {
-            group: any(),
-            version: any(),
-            kind: kind.to_string(),
-            subresource: String::new(),
-        },
-        [first, second] if is_kind(first) && !is_kind(second) => KindSelector {
-            group: any(),
-            version: any(),
-            kind: first.to_string(),
-            subresource: second.to_string(),
-        },
+        [kind] => KindSelector { group: any(), version: any(), kind: kind.to_string(), subresource: String::new() },
+        [first, second] if is_kind(first) && !is_kind(second) => {
+            KindSelector { group: any(), version: any(), kind: first.to_string(), subresource: second.to_string() }
+        }
         [version, kind] => KindSelector {
             group: String::new(),
             version: version.to_string(),
@@ -440,12 +318,7 @@ fn parse_kind_selector(text: &str) -> KindSelector {
             kind: kind.to_string(),
             subresource: subresource.to_string(),
         },
-        [] => KindSelector {
-            group: any(),
-            version: any(),
-            kind: String::new(),
-            subresource: String::new(),
-        },
+        [] => KindSelector { group: any(), version: any(), kind: String::new(), subresource: String::new() },
     }
 }
 
@@ -489,10 +362,7 @@ pub fn kind_matches(
 
 /// The group and version of a resource's `apiVersion`.
 pub fn group_version(resource: &Value) -> (String, String) {
-    let api_version = resource
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("");
+    let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     match api_version.split_once('/') {
         Some((group, version)) => (group.to_string(), version.to_string()),
         None => (String::new(), api_version.to_string()),
@@ -504,17 +374,11 @@ pub fn resource_kind(resource: &Value) -> &str {
 }
 
 pub fn resource_name(resource: &Value) -> &str {
-    resource
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
 }
 
 pub fn resource_namespace(resource: &Value) -> &str {
-    resource
-        .pointer("/metadata/namespace")
-        .and_then(Value::as_str)
-        .unwrap_or("")
+    resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
 }
 
 #[cfg(test)]
@@ -524,20 +388,11 @@ mod tests {
 
     fn check(rule: Value, resource: Value, expect: bool) {
         let request = Request {
-            namespace_labels: Some(
-                json!({"env": "prod"})
-                    .as_object()
-                    .cloned()
-                    .unwrap_or_default(),
-            ),
+            namespace_labels: Some(json!({"env": "prod"}).as_object().cloned().unwrap_or_default()),
             user_info: json!({"roles": ["dev:viewer"], "userInfo": {"username": "alice", "groups": ["team-a"]}}),
             ..Request::default()
         };
-        assert_eq!(
-            rule_matches(&rule, &resource, &request, ""),
-            expect,
-            "rule {rule}"
-        );
+        assert_eq!(rule_matches(&rule, &resource, &request, ""), expect, "rule {rule}");
     }
 
     fn pod() -> Value {
@@ -546,43 +401,23 @@ mod tests {
 
     #[test]
     fn kinds_names_and_namespaces() {
-        check(
-            json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}),
-            pod(),
-            true,
-        );
-        check(
-            json!({"match": {"any": [{"resources": {"kinds": ["apps/v1/Deployment"]}}]}}),
-            pod(),
-            false,
-        );
-        check(
-            json!({"match": {"any": [{"resources": {"kinds": ["v1/Pod"], "names": ["web-*"]}}]}}),
-            pod(),
-            true,
-        );
-        check(
-            json!({"match": {"resources": {"kinds": ["Pod"], "namespaces": ["kube-*"]}}}),
-            pod(),
-            false,
-        );
-        check(
-            json!({"match": {"any": [{"resources": {"kinds": ["Pod/status"]}}]}}),
-            pod(),
-            false,
-        );
+        check(json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}}), pod(), true);
+        check(json!({"match": {"any": [{"resources": {"kinds": ["apps/v1/Deployment"]}}]}}), pod(), false);
+        check(json!({"match": {"any": [{"resources": {"kinds": ["v1/Pod"], "names": ["web-*"]}}]}}), pod(), true);
+        check(json!({"match": {"resources": {"kinds": ["Pod"], "namespaces": ["kube-*"]}}}), pod(), false);
+        check(json!({"match": {"any": [{"resources": {"kinds": ["Pod/status"]}}]}}), pod(), false);
     }
 
     #[test]
     fn selectors_and_exclude() {
-        let selector = json!({"match": {"all": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "w*"}}}}]}});
+        let selector =
+            json!({"match": {"all": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "w*"}}}}]}});
         check(selector, pod(), true);
         let namespace_selector = json!({"match": {"any": [{"resources": {"kinds": ["Pod"], "namespaceSelector": {"matchExpressions": [{"key": "env", "operator": "In", "values": ["prod"]}]}}}]}});
         check(namespace_selector, pod(), true);
         let excluded = json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "exclude": {"any": [{"subjects": [{"kind": "User", "name": "alice"}]}]}});
         check(excluded, pod(), false);
-        let roles =
-            json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}, "roles": ["dev:viewer"]}]}});
+        let roles = json!({"match": {"any": [{"resources": {"kinds": ["Pod"]}, "roles": ["dev:viewer"]}]}});
         check(roles, pod(), true);
     }
 }

@@ -75,12 +75,7 @@ pub struct RuleResponse {
 }
 
 impl RuleResponse {
-    pub fn new(
-        name: &str,
-        rule_type: RuleType,
-        status: RuleStatus,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn new(name: &str, rule_type: RuleType, status: RuleStatus, message: impl Into<String>) -> Self {
         RuleResponse {
             name: name.to_string(),
             rule_type,
@@ -134,11 +129,7 @@ pub struct Request {
 
 impl Request {
     pub fn operation(&self) -> &str {
-        if self.operation.is_empty() {
-            "CREATE"
-        } else {
-            &self.operation
-        }
+        if self.operation.is_empty() { "CREATE" } else { &self.operation }
     }
 }
 
@@ -196,10 +187,7 @@ pub(crate) fn go_format(value: &Value) -> String {
         Value::Object(map) => {
             let mut keys: Vec<&String> = map.keys().collect();
             keys.sort();
-            let parts: Vec<String> = keys
-                .iter()
-                .map(|key| format!("{}:{}", key, go_format(&map[*key])))
-                .collect();
+            let parts: Vec<String> = keys.iter().map(|key| format!("{}:{}", key, go_format(&map[*key]))).collect();
             format!("map[{}]", parts.join(" "))
         }
     }
@@ -214,11 +202,7 @@ pub(crate) fn format_number(number: &serde_json::Number) -> String {
         return integer.to_string();
     }
     let float = number.as_f64().unwrap_or(0.0);
-    if float.fract() == 0.0 && float.abs() < 1e21 {
-        format!("{}", float as i64)
-    } else {
-        format!("{float}")
-    }
+    if float.fract() == 0.0 && float.abs() < 1e21 { format!("{}", float as i64) } else { format!("{float}") }
 }
 
 /// Go's `fmt.Sprint` of a float64. The CLI turns every number of a test resource into a float64, so
@@ -250,16 +234,9 @@ pub(crate) fn go_float_text(value: f64) -> String {
     let sign = if value < 0.0 { "-" } else { "" };
     if exponent < -4 || exponent >= precision {
         let (head, tail) = digits.split_at(1);
-        let fraction = if tail.is_empty() {
-            String::new()
-        } else {
-            format!(".{tail}")
-        };
+        let fraction = if tail.is_empty() { String::new() } else { format!(".{tail}") };
         let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        return format!(
-            "{sign}{head}{fraction}e{exponent_sign}{:02}",
-            exponent.abs()
-        );
+        return format!("{sign}{head}{fraction}e{exponent_sign}{:02}", exponent.abs());
     }
     if decimal_point <= 0 {
         return format!("{sign}0.{}{digits}", "0".repeat((-decimal_point) as usize));
@@ -319,33 +296,13 @@ mod format_tests {
 
     #[test]
     fn floats_print_like_go() {
-        let printed: Vec<String> = [
-            3.0,
-            8080.0,
-            123456.0,
-            1e6,
-            1234567.0,
-            0.5,
-            0.00001,
-            -2.5,
-            1073741824.0,
-        ]
-        .iter()
-        .map(|value| go_float_text(*value))
-        .collect();
+        let printed: Vec<String> = [3.0, 8080.0, 123456.0, 1e6, 1234567.0, 0.5, 0.00001, -2.5, 1073741824.0]
+            .iter()
+            .map(|value| go_float_text(*value))
+            .collect();
         assert_eq!(
             printed,
-            [
-                "3",
-                "8080",
-                "123456",
-                "1e+06",
-                "1.234567e+06",
-                "0.5",
-                "1e-05",
-                "-2.5",
-                "1.073741824e+09"
-            ]
+            ["3", "8080", "123456", "1e+06", "1.234567e+06", "0.5", "1e-05", "-2.5", "1.073741824e+09"]
         );
     }
 }

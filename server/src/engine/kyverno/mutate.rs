@@ -19,69 +19,44 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
     for rule in super::autogen::compute_rules(policy) {
         // `applyRules: One` stops at the first rule that applied.
         if apply_one
-            && rules.iter().any(|response: &RuleResponse| {
-                matches!(response.status, RuleStatus::Pass | RuleStatus::Fail)
-            })
+            && rules
+                .iter()
+                .any(|response: &RuleResponse| matches!(response.status, RuleStatus::Pass | RuleStatus::Fail))
         {
             break;
         }
         let Some(mutate) = rule.get("mutate") else {
             continue;
         };
-        let name = rule
-            .get("name")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string();
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(&patched, request);
         if !matching::rule_matches(&rule, &effective, request, &namespace) {
             continue;
         }
-        let response =
-            |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
+        let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
         if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
-            rules.push(response(
-                RuleStatus::Error,
-                format!("failed to load context: {error}"),
-            ));
+            rules.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
             continue;
         }
         match evaluate_conditions(rule.get("preconditions"), &context) {
             Err(error) => {
-                rules.push(response(
-                    RuleStatus::Error,
-                    format!("failed to evaluate preconditions: {error}"),
-                ));
+                rules.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
                 continue;
             }
             Ok(outcome) if !outcome.holds => {
-                rules.push(response(
-                    RuleStatus::Skip,
-                    "preconditions not met".to_string(),
-                ));
+                rules.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
                 continue;
             }
             Ok(_) => {}
         }
-        if let Some(exception) =
-            matching::matching_exception(policy, &name, &effective, request, &context)
-        {
-            rules.push(response(
-                RuleStatus::Skip,
-                format!("rule is skipped due to policy exceptions{}", exception.key),
-            ));
+        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+            rules
+                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
             continue;
         }
         if let Some(targets) = mutate.get("targets").and_then(Value::as_array) {
             // Mutate-existing rules patch other resources; the trigger itself is left unchanged.
-            rules.extend(mutate_targets(
-                &policy_namespace(policy),
-                targets,
-                mutate,
-                &context,
-                request,
-                &name,
-            ));
+            rules.extend(mutate_targets(&policy_namespace(policy), targets, mutate, &context, request, &name));
             continue;
         }
         let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
@@ -98,10 +73,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
             Err(error) => rules.push(response(RuleStatus::Error, error)),
         }
     }
-    MutateResponse {
-        rules,
-        patched_resource: patched,
-    }
+    MutateResponse { rules, patched_resource: patched }
 }
 
 /// Mutate-existing: every resource of the (fake) cluster a target spec selects is patched, with the
@@ -114,8 +86,7 @@ fn mutate_targets(
     request: &Request,
     rule_name: &str,
 ) -> Vec<RuleResponse> {
-    let response =
-        |status, message: String| RuleResponse::new(rule_name, RuleType::Mutation, status, message);
+    let response = |status, message: String| RuleResponse::new(rule_name, RuleType::Mutation, status, message);
     let mut out = Vec::new();
     for spec in targets {
         let mut selector_fields = Map::new();
@@ -127,42 +98,20 @@ fn mutate_targets(
         let selector = match substitute_all(&Value::Object(selector_fields), context) {
             Ok(selector) => selector,
             Err(error) => {
-                out.push(response(
-                    RuleStatus::Error,
-                    format!("failed to resolve target: {error}"),
-                ));
+                out.push(response(RuleStatus::Error, format!("failed to resolve target: {error}")));
                 continue;
             }
         };
-        let text = |key: &str| {
-            selector
-                .get(key)
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_string()
-        };
+        let text = |key: &str| selector.get(key).and_then(Value::as_str).unwrap_or("").to_string();
         let (api_version, kind, name) = (text("apiVersion"), text("kind"), text("name"));
-        let namespace = if policy_namespace.is_empty() {
-            text("namespace")
-        } else {
-            policy_namespace.to_string()
-        };
+        let namespace = if policy_namespace.is_empty() { text("namespace") } else { policy_namespace.to_string() };
         for candidate in &request.cluster_resources {
-            let same_type = candidate.get("apiVersion").and_then(Value::as_str)
-                == Some(api_version.as_str())
+            let same_type = candidate.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str())
                 && matching::resource_kind(candidate) == kind;
-            let name_ok = name.is_empty()
-                || super::pattern::wildcard_match(&name, matching::resource_name(candidate));
+            let name_ok = name.is_empty() || super::pattern::wildcard_match(&name, matching::resource_name(candidate));
             let namespace_ok = namespace.is_empty()
-                || super::pattern::wildcard_match(
-                    &namespace,
-                    matching::resource_namespace(candidate),
-                );
-            let labels = candidate
-                .pointer("/metadata/labels")
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default();
+                || super::pattern::wildcard_match(&namespace, matching::resource_namespace(candidate));
+            let labels = candidate.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
             let selector_ok = selector
                 .get("selector")
                 .filter(|selector| !selector.is_null())
@@ -172,40 +121,23 @@ fn mutate_targets(
             }
             let mut target_context = context.clone();
             target_context.set("target", candidate.clone());
-            if let Err(error) = load_context(
-                spec.get("context"),
-                rule_name,
-                request,
-                &mut target_context,
-                None,
-            ) {
-                out.push(response(
-                    RuleStatus::Error,
-                    format!("failed to load context: {error}"),
-                ));
+            if let Err(error) = load_context(spec.get("context"), rule_name, request, &mut target_context, None) {
+                out.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
                 continue;
             }
             match evaluate_conditions(spec.get("preconditions"), &target_context) {
                 Err(error) => {
-                    out.push(response(
-                        RuleStatus::Error,
-                        format!("failed to evaluate preconditions: {error}"),
-                    ));
+                    out.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
                     continue;
                 }
                 Ok(outcome) if !outcome.holds => {
-                    out.push(response(
-                        RuleStatus::Skip,
-                        "preconditions not met".to_string(),
-                    ));
+                    out.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
                     continue;
                 }
                 Ok(_) => {}
             }
             let outcome = match mutate.get("foreach").and_then(Value::as_array) {
-                Some(foreach) => {
-                    mutate_foreach(foreach, &target_context, candidate, request, rule_name, 0)
-                }
+                Some(foreach) => mutate_foreach(foreach, &target_context, candidate, request, rule_name, 0),
                 None => apply_patches(mutate, &target_context, candidate),
             };
             let mut rule_response = match &outcome {
@@ -224,11 +156,7 @@ fn mutate_targets(
 }
 
 /// Applies the patch of a mutate block (or foreach entry) after substitution; `None` when nothing changed.
-fn apply_patches(
-    block: &Value,
-    context: &JsonContext,
-    resource: &Value,
-) -> Result<Option<Value>, String> {
+fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Result<Option<Value>, String> {
     let mut patches = Map::new();
     for key in ["patchStrategicMerge", "patchesJson6902"] {
         if let Some(value) = block.get(key) {
@@ -239,10 +167,8 @@ fn apply_patches(
         .map_err(|error| format!("variable substitution failed: {error}"))?;
     let result = if let Some(patch) = substituted.get("patchStrategicMerge") {
         strategic_merge(resource, patch)?
-    } else if let Some(patch) = substituted
-        .get("patchesJson6902")
-        .and_then(Value::as_str)
-        .filter(|text| !text.is_empty())
+    } else if let Some(patch) =
+        substituted.get("patchesJson6902").and_then(Value::as_str).filter(|text| !text.is_empty())
     {
         apply_json6902(resource, patch)?
     } else if let Some(operations) = substituted.get("patchesJson6902").and_then(Value::as_array) {
@@ -270,8 +196,8 @@ fn mutate_foreach(
     let mut applied = 0;
     for entry in foreach {
         let list = entry.get("list").and_then(Value::as_str).unwrap_or("");
-        let elements = evaluate_list(list, &context)
-            .map_err(|error| format!("failed to evaluate list {list}: {error}"))?;
+        let elements =
+            evaluate_list(list, &context).map_err(|error| format!("failed to evaluate list {list}: {error}"))?;
         // Strategic merge patches walk the elements backwards by default, as Kyverno does; `order`
         // overrides the direction.
         let reverse = match entry.get("order").and_then(Value::as_str) {
@@ -279,11 +205,8 @@ fn mutate_foreach(
             Some("Ascending") => false,
             _ => entry.get("patchStrategicMerge").is_some(),
         };
-        let indexes: Vec<usize> = if reverse {
-            (0..elements.len()).rev().collect()
-        } else {
-            (0..elements.len()).collect()
-        };
+        let indexes: Vec<usize> =
+            if reverse { (0..elements.len()).rev().collect() } else { (0..elements.len()).collect() };
         let mut patched = current.clone();
         for index in indexes {
             let element = &elements[index];
@@ -293,32 +216,17 @@ fn mutate_foreach(
             // Every element sees the resource as it was before this entry.
             let mut element_context = context.clone();
             add_element(&mut element_context, element, index, nesting);
-            load_context(
-                entry.get("context"),
-                rule_name,
-                request,
-                &mut element_context,
-                Some(index),
-            )
-            .map_err(|error| format!("failed to load mutate.foreach[{index}].context: {error}"))?;
+            load_context(entry.get("context"), rule_name, request, &mut element_context, Some(index))
+                .map_err(|error| format!("failed to load mutate.foreach[{index}].context: {error}"))?;
             match evaluate_conditions(entry.get("preconditions"), &element_context) {
                 Ok(outcome) if outcome.holds => {}
                 Ok(_) => continue,
                 Err(error) => {
-                    return Err(format!(
-                        "failed to evaluate mutate.foreach[{index}].preconditions: {error}"
-                    ));
+                    return Err(format!("failed to evaluate mutate.foreach[{index}].preconditions: {error}"));
                 }
             }
             let result = match entry.get("foreach").and_then(Value::as_array) {
-                Some(nested) => mutate_foreach(
-                    nested,
-                    &element_context,
-                    &patched,
-                    request,
-                    rule_name,
-                    nesting + 1,
-                )?,
+                Some(nested) => mutate_foreach(nested, &element_context, &patched, request, rule_name, nesting + 1)?,
                 None => apply_patches(entry, &element_context, &patched)?,
             };
             if let Some(result) = result {
@@ -364,10 +272,7 @@ fn condition_holds(resource: Option<&Value>, key: &str, pattern: &Value) -> bool
     let Some(value) = resource.and_then(|resource| resource.get(key)) else {
         return false;
     };
-    matches!(
-        match_pattern(value, &without_additions(pattern)),
-        PatternOutcome::Pass
-    )
+    matches!(match_pattern(value, &without_additions(pattern)), PatternOutcome::Pass)
 }
 
 /// A condition without its `+(key)` entries: those are patches, not conditions.
@@ -375,9 +280,7 @@ fn without_additions(pattern: &Value) -> Value {
     match pattern {
         Value::Object(map) => Value::Object(
             map.iter()
-                .filter(|(key, _)| {
-                    !matches!(parse_anchor(key), Some((AnchorKind::AddIfNotPresent, _)))
-                })
+                .filter(|(key, _)| !matches!(parse_anchor(key), Some((AnchorKind::AddIfNotPresent, _))))
                 .map(|(key, child)| (key.clone(), without_additions(child)))
                 .collect(),
         ),
@@ -391,16 +294,12 @@ fn additions(pattern: &Value, resource: Option<&Value>) -> Option<Value> {
     let mut out = Map::new();
     for (key, child) in map {
         match parse_anchor(key) {
-            Some((AnchorKind::AddIfNotPresent, bare))
-                if resource.and_then(|resource| resource.get(bare)).is_none() =>
-            {
+            Some((AnchorKind::AddIfNotPresent, bare)) if resource.and_then(|resource| resource.get(bare)).is_none() => {
                 out.insert(bare.to_string(), strip_anchors(child));
             }
             Some(_) | None if child.is_object() => {
                 let bare = parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
-                if let Some(nested) =
-                    additions(child, resource.and_then(|resource| resource.get(bare)))
-                {
+                if let Some(nested) = additions(child, resource.and_then(|resource| resource.get(bare))) {
                     out.insert(bare.to_string(), nested);
                 }
             }
@@ -410,10 +309,7 @@ fn additions(pattern: &Value, resource: Option<&Value>) -> Option<Value> {
     (!out.is_empty()).then_some(Value::Object(out))
 }
 
-fn prepare_map(
-    patch: &Map<String, Value>,
-    resource: Option<&Value>,
-) -> Result<Map<String, Value>, Dropped> {
+fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<Map<String, Value>, Dropped> {
     for (key, value) in patch {
         match parse_anchor(key) {
             Some((AnchorKind::Condition, bare)) if !condition_holds(resource, bare, value) => {
@@ -471,10 +367,8 @@ fn prepare_map(
 fn has_condition_anchor(value: &Value) -> bool {
     match value {
         Value::Object(map) => map.iter().any(|(key, child)| {
-            matches!(
-                parse_anchor(key),
-                Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _))
-            ) || has_condition_anchor(child)
+            matches!(parse_anchor(key), Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _)))
+                || has_condition_anchor(child)
         }),
         Value::Array(items) => items.iter().any(has_condition_anchor),
         _ => false,
@@ -482,15 +376,10 @@ fn has_condition_anchor(value: &Value) -> bool {
 }
 
 fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value, Dropped> {
-    let conditional = patch
-        .iter()
-        .any(|item| item.is_object() && has_condition_anchor(item));
+    let conditional = patch.iter().any(|item| item.is_object() && has_condition_anchor(item));
     if !conditional {
         return Ok(Value::Array(
-            patch
-                .iter()
-                .map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item)))
-                .collect(),
+            patch.iter().map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item))).collect(),
         ));
     }
     let mut out = Vec::new();
@@ -534,9 +423,9 @@ fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value,
 
 fn has_global_anchor(value: &Value) -> bool {
     match value {
-        Value::Object(map) => map.iter().any(|(key, child)| {
-            matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)
-        }),
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, child)| matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)),
         Value::Array(items) => items.iter().any(has_global_anchor),
         _ => false,
     }
@@ -547,9 +436,7 @@ fn strip_anchors(value: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(key, child)| {
-                    let bare = parse_anchor(key)
-                        .map(|(_, bare)| bare.to_string())
-                        .unwrap_or_else(|| key.clone());
+                    let bare = parse_anchor(key).map(|(_, bare)| bare.to_string()).unwrap_or_else(|| key.clone());
                     (bare, strip_anchors(child))
                 })
                 .collect(),
@@ -560,27 +447,15 @@ fn strip_anchors(value: &Value) -> Value {
 }
 
 /// Keys kustomize uses to merge lists of maps when no schema says otherwise.
-const ASSOCIATIVE_KEYS: &[&str] = &[
-    "mountPath",
-    "devicePath",
-    "ip",
-    "type",
-    "topologyKey",
-    "name",
-    "containerPort",
-];
+const ASSOCIATIVE_KEYS: &[&str] = &["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
 
 fn associative_key(item: &Value) -> Option<&'static str> {
-    ASSOCIATIVE_KEYS
-        .iter()
-        .copied()
-        .find(|key| item.get(*key).is_some())
+    ASSOCIATIVE_KEYS.iter().copied().find(|key| item.get(*key).is_some())
 }
 
 fn list_key(resource: &[Value], patch: &[Value]) -> Option<&'static str> {
     ASSOCIATIVE_KEYS.iter().copied().find(|key| {
-        patch.iter().all(|item| item.get(*key).is_some())
-            && resource.iter().all(|item| item.get(*key).is_some())
+        patch.iter().all(|item| item.get(*key).is_some()) && resource.iter().all(|item| item.get(*key).is_some())
     })
 }
 
@@ -610,9 +485,7 @@ pub fn merge(resource: &Value, patch: &Value) -> Value {
             }
             Value::Object(out)
         }
-        (Value::Array(base), Value::Array(overlay))
-            if !overlay.is_empty() && overlay.iter().all(Value::is_object) =>
-        {
+        (Value::Array(base), Value::Array(overlay)) if !overlay.is_empty() && overlay.iter().all(Value::is_object) => {
             let Some(key) = list_key(base, overlay) else {
                 return clean(patch);
             };
@@ -620,10 +493,7 @@ pub fn merge(resource: &Value, patch: &Value) -> Value {
             for item in overlay {
                 let item_key = item.get(key);
                 let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-                match out
-                    .iter()
-                    .position(|existing| existing.get(key) == item_key)
-                {
+                match out.iter().position(|existing| existing.get(key) == item_key) {
                     Some(position) if delete => {
                         out.remove(position);
                     }
@@ -662,12 +532,9 @@ pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, Strin
         return Err("empty patchesJson6902".to_string());
     };
     if !document.errors.is_empty() {
-        return Err(format!(
-            "failed to parse patchesJson6902: {}",
-            document.errors.join("; ")
-        ));
+        return Err(format!("failed to parse patchesJson6902: {}", document.error_text()));
     }
-    let Some(operations) = document.value.as_array().cloned() else {
+    let Some(operations) = document.yaml11_value().as_array().cloned() else {
         return Err("patchesJson6902 must be a list of operations".to_string());
     };
     apply_operations(resource, &operations)
@@ -680,27 +547,14 @@ fn apply_operations(resource: &Value, operations: &[Value]) -> Result<Value, Str
         let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
         let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
         match op {
-            "add" => add_at(
-                &mut current,
-                path,
-                operation.get("value").cloned().unwrap_or(Value::Null),
-                true,
-            )?,
-            "replace" => add_at(
-                &mut current,
-                path,
-                operation.get("value").cloned().unwrap_or(Value::Null),
-                false,
-            )?,
+            "add" => add_at(&mut current, path, operation.get("value").cloned().unwrap_or(Value::Null), true)?,
+            "replace" => add_at(&mut current, path, operation.get("value").cloned().unwrap_or(Value::Null), false)?,
             "remove" => {
                 remove_at(&mut current, path);
             }
             "copy" | "move" => {
                 let from = operation.get("from").and_then(Value::as_str).unwrap_or("");
-                let value = current
-                    .pointer(from)
-                    .cloned()
-                    .ok_or_else(|| format!("path {from} not found"))?;
+                let value = current.pointer(from).cloned().ok_or_else(|| format!("path {from} not found"))?;
                 if op == "move" {
                     remove_at(&mut current, from);
                 }
@@ -719,10 +573,7 @@ fn apply_operations(resource: &Value, operations: &[Value]) -> Result<Value, Str
 }
 
 fn split_pointer(path: &str) -> Vec<String> {
-    path.split('/')
-        .skip(1)
-        .map(|segment| segment.replace("~1", "/").replace("~0", "~"))
-        .collect()
+    path.split('/').skip(1).map(|segment| segment.replace("~1", "/").replace("~0", "~")).collect()
 }
 
 fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<(), String> {
@@ -738,22 +589,14 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
         let next = segments.get(position + 1).map(String::as_str).unwrap_or("");
         let next_is_index = next == "-" || next.parse::<i64>().is_ok();
         current = match current {
-            Value::Object(map) => map.entry(segment.clone()).or_insert_with(|| {
-                if next_is_index {
-                    Value::Array(Vec::new())
-                } else {
-                    Value::Object(Map::new())
-                }
-            }),
+            Value::Object(map) => map
+                .entry(segment.clone())
+                .or_insert_with(|| if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) }),
             Value::Array(items) => {
                 let index = match parse_index(segment, items.len()) {
                     Ok(index) if index < items.len() => index,
                     _ => {
-                        items.push(if next_is_index {
-                            Value::Array(Vec::new())
-                        } else {
-                            Value::Object(Map::new())
-                        });
+                        items.push(if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) });
                         items.len() - 1
                     }
                 };
@@ -779,9 +622,7 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
                 }
                 items.insert(index, value);
             } else {
-                let slot = items
-                    .get_mut(index)
-                    .ok_or_else(|| format!("index {last} out of range in {path}"))?;
+                let slot = items.get_mut(index).ok_or_else(|| format!("index {last} out of range in {path}"))?;
                 *slot = value;
             }
             Ok(())
@@ -801,14 +642,8 @@ fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<
 }
 
 fn parse_index(segment: &str, length: usize) -> Result<usize, String> {
-    let index: i64 = segment
-        .parse()
-        .map_err(|_| format!("invalid array index {segment:?}"))?;
-    let resolved = if index < 0 {
-        length as i64 + index
-    } else {
-        index
-    };
+    let index: i64 = segment.parse().map_err(|_| format!("invalid array index {segment:?}"))?;
+    let resolved = if index < 0 { length as i64 + index } else { index };
     if resolved < 0 {
         return Err(format!("invalid array index {segment:?}"));
     }
@@ -824,9 +659,7 @@ fn remove_at(target: &mut Value, path: &str) {
     for segment in parents {
         let next = match current {
             Value::Object(map) => map.get_mut(segment),
-            Value::Array(items) => parse_index(segment, items.len())
-                .ok()
-                .and_then(|index| items.get_mut(index)),
+            Value::Array(items) => parse_index(segment, items.len()).ok().and_then(|index| items.get_mut(index)),
             _ => None,
         };
         match next {
@@ -898,14 +731,11 @@ mod global_anchor_tests {
 
     #[test]
     fn global_anchor_in_list_item_gates_the_whole_patch() {
-        let resource = json!({"metadata": {"name": "p"}, "spec": {"volumes": [{"name": "myfile", "hostPath": {"path": "/foo"}}]}});
+        let resource =
+            json!({"metadata": {"name": "p"}, "spec": {"volumes": [{"name": "myfile", "hostPath": {"path": "/foo"}}]}});
         let patch = json!({"metadata": {"annotations": {"+(safe)": "true"}}, "spec": {"volumes": [{"hostPath": {"<(path)": "*"}}]}});
         let patched = strategic_merge(&resource, &patch).unwrap_or_default();
-        assert_eq!(
-            patched.pointer("/metadata/annotations/safe"),
-            Some(&json!("true")),
-            "{patched}"
-        );
+        assert_eq!(patched.pointer("/metadata/annotations/safe"), Some(&json!("true")), "{patched}");
     }
 }
 
@@ -924,11 +754,8 @@ mod policy_tests {
         let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
                          "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}]}});
         let response = mutate_policy(&policy, &pod, &Request::default());
-        let mut lines: Vec<String> = response
-            .rules
-            .iter()
-            .map(|rule| format!("{}: {}", rule.name, rule.status.as_str()))
-            .collect();
+        let mut lines: Vec<String> =
+            response.rules.iter().map(|rule| format!("{}: {}", rule.name, rule.status.as_str())).collect();
         lines.push(response.patched_resource.to_string());
         expect.assert_eq(&(lines.join("\n") + "\n"));
     }
@@ -958,14 +785,8 @@ mod policy_tests {
     fn json_patches_and_no_op_rules() {
         check(
             json!([
-                rule(
-                    "label",
-                    json!({"patchesJson6902": "- op: add\n  path: /metadata/labels\n  value: {team: a}\n"})
-                ),
-                rule(
-                    "again",
-                    json!({"patchStrategicMerge": {"metadata": {"labels": {"+(team)": "b"}}}})
-                ),
+                rule("label", json!({"patchesJson6902": "- op: add\n  path: /metadata/labels\n  value: {team: a}\n"})),
+                rule("again", json!({"patchStrategicMerge": {"metadata": {"labels": {"+(team)": "b"}}}})),
             ]),
             expect_test::expect![[r#"
                 label: pass

@@ -32,26 +32,18 @@ pub enum PatternErrorKind {
 
 impl PatternError {
     fn new(kind: PatternErrorKind, message: String, path: &str, pattern_pointer: &str) -> Self {
-        PatternError {
-            kind,
-            message,
-            path: path.to_string(),
-            pattern_pointer: pattern_pointer.to_string(),
-        }
+        PatternError { kind, message, path: path.to_string(), pattern_pointer: pattern_pointer.to_string() }
     }
 
     /// Kyverno decides "skip" by the error type or, for wrapped errors, by the message text.
     pub fn is_skip(&self) -> bool {
-        matches!(
-            self.kind,
-            PatternErrorKind::Conditional | PatternErrorKind::Global
-        ) || self.message.contains("conditional anchor mismatch")
+        matches!(self.kind, PatternErrorKind::Conditional | PatternErrorKind::Global)
+            || self.message.contains("conditional anchor mismatch")
             || self.message.contains("global anchor mismatch")
     }
 
     fn is_negation(&self) -> bool {
-        self.kind == PatternErrorKind::Negation
-            || self.message.contains("negation anchor matched in resource")
+        self.kind == PatternErrorKind::Negation || self.message.contains("negation anchor matched in resource")
     }
 }
 
@@ -146,10 +138,7 @@ impl AnchorTracker {
             let Some((kind, bare)) = parse_anchor(key) else {
                 continue;
             };
-            if !matches!(
-                kind,
-                AnchorKind::Condition | AnchorKind::Existence | AnchorKind::Negation
-            ) {
+            if !matches!(kind, AnchorKind::Condition | AnchorKind::Existence | AnchorKind::Negation) {
                 continue;
             }
             let present = resource.contains_key(bare);
@@ -161,9 +150,7 @@ impl AnchorTracker {
     }
 
     fn keys_are_missing(&self) -> bool {
-        self.seen.iter().any(|(key, found)| {
-            !found && !matches!(parse_anchor(key), Some((AnchorKind::Negation, _)))
-        })
+        self.seen.iter().any(|(key, found)| !found && !matches!(parse_anchor(key), Some((AnchorKind::Negation, _))))
     }
 }
 
@@ -201,13 +188,7 @@ fn validate_element(
                     pattern_pointer,
                 ));
             };
-            validate_array(
-                resource_items,
-                pattern_items,
-                path,
-                pattern_pointer,
-                anchors,
-            )
+            validate_array(resource_items, pattern_items, path, pattern_pointer, anchors)
         }
         _ => {
             if let Value::Array(resource_items) = resource {
@@ -226,19 +207,10 @@ fn validate_element(
     }
 }
 
-fn value_mismatch(
-    resource: &Value,
-    pattern: &Value,
-    path: &str,
-    pattern_pointer: &str,
-) -> PatternError {
+fn value_mismatch(resource: &Value, pattern: &Value, path: &str, pattern_pointer: &str) -> PatternError {
     PatternError::new(
         PatternErrorKind::Mismatch,
-        format!(
-            "resource value '{}' does not match '{}' at path {path}",
-            go_format(resource),
-            go_format(pattern)
-        ),
+        format!("resource value '{}' does not match '{}' at path {path}", go_format(resource), go_format(pattern)),
         path,
         pattern_pointer,
     )
@@ -284,9 +256,7 @@ fn validate_map(
             Err(error) if error.is_skip() => skip_errors.push(error),
             Err(error) => {
                 // A sibling skip that is itself a combined skip error does not hide this failure.
-                let skip_sibling_exists = skip_errors
-                    .iter()
-                    .any(|skip| skip.kind != PatternErrorKind::Skip);
+                let skip_sibling_exists = skip_errors.iter().any(|skip| skip.kind != PatternErrorKind::Skip);
                 if !skip_sibling_exists {
                     return Err(error);
                 }
@@ -294,21 +264,10 @@ fn validate_map(
         }
     }
     if !skip_errors.is_empty() {
-        let skip_sibling_exists = skip_errors
-            .iter()
-            .any(|skip| skip.kind != PatternErrorKind::Skip);
+        let skip_sibling_exists = skip_errors.iter().any(|skip| skip.kind != PatternErrorKind::Skip);
         if apply_count == 0 || skip_sibling_exists {
-            let message = skip_errors
-                .iter()
-                .map(|error| error.message.clone())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(PatternError::new(
-                PatternErrorKind::Skip,
-                message,
-                path,
-                pattern_pointer,
-            ));
+            let message = skip_errors.iter().map(|error| error.message.clone()).collect::<Vec<_>>().join("; ");
+            return Err(PatternError::new(PatternErrorKind::Skip, message, path, pattern_pointer));
         }
     }
 
@@ -384,15 +343,14 @@ fn handle_key(
         Some((AnchorKind::Global, bare)) => {
             let current = format!("{path}{bare}/");
             match resource.get(bare) {
-                Some(value) => validate_element(value, pattern, &current, pattern_pointer, anchors)
-                    .map_err(|error| {
-                        PatternError::new(
-                            PatternErrorKind::Global,
-                            format!("global anchor mismatch: {}", error.message),
-                            &error.path,
-                            &error.pattern_pointer,
-                        )
-                    }),
+                Some(value) => validate_element(value, pattern, &current, pattern_pointer, anchors).map_err(|error| {
+                    PatternError::new(
+                        PatternErrorKind::Global,
+                        format!("global anchor mismatch: {}", error.message),
+                        &error.path,
+                        &error.pattern_pointer,
+                    )
+                }),
                 None => Ok(()),
             }
         }
@@ -415,8 +373,7 @@ fn handle_key(
             let Value::Array(pattern_items) = pattern else {
                 return Err(PatternError::new(
                     PatternErrorKind::Mismatch,
-                    "invalid pattern type: Pattern has to be of list to compare against resource"
-                        .to_string(),
+                    "invalid pattern type: Pattern has to be of list to compare against resource".to_string(),
                     &current,
                     pattern_pointer,
                 ));
@@ -465,13 +422,7 @@ fn handle_key(
                     )),
                 };
             }
-            validate_element(
-                value.unwrap_or(&Value::Null),
-                pattern,
-                &current,
-                pattern_pointer,
-                anchors,
-            )
+            validate_element(value.unwrap_or(&Value::Null), pattern, &current, pattern_pointer, anchors)
         }
     }
 }
@@ -505,17 +456,8 @@ fn validate_array(
                 }
             }
             if apply_count == 0 && !skip_errors.is_empty() {
-                let message = skip_errors
-                    .iter()
-                    .map(|error| error.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(PatternError::new(
-                    PatternErrorKind::Skip,
-                    message,
-                    path,
-                    pattern_pointer,
-                ));
+                let message = skip_errors.iter().map(|error| error.message.clone()).collect::<Vec<_>>().join("; ");
+                return Err(PatternError::new(PatternErrorKind::Skip, message, path, pattern_pointer));
             }
             Ok(())
         }
@@ -537,42 +479,21 @@ fn validate_array(
             for (index, pattern_item) in pattern.iter().enumerate() {
                 let item_path = format!("{path}{index}/");
                 let item_pointer = format!("{pattern_pointer}/{index}");
-                match validate_element(
-                    &resource[index],
-                    pattern_item,
-                    &item_path,
-                    &item_pointer,
-                    anchors,
-                ) {
+                match validate_element(&resource[index], pattern_item, &item_path, &item_pointer, anchors) {
                     Ok(()) => apply_count += 1,
                     Err(error) if error.is_skip() => skip_errors.push(error),
                     Err(error) => return Err(error),
                 }
             }
             if apply_count == 0 && !skip_errors.is_empty() {
-                let message = skip_errors
-                    .iter()
-                    .map(|error| error.message.clone())
-                    .collect::<Vec<_>>()
-                    .join("; ");
-                return Err(PatternError::new(
-                    PatternErrorKind::Skip,
-                    message,
-                    path,
-                    pattern_pointer,
-                ));
+                let message = skip_errors.iter().map(|error| error.message.clone()).collect::<Vec<_>>().join("; ");
+                return Err(PatternError::new(PatternErrorKind::Skip, message, path, pattern_pointer));
             }
             Ok(())
         }
         scalar => {
             let resource_array = Value::Array(resource.to_vec());
-            validate_element(
-                &resource_array,
-                scalar,
-                path,
-                &format!("{pattern_pointer}/0"),
-                anchors,
-            )
+            validate_element(&resource_array, scalar, path, &format!("{pattern_pointer}/0"), anchors)
         }
     }
 }
@@ -583,15 +504,8 @@ fn expand_metadata_wildcards(
     pattern: &Map<String, Value>,
     resource: &Map<String, Value>,
 ) -> Option<Map<String, Value>> {
-    let bare_of = |key: &str| {
-        parse_anchor(key)
-            .map(|(_, bare)| bare.to_string())
-            .unwrap_or_else(|| key.to_string())
-    };
-    let metadata_key = pattern
-        .keys()
-        .find(|key| bare_of(key) == "metadata")?
-        .clone();
+    let bare_of = |key: &str| parse_anchor(key).map(|(_, bare)| bare.to_string()).unwrap_or_else(|| key.to_string());
+    let metadata_key = pattern.keys().find(|key| bare_of(key) == "metadata")?.clone();
     let metadata = pattern.get(&metadata_key)?.as_object()?;
     let resource_metadata = resource.get("metadata").and_then(Value::as_object);
     let mut changed = false;
@@ -607,9 +521,7 @@ fn expand_metadata_wildcards(
         if !section_pattern.keys().any(|key| has_wildcard(key)) {
             continue;
         }
-        let resource_section = resource_metadata
-            .and_then(|meta| meta.get(&section))
-            .and_then(Value::as_object);
+        let resource_section = resource_metadata.and_then(|meta| meta.get(&section)).and_then(Value::as_object);
         let mut expanded = Map::new();
         for (key, value) in section_pattern {
             let (anchor, bare) = match parse_anchor(key) {
@@ -669,9 +581,7 @@ fn anchor_prefix(kind: AnchorKind) -> &'static str {
 pub fn validate_value(value: &Value, pattern: &Value) -> bool {
     match pattern {
         Value::Bool(expected) => value.as_bool() == Some(*expected),
-        Value::Number(number) => {
-            validate_number_pattern(value, number.as_f64().unwrap_or(f64::NAN))
-        }
+        Value::Number(number) => validate_number_pattern(value, number.as_f64().unwrap_or(f64::NAN)),
         Value::Null => match value {
             Value::Null => true,
             Value::Number(number) => number.as_f64() == Some(0.0),
@@ -688,9 +598,7 @@ pub fn validate_value(value: &Value, pattern: &Value) -> bool {
 fn validate_number_pattern(value: &Value, pattern: f64) -> bool {
     match value {
         Value::Number(number) => number.as_f64() == Some(pattern),
-        Value::String(text) => {
-            text.trim().parse::<f64>().ok() == Some(pattern) && !text.trim().is_empty()
-        }
+        Value::String(text) => text.trim().parse::<f64>().ok() == Some(pattern) && !text.trim().is_empty(),
         _ => false,
     }
 }
@@ -700,10 +608,7 @@ fn validate_string_patterns(value: &Value, pattern: &str) -> bool {
         return true;
     }
     pattern.split('|').any(|alternative| {
-        alternative
-            .trim()
-            .split('&')
-            .all(|condition| validate_string_pattern(value, condition.trim()))
+        alternative.trim().split('&').all(|condition| validate_string_pattern(value, condition.trim()))
     })
 }
 
@@ -848,11 +753,7 @@ fn validate_string(value: &Value, pattern: &str, operator: Operator) -> bool {
             _ => return false,
         };
         let matched = wildcard_match(pattern, &text);
-        return if operator == Operator::NotEqual {
-            !matched
-        } else {
-            matched
-        };
+        return if operator == Operator::NotEqual { !matched } else { matched };
     }
     false
 }
@@ -926,17 +827,13 @@ pub fn parse_duration(text: &str) -> Option<f64> {
     }
     let mut total = 0.0;
     while !rest.is_empty() {
-        let number_end = rest
-            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-            .unwrap_or(rest.len());
+        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
         if number_end == 0 {
             return None;
         }
         let number: f64 = rest[..number_end].parse().ok()?;
         rest = &rest[number_end..];
-        let unit_end = rest
-            .find(|c: char| c.is_ascii_digit() || c == '.')
-            .unwrap_or(rest.len());
+        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
         let unit = &rest[..unit_end];
         let scale = match unit {
             "ns" => 1e-9,
@@ -972,10 +869,7 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
         return None;
     }
     // Beyond 17 significant digits a float cannot tell quantities apart; callers then compare text.
-    let digit_count = text[digits_start..end]
-        .chars()
-        .filter(char::is_ascii_digit)
-        .count();
+    let digit_count = text[digits_start..end].chars().filter(char::is_ascii_digit).count();
     if digit_count > 17 {
         return None;
     }
@@ -999,9 +893,7 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
         "Pi" => 1024f64.powi(5),
         "Ei" => 1024f64.powi(6),
         _ => {
-            let exponent = suffix
-                .strip_prefix('e')
-                .or_else(|| suffix.strip_prefix('E'))?;
+            let exponent = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E'))?;
             let power: i32 = exponent.parse().ok()?;
             10f64.powi(power)
         }
@@ -1026,50 +918,18 @@ mod tests {
 
     #[test]
     fn plain_values_and_wildcards() {
-        check(
-            json!({"spec": {"image": "nginx:1.2"}}),
-            json!({"spec": {"image": "!*:latest"}}),
-            "pass",
-        );
-        check(
-            json!({"spec": {"image": "nginx:latest"}}),
-            json!({"spec": {"image": "!*:latest"}}),
-            "fail /spec/image/",
-        );
-        check(
-            json!({"metadata": {"labels": {"app": "x"}}}),
-            json!({"metadata": {"labels": {"app": "?*"}}}),
-            "pass",
-        );
-        check(
-            json!({"metadata": {}}),
-            json!({"metadata": {"labels": {"app": "?*"}}}),
-            "fail /metadata/labels/",
-        );
+        check(json!({"spec": {"image": "nginx:1.2"}}), json!({"spec": {"image": "!*:latest"}}), "pass");
+        check(json!({"spec": {"image": "nginx:latest"}}), json!({"spec": {"image": "!*:latest"}}), "fail /spec/image/");
+        check(json!({"metadata": {"labels": {"app": "x"}}}), json!({"metadata": {"labels": {"app": "?*"}}}), "pass");
+        check(json!({"metadata": {}}), json!({"metadata": {"labels": {"app": "?*"}}}), "fail /metadata/labels/");
     }
 
     #[test]
     fn operators_ranges_and_quantities() {
-        check(
-            json!({"replicas": 3}),
-            json!({"replicas": ">=2 & <5"}),
-            "pass",
-        );
-        check(
-            json!({"replicas": 6}),
-            json!({"replicas": "1-5"}),
-            "fail /replicas/",
-        );
-        check(
-            json!({"memory": "2Gi"}),
-            json!({"memory": "<=1Gi | 2048Mi"}),
-            "pass",
-        );
-        check(
-            json!({"timeout": "90s"}),
-            json!({"timeout": "<1m"}),
-            "fail /timeout/",
-        );
+        check(json!({"replicas": 3}), json!({"replicas": ">=2 & <5"}), "pass");
+        check(json!({"replicas": 6}), json!({"replicas": "1-5"}), "fail /replicas/");
+        check(json!({"memory": "2Gi"}), json!({"memory": "<=1Gi | 2048Mi"}), "pass");
+        check(json!({"timeout": "90s"}), json!({"timeout": "<1m"}), "fail /timeout/");
     }
 
     #[test]
@@ -1080,36 +940,16 @@ mod tests {
             pattern.clone(),
             "pass",
         );
-        check(
-            json!({"spec": {"containers": [{"name": "a", "image": "b"}]}}),
-            pattern.clone(),
-            "skip",
-        );
+        check(json!({"spec": {"containers": [{"name": "a", "image": "b"}]}}), pattern.clone(), "skip");
         check(
             json!({"spec": {"containers": [{"name": "nginx", "image": "x"}]}}),
             pattern,
             "fail /spec/containers/0/image/",
         );
-        check(
-            json!({"spec": {"hostPID": true}}),
-            json!({"spec": {"X(hostPID)": "null"}}),
-            "fail /spec/hostPID/",
-        );
-        check(
-            json!({"spec": {"hostPID": false}}),
-            json!({"spec": {"=(hostPID)": false}}),
-            "pass",
-        );
-        check(
-            json!({"spec": {}}),
-            json!({"spec": {"=(hostPID)": false}}),
-            "pass",
-        );
-        check(
-            json!({"spec": {"v": [{"a": 1}, {"a": 2}]}}),
-            json!({"spec": {"^(v)": [{"a": 2}]}}),
-            "pass",
-        );
+        check(json!({"spec": {"hostPID": true}}), json!({"spec": {"X(hostPID)": "null"}}), "fail /spec/hostPID/");
+        check(json!({"spec": {"hostPID": false}}), json!({"spec": {"=(hostPID)": false}}), "pass");
+        check(json!({"spec": {}}), json!({"spec": {"=(hostPID)": false}}), "pass");
+        check(json!({"spec": {"v": [{"a": 1}, {"a": 2}]}}), json!({"spec": {"^(v)": [{"a": 2}]}}), "pass");
         check(
             json!({"metadata": {"labels": {"x": "y"}}, "spec": {"a": 1}}),
             json!({"metadata": {"<(labels)": {"x": "z"}}, "spec": {"a": 2}}),

@@ -18,18 +18,14 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
         // `applyRules: One` stops at the first rule that passed or failed.
         if apply_one
-            && responses.iter().any(|response: &RuleResponse| {
-                matches!(response.status, RuleStatus::Pass | RuleStatus::Fail)
-            })
+            && responses
+                .iter()
+                .any(|response: &RuleResponse| matches!(response.status, RuleStatus::Pass | RuleStatus::Fail))
         {
             break;
         }
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-        let match_target = if request.operation() == "DELETE" {
-            resource
-        } else {
-            &effective
-        };
+        let match_target = if request.operation() == "DELETE" { resource } else { &effective };
         if rule.get("verifyImages").is_some() {
             if matching::rule_matches(rule, match_target, request, &policy_namespace) {
                 let mut response = verify_images(name, rule, &effective);
@@ -45,26 +41,14 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             continue;
         }
         if rule.get("celPreconditions").is_some() {
-            let reason =
-                "celPreconditions need the CEL engine, which is not implemented yet".to_string();
-            let mut response = RuleResponse::new(
-                name,
-                RuleType::Validation,
-                RuleStatus::Error,
-                reason.clone(),
-            );
+            let reason = "celPreconditions need the CEL engine, which is not implemented yet".to_string();
+            let mut response = RuleResponse::new(name, RuleType::Validation, RuleStatus::Error, reason.clone());
             response.unsupported = Some(reason);
             responses.push(response);
             continue;
         }
         let mut context = base_context.clone();
-        let validator = Validator {
-            policy,
-            rule,
-            rule_name: name,
-            request,
-            nesting: 0,
-        };
+        let validator = Validator { policy, rule, rule_name: name, request, nesting: 0 };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
             if response.status == RuleStatus::Fail
                 && allows_existing_violations(policy, rule, request)
@@ -77,12 +61,8 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
                     "skipping the rule evaluation as pre-existing violations are allowed",
                 );
             }
-            let (source_index, inner) = super::autogen::source_pointer(
-                policy,
-                index,
-                name,
-                response.policy_pointer.as_deref().unwrap_or(""),
-            );
+            let (source_index, inner) =
+                super::autogen::source_pointer(policy, index, name, response.policy_pointer.as_deref().unwrap_or(""));
             response.policy_pointer = Some(format!("/spec/rules/{source_index}/validate{inner}"));
             responses.push(response);
         }
@@ -93,18 +73,11 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
 /// The offline part of a verifyImages rule: digests required by `verifyDigest` are checked; signatures
 /// and attestations need a registry, so rules that ask for them are skipped with that reason.
 fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
-    let entries = rule
-        .get("verifyImages")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default();
+    let entries = rule.get("verifyImages").and_then(Value::as_array).cloned().unwrap_or_default();
     let needs_registry = entries.iter().any(|entry| {
-        ["attestors", "attestations"].iter().any(|key| {
-            entry
-                .get(*key)
-                .and_then(Value::as_array)
-                .is_some_and(|items| !items.is_empty())
-        })
+        ["attestors", "attestations"]
+            .iter()
+            .any(|key| entry.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()))
     });
     if needs_registry {
         return RuleResponse::new(
@@ -122,25 +95,12 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
             .and_then(Value::as_array)
             .map(|items| items.iter().filter_map(Value::as_str).collect())
             .unwrap_or_else(|| vec!["*"]);
-        let verify_digest = entry
-            .get("verifyDigest")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        for containers in images
-            .as_object()
-            .map(|map| map.values().cloned().collect::<Vec<_>>())
-            .unwrap_or_default()
-        {
-            for info in containers
-                .as_object()
-                .map(|map| map.values().cloned().collect::<Vec<_>>())
-                .unwrap_or_default()
+        let verify_digest = entry.get("verifyDigest").and_then(Value::as_bool).unwrap_or(true);
+        for containers in images.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            for info in containers.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default()
             {
                 let reference = info.get("reference").and_then(Value::as_str).unwrap_or("");
-                if !references
-                    .iter()
-                    .any(|pattern| super::pattern::wildcard_match(pattern, reference))
-                {
+                if !references.iter().any(|pattern| super::pattern::wildcard_match(pattern, reference)) {
                     continue;
                 }
                 let digest = info.get("digest").and_then(Value::as_str).unwrap_or("");
@@ -154,10 +114,7 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
                 }
                 // A required image must carry Kyverno's verification record, which only a
                 // successful signature check writes.
-                let required = entry
-                    .get("required")
-                    .and_then(Value::as_bool)
-                    .unwrap_or(true);
+                let required = entry.get("required").and_then(Value::as_bool).unwrap_or(true);
                 if required && !image_marked_verified(resource, reference) {
                     return RuleResponse::new(
                         name,
@@ -169,12 +126,7 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
             }
         }
     }
-    RuleResponse::new(
-        name,
-        RuleType::ImageVerify,
-        RuleStatus::Pass,
-        "image verified",
-    )
+    RuleResponse::new(name, RuleType::ImageVerify, RuleStatus::Pass, "image verified")
 }
 
 /// Whether the `kyverno.io/verify-images` annotation records the image as verified.
@@ -207,30 +159,14 @@ fn allows_existing_violations(policy: &Value, rule: &Value, request: &Request) -
         .and_then(Value::as_str)
         .unwrap_or("Audit");
     let enforce = action == "Enforce" || action == "enforce";
-    let allow = rule
-        .pointer("/validate/allowExistingViolations")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
+    let allow = rule.pointer("/validate/allowExistingViolations").and_then(Value::as_bool).unwrap_or(true);
     enforce && allow
 }
 
 /// Validates the old object as if it were being created; true when it fails too.
-fn old_object_fails(
-    policy: &Value,
-    rule: &Value,
-    validate: &Value,
-    resource: &Value,
-    request: &Request,
-) -> bool {
-    let old = request
-        .old_object
-        .clone()
-        .unwrap_or_else(|| resource.clone());
-    let create = Request {
-        operation: "CREATE".to_string(),
-        old_object: None,
-        ..request.clone()
-    };
+fn old_object_fails(policy: &Value, rule: &Value, validate: &Value, resource: &Value, request: &Request) -> bool {
+    let old = request.old_object.clone().unwrap_or_else(|| resource.clone());
+    let create = Request { operation: "CREATE".to_string(), old_object: None, ..request.clone() };
     let (mut context, effective) = request_context(&old, &create);
     // Kyverno switches the context's operation too, overriding a value from the Values file.
     context.add_variable("request.operation", Value::String("CREATE".to_string()));
@@ -238,13 +174,7 @@ fn old_object_fails(
         return false;
     }
     let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-    let validator = Validator {
-        policy,
-        rule,
-        rule_name: name,
-        request: &create,
-        nesting: 0,
-    };
+    let validator = Validator { policy, rule, rule_name: name, request: &create, nesting: 0 };
     validator
         .validate(validate, &mut context, &effective, None)
         .is_some_and(|response| response.status == RuleStatus::Fail)
@@ -253,15 +183,8 @@ fn old_object_fails(
 /// The namespace of a namespaced `Policy` (empty for ClusterPolicy).
 pub fn policy_namespace(policy: &Value) -> String {
     if policy.get("kind").and_then(Value::as_str) == Some("Policy") {
-        let namespace = policy
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        return if namespace.is_empty() {
-            "default".to_string()
-        } else {
-            namespace.to_string()
-        };
+        let namespace = policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        return if namespace.is_empty() { "default".to_string() } else { namespace.to_string() };
     }
     String::new()
 }
@@ -291,34 +214,19 @@ impl Validator<'_> {
         let element_index = if self.nesting == 0 {
             None
         } else {
-            context
-                .get("elementIndex")
-                .and_then(Value::as_u64)
-                .map(|index| index as usize)
+            context.get("elementIndex").and_then(Value::as_u64).map(|index| index as usize)
         };
         let (entries, conditions) = if self.nesting == 0 {
             (self.rule.get("context"), self.rule.get("preconditions"))
         } else {
             (block.get("context"), block.get("preconditions"))
         };
-        if let Err(error) = load_context(
-            entries,
-            self.rule_name,
-            self.request,
-            context,
-            element_index,
-        ) {
-            return Some(self.response(
-                RuleStatus::Error,
-                format!("failed to load context: {error}"),
-            ));
+        if let Err(error) = load_context(entries, self.rule_name, self.request, context, element_index) {
+            return Some(self.response(RuleStatus::Error, format!("failed to load context: {error}")));
         }
         match evaluate_conditions(conditions, context) {
             Err(error) => {
-                return Some(self.response(
-                    RuleStatus::Error,
-                    format!("failed to evaluate preconditions: {error}"),
-                ));
+                return Some(self.response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
             }
             Ok(outcome) if !outcome.holds => {
                 let message = if outcome.message.is_empty() {
@@ -332,18 +240,9 @@ impl Validator<'_> {
         }
         if self.nesting == 0 {
             // Exceptions are looked up after the rule's context and preconditions, as Kyverno does.
-            let target = context
-                .root()
-                .pointer("/request/object")
-                .filter(|object| !object.is_null())
-                .unwrap_or(resource);
-            let exception = matching::matching_exception(
-                self.policy,
-                self.rule_name,
-                target,
-                self.request,
-                context,
-            );
+            let target =
+                context.root().pointer("/request/object").filter(|object| !object.is_null()).unwrap_or(resource);
+            let exception = matching::matching_exception(self.policy, self.rule_name, target, self.request, context);
             let mut extra_excludes = Vec::new();
             if let Some(exception) = exception {
                 // An exception listing podSecurity controls exempts those controls only.
@@ -367,12 +266,7 @@ impl Validator<'_> {
                 if self.request.operation() == "DELETE" {
                     return None;
                 }
-                return Some(super::pod_security::validate(
-                    self.rule_name,
-                    pod_security,
-                    resource,
-                    &extra_excludes,
-                ));
+                return Some(super::pod_security::validate(self.rule_name, pod_security, resource, &extra_excludes));
             }
         }
         if let Some(deny) = block.get("deny") {
@@ -397,29 +291,20 @@ impl Validator<'_> {
     }
 
     fn rule_message(&self) -> &str {
-        self.rule
-            .pointer("/validate/message")
-            .and_then(Value::as_str)
-            .unwrap_or("")
+        self.rule.pointer("/validate/message").and_then(Value::as_str).unwrap_or("")
     }
 
     fn substituted_message(&self, text: &str, context: &JsonContext) -> String {
         match substitute_string(text, context, "/validate/message") {
             Ok(Value::String(message)) => message,
-            Ok(_) => {
-                "the produced message didn't resolve to a string, check your policy definition."
-                    .to_string()
-            }
+            Ok(_) => "the produced message didn't resolve to a string, check your policy definition.".to_string(),
             Err(_) => text.to_string(),
         }
     }
 
     fn validate_deny(&self, deny: &Value, context: &JsonContext) -> RuleResponse {
         match evaluate_conditions(deny.get("conditions"), context) {
-            Err(error) => self.response(
-                RuleStatus::Error,
-                format!("failed to check deny conditions: {error}"),
-            ),
+            Err(error) => self.response(RuleStatus::Error, format!("failed to check deny conditions: {error}")),
             Ok(outcome) if outcome.holds => {
                 let message = if self.rule_message().is_empty() && outcome.message.is_empty() {
                     format!("validation error: rule {} failed", self.rule_name)
@@ -436,10 +321,7 @@ impl Validator<'_> {
                 response.policy_pointer = Some("/deny".to_string());
                 response
             }
-            Ok(_) => self.response(
-                RuleStatus::Pass,
-                format!("validation rule '{}' passed.", self.rule_name),
-            ),
+            Ok(_) => self.response(RuleStatus::Pass, format!("validation rule '{}' passed.", self.rule_name)),
         }
     }
 
@@ -449,15 +331,9 @@ impl Validator<'_> {
         let message = self.rule_message();
         if message.is_empty() {
             if !path.is_empty() {
-                return format!(
-                    "validation error: rule {} failed at path {path}",
-                    self.rule_name
-                );
+                return format!("validation error: rule {} failed at path {path}", self.rule_name);
             }
-            return format!(
-                "validation error: rule {} execution error: {error}",
-                self.rule_name
-            );
+            return format!("validation error: rule {} execution error: {error}", self.rule_name);
         }
         let mut substituted = match substitute_string(message, context, "/validate/message") {
             Ok(Value::String(text)) => text,
@@ -473,43 +349,28 @@ impl Validator<'_> {
             substituted.push('.');
         }
         if !path.is_empty() {
-            return format!(
-                "validation error: {substituted} rule {} failed at path {path}",
-                self.rule_name
-            );
+            return format!("validation error: {substituted} rule {} failed at path {path}", self.rule_name);
         }
-        format!(
-            "validation error: {substituted} rule {} execution error: {error}",
-            self.rule_name
-        )
+        format!("validation error: {substituted} rule {} execution error: {error}", self.rule_name)
     }
 
-    fn validate_patterns(
-        &self,
-        block: &Value,
-        context: &JsonContext,
-        target: &Value,
-    ) -> RuleResponse {
+    fn validate_patterns(&self, block: &Value, context: &JsonContext, target: &Value) -> RuleResponse {
         if let Some(pattern) = block.get("pattern") {
             let pattern = match substitute_all(pattern, context) {
                 Ok(pattern) => pattern,
                 Err(error) => return self.substitution_error(error),
             };
             return match match_pattern(target, &pattern) {
-                PatternOutcome::Pass => self.response(
-                    RuleStatus::Pass,
-                    format!("validation rule '{}' passed.", self.rule_name),
-                ),
+                PatternOutcome::Pass => {
+                    self.response(RuleStatus::Pass, format!("validation rule '{}' passed.", self.rule_name))
+                }
                 PatternOutcome::Skip(message) => self.response(RuleStatus::Skip, message),
-                PatternOutcome::Error(message) => self.response(
-                    RuleStatus::Error,
-                    self.failure_message(context, "", &message),
-                ),
+                PatternOutcome::Error(message) => {
+                    self.response(RuleStatus::Error, self.failure_message(context, "", &message))
+                }
                 PatternOutcome::Fail(error) => {
-                    let mut response = self.response(
-                        RuleStatus::Fail,
-                        self.failure_message(context, &error.path, &error.message),
-                    );
+                    let mut response =
+                        self.response(RuleStatus::Fail, self.failure_message(context, &error.path, &error.message));
                     response.policy_pointer = Some(format!("/pattern{}", error.pattern_pointer));
                     response.resource_pointer = Some(kyverno_path_to_pointer(&error.path));
                     response
@@ -518,10 +379,7 @@ impl Validator<'_> {
         }
         let any_pattern = block.get("anyPattern").cloned().unwrap_or(Value::Null);
         let Some(patterns) = any_pattern.as_array() else {
-            return self.response(
-                RuleStatus::Error,
-                "failed to deserialize anyPattern, expected type array",
-            );
+            return self.response(RuleStatus::Error, "failed to deserialize anyPattern, expected type array");
         };
         let mut failed = Vec::new();
         let mut skipped = 0;
@@ -534,31 +392,21 @@ impl Validator<'_> {
                 PatternOutcome::Pass => {
                     return self.response(
                         RuleStatus::Pass,
-                        format!(
-                            "validation rule '{}' anyPattern[{index}] passed.",
-                            self.rule_name
-                        ),
+                        format!("validation rule '{}' anyPattern[{index}] passed.", self.rule_name),
                     );
                 }
                 PatternOutcome::Skip(_) => skipped += 1,
-                PatternOutcome::Fail(error) => failed.push(format!(
-                    "rule {}[{index}] failed at path {}",
-                    self.rule_name, error.path
-                )),
-                PatternOutcome::Error(message) => failed.push(format!(
-                    "rule {}[{index}] failed: {message}",
-                    self.rule_name
-                )),
+                PatternOutcome::Fail(error) => {
+                    failed.push(format!("rule {}[{index}] failed at path {}", self.rule_name, error.path))
+                }
+                PatternOutcome::Error(message) => {
+                    failed.push(format!("rule {}[{index}] failed: {message}", self.rule_name))
+                }
             }
         }
         if skipped > 0 && failed.is_empty() {
-            return self.response(
-                RuleStatus::Skip,
-                format!(
-                    "rule {} skipped: all anyPatterns were skipped",
-                    self.rule_name
-                ),
-            );
+            return self
+                .response(RuleStatus::Skip, format!("rule {} skipped: all anyPatterns were skipped", self.rule_name));
         }
         let errors = failed.join(" ");
         let message = if self.rule_message().is_empty() {
@@ -577,18 +425,10 @@ impl Validator<'_> {
     }
 
     fn substitution_error(&self, error: VariableError) -> RuleResponse {
-        self.response(
-            RuleStatus::Error,
-            format!("variable substitution failed: {error}"),
-        )
+        self.response(RuleStatus::Error, format!("variable substitution failed: {error}"))
     }
 
-    fn validate_foreach(
-        &self,
-        foreach: &[Value],
-        context: &mut JsonContext,
-        resource: &Value,
-    ) -> Option<RuleResponse> {
+    fn validate_foreach(&self, foreach: &[Value], context: &mut JsonContext, resource: &Value) -> Option<RuleResponse> {
         let mut apply_count = 0;
         let mut list_error: Option<String> = None;
         for (index, entry) in foreach.iter().enumerate() {
@@ -611,12 +451,8 @@ impl Validator<'_> {
             apply_count += count;
         }
         if apply_count == 0 {
-            return list_error.map(|error| {
-                self.response(
-                    RuleStatus::Error,
-                    format!("failed to evaluate list: {error}"),
-                )
-            });
+            return list_error
+                .map(|error| self.response(RuleStatus::Error, format!("failed to evaluate list: {error}")));
         }
         Some(self.response(RuleStatus::Pass, "rule passed"))
     }
@@ -651,24 +487,17 @@ impl Validator<'_> {
                 nesting: self.nesting + 1,
             };
             let scoped_element = if scoped { Some(element) } else { None };
-            let Some(response) =
-                nested.validate(entry, &mut element_context, resource, scoped_element)
-            else {
+            let Some(response) = nested.validate(entry, &mut element_context, resource, scoped_element) else {
                 continue;
             };
             match response.status {
                 RuleStatus::Skip => continue,
                 RuleStatus::Pass => apply_count += 1,
-                RuleStatus::Error
-                    if response
-                        .message
-                        .contains("failed to evaluate preconditions") =>
-                {
+                RuleStatus::Error if response.message.contains("failed to evaluate preconditions") => {
                     continue;
                 }
                 status => {
-                    let mut failed =
-                        self.response(status, format!("validation failure: {}", response.message));
+                    let mut failed = self.response(status, format!("validation failure: {}", response.message));
                     failed.policy_pointer = response.policy_pointer;
                     failed.resource_pointer = response.resource_pointer;
                     failed.unsupported = response.unsupported;
@@ -683,19 +512,13 @@ impl Validator<'_> {
 /// Validate features this engine cannot evaluate yet.
 fn unsupported_reason(validate: &Value) -> Option<String> {
     if validate.get("cel").is_some() {
-        return Some(
-            "validate.cel rules need the CEL engine, which is not implemented yet".to_string(),
-        );
+        return Some("validate.cel rules need the CEL engine, which is not implemented yet".to_string());
     }
     if validate.get("manifests").is_some() {
-        return Some(
-            "validate.manifests (signed YAML manifests) is not supported offline".to_string(),
-        );
+        return Some("validate.manifests (signed YAML manifests) is not supported offline".to_string());
     }
     if validate.get("assert").is_some() {
-        return Some(
-            "validate.assert (kyverno-json assertion trees) is not implemented yet".to_string(),
-        );
+        return Some("validate.assert (kyverno-json assertion trees) is not implemented yet".to_string());
     }
     None
 }
@@ -752,7 +575,8 @@ mod tests {
     #[test]
     fn deny_and_preconditions() {
         let mut skipped = rule("skipped", json!({"deny": {}}));
-        skipped["preconditions"] = json!({"all": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "DELETE"}]});
+        skipped["preconditions"] =
+            json!({"all": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "DELETE"}]});
         let rules = json!([
             rule(
                 "deny-latest",
@@ -850,10 +674,7 @@ mod tests {
                 ]})
             ),
             with_context,
-            rule(
-                "excepted",
-                json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})
-            ),
+            rule("excepted", json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})),
         ]);
         let exception = json!({
             "apiVersion": "kyverno.io/v2", "kind": "PolicyException",
@@ -864,10 +685,7 @@ mod tests {
         check(
             rules,
             pod(),
-            Request {
-                exceptions: vec![exception],
-                ..Request::default()
-            },
+            Request { exceptions: vec![exception], ..Request::default() },
             expect_test::expect![[r#"
                 any: pass
                 context: pass
@@ -879,22 +697,13 @@ mod tests {
     #[test]
     fn update_requests_keep_existing_violations_and_cel_is_unsupported() {
         let rules = json!([
-            rule(
-                "labels",
-                json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})
-            ),
-            rule(
-                "cel",
-                json!({"cel": {"expressions": [{"expression": "true"}]}})
-            ),
+            rule("labels", json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})),
+            rule("cel", json!({"cel": {"expressions": [{"expression": "true"}]}})),
         ]);
         check(
             rules,
             pod(),
-            Request {
-                operation: "UPDATE".to_string(),
-                ..Request::default()
-            },
+            Request { operation: "UPDATE".to_string(), ..Request::default() },
             expect_test::expect![[r#"
                 labels: skip
                 cel: error
@@ -928,10 +737,7 @@ mod tests {
 
     #[test]
     fn pod_security_exceptions_exempt_controls() {
-        let rules = json!([rule(
-            "pss",
-            json!({"podSecurity": {"level": "baseline", "version": "latest"}})
-        )]);
+        let rules = json!([rule("pss", json!({"podSecurity": {"level": "baseline", "version": "latest"}}))]);
         let mut host_pod = pod();
         host_pod["spec"]["hostNetwork"] = json!(true);
         host_pod["spec"]["containers"][0]["securityContext"] = json!({});
@@ -952,10 +758,7 @@ mod tests {
         check(
             rules.clone(),
             host_pod.clone(),
-            Request {
-                exceptions: vec![exception(json!([{"controlName": "Host Namespaces"}]))],
-                ..Request::default()
-            },
+            Request { exceptions: vec![exception(json!([{"controlName": "Host Namespaces"}]))], ..Request::default() },
             expect_test::expect![[r#"
                 pss: skip
             "#]],
@@ -963,10 +766,7 @@ mod tests {
         check(
             rules,
             host_pod,
-            Request {
-                exceptions: vec![exception(json!([{"controlName": "Capabilities"}]))],
-                ..Request::default()
-            },
+            Request { exceptions: vec![exception(json!([{"controlName": "Capabilities"}]))], ..Request::default() },
             expect_test::expect![[r#"
                 pss: fail
             "#]],

@@ -22,9 +22,7 @@ pub enum VariableError {
 impl std::fmt::Display for VariableError {
     fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            VariableError::NotFound(message) | VariableError::Invalid(message) => {
-                formatter.write_str(message)
-            }
+            VariableError::NotFound(message) | VariableError::Invalid(message) => formatter.write_str(message),
         }
     }
 }
@@ -48,11 +46,7 @@ impl Default for JsonContext {
 impl JsonContext {
     /// A context whose root document is `root`.
     pub fn new(root: Value) -> Self {
-        JsonContext {
-            root,
-            is_delete: false,
-            converted: std::cell::OnceCell::new(),
-        }
+        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new() }
     }
 
     /// The root document.
@@ -77,12 +71,9 @@ impl JsonContext {
             && let Some(map) = converted.as_object()
         {
             let mut map = map.clone();
-            let entry =
-                jmespath::Variable::try_from(value.clone()).unwrap_or(jmespath::Variable::Null);
+            let entry = jmespath::Variable::try_from(value.clone()).unwrap_or(jmespath::Variable::Null);
             map.insert(name.to_string(), jmespath::Rcvar::new(entry));
-            let _ = self
-                .converted
-                .set(jmespath::Rcvar::new(jmespath::Variable::Object(map)));
+            let _ = self.converted.set(jmespath::Rcvar::new(jmespath::Variable::Object(map)));
         }
         if !self.root.is_object() {
             self.root = Value::Object(Map::new());
@@ -102,29 +93,19 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
-        let compiled = compile_lenient(expression).map_err(|error| {
-            VariableError::Invalid(format!("incorrect query {expression}: {error}"))
-        })?;
-        let compiled = jmespath::Expression::new(
-            expression,
-            guard_null_subexpressions(compiled.as_ast()),
-            runtime(),
-        );
+        let compiled = compile_lenient(expression)
+            .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
+        let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
         let data = self.converted.get_or_init(|| {
-            jmespath::Rcvar::new(
-                jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null),
-            )
+            jmespath::Rcvar::new(jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null))
         });
-        let result = compiled
-            .search(data)
-            .map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
+        let result =
+            compiled.search(data).map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
         let value = to_value(&result);
         if value.is_null()
             && let Some(key) = missing_key(compiled.as_ast(), &self.root)
         {
-            return Err(VariableError::NotFound(format!(
-                "Unknown key \"{key}\" in path"
-            )));
+            return Err(VariableError::NotFound(format!("Unknown key \"{key}\" in path")));
         }
         Ok(value)
     }
@@ -136,61 +117,28 @@ impl JsonContext {
 fn guard_null_subexpressions(ast: &Ast) -> Ast {
     let boxed = |node: &Ast| Box::new(guard_null_subexpressions(node));
     match ast {
-        Ast::Subexpr { offset, lhs, rhs } if matches!(**rhs, Ast::Function { .. }) => {
-            Ast::Function {
-                offset: *offset,
-                name: super::jmespath_functions::NULL_GUARD.to_string(),
-                args: vec![
-                    guard_null_subexpressions(lhs),
-                    Ast::Expref {
-                        offset: *offset,
-                        ast: boxed(rhs),
-                    },
-                ],
-            }
+        Ast::Subexpr { offset, lhs, rhs } if matches!(**rhs, Ast::Function { .. }) => Ast::Function {
+            offset: *offset,
+            name: super::jmespath_functions::NULL_GUARD.to_string(),
+            args: vec![guard_null_subexpressions(lhs), Ast::Expref { offset: *offset, ast: boxed(rhs) }],
+        },
+        Ast::Subexpr { offset, lhs, rhs } => Ast::Subexpr { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Comparison { offset, comparator, lhs, rhs } => {
+            Ast::Comparison { offset: *offset, comparator: comparator.clone(), lhs: boxed(lhs), rhs: boxed(rhs) }
         }
-        Ast::Subexpr { offset, lhs, rhs } => Ast::Subexpr {
-            offset: *offset,
-            lhs: boxed(lhs),
-            rhs: boxed(rhs),
-        },
-        Ast::Comparison {
-            offset,
-            comparator,
-            lhs,
-            rhs,
-        } => Ast::Comparison {
-            offset: *offset,
-            comparator: comparator.clone(),
-            lhs: boxed(lhs),
-            rhs: boxed(rhs),
-        },
-        Ast::Condition {
-            offset,
-            predicate,
-            then,
-        } => Ast::Condition {
-            offset: *offset,
-            predicate: boxed(predicate),
-            then: boxed(then),
-        },
-        Ast::Expref { offset, ast } => Ast::Expref {
-            offset: *offset,
-            ast: boxed(ast),
-        },
-        Ast::Flatten { offset, node } => Ast::Flatten {
-            offset: *offset,
-            node: boxed(node),
-        },
+        Ast::Condition { offset, predicate, then } => {
+            Ast::Condition { offset: *offset, predicate: boxed(predicate), then: boxed(then) }
+        }
+        Ast::Expref { offset, ast } => Ast::Expref { offset: *offset, ast: boxed(ast) },
+        Ast::Flatten { offset, node } => Ast::Flatten { offset: *offset, node: boxed(node) },
         Ast::Function { offset, name, args } => Ast::Function {
             offset: *offset,
             name: name.clone(),
             args: args.iter().map(guard_null_subexpressions).collect(),
         },
-        Ast::MultiList { offset, elements } => Ast::MultiList {
-            offset: *offset,
-            elements: elements.iter().map(guard_null_subexpressions).collect(),
-        },
+        Ast::MultiList { offset, elements } => {
+            Ast::MultiList { offset: *offset, elements: elements.iter().map(guard_null_subexpressions).collect() }
+        }
         Ast::MultiHash { offset, elements } => Ast::MultiHash {
             offset: *offset,
             elements: elements
@@ -201,29 +149,11 @@ fn guard_null_subexpressions(ast: &Ast) -> Ast {
                 })
                 .collect(),
         },
-        Ast::Not { offset, node } => Ast::Not {
-            offset: *offset,
-            node: boxed(node),
-        },
-        Ast::Projection { offset, lhs, rhs } => Ast::Projection {
-            offset: *offset,
-            lhs: boxed(lhs),
-            rhs: boxed(rhs),
-        },
-        Ast::ObjectValues { offset, node } => Ast::ObjectValues {
-            offset: *offset,
-            node: boxed(node),
-        },
-        Ast::And { offset, lhs, rhs } => Ast::And {
-            offset: *offset,
-            lhs: boxed(lhs),
-            rhs: boxed(rhs),
-        },
-        Ast::Or { offset, lhs, rhs } => Ast::Or {
-            offset: *offset,
-            lhs: boxed(lhs),
-            rhs: boxed(rhs),
-        },
+        Ast::Not { offset, node } => Ast::Not { offset: *offset, node: boxed(node) },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset: *offset, node: boxed(node) },
+        Ast::And { offset, lhs, rhs } => Ast::And { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Or { offset, lhs, rhs } => Ast::Or { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
         other => other.clone(),
     }
 }
@@ -247,9 +177,7 @@ fn split_dotted_key(key: &str) -> Vec<String> {
 /// Compiles an expression the way Kyverno's Go parser accepts it: that parser lets entries of a
 /// multi-select hash (`{a: x b: y}`) go without the separating comma, so missing commas are inserted
 /// where the Rust parser stops on one.
-fn compile_lenient(
-    expression: &str,
-) -> Result<jmespath::Expression<'static>, jmespath::JmespathError> {
+fn compile_lenient(expression: &str) -> Result<jmespath::Expression<'static>, jmespath::JmespathError> {
     let mut text = expression.to_string();
     let mut first_error = None;
     for _ in 0..64 {
@@ -257,10 +185,7 @@ fn compile_lenient(
             Ok(compiled) => return Ok(compiled),
             Err(error) => {
                 let missing_comma = error.to_string().contains("Expected '}' or ','");
-                let offset = text
-                    .char_indices()
-                    .nth(error.offset)
-                    .map(|(index, _)| index);
+                let offset = text.char_indices().nth(error.offset).map(|(index, _)| index);
                 if first_error.is_none() {
                     first_error = Some(error);
                 }
@@ -272,11 +197,7 @@ fn compile_lenient(
         }
     }
     Err(first_error.unwrap_or_else(|| {
-        jmespath::JmespathError::new(
-            expression,
-            0,
-            jmespath::ErrorReason::Parse("invalid expression".to_string()),
-        )
+        jmespath::JmespathError::new(expression, 0, jmespath::ErrorReason::Parse("invalid expression".to_string()))
     }))
 }
 
@@ -313,11 +234,7 @@ fn missing_key(ast: &Ast, root: &Value) -> Option<String> {
             }
             Ast::Index { idx, .. } => match current {
                 Value::Array(items) => {
-                    let index = if *idx < 0 {
-                        items.len() as i64 + *idx as i64
-                    } else {
-                        *idx as i64
-                    };
+                    let index = if *idx < 0 { items.len() as i64 + *idx as i64 } else { *idx as i64 };
                     if index < 0 {
                         return Err(String::new());
                     }
@@ -337,9 +254,7 @@ fn missing_key(ast: &Ast, root: &Value) -> Option<String> {
 
 fn variable_regex() -> &'static Regex {
     static REGEX: OnceLock<Regex> = OnceLock::new();
-    REGEX.get_or_init(|| {
-        Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").expect("static regex")
-    })
+    REGEX.get_or_init(|| Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").expect("static regex"))
 }
 
 fn reference_regex() -> &'static Regex {
@@ -365,11 +280,7 @@ pub fn substitute_all(document: &Value, context: &JsonContext) -> Result<Value, 
     substitute_walk(&with_references, context, "")
 }
 
-fn substitute_walk(
-    value: &Value,
-    context: &JsonContext,
-    path: &str,
-) -> Result<Value, VariableError> {
+fn substitute_walk(value: &Value, context: &JsonContext, path: &str) -> Result<Value, VariableError> {
     match value {
         Value::Object(map) => {
             let mut out = Map::new();
@@ -397,11 +308,7 @@ fn substitute_walk(
 
 /// Substitutes the variables of one string. A string that is exactly one variable takes the variable's
 /// value and type; otherwise values are formatted into the text.
-pub fn substitute_string(
-    text: &str,
-    context: &JsonContext,
-    path: &str,
-) -> Result<Value, VariableError> {
+pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Result<Value, VariableError> {
     if !text.contains("{{") {
         return Ok(Value::String(text.to_string()));
     }
@@ -419,10 +326,7 @@ pub fn substitute_string(
         let mut shallow_seen = false;
         for (prefix, variable_text) in matches {
             let original = value.clone();
-            let inner = variable_text
-                .trim_start_matches("{{")
-                .trim_end_matches("}}")
-                .trim();
+            let inner = variable_text.trim_start_matches("{{").trim_end_matches("}}").trim();
             let (mut expression, shallow) = match inner.strip_prefix('-') {
                 Some(rest) => (rest.trim().to_string(), true),
                 None => (inner.to_string(), false),
@@ -435,9 +339,9 @@ pub fn substitute_string(
             }
             let resolved = context.query(&expression).map_err(|error| match error {
                 VariableError::NotFound(message) => VariableError::NotFound(message),
-                VariableError::Invalid(message) => VariableError::Invalid(format!(
-                    "failed to resolve {expression} at path {path}: {message}"
-                )),
+                VariableError::Invalid(message) => {
+                    VariableError::Invalid(format!("failed to resolve {expression} at path {path}: {message}"))
+                }
             })?;
             if original == variable_text {
                 return Ok(resolved);
@@ -450,11 +354,7 @@ pub fn substitute_string(
                 replacement = replacement.replace("{{", "\\{{");
                 shallow_seen = true;
             }
-            value = value.replacen(
-                &format!("{prefix}{variable_text}"),
-                &format!("{prefix}{replacement}"),
-                1,
-            );
+            value = value.replacen(&format!("{prefix}{variable_text}"), &format!("{prefix}{replacement}"), 1);
         }
         if shallow_seen {
             break;
@@ -465,15 +365,8 @@ pub fn substitute_string(
 
 /// `{{ @ }}` inside a foreach pattern means the resource value at the same place as the pattern node.
 fn at_path_expression(path: &str) -> String {
-    let segments: Vec<&str> = path
-        .split('/')
-        .filter(|segment| !segment.is_empty())
-        .collect();
-    let start = segments
-        .iter()
-        .rposition(|segment| *segment == "foreach")
-        .map(|index| index + 3)
-        .unwrap_or(0);
+    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+    let start = segments.iter().rposition(|segment| *segment == "foreach").map(|index| index + 3).unwrap_or(0);
     let mut expression = String::from("request.object");
     for segment in segments.iter().skip(start) {
         let bare = match super::pattern::parse_anchor(segment) {
@@ -490,30 +383,19 @@ fn at_path_expression(path: &str) -> String {
 }
 
 /// Resolves `$(path)` references to other values of the same document (used in patterns).
-fn substitute_references(
-    value: &Value,
-    document: &Value,
-    path: &str,
-) -> Result<Value, VariableError> {
+fn substitute_references(value: &Value, document: &Value, path: &str) -> Result<Value, VariableError> {
     match value {
         Value::Object(map) => {
             let mut out = Map::new();
             for (key, child) in map {
-                out.insert(
-                    key.clone(),
-                    substitute_references(child, document, &format!("{path}/{key}"))?,
-                );
+                out.insert(key.clone(), substitute_references(child, document, &format!("{path}/{key}"))?);
             }
             Ok(Value::Object(out))
         }
         Value::Array(items) => {
             let mut out = Vec::new();
             for (index, item) in items.iter().enumerate() {
-                out.push(substitute_references(
-                    item,
-                    document,
-                    &format!("{path}/{index}"),
-                )?);
+                out.push(substitute_references(item, document, &format!("{path}/{index}"))?);
             }
             Ok(Value::Array(out))
         }
@@ -526,15 +408,11 @@ fn substitute_references(
                 let operator_text = &inner[..operator_prefix_len(inner, operator)];
                 let reference_path = &inner[operator_text.len()..];
                 if reference_path.is_empty() {
-                    return Err(VariableError::Invalid(
-                        "expected path, found empty reference".to_string(),
-                    ));
+                    return Err(VariableError::Invalid("expected path, found empty reference".to_string()));
                 }
                 let absolute = join_path(path, reference_path);
                 let found = find_by_path(document, &absolute).ok_or_else(|| {
-                    VariableError::Invalid(format!(
-                        "got nil resolved variable {reference} at path {path}"
-                    ))
+                    VariableError::Invalid(format!("got nil resolved variable {reference} at path {path}"))
                 })?;
                 let text_value = match found {
                     Value::String(text) => text.clone(),
@@ -590,9 +468,7 @@ fn find_by_path<'a>(document: &'a Value, path: &str) -> Option<&'a Value> {
     for segment in path.split('/').filter(|segment| !segment.is_empty()) {
         current = match current {
             Value::Object(map) => map.iter().find_map(|(key, value)| {
-                let bare = super::pattern::parse_anchor(key)
-                    .map(|(_, bare)| bare)
-                    .unwrap_or(key);
+                let bare = super::pattern::parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
                 (bare == segment).then_some(value)
             })?,
             Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
@@ -615,19 +491,13 @@ mod tests {
         );
         context.add_variable("request.operation", json!("CREATE"));
         let result = substitute_all(&template, &context).map_err(|error| error.to_string());
-        assert_eq!(
-            result.as_ref().map_err(|error| error.as_str()),
-            expect.as_ref().map_err(|error| *error)
-        );
+        assert_eq!(result.as_ref().map_err(|error| error.as_str()), expect.as_ref().map_err(|error| *error));
     }
 
     #[test]
     fn whole_and_embedded_variables() {
         check(json!("{{ request.object.spec.replicas }}"), Ok(json!(2)));
-        check(
-            json!("name-{{request.object.metadata.name}}"),
-            Ok(json!("name-web")),
-        );
+        check(json!("name-{{request.object.metadata.name}}"), Ok(json!("name-web")));
         check(
             json!({"{{ request.object.metadata.name }}": "{{ request.object.metadata.labels }}"}),
             Ok(json!({"web": {"app": "x"}})),
@@ -637,14 +507,8 @@ mod tests {
 
     #[test]
     fn missing_keys_and_defaults() {
-        check(
-            json!("{{ request.object.metadata.labels.team }}"),
-            Err("Unknown key \"team\" in path"),
-        );
-        check(
-            json!("{{ request.object.metadata.labels.team || 'none' }}"),
-            Ok(json!("none")),
-        );
+        check(json!("{{ request.object.metadata.labels.team }}"), Err("Unknown key \"team\" in path"));
+        check(json!("{{ request.object.metadata.labels.team || 'none' }}"), Ok(json!("none")));
     }
 
     #[test]

@@ -18,46 +18,24 @@ pub fn decode(pem: &str) -> Result<Value, String> {
             let version = match fields.peek_tag() {
                 Some(0xa0) => {
                     let explicit = fields.read(0xa0).ok_or("malformed version")?;
-                    Der::new(explicit)
-                        .read(0x02)
-                        .map_or(0, |bytes| bytes.last().copied().unwrap_or(0) as i64)
+                    Der::new(explicit).read(0x02).map_or(0, |bytes| bytes.last().copied().unwrap_or(0) as i64)
                 }
                 _ => 0,
             };
             out.insert("Version".into(), json!(version + 1));
             let serial = fields.read(0x02).ok_or("malformed serial number")?;
-            out.insert(
-                "SerialNumber".into(),
-                json!(decimal(serial).parse::<f64>().unwrap_or(0.0)),
-            );
+            out.insert("SerialNumber".into(), json!(decimal(serial).parse::<f64>().unwrap_or(0.0)));
             fields.read(0x30).ok_or("malformed signature algorithm")?;
-            out.insert(
-                "Issuer".into(),
-                name(fields.read(0x30).ok_or("malformed issuer")?),
-            );
+            out.insert("Issuer".into(), name(fields.read(0x30).ok_or("malformed issuer")?));
             let mut validity = Der::new(fields.read(0x30).ok_or("malformed validity")?);
-            out.insert(
-                "NotBefore".into(),
-                json!(time(&mut validity).ok_or("malformed notBefore")?),
-            );
-            out.insert(
-                "NotAfter".into(),
-                json!(time(&mut validity).ok_or("malformed notAfter")?),
-            );
-            out.insert(
-                "Subject".into(),
-                name(fields.read(0x30).ok_or("malformed subject")?),
-            );
+            out.insert("NotBefore".into(), json!(time(&mut validity).ok_or("malformed notBefore")?));
+            out.insert("NotAfter".into(), json!(time(&mut validity).ok_or("malformed notAfter")?));
+            out.insert("Subject".into(), name(fields.read(0x30).ok_or("malformed subject")?));
         }
         "CERTIFICATE REQUEST" => {
-            let version = fields
-                .read(0x02)
-                .map_or(0, |bytes| bytes.last().copied().unwrap_or(0) as i64);
+            let version = fields.read(0x02).map_or(0, |bytes| bytes.last().copied().unwrap_or(0) as i64);
             out.insert("Version".into(), json!(version));
-            out.insert(
-                "Subject".into(),
-                name(fields.read(0x30).ok_or("malformed subject")?),
-            );
+            out.insert("Subject".into(), name(fields.read(0x30).ok_or("malformed subject")?));
         }
         other => return Err(format!("PEM block type {other:?} is not supported")),
     }
@@ -102,9 +80,7 @@ pub fn decode(pem: &str) -> Result<Value, String> {
                 }
                 "2.5.29.19" => {
                     let mut constraints = Der::new(Der::new(value).read(0x30).unwrap_or_default());
-                    is_ca = constraints
-                        .read(0x01)
-                        .is_some_and(|flag| flag.first().copied().unwrap_or(0) != 0);
+                    is_ca = constraints.read(0x01).is_some_and(|flag| flag.first().copied().unwrap_or(0) != 0);
                 }
                 _ => {}
             }
@@ -141,13 +117,8 @@ fn pem_block(text: &str) -> Option<(String, Vec<u8>)> {
     if body_end < body_start {
         return None;
     }
-    let body: String = rest[body_start..body_end]
-        .chars()
-        .filter(|c| !c.is_whitespace())
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(body)
-        .ok()?;
+    let body: String = rest[body_start..body_end].chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
     Some((label, der))
 }
 
@@ -207,11 +178,7 @@ fn oid_text(bytes: &[u8]) -> String {
             value = 0;
         }
     }
-    parts
-        .iter()
-        .map(u64::to_string)
-        .collect::<Vec<_>>()
-        .join(".")
+    parts.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
 }
 
 fn name(sequence: &[u8]) -> Value {
@@ -224,10 +191,8 @@ fn name(sequence: &[u8]) -> Value {
         while let Some(entry) = entries.read(0x30) {
             let mut parts = Der::new(entry);
             let oid = parts.read(0x06).map(oid_text).unwrap_or_default();
-            let value = parts
-                .next()
-                .map(|(_, content)| String::from_utf8_lossy(content).into_owned())
-                .unwrap_or_default();
+            let value =
+                parts.next().map(|(_, content)| String::from_utf8_lossy(content).into_owned()).unwrap_or_default();
             let key = match oid.as_str() {
                 "2.5.4.3" => {
                     common_name = value;
@@ -253,15 +218,8 @@ fn name(sequence: &[u8]) -> Value {
             }
         }
     }
-    for key in [
-        "Country",
-        "Organization",
-        "OrganizationalUnit",
-        "Locality",
-        "Province",
-        "StreetAddress",
-        "PostalCode",
-    ] {
+    for key in ["Country", "Organization", "OrganizationalUnit", "Locality", "Province", "StreetAddress", "PostalCode"]
+    {
         out.entry(key.to_string()).or_insert(Value::Null);
     }
     out.insert("SerialNumber".into(), json!(serial));
@@ -303,9 +261,7 @@ fn rsa_public_key(key_info: &[u8]) -> Result<Value, String> {
     let mut numbers = Der::new(key.read(0x30).ok_or("malformed RSA key")?);
     let modulus = numbers.read(0x02).ok_or("malformed RSA modulus")?;
     let exponent = numbers.read(0x02).ok_or("malformed RSA exponent")?;
-    let exponent = exponent
-        .iter()
-        .fold(0u64, |value, byte| (value << 8) | *byte as u64);
+    let exponent = exponent.iter().fold(0u64, |value, byte| (value << 8) | *byte as u64);
     Ok(json!({"N": decimal(modulus), "E": exponent}))
 }
 
@@ -327,11 +283,7 @@ fn decimal(bytes: &[u8]) -> String {
     while digits.len() > 1 && digits.last() == Some(&0) {
         digits.pop();
     }
-    digits
-        .iter()
-        .rev()
-        .map(|digit| char::from(b'0' + digit))
-        .collect()
+    digits.iter().rev().map(|digit| char::from(b'0' + digit)).collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,131 @@
+//! `policy-lsp lint`: loads the files into the analysis host, runs the same analysis as the server in
+//! parallel, and renders the result.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use super::disk::{DiskFiles, read_text, walk_yaml_files};
+use super::{ExitStatus, OutputFormat};
+use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
+use crate::ide::AnalysisHost;
+use crate::report::lint::{LintSummary, render_github, render_json, render_sarif, render_text};
+use crate::report::{FileReport, LocatedDiagnostic};
+use crate::syntax::SourceFile;
+
+pub struct LintOptions {
+    pub paths: Vec<PathBuf>,
+    pub output: OutputFormat,
+    pub deny_warnings: bool,
+}
+
+pub fn run(options: LintOptions) -> ExitStatus {
+    let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
+    let files = match walk_yaml_files(&paths) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::UsageError;
+        }
+    };
+    let reports = lint_files(&files);
+    let rendered = match options.output {
+        OutputFormat::Text => render_text(&reports),
+        OutputFormat::Json => render_json(&reports),
+        OutputFormat::Sarif => render_sarif(&reports),
+        OutputFormat::Github => render_github(&reports),
+        other => {
+            eprintln!("error: `lint` does not support --output {}", other.name());
+            return ExitStatus::UsageError;
+        }
+    };
+    print!("{rendered}");
+    let summary = LintSummary::of(&reports);
+    if summary.errors > 0 || (options.deny_warnings && summary.warnings > 0) {
+        ExitStatus::Failure
+    } else {
+        ExitStatus::Success
+    }
+}
+
+/// Lints files and returns one report per file, in the order given.
+pub fn lint_files(files: &[PathBuf]) -> Vec<FileReport> {
+    let loaded: Vec<(PathBuf, Result<SourceFile, String>)> =
+        files.par_iter().map(|path| (path.clone(), read_text(path).map(|text| SourceFile::new(&text)))).collect();
+    let mut host = AnalysisHost::new(Arc::new(DiskFiles));
+    let mut unreadable = Vec::new();
+    for (path, source) in loaded {
+        match source {
+            Ok(source) => host.set_source(analysis_key(&path), source),
+            Err(message) => unreadable.push((path, message)),
+        }
+    }
+    let analysis = host.snapshot();
+    let mut reports: Vec<FileReport> = files
+        .par_iter()
+        .filter_map(|path| {
+            let key = analysis_key(path);
+            let file = analysis.file(&key)?;
+            let diagnostics = analysis.diagnostics(&key);
+            Some(locate(path, file.source.rope(), diagnostics))
+        })
+        .collect();
+    for (path, message) in unreadable {
+        reports.push(FileReport {
+            path: path.display().to_string(),
+            lines: Vec::new(),
+            diagnostics: vec![LocatedDiagnostic {
+                line: 1,
+                column: 1,
+                end_line: 1,
+                end_column: 1,
+                severity: Severity::Error,
+                code: "file/unreadable",
+                message,
+            }],
+        });
+    }
+    reports.sort_by(|left, right| left.path.cmp(&right.path));
+    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
+    std::mem::forget(analysis);
+    std::mem::forget(host);
+    reports
+}
+
+/// Files are keyed by their absolute, normalised path so references between them resolve.
+pub fn analysis_key(path: &std::path::Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|directory| directory.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    crate::ide::normalize_path(&absolute)
+}
+
+fn locate(path: &std::path::Path, rope: &ropey::Rope, diagnostics: Vec<Diagnostic>) -> FileReport {
+    let index = LineIndex::new(rope);
+    let position = |offset: usize| {
+        let line_col = index.line_col(offset, PositionEncoding::Utf32);
+        (line_col.line + 1, line_col.column + 1)
+    };
+    let located = diagnostics
+        .into_iter()
+        .map(|diagnostic| {
+            let TextRange { start, end } = diagnostic.range;
+            let (line, column) = position(start);
+            let (end_line, end_column) = position(end);
+            LocatedDiagnostic {
+                line,
+                column,
+                end_line,
+                end_column,
+                severity: diagnostic.severity,
+                code: diagnostic.code,
+                message: diagnostic.message,
+            }
+        })
+        .collect();
+    let lines = rope.lines().map(|line| line.to_string().trim_end_matches(['\n', '\r']).to_string()).collect();
+    FileReport { path: path.display().to_string(), lines, diagnostics: located }
+}

@@ -1,0 +1,195 @@
+//! Diagnostics of one file: YAML syntax, schema validation per document, and cross-file references.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Analysis, FileData, references};
+use crate::base::{Diagnostic, RelatedInformation, Severity, TextRange};
+use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
+use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
+use crate::syntax::Segment;
+
+pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData) -> Vec<Diagnostic> {
+    let mut diagnostics = Vec::new();
+    for (index, segment) in file.source.segments().iter().enumerate() {
+        let info = &file.documents[index];
+        let parsed = &segment.parsed;
+        for error in &parsed.errors {
+            let mut diagnostic =
+                Diagnostic::error(error.code, error.range.shifted(segment.start), error.message.clone());
+            if let Some(related) = error.related {
+                diagnostic = diagnostic.with_related(RelatedInformation {
+                    file: None,
+                    range: related.shifted(segment.start),
+                    message: "first defined here".to_string(),
+                });
+            }
+            diagnostics.push(diagnostic);
+        }
+        schema_diagnostics(analysis, segment, info, &mut diagnostics);
+        references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
+        super::embedded::embedded_diagnostics(segment, info, &mut diagnostics);
+    }
+    diagnostics.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
+    diagnostics
+}
+
+fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+    let parsed = &segment.parsed;
+    if info.kind == DocumentKind::Other {
+        return;
+    }
+    let registry = schema::registry();
+    let Some(entry) = registry.lookup(&info.api_version, &info.kind_name) else {
+        unknown_kind(info, segment, out);
+        return;
+    };
+    if entry.deprecated {
+        let message = entry
+            .deprecation_warning
+            .clone()
+            .unwrap_or_else(|| format!("{} {} is deprecated", entry.api_version, entry.kind));
+        let range = span_range(segment, "/apiVersion", Target::Value);
+        out.push(Diagnostic::warning("schema/deprecated-version", range, message));
+    }
+    if !entry.namespaced && info.namespace.is_some() && info.kind != DocumentKind::Constraint {
+        let range = span_range(segment, "/metadata/namespace", Target::Key);
+        let message = format!("{} is cluster-scoped: `metadata.namespace` is ignored", info.kind_name);
+        out.push(Diagnostic::warning("schema/cluster-scoped", range, message));
+    }
+    let plain_resource = info.kind == DocumentKind::Resource;
+    let options = ValidationOptions {
+        unknown_field_severity: match entry.unknown_fields {
+            UnknownFields::Error => Severity::Error,
+            UnknownFields::Warning => Severity::Warning,
+        },
+        violation_severity: if plain_resource { Severity::Warning } else { Severity::Error },
+        yaml11_booleans: if info.yaml_version() == YamlVersion::V1_1 { &parsed.yaml11_booleans } else { &[] },
+    };
+    let errors = if info.kind == DocumentKind::Constraint {
+        let Some(root) = registry.root(entry) else { return };
+        let mut constraint_schema = root.value.clone();
+        if let Some(parameters) = constraint_parameters_schema(analysis, &info.kind_name)
+            && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
+        {
+            *slot = parameters;
+        }
+        schema::validate(registry, SchemaNode { file: root.file, value: &constraint_schema }, &parsed.value, &options)
+    } else {
+        let Some(root) = registry.root(entry) else { return };
+        schema::validate(registry, root, &parsed.value, &options)
+    };
+    let has_syntax_errors = !parsed.errors.is_empty();
+    for error in errors {
+        // A half-typed document is missing fields only because the parser dropped them.
+        if has_syntax_errors && error.code == "schema/required" {
+            continue;
+        }
+        out.push(schema_error_diagnostic(segment, error));
+    }
+}
+
+/// The parameter schema of the template that defines a constraint kind, when that template is loaded.
+pub(super) fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
+    for file in analysis.files.values() {
+        for (index, info) in file.documents.iter().enumerate() {
+            if info.kind != DocumentKind::ConstraintTemplate {
+                continue;
+            }
+            let template = &file.source.segments()[index].parsed.value;
+            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(constraint_kind) {
+                continue;
+            }
+            let validation = template.pointer("/spec/crd/spec/validation");
+            let legacy = validation
+                .and_then(|validation| validation.get("legacySchema"))
+                .and_then(Value::as_bool)
+                .unwrap_or(!info.api_version.ends_with("/v1"));
+            return Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
+                Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
+                None if legacy => Value::Object(Default::default()),
+                None => serde_json::json!({"type": "object", "additionalProperties": false}),
+            });
+        }
+    }
+    None
+}
+
+fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic>) {
+    let registry = schema::registry();
+    let group = info.group();
+    let versions = registry.versions_of(&info.kind_name);
+    if !versions.is_empty() {
+        let range = span_range(segment, "/apiVersion", Target::Value);
+        let message = format!(
+            "{} is not served as `{}`; use one of {}",
+            info.kind_name,
+            info.api_version,
+            versions.iter().map(|version| format!("`{version}`")).collect::<Vec<_>>().join(", ")
+        );
+        // Plain resources are test fixtures, and testing a policy against a removed API version is legitimate.
+        let severity = if info.kind == DocumentKind::Resource { Severity::Warning } else { Severity::Error };
+        out.push(Diagnostic::new("schema/unknown-kind", severity, range, message));
+        return;
+    }
+    if group.is_empty() || !registry.knows_group(group) || group == "constraints.gatekeeper.sh" {
+        return;
+    }
+    let kinds: Vec<&str> = registry
+        .entries()
+        .iter()
+        .filter(|entry| entry.api_version == info.api_version)
+        .map(|entry| entry.kind.as_str())
+        .collect();
+    let suggestion = schema::closest(&info.kind_name, kinds.iter().copied());
+    let message = match suggestion {
+        Some(suggestion) => {
+            format!("unknown kind `{}` in {}; did you mean `{suggestion}`?", info.kind_name, info.api_version)
+        }
+        None => format!("unknown kind `{}` in {}", info.kind_name, info.api_version),
+    };
+    let range = span_range(segment, "/kind", Target::Value);
+    // The Kyverno CLI decodes values, userinfo and context files by where a test references them and never
+    // checks their kind, so a wrong kind there still works: worth a warning, not an error.
+    if group == "cli.kyverno.io" {
+        let message = format!("{message}; the Kyverno CLI does not check the kind of the files a test references");
+        out.push(Diagnostic::warning("schema/unknown-kind", range, message));
+        return;
+    }
+    out.push(Diagnostic::error("schema/unknown-kind", range, message));
+}
+
+fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {
+    let range = span_range(segment, &error.pointer, error.target);
+    Diagnostic::new(error.code, error.severity, range, error.message)
+}
+
+/// The range to underline for a pointer: the key, the value, or (for an object's own problems) the key that
+/// holds the object — the `kind` value for the document root.
+pub(super) fn span_range(segment: &Segment, pointer: &str, target: Target) -> TextRange {
+    let parsed = &segment.parsed;
+    let base = segment.start;
+    let first_line = |range: TextRange| first_line(&segment.text, range);
+    let Some((found, span)) = parsed.source_map.nearest(pointer) else {
+        return TextRange::empty(base);
+    };
+    let exact = found.len() == pointer.len();
+    let range = match (target, exact) {
+        (Target::Value, true) => span.value_or_key(),
+        (Target::Object, _) if found.is_empty() => {
+            parsed.source_map.get("/kind").map(|kind| kind.key_or_value()).unwrap_or_else(|| first_line(span.value))
+        }
+        (Target::Object, true) => span.key.unwrap_or_else(|| first_line(span.value)),
+        _ => span.key.unwrap_or_else(|| first_line(span.value)),
+    };
+    range.shifted(base)
+}
+
+/// The part of a range on its first line, so a diagnostic on a whole mapping underlines just its start.
+fn first_line(text: &str, range: TextRange) -> TextRange {
+    let line_end =
+        text.get(range.start..).and_then(|rest| rest.find(['\n', '\r'])).map_or(text.len(), |end| range.start + end);
+    let end = range.end.min(line_end);
+    TextRange::new(range.start, end.max(range.start + 1).min(text.len().max(range.start)))
+}

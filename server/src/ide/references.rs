@@ -1,0 +1,314 @@
+//! Cross-file checks of test files: Kyverno Test and gator Suite paths that do not exist, and policy, rule
+//! and resource names that the referenced files do not define.
+
+use std::collections::HashSet;
+use std::path::{Component, Path, PathBuf};
+
+use serde_json::Value;
+
+use super::Analysis;
+use super::diagnostics::span_range;
+use crate::base::{Diagnostic, Severity};
+use crate::model::{DocumentInfo, DocumentKind, classify};
+use crate::schema::Target;
+use crate::syntax::{ParsedDocument, Segment, parse_file};
+
+pub(super) fn reference_diagnostics(
+    analysis: &Analysis,
+    path: &Path,
+    segment: &Segment,
+    info: &DocumentInfo,
+    out: &mut Vec<Diagnostic>,
+) {
+    let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+    let checker = Checker { analysis, base_dir, segment, parsed: &segment.parsed };
+    match info.kind {
+        DocumentKind::KyvernoTest => checker.kyverno_test(out),
+        DocumentKind::GatorSuite => checker.gator_suite(out),
+        _ => {}
+    }
+}
+
+struct Checker<'a> {
+    analysis: &'a Analysis,
+    base_dir: PathBuf,
+    segment: &'a Segment,
+    parsed: &'a ParsedDocument,
+}
+
+/// A loaded document of a referenced file.
+pub(super) struct Loaded {
+    value: Value,
+    info: DocumentInfo,
+}
+
+impl Checker<'_> {
+    fn diagnostic(&self, code: &'static str, severity: Severity, pointer: &str, message: String) -> Diagnostic {
+        Diagnostic::new(code, severity, span_range(self.segment, pointer, Target::Value), message)
+    }
+
+    fn resolve(&self, reference: &str) -> PathBuf {
+        normalize(&self.base_dir.join(reference))
+    }
+
+    /// Checks that a referenced path exists; returns the documents of the file(s) it names.
+    fn check_path(&self, pointer: &str, allow_dir: bool, out: &mut Vec<Diagnostic>) -> Option<Vec<Loaded>> {
+        let reference = self.parsed.value.pointer(pointer)?.as_str()?;
+        if reference.starts_with("http://") || reference.starts_with("https://") {
+            let message =
+                format!("`{reference}` is a remote reference: policy-lsp works offline and does not fetch it");
+            out.push(self.diagnostic("test/remote-reference", Severity::Warning, pointer, message));
+            return None;
+        }
+        let resolved = self.resolve(reference);
+        if let Some(documents) = self.analysis.loaded_documents(&resolved) {
+            return Some(documents);
+        }
+        if let Some(text) = self.analysis.read(&resolved) {
+            return Some(load_documents(&text));
+        }
+        if allow_dir && self.analysis.is_dir(&resolved) {
+            return Some(self.load_dir(&resolved));
+        }
+        // Chainsaw e2e folders are often left out when policies are packaged or copied; say so, as a warning.
+        let in_chainsaw_folder = resolved
+            .components()
+            .any(|component| component.as_os_str().to_string_lossy().starts_with(".chainsaw-test"));
+        let (severity, message) = if in_chainsaw_folder {
+            let message = format!(
+                "`{reference}` does not exist (looked for {}); it belongs to a chainsaw e2e folder that is not present here, so this test cannot load it",
+                resolved.display()
+            );
+            (Severity::Warning, message)
+        } else {
+            (Severity::Error, format!("`{reference}` does not exist (looked for {})", resolved.display()))
+        };
+        out.push(self.diagnostic("test/missing-file", severity, pointer, message));
+        None
+    }
+
+    fn load_dir(&self, directory: &Path) -> Vec<Loaded> {
+        let mut documents = Vec::new();
+        let mut stack = vec![directory.to_path_buf()];
+        let mut visited = 0;
+        while let Some(current) = stack.pop() {
+            visited += 1;
+            if visited > 1000 {
+                break;
+            }
+            for entry in self.analysis.disk.list_dir(&current).unwrap_or_default() {
+                let is_yaml = entry.extension().is_some_and(|extension| extension == "yaml" || extension == "yml");
+                if is_yaml {
+                    if let Some(loaded) = self.analysis.loaded_documents(&entry) {
+                        documents.extend(loaded);
+                    } else if let Some(text) = self.analysis.read(&entry) {
+                        documents.extend(load_documents(&text));
+                    }
+                } else if self.analysis.disk.list_dir(&entry).is_some() {
+                    stack.push(entry);
+                }
+            }
+        }
+        documents
+    }
+
+    fn kyverno_test(&self, out: &mut Vec<Diagnostic>) {
+        let value = &self.parsed.value;
+        let mut policies = Vec::new();
+        let mut policies_known = true;
+        for (index, _) in array(value, "policies").iter().enumerate() {
+            match self.check_path(&format!("/policies/{index}"), true, out) {
+                Some(documents) => policies.extend(documents),
+                None => policies_known = false,
+            }
+        }
+        let mut resources = Vec::new();
+        let mut resources_known = true;
+        for (index, _) in array(value, "resources").iter().enumerate() {
+            match self.check_path(&format!("/resources/{index}"), true, out) {
+                Some(documents) => resources.extend(documents),
+                None => resources_known = false,
+            }
+        }
+        for key in ["exceptions", "clusterResources", "targetResources"] {
+            for (index, _) in array(value, key).iter().enumerate() {
+                self.check_path(&format!("/{key}/{index}"), true, out);
+            }
+        }
+        for key in ["variables", "userinfo", "context"] {
+            self.check_path(&format!("/{key}"), false, out);
+        }
+        // Embedded tests (no policies/resources listed) take them from their own file, checked elsewhere.
+        let check_policies = policies_known && !array(value, "policies").is_empty();
+        let check_resources = resources_known && !array(value, "resources").is_empty();
+        let all_policy_names: HashSet<String> = policies.iter().flat_map(policy_names).collect();
+        let resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        for (index, result) in array(value, "results").iter().enumerate() {
+            let result_pointer = format!("/results/{index}");
+            if check_policies && let Some(policy) = result.get("policy").and_then(Value::as_str) {
+                match policies.iter().find(|loaded| policy_names(loaded).iter().any(|name| name == policy)) {
+                    None if !all_policy_names.contains(policy) => {
+                        let message = format!("policy `{policy}` is not defined in the files listed under `policies`");
+                        out.push(self.diagnostic(
+                            "test/unknown-policy",
+                            Severity::Error,
+                            &format!("{result_pointer}/policy"),
+                            message,
+                        ));
+                    }
+                    Some(loaded) => self.check_rule(loaded, result, &result_pointer, out),
+                    None => {}
+                }
+            }
+            if check_resources {
+                for (resource_index, resource) in
+                    result.get("resources").and_then(Value::as_array).into_iter().flatten().enumerate()
+                {
+                    let Some(resource) = resource.as_str() else { continue };
+                    if !resource_names.contains(resource) {
+                        let message =
+                            format!("resource `{resource}` is not defined in the files listed under `resources`");
+                        let pointer = format!("{result_pointer}/resources/{resource_index}");
+                        out.push(self.diagnostic("test/unknown-resource", Severity::Error, &pointer, message));
+                    }
+                }
+            }
+        }
+    }
+
+    fn check_rule(&self, policy: &Loaded, result: &Value, result_pointer: &str, out: &mut Vec<Diagnostic>) {
+        let Some(rule) = result.get("rule").and_then(Value::as_str) else {
+            return;
+        };
+        if policy.info.kind != DocumentKind::KyvernoPolicy {
+            return;
+        }
+        let rules: Vec<&str> = policy
+            .value
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|rule| rule.get("name").and_then(Value::as_str))
+            .collect();
+        let base_rule = rule.strip_prefix("autogen-cronjob-").or_else(|| rule.strip_prefix("autogen-")).unwrap_or(rule);
+        if rules.contains(&rule) || rules.contains(&base_rule) {
+            return;
+        }
+        // kyverno reports a result for an unknown rule as excluded (it passes whatever was expected), so this
+        // is a warning: the expectation is never checked.
+        let suggestion = crate::schema::closest(rule, rules.iter().copied());
+        let mut message = format!(
+            "rule `{rule}` is not in policy `{}`; kyverno never checks this result",
+            policy.info.name.as_deref().unwrap_or("")
+        );
+        if let Some(suggestion) = suggestion {
+            message.push_str(&format!("; did you mean `{suggestion}`?"));
+        }
+        out.push(self.diagnostic("test/unknown-rule", Severity::Warning, &format!("{result_pointer}/rule"), message));
+    }
+
+    fn gator_suite(&self, out: &mut Vec<Diagnostic>) {
+        for (test_index, test) in array(&self.parsed.value, "tests").iter().enumerate() {
+            let test_pointer = format!("/tests/{test_index}");
+            let template = self.check_path(&format!("{test_pointer}/template"), false, out);
+            let constraint = self.check_path(&format!("{test_pointer}/constraint"), false, out);
+            self.check_path(&format!("{test_pointer}/expansion"), false, out);
+            let template_kind = template.as_ref().and_then(|documents| {
+                documents.iter().find_map(|document| {
+                    document.value.pointer("/spec/crd/spec/names/kind")?.as_str().map(str::to_string)
+                })
+            });
+            let constraint_kind = constraint
+                .as_ref()
+                .and_then(|documents| documents.first())
+                .map(|document| document.info.kind_name.clone());
+            if let (Some(template_kind), Some(constraint_kind)) = (template_kind, constraint_kind)
+                && template_kind != constraint_kind
+            {
+                let message =
+                    format!("the constraint is a `{constraint_kind}` but the template defines `{template_kind}`");
+                out.push(self.diagnostic(
+                    "test/kind-mismatch",
+                    Severity::Error,
+                    &format!("{test_pointer}/constraint"),
+                    message,
+                ));
+            }
+            for (case_index, case) in test.get("cases").and_then(Value::as_array).into_iter().flatten().enumerate() {
+                let case_pointer = format!("{test_pointer}/cases/{case_index}");
+                self.check_path(&format!("{case_pointer}/object"), false, out);
+                for (inventory_index, _) in
+                    case.get("inventory").and_then(Value::as_array).into_iter().flatten().enumerate()
+                {
+                    self.check_path(&format!("{case_pointer}/inventory/{inventory_index}"), false, out);
+                }
+            }
+        }
+    }
+}
+
+impl Analysis {
+    /// The non-empty documents of a file the analysis holds, without parsing it again.
+    fn loaded_documents(&self, path: &Path) -> Option<Vec<Loaded>> {
+        let file = self.files.get(path)?;
+        Some(
+            file.source
+                .segments()
+                .iter()
+                .zip(&file.documents)
+                .filter(|(segment, _)| !segment.parsed.value.is_null())
+                .map(|(segment, info)| Loaded { value: segment.parsed.value.clone(), info: info.clone() })
+                .collect(),
+        )
+    }
+}
+
+fn array<'v>(value: &'v Value, key: &str) -> &'v [Value] {
+    value.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+}
+
+fn load_documents(text: &str) -> Vec<Loaded> {
+    parse_file(text)
+        .into_iter()
+        .filter(|document| !document.value.is_null())
+        .map(|document| {
+            let info = classify(&document.value);
+            Loaded { value: document.value.clone(), info }
+        })
+        .collect()
+}
+
+/// The names a test result may use for a policy: `name`, and `namespace/name` for namespaced kinds.
+fn policy_names(policy: &Loaded) -> Vec<String> {
+    let Some(name) = policy.info.name.clone() else { return Vec::new() };
+    match &policy.info.namespace {
+        Some(namespace) => vec![format!("{namespace}/{name}"), name],
+        None => vec![name],
+    }
+}
+
+/// The names a test result may use for a resource: `name` and `namespace/name` (the namespace defaults to
+/// `default`, as kyverno does).
+fn resource_names(resource: &Loaded) -> Vec<String> {
+    let Some(name) = resource.info.name.clone() else { return Vec::new() };
+    let namespace = resource.info.namespace.clone().unwrap_or_else(|| "default".to_string());
+    vec![format!("{namespace}/{name}"), name]
+}
+
+/// Removes `.` and resolves `..` lexically, so the same file always has the same key.
+pub fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                if !out.pop() {
+                    out.push("..");
+                }
+            }
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}

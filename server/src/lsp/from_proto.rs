@@ -1,0 +1,25 @@
+//! Conversions from protocol types into the analysis's terms (paths, byte offsets).
+
+use std::path::PathBuf;
+
+use tower_lsp_server::ls_types::{Position, Range, Uri};
+
+use crate::base::{LineCol, LineIndex, PositionEncoding, TextRange};
+
+/// The analysis key of a document: its file path, or the URI text for non-file documents (`untitled:`).
+pub fn path(uri: &Uri) -> PathBuf {
+    match uri.to_file_path() {
+        Some(path) => crate::ide::normalize_path(&path),
+        None => PathBuf::from(uri.as_str()),
+    }
+}
+
+pub fn offset(index: &LineIndex<'_>, position: Position, encoding: PositionEncoding) -> usize {
+    index.offset(LineCol { line: position.line, column: position.character }, encoding)
+}
+
+pub fn text_range(index: &LineIndex<'_>, range: Range, encoding: PositionEncoding) -> TextRange {
+    let start = offset(index, range.start, encoding);
+    let end = offset(index, range.end, encoding);
+    TextRange::new(start.min(end), end.max(start))
+}

@@ -1,0 +1,502 @@
+//! The protocol handlers. Document state sits behind a synchronous lock that every notification updates
+//! before its first `.await`, so edits apply in the order the client sent them even though the transport
+//! runs handlers concurrently.
+
+use std::collections::HashMap;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde_json::Value;
+use tower_lsp_server::jsonrpc::Result;
+use tower_lsp_server::ls_types::*;
+use tower_lsp_server::{Client, LanguageServer};
+
+use super::{from_proto, to_proto};
+use crate::base::{LineIndex, PositionEncoding};
+use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
+use crate::ide::{Analysis, AnalysisHost, TextEdit};
+use crate::syntax::SourceFile;
+
+static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the client sent `shutdown` (so `exit` should end with code 0).
+pub fn shutdown_requested() -> bool {
+    SHUTDOWN_REQUESTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
+/// State shared by the handlers.
+struct State {
+    host: AnalysisHost,
+    /// Open documents: their URI and the version the client last sent.
+    open: HashMap<PathBuf, (Uri, i32)>,
+    encoding: PositionEncoding,
+    roots: Vec<PathBuf>,
+    push_diagnostics: bool,
+    pull_diagnostics: bool,
+    watch_registration: bool,
+    work_done_progress: bool,
+    snippets: bool,
+    shut_down: bool,
+}
+
+pub struct Server {
+    client: Client,
+    state: Arc<Mutex<State>>,
+}
+
+impl Server {
+    pub fn new(client: Client) -> Server {
+        let state = State {
+            host: AnalysisHost::new(Arc::new(DiskFiles)),
+            open: HashMap::new(),
+            encoding: PositionEncoding::Utf16,
+            roots: Vec::new(),
+            push_diagnostics: true,
+            pull_diagnostics: false,
+            watch_registration: false,
+            work_done_progress: false,
+            snippets: false,
+            shut_down: false,
+        };
+        Server { client, state: Arc::new(Mutex::new(state)) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Computes the diagnostics of open documents from one snapshot and pushes them with their versions.
+    async fn publish(&self, paths: Vec<PathBuf>) {
+        let batch = {
+            let state = self.state();
+            if !state.push_diagnostics {
+                return;
+            }
+            let analysis = state.host.snapshot();
+            let encoding = state.encoding;
+            let mut batch = Vec::new();
+            for path in paths {
+                let Some((uri, version)) = state.open.get(&path).cloned() else { continue };
+                if let Some(diagnostics) = guarded("diagnostics", || lsp_diagnostics(&analysis, &path, &uri, encoding))
+                {
+                    batch.push((uri, diagnostics, version));
+                }
+            }
+            batch
+        };
+        for (uri, diagnostics, version) in batch {
+            self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
+        }
+    }
+
+    /// Re-publishes other open documents whose diagnostics depend on other files (tests, suites,
+    /// constraints), as a background follow-up to an edit.
+    fn publish_dependents(&self, changed: PathBuf) {
+        let paths: Vec<PathBuf> = self.state().open.keys().filter(|path| **path != changed).cloned().collect();
+        if paths.is_empty() {
+            return;
+        }
+        let client = self.client.clone();
+        let state = self.state.clone();
+        tokio::spawn(async move {
+            let server = Server { client, state };
+            server.publish(paths).await;
+        });
+    }
+
+    async fn scan_workspace(&self, roots: Vec<PathBuf>) {
+        let progress_supported = self.state().work_done_progress;
+        if roots.is_empty() {
+            return;
+        }
+        let token = NumberOrString::String("policy-lsp/scan".to_string());
+        let progress = if progress_supported
+            && self
+                .client
+                .send_request::<request::WorkDoneProgressCreate>(WorkDoneProgressCreateParams { token: token.clone() })
+                .await
+                .is_ok()
+        {
+            Some(self.client.progress(token, "Indexing policies").with_percentage(0).begin().await)
+        } else {
+            None
+        };
+        let loaded = tokio::task::spawn_blocking(move || {
+            let files = walk_yaml_files(&roots).unwrap_or_default();
+            let mut loaded = Vec::with_capacity(files.len());
+            for path in files {
+                if let Ok(text) = read_text(&path) {
+                    loaded.push((crate::ide::normalize_path(&path), SourceFile::new(&text)));
+                }
+            }
+            loaded
+        })
+        .await
+        .unwrap_or_default();
+        let count = loaded.len();
+        {
+            let mut state = self.state();
+            for (path, source) in loaded {
+                if !state.open.contains_key(&path) {
+                    state.host.set_source(path, source);
+                }
+            }
+        }
+        if let Some(progress) = progress {
+            progress.finish_with_message(format!("Indexed {count} YAML files")).await;
+        }
+        let open: Vec<PathBuf> = self.state().open.keys().cloned().collect();
+        self.publish(open).await;
+    }
+}
+
+/// Runs `work` and turns a panic into `None`, so one bad request never takes the server down.
+fn guarded<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
+    match catch_unwind(AssertUnwindSafe(work)) {
+        Ok(value) => Some(value),
+        Err(_) => {
+            eprintln!("policy-lsp: internal error while computing {what}; the request was answered empty");
+            None
+        }
+    }
+}
+
+fn lsp_diagnostics(
+    analysis: &Analysis,
+    path: &std::path::Path,
+    uri: &Uri,
+    encoding: PositionEncoding,
+) -> Vec<Diagnostic> {
+    let Some(file) = analysis.file(path) else { return Vec::new() };
+    let index = LineIndex::new(file.source.rope());
+    analysis
+        .diagnostics(path)
+        .into_iter()
+        .map(|diagnostic| to_proto::diagnostic(&index, encoding, uri, diagnostic))
+        .collect()
+}
+
+fn client_supports_utf8(params: &InitializeParams) -> bool {
+    params
+        .capabilities
+        .general
+        .as_ref()
+        .and_then(|general| general.position_encodings.as_ref())
+        .is_some_and(|encodings| encodings.contains(&PositionEncodingKind::UTF8))
+}
+
+#[allow(deprecated)]
+fn workspace_roots(params: &InitializeParams) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = params
+        .workspace_folders
+        .iter()
+        .flatten()
+        .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
+        .collect();
+    if roots.is_empty()
+        && let Some(path) = params.root_uri.as_ref().and_then(|uri| uri.to_file_path())
+    {
+        roots.push(path.into_owned());
+    }
+    roots
+}
+
+impl LanguageServer for Server {
+    async fn initialize(&self, params: InitializeParams) -> Result<InitializeResult> {
+        let utf8 = client_supports_utf8(&params);
+        let pull_supported = params.capabilities.text_document.as_ref().is_some_and(|text| text.diagnostic.is_some());
+        let wants_pull = params
+            .initialization_options
+            .as_ref()
+            .and_then(|options| options.get("diagnosticMode"))
+            .and_then(Value::as_str)
+            == Some("pull");
+        let watch_registration = params
+            .capabilities
+            .workspace
+            .as_ref()
+            .and_then(|workspace| workspace.did_change_watched_files.as_ref())
+            .and_then(|watched| watched.dynamic_registration)
+            .unwrap_or(false);
+        let snippets = params
+            .capabilities
+            .text_document
+            .as_ref()
+            .and_then(|text| text.completion.as_ref())
+            .and_then(|completion| completion.completion_item.as_ref())
+            .and_then(|item| item.snippet_support)
+            .unwrap_or(false);
+        let work_done_progress =
+            params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        {
+            let mut state = self.state();
+            state.encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
+            state.roots = workspace_roots(&params);
+            state.pull_diagnostics = pull_supported && wants_pull;
+            state.push_diagnostics = !state.pull_diagnostics;
+            state.watch_registration = watch_registration;
+            state.work_done_progress = work_done_progress;
+            state.snippets = snippets;
+        }
+        let diagnostic_provider = (pull_supported && wants_pull).then(|| {
+            DiagnosticServerCapabilities::Options(DiagnosticOptions {
+                identifier: Some("policy-lsp".to_string()),
+                inter_file_dependencies: true,
+                workspace_diagnostics: false,
+                work_done_progress_options: WorkDoneProgressOptions::default(),
+            })
+        });
+        Ok(InitializeResult {
+            capabilities: ServerCapabilities {
+                position_encoding: Some(if utf8 { PositionEncodingKind::UTF8 } else { PositionEncodingKind::UTF16 }),
+                text_document_sync: Some(TextDocumentSyncCapability::Options(TextDocumentSyncOptions {
+                    open_close: Some(true),
+                    change: Some(TextDocumentSyncKind::INCREMENTAL),
+                    save: Some(TextDocumentSyncSaveOptions::Supported(true)),
+                    ..Default::default()
+                })),
+                document_symbol_provider: Some(OneOf::Left(true)),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![":".to_string(), " ".to_string()]),
+                    ..Default::default()
+                }),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
+                diagnostic_provider,
+                workspace: Some(WorkspaceServerCapabilities {
+                    workspace_folders: Some(WorkspaceFoldersServerCapabilities {
+                        supported: Some(true),
+                        change_notifications: Some(OneOf::Left(true)),
+                    }),
+                    file_operations: None,
+                }),
+                ..Default::default()
+            },
+            server_info: Some(ServerInfo {
+                name: "policy-lsp".to_string(),
+                version: Some(env!("CARGO_PKG_VERSION").to_string()),
+            }),
+            offset_encoding: None,
+        })
+    }
+
+    async fn initialized(&self, _: InitializedParams) {
+        if self.state().watch_registration {
+            let options = DidChangeWatchedFilesRegistrationOptions {
+                watchers: vec![FileSystemWatcher {
+                    glob_pattern: GlobPattern::String("**/*.{yaml,yml}".to_string()),
+                    kind: None,
+                }],
+            };
+            let registration = Registration {
+                id: "policy-lsp/watch".to_string(),
+                method: "workspace/didChangeWatchedFiles".to_string(),
+                register_options: serde_json::to_value(options).ok(),
+            };
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                let _ = client.register_capability(vec![registration]).await;
+            });
+        }
+        // The scan waits on the client (progress tokens) and on the disk: run it beside the handlers so
+        // `initialized` returns at once and a quick `shutdown`/`exit` is never held up by it.
+        let roots = self.state().roots.clone();
+        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move { server.scan_workspace(roots).await });
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.state().shut_down = true;
+        SHUTDOWN_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn did_open(&self, params: DidOpenTextDocumentParams) {
+        let document = params.text_document;
+        let path = from_proto::path(&document.uri);
+        {
+            let mut state = self.state();
+            let text = document.text;
+            let source = guarded("parse", || SourceFile::new(&text)).unwrap_or_else(|| SourceFile::new(""));
+            state.host.set_source(path.clone(), source);
+            state.open.insert(path.clone(), (document.uri, document.version));
+        }
+        self.publish(vec![path.clone()]).await;
+        self.publish_dependents(path);
+    }
+
+    async fn did_change(&self, params: DidChangeTextDocumentParams) {
+        let path = from_proto::path(&params.text_document.uri);
+        {
+            let mut state = self.state();
+            if !state.open.contains_key(&path) {
+                return;
+            }
+            let encoding = state.encoding;
+            for change in params.content_changes {
+                let Some(file) = state.host.snapshot().file(&path).cloned() else { break };
+                let edit = match change.range {
+                    Some(range) => {
+                        let index = LineIndex::new(file.source.rope());
+                        TextEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
+                    }
+                    None => TextEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
+                };
+                let result = catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, &[edit.clone()])));
+                if result.is_err() {
+                    // Never lose an edit: rebuild the file from its text with the edit applied by hand.
+                    let mut text = file.source.text();
+                    let start = edit.range.start.min(text.len());
+                    let end = edit.range.end.min(text.len()).max(start);
+                    if text.is_char_boundary(start) && text.is_char_boundary(end) {
+                        text.replace_range(start..end, &edit.text);
+                    }
+                    state.host.set_file(path.clone(), &text);
+                }
+            }
+            if let Some(entry) = state.open.get_mut(&path) {
+                entry.1 = params.text_document.version;
+            }
+        }
+        self.publish(vec![path.clone()]).await;
+        self.publish_dependents(path);
+    }
+
+    async fn did_save(&self, params: DidSaveTextDocumentParams) {
+        let path = from_proto::path(&params.text_document.uri);
+        self.publish_dependents(path);
+    }
+
+    async fn did_close(&self, params: DidCloseTextDocumentParams) {
+        let path = from_proto::path(&params.text_document.uri);
+        {
+            let mut state = self.state();
+            state.open.remove(&path);
+            // The file stays known for cross-file checks, as it is on disk; reload the saved text.
+            match read_text(&path) {
+                Ok(text) => state.host.set_file(path.clone(), &text),
+                Err(_) => state.host.remove_file(&path),
+            }
+        }
+        self.client.publish_diagnostics(params.text_document.uri, Vec::new(), None).await;
+        self.publish_dependents(path);
+    }
+
+    async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        {
+            let mut state = self.state();
+            for change in params.changes {
+                let path = from_proto::path(&change.uri);
+                if state.open.contains_key(&path) {
+                    continue;
+                }
+                if change.typ == FileChangeType::DELETED {
+                    state.host.remove_file(&path);
+                } else if let Ok(text) = read_text(&path) {
+                    state.host.set_file(path, &text);
+                }
+            }
+        }
+        let open: Vec<PathBuf> = self.state().open.keys().cloned().collect();
+        self.publish(open).await;
+    }
+
+    async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
+        let added = {
+            let mut state = self.state();
+            for removed in params.event.removed {
+                if let Some(path) = removed.uri.to_file_path() {
+                    let path = path.into_owned();
+                    state.roots.retain(|root| *root != path);
+                }
+            }
+            let added: Vec<PathBuf> = params
+                .event
+                .added
+                .iter()
+                .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
+                .collect();
+            state.roots.extend(added.iter().cloned());
+            added
+        };
+        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move { server.scan_workspace(added).await });
+    }
+
+    async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let symbols = guarded("document symbols", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            Some(
+                analysis
+                    .document_symbols(&path)
+                    .into_iter()
+                    .map(|symbol| to_proto::document_symbol(&index, encoding, symbol))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten();
+        Ok(symbols.map(DocumentSymbolResponse::Nested))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let position = params.text_document_position;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding, snippets) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding, state.snippets)
+        };
+        let items = guarded("completion", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            Some(
+                analysis
+                    .completions(&path, offset)
+                    .into_iter()
+                    .map(|item| to_proto::completion_item(&index, encoding, item, snippets))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten();
+        Ok(items.map(CompletionResponse::Array))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let position = params.text_document_position_params;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let hover = guarded("hover", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            analysis.hover(&path, offset).map(|hover| to_proto::hover(&index, encoding, hover))
+        })
+        .flatten();
+        Ok(hover)
+    }
+
+    async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let items = guarded("diagnostics", || lsp_diagnostics(&analysis, &path, &params.text_document.uri, encoding))
+            .unwrap_or_default();
+        Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
+            RelatedFullDocumentDiagnosticReport {
+                related_documents: None,
+                full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
+            },
+        )))
+    }
+}

@@ -1,0 +1,250 @@
+//! A file as a rope plus one tree-sitter tree per `---` document, updated incrementally on every edit.
+//!
+//! Keeping a tree per document matters: tree-sitter-yaml reparses to the end of the input when an edit changes
+//! token boundaries, so one tree for a 2,000-line stream would make every keystroke cost the whole file. Here
+//! an edit reparses only the documents it touches, reusing the old tree (`Tree::edit`), and documents after it
+//! keep their trees and values untouched because all their ranges are relative to their own start.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use ropey::Rope;
+use serde_json::Value;
+use tree_sitter::{InputEdit, Parser, Point, Tree};
+
+use super::convert::{ParsedDocument, convert_document};
+use crate::base::TextRange;
+
+thread_local! {
+    static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
+}
+
+fn parse_tree(text: &str, old_tree: Option<&Tree>) -> Option<Tree> {
+    PARSER.with(|cell| {
+        let mut slot = cell.borrow_mut();
+        if slot.is_none() {
+            let mut parser = Parser::new();
+            parser.set_language(&tree_sitter_yaml::LANGUAGE.into()).ok()?;
+            *slot = Some(parser);
+        }
+        let parser = slot.as_mut()?;
+        let tree = parser.parse(text, old_tree);
+        if tree.is_none() {
+            // A failed parse leaves the parser mid-way; reset it so the next parse starts clean.
+            parser.reset();
+        }
+        tree
+    })
+}
+
+/// One `---` document: its text, tree and converted value. All ranges inside are relative to `start`.
+#[derive(Clone)]
+pub struct Segment {
+    pub start: usize,
+    pub text: Arc<str>,
+    pub tree: Option<Tree>,
+    pub parsed: Arc<ParsedDocument>,
+}
+
+impl Segment {
+    fn parse(start: usize, text: &str, old_tree: Option<&Tree>) -> Segment {
+        let tree = parse_tree(text, old_tree);
+        let mut parsed = match &tree {
+            Some(tree) => convert_document(text, tree.root_node()),
+            None => ParsedDocument::default(),
+        };
+        if parsed.errors.iter().any(|error| error.code == "yaml/syntax") {
+            accept_if_libyaml_parses(text, &mut parsed);
+        }
+        Segment { start, text: Arc::from(text), tree, parsed: Arc::new(parsed) }
+    }
+
+    pub fn range(&self) -> TextRange {
+        TextRange::new(self.start, self.start + self.text.len())
+    }
+}
+
+/// tree-sitter-yaml is stricter than the YAML readers Kubernetes tools use in a few corners (for example a
+/// multi-line quoted string whose continuation is not indented past its key). When libyaml, the parser
+/// family behind go-yaml, accepts the document, its value is the truth and the grammar's complaint is
+/// dropped; the source map from the partial tree still places everything it covered.
+fn accept_if_libyaml_parses(text: &str, parsed: &mut ParsedDocument) {
+    use serde::Deserialize;
+    let Some(document) = yaml_serde::Deserializer::from_str(text).next() else { return };
+    let Ok(value) = Value::deserialize(document) else { return };
+    parsed.value = value;
+    parsed.errors.retain(|error| error.code != "yaml/syntax");
+}
+
+/// A file's text and its per-document syntax.
+#[derive(Clone)]
+pub struct SourceFile {
+    rope: Rope,
+    segments: Vec<Segment>,
+}
+
+/// Statistics about one edit, for tests and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct EditStats {
+    /// Documents reparsed with their old tree.
+    pub incremental: usize,
+    /// Documents parsed from scratch (new or split/merged documents).
+    pub fresh: usize,
+}
+
+impl SourceFile {
+    pub fn new(text: &str) -> SourceFile {
+        let segments = split_documents(text, 0)
+            .into_iter()
+            .map(|range| Segment::parse(range.start, &text[range.start..range.end], None))
+            .collect();
+        SourceFile { rope: Rope::from_str(text), segments }
+    }
+
+    pub fn rope(&self) -> &Rope {
+        &self.rope
+    }
+
+    pub fn text(&self) -> String {
+        self.rope.to_string()
+    }
+
+    pub fn len(&self) -> usize {
+        self.rope.len_bytes()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rope.len_bytes() == 0
+    }
+
+    pub fn segments(&self) -> &[Segment] {
+        &self.segments
+    }
+
+    /// The index of the document holding `offset` (the last one for the end of the file).
+    pub fn segment_at(&self, offset: usize) -> Option<usize> {
+        if self.segments.is_empty() {
+            return None;
+        }
+        let index = self.segments.partition_point(|segment| segment.start <= offset);
+        Some(index.saturating_sub(1))
+    }
+
+    /// Replaces `range` (byte offsets into the current text, clamped to char boundaries) with `new_text`,
+    /// reparsing only the documents the edit touches.
+    pub fn apply_edit(&mut self, range: TextRange, new_text: &str) -> EditStats {
+        let length = self.rope.len_bytes();
+        let start = self.floor_boundary(range.start.min(length));
+        let old_end = self.floor_boundary(range.end.min(length)).max(start);
+        let start_char = self.rope.byte_to_char(start);
+        let end_char = self.rope.byte_to_char(old_end);
+        self.rope.remove(start_char..end_char);
+        self.rope.insert(start_char, new_text);
+        let delta = new_text.len() as isize - (old_end - start) as isize;
+
+        if self.segments.is_empty() {
+            let text = self.rope.to_string();
+            *self = SourceFile::new(&text);
+            return EditStats { incremental: 0, fresh: self.segments.len() };
+        }
+
+        // The documents the edit touches. An edit on a document's first line may change its `---` marker and
+        // so merge it with the previous document; an edit ending at a document's start may glue text onto the
+        // next marker.
+        let mut first = self.segment_at(start).unwrap_or(0);
+        if first > 0 && start <= first_line_end(&self.segments[first]) {
+            first -= 1;
+        }
+        let mut last = self.segment_at(old_end).unwrap_or(0);
+        if last + 1 < self.segments.len() && old_end >= self.segments[last + 1].start {
+            last += 1;
+        }
+        let last = last.max(first);
+        let region_start = self.segments[first].start;
+        let old_region_end = self.segments[last].range().end;
+        let new_region_end = (old_region_end as isize + delta) as usize;
+        let region_text = self.rope.byte_slice(region_start..new_region_end).to_string();
+        let pieces = split_documents(&region_text, region_start);
+
+        let mut stats = EditStats::default();
+        let new_segments: Vec<Segment> = if first == last && pieces.len() == 1 {
+            let old = &self.segments[first];
+            let old_tree = old.tree.clone().map(|mut tree| {
+                let relative_start = start - region_start;
+                let relative_old_end = old_end - region_start;
+                let relative_new_end = relative_start + new_text.len();
+                tree.edit(&InputEdit {
+                    start_byte: relative_start,
+                    old_end_byte: relative_old_end,
+                    new_end_byte: relative_new_end,
+                    start_position: point_at(&old.text, relative_start),
+                    old_end_position: point_at(&old.text, relative_old_end),
+                    new_end_position: point_at(&region_text, relative_new_end),
+                });
+                tree
+            });
+            stats.incremental = 1;
+            vec![Segment::parse(region_start, &region_text, old_tree.as_ref())]
+        } else {
+            stats.fresh = pieces.len();
+            pieces
+                .iter()
+                .map(|piece| {
+                    let text = &region_text[piece.start - region_start..piece.end - region_start];
+                    Segment::parse(piece.start, text, None)
+                })
+                .collect()
+        };
+        for segment in &mut self.segments[last + 1..] {
+            segment.start = (segment.start as isize + delta) as usize;
+        }
+        self.segments.splice(first..=last, new_segments);
+        stats
+    }
+
+    fn floor_boundary(&self, offset: usize) -> usize {
+        self.rope.char_to_byte(self.rope.byte_to_char(offset))
+    }
+}
+
+fn first_line_end(segment: &Segment) -> usize {
+    segment.start + segment.text.find('\n').unwrap_or(segment.text.len())
+}
+
+fn point_at(text: &str, offset: usize) -> Point {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let row = before.iter().filter(|&&byte| byte == b'\n').count();
+    let column = before.iter().rev().take_while(|&&byte| byte != b'\n').count();
+    Point { row, column }
+}
+
+/// Splits a YAML stream into documents at lines that start with a `---` marker. Pure and local: the result
+/// for a region between two markers does not depend on anything outside it.
+pub fn split_documents(text: &str, base: usize) -> Vec<TextRange> {
+    let mut starts = vec![0usize];
+    let bytes = text.as_bytes();
+    let mut line_start = 0usize;
+    while line_start < bytes.len() {
+        if line_start > 0 && is_document_marker(&bytes[line_start..]) {
+            starts.push(line_start);
+        }
+        match memchr_newline(&bytes[line_start..]) {
+            Some(newline) => line_start += newline + 1,
+            None => break,
+        }
+    }
+    let mut ranges = Vec::with_capacity(starts.len());
+    for (index, &start) in starts.iter().enumerate() {
+        let end = starts.get(index + 1).copied().unwrap_or(text.len());
+        ranges.push(TextRange::new(base + start, base + end));
+    }
+    ranges
+}
+
+fn is_document_marker(line: &[u8]) -> bool {
+    line.starts_with(b"---") && matches!(line.get(3), None | Some(b' ' | b'\t' | b'\r' | b'\n'))
+}
+
+fn memchr_newline(bytes: &[u8]) -> Option<usize> {
+    bytes.iter().position(|&byte| byte == b'\n')
+}
