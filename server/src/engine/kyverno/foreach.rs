@@ -1,5 +1,6 @@
 //! Shared rule plumbing: the JSON context of a request (request.*, images.*, values), context entries
-//! (variable, configMap/apiCall from values, globalReference) and foreach lists with their elements.
+//! (variable, configMap, apiCall, globalReference, imageRegistry, answered offline or from the Values
+//! file) and foreach lists with their elements.
 
 use serde_json::{Map, Value, json};
 

@@ -1,5 +1,6 @@
 //! Mutate rules: patchStrategicMerge (with conditional, global and add-if-not-present anchors, lists
-//! merged by their associative key), patchesJson6902 and foreach, applied rule after rule.
+//! merged by their associative key), patchesJson6902, foreach and mutate-existing targets, applied rule
+//! after rule.
 
 use serde_json::{Map, Value};
 

@@ -1,5 +1,6 @@
 //! Validate rules: preconditions, deny, pattern, anyPattern, foreach (nested, with element scope),
-//! podSecurity, plus the offline answers for CEL (unsupported) and verifyImages (skip).
+//! podSecurity, plus the offline answers for CEL (unsupported) and verifyImages (digests checked,
+//! signatures skipped).
 
 use serde_json::Value;
 
