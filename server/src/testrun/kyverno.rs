@@ -323,6 +323,7 @@ impl Runner<'_> {
             image_data,
             clone_sources,
             target_resources,
+            now: self.files.current_time(),
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -880,6 +881,8 @@ struct Setup {
     clone_sources: Vec<Value>,
     /// Existing resources that mutate-existing rules patch.
     target_resources: Vec<Loaded>,
+    /// The caller's current time, for policies that read the clock.
+    now: Option<String>,
 }
 
 /// The responses of one policy for one resource, in one phase.
@@ -1222,6 +1225,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         old_object: None,
         cluster_resources: setup.cluster_resources.clone(),
         subresource,
+        now: setup.now.clone(),
         parent_kind,
         global_context: setup.global_context.clone(),
         exceptions: setup.exceptions.clone(),
