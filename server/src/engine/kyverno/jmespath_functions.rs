@@ -1051,10 +1051,10 @@ mod tests {
     #[test]
     fn the_clock_comes_from_the_caller() {
         let expression = runtime().compile("time_now_utc()").expect("expression compiles");
-        let without_clock = expression.search(&json!({})).map(|value| to_value(&value));
+        let without_clock = expression.search(json!({})).map(|value| to_value(&value));
         assert!(without_clock.is_err(), "{without_clock:?}");
         let _clock = ClockGuard::set(Some("2024-05-06T07:08:09+02:00"));
-        let with_clock = expression.search(&json!({})).map(|value| to_value(&value)).map_err(|error| error.to_string());
+        let with_clock = expression.search(json!({})).map(|value| to_value(&value)).map_err(|error| error.to_string());
         assert_eq!(with_clock, Ok(json!("2024-05-06T05:08:09Z")));
     }
 }
