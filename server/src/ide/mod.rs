@@ -1,12 +1,16 @@
 //! The one analysis API that both front ends call: a mutable [`AnalysisHost`] that takes file changes, and
 //! cheap immutable [`Analysis`] snapshots that answer diagnostics, symbols and the rest in editor terms.
 
-mod completion;
+pub(crate) mod completion;
 mod diagnostics;
 mod embedded;
+mod folding;
 mod hover;
 pub mod lints;
+mod navigation;
 mod references;
+mod rego;
+mod rego_builtins;
 mod schema_lookup;
 mod symbols;
 pub mod yaml_path;
@@ -17,6 +21,7 @@ use std::sync::Arc;
 
 pub use completion::{CompletionItem, CompletionKind};
 pub use hover::HoverResult;
+pub use navigation::Location;
 pub use references::normalize as normalize_path;
 pub use symbols::{Symbol, SymbolKind};
 
@@ -125,17 +130,48 @@ impl Analysis {
 
     /// Completion items at a byte offset.
     pub fn completions(&self, path: &Path, offset: usize) -> Vec<CompletionItem> {
+        if let Some(items) = rego::completions(self, path, offset) {
+            return items;
+        }
         completion::completions(self, path, offset)
     }
 
     /// Documentation for what is under a byte offset.
     pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
-        hover::hover(self, path, offset)
+        rego::hover(self, path, offset).or_else(|| hover::hover(self, path, offset))
+    }
+
+    /// Where the thing under a byte offset is defined (a constraint's kind -> its template).
+    pub fn definition(&self, path: &Path, offset: usize) -> Vec<Location> {
+        navigation::definition(self, path, offset)
     }
 
     /// The outline of a file.
     pub fn document_symbols(&self, path: &Path) -> Vec<Symbol> {
         self.files.get(path).map(|file| symbols::document_symbols(file)).unwrap_or_default()
+    }
+
+    /// Ranges the editor can fold.
+    pub fn folding_ranges(&self, path: &Path) -> Vec<TextRange> {
+        self.files.get(path).map(|file| folding::folding_ranges(file)).unwrap_or_default()
+    }
+
+    /// Policies, templates, constraints and tests across the workspace whose name contains `query`
+    /// (case-insensitively), with the file each is in.
+    pub fn workspace_symbols(&self, query: &str) -> Vec<(PathBuf, Symbol)> {
+        let query = query.to_lowercase();
+        let mut found = Vec::new();
+        for (path, file) in self.files.iter() {
+            for symbol in symbols::document_symbols(file) {
+                if symbol.kind == SymbolKind::Resource || !symbol.name.to_lowercase().contains(&query) {
+                    continue;
+                }
+                found.push((path.clone(), Symbol { children: Vec::new(), ..symbol }));
+            }
+        }
+        found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
+        found.truncate(500);
+        found
     }
 
     /// A byte offset as a position.

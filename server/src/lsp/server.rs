@@ -15,7 +15,7 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::{from_proto, to_proto};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
-use crate::ide::{Analysis, AnalysisHost, TextEdit};
+use crate::ide::{Analysis, AnalysisHost, TextEdit as HostEdit};
 use crate::syntax::SourceFile;
 
 static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -262,6 +262,13 @@ impl LanguageServer for Server {
                     ..Default::default()
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
+                folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+                workspace_symbol_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..Default::default()
+                })),
                 diagnostic_provider,
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
@@ -338,11 +345,12 @@ impl LanguageServer for Server {
                 let edit = match change.range {
                     Some(range) => {
                         let index = LineIndex::new(file.source.rope());
-                        TextEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
+                        HostEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
                     }
-                    None => TextEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
+                    None => HostEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
                 };
-                let result = catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, &[edit.clone()])));
+                let result =
+                    catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, std::slice::from_ref(&edit))));
                 if result.is_err() {
                     // Never lose an edit: rebuild the file from its text with the edit applied by hand.
                     let mut text = file.source.text();
@@ -482,6 +490,127 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(hover)
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let position = params.text_document_position_params;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let locations = guarded("definition", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            let locations: Vec<Location> = analysis
+                .definition(&path, offset)
+                .into_iter()
+                .filter_map(|location| {
+                    let target = analysis.file(&location.path)?;
+                    let target_index = LineIndex::new(target.source.rope());
+                    let uri = Uri::from_file_path(&location.path)?;
+                    Some(Location { uri, range: to_proto::range(&target_index, location.range, encoding) })
+                })
+                .collect();
+            (!locations.is_empty()).then_some(locations)
+        })
+        .flatten();
+        Ok(locations.map(GotoDefinitionResponse::Array))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let path = from_proto::path(&uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let actions = guarded("code actions", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let wanted = from_proto::text_range(&index, params.range, encoding);
+            let mut actions = Vec::new();
+            for diagnostic in analysis.diagnostics(&path) {
+                let Some(fix) = diagnostic.fix.clone() else { continue };
+                if diagnostic.range.end < wanted.start || diagnostic.range.start > wanted.end {
+                    continue;
+                }
+                let edit = TextEdit { range: to_proto::range(&index, fix.range, encoding), new_text: fix.replacement };
+                let lsp_diagnostic = to_proto::diagnostic(&index, encoding, &uri, diagnostic);
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: fix.title,
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![lsp_diagnostic]),
+                    edit: Some(WorkspaceEdit {
+                        changes: Some(std::collections::HashMap::from([(uri.clone(), vec![edit])])),
+                        ..Default::default()
+                    }),
+                    is_preferred: Some(true),
+                    ..Default::default()
+                }));
+            }
+            Some(actions)
+        })
+        .flatten();
+        Ok(actions)
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let analysis = self.state().host.snapshot();
+        let ranges = guarded("folding ranges", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let mut folds: Vec<FoldingRange> = analysis
+                .folding_ranges(&path)
+                .into_iter()
+                .map(|range| {
+                    let start = index.line_col(range.start, PositionEncoding::Utf8).line;
+                    let end = index.line_col(range.end, PositionEncoding::Utf8).line;
+                    FoldingRange {
+                        start_line: start,
+                        end_line: end,
+                        kind: Some(FoldingRangeKind::Region),
+                        ..Default::default()
+                    }
+                })
+                .filter(|fold| fold.end_line > fold.start_line)
+                .collect();
+            folds.dedup_by(|left, right| left.start_line == right.start_line && left.end_line == right.end_line);
+            Some(folds)
+        })
+        .flatten();
+        Ok(ranges)
+    }
+
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let symbols = guarded("workspace symbols", || {
+            analysis
+                .workspace_symbols(&params.query)
+                .into_iter()
+                .filter_map(|(path, symbol)| {
+                    let file = analysis.file(&path)?;
+                    let index = LineIndex::new(file.source.rope());
+                    let uri = Uri::from_file_path(&path)?;
+                    let nested = to_proto::document_symbol(&index, encoding, symbol);
+                    #[allow(deprecated)]
+                    Some(SymbolInformation {
+                        name: nested.name,
+                        kind: nested.kind,
+                        tags: None,
+                        deprecated: None,
+                        location: Location { uri, range: nested.selection_range },
+                        container_name: nested.detail,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        Ok(symbols.map(WorkspaceSymbolResponse::Flat))
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
