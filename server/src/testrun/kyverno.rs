@@ -544,6 +544,7 @@ impl Runner<'_> {
             reason: reason.to_string(),
             message: message.to_string(),
             location: Some(location),
+            resource_id: None,
             related: related.unwrap_or_default(),
         });
     }
@@ -694,6 +695,7 @@ impl Runner<'_> {
                 );
                 continue;
             }
+            let first_match = matched.first().copied();
             let mut rows: Vec<Row> = Vec::new();
             for resource_position in matched {
                 let outcomes = cache
@@ -718,6 +720,9 @@ impl Runner<'_> {
                 &message,
                 Some(related),
             );
+            if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
+                result.resource_id = Some(resource_id(&setup.resources[first].value));
+            }
         }
     }
 
@@ -1308,4 +1313,13 @@ fn tidy(value: &Value) -> Value {
         }
     }
     walk(value).unwrap_or(Value::Null)
+}
+
+/// `apiVersion/Kind/namespace/name` of a resource, as kyverno's table prints it; a resource without a
+/// namespace shows `default`, the namespace kyverno gives it.
+fn resource_id(resource: &Value) -> String {
+    let text = |pointer: &str| resource.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let namespace = text("/metadata/namespace");
+    let namespace = if namespace.is_empty() { "default" } else { namespace };
+    format!("{}/{}/{}/{}", text("/apiVersion"), text("/kind"), namespace, text("/metadata/name"))
 }

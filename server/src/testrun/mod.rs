@@ -97,6 +97,9 @@ pub struct TestResult {
     /// The entry in the test file this result belongs to (for diagnostics and code lenses).
     #[serde(skip)]
     pub location: Option<SourceRef>,
+    /// The resource as `apiVersion/Kind/namespace/name`, when it was found (for kyverno-style tables).
+    #[serde(skip)]
+    pub resource_id: Option<String>,
     #[serde(skip)]
     pub related: Vec<Related>,
 }
