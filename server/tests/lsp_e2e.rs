@@ -231,3 +231,42 @@ fn workspace_symbols_come_from_the_scanned_folder() {
     assert_eq!(client.shutdown(), Some(0));
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn run_tests_command_uses_unsaved_buffers() {
+    let root = std::env::temp_dir().join(format!("policy-lsp-run-tests-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let policy = POLICY.replace("        failureAction: Enforse\n", "");
+    std::fs::write(root.join("policy.yaml"), &policy).unwrap();
+    std::fs::write(
+        root.join("resources.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: no-team\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n",
+    )
+    .unwrap();
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n  - policy: require-team\n    rule: check-team\n    kind: Pod\n    resources: [no-team]\n    result: fail\n";
+    std::fs::write(root.join("kyverno-test.yaml"), test).unwrap();
+    let mut client = LspClient::start();
+    let root_uri = format!("file://{}", root.display());
+    let result = client.initialize(&["utf-16"], Some(&root_uri));
+    assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"][0], "policy-lsp.runTests");
+    client.wait_for(|message| message["method"] == "$/progress" && message["params"]["value"]["kind"] == "end");
+
+    let policy_uri = format!("{root_uri}/policy.yaml");
+    let report = client.request(
+        "workspace/executeCommand",
+        json!({"command": "policy-lsp.runTests", "arguments": [{"uri": policy_uri}]}),
+    );
+    assert_eq!(report["result"]["summary"]["passed"], 1, "{report}");
+    assert_eq!(report["result"]["results"][0]["outcome"], "pass");
+
+    // Edit the open policy so it no longer matches Pods: the unsaved buffer decides the next run.
+    open(&mut client, &policy_uri, &policy.replace("kinds: [Pod]", "kinds: [Deployment]"), 1);
+    client.diagnostics(&policy_uri, 1);
+    let report =
+        client.request("workspace/executeCommand", json!({"command": "policy-lsp.runTests", "arguments": [{}]}));
+    // The saved policy fails the pod; the edited buffer no longer matches it, which kyverno reports as excluded.
+    assert_eq!(report["result"]["results"][0]["actual"], "excluded", "{report}");
+    assert_eq!(client.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -309,6 +309,10 @@ impl LanguageServer for Server {
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![super::commands::RUN_TESTS.to_string()],
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
                 workspace_symbol_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
                     code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
@@ -661,6 +665,30 @@ impl LanguageServer for Server {
                 .collect::<Vec<_>>()
         });
         Ok(symbols.map(WorkspaceSymbolResponse::Flat))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        if params.command != super::commands::RUN_TESTS {
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!(
+                "unknown command `{}`",
+                params.command
+            )));
+        }
+        let target = params
+            .arguments
+            .first()
+            .and_then(|argument| argument.get("uri"))
+            .and_then(Value::as_str)
+            .and_then(|uri| uri.parse::<Uri>().ok())
+            .map(|uri| from_proto::path(&uri));
+        let analysis = self.state().host.snapshot();
+        // Test runs evaluate policies: keep them off the async workers that answer typing.
+        let report = tokio::task::spawn_blocking(move || {
+            guarded("test run", || super::commands::run_tests(analysis, target)).unwrap_or(Value::Null)
+        })
+        .await
+        .unwrap_or(Value::Null);
+        Ok(Some(report))
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
