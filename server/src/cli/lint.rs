@@ -51,8 +51,17 @@ pub fn run(options: LintOptions) -> ExitStatus {
 
 /// Lints files and returns one report per file, in the order given.
 pub fn lint_files(files: &[PathBuf]) -> Vec<FileReport> {
-    let loaded: Vec<(PathBuf, Result<SourceFile, String>)> =
-        files.par_iter().map(|path| (path.clone(), read_text(path).map(|text| SourceFile::new(&text)))).collect();
+    let loaded: Vec<(PathBuf, Result<SourceFile, String>)> = files
+        .par_iter()
+        .map(|path| {
+            let source = read_text(path).map(|text| {
+                let mut source = SourceFile::new(&text);
+                source.drop_trees();
+                source
+            });
+            (path.clone(), source)
+        })
+        .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles));
     let mut unreadable = Vec::new();
     for (path, source) in loaded {

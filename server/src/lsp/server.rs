@@ -171,7 +171,9 @@ impl Server {
             let mut loaded = Vec::with_capacity(files.len());
             for path in files {
                 if let Ok(text) = read_text(&path) {
-                    loaded.push((crate::ide::normalize_path(&path), SourceFile::new(&text)));
+                    let mut source = SourceFile::new(&text);
+                    source.drop_trees();
+                    loaded.push((crate::ide::normalize_path(&path), source));
                 }
             }
             loaded
@@ -373,7 +375,10 @@ impl LanguageServer for Server {
         {
             let mut state = self.state();
             let text = document.text;
-            let source = guarded("parse", || SourceFile::new(&text)).unwrap_or_else(|| SourceFile::new(""));
+            let mut source = guarded("parse", || SourceFile::new(&text)).unwrap_or_else(|| SourceFile::new(""));
+            // Trees are most of a file's memory and only edits need them: the first edit of a document
+            // parses that document alone, and its tree is kept from then on.
+            source.drop_trees();
             state.host.set_source(path.clone(), source);
             state.generation += 1;
             state.open.insert(path.clone(), (document.uri, document.version));

@@ -186,6 +186,15 @@ impl SourceFile {
         self.rope.len_bytes() == 0
     }
 
+    /// Drops the tree-sitter trees, keeping text, values and source maps. The next edit of a document
+    /// parses that one document from scratch; every other document stays as it is. Used for files that
+    /// are read but not being typed in (workspace files, the CLI), where trees are most of the memory.
+    pub fn drop_trees(&mut self) {
+        for segment in &mut self.segments {
+            segment.tree = None;
+        }
+    }
+
     pub fn segments(&self) -> &[Segment] {
         &self.segments
     }
