@@ -1,4 +1,5 @@
 //! Pure policy engines: values and JSON pointers in, results with JSON pointers out.
 
+pub mod cel;
 pub mod gatekeeper;
 pub mod kyverno;
