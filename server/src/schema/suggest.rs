@@ -55,5 +55,6 @@ mod tests {
         assert_eq!(closest("valdate", ["validate", "mutate"].into_iter()), Some("validate"));
         assert_eq!(closest("xyz", ["validate", "mutate"].into_iter()), None);
         assert_eq!(closest("enforce", ["Audit", "Enforce"].into_iter()), Some("Enforce"));
+        assert_eq!(closest("Enforse", ["audit", "enforce", "Audit", "Enforce"].into_iter()), Some("Enforce"));
     }
 }

@@ -9,6 +9,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+pub mod gatekeeper;
+
 /// How a runner reaches files.
 pub trait FileSource: Sync {
     /// The text of a file, or a sentence saying why it cannot be read.
@@ -34,6 +36,8 @@ pub enum Outcome {
     Error,
     /// The case needs a feature that is not implemented: reported loudly, never counted as a pass.
     Unsupported,
+    /// The test file itself marks the case `skip: true` (gator keeps such cases in its output).
+    Skipped,
 }
 
 /// A place in a YAML file: the document index in a multi-document stream and a JSON pointer inside it.

@@ -1,0 +1,425 @@
+//! gator Suite runner: `gator verify` semantics in process, one `TestResult` per case.
+//!
+//! Suites are read with YAML 1.2 rules as gator does (`violations: no` is the string "no").
+//! FIXME(yaml-1.1): Kubernetes reads objects with YAML 1.1 rules (`yes`/`no`/`on`/`off` are booleans);
+//! the interim loader reads them with 1.2 rules, which only matters for unquoted such values in objects.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{FileSource, Framework, Outcome, Problem, SourceRef, Subject, TestReport, TestResult};
+use crate::engine::gatekeeper::{
+    self, CompiledTemplate, ConstraintError, EvaluationOptions, ReviewOutcome, Violation,
+};
+
+/// Runs every test of a gator Suite file. A file that is not a Suite gives an empty report, as gator
+/// ignores it.
+pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
+    let mut runner = SuiteRunner {
+        files,
+        suite_path: suite_path.to_path_buf(),
+        suite_dir: suite_path.parent().map(Path::to_path_buf).unwrap_or_default(),
+        report: TestReport::default(),
+        templates: HashMap::new(),
+    };
+    let text = match files.read(suite_path) {
+        Ok(text) => text,
+        Err(reason) => {
+            runner.problem("", "gatekeeper/unreadable-suite", format!("cannot read the suite: {reason}"));
+            return runner.report;
+        }
+    };
+    let documents = crate::syntax::parse_file(&text);
+    let Some(first) = documents.first() else { return runner.report };
+    if let Some(error) = first.errors.first() {
+        runner.problem("", "gatekeeper/invalid-yaml", format!("the suite is not valid YAML: {error}"));
+        return runner.report;
+    }
+    if !is_suite(&first.value) {
+        return runner.report;
+    }
+    runner.run(&first.value);
+    runner.report
+}
+
+/// gator recognises a Suite by group and kind only, not by version.
+pub fn is_suite(document: &Value) -> bool {
+    let api_version = document.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let group = api_version.split_once('/').map_or("", |(group, _)| group);
+    group == "test.gatekeeper.sh" && document.get("kind").and_then(Value::as_str) == Some("Suite")
+}
+
+struct SuiteRunner<'a> {
+    files: &'a dyn FileSource,
+    suite_path: PathBuf,
+    suite_dir: PathBuf,
+    report: TestReport,
+    /// Compiled templates by path, so tests that share a template compile it once.
+    templates: HashMap<PathBuf, Result<CompiledTemplate, String>>,
+}
+
+/// What one test needs before its cases run.
+struct PreparedTest {
+    template: CompiledTemplate,
+    constraint: Value,
+}
+
+fn text_field<'v>(value: &'v Value, field: &str) -> &'v str {
+    value.get(field).and_then(Value::as_str).unwrap_or("")
+}
+
+fn flag(value: &Value, field: &str) -> bool {
+    value.get(field).and_then(Value::as_bool).unwrap_or(false)
+}
+
+impl SuiteRunner<'_> {
+    fn at(&self, pointer: &str) -> SourceRef {
+        SourceRef { file: self.suite_path.clone(), document: 0, pointer: pointer.to_string() }
+    }
+
+    fn problem(&mut self, pointer: &str, code: &str, message: String) {
+        let at = self.at(pointer);
+        self.report.problems.push(Problem { at, code: code.to_string(), message });
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn result(
+        &mut self,
+        test: &str,
+        case: Option<&str>,
+        pointer: &str,
+        expected: String,
+        actual: String,
+        outcome: Outcome,
+        reason: String,
+        message: String,
+    ) {
+        let location = Some(self.at(pointer));
+        self.report.results.push(TestResult {
+            file: self.suite_path.clone(),
+            framework: Framework::Gatekeeper,
+            subject: Subject::Gatekeeper { test: test.to_string(), case: case.map(str::to_string) },
+            expected,
+            actual,
+            outcome,
+            reason,
+            message,
+            location,
+            related: Vec::new(),
+        });
+    }
+
+    fn run(&mut self, suite: &Value) {
+        let suite_skipped = flag(suite, "skip");
+        let tests = suite.get("tests").and_then(Value::as_array).cloned().unwrap_or_default();
+        for (index, test) in tests.iter().enumerate() {
+            let pointer = format!("/tests/{index}");
+            if suite_skipped || flag(test, "skip") {
+                let why = if suite_skipped { "the suite is skipped" } else { "the test is skipped" };
+                self.skip_test(test, &pointer, why);
+                continue;
+            }
+            self.run_test(test, &pointer);
+        }
+    }
+
+    fn cases(test: &Value) -> Vec<Value> {
+        test.get("cases").and_then(Value::as_array).cloned().unwrap_or_default()
+    }
+
+    fn skip_test(&mut self, test: &Value, pointer: &str, why: &str) {
+        let name = text_field(test, "name").to_string();
+        let cases = Self::cases(test);
+        if cases.is_empty() {
+            self.result(&name, None, pointer, "skip".into(), "skipped".into(), Outcome::Skipped, why.into(), String::new());
+        }
+        for (index, case) in cases.iter().enumerate() {
+            let case_name = text_field(case, "name").to_string();
+            let case_pointer = format!("{pointer}/cases/{index}");
+            self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, why.into(), String::new());
+        }
+    }
+
+    /// Reports a test-level error on every case (or once for a test without cases).
+    fn fail_test(&mut self, test: &Value, pointer: &str, reason: &str, message: String) {
+        let name = text_field(test, "name").to_string();
+        let cases = Self::cases(test);
+        if cases.is_empty() || flag(test, "invalid") {
+            self.result(&name, None, pointer, expected_for_test(test), "error".into(), Outcome::Error, reason.into(), message);
+            return;
+        }
+        for (index, case) in cases.iter().enumerate() {
+            let case_name = text_field(case, "name").to_string();
+            let case_pointer = format!("{pointer}/cases/{index}");
+            if flag(case, "skip") {
+                self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, "the case is skipped".into(), String::new());
+                continue;
+            }
+            let expected = expected_for_case(case);
+            self.result(&name, Some(&case_name), &case_pointer, expected, "error".into(), Outcome::Error, reason.into(), message.clone());
+        }
+    }
+
+    fn read_documents(&mut self, relative: &str, pointer: &str) -> Result<Vec<Value>, String> {
+        let path = self.suite_dir.join(relative);
+        let text = match self.files.read(&path) {
+            Ok(text) => text,
+            Err(reason) => {
+                let message = format!("cannot read {}: {reason}", path.display());
+                self.problem(pointer, "gatekeeper/missing-file", message.clone());
+                return Err(message);
+            }
+        };
+        let mut objects = Vec::new();
+        for document in crate::syntax::parse_file(&text) {
+            if let Some(error) = document.errors.first() {
+                let message = format!("{} is not valid YAML: {error}", path.display());
+                self.problem(pointer, "gatekeeper/invalid-yaml", message.clone());
+                return Err(message);
+            }
+            if !document.value.is_null() {
+                objects.push(document.value);
+            }
+        }
+        Ok(objects)
+    }
+
+    fn template(&mut self, relative: &str, pointer: &str) -> Result<CompiledTemplate, String> {
+        let path = self.suite_dir.join(relative);
+        if let Some(cached) = self.templates.get(&path) {
+            return cached.clone();
+        }
+        let compiled = match self.read_documents(relative, pointer) {
+            Err(message) => Err(message),
+            Ok(documents) => match documents.first() {
+                None => Err(format!("{} defines no template", path.display())),
+                Some(document) => gatekeeper::compile_template(document, EvaluationOptions::default()).map_err(|error| {
+                    let message = format!("invalid ConstraintTemplate {} at {}: {}", path.display(), error.pointer, error.message);
+                    self.problem(pointer, "gatekeeper/invalid-template", message.clone());
+                    message
+                }),
+            },
+        };
+        self.templates.insert(path, compiled.clone());
+        compiled
+    }
+
+    /// gator's `tryAddConstraint`: the template, then the constraint checked against it.
+    fn prepare(&mut self, test: &Value, pointer: &str) -> Result<PreparedTest, (String, Option<ConstraintError>)> {
+        let template_path = text_field(test, "template");
+        if template_path.is_empty() {
+            self.problem(pointer, "gatekeeper/missing-template", "the test names no template".to_string());
+            return Err(("invalid suite: missing template".to_string(), None));
+        }
+        let template = self.template(template_path, &format!("{pointer}/template")).map_err(|message| (message, None))?;
+        let constraint_path = text_field(test, "constraint");
+        if constraint_path.is_empty() {
+            self.problem(pointer, "gatekeeper/missing-constraint", "the test names no constraint".to_string());
+            return Err(("invalid suite: missing constraint".to_string(), None));
+        }
+        let constraint_pointer = format!("{pointer}/constraint");
+        let documents = self.read_documents(constraint_path, &constraint_pointer).map_err(|message| (message, None))?;
+        let Some(constraint) = documents.into_iter().next() else {
+            return Err((format!("{constraint_path} defines no constraint"), None));
+        };
+        if let Err(error) = gatekeeper::check_constraint(&template, &constraint) {
+            if let ConstraintError::Invalid { pointer: field, message } = &error {
+                let code = if field == "/kind" { "gatekeeper/constraint-kind-mismatch" } else { "gatekeeper/invalid-constraint" };
+                self.problem(&constraint_pointer, code, format!("{constraint_path}: {message}"));
+            }
+            return Err((error.message(), Some(error)));
+        }
+        Ok(PreparedTest { template, constraint })
+    }
+
+    fn run_test(&mut self, test: &Value, pointer: &str) {
+        let name = text_field(test, "name").to_string();
+        if text_field(test, "expansion").len() > 0 {
+            let cases = Self::cases(test);
+            let reason = "expansion templates are not supported yet".to_string();
+            if cases.is_empty() {
+                self.result(&name, None, pointer, expected_for_test(test), "unsupported".into(), Outcome::Unsupported, reason.clone(), String::new());
+            }
+            for (index, case) in cases.iter().enumerate() {
+                let case_name = text_field(case, "name").to_string();
+                self.result(&name, Some(&case_name), &format!("{pointer}/cases/{index}"), expected_for_case(case), "unsupported".into(), Outcome::Unsupported, reason.clone(), String::new());
+            }
+            return;
+        }
+        let prepared = self.prepare(test, pointer);
+        if flag(test, "invalid") {
+            let (outcome, actual, message) = match &prepared {
+                Err((message, Some(ConstraintError::Schema(_)))) => (Outcome::Pass, "invalid", message.clone()),
+                Err((message, _)) => (Outcome::Fail, "error", format!("got error {message} but want a schema validation error")),
+                Ok(_) => (Outcome::Fail, "valid", "the constraint is valid but the test expects it to be rejected".to_string()),
+            };
+            self.result(&name, None, pointer, "invalid".into(), actual.into(), outcome, message.clone(), message);
+            return;
+        }
+        let prepared = match prepared {
+            Ok(prepared) => prepared,
+            Err((message, _)) => {
+                self.fail_test(test, pointer, "the template or constraint could not be added", message);
+                return;
+            }
+        };
+        for (index, case) in Self::cases(test).iter().enumerate() {
+            let case_pointer = format!("{pointer}/cases/{index}");
+            let case_name = text_field(case, "name").to_string();
+            if flag(case, "skip") {
+                self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, "the case is skipped".into(), String::new());
+                continue;
+            }
+            self.run_case(&name, &case_name, case, &case_pointer, &prepared);
+        }
+    }
+
+    fn run_case(&mut self, test: &str, case_name: &str, case: &Value, pointer: &str, prepared: &PreparedTest) {
+        let expected = expected_for_case(case);
+        let error = |runner: &mut Self, reason: &str, message: String| {
+            runner.result(test, Some(case_name), pointer, expected.clone(), "error".into(), Outcome::Error, reason.into(), message);
+        };
+        let object_path = text_field(case, "object");
+        if object_path.is_empty() {
+            self.problem(pointer, "gatekeeper/missing-object", "the case names no object".to_string());
+            return error(self, "invalid case", "the case must define object".to_string());
+        }
+        let assertions = case.get("assertions").and_then(Value::as_array).cloned().unwrap_or_default();
+        if assertions.is_empty() {
+            self.problem(pointer, "gatekeeper/missing-assertions", "the case has no assertions".to_string());
+            return error(self, "invalid case", "assertions must be non-empty".to_string());
+        }
+        let objects = match self.read_documents(object_path, &format!("{pointer}/object")) {
+            Ok(objects) => objects,
+            Err(message) => return error(self, "cannot read the object", message),
+        };
+        if objects.len() != 1 {
+            let message = format!("{object_path:?} defines {} objects; a case reviews exactly one", objects.len());
+            self.problem(&format!("{pointer}/object"), "gatekeeper/multiple-objects", message.clone());
+            return error(self, "invalid case", message);
+        }
+        let mut inventory = Vec::new();
+        let inventory_paths = case.get("inventory").and_then(Value::as_array).cloned().unwrap_or_default();
+        for (index, path) in inventory_paths.iter().enumerate() {
+            let Some(path) = path.as_str() else { continue };
+            match self.read_documents(path, &format!("{pointer}/inventory/{index}")) {
+                Ok(objects) if objects.is_empty() => {
+                    return error(self, "cannot read the inventory", format!("{path:?} defines no YAML objects"));
+                }
+                Ok(objects) => inventory.extend(objects),
+                Err(message) => return error(self, "cannot read the inventory", message),
+            }
+        }
+        let violations = match gatekeeper::review(&prepared.template, &prepared.constraint, &objects[0], &inventory) {
+            Ok(ReviewOutcome::Evaluated(violations)) => violations,
+            Ok(ReviewOutcome::Unsupported(reason)) => {
+                self.result(test, Some(case_name), pointer, expected, "unsupported".into(), Outcome::Unsupported, reason, String::new());
+                return;
+            }
+            Err(message) => return error(self, "the object could not be reviewed", message),
+        };
+        let actual = describe_violations(&violations);
+        for assertion in &assertions {
+            match check_assertion(assertion, &violations) {
+                Ok(()) => {}
+                Err(AssertionFailure::Invalid(message)) => return error(self, "invalid assertion", message),
+                Err(AssertionFailure::Mismatch(message)) => {
+                    self.result(test, Some(case_name), pointer, expected, actual, Outcome::Fail, message.clone(), message);
+                    return;
+                }
+            }
+        }
+        self.result(test, Some(case_name), pointer, expected, actual, Outcome::Pass, String::new(), String::new());
+    }
+}
+
+fn expected_for_test(test: &Value) -> String {
+    if flag(test, "invalid") { "invalid".to_string() } else { "valid".to_string() }
+}
+
+/// The case's assertions in words, for the report (`violations: yes`, `2 matching "regex"`).
+fn expected_for_case(case: &Value) -> String {
+    let assertions = case.get("assertions").and_then(Value::as_array).cloned().unwrap_or_default();
+    let parts: Vec<String> = assertions
+        .iter()
+        .map(|assertion| {
+            let count = match assertion.get("violations") {
+                None | Some(Value::Null) => "yes".to_string(),
+                Some(Value::String(text)) => text.clone(),
+                Some(other) => other.to_string(),
+            };
+            match assertion.get("message").and_then(Value::as_str) {
+                Some(message) => format!("violations: {count} matching {message:?}"),
+                None => format!("violations: {count}"),
+            }
+        })
+        .collect();
+    parts.join("; ")
+}
+
+fn describe_violations(violations: &[Violation]) -> String {
+    let messages: Vec<String> = violations.iter().map(|violation| format!("{:?}", violation.message)).collect();
+    if messages.is_empty() {
+        "0 violations".to_string()
+    } else {
+        format!("{} violations: [{}]", violations.len(), messages.join(", "))
+    }
+}
+
+enum AssertionFailure {
+    /// The assertion itself is malformed (gator reports an error).
+    Invalid(String),
+    /// The violations do not meet the assertion.
+    Mismatch(String),
+}
+
+/// gator's `Assertion.Run`: count the violations whose message matches, then compare.
+fn check_assertion(assertion: &Value, violations: &[Violation]) -> Result<(), AssertionFailure> {
+    let pattern = match assertion.get("message") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(text.clone()),
+        Some(other) => return Err(AssertionFailure::Invalid(format!("assertion message must be a string, found {other}"))),
+    };
+    let expression = match &pattern {
+        Some(text) => Some(
+            regex::Regex::new(text).map_err(|error| AssertionFailure::Invalid(format!("invalid message regex {text:?}: {error}")))?,
+        ),
+        None => None,
+    };
+    let matching = violations
+        .iter()
+        .filter(|violation| expression.as_ref().is_none_or(|expression| expression.is_match(&violation.message)))
+        .count();
+    let containing = pattern.as_ref().map(|text| format!(" containing {text:?}")).unwrap_or_default();
+    let messages: Vec<&str> = violations.iter().map(|violation| violation.message.as_str()).collect();
+    let mismatch = |want: String| {
+        AssertionFailure::Mismatch(format!("got {matching} violations{containing} but want {want}: got messages {messages:?}"))
+    };
+    let invalid = || AssertionFailure::Invalid(r#"assertion.violations, if set, must be a nonnegative integer, "yes", or "no""#.to_string());
+    match assertion.get("violations") {
+        None | Some(Value::Null) => {
+            if matching == 0 {
+                return Err(mismatch("at least 1".to_string()));
+            }
+        }
+        Some(Value::String(text)) => match text.as_str() {
+            "yes" if matching == 0 => return Err(mismatch("at least 1".to_string())),
+            "no" if matching > 0 => return Err(mismatch("none".to_string())),
+            "yes" | "no" => {}
+            // intstr reads a quoted number as a string, which gator then rejects.
+            _ => return Err(invalid()),
+        },
+        Some(Value::Number(number)) => match number.as_u64() {
+            Some(want) if want as usize == matching => {}
+            Some(want) => return Err(mismatch(format!("exactly {want}"))),
+            None => return Err(invalid()),
+        },
+        Some(_) => return Err(invalid()),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

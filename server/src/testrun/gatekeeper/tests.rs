@@ -1,0 +1,1 @@
+//! Unit tests of the gator Suite runner over an in-memory file source.

@@ -1,0 +1,68 @@
+//! Conformance over the gatekeeper-library corpus: every gator case must agree with its assertions.
+//! Opt-in: set `POLICY_LSP_CORPUS` to the corpus root (the folder holding `gatekeeper-library`).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use policy_lsp::testrun::gatekeeper::run_suite_file;
+use policy_lsp::testrun::{FileSource, Outcome};
+
+/// Files straight from disk.
+struct DiskFiles;
+
+impl FileSource for DiskFiles {
+    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+        std::fs::read_to_string(path).map(Arc::from).map_err(|error| error.to_string())
+    }
+
+    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        let entries = std::fs::read_dir(path).ok()?;
+        Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
+    }
+}
+
+fn find_suites(files: &DiskFiles, directory: &Path, found: &mut Vec<PathBuf>) {
+    let Some(mut entries) = files.list_dir(directory) else { return };
+    entries.sort();
+    for entry in entries {
+        if entry.is_dir() {
+            find_suites(files, &entry, found);
+        } else if entry.file_name().is_some_and(|name| name == "suite.yaml") {
+            found.push(entry);
+        }
+    }
+}
+
+#[test]
+fn gatekeeper_library_agrees() {
+    let Ok(root) = std::env::var("POLICY_LSP_CORPUS") else {
+        println!("POLICY_LSP_CORPUS is not set: skipping the gatekeeper-library conformance run");
+        return;
+    };
+    let library = Path::new(&root).join("gatekeeper-library");
+    let files = DiskFiles;
+    let mut suites = Vec::new();
+    find_suites(&files, &library, &mut suites);
+    let mut agreed = 0;
+    let mut total = 0;
+    let started = std::time::Instant::now();
+    for suite in &suites {
+        let report = run_suite_file(&files, suite);
+        let suite_agreed = report.results.iter().filter(|result| result.outcome == Outcome::Pass).count();
+        let suite_total = report.results.len();
+        let name = suite.strip_prefix(&library).unwrap_or(suite).display().to_string();
+        println!("{name}: {suite_agreed}/{suite_total}");
+        for result in report.results.iter().filter(|result| result.outcome != Outcome::Pass) {
+            println!("  {:?} {:?}: expected {} actual {} ({})", result.outcome, result.subject, result.expected, result.actual, result.reason);
+        }
+        for problem in &report.problems {
+            println!("  problem {} at {}: {}", problem.code, problem.at.pointer, problem.message);
+        }
+        agreed += suite_agreed;
+        total += suite_total;
+    }
+    println!("suites: {}, time: {:?}", suites.len(), started.elapsed());
+    println!("gatekeeper-agreement: {agreed}/{total}");
+    assert!(total > 0, "the corpus run found no gator cases under {}", library.display());
+    assert_eq!(agreed, total, "not every gator case agrees");
+}
