@@ -3,3 +3,4 @@
 pub mod cel;
 pub mod gatekeeper;
 pub mod kyverno;
+pub mod kyverno_cel;
