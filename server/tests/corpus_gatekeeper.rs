@@ -53,7 +53,10 @@ fn gatekeeper_library_agrees() {
         let name = suite.strip_prefix(&library).unwrap_or(suite).display().to_string();
         println!("{name}: {suite_agreed}/{suite_total}");
         for result in report.results.iter().filter(|result| result.outcome != Outcome::Pass) {
-            println!("  {:?} {:?}: expected {} actual {} ({})", result.outcome, result.subject, result.expected, result.actual, result.reason);
+            println!(
+                "  {:?} {:?}: expected {} actual {} ({})",
+                result.outcome, result.subject, result.expected, result.actual, result.reason
+            );
         }
         for problem in &report.problems {
             println!("  problem {} at {}: {}", problem.code, problem.at.pointer, problem.message);

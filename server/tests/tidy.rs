@@ -18,7 +18,8 @@ const LAYERS: &[(&str, usize)] = &[
 ];
 
 /// What only `lsp/` and `cli/` may touch: files, the environment, threads and the clock.
-const OUTSIDE_WORLD: &[&str] = &["std::fs", "std::env", "std::thread", "Instant::now", "SystemTime::now", "std::process"];
+const OUTSIDE_WORLD: &[&str] =
+    &["std::fs", "std::env", "std::thread", "Instant::now", "SystemTime::now", "std::process"];
 
 fn source_files(directory: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(directory).expect("source directory is readable").flatten() {
@@ -64,11 +65,16 @@ fn layers_only_point_down() {
             let mut rest = line;
             while let Some(position) = rest.find("crate::") {
                 let after = &rest[position + "crate::".len()..];
-                let target: String = after.chars().take_while(|character| character.is_alphanumeric() || *character == '_').collect();
+                let target: String =
+                    after.chars().take_while(|character| character.is_alphanumeric() || *character == '_').collect();
                 if let Some(target_layer) = layer_of(&target)
                     && target_layer > own_layer
                 {
-                    violations.push(format!("{}:{}: `{module}` uses `{target}`, a higher layer", file.display(), line_number + 1));
+                    violations.push(format!(
+                        "{}:{}: `{module}` uses `{target}`, a higher layer",
+                        file.display(),
+                        line_number + 1
+                    ));
                 }
                 rest = after;
             }
@@ -92,7 +98,11 @@ fn only_front_ends_touch_the_outside_world() {
             let code = line.split("//").next().unwrap_or("");
             for forbidden in OUTSIDE_WORLD {
                 if code.contains(forbidden) {
-                    violations.push(format!("{}:{}: `{forbidden}` outside lsp/ and cli/", file.display(), line_number + 1));
+                    violations.push(format!(
+                        "{}:{}: `{forbidden}` outside lsp/ and cli/",
+                        file.display(),
+                        line_number + 1
+                    ));
                 }
             }
         }

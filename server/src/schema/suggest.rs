@@ -4,15 +4,18 @@
 pub fn closest<'a>(input: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
     let lowered = input.to_lowercase();
     let limit = (input.chars().count() / 3).max(1);
-    let mut best: Option<(usize, &'a str)> = None;
+    // Ranked by case-insensitive distance first, then by exact distance, so `Enforse` prefers `Enforce`
+    // over `enforce`.
+    let mut best: Option<((usize, usize), &'a str)> = None;
     for candidate in candidates {
         if candidate == input {
             continue;
         }
-        let distance =
+        let folded =
             if candidate.to_lowercase() == lowered { 0 } else { edit_distance(&lowered, &candidate.to_lowercase()) };
-        if distance <= limit && best.is_none_or(|(best_distance, _)| distance < best_distance) {
-            best = Some((distance, candidate));
+        let rank = (folded, edit_distance(input, candidate));
+        if folded <= limit && best.is_none_or(|(best_rank, _)| rank < best_rank) {
+            best = Some((rank, candidate));
         }
     }
     best.map(|(_, candidate)| candidate)

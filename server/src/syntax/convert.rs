@@ -37,6 +37,33 @@ pub struct SyntaxError {
     pub related: Option<TextRange>,
 }
 
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str(&self.message)
+    }
+}
+
+impl ParsedDocument {
+    /// The syntax errors as one sentence, for messages about a referenced file.
+    pub fn error_text(&self) -> String {
+        self.errors.iter().map(|error| error.message.as_str()).collect::<Vec<_>>().join("; ")
+    }
+
+    /// The value as a YAML 1.1 reader (Kubernetes, the Kyverno CLI) sees it: plain `yes`/`no`/`on`/`off`
+    /// scalars become booleans.
+    pub fn yaml11_value(&self) -> Value {
+        let mut value = self.value.clone();
+        for pointer in &self.yaml11_booleans {
+            if let Some(slot) = value.pointer_mut(pointer)
+                && let Some(flag) = slot.as_str().and_then(super::scalar::yaml11_boolean)
+            {
+                *slot = Value::Bool(flag);
+            }
+        }
+        value
+    }
+}
+
 /// Where a JSON node came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NodeSpan {

@@ -196,7 +196,11 @@ pub fn decode_block(text: &str, parent_indent: usize) -> DecodedScalar {
         }
     }
     let body_start = (header_end + 1).min(text.len());
-    let lines = split_lines_with_offsets(&text[body_start..]);
+    let mut lines = split_lines_with_offsets(&text[body_start..]);
+    // The piece after the final line break is not a line.
+    if lines.len() > 1 && lines.last().is_some_and(|(_, line)| line.is_empty()) {
+        lines.pop();
+    }
     let content_indent = explicit_indent.map(|indent| parent_indent + indent).unwrap_or_else(|| {
         lines
             .iter()

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{FileSource, Framework, Outcome, Problem, SourceRef, Subject, TestReport, TestResult};
-use crate::engine::gatekeeper::{
-    self, CompiledTemplate, ConstraintError, EvaluationOptions, ReviewOutcome, Violation,
-};
+use crate::engine::gatekeeper::{self, CompiledTemplate, ConstraintError, EvaluationOptions, ReviewOutcome, Violation};
 
 /// Runs every test of a gator Suite file. A file that is not a Suite gives an empty report, as gator
 /// ignores it.
@@ -133,12 +131,30 @@ impl SuiteRunner<'_> {
         let name = text_field(test, "name").to_string();
         let cases = Self::cases(test);
         if cases.is_empty() {
-            self.result(&name, None, pointer, "skip".into(), "skipped".into(), Outcome::Skipped, why.into(), String::new());
+            self.result(
+                &name,
+                None,
+                pointer,
+                "skip".into(),
+                "skipped".into(),
+                Outcome::Skipped,
+                why.into(),
+                String::new(),
+            );
         }
         for (index, case) in cases.iter().enumerate() {
             let case_name = text_field(case, "name").to_string();
             let case_pointer = format!("{pointer}/cases/{index}");
-            self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, why.into(), String::new());
+            self.result(
+                &name,
+                Some(&case_name),
+                &case_pointer,
+                "skip".into(),
+                "skipped".into(),
+                Outcome::Skipped,
+                why.into(),
+                String::new(),
+            );
         }
     }
 
@@ -147,18 +163,45 @@ impl SuiteRunner<'_> {
         let name = text_field(test, "name").to_string();
         let cases = Self::cases(test);
         if cases.is_empty() || flag(test, "invalid") {
-            self.result(&name, None, pointer, expected_for_test(test), "error".into(), Outcome::Error, reason.into(), message);
+            self.result(
+                &name,
+                None,
+                pointer,
+                expected_for_test(test),
+                "error".into(),
+                Outcome::Error,
+                reason.into(),
+                message,
+            );
             return;
         }
         for (index, case) in cases.iter().enumerate() {
             let case_name = text_field(case, "name").to_string();
             let case_pointer = format!("{pointer}/cases/{index}");
             if flag(case, "skip") {
-                self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, "the case is skipped".into(), String::new());
+                self.result(
+                    &name,
+                    Some(&case_name),
+                    &case_pointer,
+                    "skip".into(),
+                    "skipped".into(),
+                    Outcome::Skipped,
+                    "the case is skipped".into(),
+                    String::new(),
+                );
                 continue;
             }
             let expected = expected_for_case(case);
-            self.result(&name, Some(&case_name), &case_pointer, expected, "error".into(), Outcome::Error, reason.into(), message.clone());
+            self.result(
+                &name,
+                Some(&case_name),
+                &case_pointer,
+                expected,
+                "error".into(),
+                Outcome::Error,
+                reason.into(),
+                message.clone(),
+            );
         }
     }
 
@@ -180,7 +223,7 @@ impl SuiteRunner<'_> {
                 return Err(message);
             }
             if !document.value.is_null() {
-                objects.push(document.value);
+                objects.push(document.yaml11_value());
             }
         }
         Ok(objects)
@@ -195,11 +238,18 @@ impl SuiteRunner<'_> {
             Err(message) => Err(message),
             Ok(documents) => match documents.first() {
                 None => Err(format!("{} defines no template", path.display())),
-                Some(document) => gatekeeper::compile_template(document, EvaluationOptions::default()).map_err(|error| {
-                    let message = format!("invalid ConstraintTemplate {} at {}: {}", path.display(), error.pointer, error.message);
-                    self.problem(pointer, "gatekeeper/invalid-template", message.clone());
-                    message
-                }),
+                Some(document) => {
+                    gatekeeper::compile_template(document, EvaluationOptions::default()).map_err(|error| {
+                        let message = format!(
+                            "invalid ConstraintTemplate {} at {}: {}",
+                            path.display(),
+                            error.pointer,
+                            error.message
+                        );
+                        self.problem(pointer, "gatekeeper/invalid-template", message.clone());
+                        message
+                    })
+                }
             },
         };
         self.templates.insert(path, compiled.clone());
@@ -213,7 +263,8 @@ impl SuiteRunner<'_> {
             self.problem(pointer, "gatekeeper/missing-template", "the test names no template".to_string());
             return Err(("invalid suite: missing template".to_string(), None));
         }
-        let template = self.template(template_path, &format!("{pointer}/template")).map_err(|message| (message, None))?;
+        let template =
+            self.template(template_path, &format!("{pointer}/template")).map_err(|message| (message, None))?;
         let constraint_path = text_field(test, "constraint");
         if constraint_path.is_empty() {
             self.problem(pointer, "gatekeeper/missing-constraint", "the test names no constraint".to_string());
@@ -226,7 +277,11 @@ impl SuiteRunner<'_> {
         };
         if let Err(error) = gatekeeper::check_constraint(&template, &constraint) {
             if let ConstraintError::Invalid { pointer: field, message } = &error {
-                let code = if field == "/kind" { "gatekeeper/constraint-kind-mismatch" } else { "gatekeeper/invalid-constraint" };
+                let code = if field == "/kind" {
+                    "gatekeeper/constraint-kind-mismatch"
+                } else {
+                    "gatekeeper/invalid-constraint"
+                };
                 self.problem(&constraint_pointer, code, format!("{constraint_path}: {message}"));
             }
             return Err((error.message(), Some(error)));
@@ -240,11 +295,29 @@ impl SuiteRunner<'_> {
             let cases = Self::cases(test);
             let reason = "expansion templates are not supported yet".to_string();
             if cases.is_empty() {
-                self.result(&name, None, pointer, expected_for_test(test), "unsupported".into(), Outcome::Unsupported, reason.clone(), String::new());
+                self.result(
+                    &name,
+                    None,
+                    pointer,
+                    expected_for_test(test),
+                    "unsupported".into(),
+                    Outcome::Unsupported,
+                    reason.clone(),
+                    String::new(),
+                );
             }
             for (index, case) in cases.iter().enumerate() {
                 let case_name = text_field(case, "name").to_string();
-                self.result(&name, Some(&case_name), &format!("{pointer}/cases/{index}"), expected_for_case(case), "unsupported".into(), Outcome::Unsupported, reason.clone(), String::new());
+                self.result(
+                    &name,
+                    Some(&case_name),
+                    &format!("{pointer}/cases/{index}"),
+                    expected_for_case(case),
+                    "unsupported".into(),
+                    Outcome::Unsupported,
+                    reason.clone(),
+                    String::new(),
+                );
             }
             return;
         }
@@ -252,8 +325,14 @@ impl SuiteRunner<'_> {
         if flag(test, "invalid") {
             let (outcome, actual, message) = match &prepared {
                 Err((message, Some(ConstraintError::Schema(_)))) => (Outcome::Pass, "invalid", message.clone()),
-                Err((message, _)) => (Outcome::Fail, "error", format!("got error {message} but want a schema validation error")),
-                Ok(_) => (Outcome::Fail, "valid", "the constraint is valid but the test expects it to be rejected".to_string()),
+                Err((message, _)) => {
+                    (Outcome::Fail, "error", format!("got error {message} but want a schema validation error"))
+                }
+                Ok(_) => (
+                    Outcome::Fail,
+                    "valid",
+                    "the constraint is valid but the test expects it to be rejected".to_string(),
+                ),
             };
             self.result(&name, None, pointer, "invalid".into(), actual.into(), outcome, message.clone(), message);
             return;
@@ -269,7 +348,16 @@ impl SuiteRunner<'_> {
             let case_pointer = format!("{pointer}/cases/{index}");
             let case_name = text_field(case, "name").to_string();
             if flag(case, "skip") {
-                self.result(&name, Some(&case_name), &case_pointer, "skip".into(), "skipped".into(), Outcome::Skipped, "the case is skipped".into(), String::new());
+                self.result(
+                    &name,
+                    Some(&case_name),
+                    &case_pointer,
+                    "skip".into(),
+                    "skipped".into(),
+                    Outcome::Skipped,
+                    "the case is skipped".into(),
+                    String::new(),
+                );
                 continue;
             }
             self.run_case(&name, &case_name, case, &case_pointer, &prepared);
@@ -279,7 +367,16 @@ impl SuiteRunner<'_> {
     fn run_case(&mut self, test: &str, case_name: &str, case: &Value, pointer: &str, prepared: &PreparedTest) {
         let expected = expected_for_case(case);
         let error = |runner: &mut Self, reason: &str, message: String| {
-            runner.result(test, Some(case_name), pointer, expected.clone(), "error".into(), Outcome::Error, reason.into(), message);
+            runner.result(
+                test,
+                Some(case_name),
+                pointer,
+                expected.clone(),
+                "error".into(),
+                Outcome::Error,
+                reason.into(),
+                message,
+            );
         };
         let object_path = text_field(case, "object");
         if object_path.is_empty() {
@@ -315,7 +412,16 @@ impl SuiteRunner<'_> {
         let violations = match gatekeeper::review(&prepared.template, &prepared.constraint, &objects[0], &inventory) {
             Ok(ReviewOutcome::Evaluated(violations)) => violations,
             Ok(ReviewOutcome::Unsupported(reason)) => {
-                self.result(test, Some(case_name), pointer, expected, "unsupported".into(), Outcome::Unsupported, reason, String::new());
+                self.result(
+                    test,
+                    Some(case_name),
+                    pointer,
+                    expected,
+                    "unsupported".into(),
+                    Outcome::Unsupported,
+                    reason,
+                    String::new(),
+                );
                 return;
             }
             Err(message) => return error(self, "the object could not be reviewed", message),
@@ -326,7 +432,16 @@ impl SuiteRunner<'_> {
                 Ok(()) => {}
                 Err(AssertionFailure::Invalid(message)) => return error(self, "invalid assertion", message),
                 Err(AssertionFailure::Mismatch(message)) => {
-                    self.result(test, Some(case_name), pointer, expected, actual, Outcome::Fail, message.clone(), message);
+                    self.result(
+                        test,
+                        Some(case_name),
+                        pointer,
+                        expected,
+                        actual,
+                        Outcome::Fail,
+                        message.clone(),
+                        message,
+                    );
                     return;
                 }
             }
@@ -380,11 +495,14 @@ fn check_assertion(assertion: &Value, violations: &[Violation]) -> Result<(), As
     let pattern = match assertion.get("message") {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) => Some(text.clone()),
-        Some(other) => return Err(AssertionFailure::Invalid(format!("assertion message must be a string, found {other}"))),
+        Some(other) => {
+            return Err(AssertionFailure::Invalid(format!("assertion message must be a string, found {other}")));
+        }
     };
     let expression = match &pattern {
         Some(text) => Some(
-            regex::Regex::new(text).map_err(|error| AssertionFailure::Invalid(format!("invalid message regex {text:?}: {error}")))?,
+            regex::Regex::new(text)
+                .map_err(|error| AssertionFailure::Invalid(format!("invalid message regex {text:?}: {error}")))?,
         ),
         None => None,
     };
@@ -395,9 +513,15 @@ fn check_assertion(assertion: &Value, violations: &[Violation]) -> Result<(), As
     let containing = pattern.as_ref().map(|text| format!(" containing {text:?}")).unwrap_or_default();
     let messages: Vec<&str> = violations.iter().map(|violation| violation.message.as_str()).collect();
     let mismatch = |want: String| {
-        AssertionFailure::Mismatch(format!("got {matching} violations{containing} but want {want}: got messages {messages:?}"))
+        AssertionFailure::Mismatch(format!(
+            "got {matching} violations{containing} but want {want}: got messages {messages:?}"
+        ))
     };
-    let invalid = || AssertionFailure::Invalid(r#"assertion.violations, if set, must be a nonnegative integer, "yes", or "no""#.to_string());
+    let invalid = || {
+        AssertionFailure::Invalid(
+            r#"assertion.violations, if set, must be a nonnegative integer, "yes", or "no""#.to_string(),
+        )
+    };
     match assertion.get("violations") {
         None | Some(Value::Null) => {
             if matching == 0 {

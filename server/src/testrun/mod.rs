@@ -4,6 +4,8 @@
 //! CLI real files. Runners never map positions: they name places as (file, document index, JSON pointer)
 //! and the `ide`/`report` layers turn those into line and column.
 
+pub mod kyverno;
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

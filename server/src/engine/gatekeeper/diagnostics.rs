@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{PreparedModule, prepare_module, reported_message, reported_offset, rego_code};
+use super::{PreparedModule, prepare_module, rego_code, reported_message, reported_offset};
 
 /// Which text of the template a diagnostic is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,7 +91,14 @@ fn module_name(source: RegoSource) -> String {
     }
 }
 
-fn diagnostic(source: RegoSource, pointer: &str, text: &str, start: usize, end: usize, message: String) -> RegoDiagnostic {
+fn diagnostic(
+    source: RegoSource,
+    pointer: &str,
+    text: &str,
+    start: usize,
+    end: usize,
+    message: String,
+) -> RegoDiagnostic {
     let (line, column) = line_column(text, start);
     let (end_line, end_column) = line_column(text, end.max(start));
     RegoDiagnostic { source, pointer: pointer.to_string(), line, column, end_line, end_column, message }

@@ -96,8 +96,7 @@ pub fn tokenize(source: &str) -> Vec<Token> {
             b'0'..=b'9' => {
                 while position < bytes.len()
                     && (bytes[position].is_ascii_alphanumeric()
-                        || bytes[position] == b'.'
-                            && bytes.get(position + 1).is_some_and(|next| next.is_ascii_digit()))
+                        || bytes[position] == b'.' && bytes.get(position + 1).is_some_and(|next| next.is_ascii_digit()))
                 {
                     position += 1;
                 }
@@ -136,7 +135,18 @@ pub fn ends_term(token: &Token, source: &str) -> bool {
         TokenKind::Number | TokenKind::String | TokenKind::RawString => true,
         TokenKind::Identifier => !matches!(
             token.text(source),
-            "not" | "some" | "in" | "with" | "as" | "else" | "if" | "every" | "default" | "package" | "import" | "contains"
+            "not"
+                | "some"
+                | "in"
+                | "with"
+                | "as"
+                | "else"
+                | "if"
+                | "every"
+                | "default"
+                | "package"
+                | "import"
+                | "contains"
         ),
         TokenKind::Punctuation => matches!(token.text(source), ")" | "]" | "}"),
         _ => false,
@@ -171,7 +181,10 @@ pub fn lexical_errors(source: &str) -> Vec<(usize, usize, String)> {
                                 errors.push((
                                     token.start,
                                     token.end,
-                                    format!("`{text}` does not close the `{}` opened on line {line}", opener.text(source)),
+                                    format!(
+                                        "`{text}` does not close the `{}` opened on line {line}",
+                                        opener.text(source)
+                                    ),
                                 ));
                                 return errors;
                             }

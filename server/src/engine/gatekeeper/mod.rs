@@ -79,7 +79,10 @@ impl ConstraintError {
 /// How a template's code can be evaluated here.
 #[derive(Debug, Clone)]
 enum TemplateCode {
-    Rego { engine: Box<regorus::Engine>, violation_query: String },
+    Rego {
+        engine: Box<regorus::Engine>,
+        violation_query: String,
+    },
     /// Only `K8sNativeValidation` (CEL) code: evaluated by a later engine.
     CelOnly,
 }
@@ -161,10 +164,9 @@ fn string_list(value: Option<&Value>, pointer: &str) -> Vec<(String, String)> {
 }
 
 fn has_cel_code(template: &Value) -> bool {
-    template
-        .pointer("/spec/targets/0/code")
-        .and_then(Value::as_array)
-        .is_some_and(|codes| codes.iter().any(|code| code.get("engine").and_then(Value::as_str) == Some("K8sNativeValidation")))
+    template.pointer("/spec/targets/0/code").and_then(Value::as_array).is_some_and(|codes| {
+        codes.iter().any(|code| code.get("engine").and_then(Value::as_str) == Some("K8sNativeValidation"))
+    })
 }
 
 /// Checks a ConstraintTemplate the way the constraint framework does and compiles its Rego.
@@ -188,12 +190,17 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
     let targets = template.pointer("/spec/targets").and_then(Value::as_array);
     match targets.map(Vec::len) {
         Some(1) => {}
-        Some(0) | None => return Err(error("/spec/targets", "a ConstraintTemplate must specify one target".to_string())),
+        Some(0) | None => {
+            return Err(error("/spec/targets", "a ConstraintTemplate must specify one target".to_string()));
+        }
         Some(_) => return Err(error("/spec/targets", "multi-target templates are not supported".to_string())),
     }
     let target_name = template.pointer("/spec/targets/0/target").and_then(Value::as_str).unwrap_or("");
     if target_name != ADMISSION_TARGET {
-        return Err(error("/spec/targets/0/target", format!("unknown target {target_name:?}; expected {ADMISSION_TARGET:?}")));
+        return Err(error(
+            "/spec/targets/0/target",
+            format!("unknown target {target_name:?}; expected {ADMISSION_TARGET:?}"),
+        ));
     }
     let parameters_schema = template.pointer("/spec/crd/spec/validation/openAPIV3Schema").cloned();
     let has_cel = has_cel_code(template);
@@ -211,7 +218,8 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
     };
     // FIXME(cel): a template with both Rego and CEL is evaluated with its Rego until the CEL engine lands;
     // gator would pick the CEL driver first.
-    let (engine, violation_query) = build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
+    let (engine, violation_query) =
+        build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
     Ok(CompiledTemplate {
         kind: kind.to_string(),
         has_cel,
@@ -311,9 +319,8 @@ fn locate_error_in_body(text: &str, offset: usize, rego_v1: bool) -> Option<(usi
     let error = engine.eval_query(body.to_string(), false).err()?.to_string();
     let message = reported_message(&error);
     // Only syntax errors count here: the probe also evaluates the body, which may fail for other reasons.
-    let is_syntax = ["expect", "unexpected", "invalid", "unterminated", "missing"]
-        .iter()
-        .any(|prefix| message.starts_with(prefix));
+    let is_syntax =
+        ["expect", "unexpected", "invalid", "unterminated", "missing"].iter().any(|prefix| message.starts_with(prefix));
     if !is_syntax {
         return None;
     }
@@ -333,11 +340,7 @@ pub(crate) fn reported_offset(message: &str, text: &str) -> Option<usize> {
     let mut parts = location.rsplitn(3, ':');
     let column: usize = parts.next()?.trim().parse().ok()?;
     let line: usize = parts.next()?.trim().parse().ok()?;
-    let line_start = if line <= 1 {
-        0
-    } else {
-        text.match_indices('\n').nth(line - 2).map(|(index, _)| index + 1)?
-    };
+    let line_start = if line <= 1 { 0 } else { text.match_indices('\n').nth(line - 2).map(|(index, _)| index + 1)? };
     let line_text = text[line_start..].split('\n').next().unwrap_or("");
     let within = line_text.char_indices().nth(column.saturating_sub(1)).map_or(line_text.len(), |(index, _)| index);
     Some(line_start + within)
@@ -382,8 +385,8 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
     let mut engine = new_engine(code.rego_v1);
     let entry = prepare_module("rego", &code.rego, code.rego_v1)
         .map_err(|error| (code.rego_pointer.clone(), format!("invalid Rego: {}", error.message)))?;
-    let package = package_path(&entry.ast)
-        .ok_or_else(|| (code.rego_pointer.clone(), "the Rego has no package".to_string()))?;
+    let package =
+        package_path(&entry.ast).ok_or_else(|| (code.rego_pointer.clone(), "the Rego has no package".to_string()))?;
     if !rewrite::rule_names(&entry.ast).iter().any(|name| name == "violation") {
         return Err((code.rego_pointer.clone(), "the Rego must define a `violation` rule".to_string()));
     }
@@ -416,19 +419,31 @@ pub fn check_constraint(template: &CompiledTemplate, constraint: &Value) -> Resu
     let invalid = |pointer: &str, message: String| ConstraintError::Invalid { pointer: pointer.to_string(), message };
     let name = constraint.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     if !is_dns_subdomain(name) {
-        return Err(invalid("/metadata/name", format!("invalid constraint name {name:?}: it must be a DNS-1123 subdomain")));
+        return Err(invalid(
+            "/metadata/name",
+            format!("invalid constraint name {name:?}: it must be a DNS-1123 subdomain"),
+        ));
     }
     let kind = constraint.get("kind").and_then(Value::as_str).unwrap_or("");
     if kind != template.kind {
-        return Err(invalid("/kind", format!("wrong kind {kind:?} for constraint {name:?}; the template wants {:?}", template.kind)));
+        return Err(invalid(
+            "/kind",
+            format!("wrong kind {kind:?} for constraint {name:?}; the template wants {:?}", template.kind),
+        ));
     }
     let api_version = constraint.get("apiVersion").and_then(Value::as_str).unwrap_or("");
     let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
     if group != "constraints.gatekeeper.sh" {
-        return Err(invalid("/apiVersion", format!("unsupported group {group:?}; constraints use \"constraints.gatekeeper.sh\"")));
+        return Err(invalid(
+            "/apiVersion",
+            format!("unsupported group {group:?}; constraints use \"constraints.gatekeeper.sh\""),
+        ));
     }
     if !matches!(version, "v1alpha1" | "v1beta1") {
-        return Err(invalid("/apiVersion", format!("unsupported version {version:?}; supported versions are v1alpha1 and v1beta1")));
+        return Err(invalid(
+            "/apiVersion",
+            format!("unsupported version {version:?}; supported versions are v1alpha1 and v1beta1"),
+        ));
     }
     let mut errors = Vec::new();
     if let Some(spec) = constraint.get("spec") {
@@ -441,7 +456,10 @@ pub fn check_constraint(template: &CompiledTemplate, constraint: &Value) -> Resu
         if let Some(action) = spec.get("enforcementAction")
             && !action.is_string()
         {
-            errors.push(SchemaError { pointer: "/spec/enforcementAction".to_string(), message: "must be a string".to_string() });
+            errors.push(SchemaError {
+                pointer: "/spec/enforcementAction".to_string(),
+                message: "must be a string".to_string(),
+            });
         }
     }
     if errors.is_empty() { Ok(()) } else { Err(ConstraintError::Schema(errors)) }
@@ -703,7 +721,8 @@ pub fn review(
         TemplateCode::Rego { engine, violation_query } => (engine, violation_query),
         TemplateCode::CelOnly => {
             return Ok(ReviewOutcome::Unsupported(
-                "the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet".to_string(),
+                "the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
+                    .to_string(),
             ));
         }
     };
@@ -720,7 +739,13 @@ pub fn review(
     Ok(ReviewOutcome::Evaluated(evaluate(engine, query, input, inventory, template.options)))
 }
 
-fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Value, options: EvaluationOptions) -> Vec<Violation> {
+fn evaluate(
+    engine: &regorus::Engine,
+    query: &str,
+    input: Value,
+    inventory: Value,
+    options: EvaluationOptions,
+) -> Vec<Violation> {
     let mut engine = engine.clone();
     let _ = options;
     let failure = |message: String| vec![Violation { message, details: json!({}) }];
@@ -732,7 +757,8 @@ fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Valu
         Ok(results) => results,
         Err(error) => return failure(reported_message(&error.to_string())),
     };
-    let Some(value) = results.result.first().and_then(|result| result.expressions.first()).map(|expression| &expression.value)
+    let Some(value) =
+        results.result.first().and_then(|result| result.expressions.first()).map(|expression| &expression.value)
     else {
         return Vec::new();
     };

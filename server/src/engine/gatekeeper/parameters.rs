@@ -120,7 +120,10 @@ pub fn validate(value: &Value, schema: &Value, pointer: &str, errors: &mut Vec<S
             if !ok {
                 errors.push(SchemaError {
                     pointer: pointer.to_string(),
-                    message: format!("must match {} of the listed schemas", if combinator == "anyOf" { "one or more" } else { "exactly one" }),
+                    message: format!(
+                        "must match {} of the listed schemas",
+                        if combinator == "anyOf" { "one or more" } else { "exactly one" }
+                    ),
                 });
             }
         }

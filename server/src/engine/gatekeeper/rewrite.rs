@@ -227,9 +227,7 @@ pub fn negation_insertions(source: &str, ast: &Value) -> Vec<Insertion> {
 
 /// A `_` inside a guard would iterate instead of checking definedness: leave such negations alone.
 fn mentions_wildcard(text: &str) -> bool {
-    tokenize(text)
-        .iter()
-        .any(|token| token.kind == TokenKind::Identifier && token.text(text) == "_")
+    tokenize(text).iter().any(|token| token.kind == TokenKind::Identifier && token.text(text) == "_")
 }
 
 /// Every `NotExpr` literal that has no `with` modifiers, anywhere in the module.

@@ -241,16 +241,27 @@ fn format_one(verb: char, argument: &Argument, directive: &Directive) -> Option<
         }),
         ('q', Argument::Text(text)) => Some(serde_json::to_string(text).unwrap_or_default()),
         ('x' | 'X', Argument::Integer(integer)) => {
-            let digits = if verb == 'x' { format!("{:x}", integer.unsigned_abs()) } else { format!("{:X}", integer.unsigned_abs()) };
+            let digits = if verb == 'x' {
+                format!("{:x}", integer.unsigned_abs())
+            } else {
+                format!("{:X}", integer.unsigned_abs())
+            };
             let digits = if directive.sharp { format!("0{verb}{digits}") } else { digits };
             Some(signed(digits, *integer < 0, directive))
         }
         ('x' | 'X', Argument::Text(text)) => {
-            let digits: String = text.bytes().map(|byte| if verb == 'x' { format!("{byte:02x}") } else { format!("{byte:02X}") }).collect();
+            let digits: String = text
+                .bytes()
+                .map(|byte| if verb == 'x' { format!("{byte:02x}") } else { format!("{byte:02X}") })
+                .collect();
             Some(digits)
         }
-        ('o', Argument::Integer(integer)) => Some(signed(format!("{:o}", integer.unsigned_abs()), *integer < 0, directive)),
-        ('b', Argument::Integer(integer)) => Some(signed(format!("{:b}", integer.unsigned_abs()), *integer < 0, directive)),
+        ('o', Argument::Integer(integer)) => {
+            Some(signed(format!("{:o}", integer.unsigned_abs()), *integer < 0, directive))
+        }
+        ('b', Argument::Integer(integer)) => {
+            Some(signed(format!("{:b}", integer.unsigned_abs()), *integer < 0, directive))
+        }
         ('c', Argument::Integer(integer)) => u32::try_from(*integer).ok().and_then(char::from_u32).map(String::from),
         ('f' | 'F', Argument::Float(float)) => {
             let precision = directive.precision.unwrap_or(6);

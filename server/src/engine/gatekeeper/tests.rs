@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::{EvaluationOptions, ReviewOutcome, check_constraint, compile_template, rego_diagnostics, review};
 
 fn yaml(text: &str) -> Value {
-    crate::syntax::parse_file(text).into_iter().next().map(|document| document.value).unwrap_or(Value::Null)
+    crate::syntax::parse_file(text).into_iter().next().map(|document| document.yaml11_value()).unwrap_or(Value::Null)
 }
 
 /// A ConstraintTemplate of kind `K8sTest` around the given Rego (and libs), with a small schema.
@@ -45,9 +45,11 @@ fn check_review_with(template: Value, constraint: &str, object: &str, inventory:
             let inventory: Vec<Value> = inventory.iter().map(|text| yaml(text)).collect();
             match review(&compiled, &yaml(constraint), &yaml(object), &inventory) {
                 Ok(ReviewOutcome::Evaluated(violations)) if violations.is_empty() => "no violations".to_string(),
-                Ok(ReviewOutcome::Evaluated(violations)) => {
-                    violations.iter().map(|violation| format!("violation: {}", violation.message)).collect::<Vec<_>>().join("\n")
-                }
+                Ok(ReviewOutcome::Evaluated(violations)) => violations
+                    .iter()
+                    .map(|violation| format!("violation: {}", violation.message))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
                 Ok(ReviewOutcome::Unsupported(reason)) => format!("unsupported: {reason}"),
                 Err(message) => format!("error: {message}"),
             }
@@ -190,7 +192,9 @@ fn cel_only_templates_are_unsupported() {
         CONSTRAINT,
         POD,
         &[],
-        expect![["unsupported: the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"]],
+        expect![[
+            "unsupported: the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
+        ]],
     );
 }
 
@@ -202,8 +206,20 @@ fn scoped_enforcement_actions_apply_only_at_gator() {
             "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sTest\nmetadata:\n  name: test\nspec:\n  enforcementAction: scoped\n  scopedEnforcementActions:\n    - action: deny\n      enforcementPoints:\n        - name: {point}\n"
         )
     };
-    check_review_with(template_with(rego, &[]), &scoped("validation.gatekeeper.sh"), POD, &[], expect![["no violations"]]);
-    check_review_with(template_with(rego, &[]), &scoped("gator.gatekeeper.sh"), POD, &[], expect![["violation: denied"]]);
+    check_review_with(
+        template_with(rego, &[]),
+        &scoped("validation.gatekeeper.sh"),
+        POD,
+        &[],
+        expect![["no violations"]],
+    );
+    check_review_with(
+        template_with(rego, &[]),
+        &scoped("gator.gatekeeper.sh"),
+        POD,
+        &[],
+        expect![["violation: denied"]],
+    );
     check_review_with(template_with(rego, &[]), &scoped("\"*\""), POD, &[], expect![["violation: denied"]]);
 }
 
@@ -251,21 +267,27 @@ fn match_label_and_namespace_selectors() {
     check_match(
         "namespaceSelector:\n  matchLabels:\n    tier: gold",
         None,
-        expect![["violation: unable to match constraints: error matching web: namespace selector for namespace-scoped object but missing Namespace"]],
+        expect![[
+            "violation: unable to match constraints: error matching web: namespace selector for namespace-scoped object but missing Namespace"
+        ]],
     );
 }
 
 /// Validates a constraint (YAML) against the standard template and prints the outcome.
 fn check_constraint_validation(constraint: &str, expect: Expect) {
-    let Ok(compiled) = compile_template(&template_with("package k8stest\nviolation[{\"msg\": \"x\"}] { false }\n", &[]), EvaluationOptions::default())
-    else {
+    let Ok(compiled) = compile_template(
+        &template_with("package k8stest\nviolation[{\"msg\": \"x\"}] { false }\n", &[]),
+        EvaluationOptions::default(),
+    ) else {
         panic!("the fixture template compiles");
     };
     let rendered = match check_constraint(&compiled, &yaml(constraint)) {
         Ok(()) => "valid".to_string(),
-        Err(super::ConstraintError::Schema(errors)) => {
-            errors.iter().map(|error| format!("schema {}: {}", error.pointer, error.message)).collect::<Vec<_>>().join("\n")
-        }
+        Err(super::ConstraintError::Schema(errors)) => errors
+            .iter()
+            .map(|error| format!("schema {}: {}", error.pointer, error.message))
+            .collect::<Vec<_>>()
+            .join("\n"),
         Err(super::ConstraintError::Invalid { pointer, message }) => format!("invalid {pointer}: {message}"),
     };
     expect.assert_eq(&rendered);
@@ -298,7 +320,12 @@ fn check_diagnostics(rego: &str, libs: &[&str], expect: Expect) {
         .map(|diagnostic| {
             format!(
                 "{:?} {}:{}-{}:{} {}",
-                diagnostic.source, diagnostic.line, diagnostic.column, diagnostic.end_line, diagnostic.end_column, diagnostic.message
+                diagnostic.source,
+                diagnostic.line,
+                diagnostic.column,
+                diagnostic.end_line,
+                diagnostic.end_column,
+                diagnostic.message
             )
         })
         .collect();
@@ -313,7 +340,11 @@ fn diagnostics_report_parse_errors_at_their_place() {
         &[],
         expect!["Rego 2:28-2:29 `)` does not close the `[` opened on line 3"],
     );
-    check_diagnostics("package k8stest\nviolation[{\"msg\": \"unterminated}] { true }\n", &[], expect!["Rego 1:18-1:42 unterminated string"]);
+    check_diagnostics(
+        "package k8stest\nviolation[{\"msg\": \"unterminated}] { true }\n",
+        &[],
+        expect!["Rego 1:18-1:42 unterminated string"],
+    );
     // Other syntax errors inside a body land on their statement, not on the body's `{`.
     check_diagnostics(
         "package k8stest\nviolation[{\"msg\": msg}] {\n  true\n  msg := 1 +\n}\n",

@@ -1,1 +1,200 @@
-//! Kyverno engine: ClusterPolicy/Policy evaluation (match, validate, mutate, generate).
+//! Kyverno engine: ClusterPolicy/Policy evaluation (match, validate, mutate, generate), pure over JSON values.
+//!
+//! The engine follows the order of the Kyverno CLI: every policy mutates the resource first, then every
+//! policy validates the mutated resource, then generate rules run. Callers (the test runner, the editor)
+//! drive that order through [`mutate`], [`validate`] and [`generate`]; each takes the policy and the
+//! resource as values plus a [`Request`] that carries everything Kyverno reads from the admission request
+//! and from the CLI's values files. Results name places as JSON pointers, never text ranges.
+
+pub mod api_call;
+pub mod autogen;
+pub mod conditions;
+pub mod foreach;
+pub mod generate;
+pub mod jmespath_functions;
+#[path = "match.rs"]
+pub mod matching;
+pub mod mutate;
+pub mod pattern;
+pub mod pod_security;
+pub mod validate;
+pub mod variables;
+
+use serde_json::{Map, Value};
+
+/// What kind of rule produced a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleType {
+    Validation,
+    Mutation,
+    Generation,
+    ImageVerify,
+}
+
+/// The status of one rule on one resource, as Kyverno reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RuleStatus {
+    Pass,
+    Fail,
+    Warn,
+    Error,
+    Skip,
+}
+
+impl RuleStatus {
+    /// The lowercase word used in policy reports and Kyverno Test files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleStatus::Pass => "pass",
+            RuleStatus::Fail => "fail",
+            RuleStatus::Warn => "warn",
+            RuleStatus::Error => "error",
+            RuleStatus::Skip => "skip",
+        }
+    }
+}
+
+/// The outcome of one rule on one resource.
+#[derive(Clone, Debug)]
+pub struct RuleResponse {
+    pub name: String,
+    pub rule_type: RuleType,
+    pub status: RuleStatus,
+    pub message: String,
+    /// The rule needs a feature this engine does not implement (for example CEL): reported loudly.
+    pub unsupported: Option<String>,
+    /// JSON pointer of the failing pattern node, relative to the policy document.
+    pub policy_pointer: Option<String>,
+    /// JSON pointer of the resource value that failed.
+    pub resource_pointer: Option<String>,
+    /// Resources produced by a generate rule.
+    pub generated: Vec<Value>,
+}
+
+impl RuleResponse {
+    pub fn new(name: &str, rule_type: RuleType, status: RuleStatus, message: impl Into<String>) -> Self {
+        RuleResponse {
+            name: name.to_string(),
+            rule_type,
+            status,
+            message: message.into(),
+            unsupported: None,
+            policy_pointer: None,
+            resource_pointer: None,
+            generated: Vec::new(),
+        }
+    }
+}
+
+/// Everything the engine reads besides the policy and the resource.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// CREATE, UPDATE, DELETE or CONNECT; empty means CREATE.
+    pub operation: String,
+    /// The `RequestInfo` of the test's userinfo file: `roles`, `clusterRoles`, `userInfo{username,groups}`.
+    pub user_info: Value,
+    /// Labels of the resource's namespace, for `namespaceSelector`.
+    pub namespace_labels: Option<Map<String, Value>>,
+    /// Dotted-key variables put into the JSON context (global values, then per-resource values).
+    pub variables: Vec<(String, Value)>,
+    /// Per-rule values from the Values file, keyed by rule name: they stand in for context entries.
+    pub rule_values: std::collections::HashMap<String, Map<String, Value>>,
+    /// The old object for UPDATE and DELETE requests.
+    pub old_object: Option<Value>,
+    /// Resources known to the (fake) cluster: clone sources for generate rules.
+    pub cluster_resources: Vec<Value>,
+    /// The subresource the request is for (`status`, `scale`, ...), empty for the main resource.
+    pub subresource: String,
+    /// For a subresource request, the (group, version, kind) of the parent resource used for matching.
+    pub parent_kind: Option<(String, String, String)>,
+    /// Static global context entries by name (from the test file's `globalContextEntries`).
+    pub global_context: Map<String, Value>,
+    /// PolicyException documents that may exempt the resource from rules.
+    pub exceptions: Vec<Value>,
+    /// Mocked responses for apiCall context entries.
+    pub api_call_mocks: Vec<api_call::ApiCallMock>,
+    /// The objects of the fake cluster that answers Kubernetes apiCalls; `None` when the test has no
+    /// cluster resources, where Kyverno's CLI leaves apiCall entries unset.
+    pub cluster_objects: Option<Vec<Value>>,
+    /// Image data (config, manifest, ...) by image reference, from the test's Context file, for
+    /// imageRegistry context entries.
+    pub image_data: Map<String, Value>,
+}
+
+impl Request {
+    pub fn operation(&self) -> &str {
+        if self.operation.is_empty() { "CREATE" } else { &self.operation }
+    }
+}
+
+/// The mutate phase of one policy: rule responses and the resource after every rule.
+#[derive(Clone, Debug)]
+pub struct MutateResponse {
+    pub rules: Vec<RuleResponse>,
+    pub patched_resource: Value,
+}
+
+/// The rules of a policy after autogen, as values.
+pub fn policy_rules(policy: &Value) -> Vec<Value> {
+    autogen::compute_rules(policy)
+}
+
+/// Runs the mutate rules of `policy` on `resource`.
+pub fn mutate(policy: &Value, resource: &Value, request: &Request) -> MutateResponse {
+    mutate::mutate_policy(policy, resource, request)
+}
+
+/// Runs the validate rules (and the offline part of verifyImages) of `policy` on `resource`.
+pub fn validate(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
+    validate::validate_policy(policy, resource, request)
+}
+
+/// Runs the generate rules of `policy` for the trigger `resource`.
+pub fn generate(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
+    generate::generate_policy(policy, resource, request)
+}
+
+/// Whether the policy has a rule of the given sort (after autogen).
+pub fn policy_has(policy: &Value, section: &str) -> bool {
+    policy
+        .pointer("/spec/rules")
+        .and_then(Value::as_array)
+        .is_some_and(|rules| rules.iter().any(|rule| rule.get(section).is_some()))
+}
+
+/// Escapes one JSON pointer segment.
+pub(crate) fn pointer_segment(segment: &str) -> String {
+    segment.replace('~', "~0").replace('/', "~1")
+}
+
+/// A short text for a value in messages, formatted the way Go's `%v` would print it.
+pub(crate) fn go_format(value: &Value) -> String {
+    match value {
+        Value::Null => "<nil>".to_string(),
+        Value::Bool(flag) => flag.to_string(),
+        Value::Number(number) => format_number(number),
+        Value::String(text) => text.clone(),
+        Value::Array(items) => {
+            let parts: Vec<String> = items.iter().map(go_format).collect();
+            format!("[{}]", parts.join(" "))
+        }
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            let parts: Vec<String> = keys.iter().map(|key| format!("{}:{}", key, go_format(&map[*key]))).collect();
+            format!("map[{}]", parts.join(" "))
+        }
+    }
+}
+
+/// Formats a JSON number like Go's `fmt.Sprint` of an int64 or float64.
+pub(crate) fn format_number(number: &serde_json::Number) -> String {
+    if let Some(integer) = number.as_i64() {
+        return integer.to_string();
+    }
+    if let Some(integer) = number.as_u64() {
+        return integer.to_string();
+    }
+    let float = number.as_f64().unwrap_or(0.0);
+    if float.fract() == 0.0 && float.abs() < 1e21 { format!("{}", float as i64) } else { format!("{float}") }
+}

@@ -1,0 +1,332 @@
+//! Shared rule plumbing: the JSON context of a request (request.*, images.*, values), context entries
+//! (variable, configMap/apiCall from values, globalReference) and foreach lists with their elements.
+
+use serde_json::{Map, Value, json};
+
+use super::Request;
+use super::jmespath_functions::normalize_image;
+use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
+
+/// Builds the context of a request: `request.*`, `images.*`, then the values file's variables. Returns
+/// the context and the resource as the values left it (values may override `request.object` fields).
+pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Value) {
+    let mut context = JsonContext::default();
+    let operation = request.operation().to_string();
+    let is_delete = operation == "DELETE";
+    let (group, version) = super::matching::group_version(resource);
+    let mut request_map = Map::new();
+    request_map.insert("operation".to_string(), json!(operation));
+    if is_delete {
+        request_map.insert("object".to_string(), Value::Null);
+        request_map.insert("oldObject".to_string(), resource.clone());
+    } else {
+        request_map.insert("object".to_string(), resource.clone());
+        let old = match (&request.old_object, operation.as_str()) {
+            (Some(old), _) => old.clone(),
+            (None, "UPDATE") => resource.clone(),
+            _ => Value::Null,
+        };
+        request_map.insert("oldObject".to_string(), old);
+    }
+    let user = request.user_info.get("userInfo").cloned().unwrap_or_else(|| json!({}));
+    request_map.insert("userInfo".to_string(), user);
+    request_map.insert("roles".to_string(), request.user_info.get("roles").cloned().unwrap_or(Value::Null));
+    request_map
+        .insert("clusterRoles".to_string(), request.user_info.get("clusterRoles").cloned().unwrap_or(Value::Null));
+    request_map.insert(
+        "kind".to_string(),
+        json!({"group": group, "version": version, "kind": super::matching::resource_kind(resource)}),
+    );
+    request_map.insert("namespace".to_string(), json!(super::matching::resource_namespace(resource)));
+    request_map.insert("name".to_string(), json!(super::matching::resource_name(resource)));
+    if !request.subresource.is_empty() {
+        request_map.insert("subResource".to_string(), json!(request.subresource));
+    }
+    context.set("request", Value::Object(request_map));
+    context.is_delete = is_delete;
+    let images = extract_images(resource);
+    if !images.as_object().is_some_and(Map::is_empty) {
+        context.set("images", images);
+    }
+    for (key, value) in &request.variables {
+        context.add_variable(key, value.clone());
+    }
+    let effective = if is_delete {
+        context.root.pointer("/request/oldObject").cloned().unwrap_or(Value::Null)
+    } else {
+        context.root.pointer("/request/object").cloned().unwrap_or(Value::Null)
+    };
+    (context, effective)
+}
+
+/// Loads a rule's (or a foreach's) context entries into `context`. Per-rule values from the Values
+/// file are applied first, the way the CLI's context loader does; entries that need a cluster and
+/// have no value are left unset, so expressions that read them fail with "Unknown key".
+pub fn load_context(
+    entries: Option<&Value>,
+    rule_name: &str,
+    request: &Request,
+    context: &mut JsonContext,
+    apply_rule_values: bool,
+) -> Result<(), String> {
+    if apply_rule_values && let Some(values) = request.rule_values.get(rule_name) {
+        for (key, value) in values {
+            context.add_variable(key, value.clone());
+        }
+    }
+    let Some(entries) = entries.and_then(Value::as_array) else {
+        return Ok(());
+    };
+    for entry in entries {
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+        if let Some(variable) = entry.get("variable") {
+            let value = load_variable(variable, context)
+                .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
+            context.add_variable(name, value);
+        } else if let Some(reference) = entry.get("globalReference") {
+            let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
+            if let Some(data) = request.global_context.get(key) {
+                let value = match reference.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
+                    Some(path) => search(path, data)?,
+                    None => data.clone(),
+                };
+                context.add_variable(name, value);
+            }
+        } else if entry.get("configMap").is_some() {
+            if let Some(config_map) = find_config_map(entry, request, context) {
+                context.add_variable(name, config_map);
+            }
+        } else if let Some(api_call) = entry.get("apiCall") {
+            load_api_call(name, api_call, request, context)?;
+        } else if let Some(registry) = entry.get("imageRegistry") {
+            load_image_registry(name, registry, request, context)?;
+        }
+    }
+    Ok(())
+}
+
+/// Answers an apiCall offline (mocks, then the fake cluster); when nothing can answer it the entry
+/// keeps what the Values file gave it, as in Kyverno's CLI.
+fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut JsonContext) -> Result<(), String> {
+    let mut call_fields = api_call.clone();
+    let jmes_path = call_fields.as_object_mut().and_then(|map| map.remove("jmesPath"));
+    let default = call_fields.as_object_mut().and_then(|map| map.remove("default"));
+    let substituted = substitute_all(&call_fields, context)
+        .map_err(|error| format!("failed to substitute variables in apiCall context entry {name:?}: {error}"))?;
+    match super::api_call::call(&substituted, request) {
+        Ok(body) => {
+            let value = match jmes_path.as_ref().and_then(Value::as_str).filter(|path| !path.is_empty()) {
+                Some(path) => {
+                    let path = match substitute_string(path, context, "")? {
+                        Value::String(text) => text,
+                        other => other.to_string(),
+                    };
+                    search(&path, &body)?
+                }
+                None => body,
+            };
+            context.add_variable(name, value);
+            Ok(())
+        }
+        Err(super::api_call::ApiCallError::Unavailable) => Ok(()),
+        Err(super::api_call::ApiCallError::Failed(message)) => match default {
+            Some(default) => {
+                let value = substitute_all(&default, context).map_err(|error| error.to_string())?;
+                context.add_variable(name, value);
+                Ok(())
+            }
+            None => Err(format!("failed to load apiCall context entry {name:?}: {message}")),
+        },
+    }
+}
+
+/// An imageRegistry entry answered from the test's Context file (image data by reference).
+fn load_image_registry(
+    name: &str,
+    registry: &Value,
+    request: &Request,
+    context: &mut JsonContext,
+) -> Result<(), String> {
+    let reference = substitute_all(registry.get("reference").unwrap_or(&Value::Null), context)
+        .map_err(|error| error.to_string())?;
+    let Some(reference) = reference.as_str() else {
+        return Ok(());
+    };
+    let Some(data) = request.image_data.get(reference).or_else(|| request.image_data.get(&normalize_image(reference)))
+    else {
+        return Ok(());
+    };
+    let value = match registry.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
+        Some(path) => search(path, data)?,
+        None => data.clone(),
+    };
+    context.add_variable(name, value);
+    Ok(())
+}
+
+/// A configMap context entry resolved from the test's cluster resources.
+fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> Option<Value> {
+    let config = entry.get("configMap")?;
+    let name = substitute_all(config.get("name")?, context).ok()?;
+    let namespace = substitute_all(config.get("namespace").unwrap_or(&json!("default")), context).ok()?;
+    request
+        .cluster_objects
+        .as_ref()?
+        .iter()
+        .find(|resource| {
+            super::matching::resource_kind(resource) == "ConfigMap"
+                && Some(super::matching::resource_name(resource)) == name.as_str()
+                && Some(super::matching::resource_namespace(resource)) == namespace.as_str()
+        })
+        .cloned()
+}
+
+fn search(expression: &str, data: &Value) -> Result<Value, String> {
+    let mut scratch = JsonContext { root: data.clone(), is_delete: false };
+    scratch.is_delete = false;
+    scratch.query(expression).map_err(|error| error.to_string())
+}
+
+fn load_variable(variable: &Value, context: &JsonContext) -> Result<Value, String> {
+    let value = match variable.get("value") {
+        Some(value) => Some(substitute_all(value, context).map_err(|error| error.to_string())?),
+        None => None,
+    };
+    let default = match variable.get("default") {
+        Some(default) => Some(substitute_all(default, context).map_err(|error| error.to_string())?),
+        None => None,
+    };
+    let path = match variable.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
+        Some(path) => Some(match substitute_string(path, context, "")? {
+            Value::String(text) => text,
+            other => other.to_string(),
+        }),
+        None => None,
+    };
+    let result: Result<Value, String> = match (&path, &value) {
+        (Some(path), Some(value)) => search(path, value),
+        (Some(path), None) => context.query(path).map_err(|error| error.to_string()),
+        (None, Some(value)) => Ok(value.clone()),
+        (None, None) => Ok(Value::Null),
+    };
+    match result {
+        Ok(found) if !found.is_null() => Ok(found),
+        Ok(found) => Ok(default.unwrap_or(found)),
+        Err(error) => default.ok_or(error),
+    }
+}
+
+impl From<VariableError> for String {
+    fn from(error: VariableError) -> String {
+        error.to_string()
+    }
+}
+
+/// Evaluates a foreach `list` expression: an array gives its items, anything else one element.
+pub fn evaluate_list(list: &str, context: &JsonContext) -> Result<Vec<Value>, VariableError> {
+    let expression = list.trim();
+    let expression =
+        expression.strip_prefix("{{").and_then(|inner| inner.strip_suffix("}}")).map(str::trim).unwrap_or(expression);
+    let expression = if context.is_delete {
+        expression.replace("request.object", "request.oldObject")
+    } else {
+        expression.to_string()
+    };
+    match context.query(&expression)? {
+        Value::Array(items) => Ok(items),
+        other => Ok(vec![other]),
+    }
+}
+
+/// Puts a foreach element into the context (`element`, `elementIndex` and the nesting-numbered forms).
+pub fn add_element(context: &mut JsonContext, element: &Value, index: usize, nesting: usize) {
+    context.set("element", element.clone());
+    context.set("elementIndex", json!(index));
+    context.set(&format!("element{nesting}"), element.clone());
+    context.set(&format!("elementIndex{nesting}"), json!(index));
+}
+
+/// Images of a Pod or a Pod template, as Kyverno exposes them under `images`.
+pub fn extract_images(resource: &Value) -> Value {
+    let spec = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"].iter().find_map(|pointer| {
+        resource.pointer(pointer).filter(|spec| {
+            ["containers", "initContainers", "ephemeralContainers"].iter().any(|key| spec.get(*key).is_some())
+        })
+    });
+    let Some(spec) = spec else { return json!({}) };
+    let mut images = Map::new();
+    for (key, out_key) in [
+        ("containers", "containers"),
+        ("initContainers", "initContainers"),
+        ("ephemeralContainers", "ephemeralContainers"),
+    ] {
+        let Some(containers) = spec.get(key).and_then(Value::as_array) else {
+            continue;
+        };
+        let mut by_name = Map::new();
+        for container in containers {
+            let (Some(name), Some(image)) =
+                (container.get("name").and_then(Value::as_str), container.get("image").and_then(Value::as_str))
+            else {
+                continue;
+            };
+            by_name.insert(name.to_string(), image_info(image));
+        }
+        if !by_name.is_empty() {
+            images.insert(out_key.to_string(), Value::Object(by_name));
+        }
+    }
+    Value::Object(images)
+}
+
+/// Splits an image reference into registry, path, name, tag and digest.
+pub fn image_info(image: &str) -> Value {
+    let normalized = normalize_image(image);
+    let (without_digest, digest) = match normalized.split_once('@') {
+        Some((name, digest)) => (name.to_string(), digest.to_string()),
+        None => (normalized.clone(), String::new()),
+    };
+    let (repository, tag) = match without_digest.rfind(':') {
+        Some(position) if !without_digest[position..].contains('/') => {
+            (without_digest[..position].to_string(), without_digest[position + 1..].to_string())
+        }
+        _ => (without_digest.clone(), String::new()),
+    };
+    let (registry, mut path) =
+        repository.split_once('/').map(|(registry, path)| (registry.to_string(), path.to_string())).unwrap_or_default();
+    // An image written without a registry keeps its path as written (`busybox`, not `library/busybox`).
+    let written = image.split('@').next().unwrap_or("");
+    let first = written.split('/').next().unwrap_or("");
+    let explicit_registry =
+        written.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    if !explicit_registry
+        && !written.starts_with("library/")
+        && let Some(stripped) = path.strip_prefix("library/")
+    {
+        path = stripped.to_string();
+    }
+    let name = path.rsplit('/').next().unwrap_or("").to_string();
+    let explicit_tag =
+        image.split('@').next().is_some_and(|name| name.rsplit('/').next().is_some_and(|last| last.contains(':')));
+    let tag = if !explicit_tag && !digest.is_empty() { String::new() } else { tag };
+    let mut reference = format!("{registry}/{path}");
+    if !tag.is_empty() {
+        reference.push(':');
+        reference.push_str(&tag);
+    }
+    if !digest.is_empty() {
+        reference.push('@');
+        reference.push_str(&digest);
+    }
+    let reference_with_tag =
+        if tag.is_empty() { format!("{registry}/{path}") } else { format!("{registry}/{path}:{tag}") };
+    json!({
+        "registry": registry,
+        "path": path,
+        "name": name,
+        "tag": tag,
+        "digest": digest,
+        "reference": reference,
+        "referenceWithTag": reference_with_tag,
+    })
+}

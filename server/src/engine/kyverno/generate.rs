@@ -1,0 +1,169 @@
+//! Generate rules: `data` and `clone` (from the test's cluster resources), producing the resources
+//! Kyverno would create for a trigger; `cloneList` and foreach generate are reported unsupported.
+
+use serde_json::{Map, Value, json};
+
+use super::conditions::evaluate_conditions;
+use super::foreach::{load_context, request_context};
+use super::validate::policy_namespace;
+use super::variables::substitute_all;
+use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
+
+/// Runs every generate rule of `policy` for the trigger `resource`.
+pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
+    let namespace = policy_namespace(policy);
+    let mut responses = Vec::new();
+    for rule in super::autogen::compute_rules(policy) {
+        let Some(generate) = rule.get("generate") else {
+            continue;
+        };
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let (mut context, effective) = request_context(resource, request);
+        if !matching::rule_matches(&rule, &effective, request, &namespace) {
+            continue;
+        }
+        let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
+        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
+            responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+            continue;
+        }
+        match evaluate_conditions(rule.get("preconditions"), &context) {
+            Err(error) => {
+                responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                continue;
+            }
+            Ok(outcome) if !outcome.holds => {
+                responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                continue;
+            }
+            Ok(_) => {}
+        }
+        if generate.get("cloneList").is_some() || generate.get("foreach").is_some() {
+            let reason = "generate rules with cloneList or foreach are not supported yet".to_string();
+            let mut unsupported = response(RuleStatus::Error, reason.clone());
+            unsupported.unsupported = Some(reason);
+            responses.push(unsupported);
+            continue;
+        }
+        match generate_one(generate, &context, request) {
+            Ok(generated) => {
+                let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
+                passed.generated = vec![generated];
+                responses.push(passed);
+            }
+            Err(error) => responses.push(response(RuleStatus::Error, error)),
+        }
+    }
+    responses
+}
+
+fn generate_one(generate: &Value, context: &super::variables::JsonContext, request: &Request) -> Result<Value, String> {
+    let mut header = Map::new();
+    for key in ["apiVersion", "kind", "name", "namespace"] {
+        if let Some(value) = generate.get(key) {
+            header.insert(key.to_string(), value.clone());
+        }
+    }
+    let header = substitute_all(&Value::Object(header), context)
+        .map_err(|error| format!("variable substitution failed: {error}"))?;
+    let text = |key: &str| header.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let (api_version, kind, name, namespace) = (text("apiVersion"), text("kind"), text("name"), text("namespace"));
+    let mut generated = if let Some(data) = generate.get("data") {
+        substitute_all(data, context).map_err(|error| format!("variable substitution failed: {error}"))?
+    } else if let Some(clone) = generate.get("clone") {
+        let clone = substitute_all(clone, context).map_err(|error| format!("variable substitution failed: {error}"))?;
+        let source_name = clone.get("name").and_then(Value::as_str).unwrap_or("");
+        let source_namespace = clone.get("namespace").and_then(Value::as_str).unwrap_or("");
+        let source = request
+            .cluster_resources
+            .iter()
+            .find(|candidate| {
+                matching::resource_kind(candidate) == kind
+                    && matching::resource_name(candidate) == source_name
+                    && matching::resource_namespace(candidate) == source_namespace
+            })
+            .ok_or_else(|| format!("source resource {kind} {source_namespace}/{source_name} not found"))?;
+        let mut copy = source.clone();
+        if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+            for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"]
+            {
+                metadata.remove(key);
+            }
+        }
+        copy
+    } else {
+        return Err("generate rule needs data or clone".to_string());
+    };
+    if !generated.is_object() {
+        generated = json!({});
+    }
+    if let Some(map) = generated.as_object_mut() {
+        map.insert("apiVersion".to_string(), json!(api_version));
+        map.insert("kind".to_string(), json!(kind));
+        let metadata = map.entry("metadata").or_insert_with(|| json!({}));
+        if let Some(metadata) = metadata.as_object_mut() {
+            metadata.insert("name".to_string(), json!(name));
+            if namespace.is_empty() {
+                metadata.remove("namespace");
+            } else {
+                metadata.insert("namespace".to_string(), json!(namespace));
+            }
+        }
+    }
+    Ok(generated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Generates for a Namespace trigger and renders `rule: status` plus the generated resources.
+    fn check(generate: Value, request: Request, expect: expect_test::Expect) {
+        let policy = json!({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy", "metadata": {"name": "g"},
+            "spec": {"rules": [{"name": "gen", "match": {"any": [{"resources": {"kinds": ["Namespace"]}}]}, "generate": generate}]}
+        });
+        let trigger = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}});
+        let lines: Vec<String> = generate_policy(&policy, &trigger, &request)
+            .iter()
+            .map(|response| {
+                let generated: Vec<String> = response.generated.iter().map(Value::to_string).collect();
+                format!("{}: {} {}", response.name, response.status.as_str(), generated.join(" "))
+            })
+            .collect();
+        expect.assert_eq(&(lines.join("\n") + "\n"));
+    }
+
+    #[test]
+    fn data_with_variables() {
+        check(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "settings", "namespace": "{{ request.object.metadata.name }}",
+                   "data": {"data": {"owner": "{{ request.object.metadata.name }}"}}}),
+            Request::default(),
+            expect_test::expect![[r#"
+                gen: pass {"data":{"owner":"team-a"},"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"team-a"}}
+            "#]],
+        );
+    }
+
+    #[test]
+    fn clone_from_cluster_resources() {
+        let source = json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "pull", "namespace": "default", "uid": "x"}, "data": {"k": "dg=="}});
+        let generate = json!({"apiVersion": "v1", "kind": "Secret", "name": "pull", "namespace": "{{ request.object.metadata.name }}",
+                              "clone": {"name": "pull", "namespace": "default"}});
+        check(
+            generate.clone(),
+            Request { cluster_resources: vec![source], ..Request::default() },
+            expect_test::expect![[r#"
+                gen: pass {"apiVersion":"v1","kind":"Secret","metadata":{"name":"pull","namespace":"team-a"},"data":{"k":"dg=="}}
+            "#]],
+        );
+        check(
+            generate,
+            Request::default(),
+            expect_test::expect![[r#"
+                gen: error 
+            "#]],
+        );
+    }
+}

@@ -1,0 +1,1021 @@
+//! Kyverno's custom JMESPath functions (strings, regex, arithmetic on numbers, quantities and durations,
+//! time, encoding, images, lookups) registered on a shared `jmespath::Runtime`.
+
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use jmespath::{Context, ErrorReason, JmespathError, Rcvar, Runtime, Variable};
+use serde_json::{Map, Value, json};
+
+use super::pattern::{parse_duration, parse_quantity, wildcard_match};
+
+/// The runtime with the standard functions and every Kyverno function.
+pub fn runtime() -> &'static Runtime {
+    static RUNTIME: OnceLock<Runtime> = OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        let mut runtime = Runtime::new();
+        runtime.register_builtin_functions();
+        for (name, function) in FUNCTIONS {
+            let function = *function;
+            let name_owned = name.to_string();
+            runtime.register_function(
+                name,
+                Box::new(move |args: &[Rcvar], ctx: &mut Context<'_>| {
+                    let values: Vec<Value> = args.iter().map(to_value).collect();
+                    match function(&values) {
+                        Ok(result) => Ok(Rcvar::new(Variable::try_from(result).unwrap_or(Variable::Null))),
+                        Err(message) => Err(JmespathError::new(
+                            ctx.expression,
+                            ctx.offset,
+                            ErrorReason::Parse(format!("JMESPath function '{name_owned}': {message}")),
+                        )),
+                    }
+                }),
+            );
+        }
+        runtime.register_function(
+            NULL_GUARD,
+            Box::new(|args: &[Rcvar], ctx: &mut Context<'_>| {
+                let (Some(subject), Some(Some(ast))) = (args.first(), args.get(1).map(|arg| arg.as_expref())) else {
+                    return Ok(Rcvar::new(Variable::Null));
+                };
+                if subject.is_null() {
+                    return Ok(Rcvar::new(Variable::Null));
+                }
+                jmespath::interpret(subject, ast, ctx)
+            }),
+        );
+        runtime
+    })
+}
+
+/// The internal function that evaluates `a.f(...)` only when `a` is not null (see `variables`).
+pub const NULL_GUARD: &str = "__kyverno_null_guard";
+
+/// Converts a JMESPath variable to a JSON value.
+pub fn to_value(variable: &Rcvar) -> Value {
+    serde_json::to_value(&**variable).unwrap_or(Value::Null)
+}
+
+type KyvernoFunction = fn(&[Value]) -> Result<Value, String>;
+
+/// Every function Kyverno adds to JMESPath, by name.
+pub const FUNCTIONS: &[(&str, KyvernoFunction)] = &[
+    ("compare", compare),
+    ("equal_fold", equal_fold),
+    ("replace", replace),
+    ("replace_all", replace_all),
+    ("to_upper", to_upper),
+    ("to_lower", to_lower),
+    ("trim", trim),
+    ("trim_prefix", trim_prefix),
+    ("split", split),
+    ("regex_replace_all", regex_replace_all),
+    ("regex_replace_all_literal", regex_replace_all_literal),
+    ("regex_match", regex_match),
+    ("pattern_match", pattern_match),
+    ("label_match", label_match),
+    ("to_boolean", to_boolean),
+    ("add", add),
+    ("sum", sum),
+    ("subtract", subtract),
+    ("multiply", multiply),
+    ("divide", divide),
+    ("modulo", modulo),
+    ("round", round),
+    ("base64_decode", base64_decode),
+    ("base64_encode", base64_encode),
+    ("time_since", time_since),
+    ("time_now", time_now),
+    ("time_now_utc", time_now_utc),
+    ("path_canonicalize", path_canonicalize),
+    ("truncate", truncate),
+    ("semver_compare", semver_compare),
+    ("parse_json", parse_json),
+    ("parse_yaml", parse_yaml),
+    ("lookup", lookup),
+    ("items", items),
+    ("object_from_lists", object_from_lists),
+    ("random", random),
+    ("x509_decode", x509_decode),
+    ("time_to_cron", time_to_cron),
+    ("time_add", time_add),
+    ("time_parse", time_parse),
+    ("time_utc", time_utc),
+    ("time_diff", time_diff),
+    ("time_before", time_before),
+    ("time_after", time_after),
+    ("time_between", time_between),
+    ("time_truncate", time_truncate),
+    ("image_normalize", image_normalize),
+    ("is_external_url", is_external_url),
+    ("sha256", sha256),
+    ("sha1", sha1),
+    ("md5", md5),
+];
+
+fn arity(args: &[Value], count: usize) -> Result<(), String> {
+    if args.len() != count {
+        return Err(format!("expected {count} arguments, got {}", args.len()));
+    }
+    Ok(())
+}
+
+fn string_arg(args: &[Value], index: usize) -> Result<&str, String> {
+    args.get(index)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("invalid type, argument {} must be a string", index + 1))
+}
+
+/// A string or a number written as a string (regex functions accept both).
+fn string_or_number_arg(args: &[Value], index: usize) -> Result<String, String> {
+    match args.get(index) {
+        Some(Value::String(text)) => Ok(text.clone()),
+        Some(Value::Number(number)) => Ok(super::format_number(number)),
+        _ => Err(format!("invalid type, argument {} must be a string or a number", index + 1)),
+    }
+}
+
+fn number_arg(args: &[Value], index: usize) -> Result<f64, String> {
+    args.get(index)
+        .and_then(Value::as_f64)
+        .ok_or_else(|| format!("invalid type, argument {} must be a number", index + 1))
+}
+
+fn number(value: f64) -> Value {
+    if value.fract() == 0.0 && value.abs() < 9e15 {
+        json!(value as i64)
+    } else {
+        serde_json::Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null)
+    }
+}
+
+fn compare(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let (left, right) = (string_arg(args, 0)?, string_arg(args, 1)?);
+    Ok(json!(match left.cmp(right) {
+        std::cmp::Ordering::Less => -1,
+        std::cmp::Ordering::Equal => 0,
+        std::cmp::Ordering::Greater => 1,
+    }))
+}
+
+fn equal_fold(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    Ok(json!(string_arg(args, 0)?.to_lowercase() == string_arg(args, 1)?.to_lowercase()))
+}
+
+fn replace(args: &[Value]) -> Result<Value, String> {
+    arity(args, 4)?;
+    let (text, old, new) = (string_arg(args, 0)?, string_arg(args, 1)?, string_arg(args, 2)?);
+    let count = number_arg(args, 3)?;
+    if count < 0.0 {
+        return Ok(json!(text.replace(old, new)));
+    }
+    Ok(json!(text.replacen(old, new, count as usize)))
+}
+
+fn replace_all(args: &[Value]) -> Result<Value, String> {
+    arity(args, 3)?;
+    Ok(json!(string_arg(args, 0)?.replace(string_arg(args, 1)?, string_arg(args, 2)?)))
+}
+
+fn to_upper(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    Ok(json!(string_arg(args, 0)?.to_uppercase()))
+}
+
+fn to_lower(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    Ok(json!(string_arg(args, 0)?.to_lowercase()))
+}
+
+fn trim(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let cutset: Vec<char> = string_arg(args, 1)?.chars().collect();
+    Ok(json!(string_arg(args, 0)?.trim_matches(|c| cutset.contains(&c))))
+}
+
+fn trim_prefix(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let (text, prefix) = (string_arg(args, 0)?, string_arg(args, 1)?);
+    Ok(json!(text.strip_prefix(prefix).unwrap_or(text)))
+}
+
+fn split(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let (text, separator) = (string_arg(args, 0)?, string_arg(args, 1)?);
+    if separator.is_empty() {
+        return Ok(json!(text.chars().map(|c| c.to_string()).collect::<Vec<_>>()));
+    }
+    Ok(json!(text.split(separator).collect::<Vec<_>>()))
+}
+
+fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
+    regex::Regex::new(pattern).map_err(|error| format!("invalid regex {pattern:?}: {error}"))
+}
+
+fn regex_replace_all(args: &[Value]) -> Result<Value, String> {
+    arity(args, 3)?;
+    let regex = compile_regex(string_arg(args, 0)?)?;
+    let source = string_or_number_arg(args, 1)?;
+    let replacement = string_or_number_arg(args, 2)?;
+    Ok(json!(regex.replace_all(&source, replacement.as_str()).into_owned()))
+}
+
+fn regex_replace_all_literal(args: &[Value]) -> Result<Value, String> {
+    arity(args, 3)?;
+    let regex = compile_regex(string_arg(args, 0)?)?;
+    let source = string_or_number_arg(args, 1)?;
+    let replacement = string_or_number_arg(args, 2)?;
+    Ok(json!(regex.replace_all(&source, regex::NoExpand(&replacement)).into_owned()))
+}
+
+fn regex_match(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let regex = compile_regex(string_arg(args, 0)?)?;
+    Ok(json!(regex.is_match(&string_or_number_arg(args, 1)?)))
+}
+
+fn pattern_match(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    Ok(json!(wildcard_match(string_arg(args, 0)?, &string_or_number_arg(args, 1)?)))
+}
+
+fn label_match(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let (Some(selector), Some(labels)) = (args[0].as_object(), args[1].as_object()) else {
+        return Err("invalid type, arguments must be objects".to_string());
+    };
+    Ok(json!(selector.iter().all(|(key, value)| labels.get(key) == Some(value))))
+}
+
+fn to_boolean(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    match string_arg(args, 0)?.to_lowercase().as_str() {
+        "true" => Ok(json!(true)),
+        "false" => Ok(json!(false)),
+        other => Err(format!("lowercase argument must be 'true' or 'false' (provided: {other:?})")),
+    }
+}
+
+/// An operand of Kyverno's arithmetic: a plain number, a quantity or a duration.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Operand {
+    Number(f64),
+    Quantity(f64),
+    Duration(f64),
+}
+
+fn operand(value: &Value) -> Result<Operand, String> {
+    match value {
+        Value::Number(number) => Ok(Operand::Number(number.as_f64().unwrap_or(0.0))),
+        Value::String(text) => {
+            if let Some(seconds) = parse_duration(text).filter(|_| text.trim() != "0") {
+                return Ok(Operand::Duration(seconds));
+            }
+            if let Some(quantity) = parse_quantity(text) {
+                return Ok(Operand::Quantity(quantity));
+            }
+            Err(format!("invalid operand {text:?}: not a number, quantity or duration"))
+        }
+        _ => Err("invalid type, operands must be numbers, quantities or durations".to_string()),
+    }
+}
+
+fn format_quantity(value: f64) -> String {
+    if value.fract() == 0.0 {
+        return format!("{}", value as i64);
+    }
+    let milli = value * 1000.0;
+    if (milli - milli.round()).abs() < 1e-9 {
+        return format!("{}m", milli.round() as i64);
+    }
+    format!("{value}")
+}
+
+/// Formats seconds the way Go's `time.Duration.String` does.
+pub fn format_duration(seconds: f64) -> String {
+    if seconds == 0.0 {
+        return "0s".to_string();
+    }
+    let negative = seconds < 0.0;
+    let total = seconds.abs();
+    let mut out = String::new();
+    if negative {
+        out.push('-');
+    }
+    if total < 1.0 {
+        let nanos = (total * 1e9).round();
+        if nanos < 1e3 {
+            out.push_str(&format!("{nanos}ns"));
+        } else if nanos < 1e6 {
+            out.push_str(&format!("{}µs", trim_float(nanos / 1e3)));
+        } else {
+            out.push_str(&format!("{}ms", trim_float(nanos / 1e6)));
+        }
+        return out;
+    }
+    let hours = (total / 3600.0).floor();
+    let minutes = ((total - hours * 3600.0) / 60.0).floor();
+    let rest = total - hours * 3600.0 - minutes * 60.0;
+    if hours > 0.0 {
+        out.push_str(&format!("{}h", hours as i64));
+    }
+    if hours > 0.0 || minutes > 0.0 {
+        out.push_str(&format!("{}m", minutes as i64));
+    }
+    out.push_str(&format!("{}s", trim_float(rest)));
+    out
+}
+
+fn trim_float(value: f64) -> String {
+    let text = format!("{:.9}", value);
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    text.to_string()
+}
+
+fn arithmetic(args: &[Value], name: &str) -> Result<Value, String> {
+    arity(args, 2)?;
+    let (left, right) = (operand(&args[0])?, operand(&args[1])?);
+    use Operand::*;
+    let result = match (name, left, right) {
+        ("add", Number(a), Number(b)) => number(a + b),
+        ("add", Quantity(a), Quantity(b)) | ("add", Quantity(a), Number(b)) | ("add", Number(a), Quantity(b)) => {
+            json!(format_quantity(a + b))
+        }
+        ("add", Duration(a), Duration(b)) | ("add", Duration(a), Number(b)) | ("add", Number(a), Duration(b)) => {
+            json!(format_duration(a + b))
+        }
+        ("subtract", Number(a), Number(b)) => number(a - b),
+        ("subtract", Quantity(a), Quantity(b)) | ("subtract", Quantity(a), Number(b)) => {
+            json!(format_quantity(a - b))
+        }
+        ("subtract", Duration(a), Duration(b)) | ("subtract", Duration(a), Number(b)) => {
+            json!(format_duration(a - b))
+        }
+        ("multiply", Number(a), Number(b)) => number(a * b),
+        ("multiply", Quantity(a), Number(b)) | ("multiply", Number(b), Quantity(a)) => {
+            json!(format_quantity(a * b))
+        }
+        ("multiply", Duration(a), Number(b)) | ("multiply", Number(b), Duration(a)) => {
+            json!(format_duration(a * b))
+        }
+        ("divide", _, Number(b)) | ("divide", _, Quantity(b)) | ("divide", _, Duration(b)) if b == 0.0 => {
+            return Err("Zero divisor passed".to_string());
+        }
+        ("divide", Number(a), Number(b)) => number(a / b),
+        ("divide", Quantity(a), Quantity(b)) | ("divide", Duration(a), Duration(b)) => number(a / b),
+        ("divide", Quantity(a), Number(b)) => json!(format_quantity(a / b)),
+        ("divide", Duration(a), Number(b)) => json!(format_duration(a / b)),
+        ("modulo", _, Number(b)) | ("modulo", _, Quantity(b)) | ("modulo", _, Duration(b)) if b == 0.0 => {
+            return Err("Zero divisor passed".to_string());
+        }
+        ("modulo", Number(a), Number(b)) => {
+            if a.fract() != 0.0 || b.fract() != 0.0 {
+                return Err("Non int operands passed to modulo".to_string());
+            }
+            number(a % b)
+        }
+        ("modulo", Quantity(a), Quantity(b)) => json!(format_quantity(a % b)),
+        ("modulo", Duration(a), Duration(b)) => json!(format_duration(a % b)),
+        _ => {
+            return Err(format!("types mismatch: cannot {name} {:?} and {:?}", left, right));
+        }
+    };
+    Ok(result)
+}
+
+fn add(args: &[Value]) -> Result<Value, String> {
+    arithmetic(args, "add")
+}
+
+fn subtract(args: &[Value]) -> Result<Value, String> {
+    arithmetic(args, "subtract")
+}
+
+fn multiply(args: &[Value]) -> Result<Value, String> {
+    arithmetic(args, "multiply")
+}
+
+fn divide(args: &[Value]) -> Result<Value, String> {
+    arithmetic(args, "divide")
+}
+
+fn modulo(args: &[Value]) -> Result<Value, String> {
+    arithmetic(args, "modulo")
+}
+
+fn sum(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let Some(items) = args[0].as_array() else {
+        return Err("invalid type, argument must be an array".to_string());
+    };
+    let Some(first) = items.first() else {
+        return Err("at least one element in the array is required".to_string());
+    };
+    let mut total = first.clone();
+    for item in &items[1..] {
+        total = arithmetic(&[total, item.clone()], "add")?;
+    }
+    Ok(total)
+}
+
+fn round(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let value = number_arg(args, 0)?;
+    let digits = number_arg(args, 1)?;
+    if digits.fract() != 0.0 || digits < 0.0 {
+        return Err("digits must be a non-negative integer".to_string());
+    }
+    let scale = 10f64.powi(digits as i32);
+    Ok(number((value * scale).round() / scale))
+}
+
+fn base64_decode(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(string_arg(args, 0)?).map_err(|error| error.to_string())?;
+    Ok(json!(String::from_utf8_lossy(&bytes)))
+}
+
+fn base64_encode(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    Ok(json!(base64::engine::general_purpose::STANDARD.encode(string_arg(args, 0)?)))
+}
+
+type Time = chrono::DateTime<chrono::FixedOffset>;
+
+/// Converts a Go time layout (reference time `2006-01-02T15:04:05Z07:00`) to a chrono format.
+fn go_layout_to_chrono(layout: &str) -> String {
+    const TOKENS: &[(&str, &str)] = &[
+        ("2006", "%Y"),
+        ("Z07:00", "%:z"),
+        ("-07:00", "%:z"),
+        ("-0700", "%z"),
+        ("Z0700", "%z"),
+        ("MST", "%Z"),
+        ("January", "%B"),
+        ("Jan", "%b"),
+        ("Monday", "%A"),
+        ("Mon", "%a"),
+        (".000000000", "%.9f"),
+        (".000000", "%.6f"),
+        (".000", "%.3f"),
+        (".999999999", "%.f"),
+        ("01", "%m"),
+        ("02", "%d"),
+        ("_2", "%e"),
+        ("15", "%H"),
+        ("03", "%I"),
+        ("04", "%M"),
+        ("05", "%S"),
+        ("06", "%y"),
+        ("PM", "%p"),
+    ];
+    let mut out = String::new();
+    let mut rest = layout;
+    'outer: while !rest.is_empty() {
+        for (go, chrono_token) in TOKENS {
+            if let Some(after) = rest.strip_prefix(go) {
+                out.push_str(chrono_token);
+                rest = after;
+                continue 'outer;
+            }
+        }
+        let mut chars = rest.chars();
+        let c = chars.next().unwrap_or(' ');
+        if c == '%' {
+            out.push_str("%%");
+        } else {
+            out.push(c);
+        }
+        rest = chars.as_str();
+    }
+    out
+}
+
+fn parse_time(layout: &str, text: &str) -> Result<Time, String> {
+    if layout == "2006-01-02T15:04:05Z07:00" || layout.is_empty() {
+        return chrono::DateTime::parse_from_rfc3339(text).map_err(|error| format!("invalid time {text:?}: {error}"));
+    }
+    let format = go_layout_to_chrono(layout);
+    if let Ok(time) = chrono::DateTime::parse_from_str(text, &format) {
+        return Ok(time);
+    }
+    chrono::NaiveDateTime::parse_from_str(text, &format)
+        .map(|naive| naive.and_utc().fixed_offset())
+        .or_else(|_| {
+            chrono::NaiveDate::parse_from_str(text, &format)
+                .map(|date| date.and_hms_opt(0, 0, 0).unwrap_or_default().and_utc().fixed_offset())
+        })
+        .map_err(|error| format!("invalid time {text:?} for layout {layout:?}: {error}"))
+}
+
+fn parse_rfc3339(text: &str) -> Result<Time, String> {
+    parse_time("", text)
+}
+
+fn rfc3339(time: Time) -> String {
+    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+fn now() -> Time {
+    chrono::Utc::now().fixed_offset()
+}
+
+fn time_since(args: &[Value]) -> Result<Value, String> {
+    arity(args, 3)?;
+    let layout = string_arg(args, 0)?;
+    let start = parse_time(layout, string_arg(args, 1)?)?;
+    let end_text = string_arg(args, 2)?;
+    let end = if end_text.is_empty() { now() } else { parse_time(layout, end_text)? };
+    let seconds = (end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9;
+    Ok(json!(format_duration(seconds)))
+}
+
+fn time_now(args: &[Value]) -> Result<Value, String> {
+    arity(args, 0)?;
+    Ok(json!(rfc3339(chrono::Local::now().fixed_offset())))
+}
+
+fn time_now_utc(args: &[Value]) -> Result<Value, String> {
+    arity(args, 0)?;
+    Ok(json!(rfc3339(now())))
+}
+
+fn time_to_cron(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    use chrono::{Datelike, Timelike};
+    let time = parse_rfc3339(string_arg(args, 0)?)?;
+    Ok(json!(format!(
+        "{} {} {} {} {}",
+        time.minute(),
+        time.hour(),
+        time.day(),
+        time.month(),
+        time.weekday().num_days_from_sunday()
+    )))
+}
+
+fn time_add(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let time = parse_rfc3339(string_arg(args, 0)?)?;
+    let seconds = parse_duration(string_arg(args, 1)?).ok_or("invalid duration")?;
+    let shifted = time + chrono::Duration::nanoseconds((seconds * 1e9) as i64);
+    Ok(json!(rfc3339(shifted)))
+}
+
+fn time_parse(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let layout = string_arg(args, 0)?;
+    let text = string_or_number_arg(args, 1)?;
+    if let Ok(seconds) = text.parse::<i64>() {
+        // Kyverno accepts epoch seconds in place of a formatted time.
+        let time = chrono::DateTime::from_timestamp(seconds, 0).ok_or("invalid epoch")?;
+        return Ok(json!(rfc3339(time.fixed_offset())));
+    }
+    Ok(json!(rfc3339(parse_time(layout, &text)?)))
+}
+
+fn time_utc(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let time = parse_rfc3339(string_arg(args, 0)?)?;
+    Ok(json!(rfc3339(time.with_timezone(&chrono::Utc).fixed_offset())))
+}
+
+fn time_diff(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let start = parse_rfc3339(string_arg(args, 0)?)?;
+    let end = parse_rfc3339(string_arg(args, 1)?)?;
+    Ok(json!(format_duration((end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9)))
+}
+
+fn time_before(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    Ok(json!(parse_rfc3339(string_arg(args, 0)?)? < parse_rfc3339(string_arg(args, 1)?)?))
+}
+
+fn time_after(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    Ok(json!(parse_rfc3339(string_arg(args, 0)?)? > parse_rfc3339(string_arg(args, 1)?)?))
+}
+
+fn time_between(args: &[Value]) -> Result<Value, String> {
+    arity(args, 3)?;
+    let time = parse_rfc3339(string_arg(args, 0)?)?;
+    let start = parse_rfc3339(string_arg(args, 1)?)?;
+    let end = parse_rfc3339(string_arg(args, 2)?)?;
+    Ok(json!(time > start && time < end))
+}
+
+fn time_truncate(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let time = parse_rfc3339(string_arg(args, 0)?)?;
+    let seconds = parse_duration(string_arg(args, 1)?).ok_or("invalid duration")?;
+    if seconds <= 0.0 {
+        return Ok(json!(rfc3339(time)));
+    }
+    let nanos = (seconds * 1e9) as i64;
+    let stamp = time.timestamp_nanos_opt().ok_or("time out of range")?;
+    let truncated = stamp - stamp.rem_euclid(nanos);
+    let result = chrono::DateTime::from_timestamp_nanos(truncated).with_timezone(time.offset());
+    Ok(json!(rfc3339(result)))
+}
+
+fn path_canonicalize(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let path = string_arg(args, 0)?;
+    // Go's filepath.Clean: drop empty and `.` segments, resolve `..`.
+    let rooted = path.starts_with('/');
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                if parts.last().is_some_and(|last| *last != "..") {
+                    parts.pop();
+                } else if !rooted {
+                    parts.push("..");
+                }
+            }
+            other => parts.push(other),
+        }
+    }
+    let joined = parts.join("/");
+    Ok(json!(match (rooted, joined.is_empty()) {
+        (true, _) => format!("/{joined}"),
+        (false, true) => ".".to_string(),
+        (false, false) => joined,
+    }))
+}
+
+fn truncate(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let text = string_arg(args, 0)?;
+    let length = number_arg(args, 1)?.max(0.0) as usize;
+    Ok(json!(text.chars().take(length).collect::<String>()))
+}
+
+fn semver_compare(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let version =
+        semver::Version::parse(string_arg(args, 0)?.trim_start_matches('v')).map_err(|error| error.to_string())?;
+    let range = string_arg(args, 1)?;
+    // blang/semver ranges: `||` separates alternatives, spaces separate conditions that must all hold.
+    for alternative in range.split("||") {
+        let conditions: Vec<String> = alternative.split_whitespace().map(|part| part.to_string()).collect();
+        let mut all = true;
+        for condition in &conditions {
+            let requirement = if condition.starts_with(|c: char| c.is_ascii_digit()) {
+                format!("={condition}")
+            } else if let Some(rest) = condition.strip_prefix("==") {
+                format!("={rest}")
+            } else if let Some(rest) = condition.strip_prefix("!=") {
+                let excluded = semver::Version::parse(rest).map_err(|error| error.to_string())?;
+                if version == excluded {
+                    all = false;
+                }
+                continue;
+            } else {
+                condition.clone()
+            };
+            let requirement = semver::VersionReq::parse(&requirement).map_err(|error| error.to_string())?;
+            if !requirement.matches(&version) {
+                all = false;
+            }
+        }
+        if all && !conditions.is_empty() {
+            return Ok(json!(true));
+        }
+    }
+    Ok(json!(false))
+}
+
+fn parse_json(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    serde_json::from_str(string_arg(args, 0)?).map_err(|error| error.to_string())
+}
+
+fn parse_yaml(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let documents = crate::syntax::parse_file(string_arg(args, 0)?);
+    match documents.into_iter().next() {
+        Some(document) if document.errors.is_empty() => Ok(document.yaml11_value()),
+        Some(document) => Err(document.error_text()),
+        None => Ok(Value::Null),
+    }
+}
+
+fn lookup(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    match (&args[0], &args[1]) {
+        (Value::Object(map), Value::String(key)) => Ok(map.get(key).cloned().unwrap_or(Value::Null)),
+        (Value::Array(items), Value::Number(index)) => {
+            let index = index.as_f64().unwrap_or(-1.0);
+            if index.fract() != 0.0 {
+                return Err("index must be an integer".to_string());
+            }
+            Ok(if index < 0.0 { Value::Null } else { items.get(index as usize).cloned().unwrap_or(Value::Null) })
+        }
+        _ => Err("invalid types, expected (object, string) or (array, number)".to_string()),
+    }
+}
+
+fn items(args: &[Value]) -> Result<Value, String> {
+    arity(args, 3)?;
+    let (key_name, value_name) = (string_arg(args, 1)?, string_arg(args, 2)?);
+    let mut out = Vec::new();
+    match &args[0] {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            for key in keys {
+                let mut entry = Map::new();
+                entry.insert(key_name.to_string(), json!(key));
+                entry.insert(value_name.to_string(), map[key].clone());
+                out.push(Value::Object(entry));
+            }
+        }
+        Value::Array(values) => {
+            for (index, value) in values.iter().enumerate() {
+                let mut entry = Map::new();
+                entry.insert(key_name.to_string(), json!(index));
+                entry.insert(value_name.to_string(), value.clone());
+                out.push(Value::Object(entry));
+            }
+        }
+        _ => return Err("invalid type, first argument must be an object or an array".to_string()),
+    }
+    Ok(Value::Array(out))
+}
+
+fn object_from_lists(args: &[Value]) -> Result<Value, String> {
+    arity(args, 2)?;
+    let (Some(keys), Some(values)) = (args[0].as_array(), args[1].as_array()) else {
+        return Err("invalid types, arguments must be arrays".to_string());
+    };
+    let mut out = Map::new();
+    for (index, key) in keys.iter().enumerate() {
+        let Some(key) = key.as_str() else {
+            return Err("keys must be strings".to_string());
+        };
+        out.insert(key.to_string(), values.get(index).cloned().unwrap_or(Value::Null));
+    }
+    Ok(Value::Object(out))
+}
+
+fn random(_args: &[Value]) -> Result<Value, String> {
+    Err("random() produces a different value on every run and cannot be evaluated reproducibly".to_string())
+}
+
+fn x509_decode(_args: &[Value]) -> Result<Value, String> {
+    Err("x509_decode() is not supported by this engine yet".to_string())
+}
+
+fn image_normalize(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let image = string_arg(args, 0)?;
+    Ok(json!(normalize_image(image)))
+}
+
+/// Normalizes an image reference the way docker's reference parser does (`nginx` -> `docker.io/library/nginx:latest`).
+pub fn normalize_image(image: &str) -> String {
+    let (name, digest) = match image.split_once('@') {
+        Some((name, digest)) => (name, Some(digest)),
+        None => (image, None),
+    };
+    let (repository, tag) = match name.rfind(':') {
+        Some(position) if !name[position..].contains('/') => (&name[..position], Some(&name[position + 1..])),
+        _ => (name, None),
+    };
+    let first = repository.split('/').next().unwrap_or("");
+    let has_registry = repository.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    let full = if has_registry {
+        repository.to_string()
+    } else if repository.contains('/') {
+        format!("docker.io/{repository}")
+    } else {
+        format!("docker.io/library/{repository}")
+    };
+    match (tag, digest) {
+        (Some(tag), Some(digest)) => format!("{full}:{tag}@{digest}"),
+        (None, Some(digest)) => format!("{full}@{digest}"),
+        (Some(tag), None) => format!("{full}:{tag}"),
+        (None, None) => format!("{full}:latest"),
+    }
+}
+
+fn is_external_url(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    let url = string_arg(args, 0)?;
+    let Some((_, rest)) = url.split_once("://") else {
+        return Ok(json!(false));
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once('@').map(|(_, host)| host).unwrap_or(host);
+    let host = if host.starts_with('[') {
+        host.trim_start_matches('[').split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    if host.is_empty() || host == "localhost" {
+        return Ok(json!(false));
+    }
+    if let Ok(address) = host.parse::<std::net::IpAddr>() {
+        let internal = match address {
+            std::net::IpAddr::V4(v4) => {
+                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
+            }
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
+            }
+        };
+        return Ok(json!(!internal));
+    }
+    Ok(json!(true))
+}
+
+fn sha256(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    Ok(json!(hex(&digest::sha256(string_arg(args, 0)?.as_bytes()))))
+}
+
+fn sha1(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    Ok(json!(hex(&digest::sha1(string_arg(args, 0)?.as_bytes()))))
+}
+
+fn md5(args: &[Value]) -> Result<Value, String> {
+    arity(args, 1)?;
+    Ok(json!(hex(&digest::md5(string_arg(args, 0)?.as_bytes()))))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+/// Small message digests for the hash functions; none is used for security, only to reproduce values.
+mod digest {
+    fn pad(message: &[u8], big_endian: bool) -> Vec<u8> {
+        let mut data = message.to_vec();
+        let bit_length = (message.len() as u64).wrapping_mul(8);
+        data.push(0x80);
+        while data.len() % 64 != 56 {
+            data.push(0);
+        }
+        if big_endian {
+            data.extend_from_slice(&bit_length.to_be_bytes());
+        } else {
+            data.extend_from_slice(&bit_length.to_le_bytes());
+        }
+        data
+    }
+
+    pub fn sha256(message: &[u8]) -> Vec<u8> {
+        const K: [u32; 64] = [
+            0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+            0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786,
+            0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8,
+            0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+            0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+            0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a,
+            0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+            0xc67178f2,
+        ];
+        let mut h: [u32; 8] =
+            [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19];
+        for chunk in pad(message, true).chunks(64) {
+            let mut w = [0u32; 64];
+            for i in 0..16 {
+                w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+            }
+            for i in 16..64 {
+                let s0 = w[i - 15].rotate_right(7) ^ w[i - 15].rotate_right(18) ^ (w[i - 15] >> 3);
+                let s1 = w[i - 2].rotate_right(17) ^ w[i - 2].rotate_right(19) ^ (w[i - 2] >> 10);
+                w[i] = w[i - 16].wrapping_add(s0).wrapping_add(w[i - 7]).wrapping_add(s1);
+            }
+            let mut v = h;
+            for i in 0..64 {
+                let s1 = v[4].rotate_right(6) ^ v[4].rotate_right(11) ^ v[4].rotate_right(25);
+                let ch = (v[4] & v[5]) ^ (!v[4] & v[6]);
+                let t1 = v[7].wrapping_add(s1).wrapping_add(ch).wrapping_add(K[i]).wrapping_add(w[i]);
+                let s0 = v[0].rotate_right(2) ^ v[0].rotate_right(13) ^ v[0].rotate_right(22);
+                let maj = (v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]);
+                let t2 = s0.wrapping_add(maj);
+                v = [t1.wrapping_add(t2), v[0], v[1], v[2], v[3].wrapping_add(t1), v[4], v[5], v[6]];
+            }
+            for i in 0..8 {
+                h[i] = h[i].wrapping_add(v[i]);
+            }
+        }
+        h.iter().flat_map(|word| word.to_be_bytes()).collect()
+    }
+
+    pub fn sha1(message: &[u8]) -> Vec<u8> {
+        let mut h: [u32; 5] = [0x67452301, 0xEFCDAB89, 0x98BADCFE, 0x10325476, 0xC3D2E1F0];
+        for chunk in pad(message, true).chunks(64) {
+            let mut w = [0u32; 80];
+            for i in 0..16 {
+                w[i] = u32::from_be_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]);
+            }
+            for i in 16..80 {
+                w[i] = (w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16]).rotate_left(1);
+            }
+            let (mut a, mut b, mut c, mut d, mut e) = (h[0], h[1], h[2], h[3], h[4]);
+            for (i, word) in w.iter().enumerate() {
+                let (f, k) = match i {
+                    0..=19 => ((b & c) | (!b & d), 0x5A827999),
+                    20..=39 => (b ^ c ^ d, 0x6ED9EBA1),
+                    40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1BBCDC),
+                    _ => (b ^ c ^ d, 0xCA62C1D6),
+                };
+                let temp = a.rotate_left(5).wrapping_add(f).wrapping_add(e).wrapping_add(k).wrapping_add(*word);
+                e = d;
+                d = c;
+                c = b.rotate_left(30);
+                b = a;
+                a = temp;
+            }
+            h[0] = h[0].wrapping_add(a);
+            h[1] = h[1].wrapping_add(b);
+            h[2] = h[2].wrapping_add(c);
+            h[3] = h[3].wrapping_add(d);
+            h[4] = h[4].wrapping_add(e);
+        }
+        h.iter().flat_map(|word| word.to_be_bytes()).collect()
+    }
+
+    pub fn md5(message: &[u8]) -> Vec<u8> {
+        const S: [u32; 64] = [
+            7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
+            14, 20, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10,
+            15, 21, 6, 10, 15, 21,
+        ];
+        let k: Vec<u32> = (0..64).map(|i| ((i as f64 + 1.0).sin().abs() * 4294967296.0) as u32).collect();
+        let mut h: [u32; 4] = [0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476];
+        for chunk in pad(message, false).chunks(64) {
+            let m: Vec<u32> = (0..16)
+                .map(|i| u32::from_le_bytes([chunk[4 * i], chunk[4 * i + 1], chunk[4 * i + 2], chunk[4 * i + 3]]))
+                .collect();
+            let (mut a, mut b, mut c, mut d) = (h[0], h[1], h[2], h[3]);
+            for i in 0..64 {
+                let (f, g) = match i {
+                    0..=15 => ((b & c) | (!b & d), i),
+                    16..=31 => ((d & b) | (!d & c), (5 * i + 1) % 16),
+                    32..=47 => (b ^ c ^ d, (3 * i + 5) % 16),
+                    _ => (c ^ (b | !d), (7 * i) % 16),
+                };
+                let rotated = a.wrapping_add(f).wrapping_add(k[i]).wrapping_add(m[g]).rotate_left(S[i]);
+                a = d;
+                d = c;
+                c = b;
+                b = b.wrapping_add(rotated);
+            }
+            h[0] = h[0].wrapping_add(a);
+            h[1] = h[1].wrapping_add(b);
+            h[2] = h[2].wrapping_add(c);
+            h[3] = h[3].wrapping_add(d);
+        }
+        h.iter().flat_map(|word| word.to_le_bytes()).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(expression: &str, data: Value, expect: Value) {
+        let compiled = runtime().compile(expression).expect("expression compiles");
+        let result = compiled.search(&data).map(|variable| to_value(&variable)).map_err(|error| error.to_string());
+        assert_eq!(result, Ok(expect), "{expression}");
+    }
+
+    #[test]
+    fn string_functions() {
+        check("to_upper('abc')", json!({}), json!("ABC"));
+        check("split('a,b', ',')", json!({}), json!(["a", "b"]));
+        check("regex_replace_all('([a-z]+)-(\\d+)', 'ab-12', '$2')", json!({}), json!("12"));
+        check("pattern_match('nginx:*', 'nginx:1')", json!({}), json!(true));
+        check("truncate('abcdef', `3`)", json!({}), json!("abc"));
+        check("path_canonicalize('/a//b/../c')", json!({}), json!("/a/c"));
+    }
+
+    #[test]
+    fn arithmetic_and_time() {
+        check("add(`1`, `2`)", json!({}), json!(3));
+        check("sum(['1Gi', '1Gi'])", json!({}), json!("2147483648"));
+        check("divide('10Mi', '1Mi')", json!({}), json!(10));
+        check("time_diff('2023-01-01T00:00:00Z', '2023-01-01T01:30:00Z')", json!({}), json!("1h30m0s"));
+        check("semver_compare('1.2.3', '>=1.0.0 <2.0.0')", json!({}), json!(true));
+    }
+
+    #[test]
+    fn lookups_images_and_digests() {
+        check("items(@, 'k', 'v')", json!({"b": 1, "a": 2}), json!([{"k": "a", "v": 2}, {"k": "b", "v": 1}]));
+        check("image_normalize('nginx')", json!({}), json!("docker.io/library/nginx:latest"));
+        check("sha256('abc')", json!({}), json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+        check("md5('abc')", json!({}), json!("900150983cd24fb0d6963f7d28e17f72"));
+        check("sha1('abc')", json!({}), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));
+    }
+}

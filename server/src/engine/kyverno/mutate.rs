@@ -1,0 +1,650 @@
+//! Mutate rules: patchStrategicMerge (with conditional, global and add-if-not-present anchors, lists
+//! merged by their associative key), patchesJson6902 and foreach, applied rule after rule.
+
+use serde_json::{Map, Value};
+
+use super::conditions::evaluate_conditions;
+use super::foreach::{add_element, evaluate_list, load_context, request_context};
+use super::pattern::{AnchorKind, PatternOutcome, match_pattern, parse_anchor};
+use super::validate::policy_namespace;
+use super::variables::{JsonContext, VariableError, substitute_all};
+use super::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType, matching};
+
+/// Runs every mutate rule of `policy` (after autogen) on `resource`, each on the previous result.
+pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> MutateResponse {
+    let namespace = policy_namespace(policy);
+    let mut patched = resource.clone();
+    let mut rules = Vec::new();
+    for rule in super::autogen::compute_rules(policy) {
+        let Some(mutate) = rule.get("mutate") else {
+            continue;
+        };
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+        let (mut context, effective) = request_context(&patched, request);
+        if !matching::rule_matches(&rule, &effective, request, &namespace) {
+            continue;
+        }
+        let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
+        if mutate.get("targets").is_some() {
+            let reason = "mutate rules with targets (mutate existing resources) are not supported yet".to_string();
+            let mut unsupported = response(RuleStatus::Error, reason.clone());
+            unsupported.unsupported = Some(reason);
+            rules.push(unsupported);
+            continue;
+        }
+        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
+            rules.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+            continue;
+        }
+        match evaluate_conditions(rule.get("preconditions"), &context) {
+            Err(error) => {
+                rules.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                continue;
+            }
+            Ok(outcome) if !outcome.holds => {
+                rules.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                continue;
+            }
+            Ok(_) => {}
+        }
+        let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
+            mutate_foreach(foreach, &context, &effective, request, &name, 0)
+        } else {
+            apply_patches(mutate, &context, &effective)
+        };
+        match outcome {
+            Ok(Some(result)) => {
+                patched = result;
+                rules.push(response(RuleStatus::Pass, "resource patched".to_string()));
+            }
+            Ok(None) => rules.push(response(RuleStatus::Skip, "no patches applied".to_string())),
+            Err(error) => rules.push(response(RuleStatus::Error, error)),
+        }
+    }
+    MutateResponse { rules, patched_resource: patched }
+}
+
+/// Applies the patch of a mutate block (or foreach entry) after substitution; `None` when nothing changed.
+fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Result<Option<Value>, String> {
+    let mut patches = Map::new();
+    for key in ["patchStrategicMerge", "patchesJson6902"] {
+        if let Some(value) = block.get(key) {
+            patches.insert(key.to_string(), value.clone());
+        }
+    }
+    let substituted = substitute_all(&Value::Object(patches), context)
+        .map_err(|error| format!("variable substitution failed: {error}"))?;
+    let result = if let Some(patch) = substituted.get("patchStrategicMerge") {
+        strategic_merge(resource, patch)?
+    } else if let Some(patch) =
+        substituted.get("patchesJson6902").and_then(Value::as_str).filter(|text| !text.is_empty())
+    {
+        apply_json6902(resource, patch)?
+    } else {
+        return Err("empty mutate rule".to_string());
+    };
+    if &result == resource {
+        return Ok(None);
+    }
+    Ok(Some(result))
+}
+
+fn mutate_foreach(
+    foreach: &[Value],
+    context: &JsonContext,
+    resource: &Value,
+    request: &Request,
+    rule_name: &str,
+    nesting: usize,
+) -> Result<Option<Value>, String> {
+    let mut current = resource.clone();
+    let mut changed = false;
+    for entry in foreach {
+        let list = entry.get("list").and_then(Value::as_str).unwrap_or("");
+        // Each entry reads the resource as patched so far.
+        let mut entry_context = context.clone();
+        if nesting == 0 {
+            entry_context.add_variable("request.object", current.clone());
+        }
+        let elements = match evaluate_list(list, &entry_context) {
+            Ok(elements) => elements,
+            Err(VariableError::NotFound(_)) => continue,
+            Err(error) => return Err(format!("failed to evaluate list {list}: {error}")),
+        };
+        // Kyverno walks the elements backwards so that JSON patches removing items keep valid indexes.
+        for (index, element) in elements.iter().enumerate().rev() {
+            if element.is_null() {
+                continue;
+            }
+            let mut element_context = entry_context.clone();
+            element_context.add_variable("request.object", current.clone());
+            add_element(&mut element_context, element, index, nesting);
+            load_context(entry.get("context"), rule_name, request, &mut element_context, false)?;
+            match evaluate_conditions(entry.get("preconditions"), &element_context) {
+                Ok(outcome) if outcome.holds => {}
+                Ok(_) => continue,
+                Err(_) => continue,
+            }
+            let result = if let Some(nested) = entry.get("foreach").and_then(Value::as_array) {
+                mutate_foreach(nested, &element_context, &current, request, rule_name, nesting + 1)?
+            } else {
+                apply_patches(entry, &element_context, &current)?
+            };
+            if let Some(result) = result {
+                current = result;
+                changed = true;
+            }
+        }
+    }
+    Ok(changed.then_some(current))
+}
+
+/// Why preprocessing dropped a patch.
+enum Dropped {
+    /// A conditional anchor did not hold: this map is not applied.
+    Condition,
+    /// A global anchor did not hold: nothing of the patch is applied.
+    Global,
+}
+
+/// Applies a strategic merge patch with Kyverno anchors.
+pub fn strategic_merge(resource: &Value, patch: &Value) -> Result<Value, String> {
+    let prepared = match prepare(patch, Some(resource)) {
+        Ok(prepared) => prepared,
+        Err(Dropped::Condition) | Err(Dropped::Global) => return Ok(resource.clone()),
+    };
+    Ok(merge(resource, &prepared))
+}
+
+/// Resolves anchors against the resource and returns a plain patch.
+fn prepare(patch: &Value, resource: Option<&Value>) -> Result<Value, Dropped> {
+    match patch {
+        Value::Object(map) => prepare_map(map, resource).map(Value::Object),
+        Value::Array(items) => prepare_list(items, resource.and_then(Value::as_array)),
+        other => Ok(other.clone()),
+    }
+}
+
+fn condition_holds(resource: Option<&Value>, key: &str, pattern: &Value) -> bool {
+    let Some(value) = resource.and_then(|resource| resource.get(key)) else {
+        return false;
+    };
+    matches!(match_pattern(value, pattern), PatternOutcome::Pass)
+}
+
+fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<Map<String, Value>, Dropped> {
+    for (key, value) in patch {
+        match parse_anchor(key) {
+            Some((AnchorKind::Condition, bare)) if !condition_holds(resource, bare, value) => {
+                return Err(Dropped::Condition);
+            }
+            Some((AnchorKind::Global, bare)) if !condition_holds(resource, bare, value) => {
+                return Err(Dropped::Global);
+            }
+            _ => {}
+        }
+    }
+    let mut out = Map::new();
+    for (key, value) in patch {
+        match parse_anchor(key) {
+            Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _)) => {}
+            Some((AnchorKind::AddIfNotPresent, bare)) => {
+                let present = resource.and_then(|resource| resource.get(bare)).is_some();
+                if !present {
+                    out.insert(bare.to_string(), strip_anchors(value));
+                }
+            }
+            Some((_, bare)) => {
+                out.insert(bare.to_string(), strip_anchors(value));
+            }
+            None => {
+                let child = resource.and_then(|resource| resource.get(key));
+                match value {
+                    Value::Object(_) | Value::Array(_) => match prepare(value, child) {
+                        Ok(prepared) => {
+                            let empty_list = prepared.as_array().is_some_and(Vec::is_empty)
+                                && !value.as_array().is_some_and(Vec::is_empty);
+                            if !empty_list {
+                                out.insert(key.clone(), prepared);
+                            }
+                        }
+                        Err(Dropped::Condition) => {}
+                        Err(Dropped::Global) => return Err(Dropped::Global),
+                    },
+                    other => {
+                        out.insert(key.clone(), other.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn has_condition_anchor(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map.iter().any(|(key, child)| {
+            matches!(parse_anchor(key), Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _)))
+                || has_condition_anchor(child)
+        }),
+        Value::Array(items) => items.iter().any(has_condition_anchor),
+        _ => false,
+    }
+}
+
+fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value, Dropped> {
+    let conditional = patch.iter().any(|item| item.is_object() && has_condition_anchor(item));
+    if !conditional {
+        return Ok(Value::Array(
+            patch.iter().map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item))).collect(),
+        ));
+    }
+    let mut out = Vec::new();
+    let mut global_failures = 0;
+    let mut global_successes = 0;
+    for item in patch {
+        if !has_condition_anchor(item) {
+            out.push(strip_anchors(item));
+            continue;
+        }
+        for resource_item in resource.map(Vec::as_slice).unwrap_or_default() {
+            let prepared = prepare(item, Some(resource_item));
+            match &prepared {
+                Err(Dropped::Global) => global_failures += 1,
+                Ok(_) => global_successes += 1,
+                Err(Dropped::Condition) => {}
+            }
+            if let Ok(Value::Object(mut prepared)) = prepared {
+                if prepared.is_empty() {
+                    continue;
+                }
+                if let Some(key) = associative_key(resource_item)
+                    && let Some(key_value) = resource_item.get(key)
+                {
+                    prepared.insert(key.to_string(), key_value.clone());
+                }
+                out.push(Value::Object(prepared));
+            }
+        }
+    }
+    // A global anchor inside list items gates the whole patch: it applies when some item satisfies it.
+    let has_global = patch.iter().any(has_global_anchor);
+    if has_global
+        && (global_successes == 0 || resource.is_none_or(Vec::is_empty))
+        && (global_failures > 0 || resource.is_none_or(Vec::is_empty))
+    {
+        return Err(Dropped::Global);
+    }
+    Ok(Value::Array(out))
+}
+
+fn has_global_anchor(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => map
+            .iter()
+            .any(|(key, child)| matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)),
+        Value::Array(items) => items.iter().any(has_global_anchor),
+        _ => false,
+    }
+}
+
+fn strip_anchors(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(key, child)| {
+                    let bare = parse_anchor(key).map(|(_, bare)| bare.to_string()).unwrap_or_else(|| key.clone());
+                    (bare, strip_anchors(child))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(strip_anchors).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Keys kustomize uses to merge lists of maps when no schema says otherwise.
+const ASSOCIATIVE_KEYS: &[&str] = &["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
+
+fn associative_key(item: &Value) -> Option<&'static str> {
+    ASSOCIATIVE_KEYS.iter().copied().find(|key| item.get(*key).is_some())
+}
+
+fn list_key(resource: &[Value], patch: &[Value]) -> Option<&'static str> {
+    ASSOCIATIVE_KEYS.iter().copied().find(|key| {
+        patch.iter().all(|item| item.get(*key).is_some()) && resource.iter().all(|item| item.get(*key).is_some())
+    })
+}
+
+/// Merges a prepared patch into a value: maps recursively, `null` deletes, lists of maps by key.
+pub fn merge(resource: &Value, patch: &Value) -> Value {
+    match (resource, patch) {
+        (Value::Object(base), Value::Object(overlay)) => {
+            if overlay.get("$patch").and_then(Value::as_str) == Some("replace") {
+                let mut replaced = overlay.clone();
+                replaced.remove("$patch");
+                return Value::Object(replaced);
+            }
+            let mut out = base.clone();
+            for (key, value) in overlay {
+                if key == "$patch" {
+                    continue;
+                }
+                if value.is_null() {
+                    out.remove(key);
+                    continue;
+                }
+                let merged = match out.get(key) {
+                    Some(existing) => merge(existing, value),
+                    None => clean(value),
+                };
+                out.insert(key.clone(), merged);
+            }
+            Value::Object(out)
+        }
+        (Value::Array(base), Value::Array(overlay)) if !overlay.is_empty() && overlay.iter().all(Value::is_object) => {
+            let Some(key) = list_key(base, overlay) else {
+                return clean(patch);
+            };
+            let mut out = base.clone();
+            for item in overlay {
+                let item_key = item.get(key);
+                let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
+                match out.iter().position(|existing| existing.get(key) == item_key) {
+                    Some(position) if delete => {
+                        out.remove(position);
+                    }
+                    Some(position) => {
+                        let merged = merge(&out[position], item);
+                        out[position] = merged;
+                    }
+                    None if delete => {}
+                    None => out.push(clean(item)),
+                }
+            }
+            Value::Array(out)
+        }
+        (_, other) => clean(other),
+    }
+}
+
+/// Drops `null` members and directives from a value inserted whole.
+fn clean(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, child)| !child.is_null() && key.as_str() != "$patch")
+                .map(|(key, child)| (key.clone(), clean(child)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(clean).collect()),
+        other => other.clone(),
+    }
+}
+
+/// Applies an RFC 6902 patch written as YAML or JSON text.
+pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, String> {
+    let documents = crate::syntax::parse_file(patch_text);
+    let Some(document) = documents.into_iter().next() else {
+        return Err("empty patchesJson6902".to_string());
+    };
+    if !document.errors.is_empty() {
+        return Err(format!("failed to parse patchesJson6902: {}", document.error_text()));
+    }
+    let Some(operations) = document.value.as_array().cloned() else {
+        return Err("patchesJson6902 must be a list of operations".to_string());
+    };
+    let mut current = resource.clone();
+    for operation in operations {
+        let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
+        let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
+        match op {
+            "add" => add_at(&mut current, path, operation.get("value").cloned().unwrap_or(Value::Null), true)?,
+            "replace" => add_at(&mut current, path, operation.get("value").cloned().unwrap_or(Value::Null), false)?,
+            "remove" => {
+                remove_at(&mut current, path);
+            }
+            "copy" | "move" => {
+                let from = operation.get("from").and_then(Value::as_str).unwrap_or("");
+                let value = current.pointer(from).cloned().ok_or_else(|| format!("path {from} not found"))?;
+                if op == "move" {
+                    remove_at(&mut current, from);
+                }
+                add_at(&mut current, path, value, true)?;
+            }
+            "test" => {
+                let expected = operation.get("value").cloned().unwrap_or(Value::Null);
+                if current.pointer(path) != Some(&expected) {
+                    return Err(format!("test operation failed at {path}"));
+                }
+            }
+            other => return Err(format!("unsupported patch operation {other:?}")),
+        }
+    }
+    Ok(current)
+}
+
+fn split_pointer(path: &str) -> Vec<String> {
+    path.split('/').skip(1).map(|segment| segment.replace("~1", "/").replace("~0", "~")).collect()
+}
+
+fn add_at(target: &mut Value, path: &str, value: Value, insert: bool) -> Result<(), String> {
+    let segments = split_pointer(path);
+    let Some((last, parents)) = segments.split_last() else {
+        *target = value;
+        return Ok(());
+    };
+    let mut current = target;
+    for (position, segment) in parents.iter().enumerate() {
+        // Missing parents are created, as Kyverno applies patches with EnsurePathExistsOnAdd: an array
+        // when the next segment is an index or `-`, an object otherwise.
+        let next = segments.get(position + 1).map(String::as_str).unwrap_or("");
+        let next_is_index = next == "-" || next.parse::<i64>().is_ok();
+        current = match current {
+            Value::Object(map) => map
+                .entry(segment.clone())
+                .or_insert_with(|| if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) }),
+            Value::Array(items) => {
+                let index = match parse_index(segment, items.len()) {
+                    Ok(index) if index < items.len() => index,
+                    _ => {
+                        items.push(if next_is_index { Value::Array(Vec::new()) } else { Value::Object(Map::new()) });
+                        items.len() - 1
+                    }
+                };
+                &mut items[index]
+            }
+            _ => return Err(format!("cannot traverse {path}")),
+        };
+    }
+    match current {
+        Value::Object(map) => {
+            map.insert(last.clone(), value);
+            Ok(())
+        }
+        Value::Array(items) => {
+            if last == "-" {
+                items.push(value);
+                return Ok(());
+            }
+            let index = parse_index(last, items.len() + usize::from(insert))?;
+            if insert {
+                if index > items.len() {
+                    return Err(format!("index {last} out of range in {path}"));
+                }
+                items.insert(index, value);
+            } else {
+                let slot = items.get_mut(index).ok_or_else(|| format!("index {last} out of range in {path}"))?;
+                *slot = value;
+            }
+            Ok(())
+        }
+        Value::Null if last == "-" || last == "0" => {
+            *current = Value::Array(vec![value]);
+            Ok(())
+        }
+        Value::Null => {
+            let mut map = Map::new();
+            map.insert(last.clone(), value);
+            *current = Value::Object(map);
+            Ok(())
+        }
+        _ => Err(format!("cannot add at {path}")),
+    }
+}
+
+fn parse_index(segment: &str, length: usize) -> Result<usize, String> {
+    let index: i64 = segment.parse().map_err(|_| format!("invalid array index {segment:?}"))?;
+    let resolved = if index < 0 { length as i64 + index } else { index };
+    if resolved < 0 {
+        return Err(format!("invalid array index {segment:?}"));
+    }
+    Ok(resolved as usize)
+}
+
+fn remove_at(target: &mut Value, path: &str) {
+    let segments = split_pointer(path);
+    let Some((last, parents)) = segments.split_last() else {
+        return;
+    };
+    let mut current = target;
+    for segment in parents {
+        let next = match current {
+            Value::Object(map) => map.get_mut(segment),
+            Value::Array(items) => parse_index(segment, items.len()).ok().and_then(|index| items.get_mut(index)),
+            _ => None,
+        };
+        match next {
+            Some(next) => current = next,
+            None => return,
+        }
+    }
+    match current {
+        Value::Object(map) => {
+            map.remove(last);
+        }
+        Value::Array(items) => {
+            if let Ok(index) = parse_index(last, items.len())
+                && index < items.len()
+            {
+                items.remove(index);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(resource: Value, patch: Value, expect: Value) {
+        assert_eq!(strategic_merge(&resource, &patch), Ok(expect));
+    }
+
+    #[test]
+    fn merges_maps_and_named_lists() {
+        check(
+            json!({"spec": {"containers": [{"name": "a", "image": "x"}]}}),
+            json!({"spec": {"containers": [{"name": "a", "imagePullPolicy": "Always"}, {"name": "b"}]}}),
+            json!({"spec": {"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}, {"name": "b"}]}}),
+        );
+    }
+
+    #[test]
+    fn anchors_in_patches() {
+        check(
+            json!({"metadata": {"labels": {"a": "1"}}}),
+            json!({"metadata": {"labels": {"+(a)": "2", "+(b)": "3"}}}),
+            json!({"metadata": {"labels": {"a": "1", "b": "3"}}}),
+        );
+        check(
+            json!({"spec": {"containers": [{"name": "a", "image": "nginx:latest"}, {"name": "b", "image": "redis"}]}}),
+            json!({"spec": {"containers": [{"(image)": "*:latest", "imagePullPolicy": "Always"}]}}),
+            json!({"spec": {"containers": [{"name": "a", "image": "nginx:latest", "imagePullPolicy": "Always"}, {"name": "b", "image": "redis"}]}}),
+        );
+    }
+
+    #[test]
+    fn json6902() {
+        let patched = apply_json6902(
+            &json!({"spec": {"items": [1, 2]}}),
+            "- op: add\n  path: /spec/items/-\n  value: 3\n- op: remove\n  path: /spec/items/0\n",
+        );
+        assert_eq!(patched, Ok(json!({"spec": {"items": [2, 3]}})));
+    }
+}
+
+#[cfg(test)]
+mod global_anchor_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn global_anchor_in_list_item_gates_the_whole_patch() {
+        let resource =
+            json!({"metadata": {"name": "p"}, "spec": {"volumes": [{"name": "myfile", "hostPath": {"path": "/foo"}}]}});
+        let patch = json!({"metadata": {"annotations": {"+(safe)": "true"}}, "spec": {"volumes": [{"hostPath": {"<(path)": "*"}}]}});
+        let patched = strategic_merge(&resource, &patch).unwrap_or_default();
+        assert_eq!(patched.pointer("/metadata/annotations/safe"), Some(&json!("true")), "{patched}");
+    }
+}
+
+#[cfg(test)]
+mod policy_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Mutates a Pod with a ClusterPolicy made of `rules`; renders statuses and the patched resource.
+    fn check(rules: Value, expect: expect_test::Expect) {
+        let policy = json!({
+            "apiVersion": "kyverno.io/v1", "kind": "ClusterPolicy",
+            "metadata": {"name": "m", "annotations": {"pod-policies.kyverno.io/autogen-controllers": "none"}},
+            "spec": {"rules": rules}
+        });
+        let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "web"},
+                         "spec": {"containers": [{"name": "a", "image": "nginx"}, {"name": "b", "image": "redis"}]}});
+        let response = mutate_policy(&policy, &pod, &Request::default());
+        let mut lines: Vec<String> =
+            response.rules.iter().map(|rule| format!("{}: {}", rule.name, rule.status.as_str())).collect();
+        lines.push(response.patched_resource.to_string());
+        expect.assert_eq(&(lines.join("\n") + "\n"));
+    }
+
+    fn rule(name: &str, mutate: Value) -> Value {
+        json!({"name": name, "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "mutate": mutate})
+    }
+
+    #[test]
+    fn foreach_patches_each_element() {
+        check(
+            json!([rule(
+                "prefix",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "patchStrategicMerge": {"spec": {"containers": [{"name": "{{ element.name }}", "image": "mirror/{{ element.image }}"}]}}
+                }]})
+            )]),
+            expect_test::expect![[r#"
+                prefix: pass
+                {"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"mirror/nginx"},{"name":"b","image":"mirror/redis"}]}}
+            "#]],
+        );
+    }
+
+    #[test]
+    fn json_patches_and_no_op_rules() {
+        check(
+            json!([
+                rule("label", json!({"patchesJson6902": "- op: add\n  path: /metadata/labels\n  value: {team: a}\n"})),
+                rule("again", json!({"patchStrategicMerge": {"metadata": {"labels": {"+(team)": "b"}}}})),
+            ]),
+            expect_test::expect![[r#"
+                label: pass
+                again: skip
+                {"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"team":"a"}},"spec":{"containers":[{"name":"a","image":"nginx"},{"name":"b","image":"redis"}]}}
+            "#]],
+        );
+    }
+}

@@ -1,0 +1,585 @@
+//! Validate rules: preconditions, deny, pattern, anyPattern, foreach (nested, with element scope),
+//! podSecurity, plus the offline answers for CEL (unsupported) and verifyImages (skip).
+
+use serde_json::Value;
+
+use super::conditions::evaluate_conditions;
+use super::foreach::{add_element, evaluate_list, load_context, request_context};
+use super::pattern::{PatternOutcome, match_pattern};
+use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
+use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
+
+/// Validates `resource` against every validate rule of `policy` (after autogen).
+pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
+    let policy_namespace = policy_namespace(policy);
+    let (base_context, effective) = request_context(resource, request);
+    let mut responses = Vec::new();
+    for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
+        let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+        let match_target = if request.operation() == "DELETE" { resource } else { &effective };
+        if rule.get("verifyImages").is_some() {
+            if matching::rule_matches(rule, match_target, request, &policy_namespace) {
+                let mut response = RuleResponse::new(
+                    name,
+                    RuleType::ImageVerify,
+                    RuleStatus::Skip,
+                    "image verification needs registry access and signatures; it is not evaluated offline",
+                );
+                response.policy_pointer = Some(format!("/spec/rules/{index}/verifyImages"));
+                responses.push(response);
+            }
+            continue;
+        }
+        let Some(validate) = rule.get("validate") else {
+            continue;
+        };
+        if !matching::rule_matches(rule, match_target, request, &policy_namespace) {
+            continue;
+        }
+        if let Some(exception) = matching::matching_exception(policy, name, match_target, request, &base_context) {
+            responses.push(RuleResponse::new(
+                name,
+                RuleType::Validation,
+                RuleStatus::Skip,
+                format!("rule is skipped due to policy exceptions{exception}"),
+            ));
+            continue;
+        }
+        if rule.get("celPreconditions").is_some() {
+            let reason = "celPreconditions need the CEL engine, which is not implemented yet".to_string();
+            let mut response = RuleResponse::new(name, RuleType::Validation, RuleStatus::Error, reason.clone());
+            response.unsupported = Some(reason);
+            responses.push(response);
+            continue;
+        }
+        let mut context = base_context.clone();
+        let validator = Validator { rule, rule_name: name, request, nesting: 0 };
+        if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
+            if response.status == RuleStatus::Fail
+                && allows_existing_violations(policy, rule, request)
+                && old_object_fails(policy, rule, validate, resource, request)
+            {
+                response = RuleResponse::new(
+                    name,
+                    RuleType::Validation,
+                    RuleStatus::Skip,
+                    "skipping the rule evaluation as pre-existing violations are allowed",
+                );
+            }
+            let (source_index, inner) =
+                super::autogen::source_pointer(policy, index, name, response.policy_pointer.as_deref().unwrap_or(""));
+            response.policy_pointer = Some(format!("/spec/rules/{source_index}/validate{inner}"));
+            responses.push(response);
+        }
+    }
+    responses
+}
+
+/// Enforce rules on UPDATE requests let a resource keep a violation it already had
+/// (`allowExistingViolations`, on by default).
+fn allows_existing_violations(policy: &Value, rule: &Value, request: &Request) -> bool {
+    if request.operation() != "UPDATE" {
+        return false;
+    }
+    let action = rule
+        .pointer("/validate/failureAction")
+        .or_else(|| policy.pointer("/spec/validationFailureAction"))
+        .and_then(Value::as_str)
+        .unwrap_or("Audit");
+    let enforce = action == "Enforce" || action == "enforce";
+    let allow = rule.pointer("/validate/allowExistingViolations").and_then(Value::as_bool).unwrap_or(true);
+    enforce && allow
+}
+
+/// Validates the old object as if it were being created; true when it fails too.
+fn old_object_fails(policy: &Value, rule: &Value, validate: &Value, resource: &Value, request: &Request) -> bool {
+    let old = request.old_object.clone().unwrap_or_else(|| resource.clone());
+    let create = Request { operation: "CREATE".to_string(), old_object: None, ..request.clone() };
+    let (mut context, effective) = request_context(&old, &create);
+    // Kyverno switches the context's operation too, overriding a value from the Values file.
+    context.add_variable("request.operation", Value::String("CREATE".to_string()));
+    if !matching::rule_matches(rule, &effective, &create, &policy_namespace(policy)) {
+        return false;
+    }
+    let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+    let validator = Validator { rule, rule_name: name, request: &create, nesting: 0 };
+    validator
+        .validate(validate, &mut context, &effective, None)
+        .is_some_and(|response| response.status == RuleStatus::Fail)
+}
+
+/// The namespace of a namespaced `Policy` (empty for ClusterPolicy).
+pub fn policy_namespace(policy: &Value) -> String {
+    if policy.get("kind").and_then(Value::as_str) == Some("Policy") {
+        let namespace = policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        return if namespace.is_empty() { "default".to_string() } else { namespace.to_string() };
+    }
+    String::new()
+}
+
+struct Validator<'a> {
+    rule: &'a Value,
+    rule_name: &'a str,
+    request: &'a Request,
+    nesting: usize,
+}
+
+impl Validator<'_> {
+    fn response(&self, status: RuleStatus, message: impl Into<String>) -> RuleResponse {
+        RuleResponse::new(self.rule_name, RuleType::Validation, status, message)
+    }
+
+    /// Validates one level: the rule's `validate` block or one foreach entry. `element` is the foreach
+    /// element in scope, which patterns are matched against.
+    fn validate(
+        &self,
+        block: &Value,
+        context: &mut JsonContext,
+        resource: &Value,
+        element: Option<&Value>,
+    ) -> Option<RuleResponse> {
+        let (entries, conditions) = if self.nesting == 0 {
+            (self.rule.get("context"), self.rule.get("preconditions"))
+        } else {
+            (block.get("context"), block.get("preconditions"))
+        };
+        if let Err(error) = load_context(entries, self.rule_name, self.request, context, self.nesting == 0) {
+            return Some(self.response(RuleStatus::Error, format!("failed to load context: {error}")));
+        }
+        match evaluate_conditions(conditions, context) {
+            Err(error) => {
+                return Some(self.response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+            }
+            Ok(outcome) if !outcome.holds => {
+                let message = if outcome.message.is_empty() {
+                    "preconditions not met".to_string()
+                } else {
+                    format!("preconditions not met; {}", outcome.message)
+                };
+                return Some(self.response(RuleStatus::Skip, message));
+            }
+            Ok(_) => {}
+        }
+        if self.nesting == 0 {
+            if let Some(reason) = unsupported_reason(block) {
+                let mut response = self.response(RuleStatus::Error, reason.clone());
+                response.unsupported = Some(reason);
+                return Some(response);
+            }
+            if let Some(pod_security) = block.get("podSecurity") {
+                return Some(super::pod_security::validate(self.rule_name, pod_security, resource, self.rule));
+            }
+        }
+        if let Some(deny) = block.get("deny") {
+            return Some(self.validate_deny(deny, context));
+        }
+        if block.get("pattern").is_some() || block.get("anyPattern").is_some() {
+            let target = match element {
+                Some(element) => element,
+                None => {
+                    if self.request.operation() == "DELETE" {
+                        return None;
+                    }
+                    resource
+                }
+            };
+            return Some(self.validate_patterns(block, context, target));
+        }
+        if let Some(foreach) = block.get("foreach").and_then(Value::as_array) {
+            return self.validate_foreach(foreach, context, resource);
+        }
+        None
+    }
+
+    fn rule_message(&self) -> &str {
+        self.rule.pointer("/validate/message").and_then(Value::as_str).unwrap_or("")
+    }
+
+    fn substituted_message(&self, text: &str, context: &JsonContext) -> String {
+        match substitute_string(text, context, "/validate/message") {
+            Ok(Value::String(message)) => message,
+            Ok(_) => "the produced message didn't resolve to a string, check your policy definition.".to_string(),
+            Err(_) => text.to_string(),
+        }
+    }
+
+    fn validate_deny(&self, deny: &Value, context: &JsonContext) -> RuleResponse {
+        match evaluate_conditions(deny.get("conditions"), context) {
+            Err(error) => self.response(RuleStatus::Error, format!("failed to check deny conditions: {error}")),
+            Ok(outcome) if outcome.holds => {
+                let message = if self.rule_message().is_empty() && outcome.message.is_empty() {
+                    format!("validation error: rule {} failed", self.rule_name)
+                } else {
+                    let joined = [self.rule_message(), outcome.message.as_str()]
+                        .iter()
+                        .filter(|text| !text.is_empty())
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    self.substituted_message(&joined, context)
+                };
+                let mut response = self.response(RuleStatus::Fail, message);
+                response.policy_pointer = Some("/deny".to_string());
+                response
+            }
+            Ok(_) => self.response(RuleStatus::Pass, format!("validation rule '{}' passed.", self.rule_name)),
+        }
+    }
+
+    fn failure_message(&self, context: &JsonContext, path: &str) -> String {
+        let message = self.rule_message();
+        if message.is_empty() {
+            return format!("validation error: rule {} failed at path {}", self.rule_name, path);
+        }
+        let substituted = self.substituted_message(message, context);
+        if path.is_empty() {
+            return format!("validation error: {substituted}");
+        }
+        format!("validation error: {substituted} rule {} failed at path {path}", self.rule_name)
+    }
+
+    fn validate_patterns(&self, block: &Value, context: &JsonContext, target: &Value) -> RuleResponse {
+        if let Some(pattern) = block.get("pattern") {
+            let pattern = match substitute_all(pattern, context) {
+                Ok(pattern) => pattern,
+                Err(error) => return self.substitution_error(error),
+            };
+            return match match_pattern(target, &pattern) {
+                PatternOutcome::Pass => {
+                    self.response(RuleStatus::Pass, format!("validation rule '{}' passed.", self.rule_name))
+                }
+                PatternOutcome::Skip(message) => self.response(RuleStatus::Skip, message),
+                PatternOutcome::Error(message) => {
+                    self.response(RuleStatus::Error, format!("{}: {message}", self.failure_message(context, "")))
+                }
+                PatternOutcome::Fail(error) => {
+                    let mut response = self.response(RuleStatus::Fail, self.failure_message(context, &error.path));
+                    response.policy_pointer = Some(format!("/pattern{}", error.pattern_pointer));
+                    response.resource_pointer = Some(kyverno_path_to_pointer(&error.path));
+                    response
+                }
+            };
+        }
+        let any_pattern = block.get("anyPattern").cloned().unwrap_or(Value::Null);
+        let Some(patterns) = any_pattern.as_array() else {
+            return self.response(RuleStatus::Error, "failed to deserialize anyPattern, expected type array");
+        };
+        let mut failed = Vec::new();
+        let mut skipped = 0;
+        for (index, pattern) in patterns.iter().enumerate() {
+            let pattern = match substitute_all(pattern, context) {
+                Ok(pattern) => pattern,
+                Err(error) => return self.substitution_error(error),
+            };
+            match match_pattern(target, &pattern) {
+                PatternOutcome::Pass => {
+                    return self.response(
+                        RuleStatus::Pass,
+                        format!("validation rule '{}' anyPattern[{index}] passed.", self.rule_name),
+                    );
+                }
+                PatternOutcome::Skip(_) => skipped += 1,
+                PatternOutcome::Fail(error) => {
+                    failed.push(format!("rule {}[{index}] failed at path {}", self.rule_name, error.path))
+                }
+                PatternOutcome::Error(message) => {
+                    failed.push(format!("rule {}[{index}] failed: {message}", self.rule_name))
+                }
+            }
+        }
+        if skipped > 0 && failed.is_empty() {
+            return self
+                .response(RuleStatus::Skip, format!("rule {} skipped: all anyPatterns were skipped", self.rule_name));
+        }
+        let message = self.substituted_message(self.rule_message(), context);
+        let mut response = self.response(RuleStatus::Fail, format!("validation error: {message} {}", failed.join(" ")));
+        response.policy_pointer = Some("/anyPattern".to_string());
+        response
+    }
+
+    fn substitution_error(&self, error: VariableError) -> RuleResponse {
+        self.response(RuleStatus::Error, format!("variable substitution failed: {error}"))
+    }
+
+    fn validate_foreach(&self, foreach: &[Value], context: &mut JsonContext, resource: &Value) -> Option<RuleResponse> {
+        let mut apply_count = 0;
+        let mut list_error: Option<String> = None;
+        for (index, entry) in foreach.iter().enumerate() {
+            let list = entry.get("list").and_then(Value::as_str).unwrap_or("");
+            let elements = match evaluate_list(list, context) {
+                Ok(elements) => elements,
+                Err(VariableError::NotFound(_)) => continue,
+                Err(error) => {
+                    list_error = Some(error.to_string());
+                    continue;
+                }
+            };
+            let (response, count) = self.validate_elements(entry, &elements, context, resource);
+            if response.status != RuleStatus::Pass {
+                let mut response = response;
+                let pointer = response.policy_pointer.take().unwrap_or_default();
+                response.policy_pointer = Some(format!("/foreach/{index}{pointer}"));
+                return Some(response);
+            }
+            apply_count += count;
+        }
+        if apply_count == 0 {
+            return list_error
+                .map(|error| self.response(RuleStatus::Error, format!("failed to evaluate list: {error}")));
+        }
+        Some(self.response(RuleStatus::Pass, "rule passed"))
+    }
+
+    fn validate_elements(
+        &self,
+        entry: &Value,
+        elements: &[Value],
+        context: &JsonContext,
+        resource: &Value,
+    ) -> (RuleResponse, usize) {
+        let mut apply_count = 0;
+        let element_scope = entry.get("elementScope").and_then(Value::as_bool);
+        for (index, element) in elements.iter().enumerate() {
+            if element.is_null() {
+                continue;
+            }
+            let mut element_context = context.clone();
+            add_element(&mut element_context, element, index, self.nesting);
+            let scoped = match element_scope {
+                Some(true) if !element.is_object() => {
+                    return (self.response(RuleStatus::Error, "failed to process foreach: cannot use elementScope=true foreach rules for elements that are not maps"), apply_count);
+                }
+                Some(scope) => scope,
+                None => element.is_object(),
+            };
+            let nested = Validator {
+                rule: self.rule,
+                rule_name: self.rule_name,
+                request: self.request,
+                nesting: self.nesting + 1,
+            };
+            let scoped_element = if scoped { Some(element) } else { None };
+            let Some(response) = nested.validate(entry, &mut element_context, resource, scoped_element) else {
+                continue;
+            };
+            match response.status {
+                RuleStatus::Skip => continue,
+                RuleStatus::Pass => apply_count += 1,
+                RuleStatus::Error if response.message.contains("failed to evaluate preconditions") => {
+                    continue;
+                }
+                status => {
+                    let mut failed = self.response(status, format!("validation failure: {}", response.message));
+                    failed.policy_pointer = response.policy_pointer;
+                    failed.resource_pointer = response.resource_pointer;
+                    failed.unsupported = response.unsupported;
+                    return (failed, apply_count);
+                }
+            }
+        }
+        (self.response(RuleStatus::Pass, ""), apply_count)
+    }
+}
+
+/// Validate features this engine cannot evaluate yet.
+fn unsupported_reason(validate: &Value) -> Option<String> {
+    if validate.get("cel").is_some() {
+        return Some("validate.cel rules need the CEL engine, which is not implemented yet".to_string());
+    }
+    if validate.get("manifests").is_some() {
+        return Some("validate.manifests (signed YAML manifests) is not supported offline".to_string());
+    }
+    if validate.get("assert").is_some() {
+        return Some("validate.assert (kyverno-json assertion trees) is not implemented yet".to_string());
+    }
+    None
+}
+
+/// Converts a Kyverno path (`/spec/containers/0/image/`) to a JSON pointer, dropping anchors.
+pub fn kyverno_path_to_pointer(path: &str) -> String {
+    let cleaned = super::pattern::remove_anchors_from_path(path);
+    let trimmed = cleaned.trim_end_matches('/');
+    if trimmed.is_empty() {
+        return String::new();
+    }
+    trimmed
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .map(|segment| format!("/{}", super::pointer_segment(segment)))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Validates `resource` against a ClusterPolicy made of `rules` and renders `rule: status` lines.
+    fn check(rules: Value, resource: Value, request: Request, expect: expect_test::Expect) {
+        let policy = json!({
+            "apiVersion": "kyverno.io/v1",
+            "kind": "ClusterPolicy",
+            "metadata": {"name": "p", "annotations": {"pod-policies.kyverno.io/autogen-controllers": "none"}},
+            "spec": {"validationFailureAction": "Enforce", "rules": rules}
+        });
+        let lines: Vec<String> = validate_policy(&policy, &resource, &request)
+            .iter()
+            .map(|response| format!("{}: {}", response.name, response.status.as_str()))
+            .collect();
+        expect.assert_eq(&(lines.join("\n") + "\n"));
+    }
+
+    fn pod() -> Value {
+        json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "web", "namespace": "shop", "labels": {"app": "web"}},
+            "spec": {"containers": [
+                {"name": "a", "image": "nginx:latest", "securityContext": {"privileged": true}},
+                {"name": "b", "image": "redis:7"}
+            ]}
+        })
+    }
+
+    fn rule(name: &str, validate: Value) -> Value {
+        json!({"name": name, "match": {"any": [{"resources": {"kinds": ["Pod"]}}]}, "validate": validate})
+    }
+
+    #[test]
+    fn deny_and_preconditions() {
+        let mut skipped = rule("skipped", json!({"deny": {}}));
+        skipped["preconditions"] =
+            json!({"all": [{"key": "{{ request.operation }}", "operator": "Equals", "value": "DELETE"}]});
+        let rules = json!([
+            rule(
+                "deny-latest",
+                json!({"deny": {"conditions": {"any": [
+                    {"key": "{{ request.object.spec.containers[].image }}", "operator": "AnyIn", "value": ["*:latest"]}
+                ]}}})
+            ),
+            rule(
+                "missing-key",
+                json!({"deny": {"conditions": {"all": [
+                    {"key": "{{ request.object.spec.hostNetwork }}", "operator": "Equals", "value": true}
+                ]}}})
+            ),
+            rule(
+                "defaulted",
+                json!({"deny": {"conditions": {"all": [
+                    {"key": "{{ request.object.spec.hostNetwork || `false` }}", "operator": "Equals", "value": true}
+                ]}}})
+            ),
+            skipped,
+        ]);
+        check(
+            rules,
+            pod(),
+            Request::default(),
+            expect_test::expect![[r#"
+                deny-latest: fail
+                missing-key: error
+                defaulted: pass
+                skipped: skip
+            "#]],
+        );
+    }
+
+    #[test]
+    fn foreach_with_elements_and_nested_preconditions() {
+        let rules = json!([
+            rule(
+                "no-privileged",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "preconditions": {"all": [{"key": "{{ element.name }}", "operator": "NotEquals", "value": "b"}]},
+                    "deny": {"conditions": {"any": [{"key": "{{ element.securityContext.privileged || `false` }}", "operator": "Equals", "value": true}]}}
+                }]})
+            ),
+            rule(
+                "pattern-per-element",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "pattern": {"image": "!*:latest"}
+                }]})
+            ),
+            rule(
+                "empty-list",
+                json!({"foreach": [{
+                    "list": "request.object.spec.initContainers",
+                    "pattern": {"image": "!*:latest"}
+                }]})
+            ),
+            rule(
+                "index",
+                json!({"foreach": [{
+                    "list": "request.object.spec.containers",
+                    "deny": {"conditions": {"any": [{"key": "{{ elementIndex }}", "operator": "GreaterThan", "value": 1}]}}
+                }]})
+            ),
+        ]);
+        check(
+            rules,
+            pod(),
+            Request::default(),
+            expect_test::expect![[r#"
+                no-privileged: fail
+                pattern-per-element: fail
+                index: pass
+            "#]],
+        );
+    }
+
+    #[test]
+    fn any_pattern_context_variables_and_exceptions() {
+        let mut with_context = rule(
+            "context",
+            json!({"deny": {"conditions": {"any": [
+                {"key": "{{ allowed }}", "operator": "AllNotIn", "value": "{{ request.object.spec.containers[].name }}"}
+            ]}}}),
+        );
+        with_context["context"] = json!([{"name": "allowed", "variable": {"value": ["a", "b"]}}]);
+        let rules = json!([
+            rule(
+                "any",
+                json!({"anyPattern": [
+                    {"spec": {"hostNetwork": true}},
+                    {"metadata": {"labels": {"app": "web"}}}
+                ]})
+            ),
+            with_context,
+            rule("excepted", json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})),
+        ]);
+        let exception = json!({
+            "apiVersion": "kyverno.io/v2", "kind": "PolicyException",
+            "metadata": {"name": "allow-web", "namespace": "shop"},
+            "spec": {"exceptions": [{"policyName": "p", "ruleNames": ["excepted"]}],
+                     "match": {"any": [{"resources": {"kinds": ["Pod"], "names": ["web"]}}]}}
+        });
+        check(
+            rules,
+            pod(),
+            Request { exceptions: vec![exception], ..Request::default() },
+            expect_test::expect![[r#"
+                any: pass
+                context: pass
+                excepted: skip
+            "#]],
+        );
+    }
+
+    #[test]
+    fn update_requests_keep_existing_violations_and_cel_is_unsupported() {
+        let rules = json!([
+            rule("labels", json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})),
+            rule("cel", json!({"cel": {"expressions": [{"expression": "true"}]}})),
+        ]);
+        check(
+            rules,
+            pod(),
+            Request { operation: "UPDATE".to_string(), ..Request::default() },
+            expect_test::expect![[r#"
+                labels: skip
+                cel: error
+            "#]],
+        );
+    }
+}

@@ -1,0 +1,454 @@
+//! The JSON context of a rule and `{{ }}` variable substitution (with `$( )` references and escaping),
+//! following Kyverno's rules: a whole-string variable keeps its type, an embedded one is formatted, and a
+//! key that does not exist is an error ("Unknown key") unless the expression handles it (`||`).
+
+use std::sync::OnceLock;
+
+use jmespath::ast::Ast;
+use regex::Regex;
+use serde_json::{Map, Value};
+
+use super::jmespath_functions::{runtime, to_value};
+
+/// Why a substitution failed.
+#[derive(Clone, Debug, PartialEq)]
+pub enum VariableError {
+    /// The expression read a key that does not exist.
+    NotFound(String),
+    /// The expression is invalid or a function failed.
+    Invalid(String),
+}
+
+impl std::fmt::Display for VariableError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VariableError::NotFound(message) | VariableError::Invalid(message) => formatter.write_str(message),
+        }
+    }
+}
+
+/// The JSON document that `{{ }}` expressions query: `request`, `images`, `element`, context entries.
+#[derive(Clone, Debug)]
+pub struct JsonContext {
+    pub root: Value,
+    /// DELETE requests read `request.oldObject` where policies wrote `request.object`.
+    pub is_delete: bool,
+}
+
+impl Default for JsonContext {
+    fn default() -> Self {
+        JsonContext { root: Value::Object(Map::new()), is_delete: false }
+    }
+}
+
+impl JsonContext {
+    /// Sets a value at a dotted path (`request.object.metadata.name`), creating objects on the way.
+    pub fn add_variable(&mut self, dotted_key: &str, value: Value) {
+        let parts: Vec<&str> = dotted_key.split('.').collect();
+        set_path(&mut self.root, &parts, value);
+    }
+
+    /// Sets a top-level entry.
+    pub fn set(&mut self, name: &str, value: Value) {
+        if !self.root.is_object() {
+            self.root = Value::Object(Map::new());
+        }
+        if let Value::Object(map) = &mut self.root {
+            map.insert(name.to_string(), value);
+        }
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.root.get(name)
+    }
+
+    /// Evaluates a JMESPath expression against the context.
+    pub fn query(&self, expression: &str) -> Result<Value, VariableError> {
+        let expression = expression.trim();
+        if expression.is_empty() {
+            return Err(VariableError::Invalid("invalid query (nil)".to_string()));
+        }
+        let compiled = runtime()
+            .compile(expression)
+            .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
+        let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
+        let data = jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null);
+        let data = jmespath::Rcvar::new(data);
+        let result = compiled
+            .search(&data)
+            .map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
+        let value = to_value(&result);
+        if value.is_null()
+            && let Some(key) = missing_key(compiled.as_ast(), &self.root)
+        {
+            return Err(VariableError::NotFound(format!("Unknown key \"{key}\" in path")));
+        }
+        Ok(value)
+    }
+}
+
+/// Go's JMESPath yields null for `a.f(@)` when `a` is null, where the Rust crate would call `f(null)`
+/// and fail its type check. Subexpressions whose right side is a function call are rewritten into a
+/// guard function that skips the call on null.
+fn guard_null_subexpressions(ast: &Ast) -> Ast {
+    let boxed = |node: &Ast| Box::new(guard_null_subexpressions(node));
+    match ast {
+        Ast::Subexpr { offset, lhs, rhs } if matches!(**rhs, Ast::Function { .. }) => Ast::Function {
+            offset: *offset,
+            name: super::jmespath_functions::NULL_GUARD.to_string(),
+            args: vec![guard_null_subexpressions(lhs), Ast::Expref { offset: *offset, ast: boxed(rhs) }],
+        },
+        Ast::Subexpr { offset, lhs, rhs } => Ast::Subexpr { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Comparison { offset, comparator, lhs, rhs } => {
+            Ast::Comparison { offset: *offset, comparator: comparator.clone(), lhs: boxed(lhs), rhs: boxed(rhs) }
+        }
+        Ast::Condition { offset, predicate, then } => {
+            Ast::Condition { offset: *offset, predicate: boxed(predicate), then: boxed(then) }
+        }
+        Ast::Expref { offset, ast } => Ast::Expref { offset: *offset, ast: boxed(ast) },
+        Ast::Flatten { offset, node } => Ast::Flatten { offset: *offset, node: boxed(node) },
+        Ast::Function { offset, name, args } => Ast::Function {
+            offset: *offset,
+            name: name.clone(),
+            args: args.iter().map(guard_null_subexpressions).collect(),
+        },
+        Ast::MultiList { offset, elements } => {
+            Ast::MultiList { offset: *offset, elements: elements.iter().map(guard_null_subexpressions).collect() }
+        }
+        Ast::MultiHash { offset, elements } => Ast::MultiHash {
+            offset: *offset,
+            elements: elements
+                .iter()
+                .map(|pair| jmespath::ast::KeyValuePair {
+                    key: pair.key.clone(),
+                    value: guard_null_subexpressions(&pair.value),
+                })
+                .collect(),
+        },
+        Ast::Not { offset, node } => Ast::Not { offset: *offset, node: boxed(node) },
+        Ast::Projection { offset, lhs, rhs } => Ast::Projection { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::ObjectValues { offset, node } => Ast::ObjectValues { offset: *offset, node: boxed(node) },
+        Ast::And { offset, lhs, rhs } => Ast::And { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        Ast::Or { offset, lhs, rhs } => Ast::Or { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
+        other => other.clone(),
+    }
+}
+
+fn set_path(target: &mut Value, parts: &[&str], value: Value) {
+    let Some((first, rest)) = parts.split_first() else {
+        *target = value;
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Map::new());
+    }
+    if let Value::Object(map) = target {
+        let entry = map.entry(first.to_string()).or_insert(Value::Null);
+        if rest.is_empty() {
+            *entry = value;
+        } else {
+            set_path(entry, rest, value);
+        }
+    }
+}
+
+/// Finds the key whose absence made a plain path expression (`a.b[0].c`) null, the case where Kyverno's
+/// JMESPath reports "Unknown key". Expressions with `||`, functions or projections are left alone.
+fn missing_key(ast: &Ast, root: &Value) -> Option<String> {
+    fn walk<'a>(ast: &Ast, current: &'a Value) -> Result<&'a Value, String> {
+        match ast {
+            Ast::Field { name, .. } => match current {
+                Value::Object(map) => map.get(name).ok_or_else(|| name.clone()),
+                _ => Err(String::new()),
+            },
+            Ast::Subexpr { lhs, rhs, .. } => {
+                let left = walk(lhs, current)?;
+                walk(rhs, left)
+            }
+            Ast::Index { idx, .. } => match current {
+                Value::Array(items) => {
+                    let index = if *idx < 0 { items.len() as i64 + *idx as i64 } else { *idx as i64 };
+                    if index < 0 {
+                        return Err(String::new());
+                    }
+                    items.get(index as usize).ok_or_else(String::new)
+                }
+                _ => Err(String::new()),
+            },
+            Ast::Identity { .. } => Ok(current),
+            _ => Err(String::new()),
+        }
+    }
+    match walk(ast, root) {
+        Err(key) if !key.is_empty() => Some(key),
+        _ => None,
+    }
+}
+
+fn variable_regex() -> &'static Regex {
+    static REGEX: OnceLock<Regex> = OnceLock::new();
+    REGEX.get_or_init(|| Regex::new(r"(^|[^\\])(\{\{(?:\{[^{}]*\}|[^{}])*\}\})").expect("static regex"))
+}
+
+fn reference_regex() -> &'static Regex {
+    static REGEX: OnceLock<Regex> = OnceLock::new();
+    REGEX.get_or_init(|| Regex::new(r"(^|[^\\])(\$\([^ ]*?\))").expect("static regex"))
+}
+
+/// Whether a string holds a `{{ }}` variable.
+pub fn has_variables(text: &str) -> bool {
+    variable_regex().is_match(text)
+}
+
+/// Options of one substitution pass.
+#[derive(Clone, Copy, Default)]
+pub struct SubstituteOptions<'a> {
+    /// The JSON pointer prefix of the document inside the policy, for `@` (foreach) and `$( )` references.
+    pub document_path: &'a str,
+}
+
+/// Substitutes every `{{ }}` in the keys and string leaves of `document`.
+pub fn substitute_all(document: &Value, context: &JsonContext) -> Result<Value, VariableError> {
+    let with_references = substitute_references(document, document, "")?;
+    substitute_walk(&with_references, context, "")
+}
+
+fn substitute_walk(value: &Value, context: &JsonContext, path: &str) -> Result<Value, VariableError> {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                let child_path = format!("{path}/{key}");
+                let new_key = match substitute_string(key, context, &child_path)? {
+                    Value::String(text) => text,
+                    other => other.to_string(),
+                };
+                out.insert(new_key, substitute_walk(child, context, &child_path)?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (index, item) in items.iter().enumerate() {
+                out.push(substitute_walk(item, context, &format!("{path}/{index}"))?);
+            }
+            Ok(Value::Array(out))
+        }
+        Value::String(text) => substitute_string(text, context, path),
+        other => Ok(other.clone()),
+    }
+}
+
+/// Substitutes the variables of one string. A string that is exactly one variable takes the variable's
+/// value and type; otherwise values are formatted into the text.
+pub fn substitute_string(text: &str, context: &JsonContext, path: &str) -> Result<Value, VariableError> {
+    if !text.contains("{{") {
+        return Ok(Value::String(text.to_string()));
+    }
+    let mut value = text.to_string();
+    // Substituted values may contain variables themselves; Kyverno loops until none is left. The
+    // bound keeps a self-referencing value from looping forever.
+    for _ in 0..32 {
+        let matches: Vec<(String, String)> = variable_regex()
+            .captures_iter(&value)
+            .map(|captures| (captures[1].to_string(), captures[2].to_string()))
+            .collect();
+        if matches.is_empty() {
+            break;
+        }
+        let mut shallow_seen = false;
+        for (prefix, variable_text) in matches {
+            let original = value.clone();
+            let inner = variable_text.trim_start_matches("{{").trim_end_matches("}}").trim();
+            let (mut expression, shallow) = match inner.strip_prefix('-') {
+                Some(rest) => (rest.trim().to_string(), true),
+                None => (inner.to_string(), false),
+            };
+            if expression == "@" {
+                expression = at_path_expression(path);
+            }
+            if context.is_delete {
+                expression = expression.replace("request.object", "request.oldObject");
+            }
+            let resolved = context.query(&expression).map_err(|error| match error {
+                VariableError::NotFound(message) => VariableError::NotFound(message),
+                VariableError::Invalid(message) => {
+                    VariableError::Invalid(format!("failed to resolve {expression} at path {path}: {message}"))
+                }
+            })?;
+            if original == variable_text {
+                return Ok(resolved);
+            }
+            let mut replacement = match &resolved {
+                Value::String(text) => text.clone(),
+                other => other.to_string(),
+            };
+            if shallow {
+                replacement = replacement.replace("{{", "\\{{");
+                shallow_seen = true;
+            }
+            value = value.replacen(&format!("{prefix}{variable_text}"), &format!("{prefix}{replacement}"), 1);
+        }
+        if shallow_seen {
+            break;
+        }
+    }
+    Ok(Value::String(value.replace("\\{{", "{{")))
+}
+
+/// `{{ @ }}` inside a foreach pattern means the resource value at the same place as the pattern node.
+fn at_path_expression(path: &str) -> String {
+    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+    let start = segments.iter().rposition(|segment| *segment == "foreach").map(|index| index + 3).unwrap_or(0);
+    let mut expression = String::from("request.object");
+    for segment in segments.iter().skip(start) {
+        let bare = match super::pattern::parse_anchor(segment) {
+            Some((_, key)) => key,
+            None => segment,
+        };
+        if bare.chars().all(|c| c.is_ascii_digit()) {
+            expression.push_str(&format!("[{bare}]"));
+        } else {
+            expression.push_str(&format!(".\"{bare}\""));
+        }
+    }
+    expression
+}
+
+/// Resolves `$(path)` references to other values of the same document (used in patterns).
+fn substitute_references(value: &Value, document: &Value, path: &str) -> Result<Value, VariableError> {
+    match value {
+        Value::Object(map) => {
+            let mut out = Map::new();
+            for (key, child) in map {
+                out.insert(key.clone(), substitute_references(child, document, &format!("{path}/{key}"))?);
+            }
+            Ok(Value::Object(out))
+        }
+        Value::Array(items) => {
+            let mut out = Vec::new();
+            for (index, item) in items.iter().enumerate() {
+                out.push(substitute_references(item, document, &format!("{path}/{index}"))?);
+            }
+            Ok(Value::Array(out))
+        }
+        Value::String(text) if text.contains("$(") => {
+            let mut result = text.clone();
+            for captures in reference_regex().captures_iter(text) {
+                let reference = &captures[2];
+                let inner = reference.trim_start_matches("$(").trim_end_matches(')');
+                let operator = super::pattern::operator_of(inner);
+                let operator_text = &inner[..operator_prefix_len(inner, operator)];
+                let reference_path = &inner[operator_text.len()..];
+                if reference_path.is_empty() {
+                    return Err(VariableError::Invalid("expected path, found empty reference".to_string()));
+                }
+                let absolute = join_path(path, reference_path);
+                let found = find_by_path(document, &absolute).ok_or_else(|| {
+                    VariableError::Invalid(format!("got nil resolved variable {reference} at path {path}"))
+                })?;
+                let text_value = match found {
+                    Value::String(text) => text.clone(),
+                    Value::Number(number) => super::format_number(number),
+                    _ => {
+                        return Err(VariableError::Invalid(format!(
+                            "NotResolvedReferenceErr,reference {reference} not resolved at path {path}"
+                        )));
+                    }
+                };
+                result = result.replacen(reference, &format!("{operator_text}{text_value}"), 1);
+            }
+            Ok(Value::String(result.replace("\\$(", "$(")))
+        }
+        other => Ok(other.clone()),
+    }
+}
+
+fn operator_prefix_len(text: &str, operator: super::pattern::Operator) -> usize {
+    use super::pattern::Operator::*;
+    match operator {
+        MoreEqual | LessEqual => 2.min(text.len()),
+        NotEqual | More | Less => 1.min(text.len()),
+        _ => 0,
+    }
+}
+
+/// Joins a relative reference path with the path of the value holding it (the value's own key is the
+/// last segment, so `..` first leaves it).
+fn join_path(base: &str, reference: &str) -> String {
+    if reference.starts_with('/') {
+        return normalize(reference);
+    }
+    normalize(&format!("{base}/{reference}"))
+}
+
+fn normalize(path: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            other => parts.push(other),
+        }
+    }
+    format!("/{}", parts.join("/"))
+}
+
+fn find_by_path<'a>(document: &'a Value, path: &str) -> Option<&'a Value> {
+    let mut current = document;
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        current = match current {
+            Value::Object(map) => map.iter().find_map(|(key, value)| {
+                let bare = super::pattern::parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
+                (bare == segment).then_some(value)
+            })?,
+            Value::Array(items) => items.get(segment.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(current)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn check(template: Value, expect: Result<Value, &str>) {
+        let mut context = JsonContext::default();
+        context.add_variable(
+            "request.object",
+            json!({"metadata": {"name": "web", "labels": {"app": "x"}}, "spec": {"replicas": 2}}),
+        );
+        context.add_variable("request.operation", json!("CREATE"));
+        let result = substitute_all(&template, &context).map_err(|error| error.to_string());
+        assert_eq!(result.as_ref().map_err(|error| error.as_str()), expect.as_ref().map_err(|error| *error));
+    }
+
+    #[test]
+    fn whole_and_embedded_variables() {
+        check(json!("{{ request.object.spec.replicas }}"), Ok(json!(2)));
+        check(json!("name-{{request.object.metadata.name}}"), Ok(json!("name-web")));
+        check(
+            json!({"{{ request.object.metadata.name }}": "{{ request.object.metadata.labels }}"}),
+            Ok(json!({"web": {"app": "x"}})),
+        );
+        check(json!("\\{{ kept }}"), Ok(json!("{{ kept }}")));
+    }
+
+    #[test]
+    fn missing_keys_and_defaults() {
+        check(json!("{{ request.object.metadata.labels.team }}"), Err("Unknown key \"team\" in path"));
+        check(json!("{{ request.object.metadata.labels.team || 'none' }}"), Ok(json!("none")));
+    }
+
+    #[test]
+    fn references() {
+        check(
+            json!({"spec": {"max": "10", "min": "<= $(../max)"}}),
+            Ok(json!({"spec": {"max": "10", "min": "<= 10"}})),
+        );
+    }
+}

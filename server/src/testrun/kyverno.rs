@@ -1,0 +1,1117 @@
+//! Kyverno Test files (cli.kyverno.io/v1alpha1 Test): load what a test references, run the engine the
+//! way `kyverno test` does (mutate, then validate, then generate, for every resource) and compare each
+//! resource of each `results` entry with its expectation.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{Map, Value};
+
+use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
+use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
+
+const TEST_KEYS: &[&str] = &[
+    "apiCallResponses",
+    "apiVersion",
+    "clusterResources",
+    "context",
+    "envoyPayloads",
+    "exceptions",
+    "globalContextEntries",
+    "httpPayloads",
+    "jsonPayload",
+    "jsonPayloads",
+    "kind",
+    "metadata",
+    "name",
+    "paramResources",
+    "policies",
+    "resources",
+    "results",
+    "targetResources",
+    "userinfo",
+    "values",
+    "variables",
+];
+
+const RESULT_KEYS: &[&str] = &[
+    "cloneSourceResource",
+    "failOnMissingResources",
+    "generatedResource",
+    "generatedResources",
+    "isDeletingPolicy",
+    "isGeneratingPolicy",
+    "isImageValidatingPolicy",
+    "isMutatingAdmissionPolicy",
+    "isMutatingPolicy",
+    "isValidatingAdmissionPolicy",
+    "isValidatingPolicy",
+    "kind",
+    "operation",
+    "patchedResources",
+    "policy",
+    "resourceSpecs",
+    "resources",
+    "result",
+    "rule",
+    // Older test files spell the expectation `status`; the CLI still reads it.
+    "status",
+    "namespace",
+];
+
+/// Policy kinds evaluated with CEL, which this engine does not run yet.
+const CEL_KINDS: &[&str] = &[
+    "ValidatingPolicy",
+    "NamespacedValidatingPolicy",
+    "ValidatingAdmissionPolicy",
+    "MutatingPolicy",
+    "NamespacedMutatingPolicy",
+    "MutatingAdmissionPolicy",
+    "ImageValidatingPolicy",
+    "NamespacedImageValidatingPolicy",
+    "GeneratingPolicy",
+    "NamespacedGeneratingPolicy",
+    "DeletingPolicy",
+    "NamespacedDeletingPolicy",
+];
+
+/// Built-in kinds without a namespace; every other resource without one lands in `default`.
+const CLUSTER_SCOPED_KINDS: &[&str] = &[
+    "Namespace",
+    "Node",
+    "PersistentVolume",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "CustomResourceDefinition",
+    "StorageClass",
+    "PriorityClass",
+    "ValidatingWebhookConfiguration",
+    "MutatingWebhookConfiguration",
+    "ValidatingAdmissionPolicy",
+    "ValidatingAdmissionPolicyBinding",
+    "MutatingAdmissionPolicy",
+    "MutatingAdmissionPolicyBinding",
+    "APIService",
+    "CSIDriver",
+    "CSINode",
+    "VolumeAttachment",
+    "RuntimeClass",
+    "IngressClass",
+    "ComponentStatus",
+    "CertificateSigningRequest",
+    "ClusterPolicy",
+    "ClusterCleanupPolicy",
+    "TokenReview",
+    "SelfSubjectAccessReview",
+    "SubjectAccessReview",
+    "SelfSubjectRulesReview",
+    "FlowSchema",
+    "PriorityLevelConfiguration",
+    "IPAddress",
+    "ServiceCIDR",
+    "DeviceClass",
+    "ResourceSlice",
+];
+
+/// A document loaded from a file referenced by the test.
+#[derive(Clone, Debug)]
+struct Loaded {
+    value: Value,
+    /// Where the document came from, so findings can point into it.
+    file: PathBuf,
+    document: usize,
+}
+
+/// Runs one Kyverno Test file.
+pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
+    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
+    runner.run();
+    runner.report
+}
+
+struct Runner<'a> {
+    files: &'a dyn FileSource,
+    test_path: &'a Path,
+    report: TestReport,
+    document: usize,
+}
+
+impl Runner<'_> {
+    fn at(&self, pointer: impl Into<String>) -> SourceRef {
+        SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
+    }
+
+    fn problem(&mut self, pointer: impl Into<String>, code: &str, message: impl Into<String>) {
+        let at = self.at(pointer);
+        self.report.problems.push(Problem { at, code: code.to_string(), message: message.into() });
+    }
+
+    fn run(&mut self) {
+        let text = match self.files.read(self.test_path) {
+            Ok(text) => text,
+            Err(error) => {
+                self.problem(
+                    "",
+                    "kyverno-test/unreadable",
+                    format!("cannot read {}: {error}", self.test_path.display()),
+                );
+                return;
+            }
+        };
+        let documents = crate::syntax::parse_file(&text);
+        let found = documents
+            .iter()
+            .enumerate()
+            .find(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"));
+        let Some((index, document)) = found else {
+            let errors: Vec<String> = documents
+                .iter()
+                .flat_map(|document| document.errors.iter().map(|error| error.message.clone()))
+                .collect();
+            let message = if errors.is_empty() {
+                format!("{} holds no Kyverno Test document (kind: Test)", self.test_path.display())
+            } else {
+                format!("{} could not be parsed: {}", self.test_path.display(), errors.join("; "))
+            };
+            self.problem("", "kyverno-test/no-test", message);
+            return;
+        };
+        self.document = index;
+        let test = document.yaml11_value();
+        let strict_ok = self.check_keys(&test);
+        let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
+            self.problem("/results", "kyverno-test/no-results", "the test has no `results`: nothing would be checked");
+            return;
+        };
+        if !strict_ok {
+            // The Kyverno CLI decodes test files strictly and rejects the whole file on an unknown key.
+            for (entry_index, entry) in results.iter().enumerate() {
+                for (resource_index, resource) in resources_of(entry).iter().enumerate() {
+                    let message = "the test file has unknown keys; `kyverno test` rejects it".to_string();
+                    self.push_result(
+                        entry,
+                        entry_index,
+                        resource_index,
+                        resource,
+                        "error",
+                        Outcome::Error,
+                        "Invalid test file",
+                        &message,
+                        None,
+                    );
+                }
+            }
+            return;
+        }
+        let policies = self.load_list(&test, "policies", &base, true);
+        let resources: Vec<Loaded> = self
+            .load_list(&test, "resources", &base, false)
+            .into_iter()
+            .filter(|loaded| loaded.value.get("kind").is_some())
+            .map(|mut loaded| {
+                default_namespace(&mut loaded.value);
+                loaded
+            })
+            .collect();
+        let mut cluster_resources: Vec<Value> = Vec::new();
+        for loaded in self.load_list(&test, "clusterResources", &base, false) {
+            if loaded.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
+                if let Some(items) = loaded.value.pointer("/spec/resources").and_then(Value::as_array) {
+                    cluster_resources.extend(items.iter().cloned());
+                }
+            } else {
+                cluster_resources.push(loaded.value);
+            }
+        }
+        for loaded in self.load_list(&test, "targetResources", &base, false) {
+            cluster_resources.push(loaded.value);
+        }
+        let exceptions: Vec<Value> = self
+            .load_list(&test, "exceptions", &base, false)
+            .into_iter()
+            .map(|loaded| loaded.value)
+            .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
+            .collect();
+        let values = self.load_values(&test, &base);
+        let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
+        let mut global_context = Map::new();
+        for entry in test.get("globalContextEntries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            if let (Some(name), Some(data)) = (entry.get("name").and_then(Value::as_str), entry.get("data")) {
+                global_context.insert(name.to_string(), data.clone());
+            }
+        }
+        // The CLI's Context file adds cluster objects and image data for imageRegistry entries.
+        let mut image_data = Map::new();
+        if let Some(context_file) = self.load_single(&test, "context", &base) {
+            for object in
+                context_file.pointer("/spec/resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+            {
+                cluster_resources.push(object.clone());
+            }
+            for image in
+                context_file.pointer("/spec/images").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+            {
+                if let Some(reference) = image.get("image").and_then(Value::as_str) {
+                    image_data.insert(reference.to_string(), image.clone());
+                }
+            }
+        }
+        let mut api_call_mocks = Vec::new();
+        for mock in test.get("apiCallResponses").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let url = mock.get("url").or_else(|| mock.get("urlPath")).and_then(Value::as_str).unwrap_or("").to_string();
+            api_call_mocks.push(engine::api_call::ApiCallMock {
+                method: mock.get("method").and_then(Value::as_str).unwrap_or("").to_string(),
+                url,
+                status: mock
+                    .pointer("/response/statusCode")
+                    .and_then(Value::as_u64)
+                    .map_or(200, |code| code.min(999) as u16),
+                body: mock.pointer("/response/body").cloned().unwrap_or(Value::Null),
+            });
+        }
+        // Kyverno's CLI answers Kubernetes apiCalls only when the test declares cluster resources.
+        let has_cluster = test.get("clusterResources").and_then(Value::as_array).is_some_and(|items| !items.is_empty());
+        let cluster_objects = has_cluster.then(|| {
+            let mut objects: Vec<Value> = resources.iter().map(|loaded| loaded.value.clone()).collect();
+            objects.extend(cluster_resources.iter().cloned());
+            objects
+        });
+        let setup = Setup {
+            policies,
+            resources,
+            values,
+            user_info,
+            cluster_resources,
+            exceptions,
+            global_context,
+            api_call_mocks,
+            cluster_objects,
+            image_data,
+        };
+        let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
+        for (entry_index, entry) in results.iter().enumerate() {
+            self.check_result_keys(entry, entry_index);
+            self.run_entry(entry, entry_index, &setup, &base, &mut cache);
+        }
+    }
+
+    fn check_keys(&mut self, test: &Value) -> bool {
+        let mut ok = true;
+        if let Some(map) = test.as_object() {
+            for key in map.keys() {
+                if !TEST_KEYS.contains(&key.as_str()) {
+                    self.problem(
+                        format!("/{}", super_pointer(key)),
+                        "kyverno-test/unknown-key",
+                        format!("unknown field `{key}` in the Test"),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        if let Some(results) = test.get("results").and_then(Value::as_array) {
+            for (index, entry) in results.iter().enumerate() {
+                for key in entry.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+                    if !RESULT_KEYS.contains(&key.as_str()) {
+                        self.problem(
+                            format!("/results/{index}/{}", super_pointer(&key)),
+                            "kyverno-test/unknown-key",
+                            format!("unknown field `{key}` in results[{index}]"),
+                        );
+                        ok = false;
+                    }
+                }
+            }
+        }
+        ok
+    }
+
+    fn check_result_keys(&mut self, entry: &Value, index: usize) {
+        if entry.get("policy").and_then(Value::as_str).is_none_or(str::is_empty) {
+            self.problem(
+                format!("/results/{index}"),
+                "kyverno-test/missing-policy",
+                format!("results[{index}] names no policy"),
+            );
+        }
+    }
+
+    /// Loads every document of the files (or directories) listed under `key`.
+    fn load_list(&mut self, test: &Value, key: &str, base: &Path, policies_only: bool) -> Vec<Loaded> {
+        let mut out = Vec::new();
+        let entries = test.get(key).and_then(Value::as_array).cloned().unwrap_or_default();
+        for (index, entry) in entries.iter().enumerate() {
+            let Some(relative) = entry.as_str() else {
+                continue;
+            };
+            let path = base.join(relative);
+            let mut paths = Vec::new();
+            collect_files(self.files, &path, &mut paths, 0);
+            if paths.is_empty() {
+                self.problem(
+                    format!("/{key}/{index}"),
+                    "kyverno-test/missing-file",
+                    format!("{key}[{index}]: {} does not exist or holds no YAML/JSON file", path.display()),
+                );
+                continue;
+            }
+            for file in paths {
+                let text = match self.files.read(&file) {
+                    Ok(text) => text,
+                    Err(error) => {
+                        self.problem(
+                            format!("/{key}/{index}"),
+                            "kyverno-test/unreadable",
+                            format!("cannot read {}: {error}", file.display()),
+                        );
+                        continue;
+                    }
+                };
+                for (document_index, document) in crate::syntax::parse_file(&text).into_iter().enumerate() {
+                    if !document.errors.is_empty() {
+                        self.problem(
+                            format!("/{key}/{index}"),
+                            "kyverno-test/yaml",
+                            format!("{}: {}", file.display(), document.error_text()),
+                        );
+                    }
+                    if document.value.is_null() {
+                        continue;
+                    }
+                    let items = match document.value.get("kind").and_then(Value::as_str) {
+                        Some(kind) if kind.ends_with("List") && document.value.get("items").is_some() => {
+                            document.value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+                        }
+                        _ => vec![document.yaml11_value()],
+                    };
+                    for value in items {
+                        if policies_only {
+                            let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                            if !(kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind)) {
+                                continue;
+                            }
+                        }
+                        out.push(Loaded { value, file: file.clone(), document: document_index });
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn load_single(&mut self, test: &Value, key: &str, base: &Path) -> Option<Value> {
+        let relative = test.get(key).and_then(Value::as_str).filter(|text| !text.is_empty())?;
+        let path = base.join(relative);
+        match self.files.read(&path) {
+            Ok(text) => crate::syntax::parse_file(&text)
+                .into_iter()
+                .map(|document| document.yaml11_value())
+                .find(|value| !value.is_null()),
+            Err(error) => {
+                self.problem(
+                    format!("/{key}"),
+                    "kyverno-test/missing-file",
+                    format!("{key}: cannot read {}: {error}", path.display()),
+                );
+                None
+            }
+        }
+    }
+
+    fn load_values(&mut self, test: &Value, base: &Path) -> Value {
+        let mut values = test.get("values").cloned().unwrap_or(Value::Null);
+        if let Some(file_values) = self.load_single(test, "variables", base) {
+            // The inline `values` win over the file, as the CLI merges them.
+            if values.is_null() {
+                values = file_values;
+            }
+        }
+        values
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn push_result(
+        &mut self,
+        entry: &Value,
+        entry_index: usize,
+        resource_index: usize,
+        resource: &str,
+        actual: &str,
+        outcome: Outcome,
+        reason: &str,
+        message: &str,
+        related: Option<Vec<Related>>,
+    ) {
+        let policy = entry.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
+        let rule = entry.get("rule").and_then(Value::as_str).map(str::to_string);
+        let kind = entry.get("kind").and_then(Value::as_str).map(str::to_string);
+        let expected = expected_result(entry);
+        let location = self.at(format!("/results/{entry_index}/resources/{resource_index}"));
+        self.report.results.push(TestResult {
+            file: self.test_path.to_path_buf(),
+            framework: Framework::Kyverno,
+            subject: Subject::Kyverno { policy, rule, resource: resource.to_string(), kind },
+            expected,
+            actual: actual.to_string(),
+            outcome,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            location: Some(location),
+            related: related.unwrap_or_default(),
+        });
+    }
+
+    fn run_entry(
+        &mut self,
+        entry: &Value,
+        entry_index: usize,
+        setup: &Setup,
+        base: &Path,
+        cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
+    ) {
+        let policy_field = entry.get("policy").and_then(Value::as_str).unwrap_or("");
+        let policy_name = policy_field.rsplit('/').next().unwrap_or("");
+        let rule_name = entry.get("rule").and_then(Value::as_str).unwrap_or("");
+        let expected = expected_result(entry);
+        let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
+        let resources = resources_of(entry);
+        let is_cel_entry = entry
+            .as_object()
+            .is_some_and(|map| map.iter().any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true)));
+        let policy = setup
+            .policies
+            .iter()
+            .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
+        let policy_kind = policy.and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str)).unwrap_or("");
+        if is_cel_entry || CEL_KINDS.contains(&policy_kind) {
+            for (resource_index, resource) in resources.iter().enumerate() {
+                let message = format!(
+                    "{} policies are evaluated with CEL, which is not implemented yet",
+                    if policy_kind.is_empty() { "CEL" } else { policy_kind }
+                );
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    "unsupported",
+                    Outcome::Unsupported,
+                    "CEL not implemented",
+                    &message,
+                    None,
+                );
+            }
+            return;
+        }
+        let Some(policy) = policy else {
+            self.problem(
+                format!("/results/{entry_index}/policy"),
+                "kyverno-test/unknown-policy",
+                format!("results[{entry_index}]: policy `{policy_field}` is not among the loaded policies"),
+            );
+            for (resource_index, resource) in resources.iter().enumerate() {
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    "not found",
+                    Outcome::Fail,
+                    "Not found",
+                    "policy not found",
+                    None,
+                );
+            }
+            return;
+        };
+        if !rule_name.is_empty() {
+            let rules = engine::policy_rules(&policy.value);
+            let known = rules.iter().any(|rule| {
+                let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+                name == rule_name
+                    || name == format!("autogen-{rule_name}")
+                    || name == format!("autogen-cronjob-{rule_name}")
+            });
+            if !known {
+                self.problem(
+                    format!("/results/{entry_index}/rule"),
+                    "kyverno-test/unknown-rule",
+                    format!("results[{entry_index}]: policy `{policy_name}` has no rule `{rule_name}` (kyverno reports such results as excluded)"),
+                );
+            }
+        }
+        if resources.is_empty() {
+            self.problem(
+                format!("/results/{entry_index}"),
+                "kyverno-test/no-resources",
+                format!("results[{entry_index}] names no resources"),
+            );
+        }
+        for (resource_index, resource_name) in resources.iter().enumerate() {
+            let matched: Vec<usize> = setup
+                .resources
+                .iter()
+                .enumerate()
+                .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
+                .map(|(index, _)| index)
+                .collect();
+            if matched.is_empty() {
+                self.problem(
+                    format!("/results/{entry_index}/resources/{resource_index}"),
+                    "kyverno-test/unknown-resource",
+                    format!("results[{entry_index}]: resource `{resource_name}` is not among the loaded resources"),
+                );
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource_name,
+                    "not found",
+                    Outcome::Fail,
+                    "Not found",
+                    "resource not found",
+                    None,
+                );
+                continue;
+            }
+            let mut rows: Vec<Row> = Vec::new();
+            for resource_position in matched {
+                let outcomes = cache
+                    .entry((resource_position, operation.clone()))
+                    .or_insert_with(|| evaluate_resource(setup, resource_position, &operation))
+                    .clone();
+                let resource_loaded = &setup.resources[resource_position];
+                for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
+                    row.links = links(&row.related, policy, resource_loaded);
+                    rows.push(row);
+                }
+            }
+            let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
+            self.push_result(
+                entry,
+                entry_index,
+                resource_index,
+                resource_name,
+                &actual,
+                outcome,
+                &reason,
+                &message,
+                Some(related),
+            );
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn rows_for(
+        &mut self,
+        entry: &Value,
+        policy_name: &str,
+        rule_name: &str,
+        expected: &str,
+        outcomes: &[PolicyOutcome],
+        base: &Path,
+        setup: &Setup,
+    ) -> Vec<Row> {
+        let mut rows = Vec::new();
+        let mut found_policy = false;
+        for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
+            found_policy = true;
+            let mut local_rows = Vec::new();
+            let mut skipped = false;
+            for rule in &outcome.rules {
+                let matches_rule = rule_name.is_empty()
+                    || rule.name == rule_name
+                    || rule.name == format!("autogen-{rule_name}")
+                    || rule.name == format!("autogen-cronjob-{rule_name}");
+                if !matches_rule {
+                    continue;
+                }
+                if let Some(reason) = &rule.unsupported {
+                    local_rows.push(Row::unsupported(reason));
+                    continue;
+                }
+                let mut row = Row::from_rule(rule, expected);
+                if rule.rule_type == RuleType::Mutation
+                    && let Some(path) = entry.get("patchedResources").and_then(Value::as_str)
+                {
+                    match compare_with_file(self.files, &base.join(path), &outcome.patched) {
+                        Comparison::Equal => {}
+                        Comparison::NotFound => {
+                            if entry.get("failOnMissingResources").and_then(Value::as_bool) != Some(true) {
+                                skipped = true;
+                                continue;
+                            }
+                            row = Row::fail("Resource error", "patched resource not found in manifest");
+                        }
+                        Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                        Comparison::Error(message) => row = Row::fail("Resource error", &message),
+                    }
+                }
+                if rule.rule_type == RuleType::Generation {
+                    let generated_files: Vec<String> = match entry.get("generatedResources").and_then(Value::as_array) {
+                        Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+                        None => entry
+                            .get("generatedResource")
+                            .and_then(Value::as_str)
+                            .map(|path| vec![path.to_string()])
+                            .unwrap_or_default(),
+                    };
+                    if !generated_files.is_empty() {
+                        for generated in &rule.generated {
+                            let equal = generated_files.iter().any(|path| {
+                                matches!(compare_with_file(self.files, &base.join(path), generated), Comparison::Equal)
+                            });
+                            if !equal {
+                                row = Row::fail(
+                                    "Resource diff",
+                                    "generated resource didn't match the expected generated resource",
+                                );
+                            }
+                        }
+                    }
+                }
+                local_rows.push(row);
+            }
+            let _ = setup;
+            if local_rows.is_empty() && !skipped {
+                local_rows.push(Row::excluded());
+            }
+            rows.extend(local_rows);
+        }
+        if !found_policy {
+            rows.push(Row::fail("Not found", "no engine response for this policy and resource"));
+        }
+        rows
+    }
+}
+
+fn super_pointer(key: &str) -> String {
+    key.replace('~', "~0").replace('/', "~1")
+}
+
+struct Setup {
+    policies: Vec<Loaded>,
+    resources: Vec<Loaded>,
+    values: Value,
+    user_info: Value,
+    cluster_resources: Vec<Value>,
+    exceptions: Vec<Value>,
+    global_context: Map<String, Value>,
+    api_call_mocks: Vec<engine::api_call::ApiCallMock>,
+    cluster_objects: Option<Vec<Value>>,
+    image_data: Map<String, Value>,
+}
+
+/// The responses of one policy for one resource, in one phase.
+#[derive(Clone, Debug)]
+struct PolicyOutcome {
+    policy_name: String,
+    rules: Vec<RuleResponse>,
+    patched: Value,
+}
+
+/// One compared rule response (one row of `kyverno test`'s table).
+#[derive(Clone, Debug)]
+struct Row {
+    actual: String,
+    ok: bool,
+    unsupported: bool,
+    reason: String,
+    message: String,
+    related: Vec<(Option<String>, Option<String>)>,
+    /// The related places resolved to files once the row is known to belong to a resource.
+    links: Vec<Related>,
+}
+
+impl Row {
+    fn from_rule(rule: &RuleResponse, expected: &str) -> Row {
+        let actual = rule.status.as_str().to_string();
+        let ok = actual == expected;
+        Row {
+            reason: if ok { "Ok".to_string() } else { format!("Want {expected}, got {actual}") },
+            actual,
+            ok,
+            unsupported: false,
+            message: rule.message.clone(),
+            related: vec![(rule.policy_pointer.clone(), rule.resource_pointer.clone())],
+            links: Vec::new(),
+        }
+    }
+
+    fn excluded() -> Row {
+        Row {
+            actual: "excluded".to_string(),
+            ok: true,
+            unsupported: false,
+            reason: "Excluded".to_string(),
+            message: "Excluded".to_string(),
+            related: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    fn fail(reason: &str, message: &str) -> Row {
+        Row {
+            actual: "fail".to_string(),
+            ok: false,
+            unsupported: false,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            related: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+
+    fn unsupported(reason: &str) -> Row {
+        // CEL is a known, separately tracked gap; other unsupported features keep their own reason.
+        let label = if reason.contains("CEL") { "CEL not implemented" } else { "Unsupported" };
+        Row {
+            actual: "unsupported".to_string(),
+            ok: false,
+            unsupported: true,
+            reason: label.to_string(),
+            message: reason.to_string(),
+            related: Vec::new(),
+            links: Vec::new(),
+        }
+    }
+}
+
+fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, Vec<Related>) {
+    let related = Vec::new();
+    if rows.is_empty() {
+        // Every rule response was skipped because the patched resource is not in the manifest.
+        return (
+            Outcome::Pass,
+            expected.to_string(),
+            "Skipped".to_string(),
+            "resource not found in the patched resources file".to_string(),
+            related,
+        );
+    }
+    if let Some(row) = rows.iter().find(|row| row.unsupported) {
+        return (Outcome::Unsupported, row.actual.clone(), row.reason.clone(), row.message.clone(), related);
+    }
+    let deciding = rows
+        .iter()
+        .find(|row| !row.ok)
+        .or_else(|| rows.iter().find(|row| row.actual != "excluded"))
+        .unwrap_or(&rows[0]);
+    let outcome = if rows.iter().all(|row| row.ok) { Outcome::Pass } else { Outcome::Fail };
+    let _ = related;
+    (outcome, deciding.actual.clone(), deciding.reason.clone(), deciding.message.clone(), deciding.links.clone())
+}
+
+/// Resolves a row's pointers to places in the policy file and the resource file.
+fn links(pointers: &[(Option<String>, Option<String>)], policy: &Loaded, resource: &Loaded) -> Vec<Related> {
+    let mut out = Vec::new();
+    for (policy_pointer, resource_pointer) in pointers {
+        if let Some(pointer) = policy_pointer {
+            out.push(Related {
+                at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+                message: "the policy node that decided the result".to_string(),
+            });
+        }
+        if let Some(pointer) = resource_pointer {
+            out.push(Related {
+                at: SourceRef { file: resource.file.clone(), document: resource.document, pointer: pointer.clone() },
+                message: "the resource value that failed".to_string(),
+            });
+        }
+    }
+    out
+}
+
+fn expected_result(entry: &Value) -> String {
+    entry.get("result").or_else(|| entry.get("status")).and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+fn resources_of(entry: &Value) -> Vec<String> {
+    let mut out: Vec<String> = entry
+        .get("resources")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default();
+    for spec in entry.get("resourceSpecs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let name = spec.get("name").and_then(Value::as_str).unwrap_or("");
+        match spec.get("namespace").and_then(Value::as_str).filter(|namespace| !namespace.is_empty()) {
+            Some(namespace) => out.push(format!("{namespace}/{name}")),
+            None => out.push(name.to_string()),
+        }
+    }
+    out
+}
+
+/// `name` matches any resource with that name; `ns/name` also checks the namespace. The kind is
+/// ignored, as the CLI ignores it.
+fn resource_matches(resource: &Value, reference: &str) -> bool {
+    let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    match reference.split_once('/') {
+        Some((expected_namespace, expected_name)) => expected_namespace == namespace && expected_name == name,
+        None => reference == name,
+    }
+}
+
+fn default_namespace(resource: &mut Value) {
+    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+        return;
+    }
+    let Some(map) = resource.as_object_mut() else {
+        return;
+    };
+    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+    if let Some(metadata) = metadata.as_object_mut() {
+        let empty = metadata.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty);
+        if empty {
+            metadata.insert("namespace".to_string(), Value::String("default".to_string()));
+        }
+    }
+}
+
+fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, depth: usize) {
+    if depth > 8 {
+        return;
+    }
+    if let Some(mut entries) = files.list_dir(path) {
+        entries.sort();
+        for entry in entries {
+            let is_yaml = entry
+                .extension()
+                .and_then(|extension| extension.to_str())
+                .is_some_and(|extension| matches!(extension, "yaml" | "yml" | "json"));
+            if files.list_dir(&entry).is_some() {
+                collect_files(files, &entry, out, depth + 1);
+            } else if is_yaml {
+                out.push(entry);
+            }
+        }
+        return;
+    }
+    if files.read(path).is_ok() {
+        out.push(path.to_path_buf());
+    }
+}
+
+/// Runs every policy on one resource: mutate phase, then validate on the mutated resource, then generate.
+fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override: &str) -> Vec<PolicyOutcome> {
+    let resource = &setup.resources[resource_position].value;
+    let mut current = resource.clone();
+    let mut outcomes = Vec::new();
+    let policies: Vec<&Value> = setup
+        .policies
+        .iter()
+        .map(|loaded| &loaded.value)
+        .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
+        .collect();
+    for policy in &policies {
+        if !engine::policy_has(policy, "mutate") {
+            continue;
+        }
+        let request = build_request(setup, policy, &current, operation_override);
+        let response = engine::mutate(policy, &current, &request);
+        current = response.patched_resource.clone();
+        outcomes.push(PolicyOutcome {
+            policy_name: policy_name(policy),
+            rules: response.rules,
+            patched: response.patched_resource,
+        });
+    }
+    for policy in &policies {
+        if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
+            continue;
+        }
+        let request = build_request(setup, policy, &current, operation_override);
+        let rules = engine::validate(policy, &current, &request);
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in &policies {
+        if !engine::policy_has(policy, "generate") {
+            continue;
+        }
+        let request = build_request(setup, policy, &current, operation_override);
+        let rules = engine::generate(policy, &current, &request);
+        if rules.is_empty() {
+            continue;
+        }
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    outcomes
+}
+
+fn policy_name(policy: &Value) -> String {
+    policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+}
+
+fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> Request {
+    let values = &setup.values;
+    let policy_name = policy_name(policy);
+    let resource_name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let mut variables: Vec<(String, Value)> = Vec::new();
+    if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
+        for (key, value) in global {
+            variables.push((key.clone(), value.clone()));
+        }
+    }
+    let mut rule_values = HashMap::new();
+    for entry in values.get("policies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        if entry.get("name").and_then(Value::as_str) != Some(policy_name.as_str()) {
+            continue;
+        }
+        for resource_values in entry.get("resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            if resource_values.get("name").and_then(Value::as_str) != Some(resource_name) {
+                continue;
+            }
+            if let Some(map) = resource_values.get("values").and_then(Value::as_object) {
+                for (key, value) in map {
+                    variables.push((key.clone(), value.clone()));
+                }
+            }
+        }
+        for rule in entry.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            if let (Some(name), Some(map)) =
+                (rule.get("name").and_then(Value::as_str), rule.get("values").and_then(Value::as_object))
+            {
+                rule_values.insert(name.to_string(), map.clone());
+            }
+        }
+    }
+    let mut operation = variables
+        .iter()
+        .rev()
+        .find(|(key, _)| key == "request.operation")
+        .and_then(|(_, value)| value.as_str())
+        .unwrap_or("CREATE")
+        .to_string();
+    if !operation_override.is_empty() {
+        operation = operation_override.to_string();
+        variables.push(("request.operation".to_string(), Value::String(operation.clone())));
+    }
+    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let mut namespace_labels = None;
+    for key in ["namespaceSelector", "namespaces"] {
+        for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let name = entry.get("name").or_else(|| entry.pointer("/metadata/name")).and_then(Value::as_str);
+            if name == Some(namespace) {
+                let labels = entry
+                    .get("labels")
+                    .or_else(|| entry.pointer("/metadata/labels"))
+                    .and_then(Value::as_object)
+                    .cloned();
+                namespace_labels = labels.or(namespace_labels);
+            }
+        }
+    }
+    let mut subresource = String::new();
+    let mut parent_kind = None;
+    for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let sub = entry.get("subresource").unwrap_or(&Value::Null);
+        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let (group, version) = match api_version.split_once('/') {
+            Some((group, version)) => (group, version),
+            None => ("", api_version),
+        };
+        let same = sub.get("kind").and_then(Value::as_str) == resource.get("kind").and_then(Value::as_str)
+            && sub.get("group").and_then(Value::as_str).unwrap_or("") == group
+            && sub.get("version").and_then(Value::as_str).unwrap_or("") == version;
+        if same && let Some((_, name)) = sub.get("name").and_then(Value::as_str).and_then(|name| name.split_once('/')) {
+            subresource = name.to_string();
+            let parent = entry.get("parentResource").unwrap_or(&Value::Null);
+            let text = |key: &str| parent.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+            parent_kind = Some((text("group"), text("version"), text("kind")));
+        }
+    }
+    Request {
+        operation,
+        user_info: setup.user_info.clone(),
+        namespace_labels,
+        variables,
+        rule_values,
+        old_object: None,
+        cluster_resources: setup.cluster_resources.clone(),
+        subresource,
+        parent_kind,
+        global_context: setup.global_context.clone(),
+        exceptions: setup.exceptions.clone(),
+        api_call_mocks: setup.api_call_mocks.clone(),
+        cluster_objects: setup.cluster_objects.clone(),
+        image_data: setup.image_data.clone(),
+    }
+}
+
+enum Comparison {
+    Equal,
+    NotFound,
+    Different(String),
+    Error(String),
+}
+
+/// Compares an actual resource with the document of the same apiVersion, kind, namespace and name in a file.
+fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Comparison {
+    let text = match files.read(path) {
+        Ok(text) => text,
+        Err(error) => return Comparison::Error(format!("failed to load resource ({error})")),
+    };
+    let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+    let mut candidates: Vec<Value> = Vec::new();
+    for document in crate::syntax::parse_file(&text) {
+        if document.value.is_null() {
+            continue;
+        }
+        let mut value = document.yaml11_value();
+        default_namespace(&mut value);
+        candidates.push(value);
+    }
+    let wanted = (field(actual, "/apiVersion"), field(actual, "/kind"), field(actual, "/metadata/name"));
+    let actual_namespace = field(actual, "/metadata/namespace");
+    let expected = candidates.into_iter().find(|candidate| {
+        (field(candidate, "/apiVersion"), field(candidate, "/kind"), field(candidate, "/metadata/name")) == wanted
+            && (actual_namespace.is_empty()
+                || field(candidate, "/metadata/namespace") == actual_namespace
+                || field(candidate, "/metadata/namespace").is_empty())
+    });
+    let Some(expected) = expected else {
+        return Comparison::NotFound;
+    };
+    let normalized_actual = tidy(actual);
+    let normalized_expected = tidy(&expected);
+    if normalized_actual == normalized_expected {
+        Comparison::Equal
+    } else {
+        Comparison::Different(format!(
+            "Patched resource didn't match the expected resource: expected {normalized_expected}, got {normalized_actual}"
+        ))
+    }
+}
+
+/// Normalizes a resource for comparison: numbers as floats, empty maps and lists and generate labels removed.
+fn tidy(value: &Value) -> Value {
+    fn walk(value: &Value) -> Option<Value> {
+        match value {
+            Value::Object(map) => {
+                let mut out = Map::new();
+                for (key, child) in map {
+                    if key.starts_with("generate.kyverno.io/") || key == "app.kubernetes.io/managed-by" {
+                        continue;
+                    }
+                    if let Some(cleaned) = walk(child) {
+                        out.insert(key.clone(), cleaned);
+                    }
+                }
+                if out.is_empty() { None } else { Some(Value::Object(out)) }
+            }
+            Value::Array(items) => {
+                let cleaned: Vec<Value> = items.iter().map(|item| walk(item).unwrap_or(Value::Null)).collect();
+                if cleaned.is_empty() { None } else { Some(Value::Array(cleaned)) }
+            }
+            Value::Null => None,
+            Value::Number(number) => Some(
+                serde_json::Number::from_f64(number.as_f64().unwrap_or(0.0)).map(Value::Number).unwrap_or(Value::Null),
+            ),
+            other => Some(other.clone()),
+        }
+    }
+    walk(value).unwrap_or(Value::Null)
+}

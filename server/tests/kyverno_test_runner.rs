@@ -1,0 +1,307 @@
+//! The Kyverno Test runner on small in-memory test files: outcomes per resource, autogen rule names,
+//! values, mutate comparisons, CEL kinds reported unsupported, and test-file mistakes as problems.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use policy_lsp::testrun::{FileSource, Subject, kyverno::run_test_file};
+
+/// Files held in memory: `#- /path` headers split one fixture into files.
+struct Memory(BTreeMap<PathBuf, String>);
+
+impl Memory {
+    fn parse(fixture: &str) -> Memory {
+        let mut files = BTreeMap::new();
+        let mut current: Option<(PathBuf, String)> = None;
+        for line in fixture.lines() {
+            if let Some(path) = line.strip_prefix("#- ") {
+                if let Some((path, text)) = current.take() {
+                    files.insert(path, text);
+                }
+                current = Some((PathBuf::from(path.trim()), String::new()));
+            } else if let Some((_, text)) = current.as_mut() {
+                text.push_str(line);
+                text.push('\n');
+            }
+        }
+        if let Some((path, text)) = current {
+            files.insert(path, text);
+        }
+        Memory(files)
+    }
+}
+
+impl FileSource for Memory {
+    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+        self.0.get(&normalize(path)).map(|text| Arc::from(text.as_str())).ok_or_else(|| "no such file".to_string())
+    }
+
+    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        let path = normalize(path);
+        let children: Vec<PathBuf> =
+            self.0.keys().filter(|file| file.parent() == Some(path.as_path())).cloned().collect();
+        if children.is_empty() { None } else { Some(children) }
+    }
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Runs `/t/kyverno-test.yaml` of the fixture and renders one line per result and per problem.
+fn check(fixture: &str, expect: expect_test::Expect) {
+    let files = Memory::parse(fixture);
+    let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
+    let mut lines = Vec::new();
+    for result in &report.results {
+        if let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
+            lines.push(format!(
+                "{policy}/{}/{resource}: expected {} actual {} -> {:?}",
+                rule.as_deref().unwrap_or("-"),
+                result.expected,
+                result.actual,
+                result.outcome
+            ));
+        }
+    }
+    for problem in &report.problems {
+        lines.push(format!("problem {} at {}: {}", problem.code, problem.at.pointer, problem.message));
+    }
+    expect.assert_eq(&(lines.join("\n") + "\n"));
+}
+
+const POLICY: &str = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-team
+spec:
+  rules:
+  - name: check-team
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      message: "label team is required"
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+  labels: {team: a}
+spec:
+  containers: [{name: c, image: nginx}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: bad-deploy
+spec:
+  template:
+    metadata:
+      labels: {app: x}
+    spec:
+      containers: [{name: c, image: nginx}]
+"#;
+
+#[test]
+fn validate_with_autogen_rule_names() {
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: pass}}
+- {{policy: require-team, rule: check-team, kind: Deployment, resources: [bad-deploy], result: fail}}
+- {{policy: require-team, rule: check-team, kind: Deployment, resources: [default/bad-deploy], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual pass -> Pass
+            require-team/check-team/bad-deploy: expected fail actual fail -> Pass
+            require-team/check-team/default/bad-deploy: expected pass actual fail -> Fail
+        "#]],
+    );
+}
+
+#[test]
+fn mistakes_in_the_test_file_are_problems() {
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml, missing.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [nobody], result: pass}}
+- {{policy: other, rule: r, kind: Pod, resources: [good], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/nobody: expected pass actual not found -> Fail
+            other/r/good: expected pass actual not found -> Fail
+            problem kyverno-test/missing-file at /policies/1: policies[1]: /t/missing.yaml does not exist or holds no YAML/JSON file
+            problem kyverno-test/unknown-resource at /results/0/resources/0: results[0]: resource `nobody` is not among the loaded resources
+            problem kyverno-test/unknown-policy at /results/1/policy: results[1]: policy `other` is not among the loaded policies
+        "#]],
+    );
+}
+
+#[test]
+fn unknown_keys_reject_the_file_and_cel_kinds_are_unsupported() {
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: pass, isValidatingPolicy: true}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual unsupported -> Unsupported
+        "#]],
+    );
+    let misspelled = fixture.replace("isValidatingPolicy", "isValidatingPolicyy");
+    check(
+        &misspelled,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual error -> Error
+            problem kyverno-test/unknown-key at /results/0/isValidatingPolicyy: unknown field `isValidatingPolicyy` in results[0]
+        "#]],
+    );
+}
+
+#[test]
+fn mutate_with_patched_resources_and_values() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: add-owner
+spec:
+  rules:
+  - name: owner
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+    preconditions:
+      all:
+      - key: "{{ request.operation }}"
+        operator: Equals
+        value: CREATE
+    mutate:
+      patchStrategicMerge:
+        metadata:
+          labels:
+            +(owner): "{{ owner }}"
+#- /t/resources.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+data: {a: b}
+#- /t/patched.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: default
+  labels: {owner: platform}
+data: {a: b}
+#- /t/values.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Values
+policies:
+- name: add-owner
+  rules:
+  - name: owner
+    values:
+      owner: platform
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+variables: values.yaml
+results:
+- {policy: add-owner, rule: owner, kind: ConfigMap, resources: [cm], patchedResources: patched.yaml, result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            add-owner/owner/cm: expected pass actual pass -> Pass
+        "#]],
+    );
+}
+
+/// Runs the fixture and renders the related places of each result.
+fn check_related(fixture: &str, expect: expect_test::Expect) {
+    let files = Memory::parse(fixture);
+    let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
+    let mut lines = Vec::new();
+    for result in &report.results {
+        for related in &result.related {
+            lines.push(format!("{}#{}{}", related.at.file.display(), related.at.document, related.at.pointer));
+        }
+    }
+    expect.assert_eq(&(lines.join("\n") + "\n"));
+}
+
+#[test]
+fn failures_point_into_the_policy_and_the_resource() {
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Deployment, resources: [bad-deploy], result: fail}}
+"
+    );
+    check_related(
+        &fixture,
+        expect_test::expect![[r#"
+            /t/policy.yaml#0/spec/rules/0/validate/pattern/metadata/labels/team
+            /t/resources.yaml#1/spec/template/metadata/labels/team
+        "#]],
+    );
+}
