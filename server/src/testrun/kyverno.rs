@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
+use crate::engine::kyverno_cel;
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 
 const TEST_KEYS: &[&str] = &[
@@ -59,7 +60,7 @@ const RESULT_KEYS: &[&str] = &[
     "namespace",
 ];
 
-/// Policy kinds evaluated with CEL, which this engine does not run yet.
+/// Policy kinds evaluated with CEL (engine::kyverno_cel).
 const CEL_KINDS: &[&str] = &[
     "ValidatingPolicy",
     "NamespacedValidatingPolicy",
@@ -476,34 +477,10 @@ impl Runner<'_> {
         let expected = expected_result(entry);
         let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
         let resources = resources_of(entry);
-        let is_cel_entry = entry
-            .as_object()
-            .is_some_and(|map| map.iter().any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true)));
         let policy = setup
             .policies
             .iter()
             .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
-        let policy_kind = policy.and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str)).unwrap_or("");
-        if is_cel_entry || CEL_KINDS.contains(&policy_kind) {
-            for (resource_index, resource) in resources.iter().enumerate() {
-                let message = format!(
-                    "{} policies are evaluated with CEL, which is not implemented yet",
-                    if policy_kind.is_empty() { "CEL" } else { policy_kind }
-                );
-                self.push_result(
-                    entry,
-                    entry_index,
-                    resource_index,
-                    resource,
-                    "unsupported",
-                    Outcome::Unsupported,
-                    "CEL not implemented",
-                    &message,
-                    None,
-                );
-            }
-            return;
-        }
         let Some(policy) = policy else {
             self.problem(
                 format!("/results/{entry_index}/policy"),
@@ -906,6 +883,25 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .map(|loaded| &loaded.value)
         .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
         .collect();
+    let cel_policies: Vec<&Value> = setup
+        .policies
+        .iter()
+        .map(|loaded| &loaded.value)
+        .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
+        .collect();
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy")) {
+        let request = build_request(setup, policy, &current, operation_override);
+        let cel_request = engine::cel_bridge::cel_request(&current, &request);
+        let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
+        let mut rules = Vec::new();
+        if let Some(outcome) = outcome {
+            if let Some(patched) = &outcome.patched {
+                current = patched.clone();
+            }
+            rules.push(cel_response(policy, RuleType::Mutation, &outcome));
+        }
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
     for policy in &policies {
         if !engine::policy_has(policy, "mutate") {
             continue;
@@ -927,6 +923,33 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let rules = engine::validate(policy, &current, &request);
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
+    for policy in cel_policies.iter().filter(|policy| {
+        cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy")
+    }) {
+        let request = build_request(setup, policy, &current, operation_override);
+        let cel_request = engine::cel_bridge::cel_request(&current, &request);
+        let rules = kyverno_cel::validating_policy(policy, &cel_request)
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .unwrap_or_default();
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
+        let request = build_request(setup, policy, &current, operation_override);
+        let cel_request = engine::cel_bridge::cel_request(&current, &request);
+        let rules = kyverno_cel::generating_policy(policy, &cel_request)
+            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
+            .unwrap_or_default();
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in cel_policies.iter().filter(|policy| {
+        cel_kind_is(policy, "DeletingPolicy") || cel_kind_is(policy, "ImageValidatingPolicy")
+    }) {
+        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+        let reason = format!("{kind} evaluation is not implemented offline (CEL)");
+        let mut response = RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
+        response.unsupported = Some(reason);
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules: vec![response], patched: current.clone() });
+    }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
             continue;
@@ -939,6 +962,25 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
     outcomes
+}
+
+/// Whether a policy is of the CEL kind `kind` or its Namespaced form.
+fn cel_kind_is(policy: &Value, kind: &str) -> bool {
+    policy.get("kind").and_then(Value::as_str).is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
+}
+
+/// One rule response standing for a whole CEL policy (CEL policies have no rules).
+fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outcome) -> RuleResponse {
+    let status = match outcome.status {
+        kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
+        kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
+        kyverno_cel::Status::Error => engine::RuleStatus::Error,
+        kyverno_cel::Status::Skip => engine::RuleStatus::Skip,
+    };
+    let mut response = RuleResponse::new(&policy_name(policy), rule_type, status, outcome.message.clone());
+    response.policy_pointer = outcome.pointer.clone();
+    response.generated = outcome.generated.clone();
+    response
 }
 
 fn policy_name(policy: &Value) -> String {

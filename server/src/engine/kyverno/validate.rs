@@ -45,12 +45,17 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             ));
             continue;
         }
-        if rule.get("celPreconditions").is_some() {
-            let reason = "celPreconditions need the CEL engine, which is not implemented yet".to_string();
-            let mut response = RuleResponse::new(name, RuleType::Validation, RuleStatus::Error, reason.clone());
-            response.unsupported = Some(reason);
-            responses.push(response);
-            continue;
+        match super::cel_bridge::cel_preconditions(rule, match_target, request) {
+            Ok(true) => {}
+            Ok(false) => {
+                responses.push(RuleResponse::new(name, RuleType::Validation, RuleStatus::Skip, "cel preconditions not met"));
+                continue;
+            }
+            Err(error) => {
+                let message = format!("failed to evaluate cel preconditions: {error}");
+                responses.push(RuleResponse::new(name, RuleType::Validation, RuleStatus::Error, message));
+                continue;
+            }
         }
         let mut context = base_context.clone();
         let validator = Validator { rule, rule_name: name, request, nesting: 0 };
@@ -161,6 +166,9 @@ impl Validator<'_> {
             Ok(_) => {}
         }
         if self.nesting == 0 {
+            if let Some(response) = super::cel_bridge::validate_cel(self.rule_name, block, resource, self.request) {
+                return Some(response);
+            }
             if let Some(reason) = unsupported_reason(block) {
                 let mut response = self.response(RuleStatus::Error, reason.clone());
                 response.unsupported = Some(reason);
