@@ -314,7 +314,8 @@ impl Runner<'_> {
         if let Some(results) = test.get("results").and_then(Value::as_array) {
             for (index, entry) in results.iter().enumerate() {
                 for key in entry.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                    if !RESULT_KEYS.contains(&key.as_str()) {
+                    // Go's JSON decoding matches field names case-insensitively (`isMUtatingPolicy` is read).
+                    if !RESULT_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&key)) {
                         self.problem(
                             format!("/results/{index}/{}", super_pointer(&key)),
                             "kyverno-test/unknown-key",
@@ -890,8 +891,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
         .collect();
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy")) {
-        let request = build_request(setup, policy, &current, operation_override);
-        let cel_request = engine::cel_bridge::cel_request(&current, &request);
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
         let mut rules = Vec::new();
         if let Some(outcome) = outcome {
@@ -926,16 +926,14 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
     for policy in cel_policies.iter().filter(|policy| {
         cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy")
     }) {
-        let request = build_request(setup, policy, &current, operation_override);
-        let cel_request = engine::cel_bridge::cel_request(&current, &request);
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let rules = kyverno_cel::validating_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
-        let request = build_request(setup, policy, &current, operation_override);
-        let cel_request = engine::cel_bridge::cel_request(&current, &request);
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
             .unwrap_or_default();
@@ -962,6 +960,22 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
     outcomes
+}
+
+/// The CEL request for a resource: the Kyverno request plus the namespace object from the Values file.
+fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> kyverno_cel::Request {
+    let request = build_request(setup, policy, resource, operation_override);
+    let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
+    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let declared = setup
+        .values
+        .get("namespaces")
+        .and_then(Value::as_array)
+        .and_then(|items| items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace)));
+    if let Some(namespace_object) = declared {
+        cel_request.namespace_object = Some(namespace_object.clone());
+    }
+    cel_request
 }
 
 /// Whether a policy is of the CEL kind `kind` or its Namespaced form.

@@ -277,6 +277,11 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
 
 /// Calls `receiver.name(args)`.
 pub fn call_member(interpreter: &Interpreter, name: &str, receiver: Val, args: Vec<Val>) -> EvalResult {
+    // cel-go evaluates `or` and `orValue` lazily and hands back a receiver that is not an optional
+    // unchanged; policies rely on it (`container.volumeMounts.orValue([])`).
+    if matches!(name, "orValue" | "or") && args.len() == 1 && !matches!(receiver, Val::Optional(_)) {
+        return Ok(receiver);
+    }
     match (&receiver, name) {
         (Val::String(subject), _) => string_member(interpreter, name, subject, &args, &receiver),
         (Val::List(items), _) => list_member(interpreter, name, items, &args, &receiver),

@@ -70,7 +70,9 @@ pub fn validate_cel(rule_name: &str, validate: &Value, resource: &Value, request
     let status = match outcome.status {
         Status::Pass => RuleStatus::Pass,
         Status::Fail => RuleStatus::Fail,
-        Status::Error => RuleStatus::Error,
+        // Kyverno runs validate.cel through the Kubernetes admission validator, whose failure policy
+        // (Fail) turns an evaluation error into a denial: the rule fails rather than errs.
+        Status::Error => RuleStatus::Fail,
         Status::Skip => RuleStatus::Skip,
     };
     let mut response = RuleResponse::new(rule_name, RuleType::Validation, status, outcome.message);
