@@ -421,13 +421,15 @@ pub struct Violation {
     pub pointer: String,
 }
 
-/// Runs the `source` of a K8sNativeValidation code block: `params` is the constraint's
-/// `spec.parameters`; `variables.params` and `variables.anyObject` are bound as gator binds them.
-pub fn gatekeeper_validate(source: &Value, params: &Value, request: &Request) -> Result<Vec<Violation>, String> {
-    let mut activation = base_activation(request, Some(params));
+/// Runs the `source` of a K8sNativeValidation code block against a constraint: `params` is the
+/// constraint, `variables.params` its `spec.parameters` and `variables.anyObject` the object (the old
+/// object for a DELETE), as gator binds them.
+pub fn gatekeeper_validate(source: &Value, constraint: &Value, request: &Request) -> Result<Vec<Violation>, String> {
+    let mut activation = base_activation(request, Some(constraint));
     let any_object = if request.object.is_null() { &request.old_object } else { &request.object };
+    let parameters = constraint.pointer("/spec/parameters").cloned().unwrap_or(Value::Null);
     let mut bound = vec![
-        (Val::string("params"), Val::from_json(params)),
+        (Val::string("params"), Val::from_json(&parameters)),
         (Val::string("anyObject"), Val::from_json(any_object)),
     ];
     activation.bind("variables", Val::map(bound.clone()));
