@@ -103,6 +103,20 @@ impl Checker<'_> {
         self.errors.push(CompileError { message, line, column, offset });
     }
 
+    /// Reports at a call's function name: the parser places calls at their `(`.
+    fn report_at_name(&mut self, expr: &IdedExpr, name: &str, message: String) {
+        let (line, column, offset) = self.program.position_of(expr.id);
+        let before: String = self.program.source.chars().take(offset).collect();
+        let width = name.chars().count();
+        let (column, offset) = if before.trim_end().ends_with(name) && column > width {
+            let gap = before.chars().count() - before.trim_end().chars().count();
+            (column - width - gap, offset - width - gap)
+        } else {
+            (column, offset)
+        };
+        self.errors.push(CompileError { message, line, column, offset });
+    }
+
     fn known_variable(&self, name: &str) -> bool {
         self.scopes.iter().any(|bound| bound == name)
             || self.variables.contains(&name)
@@ -163,7 +177,7 @@ impl Checker<'_> {
         }
         let Some(target) = call.target.as_deref() else {
             if !GLOBAL_FUNCTIONS.contains(&name) {
-                self.report(expr, format!("undeclared reference to '{name}'"));
+                self.report_at_name(expr, name, format!("undeclared reference to '{name}'"));
             }
             self.arity(expr, name, call.args.len());
             call.args.iter().for_each(|argument| self.walk(argument));
@@ -193,7 +207,7 @@ impl Checker<'_> {
         }
         self.walk(target);
         if !MEMBER_FUNCTIONS.contains(&name) {
-            self.report(expr, format!("undeclared reference to '{name}'"));
+            self.report_at_name(expr, name, format!("undeclared reference to '{name}'"));
         }
         self.arity(expr, name, call.args.len());
         // Macros bind their leading identifier arguments for the rest of the call.
@@ -219,7 +233,7 @@ impl Checker<'_> {
         if let Some((_, fewest, most)) = ARITY.iter().find(|(function, _, _)| *function == name) {
             if count < *fewest || count > *most {
                 let expected = if fewest == most { fewest.to_string() } else { format!("{fewest} to {most}") };
-                self.report(expr, format!("'{name}' takes {expected} argument(s), found {count}"));
+                self.report_at_name(expr, name, format!("'{name}' takes {expected} argument(s), found {count}"));
             }
         }
     }

@@ -127,7 +127,8 @@ impl Program {
                 .iter()
                 .map(|error| {
                     let line = error.pos.0.max(1) as usize;
-                    let column = error.pos.1.max(0) as usize + 1;
+                    // The crate reports 1-based columns already.
+                    let column = error.pos.1.max(1) as usize;
                     CompileError {
                         message: error.msg.clone(),
                         line,
@@ -209,3 +210,6 @@ pub fn evaluate_source(source: &str, activation: &Activation, services: &Service
     })?;
     program.evaluate(activation, services)
 }
+
+#[cfg(test)]
+mod tests;
