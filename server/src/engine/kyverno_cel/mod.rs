@@ -464,3 +464,6 @@ pub fn gatekeeper_validate(source: &Value, constraint: &Value, request: &Request
     }
     Ok(violations)
 }
+
+#[cfg(test)]
+mod tests;
