@@ -3,6 +3,7 @@
 //! K8sNativeValidation code blocks. Findings name places as JSON pointers into the policy.
 
 pub mod apply;
+pub mod diagnostics;
 pub mod matching;
 
 use serde_json::{Map, Value, json};
