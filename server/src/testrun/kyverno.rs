@@ -939,11 +939,16 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             .unwrap_or_default();
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
-    for policy in cel_policies.iter().filter(|policy| {
-        cel_kind_is(policy, "DeletingPolicy") || cel_kind_is(policy, "ImageValidatingPolicy")
-    }) {
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "DeletingPolicy")) {
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let rules = kyverno_cel::deleting_policy(policy, &cel_request)
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .unwrap_or_default();
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ImageValidatingPolicy")) {
         let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        let reason = format!("{kind} evaluation is not implemented offline (CEL)");
+        let reason = format!("{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline");
         let mut response = RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
         response.unsupported = Some(reason);
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules: vec![response], patched: current.clone() });

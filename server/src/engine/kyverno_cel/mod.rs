@@ -278,6 +278,11 @@ fn find_params(cel: &Value, request: &Request) -> Result<Option<Value>, String> 
 
 /// The pod controllers a policy's autogen targets, by kind; an empty list disables autogen.
 pub fn autogen_controllers(policy: &Value) -> Vec<String> {
+    // Kubernetes' own admission policies have no autogen; only Kyverno's kinds do.
+    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind == "ValidatingAdmissionPolicy" || kind == "MutatingAdmissionPolicy" {
+        return Vec::new();
+    }
     const DEFAULT: &[&str] = &["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
     let listed = policy.pointer("/spec/autogen/podControllers/controllers").and_then(Value::as_array);
     let names: Vec<String> = match listed {
@@ -412,6 +417,22 @@ fn generated_by(expression: &str, activation: &Activation, request: &Request) ->
     let mut collected = Vec::new();
     apply::collect_generator_calls(&program, activation, &services, &mut collected)?;
     Ok(collected)
+}
+
+/// Runs a DeletingPolicy's `conditions` on an existing resource: `Pass` when every condition holds (the
+/// resource would be deleted), `Fail` on the first false one. `None` when the policy does not apply.
+pub fn deleting_policy(policy: &Value, request: &Request) -> Option<Outcome> {
+    let spec = policy.get("spec")?;
+    let request = matching::applicable_request(policy, request)?;
+    let mut activation = base_activation(&request, None);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    match match_conditions(spec.get("conditions"), "/spec/conditions", &activation, &request.services) {
+        Ok(None) => Some(Outcome::new(Status::Pass, "", None)),
+        Ok(Some(pointer)) => Some(Outcome::new(Status::Fail, "a deletion condition is false", Some(pointer))),
+        Err((error, pointer)) => Some(Outcome::new(Status::Error, error, Some(pointer))),
+    }
 }
 
 /// One violation of a Gatekeeper K8sNativeValidation template.

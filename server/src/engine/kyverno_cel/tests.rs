@@ -137,3 +137,17 @@ fn gatekeeper_k8s_native_validation() {
     let allowed = gatekeeper_validate(&source, &constraint, &request(pod("p", "ghcr.io/x"))).unwrap_or_default();
     assert!(allowed.is_empty());
 }
+
+#[test]
+fn deleting_policy_conditions_and_admission_policies_without_autogen() {
+    let deleting = json!({"kind": "DeletingPolicy", "metadata": {"name": "d"}, "spec": {
+        "matchConstraints": pods_only(),
+        "conditions": [{"name": "old-image", "expression": "object.spec.containers.exists(c, c.image.endsWith(':old'))"}]}});
+    let status = |object: Value| super::deleting_policy(&deleting, &request(object)).map(|outcome| outcome.status);
+    assert_eq!(status(pod("p", "a:old")), Some(Status::Pass));
+    assert_eq!(status(pod("p", "a:new")), Some(Status::Fail));
+    let mut admission = validating(json!({"matchConstraints": pods_only(), "validations": [{"expression": "false"}]}));
+    admission["kind"] = json!("ValidatingAdmissionPolicy");
+    check_validating(&admission, deployment("x"), "not applicable");
+    check_validating(&admission, pod("p", "x"), "fail: failed expression: false @ /spec/validations/0/expression");
+}
