@@ -27,7 +27,10 @@ fn benchmark(criterion: &mut Criterion) {
 
     let program = Program::compile(EXPRESSION).ok();
     let mut activation = Activation::new();
-    activation.bind_json("object", &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": pod_spec(20)}));
+    activation.bind_json(
+        "object",
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": pod_spec(20)}),
+    );
     let services = Services::default();
     criterion.bench_function("cel evaluate (20 containers)", |bench| {
         bench.iter(|| program.as_ref().map(|program| program.evaluate(&activation, &services)))

@@ -40,7 +40,12 @@ fn check(fixture: &str) {
         let mut expected = file.annotations.clone();
         actual.sort();
         expected.sort();
-        assert_eq!(render(&file.text, &actual), render(&file.text, &expected), "diagnostics of {}", file.path.display());
+        assert_eq!(
+            render(&file.text, &actual),
+            render(&file.text, &expected),
+            "diagnostics of {}",
+            file.path.display()
+        );
     }
 }
 
@@ -51,7 +56,11 @@ fn render(text: &str, annotations: &[Annotation]) -> String {
         out.push('\n');
         for annotation in annotations.iter().filter(|annotation| annotation.line == index) {
             let carets = "^".repeat(annotation.end_column - annotation.start_column);
-            out.push_str(&format!("#{}{carets} {}\n", " ".repeat(annotation.start_column.saturating_sub(1)), annotation.text));
+            out.push_str(&format!(
+                "#{}{carets} {}\n",
+                " ".repeat(annotation.start_column.saturating_sub(1)),
+                annotation.text
+            ));
         }
     }
     out

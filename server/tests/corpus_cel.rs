@@ -62,7 +62,8 @@ fn cel_corpus_agreement() {
         let relative = test.strip_prefix(&corpus).unwrap_or(test);
         let folder =
             relative.components().next().map(|part| part.as_os_str().to_string_lossy().to_string()).unwrap_or_default();
-        if !CEL_SUFFIXES.iter().any(|suffix| folder.ends_with(suffix)) || !relative.to_string_lossy().contains(&filter) {
+        if !CEL_SUFFIXES.iter().any(|suffix| folder.ends_with(suffix)) || !relative.to_string_lossy().contains(&filter)
+        {
             continue;
         }
         let report = run_test_file(&DiskFiles, test);
@@ -118,7 +119,11 @@ fn find_yaml(directory: &Path, out: &mut Vec<PathBuf>) {
         let path = entry.path();
         if path.is_dir() {
             find_yaml(&path, out);
-        } else if path.extension().and_then(|extension| extension.to_str()).is_some_and(|extension| extension == "yaml" || extension == "yml") {
+        } else if path
+            .extension()
+            .and_then(|extension| extension.to_str())
+            .is_some_and(|extension| extension == "yaml" || extension == "yml")
+        {
             out.push(path);
         }
     }

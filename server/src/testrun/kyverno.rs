@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
-use crate::engine::kyverno_cel;
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
+use crate::engine::kyverno_cel;
 
 const TEST_KEYS: &[&str] = &[
     "apiCallResponses",
@@ -890,7 +890,10 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .map(|loaded| &loaded.value)
         .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
         .collect();
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy")) {
+    for policy in cel_policies
+        .iter()
+        .filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy"))
+    {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
         let mut rules = Vec::new();
@@ -923,9 +926,10 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let rules = engine::validate(policy, &current, &request);
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
-    for policy in cel_policies.iter().filter(|policy| {
-        cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy")
-    }) {
+    for policy in cel_policies
+        .iter()
+        .filter(|policy| cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy"))
+    {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let rules = kyverno_cel::validating_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
@@ -948,10 +952,17 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ImageValidatingPolicy")) {
         let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        let reason = format!("{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline");
-        let mut response = RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
+        let reason = format!(
+            "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
+        );
+        let mut response =
+            RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
         response.unsupported = Some(reason);
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules: vec![response], patched: current.clone() });
+        outcomes.push(PolicyOutcome {
+            policy_name: policy_name(policy),
+            rules: vec![response],
+            patched: current.clone(),
+        });
     }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
@@ -972,11 +983,9 @@ fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_ov
     let request = build_request(setup, policy, resource, operation_override);
     let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
     let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-    let declared = setup
-        .values
-        .get("namespaces")
-        .and_then(Value::as_array)
-        .and_then(|items| items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace)));
+    let declared = setup.values.get("namespaces").and_then(Value::as_array).and_then(|items| {
+        items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace))
+    });
     if let Some(namespace_object) = declared {
         cel_request.namespace_object = Some(namespace_object.clone());
     }
@@ -985,7 +994,10 @@ fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_ov
 
 /// Whether a policy is of the CEL kind `kind` or its Namespaced form.
 fn cel_kind_is(policy: &Value, kind: &str) -> bool {
-    policy.get("kind").and_then(Value::as_str).is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
+    policy
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
 }
 
 /// One rule response standing for a whole CEL policy (CEL policies have no rules).

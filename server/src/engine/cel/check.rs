@@ -75,13 +75,29 @@ const ARITY: &[(&str, usize, usize)] = &[
 
 /// The names a context binds besides the caller's variables: the library namespaces.
 const NAMESPACES: &[&str] = &[
-    "optional", "sets", "lists", "math", "base64", "strings", "format", "jsonpatch", "cel", "ip",
-    "resource", "image", "http", "globalContext", "json", "yaml", "time", "hash", "generator", "user",
+    "optional",
+    "sets",
+    "lists",
+    "math",
+    "base64",
+    "strings",
+    "format",
+    "jsonpatch",
+    "cel",
+    "ip",
+    "resource",
+    "image",
+    "http",
+    "globalContext",
+    "json",
+    "yaml",
+    "time",
+    "hash",
+    "generator",
+    "user",
 ];
 
-const TYPE_NAMES: &[&str] = &[
-    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
-];
+const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"];
 
 /// Checks the program against the variables in scope; an empty result means no findings.
 pub fn check(program: &Program, variables: &[&str]) -> Vec<CompileError> {
@@ -118,9 +134,7 @@ impl Checker<'_> {
     }
 
     fn known_variable(&self, name: &str) -> bool {
-        self.scopes.iter().any(|bound| bound == name)
-            || self.variables.contains(&name)
-            || TYPE_NAMES.contains(&name)
+        self.scopes.iter().any(|bound| bound == name) || self.variables.contains(&name) || TYPE_NAMES.contains(&name)
     }
 
     fn walk(&mut self, expr: &IdedExpr) {
@@ -213,8 +227,18 @@ impl Checker<'_> {
         // Macros bind their leading identifier arguments for the rest of the call.
         let bound: Vec<String> = if matches!(
             name,
-            "all" | "exists" | "exists_one" | "existsOne" | "map" | "filter" | "transformList"
-                | "transformMap" | "transformMapEntry" | "sortBy" | "optMap" | "optFlatMap"
+            "all"
+                | "exists"
+                | "exists_one"
+                | "existsOne"
+                | "map"
+                | "filter"
+                | "transformList"
+                | "transformMap"
+                | "transformMapEntry"
+                | "sortBy"
+                | "optMap"
+                | "optFlatMap"
         ) {
             let count = if call.args.len() >= 3 && !matches!(name, "map" | "filter") { 2 } else { 1 };
             call.args.iter().take(count).filter_map(ident_name).map(str::to_string).collect()

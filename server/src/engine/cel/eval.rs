@@ -18,9 +18,7 @@ pub type EvalResult = Result<Val, String>;
 pub const DEFAULT_STEP_BUDGET: u64 = 2_000_000;
 
 /// Type names that evaluate to type values when used as identifiers.
-const TYPE_NAMES: &[&str] = &[
-    "int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type",
-];
+const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"];
 
 /// One evaluation: the variables in scope and the budget left.
 pub struct Interpreter<'a> {
@@ -54,9 +52,7 @@ impl<'a> Interpreter<'a> {
             .build()
             .map_err(|error| format!("invalid regular expression {pattern:?}: {error}"))?;
         let compiled = Arc::new(compiled);
-        self.regex_cache
-            .borrow_mut()
-            .insert(pattern.to_string(), compiled.clone());
+        self.regex_cache.borrow_mut().insert(pattern.to_string(), compiled.clone());
         Ok(compiled)
     }
 
@@ -64,10 +60,7 @@ impl<'a> Interpreter<'a> {
         let steps = self.steps.get() + 1;
         self.steps.set(steps);
         if steps > self.budget {
-            return Err(format!(
-                "operation cancelled: actual cost limit exceeded ({} steps)",
-                self.budget
-            ));
+            return Err(format!("operation cancelled: actual cost limit exceeded ({} steps)", self.budget));
         }
         Ok(())
     }
@@ -147,10 +140,7 @@ impl<'a> Interpreter<'a> {
                         return Err("unexpected struct field in a map literal".to_string());
                     };
                     let key = self.eval(&entry.key)?;
-                    if !matches!(
-                        key,
-                        Val::String(_) | Val::Int(_) | Val::Uint(_) | Val::Bool(_)
-                    ) {
+                    if !matches!(key, Val::String(_) | Val::Int(_) | Val::Uint(_) | Val::Bool(_)) {
                         return Err(format!("unsupported key type: {}", key.type_name()));
                     }
                     let value = self.eval(&entry.value)?;
@@ -159,10 +149,7 @@ impl<'a> Interpreter<'a> {
                             Val::Optional(Some(inner)) => (*inner).clone(),
                             Val::Optional(None) => continue,
                             other => {
-                                return Err(format!(
-                                    "optional map entry must be optional, got {}",
-                                    other.type_name()
-                                ));
+                                return Err(format!("optional map entry must be optional, got {}", other.type_name()));
                             }
                         }
                     } else {
@@ -238,10 +225,7 @@ impl<'a> Interpreter<'a> {
             Val::Optional(None) => Ok(Val::Bool(false)),
             Val::Optional(Some(inner)) => Ok(Val::Bool(inner.field(field).is_some())),
             Val::Null => Err(format!("no such key: {field}")),
-            other => Err(format!(
-                "invalid type for field selection: {}",
-                other.type_name()
-            )),
+            other => Err(format!("invalid type for field selection: {}", other.type_name())),
         }
     }
 
@@ -255,10 +239,7 @@ impl<'a> Interpreter<'a> {
                 return match self.eval(&args[0])? {
                     Val::Bool(true) => self.eval(&args[1]),
                     Val::Bool(false) => self.eval(&args[2]),
-                    other => Err(format!(
-                        "no matching overload for '_?_:_' applied to '({}, ...)'",
-                        other.type_name()
-                    )),
+                    other => Err(format!("no matching overload for '_?_:_' applied to '({}, ...)'", other.type_name())),
                 };
             }
             (operators::HAS, None, 1) => {
@@ -284,9 +265,7 @@ impl<'a> Interpreter<'a> {
                     return Err("cel.bind() needs a variable name".to_string());
                 };
                 let value = self.eval(&args[1])?;
-                return self.with_bindings(vec![(variable.to_string(), value)], || {
-                    self.eval(&args[2])
-                });
+                return self.with_bindings(vec![(variable.to_string(), value)], || self.eval(&args[2]));
             }
             _ => {}
         }
@@ -389,9 +368,7 @@ impl<'a> Interpreter<'a> {
             let Some(inner) = inner else {
                 return Ok(Val::Optional(None));
             };
-            let result = self.with_bindings(vec![(first.to_string(), (*inner).clone())], || {
-                self.eval(&args[1])
-            })?;
+            let result = self.with_bindings(vec![(first.to_string(), (*inner).clone())], || self.eval(&args[1]))?;
             return if name == "optMap" {
                 Ok(Val::Optional(Some(Arc::new(result))))
             } else {
@@ -409,30 +386,19 @@ impl<'a> Interpreter<'a> {
         ) && !(name == "map" || name == "filter");
         let two_variables = two_variables && second_ident.is_some() && ident_name(&args[1]).is_some();
         let pairs: Vec<(Val, Val)> = match &range {
-            Val::List(items) => items
-                .iter()
-                .enumerate()
-                .map(|(index, item)| (Val::Int(index as i64), item.clone()))
-                .collect(),
-            Val::Map(entries) => entries
-                .iter()
-                .map(|(key, value)| (key.clone(), value.clone()))
-                .collect(),
+            Val::List(items) => {
+                items.iter().enumerate().map(|(index, item)| (Val::Int(index as i64), item.clone())).collect()
+            }
+            Val::Map(entries) => entries.iter().map(|(key, value)| (key.clone(), value.clone())).collect(),
             other => {
-                return Err(format!(
-                    "cannot iterate over {} in {name}()",
-                    other.type_name()
-                ));
+                return Err(format!("cannot iterate over {} in {name}()", other.type_name()));
             }
         };
         let is_map = matches!(range, Val::Map(_));
         let body_index = if two_variables { 2 } else { 1 };
         let bind = |key: &Val, value: &Val| -> Vec<(String, Val)> {
             if two_variables {
-                vec![
-                    (first.to_string(), key.clone()),
-                    (second_ident.unwrap_or_default().to_string(), value.clone()),
-                ]
+                vec![(first.to_string(), key.clone()), (second_ident.unwrap_or_default().to_string(), value.clone())]
             } else {
                 // One-variable macros over a map range over its keys.
                 let item = if is_map { key.clone() } else { value.clone() };
@@ -523,9 +489,7 @@ impl<'a> Interpreter<'a> {
                 };
                 let mut keyed = Vec::with_capacity(items.len());
                 for item in items.iter() {
-                    let key = self.with_bindings(vec![(first.to_string(), item.clone())], || {
-                        self.eval(&args[1])
-                    })?;
+                    let key = self.with_bindings(vec![(first.to_string(), item.clone())], || self.eval(&args[1]))?;
                     keyed.push((key, item.clone()));
                 }
                 functions::check_sortable(keyed.iter().map(|(key, _)| key))?;
@@ -558,21 +522,14 @@ impl<'a> Interpreter<'a> {
                             };
                             for (entry_key, entry_value) in entries.iter() {
                                 if map_out.iter().any(|(existing, _)| values_equal(existing, entry_key)) {
-                                    return Err(format!(
-                                        "insert failed: key {} already exists",
-                                        entry_key.display()
-                                    ));
+                                    return Err(format!("insert failed: key {} already exists", entry_key.display()));
                                 }
                                 map_out.push((entry_key.clone(), entry_value.clone()));
                             }
                         }
                     }
                 }
-                if name == "transformList" {
-                    Ok(Val::list(list_out))
-                } else {
-                    Ok(Val::map(map_out))
-                }
+                if name == "transformList" { Ok(Val::list(list_out)) } else { Ok(Val::map(map_out)) }
             }
             _ => Err(format!("unknown macro {name}")),
         }
@@ -636,10 +593,7 @@ pub fn select_field(operand: &Val, field: &str) -> EvalResult {
         Val::Optional(Some(inner)) => optional_select(inner, field),
         Val::Error(message) => Err(message.to_string()),
         Val::Null => Err(format!("no such key: {field}")),
-        other => Err(format!(
-            "type '{}' does not support field selection",
-            other.type_name()
-        )),
+        other => Err(format!("type '{}' does not support field selection", other.type_name())),
     }
 }
 
@@ -648,14 +602,9 @@ pub fn optional_select(operand: &Val, field: &str) -> EvalResult {
     match operand {
         Val::Optional(None) => Ok(Val::Optional(None)),
         Val::Optional(Some(inner)) => optional_select(inner, field),
-        Val::Map(_) => Ok(Val::Optional(
-            operand.field(field).map(|value| Arc::new(value.clone())),
-        )),
+        Val::Map(_) => Ok(Val::Optional(operand.field(field).map(|value| Arc::new(value.clone())))),
         Val::Null => Ok(Val::Optional(None)),
-        other => Err(format!(
-            "type '{}' does not support field selection",
-            other.type_name()
-        )),
+        other => Err(format!("type '{}' does not support field selection", other.type_name())),
     }
 }
 
@@ -664,23 +613,15 @@ pub fn optional_index(operand: &Val, index: &Val) -> EvalResult {
     match operand {
         Val::Optional(None) => Ok(Val::Optional(None)),
         Val::Optional(Some(inner)) => optional_index(inner, index),
-        Val::Map(_) => Ok(Val::Optional(
-            operand.map_get(index).map(|value| Arc::new(value.clone())),
-        )),
+        Val::Map(_) => Ok(Val::Optional(operand.map_get(index).map(|value| Arc::new(value.clone())))),
         Val::List(items) => {
             let position = match numeric(index) {
                 Some(Numeric::Int(integer)) => usize::try_from(integer).ok(),
                 Some(Numeric::Uint(unsigned)) => usize::try_from(unsigned).ok(),
-                Some(Numeric::Double(float)) if float.fract() == 0.0 && float >= 0.0 => {
-                    Some(float as usize)
-                }
+                Some(Numeric::Double(float)) if float.fract() == 0.0 && float >= 0.0 => Some(float as usize),
                 _ => return Err(format!("invalid list index type {}", index.type_name())),
             };
-            Ok(Val::Optional(
-                position
-                    .and_then(|position| items.get(position))
-                    .map(|value| Arc::new(value.clone())),
-            ))
+            Ok(Val::Optional(position.and_then(|position| items.get(position)).map(|value| Arc::new(value.clone()))))
         }
         other => Err(format!("type '{}' does not support indexing", other.type_name())),
     }
@@ -699,10 +640,7 @@ pub fn index_value(operand: &Val, index: &Val) -> EvalResult {
                 Some(Numeric::Uint(unsigned)) => i64::try_from(unsigned).unwrap_or(i64::MAX),
                 Some(Numeric::Double(float)) if float.fract() == 0.0 => float as i64,
                 _ => {
-                    return Err(format!(
-                        "no matching overload for '_[_]' applied to '(list, {})'",
-                        index.type_name()
-                    ));
+                    return Err(format!("no matching overload for '_[_]' applied to '(list, {})'", index.type_name()));
                 }
             };
             usize::try_from(position)
@@ -713,11 +651,9 @@ pub fn index_value(operand: &Val, index: &Val) -> EvalResult {
         }
         Val::Optional(None) => Ok(Val::Optional(None)),
         Val::Optional(Some(inner)) => optional_index(inner, index),
-        other => Err(format!(
-            "no matching overload for '_[_]' applied to '({}, {})'",
-            other.type_name(),
-            index.type_name()
-        )),
+        other => {
+            Err(format!("no matching overload for '_[_]' applied to '({}, {})'", other.type_name(), index.type_name()))
+        }
     }
 }
 
@@ -744,10 +680,6 @@ pub fn compare(left: &Val, right: &Val) -> Result<std::cmp::Ordering, String> {
         },
     };
     ordering.ok_or_else(|| {
-        format!(
-            "no matching overload for comparison applied to '({}, {})'",
-            left.type_name(),
-            right.type_name()
-        )
+        format!("no matching overload for comparison applied to '({}, {})'", left.type_name(), right.type_name())
     })
 }

@@ -93,19 +93,104 @@ pub const GLOBAL_FUNCTIONS: &[&str] = &[
 
 /// Every member function name the library answers, for the compile-time checks.
 pub const MEMBER_FUNCTIONS: &[&str] = &[
-    "contains", "startsWith", "endsWith", "matches", "size", "charAt", "indexOf", "lastIndexOf",
-    "lowerAscii", "upperAscii", "replace", "split", "substring", "trim", "reverse", "format", "find",
-    "findAll", "join", "isSorted", "sum", "max", "min", "slice", "flatten", "distinct", "sort", "first",
-    "last", "hasValue", "value", "orValue", "or", "getSeconds", "getMinutes", "getHours",
-    "getMilliseconds", "getFullYear", "getMonth", "getDayOfMonth", "getDayOfYear", "getDayOfWeek",
-    "getDate", "add", "sub", "isGreaterThan", "isLessThan", "compareTo", "asInteger",
-    "asApproximateFloat", "isInteger", "sign", "getScheme", "getHost", "getHostname", "getPort",
-    "getEscapedPath", "getQuery", "family", "isUnspecified", "isLoopback", "isLinkLocalMulticast",
-    "isLinkLocalUnicast", "isGlobalUnicast", "containsIP", "containsCIDR", "masked", "prefixLength",
-    "ip", "major", "minor", "patch", "validate", "registry", "repository", "identifier", "tag",
-    "digest", "containsDigest", "Get", "List", "Post", "GetMetadata", "Apply", "string",
-    "all", "exists", "exists_one", "existsOne", "map", "filter", "transformList", "transformMap",
-    "transformMapEntry", "sortBy", "optMap", "optFlatMap", "bind",
+    "contains",
+    "startsWith",
+    "endsWith",
+    "matches",
+    "size",
+    "charAt",
+    "indexOf",
+    "lastIndexOf",
+    "lowerAscii",
+    "upperAscii",
+    "replace",
+    "split",
+    "substring",
+    "trim",
+    "reverse",
+    "format",
+    "find",
+    "findAll",
+    "join",
+    "isSorted",
+    "sum",
+    "max",
+    "min",
+    "slice",
+    "flatten",
+    "distinct",
+    "sort",
+    "first",
+    "last",
+    "hasValue",
+    "value",
+    "orValue",
+    "or",
+    "getSeconds",
+    "getMinutes",
+    "getHours",
+    "getMilliseconds",
+    "getFullYear",
+    "getMonth",
+    "getDayOfMonth",
+    "getDayOfYear",
+    "getDayOfWeek",
+    "getDate",
+    "add",
+    "sub",
+    "isGreaterThan",
+    "isLessThan",
+    "compareTo",
+    "asInteger",
+    "asApproximateFloat",
+    "isInteger",
+    "sign",
+    "getScheme",
+    "getHost",
+    "getHostname",
+    "getPort",
+    "getEscapedPath",
+    "getQuery",
+    "family",
+    "isUnspecified",
+    "isLoopback",
+    "isLinkLocalMulticast",
+    "isLinkLocalUnicast",
+    "isGlobalUnicast",
+    "containsIP",
+    "containsCIDR",
+    "masked",
+    "prefixLength",
+    "ip",
+    "major",
+    "minor",
+    "patch",
+    "validate",
+    "registry",
+    "repository",
+    "identifier",
+    "tag",
+    "digest",
+    "containsDigest",
+    "Get",
+    "List",
+    "Post",
+    "GetMetadata",
+    "Apply",
+    "string",
+    "all",
+    "exists",
+    "exists_one",
+    "existsOne",
+    "map",
+    "filter",
+    "transformList",
+    "transformMap",
+    "transformMapEntry",
+    "sortBy",
+    "optMap",
+    "optFlatMap",
+    "bind",
 ];
 
 pub fn is_namespaced(name: &str) -> bool {
@@ -114,20 +199,12 @@ pub fn is_namespaced(name: &str) -> bool {
 
 fn no_overload(name: &str, args: &[Val]) -> String {
     let types: Vec<&str> = args.iter().map(Val::type_name).collect();
-    format!(
-        "no matching overload for '{name}' applied to '({})'",
-        types.join(", ")
-    )
+    format!("no matching overload for '{name}' applied to '({})'", types.join(", "))
 }
 
 fn arity(name: &str, args: &[Val], expected: usize) -> Result<(), String> {
-    if args.len() == expected {
-        Ok(())
-    } else {
-        Err(no_overload(name, args))
-    }
+    if args.len() == expected { Ok(()) } else { Err(no_overload(name, args)) }
 }
-
 
 fn int_argument(value: &Val) -> Option<i64> {
     match value {
@@ -146,10 +223,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
         ("_/_", [a, b]) => arithmetic(name, a, b),
         ("_%_", [a, b]) => arithmetic(name, a, b),
         ("-_", [a]) => match a {
-            Val::Int(integer) => integer
-                .checked_neg()
-                .map(Val::Int)
-                .ok_or_else(|| "integer overflow".to_string()),
+            Val::Int(integer) => integer.checked_neg().map(Val::Int).ok_or_else(|| "integer overflow".to_string()),
             Val::Double(float) => Ok(Val::Double(-float)),
             Val::Duration(nanos) => Ok(Val::Duration(-nanos)),
             _ => Err(no_overload(name, &args)),
@@ -197,21 +271,19 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
         ("timestamp", [Val::Int(seconds)]) => Ok(Val::Timestamp(i128::from(*seconds) * 1_000_000_000)),
         ("optional.of", [value]) => Ok(Val::Optional(Some(Arc::new(value.clone())))),
         ("optional.none", []) => Ok(Val::Optional(None)),
-        ("optional.ofNonZeroValue", [value]) => Ok(if is_zero_value(value) {
-            Val::Optional(None)
-        } else {
-            Val::Optional(Some(Arc::new(value.clone())))
-        }),
-        ("sets.contains", [Val::List(a), Val::List(b)]) => Ok(Val::Bool(
-            b.iter().all(|item| a.iter().any(|each| values_equal(each, item))),
-        )),
+        ("optional.ofNonZeroValue", [value]) => {
+            Ok(if is_zero_value(value) { Val::Optional(None) } else { Val::Optional(Some(Arc::new(value.clone()))) })
+        }
+        ("sets.contains", [Val::List(a), Val::List(b)]) => {
+            Ok(Val::Bool(b.iter().all(|item| a.iter().any(|each| values_equal(each, item)))))
+        }
         ("sets.equivalent", [Val::List(a), Val::List(b)]) => Ok(Val::Bool(
             b.iter().all(|item| a.iter().any(|each| values_equal(each, item)))
                 && a.iter().all(|item| b.iter().any(|each| values_equal(each, item))),
         )),
-        ("sets.intersects", [Val::List(a), Val::List(b)]) => Ok(Val::Bool(
-            b.iter().any(|item| a.iter().any(|each| values_equal(each, item))),
-        )),
+        ("sets.intersects", [Val::List(a), Val::List(b)]) => {
+            Ok(Val::Bool(b.iter().any(|item| a.iter().any(|each| values_equal(each, item)))))
+        }
         ("lists.range", [Val::Int(count)]) => {
             interpreter.charge(usize::try_from(*count).unwrap_or(0) * 8)?;
             Ok(Val::list((0..(*count).max(0)).map(Val::Int).collect()))
@@ -252,10 +324,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
             None => Err(no_overload(name, &args)),
         },
         ("math.abs", [value]) => match value {
-            Val::Int(integer) => integer
-                .checked_abs()
-                .map(Val::Int)
-                .ok_or_else(|| "integer overflow".to_string()),
+            Val::Int(integer) => integer.checked_abs().map(Val::Int).ok_or_else(|| "integer overflow".to_string()),
             Val::Uint(_) => Ok(value.clone()),
             Val::Double(float) => Ok(Val::Double(float.abs())),
             _ => Err(no_overload(name, &args)),
@@ -270,8 +339,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
         ("math.isInf", [Val::Double(float)]) => Ok(Val::Bool(float.is_infinite())),
         ("math.isFinite", [Val::Double(float)]) => Ok(Val::Bool(float.is_finite())),
         ("strings.quote", [Val::String(text)]) => Ok(Val::string(format!("{text:?}"))),
-        _ => library::call_global(interpreter, name, &args)
-            .unwrap_or_else(|| Err(no_overload(name, &args))),
+        _ => library::call_global(interpreter, name, &args).unwrap_or_else(|| Err(no_overload(name, &args))),
     }
 }
 
@@ -293,17 +361,11 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: Val, args: V
         }
         (Val::Optional(inner), "value") => {
             arity(name, &args, 0)?;
-            inner
-                .as_ref()
-                .map(|value| (**value).clone())
-                .ok_or_else(|| "optional.none() dereference".to_string())
+            inner.as_ref().map(|value| (**value).clone()).ok_or_else(|| "optional.none() dereference".to_string())
         }
         (Val::Optional(inner), "orValue") => {
             arity(name, &args, 1)?;
-            Ok(inner
-                .as_ref()
-                .map(|value| (**value).clone())
-                .unwrap_or_else(|| args[0].clone()))
+            Ok(inner.as_ref().map(|value| (**value).clone()).unwrap_or_else(|| args[0].clone()))
         }
         (Val::Optional(inner), "or") => {
             arity(name, &args, 1)?;
@@ -313,32 +375,24 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: Val, args: V
                 _ => Err(no_overload(name, &args)),
             }
         }
-        (Val::Duration(_) | Val::Timestamp(_), _) => library::time_member(name, &receiver, &args)
-            .unwrap_or_else(|| Err(no_overload(name, &args))),
+        (Val::Duration(_) | Val::Timestamp(_), _) => {
+            library::time_member(name, &receiver, &args).unwrap_or_else(|| Err(no_overload(name, &args)))
+        }
         _ => {
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
-            library::call_member(interpreter, name, &receiver, &args)
-                .unwrap_or_else(|| Err(no_overload(name, &all)))
+            library::call_member(interpreter, name, &receiver, &args).unwrap_or_else(|| Err(no_overload(name, &all)))
         }
     }
 }
 
-fn string_member(
-    interpreter: &Interpreter,
-    name: &str,
-    subject: &str,
-    args: &[Val],
-    receiver: &Val,
-) -> EvalResult {
+fn string_member(interpreter: &Interpreter, name: &str, subject: &str, args: &[Val], receiver: &Val) -> EvalResult {
     let chars = || subject.chars().collect::<Vec<char>>();
     match (name, args) {
         ("contains", [Val::String(part)]) => Ok(Val::Bool(subject.contains(part.as_ref()))),
         ("startsWith", [Val::String(part)]) => Ok(Val::Bool(subject.starts_with(part.as_ref()))),
         ("endsWith", [Val::String(part)]) => Ok(Val::Bool(subject.ends_with(part.as_ref()))),
-        ("matches", [Val::String(pattern)]) => {
-            Ok(Val::Bool(interpreter.regex(pattern)?.is_match(subject)))
-        }
+        ("matches", [Val::String(pattern)]) => Ok(Val::Bool(interpreter.regex(pattern)?.is_match(subject))),
         ("size", []) => Ok(Val::Int(subject.chars().count() as i64)),
         ("charAt", [index]) => {
             let characters = chars();
@@ -347,10 +401,7 @@ fn string_member(
                 return Err(format!("index out of range: {position}"));
             }
             Ok(Val::string(
-                characters
-                    .get(position as usize)
-                    .map(|character| character.to_string())
-                    .unwrap_or_default(),
+                characters.get(position as usize).map(|character| character.to_string()).unwrap_or_default(),
             ))
         }
         ("indexOf" | "lastIndexOf", [Val::String(part), rest @ ..]) => {
@@ -368,8 +419,7 @@ fn string_member(
                 }
             }
             let fits = |start: usize| {
-                start + needle.len() <= characters.len()
-                    && characters[start..start + needle.len()] == needle[..]
+                start + needle.len() <= characters.len() && characters[start..start + needle.len()] == needle[..]
             };
             let found = if last {
                 let upper = limit.map_or(characters.len(), |offset| offset as usize);
@@ -424,10 +474,7 @@ fn string_member(
             } else if limit < 0 {
                 subject.split(separator.as_ref()).map(Val::string).collect()
             } else {
-                subject
-                    .splitn(limit as usize, separator.as_ref())
-                    .map(Val::string)
-                    .collect()
+                subject.splitn(limit as usize, separator.as_ref()).map(Val::string).collect()
             };
             Ok(Val::list(parts))
         }
@@ -440,21 +487,17 @@ fn string_member(
                 _ => return Err(no_overload(name, args)),
             };
             if begin < 0 || end < begin || end as usize > characters.len() {
-                return Err(format!("index out of range: substring({begin}, {end}) on a string of {}", characters.len()));
+                return Err(format!(
+                    "index out of range: substring({begin}, {end}) on a string of {}",
+                    characters.len()
+                ));
             }
-            Ok(Val::string(
-                characters[begin as usize..end as usize].iter().collect::<String>(),
-            ))
+            Ok(Val::string(characters[begin as usize..end as usize].iter().collect::<String>()))
         }
         ("format", [Val::List(values)]) => library::format_string(subject, values).map(Val::string),
         ("find", [Val::String(pattern)]) => {
             let regex = interpreter.regex(pattern)?;
-            Ok(Val::string(
-                regex
-                    .find(subject)
-                    .map(|found| found.as_str().to_string())
-                    .unwrap_or_default(),
-            ))
+            Ok(Val::string(regex.find(subject).map(|found| found.as_str().to_string()).unwrap_or_default()))
         }
         ("findAll", [Val::String(pattern), rest @ ..]) => {
             let regex = interpreter.regex(pattern)?;
@@ -464,17 +507,12 @@ fn string_member(
                 _ => return Err(no_overload(name, args)),
             };
             let found = regex.find_iter(subject).map(|found| Val::string(found.as_str()));
-            Ok(Val::list(if limit < 0 {
-                found.collect()
-            } else {
-                found.take(limit as usize).collect()
-            }))
+            Ok(Val::list(if limit < 0 { found.collect() } else { found.take(limit as usize).collect() }))
         }
         _ => {
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
-            library::call_member(interpreter, name, receiver, args)
-                .unwrap_or_else(|| Err(no_overload(name, &all)))
+            library::call_member(interpreter, name, receiver, args).unwrap_or_else(|| Err(no_overload(name, &all)))
         }
     }
 }
@@ -499,10 +537,7 @@ fn list_member(
                 match item {
                     Val::String(text) => parts.push(text.to_string()),
                     other => {
-                        return Err(format!(
-                            "join: list must hold strings, found {}",
-                            other.type_name()
-                        ));
+                        return Err(format!("join: list must hold strings, found {}", other.type_name()));
                     }
                 }
             }
@@ -511,9 +546,11 @@ fn list_member(
         }
         ("isSorted", []) => {
             check_sortable(items.iter())?;
-            Ok(Val::Bool(items.windows(2).all(|pair| {
-                order(&pair[0], &pair[1]).is_some_and(|ordering| ordering != Ordering::Greater)
-            })))
+            Ok(Val::Bool(
+                items
+                    .windows(2)
+                    .all(|pair| order(&pair[0], &pair[1]).is_some_and(|ordering| ordering != Ordering::Greater)),
+            ))
         }
         ("sum", []) => {
             let mut total = match items.first() {
@@ -548,16 +585,10 @@ fn list_member(
             best.cloned().ok_or_else(|| format!("{name}() called on an empty list"))
         }
         ("indexOf", [needle]) => Ok(Val::Int(
-            items
-                .iter()
-                .position(|item| values_equal(item, needle))
-                .map_or(-1, |position| position as i64),
+            items.iter().position(|item| values_equal(item, needle)).map_or(-1, |position| position as i64),
         )),
         ("lastIndexOf", [needle]) => Ok(Val::Int(
-            items
-                .iter()
-                .rposition(|item| values_equal(item, needle))
-                .map_or(-1, |position| position as i64),
+            items.iter().rposition(|item| values_equal(item, needle)).map_or(-1, |position| position as i64),
         )),
         ("slice", [start, end]) => {
             let begin = int_argument(start).ok_or_else(|| no_overload(name, args))?;
@@ -599,8 +630,7 @@ fn list_member(
         _ => {
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
-            library::call_member(interpreter, name, receiver, args)
-                .unwrap_or_else(|| Err(no_overload(name, &all)))
+            library::call_member(interpreter, name, receiver, args).unwrap_or_else(|| Err(no_overload(name, &all)))
         }
     }
 }
@@ -678,10 +708,9 @@ fn add(a: &Val, b: &Val) -> EvalResult {
             joined.extend(y.iter().cloned());
             Ok(Val::list(joined))
         }
-        (Val::Duration(x), Val::Duration(y)) => x
-            .checked_add(*y)
-            .map(Val::Duration)
-            .ok_or_else(|| "duration overflow".to_string()),
+        (Val::Duration(x), Val::Duration(y)) => {
+            x.checked_add(*y).map(Val::Duration).ok_or_else(|| "duration overflow".to_string())
+        }
         (Val::Timestamp(x), Val::Duration(y)) | (Val::Duration(y), Val::Timestamp(x)) => {
             Ok(Val::Timestamp(x + i128::from(*y)))
         }
@@ -691,14 +720,13 @@ fn add(a: &Val, b: &Val) -> EvalResult {
 
 fn subtract(a: &Val, b: &Val) -> EvalResult {
     match (a, b) {
-        (Val::Duration(x), Val::Duration(y)) => x
-            .checked_sub(*y)
-            .map(Val::Duration)
-            .ok_or_else(|| "duration overflow".to_string()),
+        (Val::Duration(x), Val::Duration(y)) => {
+            x.checked_sub(*y).map(Val::Duration).ok_or_else(|| "duration overflow".to_string())
+        }
         (Val::Timestamp(x), Val::Duration(y)) => Ok(Val::Timestamp(x - i128::from(*y))),
-        (Val::Timestamp(x), Val::Timestamp(y)) => i64::try_from(x - y)
-            .map(Val::Duration)
-            .map_err(|_| "duration overflow".to_string()),
+        (Val::Timestamp(x), Val::Timestamp(y)) => {
+            i64::try_from(x - y).map(Val::Duration).map_err(|_| "duration overflow".to_string())
+        }
         _ => arithmetic("_-_", a, b),
     }
 }
@@ -761,9 +789,7 @@ fn arithmetic(name: &str, a: &Val, b: &Val) -> EvalResult {
 fn to_int(value: &Val) -> EvalResult {
     match value {
         Val::Int(integer) => Ok(Val::Int(*integer)),
-        Val::Uint(unsigned) => i64::try_from(*unsigned)
-            .map(Val::Int)
-            .map_err(|_| "integer overflow".to_string()),
+        Val::Uint(unsigned) => i64::try_from(*unsigned).map(Val::Int).map_err(|_| "integer overflow".to_string()),
         Val::Double(float) => {
             if float.is_finite() && *float > -9.223_372_036_854_776e18 && *float < 9.223_372_036_854_776e18 {
                 Ok(Val::Int(float.trunc() as i64))
@@ -785,9 +811,9 @@ fn to_int(value: &Val) -> EvalResult {
 fn to_uint(value: &Val) -> EvalResult {
     match value {
         Val::Uint(unsigned) => Ok(Val::Uint(*unsigned)),
-        Val::Int(integer) => u64::try_from(*integer)
-            .map(Val::Uint)
-            .map_err(|_| "unsigned integer overflow".to_string()),
+        Val::Int(integer) => {
+            u64::try_from(*integer).map(Val::Uint).map_err(|_| "unsigned integer overflow".to_string())
+        }
         Val::Double(float) => {
             if float.is_finite() && *float >= 0.0 && *float < 1.844_674_407_370_955_2e19 {
                 Ok(Val::Uint(float.trunc() as u64))
@@ -827,9 +853,12 @@ fn to_string(value: &Val) -> EvalResult {
             .map(Val::string)
             .map_err(|_| "invalid UTF-8 in bytes, cannot convert to string".to_string()),
         Val::Object(object) => match object.as_ref() {
-            Object::Ip(_) | Object::Cidr { .. } | Object::Quantity { .. } | Object::Semver { .. } | Object::Url { .. } | Object::Image { .. } => {
-                Ok(Val::string(value.display()))
-            }
+            Object::Ip(_)
+            | Object::Cidr { .. }
+            | Object::Quantity { .. }
+            | Object::Semver { .. }
+            | Object::Url { .. }
+            | Object::Image { .. } => Ok(Val::string(value.display())),
             _ => Err(no_overload("string", std::slice::from_ref(value))),
         },
         other => Err(no_overload("string", std::slice::from_ref(other))),

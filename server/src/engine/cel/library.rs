@@ -39,12 +39,10 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         } else {
             Val::Optional(None)
         }),
-        ("jsonpatch.escapeKey", [Val::String(key)]) => {
-            Ok(Val::string(key.replace('~', "~0").replace('/', "~1")))
+        ("jsonpatch.escapeKey", [Val::String(key)]) => Ok(Val::string(key.replace('~', "~0").replace('/', "~1"))),
+        ("base64.encode", [Val::Bytes(bytes)]) => {
+            Ok(Val::string(base64::engine::general_purpose::STANDARD.encode(bytes)))
         }
-        ("base64.encode", [Val::Bytes(bytes)]) => Ok(Val::string(
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-        )),
         ("base64.decode", [Val::String(text)]) => base64::engine::general_purpose::STANDARD
             .decode(text.as_bytes())
             .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.as_bytes()))
@@ -52,12 +50,13 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
             .map_err(|error| format!("base64 decode: {error}")),
         ("image" | "parseImageReference", [Val::String(text)]) => parse_image(text).map(object),
         ("isImage", [Val::String(text)]) => Ok(Val::Bool(parse_image(text).is_ok())),
-        ("resource.Get", [Val::String(api_version), Val::String(resource), Val::String(namespace), Val::String(name)]) => {
-            match services.find_resource(api_version, resource, namespace, Some(name)).into_iter().next() {
-                Some(found) => Ok(Val::from_json(found)),
-                None => Err(format!("{resource} \"{name}\" not found")),
-            }
-        }
+        (
+            "resource.Get",
+            [Val::String(api_version), Val::String(resource), Val::String(namespace), Val::String(name)],
+        ) => match services.find_resource(api_version, resource, namespace, Some(name)).into_iter().next() {
+            Some(found) => Ok(Val::from_json(found)),
+            None => Err(format!("{resource} \"{name}\" not found")),
+        },
         ("resource.List", [Val::String(api_version), Val::String(resource), Val::String(namespace)]) => {
             let items: Vec<Val> = services
                 .find_resource(api_version, resource, namespace, None)
@@ -76,10 +75,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                     if projection.is_empty() {
                         Ok(Val::from_json(data))
                     } else {
-                        Ok(data
-                            .get(projection.as_ref())
-                            .map(Val::from_json)
-                            .unwrap_or(Val::Null))
+                        Ok(data.get(projection.as_ref()).map(Val::from_json).unwrap_or(Val::Null))
                     }
                 }
                 None => Err(format!("global context entry {name} not found")),
@@ -185,10 +181,17 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: &Val, args: 
             })),
             "isGlobalUnicast" => Ok(Val::Bool(match address {
                 IpAddr::V4(v4) => {
-                    !(v4.is_unspecified() || v4.is_loopback() || v4.is_link_local() || v4.is_multicast() || v4.is_broadcast())
+                    !(v4.is_unspecified()
+                        || v4.is_loopback()
+                        || v4.is_link_local()
+                        || v4.is_multicast()
+                        || v4.is_broadcast())
                 }
                 IpAddr::V6(v6) => {
-                    !(v6.is_unspecified() || v6.is_loopback() || v6.is_multicast() || v6.segments()[0] & 0xffc0 == 0xfe80)
+                    !(v6.is_unspecified()
+                        || v6.is_loopback()
+                        || v6.is_multicast()
+                        || v6.segments()[0] & 0xffc0 == 0xfe80)
                 }
             })),
             "string" => Ok(Val::string(address.to_string())),
@@ -238,7 +241,10 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: &Val, args: 
             ("minor", []) => Ok(Val::Int(*minor as i64)),
             ("patch", []) => Ok(Val::Int(*patch as i64)),
             ("compareTo" | "isLessThan" | "isGreaterThan", [Val::Object(other)]) => {
-                let Object::Semver { major: other_major, minor: other_minor, patch: other_patch, pre: other_pre, .. } = other.as_ref() else {
+                let Object::Semver {
+                    major: other_major, minor: other_minor, patch: other_patch, pre: other_pre, ..
+                } = other.as_ref()
+                else {
                     return None;
                 };
                 let ordering = (major, minor, patch)
@@ -291,9 +297,7 @@ fn quantity_member(nano: i128, name: &str, args: &[Val]) -> Option<EvalResult> {
             if nano % NANO != 0 {
                 Err("cannot convert value to integer".to_string())
             } else {
-                i64::try_from(nano / NANO)
-                    .map(Val::Int)
-                    .map_err(|_| "cannot convert value to integer".to_string())
+                i64::try_from(nano / NANO).map(Val::Int).map_err(|_| "cannot convert value to integer".to_string())
             }
         }
         ("asApproximateFloat", []) => Ok(Val::Double(nano as f64 / NANO as f64)),
@@ -357,14 +361,12 @@ pub fn parse_duration(text: &str) -> Result<i64, String> {
     }
     let mut total: f64 = 0.0;
     while !rest.is_empty() {
-        let number_end = rest
-            .find(|character: char| !(character.is_ascii_digit() || character == '.'))
-            .ok_or_else(invalid)?;
+        let number_end =
+            rest.find(|character: char| !(character.is_ascii_digit() || character == '.')).ok_or_else(invalid)?;
         let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
         rest = &rest[number_end..];
-        let unit_end = rest
-            .find(|character: char| character.is_ascii_digit() || character == '.')
-            .unwrap_or(rest.len());
+        let unit_end =
+            rest.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(rest.len());
         let unit = match &rest[..unit_end] {
             "ns" => 1.0,
             "us" | "µs" | "μs" => 1e3,
@@ -392,7 +394,9 @@ pub fn parse_timestamp(text: &str) -> Result<i128, String> {
 
 /// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`).
 pub fn parse_quantity(text: &str) -> Result<Object, String> {
-    let invalid = || format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text:?}");
+    let invalid = || {
+        format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text:?}")
+    };
     let trimmed = text.trim();
     if trimmed.is_empty() || trimmed != text {
         return Err(invalid());
@@ -402,18 +406,18 @@ pub fn parse_quantity(text: &str) -> Result<Object, String> {
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let number_end = body
-        .find(|character: char| !(character.is_ascii_digit() || character == '.'))
-        .unwrap_or(body.len());
+    let number_end =
+        body.find(|character: char| !(character.is_ascii_digit() || character == '.')).unwrap_or(body.len());
     let (number, suffix) = body.split_at(number_end);
     if number.is_empty() || number == "." || number.matches('.').count() > 1 {
         return Err(invalid());
     }
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
     let digits = format!("{whole}{fraction}");
-    let mantissa: i128 = digits.trim_start_matches('0').parse::<i128>().or_else(|_| {
-        if digits.chars().all(|character| character == '0') { Ok(0) } else { Err(invalid()) }
-    })?;
+    let mantissa: i128 = digits
+        .trim_start_matches('0')
+        .parse::<i128>()
+        .or_else(|_| if digits.chars().all(|character| character == '0') { Ok(0) } else { Err(invalid()) })?;
     let fraction_digits = fraction.len() as u32;
     let (multiplier_num, exponent10): (i128, i32) = match suffix {
         "" => (1, 0),
@@ -433,10 +437,7 @@ pub fn parse_quantity(text: &str) -> Result<Object, String> {
         "Pi" => (1 << 50, 0),
         "Ei" => (1 << 60, 0),
         other => {
-            let exponent = other
-                .strip_prefix('e')
-                .or_else(|| other.strip_prefix('E'))
-                .ok_or_else(invalid)?;
+            let exponent = other.strip_prefix('e').or_else(|| other.strip_prefix('E')).ok_or_else(invalid)?;
             let exponent: i32 = exponent.parse().map_err(|_| invalid())?;
             if exponent.abs() > 30 {
                 return Err(invalid());
@@ -533,9 +534,8 @@ fn percent_decode(text: &str) -> String {
 }
 
 fn parse_ip(text: &str) -> Result<IpAddr, String> {
-    let address: IpAddr = text
-        .parse()
-        .map_err(|_| format!("IP Address {text:?} parse error during conversion from string"))?;
+    let address: IpAddr =
+        text.parse().map_err(|_| format!("IP Address {text:?} parse error during conversion from string"))?;
     if let IpAddr::V6(v6) = address {
         if v6.to_ipv4_mapped().is_some() && text.contains('.') {
             return Err(format!("IPv4-mapped IPv6 address {text:?} is not allowed"));
@@ -685,7 +685,9 @@ fn validate_format(format: &str, text: &str) -> Vec<String> {
     let label = |value: &str, max: usize| -> bool {
         !value.is_empty()
             && value.len() <= max
-            && value.chars().all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-')
+            && value
+                .chars()
+                .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-')
             && !value.starts_with('-')
             && !value.ends_with('-')
     };
@@ -741,9 +743,7 @@ pub fn format_string(template: &str, values: &[Val]) -> Result<String, String> {
             out.push('%');
             continue;
         }
-        let value = next
-            .next()
-            .ok_or_else(|| "format: too few arguments for the format string".to_string())?;
+        let value = next.next().ok_or_else(|| "format: too few arguments for the format string".to_string())?;
         match verb {
             's' => out.push_str(&value.display()),
             'd' => match value {

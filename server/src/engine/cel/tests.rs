@@ -34,7 +34,9 @@ fn check_with(source: &str, services: &Services, expect: &str) {
 fn check_diagnostics(source: &str, variables: &[&str], expect: &[&str]) {
     let found: Vec<String> = match Program::compile_checked(source, variables) {
         Ok(_) => Vec::new(),
-        Err(errors) => errors.iter().map(|error| format!("{}:{} {}", error.line, error.column, error.message)).collect(),
+        Err(errors) => {
+            errors.iter().map(|error| format!("{}:{} {}", error.line, error.column, error.message)).collect()
+        }
     };
     assert_eq!(found, expect, "{source}");
 }
@@ -114,7 +116,11 @@ fn strings_and_lists() {
     check("[1, 2, 3].isSorted() && [1, 2, 3].sum() == 6 && [4, 9].max() == 9", json!({}), "true");
     check("[1, 2, 3].slice(1, 3).reverse()", json!({}), "[3, 2]");
     check("lists.range(3)", json!({}), "[0, 1, 2]");
-    check("sets.contains([1, 2, 3], [2]) && sets.intersects([1], [1, 4]) && sets.equivalent([1, 2], [2, 1])", json!({}), "true");
+    check(
+        "sets.contains([1, 2, 3], [2]) && sets.intersects([1], [1, 4]) && sets.equivalent([1, 2], [2, 1])",
+        json!({}),
+        "true",
+    );
     check("'abc'.size() + size([1]) + size({'a': 1})", json!({}), "5");
     check("int('42') + int(2.9) + int(true)", json!({}), "45");
     check("string(1) + string(1.5) + string(true)", json!({}), "\"11.5true\"");
@@ -132,12 +138,24 @@ fn kubernetes_libraries() {
     check("quantity('1.5').add(quantity('500m')).compareTo(quantity('2'))", json!({}), "0");
     check("isQuantity('12x') || isQuantity('')", json!({}), "false");
     check("quantity('250m').asApproximateFloat()", json!({}), "0.25");
-    check("url('https://example.com:8443/a/b?x=1&x=2').getPort() + url('https://example.com/a').getHostname()", json!({}), "\"8443example.com\"");
+    check(
+        "url('https://example.com:8443/a/b?x=1&x=2').getPort() + url('https://example.com/a').getHostname()",
+        json!({}),
+        "\"8443example.com\"",
+    );
     check("url('https://example.com/?x=1&x=2').getQuery()['x']", json!({}), "[\"1\", \"2\"]");
     check("isURL('not a url')", json!({}), "false");
     check("ip('10.0.0.1').family() == 4 && ip('::1').isLoopback() && isIP('1.2.3') == false", json!({}), "true");
-    check("cidr('10.0.0.0/8').containsIP('10.1.2.3') && !cidr('10.0.0.0/8').containsIP(ip('11.0.0.1'))", json!({}), "true");
-    check("cidr('192.168.1.5/24').masked().string() + ' ' + string(cidr('10.0.0.0/16').prefixLength())", json!({}), "\"192.168.1.0/24 16\"");
+    check(
+        "cidr('10.0.0.0/8').containsIP('10.1.2.3') && !cidr('10.0.0.0/8').containsIP(ip('11.0.0.1'))",
+        json!({}),
+        "true",
+    );
+    check(
+        "cidr('192.168.1.5/24').masked().string() + ' ' + string(cidr('10.0.0.0/16').prefixLength())",
+        json!({}),
+        "\"192.168.1.0/24 16\"",
+    );
     check("semver('1.2.3').isLessThan(semver('1.10.0')) && semver('2.0.0-rc.1').major() == 2", json!({}), "true");
     check("isSemver('1.2') || isSemver('01.2.3')", json!({}), "false");
     check("format.named('dns1123Label').value().validate('Bad_Name').hasValue()", json!({}), "true");
@@ -150,21 +168,36 @@ fn kubernetes_libraries() {
 #[test]
 fn kyverno_libraries_are_served_offline() {
     let services = Services {
-        cluster_objects: vec![json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "platform"}, "data": {"k": "v"}})],
-        image_data: serde_json::from_value(json!({"ghcr.io/a/b:1": {"manifest": {"annotations": {"base": "x"}}}})).unwrap_or_default(),
+        cluster_objects: vec![
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": "platform"}, "data": {"k": "v"}}),
+        ],
+        image_data: serde_json::from_value(json!({"ghcr.io/a/b:1": {"manifest": {"annotations": {"base": "x"}}}}))
+            .unwrap_or_default(),
         global_context: serde_json::from_value(json!({"regions": {"eu": ["a"]}})).unwrap_or_default(),
         http_mocks: vec![("GET".to_string(), "https://api.example/x".to_string(), json!({"ok": true}))],
         now_nanos: 0,
     };
     check_with("resource.Get('v1', 'configmaps', 'platform', 'cm').data.k", &services, "\"v\"");
     check_with("resource.List('v1', 'configmaps', 'platform').items.size()", &services, "1");
-    check_with("resource.Get('v1', 'configmaps', 'platform', 'nope')", &services, "error: configmaps \"nope\" not found");
+    check_with(
+        "resource.Get('v1', 'configmaps', 'platform', 'nope')",
+        &services,
+        "error: configmaps \"nope\" not found",
+    );
     check_with("image.GetMetadata('ghcr.io/a/b:1').manifest.annotations.base", &services, "\"x\"");
     check_with("globalContext.Get('regions', 'eu')", &services, "[\"a\"]");
     check_with("http.Get('https://api.example/x').ok", &services, "true");
-    check_with("http.Get('https://elsewhere/')", &services, "error: http GET https://elsewhere/: no network in offline evaluation and no mocked response");
+    check_with(
+        "http.Get('https://elsewhere/')",
+        &services,
+        "error: http GET https://elsewhere/: no network in offline evaluation and no mocked response",
+    );
     check_with("json.unmarshal('{\"a\": [1]}').a[0] + yaml.parse('b: 2').b", &services, "3");
-    check_with("image('nginx').registry() + ' ' + image('nginx').repository() + ' ' + image('corp.io/app:v1').tag()", &services, "\"index.docker.io library/nginx v1\"");
+    check_with(
+        "image('nginx').registry() + ' ' + image('nginx').repository() + ' ' + image('corp.io/app:v1').tag()",
+        &services,
+        "\"index.docker.io library/nginx v1\"",
+    );
     check_with("parseServiceAccount('system:serviceaccount:ns:sa').name", &services, "\"sa\"");
 }
 
@@ -178,11 +211,25 @@ fn the_step_budget_stops_runaway_expressions() {
 
 #[test]
 fn compile_checks_report_line_and_column() {
-    check_diagnostics("object.spec.x == 1 &&\n  obejct.metadata.name == 'a'", &["object"], &["2:3 undeclared reference to 'obejct'"]);
+    check_diagnostics(
+        "object.spec.x == 1 &&\n  obejct.metadata.name == 'a'",
+        &["object"],
+        &["2:3 undeclared reference to 'obejct'"],
+    );
     check_diagnostics("object.name.startsWth('a')", &["object"], &["1:13 undeclared reference to 'startsWth'"]);
     check_diagnostics("size(object, 1) > 0", &["object"], &["1:1 'size' takes 0 to 1 argument(s), found 2"]);
     check_diagnostics("object.items.all(item, item.x > 0) && variables.v", &["object", "variables"], &[]);
-    check_diagnostics("object.a +", &["object"], &["1:11 Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}"]);
-    check_diagnostics("nosuch.fn(1)", &[], &["1:1 undeclared reference to 'nosuch'", "1:8 undeclared reference to 'fn'"]);
+    check_diagnostics(
+        "object.a +",
+        &["object"],
+        &[
+            "1:11 Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}",
+        ],
+    );
+    check_diagnostics(
+        "nosuch.fn(1)",
+        &[],
+        &["1:1 undeclared reference to 'nosuch'", "1:8 undeclared reference to 'fn'"],
+    );
     check_diagnostics("object.a )", &["object"], &["1:10 Syntax error: extraneous input ')' expecting <EOF>"]);
 }

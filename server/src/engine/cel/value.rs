@@ -132,9 +132,7 @@ impl Val {
             Value::String(text) => Val::String(text.as_str().into()),
             Value::Array(items) => Val::list(items.iter().map(Val::from_json).collect()),
             Value::Object(map) => Val::map(
-                map.iter()
-                    .map(|(key, value)| (Val::String(key.as_str().into()), Val::from_json(value)))
-                    .collect(),
+                map.iter().map(|(key, value)| (Val::String(key.as_str().into()), Val::from_json(value))).collect(),
             ),
         }
     }
@@ -195,12 +193,7 @@ impl Val {
                 Object::Cidr { text, .. } => text.clone(),
                 Object::Url { text, .. } => text.clone(),
                 Object::Semver { text, .. } => text.clone(),
-                Object::Image {
-                    registry,
-                    repository,
-                    tag,
-                    digest,
-                } => {
+                Object::Image { registry, repository, tag, digest } => {
                     let mut text = format!("{registry}/{repository}");
                     if !tag.is_empty() {
                         let _ = write!(text, ":{tag}");
@@ -235,10 +228,9 @@ impl Val {
     /// Looks a key up in a map value.
     pub fn map_get(&self, key: &Val) -> Option<&Val> {
         match self {
-            Val::Map(entries) => entries
-                .iter()
-                .find(|(candidate, _)| values_equal(candidate, key))
-                .map(|(_, value)| value),
+            Val::Map(entries) => {
+                entries.iter().find(|(candidate, _)| values_equal(candidate, key)).map(|(_, value)| value)
+            }
             _ => None,
         }
     }
@@ -262,16 +254,10 @@ pub fn values_equal(left: &Val, right: &Val) -> bool {
         (Val::Bool(a), Val::Bool(b)) => a == b,
         (Val::String(a), Val::String(b)) => a == b,
         (Val::Bytes(a), Val::Bytes(b)) => a == b,
-        (Val::List(a), Val::List(b)) => {
-            a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| values_equal(x, y))
-        }
+        (Val::List(a), Val::List(b)) => a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| values_equal(x, y)),
         (Val::Map(a), Val::Map(b)) => {
             a.len() == b.len()
-                && a.iter().all(|(key, value)| {
-                    right
-                        .map_get(key)
-                        .is_some_and(|other| values_equal(value, other))
-                })
+                && a.iter().all(|(key, value)| right.map_get(key).is_some_and(|other| values_equal(value, other)))
         }
         (Val::Optional(a), Val::Optional(b)) => match (a, b) {
             (None, None) => true,

@@ -22,7 +22,13 @@ pub fn services(request: &Request) -> Services {
         http_mocks: request
             .api_call_mocks
             .iter()
-            .map(|mock| (if mock.method.is_empty() { "GET".to_string() } else { mock.method.clone() }, mock.url.clone(), mock.body.clone()))
+            .map(|mock| {
+                (
+                    if mock.method.is_empty() { "GET".to_string() } else { mock.method.clone() },
+                    mock.url.clone(),
+                    mock.body.clone(),
+                )
+            })
             .collect(),
         now_nanos: 0,
     }
@@ -40,7 +46,8 @@ pub fn cel_request(resource: &Value, request: &Request) -> cel_policies::Request
                 && object.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace)
         });
         Some(found.cloned().unwrap_or_else(|| {
-            let labels = request.namespace_labels.clone().map(Value::Object).unwrap_or_else(|| Value::Object(Map::new()));
+            let labels =
+                request.namespace_labels.clone().map(Value::Object).unwrap_or_else(|| Value::Object(Map::new()));
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace, "labels": labels}})
         }))
     };

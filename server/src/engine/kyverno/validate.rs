@@ -48,7 +48,12 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         match super::cel_bridge::cel_preconditions(rule, match_target, request) {
             Ok(true) => {}
             Ok(false) => {
-                responses.push(RuleResponse::new(name, RuleType::Validation, RuleStatus::Skip, "cel preconditions not met"));
+                responses.push(RuleResponse::new(
+                    name,
+                    RuleType::Validation,
+                    RuleStatus::Skip,
+                    "cel preconditions not met",
+                ));
                 continue;
             }
             Err(error) => {

@@ -78,7 +78,9 @@ fn remove(document: &mut Value, path: &str) -> Result<(), String> {
     let (parent, last) = split_pointer(path)?;
     let target = document.pointer_mut(&parent).ok_or_else(|| format!("doc is missing path: {path:?}"))?;
     match target {
-        Value::Object(map) => map.shift_remove(&last).map(|_| ()).ok_or_else(|| format!("doc is missing key: {path:?}")),
+        Value::Object(map) => {
+            map.shift_remove(&last).map(|_| ()).ok_or_else(|| format!("doc is missing key: {path:?}"))
+        }
         Value::Array(items) => {
             let index: usize = last.parse().map_err(|_| format!("invalid array index in {path:?}"))?;
             if index >= items.len() {
@@ -94,7 +96,14 @@ fn remove(document: &mut Value, path: &str) -> Result<(), String> {
 /// The merge key of the associative lists of the Kubernetes built-in types that policies patch.
 fn merge_key(field: &str) -> Option<&'static str> {
     match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "volumes" | "env" | "imagePullSecrets" | "resourceClaims" | "schedulingGates" => Some("name"),
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "volumes"
+        | "env"
+        | "imagePullSecrets"
+        | "resourceClaims"
+        | "schedulingGates" => Some("name"),
         "volumeMounts" => Some("mountPath"),
         "volumeDevices" => Some("devicePath"),
         "ports" => Some("containerPort"),
@@ -129,7 +138,8 @@ fn merge(base: &Value, patch: &Value, field: &str) -> Value {
             let mut out = base_items.clone();
             for item in patch_items {
                 let item_key = item.get(key);
-                let position = item_key.and_then(|wanted| out.iter().position(|existing| existing.get(key) == Some(wanted)));
+                let position =
+                    item_key.and_then(|wanted| out.iter().position(|existing| existing.get(key) == Some(wanted)));
                 match position {
                     Some(position) => out[position] = merge(&out[position], item, ""),
                     None => out.push(item.clone()),
@@ -142,7 +152,12 @@ fn merge(base: &Value, patch: &Value, field: &str) -> Value {
 }
 
 /// Evaluates the arguments of every `generator.Apply(namespace, objects)` call in a generate expression.
-pub fn collect_generator_calls(program: &Program, activation: &Activation, services: &Services, out: &mut Vec<Value>) -> Result<(), String> {
+pub fn collect_generator_calls(
+    program: &Program,
+    activation: &Activation,
+    services: &Services,
+    out: &mut Vec<Value>,
+) -> Result<(), String> {
     let mut calls = Vec::new();
     find_apply_calls(program.expr(), &mut calls);
     if calls.is_empty() {
@@ -177,7 +192,8 @@ pub fn collect_generator_calls(program: &Program, activation: &Activation, servi
 }
 
 fn evaluate_node(node: &IdedExpr, activation: &Activation, services: &Services) -> Result<Val, String> {
-    let interpreter = crate::engine::cel::eval::Interpreter::new(activation, services, crate::engine::cel::DEFAULT_STEP_BUDGET);
+    let interpreter =
+        crate::engine::cel::eval::Interpreter::new(activation, services, crate::engine::cel::DEFAULT_STEP_BUDGET);
     interpreter.eval(node)
 }
 
@@ -185,7 +201,10 @@ fn find_apply_calls<'a>(expr: &'a IdedExpr, out: &mut Vec<&'a IdedExpr>) {
     match &expr.expr {
         Expr::Call(call) => {
             let is_apply = call.func_name == "Apply"
-                && call.target.as_deref().is_some_and(|target| matches!(&target.expr, Expr::Ident(name) if name == "generator"));
+                && call
+                    .target
+                    .as_deref()
+                    .is_some_and(|target| matches!(&target.expr, Expr::Ident(name) if name == "generator"));
             if is_apply {
                 out.push(expr);
                 return;

@@ -20,7 +20,8 @@ pub struct ExpressionDiagnostic {
 }
 
 /// Variables bound in `validate.cel`, `celPreconditions` and Gatekeeper's K8sNativeValidation.
-const ADMISSION_VARIABLES: &[&str] = &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
+const ADMISSION_VARIABLES: &[&str] =
+    &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
 
 /// Checks every CEL expression of a Kyverno policy (CEL kinds, `validate.cel`, `celPreconditions`) or a
 /// Gatekeeper ConstraintTemplate with K8sNativeValidation code.
@@ -50,9 +51,21 @@ pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
             let rule = format!("/spec/rules/{index}");
             check_list(document, &format!("{rule}/celPreconditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
             let cel = format!("{rule}/validate/cel");
-            check_list(document, &format!("{cel}/expressions"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
+            check_list(
+                document,
+                &format!("{cel}/expressions"),
+                &["expression", "messageExpression"],
+                ADMISSION_VARIABLES,
+                &mut out,
+            );
             check_list(document, &format!("{cel}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            check_list(document, &format!("{cel}/auditAnnotations"), &["valueExpression"], ADMISSION_VARIABLES, &mut out);
+            check_list(
+                document,
+                &format!("{cel}/auditAnnotations"),
+                &["valueExpression"],
+                ADMISSION_VARIABLES,
+                &mut out,
+            );
         }
     } else if kind == "ConstraintTemplate" {
         let codes = document.pointer("/spec/targets/0/code").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -63,13 +76,25 @@ pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
             let source = format!("/spec/targets/0/code/{index}/source");
             check_list(document, &format!("{source}/matchConditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
             check_list(document, &format!("{source}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            check_list(document, &format!("{source}/validations"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
+            check_list(
+                document,
+                &format!("{source}/validations"),
+                &["expression", "messageExpression"],
+                ADMISSION_VARIABLES,
+                &mut out,
+            );
         }
     }
     out
 }
 
-fn check_list(document: &Value, pointer: &str, fields: &[&str], variables: &[&str], out: &mut Vec<ExpressionDiagnostic>) {
+fn check_list(
+    document: &Value,
+    pointer: &str,
+    fields: &[&str],
+    variables: &[&str],
+    out: &mut Vec<ExpressionDiagnostic>,
+) {
     let count = document.pointer(pointer).and_then(Value::as_array).map(Vec::len).unwrap_or(0);
     for index in 0..count {
         for field in fields {
@@ -94,11 +119,8 @@ fn check_one(document: &Value, pointer: &str, variables: &[&str], out: &mut Vec<
 
 /// The length of the identifier at `offset`, or one character.
 fn word_length(source: &str, offset: usize) -> usize {
-    let length = source
-        .chars()
-        .skip(offset)
-        .take_while(|character| character.is_alphanumeric() || *character == '_')
-        .count();
+    let length =
+        source.chars().skip(offset).take_while(|character| character.is_alphanumeric() || *character == '_').count();
     length.max(1)
 }
 
@@ -111,7 +133,9 @@ mod tests {
     fn check(document: Value, expect: &[&str]) {
         let found: Vec<String> = expression_diagnostics(&document)
             .iter()
-            .map(|diagnostic| format!("{} {}+{} {}", diagnostic.pointer, diagnostic.offset, diagnostic.length, diagnostic.message))
+            .map(|diagnostic| {
+                format!("{} {}+{} {}", diagnostic.pointer, diagnostic.offset, diagnostic.length, diagnostic.message)
+            })
             .collect();
         assert_eq!(found, expect);
     }
@@ -131,6 +155,9 @@ mod tests {
                 "source": {"validations": [{"expression": "variables.params.x == (1"}]}}]}]}}),
             &["/spec/targets/0/code/0/source/validations/0/expression 24+1 Syntax error: missing ')' at '<EOF>'"],
         );
-        check(json!({"kind": "ValidatingPolicy", "spec": {"validations": [{"expression": "resource.Get('v1', 'configmaps', '', 'x') != null"}]}}), &[]);
+        check(
+            json!({"kind": "ValidatingPolicy", "spec": {"validations": [{"expression": "resource.Get('v1', 'configmaps', '', 'x') != null"}]}}),
+            &[],
+        );
     }
 }

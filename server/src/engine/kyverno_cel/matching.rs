@@ -44,8 +44,14 @@ pub fn applicable_request(policy: &Value, request: &Request) -> Option<Request> 
     Some(view)
 }
 
-fn resource_rules_match(constraints: Option<&Value>, subject: &Value, request: &Request, as_resource: Option<&str>) -> bool {
-    let Some(rules) = constraints.and_then(|constraints| constraints.get("resourceRules")).and_then(Value::as_array) else {
+fn resource_rules_match(
+    constraints: Option<&Value>,
+    subject: &Value,
+    request: &Request,
+    as_resource: Option<&str>,
+) -> bool {
+    let Some(rules) = constraints.and_then(|constraints| constraints.get("resourceRules")).and_then(Value::as_array)
+    else {
         // A policy without resource rules matches nothing in Kubernetes; autogen has nothing to convert.
         return false;
     };
@@ -68,10 +74,14 @@ fn rule_matches(rule: &Value, subject: &Value, request: &Request, as_resource: O
         None => api_version.split_once('/').unwrap_or(("", api_version)),
     };
     let plural = as_resource.map_or_else(|| plural_of(kind), str::to_string);
-    let resource = if request.subresource.is_empty() { plural.clone() } else { format!("{plural}/{}", request.subresource) };
+    let resource =
+        if request.subresource.is_empty() { plural.clone() } else { format!("{plural}/{}", request.subresource) };
     let resources_ok = match rule.get("resources").and_then(Value::as_array) {
         Some(items) => items.iter().filter_map(Value::as_str).any(|item| {
-            item == "*" || item == resource || (item == "*/*") || (request.subresource.is_empty() && item == plural)
+            item == "*"
+                || item == resource
+                || (item == "*/*")
+                || (request.subresource.is_empty() && item == plural)
                 || item.strip_suffix("/*").is_some_and(|base| base == plural && !request.subresource.is_empty())
                 || item.strip_prefix("*/").is_some_and(|sub| sub == request.subresource)
         }),
@@ -112,8 +122,11 @@ fn selectors_match(constraints: &Value, request: &Request) -> bool {
         } else {
             request.namespace_object.as_ref().and_then(|namespace| namespace.pointer("/metadata/labels").cloned())
         };
-        let has_rules = selector.get("matchLabels").is_some_and(|labels| labels.as_object().is_some_and(|map| !map.is_empty()))
-            || selector.get("matchExpressions").is_some_and(|items| items.as_array().is_some_and(|list| !list.is_empty()));
+        let has_rules =
+            selector.get("matchLabels").is_some_and(|labels| labels.as_object().is_some_and(|map| !map.is_empty()))
+                || selector
+                    .get("matchExpressions")
+                    .is_some_and(|items| items.as_array().is_some_and(|list| !list.is_empty()));
         if has_rules && !label_selector_matches(selector, &labels.unwrap_or(Value::Null)) {
             return false;
         }
@@ -131,9 +144,14 @@ pub fn label_selector_matches(selector: &Value, labels: &Value) -> bool {
             }
         }
     }
-    for expression in selector.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+    for expression in selector.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    {
         let key = expression.get("key").and_then(Value::as_str).unwrap_or("");
-        let values: Vec<&str> = expression.get("values").and_then(Value::as_array).map(|items| items.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+        let values: Vec<&str> = expression
+            .get("values")
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
         let ok = match expression.get("operator").and_then(Value::as_str).unwrap_or("") {
             "In" => label(key).is_some_and(|value| values.contains(&value)),
             "NotIn" => label(key).is_none_or(|value| !values.contains(&value)),

@@ -126,9 +126,24 @@ fn base_activation(request: &Request, params: Option<&Value>) -> Activation {
 
 /// The variable names a CEL policy may use, for compile-time checks.
 pub const POLICY_VARIABLES: &[&str] = &[
-    "object", "oldObject", "request", "namespaceObject", "params", "variables", "authorizer",
-    "exceptions", "resource", "http", "globalContext", "image", "generator", "images", "attestors",
-    "attestations", "json", "yaml",
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "params",
+    "variables",
+    "authorizer",
+    "exceptions",
+    "resource",
+    "http",
+    "globalContext",
+    "image",
+    "generator",
+    "images",
+    "attestors",
+    "attestations",
+    "json",
+    "yaml",
 ];
 
 /// Evaluates `spec.variables` (or a rule's `variables`) in order; a failing variable keeps its error and
@@ -169,16 +184,24 @@ fn run(expression: &str, activation: &Activation, services: &Services) -> Result
 }
 
 /// Evaluates `matchConditions`: `Ok(None)` when all hold, `Ok(Some(pointer))` for the first false one.
-fn match_conditions(conditions: Option<&Value>, base: &str, activation: &Activation, services: &Services) -> Result<Option<String>, (String, String)> {
+fn match_conditions(
+    conditions: Option<&Value>,
+    base: &str,
+    activation: &Activation,
+    services: &Services,
+) -> Result<Option<String>, (String, String)> {
     let mut first_error = None;
-    for (index, condition) in conditions.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+    for (index, condition) in
+        conditions.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
         let pointer = format!("{base}/{index}/expression");
         let expression = condition.get("expression").and_then(Value::as_str).unwrap_or("");
         match run(expression, activation, services) {
             Ok(Val::Bool(true)) => {}
             Ok(Val::Bool(false)) => return Ok(Some(pointer)),
             Ok(other) => {
-                first_error.get_or_insert((format!("matchCondition must return bool, got {}", other.type_name()), pointer));
+                first_error
+                    .get_or_insert((format!("matchCondition must return bool, got {}", other.type_name()), pointer));
             }
             Err(error) => {
                 first_error.get_or_insert((error, pointer));
@@ -204,7 +227,11 @@ fn run_validations(validations: Option<&Value>, base: &str, activation: &Activat
                 return Outcome::new(Status::Fail, message, Some(pointer));
             }
             Ok(other) => {
-                return Outcome::new(Status::Error, format!("validation must return bool, got {}", other.type_name()), Some(pointer));
+                return Outcome::new(
+                    Status::Error,
+                    format!("validation must return bool, got {}", other.type_name()),
+                    Some(pointer),
+                );
             }
             Err(error) => return Outcome::new(Status::Error, error, Some(pointer)),
         }
@@ -262,7 +289,9 @@ fn find_params(cel: &Value, request: &Request) -> Result<Option<Value>, String> 
         candidate.get("apiVersion").and_then(Value::as_str) == Some(api_version)
             && candidate.get("kind").and_then(Value::as_str) == Some(kind_name)
             && name.is_none_or(|name| candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
-            && namespace.is_none_or(|namespace| candidate.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default") == namespace)
+            && namespace.is_none_or(|namespace| {
+                candidate.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default") == namespace
+            })
     });
     match found {
         Some(params) => Ok(Some(params.clone())),
@@ -283,7 +312,8 @@ pub fn autogen_controllers(policy: &Value) -> Vec<String> {
     if kind == "ValidatingAdmissionPolicy" || kind == "MutatingAdmissionPolicy" {
         return Vec::new();
     }
-    const DEFAULT: &[&str] = &["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
+    const DEFAULT: &[&str] =
+        &["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
     let listed = policy.pointer("/spec/autogen/podControllers/controllers").and_then(Value::as_array);
     let names: Vec<String> = match listed {
         Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
@@ -294,7 +324,9 @@ pub fn autogen_controllers(policy: &Value) -> Vec<String> {
         .filter_map(|name| {
             DEFAULT
                 .iter()
-                .find(|kind| kind.eq_ignore_ascii_case(name) || super::cel::plural_of(kind) == name.to_ascii_lowercase())
+                .find(|kind| {
+                    kind.eq_ignore_ascii_case(name) || super::cel::plural_of(kind) == name.to_ascii_lowercase()
+                })
                 .map(|kind| kind.to_string())
         })
         .collect()
@@ -338,7 +370,8 @@ pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
 pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let spec = policy.get("spec")?;
     let applicable = matching::applicable_request(policy, request)?;
-    let autogen_kind = (applicable.object != request.object).then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
+    let autogen_kind = (applicable.object != request.object)
+        .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
     let mut activation = base_activation(&applicable, None);
     match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &applicable.services) {
         Ok(None) => {}
@@ -349,7 +382,9 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
     }
     let mut current = applicable.object.clone();
-    for (index, mutation) in spec.get("mutations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+    for (index, mutation) in
+        spec.get("mutations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
         activation.bind_json("object", &current);
         let patch_type = mutation.get("patchType").and_then(Value::as_str).unwrap_or("");
         let pointer = format!("/spec/mutations/{index}");
@@ -358,17 +393,43 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
             match run(expression, &activation, &applicable.services) {
                 Ok(Val::List(operations)) => match apply::json_patch(&current, &operations) {
                     Ok(patched) => current = patched,
-                    Err(error) => return Some(Outcome::new(Status::Error, error, Some(format!("{pointer}/jsonPatch/expression")))),
+                    Err(error) => {
+                        return Some(Outcome::new(
+                            Status::Error,
+                            error,
+                            Some(format!("{pointer}/jsonPatch/expression")),
+                        ));
+                    }
                 },
-                Ok(other) => return Some(Outcome::new(Status::Error, format!("jsonPatch must return a list, got {}", other.type_name()), Some(pointer))),
-                Err(error) => return Some(Outcome::new(Status::Error, error, Some(format!("{pointer}/jsonPatch/expression")))),
+                Ok(other) => {
+                    return Some(Outcome::new(
+                        Status::Error,
+                        format!("jsonPatch must return a list, got {}", other.type_name()),
+                        Some(pointer),
+                    ));
+                }
+                Err(error) => {
+                    return Some(Outcome::new(Status::Error, error, Some(format!("{pointer}/jsonPatch/expression"))));
+                }
             }
         } else {
             let expression = mutation.pointer("/applyConfiguration/expression").and_then(Value::as_str).unwrap_or("");
             match run(expression, &activation, &applicable.services) {
                 Ok(value @ Val::Map(_)) => current = apply::apply_configuration(&current, &value.to_json()),
-                Ok(other) => return Some(Outcome::new(Status::Error, format!("applyConfiguration must return an object, got {}", other.type_name()), Some(pointer))),
-                Err(error) => return Some(Outcome::new(Status::Error, error, Some(format!("{pointer}/applyConfiguration/expression")))),
+                Ok(other) => {
+                    return Some(Outcome::new(
+                        Status::Error,
+                        format!("applyConfiguration must return an object, got {}", other.type_name()),
+                        Some(pointer),
+                    ));
+                }
+                Err(error) => {
+                    return Some(Outcome::new(
+                        Status::Error,
+                        error,
+                        Some(format!("{pointer}/applyConfiguration/expression")),
+                    ));
+                }
             }
         }
     }
@@ -395,7 +456,9 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
     }
     let mut generated = Vec::new();
-    for (index, generate) in spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+    for (index, generate) in
+        spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
         let pointer = format!("/spec/generate/{index}/expression");
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
         let mut interpreter_activation = activation.clone();
@@ -471,7 +534,9 @@ pub fn gatekeeper_validate(source: &Value, constraint: &Value, request: &Request
         activation.bind("variables", Val::map(bound.clone()));
     }
     let mut violations = Vec::new();
-    for (index, validation) in source.get("validations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+    for (index, validation) in
+        source.get("validations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
         let expression = validation.get("expression").and_then(Value::as_str).unwrap_or("");
         let pointer = format!("/validations/{index}/expression");
         match run(expression, &activation, &request.services) {

@@ -2,7 +2,9 @@
 
 use serde_json::{Value, json};
 
-use super::{Request, Status, gatekeeper_validate, generating_policy, mutating_policy, validate_cel, validating_policy};
+use super::{
+    Request, Status, gatekeeper_validate, generating_policy, mutating_policy, validate_cel, validating_policy,
+};
 
 fn pod(name: &str, image: &str) -> Value {
     json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default", "labels": {"app": "web"}},
@@ -29,7 +31,9 @@ fn pods_only() -> Value {
 /// Runs a ValidatingPolicy and renders `status: message @ pointer`, or `not applicable`.
 fn check_validating(policy: &Value, object: Value, expect: &str) {
     let rendered = match validating_policy(policy, &request(object)) {
-        Some(outcome) => format!("{}: {} @ {}", outcome.status.as_str(), outcome.message, outcome.pointer.unwrap_or_default()),
+        Some(outcome) => {
+            format!("{}: {} @ {}", outcome.status.as_str(), outcome.message, outcome.pointer.unwrap_or_default())
+        }
         None => "not applicable".to_string(),
     };
     assert_eq!(rendered, expect);
@@ -47,12 +51,20 @@ fn validating_policy_results() {
         ]
     }));
     check_validating(&policy, pod("ok", "ghcr.io/app:1"), "pass:  @ ");
-    check_validating(&policy, pod("bad", "ghcr.io/app:latest"), "fail: latest tag in bad @ /spec/validations/0/expression");
+    check_validating(
+        &policy,
+        pod("bad", "ghcr.io/app:latest"),
+        "fail: latest tag in bad @ /spec/validations/0/expression",
+    );
     check_validating(&policy, pod("bare", "app:1"), "fail: images need a registry @ /spec/validations/1/expression");
     let mut unlabeled = pod("x", "app:1");
     unlabeled["metadata"]["labels"] = json!({});
     check_validating(&policy, unlabeled, "skip: a matchCondition is false @ /spec/matchConditions/0/expression");
-    check_validating(&policy, json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}), "not applicable");
+    check_validating(
+        &policy,
+        json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "s"}}),
+        "not applicable",
+    );
 }
 
 #[test]
@@ -62,7 +74,11 @@ fn validating_policy_errors_and_lazy_variables() {
         "variables": [{"name": "broken", "expression": "object.spec.nothere"}],
         "validations": [{"expression": "true || variables.broken"}, {"expression": "variables.broken == 1"}]
     }));
-    check_validating(&policy, pod("p", "a"), "error: variable broken: no such key: nothere @ /spec/validations/1/expression");
+    check_validating(
+        &policy,
+        pod("p", "a"),
+        "error: variable broken: no such key: nothere @ /spec/validations/1/expression",
+    );
 }
 
 #[test]
@@ -79,13 +95,13 @@ fn autogen_presents_controllers_as_pods() {
 #[test]
 fn mutating_policy_apply_configuration_and_json_patch() {
     let policy = json!({"kind": "MutatingPolicy", "metadata": {"name": "m"}, "spec": {
-        "matchConstraints": pods_only(),
-        "mutations": [
-            {"patchType": "ApplyConfiguration", "applyConfiguration": {"expression":
-                "Object{metadata: Object.metadata{labels: {'team': 'a'}}, spec: Object.spec{containers: [Object.spec.containers{name: 'c', imagePullPolicy: 'Always'}]}}"}},
-            {"patchType": "JSONPatch", "jsonPatch": {"expression":
-                "[JSONPatch{op: 'add', path: '/metadata/annotations', value: {}}, JSONPatch{op: 'add', path: '/metadata/annotations/' + jsonpatch.escapeKey('x/y'), value: 'z'}]"}}
-        ]}});
+    "matchConstraints": pods_only(),
+    "mutations": [
+        {"patchType": "ApplyConfiguration", "applyConfiguration": {"expression":
+            "Object{metadata: Object.metadata{labels: {'team': 'a'}}, spec: Object.spec{containers: [Object.spec.containers{name: 'c', imagePullPolicy: 'Always'}]}}"}},
+        {"patchType": "JSONPatch", "jsonPatch": {"expression":
+            "[JSONPatch{op: 'add', path: '/metadata/annotations', value: {}}, JSONPatch{op: 'add', path: '/metadata/annotations/' + jsonpatch.escapeKey('x/y'), value: 'z'}]"}}
+    ]}});
     let outcome = mutating_policy(&policy, &request(pod("p", "img"))).expect("the policy applies to pods");
     assert_eq!(outcome.status, Status::Pass);
     assert_eq!(
@@ -94,7 +110,8 @@ fn mutating_policy_apply_configuration_and_json_patch() {
             "metadata": {"name": "p", "namespace": "default", "labels": {"app": "web", "team": "a"}, "annotations": {"x/y": "z"}},
             "spec": {"containers": [{"name": "c", "image": "img", "imagePullPolicy": "Always"}]}}))
     );
-    let patched = mutating_policy(&policy, &request(deployment("img"))).and_then(|outcome| outcome.patched).unwrap_or_default();
+    let patched =
+        mutating_policy(&policy, &request(deployment("img"))).and_then(|outcome| outcome.patched).unwrap_or_default();
     assert_eq!(patched.pointer("/spec/template/spec/containers/0/imagePullPolicy"), Some(&json!("Always")));
 }
 
@@ -105,7 +122,10 @@ fn generating_policy_collects_applied_objects() {
         "variables": [{"name": "name", "expression": "object.metadata.name + '-pdb'"}],
         "generate": [{"expression": "generator.Apply(object.metadata.namespace, [{'kind': 'PodDisruptionBudget', 'metadata': {'name': variables.name}}])"}]}});
     let outcome = generating_policy(&policy, &request(deployment("x"))).expect("the policy applies to deployments");
-    assert_eq!(outcome.generated, vec![json!({"kind": "PodDisruptionBudget", "metadata": {"name": "d-pdb", "namespace": "default"}})]);
+    assert_eq!(
+        outcome.generated,
+        vec![json!({"kind": "PodDisruptionBudget", "metadata": {"name": "d-pdb", "namespace": "default"}})]
+    );
 }
 
 #[test]
@@ -116,7 +136,9 @@ fn validate_cel_rule_with_params() {
         "expressions": [{"expression": "object.spec.containers.size() <= int(params.data.max)", "message": "too many containers"}]
     });
     let mut with_params = request(pod("p", "a"));
-    with_params.resources = vec![json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "limits", "namespace": "default"}, "data": {"max": "0"}})];
+    with_params.resources = vec![
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "limits", "namespace": "default"}, "data": {"max": "0"}}),
+    ];
     let outcome = validate_cel(&cel, "/spec/rules/0/validate/cel", &with_params);
     assert_eq!((outcome.status, outcome.message.as_str()), (Status::Fail, "too many containers"));
     let missing = validate_cel(&cel, "/cel", &request(pod("p", "a")));
