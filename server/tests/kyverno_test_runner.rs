@@ -175,7 +175,7 @@ results:
 }
 
 #[test]
-fn unknown_keys_reject_the_file_and_cel_kinds_are_unsupported() {
+fn unknown_keys_reject_the_file_and_cel_flags_are_hints() {
     let fixture = format!(
         "{POLICY}
 #- /t/kyverno-test.yaml
@@ -191,7 +191,7 @@ results:
     check(
         &fixture,
         expect_test::expect![[r#"
-            require-team/check-team/good: expected pass actual unsupported -> Unsupported
+            require-team/check-team/good: expected pass actual pass -> Pass
         "#]],
     );
     let misspelled = fixture.replace("isValidatingPolicy", "isValidatingPolicyy");

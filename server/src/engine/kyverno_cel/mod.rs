@@ -240,13 +240,11 @@ fn run_validations(validations: Option<&Value>, base: &str, activation: &Activat
 }
 
 fn validation_message(validation: &Value, activation: &Activation, services: &Services, expression: &str) -> String {
-    if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str) {
-        if let Ok(Val::String(text)) = run(message_expression, activation, services) {
-            if !text.trim().is_empty() {
+    if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str)
+        && let Ok(Val::String(text)) = run(message_expression, activation, services)
+            && !text.trim().is_empty() {
                 return text.to_string();
             }
-        }
-    }
     if let Some(message) = validation.get("message").and_then(Value::as_str) {
         return message.to_string();
     }
