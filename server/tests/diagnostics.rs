@@ -425,3 +425,28 @@ fn alias_bomb_is_cut_off() {
         .collect();
     assert!(codes.contains(&"yaml/alias-limit"), "{codes:?}");
 }
+
+#[test]
+fn rego_errors_land_inside_the_block_scalar() {
+    check(
+        r#"
+        apiVersion: templates.gatekeeper.sh/v1
+        kind: ConstraintTemplate
+        metadata:
+          name: k8sdemo
+        spec:
+          crd:
+            spec:
+              names:
+                kind: K8sDemo
+          targets:
+            - target: admission.k8s.gatekeeper.sh
+              rego: |
+                package k8sdemo
+                violation[{"msg": msg}] {
+                  msg := sprintf("%v", [1, 2)
+        #                                   ^ error[rego/compile]: `)` does not close the `[` opened on line 3
+                }
+        "#,
+    );
+}

@@ -87,6 +87,9 @@ pub fn lint_files(files: &[PathBuf]) -> Vec<FileReport> {
         });
     }
     reports.sort_by(|left, right| left.path.cmp(&right.path));
+    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
+    std::mem::forget(analysis);
+    std::mem::forget(host);
     reports
 }
 

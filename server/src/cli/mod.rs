@@ -2,6 +2,7 @@
 
 pub mod disk;
 pub mod lint;
+pub mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,22 @@ enum Command {
         /// Exit with 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+    },
+    /// Run Kyverno Test files and gator Suites with kyverno test / gator verify semantics, offline.
+    Test {
+        /// Files or directories (default: the current directory).
+        paths: Vec<PathBuf>,
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        output: OutputFormat,
+        /// The file name of Kyverno test files.
+        #[arg(long, default_value = "kyverno-test.yaml")]
+        file_name: String,
+        /// Add the MESSAGE column to the text table.
+        #[arg(long)]
+        detailed_results: bool,
+        /// Show only results that did not pass.
+        #[arg(long)]
+        fail_only: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`.
     Explain { code: String },
@@ -96,6 +113,9 @@ pub fn main() -> ExitCode {
     let status = match arguments.command {
         Command::Serve { stdio: _ } => crate::lsp::run(),
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
+        Command::Test { paths, output, file_name, detailed_results, fail_only } => {
+            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only })
+        }
         Command::Explain { code } => explain(&code),
     };
     status.into()

@@ -30,6 +30,7 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
         schema_diagnostics(analysis, segment, info, &mut diagnostics);
         references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
         super::cel::cel_diagnostics(segment, &mut diagnostics);
+        super::embedded::embedded_diagnostics(segment, info, &mut diagnostics);
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
     diagnostics
@@ -91,7 +92,7 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
 }
 
 /// The parameter schema of the template that defines a constraint kind, when that template is loaded.
-fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
+pub(super) fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
     for file in analysis.files.values() {
         for (index, info) in file.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {

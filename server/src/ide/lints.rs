@@ -166,6 +166,12 @@ pub const LINTS: &[LintDoc] = &[
         why: "gator rejects the test: a constraint must be an instance of its template.",
         example: "template: template.yaml   # defines K8sRequiredLabels\nconstraint: constraint.yaml   # kind: K8sAllowedRepos",
     },
+    LintDoc {
+        code: "rego/compile",
+        summary: "Rego in a ConstraintTemplate does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
+        why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
+        example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }",
+    },
 ];
 
 /// The documentation of a code, if it exists.

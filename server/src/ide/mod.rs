@@ -2,15 +2,22 @@
 //! cheap immutable [`Analysis`] snapshots that answer diagnostics, symbols and the rest in editor terms.
 
 mod cel;
+mod completion;
 mod diagnostics;
+mod embedded;
+mod hover;
 pub mod lints;
 mod references;
+mod schema_lookup;
 mod symbols;
+pub mod yaml_path;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use completion::{CompletionItem, CompletionKind};
+pub use hover::HoverResult;
 pub use references::normalize as normalize_path;
 pub use symbols::{Symbol, SymbolKind};
 
@@ -115,6 +122,16 @@ impl Analysis {
             Some(file) => diagnostics::file_diagnostics(self, path, file),
             None => Vec::new(),
         }
+    }
+
+    /// Completion items at a byte offset.
+    pub fn completions(&self, path: &Path, offset: usize) -> Vec<CompletionItem> {
+        completion::completions(self, path, offset)
+    }
+
+    /// Documentation for what is under a byte offset.
+    pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
+        hover::hover(self, path, offset)
     }
 
     /// The outline of a file.

@@ -37,7 +37,7 @@ struct Checker<'a> {
 }
 
 /// A loaded document of a referenced file.
-struct Loaded {
+pub(super) struct Loaded {
     value: Value,
     info: DocumentInfo,
 }
@@ -61,6 +61,9 @@ impl Checker<'_> {
             return None;
         }
         let resolved = self.resolve(reference);
+        if let Some(documents) = self.analysis.loaded_documents(&resolved) {
+            return Some(documents);
+        }
         if let Some(text) = self.analysis.read(&resolved) {
             return Some(load_documents(&text));
         }
@@ -96,7 +99,9 @@ impl Checker<'_> {
             for entry in self.analysis.disk.list_dir(&current).unwrap_or_default() {
                 let is_yaml = entry.extension().is_some_and(|extension| extension == "yaml" || extension == "yml");
                 if is_yaml {
-                    if let Some(text) = self.analysis.read(&entry) {
+                    if let Some(loaded) = self.analysis.loaded_documents(&entry) {
+                        documents.extend(loaded);
+                    } else if let Some(text) = self.analysis.read(&entry) {
                         documents.extend(load_documents(&text));
                     }
                 } else if self.analysis.disk.list_dir(&entry).is_some() {
@@ -240,6 +245,22 @@ impl Checker<'_> {
                 }
             }
         }
+    }
+}
+
+impl Analysis {
+    /// The non-empty documents of a file the analysis holds, without parsing it again.
+    fn loaded_documents(&self, path: &Path) -> Option<Vec<Loaded>> {
+        let file = self.files.get(path)?;
+        Some(
+            file.source
+                .segments()
+                .iter()
+                .zip(&file.documents)
+                .filter(|(segment, _)| !segment.parsed.value.is_null())
+                .map(|(segment, info)| Loaded { value: segment.parsed.value.clone(), info: info.clone() })
+                .collect(),
+        )
     }
 }
 

@@ -29,6 +29,7 @@ struct State {
     pull_diagnostics: bool,
     watch_registration: bool,
     work_done_progress: bool,
+    snippets: bool,
     shut_down: bool,
 }
 
@@ -48,6 +49,7 @@ impl Server {
             pull_diagnostics: false,
             watch_registration: false,
             work_done_progress: false,
+            snippets: false,
             shut_down: false,
         };
         Server { client, state: Arc::new(Mutex::new(state)) }
@@ -213,6 +215,14 @@ impl LanguageServer for Server {
             .and_then(|workspace| workspace.did_change_watched_files.as_ref())
             .and_then(|watched| watched.dynamic_registration)
             .unwrap_or(false);
+        let snippets = params
+            .capabilities
+            .text_document
+            .as_ref()
+            .and_then(|text| text.completion.as_ref())
+            .and_then(|completion| completion.completion_item.as_ref())
+            .and_then(|item| item.snippet_support)
+            .unwrap_or(false);
         let work_done_progress =
             params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
         {
@@ -223,6 +233,7 @@ impl LanguageServer for Server {
             state.push_diagnostics = !state.pull_diagnostics;
             state.watch_registration = watch_registration;
             state.work_done_progress = work_done_progress;
+            state.snippets = snippets;
         }
         let diagnostic_provider = (pull_supported && wants_pull).then(|| {
             DiagnosticServerCapabilities::Options(DiagnosticOptions {
@@ -242,6 +253,11 @@ impl LanguageServer for Server {
                     ..Default::default()
                 })),
                 document_symbol_provider: Some(OneOf::Left(true)),
+                completion_provider: Some(CompletionOptions {
+                    trigger_characters: Some(vec![":".to_string(), " ".to_string()]),
+                    ..Default::default()
+                }),
+                hover_provider: Some(HoverProviderCapability::Simple(true)),
                 diagnostic_provider,
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
@@ -411,6 +427,46 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(symbols.map(DocumentSymbolResponse::Nested))
+    }
+
+    async fn completion(&self, params: CompletionParams) -> Result<Option<CompletionResponse>> {
+        let position = params.text_document_position;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding, snippets) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding, state.snippets)
+        };
+        let items = guarded("completion", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            Some(
+                analysis
+                    .completions(&path, offset)
+                    .into_iter()
+                    .map(|item| to_proto::completion_item(&index, encoding, item, snippets))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten();
+        Ok(items.map(CompletionResponse::Array))
+    }
+
+    async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
+        let position = params.text_document_position_params;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let hover = guarded("hover", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            analysis.hover(&path, offset).map(|hover| to_proto::hover(&index, encoding, hover))
+        })
+        .flatten();
+        Ok(hover)
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {

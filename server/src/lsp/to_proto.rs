@@ -6,7 +6,7 @@ use tower_lsp_server::ls_types::{
 };
 
 use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
-use crate::ide::{Symbol, SymbolKind};
+use crate::ide::{CompletionItem, CompletionKind, HoverResult, Symbol, SymbolKind};
 
 pub fn position(index: &LineIndex<'_>, offset: usize, encoding: PositionEncoding) -> Position {
     let line_col = index.line_col(offset, encoding);
@@ -84,5 +84,82 @@ pub fn document_symbol(index: &LineIndex<'_>, encoding: PositionEncoding, symbol
         range: range(index, full, encoding),
         selection_range: range(index, selection, encoding),
         children: Some(symbol.children.into_iter().map(|child| document_symbol(index, encoding, child)).collect()),
+    }
+}
+
+/// A completion item; snippets become plain text for clients that cannot expand them.
+pub fn completion_item(
+    index: &LineIndex<'_>,
+    encoding: PositionEncoding,
+    item: CompletionItem,
+    snippets: bool,
+) -> lsp::CompletionItem {
+    let kind = match item.kind {
+        CompletionKind::Field => lsp::CompletionItemKind::FIELD,
+        CompletionKind::Value => lsp::CompletionItemKind::ENUM_MEMBER,
+        CompletionKind::Kind => lsp::CompletionItemKind::CLASS,
+    };
+    let (text, format) = if item.is_snippet && snippets {
+        (item.insert_text, lsp::InsertTextFormat::SNIPPET)
+    } else if item.is_snippet {
+        (plain_snippet(&item.insert_text), lsp::InsertTextFormat::PLAIN_TEXT)
+    } else {
+        (item.insert_text, lsp::InsertTextFormat::PLAIN_TEXT)
+    };
+    lsp::CompletionItem {
+        label: item.label.clone(),
+        kind: Some(kind),
+        detail: item.detail,
+        documentation: item.documentation.map(|value| {
+            lsp::Documentation::MarkupContent(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value })
+        }),
+        tags: item.deprecated.then(|| vec![lsp::CompletionItemTag::DEPRECATED]),
+        preselect: item.preselect.then_some(true),
+        sort_text: Some(format!("{}{}", if item.preselect { "0" } else { "1" }, item.label)),
+        filter_text: Some(item.label),
+        insert_text_format: Some(format),
+        text_edit: Some(lsp::CompletionTextEdit::Edit(lsp::TextEdit {
+            range: range(index, item.replace, encoding),
+            new_text: text,
+        })),
+        ..Default::default()
+    }
+}
+
+/// Expands LSP snippet syntax into plain text: `${1|a,b|}` -> `a`, `${1:x}` -> `x`, `$0` -> ``.
+fn plain_snippet(snippet: &str) -> String {
+    let mut out = String::with_capacity(snippet.len());
+    let mut rest = snippet;
+    while let Some(position) = rest.find('$') {
+        out.push_str(&rest[..position]);
+        let after = &rest[position + 1..];
+        if let Some(body) = after.strip_prefix('{') {
+            let end = body.find('}').unwrap_or(body.len());
+            let inner = &body[..end];
+            let placeholder = if let Some((_, choices)) = inner.split_once('|') {
+                choices.trim_end_matches('|').split(',').next().unwrap_or("")
+            } else if let Some((_, default)) = inner.split_once(':') {
+                default
+            } else {
+                ""
+            };
+            out.push_str(placeholder);
+            rest = body.get(end + 1..).unwrap_or("");
+        } else {
+            let digits = after.chars().take_while(char::is_ascii_digit).count();
+            rest = &after[digits..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+pub fn hover(index: &LineIndex<'_>, encoding: PositionEncoding, hover: HoverResult) -> lsp::Hover {
+    lsp::Hover {
+        contents: lsp::HoverContents::Markup(lsp::MarkupContent {
+            kind: lsp::MarkupKind::Markdown,
+            value: hover.markdown,
+        }),
+        range: Some(range(index, hover.range, encoding)),
     }
 }

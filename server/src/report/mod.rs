@@ -1,6 +1,7 @@
 //! Output formats for the CLI: one renderer per format, all fed by the same located data.
 
 pub mod lint;
+pub mod test;
 
 /// A diagnostic placed in a file, with 1-based lines and columns (columns count Unicode characters).
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -155,6 +155,11 @@ pub fn convert_document(text: &str, root: Node) -> ParsedDocument {
     if let Some(&first) = contents.first() {
         let mut pointer = String::new();
         converter.document.value = converter.node_value(first, &mut pointer, None, 0);
+    } else if let Some(error) = top_level_error(root) {
+        // A half-typed line near the end can turn the whole document into one ERROR node. Keep the pairs
+        // that start in the first pair's column: they are the root mapping, so the document stays
+        // classified (apiVersion, kind) while the user types.
+        converter.document.value = converter.recover_root_mapping(error);
     }
     for extra in contents.iter().skip(1) {
         converter.error(
@@ -335,6 +340,28 @@ impl Converter<'_> {
         Value::Object(map)
     }
 
+    fn recover_root_mapping(&mut self, error: Node) -> Value {
+        let mut cursor = error.walk();
+        let pairs: Vec<Node> = error.named_children(&mut cursor).filter(|node| node.kind() == "block_mapping_pair").collect();
+        let Some(first) = pairs.first() else { return Value::Null };
+        let column = first.start_position().column;
+        let mut map = Map::new();
+        for pair in pairs.iter().filter(|pair| pair.start_position().column == column) {
+            let (Some(key_node), value_node) = (pair.child_by_field_name("key"), pair.child_by_field_name("value")) else {
+                continue;
+            };
+            let key = self.key_text(key_node);
+            let mut pointer = String::new();
+            push_pointer_segment(&mut pointer, &key);
+            let value = match value_node {
+                Some(value_node) => self.node_value(value_node, &mut pointer, Some(range_of(key_node)), 1),
+                None => Value::Null,
+            };
+            map.insert(key, value);
+        }
+        Value::Object(map)
+    }
+
     fn sequence_value(&mut self, node: Node, pointer: &mut String, depth: usize) -> Value {
         let mut items = Vec::new();
         let mut cursor = node.walk();
@@ -406,6 +433,24 @@ impl Converter<'_> {
     fn slice(&self, node: Node) -> &str {
         self.text.get(node.byte_range()).unwrap_or_default()
     }
+}
+
+/// The ERROR node that stands for the whole document, when tree-sitter could not build one.
+fn top_level_error(root: Node) -> Option<Node> {
+    if root.kind() == "ERROR" {
+        return Some(root);
+    }
+    let mut cursor = root.walk();
+    let children: Vec<Node> = root.named_children(&mut cursor).collect();
+    children.into_iter().find_map(|child| match child.kind() {
+        "ERROR" => Some(child),
+        "document" => {
+            let mut inner = child.walk();
+            let found = child.named_children(&mut inner).find(|node| node.kind() == "ERROR");
+            found
+        }
+        _ => None,
+    })
 }
 
 fn apply_tag(value: Value, tag: Option<&str>) -> Value {

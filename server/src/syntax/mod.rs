@@ -2,6 +2,7 @@
 //! value with a source map (JSON pointer -> key and value ranges). Never fails: errors travel with the parse.
 
 mod convert;
+pub mod embedded;
 pub mod navigate;
 pub mod scalar;
 mod source_file;

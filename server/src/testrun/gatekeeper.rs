@@ -1,8 +1,7 @@
 //! gator Suite runner: `gator verify` semantics in process, one `TestResult` per case.
 //!
-//! Suites are read with YAML 1.2 rules as gator does (`violations: no` is the string "no").
-//! FIXME(yaml-1.1): Kubernetes reads objects with YAML 1.1 rules (`yes`/`no`/`on`/`off` are booleans);
-//! the interim loader reads them with 1.2 rules, which only matters for unquoted such values in objects.
+//! Suites are read with YAML 1.2 rules as gator does (`violations: no` is the string "no"); templates,
+//! constraints and objects with YAML 1.1 rules as Kubernetes does (`yes`/`no`/`on`/`off` are booleans).
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -10,7 +9,9 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::{FileSource, Framework, Outcome, Problem, SourceRef, Subject, TestReport, TestResult};
-use crate::engine::gatekeeper::{self, CompiledTemplate, ConstraintError, EvaluationOptions, ReviewOutcome, Violation};
+use crate::engine::gatekeeper::{
+    self, CompiledTemplate, ConstraintError, EvaluationOptions, ExpansionError, ReviewOutcome, Violation,
+};
 
 /// Runs every test of a gator Suite file. A file that is not a Suite gives an empty report, as gator
 /// ignores it.
@@ -30,7 +31,9 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
         }
     };
     let documents = crate::syntax::parse_file(&text);
-    let Some(first) = documents.first() else { return runner.report };
+    let Some(first) = documents.first() else {
+        return runner.report;
+    };
     if let Some(error) = first.errors.first() {
         runner.problem("", "gatekeeper/invalid-yaml", format!("the suite is not valid YAML: {error}"));
         return runner.report;
@@ -62,6 +65,8 @@ struct SuiteRunner<'a> {
 struct PreparedTest {
     template: CompiledTemplate,
     constraint: Value,
+    /// The test's ExpansionTemplates (empty without `expansion:`).
+    expansion_templates: Vec<Value>,
 }
 
 fn text_field<'v>(value: &'v Value, field: &str) -> &'v str {
@@ -205,6 +210,38 @@ impl SuiteRunner<'_> {
         }
     }
 
+    /// Reports every case of a test as unsupported, with the reason.
+    fn unsupported_test(&mut self, test: &Value, pointer: &str, reason: &str) {
+        let name = text_field(test, "name").to_string();
+        let cases = Self::cases(test);
+        if cases.is_empty() {
+            self.result(
+                &name,
+                None,
+                pointer,
+                expected_for_test(test),
+                "unsupported".into(),
+                Outcome::Unsupported,
+                reason.into(),
+                String::new(),
+            );
+        }
+        for (index, case) in cases.iter().enumerate() {
+            let case_name = text_field(case, "name").to_string();
+            let case_pointer = format!("{pointer}/cases/{index}");
+            self.result(
+                &name,
+                Some(&case_name),
+                &case_pointer,
+                expected_for_case(case),
+                "unsupported".into(),
+                Outcome::Unsupported,
+                reason.into(),
+                String::new(),
+            );
+        }
+    }
+
     fn read_documents(&mut self, relative: &str, pointer: &str) -> Result<Vec<Value>, String> {
         let path = self.suite_dir.join(relative);
         let text = match self.files.read(&path) {
@@ -286,41 +323,11 @@ impl SuiteRunner<'_> {
             }
             return Err((error.message(), Some(error)));
         }
-        Ok(PreparedTest { template, constraint })
+        Ok(PreparedTest { template, constraint, expansion_templates: Vec::new() })
     }
 
     fn run_test(&mut self, test: &Value, pointer: &str) {
         let name = text_field(test, "name").to_string();
-        if text_field(test, "expansion").len() > 0 {
-            let cases = Self::cases(test);
-            let reason = "expansion templates are not supported yet".to_string();
-            if cases.is_empty() {
-                self.result(
-                    &name,
-                    None,
-                    pointer,
-                    expected_for_test(test),
-                    "unsupported".into(),
-                    Outcome::Unsupported,
-                    reason.clone(),
-                    String::new(),
-                );
-            }
-            for (index, case) in cases.iter().enumerate() {
-                let case_name = text_field(case, "name").to_string();
-                self.result(
-                    &name,
-                    Some(&case_name),
-                    &format!("{pointer}/cases/{index}"),
-                    expected_for_case(case),
-                    "unsupported".into(),
-                    Outcome::Unsupported,
-                    reason.clone(),
-                    String::new(),
-                );
-            }
-            return;
-        }
         let prepared = self.prepare(test, pointer);
         if flag(test, "invalid") {
             let (outcome, actual, message) = match &prepared {
@@ -337,13 +344,36 @@ impl SuiteRunner<'_> {
             self.result(&name, None, pointer, "invalid".into(), actual.into(), outcome, message.clone(), message);
             return;
         }
-        let prepared = match prepared {
+        let mut prepared = match prepared {
             Ok(prepared) => prepared,
             Err((message, _)) => {
                 self.fail_test(test, pointer, "the template or constraint could not be added", message);
                 return;
             }
         };
+        let expansion_path = text_field(test, "expansion");
+        if !expansion_path.is_empty() {
+            let expansion_pointer = format!("{pointer}/expansion");
+            let documents = match self.read_documents(expansion_path, &expansion_pointer) {
+                Ok(documents) => documents,
+                Err(message) => {
+                    self.fail_test(test, pointer, "the expansion could not be read", message);
+                    return;
+                }
+            };
+            match gatekeeper::expansion_templates(&documents) {
+                Ok(templates) => prepared.expansion_templates = templates,
+                Err(ExpansionError::Invalid(message)) => {
+                    self.problem(&expansion_pointer, "gatekeeper/invalid-expansion", message.clone());
+                    self.fail_test(test, pointer, "the expansion could not be added", message);
+                    return;
+                }
+                Err(ExpansionError::Unsupported(reason)) => {
+                    self.unsupported_test(test, pointer, &reason);
+                    return;
+                }
+            }
+        }
         for (index, case) in Self::cases(test).iter().enumerate() {
             let case_pointer = format!("{pointer}/cases/{index}");
             let case_name = text_field(case, "name").to_string();
@@ -409,7 +439,13 @@ impl SuiteRunner<'_> {
                 Err(message) => return error(self, "cannot read the inventory", message),
             }
         }
-        let violations = match gatekeeper::review(&prepared.template, &prepared.constraint, &objects[0], &inventory) {
+        let violations = match gatekeeper::review_with_expansion(
+            &prepared.template,
+            &prepared.constraint,
+            &objects[0],
+            &inventory,
+            &prepared.expansion_templates,
+        ) {
             Ok(ReviewOutcome::Evaluated(violations)) => violations,
             Ok(ReviewOutcome::Unsupported(reason)) => {
                 self.result(
@@ -430,7 +466,9 @@ impl SuiteRunner<'_> {
         for assertion in &assertions {
             match check_assertion(assertion, &violations) {
                 Ok(()) => {}
-                Err(AssertionFailure::Invalid(message)) => return error(self, "invalid assertion", message),
+                Err(AssertionFailure::Invalid(message)) => {
+                    return error(self, "invalid assertion", message);
+                }
                 Err(AssertionFailure::Mismatch(message)) => {
                     self.result(
                         test,

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{PreparedModule, prepare_module, rego_code, reported_message, reported_offset};
+use super::checks::{dotted, framework_problems};
+use super::{PreparedModule, prepare_module, rego_code, safety};
 
 /// Which text of the template a diagnostic is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,7 +37,9 @@ pub struct RegoDiagnostic {
 
 /// Parse and compile problems of every Rego text in a ConstraintTemplate.
 pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
-    let Some(code) = rego_code(template) else { return Vec::new() };
+    let Some(code) = rego_code(template) else {
+        return Vec::new();
+    };
     let mut sources = vec![(RegoSource::Rego, code.rego_pointer.clone(), code.rego.clone())];
     for (index, (lib, pointer)) in code.libs.iter().enumerate() {
         sources.push((RegoSource::Lib(index), pointer.clone(), lib.clone()));
@@ -80,7 +83,14 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
             diagnostics.push(diagnostic(*source, pointer, text, start, end, format!("undefined function {name}")));
         }
     }
-    diagnostics.extend(unsafe_variables(&prepared, code.rego_v1));
+    for (source, pointer, text, module) in &prepared {
+        for problem in framework_problems(&module.ast, matches!(source, RegoSource::Lib(_))) {
+            let start = module.rewritten.to_original(problem.start);
+            let end = module.rewritten.to_original(problem.end).max(start);
+            diagnostics.push(diagnostic(*source, pointer, text, start, end, problem.message));
+        }
+    }
+    diagnostics.extend(unsafe_variables(&prepared));
     diagnostics
 }
 
@@ -130,7 +140,9 @@ impl Definitions {
     fn collect(modules: &[(RegoSource, String, String, PreparedModule)]) -> Self {
         let mut paths = BTreeSet::new();
         for (_, _, _, module) in modules {
-            let Some(package) = dotted(module.ast.pointer("/package/refr")) else { continue };
+            let Some(package) = dotted(module.ast.pointer("/package/refr")) else {
+                continue;
+            };
             for name in super::rewrite::rule_names(&module.ast) {
                 paths.insert(format!("data.{package}.{name}"));
             }
@@ -146,7 +158,9 @@ impl Definitions {
         }
         let first = name.split('.').next().unwrap_or(name);
         for import in ast.get("imports").and_then(Value::as_array).into_iter().flatten() {
-            let Some(path) = dotted(import.get("refr")) else { continue };
+            let Some(path) = dotted(import.get("refr")) else {
+                continue;
+            };
             let alias = import
                 .get("as")
                 .and_then(|span| span_text(span, text))
@@ -168,26 +182,6 @@ fn span_text(span: &Value, text: &str) -> Option<String> {
     let start = usize::try_from(span.get("start")?.as_u64()?).ok()?;
     let end = usize::try_from(span.get("end")?.as_u64()?).ok()?;
     text.get(start..end).map(str::to_string)
-}
-
-/// `a.b["c"]` as `a.b.c`.
-fn dotted(expression: Option<&Value>) -> Option<String> {
-    let expression = expression?;
-    if let Some(var) = expression.get("Var") {
-        return Some(var.get("value")?.as_str()?.to_string());
-    }
-    if let Some(reference) = expression.get("RefDot") {
-        let head = dotted(reference.get("refr"))?;
-        let field = reference.get("field")?.get(1)?.as_str()?;
-        return Some(format!("{head}.{field}"));
-    }
-    if let Some(reference) = expression.get("RefBrack") {
-        let head = dotted(reference.get("refr"))?;
-        let index = reference.get("index")?;
-        let field = index.get("String").or_else(|| index.get("RawString"))?.get("value")?.as_str()?;
-        return Some(format!("{head}.{field}"));
-    }
-    None
 }
 
 /// Every call in a module: (start, end) of the function name in the rewritten text, and the name.
@@ -233,38 +227,31 @@ fn is_builtin(name: &str) -> bool {
     }
 }
 
-/// Compile errors that regorus's scheduler finds when the modules are first evaluated, unsafe
-/// variables above all. regorus stops at the first one, so at most one is reported per run.
-fn unsafe_variables(modules: &[(RegoSource, String, String, PreparedModule)], rego_v1: bool) -> Vec<RegoDiagnostic> {
-    let mut engine = regorus::Engine::new();
-    engine.set_rego_v0(!rego_v1);
-    engine.set_strict_builtin_errors(false);
-    engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
-        limit: std::time::Duration::from_secs(1),
-        check_interval: std::num::NonZeroU32::new(1000).unwrap_or(std::num::NonZeroU32::MIN),
-    });
-    for (source, _, _, module) in modules {
-        if engine.add_policy(module_name(*source), module.rewritten.text.clone()).is_err() {
-            return Vec::new();
+/// Unsafe variables of every module (see `safety`): rule names of the module's package and its
+/// import aliases are global names, not variables.
+fn unsafe_variables(modules: &[(RegoSource, String, String, PreparedModule)]) -> Vec<RegoDiagnostic> {
+    let mut diagnostics = Vec::new();
+    for (source, pointer, original, module) in modules {
+        let package = dotted(module.ast.pointer("/package/refr"));
+        let mut globals: BTreeSet<String> = ["input", "data"].iter().map(|name| name.to_string()).collect();
+        for (_, _, _, other) in modules {
+            if dotted(other.ast.pointer("/package/refr")) == package {
+                globals.extend(super::rewrite::rule_names(&other.ast));
+            }
+        }
+        for import in module.ast.get("imports").and_then(Value::as_array).into_iter().flatten() {
+            let alias = import
+                .get("as")
+                .and_then(|span| span_text(span, &module.rewritten.text))
+                .or_else(|| dotted(import.get("refr")).and_then(|path| path.rsplit('.').next().map(str::to_string)));
+            globals.extend(alias);
+        }
+        for variable in safety::unsafe_variables(&module.ast, &module.rewritten.text, &globals) {
+            let start = module.rewritten.to_original(variable.start);
+            let end = module.rewritten.to_original(variable.end).max(start);
+            let message = format!("var {} is unsafe", variable.name);
+            diagnostics.push(diagnostic(*source, pointer, original, start, end, message));
         }
     }
-    let Err(error) = engine.eval_query("data".to_string(), false) else { return Vec::new() };
-    let text = error.to_string();
-    let message = reported_message(&text);
-    // Undefined functions are reported by our own walk, with every occurrence.
-    if !message.contains("is unsafe") {
-        return Vec::new();
-    }
-    let Some(file) = text.split("--> ").nth(1).and_then(|location| location.split(':').next()) else {
-        return Vec::new();
-    };
-    let Some((source, pointer, original, module)) =
-        modules.iter().find(|(source, _, _, _)| module_name(*source) == file)
-    else {
-        return Vec::new();
-    };
-    let Some(offset) = reported_offset(&text, &module.rewritten.text) else { return Vec::new() };
-    let start = module.rewritten.to_original(offset);
-    let end = token_end(original, start);
-    vec![diagnostic(*source, pointer, original, start, end, message)]
+    diagnostics
 }

@@ -13,11 +13,16 @@ pub struct Matchable<'a> {
     pub source: &'a str,
 }
 
+/// One of the match criteria: `Ok(false)` when the object is outside it.
+type MatchCheck = fn(&Map<String, Value>, &Matchable) -> Result<bool, String>;
+
 /// Whether the constraint applies; `Err` is a matching error, which Gatekeeper turns into a
 /// rejection ("autoreject").
 pub fn matches(match_spec: Option<&Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(spec) = match_spec.and_then(Value::as_object) else { return Ok(true) };
-    let checks: [fn(&Map<String, Value>, &Matchable) -> Result<bool, String>; 8] = [
+    let Some(spec) = match_spec.and_then(Value::as_object) else {
+        return Ok(true);
+    };
+    let checks: [MatchCheck; 8] = [
         kinds_match,
         scope_match,
         namespaces_match,
@@ -121,7 +126,9 @@ fn namespaces_match(spec: &Map<String, Value>, target: &Matchable) -> Result<boo
     if patterns.is_empty() {
         return Ok(true);
     }
-    let Some(namespace) = namespace_name(target) else { return Ok(true) };
+    let Some(namespace) = namespace_name(target) else {
+        return Ok(true);
+    };
     Ok(patterns.iter().any(|pattern| wildcard_matches(pattern, &namespace)))
 }
 
@@ -130,7 +137,9 @@ fn excluded_namespaces_match(spec: &Map<String, Value>, target: &Matchable) -> R
     if patterns.is_empty() {
         return Ok(true);
     }
-    let Some(namespace) = namespace_name(target) else { return Ok(true) };
+    let Some(namespace) = namespace_name(target) else {
+        return Ok(true);
+    };
     Ok(!patterns.iter().any(|pattern| wildcard_matches(pattern, &namespace)))
 }
 
@@ -172,7 +181,9 @@ pub fn selector_matches(selector: &Value, labels: &Map<String, Value>) -> Result
 }
 
 fn label_selector_match(spec: &Map<String, Value>, target: &Matchable) -> Result<bool, String> {
-    let Some(selector) = spec.get("labelSelector").filter(|selector| !selector.is_null()) else { return Ok(true) };
+    let Some(selector) = spec.get("labelSelector").filter(|selector| !selector.is_null()) else {
+        return Ok(true);
+    };
     selector_matches(selector, &labels_of(target.object))
 }
 

@@ -4,19 +4,27 @@
 //!
 //! Everything here is pure: values in, values and JSON pointers out.
 
+mod checks;
 mod diagnostics;
+mod expansion;
+mod input;
 mod lexer;
 mod matching;
 mod parameters;
 mod rewrite;
+mod safety;
 mod sprintf;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 pub use diagnostics::{RegoDiagnostic, RegoSource, rego_diagnostics};
+pub use expansion::{ExpansionError, Resultant, expand, expansion_templates};
+pub use input::{Review, build_inventory, build_review, is_admission_review};
+
+use input::acts_for_gator;
 pub use matching::{selector_matches, wildcard_matches};
 pub use parameters::SchemaError;
 
@@ -98,7 +106,6 @@ pub struct CompiledTemplate {
     cel_source: Option<Value>,
     parameters_schema: Option<Value>,
     code: TemplateCode,
-    options: EvaluationOptions,
 }
 
 /// One violation, as the constraint framework reports it.
@@ -221,7 +228,9 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
         Some(0) | None => {
             return Err(error("/spec/targets", "a ConstraintTemplate must specify one target".to_string()));
         }
-        Some(_) => return Err(error("/spec/targets", "multi-target templates are not supported".to_string())),
+        Some(_) => {
+            return Err(error("/spec/targets", "multi-target templates are not supported".to_string()));
+        }
     }
     let target_name = template.pointer("/spec/targets/0/target").and_then(Value::as_str).unwrap_or("");
     if target_name != ADMISSION_TARGET {
@@ -240,7 +249,6 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
                 cel_source: cel_source(template),
                 parameters_schema,
                 code: TemplateCode::CelOnly,
-                options,
             });
         }
         return Err(error("/spec/targets/0", "the target has no Rego code".to_string()));
@@ -255,7 +263,6 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
         cel_source: cel_source(template),
         parameters_schema,
         code: TemplateCode::Rego { engine: Box::new(engine), violation_query },
-        options,
     })
 }
 
@@ -415,6 +422,9 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
     let mut engine = new_engine(code.rego_v1);
     let entry = prepare_module("rego", &code.rego, code.rego_v1)
         .map_err(|error| (code.rego_pointer.clone(), format!("invalid Rego: {}", error.message)))?;
+    if let Some(problem) = checks::framework_problems(&entry.ast, false).first() {
+        return Err((code.rego_pointer.clone(), problem.message.clone()));
+    }
     let package =
         package_path(&entry.ast).ok_or_else(|| (code.rego_pointer.clone(), "the Rego has no package".to_string()))?;
     if !rewrite::rule_names(&entry.ast).iter().any(|name| name == "violation") {
@@ -427,6 +437,9 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
         let name = format!("libs[{index}]");
         let module = prepare_module(&name, lib, code.rego_v1)
             .map_err(|error| (pointer.clone(), format!("invalid Rego in {name}: {}", error.message)))?;
+        if let Some(problem) = checks::framework_problems(&module.ast, true).first() {
+            return Err((pointer.clone(), format!("{name}: {}", problem.message)));
+        }
         engine
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
@@ -506,192 +519,6 @@ fn is_dns_subdomain(name: &str) -> bool {
         })
 }
 
-/// Builds `data.inventory` from objects: `cluster/<groupVersion>/<kind>/<name>` and
-/// `namespace/<namespace>/<groupVersion>/<kind>/<name>`. Objects without apiVersion or kind are
-/// reported as errors, as Gatekeeper does.
-pub fn build_inventory(objects: &[Value]) -> Result<Value, String> {
-    let mut inventory = json!({});
-    for object in objects {
-        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-        let version = api_version.rsplit('/').next().unwrap_or("");
-        if version.is_empty() {
-            return Err(format!("resource {name} has no version"));
-        }
-        if kind.is_empty() {
-            return Err(format!("resource {name} has no kind"));
-        }
-        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-        let path: Vec<&str> = if namespace.is_empty() {
-            vec!["cluster", api_version, kind, name]
-        } else {
-            vec!["namespace", namespace, api_version, kind, name]
-        };
-        insert_at(&mut inventory, &path, object.clone());
-    }
-    Ok(inventory)
-}
-
-fn insert_at(root: &mut Value, path: &[&str], value: Value) {
-    let mut node = root;
-    for (index, key) in path.iter().enumerate() {
-        if !node.is_object() {
-            *node = Value::Object(Map::new());
-        }
-        let Value::Object(map) = node else { return };
-        if index + 1 == path.len() {
-            map.insert((*key).to_string(), value);
-            return;
-        }
-        node = map.entry((*key).to_string()).or_insert_with(|| Value::Object(Map::new()));
-    }
-}
-
-/// `input.review` as Gatekeeper builds it, and the objects the matcher looks at.
-#[derive(Debug, Clone)]
-pub struct Review {
-    pub review: Value,
-    /// The request's namespace (used to find the Namespace object for matching).
-    pub namespace: String,
-}
-
-fn group_version_kind(object: &Value) -> Value {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    json!({
-        "group": group,
-        "version": version,
-        "kind": object.get("kind").and_then(Value::as_str).unwrap_or(""),
-    })
-}
-
-/// Whether an object is an `admission.k8s.io` AdmissionReview (gator's "open box" tests).
-pub fn is_admission_review(object: &Value) -> bool {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    object.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
-        && api_version.rsplit_once('/').map(|(group, _)| group) == Some("admission.k8s.io")
-}
-
-/// Builds the review for an object, or for the request of an AdmissionReview. The shape follows the
-/// JSON encoding of Kubernetes' AdmissionRequest, which is what the Rego sees in Gatekeeper.
-pub fn build_review(object: &Value) -> Result<Review, String> {
-    if !object.is_object() {
-        return Err("the object under review is not a mapping".to_string());
-    }
-    if is_admission_review(object) {
-        return admission_review_request(object);
-    }
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-    let mut review = Map::new();
-    review.insert("uid".into(), json!(""));
-    review.insert("kind".into(), group_version_kind(object));
-    review.insert("resource".into(), json!({"group": "", "version": "", "resource": ""}));
-    if !name.is_empty() {
-        review.insert("name".into(), json!(name));
-    }
-    if !namespace.is_empty() {
-        review.insert("namespace".into(), json!(namespace));
-    }
-    review.insert("operation".into(), json!(""));
-    review.insert("userInfo".into(), json!({}));
-    review.insert("object".into(), object.clone());
-    review.insert("oldObject".into(), Value::Null);
-    review.insert("options".into(), Value::Null);
-    Ok(Review { review: Value::Object(review), namespace: namespace.to_string() })
-}
-
-fn admission_review_request(object: &Value) -> Result<Review, String> {
-    let Some(request) = object.get("request").filter(|request| request.is_object()) else {
-        return Err("the AdmissionReview has no request".to_string());
-    };
-    let has = |field: &str| request.get(field).is_some_and(|value| !value.is_null());
-    if !has("object") && !has("oldObject") {
-        return Err("the AdmissionRequest has neither an \"object\" nor an \"oldObject\" to review".to_string());
-    }
-    let text = |field: &str| request.get(field).and_then(Value::as_str).unwrap_or("").to_string();
-    let fields_of = |field: &str, names: &[&str]| {
-        let source = request.get(field);
-        let mut map = Map::new();
-        for name in names {
-            let value = source.and_then(|source| source.get(*name)).and_then(Value::as_str).unwrap_or("");
-            map.insert((*name).to_string(), json!(value));
-        }
-        Value::Object(map)
-    };
-    let mut review = Map::new();
-    review.insert("uid".into(), json!(text("uid")));
-    review.insert("kind".into(), fields_of("kind", &["group", "version", "kind"]));
-    review.insert("resource".into(), fields_of("resource", &["group", "version", "resource"]));
-    for optional in ["subResource", "requestSubResource", "name", "namespace"] {
-        if !text(optional).is_empty() {
-            review.insert(optional.into(), json!(text(optional)));
-        }
-    }
-    if has("requestKind") {
-        review.insert("requestKind".into(), fields_of("requestKind", &["group", "version", "kind"]));
-    }
-    if has("requestResource") {
-        review.insert("requestResource".into(), fields_of("requestResource", &["group", "version", "resource"]));
-    }
-    review.insert("operation".into(), json!(text("operation")));
-    let mut user_info = Map::new();
-    if let Some(source) = request.get("userInfo").and_then(Value::as_object) {
-        for field in ["username", "uid", "groups", "extra"] {
-            if let Some(value) = source.get(field).filter(|value| !is_empty_value(value)) {
-                user_info.insert(field.to_string(), value.clone());
-            }
-        }
-    }
-    review.insert("userInfo".into(), Value::Object(user_info));
-    let mut object_under_review = request.get("object").cloned().unwrap_or(Value::Null);
-    let old_object = request.get("oldObject").cloned().unwrap_or(Value::Null);
-    // On DELETE Gatekeeper reviews the old object as the object.
-    if text("operation") == "DELETE" {
-        if old_object.is_null() {
-            return Err("oldObject cannot be nil for DELETE operations".to_string());
-        }
-        object_under_review = old_object.clone();
-    }
-    review.insert("object".into(), object_under_review);
-    review.insert("oldObject".into(), old_object);
-    if let Some(dry_run) = request.get("dryRun").filter(|value| !value.is_null()) {
-        review.insert("dryRun".into(), dry_run.clone());
-    }
-    review.insert("options".into(), request.get("options").cloned().unwrap_or(Value::Null));
-    Ok(Review { review: Value::Object(review), namespace: text("namespace") })
-}
-
-fn is_empty_value(value: &Value) -> bool {
-    match value {
-        Value::Null => true,
-        Value::String(text) => text.is_empty(),
-        Value::Array(items) => items.is_empty(),
-        Value::Object(map) => map.is_empty(),
-        _ => false,
-    }
-}
-
-/// Whether a scoped constraint acts at gator's enforcement point.
-fn acts_for_gator(constraint: &Value) -> bool {
-    let action = constraint.pointer("/spec/enforcementAction").and_then(Value::as_str).unwrap_or("");
-    if !action.eq_ignore_ascii_case("scoped") {
-        return true;
-    }
-    let Some(entries) = constraint.pointer("/spec/scopedEnforcementActions").and_then(Value::as_array) else {
-        return false;
-    };
-    entries.iter().any(|entry| {
-        entry.get("enforcementPoints").and_then(Value::as_array).is_some_and(|points| {
-            points.iter().any(|point| {
-                let name = point.get("name").and_then(Value::as_str).unwrap_or("");
-                name == "*" || name == GATOR_ENFORCEMENT_POINT
-            })
-        })
-    })
-}
-
 /// Reviews one object (or AdmissionReview) against a constraint, with the inventory objects.
 ///
 /// `Err` means gator would report an error for the case (for example an unreadable review); an
@@ -701,6 +528,50 @@ pub fn review(
     constraint: &Value,
     object: &Value,
     inventory_objects: &[Value],
+) -> Result<ReviewOutcome, String> {
+    review_from_source(template, constraint, object, inventory_objects, "Original")
+}
+
+/// gator's review with an expansion: the object itself, then every object its ExpansionTemplates
+/// generate (reviewed as `Generated`), whose violations are prefixed `[Implied by <template>]`.
+/// An AdmissionReview is not expanded, as in gator.
+pub fn review_with_expansion(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+    expansion_templates: &[Value],
+) -> Result<ReviewOutcome, String> {
+    let outcome = review(template, constraint, object, inventory_objects)?;
+    let ReviewOutcome::Evaluated(mut violations) = outcome else {
+        return Ok(outcome);
+    };
+    if expansion_templates.is_empty() || is_admission_review(object) {
+        return Ok(ReviewOutcome::Evaluated(violations));
+    }
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let resultants = expansion::expand(object, expansion_templates)
+        .map_err(|error| format!("expanding resource {name}: {error}"))?;
+    for resultant in resultants {
+        match review_from_source(template, constraint, &resultant.object, inventory_objects, "Generated")? {
+            ReviewOutcome::Evaluated(generated) => {
+                violations.extend(generated.into_iter().map(|violation| Violation {
+                    message: format!("[Implied by {}] {}", resultant.template_name, violation.message),
+                    details: violation.details,
+                }));
+            }
+            unsupported @ ReviewOutcome::Unsupported(_) => return Ok(unsupported),
+        }
+    }
+    Ok(ReviewOutcome::Evaluated(violations))
+}
+
+fn review_from_source(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory_objects: &[Value],
+    source: &str,
 ) -> Result<ReviewOutcome, String> {
     let built = build_review(object)?;
     let inventory = build_inventory(inventory_objects)?;
@@ -720,9 +591,11 @@ pub fn review(
     let mut matched = false;
     let mut any_object = false;
     for field in ["object", "oldObject"] {
-        let Some(candidate) = built.review.get(field).filter(|value| value.is_object()) else { continue };
+        let Some(candidate) = built.review.get(field).filter(|value| value.is_object()) else {
+            continue;
+        };
         any_object = true;
-        let target = matching::Matchable { object: candidate, namespace, source: "Original" };
+        let target = matching::Matchable { object: candidate, namespace, source };
         match matching::matches(match_spec, &target) {
             Ok(true) => {
                 matched = true;
@@ -769,40 +642,38 @@ pub fn review(
         .cloned()
         .unwrap_or_else(|| json!({}));
     let input = json!({"review": review_value, "parameters": parameters});
-    Ok(ReviewOutcome::Evaluated(evaluate(engine, query, input, inventory, template.options)))
+    Ok(ReviewOutcome::Evaluated(evaluate(engine, query, input, inventory)?))
 }
 
-fn evaluate(
-    engine: &regorus::Engine,
-    query: &str,
-    input: Value,
-    inventory: Value,
-    options: EvaluationOptions,
-) -> Vec<Violation> {
+/// Runs the template's `violation` rule the way the constraint framework's hook does: a response
+/// counts when it has a `msg`; the time limit was set on the engine when the template was compiled.
+fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Value) -> Result<Vec<Violation>, String> {
     let mut engine = engine.clone();
-    let _ = options;
     let failure = |message: String| vec![Violation { message, details: json!({}) }];
     if let Err(error) = engine.add_data(regorus::Value::from(json!({"inventory": inventory}))) {
-        return failure(error.to_string());
+        return Ok(failure(error.to_string()));
     }
     engine.set_input(regorus::Value::from(input));
     let results = match engine.eval_query(query.to_string(), false) {
         Ok(results) => results,
-        Err(error) => return failure(reported_message(&error.to_string())),
+        Err(error) => return Ok(failure(reported_message(&error.to_string()))),
     };
     let Some(value) =
         results.result.first().and_then(|result| result.expressions.first()).map(|expression| &expression.value)
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
     let responses: Value = serde_json::to_value(value).unwrap_or(Value::Null);
     let mut violations = Vec::new();
     for response in responses.as_array().into_iter().flatten() {
-        let Some(message) = response.get("msg") else { continue };
-        let message = match message {
-            Value::String(text) => text.clone(),
-            other => other.to_string(),
+        let Some(message) = response.get("msg") else {
+            continue;
         };
+        // The framework reads `msg` as a string; anything else fails the whole review.
+        let Value::String(message) = message else {
+            return Err(format!("a violation's msg must be a string, found {message}"));
+        };
+        let message = message.clone();
         let details = response.get("details").cloned().unwrap_or_else(|| json!({}));
         let violation = Violation { message, details };
         // The framework's hook collects responses in a set, so identical ones count once.
@@ -810,7 +681,7 @@ fn evaluate(
             violations.push(violation);
         }
     }
-    violations
+    Ok(violations)
 }
 
 #[cfg(test)]

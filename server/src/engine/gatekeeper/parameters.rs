@@ -13,7 +13,9 @@ pub struct SchemaError {
 
 /// Validates `value` (found at `pointer`) against an OpenAPI v3 schema.
 pub fn validate(value: &Value, schema: &Value, pointer: &str, errors: &mut Vec<SchemaError>) {
-    let Some(schema) = schema.as_object() else { return };
+    let Some(schema) = schema.as_object() else {
+        return;
+    };
     let mut fail = |message: String| errors.push(SchemaError { pointer: pointer.to_string(), message });
     if value.is_null() {
         if schema.get("nullable").and_then(Value::as_bool) != Some(true) && schema.get("type").is_some() {

@@ -160,7 +160,9 @@ pub fn lexical_insertions(source: &str) -> Vec<Insertion> {
 
 /// Whether a `{` opens a body (rule, `else`, `if`, `every`) rather than an object or set literal.
 fn opens_body(previous: Option<Token>, source: &str, enclosing: Option<(u8, bool)>) -> bool {
-    let Some(previous) = previous else { return false };
+    let Some(previous) = previous else {
+        return false;
+    };
     let text = previous.text(source);
     match enclosing {
         // At the top level a `{` after a complete head (or after `else`/`if`) opens a body.
@@ -201,13 +203,17 @@ pub fn negation_insertions(source: &str, ast: &Value) -> Vec<Insertion> {
     let mut literals = Vec::new();
     collect_negations(ast, &mut literals);
     for literal in literals {
-        let Some(expression) = literal.get("expr") else { continue };
+        let Some(expression) = literal.get("expr") else {
+            continue;
+        };
         let mut guards = Vec::new();
         guards_for_negated(expression, &rule_names, &mut guards);
         if guards.is_empty() {
             continue;
         }
-        let Some(start) = span_start(literal) else { continue };
+        let Some(start) = span_start(literal) else {
+            continue;
+        };
         let mut text = String::new();
         for (guard_start, guard_end) in guards {
             let guard = compact_text(source, &tokens, guard_start, guard_end);
@@ -218,8 +224,21 @@ pub fn negation_insertions(source: &str, ast: &Value) -> Vec<Insertion> {
             text.push_str(&guard);
             text.push_str("; ");
         }
-        if !text.is_empty() {
-            insertions.push(Insertion { offset: start, text });
+        if text.is_empty() {
+            continue;
+        }
+        // `p if not f(x)` has no braces: the guards need a body to live in, so add one around them.
+        let after_if = tokens
+            .iter()
+            .rev()
+            .find(|token| token.end <= start && !token.is_trivia())
+            .is_some_and(|token| token.text(source) == "if");
+        match span_of(literal) {
+            Some((_, end)) if after_if => {
+                insertions.push(Insertion { offset: start, text: format!("{{ {text}") });
+                insertions.push(Insertion { offset: end, text: " }".to_string() });
+            }
+            _ => insertions.push(Insertion { offset: start, text }),
         }
     }
     insertions
@@ -256,7 +275,9 @@ fn collect_negations<'a>(value: &'a Value, found: &mut Vec<&'a Value>) {
 /// The names of the module's rules (a bare reference to one is a reference to data in OPA).
 pub fn rule_names(ast: &Value) -> Vec<String> {
     let mut names = Vec::new();
-    let Some(rules) = ast.get("rules").and_then(Value::as_array) else { return names };
+    let Some(rules) = ast.get("rules").and_then(Value::as_array) else {
+        return names;
+    };
     for rule in rules {
         let head_ref = rule
             .get("Spec")
@@ -299,7 +320,9 @@ fn variant(expression: &Value) -> Option<(&str, &Value)> {
 
 /// Which sub-expressions of a negated expression OPA evaluates outside the negation.
 fn guards_for_negated(expression: &Value, rule_names: &[String], guards: &mut Vec<(usize, usize)>) {
-    let Some((kind, fields)) = variant(expression) else { return };
+    let Some((kind, fields)) = variant(expression) else {
+        return;
+    };
     match kind {
         "Call" => {
             for parameter in fields.get("params").and_then(Value::as_array).into_iter().flatten() {
@@ -311,7 +334,9 @@ fn guards_for_negated(expression: &Value, rule_names: &[String], guards: &mut Ve
             // bound there; every other comparison is a call whose arguments are bound.
             let is_equality = fields.get("op").and_then(Value::as_str) == Some("Eq");
             for side in ["lhs", "rhs"] {
-                let Some(operand) = fields.get(side) else { continue };
+                let Some(operand) = fields.get(side) else {
+                    continue;
+                };
                 if is_equality {
                     guard_nested_calls(operand, guards);
                 } else {
@@ -340,7 +365,9 @@ fn guards_for_negated(expression: &Value, rule_names: &[String], guards: &mut Ve
 
 /// A call argument: references and calls are bound first; collections are searched for them.
 fn guard_argument(expression: &Value, rule_names: &[String], guards: &mut Vec<(usize, usize)>) {
-    let Some((kind, fields)) = variant(expression) else { return };
+    let Some((kind, fields)) = variant(expression) else {
+        return;
+    };
     match kind {
         "RefDot" | "RefBrack" | "Call" | "ArithExpr" | "BinExpr" => {
             if let Some(span) = span_of(fields) {
@@ -375,7 +402,9 @@ fn guard_argument(expression: &Value, rule_names: &[String], guards: &mut Vec<(u
 
 /// Calls anywhere inside an operand of `==` or inside a reference's brackets.
 fn guard_nested_calls(expression: &Value, guards: &mut Vec<(usize, usize)>) {
-    let Some((kind, fields)) = variant(expression) else { return };
+    let Some((kind, fields)) = variant(expression) else {
+        return;
+    };
     match kind {
         "Call" => {
             if let Some(span) = span_of(fields) {

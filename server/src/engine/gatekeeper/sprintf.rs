@@ -194,7 +194,9 @@ fn read_number(characters: &mut std::iter::Peekable<std::str::Chars>) -> Option<
 }
 
 fn pad(text: String, directive: &Directive, numeric: bool) -> String {
-    let Some(width) = directive.width else { return text };
+    let Some(width) = directive.width else {
+        return text;
+    };
     let length = text.chars().count();
     if length >= width {
         return text;

@@ -280,7 +280,9 @@ fn check_constraint_validation(constraint: &str, expect: Expect) {
             .map(|error| format!("schema {}: {}", error.pointer, error.message))
             .collect::<Vec<_>>()
             .join("\n"),
-        Err(super::ConstraintError::Invalid { pointer, message }) => format!("invalid {pointer}: {message}"),
+        Err(super::ConstraintError::Invalid { pointer, message }) => {
+            format!("invalid {pointer}: {message}")
+        }
     };
     expect.assert_eq(&rendered);
 }
@@ -361,7 +363,7 @@ fn diagnostics_report_undefined_functions_and_unsafe_variables() {
     check_diagnostics(
         "package k8stest\nviolation[{\"msg\": msg}] {\n  x == 1\n  msg := \"m\"\n}\n",
         &[],
-        expect![["Rego 2:2-2:3 use of undefined variable `x` is unsafe"]],
+        expect!["Rego 2:2-2:3 var x is unsafe"],
     );
     check_diagnostics(
         "package k8stest\nimport data.lib.helpers\nviolation[{\"msg\": \"m\"}] {\n  helpers.ok(input)\n  helpers.nope(input)\n}\n",
@@ -371,6 +373,133 @@ fn diagnostics_report_undefined_functions_and_unsafe_variables() {
     check_diagnostics(
         "package k8stest\nviolation[{\"msg\": \"m\"}] { true }\n",
         &["package lib.helpers\nok(x) {\n  y := 1\n  z == y\n}\n"],
-        expect![["Lib(0) 3:2-3:3 use of undefined variable `z` is unsafe"]],
+        expect!["Lib(0) 3:2-3:3 var z is unsafe"],
     );
+}
+
+#[test]
+fn rego_v1_negation_without_braces_is_guarded_too() {
+    let template = yaml(
+        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8stest\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sTest\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: Rego\n          source:\n            version: v1\n            rego: |\n              package k8stest\n              allowed(x) if x == \"yes\"\n              denied if not allowed(input.parameters.missing)\n              violation contains {\"msg\": \"denied\"} if denied\n",
+    );
+    check_review_with(template, CONSTRAINT, POD, &[], expect![["no violations"]]);
+}
+
+#[test]
+fn violation_messages_must_be_strings() {
+    check_review(
+        "package k8stest\nviolation[{\"msg\": 3}] { true }\n",
+        POD,
+        &[],
+        expect![["error: a violation's msg must be a string, found 3"]],
+    );
+}
+
+#[test]
+fn templates_follow_the_framework_rules() {
+    check_review(
+        "package k8stest\nviolation[{\"msg\": \"m\"}] { data.other.x }\n",
+        POD,
+        &[],
+        expect![
+            "template error at /spec/targets/0/rego: Gatekeeper templates may read only data.lib and data.inventory, not data.other"
+        ],
+    );
+    check_diagnostics(
+        "package k8stest\nimport data.other.helpers\nviolation[{\"msg\": \"m\"}] { data.inventory.x; data.lib.y.z }\n",
+        &["package helpers\nz := 1\n"],
+        expect![[r#"
+            Rego 1:7-1:25 Gatekeeper templates may import only libs under data.lib: data.other.helpers
+            Lib(0) 0:8-0:15 a lib's package must be under `lib` (for example `package lib.helpers`), not helpers"#]],
+    );
+}
+
+#[test]
+fn every_unsafe_variable_is_reported() {
+    check_diagnostics(
+        "package k8stest\nviolation[{\"msg\": msg}] {\n  first == 1\n  msg := second\n}\n",
+        &[],
+        expect![[r#"
+            Rego 2:2-2:7 var first is unsafe
+            Rego 3:9-3:15 var second is unsafe"#]],
+    );
+    // Found on the AST, so a failing expression earlier in the body hides nothing, and function
+    // bodies are checked without being called.
+    check_diagnostics(
+        "package k8stest\nviolation[{\"msg\": msg}] {\n  input.x == 1\n  msg := y\n}\n",
+        &[],
+        expect!["Rego 3:9-3:10 var y is unsafe"],
+    );
+    check_diagnostics(
+        "package k8stest\nf(a) = b {\n  a == 1\n  b := y\n}\nviolation[{\"msg\": \"m\"}] { false }\n",
+        &[],
+        expect!["Rego 3:7-3:8 var y is unsafe"],
+    );
+}
+
+#[test]
+fn iteration_and_else_values_bind_variables() {
+    check_diagnostics(
+        "package k8stest\nfound[{\"msg\": m, \"n\": 1}] { m := \"x\" }\nviolation[{\"msg\": msg}] {\n  found[{\"msg\": msg, \"n\": 1}]\n}\nlabel := sprintf(\"%v\", [a]) {\n  a := 1\n} else := sprintf(\"%v\", [b]) {\n  b := 2\n}\n",
+        &[],
+        expect![[""]],
+    );
+}
+
+/// Shows the OPA-compatibility pre-pass on a module and where a few rewritten offsets map back to.
+fn check_rewrite(source: &str, expect: Expect) {
+    let rendered = match super::prepare_module("rego", source, false) {
+        Ok(module) => {
+            let mappings: Vec<String> = (0..=module.rewritten.text.len())
+                .step_by(10)
+                .map(|offset| format!("{offset}->{}", module.rewritten.to_original(offset)))
+                .collect();
+            format!("{}\n-- offsets: {}", module.rewritten.text, mappings.join(" "))
+        }
+        Err(error) => format!("parse error at {}: {}", error.offset, error.message),
+    };
+    expect.assert_eq(&rendered);
+}
+
+#[test]
+fn rewrite_inserts_without_moving_lines() {
+    check_rewrite(
+        "package p\nf(x) = 1 { x } { not g(x.y) }\nv {\n  input.a\n  (1 + 2) > 2\n}\n",
+        expect![[r#"
+            package p
+            f(x) = 1 { x } f(x) = 1 { _ = x.y; not g(x.y) }
+            v {
+              input.a;
+              (1 + 2) > 2
+            }
+
+            -- offsets: 0->0 10->10 20->20 30->25 40->27 50->32 60->42 70->52 80->61"#]],
+    );
+}
+
+#[test]
+fn compiled_templates_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<super::CompiledTemplate>();
+}
+
+#[test]
+fn evaluations_stop_at_the_time_limit() {
+    let template = template_with(
+        "package k8stest\nviolation[{\"msg\": \"slow\"}] {\n  count([1 | numbers.range(1, 3000)[_]; numbers.range(1, 3000)[_]]) == 0\n}\n",
+        &[],
+    );
+    let options = EvaluationOptions { time_limit: std::time::Duration::from_millis(20) };
+    let Ok(compiled) = compile_template(&template, options) else {
+        panic!("the fixture template compiles");
+    };
+    let started = std::time::Instant::now();
+    let outcome = review(&compiled, &yaml(CONSTRAINT), &yaml(POD), &[]);
+    let Ok(ReviewOutcome::Evaluated(violations)) = outcome else {
+        panic!("the review runs: {outcome:?}");
+    };
+    // The time-out is an evaluation error, which counts as a violation.
+    assert_eq!(violations.len(), 1, "{violations:?}");
+    assert!(violations[0].message.contains("time"), "{}", violations[0].message);
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }

@@ -1,0 +1,185 @@
+// Runs the bundled extension (out/extension.js, with vscode-languageclient inside) against the real server,
+// with test/vscode-stub.cjs standing in for VS Code: activation, the server found on PATH, pull diagnostics
+// landing in exactly one diagnostic collection, the status item, the commands, and the missing-server message.
+// Run: POLICY_LSP_SERVER=/path/to/policy-lsp node --test test/*.test.mjs
+
+import assert from "node:assert/strict";
+import * as fs from "node:fs";
+import { createRequire } from "node:module";
+import * as os from "node:os";
+import * as path from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const require = createRequire(import.meta.url);
+const Module = require("node:module");
+const { createVscode, textDocument } = require("./vscode-stub.cjs");
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const fixtures = path.join(here, "..", "..", "fixtures");
+const serverBinary = process.env.POLICY_LSP_SERVER;
+
+// Every server process the extension starts, to check that none outlives it.
+const childProcess = require("node:child_process");
+const servers = [];
+const originalSpawn = childProcess.spawn;
+childProcess.spawn = function (...args) {
+  const child = originalSpawn.apply(this, args);
+  if (args[1]?.[0] === "serve") {
+    servers.push(child);
+  }
+  return child;
+};
+
+// Every `require("vscode")` of the bundle gets the stub of the running test.
+let currentVscode;
+const originalLoad = Module._load;
+Module._load = function (request, ...rest) {
+  return request === "vscode" ? currentVscode : originalLoad.call(this, request, ...rest);
+};
+
+/** A fresh copy of the bundle, so module-level state (the client) does not leak between tests. */
+function loadExtension(vscode) {
+  currentVscode = vscode;
+  const bundle = require.resolve("../out/extension.js");
+  delete require.cache[bundle];
+  return require(bundle);
+}
+
+async function waitFor(what, condition, timeout = 10000) {
+  const start = Date.now();
+  for (;;) {
+    const value = condition();
+    if (value) {
+      return value;
+    }
+    assert.ok(Date.now() - start < timeout, `timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
+
+/** A workspace with the fixture policy open in the active editor, and policy-lsp on a PATH of its own. */
+function setUp(t, { text, settings = {} } = {}) {
+  assert.ok(serverBinary, "set POLICY_LSP_SERVER to the policy-lsp binary (editors/test.sh does)");
+  const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "policy-lsp-vscode-"));
+  const file = path.join(workspace, "require-team.yaml");
+  const content = text ?? fs.readFileSync(path.join(fixtures, "require-team.yaml"), "utf8");
+  fs.writeFileSync(file, content);
+  const bin = path.join(workspace, ".bin");
+  fs.mkdirSync(bin);
+  fs.symlinkSync(path.resolve(serverBinary), path.join(bin, "policy-lsp"));
+  const savedPath = process.env.PATH;
+  process.env.PATH = `${bin}${path.delimiter}${savedPath}`;
+  const document = textDocument(file, "yaml", content);
+  const stub = createVscode({ workspaceFolder: workspace, documents: [document], settings });
+  const extension = loadExtension(stub.vscode);
+  const context = { subscriptions: [] };
+  t.after(async () => {
+    await extension.deactivate();
+    context.subscriptions.forEach((item) => item.dispose());
+    // FIXME(server): policy-lsp ignores `exit` while a request of its own (the indexing progress) is pending,
+    // which a quick restart hits; vscode-languageclient then kills it after 2 s with out/terminateProcess.sh.
+    await waitFor("every server process to end", () => servers.every((child) => child.exitCode !== null || child.signalCode !== null), 6000);
+    process.env.PATH = savedPath;
+    if (stub.missing.size > 0) {
+      t.diagnostic(`vscode API the stub does not model (answered inertly): ${[...stub.missing].sort().join(", ")}`);
+    }
+  });
+  return { ...stub, extension, context, document, file, bin };
+}
+
+function diagnosticsByCollection(recorded, uri) {
+  return [...recorded.collections.entries()]
+    .map(([name, collection]) => [name, collection.get(uri) ?? []])
+    .filter(([, diagnostics]) => diagnostics.length > 0);
+}
+
+test("the extension starts the real server and VS Code receives each diagnostic once, by pull", async (t) => {
+  const { vscode, recorded, extension, context, document, bin } = setUp(t);
+  await extension.activate(context);
+
+  const output = recorded.outputs.get("Policy LSP");
+  assert.ok(output.lines.some((line) => line.startsWith(`Starting ${path.join(bin, "policy-lsp")} serve (found through PATH)`)), output.lines.join("\n"));
+  const status = recorded.statusItems[0];
+  await waitFor("the status item to say the server runs", () => status.tooltip.startsWith("Running"));
+  assert.equal(status.text, "$(shield) Policy LSP");
+  assert.equal(status.command, "policyLsp.showOutput");
+
+  const found = await waitFor("diagnostics for the open policy", () => {
+    const withDiagnostics = diagnosticsByCollection(recorded, document.uri);
+    return withDiagnostics.length > 0 ? withDiagnostics : undefined;
+  });
+  // Give a push (which would duplicate them) the time to arrive, then check there is exactly one source.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const sources = diagnosticsByCollection(recorded, document.uri);
+  assert.equal(sources.length, 1, `diagnostics in several collections: ${sources.map(([name]) => name).join(", ")}`);
+  assert.equal(found[0][0].split(" #")[0], "policy-lsp", "the pull collection is named by the server's identifier");
+  const [diagnostic] = sources[0][1];
+  assert.equal(sources[0][1].length, 1);
+  assert.deepEqual(
+    [diagnostic.range.start.line, diagnostic.range.start.character, diagnostic.range.end.line, diagnostic.range.end.character],
+    [13, 23, 13, 30],
+  );
+  assert.equal(diagnostic.code, "schema/enum");
+  assert.equal(diagnostic.severity, vscode.DiagnosticSeverity.Error);
+  assert.match(diagnostic.message, /did you mean `Enforce`/);
+
+  // The outline: VS Code asks the provider the client registered, which asks the server.
+  assert.equal(recorded.symbolProviders.length, 1);
+  const token = new vscode.CancellationTokenSource().token;
+  const symbols = await recorded.symbolProviders[0].provider.provideDocumentSymbols(document, token);
+  assert.equal(symbols.length, 1);
+  assert.ok(symbols[0] instanceof vscode.DocumentSymbol, "hierarchical symbols");
+  assert.equal(symbols[0].name, "ClusterPolicy require-team");
+});
+
+test("the commands run tests, restart the server and show the output", async (t) => {
+  const { vscode, recorded, extension, context, file, bin, document } = setUp(t);
+  recorded.documentUri = document.uri.toString();
+  await extension.activate(context);
+  const status = recorded.statusItems[0];
+  await waitFor("the server to run", () => status.tooltip.startsWith("Running"));
+
+  await vscode.commands.executeCommand("policyLsp.runTestsInFile");
+  const tests = recorded.outputs.get("Policy LSP Tests");
+  await waitFor("the test run to report", () => tests.lines.length > 1);
+  const reported = tests.lines.slice(1).join("\n");
+  if (tests.lines[0].startsWith("Running policy-lsp.runTests")) {
+    // The server offers the command: the extension asks it, for the active file.
+    t.diagnostic("the server advertises policy-lsp.runTests: the command path was exercised");
+    assert.equal(tests.lines[0], `Running policy-lsp.runTests ${JSON.stringify({ uri: recorded.documentUri })}`);
+    assert.match(reported, /\d+ passed, \d+ failed/);
+  } else if (/unrecognized subcommand 'test'/.test(reported)) {
+    // Until the server offers policy-lsp.runTests, the CLI fallback runs on the active file.
+    assert.equal(tests.lines[0], `Running ${path.join(bin, "policy-lsp")} test ${file} --output json`);
+    t.diagnostic("this server has no `test` subcommand yet: the run's error output was shown, as it should be");
+    assert.ok(recorded.messages.some((message) => message.kind === "error" && /test run failed/.test(message.text)));
+  } else {
+    assert.equal(tests.lines[0], `Running ${path.join(bin, "policy-lsp")} test ${file} --output json`);
+    assert.match(reported, /\d+ passed, \d+ failed/);
+  }
+
+  await vscode.commands.executeCommand("policyLsp.restartServer");
+  await waitFor("the server to run again", () => status.tooltip.startsWith("Running"));
+  const starts = recorded.outputs.get("Policy LSP").lines.filter((line) => line.startsWith("Starting "));
+  assert.equal(starts.length, 2, "restart starts a second server process");
+
+  await vscode.commands.executeCommand("policyLsp.showOutput");
+});
+
+test("without a server the extension says what to install", async (t) => {
+  const { recorded, extension, context } = setUp(t, { settings: { "policyLsp.server.path": "/nonexistent/policy-lsp" } });
+  await extension.activate(context);
+  const errors = recorded.messages.filter((message) => message.kind === "error");
+  assert.equal(errors.length, 1);
+  assert.match(errors[0].text, /cargo install --path server/);
+  assert.deepEqual(errors[0].items, ["Open Settings"]);
+  assert.equal(recorded.statusItems[0].text, "$(warning) Policy LSP");
+});
+
+test("YAML that is not a policy does not start the server", async (t) => {
+  const { recorded, extension, context } = setUp(t, { text: "apiVersion: apps/v1\nkind: Deployment\n" });
+  await extension.activate(context);
+  assert.equal(recorded.outputs.get("Policy LSP").lines.length, 0);
+  assert.equal(recorded.statusItems[0].tooltip, "Waiting for a Kyverno or Gatekeeper file");
+});

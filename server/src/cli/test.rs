@@ -1,0 +1,173 @@
+//! `policy-lsp test`: finds Kyverno Test files and gator Suites, runs them in parallel through the shared
+//! runners, times each file, places results and problems on lines, and renders them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use rayon::prelude::*;
+
+use super::disk::{DiskFiles, read_text, walk_yaml_files};
+use super::{ExitStatus, OutputFormat};
+use crate::base::{LineIndex, PositionEncoding};
+use crate::report::test::{
+    TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
+};
+use crate::syntax::SourceFile;
+use crate::testrun::{Framework, SourceRef, TestReport, gatekeeper, kyverno};
+
+pub struct TestOptions {
+    pub paths: Vec<PathBuf>,
+    pub output: OutputFormat,
+    /// The name of Kyverno test files (kyverno's `--file-name`).
+    pub file_name: String,
+    pub detailed_results: bool,
+    pub fail_only: bool,
+}
+
+/// A test file found by discovery.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Discovered {
+    pub path: PathBuf,
+    pub framework: Framework,
+}
+
+pub fn run(options: TestOptions) -> ExitStatus {
+    let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
+    let files = match walk_yaml_files(&paths) {
+        Ok(files) => files,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::UsageError;
+        }
+    };
+    let discovered = discover(&files, &options.file_name);
+    if discovered.is_empty() {
+        eprintln!(
+            "error: no Kyverno test files (named `{}`) or gator Suites found under {}",
+            options.file_name,
+            paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        return ExitStatus::UsageError;
+    }
+    eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
+    let runs = run_tests(&discovered);
+    let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
+    let rendered = match options.output {
+        OutputFormat::Text => {
+            render_text(&runs, TextOptions { detailed_results: options.detailed_results, fail_only: options.fail_only })
+        }
+        OutputFormat::Json => render_json(&runs),
+        OutputFormat::Junit => render_junit(&runs),
+        OutputFormat::Github => render_github(&runs),
+        OutputFormat::Markdown => render_markdown(&runs),
+        OutputFormat::Sarif => {
+            eprintln!("error: `test` does not support --output sarif; use json, junit, github or markdown");
+            return ExitStatus::UsageError;
+        }
+    };
+    print!("{rendered}");
+    let summary = TestSummary::of(&runs);
+    if total_results == 0 && summary.problems == 0 {
+        eprintln!("error: the test files define no results to check");
+        return ExitStatus::UsageError;
+    }
+    if summary.problems > 0 && total_results == 0 {
+        return ExitStatus::UsageError;
+    }
+    if summary.all_passed() { ExitStatus::Success } else { ExitStatus::Failure }
+}
+
+/// Kyverno test files by name; gator Suites by content (gator reads every YAML file and keeps the Suites).
+pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
+    files
+        .par_iter()
+        .filter_map(|path| {
+            if path.file_name().is_some_and(|name| name == kyverno_file_name) {
+                return Some(Discovered { path: path.clone(), framework: Framework::Kyverno });
+            }
+            let text = read_text(path).ok()?;
+            if !text.contains("test.gatekeeper.sh") || !text.contains("Suite") {
+                return None;
+            }
+            let documents = crate::syntax::parse_file(&text);
+            let first = documents.iter().find(|document| !document.value.is_null())?;
+            gatekeeper::is_suite(&first.value)
+                .then(|| Discovered { path: path.clone(), framework: Framework::Gatekeeper })
+        })
+        .collect()
+}
+
+/// Runs each discovered file, in parallel, keeping the discovery order.
+pub fn run_tests(discovered: &[Discovered]) -> Vec<TestRun> {
+    let files = DiskFiles;
+    discovered
+        .par_iter()
+        .map(|test| {
+            let absolute = absolute(&test.path);
+            let started = Instant::now();
+            let report = match test.framework {
+                Framework::Kyverno => kyverno::run_test_file(&files, &absolute),
+                Framework::Gatekeeper => gatekeeper::run_suite_file(&files, &absolute),
+            };
+            let duration = started.elapsed();
+            let mut locator = Locator::default();
+            let result_lines = report
+                .results
+                .iter()
+                .map(|result| result.location.as_ref().and_then(|at| locator.locate(at)).map(|(line, _)| line))
+                .collect();
+            let problem_locations = problem_locations(&mut locator, &absolute, &report);
+            TestRun {
+                path: test.path.display().to_string(),
+                framework: test.framework,
+                report,
+                duration,
+                result_lines,
+                problem_locations,
+            }
+        })
+        .collect()
+}
+
+fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestReport) -> Vec<(u32, u32, String)> {
+    report
+        .problems
+        .iter()
+        .map(|problem| {
+            let (line, column) = locator.locate(&problem.at).unwrap_or((1, 1));
+            let message = if problem.at.file == test_path || problem.at.file.as_os_str().is_empty() {
+                format!("{} [{}]", problem.message, problem.code)
+            } else {
+                format!("{}:{line}:{column}: {} [{}]", problem.at.file.display(), problem.message, problem.code)
+            };
+            (line, column, message)
+        })
+        .collect()
+}
+
+fn absolute(path: &Path) -> PathBuf {
+    super::lint::analysis_key(path)
+}
+
+/// Turns (file, document, pointer) places into 1-based lines and columns, parsing each file once.
+#[derive(Default)]
+struct Locator {
+    files: HashMap<PathBuf, Option<Arc<SourceFile>>>,
+}
+
+impl Locator {
+    fn locate(&mut self, at: &SourceRef) -> Option<(u32, u32)> {
+        let file = self
+            .files
+            .entry(at.file.clone())
+            .or_insert_with(|| read_text(&at.file).ok().map(|text| Arc::new(SourceFile::new(&text))))
+            .clone()?;
+        let segment = file.segments().get(at.document)?;
+        let (_, span) = segment.parsed.source_map.nearest(&at.pointer)?;
+        let offset = segment.start + span.key_or_value().start;
+        let position = LineIndex::new(file.rope()).line_col(offset, PositionEncoding::Utf32);
+        Some((position.line + 1, position.column + 1))
+    }
+}

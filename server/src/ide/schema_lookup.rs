@@ -1,0 +1,93 @@
+//! The schema of a document at a path, shared by completion and hover: the bundled schema for its
+//! apiVersion and kind, with a constraint's parameters taken from its template.
+
+use serde_json::Value;
+
+use super::Analysis;
+use crate::model::{DocumentInfo, DocumentKind};
+use crate::schema::{self, SchemaNode};
+
+/// Runs `work` with the schema nodes that describe `path` in a document of this kind.
+pub(super) fn with_schema_at<T>(
+    analysis: &Analysis,
+    info: &DocumentInfo,
+    path: &[&str],
+    work: impl FnOnce(&[SchemaNode<'_>]) -> T,
+) -> Option<T> {
+    let registry = schema::registry();
+    let entry = registry.lookup(&info.api_version, &info.kind_name)?;
+    let root = registry.root(entry)?;
+    if info.kind == DocumentKind::Constraint {
+        let mut constraint_schema = root.value.clone();
+        if let Some(parameters) = super::diagnostics::constraint_parameters_schema(analysis, &info.kind_name)
+            && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
+        {
+            *slot = parameters;
+        }
+        let owned_root = SchemaNode { file: root.file, value: &constraint_schema };
+        let nodes = schema::schema_at(registry, owned_root, path);
+        return Some(work(&nodes));
+    }
+    let nodes = schema::schema_at(registry, root, path);
+    Some(work(&nodes))
+}
+
+/// A short type label for a schema node (`string`, `[]object`, `map[string]string`, ...).
+pub(super) fn type_label(nodes: &[SchemaNode<'_>]) -> Option<String> {
+    let registry = schema::registry();
+    for node in nodes.iter().flat_map(|node| schema::subschemas(registry, *node)) {
+        let Some(kind) = node.value.get("type") else { continue };
+        let name = match kind {
+            Value::String(name) => name.clone(),
+            Value::Array(names) => {
+                names.iter().filter_map(Value::as_str).filter(|name| *name != "null").collect::<Vec<_>>().join(" | ")
+            }
+            _ => continue,
+        };
+        return Some(match name.as_str() {
+            "array" => {
+                let items = node.value.get("items").map(|items| SchemaNode { file: node.file, value: items });
+                format!("[]{}", items.and_then(|items| type_label(&[items])).unwrap_or_else(|| "any".to_string()))
+            }
+            "object" if node.value.get("additionalProperties").is_some_and(Value::is_object) => {
+                let values =
+                    node.value.get("additionalProperties").map(|items| SchemaNode { file: node.file, value: items });
+                format!(
+                    "map[string]{}",
+                    values.and_then(|values| type_label(&[values])).unwrap_or_else(|| "any".to_string())
+                )
+            }
+            _ => name,
+        });
+    }
+    None
+}
+
+/// The enum values allowed at a node, if any.
+pub(super) fn enum_values(nodes: &[SchemaNode<'_>]) -> Vec<Value> {
+    let registry = schema::registry();
+    let mut values = Vec::new();
+    for node in nodes.iter().flat_map(|node| schema::subschemas(registry, *node)) {
+        for value in node.value.get("enum").and_then(Value::as_array).into_iter().flatten() {
+            if !values.contains(value) {
+                values.push(value.clone());
+            }
+        }
+        if let Some(constant) = node.value.get("const")
+            && !values.contains(constant)
+        {
+            values.push(constant.clone());
+        }
+    }
+    values
+}
+
+/// Whether any node describes an object (so a key completes into a nested block).
+pub(super) fn is_type(nodes: &[SchemaNode<'_>], wanted: &str) -> bool {
+    let registry = schema::registry();
+    nodes.iter().flat_map(|node| schema::subschemas(registry, *node)).any(|node| match node.value.get("type") {
+        Some(Value::String(name)) => name == wanted,
+        Some(Value::Array(names)) => names.iter().any(|name| name == wanted),
+        _ => false,
+    })
+}

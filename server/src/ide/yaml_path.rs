@@ -1,0 +1,221 @@
+//! Works out where a cursor is in YAML from the text around it (indentation and `key:` lines), so
+//! completion works while a line is half typed and the tree has errors.
+
+/// One step of a path from the document root.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathStep {
+    Key(String),
+    /// An item of a sequence; its index is not known from the text alone.
+    Item,
+}
+
+/// What the cursor is completing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CursorContext {
+    /// A key of the mapping at `path`; `prefix` is what is typed so far.
+    Key { path: Vec<PathStep>, prefix: String, prefix_start: usize },
+    /// The value of `path`'s last key; `prefix` is what is typed after `key: `.
+    Value { path: Vec<PathStep>, prefix: String, prefix_start: usize },
+}
+
+struct Line<'a> {
+    indent: usize,
+    /// The line after its indentation.
+    content: &'a str,
+}
+
+fn line_at(text: &str, line_start: usize) -> Line<'_> {
+    let end = text[line_start..].find('\n').map_or(text.len(), |newline| line_start + newline);
+    let raw = text[line_start..end].trim_end_matches('\r');
+    let content = raw.trim_start_matches(' ');
+    Line { indent: raw.len() - content.len(), content }
+}
+
+/// The key of a `key:` or `key: value` line content (after any `- `), if it is one.
+fn key_of(content: &str) -> Option<(&str, bool)> {
+    let content = content.trim_end();
+    if content.starts_with('#') {
+        return None;
+    }
+    let colon = find_key_colon(content)?;
+    let key = content[..colon].trim().trim_matches(['"', '\'']);
+    let has_value = !content[colon + 1..].trim().is_empty() && !content[colon + 1..].trim_start().starts_with('#');
+    Some((key, has_value))
+}
+
+/// The position of the `:` that ends a key: followed by a space or the line end, outside quotes.
+fn find_key_colon(content: &str) -> Option<usize> {
+    let bytes = content.as_bytes();
+    let mut quote = None;
+    for (index, &byte) in bytes.iter().enumerate() {
+        match (quote, byte) {
+            (None, b'"' | b'\'') if index == 0 => quote = Some(byte),
+            (Some(open), close) if close == open => quote = None,
+            (None, b':') if matches!(bytes.get(index + 1), None | Some(b' ' | b'\t')) => return Some(index),
+            (None, b'#') if index > 0 && bytes[index - 1] == b' ' => return None,
+            _ => {}
+        }
+    }
+    None
+}
+
+/// Strips `- ` item markers, returning the content and how many items it opens.
+fn strip_dashes(content: &str) -> (&str, usize, usize) {
+    let mut rest = content;
+    let mut items = 0;
+    let mut consumed = 0;
+    while let Some(after) = rest.strip_prefix("- ").or_else(|| if rest == "-" { Some("") } else { None }) {
+        let trimmed = after.trim_start_matches(' ');
+        consumed += rest.len() - trimmed.len();
+        rest = trimmed;
+        items += 1;
+    }
+    (rest, items, consumed)
+}
+
+/// The completion context at `offset` in a document's text.
+pub fn cursor_context(text: &str, offset: usize) -> CursorContext {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
+    let before = &text[line_start..offset];
+    let leading = before.len() - before.trim_start_matches(' ').len();
+    let (after_dashes, items, dash_width) = strip_dashes(&before[leading..]);
+    let key_column = leading + dash_width;
+    let mut path = parent_path(text, line_start, key_column, items > 0);
+    for _ in 1..items {
+        path.push(PathStep::Item);
+    }
+    match find_key_colon(after_dashes) {
+        Some(colon) => {
+            let key = after_dashes[..colon].trim().trim_matches(['"', '\'']).to_string();
+            let value = &after_dashes[colon + 1..];
+            let prefix = value.trim_start().trim_start_matches(['"', '\'']);
+            path.push(PathStep::Key(key));
+            // Inside a flow list (`kinds: [Pod, Dep`), complete the item after the last separator.
+            let (prefix, in_list) = match prefix.rfind([',', '[']) {
+                Some(separator) if prefix.starts_with('[') => (prefix[separator + 1..].trim_start(), true),
+                _ => (prefix, false),
+            };
+            if in_list {
+                path.push(PathStep::Item);
+            }
+            CursorContext::Value { path, prefix: prefix.to_string(), prefix_start: offset - prefix.len() }
+        }
+        None => {
+            let prefix = after_dashes.trim_start().to_string();
+            CursorContext::Key { prefix_start: offset - prefix.len(), path, prefix }
+        }
+    }
+}
+
+/// The path of the mapping that holds a key at `column` on the line starting at `line_start`.
+fn parent_path(text: &str, line_start: usize, column: usize, in_item: bool) -> Vec<PathStep> {
+    let mut reversed = Vec::new();
+    if in_item {
+        reversed.push(PathStep::Item);
+    }
+    // The column a parent key must be left of; after an item marker, the marker's own column.
+    let mut limit = if in_item { column.saturating_sub(2).max(0) } else { column };
+    let mut after_item = in_item;
+    let mut cursor = line_start;
+    while cursor > 0 {
+        let previous_start = text[..cursor - 1].rfind('\n').map_or(0, |newline| newline + 1);
+        cursor = previous_start;
+        let line = line_at(text, previous_start);
+        if line.content.is_empty() || line.content.starts_with('#') {
+            continue;
+        }
+        if line.indent == 0 && (line.content.starts_with("---") || line.content.starts_with("...")) {
+            break;
+        }
+        let (content, items, dash_width) = strip_dashes(line.content);
+        let content_column = line.indent + dash_width;
+        if items > 0 {
+            // An item whose content sits at our column: we are one of its keys.
+            if content_column == limit && !after_item {
+                reversed.push(PathStep::Item);
+                limit = line.indent;
+                after_item = true;
+                continue;
+            }
+            if content_column < limit
+                && let Some((key, false)) = key_of(content)
+            {
+                reversed.push(PathStep::Key(key.to_string()));
+                reversed.push(PathStep::Item);
+                limit = line.indent;
+                after_item = true;
+            }
+            continue;
+        }
+        let is_parent = if after_item { line.indent <= limit } else { line.indent < limit };
+        if is_parent && let Some((key, false)) = key_of(content) {
+            reversed.push(PathStep::Key(key.to_string()));
+            limit = line.indent;
+            after_item = false;
+            if limit == 0 {
+                break;
+            }
+        } else if is_parent && line.indent < limit {
+            // A scalar line left of us that is not a parent key: the structure is broken; stop here.
+            break;
+        }
+    }
+    reversed.reverse();
+    reversed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(text_with_cursor: &str, expect: &str) {
+        let offset = text_with_cursor.find("$0").unwrap();
+        let text = text_with_cursor.replace("$0", "");
+        let rendered = match cursor_context(&text, offset) {
+            CursorContext::Key { path, prefix, .. } => format!("key {} {prefix:?}", render(&path)),
+            CursorContext::Value { path, prefix, .. } => format!("value {} {prefix:?}", render(&path)),
+        };
+        assert_eq!(rendered, expect);
+    }
+
+    fn render(path: &[PathStep]) -> String {
+        let steps: Vec<String> = path
+            .iter()
+            .map(|step| match step {
+                PathStep::Key(key) => key.clone(),
+                PathStep::Item => "[]".to_string(),
+            })
+            .collect();
+        format!("/{}", steps.join("/"))
+    }
+
+    #[test]
+    fn keys_in_nested_sequences() {
+        check(
+            "spec:\n  rules:\n    - name: x\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      vali$0\n",
+            r#"key /spec/rules/[] "vali""#,
+        );
+        check(
+            "spec:\n  rules:\n    - name: x\n      match:\n        any:\n          - resources:\n              ki$0\n",
+            r#"key /spec/rules/[]/match/any/[]/resources "ki""#,
+        );
+        check("spec:\n  rules:\n    - $0\n", r#"key /spec/rules/[] """#);
+        check("spec:\n  rules:\n  - name: a\n    $0\n", r#"key /spec/rules/[] """#);
+    }
+
+    #[test]
+    fn values_and_flow_lists() {
+        check("spec:\n  validationFailureAction: En$0\n", r#"value /spec/validationFailureAction "En""#);
+        check(
+            "match:\n  any:\n    - resources:\n        kinds: [Pod, Dep$0\n",
+            r#"value /match/any/[]/resources/kinds/[] "Dep""#,
+        );
+        check("kind: $0\n", r#"value /kind """#);
+    }
+
+    #[test]
+    fn root_keys() {
+        check("apiVersion: v1\nki$0", r#"key / "ki""#);
+    }
+}

@@ -1,0 +1,397 @@
+//! Renders test reports: kyverno-style tables, gator-style lines, JSON, JUnit XML, GitHub annotations and
+//! Markdown. Every renderer takes the same `TestRun` list.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{github_escape_data, github_escape_property, xml_escape};
+use crate::testrun::{Framework, Outcome, Subject, TestReport, TestResult};
+
+/// One test file's report, with what the CLI measured and located around it.
+pub struct TestRun {
+    /// The path as reached from the path the user gave.
+    pub path: String,
+    pub framework: Framework,
+    pub report: TestReport,
+    pub duration: Duration,
+    /// 1-based line of each result's entry in the test file (same order as `report.results`).
+    pub result_lines: Vec<Option<u32>>,
+    /// Each problem as `(line, column, message)`, 1-based.
+    pub problem_locations: Vec<(u32, u32, String)>,
+}
+
+/// Counts over all runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TestSummary {
+    pub passed: usize,
+    pub failed: usize,
+    pub errors: usize,
+    pub unsupported: usize,
+    pub skipped: usize,
+    pub problems: usize,
+}
+
+impl TestSummary {
+    pub fn of(runs: &[TestRun]) -> TestSummary {
+        let mut summary = TestSummary::default();
+        for run in runs {
+            summary.problems += run.report.problems.len();
+            for result in &run.report.results {
+                match result.outcome {
+                    Outcome::Pass => summary.passed += 1,
+                    Outcome::Fail => summary.failed += 1,
+                    Outcome::Error => summary.errors += 1,
+                    Outcome::Unsupported => summary.unsupported += 1,
+                    Outcome::Skipped => summary.skipped += 1,
+                }
+            }
+        }
+        summary
+    }
+
+    /// Whether the run as a whole succeeded: no failure, error, unsupported case or load problem.
+    pub fn all_passed(&self) -> bool {
+        self.failed == 0 && self.errors == 0 && self.unsupported == 0 && self.problems == 0
+    }
+}
+
+/// Options of the text renderer.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TextOptions {
+    pub detailed_results: bool,
+    pub fail_only: bool,
+}
+
+fn outcome_name(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Pass => "pass",
+        Outcome::Fail => "fail",
+        Outcome::Error => "error",
+        Outcome::Unsupported => "unsupported",
+        Outcome::Skipped => "skipped",
+    }
+}
+
+fn resource_label(result: &TestResult) -> String {
+    match &result.subject {
+        Subject::Kyverno { resource, kind, .. } => match kind {
+            Some(kind) => format!("{kind}/{resource}"),
+            None => resource.clone(),
+        },
+        Subject::Gatekeeper { test, case } => match case {
+            Some(case) => format!("{test}/{case}"),
+            None => test.clone(),
+        },
+    }
+}
+
+/// Kyverno runs as `kyverno test` tables; gator runs as `ok`/`--- FAIL` lines; then one summary line.
+pub fn render_text(runs: &[TestRun], options: TextOptions) -> String {
+    let mut out = String::new();
+    for run in runs {
+        for (line, column, message) in &run.problem_locations {
+            let _ = writeln!(out, "{}:{line}:{column}: error: {message}", run.path);
+        }
+        match run.framework {
+            Framework::Kyverno => kyverno_table(&mut out, run, options),
+            Framework::Gatekeeper => gator_lines(&mut out, run),
+        }
+    }
+    let summary = TestSummary::of(runs);
+    let _ = write!(
+        out,
+        "\nTest Summary: {} tests passed and {} tests failed",
+        summary.passed,
+        summary.failed + summary.errors
+    );
+    if summary.unsupported > 0 {
+        let _ = write!(out, " ({} unsupported)", summary.unsupported);
+    }
+    if summary.skipped > 0 {
+        let _ = write!(out, " ({} skipped)", summary.skipped);
+    }
+    out.push('\n');
+    out
+}
+
+fn kyverno_table(out: &mut String, run: &TestRun, options: TextOptions) {
+    let _ = writeln!(out, "\nLoading test {} ...", run.path);
+    let mut header = vec!["ID", "POLICY", "RULE", "RESOURCE", "RESULT", "REASON"];
+    if options.detailed_results {
+        header.push("MESSAGE");
+    }
+    let mut rows: Vec<Vec<String>> = Vec::new();
+    for result in &run.report.results {
+        if options.fail_only && result.outcome == Outcome::Pass {
+            continue;
+        }
+        let Subject::Kyverno { policy, rule, .. } = &result.subject else { continue };
+        let mut row = vec![
+            (rows.len() + 1).to_string(),
+            policy.clone(),
+            rule.clone().unwrap_or_default(),
+            resource_label(result),
+            match result.outcome {
+                Outcome::Pass => "Pass".to_string(),
+                Outcome::Fail => "Fail".to_string(),
+                Outcome::Error => "Error".to_string(),
+                Outcome::Unsupported => "Unsupported".to_string(),
+                Outcome::Skipped => "Skipped".to_string(),
+            },
+            result.reason.clone(),
+        ];
+        if options.detailed_results {
+            row.push(result.message.replace('\n', " "));
+        }
+        rows.push(row);
+    }
+    if rows.is_empty() {
+        let _ = writeln!(out, "  (no results{})", if options.fail_only { " to show: every result passed" } else { "" });
+        return;
+    }
+    let mut widths: Vec<usize> = header.iter().map(|title| title.chars().count()).collect();
+    for row in &rows {
+        for (index, cell) in row.iter().enumerate() {
+            widths[index] = widths[index].max(cell.chars().count());
+        }
+    }
+    let render_row = |cells: &[String]| -> String {
+        let padded: Vec<String> =
+            cells.iter().enumerate().map(|(index, cell)| format!("{cell:<width$}", width = widths[index])).collect();
+        format!("│ {} │", padded.join(" │ "))
+    };
+    let header_cells: Vec<String> = header.iter().map(|title| title.to_string()).collect();
+    let rule_line = |left: &str, middle: &str, right: &str| -> String {
+        let parts: Vec<String> = widths.iter().map(|width| "─".repeat(width + 2)).collect();
+        format!("{left}{}{right}", parts.join(middle))
+    };
+    let _ = writeln!(out, "{}", rule_line("┌", "┬", "┐"));
+    let _ = writeln!(out, "{}", render_row(&header_cells));
+    let _ = writeln!(out, "{}", rule_line("├", "┼", "┤"));
+    for row in &rows {
+        let _ = writeln!(out, "{}", render_row(row));
+    }
+    let _ = writeln!(out, "{}", rule_line("└", "┴", "┘"));
+}
+
+fn gator_lines(out: &mut String, run: &TestRun) {
+    let mut failed = false;
+    for result in &run.report.results {
+        if matches!(result.outcome, Outcome::Fail | Outcome::Error | Outcome::Unsupported) {
+            failed = true;
+            let _ = writeln!(out, "    --- FAIL: {}", resource_label(result));
+            let reason = if result.reason.is_empty() { &result.message } else { &result.reason };
+            for line in reason.lines() {
+                let _ = writeln!(out, "        {line}");
+            }
+        } else if result.outcome == Outcome::Skipped {
+            let _ = writeln!(out, "    --- SKIP: {}", resource_label(result));
+        }
+    }
+    let seconds = run.duration.as_secs_f64();
+    if failed || !run.report.problems.is_empty() {
+        let _ = writeln!(out, "FAIL\t{}\t{seconds:.3}s", run.path);
+    } else {
+        let _ = writeln!(out, "ok\t{}\t{seconds:.3}s", run.path);
+    }
+}
+
+/// Exactly one JSON document: `{"results": [...], "summary": {...}, "problems": [...]}`.
+pub fn render_json(runs: &[TestRun]) -> String {
+    let mut results = Vec::new();
+    for run in runs {
+        for result in &run.report.results {
+            let mut value = serde_json::to_value(result).unwrap_or_default();
+            if let Some(object) = value.as_object_mut() {
+                object.insert("file".to_string(), json!(run.path));
+            }
+            results.push(value);
+        }
+    }
+    let problems: Vec<serde_json::Value> = runs
+        .iter()
+        .flat_map(|run| {
+            run.report.problems.iter().zip(&run.problem_locations).map(move |(problem, (line, column, _))| {
+                json!({"file": run.path, "line": line, "column": column, "code": problem.code, "message": problem.message})
+            })
+        })
+        .collect();
+    let summary = TestSummary::of(runs);
+    let document = json!({
+        "results": results,
+        "summary": {
+            "passed": summary.passed,
+            "failed": summary.failed,
+            "errors": summary.errors,
+            "unsupported": summary.unsupported,
+            "skipped": summary.skipped,
+        },
+        "problems": problems,
+    });
+    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// JUnit XML: one `<testsuite>` per test file, one `<testcase>` per result.
+pub fn render_junit(runs: &[TestRun]) -> String {
+    let summary = TestSummary::of(runs);
+    let total: usize = runs.iter().map(|run| run.report.results.len()).sum();
+    let seconds: f64 = runs.iter().map(|run| run.duration.as_secs_f64()).sum();
+    let mut out = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    let _ = writeln!(
+        out,
+        "<testsuites name=\"policy-lsp\" tests=\"{total}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{seconds:.3}\">",
+        summary.failed,
+        summary.errors + summary.problems,
+        summary.unsupported + summary.skipped
+    );
+    for run in runs {
+        let own = TestSummary::of(std::slice::from_ref(run));
+        let _ = writeln!(
+            out,
+            "  <testsuite name=\"{}\" tests=\"{}\" failures=\"{}\" errors=\"{}\" skipped=\"{}\" time=\"{:.3}\">",
+            xml_escape(&run.path),
+            run.report.results.len(),
+            own.failed,
+            own.errors + own.problems,
+            own.unsupported + own.skipped,
+            run.duration.as_secs_f64()
+        );
+        for problem in &run.report.problems {
+            let _ = writeln!(
+                out,
+                "    <testcase classname=\"{}\" name=\"load\"><error type=\"{}\" message=\"{}\"/></testcase>",
+                xml_escape(&run.path),
+                xml_escape(&problem.code),
+                xml_escape(&problem.message)
+            );
+        }
+        for result in &run.report.results {
+            let classname = match &result.subject {
+                Subject::Kyverno { policy, rule, .. } => match rule {
+                    Some(rule) => format!("{policy}/{rule}"),
+                    None => policy.clone(),
+                },
+                Subject::Gatekeeper { test, .. } => test.clone(),
+            };
+            let name = match &result.subject {
+                Subject::Kyverno { .. } => resource_label(result),
+                Subject::Gatekeeper { case, test } => case.clone().unwrap_or_else(|| test.clone()),
+            };
+            let _ =
+                write!(out, "    <testcase classname=\"{}\" name=\"{}\"", xml_escape(&classname), xml_escape(&name));
+            let detail =
+                format!("expected {}, got {}: {} {}", result.expected, result.actual, result.reason, result.message);
+            match result.outcome {
+                Outcome::Pass => out.push_str("/>\n"),
+                Outcome::Fail => {
+                    let _ = writeln!(
+                        out,
+                        "><failure message=\"{}\">{}</failure></testcase>",
+                        xml_escape(&result.reason),
+                        xml_escape(&detail)
+                    );
+                }
+                Outcome::Error => {
+                    let _ = writeln!(
+                        out,
+                        "><error message=\"{}\">{}</error></testcase>",
+                        xml_escape(&result.reason),
+                        xml_escape(&detail)
+                    );
+                }
+                Outcome::Unsupported | Outcome::Skipped => {
+                    let _ = writeln!(
+                        out,
+                        "><skipped message=\"{}\"/></testcase>",
+                        xml_escape(&format!("{}: {}", outcome_name(result.outcome), result.message))
+                    );
+                }
+            }
+        }
+        out.push_str("  </testsuite>\n");
+    }
+    out.push_str("</testsuites>\n");
+    out
+}
+
+/// GitHub workflow annotations for every result that did not pass, and for load problems.
+pub fn render_github(runs: &[TestRun]) -> String {
+    let mut out = String::new();
+    for run in runs {
+        for (line, column, message) in &run.problem_locations {
+            let _ = writeln!(
+                out,
+                "::error file={},line={line},col={column},title=test load::{}",
+                github_escape_property(&run.path),
+                github_escape_data(message)
+            );
+        }
+        for (index, result) in run.report.results.iter().enumerate() {
+            if matches!(result.outcome, Outcome::Pass | Outcome::Skipped) {
+                continue;
+            }
+            let line = run.result_lines.get(index).copied().flatten().unwrap_or(1);
+            let level = if result.outcome == Outcome::Unsupported { "warning" } else { "error" };
+            let title = format!("{} {}", outcome_name(result.outcome), resource_label(result));
+            let message =
+                format!("expected {}, got {}: {} {}", result.expected, result.actual, result.reason, result.message);
+            let _ = writeln!(
+                out,
+                "::{level} file={},line={line},title={}::{}",
+                github_escape_property(&run.path),
+                github_escape_property(&title),
+                github_escape_data(message.trim())
+            );
+        }
+    }
+    let summary = TestSummary::of(runs);
+    let _ =
+        writeln!(out, "{} passed, {} failed", summary.passed, summary.failed + summary.errors + summary.unsupported);
+    out
+}
+
+/// A Markdown report for pull-request comments and job summaries.
+pub fn render_markdown(runs: &[TestRun]) -> String {
+    let summary = TestSummary::of(runs);
+    let mut out = String::from("## policy-lsp test\n\n");
+    let _ = writeln!(
+        out,
+        "**{}** passed, **{}** failed, **{}** errors, **{}** unsupported, **{}** skipped\n",
+        summary.passed, summary.failed, summary.errors, summary.unsupported, summary.skipped
+    );
+    for run in runs {
+        let _ = writeln!(out, "### `{}`\n", run.path);
+        for (line, column, message) in &run.problem_locations {
+            let _ = writeln!(out, "- :warning: line {line}, column {column}: {}", message.replace('|', "\\|"));
+        }
+        out.push_str("| | subject | expected | actual | reason |\n|---|---|---|---|---|\n");
+        for result in &run.report.results {
+            let icon = match result.outcome {
+                Outcome::Pass => "✅",
+                Outcome::Fail | Outcome::Error => "❌",
+                Outcome::Unsupported => "⚠️",
+                Outcome::Skipped => "⏭️",
+            };
+            let subject = match &result.subject {
+                Subject::Kyverno { policy, rule, .. } => {
+                    format!("{policy} / {} / {}", rule.as_deref().unwrap_or("-"), resource_label(result))
+                }
+                Subject::Gatekeeper { .. } => resource_label(result),
+            };
+            let _ = writeln!(
+                out,
+                "| {icon} | {} | {} | {} | {} |",
+                subject.replace('|', "\\|"),
+                result.expected,
+                result.actual,
+                result.reason.replace('|', "\\|").replace('\n', " ")
+            );
+        }
+        out.push('\n');
+    }
+    out
+}

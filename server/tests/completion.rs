@@ -1,0 +1,195 @@
+//! Completion and hover at `$0` cursors in fixtures: schema keys, enum values, kinds, documentation.
+
+mod support;
+
+use std::sync::Arc;
+
+use expect_test::{Expect, expect};
+use policy_lsp::ide::{Analysis, AnalysisHost};
+use support::{MemoryFiles, parse_fixture};
+
+fn analysis_with_cursor(fixture: &str) -> (Analysis, std::path::PathBuf, usize) {
+    let files = parse_fixture(fixture);
+    let mut memory = MemoryFiles::default();
+    for file in &files {
+        memory.files.insert(file.path.clone(), file.text.clone());
+    }
+    let mut host = AnalysisHost::new(Arc::new(memory));
+    for file in &files {
+        host.set_file(file.path.clone(), &file.text);
+    }
+    let with_cursor = files.iter().find(|file| file.cursor.is_some()).expect("a `$0` cursor");
+    (host.snapshot(), with_cursor.path.clone(), with_cursor.cursor.unwrap())
+}
+
+/// Renders the completion labels (with detail) at the cursor.
+fn check(fixture: &str, expect: Expect) {
+    let (analysis, path, offset) = analysis_with_cursor(fixture);
+    let items = analysis.completions(&path, offset);
+    let rendered: Vec<String> = items
+        .iter()
+        .map(|item| match &item.detail {
+            Some(detail) => format!("{} ({detail}){}", item.label, if item.preselect { " required" } else { "" }),
+            None => item.label.clone(),
+        })
+        .collect();
+    expect.assert_eq(&rendered.join("\n"));
+}
+
+/// Renders the hover markdown at the cursor (first 300 characters).
+fn check_hover(fixture: &str, expect: Expect) {
+    let (analysis, path, offset) = analysis_with_cursor(fixture);
+    let hover = analysis.hover(&path, offset).map(|hover| hover.markdown.chars().take(300).collect::<String>());
+    expect.assert_eq(&hover.unwrap_or_else(|| "(no hover)".to_string()));
+}
+
+#[test]
+fn rule_keys() {
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          rules:
+            - name: r
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              val$0
+        "#,
+        expect!["validate (object)"],
+    );
+}
+
+#[test]
+fn enum_values_after_the_colon() {
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          rules:
+            - name: r
+              validate:
+                failureAction: $0
+        "#,
+        expect![[r#"
+            Audit
+            Enforce"#]],
+    );
+}
+
+#[test]
+fn kinds_in_match() {
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          rules:
+            - name: r
+              match:
+                any:
+                  - resources:
+                      kinds:
+                        - Deploy$0
+        "#,
+        expect!["Deployment (apps/v1)"],
+    );
+}
+
+#[test]
+fn constraint_parameters_from_the_template() {
+    check(
+        r#"
+        #- /repo/template.yaml
+        apiVersion: templates.gatekeeper.sh/v1
+        kind: ConstraintTemplate
+        metadata:
+          name: k8srequiredlabels
+        spec:
+          crd:
+            spec:
+              names:
+                kind: K8sRequiredLabels
+              validation:
+                openAPIV3Schema:
+                  type: object
+                  properties:
+                    labels:
+                      type: array
+                      description: The labels every object needs.
+                      items:
+                        type: string
+                    message:
+                      type: string
+          targets:
+            - target: admission.k8s.gatekeeper.sh
+              rego: |
+                package k8srequiredlabels
+        #- /repo/constraint.yaml
+        apiVersion: constraints.gatekeeper.sh/v1beta1
+        kind: K8sRequiredLabels
+        metadata:
+          name: need-owner
+        spec:
+          parameters:
+            $0
+        "#,
+        expect![[r#"
+            labels ([]string)
+            message (string)"#]],
+    );
+}
+
+#[test]
+fn hover_on_a_policy_field() {
+    check_hover(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          backgr$0ound: true
+          rules: []
+        "#,
+        expect![[r#"
+            **`background`** `boolean`
+
+            Background controls if rules are applied to existing resources during a background scan.
+            Optional. Default value is "true". The value must be set to "false" if the policy rule
+            uses variables that are only available in the admission review request (e.g. user name).
+
+            Defaul"#]],
+    );
+}
+
+#[test]
+fn hover_on_a_pod_field() {
+    check_hover(
+        r#"
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: p
+        spec:
+          containers:
+            - name: c
+              imagePull$0Policy: Always
+        "#,
+        expect![[r#"
+            **`imagePullPolicy`** `string`
+
+            Image pull policy. One of Always, Never, IfNotPresent. Defaults to Always if :latest tag is specified, or IfNotPresent otherwise. Cannot be updated. More info: https://kubernetes.io/docs/concepts/containers/images#updating-images
+
+            Allowed: `Always`, `Never`, `IfNotPre"#]],
+    );
+}
