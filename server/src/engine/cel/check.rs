@@ -255,9 +255,10 @@ impl Checker<'_> {
 
     fn arity(&mut self, expr: &IdedExpr, name: &str, count: usize) {
         if let Some((_, fewest, most)) = ARITY.iter().find(|(function, _, _)| *function == name)
-            && (count < *fewest || count > *most) {
-                let expected = if fewest == most { fewest.to_string() } else { format!("{fewest} to {most}") };
-                self.report_at_name(expr, name, format!("'{name}' takes {expected} argument(s), found {count}"));
-            }
+            && (count < *fewest || count > *most)
+        {
+            let expected = if fewest == most { fewest.to_string() } else { format!("{fewest} to {most}") };
+            self.report_at_name(expr, name, format!("'{name}' takes {expected} argument(s), found {count}"));
+        }
     }
 }

@@ -105,9 +105,10 @@ impl<'a> Interpreter<'a> {
                     return self.has(&select.operand, &select.field);
                 }
                 if let Some(name) = qualified_name(expr)
-                    && self.lookup(root_of(&name)).is_none() {
-                        return Err(format!("undeclared reference to '{name}'"));
-                    }
+                    && self.lookup(root_of(&name)).is_none()
+                {
+                    return Err(format!("undeclared reference to '{name}'"));
+                }
                 let operand = self.eval(&select.operand)?;
                 select_field(&operand, &select.field)
             }
@@ -310,14 +311,16 @@ impl<'a> Interpreter<'a> {
         let deciding = is_or;
         let left = self.eval(&args[0]);
         if let Ok(Val::Bool(flag)) = left
-            && flag == deciding {
-                return Ok(Val::Bool(deciding));
-            }
+            && flag == deciding
+        {
+            return Ok(Val::Bool(deciding));
+        }
         let right = self.eval(&args[1]);
         if let Ok(Val::Bool(flag)) = right
-            && flag == deciding {
-                return Ok(Val::Bool(deciding));
-            }
+            && flag == deciding
+        {
+            return Ok(Val::Bool(deciding));
+        }
         let operator = if is_or { "_||_" } else { "_&&_" };
         match (left, right) {
             (Ok(Val::Bool(_)), Ok(Val::Bool(_))) => Ok(Val::Bool(!deciding)),

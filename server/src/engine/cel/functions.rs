@@ -414,9 +414,10 @@ fn string_member(interpreter: &Interpreter, name: &str, subject: &str, args: &[V
                 _ => return Err(no_overload(name, args)),
             };
             if let Some(offset) = limit
-                && (offset < 0 || offset as usize > characters.len()) {
-                    return Err(format!("index out of range: {offset}"));
-                }
+                && (offset < 0 || offset as usize > characters.len())
+            {
+                return Err(format!("index out of range: {offset}"));
+            }
             let fits = |start: usize| {
                 start + needle.len() <= characters.len() && characters[start..start + needle.len()] == needle[..]
             };

@@ -515,16 +515,14 @@ fn percent_decode(text: &str) -> String {
     let mut index = 0;
     while index < bytes.len() {
         match bytes[index] {
-            b'%' if index + 2 < bytes.len() => {
-                match u8::from_str_radix(&text[index + 1..index + 3], 16) {
-                    Ok(byte) => {
-                        out.push(byte);
-                        index += 3;
-                        continue;
-                    }
-                    Err(_) => out.push(b'%'),
+            b'%' if index + 2 < bytes.len() => match u8::from_str_radix(&text[index + 1..index + 3], 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    index += 3;
+                    continue;
                 }
-            }
+                Err(_) => out.push(b'%'),
+            },
             b'+' => out.push(b' '),
             byte => out.push(byte),
         }
@@ -537,9 +535,11 @@ fn parse_ip(text: &str) -> Result<IpAddr, String> {
     let address: IpAddr =
         text.parse().map_err(|_| format!("IP Address {text:?} parse error during conversion from string"))?;
     if let IpAddr::V6(v6) = address
-        && v6.to_ipv4_mapped().is_some() && text.contains('.') {
-            return Err(format!("IPv4-mapped IPv6 address {text:?} is not allowed"));
-        }
+        && v6.to_ipv4_mapped().is_some()
+        && text.contains('.')
+    {
+        return Err(format!("IPv4-mapped IPv6 address {text:?} is not allowed"));
+    }
     if address.is_ipv4() {
         // Leading zeros are ambiguous and Kubernetes rejects them.
         if text.split('.').any(|part| part.len() > 1 && part.starts_with('0')) {

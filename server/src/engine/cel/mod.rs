@@ -6,6 +6,7 @@
 //! comprehensions and the library types are easier to keep exact over plain JSON-shaped values.
 
 pub mod check;
+pub mod docs;
 pub mod eval;
 pub mod functions;
 pub mod library;

@@ -180,9 +180,11 @@ pub fn collect_generator_calls(
             if let (Val::String(namespace), Some(map)) = (&namespace, object.as_object_mut()) {
                 let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
                 if let Some(metadata) = metadata.as_object_mut()
-                    && !namespace.is_empty() && !metadata.contains_key("namespace") {
-                        metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
-                    }
+                    && !namespace.is_empty()
+                    && !metadata.contains_key("namespace")
+                {
+                    metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+                }
             }
             out.push(object);
         }

@@ -27,45 +27,79 @@ const ADMISSION_VARIABLES: &[&str] =
 /// Gatekeeper ConstraintTemplate with K8sNativeValidation code.
 pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
     let mut out = Vec::new();
+    for (pointer, variables) in expressions(document) {
+        check_one(document, &pointer, variables, &mut out);
+    }
+    out
+}
+
+/// What the editor needs to complete inside one expression: the variables in scope and the names
+/// declared under `variables.`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpressionContext {
+    pub variables: &'static [&'static str],
+    pub declared: Vec<String>,
+}
+
+/// The context of the expression at `pointer`, or `None` when the value there is not a CEL expression.
+pub fn expression_at(document: &Value, pointer: &str) -> Option<ExpressionContext> {
+    let (_, variables) = expressions(document).into_iter().find(|(candidate, _)| candidate == pointer)?;
+    // The variables list that governs this expression: the nearest `variables` beside its block.
+    let mut declared = Vec::new();
+    let mut base = pointer.to_string();
+    while let Some(position) = base.rfind('/') {
+        base.truncate(position);
+        if let Some(items) = document.pointer(&format!("{base}/variables")).and_then(Value::as_array) {
+            declared
+                .extend(items.iter().filter_map(|item| item.get("name").and_then(Value::as_str)).map(str::to_string));
+            break;
+        }
+    }
+    if document.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate") {
+        declared.extend(["params".to_string(), "anyObject".to_string()]);
+    }
+    Some(ExpressionContext { variables, declared })
+}
+
+/// Every CEL expression of the document, by pointer, with the variables it may use.
+fn expressions(document: &Value) -> Vec<(String, &'static [&'static str])> {
+    let mut out: Vec<(String, &'static [&'static str])> = Vec::new();
+    let count = |pointer: &str| document.pointer(pointer).and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+    let list = |pointer: &str,
+                fields: &[&str],
+                variables: &'static [&'static str],
+                out: &mut Vec<(String, &'static [&'static str])>| {
+        for index in 0..count(pointer) {
+            for field in fields {
+                out.push((format!("{pointer}/{index}/{field}"), variables));
+            }
+        }
+    };
     let kind = document.get("kind").and_then(Value::as_str).unwrap_or("");
     if CEL_POLICY_KINDS.contains(&kind) {
-        let spec = "/spec";
-        for (list, fields) in [
+        for (name, fields) in [
             ("matchConditions", &["expression"][..]),
             ("variables", &["expression"][..]),
             ("validations", &["expression", "messageExpression"][..]),
             ("auditAnnotations", &["valueExpression"][..]),
             ("generate", &["expression"][..]),
+            ("conditions", &["expression"][..]),
         ] {
-            check_list(document, &format!("{spec}/{list}"), fields, POLICY_VARIABLES, &mut out);
+            list(&format!("/spec/{name}"), fields, POLICY_VARIABLES, &mut out);
         }
-        let mutations = document.pointer("/spec/mutations").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-        for index in 0..mutations {
+        for index in 0..count("/spec/mutations") {
             for field in ["applyConfiguration/expression", "jsonPatch/expression"] {
-                check_one(document, &format!("/spec/mutations/{index}/{field}"), POLICY_VARIABLES, &mut out);
+                out.push((format!("/spec/mutations/{index}/{field}"), POLICY_VARIABLES));
             }
         }
     } else if kind == "ClusterPolicy" || kind == "Policy" {
-        let rules = document.pointer("/spec/rules").and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-        for index in 0..rules {
+        for index in 0..count("/spec/rules") {
             let rule = format!("/spec/rules/{index}");
-            check_list(document, &format!("{rule}/celPreconditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{rule}/celPreconditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
             let cel = format!("{rule}/validate/cel");
-            check_list(
-                document,
-                &format!("{cel}/expressions"),
-                &["expression", "messageExpression"],
-                ADMISSION_VARIABLES,
-                &mut out,
-            );
-            check_list(document, &format!("{cel}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            check_list(
-                document,
-                &format!("{cel}/auditAnnotations"),
-                &["valueExpression"],
-                ADMISSION_VARIABLES,
-                &mut out,
-            );
+            list(&format!("{cel}/expressions"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{cel}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{cel}/auditAnnotations"), &["valueExpression"], ADMISSION_VARIABLES, &mut out);
         }
     } else if kind == "ConstraintTemplate" {
         let codes = document.pointer("/spec/targets/0/code").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -74,33 +108,12 @@ pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
                 continue;
             }
             let source = format!("/spec/targets/0/code/{index}/source");
-            check_list(document, &format!("{source}/matchConditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            check_list(document, &format!("{source}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            check_list(
-                document,
-                &format!("{source}/validations"),
-                &["expression", "messageExpression"],
-                ADMISSION_VARIABLES,
-                &mut out,
-            );
+            list(&format!("{source}/matchConditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{source}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{source}/validations"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
         }
     }
     out
-}
-
-fn check_list(
-    document: &Value,
-    pointer: &str,
-    fields: &[&str],
-    variables: &[&str],
-    out: &mut Vec<ExpressionDiagnostic>,
-) {
-    let count = document.pointer(pointer).and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-    for index in 0..count {
-        for field in fields {
-            check_one(document, &format!("{pointer}/{index}/{field}"), variables, out);
-        }
-    }
 }
 
 fn check_one(document: &Value, pointer: &str, variables: &[&str], out: &mut Vec<ExpressionDiagnostic>) {

@@ -173,9 +173,10 @@ pub fn restore_controller(controller: &Value, view: &Value) -> Value {
     let pointer = if kind == "CronJob" { "/spec/jobTemplate/spec/template" } else { "/spec/template" };
     if let Some(template) = restored.pointer_mut(pointer).and_then(Value::as_object_mut) {
         if let Some(metadata) = view.get("metadata")
-            && !(metadata.as_object().is_some_and(|map| map.is_empty()) && template.get("metadata").is_none()) {
-                template.insert("metadata".to_string(), metadata.clone());
-            }
+            && !(metadata.as_object().is_some_and(|map| map.is_empty()) && template.get("metadata").is_none())
+        {
+            template.insert("metadata".to_string(), metadata.clone());
+        }
         if let Some(spec) = view.get("spec") {
             template.insert("spec".to_string(), spec.clone());
         }

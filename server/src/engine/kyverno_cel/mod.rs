@@ -242,9 +242,10 @@ fn run_validations(validations: Option<&Value>, base: &str, activation: &Activat
 fn validation_message(validation: &Value, activation: &Activation, services: &Services, expression: &str) -> String {
     if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str)
         && let Ok(Val::String(text)) = run(message_expression, activation, services)
-            && !text.trim().is_empty() {
-                return text.to_string();
-            }
+        && !text.trim().is_empty()
+    {
+        return text.to_string();
+    }
     if let Some(message) = validation.get("message").and_then(Value::as_str) {
         return message.to_string();
     }
