@@ -342,12 +342,14 @@ impl Converter<'_> {
 
     fn recover_root_mapping(&mut self, error: Node) -> Value {
         let mut cursor = error.walk();
-        let pairs: Vec<Node> = error.named_children(&mut cursor).filter(|node| node.kind() == "block_mapping_pair").collect();
+        let pairs: Vec<Node> =
+            error.named_children(&mut cursor).filter(|node| node.kind() == "block_mapping_pair").collect();
         let Some(first) = pairs.first() else { return Value::Null };
         let column = first.start_position().column;
         let mut map = Map::new();
         for pair in pairs.iter().filter(|pair| pair.start_position().column == column) {
-            let (Some(key_node), value_node) = (pair.child_by_field_name("key"), pair.child_by_field_name("value")) else {
+            let (Some(key_node), value_node) = (pair.child_by_field_name("key"), pair.child_by_field_name("value"))
+            else {
                 continue;
             };
             let key = self.key_text(key_node);

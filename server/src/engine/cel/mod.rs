@@ -183,6 +183,27 @@ impl Program {
     }
 }
 
+/// Compiles through a process-wide cache: policies evaluate the same expressions for every resource,
+/// and parsing costs more than evaluating. The cache is bounded; when full it starts over.
+pub fn compile_cached(source: &str) -> Result<Arc<Program>, Vec<CompileError>> {
+    use std::collections::HashMap as Cache;
+    use std::sync::{Mutex, OnceLock};
+    const LIMIT: usize = 4096;
+    static CACHE: OnceLock<Mutex<Cache<String, Arc<Program>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(|| Mutex::new(Cache::new()));
+    if let Some(found) = cache.lock().ok().and_then(|map| map.get(source).cloned()) {
+        return Ok(found);
+    }
+    let program = Arc::new(Program::compile(source)?);
+    if let Ok(mut map) = cache.lock() {
+        if map.len() >= LIMIT {
+            map.clear();
+        }
+        map.insert(source.to_string(), program.clone());
+    }
+    Ok(program)
+}
+
 /// The character offset of a 1-based line and column.
 fn offset_of(source: &str, line: usize, column: usize) -> usize {
     let mut offset = 0;

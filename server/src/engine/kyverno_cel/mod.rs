@@ -8,7 +8,7 @@ pub mod matching;
 
 use serde_json::{Map, Value, json};
 
-use super::cel::{Activation, Program, Services, Val};
+use super::cel::{Activation, Program, Services, Val, compile_cached};
 
 /// Everything a CEL policy reads besides the policy: the admission request and the offline services.
 #[derive(Clone, Debug, Default)]
@@ -154,7 +154,7 @@ fn bind_variables(activation: &mut Activation, variables: Option<&Value>, servic
     for variable in variables.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         let name = variable.get("name").and_then(Value::as_str).unwrap_or("");
         let expression = variable.get("expression").and_then(Value::as_str).unwrap_or("");
-        let value = match Program::compile(expression) {
+        let value = match compile_cached(expression) {
             Ok(program) => match program.evaluate(activation, services) {
                 Ok(value) => value,
                 Err(error) => Val::Error(format!("variable {name}: {error}").into()),
@@ -165,6 +165,26 @@ fn bind_variables(activation: &mut Activation, variables: Option<&Value>, servic
         };
         bound.push((Val::string(name), value));
         activation.bind("variables", Val::map(bound.clone()));
+    }
+    // Kyverno resolves variables on demand, so one may read a variable declared after it. Variables that
+    // failed are tried again with every other variable bound, until a pass changes nothing.
+    let items = variables.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for _ in 0..items.len() {
+        let mut changed = false;
+        for (index, variable) in items.iter().enumerate() {
+            if !matches!(bound.get(index), Some((_, Val::Error(_)))) {
+                continue;
+            }
+            let expression = variable.get("expression").and_then(Value::as_str).unwrap_or("");
+            if let Ok(value) = run(expression, activation, services) {
+                bound[index].1 = value;
+                activation.bind("variables", Val::map(bound.clone()));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
     }
     Ok(())
 }
@@ -179,7 +199,7 @@ fn compile_message(errors: &[super::cel::CompileError]) -> String {
 
 /// Evaluates one expression to a value, with compile errors as messages.
 fn run(expression: &str, activation: &Activation, services: &Services) -> Result<Val, String> {
-    let program = Program::compile(expression).map_err(|errors| compile_message(&errors))?;
+    let program = compile_cached(expression).map_err(|errors| compile_message(&errors))?;
     program.evaluate(activation, services)
 }
 

@@ -173,3 +173,16 @@ fn deleting_policy_conditions_and_admission_policies_without_autogen() {
     check_validating(&admission, deployment("x"), "not applicable");
     check_validating(&admission, pod("p", "x"), "fail: failed expression: false @ /spec/validations/0/expression");
 }
+
+#[test]
+fn variables_may_read_variables_declared_later() {
+    let policy = validating(json!({
+        "matchConstraints": pods_only(),
+        "variables": [
+            {"name": "first", "expression": "variables.second + 1"},
+            {"name": "second", "expression": "object.spec.containers.size()"}
+        ],
+        "validations": [{"expression": "variables.first == 2", "message": "one container expected"}]
+    }));
+    check_validating(&policy, pod("p", "a"), "pass:  @ ");
+}
