@@ -193,3 +193,110 @@ fn hover_on_a_pod_field() {
             Allowed: `Always`, `Never`, `IfNotPre"#]],
     );
 }
+
+const TEMPLATE_AND_CONSTRAINT: &str = r#"
+#- /repo/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredProbes
+metadata:
+  name: probes
+spec:
+  match:
+    kinds:
+      - apiGroups: [""]
+        kinds: ["Pod"]
+  parameters:
+    probes: ["readinessProbe"]
+#- /repo/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredprobes
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredProbes
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            probes:
+              type: array
+              description: The probes every container needs.
+              items:
+                type: string
+            probeTypes:
+              type: array
+              items:
+                type: string
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      libs:
+        - |
+          package lib.helpers
+          missing(obj, field) { not obj[field] }
+      rego: |
+        package k8srequiredprobes
+        violation[{"msg": msg}] {
+          container := input.review.object.spec.CURSOR
+          probe := input.parameters.probes[_]
+          msg := sprintf("container %v has no %v", [container.name, probe])
+        }
+"#;
+
+fn template_fixture(cursor_text: &str) -> String {
+    TEMPLATE_AND_CONSTRAINT.replace("CURSOR", cursor_text)
+}
+
+#[test]
+fn rego_object_paths_follow_the_matched_kinds() {
+    check(&template_fixture("cont$0ainers[_]"), expect!["containers"]);
+}
+
+#[test]
+fn rego_parameters_from_the_template_schema() {
+    check(
+        &template_fixture("x\n          p := input.parameters.pro$0"),
+        expect![[r#"
+        probes (array)
+        probeTypes (array)"#]],
+    );
+}
+
+#[test]
+fn rego_builtins_in_a_namespace() {
+    check(&template_fixture("x\n          regex.ma$0"), expect!["match (regex.match(pattern, value) -> boolean)"]);
+}
+
+#[test]
+fn rego_lib_packages() {
+    check(&template_fixture("x\n          data.lib.$0"), expect!["helpers (lib package)"]);
+}
+
+#[test]
+fn hover_on_a_rego_builtin() {
+    check_hover(
+        &TEMPLATE_AND_CONSTRAINT.replace("sprintf(", "spr$0intf("),
+        expect![[r#"
+        ```rego
+        sprintf(format, values) -> string
+        ```
+
+        A string formatted like Go's fmt.Sprintf, with the values of an array."#]],
+    );
+}
+
+#[test]
+fn constraint_kind_goes_to_its_template() {
+    let fixture = TEMPLATE_AND_CONSTRAINT.replace(
+        "kind: K8sRequiredProbes\nmetadata:\n  name: probes",
+        "kind: K8sRequired$0Probes\nmetadata:\n  name: probes",
+    );
+    let (analysis, path, offset) = analysis_with_cursor(&fixture);
+    let locations = analysis.definition(&path, offset);
+    assert_eq!(locations.len(), 1);
+    assert_eq!(locations[0].path, std::path::Path::new("/repo/template.yaml"));
+    let text = &parse_fixture(&fixture)[1].text;
+    assert_eq!(&text[locations[0].range.start..locations[0].range.end], "K8sRequiredProbes");
+}

@@ -2,12 +2,15 @@
 //! cheap immutable [`Analysis`] snapshots that answer diagnostics, symbols and the rest in editor terms.
 
 mod cel;
-mod completion;
+pub(crate) mod completion;
 mod diagnostics;
 mod embedded;
 mod hover;
 pub mod lints;
+mod navigation;
 mod references;
+mod rego;
+mod rego_builtins;
 mod schema_lookup;
 mod symbols;
 pub mod yaml_path;
@@ -18,6 +21,7 @@ use std::sync::Arc;
 
 pub use completion::{CompletionItem, CompletionKind};
 pub use hover::HoverResult;
+pub use navigation::Location;
 pub use references::normalize as normalize_path;
 pub use symbols::{Symbol, SymbolKind};
 
@@ -126,12 +130,20 @@ impl Analysis {
 
     /// Completion items at a byte offset.
     pub fn completions(&self, path: &Path, offset: usize) -> Vec<CompletionItem> {
+        if let Some(items) = rego::completions(self, path, offset) {
+            return items;
+        }
         completion::completions(self, path, offset)
     }
 
     /// Documentation for what is under a byte offset.
     pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
-        hover::hover(self, path, offset)
+        rego::hover(self, path, offset).or_else(|| hover::hover(self, path, offset))
+    }
+
+    /// Where the thing under a byte offset is defined (a constraint's kind -> its template).
+    pub fn definition(&self, path: &Path, offset: usize) -> Vec<Location> {
+        navigation::definition(self, path, offset)
     }
 
     /// The outline of a file.

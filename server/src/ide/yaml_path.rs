@@ -115,7 +115,7 @@ fn parent_path(text: &str, line_start: usize, column: usize, in_item: bool) -> V
         reversed.push(PathStep::Item);
     }
     // The column a parent key must be left of; after an item marker, the marker's own column.
-    let mut limit = if in_item { column.saturating_sub(2).max(0) } else { column };
+    let mut limit = if in_item { column.saturating_sub(2) } else { column };
     let mut after_item = in_item;
     let mut cursor = line_start;
     while cursor > 0 {

@@ -22,5 +22,9 @@ pub fn run() -> ExitStatus {
         let (service, socket) = tower_lsp_server::LspService::new(server::Server::new);
         tower_lsp_server::Server::new(stdin, stdout, socket).serve(service).await;
     });
-    ExitStatus::Success
+    // Background work (a workspace scan, a pending request to the client) must not keep the process alive
+    // after `exit`.
+    runtime.shutdown_background();
+    // The protocol asks for exit code 0 only when `shutdown` came before `exit`.
+    if server::shutdown_requested() { ExitStatus::Success } else { ExitStatus::Failure }
 }

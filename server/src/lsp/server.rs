@@ -18,6 +18,13 @@ use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
 use crate::ide::{Analysis, AnalysisHost, TextEdit};
 use crate::syntax::SourceFile;
 
+static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether the client sent `shutdown` (so `exit` should end with code 0).
+pub fn shutdown_requested() -> bool {
+    SHUTDOWN_REQUESTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// State shared by the handlers.
 struct State {
     host: AnalysisHost,
@@ -98,11 +105,8 @@ impl Server {
         });
     }
 
-    async fn scan_workspace(&self) {
-        let (roots, progress_supported) = {
-            let state = self.state();
-            (state.roots.clone(), state.work_done_progress)
-        };
+    async fn scan_workspace(&self, roots: Vec<PathBuf>) {
+        let progress_supported = self.state().work_done_progress;
         if roots.is_empty() {
             return;
         }
@@ -258,6 +262,7 @@ impl LanguageServer for Server {
                     ..Default::default()
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                definition_provider: Some(OneOf::Left(true)),
                 diagnostic_provider,
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
@@ -289,13 +294,21 @@ impl LanguageServer for Server {
                 method: "workspace/didChangeWatchedFiles".to_string(),
                 register_options: serde_json::to_value(options).ok(),
             };
-            let _ = self.client.register_capability(vec![registration]).await;
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                let _ = client.register_capability(vec![registration]).await;
+            });
         }
-        self.scan_workspace().await;
+        // The scan waits on the client (progress tokens) and on the disk: run it beside the handlers so
+        // `initialized` returns at once and a quick `shutdown`/`exit` is never held up by it.
+        let roots = self.state().roots.clone();
+        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move { server.scan_workspace(roots).await });
     }
 
     async fn shutdown(&self) -> Result<()> {
         self.state().shut_down = true;
+        SHUTDOWN_REQUESTED.store(true, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 
@@ -330,7 +343,8 @@ impl LanguageServer for Server {
                     }
                     None => TextEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
                 };
-                let result = catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, &[edit.clone()])));
+                let result =
+                    catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, std::slice::from_ref(&edit))));
                 if result.is_err() {
                     // Never lose an edit: rebuild the file from its text with the edit applied by hand.
                     let mut text = file.source.text();
@@ -390,7 +404,7 @@ impl LanguageServer for Server {
     }
 
     async fn did_change_workspace_folders(&self, params: DidChangeWorkspaceFoldersParams) {
-        {
+        let added = {
             let mut state = self.state();
             for removed in params.event.removed {
                 if let Some(path) = removed.uri.to_file_path() {
@@ -398,14 +412,17 @@ impl LanguageServer for Server {
                     state.roots.retain(|root| *root != path);
                 }
             }
-            state.roots = params
+            let added: Vec<PathBuf> = params
                 .event
                 .added
                 .iter()
                 .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
                 .collect();
-        }
-        self.scan_workspace().await;
+            state.roots.extend(added.iter().cloned());
+            added
+        };
+        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        tokio::spawn(async move { server.scan_workspace(added).await });
     }
 
     async fn document_symbol(&self, params: DocumentSymbolParams) -> Result<Option<DocumentSymbolResponse>> {
@@ -467,6 +484,33 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(hover)
+    }
+
+    async fn goto_definition(&self, params: GotoDefinitionParams) -> Result<Option<GotoDefinitionResponse>> {
+        let position = params.text_document_position_params;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let locations = guarded("definition", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            let locations: Vec<Location> = analysis
+                .definition(&path, offset)
+                .into_iter()
+                .filter_map(|location| {
+                    let target = analysis.file(&location.path)?;
+                    let target_index = LineIndex::new(target.source.rope());
+                    let uri = Uri::from_file_path(&location.path)?;
+                    Some(Location { uri, range: to_proto::range(&target_index, location.range, encoding) })
+                })
+                .collect();
+            (!locations.is_empty()).then_some(locations)
+        })
+        .flatten();
+        Ok(locations.map(GotoDefinitionResponse::Array))
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {

@@ -190,7 +190,7 @@ impl Validator<'_, '_> {
             push_pointer_segment(pointer, key);
             if let Some(property) = properties.and_then(|properties| properties.get(key)) {
                 // Kubernetes treats an explicit null on an optional field as unset.
-                if !(value.is_null() && !required.contains(&key.as_str())) {
+                if !value.is_null() || required.contains(&key.as_str()) {
                     let property = SchemaNode { file: schema.file, value: property };
                     self.deprecation(property, pointer);
                     self.node(property, value, pointer);
@@ -209,10 +209,8 @@ impl Validator<'_, '_> {
                         };
                         self.push(pointer, Target::Key, "schema/unknown-field", message, suggestion);
                     }
-                    Some(additional @ Value::Object(_)) => {
-                        if !value.is_null() {
-                            self.node(SchemaNode { file: schema.file, value: additional }, value, pointer);
-                        }
+                    Some(additional @ Value::Object(_)) if !value.is_null() => {
+                        self.node(SchemaNode { file: schema.file, value: additional }, value, pointer);
                     }
                     _ => {}
                 }

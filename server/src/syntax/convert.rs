@@ -448,8 +448,8 @@ fn top_level_error(root: Node) -> Option<Node> {
         "ERROR" => Some(child),
         "document" => {
             let mut inner = child.walk();
-            let found = child.named_children(&mut inner).find(|node| node.kind() == "ERROR");
-            found
+
+            child.named_children(&mut inner).find(|node| node.kind() == "ERROR")
         }
         _ => None,
     })

@@ -56,6 +56,12 @@ impl EmbeddedText {
         self.node_start + self.map.to_source(offset.min(self.text.len()))
     }
 
+    /// The decoded offset of an offset in the caller's coordinates, if it lies inside the scalar.
+    pub fn from_source(&self, offset: usize) -> Option<usize> {
+        let relative = offset.checked_sub(self.node_start)?;
+        Some(self.map.to_value(relative).min(self.text.len()))
+    }
+
     /// The offset (in the caller's coordinates) of a 0-based line and UTF-8 column in the decoded text.
     pub fn line_column_to_source(&self, line: usize, column: usize) -> usize {
         let line_start = self.line_starts.get(line).copied().unwrap_or(self.text.len());

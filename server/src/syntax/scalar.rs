@@ -33,6 +33,19 @@ impl OffsetMap {
             None => self.entries.first().map_or(0, |&(_, source)| source),
         }
     }
+
+    /// The value offset of a source offset (the inverse of `to_source`; a source byte that was not copied,
+    /// such as an escape's backslash or an indentation space, maps to the next copied byte).
+    pub fn to_value(&self, source_offset: usize) -> usize {
+        let index = self.entries.partition_point(|&(_, source)| source <= source_offset);
+        match index.checked_sub(1).and_then(|i| self.entries.get(i)) {
+            Some(&(value, source)) => {
+                let next_value = self.entries.get(index).map_or(usize::MAX, |&(next, _)| next);
+                (value + (source_offset - source)).min(next_value)
+            }
+            None => 0,
+        }
+    }
 }
 
 /// A decoded scalar and where each of its bytes came from (offsets relative to the scalar node's start).

@@ -83,9 +83,8 @@ impl LspClient {
         let id = self.next_id;
         self.next_id += 1;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
-        let response =
-            self.wait_for(|message| message.get("id") == Some(&json!(id)) && message.get("method").is_none());
-        response
+
+        self.wait_for(|message| message.get("id") == Some(&json!(id)) && message.get("method").is_none())
     }
 
     /// Waits for a message matching `predicate` (checking the backlog first).

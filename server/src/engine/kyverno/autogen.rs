@@ -397,12 +397,11 @@ fn unwrap_pointer(inner: &str, wrapping: &str) -> String {
             return format!("{head}{rest}");
         }
     }
-    if let Some(rest) = inner.strip_prefix("/anyPattern/") {
-        if let Some((index, tail)) = rest.split_once('/') {
-            if let Some(tail) = format!("/{tail}").strip_prefix(wrapping) {
-                return format!("/anyPattern/{index}{tail}");
-            }
-        }
+    if let Some(rest) = inner.strip_prefix("/anyPattern/")
+        && let Some((index, tail)) = rest.split_once('/')
+        && let Some(tail) = format!("/{tail}").strip_prefix(wrapping)
+    {
+        return format!("/anyPattern/{index}{tail}");
     }
     inner.to_string()
 }
