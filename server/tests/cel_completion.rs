@@ -126,3 +126,25 @@ fn hover_on_a_function() {
             Whether the string starts with the prefix."#]],
     );
 }
+
+#[test]
+fn object_fields_typed_by_the_matched_kind() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1alpha1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          matchConstraints:
+            resourceRules:
+              - apiGroups: [""]
+                apiVersions: [v1]
+                operations: [CREATE]
+                resources: [pods]
+          validations:
+            - expression: object.spec.containers[0].securityContext.priv$0
+        "#,
+        expect![[r#"privileged (Pod field)"#]],
+    );
+}
