@@ -400,3 +400,61 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn validate_cel_reads_params_from_param_resources() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: max-containers
+spec:
+  rules:
+  - name: limit
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      cel:
+        paramKind: {apiVersion: v1, kind: ConfigMap}
+        paramRef: {name: limits, namespace: default}
+        expressions:
+        - expression: "size(object.spec.containers) <= int(params.data.max)"
+#- /t/params.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: limits, namespace: default}
+data: {max: "1"}
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: one}
+spec:
+  containers: [{name: a, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: two}
+spec:
+  containers: [{name: a, image: nginx}, {name: b, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+paramResources: [params.yaml]
+results:
+- {policy: max-containers, rule: limit, kind: Pod, resources: [one], result: pass}
+- {policy: max-containers, rule: limit, kind: Pod, resources: [two], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            max-containers/limit/one: expected pass actual pass -> Pass
+            max-containers/limit/two: expected fail actual fail -> Pass
+        "#]],
+    );
+}

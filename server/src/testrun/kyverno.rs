@@ -228,6 +228,10 @@ impl Runner<'_> {
         for loaded in self.load_list(&test, "targetResources", &base, false) {
             cluster_resources.push(loaded.value);
         }
+        // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster.
+        for loaded in self.load_list(&test, "paramResources", &base, false) {
+            cluster_resources.push(loaded.value);
+        }
         let exceptions: Vec<Value> = self
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
