@@ -211,11 +211,11 @@ fn test_text_reports_a_failing_expectation() {
         expect![[r#"
 
             Loading test t/kyverno-test.yaml ...
-            ┌────┬──────────────┬────────────┬─────────────┬────────┬─────────────────────┬───────────────────────────────────────────────────────────────────────────────────────────┐
-            │ ID │ POLICY       │ RULE       │ RESOURCE    │ RESULT │ REASON              │ MESSAGE                                                                                   │
-            ├────┼──────────────┼────────────┼─────────────┼────────┼─────────────────────┼───────────────────────────────────────────────────────────────────────────────────────────┤
-            │ 1  │ require-team │ check-team │ Pod/no-team │ Fail   │ Want pass, got fail │ validation error: label team is required rule check-team failed at path /metadata/labels/ │
-            └────┴──────────────┴────────────┴─────────────┴────────┴─────────────────────┴───────────────────────────────────────────────────────────────────────────────────────────┘
+            ┌────┬──────────────┬────────────┬────────────────────────┬────────┬─────────────────────┬────────────────────────────────────────────────────────────────────────────────────────────┐
+            │ ID │ POLICY       │ RULE       │ RESOURCE               │ RESULT │ REASON              │ MESSAGE                                                                                    │
+            ├────┼──────────────┼────────────┼────────────────────────┼────────┼─────────────────────┼────────────────────────────────────────────────────────────────────────────────────────────┤
+            │ 1  │ require-team │ check-team │ v1/Pod/default/no-team │ Fail   │ Want pass, got fail │ validation error: label team is required. rule check-team failed at path /metadata/labels/ │
+            └────┴──────────────┴────────────┴────────────────────────┴────────┴─────────────────────┴────────────────────────────────────────────────────────────────────────────────────────────┘
 
             Test Summary: 0 tests passed and 1 tests failed
         "#]],
@@ -264,7 +264,7 @@ fn test_junit_is_well_formed_and_github_points_at_the_entry() {
         &["test", "t", "--output", "github"],
         1,
         expect![[r#"
-            ::error file=t/kyverno-test.yaml,line=11,title=fail Pod/no-team::expected pass, got fail: Want pass, got fail validation error: label team is required rule check-team failed at path /metadata/labels/
+            ::error file=t/kyverno-test.yaml,line=11,title=fail v1/Pod/default/no-team::expected pass, got fail: Want pass, got fail validation error: label team is required. rule check-team failed at path /metadata/labels/
             0 passed, 1 failed
         "#]],
     );

@@ -22,6 +22,10 @@ impl FileSource for DiskFiles {
         let entries = std::fs::read_dir(path).ok()?;
         Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
     }
+
+    fn current_time(&self) -> Option<String> {
+        Some(chrono::Utc::now().to_rfc3339())
+    }
 }
 
 fn find_tests(directory: &Path, out: &mut Vec<PathBuf>) {

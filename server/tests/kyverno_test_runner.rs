@@ -458,3 +458,19 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn files_that_are_not_tests_are_problems() {
+    // The parser's wording is not part of the contract, only the problem code.
+    let files = Memory::parse("#- /t/kyverno-test.yaml\nkind: [unclosed\n");
+    let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
+    let codes: Vec<&str> = report.problems.iter().map(|problem| problem.code.as_str()).collect();
+    assert_eq!(codes, ["kyverno-test/no-test"]);
+    assert!(report.results.is_empty());
+    check(
+        "#- /t/kyverno-test.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\n",
+        expect_test::expect![[r#"
+            problem kyverno-test/no-results at /results: the test has no `results`: nothing would be checked
+        "#]],
+    );
+}

@@ -167,3 +167,106 @@ fn survives_unknown_methods_and_closed_documents() {
     client.diagnostics(uri, 2);
     assert_eq!(client.shutdown(), Some(0));
 }
+
+#[test]
+fn completion_hover_and_quick_fix() {
+    let mut client = LspClient::start();
+    let result = client.initialize(&["utf-16"], None);
+    assert_eq!(result["capabilities"]["hoverProvider"], true);
+    let uri = "file:///work/fixable.yaml";
+    open(&mut client, uri, POLICY, 1);
+    client.diagnostics(uri, 1);
+
+    let actions = client.request(
+        "textDocument/codeAction",
+        json!({"textDocument": {"uri": uri}, "range": {"start": {"line": 12, "character": 24}, "end": {"line": 12, "character": 24}}, "context": {"diagnostics": []}}),
+    );
+    let action = &actions["result"][0];
+    assert_eq!(action["title"], "Change to `Enforce`");
+    assert_eq!(action["kind"], "quickfix");
+    let edit = &action["edit"]["changes"][uri][0];
+    assert_eq!(edit["newText"], "Enforce");
+    assert_eq!(edit["range"]["start"], json!({"line": 12, "character": 23}));
+    assert_eq!(edit["range"]["end"], json!({"line": 12, "character": 30}));
+
+    // Completion of the enum value right after `failureAction: `.
+    let completion = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 12, "character": 23}}),
+    );
+    let labels: Vec<String> = completion["result"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| item["label"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(labels, ["Audit", "Enforce"]);
+
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 12, "character": 12}}),
+    );
+    let markdown = hover["result"]["contents"]["value"].as_str().unwrap();
+    assert!(markdown.starts_with("**`failureAction`** `string`"), "{markdown}");
+    assert!(markdown.contains("Allowed: `Audit`, `Enforce`"), "{markdown}");
+    assert_eq!(client.shutdown(), Some(0));
+}
+
+#[test]
+fn workspace_symbols_come_from_the_scanned_folder() {
+    let root = std::env::temp_dir().join(format!("policy-lsp-symbols-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    std::fs::write(root.join("policy.yaml"), POLICY).unwrap();
+    let mut client = LspClient::start();
+    let root_uri = format!("file://{}", root.display());
+    client.initialize(&["utf-16"], Some(&root_uri));
+    // The scan ends with a progress `end`; wait for it before asking.
+    client.wait_for(|message| message["method"] == "$/progress" && message["params"]["value"]["kind"] == "end");
+    let symbols = client.request("workspace/symbol", json!({"query": "team"}));
+    let symbols = symbols["result"].as_array().cloned().unwrap_or_default();
+    assert_eq!(symbols.len(), 1, "{symbols:?}");
+    assert_eq!(symbols[0]["name"], "ClusterPolicy require-team");
+    assert!(symbols[0]["location"]["uri"].as_str().unwrap().ends_with("/policy.yaml"));
+    assert_eq!(client.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn run_tests_command_uses_unsaved_buffers() {
+    let root = std::env::temp_dir().join(format!("policy-lsp-run-tests-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(&root).unwrap();
+    let policy = POLICY.replace("        failureAction: Enforse\n", "");
+    std::fs::write(root.join("policy.yaml"), &policy).unwrap();
+    std::fs::write(
+        root.join("resources.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: no-team\nspec:\n  containers:\n    - name: c\n      image: nginx:1.27\n",
+    )
+    .unwrap();
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies: [policy.yaml]\nresources: [resources.yaml]\nresults:\n  - policy: require-team\n    rule: check-team\n    kind: Pod\n    resources: [no-team]\n    result: fail\n";
+    std::fs::write(root.join("kyverno-test.yaml"), test).unwrap();
+    let mut client = LspClient::start();
+    let root_uri = format!("file://{}", root.display());
+    let result = client.initialize(&["utf-16"], Some(&root_uri));
+    assert_eq!(result["capabilities"]["executeCommandProvider"]["commands"][0], "policy-lsp.runTests");
+    client.wait_for(|message| message["method"] == "$/progress" && message["params"]["value"]["kind"] == "end");
+
+    let policy_uri = format!("{root_uri}/policy.yaml");
+    let report = client.request(
+        "workspace/executeCommand",
+        json!({"command": "policy-lsp.runTests", "arguments": [{"uri": policy_uri}]}),
+    );
+    assert_eq!(report["result"]["summary"]["passed"], 1, "{report}");
+    assert_eq!(report["result"]["results"][0]["outcome"], "pass");
+
+    // Edit the open policy so it no longer matches Pods: the unsaved buffer decides the next run.
+    open(&mut client, &policy_uri, &policy.replace("kinds: [Pod]", "kinds: [Deployment]"), 1);
+    client.diagnostics(&policy_uri, 1);
+    let report =
+        client.request("workspace/executeCommand", json!({"command": "policy-lsp.runTests", "arguments": [{}]}));
+    // The saved policy fails the pod; the edited buffer no longer matches it, which kyverno reports as excluded.
+    assert_eq!(report["result"]["results"][0]["actual"], "excluded", "{report}");
+    assert_eq!(client.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -32,6 +32,14 @@ pub struct RelatedInformation {
     pub message: String,
 }
 
+/// A machine-applicable fix: replace a range of the diagnostic's file with new text.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub struct Fix {
+    pub title: String,
+    pub range: TextRange,
+    pub replacement: String,
+}
+
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Diagnostic {
     /// A stable identifier such as `schema/unknown-field`, documented in `ide::lints`.
@@ -40,11 +48,13 @@ pub struct Diagnostic {
     pub range: TextRange,
     pub message: String,
     pub related: Vec<RelatedInformation>,
+    /// A quick fix, when the right edit is known (a did-you-mean).
+    pub fix: Option<Fix>,
 }
 
 impl Diagnostic {
     pub fn new(code: &'static str, severity: Severity, range: TextRange, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { code, severity, range, message: message.into(), related: Vec::new() }
+        Diagnostic { code, severity, range, message: message.into(), related: Vec::new(), fix: None }
     }
 
     pub fn error(code: &'static str, range: TextRange, message: impl Into<String>) -> Diagnostic {
@@ -53,6 +63,11 @@ impl Diagnostic {
 
     pub fn warning(code: &'static str, range: TextRange, message: impl Into<String>) -> Diagnostic {
         Diagnostic::new(code, Severity::Warning, range, message)
+    }
+
+    pub fn with_fix(mut self, fix: Fix) -> Diagnostic {
+        self.fix = Some(fix);
+        self
     }
 
     pub fn with_related(mut self, related: RelatedInformation) -> Diagnostic {

@@ -4,6 +4,6 @@ mod diagnostic;
 mod line_index;
 mod text_range;
 
-pub use diagnostic::{Diagnostic, RelatedInformation, Severity};
+pub use diagnostic::{Diagnostic, Fix, RelatedInformation, Severity};
 pub use line_index::{LineCol, LineIndex, PositionEncoding};
 pub use text_range::TextRange;

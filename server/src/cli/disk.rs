@@ -17,6 +17,11 @@ impl FileSource for DiskFiles {
         read_text(path).map(Arc::from)
     }
 
+    /// Policies that call `time_now()` and friends see the real clock, as kyverno test does.
+    fn current_time(&self) -> Option<String> {
+        Some(chrono::Utc::now().to_rfc3339())
+    }
+
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         let entries = std::fs::read_dir(path).ok()?;
         let mut paths: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();

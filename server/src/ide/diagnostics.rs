@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{Analysis, FileData, references};
-use crate::base::{Diagnostic, RelatedInformation, Severity, TextRange};
+use crate::base::{Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
@@ -163,7 +163,23 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
 
 fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {
     let range = span_range(segment, &error.pointer, error.target);
-    Diagnostic::new(error.code, error.severity, range, error.message)
+    let fix = match (error.code, &error.suggestion) {
+        ("schema/unknown-field" | "schema/enum" | "schema/const", Some(suggestion)) => {
+            // Replace only a plain token: a quoted or multi-line value keeps its own form.
+            let text = segment.text.get(range.start - segment.start..range.end - segment.start).unwrap_or("");
+            (!text.is_empty() && !text.contains(['\n', '"', '\''])).then(|| Fix {
+                title: format!("Change to `{suggestion}`"),
+                range,
+                replacement: suggestion.clone(),
+            })
+        }
+        _ => None,
+    };
+    let diagnostic = Diagnostic::new(error.code, error.severity, range, error.message);
+    match fix {
+        Some(fix) => diagnostic.with_fix(fix),
+        None => diagnostic,
+    }
 }
 
 /// The range to underline for a pointer: the key, the value, or (for an object's own problems) the key that

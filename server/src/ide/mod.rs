@@ -5,6 +5,7 @@ mod cel;
 pub(crate) mod completion;
 mod diagnostics;
 mod embedded;
+mod folding;
 mod hover;
 pub mod lints;
 mod navigation;
@@ -151,6 +152,29 @@ impl Analysis {
         self.files.get(path).map(|file| symbols::document_symbols(file)).unwrap_or_default()
     }
 
+    /// Ranges the editor can fold.
+    pub fn folding_ranges(&self, path: &Path) -> Vec<TextRange> {
+        self.files.get(path).map(|file| folding::folding_ranges(file)).unwrap_or_default()
+    }
+
+    /// Policies, templates, constraints and tests across the workspace whose name contains `query`
+    /// (case-insensitively), with the file each is in.
+    pub fn workspace_symbols(&self, query: &str) -> Vec<(PathBuf, Symbol)> {
+        let query = query.to_lowercase();
+        let mut found = Vec::new();
+        for (path, file) in self.files.iter() {
+            for symbol in symbols::document_symbols(file) {
+                if symbol.kind == SymbolKind::Resource || !symbol.name.to_lowercase().contains(&query) {
+                    continue;
+                }
+                found.push((path.clone(), Symbol { children: Vec::new(), ..symbol }));
+            }
+        }
+        found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
+        found.truncate(500);
+        found
+    }
+
     /// A byte offset as a position.
     pub fn line_col(&self, path: &Path, offset: usize, encoding: PositionEncoding) -> Option<LineCol> {
         let file = self.files.get(path)?;
@@ -158,11 +182,68 @@ impl Analysis {
     }
 
     /// The text of a file, loaded or on disk.
-    fn read(&self, path: &Path) -> Option<Arc<str>> {
+    pub fn read(&self, path: &Path) -> Option<Arc<str>> {
         if let Some(file) = self.files.get(path) {
             return Some(Arc::from(file.source.text()));
         }
         self.disk.read(path).ok()
+    }
+
+    /// The entries of a directory: the files the analysis holds below it and what the disk lists.
+    pub fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        let mut entries: Vec<PathBuf> = self.disk.list_dir(path).unwrap_or_default();
+        for file in self.files.keys() {
+            if let Ok(relative) = file.strip_prefix(path)
+                && let Some(first) = relative.components().next()
+            {
+                entries.push(path.join(first));
+            }
+        }
+        entries.sort();
+        entries.dedup();
+        if entries.is_empty() && self.disk.list_dir(path).is_none() { None } else { Some(entries) }
+    }
+
+    /// The clock, from the file source the front end gave (for `time_now()` in tests).
+    pub fn current_time(&self) -> Option<String> {
+        self.disk.current_time()
+    }
+
+    /// Test files the analysis holds (Kyverno Tests and gator Suites) that concern `path`: the file itself
+    /// when it is one, else the tests whose text names the file; all of them when `path` is `None`.
+    pub fn test_files(&self, path: Option<&Path>) -> Vec<(PathBuf, crate::testrun::Framework)> {
+        use crate::model::DocumentKind;
+        use crate::testrun::Framework;
+        let framework_of = |file: &FileData| {
+            file.documents.iter().find_map(|info| match info.kind {
+                DocumentKind::KyvernoTest => Some(Framework::Kyverno),
+                DocumentKind::GatorSuite => Some(Framework::Gatekeeper),
+                _ => None,
+            })
+        };
+        if let Some(path) = path
+            && let Some(framework) = self.files.get(path).and_then(|file| framework_of(file))
+        {
+            return vec![(path.to_path_buf(), framework)];
+        }
+        let file_name = path.and_then(Path::file_name).map(|name| name.to_string_lossy().to_string());
+        let mut found: Vec<(PathBuf, Framework)> = self
+            .files
+            .iter()
+            .filter_map(|(test_path, file)| {
+                let framework = framework_of(file)?;
+                if let Some(name) = &file_name {
+                    let directory = path.and_then(Path::parent)?;
+                    let near = test_path.starts_with(directory) || directory.starts_with(test_path.parent()?);
+                    if !near || !file.source.text().contains(name.as_str()) {
+                        return None;
+                    }
+                }
+                Some((test_path.clone(), framework))
+            })
+            .collect();
+        found.sort_by(|left, right| left.0.cmp(&right.0));
+        found
     }
 
     fn is_dir(&self, path: &Path) -> bool {

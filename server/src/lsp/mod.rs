@@ -1,6 +1,7 @@
 //! The language server: the only module that knows the protocol. It owns the analysis host, applies edits in
 //! order, publishes versioned diagnostics and answers requests from snapshots under a panic guard.
 
+mod commands;
 mod from_proto;
 mod server;
 mod to_proto;

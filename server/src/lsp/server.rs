@@ -15,7 +15,8 @@ use tower_lsp_server::{Client, LanguageServer};
 use super::{from_proto, to_proto};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
-use crate::ide::{Analysis, AnalysisHost, TextEdit};
+use crate::ide::{Analysis, AnalysisHost, TextEdit as HostEdit};
+use crate::model::DocumentKind;
 use crate::syntax::SourceFile;
 
 static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -38,11 +39,18 @@ struct State {
     work_done_progress: bool,
     snippets: bool,
     shut_down: bool,
+    /// Bumped on every change of any file.
+    generation: u64,
+    /// The generation each document's last published diagnostics were computed at: an older result
+    /// never replaces a newer one.
+    published: HashMap<PathBuf, u64>,
 }
 
 pub struct Server {
     client: Client,
     state: Arc<Mutex<State>>,
+    /// Serialises publishing, so a result computed from an older state can never overtake a newer one.
+    send_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Server {
@@ -58,8 +66,10 @@ impl Server {
             work_done_progress: false,
             snippets: false,
             shut_down: false,
+            generation: 0,
+            published: HashMap::new(),
         };
-        Server { client, state: Arc::new(Mutex::new(state)) }
+        Server { client, state: Arc::new(Mutex::new(state)), send_lock: Arc::new(tokio::sync::Mutex::new(())) }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -68,24 +78,37 @@ impl Server {
 
     /// Computes the diagnostics of open documents from one snapshot and pushes them with their versions.
     async fn publish(&self, paths: Vec<PathBuf>) {
-        let batch = {
+        let (analysis, encoding, generation, targets) = {
             let state = self.state();
             if !state.push_diagnostics {
                 return;
             }
-            let analysis = state.host.snapshot();
-            let encoding = state.encoding;
-            let mut batch = Vec::new();
-            for path in paths {
-                let Some((uri, version)) = state.open.get(&path).cloned() else { continue };
-                if let Some(diagnostics) = guarded("diagnostics", || lsp_diagnostics(&analysis, &path, &uri, encoding))
-                {
-                    batch.push((uri, diagnostics, version));
-                }
-            }
-            batch
+            let targets: Vec<(PathBuf, Uri, i32)> = paths
+                .into_iter()
+                .filter_map(|path| state.open.get(&path).cloned().map(|(uri, version)| (path, uri, version)))
+                .collect();
+            (state.host.snapshot(), state.encoding, state.generation, targets)
         };
-        for (uri, diagnostics, version) in batch {
+        // Computed outside the state lock: edits keep flowing while diagnostics are worked out.
+        let batch: Vec<(PathBuf, Uri, Vec<Diagnostic>, i32)> = targets
+            .into_iter()
+            .filter_map(|(path, uri, version)| {
+                guarded("diagnostics", || lsp_diagnostics(&analysis, &path, &uri, encoding))
+                    .map(|found| (path, uri, found, version))
+            })
+            .collect();
+        let _sending = self.send_lock.lock().await;
+        for (path, uri, diagnostics, version) in batch {
+            {
+                let mut state = self.state();
+                let current_version = state.open.get(&path).map(|(_, version)| *version);
+                let last = state.published.get(&path).copied().unwrap_or(0);
+                // Drop results for a version the client has moved past, or older than what was sent.
+                if current_version != Some(version) || last > generation {
+                    continue;
+                }
+                state.published.insert(path, generation);
+            }
             self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
         }
     }
@@ -93,16 +116,37 @@ impl Server {
     /// Re-publishes other open documents whose diagnostics depend on other files (tests, suites,
     /// constraints), as a background follow-up to an edit.
     fn publish_dependents(&self, changed: PathBuf) {
-        let paths: Vec<PathBuf> = self.state().open.keys().filter(|path| **path != changed).cloned().collect();
+        let paths: Vec<PathBuf> = {
+            let state = self.state();
+            let analysis = state.host.snapshot();
+            state
+                .open
+                .keys()
+                .filter(|path| **path != changed)
+                .filter(|path| {
+                    analysis.file(path).is_some_and(|file| {
+                        file.documents.iter().any(|info| {
+                            matches!(
+                                info.kind,
+                                DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint
+                            )
+                        })
+                    })
+                })
+                .cloned()
+                .collect()
+        };
         if paths.is_empty() {
             return;
         }
-        let client = self.client.clone();
-        let state = self.state.clone();
+        let server = self.clone_handle();
         tokio::spawn(async move {
-            let server = Server { client, state };
             server.publish(paths).await;
         });
+    }
+
+    fn clone_handle(&self) -> Server {
+        Server { client: self.client.clone(), state: self.state.clone(), send_lock: self.send_lock.clone() }
     }
 
     async fn scan_workspace(&self, roots: Vec<PathBuf>) {
@@ -142,6 +186,7 @@ impl Server {
                     state.host.set_source(path, source);
                 }
             }
+            state.generation += 1;
         }
         if let Some(progress) = progress {
             progress.finish_with_message(format!("Indexed {count} YAML files")).await;
@@ -263,6 +308,16 @@ impl LanguageServer for Server {
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
+                folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
+                execute_command_provider: Some(ExecuteCommandOptions {
+                    commands: vec![super::commands::RUN_TESTS.to_string()],
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
+                }),
+                workspace_symbol_provider: Some(OneOf::Left(true)),
+                code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
+                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    ..Default::default()
+                })),
                 diagnostic_provider,
                 workspace: Some(WorkspaceServerCapabilities {
                     workspace_folders: Some(WorkspaceFoldersServerCapabilities {
@@ -302,7 +357,7 @@ impl LanguageServer for Server {
         // The scan waits on the client (progress tokens) and on the disk: run it beside the handlers so
         // `initialized` returns at once and a quick `shutdown`/`exit` is never held up by it.
         let roots = self.state().roots.clone();
-        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        let server = self.clone_handle();
         tokio::spawn(async move { server.scan_workspace(roots).await });
     }
 
@@ -320,6 +375,7 @@ impl LanguageServer for Server {
             let text = document.text;
             let source = guarded("parse", || SourceFile::new(&text)).unwrap_or_else(|| SourceFile::new(""));
             state.host.set_source(path.clone(), source);
+            state.generation += 1;
             state.open.insert(path.clone(), (document.uri, document.version));
         }
         self.publish(vec![path.clone()]).await;
@@ -339,9 +395,9 @@ impl LanguageServer for Server {
                 let edit = match change.range {
                     Some(range) => {
                         let index = LineIndex::new(file.source.rope());
-                        TextEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
+                        HostEdit { range: from_proto::text_range(&index, range, encoding), text: change.text }
                     }
-                    None => TextEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
+                    None => HostEdit { range: crate::base::TextRange::new(0, file.source.len()), text: change.text },
                 };
                 let result =
                     catch_unwind(AssertUnwindSafe(|| state.host.apply_edits(&path, std::slice::from_ref(&edit))));
@@ -359,6 +415,7 @@ impl LanguageServer for Server {
             if let Some(entry) = state.open.get_mut(&path) {
                 entry.1 = params.text_document.version;
             }
+            state.generation += 1;
         }
         self.publish(vec![path.clone()]).await;
         self.publish_dependents(path);
@@ -374,6 +431,8 @@ impl LanguageServer for Server {
         {
             let mut state = self.state();
             state.open.remove(&path);
+            state.published.remove(&path);
+            state.generation += 1;
             // The file stays known for cross-file checks, as it is on disk; reload the saved text.
             match read_text(&path) {
                 Ok(text) => state.host.set_file(path.clone(), &text),
@@ -387,6 +446,7 @@ impl LanguageServer for Server {
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         {
             let mut state = self.state();
+            state.generation += 1;
             for change in params.changes {
                 let path = from_proto::path(&change.uri);
                 if state.open.contains_key(&path) {
@@ -421,7 +481,7 @@ impl LanguageServer for Server {
             state.roots.extend(added.iter().cloned());
             added
         };
-        let server = Server { client: self.client.clone(), state: self.state.clone() };
+        let server = self.clone_handle();
         tokio::spawn(async move { server.scan_workspace(added).await });
     }
 
@@ -511,6 +571,124 @@ impl LanguageServer for Server {
         })
         .flatten();
         Ok(locations.map(GotoDefinitionResponse::Array))
+    }
+
+    async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
+        let uri = params.text_document.uri;
+        let path = from_proto::path(&uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let actions = guarded("code actions", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let wanted = from_proto::text_range(&index, params.range, encoding);
+            let mut actions = Vec::new();
+            for diagnostic in analysis.diagnostics(&path) {
+                let Some(fix) = diagnostic.fix.clone() else { continue };
+                if diagnostic.range.end < wanted.start || diagnostic.range.start > wanted.end {
+                    continue;
+                }
+                let edit = TextEdit { range: to_proto::range(&index, fix.range, encoding), new_text: fix.replacement };
+                let lsp_diagnostic = to_proto::diagnostic(&index, encoding, &uri, diagnostic);
+                actions.push(CodeActionOrCommand::CodeAction(CodeAction {
+                    title: fix.title,
+                    kind: Some(CodeActionKind::QUICKFIX),
+                    diagnostics: Some(vec![lsp_diagnostic]),
+                    edit: Some(WorkspaceEdit {
+                        changes: Some(std::collections::HashMap::from([(uri.clone(), vec![edit])])),
+                        ..Default::default()
+                    }),
+                    is_preferred: Some(true),
+                    ..Default::default()
+                }));
+            }
+            Some(actions)
+        })
+        .flatten();
+        Ok(actions)
+    }
+
+    async fn folding_range(&self, params: FoldingRangeParams) -> Result<Option<Vec<FoldingRange>>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let analysis = self.state().host.snapshot();
+        let ranges = guarded("folding ranges", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let mut folds: Vec<FoldingRange> = analysis
+                .folding_ranges(&path)
+                .into_iter()
+                .map(|range| {
+                    let start = index.line_col(range.start, PositionEncoding::Utf8).line;
+                    let end = index.line_col(range.end, PositionEncoding::Utf8).line;
+                    FoldingRange {
+                        start_line: start,
+                        end_line: end,
+                        kind: Some(FoldingRangeKind::Region),
+                        ..Default::default()
+                    }
+                })
+                .filter(|fold| fold.end_line > fold.start_line)
+                .collect();
+            folds.dedup_by(|left, right| left.start_line == right.start_line && left.end_line == right.end_line);
+            Some(folds)
+        })
+        .flatten();
+        Ok(ranges)
+    }
+
+    async fn symbol(&self, params: WorkspaceSymbolParams) -> Result<Option<WorkspaceSymbolResponse>> {
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let symbols = guarded("workspace symbols", || {
+            analysis
+                .workspace_symbols(&params.query)
+                .into_iter()
+                .filter_map(|(path, symbol)| {
+                    let file = analysis.file(&path)?;
+                    let index = LineIndex::new(file.source.rope());
+                    let uri = Uri::from_file_path(&path)?;
+                    let nested = to_proto::document_symbol(&index, encoding, symbol);
+                    #[allow(deprecated)]
+                    Some(SymbolInformation {
+                        name: nested.name,
+                        kind: nested.kind,
+                        tags: None,
+                        deprecated: None,
+                        location: Location { uri, range: nested.selection_range },
+                        container_name: nested.detail,
+                    })
+                })
+                .collect::<Vec<_>>()
+        });
+        Ok(symbols.map(WorkspaceSymbolResponse::Flat))
+    }
+
+    async fn execute_command(&self, params: ExecuteCommandParams) -> Result<Option<Value>> {
+        if params.command != super::commands::RUN_TESTS {
+            return Err(tower_lsp_server::jsonrpc::Error::invalid_params(format!(
+                "unknown command `{}`",
+                params.command
+            )));
+        }
+        let target = params
+            .arguments
+            .first()
+            .and_then(|argument| argument.get("uri"))
+            .and_then(Value::as_str)
+            .and_then(|uri| uri.parse::<Uri>().ok())
+            .map(|uri| from_proto::path(&uri));
+        let analysis = self.state().host.snapshot();
+        // Test runs evaluate policies: keep them off the async workers that answer typing.
+        let report = tokio::task::spawn_blocking(move || {
+            guarded("test run", || super::commands::run_tests(analysis, target)).unwrap_or(Value::Null)
+        })
+        .await
+        .unwrap_or(Value::Null);
+        Ok(Some(report))
     }
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {

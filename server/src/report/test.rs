@@ -75,6 +75,9 @@ fn outcome_name(outcome: Outcome) -> &'static str {
 }
 
 fn resource_label(result: &TestResult) -> String {
+    if let Some(resource_id) = &result.resource_id {
+        return resource_id.clone();
+    }
     match &result.subject {
         Subject::Kyverno { resource, kind, .. } => match kind {
             Some(kind) => format!("{kind}/{resource}"),

@@ -12,7 +12,7 @@ use ropey::Rope;
 use serde_json::Value;
 use tree_sitter::{InputEdit, Parser, Point, Tree};
 
-use super::convert::{ParsedDocument, convert_document};
+use super::convert::{ParsedDocument, SyntaxError, convert_document};
 use crate::base::TextRange;
 
 thread_local! {
@@ -48,6 +48,19 @@ pub struct Segment {
 
 impl Segment {
     fn parse(start: usize, text: &str, old_tree: Option<&Tree>) -> Segment {
+        if let Some(line) = block_nesting_beyond(text, MAX_BLOCK_NESTING) {
+            // tree-sitter-yaml's scanner aborts the process when its indentation stack outgrows its state
+            // buffer, so such a document is refused before it reaches the parser.
+            let offset = line_offset(text, line);
+            let error = SyntaxError {
+                code: "yaml/too-deep",
+                range: TextRange::new(offset, offset + 1),
+                message: format!("block nesting is deeper than {MAX_BLOCK_NESTING} levels; the document is not parsed"),
+                related: None,
+            };
+            let parsed = ParsedDocument { errors: vec![error], ..ParsedDocument::default() };
+            return Segment { start, text: Arc::from(text), tree: None, parsed: Arc::new(parsed) };
+        }
         let tree = parse_tree(text, old_tree);
         let mut parsed = match &tree {
             Some(tree) => convert_document(text, tree.root_node()),
@@ -55,6 +68,23 @@ impl Segment {
         };
         if parsed.errors.iter().any(|error| error.code == "yaml/syntax") {
             accept_if_libyaml_parses(text, &mut parsed);
+        }
+        if let Some(position) =
+            text.find(['\0', '\u{FEFF}']).filter(|&position| text.as_bytes()[position] == 0 || position > 0)
+        {
+            let character = text[position..].chars().next().unwrap_or('\0');
+            let message = if character == '\0' {
+                "a NUL byte: YAML allows only printable characters; the file may be binary or corrupted".to_string()
+            } else {
+                "a byte-order mark in the middle of the text: YAML allows it only at the start of a document"
+                    .to_string()
+            };
+            parsed.errors.push(SyntaxError {
+                code: "yaml/invalid-character",
+                range: TextRange::new(position, position + character.len_utf8()),
+                message,
+                related: None,
+            });
         }
         Segment { start, text: Arc::from(text), tree, parsed: Arc::new(parsed) }
     }
@@ -74,6 +104,45 @@ fn accept_if_libyaml_parses(text: &str, parsed: &mut ParsedDocument) {
     let Ok(value) = Value::deserialize(document) else { return };
     parsed.value = value;
     parsed.errors.retain(|error| error.code != "yaml/syntax");
+}
+
+/// The deepest block nesting tree-sitter-yaml is given; real manifests stay far below it.
+pub const MAX_BLOCK_NESTING: usize = 128;
+
+/// The first line (0-based) where block nesting (indentation levels plus `- ` item markers) goes past
+/// `limit`, if any.
+fn block_nesting_beyond(text: &str, limit: usize) -> Option<usize> {
+    let mut indents: Vec<usize> = Vec::new();
+    for (line_number, line) in text.lines().enumerate() {
+        let content = line.trim_start_matches(' ');
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let indent = line.len() - content.len();
+        while indents.last().is_some_and(|&top| top > indent) {
+            indents.pop();
+        }
+        if indents.last() != Some(&indent) {
+            indents.push(indent);
+        }
+        let mut items = 0;
+        let mut rest = content;
+        while let Some(after) = rest.strip_prefix("- ") {
+            items += 1;
+            rest = after.trim_start_matches(' ');
+        }
+        if indents.len() + items > limit {
+            return Some(line_number);
+        }
+    }
+    None
+}
+
+fn line_offset(text: &str, line: usize) -> usize {
+    if line == 0 {
+        return 0;
+    }
+    text.match_indices('\n').nth(line - 1).map_or(text.len(), |(position, _)| position + 1)
 }
 
 /// A file's text and its per-document syntax.

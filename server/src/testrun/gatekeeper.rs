@@ -110,6 +110,7 @@ impl SuiteRunner<'_> {
             reason,
             message,
             location,
+            resource_id: None,
             related: Vec::new(),
         });
     }

@@ -225,8 +225,17 @@ impl Runner<'_> {
                 cluster_resources.push(loaded.value);
             }
         }
-        for loaded in self.load_list(&test, "targetResources", &base, false) {
-            cluster_resources.push(loaded.value);
+        let target_resources: Vec<Loaded> = self
+            .load_list(&test, "targetResources", &base, false)
+            .into_iter()
+            .filter(|loaded| loaded.value.get("kind").is_some())
+            .map(|mut loaded| {
+                default_namespace(&mut loaded.value);
+                loaded
+            })
+            .collect();
+        for loaded in &target_resources {
+            cluster_resources.push(loaded.value.clone());
         }
         // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster.
         for loaded in self.load_list(&test, "paramResources", &base, false) {
@@ -242,8 +251,15 @@ impl Runner<'_> {
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
         for entry in test.get("globalContextEntries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if let (Some(name), Some(data)) = (entry.get("name").and_then(Value::as_str), entry.get("data")) {
-                global_context.insert(name.to_string(), data.clone());
+            let Some(name) = entry.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            match self.global_context_entry(entry, &base) {
+                Ok(Some(value)) => {
+                    global_context.insert(name.to_string(), value);
+                }
+                Ok(None) => {}
+                Err(message) => self.problem("/globalContextEntries", "kyverno-test/global-context", message),
             }
         }
         // The CLI's Context file adds cluster objects and image data for imageRegistry entries.
@@ -282,6 +298,23 @@ impl Runner<'_> {
             objects.extend(cluster_resources.iter().cloned());
             objects
         });
+        let mut clone_sources = Vec::new();
+        for entry in &results {
+            if let Some(path) = entry.get("cloneSourceResource").and_then(Value::as_str)
+                && let Ok(text) = self.files.read(&base.join(path))
+            {
+                clone_sources.extend(
+                    crate::syntax::parse_file(&text)
+                        .into_iter()
+                        .map(|document| document.yaml11_value())
+                        .filter(|value| !value.is_null())
+                        .map(|mut value| {
+                            default_namespace(&mut value);
+                            value
+                        }),
+                );
+            }
+        }
         let setup = Setup {
             policies,
             resources,
@@ -293,12 +326,64 @@ impl Runner<'_> {
             api_call_mocks,
             cluster_objects,
             image_data,
+            clone_sources,
+            target_resources,
+            now: self.files.current_time(),
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
             self.run_entry(entry, entry_index, &setup, &base, &mut cache);
         }
+    }
+
+    /// The mocked data of a global context entry: `data`, inline `resources` or `resourceFiles`, then
+    /// `fieldPath` and `projections`, as the CLI resolves them.
+    fn global_context_entry(&mut self, entry: &Value, base: &Path) -> Result<Option<Value>, String> {
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+        let root = if let Some(resources) = entry.get("resources").and_then(Value::as_array) {
+            Value::Array(resources.clone())
+        } else if let Some(files) = entry.get("resourceFiles").and_then(Value::as_array) {
+            let mut items = Vec::new();
+            for file in files.iter().filter_map(Value::as_str) {
+                let text = self
+                    .files
+                    .read(&base.join(file))
+                    .map_err(|error| format!("globalContextEntries {name:?}: cannot read {file}: {error}"))?;
+                items.extend(
+                    crate::syntax::parse_file(&text)
+                        .into_iter()
+                        .map(|document| document.yaml11_value())
+                        .filter(|value| !value.is_null()),
+                );
+            }
+            Value::Array(items)
+        } else if let Some(data) = entry.get("data") {
+            data.clone()
+        } else {
+            return Ok(None);
+        };
+        let search = |path: &str, data: &Value| {
+            engine::variables::JsonContext::new(data.clone()).query(path).or_else(|error| match error {
+                engine::variables::VariableError::NotFound(_) => Ok(Value::Null),
+                other => Err(format!("globalContextEntries {name:?}: {other}")),
+            })
+        };
+        let root = match entry.get("fieldPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
+            Some(path) => search(path, &root)?,
+            None => root,
+        };
+        let Some(projections) = entry.get("projections").and_then(Value::as_array).filter(|items| !items.is_empty())
+        else {
+            return Ok(Some(root));
+        };
+        let mut out = Map::new();
+        for projection in projections {
+            let projection_name = projection.get("name").and_then(Value::as_str).unwrap_or("");
+            let path = projection.get("path").and_then(Value::as_str).unwrap_or("@");
+            out.insert(projection_name.to_string(), search(path, &root)?);
+        }
+        Ok(Some(Value::Object(out)))
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -385,11 +470,12 @@ impl Runner<'_> {
                     if document.value.is_null() {
                         continue;
                     }
-                    let items = match document.value.get("kind").and_then(Value::as_str) {
-                        Some(kind) if kind.ends_with("List") && document.value.get("items").is_some() => {
-                            document.value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
+                    let document_value = document.yaml11_value();
+                    let items = match document_value.get("kind").and_then(Value::as_str) {
+                        Some(kind) if kind.ends_with("List") && document_value.get("items").is_some() => {
+                            document_value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
                         }
-                        _ => vec![document.yaml11_value()],
+                        _ => vec![document_value],
                     };
                     for value in items {
                         if policies_only {
@@ -464,6 +550,7 @@ impl Runner<'_> {
             reason: reason.to_string(),
             message: message.to_string(),
             location: Some(location),
+            resource_id: None,
             related: related.unwrap_or_default(),
         });
     }
@@ -523,11 +610,27 @@ impl Runner<'_> {
                 );
             }
         }
+        // An entry that names no resources is checked against every resource, as the CLI does.
+        let resources = if resources.is_empty() {
+            setup
+                .resources
+                .iter()
+                .map(|loaded| {
+                    let name = loaded.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                    match loaded.value.pointer("/metadata/namespace").and_then(Value::as_str) {
+                        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
+                        _ => name.to_string(),
+                    }
+                })
+                .collect()
+        } else {
+            resources
+        };
         if resources.is_empty() {
             self.problem(
                 format!("/results/{entry_index}"),
                 "kyverno-test/no-resources",
-                format!("results[{entry_index}] names no resources"),
+                format!("results[{entry_index}] names no resources and the test loads none"),
             );
         }
         for (resource_index, resource_name) in resources.iter().enumerate() {
@@ -539,6 +642,23 @@ impl Runner<'_> {
                 .map(|(index, _)| index)
                 .collect();
             if matched.is_empty() {
+                if let Some(rows) =
+                    self.target_rows(entry, policy, rule_name, resource_name, &operation, setup, base, cache)
+                {
+                    let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
+                    self.push_result(
+                        entry,
+                        entry_index,
+                        resource_index,
+                        resource_name,
+                        &actual,
+                        outcome,
+                        &reason,
+                        &message,
+                        Some(related),
+                    );
+                    continue;
+                }
                 self.problem(
                     format!("/results/{entry_index}/resources/{resource_index}"),
                     "kyverno-test/unknown-resource",
@@ -557,6 +677,7 @@ impl Runner<'_> {
                 );
                 continue;
             }
+            let first_match = matched.first().copied();
             let mut rows: Vec<Row> = Vec::new();
             for resource_position in matched {
                 let outcomes = cache
@@ -581,7 +702,67 @@ impl Runner<'_> {
                 &message,
                 Some(related),
             );
+            if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
+                result.resource_id = Some(resource_id(&setup.resources[first].value));
+            }
         }
+    }
+
+    /// Rows for a resource named by the results that is a mutate-existing target: every trigger is
+    /// evaluated and the rule responses that patched this target are compared.
+    #[allow(clippy::too_many_arguments)]
+    fn target_rows(
+        &mut self,
+        entry: &Value,
+        policy: &Loaded,
+        rule_name: &str,
+        reference: &str,
+        operation: &str,
+        setup: &Setup,
+        base: &Path,
+        cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
+    ) -> Option<Vec<Row>> {
+        let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
+        let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let expected = expected_result(entry);
+        let mut rows = Vec::new();
+        for position in 0..setup.resources.len() {
+            let outcomes = cache
+                .entry((position, operation.to_string()))
+                .or_insert_with(|| evaluate_resource(setup, position, operation))
+                .clone();
+            for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
+                for rule in &outcome.rules {
+                    let names_rule = rule_name.is_empty()
+                        || rule.name == rule_name
+                        || rule.name == format!("autogen-{rule_name}")
+                        || rule.name == format!("autogen-cronjob-{rule_name}");
+                    let Some(patched) = rule.patched_target.as_ref() else {
+                        continue;
+                    };
+                    if !names_rule || !resource_matches(patched, reference) {
+                        continue;
+                    }
+                    let mut row = Row::from_rule(rule, &expected);
+                    if let Some(path) = entry.get("patchedResources").and_then(Value::as_str) {
+                        match compare_with_file(self.files, &base.join(path), patched) {
+                            Comparison::Equal => {}
+                            Comparison::NotFound => {
+                                row = Row::fail("Resource error", "patched target not found in manifest")
+                            }
+                            Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                            Comparison::Error(message) => row = Row::fail("Resource error", &message),
+                        }
+                    }
+                    row.links = links(&row.related, policy, target);
+                    rows.push(row);
+                }
+            }
+        }
+        if rows.is_empty() {
+            rows.push(Row::fail("Not found", "no rule patched this target resource"));
+        }
+        Some(rows)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -683,6 +864,12 @@ struct Setup {
     api_call_mocks: Vec<engine::api_call::ApiCallMock>,
     cluster_objects: Option<Vec<Value>>,
     image_data: Map<String, Value>,
+    /// Documents of the results' `cloneSourceResource` files.
+    clone_sources: Vec<Value>,
+    /// Existing resources that mutate-existing rules patch.
+    target_resources: Vec<Loaded>,
+    /// The caller's current time, for policies that read the clock.
+    now: Option<String>,
 }
 
 /// The responses of one policy for one resource, in one phase.
@@ -972,7 +1159,11 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         if !engine::policy_has(policy, "generate") {
             continue;
         }
-        let request = build_request(setup, policy, &current, operation_override);
+        let mut request = build_request(setup, policy, &current, operation_override);
+        // Clone sources come from every object the CLI's fake cluster holds plus the
+        // `cloneSourceResource` files named by the results.
+        request.cluster_resources.extend(setup.resources.iter().map(|loaded| loaded.value.clone()));
+        request.cluster_resources.extend(setup.clone_sources.iter().cloned());
         let rules = engine::generate(policy, &current, &request);
         if rules.is_empty() {
             continue;
@@ -1033,6 +1224,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         }
     }
     let mut rule_values = HashMap::new();
+    let mut rule_foreach_values = HashMap::new();
     for entry in values.get("policies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         if entry.get("name").and_then(Value::as_str) != Some(policy_name.as_str()) {
             continue;
@@ -1052,6 +1244,11 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
                 (rule.get("name").and_then(Value::as_str), rule.get("values").and_then(Value::as_object))
             {
                 rule_values.insert(name.to_string(), map.clone());
+            }
+            if let (Some(name), Some(map)) =
+                (rule.get("name").and_then(Value::as_str), rule.get("foreachValues").and_then(Value::as_object))
+            {
+                rule_foreach_values.insert(name.to_string(), map.clone());
             }
         }
     }
@@ -1106,9 +1303,11 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         namespace_labels,
         variables,
         rule_values,
+        rule_foreach_values,
         old_object: None,
         cluster_resources: setup.cluster_resources.clone(),
         subresource,
+        now: setup.now.clone(),
         parent_kind,
         global_context: setup.global_context.clone(),
         exceptions: setup.exceptions.clone(),
@@ -1191,4 +1390,13 @@ fn tidy(value: &Value) -> Value {
         }
     }
     walk(value).unwrap_or(Value::Null)
+}
+
+/// `apiVersion/Kind/namespace/name` of a resource, as kyverno's table prints it; a resource without a
+/// namespace shows `default`, the namespace kyverno gives it.
+fn resource_id(resource: &Value) -> String {
+    let text = |pointer: &str| resource.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let namespace = text("/metadata/namespace");
+    let namespace = if namespace.is_empty() { "default" } else { namespace };
+    format!("{}/{}/{}/{}", text("/apiVersion"), text("/kind"), namespace, text("/metadata/name"))
 }

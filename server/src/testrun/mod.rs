@@ -19,6 +19,12 @@ pub trait FileSource: Sync {
     fn read(&self, path: &Path) -> Result<Arc<str>, String>;
     /// The entries of a directory, or `None` when `path` is not a directory.
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>>;
+    /// The current time (RFC 3339) for policies that read the clock (`time_now()` in Kyverno's
+    /// JMESPath). Runners below the front ends never read the clock themselves; `None` makes such
+    /// expressions fail with a message instead.
+    fn current_time(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Which tool's semantics a result follows.
@@ -91,6 +97,9 @@ pub struct TestResult {
     /// The entry in the test file this result belongs to (for diagnostics and code lenses).
     #[serde(skip)]
     pub location: Option<SourceRef>,
+    /// The resource as `apiVersion/Kind/namespace/name`, when it was found (for kyverno-style tables).
+    #[serde(skip)]
+    pub resource_id: Option<String>,
     #[serde(skip)]
     pub related: Vec<Related>,
 }

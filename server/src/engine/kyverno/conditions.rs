@@ -156,7 +156,7 @@ fn equal(key: &Value, value: &Value) -> bool {
 /// `fmt.Sprint` of a scalar, as the set operators compare text.
 fn sprint(value: &Value) -> String {
     match value {
-        Value::Number(number) => format_number(number),
+        Value::Number(number) => super::go_float_text(number.as_f64().unwrap_or(0.0)),
         other => go_format(other),
     }
 }

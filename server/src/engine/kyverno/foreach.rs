@@ -1,5 +1,6 @@
 //! Shared rule plumbing: the JSON context of a request (request.*, images.*, values), context entries
-//! (variable, configMap/apiCall from values, globalReference) and foreach lists with their elements.
+//! (variable, configMap, apiCall, globalReference, imageRegistry, answered offline or from the Values
+//! file) and foreach lists with their elements.
 
 use serde_json::{Map, Value, json};
 
@@ -52,9 +53,9 @@ pub fn request_context(resource: &Value, request: &Request) -> (JsonContext, Val
         context.add_variable(key, value.clone());
     }
     let effective = if is_delete {
-        context.root.pointer("/request/oldObject").cloned().unwrap_or(Value::Null)
+        context.root().pointer("/request/oldObject").cloned().unwrap_or(Value::Null)
     } else {
-        context.root.pointer("/request/object").cloned().unwrap_or(Value::Null)
+        context.root().pointer("/request/object").cloned().unwrap_or(Value::Null)
     };
     (context, effective)
 }
@@ -67,11 +68,28 @@ pub fn load_context(
     rule_name: &str,
     request: &Request,
     context: &mut JsonContext,
-    apply_rule_values: bool,
+    element_index: Option<usize>,
 ) -> Result<(), String> {
-    if apply_rule_values && let Some(values) = request.rule_values.get(rule_name) {
+    // Values written for a rule also serve the rules autogen derives from it.
+    let values = request.rule_values.get(rule_name).or_else(|| {
+        let base = rule_name.strip_prefix("autogen-cronjob-").or_else(|| rule_name.strip_prefix("autogen-"))?;
+        request.rule_values.get(base)
+    });
+    if let Some(values) = values {
         for (key, value) in values {
             context.add_variable(key, value.clone());
+        }
+    }
+    // `foreachValues` give one value per foreach element.
+    let foreach_values = request.rule_foreach_values.get(rule_name).or_else(|| {
+        let base = rule_name.strip_prefix("autogen-cronjob-").or_else(|| rule_name.strip_prefix("autogen-"))?;
+        request.rule_foreach_values.get(base)
+    });
+    if let (Some(index), Some(foreach_values)) = (element_index, foreach_values) {
+        for (key, list) in foreach_values {
+            if let Some(value) = list.as_array().and_then(|items| items.get(index)) {
+                context.add_variable(key, value.clone());
+            }
         }
     }
     let Some(entries) = entries.and_then(Value::as_array) else {
@@ -85,7 +103,12 @@ pub fn load_context(
             context.add_variable(name, value);
         } else if let Some(reference) = entry.get("globalReference") {
             let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
-            if let Some(data) = request.global_context.get(key) {
+            let projected = match (request.global_context.get(key), reference.get("projection").and_then(Value::as_str))
+            {
+                (Some(data), Some(projection)) if !projection.is_empty() => data.get(projection),
+                (data, _) => data,
+            };
+            if let Some(data) = projected {
                 let value = match reference.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {
                     Some(path) => search(path, data)?,
                     None => data.clone(),
@@ -182,9 +205,7 @@ fn find_config_map(entry: &Value, request: &Request, context: &JsonContext) -> O
 }
 
 fn search(expression: &str, data: &Value) -> Result<Value, String> {
-    let mut scratch = JsonContext { root: data.clone(), is_delete: false };
-    scratch.is_delete = false;
-    scratch.query(expression).map_err(|error| error.to_string())
+    JsonContext::new(data.clone()).query(expression).map_err(|error| error.to_string())
 }
 
 fn load_variable(variable: &Value, context: &JsonContext) -> Result<Value, String> {

@@ -1,5 +1,5 @@
-//! Generate rules: `data` and `clone` (from the test's cluster resources), producing the resources
-//! Kyverno would create for a trigger; `cloneList` and foreach generate are reported unsupported.
+//! Generate rules: `data`, `clone` and `cloneList` (from the test's cluster resources), producing the
+//! resources Kyverno would create for a trigger; foreach generate is reported unsupported.
 
 use serde_json::{Map, Value, json};
 
@@ -23,7 +23,7 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             continue;
         }
         let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
+        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
             responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
             continue;
         }
@@ -38,8 +38,24 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             }
             Ok(_) => {}
         }
-        if generate.get("cloneList").is_some() || generate.get("foreach").is_some() {
-            let reason = "generate rules with cloneList or foreach are not supported yet".to_string();
+        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+            responses
+                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
+            continue;
+        }
+        if let Some(clone_list) = generate.get("cloneList") {
+            match clone_many(generate, clone_list, &context, request) {
+                Ok(generated) => {
+                    let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
+                    passed.generated = generated;
+                    responses.push(passed);
+                }
+                Err(error) => responses.push(response(RuleStatus::Error, error)),
+            }
+            continue;
+        }
+        if generate.get("foreach").is_some() {
+            let reason = "generate rules with foreach are not supported yet".to_string();
             let mut unsupported = response(RuleStatus::Error, reason.clone());
             unsupported.unsupported = Some(reason);
             responses.push(unsupported);
@@ -55,6 +71,59 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         }
     }
     responses
+}
+
+/// `cloneList`: every source of the listed kinds in the namespace that the selector picks, copied into
+/// the target namespace.
+fn clone_many(
+    generate: &Value,
+    clone_list: &Value,
+    context: &super::variables::JsonContext,
+    request: &Request,
+) -> Result<Vec<Value>, String> {
+    let clone_list =
+        substitute_all(clone_list, context).map_err(|error| format!("variable substitution failed: {error}"))?;
+    let target_namespace = match generate.get("namespace") {
+        Some(namespace) => {
+            substitute_all(namespace, context).map_err(|error| format!("variable substitution failed: {error}"))?
+        }
+        None => Value::Null,
+    };
+    let source_namespace = clone_list.get("namespace").and_then(Value::as_str).unwrap_or("");
+    let kinds: Vec<&str> = clone_list
+        .get("kinds")
+        .and_then(Value::as_array)
+        .map(|items| items.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let selector = clone_list.get("selector").filter(|selector| !selector.is_null());
+    let mut out = Vec::new();
+    for source in &request.cluster_resources {
+        let kind_selected = kinds.iter().any(|kind| matching::kind_matches(kind, source, "", None));
+        let labels = source.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+        let selected = selector.is_none_or(|selector| matching::selector_matches(selector, &labels));
+        if !kind_selected || !selected || matching::resource_namespace(source) != source_namespace {
+            continue;
+        }
+        let duplicate = out.iter().any(|existing: &Value| {
+            matching::resource_kind(existing) == matching::resource_kind(source)
+                && matching::resource_name(existing) == matching::resource_name(source)
+        });
+        if duplicate {
+            continue;
+        }
+        let mut copy = source.clone();
+        if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
+            for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"]
+            {
+                metadata.remove(key);
+            }
+            if let Some(namespace) = target_namespace.as_str() {
+                metadata.insert("namespace".to_string(), json!(namespace));
+            }
+        }
+        out.push(copy);
+    }
+    Ok(out)
 }
 
 fn generate_one(generate: &Value, context: &super::variables::JsonContext, request: &Request) -> Result<Value, String> {
@@ -92,7 +161,8 @@ fn generate_one(generate: &Value, context: &super::variables::JsonContext, reque
         }
         copy
     } else {
-        return Err("generate rule needs data or clone".to_string());
+        // A generate rule without data or clone creates the bare resource.
+        json!({})
     };
     if !generated.is_object() {
         generated = json!({});

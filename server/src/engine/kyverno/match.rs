@@ -216,14 +216,23 @@ fn user_matches(filter: &Value, request: &Request) -> bool {
     true
 }
 
-/// The first PolicyException that exempts `resource` from rule `rule_name` of `policy`, as ` ns/name`.
+/// A PolicyException that applies to a rule and resource.
+#[derive(Clone, Debug)]
+pub struct MatchedException {
+    /// ` ns/name`, as Kyverno appends it to its skip message.
+    pub key: String,
+    /// For podSecurity rules: the controls the exception exempts, instead of skipping the rule.
+    pub pod_security: Option<Vec<Value>>,
+}
+
+/// The first PolicyException that exempts `resource` from rule `rule_name` of `policy`.
 pub fn matching_exception(
     policy: &Value,
     rule_name: &str,
     resource: &Value,
     request: &Request,
     context: &super::variables::JsonContext,
-) -> Option<String> {
+) -> Option<MatchedException> {
     let policy_name = policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let policy_key = match policy.pointer("/metadata/namespace").and_then(Value::as_str) {
         Some(namespace) if policy.get("kind").and_then(Value::as_str) == Some("Policy") => {
@@ -260,7 +269,9 @@ pub fn matching_exception(
         }
         let namespace = exception.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
         let name = exception.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-        return Some(if namespace.is_empty() { format!(" {name}") } else { format!(" {namespace}/{name}") });
+        let key = if namespace.is_empty() { format!(" {name}") } else { format!(" {namespace}/{name}") };
+        let pod_security = exception.pointer("/spec/podSecurity").and_then(Value::as_array).cloned();
+        return Some(MatchedException { key, pod_security });
     }
     None
 }

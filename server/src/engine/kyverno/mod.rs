@@ -20,6 +20,7 @@ pub mod pattern;
 pub mod pod_security;
 pub mod validate;
 pub mod variables;
+pub mod x509;
 
 use serde_json::{Map, Value};
 
@@ -70,6 +71,8 @@ pub struct RuleResponse {
     pub resource_pointer: Option<String>,
     /// Resources produced by a generate rule.
     pub generated: Vec<Value>,
+    /// The existing resource a mutate-existing rule patched (as patched).
+    pub patched_target: Option<Value>,
 }
 
 impl RuleResponse {
@@ -83,6 +86,7 @@ impl RuleResponse {
             policy_pointer: None,
             resource_pointer: None,
             generated: Vec::new(),
+            patched_target: None,
         }
     }
 }
@@ -100,12 +104,16 @@ pub struct Request {
     pub variables: Vec<(String, Value)>,
     /// Per-rule values from the Values file, keyed by rule name: they stand in for context entries.
     pub rule_values: std::collections::HashMap<String, Map<String, Value>>,
+    /// Per-rule `foreachValues`: for each key, one value per foreach element.
+    pub rule_foreach_values: std::collections::HashMap<String, Map<String, Value>>,
     /// The old object for UPDATE and DELETE requests.
     pub old_object: Option<Value>,
     /// Resources known to the (fake) cluster: clone sources for generate rules.
     pub cluster_resources: Vec<Value>,
     /// The subresource the request is for (`status`, `scale`, ...), empty for the main resource.
     pub subresource: String,
+    /// The current time (RFC 3339) for `time_now()` and friends; the engine never reads the clock.
+    pub now: Option<String>,
     /// For a subresource request, the (group, version, kind) of the parent resource used for matching.
     pub parent_kind: Option<(String, String, String)>,
     /// Static global context entries by name (from the test file's `globalContextEntries`).
@@ -142,16 +150,19 @@ pub fn policy_rules(policy: &Value) -> Vec<Value> {
 
 /// Runs the mutate rules of `policy` on `resource`.
 pub fn mutate(policy: &Value, resource: &Value, request: &Request) -> MutateResponse {
+    let _clock = jmespath_functions::ClockGuard::set(request.now.as_deref());
     mutate::mutate_policy(policy, resource, request)
 }
 
 /// Runs the validate rules (and the offline part of verifyImages) of `policy` on `resource`.
 pub fn validate(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
+    let _clock = jmespath_functions::ClockGuard::set(request.now.as_deref());
     validate::validate_policy(policy, resource, request)
 }
 
 /// Runs the generate rules of `policy` for the trigger `resource`.
 pub fn generate(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
+    let _clock = jmespath_functions::ClockGuard::set(request.now.as_deref());
     generate::generate_policy(policy, resource, request)
 }
 
@@ -198,4 +209,106 @@ pub(crate) fn format_number(number: &serde_json::Number) -> String {
     }
     let float = number.as_f64().unwrap_or(0.0);
     if float.fract() == 0.0 && float.abs() < 1e21 { format!("{}", float as i64) } else { format!("{float}") }
+}
+
+/// Go's `fmt.Sprint` of a float64. The CLI turns every number of a test resource into a float64, so
+/// set operators compare `1e+06`, not `1000000`.
+pub(crate) fn go_float_text(value: f64) -> String {
+    if value == 0.0 {
+        return "0".to_string();
+    }
+    if !value.is_finite() {
+        return if value.is_nan() {
+            "NaN".into()
+        } else if value > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
+    }
+    // Shortest round-trip digits and decimal exponent, as strconv computes them.
+    let scientific = format!("{:e}", value.abs());
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
+    let digit_count = digits.len() as i32;
+    let decimal_point = exponent + 1;
+    let mut precision = 6;
+    if precision > digit_count && digit_count >= decimal_point {
+        precision = digit_count;
+    }
+    let sign = if value < 0.0 { "-" } else { "" };
+    if exponent < -4 || exponent >= precision {
+        let (head, tail) = digits.split_at(1);
+        let fraction = if tail.is_empty() { String::new() } else { format!(".{tail}") };
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        return format!("{sign}{head}{fraction}e{exponent_sign}{:02}", exponent.abs());
+    }
+    if decimal_point <= 0 {
+        return format!("{sign}0.{}{digits}", "0".repeat((-decimal_point) as usize));
+    }
+    let point = decimal_point as usize;
+    if digits.len() <= point {
+        format!("{sign}{digits}{}", "0".repeat(point - digits.len()))
+    } else {
+        format!("{sign}{}.{}", &digits[..point], &digits[point..])
+    }
+}
+
+#[cfg(test)]
+mod robustness_tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every entry point takes any JSON without panicking: odd policies yield no or error responses.
+    #[test]
+    fn odd_inputs_do_not_panic() {
+        let odd_values = [
+            json!(null),
+            json!(1),
+            json!("text"),
+            json!([]),
+            json!({}),
+            json!({"spec": {"rules": "not a list"}}),
+            json!({"spec": {"rules": [null, 1, {"name": 3, "match": "x", "validate": {"pattern": [[]]}}]}}),
+            json!({"kind": "Policy", "spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["*"]}}]},
+                "preconditions": [{"key": "{{ }}", "operator": "Nope"}],
+                "validate": {"deny": {"conditions": {"any": [{"key": "{{ request.object | [ }}", "operator": "Equals", "value": 1}]}},
+                             "foreach": [{"list": "]]"}]},
+                "mutate": {"patchesJson6902": "- op: add\n  path: /a/-1/b/0\n  value: 1\n", "foreach": [{"list": "request.object"}]},
+                "generate": {"kind": 3, "clone": {"name": []}}}]}}),
+            json!({"spec": {"rules": [{"name": "r", "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                "validate": {"anyPattern": "x", "podSecurity": {"level": 1, "exclude": [1]}}}]}}),
+        ];
+        let resources = [
+            json!(null),
+            json!({"kind": "Pod", "apiVersion": "v1", "metadata": {"name": 1}, "spec": {"containers": "x"}}),
+        ];
+        for policy in &odd_values {
+            for resource in resources.iter().chain(odd_values.iter()) {
+                let request = Request::default();
+                let _ = validate(policy, resource, &request);
+                let _ = mutate(policy, resource, &request);
+                let _ = generate(policy, resource, &request);
+                let _ = policy_rules(policy);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod format_tests {
+    use super::go_float_text;
+
+    #[test]
+    fn floats_print_like_go() {
+        let printed: Vec<String> = [3.0, 8080.0, 123456.0, 1e6, 1234567.0, 0.5, 0.00001, -2.5, 1073741824.0]
+            .iter()
+            .map(|value| go_float_text(*value))
+            .collect();
+        assert_eq!(
+            printed,
+            ["3", "8080", "123456", "1e+06", "1.234567e+06", "0.5", "1e-05", "-2.5", "1.073741824e+09"]
+        );
+    }
 }

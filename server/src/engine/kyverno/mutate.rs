@@ -1,5 +1,6 @@
 //! Mutate rules: patchStrategicMerge (with conditional, global and add-if-not-present anchors, lists
-//! merged by their associative key), patchesJson6902 and foreach, applied rule after rule.
+//! merged by their associative key), patchesJson6902, foreach and mutate-existing targets, applied rule
+//! after rule.
 
 use serde_json::{Map, Value};
 
@@ -7,7 +8,7 @@ use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
 use super::pattern::{AnchorKind, PatternOutcome, match_pattern, parse_anchor};
 use super::validate::policy_namespace;
-use super::variables::{JsonContext, VariableError, substitute_all};
+use super::variables::{JsonContext, substitute_all};
 use super::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Runs every mutate rule of `policy` (after autogen) on `resource`, each on the previous result.
@@ -15,7 +16,16 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
     let namespace = policy_namespace(policy);
     let mut patched = resource.clone();
     let mut rules = Vec::new();
+    let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
     for rule in super::autogen::compute_rules(policy) {
+        // `applyRules: One` stops at the first rule that applied.
+        if apply_one
+            && rules
+                .iter()
+                .any(|response: &RuleResponse| matches!(response.status, RuleStatus::Pass | RuleStatus::Fail))
+        {
+            break;
+        }
         let Some(mutate) = rule.get("mutate") else {
             continue;
         };
@@ -25,14 +35,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
             continue;
         }
         let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
-        if mutate.get("targets").is_some() {
-            let reason = "mutate rules with targets (mutate existing resources) are not supported yet".to_string();
-            let mut unsupported = response(RuleStatus::Error, reason.clone());
-            unsupported.unsupported = Some(reason);
-            rules.push(unsupported);
-            continue;
-        }
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, true) {
+        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
             rules.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
             continue;
         }
@@ -46,6 +49,16 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
                 continue;
             }
             Ok(_) => {}
+        }
+        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+            rules
+                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
+            continue;
+        }
+        if let Some(targets) = mutate.get("targets").and_then(Value::as_array) {
+            // Mutate-existing rules patch other resources; the trigger itself is left unchanged.
+            rules.extend(mutate_targets(&policy_namespace(policy), targets, mutate, &context, request, &name));
+            continue;
         }
         let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
             mutate_foreach(foreach, &context, &effective, request, &name, 0)
@@ -64,6 +77,85 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
     MutateResponse { rules, patched_resource: patched }
 }
 
+/// Mutate-existing: every resource of the (fake) cluster a target spec selects is patched, with the
+/// resource available as `target`; each gets its own rule response carrying the patched target.
+fn mutate_targets(
+    policy_namespace: &str,
+    targets: &[Value],
+    mutate: &Value,
+    context: &JsonContext,
+    request: &Request,
+    rule_name: &str,
+) -> Vec<RuleResponse> {
+    let response = |status, message: String| RuleResponse::new(rule_name, RuleType::Mutation, status, message);
+    let mut out = Vec::new();
+    for spec in targets {
+        let mut selector_fields = Map::new();
+        for key in ["apiVersion", "kind", "name", "namespace", "selector"] {
+            if let Some(value) = spec.get(key) {
+                selector_fields.insert(key.to_string(), value.clone());
+            }
+        }
+        let selector = match substitute_all(&Value::Object(selector_fields), context) {
+            Ok(selector) => selector,
+            Err(error) => {
+                out.push(response(RuleStatus::Error, format!("failed to resolve target: {error}")));
+                continue;
+            }
+        };
+        let text = |key: &str| selector.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+        let (api_version, kind, name) = (text("apiVersion"), text("kind"), text("name"));
+        let namespace = if policy_namespace.is_empty() { text("namespace") } else { policy_namespace.to_string() };
+        for candidate in &request.cluster_resources {
+            let same_type = candidate.get("apiVersion").and_then(Value::as_str) == Some(api_version.as_str())
+                && matching::resource_kind(candidate) == kind;
+            let name_ok = name.is_empty() || super::pattern::wildcard_match(&name, matching::resource_name(candidate));
+            let namespace_ok = namespace.is_empty()
+                || super::pattern::wildcard_match(&namespace, matching::resource_namespace(candidate));
+            let labels = candidate.pointer("/metadata/labels").and_then(Value::as_object).cloned().unwrap_or_default();
+            let selector_ok = selector
+                .get("selector")
+                .filter(|selector| !selector.is_null())
+                .is_none_or(|selector| matching::selector_matches(selector, &labels));
+            if !(same_type && name_ok && namespace_ok && selector_ok) {
+                continue;
+            }
+            let mut target_context = context.clone();
+            target_context.set("target", candidate.clone());
+            if let Err(error) = load_context(spec.get("context"), rule_name, request, &mut target_context, None) {
+                out.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+                continue;
+            }
+            match evaluate_conditions(spec.get("preconditions"), &target_context) {
+                Err(error) => {
+                    out.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                    continue;
+                }
+                Ok(outcome) if !outcome.holds => {
+                    out.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                    continue;
+                }
+                Ok(_) => {}
+            }
+            let outcome = match mutate.get("foreach").and_then(Value::as_array) {
+                Some(foreach) => mutate_foreach(foreach, &target_context, candidate, request, rule_name, 0),
+                None => apply_patches(mutate, &target_context, candidate),
+            };
+            let mut rule_response = match &outcome {
+                Ok(Some(_)) => response(RuleStatus::Pass, "resource patched".to_string()),
+                Ok(None) => response(RuleStatus::Skip, "no patches applied".to_string()),
+                Err(error) => response(RuleStatus::Error, error.clone()),
+            };
+            rule_response.patched_target = Some(match outcome {
+                Ok(Some(patched)) => patched,
+                _ => candidate.clone(),
+            });
+            out.push(rule_response);
+        }
+    }
+    out
+}
+
 /// Applies the patch of a mutate block (or foreach entry) after substitution; `None` when nothing changed.
 fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Result<Option<Value>, String> {
     let mut patches = Map::new();
@@ -80,6 +172,9 @@ fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Resu
         substituted.get("patchesJson6902").and_then(Value::as_str).filter(|text| !text.is_empty())
     {
         apply_json6902(resource, patch)?
+    } else if let Some(operations) = substituted.get("patchesJson6902").and_then(Value::as_array) {
+        // A patch written as one `{{ }}` expression arrives as the list of operations itself.
+        apply_operations(resource, operations)?
     } else {
         return Err("empty mutate rule".to_string());
     };
@@ -98,45 +193,54 @@ fn mutate_foreach(
     nesting: usize,
 ) -> Result<Option<Value>, String> {
     let mut current = resource.clone();
-    let mut changed = false;
+    let mut context = context.clone();
+    let mut applied = 0;
     for entry in foreach {
         let list = entry.get("list").and_then(Value::as_str).unwrap_or("");
-        // Each entry reads the resource as patched so far.
-        let mut entry_context = context.clone();
-        if nesting == 0 {
-            entry_context.add_variable("request.object", current.clone());
-        }
-        let elements = match evaluate_list(list, &entry_context) {
-            Ok(elements) => elements,
-            Err(VariableError::NotFound(_)) => continue,
-            Err(error) => return Err(format!("failed to evaluate list {list}: {error}")),
+        let elements =
+            evaluate_list(list, &context).map_err(|error| format!("failed to evaluate list {list}: {error}"))?;
+        // Strategic merge patches walk the elements backwards by default, as Kyverno does; `order`
+        // overrides the direction.
+        let reverse = match entry.get("order").and_then(Value::as_str) {
+            Some("Descending") => true,
+            Some("Ascending") => false,
+            _ => entry.get("patchStrategicMerge").is_some(),
         };
-        // Kyverno walks the elements backwards so that JSON patches removing items keep valid indexes.
-        for (index, element) in elements.iter().enumerate().rev() {
+        let indexes: Vec<usize> =
+            if reverse { (0..elements.len()).rev().collect() } else { (0..elements.len()).collect() };
+        let mut patched = current.clone();
+        for index in indexes {
+            let element = &elements[index];
             if element.is_null() {
                 continue;
             }
-            let mut element_context = entry_context.clone();
-            element_context.add_variable("request.object", current.clone());
+            // Every element sees the resource as it was before this entry.
+            let mut element_context = context.clone();
             add_element(&mut element_context, element, index, nesting);
-            load_context(entry.get("context"), rule_name, request, &mut element_context, false)?;
+            load_context(entry.get("context"), rule_name, request, &mut element_context, Some(index))
+                .map_err(|error| format!("failed to load mutate.foreach[{index}].context: {error}"))?;
             match evaluate_conditions(entry.get("preconditions"), &element_context) {
                 Ok(outcome) if outcome.holds => {}
                 Ok(_) => continue,
-                Err(_) => continue,
+                Err(error) => {
+                    return Err(format!("failed to evaluate mutate.foreach[{index}].preconditions: {error}"));
+                }
             }
-            let result = if let Some(nested) = entry.get("foreach").and_then(Value::as_array) {
-                mutate_foreach(nested, &element_context, &current, request, rule_name, nesting + 1)?
-            } else {
-                apply_patches(entry, &element_context, &current)?
+            let result = match entry.get("foreach").and_then(Value::as_array) {
+                Some(nested) => mutate_foreach(nested, &element_context, &patched, request, rule_name, nesting + 1)?,
+                None => apply_patches(entry, &element_context, &patched)?,
             };
             if let Some(result) = result {
-                current = result;
-                changed = true;
+                patched = result;
             }
         }
+        if patched != current {
+            applied += 1;
+            current = patched;
+            context.add_variable("request.object", current.clone());
+        }
     }
-    Ok(changed.then_some(current))
+    Ok((applied > 0).then_some(current))
 }
 
 /// Why preprocessing dropped a patch.
@@ -169,7 +273,41 @@ fn condition_holds(resource: Option<&Value>, key: &str, pattern: &Value) -> bool
     let Some(value) = resource.and_then(|resource| resource.get(key)) else {
         return false;
     };
-    matches!(match_pattern(value, pattern), PatternOutcome::Pass)
+    matches!(match_pattern(value, &without_additions(pattern)), PatternOutcome::Pass)
+}
+
+/// A condition without its `+(key)` entries: those are patches, not conditions.
+fn without_additions(pattern: &Value) -> Value {
+    match pattern {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(key, _)| !matches!(parse_anchor(key), Some((AnchorKind::AddIfNotPresent, _))))
+                .map(|(key, child)| (key.clone(), without_additions(child)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// The `+(key)` entries inside a condition, as a patch for the value under the condition's key.
+fn additions(pattern: &Value, resource: Option<&Value>) -> Option<Value> {
+    let map = pattern.as_object()?;
+    let mut out = Map::new();
+    for (key, child) in map {
+        match parse_anchor(key) {
+            Some((AnchorKind::AddIfNotPresent, bare)) if resource.and_then(|resource| resource.get(bare)).is_none() => {
+                out.insert(bare.to_string(), strip_anchors(child));
+            }
+            Some(_) | None if child.is_object() => {
+                let bare = parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
+                if let Some(nested) = additions(child, resource.and_then(|resource| resource.get(bare))) {
+                    out.insert(bare.to_string(), nested);
+                }
+            }
+            _ => {}
+        }
+    }
+    (!out.is_empty()).then_some(Value::Object(out))
 }
 
 fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<Map<String, Value>, Dropped> {
@@ -187,7 +325,13 @@ fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<M
     let mut out = Map::new();
     for (key, value) in patch {
         match parse_anchor(key) {
-            Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _)) => {}
+            Some((AnchorKind::Condition, bare)) | Some((AnchorKind::Global, bare)) => {
+                // A condition may carry `+(key)` entries that patch the value it tested.
+                let child = resource.and_then(|resource| resource.get(bare));
+                if let Some(patch) = additions(value, child) {
+                    out.insert(bare.to_string(), patch);
+                }
+            }
             Some((AnchorKind::AddIfNotPresent, bare)) => {
                 let present = resource.and_then(|resource| resource.get(bare)).is_some();
                 if !present {
@@ -391,11 +535,16 @@ pub fn apply_json6902(resource: &Value, patch_text: &str) -> Result<Value, Strin
     if !document.errors.is_empty() {
         return Err(format!("failed to parse patchesJson6902: {}", document.error_text()));
     }
-    let Some(operations) = document.value.as_array().cloned() else {
+    let Some(operations) = document.yaml11_value().as_array().cloned() else {
         return Err("patchesJson6902 must be a list of operations".to_string());
     };
+    apply_operations(resource, &operations)
+}
+
+/// Applies RFC 6902 operations in order.
+fn apply_operations(resource: &Value, operations: &[Value]) -> Result<Value, String> {
     let mut current = resource.clone();
-    for operation in operations {
+    for operation in operations.iter().filter(|operation| !operation.is_null()) {
         let op = operation.get("op").and_then(Value::as_str).unwrap_or("");
         let path = operation.get("path").and_then(Value::as_str).unwrap_or("");
         match op {

@@ -747,10 +747,8 @@ fn validate_string(value: &Value, pattern: &str, operator: Operator) -> bool {
     if operator == Operator::Equal || operator == Operator::NotEqual {
         let text = match value {
             Value::String(text) => text.clone(),
-            Value::Number(number) => match number.as_i64() {
-                Some(integer) => integer.to_string(),
-                None => format_go_exponent(number.as_f64().unwrap_or(0.0)),
-            },
+            // The CLI holds resource numbers as float64, which Kyverno formats with an exponent here.
+            Value::Number(number) => format_go_exponent(number.as_f64().unwrap_or(0.0)),
             Value::Bool(flag) => flag.to_string(),
             _ => return false,
         };
@@ -868,6 +866,11 @@ pub fn parse_quantity(text: &str) -> Option<f64> {
         end += 1;
     }
     if end == digits_start {
+        return None;
+    }
+    // Beyond 17 significant digits a float cannot tell quantities apart; callers then compare text.
+    let digit_count = text[digits_start..end].chars().filter(char::is_ascii_digit).count();
+    if digit_count > 17 {
         return None;
     }
     let number: f64 = text[..end].parse().ok()?;

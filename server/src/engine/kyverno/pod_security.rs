@@ -18,7 +18,7 @@ struct Violation {
 const CONTAINER_KEYS: &[&str] = &["initContainers", "containers", "ephemeralContainers"];
 
 /// Evaluates a podSecurity block on the resource (Pod, controller template or CronJob template).
-pub fn validate(rule_name: &str, pod_security: &Value, resource: &Value, _rule: &Value) -> RuleResponse {
+pub fn validate(rule_name: &str, pod_security: &Value, resource: &Value, extra_excludes: &[Value]) -> RuleResponse {
     let level = pod_security.get("level").and_then(Value::as_str).unwrap_or("baseline");
     let version = pod_security.get("version").and_then(Value::as_str).unwrap_or("latest");
     let spec_pointer = ["/spec/template/spec", "/spec/jobTemplate/spec/template/spec", "/spec"]
@@ -52,6 +52,18 @@ pub fn validate(rule_name: &str, pod_security: &Value, resource: &Value, _rule: 
             RuleStatus::Pass,
             format!("validation rule '{rule_name}' passed."),
         );
+    }
+    // Controls exempted by PolicyExceptions turn a failure into a skip when nothing else remains.
+    if !extra_excludes.is_empty() {
+        violations.retain(|violation| !extra_excludes.iter().any(|exclude| excluded(exclude, violation)));
+        if violations.is_empty() {
+            return RuleResponse::new(
+                rule_name,
+                RuleType::Validation,
+                RuleStatus::Skip,
+                "rule is skipped due to policy exceptions",
+            );
+        }
     }
     let mut controls: Vec<&str> = violations.iter().map(|violation| violation.control).collect();
     controls.dedup();
@@ -103,11 +115,17 @@ fn excluded(exclude: &Value, violation: &Violation) -> bool {
             return false;
         }
         if let Some(values) = exclude.get("values").and_then(Value::as_array) {
-            let text = match &violation.value {
-                Value::String(text) => text.clone(),
-                other => other.to_string(),
+            // An object value (a hostPath) is compared through its string fields (the path).
+            let texts: Vec<String> = match &violation.value {
+                Value::String(text) => vec![text.clone()],
+                Value::Object(map) => map.values().filter_map(Value::as_str).map(str::to_string).collect(),
+                other => vec![other.to_string()],
             };
-            if !values.iter().filter_map(Value::as_str).any(|allowed| wildcard_match(allowed, &text)) {
+            let allowed = values
+                .iter()
+                .filter_map(Value::as_str)
+                .any(|allowed| texts.iter().any(|text| wildcard_match(allowed, text)));
+            if !allowed {
                 return false;
             }
         }

@@ -1,5 +1,6 @@
 //! Validate rules: preconditions, deny, pattern, anyPattern, foreach (nested, with element scope),
-//! podSecurity, plus the offline answers for CEL (unsupported) and verifyImages (skip).
+//! podSecurity, plus the offline answers for CEL (unsupported) and verifyImages (digests checked,
+//! signatures skipped).
 
 use serde_json::Value;
 
@@ -14,17 +15,21 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     let policy_namespace = policy_namespace(policy);
     let (base_context, effective) = request_context(resource, request);
     let mut responses = Vec::new();
+    let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
     for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
+        // `applyRules: One` stops at the first rule that passed or failed.
+        if apply_one
+            && responses
+                .iter()
+                .any(|response: &RuleResponse| matches!(response.status, RuleStatus::Pass | RuleStatus::Fail))
+        {
+            break;
+        }
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
         let match_target = if request.operation() == "DELETE" { resource } else { &effective };
         if rule.get("verifyImages").is_some() {
             if matching::rule_matches(rule, match_target, request, &policy_namespace) {
-                let mut response = RuleResponse::new(
-                    name,
-                    RuleType::ImageVerify,
-                    RuleStatus::Skip,
-                    "image verification needs registry access and signatures; it is not evaluated offline",
-                );
+                let mut response = verify_images(name, rule, &effective);
                 response.policy_pointer = Some(format!("/spec/rules/{index}/verifyImages"));
                 responses.push(response);
             }
@@ -34,15 +39,6 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             continue;
         };
         if !matching::rule_matches(rule, match_target, request, &policy_namespace) {
-            continue;
-        }
-        if let Some(exception) = matching::matching_exception(policy, name, match_target, request, &base_context) {
-            responses.push(RuleResponse::new(
-                name,
-                RuleType::Validation,
-                RuleStatus::Skip,
-                format!("rule is skipped due to policy exceptions{exception}"),
-            ));
             continue;
         }
         match super::cel_bridge::cel_preconditions(rule, match_target, request) {
@@ -63,7 +59,7 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             }
         }
         let mut context = base_context.clone();
-        let validator = Validator { rule, rule_name: name, request, nesting: 0 };
+        let validator = Validator { policy, rule, rule_name: name, request, nesting: 0 };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
             if response.status == RuleStatus::Fail
                 && allows_existing_violations(policy, rule, request)
@@ -83,6 +79,83 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         }
     }
     responses
+}
+
+/// The offline part of a verifyImages rule: digests required by `verifyDigest` are checked; signatures
+/// and attestations need a registry, so rules that ask for them are skipped with that reason.
+fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
+    let entries = rule.get("verifyImages").and_then(Value::as_array).cloned().unwrap_or_default();
+    let needs_registry = entries.iter().any(|entry| {
+        ["attestors", "attestations"]
+            .iter()
+            .any(|key| entry.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()))
+    });
+    if needs_registry {
+        return RuleResponse::new(
+            name,
+            RuleType::ImageVerify,
+            RuleStatus::Skip,
+            "image signatures and attestations need registry access; they are not verified offline",
+        );
+    }
+    let images = super::foreach::extract_images(resource);
+    for entry in &entries {
+        let references: Vec<&str> = entry
+            .get("imageReferences")
+            .or_else(|| entry.get("image").map(|_| &Value::Null))
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_else(|| vec!["*"]);
+        let verify_digest = entry.get("verifyDigest").and_then(Value::as_bool).unwrap_or(true);
+        for containers in images.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default() {
+            for info in containers.as_object().map(|map| map.values().cloned().collect::<Vec<_>>()).unwrap_or_default()
+            {
+                let reference = info.get("reference").and_then(Value::as_str).unwrap_or("");
+                if !references.iter().any(|pattern| super::pattern::wildcard_match(pattern, reference)) {
+                    continue;
+                }
+                let digest = info.get("digest").and_then(Value::as_str).unwrap_or("");
+                if verify_digest && digest.is_empty() {
+                    return RuleResponse::new(
+                        name,
+                        RuleType::ImageVerify,
+                        RuleStatus::Fail,
+                        format!("missing digest for {reference}"),
+                    );
+                }
+                // A required image must carry Kyverno's verification record, which only a
+                // successful signature check writes.
+                let required = entry.get("required").and_then(Value::as_bool).unwrap_or(true);
+                if required && !image_marked_verified(resource, reference) {
+                    return RuleResponse::new(
+                        name,
+                        RuleType::ImageVerify,
+                        RuleStatus::Fail,
+                        format!("unverified image {reference}"),
+                    );
+                }
+            }
+        }
+    }
+    RuleResponse::new(name, RuleType::ImageVerify, RuleStatus::Pass, "image verified")
+}
+
+/// Whether the `kyverno.io/verify-images` annotation records the image as verified.
+fn image_marked_verified(resource: &Value, reference: &str) -> bool {
+    let Some(text) = resource
+        .pointer("/metadata/annotations")
+        .and_then(|annotations| annotations.get("kyverno.io/verify-images"))
+        .and_then(Value::as_str)
+    else {
+        return false;
+    };
+    let Ok(Value::Object(record)) = serde_json::from_str::<Value>(text) else {
+        return false;
+    };
+    record.iter().any(|(image, status)| {
+        (image == reference || image.ends_with(reference) || reference.ends_with(image.as_str()))
+            && matches!(status.as_str(), Some("pass") | Some("true"))
+    })
 }
 
 /// Enforce rules on UPDATE requests let a resource keep a violation it already had
@@ -112,7 +185,7 @@ fn old_object_fails(policy: &Value, rule: &Value, validate: &Value, resource: &V
         return false;
     }
     let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
-    let validator = Validator { rule, rule_name: name, request: &create, nesting: 0 };
+    let validator = Validator { policy, rule, rule_name: name, request: &create, nesting: 0 };
     validator
         .validate(validate, &mut context, &effective, None)
         .is_some_and(|response| response.status == RuleStatus::Fail)
@@ -128,6 +201,7 @@ pub fn policy_namespace(policy: &Value) -> String {
 }
 
 struct Validator<'a> {
+    policy: &'a Value,
     rule: &'a Value,
     rule_name: &'a str,
     request: &'a Request,
@@ -148,12 +222,17 @@ impl Validator<'_> {
         resource: &Value,
         element: Option<&Value>,
     ) -> Option<RuleResponse> {
+        let element_index = if self.nesting == 0 {
+            None
+        } else {
+            context.get("elementIndex").and_then(Value::as_u64).map(|index| index as usize)
+        };
         let (entries, conditions) = if self.nesting == 0 {
             (self.rule.get("context"), self.rule.get("preconditions"))
         } else {
             (block.get("context"), block.get("preconditions"))
         };
-        if let Err(error) = load_context(entries, self.rule_name, self.request, context, self.nesting == 0) {
+        if let Err(error) = load_context(entries, self.rule_name, self.request, context, element_index) {
             return Some(self.response(RuleStatus::Error, format!("failed to load context: {error}")));
         }
         match evaluate_conditions(conditions, context) {
@@ -171,6 +250,23 @@ impl Validator<'_> {
             Ok(_) => {}
         }
         if self.nesting == 0 {
+            // Exceptions are looked up after the rule's context and preconditions, as Kyverno does.
+            let target =
+                context.root().pointer("/request/object").filter(|object| !object.is_null()).unwrap_or(resource);
+            let exception = matching::matching_exception(self.policy, self.rule_name, target, self.request, context);
+            let mut extra_excludes = Vec::new();
+            if let Some(exception) = exception {
+                // An exception listing podSecurity controls exempts those controls only.
+                match (exception.pod_security, block.get("podSecurity").is_some()) {
+                    (Some(controls), true) => extra_excludes = controls,
+                    _ => {
+                        return Some(self.response(
+                            RuleStatus::Skip,
+                            format!("rule is skipped due to policy exceptions{}", exception.key),
+                        ));
+                    }
+                }
+            }
             if let Some(response) = super::cel_bridge::validate_cel(self.rule_name, block, resource, self.request) {
                 return Some(response);
             }
@@ -180,7 +276,11 @@ impl Validator<'_> {
                 return Some(response);
             }
             if let Some(pod_security) = block.get("podSecurity") {
-                return Some(super::pod_security::validate(self.rule_name, pod_security, resource, self.rule));
+                // Kyverno does not check deleted Pods against the standards.
+                if self.request.operation() == "DELETE" {
+                    return None;
+                }
+                return Some(super::pod_security::validate(self.rule_name, pod_security, resource, &extra_excludes));
             }
         }
         if let Some(deny) = block.get("deny") {
@@ -239,16 +339,33 @@ impl Validator<'_> {
         }
     }
 
-    fn failure_message(&self, context: &JsonContext, path: &str) -> String {
+    /// Kyverno's failure message: the rule's message (ending in a period) and where the pattern failed,
+    /// or the error when there is no path.
+    fn failure_message(&self, context: &JsonContext, path: &str, error: &str) -> String {
         let message = self.rule_message();
         if message.is_empty() {
-            return format!("validation error: rule {} failed at path {}", self.rule_name, path);
+            if !path.is_empty() {
+                return format!("validation error: rule {} failed at path {path}", self.rule_name);
+            }
+            return format!("validation error: rule {} execution error: {error}", self.rule_name);
         }
-        let substituted = self.substituted_message(message, context);
-        if path.is_empty() {
-            return format!("validation error: {substituted}");
+        let mut substituted = match substitute_string(message, context, "/validate/message") {
+            Ok(Value::String(text)) => text,
+            Ok(other) => other.to_string(),
+            Err(_) => {
+                return format!(
+                    "validation error: variables substitution error in rule {} execution error: {error}",
+                    self.rule_name
+                );
+            }
+        };
+        if !substituted.ends_with('.') {
+            substituted.push('.');
         }
-        format!("validation error: {substituted} rule {} failed at path {path}", self.rule_name)
+        if !path.is_empty() {
+            return format!("validation error: {substituted} rule {} failed at path {path}", self.rule_name);
+        }
+        format!("validation error: {substituted} rule {} execution error: {error}", self.rule_name)
     }
 
     fn validate_patterns(&self, block: &Value, context: &JsonContext, target: &Value) -> RuleResponse {
@@ -263,10 +380,11 @@ impl Validator<'_> {
                 }
                 PatternOutcome::Skip(message) => self.response(RuleStatus::Skip, message),
                 PatternOutcome::Error(message) => {
-                    self.response(RuleStatus::Error, format!("{}: {message}", self.failure_message(context, "")))
+                    self.response(RuleStatus::Error, self.failure_message(context, "", &message))
                 }
                 PatternOutcome::Fail(error) => {
-                    let mut response = self.response(RuleStatus::Fail, self.failure_message(context, &error.path));
+                    let mut response =
+                        self.response(RuleStatus::Fail, self.failure_message(context, &error.path, &error.message));
                     response.policy_pointer = Some(format!("/pattern{}", error.pattern_pointer));
                     response.resource_pointer = Some(kyverno_path_to_pointer(&error.path));
                     response
@@ -304,8 +422,18 @@ impl Validator<'_> {
             return self
                 .response(RuleStatus::Skip, format!("rule {} skipped: all anyPatterns were skipped", self.rule_name));
         }
-        let message = self.substituted_message(self.rule_message(), context);
-        let mut response = self.response(RuleStatus::Fail, format!("validation error: {message} {}", failed.join(" ")));
+        let errors = failed.join(" ");
+        let message = if self.rule_message().is_empty() {
+            format!("validation error: {errors}")
+        } else {
+            let message = self.substituted_message(self.rule_message(), context);
+            if message.ends_with('.') {
+                format!("validation error: {message} {errors}")
+            } else {
+                format!("validation error: {message}. {errors}")
+            }
+        };
+        let mut response = self.response(RuleStatus::Fail, message);
         response.policy_pointer = Some("/anyPattern".to_string());
         response
     }
@@ -366,6 +494,7 @@ impl Validator<'_> {
                 None => element.is_object(),
             };
             let nested = Validator {
+                policy: self.policy,
                 rule: self.rule,
                 rule_name: self.rule_name,
                 request: self.request,
@@ -592,6 +721,68 @@ mod tests {
             expect_test::expect![[r#"
                 labels: skip
                 cel: skip
+            "#]],
+        );
+    }
+
+    #[test]
+    fn failure_messages_follow_kyverno() {
+        let policy = json!({
+            "kind": "ClusterPolicy",
+            "metadata": {"name": "p", "annotations": {"pod-policies.kyverno.io/autogen-controllers": "none"}},
+            "spec": {"rules": [
+                rule("tagged", json!({"message": "image of {{ request.object.metadata.name }} needs a tag",
+                    "pattern": {"spec": {"containers": [{"image": "!*:latest"}]}}})),
+                rule("bare", json!({"pattern": {"spec": {"hostNetwork": true}}})),
+            ]}
+        });
+        let messages: Vec<String> = validate_policy(&policy, &pod(), &Request::default())
+            .iter()
+            .map(|response| response.message.clone())
+            .collect();
+        expect_test::expect![[r#"
+            [
+                "validation error: image of web needs a tag. rule tagged failed at path /spec/containers/0/image/",
+                "validation error: rule bare failed at path /spec/hostNetwork/",
+            ]
+        "#]]
+        .assert_debug_eq(&messages);
+    }
+
+    #[test]
+    fn pod_security_exceptions_exempt_controls() {
+        let rules = json!([rule("pss", json!({"podSecurity": {"level": "baseline", "version": "latest"}}))]);
+        let mut host_pod = pod();
+        host_pod["spec"]["hostNetwork"] = json!(true);
+        host_pod["spec"]["containers"][0]["securityContext"] = json!({});
+        let exception = |controls: Value| {
+            json!({"kind": "PolicyException", "metadata": {"name": "e", "namespace": "shop"},
+                   "spec": {"exceptions": [{"policyName": "p", "ruleNames": ["pss"]}],
+                            "match": {"any": [{"resources": {"kinds": ["Pod"]}}]},
+                            "podSecurity": controls}})
+        };
+        check(
+            rules.clone(),
+            host_pod.clone(),
+            Request::default(),
+            expect_test::expect![[r#"
+                pss: fail
+            "#]],
+        );
+        check(
+            rules.clone(),
+            host_pod.clone(),
+            Request { exceptions: vec![exception(json!([{"controlName": "Host Namespaces"}]))], ..Request::default() },
+            expect_test::expect![[r#"
+                pss: skip
+            "#]],
+        );
+        check(
+            rules,
+            host_pod,
+            Request { exceptions: vec![exception(json!([{"controlName": "Capabilities"}]))], ..Request::default() },
+            expect_test::expect![[r#"
+                pss: fail
             "#]],
         );
     }

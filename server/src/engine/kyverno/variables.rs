@@ -30,26 +30,51 @@ impl std::fmt::Display for VariableError {
 /// The JSON document that `{{ }}` expressions query: `request`, `images`, `element`, context entries.
 #[derive(Clone, Debug)]
 pub struct JsonContext {
-    pub root: Value,
+    root: Value,
     /// DELETE requests read `request.oldObject` where policies wrote `request.object`.
     pub is_delete: bool,
+    /// The root converted for JMESPath once, reused by every query until the context changes.
+    converted: std::cell::OnceCell<jmespath::Rcvar>,
 }
 
 impl Default for JsonContext {
     fn default() -> Self {
-        JsonContext { root: Value::Object(Map::new()), is_delete: false }
+        JsonContext::new(Value::Object(Map::new()))
     }
 }
 
 impl JsonContext {
+    /// A context whose root document is `root`.
+    pub fn new(root: Value) -> Self {
+        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new() }
+    }
+
+    /// The root document.
+    pub fn root(&self) -> &Value {
+        &self.root
+    }
+
     /// Sets a value at a dotted path (`request.object.metadata.name`), creating objects on the way.
     pub fn add_variable(&mut self, dotted_key: &str, value: Value) {
-        let parts: Vec<&str> = dotted_key.split('.').collect();
+        self.converted = std::cell::OnceCell::new();
+        let parts = split_dotted_key(dotted_key);
+        let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
         set_path(&mut self.root, &parts, value);
     }
 
     /// Sets a top-level entry.
     pub fn set(&mut self, name: &str, value: Value) {
+        // A converted root is updated in place: its children are shared, so setting one top-level
+        // entry (a foreach element) costs the entry, not the whole document.
+        let previous = std::mem::take(&mut self.converted);
+        if let Some(converted) = previous.into_inner()
+            && let Some(map) = converted.as_object()
+        {
+            let mut map = map.clone();
+            let entry = jmespath::Variable::try_from(value.clone()).unwrap_or(jmespath::Variable::Null);
+            map.insert(name.to_string(), jmespath::Rcvar::new(entry));
+            let _ = self.converted.set(jmespath::Rcvar::new(jmespath::Variable::Object(map)));
+        }
         if !self.root.is_object() {
             self.root = Value::Object(Map::new());
         }
@@ -68,15 +93,14 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
-        let compiled = runtime()
-            .compile(expression)
+        let compiled = compile_lenient(expression)
             .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
         let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
-        let data = jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null);
-        let data = jmespath::Rcvar::new(data);
-        let result = compiled
-            .search(&data)
-            .map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
+        let data = self.converted.get_or_init(|| {
+            jmespath::Rcvar::new(jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null))
+        });
+        let result =
+            compiled.search(data).map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
         let value = to_value(&result);
         if value.is_null()
             && let Some(key) = missing_key(compiled.as_ast(), &self.root)
@@ -132,6 +156,49 @@ fn guard_null_subexpressions(ast: &Ast) -> Ast {
         Ast::Or { offset, lhs, rhs } => Ast::Or { offset: *offset, lhs: boxed(lhs), rhs: boxed(rhs) },
         other => other.clone(),
     }
+}
+
+/// Splits `a.b."c.d"` into `a`, `b`, `c.d`: quoted segments may contain dots.
+fn split_dotted_key(key: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut quoted = false;
+    for character in key.chars() {
+        match character {
+            '"' => quoted = !quoted,
+            '.' if !quoted => parts.push(std::mem::take(&mut current)),
+            other => current.push(other),
+        }
+    }
+    parts.push(current);
+    parts
+}
+
+/// Compiles an expression the way Kyverno's Go parser accepts it: that parser lets entries of a
+/// multi-select hash (`{a: x b: y}`) go without the separating comma, so missing commas are inserted
+/// where the Rust parser stops on one.
+fn compile_lenient(expression: &str) -> Result<jmespath::Expression<'static>, jmespath::JmespathError> {
+    let mut text = expression.to_string();
+    let mut first_error = None;
+    for _ in 0..64 {
+        match runtime().compile(&text) {
+            Ok(compiled) => return Ok(compiled),
+            Err(error) => {
+                let missing_comma = error.to_string().contains("Expected '}' or ','");
+                let offset = text.char_indices().nth(error.offset).map(|(index, _)| index);
+                if first_error.is_none() {
+                    first_error = Some(error);
+                }
+                match offset {
+                    Some(offset) if missing_comma => text.insert(offset, ','),
+                    _ => break,
+                }
+            }
+        }
+    }
+    Err(first_error.unwrap_or_else(|| {
+        jmespath::JmespathError::new(expression, 0, jmespath::ErrorReason::Parse("invalid expression".to_string()))
+    }))
 }
 
 fn set_path(target: &mut Value, parts: &[&str], value: Value) {
