@@ -89,6 +89,11 @@ pub const GLOBAL_FUNCTIONS: &[&str] = &[
     "md5",
     "listObjToMap",
     "random",
+    // ImageValidatingPolicy: known for the editor's checks, evaluated only with registry access.
+    "verifyImageSignatures",
+    "verifyAttestationSignatures",
+    "extractPayload",
+    "getImageData",
 ];
 
 /// Every member function name the library answers, for the compile-time checks.

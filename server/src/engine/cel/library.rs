@@ -104,12 +104,18 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 ["system", "serviceaccount", namespace, name] => (*namespace, *name),
                 _ => ("", ""),
             };
+            // Kyverno's ServiceAccount type exposes Go's field names; the lowercase ones are kept for
+            // policies written against older releases.
             Ok(Val::map(vec![
+                (Val::string("Namespace"), Val::string(namespace)),
+                (Val::string("Name"), Val::string(name)),
                 (Val::string("namespace"), Val::string(namespace)),
                 (Val::string("name"), Val::string(name)),
             ]))
         }
-        ("time.now", []) => Ok(Val::Timestamp(services.now_nanos)),
+        ("time.now", []) => {
+            Ok(Val::Timestamp(if services.now_nanos == 0 { super::now_nanos() } else { services.now_nanos }))
+        }
         _ => return None,
     })
 }

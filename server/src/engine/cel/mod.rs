@@ -70,7 +70,8 @@ pub struct Services {
     pub global_context: Map<String, Value>,
     /// Mocked HTTP responses: (method, url, body).
     pub http_mocks: Vec<(String, String, Value)>,
-    /// The time `time.now()` answers, in nanoseconds since the epoch.
+    /// The time `time.now()` answers, in nanoseconds since the epoch; 0 means the process-wide time
+    /// set by the front end ([`set_now`]).
     pub now_nanos: i128,
 }
 
@@ -181,6 +182,22 @@ impl Program {
         let interpreter = eval::Interpreter::new(activation, services, budget);
         interpreter.eval(&self.expr)
     }
+}
+
+/// The time `time.now()` answers when a caller does not set one in [`Services`]: handed in by the front
+/// end at startup (the engines never read the clock). Until then it is 2026-01-01T00:00:00Z, so tests
+/// are reproducible.
+static NOW_SECONDS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_767_225_600);
+
+/// Sets the time `time.now()` answers, in nanoseconds since the epoch.
+pub fn set_now(nanos: i128) {
+    let seconds = i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX);
+    NOW_SECONDS.store(seconds, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The current time for `time.now()`, in nanoseconds since the epoch.
+pub fn now_nanos() -> i128 {
+    i128::from(NOW_SECONDS.load(std::sync::atomic::Ordering::Relaxed)) * 1_000_000_000
 }
 
 /// Compiles through a process-wide cache: policies evaluate the same expressions for every resource,

@@ -373,13 +373,13 @@ pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let request = matching::applicable_request(policy, request)?;
     let params = None;
     let mut activation = base_activation(&request, params);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
     match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &request.services) {
         Ok(None) => {}
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    }
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
     }
     Some(run_validations(spec.get("validations"), "/spec/validations", &activation, &request.services))
 }
@@ -392,13 +392,13 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let autogen_kind = (applicable.object != request.object)
         .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
     let mut activation = base_activation(&applicable, None);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
     match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &applicable.services) {
         Ok(None) => {}
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    }
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
     }
     let mut current = applicable.object.clone();
     for (index, mutation) in
@@ -466,13 +466,13 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let spec = policy.get("spec")?;
     let request = matching::applicable_request(policy, request)?;
     let mut activation = base_activation(&request, None);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
     match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &request.services) {
         Ok(None) => {}
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    }
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
     }
     let mut generated = Vec::new();
     for (index, generate) in

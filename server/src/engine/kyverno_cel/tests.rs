@@ -186,3 +186,14 @@ fn variables_may_read_variables_declared_later() {
     }));
     check_validating(&policy, pod("p", "a"), "pass:  @ ");
 }
+
+#[test]
+fn match_conditions_may_read_variables() {
+    let policy = validating(json!({
+        "matchConstraints": pods_only(),
+        "variables": [{"name": "isWeb", "expression": "object.metadata.?labels.?app.orValue('') == 'web'"}],
+        "matchConditions": [{"name": "web", "expression": "variables.isWeb"}],
+        "validations": [{"expression": "false", "message": "web pods are checked"}]
+    }));
+    check_validating(&policy, pod("p", "a"), "fail: web pods are checked @ /spec/validations/0/expression");
+}
