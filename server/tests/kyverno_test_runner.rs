@@ -1,5 +1,5 @@
 //! The Kyverno Test runner on small in-memory test files: outcomes per resource, autogen rule names,
-//! values, mutate comparisons, CEL kinds reported unsupported, and test-file mistakes as problems.
+//! values, mutate comparisons, the CEL policy kinds, and test-file mistakes as problems.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -175,7 +175,7 @@ results:
 }
 
 #[test]
-fn unknown_keys_reject_the_file_and_cel_kinds_are_unsupported() {
+fn unknown_keys_reject_the_file_and_cel_flags_are_hints() {
     let fixture = format!(
         "{POLICY}
 #- /t/kyverno-test.yaml
@@ -191,7 +191,7 @@ results:
     check(
         &fixture,
         expect_test::expect![[r#"
-            require-team/check-team/good: expected pass actual unsupported -> Unsupported
+            require-team/check-team/good: expected pass actual pass -> Pass
         "#]],
     );
     let misspelled = fixture.replace("isValidatingPolicy", "isValidatingPolicyy");
@@ -302,6 +302,159 @@ results:
         expect_test::expect![[r#"
             /t/policy.yaml#0/spec/rules/0/validate/pattern/metadata/labels/team
             /t/resources.yaml#1/spec/template/metadata/labels/team
+        "#]],
+    );
+}
+
+#[test]
+fn cel_policy_kinds_run_through_the_cel_engine() {
+    let fixture = r#"
+#- /t/vpol.yaml
+apiVersion: policies.kyverno.io/v1alpha1
+kind: ValidatingPolicy
+metadata:
+  name: no-latest
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  validations:
+  - expression: "object.spec.containers.all(c, !c.image.endsWith(':latest'))"
+    message: latest is not allowed
+#- /t/mpol.yaml
+apiVersion: policies.kyverno.io/v1alpha1
+kind: MutatingPolicy
+metadata:
+  name: add-team
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  matchConditions:
+  - name: unlabeled
+    expression: "!has(object.metadata.labels)"
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: "Object{metadata: Object.metadata{labels: {'team': 'none'}}}"
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+spec:
+  containers: [{name: c, image: nginx:1}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: bad
+  labels: {team: a}
+spec:
+  containers: [{name: c, image: nginx:latest}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: bad-deploy
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: nginx:latest}]
+#- /t/patched.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+  namespace: default
+  labels: {team: none}
+spec:
+  containers: [{name: c, image: nginx:1}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [vpol.yaml, mpol.yaml]
+resources: [resources.yaml]
+results:
+- {policy: no-latest, kind: Pod, resources: [good], result: pass, isValidatingPolicy: true}
+- {policy: no-latest, kind: Pod, resources: [bad], result: fail, isValidatingPolicy: true}
+- {policy: no-latest, kind: Deployment, resources: [bad-deploy], result: fail, isValidatingPolicy: true}
+- {policy: add-team, kind: Pod, resources: [good], result: pass, patchedResources: patched.yaml, isMutatingPolicy: true}
+- {policy: add-team, kind: Pod, resources: [bad], result: skip, isMutatingPolicy: true}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            no-latest/-/good: expected pass actual pass -> Pass
+            no-latest/-/bad: expected fail actual fail -> Pass
+            no-latest/-/bad-deploy: expected fail actual fail -> Pass
+            add-team/-/good: expected pass actual pass -> Pass
+            add-team/-/bad: expected skip actual skip -> Pass
+        "#]],
+    );
+}
+
+#[test]
+fn validate_cel_reads_params_from_param_resources() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: max-containers
+spec:
+  rules:
+  - name: limit
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      cel:
+        paramKind: {apiVersion: v1, kind: ConfigMap}
+        paramRef: {name: limits, namespace: default}
+        expressions:
+        - expression: "size(object.spec.containers) <= int(params.data.max)"
+#- /t/params.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: limits, namespace: default}
+data: {max: "1"}
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: one}
+spec:
+  containers: [{name: a, image: nginx}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: two}
+spec:
+  containers: [{name: a, image: nginx}, {name: b, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+paramResources: [params.yaml]
+results:
+- {policy: max-containers, rule: limit, kind: Pod, resources: [one], result: pass}
+- {policy: max-containers, rule: limit, kind: Pod, resources: [two], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            max-containers/limit/one: expected pass actual pass -> Pass
+            max-containers/limit/two: expected fail actual fail -> Pass
         "#]],
     );
 }

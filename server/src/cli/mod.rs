@@ -110,6 +110,10 @@ pub fn main() -> ExitCode {
             return if usage { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
+    // The engines never read the clock; CEL's `time.now()` answers the time the front end hands in.
+    if let Ok(since_epoch) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        crate::engine::cel::set_now(since_epoch.as_nanos() as i128);
+    }
     let status = match arguments.command {
         Command::Serve { stdio: _ } => crate::lsp::run(),
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),

@@ -1,4 +1,6 @@
 //! Pure policy engines: values and JSON pointers in, results with JSON pointers out.
 
+pub mod cel;
 pub mod gatekeeper;
 pub mod kyverno;
+pub mod kyverno_cel;

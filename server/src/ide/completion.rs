@@ -17,6 +17,8 @@ pub enum CompletionKind {
     Field,
     Value,
     Kind,
+    /// A CEL function.
+    Function,
 }
 
 /// One completion item in editor terms.
@@ -41,6 +43,9 @@ pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Ve
     let Some(index) = file.source.segment_at(offset) else { return Vec::new() };
     let segment = &file.source.segments()[index];
     let relative = offset.saturating_sub(segment.start).min(segment.text.len());
+    if let Some(items) = super::cel::cel_completions(segment, relative) {
+        return items;
+    }
     let context = cursor_context(&segment.text, relative);
     let info = &file.documents[index];
     let mut items = match &context {

@@ -29,6 +29,7 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
         }
         schema_diagnostics(analysis, segment, info, &mut diagnostics);
         references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
+        super::cel::cel_diagnostics(segment, &mut diagnostics);
         super::embedded::embedded_diagnostics(segment, info, &mut diagnostics);
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));

@@ -29,6 +29,9 @@ pub(super) fn hover(analysis: &Analysis, path: &Path, offset: usize) -> Option<H
         return None;
     }
     let relative = offset.checked_sub(segment.start)?;
+    if let Some(result) = super::cel::cel_hover(segment, relative) {
+        return Some(result);
+    }
     let (pointer, span, side) = node_at(&segment.parsed, relative)?;
     let segments = pointer_segments(&pointer);
     let name = segments.last().cloned().unwrap_or_else(|| info.kind_name.clone());

@@ -1,6 +1,7 @@
 //! The one analysis API that both front ends call: a mutable [`AnalysisHost`] that takes file changes, and
 //! cheap immutable [`Analysis`] snapshots that answer diagnostics, symbols and the rest in editor terms.
 
+mod cel;
 pub(crate) mod completion;
 mod diagnostics;
 mod embedded;

@@ -98,6 +98,7 @@ pub fn completion_item(
         CompletionKind::Field => lsp::CompletionItemKind::FIELD,
         CompletionKind::Value => lsp::CompletionItemKind::ENUM_MEMBER,
         CompletionKind::Kind => lsp::CompletionItemKind::CLASS,
+        CompletionKind::Function => lsp::CompletionItemKind::FUNCTION,
     };
     let (text, format) = if item.is_snippet && snippets {
         (item.insert_text, lsp::InsertTextFormat::SNIPPET)

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 
 use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
+use crate::engine::kyverno_cel;
 
 const TEST_KEYS: &[&str] = &[
     "apiCallResponses",
@@ -59,7 +60,7 @@ const RESULT_KEYS: &[&str] = &[
     "namespace",
 ];
 
-/// Policy kinds evaluated with CEL, which this engine does not run yet.
+/// Policy kinds evaluated with CEL (engine::kyverno_cel).
 const CEL_KINDS: &[&str] = &[
     "ValidatingPolicy",
     "NamespacedValidatingPolicy",
@@ -236,6 +237,10 @@ impl Runner<'_> {
         for loaded in &target_resources {
             cluster_resources.push(loaded.value.clone());
         }
+        // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster.
+        for loaded in self.load_list(&test, "paramResources", &base, false) {
+            cluster_resources.push(loaded.value);
+        }
         let exceptions: Vec<Value> = self
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
@@ -398,7 +403,8 @@ impl Runner<'_> {
         if let Some(results) = test.get("results").and_then(Value::as_array) {
             for (index, entry) in results.iter().enumerate() {
                 for key in entry.as_object().map(|map| map.keys().cloned().collect::<Vec<_>>()).unwrap_or_default() {
-                    if !RESULT_KEYS.contains(&key.as_str()) {
+                    // Go's JSON decoding matches field names case-insensitively (`isMUtatingPolicy` is read).
+                    if !RESULT_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&key)) {
                         self.problem(
                             format!("/results/{index}/{}", super_pointer(&key)),
                             "kyverno-test/unknown-key",
@@ -563,34 +569,10 @@ impl Runner<'_> {
         let expected = expected_result(entry);
         let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
         let resources = resources_of(entry);
-        let is_cel_entry = entry
-            .as_object()
-            .is_some_and(|map| map.iter().any(|(key, value)| key.starts_with("is") && value.as_bool() == Some(true)));
         let policy = setup
             .policies
             .iter()
             .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
-        let policy_kind = policy.and_then(|loaded| loaded.value.get("kind").and_then(Value::as_str)).unwrap_or("");
-        if is_cel_entry || CEL_KINDS.contains(&policy_kind) {
-            for (resource_index, resource) in resources.iter().enumerate() {
-                let message = format!(
-                    "{} policies are evaluated with CEL, which is not implemented yet",
-                    if policy_kind.is_empty() { "CEL" } else { policy_kind }
-                );
-                self.push_result(
-                    entry,
-                    entry_index,
-                    resource_index,
-                    resource,
-                    "unsupported",
-                    Outcome::Unsupported,
-                    "CEL not implemented",
-                    &message,
-                    None,
-                );
-            }
-            return;
-        }
         let Some(policy) = policy else {
             self.problem(
                 format!("/results/{entry_index}/policy"),
@@ -1093,6 +1075,27 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .map(|loaded| &loaded.value)
         .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
         .collect();
+    let cel_policies: Vec<&Value> = setup
+        .policies
+        .iter()
+        .map(|loaded| &loaded.value)
+        .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
+        .collect();
+    for policy in cel_policies
+        .iter()
+        .filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy"))
+    {
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
+        let mut rules = Vec::new();
+        if let Some(outcome) = outcome {
+            if let Some(patched) = &outcome.patched {
+                current = patched.clone();
+            }
+            rules.push(cel_response(policy, RuleType::Mutation, &outcome));
+        }
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
     for policy in &policies {
         if !engine::policy_has(policy, "mutate") {
             continue;
@@ -1114,6 +1117,44 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let rules = engine::validate(policy, &current, &request);
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
+    for policy in cel_policies
+        .iter()
+        .filter(|policy| cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy"))
+    {
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let rules = kyverno_cel::validating_policy(policy, &cel_request)
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .unwrap_or_default();
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let rules = kyverno_cel::generating_policy(policy, &cel_request)
+            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
+            .unwrap_or_default();
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "DeletingPolicy")) {
+        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let rules = kyverno_cel::deleting_policy(policy, &cel_request)
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .unwrap_or_default();
+        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ImageValidatingPolicy")) {
+        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+        let reason = format!(
+            "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
+        );
+        let mut response =
+            RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
+        response.unsupported = Some(reason);
+        outcomes.push(PolicyOutcome {
+            policy_name: policy_name(policy),
+            rules: vec![response],
+            patched: current.clone(),
+        });
+    }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
             continue;
@@ -1130,6 +1171,42 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
     }
     outcomes
+}
+
+/// The CEL request for a resource: the Kyverno request plus the namespace object from the Values file.
+fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> kyverno_cel::Request {
+    let request = build_request(setup, policy, resource, operation_override);
+    let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
+    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let declared = setup.values.get("namespaces").and_then(Value::as_array).and_then(|items| {
+        items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace))
+    });
+    if let Some(namespace_object) = declared {
+        cel_request.namespace_object = Some(namespace_object.clone());
+    }
+    cel_request
+}
+
+/// Whether a policy is of the CEL kind `kind` or its Namespaced form.
+fn cel_kind_is(policy: &Value, kind: &str) -> bool {
+    policy
+        .get("kind")
+        .and_then(Value::as_str)
+        .is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
+}
+
+/// One rule response standing for a whole CEL policy (CEL policies have no rules).
+fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outcome) -> RuleResponse {
+    let status = match outcome.status {
+        kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
+        kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
+        kyverno_cel::Status::Error => engine::RuleStatus::Error,
+        kyverno_cel::Status::Skip => engine::RuleStatus::Skip,
+    };
+    let mut response = RuleResponse::new(&policy_name(policy), rule_type, status, outcome.message.clone());
+    response.policy_pointer = outcome.pointer.clone();
+    response.generated = outcome.generated.clone();
+    response
 }
 
 fn policy_name(policy: &Value) -> String {

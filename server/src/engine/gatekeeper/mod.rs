@@ -100,8 +100,10 @@ enum TemplateCode {
 pub struct CompiledTemplate {
     /// `spec.crd.spec.names.kind`: the kind of its constraints.
     pub kind: String,
-    /// Whether the template also carries CEL code (evaluated with Rego for now).
+    /// Whether the template also carries CEL code; gator evaluates it in preference to Rego.
     pub has_cel: bool,
+    /// The `source` of the `K8sNativeValidation` code block, evaluated by `engine::kyverno_cel`.
+    cel_source: Option<Value>,
     parameters_schema: Option<Value>,
     code: TemplateCode,
 }
@@ -176,6 +178,32 @@ fn has_cel_code(template: &Value) -> bool {
     })
 }
 
+/// The `source` of the template's `K8sNativeValidation` code block.
+fn cel_source(template: &Value) -> Option<Value> {
+    let codes = template.pointer("/spec/targets/0/code").and_then(Value::as_array)?;
+    let code = codes.iter().find(|code| code.get("engine").and_then(Value::as_str) == Some("K8sNativeValidation"))?;
+    code.get("source").cloned()
+}
+
+/// Runs the CEL code of a template on a review, as gator's K8sNativeValidation driver does.
+fn review_with_cel(source: &Value, constraint: &Value, review: &Value, namespace: Option<&Value>) -> Vec<Violation> {
+    let request = crate::engine::kyverno_cel::Request {
+        operation: review.get("operation").and_then(Value::as_str).unwrap_or("").to_string(),
+        object: review.get("object").cloned().unwrap_or(Value::Null),
+        old_object: review.get("oldObject").cloned().unwrap_or(Value::Null),
+        user_info: review.get("userInfo").cloned().unwrap_or_else(|| json!({})),
+        namespace_object: namespace.cloned(),
+        ..Default::default()
+    };
+    match crate::engine::kyverno_cel::gatekeeper_validate(source, constraint, &request) {
+        Ok(violations) => violations
+            .into_iter()
+            .map(|violation| Violation { message: violation.message, details: json!({}) })
+            .collect(),
+        Err(error) => vec![Violation { message: error, details: json!({}) }],
+    }
+}
+
 /// Checks a ConstraintTemplate the way the constraint framework does and compiles its Rego.
 pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<CompiledTemplate, TemplateError> {
     let error = |pointer: &str, message: String| TemplateError { pointer: pointer.to_string(), message };
@@ -218,19 +246,21 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
             return Ok(CompiledTemplate {
                 kind: kind.to_string(),
                 has_cel,
+                cel_source: cel_source(template),
                 parameters_schema,
                 code: TemplateCode::CelOnly,
             });
         }
         return Err(error("/spec/targets/0", "the target has no Rego code".to_string()));
     };
-    // FIXME(cel): a template with both Rego and CEL is evaluated with its Rego until the CEL engine lands;
-    // gator would pick the CEL driver first.
+    // A template with both Rego and CEL still compiles its Rego (errors are reported), but reviews run the
+    // CEL code, as gator's driver order puts K8sNativeValidation first.
     let (engine, violation_query) =
         build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
     Ok(CompiledTemplate {
         kind: kind.to_string(),
         has_cel,
+        cel_source: cel_source(template),
         parameters_schema,
         code: TemplateCode::Rego { engine: Box::new(engine), violation_query },
     })
@@ -589,6 +619,9 @@ fn review_from_source(
     }
     if !matched {
         return Ok(ReviewOutcome::Evaluated(Vec::new()));
+    }
+    if let Some(source) = &template.cel_source {
+        return Ok(ReviewOutcome::Evaluated(review_with_cel(source, constraint, &built.review, namespace)));
     }
     let (engine, query) = match &template.code {
         TemplateCode::Rego { engine, violation_query } => (engine, violation_query),

@@ -183,19 +183,11 @@ fn rego_v1_source_is_read_as_v1() {
 }
 
 #[test]
-fn cel_only_templates_are_unsupported() {
+fn cel_only_templates_run_on_the_cel_engine() {
     let template = yaml(
-        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8stest\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sTest\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n          source:\n            validations:\n              - expression: \"true\"\n",
+        "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8stest\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sTest\n  targets:\n    - target: admission.k8s.gatekeeper.sh\n      code:\n        - engine: K8sNativeValidation\n          source:\n            validations:\n              - expression: \"false\"\n                message: denied by CEL\n",
     );
-    check_review_with(
-        template,
-        CONSTRAINT,
-        POD,
-        &[],
-        expect![[
-            "unsupported: the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
-        ]],
-    );
+    check_review_with(template, CONSTRAINT, POD, &[], expect![["violation: denied by CEL"]]);
 }
 
 #[test]

@@ -8,6 +8,7 @@
 
 pub mod api_call;
 pub mod autogen;
+pub mod cel_bridge;
 pub mod conditions;
 pub mod foreach;
 pub mod generate;

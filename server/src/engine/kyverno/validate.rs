@@ -41,12 +41,22 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         if !matching::rule_matches(rule, match_target, request, &policy_namespace) {
             continue;
         }
-        if rule.get("celPreconditions").is_some() {
-            let reason = "celPreconditions need the CEL engine, which is not implemented yet".to_string();
-            let mut response = RuleResponse::new(name, RuleType::Validation, RuleStatus::Error, reason.clone());
-            response.unsupported = Some(reason);
-            responses.push(response);
-            continue;
+        match super::cel_bridge::cel_preconditions(rule, match_target, request) {
+            Ok(true) => {}
+            Ok(false) => {
+                responses.push(RuleResponse::new(
+                    name,
+                    RuleType::Validation,
+                    RuleStatus::Skip,
+                    "cel preconditions not met",
+                ));
+                continue;
+            }
+            Err(error) => {
+                let message = format!("failed to evaluate cel preconditions: {error}");
+                responses.push(RuleResponse::new(name, RuleType::Validation, RuleStatus::Error, message));
+                continue;
+            }
         }
         let mut context = base_context.clone();
         let validator = Validator { policy, rule, rule_name: name, request, nesting: 0 };
@@ -256,6 +266,9 @@ impl Validator<'_> {
                         ));
                     }
                 }
+            }
+            if let Some(response) = super::cel_bridge::validate_cel(self.rule_name, block, resource, self.request) {
+                return Some(response);
             }
             if let Some(reason) = unsupported_reason(block) {
                 let mut response = self.response(RuleStatus::Error, reason.clone());
@@ -696,10 +709,10 @@ mod tests {
     }
 
     #[test]
-    fn update_requests_keep_existing_violations_and_cel_is_unsupported() {
+    fn update_requests_keep_existing_violations_and_cel_runs() {
         let rules = json!([
             rule("labels", json!({"pattern": {"metadata": {"labels": {"team": "?*"}}}})),
-            rule("cel", json!({"cel": {"expressions": [{"expression": "true"}]}})),
+            rule("cel", json!({"cel": {"expressions": [{"expression": "has(object.metadata.labels.team)"}]}})),
         ]);
         check(
             rules,
@@ -707,7 +720,7 @@ mod tests {
             Request { operation: "UPDATE".to_string(), ..Request::default() },
             expect_test::expect![[r#"
                 labels: skip
-                cel: error
+                cel: skip
             "#]],
         );
     }

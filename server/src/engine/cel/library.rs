@@ -1,0 +1,794 @@
+//! Kubernetes CEL libraries (quantity, url, ip, cidr, semver, format, jsonpatch, time) and Kyverno's
+//! (resource, image data, http, globalContext, json, yaml, image references), all answered offline.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use serde_json::Value;
+
+use super::eval::{EvalResult, Interpreter};
+use super::value::{Numeric, Object, Val, numeric, values_equal};
+
+const NANO: i128 = 1_000_000_000;
+
+fn object(value: Object) -> Val {
+    Val::Object(Arc::new(value))
+}
+
+/// Global library functions; `None` when the name and arguments match nothing here.
+pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Option<EvalResult> {
+    let services = interpreter.services;
+    Some(match (name, args) {
+        ("quantity", [Val::String(text)]) => parse_quantity(text).map(object),
+        ("isQuantity", [Val::String(text)]) => Ok(Val::Bool(parse_quantity(text).is_ok())),
+        ("url", [Val::String(text)]) => parse_url(text).map(object),
+        ("isURL", [Val::String(text)]) => Ok(Val::Bool(parse_url(text).is_ok())),
+        ("ip", [Val::String(text)]) => parse_ip(text).map(|address| object(Object::Ip(address))),
+        ("isIP", [Val::String(text)]) => Ok(Val::Bool(parse_ip(text).is_ok())),
+        ("ip.isCanonical", [Val::String(text)]) => match parse_ip(text) {
+            Ok(address) => Ok(Val::Bool(address.to_string() == text.as_ref())),
+            Err(error) => Err(error),
+        },
+        ("cidr", [Val::String(text)]) => parse_cidr(text).map(object),
+        ("isCIDR", [Val::String(text)]) => Ok(Val::Bool(parse_cidr(text).is_ok())),
+        ("semver", [Val::String(text), ..]) => parse_semver(text).map(object),
+        ("isSemver", [Val::String(text), ..]) => Ok(Val::Bool(parse_semver(text).is_ok())),
+        ("format.named", [Val::String(format)]) => Ok(if KNOWN_FORMATS.contains(&format.as_ref()) {
+            Val::Optional(Some(Arc::new(object(Object::Format(format.to_string())))))
+        } else {
+            Val::Optional(None)
+        }),
+        ("jsonpatch.escapeKey", [Val::String(key)]) => Ok(Val::string(key.replace('~', "~0").replace('/', "~1"))),
+        ("base64.encode", [Val::Bytes(bytes)]) => {
+            Ok(Val::string(base64::engine::general_purpose::STANDARD.encode(bytes)))
+        }
+        ("base64.decode", [Val::String(text)]) => base64::engine::general_purpose::STANDARD
+            .decode(text.as_bytes())
+            .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(text.as_bytes()))
+            .map(|bytes| Val::Bytes(bytes.into()))
+            .map_err(|error| format!("base64 decode: {error}")),
+        ("image" | "parseImageReference", [Val::String(text)]) => parse_image(text).map(object),
+        ("isImage", [Val::String(text)]) => Ok(Val::Bool(parse_image(text).is_ok())),
+        (
+            "resource.Get",
+            [Val::String(api_version), Val::String(resource), Val::String(namespace), Val::String(name)],
+        ) => match services.find_resource(api_version, resource, namespace, Some(name)).into_iter().next() {
+            Some(found) => Ok(Val::from_json(found)),
+            None => Err(format!("{resource} \"{name}\" not found")),
+        },
+        ("resource.List", [Val::String(api_version), Val::String(resource), Val::String(namespace)]) => {
+            let items: Vec<Val> = services
+                .find_resource(api_version, resource, namespace, None)
+                .into_iter()
+                .map(Val::from_json)
+                .collect();
+            Ok(Val::map(vec![(Val::string("items"), Val::list(items))]))
+        }
+        ("image.GetMetadata", [Val::String(reference)]) => match services.image_data.get(reference.as_ref()) {
+            Some(data) => Ok(Val::from_json(data)),
+            None => Err(format!("failed to fetch image metadata for {reference}: no image data in the test's context")),
+        },
+        ("globalContext.Get", [Val::String(name), Val::String(projection)]) => {
+            match services.global_context.get(name.as_ref()) {
+                Some(data) => {
+                    if projection.is_empty() {
+                        Ok(Val::from_json(data))
+                    } else {
+                        Ok(data.get(projection.as_ref()).map(Val::from_json).unwrap_or(Val::Null))
+                    }
+                }
+                None => Err(format!("global context entry {name} not found")),
+            }
+        }
+        ("http.Get" | "http.Post", [Val::String(url), ..]) => {
+            let method = if name == "http.Get" { "GET" } else { "POST" };
+            match services
+                .http_mocks
+                .iter()
+                .find(|(mock_method, mock_url, _)| mock_method.eq_ignore_ascii_case(method) && mock_url == url.as_ref())
+            {
+                Some((_, _, body)) => Ok(Val::from_json(body)),
+                None => Err(format!("http {method} {url}: no network in offline evaluation and no mocked response")),
+            }
+        }
+        ("json.unmarshal" | "json.Unmarshal", [Val::String(text)]) => serde_json::from_str::<Value>(text)
+            .map(|value| Val::from_json(&value))
+            .map_err(|error| format!("json: {error}")),
+        ("yaml.parse" | "yaml.Parse", [Val::String(text)]) => yaml_serde::from_str::<Value>(text)
+            .map(|value| Val::from_json(&value))
+            .map_err(|error| format!("yaml: {error}")),
+        ("parseServiceAccount" | "user.parseServiceAccount", [Val::String(user)]) => {
+            let parts: Vec<&str> = user.split(':').collect();
+            let (namespace, name) = match parts.as_slice() {
+                ["system", "serviceaccount", namespace, name] => (*namespace, *name),
+                _ => ("", ""),
+            };
+            // Kyverno's ServiceAccount type exposes Go's field names; the lowercase ones are kept for
+            // policies written against older releases.
+            Ok(Val::map(vec![
+                (Val::string("Namespace"), Val::string(namespace)),
+                (Val::string("Name"), Val::string(name)),
+                (Val::string("namespace"), Val::string(namespace)),
+                (Val::string("name"), Val::string(name)),
+            ]))
+        }
+        ("time.now", []) => {
+            Ok(Val::Timestamp(if services.now_nanos == 0 { super::now_nanos() } else { services.now_nanos }))
+        }
+        _ => return None,
+    })
+}
+
+/// Member functions of the library types; `None` when nothing here answers.
+pub fn call_member(interpreter: &Interpreter, name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResult> {
+    let _ = interpreter;
+    if let Val::String(text) = receiver {
+        // `'1.2.3'.isSemver()` style calls are not Kubernetes; only the format validator takes strings.
+        let _ = text;
+        return None;
+    }
+    let Val::Object(target) = receiver else {
+        return None;
+    };
+    Some(match (target.as_ref(), name, args) {
+        (Object::Quantity { nano, .. }, _, _) => quantity_member(*nano, name, args)?,
+        (Object::Url { scheme, host, path, query, .. }, _, []) => match name {
+            "getScheme" => Ok(Val::string(scheme.as_str())),
+            "getHost" => Ok(Val::string(host.as_str())),
+            "getHostname" => {
+                let hostname = if let Some(rest) = host.strip_prefix('[') {
+                    rest.split(']').next().unwrap_or("").to_string()
+                } else {
+                    host.rsplit_once(':').map_or(host.clone(), |(name, _)| name.to_string())
+                };
+                Ok(Val::string(hostname))
+            }
+            "getPort" => {
+                let port = if host.starts_with('[') {
+                    host.rsplit_once("]:").map(|(_, port)| port.to_string()).unwrap_or_default()
+                } else {
+                    host.rsplit_once(':').map(|(_, port)| port.to_string()).unwrap_or_default()
+                };
+                Ok(Val::string(port))
+            }
+            "getEscapedPath" => Ok(Val::string(path.as_str())),
+            "getQuery" => {
+                let mut entries: Vec<(Val, Val)> = Vec::new();
+                for pair in query.split('&').filter(|pair| !pair.is_empty()) {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    let key = Val::string(percent_decode(key));
+                    let value = Val::string(percent_decode(value));
+                    if let Some(position) = entries.iter().position(|(existing, _)| values_equal(existing, &key)) {
+                        if let Val::List(items) = &entries[position].1 {
+                            let mut items = items.as_ref().clone();
+                            items.push(value);
+                            entries[position].1 = Val::list(items);
+                        }
+                    } else {
+                        entries.push((key, Val::list(vec![value])));
+                    }
+                }
+                Ok(Val::map(entries))
+            }
+            _ => return None,
+        },
+        (Object::Ip(address), _, []) => match name {
+            "family" => Ok(Val::Int(if address.is_ipv4() { 4 } else { 6 })),
+            "isUnspecified" => Ok(Val::Bool(address.is_unspecified())),
+            "isLoopback" => Ok(Val::Bool(address.is_loopback())),
+            "isLinkLocalMulticast" => Ok(Val::Bool(match address {
+                IpAddr::V4(v4) => v4.octets()[..3] == [224, 0, 0],
+                IpAddr::V6(v6) => v6.segments()[0] & 0xff0f == 0xff02,
+            })),
+            "isLinkLocalUnicast" => Ok(Val::Bool(match address {
+                IpAddr::V4(v4) => v4.is_link_local(),
+                IpAddr::V6(v6) => v6.segments()[0] & 0xffc0 == 0xfe80,
+            })),
+            "isGlobalUnicast" => Ok(Val::Bool(match address {
+                IpAddr::V4(v4) => {
+                    !(v4.is_unspecified()
+                        || v4.is_loopback()
+                        || v4.is_link_local()
+                        || v4.is_multicast()
+                        || v4.is_broadcast())
+                }
+                IpAddr::V6(v6) => {
+                    !(v6.is_unspecified()
+                        || v6.is_loopback()
+                        || v6.is_multicast()
+                        || v6.segments()[0] & 0xffc0 == 0xfe80)
+                }
+            })),
+            "string" => Ok(Val::string(address.to_string())),
+            _ => return None,
+        },
+        (Object::Cidr { address, prefix, .. }, _, _) => match (name, args) {
+            ("prefixLength", []) => Ok(Val::Int(i64::from(*prefix))),
+            ("ip", []) => Ok(object(Object::Ip(*address))),
+            ("masked", []) => {
+                let masked = mask(*address, *prefix);
+                Ok(object(Object::Cidr { address: masked, prefix: *prefix, text: format!("{masked}/{prefix}") }))
+            }
+            ("string", []) => Ok(Val::string(receiver.display())),
+            ("containsIP", [other]) => {
+                let other = match other {
+                    Val::String(text) => match parse_ip(text) {
+                        Ok(address) => address,
+                        Err(error) => return Some(Err(error)),
+                    },
+                    Val::Object(inner) => match inner.as_ref() {
+                        Object::Ip(address) => *address,
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                Ok(Val::Bool(cidr_contains(*address, *prefix, other)))
+            }
+            ("containsCIDR", [other]) => {
+                let (other_address, other_prefix) = match other {
+                    Val::String(text) => match parse_cidr(text) {
+                        Ok(Object::Cidr { address, prefix, .. }) => (address, prefix),
+                        Ok(_) => return None,
+                        Err(error) => return Some(Err(error)),
+                    },
+                    Val::Object(inner) => match inner.as_ref() {
+                        Object::Cidr { address, prefix, .. } => (*address, *prefix),
+                        _ => return None,
+                    },
+                    _ => return None,
+                };
+                Ok(Val::Bool(other_prefix >= *prefix && cidr_contains(*address, *prefix, other_address)))
+            }
+            _ => return None,
+        },
+        (Object::Semver { major, minor, patch, pre, .. }, _, _) => match (name, args) {
+            ("major", []) => Ok(Val::Int(*major as i64)),
+            ("minor", []) => Ok(Val::Int(*minor as i64)),
+            ("patch", []) => Ok(Val::Int(*patch as i64)),
+            ("compareTo" | "isLessThan" | "isGreaterThan", [Val::Object(other)]) => {
+                let Object::Semver {
+                    major: other_major, minor: other_minor, patch: other_patch, pre: other_pre, ..
+                } = other.as_ref()
+                else {
+                    return None;
+                };
+                let ordering = (major, minor, patch)
+                    .cmp(&(other_major, other_minor, other_patch))
+                    .then_with(|| compare_prerelease(pre, other_pre));
+                Ok(match name {
+                    "compareTo" => Val::Int(ordering as i64),
+                    "isLessThan" => Val::Bool(ordering == std::cmp::Ordering::Less),
+                    _ => Val::Bool(ordering == std::cmp::Ordering::Greater),
+                })
+            }
+            _ => return None,
+        },
+        (Object::Format(format), "validate", [Val::String(text)]) => {
+            let errors = validate_format(format, text);
+            Ok(if errors.is_empty() {
+                Val::Optional(None)
+            } else {
+                Val::Optional(Some(Arc::new(Val::list(errors.into_iter().map(Val::string).collect()))))
+            })
+        }
+        (Object::Image { registry, repository, tag, digest }, _, []) => match name {
+            "registry" => Ok(Val::string(registry.as_str())),
+            "repository" => Ok(Val::string(repository.as_str())),
+            "identifier" => Ok(Val::string(if digest.is_empty() { tag.as_str() } else { digest.as_str() })),
+            "tag" => Ok(Val::string(tag.as_str())),
+            "digest" => Ok(Val::string(digest.as_str())),
+            "containsDigest" => Ok(Val::Bool(!digest.is_empty())),
+            "string" => Ok(Val::string(receiver.display())),
+            _ => return None,
+        },
+        _ => return None,
+    })
+}
+
+fn quantity_member(nano: i128, name: &str, args: &[Val]) -> Option<EvalResult> {
+    let other = |value: &Val| -> Option<i128> {
+        match value {
+            Val::Object(inner) => match inner.as_ref() {
+                Object::Quantity { nano, .. } => Some(*nano),
+                _ => None,
+            },
+            Val::Int(integer) => Some(i128::from(*integer) * NANO),
+            _ => None,
+        }
+    };
+    Some(match (name, args) {
+        ("isInteger", []) => Ok(Val::Bool(nano % NANO == 0 && i64::try_from(nano / NANO).is_ok())),
+        ("asInteger", []) => {
+            if nano % NANO != 0 {
+                Err("cannot convert value to integer".to_string())
+            } else {
+                i64::try_from(nano / NANO).map(Val::Int).map_err(|_| "cannot convert value to integer".to_string())
+            }
+        }
+        ("asApproximateFloat", []) => Ok(Val::Double(nano as f64 / NANO as f64)),
+        ("sign", []) => Ok(Val::Int(nano.signum() as i64)),
+        ("add" | "sub", [value]) => {
+            let right = other(value)?;
+            let result = if name == "add" { nano + right } else { nano - right };
+            Ok(object(Object::Quantity { text: format_quantity(result), nano: result }))
+        }
+        ("isGreaterThan", [value]) => Ok(Val::Bool(nano > other(value)?)),
+        ("isLessThan", [value]) => Ok(Val::Bool(nano < other(value)?)),
+        ("compareTo", [value]) => Ok(Val::Int(nano.cmp(&other(value)?) as i64)),
+        _ => return None,
+    })
+}
+
+/// Duration and timestamp accessors.
+pub fn time_member(name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResult> {
+    match receiver {
+        Val::Duration(nanos) => Some(Ok(match (name, args) {
+            ("getHours", []) => Val::Int(nanos / 3_600_000_000_000),
+            ("getMinutes", []) => Val::Int(nanos / 60_000_000_000),
+            ("getSeconds", []) => Val::Int(nanos / 1_000_000_000),
+            ("getMilliseconds", []) => Val::Int(nanos / 1_000_000),
+            _ => return None,
+        })),
+        Val::Timestamp(nanos) => {
+            use chrono::{Datelike, Timelike};
+            let seconds = nanos.div_euclid(NANO) as i64;
+            let time = chrono::DateTime::from_timestamp(seconds, 0)?;
+            Some(Ok(match (name, args) {
+                ("getFullYear", []) => Val::Int(i64::from(time.year())),
+                ("getMonth", []) => Val::Int(i64::from(time.month0())),
+                ("getDayOfMonth", []) => Val::Int(i64::from(time.day0())),
+                ("getDate", []) => Val::Int(i64::from(time.day())),
+                ("getDayOfYear", []) => Val::Int(i64::from(time.ordinal0())),
+                ("getDayOfWeek", []) => Val::Int(i64::from(time.weekday().num_days_from_sunday())),
+                ("getHours", []) => Val::Int(i64::from(time.hour())),
+                ("getMinutes", []) => Val::Int(i64::from(time.minute())),
+                ("getSeconds", []) => Val::Int(i64::from(time.second())),
+                ("getMilliseconds", []) => Val::Int((nanos.rem_euclid(NANO) / 1_000_000) as i64),
+                _ => return None,
+            }))
+        }
+        _ => None,
+    }
+}
+
+/// Parses a Go duration string such as `1h30m`, `-2.5s` or `100ms`.
+pub fn parse_duration(text: &str) -> Result<i64, String> {
+    let invalid = || format!("invalid duration {text:?}");
+    let (negative, mut rest) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if rest == "0" {
+        return Ok(0);
+    }
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let number_end =
+            rest.find(|character: char| !(character.is_ascii_digit() || character == '.')).ok_or_else(invalid)?;
+        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
+        rest = &rest[number_end..];
+        let unit_end =
+            rest.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(rest.len());
+        let unit = match &rest[..unit_end] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return Err(invalid()),
+        };
+        total += number * unit;
+        rest = &rest[unit_end..];
+    }
+    if total > i64::MAX as f64 {
+        return Err(invalid());
+    }
+    Ok(if negative { -(total as i64) } else { total as i64 })
+}
+
+/// Parses an RFC 3339 timestamp into nanoseconds since the epoch.
+pub fn parse_timestamp(text: &str) -> Result<i128, String> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|time| i128::from(time.timestamp()) * NANO + i128::from(time.timestamp_subsec_nanos()))
+        .map_err(|error| format!("invalid timestamp {text:?}: {error}"))
+}
+
+/// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`).
+pub fn parse_quantity(text: &str) -> Result<Object, String> {
+    let invalid = || {
+        format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text:?}")
+    };
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed != text {
+        return Err(invalid());
+    }
+    let (negative, body) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let number_end =
+        body.find(|character: char| !(character.is_ascii_digit() || character == '.')).unwrap_or(body.len());
+    let (number, suffix) = body.split_at(number_end);
+    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
+        return Err(invalid());
+    }
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = format!("{whole}{fraction}");
+    let mantissa: i128 = digits
+        .trim_start_matches('0')
+        .parse::<i128>()
+        .or_else(|_| if digits.chars().all(|character| character == '0') { Ok(0) } else { Err(invalid()) })?;
+    let fraction_digits = fraction.len() as u32;
+    let (multiplier_num, exponent10): (i128, i32) = match suffix {
+        "" => (1, 0),
+        "n" => (1, -9),
+        "u" => (1, -6),
+        "m" => (1, -3),
+        "k" => (1, 3),
+        "M" => (1, 6),
+        "G" => (1, 9),
+        "T" => (1, 12),
+        "P" => (1, 15),
+        "E" => (1, 18),
+        "Ki" => (1 << 10, 0),
+        "Mi" => (1 << 20, 0),
+        "Gi" => (1 << 30, 0),
+        "Ti" => (1 << 40, 0),
+        "Pi" => (1 << 50, 0),
+        "Ei" => (1 << 60, 0),
+        other => {
+            let exponent = other.strip_prefix('e').or_else(|| other.strip_prefix('E')).ok_or_else(invalid)?;
+            let exponent: i32 = exponent.parse().map_err(|_| invalid())?;
+            if exponent.abs() > 30 {
+                return Err(invalid());
+            }
+            (1, exponent)
+        }
+    };
+    // value = mantissa * multiplier * 10^(exponent10 - fraction_digits); stored times 10^9.
+    let power = exponent10 - fraction_digits as i32 + 9;
+    let scaled = mantissa.checked_mul(multiplier_num).ok_or_else(invalid)?;
+    let nano = if power >= 0 {
+        scaled.checked_mul(10i128.checked_pow(power as u32).ok_or_else(invalid)?).ok_or_else(invalid)?
+    } else {
+        // Kubernetes rounds sub-nano precision up; such values do not occur in policies.
+        let divisor = 10i128.checked_pow((-power) as u32).ok_or_else(invalid)?;
+        (scaled + divisor - 1) / divisor
+    };
+    Ok(Object::Quantity { text: text.to_string(), nano: if negative { -nano } else { nano } })
+}
+
+fn format_quantity(nano: i128) -> String {
+    if nano % NANO == 0 {
+        return (nano / NANO).to_string();
+    }
+    if nano % 1_000_000 == 0 {
+        return format!("{}m", nano / 1_000_000);
+    }
+    if nano % 1_000 == 0 {
+        return format!("{}u", nano / 1_000);
+    }
+    format!("{nano}n")
+}
+
+fn parse_url(text: &str) -> Result<Object, String> {
+    let invalid = || format!("URL parse error during conversion from string: {text:?}");
+    if text.starts_with('/') {
+        let (path, query) = text.split_once('?').unwrap_or((text, ""));
+        return Ok(Object::Url {
+            text: text.to_string(),
+            scheme: String::new(),
+            host: String::new(),
+            path: path.to_string(),
+            query: query.split('#').next().unwrap_or("").to_string(),
+        });
+    }
+    let (scheme, rest) = text.split_once("://").ok_or_else(invalid)?;
+    if scheme.is_empty()
+        || !scheme.chars().next().is_some_and(|character| character.is_ascii_alphabetic())
+        || !scheme.chars().all(|character| character.is_ascii_alphanumeric() || "+-.".contains(character))
+    {
+        return Err(invalid());
+    }
+    let rest = rest.split('#').next().unwrap_or("");
+    let (before_query, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = match before_query.find('/') {
+        Some(position) => before_query.split_at(position),
+        None => (before_query, ""),
+    };
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    if host.contains(' ') {
+        return Err(invalid());
+    }
+    Ok(Object::Url {
+        text: text.to_string(),
+        scheme: scheme.to_string(),
+        host: host.to_string(),
+        path: path.to_string(),
+        query: query.to_string(),
+    })
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'%' if index + 2 < bytes.len() => match u8::from_str_radix(&text[index + 1..index + 3], 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    index += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn parse_ip(text: &str) -> Result<IpAddr, String> {
+    let address: IpAddr =
+        text.parse().map_err(|_| format!("IP Address {text:?} parse error during conversion from string"))?;
+    if let IpAddr::V6(v6) = address
+        && v6.to_ipv4_mapped().is_some()
+        && text.contains('.')
+    {
+        return Err(format!("IPv4-mapped IPv6 address {text:?} is not allowed"));
+    }
+    if address.is_ipv4() {
+        // Leading zeros are ambiguous and Kubernetes rejects them.
+        if text.split('.').any(|part| part.len() > 1 && part.starts_with('0')) {
+            return Err(format!("IP Address {text:?} has leading zeros"));
+        }
+    }
+    Ok(address)
+}
+
+fn parse_cidr(text: &str) -> Result<Object, String> {
+    let invalid = || format!("network address parse error during conversion from string: {text:?}");
+    let (address, prefix) = text.split_once('/').ok_or_else(invalid)?;
+    let address = parse_ip(address).map_err(|_| invalid())?;
+    let prefix: u8 = prefix.parse().map_err(|_| invalid())?;
+    let limit = if address.is_ipv4() { 32 } else { 128 };
+    if prefix > limit {
+        return Err(invalid());
+    }
+    Ok(Object::Cidr { address, prefix, text: text.to_string() })
+}
+
+fn mask(address: IpAddr, prefix: u8) -> IpAddr {
+    match address {
+        IpAddr::V4(v4) => {
+            let bits = u32::from(v4);
+            let masked = if prefix == 0 { 0 } else { bits & (u32::MAX << (32 - u32::from(prefix))) };
+            IpAddr::V4(masked.into())
+        }
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6);
+            let masked = if prefix == 0 { 0 } else { bits & (u128::MAX << (128 - u32::from(prefix))) };
+            IpAddr::V6(masked.into())
+        }
+    }
+}
+
+fn cidr_contains(network: IpAddr, prefix: u8, address: IpAddr) -> bool {
+    network.is_ipv4() == address.is_ipv4() && mask(network, prefix) == mask(address, prefix)
+}
+
+fn parse_semver(text: &str) -> Result<Object, String> {
+    let invalid = || format!("could not parse {text:?} as version");
+    let core_and_pre = text.split('+').next().unwrap_or(text);
+    let (core, pre) = core_and_pre.split_once('-').unwrap_or((core_and_pre, ""));
+    let parts: Vec<&str> = core.split('.').collect();
+    if parts.len() != 3 {
+        return Err(invalid());
+    }
+    let number = |part: &str| -> Result<u64, String> {
+        if part.is_empty() || (part.len() > 1 && part.starts_with('0')) {
+            return Err(invalid());
+        }
+        part.parse().map_err(|_| invalid())
+    };
+    Ok(Object::Semver {
+        major: number(parts[0])?,
+        minor: number(parts[1])?,
+        patch: number(parts[2])?,
+        pre: pre.to_string(),
+        text: text.to_string(),
+    })
+}
+
+fn compare_prerelease(left: &str, right: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    match (left.is_empty(), right.is_empty()) {
+        (true, true) => Ordering::Equal,
+        (true, false) => Ordering::Greater,
+        (false, true) => Ordering::Less,
+        (false, false) => {
+            for (a, b) in left.split('.').zip(right.split('.')) {
+                let ordering = match (a.parse::<u64>(), b.parse::<u64>()) {
+                    (Ok(x), Ok(y)) => x.cmp(&y),
+                    (Ok(_), Err(_)) => Ordering::Less,
+                    (Err(_), Ok(_)) => Ordering::Greater,
+                    (Err(_), Err(_)) => a.cmp(b),
+                };
+                if ordering != Ordering::Equal {
+                    return ordering;
+                }
+            }
+            left.split('.').count().cmp(&right.split('.').count())
+        }
+    }
+}
+
+/// Parses an OCI image reference the way go-containerregistry does (Docker Hub defaults included).
+pub fn parse_image(text: &str) -> Result<Object, String> {
+    let invalid = || format!("could not parse reference: {text}");
+    if text.is_empty() || text.contains(char::is_whitespace) || text != text.trim() {
+        return Err(invalid());
+    }
+    let (name_and_tag, digest) = match text.split_once('@') {
+        Some((name, digest)) => (name, digest.to_string()),
+        None => (text, String::new()),
+    };
+    if !digest.is_empty() && !digest.contains(':') {
+        return Err(invalid());
+    }
+    let (name, tag) = match name_and_tag.rfind(':') {
+        Some(position) if !name_and_tag[position..].contains('/') => {
+            (&name_and_tag[..position], name_and_tag[position + 1..].to_string())
+        }
+        _ => (name_and_tag, String::new()),
+    };
+    if name.is_empty() || name.chars().any(|character| character.is_ascii_uppercase() && !name.contains('/')) {
+        return Err(invalid());
+    }
+    let (registry, repository) = match name.split_once('/') {
+        Some((first, rest)) if first.contains('.') || first.contains(':') || first == "localhost" => {
+            (first.to_string(), rest.to_string())
+        }
+        _ => ("index.docker.io".to_string(), name.to_string()),
+    };
+    let repository = if registry == "index.docker.io" && !repository.contains('/') {
+        format!("library/{repository}")
+    } else {
+        repository
+    };
+    let registry = if registry == "docker.io" { "index.docker.io".to_string() } else { registry };
+    let tag = if tag.is_empty() && digest.is_empty() { "latest".to_string() } else { tag };
+    Ok(Object::Image { registry, repository, tag, digest })
+}
+
+const KNOWN_FORMATS: &[&str] = &[
+    "dns1123Label",
+    "dns1123Subdomain",
+    "dns1035Label",
+    "qualifiedName",
+    "dns1123LabelPrefix",
+    "dns1123SubdomainPrefix",
+    "dns1035LabelPrefix",
+    "labelValue",
+    "uri",
+    "uuid",
+    "byte",
+    "date",
+    "datetime",
+];
+
+fn validate_format(format: &str, text: &str) -> Vec<String> {
+    let label = |value: &str, max: usize| -> bool {
+        !value.is_empty()
+            && value.len() <= max
+            && value
+                .chars()
+                .all(|character| character.is_ascii_lowercase() || character.is_ascii_digit() || character == '-')
+            && !value.starts_with('-')
+            && !value.ends_with('-')
+    };
+    let ok = match format {
+        "dns1123Label" => label(text, 63),
+        "dns1035Label" => label(text, 63) && text.starts_with(|character: char| character.is_ascii_lowercase()),
+        "dns1123Subdomain" => text.len() <= 253 && text.split('.').all(|part| label(part, 63)),
+        "labelValue" => {
+            text.is_empty()
+                || (text.len() <= 63
+                    && text.chars().all(|character| character.is_ascii_alphanumeric() || "-_.".contains(character))
+                    && text.starts_with(|character: char| character.is_ascii_alphanumeric())
+                    && text.ends_with(|character: char| character.is_ascii_alphanumeric()))
+        }
+        "uuid" => {
+            let parts: Vec<&str> = text.split('-').collect();
+            parts.iter().map(|part| part.len()).collect::<Vec<_>>() == [8, 4, 4, 4, 12]
+                && parts.iter().all(|part| part.chars().all(|character| character.is_ascii_hexdigit()))
+        }
+        "date" => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_ok(),
+        "datetime" => chrono::DateTime::parse_from_rfc3339(text).is_ok(),
+        "uri" => parse_url(text).is_ok(),
+        "byte" => base64::engine::general_purpose::STANDARD.decode(text).is_ok(),
+        _ => true,
+    };
+    if ok { Vec::new() } else { vec![format!("{text:?} is not a valid {format}")] }
+}
+
+/// `"...%s...".format([...])`: the verbs of cel-go's strings extension that policies use.
+pub fn format_string(template: &str, values: &[Val]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut characters = template.chars().peekable();
+    let mut next = values.iter();
+    while let Some(character) = characters.next() {
+        if character != '%' {
+            out.push(character);
+            continue;
+        }
+        let mut precision: Option<usize> = None;
+        if characters.peek() == Some(&'.') {
+            characters.next();
+            let mut digits = String::new();
+            while let Some(digit) = characters.peek().filter(|digit| digit.is_ascii_digit()) {
+                digits.push(*digit);
+                characters.next();
+            }
+            precision = digits.parse().ok();
+        }
+        let Some(verb) = characters.next() else {
+            return Err("format: unterminated verb".to_string());
+        };
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let value = next.next().ok_or_else(|| "format: too few arguments for the format string".to_string())?;
+        match verb {
+            's' => out.push_str(&value.display()),
+            'd' => match value {
+                Val::Int(_) | Val::Uint(_) => out.push_str(&value.display()),
+                _ => return Err(format!("format: %d needs an integer, got {}", value.type_name())),
+            },
+            'f' | 'e' => {
+                let float = match numeric(value) {
+                    Some(Numeric::Int(integer)) => integer as f64,
+                    Some(Numeric::Uint(unsigned)) => unsigned as f64,
+                    Some(Numeric::Double(float)) => float,
+                    None => return Err(format!("format: %{verb} needs a number, got {}", value.type_name())),
+                };
+                let digits = precision.unwrap_or(6);
+                if verb == 'f' {
+                    out.push_str(&format!("{float:.digits$}"));
+                } else {
+                    out.push_str(&format!("{float:.digits$e}"));
+                }
+            }
+            'b' => match value {
+                Val::Int(integer) => out.push_str(&format!("{integer:b}")),
+                Val::Uint(unsigned) => out.push_str(&format!("{unsigned:b}")),
+                _ => return Err("format: %b needs an integer".to_string()),
+            },
+            'x' | 'X' => {
+                let hex = match value {
+                    Val::Int(integer) => format!("{integer:x}"),
+                    Val::Uint(unsigned) => format!("{unsigned:x}"),
+                    Val::String(text) => text.bytes().map(|byte| format!("{byte:02x}")).collect(),
+                    _ => return Err("format: %x needs an integer or string".to_string()),
+                };
+                out.push_str(&if verb == 'X' { hex.to_uppercase() } else { hex });
+            }
+            'o' => match value {
+                Val::Int(integer) => out.push_str(&format!("{integer:o}")),
+                _ => return Err("format: %o needs an integer".to_string()),
+            },
+            other => return Err(format!("format: unrecognized formatting clause %{other}")),
+        }
+    }
+    Ok(out)
+}

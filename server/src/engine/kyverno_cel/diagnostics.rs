@@ -1,0 +1,176 @@
+//! Compile diagnostics of every CEL expression in a policy document: parse errors, unknown variables,
+//! unknown functions and wrong arity, each as a JSON pointer to the expression plus a character range
+//! inside it, so the editor can map it through the YAML scalar to the exact line and column.
+
+use serde_json::Value;
+
+use super::{CEL_POLICY_KINDS, POLICY_VARIABLES};
+use crate::engine::cel::Program;
+
+/// One finding inside one expression.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpressionDiagnostic {
+    /// Pointer of the string value holding the expression.
+    pub pointer: String,
+    /// Start of the finding, in characters from the start of the expression.
+    pub offset: usize,
+    /// Length in characters (at least one).
+    pub length: usize,
+    pub message: String,
+}
+
+/// Variables bound in `validate.cel`, `celPreconditions` and Gatekeeper's K8sNativeValidation.
+const ADMISSION_VARIABLES: &[&str] =
+    &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
+
+/// Checks every CEL expression of a Kyverno policy (CEL kinds, `validate.cel`, `celPreconditions`) or a
+/// Gatekeeper ConstraintTemplate with K8sNativeValidation code.
+pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
+    let mut out = Vec::new();
+    for (pointer, variables) in expressions(document) {
+        check_one(document, &pointer, variables, &mut out);
+    }
+    out
+}
+
+/// What the editor needs to complete inside one expression: the variables in scope and the names
+/// declared under `variables.`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExpressionContext {
+    pub variables: &'static [&'static str],
+    pub declared: Vec<String>,
+}
+
+/// The context of the expression at `pointer`, or `None` when the value there is not a CEL expression.
+pub fn expression_at(document: &Value, pointer: &str) -> Option<ExpressionContext> {
+    let (_, variables) = expressions(document).into_iter().find(|(candidate, _)| candidate == pointer)?;
+    // The variables list that governs this expression: the nearest `variables` beside its block.
+    let mut declared = Vec::new();
+    let mut base = pointer.to_string();
+    while let Some(position) = base.rfind('/') {
+        base.truncate(position);
+        if let Some(items) = document.pointer(&format!("{base}/variables")).and_then(Value::as_array) {
+            declared
+                .extend(items.iter().filter_map(|item| item.get("name").and_then(Value::as_str)).map(str::to_string));
+            break;
+        }
+    }
+    if document.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate") {
+        declared.extend(["params".to_string(), "anyObject".to_string()]);
+    }
+    Some(ExpressionContext { variables, declared })
+}
+
+/// Every CEL expression of the document, by pointer, with the variables it may use.
+fn expressions(document: &Value) -> Vec<(String, &'static [&'static str])> {
+    let mut out: Vec<(String, &'static [&'static str])> = Vec::new();
+    let count = |pointer: &str| document.pointer(pointer).and_then(Value::as_array).map(Vec::len).unwrap_or(0);
+    let list = |pointer: &str,
+                fields: &[&str],
+                variables: &'static [&'static str],
+                out: &mut Vec<(String, &'static [&'static str])>| {
+        for index in 0..count(pointer) {
+            for field in fields {
+                out.push((format!("{pointer}/{index}/{field}"), variables));
+            }
+        }
+    };
+    let kind = document.get("kind").and_then(Value::as_str).unwrap_or("");
+    if CEL_POLICY_KINDS.contains(&kind) {
+        for (name, fields) in [
+            ("matchConditions", &["expression"][..]),
+            ("variables", &["expression"][..]),
+            ("validations", &["expression", "messageExpression"][..]),
+            ("auditAnnotations", &["valueExpression"][..]),
+            ("generate", &["expression"][..]),
+            ("conditions", &["expression"][..]),
+        ] {
+            list(&format!("/spec/{name}"), fields, POLICY_VARIABLES, &mut out);
+        }
+        for index in 0..count("/spec/mutations") {
+            for field in ["applyConfiguration/expression", "jsonPatch/expression"] {
+                out.push((format!("/spec/mutations/{index}/{field}"), POLICY_VARIABLES));
+            }
+        }
+    } else if kind == "ClusterPolicy" || kind == "Policy" {
+        for index in 0..count("/spec/rules") {
+            let rule = format!("/spec/rules/{index}");
+            list(&format!("{rule}/celPreconditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            let cel = format!("{rule}/validate/cel");
+            list(&format!("{cel}/expressions"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{cel}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{cel}/auditAnnotations"), &["valueExpression"], ADMISSION_VARIABLES, &mut out);
+        }
+    } else if kind == "ConstraintTemplate" {
+        let codes = document.pointer("/spec/targets/0/code").and_then(Value::as_array).cloned().unwrap_or_default();
+        for (index, code) in codes.iter().enumerate() {
+            if code.get("engine").and_then(Value::as_str) != Some("K8sNativeValidation") {
+                continue;
+            }
+            let source = format!("/spec/targets/0/code/{index}/source");
+            list(&format!("{source}/matchConditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{source}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{source}/validations"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
+        }
+    }
+    out
+}
+
+fn check_one(document: &Value, pointer: &str, variables: &[&str], out: &mut Vec<ExpressionDiagnostic>) {
+    let Some(source) = document.pointer(pointer).and_then(Value::as_str) else {
+        return;
+    };
+    if let Err(errors) = Program::compile_checked(source, variables) {
+        let characters = source.chars().count();
+        for error in errors {
+            let offset = error.offset.min(characters);
+            let length = word_length(source, offset);
+            out.push(ExpressionDiagnostic { pointer: pointer.to_string(), offset, length, message: error.message });
+        }
+    }
+}
+
+/// The length of the identifier at `offset`, or one character.
+fn word_length(source: &str, offset: usize) -> usize {
+    let length =
+        source.chars().skip(offset).take_while(|character| character.is_alphanumeric() || *character == '_').count();
+    length.max(1)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn check(document: Value, expect: &[&str]) {
+        let found: Vec<String> = expression_diagnostics(&document)
+            .iter()
+            .map(|diagnostic| {
+                format!("{} {}+{} {}", diagnostic.pointer, diagnostic.offset, diagnostic.length, diagnostic.message)
+            })
+            .collect();
+        assert_eq!(found, expect);
+    }
+
+    #[test]
+    fn finds_errors_in_every_kind() {
+        check(
+            json!({"kind": "ValidatingPolicy", "spec": {"validations": [{"expression": "object.x == 1 && objct.y"}]}}),
+            &["/spec/validations/0/expression 17+5 undeclared reference to 'objct'"],
+        );
+        check(
+            json!({"kind": "ClusterPolicy", "spec": {"rules": [{"validate": {"cel": {"expressions": [{"expression": "object.a.sise()"}]}}}]}}),
+            &["/spec/rules/0/validate/cel/expressions/0/expression 9+4 undeclared reference to 'sise'"],
+        );
+        check(
+            json!({"kind": "ConstraintTemplate", "spec": {"targets": [{"code": [{"engine": "K8sNativeValidation",
+                "source": {"validations": [{"expression": "variables.params.x == (1"}]}}]}]}}),
+            &["/spec/targets/0/code/0/source/validations/0/expression 24+1 Syntax error: missing ')' at '<EOF>'"],
+        );
+        check(
+            json!({"kind": "ValidatingPolicy", "spec": {"validations": [{"expression": "resource.Get('v1', 'configmaps', '', 'x') != null"}]}}),
+            &[],
+        );
+    }
+}

@@ -1,0 +1,575 @@
+//! Kyverno's CEL policy kinds, pure over JSON values: ValidatingPolicy, MutatingPolicy, GeneratingPolicy,
+//! DeletingPolicy and their Namespaced forms, `validate.cel` inside ClusterPolicy, and Gatekeeper's
+//! K8sNativeValidation code blocks. Findings name places as JSON pointers into the policy.
+
+pub mod apply;
+pub mod diagnostics;
+pub mod matching;
+
+use serde_json::{Map, Value, json};
+
+use super::cel::{Activation, Program, Services, Val, compile_cached};
+
+/// Everything a CEL policy reads besides the policy: the admission request and the offline services.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// CREATE, UPDATE, DELETE or CONNECT; empty means CREATE.
+    pub operation: String,
+    pub object: Value,
+    /// The old object for UPDATE and DELETE; `Null` otherwise.
+    pub old_object: Value,
+    /// `userInfo` of the admission request: `username`, `groups`, ...
+    pub user_info: Value,
+    /// The namespace of the resource as an object, when known.
+    pub namespace_object: Option<Value>,
+    /// The subresource of the request (`status`, `ephemeralcontainers`, ...), empty for the main resource.
+    pub subresource: String,
+    /// Resources the test supplies besides the one under evaluation: params for paramRef lookups.
+    pub resources: Vec<Value>,
+    pub services: Services,
+}
+
+impl Request {
+    pub fn operation(&self) -> &str {
+        if self.operation.is_empty() { "CREATE" } else { &self.operation }
+    }
+
+    /// The object the request is about: the old object for DELETE.
+    pub fn subject(&self) -> &Value {
+        if self.object.is_null() { &self.old_object } else { &self.object }
+    }
+}
+
+/// The verdict of a CEL policy or rule on one resource.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Pass,
+    Fail,
+    Error,
+    Skip,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::Error => "error",
+            Status::Skip => "skip",
+        }
+    }
+}
+
+/// One result, with the pointer of the deciding node inside the policy (a validation, a condition).
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub status: Status,
+    pub message: String,
+    pub pointer: Option<String>,
+    /// The resource after a MutatingPolicy, or the resources a GeneratingPolicy creates.
+    pub patched: Option<Value>,
+    pub generated: Vec<Value>,
+}
+
+impl Outcome {
+    fn new(status: Status, message: impl Into<String>, pointer: Option<String>) -> Self {
+        Outcome { status, message: message.into(), pointer, patched: None, generated: Vec::new() }
+    }
+}
+
+/// The kinds handled here, with and without the Namespaced prefix.
+pub const CEL_POLICY_KINDS: &[&str] = &[
+    "ValidatingPolicy",
+    "NamespacedValidatingPolicy",
+    "MutatingPolicy",
+    "NamespacedMutatingPolicy",
+    "GeneratingPolicy",
+    "NamespacedGeneratingPolicy",
+    "DeletingPolicy",
+    "NamespacedDeletingPolicy",
+    "ImageValidatingPolicy",
+    "NamespacedImageValidatingPolicy",
+    "ValidatingAdmissionPolicy",
+    "MutatingAdmissionPolicy",
+];
+
+/// Builds the `request` variable of admission CEL.
+pub fn request_value(request: &Request) -> Value {
+    let subject = request.subject();
+    let api_version = subject.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    json!({
+        "operation": request.operation(),
+        "kind": {"group": group, "version": version, "kind": kind},
+        "resource": {"group": group, "version": version, "resource": super::cel::plural_of(kind)},
+        "subResource": request.subresource,
+        "name": subject.pointer("/metadata/name").cloned().unwrap_or(Value::String(String::new())),
+        "namespace": subject.pointer("/metadata/namespace").cloned().unwrap_or(Value::String(String::new())),
+        "userInfo": if request.user_info.is_null() { json!({}) } else { request.user_info.clone() },
+        "object": request.object,
+        "oldObject": request.old_object,
+        "dryRun": false,
+    })
+}
+
+/// The base activation: `object`, `oldObject`, `request`, `namespaceObject`, `params`.
+fn base_activation(request: &Request, params: Option<&Value>) -> Activation {
+    let mut activation = Activation::new();
+    activation.bind_json("object", &request.object);
+    activation.bind_json("oldObject", &request.old_object);
+    activation.bind_json("request", &request_value(request));
+    activation.bind_json("namespaceObject", request.namespace_object.as_ref().unwrap_or(&Value::Null));
+    activation.bind_json("params", params.unwrap_or(&Value::Null));
+    activation
+}
+
+/// The variable names a CEL policy may use, for compile-time checks.
+pub const POLICY_VARIABLES: &[&str] = &[
+    "object",
+    "oldObject",
+    "request",
+    "namespaceObject",
+    "params",
+    "variables",
+    "authorizer",
+    "exceptions",
+    "resource",
+    "http",
+    "globalContext",
+    "image",
+    "generator",
+    "images",
+    "attestors",
+    "attestations",
+    "json",
+    "yaml",
+];
+
+/// Evaluates `spec.variables` (or a rule's `variables`) in order; a failing variable keeps its error and
+/// raises it only when read, as Kyverno evaluates variables lazily.
+fn bind_variables(activation: &mut Activation, variables: Option<&Value>, services: &Services) -> Result<(), String> {
+    let mut bound: Vec<(Val, Val)> = Vec::new();
+    activation.bind("variables", Val::map(Vec::new()));
+    for variable in variables.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let name = variable.get("name").and_then(Value::as_str).unwrap_or("");
+        let expression = variable.get("expression").and_then(Value::as_str).unwrap_or("");
+        let value = match compile_cached(expression) {
+            Ok(program) => match program.evaluate(activation, services) {
+                Ok(value) => value,
+                Err(error) => Val::Error(format!("variable {name}: {error}").into()),
+            },
+            Err(errors) => {
+                return Err(format!("variable {name}: {}", compile_message(&errors)));
+            }
+        };
+        bound.push((Val::string(name), value));
+        activation.bind("variables", Val::map(bound.clone()));
+    }
+    // Kyverno resolves variables on demand, so one may read a variable declared after it. Variables that
+    // failed are tried again with every other variable bound, until a pass changes nothing.
+    let items = variables.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for _ in 0..items.len() {
+        let mut changed = false;
+        for (index, variable) in items.iter().enumerate() {
+            if !matches!(bound.get(index), Some((_, Val::Error(_)))) {
+                continue;
+            }
+            let expression = variable.get("expression").and_then(Value::as_str).unwrap_or("");
+            if let Ok(value) = run(expression, activation, services) {
+                bound[index].1 = value;
+                activation.bind("variables", Val::map(bound.clone()));
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    Ok(())
+}
+
+fn compile_message(errors: &[super::cel::CompileError]) -> String {
+    errors
+        .iter()
+        .map(|error| format!("{}:{}: {}", error.line, error.column, error.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Evaluates one expression to a value, with compile errors as messages.
+fn run(expression: &str, activation: &Activation, services: &Services) -> Result<Val, String> {
+    let program = compile_cached(expression).map_err(|errors| compile_message(&errors))?;
+    program.evaluate(activation, services)
+}
+
+/// Evaluates `matchConditions`: `Ok(None)` when all hold, `Ok(Some(pointer))` for the first false one.
+fn match_conditions(
+    conditions: Option<&Value>,
+    base: &str,
+    activation: &Activation,
+    services: &Services,
+) -> Result<Option<String>, (String, String)> {
+    let mut first_error = None;
+    for (index, condition) in
+        conditions.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        let pointer = format!("{base}/{index}/expression");
+        let expression = condition.get("expression").and_then(Value::as_str).unwrap_or("");
+        match run(expression, activation, services) {
+            Ok(Val::Bool(true)) => {}
+            Ok(Val::Bool(false)) => return Ok(Some(pointer)),
+            Ok(other) => {
+                first_error
+                    .get_or_insert((format!("matchCondition must return bool, got {}", other.type_name()), pointer));
+            }
+            Err(error) => {
+                first_error.get_or_insert((error, pointer));
+            }
+        }
+    }
+    match first_error {
+        Some(error) => Err(error),
+        None => Ok(None),
+    }
+}
+
+/// Evaluates a list of validations (`expression`, `message`, `messageExpression`): the first failure wins.
+fn run_validations(validations: Option<&Value>, base: &str, activation: &Activation, services: &Services) -> Outcome {
+    let items = validations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, validation) in items.iter().enumerate() {
+        let pointer = format!("{base}/{index}/expression");
+        let expression = validation.get("expression").and_then(Value::as_str).unwrap_or("");
+        match run(expression, activation, services) {
+            Ok(Val::Bool(true)) => {}
+            Ok(Val::Bool(false)) => {
+                let message = validation_message(validation, activation, services, expression);
+                return Outcome::new(Status::Fail, message, Some(pointer));
+            }
+            Ok(other) => {
+                return Outcome::new(
+                    Status::Error,
+                    format!("validation must return bool, got {}", other.type_name()),
+                    Some(pointer),
+                );
+            }
+            Err(error) => return Outcome::new(Status::Error, error, Some(pointer)),
+        }
+    }
+    Outcome::new(Status::Pass, "", None)
+}
+
+fn validation_message(validation: &Value, activation: &Activation, services: &Services, expression: &str) -> String {
+    if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str)
+        && let Ok(Val::String(text)) = run(message_expression, activation, services)
+        && !text.trim().is_empty()
+    {
+        return text.to_string();
+    }
+    if let Some(message) = validation.get("message").and_then(Value::as_str) {
+        return message.to_string();
+    }
+    format!("failed expression: {}", expression.trim())
+}
+
+/// Runs `validate.cel` of a ClusterPolicy or Policy rule. `pointer` is the rule's `validate/cel` pointer.
+pub fn validate_cel(cel: &Value, pointer: &str, request: &Request) -> Outcome {
+    let params = match find_params(cel, request) {
+        Ok(params) => params,
+        Err(message) => return Outcome::new(Status::Error, message, Some(format!("{pointer}/paramRef"))),
+    };
+    let mut activation = base_activation(request, params.as_ref());
+    if let Err(error) = bind_variables(&mut activation, cel.get("variables"), &request.services) {
+        return Outcome::new(Status::Error, error, Some(format!("{pointer}/variables")));
+    }
+    run_validations(cel.get("expressions"), &format!("{pointer}/expressions"), &activation, &request.services)
+}
+
+/// `celPreconditions` of a rule: `Ok(true)` when every condition holds.
+pub fn cel_preconditions(conditions: &Value, request: &Request) -> Result<bool, String> {
+    let activation = base_activation(request, None);
+    match match_conditions(Some(conditions), "", &activation, &request.services) {
+        Ok(None) => Ok(true),
+        Ok(Some(_)) => Ok(false),
+        Err((error, _)) => Err(error),
+    }
+}
+
+/// The params object for `paramKind`/`paramRef`, looked up among the test's resources.
+fn find_params(cel: &Value, request: &Request) -> Result<Option<Value>, String> {
+    let (Some(kind), Some(reference)) = (cel.get("paramKind"), cel.get("paramRef")) else {
+        return Ok(None);
+    };
+    let api_version = kind.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind_name = kind.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = reference.get("name").and_then(Value::as_str);
+    let namespace = reference.get("namespace").and_then(Value::as_str);
+    let found = request.resources.iter().chain(request.services.cluster_objects.iter()).find(|candidate| {
+        candidate.get("apiVersion").and_then(Value::as_str) == Some(api_version)
+            && candidate.get("kind").and_then(Value::as_str) == Some(kind_name)
+            && name.is_none_or(|name| candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(name))
+            && namespace.is_none_or(|namespace| {
+                candidate.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default") == namespace
+            })
+    });
+    match found {
+        Some(params) => Ok(Some(params.clone())),
+        None => {
+            if reference.get("parameterNotFoundAction").and_then(Value::as_str) == Some("Allow") {
+                Ok(None)
+            } else {
+                Err(format!("no params found for {kind_name} {}", name.unwrap_or("")))
+            }
+        }
+    }
+}
+
+/// The pod controllers a policy's autogen targets, by kind; an empty list disables autogen.
+pub fn autogen_controllers(policy: &Value) -> Vec<String> {
+    // Kubernetes' own admission policies have no autogen; only Kyverno's kinds do.
+    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    if kind == "ValidatingAdmissionPolicy" || kind == "MutatingAdmissionPolicy" {
+        return Vec::new();
+    }
+    const DEFAULT: &[&str] =
+        &["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
+    let listed = policy.pointer("/spec/autogen/podControllers/controllers").and_then(Value::as_array);
+    let names: Vec<String> = match listed {
+        Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
+        None => DEFAULT.iter().map(|kind| kind.to_string()).collect(),
+    };
+    names
+        .iter()
+        .filter_map(|name| {
+            DEFAULT
+                .iter()
+                .find(|kind| {
+                    kind.eq_ignore_ascii_case(name) || super::cel::plural_of(kind) == name.to_ascii_lowercase()
+                })
+                .map(|kind| kind.to_string())
+        })
+        .collect()
+}
+
+/// For a pod controller, the pod-shaped view CEL autogen rules evaluate: the template's metadata and spec.
+pub fn pod_view(resource: &Value) -> Option<Value> {
+    let kind = resource.get("kind").and_then(Value::as_str)?;
+    let template = if kind == "CronJob" {
+        resource.pointer("/spec/jobTemplate/spec/template")?
+    } else {
+        resource.pointer("/spec/template")?
+    };
+    let mut view = Map::new();
+    view.insert("apiVersion".to_string(), resource.get("apiVersion").cloned().unwrap_or(Value::Null));
+    view.insert("kind".to_string(), Value::String(kind.to_string()));
+    view.insert("metadata".to_string(), template.get("metadata").cloned().unwrap_or_else(|| json!({})));
+    view.insert("spec".to_string(), template.get("spec").cloned().unwrap_or_else(|| json!({})));
+    Some(Value::Object(view))
+}
+
+/// Runs a ValidatingPolicy (or its Namespaced form) on the request. `None` when the policy does not apply.
+pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
+    let spec = policy.get("spec")?;
+    let request = matching::applicable_request(policy, request)?;
+    let params = None;
+    let mut activation = base_activation(&request, params);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &request.services) {
+        Ok(None) => {}
+        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
+        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+    }
+    Some(run_validations(spec.get("validations"), "/spec/validations", &activation, &request.services))
+}
+
+/// Runs a MutatingPolicy on the request: the outcome carries the patched resource. `None` when the policy
+/// does not apply.
+pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
+    let spec = policy.get("spec")?;
+    let applicable = matching::applicable_request(policy, request)?;
+    let autogen_kind = (applicable.object != request.object)
+        .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
+    let mut activation = base_activation(&applicable, None);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &applicable.services) {
+        Ok(None) => {}
+        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
+        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+    }
+    let mut current = applicable.object.clone();
+    for (index, mutation) in
+        spec.get("mutations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        activation.bind_json("object", &current);
+        let patch_type = mutation.get("patchType").and_then(Value::as_str).unwrap_or("");
+        let pointer = format!("/spec/mutations/{index}");
+        if patch_type == "JSONPatch" || mutation.get("jsonPatch").is_some() {
+            let expression = mutation.pointer("/jsonPatch/expression").and_then(Value::as_str).unwrap_or("");
+            match run(expression, &activation, &applicable.services) {
+                Ok(Val::List(operations)) => match apply::json_patch(&current, &operations) {
+                    Ok(patched) => current = patched,
+                    Err(error) => {
+                        return Some(Outcome::new(
+                            Status::Error,
+                            error,
+                            Some(format!("{pointer}/jsonPatch/expression")),
+                        ));
+                    }
+                },
+                Ok(other) => {
+                    return Some(Outcome::new(
+                        Status::Error,
+                        format!("jsonPatch must return a list, got {}", other.type_name()),
+                        Some(pointer),
+                    ));
+                }
+                Err(error) => {
+                    return Some(Outcome::new(Status::Error, error, Some(format!("{pointer}/jsonPatch/expression"))));
+                }
+            }
+        } else {
+            let expression = mutation.pointer("/applyConfiguration/expression").and_then(Value::as_str).unwrap_or("");
+            match run(expression, &activation, &applicable.services) {
+                Ok(value @ Val::Map(_)) => current = apply::apply_configuration(&current, &value.to_json()),
+                Ok(other) => {
+                    return Some(Outcome::new(
+                        Status::Error,
+                        format!("applyConfiguration must return an object, got {}", other.type_name()),
+                        Some(pointer),
+                    ));
+                }
+                Err(error) => {
+                    return Some(Outcome::new(
+                        Status::Error,
+                        error,
+                        Some(format!("{pointer}/applyConfiguration/expression")),
+                    ));
+                }
+            }
+        }
+    }
+    let patched = match autogen_kind {
+        Some(_) => matching::restore_controller(&request.object, &current),
+        None => current,
+    };
+    let mut outcome = Outcome::new(Status::Pass, "", None);
+    outcome.patched = Some(patched);
+    Some(outcome)
+}
+
+/// Runs a GeneratingPolicy for a trigger: the outcome lists the generated resources.
+pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
+    let spec = policy.get("spec")?;
+    let request = matching::applicable_request(policy, request)?;
+    let mut activation = base_activation(&request, None);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &request.services) {
+        Ok(None) => {}
+        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
+        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+    }
+    let mut generated = Vec::new();
+    for (index, generate) in
+        spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        let pointer = format!("/spec/generate/{index}/expression");
+        let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
+        let mut interpreter_activation = activation.clone();
+        interpreter_activation.bind("generator", Val::map(Vec::new()));
+        match generated_by(expression, &interpreter_activation, &request) {
+            Ok(mut items) => generated.append(&mut items),
+            Err(error) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+        }
+    }
+    let mut outcome = Outcome::new(Status::Pass, "", None);
+    outcome.generated = generated;
+    Some(outcome)
+}
+
+/// A generate expression calls `generator.Apply(namespace, [objects])`; we collect what it applies.
+fn generated_by(expression: &str, activation: &Activation, request: &Request) -> Result<Vec<Value>, String> {
+    let program = Program::compile(expression).map_err(|errors| compile_message(&errors))?;
+    let services = request.services.clone();
+    let mut collected = Vec::new();
+    apply::collect_generator_calls(&program, activation, &services, &mut collected)?;
+    Ok(collected)
+}
+
+/// Runs a DeletingPolicy's `conditions` on an existing resource: `Pass` when every condition holds (the
+/// resource would be deleted), `Fail` on the first false one. `None` when the policy does not apply.
+pub fn deleting_policy(policy: &Value, request: &Request) -> Option<Outcome> {
+    let spec = policy.get("spec")?;
+    let request = matching::applicable_request(policy, request)?;
+    let mut activation = base_activation(&request, None);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    match match_conditions(spec.get("conditions"), "/spec/conditions", &activation, &request.services) {
+        Ok(None) => Some(Outcome::new(Status::Pass, "", None)),
+        Ok(Some(pointer)) => Some(Outcome::new(Status::Fail, "a deletion condition is false", Some(pointer))),
+        Err((error, pointer)) => Some(Outcome::new(Status::Error, error, Some(pointer))),
+    }
+}
+
+/// One violation of a Gatekeeper K8sNativeValidation template.
+#[derive(Clone, Debug)]
+pub struct Violation {
+    pub message: String,
+    /// Pointer of the failing validation inside the code block's `source`.
+    pub pointer: String,
+}
+
+/// Runs the `source` of a K8sNativeValidation code block against a constraint: `params` is the
+/// constraint, `variables.params` its `spec.parameters` and `variables.anyObject` the object (the old
+/// object for a DELETE), as gator binds them.
+pub fn gatekeeper_validate(source: &Value, constraint: &Value, request: &Request) -> Result<Vec<Violation>, String> {
+    let mut activation = base_activation(request, Some(constraint));
+    let any_object = if request.object.is_null() { &request.old_object } else { &request.object };
+    let parameters = constraint.pointer("/spec/parameters").cloned().unwrap_or(Value::Null);
+    let mut bound = vec![
+        (Val::string("params"), Val::from_json(&parameters)),
+        (Val::string("anyObject"), Val::from_json(any_object)),
+    ];
+    activation.bind("variables", Val::map(bound.clone()));
+    match match_conditions(source.get("matchConditions"), "/matchConditions", &activation, &request.services) {
+        Ok(None) => {}
+        Ok(Some(_)) => return Ok(Vec::new()),
+        Err((error, _)) => return Err(error),
+    }
+    for variable in source.get("variables").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+        let name = variable.get("name").and_then(Value::as_str).unwrap_or("");
+        let expression = variable.get("expression").and_then(Value::as_str).unwrap_or("");
+        let value = match run(expression, &activation, &request.services) {
+            Ok(value) => value,
+            Err(error) => Val::Error(format!("variable {name}: {error}").into()),
+        };
+        bound.push((Val::string(name), value));
+        activation.bind("variables", Val::map(bound.clone()));
+    }
+    let mut violations = Vec::new();
+    for (index, validation) in
+        source.get("validations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        let expression = validation.get("expression").and_then(Value::as_str).unwrap_or("");
+        let pointer = format!("/validations/{index}/expression");
+        match run(expression, &activation, &request.services) {
+            Ok(Val::Bool(true)) => {}
+            Ok(Val::Bool(false)) => violations.push(Violation {
+                message: validation_message(validation, &activation, &request.services, expression),
+                pointer,
+            }),
+            Ok(other) => return Err(format!("validation must return bool, got {}", other.type_name())),
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(violations)
+}
+
+#[cfg(test)]
+mod tests;
