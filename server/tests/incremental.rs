@@ -65,7 +65,7 @@ fn check(seed: u64, steps: usize) {
     let mut text = BASE.to_string();
     let mut incremental = SourceFile::new(&text);
     // Half the sequences start without trees, as files opened in the editor do.
-    if seed % 2 == 0 {
+    if seed.is_multiple_of(2) {
         incremental.drop_trees();
     }
     for step in 0..steps {
