@@ -3,25 +3,8 @@
 
 mod support;
 
-use std::sync::Arc;
-
 use expect_test::{Expect, expect};
-use policy_lsp::ide::{Analysis, AnalysisHost};
-use support::{MemoryFiles, parse_fixture};
-
-fn analysis_with_cursor(fixture: &str) -> (Analysis, std::path::PathBuf, usize) {
-    let files = parse_fixture(fixture);
-    let mut memory = MemoryFiles::default();
-    for file in &files {
-        memory.files.insert(file.path.clone(), file.text.clone());
-    }
-    let mut host = AnalysisHost::new(Arc::new(memory));
-    for file in &files {
-        host.set_file(file.path.clone(), &file.text);
-    }
-    let with_cursor = files.iter().find(|file| file.cursor.is_some()).expect("a `$0` cursor");
-    (host.snapshot(), with_cursor.path.clone(), with_cursor.cursor.unwrap_or_default())
-}
+use support::analysis_with_cursor;
 
 /// Renders the completion labels (with detail) at the cursor.
 fn check(fixture: &str, expect: Expect) {

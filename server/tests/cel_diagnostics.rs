@@ -3,67 +3,11 @@
 
 mod support;
 
-use std::sync::Arc;
-
-use policy_lsp::ide::AnalysisHost;
-use support::{Annotation, MemoryFiles, line_and_column, parse_fixture};
+use support::check_annotated_diagnostics;
 
 /// Analyses the fixture and compares its `cel/...` diagnostics with the annotations.
 fn check(fixture: &str) {
-    let files = parse_fixture(fixture);
-    let mut memory = MemoryFiles::default();
-    for file in &files {
-        memory.files.insert(file.path.clone(), file.text.clone());
-    }
-    let mut host = AnalysisHost::new(Arc::new(memory));
-    for file in &files {
-        host.set_file(file.path.clone(), &file.text);
-    }
-    let analysis = host.snapshot();
-    for file in &files {
-        let mut actual: Vec<Annotation> = analysis
-            .diagnostics(&file.path)
-            .into_iter()
-            .filter(|diagnostic| diagnostic.code.starts_with("cel/"))
-            .map(|diagnostic| {
-                let (line, start_column) = line_and_column(&file.text, diagnostic.range.start);
-                let (end_line, end_column) = line_and_column(&file.text, diagnostic.range.end);
-                let end_column = if end_line == line { end_column } else { start_column + 1 };
-                Annotation {
-                    line,
-                    start_column,
-                    end_column: end_column.max(start_column + 1),
-                    text: format!("{}[{}]: {}", diagnostic.severity.as_str(), diagnostic.code, diagnostic.message),
-                }
-            })
-            .collect();
-        let mut expected = file.annotations.clone();
-        actual.sort();
-        expected.sort();
-        assert_eq!(
-            render(&file.text, &actual),
-            render(&file.text, &expected),
-            "diagnostics of {}",
-            file.path.display()
-        );
-    }
-}
-
-fn render(text: &str, annotations: &[Annotation]) -> String {
-    let mut out = String::new();
-    for (index, line) in text.lines().enumerate() {
-        out.push_str(line);
-        out.push('\n');
-        for annotation in annotations.iter().filter(|annotation| annotation.line == index) {
-            let carets = "^".repeat(annotation.end_column - annotation.start_column);
-            out.push_str(&format!(
-                "#{}{carets} {}\n",
-                " ".repeat(annotation.start_column.saturating_sub(1)),
-                annotation.text
-            ));
-        }
-    }
-    out
+    check_annotated_diagnostics(fixture, |code| code.starts_with("cel/"));
 }
 
 #[test]

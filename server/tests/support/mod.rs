@@ -144,3 +144,76 @@ pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let line_start = before.rfind('\n').map_or(0, |newline| newline + 1);
     (line, before[line_start..].chars().count())
 }
+
+/// Loads every fixture file into a fresh analysis host (with the same files behind its file source).
+pub fn analysis_of(files: &[FixtureFile]) -> policy_lsp::ide::Analysis {
+    let mut memory = MemoryFiles::default();
+    for file in files {
+        memory.files.insert(file.path.clone(), file.text.clone());
+    }
+    let mut host = policy_lsp::ide::AnalysisHost::new(Arc::new(memory));
+    for file in files {
+        host.set_file(file.path.clone(), &file.text);
+    }
+    host.snapshot()
+}
+
+/// The analysis of a fixture and the file and offset of its `$0` cursor.
+pub fn analysis_with_cursor(fixture: &str) -> (policy_lsp::ide::Analysis, PathBuf, usize) {
+    let files = parse_fixture(fixture);
+    let with_cursor = files.iter().find(|file| file.cursor.is_some()).expect("a `$0` cursor");
+    let (path, cursor) = (with_cursor.path.clone(), with_cursor.cursor.unwrap_or_default());
+    (analysis_of(&files), path, cursor)
+}
+
+/// Compares the diagnostics whose code passes `keep` with each fixture file's `# ^^^` annotations, showing a
+/// readable diff of both rendered under their lines.
+pub fn check_annotated_diagnostics(fixture: &str, keep: impl Fn(&str) -> bool) {
+    let files = parse_fixture(fixture);
+    let analysis = analysis_of(&files);
+    for file in &files {
+        let mut actual: Vec<Annotation> = analysis
+            .diagnostics(&file.path)
+            .into_iter()
+            .filter(|diagnostic| keep(diagnostic.code))
+            .map(|diagnostic| {
+                let (line, start_column) = line_and_column(&file.text, diagnostic.range.start);
+                let (end_line, end_column) = line_and_column(&file.text, diagnostic.range.end);
+                let end_column = if end_line == line { end_column } else { start_column + 1 };
+                Annotation {
+                    line,
+                    start_column,
+                    end_column: end_column.max(start_column + 1),
+                    text: format!("{}[{}]: {}", diagnostic.severity.as_str(), diagnostic.code, diagnostic.message),
+                }
+            })
+            .collect();
+        let mut expected = file.annotations.clone();
+        actual.sort();
+        expected.sort();
+        assert_eq!(
+            render_annotations(&file.text, &actual),
+            render_annotations(&file.text, &expected),
+            "diagnostics of {}",
+            file.path.display()
+        );
+    }
+}
+
+/// Renders annotations back under their lines.
+pub fn render_annotations(text: &str, annotations: &[Annotation]) -> String {
+    let mut out = String::new();
+    for (index, line) in text.lines().enumerate() {
+        out.push_str(line);
+        out.push('\n');
+        for annotation in annotations.iter().filter(|annotation| annotation.line == index) {
+            let carets = "^".repeat(annotation.end_column - annotation.start_column);
+            out.push_str(&format!(
+                "#{}{carets} {}\n",
+                " ".repeat(annotation.start_column.saturating_sub(1)),
+                annotation.text
+            ));
+        }
+    }
+    out
+}
