@@ -275,3 +275,49 @@ fn test_without_test_files_is_a_usage_error() {
     let directory = write_fixture("test-none", "#- /empty/readme.yaml\na: b\n");
     check(&directory, &["test", "empty"], 2, expect![[""]]);
 }
+
+#[test]
+fn test_files_cannot_read_outside_the_workspace() {
+    let directory = write_fixture(
+        "outside",
+        r#"
+#- /outside/secret.yaml
+apiVersion: v1
+kind: Secret
+metadata:
+  name: do-not-read
+#- /repo/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: escape
+policies:
+  - ../outside/secret.yaml
+resources:
+  - ../outside/secret.yaml
+results:
+  - policy: p
+    rule: r
+    kind: Pod
+    resources: [do-not-read]
+    result: pass
+"#,
+    );
+    let output = Command::new(env!("CARGO_BIN_EXE_policy-lsp"))
+        .args(["lint", "repo", "--output", "json"])
+        .current_dir(&directory)
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let codes: Vec<&str> =
+        report["diagnostics"].as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["test/outside-workspace", "test/outside-workspace"]);
+    let output = Command::new(env!("CARGO_BIN_EXE_policy-lsp"))
+        .args(["test", "repo", "--output", "json"])
+        .current_dir(&directory)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(!report.contains("Secret"), "the outside file's content must not be read: {report}");
+    assert_eq!(output.status.code(), Some(1));
+}

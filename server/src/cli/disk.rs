@@ -8,12 +8,58 @@ use crate::testrun::FileSource;
 /// Files larger than this are refused with a diagnostic instead of being read (hostile input).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Reads files from disk.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct DiskFiles;
+/// Reads files from disk, only inside the workspace roots when there are any: a test file from a pull
+/// request that names `../../../etc/passwd` gets a problem, never the file's content.
+#[derive(Clone, Debug, Default)]
+pub struct DiskFiles {
+    /// Canonical workspace roots; empty means no restriction.
+    roots: Vec<PathBuf>,
+}
+
+impl DiskFiles {
+    pub fn within(roots: &[PathBuf]) -> DiskFiles {
+        let mut roots: Vec<PathBuf> = roots.iter().filter_map(|root| std::fs::canonicalize(root).ok()).collect();
+        roots.sort();
+        roots.dedup();
+        DiskFiles { roots }
+    }
+
+    /// Refuses paths that resolve (symbolic links included) outside every root.
+    fn check_inside(&self, path: &Path) -> Result<(), String> {
+        if self.roots.is_empty() {
+            return Ok(());
+        }
+        let resolved = std::fs::canonicalize(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        if self.roots.iter().any(|root| resolved.starts_with(root)) {
+            return Ok(());
+        }
+        Err(format!(
+            "{} is outside the workspace ({}); policy-lsp does not read files outside it",
+            path.display(),
+            self.roots.iter().map(|root| root.display().to_string()).collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
+/// The workspace root of a path given on the command line: the enclosing git repository, else the
+/// directory itself (or a file's directory).
+pub fn workspace_root(path: &Path) -> PathBuf {
+    let absolute = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let start =
+        if absolute.is_dir() { absolute.clone() } else { absolute.parent().map(Path::to_path_buf).unwrap_or_default() };
+    let mut current = Some(start.as_path());
+    while let Some(directory) = current {
+        if directory.join(".git").exists() {
+            return directory.to_path_buf();
+        }
+        current = directory.parent();
+    }
+    start
+}
 
 impl FileSource for DiskFiles {
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+        self.check_inside(path)?;
         read_text(path).map(Arc::from)
     }
 
@@ -23,6 +69,7 @@ impl FileSource for DiskFiles {
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        self.check_inside(path).ok()?;
         let entries = std::fs::read_dir(path).ok()?;
         let mut paths: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
         paths.sort();

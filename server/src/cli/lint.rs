@@ -29,7 +29,8 @@ pub fn run(options: LintOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
-    let reports = lint_files(&files);
+    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let reports = lint_files(&files, &roots);
     let rendered = match options.output {
         OutputFormat::Text => render_text(&reports),
         OutputFormat::Json => render_json(&reports),
@@ -50,7 +51,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
 }
 
 /// Lints files and returns one report per file, in the order given.
-pub fn lint_files(files: &[PathBuf]) -> Vec<FileReport> {
+pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
     let loaded: Vec<(PathBuf, Result<SourceFile, String>)> = files
         .par_iter()
         .map(|path| {
@@ -62,7 +63,7 @@ pub fn lint_files(files: &[PathBuf]) -> Vec<FileReport> {
             (path.clone(), source)
         })
         .collect();
-    let mut host = AnalysisHost::new(Arc::new(DiskFiles));
+    let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
     let mut unreadable = Vec::new();
     for (path, source) in loaded {
         match source {

@@ -52,7 +52,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
         return ExitStatus::UsageError;
     }
     eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
-    let runs = run_tests(&discovered);
+    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let runs = run_tests(&discovered, &roots);
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
     let rendered = match options.output {
         OutputFormat::Text => {
@@ -100,8 +101,8 @@ pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
 }
 
 /// Runs each discovered file, in parallel, keeping the discovery order.
-pub fn run_tests(discovered: &[Discovered]) -> Vec<TestRun> {
-    let files = DiskFiles;
+pub fn run_tests(discovered: &[Discovered], roots: &[PathBuf]) -> Vec<TestRun> {
+    let files = DiskFiles::within(roots);
     discovered
         .par_iter()
         .map(|test| {

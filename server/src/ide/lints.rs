@@ -137,6 +137,12 @@ pub const LINTS: &[LintDoc] = &[
         example: "policies:\n  - ../policy.yml   # the file is policy.yaml",
     },
     LintDoc {
+        code: "test/outside-workspace",
+        summary: "A test names a file outside the workspace.",
+        why: "Test files come from pull requests; reading files outside the repository would leak the machine's files into reports.",
+        example: "policies:\n  - ../../../../etc/passwd",
+    },
+    LintDoc {
         code: "test/remote-reference",
         summary: "A test references a URL.",
         why: "policy-lsp works offline and does not fetch it, so the test cannot run here.",

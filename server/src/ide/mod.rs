@@ -64,6 +64,11 @@ impl AnalysisHost {
         AnalysisHost { files: Arc::new(HashMap::new()), disk }
     }
 
+    /// Replaces the file source behind referenced files (the LSP learns its workspace roots late).
+    pub fn set_file_source(&mut self, disk: Arc<dyn FileSource + Send>) {
+        self.disk = disk;
+    }
+
     /// Sets a file's whole text.
     pub fn set_file(&mut self, path: PathBuf, text: &str) {
         Arc::make_mut(&mut self.files).insert(path, Arc::new(FileData::new(SourceFile::new(text))));

@@ -64,8 +64,13 @@ impl Checker<'_> {
         if let Some(documents) = self.analysis.loaded_documents(&resolved) {
             return Some(documents);
         }
-        if let Some(text) = self.analysis.read(&resolved) {
-            return Some(load_documents(&text));
+        match self.analysis.disk.read(&resolved) {
+            Ok(text) => return Some(load_documents(&text)),
+            Err(message) if message.contains("outside the workspace") => {
+                out.push(self.diagnostic("test/outside-workspace", Severity::Error, pointer, message));
+                return None;
+            }
+            Err(_) => {}
         }
         if allow_dir && self.analysis.is_dir(&resolved) {
             return Some(self.load_dir(&resolved));
@@ -303,7 +308,8 @@ pub fn normalize(path: &Path) -> PathBuf {
         match component {
             Component::CurDir => {}
             Component::ParentDir => {
-                if !out.pop() {
+                // `..` of the root is the root; of a relative path that has run out, it stays.
+                if !out.pop() && !out.has_root() {
                     out.push("..");
                 }
             }

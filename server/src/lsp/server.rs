@@ -56,7 +56,7 @@ pub struct Server {
 impl Server {
     pub fn new(client: Client) -> Server {
         let state = State {
-            host: AnalysisHost::new(Arc::new(DiskFiles)),
+            host: AnalysisHost::new(Arc::new(DiskFiles::default())),
             open: HashMap::new(),
             encoding: PositionEncoding::Utf16,
             roots: Vec::new(),
@@ -280,6 +280,9 @@ impl LanguageServer for Server {
             let mut state = self.state();
             state.encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
             state.roots = workspace_roots(&params);
+            // Files named by tests are read only inside the workspace folders.
+            let files = DiskFiles::within(&state.roots);
+            state.host.set_file_source(Arc::new(files));
             state.pull_diagnostics = pull_supported && wants_pull;
             state.push_diagnostics = !state.pull_diagnostics;
             state.watch_registration = watch_registration;
