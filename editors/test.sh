@@ -96,9 +96,12 @@ package_offline() {
     echo "note: cannot drop the network here (unshare -n); packaging with it"
     "${vsce[@]}"
   fi
-  unzip -l "$work/policy-lsp.vsix" | grep -q 'extension/out/extension.js' || { echo "the bundle is not in the .vsix"; return 1; }
-  unzip -l "$work/policy-lsp.vsix" | grep -q 'extension/out/terminateProcess.sh' || { echo "the kill script is not in the .vsix"; return 1; }
-  if unzip -l "$work/policy-lsp.vsix" | grep -E 'node_modules|/src/|\.map$'; then
+  # List once into a variable: `unzip | grep -q` under pipefail fails at random when grep stops reading early.
+  local listing
+  listing=$(unzip -l "$work/policy-lsp.vsix") || { echo "the .vsix cannot be listed"; return 1; }
+  grep -q 'extension/out/extension.js' <<< "$listing" || { echo "the bundle is not in the .vsix"; return 1; }
+  grep -q 'extension/out/terminateProcess.sh' <<< "$listing" || { echo "the kill script is not in the .vsix"; return 1; }
+  if grep -E 'node_modules|/src/|\.map$' <<< "$listing"; then
     echo "the .vsix carries sources, maps or node_modules"
     return 1
   fi
