@@ -1,6 +1,8 @@
 //! Differential test of incremental parsing: after every edit of random edit sequences, the incremental
 //! per-document trees, values, errors and source maps equal a fresh parse of the same text.
 
+mod support;
+
 use policy_lsp::base::TextRange;
 use policy_lsp::syntax::SourceFile;
 
@@ -128,4 +130,37 @@ fn typing_a_document_marker_splits_the_document() {
     file.apply_edit(TextRange::empty(offset), "---\n");
     assert_eq!(file.segments().len(), 4);
     assert_eq!(file.segments()[1].parsed.value["spec"]["rules"][0]["name"], "check");
+}
+
+/// Diagnostics cached per document and carried over edits equal those of a fresh analysis after every edit.
+#[test]
+fn cached_diagnostics_match_a_fresh_analysis() {
+    use policy_lsp::ide::{AnalysisHost, TextEdit};
+    use std::path::Path;
+    use std::sync::Arc;
+
+    let text_base = format!("{BASE}---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\ndatta: {{}}\n");
+    for seed in 1..=8u64 {
+        let mut random = Random(seed.wrapping_mul(0x2545_F491_4F6C_DD1D));
+        let mut text = text_base.clone();
+        let path = Path::new("/work/cached.yaml");
+        let mut host = AnalysisHost::new(Arc::new(support::MemoryFiles::default()));
+        host.set_file(path.to_path_buf(), &text);
+        // Fill the caches before editing.
+        let _ = host.snapshot().diagnostics(path);
+        for step in 0..40 {
+            let start = floor_char_boundary(&text, random.below(text.len() + 1));
+            let end = floor_char_boundary(&text, start + random.below(6)).max(start);
+            let insertion = if random.below(3) == 0 { "" } else { INSERTIONS[random.below(INSERTIONS.len())] };
+            text.replace_range(start..end, insertion);
+            host.apply_edits(path, &[TextEdit { range: TextRange::new(start, end), text: insertion.to_string() }]);
+            let mut fresh = AnalysisHost::new(Arc::new(support::MemoryFiles::default()));
+            fresh.set_file(path.to_path_buf(), &text);
+            assert_eq!(
+                host.snapshot().diagnostics(path),
+                fresh.snapshot().diagnostics(path),
+                "seed {seed}, step {step}: {text}"
+            );
+        }
+    }
 }

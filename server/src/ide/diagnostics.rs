@@ -14,26 +14,54 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
     let mut diagnostics = Vec::new();
     for (index, segment) in file.source.segments().iter().enumerate() {
         let info = &file.documents[index];
-        let parsed = &segment.parsed;
-        for error in &parsed.errors {
-            let mut diagnostic =
-                Diagnostic::error(error.code, error.range.shifted(segment.start), error.message.clone());
-            if let Some(related) = error.related {
-                diagnostic = diagnostic.with_related(RelatedInformation {
-                    file: None,
-                    range: related.shifted(segment.start),
-                    message: "first defined here".to_string(),
-                });
-            }
-            diagnostics.push(diagnostic);
+        // Tests, suites and constraints are checked against other files, so nothing about them is cached.
+        let depends_on_other_files =
+            matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
+        if depends_on_other_files {
+            document_diagnostics(analysis, segment, info, &mut diagnostics);
+            references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
+            continue;
         }
-        schema_diagnostics(analysis, segment, info, &mut diagnostics);
-        references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
-        super::cel::cel_diagnostics(segment, &mut diagnostics);
-        super::embedded::embedded_diagnostics(segment, info, &mut diagnostics);
+        let local = file.local_diagnostics(index, || {
+            let mut found = Vec::new();
+            document_diagnostics(analysis, segment, info, &mut found);
+            found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
+        });
+        diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
     diagnostics
+}
+
+/// What one document says about itself: syntax, schema and embedded languages.
+fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+    for error in &segment.parsed.errors {
+        let mut diagnostic = Diagnostic::error(error.code, error.range.shifted(segment.start), error.message.clone());
+        if let Some(related) = error.related {
+            diagnostic = diagnostic.with_related(RelatedInformation {
+                file: None,
+                range: related.shifted(segment.start),
+                message: "first defined here".to_string(),
+            });
+        }
+        out.push(diagnostic);
+    }
+    schema_diagnostics(analysis, segment, info, out);
+    super::cel::cel_diagnostics(segment, out);
+    super::embedded::embedded_diagnostics(segment, info, out);
+}
+
+/// Moves every range of a diagnostic (its own, its same-file related places, its fix) by `map`.
+fn shift(mut diagnostic: Diagnostic, map: impl Fn(usize) -> usize) -> Diagnostic {
+    let move_range = |range: TextRange| TextRange::new(map(range.start), map(range.end));
+    diagnostic.range = move_range(diagnostic.range);
+    for related in diagnostic.related.iter_mut().filter(|related| related.file.is_none()) {
+        related.range = move_range(related.range);
+    }
+    if let Some(fix) = diagnostic.fix.as_mut() {
+        fix.range = move_range(fix.range);
+    }
+    diagnostic
 }
 
 fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {

@@ -18,7 +18,7 @@ pub mod yaml_path;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use completion::{CompletionItem, CompletionKind};
 pub use hover::HoverResult;
@@ -36,12 +36,57 @@ pub struct FileData {
     pub source: SourceFile,
     /// One entry per document (segment) of the file.
     pub documents: Vec<DocumentInfo>,
+    /// Per document, the diagnostics that depend on that document alone (syntax, schema, embedded
+    /// languages), relative to its start: computed once and carried over every edit that leaves the
+    /// document untouched, so a keystroke re-checks one document, not the whole stream.
+    local_diagnostics: Vec<OnceLock<Arc<Vec<Diagnostic>>>>,
 }
 
 impl FileData {
     fn new(source: SourceFile) -> FileData {
         let documents = source.segments().iter().map(|segment| classify(&segment.parsed.value)).collect();
-        FileData { source, documents }
+        let local_diagnostics = source.segments().iter().map(|_| OnceLock::new()).collect();
+        FileData { source, documents, local_diagnostics }
+    }
+
+    /// The file after an edit, keeping what is known about the documents the edit did not touch (they
+    /// share their parsed document with the previous version).
+    fn after_edit(previous: &FileData, source: SourceFile) -> FileData {
+        let by_document: HashMap<*const crate::syntax::ParsedDocument, usize> = previous
+            .source
+            .segments()
+            .iter()
+            .enumerate()
+            .map(|(index, segment)| (Arc::as_ptr(&segment.parsed), index))
+            .collect();
+        let mut documents = Vec::with_capacity(source.segments().len());
+        let mut local_diagnostics = Vec::with_capacity(source.segments().len());
+        for segment in source.segments() {
+            match by_document.get(&Arc::as_ptr(&segment.parsed)) {
+                Some(&old) => {
+                    documents.push(previous.documents[old].clone());
+                    let cell = OnceLock::new();
+                    if let Some(cached) = previous.local_diagnostics[old].get() {
+                        let _ = cell.set(cached.clone());
+                    }
+                    local_diagnostics.push(cell);
+                }
+                None => {
+                    documents.push(classify(&segment.parsed.value));
+                    local_diagnostics.push(OnceLock::new());
+                }
+            }
+        }
+        FileData { source, documents, local_diagnostics }
+    }
+
+    /// The cached document-local diagnostics of document `index`, computing them with `compute` once.
+    pub(crate) fn local_diagnostics(
+        &self,
+        index: usize,
+        compute: impl FnOnce() -> Vec<Diagnostic>,
+    ) -> Arc<Vec<Diagnostic>> {
+        self.local_diagnostics[index].get_or_init(|| Arc::new(compute())).clone()
     }
 }
 
@@ -90,7 +135,7 @@ impl AnalysisHost {
             total.incremental += stats.incremental;
             total.fresh += stats.fresh;
         }
-        *data = Arc::new(FileData::new(source));
+        *data = Arc::new(FileData::after_edit(data, source));
         Some(total)
     }
 
