@@ -3,38 +3,14 @@
 //! `*-gpol`, `*-dpol` and `*-ivpol` folders. Prints agreement per top-level folder and a final
 //! `cel-agreement:` line; fails when it finds no case.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use policy_lsp::testrun::{FileSource, Outcome, Subject, kyverno::run_test_file};
-
-struct DiskFiles;
-
-impl FileSource for DiskFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        std::fs::read_to_string(path).map(Arc::from).map_err(|error| error.to_string())
-    }
-
-    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
-        let entries = std::fs::read_dir(path).ok()?;
-        Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
-    }
-}
-
-fn find_tests(directory: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(directory) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            find_tests(&path, out);
-        } else if path.file_name().and_then(|name| name.to_str()) == Some("kyverno-test.yaml") {
-            out.push(path);
-        }
-    }
-}
+use policy_lsp::cli::disk::DiskFiles;
+use policy_lsp::testrun::{Outcome, kyverno::run_test_file};
+use support::corpus::{find_kyverno_tests, print_disagreement, print_folder_line};
 
 const CEL_SUFFIXES: &[&str] = &["-cel", "-vpol", "-mpol", "-gpol", "-dpol", "-ivpol"];
 
@@ -52,9 +28,7 @@ fn cel_corpus_agreement() {
         return;
     };
     let corpus = Path::new(&root).join("kyverno-policies");
-    let mut tests = Vec::new();
-    find_tests(&corpus, &mut tests);
-    tests.sort();
+    let tests = find_kyverno_tests(&corpus);
     let filter = std::env::var("POLICY_LSP_CORPUS_FILTER").unwrap_or_default();
     let verbose = std::env::var("POLICY_LSP_CORPUS_VERBOSE").is_ok();
     let mut per_folder: BTreeMap<String, Tally> = BTreeMap::new();
@@ -66,7 +40,7 @@ fn cel_corpus_agreement() {
         {
             continue;
         }
-        let report = run_test_file(&DiskFiles, test);
+        let report = run_test_file(&DiskFiles::default(), test);
         let tally = per_folder.entry(folder).or_default();
         let files_missing = report.problems.iter().any(|problem| problem.code == "kyverno-test/missing-file");
         for result in &report.results {
@@ -77,20 +51,8 @@ fn cel_corpus_agreement() {
             tally.total += 1;
             if result.outcome == Outcome::Pass {
                 tally.agreed += 1;
-            } else if verbose && let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
-                eprintln!(
-                    "DISAGREE {} | {policy} / {} / {resource}: expected {} got {} ({}) {}",
-                    relative.display(),
-                    rule.as_deref().unwrap_or("-"),
-                    result.expected,
-                    result.actual,
-                    result.reason,
-                    if filter.is_empty() {
-                        result.message.chars().take(300).collect::<String>()
-                    } else {
-                        result.message.clone()
-                    }
-                );
+            } else if verbose {
+                print_disagreement(relative, result, !filter.is_empty());
             }
         }
     }
@@ -100,12 +62,7 @@ fn cel_corpus_agreement() {
     for (folder, tally) in &per_folder {
         missing += tally.missing_files;
         if tally.total > 0 {
-            println!(
-                "{folder:<28} {:>5}/{:<5} {:6.2}%",
-                tally.agreed,
-                tally.total,
-                100.0 * tally.agreed as f64 / tally.total as f64
-            );
+            print_folder_line(folder, tally.agreed, tally.total);
         }
         agreed += tally.agreed;
         total += tally.total;

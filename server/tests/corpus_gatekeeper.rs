@@ -2,27 +2,13 @@
 //! Opt-in: set `POLICY_LSP_CORPUS` to the corpus root (the folder holding `gatekeeper-library`).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
+use policy_lsp::cli::disk::DiskFiles;
 use policy_lsp::engine::gatekeeper::rego_diagnostics;
 use policy_lsp::testrun::gatekeeper::run_suite_file;
 use policy_lsp::testrun::{FileSource, Outcome};
 
-/// Files straight from disk.
-struct DiskFiles;
-
-impl FileSource for DiskFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        std::fs::read_to_string(path).map(Arc::from).map_err(|error| error.to_string())
-    }
-
-    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
-        let entries = std::fs::read_dir(path).ok()?;
-        Some(entries.filter_map(|entry| entry.ok().map(|entry| entry.path())).collect())
-    }
-}
-
-fn find_named(files: &DiskFiles, directory: &Path, file_name: &str, found: &mut Vec<PathBuf>) {
+fn find_named(files: &dyn FileSource, directory: &Path, file_name: &str, found: &mut Vec<PathBuf>) {
     let Some(mut entries) = files.list_dir(directory) else {
         return;
     };
@@ -36,7 +22,7 @@ fn find_named(files: &DiskFiles, directory: &Path, file_name: &str, found: &mut 
     }
 }
 
-fn find_suites(files: &DiskFiles, directory: &Path, found: &mut Vec<PathBuf>) {
+fn find_suites(files: &dyn FileSource, directory: &Path, found: &mut Vec<PathBuf>) {
     let Some(mut entries) = files.list_dir(directory) else {
         return;
     };
@@ -57,7 +43,7 @@ fn gatekeeper_library_agrees() {
         return;
     };
     let library = Path::new(&root).join("gatekeeper-library");
-    let files = DiskFiles;
+    let files = DiskFiles::default();
     let mut suites = Vec::new();
     find_suites(&files, &library, &mut suites);
     let mut agreed = 0;

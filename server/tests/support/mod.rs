@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub mod corpus;
 pub mod lsp_client;
 
 use policy_lsp::testrun::FileSource;
