@@ -171,9 +171,7 @@ impl Server {
             let mut loaded = Vec::with_capacity(files.len());
             for path in files {
                 if let Ok(text) = read_text(&path) {
-                    let mut source = SourceFile::new(&text);
-                    source.drop_trees();
-                    loaded.push((crate::ide::normalize_path(&path), source));
+                    loaded.push((crate::ide::normalize_path(&path), SourceFile::new_without_trees(&text)));
                 }
             }
             loaded
@@ -376,12 +374,13 @@ impl LanguageServer for Server {
         let document = params.text_document;
         let path = from_proto::path(&document.uri);
         {
-            let mut state = self.state();
             let text = document.text;
-            let mut source = guarded("parse", || SourceFile::new(&text)).unwrap_or_else(|| SourceFile::new(""));
             // Trees are most of a file's memory and only edits need them: the first edit of a document
-            // parses that document alone, and its tree is kept from then on.
-            source.drop_trees();
+            // parses that document alone, and its tree is kept from then on. Parsed before taking the
+            // lock, so a large file does not hold up the handlers that only read the state.
+            let source = guarded("parse", || SourceFile::new_without_trees(&text))
+                .unwrap_or_else(|| SourceFile::new_without_trees(""));
+            let mut state = self.state();
             state.host.set_source(path.clone(), source);
             state.generation += 1;
             state.open.insert(path.clone(), (document.uri, document.version));
