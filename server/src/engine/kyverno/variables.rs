@@ -8,6 +8,7 @@ use jmespath::ast::Ast;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::jmespath_budget as budget;
 use super::jmespath_functions::{runtime, to_value};
 
 /// Why a substitution failed.
@@ -93,17 +94,28 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
+        budget::check_shape(expression)
+            .map_err(|message| VariableError::Invalid(format!("incorrect query {expression}: {message}")))?;
         let compiled = compile_lenient(expression)
             .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
-        let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
+        let guarded = guard_null_subexpressions(compiled.as_ast());
+        let compiled = jmespath::Expression::new(expression, budget::instrument(&guarded), runtime());
         let data = self.converted.get_or_init(|| {
             jmespath::Rcvar::new(jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null))
         });
-        let result =
-            compiled.search(data).map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
+        let _budget = budget::BudgetScope::start(budget::STEP_BUDGET);
+        let result = compiled.search(data).map_err(|error| {
+            if budget::is_exhausted() {
+                return VariableError::Invalid(format!(
+                    "JMESPath query {expression} failed: {}",
+                    budget::exhausted_message()
+                ));
+            }
+            VariableError::Invalid(format!("JMESPath query failed: {error}"))
+        })?;
         let value = to_value(&result);
         if value.is_null()
-            && let Some(key) = missing_key(compiled.as_ast(), &self.root)
+            && let Some(key) = missing_key(&guarded, &self.root)
         {
             return Err(VariableError::NotFound(format!("Unknown key \"{key}\" in path")));
         }
