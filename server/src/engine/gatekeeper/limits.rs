@@ -1,10 +1,50 @@
-//! Replacements for the regorus built-ins that can allocate without bound before its execution timer
-//! gets a chance to stop them: `numbers.range(0, 1e12)` asks for terabytes in one allocation, which
-//! aborts the process instead of failing. Registered as extensions (they take precedence over
-//! built-ins) with OPA's results for every range up to [`MAX_RANGE_ELEMENTS`], and an evaluation error
-//! naming the limit past it.
+//! Replacements for the regorus built-ins that can allocate or work without bound before its execution
+//! timer gets a chance to stop them, and the size check behind them. `numbers.range(0, 1e12)` asks for
+//! terabytes in one allocation, which aborts the process instead of failing; values share their parts
+//! (`x1 := [x0, x0]` forty times is 2^40 elements in forty steps), so serialising one is a single
+//! built-in call that never returns. Registered as extensions (they take precedence over built-ins),
+//! they give OPA's results up to the limits and an evaluation error naming the limit past them.
 
 use regorus::Value;
+
+/// The most elements (counting strings by 16 bytes) a value may have when it is serialised, formatted
+/// or handed back from an evaluation: far past any real policy's messages and details.
+pub const MAX_VALUE_SIZE: usize = 1_000_000;
+
+/// Fails when `value`, with shared parts counted each time they appear, is larger than
+/// [`MAX_VALUE_SIZE`]; counting stops there, so the check itself is bounded.
+pub fn check_size(value: &Value, what: &str) -> anyhow::Result<()> {
+    let mut size = 0usize;
+    let mut pending = vec![value];
+    while let Some(current) = pending.pop() {
+        size += 1;
+        match current {
+            Value::String(text) => size += text.len() / 16,
+            Value::Array(items) => pending.extend(items.iter()),
+            Value::Set(items) => pending.extend(items.iter()),
+            Value::Object(fields) => pending.extend(fields.iter().flat_map(|(key, value)| [key, value])),
+            _ => {}
+        }
+        if size > MAX_VALUE_SIZE {
+            anyhow::bail!("{what}: the value has more than {MAX_VALUE_SIZE} elements, more than policy-lsp handles");
+        }
+    }
+    Ok(())
+}
+
+/// `json.marshal(x)`, as regorus writes it, for values up to [`MAX_VALUE_SIZE`].
+pub fn json_marshal(arguments: Vec<Value>) -> anyhow::Result<Value> {
+    let Some(value) = arguments.first() else { return Ok(Value::Undefined) };
+    check_size(value, "json.marshal")?;
+    Ok(Value::from(serde_json::to_string(value)?))
+}
+
+/// `yaml.marshal(x)`, as regorus writes it, for values up to [`MAX_VALUE_SIZE`].
+pub fn yaml_marshal(arguments: Vec<Value>) -> anyhow::Result<Value> {
+    let Some(value) = arguments.first() else { return Ok(Value::Undefined) };
+    check_size(value, "yaml.marshal")?;
+    Ok(Value::String(yaml_serde::to_string(value)?.into()))
+}
 
 /// The most elements one `numbers.range` or `numbers.range_step` call may produce.
 pub const MAX_RANGE_ELEMENTS: i128 = 1_000_000;

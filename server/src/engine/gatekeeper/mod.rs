@@ -500,6 +500,8 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
     engine
         .add_extension("numbers.range".to_string(), 2, Box::new(limits::numbers_range))
         .and_then(|()| engine.add_extension("numbers.range_step".to_string(), 3, Box::new(limits::numbers_range_step)))
+        .and_then(|()| engine.add_extension("json.marshal".to_string(), 1, Box::new(limits::json_marshal)))
+        .and_then(|()| engine.add_extension("yaml.marshal".to_string(), 1, Box::new(limits::yaml_marshal)))
         .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
     engine.set_strict_builtin_errors(false);
@@ -716,6 +718,9 @@ fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Valu
     else {
         return Ok(Vec::new());
     };
+    if let Err(error) = limits::check_size(value, "the violations") {
+        return Ok(failure(error.to_string()));
+    }
     let responses: Value = serde_json::to_value(value).unwrap_or(Value::Null);
     let mut violations = Vec::new();
     for response in responses.as_array().into_iter().flatten() {

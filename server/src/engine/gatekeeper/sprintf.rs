@@ -57,6 +57,9 @@ pub fn sprintf_extension(arguments: Vec<Value>) -> anyhow::Result<Value> {
         // A wrong argument type is a built-in error, which Gatekeeper treats as undefined.
         return Ok(Value::Undefined);
     };
+    for value in values.iter() {
+        super::limits::check_size(value, "sprintf")?;
+    }
     let values: Vec<Argument> = values.iter().map(Argument::from_value).collect();
     Ok(Value::from(go_sprintf(format, &values)))
 }

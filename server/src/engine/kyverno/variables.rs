@@ -36,6 +36,9 @@ pub struct JsonContext {
     pub is_delete: bool,
     /// The root converted for JMESPath once, reused by every query until the context changes.
     converted: std::cell::OnceCell<jmespath::Rcvar>,
+    /// Context entries left unset because answering them needs the network (entry name, why), so that
+    /// an expression reading one says so instead of only "Unknown key".
+    not_evaluated: Vec<(String, String)>,
 }
 
 impl Default for JsonContext {
@@ -47,7 +50,13 @@ impl Default for JsonContext {
 impl JsonContext {
     /// A context whose root document is `root`.
     pub fn new(root: Value) -> Self {
-        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new() }
+        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new(), not_evaluated: Vec::new() }
+    }
+
+    /// Records that context entry `name` was not loaded because that needs the network; `why` completes
+    /// the sentence "context entry `name` ...".
+    pub fn note_not_evaluated(&mut self, name: &str, why: String) {
+        self.not_evaluated.push((name.to_string(), why));
     }
 
     /// The root document.
@@ -117,6 +126,15 @@ impl JsonContext {
         if value.is_null()
             && let Some(key) = missing_key(&guarded, &self.root)
         {
+            let root_name: String = expression
+                .chars()
+                .take_while(|character| character.is_alphanumeric() || matches!(character, '_' | '-'))
+                .collect();
+            if let Some((name, why)) = self.not_evaluated.iter().find(|(name, _)| *name == root_name) {
+                return Err(VariableError::NotFound(format!(
+                    "Unknown key \"{key}\" in path: context entry `{name}` {why}"
+                )));
+            }
             return Err(VariableError::NotFound(format!("Unknown key \"{key}\" in path")));
         }
         Ok(value)
