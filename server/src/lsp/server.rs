@@ -78,6 +78,9 @@ impl Server {
 
     /// Computes the diagnostics of open documents from one snapshot and pushes them with their versions.
     async fn publish(&self, paths: Vec<PathBuf>) {
+        // Let the edits that have already arrived apply first: a burst of keystrokes is then checked at
+        // its last version, and the publications of the earlier edits find nothing left to do.
+        tokio::task::yield_now().await;
         let (analysis, encoding, generation, targets) = {
             let state = self.state();
             if !state.push_diagnostics {
@@ -85,6 +88,7 @@ impl Server {
             }
             let targets: Vec<(PathBuf, Uri, i32)> = paths
                 .into_iter()
+                .filter(|path| state.published.get(path).is_none_or(|&done| done < state.generation))
                 .filter_map(|path| state.open.get(&path).cloned().map(|(uri, version)| (path, uri, version)))
                 .collect();
             (state.host.snapshot(), state.encoding, state.generation, targets)
