@@ -382,7 +382,9 @@ fn locate_error_in_body(text: &str, offset: usize, rego_v1: bool) -> Option<(usi
     }
     let body_start = offset + 1;
     let body = text.get(body_start..close)?;
-    if body.trim().is_empty() {
+    // The body alone may read differently from the module (a raw string cut in two), so it gets the
+    // parser's nesting limit of its own.
+    if body.trim().is_empty() || nesting_beyond(body, MAX_REGO_NESTING).is_some() {
         return None;
     }
     let mut engine = new_engine(rego_v1);
