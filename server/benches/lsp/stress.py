@@ -4,7 +4,7 @@ and reports the server's memory (peak and current RSS from /proc/PID/status) and
 didChange to the diagnostics of that version.
 
     cargo build --release
-    python3 server/benches/lsp/stress.py [--binary target/release/policy-lsp] [--documents 1000] [--edits 3000]
+    python3 server/benches/lsp/stress.py [--binary target/release/policy-lsp] [--documents 1000] [--edits 5000]
 
 Fails (exit 1) when an edit's diagnostics never come, a version arrives out of order, or the RSS after the
 edits is more than --max-growth-mb above the RSS after opening (memory must stay bounded while typing).
@@ -144,7 +144,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--binary", default="target/release/policy-lsp")
     parser.add_argument("--documents", type=int, default=1000)
-    parser.add_argument("--edits", type=int, default=3000)
+    parser.add_argument("--edits", type=int, default=5000)
     parser.add_argument("--max-growth-mb", type=float, default=64.0)
     parser.add_argument("--seed", type=int, default=7)
     options = parser.parse_args()
@@ -187,6 +187,7 @@ def main():
     rss_after_open, peak_after_open = server.memory()
 
     latencies = []
+    quarters = []
     uris = list(documents)
     started = time.monotonic()
     for edit in range(options.edits):
@@ -214,6 +215,8 @@ def main():
 
         server.wait(is_ours)
         latencies.append((time.monotonic() - sent) * 1000)
+        if (edit + 1) % max(1, options.edits // 4) == 0:
+            quarters.append(server.memory()[0])
         if edit % 10 == 9:
             # Completion and hover in another document, as an editor asks while typing.
             other = random.choice(uris)
@@ -233,6 +236,8 @@ def main():
           f"p99 {percentile(latencies, 0.99):.2f} ms, max {max(latencies):.2f} ms")
     print(f"RSS                         peak at start {peak_at_start:.0f} MB, after opening {rss_after_open:.0f} MB "
           f"(peak {peak_after_open:.0f} MB), after the edits {rss_after_edits:.0f} MB (peak {peak:.0f} MB), growth {growth:+.1f} MB")
+    print("RSS after each quarter      " + ", ".join(f"{rss:.0f} MB" for rss in quarters[:4])
+          + " (edited documents keep their syntax tree, so it levels off once most have been edited)")
     if growth > options.max_growth_mb:
         print(f"FAIL: memory grew {growth:.1f} MB while editing (limit {options.max_growth_mb} MB)", file=sys.stderr)
         return 1
