@@ -437,6 +437,13 @@ fn huge_regular_expressions_are_errors() {
             .unwrap_err();
     assert!(error.contains("exceeds size limit"), "{error}");
 
+    // A query that compiles a new pattern for every element of a list runs out of budget.
+    let numbers: Vec<String> = (0..1_000).map(|number| number.to_string()).collect();
+    let compiling =
+        format!("map(&regex_match(join('', [to_string(@), '(a{{10}}){{50}}']), 'a'), `[{}]`)", numbers.join(", "));
+    let error = within("JMESPath compiling 1,000 patterns", 20, move || query(compiling)).unwrap_err();
+    assert!(error.contains("JMESPath step limit"), "{error}");
+
     let outcome = within("CEL matches() with a huge pattern", 20, || {
         let program =
             Program::compile(&format!("'aaa'.matches('{HUGE_REGEX}')")).map_err(|errors| format!("{errors:?}"))?;

@@ -223,8 +223,12 @@ fn split(args: &[Value]) -> Result<Value, String> {
 }
 
 /// The largest compiled program of one regular expression (the regex crate's default is 10 MiB); a
-/// larger pattern is an error, not minutes of compiling.
-pub const REGEX_SIZE_LIMIT: usize = 1 << 22;
+/// larger pattern is an error, not seconds of compiling.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 20;
+
+/// Budget steps one compilation costs (it may take milliseconds): a query that keeps compiling new
+/// patterns stops after a few hundred.
+const REGEX_COMPILE_STEPS: u64 = 10_000;
 
 /// The longest string a replacing function may build.
 pub const MAX_RESULT_BYTES: usize = 1 << 24;
@@ -240,7 +244,7 @@ fn compile_regex(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, String> 
     if let Some(found) = CACHE.with(|cache| cache.borrow().get(pattern).cloned()) {
         return Ok(found);
     }
-    super::jmespath_budget::charge(pattern.len() as u64)?;
+    super::jmespath_budget::charge(REGEX_COMPILE_STEPS + pattern.len() as u64)?;
     let compiled = regex::RegexBuilder::new(pattern)
         .size_limit(REGEX_SIZE_LIMIT)
         .build()
@@ -248,7 +252,7 @@ fn compile_regex(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, String> 
     let compiled = std::sync::Arc::new(compiled);
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if cache.len() >= 64 {
+        if cache.len() >= 16 {
             cache.clear();
         }
         cache.insert(pattern.to_string(), compiled.clone());
