@@ -11,6 +11,7 @@ use rayon::prelude::*;
 use super::disk::{DiskFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{LineIndex, PositionEncoding};
+use crate::model::DocumentKind;
 use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
@@ -89,13 +90,20 @@ pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
                 return Some(Discovered { path: path.clone(), framework: Framework::Kyverno });
             }
             let text = read_text(path).ok()?;
-            if !text.contains("test.gatekeeper.sh") || !text.contains("Suite") {
+            let maybe_suite = text.contains("test.gatekeeper.sh") && text.contains("Suite");
+            let maybe_embedded_test = text.contains("cli.kyverno.io") && text.contains("Test");
+            if !maybe_suite && !maybe_embedded_test {
                 return None;
             }
             let documents = crate::syntax::parse_file(&text);
-            let first = documents.iter().find(|document| !document.value.is_null())?;
-            gatekeeper::is_suite(&first.value)
-                .then(|| Discovered { path: path.clone(), framework: Framework::Gatekeeper })
+            if maybe_suite && documents.iter().any(|document| gatekeeper::is_suite(&document.value)) {
+                return Some(Discovered { path: path.clone(), framework: Framework::Gatekeeper });
+            }
+            // A Kyverno Test embedded in a policy's own file runs whatever the file is called.
+            let kinds: Vec<DocumentKind> =
+                documents.iter().map(|document| crate::model::classify(&document.value).kind).collect();
+            (kinds.contains(&DocumentKind::KyvernoTest) && kinds.iter().any(DocumentKind::is_kyverno_policy))
+                .then(|| Discovered { path: path.clone(), framework: Framework::Kyverno })
         })
         .collect()
 }
