@@ -38,8 +38,7 @@ fn check(fixture: &str, expect: Expect) {
                         format!("{name} ({})", related.message)
                     })
                     .collect();
-                let mut text =
-                    format!("{}[{}]: {}", diagnostic.severity.as_str(), diagnostic.code, diagnostic.message);
+                let mut text = format!("{}[{}]: {}", diagnostic.severity.as_str(), diagnostic.code, diagnostic.message);
                 if !related.is_empty() {
                     text.push_str(&format!(" | related: {}", related.join(", ")));
                 }
@@ -66,7 +65,11 @@ fn check(fixture: &str, expect: Expect) {
 }
 
 fn run_all(analysis: &Analysis) -> Vec<Arc<InlineRun>> {
-    analysis.test_files(None).into_iter().map(|(path, framework)| Arc::new(run_test(analysis, &path, framework))).collect()
+    analysis
+        .test_files(None)
+        .into_iter()
+        .map(|(path, framework)| Arc::new(run_test(analysis, &path, framework)))
+        .collect()
 }
 
 const POLICY: &str = r#"
@@ -589,7 +592,8 @@ results:
           ...
         ```
 
-    "#]].assert_eq(&hover.markdown);
+    "#]]
+    .assert_eq(&hover.markdown);
 }
 
 /// A host over in-memory files, for edits.

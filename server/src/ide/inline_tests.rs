@@ -99,7 +99,12 @@ impl FileSource for Recording<'_> {
             }
             None => {
                 self.record(&path, Access::Read, None);
-                Err(self.analysis.disk.read(&path).err().unwrap_or_else(|| format!("{} does not exist", path.display())))
+                Err(self
+                    .analysis
+                    .disk
+                    .read(&path)
+                    .err()
+                    .unwrap_or_else(|| format!("{} does not exist", path.display())))
             }
         }
     }
@@ -118,9 +123,8 @@ impl FileSource for Recording<'_> {
 
 impl FileSource for Analysis {
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        Analysis::read(self, path).ok_or_else(|| {
-            self.disk.read(path).err().unwrap_or_else(|| format!("{} does not exist", path.display()))
-        })
+        Analysis::read(self, path)
+            .ok_or_else(|| self.disk.read(path).err().unwrap_or_else(|| format!("{} does not exist", path.display())))
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -312,7 +316,11 @@ pub fn code_lenses(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) ->
                     let tally = Tally::of(for_rule.iter().map(|(_, result)| *result));
                     if let Some(range) = locate(analysis, &at(&format!("/spec/rules/{rule_index}/name")), Target::Value)
                     {
-                        lenses.push(TestLens { range, title: tally.title(), test_file: for_rule[0].0.test_file.clone() });
+                        lenses.push(TestLens {
+                            range,
+                            title: tally.title(),
+                            test_file: for_rule[0].0.test_file.clone(),
+                        });
                     }
                 }
             }
@@ -356,7 +364,11 @@ fn test_file_lenses(analysis: &Analysis, run: &InlineRun) -> Vec<TestLens> {
     let tally = Tally::of(&run.report.results);
     let header = SourceRef { pointer: "/kind".to_string(), ..first.clone() };
     if let Some(range) = locate(analysis, &header, Target::Value) {
-        lenses.push(TestLens { range, title: format!("▶ Run tests  {}", tally.title()), test_file: run.test_file.clone() });
+        lenses.push(TestLens {
+            range,
+            title: format!("▶ Run tests  {}", tally.title()),
+            test_file: run.test_file.clone(),
+        });
     }
     let mut entries: Vec<(&str, Tally, &SourceRef)> = Vec::new();
     for result in &run.report.results {
@@ -373,7 +385,11 @@ fn test_file_lenses(analysis: &Analysis, run: &InlineRun) -> Vec<TestLens> {
     for (entry, tally, location) in entries {
         let at = SourceRef { pointer: entry.to_string(), ..location.clone() };
         if let Some(range) = locate(analysis, &at, Target::Value) {
-            lenses.push(TestLens { range: first_line_of(analysis, &at.file, range), title: tally.title(), test_file: run.test_file.clone() });
+            lenses.push(TestLens {
+                range: first_line_of(analysis, &at.file, range),
+                title: tally.title(),
+                test_file: run.test_file.clone(),
+            });
         }
     }
     lenses
@@ -382,7 +398,8 @@ fn test_file_lenses(analysis: &Analysis, run: &InlineRun) -> Vec<TestLens> {
 /// Lenses sit on a line: keep only the first line of a multi-line node.
 fn first_line_of(analysis: &Analysis, path: &Path, range: TextRange) -> TextRange {
     let Some(text) = analysis.read(path) else { return range };
-    let end = text.get(range.start..range.end).and_then(|slice| slice.find('\n')).map_or(range.end, |cut| range.start + cut);
+    let end =
+        text.get(range.start..range.end).and_then(|slice| slice.find('\n')).map_or(range.end, |cut| range.start + cut);
     TextRange::new(range.start, end)
 }
 
@@ -405,8 +422,11 @@ pub fn test_diagnostics(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Pat
             for related in &result.related {
                 if let Some(related_range) = locate(analysis, &related.at, Target::Value) {
                     let file = (related.at.file != path).then(|| related.at.file.clone());
-                    diagnostic =
-                        diagnostic.with_related(RelatedInformation { file, range: related_range, message: related.message.clone() });
+                    diagnostic = diagnostic.with_related(RelatedInformation {
+                        file,
+                        range: related_range,
+                        message: related.message.clone(),
+                    });
                 }
             }
             out.push(diagnostic);
@@ -432,7 +452,8 @@ fn summary_line(result: &TestResult) -> String {
         Outcome::Error => format!("{subject}: error, expected {}", result.expected),
         _ => format!("{subject}: expected {}, got {}", result.expected, result.actual),
     };
-    let detail = if result.message.is_empty() || result.message == result.reason { &result.reason } else { &result.message };
+    let detail =
+        if result.message.is_empty() || result.message == result.reason { &result.reason } else { &result.message };
     if !detail.is_empty() && result.outcome != Outcome::Unsupported {
         line.push_str(": ");
         line.push_str(first_sentence(detail));
@@ -529,9 +550,7 @@ fn explain(analysis: &Analysis, results: &[&TestResult]) -> String {
 fn describe_place(analysis: &Analysis, at: &SourceRef) -> String {
     let name = at.file.file_name().map(|name| name.to_string_lossy().to_string()).unwrap_or_default();
     let Some(range) = locate(analysis, at, Target::Value) else { return format!("{name} {}", at.pointer) };
-    let line = analysis
-        .read(&at.file)
-        .map(|text| text[..range.start.min(text.len())].matches('\n').count() + 1)
-        .unwrap_or(0);
+    let line =
+        analysis.read(&at.file).map(|text| text[..range.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
     format!("{name}:{line} (`{}`)", at.pointer)
 }

@@ -215,7 +215,12 @@ impl Checker<'_> {
 
     /// The documents of the test's own file that `keep` accepts (it never accepts the Test itself).
     fn own_documents(&self, keep: impl Fn(&DocumentInfo) -> bool) -> Vec<Loaded> {
-        self.analysis.loaded_documents(self.path).unwrap_or_default().into_iter().filter(|loaded| keep(&loaded.info)).collect()
+        self.analysis
+            .loaded_documents(self.path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|loaded| keep(&loaded.info))
+            .collect()
     }
 
     /// For a test embedded beside its policy: flags a result whose resources the named rule can never

@@ -129,8 +129,10 @@ mod tests {
 
     #[test]
     fn shows_only_the_changed_lines_with_context() {
-        let expected = json!({"metadata": {"name": "web", "labels": {"env": "prod", "team": "a"}}, "spec": {"replicas": 2}});
-        let actual = json!({"spec": {"replicas": 2}, "metadata": {"labels": {"team": "a", "env": "dev"}, "name": "web"}});
+        let expected =
+            json!({"metadata": {"name": "web", "labels": {"env": "prod", "team": "a"}}, "spec": {"replicas": 2}});
+        let actual =
+            json!({"spec": {"replicas": 2}, "metadata": {"labels": {"team": "a", "env": "dev"}, "name": "web"}});
         let diff = resource_diff(&expected, &actual).expect("the resources differ");
         assert!(diff.contains("-     env: prod\n"), "{diff}");
         assert!(diff.contains("+     env: dev\n"), "{diff}");

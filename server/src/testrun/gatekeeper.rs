@@ -35,9 +35,11 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
     let documents = crate::syntax::parse_file(&text);
     // gator reads a file's first document; a Suite further down sits beside the template it tests
     // (an embedded suite), and the other documents of the file stand in for the paths it leaves out.
-    let Some(index) = documents.iter().position(|document| is_suite(&document.value)).or_else(|| {
-        documents.iter().position(|document| !document.value.is_null() || !document.errors.is_empty())
-    }) else {
+    let Some(index) = documents
+        .iter()
+        .position(|document| is_suite(&document.value))
+        .or_else(|| documents.iter().position(|document| !document.value.is_null() || !document.errors.is_empty()))
+    else {
         return runner.report;
     };
     runner.document = index;
@@ -302,9 +304,7 @@ impl SuiteRunner<'_> {
                 if named.len() == 1 {
                     return Ok(named);
                 }
-                let message = format!(
-                    "the case names no object and its file holds several: name the case after the metadata.name of one of them, or set `object`"
-                );
+                let message = "the case names no object and its file holds several: name the case after the metadata.name of one of them, or set `object`".to_string();
                 self.problem(pointer, "gatekeeper/missing-object", message.clone());
                 Err(message)
             }
@@ -351,7 +351,8 @@ impl SuiteRunner<'_> {
             self.problem(pointer, "gatekeeper/missing-template", "the test names no template".to_string());
             return Err(("invalid suite: missing template".to_string(), None));
         }
-        let template_pointer = if template_path.is_empty() { pointer.to_string() } else { format!("{pointer}/template") };
+        let template_pointer =
+            if template_path.is_empty() { pointer.to_string() } else { format!("{pointer}/template") };
         let template = self.template(template_path, &template_pointer).map_err(|message| (message, None))?;
         let constraint_path = text_field(test, "constraint");
         if constraint_path.is_empty() && self.own.is_empty() {

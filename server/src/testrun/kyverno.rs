@@ -517,7 +517,11 @@ impl Runner<'_> {
                     OwnRole::Resources => !is_policy && !is_test_input_kind(value),
                 }
             })
-            .map(|(document_index, value)| Loaded { value, file: self.test_path.to_path_buf(), document: document_index })
+            .map(|(document_index, value)| Loaded {
+                value,
+                file: self.test_path.to_path_buf(),
+                document: document_index,
+            })
             .collect()
     }
 
@@ -551,7 +555,14 @@ impl Runner<'_> {
         values
     }
 
-    fn push_result(&mut self, entry: &Value, entry_index: usize, resource_index: usize, resource: &str, verdict: Verdict) {
+    fn push_result(
+        &mut self,
+        entry: &Value,
+        entry_index: usize,
+        resource_index: usize,
+        resource: &str,
+        verdict: Verdict,
+    ) {
         let policy = entry.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
         let rule = entry.get("rule").and_then(Value::as_str).map(str::to_string);
         let kind = entry.get("kind").and_then(Value::as_str).map(str::to_string);
@@ -599,12 +610,12 @@ impl Runner<'_> {
             );
             for (resource_index, resource) in resources.iter().enumerate() {
                 self.push_result(
-                        entry,
-                        entry_index,
-                        resource_index,
-                        resource,
-                        Verdict::new(Outcome::Fail, "not found", "Not found", "policy not found"),
-                    );
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    Verdict::new(Outcome::Fail, "not found", "Not found", "policy not found"),
+                );
             }
             return;
         };
@@ -669,12 +680,12 @@ impl Runner<'_> {
                     format!("results[{entry_index}]: resource `{resource_name}` is not among the loaded resources"),
                 );
                 self.push_result(
-                        entry,
-                        entry_index,
-                        resource_index,
-                        resource_name,
-                        Verdict::new(Outcome::Fail, "not found", "Not found", "resource not found"),
-                    );
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource_name,
+                    Verdict::new(Outcome::Fail, "not found", "Not found", "resource not found"),
+                );
                 continue;
             }
             let first_match = matched.first().copied();
@@ -991,12 +1002,7 @@ impl Verdict {
 fn summarize(rows: &[Row], expected: &str) -> Verdict {
     if rows.is_empty() {
         // Every rule response was skipped because the patched resource is not in the manifest.
-        return Verdict::new(
-            Outcome::Pass,
-            expected,
-            "Skipped",
-            "resource not found in the patched resources file",
-        );
+        return Verdict::new(Outcome::Pass, expected, "Skipped", "resource not found in the patched resources file");
     }
     if let Some(row) = rows.iter().find(|row| row.unsupported) {
         return Verdict::new(Outcome::Unsupported, &row.actual, &row.reason, &row.message);
