@@ -29,7 +29,7 @@ fn corpus() -> (PathBuf, &'static str) {
     // command is usually typed.
     let path = if given.is_relative() && !given.exists() { repository.join(&given) } else { given };
     assert!(path.is_dir(), "POLICY_LSP_CORPUS={} is not a directory", path.display());
-    (path, "corpus")
+    (std::fs::canonicalize(&path).unwrap_or(path), "corpus")
 }
 
 /// Walks and finds the test files, as `policy-lsp test` does before running them.
