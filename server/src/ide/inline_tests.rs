@@ -109,6 +109,18 @@ impl FileSource for Recording<'_> {
         }
     }
 
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+        let normalized = super::normalize_path(path);
+        match self.analysis.file(&normalized) {
+            // A file the analysis holds is already parsed: its documents are shared, not parsed again.
+            Some(file) => {
+                self.record(&normalized, Access::Read, Some(hash_of(&*file.source.text())));
+                Ok(loaded_documents(file))
+            }
+            None => self.read(path).map(|text| crate::syntax::parse_file(&text)),
+        }
+    }
+
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         let path = super::normalize_path(path);
         let entries = self.analysis.list_dir(&path);
@@ -121,7 +133,22 @@ impl FileSource for Recording<'_> {
     }
 }
 
+fn loaded_documents(file: &super::FileData) -> Vec<crate::syntax::Document> {
+    file.source
+        .segments()
+        .iter()
+        .map(|segment| crate::syntax::Document { start: segment.start, parsed: segment.parsed.clone() })
+        .collect()
+}
+
 impl FileSource for Analysis {
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+        match self.file(path) {
+            Some(file) => Ok(loaded_documents(file)),
+            None => FileSource::read(self, path).map(|text| crate::syntax::parse_file(&text)),
+        }
+    }
+
     fn read(&self, path: &Path) -> Result<Arc<str>, String> {
         Analysis::read(self, path)
             .ok_or_else(|| self.disk.read(path).err().unwrap_or_else(|| format!("{} does not exist", path.display())))

@@ -134,11 +134,19 @@ impl Server {
         };
         if push {
             self.publish(open_tests).await;
-        } else if diagnostic_refresh {
-            let _ = self.client.workspace_diagnostic_refresh().await;
         }
-        if lens_refresh {
-            let _ = self.client.code_lens_refresh().await;
+        // Refreshes are requests: a client that is slow to answer (or never does) must not hold up the next
+        // round, so they are sent beside the worker.
+        if (!push && diagnostic_refresh) || lens_refresh {
+            let client = self.client.clone();
+            tokio::spawn(async move {
+                if !push && diagnostic_refresh {
+                    let _ = client.workspace_diagnostic_refresh().await;
+                }
+                if lens_refresh {
+                    let _ = client.code_lens_refresh().await;
+                }
+            });
         }
         true
     }

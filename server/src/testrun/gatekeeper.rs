@@ -25,14 +25,13 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
         document: 0,
         own: Vec::new(),
     };
-    let text = match files.read(suite_path) {
-        Ok(text) => text,
+    let documents = match files.documents(suite_path) {
+        Ok(documents) => documents,
         Err(reason) => {
             runner.problem("", "gatekeeper/unreadable-suite", format!("cannot read the suite: {reason}"));
             return runner.report;
         }
     };
-    let documents = crate::syntax::parse_file(&text);
     // gator reads a file's first document; a Suite further down sits beside the template it tests
     // (an embedded suite), and the other documents of the file stand in for the paths it leaves out.
     let Some(index) = documents
@@ -266,8 +265,8 @@ impl SuiteRunner<'_> {
 
     fn read_documents(&mut self, relative: &str, pointer: &str) -> Result<Vec<Value>, String> {
         let path = self.suite_dir.join(relative);
-        let text = match self.files.read(&path) {
-            Ok(text) => text,
+        let documents = match self.files.documents(&path) {
+            Ok(documents) => documents,
             Err(reason) => {
                 let message = format!("cannot read {}: {reason}", path.display());
                 self.problem(pointer, "gatekeeper/missing-file", message.clone());
@@ -275,7 +274,7 @@ impl SuiteRunner<'_> {
             }
         };
         let mut objects = Vec::new();
-        for document in crate::syntax::parse_file(&text) {
+        for document in documents {
             if let Some(error) = document.errors.first() {
                 let message = format!("{} is not valid YAML: {error}", path.display());
                 self.problem(pointer, "gatekeeper/invalid-yaml", message.clone());

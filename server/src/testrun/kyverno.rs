@@ -148,8 +148,8 @@ impl Runner<'_> {
     }
 
     fn run(&mut self) {
-        let text = match self.files.read(self.test_path) {
-            Ok(text) => text,
+        let documents = match self.files.documents(self.test_path) {
+            Ok(documents) => documents,
             Err(error) => {
                 self.problem(
                     "",
@@ -159,7 +159,6 @@ impl Runner<'_> {
                 return;
             }
         };
-        let documents = crate::syntax::parse_file(&text);
         let found = documents
             .iter()
             .enumerate()
@@ -314,17 +313,15 @@ impl Runner<'_> {
         let mut clone_sources = Vec::new();
         for entry in &results {
             if let Some(path) = entry.get("cloneSourceResource").and_then(Value::as_str)
-                && let Ok(text) = self.files.read(&base.join(path))
+                && let Ok(documents) = self.files.documents(&base.join(path))
             {
                 clone_sources.extend(
-                    crate::syntax::parse_file(&text)
-                        .into_iter()
-                        .map(|document| document.yaml11_value())
-                        .filter(|value| !value.is_null())
-                        .map(|mut value| {
+                    documents.into_iter().map(|document| document.yaml11_value()).filter(|value| !value.is_null()).map(
+                        |mut value| {
                             default_namespace(&mut value);
                             value
-                        }),
+                        },
+                    ),
                 );
             }
         }
@@ -359,15 +356,12 @@ impl Runner<'_> {
         } else if let Some(files) = entry.get("resourceFiles").and_then(Value::as_array) {
             let mut items = Vec::new();
             for file in files.iter().filter_map(Value::as_str) {
-                let text = self
+                let documents = self
                     .files
-                    .read(&base.join(file))
+                    .documents(&base.join(file))
                     .map_err(|error| format!("globalContextEntries {name:?}: cannot read {file}: {error}"))?;
                 items.extend(
-                    crate::syntax::parse_file(&text)
-                        .into_iter()
-                        .map(|document| document.yaml11_value())
-                        .filter(|value| !value.is_null()),
+                    documents.into_iter().map(|document| document.yaml11_value()).filter(|value| !value.is_null()),
                 );
             }
             Value::Array(items)
@@ -461,8 +455,8 @@ impl Runner<'_> {
                 continue;
             }
             for file in paths {
-                let text = match self.files.read(&file) {
-                    Ok(text) => text,
+                let documents = match self.files.documents(&file) {
+                    Ok(documents) => documents,
                     Err(error) => {
                         self.problem(
                             format!("/{key}/{index}"),
@@ -472,7 +466,7 @@ impl Runner<'_> {
                         continue;
                     }
                 };
-                for (document_index, document) in crate::syntax::parse_file(&text).into_iter().enumerate() {
+                for (document_index, document) in documents.into_iter().enumerate() {
                     if !document.errors.is_empty() {
                         self.problem(
                             format!("/{key}/{index}"),
@@ -528,11 +522,10 @@ impl Runner<'_> {
     fn load_single(&mut self, test: &Value, key: &str, base: &Path) -> Option<Value> {
         let relative = test.get(key).and_then(Value::as_str).filter(|text| !text.is_empty())?;
         let path = base.join(relative);
-        match self.files.read(&path) {
-            Ok(text) => crate::syntax::parse_file(&text)
-                .into_iter()
-                .map(|document| document.yaml11_value())
-                .find(|value| !value.is_null()),
+        match self.files.documents(&path) {
+            Ok(documents) => {
+                documents.into_iter().map(|document| document.yaml11_value()).find(|value| !value.is_null())
+            }
             Err(error) => {
                 self.problem(
                     format!("/{key}"),
@@ -1063,8 +1056,10 @@ fn resources_of(entry: &Value) -> Vec<String> {
 /// `name` matches any resource with that name; `ns/name` also checks the namespace. The kind is
 /// ignored, as the CLI ignores it.
 fn resource_matches(resource: &Value, reference: &str) -> bool {
-    let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    // Called for every resource of every results entry: plain lookups, as `pointer` allocates per step.
+    let metadata = resource.get("metadata");
+    let field = |key: &str| metadata.and_then(|metadata| metadata.get(key)).and_then(Value::as_str).unwrap_or("");
+    let (name, namespace) = (field("name"), field("namespace"));
     match reference.split_once('/') {
         Some((expected_namespace, expected_name)) => expected_namespace == namespace && expected_name == name,
         None => reference == name,
@@ -1375,13 +1370,13 @@ enum Comparison {
 
 /// Compares an actual resource with the document of the same apiVersion, kind, namespace and name in a file.
 fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Comparison {
-    let text = match files.read(path) {
-        Ok(text) => text,
+    let documents = match files.documents(path) {
+        Ok(documents) => documents,
         Err(error) => return Comparison::Error(format!("failed to load resource ({error})")),
     };
     let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
     let mut candidates: Vec<Value> = Vec::new();
-    for document in crate::syntax::parse_file(&text) {
+    for document in documents {
         if document.value.is_null() {
             continue;
         }

@@ -20,6 +20,11 @@ pub trait FileSource: Sync {
     fn read(&self, path: &Path) -> Result<Arc<str>, String>;
     /// The entries of a directory, or `None` when `path` is not a directory.
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>>;
+    /// The parsed documents of a file. Sources that already hold parsed files (the editor's analysis)
+    /// hand them out instead of parsing again; the rest parse what `read` gives.
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+        self.read(path).map(|text| crate::syntax::parse_file(&text))
+    }
     /// The current time (RFC 3339) for policies that read the clock (`time_now()` in Kyverno's
     /// JMESPath). Runners below the front ends never read the clock themselves; `None` makes such
     /// expressions fail with a message instead.

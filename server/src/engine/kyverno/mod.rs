@@ -145,7 +145,7 @@ pub struct MutateResponse {
 
 /// The rules of a policy after autogen, as values.
 pub fn policy_rules(policy: &Value) -> Vec<Value> {
-    autogen::compute_rules(policy)
+    autogen::compute_rules_cached(policy).as_ref().clone()
 }
 
 /// Runs the mutate rules of `policy` on `resource`.

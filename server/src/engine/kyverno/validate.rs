@@ -16,7 +16,7 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     let (base_context, effective) = request_context(resource, request);
     let mut responses = Vec::new();
     let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
-    for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
+    for (index, rule) in super::autogen::compute_rules_cached(policy).iter().enumerate() {
         // `applyRules: One` stops at the first rule that passed or failed.
         if apply_one
             && responses
