@@ -30,6 +30,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
         }
     };
     let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
     let reports = lint_files(&files, &roots);
     let rendered = match options.output {
         OutputFormat::Text => render_text(&reports),
@@ -64,6 +65,7 @@ pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
         })
         .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
+    host.set_configs(super::settings::read_configs(roots));
     let mut unreadable = Vec::new();
     for (path, source) in loaded {
         match source {

@@ -42,6 +42,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
+    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
     let discovered = discover(&files, &options.file_name);
     if discovered.is_empty() {
         eprintln!(
@@ -52,7 +54,6 @@ pub fn run(options: TestOptions) -> ExitStatus {
         return ExitStatus::UsageError;
     }
     eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
     let runs = run_tests(&discovered, &roots);
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
     let rendered = match options.output {

@@ -44,6 +44,8 @@ struct State {
     /// The generation each document's last published diagnostics were computed at: an older result
     /// never replaces a newer one.
     published: HashMap<PathBuf, u64>,
+    /// Client support and settings for references, semantic tokens, code actions and configuration.
+    features: super::features::Features,
 }
 
 pub struct Server {
@@ -68,6 +70,7 @@ impl Server {
             shut_down: false,
             generation: 0,
             published: HashMap::new(),
+            features: Default::default(),
         };
         Server { client, state: Arc::new(Mutex::new(state)), send_lock: Arc::new(tokio::sync::Mutex::new(())) }
     }
@@ -166,8 +169,11 @@ impl Server {
         } else {
             None
         };
+        let settings = self.state().host.snapshot();
         let loaded = tokio::task::spawn_blocking(move || {
-            let files = walk_yaml_files(&roots).unwrap_or_default();
+            let mut files = walk_yaml_files(&roots).unwrap_or_default();
+            // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
+            files.retain(|path| !settings.is_excluded(&crate::ide::normalize_path(path)));
             let mut loaded = Vec::with_capacity(files.len());
             for path in files {
                 if let Ok(text) = read_text(&path) {
@@ -288,12 +294,15 @@ impl LanguageServer for Server {
             state.watch_registration = watch_registration;
             state.work_done_progress = work_done_progress;
             state.snippets = snippets;
+            state.features = super::features::Features::from_initialize(&params);
+            let configs = state.features.configs(&state.roots);
+            state.host.set_configs(configs);
         }
         let diagnostic_provider = (pull_supported && wants_pull).then(|| {
             DiagnosticServerCapabilities::Options(DiagnosticOptions {
                 identifier: Some("policy-lsp".to_string()),
                 inter_file_dependencies: true,
-                workspace_diagnostics: false,
+                workspace_diagnostics: true,
                 work_done_progress_options: WorkDoneProgressOptions::default(),
             })
         });
@@ -313,6 +322,15 @@ impl LanguageServer for Server {
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+                    SemanticTokensOptions {
+                        legend: super::features::semantic_tokens_legend(),
+                        range: Some(true),
+                        full: Some(SemanticTokensFullOptions::Bool(true)),
+                        ..Default::default()
+                    },
+                )),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
                 execute_command_provider: Some(ExecuteCommandOptions {
                     commands: vec![super::commands::RUN_TESTS.to_string()],
@@ -320,7 +338,11 @@ impl LanguageServer for Server {
                 }),
                 workspace_symbol_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    code_action_kinds: Some(vec![
+                        CodeActionKind::QUICKFIX,
+                        CodeActionKind::REFACTOR_REWRITE,
+                        CodeActionKind::SOURCE,
+                    ]),
                     ..Default::default()
                 })),
                 diagnostic_provider,
@@ -364,6 +386,10 @@ impl LanguageServer for Server {
         let roots = self.state().roots.clone();
         let server = self.clone_handle();
         tokio::spawn(async move { server.scan_workspace(roots).await });
+        if self.state().features.pull_configuration {
+            let server = self.clone_handle();
+            tokio::spawn(async move { server.reload_settings(true).await });
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -431,6 +457,9 @@ impl LanguageServer for Server {
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let path = from_proto::path(&params.text_document.uri);
+        if crate::ide::config::is_config_file(&path) {
+            self.reload_settings(false).await;
+        }
         self.publish_dependents(path);
     }
 
@@ -452,6 +481,8 @@ impl LanguageServer for Server {
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let settings_changed =
+            params.changes.iter().any(|change| crate::ide::config::is_config_file(&from_proto::path(&change.uri)));
         {
             let mut state = self.state();
             state.generation += 1;
@@ -466,6 +497,10 @@ impl LanguageServer for Server {
                     state.host.set_file(path, &text);
                 }
             }
+        }
+        if settings_changed {
+            self.reload_settings(false).await;
+            return;
         }
         let open: Vec<PathBuf> = self.state().open.keys().cloned().collect();
         self.publish(open).await;
@@ -487,6 +522,8 @@ impl LanguageServer for Server {
                 .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
                 .collect();
             state.roots.extend(added.iter().cloned());
+            let configs = state.features.configs(&state.roots);
+            state.host.set_configs(configs);
             added
         };
         let server = self.clone_handle();
@@ -568,12 +605,7 @@ impl LanguageServer for Server {
             let locations: Vec<Location> = analysis
                 .definition(&path, offset)
                 .into_iter()
-                .filter_map(|location| {
-                    let target = analysis.file(&location.path)?;
-                    let target_index = LineIndex::new(target.source.rope());
-                    let uri = Uri::from_file_path(&location.path)?;
-                    Some(Location { uri, range: to_proto::range(&target_index, location.range, encoding) })
-                })
+                .filter_map(|location| super::features::location(&analysis, encoding, location))
                 .collect();
             (!locations.is_empty()).then_some(locations)
         })
@@ -584,9 +616,9 @@ impl LanguageServer for Server {
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
         let path = from_proto::path(&uri);
-        let (analysis, encoding) = {
+        let (analysis, encoding, create_files) = {
             let state = self.state();
-            (state.host.snapshot(), state.encoding)
+            (state.host.snapshot(), state.encoding, state.features.create_files)
         };
         let actions = guarded("code actions", || {
             let file = analysis.file(&path)?;
@@ -611,6 +643,16 @@ impl LanguageServer for Server {
                     is_preferred: Some(true),
                     ..Default::default()
                 }));
+            }
+            let only = params.context.only.as_deref();
+            actions.retain(|action| match action {
+                CodeActionOrCommand::CodeAction(action) => {
+                    action.kind.as_ref().is_none_or(|kind| super::features::kind_wanted(kind, only))
+                }
+                CodeActionOrCommand::Command(_) => true,
+            });
+            for action in analysis.code_actions(&path, wanted) {
+                actions.extend(super::features::code_action(&analysis, encoding, &uri, create_files, action, only));
             }
             Some(actions)
         })
@@ -713,5 +755,122 @@ impl LanguageServer for Server {
                 full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
             },
         )))
+    }
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let position = params.text_document_position;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let locations = guarded("references", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            let found = analysis.references(&path, offset, params.context.include_declaration)?;
+            Some(
+                found
+                    .into_iter()
+                    .filter_map(|location| super::features::location(&analysis, encoding, location))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten();
+        Ok(locations)
+    }
+
+    async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let tokens = guarded("semantic tokens", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let highlights = analysis.highlights(&path, None);
+            Some(super::features::semantic_tokens(&index, encoding, &highlights))
+        })
+        .flatten();
+        Ok(tokens.map(|data| SemanticTokensResult::Tokens(SemanticTokens { result_id: None, data })))
+    }
+
+    async fn semantic_tokens_range(
+        &self,
+        params: SemanticTokensRangeParams,
+    ) -> Result<Option<SemanticTokensRangeResult>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let tokens = guarded("semantic tokens", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let range = from_proto::text_range(&index, params.range, encoding);
+            let highlights = analysis.highlights(&path, Some(range));
+            Some(super::features::semantic_tokens(&index, encoding, &highlights))
+        })
+        .flatten();
+        Ok(tokens.map(|data| SemanticTokensRangeResult::Tokens(SemanticTokens { result_id: None, data })))
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        match super::features::settings_from_notification(&params.settings) {
+            Some(settings) => {
+                self.state().features.client_settings = settings;
+                self.reload_settings(false).await;
+            }
+            // Clients that send an empty notification expect the server to ask for the settings.
+            None => {
+                let pull = self.state().features.pull_configuration;
+                self.reload_settings(pull).await;
+            }
+        }
+    }
+
+    async fn workspace_diagnostic(&self, params: WorkspaceDiagnosticParams) -> Result<WorkspaceDiagnosticReportResult> {
+        let (analysis, encoding, open, generation) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding, state.open.clone(), state.generation)
+        };
+        let previous: HashMap<Uri, String> =
+            params.previous_result_ids.into_iter().map(|previous| (previous.uri, previous.value)).collect();
+        // Every file of the workspace is checked: keep it off the async workers that answer typing.
+        let items = tokio::task::spawn_blocking(move || {
+            guarded("workspace diagnostics", || {
+                super::features::workspace_diagnostics(&analysis, encoding, &open, generation, &previous)
+            })
+            .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        Ok(WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items }))
+    }
+}
+
+impl Server {
+    /// Recomputes the settings of every root from `.policy-lsp.yaml` and the client (asking it first when
+    /// `pull`), then re-checks what is open.
+    async fn reload_settings(&self, pull: bool) {
+        if pull && let Some(settings) = super::features::pull_settings(&self.client).await {
+            self.state().features.client_settings = settings;
+        }
+        let (open, push, refresh) = {
+            let mut state = self.state();
+            let configs = state.features.configs(&state.roots);
+            state.host.set_configs(configs);
+            state.generation += 1;
+            (
+                state.open.keys().cloned().collect::<Vec<PathBuf>>(),
+                state.push_diagnostics,
+                state.features.diagnostic_refresh,
+            )
+        };
+        if push {
+            self.publish(open).await;
+        } else if refresh {
+            let _ = self.client.workspace_diagnostic_refresh().await;
+        }
     }
 }
