@@ -65,7 +65,8 @@ pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
         })
         .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
-    host.set_configs(super::settings::read_configs(roots));
+    // The walk already left excluded files out; a file named on the command line is linted regardless.
+    host.set_configs(super::settings::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
     let mut unreadable = Vec::new();
     for (path, source) in loaded {
         match source {

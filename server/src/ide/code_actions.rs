@@ -286,7 +286,7 @@ pub(super) fn missing_field_fix(
     let segments = pointer_segments(pointer);
     let mut path: Vec<&str> = segments.iter().map(String::as_str).collect();
     path.push(name);
-    let placeholder = with_schema_at(analysis, info, &path, |nodes| placeholder_for(nodes)).flatten()?;
+    let placeholder = with_schema_at(analysis, info, &path, placeholder_for).flatten()?;
     let key = if name.chars().all(|character| character.is_ascii_alphanumeric() || "-_./".contains(character)) {
         name.to_string()
     } else {

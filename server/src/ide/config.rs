@@ -67,6 +67,12 @@ impl Config {
         config
     }
 
+    /// The same settings without `exclude`, for a front end that leaves excluded files out itself and
+    /// checks every file it is given (the CLI lints a file named on its command line).
+    pub fn without_exclude(&self) -> Config {
+        Config { exclude: Vec::new(), exclude_set: GlobSet::empty(), ..self.clone() }
+    }
+
     /// Whether a file is left out of linting and scanning: a glob matches its path relative to `base`, or
     /// one of its directories.
     pub fn is_excluded(&self, path: &Path) -> bool {

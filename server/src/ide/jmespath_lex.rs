@@ -201,10 +201,8 @@ fn classify(text: &str, mut tokens: Vec<JmesToken>) -> Vec<JmesToken> {
             (JmesKind::Punctuation, "(") => {
                 levels.push(Level { initially_relative: current.relative, relative: current.relative })
             }
-            (JmesKind::Punctuation, "]" | "}" | ")") => {
-                if levels.len() > 1 {
-                    levels.pop();
-                }
+            (JmesKind::Punctuation, "]" | "}" | ")") if levels.len() > 1 => {
+                levels.pop();
             }
             (JmesKind::Punctuation, ",") => {
                 if let Some(level) = levels.last_mut() {

@@ -326,10 +326,8 @@ fn test_results_naming(analysis: &Analysis, subject: &Subject, declared: &[Locat
         for (index, result) in results.iter().enumerate() {
             let text = |key: &str| result.get(key).and_then(Value::as_str);
             match subject {
-                Subject::Policy { name, .. } => {
-                    if text("policy").is_some_and(|policy| same_name(policy, name)) {
-                        found.extend(test.location(&format!("/results/{index}/policy")));
-                    }
+                Subject::Policy { name, .. } if text("policy").is_some_and(|policy| same_name(policy, name)) => {
+                    found.extend(test.location(&format!("/results/{index}/policy")));
                 }
                 Subject::Rule { policy, rule, .. } => {
                     let same = text("policy").is_some_and(|named| same_name(named, policy))
