@@ -246,9 +246,23 @@ fn missing_required_fields_are_added_with_placeholders() {
         kind: Test
         metadata:
           name: t
+        policies: [policy.yaml]
+        resources: [pod.yaml]
         results:
           - polic$0y: p
             resources: [x]
+        #- /repo/policy.yaml
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          rules: []
+        #- /repo/pod.yaml
+        apiVersion: v1
+        kind: Pod
+        metadata:
+          name: x
         "#,
         expect![[r#"
             == fix: Add missing field `kind`
@@ -257,6 +271,8 @@ fn missing_required_fields_are_added_with_placeholders() {
             kind: Test
             metadata:
               name: t
+            policies: [policy.yaml]
+            resources: [pod.yaml]
             results:
               - kind: ""
                 policy: p
@@ -268,6 +284,8 @@ fn missing_required_fields_are_added_with_placeholders() {
             kind: Test
             metadata:
               name: t
+            policies: [policy.yaml]
+            resources: [pod.yaml]
             results:
               - result: pass
                 policy: p

@@ -12,6 +12,7 @@ mod embedded;
 mod embedded_code;
 mod folding;
 mod hover;
+pub mod inline_tests;
 mod jmespath_lex;
 pub mod lints;
 mod navigation;

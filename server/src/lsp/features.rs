@@ -3,7 +3,7 @@
 //! diagnostics, and the settings (`.policy-lsp.yaml`, `workspace/configuration`, initialization options).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -61,6 +61,11 @@ impl Features {
         }
     }
 
+    /// The `inlineTests` initialization option (on unless the client turned it off).
+    pub fn inline_tests_option(&self) -> bool {
+        self.initialization_settings.get("inlineTests").and_then(Value::as_bool).unwrap_or(true)
+    }
+
     /// The settings of each root: its `.policy-lsp.yaml`, then the initialization options, then the
     /// client's settings on top. Without roots, the client's settings apply everywhere.
     pub fn configs(&self, roots: &[PathBuf]) -> Vec<Config> {
@@ -98,16 +103,7 @@ pub fn settings_from_notification(settings: &Value) -> Option<Value> {
 
 /// A location in protocol terms; files the analysis does not hold are read to place it.
 pub fn location(analysis: &Analysis, encoding: PositionEncoding, location: Location) -> Option<lsp::Location> {
-    let uri = Uri::from_file_path(&location.path)?;
-    let range = match analysis.file(&location.path) {
-        Some(file) => to_proto::range(&LineIndex::new(file.source.rope()), location.range, encoding),
-        None => {
-            let text = analysis.read(&location.path)?;
-            let rope = ropey::Rope::from_str(&text);
-            to_proto::range(&LineIndex::new(&rope), location.range, encoding)
-        }
-    };
-    Some(lsp::Location { uri, range })
+    super::inline::locate_in(analysis, &location.path, location.range, encoding)
 }
 
 pub fn semantic_tokens_legend() -> SemanticTokensLegend {
@@ -237,16 +233,16 @@ pub fn code_action(
     }))
 }
 
-/// The workspace diagnostic report: every YAML file the analysis holds. The result id is the state's
-/// generation, so a client asking again with nothing changed gets "unchanged" without any work.
+/// The workspace diagnostic report: every YAML file the analysis holds. The result id names the state
+/// (file generation and test runs), so a client asking again with nothing changed gets "unchanged" without
+/// any work.
 pub fn workspace_diagnostics(
     analysis: &Analysis,
-    encoding: PositionEncoding,
     open: &HashMap<PathBuf, (Uri, i32)>,
-    generation: u64,
+    result_id: &str,
     previous: &HashMap<Uri, String>,
+    diagnose: impl Fn(&Path, &Uri) -> Vec<lsp::Diagnostic>,
 ) -> Vec<WorkspaceDocumentDiagnosticReport> {
-    let result_id = generation.to_string();
     let mut paths: Vec<&PathBuf> = analysis
         .paths()
         .filter(|path| path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml"))
@@ -261,27 +257,24 @@ pub fn workspace_diagnostics(
                 None => continue,
             },
         };
-        if previous.get(&uri) == Some(&result_id) {
+        if previous.get(&uri).map(String::as_str) == Some(result_id) {
             reports.push(WorkspaceDocumentDiagnosticReport::Unchanged(WorkspaceUnchangedDocumentDiagnosticReport {
                 uri,
                 version,
                 unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport {
-                    result_id: result_id.clone(),
+                    result_id: result_id.to_string(),
                 },
             }));
             continue;
         }
-        let Some(file) = analysis.file(path) else { continue };
-        let index = LineIndex::new(file.source.rope());
-        let items = analysis
-            .diagnostics(path)
-            .into_iter()
-            .map(|diagnostic| to_proto::diagnostic(&index, encoding, &uri, diagnostic))
-            .collect();
+        let items = diagnose(path, &uri);
         reports.push(WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
             uri,
             version,
-            full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: Some(result_id.clone()), items },
+            full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                result_id: Some(result_id.to_string()),
+                items,
+            },
         }));
     }
     reports

@@ -4,6 +4,7 @@
 mod commands;
 mod features;
 mod from_proto;
+mod inline;
 mod server;
 mod to_proto;
 
