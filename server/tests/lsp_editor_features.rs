@@ -389,3 +389,48 @@ fn workspace_diagnostics_in_pull_mode() {
     assert_eq!(kinds, ["unchanged", "unchanged"]);
     assert_eq!(client.shutdown(), Some(0));
 }
+
+#[test]
+fn tests_inline_setting_turns_inline_tests_off_and_on() {
+    let failing = TEST.replace("result: pass", "result: fail");
+    let workspace = Workspace::new(
+        "inline-setting",
+        &[
+            (".policy-lsp.yaml", "tests:\n  inline: false\n"),
+            ("policy.yaml", POLICY),
+            ("resources.yaml", RESOURCES),
+            ("kyverno-test.yaml", failing.as_str()),
+        ],
+    );
+    let mut client = LspClient::start();
+    let capabilities = json!({"window": {"workDoneProgress": true}, "workspace": {"didChangeConfiguration": {}}});
+    initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    wait_for_scan(&mut client);
+    let uri = workspace.uri("kyverno-test.yaml");
+    open(&mut client, &uri, &failing, 1);
+    let published = client.wait_for(|message| {
+        message["method"] == "textDocument/publishDiagnostics" && message["params"]["uri"] == uri.as_str()
+    });
+    assert_eq!(codes_and_severities(&published), Vec::<String>::new());
+    let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(lenses["result"], json!([]));
+
+    // The editor's setting wins over the file's: the test runs and its failing expectation shows.
+    client.notify("workspace/didChangeConfiguration", json!({"settings": {"policy-lsp": {"tests": {"inline": true}}}}));
+    client.wait_for(|message| {
+        message["method"] == "textDocument/publishDiagnostics"
+            && message["params"]["uri"] == uri.as_str()
+            && codes_and_severities(message) == ["test/failed 1"]
+    });
+    // And off again: the results go away.
+    client
+        .notify("workspace/didChangeConfiguration", json!({"settings": {"policy-lsp": {"tests": {"inline": false}}}}));
+    client.wait_for(|message| {
+        message["method"] == "textDocument/publishDiagnostics"
+            && message["params"]["uri"] == uri.as_str()
+            && codes_and_severities(message).is_empty()
+    });
+    let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(lenses["result"], json!([]));
+    assert_eq!(client.shutdown(), Some(0));
+}
