@@ -356,3 +356,129 @@ results:
     assert!(!report.contains("Secret"), "the outside file's content must not be read: {report}");
     assert_eq!(output.status.code(), Some(1));
 }
+
+const CONFIGURED_REPOSITORY: &str = r#"
+#- /.git/HEAD
+ref: refs/heads/main
+#- /.policy-lsp.yaml
+exclude: [vendor]
+lint:
+  disable: [schema/enum]
+  severity:
+    schema/deprecated: error
+#- /policies/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: demo
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: check
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        failureAction: Enforse
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+#- /policies/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: labelled
+  labels:
+    team: a
+spec:
+  containers:
+    - name: c
+      image: nginx:1.27
+#- /policies/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: demo
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+  - policy: demo
+    rule: check
+    kind: Pod
+    resources: [labelled]
+    result: pass
+#- /vendor/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: vendored
+policies: policy.yaml
+results:
+  - policy: nothing
+    kind: Pod
+    resources: [x]
+    result: pass
+"#;
+
+#[test]
+fn lint_honours_the_repository_settings() {
+    let directory = write_fixture("lint-settings", CONFIGURED_REPOSITORY);
+    // From a subdirectory the settings still come from the repository root.
+    check(
+        &directory.join("policies"),
+        &["lint", "."],
+        1,
+        expect![[r#"
+            ./policy.yaml:6:3: error[schema/deprecated]: `validationFailureAction` is deprecated: Deprecated, use validationFailureAction under the validate rule instead.
+              |
+            6 |   validationFailureAction: Enforce
+              |   ^^^^^^^^^^^^^^^^^^^^^^^
+
+            Checked 3 files: 1 error, 0 warnings.
+        "#]],
+    );
+    // Excluded files are skipped by the walk, but linted when named.
+    check(
+        &directory,
+        &["lint", "vendor/kyverno-test.yaml"],
+        1,
+        expect![[r#"
+            vendor/kyverno-test.yaml:5:11: error[schema/type]: expected a list, found the string `policy.yaml`
+              |
+            5 | policies: policy.yaml
+              |           ^^^^^^^^^^^
+
+            vendor/kyverno-test.yaml:9:17: error[test/unknown-resource]: resource `x` is not defined in this file
+              |
+            9 |     resources: [x]
+              |                 ^
+
+            Checked 1 file: 2 errors, 0 warnings.
+        "#]],
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
+fn test_skips_excluded_test_files() {
+    let directory = write_fixture("test-settings", CONFIGURED_REPOSITORY);
+    check(
+        &directory,
+        &["test", "."],
+        0,
+        expect![[r#"
+
+        Loading test ./policies/kyverno-test.yaml ...
+        ┌────┬────────┬───────┬─────────────────────────┬────────┬────────┐
+        │ ID │ POLICY │ RULE  │ RESOURCE                │ RESULT │ REASON │
+        ├────┼────────┼───────┼─────────────────────────┼────────┼────────┤
+        │ 1  │ demo   │ check │ v1/Pod/default/labelled │ Pass   │ Ok     │
+        └────┴────────┴───────┴─────────────────────────┴────────┴────────┘
+
+        Test Summary: 1 tests passed and 0 tests failed
+    "#]],
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}

@@ -30,6 +30,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
         }
     };
     let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
     let reports = lint_files(&files, &roots);
     let rendered = match options.output {
         OutputFormat::Text => render_text(&reports),
@@ -81,6 +82,8 @@ pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
         })
         .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
+    // The walk already left excluded files out; a file named on the command line is linted regardless.
+    host.set_configs(super::settings::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
     let mut unreadable = Vec::new();
     for (path, source) in loaded {
         match source {

@@ -2,6 +2,7 @@
 
 pub mod disk;
 pub mod lint;
+pub mod settings;
 pub mod test;
 
 use std::path::PathBuf;

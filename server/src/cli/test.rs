@@ -46,6 +46,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
+    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
@@ -58,7 +60,6 @@ pub fn run(options: TestOptions) -> ExitStatus {
         return ExitStatus::UsageError;
     }
     eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
     let disk = DiskFiles::within(&roots);
     // Only a timed run remembers what it read: the parse-only yardstick needs the list.
     let recording = options.timings.then(|| RecordingFiles::new(disk.clone()));

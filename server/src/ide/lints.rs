@@ -184,6 +184,24 @@ pub const LINTS: &[LintDoc] = &[
         why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
         example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }",
     },
+    LintDoc {
+        code: "config/unknown-field",
+        summary: "A setting in `.policy-lsp.yaml` that policy-lsp does not know.",
+        why: "It is ignored, so what it was meant to change does not happen; usually a typo.",
+        example: "lint:\n  disabel: [schema/deprecated]   # `disable`",
+    },
+    LintDoc {
+        code: "config/invalid",
+        summary: "A setting in `.policy-lsp.yaml` with a value of the wrong shape (or a glob that does not parse).",
+        why: "The setting is ignored; the rest of the file still applies.",
+        example: "lint:\n  severity:\n    schema/deprecated: loud   # error, warning, info, hint or off",
+    },
+    LintDoc {
+        code: "config/unknown-code",
+        summary: "`.policy-lsp.yaml` names a diagnostic code that does not exist.",
+        why: "Nothing is disabled or re-graded; usually a typo in the code.",
+        example: "lint:\n  disable: [schema/deprecation]   # `schema/deprecated`",
+    },
 ];
 
 /// The documentation of a code, if it exists.

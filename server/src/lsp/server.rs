@@ -46,6 +46,8 @@ pub(super) struct State {
     pub(super) published: HashMap<PathBuf, (u64, u64)>,
     /// Test runs shown inline, and the paths waiting for the test worker.
     pub(super) inline: super::inline::InlineState,
+    /// Client support and settings for references, semantic tokens, code actions and configuration.
+    pub(super) features: super::features::Features,
 }
 
 pub struct Server {
@@ -73,6 +75,7 @@ impl Server {
             generation: 0,
             published: HashMap::new(),
             inline: super::inline::InlineState::default(),
+            features: Default::default(),
         };
         Server {
             client,
@@ -189,8 +192,11 @@ impl Server {
         } else {
             None
         };
+        let settings = self.state().host.snapshot();
         let loaded = tokio::task::spawn_blocking(move || {
-            let files = walk_yaml_files(&roots).unwrap_or_default();
+            let mut files = walk_yaml_files(&roots).unwrap_or_default();
+            // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
+            files.retain(|path| !settings.is_excluded(&crate::ide::normalize_path(path)));
             let mut loaded = Vec::with_capacity(files.len());
             for path in files {
                 if let Ok(text) = read_text(&path) {
@@ -334,12 +340,17 @@ impl LanguageServer for Server {
             state.inline.enabled = inline_tests;
             state.inline.lens_refresh = lens_refresh;
             state.inline.diagnostic_refresh = diagnostic_refresh;
+            state.features = super::features::Features::from_initialize(&params);
+            let configs = state.features.configs(&state.roots);
+            // `tests.inline: false` in .policy-lsp.yaml or the editor's settings turns inline tests off too.
+            state.inline.enabled = inline_tests && configs.iter().all(|config| config.tests_inline);
+            state.host.set_configs(configs);
         }
         let diagnostic_provider = (pull_supported && wants_pull).then(|| {
             DiagnosticServerCapabilities::Options(DiagnosticOptions {
                 identifier: Some("policy-lsp".to_string()),
                 inter_file_dependencies: true,
-                workspace_diagnostics: false,
+                workspace_diagnostics: true,
                 work_done_progress_options: WorkDoneProgressOptions::default(),
             })
         });
@@ -360,6 +371,15 @@ impl LanguageServer for Server {
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
                 definition_provider: Some(OneOf::Left(true)),
+                references_provider: Some(OneOf::Left(true)),
+                semantic_tokens_provider: Some(SemanticTokensServerCapabilities::SemanticTokensOptions(
+                    SemanticTokensOptions {
+                        legend: super::features::semantic_tokens_legend(),
+                        range: Some(true),
+                        full: Some(SemanticTokensFullOptions::Bool(true)),
+                        ..Default::default()
+                    },
+                )),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
                 execute_command_provider: Some(ExecuteCommandOptions {
                     commands: vec![super::commands::RUN_TESTS.to_string()],
@@ -367,7 +387,11 @@ impl LanguageServer for Server {
                 }),
                 workspace_symbol_provider: Some(OneOf::Left(true)),
                 code_action_provider: Some(CodeActionProviderCapability::Options(CodeActionOptions {
-                    code_action_kinds: Some(vec![CodeActionKind::QUICKFIX]),
+                    code_action_kinds: Some(vec![
+                        CodeActionKind::QUICKFIX,
+                        CodeActionKind::REFACTOR_REWRITE,
+                        CodeActionKind::SOURCE,
+                    ]),
                     ..Default::default()
                 })),
                 diagnostic_provider,
@@ -412,6 +436,10 @@ impl LanguageServer for Server {
         let server = self.clone_handle();
         tokio::spawn(async move { server.scan_workspace(roots).await });
         self.spawn_test_worker();
+        if self.state().features.pull_configuration {
+            let server = self.clone_handle();
+            tokio::spawn(async move { server.reload_settings(true).await });
+        }
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -481,6 +509,9 @@ impl LanguageServer for Server {
 
     async fn did_save(&self, params: DidSaveTextDocumentParams) {
         let path = from_proto::path(&params.text_document.uri);
+        if crate::ide::config::is_config_file(&path) {
+            self.reload_settings(false).await;
+        }
         self.publish_dependents(path);
     }
 
@@ -504,6 +535,8 @@ impl LanguageServer for Server {
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
         let mut changed = Vec::new();
+        let settings_changed =
+            params.changes.iter().any(|change| crate::ide::config::is_config_file(&from_proto::path(&change.uri)));
         {
             let mut state = self.state();
             state.generation += 1;
@@ -521,6 +554,10 @@ impl LanguageServer for Server {
             }
         }
         self.tests_changed(changed);
+        if settings_changed {
+            self.reload_settings(false).await;
+            return;
+        }
         let open: Vec<PathBuf> = self.state().open.keys().cloned().collect();
         self.publish(open).await;
     }
@@ -541,6 +578,8 @@ impl LanguageServer for Server {
                 .filter_map(|folder| folder.uri.to_file_path().map(|path| path.into_owned()))
                 .collect();
             state.roots.extend(added.iter().cloned());
+            let configs = state.features.configs(&state.roots);
+            state.host.set_configs(configs);
             added
         };
         let server = self.clone_handle();
@@ -633,12 +672,7 @@ impl LanguageServer for Server {
             let locations: Vec<Location> = analysis
                 .definition(&path, offset)
                 .into_iter()
-                .filter_map(|location| {
-                    let target = analysis.file(&location.path)?;
-                    let target_index = LineIndex::new(target.source.rope());
-                    let uri = Uri::from_file_path(&location.path)?;
-                    Some(Location { uri, range: to_proto::range(&target_index, location.range, encoding) })
-                })
+                .filter_map(|location| super::features::location(&analysis, encoding, location))
                 .collect();
             (!locations.is_empty()).then_some(locations)
         })
@@ -649,9 +683,9 @@ impl LanguageServer for Server {
     async fn code_action(&self, params: CodeActionParams) -> Result<Option<CodeActionResponse>> {
         let uri = params.text_document.uri;
         let path = from_proto::path(&uri);
-        let (analysis, encoding) = {
+        let (analysis, encoding, create_files) = {
             let state = self.state();
-            (state.host.snapshot(), state.encoding)
+            (state.host.snapshot(), state.encoding, state.features.create_files)
         };
         let actions = guarded("code actions", || {
             let file = analysis.file(&path)?;
@@ -676,6 +710,16 @@ impl LanguageServer for Server {
                     is_preferred: Some(true),
                     ..Default::default()
                 }));
+            }
+            let only = params.context.only.as_deref();
+            actions.retain(|action| match action {
+                CodeActionOrCommand::CodeAction(action) => {
+                    action.kind.as_ref().is_none_or(|kind| super::features::kind_wanted(kind, only))
+                }
+                CodeActionOrCommand::Command(_) => true,
+            });
+            for action in analysis.code_actions(&path, wanted) {
+                actions.extend(super::features::code_action(&analysis, encoding, &uri, create_files, action, only));
             }
             Some(actions)
         })
@@ -789,5 +833,142 @@ impl LanguageServer for Server {
         };
         let lenses = guarded("code lenses", || super::inline::code_lenses(&analysis, &runs, &path, encoding));
         Ok(lenses)
+    }
+
+    async fn references(&self, params: ReferenceParams) -> Result<Option<Vec<Location>>> {
+        let position = params.text_document_position;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let locations = guarded("references", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            let found = analysis.references(&path, offset, params.context.include_declaration)?;
+            Some(
+                found
+                    .into_iter()
+                    .filter_map(|location| super::features::location(&analysis, encoding, location))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .flatten();
+        Ok(locations)
+    }
+
+    async fn semantic_tokens_full(&self, params: SemanticTokensParams) -> Result<Option<SemanticTokensResult>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let tokens = guarded("semantic tokens", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let highlights = analysis.highlights(&path, None);
+            Some(super::features::semantic_tokens(&index, encoding, &highlights))
+        })
+        .flatten();
+        Ok(tokens.map(|data| SemanticTokensResult::Tokens(SemanticTokens { result_id: None, data })))
+    }
+
+    async fn semantic_tokens_range(
+        &self,
+        params: SemanticTokensRangeParams,
+    ) -> Result<Option<SemanticTokensRangeResult>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let tokens = guarded("semantic tokens", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let range = from_proto::text_range(&index, params.range, encoding);
+            let highlights = analysis.highlights(&path, Some(range));
+            Some(super::features::semantic_tokens(&index, encoding, &highlights))
+        })
+        .flatten();
+        Ok(tokens.map(|data| SemanticTokensRangeResult::Tokens(SemanticTokens { result_id: None, data })))
+    }
+
+    async fn did_change_configuration(&self, params: DidChangeConfigurationParams) {
+        match super::features::settings_from_notification(&params.settings) {
+            Some(settings) => {
+                self.state().features.client_settings = settings;
+                self.reload_settings(false).await;
+            }
+            // Clients that send an empty notification expect the server to ask for the settings.
+            None => {
+                let pull = self.state().features.pull_configuration;
+                self.reload_settings(pull).await;
+            }
+        }
+    }
+
+    async fn workspace_diagnostic(&self, params: WorkspaceDiagnosticParams) -> Result<WorkspaceDiagnosticReportResult> {
+        let (analysis, encoding, open, runs, result_id) = {
+            let state = self.state();
+            let result_id = format!("{}-{}", state.generation, state.inline.version);
+            (state.host.snapshot(), state.encoding, state.open.clone(), state.inline.run_list(), result_id)
+        };
+        let previous: HashMap<Uri, String> =
+            params.previous_result_ids.into_iter().map(|previous| (previous.uri, previous.value)).collect();
+        // Every file of the workspace is checked: keep it off the async workers that answer typing.
+        let items = tokio::task::spawn_blocking(move || {
+            guarded("workspace diagnostics", || {
+                let diagnose =
+                    |path: &std::path::Path, uri: &Uri| lsp_diagnostics(&analysis, &runs, path, uri, encoding);
+                super::features::workspace_diagnostics(&analysis, &open, &result_id, &previous, diagnose)
+            })
+            .unwrap_or_default()
+        })
+        .await
+        .unwrap_or_default();
+        Ok(WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items }))
+    }
+}
+
+impl Server {
+    /// Recomputes the settings of every root from `.policy-lsp.yaml` and the client (asking it first when
+    /// `pull`), then re-checks what is open.
+    async fn reload_settings(&self, pull: bool) {
+        if pull && let Some(settings) = super::features::pull_settings(&self.client).await {
+            self.state().features.client_settings = settings;
+        }
+        let (open, push, refresh, tests_turned_on, lens_refresh) = {
+            let mut state = self.state();
+            let configs = state.features.configs(&state.roots);
+            let inline = state.features.inline_tests_option() && configs.iter().all(|config| config.tests_inline);
+            state.host.set_configs(configs);
+            state.generation += 1;
+            let turned_on = inline && !state.inline.enabled;
+            if !inline && state.inline.enabled {
+                state.inline.runs = Arc::new(HashMap::new());
+                state.inline.pending.clear();
+                state.inline.version += 1;
+            }
+            state.inline.enabled = inline;
+            (
+                state.open.keys().cloned().collect::<Vec<PathBuf>>(),
+                state.push_diagnostics,
+                state.features.diagnostic_refresh,
+                turned_on.then(|| state.host.snapshot().paths().cloned().collect::<Vec<PathBuf>>()),
+                state.inline.lens_refresh,
+            )
+        };
+        if let Some(paths) = tests_turned_on {
+            self.tests_changed(paths);
+        }
+        if push {
+            self.publish(open).await;
+        } else if refresh {
+            let _ = self.client.workspace_diagnostic_refresh().await;
+        }
+        if lens_refresh {
+            let _ = self.client.code_lens_refresh().await;
+        }
     }
 }
