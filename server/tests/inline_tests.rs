@@ -669,3 +669,34 @@ results: []
         runs.iter().filter(|run| !run.is_current(&after)).map(|run| run.test_file.display().to_string()).collect();
     assert_eq!(stale, ["/w/kyverno-test.yaml"]);
 }
+
+#[test]
+fn repository_settings_govern_inline_test_diagnostics() {
+    let fixture = format!(
+        "{POLICY}{}",
+        r#"
+#- /w/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-team
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+  - policy: require-team
+    rule: team-label
+    resources: [bare]
+    result: pass
+"#
+    );
+    let (mut host, _) = host_of(&fixture);
+    let settings = serde_json::json!({"lint": {"severity": {"test/failed": "warning"}}});
+    host.set_configs(vec![policy_lsp::ide::config::Config::empty(PathBuf::from("/w")).with_settings(&settings)]);
+    let analysis = host.snapshot();
+    let runs = run_all(&analysis);
+    let found: Vec<String> = test_diagnostics(&analysis, &runs, Path::new("/w/kyverno-test.yaml"))
+        .iter()
+        .map(|diagnostic| format!("{} {}", diagnostic.severity.as_str(), diagnostic.code))
+        .collect();
+    assert_eq!(found, ["warning test/failed"]);
+}

@@ -459,7 +459,11 @@ pub fn test_diagnostics(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Pat
             out.push(diagnostic);
         }
     }
-    out
+    // The repository's settings (`lint.disable`, `lint.severity`) govern these codes like any other.
+    match analysis.config_for(path) {
+        Some(config) => config.apply(out),
+        None => out,
+    }
 }
 
 /// One line saying what was expected, what happened and why.
