@@ -799,6 +799,11 @@ impl LanguageServer for Server {
             .and_then(|uri| uri.parse::<Uri>().ok())
             .map(|uri| from_proto::path(&uri));
         let analysis = self.state().host.snapshot();
+        // The inline results of the file follow the explicit run too (a code lens click asks for both).
+        match &target {
+            Some(path) => self.tests_changed([path.clone()]),
+            None => self.tests_changed(analysis.test_files(None).into_iter().map(|(path, _)| path)),
+        }
         // Test runs evaluate policies: keep them off the async workers that answer typing.
         let report = tokio::task::spawn_blocking(move || {
             guarded("test run", || super::commands::run_tests(analysis, target)).unwrap_or(Value::Null)
