@@ -66,6 +66,7 @@ pub fn cel_request(resource: &Value, request: &Request) -> cel_policies::Request
         namespace_object,
         subresource: request.subresource.clone(),
         resources: request.cluster_resources.clone(),
+        exceptions: Vec::new(),
         services,
     }
 }
@@ -84,6 +85,7 @@ pub fn validate_cel(rule_name: &str, validate: &Value, resource: &Value, request
     };
     let mut response = RuleResponse::new(rule_name, RuleType::Validation, status, outcome.message);
     response.policy_pointer = outcome.pointer;
+    response.notes = outcome.notes.into_iter().map(|note| (note.pointer, note.message)).collect();
     Some(response)
 }
 
