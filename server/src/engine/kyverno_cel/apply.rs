@@ -201,7 +201,7 @@ fn evaluate_node(node: &IdedExpr, activation: &Activation, services: &Services) 
 fn find_apply_calls<'a>(expr: &'a IdedExpr, out: &mut Vec<&'a IdedExpr>) {
     match &expr.expr {
         Expr::Call(call) => {
-            let is_apply = call.func_name == "Apply"
+            let is_apply = (call.func_name == "Apply" || call.func_name == "apply")
                 && call
                     .target
                     .as_deref()
