@@ -397,3 +397,34 @@ fn rego_errors_land_inside_the_block_scalar() {
         "#,
     );
 }
+
+#[test]
+fn image_validating_policy_is_linted_though_tests_cannot_run_it() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ImageValidatingPolicy
+        metadata:
+          name: signed-images
+        spec:
+          matchConstraints:
+            resourceRules:
+              - apiGroups: [""]
+                apiVersions: [v1]
+                operations: [CREATE]
+                resources: [pods]
+          matchImageReference:
+        # ^^^^^^^^^^^^^^^^^^^ error[schema/unknown-field]: unknown field `matchImageReference`; did you mean `matchImageReferences`?
+            - glob: "ghcr.io/*"
+          attestors:
+            - name: cosign
+              cosign:
+                key:
+                  data: "-----BEGIN PUBLIC KEY-----"
+          validations:
+            - expression: "images.containers.all(image, verifyImageSignatures(image, [attestors.cosign]) > 0)"
+            - expression: "images.containers.all(image, verifyImageSignatur(image, [attestors.cosign]) > 0)"
+        #                                               ^^^^^^^^^^^^^^^^^^^ error[cel/compile]: undeclared reference to 'verifyImageSignatur'
+        "#,
+    );
+}

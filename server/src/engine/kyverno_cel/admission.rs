@@ -118,11 +118,15 @@ pub fn mutating_admission_policy(policy: &Value, request: &Request, bindings: &B
             },
         };
         // Each binding patches what the previous one produced; a binding that fails is passed over.
-        if let Ok(outcome) = mutate(policy, params.as_ref(), &request) {
-            if let Some(patched) = &outcome.patched {
-                request.object = patched.clone();
+        match mutate(policy, params.as_ref(), &request) {
+            Ok(outcome) => {
+                if let Some(patched) = &outcome.patched {
+                    request.object = patched.clone();
+                }
+                decided = Ok(outcome);
             }
-            decided = Ok(outcome);
+            Err(reason) if decided.is_err() => decided = Err(reason),
+            Err(_) => {}
         }
     }
     decided
