@@ -428,3 +428,44 @@ fn image_validating_policy_is_linted_though_tests_cannot_run_it() {
         "#,
     );
 }
+
+#[test]
+fn test_files_name_json_payloads_and_param_resources() {
+    check(
+        r#"
+        #- /repo/policy.yaml
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: plan-check
+        spec:
+          evaluation:
+            mode: JSON
+          validations:
+            - expression: "has(object.resource_changes)"
+        #- /repo/resources.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: cm
+        #- /repo/plan.json
+        {"resource_changes": []}
+        #- /repo/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: t
+        policies: [policy.yaml]
+        resources: [resources.yaml]
+        paramResources: [params.yaml]
+        #                ^^^^^^^^^^^ error[test/missing-file]: `params.yaml` does not exist (looked for /repo/params.yaml)
+        jsonPayloads: [plan.json, nowhere.json]
+        #                         ^^^^^^^^^^^^ error[test/missing-file]: `nowhere.json` does not exist (looked for /repo/nowhere.json)
+        results:
+          - policy: plan-check
+            kind: ""
+            resources: [plan.json, cm]
+            result: pass
+        "#,
+    );
+}
