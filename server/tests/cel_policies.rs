@@ -1268,3 +1268,120 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn failure_policy_ignore_skips_a_policy_whose_match_condition_fails() {
+    let fixture = format!(
+        r#"{PODS}
+#- /t/policies.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {{name: owner-checked}}
+spec:
+  failurePolicy: Ignore
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}}
+  matchConditions:
+  - {{name: owned, expression: "object.metadata.labels.owner != ''"}}
+  validations:
+  - expression: "false"
+---
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {{name: owner-required}}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}}
+  matchConditions:
+  - {{name: owned, expression: "object.metadata.labels.owner != ''"}}
+  validations:
+  - expression: "false"
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policies.yaml]
+resources: [pods.yaml]
+results:
+- {{policy: owner-checked, isValidatingPolicy: true, kind: Pod, resources: [tagged], result: skip}}
+- {{policy: owner-required, isValidatingPolicy: true, kind: Pod, resources: [tagged], result: error}}
+"#
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            owner-checked/tagged: expected skip actual skip -> Pass (Ok): a matchCondition is false
+                policies.yaml#0/spec/matchConditions/0/expression: the policy node that decided the result
+            owner-required/tagged: expected error actual error -> Pass (Ok): no such key: labels
+                policies.yaml#1/spec/matchConditions/0/expression: the policy node that decided the result
+        "#]],
+    );
+}
+
+#[test]
+fn kyverno_libraries_answer_to_camel_case_names() {
+    let fixture = r#"
+#- /t/policies.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: allowed-registries}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}
+  variables:
+  - name: registries
+    expression: "resource.get('v1', 'configmaps', 'default', 'registries').data.allowed.split(',')"
+  validations:
+  - expression: "object.spec.containers.all(c, variables.registries.exists(r, c.image.startsWith(r)))"
+---
+apiVersion: policies.kyverno.io/v1
+kind: GeneratingPolicy
+metadata: {name: copy-registries}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [namespaces]}
+  generate:
+  - expression: "generator.apply(object.metadata.name, [resource.get('v1', 'configmaps', 'default', 'registries')])"
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata: {name: good}
+spec:
+  containers: [{name: c, image: "ghcr.io/app:1"}]
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: team}
+#- /t/registries.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: registries, namespace: default}
+data: {allowed: "ghcr.io/,quay.io/"}
+#- /t/generated.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: registries, namespace: team}
+data: {allowed: "ghcr.io/,quay.io/"}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policies.yaml]
+resources: [resources.yaml]
+clusterResources: [registries.yaml]
+results:
+- {policy: allowed-registries, isValidatingPolicy: true, kind: Pod, resources: [good], result: pass}
+- {policy: copy-registries, isGeneratingPolicy: true, kind: Namespace, resources: [team], generatedResource: generated.yaml, result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            allowed-registries/good: expected pass actual pass -> Pass (Ok): 
+            copy-registries/team: expected pass actual pass -> Pass (Ok): 
+        "#]],
+    );
+}

@@ -177,13 +177,16 @@ pub fn collect_generator_calls(
         };
         for item in items.iter() {
             let mut object = item.to_json();
+            // The namespace argument wins over the object's own, and an empty one removes it, as the
+            // CLI's generator context sets it (`pkg/cel/libs/fake_context.go`, `GenerateResources`).
             if let (Val::String(namespace), Some(map)) = (&namespace, object.as_object_mut()) {
                 let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-                if let Some(metadata) = metadata.as_object_mut()
-                    && !namespace.is_empty()
-                    && !metadata.contains_key("namespace")
-                {
-                    metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+                if let Some(metadata) = metadata.as_object_mut() {
+                    if namespace.is_empty() {
+                        metadata.shift_remove("namespace");
+                    } else {
+                        metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+                    }
                 }
             }
             out.push(object);

@@ -576,6 +576,12 @@ pub fn is_json_mode(policy: &Value) -> bool {
 }
 
 /// Runs a ValidatingPolicy (or its Namespaced form) on the request. `None` when the policy does not apply.
+///
+/// `spec.validationActions` (Deny, Audit, Warn) do not change the result `kyverno test` sees: the engine
+/// reports a failed validation as `fail` whatever the actions (`pkg/cel/policies/vpol/engine/engine.go`,
+/// `handlePolicy`), and the CLI compares results through `report.ComputePolicyReportResult(false, ...)`
+/// (`cmd/cli/kubectl-kyverno/commands/test/command.go`, `compareExpectedRuleResult`), whose audit-as-warn
+/// conversion is off, so a failing Audit or Warn policy is `fail`, never `warn`.
 pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     if policy.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy") {
         return admission::validating_admission_policy(policy, request, &admission::Bindings::default());
