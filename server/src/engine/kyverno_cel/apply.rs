@@ -175,8 +175,20 @@ pub fn collect_generator_calls(
         let Val::List(items) = objects else {
             return Err("generator.Apply needs a list of objects".to_string());
         };
-        for item in items.iter() {
-            let mut object = item.to_json();
+        // A list (what `resource.list` returns) stands for its items.
+        let objects: Vec<Value> = items
+            .iter()
+            .flat_map(|item| match item.to_json() {
+                Value::Object(mut map) if matches!(map.get("items"), Some(Value::Array(_))) => {
+                    match map.remove("items") {
+                        Some(Value::Array(inner)) => inner,
+                        _ => Vec::new(),
+                    }
+                }
+                other => vec![other],
+            })
+            .collect();
+        for mut object in objects {
             // The namespace argument wins over the object's own, and an empty one removes it, as the
             // CLI's generator context sets it (`pkg/cel/libs/fake_context.go`, `GenerateResources`).
             if let (Val::String(namespace), Some(map)) = (&namespace, object.as_object_mut()) {
