@@ -1345,7 +1345,7 @@ spec:
     resourceRules:
     - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [namespaces]}
   generate:
-  - expression: "generator.apply(object.metadata.name, [resource.get('v1', 'configmaps', 'default', 'registries')])"
+  - expression: "generator.apply(object.metadata.name, [resource.list('v1', 'configmaps', 'default')])"
 #- /t/resources.yaml
 apiVersion: v1
 kind: Pod
@@ -1377,6 +1377,7 @@ results:
 - {policy: allowed-registries, isValidatingPolicy: true, kind: Pod, resources: [good], result: pass}
 - {policy: copy-registries, isGeneratingPolicy: true, kind: Namespace, resources: [team], generatedResource: generated.yaml, result: pass}
 "#;
+    // `resource.list` answers a list, which `generator.apply` generates item by item in its namespace.
     check(
         fixture,
         expect_test::expect![[r#"

@@ -445,7 +445,11 @@ impl Runner<'_> {
             let text = match self.files.read(&path) {
                 Ok(text) => text,
                 Err(error) => {
-                    self.problem(pointer, "kyverno-test/missing-file", format!("cannot read {}: {error}", path.display()));
+                    self.problem(
+                        pointer,
+                        "kyverno-test/missing-file",
+                        format!("cannot read {}: {error}", path.display()),
+                    );
                     continue;
                 }
             };
@@ -455,10 +459,9 @@ impl Runner<'_> {
                 .filter(|value| !value.is_null())
                 .collect();
             match documents.as_slice() {
-                [value @ Value::Object(_)] => payloads.push(Payload {
-                    name,
-                    loaded: Loaded { value: value.clone(), file: path, document: 0 },
-                }),
+                [value @ Value::Object(_)] => {
+                    payloads.push(Payload { name, loaded: Loaded { value: value.clone(), file: path, document: 0 } })
+                }
                 _ => self.problem(
                     pointer,
                     "kyverno-test/invalid-payload",
@@ -563,9 +566,11 @@ impl Runner<'_> {
                     for value in items {
                         if policies_only {
                             let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-                            if !(kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind))
-                                && !BINDING_KINDS.contains(&kind)
-                            {
+                            let known = kind == "ClusterPolicy"
+                                || kind == "Policy"
+                                || CEL_KINDS.contains(&kind)
+                                || BINDING_KINDS.contains(&kind);
+                            if !known {
                                 continue;
                             }
                         }
@@ -753,6 +758,10 @@ impl Runner<'_> {
                     &message,
                     Some(related),
                 );
+                // kyverno's table shows a payload by the name the test gives it.
+                if let Some(result) = self.report.results.last_mut() {
+                    result.resource_id = Some(payload.name.clone());
+                }
                 continue;
             }
             if matched.is_empty() {
@@ -1290,9 +1299,10 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
-        let rules = kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
-            .unwrap_or_default();
+        let rules =
+            kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingPolicy")) {
@@ -1300,16 +1310,12 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let outcome = if kyverno_cel::is_json_mode(policy) {
             // The CLI also hands every resource to JSON-mode policies, as plain JSON.
-            Some(kyverno_cel::validating_policy_json(
-                policy,
-                &current,
-                &cel_request.exceptions,
-                &cel_request.services,
-            ))
+            Some(kyverno_cel::validating_policy_json(policy, &current, &cel_request.exceptions, &cel_request.services))
         } else {
             kyverno_cel::validating_policy(policy, &cel_request)
         };
-        let rules = outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+        let rules =
+            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
@@ -1367,7 +1373,11 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
             let request = cel_request_for(setup, policy, payload, "");
             let exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
             let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
-            outcomes.push(PolicyOutcome::new(policy, vec![cel_response(policy, RuleType::Validation, &outcome)], payload));
+            outcomes.push(PolicyOutcome::new(
+                policy,
+                vec![cel_response(policy, RuleType::Validation, &outcome)],
+                payload,
+            ));
         } else if cel_kind_is(policy, "DeletingPolicy") {
             let mut request = cel_request_for(setup, policy, payload, "");
             request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);

@@ -59,7 +59,8 @@ pub fn validating_admission_policy(policy: &Value, request: &Request, bindings: 
                 if !binding_matches(binding, &request) {
                     continue;
                 }
-                let params = binding.pointer("/spec/paramRef").and_then(|reference| select_params(reference, bindings.params));
+                let params =
+                    binding.pointer("/spec/paramRef").and_then(|reference| select_params(reference, bindings.params));
                 decided = Some(validate(policy, params.as_ref(), &request));
             }
         }
@@ -218,7 +219,8 @@ fn collect_params(
     let wanted_namespace = text(reference, "/namespace");
     let namespaced = !bindings.cluster_scoped_kinds.contains(&kind);
     let namespace = if namespaced {
-        let namespace = if wanted_namespace.is_empty() { text(&request.object, "/metadata/namespace") } else { wanted_namespace };
+        let namespace =
+            if wanted_namespace.is_empty() { text(&request.object, "/metadata/namespace") } else { wanted_namespace };
         if namespace.is_empty() {
             return Err(ParamsMissing::Stop);
         }
@@ -242,7 +244,10 @@ fn collect_params(
     } else if let Some(selector) = reference.get("selector").filter(|selector| !selector.is_null()) {
         candidates
             .filter(|object| {
-                matching::label_selector_matches(selector, &object.pointer("/metadata/labels").cloned().unwrap_or(Value::Null))
+                matching::label_selector_matches(
+                    selector,
+                    &object.pointer("/metadata/labels").cloned().unwrap_or(Value::Null),
+                )
             })
             .cloned()
             .collect()
@@ -273,9 +278,15 @@ fn validate(policy: &Value, params: Option<&Value>, request: &Request) -> Outcom
         }
         Err((error, pointer)) => return Outcome::new(Status::Error, error, Some(pointer)),
     }
-    let mut outcome =
-        run_validations(spec.get("validations"), "/spec/validations", &activation, &request.services, Flavor::Kubernetes);
-    outcome.notes = kubernetes_annotations(spec.get("auditAnnotations"), "/spec/auditAnnotations", &activation, &request.services);
+    let mut outcome = run_validations(
+        spec.get("validations"),
+        "/spec/validations",
+        &activation,
+        &request.services,
+        Flavor::Kubernetes,
+    );
+    outcome.notes =
+        kubernetes_annotations(spec.get("auditAnnotations"), "/spec/auditAnnotations", &activation, &request.services);
     outcome
 }
 
@@ -298,4 +309,3 @@ fn mutate(policy: &Value, params: Option<&Value>, request: &Request) -> Result<O
     outcome.patched = Some(patched);
     Ok(outcome)
 }
-

@@ -135,8 +135,9 @@ fn exempted(matched: &[&Value]) -> Outcome {
         }
     }
     let keys: Vec<String> = matched.iter().map(|exception| key_of(exception)).collect();
-    let passes = matched.get(chosen).and_then(|exception| exception.pointer("/spec/reportResult")).and_then(Value::as_str)
-        == Some("pass");
+    let passes =
+        matched.get(chosen).and_then(|exception| exception.pointer("/spec/reportResult")).and_then(Value::as_str)
+            == Some("pass");
     let (status, verb) = if passes { (Status::Pass, "passed") } else { (Status::Skip, "skipped") };
     Outcome::new(status, format!("rule is {verb} due to policy exception: {}", keys.join(", ")), None)
 }

@@ -196,9 +196,8 @@ pub fn matches_resources(constraints: &Value, request: &Request) -> bool {
         && !(namespace.is_empty() && kind != "Namespace")
     {
         // A Namespace being created or updated is judged by its own labels.
-        let own_labels = kind == "Namespace"
-            && request.subresource.is_empty()
-            && matches!(request.operation(), "CREATE" | "UPDATE");
+        let own_labels =
+            kind == "Namespace" && request.subresource.is_empty() && matches!(request.operation(), "CREATE" | "UPDATE");
         let labels = if own_labels {
             subject.pointer("/metadata/labels").cloned().unwrap_or(Value::Null)
         } else {
@@ -266,7 +265,11 @@ fn admission_rule_matches(rule: &Value, request: &Request) -> bool {
             let name = subject.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
             let generate_name = subject.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("");
             names.iter().filter_map(Value::as_str).any(|wanted| {
-                if name.is_empty() { !generate_name.is_empty() && generate_name.starts_with(wanted) } else { wanted == name }
+                if name.is_empty() {
+                    !generate_name.is_empty() && generate_name.starts_with(wanted)
+                } else {
+                    wanted == name
+                }
             })
         }
     };

@@ -314,7 +314,12 @@ fn validation_message(validation: &Value, activation: &Activation, services: &Se
 
 /// The message of a failed validation of a Kyverno CEL policy: a `messageExpression` wins even when it
 /// fails (its error becomes the message), then `message`, then the index of the validation.
-fn kyverno_validation_message(validation: &Value, index: usize, activation: &Activation, services: &Services) -> String {
+fn kyverno_validation_message(
+    validation: &Value,
+    index: usize,
+    activation: &Activation,
+    services: &Services,
+) -> String {
     let mut message = validation.get("message").and_then(Value::as_str).unwrap_or("").to_string();
     if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str)
         && !message_expression.is_empty()
@@ -342,7 +347,7 @@ fn kyverno_annotations(
     annotations: Option<&Value>,
     activation: &Activation,
     services: &Services,
-) -> Result<Vec<Annotation>, Outcome> {
+) -> Result<Vec<Annotation>, Box<Outcome>> {
     let mut out = Vec::new();
     for (index, annotation) in
         annotations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
@@ -354,21 +359,21 @@ fn kyverno_annotations(
             Ok(Val::String(text)) if text.is_empty() => {}
             Ok(Val::String(text)) => out.push(Annotation { key, value: text.to_string(), pointer }),
             Ok(other) => {
-                return Err(Outcome::new(
+                return Err(Box::new(Outcome::new(
                     Status::Error,
                     format!(
                         "failed to convert auditAnnotation '{key}' expression: type conversion error from '{}' to 'string'",
                         other.type_name()
                     ),
                     Some(pointer),
-                ));
+                )));
             }
             Err(error) => {
-                return Err(Outcome::new(
+                return Err(Box::new(Outcome::new(
                     Status::Error,
                     format!("failed to evaluate auditAnnotation '{key}': {error}"),
                     Some(pointer),
-                ));
+                )));
             }
         }
     }
@@ -392,9 +397,10 @@ fn publish_annotations(outcome: &mut Outcome, annotations: Vec<Annotation>) {
         }
     }
     for annotation in annotations {
-        outcome
-            .notes
-            .push(Note { pointer: annotation.pointer, message: format!("audit annotation {}: {}", annotation.key, annotation.value) });
+        outcome.notes.push(Note {
+            pointer: annotation.pointer,
+            message: format!("audit annotation {}: {}", annotation.key, annotation.value),
+        });
     }
 }
 
@@ -558,14 +564,14 @@ fn policy_match_conditions(
 /// Checks the request's CEL exceptions against the request as admitted (for autogen, the controller,
 /// not its pod view: Kyverno compiles exception conditions unchanged). `Err` carries the outcome that
 /// replaces the policy's own.
-fn exception_verdict(policy: &Value, request: &Request) -> Result<Val, Outcome> {
+fn exception_verdict(policy: &Value, request: &Request) -> Result<Val, Box<Outcome>> {
     if request.exceptions.is_empty() {
         return Ok(exceptions::no_exceptions());
     }
     let activation = base_activation(request, None);
     match exceptions::check(&request.exceptions, &activation, &request.services, ignores_failures(policy)) {
         exceptions::Verdict::Evaluate(allowed) => Ok(allowed),
-        exceptions::Verdict::Decided(outcome) => Err(outcome),
+        exceptions::Verdict::Decided(outcome) => Err(Box::new(outcome)),
     }
 }
 
@@ -590,7 +596,7 @@ pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let applicable = matching::applicable_request(policy, request)?;
     let allowed = match exception_verdict(policy, request) {
         Ok(allowed) => allowed,
-        Err(outcome) => return Some(outcome),
+        Err(outcome) => return Some(*outcome),
     };
     let mut activation = base_activation(&applicable, None);
     activation.bind("exceptions", allowed);
@@ -602,12 +608,17 @@ pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
     }
-    let mut outcome =
-        run_validations(spec.get("validations"), "/spec/validations", &activation, &applicable.services, Flavor::Kyverno);
+    let mut outcome = run_validations(
+        spec.get("validations"),
+        "/spec/validations",
+        &activation,
+        &applicable.services,
+        Flavor::Kyverno,
+    );
     if matches!(outcome.status, Status::Pass | Status::Fail) {
         match kyverno_annotations(spec.get("auditAnnotations"), &activation, &applicable.services) {
             Ok(annotations) => publish_annotations(&mut outcome, annotations),
-            Err(error) => return Some(error),
+            Err(error) => return Some(*error),
         }
     }
     Some(outcome)
@@ -652,7 +663,8 @@ fn apply_mutations(
     services: &Services,
 ) -> Result<Value, (String, String)> {
     let mut current = object.clone();
-    for (index, mutation) in mutations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    for (index, mutation) in
+        mutations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
     {
         activation.bind_json("object", &current);
         let patch_type = mutation.get("patchType").and_then(Value::as_str).unwrap_or("");
@@ -697,7 +709,7 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
     let allowed = match exception_verdict(policy, request) {
         Ok(allowed) => allowed,
-        Err(outcome) => return Some(outcome),
+        Err(outcome) => return Some(*outcome),
     };
     let mut activation = base_activation(&applicable, None);
     activation.bind("exceptions", allowed);
@@ -709,15 +721,15 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
     }
-    let current = match apply_mutations(spec.get("mutations"), &applicable.object, &mut activation, &applicable.services)
-    {
-        Ok(current) => current,
-        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    };
+    let current =
+        match apply_mutations(spec.get("mutations"), &applicable.object, &mut activation, &applicable.services) {
+            Ok(current) => current,
+            Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+        };
     // Audit annotations see the object as mutated, as in Kyverno's `evaluate`.
     let annotations = match kyverno_annotations(spec.get("auditAnnotations"), &activation, &applicable.services) {
         Ok(annotations) => annotations,
-        Err(error) => return Some(error),
+        Err(error) => return Some(*error),
     };
     let patched = match autogen_kind {
         Some(_) => matching::restore_controller(&request.object, &current),
@@ -735,7 +747,7 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let applicable = matching::applicable_request(policy, request)?;
     let allowed = match exception_verdict(policy, request) {
         Ok(allowed) => allowed,
-        Err(outcome) => return Some(outcome),
+        Err(outcome) => return Some(*outcome),
     };
     let mut activation = base_activation(&applicable, None);
     activation.bind("exceptions", allowed);
@@ -762,7 +774,7 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     }
     let annotations = match kyverno_annotations(spec.get("auditAnnotations"), &activation, &applicable.services) {
         Ok(annotations) => annotations,
-        Err(error) => return Some(error),
+        Err(error) => return Some(*error),
     };
     let mut outcome = Outcome::new(Status::Pass, "", None);
     outcome.generated = generated;
