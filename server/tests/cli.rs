@@ -271,6 +271,41 @@ fn test_junit_is_well_formed_and_github_points_at_the_entry() {
 }
 
 #[test]
+fn test_timings_go_to_stderr_beside_parse_only_of_the_files_read() {
+    let directory = write_fixture("test-timings", FAILING_TEST);
+    let run = |arguments: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_policy-lsp")).args(arguments).current_dir(&directory).output().unwrap()
+    };
+    let plain = run(&["test", "t"]);
+    let timed = run(&["test", "t", "--timings"]);
+    assert_eq!(timed.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&timed.stdout), String::from_utf8_lossy(&plain.stdout));
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    let timings: Vec<&str> = stderr.lines().filter(|line| line.starts_with("timings:")).collect();
+    // Durations, the ratio and the number of reads (existence checks included) vary; the rest does not.
+    let masked = regex::Regex::new(r"\d+ ms|\d+\.\dx|read \d+ times").unwrap();
+    let masked: Vec<String> = timings.iter().map(|line| masked.replace_all(line, "_").to_string()).collect();
+    expect![[r#"
+        timings: walk _ (3 YAML files), discover _ (1 test files), run _, render _; total _
+        timings: parse only (read and parse once each of the 3 files the run _, 0.0 MB, 3 documents) _; total / parse only = _"#]]
+    .assert_eq(&masked.join("\n"));
+}
+
+#[test]
+fn recorded_reads_count_each_file_once_however_it_was_spelled() {
+    use policy_lsp::cli::disk::{DiskFiles, RecordingFiles};
+    use policy_lsp::testrun::FileSource;
+    let directory = write_fixture("recording", FAILING_TEST);
+    let recording = RecordingFiles::new(DiskFiles::default());
+    for path in ["t/policy.yaml", "t/../t/policy.yaml", "t/./resources.yaml", "t/missing.yaml"] {
+        let _ = recording.read(&directory.join(path));
+    }
+    let read: Vec<PathBuf> = recording.files_read();
+    assert_eq!(read, vec![directory.join("t/policy.yaml"), directory.join("t/resources.yaml")]);
+    assert_eq!(recording.reads(), 3);
+}
+
+#[test]
 fn test_without_test_files_is_a_usage_error() {
     let directory = write_fixture("test-none", "#- /empty/readme.yaml\na: b\n");
     check(&directory, &["test", "empty"], 2, expect![[""]]);

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::disk::{DiskFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
-use crate::ide::AnalysisHost;
+use crate::ide::{Analysis, AnalysisHost};
 use crate::report::lint::{LintSummary, render_github, render_json, render_sarif, render_text};
 use crate::report::{FileReport, LocatedDiagnostic};
 use crate::syntax::SourceFile;
@@ -52,6 +52,23 @@ pub fn run(options: LintOptions) -> ExitStatus {
 
 /// Lints files and returns one report per file, in the order given.
 pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
+    let Linted { reports, host, analysis } = lint_workspace(files, roots);
+    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
+    std::mem::forget(analysis);
+    std::mem::forget(host);
+    reports
+}
+
+/// The reports of a lint run and the analysis they came from, which costs time to free.
+pub struct Linted {
+    pub reports: Vec<FileReport>,
+    host: AnalysisHost,
+    analysis: Analysis,
+}
+
+/// Lints files as `lint_files` does, handing back the analysis instead of leaking it (for benchmarks and
+/// other callers that outlive the run).
+pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
     let loaded: Vec<(PathBuf, Result<SourceFile, String>)> = files
         .par_iter()
         .map(|path| {
@@ -97,10 +114,7 @@ pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
         });
     }
     reports.sort_by(|left, right| left.path.cmp(&right.path));
-    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
-    std::mem::forget(analysis);
-    std::mem::forget(host);
-    reports
+    Linted { reports, host, analysis }
 }
 
 /// Files are keyed by their absolute, normalised path so references between them resolve.

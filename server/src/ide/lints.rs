@@ -161,6 +161,12 @@ pub const LINTS: &[LintDoc] = &[
         example: "results:\n  - policy: require-labels\n    rule: check-label   # the rule is check-labels",
     },
     LintDoc {
+        code: "test/embedded-never-matches",
+        summary: "A test embedded beside its policy can never match what it names.",
+        why: "A result whose resource is of a kind the rule does not match is reported as skipped whatever it expects, so the case tests nothing; an embedded Test without a policy in its file tests nothing at all.",
+        example: "results:\n  - policy: require-labels\n    rule: pods-only      # matches Pod\n    resources: [my-service]   # a Service in this file",
+    },
+    LintDoc {
         code: "test/unknown-resource",
         summary: "A result names a resource that the listed resource files do not define.",
         why: "The expectation can never be checked.",

@@ -7,6 +7,7 @@ mod diagnostics;
 mod embedded;
 mod folding;
 mod hover;
+pub mod inline_tests;
 pub mod lints;
 mod navigation;
 mod references;

@@ -3,6 +3,7 @@
 
 mod commands;
 mod from_proto;
+mod inline;
 mod server;
 mod to_proto;
 

@@ -27,30 +27,34 @@ pub fn shutdown_requested() -> bool {
 }
 
 /// State shared by the handlers.
-struct State {
-    host: AnalysisHost,
+pub(super) struct State {
+    pub(super) host: AnalysisHost,
     /// Open documents: their URI and the version the client last sent.
-    open: HashMap<PathBuf, (Uri, i32)>,
-    encoding: PositionEncoding,
-    roots: Vec<PathBuf>,
-    push_diagnostics: bool,
-    pull_diagnostics: bool,
-    watch_registration: bool,
-    work_done_progress: bool,
-    snippets: bool,
-    shut_down: bool,
+    pub(super) open: HashMap<PathBuf, (Uri, i32)>,
+    pub(super) encoding: PositionEncoding,
+    pub(super) roots: Vec<PathBuf>,
+    pub(super) push_diagnostics: bool,
+    pub(super) pull_diagnostics: bool,
+    pub(super) watch_registration: bool,
+    pub(super) work_done_progress: bool,
+    pub(super) snippets: bool,
+    pub(super) shut_down: bool,
     /// Bumped on every change of any file.
-    generation: u64,
+    pub(super) generation: u64,
     /// The generation each document's last published diagnostics were computed at: an older result
     /// never replaces a newer one.
-    published: HashMap<PathBuf, u64>,
+    pub(super) published: HashMap<PathBuf, (u64, u64)>,
+    /// Test runs shown inline, and the paths waiting for the test worker.
+    pub(super) inline: super::inline::InlineState,
 }
 
 pub struct Server {
-    client: Client,
-    state: Arc<Mutex<State>>,
+    pub(super) client: Client,
+    pub(super) state: Arc<Mutex<State>>,
     /// Serialises publishing, so a result computed from an older state can never overtake a newer one.
     send_lock: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the inline test worker.
+    pub(super) tests_wakeup: Arc<tokio::sync::Notify>,
 }
 
 impl Server {
@@ -68,17 +72,23 @@ impl Server {
             shut_down: false,
             generation: 0,
             published: HashMap::new(),
+            inline: super::inline::InlineState::default(),
         };
-        Server { client, state: Arc::new(Mutex::new(state)), send_lock: Arc::new(tokio::sync::Mutex::new(())) }
+        Server {
+            client,
+            state: Arc::new(Mutex::new(state)),
+            send_lock: Arc::new(tokio::sync::Mutex::new(())),
+            tests_wakeup: Arc::new(tokio::sync::Notify::new()),
+        }
     }
 
-    fn state(&self) -> MutexGuard<'_, State> {
+    pub(super) fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Computes the diagnostics of open documents from one snapshot and pushes them with their versions.
-    async fn publish(&self, paths: Vec<PathBuf>) {
-        let (analysis, encoding, generation, targets) = {
+    pub(super) async fn publish(&self, paths: Vec<PathBuf>) {
+        let (analysis, encoding, generation, targets, runs, runs_version) = {
             let state = self.state();
             if !state.push_diagnostics {
                 return;
@@ -87,13 +97,20 @@ impl Server {
                 .into_iter()
                 .filter_map(|path| state.open.get(&path).cloned().map(|(uri, version)| (path, uri, version)))
                 .collect();
-            (state.host.snapshot(), state.encoding, state.generation, targets)
+            (
+                state.host.snapshot(),
+                state.encoding,
+                state.generation,
+                targets,
+                state.inline.run_list(),
+                state.inline.version,
+            )
         };
         // Computed outside the state lock: edits keep flowing while diagnostics are worked out.
         let batch: Vec<(PathBuf, Uri, Vec<Diagnostic>, i32)> = targets
             .into_iter()
             .filter_map(|(path, uri, version)| {
-                guarded("diagnostics", || lsp_diagnostics(&analysis, &path, &uri, encoding))
+                guarded("diagnostics", || lsp_diagnostics(&analysis, &runs, &path, &uri, encoding))
                     .map(|found| (path, uri, found, version))
             })
             .collect();
@@ -102,12 +119,13 @@ impl Server {
             {
                 let mut state = self.state();
                 let current_version = state.open.get(&path).map(|(_, version)| *version);
-                let last = state.published.get(&path).copied().unwrap_or(0);
-                // Drop results for a version the client has moved past, or older than what was sent.
-                if current_version != Some(version) || last > generation {
+                let (last, last_runs) = state.published.get(&path).copied().unwrap_or((0, 0));
+                // Drop results for a version the client has moved past, or older than what was sent: from an
+                // older state of the files or from older test runs.
+                if current_version != Some(version) || last > generation || last_runs > runs_version {
                     continue;
                 }
-                state.published.insert(path, generation);
+                state.published.insert(path, (generation, runs_version));
             }
             self.client.publish_diagnostics(uri, diagnostics, Some(version)).await;
         }
@@ -145,8 +163,13 @@ impl Server {
         });
     }
 
-    fn clone_handle(&self) -> Server {
-        Server { client: self.client.clone(), state: self.state.clone(), send_lock: self.send_lock.clone() }
+    pub(super) fn clone_handle(&self) -> Server {
+        Server {
+            client: self.client.clone(),
+            state: self.state.clone(),
+            send_lock: self.send_lock.clone(),
+            tests_wakeup: self.tests_wakeup.clone(),
+        }
     }
 
     async fn scan_workspace(&self, roots: Vec<PathBuf>) {
@@ -194,12 +217,13 @@ impl Server {
             progress.finish_with_message(format!("Indexed {count} YAML files")).await;
         }
         let open: Vec<PathBuf> = self.state().open.keys().cloned().collect();
+        self.tests_changed(open.iter().cloned());
         self.publish(open).await;
     }
 }
 
 /// Runs `work` and turns a panic into `None`, so one bad request never takes the server down.
-fn guarded<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
+pub(super) fn guarded<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
     match catch_unwind(AssertUnwindSafe(work)) {
         Ok(value) => Some(value),
         Err(_) => {
@@ -209,18 +233,22 @@ fn guarded<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
     }
 }
 
+/// A file's diagnostics: its own, then the inline test results that concern it.
 fn lsp_diagnostics(
     analysis: &Analysis,
+    runs: &[Arc<crate::ide::inline_tests::InlineRun>],
     path: &std::path::Path,
     uri: &Uri,
     encoding: PositionEncoding,
 ) -> Vec<Diagnostic> {
     let Some(file) = analysis.file(path) else { return Vec::new() };
     let index = LineIndex::new(file.source.rope());
-    analysis
-        .diagnostics(path)
+    let mut diagnostics = analysis.diagnostics(path);
+    diagnostics.extend(crate::ide::inline_tests::test_diagnostics(analysis, runs, path));
+    let locate = |other: &std::path::Path, range| super::inline::locate_in(analysis, other, range, encoding);
+    diagnostics
         .into_iter()
-        .map(|diagnostic| to_proto::diagnostic(&index, encoding, uri, diagnostic))
+        .map(|diagnostic| to_proto::diagnostic_with_related(&index, encoding, uri, diagnostic, &locate))
         .collect()
 }
 
@@ -276,6 +304,21 @@ impl LanguageServer for Server {
             .unwrap_or(false);
         let work_done_progress =
             params.capabilities.window.as_ref().and_then(|window| window.work_done_progress).unwrap_or(false);
+        let workspace_capabilities = params.capabilities.workspace.as_ref();
+        let lens_refresh = workspace_capabilities
+            .and_then(|workspace| workspace.code_lens.as_ref())
+            .and_then(|lens| lens.refresh_support)
+            .unwrap_or(false);
+        let diagnostic_refresh = workspace_capabilities
+            .and_then(|workspace| workspace.diagnostics.as_ref())
+            .and_then(|diagnostics| diagnostics.refresh_support)
+            .unwrap_or(false);
+        let inline_tests = params
+            .initialization_options
+            .as_ref()
+            .and_then(|options| options.get("inlineTests"))
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
         {
             let mut state = self.state();
             state.encoding = if utf8 { PositionEncoding::Utf8 } else { PositionEncoding::Utf16 };
@@ -288,6 +331,9 @@ impl LanguageServer for Server {
             state.watch_registration = watch_registration;
             state.work_done_progress = work_done_progress;
             state.snippets = snippets;
+            state.inline.enabled = inline_tests;
+            state.inline.lens_refresh = lens_refresh;
+            state.inline.diagnostic_refresh = diagnostic_refresh;
         }
         let diagnostic_provider = (pull_supported && wants_pull).then(|| {
             DiagnosticServerCapabilities::Options(DiagnosticOptions {
@@ -312,6 +358,7 @@ impl LanguageServer for Server {
                     ..Default::default()
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
+                code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
                 definition_provider: Some(OneOf::Left(true)),
                 folding_range_provider: Some(FoldingRangeProviderCapability::Simple(true)),
                 execute_command_provider: Some(ExecuteCommandOptions {
@@ -364,6 +411,7 @@ impl LanguageServer for Server {
         let roots = self.state().roots.clone();
         let server = self.clone_handle();
         tokio::spawn(async move { server.scan_workspace(roots).await });
+        self.spawn_test_worker();
     }
 
     async fn shutdown(&self) -> Result<()> {
@@ -386,6 +434,7 @@ impl LanguageServer for Server {
             state.generation += 1;
             state.open.insert(path.clone(), (document.uri, document.version));
         }
+        self.tests_changed([path.clone()]);
         self.publish(vec![path.clone()]).await;
         self.publish_dependents(path);
     }
@@ -425,6 +474,7 @@ impl LanguageServer for Server {
             }
             state.generation += 1;
         }
+        self.tests_changed([path.clone()]);
         self.publish(vec![path.clone()]).await;
         self.publish_dependents(path);
     }
@@ -448,15 +498,18 @@ impl LanguageServer for Server {
             }
         }
         self.client.publish_diagnostics(params.text_document.uri, Vec::new(), None).await;
+        self.tests_changed([path.clone()]);
         self.publish_dependents(path);
     }
 
     async fn did_change_watched_files(&self, params: DidChangeWatchedFilesParams) {
+        let mut changed = Vec::new();
         {
             let mut state = self.state();
             state.generation += 1;
             for change in params.changes {
                 let path = from_proto::path(&change.uri);
+                changed.push(path.clone());
                 if state.open.contains_key(&path) {
                     continue;
                 }
@@ -467,6 +520,7 @@ impl LanguageServer for Server {
                 }
             }
         }
+        self.tests_changed(changed);
         let open: Vec<PathBuf> = self.state().open.keys().cloned().collect();
         self.publish(open).await;
     }
@@ -540,15 +594,26 @@ impl LanguageServer for Server {
     async fn hover(&self, params: HoverParams) -> Result<Option<Hover>> {
         let position = params.text_document_position_params;
         let path = from_proto::path(&position.text_document.uri);
-        let (analysis, encoding) = {
+        let (analysis, encoding, runs) = {
             let state = self.state();
-            (state.host.snapshot(), state.encoding)
+            (state.host.snapshot(), state.encoding, state.inline.run_list())
         };
         let hover = guarded("hover", || {
             let file = analysis.file(&path)?;
             let index = LineIndex::new(file.source.rope());
             let offset = from_proto::offset(&index, position.position, encoding);
-            analysis.hover(&path, offset).map(|hover| to_proto::hover(&index, encoding, hover))
+            // On a results entry, what the test found comes first; the field's documentation follows.
+            let result = crate::ide::inline_tests::result_hover(&analysis, &runs, &path, offset);
+            let field = analysis.hover(&path, offset);
+            let combined = match (result, field) {
+                (Some(mut result), Some(field)) => {
+                    result.markdown = format!("{}\n---\n\n{}", result.markdown, field.markdown);
+                    result.range = field.range;
+                    Some(result)
+                }
+                (result, field) => result.or(field),
+            };
+            combined.map(|hover| to_proto::hover(&index, encoding, hover))
         })
         .flatten();
         Ok(hover)
@@ -701,17 +766,28 @@ impl LanguageServer for Server {
 
     async fn diagnostic(&self, params: DocumentDiagnosticParams) -> Result<DocumentDiagnosticReportResult> {
         let path = from_proto::path(&params.text_document.uri);
-        let (analysis, encoding) = {
+        let (analysis, encoding, runs) = {
             let state = self.state();
-            (state.host.snapshot(), state.encoding)
+            (state.host.snapshot(), state.encoding, state.inline.run_list())
         };
-        let items = guarded("diagnostics", || lsp_diagnostics(&analysis, &path, &params.text_document.uri, encoding))
-            .unwrap_or_default();
+        let items =
+            guarded("diagnostics", || lsp_diagnostics(&analysis, &runs, &path, &params.text_document.uri, encoding))
+                .unwrap_or_default();
         Ok(DocumentDiagnosticReportResult::Report(DocumentDiagnosticReport::Full(
             RelatedFullDocumentDiagnosticReport {
                 related_documents: None,
                 full_document_diagnostic_report: FullDocumentDiagnosticReport { result_id: None, items },
             },
         )))
+    }
+
+    async fn code_lens(&self, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>> {
+        let path = from_proto::path(&params.text_document.uri);
+        let (analysis, encoding, runs) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding, state.inline.run_list())
+        };
+        let lenses = guarded("code lenses", || super::inline::code_lenses(&analysis, &runs, &path, encoding));
+        Ok(lenses)
     }
 }

@@ -196,12 +196,29 @@ impl Runner<'_> {
             self.reject_all(&results, "the test file has unknown keys; `kyverno test` rejects it");
             return;
         }
-        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) =
-            self.load_list(&test, "policies", &base, true).into_iter().partition(|loaded| {
-                BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
-            });
-        let resources: Vec<Loaded> = self
-            .load_list(&test, "resources", &base, false)
+        // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
+        // documents of its file fill them in.
+        let policies = if test.get("policies").is_none() {
+            self.own_documents(&documents, index, OwnRole::Policies)
+        } else {
+            self.load_list(&test, "policies", &base, true)
+        };
+        if policies.is_empty() && test.get("policies").is_none() {
+            self.problem(
+                "",
+                "kyverno-test/no-policies",
+                "the test lists no `policies` and its own file holds no policy to fill them in",
+            );
+        }
+        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
+            BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
+        });
+        let resources = if test.get("resources").is_none() {
+            self.own_documents(&documents, index, OwnRole::Resources)
+        } else {
+            self.load_list(&test, "resources", &base, false)
+        };
+        let resources: Vec<Loaded> = resources
             .into_iter()
             .filter(|loaded| loaded.value.get("kind").is_some())
             .map(|mut loaded| {
@@ -412,11 +429,7 @@ impl Runner<'_> {
                     entry_index,
                     resource_index,
                     resource,
-                    "error",
-                    Outcome::Error,
-                    "Invalid test file",
-                    message,
-                    None,
+                    Verdict::new(Outcome::Error, "error", "Invalid test file", message),
                 );
             }
         }
@@ -564,15 +577,8 @@ impl Runner<'_> {
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only {
-                            let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-                            let known = kind == "ClusterPolicy"
-                                || kind == "Policy"
-                                || CEL_KINDS.contains(&kind)
-                                || BINDING_KINDS.contains(&kind);
-                            if !known {
-                                continue;
-                            }
+                        if policies_only && !is_policy_kind(value.get("kind").and_then(Value::as_str).unwrap_or("")) {
+                            continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
                     }
@@ -580,6 +586,29 @@ impl Runner<'_> {
             }
         }
         out
+    }
+
+    /// The documents of the test's own file that play `role`, for a Test embedded beside its policy.
+    fn own_documents(&self, documents: &[crate::syntax::Document], test_index: usize, role: OwnRole) -> Vec<Loaded> {
+        documents
+            .iter()
+            .enumerate()
+            .filter(|(document_index, document)| *document_index != test_index && !document.value.is_null())
+            .map(|(document_index, document)| (document_index, document.yaml11_value()))
+            .filter(|(_, value)| {
+                let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                let is_policy = is_policy_kind(kind);
+                match role {
+                    OwnRole::Policies => is_policy,
+                    OwnRole::Resources => !is_policy && !is_test_input_kind(value),
+                }
+            })
+            .map(|(document_index, value)| Loaded {
+                value,
+                file: self.test_path.to_path_buf(),
+                document: document_index,
+            })
+            .collect()
     }
 
     fn load_single(&mut self, test: &Value, key: &str, base: &Path) -> Option<Value> {
@@ -612,18 +641,13 @@ impl Runner<'_> {
         values
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn push_result(
         &mut self,
         entry: &Value,
         entry_index: usize,
         resource_index: usize,
         resource: &str,
-        actual: &str,
-        outcome: Outcome,
-        reason: &str,
-        message: &str,
-        related: Option<Vec<Related>>,
+        verdict: Verdict,
     ) {
         let policy = entry.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
         let rule = entry.get("rule").and_then(Value::as_str).map(str::to_string);
@@ -635,13 +659,14 @@ impl Runner<'_> {
             framework: Framework::Kyverno,
             subject: Subject::Kyverno { policy, rule, resource: resource.to_string(), kind },
             expected,
-            actual: actual.to_string(),
-            outcome,
-            reason: reason.to_string(),
-            message: message.to_string(),
+            actual: verdict.actual,
+            outcome: verdict.outcome,
+            reason: verdict.reason,
+            message: verdict.message,
             location: Some(location),
             resource_id: None,
-            related: related.unwrap_or_default(),
+            related: verdict.related,
+            diff: verdict.diff,
         });
     }
 
@@ -675,11 +700,7 @@ impl Runner<'_> {
                     entry_index,
                     resource_index,
                     resource,
-                    "not found",
-                    Outcome::Fail,
-                    "Not found",
-                    "policy not found",
-                    None,
+                    Verdict::new(Outcome::Fail, "not found", "Not found", "policy not found"),
                 );
             }
             return;
@@ -746,18 +767,8 @@ impl Runner<'_> {
                     row.links = links(&row, policy, &payload.loaded);
                     rows.push(row);
                 }
-                let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
-                self.push_result(
-                    entry,
-                    entry_index,
-                    resource_index,
-                    resource_name,
-                    &actual,
-                    outcome,
-                    &reason,
-                    &message,
-                    Some(related),
-                );
+                let verdict = summarize(&rows, &expected);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
                 // kyverno's table shows a payload by the name the test gives it.
                 if let Some(result) = self.report.results.last_mut() {
                     result.resource_id = Some(payload.name.clone());
@@ -768,18 +779,8 @@ impl Runner<'_> {
                 if let Some(rows) =
                     self.target_rows(entry, policy, rule_name, resource_name, &operation, setup, base, cache)
                 {
-                    let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
-                    self.push_result(
-                        entry,
-                        entry_index,
-                        resource_index,
-                        resource_name,
-                        &actual,
-                        outcome,
-                        &reason,
-                        &message,
-                        Some(related),
-                    );
+                    let verdict = summarize(&rows, &expected);
+                    self.push_result(entry, entry_index, resource_index, resource_name, verdict);
                     continue;
                 }
                 self.problem(
@@ -792,11 +793,7 @@ impl Runner<'_> {
                     entry_index,
                     resource_index,
                     resource_name,
-                    "not found",
-                    Outcome::Fail,
-                    "Not found",
-                    "resource not found",
-                    None,
+                    Verdict::new(Outcome::Fail, "not found", "Not found", "resource not found"),
                 );
                 continue;
             }
@@ -813,18 +810,8 @@ impl Runner<'_> {
                     rows.push(row);
                 }
             }
-            let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
-            self.push_result(
-                entry,
-                entry_index,
-                resource_index,
-                resource_name,
-                &actual,
-                outcome,
-                &reason,
-                &message,
-                Some(related),
-            );
+            let verdict = summarize(&rows, &expected);
+            self.push_result(entry, entry_index, resource_index, resource_name, verdict);
             if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
                 result.resource_id = Some(resource_id(&setup.resources[first].value));
             }
@@ -873,7 +860,7 @@ impl Runner<'_> {
                             Comparison::NotFound => {
                                 row = Row::fail("Resource error", "patched target not found in manifest")
                             }
-                            Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                            Comparison::Different(message, diff) => row = Row::fail_with_diff(&message, diff),
                             Comparison::Error(message) => row = Row::fail("Resource error", &message),
                         }
                     }
@@ -934,7 +921,7 @@ impl Runner<'_> {
                             }
                             row = Row::fail("Resource error", "patched resource not found in manifest");
                         }
-                        Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                        Comparison::Different(message, diff) => row = Row::fail_with_diff(&message, diff),
                         Comparison::Error(message) => row = Row::fail("Resource error", &message),
                     }
                 }
@@ -974,6 +961,26 @@ impl Runner<'_> {
         }
         rows
     }
+}
+
+/// What the documents of an embedded test's own file stand in for.
+#[derive(Clone, Copy)]
+enum OwnRole {
+    Policies,
+    Resources,
+}
+
+/// Policies, and the bindings of admission policies that travel with them.
+fn is_policy_kind(kind: &str) -> bool {
+    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) || BINDING_KINDS.contains(&kind)
+}
+
+/// Documents that configure a test rather than being resources under test: the CLI's own kinds
+/// (Test, Values, UserInfo, Context) and policy exceptions.
+fn is_test_input_kind(value: &Value) -> bool {
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    api_version.starts_with("cli.kyverno.io/") || kind == "PolicyException"
 }
 
 fn super_pointer(key: &str) -> String {
@@ -1047,6 +1054,7 @@ struct Row {
     notes: Vec<(String, String)>,
     /// The related places resolved to files once the row is known to belong to a resource.
     links: Vec<Related>,
+    diff: Option<String>,
 }
 
 impl Row {
@@ -1062,6 +1070,7 @@ impl Row {
             related: vec![(rule.policy_pointer.clone(), rule.resource_pointer.clone())],
             notes: rule.notes.clone(),
             links: Vec::new(),
+            diff: None,
         }
     }
 
@@ -1075,6 +1084,7 @@ impl Row {
             related: Vec::new(),
             notes: Vec::new(),
             links: Vec::new(),
+            diff: None,
         }
     }
 
@@ -1088,7 +1098,12 @@ impl Row {
             related: Vec::new(),
             notes: Vec::new(),
             links: Vec::new(),
+            diff: None,
         }
+    }
+
+    fn fail_with_diff(message: &str, diff: Option<String>) -> Row {
+        Row { diff, ..Row::fail("Resource diff", message) }
     }
 
     fn unsupported(reason: &str) -> Row {
@@ -1103,24 +1118,41 @@ impl Row {
             related: Vec::new(),
             notes: Vec::new(),
             links: Vec::new(),
+            diff: None,
         }
     }
 }
 
-fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, Vec<Related>) {
-    let related = Vec::new();
+/// What one results entry's resource came to, ready to become a [`TestResult`].
+struct Verdict {
+    outcome: Outcome,
+    actual: String,
+    reason: String,
+    message: String,
+    related: Vec<Related>,
+    diff: Option<String>,
+}
+
+impl Verdict {
+    fn new(outcome: Outcome, actual: &str, reason: &str, message: &str) -> Verdict {
+        Verdict {
+            outcome,
+            actual: actual.to_string(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            related: Vec::new(),
+            diff: None,
+        }
+    }
+}
+
+fn summarize(rows: &[Row], expected: &str) -> Verdict {
     if rows.is_empty() {
         // Every rule response was skipped because the patched resource is not in the manifest.
-        return (
-            Outcome::Pass,
-            expected.to_string(),
-            "Skipped".to_string(),
-            "resource not found in the patched resources file".to_string(),
-            related,
-        );
+        return Verdict::new(Outcome::Pass, expected, "Skipped", "resource not found in the patched resources file");
     }
     if let Some(row) = rows.iter().find(|row| row.unsupported) {
-        return (Outcome::Unsupported, row.actual.clone(), row.reason.clone(), row.message.clone(), related);
+        return Verdict::new(Outcome::Unsupported, &row.actual, &row.reason, &row.message);
     }
     let deciding = rows
         .iter()
@@ -1128,8 +1160,11 @@ fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, 
         .or_else(|| rows.iter().find(|row| row.actual != "excluded"))
         .unwrap_or(&rows[0]);
     let outcome = if rows.iter().all(|row| row.ok) { Outcome::Pass } else { Outcome::Fail };
-    let _ = related;
-    (outcome, deciding.actual.clone(), deciding.reason.clone(), deciding.message.clone(), deciding.links.clone())
+    Verdict {
+        related: deciding.links.clone(),
+        diff: deciding.diff.clone(),
+        ..Verdict::new(outcome, &deciding.actual, &deciding.reason, &deciding.message)
+    }
 }
 
 /// Resolves a row's pointers to places in the policy file and the resource file.
@@ -1571,7 +1606,8 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
 enum Comparison {
     Equal,
     NotFound,
-    Different(String),
+    /// A message for tables, and a unified diff (expected first) for editors.
+    Different(String, Option<String>),
     Error(String),
 }
 
@@ -1607,9 +1643,12 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     if normalized_actual == normalized_expected {
         Comparison::Equal
     } else {
-        Comparison::Different(format!(
-            "Patched resource didn't match the expected resource: expected {normalized_expected}, got {normalized_actual}"
-        ))
+        Comparison::Different(
+            format!(
+                "Patched resource didn't match the expected resource: expected {normalized_expected}, got {normalized_actual}"
+            ),
+            super::diff::resource_diff(&normalized_expected, &normalized_actual),
+        )
     }
 }
 

@@ -4,6 +4,7 @@
 //! CLI real files. Runners never map positions: they name places as (file, document index, JSON pointer)
 //! and the `ide`/`report` layers turn those into line and column.
 
+pub mod diff;
 pub mod kyverno;
 
 use std::path::{Path, PathBuf};
@@ -102,6 +103,10 @@ pub struct TestResult {
     pub resource_id: Option<String>,
     #[serde(skip)]
     pub related: Vec<Related>,
+    /// For a mutated or generated resource that differs from the expected one: a unified diff of the
+    /// two, expected first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 /// A mistake in a test file or in a file it references (a missing path, an unknown policy name, ...).
