@@ -1386,3 +1386,52 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn mocked_http_calls_answer_with_body_and_status_code() {
+    let fixture = format!(
+        r#"{PODS}
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {{name: approved-images}}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {{apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [pods]}}
+  variables:
+  - {{name: answer, expression: "http.get('https://registry.example/approved')"}}
+  - {{name: audit, expression: "http.Post('https://audit.example/log', {{'pod': object.metadata.name}}, {{}})"}}
+  validations:
+  - expression: "variables.answer.statusCode == 200 && variables.audit.statusCode == 202"
+  - expression: "object.spec.containers.all(c, c.image in variables.answer.body.images)"
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [pods.yaml]
+apiCallResponses:
+- url: https://registry.example/approved
+  method: get
+  response:
+    body: {{images: ["ghcr.io/app:1.0"]}}
+- url: https://audit.example/log
+  response:
+    statusCode: 202
+    body: {{}}
+results:
+- {{policy: approved-images, isValidatingPolicy: true, kind: Pod, resources: [tagged], result: pass}}
+- {{policy: approved-images, isValidatingPolicy: true, kind: Pod, resources: [latest], result: fail}}
+"#
+    );
+    // A mock without a method answers any method.
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            approved-images/tagged: expected pass actual pass -> Pass (Ok): 
+            approved-images/latest: expected fail actual fail -> Pass (Ok): CEL expression validation failed at index 1
+                policy.yaml#0/spec/validations/1/expression: the policy node that decided the result
+        "#]],
+    );
+}

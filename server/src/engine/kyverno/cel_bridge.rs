@@ -22,11 +22,13 @@ pub fn services(request: &Request) -> Services {
         http_mocks: request
             .api_call_mocks
             .iter()
+            // The CLI serves a mocked response as `{body, statusCode}`, the shape `http.get` answers
+            // (`cmd/cli/kubectl-kyverno/commands/test/test.go`, `buildHTTPMockIndex`).
             .map(|mock| {
                 (
-                    if mock.method.is_empty() { "GET".to_string() } else { mock.method.clone() },
+                    mock.method.to_ascii_uppercase(),
                     mock.url.clone(),
-                    mock.body.clone(),
+                    json!({"body": mock.body, "statusCode": mock.status}),
                 )
             })
             .collect(),
