@@ -168,6 +168,20 @@ results:
             web-only/batch: expected fail actual excluded -> Pass (Excluded): Excluded
         "#]],
     );
+    // Without constraints (and without bindings) the policy applies to every resource.
+    let start = fixture.find("  matchConstraints:").unwrap_or(0);
+    let end = fixture.find("  validations:").unwrap_or(0);
+    let unconstrained = format!("{}{}", &fixture[..start], &fixture[end..]);
+    check(
+        &unconstrained,
+        expect_test::expect![[r#"
+            web-only/small: expected pass actual pass -> Pass (Ok): 
+            web-only/large: expected fail actual fail -> Pass (Ok): fewer than five replicas
+                policy.yaml#0/spec/validations/0/expression: the policy node that decided the result
+            web-only/batch: expected fail actual fail -> Pass (Ok): fewer than five replicas
+                policy.yaml#0/spec/validations/0/expression: the policy node that decided the result
+        "#]],
+    );
 }
 
 #[test]

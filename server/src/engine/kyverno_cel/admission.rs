@@ -3,7 +3,7 @@
 //!
 //! What the CLI does, and this module with it:
 //! - Every request is a CREATE of the resource, without an old object.
-//! - A policy without bindings applies where its `matchConstraints` match.
+//! - A policy without bindings applies where its `matchConstraints` match (everywhere without them).
 //! - With bindings and no cluster (the test declares no `clusterResources`), only each binding's
 //!   `matchResources` is checked (not the policy's `matchConstraints`); `paramRef` picks params among the
 //!   test's `paramResources` by `selector` (every match, as a list under `items`) or else by `name` (or
@@ -46,8 +46,9 @@ pub struct Bindings<'a> {
 pub fn validating_admission_policy(policy: &Value, request: &Request, bindings: &Bindings) -> Option<Outcome> {
     let request = as_admitted(request);
     if bindings.bindings.is_empty() {
-        let constraints = policy.pointer("/spec/matchConstraints")?;
-        if !matching::matches_resources(constraints, &request) {
+        // Absent constraints select everything here: Kyverno's matcher reads them as empty.
+        let constraints = policy.pointer("/spec/matchConstraints").unwrap_or(&Value::Null);
+        if !constraints.is_null() && !matching::matches_resources(constraints, &request) {
             return None;
         }
         return Some(validate(policy, None, &request));
@@ -93,8 +94,8 @@ pub fn validating_admission_policy(policy: &Value, request: &Request, bindings: 
 pub fn mutating_admission_policy(policy: &Value, request: &Request, bindings: &Bindings) -> Result<Outcome, String> {
     let request = as_admitted(request);
     if bindings.bindings.is_empty() {
-        let constraints = policy.pointer("/spec/matchConstraints");
-        if !constraints.is_some_and(|constraints| matching::matches_resources(constraints, &request)) {
+        let constraints = policy.pointer("/spec/matchConstraints").unwrap_or(&Value::Null);
+        if !constraints.is_null() && !matching::matches_resources(constraints, &request) {
             return Err("the policy's matchConstraints do not match the resource".to_string());
         }
         return mutate(policy, None, &request);
