@@ -399,6 +399,37 @@ fn rego_errors_land_inside_the_block_scalar() {
 }
 
 #[test]
+fn image_validating_policy_is_linted_though_tests_cannot_run_it() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ImageValidatingPolicy
+        metadata:
+          name: signed-images
+        spec:
+          matchConstraints:
+            resourceRules:
+              - apiGroups: [""]
+                apiVersions: [v1]
+                operations: [CREATE]
+                resources: [pods]
+          matchImageReference:
+        # ^^^^^^^^^^^^^^^^^^^ error[schema/unknown-field]: unknown field `matchImageReference`; did you mean `matchImageReferences`?
+            - glob: "ghcr.io/*"
+          attestors:
+            - name: cosign
+              cosign:
+                key:
+                  data: "-----BEGIN PUBLIC KEY-----"
+          validations:
+            - expression: "images.containers.all(image, verifyImageSignatures(image, [attestors.cosign]) > 0)"
+            - expression: "images.containers.all(image, verifyImageSignatur(image, [attestors.cosign]) > 0)"
+        #                                               ^^^^^^^^^^^^^^^^^^^ error[cel/compile]: undeclared reference to 'verifyImageSignatur'
+        "#,
+    );
+}
+
+#[test]
 fn an_embedded_test_that_can_never_match_is_flagged() {
     support::check_annotated_diagnostics(
         r#"
@@ -454,6 +485,47 @@ metadata:
   name: frontend
 "#,
         |code| code.starts_with("test/"),
+    );
+}
+
+#[test]
+fn test_files_name_json_payloads_and_param_resources() {
+    check(
+        r#"
+        #- /repo/policy.yaml
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: plan-check
+        spec:
+          evaluation:
+            mode: JSON
+          validations:
+            - expression: "has(object.resource_changes)"
+        #- /repo/resources.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: cm
+        #- /repo/plan.json
+        {"resource_changes": []}
+        #- /repo/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: t
+        policies: [policy.yaml]
+        resources: [resources.yaml]
+        paramResources: [params.yaml]
+        #                ^^^^^^^^^^^ error[test/missing-file]: `params.yaml` does not exist (looked for /repo/params.yaml)
+        jsonPayloads: [plan.json, nowhere.json]
+        #                         ^^^^^^^^^^^^ error[test/missing-file]: `nowhere.json` does not exist (looked for /repo/nowhere.json)
+        results:
+          - policy: plan-check
+            kind: ""
+            resources: [plan.json, cm]
+            result: pass
+        "#,
     );
 }
 

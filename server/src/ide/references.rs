@@ -136,12 +136,15 @@ impl Checker<'_> {
                 None => resources_known = false,
             }
         }
-        for key in ["exceptions", "clusterResources", "targetResources"] {
+        for key in ["exceptions", "clusterResources", "targetResources", "paramResources"] {
             for (index, _) in array(value, key).iter().enumerate() {
                 self.check_path(&format!("/{key}/{index}"), true, out);
             }
         }
-        for key in ["variables", "userinfo", "context"] {
+        for (index, _) in array(value, "jsonPayloads").iter().enumerate() {
+            self.check_path(&format!("/jsonPayloads/{index}"), false, out);
+        }
+        for key in ["variables", "userinfo", "context", "jsonPayload"] {
             self.check_path(&format!("/{key}"), false, out);
         }
         // A test embedded beside its policy leaves out `policies` / `resources`: its own file fills them in.
@@ -177,7 +180,15 @@ impl Checker<'_> {
         let check_policies = policies_known && (embedded_policies || !array(value, "policies").is_empty());
         let check_resources = resources_known && (embedded_resources || !array(value, "resources").is_empty());
         let all_policy_names: HashSet<String> = policies.iter().flat_map(policy_names).collect();
-        let resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        let mut resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        // Results name JSON payloads as the test lists them.
+        resource_names.extend(
+            array(value, "jsonPayloads")
+                .iter()
+                .chain(value.get("jsonPayload"))
+                .filter_map(Value::as_str)
+                .map(str::to_string),
+        );
         for (index, result) in array(value, "results").iter().enumerate() {
             let result_pointer = format!("/results/{index}");
             if check_policies && let Some(policy) = result.get("policy").and_then(Value::as_str) {

@@ -76,6 +76,12 @@ const CEL_KINDS: &[&str] = &[
     "NamespacedDeletingPolicy",
 ];
 
+/// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
+const PAYLOAD_RUN: &str = "#payload";
+
+/// Bindings of Kubernetes admission policies, loaded from the test's `policies` beside the policies.
+const BINDING_KINDS: &[&str] = &["ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicyBinding"];
+
 /// Built-in kinds without a namespace; every other resource without one lands in `default`.
 const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "Namespace",
@@ -186,18 +192,7 @@ impl Runner<'_> {
         };
         if !strict_ok {
             // The Kyverno CLI decodes test files strictly and rejects the whole file on an unknown key.
-            for (entry_index, entry) in results.iter().enumerate() {
-                for (resource_index, resource) in resources_of(entry).iter().enumerate() {
-                    let message = "the test file has unknown keys; `kyverno test` rejects it".to_string();
-                    self.push_result(
-                        entry,
-                        entry_index,
-                        resource_index,
-                        resource,
-                        Verdict::new(Outcome::Error, "error", "Invalid test file", &message),
-                    );
-                }
-            }
+            self.reject_all(&results, "the test file has unknown keys; `kyverno test` rejects it");
             return;
         }
         // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
@@ -214,6 +209,9 @@ impl Runner<'_> {
                 "the test lists no `policies` and its own file holds no policy to fill them in",
             );
         }
+        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
+            BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
+        });
         let resources = if test.get("resources").is_none() {
             self.own_documents(&documents, index, OwnRole::Resources)
         } else {
@@ -249,16 +247,34 @@ impl Runner<'_> {
         for loaded in &target_resources {
             cluster_resources.push(loaded.value.clone());
         }
-        // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster.
+        // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster; the
+        // bindings of admission policies also pick them from this list when the test has no cluster.
+        let mut param_resources = Vec::new();
         for loaded in self.load_list(&test, "paramResources", &base, false) {
-            cluster_resources.push(loaded.value);
+            let mut value = loaded.value;
+            default_namespace(&mut value);
+            cluster_resources.push(value.clone());
+            param_resources.push(value);
         }
-        let exceptions: Vec<Value> = self
+        // The CLI sorts exceptions by API group: `kyverno.io` ones for ClusterPolicy rules, the
+        // `policies.kyverno.io` ones for the CEL policy kinds (`cmd/cli/kubectl-kyverno/exception/load.go`).
+        let (cel_exceptions, exceptions): (Vec<Value>, Vec<Value>) = self
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
             .map(|loaded| loaded.value)
             .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
-            .collect();
+            .partition(kyverno_cel::exceptions::is_cel_exception);
+        let has_admission_policy = policies
+            .iter()
+            .any(|loaded| loaded.value.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy"));
+        if has_admission_policy && !exceptions.is_empty() {
+            // `kyverno test` stops before evaluating anything (`commands/test/test.go`, `runTest`).
+            let message = "kyverno test rejects kyverno.io PolicyExceptions in a test with ValidatingAdmissionPolicies";
+            self.problem("/exceptions", "kyverno-test/unsupported-combination", message);
+            self.reject_all(&results, message);
+            return;
+        }
+        let payloads = self.load_payloads(&test, &base);
         let values = self.load_values(&test, &base);
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
@@ -332,6 +348,11 @@ impl Runner<'_> {
             user_info,
             cluster_resources,
             exceptions,
+            cel_exceptions,
+            bindings: bindings.into_iter().map(|loaded| loaded.value).collect(),
+            param_resources,
+            payloads,
+            has_cluster,
             global_context,
             api_call_mocks,
             cluster_objects,
@@ -391,6 +412,71 @@ impl Runner<'_> {
             out.insert(projection_name.to_string(), search(path, &root)?);
         }
         Ok(Some(Value::Object(out)))
+    }
+
+    /// Reports every expected result as an error: `kyverno test` rejects the whole file.
+    fn reject_all(&mut self, results: &[Value], message: &str) {
+        for (entry_index, entry) in results.iter().enumerate() {
+            for (resource_index, resource) in resources_of(entry).iter().enumerate() {
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    Verdict::new(Outcome::Error, "error", "Invalid test file", message),
+                );
+            }
+        }
+    }
+
+    /// Loads the test's `jsonPayloads` (and the older single `jsonPayload`): plain JSON or YAML objects
+    /// that JSON-mode ValidatingPolicies (and DeletingPolicies) evaluate, named in results as written here.
+    fn load_payloads(&mut self, test: &Value, base: &Path) -> Vec<Payload> {
+        let mut names: Vec<(String, String)> = test
+            .get("jsonPayloads")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, item)| Some((item.as_str()?.to_string(), format!("/jsonPayloads/{index}"))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(name) = test.get("jsonPayload").and_then(Value::as_str).filter(|name| !name.is_empty()) {
+            names.push((name.to_string(), "/jsonPayload".to_string()));
+        }
+        let mut payloads = Vec::new();
+        for (name, pointer) in names {
+            let path = base.join(&name);
+            let text = match self.files.read(&path) {
+                Ok(text) => text,
+                Err(error) => {
+                    self.problem(
+                        pointer,
+                        "kyverno-test/missing-file",
+                        format!("cannot read {}: {error}", path.display()),
+                    );
+                    continue;
+                }
+            };
+            let documents: Vec<Value> = crate::syntax::parse_file(&text)
+                .into_iter()
+                .map(|document| document.yaml11_value())
+                .filter(|value| !value.is_null())
+                .collect();
+            match documents.as_slice() {
+                [value @ Value::Object(_)] => {
+                    payloads.push(Payload { name, loaded: Loaded { value: value.clone(), file: path, document: 0 } })
+                }
+                _ => self.problem(
+                    pointer,
+                    "kyverno-test/invalid-payload",
+                    format!("{}: a JSON payload must hold one top-level object", path.display()),
+                ),
+            }
+        }
+        payloads
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -628,7 +714,7 @@ impl Runner<'_> {
                 );
             }
         }
-        // An entry that names no resources is checked against every resource, as the CLI does.
+        // An entry that names no resources is checked against every resource and payload, as the CLI does.
         let resources = if resources.is_empty() {
             setup
                 .resources
@@ -640,6 +726,7 @@ impl Runner<'_> {
                         _ => name.to_string(),
                     }
                 })
+                .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
                 .collect()
         } else {
             resources
@@ -659,6 +746,28 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
+            // A JSON payload is named exactly as the test lists it.
+            if matched.is_empty()
+                && let Some(position) = setup.payloads.iter().position(|payload| &payload.name == resource_name)
+            {
+                let payload = &setup.payloads[position];
+                let outcomes = cache
+                    .entry((position, PAYLOAD_RUN.to_string()))
+                    .or_insert_with(|| evaluate_payload(setup, &payload.loaded.value))
+                    .clone();
+                let mut rows = Vec::new();
+                for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
+                    row.links = links(&row, policy, &payload.loaded);
+                    rows.push(row);
+                }
+                let verdict = summarize(&rows, &expected);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                // kyverno's table shows a payload by the name the test gives it.
+                if let Some(result) = self.report.results.last_mut() {
+                    result.resource_id = Some(payload.name.clone());
+                }
+                continue;
+            }
             if matched.is_empty() {
                 if let Some(rows) =
                     self.target_rows(entry, policy, rule_name, resource_name, &operation, setup, base, cache)
@@ -690,7 +799,7 @@ impl Runner<'_> {
                     .clone();
                 let resource_loaded = &setup.resources[resource_position];
                 for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
-                    row.links = links(&row.related, policy, resource_loaded);
+                    row.links = links(&row, policy, resource_loaded);
                     rows.push(row);
                 }
             }
@@ -748,7 +857,7 @@ impl Runner<'_> {
                             Comparison::Error(message) => row = Row::fail("Resource error", &message),
                         }
                     }
-                    row.links = links(&row.related, policy, target);
+                    row.links = links(&row, policy, target);
                     rows.push(row);
                 }
             }
@@ -774,6 +883,10 @@ impl Runner<'_> {
         let mut found_policy = false;
         for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
             found_policy = true;
+            if let Some(reason) = &outcome.dropped {
+                rows.push(Row::fail("Not found", reason));
+                continue;
+            }
             let mut local_rows = Vec::new();
             let mut skipped = false;
             for rule in &outcome.rules {
@@ -850,8 +963,9 @@ enum OwnRole {
     Resources,
 }
 
+/// Policies, and the bindings of admission policies that travel with them.
 fn is_policy_kind(kind: &str) -> bool {
-    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind)
+    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) || BINDING_KINDS.contains(&kind)
 }
 
 /// Documents that configure a test rather than being resources under test: the CLI's own kinds
@@ -872,7 +986,18 @@ struct Setup {
     values: Value,
     user_info: Value,
     cluster_resources: Vec<Value>,
+    /// `kyverno.io` PolicyExceptions, for ClusterPolicy and Policy rules.
     exceptions: Vec<Value>,
+    /// `policies.kyverno.io` PolicyExceptions, for the CEL policy kinds.
+    cel_exceptions: Vec<Value>,
+    /// ValidatingAdmissionPolicyBindings and MutatingAdmissionPolicyBindings from the test's policies.
+    bindings: Vec<Value>,
+    /// The test's `paramResources`, where admission policy bindings find params without a cluster.
+    param_resources: Vec<Value>,
+    /// The test's JSON payloads.
+    payloads: Vec<Payload>,
+    /// Whether the test declares `clusterResources`: the CLI then runs against its fake cluster.
+    has_cluster: bool,
     global_context: Map<String, Value>,
     api_call_mocks: Vec<engine::api_call::ApiCallMock>,
     cluster_objects: Option<Vec<Value>>,
@@ -885,12 +1010,28 @@ struct Setup {
     now: Option<String>,
 }
 
+/// A JSON payload of the test, named as the test lists it.
+#[derive(Clone, Debug)]
+struct Payload {
+    name: String,
+    loaded: Loaded,
+}
+
 /// The responses of one policy for one resource, in one phase.
 #[derive(Clone, Debug)]
 struct PolicyOutcome {
     policy_name: String,
     rules: Vec<RuleResponse>,
     patched: Value,
+    /// Set when Kyverno drops the policy's response (a MutatingAdmissionPolicy that does not apply or
+    /// fails): `kyverno test` then reports the result as not found, whatever was expected.
+    dropped: Option<String>,
+}
+
+impl PolicyOutcome {
+    fn new(policy: &Value, rules: Vec<RuleResponse>, patched: &Value) -> Self {
+        PolicyOutcome { policy_name: policy_name(policy), rules, patched: patched.clone(), dropped: None }
+    }
 }
 
 /// One compared rule response (one row of `kyverno test`'s table).
@@ -902,6 +1043,8 @@ struct Row {
     reason: String,
     message: String,
     related: Vec<(Option<String>, Option<String>)>,
+    /// Other places of the policy with what they say (evaluated audit annotations).
+    notes: Vec<(String, String)>,
     /// The related places resolved to files once the row is known to belong to a resource.
     links: Vec<Related>,
     diff: Option<String>,
@@ -918,6 +1061,7 @@ impl Row {
             unsupported: false,
             message: rule.message.clone(),
             related: vec![(rule.policy_pointer.clone(), rule.resource_pointer.clone())],
+            notes: rule.notes.clone(),
             links: Vec::new(),
             diff: None,
         }
@@ -931,6 +1075,7 @@ impl Row {
             reason: "Excluded".to_string(),
             message: "Excluded".to_string(),
             related: Vec::new(),
+            notes: Vec::new(),
             links: Vec::new(),
             diff: None,
         }
@@ -944,6 +1089,7 @@ impl Row {
             reason: reason.to_string(),
             message: message.to_string(),
             related: Vec::new(),
+            notes: Vec::new(),
             links: Vec::new(),
             diff: None,
         }
@@ -963,6 +1109,7 @@ impl Row {
             reason: label.to_string(),
             message: reason.to_string(),
             related: Vec::new(),
+            notes: Vec::new(),
             links: Vec::new(),
             diff: None,
         }
@@ -1014,9 +1161,9 @@ fn summarize(rows: &[Row], expected: &str) -> Verdict {
 }
 
 /// Resolves a row's pointers to places in the policy file and the resource file.
-fn links(pointers: &[(Option<String>, Option<String>)], policy: &Loaded, resource: &Loaded) -> Vec<Related> {
+fn links(row: &Row, policy: &Loaded, resource: &Loaded) -> Vec<Related> {
     let mut out = Vec::new();
-    for (policy_pointer, resource_pointer) in pointers {
+    for (policy_pointer, resource_pointer) in &row.related {
         if let Some(pointer) = policy_pointer {
             out.push(Related {
                 at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
@@ -1029,6 +1176,12 @@ fn links(pointers: &[(Option<String>, Option<String>)], policy: &Loaded, resourc
                 message: "the resource value that failed".to_string(),
             });
         }
+    }
+    for (pointer, message) in &row.notes {
+        out.push(Related {
+            at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+            message: message.clone(),
+        });
     }
     out
 }
@@ -1124,11 +1277,29 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .map(|loaded| &loaded.value)
         .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
         .collect();
-    for policy in cel_policies
-        .iter()
-        .filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy"))
-    {
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        match kyverno_cel::admission::mutating_admission_policy(policy, &cel_request, &bindings_for(setup, policy)) {
+            Ok(outcome) => {
+                if let Some(patched) = &outcome.patched {
+                    current = patched.clone();
+                }
+                outcomes.push(PolicyOutcome::new(
+                    policy,
+                    vec![cel_response(policy, RuleType::Mutation, &outcome)],
+                    &current,
+                ));
+            }
+            Err(reason) => {
+                let mut dropped = PolicyOutcome::new(policy, Vec::new(), &current);
+                dropped.dropped = Some(format!("Kyverno gives no response for this MutatingAdmissionPolicy: {reason}"));
+                outcomes.push(dropped);
+            }
+        }
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingPolicy")) {
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
         let mut rules = Vec::new();
         if let Some(outcome) = outcome {
@@ -1137,7 +1308,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             }
             rules.push(cel_response(policy, RuleType::Mutation, &outcome));
         }
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in &policies {
         if !engine::policy_has(policy, "mutate") {
@@ -1146,11 +1317,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let request = build_request(setup, policy, &current, operation_override);
         let response = engine::mutate(policy, &current, &request);
         current = response.patched_resource.clone();
-        outcomes.push(PolicyOutcome {
-            policy_name: policy_name(policy),
-            rules: response.rules,
-            patched: response.patched_resource,
-        });
+        outcomes.push(PolicyOutcome::new(policy, response.rules, &response.patched_resource));
     }
     for policy in &policies {
         if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
@@ -1158,45 +1325,49 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         }
         let request = build_request(setup, policy, &current, operation_override);
         let rules = engine::validate(policy, &current, &request);
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
-    for policy in cel_policies
-        .iter()
-        .filter(|policy| cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy"))
-    {
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
-        let rules = kyverno_cel::validating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
-            .unwrap_or_default();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        let rules =
+            kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .unwrap_or_default();
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingPolicy")) {
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
+        let outcome = if kyverno_cel::is_json_mode(policy) {
+            // The CLI also hands every resource to JSON-mode policies, as plain JSON.
+            Some(kyverno_cel::validating_policy_json(policy, &current, &cel_request.exceptions, &cel_request.services))
+        } else {
+            kyverno_cel::validating_policy(policy, &cel_request)
+        };
+        let rules =
+            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
-        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        // The CLI compiles GeneratingPolicies with every CEL exception of the test, whatever their
+        // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
+        cel_request.exceptions = setup.cel_exceptions.clone();
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
             .unwrap_or_default();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "DeletingPolicy")) {
-        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let rules = kyverno_cel::deleting_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
             .unwrap_or_default();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ImageValidatingPolicy")) {
-        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        let reason = format!(
-            "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
-        );
-        let mut response =
-            RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
-        response.unsupported = Some(reason);
-        outcomes.push(PolicyOutcome {
-            policy_name: policy_name(policy),
-            rules: vec![response],
-            patched: current.clone(),
-        });
+        outcomes.push(PolicyOutcome::new(policy, vec![image_validating_unsupported(policy)], &current));
     }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
@@ -1211,9 +1382,75 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         if rules.is_empty() {
             continue;
         }
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     outcomes
+}
+
+/// Runs the policies on one JSON payload, as the CLI does for `jsonPayloads`: JSON-mode
+/// ValidatingPolicies and DeletingPolicies evaluate it; ClusterPolicies see no resource and answer
+/// without results; the other CEL kinds need an admission request and give no response.
+fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
+    let mut outcomes = Vec::new();
+    for loaded in &setup.policies {
+        let policy = &loaded.value;
+        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+        if matches!(kind, "ClusterPolicy" | "Policy") {
+            if engine::policy_has(policy, "mutate") || engine::policy_has(policy, "validate") {
+                outcomes.push(PolicyOutcome::new(policy, Vec::new(), payload));
+            }
+        } else if cel_kind_is(policy, "ValidatingPolicy") && kyverno_cel::is_json_mode(policy) {
+            let request = cel_request_for(setup, policy, payload, "");
+            let exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
+            let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
+            outcomes.push(PolicyOutcome::new(
+                policy,
+                vec![cel_response(policy, RuleType::Validation, &outcome)],
+                payload,
+            ));
+        } else if cel_kind_is(policy, "DeletingPolicy") {
+            let mut request = cel_request_for(setup, policy, payload, "");
+            request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
+            let rules = kyverno_cel::deleting_policy(policy, &request)
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .unwrap_or_default();
+            outcomes.push(PolicyOutcome::new(policy, rules, payload));
+        } else if cel_kind_is(policy, "ImageValidatingPolicy") {
+            outcomes.push(PolicyOutcome::new(policy, vec![image_validating_unsupported(policy)], payload));
+        }
+    }
+    outcomes
+}
+
+/// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
+fn image_validating_unsupported(policy: &Value) -> RuleResponse {
+    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    let reason = format!(
+        "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
+    );
+    let mut response =
+        RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
+    response.unsupported = Some(reason);
+    response
+}
+
+/// The bindings and params an admission policy is evaluated with.
+fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission::Bindings<'a> {
+    let name = policy_name(policy);
+    let binding_kind = format!("{}Binding", policy.get("kind").and_then(Value::as_str).unwrap_or(""));
+    kyverno_cel::admission::Bindings {
+        bindings: setup
+            .bindings
+            .iter()
+            .filter(|binding| {
+                binding.get("kind").and_then(Value::as_str) == Some(binding_kind.as_str())
+                    && binding.pointer("/spec/policyName").and_then(Value::as_str) == Some(name.as_str())
+            })
+            .collect(),
+        params: &setup.param_resources,
+        cluster: if setup.has_cluster { setup.cluster_objects.as_deref() } else { None },
+        cluster_scoped_kinds: CLUSTER_SCOPED_KINDS,
+    }
 }
 
 /// The CEL request for a resource: the Kyverno request plus the namespace object from the Values file.
@@ -1249,6 +1486,7 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
     let mut response = RuleResponse::new(&policy_name(policy), rule_type, status, outcome.message.clone());
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
+    response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
     response
 }
 

@@ -75,6 +75,9 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             let (source_index, inner) =
                 super::autogen::source_pointer(policy, index, name, response.policy_pointer.as_deref().unwrap_or(""));
             response.policy_pointer = Some(format!("/spec/rules/{source_index}/validate{inner}"));
+            for note in &mut response.notes {
+                note.0 = format!("/spec/rules/{source_index}/validate{}", note.0);
+            }
             responses.push(response);
         }
     }
