@@ -564,6 +564,27 @@ fn policy_match_conditions(
 /// Checks the request's CEL exceptions against the request as admitted (for autogen, the controller,
 /// not its pod view: Kyverno compiles exception conditions unchanged). `Err` carries the outcome that
 /// replaces the policy's own.
+/// The activation a ValidatingPolicy or MutatingPolicy evaluates in, once its exceptions, variables and
+/// match conditions allow it to run; otherwise the outcome that ends the evaluation there.
+fn policy_activation(
+    policy: &Value,
+    spec: &Value,
+    request: &Request,
+    applicable: &Request,
+) -> Result<Activation, Box<Outcome>> {
+    let allowed = exception_verdict(policy, request)?;
+    let mut activation = base_activation(applicable, None);
+    activation.bind("exceptions", allowed);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
+        return Err(Box::new(Outcome::new(Status::Error, error, Some("/spec/variables".to_string()))));
+    }
+    match policy_match_conditions(policy, &activation, &applicable.services) {
+        Ok(None) => Ok(activation),
+        Ok(Some(pointer)) => Err(Box::new(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer)))),
+        Err((error, pointer)) => Err(Box::new(Outcome::new(Status::Error, error, Some(pointer)))),
+    }
+}
+
 fn exception_verdict(policy: &Value, request: &Request) -> Result<Val, Box<Outcome>> {
     if request.exceptions.is_empty() {
         return Ok(exceptions::no_exceptions());
@@ -594,20 +615,10 @@ pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     }
     let spec = policy.get("spec")?;
     let applicable = matching::applicable_request(policy, request)?;
-    let allowed = match exception_verdict(policy, request) {
-        Ok(allowed) => allowed,
+    let activation = match policy_activation(policy, spec, request, &applicable) {
+        Ok(activation) => activation,
         Err(outcome) => return Some(*outcome),
     };
-    let mut activation = base_activation(&applicable, None);
-    activation.bind("exceptions", allowed);
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
-    }
-    match policy_match_conditions(policy, &activation, &applicable.services) {
-        Ok(None) => {}
-        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
-        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    }
     let mut outcome = run_validations(
         spec.get("validations"),
         "/spec/validations",
@@ -707,20 +718,10 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let applicable = matching::applicable_request(policy, request)?;
     let autogen_kind = (applicable.object != request.object)
         .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
-    let allowed = match exception_verdict(policy, request) {
-        Ok(allowed) => allowed,
+    let mut activation = match policy_activation(policy, spec, request, &applicable) {
+        Ok(activation) => activation,
         Err(outcome) => return Some(*outcome),
     };
-    let mut activation = base_activation(&applicable, None);
-    activation.bind("exceptions", allowed);
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
-    }
-    match policy_match_conditions(policy, &activation, &applicable.services) {
-        Ok(None) => {}
-        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
-        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    }
     let current =
         match apply_mutations(spec.get("mutations"), &applicable.object, &mut activation, &applicable.services) {
             Ok(current) => current,
