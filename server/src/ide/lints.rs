@@ -178,6 +178,12 @@ pub const LINTS: &[LintDoc] = &[
         why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
         example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }",
     },
+    LintDoc {
+        code: "jmespath/syntax",
+        summary: "A JMESPath expression in `{{ }}` (or in `foreach.list` or a context `jmesPath`) does not parse, calls an unknown function or passes the wrong number of arguments.",
+        why: "Kyverno fails the rule with an error when it substitutes the variable, on every resource the rule matches.",
+        example: "message: \"{{ to_uper(request.object.metadata.name) }}\"   # to_upper",
+    },
 ];
 
 /// The documentation of a code, if it exists.

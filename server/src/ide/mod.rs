@@ -7,8 +7,11 @@ mod diagnostics;
 mod embedded;
 mod folding;
 mod hover;
+mod jmespath;
+mod jmespath_docs;
 pub mod lints;
 mod navigation;
+mod policy_context;
 mod references;
 mod rego;
 mod rego_builtins;
@@ -22,6 +25,7 @@ use std::sync::{Arc, OnceLock};
 
 pub use completion::{CompletionItem, CompletionKind};
 pub use hover::HoverResult;
+pub use jmespath::SignatureHelp;
 pub use navigation::Location;
 pub use references::normalize as normalize_path;
 pub use symbols::{Symbol, SymbolKind};
@@ -184,12 +188,22 @@ impl Analysis {
         if let Some(items) = rego::completions(self, path, offset) {
             return items;
         }
+        if let Some(items) = jmespath::completions(self, path, offset) {
+            return items;
+        }
         completion::completions(self, path, offset)
     }
 
     /// Documentation for what is under a byte offset.
     pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
-        rego::hover(self, path, offset).or_else(|| hover::hover(self, path, offset))
+        rego::hover(self, path, offset)
+            .or_else(|| jmespath::hover(self, path, offset))
+            .or_else(|| hover::hover(self, path, offset))
+    }
+
+    /// The signature of the function call around a byte offset (JMESPath in Kyverno policies).
+    pub fn signature_help(&self, path: &Path, offset: usize) -> Option<SignatureHelp> {
+        jmespath::signature_help(self, path, offset)
     }
 
     /// Where the thing under a byte offset is defined (a constraint's kind -> its template).
