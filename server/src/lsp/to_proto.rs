@@ -164,3 +164,25 @@ pub fn hover(index: &LineIndex<'_>, encoding: PositionEncoding, hover: HoverResu
         range: Some(range(index, hover.range, encoding)),
     }
 }
+
+/// Signature help with its one signature, parameters labelled by their text in the signature.
+pub fn signature_help(help: crate::ide::SignatureHelp) -> lsp::SignatureHelp {
+    let active = u32::try_from(help.active_parameter).unwrap_or(u32::MAX);
+    let parameters = help
+        .parameters
+        .into_iter()
+        .map(|label| lsp::ParameterInformation { label: lsp::ParameterLabel::Simple(label), documentation: None })
+        .collect();
+    lsp::SignatureHelp {
+        signatures: vec![lsp::SignatureInformation {
+            label: help.label,
+            documentation: help.documentation.map(|value| {
+                lsp::Documentation::MarkupContent(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value })
+            }),
+            parameters: Some(parameters),
+            active_parameter: Some(active),
+        }],
+        active_signature: Some(0),
+        active_parameter: Some(active),
+    }
+}
