@@ -93,3 +93,59 @@ fn jmespath_completion_hover_signature_help_and_diagnostics() {
     assert_eq!(diagnostics[0]["range"]["start"], json!({"line": 12, "character": 54}));
     assert_eq!(client.shutdown(), Some(0));
 }
+
+const PATTERN: &str = "apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: p
+spec:
+  rules:
+    - name: r
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        pattern:
+          spec:
+            =(securityContext):
+              runAsNonRoot: true
+            containers:
+              - (name): \"*\"
+                imagePullPol$0
+";
+
+#[test]
+fn pattern_completion_and_anchor_hover() {
+    let mut client = LspClient::start();
+    client.initialize(&["utf-16"], None);
+    let (position, text) = cursor(PATTERN);
+    let uri = "file:///work/pattern.yaml";
+    open(&mut client, uri, &text);
+    client.diagnostics(uri, 1);
+
+    let completion =
+        client.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": position}));
+    assert_eq!(labels(&completion), ["imagePullPolicy"]);
+    let item = &completion["result"][0];
+    // Without snippet support the first choice is written out.
+    assert_eq!(item["textEdit"]["newText"], "imagePullPolicy: Always");
+    assert!(item["documentation"]["value"].as_str().unwrap_or_default().contains("Image pull policy"), "{item}");
+
+    // Accept the item, then hover on the `=(` of `=(securityContext)` (line 14).
+    let accepted = text.replace("imagePullPol\n", "imagePullPolicy: Always\n");
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": accepted}]}),
+    );
+    assert_eq!(client.diagnostics(uri, 2), Vec::<Value>::new());
+    let hover = client.request(
+        "textDocument/hover",
+        json!({"textDocument": {"uri": uri}, "position": {"line": 14, "character": 13}}),
+    );
+    let markdown = hover["result"]["contents"]["value"].as_str().unwrap_or_default();
+    assert!(markdown.starts_with("**Equality anchor** `=(key)`"), "{markdown}");
+    assert!(markdown.contains("**`securityContext`**"), "{markdown}");
+    assert_eq!(hover["result"]["range"]["start"], json!({"line": 14, "character": 12}));
+    assert_eq!(client.shutdown(), Some(0));
+}

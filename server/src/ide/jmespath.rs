@@ -231,7 +231,7 @@ fn expression_cursor<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> 
             (start, end)
         }
     };
-    let parsed = readable_document(segment, relative);
+    let parsed = readable_document(segment, relative, true);
     let pointer = pointer_of_steps(&parsed, &steps, relative);
     Some(ExpressionCursor {
         segment,

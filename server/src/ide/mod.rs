@@ -11,6 +11,7 @@ mod jmespath;
 mod jmespath_docs;
 pub mod lints;
 mod navigation;
+mod pattern;
 mod policy_context;
 mod references;
 mod rego;
@@ -191,6 +192,9 @@ impl Analysis {
         if let Some(items) = jmespath::completions(self, path, offset) {
             return items;
         }
+        if let Some(items) = pattern::completions(self, path, offset) {
+            return items;
+        }
         completion::completions(self, path, offset)
     }
 
@@ -198,6 +202,7 @@ impl Analysis {
     pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
         rego::hover(self, path, offset)
             .or_else(|| jmespath::hover(self, path, offset))
+            .or_else(|| pattern::hover(self, path, offset))
             .or_else(|| hover::hover(self, path, offset))
     }
 

@@ -12,21 +12,42 @@ use super::yaml_path::PathStep;
 use crate::schema::{self, SchemaNode};
 use crate::syntax::{ParsedDocument, Segment, parse_file, push_pointer_segment};
 
-/// The document as the analyses should read it at `offset`: as parsed, or, when it has syntax errors (a
-/// quote still open on the line being typed can swallow the rest of the document), parsed again with the
-/// cursor's line blanked out. Offsets stay the same.
-pub(super) fn readable_document(segment: &Segment, offset: usize) -> Arc<ParsedDocument> {
+/// The document as the analyses should read it at `offset`: as parsed, or, when it has syntax errors,
+/// parsed again with the broken lines blanked out (a quote still open on the line being typed can swallow
+/// the rest of the document). With `blank_cursor_line`, the cursor's own line goes too (completion: that is
+/// the line being typed); otherwise it is kept (hover: that is the line asked about). Offsets stay the same.
+pub(super) fn readable_document(segment: &Segment, offset: usize, blank_cursor_line: bool) -> Arc<ParsedDocument> {
     if segment.parsed.errors.is_empty() {
         return segment.parsed.clone();
     }
     let text = &segment.text;
-    let offset = offset.min(text.len());
-    let line_start = text[..offset].rfind('\n').map_or(0, |newline| newline + 1);
-    let line_end = text[offset..].find('\n').map_or(text.len(), |newline| offset + newline);
+    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count();
+    let cursor_line = line_of(offset);
+    let mut broken: Vec<usize> = Vec::new();
+    if blank_cursor_line {
+        broken.push(cursor_line);
+    }
+    for error in &segment.parsed.errors {
+        let (first, last) =
+            (line_of(error.range.start), line_of(error.range.end.saturating_sub(1).max(error.range.start)));
+        // An error spread over many lines says little about which line is at fault.
+        if last - first <= 1 {
+            broken.extend((first..=last).filter(|line| *line != cursor_line || blank_cursor_line));
+        }
+    }
+    if broken.is_empty() {
+        return segment.parsed.clone();
+    }
     let mut repaired = String::with_capacity(text.len());
-    repaired.push_str(&text[..line_start]);
-    repaired.extend(std::iter::repeat_n(' ', text[line_start..line_end].len()));
-    repaired.push_str(&text[line_end..]);
+    for (index, line) in text.split_inclusive('\n').enumerate() {
+        if broken.contains(&index) {
+            let content = line.trim_end_matches(['\n', '\r']);
+            repaired.extend(std::iter::repeat_n(' ', content.len()));
+            repaired.push_str(&line[content.len()..]);
+        } else {
+            repaired.push_str(line);
+        }
+    }
     match parse_file(&repaired).into_iter().next() {
         Some(document) if document.start == 0 => document.parsed,
         _ => segment.parsed.clone(),
