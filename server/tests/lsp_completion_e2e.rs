@@ -149,3 +149,46 @@ fn pattern_completion_and_anchor_hover() {
     assert_eq!(hover["result"]["range"]["start"], json!({"line": 14, "character": 12}));
     assert_eq!(client.shutdown(), Some(0));
 }
+
+#[test]
+fn test_file_completion_reads_the_workspace() {
+    let root = std::env::temp_dir().join(format!("policy-lsp-test-completion-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    std::fs::create_dir_all(root.join("policies")).unwrap();
+    std::fs::write(root.join("policies/require-team.yaml"), POLICY.replace("$0", "")).unwrap();
+    std::fs::write(root.join("policies/other.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n")
+        .unwrap();
+    let mut client = LspClient::start();
+    let root_uri = format!("file://{}", root.display());
+    client.initialize(&["utf-16"], Some(&root_uri));
+    client.wait_for(|message| message["method"] == "$/progress" && message["params"]["value"]["kind"] == "end");
+
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: t\npolicies:\n  - policies/$0\nresults:\n  - policy: p\n    rule: r\n";
+    let (position, text) = cursor(test);
+    let uri = format!("{root_uri}/kyverno-test.yaml");
+    open(&mut client, &uri, &text);
+    let completion =
+        client.request("textDocument/completion", json!({"textDocument": {"uri": uri}, "position": position}));
+    assert_eq!(labels(&completion), ["policies/other.yaml", "policies/require-team.yaml"]);
+    assert_eq!(completion["result"][0]["kind"], 17, "a file");
+
+    // With the policy file listed, `policy:` offers its name and `rule:` its rules.
+    let listed = text.replace("  - policies/\n", "  - policies/require-team.yaml\n");
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": listed}]}),
+    );
+    let line = listed.lines().position(|line| line.contains("policy: p")).unwrap();
+    let completion = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": line, "character": 12}}),
+    );
+    assert_eq!(labels(&completion), ["p"]);
+    let completion = client.request(
+        "textDocument/completion",
+        json!({"textDocument": {"uri": uri}, "position": {"line": line + 1, "character": 10}}),
+    );
+    assert_eq!(labels(&completion), ["r", "autogen-r", "autogen-cronjob-r"]);
+    assert_eq!(client.shutdown(), Some(0));
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -17,8 +17,12 @@ pub enum CompletionKind {
     Field,
     Value,
     Kind,
-    /// A CEL function.
+    /// A CEL or JMESPath function.
     Function,
+    /// A file path (test files).
+    File,
+    /// A directory path (test files).
+    Folder,
 }
 
 /// One completion item in editor terms.

@@ -18,6 +18,7 @@ mod rego;
 mod rego_builtins;
 mod schema_lookup;
 mod symbols;
+mod test_completion;
 pub mod yaml_path;
 
 use std::collections::HashMap;
@@ -193,6 +194,9 @@ impl Analysis {
             return items;
         }
         if let Some(items) = pattern::completions(self, path, offset) {
+            return items;
+        }
+        if let Some(items) = test_completion::completions(self, path, offset) {
             return items;
         }
         completion::completions(self, path, offset)

@@ -99,6 +99,8 @@ pub fn completion_item(
         CompletionKind::Value => lsp::CompletionItemKind::ENUM_MEMBER,
         CompletionKind::Kind => lsp::CompletionItemKind::CLASS,
         CompletionKind::Function => lsp::CompletionItemKind::FUNCTION,
+        CompletionKind::File => lsp::CompletionItemKind::FILE,
+        CompletionKind::Folder => lsp::CompletionItemKind::FOLDER,
     };
     let (text, format) = if item.is_snippet && snippets {
         (item.insert_text, lsp::InsertTextFormat::SNIPPET)
