@@ -483,3 +483,52 @@ fn signature_of_the_inner_call() {
             The text in upper case."#]],
     );
 }
+
+#[test]
+fn a_space_after_an_operand_offers_nothing_but_after_an_operator_offers_operands() {
+    let policy = |message: &str| {
+        format!(
+            "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n    - name: r\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      validate:\n        message: \"{message}\"\n        deny: {{}}\n"
+        )
+    };
+    check(&policy("{{ request.operation $0}}"), expect![""]);
+    check(
+        &policy("{{ request.operation == 'CREATE' && re$0 }}"),
+        expect![[r#"
+        request (Kyverno variable)
+        replace (replace(string text, string old, string new, number count) -> string)
+        replace_all (replace_all(string text, string old, string new) -> string)
+        regex_replace_all (regex_replace_all(string regex, string|number source, string|number replacement) -> string)
+        regex_replace_all_literal (regex_replace_all_literal(string regex, string|number source, string|number replacement) -> string)
+        regex_match (regex_match(string regex, string|number value) -> boolean)
+        reverse (reverse(string|array value) -> string|array)"#]],
+    );
+}
+
+#[test]
+fn hover_on_a_request_field() {
+    check_hover(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          rules:
+            - name: r
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              preconditions:
+                all:
+                  - key: "{{ request.opera$0tion }}"
+                    operator: Equals
+                    value: CREATE
+        "#,
+        expect![[r#"
+            **`operation`**
+
+            `CREATE`, `UPDATE`, `DELETE` or `CONNECT`."#]],
+    );
+}

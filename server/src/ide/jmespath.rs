@@ -406,12 +406,21 @@ pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Op
             Some((segments, _)) => member_items(&scope, &segments, replace),
             None => Vec::new(),
         }
-    } else if head.ends_with(['"', '@', '$', '&']) || head.ends_with(']') {
+    } else if head.ends_with(['"', '@', '$', '&']) || head.ends_with(']') || ends_an_operand(head) {
         Vec::new()
     } else {
         root_items(&scope, replace)
     };
     Some(items.into_iter().filter(|item| item.label.to_lowercase().starts_with(&prefix)).collect())
+}
+
+/// Whether a space was just typed after a finished operand (`name `, `f(x) `, `'a' `): an operator comes
+/// next, not a variable, so the space (a completion trigger for YAML values) offers nothing here.
+fn ends_an_operand(head: &str) -> bool {
+    let trimmed = head.trim_end();
+    trimmed.len() != head.len()
+        && trimmed
+            .ends_with(|character: char| is_word(character) || matches!(character, ')' | ']' | '}' | '\'' | '`' | '"'))
 }
 
 /// Variables, context entries and functions at the start of an expression or an operand.
