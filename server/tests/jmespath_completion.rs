@@ -532,3 +532,26 @@ fn hover_on_a_request_field() {
             `CREATE`, `UPDATE`, `DELETE` or `CONNECT`."#]],
     );
 }
+
+#[test]
+fn any_kind_still_has_object_metadata() {
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: p
+        spec:
+          rules:
+            - name: r
+              match:
+                any:
+                  - resources:
+                      kinds: ["*"]
+              validate:
+                message: "{{ request.object.metadata.lab$0 }}"
+                deny: {}
+        "#,
+        expect!["labels (map[string]string (object field))"],
+    );
+}

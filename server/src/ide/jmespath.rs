@@ -513,7 +513,7 @@ fn member_items(scope: &Scope<'_>, segments: &[String], replace: TextRange) -> V
     match (root.as_str(), rest) {
         ("request", []) => listed(REQUEST_FIELDS, "request field", replace),
         ("request", [object, path @ ..]) if object == "object" || object == "oldObject" => {
-            schema_items(&object_roots(scope, path), path, replace)
+            schema_items(&object_roots(scope), path, replace)
         }
         ("request", [user]) if user == "userInfo" => listed(USER_INFO_FIELDS, "userInfo field", replace),
         ("request", [kind]) if kind == "kind" || kind == "requestKind" => {
@@ -537,7 +537,7 @@ fn member_items(scope: &Scope<'_>, segments: &[String], replace: TextRange) -> V
 }
 
 /// The schemas `request.object` has here; when the rule matches no known kind, the fields every object has.
-fn object_roots(scope: &Scope<'_>, _path: &[String]) -> Vec<(String, SchemaNode<'static>)> {
+fn object_roots(scope: &Scope<'_>) -> Vec<(String, SchemaNode<'static>)> {
     if !scope.roots.is_empty() {
         return scope.roots.clone();
     }
@@ -683,7 +683,7 @@ fn describe_path(scope: &Scope<'_>, segments: &[String]) -> Option<String> {
         ("request", [field]) => lookup_listed(REQUEST_FIELDS, field),
         ("request", [user, field]) if user == "userInfo" => lookup_listed(USER_INFO_FIELDS, field),
         ("request", [object, path @ ..]) if object == "object" || object == "oldObject" => {
-            describe_field(&object_roots(scope, path), path)
+            describe_field(&object_roots(scope), path)
         }
         ("images", [list]) => lookup_listed(IMAGE_LISTS, list),
         ("images", [_, _, field]) => lookup_listed(IMAGE_FIELDS, field),
