@@ -32,13 +32,27 @@ pub fn diagnostic(
     own_uri: &Uri,
     diagnostic: Diagnostic,
 ) -> lsp::Diagnostic {
+    diagnostic_with_related(index, encoding, own_uri, diagnostic, &|_, _| None)
+}
+
+/// A diagnostic whose related places may lie in other files: `locate` turns such a place into a location
+/// (or drops it when the file cannot be read).
+pub fn diagnostic_with_related(
+    index: &LineIndex<'_>,
+    encoding: PositionEncoding,
+    own_uri: &Uri,
+    diagnostic: Diagnostic,
+    locate: &dyn Fn(&std::path::Path, TextRange) -> Option<Location>,
+) -> lsp::Diagnostic {
     let related: Vec<DiagnosticRelatedInformation> = diagnostic
         .related
         .iter()
-        .filter(|related| related.file.is_none())
-        .map(|related| DiagnosticRelatedInformation {
-            location: Location { uri: own_uri.clone(), range: range(index, related.range, encoding) },
-            message: related.message.clone(),
+        .filter_map(|related| {
+            let location = match &related.file {
+                None => Location { uri: own_uri.clone(), range: range(index, related.range, encoding) },
+                Some(file) => locate(file, related.range)?,
+            };
+            Some(DiagnosticRelatedInformation { location, message: related.message.clone() })
         })
         .collect();
     let tags = if diagnostic.code == "schema/deprecated" || diagnostic.code == "schema/deprecated-version" {

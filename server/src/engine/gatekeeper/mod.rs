@@ -8,7 +8,7 @@ mod checks;
 mod diagnostics;
 mod expansion;
 mod input;
-mod lexer;
+pub mod lexer;
 mod matching;
 mod parameters;
 mod rewrite;
