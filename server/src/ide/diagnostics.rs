@@ -48,6 +48,7 @@ fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentI
     }
     schema_diagnostics(analysis, segment, info, out);
     super::cel::cel_diagnostics(segment, out);
+    super::jmespath::jmespath_diagnostics(segment, info, out);
     super::embedded::embedded_diagnostics(segment, info, out);
 }
 

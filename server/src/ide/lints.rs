@@ -202,6 +202,12 @@ pub const LINTS: &[LintDoc] = &[
         why: "Nothing is disabled or re-graded; usually a typo in the code.",
         example: "lint:\n  disable: [schema/deprecation]   # `schema/deprecated`",
     },
+    LintDoc {
+        code: "jmespath/syntax",
+        summary: "A JMESPath expression in `{{ }}` (or in `foreach.list` or a context `jmesPath`) does not parse, calls an unknown function or passes the wrong number of arguments.",
+        why: "Kyverno fails the rule with an error when it substitutes the variable, on every resource the rule matches.",
+        example: "message: \"{{ to_uper(request.object.metadata.name) }}\"   # to_upper",
+    },
 ];
 
 /// The documentation of a code, if it exists.

@@ -13,9 +13,13 @@ mod embedded_code;
 mod folding;
 mod hover;
 pub mod inline_tests;
+mod jmespath;
+mod jmespath_docs;
 mod jmespath_lex;
 pub mod lints;
 mod navigation;
+mod pattern;
+mod policy_context;
 mod references;
 mod references_nav;
 mod rego;
@@ -23,6 +27,7 @@ mod rego_builtins;
 mod schema_lookup;
 mod semantic_tokens;
 mod symbols;
+mod test_completion;
 pub mod yaml_path;
 
 use std::collections::HashMap;
@@ -33,6 +38,7 @@ pub use code_actions::{ActionKind, CodeAction, FileChange};
 pub use completion::{CompletionItem, CompletionKind};
 pub use config::Config;
 pub use hover::HoverResult;
+pub use jmespath::SignatureHelp;
 pub use navigation::Location;
 pub use references::normalize as normalize_path;
 pub use semantic_tokens::{Highlight, HighlightTag};
@@ -254,12 +260,29 @@ impl Analysis {
         if let Some(items) = rego::completions(self, path, offset) {
             return items;
         }
+        if let Some(items) = jmespath::completions(self, path, offset) {
+            return items;
+        }
+        if let Some(items) = pattern::completions(self, path, offset) {
+            return items;
+        }
+        if let Some(items) = test_completion::completions(self, path, offset) {
+            return items;
+        }
         completion::completions(self, path, offset)
     }
 
     /// Documentation for what is under a byte offset.
     pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
-        rego::hover(self, path, offset).or_else(|| hover::hover(self, path, offset))
+        rego::hover(self, path, offset)
+            .or_else(|| jmespath::hover(self, path, offset))
+            .or_else(|| pattern::hover(self, path, offset))
+            .or_else(|| hover::hover(self, path, offset))
+    }
+
+    /// The signature of the function call around a byte offset (JMESPath in Kyverno policies).
+    pub fn signature_help(&self, path: &Path, offset: usize) -> Option<SignatureHelp> {
+        jmespath::signature_help(self, path, offset)
     }
 
     /// Where the thing under a byte offset is defined (a constraint's kind -> its template).

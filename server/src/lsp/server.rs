@@ -365,8 +365,14 @@ impl LanguageServer for Server {
                 })),
                 document_symbol_provider: Some(OneOf::Left(true)),
                 completion_provider: Some(CompletionOptions {
-                    trigger_characters: Some(vec![":".to_string(), " ".to_string()]),
+                    // `.` for JMESPath paths, `(` for anchors in patterns, `/` for test-file paths.
+                    trigger_characters: Some([":", " ", ".", "(", "/"].map(str::to_string).to_vec()),
                     ..Default::default()
+                }),
+                signature_help_provider: Some(SignatureHelpOptions {
+                    trigger_characters: Some(vec!["(".to_string(), ",".to_string()]),
+                    retrigger_characters: None,
+                    work_done_progress_options: WorkDoneProgressOptions::default(),
                 }),
                 hover_provider: Some(HoverProviderCapability::Simple(true)),
                 code_lens_provider: Some(CodeLensOptions { resolve_provider: Some(false) }),
@@ -933,6 +939,23 @@ impl LanguageServer for Server {
         .await
         .unwrap_or_default();
         Ok(WorkspaceDiagnosticReportResult::Report(WorkspaceDiagnosticReport { items }))
+    }
+
+    async fn signature_help(&self, params: SignatureHelpParams) -> Result<Option<SignatureHelp>> {
+        let position = params.text_document_position_params;
+        let path = from_proto::path(&position.text_document.uri);
+        let (analysis, encoding) = {
+            let state = self.state();
+            (state.host.snapshot(), state.encoding)
+        };
+        let help = guarded("signature help", || {
+            let file = analysis.file(&path)?;
+            let index = LineIndex::new(file.source.rope());
+            let offset = from_proto::offset(&index, position.position, encoding);
+            analysis.signature_help(&path, offset).map(to_proto::signature_help)
+        })
+        .flatten();
+        Ok(help)
     }
 }
 
