@@ -140,19 +140,23 @@ impl Server {
         let paths: Vec<PathBuf> = {
             let state = self.state();
             let analysis = state.host.snapshot();
+            let holds = |path: &PathBuf, kind: DocumentKind| {
+                analysis.file(path).is_some_and(|file| file.documents.iter().any(|info| info.kind == kind))
+            };
+            // Only the open files whose diagnostics can change with `changed`: the tests that name it or
+            // read it, and the constraints when it holds a template. Re-checking every open test on every
+            // change would be quadratic when many are open.
+            let naming: Vec<PathBuf> =
+                analysis.test_files(Some(&changed)).into_iter().map(|(path, _)| path).collect();
+            let changed_is_template = holds(&changed, DocumentKind::ConstraintTemplate);
             state
                 .open
                 .keys()
                 .filter(|path| **path != changed)
                 .filter(|path| {
-                    analysis.file(path).is_some_and(|file| {
-                        file.documents.iter().any(|info| {
-                            matches!(
-                                info.kind,
-                                DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint
-                            )
-                        })
-                    })
+                    naming.contains(path)
+                        || state.inline.runs.get(*path).is_some_and(|run| run.depends_on(&changed))
+                        || (changed_is_template && holds(path, DocumentKind::Constraint))
                 })
                 .cloned()
                 .collect()
