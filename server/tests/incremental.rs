@@ -164,3 +164,32 @@ fn cached_diagnostics_match_a_fresh_analysis() {
         }
     }
 }
+
+/// Applies fixed edits (byte ranges, clamped like the server's) and compares with a fresh parse after each.
+fn check_edits(initial: &str, edits: &[(usize, usize, &str)]) {
+    let mut text = initial.to_string();
+    let mut incremental = SourceFile::new(&text);
+    for (step, &(start, end, insertion)) in edits.iter().enumerate() {
+        incremental.apply_edit(TextRange::new(start, end), insertion);
+        let clamped_start = floor_char_boundary(&text, start);
+        let clamped_end = floor_char_boundary(&text, end).max(clamped_start);
+        text.replace_range(clamped_start..clamped_end, insertion);
+        assert_eq!(incremental.text(), text, "rope diverged at step {step}");
+        assert_same(&incremental, &SourceFile::new(&text), &format!("step {step}: {text:?}"));
+    }
+}
+
+#[test]
+fn fuzz_found_edit_sequences_match_a_fresh_parse() {
+    check_edits(
+        "q",
+        &[
+            (0, 2, "*a"),
+            (2, 12, "kind: ClusterPolicy\n"),
+            (0, 5, "&a "),
+            (2, 14, "*a"),
+            (10, 20, "apiVersion: kyverno.io/v1\n"),
+            (35, 44, "<<: *a\n"),
+        ],
+    );
+}

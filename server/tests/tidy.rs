@@ -126,3 +126,83 @@ fn every_source_file_opens_with_a_doc_line() {
         .collect();
     assert!(missing.is_empty(), "files without a `//!` first line:\n{}", missing.join("\n"));
 }
+
+/// What would let evaluation reach the network or run programs: policies come from pull requests, so
+/// the product opens no connection and starts no process, in any module (front ends included).
+/// `std::net` appears only for its address types (CEL's `ip()` and `cidr()` parse addresses).
+const NETWORK_AND_PROCESSES: &[&str] = &[
+    "TcpStream",
+    "TcpListener",
+    "UdpSocket",
+    "UnixStream",
+    "UnixListener",
+    "ToSocketAddrs",
+    "to_socket_addrs",
+    "tokio::net",
+    "tokio::process",
+    "reqwest",
+    "hyper",
+    "ureq",
+    "process::Command",
+    "Command::new",
+    "libc::exec",
+];
+
+#[test]
+fn the_product_opens_no_connection_and_runs_no_command() {
+    let mut files = Vec::new();
+    source_files(&source_root(), &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("readable source");
+        for (line_number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or("");
+            for forbidden in NETWORK_AND_PROCESSES {
+                if code.contains(forbidden) {
+                    violations.push(format!("{}:{}: `{forbidden}`", file.display(), line_number + 1));
+                }
+            }
+            let mut rest = code;
+            while let Some(position) = rest.find("std::net::") {
+                rest = &rest[position + "std::net::".len()..];
+                let item: String = rest.chars().take_while(|character| character.is_alphanumeric()).collect();
+                if !matches!(item.as_str(), "IpAddr" | "Ipv4Addr" | "Ipv6Addr" | "AddrParseError") {
+                    violations.push(format!("{}:{}: `std::net::{item}`", file.display(), line_number + 1));
+                }
+            }
+        }
+    }
+    assert!(violations.is_empty(), "network or process access in the product:\n{}", violations.join("\n"));
+}
+
+/// No crate that speaks HTTP or TLS, or opens sockets, is even in the dependency tree (regorus's
+/// `http.send` is a stub that answers undefined; tower-lsp-server's `httparse` only reads LSP headers).
+#[test]
+fn no_network_client_in_the_dependency_tree() {
+    const CLIENTS: &[&str] = &[
+        "reqwest",
+        "hyper",
+        "hyper-util",
+        "ureq",
+        "isahc",
+        "curl",
+        "curl-sys",
+        "surf",
+        "attohttpc",
+        "h2",
+        "rustls",
+        "native-tls",
+        "openssl",
+        "tungstenite",
+        "tokio-tungstenite",
+        "socket2",
+        "mio",
+    ];
+    let lock =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock")).expect("Cargo.lock");
+    let names: Vec<&str> =
+        lock.lines().filter_map(|line| line.strip_prefix("name = \"")).map(|name| name.trim_end_matches('"')).collect();
+    assert!(names.len() > 50, "Cargo.lock was not read: {} packages", names.len());
+    let found: Vec<&&str> = CLIENTS.iter().filter(|client| names.contains(client)).collect();
+    assert!(found.is_empty(), "network crates in Cargo.lock: {found:?}");
+}

@@ -73,11 +73,7 @@ pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
     let loaded: Vec<(PathBuf, Result<SourceFile, String>)> = files
         .par_iter()
         .map(|path| {
-            let source = read_text(path).map(|text| {
-                let mut source = SourceFile::new(&text);
-                source.drop_trees();
-                source
-            });
+            let source = read_text(path).map(|text| SourceFile::new_without_trees(&text));
             (path.clone(), source)
         })
         .collect();

@@ -250,7 +250,7 @@ impl Locator {
         let file = self
             .files
             .entry(at.file.clone())
-            .or_insert_with(|| read_text(&at.file).ok().map(|text| Arc::new(SourceFile::new(&text))))
+            .or_insert_with(|| read_text(&at.file).ok().map(|text| Arc::new(SourceFile::new_without_trees(&text))))
             .clone()?;
         let segment = file.segments().get(at.document)?;
         let (_, span) = segment.parsed.source_map.nearest(&at.pointer)?;

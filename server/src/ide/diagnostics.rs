@@ -36,7 +36,10 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
 /// What one document says about itself: syntax, schema and embedded languages.
 fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
     for error in &segment.parsed.errors {
-        let mut diagnostic = Diagnostic::error(error.code, error.range.shifted(segment.start), error.message.clone());
+        // A document too long for exact positions is still read in full: worth a warning, not a failure.
+        let severity = if error.code == "yaml/too-long" { Severity::Warning } else { Severity::Error };
+        let mut diagnostic =
+            Diagnostic::new(error.code, severity, error.range.shifted(segment.start), error.message.clone());
         if let Some(related) = error.related {
             diagnostic = diagnostic.with_related(RelatedInformation {
                 file: None,

@@ -41,6 +41,18 @@ pub const LINTS: &[LintDoc] = &[
         example: "[[[[[[ ... ]]]]]]",
     },
     LintDoc {
+        code: "yaml/too-many-documents",
+        summary: "A file holds more documents than are parsed (10,000); the rest is not checked.",
+        why: "Real streams hold hundreds of documents; a hundred thousand would take seconds and gigabytes to check.",
+        example: "---\na: 1\n---\na: 2\n# ... 10,000 times",
+    },
+    LintDoc {
+        code: "yaml/too-long",
+        summary: "A document is longer than 32,767 lines.",
+        why: "The parser loses count of lines there: findings further down point at the nearest earlier place.",
+        example: "data:\n  key-1: a\n  # ... 40,000 lines",
+    },
+    LintDoc {
         code: "yaml/complex-key",
         summary: "A mapping key is a list or a mapping.",
         why: "JSON, and so Kubernetes, only has string keys.",

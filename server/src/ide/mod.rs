@@ -139,9 +139,9 @@ impl AnalysisHost {
         self.disk = disk;
     }
 
-    /// Sets a file's whole text.
+    /// Sets a file's whole text (without syntax trees: the first edit of a document parses it alone).
     pub fn set_file(&mut self, path: PathBuf, text: &str) {
-        Arc::make_mut(&mut self.files).insert(path, Arc::new(FileData::new(SourceFile::new(text))));
+        Arc::make_mut(&mut self.files).insert(path, Arc::new(FileData::new(SourceFile::new_without_trees(text))));
     }
 
     /// Sets a file from an already parsed source (the CLI parses files in parallel first).

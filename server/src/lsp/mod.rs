@@ -7,6 +7,7 @@ mod from_proto;
 mod inline;
 mod server;
 mod to_proto;
+mod transport;
 
 use crate::cli::ExitStatus;
 
@@ -20,10 +21,13 @@ pub fn run() -> ExitStatus {
         }
     };
     runtime.block_on(async {
-        let stdin = tokio::io::stdin();
+        // The client's bytes reach the transport through a check that drops malformed messages (see
+        // `transport`); when the client goes away, the pipe closes and the server ends.
+        let (checked, transport_input) = tokio::io::duplex(1 << 16);
+        tokio::spawn(transport::forward_checked(tokio::io::stdin(), checked));
         let stdout = tokio::io::stdout();
         let (service, socket) = tower_lsp_server::LspService::new(server::Server::new);
-        tower_lsp_server::Server::new(stdin, stdout, socket).serve(service).await;
+        tower_lsp_server::Server::new(transport_input, stdout, socket).serve(service).await;
     });
     // Background work (a workspace scan, a pending request to the client) must not keep the process alive
     // after `exit`.

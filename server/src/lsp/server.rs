@@ -91,6 +91,9 @@ impl Server {
 
     /// Computes the diagnostics of open documents from one snapshot and pushes them with their versions.
     pub(super) async fn publish(&self, paths: Vec<PathBuf>) {
+        // Let the edits that have already arrived apply first: a burst of keystrokes is then checked at
+        // its last version, and the publications of the earlier edits find nothing left to do.
+        tokio::task::yield_now().await;
         let (analysis, encoding, generation, targets, runs, runs_version) = {
             let state = self.state();
             if !state.push_diagnostics {
@@ -98,6 +101,11 @@ impl Server {
             }
             let targets: Vec<(PathBuf, Uri, i32)> = paths
                 .into_iter()
+                .filter(|path| {
+                    // Skip what was already published for this state of the files and of the test runs.
+                    let current = (state.generation, state.inline.version);
+                    state.published.get(path).is_none_or(|&done| done < current)
+                })
                 .filter_map(|path| state.open.get(&path).cloned().map(|(uri, version)| (path, uri, version)))
                 .collect();
             (
@@ -146,8 +154,7 @@ impl Server {
             // Only the open files whose diagnostics can change with `changed`: the tests that name it or
             // read it, and the constraints when it holds a template. Re-checking every open test on every
             // change would be quadratic when many are open.
-            let naming: Vec<PathBuf> =
-                analysis.test_files(Some(&changed)).into_iter().map(|(path, _)| path).collect();
+            let naming: Vec<PathBuf> = analysis.test_files(Some(&changed)).into_iter().map(|(path, _)| path).collect();
             let changed_is_template = holds(&changed, DocumentKind::ConstraintTemplate);
             state
                 .open
@@ -204,9 +211,7 @@ impl Server {
             let mut loaded = Vec::with_capacity(files.len());
             for path in files {
                 if let Ok(text) = read_text(&path) {
-                    let mut source = SourceFile::new(&text);
-                    source.drop_trees();
-                    loaded.push((crate::ide::normalize_path(&path), source));
+                    loaded.push((crate::ide::normalize_path(&path), SourceFile::new_without_trees(&text)));
                 }
             }
             loaded
@@ -462,12 +467,13 @@ impl LanguageServer for Server {
         let document = params.text_document;
         let path = from_proto::path(&document.uri);
         {
-            let mut state = self.state();
             let text = document.text;
-            let mut source = guarded("parse", || SourceFile::new(&text)).unwrap_or_else(|| SourceFile::new(""));
             // Trees are most of a file's memory and only edits need them: the first edit of a document
-            // parses that document alone, and its tree is kept from then on.
-            source.drop_trees();
+            // parses that document alone, and its tree is kept from then on. Parsed before taking the
+            // lock, so a large file does not hold up the handlers that only read the state.
+            let source = guarded("parse", || SourceFile::new_without_trees(&text))
+                .unwrap_or_else(|| SourceFile::new_without_trees(""));
+            let mut state = self.state();
             state.host.set_source(path.clone(), source);
             state.generation += 1;
             state.open.insert(path.clone(), (document.uri, document.version));

@@ -10,7 +10,7 @@ mod source_file;
 pub use convert::{
     MAX_ALIAS_EXPANSION, MAX_DEPTH, NodeSpan, ParsedDocument, SourceMap, SyntaxError, push_pointer_segment,
 };
-pub use source_file::{EditStats, Segment, SourceFile, split_documents};
+pub use source_file::{EditStats, MAX_DOCUMENTS, Segment, SourceFile, split_documents};
 
 use std::sync::Arc;
 
@@ -30,7 +30,7 @@ impl std::ops::Deref for Document {
 
 /// Parses every document of a YAML stream.
 pub fn parse_file(text: &str) -> Vec<Document> {
-    SourceFile::new(text)
+    SourceFile::new_without_trees(text)
         .segments()
         .iter()
         .map(|segment| Document { start: segment.start, parsed: segment.parsed.clone() })

@@ -61,13 +61,45 @@ impl Segment {
             let parsed = ParsedDocument { errors: vec![error], ..ParsedDocument::default() };
             return Segment { start, text: Arc::from(text), tree: None, parsed: Arc::new(parsed) };
         }
-        let tree = parse_tree(text, old_tree);
+        if let Some(offset) = inner_document_marker(text) {
+            let error = SyntaxError {
+                code: "yaml/too-many-documents",
+                range: TextRange::new(offset, offset + 3),
+                message: format!(
+                    "the file has more than {MAX_DOCUMENTS} documents; this one and the rest are not parsed"
+                ),
+                related: None,
+            };
+            let parsed = ParsedDocument { errors: vec![error], ..ParsedDocument::default() };
+            return Segment { start, text: Arc::from(text), tree: None, parsed: Arc::new(parsed) };
+        }
+        let mut tree = parse_tree(text, old_tree);
+        if old_tree.is_some() && tree.as_ref().is_none_or(|tree| tree.root_node().has_error()) {
+            // tree-sitter's error recovery depends on the old tree: reusing it can leave a broken document
+            // with a different tree (and so a different value) than parsing the same text afresh. A broken
+            // document is parsed afresh, so what the editor shows never depends on the typing history.
+            tree = parse_tree(text, None);
+        }
         let mut parsed = match &tree {
             Some(tree) => convert_document(text, tree.root_node()),
             None => ParsedDocument::default(),
         };
         if parsed.errors.iter().any(|error| error.code == "yaml/syntax") {
             accept_if_libyaml_parses(text, &mut parsed);
+        }
+        if let Some(offset) = text.match_indices('\n').nth(MAX_TRACKED_LINES - 1).map(|(offset, _)| offset + 1)
+            && offset < text.len()
+        {
+            parsed.errors.push(SyntaxError {
+                code: "yaml/too-long",
+                range: TextRange::new(offset, offset + text[offset..].find('\n').unwrap_or(text.len() - offset)),
+                message: format!(
+                    "the document is longer than {MAX_TRACKED_LINES} lines, where the YAML parser loses count of \
+                     lines: the values are read in full, but findings past this line point at the nearest place \
+                     known before it; split the document"
+                ),
+                related: None,
+            });
         }
         if let Some(position) =
             text.find(['\0', '\u{FEFF}']).filter(|&position| text.as_bytes()[position] == 0 || position > 0)
@@ -105,6 +137,10 @@ fn accept_if_libyaml_parses(text: &str, parsed: &mut ParsedDocument) {
     parsed.value = value;
     parsed.errors.retain(|error| error.code != "yaml/syntax");
 }
+
+/// The lines of one document tree-sitter-yaml keeps count of: its scanner stores rows in 16 bits, so
+/// past this line a document's tree falls apart (the value then comes from libyaml).
+pub const MAX_TRACKED_LINES: usize = i16::MAX as usize;
 
 /// The deepest block nesting tree-sitter-yaml is given; real manifests stay far below it.
 pub const MAX_BLOCK_NESTING: usize = 128;
@@ -163,9 +199,26 @@ pub struct EditStats {
 
 impl SourceFile {
     pub fn new(text: &str) -> SourceFile {
-        let segments = split_documents(text, 0)
+        SourceFile::parse(text, true)
+    }
+
+    /// Parses without keeping tree-sitter trees, each document's tree dropped as soon as it is converted:
+    /// for files read but not typed in (see [`SourceFile::drop_trees`]), so a stream of many documents
+    /// never holds all their trees at once.
+    pub fn new_without_trees(text: &str) -> SourceFile {
+        SourceFile::parse(text, false)
+    }
+
+    fn parse(text: &str, keep_trees: bool) -> SourceFile {
+        let segments = document_ranges(text)
             .into_iter()
-            .map(|range| Segment::parse(range.start, &text[range.start..range.end], None))
+            .map(|range| {
+                let mut segment = Segment::parse(range.start, &text[range.start..range.end], None);
+                if !keep_trees {
+                    segment.tree = None;
+                }
+                segment
+            })
             .collect();
         SourceFile { rope: Rope::from_str(text), segments }
     }
@@ -244,6 +297,15 @@ impl SourceFile {
         let region_text = self.rope.byte_slice(region_start..new_region_end).to_string();
         let pieces = split_documents(&region_text, region_start);
 
+        // Past the document limit the split depends on the whole file, not on the edited region alone.
+        let touches_overflow = last + 1 == self.segments.len() && self.segments.len() >= MAX_DOCUMENTS;
+        if touches_overflow || self.segments.len() - (last - first + 1) + pieces.len() > MAX_DOCUMENTS {
+            let had_trees = self.segments.iter().any(|segment| segment.tree.is_some());
+            let text = self.rope.to_string();
+            *self = SourceFile::parse(&text, had_trees);
+            return EditStats { incremental: 0, fresh: self.segments.len() };
+        }
+
         let mut stats = EditStats::default();
         let new_segments: Vec<Segment> = if first == last && pieces.len() == 1 {
             let old = &self.segments[first];
@@ -294,6 +356,28 @@ fn point_at(text: &str, offset: usize) -> Point {
     let row = before.iter().filter(|&&byte| byte == b'\n').count();
     let column = before.iter().rev().take_while(|&&byte| byte != b'\n').count();
     Point { row, column }
+}
+
+/// The most documents of one file that are parsed: the rest of a longer stream is one more segment that
+/// is refused with `yaml/too-many-documents` (100,000 tiny documents would otherwise take seconds and
+/// gigabytes; real streams hold hundreds).
+pub const MAX_DOCUMENTS: usize = 10_000;
+
+/// The documents of a file: [`split_documents`], with everything past [`MAX_DOCUMENTS`] kept together.
+fn document_ranges(text: &str) -> Vec<TextRange> {
+    let mut ranges = split_documents(text, 0);
+    if ranges.len() > MAX_DOCUMENTS {
+        let end = ranges[ranges.len() - 1].end;
+        ranges.truncate(MAX_DOCUMENTS);
+        ranges[MAX_DOCUMENTS - 1].end = end;
+    }
+    ranges
+}
+
+/// The offset of the first line after the first that starts a new document, in a segment that holds
+/// more than one (only the last segment of a file past [`MAX_DOCUMENTS`] does).
+fn inner_document_marker(text: &str) -> Option<usize> {
+    split_documents(text, 0).get(1).map(|range| range.start)
 }
 
 /// Splits a YAML stream into documents at lines that start with a `---` marker. Pure and local: the result

@@ -10,7 +10,8 @@ use serde_json::{Value, json};
 
 pub struct LspClient {
     child: Child,
-    stdin: ChildStdin,
+    /// `None` once closed (a client that went away).
+    stdin: Option<ChildStdin>,
     incoming: Receiver<Value>,
     next_id: i64,
     /// Notifications and server requests seen while waiting for something else.
@@ -62,19 +63,39 @@ impl LspClient {
                 }
             }
         });
-        LspClient { child, stdin, incoming, next_id: 1, backlog: Vec::new(), answers: Default::default() }
+        LspClient { child, stdin: Some(stdin), incoming, next_id: 1, backlog: Vec::new(), answers: Default::default() }
+    }
+
+    fn stdin(&mut self) -> &mut ChildStdin {
+        self.stdin.as_mut().expect("the client's end of the pipe is open")
     }
 
     pub fn send(&mut self, message: Value) {
         let body = serde_json::to_vec(&message).expect("serialisable");
-        write!(self.stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("server reads stdin");
-        self.stdin.write_all(&body).expect("server reads stdin");
-        self.stdin.flush().expect("server reads stdin");
+        let stdin = self.stdin();
+        write!(stdin, "Content-Length: {}\r\n\r\n", body.len()).expect("server reads stdin");
+        stdin.write_all(&body).expect("server reads stdin");
+        stdin.flush().expect("server reads stdin");
     }
 
     pub fn send_raw(&mut self, bytes: &[u8]) {
-        self.stdin.write_all(bytes).expect("server reads stdin");
-        self.stdin.flush().expect("server reads stdin");
+        let stdin = self.stdin();
+        stdin.write_all(bytes).expect("server reads stdin");
+        stdin.flush().expect("server reads stdin");
+    }
+
+    /// Closes the pipe to the server without `shutdown`/`exit`, as a crashed editor does, and waits up to
+    /// `timeout` for the server to exit; returns its exit code (`None` if it did not exit in time).
+    pub fn close_and_wait(mut self, timeout: Duration) -> Option<i32> {
+        drop(self.stdin.take());
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
     }
 
     pub fn notify(&mut self, method: &str, params: Value) {

@@ -75,6 +75,29 @@ impl<'a> Interpreter<'a> {
         Ok(())
     }
 
+    /// Charges for the values put into a new list or map, every part counted each time it appears: a
+    /// literal that holds the same list twice, nested forty times, is 2^40 elements to anything that
+    /// walks it (equality, conversion to JSON) although it takes forty steps to build. Counting stops
+    /// past the budget left, so measuring costs no more than the budget.
+    fn charge_contents<'v>(&self, values: impl Iterator<Item = &'v Val>) -> Result<(), String> {
+        let left = self.budget.saturating_sub(self.steps.get());
+        let mut count = 0u64;
+        let mut pending: Vec<&Val> = values.collect();
+        while let Some(value) = pending.pop() {
+            count += 1;
+            match value {
+                Val::List(items) => pending.extend(items.iter()),
+                Val::Map(entries) => pending.extend(entries.iter().flat_map(|(key, value)| [key, value])),
+                Val::Optional(Some(inner)) => pending.push(inner),
+                _ => {}
+            }
+            if count > left {
+                break;
+            }
+        }
+        self.charge(usize::try_from(count).unwrap_or(usize::MAX).saturating_mul(8))
+    }
+
     fn lookup(&self, name: &str) -> Option<Val> {
         let scopes = self.scopes.borrow();
         if let Some((_, value)) = scopes.iter().rev().find(|(bound, _)| bound == name) {
@@ -131,6 +154,7 @@ impl<'a> Interpreter<'a> {
                         items.push(check_value(value)?);
                     }
                 }
+                self.charge_contents(items.iter())?;
                 Ok(Val::list(items))
             }
             Expr::Map(map) => {
@@ -160,6 +184,7 @@ impl<'a> Interpreter<'a> {
                     }
                     entries.push((key, value));
                 }
+                self.charge_contents(entries.iter().map(|(_, value)| value))?;
                 Ok(Val::map(entries))
             }
             Expr::Struct(structure) => {
@@ -181,6 +206,7 @@ impl<'a> Interpreter<'a> {
                     };
                     entries.push((Val::string(field.field.as_str()), value));
                 }
+                self.charge_contents(entries.iter().map(|(_, value)| value))?;
                 Ok(Val::map(entries))
             }
             Expr::Comprehension(comprehension) => {

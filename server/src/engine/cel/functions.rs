@@ -241,7 +241,18 @@ fn int_argument(value: &Val) -> Option<i64> {
 pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> EvalResult {
     let name = canonical_name(name);
     match (name, args.as_slice()) {
-        ("_+_", [a, b]) => add(a, b),
+        ("_+_", [a, b]) => {
+            // Concatenation copies both sides: doubling a string forty times must run out of budget,
+            // not of memory.
+            let copied = match (a, b) {
+                (Val::String(x), Val::String(y)) => x.len() + y.len(),
+                (Val::Bytes(x), Val::Bytes(y)) => x.len() + y.len(),
+                (Val::List(x), Val::List(y)) => (x.len() + y.len()) * 8,
+                _ => 0,
+            };
+            interpreter.charge(copied)?;
+            add(a, b)
+        }
         ("_-_", [a, b]) => subtract(a, b),
         ("_*_", [a, b]) => arithmetic(name, a, b),
         ("_/_", [a, b]) => arithmetic(name, a, b),

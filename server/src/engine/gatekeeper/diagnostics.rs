@@ -90,6 +90,14 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
             diagnostics.push(diagnostic(*source, pointer, text, start, end, problem.message));
         }
     }
+    let modules: Vec<(&Value, &str)> =
+        prepared.iter().map(|(_, _, _, module)| (&module.ast, module.rewritten.text.as_str())).collect();
+    for call in super::recursion::recursive_calls(&modules) {
+        let (source, pointer, text, module) = &prepared[call.module];
+        let start = module.rewritten.to_original(call.start);
+        let end = module.rewritten.to_original(call.end).max(start);
+        diagnostics.push(diagnostic(*source, pointer, text, start, end, call.message));
+    }
     diagnostics.extend(unsafe_variables(&prepared));
     diagnostics
 }

@@ -9,8 +9,10 @@ mod diagnostics;
 mod expansion;
 mod input;
 pub mod lexer;
+mod limits;
 mod matching;
 mod parameters;
+mod recursion;
 mod rewrite;
 mod safety;
 mod sprintf;
@@ -284,8 +286,44 @@ fn new_engine(rego_v1: bool) -> regorus::Engine {
     engine
 }
 
+/// The deepest nesting of `{` and `[` handed to regorus. Its parser tries a comprehension before a
+/// set, object or array at every level, so parse time doubles per level (a 16-deep term takes a second,
+/// 32 would take hours); real templates stay under 7.
+pub const MAX_REGO_NESTING: usize = 10;
+
+/// The byte offset of the first `{` or `[` (outside strings and comments) that opens a level deeper
+/// than `limit`.
+fn nesting_beyond(text: &str, limit: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    for token in lexer::tokenize(text) {
+        if token.kind != lexer::TokenKind::Punctuation {
+            continue;
+        }
+        match token.text(text) {
+            "{" | "[" => {
+                depth += 1;
+                if depth > limit {
+                    return Some(token.start);
+                }
+            }
+            "}" | "]" => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Rewrites a module for OPA compatibility and parses it with regorus.
 pub(crate) fn prepare_module(name: &str, text: &str, rego_v1: bool) -> Result<PreparedModule, ParseError> {
+    if let Some(offset) = nesting_beyond(text, MAX_REGO_NESTING) {
+        return Err(ParseError {
+            offset,
+            message: format!(
+                "braces and brackets nest deeper than {MAX_REGO_NESTING} levels here; the module is not parsed \
+                 (the Rego parser's time doubles with every level)"
+            ),
+        });
+    }
     let mut rewritten = RewrittenSource::identity(text);
     rewritten.apply(rewrite::lexical_insertions(text));
     let ast = parse_ast(name, &rewritten, rego_v1)?;
@@ -430,9 +468,7 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
     if !rewrite::rule_names(&entry.ast).iter().any(|name| name == "violation") {
         return Err((code.rego_pointer.clone(), "the Rego must define a `violation` rule".to_string()));
     }
-    engine
-        .add_policy("rego".to_string(), entry.rewritten.text.clone())
-        .map_err(|error| (code.rego_pointer.clone(), reported_message(&error.to_string())))?;
+    let mut libs = Vec::new();
     for (index, (lib, pointer)) in code.libs.iter().enumerate() {
         let name = format!("libs[{index}]");
         let module = prepare_module(&name, lib, code.rego_v1)
@@ -440,6 +476,18 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
         if let Some(problem) = checks::framework_problems(&module.ast, true).first() {
             return Err((pointer.clone(), format!("{name}: {}", problem.message)));
         }
+        libs.push((name, pointer, module));
+    }
+    let mut modules = vec![(&entry.ast, entry.rewritten.text.as_str())];
+    modules.extend(libs.iter().map(|(_, _, module)| (&module.ast, module.rewritten.text.as_str())));
+    if let Some(call) = recursion::recursive_calls(&modules).first() {
+        let pointer = if call.module == 0 { &code.rego_pointer } else { libs[call.module - 1].1 };
+        return Err((pointer.clone(), call.message.clone()));
+    }
+    engine
+        .add_policy("rego".to_string(), entry.rewritten.text.clone())
+        .map_err(|error| (code.rego_pointer.clone(), reported_message(&error.to_string())))?;
+    for (name, pointer, module) in libs {
         engine
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
@@ -447,6 +495,13 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
     // OPA's sprintf prints `%!v(MISSING)` where regorus's fails; extensions take precedence over built-ins.
     engine
         .add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))
+        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
+    // Ranges are built in one allocation, before the execution timer can step in: bounded here.
+    engine
+        .add_extension("numbers.range".to_string(), 2, Box::new(limits::numbers_range))
+        .and_then(|()| engine.add_extension("numbers.range_step".to_string(), 3, Box::new(limits::numbers_range_step)))
+        .and_then(|()| engine.add_extension("json.marshal".to_string(), 1, Box::new(limits::json_marshal)))
+        .and_then(|()| engine.add_extension("yaml.marshal".to_string(), 1, Box::new(limits::yaml_marshal)))
         .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
     engine.set_strict_builtin_errors(false);
@@ -663,6 +718,9 @@ fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Valu
     else {
         return Ok(Vec::new());
     };
+    if let Err(error) = limits::check_size(value, "the violations") {
+        return Ok(failure(error.to_string()));
+    }
     let responses: Value = serde_json::to_value(value).unwrap_or(Value::Null);
     let mut violations = Vec::new();
     for response in responses.as_array().into_iter().flatten() {

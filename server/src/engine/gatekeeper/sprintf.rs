@@ -57,6 +57,9 @@ pub fn sprintf_extension(arguments: Vec<Value>) -> anyhow::Result<Value> {
         // A wrong argument type is a built-in error, which Gatekeeper treats as undefined.
         return Ok(Value::Undefined);
     };
+    for value in values.iter() {
+        super::limits::check_size(value, "sprintf")?;
+    }
     let values: Vec<Argument> = values.iter().map(Argument::from_value).collect();
     Ok(Value::from(go_sprintf(format, &values)))
 }
@@ -149,10 +152,19 @@ fn go_sprintf(format: &str, arguments: &[Argument]) -> String {
             }
             characters.next();
         }
-        directive.width = read_number(&mut characters);
+        let Ok(width) = read_number(&mut characters) else {
+            // Go gives up on a number past a million and consumes the rest of the format.
+            output.push_str("%!(NOVERB)");
+            break;
+        };
+        directive.width = width;
         if characters.peek() == Some(&'.') {
             characters.next();
-            directive.precision = Some(read_number(&mut characters).unwrap_or(0));
+            let Ok(precision) = read_number(&mut characters) else {
+                output.push_str("%!(NOVERB)");
+                break;
+            };
+            directive.precision = Some(precision.unwrap_or(0));
         }
         let Some(verb) = characters.next() else {
             output.push_str("%!(NOVERB)");
@@ -184,13 +196,18 @@ fn go_sprintf(format: &str, arguments: &[Argument]) -> String {
     output
 }
 
-fn read_number(characters: &mut std::iter::Peekable<std::str::Chars>) -> Option<usize> {
+/// A width or precision; `Err` when it passes a million before its last digit, as Go's `parsenum` checks
+/// (so no directive can pad to gigabytes).
+fn read_number(characters: &mut std::iter::Peekable<std::str::Chars>) -> Result<Option<usize>, ()> {
     let mut number: Option<usize> = None;
     while let Some(digit) = characters.peek().and_then(|character| character.to_digit(10)) {
-        number = Some(number.unwrap_or(0).saturating_mul(10).saturating_add(digit as usize));
+        if number.is_some_and(|number| number > 1_000_000) {
+            return Err(());
+        }
+        number = Some(number.unwrap_or(0) * 10 + digit as usize);
         characters.next();
     }
-    number
+    Ok(number)
 }
 
 fn pad(text: String, directive: &Directive, numeric: bool) -> String {

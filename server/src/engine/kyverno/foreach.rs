@@ -151,7 +151,21 @@ fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut 
             context.add_variable(name, value);
             Ok(())
         }
-        Err(super::api_call::ApiCallError::Unavailable) => Ok(()),
+        Err(super::api_call::ApiCallError::Unavailable) => {
+            let url = substituted
+                .pointer("/service/url")
+                .or_else(|| substituted.get("urlPath"))
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            context.note_not_evaluated(
+                name,
+                format!(
+                    "was not loaded: its apiCall ({url}) needs a cluster or the network, and policy-lsp makes no \
+                     network calls; mock it under the test's apiCallResponses or set it in the Values file"
+                ),
+            );
+            Ok(())
+        }
         Err(super::api_call::ApiCallError::Failed(message)) => match default {
             Some(default) => {
                 let value = substitute_all(&default, context).map_err(|error| error.to_string())?;
@@ -177,6 +191,13 @@ fn load_image_registry(
     };
     let Some(data) = request.image_data.get(reference).or_else(|| request.image_data.get(&normalize_image(reference)))
     else {
+        context.note_not_evaluated(
+            name,
+            format!(
+                "was not loaded: looking up {reference} needs registry access, and policy-lsp makes no network \
+                 calls; give the image's data in the test's context file"
+            ),
+        );
         return Ok(());
     };
     let value = match registry.get("jmesPath").and_then(Value::as_str).filter(|path| !path.is_empty()) {

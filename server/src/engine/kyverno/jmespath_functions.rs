@@ -34,6 +34,13 @@ pub fn runtime() -> &'static Runtime {
             );
         }
         runtime.register_function(
+            super::jmespath_budget::CHECKPOINT,
+            Box::new(|args: &[Rcvar], ctx: &mut Context<'_>| {
+                super::jmespath_budget::checkpoint(args)
+                    .map_err(|message| JmespathError::new(ctx.expression, ctx.offset, ErrorReason::Parse(message)))
+            }),
+        );
+        runtime.register_function(
             NULL_GUARD,
             Box::new(|args: &[Rcvar], ctx: &mut Context<'_>| {
                 let (Some(subject), Some(Some(ast))) = (args.first(), args.get(1).map(|arg| arg.as_expref())) else {
@@ -170,14 +177,18 @@ fn replace(args: &[Value]) -> Result<Value, String> {
     let (text, old, new) = (string_arg(args, 0)?, string_arg(args, 1)?, string_arg(args, 2)?);
     let count = number_arg(args, 3)?;
     if count < 0.0 {
+        check_replacement_size(text, old, new, None)?;
         return Ok(json!(text.replace(old, new)));
     }
+    check_replacement_size(text, old, new, Some(count as usize))?;
     Ok(json!(text.replacen(old, new, count as usize)))
 }
 
 fn replace_all(args: &[Value]) -> Result<Value, String> {
     arity(args, 3)?;
-    Ok(json!(string_arg(args, 0)?.replace(string_arg(args, 1)?, string_arg(args, 2)?)))
+    let (text, old, new) = (string_arg(args, 0)?, string_arg(args, 1)?, string_arg(args, 2)?);
+    check_replacement_size(text, old, new, None)?;
+    Ok(json!(text.replace(old, new)))
 }
 
 fn to_upper(args: &[Value]) -> Result<Value, String> {
@@ -211,8 +222,72 @@ fn split(args: &[Value]) -> Result<Value, String> {
     Ok(json!(text.split(separator).collect::<Vec<_>>()))
 }
 
-fn compile_regex(pattern: &str) -> Result<regex::Regex, String> {
-    regex::Regex::new(pattern).map_err(|error| format!("invalid regex {pattern:?}: {error}"))
+/// The largest compiled program of one regular expression (the regex crate's default is 10 MiB); a
+/// larger pattern is an error, not minutes of compiling.
+pub const REGEX_SIZE_LIMIT: usize = 1 << 22;
+
+/// The longest string a replacing function may build.
+pub const MAX_RESULT_BYTES: usize = 1 << 24;
+
+/// Compiles a pattern, at most once per thread for the most recent patterns: a policy applies the same
+/// expression to every element of a list.
+fn compile_regex(pattern: &str) -> Result<std::sync::Arc<regex::Regex>, String> {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+    thread_local! {
+        static CACHE: RefCell<HashMap<String, std::sync::Arc<regex::Regex>>> = RefCell::new(HashMap::new());
+    }
+    if let Some(found) = CACHE.with(|cache| cache.borrow().get(pattern).cloned()) {
+        return Ok(found);
+    }
+    super::jmespath_budget::charge(pattern.len() as u64)?;
+    let compiled = regex::RegexBuilder::new(pattern)
+        .size_limit(REGEX_SIZE_LIMIT)
+        .build()
+        .map_err(|error| format!("invalid regex {pattern:?}: {error}"))?;
+    let compiled = std::sync::Arc::new(compiled);
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() >= 64 {
+            cache.clear();
+        }
+        cache.insert(pattern.to_string(), compiled.clone());
+    });
+    Ok(compiled)
+}
+
+/// Replaces every match, expanding `$1`-style references unless `literal`, and stops with an error
+/// once the result outgrows [`MAX_RESULT_BYTES`] (a replacement repeated at every position of a long
+/// text).
+fn replace_matches(regex: &regex::Regex, source: &str, replacement: &str, literal: bool) -> Result<String, String> {
+    let mut out = String::new();
+    let mut last = 0;
+    for captures in regex.captures_iter(source) {
+        let Some(whole) = captures.get(0) else { continue };
+        out.push_str(&source[last..whole.start()]);
+        if literal {
+            out.push_str(replacement);
+        } else {
+            captures.expand(replacement, &mut out);
+        }
+        last = whole.end();
+        if out.len() > MAX_RESULT_BYTES {
+            return Err(format!("the result is longer than {MAX_RESULT_BYTES} bytes"));
+        }
+    }
+    out.push_str(&source[last..]);
+    Ok(out)
+}
+
+/// Fails when replacing `count` occurrences of `old` by `new` in `text` would outgrow [`MAX_RESULT_BYTES`].
+fn check_replacement_size(text: &str, old: &str, new: &str, count: Option<usize>) -> Result<(), String> {
+    let occurrences = if old.is_empty() { text.chars().count() + 1 } else { text.matches(old).count() };
+    let occurrences = count.map_or(occurrences, |count| count.min(occurrences));
+    let length = text.len().saturating_add(occurrences.saturating_mul(new.len()));
+    if length > MAX_RESULT_BYTES {
+        return Err(format!("the result is longer than {MAX_RESULT_BYTES} bytes"));
+    }
+    Ok(())
 }
 
 fn regex_replace_all(args: &[Value]) -> Result<Value, String> {
@@ -220,7 +295,7 @@ fn regex_replace_all(args: &[Value]) -> Result<Value, String> {
     let regex = compile_regex(string_arg(args, 0)?)?;
     let source = string_or_number_arg(args, 1)?;
     let replacement = string_or_number_arg(args, 2)?;
-    Ok(json!(regex.replace_all(&source, replacement.as_str()).into_owned()))
+    Ok(json!(replace_matches(&regex, &source, &replacement, false)?))
 }
 
 fn regex_replace_all_literal(args: &[Value]) -> Result<Value, String> {
@@ -228,7 +303,7 @@ fn regex_replace_all_literal(args: &[Value]) -> Result<Value, String> {
     let regex = compile_regex(string_arg(args, 0)?)?;
     let source = string_or_number_arg(args, 1)?;
     let replacement = string_or_number_arg(args, 2)?;
-    Ok(json!(regex.replace_all(&source, regex::NoExpand(&replacement)).into_owned()))
+    Ok(json!(replace_matches(&regex, &source, &replacement, true)?))
 }
 
 fn regex_match(args: &[Value]) -> Result<Value, String> {

@@ -12,6 +12,7 @@ pub mod cel_bridge;
 pub mod conditions;
 pub mod foreach;
 pub mod generate;
+pub mod jmespath_budget;
 pub mod jmespath_functions;
 #[path = "match.rs"]
 pub mod matching;

@@ -8,6 +8,7 @@ use jmespath::ast::Ast;
 use regex::Regex;
 use serde_json::{Map, Value};
 
+use super::jmespath_budget as budget;
 use super::jmespath_functions::{runtime, to_value};
 
 /// Why a substitution failed.
@@ -35,6 +36,9 @@ pub struct JsonContext {
     pub is_delete: bool,
     /// The root converted for JMESPath once, reused by every query until the context changes.
     converted: std::cell::OnceCell<jmespath::Rcvar>,
+    /// Context entries left unset because answering them needs the network (entry name, why), so that
+    /// an expression reading one says so instead of only "Unknown key".
+    not_evaluated: Vec<(String, String)>,
 }
 
 impl Default for JsonContext {
@@ -46,7 +50,13 @@ impl Default for JsonContext {
 impl JsonContext {
     /// A context whose root document is `root`.
     pub fn new(root: Value) -> Self {
-        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new() }
+        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new(), not_evaluated: Vec::new() }
+    }
+
+    /// Records that context entry `name` was not loaded because that needs the network; `why` completes
+    /// the sentence "context entry `name` ...".
+    pub fn note_not_evaluated(&mut self, name: &str, why: String) {
+        self.not_evaluated.push((name.to_string(), why));
     }
 
     /// The root document.
@@ -93,18 +103,38 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
+        budget::check_shape(expression)
+            .map_err(|message| VariableError::Invalid(format!("incorrect query {expression}: {message}")))?;
         let compiled = compile_lenient(expression)
             .map_err(|error| VariableError::Invalid(format!("incorrect query {expression}: {error}")))?;
-        let compiled = jmespath::Expression::new(expression, guard_null_subexpressions(compiled.as_ast()), runtime());
+        let guarded = guard_null_subexpressions(compiled.as_ast());
+        let compiled = jmespath::Expression::new(expression, budget::instrument(&guarded), runtime());
         let data = self.converted.get_or_init(|| {
             jmespath::Rcvar::new(jmespath::Variable::try_from(self.root.clone()).unwrap_or(jmespath::Variable::Null))
         });
-        let result =
-            compiled.search(data).map_err(|error| VariableError::Invalid(format!("JMESPath query failed: {error}")))?;
+        let _budget = budget::BudgetScope::start(budget::STEP_BUDGET);
+        let result = compiled.search(data).map_err(|error| {
+            if budget::is_exhausted() {
+                return VariableError::Invalid(format!(
+                    "JMESPath query {expression} failed: {}",
+                    budget::exhausted_message()
+                ));
+            }
+            VariableError::Invalid(format!("JMESPath query failed: {error}"))
+        })?;
         let value = to_value(&result);
         if value.is_null()
-            && let Some(key) = missing_key(compiled.as_ast(), &self.root)
+            && let Some(key) = missing_key(&guarded, &self.root)
         {
+            let root_name: String = expression
+                .chars()
+                .take_while(|character| character.is_alphanumeric() || matches!(character, '_' | '-'))
+                .collect();
+            if let Some((name, why)) = self.not_evaluated.iter().find(|(name, _)| *name == root_name) {
+                return Err(VariableError::NotFound(format!(
+                    "Unknown key \"{key}\" in path: context entry `{name}` {why}"
+                )));
+            }
             return Err(VariableError::NotFound(format!("Unknown key \"{key}\" in path")));
         }
         Ok(value)
