@@ -271,6 +271,41 @@ fn test_junit_is_well_formed_and_github_points_at_the_entry() {
 }
 
 #[test]
+fn test_timings_go_to_stderr_beside_parse_only_of_the_files_read() {
+    let directory = write_fixture("test-timings", FAILING_TEST);
+    let run = |arguments: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_policy-lsp")).args(arguments).current_dir(&directory).output().unwrap()
+    };
+    let plain = run(&["test", "t"]);
+    let timed = run(&["test", "t", "--timings"]);
+    assert_eq!(timed.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&timed.stdout), String::from_utf8_lossy(&plain.stdout));
+    let stderr = String::from_utf8_lossy(&timed.stderr);
+    let timings: Vec<&str> = stderr.lines().filter(|line| line.starts_with("timings:")).collect();
+    // Durations, the ratio and the number of reads (existence checks included) vary; the rest does not.
+    let masked = regex::Regex::new(r"\d+ ms|\d+\.\dx|read \d+ times").unwrap();
+    let masked: Vec<String> = timings.iter().map(|line| masked.replace_all(line, "_").to_string()).collect();
+    expect![[r#"
+        timings: walk _ (3 YAML files), discover _ (1 test files), run _, render _; total _
+        timings: parse only (read and parse once each of the 3 files the run _, 0.0 MB, 3 documents) _; total / parse only = _"#]]
+    .assert_eq(&masked.join("\n"));
+}
+
+#[test]
+fn recorded_reads_count_each_file_once_however_it_was_spelled() {
+    use policy_lsp::cli::disk::{DiskFiles, RecordingFiles};
+    use policy_lsp::testrun::FileSource;
+    let directory = write_fixture("recording", FAILING_TEST);
+    let recording = RecordingFiles::new(DiskFiles::default());
+    for path in ["t/policy.yaml", "t/../t/policy.yaml", "t/./resources.yaml", "t/missing.yaml"] {
+        let _ = recording.read(&directory.join(path));
+    }
+    let read: Vec<PathBuf> = recording.files_read();
+    assert_eq!(read, vec![directory.join("t/policy.yaml"), directory.join("t/resources.yaml")]);
+    assert_eq!(recording.reads(), 3);
+}
+
+#[test]
 fn test_without_test_files_is_a_usage_error() {
     let directory = write_fixture("test-none", "#- /empty/readme.yaml\na: b\n");
     check(&directory, &["test", "empty"], 2, expect![[""]]);
@@ -320,4 +355,130 @@ results:
     let report = String::from_utf8_lossy(&output.stdout);
     assert!(!report.contains("Secret"), "the outside file's content must not be read: {report}");
     assert_eq!(output.status.code(), Some(1));
+}
+
+const CONFIGURED_REPOSITORY: &str = r#"
+#- /.git/HEAD
+ref: refs/heads/main
+#- /.policy-lsp.yaml
+exclude: [vendor]
+lint:
+  disable: [schema/enum]
+  severity:
+    schema/deprecated: error
+#- /policies/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: demo
+spec:
+  validationFailureAction: Enforce
+  rules:
+    - name: check
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        failureAction: Enforse
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+#- /policies/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: labelled
+  labels:
+    team: a
+spec:
+  containers:
+    - name: c
+      image: nginx:1.27
+#- /policies/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: demo
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+  - policy: demo
+    rule: check
+    kind: Pod
+    resources: [labelled]
+    result: pass
+#- /vendor/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: vendored
+policies: policy.yaml
+results:
+  - policy: nothing
+    kind: Pod
+    resources: [x]
+    result: pass
+"#;
+
+#[test]
+fn lint_honours_the_repository_settings() {
+    let directory = write_fixture("lint-settings", CONFIGURED_REPOSITORY);
+    // From a subdirectory the settings still come from the repository root.
+    check(
+        &directory.join("policies"),
+        &["lint", "."],
+        1,
+        expect![[r#"
+            ./policy.yaml:6:3: error[schema/deprecated]: `validationFailureAction` is deprecated: Deprecated, use validationFailureAction under the validate rule instead.
+              |
+            6 |   validationFailureAction: Enforce
+              |   ^^^^^^^^^^^^^^^^^^^^^^^
+
+            Checked 3 files: 1 error, 0 warnings.
+        "#]],
+    );
+    // Excluded files are skipped by the walk, but linted when named.
+    check(
+        &directory,
+        &["lint", "vendor/kyverno-test.yaml"],
+        1,
+        expect![[r#"
+            vendor/kyverno-test.yaml:5:11: error[schema/type]: expected a list, found the string `policy.yaml`
+              |
+            5 | policies: policy.yaml
+              |           ^^^^^^^^^^^
+
+            vendor/kyverno-test.yaml:9:17: error[test/unknown-resource]: resource `x` is not defined in this file
+              |
+            9 |     resources: [x]
+              |                 ^
+
+            Checked 1 file: 2 errors, 0 warnings.
+        "#]],
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
+fn test_skips_excluded_test_files() {
+    let directory = write_fixture("test-settings", CONFIGURED_REPOSITORY);
+    check(
+        &directory,
+        &["test", "."],
+        0,
+        expect![[r#"
+
+        Loading test ./policies/kyverno-test.yaml ...
+        ┌────┬────────┬───────┬─────────────────────────┬────────┬────────┐
+        │ ID │ POLICY │ RULE  │ RESOURCE                │ RESULT │ REASON │
+        ├────┼────────┼───────┼─────────────────────────┼────────┼────────┤
+        │ 1  │ demo   │ check │ v1/Pod/default/labelled │ Pass   │ Ok     │
+        └────┴────────┴───────┴─────────────────────────┴────────┴────────┘
+
+        Test Summary: 1 tests passed and 0 tests failed
+    "#]],
+    );
+    let _ = std::fs::remove_dir_all(&directory);
 }

@@ -397,3 +397,150 @@ fn rego_errors_land_inside_the_block_scalar() {
         "#,
     );
 }
+
+#[test]
+fn image_validating_policy_is_linted_though_tests_cannot_run_it() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ImageValidatingPolicy
+        metadata:
+          name: signed-images
+        spec:
+          matchConstraints:
+            resourceRules:
+              - apiGroups: [""]
+                apiVersions: [v1]
+                operations: [CREATE]
+                resources: [pods]
+          matchImageReference:
+        # ^^^^^^^^^^^^^^^^^^^ error[schema/unknown-field]: unknown field `matchImageReference`; did you mean `matchImageReferences`?
+            - glob: "ghcr.io/*"
+          attestors:
+            - name: cosign
+              cosign:
+                key:
+                  data: "-----BEGIN PUBLIC KEY-----"
+          validations:
+            - expression: "images.containers.all(image, verifyImageSignatures(image, [attestors.cosign]) > 0)"
+            - expression: "images.containers.all(image, verifyImageSignatur(image, [attestors.cosign]) > 0)"
+        #                                               ^^^^^^^^^^^^^^^^^^^ error[cel/compile]: undeclared reference to 'verifyImageSignatur'
+        "#,
+    );
+}
+
+#[test]
+fn an_embedded_test_that_can_never_match_is_flagged() {
+    support::check_annotated_diagnostics(
+        r#"
+#- /w/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-team
+spec:
+  rules:
+    - name: team-label
+      match:
+        any:
+          - resources:
+              kinds:
+                - Pod
+      validate:
+        failureAction: Audit
+        message: "a team label is required"
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+---
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-team
+results:
+  - policy: require-team
+    rule: team-label
+    resources:
+      - web
+      - frontend
+#       ^^^^^^^^ warning[test/embedded-never-matches]: `frontend` is a Service, but rule `team-label` matches only Pod: this result can never match, and kyverno reports it skipped whatever it expects
+      - ghost
+#       ^^^^^ error[test/unknown-resource]: resource `ghost` is not defined in this file
+    result: pass
+  - policy: require-teams
+#           ^^^^^^^^^^^^^ error[test/unknown-policy]: policy `require-teams` is not defined in this file
+    resources:
+      - web
+    result: pass
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: frontend
+"#,
+        |code| code.starts_with("test/"),
+    );
+}
+
+#[test]
+fn test_files_name_json_payloads_and_param_resources() {
+    check(
+        r#"
+        #- /repo/policy.yaml
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: plan-check
+        spec:
+          evaluation:
+            mode: JSON
+          validations:
+            - expression: "has(object.resource_changes)"
+        #- /repo/resources.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: cm
+        #- /repo/plan.json
+        {"resource_changes": []}
+        #- /repo/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: t
+        policies: [policy.yaml]
+        resources: [resources.yaml]
+        paramResources: [params.yaml]
+        #                ^^^^^^^^^^^ error[test/missing-file]: `params.yaml` does not exist (looked for /repo/params.yaml)
+        jsonPayloads: [plan.json, nowhere.json]
+        #                         ^^^^^^^^^^^^ error[test/missing-file]: `nowhere.json` does not exist (looked for /repo/nowhere.json)
+        results:
+          - policy: plan-check
+            kind: ""
+            resources: [plan.json, cm]
+            result: pass
+        "#,
+    );
+}
+
+#[test]
+fn an_embedded_test_without_a_policy_in_its_file_is_flagged() {
+    support::check_annotated_diagnostics(
+        r#"
+#- /w/lonely-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+#     ^^^^ error[test/embedded-never-matches]: this Test lists no `policies` and its file holds no policy to fill them in
+metadata:
+  name: lonely
+results: []
+"#,
+        |code| code.starts_with("test/"),
+    );
+}

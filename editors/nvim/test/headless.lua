@@ -169,6 +169,50 @@ check('fixing the value clears the diagnostic', function()
   end, 50), 'diagnostics still there: ' .. vim.inspect(vim.diagnostic.get(bufnr)))
 end)
 
+-- Tests inline: a test file whose second expectation is wrong gets a `test/failed` diagnostic on it, with no
+-- client code, and Neovim's own codelens module shows the results per entry.
+check('inline test results', function()
+  local tests = vim.fs.joinpath(repo, 'tests')
+  vim.fn.mkdir(tests, 'p')
+  for _, name in ipairs({ 'policy.yaml', 'resources.yaml' }) do
+    vim.fn.writefile(vim.fn.readfile(vim.fs.joinpath(fixtures, 'kyverno-test', name)), vim.fs.joinpath(tests, name))
+  end
+  local lines = vim.fn.readfile(vim.fs.joinpath(fixtures, 'kyverno-test', 'kyverno-test.yaml'))
+  for index, line in ipairs(lines) do
+    if line == '    result: fail' then
+      lines[index] = '    result: pass'
+    end
+  end
+  local test_file = vim.fs.joinpath(tests, 'kyverno-test.yaml')
+  vim.fn.writefile(lines, test_file)
+  vim.cmd.edit(vim.fn.fnameescape(test_file))
+  local test_buffer = vim.api.nvim_get_current_buf()
+  local function failed()
+    for _, d in ipairs(vim.diagnostic.get(test_buffer)) do
+      if d.code == 'test/failed' then
+        return d
+      end
+    end
+  end
+  assert(vim.wait(10000, function()
+    return failed() ~= nil
+  end, 50), 'no test/failed diagnostic: ' .. vim.inspect(vim.diagnostic.get(test_buffer)))
+  local d = failed()
+  assert(d.message:find('on unlabelled: expected pass, got fail', 1, true), 'message ' .. d.message)
+  assert(vim.api.nvim_buf_get_lines(test_buffer, d.lnum, d.lnum + 1, false)[1]:find('unlabelled', 1, true),
+    'the diagnostic is not on the resource name: ' .. vim.inspect(d))
+  local lens_client = client_of(test_buffer)
+  local response = lens_client:request_sync('textDocument/codeLens', {
+    textDocument = vim.lsp.util.make_text_document_params(test_buffer),
+  }, 5000, test_buffer)
+  assert(response and not response.err and response.result, 'codeLens failed: ' .. vim.inspect(response))
+  local titles = {}
+  for _, lens in ipairs(response.result) do
+    titles[#titles + 1] = lens.command.title
+  end
+  assert(vim.tbl_contains(titles, '▶ Run tests  ✓ 1 passed  ✗ 1 failed'), 'lenses: ' .. vim.inspect(titles))
+end)
+
 if mode == 'entry' then
   -- The entry only attaches to policy-like YAML: an unrelated compose file stays without the server.
   check('unrelated YAML is left alone', function()

@@ -1,7 +1,9 @@
 //! The real file system behind the `FileSource` trait, and the directory walk of `lint` and `test`.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::testrun::FileSource;
 
@@ -74,6 +76,53 @@ impl FileSource for DiskFiles {
         let mut paths: Vec<PathBuf> = entries.flatten().map(|entry| entry.path()).collect();
         paths.sort();
         Some(paths)
+    }
+}
+
+/// `DiskFiles` that remembers which files were read, so `test --timings` can time parsing exactly the
+/// files a run touched.
+#[derive(Debug, Default)]
+pub struct RecordingFiles {
+    inner: DiskFiles,
+    read: Mutex<BTreeSet<PathBuf>>,
+    reads: AtomicUsize,
+}
+
+impl RecordingFiles {
+    pub fn new(inner: DiskFiles) -> RecordingFiles {
+        RecordingFiles { inner, read: Mutex::default(), reads: AtomicUsize::new(0) }
+    }
+
+    /// Every file read successfully so far, once each, sorted. The runners join relative references onto
+    /// test-file directories, so one file may have been read under several spellings: they count once.
+    pub fn files_read(&self) -> Vec<PathBuf> {
+        let read = self.read.lock().map(|read| read.clone()).unwrap_or_default();
+        let distinct: BTreeSet<PathBuf> = read.iter().map(|path| crate::ide::normalize_path(path)).collect();
+        distinct.into_iter().collect()
+    }
+
+    /// How many successful reads there were, a file read twice counting twice.
+    pub fn reads(&self) -> usize {
+        self.reads.load(Ordering::Relaxed)
+    }
+}
+
+impl FileSource for RecordingFiles {
+    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+        let text = self.inner.read(path)?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut read) = self.read.lock() {
+            read.insert(path.to_path_buf());
+        }
+        Ok(text)
+    }
+
+    fn current_time(&self) -> Option<String> {
+        self.inner.current_time()
+    }
+
+    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
+        self.inner.list_dir(path)
     }
 }
 

@@ -9,7 +9,7 @@ use rayon::prelude::*;
 use super::disk::{DiskFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
-use crate::ide::AnalysisHost;
+use crate::ide::{Analysis, AnalysisHost};
 use crate::report::lint::{LintSummary, render_github, render_json, render_sarif, render_text};
 use crate::report::{FileReport, LocatedDiagnostic};
 use crate::syntax::SourceFile;
@@ -30,6 +30,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
         }
     };
     let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
     let reports = lint_files(&files, &roots);
     let rendered = match options.output {
         OutputFormat::Text => render_text(&reports),
@@ -52,6 +53,23 @@ pub fn run(options: LintOptions) -> ExitStatus {
 
 /// Lints files and returns one report per file, in the order given.
 pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
+    let Linted { reports, host, analysis } = lint_workspace(files, roots);
+    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
+    std::mem::forget(analysis);
+    std::mem::forget(host);
+    reports
+}
+
+/// The reports of a lint run and the analysis they came from, which costs time to free.
+pub struct Linted {
+    pub reports: Vec<FileReport>,
+    host: AnalysisHost,
+    analysis: Analysis,
+}
+
+/// Lints files as `lint_files` does, handing back the analysis instead of leaking it (for benchmarks and
+/// other callers that outlive the run).
+pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
     let loaded: Vec<(PathBuf, Result<SourceFile, String>)> = files
         .par_iter()
         .map(|path| {
@@ -60,6 +78,8 @@ pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
         })
         .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
+    // The walk already left excluded files out; a file named on the command line is linted regardless.
+    host.set_configs(super::settings::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
     let mut unreadable = Vec::new();
     for (path, source) in loaded {
         match source {
@@ -93,10 +113,7 @@ pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
         });
     }
     reports.sort_by(|left, right| left.path.cmp(&right.path));
-    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
-    std::mem::forget(analysis);
-    std::mem::forget(host);
-    reports
+    Linted { reports, host, analysis }
 }
 
 /// Files are keyed by their absolute, normalised path so references between them resolve.

@@ -2,6 +2,7 @@
 
 pub mod disk;
 pub mod lint;
+pub mod settings;
 pub mod test;
 
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ enum Command {
         /// Show only results that did not pass.
         #[arg(long)]
         fail_only: bool,
+        /// Print where the time went on stderr, beside the time it takes just to read and parse the files
+        /// the run read.
+        #[arg(long)]
+        timings: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`.
     Explain { code: String },
@@ -117,8 +122,8 @@ pub fn main() -> ExitCode {
     let status = match arguments.command {
         Command::Serve { stdio: _ } => crate::lsp::run(),
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
-        Command::Test { paths, output, file_name, detailed_results, fail_only } => {
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only })
+        Command::Test { paths, output, file_name, detailed_results, fail_only, timings } => {
+            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings })
         }
         Command::Explain { code } => explain(&code),
     };

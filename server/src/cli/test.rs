@@ -4,18 +4,19 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::disk::{DiskFiles, read_text, walk_yaml_files};
+use super::disk::{DiskFiles, RecordingFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{LineIndex, PositionEncoding};
+use crate::model::DocumentKind;
 use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
 use crate::syntax::SourceFile;
-use crate::testrun::{Framework, SourceRef, TestReport, gatekeeper, kyverno};
+use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
 
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
@@ -24,6 +25,8 @@ pub struct TestOptions {
     pub file_name: String,
     pub detailed_results: bool,
     pub fail_only: bool,
+    /// Print where the time went, and the time it takes just to read and parse the files the run read.
+    pub timings: bool,
 }
 
 /// A test file found by discovery.
@@ -34,6 +37,7 @@ pub struct Discovered {
 }
 
 pub fn run(options: TestOptions) -> ExitStatus {
+    let started = Instant::now();
     let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
     let files = match walk_yaml_files(&paths) {
         Ok(files) => files,
@@ -42,7 +46,11 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
+    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
+    let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
+    let discovered_at = started.elapsed();
     if discovered.is_empty() {
         eprintln!(
             "error: no Kyverno test files (named `{}`) or gator Suites found under {}",
@@ -52,8 +60,15 @@ pub fn run(options: TestOptions) -> ExitStatus {
         return ExitStatus::UsageError;
     }
     eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let runs = run_tests(&discovered, &roots);
+    let disk = DiskFiles::within(&roots);
+    // Only a timed run remembers what it read: the parse-only yardstick needs the list.
+    let recording = options.timings.then(|| RecordingFiles::new(disk.clone()));
+    let files_source: &dyn FileSource = match &recording {
+        Some(recording) => recording,
+        None => &disk,
+    };
+    let runs = run_tests_with(files_source, &discovered);
+    let ran_at = started.elapsed();
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
     let rendered = match options.output {
         OutputFormat::Text => {
@@ -69,6 +84,10 @@ pub fn run(options: TestOptions) -> ExitStatus {
         }
     };
     print!("{rendered}");
+    if let Some(recording) = &recording {
+        let phases = Phases { walk: walked, discover: discovered_at, run: ran_at, total: started.elapsed() };
+        print_timings(&phases, files.len(), discovered.len(), recording);
+    }
     let summary = TestSummary::of(&runs);
     if total_results == 0 && summary.problems == 0 {
         eprintln!("error: the test files define no results to check");
@@ -89,28 +108,39 @@ pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
                 return Some(Discovered { path: path.clone(), framework: Framework::Kyverno });
             }
             let text = read_text(path).ok()?;
-            if !text.contains("test.gatekeeper.sh") || !text.contains("Suite") {
+            let maybe_suite = text.contains("test.gatekeeper.sh") && text.contains("Suite");
+            let maybe_embedded_test = text.contains("cli.kyverno.io") && text.contains("Test");
+            if !maybe_suite && !maybe_embedded_test {
                 return None;
             }
             let documents = crate::syntax::parse_file(&text);
-            let first = documents.iter().find(|document| !document.value.is_null())?;
-            gatekeeper::is_suite(&first.value)
-                .then(|| Discovered { path: path.clone(), framework: Framework::Gatekeeper })
+            if maybe_suite && documents.iter().any(|document| gatekeeper::is_suite(&document.value)) {
+                return Some(Discovered { path: path.clone(), framework: Framework::Gatekeeper });
+            }
+            // A Kyverno Test embedded in a policy's own file runs whatever the file is called.
+            let kinds: Vec<DocumentKind> =
+                documents.iter().map(|document| crate::model::classify(&document.value).kind).collect();
+            (kinds.contains(&DocumentKind::KyvernoTest) && kinds.iter().any(DocumentKind::is_kyverno_policy))
+                .then(|| Discovered { path: path.clone(), framework: Framework::Kyverno })
         })
         .collect()
 }
 
 /// Runs each discovered file, in parallel, keeping the discovery order.
 pub fn run_tests(discovered: &[Discovered], roots: &[PathBuf]) -> Vec<TestRun> {
-    let files = DiskFiles::within(roots);
+    run_tests_with(&DiskFiles::within(roots), discovered)
+}
+
+/// Runs each discovered file, reading through `files`, in parallel, keeping the discovery order.
+pub fn run_tests_with(files: &dyn FileSource, discovered: &[Discovered]) -> Vec<TestRun> {
     discovered
         .par_iter()
         .map(|test| {
             let absolute = absolute(&test.path);
             let started = Instant::now();
             let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file(&files, &absolute),
-                Framework::Gatekeeper => gatekeeper::run_suite_file(&files, &absolute),
+                Framework::Kyverno => kyverno::run_test_file(files, &absolute),
+                Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
             };
             let duration = started.elapsed();
             let mut locator = Locator::default();
@@ -130,6 +160,63 @@ pub fn run_tests(discovered: &[Discovered], roots: &[PathBuf]) -> Vec<TestRun> {
             }
         })
         .collect()
+}
+
+/// What reading and parsing a set of files found.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ParseOnly {
+    pub files: usize,
+    pub bytes: usize,
+    pub documents: usize,
+}
+
+/// Reads and parses each file once, in parallel, as the runners parse them and nothing more: the yardstick
+/// `test --timings` compares a test run with.
+pub fn parse_only(paths: &[PathBuf]) -> ParseOnly {
+    paths
+        .par_iter()
+        .filter_map(|path| read_text(path).ok())
+        .map(|text| ParseOnly { files: 1, bytes: text.len(), documents: crate::syntax::parse_file(&text).len() })
+        .reduce(ParseOnly::default, |left, right| ParseOnly {
+            files: left.files + right.files,
+            bytes: left.bytes + right.bytes,
+            documents: left.documents + right.documents,
+        })
+}
+
+/// Elapsed times since `run` started, at the end of each phase.
+struct Phases {
+    walk: Duration,
+    discover: Duration,
+    run: Duration,
+    total: Duration,
+}
+
+fn print_timings(phases: &Phases, walked: usize, discovered: usize, recording: &RecordingFiles) {
+    let files_read = recording.files_read();
+    let parse_started = Instant::now();
+    let parsed = parse_only(&files_read);
+    let parse = parse_started.elapsed();
+    let milliseconds = |duration: Duration| duration.as_secs_f64() * 1000.0;
+    eprintln!(
+        "timings: walk {:.0} ms ({walked} YAML files), discover {:.0} ms ({discovered} test files), run {:.0} ms, \
+         render {:.0} ms; total {:.0} ms",
+        milliseconds(phases.walk),
+        milliseconds(phases.discover - phases.walk),
+        milliseconds(phases.run - phases.discover),
+        milliseconds(phases.total - phases.run),
+        milliseconds(phases.total),
+    );
+    eprintln!(
+        "timings: parse only (read and parse once each of the {} files the run read {} times, {:.1} MB, {} \
+         documents) {:.0} ms; total / parse only = {:.1}x",
+        parsed.files,
+        recording.reads(),
+        parsed.bytes as f64 / 1e6,
+        parsed.documents,
+        milliseconds(parse),
+        phases.total.as_secs_f64() / parse.as_secs_f64().max(1e-9),
+    );
 }
 
 fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestReport) -> Vec<(u32, u32, String)> {

@@ -17,8 +17,12 @@ pub enum CompletionKind {
     Field,
     Value,
     Kind,
-    /// A CEL function.
+    /// A CEL or JMESPath function.
     Function,
+    /// A file path (test files).
+    File,
+    /// A directory path (test files).
+    Folder,
 }
 
 /// One completion item in editor terms.
@@ -136,7 +140,7 @@ fn key_items(
 }
 
 /// `name: ` for scalars, a nested block for objects, a first item for lists.
-fn key_insert_text(name: &str, nodes: &[SchemaNode<'_>]) -> (String, bool) {
+pub(super) fn key_insert_text(name: &str, nodes: &[SchemaNode<'_>]) -> (String, bool) {
     let registry = schema::registry();
     if is_type(nodes, "array") && !is_type(nodes, "string") {
         let items_are_objects = nodes
@@ -302,7 +306,7 @@ fn root_identity(replace: TextRange) -> Vec<CompletionItem> {
 }
 
 /// Keys already present beside the cursor's key (same column, same block), so they are not offered twice.
-fn sibling_keys(text: &str, offset: usize) -> BTreeSet<String> {
+pub(super) fn sibling_keys(text: &str, offset: usize) -> BTreeSet<String> {
     let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |newline| newline + 1);
     let line = &text[line_start..];
     let line = &line[..line.find('\n').unwrap_or(line.len())];

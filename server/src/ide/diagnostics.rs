@@ -51,6 +51,7 @@ fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentI
     }
     schema_diagnostics(analysis, segment, info, out);
     super::cel::cel_diagnostics(segment, out);
+    super::jmespath::jmespath_diagnostics(segment, info, out);
     super::embedded::embedded_diagnostics(segment, info, out);
 }
 
@@ -118,7 +119,14 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
         if has_syntax_errors && error.code == "schema/required" {
             continue;
         }
-        out.push(schema_error_diagnostic(segment, error));
+        let missing = (error.code == "schema/required").then(|| (error.pointer.clone(), error.suggestion.clone()));
+        let mut diagnostic = schema_error_diagnostic(segment, error);
+        if let Some((pointer, Some(name))) = missing
+            && let Some(fix) = super::code_actions::missing_field_fix(analysis, info, segment, &pointer, &name)
+        {
+            diagnostic = diagnostic.with_fix(fix);
+        }
+        out.push(diagnostic);
     }
 }
 

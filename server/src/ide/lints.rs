@@ -173,6 +173,12 @@ pub const LINTS: &[LintDoc] = &[
         example: "results:\n  - policy: require-labels\n    rule: check-label   # the rule is check-labels",
     },
     LintDoc {
+        code: "test/embedded-never-matches",
+        summary: "A test embedded beside its policy can never match what it names.",
+        why: "A result whose resource is of a kind the rule does not match is reported as skipped whatever it expects, so the case tests nothing; an embedded Test without a policy in its file tests nothing at all.",
+        example: "results:\n  - policy: require-labels\n    rule: pods-only      # matches Pod\n    resources: [my-service]   # a Service in this file",
+    },
+    LintDoc {
         code: "test/unknown-resource",
         summary: "A result names a resource that the listed resource files do not define.",
         why: "The expectation can never be checked.",
@@ -189,6 +195,30 @@ pub const LINTS: &[LintDoc] = &[
         summary: "Rego in a ConstraintTemplate does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
         why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
         example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }",
+    },
+    LintDoc {
+        code: "config/unknown-field",
+        summary: "A setting in `.policy-lsp.yaml` that policy-lsp does not know.",
+        why: "It is ignored, so what it was meant to change does not happen; usually a typo.",
+        example: "lint:\n  disabel: [schema/deprecated]   # `disable`",
+    },
+    LintDoc {
+        code: "config/invalid",
+        summary: "A setting in `.policy-lsp.yaml` with a value of the wrong shape (or a glob that does not parse).",
+        why: "The setting is ignored; the rest of the file still applies.",
+        example: "lint:\n  severity:\n    schema/deprecated: loud   # error, warning, info, hint or off",
+    },
+    LintDoc {
+        code: "config/unknown-code",
+        summary: "`.policy-lsp.yaml` names a diagnostic code that does not exist.",
+        why: "Nothing is disabled or re-graded; usually a typo in the code.",
+        example: "lint:\n  disable: [schema/deprecation]   # `schema/deprecated`",
+    },
+    LintDoc {
+        code: "jmespath/syntax",
+        summary: "A JMESPath expression in `{{ }}` (or in `foreach.list` or a context `jmesPath`) does not parse, calls an unknown function or passes the wrong number of arguments.",
+        why: "Kyverno fails the rule with an error when it substitutes the variable, on every resource the rule matches.",
+        example: "message: \"{{ to_uper(request.object.metadata.name) }}\"   # to_upper",
     },
 ];
 

@@ -2,28 +2,46 @@
 //! cheap immutable [`Analysis`] snapshots that answer diagnostics, symbols and the rest in editor terms.
 
 mod cel;
+mod cel_lex;
+mod code_actions;
 pub(crate) mod completion;
+pub mod config;
+mod context_nav;
 mod diagnostics;
 mod embedded;
+mod embedded_code;
 mod folding;
 mod hover;
+pub mod inline_tests;
+mod jmespath;
+mod jmespath_docs;
+mod jmespath_lex;
 pub mod lints;
 mod navigation;
+mod pattern;
+mod policy_context;
 mod references;
+mod references_nav;
 mod rego;
 mod rego_builtins;
 mod schema_lookup;
+mod semantic_tokens;
 mod symbols;
+mod test_completion;
 pub mod yaml_path;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+pub use code_actions::{ActionKind, CodeAction, FileChange};
 pub use completion::{CompletionItem, CompletionKind};
+pub use config::Config;
 pub use hover::HoverResult;
+pub use jmespath::SignatureHelp;
 pub use navigation::Location;
 pub use references::normalize as normalize_path;
+pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 
 use crate::base::{Diagnostic, LineCol, LineIndex, PositionEncoding, TextRange};
@@ -101,12 +119,19 @@ pub struct TextEdit {
 pub struct AnalysisHost {
     files: Arc<HashMap<PathBuf, Arc<FileData>>>,
     disk: Arc<dyn FileSource + Send>,
+    /// The `.policy-lsp.yaml` settings of each workspace root.
+    configs: Arc<Vec<Config>>,
 }
 
 impl AnalysisHost {
     /// `disk` serves files that are referenced but not loaded (test references, templates on disk).
     pub fn new(disk: Arc<dyn FileSource + Send>) -> AnalysisHost {
-        AnalysisHost { files: Arc::new(HashMap::new()), disk }
+        AnalysisHost { files: Arc::new(HashMap::new()), disk, configs: Arc::new(Vec::new()) }
+    }
+
+    /// Sets the settings of each workspace root (the front ends read `.policy-lsp.yaml` and the editor's).
+    pub fn set_configs(&mut self, configs: Vec<Config>) {
+        self.configs = Arc::new(configs);
     }
 
     /// Replaces the file source behind referenced files (the LSP learns its workspace roots late).
@@ -151,7 +176,7 @@ impl AnalysisHost {
 
     /// An immutable view of the current state, cheap to take and safe to use from other threads.
     pub fn snapshot(&self) -> Analysis {
-        Analysis { files: self.files.clone(), disk: self.disk.clone() }
+        Analysis { files: self.files.clone(), disk: self.disk.clone(), configs: self.configs.clone() }
     }
 }
 
@@ -160,6 +185,7 @@ impl AnalysisHost {
 pub struct Analysis {
     files: Arc<HashMap<PathBuf, Arc<FileData>>>,
     disk: Arc<dyn FileSource + Send>,
+    configs: Arc<Vec<Config>>,
 }
 
 impl Analysis {
@@ -171,12 +197,62 @@ impl Analysis {
         self.files.keys()
     }
 
-    /// Every diagnostic of a file: syntax, schema, cross-file references.
+    /// Every diagnostic of a file: syntax, schema, cross-file references; filtered and re-graded by the
+    /// file's `.policy-lsp.yaml` (nothing for an excluded file).
     pub fn diagnostics(&self, path: &Path) -> Vec<Diagnostic> {
-        match self.files.get(path) {
-            Some(file) => diagnostics::file_diagnostics(self, path, file),
-            None => Vec::new(),
+        let Some(file) = self.files.get(path) else { return Vec::new() };
+        let config = self.config_for(path);
+        if config.is_some_and(|config| config.is_excluded(path)) {
+            return Vec::new();
         }
+        let mut found = diagnostics::file_diagnostics(self, path, file);
+        if config::is_config_file(path)
+            && let Some(segment) = file.source.segments().first()
+        {
+            let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+            found.extend(Config::from_document(base, &segment.parsed, segment.start).1);
+            found.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
+        }
+        match config {
+            Some(config) => config.apply(found),
+            None => found,
+        }
+    }
+
+    /// The settings that govern a file: those of the innermost workspace root holding it.
+    pub fn config_for(&self, path: &Path) -> Option<&Config> {
+        self.configs
+            .iter()
+            .filter(|config| path.starts_with(&config.base))
+            .max_by_key(|config| config.base.components().count())
+    }
+
+    /// Whether the settings leave a file out of linting and scanning.
+    pub fn is_excluded(&self, path: &Path) -> bool {
+        self.config_for(path).is_some_and(|config| config.is_excluded(path))
+    }
+
+    /// Every place that refers to what is under a byte offset (test results naming a policy, rule or
+    /// resource; constraints of a template's kind; uses of a Kyverno context entry). `None` when the
+    /// cursor is on nothing that can be referred to.
+    pub fn references(&self, path: &Path, offset: usize, include_declaration: bool) -> Option<Vec<Location>> {
+        context_nav::references(self, path, offset, include_declaration)
+            .or_else(|| references_nav::references(self, path, offset, include_declaration))
+    }
+
+    /// Highlights of the code embedded in a file (Rego, CEL, JMESPath), optionally only those in `range`.
+    pub fn highlights(&self, path: &Path, range: Option<TextRange>) -> Vec<Highlight> {
+        let Some(file) = self.files.get(path) else { return Vec::new() };
+        let mut found = semantic_tokens::highlights(file);
+        if let Some(range) = range {
+            found.retain(|highlight| highlight.range.end >= range.start && highlight.range.start <= range.end);
+        }
+        found
+    }
+
+    /// Code actions for a range: moving deprecated fields, creating test skeletons.
+    pub fn code_actions(&self, path: &Path, range: TextRange) -> Vec<CodeAction> {
+        code_actions::code_actions(self, path, range)
     }
 
     /// Completion items at a byte offset.
@@ -184,12 +260,29 @@ impl Analysis {
         if let Some(items) = rego::completions(self, path, offset) {
             return items;
         }
+        if let Some(items) = jmespath::completions(self, path, offset) {
+            return items;
+        }
+        if let Some(items) = pattern::completions(self, path, offset) {
+            return items;
+        }
+        if let Some(items) = test_completion::completions(self, path, offset) {
+            return items;
+        }
         completion::completions(self, path, offset)
     }
 
     /// Documentation for what is under a byte offset.
     pub fn hover(&self, path: &Path, offset: usize) -> Option<HoverResult> {
-        rego::hover(self, path, offset).or_else(|| hover::hover(self, path, offset))
+        rego::hover(self, path, offset)
+            .or_else(|| jmespath::hover(self, path, offset))
+            .or_else(|| pattern::hover(self, path, offset))
+            .or_else(|| hover::hover(self, path, offset))
+    }
+
+    /// The signature of the function call around a byte offset (JMESPath in Kyverno policies).
+    pub fn signature_help(&self, path: &Path, offset: usize) -> Option<SignatureHelp> {
+        jmespath::signature_help(self, path, offset)
     }
 
     /// Where the thing under a byte offset is defined (a constraint's kind -> its template).

@@ -1,4 +1,5 @@
-//! Go-to-definition: from a constraint's `kind` to the ConstraintTemplate that defines it.
+//! Go-to-definition: from a constraint's `kind` to the ConstraintTemplate that defines it, then the
+//! cross-file links of tests (`references_nav`) and Kyverno context entries (`context_nav`).
 
 use std::path::{Path, PathBuf};
 
@@ -27,11 +28,14 @@ pub(super) fn definition(analysis: &Analysis, path: &Path, offset: usize) -> Vec
     if info.kind == DocumentKind::Constraint && pointer == "/kind" {
         return templates_defining(analysis, &info.kind_name);
     }
-    Vec::new()
+    if let Some(locations) = super::context_nav::definition(analysis, path, offset) {
+        return locations;
+    }
+    super::references_nav::definition(analysis, path, offset)
 }
 
 /// The `spec.crd.spec.names.kind` of every loaded template that defines a constraint kind.
-fn templates_defining(analysis: &Analysis, kind: &str) -> Vec<Location> {
+pub(super) fn templates_defining(analysis: &Analysis, kind: &str) -> Vec<Location> {
     let mut locations = Vec::new();
     for (path, file) in analysis.files.iter() {
         for (index, info) in file.documents.iter().enumerate() {

@@ -21,7 +21,7 @@ pub(super) fn reference_diagnostics(
     out: &mut Vec<Diagnostic>,
 ) {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let checker = Checker { analysis, base_dir, segment, parsed: &segment.parsed };
+    let checker = Checker { analysis, path, base_dir, segment, parsed: &segment.parsed };
     match info.kind {
         DocumentKind::KyvernoTest => checker.kyverno_test(out),
         DocumentKind::GatorSuite => checker.gator_suite(out),
@@ -31,6 +31,7 @@ pub(super) fn reference_diagnostics(
 
 struct Checker<'a> {
     analysis: &'a Analysis,
+    path: &'a Path,
     base_dir: PathBuf,
     segment: &'a Segment,
     parsed: &'a ParsedDocument,
@@ -135,25 +136,65 @@ impl Checker<'_> {
                 None => resources_known = false,
             }
         }
-        for key in ["exceptions", "clusterResources", "targetResources"] {
+        for key in ["exceptions", "clusterResources", "targetResources", "paramResources"] {
             for (index, _) in array(value, key).iter().enumerate() {
                 self.check_path(&format!("/{key}/{index}"), true, out);
             }
         }
-        for key in ["variables", "userinfo", "context"] {
+        for (index, _) in array(value, "jsonPayloads").iter().enumerate() {
+            self.check_path(&format!("/jsonPayloads/{index}"), false, out);
+        }
+        for key in ["variables", "userinfo", "context", "jsonPayload"] {
             self.check_path(&format!("/{key}"), false, out);
         }
-        // Embedded tests (no policies/resources listed) take them from their own file, checked elsewhere.
-        let check_policies = policies_known && !array(value, "policies").is_empty();
-        let check_resources = resources_known && !array(value, "resources").is_empty();
+        // A test embedded beside its policy leaves out `policies` / `resources`: its own file fills them in.
+        let embedded_policies = value.get("policies").is_none();
+        let embedded_resources = value.get("resources").is_none();
+        if embedded_policies {
+            policies = self.own_documents(|info| info.kind.is_kyverno_policy());
+        }
+        if embedded_resources {
+            resources = self.own_documents(|info| {
+                !info.kind.is_kyverno_policy()
+                    && !matches!(
+                        info.kind,
+                        DocumentKind::KyvernoTest
+                            | DocumentKind::KyvernoValues
+                            | DocumentKind::KyvernoUserInfo
+                            | DocumentKind::KyvernoContext
+                            | DocumentKind::KyvernoPolicyException
+                            | DocumentKind::Other
+                    )
+            });
+        }
+        let policies_source = if embedded_policies { "this file" } else { "the files listed under `policies`" };
+        let resources_source = if embedded_resources { "this file" } else { "the files listed under `resources`" };
+        if embedded_policies && policies.is_empty() {
+            out.push(self.diagnostic(
+                "test/embedded-never-matches",
+                Severity::Error,
+                "/kind",
+                "this Test lists no `policies` and its file holds no policy to fill them in".to_string(),
+            ));
+        }
+        let check_policies = policies_known && (embedded_policies || !array(value, "policies").is_empty());
+        let check_resources = resources_known && (embedded_resources || !array(value, "resources").is_empty());
         let all_policy_names: HashSet<String> = policies.iter().flat_map(policy_names).collect();
-        let resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        let mut resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        // Results name JSON payloads as the test lists them.
+        resource_names.extend(
+            array(value, "jsonPayloads")
+                .iter()
+                .chain(value.get("jsonPayload"))
+                .filter_map(Value::as_str)
+                .map(str::to_string),
+        );
         for (index, result) in array(value, "results").iter().enumerate() {
             let result_pointer = format!("/results/{index}");
             if check_policies && let Some(policy) = result.get("policy").and_then(Value::as_str) {
                 match policies.iter().find(|loaded| policy_names(loaded).iter().any(|name| name == policy)) {
                     None if !all_policy_names.contains(policy) => {
-                        let message = format!("policy `{policy}` is not defined in the files listed under `policies`");
+                        let message = format!("policy `{policy}` is not defined in {policies_source}");
                         out.push(self.diagnostic(
                             "test/unknown-policy",
                             Severity::Error,
@@ -171,13 +212,92 @@ impl Checker<'_> {
                 {
                     let Some(resource) = resource.as_str() else { continue };
                     if !resource_names.contains(resource) {
-                        let message =
-                            format!("resource `{resource}` is not defined in the files listed under `resources`");
+                        let message = format!("resource `{resource}` is not defined in {resources_source}");
                         let pointer = format!("{result_pointer}/resources/{resource_index}");
                         out.push(self.diagnostic("test/unknown-resource", Severity::Error, &pointer, message));
                     }
                 }
             }
+            if embedded_policies || embedded_resources {
+                self.check_embedded_match(result, &result_pointer, &policies, &resources, out);
+            }
+        }
+    }
+
+    /// The documents of the test's own file that `keep` accepts (it never accepts the Test itself).
+    fn own_documents(&self, keep: impl Fn(&DocumentInfo) -> bool) -> Vec<Loaded> {
+        self.analysis
+            .loaded_documents(self.path)
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|loaded| keep(&loaded.info))
+            .collect()
+    }
+
+    /// For a test embedded beside its policy: flags a result whose resources the named rule can never
+    /// match, because the rule's `match` names other kinds. Such a result is reported as skipped by
+    /// kyverno whatever it expects, so it never tests anything.
+    fn check_embedded_match(
+        &self,
+        result: &Value,
+        result_pointer: &str,
+        policies: &[Loaded],
+        resources: &[Loaded],
+        out: &mut Vec<Diagnostic>,
+    ) {
+        let Some(policy_name) = result.get("policy").and_then(Value::as_str) else { return };
+        let Some(policy) = policies.iter().find(|loaded| policy_names(loaded).iter().any(|name| name == policy_name))
+        else {
+            return;
+        };
+        if policy.info.kind != DocumentKind::KyvernoPolicy {
+            return;
+        }
+        let wanted_rule = result.get("rule").and_then(Value::as_str);
+        let rules: Vec<&Value> = policy
+            .value
+            .pointer("/spec/rules")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|rule| wanted_rule.is_none_or(|wanted| rule.get("name").and_then(Value::as_str) == Some(wanted)))
+            .collect();
+        let Some(kinds) = rules.iter().map(|rule| matched_kinds(rule)).try_fold(Vec::new(), |mut all, kinds| {
+            all.extend(kinds?);
+            Some(all)
+        }) else {
+            return;
+        };
+        if rules.is_empty() || kinds.is_empty() {
+            return;
+        }
+        for (resource_index, reference) in
+            result.get("resources").and_then(Value::as_array).into_iter().flatten().enumerate()
+        {
+            let Some(reference) = reference.as_str() else { continue };
+            let Some(resource) =
+                resources.iter().find(|loaded| resource_names(loaded).iter().any(|name| name == reference))
+            else {
+                continue;
+            };
+            let kind = resource.info.kind_name.as_str();
+            if kinds.iter().any(|matched| kind_matches(matched, kind)) {
+                continue;
+            }
+            let rule_text = match wanted_rule {
+                Some(rule) => format!("rule `{rule}`"),
+                None => format!("policy `{policy_name}`"),
+            };
+            let message = format!(
+                "`{reference}` is a {kind}, but {rule_text} matches only {}: this result can never match, and kyverno reports it skipped whatever it expects",
+                kinds.join(", ")
+            );
+            out.push(self.diagnostic(
+                "test/embedded-never-matches",
+                Severity::Warning,
+                &format!("{result_pointer}/resources/{resource_index}"),
+                message,
+            ));
         }
     }
 
@@ -267,6 +387,48 @@ impl Analysis {
                 .collect(),
         )
     }
+}
+
+/// The kinds a rule's `match` names, or `None` when it matches without naming kinds (by selectors
+/// alone), so nothing can be concluded.
+fn matched_kinds(rule: &Value) -> Option<Vec<String>> {
+    let matcher = rule.get("match")?;
+    let mut blocks: Vec<&Value> = Vec::new();
+    for key in ["any", "all"] {
+        blocks.extend(array(matcher, key).iter());
+    }
+    if blocks.is_empty() {
+        blocks.push(matcher);
+    }
+    let mut kinds = Vec::new();
+    for block in blocks {
+        let named: Vec<String> = block
+            .pointer("/resources/kinds")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_string)
+            .collect();
+        if named.is_empty() {
+            return None;
+        }
+        kinds.extend(named);
+    }
+    Some(kinds)
+}
+
+/// Whether a `kinds:` entry (`Kind`, `group/version/Kind`, `Kind/subresource`, wildcards) takes a resource
+/// of `kind`, counting the Pod controllers that Kyverno's autogen adds to Pod rules.
+fn kind_matches(entry: &str, kind: &str) -> bool {
+    let entry = entry.split('/').rfind(|part| part.chars().next().is_some_and(char::is_uppercase) || *part == "*");
+    let Some(entry) = entry else { return true };
+    if entry == "*" || entry.contains('*') || entry.contains('?') || entry == kind {
+        return true;
+    }
+    const POD_CONTROLLERS: &[&str] =
+        &["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController"];
+    entry == "Pod" && POD_CONTROLLERS.contains(&kind)
 }
 
 fn array<'v>(value: &'v Value, key: &str) -> &'v [Value] {

@@ -2,7 +2,9 @@
 //! order, publishes versioned diagnostics and answers requests from snapshots under a panic guard.
 
 mod commands;
+mod features;
 mod from_proto;
+mod inline;
 mod server;
 mod to_proto;
 mod transport;

@@ -32,13 +32,27 @@ pub fn diagnostic(
     own_uri: &Uri,
     diagnostic: Diagnostic,
 ) -> lsp::Diagnostic {
+    diagnostic_with_related(index, encoding, own_uri, diagnostic, &|_, _| None)
+}
+
+/// A diagnostic whose related places may lie in other files: `locate` turns such a place into a location
+/// (or drops it when the file cannot be read).
+pub fn diagnostic_with_related(
+    index: &LineIndex<'_>,
+    encoding: PositionEncoding,
+    own_uri: &Uri,
+    diagnostic: Diagnostic,
+    locate: &dyn Fn(&std::path::Path, TextRange) -> Option<Location>,
+) -> lsp::Diagnostic {
     let related: Vec<DiagnosticRelatedInformation> = diagnostic
         .related
         .iter()
-        .filter(|related| related.file.is_none())
-        .map(|related| DiagnosticRelatedInformation {
-            location: Location { uri: own_uri.clone(), range: range(index, related.range, encoding) },
-            message: related.message.clone(),
+        .filter_map(|related| {
+            let location = match &related.file {
+                None => Location { uri: own_uri.clone(), range: range(index, related.range, encoding) },
+                Some(file) => locate(file, related.range)?,
+            };
+            Some(DiagnosticRelatedInformation { location, message: related.message.clone() })
         })
         .collect();
     let tags = if diagnostic.code == "schema/deprecated" || diagnostic.code == "schema/deprecated-version" {
@@ -99,6 +113,8 @@ pub fn completion_item(
         CompletionKind::Value => lsp::CompletionItemKind::ENUM_MEMBER,
         CompletionKind::Kind => lsp::CompletionItemKind::CLASS,
         CompletionKind::Function => lsp::CompletionItemKind::FUNCTION,
+        CompletionKind::File => lsp::CompletionItemKind::FILE,
+        CompletionKind::Folder => lsp::CompletionItemKind::FOLDER,
     };
     let (text, format) = if item.is_snippet && snippets {
         (item.insert_text, lsp::InsertTextFormat::SNIPPET)
@@ -162,5 +178,27 @@ pub fn hover(index: &LineIndex<'_>, encoding: PositionEncoding, hover: HoverResu
             value: hover.markdown,
         }),
         range: Some(range(index, hover.range, encoding)),
+    }
+}
+
+/// Signature help with its one signature, parameters labelled by their text in the signature.
+pub fn signature_help(help: crate::ide::SignatureHelp) -> lsp::SignatureHelp {
+    let active = u32::try_from(help.active_parameter).unwrap_or(u32::MAX);
+    let parameters = help
+        .parameters
+        .into_iter()
+        .map(|label| lsp::ParameterInformation { label: lsp::ParameterLabel::Simple(label), documentation: None })
+        .collect();
+    lsp::SignatureHelp {
+        signatures: vec![lsp::SignatureInformation {
+            label: help.label,
+            documentation: help.documentation.map(|value| {
+                lsp::Documentation::MarkupContent(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value })
+            }),
+            parameters: Some(parameters),
+            active_parameter: Some(active),
+        }],
+        active_signature: Some(0),
+        active_parameter: Some(active),
     }
 }

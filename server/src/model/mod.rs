@@ -54,6 +54,13 @@ pub enum DocumentKind {
     Other,
 }
 
+impl DocumentKind {
+    /// A policy the Kyverno test runner evaluates: ClusterPolicy/Policy or a CEL policy kind.
+    pub fn is_kyverno_policy(&self) -> bool {
+        matches!(self, DocumentKind::KyvernoPolicy | DocumentKind::KyvernoCelPolicy)
+    }
+}
+
 /// How YAML scalars are typed by the tool that reads a document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum YamlVersion {

@@ -22,26 +22,41 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
         suite_dir: suite_path.parent().map(Path::to_path_buf).unwrap_or_default(),
         report: TestReport::default(),
         templates: HashMap::new(),
+        document: 0,
+        own: Vec::new(),
     };
-    let text = match files.read(suite_path) {
-        Ok(text) => text,
+    let documents = match files.documents(suite_path) {
+        Ok(documents) => documents,
         Err(reason) => {
             runner.problem("", "gatekeeper/unreadable-suite", format!("cannot read the suite: {reason}"));
             return runner.report;
         }
     };
-    let documents = crate::syntax::parse_file(&text);
-    let Some(first) = documents.first() else {
+    // gator reads a file's first document; a Suite further down sits beside the template it tests
+    // (an embedded suite), and the other documents of the file stand in for the paths it leaves out.
+    let Some(index) = documents
+        .iter()
+        .position(|document| is_suite(&document.value))
+        .or_else(|| documents.iter().position(|document| !document.value.is_null() || !document.errors.is_empty()))
+    else {
         return runner.report;
     };
-    if let Some(error) = first.errors.first() {
+    runner.document = index;
+    let suite = &documents[index];
+    if let Some(error) = suite.errors.first() {
         runner.problem("", "gatekeeper/invalid-yaml", format!("the suite is not valid YAML: {error}"));
         return runner.report;
     }
-    if !is_suite(&first.value) {
+    if !is_suite(&suite.value) {
         return runner.report;
     }
-    runner.run(&first.value);
+    runner.own = documents
+        .iter()
+        .enumerate()
+        .filter(|(position, document)| *position != index && !document.value.is_null())
+        .map(|(_, document)| document.yaml11_value())
+        .collect();
+    runner.run(&suite.value);
     runner.report
 }
 
@@ -59,6 +74,10 @@ struct SuiteRunner<'a> {
     report: TestReport,
     /// Compiled templates by path, so tests that share a template compile it once.
     templates: HashMap<PathBuf, Result<CompiledTemplate, String>>,
+    /// The index of the Suite document in its file.
+    document: usize,
+    /// The other documents of the suite's file, for an embedded suite that leaves out paths.
+    own: Vec<Value>,
 }
 
 /// What one test needs before its cases run.
@@ -79,7 +98,7 @@ fn flag(value: &Value, field: &str) -> bool {
 
 impl SuiteRunner<'_> {
     fn at(&self, pointer: &str) -> SourceRef {
-        SourceRef { file: self.suite_path.clone(), document: 0, pointer: pointer.to_string() }
+        SourceRef { file: self.suite_path.clone(), document: self.document, pointer: pointer.to_string() }
     }
 
     fn problem(&mut self, pointer: &str, code: &str, message: String) {
@@ -112,6 +131,7 @@ impl SuiteRunner<'_> {
             location,
             resource_id: None,
             related: Vec::new(),
+            diff: None,
         });
     }
 
@@ -245,8 +265,8 @@ impl SuiteRunner<'_> {
 
     fn read_documents(&mut self, relative: &str, pointer: &str) -> Result<Vec<Value>, String> {
         let path = self.suite_dir.join(relative);
-        let text = match self.files.read(&path) {
-            Ok(text) => text,
+        let documents = match self.files.documents(&path) {
+            Ok(documents) => documents,
             Err(reason) => {
                 let message = format!("cannot read {}: {reason}", path.display());
                 self.problem(pointer, "gatekeeper/missing-file", message.clone());
@@ -254,7 +274,7 @@ impl SuiteRunner<'_> {
             }
         };
         let mut objects = Vec::new();
-        for document in crate::syntax::parse_file(&text) {
+        for document in documents {
             if let Some(error) = document.errors.first() {
                 let message = format!("{} is not valid YAML: {error}", path.display());
                 self.problem(pointer, "gatekeeper/invalid-yaml", message.clone());
@@ -267,12 +287,41 @@ impl SuiteRunner<'_> {
         Ok(objects)
     }
 
+    /// The documents a test field names: the file at `relative`, or, for an embedded suite that leaves
+    /// the field out, the documents of its own file that play `role`.
+    fn documents_for(&mut self, relative: &str, role: OwnRole<'_>, pointer: &str) -> Result<Vec<Value>, String> {
+        if !relative.is_empty() {
+            return self.read_documents(relative, pointer);
+        }
+        let found: Vec<Value> = self.own.iter().filter(|document| role.accepts(document)).cloned().collect();
+        match role {
+            OwnRole::Object(case) if found.len() > 1 => {
+                let named: Vec<Value> = found
+                    .into_iter()
+                    .filter(|document| document.pointer("/metadata/name").and_then(Value::as_str) == Some(case))
+                    .collect();
+                if named.len() == 1 {
+                    return Ok(named);
+                }
+                let message = "the case names no object and its file holds several: name the case after the metadata.name of one of them, or set `object`".to_string();
+                self.problem(pointer, "gatekeeper/missing-object", message.clone());
+                Err(message)
+            }
+            _ if found.is_empty() => {
+                let message = format!("the test names no {} and its own file holds none", role.noun());
+                self.problem(pointer, role.missing_code(), message.clone());
+                Err(message)
+            }
+            _ => Ok(found),
+        }
+    }
+
     fn template(&mut self, relative: &str, pointer: &str) -> Result<CompiledTemplate, String> {
-        let path = self.suite_dir.join(relative);
+        let path = if relative.is_empty() { self.suite_path.clone() } else { self.suite_dir.join(relative) };
         if let Some(cached) = self.templates.get(&path) {
             return cached.clone();
         }
-        let compiled = match self.read_documents(relative, pointer) {
+        let compiled = match self.documents_for(relative, OwnRole::Template, pointer) {
             Err(message) => Err(message),
             Ok(documents) => match documents.first() {
                 None => Err(format!("{} defines no template", path.display())),
@@ -297,19 +346,23 @@ impl SuiteRunner<'_> {
     /// gator's `tryAddConstraint`: the template, then the constraint checked against it.
     fn prepare(&mut self, test: &Value, pointer: &str) -> Result<PreparedTest, (String, Option<ConstraintError>)> {
         let template_path = text_field(test, "template");
-        if template_path.is_empty() {
+        if template_path.is_empty() && self.own.is_empty() {
             self.problem(pointer, "gatekeeper/missing-template", "the test names no template".to_string());
             return Err(("invalid suite: missing template".to_string(), None));
         }
-        let template =
-            self.template(template_path, &format!("{pointer}/template")).map_err(|message| (message, None))?;
+        let template_pointer =
+            if template_path.is_empty() { pointer.to_string() } else { format!("{pointer}/template") };
+        let template = self.template(template_path, &template_pointer).map_err(|message| (message, None))?;
         let constraint_path = text_field(test, "constraint");
-        if constraint_path.is_empty() {
+        if constraint_path.is_empty() && self.own.is_empty() {
             self.problem(pointer, "gatekeeper/missing-constraint", "the test names no constraint".to_string());
             return Err(("invalid suite: missing constraint".to_string(), None));
         }
-        let constraint_pointer = format!("{pointer}/constraint");
-        let documents = self.read_documents(constraint_path, &constraint_pointer).map_err(|message| (message, None))?;
+        let constraint_pointer =
+            if constraint_path.is_empty() { pointer.to_string() } else { format!("{pointer}/constraint") };
+        let documents = self
+            .documents_for(constraint_path, OwnRole::Constraint(&template.kind), &constraint_pointer)
+            .map_err(|message| (message, None))?;
         let Some(constraint) = documents.into_iter().next() else {
             return Err((format!("{constraint_path} defines no constraint"), None));
         };
@@ -410,7 +463,7 @@ impl SuiteRunner<'_> {
             );
         };
         let object_path = text_field(case, "object");
-        if object_path.is_empty() {
+        if object_path.is_empty() && self.own.is_empty() {
             self.problem(pointer, "gatekeeper/missing-object", "the case names no object".to_string());
             return error(self, "invalid case", "the case must define object".to_string());
         }
@@ -419,7 +472,8 @@ impl SuiteRunner<'_> {
             self.problem(pointer, "gatekeeper/missing-assertions", "the case has no assertions".to_string());
             return error(self, "invalid case", "assertions must be non-empty".to_string());
         }
-        let objects = match self.read_documents(object_path, &format!("{pointer}/object")) {
+        let object_pointer = if object_path.is_empty() { pointer.to_string() } else { format!("{pointer}/object") };
+        let objects = match self.documents_for(object_path, OwnRole::Object(case_name), &object_pointer) {
             Ok(objects) => objects,
             Err(message) => return error(self, "cannot read the object", message),
         };
@@ -486,6 +540,46 @@ impl SuiteRunner<'_> {
             }
         }
         self.result(test, Some(case_name), pointer, expected, actual, Outcome::Pass, String::new(), String::new());
+    }
+}
+
+/// What the documents of an embedded suite's own file stand in for.
+#[derive(Clone, Copy)]
+enum OwnRole<'a> {
+    Template,
+    /// Constraints of the template's kind.
+    Constraint(&'a str),
+    /// The object a case reviews, found by the case's name when the file holds several.
+    Object(&'a str),
+}
+
+impl OwnRole<'_> {
+    fn accepts(&self, document: &Value) -> bool {
+        let kind = text_field(document, "kind");
+        let group = text_field(document, "apiVersion").split('/').next().unwrap_or("");
+        let is_template = kind == "ConstraintTemplate";
+        let is_constraint = group == "constraints.gatekeeper.sh";
+        match self {
+            OwnRole::Template => is_template,
+            OwnRole::Constraint(template_kind) => is_constraint && kind == *template_kind,
+            OwnRole::Object(_) => !is_template && !is_constraint && !is_suite(document),
+        }
+    }
+
+    fn noun(&self) -> &'static str {
+        match self {
+            OwnRole::Template => "template",
+            OwnRole::Constraint(_) => "constraint (of the template's kind)",
+            OwnRole::Object(_) => "object",
+        }
+    }
+
+    fn missing_code(&self) -> &'static str {
+        match self {
+            OwnRole::Template => "gatekeeper/missing-template",
+            OwnRole::Constraint(_) => "gatekeeper/missing-constraint",
+            OwnRole::Object(_) => "gatekeeper/missing-object",
+        }
     }
 }
 

@@ -76,6 +76,12 @@ const CEL_KINDS: &[&str] = &[
     "NamespacedDeletingPolicy",
 ];
 
+/// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
+const PAYLOAD_RUN: &str = "#payload";
+
+/// Bindings of Kubernetes admission policies, loaded from the test's `policies` beside the policies.
+const BINDING_KINDS: &[&str] = &["ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicyBinding"];
+
 /// Built-in kinds without a namespace; every other resource without one lands in `default`.
 const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "Namespace",
@@ -148,8 +154,8 @@ impl Runner<'_> {
     }
 
     fn run(&mut self) {
-        let text = match self.files.read(self.test_path) {
-            Ok(text) => text,
+        let documents = match self.files.documents(self.test_path) {
+            Ok(documents) => documents,
             Err(error) => {
                 self.problem(
                     "",
@@ -159,7 +165,6 @@ impl Runner<'_> {
                 return;
             }
         };
-        let documents = crate::syntax::parse_file(&text);
         let found = documents
             .iter()
             .enumerate()
@@ -187,27 +192,32 @@ impl Runner<'_> {
         };
         if !strict_ok {
             // The Kyverno CLI decodes test files strictly and rejects the whole file on an unknown key.
-            for (entry_index, entry) in results.iter().enumerate() {
-                for (resource_index, resource) in resources_of(entry).iter().enumerate() {
-                    let message = "the test file has unknown keys; `kyverno test` rejects it".to_string();
-                    self.push_result(
-                        entry,
-                        entry_index,
-                        resource_index,
-                        resource,
-                        "error",
-                        Outcome::Error,
-                        "Invalid test file",
-                        &message,
-                        None,
-                    );
-                }
-            }
+            self.reject_all(&results, "the test file has unknown keys; `kyverno test` rejects it");
             return;
         }
-        let policies = self.load_list(&test, "policies", &base, true);
-        let resources: Vec<Loaded> = self
-            .load_list(&test, "resources", &base, false)
+        // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
+        // documents of its file fill them in.
+        let policies = if test.get("policies").is_none() {
+            self.own_documents(&documents, index, OwnRole::Policies)
+        } else {
+            self.load_list(&test, "policies", &base, true)
+        };
+        if policies.is_empty() && test.get("policies").is_none() {
+            self.problem(
+                "",
+                "kyverno-test/no-policies",
+                "the test lists no `policies` and its own file holds no policy to fill them in",
+            );
+        }
+        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
+            BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
+        });
+        let resources = if test.get("resources").is_none() {
+            self.own_documents(&documents, index, OwnRole::Resources)
+        } else {
+            self.load_list(&test, "resources", &base, false)
+        };
+        let resources: Vec<Loaded> = resources
             .into_iter()
             .filter(|loaded| loaded.value.get("kind").is_some())
             .map(|mut loaded| {
@@ -237,16 +247,34 @@ impl Runner<'_> {
         for loaded in &target_resources {
             cluster_resources.push(loaded.value.clone());
         }
-        // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster.
+        // Params for validate.cel `paramRef` (and admission policy bindings) live in the fake cluster; the
+        // bindings of admission policies also pick them from this list when the test has no cluster.
+        let mut param_resources = Vec::new();
         for loaded in self.load_list(&test, "paramResources", &base, false) {
-            cluster_resources.push(loaded.value);
+            let mut value = loaded.value;
+            default_namespace(&mut value);
+            cluster_resources.push(value.clone());
+            param_resources.push(value);
         }
-        let exceptions: Vec<Value> = self
+        // The CLI sorts exceptions by API group: `kyverno.io` ones for ClusterPolicy rules, the
+        // `policies.kyverno.io` ones for the CEL policy kinds (`cmd/cli/kubectl-kyverno/exception/load.go`).
+        let (cel_exceptions, exceptions): (Vec<Value>, Vec<Value>) = self
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
             .map(|loaded| loaded.value)
             .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
-            .collect();
+            .partition(kyverno_cel::exceptions::is_cel_exception);
+        let has_admission_policy = policies
+            .iter()
+            .any(|loaded| loaded.value.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy"));
+        if has_admission_policy && !exceptions.is_empty() {
+            // `kyverno test` stops before evaluating anything (`commands/test/test.go`, `runTest`).
+            let message = "kyverno test rejects kyverno.io PolicyExceptions in a test with ValidatingAdmissionPolicies";
+            self.problem("/exceptions", "kyverno-test/unsupported-combination", message);
+            self.reject_all(&results, message);
+            return;
+        }
+        let payloads = self.load_payloads(&test, &base);
         let values = self.load_values(&test, &base);
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
@@ -301,17 +329,15 @@ impl Runner<'_> {
         let mut clone_sources = Vec::new();
         for entry in &results {
             if let Some(path) = entry.get("cloneSourceResource").and_then(Value::as_str)
-                && let Ok(text) = self.files.read(&base.join(path))
+                && let Ok(documents) = self.files.documents(&base.join(path))
             {
                 clone_sources.extend(
-                    crate::syntax::parse_file(&text)
-                        .into_iter()
-                        .map(|document| document.yaml11_value())
-                        .filter(|value| !value.is_null())
-                        .map(|mut value| {
+                    documents.into_iter().map(|document| document.yaml11_value()).filter(|value| !value.is_null()).map(
+                        |mut value| {
                             default_namespace(&mut value);
                             value
-                        }),
+                        },
+                    ),
                 );
             }
         }
@@ -322,6 +348,11 @@ impl Runner<'_> {
             user_info,
             cluster_resources,
             exceptions,
+            cel_exceptions,
+            bindings: bindings.into_iter().map(|loaded| loaded.value).collect(),
+            param_resources,
+            payloads,
+            has_cluster,
             global_context,
             api_call_mocks,
             cluster_objects,
@@ -346,15 +377,12 @@ impl Runner<'_> {
         } else if let Some(files) = entry.get("resourceFiles").and_then(Value::as_array) {
             let mut items = Vec::new();
             for file in files.iter().filter_map(Value::as_str) {
-                let text = self
+                let documents = self
                     .files
-                    .read(&base.join(file))
+                    .documents(&base.join(file))
                     .map_err(|error| format!("globalContextEntries {name:?}: cannot read {file}: {error}"))?;
                 items.extend(
-                    crate::syntax::parse_file(&text)
-                        .into_iter()
-                        .map(|document| document.yaml11_value())
-                        .filter(|value| !value.is_null()),
+                    documents.into_iter().map(|document| document.yaml11_value()).filter(|value| !value.is_null()),
                 );
             }
             Value::Array(items)
@@ -384,6 +412,71 @@ impl Runner<'_> {
             out.insert(projection_name.to_string(), search(path, &root)?);
         }
         Ok(Some(Value::Object(out)))
+    }
+
+    /// Reports every expected result as an error: `kyverno test` rejects the whole file.
+    fn reject_all(&mut self, results: &[Value], message: &str) {
+        for (entry_index, entry) in results.iter().enumerate() {
+            for (resource_index, resource) in resources_of(entry).iter().enumerate() {
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    Verdict::new(Outcome::Error, "error", "Invalid test file", message),
+                );
+            }
+        }
+    }
+
+    /// Loads the test's `jsonPayloads` (and the older single `jsonPayload`): plain JSON or YAML objects
+    /// that JSON-mode ValidatingPolicies (and DeletingPolicies) evaluate, named in results as written here.
+    fn load_payloads(&mut self, test: &Value, base: &Path) -> Vec<Payload> {
+        let mut names: Vec<(String, String)> = test
+            .get("jsonPayloads")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(index, item)| Some((item.as_str()?.to_string(), format!("/jsonPayloads/{index}"))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if let Some(name) = test.get("jsonPayload").and_then(Value::as_str).filter(|name| !name.is_empty()) {
+            names.push((name.to_string(), "/jsonPayload".to_string()));
+        }
+        let mut payloads = Vec::new();
+        for (name, pointer) in names {
+            let path = base.join(&name);
+            let text = match self.files.read(&path) {
+                Ok(text) => text,
+                Err(error) => {
+                    self.problem(
+                        pointer,
+                        "kyverno-test/missing-file",
+                        format!("cannot read {}: {error}", path.display()),
+                    );
+                    continue;
+                }
+            };
+            let documents: Vec<Value> = crate::syntax::parse_file(&text)
+                .into_iter()
+                .map(|document| document.yaml11_value())
+                .filter(|value| !value.is_null())
+                .collect();
+            match documents.as_slice() {
+                [value @ Value::Object(_)] => {
+                    payloads.push(Payload { name, loaded: Loaded { value: value.clone(), file: path, document: 0 } })
+                }
+                _ => self.problem(
+                    pointer,
+                    "kyverno-test/invalid-payload",
+                    format!("{}: a JSON payload must hold one top-level object", path.display()),
+                ),
+            }
+        }
+        payloads
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -448,8 +541,8 @@ impl Runner<'_> {
                 continue;
             }
             for file in paths {
-                let text = match self.files.read(&file) {
-                    Ok(text) => text,
+                let documents = match self.files.documents(&file) {
+                    Ok(documents) => documents,
                     Err(error) => {
                         self.problem(
                             format!("/{key}/{index}"),
@@ -459,7 +552,7 @@ impl Runner<'_> {
                         continue;
                     }
                 };
-                for (document_index, document) in crate::syntax::parse_file(&text).into_iter().enumerate() {
+                for (document_index, document) in documents.into_iter().enumerate() {
                     if !document.errors.is_empty() {
                         self.problem(
                             format!("/{key}/{index}"),
@@ -478,11 +571,8 @@ impl Runner<'_> {
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only {
-                            let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
-                            if !(kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind)) {
-                                continue;
-                            }
+                        if policies_only && !is_policy_kind(value.get("kind").and_then(Value::as_str).unwrap_or("")) {
+                            continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
                     }
@@ -492,14 +582,36 @@ impl Runner<'_> {
         out
     }
 
+    /// The documents of the test's own file that play `role`, for a Test embedded beside its policy.
+    fn own_documents(&self, documents: &[crate::syntax::Document], test_index: usize, role: OwnRole) -> Vec<Loaded> {
+        documents
+            .iter()
+            .enumerate()
+            .filter(|(document_index, document)| *document_index != test_index && !document.value.is_null())
+            .map(|(document_index, document)| (document_index, document.yaml11_value()))
+            .filter(|(_, value)| {
+                let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                let is_policy = is_policy_kind(kind);
+                match role {
+                    OwnRole::Policies => is_policy,
+                    OwnRole::Resources => !is_policy && !is_test_input_kind(value),
+                }
+            })
+            .map(|(document_index, value)| Loaded {
+                value,
+                file: self.test_path.to_path_buf(),
+                document: document_index,
+            })
+            .collect()
+    }
+
     fn load_single(&mut self, test: &Value, key: &str, base: &Path) -> Option<Value> {
         let relative = test.get(key).and_then(Value::as_str).filter(|text| !text.is_empty())?;
         let path = base.join(relative);
-        match self.files.read(&path) {
-            Ok(text) => crate::syntax::parse_file(&text)
-                .into_iter()
-                .map(|document| document.yaml11_value())
-                .find(|value| !value.is_null()),
+        match self.files.documents(&path) {
+            Ok(documents) => {
+                documents.into_iter().map(|document| document.yaml11_value()).find(|value| !value.is_null())
+            }
             Err(error) => {
                 self.problem(
                     format!("/{key}"),
@@ -522,18 +634,13 @@ impl Runner<'_> {
         values
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn push_result(
         &mut self,
         entry: &Value,
         entry_index: usize,
         resource_index: usize,
         resource: &str,
-        actual: &str,
-        outcome: Outcome,
-        reason: &str,
-        message: &str,
-        related: Option<Vec<Related>>,
+        verdict: Verdict,
     ) {
         let policy = entry.get("policy").and_then(Value::as_str).unwrap_or("").to_string();
         let rule = entry.get("rule").and_then(Value::as_str).map(str::to_string);
@@ -545,13 +652,14 @@ impl Runner<'_> {
             framework: Framework::Kyverno,
             subject: Subject::Kyverno { policy, rule, resource: resource.to_string(), kind },
             expected,
-            actual: actual.to_string(),
-            outcome,
-            reason: reason.to_string(),
-            message: message.to_string(),
+            actual: verdict.actual,
+            outcome: verdict.outcome,
+            reason: verdict.reason,
+            message: verdict.message,
             location: Some(location),
             resource_id: None,
-            related: related.unwrap_or_default(),
+            related: verdict.related,
+            diff: verdict.diff,
         });
     }
 
@@ -585,11 +693,7 @@ impl Runner<'_> {
                     entry_index,
                     resource_index,
                     resource,
-                    "not found",
-                    Outcome::Fail,
-                    "Not found",
-                    "policy not found",
-                    None,
+                    Verdict::new(Outcome::Fail, "not found", "Not found", "policy not found"),
                 );
             }
             return;
@@ -610,7 +714,7 @@ impl Runner<'_> {
                 );
             }
         }
-        // An entry that names no resources is checked against every resource, as the CLI does.
+        // An entry that names no resources is checked against every resource and payload, as the CLI does.
         let resources = if resources.is_empty() {
             setup
                 .resources
@@ -622,6 +726,7 @@ impl Runner<'_> {
                         _ => name.to_string(),
                     }
                 })
+                .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
                 .collect()
         } else {
             resources
@@ -641,22 +746,34 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
+            // A JSON payload is named exactly as the test lists it.
+            if matched.is_empty()
+                && let Some(position) = setup.payloads.iter().position(|payload| &payload.name == resource_name)
+            {
+                let payload = &setup.payloads[position];
+                let outcomes = cache
+                    .entry((position, PAYLOAD_RUN.to_string()))
+                    .or_insert_with(|| evaluate_payload(setup, &payload.loaded.value))
+                    .clone();
+                let mut rows = Vec::new();
+                for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
+                    row.links = links(&row, policy, &payload.loaded);
+                    rows.push(row);
+                }
+                let verdict = summarize(&rows, &expected);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                // kyverno's table shows a payload by the name the test gives it.
+                if let Some(result) = self.report.results.last_mut() {
+                    result.resource_id = Some(payload.name.clone());
+                }
+                continue;
+            }
             if matched.is_empty() {
                 if let Some(rows) =
                     self.target_rows(entry, policy, rule_name, resource_name, &operation, setup, base, cache)
                 {
-                    let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
-                    self.push_result(
-                        entry,
-                        entry_index,
-                        resource_index,
-                        resource_name,
-                        &actual,
-                        outcome,
-                        &reason,
-                        &message,
-                        Some(related),
-                    );
+                    let verdict = summarize(&rows, &expected);
+                    self.push_result(entry, entry_index, resource_index, resource_name, verdict);
                     continue;
                 }
                 self.problem(
@@ -669,11 +786,7 @@ impl Runner<'_> {
                     entry_index,
                     resource_index,
                     resource_name,
-                    "not found",
-                    Outcome::Fail,
-                    "Not found",
-                    "resource not found",
-                    None,
+                    Verdict::new(Outcome::Fail, "not found", "Not found", "resource not found"),
                 );
                 continue;
             }
@@ -686,22 +799,12 @@ impl Runner<'_> {
                     .clone();
                 let resource_loaded = &setup.resources[resource_position];
                 for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
-                    row.links = links(&row.related, policy, resource_loaded);
+                    row.links = links(&row, policy, resource_loaded);
                     rows.push(row);
                 }
             }
-            let (outcome, actual, reason, message, related) = summarize(&rows, &expected);
-            self.push_result(
-                entry,
-                entry_index,
-                resource_index,
-                resource_name,
-                &actual,
-                outcome,
-                &reason,
-                &message,
-                Some(related),
-            );
+            let verdict = summarize(&rows, &expected);
+            self.push_result(entry, entry_index, resource_index, resource_name, verdict);
             if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
                 result.resource_id = Some(resource_id(&setup.resources[first].value));
             }
@@ -750,11 +853,11 @@ impl Runner<'_> {
                             Comparison::NotFound => {
                                 row = Row::fail("Resource error", "patched target not found in manifest")
                             }
-                            Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                            Comparison::Different(message, diff) => row = Row::fail_with_diff(&message, diff),
                             Comparison::Error(message) => row = Row::fail("Resource error", &message),
                         }
                     }
-                    row.links = links(&row.related, policy, target);
+                    row.links = links(&row, policy, target);
                     rows.push(row);
                 }
             }
@@ -780,6 +883,10 @@ impl Runner<'_> {
         let mut found_policy = false;
         for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
             found_policy = true;
+            if let Some(reason) = &outcome.dropped {
+                rows.push(Row::fail("Not found", reason));
+                continue;
+            }
             let mut local_rows = Vec::new();
             let mut skipped = false;
             for rule in &outcome.rules {
@@ -807,7 +914,7 @@ impl Runner<'_> {
                             }
                             row = Row::fail("Resource error", "patched resource not found in manifest");
                         }
-                        Comparison::Different(message) => row = Row::fail("Resource diff", &message),
+                        Comparison::Different(message, diff) => row = Row::fail_with_diff(&message, diff),
                         Comparison::Error(message) => row = Row::fail("Resource error", &message),
                     }
                 }
@@ -849,6 +956,26 @@ impl Runner<'_> {
     }
 }
 
+/// What the documents of an embedded test's own file stand in for.
+#[derive(Clone, Copy)]
+enum OwnRole {
+    Policies,
+    Resources,
+}
+
+/// Policies, and the bindings of admission policies that travel with them.
+fn is_policy_kind(kind: &str) -> bool {
+    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) || BINDING_KINDS.contains(&kind)
+}
+
+/// Documents that configure a test rather than being resources under test: the CLI's own kinds
+/// (Test, Values, UserInfo, Context) and policy exceptions.
+fn is_test_input_kind(value: &Value) -> bool {
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    api_version.starts_with("cli.kyverno.io/") || kind == "PolicyException"
+}
+
 fn super_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
@@ -859,7 +986,18 @@ struct Setup {
     values: Value,
     user_info: Value,
     cluster_resources: Vec<Value>,
+    /// `kyverno.io` PolicyExceptions, for ClusterPolicy and Policy rules.
     exceptions: Vec<Value>,
+    /// `policies.kyverno.io` PolicyExceptions, for the CEL policy kinds.
+    cel_exceptions: Vec<Value>,
+    /// ValidatingAdmissionPolicyBindings and MutatingAdmissionPolicyBindings from the test's policies.
+    bindings: Vec<Value>,
+    /// The test's `paramResources`, where admission policy bindings find params without a cluster.
+    param_resources: Vec<Value>,
+    /// The test's JSON payloads.
+    payloads: Vec<Payload>,
+    /// Whether the test declares `clusterResources`: the CLI then runs against its fake cluster.
+    has_cluster: bool,
     global_context: Map<String, Value>,
     api_call_mocks: Vec<engine::api_call::ApiCallMock>,
     cluster_objects: Option<Vec<Value>>,
@@ -872,12 +1010,28 @@ struct Setup {
     now: Option<String>,
 }
 
+/// A JSON payload of the test, named as the test lists it.
+#[derive(Clone, Debug)]
+struct Payload {
+    name: String,
+    loaded: Loaded,
+}
+
 /// The responses of one policy for one resource, in one phase.
 #[derive(Clone, Debug)]
 struct PolicyOutcome {
     policy_name: String,
     rules: Vec<RuleResponse>,
     patched: Value,
+    /// Set when Kyverno drops the policy's response (a MutatingAdmissionPolicy that does not apply or
+    /// fails): `kyverno test` then reports the result as not found, whatever was expected.
+    dropped: Option<String>,
+}
+
+impl PolicyOutcome {
+    fn new(policy: &Value, rules: Vec<RuleResponse>, patched: &Value) -> Self {
+        PolicyOutcome { policy_name: policy_name(policy), rules, patched: patched.clone(), dropped: None }
+    }
 }
 
 /// One compared rule response (one row of `kyverno test`'s table).
@@ -889,8 +1043,11 @@ struct Row {
     reason: String,
     message: String,
     related: Vec<(Option<String>, Option<String>)>,
+    /// Other places of the policy with what they say (evaluated audit annotations).
+    notes: Vec<(String, String)>,
     /// The related places resolved to files once the row is known to belong to a resource.
     links: Vec<Related>,
+    diff: Option<String>,
 }
 
 impl Row {
@@ -904,7 +1061,9 @@ impl Row {
             unsupported: false,
             message: rule.message.clone(),
             related: vec![(rule.policy_pointer.clone(), rule.resource_pointer.clone())],
+            notes: rule.notes.clone(),
             links: Vec::new(),
+            diff: None,
         }
     }
 
@@ -916,7 +1075,9 @@ impl Row {
             reason: "Excluded".to_string(),
             message: "Excluded".to_string(),
             related: Vec::new(),
+            notes: Vec::new(),
             links: Vec::new(),
+            diff: None,
         }
     }
 
@@ -928,8 +1089,14 @@ impl Row {
             reason: reason.to_string(),
             message: message.to_string(),
             related: Vec::new(),
+            notes: Vec::new(),
             links: Vec::new(),
+            diff: None,
         }
+    }
+
+    fn fail_with_diff(message: &str, diff: Option<String>) -> Row {
+        Row { diff, ..Row::fail("Resource diff", message) }
     }
 
     fn unsupported(reason: &str) -> Row {
@@ -942,25 +1109,43 @@ impl Row {
             reason: label.to_string(),
             message: reason.to_string(),
             related: Vec::new(),
+            notes: Vec::new(),
             links: Vec::new(),
+            diff: None,
         }
     }
 }
 
-fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, Vec<Related>) {
-    let related = Vec::new();
+/// What one results entry's resource came to, ready to become a [`TestResult`].
+struct Verdict {
+    outcome: Outcome,
+    actual: String,
+    reason: String,
+    message: String,
+    related: Vec<Related>,
+    diff: Option<String>,
+}
+
+impl Verdict {
+    fn new(outcome: Outcome, actual: &str, reason: &str, message: &str) -> Verdict {
+        Verdict {
+            outcome,
+            actual: actual.to_string(),
+            reason: reason.to_string(),
+            message: message.to_string(),
+            related: Vec::new(),
+            diff: None,
+        }
+    }
+}
+
+fn summarize(rows: &[Row], expected: &str) -> Verdict {
     if rows.is_empty() {
         // Every rule response was skipped because the patched resource is not in the manifest.
-        return (
-            Outcome::Pass,
-            expected.to_string(),
-            "Skipped".to_string(),
-            "resource not found in the patched resources file".to_string(),
-            related,
-        );
+        return Verdict::new(Outcome::Pass, expected, "Skipped", "resource not found in the patched resources file");
     }
     if let Some(row) = rows.iter().find(|row| row.unsupported) {
-        return (Outcome::Unsupported, row.actual.clone(), row.reason.clone(), row.message.clone(), related);
+        return Verdict::new(Outcome::Unsupported, &row.actual, &row.reason, &row.message);
     }
     let deciding = rows
         .iter()
@@ -968,14 +1153,17 @@ fn summarize(rows: &[Row], expected: &str) -> (Outcome, String, String, String, 
         .or_else(|| rows.iter().find(|row| row.actual != "excluded"))
         .unwrap_or(&rows[0]);
     let outcome = if rows.iter().all(|row| row.ok) { Outcome::Pass } else { Outcome::Fail };
-    let _ = related;
-    (outcome, deciding.actual.clone(), deciding.reason.clone(), deciding.message.clone(), deciding.links.clone())
+    Verdict {
+        related: deciding.links.clone(),
+        diff: deciding.diff.clone(),
+        ..Verdict::new(outcome, &deciding.actual, &deciding.reason, &deciding.message)
+    }
 }
 
 /// Resolves a row's pointers to places in the policy file and the resource file.
-fn links(pointers: &[(Option<String>, Option<String>)], policy: &Loaded, resource: &Loaded) -> Vec<Related> {
+fn links(row: &Row, policy: &Loaded, resource: &Loaded) -> Vec<Related> {
     let mut out = Vec::new();
-    for (policy_pointer, resource_pointer) in pointers {
+    for (policy_pointer, resource_pointer) in &row.related {
         if let Some(pointer) = policy_pointer {
             out.push(Related {
                 at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
@@ -988,6 +1176,12 @@ fn links(pointers: &[(Option<String>, Option<String>)], policy: &Loaded, resourc
                 message: "the resource value that failed".to_string(),
             });
         }
+    }
+    for (pointer, message) in &row.notes {
+        out.push(Related {
+            at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+            message: message.clone(),
+        });
     }
     out
 }
@@ -1015,8 +1209,10 @@ fn resources_of(entry: &Value) -> Vec<String> {
 /// `name` matches any resource with that name; `ns/name` also checks the namespace. The kind is
 /// ignored, as the CLI ignores it.
 fn resource_matches(resource: &Value, reference: &str) -> bool {
-    let name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    // Called for every resource of every results entry: plain lookups, as `pointer` allocates per step.
+    let metadata = resource.get("metadata");
+    let field = |key: &str| metadata.and_then(|metadata| metadata.get(key)).and_then(Value::as_str).unwrap_or("");
+    let (name, namespace) = (field("name"), field("namespace"));
     match reference.split_once('/') {
         Some((expected_namespace, expected_name)) => expected_namespace == namespace && expected_name == name,
         None => reference == name,
@@ -1081,11 +1277,29 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .map(|loaded| &loaded.value)
         .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
         .collect();
-    for policy in cel_policies
-        .iter()
-        .filter(|policy| cel_kind_is(policy, "MutatingPolicy") || cel_kind_is(policy, "MutatingAdmissionPolicy"))
-    {
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        match kyverno_cel::admission::mutating_admission_policy(policy, &cel_request, &bindings_for(setup, policy)) {
+            Ok(outcome) => {
+                if let Some(patched) = &outcome.patched {
+                    current = patched.clone();
+                }
+                outcomes.push(PolicyOutcome::new(
+                    policy,
+                    vec![cel_response(policy, RuleType::Mutation, &outcome)],
+                    &current,
+                ));
+            }
+            Err(reason) => {
+                let mut dropped = PolicyOutcome::new(policy, Vec::new(), &current);
+                dropped.dropped = Some(format!("Kyverno gives no response for this MutatingAdmissionPolicy: {reason}"));
+                outcomes.push(dropped);
+            }
+        }
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingPolicy")) {
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
         let mut rules = Vec::new();
         if let Some(outcome) = outcome {
@@ -1094,7 +1308,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             }
             rules.push(cel_response(policy, RuleType::Mutation, &outcome));
         }
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in &policies {
         if !engine::policy_has(policy, "mutate") {
@@ -1103,11 +1317,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let request = build_request(setup, policy, &current, operation_override);
         let response = engine::mutate(policy, &current, &request);
         current = response.patched_resource.clone();
-        outcomes.push(PolicyOutcome {
-            policy_name: policy_name(policy),
-            rules: response.rules,
-            patched: response.patched_resource,
-        });
+        outcomes.push(PolicyOutcome::new(policy, response.rules, &response.patched_resource));
     }
     for policy in &policies {
         if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
@@ -1115,45 +1325,49 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         }
         let request = build_request(setup, policy, &current, operation_override);
         let rules = engine::validate(policy, &current, &request);
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
-    for policy in cel_policies
-        .iter()
-        .filter(|policy| cel_kind_is(policy, "ValidatingPolicy") || cel_kind_is(policy, "ValidatingAdmissionPolicy"))
-    {
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
-        let rules = kyverno_cel::validating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
-            .unwrap_or_default();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        let rules =
+            kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .unwrap_or_default();
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
+    }
+    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingPolicy")) {
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
+        let outcome = if kyverno_cel::is_json_mode(policy) {
+            // The CLI also hands every resource to JSON-mode policies, as plain JSON.
+            Some(kyverno_cel::validating_policy_json(policy, &current, &cel_request.exceptions, &cel_request.services))
+        } else {
+            kyverno_cel::validating_policy(policy, &cel_request)
+        };
+        let rules =
+            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
-        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        // The CLI compiles GeneratingPolicies with every CEL exception of the test, whatever their
+        // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
+        cel_request.exceptions = setup.cel_exceptions.clone();
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
             .unwrap_or_default();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "DeletingPolicy")) {
-        let cel_request = cel_request_for(setup, policy, &current, operation_override);
+        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
+        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let rules = kyverno_cel::deleting_policy(policy, &cel_request)
             .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
             .unwrap_or_default();
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ImageValidatingPolicy")) {
-        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        let reason = format!(
-            "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
-        );
-        let mut response =
-            RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
-        response.unsupported = Some(reason);
-        outcomes.push(PolicyOutcome {
-            policy_name: policy_name(policy),
-            rules: vec![response],
-            patched: current.clone(),
-        });
+        outcomes.push(PolicyOutcome::new(policy, vec![image_validating_unsupported(policy)], &current));
     }
     for policy in &policies {
         if !engine::policy_has(policy, "generate") {
@@ -1168,9 +1382,75 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         if rules.is_empty() {
             continue;
         }
-        outcomes.push(PolicyOutcome { policy_name: policy_name(policy), rules, patched: current.clone() });
+        outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     outcomes
+}
+
+/// Runs the policies on one JSON payload, as the CLI does for `jsonPayloads`: JSON-mode
+/// ValidatingPolicies and DeletingPolicies evaluate it; ClusterPolicies see no resource and answer
+/// without results; the other CEL kinds need an admission request and give no response.
+fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
+    let mut outcomes = Vec::new();
+    for loaded in &setup.policies {
+        let policy = &loaded.value;
+        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+        if matches!(kind, "ClusterPolicy" | "Policy") {
+            if engine::policy_has(policy, "mutate") || engine::policy_has(policy, "validate") {
+                outcomes.push(PolicyOutcome::new(policy, Vec::new(), payload));
+            }
+        } else if cel_kind_is(policy, "ValidatingPolicy") && kyverno_cel::is_json_mode(policy) {
+            let request = cel_request_for(setup, policy, payload, "");
+            let exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
+            let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
+            outcomes.push(PolicyOutcome::new(
+                policy,
+                vec![cel_response(policy, RuleType::Validation, &outcome)],
+                payload,
+            ));
+        } else if cel_kind_is(policy, "DeletingPolicy") {
+            let mut request = cel_request_for(setup, policy, payload, "");
+            request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
+            let rules = kyverno_cel::deleting_policy(policy, &request)
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .unwrap_or_default();
+            outcomes.push(PolicyOutcome::new(policy, rules, payload));
+        } else if cel_kind_is(policy, "ImageValidatingPolicy") {
+            outcomes.push(PolicyOutcome::new(policy, vec![image_validating_unsupported(policy)], payload));
+        }
+    }
+    outcomes
+}
+
+/// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
+fn image_validating_unsupported(policy: &Value) -> RuleResponse {
+    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    let reason = format!(
+        "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
+    );
+    let mut response =
+        RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
+    response.unsupported = Some(reason);
+    response
+}
+
+/// The bindings and params an admission policy is evaluated with.
+fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission::Bindings<'a> {
+    let name = policy_name(policy);
+    let binding_kind = format!("{}Binding", policy.get("kind").and_then(Value::as_str).unwrap_or(""));
+    kyverno_cel::admission::Bindings {
+        bindings: setup
+            .bindings
+            .iter()
+            .filter(|binding| {
+                binding.get("kind").and_then(Value::as_str) == Some(binding_kind.as_str())
+                    && binding.pointer("/spec/policyName").and_then(Value::as_str) == Some(name.as_str())
+            })
+            .collect(),
+        params: &setup.param_resources,
+        cluster: if setup.has_cluster { setup.cluster_objects.as_deref() } else { None },
+        cluster_scoped_kinds: CLUSTER_SCOPED_KINDS,
+    }
 }
 
 /// The CEL request for a resource: the Kyverno request plus the namespace object from the Values file.
@@ -1206,6 +1486,7 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
     let mut response = RuleResponse::new(&policy_name(policy), rule_type, status, outcome.message.clone());
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
+    response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
     response
 }
 
@@ -1320,19 +1601,20 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
 enum Comparison {
     Equal,
     NotFound,
-    Different(String),
+    /// A message for tables, and a unified diff (expected first) for editors.
+    Different(String, Option<String>),
     Error(String),
 }
 
 /// Compares an actual resource with the document of the same apiVersion, kind, namespace and name in a file.
 fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Comparison {
-    let text = match files.read(path) {
-        Ok(text) => text,
+    let documents = match files.documents(path) {
+        Ok(documents) => documents,
         Err(error) => return Comparison::Error(format!("failed to load resource ({error})")),
     };
     let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
     let mut candidates: Vec<Value> = Vec::new();
-    for document in crate::syntax::parse_file(&text) {
+    for document in documents {
         if document.value.is_null() {
             continue;
         }
@@ -1356,9 +1638,12 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     if normalized_actual == normalized_expected {
         Comparison::Equal
     } else {
-        Comparison::Different(format!(
-            "Patched resource didn't match the expected resource: expected {normalized_expected}, got {normalized_actual}"
-        ))
+        Comparison::Different(
+            format!(
+                "Patched resource didn't match the expected resource: expected {normalized_expected}, got {normalized_actual}"
+            ),
+            super::diff::resource_diff(&normalized_expected, &normalized_actual),
+        )
     }
 }
 

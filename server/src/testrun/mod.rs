@@ -4,6 +4,7 @@
 //! CLI real files. Runners never map positions: they name places as (file, document index, JSON pointer)
 //! and the `ide`/`report` layers turn those into line and column.
 
+pub mod diff;
 pub mod kyverno;
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,11 @@ pub trait FileSource: Sync {
     fn read(&self, path: &Path) -> Result<Arc<str>, String>;
     /// The entries of a directory, or `None` when `path` is not a directory.
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>>;
+    /// The parsed documents of a file. Sources that already hold parsed files (the editor's analysis)
+    /// hand them out instead of parsing again; the rest parse what `read` gives.
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+        self.read(path).map(|text| crate::syntax::parse_file(&text))
+    }
     /// The current time (RFC 3339) for policies that read the clock (`time_now()` in Kyverno's
     /// JMESPath). Runners below the front ends never read the clock themselves; `None` makes such
     /// expressions fail with a message instead.
@@ -102,6 +108,10 @@ pub struct TestResult {
     pub resource_id: Option<String>,
     #[serde(skip)]
     pub related: Vec<Related>,
+    /// For a mutated or generated resource that differs from the expected one: a unified diff of the
+    /// two, expected first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub diff: Option<String>,
 }
 
 /// A mistake in a test file or in a file it references (a missing path, an unknown policy name, ...).

@@ -16,6 +16,9 @@ pub struct LspClient {
     next_id: i64,
     /// Notifications and server requests seen while waiting for something else.
     pub backlog: Vec<Value>,
+    /// Results for requests from the server, by method (`workspace/configuration`); `None` leaves the
+    /// request unanswered. Other requests are answered with `null`.
+    pub answers: std::collections::HashMap<String, Option<Value>>,
 }
 
 const TIMEOUT: Duration = Duration::from_secs(20);
@@ -60,7 +63,7 @@ impl LspClient {
                 }
             }
         });
-        LspClient { child, stdin: Some(stdin), incoming, next_id: 1, backlog: Vec::new() }
+        LspClient { child, stdin: Some(stdin), incoming, next_id: 1, backlog: Vec::new(), answers: Default::default() }
     }
 
     fn stdin(&mut self) -> &mut ChildStdin {
@@ -121,7 +124,12 @@ impl LspClient {
                     if message.get("method").is_some() && message.get("id").is_some() {
                         // A request from the server (registerCapability, progress create): accept it.
                         let id = message["id"].clone();
-                        self.send(json!({"jsonrpc": "2.0", "id": id, "result": null}));
+                        let method = message["method"].as_str().unwrap_or("");
+                        match self.answers.get(method).cloned() {
+                            Some(Some(result)) => self.send(json!({"jsonrpc": "2.0", "id": id, "result": result})),
+                            Some(None) => {}
+                            None => self.send(json!({"jsonrpc": "2.0", "id": id, "result": null})),
+                        }
                     }
                     if predicate(&message) {
                         return message;

@@ -199,7 +199,25 @@ pub const MEMBER_FUNCTIONS: &[&str] = &[
 ];
 
 pub fn is_namespaced(name: &str) -> bool {
-    NAMESPACED.contains(&name)
+    NAMESPACED.contains(&canonical_name(name))
+}
+
+/// Kyverno's libraries answer to camelCase names too since 1.18 (`resource.get`, `generator.apply`,
+/// `image.getMetadata`, ...; `extensions/cel/libs/*/lib.go` of kyverno/sdk): the PascalCase name they
+/// stand for.
+pub fn canonical_name(name: &str) -> &str {
+    match name {
+        "resource.get" => "resource.Get",
+        "resource.list" => "resource.List",
+        "resource.post" => "resource.Post",
+        "image.getMetadata" => "image.GetMetadata",
+        "http.get" => "http.Get",
+        "http.post" => "http.Post",
+        "http.client" => "http.Client",
+        "globalContext.get" => "globalContext.Get",
+        "generator.apply" => "generator.Apply",
+        other => other,
+    }
 }
 
 fn no_overload(name: &str, args: &[Val]) -> String {
@@ -221,6 +239,7 @@ fn int_argument(value: &Val) -> Option<i64> {
 
 /// Calls a global function or operator.
 pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> EvalResult {
+    let name = canonical_name(name);
     match (name, args.as_slice()) {
         ("_+_", [a, b]) => {
             // Concatenation copies both sides: doubling a string forty times must run out of budget,

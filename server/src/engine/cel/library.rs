@@ -83,11 +83,12 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         }
         ("http.Get" | "http.Post", [Val::String(url), ..]) => {
             let method = if name == "http.Get" { "GET" } else { "POST" };
-            match services
-                .http_mocks
-                .iter()
-                .find(|(mock_method, mock_url, _)| mock_method.eq_ignore_ascii_case(method) && mock_url == url.as_ref())
-            {
+            // A mock for the method wins over one that names no method, which answers any.
+            let for_url = || services.http_mocks.iter().filter(|(_, mock_url, _)| mock_url == url.as_ref());
+            let found = for_url()
+                .find(|(mock_method, _, _)| mock_method.eq_ignore_ascii_case(method))
+                .or_else(|| for_url().find(|(mock_method, _, _)| mock_method.is_empty()));
+            match found {
                 Some((_, _, body)) => Ok(Val::from_json(body)),
                 None => Err(format!("http {method} {url}: no network in offline evaluation and no mocked response")),
             }

@@ -68,7 +68,7 @@ pub struct Services {
     pub image_data: Map<String, Value>,
     /// Global context entries by name for `globalContext.Get`.
     pub global_context: Map<String, Value>,
-    /// Mocked HTTP responses: (method, url, body).
+    /// Mocked HTTP responses: (method, url, response); an empty method answers any method.
     pub http_mocks: Vec<(String, String, Value)>,
     /// The time `time.now()` answers, in nanoseconds since the epoch; 0 means the process-wide time
     /// set by the front end ([`set_now`]).

@@ -8,7 +8,7 @@ mod checks;
 mod diagnostics;
 mod expansion;
 mod input;
-mod lexer;
+pub mod lexer;
 mod limits;
 mod matching;
 mod parameters;

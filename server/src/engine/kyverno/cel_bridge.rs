@@ -22,11 +22,13 @@ pub fn services(request: &Request) -> Services {
         http_mocks: request
             .api_call_mocks
             .iter()
+            // The CLI serves a mocked response as `{body, statusCode}`, the shape `http.get` answers
+            // (`cmd/cli/kubectl-kyverno/commands/test/test.go`, `buildHTTPMockIndex`).
             .map(|mock| {
                 (
-                    if mock.method.is_empty() { "GET".to_string() } else { mock.method.clone() },
+                    mock.method.to_ascii_uppercase(),
                     mock.url.clone(),
-                    mock.body.clone(),
+                    json!({"body": mock.body, "statusCode": mock.status}),
                 )
             })
             .collect(),
@@ -66,6 +68,7 @@ pub fn cel_request(resource: &Value, request: &Request) -> cel_policies::Request
         namespace_object,
         subresource: request.subresource.clone(),
         resources: request.cluster_resources.clone(),
+        exceptions: Vec::new(),
         services,
     }
 }
@@ -84,6 +87,7 @@ pub fn validate_cel(rule_name: &str, validate: &Value, resource: &Value, request
     };
     let mut response = RuleResponse::new(rule_name, RuleType::Validation, status, outcome.message);
     response.policy_pointer = outcome.pointer;
+    response.notes = outcome.notes.into_iter().map(|note| (note.pointer, note.message)).collect();
     Some(response)
 }
 

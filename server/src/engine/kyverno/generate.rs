@@ -13,13 +13,13 @@ use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
 pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
     let namespace = policy_namespace(policy);
     let mut responses = Vec::new();
-    for rule in super::autogen::compute_rules(policy) {
+    for rule in super::autogen::compute_rules_cached(policy).iter() {
         let Some(generate) = rule.get("generate") else {
             continue;
         };
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(resource, request);
-        if !matching::rule_matches(&rule, &effective, request, &namespace) {
+        if !matching::rule_matches(rule, &effective, request, &namespace) {
             continue;
         }
         let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);

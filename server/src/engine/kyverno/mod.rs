@@ -74,6 +74,9 @@ pub struct RuleResponse {
     pub generated: Vec<Value>,
     /// The existing resource a mutate-existing rule patched (as patched).
     pub patched_target: Option<Value>,
+    /// Other nodes of the policy that explain the result, as (pointer, message): evaluated CEL audit
+    /// annotations. Pointers are relative to the policy document once the rule is placed.
+    pub notes: Vec<(String, String)>,
 }
 
 impl RuleResponse {
@@ -88,6 +91,7 @@ impl RuleResponse {
             resource_pointer: None,
             generated: Vec::new(),
             patched_target: None,
+            notes: Vec::new(),
         }
     }
 }
@@ -146,7 +150,7 @@ pub struct MutateResponse {
 
 /// The rules of a policy after autogen, as values.
 pub fn policy_rules(policy: &Value) -> Vec<Value> {
-    autogen::compute_rules(policy)
+    autogen::compute_rules_cached(policy).as_ref().clone()
 }
 
 /// Runs the mutate rules of `policy` on `resource`.

@@ -17,7 +17,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
     let mut patched = resource.clone();
     let mut rules = Vec::new();
     let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
-    for rule in super::autogen::compute_rules(policy) {
+    for rule in super::autogen::compute_rules_cached(policy).iter() {
         // `applyRules: One` stops at the first rule that applied.
         if apply_one
             && rules
@@ -31,7 +31,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
         };
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(&patched, request);
-        if !matching::rule_matches(&rule, &effective, request, &namespace) {
+        if !matching::rule_matches(rule, &effective, request, &namespace) {
             continue;
         }
         let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);

@@ -16,7 +16,7 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
     let (base_context, effective) = request_context(resource, request);
     let mut responses = Vec::new();
     let apply_one = policy.pointer("/spec/applyRules").and_then(Value::as_str) == Some("One");
-    for (index, rule) in super::autogen::compute_rules(policy).iter().enumerate() {
+    for (index, rule) in super::autogen::compute_rules_cached(policy).iter().enumerate() {
         // `applyRules: One` stops at the first rule that passed or failed.
         if apply_one
             && responses
@@ -75,6 +75,9 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             let (source_index, inner) =
                 super::autogen::source_pointer(policy, index, name, response.policy_pointer.as_deref().unwrap_or(""));
             response.policy_pointer = Some(format!("/spec/rules/{source_index}/validate{inner}"));
+            for note in &mut response.notes {
+                note.0 = format!("/spec/rules/{source_index}/validate{}", note.0);
+            }
             responses.push(response);
         }
     }

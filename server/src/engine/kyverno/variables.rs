@@ -297,6 +297,34 @@ pub fn has_variables(text: &str) -> bool {
     variable_regex().is_match(text)
 }
 
+/// The byte ranges of the `{{ }}` variables of a string, braces included, as substitution finds them
+/// (escaped `\{{` left out; adjacent variables each found, as the substitution loop finds them in turn).
+pub fn variable_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    let mut from = 0;
+    while from < text.len() {
+        let Some(found) = variable_regex().captures_at(text, from).and_then(|captures| captures.get(2)) else {
+            break;
+        };
+        ranges.push(found.range());
+        // The next variable may directly follow this one: let its closing `}` serve as the character before.
+        from = found.end() - 1;
+    }
+    ranges
+}
+
+/// Parses the expression of a variable the way substitution does. On failure, the character offset in
+/// `expression` where parsing stopped and why.
+pub fn check_expression(expression: &str) -> Result<(), (usize, String)> {
+    compile_lenient(expression).map(|_| ()).map_err(|error| {
+        let reason = match error.reason {
+            jmespath::ErrorReason::Parse(message) => message,
+            other => other.to_string(),
+        };
+        (error.offset, reason)
+    })
+}
+
 /// Options of one substitution pass.
 #[derive(Clone, Copy, Default)]
 pub struct SubstituteOptions<'a> {

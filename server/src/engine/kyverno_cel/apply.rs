@@ -175,15 +175,30 @@ pub fn collect_generator_calls(
         let Val::List(items) = objects else {
             return Err("generator.Apply needs a list of objects".to_string());
         };
-        for item in items.iter() {
-            let mut object = item.to_json();
+        // A list (what `resource.list` returns) stands for its items.
+        let objects: Vec<Value> = items
+            .iter()
+            .flat_map(|item| match item.to_json() {
+                Value::Object(mut map) if matches!(map.get("items"), Some(Value::Array(_))) => {
+                    match map.remove("items") {
+                        Some(Value::Array(inner)) => inner,
+                        _ => Vec::new(),
+                    }
+                }
+                other => vec![other],
+            })
+            .collect();
+        for mut object in objects {
+            // The namespace argument wins over the object's own, and an empty one removes it, as the
+            // CLI's generator context sets it (`pkg/cel/libs/fake_context.go`, `GenerateResources`).
             if let (Val::String(namespace), Some(map)) = (&namespace, object.as_object_mut()) {
                 let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-                if let Some(metadata) = metadata.as_object_mut()
-                    && !namespace.is_empty()
-                    && !metadata.contains_key("namespace")
-                {
-                    metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+                if let Some(metadata) = metadata.as_object_mut() {
+                    if namespace.is_empty() {
+                        metadata.shift_remove("namespace");
+                    } else {
+                        metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+                    }
                 }
             }
             out.push(object);
@@ -201,7 +216,7 @@ fn evaluate_node(node: &IdedExpr, activation: &Activation, services: &Services) 
 fn find_apply_calls<'a>(expr: &'a IdedExpr, out: &mut Vec<&'a IdedExpr>) {
     match &expr.expr {
         Expr::Call(call) => {
-            let is_apply = call.func_name == "Apply"
+            let is_apply = (call.func_name == "Apply" || call.func_name == "apply")
                 && call
                     .target
                     .as_deref()

@@ -61,6 +61,11 @@ pub fn expression_at(document: &Value, pointer: &str) -> Option<ExpressionContex
     Some(ExpressionContext { variables, declared })
 }
 
+/// The pointers of every CEL expression of a document (for the editor's colouring).
+pub fn expression_pointers(document: &Value) -> Vec<String> {
+    expressions(document).into_iter().map(|(pointer, _)| pointer).collect()
+}
+
 /// Every CEL expression of the document, by pointer, with the variables it may use.
 fn expressions(document: &Value) -> Vec<(String, &'static [&'static str])> {
     let mut out: Vec<(String, &'static [&'static str])> = Vec::new();

@@ -183,3 +183,100 @@ pub fn restore_controller(controller: &Value, view: &Value) -> Value {
     }
     restored
 }
+
+/// A `MatchResources` block (an admission policy's `matchConstraints`, a binding's `matchResources`) as
+/// Kyverno's CEL matcher reads it (`pkg/cel/matching/matcher.go`, `Match`, which follows Kubernetes'
+/// policy matcher): the namespace selector, the object selector (object or old object), the excluded
+/// rules, then the resource rules, where an empty list of resource rules matches every resource.
+pub fn matches_resources(constraints: &Value, request: &Request) -> bool {
+    let subject = request.subject();
+    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    let namespace = subject.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    if let Some(selector) = constraints.get("namespaceSelector").filter(|selector| selector_has_rules(selector))
+        && !(namespace.is_empty() && kind != "Namespace")
+    {
+        // A Namespace being created or updated is judged by its own labels.
+        let own_labels =
+            kind == "Namespace" && request.subresource.is_empty() && matches!(request.operation(), "CREATE" | "UPDATE");
+        let labels = if own_labels {
+            subject.pointer("/metadata/labels").cloned().unwrap_or(Value::Null)
+        } else {
+            request
+                .namespace_object
+                .as_ref()
+                .and_then(|object| object.pointer("/metadata/labels").cloned())
+                .unwrap_or(Value::Null)
+        };
+        if !label_selector_matches(selector, &labels) {
+            return false;
+        }
+    }
+    if let Some(selector) = constraints.get("objectSelector").filter(|selector| selector_has_rules(selector)) {
+        let matches = |object: &Value| {
+            !object.is_null()
+                && label_selector_matches(selector, &object.pointer("/metadata/labels").cloned().unwrap_or(Value::Null))
+        };
+        if !(matches(&request.object) || matches(&request.old_object)) {
+            return false;
+        }
+    }
+    let rules = |key: &str| constraints.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if rules("excludeResourceRules").iter().any(|rule| admission_rule_matches(rule, request)) {
+        return false;
+    }
+    let included = rules("resourceRules");
+    included.is_empty() || included.iter().any(|rule| admission_rule_matches(rule, request))
+}
+
+fn selector_has_rules(selector: &Value) -> bool {
+    selector.get("matchLabels").and_then(Value::as_object).is_some_and(|labels| !labels.is_empty())
+        || selector.get("matchExpressions").and_then(Value::as_array).is_some_and(|items| !items.is_empty())
+}
+
+/// One named rule with operations, as Kubernetes matches it (`webhook/predicates/rules`): every list must
+/// name the request's value or `*` (an absent list matches nothing), `resources` entries are
+/// `resource[/subresource]`, and `resourceNames` (when given) must list the name.
+fn admission_rule_matches(rule: &Value, request: &Request) -> bool {
+    let subject = request.subject();
+    let api_version = subject.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    let plural = plural_of(kind);
+    let names_value = |key: &str, value: &str| {
+        rule.get(key)
+            .and_then(Value::as_array)
+            .is_some_and(|items| items.iter().filter_map(Value::as_str).any(|item| item == "*" || item == value))
+    };
+    let resource_ok = rule.get("resources").and_then(Value::as_array).is_some_and(|items| {
+        items.iter().filter_map(Value::as_str).any(|item| {
+            let (resource, subresource) = item.split_once('/').unwrap_or((item, ""));
+            (resource == "*" || resource == plural) && (subresource == "*" || subresource == request.subresource)
+        })
+    });
+    let namespace = subject.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let scope_ok = match rule.get("scope").and_then(Value::as_str) {
+        Some("Namespaced") => plural != "namespaces" && !namespace.is_empty(),
+        Some("Cluster") => plural == "namespaces" || namespace.is_empty(),
+        _ => true,
+    };
+    let name_ok = match rule.get("resourceNames").and_then(Value::as_array).filter(|names| !names.is_empty()) {
+        None => true,
+        Some(names) => {
+            let name = subject.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let generate_name = subject.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("");
+            names.iter().filter_map(Value::as_str).any(|wanted| {
+                if name.is_empty() {
+                    !generate_name.is_empty() && generate_name.starts_with(wanted)
+                } else {
+                    wanted == name
+                }
+            })
+        }
+    };
+    scope_ok
+        && names_value("operations", request.operation())
+        && names_value("apiGroups", group)
+        && names_value("apiVersions", version)
+        && resource_ok
+        && name_ok
+}

@@ -2,8 +2,10 @@
 //! DeletingPolicy and their Namespaced forms, `validate.cel` inside ClusterPolicy, and Gatekeeper's
 //! K8sNativeValidation code blocks. Findings name places as JSON pointers into the policy.
 
+pub mod admission;
 pub mod apply;
 pub mod diagnostics;
+pub mod exceptions;
 pub mod matching;
 
 use serde_json::{Map, Value, json};
@@ -26,6 +28,8 @@ pub struct Request {
     pub subresource: String,
     /// Resources the test supplies besides the one under evaluation: params for paramRef lookups.
     pub resources: Vec<Value>,
+    /// The CEL PolicyExceptions that name the policy under evaluation.
+    pub exceptions: Vec<Value>,
     pub services: Services,
 }
 
@@ -69,11 +73,20 @@ pub struct Outcome {
     /// The resource after a MutatingPolicy, or the resources a GeneratingPolicy creates.
     pub patched: Option<Value>,
     pub generated: Vec<Value>,
+    /// Facts about other nodes of the policy that explain the result: evaluated audit annotations.
+    pub notes: Vec<Note>,
+}
+
+/// A message about a node of the policy, named by its pointer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Note {
+    pub pointer: String,
+    pub message: String,
 }
 
 impl Outcome {
     fn new(status: Status, message: impl Into<String>, pointer: Option<String>) -> Self {
-        Outcome { status, message: message.into(), pointer, patched: None, generated: Vec::new() }
+        Outcome { status, message: message.into(), pointer, patched: None, generated: Vec::new(), notes: Vec::new() }
     }
 }
 
@@ -234,18 +247,35 @@ fn match_conditions(
     }
 }
 
+/// Whose semantics a list of validations follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Flavor {
+    /// The Kubernetes validator (`k8s.io/apiserver/pkg/admission/plugin/policy/validating/validator.go`),
+    /// behind ValidatingAdmissionPolicy and `validate.cel`: a result other than `true` denies, and the
+    /// message falls back to `failed expression: ...`.
+    Kubernetes,
+    /// Kyverno's ValidatingPolicy compiler (`pkg/cel/policies/vpol/compiler/policy.go`,
+    /// `evaluateWithData`): a result that is not a boolean is an error, and the message falls back to
+    /// `CEL expression validation failed at index N`.
+    Kyverno,
+}
+
 /// Evaluates a list of validations (`expression`, `message`, `messageExpression`): the first failure wins.
-fn run_validations(validations: Option<&Value>, base: &str, activation: &Activation, services: &Services) -> Outcome {
+fn run_validations(
+    validations: Option<&Value>,
+    base: &str,
+    activation: &Activation,
+    services: &Services,
+    flavor: Flavor,
+) -> Outcome {
     let items = validations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     for (index, validation) in items.iter().enumerate() {
         let pointer = format!("{base}/{index}/expression");
         let expression = validation.get("expression").and_then(Value::as_str).unwrap_or("");
-        match run(expression, activation, services) {
-            Ok(Val::Bool(true)) => {}
-            Ok(Val::Bool(false)) => {
-                let message = validation_message(validation, activation, services, expression);
-                return Outcome::new(Status::Fail, message, Some(pointer));
-            }
+        let denied = match run(expression, activation, services) {
+            Ok(Val::Bool(true)) => false,
+            Ok(Val::Bool(false)) => true,
+            Ok(_) if flavor == Flavor::Kubernetes => true,
             Ok(other) => {
                 return Outcome::new(
                     Status::Error,
@@ -254,22 +284,155 @@ fn run_validations(validations: Option<&Value>, base: &str, activation: &Activat
                 );
             }
             Err(error) => return Outcome::new(Status::Error, error, Some(pointer)),
+        };
+        if denied {
+            let message = match flavor {
+                Flavor::Kubernetes => validation_message(validation, activation, services, expression),
+                Flavor::Kyverno => kyverno_validation_message(validation, index, activation, services),
+            };
+            return Outcome::new(Status::Fail, message, Some(pointer));
         }
     }
     Outcome::new(Status::Pass, "", None)
 }
 
+/// The message of a denied validation as the Kubernetes validator composes it: the `messageExpression`
+/// when it gives a non-blank single-line string, else `message`, else the expression itself.
 fn validation_message(validation: &Value, activation: &Activation, services: &Services, expression: &str) -> String {
     if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str)
         && let Ok(Val::String(text)) = run(message_expression, activation, services)
         && !text.trim().is_empty()
+        && !text.contains('\n')
     {
-        return text.to_string();
+        return text.trim().to_string();
     }
-    if let Some(message) = validation.get("message").and_then(Value::as_str) {
-        return message.to_string();
+    if let Some(message) = validation.get("message").and_then(Value::as_str).filter(|text| !text.trim().is_empty()) {
+        return message.trim().to_string();
     }
     format!("failed expression: {}", expression.trim())
+}
+
+/// The message of a failed validation of a Kyverno CEL policy: a `messageExpression` wins even when it
+/// fails (its error becomes the message), then `message`, then the index of the validation.
+fn kyverno_validation_message(
+    validation: &Value,
+    index: usize,
+    activation: &Activation,
+    services: &Services,
+) -> String {
+    let mut message = validation.get("message").and_then(Value::as_str).unwrap_or("").to_string();
+    if let Some(message_expression) = validation.get("messageExpression").and_then(Value::as_str)
+        && !message_expression.is_empty()
+    {
+        message = match run(message_expression, activation, services) {
+            Ok(Val::String(text)) => text.to_string(),
+            Ok(other) => format!("failed to convert message expression to string: got {}", other.type_name()),
+            Err(error) => format!("failed to evaluate message expression: {error}"),
+        };
+    }
+    if message.is_empty() { format!("CEL expression validation failed at index {index}") } else { message }
+}
+
+/// One evaluated `auditAnnotations` entry of a Kyverno CEL policy.
+struct Annotation {
+    key: String,
+    value: String,
+    pointer: String,
+}
+
+/// Evaluates `auditAnnotations` the way Kyverno's CEL policies do (`evaluateAuditAnnotations` in
+/// `pkg/cel/policies/{vpol,mpol,gpol}/compiler/policy.go`): an empty string publishes nothing, an
+/// expression that fails or gives anything but a string (null included) is an error of the policy.
+fn kyverno_annotations(
+    annotations: Option<&Value>,
+    activation: &Activation,
+    services: &Services,
+) -> Result<Vec<Annotation>, Box<Outcome>> {
+    let mut out = Vec::new();
+    for (index, annotation) in
+        annotations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        let key = annotation.get("key").and_then(Value::as_str).unwrap_or("").to_string();
+        let pointer = format!("/spec/auditAnnotations/{index}/valueExpression");
+        let expression = annotation.get("valueExpression").and_then(Value::as_str).unwrap_or("");
+        match run(expression, activation, services) {
+            Ok(Val::String(text)) if text.is_empty() => {}
+            Ok(Val::String(text)) => out.push(Annotation { key, value: text.to_string(), pointer }),
+            Ok(other) => {
+                return Err(Box::new(Outcome::new(
+                    Status::Error,
+                    format!(
+                        "failed to convert auditAnnotation '{key}' expression: type conversion error from '{}' to 'string'",
+                        other.type_name()
+                    ),
+                    Some(pointer),
+                )));
+            }
+            Err(error) => {
+                return Err(Box::new(Outcome::new(
+                    Status::Error,
+                    format!("failed to evaluate auditAnnotation '{key}': {error}"),
+                    Some(pointer),
+                )));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Publishes evaluated annotations on an outcome: each becomes a note at its expression, and, as
+/// Kyverno's report results read rule properties (`pkg/utils/report/results.go`,
+/// `ToPolicyReportResult`), an annotation keyed `message`, or `passMessage`/`failMessage`/... for the
+/// outcome's status, replaces the message `kyverno test` prints.
+fn publish_annotations(outcome: &mut Outcome, annotations: Vec<Annotation>) {
+    let status_key = match outcome.status {
+        Status::Pass => "passMessage",
+        Status::Fail => "failMessage",
+        Status::Error => "errorMessage",
+        Status::Skip => "skipMessage",
+    };
+    for key in [status_key, "message"] {
+        if let Some(annotation) = annotations.iter().find(|annotation| annotation.key == key) {
+            outcome.message = annotation.value.clone();
+        }
+    }
+    for annotation in annotations {
+        outcome.notes.push(Note {
+            pointer: annotation.pointer,
+            message: format!("audit annotation {}: {}", annotation.key, annotation.value),
+        });
+    }
+}
+
+/// Evaluates `auditAnnotations` the way the Kubernetes validator does for ValidatingAdmissionPolicy and
+/// `validate.cel`: a value (trimmed) is published, empty or null publishes nothing, and a failure is
+/// recorded beside the decision without changing it (Kyverno reads only the decisions).
+pub(crate) fn kubernetes_annotations(
+    annotations: Option<&Value>,
+    base: &str,
+    activation: &Activation,
+    services: &Services,
+) -> Vec<Note> {
+    let mut notes = Vec::new();
+    for (index, annotation) in
+        annotations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        let key = annotation.get("key").and_then(Value::as_str).unwrap_or("");
+        let pointer = format!("{base}/{index}/valueExpression");
+        let expression = annotation.get("valueExpression").and_then(Value::as_str).unwrap_or("");
+        let message = match run(expression, activation, services) {
+            Ok(Val::String(text)) if text.trim().is_empty() => continue,
+            Ok(Val::String(text)) => format!("audit annotation {key}: {}", text.trim()),
+            Ok(Val::Null) => continue,
+            Ok(other) => format!(
+                "audit annotation {key} failed (the result is unchanged): valueExpression resulted in unsupported return type {}; it must be a string or null",
+                other.type_name()
+            ),
+            Err(error) => format!("audit annotation {key} failed (the result is unchanged): {error}"),
+        };
+        notes.push(Note { pointer, message });
+    }
+    notes
 }
 
 /// Runs `validate.cel` of a ClusterPolicy or Policy rule. `pointer` is the rule's `validate/cel` pointer.
@@ -282,7 +445,20 @@ pub fn validate_cel(cel: &Value, pointer: &str, request: &Request) -> Outcome {
     if let Err(error) = bind_variables(&mut activation, cel.get("variables"), &request.services) {
         return Outcome::new(Status::Error, error, Some(format!("{pointer}/variables")));
     }
-    run_validations(cel.get("expressions"), &format!("{pointer}/expressions"), &activation, &request.services)
+    let mut outcome = run_validations(
+        cel.get("expressions"),
+        &format!("{pointer}/expressions"),
+        &activation,
+        &request.services,
+        Flavor::Kubernetes,
+    );
+    outcome.notes = kubernetes_annotations(
+        cel.get("auditAnnotations"),
+        &format!("{pointer}/auditAnnotations"),
+        &activation,
+        &request.services,
+    );
+    outcome
 }
 
 /// `celPreconditions` of a rule: `Ok(true)` when every condition holds.
@@ -367,21 +543,172 @@ pub fn pod_view(resource: &Value) -> Option<Value> {
     Some(Value::Object(view))
 }
 
+/// Whether a policy says `failurePolicy: Ignore`: then a matchCondition (or an exception's condition)
+/// that cannot be evaluated means "does not match" instead of an error.
+fn ignores_failures(policy: &Value) -> bool {
+    policy.pointer("/spec/failurePolicy").and_then(Value::as_str) == Some("Ignore")
+}
+
+/// `matchConditions` under the policy's failure policy: with `Ignore`, an error skips the policy.
+fn policy_match_conditions(
+    policy: &Value,
+    activation: &Activation,
+    services: &Services,
+) -> Result<Option<String>, (String, String)> {
+    match match_conditions(policy.pointer("/spec/matchConditions"), "/spec/matchConditions", activation, services) {
+        Err((_, pointer)) if ignores_failures(policy) => Ok(Some(pointer)),
+        other => other,
+    }
+}
+
+/// Checks the request's CEL exceptions against the request as admitted (for autogen, the controller,
+/// not its pod view: Kyverno compiles exception conditions unchanged). `Err` carries the outcome that
+/// replaces the policy's own.
+/// The activation a ValidatingPolicy or MutatingPolicy evaluates in, once its exceptions, variables and
+/// match conditions allow it to run; otherwise the outcome that ends the evaluation there.
+fn policy_activation(
+    policy: &Value,
+    spec: &Value,
+    request: &Request,
+    applicable: &Request,
+) -> Result<Activation, Box<Outcome>> {
+    let allowed = exception_verdict(policy, request)?;
+    let mut activation = base_activation(applicable, None);
+    activation.bind("exceptions", allowed);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
+        return Err(Box::new(Outcome::new(Status::Error, error, Some("/spec/variables".to_string()))));
+    }
+    match policy_match_conditions(policy, &activation, &applicable.services) {
+        Ok(None) => Ok(activation),
+        Ok(Some(pointer)) => Err(Box::new(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer)))),
+        Err((error, pointer)) => Err(Box::new(Outcome::new(Status::Error, error, Some(pointer)))),
+    }
+}
+
+fn exception_verdict(policy: &Value, request: &Request) -> Result<Val, Box<Outcome>> {
+    if request.exceptions.is_empty() {
+        return Ok(exceptions::no_exceptions());
+    }
+    let activation = base_activation(request, None);
+    match exceptions::check(&request.exceptions, &activation, &request.services, ignores_failures(policy)) {
+        exceptions::Verdict::Evaluate(allowed) => Ok(allowed),
+        exceptions::Verdict::Decided(outcome) => Err(Box::new(outcome)),
+    }
+}
+
+/// Whether a ValidatingPolicy evaluates plain JSON (`spec.evaluation.mode: JSON`) instead of admission
+/// requests.
+pub fn is_json_mode(policy: &Value) -> bool {
+    policy.pointer("/spec/evaluation/mode").and_then(Value::as_str) == Some("JSON")
+}
+
 /// Runs a ValidatingPolicy (or its Namespaced form) on the request. `None` when the policy does not apply.
+///
+/// `spec.validationActions` (Deny, Audit, Warn) do not change the result `kyverno test` sees: the engine
+/// reports a failed validation as `fail` whatever the actions (`pkg/cel/policies/vpol/engine/engine.go`,
+/// `handlePolicy`), and the CLI compares results through `report.ComputePolicyReportResult(false, ...)`
+/// (`cmd/cli/kubectl-kyverno/commands/test/command.go`, `compareExpectedRuleResult`), whose audit-as-warn
+/// conversion is off, so a failing Audit or Warn policy is `fail`, never `warn`.
 pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
+    if policy.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy") {
+        return admission::validating_admission_policy(policy, request, &admission::Bindings::default());
+    }
     let spec = policy.get("spec")?;
-    let request = matching::applicable_request(policy, request)?;
-    let params = None;
-    let mut activation = base_activation(&request, params);
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    let applicable = matching::applicable_request(policy, request)?;
+    let activation = match policy_activation(policy, spec, request, &applicable) {
+        Ok(activation) => activation,
+        Err(outcome) => return Some(*outcome),
+    };
+    let mut outcome = run_validations(
+        spec.get("validations"),
+        "/spec/validations",
+        &activation,
+        &applicable.services,
+        Flavor::Kyverno,
+    );
+    if matches!(outcome.status, Status::Pass | Status::Fail) {
+        match kyverno_annotations(spec.get("auditAnnotations"), &activation, &applicable.services) {
+            Ok(annotations) => publish_annotations(&mut outcome, annotations),
+            Err(error) => return Some(*error),
+        }
     }
-    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &request.services) {
+    Some(outcome)
+}
+
+/// Runs a ValidatingPolicy in JSON mode on a payload (a test's JSON payload, or a resource seen as plain
+/// JSON): no match constraints, `object` is the payload, and no request, old object or namespace, as in
+/// `evaluateJson` of Kyverno's compiler. JSON mode compiles no audit annotations.
+pub fn validating_policy_json(policy: &Value, payload: &Value, exceptions: &[Value], services: &Services) -> Outcome {
+    let spec = policy.get("spec").unwrap_or(&Value::Null);
+    let mut activation = Activation::new();
+    activation.bind_json("object", payload);
+    for name in ["oldObject", "request", "namespaceObject", "params"] {
+        activation.bind(name, Val::Null);
+    }
+    let allowed = if exceptions.is_empty() {
+        exceptions::no_exceptions()
+    } else {
+        match exceptions::check(exceptions, &activation, services, ignores_failures(policy)) {
+            exceptions::Verdict::Evaluate(allowed) => allowed,
+            exceptions::Verdict::Decided(outcome) => return outcome,
+        }
+    };
+    activation.bind("exceptions", allowed);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), services) {
+        return Outcome::new(Status::Error, error, Some("/spec/variables".to_string()));
+    }
+    match policy_match_conditions(policy, &activation, services) {
         Ok(None) => {}
-        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
-        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+        Ok(Some(pointer)) => return Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer)),
+        Err((error, pointer)) => return Outcome::new(Status::Error, error, Some(pointer)),
     }
-    Some(run_validations(spec.get("validations"), "/spec/validations", &activation, &request.services))
+    run_validations(spec.get("validations"), "/spec/validations", &activation, services, Flavor::Kyverno)
+}
+
+/// Applies `mutations` (JSON patches and apply configurations built by CEL) in order, each seeing the
+/// object as the previous one left it. `Err` is the error message with the failing mutation's pointer.
+fn apply_mutations(
+    mutations: Option<&Value>,
+    object: &Value,
+    activation: &mut Activation,
+    services: &Services,
+) -> Result<Value, (String, String)> {
+    let mut current = object.clone();
+    for (index, mutation) in
+        mutations.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+    {
+        activation.bind_json("object", &current);
+        let patch_type = mutation.get("patchType").and_then(Value::as_str).unwrap_or("");
+        let pointer = format!("/spec/mutations/{index}");
+        if patch_type == "JSONPatch" || mutation.get("jsonPatch").is_some() {
+            let expression_pointer = format!("{pointer}/jsonPatch/expression");
+            let expression = mutation.pointer("/jsonPatch/expression").and_then(Value::as_str).unwrap_or("");
+            match run(expression, activation, services) {
+                Ok(Val::List(operations)) => {
+                    current = apply::json_patch(&current, &operations).map_err(|error| (error, expression_pointer))?;
+                }
+                Ok(other) => {
+                    return Err((format!("jsonPatch must return a list, got {}", other.type_name()), pointer));
+                }
+                Err(error) => return Err((error, expression_pointer)),
+            }
+        } else {
+            let expression_pointer = format!("{pointer}/applyConfiguration/expression");
+            let expression = mutation.pointer("/applyConfiguration/expression").and_then(Value::as_str).unwrap_or("");
+            match run(expression, activation, services) {
+                Ok(value @ Val::Map(_)) => current = apply::apply_configuration(&current, &value.to_json()),
+                Ok(other) => {
+                    return Err((
+                        format!("applyConfiguration must return an object, got {}", other.type_name()),
+                        pointer,
+                    ));
+                }
+                Err(error) => return Err((error, expression_pointer)),
+            }
+        }
+    }
+    activation.bind_json("object", &current);
+    Ok(current)
 }
 
 /// Runs a MutatingPolicy on the request: the outcome carries the patched resource. `None` when the policy
@@ -391,85 +718,44 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let applicable = matching::applicable_request(policy, request)?;
     let autogen_kind = (applicable.object != request.object)
         .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
-    let mut activation = base_activation(&applicable, None);
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
-        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
-    }
-    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &applicable.services) {
-        Ok(None) => {}
-        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
-        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
-    }
-    let mut current = applicable.object.clone();
-    for (index, mutation) in
-        spec.get("mutations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
-    {
-        activation.bind_json("object", &current);
-        let patch_type = mutation.get("patchType").and_then(Value::as_str).unwrap_or("");
-        let pointer = format!("/spec/mutations/{index}");
-        if patch_type == "JSONPatch" || mutation.get("jsonPatch").is_some() {
-            let expression = mutation.pointer("/jsonPatch/expression").and_then(Value::as_str).unwrap_or("");
-            match run(expression, &activation, &applicable.services) {
-                Ok(Val::List(operations)) => match apply::json_patch(&current, &operations) {
-                    Ok(patched) => current = patched,
-                    Err(error) => {
-                        return Some(Outcome::new(
-                            Status::Error,
-                            error,
-                            Some(format!("{pointer}/jsonPatch/expression")),
-                        ));
-                    }
-                },
-                Ok(other) => {
-                    return Some(Outcome::new(
-                        Status::Error,
-                        format!("jsonPatch must return a list, got {}", other.type_name()),
-                        Some(pointer),
-                    ));
-                }
-                Err(error) => {
-                    return Some(Outcome::new(Status::Error, error, Some(format!("{pointer}/jsonPatch/expression"))));
-                }
-            }
-        } else {
-            let expression = mutation.pointer("/applyConfiguration/expression").and_then(Value::as_str).unwrap_or("");
-            match run(expression, &activation, &applicable.services) {
-                Ok(value @ Val::Map(_)) => current = apply::apply_configuration(&current, &value.to_json()),
-                Ok(other) => {
-                    return Some(Outcome::new(
-                        Status::Error,
-                        format!("applyConfiguration must return an object, got {}", other.type_name()),
-                        Some(pointer),
-                    ));
-                }
-                Err(error) => {
-                    return Some(Outcome::new(
-                        Status::Error,
-                        error,
-                        Some(format!("{pointer}/applyConfiguration/expression")),
-                    ));
-                }
-            }
-        }
-    }
+    let mut activation = match policy_activation(policy, spec, request, &applicable) {
+        Ok(activation) => activation,
+        Err(outcome) => return Some(*outcome),
+    };
+    let current =
+        match apply_mutations(spec.get("mutations"), &applicable.object, &mut activation, &applicable.services) {
+            Ok(current) => current,
+            Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+        };
+    // Audit annotations see the object as mutated, as in Kyverno's `evaluate`.
+    let annotations = match kyverno_annotations(spec.get("auditAnnotations"), &activation, &applicable.services) {
+        Ok(annotations) => annotations,
+        Err(error) => return Some(*error),
+    };
     let patched = match autogen_kind {
         Some(_) => matching::restore_controller(&request.object, &current),
         None => current,
     };
     let mut outcome = Outcome::new(Status::Pass, "", None);
     outcome.patched = Some(patched);
+    publish_annotations(&mut outcome, annotations);
     Some(outcome)
 }
 
 /// Runs a GeneratingPolicy for a trigger: the outcome lists the generated resources.
 pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let spec = policy.get("spec")?;
-    let request = matching::applicable_request(policy, request)?;
-    let mut activation = base_activation(&request, None);
-    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
+    let applicable = matching::applicable_request(policy, request)?;
+    let allowed = match exception_verdict(policy, request) {
+        Ok(allowed) => allowed,
+        Err(outcome) => return Some(*outcome),
+    };
+    let mut activation = base_activation(&applicable, None);
+    activation.bind("exceptions", allowed);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &applicable.services) {
         return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
     }
-    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &request.services) {
+    match match_conditions(spec.get("matchConditions"), "/spec/matchConditions", &activation, &applicable.services) {
         Ok(None) => {}
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
@@ -482,13 +768,18 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
         let mut interpreter_activation = activation.clone();
         interpreter_activation.bind("generator", Val::map(Vec::new()));
-        match generated_by(expression, &interpreter_activation, &request) {
+        match generated_by(expression, &interpreter_activation, &applicable) {
             Ok(mut items) => generated.append(&mut items),
             Err(error) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
         }
     }
+    let annotations = match kyverno_annotations(spec.get("auditAnnotations"), &activation, &applicable.services) {
+        Ok(annotations) => annotations,
+        Err(error) => return Some(*error),
+    };
     let mut outcome = Outcome::new(Status::Pass, "", None);
     outcome.generated = generated;
+    publish_annotations(&mut outcome, annotations);
     Some(outcome)
 }
 
@@ -502,13 +793,28 @@ fn generated_by(expression: &str, activation: &Activation, request: &Request) ->
 }
 
 /// Runs a DeletingPolicy's `conditions` on an existing resource: `Pass` when every condition holds (the
-/// resource would be deleted), `Fail` on the first false one. `None` when the policy does not apply.
+/// resource would be deleted), `Fail` on the first false one. `None` when the policy does not apply. A
+/// resource without apiVersion and kind (a JSON payload) skips `matchConstraints`, as Kyverno's engine
+/// does (`pkg/cel/policies/dpol/engine/engine.go`, `Handle`).
 pub fn deleting_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let spec = policy.get("spec")?;
-    let request = matching::applicable_request(policy, request)?;
+    let subject = request.subject();
+    let is_payload = subject.get("apiVersion").is_none() || subject.get("kind").is_none();
+    let request = if is_payload { request.clone() } else { matching::applicable_request(policy, request)? };
     let mut activation = base_activation(&request, None);
     if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &request.services) {
         return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    // Kyverno's DeletingPolicy checks exceptions with the variables bound; a matching exception keeps the
+    // resource, which the CLI reports as a failed deletion (`compiler/policy.go`, `Evaluate`).
+    if !request.exceptions.is_empty() {
+        match exceptions::check(&request.exceptions, &activation, &request.services, false) {
+            exceptions::Verdict::Evaluate(_) => {}
+            exceptions::Verdict::Decided(outcome) if outcome.status == Status::Error => return Some(outcome),
+            exceptions::Verdict::Decided(outcome) => {
+                return Some(Outcome::new(Status::Fail, format!("resource did not match: {}", outcome.message), None));
+            }
+        }
     }
     match match_conditions(spec.get("conditions"), "/spec/conditions", &activation, &request.services) {
         Ok(None) => Some(Outcome::new(Status::Pass, "", None)),
