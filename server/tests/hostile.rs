@@ -173,6 +173,7 @@ fn a_fifty_megabyte_file_is_linted_to_its_last_line() {
     let report = lint_json("a file over the size limit", 20, &directory, "oversized.yaml");
     assert_eq!(json_codes(&report), ["file/unreadable"]);
     assert!(report.to_string().contains("over the 67108864-byte limit"), "{report}");
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 #[test]
@@ -206,6 +207,7 @@ fn a_stream_of_a_hundred_thousand_documents_stops_at_the_document_limit() {
     let diagnostic = &report["diagnostics"][0];
     assert_eq!(diagnostic["line"], 9 * policy_lsp::syntax::MAX_DOCUMENTS + 1, "{diagnostic}");
     assert!(diagnostic["message"].as_str().unwrap_or_default().contains("more than 10000 documents"), "{diagnostic}");
+    let _ = std::fs::remove_dir_all(&directory);
 }
 
 #[test]
