@@ -42,6 +42,29 @@ pub struct CompletionItem {
     pub preselect: bool,
 }
 
+impl CompletionItem {
+    /// An item that inserts its label as plain text over `replace`.
+    pub(super) fn plain(
+        label: &str,
+        kind: CompletionKind,
+        detail: Option<String>,
+        documentation: Option<String>,
+        replace: TextRange,
+    ) -> CompletionItem {
+        CompletionItem {
+            label: label.to_string(),
+            kind,
+            detail,
+            documentation,
+            insert_text: label.to_string(),
+            is_snippet: false,
+            replace,
+            deprecated: false,
+            preselect: false,
+        }
+    }
+}
+
 pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Vec<CompletionItem> {
     let Some(file) = analysis.file(path) else { return Vec::new() };
     let Some(index) = file.source.segment_at(offset) else { return Vec::new() };

@@ -365,17 +365,7 @@ fn item(
     documentation: Option<String>,
     replace: TextRange,
 ) -> CompletionItem {
-    CompletionItem {
-        label: label.to_string(),
-        kind,
-        detail,
-        documentation,
-        insert_text: label.to_string(),
-        is_snippet: false,
-        replace,
-        deprecated: false,
-        preselect: false,
-    }
+    CompletionItem::plain(label, kind, detail, documentation, replace)
 }
 
 fn listed(fields: &[(&str, &str)], detail: &str, replace: TextRange) -> Vec<CompletionItem> {

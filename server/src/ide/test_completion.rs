@@ -120,17 +120,7 @@ fn item(
     documentation: Option<String>,
     replace: TextRange,
 ) -> CompletionItem {
-    CompletionItem {
-        label: label.to_string(),
-        kind,
-        detail,
-        documentation,
-        insert_text: label.to_string(),
-        is_snippet: false,
-        replace,
-        deprecated: false,
-        preselect: false,
-    }
+    CompletionItem::plain(label, kind, detail, documentation, replace)
 }
 
 fn is_yaml(path: &Path) -> bool {
