@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use policy_lsp::testrun::{FileSource, Subject, kyverno::run_test_file};
+use policy_lsp::testrun::{FileError, FileSource, Subject, kyverno::run_test_file};
 
 /// Files held in memory: `#- /path` headers split one fixture into files.
 struct Memory(BTreeMap<PathBuf, String>);
@@ -33,8 +33,9 @@ impl Memory {
 }
 
 impl FileSource for Memory {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        self.0.get(&normalize(path)).map(|text| Arc::from(text.as_str())).ok_or_else(|| "no such file".to_string())
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        let path = normalize(path);
+        self.0.get(&path).map(|text| Arc::from(text.as_str())).ok_or(FileError::NotFound { path })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {

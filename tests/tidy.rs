@@ -1,5 +1,5 @@
-//! House rules checked on every test run: layers only point down, only the front ends touch the outside
-//! world, and every source file says what it is for.
+//! House rules checked on every test run: layers only point down, the two front ends do not use each other,
+//! only the front ends touch the outside world, and every source file says what it is for.
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +13,17 @@ const LAYERS: &[(&str, usize)] = &[
     ("testrun", 4),
     ("ide", 5),
     ("report", 6),
-    ("lsp", 7),
-    ("cli", 7),
+    ("vfs", 7),
+    ("lsp", 8),
+    ("cli", 8),
 ];
 
-/// What only `lsp/` and `cli/` may touch: files, the environment, threads and the clock.
+/// The modules that face the outside world: the language server, the command line, and their I/O boundary.
+const FRONT_ENDS: &[&str] = &["vfs", "lsp", "cli"];
+
+/// What only the front ends may touch: files, the environment, threads and the clock.
 const OUTSIDE_WORLD: &[&str] =
-    &["std::fs", "std::env", "std::thread", "Instant::now", "SystemTime::now", "std::process"];
+    &["std::fs", "std::env", "std::thread", "Instant::now", "SystemTime::now", "Utc::now", "std::process"];
 
 fn source_files(directory: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(directory).expect("source directory is readable").flatten() {
@@ -88,6 +92,29 @@ fn layers_only_point_down() {
     assert!(violations.is_empty(), "layering violations:\n{}", violations.join("\n"));
 }
 
+/// `lsp` and `cli` share what they need through `vfs` and the layers below; the entry point (lib.rs) picks one.
+#[test]
+fn the_front_ends_do_not_use_each_other() {
+    let mut files = Vec::new();
+    source_files(&source_root(), &mut files);
+    let mut violations = Vec::new();
+    for file in &files {
+        let Some(module) = module_of(file) else { continue };
+        let other = match module.as_str() {
+            "lsp" => "crate::cli",
+            "cli" => "crate::lsp",
+            _ => continue,
+        };
+        let text = std::fs::read_to_string(file).expect("readable source");
+        for (line_number, line) in text.lines().enumerate() {
+            if line.contains(other) {
+                violations.push(format!("{}:{}: `{module}` uses `{other}`", file.display(), line_number + 1));
+            }
+        }
+    }
+    assert!(violations.is_empty(), "front ends using each other:\n{}", violations.join("\n"));
+}
+
 #[test]
 fn only_front_ends_touch_the_outside_world() {
     let mut files = Vec::new();
@@ -96,7 +123,7 @@ fn only_front_ends_touch_the_outside_world() {
     for file in &files {
         let Some(module) = module_of(file) else { continue };
         // Unit-test modules may time what they test (a time limit, say); production code may not.
-        if module == "lsp" || module == "cli" || file.file_name().is_some_and(|name| name == "tests.rs") {
+        if FRONT_ENDS.contains(&module.as_str()) || file.file_name().is_some_and(|name| name == "tests.rs") {
             continue;
         }
         let text = std::fs::read_to_string(file).expect("readable source");
@@ -105,9 +132,10 @@ fn only_front_ends_touch_the_outside_world() {
             for forbidden in OUTSIDE_WORLD {
                 if code.contains(forbidden) {
                     violations.push(format!(
-                        "{}:{}: `{forbidden}` outside lsp/ and cli/",
+                        "{}:{}: `{forbidden}` outside the front ends ({})",
                         file.display(),
-                        line_number + 1
+                        line_number + 1,
+                        FRONT_ENDS.join(", ")
                     ));
                 }
             }

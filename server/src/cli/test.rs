@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::disk::{DiskFiles, RecordingFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::model::DocumentKind;
@@ -16,7 +15,8 @@ use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
 use crate::syntax::SourceFile;
-use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
+use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper};
+use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_yaml_files};
 
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
@@ -46,8 +46,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
@@ -136,12 +136,9 @@ pub fn run_tests_with(files: &dyn FileSource, discovered: &[Discovered]) -> Vec<
     discovered
         .par_iter()
         .map(|test| {
-            let absolute = absolute(&test.path);
+            let absolute = absolute_path(&test.path);
             let started = Instant::now();
-            let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file(files, &absolute),
-                Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
-            };
+            let report = crate::testrun::run(files, &absolute, test.framework);
             let duration = started.elapsed();
             let mut locator = Locator::default();
             let result_lines = report
@@ -233,10 +230,6 @@ fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestRepor
             (line, column, message)
         })
         .collect()
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    super::lint::analysis_key(path)
 }
 
 /// Turns (file, document, pointer) places into 1-based lines and columns, parsing each file once.
