@@ -102,20 +102,6 @@ impl Group {
     }
 }
 
-impl fmt::Display for Group {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
-}
-
-impl FromStr for Group {
-    type Err = UnknownCode;
-
-    fn from_str(text: &str) -> Result<Group, UnknownCode> {
-        Group::ALL.iter().copied().find(|group| group.as_str() == text).ok_or(UnknownCode)
-    }
-}
-
 /// The text names no code (or no group).
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub struct UnknownCode;
@@ -215,19 +201,26 @@ impl Code {
     }
 }
 
-impl fmt::Display for Code {
-    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
-        formatter.write_str(self.as_str())
-    }
+/// Shows a `Code` or a `Group` as its string, and reads it back from exactly that string.
+macro_rules! text_form {
+    ($($name:ident),+) => {$(
+        impl fmt::Display for $name {
+            fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+                formatter.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownCode;
+
+            fn from_str(text: &str) -> Result<$name, UnknownCode> {
+                $name::ALL.iter().copied().find(|item| item.as_str() == text).ok_or(UnknownCode)
+            }
+        }
+    )+};
 }
 
-impl FromStr for Code {
-    type Err = UnknownCode;
-
-    fn from_str(text: &str) -> Result<Code, UnknownCode> {
-        Code::ALL.iter().copied().find(|code| code.as_str() == text).ok_or(UnknownCode)
-    }
-}
+text_form!(Code, Group);
 
 impl serde::Serialize for Code {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
