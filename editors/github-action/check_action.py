@@ -26,33 +26,15 @@ import time
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checks import Skip, check, finish, results  # noqa: E402 - the shared reporting of editors/
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 ACTION = os.path.join(HERE, "action.yml")
 # What the runner of this machine would report, and the release asset it needs (the layout of dist/build.sh).
 RUNNER = {"Linux-x86_64": ("Linux", "X64", "x86_64-unknown-linux-gnu")}.get(f"{os.uname().sysname}-{os.uname().machine}")
 EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-class Skip(Exception):
-    """A check that could not run here, with the reason; it is printed and counted, never passed."""
-
-
-def check(name, function):
-    try:
-        function()
-    except Skip as reason:
-        results["skipped"] += 1
-        print(f"SKIP {name}: {reason}")
-    except AssertionError as error:
-        results["failed"] += 1
-        print(f"FAIL {name}: {error}")
-    else:
-        results["passed"] += 1
-        print(f"PASS {name}")
-
 
 def load():
     with open(ACTION, encoding="utf-8") as file:
@@ -313,7 +295,11 @@ class ReleaseServer:
 
 def release_checks(action, binary, fixtures):
     if RUNNER is None:
-        check("action release install", lambda: (_ for _ in ()).throw(Skip(f"no release archive for {os.uname().machine}")))
+
+        def no_archive():
+            raise Skip(f"the release has no archive for {os.uname().sysname} {os.uname().machine}")
+
+        check("action release: the release install", no_archive)
         return
     runner_os, runner_arch, target = RUNNER
     version = version_of_action()
@@ -451,8 +437,7 @@ def main():
     except (AssertionError, OSError, subprocess.CalledProcessError) as error:
         results["failed"] += 1
         print(f"FAIL action release: the local release could not be set up: {error}")
-    print(f"action checks done with {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+    return finish("action")
 
 
 if __name__ == "__main__":

@@ -22,6 +22,9 @@ import tempfile
 
 import yaml
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checks import Skip, check, finish  # noqa: E402 - the shared reporting of editors/
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 PACKAGE = os.path.join(HERE, "mason", "package.yaml")
@@ -38,27 +41,6 @@ RUST_TARGET = {
     "linux_arm64_gnu": "aarch64-unknown-linux-gnu",
     "win_x64": "x86_64-pc-windows-msvc",
 }
-
-results = {"passed": 0, "failed": 0, "skipped": 0}
-
-
-class Skip(Exception):
-    """A check that could not run here, with the reason."""
-
-
-def check(name, function):
-    try:
-        function()
-    except Skip as reason:
-        results["skipped"] += 1
-        print(f"SKIP mason: {name}: {reason}")
-    except (AssertionError, KeyError, OSError, subprocess.CalledProcessError) as error:
-        results["failed"] += 1
-        print(f"FAIL mason: {name}: {error!r}")
-    else:
-        results["passed"] += 1
-        print(f"PASS mason: {name}")
-
 
 def crate_version():
     with open(os.path.join(ROOT, "server", "Cargo.toml"), encoding="utf-8") as file:
@@ -141,13 +123,12 @@ def main():
         errors = [f"{list(error.path)}: {error.message}" for error in validator.iter_errors(package)]
         assert not errors, errors
 
-    check("package.yaml has the shape of a Mason registry package", shape)
-    check("package.yaml downloads the release archives of the crate's version", release)
-    check("package.yaml names the nvim-lspconfig entry in lsp/", lspconfig)
-    check("the linux_x64_gnu archive of the local release holds the binary Mason links", archive_holds_bin)
-    check("package.yaml is valid against the Mason registry JSON schema", schema)
-    print(f"mason checks done with {results['passed']} passed, {results['failed']} failed, {results['skipped']} skipped")
-    return 1 if results["failed"] else 0
+    check("mason: package.yaml has the shape of a Mason registry package", shape)
+    check("mason: package.yaml downloads the release archives of the crate's version", release)
+    check("mason: package.yaml names the nvim-lspconfig entry in lsp/", lspconfig)
+    check("mason: the linux_x64_gnu archive of the local release holds the binary Mason links", archive_holds_bin)
+    check("mason: package.yaml is valid against the Mason registry JSON schema", schema)
+    return finish("mason")
 
 
 if __name__ == "__main__":
