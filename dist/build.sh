@@ -58,7 +58,12 @@ case "${target:-$host}" in
   *) echo "no release layout for target ${target:-$host}" >&2; exit 2 ;;
 esac
 exe=""
-case "${target:-$host}" in *-windows-*) exe=.exe ;; esac
+case "${target:-$host}" in
+  *-windows-msvc)
+    exe=.exe
+    # The MSVC C runtime linked in: vcruntime140.dll is not on every Windows machine.
+    export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" ;;
+esac
 
 step() { printf '\n--> %s\n' "$*" >&2; }
 
