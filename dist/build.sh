@@ -44,6 +44,11 @@ out=$(cd "$out" && pwd)
 python=$(command -v python3 || command -v python)
 host=$(rustc -vV | sed -n 's/^host: //p')
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/server/Cargo.toml" | head -1)
+extension_version=$("$python" -c 'import json, sys; print(json.load(open(sys.argv[1]))["version"])' "$root/editors/vscode/package.json")
+if [ "$extension_version" != "$version" ]; then
+  echo "editors/vscode/package.json has version $extension_version, server/Cargo.toml $version: release them together" >&2
+  exit 1
+fi
 target_dir=$(cd "$root" && cargo metadata --format-version 1 --no-deps | "$python" -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
 case "${target:-$host}" in

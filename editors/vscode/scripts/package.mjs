@@ -16,6 +16,8 @@ import { fileURLToPath } from "node:url";
 import { RUST_TARGETS, hostTarget, mismatch, serverFileName } from "./platforms.mjs";
 
 const extensionRoot = path.dirname(path.dirname(fileURLToPath(import.meta.url)));
+// `npm run` starts scripts in the package's folder; paths on the command line are the caller's.
+const callerDirectory = process.env.INIT_CWD ?? process.cwd();
 const repositoryRoot = path.resolve(extensionRoot, "..", "..");
 const serverDirectory = path.join(extensionRoot, "server");
 
@@ -61,7 +63,7 @@ function run(command, args) {
 // The server directory only ever holds the copy of the package being made: a universal package carries none.
 fs.rmSync(serverDirectory, { recursive: true, force: true });
 if (values.bundled) {
-  const server = values.server !== undefined ? path.resolve(values.server) : releaseBuild();
+  const server = values.server !== undefined ? path.resolve(callerDirectory, values.server) : releaseBuild();
   const bytes = fs.readFileSync(server);
   const wrong = mismatch(target, bytes);
   if (wrong !== undefined) {
@@ -76,7 +78,10 @@ if (values.bundled) {
 fs.copyFileSync(path.join(repositoryRoot, "LICENSE"), path.join(extensionRoot, "LICENSE"));
 
 const version = JSON.parse(fs.readFileSync(path.join(extensionRoot, "package.json"), "utf8")).version;
-const out = path.resolve(values.out ?? (values.bundled ? `policy-lsp-${target}-${version}.vsix` : `policy-lsp-${version}.vsix`));
+const out =
+  values.out !== undefined
+    ? path.resolve(callerDirectory, values.out)
+    : path.join(extensionRoot, values.bundled ? `policy-lsp-${target}-${version}.vsix` : `policy-lsp-${version}.vsix`);
 const vsce = path.join(extensionRoot, "node_modules", ".bin", process.platform === "win32" ? "vsce.cmd" : "vsce");
 try {
   // vsce runs the `vscode:prepublish` script (esbuild) before it packs.
