@@ -8,6 +8,7 @@ mod cel_policies;
 mod cli;
 mod clock;
 mod code_actions;
+mod codes;
 mod completion;
 mod config;
 mod corpus_cel;

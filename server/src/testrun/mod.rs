@@ -13,6 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::base::Code;
+
 pub mod gatekeeper;
 
 /// How a runner reaches files.
@@ -187,7 +189,7 @@ pub struct TestResult {
 #[derive(Serialize, Clone, Debug)]
 pub struct Problem {
     pub at: SourceRef,
-    pub code: String,
+    pub code: Code,
     pub message: String,
 }
 
