@@ -474,3 +474,35 @@ fn files_that_are_not_tests_are_problems() {
         "#]],
     );
 }
+
+#[test]
+fn every_test_document_of_a_file_runs() {
+    // The second Test's expectation is wrong: a runner that stops at the first document passes.
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: first}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: pass}}
+---
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: second}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: fail}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual pass -> Pass
+            require-team/check-team/good: expected fail actual pass -> Fail
+        "#]],
+    );
+}

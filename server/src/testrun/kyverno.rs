@@ -165,11 +165,16 @@ impl Runner<'_> {
                 return;
             }
         };
-        let found = documents
+        // `kyverno test` decodes every document of a test file as a Test and runs each one
+        // (`cmd/cli/kubectl-kyverno/test/load.go`, `LoadTest`): a wrong expectation in the second
+        // document fails the run as surely as one in the first.
+        let tests: Vec<usize> = documents
             .iter()
             .enumerate()
-            .find(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"));
-        let Some((index, document)) = found else {
+            .filter(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"))
+            .map(|(index, _)| index)
+            .collect();
+        if tests.is_empty() {
             let errors: Vec<String> = documents
                 .iter()
                 .flat_map(|document| document.errors.iter().map(|error| error.message.clone()))
@@ -181,9 +186,17 @@ impl Runner<'_> {
             };
             self.problem("", "kyverno-test/no-test", message);
             return;
-        };
-        self.document = index;
-        let test = document.yaml11_value();
+        }
+        for index in tests {
+            self.document = index;
+            self.run_test_document(&documents, index);
+        }
+    }
+
+    /// Runs the Test at `documents[index]`; the file's other documents fill in what an embedded
+    /// Test leaves out.
+    fn run_test_document(&mut self, documents: &[crate::syntax::Document], index: usize) {
+        let test = documents[index].yaml11_value();
         let strict_ok = self.check_keys(&test);
         let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
@@ -198,7 +211,7 @@ impl Runner<'_> {
         // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
         // documents of its file fill them in.
         let policies = if test.get("policies").is_none() {
-            self.own_documents(&documents, index, OwnRole::Policies)
+            self.own_documents(documents, index, OwnRole::Policies)
         } else {
             self.load_list(&test, "policies", &base, true)
         };
@@ -213,7 +226,7 @@ impl Runner<'_> {
             BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
         });
         let resources = if test.get("resources").is_none() {
-            self.own_documents(&documents, index, OwnRole::Resources)
+            self.own_documents(documents, index, OwnRole::Resources)
         } else {
             self.load_list(&test, "resources", &base, false)
         };
