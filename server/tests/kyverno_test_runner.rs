@@ -506,3 +506,121 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn what_needs_a_registry_or_the_network_is_unsupported() {
+    // Each rule reads something only a registry or the network can answer; defaults and Values must
+    // not stand in for it.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: offline-gaps
+spec:
+  rules:
+  - name: signed
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    verifyImages:
+    - imageReferences: ["*"]
+      attestors:
+      - entries:
+        - keys: {publicKeys: "-----BEGIN PUBLIC KEY-----"}
+  - name: image-config
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    context:
+    - name: imageData
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+    - name: user
+      variable:
+        jmesPath: imageData.configData.config.User | to_string(@)
+        default: root
+    validate:
+      message: "images must not run as root"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ user }}", operator: Equals, value: root}
+  - name: approval
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    context:
+    - name: approved
+      apiCall:
+        service: {url: "https://approvals.example/check"}
+        jmesPath: allowed
+        default: true
+    validate:
+      message: "not approved"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ approved }}", operator: Equals, value: false}
+  - name: label
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      message: "label team is required"
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+#- /t/http-policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: external-check
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  validations:
+  - expression: http.Get("https://checker.example/pods").allowed == true
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+  labels: {team: a}
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/cluster.yaml
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml, http-policy.yaml]
+resources: [resources.yaml]
+clusterResources: [cluster.yaml]
+results:
+- {policy: offline-gaps, rule: signed, kind: Pod, resources: [app], result: pass}
+- {policy: offline-gaps, rule: image-config, kind: Pod, resources: [app], result: pass}
+- {policy: offline-gaps, rule: approval, kind: Pod, resources: [app], result: pass}
+- {policy: offline-gaps, rule: label, kind: Pod, resources: [app], result: pass}
+- {policy: external-check, kind: Pod, resources: [app], result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            offline-gaps/signed/app: expected pass actual unsupported -> Unsupported
+            offline-gaps/image-config/app: expected pass actual unsupported -> Unsupported
+            offline-gaps/approval/app: expected pass actual unsupported -> Unsupported
+            offline-gaps/label/app: expected pass actual pass -> Pass
+            external-check/-/app: expected pass actual unsupported -> Unsupported
+        "#]],
+    );
+}

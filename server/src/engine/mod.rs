@@ -4,3 +4,4 @@ pub mod cel;
 pub mod gatekeeper;
 pub mod kyverno;
 pub mod kyverno_cel;
+pub mod offline;

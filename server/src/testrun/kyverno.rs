@@ -1299,7 +1299,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
                 }
                 outcomes.push(PolicyOutcome::new(
                     policy,
-                    vec![cel_response(policy, RuleType::Mutation, &outcome)],
+                    vec![cel_response(policy, RuleType::Mutation, &outcome, &cel_request)],
                     &current,
                 ));
             }
@@ -1319,7 +1319,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             if let Some(patched) = &outcome.patched {
                 current = patched.clone();
             }
-            rules.push(cel_response(policy, RuleType::Mutation, &outcome));
+            rules.push(cel_response(policy, RuleType::Mutation, &outcome, &cel_request));
         }
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1344,7 +1344,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let rules =
             kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
                 .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1358,7 +1358,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             kyverno_cel::validating_policy(policy, &cel_request)
         };
         let rules =
-            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)]).unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
@@ -1367,7 +1367,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
         cel_request.exceptions = setup.cel_exceptions.clone();
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1375,7 +1375,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
         cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let rules = kyverno_cel::deleting_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1418,14 +1418,14 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
             let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
             outcomes.push(PolicyOutcome::new(
                 policy,
-                vec![cel_response(policy, RuleType::Validation, &outcome)],
+                vec![cel_response(policy, RuleType::Validation, &outcome, &request)],
                 payload,
             ));
         } else if cel_kind_is(policy, "DeletingPolicy") {
             let mut request = cel_request_for(setup, policy, payload, "");
             request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
             let rules = kyverno_cel::deleting_policy(policy, &request)
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &request)])
                 .unwrap_or_default();
             outcomes.push(PolicyOutcome::new(policy, rules, payload));
         } else if cel_kind_is(policy, "ImageValidatingPolicy") {
@@ -1489,7 +1489,15 @@ fn cel_kind_is(policy: &Value, kind: &str) -> bool {
 }
 
 /// One rule response standing for a whole CEL policy (CEL policies have no rules).
-fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outcome) -> RuleResponse {
+///
+/// A library call that needed a registry or the network (recorded in the request's services) makes the
+/// response unsupported: its status is not known offline.
+fn cel_response(
+    policy: &Value,
+    rule_type: RuleType,
+    outcome: &kyverno_cel::Outcome,
+    request: &kyverno_cel::Request,
+) -> RuleResponse {
     let status = match outcome.status {
         kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
         kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
@@ -1500,6 +1508,11 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
     response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
+    if let Some(reason) = request.services.offline_gaps.first() {
+        response.status = engine::RuleStatus::Error;
+        response.message = reason.clone();
+        response.unsupported = Some(reason);
+    }
     response
 }
 

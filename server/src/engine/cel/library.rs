@@ -67,7 +67,14 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         }
         ("image.GetMetadata", [Val::String(reference)]) => match services.image_data.get(reference.as_ref()) {
             Some(data) => Ok(Val::from_json(data)),
-            None => Err(format!("failed to fetch image metadata for {reference}: no image data in the test's context")),
+            None => {
+                let reason = format!(
+                    "image.GetMetadata({reference:?}) needs registry access: give the image's data in the test's \
+                     context file"
+                );
+                services.offline_gaps.note(reason.clone());
+                Err(reason)
+            }
         },
         ("globalContext.Get", [Val::String(name), Val::String(projection)]) => {
             match services.global_context.get(name.as_ref()) {
@@ -90,7 +97,14 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 .or_else(|| for_url().find(|(mock_method, _, _)| mock_method.is_empty()));
             match found {
                 Some((_, _, body)) => Ok(Val::from_json(body)),
-                None => Err(format!("http {method} {url}: no network in offline evaluation and no mocked response")),
+                None => {
+                    let reason = format!(
+                        "http.{} {url:?} needs the network: mock it under the test's apiCallResponses",
+                        if method == "GET" { "Get" } else { "Post" }
+                    );
+                    services.offline_gaps.note(reason.clone());
+                    Err(reason)
+                }
             }
         }
         ("json.unmarshal" | "json.Unmarshal", [Val::String(text)]) => serde_json::from_str::<Value>(text)

@@ -73,6 +73,9 @@ pub struct Services {
     /// The time `time.now()` answers, in nanoseconds since the epoch; 0 means the process-wide time
     /// set by the front end ([`set_now`]).
     pub now_nanos: i128,
+    /// Where a library call records that it needed a registry or the network (an image's metadata
+    /// not in the test's context file, an HTTP call without a mocked response).
+    pub offline_gaps: crate::engine::offline::OfflineGaps,
 }
 
 impl Services {

@@ -33,6 +33,7 @@ pub fn services(request: &Request) -> Services {
             })
             .collect(),
         now_nanos: 0,
+        offline_gaps: Default::default(),
     }
 }
 

@@ -157,6 +157,17 @@ fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut 
                 .or_else(|| substituted.get("urlPath"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
+            if request.cluster_objects.is_some() {
+                // With cluster resources the CLI hands the entry a client, which makes this call for
+                // real: whatever a Values file or `default` says, the answer is not known offline.
+                context.note_offline_gap(format!(
+                    "context entry `{name}` calls {url:?}, which needs a cluster or the network: mock it under \
+                     the test's apiCallResponses"
+                ));
+                return Ok(());
+            }
+            // Without cluster resources the CLI gives the entry no client and leaves it unset; a Values
+            // file may set it, and reading it unset is not known offline either.
             context.note_not_evaluated(
                 name,
                 format!(
@@ -174,6 +185,9 @@ fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut 
             }
             None => Err(format!("failed to load apiCall context entry {name:?}: {message}")),
         },
+        Err(super::api_call::ApiCallError::MockRejected(message)) => {
+            Err(format!("failed to load apiCall context entry {name:?}: {message}"))
+        }
     }
 }
 

@@ -39,6 +39,8 @@ pub struct JsonContext {
     /// Context entries left unset because answering them needs the network (entry name, why), so that
     /// an expression reading one says so instead of only "Unknown key".
     not_evaluated: Vec<(String, String)>,
+    /// Shared by the clones made while one rule runs: reading an entry that was not loaded records why.
+    offline_gaps: crate::engine::offline::OfflineGaps,
 }
 
 impl Default for JsonContext {
@@ -50,13 +52,36 @@ impl Default for JsonContext {
 impl JsonContext {
     /// A context whose root document is `root`.
     pub fn new(root: Value) -> Self {
-        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new(), not_evaluated: Vec::new() }
+        JsonContext {
+            root,
+            is_delete: false,
+            converted: std::cell::OnceCell::new(),
+            not_evaluated: Vec::new(),
+            offline_gaps: Default::default(),
+        }
     }
 
     /// Records that context entry `name` was not loaded because that needs the network; `why` completes
     /// the sentence "context entry `name` ...".
     pub fn note_not_evaluated(&mut self, name: &str, why: String) {
         self.not_evaluated.push((name.to_string(), why));
+    }
+
+    /// Starts a recorder of offline gaps of its own, for one rule: clones made from here on share it,
+    /// earlier clones (other rules) do not.
+    pub fn start_rule(&mut self) {
+        self.offline_gaps = crate::engine::offline::OfflineGaps::new();
+    }
+
+    /// Records that this rule needed something only a cluster, a registry or the network could answer.
+    pub fn note_offline_gap(&self, reason: String) {
+        self.offline_gaps.note(reason);
+    }
+
+    /// The first context entry this rule read that only a cluster, a registry or the network could
+    /// have loaded, as a sentence.
+    pub fn offline_gap(&self) -> Option<String> {
+        self.offline_gaps.first()
     }
 
     /// The root document.
@@ -103,6 +128,11 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
+        // An expression that reads an entry left unloaded depends on data only the network has, whatever
+        // it makes of the missing value (a `default`, a function error, `||`).
+        if let Some((name, why)) = self.not_evaluated.iter().find(|(name, _)| reads_root(expression, name)) {
+            self.offline_gaps.note(format!("context entry `{name}` {why}"));
+        }
         budget::check_shape(expression)
             .map_err(|message| VariableError::Invalid(format!("incorrect query {expression}: {message}")))?;
         let compiled = compile_lenient(expression)
@@ -139,6 +169,42 @@ impl JsonContext {
         }
         Ok(value)
     }
+}
+
+/// Whether a JMESPath expression reads the top-level name `name`: an occurrence of the identifier that
+/// is not a field of something else (`x.name`), part of a longer identifier or inside a quoted string.
+fn reads_root(expression: &str, name: &str) -> bool {
+    let bytes = expression.as_bytes();
+    let mut quote: Option<u8> = None;
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        if let Some(open) = quote {
+            if byte == b'\\' {
+                index += 2;
+                continue;
+            }
+            if byte == open {
+                quote = None;
+            }
+            index += 1;
+            continue;
+        }
+        if matches!(byte, b'\'' | b'`' | b'"') {
+            quote = Some(byte);
+            index += 1;
+            continue;
+        }
+        let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
+        if bytes[index..].starts_with(name.as_bytes())
+            && (index == 0 || !(is_word(bytes[index - 1]) || bytes[index - 1] == b'.'))
+            && bytes.get(index + name.len()).is_none_or(|next| !is_word(*next))
+        {
+            return true;
+        }
+        index += 1;
+    }
+    false
 }
 
 /// Go's JMESPath yields null for `a.f(@)` when `a` is null, where the Rust crate would call `f(null)`
