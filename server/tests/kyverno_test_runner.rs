@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use policy_lsp::testrun::{FileSource, Subject, kyverno::run_test_file};
+use policy_lsp::testrun::kyverno::{RunOptions, run_test_file, run_test_file_with};
+use policy_lsp::testrun::{FileSource, Subject};
 
 /// Files held in memory: `#- /path` headers split one fixture into files.
 struct Memory(BTreeMap<PathBuf, String>);
@@ -61,8 +62,13 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Runs `/t/kyverno-test.yaml` of the fixture and renders one line per result and per problem.
 fn check(fixture: &str, expect: expect_test::Expect) {
+    check_with(fixture, RunOptions::default(), expect);
+}
+
+/// [`check`] with `kyverno test` options.
+fn check_with(fixture: &str, options: RunOptions, expect: expect_test::Expect) {
     let files = Memory::parse(fixture);
-    let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
+    let report = run_test_file_with(&files, Path::new("/t/kyverno-test.yaml"), options);
     let mut lines = Vec::new();
     for result in &report.results {
         if let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
@@ -509,8 +515,8 @@ results:
 
 #[test]
 fn what_needs_a_registry_or_the_network_is_unsupported() {
-    // Each rule reads something only a registry or the network can answer; defaults and Values must
-    // not stand in for it.
+    // Each rule but the last reads something only a registry or the network can answer; a `default`
+    // must not stand in for it.
     let fixture = r#"
 #- /t/policy.yaml
 apiVersion: kyverno.io/v1
@@ -528,24 +534,6 @@ spec:
       attestors:
       - entries:
         - keys: {publicKeys: "-----BEGIN PUBLIC KEY-----"}
-  - name: image-config
-    match:
-      any:
-      - resources: {kinds: [Pod]}
-    context:
-    - name: imageData
-      imageRegistry:
-        reference: "{{ request.object.spec.containers[0].image }}"
-    - name: user
-      variable:
-        jmesPath: imageData.configData.config.User | to_string(@)
-        default: root
-    validate:
-      message: "images must not run as root"
-      deny:
-        conditions:
-          any:
-          - {key: "{{ user }}", operator: Equals, value: root}
   - name: approval
     match:
       any:
@@ -608,7 +596,6 @@ resources: [resources.yaml]
 clusterResources: [cluster.yaml]
 results:
 - {policy: offline-gaps, rule: signed, kind: Pod, resources: [app], result: pass}
-- {policy: offline-gaps, rule: image-config, kind: Pod, resources: [app], result: pass}
 - {policy: offline-gaps, rule: approval, kind: Pod, resources: [app], result: pass}
 - {policy: offline-gaps, rule: label, kind: Pod, resources: [app], result: pass}
 - {policy: external-check, kind: Pod, resources: [app], result: pass}
@@ -617,10 +604,70 @@ results:
         fixture,
         expect_test::expect![[r#"
             offline-gaps/signed/app: expected pass actual unsupported -> Unsupported
-            offline-gaps/image-config/app: expected pass actual unsupported -> Unsupported
             offline-gaps/approval/app: expected pass actual unsupported -> Unsupported
             offline-gaps/label/app: expected pass actual pass -> Pass
             external-check/-/app: expected pass actual unsupported -> Unsupported
+        "#]],
+    );
+}
+
+#[test]
+fn image_registry_entries_are_fetched_only_with_registry_access() {
+    // Without `--registry` kyverno leaves the entry unset and the variable takes its default, a known
+    // result; with it the data comes from the registry, which is not known offline.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: no-root-images
+spec:
+  rules:
+  - name: image-user
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    context:
+    - name: imageData
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+    - name: user
+      variable:
+        jmesPath: imageData.configData.config.User | to_string(@)
+        default: root
+    validate:
+      message: "images must not run as root"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ user }}", operator: Equals, value: root}
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: no-root-images, rule: image-user, kind: Pod, resources: [app], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            no-root-images/image-user/app: expected fail actual fail -> Pass
+        "#]],
+    );
+    check_with(
+        fixture,
+        RunOptions { registry_access: true },
+        expect_test::expect![[r#"
+            no-root-images/image-user/app: expected fail actual unsupported -> Unsupported
         "#]],
     );
 }

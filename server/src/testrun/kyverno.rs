@@ -129,9 +129,22 @@ struct Loaded {
     document: usize,
 }
 
-/// Runs one Kyverno Test file.
+/// How a Kyverno Test file is run: the `kyverno test` flags that change results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `kyverno test --registry`: imageRegistry context entries are fetched from registries, so the
+    /// results that read one (without data in the test's context file) are not known offline.
+    pub registry_access: bool,
+}
+
+/// Runs one Kyverno Test file as `kyverno test` does without flags.
 pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
-    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
+    run_test_file_with(files, test_path, RunOptions::default())
+}
+
+/// Runs one Kyverno Test file with the given `kyverno test` options.
+pub fn run_test_file_with(files: &dyn FileSource, test_path: &Path, options: RunOptions) -> TestReport {
+    let mut runner = Runner { files, test_path, options, report: TestReport::default(), document: 0 };
     runner.run();
     runner.report
 }
@@ -139,6 +152,7 @@ pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
 struct Runner<'a> {
     files: &'a dyn FileSource,
     test_path: &'a Path,
+    options: RunOptions,
     report: TestReport,
     document: usize,
 }
@@ -373,6 +387,7 @@ impl Runner<'_> {
             clone_sources,
             target_resources,
             now: self.files.current_time(),
+            registry_access: self.options.registry_access,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -1021,6 +1036,8 @@ struct Setup {
     target_resources: Vec<Loaded>,
     /// The caller's current time, for policies that read the clock.
     now: Option<String>,
+    /// `kyverno test --registry`.
+    registry_access: bool,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -1621,6 +1638,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         api_call_mocks: setup.api_call_mocks.clone(),
         cluster_objects: setup.cluster_objects.clone(),
         image_data: setup.image_data.clone(),
+        registry_access: setup.registry_access,
     }
 }
 

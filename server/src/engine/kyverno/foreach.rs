@@ -166,8 +166,8 @@ fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut 
                 ));
                 return Ok(());
             }
-            // Without cluster resources the CLI gives the entry no client and leaves it unset; a Values
-            // file may set it, and reading it unset is not known offline either.
+            // Without cluster resources the CLI gives the entry no client and leaves it unset
+            // (`pkg/engine/factories/contextloaderfactory.go`); a Values file may set it.
             context.note_not_evaluated(
                 name,
                 format!(
@@ -205,6 +205,16 @@ fn load_image_registry(
     };
     let Some(data) = request.image_data.get(reference).or_else(|| request.image_data.get(&normalize_image(reference)))
     else {
+        if request.registry_access {
+            // `kyverno test --registry` fetches the image's data from its registry: not known offline.
+            context.note_offline_gap(format!(
+                "context entry `{name}` looks up {reference} in its registry, which needs registry access: give the \
+                 image's data in the test's context file"
+            ));
+            return Ok(());
+        }
+        // Without `--registry` the CLI gives the entry no registry client and leaves it unset
+        // (`pkg/engine/factories/contextloaderfactory.go`).
         context.note_not_evaluated(
             name,
             format!(

@@ -148,6 +148,9 @@ pub struct Request {
     /// Image data (config, manifest, ...) by image reference, from the test's Context file, for
     /// imageRegistry context entries.
     pub image_data: Map<String, Value>,
+    /// Whether the run stands for `kyverno test --registry`: the CLI then fetches image data for
+    /// imageRegistry entries from the registry (not known offline); without it the entries stay unset.
+    pub registry_access: bool,
 }
 
 impl Request {

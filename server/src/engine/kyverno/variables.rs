@@ -128,11 +128,6 @@ impl JsonContext {
         if expression.is_empty() {
             return Err(VariableError::Invalid("invalid query (nil)".to_string()));
         }
-        // An expression that reads an entry left unloaded depends on data only the network has, whatever
-        // it makes of the missing value (a `default`, a function error, `||`).
-        if let Some((name, why)) = self.not_evaluated.iter().find(|(name, _)| reads_root(expression, name)) {
-            self.offline_gaps.note(format!("context entry `{name}` {why}"));
-        }
         budget::check_shape(expression)
             .map_err(|message| VariableError::Invalid(format!("incorrect query {expression}: {message}")))?;
         let compiled = compile_lenient(expression)
@@ -169,42 +164,6 @@ impl JsonContext {
         }
         Ok(value)
     }
-}
-
-/// Whether a JMESPath expression reads the top-level name `name`: an occurrence of the identifier that
-/// is not a field of something else (`x.name`), part of a longer identifier or inside a quoted string.
-fn reads_root(expression: &str, name: &str) -> bool {
-    let bytes = expression.as_bytes();
-    let mut quote: Option<u8> = None;
-    let mut index = 0;
-    while index < bytes.len() {
-        let byte = bytes[index];
-        if let Some(open) = quote {
-            if byte == b'\\' {
-                index += 2;
-                continue;
-            }
-            if byte == open {
-                quote = None;
-            }
-            index += 1;
-            continue;
-        }
-        if matches!(byte, b'\'' | b'`' | b'"') {
-            quote = Some(byte);
-            index += 1;
-            continue;
-        }
-        let is_word = |byte: u8| byte.is_ascii_alphanumeric() || byte == b'_';
-        if bytes[index..].starts_with(name.as_bytes())
-            && (index == 0 || !(is_word(bytes[index - 1]) || bytes[index - 1] == b'.'))
-            && bytes.get(index + name.len()).is_none_or(|next| !is_word(*next))
-        {
-            return true;
-        }
-        index += 1;
-    }
-    false
 }
 
 /// Go's JMESPath yields null for `a.f(@)` when `a` is null, where the Rust crate would call `f(null)`
