@@ -15,6 +15,11 @@ pub(super) fn embedded_diagnostics(segment: &Segment, info: &DocumentInfo, out: 
         let Some(span) = segment.parsed.source_map.get(&problem.pointer) else { continue };
         let Some(embedded) = EmbeddedText::from_node(&segment.text, span.value) else { continue };
         let range = embedded.range_to_source(problem.line, problem.column, problem.end_line, problem.end_column);
-        out.push(Diagnostic::error("rego/compile", range.shifted(segment.start), problem.message));
+        let range = range.shifted(segment.start);
+        if problem.rejects_template {
+            out.push(Diagnostic::error("rego/compile", range, problem.message));
+        } else {
+            out.push(Diagnostic::warning("rego/deprecated", range, problem.message));
+        }
     }
 }

@@ -197,6 +197,12 @@ pub const LINTS: &[LintDoc] = &[
         example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }",
     },
     LintDoc {
+        code: "rego/deprecated",
+        summary: "Rego v0 calls one of OPA's deprecated built-ins (`re_match`, `any`, `all`, `set_diff`, `net.cidr_overlap`, `cast_*`).",
+        why: "Gatekeeper still accepts it in Rego v0, but Rego v1 removed it: moving the template to `version: v1` breaks it.",
+        example: "rego: |\n  package k8s\n  violation[{\"msg\": \"bad name\"}] { re_match(\"^x\", input.review.object.metadata.name) }   # regex.match",
+    },
+    LintDoc {
         code: "config/unknown-field",
         summary: "A setting in `.policy-lsp.yaml` that policy-lsp does not know.",
         why: "It is ignored, so what it was meant to change does not happen; usually a typo.",
