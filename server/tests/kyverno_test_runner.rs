@@ -671,3 +671,48 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn a_rule_named_for_a_ruleless_policy_kind_is_ignored_as_kyverno_ignores_it() {
+    // Kyverno checks every response of a CEL policy whatever rule a result names: the wrong
+    // expectation must fail rather than pass as "excluded".
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: require-team
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  validations:
+  - expression: has(object.metadata.labels) && 'team' in object.metadata.labels
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: orphan
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: require-team, rule: some-rule, kind: Pod, resources: [orphan], result: pass}
+- {policy: require-team, rule: some-rule, kind: Pod, resources: [orphan], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            require-team/some-rule/orphan: expected pass actual fail -> Fail
+            require-team/some-rule/orphan: expected fail actual fail -> Pass
+        "#]],
+    );
+}

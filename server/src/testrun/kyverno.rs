@@ -727,7 +727,10 @@ impl Runner<'_> {
             }
             return;
         };
-        if !rule_name.is_empty() {
+        // The CEL policy kinds have no rules: kyverno checks every response of the policy whatever rule
+        // a result names (`commands/test/output.go`, `isRulelessPolicyKind`).
+        let ruleless = CEL_KINDS.contains(&policy.value.get("kind").and_then(Value::as_str).unwrap_or(""));
+        if !rule_name.is_empty() && !ruleless {
             let rules = engine::policy_rules(&policy.value);
             let known = rules.iter().any(|rule| {
                 let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
@@ -743,6 +746,7 @@ impl Runner<'_> {
                 );
             }
         }
+        let rule_name = if ruleless { "" } else { rule_name };
         // An entry that names no resources is checked against every resource and payload, as the CLI does.
         let resources = if resources.is_empty() {
             setup
