@@ -303,6 +303,7 @@ impl Runner<'_> {
             return;
         }
         let payloads = self.load_payloads(&test, &base);
+        let authorization_payloads = self.load_authorization_payloads(&test, &base);
         let values = self.load_values(&test, &base);
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
@@ -389,6 +390,7 @@ impl Runner<'_> {
             target_resources,
             now: self.files.current_time(),
             registry_access: self.options.registry_access,
+            authorization_payloads,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -506,6 +508,27 @@ impl Runner<'_> {
             }
         }
         payloads
+    }
+
+    /// The test's `envoyPayloads` and `httpPayloads`: check requests for ValidatingPolicies in the Envoy
+    /// and HTTP evaluation modes. The CLI stops the test when one cannot be read.
+    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
+        let mut found = Vec::new();
+        for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
+            for (index, item) in test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+                let Some(name) = item.as_str() else { continue };
+                let path = base.join(name);
+                match self.files.read(&path) {
+                    Ok(_) => found.push((name.to_string(), mode)),
+                    Err(error) => self.problem(
+                        format!("/{key}/{index}"),
+                        Code::KyvernoTestMissingFile,
+                        format!("cannot read {}: {error}", path.display()),
+                    ),
+                }
+            }
+        }
+        found
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -760,6 +783,7 @@ impl Runner<'_> {
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
+                .chain(setup.authorization_payloads.iter().map(|(name, _)| name.clone()))
                 .collect()
         } else {
             resources
@@ -779,6 +803,17 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
+            // Check requests for the Envoy and HTTP evaluation modes are not evaluated: say so loudly.
+            if matched.is_empty()
+                && let Some((_, mode)) = setup.authorization_payloads.iter().find(|(name, _)| name == resource_name)
+            {
+                let reason = format!(
+                    "ValidatingPolicies in the {mode} evaluation mode answer check requests, which are not evaluated yet"
+                );
+                let verdict = Verdict::new(Outcome::Unsupported, "unsupported", "Unsupported", &reason);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                continue;
+            }
             // A JSON payload is named exactly as the test lists it.
             if matched.is_empty()
                 && let Some(position) = setup.payloads.iter().position(|payload| &payload.name == resource_name)
@@ -859,6 +894,15 @@ impl Runner<'_> {
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
+        if cel_kind_is(&policy.value, "MutatingPolicy")
+            && policy.value.pointer("/spec/evaluation/mutateExisting/enabled").and_then(Value::as_bool) == Some(true)
+        {
+            let reason = "MutatingPolicies that mutate existing resources (evaluation.mutateExisting) are not evaluated \
+                          yet";
+            let mut row = Row::unsupported(reason);
+            row.links = links(&row, policy, target);
+            return Some(vec![row]);
+        }
         let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
         let mut rows = Vec::new();
@@ -1043,6 +1087,8 @@ struct Setup {
     now: Option<String>,
     /// `kyverno test --registry`.
     registry_access: bool,
+    /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
+    authorization_payloads: Vec<(String, &'static str)>,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -1530,7 +1576,7 @@ fn cel_response(
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
     response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
-    if let Some(reason) = request.services.offline_gaps.first() {
+    if let Some(reason) = outcome.unsupported.clone().or_else(|| request.services.offline_gaps.first()) {
         response.status = engine::RuleStatus::Error;
         response.message = reason.clone();
         response.unsupported = Some(reason);
