@@ -716,3 +716,62 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn policies_in_versions_kyverno_does_not_serve_are_not_loaded() {
+    // kyverno.io/v1beta1 was retired: the CLI skips the document, so the result finds no policy.
+    let fixture = format!(
+        "{}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: pass}}
+",
+        POLICY.replace("apiVersion: kyverno.io/v1\n", "apiVersion: kyverno.io/v1beta1\n")
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual not found -> Fail
+            problem kyverno-test/unknown-policy at /policies/0: /t/policy.yaml: kyverno does not serve ClusterPolicy in "kyverno.io/v1beta1"; the policy is not loaded
+            problem kyverno-test/unknown-policy at /results/0/policy: results[0]: policy `require-team` is not among the loaded policies
+        "#]],
+    );
+}
+
+#[test]
+fn envoy_and_http_check_requests_are_reported_not_dropped() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: envoy-admins
+spec:
+  evaluation:
+    mode: Envoy
+  validations:
+  - expression: envoy.Allowed().Response()
+#- /t/request.json
+{"attributes": {"request": {"http": {"headers": {}}}}}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+envoyPayloads: [request.json, missing.json]
+results:
+- {policy: envoy-admins, kind: "", result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            envoy-admins/-/request.json: expected pass actual unsupported -> Unsupported
+            problem kyverno-test/missing-file at /envoyPayloads/1: cannot read /t/missing.json: no such file
+        "#]],
+    );
+}

@@ -623,7 +623,22 @@ impl Runner<'_> {
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only && !is_policy_kind(value.get("kind").and_then(Value::as_str).unwrap_or("")) {
+                        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_policy_kind(kind) {
+                            continue;
+                        }
+                        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_served_policy_version(api_version, kind) {
+                            // The CLI's loader skips a document of a version it does not serve, so the
+                            // policy is not found (`cmd/cli/kubectl-kyverno/policy/load.go`).
+                            self.problem(
+                                format!("/{key}/{index}"),
+                                Code::KyvernoTestUnknownPolicy,
+                                format!(
+                                    "{}: kyverno does not serve {kind} in {api_version:?}; the policy is not loaded",
+                                    file.display()
+                                ),
+                            );
                             continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
@@ -1038,6 +1053,30 @@ impl Runner<'_> {
 enum OwnRole {
     Policies,
     Resources,
+}
+
+/// Whether the Kyverno CLI loads a policy kind in this apiVersion (the GroupVersionKinds its policy
+/// loader knows, `cmd/cli/kubectl-kyverno/policy/load.go`).
+fn is_served_policy_version(api_version: &str, kind: &str) -> bool {
+    let versions: &[&str] = match kind {
+        "ClusterPolicy" | "Policy" => &["kyverno.io/v1", "kyverno.io/v2beta1"],
+        "ValidatingPolicy" | "ImageValidatingPolicy" | "GeneratingPolicy" | "DeletingPolicy" | "MutatingPolicy" => {
+            &["policies.kyverno.io/v1alpha1", "policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"]
+        }
+        "NamespacedValidatingPolicy"
+        | "NamespacedImageValidatingPolicy"
+        | "NamespacedGeneratingPolicy"
+        | "NamespacedDeletingPolicy"
+        | "NamespacedMutatingPolicy" => &["policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"],
+        "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => &["admissionregistration.k8s.io/v1"],
+        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => &[
+            "admissionregistration.k8s.io/v1",
+            "admissionregistration.k8s.io/v1beta1",
+            "admissionregistration.k8s.io/v1alpha1",
+        ],
+        _ => return true,
+    };
+    versions.contains(&api_version)
 }
 
 /// Policies, and the bindings of admission policies that travel with them.
