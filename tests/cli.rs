@@ -247,7 +247,9 @@ fn test_json_contract() {
 #[test]
 fn a_test_that_cannot_run_counts_among_the_json_errors() {
     // The policies file is missing: kyverno stops the test, so the summary must not read "0 errors".
-    let fixture = format!("{FAILING_TEST}\n#- /t2/kyverno-test.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t2}}\npolicies: [gone.yaml]\nresources: []\nresults: []\n");
+    let fixture = format!(
+        "{FAILING_TEST}\n#- /t2/kyverno-test.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t2}}\npolicies: [gone.yaml]\nresources: []\nresults: []\n"
+    );
     let directory = write_fixture("test-cannot-run", &fixture);
     let output = Command::new(crate::support::POLICY_LSP)
         .args(["test", "t2", "--output", "json"])

@@ -12,15 +12,16 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use crate::support::corpus::{find_kyverno_tests, print_disagreement};
 use policy_lsp::base::Code;
 use policy_lsp::cli::disk::DiskFiles;
 use policy_lsp::testrun::gatekeeper::{is_suite, run_suite_file};
 use policy_lsp::testrun::kyverno::{RunOptions, run_test_file_with};
 use policy_lsp::testrun::{Outcome, TestReport};
-use crate::support::corpus::{find_kyverno_tests, print_disagreement};
 
 /// The folders upstream CI runs expecting `kyverno test` to fail (`.github/workflows/check-cli-tests.yaml`).
-const EXPECTED_FAILURES: &[&str] = &["test-fail/missing-policy", "test-fail/missing-rule", "test-fail/missing-resource"];
+const EXPECTED_FAILURES: &[&str] =
+    &["test-fail/missing-policy", "test-fail/missing-rule", "test-fail/missing-resource"];
 
 /// The folders upstream CI runs with `kyverno test --registry` (the Makefile's `test-cli-local-registry`
 /// and `test-cli-local-scenarios`).
@@ -51,8 +52,7 @@ fn run_fails(report: &TestReport) -> bool {
 
 /// The unit upstream CI runs `kyverno test` on: the top-level folder, or the test-fail sub-folder.
 fn unit_of(relative: &Path) -> String {
-    let parts: Vec<String> =
-        relative.components().map(|part| part.as_os_str().to_string_lossy().to_string()).collect();
+    let parts: Vec<String> = relative.components().map(|part| part.as_os_str().to_string_lossy().to_string()).collect();
     match parts.as_slice() {
         [first, second, _, ..] if first == "test-fail" => format!("{first}/{second}"),
         [first, ..] => first.clone(),

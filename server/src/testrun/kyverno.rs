@@ -458,7 +458,9 @@ impl Runner<'_> {
     fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
         let mut found = Vec::new();
         for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
-            for (index, item) in test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate() {
+            for (index, item) in
+                test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+            {
                 let Some(name) = item.as_str() else { continue };
                 let path = base.join(name);
                 match self.files.read(&path) {
@@ -1403,8 +1405,9 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         } else {
             kyverno_cel::validating_policy(policy, &cel_request)
         };
-        let rules =
-            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)]).unwrap_or_default();
+        let rules = outcome
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
+            .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {

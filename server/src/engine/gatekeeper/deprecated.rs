@@ -33,8 +33,18 @@ pub const DEPRECATED_BUILTINS: &[DeprecatedBuiltin] = &[
         evaluate: cidr_overlap,
     },
     DeprecatedBuiltin { name: "set_diff", arity: 2, replacement: "the `-` operator", evaluate: set_diff },
-    DeprecatedBuiltin { name: "cast_array", arity: 1, replacement: "`is_array` or a comprehension", evaluate: cast_array },
-    DeprecatedBuiltin { name: "cast_set", arity: 1, replacement: "`is_set` or a set comprehension", evaluate: cast_set },
+    DeprecatedBuiltin {
+        name: "cast_array",
+        arity: 1,
+        replacement: "`is_array` or a comprehension",
+        evaluate: cast_array,
+    },
+    DeprecatedBuiltin {
+        name: "cast_set",
+        arity: 1,
+        replacement: "`is_set` or a set comprehension",
+        evaluate: cast_set,
+    },
     DeprecatedBuiltin { name: "cast_string", arity: 1, replacement: "`is_string`", evaluate: cast_string },
     DeprecatedBuiltin { name: "cast_boolean", arity: 1, replacement: "`is_boolean`", evaluate: cast_boolean },
     DeprecatedBuiltin { name: "cast_null", arity: 1, replacement: "`is_null`", evaluate: cast_null },
@@ -112,10 +122,12 @@ fn cidr_overlap(arguments: &[Value]) -> Value {
     };
     let contained = match (network, address) {
         (IpAddr::V4(network), IpAddr::V4(address)) => {
-            inner_prefix >= prefix && masked(u32::from(network).into(), prefix, 32) == masked(u32::from(address).into(), prefix, 32)
+            inner_prefix >= prefix
+                && masked(u32::from(network).into(), prefix, 32) == masked(u32::from(address).into(), prefix, 32)
         }
         (IpAddr::V6(network), IpAddr::V6(address)) => {
-            inner_prefix >= prefix && masked(u128::from(network), prefix, 128) == masked(u128::from(address), prefix, 128)
+            inner_prefix >= prefix
+                && masked(u128::from(network), prefix, 128) == masked(u128::from(address), prefix, 128)
         }
         _ => false,
     };

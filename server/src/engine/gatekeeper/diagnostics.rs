@@ -90,7 +90,10 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
                         text,
                         start,
                         end,
-                        format!("undefined function {name}: Rego v1 removed this deprecated built-in; use {}", deprecated.replacement),
+                        format!(
+                            "undefined function {name}: Rego v1 removed this deprecated built-in; use {}",
+                            deprecated.replacement
+                        ),
                     )
                 } else {
                     diagnostic(

@@ -279,10 +279,16 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
         build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
     // OPA's compiler rejects what regorus would only fail on when a rule runs (an undefined function,
     // an unsafe variable): Gatekeeper refuses such a template, so none of its cases are evaluated.
-    if let Some(problem) = diagnostics::rego_diagnostics(template).into_iter().find(|problem| problem.rejects_template) {
+    if let Some(problem) = diagnostics::rego_diagnostics(template).into_iter().find(|problem| problem.rejects_template)
+    {
         return Err(error(
             &problem.pointer,
-            format!("the Rego does not compile: line {}, column {}: {}", problem.line + 1, problem.column + 1, problem.message),
+            format!(
+                "the Rego does not compile: line {}, column {}: {}",
+                problem.line + 1,
+                problem.column + 1,
+                problem.message
+            ),
         ));
     }
     Ok(CompiledTemplate {

@@ -736,7 +736,8 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     {
         if generate.get("template").is_some() {
             let reason = "GeneratingPolicy templates (spec.generate[].template) are not evaluated yet".to_string();
-            let mut outcome = Outcome::new(Status::Error, reason.clone(), Some(format!("/spec/generate/{index}/template")));
+            let mut outcome =
+                Outcome::new(Status::Error, reason.clone(), Some(format!("/spec/generate/{index}/template")));
             outcome.unsupported = Some(reason);
             return Some(outcome);
         }

@@ -372,7 +372,9 @@ tests:
     template: template.yaml
     constraint: constraint.yaml
 "#,
-        expect!["Pass no-cases/- /tests/0 expected [valid] actual [valid] reason [the template and constraint were added; the test has no cases]"],
+        expect![
+            "Pass no-cases/- /tests/0 expected [valid] actual [valid] reason [the template and constraint were added; the test has no cases]"
+        ],
     );
 }
 
@@ -548,6 +550,8 @@ metadata:
   labels:
     strict: yes
 "#,
-        expect![[r#"Pass inventory/flagged-namespace /tests/0/cases/0 expected [violations: 1] actual [1 violations: ["the namespace requires owners"]]"#]],
+        expect![[
+            r#"Pass inventory/flagged-namespace /tests/0/cases/0 expected [violations: 1] actual [1 violations: ["the namespace requires owners"]]"#
+        ]],
     );
 }
