@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::DateTime;
 use expect_test::{Expect, expect};
+use policy_lsp::testrun::kyverno::RunOptions;
 use policy_lsp::testrun::{Framework, Subject};
 
 use crate::support::{MemoryFiles, parse_fixture};
@@ -73,7 +74,8 @@ fn check(now: Option<&str>, expect: Expect) {
     for file in parse_fixture(BEFORE_2030) {
         files.files.insert(file.path, file.text);
     }
-    let report = policy_lsp::testrun::run(&files, Path::new("/t/kyverno-test.yaml"), Framework::Kyverno);
+    let test_file = Path::new("/t/kyverno-test.yaml");
+    let report = policy_lsp::testrun::run(&files, test_file, Framework::Kyverno, RunOptions::default());
     let mut lines: Vec<String> = report
         .results
         .iter()

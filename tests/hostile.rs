@@ -558,7 +558,7 @@ fn calls_that_need_the_network_say_they_were_not_made() {
     });
     assert_eq!(
         outcome.unwrap_err(),
-        "http GET https://10.255.255.1/data: no network in offline evaluation and no mocked response"
+        "http.get \"https://10.255.255.1/data\" needs the network: mock it under the test's apiCallResponses"
     );
 
     // Rego's http.send answers undefined at once (an unroutable address would hang a real request).

@@ -14,6 +14,7 @@ mod config;
 mod corpus_cel;
 mod corpus_gatekeeper;
 mod corpus_kyverno;
+mod corpus_real_world;
 mod diagnostics;
 mod editor_robustness;
 mod hostile;

@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use policy_lsp::testrun::{FileError, FileSource, Framework};
+use policy_lsp::testrun::kyverno::RunOptions;
+use policy_lsp::testrun::{FileError, FileSource, Framework, run};
 
 const POLICY: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team\nspec:\n  rules:\n  - name: check-team\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      failureAction: Enforce\n      message: a team label is required\n      pattern:\n        metadata:\n          labels:\n            team: \"?*\"\n";
 const RESOURCES: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\n  labels:\n    team: a\nspec:\n  containers:\n  - name: c\n    image: nginx\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
@@ -64,7 +65,7 @@ fuzz_target!(|data: &[u8]| {
     files.insert(PathBuf::from("/ws").join(target), text.to_string());
     let workspace = Workspace { files };
     let _ = match selector % 3 {
-        1 => policy_lsp::testrun::run(&workspace, Path::new("/ws/suite.yaml"), Framework::Gatekeeper),
-        _ => policy_lsp::testrun::run(&workspace, Path::new("/ws/kyverno-test.yaml"), Framework::Kyverno),
+        1 => run(&workspace, Path::new("/ws/suite.yaml"), Framework::Gatekeeper, RunOptions::default()),
+        _ => run(&workspace, Path::new("/ws/kyverno-test.yaml"), Framework::Kyverno, RunOptions::default()),
     };
 });

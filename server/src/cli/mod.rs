@@ -57,6 +57,10 @@ enum Command {
         /// the run read.
         #[arg(long)]
         timings: bool,
+        /// As kyverno's `--registry`: imageRegistry context entries are looked up in registries, so
+        /// results that read one without data in the test's context file are reported unsupported.
+        #[arg(long)]
+        registry: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -124,8 +128,8 @@ pub fn main() -> Invocation {
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
-        Command::Test { paths, output, file_name, detailed_results, fail_only, timings } => {
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings })
+        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
+            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
         }
         Command::Explain { code } => explain(&code),
     };

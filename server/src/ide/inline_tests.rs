@@ -163,7 +163,7 @@ impl FileSource for Analysis {
 /// Runs one test file against the snapshot, recording its inputs.
 pub fn run_test(analysis: &Analysis, test_file: &Path, framework: Framework) -> InlineRun {
     let recording = Recording { analysis, inputs: Mutex::new(Vec::new()) };
-    let report = crate::testrun::run(&recording, test_file, framework);
+    let report = crate::testrun::run(&recording, test_file, framework, Default::default());
     let inputs = recording.inputs.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     InlineRun { test_file: test_file.to_path_buf(), framework, report, inputs }
 }

@@ -41,7 +41,7 @@ pub fn run_tests(analysis: Analysis, target: Option<PathBuf>) -> Value {
         .into_iter()
         .map(|(path, framework)| {
             let started = Instant::now();
-            let report = crate::testrun::run(&files, &path, framework);
+            let report = crate::testrun::run(&files, &path, framework, Default::default());
             TestRun {
                 path: path.display().to_string(),
                 framework,

@@ -95,11 +95,11 @@ impl std::fmt::Display for FileError {
 }
 
 /// Runs one test file with the runner of its framework: a Kyverno Test file through `kyverno test`'s
-/// semantics, a gator Suite through `gator verify`'s. The one place that maps a framework to its runner, for
-/// the CLI, the editor's inline runs and its `runTests` command alike.
-pub fn run(files: &dyn FileSource, test_file: &Path, framework: Framework) -> TestReport {
+/// semantics (with the flags in `options`), a gator Suite through `gator verify`'s. The one place that maps a
+/// framework to its runner, for the CLI, the editor's inline runs and its `runTests` command alike.
+pub fn run(files: &dyn FileSource, test_file: &Path, framework: Framework, options: kyverno::RunOptions) -> TestReport {
     match framework {
-        Framework::Kyverno => kyverno::run_test_file(files, test_file),
+        Framework::Kyverno => kyverno::run_test_file_with(files, test_file, options),
         Framework::Gatekeeper => gatekeeper::run_suite_file(files, test_file),
     }
 }

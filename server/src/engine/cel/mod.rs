@@ -77,6 +77,9 @@ pub struct Services {
     /// The time `time.now()` answers, handed down from the front end's clock for each run (the engines
     /// never read the clock); `None` answers [`FIXED_NOW_NANOS`].
     pub now: Option<DateTime<Utc>>,
+    /// Where a library call records that it needed a registry or the network (an image's metadata
+    /// not in the test's context file, an HTTP call without a mocked response).
+    pub offline_gaps: crate::engine::offline::OfflineGaps,
     /// The namespace of a Namespaced policy, which its `resource` functions read; empty otherwise.
     pub policy_namespace: String,
 }

@@ -35,6 +35,7 @@ pub fn services(request: &Request) -> Services {
             .collect(),
         policy_namespace: String::new(),
         now: request.now,
+        offline_gaps: Default::default(),
     }
 }
 

@@ -41,6 +41,7 @@ fn services() -> Services {
         ],
         now: None,
         policy_namespace: "default".to_string(),
+        offline_gaps: Default::default(),
     }
 }
 
