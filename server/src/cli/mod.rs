@@ -3,6 +3,8 @@
 
 pub mod lint;
 pub mod test;
+pub mod test_exit;
+pub mod test_flags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,8 +46,8 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
-        /// The file name of Kyverno test files.
-        #[arg(long, default_value = "kyverno-test.yaml")]
+        /// The file name of Kyverno test files (kyverno's `-f/--file-name`).
+        #[arg(short = 'f', long, default_value = "kyverno-test.yaml")]
         file_name: String,
         /// Add the MESSAGE column to the text table.
         #[arg(long)]
@@ -61,6 +63,8 @@ enum Command {
         /// results that read one without data in the test's context file are reported unsupported.
         #[arg(long)]
         registry: bool,
+        #[command(flatten)]
+        compatibility: test_flags::CompatibilityFlags,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -128,8 +132,17 @@ pub fn main() -> Invocation {
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
-        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
+        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry, compatibility } => {
+            test::run(test::TestOptions {
+                paths,
+                output,
+                file_name,
+                detailed_results,
+                fail_only,
+                timings,
+                registry,
+                compatibility,
+            })
         }
         Command::Explain { code } => explain(&code),
     };

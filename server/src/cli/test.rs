@@ -8,11 +8,14 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::test_exit::{ExitPolicy, exit_status};
+use super::test_flags::{CompatibilityFlags, Format, resolve};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::model::DocumentKind;
 use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
+    render_yaml,
 };
 use crate::syntax::SourceFile;
 use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
@@ -29,6 +32,8 @@ pub struct TestOptions {
     pub timings: bool,
     /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
     pub registry: bool,
+    /// The flags of `kyverno test` and `gator verify`: selection, formats, exit-code policy.
+    pub compatibility: CompatibilityFlags,
 }
 
 /// A test file found by discovery.
@@ -40,7 +45,18 @@ pub struct Discovered {
 
 pub fn run(options: TestOptions) -> ExitStatus {
     let started = Instant::now();
-    let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
+    let flags = &options.compatibility;
+    let resolved = match resolve(flags, &options.paths, options.output) {
+        Ok(resolved) => resolved,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::UsageError;
+        }
+    };
+    for warning in &resolved.warnings {
+        eprintln!("warning: {warning}");
+    }
+    let paths = if resolved.paths.is_empty() { vec![PathBuf::from(".")] } else { resolved.paths.clone() };
     let files = match walk_yaml_files(&paths) {
         Ok(files) => files,
         Err(message) => {
@@ -54,12 +70,15 @@ pub fn run(options: TestOptions) -> ExitStatus {
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
     if discovered.is_empty() {
+        // As `kyverno test` and `gator verify`: finding nothing to run is a success unless tests are required.
+        let severity = if flags.require_tests { "error" } else { "warning" };
         eprintln!(
-            "error: no Kyverno test files (named `{}`) or gator Suites found under {}",
+            "{severity}: no Kyverno test files (named `{}`) or gator Suites found under {}{}",
             options.file_name,
-            paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
+            paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", "),
+            if flags.require_tests { " (--require-tests)" } else { "; nothing was checked" }
         );
-        return ExitStatus::UsageError;
+        return if flags.require_tests { ExitStatus::Failure } else { ExitStatus::Success };
     }
     eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
     let disk = DiskFiles::within(&roots);
@@ -70,18 +89,24 @@ pub fn run(options: TestOptions) -> ExitStatus {
         None => &disk,
     };
     let kyverno_options = kyverno::RunOptions { registry_access: options.registry };
-    let runs = run_tests_with_options(files_source, &discovered, kyverno_options);
+    let mut runs = run_tests_with_options(files_source, &discovered, kyverno_options);
+    resolved.selection.apply(&mut runs);
     let ran_at = started.elapsed();
-    let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
-    let rendered = match options.output {
-        OutputFormat::Text => {
-            render_text(&runs, TextOptions { detailed_results: options.detailed_results, fail_only: options.fail_only })
+    let rendered = match resolved.format {
+        Format::Own(OutputFormat::Text) => {
+            let text_options = TextOptions {
+                detailed_results: options.detailed_results,
+                fail_only: options.fail_only,
+                verbose: flags.verbose,
+            };
+            render_text(&runs, text_options)
         }
-        OutputFormat::Json => render_json(&runs),
-        OutputFormat::Junit => render_junit(&runs),
-        OutputFormat::Github => render_github(&runs),
-        OutputFormat::Markdown => render_markdown(&runs),
-        OutputFormat::Sarif => {
+        Format::Own(OutputFormat::Json) => render_json(&runs),
+        Format::Yaml => render_yaml(&runs),
+        Format::Own(OutputFormat::Junit) => render_junit(&runs),
+        Format::Own(OutputFormat::Github) => render_github(&runs),
+        Format::Own(OutputFormat::Markdown) => render_markdown(&runs),
+        Format::Own(OutputFormat::Sarif) => {
             eprintln!("error: `test` does not support --output sarif; use json, junit, github or markdown");
             return ExitStatus::UsageError;
         }
@@ -91,15 +116,12 @@ pub fn run(options: TestOptions) -> ExitStatus {
         let phases = Phases { walk: walked, discover: discovered_at, run: ran_at, total: started.elapsed() };
         print_timings(&phases, files.len(), discovered.len(), recording);
     }
-    let summary = TestSummary::of(&runs);
-    if total_results == 0 && summary.problems == 0 {
-        eprintln!("error: the test files define no results to check");
-        return ExitStatus::UsageError;
+    let policy = ExitPolicy { strict: flags.strict, allow_unsupported: flags.allow_unsupported };
+    let (status, reasons) = exit_status(&TestSummary::of(&runs), policy);
+    for reason in reasons {
+        eprintln!("{reason}");
     }
-    if summary.problems > 0 && total_results == 0 {
-        return ExitStatus::UsageError;
-    }
-    if summary.all_passed() { ExitStatus::Success } else { ExitStatus::Failure }
+    status
 }
 
 /// Kyverno test files by name; gator Suites by content (gator reads every YAML file and keeps the Suites).

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{github_escape_data, github_escape_property, xml_escape};
-use crate::testrun::{Framework, Outcome, Subject, TestReport, TestResult};
+use crate::testrun::{Framework, Outcome, Problem, Subject, TestReport, TestResult};
 
 /// One test file's report, with what the CLI measured and located around it.
 pub struct TestRun {
@@ -30,28 +30,44 @@ pub struct TestSummary {
     pub errors: usize,
     pub unsupported: usize,
     pub skipped: usize,
+    /// Problems that stop or fail the real tool's run.
     pub problems: usize,
+    /// Problems the real tool tolerates ([`crate::testrun::Problem::tolerated`]): warnings, which fail a
+    /// run only under `--strict`.
+    pub warnings: usize,
 }
 
 impl TestSummary {
     pub fn of(runs: &[TestRun]) -> TestSummary {
         let mut summary = TestSummary::default();
         for run in runs {
-            summary.problems += run.report.problems.len();
-            for result in &run.report.results {
-                match result.outcome {
-                    Outcome::Pass => summary.passed += 1,
-                    Outcome::Fail => summary.failed += 1,
-                    Outcome::Error => summary.errors += 1,
-                    Outcome::Unsupported => summary.unsupported += 1,
-                    Outcome::Skipped => summary.skipped += 1,
-                }
-            }
+            summary.add(&run.report);
         }
         summary
     }
 
-    /// Whether the run as a whole succeeded: no failure, error, unsupported case or load problem.
+    /// Counts one test file's report in.
+    pub fn add(&mut self, report: &TestReport) {
+        for problem in &report.problems {
+            if problem.tolerated() {
+                self.warnings += 1;
+            } else {
+                self.problems += 1;
+            }
+        }
+        for result in &report.results {
+            match result.outcome {
+                Outcome::Pass => self.passed += 1,
+                Outcome::Fail => self.failed += 1,
+                Outcome::Error => self.errors += 1,
+                Outcome::Unsupported => self.unsupported += 1,
+                Outcome::Skipped => self.skipped += 1,
+            }
+        }
+    }
+
+    /// Whether the run as a whole succeeded: no failure, error, unsupported case or load problem (warnings
+    /// aside).
     pub fn all_passed(&self) -> bool {
         self.failed == 0 && self.errors == 0 && self.unsupported == 0 && self.problems == 0
     }
@@ -62,6 +78,13 @@ impl TestSummary {
 pub struct TextOptions {
     pub detailed_results: bool,
     pub fail_only: bool,
+    /// Also list gator's passing cases, as `gator verify -v` does.
+    pub verbose: bool,
+}
+
+/// `warning` for a problem the real tool tolerates, `error` for one that stops its run.
+fn severity_name(problem: &Problem) -> &'static str {
+    if problem.tolerated() { "warning" } else { "error" }
 }
 
 fn outcome_name(outcome: Outcome) -> &'static str {
@@ -94,12 +117,12 @@ fn resource_label(result: &TestResult) -> String {
 pub fn render_text(runs: &[TestRun], options: TextOptions) -> String {
     let mut out = String::new();
     for run in runs {
-        for (line, column, message) in &run.problem_locations {
-            let _ = writeln!(out, "{}:{line}:{column}: error: {message}", run.path);
+        for ((line, column, message), problem) in run.problem_locations.iter().zip(&run.report.problems) {
+            let _ = writeln!(out, "{}:{line}:{column}: {}: {message}", run.path, severity_name(problem));
         }
         match run.framework {
             Framework::Kyverno => kyverno_table(&mut out, run, options),
-            Framework::Gatekeeper => gator_lines(&mut out, run),
+            Framework::Gatekeeper => gator_lines(&mut out, run, options),
         }
     }
     let summary = TestSummary::of(runs);
@@ -179,7 +202,7 @@ fn kyverno_table(out: &mut String, run: &TestRun, options: TextOptions) {
     let _ = writeln!(out, "{}", rule_line("└", "┴", "┘"));
 }
 
-fn gator_lines(out: &mut String, run: &TestRun) {
+fn gator_lines(out: &mut String, run: &TestRun, options: TextOptions) {
     let mut failed = false;
     for result in &run.report.results {
         if matches!(result.outcome, Outcome::Fail | Outcome::Error | Outcome::Unsupported) {
@@ -191,10 +214,12 @@ fn gator_lines(out: &mut String, run: &TestRun) {
             }
         } else if result.outcome == Outcome::Skipped {
             let _ = writeln!(out, "    --- SKIP: {}", resource_label(result));
+        } else if options.verbose && !options.fail_only {
+            let _ = writeln!(out, "    --- PASS: {}", resource_label(result));
         }
     }
     let seconds = run.duration.as_secs_f64();
-    if failed || !run.report.problems.is_empty() {
+    if failed || run.report.problems.iter().any(|problem| !problem.tolerated()) {
         let _ = writeln!(out, "FAIL\t{}\t{seconds:.3}s", run.path);
     } else {
         let _ = writeln!(out, "ok\t{}\t{seconds:.3}s", run.path);
@@ -203,6 +228,18 @@ fn gator_lines(out: &mut String, run: &TestRun) {
 
 /// Exactly one JSON document: `{"results": [...], "summary": {...}, "problems": [...]}`.
 pub fn render_json(runs: &[TestRun]) -> String {
+    let mut text = serde_json::to_string_pretty(&report_document(runs)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The JSON document of [`render_json`] written as one YAML document (`kyverno test -o yaml`).
+pub fn render_yaml(runs: &[TestRun]) -> String {
+    yaml_serde::to_string(&report_document(runs)).unwrap_or_default()
+}
+
+/// The report as one value: every result, the counts, and the problems with their places.
+fn report_document(runs: &[TestRun]) -> serde_json::Value {
     let mut results = Vec::new();
     for run in runs {
         for result in &run.report.results {
@@ -217,12 +254,12 @@ pub fn render_json(runs: &[TestRun]) -> String {
         .iter()
         .flat_map(|run| {
             run.report.problems.iter().zip(&run.problem_locations).map(move |(problem, (line, column, _))| {
-                json!({"file": run.path, "line": line, "column": column, "code": problem.code, "message": problem.message})
+                json!({"file": run.path, "line": line, "column": column, "severity": severity_name(problem), "code": problem.code, "message": problem.message})
             })
         })
         .collect();
     let summary = TestSummary::of(runs);
-    let document = json!({
+    json!({
         "results": results,
         "summary": {
             "passed": summary.passed,
@@ -232,12 +269,10 @@ pub fn render_json(runs: &[TestRun]) -> String {
             "unsupported": summary.unsupported,
             "skipped": summary.skipped,
             "problems": summary.problems,
+            "warnings": summary.warnings,
         },
         "problems": problems,
-    });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    })
 }
 
 /// JUnit XML: one `<testsuite>` per test file, one `<testcase>` per result.
@@ -265,7 +300,7 @@ pub fn render_junit(runs: &[TestRun]) -> String {
             own.unsupported + own.skipped,
             run.duration.as_secs_f64()
         );
-        for problem in &run.report.problems {
+        for problem in run.report.problems.iter().filter(|problem| !problem.tolerated()) {
             let _ = writeln!(
                 out,
                 "    <testcase classname=\"{}\" name=\"load\"><error type=\"{}\" message=\"{}\"/></testcase>",
@@ -327,10 +362,11 @@ pub fn render_junit(runs: &[TestRun]) -> String {
 pub fn render_github(runs: &[TestRun]) -> String {
     let mut out = String::new();
     for run in runs {
-        for (line, column, message) in &run.problem_locations {
+        for ((line, column, message), problem) in run.problem_locations.iter().zip(&run.report.problems) {
             let _ = writeln!(
                 out,
-                "::error file={},line={line},col={column},title=test load::{}",
+                "::{} file={},line={line},col={column},title=test load::{}",
+                severity_name(problem),
                 github_escape_property(&run.path),
                 github_escape_data(message)
             );
@@ -365,8 +401,8 @@ pub fn render_markdown(runs: &[TestRun]) -> String {
     let mut out = String::from("## policy-lsp test\n\n");
     let _ = writeln!(
         out,
-        "**{}** passed, **{}** failed, **{}** errors, **{}** unsupported, **{}** skipped\n",
-        summary.passed, summary.failed, summary.errors, summary.unsupported, summary.skipped
+        "**{}** passed, **{}** failed, **{}** errors, **{}** unsupported, **{}** skipped, **{}** warnings\n",
+        summary.passed, summary.failed, summary.errors, summary.unsupported, summary.skipped, summary.warnings
     );
     for run in runs {
         let _ = writeln!(out, "### `{}`\n", run.path);
