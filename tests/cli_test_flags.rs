@@ -188,6 +188,10 @@ fn no_test_files_pass_with_a_warning_unless_tests_are_required() {
     let (code, stdout, stderr) = run(&directory, &["test", "empty"]);
     assert_eq!((code, stdout.as_str()), (Some(0), ""));
     assert!(stderr.starts_with("warning: no Kyverno test files"), "{stderr}");
+    // A JSON run still prints one (empty) document.
+    let (code, stdout, _) = run(&directory, &["test", "empty", "--output", "json"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(json_results(&stdout), vec![]);
     let (code, _, stderr) = run(&directory, &["test", "empty", "--require-tests"]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("(--require-tests)"), "{stderr}");

@@ -53,6 +53,10 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
+    if resolved.format == Format::Own(OutputFormat::Sarif) {
+        eprintln!("error: `test` does not support --output sarif; use json, yaml, junit, github or markdown");
+        return ExitStatus::UsageError;
+    }
     for warning in &resolved.warnings {
         eprintln!("warning: {warning}");
     }
@@ -78,6 +82,10 @@ pub fn run(options: TestOptions) -> ExitStatus {
             paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", "),
             if flags.require_tests { " (--require-tests)" } else { "; nothing was checked" }
         );
+        // A machine-readable format still gets its one (empty) document.
+        if resolved.format != Format::Own(OutputFormat::Text) {
+            print!("{}", render(resolved.format, &[], &options));
+        }
         return if flags.require_tests { ExitStatus::Failure } else { ExitStatus::Success };
     }
     eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
@@ -92,25 +100,7 @@ pub fn run(options: TestOptions) -> ExitStatus {
     let mut runs = run_tests_with_options(files_source, &discovered, kyverno_options);
     resolved.selection.apply(&mut runs);
     let ran_at = started.elapsed();
-    let rendered = match resolved.format {
-        Format::Own(OutputFormat::Text) => {
-            let text_options = TextOptions {
-                detailed_results: options.detailed_results,
-                fail_only: options.fail_only,
-                verbose: flags.verbose,
-            };
-            render_text(&runs, text_options)
-        }
-        Format::Own(OutputFormat::Json) => render_json(&runs),
-        Format::Yaml => render_yaml(&runs),
-        Format::Own(OutputFormat::Junit) => render_junit(&runs),
-        Format::Own(OutputFormat::Github) => render_github(&runs),
-        Format::Own(OutputFormat::Markdown) => render_markdown(&runs),
-        Format::Own(OutputFormat::Sarif) => {
-            eprintln!("error: `test` does not support --output sarif; use json, junit, github or markdown");
-            return ExitStatus::UsageError;
-        }
-    };
+    let rendered = render(resolved.format, &runs, &options);
     print!("{rendered}");
     if let Some(recording) = &recording {
         let phases = Phases { walk: walked, discover: discovered_at, run: ran_at, total: started.elapsed() };
@@ -122,6 +112,25 @@ pub fn run(options: TestOptions) -> ExitStatus {
         eprintln!("{reason}");
     }
     status
+}
+
+/// The runs in the chosen format (`--output sarif` is refused before the run).
+fn render(format: Format, runs: &[TestRun], options: &TestOptions) -> String {
+    match format {
+        Format::Own(OutputFormat::Text | OutputFormat::Sarif) => {
+            let text_options = TextOptions {
+                detailed_results: options.detailed_results,
+                fail_only: options.fail_only,
+                verbose: options.compatibility.verbose,
+            };
+            render_text(runs, text_options)
+        }
+        Format::Own(OutputFormat::Json) => render_json(runs),
+        Format::Yaml => render_yaml(runs),
+        Format::Own(OutputFormat::Junit) => render_junit(runs),
+        Format::Own(OutputFormat::Github) => render_github(runs),
+        Format::Own(OutputFormat::Markdown) => render_markdown(runs),
+    }
 }
 
 /// Kyverno test files by name; gator Suites by content (gator reads every YAML file and keeps the Suites).
