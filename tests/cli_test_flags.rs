@@ -5,6 +5,7 @@ use std::path::Path;
 use std::process::Command;
 
 use crate::cli::{check, write_fixture};
+use crate::inline_tests::OWNER_SUITE;
 use expect_test::expect;
 
 /// A Kyverno test whose two results agree with the policy, and a third entry naming a rule the policy does
@@ -68,65 +69,6 @@ results:
     rule: check-tema
     resources: [with-team]
     result: pass
-"#;
-
-/// One gator Suite in one file: the case `owned` passes, the case `orphan` expects no violation and gets one.
-const GATOR_SUITE: &str = r#"
-#- /g/owner.yaml
-apiVersion: templates.gatekeeper.sh/v1
-kind: ConstraintTemplate
-metadata:
-  name: k8sneedsowner
-spec:
-  crd:
-    spec:
-      names:
-        kind: K8sNeedsOwner
-  targets:
-    - target: admission.k8s.gatekeeper.sh
-      rego: |
-        package k8sneedsowner
-
-        violation[{"msg": msg}] {
-          not input.review.object.metadata.labels.owner
-          msg := "an owner label is required"
-        }
----
-apiVersion: constraints.gatekeeper.sh/v1beta1
-kind: K8sNeedsOwner
-metadata:
-  name: namespaces-need-owner
-spec:
-  match:
-    kinds:
-      - apiGroups: [""]
-        kinds: ["Namespace"]
----
-apiVersion: test.gatekeeper.sh/v1alpha1
-kind: Suite
-metadata:
-  name: owner
-tests:
-  - name: owner-label
-    cases:
-      - name: owned
-        assertions:
-          - violations: no
-      - name: orphan
-        assertions:
-          - violations: no
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: owned
-  labels:
-    owner: team-a
----
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: orphan
 "#;
 
 /// Exit code, stdout and stderr of the binary run in `directory`.
@@ -264,14 +206,14 @@ fn fail_only_lists_the_results_that_did_not_pass() {
 
 #[test]
 fn gator_run_selects_tests_and_cases_and_verbose_lists_passing_cases() {
-    let directory = write_fixture("flags-gator-run", GATOR_SUITE);
-    let (code, stdout, _) = run(&directory, &["test", "g", "--run", "//^owned$", "-v"]);
+    let directory = write_fixture("flags-gator-run", OWNER_SUITE);
+    let (code, stdout, _) = run(&directory, &["test", "w", "--run", "//^owned$", "-v"]);
     assert_eq!(code, Some(0), "{stdout}");
-    assert!(stdout.starts_with("    --- PASS: owner-label/owned\nok\tg/owner.yaml\t"), "{stdout}");
-    let (code, stdout, _) = run(&directory, &["test", "g", "-r", "orphan"]);
+    assert!(stdout.starts_with("    --- PASS: owner-label/owned\nok\tw/required-label.yaml\t"), "{stdout}");
+    let (code, stdout, _) = run(&directory, &["test", "w", "-r", "orphan"]);
     assert_eq!(code, Some(1));
     assert!(stdout.starts_with("    --- FAIL: owner-label/orphan\n"), "{stdout}");
-    let (code, _, stderr) = run(&directory, &["test", "g", "-r", "a//b//c"]);
+    let (code, _, stderr) = run(&directory, &["test", "w", "-r", "a//b//c"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("has more than one `//`"), "{stderr}");
     let _ = std::fs::remove_dir_all(&directory);
@@ -279,14 +221,14 @@ fn gator_run_selects_tests_and_cases_and_verbose_lists_passing_cases() {
 
 #[test]
 fn gator_trace_and_native_validation_flags_are_accepted_as_gator_spells_them() {
-    let directory = write_fixture("flags-gator-trace", GATOR_SUITE);
+    let directory = write_fixture("flags-gator-trace", OWNER_SUITE);
     // `gator verify -t PATH`: the value has no `=`, so it is the path and `-t` is gator's --trace.
-    let (code, stdout, stderr) = run(&directory, &["test", "-t", "g/...", "-r", "//orphan"]);
+    let (code, stdout, stderr) = run(&directory, &["test", "-t", "w/...", "-r", "//orphan"]);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stderr.contains("warning: --trace: the Rego engine (regorus) records no evaluation trace"), "{stderr}");
-    let (code, _, _) = run(&directory, &["test", "g", "--enable-k8s-native-validation", "-r", "//^owned$"]);
+    let (code, _, _) = run(&directory, &["test", "w", "--enable-k8s-native-validation", "-r", "//^owned$"]);
     assert_eq!(code, Some(0));
-    let (code, _, stderr) = run(&directory, &["test", "g", "--enable-k8s-native-validation=false"]);
+    let (code, _, stderr) = run(&directory, &["test", "w", "--enable-k8s-native-validation=false"]);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("there is no Rego-only mode"), "{stderr}");
     let _ = std::fs::remove_dir_all(&directory);
