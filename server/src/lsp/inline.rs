@@ -14,7 +14,7 @@ use super::server::{Server, guarded};
 use super::to_proto;
 use crate::base::{LineIndex, PositionEncoding, TextRange};
 use crate::ide::Analysis;
-use crate::ide::inline_tests::{self, InlineRun, RUN_TESTS_COMMAND};
+use crate::ide::{InlineRun, RUN_TESTS_COMMAND};
 
 /// What the server keeps about inline tests.
 pub(super) struct InlineState {
@@ -91,7 +91,8 @@ impl Server {
         };
         let state_handle = self.state.clone();
         let round = tokio::task::spawn_blocking(move || {
-            let affected = inline_tests::affected_tests(&analysis, &changed, runs.values().map(|run| &**run));
+            let run_list: Vec<Arc<InlineRun>> = runs.values().cloned().collect();
+            let affected = analysis.affected_tests(&changed, &run_list);
             let mut done: Vec<Arc<InlineRun>> = Vec::new();
             let mut left: Vec<PathBuf> = Vec::new();
             for (path, framework) in &affected {
@@ -102,7 +103,7 @@ impl Server {
                     left.push(path.clone());
                     continue;
                 }
-                if let Some(run) = guarded("test run", || inline_tests::run_test(&analysis, path, *framework)) {
+                if let Some(run) = guarded("test run", || analysis.run_inline_test(path, *framework)) {
                     done.push(Arc::new(run));
                 }
             }
@@ -161,7 +162,8 @@ pub(super) fn code_lenses(
 ) -> Vec<CodeLens> {
     let Some(file) = analysis.file(path) else { return Vec::new() };
     let index = LineIndex::new(file.source.rope());
-    inline_tests::code_lenses(analysis, runs, path)
+    analysis
+        .test_lenses(path, runs)
         .into_iter()
         .filter_map(|lens| {
             let uri = Uri::from_file_path(&lens.test_file)?;

@@ -251,7 +251,7 @@ pub(super) fn guarded<T>(what: &str, work: impl FnOnce() -> T) -> Option<T> {
 /// A file's diagnostics: its own, then the inline test results that concern it.
 fn lsp_diagnostics(
     analysis: &Analysis,
-    runs: &[Arc<crate::ide::inline_tests::InlineRun>],
+    runs: &[Arc<crate::ide::InlineRun>],
     path: &std::path::Path,
     uri: &Uri,
     encoding: PositionEncoding,
@@ -259,7 +259,7 @@ fn lsp_diagnostics(
     let Some(file) = analysis.file(path) else { return Vec::new() };
     let index = LineIndex::new(file.source.rope());
     let mut diagnostics = analysis.diagnostics(path);
-    diagnostics.extend(crate::ide::inline_tests::test_diagnostics(analysis, runs, path));
+    diagnostics.extend(analysis.test_diagnostics(path, runs));
     let locate = |other: &std::path::Path, range| super::inline::locate_in(analysis, other, range, encoding);
     diagnostics
         .into_iter()
@@ -658,7 +658,7 @@ impl LanguageServer for Server {
             let index = LineIndex::new(file.source.rope());
             let offset = from_proto::offset(&index, position.position, encoding);
             // On a results entry, what the test found comes first; the field's documentation follows.
-            let result = crate::ide::inline_tests::result_hover(&analysis, &runs, &path, offset);
+            let result = analysis.test_result_hover(&path, offset, &runs);
             let field = analysis.hover(&path, offset);
             let combined = match (result, field) {
                 (Some(mut result), Some(field)) => {
