@@ -1,13 +1,12 @@
 //! One place for what every request shares, so a handler is a plain function of a snapshot and its
 //! parameters: matching the method, decoding the parameters (InvalidParams when they do not decode), the
 //! snapshot, the worker thread, the panic guard, cancellation (`$/cancelRequest` before a worker starts
-//! the request answers it at once), and for requests about a document its line index and the byte
+//! the request answers it at once, and the worker then skips it), and for requests about a document its line index and the byte
 //! offset of the position they name. Unknown requests get MethodNotFound; unknown notifications are
 //! ignored, as the protocol asks.
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use ls_types::request::Request as LspRequest;
 use ls_types::{
@@ -15,12 +14,11 @@ use ls_types::{
     GotoDefinitionParams, HoverParams, Position, Range, ReferenceParams, SemanticTokensParams,
     SemanticTokensRangeParams, SignatureHelpParams, Uri, WorkspaceDiagnosticReport, WorkspaceDiagnosticReportResult,
 };
-use lsp_server::{ErrorCode, Notification, Request, RequestId, Response, ResponseError};
+use lsp_server::{ErrorCode, Message, Notification, Request, RequestId, Response, ResponseError};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use super::state::{Session, Snapshot};
-use super::task::Task;
+use super::state::{RequestClaim, Session, Snapshot};
 use super::workers::guarded;
 use super::{from_proto, to_proto};
 use crate::base::{LineIndex, PositionEncoding, TextRange};
@@ -260,12 +258,18 @@ impl<'a> RequestDispatcher<'a> {
     {
         let Some((id, params)) = self.parse::<R>() else { return self };
         let snapshot = self.session.snapshot();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        self.session.pending_requests.insert(id.clone(), cancelled.clone());
-        let tasks = self.session.task_sender.clone();
+        let pending = &mut self.session.pending_requests;
+        if pending.len() >= 64 {
+            pending.retain(|_, claim| claim.is_pending());
+        }
+        let claim = Arc::new(RequestClaim::default());
+        pending.insert(id.clone(), claim.clone());
+        // The worker answers the client itself: a request's answer needs no ordering with the rest, and
+        // one hop less keeps completion and hover quick.
+        let client = self.session.sender.clone();
         let job = move || {
             // Cancelled before it started: the main loop has answered it already.
-            if cancelled.load(Ordering::SeqCst) {
+            if claim.is_cancelled() {
                 return;
             }
             let response = match guarded(R::METHOD, || compute(&snapshot, params)) {
@@ -273,7 +277,9 @@ impl<'a> RequestDispatcher<'a> {
                 Some(Err(error)) => Response { id, response_result: Err(error) },
                 None => ok_response(id, R::Result::empty()),
             };
-            let _ = tasks.send(Task::Response(response));
+            if claim.answer() {
+                let _ = client.send(Message::Response(response));
+            }
         };
         match pool {
             Pool::Requests => self.session.workers.requests.spawn(job),

@@ -1,7 +1,7 @@
 //! The main loop: one thread that owns the [`Session`]. It applies the client's notifications in the order
-//! they were sent, hands requests to worker threads with a snapshot, sends back what the workers answer,
-//! and publishes diagnostics once the messages that have already arrived are applied (a burst of
-//! keystrokes is checked at its last version). Workers never touch the session: they report back here.
+//! they were sent, hands requests to worker threads with a snapshot (the workers answer the client), and
+//! publishes diagnostics once the messages that have already arrived are applied (a burst of keystrokes is
+//! checked at its last version). Workers never touch the session: they report back here.
 
 use crossbeam_channel::select;
 use lsp_server::{ErrorCode, Message, Notification, Request, Response};
@@ -14,11 +14,15 @@ use super::transport::Connection;
 use super::{config, publish, scan, test_rounds};
 use crate::cli::ExitStatus;
 
+/// The most messages applied before the work that follows from them starts, when more keep coming.
+const MESSAGES_PER_FLUSH: usize = 16;
+
 /// Runs the server until the client sends `exit` or goes away. The exit status follows the protocol: 0
 /// only when `shutdown` came first.
 pub fn run(connection: Connection) -> ExitStatus {
     let mut session = Session::new(connection.sender.clone());
     let tasks = session.task_receiver.clone();
+    let mut handled_since_flush = 0;
     loop {
         select! {
             recv(connection.receiver) -> message => {
@@ -41,8 +45,12 @@ pub fn run(connection: Connection) -> ExitStatus {
                 }
             }
         }
-        // Work that follows from changes waits until every message already received has been applied.
-        if connection.receiver.is_empty() {
+        // Work that follows from changes waits until every message already received has been applied, so a
+        // burst of keystrokes is checked at its last version; in a long stream (an editor opening hundreds of
+        // files) every few messages, so the workers check the first files while the main loop reads on.
+        handled_since_flush += 1;
+        if connection.receiver.is_empty() || handled_since_flush >= MESSAGES_PER_FLUSH {
+            handled_since_flush = 0;
             publish::flush(&mut session);
             test_rounds::start(&mut session);
         }
@@ -129,12 +137,6 @@ fn handle_response(session: &mut Session, response: Response) {
 
 fn handle_task(session: &mut Session, task: Task) {
     match task {
-        Task::Response(response) => {
-            // A request cancelled meanwhile was already answered.
-            if session.pending_requests.remove(&response.id).is_some() {
-                session.respond(response);
-            }
-        }
         Task::Diagnostics(publications) => publish::apply(session, publications),
         Task::TestRound { done, left, gone } => test_rounds::finished(session, done, left, gone),
         Task::Scanned { scan, files } => scan::loaded(session, scan, files),

@@ -5,8 +5,8 @@
 //! How a request flows: `transport` frames it from stdin -> `main_loop` hands it to `dispatch`, which
 //! decodes the parameters, takes a `state::Snapshot` and runs the handler from `handlers::request` on a
 //! worker under a panic guard (with the document's line index and the cursor's offset for requests about a
-//! document) -> the handler asks `ide::Analysis` and converts with `to_proto`/`from_proto` -> the answer
-//! comes back to the main loop, which sends it unless the request was cancelled.
+//! document) -> the handler asks `ide::Analysis` and converts with `to_proto`/`from_proto` -> the worker
+//! sends the answer, unless a `$/cancelRequest` reached the main loop first (which then answers it).
 
 mod capabilities;
 mod config;

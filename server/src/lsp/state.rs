@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
 use crossbeam_channel::{Receiver, Sender};
 use ls_types::Uri;
@@ -64,6 +64,41 @@ impl TestState {
     }
 }
 
+/// Who answers a request the workers compute: the worker when it finishes first, or the main loop when a
+/// `$/cancelRequest` comes first. Exactly one of them claims it, so the client gets exactly one answer.
+#[derive(Debug, Default)]
+pub struct RequestClaim {
+    state: AtomicU8,
+}
+
+impl RequestClaim {
+    const PENDING: u8 = 0;
+    const ANSWERED: u8 = 1;
+    const CANCELLED: u8 = 2;
+
+    /// The worker's claim, when it has an answer.
+    pub fn answer(&self) -> bool {
+        self.claim(Self::ANSWERED)
+    }
+
+    /// The main loop's claim, on `$/cancelRequest`.
+    pub fn cancel(&self) -> bool {
+        self.claim(Self::CANCELLED)
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == Self::CANCELLED
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.state.load(Ordering::SeqCst) == Self::PENDING
+    }
+
+    fn claim(&self, outcome: u8) -> bool {
+        self.state.compare_exchange(Self::PENDING, outcome, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+    }
+}
+
 /// Requests the server sent to the client, by what their answers are for.
 #[derive(Clone, Debug)]
 pub enum Outgoing {
@@ -105,12 +140,17 @@ pub struct Session {
     pub published: HashMap<PathBuf, (u64, u64)>,
     /// Open documents whose diagnostics are to be published once the messages waiting have been applied.
     pub dirty: HashSet<PathBuf>,
+    /// Documents whose next check may run on the main loop, as quicker than a hand-over to a worker: those
+    /// the client just edited (a keystroke re-checks one document of a file; the others' diagnostics are
+    /// cached). A first check after an open goes to a worker: it may load the schemas or a huge file.
+    pub check_here: HashSet<PathBuf>,
     /// Files changed since then whose dependents (tests naming them, constraints of a template) are to be
     /// re-published too.
     pub changed: Vec<PathBuf>,
     pub tests: TestState,
-    /// Requests being answered by workers, with their cancellation flags.
-    pub pending_requests: HashMap<RequestId, Arc<AtomicBool>>,
+    /// Requests given to workers, with their claims (for `$/cancelRequest`); answered ones are swept out
+    /// as new ones come.
+    pub pending_requests: HashMap<RequestId, Arc<RequestClaim>>,
     /// Requests the server sent, by id.
     pub outgoing: HashMap<RequestId, Outgoing>,
     pub next_outgoing_id: i32,
@@ -158,6 +198,7 @@ impl Session {
             published: HashMap::new(),
             dirty: HashSet::new(),
             changed: Vec::new(),
+            check_here: HashSet::new(),
             tests: TestState {
                 runs: HashMap::new(),
                 run_list: Arc::from(Vec::new()),
@@ -191,7 +232,7 @@ impl Session {
     /// Records that some file changed: results computed before now are older than what comes next.
     pub fn bump_generation(&mut self) {
         self.generation += 1;
-        self.shared_generation.store(self.generation, std::sync::atomic::Ordering::SeqCst);
+        self.shared_generation.store(self.generation, Ordering::SeqCst);
     }
 
     pub fn open_paths(&self) -> Vec<PathBuf> {

@@ -1,19 +1,16 @@
-//! What the workers report back to the main loop, which alone changes the session: answers to requests,
-//! diagnostics to publish, inline test rounds and workspace scans.
+//! What the workers report back to the main loop, which alone changes the session: diagnostics to
+//! publish, inline test rounds and workspace scans. (Answers to requests go to the client directly.)
 
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use ls_types::{self as lsp, Uri};
-use lsp_server::Response;
 
 use crate::ide::InlineRun;
 use crate::syntax::SourceFile;
 
 /// What a worker reports back to the main loop.
 pub enum Task {
-    /// The answer to a request.
-    Response(Response),
     /// Diagnostics computed for open documents, to publish if they are still current.
     Diagnostics(Vec<Publication>),
     /// One round of inline tests: new runs, test files whose turn passed to the next round, and test

@@ -76,6 +76,7 @@ pub fn did_change(session: &mut Session, params: DidChangeTextDocumentParams) {
         open.version = params.text_document.version;
     }
     session.bump_generation();
+    session.check_here.insert(path.clone());
     changed(session, path);
 }
 
@@ -161,12 +162,13 @@ pub fn did_change_workspace_folders(session: &mut Session, params: DidChangeWork
     scan::start(session, added);
 }
 
-/// `$/cancelRequest`: a request no worker has started is answered as cancelled at once, and its worker
-/// skips it; one already computed is answered as usual.
+/// `$/cancelRequest`: a request whose worker has not answered yet is answered as cancelled at once (its
+/// worker skips it, or drops its answer); one already answered stays so.
 pub fn cancel_request(session: &mut Session, params: Value) {
     let Some(id) = cancelled_id(params) else { return };
-    if let Some(flag) = session.pending_requests.remove(&id) {
-        flag.store(true, std::sync::atomic::Ordering::SeqCst);
+    if let Some(claim) = session.pending_requests.remove(&id)
+        && claim.cancel()
+    {
         session.respond(Response::new_err(id, ErrorCode::RequestCanceled as i32, "cancelled".to_string()));
     }
 }
