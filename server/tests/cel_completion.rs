@@ -84,9 +84,10 @@ fn library_namespace_functions() {
               expression: "resource.$0"
         "#,
         expect![[r#"
-            Get (resource.Get(...))
-            List (resource.List(...))
-            Post (resource.Post(...))"#]],
+            get (resource.get(apiVersion, resource, namespace, name) -> map)
+            list (resource.list(apiVersion, resource, namespace[, labels]) -> map)
+            post (resource.post(apiVersion, resource, [namespace,] object) -> map)
+            toGVR (resource.toGVR(apiVersion, resource) -> GVR)"#]],
     );
 }
 
@@ -106,7 +107,9 @@ fn hover_on_a_function() {
             ```
             string.startsWith(string) -> bool
             ```
-            Whether the string starts with the prefix."#]],
+            Whether the string starts with the prefix.
+
+            CEL standard library."#]],
     );
 }
 
@@ -129,5 +132,54 @@ fn object_fields_typed_by_the_matched_kind() {
             - expression: object.spec.containers[0].securityContext.priv$0
         "#,
         expect![[r#"privileged (Pod field)"#]],
+    );
+}
+
+#[test]
+fn hover_on_a_library_function_names_its_library_and_spellings() {
+    check_hover(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          variables:
+            - name: settings
+              expression: resource.g$0et('v1', 'configmaps', 'default', 'settings')
+        "#,
+        expect![[r#"
+            ```
+            resource.get(apiVersion, resource, namespace, name) -> map
+            ```
+            The object of the cluster with that name (the test's files, offline).
+
+            Kyverno resource library; also spelled `Get`."#]],
+    );
+}
+
+#[test]
+fn hover_says_when_offline_evaluation_does_not_run_a_function() {
+    check_hover(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          evaluation:
+            mode: Envoy
+          validations:
+            - expression: envoy.Den$0ied(403).Response()
+        "#,
+        expect![[r#"
+            ```
+            envoy.Denied(status) -> DeniedHttpResponse
+            ```
+            A denying response with the HTTP status.
+
+            Kyverno authorization server: Envoy library.
+
+            Not evaluated by `policy-lsp test`: Envoy and HTTP authorization policies answer check requests, which offline evaluation does not build."#]],
     );
 }

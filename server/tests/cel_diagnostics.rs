@@ -94,3 +94,86 @@ fn syntax_error_in_a_gatekeeper_template() {
         "#,
     );
 }
+
+#[test]
+fn each_policy_kind_knows_its_own_libraries() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: GeneratingPolicy
+        metadata:
+          name: p
+        spec:
+          variables:
+            - name: source
+              expression: resource.get('v1', 'secrets', 'default', 'regcred')
+          generate:
+            - expression: generator.apply(object.metadata.name, [variables.source])
+        "#,
+    );
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          validations:
+            - expression: generator.apply('default', []) && regex.replace('a', 'a', 'b') == 'b'
+        #                 ^^^^^^^^^ error[cel/compile]: undeclared reference to 'generator'
+        #                           ^^^^^ error[cel/compile]: undeclared reference to 'apply'
+        "#,
+    );
+}
+
+#[test]
+fn envoy_and_http_modes_declare_the_authorization_libraries() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          evaluation:
+            mode: Envoy
+          variables:
+            - name: token
+              expression: jwt.Decode(object.attributes.request.http.headers['authorization'], 'secret')
+          validations:
+            - expression: "variables.token.Valid ? envoy.Allowed().Response() : envoy.Denied(401).WithBody('no').Response()"
+        "#,
+    );
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          evaluation:
+            mode: HTTP
+          validations:
+            - expression: "http.Allowed().Response() != null && envoy.Allowed() != null"
+        #                                                       ^^^^^ error[cel/compile]: undeclared reference to 'envoy'
+        #                                                             ^^^^^^^ error[cel/compile]: undeclared reference to 'Allowed'
+        "#,
+    );
+}
+
+#[test]
+fn a_namespaced_policy_reads_resources_without_a_namespace_argument() {
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: NamespacedValidatingPolicy
+        metadata:
+          name: p
+          namespace: team-a
+        spec:
+          validations:
+            - expression: resource.get('v1', 'configmaps', 'team-a', 'settings') != null
+        #                          ^^^ error[cel/compile]: 'get' takes 2 to 3 argument(s), found 4
+        "#,
+    );
+}

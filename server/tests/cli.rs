@@ -462,6 +462,33 @@ fn lint_honours_the_repository_settings() {
 }
 
 #[test]
+fn lint_settings_govern_files_that_cannot_be_read() {
+    let directory = write_fixture(
+        "lint-unreadable",
+        r#"
+#- /.git/HEAD
+ref: refs/heads/main
+#- /.policy-lsp.yaml
+lint:
+  severity:
+    file: warning
+"#,
+    );
+    std::fs::write(directory.join("latin1.yaml"), b"apiVersion: v1\nkind: ConfigMap\ndata:\n  name: caf\xe9\n")
+        .unwrap();
+    check(
+        &directory,
+        &["lint", "latin1.yaml"],
+        0,
+        expect![[r#"
+        latin1.yaml:1:1: warning[file/unreadable]: latin1.yaml is not valid UTF-8 (first bad byte at offset 48)
+        Checked 1 file: 0 errors, 1 warning.
+    "#]],
+    );
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+#[test]
 fn test_skips_excluded_test_files() {
     let directory = write_fixture("test-settings", CONFIGURED_REPOSITORY);
     check(

@@ -184,10 +184,65 @@ kubernetesVersion: "1.30"
               2:1 warning[config/unknown-field] unknown setting `exlude`; did you mean `exclude`?
               4:13 warning[config/unknown-code] `schema/deprecation` is not a diagnostic code; did you mean `schema/deprecated`?
               4:33 error[config/invalid] expected a string
-              4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, test, rego, cel, config, file, gatekeeper)
+              4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file)
               6:18 error[config/invalid] `loud` is not one of error, warning, info, hint, off
               9:11 error[config/invalid] expected `true` or `false`
               10:1 warning[config/unknown-field] unknown setting `kubernetesVersion`; known here: exclude, lint, tests
+        "#]],
+    );
+}
+
+const EMBEDDED_LANGUAGES: &str = r#"
+#- /repo/policies/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: p
+spec:
+  rules:
+    - name: r
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        failureAction: Enforce
+        message: "{{ to_uper(request.object.metadata.name) }}"
+        cel:
+          expressions:
+            - expression: "object.spec.replicas <= "
+"#;
+
+#[test]
+fn every_group_of_lint_codes_is_configurable() {
+    check(
+        EMBEDDED_LANGUAGES,
+        None,
+        expect![[r#"
+            /repo/policies/policy.yaml (tests inline: Some(true))
+              14:22 error[jmespath/syntax] unknown JMESPath function `to_uper`; did you mean `to_upper`?
+              17:52 error[cel/compile] Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}
+        "#]],
+    );
+    // `jmespath` was missing from the groups the settings knew. Every group of the code table is accepted
+    // now, and a code that only `policy-lsp test` reports is named as such.
+    check(
+        &format!(
+            "{}{EMBEDDED_LANGUAGES}",
+            r#"
+#- /repo/.policy-lsp.yaml
+lint:
+  disable: [jmespath, gatekeeper/missing-file]
+  severity:
+    cel: info
+"#
+        ),
+        None,
+        expect![[r#"
+            /repo/.policy-lsp.yaml (tests inline: Some(true))
+              2:23 warning[config/unknown-code] `gatekeeper/missing-file` names problems of `policy-lsp test`, which always fail the run; `lint` settings do not change them
+            /repo/policies/policy.yaml (tests inline: Some(true))
+              17:52 info[cel/compile] Syntax error: mismatched input '<EOF>' expecting {'[', '{', '(', '.', '-', '!', 'true', 'false', 'null', NUM_FLOAT, NUM_INT, NUM_UINT, STRING, BYTES, IDENTIFIER}
         "#]],
     );
 }

@@ -42,7 +42,7 @@ fn cel_corpus_agreement() {
         }
         let report = run_test_file(&DiskFiles::default(), test);
         let tally = per_folder.entry(folder).or_default();
-        let files_missing = report.problems.iter().any(|problem| problem.code == "kyverno-test/missing-file");
+        let files_missing = report.problems.iter().any(|problem| problem.code.as_str() == "kyverno-test/missing-file");
         for result in &report.results {
             if files_missing {
                 tally.missing_files += 1;

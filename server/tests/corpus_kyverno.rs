@@ -43,7 +43,7 @@ fn kyverno_corpus_agreement() {
             relative.components().next().map(|part| part.as_os_str().to_string_lossy().to_string()).unwrap_or_default();
         let report = run_test_file(&DiskFiles::default(), test);
         let tally = per_folder.entry(folder).or_default();
-        let files_missing = report.problems.iter().any(|problem| problem.code == "kyverno-test/missing-file");
+        let files_missing = report.problems.iter().any(|problem| problem.code.as_str() == "kyverno-test/missing-file");
         for result in &report.results {
             if files_missing {
                 tally.missing_files += 1;

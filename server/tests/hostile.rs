@@ -48,13 +48,13 @@ fn diagnostics_of(text: String) -> Vec<Diagnostic> {
 }
 
 fn codes(diagnostics: &[Diagnostic]) -> Vec<&'static str> {
-    diagnostics.iter().map(|diagnostic| diagnostic.code).collect()
+    diagnostics.iter().map(|diagnostic| diagnostic.code.as_str()).collect()
 }
 
 fn find<'a>(diagnostics: &'a [Diagnostic], code: &str) -> &'a Diagnostic {
     diagnostics
         .iter()
-        .find(|diagnostic| diagnostic.code == code)
+        .find(|diagnostic| diagnostic.code.as_str() == code)
         .unwrap_or_else(|| panic!("no {code} among {:?}", codes(diagnostics)))
 }
 

@@ -59,7 +59,8 @@ enum Command {
         #[arg(long)]
         timings: bool,
     },
-    /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`.
+    /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
+    /// (`policy-lsp explain schema`).
     Explain { code: String },
 }
 
@@ -130,14 +131,14 @@ pub fn main() -> ExitCode {
     status.into()
 }
 
-fn explain(code: &str) -> ExitStatus {
-    match crate::ide::lints::lint_doc(code) {
-        Some(doc) => {
-            println!("{}: {}\n\nWhy: {}\n\nExample:\n{}", doc.code, doc.summary, doc.why, doc.example);
+fn explain(query: &str) -> ExitStatus {
+    match crate::ide::explain::explain(query) {
+        Ok(text) => {
+            print!("{text}");
             ExitStatus::Success
         }
-        None => {
-            eprintln!("error: unknown code `{code}`; codes look like `schema/unknown-field`");
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitStatus::UsageError
         }
     }

@@ -3,13 +3,13 @@
 //! their decoded text; [`EmbeddedText`] maps between that text and the file.
 
 use super::cursor::Cursor;
-use super::types::HoverResult;
-use super::types::{CompletionItem, CompletionKind};
+use super::types::{CompletionItem, CompletionKind, HoverResult};
 use super::workspace::Workspace;
-use crate::base::{Diagnostic, TextRange};
+use crate::base::{Code, Diagnostic, TextRange};
 use serde_json::Value;
 
-use crate::engine::cel::docs::{Candidate, FUNCTIONS, complete, function_doc};
+use crate::engine::cel::catalog::Call;
+use crate::engine::cel::docs::{Candidate, complete, function_at, function_hover};
 use crate::engine::cel::plural_of;
 use crate::engine::kyverno_cel::diagnostics::{ExpressionContext, expression_at, expression_diagnostics};
 use crate::model::DocumentKind;
@@ -33,7 +33,7 @@ pub(super) fn cel_diagnostics(segment: &Segment, out: &mut Vec<Diagnostic>) {
         let start = embedded.to_source(byte_at(finding.offset));
         let end = embedded.to_source(byte_at(finding.offset + finding.length)).max(start + 1);
         let range = TextRange::new(start + segment.start, end.min(span.value.end.max(start + 1)) + segment.start);
-        out.push(Diagnostic::error("cel/compile", range, finding.message));
+        out.push(Diagnostic::new(Code::CelCompile, range, finding.message));
     }
 }
 
@@ -186,15 +186,14 @@ fn cel_completions(segment: &Segment, relative: usize) -> Option<Vec<CompletionI
     let typed =
         object_path(before).map(|path| typed_fields(&segment.parsed.value, &pointer, &path)).unwrap_or_default();
     let candidates = if typed.is_empty() {
-        complete(before, context.variables, &context.declared)
+        complete(before, context.environment, &context.declared)
     } else {
-        let members =
-            FUNCTIONS.iter().filter(|(_, signature, _)| signature.split('(').next().unwrap_or("").contains('.'));
+        let members = context.environment.functions().filter(|function| function.call == Call::Member);
         typed
             .into_iter()
-            .chain(members.map(|(name, signature, _)| Candidate {
-                label: name.to_string(),
-                detail: signature.to_string(),
+            .chain(members.map(|function| Candidate {
+                label: function.name().to_string(),
+                detail: function.signature.to_string(),
                 is_function: true,
             }))
             .collect()
@@ -217,16 +216,23 @@ fn cel_completions(segment: &Segment, relative: usize) -> Option<Vec<CompletionI
     Some(items)
 }
 
-/// Hover on a function name inside a CEL expression: its signature and what it does.
+/// Hover on a function name inside a CEL expression: its signature, what it does, its library and
+/// whether offline evaluation supports it, for the function the expression's environment declares.
 fn cel_hover(segment: &Segment, relative: usize) -> Option<HoverResult> {
-    let (embedded, cursor, _, _) = expression_under(segment, relative)?;
+    let (embedded, cursor, context, _) = expression_under(segment, relative)?;
     let is_word = |character: char| character.is_alphanumeric() || character == '_';
     let start = embedded.text[..cursor].rfind(|character: char| !is_word(character)).map_or(0, |index| index + 1);
     let end = embedded.text[cursor..]
         .find(|character: char| !is_word(character))
         .map_or(embedded.text.len(), |index| cursor + index);
     let word = embedded.text.get(start..end)?;
-    let (signature, doc) = function_doc(word)?;
+    // `sets.contains`, `resource.get`: the dotted name before the word qualifies it.
+    let qualifier = embedded.text[..start].strip_suffix('.').map(|before| {
+        let qualifier_start =
+            before.rfind(|character: char| !(is_word(character) || character == '.')).map_or(0, |index| index + 1);
+        &before[qualifier_start..]
+    });
+    let function = function_at(context.environment, qualifier.filter(|qualifier| !qualifier.is_empty()), word)?;
     let range = TextRange::new(segment.start + embedded.to_source(start), segment.start + embedded.to_source(end));
-    Some(HoverResult { range, markdown: format!("```\n{signature}\n```\n{doc}") })
+    Some(HoverResult { range, markdown: function_hover(function) })
 }

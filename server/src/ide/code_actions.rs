@@ -12,7 +12,7 @@ use super::workspace::Workspace;
 use super::yaml_edits::{
     Entry, Placement, column, insert_into_mapping, line_start, next_line_start, starts_its_line, yaml_string,
 };
-use crate::base::TextRange;
+use crate::base::{Code, TextRange};
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema;
 use crate::syntax::Segment;
@@ -136,7 +136,7 @@ fn move_failure_action(workspace: &Workspace, path: &Path, segment: &Segment, ra
     }
     edits.sort_by_key(|edit| edit.range.start);
     let diagnostic = diagnostics::diagnostics(workspace, path).into_iter().find(|diagnostic| {
-        diagnostic.code == "schema/deprecated"
+        diagnostic.code == Code::SchemaDeprecated
             && deprecated_spans
                 .iter()
                 .any(|(_, span)| span.key.is_some_and(|key| key.shifted(segment.start) == diagnostic.range))

@@ -7,7 +7,7 @@ use super::schema_lookup::constraint_parameters_schema;
 use super::test_file_checks;
 use super::types::span_range;
 use super::workspace::{FileData, Workspace};
-use crate::base::{Diagnostic, Fix, RelatedInformation, Severity, TextRange};
+use crate::base::{Code, Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
@@ -60,10 +60,9 @@ fn file_diagnostics(workspace: &Workspace, path: &Path, file: &FileData) -> Vec<
 /// What one document says about itself: syntax, schema and embedded languages.
 fn document_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
     for error in &segment.parsed.errors {
-        // A document too long for exact positions is still read in full: worth a warning, not a failure.
-        let severity = if error.code == "yaml/too-long" { Severity::Warning } else { Severity::Error };
-        let mut diagnostic =
-            Diagnostic::new(error.code, severity, error.range.shifted(segment.start), error.message.clone());
+        // Each code's default severity applies: a document too long for exact positions is still read in
+        // full, so `yaml/too-long` is a warning, every other syntax error an error.
+        let mut diagnostic = Diagnostic::new(error.code, error.range.shifted(segment.start), error.message.clone());
         if let Some(related) = error.related {
             diagnostic = diagnostic.with_related(RelatedInformation {
                 file: None,
@@ -108,12 +107,12 @@ fn schema_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentI
             .clone()
             .unwrap_or_else(|| format!("{} {} is deprecated", entry.api_version, entry.kind));
         let range = span_range(segment, "/apiVersion", Target::Value);
-        out.push(Diagnostic::warning("schema/deprecated-version", range, message));
+        out.push(Diagnostic::new(Code::SchemaDeprecatedVersion, range, message));
     }
     if !entry.namespaced && info.namespace.is_some() && info.kind != DocumentKind::Constraint {
         let range = span_range(segment, "/metadata/namespace", Target::Key);
         let message = format!("{} is cluster-scoped: `metadata.namespace` is ignored", info.kind_name);
-        out.push(Diagnostic::warning("schema/cluster-scoped", range, message));
+        out.push(Diagnostic::new(Code::SchemaClusterScoped, range, message));
     }
     let plain_resource = info.kind == DocumentKind::Resource;
     let options = ValidationOptions {
@@ -140,10 +139,10 @@ fn schema_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentI
     let has_syntax_errors = !parsed.errors.is_empty();
     for error in errors {
         // A half-typed document is missing fields only because the parser dropped them.
-        if has_syntax_errors && error.code == "schema/required" {
+        if has_syntax_errors && error.code == Code::SchemaRequired {
             continue;
         }
-        let missing = (error.code == "schema/required").then(|| (error.pointer.clone(), error.suggestion.clone()));
+        let missing = (error.code == Code::SchemaRequired).then(|| (error.pointer.clone(), error.suggestion.clone()));
         let mut diagnostic = schema_error_diagnostic(segment, error);
         if let Some((pointer, Some(name))) = missing
             && let Some(fix) = super::yaml_edits::missing_field_fix(workspace, info, segment, &pointer, &name)
@@ -168,7 +167,7 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
         );
         // Plain resources are test fixtures, and testing a policy against a removed API version is legitimate.
         let severity = if info.kind == DocumentKind::Resource { Severity::Warning } else { Severity::Error };
-        out.push(Diagnostic::new("schema/unknown-kind", severity, range, message));
+        out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(severity));
         return;
     }
     if group.is_empty() || !registry.knows_group(group) || group == "constraints.gatekeeper.sh" {
@@ -192,16 +191,16 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
     // checks their kind, so a wrong kind there still works: worth a warning, not an error.
     if group == "cli.kyverno.io" {
         let message = format!("{message}; the Kyverno CLI does not check the kind of the files a test references");
-        out.push(Diagnostic::warning("schema/unknown-kind", range, message));
+        out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(Severity::Warning));
         return;
     }
-    out.push(Diagnostic::error("schema/unknown-kind", range, message));
+    out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message));
 }
 
 fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {
     let range = span_range(segment, &error.pointer, error.target);
     let fix = match (error.code, &error.suggestion) {
-        ("schema/unknown-field" | "schema/enum" | "schema/const", Some(suggestion)) => {
+        (Code::SchemaUnknownField | Code::SchemaEnum | Code::SchemaConst, Some(suggestion)) => {
             // Replace only a plain token: a quoted or multi-line value keeps its own form.
             let text = segment.text.get(range.start - segment.start..range.end - segment.start).unwrap_or("");
             (!text.is_empty() && !text.contains(['\n', '"', '\''])).then(|| Fix {
@@ -212,7 +211,7 @@ fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic 
         }
         _ => None,
     };
-    let diagnostic = Diagnostic::new(error.code, error.severity, range, error.message);
+    let diagnostic = Diagnostic::new(error.code, range, error.message).with_severity(error.severity);
     match fix {
         Some(fix) => diagnostic.with_fix(fix),
         None => diagnostic,

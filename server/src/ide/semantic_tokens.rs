@@ -8,7 +8,7 @@ use super::jmespath_lex::{self, JmesKind};
 use super::rego_builtins::{BUILTINS, KEYWORDS};
 use super::workspace::FileData;
 use crate::base::TextRange;
-use crate::engine::cel::docs::FUNCTIONS as CEL_FUNCTIONS;
+use crate::engine::cel::catalog;
 use crate::engine::gatekeeper::lexer::{self as rego_lexer, TokenKind as RegoKind};
 
 /// What a highlighted token is, in the protocol's standard token types.
@@ -66,20 +66,6 @@ pub struct Highlight {
     /// Part of the language's standard library (built-in functions, `input`, `object`, `request`).
     pub default_library: bool,
 }
-
-/// Variables the CEL environments bind.
-const CEL_VARIABLES: &[&str] = &[
-    "object",
-    "oldObject",
-    "request",
-    "params",
-    "namespaceObject",
-    "variables",
-    "authorizer",
-    "exceptions",
-    "image",
-    "images",
-];
 
 /// Root names Kyverno binds in `{{ }}`.
 const KYVERNO_ROOTS: &[&str] =
@@ -225,9 +211,9 @@ fn cel_pieces(region: &CodeRegion, out: &mut Vec<Piece>) {
     let text = &region.embedded.text;
     for token in cel_lex::tokenize(text) {
         let word = &text[token.start..token.end];
-        let known_function = || CEL_FUNCTIONS.iter().any(|(name, _, _)| *name == word);
+        let known_function = || catalog::is_known_function(word);
         let piece = match token.kind {
-            CelKind::Variable => (HighlightTag::Variable, CEL_VARIABLES.contains(&word)),
+            CelKind::Variable => (HighlightTag::Variable, catalog::is_known_variable(word)),
             CelKind::Field => (HighlightTag::Property, false),
             CelKind::Function => (HighlightTag::Function, known_function()),
             CelKind::Method => (HighlightTag::Method, known_function()),

@@ -12,7 +12,7 @@ use ls_types::{
 };
 use serde_json::json;
 
-use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
+use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
 use crate::ide::{
     ActionKind, Analysis, CodeAction, CompletionItem, CompletionKind, FileChange, Highlight, HighlightTag, HoverResult,
     RUN_TESTS_COMMAND, Symbol, SymbolKind, TestLens,
@@ -65,7 +65,7 @@ pub fn diagnostic_with_related(
             Some(DiagnosticRelatedInformation { location, message: related.message.clone() })
         })
         .collect();
-    let tags = if diagnostic.code == "schema/deprecated" || diagnostic.code == "schema/deprecated-version" {
+    let tags = if matches!(diagnostic.code, Code::SchemaDeprecated | Code::SchemaDeprecatedVersion) {
         Some(vec![lsp::DiagnosticTag::DEPRECATED])
     } else {
         None
@@ -73,7 +73,7 @@ pub fn diagnostic_with_related(
     lsp::Diagnostic {
         range: range(index, diagnostic.range, encoding),
         severity: Some(severity(diagnostic.severity)),
-        code: Some(NumberOrString::String(diagnostic.code.to_string())),
+        code: Some(NumberOrString::String(diagnostic.code.as_str().to_string())),
         source: Some("policy-lsp".to_string()),
         message: diagnostic.message,
         related_information: if related.is_empty() { None } else { Some(related) },

@@ -268,7 +268,7 @@ pub fn render_junit(runs: &[TestRun]) -> String {
                 out,
                 "    <testcase classname=\"{}\" name=\"load\"><error type=\"{}\" message=\"{}\"/></testcase>",
                 xml_escape(&run.path),
-                xml_escape(&problem.code),
+                xml_escape(problem.code.as_str()),
                 xml_escape(&problem.message)
             );
         }

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
+use crate::base::Code;
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
 
@@ -148,9 +149,9 @@ impl Runner<'_> {
         SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
     }
 
-    fn problem(&mut self, pointer: impl Into<String>, code: &str, message: impl Into<String>) {
+    fn problem(&mut self, pointer: impl Into<String>, code: Code, message: impl Into<String>) {
         let at = self.at(pointer);
-        self.report.problems.push(Problem { at, code: code.to_string(), message: message.into() });
+        self.report.problems.push(Problem { at, code, message: message.into() });
     }
 
     fn run(&mut self) {
@@ -159,7 +160,7 @@ impl Runner<'_> {
             Err(error) => {
                 self.problem(
                     "",
-                    "kyverno-test/unreadable",
+                    Code::KyvernoTestUnreadable,
                     format!("cannot read {}: {error}", self.test_path.display()),
                 );
                 return;
@@ -179,7 +180,7 @@ impl Runner<'_> {
             } else {
                 format!("{} could not be parsed: {}", self.test_path.display(), errors.join("; "))
             };
-            self.problem("", "kyverno-test/no-test", message);
+            self.problem("", Code::KyvernoTestNoTest, message);
             return;
         };
         self.document = index;
@@ -187,7 +188,7 @@ impl Runner<'_> {
         let strict_ok = self.check_keys(&test);
         let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
-            self.problem("/results", "kyverno-test/no-results", "the test has no `results`: nothing would be checked");
+            self.problem("/results", Code::KyvernoTestNoResults, "the test has no `results`: nothing would be checked");
             return;
         };
         if !strict_ok {
@@ -205,7 +206,7 @@ impl Runner<'_> {
         if policies.is_empty() && test.get("policies").is_none() {
             self.problem(
                 "",
-                "kyverno-test/no-policies",
+                Code::KyvernoTestNoPolicies,
                 "the test lists no `policies` and its own file holds no policy to fill them in",
             );
         }
@@ -270,7 +271,7 @@ impl Runner<'_> {
         if has_admission_policy && !exceptions.is_empty() {
             // `kyverno test` stops before evaluating anything (`commands/test/test.go`, `runTest`).
             let message = "kyverno test rejects kyverno.io PolicyExceptions in a test with ValidatingAdmissionPolicies";
-            self.problem("/exceptions", "kyverno-test/unsupported-combination", message);
+            self.problem("/exceptions", Code::KyvernoTestUnsupportedCombination, message);
             self.reject_all(&results, message);
             return;
         }
@@ -287,7 +288,7 @@ impl Runner<'_> {
                     global_context.insert(name.to_string(), value);
                 }
                 Ok(None) => {}
-                Err(message) => self.problem("/globalContextEntries", "kyverno-test/global-context", message),
+                Err(message) => self.problem("/globalContextEntries", Code::KyvernoTestGlobalContext, message),
             }
         }
         // The CLI's Context file adds cluster objects and image data for imageRegistry entries.
@@ -454,7 +455,7 @@ impl Runner<'_> {
                 Err(error) => {
                     self.problem(
                         pointer,
-                        "kyverno-test/missing-file",
+                        Code::KyvernoTestMissingFile,
                         format!("cannot read {}: {error}", path.display()),
                     );
                     continue;
@@ -471,7 +472,7 @@ impl Runner<'_> {
                 }
                 _ => self.problem(
                     pointer,
-                    "kyverno-test/invalid-payload",
+                    Code::KyvernoTestInvalidPayload,
                     format!("{}: a JSON payload must hold one top-level object", path.display()),
                 ),
             }
@@ -486,7 +487,7 @@ impl Runner<'_> {
                 if !TEST_KEYS.contains(&key.as_str()) {
                     self.problem(
                         format!("/{}", super_pointer(key)),
-                        "kyverno-test/unknown-key",
+                        Code::KyvernoTestUnknownKey,
                         format!("unknown field `{key}` in the Test"),
                     );
                     ok = false;
@@ -500,7 +501,7 @@ impl Runner<'_> {
                     if !RESULT_KEYS.iter().any(|known| known.eq_ignore_ascii_case(&key)) {
                         self.problem(
                             format!("/results/{index}/{}", super_pointer(&key)),
-                            "kyverno-test/unknown-key",
+                            Code::KyvernoTestUnknownKey,
                             format!("unknown field `{key}` in results[{index}]"),
                         );
                         ok = false;
@@ -515,7 +516,7 @@ impl Runner<'_> {
         if entry.get("policy").and_then(Value::as_str).is_none_or(str::is_empty) {
             self.problem(
                 format!("/results/{index}"),
-                "kyverno-test/missing-policy",
+                Code::KyvernoTestMissingPolicy,
                 format!("results[{index}] names no policy"),
             );
         }
@@ -535,7 +536,7 @@ impl Runner<'_> {
             if paths.is_empty() {
                 self.problem(
                     format!("/{key}/{index}"),
-                    "kyverno-test/missing-file",
+                    Code::KyvernoTestMissingFile,
                     format!("{key}[{index}]: {} does not exist or holds no YAML/JSON file", path.display()),
                 );
                 continue;
@@ -546,7 +547,7 @@ impl Runner<'_> {
                     Err(error) => {
                         self.problem(
                             format!("/{key}/{index}"),
-                            "kyverno-test/unreadable",
+                            Code::KyvernoTestUnreadable,
                             format!("cannot read {}: {error}", file.display()),
                         );
                         continue;
@@ -556,7 +557,7 @@ impl Runner<'_> {
                     if !document.errors.is_empty() {
                         self.problem(
                             format!("/{key}/{index}"),
-                            "kyverno-test/yaml",
+                            Code::KyvernoTestYaml,
                             format!("{}: {}", file.display(), document.error_text()),
                         );
                     }
@@ -615,7 +616,7 @@ impl Runner<'_> {
             Err(error) => {
                 self.problem(
                     format!("/{key}"),
-                    "kyverno-test/missing-file",
+                    Code::KyvernoTestMissingFile,
                     format!("{key}: cannot read {}: {error}", path.display()),
                 );
                 None
@@ -684,7 +685,7 @@ impl Runner<'_> {
         let Some(policy) = policy else {
             self.problem(
                 format!("/results/{entry_index}/policy"),
-                "kyverno-test/unknown-policy",
+                Code::KyvernoTestUnknownPolicy,
                 format!("results[{entry_index}]: policy `{policy_field}` is not among the loaded policies"),
             );
             for (resource_index, resource) in resources.iter().enumerate() {
@@ -709,7 +710,7 @@ impl Runner<'_> {
             if !known {
                 self.problem(
                     format!("/results/{entry_index}/rule"),
-                    "kyverno-test/unknown-rule",
+                    Code::KyvernoTestUnknownRule,
                     format!("results[{entry_index}]: policy `{policy_name}` has no rule `{rule_name}` (kyverno reports such results as excluded)"),
                 );
             }
@@ -734,7 +735,7 @@ impl Runner<'_> {
         if resources.is_empty() {
             self.problem(
                 format!("/results/{entry_index}"),
-                "kyverno-test/no-resources",
+                Code::KyvernoTestNoResources,
                 format!("results[{entry_index}] names no resources and the test loads none"),
             );
         }
@@ -778,7 +779,7 @@ impl Runner<'_> {
                 }
                 self.problem(
                     format!("/results/{entry_index}/resources/{resource_index}"),
-                    "kyverno-test/unknown-resource",
+                    Code::KyvernoTestUnknownResource,
                     format!("results[{entry_index}]: resource `{resource_name}` is not among the loaded resources"),
                 );
                 self.push_result(

@@ -176,7 +176,7 @@ pub fn check_annotated_diagnostics(fixture: &str, keep: impl Fn(&str) -> bool) {
         let mut actual: Vec<Annotation> = analysis
             .diagnostics(&file.path)
             .into_iter()
-            .filter(|diagnostic| keep(diagnostic.code))
+            .filter(|diagnostic| keep(diagnostic.code.as_str()))
             .map(|diagnostic| {
                 let (line, start_column) = line_and_column(&file.text, diagnostic.range.start);
                 let (end_line, end_column) = line_and_column(&file.text, diagnostic.range.end);

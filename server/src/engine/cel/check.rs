@@ -1,10 +1,11 @@
 //! Compile-time checks the `cel` crate does not do: unknown variables, unknown functions and wrong
-//! arity, each reported at the line and column of the offending node.
+//! arity against the names one environment declares ([`catalog`]), each reported at the line and
+//! column of the offending node, with the messages cel-go gives.
 
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, operators};
 
+use super::catalog::{self, Environment, Function};
 use super::eval::{ident_name, qualified_name};
-use super::functions::{GLOBAL_FUNCTIONS, MEMBER_FUNCTIONS, is_namespaced};
 use super::{CompileError, Program};
 
 const OPERATORS: &[&str] = &[
@@ -29,86 +30,22 @@ const OPERATORS: &[&str] = &[
     operators::OPT_SELECT,
     operators::NOT_STRICTLY_FALSE,
     operators::IN,
-    operators::HAS,
-];
-
-/// (function, fewest arguments, most arguments) for calls whose arity is fixed; receivers not counted.
-const ARITY: &[(&str, usize, usize)] = &[
-    ("size", 0, 1),
-    ("int", 1, 1),
-    ("uint", 1, 1),
-    ("double", 1, 1),
-    ("string", 0, 1),
-    ("bool", 1, 1),
-    ("type", 1, 1),
-    ("dyn", 1, 1),
-    ("duration", 1, 1),
-    ("timestamp", 1, 1),
-    ("contains", 1, 1),
-    ("startsWith", 1, 1),
-    ("endsWith", 1, 1),
-    ("matches", 1, 2),
-    ("hasValue", 0, 0),
-    ("value", 0, 0),
-    ("orValue", 1, 1),
-    ("lowerAscii", 0, 0),
-    ("upperAscii", 0, 0),
-    ("trim", 0, 0),
-    ("split", 1, 2),
-    ("replace", 2, 3),
-    ("substring", 1, 2),
-    ("join", 0, 1),
-    ("all", 2, 3),
-    ("exists", 2, 3),
-    ("exists_one", 2, 2),
-    ("existsOne", 2, 3),
-    ("map", 2, 3),
-    ("filter", 2, 2),
-    ("quantity", 1, 1),
-    ("isQuantity", 1, 1),
-    ("url", 1, 1),
-    ("isURL", 1, 1),
-    ("cidr", 1, 1),
-    ("isCIDR", 1, 1),
-    ("isIP", 1, 1),
-];
-
-/// The names a context binds besides the caller's variables: the library namespaces.
-const NAMESPACES: &[&str] = &[
-    "optional",
-    "sets",
-    "lists",
-    "math",
-    "base64",
-    "strings",
-    "format",
-    "jsonpatch",
-    "cel",
-    "ip",
-    "resource",
-    "image",
-    "http",
-    "globalContext",
-    "json",
-    "yaml",
-    "time",
-    "hash",
-    "generator",
-    "user",
 ];
 
 const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"];
 
-/// Checks the program against the variables in scope; an empty result means no findings.
-pub fn check(program: &Program, variables: &[&str]) -> Vec<CompileError> {
-    let mut checker = Checker { program, variables, scopes: Vec::new(), errors: Vec::new() };
+/// Checks the program against the names `environment` declares; an empty result means no findings.
+pub fn check(program: &Program, environment: &Environment) -> Vec<CompileError> {
+    let variables = environment.all_variables();
+    let mut checker = Checker { program, environment, variables, scopes: Vec::new(), errors: Vec::new() };
     checker.walk(program.expr());
     checker.errors
 }
 
 struct Checker<'a> {
     program: &'a Program,
-    variables: &'a [&'a str],
+    environment: &'a Environment,
+    variables: Vec<&'static str>,
     scopes: Vec<String>,
     errors: Vec<CompileError>,
 }
@@ -133,8 +70,12 @@ impl Checker<'_> {
         self.errors.push(CompileError { message, line, column, offset });
     }
 
+    fn in_scope(&self, name: &str) -> bool {
+        self.scopes.iter().any(|bound| bound == name)
+    }
+
     fn known_variable(&self, name: &str) -> bool {
-        self.scopes.iter().any(|bound| bound == name) || self.variables.contains(&name) || TYPE_NAMES.contains(&name)
+        self.in_scope(name) || self.variables.contains(&name) || TYPE_NAMES.contains(&name)
     }
 
     fn walk(&mut self, expr: &IdedExpr) {
@@ -178,68 +119,63 @@ impl Checker<'_> {
 
     fn call(&mut self, expr: &IdedExpr, call: &cel::common::ast::CallExpr) {
         let name = call.func_name.as_str();
-        if name == operators::HAS {
-            if call.args.len() != 1 || !matches!(call.args[0].expr, Expr::Select(_)) {
-                self.report(expr, "invalid argument to has() macro".to_string());
-            }
-            call.args.iter().for_each(|argument| self.walk(argument));
-            return;
-        }
         if OPERATORS.contains(&name) {
             call.args.iter().for_each(|argument| self.walk(argument));
             return;
         }
         let Some(target) = call.target.as_deref() else {
-            if !GLOBAL_FUNCTIONS.contains(&name) {
-                self.report_at_name(expr, name, format!("undeclared reference to '{name}'"));
+            let overloads: Vec<Function> = self.environment.globals(name).copied().collect();
+            match overloads.first() {
+                Some(_) => {
+                    self.arity(expr, name, call.args.len(), &overloads);
+                    if name == operators::HAS
+                        && !call.args.first().is_some_and(|argument| matches!(argument.expr, Expr::Select(_)))
+                    {
+                        self.report(expr, "invalid argument to has() macro".to_string());
+                    }
+                }
+                None => self.report_at_name(expr, name, format!("undeclared reference to '{name}'")),
             }
-            self.arity(expr, name, call.args.len());
             call.args.iter().for_each(|argument| self.walk(argument));
             return;
         };
-        if let Some(namespace) = qualified_name(target) {
+        // `sets.contains(...)`, `envoy.Denied(...)` and `resource.get(...)`: the receiver names a namespace
+        // or a library variable, unless a comprehension variable of the same name hides it.
+        if let Some(namespace) = qualified_name(target).filter(|namespace| !self.in_scope(root_of(namespace))) {
             let qualified = format!("{namespace}.{name}");
-            if is_namespaced(&qualified) && !self.known_variable(&namespace) || (qualified == "cel.bind") {
+            let overloads: Vec<Function> = self.environment.globals(&qualified).copied().collect();
+            if !overloads.is_empty() {
+                self.arity(expr, name, call.args.len(), &overloads);
                 if qualified == "cel.bind" {
-                    if let (Some(variable), 3) = (call.args.first().and_then(ident_name), call.args.len()) {
-                        self.walk(&call.args[1]);
-                        self.scopes.push(variable.to_string());
-                        self.walk(&call.args[2]);
-                        self.scopes.pop();
-                    } else {
-                        self.report(expr, "cel.bind() takes a name, a value and an expression".to_string());
+                    self.bind(expr, call);
+                } else {
+                    call.args.iter().for_each(|argument| self.walk(argument));
+                }
+                return;
+            }
+            if self.environment.library_of_variable(&namespace).is_some() {
+                match self.environment.on_variable(&namespace, name) {
+                    Some(function) => {
+                        let function = *function;
+                        self.arity(expr, name, call.args.len(), &[function]);
                     }
-                    return;
+                    None => self.report_at_name(expr, name, format!("undeclared reference to '{name}'")),
                 }
                 call.args.iter().for_each(|argument| self.walk(argument));
                 return;
             }
-            if NAMESPACES.contains(&namespace.as_str()) && !self.known_variable(&namespace) {
-                self.report(expr, format!("undeclared reference to '{qualified}'"));
-                return;
-            }
         }
         self.walk(target);
-        if !MEMBER_FUNCTIONS.contains(&name) {
+        let candidates: Vec<Function> = self.environment.members(name).copied().collect();
+        if candidates.is_empty() {
             self.report_at_name(expr, name, format!("undeclared reference to '{name}'"));
+        } else {
+            self.arity(expr, name, call.args.len(), &candidates);
         }
-        self.arity(expr, name, call.args.len());
-        // Macros bind their leading identifier arguments for the rest of the call.
-        let bound: Vec<String> = if matches!(
-            name,
-            "all"
-                | "exists"
-                | "exists_one"
-                | "existsOne"
-                | "map"
-                | "filter"
-                | "transformList"
-                | "transformMap"
-                | "transformMapEntry"
-                | "sortBy"
-                | "optMap"
-                | "optFlatMap"
-        ) {
+        let is_macro = candidates.iter().any(|function| function.is_macro);
+        // Macros bind their leading identifier arguments for the rest of the call: one for `map(x, f, e)`,
+        // `filter` and the one-variable forms, two for the two-variable comprehensions.
+        let bound: Vec<String> = if is_macro {
             let count = if call.args.len() >= 3 && !matches!(name, "map" | "filter") { 2 } else { 1 };
             call.args.iter().take(count).filter_map(ident_name).map(str::to_string).collect()
         } else {
@@ -253,12 +189,30 @@ impl Checker<'_> {
         self.scopes.truncate(self.scopes.len().saturating_sub(skip));
     }
 
-    fn arity(&mut self, expr: &IdedExpr, name: &str, count: usize) {
-        if let Some((_, fewest, most)) = ARITY.iter().find(|(function, _, _)| *function == name)
-            && (count < *fewest || count > *most)
-        {
-            let expected = if fewest == most { fewest.to_string() } else { format!("{fewest} to {most}") };
-            self.report_at_name(expr, name, format!("'{name}' takes {expected} argument(s), found {count}"));
+    /// `cel.bind(name, value, expression)`: the name is in scope in the expression only.
+    fn bind(&mut self, expr: &IdedExpr, call: &cel::common::ast::CallExpr) {
+        if let (Some(variable), 3) = (call.args.first().and_then(ident_name), call.args.len()) {
+            self.walk(&call.args[1]);
+            self.scopes.push(variable.to_string());
+            self.walk(&call.args[2]);
+            self.scopes.pop();
+        } else {
+            self.report(expr, "cel.bind() takes a name, a value and an expression".to_string());
         }
     }
+
+    /// Reports a call whose argument count no overload of `candidates` accepts.
+    fn arity(&mut self, expr: &IdedExpr, name: &str, count: usize, candidates: &[Function]) {
+        if candidates.is_empty() || candidates.iter().any(|function| function.accepts(count)) {
+            return;
+        }
+        let fewest = candidates.iter().map(|function| function.arity.0).min().unwrap_or(0);
+        let most = candidates.iter().map(|function| function.arity.1).max().unwrap_or(0);
+        let expected = catalog::Function { arity: (fewest, most), ..candidates[0] }.arity_text();
+        self.report_at_name(expr, name, format!("'{name}' takes {expected} argument(s), found {count}"));
+    }
+}
+
+fn root_of(name: &str) -> &str {
+    name.split('.').next().unwrap_or(name)
 }

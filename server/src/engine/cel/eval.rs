@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 
+use super::catalog;
 use super::functions;
 use super::value::{Numeric, Val, compare_numbers, numeric, values_equal};
 use super::{Activation, Services};
@@ -28,6 +29,8 @@ pub struct Interpreter<'a> {
     budget: u64,
     scopes: RefCell<Vec<(String, Val)>>,
     regex_cache: RefCell<HashMap<String, Arc<regex::Regex>>>,
+    /// The objects `generator.apply` generated, in call order.
+    generated: RefCell<Vec<serde_json::Value>>,
 }
 
 impl<'a> Interpreter<'a> {
@@ -39,7 +42,18 @@ impl<'a> Interpreter<'a> {
             budget,
             scopes: RefCell::new(Vec::new()),
             regex_cache: RefCell::new(HashMap::new()),
+            generated: RefCell::new(Vec::new()),
         }
+    }
+
+    /// Records objects `generator.apply` generates.
+    pub fn generate(&self, objects: Vec<serde_json::Value>) {
+        self.generated.borrow_mut().extend(objects);
+    }
+
+    /// The objects generated so far, taken out.
+    pub fn take_generated(&self) -> Vec<serde_json::Value> {
+        std::mem::take(&mut *self.generated.borrow_mut())
     }
 
     /// A compiled regular expression, cached for the evaluation.
@@ -299,17 +313,16 @@ impl<'a> Interpreter<'a> {
             if let Some(result) = self.macro_call(name, target, args) {
                 return result;
             }
-            // `sets.contains(...)`, `resource.Get(...)`: a namespaced function rather than a method.
-            if let Some(namespace) = qualified_name(target) {
-                let qualified = format!("{namespace}.{name}");
-                if functions::is_namespaced(&qualified)
-                    && self.lookup(root_of(&namespace)).is_none_or(|value| {
-                        matches!(value, Val::Object(ref object) if matches!(object.as_ref(), super::value::Object::Library(_)))
-                    })
-                {
-                    let values = self.eval_args(args)?;
-                    return functions::call_global(self, &qualified, values);
-                }
+            // `sets.contains(...)`, `resource.get(...)`: a qualified function or a library variable's,
+            // rather than a method, unless the name is bound to a value of the expression's own.
+            if let Some(namespace) = qualified_name(target)
+                && let Some(function) = catalog::qualified_function(&namespace, name)
+                && self.lookup(root_of(&namespace)).is_none_or(|value| {
+                    matches!(value, Val::Object(ref object) if matches!(object.as_ref(), super::value::Object::Library(_)))
+                })
+            {
+                let values = self.eval_args(args)?;
+                return functions::call_global(self, &catalog::dispatch_name(&namespace, function), values);
             }
             let receiver = self.eval(target)?;
             let values = self.eval_args(args)?;

@@ -4,219 +4,17 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
+use super::catalog;
 use super::eval::{EvalResult, Interpreter, compare, index_value};
 use super::library;
 use super::value::{Numeric, Object, Val, format_double, numeric, values_equal};
 
-/// Functions called as `namespace.function(...)` whose namespace is not a variable.
-const NAMESPACED: &[&str] = &[
-    "optional.of",
-    "optional.none",
-    "optional.ofNonZeroValue",
-    "sets.contains",
-    "sets.equivalent",
-    "sets.intersects",
-    "lists.range",
-    "math.greatest",
-    "math.least",
-    "math.ceil",
-    "math.floor",
-    "math.round",
-    "math.trunc",
-    "math.abs",
-    "math.sign",
-    "math.isNaN",
-    "math.isInf",
-    "math.isFinite",
-    "math.sqrt",
-    "base64.encode",
-    "base64.decode",
-    "strings.quote",
-    "format.named",
-    "jsonpatch.escapeKey",
-    "ip.isCanonical",
-    "resource.Get",
-    "resource.List",
-    "resource.Post",
-    "image.GetMetadata",
-    "http.Get",
-    "http.Post",
-    "http.Client",
-    "globalContext.Get",
-    "json.unmarshal",
-    "json.Unmarshal",
-    "yaml.parse",
-    "yaml.Parse",
-    "time.now",
-    "time.truncate",
-    "hash.sha256",
-    "hash.sha1",
-    "hash.md5",
-    "generator.Apply",
-    "user.parseServiceAccount",
-];
-
-/// Every global function name the library answers, for the compile-time checks.
-pub const GLOBAL_FUNCTIONS: &[&str] = &[
-    "size",
-    "int",
-    "uint",
-    "double",
-    "string",
-    "bool",
-    "bytes",
-    "dyn",
-    "type",
-    "duration",
-    "timestamp",
-    "matches",
-    "quantity",
-    "isQuantity",
-    "url",
-    "isURL",
-    "ip",
-    "isIP",
-    "cidr",
-    "isCIDR",
-    "semver",
-    "isSemver",
-    "image",
-    "isImage",
-    "parseImageReference",
-    "parseServiceAccount",
-    "sha256",
-    "sha1",
-    "md5",
-    "listObjToMap",
-    "random",
-    // ImageValidatingPolicy: known for the editor's checks, evaluated only with registry access.
-    "verifyImageSignatures",
-    "verifyAttestationSignatures",
-    "extractPayload",
-    "getImageData",
-];
-
-/// Every member function name the library answers, for the compile-time checks.
-pub const MEMBER_FUNCTIONS: &[&str] = &[
-    "contains",
-    "startsWith",
-    "endsWith",
-    "matches",
-    "size",
-    "charAt",
-    "indexOf",
-    "lastIndexOf",
-    "lowerAscii",
-    "upperAscii",
-    "replace",
-    "split",
-    "substring",
-    "trim",
-    "reverse",
-    "format",
-    "find",
-    "findAll",
-    "join",
-    "isSorted",
-    "sum",
-    "max",
-    "min",
-    "slice",
-    "flatten",
-    "distinct",
-    "sort",
-    "first",
-    "last",
-    "hasValue",
-    "value",
-    "orValue",
-    "or",
-    "getSeconds",
-    "getMinutes",
-    "getHours",
-    "getMilliseconds",
-    "getFullYear",
-    "getMonth",
-    "getDayOfMonth",
-    "getDayOfYear",
-    "getDayOfWeek",
-    "getDate",
-    "add",
-    "sub",
-    "isGreaterThan",
-    "isLessThan",
-    "compareTo",
-    "asInteger",
-    "asApproximateFloat",
-    "isInteger",
-    "sign",
-    "getScheme",
-    "getHost",
-    "getHostname",
-    "getPort",
-    "getEscapedPath",
-    "getQuery",
-    "family",
-    "isUnspecified",
-    "isLoopback",
-    "isLinkLocalMulticast",
-    "isLinkLocalUnicast",
-    "isGlobalUnicast",
-    "containsIP",
-    "containsCIDR",
-    "masked",
-    "prefixLength",
-    "ip",
-    "major",
-    "minor",
-    "patch",
-    "validate",
-    "registry",
-    "repository",
-    "identifier",
-    "tag",
-    "digest",
-    "containsDigest",
-    "Get",
-    "List",
-    "Post",
-    "GetMetadata",
-    "Apply",
-    "string",
-    "all",
-    "exists",
-    "exists_one",
-    "existsOne",
-    "map",
-    "filter",
-    "transformList",
-    "transformMap",
-    "transformMapEntry",
-    "sortBy",
-    "optMap",
-    "optFlatMap",
-    "bind",
-];
-
-pub fn is_namespaced(name: &str) -> bool {
-    NAMESPACED.contains(&canonical_name(name))
-}
-
-/// Kyverno's libraries answer to camelCase names too since 1.18 (`resource.get`, `generator.apply`,
-/// `image.getMetadata`, ...; `extensions/cel/libs/*/lib.go` of kyverno/sdk): the PascalCase name they
-/// stand for.
-pub fn canonical_name(name: &str) -> &str {
-    match name {
-        "resource.get" => "resource.Get",
-        "resource.list" => "resource.List",
-        "resource.post" => "resource.Post",
-        "image.getMetadata" => "image.GetMetadata",
-        "http.get" => "http.Get",
-        "http.post" => "http.Post",
-        "http.client" => "http.Client",
-        "globalContext.get" => "globalContext.Get",
-        "generator.apply" => "generator.Apply",
-        other => other,
+/// The error of a call nothing here answers: why the function is not evaluated offline when the catalog
+/// says so, else cel-go's message for a missing overload.
+fn unanswered(name: &str, args: &[Val]) -> String {
+    match catalog::unsupported_reason(name) {
+        Some(reason) => format!("{name}() is not evaluated offline: {reason}"),
+        None => no_overload(name, args),
     }
 }
 
@@ -239,7 +37,6 @@ fn int_argument(value: &Val) -> Option<i64> {
 
 /// Calls a global function or operator.
 pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> EvalResult {
-    let name = canonical_name(name);
     match (name, args.as_slice()) {
         ("_+_", [a, b]) => {
             // Concatenation copies both sides: doubling a string forty times must run out of budget,
@@ -374,7 +171,60 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
         ("math.isInf", [Val::Double(float)]) => Ok(Val::Bool(float.is_infinite())),
         ("math.isFinite", [Val::Double(float)]) => Ok(Val::Bool(float.is_finite())),
         ("strings.quote", [Val::String(text)]) => Ok(Val::string(format!("{text:?}"))),
-        _ => library::call_global(interpreter, name, &args).unwrap_or_else(|| Err(no_overload(name, &args))),
+        ("math.round", [Val::Double(float), Val::Int(digits)]) => {
+            // Kyverno's two-argument form rounds to that many decimal digits, halves away from zero.
+            let scale = 10f64.powi(i32::try_from(*digits).unwrap_or(0).clamp(-300, 300));
+            Ok(Val::Double((float * scale).round() / scale))
+        }
+        ("math.bitAnd" | "math.bitOr" | "math.bitXor" | "math.bitShiftLeft" | "math.bitShiftRight", [a, b]) => {
+            bitwise(name, a, b).ok_or_else(|| no_overload(name, &args))
+        }
+        ("math.bitNot", [Val::Int(integer)]) => Ok(Val::Int(!integer)),
+        ("math.bitNot", [Val::Uint(unsigned)]) => Ok(Val::Uint(!unsigned)),
+        ("optional.unwrap", [Val::List(items)]) => unwrap_optionals(name, items),
+        ("regex.replace", [Val::String(subject), Val::String(pattern), Val::String(replacement), rest @ ..]) => {
+            let count = match rest {
+                [] => -1,
+                [count] => int_argument(count).ok_or_else(|| no_overload(name, &args))?,
+                _ => return Err(no_overload(name, &args)),
+            };
+            let regex = interpreter.regex(pattern)?;
+            interpreter.charge(subject.len() * 2)?;
+            // cel-go writes groups as \1; the regex crate as ${1}, with `$` literal otherwise.
+            let template = go_replacement(replacement);
+            let replaced = if count < 0 {
+                regex.replace_all(subject, template.as_str()).into_owned()
+            } else {
+                regex.replacen(subject, count as usize, template.as_str()).into_owned()
+            };
+            Ok(Val::string(replaced))
+        }
+        ("regex.extract", [Val::String(subject), Val::String(pattern)]) => {
+            let regex = interpreter.regex(pattern)?;
+            if regex.captures_len() > 2 {
+                return Err(format!("regular expression has more than one capturing group: {pattern:?}"));
+            }
+            Ok(Val::Optional(regex.captures(subject).map(|found| {
+                let text = found.get(1).or_else(|| found.get(0)).map_or("", |part| part.as_str());
+                Arc::new(Val::string(text))
+            })))
+        }
+        ("regex.extractAll", [Val::String(subject), Val::String(pattern), rest @ ..]) => {
+            let limit = match rest {
+                [] => -1,
+                [limit] => int_argument(limit).ok_or_else(|| no_overload(name, &args))?,
+                _ => return Err(no_overload(name, &args)),
+            };
+            let regex = interpreter.regex(pattern)?;
+            if regex.captures_len() > 2 {
+                return Err(format!("regular expression has more than one capturing group: {pattern:?}"));
+            }
+            let found = regex
+                .captures_iter(subject)
+                .map(|found| Val::string(found.get(1).or_else(|| found.get(0)).map_or("", |part| part.as_str())));
+            Ok(Val::list(if limit < 0 { found.collect() } else { found.take(limit as usize).collect() }))
+        }
+        _ => library::call_global(interpreter, name, &args).unwrap_or_else(|| Err(unanswered(name, &args))),
     }
 }
 
@@ -384,6 +234,13 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: Val, args: V
     // unchanged; policies rely on it (`container.volumeMounts.orValue([])`).
     if matches!(name, "orValue" | "or") && args.len() == 1 && !matches!(receiver, Val::Optional(_)) {
         return Ok(receiver);
+    }
+    // What a library function returns may offer the library's functions (`http.client(ca).get(url)`).
+    if let Val::Object(object) = &receiver
+        && let Object::Library(library) = object.as_ref()
+        && let Some(function) = catalog::qualified_function(library, name)
+    {
+        return call_global(interpreter, &catalog::dispatch_name(library, function), args);
     }
     match (&receiver, name) {
         (Val::String(subject), _) => string_member(interpreter, name, subject, &args, &receiver),
@@ -416,7 +273,7 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: Val, args: V
         _ => {
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
-            library::call_member(interpreter, name, &receiver, &args).unwrap_or_else(|| Err(no_overload(name, &all)))
+            library::call_member(interpreter, name, &receiver, &args).unwrap_or_else(|| Err(unanswered(name, &all)))
         }
     }
 }
@@ -547,7 +404,7 @@ fn string_member(interpreter: &Interpreter, name: &str, subject: &str, args: &[V
         _ => {
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
-            library::call_member(interpreter, name, receiver, args).unwrap_or_else(|| Err(no_overload(name, &all)))
+            library::call_member(interpreter, name, receiver, args).unwrap_or_else(|| Err(unanswered(name, &all)))
         }
     }
 }
@@ -661,13 +518,76 @@ fn list_member(
             Ok(Val::list(sorted))
         }
         ("first", []) => Ok(Val::Optional(items.first().map(|item| Arc::new(item.clone())))),
+        ("unwrapOpt", []) => unwrap_optionals(name, items),
         ("last", []) => Ok(Val::Optional(items.last().map(|item| Arc::new(item.clone())))),
         _ => {
             let mut all = vec![receiver.clone()];
             all.extend(args.iter().cloned());
-            library::call_member(interpreter, name, receiver, args).unwrap_or_else(|| Err(no_overload(name, &all)))
+            library::call_member(interpreter, name, receiver, args).unwrap_or_else(|| Err(unanswered(name, &all)))
         }
     }
+}
+
+/// The values of the optionals of a list that hold one.
+fn unwrap_optionals(name: &str, items: &[Val]) -> EvalResult {
+    let mut out = Vec::new();
+    for item in items {
+        match item {
+            Val::Optional(Some(inner)) => out.push((**inner).clone()),
+            Val::Optional(None) => {}
+            other => return Err(format!("{name}: list element is not an optional but {}", other.type_name())),
+        }
+    }
+    Ok(Val::list(out))
+}
+
+/// cel-go's bit operations, on two ints or two uints; shifts take an int count.
+fn bitwise(name: &str, a: &Val, b: &Val) -> Option<Val> {
+    let shift = |count: &Val| -> Option<u32> { int_argument(count).and_then(|count| u32::try_from(count).ok()) };
+    Some(match (name, a, b) {
+        ("math.bitAnd", Val::Int(x), Val::Int(y)) => Val::Int(x & y),
+        ("math.bitOr", Val::Int(x), Val::Int(y)) => Val::Int(x | y),
+        ("math.bitXor", Val::Int(x), Val::Int(y)) => Val::Int(x ^ y),
+        ("math.bitAnd", Val::Uint(x), Val::Uint(y)) => Val::Uint(x & y),
+        ("math.bitOr", Val::Uint(x), Val::Uint(y)) => Val::Uint(x | y),
+        ("math.bitXor", Val::Uint(x), Val::Uint(y)) => Val::Uint(x ^ y),
+        // Shifting right is logical, as cel-go's is: the sign bit does not spread.
+        ("math.bitShiftLeft", Val::Int(x), count) => Val::Int(x.checked_shl(shift(count)?).unwrap_or(0)),
+        ("math.bitShiftRight", Val::Int(x), count) => {
+            Val::Int(((*x as u64).checked_shr(shift(count)?).unwrap_or(0)) as i64)
+        }
+        ("math.bitShiftLeft", Val::Uint(x), count) => Val::Uint(x.checked_shl(shift(count)?).unwrap_or(0)),
+        ("math.bitShiftRight", Val::Uint(x), count) => Val::Uint(x.checked_shr(shift(count)?).unwrap_or(0)),
+        _ => return None,
+    })
+}
+
+/// A Go (RE2) replacement template, with `\N` group references, as the regex crate's `${N}` template.
+fn go_replacement(replacement: &str) -> String {
+    let mut out = String::with_capacity(replacement.len());
+    let mut characters = replacement.chars().peekable();
+    while let Some(character) = characters.next() {
+        match character {
+            '$' => out.push_str("$$"),
+            '\\' => match characters.peek() {
+                Some(digit) if digit.is_ascii_digit() => {
+                    out.push_str("${");
+                    while let Some(digit) = characters.peek().filter(|digit| digit.is_ascii_digit()) {
+                        out.push(*digit);
+                        characters.next();
+                    }
+                    out.push('}');
+                }
+                Some('\\') => {
+                    out.push('\\');
+                    characters.next();
+                }
+                _ => out.push('\\'),
+            },
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn flatten(items: &[Val], depth: i64) -> Vec<Val> {

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::Value;
 
+use super::Services;
 use super::eval::{EvalResult, Interpreter};
 use super::value::{Numeric, Object, Val, numeric, values_equal};
+use crate::engine::digest::{self, hex};
 
 const NANO: i128 = 1_000_000_000;
 
@@ -39,6 +41,9 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         } else {
             Val::Optional(None)
         }),
+        (named, []) if named.strip_prefix("format.").is_some_and(|format| KNOWN_FORMATS.contains(&format)) => {
+            Ok(object(Object::Format(named.trim_start_matches("format.").to_string())))
+        }
         ("jsonpatch.escapeKey", [Val::String(key)]) => Ok(Val::string(key.replace('~', "~0").replace('/', "~1"))),
         ("base64.encode", [Val::Bytes(bytes)]) => {
             Ok(Val::string(base64::engine::general_purpose::STANDARD.encode(bytes)))
@@ -50,39 +55,29 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
             .map_err(|error| format!("base64 decode: {error}")),
         ("image" | "parseImageReference", [Val::String(text)]) => parse_image(text).map(object),
         ("isImage", [Val::String(text)]) => Ok(Val::Bool(parse_image(text).is_ok())),
-        (
-            "resource.Get",
-            [Val::String(api_version), Val::String(resource), Val::String(namespace), Val::String(name)],
-        ) => match services.find_resource(api_version, resource, namespace, Some(name)).into_iter().next() {
-            Some(found) => Ok(Val::from_json(found)),
-            None => Err(format!("{resource} \"{name}\" not found")),
-        },
-        ("resource.List", [Val::String(api_version), Val::String(resource), Val::String(namespace)]) => {
-            let items: Vec<Val> = services
-                .find_resource(api_version, resource, namespace, None)
-                .into_iter()
-                .map(Val::from_json)
-                .collect();
-            Ok(Val::map(vec![(Val::string("items"), Val::list(items))]))
-        }
-        ("image.GetMetadata", [Val::String(reference)]) => match services.image_data.get(reference.as_ref()) {
+        ("resource.get", _) => resource_get(services, args),
+        ("resource.list", _) => resource_list(services, args),
+        ("resource.toGVR", [Val::String(api_version), Val::String(resource)]) => Ok(Val::map(vec![
+            (Val::string("apiVersion"), Val::String(api_version.clone())),
+            (Val::string("resource"), Val::String(resource.clone())),
+        ])),
+        ("image.getMetadata", [Val::String(reference)]) => match services.image_data.get(reference.as_ref()) {
             Some(data) => Ok(Val::from_json(data)),
             None => Err(format!("failed to fetch image metadata for {reference}: no image data in the test's context")),
         },
-        ("globalContext.Get", [Val::String(name), Val::String(projection)]) => {
+        ("globalContext.get", [Val::String(name), rest @ ..]) if rest.len() <= 1 => {
+            let projection = match rest {
+                [Val::String(projection)] => projection.as_ref(),
+                _ => "",
+            };
             match services.global_context.get(name.as_ref()) {
-                Some(data) => {
-                    if projection.is_empty() {
-                        Ok(Val::from_json(data))
-                    } else {
-                        Ok(data.get(projection.as_ref()).map(Val::from_json).unwrap_or(Val::Null))
-                    }
-                }
+                Some(data) if projection.is_empty() => Ok(Val::from_json(data)),
+                Some(data) => Ok(data.get(projection).map(Val::from_json).unwrap_or(Val::Null)),
                 None => Err(format!("global context entry {name} not found")),
             }
         }
-        ("http.Get" | "http.Post", [Val::String(url), ..]) => {
-            let method = if name == "http.Get" { "GET" } else { "POST" };
+        ("http.get" | "http.post", [Val::String(url), ..]) => {
+            let method = if name == "http.get" { "GET" } else { "POST" };
             // A mock for the method wins over one that names no method, which answers any.
             let for_url = || services.http_mocks.iter().filter(|(_, mock_url, _)| mock_url == url.as_ref());
             let found = for_url()
@@ -93,10 +88,19 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 None => Err(format!("http {method} {url}: no network in offline evaluation and no mocked response")),
             }
         }
+        // The certificate bundle only matters to a real connection; offline the client is the library.
+        ("http.client", [Val::String(_)]) => Ok(object(Object::Library("http".to_string()))),
+        ("generator.apply", [namespace, Val::List(items)]) => {
+            interpreter.generate(generated_objects(namespace, items));
+            Ok(Val::Bool(true))
+        }
         ("json.unmarshal" | "json.Unmarshal", [Val::String(text)]) => serde_json::from_str::<Value>(text)
             .map(|value| Val::from_json(&value))
             .map_err(|error| format!("json: {error}")),
-        ("yaml.parse" | "yaml.Parse", [Val::String(text)]) => yaml_serde::from_str::<Value>(text)
+        ("json.marshal", [value]) => {
+            serde_json::to_string(&value.to_json()).map(Val::string).map_err(|error| error.to_string())
+        }
+        ("yaml.parse", [Val::String(text)]) => yaml_serde::from_str::<Value>(text)
             .map(|value| Val::from_json(&value))
             .map_err(|error| format!("yaml: {error}")),
         ("parseServiceAccount" | "user.parseServiceAccount", [Val::String(user)]) => {
@@ -114,11 +118,159 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 (Val::string("name"), Val::string(name)),
             ]))
         }
+        ("sha256" | "hash.sha256", [Val::String(text)]) => Ok(Val::string(hex(&digest::sha256(text.as_bytes())))),
+        ("sha1" | "hash.sha1", [Val::String(text)]) => Ok(Val::string(hex(&digest::sha1(text.as_bytes())))),
+        ("md5" | "hash.md5", [Val::String(text)]) => Ok(Val::string(hex(&digest::md5(text.as_bytes())))),
+        ("x509.decode", [Val::String(pem)]) => {
+            crate::engine::kyverno::x509::decode(pem).map(|value| Val::from_json(&value))
+        }
+        (
+            "listObjToMap" | "transform.listObjToMap",
+            [Val::List(keys), Val::List(values), Val::String(key_field), Val::String(value_field)],
+        ) => list_objects_to_map(keys, values, key_field, value_field),
         ("time.now", []) => {
             Ok(Val::Timestamp(if services.now_nanos == 0 { super::now_nanos() } else { services.now_nanos }))
         }
+        ("time.truncate", [Val::Timestamp(nanos), Val::Duration(step)]) => {
+            let step = i128::from(*step);
+            Ok(Val::Timestamp(if step <= 0 { *nanos } else { nanos - nanos.rem_euclid(step) }))
+        }
+        ("time.toCron", [Val::Timestamp(nanos)]) => {
+            use chrono::{Datelike, Timelike};
+            match chrono::DateTime::from_timestamp(nanos.div_euclid(NANO) as i64, 0) {
+                Some(time) => Ok(Val::string(format!(
+                    "{} {} {} {} {}",
+                    time.minute(),
+                    time.hour(),
+                    time.day(),
+                    time.month(),
+                    time.weekday().num_days_from_sunday()
+                ))),
+                None => Err("time.toCron: timestamp out of range".to_string()),
+            }
+        }
         _ => return None,
     })
+}
+
+/// The apiVersion and plural resource of a `resource` call's leading arguments: two strings or a GVR
+/// from `resource.toGVR`, and the arguments after them.
+fn resource_target(args: &[Val]) -> Option<(String, String, &[Val])> {
+    match args {
+        [Val::String(api_version), Val::String(resource), rest @ ..] => {
+            Some((api_version.to_string(), resource.to_string(), rest))
+        }
+        [gvr @ Val::Map(_), rest @ ..] => {
+            let text = |key: &str| match gvr.field(key) {
+                Some(Val::String(text)) => Some(text.to_string()),
+                _ => None,
+            };
+            Some((text("apiVersion")?, text("resource")?, rest))
+        }
+        _ => None,
+    }
+}
+
+/// `resource.get`: (apiVersion, resource, namespace, name) or (gvr, namespace, name) in a cluster-wide
+/// policy, (apiVersion, resource, name) or (gvr, name) in a Namespaced one.
+fn resource_get(services: &Services, args: &[Val]) -> EvalResult {
+    let (api_version, resource, rest) =
+        resource_target(args).ok_or_else(|| "resource.get: no overload for these arguments".to_string())?;
+    let (namespace, name) = match rest {
+        [Val::String(namespace), Val::String(name)] => (namespace.to_string(), name.to_string()),
+        [Val::String(name)] => (services.policy_namespace.clone(), name.to_string()),
+        _ => return Err("resource.get: no overload for these arguments".to_string()),
+    };
+    match services.find_resource(&api_version, &resource, &namespace, Some(&name)).into_iter().next() {
+        Some(found) => Ok(Val::from_json(found)),
+        None => Err(format!("{resource} \"{name}\" not found")),
+    }
+}
+
+/// `resource.list`: (apiVersion, resource, namespace[, labels]) or (gvr, namespace[, labels]) in a
+/// cluster-wide policy, (apiVersion, resource[, labels]) or (gvr[, labels]) in a Namespaced one.
+fn resource_list(services: &Services, args: &[Val]) -> EvalResult {
+    let (api_version, resource, rest) =
+        resource_target(args).ok_or_else(|| "resource.list: no overload for these arguments".to_string())?;
+    let (namespace, labels) = match rest {
+        [Val::String(namespace)] => (namespace.to_string(), None),
+        [Val::String(namespace), labels @ Val::Map(_)] => (namespace.to_string(), Some(labels)),
+        [] => (services.policy_namespace.clone(), None),
+        [labels @ Val::Map(_)] => (services.policy_namespace.clone(), Some(labels)),
+        _ => return Err("resource.list: no overload for these arguments".to_string()),
+    };
+    let wanted: Vec<(String, String)> = match labels {
+        Some(Val::Map(entries)) => entries.iter().map(|(key, value)| (key.display(), value.display())).collect(),
+        _ => Vec::new(),
+    };
+    let items: Vec<Val> = services
+        .find_resource(&api_version, &resource, &namespace, None)
+        .into_iter()
+        .filter(|object| {
+            wanted.iter().all(|(key, value)| {
+                object
+                    .pointer(&format!("/metadata/labels/{}", key.replace('~', "~0").replace('/', "~1")))
+                    .and_then(Value::as_str)
+                    == Some(value.as_str())
+            })
+        })
+        .map(Val::from_json)
+        .collect();
+    Ok(Val::map(vec![(Val::string("items"), Val::list(items))]))
+}
+
+/// The objects one `generator.apply(namespace, objects)` call generates: a list (what `resource.list`
+/// returns) stands for its items, and the namespace argument wins over the objects' own, an empty one
+/// removing it, as the CLI's generator context sets it (`pkg/cel/libs/fake_context.go`,
+/// `GenerateResources`).
+fn generated_objects(namespace: &Val, items: &[Val]) -> Vec<Value> {
+    let objects = items.iter().flat_map(|item| match item.to_json() {
+        Value::Object(mut map) if matches!(map.get("items"), Some(Value::Array(_))) => match map.remove("items") {
+            Some(Value::Array(inner)) => inner,
+            _ => Vec::new(),
+        },
+        other => vec![other],
+    });
+    objects
+        .map(|mut object| {
+            if let (Val::String(namespace), Some(map)) = (namespace, object.as_object_mut()) {
+                let metadata = map.entry("metadata").or_insert_with(|| Value::Object(serde_json::Map::new()));
+                if let Some(metadata) = metadata.as_object_mut() {
+                    if namespace.is_empty() {
+                        metadata.shift_remove("namespace");
+                    } else {
+                        metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
+                    }
+                }
+            }
+            object
+        })
+        .collect()
+}
+
+/// `listObjToMap(keys, values, keyField, valueField)`: each key object's field maps to the value
+/// object's field at the same position (kyverno/sdk `transform`).
+fn list_objects_to_map(keys: &[Val], values: &[Val], key_field: &str, value_field: &str) -> EvalResult {
+    if keys.len() != values.len() {
+        return Err(format!(
+            "listObjToMap must take lists of equal length. list1: {}, list2: {}",
+            keys.len(),
+            values.len()
+        ));
+    }
+    let mut entries: Vec<(Val, Val)> = Vec::with_capacity(keys.len());
+    for (key_object, value_object) in keys.iter().zip(values) {
+        let Some(Val::String(key)) = key_object.field(key_field) else {
+            return Err("the passed key name cannot be handled as a string in the key object list".to_string());
+        };
+        let value = value_object.field(value_field).cloned().unwrap_or(Val::Null);
+        let key = Val::String(key.clone());
+        match entries.iter_mut().find(|(existing, _)| values_equal(existing, &key)) {
+            Some(entry) => entry.1 = value,
+            None => entries.push((key, value)),
+        }
+    }
+    Ok(Val::map(entries))
 }
 
 /// Member functions of the library types; `None` when nothing here answers.
@@ -333,23 +485,51 @@ pub fn time_member(name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResul
         })),
         Val::Timestamp(nanos) => {
             use chrono::{Datelike, Timelike};
-            let seconds = nanos.div_euclid(NANO) as i64;
+            let offset = match args {
+                [] => 0,
+                [Val::String(zone)] => match zone_offset_seconds(zone) {
+                    Ok(offset) => offset,
+                    Err(error) => return Some(Err(error)),
+                },
+                _ => return None,
+            };
+            let seconds = nanos.div_euclid(NANO) as i64 + offset;
             let time = chrono::DateTime::from_timestamp(seconds, 0)?;
-            Some(Ok(match (name, args) {
-                ("getFullYear", []) => Val::Int(i64::from(time.year())),
-                ("getMonth", []) => Val::Int(i64::from(time.month0())),
-                ("getDayOfMonth", []) => Val::Int(i64::from(time.day0())),
-                ("getDate", []) => Val::Int(i64::from(time.day())),
-                ("getDayOfYear", []) => Val::Int(i64::from(time.ordinal0())),
-                ("getDayOfWeek", []) => Val::Int(i64::from(time.weekday().num_days_from_sunday())),
-                ("getHours", []) => Val::Int(i64::from(time.hour())),
-                ("getMinutes", []) => Val::Int(i64::from(time.minute())),
-                ("getSeconds", []) => Val::Int(i64::from(time.second())),
-                ("getMilliseconds", []) => Val::Int((nanos.rem_euclid(NANO) / 1_000_000) as i64),
+            Some(Ok(match name {
+                "getFullYear" => Val::Int(i64::from(time.year())),
+                "getMonth" => Val::Int(i64::from(time.month0())),
+                "getDayOfMonth" => Val::Int(i64::from(time.day0())),
+                "getDate" => Val::Int(i64::from(time.day())),
+                "getDayOfYear" => Val::Int(i64::from(time.ordinal0())),
+                "getDayOfWeek" => Val::Int(i64::from(time.weekday().num_days_from_sunday())),
+                "getHours" => Val::Int(i64::from(time.hour())),
+                "getMinutes" => Val::Int(i64::from(time.minute())),
+                "getSeconds" => Val::Int(i64::from(time.second())),
+                "getMilliseconds" => Val::Int((nanos.rem_euclid(NANO) / 1_000_000) as i64),
                 _ => return None,
             }))
         }
         _ => None,
+    }
+}
+
+/// The offset of a time zone argument of the timestamp accessors: `UTC` or `+05:30`. Named zones
+/// (`Europe/Paris`) need the IANA database, which is not bundled: an error says so.
+fn zone_offset_seconds(zone: &str) -> Result<i64, String> {
+    if zone.eq_ignore_ascii_case("UTC") || zone == "Z" {
+        return Ok(0);
+    }
+    let (sign, rest) = match zone.as_bytes().first() {
+        Some(b'+') => (1, &zone[1..]),
+        Some(b'-') => (-1, &zone[1..]),
+        _ => (1, zone),
+    };
+    let parsed = rest
+        .split_once(':')
+        .and_then(|(hours, minutes)| Some((hours.parse::<i64>().ok()?, minutes.parse::<i64>().ok()?)));
+    match parsed {
+        Some((hours, minutes)) if hours <= 23 && minutes <= 59 => Ok(sign * (hours * 3600 + minutes * 60)),
+        _ => Err(format!("time zone {zone:?} is unsupported offline: only UTC and offsets such as +05:30 are known")),
     }
 }
 

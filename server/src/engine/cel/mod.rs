@@ -5,6 +5,7 @@
 //! policy could hang the editor), and Kubernetes semantics for optional chaining, two-variable
 //! comprehensions and the library types are easier to keep exact over plain JSON-shaped values.
 
+pub mod catalog;
 pub mod check;
 pub mod docs;
 pub mod eval;
@@ -73,6 +74,8 @@ pub struct Services {
     /// The time `time.now()` answers, in nanoseconds since the epoch; 0 means the process-wide time
     /// set by the front end ([`set_now`]).
     pub now_nanos: i128,
+    /// The namespace of a Namespaced policy, which its `resource` functions read; empty otherwise.
+    pub policy_namespace: String,
 }
 
 impl Services {
@@ -138,10 +141,10 @@ impl Program {
         }
     }
 
-    /// Compiles and checks names and arities against the variables the context binds.
-    pub fn compile_checked(source: &str, variables: &[&str]) -> Result<Program, Vec<CompileError>> {
+    /// Compiles and checks names and arities against what `environment` declares.
+    pub fn compile_checked(source: &str, environment: &catalog::Environment) -> Result<Program, Vec<CompileError>> {
         let program = Program::compile(source)?;
-        let errors = check::check(&program, variables);
+        let errors = check::check(&program, environment);
         if errors.is_empty() { Ok(program) } else { Err(errors) }
     }
 

@@ -32,6 +32,7 @@ pub fn services(request: &Request) -> Services {
                 )
             })
             .collect(),
+        policy_namespace: String::new(),
         now_nanos: 0,
     }
 }

@@ -1,10 +1,9 @@
 //! Mutations of MutatingPolicy: JSON patches built by CEL, and apply configurations merged the way
 //! server-side apply merges them (maps deeply, keyed lists by their merge key, other lists replaced).
 
-use cel::common::ast::{EntryExpr, Expr, IdedExpr};
 use serde_json::{Map, Value};
 
-use crate::engine::cel::{Activation, Program, Services, Val};
+use crate::engine::cel::Val;
 
 /// Applies the JSON patch operations a CEL expression returned.
 pub fn json_patch(document: &Value, operations: &[Val]) -> Result<Value, String> {
@@ -148,97 +147,5 @@ fn merge(base: &Value, patch: &Value, field: &str) -> Value {
             Value::Array(out)
         }
         _ => patch.clone(),
-    }
-}
-
-/// Evaluates the arguments of every `generator.Apply(namespace, objects)` call in a generate expression.
-pub fn collect_generator_calls(
-    program: &Program,
-    activation: &Activation,
-    services: &Services,
-    out: &mut Vec<Value>,
-) -> Result<(), String> {
-    let mut calls = Vec::new();
-    find_apply_calls(program.expr(), &mut calls);
-    if calls.is_empty() {
-        return Err("the generate expression calls no generator.Apply".to_string());
-    }
-    for call in calls {
-        let Expr::Call(call) = &call.expr else {
-            continue;
-        };
-        if call.args.len() != 2 {
-            return Err("generator.Apply takes a namespace and a list of objects".to_string());
-        }
-        let namespace = evaluate_node(&call.args[0], activation, services)?;
-        let objects = evaluate_node(&call.args[1], activation, services)?;
-        let Val::List(items) = objects else {
-            return Err("generator.Apply needs a list of objects".to_string());
-        };
-        // A list (what `resource.list` returns) stands for its items.
-        let objects: Vec<Value> = items
-            .iter()
-            .flat_map(|item| match item.to_json() {
-                Value::Object(mut map) if matches!(map.get("items"), Some(Value::Array(_))) => {
-                    match map.remove("items") {
-                        Some(Value::Array(inner)) => inner,
-                        _ => Vec::new(),
-                    }
-                }
-                other => vec![other],
-            })
-            .collect();
-        for mut object in objects {
-            // The namespace argument wins over the object's own, and an empty one removes it, as the
-            // CLI's generator context sets it (`pkg/cel/libs/fake_context.go`, `GenerateResources`).
-            if let (Val::String(namespace), Some(map)) = (&namespace, object.as_object_mut()) {
-                let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-                if let Some(metadata) = metadata.as_object_mut() {
-                    if namespace.is_empty() {
-                        metadata.shift_remove("namespace");
-                    } else {
-                        metadata.insert("namespace".to_string(), Value::String(namespace.to_string()));
-                    }
-                }
-            }
-            out.push(object);
-        }
-    }
-    Ok(())
-}
-
-fn evaluate_node(node: &IdedExpr, activation: &Activation, services: &Services) -> Result<Val, String> {
-    let interpreter =
-        crate::engine::cel::eval::Interpreter::new(activation, services, crate::engine::cel::DEFAULT_STEP_BUDGET);
-    interpreter.eval(node)
-}
-
-fn find_apply_calls<'a>(expr: &'a IdedExpr, out: &mut Vec<&'a IdedExpr>) {
-    match &expr.expr {
-        Expr::Call(call) => {
-            let is_apply = (call.func_name == "Apply" || call.func_name == "apply")
-                && call
-                    .target
-                    .as_deref()
-                    .is_some_and(|target| matches!(&target.expr, Expr::Ident(name) if name == "generator"));
-            if is_apply {
-                out.push(expr);
-                return;
-            }
-            if let Some(target) = call.target.as_deref() {
-                find_apply_calls(target, out);
-            }
-            call.args.iter().for_each(|argument| find_apply_calls(argument, out));
-        }
-        Expr::Select(select) => find_apply_calls(&select.operand, out),
-        Expr::List(list) => list.elements.iter().for_each(|element| find_apply_calls(element, out)),
-        Expr::Map(map) => {
-            for entry in &map.entries {
-                if let EntryExpr::MapEntry(entry) = &entry.expr {
-                    find_apply_calls(&entry.value, out);
-                }
-            }
-        }
-        _ => {}
     }
 }

@@ -4,8 +4,8 @@
 
 use serde_json::Value;
 
-use super::{CEL_POLICY_KINDS, POLICY_VARIABLES};
 use crate::engine::cel::Program;
+use crate::engine::cel::catalog::{self, Environment, KUBERNETES_ADMISSION};
 
 /// One finding inside one expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -19,31 +19,27 @@ pub struct ExpressionDiagnostic {
     pub message: String,
 }
 
-/// Variables bound in `validate.cel`, `celPreconditions` and Gatekeeper's K8sNativeValidation.
-const ADMISSION_VARIABLES: &[&str] =
-    &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"];
-
 /// Checks every CEL expression of a Kyverno policy (CEL kinds, `validate.cel`, `celPreconditions`) or a
 /// Gatekeeper ConstraintTemplate with K8sNativeValidation code.
 pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
     let mut out = Vec::new();
-    for (pointer, variables) in expressions(document) {
-        check_one(document, &pointer, variables, &mut out);
+    for (pointer, environment) in expressions(document) {
+        check_one(document, &pointer, environment, &mut out);
     }
     out
 }
 
-/// What the editor needs to complete inside one expression: the variables in scope and the names
-/// declared under `variables.`.
+/// What the editor needs to complete inside one expression: the environment (its variables and
+/// libraries) and the names declared under `variables.`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ExpressionContext {
-    pub variables: &'static [&'static str],
+    pub environment: &'static Environment,
     pub declared: Vec<String>,
 }
 
 /// The context of the expression at `pointer`, or `None` when the value there is not a CEL expression.
 pub fn expression_at(document: &Value, pointer: &str) -> Option<ExpressionContext> {
-    let (_, variables) = expressions(document).into_iter().find(|(candidate, _)| candidate == pointer)?;
+    let (_, environment) = expressions(document).into_iter().find(|(candidate, _)| candidate == pointer)?;
     // The variables list that governs this expression: the nearest `variables` beside its block.
     let mut declared = Vec::new();
     let mut base = pointer.to_string();
@@ -58,7 +54,7 @@ pub fn expression_at(document: &Value, pointer: &str) -> Option<ExpressionContex
     if document.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate") {
         declared.extend(["params".to_string(), "anyObject".to_string()]);
     }
-    Some(ExpressionContext { variables, declared })
+    Some(ExpressionContext { environment, declared })
 }
 
 /// The pointers of every CEL expression of a document (for the editor's colouring).
@@ -66,22 +62,21 @@ pub fn expression_pointers(document: &Value) -> Vec<String> {
     expressions(document).into_iter().map(|(pointer, _)| pointer).collect()
 }
 
-/// Every CEL expression of the document, by pointer, with the variables it may use.
-fn expressions(document: &Value) -> Vec<(String, &'static [&'static str])> {
-    let mut out: Vec<(String, &'static [&'static str])> = Vec::new();
+/// Every CEL expression of the document, by pointer, with the environment it compiles in.
+fn expressions(document: &Value) -> Vec<(String, &'static Environment)> {
+    type Found = Vec<(String, &'static Environment)>;
+    let mut out: Found = Vec::new();
     let count = |pointer: &str| document.pointer(pointer).and_then(Value::as_array).map(Vec::len).unwrap_or(0);
-    let list = |pointer: &str,
-                fields: &[&str],
-                variables: &'static [&'static str],
-                out: &mut Vec<(String, &'static [&'static str])>| {
+    let list = |pointer: &str, fields: &[&str], environment: &'static Environment, out: &mut Found| {
         for index in 0..count(pointer) {
             for field in fields {
-                out.push((format!("{pointer}/{index}/{field}"), variables));
+                out.push((format!("{pointer}/{index}/{field}"), environment));
             }
         }
     };
     let kind = document.get("kind").and_then(Value::as_str).unwrap_or("");
-    if CEL_POLICY_KINDS.contains(&kind) {
+    let mode = document.pointer("/spec/evaluation/mode").and_then(Value::as_str).unwrap_or("");
+    if let Some(environment) = catalog::policy_environment(kind, mode) {
         for (name, fields) in [
             ("matchConditions", &["expression"][..]),
             ("variables", &["expression"][..]),
@@ -90,42 +85,45 @@ fn expressions(document: &Value) -> Vec<(String, &'static [&'static str])> {
             ("generate", &["expression"][..]),
             ("conditions", &["expression"][..]),
         ] {
-            list(&format!("/spec/{name}"), fields, POLICY_VARIABLES, &mut out);
+            list(&format!("/spec/{name}"), fields, environment, &mut out);
         }
         for index in 0..count("/spec/mutations") {
             for field in ["applyConfiguration/expression", "jsonPatch/expression"] {
-                out.push((format!("/spec/mutations/{index}/{field}"), POLICY_VARIABLES));
+                out.push((format!("/spec/mutations/{index}/{field}"), environment));
             }
         }
     } else if kind == "ClusterPolicy" || kind == "Policy" {
+        // Kyverno compiles `validate.cel` with Kubernetes' base environment (`pkg/admissionpolicy/compiler.go`).
+        let environment = &KUBERNETES_ADMISSION;
         for index in 0..count("/spec/rules") {
             let rule = format!("/spec/rules/{index}");
-            list(&format!("{rule}/celPreconditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{rule}/celPreconditions"), &["expression"], environment, &mut out);
             let cel = format!("{rule}/validate/cel");
-            list(&format!("{cel}/expressions"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
-            list(&format!("{cel}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            list(&format!("{cel}/auditAnnotations"), &["valueExpression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{cel}/expressions"), &["expression", "messageExpression"], environment, &mut out);
+            list(&format!("{cel}/variables"), &["expression"], environment, &mut out);
+            list(&format!("{cel}/auditAnnotations"), &["valueExpression"], environment, &mut out);
         }
     } else if kind == "ConstraintTemplate" {
+        let environment = &KUBERNETES_ADMISSION;
         let codes = document.pointer("/spec/targets/0/code").and_then(Value::as_array).cloned().unwrap_or_default();
         for (index, code) in codes.iter().enumerate() {
             if code.get("engine").and_then(Value::as_str) != Some("K8sNativeValidation") {
                 continue;
             }
             let source = format!("/spec/targets/0/code/{index}/source");
-            list(&format!("{source}/matchConditions"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            list(&format!("{source}/variables"), &["expression"], ADMISSION_VARIABLES, &mut out);
-            list(&format!("{source}/validations"), &["expression", "messageExpression"], ADMISSION_VARIABLES, &mut out);
+            list(&format!("{source}/matchConditions"), &["expression"], environment, &mut out);
+            list(&format!("{source}/variables"), &["expression"], environment, &mut out);
+            list(&format!("{source}/validations"), &["expression", "messageExpression"], environment, &mut out);
         }
     }
     out
 }
 
-fn check_one(document: &Value, pointer: &str, variables: &[&str], out: &mut Vec<ExpressionDiagnostic>) {
+fn check_one(document: &Value, pointer: &str, environment: &Environment, out: &mut Vec<ExpressionDiagnostic>) {
     let Some(source) = document.pointer(pointer).and_then(Value::as_str) else {
         return;
     };
-    if let Err(errors) = Program::compile_checked(source, variables) {
+    if let Err(errors) = Program::compile_checked(source, environment) {
         let characters = source.chars().count();
         for error in errors {
             let offset = error.offset.min(characters);

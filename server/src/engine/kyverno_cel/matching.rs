@@ -9,6 +9,18 @@ use crate::engine::cel::plural_of;
 /// The request as the policy sees it, or `None` when the policy does not apply. For a Pod controller
 /// matched through autogen, `object` and `oldObject` are the pod views of the templates.
 pub fn applicable_request(policy: &Value, request: &Request) -> Option<Request> {
+    let mut view = applicable_view(policy, request)?;
+    // A Namespaced policy's `resource` library reads its own namespace (kyverno/sdk's resource library,
+    // `namespacedEnv`).
+    let namespaced = policy.get("kind").and_then(Value::as_str).is_some_and(|kind| kind.starts_with("Namespaced"));
+    if namespaced {
+        view.services.policy_namespace =
+            policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
+    }
+    Some(view)
+}
+
+fn applicable_view(policy: &Value, request: &Request) -> Option<Request> {
     let constraints = policy.pointer("/spec/matchConstraints");
     let subject = request.subject();
     let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");

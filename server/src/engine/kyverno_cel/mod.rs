@@ -10,7 +10,8 @@ pub mod matching;
 
 use serde_json::{Map, Value, json};
 
-use super::cel::{Activation, Program, Services, Val, compile_cached};
+use super::cel::eval::Interpreter;
+use super::cel::{Activation, Services, Val, compile_cached};
 
 /// Everything a CEL policy reads besides the policy: the admission request and the offline services.
 #[derive(Clone, Debug, Default)]
@@ -136,28 +137,6 @@ fn base_activation(request: &Request, params: Option<&Value>) -> Activation {
     activation.bind_json("params", params.unwrap_or(&Value::Null));
     activation
 }
-
-/// The variable names a CEL policy may use, for compile-time checks.
-pub const POLICY_VARIABLES: &[&str] = &[
-    "object",
-    "oldObject",
-    "request",
-    "namespaceObject",
-    "params",
-    "variables",
-    "authorizer",
-    "exceptions",
-    "resource",
-    "http",
-    "globalContext",
-    "image",
-    "generator",
-    "images",
-    "attestors",
-    "attestations",
-    "json",
-    "yaml",
-];
 
 /// Evaluates `spec.variables` (or a rule's `variables`) in order; a failing variable keeps its error and
 /// raises it only when read, as Kyverno evaluates variables lazily.
@@ -766,9 +745,7 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     {
         let pointer = format!("/spec/generate/{index}/expression");
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
-        let mut interpreter_activation = activation.clone();
-        interpreter_activation.bind("generator", Val::map(Vec::new()));
-        match generated_by(expression, &interpreter_activation, &applicable) {
+        match generated_by(expression, &activation, &applicable) {
             Ok(mut items) => generated.append(&mut items),
             Err(error) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
         }
@@ -783,13 +760,14 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     Some(outcome)
 }
 
-/// A generate expression calls `generator.Apply(namespace, [objects])`; we collect what it applies.
+/// A generate expression calls `generator.apply(namespace, [objects])`; Kyverno evaluates the whole
+/// expression and ignores its value (`pkg/cel/policies/gpol/compiler/policy.go`, `Evaluate`), so the
+/// objects are those of the calls the evaluation reached.
 fn generated_by(expression: &str, activation: &Activation, request: &Request) -> Result<Vec<Value>, String> {
-    let program = Program::compile(expression).map_err(|errors| compile_message(&errors))?;
-    let services = request.services.clone();
-    let mut collected = Vec::new();
-    apply::collect_generator_calls(&program, activation, &services, &mut collected)?;
-    Ok(collected)
+    let program = compile_cached(expression).map_err(|errors| compile_message(&errors))?;
+    let interpreter = Interpreter::new(activation, &request.services, super::cel::DEFAULT_STEP_BUDGET);
+    interpreter.eval(program.expr())?;
+    Ok(interpreter.take_generated())
 }
 
 /// Runs a DeletingPolicy's `conditions` on an existing resource: `Pass` when every condition holds (the
