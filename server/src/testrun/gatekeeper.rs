@@ -13,6 +13,7 @@ use crate::base::Code;
 use crate::engine::gatekeeper::{
     self, CompiledTemplate, ConstraintError, EvaluationOptions, ExpansionError, ReviewOutcome, Violation,
 };
+use crate::model::KubernetesObject;
 
 /// Runs every test of a gator Suite file. A file that is not a Suite gives an empty report, as gator
 /// ignores it.
@@ -63,9 +64,7 @@ pub fn run_suite_file(files: &dyn FileSource, suite_path: &Path) -> TestReport {
 
 /// gator recognises a Suite by group and kind only, not by version.
 pub fn is_suite(document: &Value) -> bool {
-    let api_version = document.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let group = api_version.split_once('/').map_or("", |(group, _)| group);
-    group == "test.gatekeeper.sh" && document.get("kind").and_then(Value::as_str) == Some("Suite")
+    document.group() == "test.gatekeeper.sh" && document.kind() == "Suite"
 }
 
 struct SuiteRunner<'a> {

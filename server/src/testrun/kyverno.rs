@@ -11,6 +11,9 @@ use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject
 use crate::base::Code;
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
+use crate::model::{
+    ADMISSION_POLICY_BINDING_KINDS, CLUSTER_SCOPED_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
+};
 
 const TEST_KEYS: &[&str] = &[
     "apiCallResponses",
@@ -61,65 +64,8 @@ const RESULT_KEYS: &[&str] = &[
     "namespace",
 ];
 
-/// Policy kinds evaluated with CEL (engine::kyverno_cel).
-const CEL_KINDS: &[&str] = &[
-    "ValidatingPolicy",
-    "NamespacedValidatingPolicy",
-    "ValidatingAdmissionPolicy",
-    "MutatingPolicy",
-    "NamespacedMutatingPolicy",
-    "MutatingAdmissionPolicy",
-    "ImageValidatingPolicy",
-    "NamespacedImageValidatingPolicy",
-    "GeneratingPolicy",
-    "NamespacedGeneratingPolicy",
-    "DeletingPolicy",
-    "NamespacedDeletingPolicy",
-];
-
 /// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
 const PAYLOAD_RUN: &str = "#payload";
-
-/// Bindings of Kubernetes admission policies, loaded from the test's `policies` beside the policies.
-const BINDING_KINDS: &[&str] = &["ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicyBinding"];
-
-/// Built-in kinds without a namespace; every other resource without one lands in `default`.
-const CLUSTER_SCOPED_KINDS: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "PriorityClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "VolumeAttachment",
-    "RuntimeClass",
-    "IngressClass",
-    "ComponentStatus",
-    "CertificateSigningRequest",
-    "ClusterPolicy",
-    "ClusterCleanupPolicy",
-    "TokenReview",
-    "SelfSubjectAccessReview",
-    "SubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "FlowSchema",
-    "PriorityLevelConfiguration",
-    "IPAddress",
-    "ServiceCIDR",
-    "DeviceClass",
-    "ResourceSlice",
-];
 
 /// A document loaded from a file referenced by the test.
 #[derive(Clone, Debug)]
@@ -166,10 +112,7 @@ impl Runner<'_> {
                 return;
             }
         };
-        let found = documents
-            .iter()
-            .enumerate()
-            .find(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"));
+        let found = documents.iter().enumerate().find(|(_, document)| document.value.kind() == "Test");
         let Some((index, document)) = found else {
             let errors: Vec<String> = documents
                 .iter()
@@ -210,9 +153,8 @@ impl Runner<'_> {
                 "the test lists no `policies` and its own file holds no policy to fill them in",
             );
         }
-        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
-            BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
-        });
+        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) =
+            policies.into_iter().partition(|loaded| ADMISSION_POLICY_BINDING_KINDS.contains(&loaded.value.kind()));
         let resources = if test.get("resources").is_none() {
             self.own_documents(&documents, index, OwnRole::Resources)
         } else {
@@ -228,7 +170,7 @@ impl Runner<'_> {
             .collect();
         let mut cluster_resources: Vec<Value> = Vec::new();
         for loaded in self.load_list(&test, "clusterResources", &base, false) {
-            if loaded.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
+            if loaded.value.kind() == "ClusterResource" {
                 if let Some(items) = loaded.value.pointer("/spec/resources").and_then(Value::as_array) {
                     cluster_resources.extend(items.iter().cloned());
                 }
@@ -263,11 +205,9 @@ impl Runner<'_> {
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
             .map(|loaded| loaded.value)
-            .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
+            .filter(|value| value.kind() == "PolicyException")
             .partition(kyverno_cel::exceptions::is_cel_exception);
-        let has_admission_policy = policies
-            .iter()
-            .any(|loaded| loaded.value.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy"));
+        let has_admission_policy = policies.iter().any(|loaded| loaded.value.kind() == "ValidatingAdmissionPolicy");
         if has_admission_policy && !exceptions.is_empty() {
             // `kyverno test` stops before evaluating anything (`commands/test/test.go`, `runTest`).
             let message = "kyverno test rejects kyverno.io PolicyExceptions in a test with ValidatingAdmissionPolicies";
@@ -565,14 +505,14 @@ impl Runner<'_> {
                         continue;
                     }
                     let document_value = document.yaml11_value();
-                    let items = match document_value.get("kind").and_then(Value::as_str) {
-                        Some(kind) if kind.ends_with("List") && document_value.get("items").is_some() => {
+                    let items = match document_value.kind() {
+                        kind if kind.ends_with("List") && document_value.get("items").is_some() => {
                             document_value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
                         }
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only && !is_policy_kind(value.get("kind").and_then(Value::as_str).unwrap_or("")) {
+                        if policies_only && !is_policy_kind(value.kind()) {
                             continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
@@ -591,7 +531,7 @@ impl Runner<'_> {
             .filter(|(document_index, document)| *document_index != test_index && !document.value.is_null())
             .map(|(document_index, document)| (document_index, document.yaml11_value()))
             .filter(|(_, value)| {
-                let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                let kind = value.kind();
                 let is_policy = is_policy_kind(kind);
                 match role {
                     OwnRole::Policies => is_policy,
@@ -721,10 +661,10 @@ impl Runner<'_> {
                 .resources
                 .iter()
                 .map(|loaded| {
-                    let name = loaded.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                    match loaded.value.pointer("/metadata/namespace").and_then(Value::as_str) {
-                        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
-                        _ => name.to_string(),
+                    let name = loaded.value.name();
+                    match loaded.value.namespace() {
+                        "" => name.to_string(),
+                        namespace => format!("{namespace}/{name}"),
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
@@ -827,7 +767,7 @@ impl Runner<'_> {
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
-        let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let policy_name = policy.value.name();
         let expected = expected_result(entry);
         let mut rows = Vec::new();
         for position in 0..setup.resources.len() {
@@ -966,14 +906,14 @@ enum OwnRole {
 
 /// Policies, and the bindings of admission policies that travel with them.
 fn is_policy_kind(kind: &str) -> bool {
-    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) || BINDING_KINDS.contains(&kind)
+    KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) || ADMISSION_POLICY_BINDING_KINDS.contains(&kind)
 }
 
 /// Documents that configure a test rather than being resources under test: the CLI's own kinds
 /// (Test, Values, UserInfo, Context) and policy exceptions.
 fn is_test_input_kind(value: &Value) -> bool {
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = value.api_version();
+    let kind = value.kind();
     api_version.starts_with("cli.kyverno.io/") || kind == "PolicyException"
 }
 
@@ -1221,7 +1161,7 @@ fn resource_matches(resource: &Value, reference: &str) -> bool {
 }
 
 fn default_namespace(resource: &mut Value) {
-    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = resource.kind().to_string();
     if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
         return;
     }
@@ -1270,14 +1210,10 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .policies
         .iter()
         .map(|loaded| &loaded.value)
-        .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
+        .filter(|policy| KYVERNO_POLICY_KINDS.contains(&policy.kind()))
         .collect();
-    let cel_policies: Vec<&Value> = setup
-        .policies
-        .iter()
-        .map(|loaded| &loaded.value)
-        .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
-        .collect();
+    let cel_policies: Vec<&Value> =
+        setup.policies.iter().map(|loaded| &loaded.value).filter(|policy| is_cel_policy_kind(policy.kind())).collect();
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         match kyverno_cel::admission::mutating_admission_policy(policy, &cel_request, &bindings_for(setup, policy)) {
@@ -1395,8 +1331,8 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
     let mut outcomes = Vec::new();
     for loaded in &setup.policies {
         let policy = &loaded.value;
-        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        if matches!(kind, "ClusterPolicy" | "Policy") {
+        let kind = policy.kind();
+        if KYVERNO_POLICY_KINDS.contains(&kind) {
             if engine::policy_has(policy, "mutate") || engine::policy_has(policy, "validate") {
                 outcomes.push(PolicyOutcome::new(policy, Vec::new(), payload));
             }
@@ -1425,7 +1361,7 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
 
 /// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
 fn image_validating_unsupported(policy: &Value) -> RuleResponse {
-    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = policy.kind();
     let reason = format!(
         "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
     );
@@ -1438,19 +1374,18 @@ fn image_validating_unsupported(policy: &Value) -> RuleResponse {
 /// The bindings and params an admission policy is evaluated with.
 fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission::Bindings<'a> {
     let name = policy_name(policy);
-    let binding_kind = format!("{}Binding", policy.get("kind").and_then(Value::as_str).unwrap_or(""));
+    let binding_kind = format!("{}Binding", policy.kind());
     kyverno_cel::admission::Bindings {
         bindings: setup
             .bindings
             .iter()
             .filter(|binding| {
-                binding.get("kind").and_then(Value::as_str) == Some(binding_kind.as_str())
+                binding.kind() == binding_kind
                     && binding.pointer("/spec/policyName").and_then(Value::as_str) == Some(name.as_str())
             })
             .collect(),
         params: &setup.param_resources,
         cluster: if setup.has_cluster { setup.cluster_objects.as_deref() } else { None },
-        cluster_scoped_kinds: CLUSTER_SCOPED_KINDS,
     }
 }
 
@@ -1458,7 +1393,7 @@ fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission:
 fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> kyverno_cel::Request {
     let request = build_request(setup, policy, resource, operation_override);
     let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let declared = setup.values.get("namespaces").and_then(Value::as_array).and_then(|items| {
         items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace))
     });
@@ -1470,10 +1405,8 @@ fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_ov
 
 /// Whether a policy is of the CEL kind `kind` or its Namespaced form.
 fn cel_kind_is(policy: &Value, kind: &str) -> bool {
-    policy
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
+    let actual = policy.kind();
+    actual == kind || actual.strip_prefix("Namespaced") == Some(kind)
 }
 
 /// One rule response standing for a whole CEL policy (CEL policies have no rules).
@@ -1492,13 +1425,13 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
 }
 
 fn policy_name(policy: &Value) -> String {
-    policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+    policy.name().to_string()
 }
 
 fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> Request {
     let values = &setup.values;
     let policy_name = policy_name(policy);
-    let resource_name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let resource_name = resource.name();
     let mut variables: Vec<(String, Value)> = Vec::new();
     if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
         for (key, value) in global {
@@ -1545,7 +1478,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         operation = operation_override.to_string();
         variables.push(("request.operation".to_string(), Value::String(operation.clone())));
     }
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let mut namespace_labels = None;
     for key in ["namespaceSelector", "namespaces"] {
         for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
@@ -1564,7 +1497,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
     let mut parent_kind = None;
     for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         let sub = entry.get("subresource").unwrap_or(&Value::Null);
-        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = resource.api_version();
         let (group, version) = match api_version.split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", api_version),

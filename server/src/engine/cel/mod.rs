@@ -16,6 +16,7 @@ pub mod value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::model::KubernetesObject;
 use cel::common::ast::{IdedExpr, SourceInfo};
 use serde_json::{Map, Value};
 
@@ -84,10 +85,10 @@ impl Services {
         self.cluster_objects
             .iter()
             .filter(|object| {
-                let object_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-                let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-                let object_namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-                let object_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                let object_version = object.api_version();
+                let kind = object.kind();
+                let object_namespace = object.namespace();
+                let object_name = object.name();
                 (api_version.is_empty() || object_version == api_version)
                     && plural_of(kind) == resource.to_ascii_lowercase()
                     && (namespace.is_empty()

@@ -30,6 +30,7 @@ use input::acts_for_gator;
 pub use matching::{selector_matches, wildcard_matches};
 pub use parameters::SchemaError;
 
+use crate::model::KubernetesObject;
 use rewrite::RewrittenSource;
 
 /// The only target Gatekeeper's admission templates use.
@@ -209,7 +210,7 @@ fn review_with_cel(source: &Value, constraint: &Value, review: &Value, namespace
 /// Checks a ConstraintTemplate the way the constraint framework does and compiles its Rego.
 pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<CompiledTemplate, TemplateError> {
     let error = |pointer: &str, message: String| TemplateError { pointer: pointer.to_string(), message };
-    if template.get("kind").and_then(Value::as_str) != Some("ConstraintTemplate") {
+    if template.kind() != "ConstraintTemplate" {
         return Err(error("/kind", "the template file does not hold a ConstraintTemplate".to_string()));
     }
     let kind = template
@@ -217,7 +218,7 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
         .and_then(Value::as_str)
         .filter(|kind| !kind.is_empty())
         .ok_or_else(|| error("/spec/crd/spec/names", "spec.crd.spec.names.kind is missing".to_string()))?;
-    let name = template.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = template.name();
     if name != kind.to_lowercase() {
         return Err(error(
             "/metadata/name",
@@ -517,22 +518,21 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
 /// Validates a constraint against its template (frameworks' `ValidateCR` plus the parameter schema).
 pub fn check_constraint(template: &CompiledTemplate, constraint: &Value) -> Result<(), ConstraintError> {
     let invalid = |pointer: &str, message: String| ConstraintError::Invalid { pointer: pointer.to_string(), message };
-    let name = constraint.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = constraint.name();
     if !is_dns_subdomain(name) {
         return Err(invalid(
             "/metadata/name",
             format!("invalid constraint name {name:?}: it must be a DNS-1123 subdomain"),
         ));
     }
-    let kind = constraint.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = constraint.kind();
     if kind != template.kind {
         return Err(invalid(
             "/kind",
             format!("wrong kind {kind:?} for constraint {name:?}; the template wants {:?}", template.kind),
         ));
     }
-    let api_version = constraint.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let (group, version) = constraint.group_and_version();
     if group != "constraints.gatekeeper.sh" {
         return Err(invalid(
             "/apiVersion",
@@ -606,7 +606,7 @@ pub fn review_with_expansion(
     if expansion_templates.is_empty() || is_admission_review(object) {
         return Ok(ReviewOutcome::Evaluated(violations));
     }
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = object.name();
     let resultants = expansion::expand(object, expansion_templates)
         .map_err(|error| format!("expanding resource {name}: {error}"))?;
     for resultant in resultants {
@@ -639,9 +639,9 @@ fn review_from_source(
         None
     } else {
         inventory_objects.iter().find(|candidate| {
-            candidate.get("kind").and_then(Value::as_str) == Some("Namespace")
+            candidate.kind() == "Namespace"
                 && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
-                && candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(built.namespace.as_str())
+                && candidate.name() == built.namespace
         })
     };
     let match_spec = constraint.pointer("/spec/match");
@@ -660,7 +660,7 @@ fn review_from_source(
             }
             Ok(false) => {}
             Err(error) => {
-                let name = candidate.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                let name = candidate.name();
                 return Ok(ReviewOutcome::Evaluated(vec![Violation {
                     message: format!("unable to match constraints: error matching {name}: {error}"),
                     details: json!({}),

@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::Request;
 use super::pattern::wildcard_match;
+use crate::model::KubernetesObject;
 
 /// A mocked HTTP response for an apiCall (the Test's `apiCallResponses`).
 #[derive(Clone, Debug)]
@@ -130,7 +131,7 @@ fn kubernetes_get(url: &str, objects: &[Value]) -> Result<Value, ApiCallError> {
         if path.group.is_empty() { path.version.clone() } else { format!("{}/{}", path.group, path.version) };
     let matches_type = |object: &Value| {
         let kind = super::matching::resource_kind(object);
-        let object_api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let object_api_version = object.api_version();
         let (object_group, _) = super::matching::group_version(object);
         (plural(kind) == path.resource.to_ascii_lowercase() || kind.eq_ignore_ascii_case(&path.resource))
             && (object_api_version == api_version || object_group == path.group)

@@ -9,6 +9,7 @@ use super::foreach::{add_element, evaluate_list, load_context, request_context};
 use super::pattern::{PatternOutcome, match_pattern};
 use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
 use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
+use crate::model::KubernetesObject;
 
 /// Validates `resource` against every validate rule of `policy` (after autogen).
 pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
@@ -196,8 +197,8 @@ fn old_object_fails(policy: &Value, rule: &Value, validate: &Value, resource: &V
 
 /// The namespace of a namespaced `Policy` (empty for ClusterPolicy).
 pub fn policy_namespace(policy: &Value) -> String {
-    if policy.get("kind").and_then(Value::as_str) == Some("Policy") {
-        let namespace = policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    if policy.kind() == "Policy" {
+        let namespace = policy.namespace();
         return if namespace.is_empty() { "default".to_string() } else { namespace.to_string() };
     }
     String::new()
