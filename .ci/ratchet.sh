@@ -11,7 +11,7 @@ trap 'rm -f "$OUTPUT"' EXIT
 
 # The corpus modules of the one integration-test binary, in the debug profile: `cargo test` has just built
 # it (dependencies are optimised even in debug), where `--release` would compile the test crate once more.
-POLICY_LSP_CORPUS="$CORPUS" cargo test --test integration corpus_ -- --nocapture 2>&1 | tee "$OUTPUT" | grep -E 'agreement|test result' || true
+POLICY_LSP_CORPUS="$CORPUS" cargo test --test integration corpus_ -- --nocapture 2>&1 | tee "$OUTPUT" | grep -E 'agreement|supported|exit-codes|differs|DIFFERS|test result' || true
 if grep -q 'test result: FAILED' "$OUTPUT"; then
   echo "ratchet: a corpus test failed" >&2
   exit 1
@@ -40,6 +40,7 @@ while read -r name figure; do
     continue
   fi
   current=${line#* }
+  current=${current%% *}
   current_passed=${current%/*}
   current_total=${current#*/}
   if [ "$current_total" -eq 0 ]; then

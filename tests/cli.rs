@@ -245,6 +245,25 @@ fn test_json_contract() {
 }
 
 #[test]
+fn a_test_that_cannot_run_counts_among_the_json_errors() {
+    // The policies file is missing: kyverno stops the test, so the summary must not read "0 errors".
+    let fixture = format!(
+        "{FAILING_TEST}\n#- /t2/kyverno-test.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {{name: t2}}\npolicies: [gone.yaml]\nresources: []\nresults: []\n"
+    );
+    let directory = write_fixture("test-cannot-run", &fixture);
+    let output = Command::new(crate::support::POLICY_LSP)
+        .args(["test", "t2", "--output", "json"])
+        .current_dir(&directory)
+        .output()
+        .unwrap();
+    assert_ne!(output.status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_slice(&output.stdout).expect("one JSON document");
+    assert_eq!(report["summary"]["passed"], 0);
+    assert_eq!(report["summary"]["problems"], 1);
+    assert_eq!(report["summary"]["errors"], 1);
+}
+
+#[test]
 fn test_junit_is_well_formed_and_github_points_at_the_entry() {
     let directory = write_fixture("test-junit", FAILING_TEST);
     let junit = Command::new(crate::support::POLICY_LSP)
@@ -291,8 +310,8 @@ fn test_timings_go_to_stderr_beside_parse_only_of_the_files_read() {
 
 #[test]
 fn recorded_reads_count_each_file_once_however_it_was_spelled() {
-    use policy_lsp::cli::disk::{DiskFiles, RecordingFiles};
     use policy_lsp::testrun::FileSource;
+    use policy_lsp::vfs::{DiskFiles, RecordingFiles};
     let directory = write_fixture("recording", FAILING_TEST);
     let recording = RecordingFiles::new(DiskFiles::default());
     for path in ["t/policy.yaml", "t/../t/policy.yaml", "t/./resources.yaml", "t/missing.yaml"] {

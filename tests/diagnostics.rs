@@ -397,6 +397,56 @@ fn rego_errors_land_inside_the_block_scalar() {
 }
 
 #[test]
+fn deprecated_rego_builtins_warn_in_v0_and_do_not_compile_in_v1() {
+    check(
+        r#"
+        apiVersion: templates.gatekeeper.sh/v1
+        kind: ConstraintTemplate
+        metadata:
+          name: k8sdemo
+        spec:
+          crd:
+            spec:
+              names:
+                kind: K8sDemo
+          targets:
+            - target: admission.k8s.gatekeeper.sh
+              rego: |
+                package k8sdemo
+                violation[{"msg": "bad name"}] {
+                  re_match("^x", input.review.object.metadata.name)
+        #         ^^^^^^^^ warning[rego/deprecated]: re_match is a deprecated built-in (Rego v1 removed it); use `regex.match`
+                }
+        "#,
+    );
+    check(
+        r#"
+        apiVersion: templates.gatekeeper.sh/v1
+        kind: ConstraintTemplate
+        metadata:
+          name: k8sdemo
+        spec:
+          crd:
+            spec:
+              names:
+                kind: K8sDemo
+          targets:
+            - target: admission.k8s.gatekeeper.sh
+              code:
+                - engine: Rego
+                  source:
+                    version: v1
+                    rego: |
+                      package k8sdemo
+                      violation contains {"msg": "bad name"} if {
+                        any([startswith(input.review.object.metadata.name, "x")])
+        #               ^^^ error[rego/compile]: undefined function any: Rego v1 removed this deprecated built-in; use a rule or comprehension with `some`
+                      }
+        "#,
+    );
+}
+
+#[test]
 fn image_validating_policy_is_linted_though_tests_cannot_run_it() {
     check(
         r#"

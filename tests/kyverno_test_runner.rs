@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use policy_lsp::testrun::{FileSource, Subject, kyverno::run_test_file};
+use policy_lsp::testrun::kyverno::{RunOptions, run_test_file, run_test_file_with};
+use policy_lsp::testrun::{FileError, FileSource, Subject};
 
 /// Files held in memory: `#- /path` headers split one fixture into files.
 struct Memory(BTreeMap<PathBuf, String>);
@@ -33,8 +34,9 @@ impl Memory {
 }
 
 impl FileSource for Memory {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        self.0.get(&normalize(path)).map(|text| Arc::from(text.as_str())).ok_or_else(|| "no such file".to_string())
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        let path = normalize(path);
+        self.0.get(&path).map(|text| Arc::from(text.as_str())).ok_or(FileError::NotFound { path })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -61,8 +63,13 @@ fn normalize(path: &Path) -> PathBuf {
 
 /// Runs `/t/kyverno-test.yaml` of the fixture and renders one line per result and per problem.
 fn check(fixture: &str, expect: expect_test::Expect) {
+    check_with(fixture, RunOptions::default(), expect);
+}
+
+/// [`check`] with `kyverno test` options.
+fn check_with(fixture: &str, options: RunOptions, expect: expect_test::Expect) {
     let files = Memory::parse(fixture);
-    let report = run_test_file(&files, Path::new("/t/kyverno-test.yaml"));
+    let report = run_test_file_with(&files, Path::new("/t/kyverno-test.yaml"), options);
     let mut lines = Vec::new();
     for result in &report.results {
         if let Subject::Kyverno { policy, rule, resource, .. } = &result.subject {
@@ -471,6 +478,301 @@ fn files_that_are_not_tests_are_problems() {
         "#- /t/kyverno-test.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata: {name: t}\n",
         expect_test::expect![[r#"
             problem kyverno-test/no-results at /results: the test has no `results`: nothing would be checked
+        "#]],
+    );
+}
+
+#[test]
+fn every_test_document_of_a_file_runs() {
+    // The second Test's expectation is wrong: a runner that stops at the first document passes.
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: first}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: pass}}
+---
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: second}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: fail}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual pass -> Pass
+            require-team/check-team/good: expected fail actual pass -> Fail
+        "#]],
+    );
+}
+
+#[test]
+fn what_needs_a_registry_or_the_network_is_unsupported() {
+    // Each rule but the last reads something only a registry or the network can answer; a `default`
+    // must not stand in for it.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: offline-gaps
+spec:
+  rules:
+  - name: signed
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    verifyImages:
+    - imageReferences: ["*"]
+      attestors:
+      - entries:
+        - keys: {publicKeys: "-----BEGIN PUBLIC KEY-----"}
+  - name: approval
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    context:
+    - name: approved
+      apiCall:
+        service: {url: "https://approvals.example/check"}
+        jmesPath: allowed
+        default: true
+    validate:
+      message: "not approved"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ approved }}", operator: Equals, value: false}
+  - name: label
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      message: "label team is required"
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+#- /t/http-policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: external-check
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  validations:
+  - expression: http.Get("https://checker.example/pods").allowed == true
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+  labels: {team: a}
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/cluster.yaml
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: default
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml, http-policy.yaml]
+resources: [resources.yaml]
+clusterResources: [cluster.yaml]
+results:
+- {policy: offline-gaps, rule: signed, kind: Pod, resources: [app], result: pass}
+- {policy: offline-gaps, rule: approval, kind: Pod, resources: [app], result: pass}
+- {policy: offline-gaps, rule: label, kind: Pod, resources: [app], result: pass}
+- {policy: external-check, kind: Pod, resources: [app], result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            offline-gaps/signed/app: expected pass actual unsupported -> Unsupported
+            offline-gaps/approval/app: expected pass actual unsupported -> Unsupported
+            offline-gaps/label/app: expected pass actual pass -> Pass
+            external-check/-/app: expected pass actual unsupported -> Unsupported
+        "#]],
+    );
+}
+
+#[test]
+fn image_registry_entries_are_fetched_only_with_registry_access() {
+    // Without `--registry` kyverno leaves the entry unset and the variable takes its default, a known
+    // result; with it the data comes from the registry, which is not known offline.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: no-root-images
+spec:
+  rules:
+  - name: image-user
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    context:
+    - name: imageData
+      imageRegistry:
+        reference: "{{ request.object.spec.containers[0].image }}"
+    - name: user
+      variable:
+        jmesPath: imageData.configData.config.User | to_string(@)
+        default: root
+    validate:
+      message: "images must not run as root"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ user }}", operator: Equals, value: root}
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: app
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: no-root-images, rule: image-user, kind: Pod, resources: [app], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            no-root-images/image-user/app: expected fail actual fail -> Pass
+        "#]],
+    );
+    check_with(
+        fixture,
+        RunOptions { registry_access: true },
+        expect_test::expect![[r#"
+            no-root-images/image-user/app: expected fail actual unsupported -> Unsupported
+        "#]],
+    );
+}
+
+#[test]
+fn a_rule_named_for_a_ruleless_policy_kind_is_ignored_as_kyverno_ignores_it() {
+    // Kyverno checks every response of a CEL policy whatever rule a result names: the wrong
+    // expectation must fail rather than pass as "excluded".
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: require-team
+spec:
+  matchConstraints:
+    resourceRules:
+    - apiGroups: [""]
+      apiVersions: [v1]
+      operations: [CREATE]
+      resources: [pods]
+  validations:
+  - expression: has(object.metadata.labels) && 'team' in object.metadata.labels
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: orphan
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: require-team, rule: some-rule, kind: Pod, resources: [orphan], result: pass}
+- {policy: require-team, rule: some-rule, kind: Pod, resources: [orphan], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            require-team/some-rule/orphan: expected pass actual fail -> Fail
+            require-team/some-rule/orphan: expected fail actual fail -> Pass
+        "#]],
+    );
+}
+
+#[test]
+fn policies_in_versions_kyverno_does_not_serve_are_not_loaded() {
+    // kyverno.io/v1beta1 was retired: the CLI skips the document, so the result finds no policy.
+    let fixture = format!(
+        "{}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], result: pass}}
+",
+        POLICY.replace("apiVersion: kyverno.io/v1\n", "apiVersion: kyverno.io/v1beta1\n")
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual not found -> Fail
+            problem kyverno-test/unknown-policy at /policies/0: /t/policy.yaml: kyverno does not serve ClusterPolicy in "kyverno.io/v1beta1"; the policy is not loaded
+            problem kyverno-test/unknown-policy at /results/0/policy: results[0]: policy `require-team` is not among the loaded policies
+        "#]],
+    );
+}
+
+#[test]
+fn envoy_and_http_check_requests_are_reported_not_dropped() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: envoy-admins
+spec:
+  evaluation:
+    mode: Envoy
+  validations:
+  - expression: envoy.Allowed().Response()
+#- /t/request.json
+{"attributes": {"request": {"http": {"headers": {}}}}}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+envoyPayloads: [request.json, missing.json]
+results:
+- {policy: envoy-admins, kind: "", result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            envoy-admins/-/request.json: expected pass actual unsupported -> Unsupported
+            problem kyverno-test/missing-file at /envoyPayloads/1: cannot read /t/missing.json: /t/missing.json does not exist
         "#]],
     );
 }

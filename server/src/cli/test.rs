@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::disk::{DiskFiles, RecordingFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::model::DocumentKind;
@@ -17,6 +16,7 @@ use crate::report::test::{
 };
 use crate::syntax::SourceFile;
 use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
+use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_yaml_files};
 
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
@@ -27,6 +27,8 @@ pub struct TestOptions {
     pub fail_only: bool,
     /// Print where the time went, and the time it takes just to read and parse the files the run read.
     pub timings: bool,
+    /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
+    pub registry: bool,
 }
 
 /// A test file found by discovery.
@@ -46,8 +48,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
@@ -67,7 +69,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
         Some(recording) => recording,
         None => &disk,
     };
-    let runs = run_tests_with(files_source, &discovered);
+    let kyverno_options = kyverno::RunOptions { registry_access: options.registry };
+    let runs = run_tests_with_options(files_source, &discovered, kyverno_options);
     let ran_at = started.elapsed();
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
     let rendered = match options.output {
@@ -133,15 +136,22 @@ pub fn run_tests(discovered: &[Discovered], roots: &[PathBuf]) -> Vec<TestRun> {
 
 /// Runs each discovered file, reading through `files`, in parallel, keeping the discovery order.
 pub fn run_tests_with(files: &dyn FileSource, discovered: &[Discovered]) -> Vec<TestRun> {
+    run_tests_with_options(files, discovered, kyverno::RunOptions::default())
+}
+
+/// Runs each discovered file with the given Kyverno options, reading through `files`, in parallel,
+/// keeping the discovery order.
+pub fn run_tests_with_options(
+    files: &dyn FileSource,
+    discovered: &[Discovered],
+    kyverno_options: kyverno::RunOptions,
+) -> Vec<TestRun> {
     discovered
         .par_iter()
         .map(|test| {
-            let absolute = absolute(&test.path);
+            let absolute = absolute_path(&test.path);
             let started = Instant::now();
-            let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file(files, &absolute),
-                Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
-            };
+            let report = crate::testrun::run(files, &absolute, test.framework, kyverno_options);
             let duration = started.elapsed();
             let mut locator = Locator::default();
             let result_lines = report
@@ -233,10 +243,6 @@ fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestRepor
             (line, column, message)
         })
         .collect()
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    super::lint::analysis_key(path)
 }
 
 /// Turns (file, document, pointer) places into 1-based lines and columns, parsing each file once.

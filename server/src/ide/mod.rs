@@ -58,7 +58,7 @@ pub use workspace::FileData;
 use crate::base::{Diagnostic, LineCol, LineIndex, PositionEncoding, TextRange};
 use crate::model::DocumentKind;
 use crate::syntax::{EditStats, SourceFile};
-use crate::testrun::{FileSource, Framework, TestReport, gatekeeper, kyverno};
+use crate::testrun::{FileSource, Framework, TestReport};
 use cursor::Cursor;
 use workspace::Workspace;
 
@@ -162,8 +162,8 @@ impl Analysis {
         self.workspace.list_dir(path)
     }
 
-    /// The clock, from the file source the front end gave (for `time_now()` in tests).
-    pub fn current_time(&self) -> Option<String> {
+    /// The clock, from the file source the front end gave (for `time.now()` and `time_now()` in tests).
+    pub fn current_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.workspace.current_time()
     }
 
@@ -343,10 +343,7 @@ impl Analysis {
     /// Runs one test file on the snapshot's files (unsaved buffers first, then the disk), as
     /// `policy-lsp test` would on the same files.
     pub fn run_test_file(&self, path: &Path, framework: Framework) -> TestReport {
-        match framework {
-            Framework::Kyverno => kyverno::run_test_file(&self.workspace, path),
-            Framework::Gatekeeper => gatekeeper::run_suite_file(&self.workspace, path),
-        }
+        crate::testrun::run(&self.workspace, path, framework, Default::default())
     }
 
     /// Runs one test file for the inline results, recording every input it reads.

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use crate::cli::settings::read_config;
 use crate::ide::config::Config;
+use crate::vfs::read_config;
 
 /// The section of `workspace/configuration` the server asks for.
 pub const SETTINGS_SECTION: &str = "policy-lsp";

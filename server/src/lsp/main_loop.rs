@@ -3,6 +3,8 @@
 //! publishes diagnostics once the messages that have already arrived are applied (a burst of keystrokes is
 //! checked at its last version). Workers never touch the session: they report back here.
 
+use std::process::ExitCode;
+
 use crossbeam_channel::select;
 use lsp_server::{ErrorCode, Message, Notification, Request, Response};
 
@@ -12,14 +14,13 @@ use super::state::{Outgoing, Session};
 use super::task::Task;
 use super::transport::Connection;
 use super::{config, publish, scan, test_rounds};
-use crate::cli::ExitStatus;
 
 /// The most messages applied before the work that follows from them starts, when more keep coming.
 const MESSAGES_PER_FLUSH: usize = 16;
 
 /// Runs the server until the client sends `exit` or goes away. The exit status follows the protocol: 0
 /// only when `shutdown` came first.
-pub fn run(connection: Connection) -> ExitStatus {
+pub fn run(connection: Connection) -> ExitCode {
     let mut session = Session::new(connection.sender.clone());
     let tasks = session.task_receiver.clone();
     let mut handled_since_flush = 0;
@@ -28,12 +29,12 @@ pub fn run(connection: Connection) -> ExitStatus {
             recv(connection.receiver) -> message => {
                 let Ok(message) = message else {
                     // The client closed its end without `exit`.
-                    return ExitStatus::Failure;
+                    return ExitCode::FAILURE;
                 };
                 match message {
                     Message::Request(request) => handle_request(&mut session, request),
                     Message::Notification(notification) if notification.method == "exit" => {
-                        return if session.shutdown_requested { ExitStatus::Success } else { ExitStatus::Failure };
+                        return if session.shutdown_requested { ExitCode::SUCCESS } else { ExitCode::FAILURE };
                     }
                     Message::Notification(notification) => handle_notification(&mut session, notification),
                     Message::Response(response) => handle_response(&mut session, response),

@@ -23,9 +23,9 @@ mod to_proto;
 mod transport;
 mod workers;
 
-use crate::cli::ExitStatus;
+use std::process::ExitCode;
 
 /// Runs the server over stdio until the client says `exit` (or goes away).
-pub fn run() -> ExitStatus {
+pub fn run() -> ExitCode {
     main_loop::run(transport::stdio())
 }

@@ -15,9 +15,9 @@ use super::state::{Outgoing, ScanProgress, Session};
 use super::task::Task;
 use super::workers::guarded;
 use super::{publish, test_rounds};
-use crate::cli::disk::{read_text, walk_yaml_files};
 use crate::ide::{Analysis, normalize_path};
 use crate::syntax::SourceFile;
+use crate::vfs::{read_text, walk_yaml_files};
 
 /// The token of the scan's progress report.
 const SCAN_TOKEN: &str = "policy-lsp/scan";

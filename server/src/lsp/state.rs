@@ -17,8 +17,8 @@ use super::config::Settings;
 use super::task::Task;
 use super::workers::Workers;
 use crate::base::PositionEncoding;
-use crate::cli::disk::DiskFiles;
 use crate::ide::{Analysis, AnalysisHost, InlineRun};
+use crate::vfs::DiskFiles;
 
 /// A document the client has open: its URI and the version it last sent.
 #[derive(Clone, Debug)]

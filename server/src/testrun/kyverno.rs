@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
-use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
+use super::types::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
 use crate::base::Code;
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
@@ -76,9 +76,22 @@ struct Loaded {
     document: usize,
 }
 
-/// Runs one Kyverno Test file.
+/// How a Kyverno Test file is run: the `kyverno test` flags that change results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `kyverno test --registry`: imageRegistry context entries are fetched from registries, so the
+    /// results that read one (without data in the test's context file) are not known offline.
+    pub registry_access: bool,
+}
+
+/// Runs one Kyverno Test file as `kyverno test` does without flags.
 pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
-    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
+    run_test_file_with(files, test_path, RunOptions::default())
+}
+
+/// Runs one Kyverno Test file with the given `kyverno test` options.
+pub fn run_test_file_with(files: &dyn FileSource, test_path: &Path, options: RunOptions) -> TestReport {
+    let mut runner = Runner { files, test_path, options, report: TestReport::default(), document: 0 };
     runner.run();
     runner.report
 }
@@ -86,6 +99,7 @@ pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
 struct Runner<'a> {
     files: &'a dyn FileSource,
     test_path: &'a Path,
+    options: RunOptions,
     report: TestReport,
     document: usize,
 }
@@ -112,8 +126,16 @@ impl Runner<'_> {
                 return;
             }
         };
-        let found = documents.iter().enumerate().find(|(_, document)| document.value.kind() == "Test");
-        let Some((index, document)) = found else {
+        // `kyverno test` decodes every document of a test file as a Test and runs each one
+        // (`cmd/cli/kubectl-kyverno/test/load.go`, `LoadTest`): a wrong expectation in the second
+        // document fails the run as surely as one in the first.
+        let tests: Vec<usize> = documents
+            .iter()
+            .enumerate()
+            .filter(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"))
+            .map(|(index, _)| index)
+            .collect();
+        if tests.is_empty() {
             let errors: Vec<String> = documents
                 .iter()
                 .flat_map(|document| document.errors.iter().map(|error| error.message.clone()))
@@ -125,9 +147,17 @@ impl Runner<'_> {
             };
             self.problem("", Code::KyvernoTestNoTest, message);
             return;
-        };
-        self.document = index;
-        let test = document.yaml11_value();
+        }
+        for index in tests {
+            self.document = index;
+            self.run_test_document(&documents, index);
+        }
+    }
+
+    /// Runs the Test at `documents[index]`; the file's other documents fill in what an embedded
+    /// Test leaves out.
+    fn run_test_document(&mut self, documents: &[crate::syntax::Document], index: usize) {
+        let test = documents[index].yaml11_value();
         let strict_ok = self.check_keys(&test);
         let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
@@ -142,7 +172,7 @@ impl Runner<'_> {
         // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
         // documents of its file fill them in.
         let policies = if test.get("policies").is_none() {
-            self.own_documents(&documents, index, OwnRole::Policies)
+            self.own_documents(documents, index, OwnRole::Policies)
         } else {
             self.load_list(&test, "policies", &base, true)
         };
@@ -156,7 +186,7 @@ impl Runner<'_> {
         let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) =
             policies.into_iter().partition(|loaded| ADMISSION_POLICY_BINDING_KINDS.contains(&loaded.value.kind()));
         let resources = if test.get("resources").is_none() {
-            self.own_documents(&documents, index, OwnRole::Resources)
+            self.own_documents(documents, index, OwnRole::Resources)
         } else {
             self.load_list(&test, "resources", &base, false)
         };
@@ -216,6 +246,7 @@ impl Runner<'_> {
             return;
         }
         let payloads = self.load_payloads(&test, &base);
+        let authorization_payloads = self.load_authorization_payloads(&test, &base);
         let values = self.load_values(&test, &base);
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
@@ -301,6 +332,8 @@ impl Runner<'_> {
             clone_sources,
             target_resources,
             now: self.files.current_time(),
+            registry_access: self.options.registry_access,
+            authorization_payloads,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -420,6 +453,29 @@ impl Runner<'_> {
         payloads
     }
 
+    /// The test's `envoyPayloads` and `httpPayloads`: check requests for ValidatingPolicies in the Envoy
+    /// and HTTP evaluation modes. The CLI stops the test when one cannot be read.
+    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
+        let mut found = Vec::new();
+        for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
+            for (index, item) in
+                test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+            {
+                let Some(name) = item.as_str() else { continue };
+                let path = base.join(name);
+                match self.files.read(&path) {
+                    Ok(_) => found.push((name.to_string(), mode)),
+                    Err(error) => self.problem(
+                        format!("/{key}/{index}"),
+                        Code::KyvernoTestMissingFile,
+                        format!("cannot read {}: {error}", path.display()),
+                    ),
+                }
+            }
+        }
+        found
+    }
+
     fn check_keys(&mut self, test: &Value) -> bool {
         let mut ok = true;
         if let Some(map) = test.as_object() {
@@ -512,7 +568,22 @@ impl Runner<'_> {
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only && !is_policy_kind(value.kind()) {
+                        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_policy_kind(kind) {
+                            continue;
+                        }
+                        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_served_policy_version(api_version, kind) {
+                            // The CLI's loader skips a document of a version it does not serve, so the
+                            // policy is not found (`cmd/cli/kubectl-kyverno/policy/load.go`).
+                            self.problem(
+                                format!("/{key}/{index}"),
+                                Code::KyvernoTestUnknownPolicy,
+                                format!(
+                                    "{}: kyverno does not serve {kind} in {api_version:?}; the policy is not loaded",
+                                    file.display()
+                                ),
+                            );
                             continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
@@ -639,7 +710,10 @@ impl Runner<'_> {
             }
             return;
         };
-        if !rule_name.is_empty() {
+        // The CEL policy kinds have no rules: kyverno checks every response of the policy whatever rule
+        // a result names (`commands/test/output.go`, `isRulelessPolicyKind`).
+        let ruleless = is_cel_policy_kind(policy.value.kind());
+        if !rule_name.is_empty() && !ruleless {
             let rules = engine::policy_rules(&policy.value);
             let known = rules.iter().any(|rule| {
                 let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
@@ -655,6 +729,7 @@ impl Runner<'_> {
                 );
             }
         }
+        let rule_name = if ruleless { "" } else { rule_name };
         // An entry that names no resources is checked against every resource and payload, as the CLI does.
         let resources = if resources.is_empty() {
             setup
@@ -668,6 +743,7 @@ impl Runner<'_> {
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
+                .chain(setup.authorization_payloads.iter().map(|(name, _)| name.clone()))
                 .collect()
         } else {
             resources
@@ -687,6 +763,17 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
+            // Check requests for the Envoy and HTTP evaluation modes are not evaluated: say so loudly.
+            if matched.is_empty()
+                && let Some((_, mode)) = setup.authorization_payloads.iter().find(|(name, _)| name == resource_name)
+            {
+                let reason = format!(
+                    "ValidatingPolicies in the {mode} evaluation mode answer check requests, which are not evaluated yet"
+                );
+                let verdict = Verdict::new(Outcome::Unsupported, "unsupported", "Unsupported", &reason);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                continue;
+            }
             // A JSON payload is named exactly as the test lists it.
             if matched.is_empty()
                 && let Some(position) = setup.payloads.iter().position(|payload| &payload.name == resource_name)
@@ -767,7 +854,16 @@ impl Runner<'_> {
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
-        let policy_name = policy.value.name();
+        if cel_kind_is(&policy.value, "MutatingPolicy")
+            && policy.value.pointer("/spec/evaluation/mutateExisting/enabled").and_then(Value::as_bool) == Some(true)
+        {
+            let reason = "MutatingPolicies that mutate existing resources (evaluation.mutateExisting) are not evaluated \
+                          yet";
+            let mut row = Row::unsupported(reason);
+            row.links = links(&row, policy, target);
+            return Some(vec![row]);
+        }
+        let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
         let mut rows = Vec::new();
         for position in 0..setup.resources.len() {
@@ -904,6 +1000,30 @@ enum OwnRole {
     Resources,
 }
 
+/// Whether the Kyverno CLI loads a policy kind in this apiVersion (the GroupVersionKinds its policy
+/// loader knows, `cmd/cli/kubectl-kyverno/policy/load.go`).
+fn is_served_policy_version(api_version: &str, kind: &str) -> bool {
+    let versions: &[&str] = match kind {
+        "ClusterPolicy" | "Policy" => &["kyverno.io/v1", "kyverno.io/v2beta1"],
+        "ValidatingPolicy" | "ImageValidatingPolicy" | "GeneratingPolicy" | "DeletingPolicy" | "MutatingPolicy" => {
+            &["policies.kyverno.io/v1alpha1", "policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"]
+        }
+        "NamespacedValidatingPolicy"
+        | "NamespacedImageValidatingPolicy"
+        | "NamespacedGeneratingPolicy"
+        | "NamespacedDeletingPolicy"
+        | "NamespacedMutatingPolicy" => &["policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"],
+        "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => &["admissionregistration.k8s.io/v1"],
+        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => &[
+            "admissionregistration.k8s.io/v1",
+            "admissionregistration.k8s.io/v1beta1",
+            "admissionregistration.k8s.io/v1alpha1",
+        ],
+        _ => return true,
+    };
+    versions.contains(&api_version)
+}
+
 /// Policies, and the bindings of admission policies that travel with them.
 fn is_policy_kind(kind: &str) -> bool {
     KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) || ADMISSION_POLICY_BINDING_KINDS.contains(&kind)
@@ -948,7 +1068,11 @@ struct Setup {
     /// Existing resources that mutate-existing rules patch.
     target_resources: Vec<Loaded>,
     /// The caller's current time, for policies that read the clock.
-    now: Option<String>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
+    /// `kyverno test --registry`.
+    registry_access: bool,
+    /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
+    authorization_payloads: Vec<(String, &'static str)>,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -1223,7 +1347,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
                 }
                 outcomes.push(PolicyOutcome::new(
                     policy,
-                    vec![cel_response(policy, RuleType::Mutation, &outcome)],
+                    vec![cel_response(policy, RuleType::Mutation, &outcome, &cel_request)],
                     &current,
                 ));
             }
@@ -1243,7 +1367,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             if let Some(patched) = &outcome.patched {
                 current = patched.clone();
             }
-            rules.push(cel_response(policy, RuleType::Mutation, &outcome));
+            rules.push(cel_response(policy, RuleType::Mutation, &outcome, &cel_request));
         }
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1268,7 +1392,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let rules =
             kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
                 .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1281,8 +1405,9 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         } else {
             kyverno_cel::validating_policy(policy, &cel_request)
         };
-        let rules =
-            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+        let rules = outcome
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
+            .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
@@ -1291,7 +1416,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
         cel_request.exceptions = setup.cel_exceptions.clone();
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1299,7 +1424,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
         cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let rules = kyverno_cel::deleting_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1342,14 +1467,14 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
             let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
             outcomes.push(PolicyOutcome::new(
                 policy,
-                vec![cel_response(policy, RuleType::Validation, &outcome)],
+                vec![cel_response(policy, RuleType::Validation, &outcome, &request)],
                 payload,
             ));
         } else if cel_kind_is(policy, "DeletingPolicy") {
             let mut request = cel_request_for(setup, policy, payload, "");
             request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
             let rules = kyverno_cel::deleting_policy(policy, &request)
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &request)])
                 .unwrap_or_default();
             outcomes.push(PolicyOutcome::new(policy, rules, payload));
         } else if cel_kind_is(policy, "ImageValidatingPolicy") {
@@ -1410,7 +1535,15 @@ fn cel_kind_is(policy: &Value, kind: &str) -> bool {
 }
 
 /// One rule response standing for a whole CEL policy (CEL policies have no rules).
-fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outcome) -> RuleResponse {
+///
+/// A library call that needed a registry or the network (recorded in the request's services) makes the
+/// response unsupported: its status is not known offline.
+fn cel_response(
+    policy: &Value,
+    rule_type: RuleType,
+    outcome: &kyverno_cel::Outcome,
+    request: &kyverno_cel::Request,
+) -> RuleResponse {
     let status = match outcome.status {
         kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
         kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
@@ -1421,6 +1554,11 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
     response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
+    if let Some(reason) = outcome.unsupported.clone().or_else(|| request.services.offline_gaps.first()) {
+        response.status = engine::RuleStatus::Error;
+        response.message = reason.clone();
+        response.unsupported = Some(reason);
+    }
     response
 }
 
@@ -1522,13 +1660,14 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         old_object: None,
         cluster_resources: setup.cluster_resources.clone(),
         subresource,
-        now: setup.now.clone(),
+        now: setup.now,
         parent_kind,
         global_context: setup.global_context.clone(),
         exceptions: setup.exceptions.clone(),
         api_call_mocks: setup.api_call_mocks.clone(),
         cluster_objects: setup.cluster_objects.clone(),
         image_data: setup.image_data.clone(),
+        registry_access: setup.registry_access,
     }
 }
 

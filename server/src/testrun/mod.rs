@@ -5,128 +5,22 @@
 //! and the `ide`/`report` layers turn those into line and column.
 
 pub mod diff;
-pub mod kyverno;
-
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
-use serde::Serialize;
-
-use crate::base::Code;
-
 pub mod gatekeeper;
+pub mod kyverno;
+mod types;
 
-/// How a runner reaches files.
-pub trait FileSource: Sync {
-    /// The text of a file, or a sentence saying why it cannot be read.
-    fn read(&self, path: &Path) -> Result<Arc<str>, String>;
-    /// The entries of a directory, or `None` when `path` is not a directory.
-    fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>>;
-    /// The parsed documents of a file. Sources that already hold parsed files (the editor's analysis)
-    /// hand them out instead of parsing again; the rest parse what `read` gives.
-    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
-        self.read(path).map(|text| crate::syntax::parse_file(&text))
+use std::path::Path;
+
+pub use types::{
+    FileError, FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult,
+};
+
+/// Runs one test file with the runner of its framework: a Kyverno Test file through `kyverno test`'s
+/// semantics (with the flags in `options`), a gator Suite through `gator verify`'s. The one place that maps a
+/// framework to its runner, for the CLI, the editor's inline runs and its `runTests` command alike.
+pub fn run(files: &dyn FileSource, test_file: &Path, framework: Framework, options: kyverno::RunOptions) -> TestReport {
+    match framework {
+        Framework::Kyverno => kyverno::run_test_file_with(files, test_file, options),
+        Framework::Gatekeeper => gatekeeper::run_suite_file(files, test_file),
     }
-    /// The current time (RFC 3339) for policies that read the clock (`time_now()` in Kyverno's
-    /// JMESPath). Runners below the front ends never read the clock themselves; `None` makes such
-    /// expressions fail with a message instead.
-    fn current_time(&self) -> Option<String> {
-        None
-    }
-}
-
-/// Which tool's semantics a result follows.
-#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum Framework {
-    Kyverno,
-    Gatekeeper,
-}
-
-/// Whether the actual result met the expectation.
-#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
-#[serde(rename_all = "lowercase")]
-pub enum Outcome {
-    Pass,
-    Fail,
-    Error,
-    /// The case needs a feature that is not implemented: reported loudly, never counted as a pass.
-    Unsupported,
-    /// The test file itself marks the case `skip: true` (gator keeps such cases in its output).
-    Skipped,
-}
-
-/// A place in a YAML file: the document index in a multi-document stream and a JSON pointer inside it.
-#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
-pub struct SourceRef {
-    pub file: PathBuf,
-    pub document: usize,
-    pub pointer: String,
-}
-
-/// Extra places that explain a result (the failing pattern node, the resource value).
-#[derive(Serialize, Clone, Debug)]
-pub struct Related {
-    pub at: SourceRef,
-    pub message: String,
-}
-
-/// What a result is about: framework-specific identifiers, flattened into the JSON contract.
-#[derive(Serialize, Clone, Debug)]
-#[serde(untagged)]
-pub enum Subject {
-    Kyverno {
-        policy: String,
-        /// `None` for rule-less (CEL) policy kinds; serialised as `null`.
-        rule: Option<String>,
-        /// The resource as written in the test file (`name` or `ns/name`).
-        resource: String,
-        kind: Option<String>,
-    },
-    Gatekeeper {
-        test: String,
-        /// `None` for a test-level result (for example `invalid: true`).
-        case: Option<String>,
-    },
-}
-
-/// One entry of the JSON contract: one resource of a Kyverno `results` entry, or one gator case.
-#[derive(Serialize, Clone, Debug)]
-pub struct TestResult {
-    pub file: PathBuf,
-    pub framework: Framework,
-    #[serde(flatten)]
-    pub subject: Subject,
-    pub expected: String,
-    pub actual: String,
-    pub outcome: Outcome,
-    pub reason: String,
-    pub message: String,
-    /// The entry in the test file this result belongs to (for diagnostics and code lenses).
-    #[serde(skip)]
-    pub location: Option<SourceRef>,
-    /// The resource as `apiVersion/Kind/namespace/name`, when it was found (for kyverno-style tables).
-    #[serde(skip)]
-    pub resource_id: Option<String>,
-    #[serde(skip)]
-    pub related: Vec<Related>,
-    /// For a mutated or generated resource that differs from the expected one: a unified diff of the
-    /// two, expected first.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub diff: Option<String>,
-}
-
-/// A mistake in a test file or in a file it references (a missing path, an unknown policy name, ...).
-#[derive(Serialize, Clone, Debug)]
-pub struct Problem {
-    pub at: SourceRef,
-    pub code: Code,
-    pub message: String,
-}
-
-/// Everything one test file produced.
-#[derive(Serialize, Clone, Debug, Default)]
-pub struct TestReport {
-    pub results: Vec<TestResult>,
-    pub problems: Vec<Problem>,
 }

@@ -63,7 +63,14 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         ])),
         ("image.getMetadata", [Val::String(reference)]) => match services.image_data.get(reference.as_ref()) {
             Some(data) => Ok(Val::from_json(data)),
-            None => Err(format!("failed to fetch image metadata for {reference}: no image data in the test's context")),
+            None => {
+                let reason = format!(
+                    "image.GetMetadata({reference:?}) needs registry access: give the image's data in the test's \
+                     context file"
+                );
+                services.offline_gaps.note(reason.clone());
+                Err(reason)
+            }
         },
         ("globalContext.get", [Val::String(name), rest @ ..]) if rest.len() <= 1 => {
             let projection = match rest {
@@ -85,7 +92,11 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 .or_else(|| for_url().find(|(mock_method, _, _)| mock_method.is_empty()));
             match found {
                 Some((_, _, body)) => Ok(Val::from_json(body)),
-                None => Err(format!("http {method} {url}: no network in offline evaluation and no mocked response")),
+                None => {
+                    let reason = format!("{name} {url:?} needs the network: mock it under the test's apiCallResponses");
+                    services.offline_gaps.note(reason.clone());
+                    Err(reason)
+                }
             }
         }
         // The certificate bundle only matters to a real connection; offline the client is the library.
@@ -128,9 +139,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
             "listObjToMap" | "transform.listObjToMap",
             [Val::List(keys), Val::List(values), Val::String(key_field), Val::String(value_field)],
         ) => list_objects_to_map(keys, values, key_field, value_field),
-        ("time.now", []) => {
-            Ok(Val::Timestamp(if services.now_nanos == 0 { super::now_nanos() } else { services.now_nanos }))
-        }
+        ("time.now", []) => Ok(Val::Timestamp(services.now_nanos())),
         ("time.truncate", [Val::Timestamp(nanos), Val::Duration(step)]) => {
             let step = i128::from(*step);
             Ok(Val::Timestamp(if step <= 0 { *nanos } else { nanos - nanos.rem_euclid(step) }))

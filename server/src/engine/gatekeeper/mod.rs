@@ -5,6 +5,7 @@
 //! Everything here is pure: values in, values and JSON pointers out.
 
 mod checks;
+pub mod deprecated;
 mod diagnostics;
 mod expansion;
 mod input;
@@ -30,13 +31,18 @@ use input::acts_for_gator;
 pub use matching::{selector_matches, wildcard_matches};
 pub use parameters::SchemaError;
 
-use crate::model::KubernetesObject;
 use rewrite::RewrittenSource;
+
+use crate::model::KubernetesObject;
 
 /// The only target Gatekeeper's admission templates use.
 pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 /// The enforcement point gator reviews for (scoped enforcement actions name it).
 pub const GATOR_ENFORCEMENT_POINT: &str = "gator.gatekeeper.sh";
+
+/// The ConstraintTemplate versions Gatekeeper serves.
+pub const TEMPLATE_API_VERSIONS: &[&str] =
+    &["templates.gatekeeper.sh/v1", "templates.gatekeeper.sh/v1beta1", "templates.gatekeeper.sh/v1alpha1"];
 
 /// Limits that apply to every evaluation.
 #[derive(Debug, Clone, Copy)]
@@ -213,6 +219,18 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
     if template.kind() != "ConstraintTemplate" {
         return Err(error("/kind", "the template file does not hold a ConstraintTemplate".to_string()));
     }
+    // gator converts the template through the constraint framework's scheme, which serves these
+    // versions only (`pkg/gator/reader`, `ToTemplate`); any other is refused, not evaluated.
+    let api_version = template.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if !TEMPLATE_API_VERSIONS.contains(&api_version) {
+        return Err(error(
+            "/apiVersion",
+            format!(
+                "no kind \"ConstraintTemplate\" is registered for version {api_version:?}; templates use {}",
+                TEMPLATE_API_VERSIONS.join(", ")
+            ),
+        ));
+    }
     let kind = template
         .pointer("/spec/crd/spec/names/kind")
         .and_then(Value::as_str)
@@ -260,6 +278,20 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
     // CEL code, as gator's driver order puts K8sNativeValidation first.
     let (engine, violation_query) =
         build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
+    // OPA's compiler rejects what regorus would only fail on when a rule runs (an undefined function,
+    // an unsafe variable): Gatekeeper refuses such a template, so none of its cases are evaluated.
+    if let Some(problem) = diagnostics::rego_diagnostics(template).into_iter().find(|problem| problem.rejects_template)
+    {
+        return Err(error(
+            &problem.pointer,
+            format!(
+                "the Rego does not compile: line {}, column {}: {}",
+                problem.line + 1,
+                problem.column + 1,
+                problem.message
+            ),
+        ));
+    }
     Ok(CompiledTemplate {
         kind: kind.to_string(),
         has_cel,
@@ -494,6 +526,10 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
         engine
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
+    }
+    // Rego v0 still has OPA's deprecated built-ins; regorus has none of them.
+    if !code.rego_v1 {
+        deprecated::register(&mut engine).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     }
     // OPA's sprintf prints `%!v(MISSING)` where regorus's fails; extensions take precedence over built-ins.
     engine

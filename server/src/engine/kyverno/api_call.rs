@@ -24,6 +24,9 @@ pub enum ApiCallError {
     Unavailable,
     /// The call was answered with a failure.
     Failed(String),
+    /// A mocked response is not a success: the CLI fails the context entry without reading its
+    /// `default` (`cmd/cli/kubectl-kyverno/store/contextloader.go`).
+    MockRejected(String),
 }
 
 /// Answers an apiCall whose fields are already substituted.
@@ -44,7 +47,7 @@ pub fn call(api_call: &Value, request: &Request) -> Result<Value, ApiCallError> 
         .or_else(|| request.api_call_mocks.iter().find(|mock| mock.url == url && mock.method.is_empty()));
     if let Some(mock) = mock {
         if !(200..300).contains(&mock.status) {
-            return Err(ApiCallError::Failed(format!("HTTP {} from apiCall mock for {url}", mock.status)));
+            return Err(ApiCallError::MockRejected(format!("HTTP {} from apiCall mock for {url}", mock.status)));
         }
         return Ok(mock.body.clone());
     }

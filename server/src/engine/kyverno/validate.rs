@@ -60,8 +60,10 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             }
         }
         let mut context = base_context.clone();
+        context.start_rule();
         let validator = Validator { policy, rule, rule_name: name, request, nesting: 0 };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
+            super::mark_offline_gap(std::slice::from_mut(&mut response), context.offline_gap());
             if response.status == RuleStatus::Fail
                 && allows_existing_violations(policy, rule, request)
                 && old_object_fails(policy, rule, validate, resource, request)
@@ -95,12 +97,13 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
             .any(|key| entry.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()))
     });
     if needs_registry {
-        return RuleResponse::new(
-            name,
-            RuleType::ImageVerify,
-            RuleStatus::Skip,
-            "image signatures and attestations need registry access; they are not verified offline",
-        );
+        // Kyverno fetches the signatures and attestations from the image's registry: whether the rule
+        // passes is not known offline.
+        let reason = "verifyImages checks image signatures and attestations, which needs registry access: not \
+                      verified offline";
+        let mut response = RuleResponse::new(name, RuleType::ImageVerify, RuleStatus::Error, reason);
+        response.unsupported = Some(reason.to_string());
+        return response;
     }
     let images = super::foreach::extract_images(resource);
     for entry in &entries {

@@ -77,6 +77,8 @@ pub struct Outcome {
     pub generated: Vec<Value>,
     /// Facts about other nodes of the policy that explain the result: evaluated audit annotations.
     pub notes: Vec<Note>,
+    /// The policy uses a feature this engine does not evaluate; the result is not known.
+    pub unsupported: Option<String>,
 }
 
 /// A message about a node of the policy, named by its pointer.
@@ -88,7 +90,15 @@ pub struct Note {
 
 impl Outcome {
     fn new(status: Status, message: impl Into<String>, pointer: Option<String>) -> Self {
-        Outcome { status, message: message.into(), pointer, patched: None, generated: Vec::new(), notes: Vec::new() }
+        Outcome {
+            status,
+            message: message.into(),
+            pointer,
+            patched: None,
+            generated: Vec::new(),
+            notes: Vec::new(),
+            unsupported: None,
+        }
     }
 }
 
@@ -724,6 +734,13 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     for (index, generate) in
         spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
     {
+        if generate.get("template").is_some() {
+            let reason = "GeneratingPolicy templates (spec.generate[].template) are not evaluated yet".to_string();
+            let mut outcome =
+                Outcome::new(Status::Error, reason.clone(), Some(format!("/spec/generate/{index}/template")));
+            outcome.unsupported = Some(reason);
+            return Some(outcome);
+        }
         let pointer = format!("/spec/generate/{index}/expression");
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
         match generated_by(expression, &activation, &applicable) {

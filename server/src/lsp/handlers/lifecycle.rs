@@ -11,11 +11,11 @@ use ls_types::{
 use lsp_server::{ErrorCode, ResponseError};
 use serde_json::Value;
 
-use crate::cli::disk::DiskFiles;
 use crate::lsp::capabilities::{ClientFeatures, server_capabilities, workspace_roots};
 use crate::lsp::config::{SETTINGS_SECTION, Settings};
 use crate::lsp::scan;
 use crate::lsp::state::{Outgoing, Session};
+use crate::vfs::DiskFiles;
 
 pub fn initialize(session: &mut Session, params: InitializeParams) -> Result<InitializeResult, ResponseError> {
     if session.initialized {

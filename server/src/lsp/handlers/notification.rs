@@ -17,7 +17,6 @@ use serde_json::Value;
 
 use super::lifecycle::request_settings;
 use crate::base::{LineIndex, TextRange};
-use crate::cli::disk::read_text;
 use crate::ide::TextEdit;
 use crate::ide::config::is_config_file;
 use crate::lsp::config::settings_from_notification;
@@ -27,6 +26,7 @@ use crate::lsp::state::{OpenDocument, Outgoing, Session};
 use crate::lsp::workers::guarded;
 use crate::lsp::{publish, scan, test_rounds};
 use crate::syntax::SourceFile;
+use crate::vfs::read_text;
 
 pub fn did_open(session: &mut Session, params: DidOpenTextDocumentParams) {
     let document = params.text_document;
