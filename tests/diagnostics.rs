@@ -212,6 +212,29 @@ fn multi_document_streams_are_checked_per_document() {
 }
 
 #[test]
+fn a_kyverno_test_without_results_is_a_warning() {
+    check(
+        r#"
+        #- /repo/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        #     ^^^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
+        metadata:
+          name: nothing
+        policies: []
+        ---
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: empty
+        policies: []
+        results: []
+        #        ^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
+        "#,
+    );
+}
+
+#[test]
 fn kyverno_test_references() {
     check(
         r#"
@@ -588,6 +611,7 @@ kind: Test
 metadata:
   name: lonely
 results: []
+#        ^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
 "#,
         |code| code.starts_with("test/"),
     );
