@@ -65,12 +65,6 @@ impl TestSummary {
             }
         }
     }
-
-    /// Whether the run as a whole succeeded: no failure, error, unsupported case or load problem (warnings
-    /// aside).
-    pub fn all_passed(&self) -> bool {
-        self.failed == 0 && self.errors == 0 && self.unsupported == 0 && self.problems == 0
-    }
 }
 
 /// Options of the text renderer.
