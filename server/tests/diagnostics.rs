@@ -544,3 +544,225 @@ results: []
         |code| code.starts_with("test/"),
     );
 }
+
+#[test]
+fn every_kind_of_the_kubernetes_openapi_is_known_subresource_bodies_included() {
+    check(
+        r#"
+        apiVersion: autoscaling/v1
+        kind: Scale
+        metadata:
+          name: web
+          namespace: default
+        spec:
+          replicas: 3
+        "#,
+    );
+}
+
+#[test]
+fn cli_files_accept_what_the_kyverno_cli_decodes() {
+    // The CLI decodes Values into Go structs: an explicit null is the zero value, and presence is never
+    // checked, so a missing field is a warning; an unknown field still fails the strict decoding.
+    check(
+        r#"
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Values
+        subresources:
+          - parentResource:
+        #   ^^^^^^^^^^^^^^^ warning[schema/required]: missing required field `subresource`
+              name: deployments
+              kind: Deployment
+              group: apps
+              version: v1
+              namespaced: true
+              singularName: ""
+              verbs: null
+        policies:
+          - name: p
+            rules:
+              - name: r
+                valuez: {}
+        #       ^^^^^^ error[schema/unknown-field]: unknown field `valuez`; did you mean `values`?
+        "#,
+    );
+}
+
+#[test]
+fn a_result_may_name_a_target_resource_of_a_mutate_existing_policy() {
+    check(
+        r#"
+#- /w/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: t
+policies: [policy.yaml]
+resources: [trigger.yaml]
+targetResources: [target.yaml]
+results:
+  - policy: label-targets
+    rule: label
+    kind: ConfigMap
+    resources: [team-a/settings, team-a/absent]
+#                                ^^^^^^^^^^^^^ error[test/unknown-resource]: resource `team-a/absent` is not defined in the files listed under `resources` and `targetResources`
+    result: pass
+#- /w/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: label-targets
+spec:
+  rules:
+    - name: label
+      match:
+        any:
+          - resources:
+              kinds: [Namespace]
+      mutate:
+        targets:
+          - apiVersion: v1
+            kind: ConfigMap
+            namespace: team-a
+        patchStrategicMerge:
+          metadata:
+            labels:
+              seen: "true"
+#- /w/trigger.yaml
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+#- /w/target.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: team-a
+"#,
+    );
+}
+
+/// Two teams define the same constraint kind with different parameters; each constraint is checked
+/// against the template of its own folder, or of its nearest ancestor folder.
+const TWO_TEMPLATES_OF_ONE_KIND: &str = r#"
+#- /repo/team-a/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredlabels
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredLabels
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels:
+              type: array
+              items:
+                type: string
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredlabels
+        violation[{"msg": "missing"}] { false }
+#- /repo/team-b/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredlabels
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredLabels
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels:
+              type: array
+              items:
+                type: object
+                properties:
+                  key:
+                    type: string
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredlabels
+        violation[{"msg": "missing"}] { false }
+#- /repo/team-a/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: team-label
+spec:
+  parameters:
+    labels: ["team", {key: owner}]
+#                    ^^^^^^^^^^^^ error[schema/type]: expected a string, found a mapping
+#- /repo/team-b/samples/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: owner-label
+spec:
+  parameters:
+    labels: [{key: owner}, "team"]
+#                          ^^^^^^ error[schema/type]: expected a mapping, found the string `team`
+"#;
+
+#[test]
+fn a_constraint_is_checked_against_the_template_of_its_folder_or_nearest_ancestor() {
+    check(TWO_TEMPLATES_OF_ONE_KIND);
+}
+
+#[test]
+fn a_constraint_far_from_two_different_templates_is_not_judged_against_either() {
+    check(&format!(
+        "{TWO_TEMPLATES_OF_ONE_KIND}{}",
+        r#"#- /repo/shared/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: anything
+spec:
+  parameters:
+    labels: [42]
+"#
+    ));
+}
+
+#[test]
+fn a_plain_resource_of_a_kind_no_api_serves_is_a_warning() {
+    // gator reviews made-up kinds (here the generator of an expansion template) as test objects.
+    check(
+        r#"
+        apiVersion: apps/v1
+        kind: FooTemplate
+        #     ^^^^^^^^^^^ warning[schema/unknown-kind]: unknown kind `FooTemplate` in apps/v1
+        metadata:
+          name: foo-template
+        spec:
+          template:
+            foo: bar
+        "#,
+    );
+}
+
+#[test]
+fn a_collection_key_is_one_error_not_also_an_unknown_field() {
+    check(
+        r#"
+        apiVersion: constraints.gatekeeper.sh/v1beta1
+        kind: K8sAlwaysValid
+        metadata:
+          name: always-pass
+          {}: {}
+        # ^^ error[yaml/complex-key]: a mapping key must be a scalar in Kubernetes YAML
+        "#,
+    );
+}

@@ -278,6 +278,7 @@ fn block_text(text: &str, value: TextRange) -> Option<String> {
 /// the type the schema asks for. Offsets are in the file's coordinates.
 pub(super) fn missing_field_fix(
     analysis: &Analysis,
+    file: &Path,
     info: &DocumentInfo,
     segment: &Segment,
     pointer: &str,
@@ -286,7 +287,7 @@ pub(super) fn missing_field_fix(
     let segments = pointer_segments(pointer);
     let mut path: Vec<&str> = segments.iter().map(String::as_str).collect();
     path.push(name);
-    let placeholder = with_schema_at(analysis, info, &path, placeholder_for).flatten()?;
+    let placeholder = with_schema_at(analysis, file, info, &path, placeholder_for).flatten()?;
     let key = if name.chars().all(|character| character.is_ascii_alphanumeric() || "-_./".contains(character)) {
         name.to_string()
     } else {

@@ -66,6 +66,7 @@ impl CompletionItem {
 }
 
 pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Vec<CompletionItem> {
+    let file_path = path;
     let Some(file) = analysis.file(path) else { return Vec::new() };
     let Some(index) = file.source.segment_at(offset) else { return Vec::new() };
     let segment = &file.source.segments()[index];
@@ -81,12 +82,12 @@ pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Ve
             if path.is_empty() && info.api_version.is_empty() {
                 root_identity(replace)
             } else {
-                key_items(analysis, info, path, replace, &segment.text, relative)
+                key_items(analysis, file_path, info, path, replace, &segment.text, relative)
             }
         }
         CursorContext::Value { path, prefix_start, .. } => {
             let replace = TextRange::new(segment.start + prefix_start, offset);
-            value_items(analysis, info, path, replace)
+            value_items(analysis, file_path, info, path, replace)
         }
     };
     let prefix = match &context {
@@ -111,6 +112,7 @@ fn steps_to_segments(path: &[PathStep]) -> Vec<&str> {
 
 fn key_items(
     analysis: &Analysis,
+    file: &Path,
     info: &crate::model::DocumentInfo,
     path: &[PathStep],
     replace: TextRange,
@@ -119,7 +121,7 @@ fn key_items(
 ) -> Vec<CompletionItem> {
     let segments = steps_to_segments(path);
     let existing = sibling_keys(text, offset);
-    with_schema_at(analysis, info, &segments, |nodes| {
+    with_schema_at(analysis, file, info, &segments, |nodes| {
         // A list item or scalar position takes values, not keys (`kinds:\n  - Po`).
         if !is_type(nodes, "object") && (is_type(nodes, "string") || !enum_values(nodes).is_empty()) {
             return values_for(nodes, path, replace);
@@ -193,6 +195,7 @@ pub(super) fn key_insert_text(name: &str, nodes: &[SchemaNode<'_>]) -> (String, 
 
 fn value_items(
     analysis: &Analysis,
+    file: &Path,
     info: &crate::model::DocumentInfo,
     path: &[PathStep],
     replace: TextRange,
@@ -205,7 +208,7 @@ fn value_items(
         }
     }
     let segments = steps_to_segments(path);
-    with_schema_at(analysis, info, &segments, |nodes| values_for(nodes, path, replace)).unwrap_or_default()
+    with_schema_at(analysis, file, info, &segments, |nodes| values_for(nodes, path, replace)).unwrap_or_default()
 }
 
 fn values_for(nodes: &[SchemaNode<'_>], path: &[PathStep], replace: TextRange) -> Vec<CompletionItem> {
@@ -257,7 +260,9 @@ fn kind_items(replace: TextRange, api_version: &str) -> Vec<CompletionItem> {
     let mut kinds: Vec<(&str, &str)> = registry
         .entries()
         .iter()
-        .filter(|entry| entry.kind != "*" && (api_version.is_empty() || entry.api_version == api_version))
+        .filter(|entry| {
+            entry.kind != "*" && entry.is_object_kind() && (api_version.is_empty() || entry.api_version == api_version)
+        })
         .map(|entry| (entry.kind.as_str(), entry.api_version.as_str()))
         .collect();
     kinds.sort();
@@ -283,7 +288,7 @@ fn api_version_items(replace: TextRange, kind: &str) -> Vec<CompletionItem> {
     let mut versions: Vec<&str> = registry
         .entries()
         .iter()
-        .filter(|entry| kind.is_empty() || entry.kind == kind)
+        .filter(|entry| (kind.is_empty() && entry.is_object_kind()) || entry.kind == kind)
         .map(|entry| entry.api_version.as_str())
         .collect();
     versions.sort();

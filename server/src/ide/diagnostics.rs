@@ -7,7 +7,7 @@ use serde_json::Value;
 use super::{Analysis, FileData, references};
 use crate::base::{Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
-use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
+use crate::schema::{self, Reader, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
 
 pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData) -> Vec<Diagnostic> {
@@ -18,13 +18,13 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
         let depends_on_other_files =
             matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
         if depends_on_other_files {
-            document_diagnostics(analysis, segment, info, &mut diagnostics);
+            document_diagnostics(analysis, path, segment, info, &mut diagnostics);
             references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
             continue;
         }
         let local = file.local_diagnostics(index, || {
             let mut found = Vec::new();
-            document_diagnostics(analysis, segment, info, &mut found);
+            document_diagnostics(analysis, path, segment, info, &mut found);
             found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
         });
         diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
@@ -34,7 +34,13 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
 }
 
 /// What one document says about itself: syntax, schema and embedded languages.
-fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+fn document_diagnostics(
+    analysis: &Analysis,
+    path: &Path,
+    segment: &Segment,
+    info: &DocumentInfo,
+    out: &mut Vec<Diagnostic>,
+) {
     for error in &segment.parsed.errors {
         // A document too long for exact positions is still read in full: worth a warning, not a failure.
         let severity = if error.code == "yaml/too-long" { Severity::Warning } else { Severity::Error };
@@ -49,7 +55,7 @@ fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentI
         }
         out.push(diagnostic);
     }
-    schema_diagnostics(analysis, segment, info, out);
+    schema_diagnostics(analysis, path, segment, info, out);
     super::cel::cel_diagnostics(segment, out);
     super::jmespath::jmespath_diagnostics(segment, info, out);
     super::embedded::embedded_diagnostics(segment, info, out);
@@ -68,7 +74,13 @@ fn shift(mut diagnostic: Diagnostic, map: impl Fn(usize) -> usize) -> Diagnostic
     diagnostic
 }
 
-fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+fn schema_diagnostics(
+    analysis: &Analysis,
+    path: &Path,
+    segment: &Segment,
+    info: &DocumentInfo,
+    out: &mut Vec<Diagnostic>,
+) {
     let parsed = &segment.parsed;
     if info.kind == DocumentKind::Other {
         return;
@@ -98,12 +110,15 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
             UnknownFields::Warning => Severity::Warning,
         },
         violation_severity: if plain_resource { Severity::Warning } else { Severity::Error },
+        // The Kyverno CLI decodes its own files into Go structs without a schema
+        // (`cmd/cli/kubectl-kyverno/test/load.go`, `values/load.go`).
+        reader: if info.group() == "cli.kyverno.io" { Reader::GoStruct } else { Reader::ApiServer },
         yaml11_booleans: if info.yaml_version() == YamlVersion::V1_1 { &parsed.yaml11_booleans } else { &[] },
     };
     let errors = if info.kind == DocumentKind::Constraint {
         let Some(root) = registry.root(entry) else { return };
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = constraint_parameters_schema(analysis, &info.kind_name)
+        if let Some(parameters) = constraint_parameters_schema(analysis, path, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;
@@ -122,7 +137,7 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
         let missing = (error.code == "schema/required").then(|| (error.pointer.clone(), error.suggestion.clone()));
         let mut diagnostic = schema_error_diagnostic(segment, error);
         if let Some((pointer, Some(name))) = missing
-            && let Some(fix) = super::code_actions::missing_field_fix(analysis, info, segment, &pointer, &name)
+            && let Some(fix) = super::code_actions::missing_field_fix(analysis, path, info, segment, &pointer, &name)
         {
             diagnostic = diagnostic.with_fix(fix);
         }
@@ -130,28 +145,54 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
     }
 }
 
-/// The parameter schema of the template that defines a constraint kind, when that template is loaded.
-pub(super) fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
-    for file in analysis.files.values() {
-        for (index, info) in file.documents.iter().enumerate() {
+/// The parameter schema of the template that governs a constraint of `constraint_kind` in `file`, when
+/// that template is loaded ([`governing_template`]).
+pub(super) fn constraint_parameters_schema(analysis: &Analysis, file: &Path, constraint_kind: &str) -> Option<Value> {
+    let (template, api_version) = governing_template(analysis, file, constraint_kind)?;
+    let validation = template.pointer("/spec/crd/spec/validation");
+    let legacy = validation
+        .and_then(|validation| validation.get("legacySchema"))
+        .and_then(Value::as_bool)
+        .unwrap_or(!api_version.ends_with("/v1"));
+    Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
+        Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
+        None if legacy => Value::Object(Default::default()),
+        None => serde_json::json!({"type": "object", "additionalProperties": false}),
+    })
+}
+
+/// The ConstraintTemplate that defines `constraint_kind` for a constraint in `file`, with its apiVersion:
+/// the one in the constraint's own folder, else in its nearest ancestor folder, as a repository that
+/// keeps each template beside its constraints deploys them. A template elsewhere governs only when
+/// every such template defines the same parameters: two different templates of one kind in unrelated
+/// folders leave the constraint unjudged rather than checked against the wrong one.
+pub(super) fn governing_template(analysis: &Analysis, file: &Path, constraint_kind: &str) -> Option<(Value, String)> {
+    let mut candidates: Vec<(&Path, Value, String)> = Vec::new();
+    for (path, data) in analysis.files.iter() {
+        for (index, info) in data.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
                 continue;
             }
-            let template = &file.source.segments()[index].parsed.value;
-            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(constraint_kind) {
-                continue;
+            let template = &data.source.segments()[index].parsed.value;
+            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) == Some(constraint_kind) {
+                candidates.push((path.as_path(), template.clone(), info.api_version.clone()));
             }
-            let validation = template.pointer("/spec/crd/spec/validation");
-            let legacy = validation
-                .and_then(|validation| validation.get("legacySchema"))
-                .and_then(Value::as_bool)
-                .unwrap_or(!info.api_version.ends_with("/v1"));
-            return Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
-                Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
-                None if legacy => Value::Object(Default::default()),
-                None => serde_json::json!({"type": "object", "additionalProperties": false}),
-            });
         }
+    }
+    candidates.sort_by(|left, right| left.0.cmp(right.0));
+    let mut folder = file.parent();
+    while let Some(current) = folder {
+        if let Some(index) = candidates.iter().position(|(path, _, _)| path.parent() == Some(current)) {
+            let (_, template, api_version) = candidates.swap_remove(index);
+            return Some((template, api_version));
+        }
+        folder = current.parent();
+    }
+    let parameters = |template: &Value| template.pointer("/spec/crd/spec/validation").cloned();
+    let first = candidates.first().map(|(_, template, _)| parameters(template))?;
+    if candidates.iter().all(|(_, template, _)| parameters(template) == first) {
+        let (_, template, api_version) = candidates.swap_remove(0);
+        return Some((template, api_version));
     }
     None
 }
@@ -197,7 +238,12 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
         out.push(Diagnostic::warning("schema/unknown-kind", range, message));
         return;
     }
-    out.push(Diagnostic::error("schema/unknown-kind", range, message));
+    // In a policy engine's own group the kind is a policy mistyped, which the CRDs reject. Elsewhere a
+    // kind no API serves is a test fixture as often as a mistake: gator reviews made-up kinds for
+    // expansion templates, and `kyverno test` any object it is given.
+    let policy_group = matches!(group, "kyverno.io" | "policies.kyverno.io") || group.ends_with("gatekeeper.sh");
+    let severity = if policy_group { Severity::Error } else { Severity::Warning };
+    out.push(Diagnostic::new("schema/unknown-kind", severity, range, message));
 }
 
 fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {

@@ -41,7 +41,7 @@ pub(super) fn hover(analysis: &Analysis, path: &Path, offset: usize) -> Option<H
     }
     .shifted(segment.start);
     let segment_refs: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let markdown = with_schema_at(analysis, info, &segment_refs, |nodes| {
+    let markdown = with_schema_at(analysis, path, info, &segment_refs, |nodes| {
         if nodes.is_empty() {
             return None;
         }

@@ -136,9 +136,18 @@ impl Checker<'_> {
                 None => resources_known = false,
             }
         }
-        for key in ["exceptions", "clusterResources", "targetResources", "paramResources"] {
+        for key in ["exceptions", "clusterResources", "paramResources"] {
             for (index, _) in array(value, key).iter().enumerate() {
                 self.check_path(&format!("/{key}/{index}"), true, out);
+            }
+        }
+        // A mutate-existing result names the target it patches, from `targetResources`.
+        let mut targets = Vec::new();
+        let mut targets_known = true;
+        for (index, _) in array(value, "targetResources").iter().enumerate() {
+            match self.check_path(&format!("/targetResources/{index}"), true, out) {
+                Some(documents) => targets.extend(documents),
+                None => targets_known = false,
             }
         }
         for (index, _) in array(value, "jsonPayloads").iter().enumerate() {
@@ -168,7 +177,11 @@ impl Checker<'_> {
             });
         }
         let policies_source = if embedded_policies { "this file" } else { "the files listed under `policies`" };
-        let resources_source = if embedded_resources { "this file" } else { "the files listed under `resources`" };
+        let resources_source = match (embedded_resources, targets.is_empty()) {
+            (true, _) => "this file",
+            (false, true) => "the files listed under `resources`",
+            (false, false) => "the files listed under `resources` and `targetResources`",
+        };
         if embedded_policies && policies.is_empty() {
             out.push(self.diagnostic(
                 "test/embedded-never-matches",
@@ -178,9 +191,11 @@ impl Checker<'_> {
             ));
         }
         let check_policies = policies_known && (embedded_policies || !array(value, "policies").is_empty());
-        let check_resources = resources_known && (embedded_resources || !array(value, "resources").is_empty());
+        let check_resources =
+            resources_known && targets_known && (embedded_resources || !array(value, "resources").is_empty());
         let all_policy_names: HashSet<String> = policies.iter().flat_map(policy_names).collect();
-        let mut resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        let mut resource_names: HashSet<String> =
+            resources.iter().chain(targets.iter()).flat_map(resource_names).collect();
         // Results name JSON payloads as the test lists them.
         resource_names.extend(
             array(value, "jsonPayloads")

@@ -1,6 +1,8 @@
 //! The schema of a document at a path, shared by completion and hover: the bundled schema for its
 //! apiVersion and kind, with a constraint's parameters taken from its template.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::Analysis;
@@ -10,6 +12,7 @@ use crate::schema::{self, SchemaNode};
 /// Runs `work` with the schema nodes that describe `path` in a document of this kind.
 pub(super) fn with_schema_at<T>(
     analysis: &Analysis,
+    file: &Path,
     info: &DocumentInfo,
     path: &[&str],
     work: impl FnOnce(&[SchemaNode<'_>]) -> T,
@@ -19,7 +22,7 @@ pub(super) fn with_schema_at<T>(
     let root = registry.root(entry)?;
     if info.kind == DocumentKind::Constraint {
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = super::diagnostics::constraint_parameters_schema(analysis, &info.kind_name)
+        if let Some(parameters) = super::diagnostics::constraint_parameters_schema(analysis, file, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;

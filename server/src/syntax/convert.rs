@@ -292,7 +292,9 @@ impl Converter<'_> {
                 continue;
             };
             let key_range = range_of(key_node);
-            let key = self.key_text(key_node);
+            // A collection as a key is reported once (`yaml/complex-key`) and its entry left out: no
+            // reader of Kubernetes YAML builds such a mapping.
+            let Some(key) = self.key_text(key_node) else { continue };
             if key == "<<" && is_plain(key_node) {
                 if let Some(value_node) = value_node {
                     let mut scratch = pointer.clone();
@@ -352,7 +354,7 @@ impl Converter<'_> {
             else {
                 continue;
             };
-            let key = self.key_text(key_node);
+            let Some(key) = self.key_text(key_node) else { continue };
             let mut pointer = String::new();
             push_pointer_segment(&mut pointer, &key);
             let value = match value_node {
@@ -387,8 +389,9 @@ impl Converter<'_> {
                 "flow_pair" => {
                     self.record(pointer, None, range_of(child));
                     let mut single = Map::new();
-                    if let Some(key_node) = child.child_by_field_name("key") {
-                        let key = self.key_text(key_node);
+                    if let Some(key_node) = child.child_by_field_name("key")
+                        && let Some(key) = self.key_text(key_node)
+                    {
                         push_pointer_segment(pointer, &key);
                         let value = match child.child_by_field_name("value") {
                             Some(value_node) => {
@@ -411,10 +414,11 @@ impl Converter<'_> {
         Value::Array(items)
     }
 
-    /// The string form of a mapping key (JSON keys are strings).
-    fn key_text(&mut self, key_node: Node) -> String {
+    /// The string form of a mapping key (JSON keys are strings); `None` for a collection, which is
+    /// reported here.
+    fn key_text(&mut self, key_node: Node) -> Option<String> {
         let mut scratch = String::new();
-        match self.node_value(key_node, &mut scratch, None, MAX_DEPTH) {
+        Some(match self.node_value(key_node, &mut scratch, None, MAX_DEPTH) {
             Value::String(text) => text,
             Value::Null => {
                 if self.slice(key_node).trim().is_empty() {
@@ -427,9 +431,9 @@ impl Converter<'_> {
             Value::Number(number) => number.to_string(),
             _ => {
                 self.error("yaml/complex-key", range_of(key_node), "a mapping key must be a scalar in Kubernetes YAML");
-                self.slice(key_node).to_string()
+                return None;
             }
-        }
+        })
     }
 
     fn slice(&self, node: Node) -> &str {
