@@ -766,3 +766,89 @@ fn a_collection_key_is_one_error_not_also_an_unknown_field() {
         "#,
     );
 }
+
+#[test]
+fn chainsaw_tests_and_the_partial_objects_they_assert_are_recognised() {
+    check(
+        r#"
+#- /e2e/.chainsaw-test/chainsaw-test.yaml
+apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-labels
+spec:
+  steps:
+    - try:
+        - apply:
+            file: policy.yaml
+        - assert:
+            file: policy-ready.yaml
+#- /e2e/.chainsaw-test/policy-ready.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-labels
+status:
+  ready: true
+#- /e2e/.chainsaw-test/conditions.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: require-labels
+status:
+  conditionStatus:
+    (conditions[?type == 'WebhookConfigured']):
+      - status: "True"
+#- /e2e/.chainsaw-test/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+#^^^ error[schema/required]: missing required field `spec`
+metadata:
+  name: require-labels
+"#,
+    );
+}
+
+#[test]
+fn the_test_format_kyverno_no_longer_reads_is_one_clear_error() {
+    check(
+        r#"
+#- /old/kyverno-test.yaml
+name: require-labels
+#^^^ error[test/legacy-format]: `kyverno test` refuses this test: it has no apiVersion and kind (the format before Kyverno 1.11); add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Test`, and move `name` to `metadata.name`
+policies: [policy.yaml]
+resources: [pod.yaml]
+results: []
+#- /old/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-labels
+spec:
+  rules: []
+#- /old/pod.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers: [{name: web, image: nginx}]
+#- /new/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-labels
+policies: [../old/policy.yaml]
+resources: [../old/pod.yaml]
+variables: values.yaml
+#          ^^^^^^^^^^^ error[test/legacy-format]: `kyverno test` refuses this file: it has no apiVersion and kind (the format before Kyverno 1.11); add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Values` to it
+results: []
+#- /new/values.yaml
+policies:
+  - name: require-labels
+    resources:
+      - name: web
+        values: {}
+"#,
+    );
+}

@@ -4,27 +4,42 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::{Analysis, FileData, references};
+use super::{Analysis, FileData, file_roles, references};
 use crate::base::{Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, Reader, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
 
 pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData) -> Vec<Diagnostic> {
+    if let Some(range) = file_roles::helm_template(analysis, path, file.source.segments()) {
+        let message = "a Helm chart template: its YAML exists only after rendering, so it is not checked here; \
+                       lint the rendered output with `helm template CHART | policy-lsp lint -`";
+        return vec![Diagnostic::new("yaml/helm-template", Severity::Info, range, message)];
+    }
     let mut diagnostics = Vec::new();
     for (index, segment) in file.source.segments().iter().enumerate() {
         let info = &file.documents[index];
-        // Tests, suites and constraints are checked against other files, so nothing about them is cached.
-        let depends_on_other_files =
-            matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
+        if let Some(problem) = file_roles::legacy_test_problem(path, &segment.parsed.value) {
+            // On the old `name` key when there is one, else on the document's first key.
+            let first_key =
+                segment.parsed.source_map.iter().filter_map(|(_, span)| span.key).min_by_key(|key| key.start);
+            let key = segment.parsed.source_map.get("/name").and_then(|span| span.key).or(first_key);
+            let range = key.unwrap_or_else(|| TextRange::empty(0)).shifted(segment.start);
+            diagnostics.push(Diagnostic::error("test/legacy-format", range, problem));
+        }
+        let partial = file_roles::chainsaw_partial(analysis, path, &segment.parsed.value);
+        // Tests, suites and constraints are checked against other files, and so is whether a Chainsaw
+        // test names a document as an assertion: nothing about them is cached.
+        let depends_on_other_files = partial
+            || matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
         if depends_on_other_files {
-            document_diagnostics(analysis, path, segment, info, &mut diagnostics);
+            document_diagnostics(analysis, path, segment, info, partial, &mut diagnostics);
             references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
             continue;
         }
         let local = file.local_diagnostics(index, || {
             let mut found = Vec::new();
-            document_diagnostics(analysis, path, segment, info, &mut found);
+            document_diagnostics(analysis, path, segment, info, false, &mut found);
             found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
         });
         diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
@@ -39,6 +54,7 @@ fn document_diagnostics(
     path: &Path,
     segment: &Segment,
     info: &DocumentInfo,
+    partial: bool,
     out: &mut Vec<Diagnostic>,
 ) {
     for error in &segment.parsed.errors {
@@ -55,7 +71,7 @@ fn document_diagnostics(
         }
         out.push(diagnostic);
     }
-    schema_diagnostics(analysis, path, segment, info, out);
+    schema_diagnostics(analysis, path, segment, info, partial, out);
     super::cel::cel_diagnostics(segment, out);
     super::jmespath::jmespath_diagnostics(segment, info, out);
     super::embedded::embedded_diagnostics(segment, info, out);
@@ -79,10 +95,12 @@ fn schema_diagnostics(
     path: &Path,
     segment: &Segment,
     info: &DocumentInfo,
+    partial: bool,
     out: &mut Vec<Diagnostic>,
 ) {
     let parsed = &segment.parsed;
-    if info.kind == DocumentKind::Other {
+    // No schema is bundled for Chainsaw's own kinds, and Chainsaw checks them itself.
+    if matches!(info.kind, DocumentKind::Other | DocumentKind::Chainsaw) {
         return;
     }
     let registry = schema::registry();
@@ -130,8 +148,13 @@ fn schema_diagnostics(
     };
     let has_syntax_errors = !parsed.errors.is_empty();
     for error in errors {
-        // A half-typed document is missing fields only because the parser dropped them.
-        if has_syntax_errors && error.code == "schema/required" {
+        // A half-typed document is missing fields only because the parser dropped them, and a Chainsaw
+        // assertion names only the fields it compares.
+        if (has_syntax_errors || partial) && error.code == "schema/required" {
+            continue;
+        }
+        // Chainsaw's expression keys (`(conditions[?type == 'Ready'])`, `~.(containers)`) are no fields.
+        if partial && error.pointer.split('/').any(|segment| segment.starts_with(['(', '~'])) {
             continue;
         }
         let missing = (error.code == "schema/required").then(|| (error.pointer.clone(), error.suggestion.clone()));

@@ -65,6 +65,12 @@ pub const LINTS: &[LintDoc] = &[
         example: "a: 1\n...\nb: 2",
     },
     LintDoc {
+        code: "yaml/helm-template",
+        summary: "A Helm chart template: a file under a chart's `templates/`, or with Go template directives where YAML expects syntax.",
+        why: "Its YAML exists only after `helm template`; checked as it stands it would show errors that are not there. Lint the rendered output instead: `helm template CHART | policy-lsp lint -`.",
+        example: "{{- if .Values.policies.requireLabels.enabled }}\napiVersion: kyverno.io/v1\nkind: ClusterPolicy",
+    },
+    LintDoc {
         code: "schema/unknown-field",
         summary: "A key that the kind's schema does not define.",
         why: "The API server prunes unknown fields and the Kyverno CLI rejects them: a misspelt key silently does nothing.",
@@ -159,6 +165,12 @@ pub const LINTS: &[LintDoc] = &[
         summary: "A test references a URL.",
         why: "policy-lsp works offline and does not fetch it, so the test cannot run here.",
         example: "policies:\n  - https://example.com/policy.yaml",
+    },
+    LintDoc {
+        code: "test/legacy-format",
+        summary: "A Kyverno test, values or user info file in the format before Kyverno 1.11 (no apiVersion and kind, or a top-level `name`).",
+        why: "Current `kyverno test` stops on it with \"uses a deprecated schema — please migrate to the latest format\".",
+        example: "name: require-labels   # no apiVersion, no kind\npolicies: [policy.yaml]\nresources: [resources.yaml]",
     },
     LintDoc {
         code: "test/unknown-policy",

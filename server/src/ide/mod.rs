@@ -10,6 +10,7 @@ mod context_nav;
 mod diagnostics;
 mod embedded;
 mod embedded_code;
+mod file_roles;
 mod folding;
 mod hover;
 pub mod inline_tests;

@@ -153,8 +153,26 @@ impl Checker<'_> {
         for (index, _) in array(value, "jsonPayloads").iter().enumerate() {
             self.check_path(&format!("/jsonPayloads/{index}"), false, out);
         }
-        for key in ["variables", "userinfo", "context", "jsonPayload"] {
+        for key in ["context", "jsonPayload"] {
             self.check_path(&format!("/{key}"), false, out);
+        }
+        // Values and user infos in the format before Kyverno 1.11 stop `kyverno test`
+        // (`cmd/cli/kubectl-kyverno/deprecations/check.go`, `CheckValues` and `CheckUserInfo`).
+        for (key, kind) in [("variables", "Values"), ("userinfo", "UserInfo")] {
+            let pointer = format!("/{key}");
+            let Some(documents) = self.check_path(&pointer, false, out) else { continue };
+            let legacy = documents.first().is_some_and(|document| {
+                ["apiVersion", "kind"]
+                    .iter()
+                    .any(|field| document.value.get(*field).and_then(Value::as_str).is_none_or(str::is_empty))
+            });
+            if legacy {
+                let message = format!(
+                    "`kyverno test` refuses this file: it has no apiVersion and kind (the format before Kyverno 1.11); \
+                     add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: {kind}` to it"
+                );
+                out.push(self.diagnostic("test/legacy-format", Severity::Error, &pointer, message));
+            }
         }
         // A test embedded beside its policy leaves out `policies` / `resources`: its own file fills them in.
         let embedded_policies = value.get("policies").is_none();
