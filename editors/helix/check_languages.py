@@ -12,21 +12,10 @@ import subprocess
 import sys
 import tomllib
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from checks import check, finish  # noqa: E402 - the shared reporting of editors/
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-results = {"passed": 0, "failed": 0}
-
-
-def check(name, function):
-    try:
-        function()
-    except AssertionError as error:
-        results["failed"] += 1
-        print(f"FAIL {name}: {error}")
-    else:
-        results["passed"] += 1
-        print(f"PASS {name}")
-
-
 def send(process, message):
     body = json.dumps(message).encode()
     process.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
@@ -99,8 +88,7 @@ def main():
 
     check("helix: languages.toml has the keys Helix reads", structure)
     check("helix: the configured command starts the server and it pushes diagnostics", server_runs)
-    print(f"helix checks done with {results['passed']} passed, {results['failed']} failed")
-    return 1 if results["failed"] else 0
+    return finish("helix")
 
 
 if __name__ == "__main__":

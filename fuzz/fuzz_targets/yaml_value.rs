@@ -64,7 +64,7 @@ fuzz_target!(|data: &[u8]| {
     host.set_file(path.clone(), text);
     let analysis = host.snapshot();
     for diagnostic in analysis.diagnostics(&path) {
-        assert_inside(text, diagnostic.range, diagnostic.code);
+        assert_inside(text, diagnostic.range, diagnostic.code.as_str());
     }
     for symbol in analysis.document_symbols(&path) {
         assert_inside(text, symbol.range, "symbol");

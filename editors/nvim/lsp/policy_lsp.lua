@@ -1,5 +1,22 @@
--- nvim-lspconfig-style entry for policy-lsp: put editors/nvim on 'runtimepath' (or copy this file to
--- ~/.config/nvim/lsp/policy_lsp.lua) and call vim.lsp.enable('policy_lsp'). Needs Neovim 0.11+.
+---@brief
+---
+--- https://github.com/policy-lsp/policy-lsp
+---
+--- Language server for Kyverno and OPA Gatekeeper admission policies: schema diagnostics, completion, hover,
+--- navigation between policies, tests and resources, and the policies' own tests run as you type.
+---
+--- Install it with Mason (`:MasonInstall policy-lsp`), or with pip, which needs no Rust toolchain:
+--- ```sh
+--- pip install policy-lsp
+--- ```
+---
+--- The server attaches to YAML buffers that hold a Kyverno or Gatekeeper policy or a policy test (by their
+--- `apiVersion`), and to YAML next to a `kyverno-test.yaml` or gator `suite.yaml`; other YAML is left alone.
+--- Settings (the keys of `.policy-lsp.yaml`) go in `settings = { ['policy-lsp'] = { ... } }`.
+---
+--- This file is the nvim-lspconfig entry, ready to propose upstream as lsp/policy_lsp.lua. Without
+--- nvim-lspconfig, put editors/nvim on 'runtimepath' (or copy this file to ~/.config/nvim/lsp/) and call
+--- `vim.lsp.enable('policy_lsp')`. Needs Neovim 0.11+.
 
 -- API groups of the documents the server understands: Kyverno, its CLI tests, Gatekeeper and gator.
 local api_groups = {
@@ -40,6 +57,7 @@ local function is_policy_buffer(bufnr)
   return false
 end
 
+---@type vim.lsp.Config
 return {
   cmd = { 'policy-lsp', 'serve' },
   filetypes = { 'yaml' },

@@ -10,10 +10,14 @@ export const SERVER_BINARY = "policy-lsp";
 /** The command the server registers for running tests through `workspace/executeCommand`. */
 export const RUN_TESTS_COMMAND = "policy-lsp.runTests";
 
+/** Where the platform-specific .vsix carries the server, relative to the extension's folder. */
+export const BUNDLED_SERVER_DIRECTORY = "server";
+
 /** What to tell people who have no server yet. */
 export const INSTALL_HINT =
-  "Install it with `cargo install --path server` in a checkout of the policy-lsp repository " +
-  "(this puts `policy-lsp` in ~/.cargo/bin), or set `policyLsp.server.path` to the binary.";
+  "Install the extension for your platform (its .vsix carries the server), or `pip install policy-lsp`, or " +
+  "`cargo install --path server` in a checkout of the policy-lsp repository (this puts `policy-lsp` in " +
+  "~/.cargo/bin), or set `policyLsp.server.path` to the binary.";
 
 /** The extension's settings, read from the `policyLsp` section. */
 export interface Settings {
@@ -46,9 +50,12 @@ export function initializationOptions(settings: Settings): Record<string, unknow
   return { diagnosticMode: settings.diagnosticMode, ...settings.serverSettings };
 }
 
+/** Where the server was found: the `policyLsp.server.path` setting, the copy inside the .vsix, or PATH. */
+export type ServerSource = "setting" | "bundled" | "PATH";
+
 /** How the server is started, or why it cannot be. */
 export type ServerResolution =
-  | { ok: true; command: string; args: string[]; source: "setting" | "PATH" }
+  | { ok: true; command: string; args: string[]; source: ServerSource }
   | { ok: false; message: string };
 
 export interface ResolveEnvironment {
@@ -58,10 +65,22 @@ export interface ResolveEnvironment {
   /** The first workspace folder, against which a relative `server.path` is read. */
   workspaceFolder?: string;
   homeDirectory?: string;
+  /** The extension's own folder, where a platform-specific .vsix keeps the server (`server/policy-lsp`). */
+  extensionDirectory?: string;
   isExecutable?: (file: string) => boolean;
 }
 
-/** Finds the server: the `server.path` setting first, else `policy-lsp` on PATH. */
+/** The path of the server inside an extension folder, for a platform. */
+export function bundledServerPath(extensionDirectory: string, platform: NodeJS.Platform): string {
+  const name = platform === "win32" ? `${SERVER_BINARY}.exe` : SERVER_BINARY;
+  return path.join(extensionDirectory, BUNDLED_SERVER_DIRECTORY, name);
+}
+
+/**
+ * Finds the server: the `server.path` setting first (a deliberate choice wins), then the copy a
+ * platform-specific .vsix carries (it matches the extension's version), then `policy-lsp` on PATH (the
+ * universal .vsix has no copy).
+ */
 export function resolveServer(settings: Settings, environment: ResolveEnvironment): ServerResolution {
   const isExecutable = environment.isExecutable ?? isExecutableFile;
   const args = ["serve", ...settings.extraArgs];
@@ -74,6 +93,12 @@ export function resolveServer(settings: Settings, environment: ResolveEnvironmen
       ok: false,
       message: `policyLsp.server.path is set to "${settings.serverPath}", but there is no executable file at ${configured}. ${INSTALL_HINT}`,
     };
+  }
+  if (environment.extensionDirectory !== undefined) {
+    const bundled = bundledServerPath(environment.extensionDirectory, environment.platform);
+    if (isExecutable(bundled)) {
+      return { ok: true, command: bundled, args, source: "bundled" };
+    }
   }
   const names = environment.platform === "win32" ? [`${SERVER_BINARY}.exe`, SERVER_BINARY] : [SERVER_BINARY];
   const delimiter = environment.platform === "win32" ? ";" : ":";
@@ -88,7 +113,31 @@ export function resolveServer(settings: Settings, environment: ResolveEnvironmen
       }
     }
   }
-  return { ok: false, message: `The policy-lsp server was not found on PATH. ${INSTALL_HINT}` };
+  return {
+    ok: false,
+    message: `The policy-lsp server was not found: this .vsix carries none for ${environment.platform}, and there is none on PATH. ${INSTALL_HINT}`,
+  };
+}
+
+/** How the output channel names where the server came from. */
+export function describeSource(source: ServerSource): string {
+  switch (source) {
+    case "setting":
+      return "the policyLsp.server.path setting";
+    case "bundled":
+      return "the copy bundled with the extension";
+    case "PATH":
+      return "PATH";
+  }
+}
+
+/** The line the output channel shows once the server answered `initialize`: which binary, which version. */
+export function startedLine(
+  resolution: { command: string; source: ServerSource },
+  serverInfo: { name: string; version?: string } | undefined,
+): string {
+  const name = serverInfo === undefined ? "the server" : `${serverInfo.name} ${serverInfo.version ?? "(no version given)"}`;
+  return `Using ${name} from ${describeSource(resolution.source)}: ${resolution.command}`;
 }
 
 function expandPath(configured: string, environment: ResolveEnvironment): string {

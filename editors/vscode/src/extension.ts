@@ -14,11 +14,13 @@ import {
 import {
   DOCUMENT_SELECTOR,
   TEST_FILE_NAMES,
+  describeSource,
   initializationOptions,
   planTestRun,
   readSettings,
   resolveServer,
   shouldStartFor,
+  startedLine,
   summarizeTestReport,
   summaryText,
 } from "./core";
@@ -28,8 +30,10 @@ let serverCommand: string | undefined;
 let output: vscode.OutputChannel;
 let testOutput: vscode.OutputChannel;
 let status: vscode.StatusBarItem;
+let extensionDirectory: string | undefined;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  extensionDirectory = context.extensionPath;
   output = vscode.window.createOutputChannel("Policy LSP");
   testOutput = vscode.window.createOutputChannel("Policy LSP Tests");
   status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 0);
@@ -94,6 +98,7 @@ async function start(): Promise<void> {
     pathVariable: process.env.PATH,
     platform: process.platform,
     workspaceFolder: vscode.workspace.workspaceFolders?.[0]?.uri.fsPath,
+    extensionDirectory,
   });
   if (!resolution.ok) {
     serverCommand = undefined;
@@ -107,7 +112,9 @@ async function start(): Promise<void> {
     return;
   }
   serverCommand = resolution.command;
-  output.appendLine(`Starting ${resolution.command} ${resolution.args.join(" ")} (found through ${resolution.source})`);
+  output.appendLine(
+    `Starting ${resolution.command} ${resolution.args.join(" ")} (found through ${describeSource(resolution.source)})`,
+  );
   const serverOptions: ServerOptions = {
     run: { command: resolution.command, args: resolution.args, transport: TransportKind.stdio },
     debug: { command: resolution.command, args: resolution.args, transport: TransportKind.stdio },
@@ -132,6 +139,7 @@ async function start(): Promise<void> {
   setStatus("starting");
   try {
     await created.start();
+    output.appendLine(startedLine(resolution, created.initializeResult?.serverInfo));
   } catch (error) {
     client = undefined;
     setStatus("stopped");

@@ -121,7 +121,7 @@ test("without a setting the server is looked up on PATH, and its absence says wh
   const empty = fs.mkdtempSync(path.join(os.tmpdir(), "policy-lsp-empty-"));
   const resolution = core.resolveServer(defaultSettings(), { pathVariable: empty, platform: "linux" });
   assert.equal(resolution.ok, false);
-  assert.match(resolution.message, /not found on PATH/);
+  assert.match(resolution.message, /there is none on PATH/);
   assert.match(resolution.message, /cargo install --path server/);
   const windows = core.resolveServer(defaultSettings(), {
     pathVariable: "C:\\a;C:\\tools",
@@ -130,6 +130,74 @@ test("without a setting the server is looked up on PATH, and its absence says wh
   });
   assert.equal(windows.ok, true);
   assert.equal(windows.source, "PATH");
+});
+
+test("the bundled server comes after the setting and before PATH", () => {
+  const executables = new Set(["/ext/server/policy-lsp", "/usr/bin/policy-lsp", "/opt/policy-lsp", "C:\\ext\\server\\policy-lsp.exe"]);
+  const environment = {
+    pathVariable: "/usr/bin",
+    platform: "linux",
+    extensionDirectory: "/ext",
+    isExecutable: (file) => executables.has(file),
+  };
+  const settings = (serverPath) => core.readSettings((key) => (key === "server.path" ? serverPath : undefined));
+  assert.deepEqual(core.resolveServer(settings("/opt/policy-lsp"), environment), {
+    ok: true,
+    command: "/opt/policy-lsp",
+    args: ["serve"],
+    source: "setting",
+  });
+  assert.deepEqual(core.resolveServer(settings(""), environment), {
+    ok: true,
+    command: "/ext/server/policy-lsp",
+    args: ["serve"],
+    source: "bundled",
+  });
+  // A universal package has no server directory: PATH is next.
+  assert.deepEqual(core.resolveServer(settings(""), { ...environment, extensionDirectory: "/universal" }), {
+    ok: true,
+    command: "/usr/bin/policy-lsp",
+    args: ["serve"],
+    source: "PATH",
+  });
+  // A setting that points nowhere is an error, not a reason to fall back silently to another binary.
+  assert.equal(core.resolveServer(settings("/missing"), environment).ok, false);
+  assert.equal(core.bundledServerPath("/ext", "win32"), path.join("/ext", "server", "policy-lsp.exe"));
+  assert.equal(
+    core.startedLine({ command: "/ext/server/policy-lsp", source: "bundled" }, { name: "policy-lsp", version: "1.2.3" }),
+    "Using policy-lsp 1.2.3 from the copy bundled with the extension: /ext/server/policy-lsp",
+  );
+  assert.equal(
+    core.startedLine({ command: "/usr/bin/policy-lsp", source: "PATH" }, undefined),
+    "Using the server from PATH: /usr/bin/policy-lsp",
+  );
+});
+
+test("executable headers name their platform, and a package refuses a server for another one", async () => {
+  const { executablePlatform, mismatch, RUST_TARGETS } = await import("../scripts/platforms.mjs");
+  const header = (bytes) => {
+    const buffer = new Uint8Array(128);
+    for (const [offset, values] of bytes) {
+      buffer.set(values, offset);
+    }
+    return buffer;
+  };
+  const elfArm = header([[0, [0x7f, 0x45, 0x4c, 0x46]], [18, [0xb7, 0x00]]]);
+  const machoX64 = header([[0, [0xcf, 0xfa, 0xed, 0xfe]], [4, [0x07, 0x00, 0x00, 0x01]]]);
+  const peX64 = header([[0, [0x4d, 0x5a]], [0x3c, [0x40, 0, 0, 0]], [0x40, [0x50, 0x45, 0, 0, 0x64, 0x86]]]);
+  assert.deepEqual(executablePlatform(elfArm), { os: "linux", arch: "arm64" });
+  assert.deepEqual(executablePlatform(machoX64), { os: "darwin", arch: "x64" });
+  assert.deepEqual(executablePlatform(peX64), { os: "win32", arch: "x64" });
+  assert.equal(executablePlatform(Buffer.from("#!/bin/sh\necho policy-lsp\n".padEnd(100))), undefined);
+  assert.equal(mismatch("linux-arm64", elfArm), undefined);
+  assert.equal(mismatch("alpine-arm64", elfArm), undefined);
+  assert.equal(mismatch("linux-x64", elfArm), "it is a linux-arm64 executable, not linux-x64");
+  assert.equal(mismatch("win32-x64", machoX64), "it is a darwin-x64 executable, not win32-x64");
+  // The real server is an executable for the machine it was built on.
+  const real = fs.readFileSync(serverBinary);
+  const found = executablePlatform(real);
+  assert.deepEqual(found, { os: process.platform, arch: process.arch });
+  assert.ok(`${process.platform}-${process.arch}` in RUST_TARGETS);
 });
 
 test("only YAML that looks like a policy or a policy test starts the server", () => {

@@ -58,8 +58,12 @@ async function waitFor(what, condition, timeout = 10000) {
   }
 }
 
-/** A workspace with the fixture policy open in the active editor, and policy-lsp on a PATH of its own. */
-function setUp(t, { text, settings = {} } = {}) {
+/**
+ * A workspace with the fixture policy open in the active editor, and policy-lsp on a PATH of its own; with
+ * `bundled`, the server is in the extension's folder instead (as a platform-specific .vsix has it) and the
+ * PATH holds none.
+ */
+function setUp(t, { text, settings = {}, bundled = false } = {}) {
   assert.ok(serverBinary, "set POLICY_LSP_SERVER to the policy-lsp binary (editors/test.sh does)");
   const workspace = fs.mkdtempSync(path.join(os.tmpdir(), "policy-lsp-vscode-"));
   const file = path.join(workspace, "require-team.yaml");
@@ -67,13 +71,16 @@ function setUp(t, { text, settings = {} } = {}) {
   fs.writeFileSync(file, content);
   const bin = path.join(workspace, ".bin");
   fs.mkdirSync(bin);
-  fs.symlinkSync(path.resolve(serverBinary), path.join(bin, "policy-lsp"));
+  const extensionPath = path.join(workspace, ".extension");
+  fs.mkdirSync(path.join(extensionPath, "server"), { recursive: true });
+  fs.symlinkSync(path.resolve(serverBinary), path.join(bundled ? path.join(extensionPath, "server") : bin, "policy-lsp"));
   const savedPath = process.env.PATH;
-  process.env.PATH = `${bin}${path.delimiter}${savedPath}`;
+  // Node's own directory stays on PATH (the language client spawns nothing through it, but tools may).
+  process.env.PATH = bundled ? path.dirname(process.execPath) : `${bin}${path.delimiter}${savedPath}`;
   const document = textDocument(file, "yaml", content);
   const stub = createVscode({ workspaceFolder: workspace, documents: [document], settings });
   const extension = loadExtension(stub.vscode);
-  const context = { subscriptions: [] };
+  const context = { subscriptions: [], extensionPath };
   t.after(async () => {
     await extension.deactivate();
     context.subscriptions.forEach((item) => item.dispose());
@@ -85,7 +92,7 @@ function setUp(t, { text, settings = {} } = {}) {
       t.diagnostic(`vscode API the stub does not model (answered inertly): ${[...stub.missing].sort().join(", ")}`);
     }
   });
-  return { ...stub, extension, context, document, file, bin };
+  return { ...stub, extension, context, document, file, bin, extensionPath };
 }
 
 function diagnosticsByCollection(recorded, uri) {
@@ -133,6 +140,18 @@ test("the extension starts the real server and VS Code receives each diagnostic 
   assert.equal(symbols[0].name, "ClusterPolicy require-team");
 });
 
+test("with nothing on PATH the extension runs the server it carries, and names it and its version", async (t) => {
+  const { recorded, extension, context, document, extensionPath } = setUp(t, { bundled: true });
+  await extension.activate(context);
+  const bundled = path.join(extensionPath, "server", "policy-lsp");
+  const output = recorded.outputs.get("Policy LSP");
+  await waitFor("the server to answer initialize", () => output.lines.some((line) => line.startsWith("Using ")));
+  assert.ok(output.lines.includes(`Starting ${bundled} serve (found through the copy bundled with the extension)`), output.lines.join("\n"));
+  const version = fs.readFileSync(path.join(here, "..", "..", "..", "server", "Cargo.toml"), "utf8").match(/^version = "(.+)"$/m)[1];
+  assert.ok(output.lines.includes(`Using policy-lsp ${version} from the copy bundled with the extension: ${bundled}`), output.lines.join("\n"));
+  await waitFor("diagnostics from the bundled server", () => diagnosticsByCollection(recorded, document.uri).length > 0);
+});
+
 test("the commands run tests, restart the server and show the output", async (t) => {
   const { vscode, recorded, extension, context, file, bin, document } = setUp(t);
   recorded.documentUri = document.uri.toString();
@@ -176,6 +195,7 @@ test("without a server the extension says what to install", async (t) => {
   await extension.activate(context);
   const errors = recorded.messages.filter((message) => message.kind === "error");
   assert.equal(errors.length, 1);
+  assert.match(errors[0].text, /pip install policy-lsp/);
   assert.match(errors[0].text, /cargo install --path server/);
   assert.deepEqual(errors[0].items, ["Open Settings"]);
   assert.equal(recorded.statusItems[0].text, "$(warning) Policy LSP");

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::TextRange;
+use super::{Code, TextRange};
 
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
 pub enum Severity {
@@ -42,8 +42,8 @@ pub struct Fix {
 
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Diagnostic {
-    /// A stable identifier such as `schema/unknown-field`, documented in `ide::lints`.
-    pub code: &'static str,
+    /// A stable identifier such as `schema/unknown-field`, documented with the code itself.
+    pub code: Code,
     pub severity: Severity,
     pub range: TextRange,
     pub message: String,
@@ -53,16 +53,17 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn new(code: &'static str, severity: Severity, range: TextRange, message: impl Into<String>) -> Diagnostic {
+    /// A diagnostic at the code's default severity.
+    pub fn new(code: Code, range: TextRange, message: impl Into<String>) -> Diagnostic {
+        let severity = code.default_severity();
         Diagnostic { code, severity, range, message: message.into(), related: Vec::new(), fix: None }
     }
 
-    pub fn error(code: &'static str, range: TextRange, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(code, Severity::Error, range, message)
-    }
-
-    pub fn warning(code: &'static str, range: TextRange, message: impl Into<String>) -> Diagnostic {
-        Diagnostic::new(code, Severity::Warning, range, message)
+    /// The same diagnostic at another severity, where the context decides (a schema violation in a test
+    /// fixture is a warning).
+    pub fn with_severity(mut self, severity: Severity) -> Diagnostic {
+        self.severity = severity;
+        self
     }
 
     pub fn with_fix(mut self, fix: Fix) -> Diagnostic {

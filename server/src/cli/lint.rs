@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::disk::{DiskFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
-use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
+use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, TextRange};
 use crate::ide::{Analysis, AnalysisHost};
 use crate::report::lint::{LintSummary, render_github, render_json, render_sarif, render_text};
 use crate::report::{FileReport, LocatedDiagnostic};
@@ -142,19 +142,25 @@ pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
         })
         .collect();
     for (path, message) in unreadable {
-        reports.push(FileReport {
-            path: path.display().to_string(),
-            lines: Vec::new(),
-            diagnostics: vec![LocatedDiagnostic {
+        // The settings govern this code like any other: a repository may disable `file` or re-grade it.
+        let diagnostic = Diagnostic::new(Code::FileUnreadable, TextRange::empty(0), message);
+        let diagnostics = match analysis.config_for(&analysis_key(&path)) {
+            Some(config) => config.apply(vec![diagnostic]),
+            None => vec![diagnostic],
+        };
+        let diagnostics = diagnostics
+            .into_iter()
+            .map(|diagnostic| LocatedDiagnostic {
                 line: 1,
                 column: 1,
                 end_line: 1,
                 end_column: 1,
-                severity: Severity::Error,
-                code: "file/unreadable",
-                message,
-            }],
-        });
+                severity: diagnostic.severity,
+                code: diagnostic.code,
+                message: diagnostic.message,
+            })
+            .collect();
+        reports.push(FileReport { path: path.display().to_string(), lines: Vec::new(), diagnostics });
     }
     reports.sort_by(|left, right| left.path.cmp(&right.path));
     Linted { reports, host, analysis }

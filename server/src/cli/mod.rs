@@ -62,8 +62,13 @@ enum Command {
         /// the run read.
         #[arg(long)]
         timings: bool,
+        /// As kyverno's `--registry`: imageRegistry context entries are looked up in registries, so
+        /// results that read one without data in the test's context file are reported unsupported.
+        #[arg(long)]
+        registry: bool,
     },
-    /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`.
+    /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
+    /// (`policy-lsp explain schema`).
     Explain { code: String },
 }
 
@@ -128,22 +133,22 @@ pub fn main() -> ExitCode {
         Command::Lint { paths, output, deny_warnings, require_files } => {
             lint::run(lint::LintOptions { paths, output, deny_warnings, require_files })
         }
-        Command::Test { paths, output, file_name, detailed_results, fail_only, timings } => {
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings })
+        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
+            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
         }
         Command::Explain { code } => explain(&code),
     };
     status.into()
 }
 
-fn explain(code: &str) -> ExitStatus {
-    match crate::ide::lints::lint_doc(code) {
-        Some(doc) => {
-            println!("{}: {}\n\nWhy: {}\n\nExample:\n{}", doc.code, doc.summary, doc.why, doc.example);
+fn explain(query: &str) -> ExitStatus {
+    match crate::ide::explain::explain(query) {
+        Ok(text) => {
+            print!("{text}");
             ExitStatus::Success
         }
-        None => {
-            eprintln!("error: unknown code `{code}`; codes look like `schema/unknown-field`");
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitStatus::UsageError
         }
     }

@@ -4,7 +4,7 @@
 
 use super::completion::{CompletionItem, CompletionKind};
 use super::hover::HoverResult;
-use crate::base::{Diagnostic, TextRange};
+use crate::base::{Code, Diagnostic, TextRange};
 use serde_json::Value;
 
 use crate::engine::cel::catalog::Call;
@@ -31,7 +31,7 @@ pub(super) fn cel_diagnostics(segment: &Segment, out: &mut Vec<Diagnostic>) {
         let start = embedded.to_source(byte_at(finding.offset));
         let end = embedded.to_source(byte_at(finding.offset + finding.length)).max(start + 1);
         let range = TextRange::new(start + segment.start, end.min(span.value.end.max(start + 1)) + segment.start);
-        out.push(Diagnostic::error("cel/compile", range, finding.message));
+        out.push(Diagnostic::new(Code::CelCompile, range, finding.message));
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::schema_lookup::{enum_values, is_type, with_schema_at};
 use super::{Analysis, TextEdit};
-use crate::base::{Diagnostic, Fix, TextRange};
+use crate::base::{Code, Diagnostic, Fix, TextRange};
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema;
 use crate::syntax::Segment;
@@ -232,7 +232,7 @@ fn move_failure_action(analysis: &Analysis, path: &Path, segment: &Segment, rang
     }
     edits.sort_by_key(|edit| edit.range.start);
     let diagnostic = analysis.diagnostics(path).into_iter().find(|diagnostic| {
-        diagnostic.code == "schema/deprecated"
+        diagnostic.code == Code::SchemaDeprecated
             && deprecated_spans
                 .iter()
                 .any(|(_, span)| span.key.is_some_and(|key| key.shifted(segment.start) == diagnostic.range))

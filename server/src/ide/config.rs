@@ -8,8 +8,7 @@ use std::path::{Path, PathBuf};
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::Value;
 
-use super::lints::LINTS;
-use crate::base::{Diagnostic, Severity, TextRange};
+use crate::base::{Code, Diagnostic, Group, Reported, Severity, TextRange};
 use crate::syntax::ParsedDocument;
 
 /// The file name looked up at the workspace root (the enclosing git repository for the CLI).
@@ -117,13 +116,27 @@ impl Config {
 }
 
 /// Whether a pattern (`schema/deprecated`, `schema/*`, `schema`) covers a code.
-fn code_matches(pattern: &str, code: &str) -> bool {
-    let group = pattern.strip_suffix("/*").unwrap_or(pattern);
-    pattern == code || (!group.contains('/') && code.split('/').next() == Some(group))
+fn code_matches(pattern: &str, code: Code) -> bool {
+    pattern == code.as_str() || group_pattern(pattern) == Some(code.group())
 }
 
-/// Diagnostic groups: the part of every code before its `/`.
-const GROUPS: &[&str] = &["yaml", "schema", "test", "rego", "cel", "config", "file", "gatekeeper"];
+/// What to say about a pattern that names no code and no group.
+fn unknown_code_message(pattern: &str) -> String {
+    if let Some(suggestion) = crate::schema::closest(pattern, Code::names_and_groups()) {
+        return format!("`{pattern}` is not a diagnostic code; did you mean `{suggestion}`?");
+    }
+    let groups: Vec<&str> = Group::ALL
+        .iter()
+        .filter(|group| group.reported() == Reported::Diagnostic)
+        .map(|group| group.as_str())
+        .collect();
+    format!("`{pattern}` is not a diagnostic code; codes look like `schema/deprecated` (groups: {})", groups.join(", "))
+}
+
+/// The group a pattern names as a whole (`schema` or `schema/*`).
+fn group_pattern(pattern: &str) -> Option<Group> {
+    pattern.strip_suffix("/*").unwrap_or(pattern).parse().ok()
+}
 
 struct Reader<'a> {
     /// The config file's document, for placing problems; `None` for editor settings.
@@ -132,12 +145,12 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    fn problem(&mut self, code: &'static str, severity: Severity, pointer: &str, key: bool, message: String) {
+    fn problem(&mut self, code: Code, pointer: &str, key: bool, message: String) {
         let Some((document, start)) = self.document else { return };
         let Some((_, span)) = document.source_map.nearest(pointer) else { return };
         let range = if key { span.key_or_value() } else { span.value_or_key() };
         let range = if range.is_empty() { TextRange::new(range.start, range.start + 1) } else { range };
-        self.problems.push(Diagnostic::new(code, severity, range.shifted(start), message));
+        self.problems.push(Diagnostic::new(code, range.shifted(start), message));
     }
 
     fn unknown_keys(&mut self, map: &serde_json::Map<String, Value>, pointer: &str, known: &[&str]) {
@@ -146,7 +159,7 @@ impl Reader<'_> {
             if let Some(suggestion) = crate::schema::closest(key, known.iter().copied()) {
                 message = format!("unknown setting `{key}`; did you mean `{suggestion}`?");
             }
-            self.problem("config/unknown-field", Severity::Warning, &format!("{pointer}/{key}"), true, message);
+            self.problem(Code::ConfigUnknownField, &format!("{pointer}/{key}"), true, message);
         }
     }
 
@@ -159,55 +172,38 @@ impl Reader<'_> {
                     Value::String(text) => Some((index, text.clone())),
                     _ => {
                         let message = "expected a string".to_string();
-                        self.problem("config/invalid", Severity::Error, &format!("{pointer}/{index}"), false, message);
+                        self.problem(Code::ConfigInvalid, &format!("{pointer}/{index}"), false, message);
                         None
                     }
                 })
                 .collect(),
             Value::Null => Vec::new(),
             _ => {
-                self.problem(
-                    "config/invalid",
-                    Severity::Error,
-                    pointer,
-                    false,
-                    "expected a list of strings".to_string(),
-                );
+                self.problem(Code::ConfigInvalid, pointer, false, "expected a list of strings".to_string());
                 Vec::new()
             }
         }
     }
 
-    fn check_code(&mut self, code: &str, pointer: &str, key: bool) {
-        let group = code.split('/').next().unwrap_or("");
-        let known_group = GROUPS.contains(&group);
-        let is_group = known_group && (code == group || code.strip_prefix(group) == Some("/*"));
-        if is_group || LINTS.iter().any(|lint| lint.code == code) {
-            return;
-        }
-        let suggestion = crate::schema::closest(code, LINTS.iter().map(|lint| lint.code));
-        // Codes of a known group that the catalogue does not list may still exist; flag only likely typos.
-        let message = match suggestion {
-            Some(suggestion) => format!("`{code}` is not a diagnostic code; did you mean `{suggestion}`?"),
-            None if known_group => return,
-            None => format!(
-                "`{code}` is not a diagnostic code; codes look like `schema/deprecated` (groups: {})",
-                GROUPS.join(", ")
+    /// Warns about a `lint` entry that changes nothing: a code or group that does not exist (with a
+    /// did-you-mean), or one reported by the test runner, which these settings do not govern.
+    fn check_code(&mut self, pattern: &str, pointer: &str, key: bool) {
+        let group = group_pattern(pattern).or_else(|| pattern.parse::<Code>().ok().map(Code::group));
+        let message = match group {
+            Some(group) if group.reported() == Reported::Diagnostic => return,
+            Some(_) => format!(
+                "`{pattern}` names problems of `policy-lsp test`, which always fail the run; `lint` settings do not \
+                 change them"
             ),
+            None => unknown_code_message(pattern),
         };
-        self.problem("config/unknown-code", Severity::Warning, pointer, key, message);
+        self.problem(Code::ConfigUnknownCode, pointer, key, message);
     }
 
     fn overlay(&mut self, config: &mut Config, root: &Value) {
         let Some(map) = root.as_object() else {
             if !root.is_null() {
-                self.problem(
-                    "config/invalid",
-                    Severity::Error,
-                    "",
-                    false,
-                    "expected a mapping of settings".to_string(),
-                );
+                self.problem(Code::ConfigInvalid, "", false, "expected a mapping of settings".to_string());
             }
             return;
         };
@@ -227,7 +223,7 @@ impl Reader<'_> {
                     }
                     None => {
                         let message = format!("`{pattern}` is not a valid glob");
-                        self.problem("config/invalid", Severity::Error, &format!("/exclude/{index}"), false, message);
+                        self.problem(Code::ConfigInvalid, &format!("/exclude/{index}"), false, message);
                     }
                 }
             }
@@ -250,9 +246,7 @@ impl Reader<'_> {
                     }
                 }
                 None if lint.is_null() => {}
-                None => {
-                    self.problem("config/invalid", Severity::Error, "/lint", false, "expected a mapping".to_string())
-                }
+                None => self.problem(Code::ConfigInvalid, "/lint", false, "expected a mapping".to_string()),
             }
         }
         if let Some(tests) = map.get("tests") {
@@ -267,14 +261,12 @@ impl Reader<'_> {
                         None | Some(Value::Null) => {}
                         Some(_) => {
                             let message = "expected `true` or `false`".to_string();
-                            self.problem("config/invalid", Severity::Error, "/tests/inline", false, message);
+                            self.problem(Code::ConfigInvalid, "/tests/inline", false, message);
                         }
                     }
                 }
                 None if tests.is_null() => {}
-                None => {
-                    self.problem("config/invalid", Severity::Error, "/tests", false, "expected a mapping".to_string())
-                }
+                None => self.problem(Code::ConfigInvalid, "/tests", false, "expected a mapping".to_string()),
             }
         }
     }
@@ -283,7 +275,7 @@ impl Reader<'_> {
         let Some(entries) = value.as_object() else {
             if !value.is_null() {
                 let message = "expected a mapping from code to error, warning, info, hint or off".to_string();
-                self.problem("config/invalid", Severity::Error, "/lint/severity", false, message);
+                self.problem(Code::ConfigInvalid, "/lint/severity", false, message);
             }
             return;
         };
@@ -298,7 +290,7 @@ impl Reader<'_> {
                 Some("off") => SeverityOverride::Off,
                 _ => {
                     let message = format!("`{}` is not one of error, warning, info, hint, off", compact(level));
-                    self.problem("config/invalid", Severity::Error, &pointer, false, message);
+                    self.problem(Code::ConfigInvalid, &pointer, false, message);
                     continue;
                 }
             };

@@ -5,7 +5,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{Analysis, FileData, file_roles, references};
-use crate::base::{Diagnostic, Fix, RelatedInformation, Severity, TextRange};
+use crate::base::{Code, Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, Reader, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
@@ -14,7 +14,7 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
     if let Some(range) = file_roles::helm_template(analysis, path, file.source.segments()) {
         let message = "a Helm chart template: its YAML exists only after rendering, so it is not checked here; \
                        lint the rendered output with `helm template CHART | policy-lsp lint -`";
-        return vec![Diagnostic::new("yaml/helm-template", Severity::Info, range, message)];
+        return vec![Diagnostic::new(Code::YamlHelmTemplate, range, message)];
     }
     let mut diagnostics = Vec::new();
     for (index, segment) in file.source.segments().iter().enumerate() {
@@ -25,7 +25,7 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
                 segment.parsed.source_map.iter().filter_map(|(_, span)| span.key).min_by_key(|key| key.start);
             let key = segment.parsed.source_map.get("/name").and_then(|span| span.key).or(first_key);
             let range = key.unwrap_or_else(|| TextRange::empty(0)).shifted(segment.start);
-            diagnostics.push(Diagnostic::error("test/legacy-format", range, problem));
+            diagnostics.push(Diagnostic::new(Code::TestLegacyFormat, range, problem));
         }
         let partial = file_roles::chainsaw_partial(analysis, path, &segment.parsed.value);
         // Tests, suites and constraints are checked against other files, and so is whether a Chainsaw
@@ -58,10 +58,9 @@ fn document_diagnostics(
     out: &mut Vec<Diagnostic>,
 ) {
     for error in &segment.parsed.errors {
-        // A document too long for exact positions is still read in full: worth a warning, not a failure.
-        let severity = if error.code == "yaml/too-long" { Severity::Warning } else { Severity::Error };
-        let mut diagnostic =
-            Diagnostic::new(error.code, severity, error.range.shifted(segment.start), error.message.clone());
+        // Each code's default severity applies: a document too long for exact positions is still read in
+        // full, so `yaml/too-long` is a warning, every other syntax error an error.
+        let mut diagnostic = Diagnostic::new(error.code, error.range.shifted(segment.start), error.message.clone());
         if let Some(related) = error.related {
             diagnostic = diagnostic.with_related(RelatedInformation {
                 file: None,
@@ -114,12 +113,12 @@ fn schema_diagnostics(
             .clone()
             .unwrap_or_else(|| format!("{} {} is deprecated", entry.api_version, entry.kind));
         let range = span_range(segment, "/apiVersion", Target::Value);
-        out.push(Diagnostic::warning("schema/deprecated-version", range, message));
+        out.push(Diagnostic::new(Code::SchemaDeprecatedVersion, range, message));
     }
     if !entry.namespaced && info.namespace.is_some() && info.kind != DocumentKind::Constraint {
         let range = span_range(segment, "/metadata/namespace", Target::Key);
         let message = format!("{} is cluster-scoped: `metadata.namespace` is ignored", info.kind_name);
-        out.push(Diagnostic::warning("schema/cluster-scoped", range, message));
+        out.push(Diagnostic::new(Code::SchemaClusterScoped, range, message));
     }
     let plain_resource = info.kind == DocumentKind::Resource;
     let options = ValidationOptions {
@@ -150,14 +149,14 @@ fn schema_diagnostics(
     for error in errors {
         // A half-typed document is missing fields only because the parser dropped them, and a Chainsaw
         // assertion names only the fields it compares.
-        if (has_syntax_errors || partial) && error.code == "schema/required" {
+        if (has_syntax_errors || partial) && error.code == Code::SchemaRequired {
             continue;
         }
         // Chainsaw's expression keys (`(conditions[?type == 'Ready'])`, `~.(containers)`) are no fields.
         if partial && error.pointer.split('/').any(|segment| segment.starts_with(['(', '~'])) {
             continue;
         }
-        let missing = (error.code == "schema/required").then(|| (error.pointer.clone(), error.suggestion.clone()));
+        let missing = (error.code == Code::SchemaRequired).then(|| (error.pointer.clone(), error.suggestion.clone()));
         let mut diagnostic = schema_error_diagnostic(segment, error);
         if let Some((pointer, Some(name))) = missing
             && let Some(fix) = super::code_actions::missing_field_fix(analysis, path, info, segment, &pointer, &name)
@@ -234,7 +233,7 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
         );
         // Plain resources are test fixtures, and testing a policy against a removed API version is legitimate.
         let severity = if info.kind == DocumentKind::Resource { Severity::Warning } else { Severity::Error };
-        out.push(Diagnostic::new("schema/unknown-kind", severity, range, message));
+        out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(severity));
         return;
     }
     if group.is_empty() || !registry.knows_group(group) || group == "constraints.gatekeeper.sh" {
@@ -258,7 +257,7 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
     // checks their kind, so a wrong kind there still works: worth a warning, not an error.
     if group == "cli.kyverno.io" {
         let message = format!("{message}; the Kyverno CLI does not check the kind of the files a test references");
-        out.push(Diagnostic::warning("schema/unknown-kind", range, message));
+        out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(Severity::Warning));
         return;
     }
     // In a policy engine's own group the kind is a policy mistyped, which the CRDs reject. Elsewhere a
@@ -266,13 +265,13 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
     // expansion templates, and `kyverno test` any object it is given.
     let policy_group = matches!(group, "kyverno.io" | "policies.kyverno.io") || group.ends_with("gatekeeper.sh");
     let severity = if policy_group { Severity::Error } else { Severity::Warning };
-    out.push(Diagnostic::new("schema/unknown-kind", severity, range, message));
+    out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(severity));
 }
 
 fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {
     let range = span_range(segment, &error.pointer, error.target);
     let fix = match (error.code, &error.suggestion) {
-        ("schema/unknown-field" | "schema/enum" | "schema/const", Some(suggestion)) => {
+        (Code::SchemaUnknownField | Code::SchemaEnum | Code::SchemaConst, Some(suggestion)) => {
             // Replace only a plain token: a quoted or multi-line value keeps its own form.
             let text = segment.text.get(range.start - segment.start..range.end - segment.start).unwrap_or("");
             (!text.is_empty() && !text.contains(['\n', '"', '\''])).then(|| Fix {
@@ -283,7 +282,7 @@ fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic 
         }
         _ => None,
     };
-    let diagnostic = Diagnostic::new(error.code, error.severity, range, error.message);
+    let diagnostic = Diagnostic::new(error.code, range, error.message).with_severity(error.severity);
     match fix {
         Some(fix) => diagnostic.with_fix(fix),
         None => diagnostic,

@@ -1,7 +1,7 @@
 //! Diagnostics of languages embedded in YAML scalars: Rego in ConstraintTemplates (`rego`, `libs`,
 //! `code[].source.rego`), placed on the exact line and column inside the scalar.
 
-use crate::base::Diagnostic;
+use crate::base::{Code, Diagnostic};
 use crate::engine::gatekeeper::rego_diagnostics;
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::syntax::Segment;
@@ -15,6 +15,7 @@ pub(super) fn embedded_diagnostics(segment: &Segment, info: &DocumentInfo, out: 
         let Some(span) = segment.parsed.source_map.get(&problem.pointer) else { continue };
         let Some(embedded) = EmbeddedText::from_node(&segment.text, span.value) else { continue };
         let range = embedded.range_to_source(problem.line, problem.column, problem.end_line, problem.end_column);
-        out.push(Diagnostic::error("rego/compile", range.shifted(segment.start), problem.message));
+        let code = if problem.rejects_template { Code::RegoCompile } else { Code::RegoDeprecated };
+        out.push(Diagnostic::new(code, range.shifted(segment.start), problem.message));
     }
 }

@@ -13,7 +13,7 @@ use serde_json::Value;
 use super::Analysis;
 use super::diagnostics::span_range;
 use super::hover::HoverResult;
-use crate::base::{Diagnostic, RelatedInformation, Severity, TextRange};
+use crate::base::{Code, Diagnostic, RelatedInformation, TextRange};
 use crate::model::DocumentKind;
 use crate::schema::Target;
 use crate::syntax::SourceFile;
@@ -436,16 +436,16 @@ pub fn test_diagnostics(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Pat
     let mut out = Vec::new();
     for run in runs.iter().filter(|run| run.test_file == path) {
         for result in &run.report.results {
-            let (code, severity) = match result.outcome {
+            let code = match result.outcome {
                 Outcome::Pass | Outcome::Skipped => continue,
-                Outcome::Fail => ("test/failed", Severity::Error),
-                Outcome::Error => ("test/error", Severity::Error),
-                Outcome::Unsupported => ("test/unsupported", Severity::Warning),
+                Outcome::Fail => Code::TestFailed,
+                Outcome::Error => Code::TestError,
+                Outcome::Unsupported => Code::TestUnsupported,
             };
             let Some(location) = &result.location else { continue };
             let Some(range) = locate(analysis, location, Target::Value) else { continue };
             let range = first_line_of(analysis, path, range);
-            let mut diagnostic = Diagnostic::new(code, severity, range, summary_line(result));
+            let mut diagnostic = Diagnostic::new(code, range, summary_line(result));
             for related in &result.related {
                 if let Some(related_range) = locate(analysis, &related.at, Target::Value) {
                     let file = (related.at.file != path).then(|| related.at.file.clone());

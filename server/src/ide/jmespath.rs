@@ -19,7 +19,7 @@ use super::policy_context::{
 };
 use super::schema_lookup::type_label;
 use super::yaml_path::{CursorContext, PathStep, cursor_context};
-use crate::base::{Diagnostic, TextRange};
+use crate::base::{Code, Diagnostic, TextRange};
 use crate::engine::kyverno::variables::{check_expression, variable_ranges};
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema::{self, SchemaNode};
@@ -782,7 +782,7 @@ pub(super) fn jmespath_diagnostics(segment: &Segment, info: &DocumentInfo, out: 
             let source_first = embedded.to_source(first);
             let source_last = embedded.to_source(last).max(source_first + 1);
             let range = TextRange::new(segment.start + source_first, segment.start + source_last);
-            out.push(Diagnostic::error("jmespath/syntax", range, message));
+            out.push(Diagnostic::new(Code::JmespathSyntax, range, message));
         };
         if !is_key && is_plain_expression(&pointer) && !embedded.text.contains("{{") {
             check(0, embedded.text.len(), None);

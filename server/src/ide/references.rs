@@ -8,7 +8,8 @@ use serde_json::Value;
 
 use super::Analysis;
 use super::diagnostics::span_range;
-use crate::base::{Diagnostic, Severity};
+use crate::base::{Code, Diagnostic, Severity};
+use crate::model::POD_CONTROLLER_KINDS;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::schema::Target;
 use crate::syntax::{ParsedDocument, Segment, parse_file};
@@ -44,8 +45,8 @@ pub(super) struct Loaded {
 }
 
 impl Checker<'_> {
-    fn diagnostic(&self, code: &'static str, severity: Severity, pointer: &str, message: String) -> Diagnostic {
-        Diagnostic::new(code, severity, span_range(self.segment, pointer, Target::Value), message)
+    fn diagnostic(&self, code: Code, pointer: &str, message: String) -> Diagnostic {
+        Diagnostic::new(code, span_range(self.segment, pointer, Target::Value), message)
     }
 
     fn resolve(&self, reference: &str) -> PathBuf {
@@ -58,7 +59,7 @@ impl Checker<'_> {
         if reference.starts_with("http://") || reference.starts_with("https://") {
             let message =
                 format!("`{reference}` is a remote reference: policy-lsp works offline and does not fetch it");
-            out.push(self.diagnostic("test/remote-reference", Severity::Warning, pointer, message));
+            out.push(self.diagnostic(Code::TestRemoteReference, pointer, message));
             return None;
         }
         let resolved = self.resolve(reference);
@@ -68,7 +69,7 @@ impl Checker<'_> {
         match self.analysis.disk.read(&resolved) {
             Ok(text) => return Some(load_documents(&text)),
             Err(message) if message.contains("outside the workspace") => {
-                out.push(self.diagnostic("test/outside-workspace", Severity::Error, pointer, message));
+                out.push(self.diagnostic(Code::TestOutsideWorkspace, pointer, message));
                 return None;
             }
             Err(_) => {}
@@ -89,7 +90,7 @@ impl Checker<'_> {
         } else {
             (Severity::Error, format!("`{reference}` does not exist (looked for {})", resolved.display()))
         };
-        out.push(self.diagnostic("test/missing-file", severity, pointer, message));
+        out.push(self.diagnostic(Code::TestMissingFile, pointer, message).with_severity(severity));
         None
     }
 
@@ -171,7 +172,7 @@ impl Checker<'_> {
                     "`kyverno test` refuses this file: it has no apiVersion and kind (the format before Kyverno 1.11); \
                      add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: {kind}` to it"
                 );
-                out.push(self.diagnostic("test/legacy-format", Severity::Error, &pointer, message));
+                out.push(self.diagnostic(Code::TestLegacyFormat, &pointer, message));
             }
         }
         // A test embedded beside its policy leaves out `policies` / `resources`: its own file fills them in.
@@ -201,12 +202,8 @@ impl Checker<'_> {
             (false, false) => "the files listed under `resources` and `targetResources`",
         };
         if embedded_policies && policies.is_empty() {
-            out.push(self.diagnostic(
-                "test/embedded-never-matches",
-                Severity::Error,
-                "/kind",
-                "this Test lists no `policies` and its file holds no policy to fill them in".to_string(),
-            ));
+            let message = "this Test lists no `policies` and its file holds no policy to fill them in".to_string();
+            out.push(self.diagnostic(Code::TestEmbeddedNeverMatches, "/kind", message).with_severity(Severity::Error));
         }
         let check_policies = policies_known && (embedded_policies || !array(value, "policies").is_empty());
         let check_resources =
@@ -229,8 +226,7 @@ impl Checker<'_> {
                     None if !all_policy_names.contains(policy) => {
                         let message = format!("policy `{policy}` is not defined in {policies_source}");
                         out.push(self.diagnostic(
-                            "test/unknown-policy",
-                            Severity::Error,
+                            Code::TestUnknownPolicy,
                             &format!("{result_pointer}/policy"),
                             message,
                         ));
@@ -247,7 +243,7 @@ impl Checker<'_> {
                     if !resource_names.contains(resource) {
                         let message = format!("resource `{resource}` is not defined in {resources_source}");
                         let pointer = format!("{result_pointer}/resources/{resource_index}");
-                        out.push(self.diagnostic("test/unknown-resource", Severity::Error, &pointer, message));
+                        out.push(self.diagnostic(Code::TestUnknownResource, &pointer, message));
                     }
                 }
             }
@@ -326,8 +322,7 @@ impl Checker<'_> {
                 kinds.join(", ")
             );
             out.push(self.diagnostic(
-                "test/embedded-never-matches",
-                Severity::Warning,
+                Code::TestEmbeddedNeverMatches,
                 &format!("{result_pointer}/resources/{resource_index}"),
                 message,
             ));
@@ -363,7 +358,7 @@ impl Checker<'_> {
         if let Some(suggestion) = suggestion {
             message.push_str(&format!("; did you mean `{suggestion}`?"));
         }
-        out.push(self.diagnostic("test/unknown-rule", Severity::Warning, &format!("{result_pointer}/rule"), message));
+        out.push(self.diagnostic(Code::TestUnknownRule, &format!("{result_pointer}/rule"), message));
     }
 
     fn gator_suite(&self, out: &mut Vec<Diagnostic>) {
@@ -386,12 +381,7 @@ impl Checker<'_> {
             {
                 let message =
                     format!("the constraint is a `{constraint_kind}` but the template defines `{template_kind}`");
-                out.push(self.diagnostic(
-                    "test/kind-mismatch",
-                    Severity::Error,
-                    &format!("{test_pointer}/constraint"),
-                    message,
-                ));
+                out.push(self.diagnostic(Code::TestKindMismatch, &format!("{test_pointer}/constraint"), message));
             }
             for (case_index, case) in test.get("cases").and_then(Value::as_array).into_iter().flatten().enumerate() {
                 let case_pointer = format!("{test_pointer}/cases/{case_index}");
@@ -459,9 +449,7 @@ fn kind_matches(entry: &str, kind: &str) -> bool {
     if entry == "*" || entry.contains('*') || entry.contains('?') || entry == kind {
         return true;
     }
-    const POD_CONTROLLERS: &[&str] =
-        &["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController"];
-    entry == "Pod" && POD_CONTROLLERS.contains(&kind)
+    entry == "Pod" && POD_CONTROLLER_KINDS.contains(&kind)
 }
 
 fn array<'v>(value: &'v Value, key: &str) -> &'v [Value] {

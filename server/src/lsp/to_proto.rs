@@ -5,7 +5,7 @@ use tower_lsp_server::ls_types::{
     Range, Uri,
 };
 
-use crate::base::{Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
+use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
 use crate::ide::{CompletionItem, CompletionKind, HoverResult, Symbol, SymbolKind};
 
 pub fn position(index: &LineIndex<'_>, offset: usize, encoding: PositionEncoding) -> Position {
@@ -55,7 +55,7 @@ pub fn diagnostic_with_related(
             Some(DiagnosticRelatedInformation { location, message: related.message.clone() })
         })
         .collect();
-    let tags = if diagnostic.code == "schema/deprecated" || diagnostic.code == "schema/deprecated-version" {
+    let tags = if matches!(diagnostic.code, Code::SchemaDeprecated | Code::SchemaDeprecatedVersion) {
         Some(vec![lsp::DiagnosticTag::DEPRECATED])
     } else {
         None
@@ -63,7 +63,7 @@ pub fn diagnostic_with_related(
     lsp::Diagnostic {
         range: range(index, diagnostic.range, encoding),
         severity: Some(severity(diagnostic.severity)),
-        code: Some(NumberOrString::String(diagnostic.code.to_string())),
+        code: Some(NumberOrString::String(diagnostic.code.as_str().to_string())),
         source: Some("policy-lsp".to_string()),
         message: diagnostic.message,
         related_information: if related.is_empty() { None } else { Some(related) },

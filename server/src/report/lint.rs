@@ -5,8 +5,7 @@ use std::fmt::Write as _;
 use serde_json::json;
 
 use super::{FileReport, github_escape_data, github_escape_property};
-use crate::base::Severity;
-use crate::ide::lints::lint_doc;
+use crate::base::{Code, Severity};
 
 /// Counts by severity.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -131,7 +130,7 @@ pub fn render_github(files: &[FileReport]) -> String {
                 diagnostic.column,
                 diagnostic.end_line,
                 diagnostic.end_column,
-                github_escape_property(diagnostic.code),
+                github_escape_property(diagnostic.code.as_str()),
                 github_escape_data(&diagnostic.message)
             );
         }
@@ -141,19 +140,19 @@ pub fn render_github(files: &[FileReport]) -> String {
 
 /// SARIF 2.1.0, one run, with a rule entry for every code that occurs.
 pub fn render_sarif(files: &[FileReport]) -> String {
-    let mut codes: Vec<&str> =
+    let mut codes: Vec<Code> =
         files.iter().flat_map(|file| file.diagnostics.iter().map(|diagnostic| diagnostic.code)).collect();
-    codes.sort_unstable();
+    // Rules are listed in the order of their strings, which SARIF viewers show.
+    codes.sort_unstable_by_key(|code| code.as_str());
     codes.dedup();
     let rules: Vec<serde_json::Value> = codes
         .iter()
         .map(|code| {
-            let doc = lint_doc(code);
             json!({
                 "id": code,
-                "shortDescription": {"text": doc.map_or(*code, |doc| doc.summary)},
-                "fullDescription": {"text": doc.map_or(*code, |doc| doc.why)},
-                "help": {"text": doc.map_or(String::new(), |doc| format!("{}\n\nExample:\n{}", doc.why, doc.example))},
+                "shortDescription": {"text": code.summary()},
+                "fullDescription": {"text": code.why()},
+                "help": {"text": format!("{}\n\nExample:\n{}", code.why(), code.example())},
             })
         })
         .collect();

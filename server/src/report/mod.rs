@@ -11,7 +11,7 @@ pub struct LocatedDiagnostic {
     pub end_line: u32,
     pub end_column: u32,
     pub severity: crate::base::Severity,
-    pub code: &'static str,
+    pub code: crate::base::Code,
     pub message: String,
 }
 

@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use super::registry::{Registry, SchemaNode};
 use super::suggest::closest;
-use crate::base::Severity;
+use crate::base::{Code, Severity};
 use crate::syntax::push_pointer_segment;
 
 /// Which part of the node at `pointer` a diagnostic belongs on.
@@ -27,7 +27,7 @@ pub enum Target {
 pub struct SchemaError {
     pub pointer: String,
     pub target: Target,
-    pub code: &'static str,
+    pub code: Code,
     pub severity: Severity,
     pub message: String,
     /// A replacement that fixes the error (a did-you-mean), for quick fixes.
@@ -80,14 +80,14 @@ struct Validator<'r, 'o> {
 const MAX_SCHEMA_DEPTH: usize = 300;
 
 impl Validator<'_, '_> {
-    fn push(&mut self, pointer: &str, target: Target, code: &'static str, message: String, suggestion: Option<String>) {
-        let severity = if code == "schema/unknown-field" {
-            self.options.unknown_field_severity
-        } else if code == "schema/deprecated" || (code == "schema/required" && self.options.reader == Reader::GoStruct)
-        {
-            Severity::Warning.max(self.options.violation_severity)
-        } else {
-            self.options.violation_severity
+    fn push(&mut self, pointer: &str, target: Target, code: Code, message: String, suggestion: Option<String>) {
+        let severity = match code {
+            Code::SchemaUnknownField => self.options.unknown_field_severity,
+            Code::SchemaDeprecated => Severity::Warning.max(self.options.violation_severity),
+            Code::SchemaRequired if self.options.reader == Reader::GoStruct => {
+                Severity::Warning.max(self.options.violation_severity)
+            }
+            _ => self.options.violation_severity,
         };
         self.errors.push(SchemaError { pointer: pointer.to_string(), target, code, severity, message, suggestion });
     }
@@ -104,7 +104,13 @@ impl Validator<'_, '_> {
     fn node_inner(&mut self, schema: SchemaNode<'_>, instance: &Value, pointer: &mut String) {
         let Some(object) = schema.value.as_object() else {
             if schema.value == &Value::Bool(false) {
-                self.push(pointer, Target::Key, "schema/unknown-field", "this field is not allowed here".into(), None);
+                self.push(
+                    pointer,
+                    Target::Key,
+                    Code::SchemaUnknownField,
+                    "this field is not allowed here".into(),
+                    None,
+                );
             }
             return;
         };
@@ -118,7 +124,7 @@ impl Validator<'_, '_> {
             && !self.type_matches(expected, instance, pointer)
         {
             let message = format!("expected {}, found {}", describe_types(expected), describe_value(instance));
-            self.push(pointer, Target::Value, "schema/type", message, None);
+            self.push(pointer, Target::Value, Code::SchemaType, message, None);
             return;
         }
         if let Some(allowed) = object.get("enum").and_then(Value::as_array)
@@ -130,14 +136,14 @@ impl Validator<'_, '_> {
             if let Some(suggestion) = &suggestion {
                 message.push_str(&format!("; did you mean `{suggestion}`?"));
             }
-            self.push(pointer, Target::Value, "schema/enum", message, suggestion.map(|text| text.to_string()));
+            self.push(pointer, Target::Value, Code::SchemaEnum, message, suggestion.map(|text| text.to_string()));
         }
         if let Some(expected) = object.get("const")
             && expected != instance
         {
             let message = format!("expected `{}`, found `{}`", value_label(expected), value_label(instance));
             let suggestion = expected.as_str().map(str::to_string);
-            self.push(pointer, Target::Value, "schema/const", message, suggestion);
+            self.push(pointer, Target::Value, Code::SchemaConst, message, suggestion);
         }
         match instance {
             Value::Object(map) => self.object(schema, object, map, pointer),
@@ -164,7 +170,7 @@ impl Validator<'_, '_> {
                     Some(fields) => format!("{} must not be set here", quote_list(&fields, "and")),
                     None => "this value is not allowed here".to_string(),
                 };
-                self.push(pointer, Target::Object, "schema/not", message, None);
+                self.push(pointer, Target::Object, Code::SchemaNot, message, None);
             }
         }
     }
@@ -221,7 +227,7 @@ impl Validator<'_, '_> {
                             None if names.is_empty() => format!("unknown field `{key}`: no fields are allowed here"),
                             None => format!("unknown field `{key}`; expected one of {}", quote_list(&names, "or")),
                         };
-                        self.push(pointer, Target::Key, "schema/unknown-field", message, suggestion);
+                        self.push(pointer, Target::Key, Code::SchemaUnknownField, message, suggestion);
                     }
                     Some(additional @ Value::Object(_)) if !value.is_null() => {
                         self.node(SchemaNode { file: schema.file, value: additional }, value, pointer);
@@ -239,7 +245,7 @@ impl Validator<'_, '_> {
             };
             if missing {
                 let message = format!("missing required field `{name}`");
-                self.push(pointer, Target::Object, "schema/required", message, Some((*name).to_string()));
+                self.push(pointer, Target::Object, Code::SchemaRequired, message, Some((*name).to_string()));
             }
         }
     }
@@ -256,7 +262,7 @@ impl Validator<'_, '_> {
         } else {
             format!("`{name}` is deprecated: {first_sentence}")
         };
-        self.push(pointer, Target::Key, "schema/deprecated", message, None);
+        self.push(pointer, Target::Key, Code::SchemaDeprecated, message, None);
     }
 
     fn array(
@@ -278,20 +284,20 @@ impl Validator<'_, '_> {
             && (items.len() as u64) < minimum
         {
             let message = format!("expected at least {minimum} item{}, found {}", plural(minimum), items.len());
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
         if let Some(maximum) = object.get("maxItems").and_then(Value::as_u64)
             && (items.len() as u64) > maximum
         {
             let message = format!("expected at most {maximum} item{}, found {}", plural(maximum), items.len());
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
         if object.get("uniqueItems").and_then(Value::as_bool) == Some(true) {
             for (index, item) in items.iter().enumerate() {
                 if items[..index].contains(item) {
                     let item_pointer = format!("{pointer}/{index}");
                     let message = format!("duplicate item `{}`: the items must be unique", value_label(item));
-                    self.push(&item_pointer, Target::Value, "schema/duplicate-entry", message, None);
+                    self.push(&item_pointer, Target::Value, Code::SchemaDuplicateEntry, message, None);
                 }
             }
         }
@@ -305,7 +311,7 @@ impl Validator<'_, '_> {
                         keys.iter().zip(&tuple).map(|(key, value)| format!("{key}={}", value_label(value))).collect();
                     let item_pointer = format!("{pointer}/{index}");
                     let message = format!("duplicate entry with {}", described.join(", "));
-                    self.push(&item_pointer, Target::Value, "schema/duplicate-entry", message, None);
+                    self.push(&item_pointer, Target::Value, Code::SchemaDuplicateEntry, message, None);
                 }
             }
         }
@@ -317,20 +323,20 @@ impl Validator<'_, '_> {
             && length < minimum
         {
             let message = format!("expected at least {minimum} character{}, found {length}", plural(minimum));
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
         if let Some(maximum) = object.get("maxLength").and_then(Value::as_u64)
             && length > maximum
         {
             let message = format!("expected at most {maximum} character{}, found {length}", plural(maximum));
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
         if let Some(pattern) = object.get("pattern").and_then(Value::as_str)
             && let Some(regex) = cached_regex(pattern)
             && !regex.is_match(text)
         {
             let message = format!("`{text}` does not match the pattern `{pattern}`");
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
     }
 
@@ -342,13 +348,13 @@ impl Validator<'_, '_> {
             && value < minimum
         {
             let message = format!("expected a number of at least {minimum}, found {number}");
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
         if let Some(maximum) = object.get("maximum").and_then(Value::as_f64)
             && value > maximum
         {
             let message = format!("expected a number of at most {maximum}, found {number}");
-            self.push(pointer, Target::Value, "schema/constraint", message, None);
+            self.push(pointer, Target::Value, Code::SchemaConstraint, message, None);
         }
     }
 
@@ -381,7 +387,7 @@ impl Validator<'_, '_> {
                     if exactly_one { "exactly one" } else { "at least one" },
                     quote_list(&names, "or")
                 );
-                self.push(pointer, Target::Object, "schema/one-of", message, None);
+                self.push(pointer, Target::Object, Code::SchemaOneOf, message, None);
                 return;
             }
             // Report the branch that got furthest: the one whose errors are deepest, then fewest.
@@ -402,7 +408,7 @@ impl Validator<'_, '_> {
                 }
                 None => "this value matches more than one of the allowed forms".to_string(),
             };
-            self.push(pointer, Target::Object, "schema/one-of", message, None);
+            self.push(pointer, Target::Object, Code::SchemaOneOf, message, None);
         }
     }
 }

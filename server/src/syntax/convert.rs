@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use tree_sitter::Node;
 
 use super::scalar;
-use crate::base::TextRange;
+use crate::base::{Code, TextRange};
 
 /// Deeper nesting than this is cut off with a diagnostic: real manifests stay far below it, and the limit
 /// keeps conversion, validation and dropping the value from exhausting the stack.
@@ -30,7 +30,7 @@ pub struct ParsedDocument {
 /// A syntax problem in a document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyntaxError {
-    pub code: &'static str,
+    pub code: Code,
     pub range: TextRange,
     pub message: String,
     /// A second range that explains the error (the first definition of a duplicate key).
@@ -163,7 +163,7 @@ pub fn convert_document(text: &str, root: Node) -> ParsedDocument {
     }
     for extra in contents.iter().skip(1) {
         converter.error(
-            "yaml/extra-document",
+            Code::YamlExtraDocument,
             range_of(*extra),
             "this content is a second document after `...`; start it with a `---` line",
         );
@@ -179,7 +179,7 @@ struct Converter<'text> {
 }
 
 impl Converter<'_> {
-    fn error(&mut self, code: &'static str, range: TextRange, message: impl Into<String>) {
+    fn error(&mut self, code: Code, range: TextRange, message: impl Into<String>) {
         self.document.errors.push(SyntaxError { code, range, message: message.into(), related: None });
     }
 
@@ -191,7 +191,7 @@ impl Converter<'_> {
     fn node_value(&mut self, node: Node, pointer: &mut String, key: Option<TextRange>, depth: usize) -> Value {
         self.record(pointer, key, range_of(node));
         if depth > MAX_DEPTH {
-            self.error("yaml/too-deep", range_of(node), format!("nesting is deeper than {MAX_DEPTH} levels"));
+            self.error(Code::YamlTooDeep, range_of(node), format!("nesting is deeper than {MAX_DEPTH} levels"));
             return Value::Null;
         }
         let mut anchor = None;
@@ -261,14 +261,14 @@ impl Converter<'_> {
         let name = node.named_child(0).map(|name| self.slice(name)).unwrap_or_default();
         let Some((value, size)) = self.anchors.get(name) else {
             let message = format!("unknown anchor `{name}`: define it with `&{name}` before this alias");
-            self.error("yaml/unknown-anchor", range_of(node), message);
+            self.error(Code::YamlUnknownAnchor, range_of(node), message);
             return Value::Null;
         };
         if *size > self.expansion_budget {
             self.expansion_budget = 0;
             let message =
                 format!("aliases expand to more than {MAX_ALIAS_EXPANSION} nodes; this looks like an alias bomb");
-            self.error("yaml/alias-limit", range_of(node), message);
+            self.error(Code::YamlAliasLimit, range_of(node), message);
             return Value::Null;
         }
         self.expansion_budget -= size;
@@ -316,7 +316,7 @@ impl Converter<'_> {
             if let Some(first) = key_ranges.get(&key) {
                 let first = *first;
                 self.document.errors.push(SyntaxError {
-                    code: "yaml/duplicate-key",
+                    code: Code::YamlDuplicateKey,
                     range: key_range,
                     message: format!("duplicate key `{key}`: Kubernetes rejects a mapping that sets a key twice"),
                     related: Some(first),
@@ -430,7 +430,11 @@ impl Converter<'_> {
             Value::Bool(flag) => flag.to_string(),
             Value::Number(number) => number.to_string(),
             _ => {
-                self.error("yaml/complex-key", range_of(key_node), "a mapping key must be a scalar in Kubernetes YAML");
+                self.error(
+                    Code::YamlComplexKey,
+                    range_of(key_node),
+                    "a mapping key must be a scalar in Kubernetes YAML",
+                );
                 return None;
             }
         })
@@ -515,7 +519,7 @@ fn collect_syntax_errors(text: &str, root: Node, errors: &mut Vec<SyntaxError>) 
                 "]" | "}" => format!("unclosed flow collection: add the closing `{what}`"),
                 _ => format!("missing `{what}`"),
             };
-            errors.push(SyntaxError { code: "yaml/syntax", range: range_of(node), message, related: None });
+            errors.push(SyntaxError { code: Code::YamlSyntax, range: range_of(node), message, related: None });
             continue;
         }
         if node.is_error() {
@@ -551,7 +555,7 @@ fn describe_error_node(text: &str, node: Node) -> SyntaxError {
     } else {
         format!("YAML syntax error at `{}`: check the indentation and the `key: value` structure", shorten(trimmed))
     };
-    SyntaxError { code: "yaml/syntax", range, message, related: None }
+    SyntaxError { code: Code::YamlSyntax, range, message, related: None }
 }
 
 fn shorten(text: &str) -> String {

@@ -13,7 +13,7 @@ use serde_json::Value;
 use tree_sitter::{InputEdit, Parser, Point, Tree};
 
 use super::convert::{ParsedDocument, SyntaxError, convert_document};
-use crate::base::TextRange;
+use crate::base::{Code, TextRange};
 
 thread_local! {
     static PARSER: RefCell<Option<Parser>> = const { RefCell::new(None) };
@@ -53,7 +53,7 @@ impl Segment {
             // buffer, so such a document is refused before it reaches the parser.
             let offset = line_offset(text, line);
             let error = SyntaxError {
-                code: "yaml/too-deep",
+                code: Code::YamlTooDeep,
                 range: TextRange::new(offset, offset + 1),
                 message: format!("block nesting is deeper than {MAX_BLOCK_NESTING} levels; the document is not parsed"),
                 related: None,
@@ -63,7 +63,7 @@ impl Segment {
         }
         if let Some(offset) = inner_document_marker(text) {
             let error = SyntaxError {
-                code: "yaml/too-many-documents",
+                code: Code::YamlTooManyDocuments,
                 range: TextRange::new(offset, offset + 3),
                 message: format!(
                     "the file has more than {MAX_DOCUMENTS} documents; this one and the rest are not parsed"
@@ -84,14 +84,14 @@ impl Segment {
             Some(tree) => convert_document(text, tree.root_node()),
             None => ParsedDocument::default(),
         };
-        if parsed.errors.iter().any(|error| error.code == "yaml/syntax") {
+        if parsed.errors.iter().any(|error| error.code == Code::YamlSyntax) {
             accept_if_libyaml_parses(text, &mut parsed);
         }
         if let Some(offset) = text.match_indices('\n').nth(MAX_TRACKED_LINES - 1).map(|(offset, _)| offset + 1)
             && offset < text.len()
         {
             parsed.errors.push(SyntaxError {
-                code: "yaml/too-long",
+                code: Code::YamlTooLong,
                 range: TextRange::new(offset, offset + text[offset..].find('\n').unwrap_or(text.len() - offset)),
                 message: format!(
                     "the document is longer than {MAX_TRACKED_LINES} lines, where the YAML parser loses count of \
@@ -112,7 +112,7 @@ impl Segment {
                     .to_string()
             };
             parsed.errors.push(SyntaxError {
-                code: "yaml/invalid-character",
+                code: Code::YamlInvalidCharacter,
                 range: TextRange::new(position, position + character.len_utf8()),
                 message,
                 related: None,
@@ -135,7 +135,7 @@ fn accept_if_libyaml_parses(text: &str, parsed: &mut ParsedDocument) {
     let Some(document) = yaml_serde::Deserializer::from_str(text).next() else { return };
     let Ok(value) = Value::deserialize(document) else { return };
     parsed.value = value;
-    parsed.errors.retain(|error| error.code != "yaml/syntax");
+    parsed.errors.retain(|error| error.code != Code::YamlSyntax);
 }
 
 /// The lines of one document tree-sitter-yaml keeps count of: its scanner stores rows in 16 bits, so

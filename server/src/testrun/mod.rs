@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
+use crate::base::Code;
+
 pub mod gatekeeper;
 
 /// How a runner reaches files.
@@ -118,7 +120,7 @@ pub struct TestResult {
 #[derive(Serialize, Clone, Debug)]
 pub struct Problem {
     pub at: SourceRef,
-    pub code: String,
+    pub code: Code,
     pub message: String,
 }
 
