@@ -61,11 +61,11 @@ fn document_diagnostics(
         // Each code's default severity applies: a document too long for exact positions is still read in
         // full, so `yaml/too-long` is a warning, every other syntax error an error.
         let mut diagnostic = Diagnostic::new(error.code, error.range.shifted(segment.start), error.message.clone());
-        if let Some(related) = error.related {
+        if let Some((related, what)) = error.related {
             diagnostic = diagnostic.with_related(RelatedInformation {
                 file: None,
                 range: related.shifted(segment.start),
-                message: "first defined here".to_string(),
+                message: what.to_string(),
             });
         }
         out.push(diagnostic);

@@ -33,8 +33,9 @@ pub struct SyntaxError {
     pub code: Code,
     pub range: TextRange,
     pub message: String,
-    /// A second range that explains the error (the first definition of a duplicate key).
-    pub related: Option<TextRange>,
+    /// A second range that explains the error, and what it is (the first definition of a duplicate key,
+    /// where an unterminated string starts).
+    pub related: Option<(TextRange, &'static str)>,
 }
 
 impl std::fmt::Display for SyntaxError {
@@ -319,7 +320,7 @@ impl Converter<'_> {
                     code: Code::YamlDuplicateKey,
                     range: key_range,
                     message: format!("duplicate key `{key}`: Kubernetes rejects a mapping that sets a key twice"),
-                    related: Some(first),
+                    related: Some((first, "first defined here")),
                 });
             } else {
                 key_ranges.insert(key.clone(), key_range);
