@@ -145,6 +145,47 @@ fn yaml_syntax_error_on_its_line() {
     );
 }
 
+/// The three mistakes that tree-sitter blurs land on the offending token with libyaml's words, and the rest
+/// of the document still gets its schema diagnostics.
+#[test]
+fn yaml_syntax_errors_where_libyaml_puts_them_and_the_rest_still_checked() {
+    check(
+        "
+        #- /repo/misindented.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+           namespace: default
+        #           ^ error[yaml/syntax]: mapping values are not allowed here: a `key: value` stands where a plain value or a key of another indentation belongs; fix the indentation, or quote a value that holds `: `
+        data:
+          mode: strict
+        binaryData: 3
+        #           ^ warning[schema/type]: expected a mapping, found the number `3`
+        #- /repo/tab.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+          labels:
+          \tteam: a
+        # ^ error[yaml/syntax]: found a tab character where indentation is expected: YAML indents with spaces only
+        dataz: {}
+        #^^^^ warning[schema/unknown-field]: unknown field `dataz`; did you mean `data`?
+        #- /repo/colon.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+
+          annotations
+        # ^^^^^^^^^^^ error[yaml/syntax]: `annotations` is not a `key: value` pair: add `:` after the key, or remove the line
+        immutable: maybe
+        #          ^^^^^ warning[schema/type]: expected a boolean, found the string `maybe`
+        ",
+    );
+}
+
 #[test]
 fn duplicate_key() {
     check(

@@ -536,6 +536,11 @@ fn collect_syntax_errors(text: &str, root: Node, errors: &mut Vec<SyntaxError>) 
     errors.sort_by_key(|error| error.range.start);
 }
 
+/// The message for a line that holds a key without its `:`.
+pub(super) fn not_a_pair(line: &str) -> String {
+    format!("`{line}` is not a `key: value` pair: add `:` after the key, or remove the line")
+}
+
 fn describe_error_node(text: &str, node: Node) -> SyntaxError {
     let start = node.start_byte();
     let full = text.get(node.byte_range()).unwrap_or_default();
@@ -550,7 +555,7 @@ fn describe_error_node(text: &str, node: Node) -> SyntaxError {
     } else if trimmed.is_empty() {
         "YAML syntax error".to_string()
     } else if !trimmed.contains(':') && !trimmed.starts_with(['-', '[', '{', '"', '\'', '#']) {
-        format!("`{trimmed}` is not a `key: value` pair: add `:` after the key, or remove the line")
+        not_a_pair(trimmed)
     } else if trimmed.starts_with('-') {
         format!("unexpected list item `{trimmed}`: check its indentation against its siblings")
     } else {

@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use super::convert::SyntaxError;
+use super::convert::{SyntaxError, not_a_pair};
 use crate::base::{Code, TextRange};
 
 /// The first error libyaml finds in a text.
@@ -55,7 +55,8 @@ impl LibyamlError {
         let at = |offset: usize| text.get(offset..).and_then(|rest| rest.chars().next());
         let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
         let start = self.offset.min(text.len());
-        let context_line = self.context.as_ref().map(|(_, offset)| line_of(*offset)).filter(|line| *line != line_of(start));
+        let context_line =
+            self.context.as_ref().map(|(_, offset)| line_of(*offset)).filter(|line| *line != line_of(start));
         let starting = |what: &str| match context_line {
             Some(line) => format!(" ({what} starts at line {line})"),
             None => String::new(),
@@ -96,6 +97,18 @@ impl LibyamlError {
         } else {
             problem.to_string()
         };
+        // libyaml notices a key without its `:` only where the next token starts; the key's own line is
+        // the offending one.
+        if problem.starts_with("could not find expected ':'")
+            && let Some((_, key_start)) = self.context.as_ref().filter(|_| context_line.is_some())
+        {
+            let line_end = text[*key_start..].find('\n').map_or(text.len(), |end| key_start + end);
+            let key_line = text[*key_start..line_end].trim_end();
+            if !key_line.is_empty() {
+                let range = TextRange::new(*key_start, key_start + key_line.len());
+                return SyntaxError { code: Code::YamlSyntax, range, message: not_a_pair(key_line), related: None };
+            }
+        }
         // The token at the mark, or one character; at the very end of the text, its last character.
         let range = if start == text.len() {
             let previous = text[..start].char_indices().next_back().map_or(0, |(index, _)| index);
@@ -124,8 +137,10 @@ impl LibyamlError {
 /// The text with the lines that break it blanked out (every byte but line breaks turned into a space,
 /// so every offset stays where it was), for tree-sitter to read the rest of the document as libyaml
 /// would: the line of each error, or the line where an error's context started when libyaml only found
-/// out at the end of the text (an unterminated string, an unclosed bracket) or when a key lost its `:`.
-/// `None` when a few rounds do not leave a text libyaml reads.
+/// out at the end of the text (an unterminated string) or inside a flow collection (an unclosed
+/// bracket: libyaml notices at the next line, which is sound). A key that lost its `:` is
+/// blanked with the block indented under it: libyaml notices only at the next key, and the orphaned block
+/// would otherwise run into the value above. `None` when a few rounds do not leave a text libyaml reads.
 pub fn readable_part(text: &str, first: &LibyamlError) -> Option<String> {
     const ROUNDS: usize = 12;
     let mut repaired = text.as_bytes().to_vec();
@@ -134,12 +149,13 @@ pub fn readable_part(text: &str, first: &LibyamlError) -> Option<String> {
         let mut blanked = false;
         let at_end = error.offset >= text.len() || text[error.offset..].trim().is_empty();
         let lost_colon = error.problem.starts_with("could not find expected ':'");
-        if let Some((_, context)) = &error.context
-            && (at_end || lost_colon)
+        if let Some((what, context)) = &error.context
+            && (at_end || lost_colon || what.contains("flow"))
         {
-            blanked |= blank_line(&mut repaired, *context);
+            blanked |=
+                if lost_colon { blank_block(&mut repaired, *context) } else { blank_line(&mut repaired, *context) };
         }
-        if !at_end {
+        if !at_end && !blanked {
             blanked |= blank_line(&mut repaired, error.offset);
         }
         if !blanked {
@@ -165,6 +181,27 @@ fn blank_line(bytes: &mut [u8], offset: usize) -> bool {
             *byte = b' ';
             changed = true;
         }
+    }
+    changed
+}
+
+/// Blanks the line holding `offset` and the lines after it that are blank or indented deeper than it;
+/// false when they held nothing to blank.
+fn blank_block(bytes: &mut [u8], offset: usize) -> bool {
+    let offset = offset.min(bytes.len());
+    let start = bytes[..offset].iter().rposition(|byte| *byte == b'\n').map_or(0, |newline| newline + 1);
+    let indent = |bytes: &[u8], line_start: usize| bytes[line_start..].iter().take_while(|byte| **byte == b' ').count();
+    let own_indent = indent(bytes, start);
+    let mut changed = blank_line(bytes, start);
+    let mut line_start = bytes[start..].iter().position(|byte| *byte == b'\n').map(|end| start + end + 1);
+    while let Some(current) = line_start.filter(|current| *current < bytes.len()) {
+        let end = bytes[current..].iter().position(|byte| *byte == b'\n').map_or(bytes.len(), |end| current + end);
+        let blank = bytes[current..end].iter().all(|byte| matches!(*byte, b' ' | b'\r'));
+        if !blank && indent(bytes, current) <= own_indent {
+            break;
+        }
+        changed |= blank_line(bytes, current);
+        line_start = (end < bytes.len()).then_some(end + 1);
     }
     changed
 }
@@ -210,7 +247,10 @@ mod tests {
     #[test]
     fn the_problem_mark_of_common_mistakes() {
         check("a: 1\nb: 2\n", None);
-        check("spec:\n  rules: x\n  image: nginx: latest\n", Some("3:15 mapping values are not allowed in this context"));
+        check(
+            "spec:\n  rules: x\n  image: nginx: latest\n",
+            Some("3:15 mapping values are not allowed in this context"),
+        );
         check("spec:\n\trules: []\n", Some("2:1 found character that cannot start any token"));
         check("spec:\n  a: 1\n   b: 2\n", Some("3:5 mapping values are not allowed in this context"));
         check("spec:\n  a: \"open\n  b: 2\n", Some("4:1 found unexpected end of stream"));
