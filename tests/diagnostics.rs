@@ -252,6 +252,31 @@ fn multi_document_streams_are_checked_per_document() {
     );
 }
 
+/// A repository that ships its policies as a Helm chart renders them beside its tests before `kyverno test`
+/// runs: the missing policy file is a warning there, while a missing resource stays an error.
+#[test]
+fn a_policy_rendered_from_the_repository_chart_is_missing_only_until_rendered() {
+    check(
+        r#"
+        #- /repo/chart/Chart.yaml
+        apiVersion: v2
+        name: policies
+        version: 1.0.0
+        #- /repo/tests/require-labels/.kyverno-test/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: t
+        policies:
+          - ../policy.yaml
+        #   ^^^^^^^^^^^^^^ warning[test/missing-file]: `../policy.yaml` does not exist (looked for /repo/tests/require-labels/policy.yaml); this repository has a Helm chart (/repo/chart/Chart.yaml), so the policy is probably rendered there before the test runs: render it (`helm template`) to check the test
+        resources:
+          - resource.yaml
+        #   ^^^^^^^^^^^^^ error[test/missing-file]: `resource.yaml` does not exist (looked for /repo/tests/require-labels/.kyverno-test/resource.yaml)
+        "#,
+    );
+}
+
 #[test]
 fn kyverno_test_references() {
     check(

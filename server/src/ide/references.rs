@@ -81,16 +81,43 @@ impl Checker<'_> {
         let in_chainsaw_folder = resolved
             .components()
             .any(|component| component.as_os_str().to_string_lossy().starts_with(".chainsaw-test"));
+        // A repository that ships its policies as a Helm chart renders them for its tests (`helm template` into
+        // the file the test names, removed afterwards): the policy is missing only until then.
+        let rendering_chart = if pointer.starts_with("/policies/") { self.nearby_helm_chart() } else { None };
         let (severity, message) = if in_chainsaw_folder {
             let message = format!(
                 "`{reference}` does not exist (looked for {}); it belongs to a chainsaw e2e folder that is not present here, so this test cannot load it",
                 resolved.display()
             );
             (Severity::Warning, message)
+        } else if let Some(chart) = rendering_chart {
+            let message = format!(
+                "`{reference}` does not exist (looked for {}); this repository has a Helm chart ({}), so the policy is \
+                 probably rendered there before the test runs: render it (`helm template`) to check the test",
+                resolved.display(),
+                chart.display()
+            );
+            (Severity::Warning, message)
         } else {
             (Severity::Error, format!("`{reference}` does not exist (looked for {})", resolved.display()))
         };
         out.push(self.diagnostic(Code::TestMissingFile, pointer, message).with_severity(severity));
+        None
+    }
+
+    /// The `Chart.yaml` of a Helm chart in a folder above the test, or in a folder beside one of them (a
+    /// repository's `chart/`), looking no further than the workspace.
+    fn nearby_helm_chart(&self) -> Option<PathBuf> {
+        for folder in self.base_dir.ancestors() {
+            // The disk answers `None` outside the workspace, where the search stops.
+            let entries = self.analysis.disk.list_dir(folder)?;
+            let charts = std::iter::once(folder.to_path_buf()).chain(entries);
+            if let Some(manifest) =
+                charts.map(|chart| chart.join("Chart.yaml")).find(|manifest| self.analysis.read(manifest).is_some())
+            {
+                return Some(manifest);
+            }
+        }
         None
     }
 
