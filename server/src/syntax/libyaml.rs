@@ -147,7 +147,8 @@ pub fn readable_part(text: &str, first: &LibyamlError) -> Option<String> {
     let mut error = first.clone();
     for _ in 0..ROUNDS {
         let mut blanked = false;
-        let at_end = error.offset >= text.len() || text[error.offset..].trim().is_empty();
+        // On the bytes: after a round, an offset of the repaired text may fall inside a character of `text`.
+        let at_end = repaired[error.offset.min(repaired.len())..].iter().all(u8::is_ascii_whitespace);
         let lost_colon = error.problem.starts_with("could not find expected ':'");
         if let Some((what, context)) = &error.context
             && (at_end || lost_colon || what.contains("flow"))
@@ -255,6 +256,7 @@ mod tests {
         check("spec:\n  a: 1\n   b: 2\n", Some("3:5 mapping values are not allowed in this context"));
         check("spec:\n  a: \"open\n  b: 2\n", Some("4:1 found unexpected end of stream"));
         check("a: 1\n---\nb: [1, 2\n", Some("4:1 did not find expected ',' or ']'"));
+        check("a: é😀\nb: c: d\n", Some("2:5 mapping values are not allowed in this context"));
     }
 
     /// The lines left after blanking what breaks the text, as `|`-separated trimmed lines.
@@ -272,6 +274,7 @@ mod tests {
         check_readable("a: 1\nrules\n  - x\nc: 3\n", Some("a: 1|||c: 3"));
         check_readable("a: 1\nb: \"open\nc: 3\n", Some("a: 1||c: 3"));
         check_readable("a: 1\nb: [1, 2\nc: 3\n", Some("a: 1||c: 3"));
+        check_readable("é: 1\nb: \"é😀\n\tc: ü\n", Some("é: 1||"));
     }
 
     #[test]
