@@ -2,16 +2,40 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use super::{Analysis, FileData, file_roles, references};
+use super::config::{self, Config};
+use super::schema_lookup::constraint_parameters_schema;
+use super::types::span_range;
+use super::workspace::{FileData, Workspace};
+use super::{file_roles, test_file_checks};
 use crate::base::{Code, Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, Reader, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
 
-pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData) -> Vec<Diagnostic> {
-    if let Some(range) = file_roles::helm_template(analysis, path, file.source.segments()) {
+/// Every diagnostic of a file: syntax, schema, cross-file references; filtered and re-graded by the file's
+/// `.policy-lsp.yaml` (nothing for an excluded file).
+pub(super) fn diagnostics(workspace: &Workspace, path: &Path) -> Vec<Diagnostic> {
+    let Some(file) = workspace.file(path) else { return Vec::new() };
+    let config = workspace.config_for(path);
+    if config.is_some_and(|config| config.is_excluded(path)) {
+        return Vec::new();
+    }
+    let mut found = file_diagnostics(workspace, path, file);
+    if config::is_config_file(path)
+        && let Some(segment) = file.source.segments().first()
+    {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        found.extend(Config::from_document(base, &segment.parsed, segment.start).1);
+        found.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
+    }
+    match config {
+        Some(config) => config.apply(found),
+        None => found,
+    }
+}
+
+fn file_diagnostics(workspace: &Workspace, path: &Path, file: &FileData) -> Vec<Diagnostic> {
+    if let Some(range) = file_roles::helm_template(workspace, path, file.source.segments()) {
         let message = "a Helm chart template: its YAML exists only after rendering, so it is not checked here; \
                        lint the rendered output with `helm template CHART | policy-lsp lint -`";
         return vec![Diagnostic::new(Code::YamlHelmTemplate, range, message)];
@@ -27,19 +51,19 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
             let range = key.unwrap_or_else(|| TextRange::empty(0)).shifted(segment.start);
             diagnostics.push(Diagnostic::new(Code::TestLegacyFormat, range, problem));
         }
-        let partial = file_roles::chainsaw_partial(analysis, path, &segment.parsed.value);
+        let partial = file_roles::chainsaw_partial(workspace, path, &segment.parsed.value);
         // Tests, suites and constraints are checked against other files, and so is whether a Chainsaw
         // test names a document as an assertion: nothing about them is cached.
         let depends_on_other_files = partial
             || matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
         if depends_on_other_files {
-            document_diagnostics(analysis, path, segment, info, partial, &mut diagnostics);
-            references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
+            document_diagnostics(workspace, path, segment, info, partial, &mut diagnostics);
+            test_file_checks::reference_diagnostics(workspace, path, segment, info, &mut diagnostics);
             continue;
         }
         let local = file.local_diagnostics(index, || {
             let mut found = Vec::new();
-            document_diagnostics(analysis, path, segment, info, false, &mut found);
+            document_diagnostics(workspace, path, segment, info, false, &mut found);
             found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
         });
         diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
@@ -50,7 +74,7 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
 
 /// What one document says about itself: syntax, schema and embedded languages.
 fn document_diagnostics(
-    analysis: &Analysis,
+    workspace: &Workspace,
     path: &Path,
     segment: &Segment,
     info: &DocumentInfo,
@@ -70,10 +94,10 @@ fn document_diagnostics(
         }
         out.push(diagnostic);
     }
-    schema_diagnostics(analysis, path, segment, info, partial, out);
+    schema_diagnostics(workspace, path, segment, info, partial, out);
     super::cel::cel_diagnostics(segment, out);
     super::jmespath::jmespath_diagnostics(segment, info, out);
-    super::embedded::embedded_diagnostics(segment, info, out);
+    super::rego_diagnostics::embedded_diagnostics(segment, info, out);
 }
 
 /// Moves every range of a diagnostic (its own, its same-file related places, its fix) by `map`.
@@ -90,7 +114,7 @@ fn shift(mut diagnostic: Diagnostic, map: impl Fn(usize) -> usize) -> Diagnostic
 }
 
 fn schema_diagnostics(
-    analysis: &Analysis,
+    workspace: &Workspace,
     path: &Path,
     segment: &Segment,
     info: &DocumentInfo,
@@ -135,7 +159,7 @@ fn schema_diagnostics(
     let errors = if info.kind == DocumentKind::Constraint {
         let Some(root) = registry.root(entry) else { return };
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = constraint_parameters_schema(analysis, path, &info.kind_name)
+        if let Some(parameters) = constraint_parameters_schema(workspace, path, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;
@@ -159,64 +183,12 @@ fn schema_diagnostics(
         let missing = (error.code == Code::SchemaRequired).then(|| (error.pointer.clone(), error.suggestion.clone()));
         let mut diagnostic = schema_error_diagnostic(segment, error);
         if let Some((pointer, Some(name))) = missing
-            && let Some(fix) = super::code_actions::missing_field_fix(analysis, path, info, segment, &pointer, &name)
+            && let Some(fix) = super::yaml_edits::missing_field_fix(workspace, path, info, segment, &pointer, &name)
         {
             diagnostic = diagnostic.with_fix(fix);
         }
         out.push(diagnostic);
     }
-}
-
-/// The parameter schema of the template that governs a constraint of `constraint_kind` in `file`, when
-/// that template is loaded ([`governing_template`]).
-pub(super) fn constraint_parameters_schema(analysis: &Analysis, file: &Path, constraint_kind: &str) -> Option<Value> {
-    let (template, api_version) = governing_template(analysis, file, constraint_kind)?;
-    let validation = template.pointer("/spec/crd/spec/validation");
-    let legacy = validation
-        .and_then(|validation| validation.get("legacySchema"))
-        .and_then(Value::as_bool)
-        .unwrap_or(!api_version.ends_with("/v1"));
-    Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
-        Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
-        None if legacy => Value::Object(Default::default()),
-        None => serde_json::json!({"type": "object", "additionalProperties": false}),
-    })
-}
-
-/// The ConstraintTemplate that defines `constraint_kind` for a constraint in `file`, with its apiVersion:
-/// the one in the constraint's own folder, else in its nearest ancestor folder, as a repository that
-/// keeps each template beside its constraints deploys them. A template elsewhere governs only when
-/// every such template defines the same parameters: two different templates of one kind in unrelated
-/// folders leave the constraint unjudged rather than checked against the wrong one.
-pub(super) fn governing_template(analysis: &Analysis, file: &Path, constraint_kind: &str) -> Option<(Value, String)> {
-    let mut candidates: Vec<(&Path, Value, String)> = Vec::new();
-    for (path, data) in analysis.files.iter() {
-        for (index, info) in data.documents.iter().enumerate() {
-            if info.kind != DocumentKind::ConstraintTemplate {
-                continue;
-            }
-            let template = &data.source.segments()[index].parsed.value;
-            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) == Some(constraint_kind) {
-                candidates.push((path.as_path(), template.clone(), info.api_version.clone()));
-            }
-        }
-    }
-    candidates.sort_by(|left, right| left.0.cmp(right.0));
-    let mut folder = file.parent();
-    while let Some(current) = folder {
-        if let Some(index) = candidates.iter().position(|(path, _, _)| path.parent() == Some(current)) {
-            let (_, template, api_version) = candidates.swap_remove(index);
-            return Some((template, api_version));
-        }
-        folder = current.parent();
-    }
-    let parameters = |template: &Value| template.pointer("/spec/crd/spec/validation").cloned();
-    let first = candidates.first().map(|(_, template, _)| parameters(template))?;
-    if candidates.iter().all(|(_, template, _)| parameters(template) == first) {
-        let (_, template, api_version) = candidates.swap_remove(0);
-        return Some((template, api_version));
-    }
-    None
 }
 
 fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic>) {
@@ -287,33 +259,4 @@ fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic 
         Some(fix) => diagnostic.with_fix(fix),
         None => diagnostic,
     }
-}
-
-/// The range to underline for a pointer: the key, the value, or (for an object's own problems) the key that
-/// holds the object — the `kind` value for the document root.
-pub(super) fn span_range(segment: &Segment, pointer: &str, target: Target) -> TextRange {
-    let parsed = &segment.parsed;
-    let base = segment.start;
-    let first_line = |range: TextRange| first_line(&segment.text, range);
-    let Some((found, span)) = parsed.source_map.nearest(pointer) else {
-        return TextRange::empty(base);
-    };
-    let exact = found.len() == pointer.len();
-    let range = match (target, exact) {
-        (Target::Value, true) => span.value_or_key(),
-        (Target::Object, _) if found.is_empty() => {
-            parsed.source_map.get("/kind").map(|kind| kind.key_or_value()).unwrap_or_else(|| first_line(span.value))
-        }
-        (Target::Object, true) => span.key.unwrap_or_else(|| first_line(span.value)),
-        _ => span.key.unwrap_or_else(|| first_line(span.value)),
-    };
-    range.shifted(base)
-}
-
-/// The part of a range on its first line, so a diagnostic on a whole mapping underlines just its start.
-fn first_line(text: &str, range: TextRange) -> TextRange {
-    let line_end =
-        text.get(range.start..).and_then(|rest| rest.find(['\n', '\r'])).map_or(text.len(), |end| range.start + end);
-    let end = range.end.min(line_end);
-    TextRange::new(range.start, end.max(range.start + 1).min(text.len().max(range.start)))
 }

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::Analysis;
+use super::workspace::Workspace;
 use crate::base::TextRange;
 use crate::model::DocumentKind;
 use crate::syntax::Segment;
@@ -26,7 +26,7 @@ const TEMPLATE_ACTIONS: &[&str] = &[
 /// when a `{{ }}` directive stands where YAML would read it as syntax rather than inside a scalar, and
 /// holds Go template syntax: Kyverno's own `{{ }}` variables live inside quoted or block scalars and
 /// start with a JMESPath expression.
-pub(super) fn helm_template(analysis: &Analysis, path: &Path, segments: &[Segment]) -> Option<TextRange> {
+pub(super) fn helm_template(workspace: &Workspace, path: &Path, segments: &[Segment]) -> Option<TextRange> {
     for segment in segments {
         if let Some(offset) = first_template_directive(&segment.text) {
             let line_end = line_at(&segment.text, offset).end;
@@ -35,15 +35,15 @@ pub(super) fn helm_template(analysis: &Analysis, path: &Path, segments: &[Segmen
         }
     }
     let first = segments.first()?;
-    in_chart_templates(analysis, path).then(|| line_at(&first.text, 0).shifted(first.start))
+    in_chart_templates(workspace, path).then(|| line_at(&first.text, 0).shifted(first.start))
 }
 
-fn in_chart_templates(analysis: &Analysis, path: &Path) -> bool {
+fn in_chart_templates(workspace: &Workspace, path: &Path) -> bool {
     path.ancestors().skip(1).any(|folder| {
         folder.file_name().is_some_and(|name| name == "templates")
             && folder.parent().is_some_and(|chart| {
                 let manifest = chart.join("Chart.yaml");
-                analysis.file(&manifest).is_some() || analysis.disk.read(&manifest).is_ok()
+                workspace.file(&manifest).is_some() || workspace.disk.read(&manifest).is_ok()
             })
     })
 }
@@ -120,8 +120,8 @@ fn is_go_template(rest: &str) -> bool {
 /// Whether document `index` of the file at `path` is a partial object that Chainsaw compares against the
 /// cluster (an `assert` or `error` file, or a `patch`): named so by a Chainsaw Test of its folder, or
 /// written with Chainsaw's expression keys (`(conditions[?type == 'Ready'])`), which no manifest has.
-pub(super) fn chainsaw_partial(analysis: &Analysis, path: &Path, value: &Value) -> bool {
-    has_expression_key(value, 0) || named_by_a_chainsaw_step(analysis, path)
+pub(super) fn chainsaw_partial(workspace: &Workspace, path: &Path, value: &Value) -> bool {
+    has_expression_key(value, 0) || named_by_a_chainsaw_step(workspace, path)
 }
 
 fn has_expression_key(value: &Value, depth: usize) -> bool {
@@ -137,11 +137,11 @@ fn has_expression_key(value: &Value, depth: usize) -> bool {
     }
 }
 
-fn named_by_a_chainsaw_step(analysis: &Analysis, path: &Path) -> bool {
+fn named_by_a_chainsaw_step(workspace: &Workspace, path: &Path) -> bool {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name().and_then(|name| name.to_str())) else {
         return false;
     };
-    analysis.files.iter().filter(|(other, _)| other.parent() == Some(folder)).any(|(_, file)| {
+    workspace.files.iter().filter(|(other, _)| other.parent() == Some(folder)).any(|(_, file)| {
         file.documents.iter().enumerate().any(|(index, info)| {
             info.kind == DocumentKind::Chainsaw
                 && partial_files(&file.source.segments()[index].parsed.value)
