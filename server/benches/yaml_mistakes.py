@@ -57,8 +57,19 @@ def is_key_line(line):
     )
 
 
-def candidates(lines, test):
-    return [index for index, line in enumerate(lines) if test(index, line)]
+def pick(lines, rng, test):
+    """A random line index that passes `test(index, line)`, or None."""
+    found = [index for index, line in enumerate(lines) if test(index, line)]
+    return rng.choice(found) if found else None
+
+
+def drop_closing_character(lines, rng, test):
+    """The last character of a random line that passes `test` removed (an unclosed quote or bracket)."""
+    index = pick(lines, rng, test)
+    if index is None:
+        return None
+    lines[index] = lines[index].rstrip()[:-1]
+    return lines
 
 
 def misindent_key(lines, rng):
@@ -72,20 +83,18 @@ def misindent_key(lines, rng):
             and indent_of(lines[index - 1]) == indent_of(line)
         )
 
-    found = candidates(lines, fits)
-    if not found:
+    index = pick(lines, rng, fits)
+    if index is None:
         return None
-    index = rng.choice(found)
     lines[index] = " " + lines[index]
     return lines
 
 
 def missing_colon(lines, rng):
     """`key: value` written `key value`, or `key:` written `key`."""
-    found = candidates(lines, lambda index, line: is_key_line(line))
-    if not found:
+    index = pick(lines, rng, lambda index, line: is_key_line(line))
+    if index is None:
         return None
-    index = rng.choice(found)
     line = lines[index]
     position = line.index(":")
     lines[index] = line[:position] + line[position + 1:]
@@ -94,10 +103,9 @@ def missing_colon(lines, rng):
 
 def tab_indentation(lines, rng):
     """The indentation of an indented line written with a tab."""
-    found = candidates(lines, lambda index, line: indent_of(line) >= 2 and line.strip() and not line.strip().startswith("#"))
-    if not found:
+    index = pick(lines, rng, lambda index, line: indent_of(line) >= 2 and line.strip() and not line.strip().startswith("#"))
+    if index is None:
         return None
-    index = rng.choice(found)
     line = lines[index]
     lines[index] = "\t" + line[2:]
     return lines
@@ -109,12 +117,7 @@ def unclosed_quote(lines, rng):
         stripped = line.rstrip()
         return stripped.endswith("\"") and ": \"" in stripped and stripped.count("\"") == 2
 
-    found = candidates(lines, fits)
-    if not found:
-        return None
-    index = rng.choice(found)
-    lines[index] = lines[index].rstrip()[:-1]
-    return lines
+    return drop_closing_character(lines, rng, fits)
 
 
 def unclosed_bracket(lines, rng):
@@ -123,12 +126,7 @@ def unclosed_bracket(lines, rng):
         stripped = line.rstrip()
         return stripped.endswith("]") and ": [" in stripped and stripped.count("[") == 1 and "\"" not in stripped
 
-    found = candidates(lines, fits)
-    if not found:
-        return None
-    index = rng.choice(found)
-    lines[index] = lines[index].rstrip()[:-1]
-    return lines
+    return drop_closing_character(lines, rng, fits)
 
 
 def misindent_item(lines, rng):
@@ -146,10 +144,9 @@ def misindent_item(lines, rng):
             )
         )
 
-    found = candidates(lines, fits)
-    if not found:
+    index = pick(lines, rng, fits)
+    if index is None:
         return None
-    index = rng.choice(found)
     lines[index] = lines[index][1:]
     return lines
 
@@ -163,10 +160,9 @@ def second_colon(lines, rng):
         value = stripped.split(": ", 1)[1] if ": " in stripped else ""
         return value and value[0].isalnum() and "#" not in value
 
-    found = candidates(lines, fits)
-    if not found:
+    index = pick(lines, rng, fits)
+    if index is None:
         return None
-    index = rng.choice(found)
     lines[index] = lines[index].rstrip() + ": more"
     return lines
 
