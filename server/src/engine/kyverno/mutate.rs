@@ -454,7 +454,9 @@ mod tests {
         check(
             pod(json!({"containers": [{"name": "b", "image": "redis"}, {"name": "a", "image": "nginx:latest"}]})),
             json!({"spec": {"containers": [{"(image)": "*:latest", "imagePullPolicy": "Always"}]}}),
-            pod(json!({"containers": [{"name": "a", "image": "nginx:latest", "imagePullPolicy": "Always"}, {"name": "b", "image": "redis"}]})),
+            pod(
+                json!({"containers": [{"name": "a", "image": "nginx:latest", "imagePullPolicy": "Always"}, {"name": "b", "image": "redis"}]}),
+            ),
         );
         // A failing condition on a map drops the whole patch.
         check(

@@ -195,7 +195,8 @@ fn walk_map(dest: Option<Value>, mut origin: Option<Value>, schema: Option<Merge
     names.dedup();
     for name in names {
         let field_schema = schema.and_then(|schema| schema.field(&name));
-        let merged = walk(target.get(&name).cloned(), origin_map.and_then(|map| map.get(&name)).cloned(), field_schema)?;
+        let merged =
+            walk(target.get(&name).cloned(), origin_map.and_then(|map| map.get(&name)).cloned(), field_schema)?;
         set_field(&mut target, &name, merged);
     }
     Ok(Merged::of(Some(Value::Object(target)), from_resource))
@@ -239,7 +240,8 @@ fn walk_associative_list(
         return Ok(Merged::of(chosen.filter(|value| !value.is_null()), false));
     };
     let patch_items = if aliased { None } else { origin.as_ref().and_then(Value::as_array).cloned() };
-    let keys: Vec<String> = schema.map(|schema| schema.merge_keys()).unwrap_or_default().into_iter().map(String::from).collect();
+    let keys: Vec<String> =
+        schema.map(|schema| schema.merge_keys()).unwrap_or_default().into_iter().map(String::from).collect();
     let mut list = Lists { destination, patch: patch_items };
     let element_schema = schema.and_then(|schema| schema.elements());
     let values = list.element_values(&keys);
@@ -312,9 +314,11 @@ impl Lists {
             }
             let (keys_here, values_here) = validate_keys(&values_list, values, keys);
             valid_keys = keys_here.clone();
-            let (lookup_keys, lookup_values) = validate_keys(std::slice::from_ref(&values_here), &values_here, &keys_here);
+            let (lookup_keys, lookup_values) =
+                validate_keys(std::slice::from_ref(&values_here), &values_here, &keys_here);
             let destination_index = element_list(&self.destination, &lookup_keys, &lookup_values);
-            let patch_element = element_list(self.patch(), &lookup_keys, &lookup_values).map(|index| self.patch()[index].clone());
+            let patch_element =
+                element_list(self.patch(), &lookup_keys, &lookup_values).map(|index| self.patch()[index].clone());
             let destination_element = destination_index.map(|index| self.destination[index].clone());
             let merged = walk(destination_element, patch_element, element_schema)?;
             let mut value = merged.value;
@@ -382,7 +386,12 @@ fn append_list_node(mut target: Vec<Value>, source: &[Value], keys: &[String]) -
 
 /// kyaml's `ElementSetter`: drops null and empty elements, then replaces (or with no element, removes)
 /// the elements matching the keys, appending the element when none matched.
-fn element_setter(list: &mut Vec<Value>, element: Option<Value>, keys: &[String], values: &[String]) -> Result<(), String> {
+fn element_setter(
+    list: &mut Vec<Value>,
+    element: Option<Value>,
+    keys: &[String],
+    values: &[String],
+) -> Result<(), String> {
     let default_keys = [String::new()];
     let keys = if keys.is_empty() { &default_keys[..] } else { keys };
     let mapping_setter = !keys[0].is_empty() && values.first().is_some_and(|value| !value.is_empty());
@@ -466,8 +475,7 @@ fn element_list(list: &[Value], keys: &[String], values: &[String]) -> Option<us
         return list.iter().position(|item| node_text(item) == wanted);
     }
     list.iter().position(|item| {
-        item.is_object()
-            && keys.iter().zip(values).all(|(key, value)| field_matches(item, key, value).unwrap_or(false))
+        item.is_object() && keys.iter().zip(values).all(|(key, value)| field_matches(item, key, value).unwrap_or(false))
     })
 }
 

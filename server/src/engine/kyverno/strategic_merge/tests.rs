@@ -22,7 +22,9 @@ fn new_containers_go_before_the_existing_ones() {
     check(
         pod(json!({"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]})),
         json!({"spec": {"containers": [{"name": "sidecar", "image": "proxy"}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"sidecar","image":"proxy"},{"name":"a","image":"x"},{"name":"b","image":"y"}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"sidecar","image":"proxy"},{"name":"a","image":"x"},{"name":"b","image":"y"}]}}"#
+        ]],
     );
 }
 
@@ -31,7 +33,9 @@ fn patched_containers_move_to_the_patch_order() {
     check(
         pod(json!({"containers": [{"name": "a", "image": "x"}, {"name": "b", "image": "y"}]})),
         json!({"spec": {"containers": [{"name": "b", "imagePullPolicy": "Always"}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"b","image":"y","imagePullPolicy":"Always"},{"name":"a","image":"x"}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"b","image":"y","imagePullPolicy":"Always"},{"name":"a","image":"x"}]}}"#
+        ]],
     );
 }
 
@@ -40,7 +44,9 @@ fn existing_keys_keep_their_place_and_new_keys_are_appended_in_byte_order() {
     check(
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "labels": {"z": "1"}}, "data": {"b": "2"}}),
         json!({"metadata": {"labels": {"y": "2", "a": "3"}, "annotations": {"k": "v"}}, "data": {"b": "3"}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","labels":{"z":"1","a":"3","y":"2"},"annotations":{"k":"v"}},"data":{"b":"3"}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","labels":{"z":"1","a":"3","y":"2"},"annotations":{"k":"v"}},"data":{"b":"3"}}"#
+        ]],
     );
 }
 
@@ -49,13 +55,17 @@ fn lists_without_a_merge_strategy_are_replaced() {
     check(
         pod(json!({"tolerations": [{"key": "a", "operator": "Exists"}], "containers": [{"name": "a"}]})),
         json!({"spec": {"tolerations": [{"key": "b", "operator": "Exists"}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"tolerations":[{"key":"b","operator":"Exists"}],"containers":[{"name":"a"}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"tolerations":[{"key":"b","operator":"Exists"}],"containers":[{"name":"a"}]}}"#
+        ]],
     );
     // A custom resource has no schema: its lists of named maps are replaced too.
     check(
         json!({"apiVersion": "example.com/v1", "kind": "Widget", "spec": {"items": [{"name": "a", "size": 1}]}}),
         json!({"spec": {"items": [{"name": "b", "size": 2}]}}),
-        expect_test::expect![[r#"{"apiVersion":"example.com/v1","kind":"Widget","spec":{"items":[{"name":"b","size":2}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"example.com/v1","kind":"Widget","spec":{"items":[{"name":"b","size":2}]}}"#
+        ]],
     );
 }
 
@@ -64,7 +74,9 @@ fn scalar_lists_with_a_merge_strategy_are_united_patch_first() {
     check(
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "finalizers": ["a", "b"]}}),
         json!({"metadata": {"finalizers": ["c", "a"]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","finalizers":["c","a","b"]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","finalizers":["c","a","b"]}}"#
+        ]],
     );
 }
 
@@ -73,18 +85,26 @@ fn ports_match_by_port_and_protocol_and_a_port_without_protocol_moves_last() {
     // kyaml appends a resource element that lacks one of several keys before re-adding it, so the
     // merged port 80 (no protocol) ends up after the others.
     check(
-        pod(json!({"containers": [{"name": "a", "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]}]})),
+        pod(
+            json!({"containers": [{"name": "a", "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}]}]}),
+        ),
         json!({"spec": {"containers": [{"name": "a", "ports": [{"containerPort": 80, "name": "http"}, {"containerPort": 53, "protocol": "TCP"}]}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","ports":[{"containerPort":53,"protocol":"TCP"},{"containerPort":80,"name":"http"},{"containerPort":53,"protocol":"UDP"}]}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","ports":[{"containerPort":53,"protocol":"TCP"},{"containerPort":80,"name":"http"},{"containerPort":53,"protocol":"UDP"}]}]}}"#
+        ]],
     );
 }
 
 #[test]
 fn nulls_and_delete_directives_remove() {
     check(
-        pod(json!({"containers": [{"name": "a", "image": "x"}, {"name": "b"}], "hostNetwork": true, "dnsConfig": {"options": []}})),
+        pod(
+            json!({"containers": [{"name": "a", "image": "x"}, {"name": "b"}], "hostNetwork": true, "dnsConfig": {"options": []}}),
+        ),
         json!({"spec": {"hostNetwork": null, "dnsConfig": {"$patch": "delete"}, "containers": [{"name": "b", "$patch": "delete"}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"x"}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"x"}]}}"#
+        ]],
     );
 }
 
@@ -93,7 +113,9 @@ fn replace_directives_on_maps_and_lists() {
     check(
         pod(json!({"securityContext": {"runAsUser": 1, "fsGroup": 2}, "containers": [{"name": "a"}, {"name": "b"}]})),
         json!({"spec": {"securityContext": {"$patch": "replace", "runAsNonRoot": true}, "containers": [{"$patch": "replace"}, {"name": "c"}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"securityContext":{"runAsNonRoot":true},"containers":[{"name":"c"}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"securityContext":{"runAsNonRoot":true},"containers":[{"name":"c"}]}}"#
+        ]],
     );
 }
 
@@ -103,7 +125,9 @@ fn a_replace_directive_on_a_list_element_is_undone_by_the_prepending_merge() {
     check(
         pod(json!({"containers": [{"name": "a", "image": "x", "args": ["1"]}]})),
         json!({"spec": {"containers": [{"name": "a", "$patch": "replace", "image": "y"}]}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"x","args":["1"]}]}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web"},"spec":{"containers":[{"name":"a","image":"x","args":["1"]}]}}"#
+        ]],
     );
 }
 
@@ -129,7 +153,9 @@ fn a_null_already_in_the_resource_stays_unless_patched() {
     check(
         json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "annotations": null}, "data": null}),
         json!({"data": null, "metadata": {"labels": {"a": "b"}}}),
-        expect_test::expect![[r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","annotations":null,"labels":{"a":"b"}}}"#]],
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","annotations":null,"labels":{"a":"b"}}}"#
+        ]],
     );
 }
 
