@@ -7,6 +7,7 @@ pub mod apply;
 pub mod diagnostics;
 pub mod exceptions;
 pub mod matching;
+pub mod template;
 
 use serde_json::{Map, Value, json};
 
@@ -730,16 +731,20 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
     }
+    // A NamespacedGeneratingPolicy keeps what its templates generate inside its own namespace.
+    let policy_namespace = (policy.get("kind").and_then(Value::as_str) == Some("NamespacedGeneratingPolicy"))
+        .then(|| policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""));
     let mut generated = Vec::new();
     for (index, generate) in
         spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
     {
-        if generate.get("template").is_some() {
-            let reason = "GeneratingPolicy templates (spec.generate[].template) are not evaluated yet".to_string();
-            let mut outcome =
-                Outcome::new(Status::Error, reason.clone(), Some(format!("/spec/generate/{index}/template")));
-            outcome.unsupported = Some(reason);
-            return Some(outcome);
+        if let Some(template) = generate.get("template") {
+            let pointer = format!("/spec/generate/{index}/template/value");
+            match template::generated_by_template(template, policy_namespace, &activation, &applicable.services) {
+                Ok(mut items) => generated.append(&mut items),
+                Err(error) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+            }
+            continue;
         }
         let pointer = format!("/spec/generate/{index}/expression");
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
