@@ -86,7 +86,7 @@ fn compile(text: &str, interpolate: bool) -> Result<Vec<Value>, String> {
         if interpolate {
             check_placeholders(&value)?;
         }
-        let splice = interpolate && value.as_str().is_some_and(|text| is_single_placeholder(text));
+        let splice = interpolate && value.as_str().is_some_and(is_single_placeholder);
         if !value.is_object() && !splice {
             return Err(format!("document {}: document must be a mapping describing a resource", index + 1));
         }
