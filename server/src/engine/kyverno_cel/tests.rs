@@ -246,3 +246,21 @@ fn mutate_existing_targets_are_selected_then_patched() {
         "error: output type of the target selector expression must be a map, got list @ /spec/targetMatchConstraints/expression -> "
     );
 }
+
+#[test]
+fn generator_apply_inside_macros_sees_the_variables_they_bind() {
+    // Kyverno evaluates the whole generate expression and keeps what every `generator.Apply` call reached,
+    // so a call per element of a comprehension generates one object per element.
+    let policy = json!({"kind": "GeneratingPolicy", "metadata": {"name": "g"}, "spec": {
+        "matchConstraints": {"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["deployments"]}]},
+        "variables": [{"name": "suffixes", "expression": "['a', 'b']"}],
+        "generate": [{"expression": "variables.suffixes.all(suffix, generator.Apply(object.metadata.namespace, [{'kind': 'ConfigMap', 'metadata': {'name': object.metadata.name + '-' + suffix}}]))"}]}});
+    let outcome = generating_policy(&policy, &request(deployment("x"))).expect("the policy applies to deployments");
+    assert_eq!(
+        outcome.generated,
+        vec![
+            json!({"kind": "ConfigMap", "metadata": {"name": "d-a", "namespace": "default"}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "d-b", "namespace": "default"}}),
+        ]
+    );
+}
