@@ -17,8 +17,9 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{compile_message, run};
+use crate::engine::cel::catalog::Environment;
 use crate::engine::cel::library::objects_in_namespace;
-use crate::engine::cel::{Activation, Services, Val, compile_cached};
+use crate::engine::cel::{Activation, Program, Services, Val, compile_cached};
 use crate::engine::kyverno::go_float_text;
 
 /// The resources a template generates, with their namespaces set. `policy_namespace` is the namespace of a
@@ -136,6 +137,97 @@ fn check_placeholders(value: &Value) -> Result<(), String> {
             Ok(())
         }
         _ => Ok(()),
+    }
+}
+
+/// One authoring error of an interpolated template, for the editor: where it is in the template text
+/// (characters from its start; the first place the placeholder is written) and what is wrong.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlaceholderError {
+    pub offset: usize,
+    pub length: usize,
+    pub message: String,
+}
+
+/// The authoring errors of an interpolated template's text that need no data: YAML that does not parse,
+/// malformed placeholders, placeholders in keys, and placeholder expressions that do not compile or name
+/// what `environment` does not declare. Empty for a template that is not interpolated.
+pub fn placeholder_errors(template: &Value, environment: &Environment) -> Vec<PlaceholderError> {
+    let text = template.get("value").and_then(Value::as_str).unwrap_or("");
+    if template.get("interpolate").and_then(Value::as_str) != Some("cel") {
+        return Vec::new();
+    }
+    let mut scalars = Vec::new();
+    for document in yaml_serde::Deserializer::from_str(text) {
+        match Value::deserialize(document) {
+            Ok(value) => collect_placeholder_scalars(&value, &mut scalars),
+            // The YAML itself is the schema and syntax checks' to report; nothing to place here.
+            Err(_) => return Vec::new(),
+        }
+    }
+    let characters = |byte_offset: usize| text[..byte_offset.min(text.len())].chars().count();
+    let mut out = Vec::new();
+    for scalar in scalars {
+        let value = match scalar {
+            PlaceholderScalar::Key(key) => {
+                out.push(PlaceholderError {
+                    offset: characters(text.find(key.as_str()).unwrap_or(0)),
+                    length: key.chars().count().max(1),
+                    message: "placeholders are not supported in mapping keys; use a whole-value placeholder on the \
+                              parent field instead"
+                        .to_string(),
+                });
+                continue;
+            }
+            PlaceholderScalar::Value(value) => value,
+        };
+        let scalar_offset = text.find(value.as_str()).unwrap_or(0);
+        let segments = match scan(&value) {
+            Ok(segments) => segments,
+            Err(message) => {
+                out.push(PlaceholderError { offset: characters(scalar_offset), length: 2, message });
+                continue;
+            }
+        };
+        for segment in segments {
+            let Segment::Expression(expression) = segment else { continue };
+            let Err(errors) = Program::compile_checked(&expression, environment) else { continue };
+            let start =
+                text[scalar_offset..].find(expression.as_str()).map_or(scalar_offset, |found| scalar_offset + found);
+            let expression_characters = expression.chars().count();
+            for error in errors {
+                out.push(PlaceholderError {
+                    offset: characters(start) + error.offset.min(expression_characters),
+                    length: 1,
+                    message: error.message,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// A scalar of a template that holds a placeholder: a map key (always an error) or a value.
+enum PlaceholderScalar {
+    Key(String),
+    Value(String),
+}
+
+fn collect_placeholder_scalars(value: &Value, out: &mut Vec<PlaceholderScalar>) {
+    match value {
+        Value::String(text) if contains_placeholder(text) || text.contains(ESCAPE) => {
+            out.push(PlaceholderScalar::Value(text.clone()));
+        }
+        Value::Array(items) => items.iter().for_each(|item| collect_placeholder_scalars(item, out)),
+        Value::Object(map) => {
+            for (key, child) in map {
+                if contains_placeholder(key) {
+                    out.push(PlaceholderScalar::Key(key.clone()));
+                }
+                collect_placeholder_scalars(child, out);
+            }
+        }
+        _ => {}
     }
 }
 
