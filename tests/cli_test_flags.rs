@@ -1,10 +1,7 @@
 //! `policy-lsp test` as a drop-in for `kyverno test` and `gator verify`: their flags, their exit codes, and
 //! the network-only flags refused with the offline alternative.
 
-use std::path::Path;
-use std::process::Command;
-
-use crate::cli::{check, write_fixture};
+use crate::cli::{check, run, write_fixture};
 use crate::inline_tests::OWNER_SUITE;
 use expect_test::expect;
 
@@ -71,20 +68,6 @@ results:
     result: pass
 "#;
 
-/// Exit code, stdout and stderr of the binary run in `directory`.
-fn run(directory: &Path, arguments: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(crate::support::POLICY_LSP)
-        .args(arguments)
-        .current_dir(directory)
-        .output()
-        .expect("the binary runs");
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        String::from_utf8_lossy(&output.stderr).to_string(),
-    )
-}
-
 /// The `(policy, resource, outcome)` of each result of a JSON run.
 fn json_results(stdout: &str) -> Vec<(String, String, String)> {
     let report: serde_json::Value = serde_json::from_str(stdout).expect("one JSON document");
@@ -102,7 +85,7 @@ fn json_results(stdout: &str) -> Vec<(String, String, String)> {
 #[test]
 fn problems_kyverno_tolerates_are_warnings_and_strict_fails_on_them() {
     let directory = write_fixture("flags-strict", KYVERNO_TESTS);
-    let (code, stdout, stderr) = run(&directory, &["test", "k"]);
+    let (code, stdout, stderr) = run(&directory, &["test", "k"], None);
     assert_eq!(code, Some(0), "{stdout}\n{stderr}");
     assert!(
         stdout
@@ -113,10 +96,10 @@ fn problems_kyverno_tolerates_are_warnings_and_strict_fails_on_them() {
         stderr.contains("warning: 1 test-file problem that kyverno tolerates (--strict fails on them)"),
         "{stderr}"
     );
-    let (code, _, stderr) = run(&directory, &["test", "k", "--strict"]);
+    let (code, _, stderr) = run(&directory, &["test", "k", "--strict"], None);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("error: 1 test-file warning that --strict fails on"), "{stderr}");
-    let (_, stdout, _) = run(&directory, &["test", "k", "--output", "json"]);
+    let (_, stdout, _) = run(&directory, &["test", "k", "--output", "json"], None);
     let report: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(report["summary"]["warnings"], 1);
     assert_eq!(report["summary"]["errors"], 0);
@@ -127,18 +110,18 @@ fn problems_kyverno_tolerates_are_warnings_and_strict_fails_on_them() {
 #[test]
 fn no_test_files_pass_with_a_warning_unless_tests_are_required() {
     let directory = write_fixture("flags-require-tests", "#- /empty/readme.yaml\na: b\n");
-    let (code, stdout, stderr) = run(&directory, &["test", "empty"]);
+    let (code, stdout, stderr) = run(&directory, &["test", "empty"], None);
     assert_eq!((code, stdout.as_str()), (Some(0), ""));
     assert!(stderr.starts_with("warning: no Kyverno test files"), "{stderr}");
     // A JSON run still prints one (empty) document.
-    let (code, stdout, _) = run(&directory, &["test", "empty", "--output", "json"]);
+    let (code, stdout, _) = run(&directory, &["test", "empty", "--output", "json"], None);
     assert_eq!(code, Some(0));
     assert_eq!(json_results(&stdout), vec![]);
-    let (code, _, stderr) = run(&directory, &["test", "empty", "--require-tests"]);
+    let (code, _, stderr) = run(&directory, &["test", "empty", "--require-tests"], None);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("(--require-tests)"), "{stderr}");
     // A path that does not exist stays a usage error.
-    let (code, _, _) = run(&directory, &["test", "missing"]);
+    let (code, _, _) = run(&directory, &["test", "missing"], None);
     assert_eq!(code, Some(2));
     let _ = std::fs::remove_dir_all(&directory);
 }
@@ -147,19 +130,19 @@ fn no_test_files_pass_with_a_warning_unless_tests_are_required() {
 fn the_test_case_selector_keeps_the_results_its_globs_match() {
     let directory = write_fixture("flags-selector", KYVERNO_TESTS);
     let (code, stdout, _) =
-        run(&directory, &["test", "k", "-t", "policy=require-*,resource=with-*", "--output", "json"]);
+        run(&directory, &["test", "k", "-t", "policy=require-*,resource=with-*", "--output", "json"], None);
     assert_eq!(code, Some(0));
     let expected = vec![
         ("require-team".to_string(), "with-team".to_string(), "pass".to_string()),
         ("require-team".to_string(), "with-team".to_string(), "pass".to_string()),
     ];
     assert_eq!(json_results(&stdout), expected);
-    let (_, stdout, _) = run(&directory, &["test", "k", "--test-case-selector", "rule=check-team", "-o", "json"]);
+    let (_, stdout, _) = run(&directory, &["test", "k", "--test-case-selector", "rule=check-team", "-o", "json"], None);
     assert_eq!(json_results(&stdout).len(), 2);
-    let (_, stdout, _) = run(&directory, &["test", "k", "-t", "policy=other", "-o", "json"]);
+    let (_, stdout, _) = run(&directory, &["test", "k", "-t", "policy=other", "-o", "json"], None);
     assert_eq!(json_results(&stdout), vec![]);
     // A selector kyverno would only print an error for is refused, so a typo cannot widen a CI job.
-    let (code, _, stderr) = run(&directory, &["test", "k", "-t", "polcy=require-team"]);
+    let (code, _, stderr) = run(&directory, &["test", "k", "-t", "polcy=require-team"], None);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("`polcy` is not a field; use policy, rule or resource"), "{stderr}");
     let _ = std::fs::remove_dir_all(&directory);
@@ -168,20 +151,21 @@ fn the_test_case_selector_keeps_the_results_its_globs_match() {
 #[test]
 fn output_format_and_file_name_take_kyverno_spellings() {
     let directory = write_fixture("flags-output", KYVERNO_TESTS);
-    let (code, stdout, _) = run(&directory, &["test", "k", "-o", "yaml"]);
+    let (code, stdout, _) = run(&directory, &["test", "k", "-o", "yaml"], None);
     assert_eq!(code, Some(0));
     assert!(stdout.contains("summary:\n  passed: 3\n  failed: 0\n"), "{stdout}");
-    let (_, stdout, _) = run(&directory, &["test", "k", "--output-format", "junit"]);
+    let (_, stdout, _) = run(&directory, &["test", "k", "--output-format", "junit"], None);
     assert!(stdout.starts_with("<?xml"), "{stdout}");
-    let (_, stdout, _) = run(&directory, &["test", "k", "-o", "markdown"]);
+    let (_, stdout, _) = run(&directory, &["test", "k", "-o", "markdown"], None);
     assert!(stdout.starts_with("## policy-lsp test"), "{stdout}");
-    let (code, _, _) = run(&directory, &["test", "k", "-o", "sarif"]);
+    let (code, _, _) = run(&directory, &["test", "k", "-o", "sarif"], None);
     assert_eq!(code, Some(2));
     // `-f` names the test files; none is called so here.
-    let (code, _, stderr) = run(&directory, &["test", "k", "-f", "policy-test.yaml"]);
+    let (code, _, stderr) = run(&directory, &["test", "k", "-f", "policy-test.yaml"], None);
     assert_eq!(code, Some(0));
     assert!(stderr.contains("named `policy-test.yaml`"), "{stderr}");
-    let (with_flag, plain) = (run(&directory, &["test", "k", "--remove-color"]), run(&directory, &["test", "k"]));
+    let (with_flag, plain) =
+        (run(&directory, &["test", "k", "--remove-color"], None), run(&directory, &["test", "k"], None));
     assert_eq!(with_flag, plain);
     let _ = std::fs::remove_dir_all(&directory);
 }
@@ -207,13 +191,13 @@ fn fail_only_lists_the_results_that_did_not_pass() {
 #[test]
 fn gator_run_selects_tests_and_cases_and_verbose_lists_passing_cases() {
     let directory = write_fixture("flags-gator-run", OWNER_SUITE);
-    let (code, stdout, _) = run(&directory, &["test", "w", "--run", "//^owned$", "-v"]);
+    let (code, stdout, _) = run(&directory, &["test", "w", "--run", "//^owned$", "-v"], None);
     assert_eq!(code, Some(0), "{stdout}");
     assert!(stdout.starts_with("    --- PASS: owner-label/owned\nok\tw/required-label.yaml\t"), "{stdout}");
-    let (code, stdout, _) = run(&directory, &["test", "w", "-r", "orphan"]);
+    let (code, stdout, _) = run(&directory, &["test", "w", "-r", "orphan"], None);
     assert_eq!(code, Some(1));
     assert!(stdout.starts_with("    --- FAIL: owner-label/orphan\n"), "{stdout}");
-    let (code, _, stderr) = run(&directory, &["test", "w", "-r", "a//b//c"]);
+    let (code, _, stderr) = run(&directory, &["test", "w", "-r", "a//b//c"], None);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("has more than one `//`"), "{stderr}");
     let _ = std::fs::remove_dir_all(&directory);
@@ -223,12 +207,12 @@ fn gator_run_selects_tests_and_cases_and_verbose_lists_passing_cases() {
 fn gator_trace_and_native_validation_flags_are_accepted_as_gator_spells_them() {
     let directory = write_fixture("flags-gator-trace", OWNER_SUITE);
     // `gator verify -t PATH`: the value has no `=`, so it is the path and `-t` is gator's --trace.
-    let (code, stdout, stderr) = run(&directory, &["test", "-t", "w/...", "-r", "//orphan"]);
+    let (code, stdout, stderr) = run(&directory, &["test", "-t", "w/...", "-r", "//orphan"], None);
     assert_eq!(code, Some(1), "{stdout}");
     assert!(stderr.contains("warning: --trace: the Rego engine (regorus) records no evaluation trace"), "{stderr}");
-    let (code, _, _) = run(&directory, &["test", "w", "--enable-k8s-native-validation", "-r", "//^owned$"]);
+    let (code, _, _) = run(&directory, &["test", "w", "--enable-k8s-native-validation", "-r", "//^owned$"], None);
     assert_eq!(code, Some(0));
-    let (code, _, stderr) = run(&directory, &["test", "w", "--enable-k8s-native-validation=false"]);
+    let (code, _, stderr) = run(&directory, &["test", "w", "--enable-k8s-native-validation=false"], None);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("there is no Rego-only mode"), "{stderr}");
     let _ = std::fs::remove_dir_all(&directory);
@@ -237,10 +221,10 @@ fn gator_trace_and_native_validation_flags_are_accepted_as_gator_spells_them() {
 #[test]
 fn flags_that_need_the_network_are_refused_with_the_offline_alternative() {
     let directory = write_fixture("flags-network", KYVERNO_TESTS);
-    let (code, _, stderr) = run(&directory, &["test", "k", "-b", "main"]);
+    let (code, _, stderr) = run(&directory, &["test", "k", "-b", "main"], None);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("clone the repository (git clone --branch main URL) and pass its folder"), "{stderr}");
-    let (code, _, stderr) = run(&directory, &["test", "https://github.com/kyverno/policies/main"]);
+    let (code, _, stderr) = run(&directory, &["test", "https://github.com/kyverno/policies/main"], None);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("reads local files only and never clones"), "{stderr}");
     let _ = std::fs::remove_dir_all(&directory);
@@ -297,11 +281,11 @@ results:
     result: pass
 "#;
     let directory = write_fixture("flags-unsupported", fixture);
-    let (code, stdout, stderr) = run(&directory, &["test", "r", "--registry", "-o", "json"]);
+    let (code, stdout, stderr) = run(&directory, &["test", "r", "--registry", "-o", "json"], None);
     assert_eq!(json_results(&stdout), vec![("image-user".to_string(), "app".to_string(), "unsupported".to_string())]);
     assert_eq!(code, Some(1));
     assert!(stderr.contains("error: 1 unsupported result that policy-lsp cannot check offline"), "{stderr}");
-    let (code, _, stderr) = run(&directory, &["test", "r", "--registry", "--allow-unsupported"]);
+    let (code, _, stderr) = run(&directory, &["test", "r", "--registry", "--allow-unsupported"], None);
     assert_eq!(code, Some(0));
     assert!(
         stderr.contains("warning: 1 unsupported result left unchecked, accepted by --allow-unsupported"),
