@@ -576,6 +576,34 @@ fn is_dns_subdomain(name: &str) -> bool {
         })
 }
 
+/// The objects a review reads as `data.inventory`, converted for the Rego engine once so that many
+/// reviews (every manifest of an `apply` run against every constraint) share them.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    objects: Vec<Value>,
+    data: regorus::Value,
+}
+
+impl Inventory {
+    /// The inventory of `objects`; an object without apiVersion or kind is an error, as in Gatekeeper.
+    pub fn new(objects: &[Value]) -> Result<Inventory, String> {
+        let tree = build_inventory(objects)?;
+        Ok(Inventory { objects: objects.to_vec(), data: regorus::Value::from(json!({"inventory": tree})) })
+    }
+
+    /// The Namespace object named `name`, which namespace selectors match against.
+    fn namespace(&self, name: &str) -> Option<&Value> {
+        if name.is_empty() {
+            return None;
+        }
+        self.objects.iter().find(|candidate| {
+            candidate.get("kind").and_then(Value::as_str) == Some("Namespace")
+                && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
+                && candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+        })
+    }
+}
+
 /// Reviews one object (or AdmissionReview) against a constraint, with the inventory objects.
 ///
 /// `Err` means gator would report an error for the case (for example an unreadable review); an
@@ -586,7 +614,7 @@ pub fn review(
     object: &Value,
     inventory_objects: &[Value],
 ) -> Result<ReviewOutcome, String> {
-    review_from_source(template, constraint, object, inventory_objects, "Original")
+    review_with_expansion(template, constraint, object, inventory_objects, &[])
 }
 
 /// gator's review with an expansion: the object itself, then every object its ExpansionTemplates
@@ -599,51 +627,65 @@ pub fn review_with_expansion(
     inventory_objects: &[Value],
     expansion_templates: &[Value],
 ) -> Result<ReviewOutcome, String> {
-    let outcome = review(template, constraint, object, inventory_objects)?;
-    let ReviewOutcome::Evaluated(mut violations) = outcome else {
-        return Ok(outcome);
-    };
+    // An unreadable object is reported before an unusable inventory, as gator meets them.
+    build_review(object)?;
+    let inventory = Inventory::new(inventory_objects)?;
+    Ok(review_in(template, constraint, object, &inventory, expansion_templates)?
+        .unwrap_or(ReviewOutcome::Evaluated(Vec::new())))
+}
+
+/// [`review_with_expansion`] against a prepared inventory, telling apart a constraint that does not
+/// apply: `None` when it matches neither the object nor anything its expansion generates (or does not
+/// act for gator), so a caller can report only the constraints that judged the object.
+pub fn review_in(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory: &Inventory,
+    expansion_templates: &[Value],
+) -> Result<Option<ReviewOutcome>, String> {
+    let outcome = review_from_source(template, constraint, object, inventory, "Original")?;
     if expansion_templates.is_empty() || is_admission_review(object) {
-        return Ok(ReviewOutcome::Evaluated(violations));
+        return Ok(outcome);
     }
+    let mut matched = outcome.is_some();
+    let mut violations = match outcome {
+        Some(ReviewOutcome::Evaluated(violations)) => violations,
+        Some(unsupported @ ReviewOutcome::Unsupported(_)) => return Ok(Some(unsupported)),
+        None => Vec::new(),
+    };
     let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
     let resultants = expansion::expand(object, expansion_templates)
         .map_err(|error| format!("expanding resource {name}: {error}"))?;
     for resultant in resultants {
-        match review_from_source(template, constraint, &resultant.object, inventory_objects, "Generated")? {
-            ReviewOutcome::Evaluated(generated) => {
+        match review_from_source(template, constraint, &resultant.object, inventory, "Generated")? {
+            Some(ReviewOutcome::Evaluated(generated)) => {
+                matched = true;
                 violations.extend(generated.into_iter().map(|violation| Violation {
                     message: format!("[Implied by {}] {}", resultant.template_name, violation.message),
                     details: violation.details,
                 }));
             }
-            unsupported @ ReviewOutcome::Unsupported(_) => return Ok(unsupported),
+            Some(unsupported @ ReviewOutcome::Unsupported(_)) => return Ok(Some(unsupported)),
+            None => {}
         }
     }
-    Ok(ReviewOutcome::Evaluated(violations))
+    Ok(matched.then_some(ReviewOutcome::Evaluated(violations)))
 }
 
+/// One review; `None` when the constraint does not apply to the object.
 fn review_from_source(
     template: &CompiledTemplate,
     constraint: &Value,
     object: &Value,
-    inventory_objects: &[Value],
+    inventory: &Inventory,
     source: &str,
-) -> Result<ReviewOutcome, String> {
+) -> Result<Option<ReviewOutcome>, String> {
     let built = build_review(object)?;
-    let inventory = build_inventory(inventory_objects)?;
     if !acts_for_gator(constraint) {
-        return Ok(ReviewOutcome::Evaluated(Vec::new()));
+        return Ok(None);
     }
-    let namespace = if built.namespace.is_empty() {
-        None
-    } else {
-        inventory_objects.iter().find(|candidate| {
-            candidate.get("kind").and_then(Value::as_str) == Some("Namespace")
-                && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
-                && candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(built.namespace.as_str())
-        })
-    };
+    let namespace = inventory.namespace(&built.namespace);
     let match_spec = constraint.pointer("/spec/match");
     let mut matched = false;
     let mut any_object = false;
@@ -661,32 +703,32 @@ fn review_from_source(
             Ok(false) => {}
             Err(error) => {
                 let name = candidate.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                return Ok(ReviewOutcome::Evaluated(vec![Violation {
+                return Ok(Some(ReviewOutcome::Evaluated(vec![Violation {
                     message: format!("unable to match constraints: error matching {name}: {error}"),
                     details: json!({}),
-                }]));
+                }])));
             }
         }
     }
     if !any_object {
-        return Ok(ReviewOutcome::Evaluated(vec![Violation {
+        return Ok(Some(ReviewOutcome::Evaluated(vec![Violation {
             message: "unable to match constraints: neither object nor old object are defined".to_string(),
             details: json!({}),
-        }]));
+        }])));
     }
     if !matched {
-        return Ok(ReviewOutcome::Evaluated(Vec::new()));
+        return Ok(None);
     }
     if let Some(source) = &template.cel_source {
-        return Ok(ReviewOutcome::Evaluated(review_with_cel(source, constraint, &built.review, namespace)));
+        return Ok(Some(ReviewOutcome::Evaluated(review_with_cel(source, constraint, &built.review, namespace))));
     }
     let (engine, query) = match &template.code {
         TemplateCode::Rego { engine, violation_query } => (engine, violation_query),
         TemplateCode::CelOnly => {
-            return Ok(ReviewOutcome::Unsupported(
+            return Ok(Some(ReviewOutcome::Unsupported(
                 "the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
                     .to_string(),
-            ));
+            )));
         }
     };
     let mut review_value = built.review;
@@ -699,15 +741,20 @@ fn review_from_source(
         .cloned()
         .unwrap_or_else(|| json!({}));
     let input = json!({"review": review_value, "parameters": parameters});
-    Ok(ReviewOutcome::Evaluated(evaluate(engine, query, input, inventory)?))
+    Ok(Some(ReviewOutcome::Evaluated(evaluate(engine, query, input, &inventory.data)?)))
 }
 
 /// Runs the template's `violation` rule the way the constraint framework's hook does: a response
 /// counts when it has a `msg`; the time limit was set on the engine when the template was compiled.
-fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Value) -> Result<Vec<Violation>, String> {
+fn evaluate(
+    engine: &regorus::Engine,
+    query: &str,
+    input: Value,
+    inventory: &regorus::Value,
+) -> Result<Vec<Violation>, String> {
     let mut engine = engine.clone();
     let failure = |message: String| vec![Violation { message, details: json!({}) }];
-    if let Err(error) = engine.add_data(regorus::Value::from(json!({"inventory": inventory}))) {
+    if let Err(error) = engine.add_data(inventory.clone()) {
         return Ok(failure(error.to_string()));
     }
     engine.set_input(regorus::Value::from(input));
