@@ -110,6 +110,9 @@ pub struct Environment {
     pub generate_sources: Vec<Value>,
     /// The caller's current time, for policies that read the clock.
     pub now: Option<String>,
+    /// The resource is admitted to a live cluster whose objects are not known (`apply`), rather than to
+    /// the test's fake cluster: reads of the cluster are unsupported.
+    pub live_cluster: bool,
 }
 
 /// The responses of one policy for one resource, in one phase.
@@ -504,6 +507,7 @@ fn build_request(environment: &Environment, policy: &Value, resource: &Value, op
         api_call_mocks: environment.api_call_mocks.clone(),
         cluster_objects: environment.cluster_objects.clone(),
         image_data: environment.image_data.clone(),
+        live_cluster: environment.live_cluster,
     }
 }
 

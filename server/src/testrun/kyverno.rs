@@ -309,6 +309,7 @@ impl Runner<'_> {
             image_data,
             generate_sources,
             now: self.files.current_time(),
+            live_cluster: false,
         };
         let setup = Setup { environment, policies, resources, payloads, target_resources };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();

@@ -604,6 +604,32 @@ impl Inventory {
     }
 }
 
+/// Whether a Gatekeeper mutator (`mutations.gatekeeper.sh` Assign, AssignMetadata, ModifySet,
+/// AssignImage) would act on an object at admission: its `applyTo` names the object's group, version and
+/// kind (AssignMetadata has none and applies to every kind) and its `spec.match` matches.
+pub fn mutator_applies(mutator: &Value, object: &Value, inventory: &Inventory) -> bool {
+    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    if let Some(apply_to) = mutator.pointer("/spec/applyTo").and_then(Value::as_array) {
+        let lists = |entry: &Value, field: &str, wanted: &str| {
+            entry
+                .get(field)
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.iter().any(|item| item.as_str() == Some(wanted)))
+        };
+        let named = apply_to.iter().any(|entry| {
+            lists(entry, "groups", group) && lists(entry, "versions", version) && lists(entry, "kinds", kind)
+        });
+        if !named {
+            return false;
+        }
+    }
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let target = matching::Matchable { object, namespace: inventory.namespace(namespace), source: "Original" };
+    matching::matches(mutator.pointer("/spec/match"), &target).unwrap_or(true)
+}
+
 /// Reviews one object (or AdmissionReview) against a constraint, with the inventory objects.
 ///
 /// `Err` means gator would report an error for the case (for example an unreadable review); an

@@ -43,6 +43,16 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
                 .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
             continue;
         }
+        if request.live_cluster && generate.get("cloneList").is_some() {
+            // The sources are whatever the cluster holds that the selector picks: not known offline.
+            let reason = "cloneList copies the cluster's objects that its selector picks, which are not known \
+                          without the cluster"
+                .to_string();
+            let mut unsupported = response(RuleStatus::Error, reason.clone());
+            unsupported.unsupported = Some(reason);
+            responses.push(unsupported);
+            continue;
+        }
         if let Some(clone_list) = generate.get("cloneList") {
             match clone_many(generate, clone_list, &context, request) {
                 Ok(generated) => {
@@ -67,7 +77,16 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
                 passed.generated = vec![generated];
                 responses.push(passed);
             }
-            Err(error) => responses.push(response(RuleStatus::Error, error)),
+            Err(GenerateError::MissingSource(source)) if request.live_cluster => {
+                let reason = format!(
+                    "the clone source {source} is not among the manifests; in a cluster it is read from the \
+                     cluster, which is not known here"
+                );
+                let mut unsupported = response(RuleStatus::Error, reason.clone());
+                unsupported.unsupported = Some(reason);
+                responses.push(unsupported);
+            }
+            Err(error) => responses.push(response(RuleStatus::Error, error.to_string())),
         }
     }
     responses
@@ -126,7 +145,33 @@ fn clone_many(
     Ok(out)
 }
 
-fn generate_one(generate: &Value, context: &super::variables::JsonContext, request: &Request) -> Result<Value, String> {
+/// Why a generate rule produced nothing.
+enum GenerateError {
+    /// The clone source (`Kind namespace/name`) is not among the known objects.
+    MissingSource(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for GenerateError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GenerateError::MissingSource(source) => write!(formatter, "source resource {source} not found"),
+            GenerateError::Failed(message) => formatter.write_str(message),
+        }
+    }
+}
+
+impl From<String> for GenerateError {
+    fn from(message: String) -> Self {
+        GenerateError::Failed(message)
+    }
+}
+
+fn generate_one(
+    generate: &Value,
+    context: &super::variables::JsonContext,
+    request: &Request,
+) -> Result<Value, GenerateError> {
     let mut header = Map::new();
     for key in ["apiVersion", "kind", "name", "namespace"] {
         if let Some(value) = generate.get(key) {
@@ -151,7 +196,7 @@ fn generate_one(generate: &Value, context: &super::variables::JsonContext, reque
                     && matching::resource_name(candidate) == source_name
                     && matching::resource_namespace(candidate) == source_namespace
             })
-            .ok_or_else(|| format!("source resource {kind} {source_namespace}/{source_name} not found"))?;
+            .ok_or_else(|| GenerateError::MissingSource(format!("{kind} {source_namespace}/{source_name}")))?;
         let mut copy = source.clone();
         if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
             for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"]
