@@ -10,9 +10,13 @@
 use serde_json::{Map, Value};
 
 use super::{ApplyResult, Manifest, ManifestOutcome, Options, PolicyDocument, RuleKind, Status};
-use crate::engine::chain::{self, BINDING_KINDS, CEL_KINDS, Environment, default_namespace};
+use crate::engine::chain::{self, Environment, default_namespace};
 use crate::engine::kyverno::{RuleResponse, RuleStatus, RuleType, matching};
 use crate::engine::kyverno_cel;
+use crate::model::{
+    ADMISSION_POLICY_BINDING_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
+    is_served_policy_version,
+};
 use crate::testrun::{Framework, Related, SourceRef};
 
 /// The Kyverno side of an apply run: the evaluation environment and where each policy is written.
@@ -32,6 +36,7 @@ impl Prepared {
             set_variables: options.set.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect(),
             user_info: options.user_info.clone(),
             now: options.now.clone(),
+            registry_access: options.registry_access,
             live_cluster: true,
             ..Environment::default()
         };
@@ -47,12 +52,12 @@ impl Prepared {
         }
         let mut sources = Vec::new();
         for document in documents.iter().chain(extra_exceptions) {
-            let kind = document.value.get("kind").and_then(Value::as_str).unwrap_or("");
-            let api_version = document.value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-            let group = api_version.split_once('/').map_or("", |(group, _)| group);
+            let kind = document.value.kind();
             let is_kyverno_group =
-                matches!(group, "kyverno.io" | "policies.kyverno.io" | "admissionregistration.k8s.io");
-            if !is_kyverno_group {
+                matches!(document.value.group(), "kyverno.io" | "policies.kyverno.io" | "admissionregistration.k8s.io");
+            // The CLI's loader leaves out policies of versions it does not serve
+            // (`cmd/cli/kubectl-kyverno/policy/load.go`); `lint` reports them.
+            if !is_kyverno_group || !is_served_policy_version(document.value.api_version(), kind) {
                 continue;
             }
             if kind == "PolicyException" {
@@ -61,9 +66,9 @@ impl Prepared {
                 } else {
                     environment.exceptions.push(document.value.clone());
                 }
-            } else if BINDING_KINDS.contains(&kind) {
+            } else if ADMISSION_POLICY_BINDING_KINDS.contains(&kind) {
                 environment.bindings.push(document.value.clone());
-            } else if kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) {
+            } else if KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) {
                 environment.policies.push(document.value.clone());
                 sources.push(document.at.clone());
             }
@@ -123,7 +128,7 @@ fn result_of(
     let is_rule_based = matches!(kind, "ClusterPolicy" | "Policy");
     let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
     let enforcement = enforcement(environment, policy, namespace);
-    let mut status = match rule.status {
+    let mut status = match chain::report_status(policy, rule.status) {
         RuleStatus::Pass => Status::Pass,
         RuleStatus::Fail => Status::Fail,
         RuleStatus::Warn => Status::Warn,
@@ -133,10 +138,10 @@ fn result_of(
     if rule.unsupported.is_some() {
         status = Status::Unsupported;
     }
-    // `processor/result.go`, `addEngineResponse`: an unscored policy's failure is a warning, and so is an
-    // audit policy's under `--audit-warn`. The CEL kinds have no failure action; their failures do not
-    // block admission when their actions leave out Deny, which `--audit-warn` honours too.
-    if status == Status::Fail && (!scored(policy) || (audit_warn && !blocks(&enforcement))) {
+    // `processor/result.go`, `addEngineResponse`: an unscored policy's failure is a warning (above), and
+    // so is an audit policy's under `--audit-warn`. The CEL kinds have no failure action; their failures
+    // do not block admission when their actions leave out Deny, which `--audit-warn` honours too.
+    if status == Status::Fail && audit_warn && !blocks(&enforcement) {
         status = Status::Warn;
     }
     let annotation = |key: &str| {
@@ -205,11 +210,6 @@ fn rule_pointer(policy: &Value, response_name: &str) -> Option<String> {
         .position(|rule| rule.get("name").and_then(Value::as_str) == Some(response_name))
         .or_else(|| rules.iter().position(|rule| rule.get("name").and_then(Value::as_str) == Some(written)))?;
     Some(format!("/spec/rules/{position}"))
-}
-
-/// Whether the policy counts in scores: `policies.kyverno.io/scored: "false"` makes failures warnings.
-fn scored(policy: &Value) -> bool {
-    policy.pointer("/metadata/annotations/policies.kyverno.io~1scored").and_then(Value::as_str) != Some("false")
 }
 
 /// Whether a policy with this enforcement blocks admission on a failure.

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::{Manifest, Options, PolicyDocument, ResourceId};
 use crate::base::Code;
-use crate::engine::chain::CLUSTER_SCOPED_KINDS;
+use crate::model::CLUSTER_SCOPED_KINDS;
 use crate::testrun::{FileSource, Problem, SourceRef};
 
 /// Directory walks stop this deep (a link cycle or a hostile tree cannot make them run away).

@@ -61,6 +61,10 @@ enum Command {
         /// the run read.
         #[arg(long)]
         timings: bool,
+        /// As kyverno's `--registry`: imageRegistry context entries are looked up in registries, so
+        /// results that read one without data in the test's context file are reported unsupported.
+        #[arg(long)]
+        registry: bool,
     },
     /// Judge manifests against the policies, as `kyverno apply` and `gator test` do: every manifest is a
     /// CREATE admission request; mutations apply first, in admission order, and validation sees the result.
@@ -95,6 +99,10 @@ enum Command {
         /// Print each manifest the mutating policies changed, as they leave it (text output).
         #[arg(long)]
         show_mutated: bool,
+        /// As kyverno's `--registry`: imageRegistry context entries are looked up in registries, so the
+        /// results that read one are unsupported offline instead of seeing the entry unset.
+        #[arg(long)]
+        registry: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -160,8 +168,8 @@ pub fn main() -> ExitCode {
     let status = match arguments.command {
         Command::Serve { stdio: _ } => crate::lsp::run(),
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
-        Command::Test { paths, output, file_name, detailed_results, fail_only, timings } => {
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings })
+        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
+            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
         }
         Command::Apply {
             paths,
@@ -174,6 +182,7 @@ pub fn main() -> ExitCode {
             output,
             audit_warn,
             show_mutated,
+            registry,
         } => apply::run(apply::ApplyOptions {
             policy_paths: paths,
             resources,
@@ -185,6 +194,7 @@ pub fn main() -> ExitCode {
             output,
             audit_warn,
             show_mutated,
+            registry,
         }),
         Command::Explain { code } => explain(&code),
     };

@@ -24,6 +24,8 @@ pub struct TestOptions {
     pub fail_only: bool,
     /// Print where the time went, and the time it takes just to read and parse the files the run read.
     pub timings: bool,
+    /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
+    pub registry: bool,
 }
 
 /// A test file found by discovery.
@@ -64,7 +66,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
         Some(recording) => recording,
         None => &disk,
     };
-    let runs = run_tests_with(files_source, &discovered);
+    let kyverno_options = kyverno::RunOptions { registry_access: options.registry };
+    let runs = run_tests_with_options(files_source, &discovered, kyverno_options);
     let ran_at = started.elapsed();
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
     let rendered = match options.output {
@@ -130,13 +133,23 @@ pub fn run_tests(discovered: &[Discovered], roots: &[PathBuf]) -> Vec<TestRun> {
 
 /// Runs each discovered file, reading through `files`, in parallel, keeping the discovery order.
 pub fn run_tests_with(files: &dyn FileSource, discovered: &[Discovered]) -> Vec<TestRun> {
+    run_tests_with_options(files, discovered, kyverno::RunOptions::default())
+}
+
+/// Runs each discovered file with the given Kyverno options, reading through `files`, in parallel,
+/// keeping the discovery order.
+pub fn run_tests_with_options(
+    files: &dyn FileSource,
+    discovered: &[Discovered],
+    kyverno_options: kyverno::RunOptions,
+) -> Vec<TestRun> {
     discovered
         .par_iter()
         .map(|test| {
             let absolute = absolute(&test.path);
             let started = Instant::now();
             let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file(files, &absolute),
+                Framework::Kyverno => kyverno::run_test_file_with(files, &absolute, kyverno_options),
                 Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
             };
             let duration = started.elapsed();

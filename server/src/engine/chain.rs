@@ -17,63 +17,7 @@ use serde_json::{Map, Value};
 
 use super::kyverno::{self as engine, Request, RuleResponse, RuleType};
 use super::kyverno_cel;
-
-/// Policy kinds evaluated with CEL (engine::kyverno_cel).
-pub const CEL_KINDS: &[&str] = &[
-    "ValidatingPolicy",
-    "NamespacedValidatingPolicy",
-    "ValidatingAdmissionPolicy",
-    "MutatingPolicy",
-    "NamespacedMutatingPolicy",
-    "MutatingAdmissionPolicy",
-    "ImageValidatingPolicy",
-    "NamespacedImageValidatingPolicy",
-    "GeneratingPolicy",
-    "NamespacedGeneratingPolicy",
-    "DeletingPolicy",
-    "NamespacedDeletingPolicy",
-];
-
-/// Bindings of Kubernetes admission policies, loaded beside the policies they bind.
-pub const BINDING_KINDS: &[&str] = &["ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicyBinding"];
-
-/// Built-in kinds without a namespace; every other resource without one lands in `default`.
-pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "PriorityClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "VolumeAttachment",
-    "RuntimeClass",
-    "IngressClass",
-    "ComponentStatus",
-    "CertificateSigningRequest",
-    "ClusterPolicy",
-    "ClusterCleanupPolicy",
-    "TokenReview",
-    "SelfSubjectAccessReview",
-    "SubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "FlowSchema",
-    "PriorityLevelConfiguration",
-    "IPAddress",
-    "ServiceCIDR",
-    "DeviceClass",
-    "ResourceSlice",
-];
+use crate::model::{CLUSTER_SCOPED_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject};
 
 /// Everything an evaluation reads besides the resource: the policies and what the CLI's flags and files
 /// supply (values, user info, exceptions, the fake cluster, mocks).
@@ -110,6 +54,9 @@ pub struct Environment {
     pub generate_sources: Vec<Value>,
     /// The caller's current time, for policies that read the clock.
     pub now: Option<String>,
+    /// `kyverno test --registry` (or `kyverno apply --registry`): imageRegistry context entries are
+    /// fetched from registries, so what reads one is not known offline.
+    pub registry_access: bool,
     /// The resource is admitted to a live cluster whose objects are not known (`apply`), rather than to
     /// the test's fake cluster: reads of the cluster are unsupported.
     pub live_cluster: bool,
@@ -165,7 +112,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
             .map(|(index, _)| index)
             .collect::<Vec<usize>>()
     };
-    let kyverno_policies = of_kind(&["ClusterPolicy", "Policy"]);
+    let kyverno_policies = of_kind(KYVERNO_POLICY_KINDS);
     for index in of_kind(&["MutatingAdmissionPolicy"]) {
         let policy = &environment.policies[index];
         let cel_request = cel_request_for(environment, policy, &current, operation_override);
@@ -178,7 +125,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
                 if let Some(patched) = &outcome.patched {
                     current = patched.clone();
                 }
-                let rules = vec![cel_response(policy, RuleType::Mutation, &outcome)];
+                let rules = vec![cel_response(policy, RuleType::Mutation, &outcome, &cel_request)];
                 outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
             }
             Err(reason) => {
@@ -197,7 +144,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
             if let Some(patched) = &outcome.patched {
                 *current = patched.clone();
             }
-            rules.push(cel_response(policy, RuleType::Mutation, &outcome));
+            rules.push(cel_response(policy, RuleType::Mutation, &outcome, &cel_request));
         }
         outcomes.push(PolicyOutcome::new(environment, index, rules, current));
     };
@@ -234,7 +181,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
             &cel_request,
             &bindings_for(environment, policy),
         )
-        .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+        .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
         .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
     }
@@ -248,8 +195,9 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
         } else {
             kyverno_cel::validating_policy(policy, &cel_request)
         };
-        let rules =
-            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+        let rules = outcome
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
+            .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
     }
     for index in of_kind(&["GeneratingPolicy", "NamespacedGeneratingPolicy"]) {
@@ -259,7 +207,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
         // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
         cel_request.exceptions = environment.cel_exceptions.clone();
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
     }
@@ -268,7 +216,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
         let mut cel_request = cel_request_for(environment, policy, &current, operation_override);
         cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &environment.cel_exceptions);
         let rules = kyverno_cel::deleting_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
     }
@@ -298,8 +246,7 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
 pub fn evaluate_payload(environment: &Environment, payload: &Value) -> Vec<PolicyOutcome> {
     let mut outcomes = Vec::new();
     for (index, policy) in environment.policies.iter().enumerate() {
-        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        if matches!(kind, "ClusterPolicy" | "Policy") {
+        if KYVERNO_POLICY_KINDS.contains(&policy.kind()) {
             if engine::policy_has(policy, "mutate") || engine::policy_has(policy, "validate") {
                 outcomes.push(PolicyOutcome::new(environment, index, Vec::new(), payload));
             }
@@ -307,13 +254,13 @@ pub fn evaluate_payload(environment: &Environment, payload: &Value) -> Vec<Polic
             let request = cel_request_for(environment, policy, payload, "");
             let exceptions = kyverno_cel::exceptions::exceptions_for(policy, &environment.cel_exceptions);
             let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
-            let rules = vec![cel_response(policy, RuleType::Validation, &outcome)];
+            let rules = vec![cel_response(policy, RuleType::Validation, &outcome, &request)];
             outcomes.push(PolicyOutcome::new(environment, index, rules, payload));
         } else if cel_kind_is(policy, "DeletingPolicy") {
             let mut request = cel_request_for(environment, policy, payload, "");
             request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &environment.cel_exceptions);
             let rules = kyverno_cel::deleting_policy(policy, &request)
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &request)])
                 .unwrap_or_default();
             outcomes.push(PolicyOutcome::new(environment, index, rules, payload));
         } else if cel_kind_is(policy, "ImageValidatingPolicy") {
@@ -325,7 +272,7 @@ pub fn evaluate_payload(environment: &Environment, payload: &Value) -> Vec<Polic
 
 /// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
 fn image_validating_unsupported(policy: &Value) -> RuleResponse {
-    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = policy.kind();
     let reason = format!(
         "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
     );
@@ -338,19 +285,18 @@ fn image_validating_unsupported(policy: &Value) -> RuleResponse {
 /// The bindings and params an admission policy is evaluated with.
 fn bindings_for<'a>(environment: &'a Environment, policy: &Value) -> kyverno_cel::admission::Bindings<'a> {
     let name = policy_name(policy);
-    let binding_kind = format!("{}Binding", policy.get("kind").and_then(Value::as_str).unwrap_or(""));
+    let binding_kind = format!("{}Binding", policy.kind());
     kyverno_cel::admission::Bindings {
         bindings: environment
             .bindings
             .iter()
             .filter(|binding| {
-                binding.get("kind").and_then(Value::as_str) == Some(binding_kind.as_str())
+                binding.kind() == binding_kind
                     && binding.pointer("/spec/policyName").and_then(Value::as_str) == Some(name.as_str())
             })
             .collect(),
         params: &environment.param_resources,
         cluster: if environment.has_cluster { environment.cluster_objects.as_deref() } else { None },
-        cluster_scoped_kinds: CLUSTER_SCOPED_KINDS,
     }
 }
 
@@ -363,7 +309,7 @@ fn cel_request_for(
 ) -> kyverno_cel::Request {
     let request = build_request(environment, policy, resource, operation_override);
     let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let declared = environment.values.get("namespaces").and_then(Value::as_array).and_then(|items| {
         items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace))
     });
@@ -375,14 +321,20 @@ fn cel_request_for(
 
 /// Whether a policy is of the CEL kind `kind` or its Namespaced form.
 pub fn cel_kind_is(policy: &Value, kind: &str) -> bool {
-    policy
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
+    let actual = policy.kind();
+    actual == kind || actual.strip_prefix("Namespaced") == Some(kind)
 }
 
 /// One rule response standing for a whole CEL policy (CEL policies have no rules).
-fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outcome) -> RuleResponse {
+///
+/// A library call that needed a registry or the network (recorded in the request's services) makes the
+/// response unsupported: its status is not known offline.
+fn cel_response(
+    policy: &Value,
+    rule_type: RuleType,
+    outcome: &kyverno_cel::Outcome,
+    request: &kyverno_cel::Request,
+) -> RuleResponse {
     let status = match outcome.status {
         kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
         kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
@@ -393,12 +345,26 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
     response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
+    if let Some(reason) = outcome.unsupported.clone().or_else(|| request.services.offline_gaps.first()) {
+        response.status = engine::RuleStatus::Error;
+        response.message = reason.clone();
+        response.unsupported = Some(reason);
+    }
     response
+}
+
+/// The status Kyverno's reports give a rule response, which `kyverno test` compares expectations with
+/// (`pkg/utils/report/results.go`, `ToPolicyReportResult`): a failure of a policy annotated
+/// `policies.kyverno.io/scored: "false"` is a warning.
+pub fn report_status(policy: &Value, status: engine::RuleStatus) -> engine::RuleStatus {
+    let scored =
+        policy.pointer("/metadata/annotations/policies.kyverno.io~1scored").and_then(Value::as_str) != Some("false");
+    if status == engine::RuleStatus::Fail && !scored { engine::RuleStatus::Warn } else { status }
 }
 
 /// `metadata.name` of a document, or the empty string.
 pub fn policy_name(policy: &Value) -> String {
-    policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+    policy.name().to_string()
 }
 
 /// The Kyverno request for one policy and resource: the values file's global values, then the values it
@@ -408,7 +374,7 @@ pub fn policy_name(policy: &Value) -> String {
 fn build_request(environment: &Environment, policy: &Value, resource: &Value, operation_override: &str) -> Request {
     let values = &environment.values;
     let policy_name = policy_name(policy);
-    let resource_name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let resource_name = resource.name();
     let mut variables: Vec<(String, Value)> = Vec::new();
     if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
         for (key, value) in global {
@@ -456,7 +422,7 @@ fn build_request(environment: &Environment, policy: &Value, resource: &Value, op
         operation = operation_override.to_string();
         variables.push(("request.operation".to_string(), Value::String(operation.clone())));
     }
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let mut namespace_labels = None;
     for key in ["namespaceSelector", "namespaces"] {
         for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
@@ -475,7 +441,7 @@ fn build_request(environment: &Environment, policy: &Value, resource: &Value, op
     let mut parent_kind = None;
     for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         let sub = entry.get("subresource").unwrap_or(&Value::Null);
-        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = resource.api_version();
         let (group, version) = match api_version.split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", api_version),
@@ -508,13 +474,13 @@ fn build_request(environment: &Environment, policy: &Value, resource: &Value, op
         cluster_objects: environment.cluster_objects.clone(),
         image_data: environment.image_data.clone(),
         live_cluster: environment.live_cluster,
+        registry_access: environment.registry_access,
     }
 }
 
 /// Gives a namespaced resource without a namespace the `default` one, as the CLI does before evaluating.
 pub fn default_namespace(resource: &mut Value) {
-    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
+    if CLUSTER_SCOPED_KINDS.contains(&resource.kind()) {
         return;
     }
     let Some(map) = resource.as_object_mut() else {
@@ -527,9 +493,4 @@ pub fn default_namespace(resource: &mut Value) {
             metadata.insert("namespace".to_string(), Value::String("default".to_string()));
         }
     }
-}
-
-/// Whether a kind is a policy the chain evaluates (or the binding of one).
-pub fn is_policy_kind(kind: &str) -> bool {
-    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) || BINDING_KINDS.contains(&kind)
 }

@@ -6,3 +6,4 @@ pub mod digest;
 pub mod gatekeeper;
 pub mod kyverno;
 pub mod kyverno_cel;
+pub mod offline;

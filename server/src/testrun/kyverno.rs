@@ -10,10 +10,14 @@ use serde_json::{Map, Value};
 use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
 use crate::base::Code;
 use crate::engine::chain::{
-    BINDING_KINDS, Environment, PolicyOutcome, default_namespace, evaluate_payload, evaluate_resource, is_policy_kind,
+    self, Environment, PolicyOutcome, cel_kind_is, default_namespace, evaluate_payload, evaluate_resource,
 };
 use crate::engine::kyverno::{self as engine, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
+use crate::model::{
+    ADMISSION_POLICY_BINDING_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
+    is_served_policy_version,
+};
 
 const TEST_KEYS: &[&str] = &[
     "apiCallResponses",
@@ -76,9 +80,22 @@ struct Loaded {
     document: usize,
 }
 
-/// Runs one Kyverno Test file.
+/// How a Kyverno Test file is run: the `kyverno test` flags that change results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `kyverno test --registry`: imageRegistry context entries are fetched from registries, so the
+    /// results that read one (without data in the test's context file) are not known offline.
+    pub registry_access: bool,
+}
+
+/// Runs one Kyverno Test file as `kyverno test` does without flags.
 pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
-    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
+    run_test_file_with(files, test_path, RunOptions::default())
+}
+
+/// Runs one Kyverno Test file with the given `kyverno test` options.
+pub fn run_test_file_with(files: &dyn FileSource, test_path: &Path, options: RunOptions) -> TestReport {
+    let mut runner = Runner { files, test_path, options, report: TestReport::default(), document: 0 };
     runner.run();
     runner.report
 }
@@ -86,6 +103,7 @@ pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
 struct Runner<'a> {
     files: &'a dyn FileSource,
     test_path: &'a Path,
+    options: RunOptions,
     report: TestReport,
     document: usize,
 }
@@ -112,11 +130,16 @@ impl Runner<'_> {
                 return;
             }
         };
-        let found = documents
+        // `kyverno test` decodes every document of a test file as a Test and runs each one
+        // (`cmd/cli/kubectl-kyverno/test/load.go`, `LoadTest`): a wrong expectation in the second
+        // document fails the run as surely as one in the first.
+        let tests: Vec<usize> = documents
             .iter()
             .enumerate()
-            .find(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"));
-        let Some((index, document)) = found else {
+            .filter(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"))
+            .map(|(index, _)| index)
+            .collect();
+        if tests.is_empty() {
             let errors: Vec<String> = documents
                 .iter()
                 .flat_map(|document| document.errors.iter().map(|error| error.message.clone()))
@@ -128,9 +151,17 @@ impl Runner<'_> {
             };
             self.problem("", Code::KyvernoTestNoTest, message);
             return;
-        };
-        self.document = index;
-        let test = document.yaml11_value();
+        }
+        for index in tests {
+            self.document = index;
+            self.run_test_document(&documents, index);
+        }
+    }
+
+    /// Runs the Test at `documents[index]`; the file's other documents fill in what an embedded
+    /// Test leaves out.
+    fn run_test_document(&mut self, documents: &[crate::syntax::Document], index: usize) {
+        let test = documents[index].yaml11_value();
         let strict_ok = self.check_keys(&test);
         let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
@@ -145,7 +176,7 @@ impl Runner<'_> {
         // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
         // documents of its file fill them in.
         let policies = if test.get("policies").is_none() {
-            self.own_documents(&documents, index, OwnRole::Policies)
+            self.own_documents(documents, index, OwnRole::Policies)
         } else {
             self.load_list(&test, "policies", &base, true)
         };
@@ -156,11 +187,10 @@ impl Runner<'_> {
                 "the test lists no `policies` and its own file holds no policy to fill them in",
             );
         }
-        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
-            BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
-        });
+        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) =
+            policies.into_iter().partition(|loaded| ADMISSION_POLICY_BINDING_KINDS.contains(&loaded.value.kind()));
         let resources = if test.get("resources").is_none() {
-            self.own_documents(&documents, index, OwnRole::Resources)
+            self.own_documents(documents, index, OwnRole::Resources)
         } else {
             self.load_list(&test, "resources", &base, false)
         };
@@ -174,7 +204,7 @@ impl Runner<'_> {
             .collect();
         let mut cluster_resources: Vec<Value> = Vec::new();
         for loaded in self.load_list(&test, "clusterResources", &base, false) {
-            if loaded.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
+            if loaded.value.kind() == "ClusterResource" {
                 if let Some(items) = loaded.value.pointer("/spec/resources").and_then(Value::as_array) {
                     cluster_resources.extend(items.iter().cloned());
                 }
@@ -209,11 +239,9 @@ impl Runner<'_> {
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
             .map(|loaded| loaded.value)
-            .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
+            .filter(|value| value.kind() == "PolicyException")
             .partition(kyverno_cel::exceptions::is_cel_exception);
-        let has_admission_policy = policies
-            .iter()
-            .any(|loaded| loaded.value.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy"));
+        let has_admission_policy = policies.iter().any(|loaded| loaded.value.kind() == "ValidatingAdmissionPolicy");
         if has_admission_policy && !exceptions.is_empty() {
             // `kyverno test` stops before evaluating anything (`commands/test/test.go`, `runTest`).
             let message = "kyverno test rejects kyverno.io PolicyExceptions in a test with ValidatingAdmissionPolicies";
@@ -222,6 +250,7 @@ impl Runner<'_> {
             return;
         }
         let payloads = self.load_payloads(&test, &base);
+        let authorization_payloads = self.load_authorization_payloads(&test, &base);
         let values = self.load_values(&test, &base);
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
@@ -309,9 +338,10 @@ impl Runner<'_> {
             image_data,
             generate_sources,
             now: self.files.current_time(),
+            registry_access: self.options.registry_access,
             live_cluster: false,
         };
-        let setup = Setup { environment, policies, resources, payloads, target_resources };
+        let setup = Setup { environment, policies, resources, payloads, target_resources, authorization_payloads };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
@@ -430,6 +460,29 @@ impl Runner<'_> {
         payloads
     }
 
+    /// The test's `envoyPayloads` and `httpPayloads`: check requests for ValidatingPolicies in the Envoy
+    /// and HTTP evaluation modes. The CLI stops the test when one cannot be read.
+    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
+        let mut found = Vec::new();
+        for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
+            for (index, item) in
+                test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+            {
+                let Some(name) = item.as_str() else { continue };
+                let path = base.join(name);
+                match self.files.read(&path) {
+                    Ok(_) => found.push((name.to_string(), mode)),
+                    Err(error) => self.problem(
+                        format!("/{key}/{index}"),
+                        Code::KyvernoTestMissingFile,
+                        format!("cannot read {}: {error}", path.display()),
+                    ),
+                }
+            }
+        }
+        found
+    }
+
     fn check_keys(&mut self, test: &Value) -> bool {
         let mut ok = true;
         if let Some(map) = test.as_object() {
@@ -515,14 +568,29 @@ impl Runner<'_> {
                         continue;
                     }
                     let document_value = document.yaml11_value();
-                    let items = match document_value.get("kind").and_then(Value::as_str) {
-                        Some(kind) if kind.ends_with("List") && document_value.get("items").is_some() => {
+                    let items = match document_value.kind() {
+                        kind if kind.ends_with("List") && document_value.get("items").is_some() => {
                             document_value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
                         }
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only && !is_policy_kind(value.get("kind").and_then(Value::as_str).unwrap_or("")) {
+                        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_policy_kind(kind) {
+                            continue;
+                        }
+                        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_served_policy_version(api_version, kind) {
+                            // The CLI's loader skips a document of a version it does not serve, so the
+                            // policy is not found (`cmd/cli/kubectl-kyverno/policy/load.go`).
+                            self.problem(
+                                format!("/{key}/{index}"),
+                                Code::KyvernoTestUnknownPolicy,
+                                format!(
+                                    "{}: kyverno does not serve {kind} in {api_version:?}; the policy is not loaded",
+                                    file.display()
+                                ),
+                            );
                             continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
@@ -541,7 +609,7 @@ impl Runner<'_> {
             .filter(|(document_index, document)| *document_index != test_index && !document.value.is_null())
             .map(|(document_index, document)| (document_index, document.yaml11_value()))
             .filter(|(_, value)| {
-                let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                let kind = value.kind();
                 let is_policy = is_policy_kind(kind);
                 match role {
                     OwnRole::Policies => is_policy,
@@ -649,7 +717,10 @@ impl Runner<'_> {
             }
             return;
         };
-        if !rule_name.is_empty() {
+        // The CEL policy kinds have no rules: kyverno checks every response of the policy whatever rule
+        // a result names (`commands/test/output.go`, `isRulelessPolicyKind`).
+        let ruleless = is_cel_policy_kind(policy.value.kind());
+        if !rule_name.is_empty() && !ruleless {
             let rules = engine::policy_rules(&policy.value);
             let known = rules.iter().any(|rule| {
                 let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
@@ -665,19 +736,21 @@ impl Runner<'_> {
                 );
             }
         }
+        let rule_name = if ruleless { "" } else { rule_name };
         // An entry that names no resources is checked against every resource and payload, as the CLI does.
         let resources = if resources.is_empty() {
             setup
                 .resources
                 .iter()
                 .map(|loaded| {
-                    let name = loaded.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                    match loaded.value.pointer("/metadata/namespace").and_then(Value::as_str) {
-                        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
-                        _ => name.to_string(),
+                    let name = loaded.value.name();
+                    match loaded.value.namespace() {
+                        "" => name.to_string(),
+                        namespace => format!("{namespace}/{name}"),
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
+                .chain(setup.authorization_payloads.iter().map(|(name, _)| name.clone()))
                 .collect()
         } else {
             resources
@@ -697,6 +770,17 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
+            // Check requests for the Envoy and HTTP evaluation modes are not evaluated: say so loudly.
+            if matched.is_empty()
+                && let Some((_, mode)) = setup.authorization_payloads.iter().find(|(name, _)| name == resource_name)
+            {
+                let reason = format!(
+                    "ValidatingPolicies in the {mode} evaluation mode answer check requests, which are not evaluated yet"
+                );
+                let verdict = Verdict::new(Outcome::Unsupported, "unsupported", "Unsupported", &reason);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                continue;
+            }
             // A JSON payload is named exactly as the test lists it.
             if matched.is_empty()
                 && let Some(position) = setup.payloads.iter().position(|payload| &payload.name == resource_name)
@@ -780,6 +864,15 @@ impl Runner<'_> {
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
+        if cel_kind_is(&policy.value, "MutatingPolicy")
+            && policy.value.pointer("/spec/evaluation/mutateExisting/enabled").and_then(Value::as_bool) == Some(true)
+        {
+            let reason = "MutatingPolicies that mutate existing resources (evaluation.mutateExisting) are not evaluated \
+                          yet";
+            let mut row = Row::unsupported(reason);
+            row.links = links(&row, policy, target);
+            return Some(vec![row]);
+        }
         let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
         let mut rows = Vec::new();
@@ -802,7 +895,7 @@ impl Runner<'_> {
                     if !names_rule || !resource_matches(patched, reference) {
                         continue;
                     }
-                    let mut row = Row::from_rule(rule, &expected);
+                    let mut row = Row::from_rule(&setup.environment.policies[outcome.policy], rule, &expected);
                     if let Some(path) = entry.get("patchedResources").and_then(Value::as_str) {
                         match compare_with_file(self.files, &base.join(path), patched) {
                             Comparison::Equal => {}
@@ -857,7 +950,7 @@ impl Runner<'_> {
                     local_rows.push(Row::unsupported(reason));
                     continue;
                 }
-                let mut row = Row::from_rule(rule, expected);
+                let mut row = Row::from_rule(&setup.environment.policies[outcome.policy], rule, expected);
                 if rule.rule_type == RuleType::Mutation
                     && let Some(path) = entry.get("patchedResources").and_then(Value::as_str)
                 {
@@ -919,11 +1012,16 @@ enum OwnRole {
     Resources,
 }
 
+/// Policies, and the bindings of admission policies that travel with them.
+fn is_policy_kind(kind: &str) -> bool {
+    KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) || ADMISSION_POLICY_BINDING_KINDS.contains(&kind)
+}
+
 /// Documents that configure a test rather than being resources under test: the CLI's own kinds
 /// (Test, Values, UserInfo, Context) and policy exceptions.
 fn is_test_input_kind(value: &Value) -> bool {
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = value.api_version();
+    let kind = value.kind();
     api_version.starts_with("cli.kyverno.io/") || kind == "PolicyException"
 }
 
@@ -941,6 +1039,8 @@ struct Setup {
     payloads: Vec<Payload>,
     /// Existing resources that mutate-existing rules patch.
     target_resources: Vec<Loaded>,
+    /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
+    authorization_payloads: Vec<(String, &'static str)>,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -967,8 +1067,10 @@ struct Row {
 }
 
 impl Row {
-    fn from_rule(rule: &RuleResponse, expected: &str) -> Row {
-        let actual = rule.status.as_str().to_string();
+    /// The row of one rule response, compared as kyverno test compares it: by the status its policy
+    /// report gives the response.
+    fn from_rule(policy: &Value, rule: &RuleResponse, expected: &str) -> Row {
+        let actual = chain::report_status(policy, rule.status).as_str().to_string();
         let ok = actual == expected;
         Row {
             reason: if ok { "Ok".to_string() } else { format!("Want {expected}, got {actual}") },

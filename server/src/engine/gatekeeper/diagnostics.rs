@@ -10,6 +10,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::checks::{dotted, framework_problems};
+use super::deprecated::deprecated_builtin;
 use super::{PreparedModule, prepare_module, rego_code, safety};
 
 /// Which text of the template a diagnostic is in.
@@ -33,6 +34,9 @@ pub struct RegoDiagnostic {
     pub end_line: usize,
     pub end_column: usize,
     pub message: String,
+    /// `false` for what OPA accepts but discourages (a deprecated built-in in Rego v0): Gatekeeper takes
+    /// the template, so it is no reason to reject it.
+    pub rejects_template: bool,
 }
 
 /// Parse and compile problems of every Rego text in a ConstraintTemplate.
@@ -75,11 +79,39 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
             if definitions.resolves(name.as_str(), &module.ast, &module.rewritten.text) {
                 continue;
             }
+            let start = module.rewritten.to_original(start);
+            let end = module.rewritten.to_original(end).max(start);
+            if let Some(deprecated) = deprecated_builtin(&name) {
+                // OPA keeps the deprecated built-ins for Rego v0 and removed them from Rego v1.
+                let mut found = if code.rego_v1 {
+                    diagnostic(
+                        *source,
+                        pointer,
+                        text,
+                        start,
+                        end,
+                        format!(
+                            "undefined function {name}: Rego v1 removed this deprecated built-in; use {}",
+                            deprecated.replacement
+                        ),
+                    )
+                } else {
+                    diagnostic(
+                        *source,
+                        pointer,
+                        text,
+                        start,
+                        end,
+                        format!("{name} is a deprecated built-in (Rego v1 removed it); use {}", deprecated.replacement),
+                    )
+                };
+                found.rejects_template = code.rego_v1;
+                diagnostics.push(found);
+                continue;
+            }
             if *builtins.entry(name.clone()).or_insert_with(|| is_builtin(&name)) {
                 continue;
             }
-            let start = module.rewritten.to_original(start);
-            let end = module.rewritten.to_original(end).max(start);
             diagnostics.push(diagnostic(*source, pointer, text, start, end, format!("undefined function {name}")));
         }
     }
@@ -119,7 +151,16 @@ fn diagnostic(
 ) -> RegoDiagnostic {
     let (line, column) = line_column(text, start);
     let (end_line, end_column) = line_column(text, end.max(start));
-    RegoDiagnostic { source, pointer: pointer.to_string(), line, column, end_line, end_column, message }
+    RegoDiagnostic {
+        source,
+        pointer: pointer.to_string(),
+        line,
+        column,
+        end_line,
+        end_column,
+        message,
+        rejects_template: true,
+    }
 }
 
 /// 0-based line and byte column of an offset.

@@ -19,75 +19,79 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         };
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(resource, request);
-        if !matching::rule_matches(rule, &effective, request, &namespace) {
-            continue;
-        }
-        let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
-            responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
-            continue;
-        }
-        match evaluate_conditions(rule.get("preconditions"), &context) {
-            Err(error) => {
-                responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
-                continue;
+        let first_response = responses.len();
+        'rule: {
+            if !matching::rule_matches(rule, &effective, request, &namespace) {
+                break 'rule;
             }
-            Ok(outcome) if !outcome.holds => {
-                responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
-                continue;
+            let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
+            if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
+                responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+                break 'rule;
             }
-            Ok(_) => {}
-        }
-        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
-            responses
-                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
-            continue;
-        }
-        if request.live_cluster && generate.get("cloneList").is_some() {
-            // The sources are whatever the cluster holds that the selector picks: not known offline.
-            let reason = "cloneList copies the cluster's objects that its selector picks, which are not known \
-                          without the cluster"
-                .to_string();
-            let mut unsupported = response(RuleStatus::Error, reason.clone());
-            unsupported.unsupported = Some(reason);
-            responses.push(unsupported);
-            continue;
-        }
-        if let Some(clone_list) = generate.get("cloneList") {
-            match clone_many(generate, clone_list, &context, request) {
-                Ok(generated) => {
-                    let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
-                    passed.generated = generated;
-                    responses.push(passed);
+            match evaluate_conditions(rule.get("preconditions"), &context) {
+                Err(error) => {
+                    responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                    break 'rule;
                 }
-                Err(error) => responses.push(response(RuleStatus::Error, error)),
+                Ok(outcome) if !outcome.holds => {
+                    responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                    break 'rule;
+                }
+                Ok(_) => {}
             }
-            continue;
-        }
-        if generate.get("foreach").is_some() {
-            let reason = "generate rules with foreach are not supported yet".to_string();
-            let mut unsupported = response(RuleStatus::Error, reason.clone());
-            unsupported.unsupported = Some(reason);
-            responses.push(unsupported);
-            continue;
-        }
-        match generate_one(generate, &context, request) {
-            Ok(generated) => {
-                let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
-                passed.generated = vec![generated];
-                responses.push(passed);
+            if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+                responses.push(response(
+                    RuleStatus::Skip,
+                    format!("rule is skipped due to policy exceptions{}", exception.key),
+                ));
+                break 'rule;
             }
-            Err(GenerateError::MissingSource(source)) if request.live_cluster => {
-                let reason = format!(
-                    "the clone source {source} is not among the manifests; in a cluster it is read from the \
-                     cluster, which is not known here"
-                );
+            if let Some(clone_list) = generate.get("cloneList") {
+                if request.live_cluster {
+                    // The sources are whatever the cluster holds that the selector picks.
+                    context.note_offline_gap(
+                        "cloneList copies the cluster's objects that its selector picks, which are not known \
+                         without the cluster"
+                            .to_string(),
+                    );
+                }
+                match clone_many(generate, clone_list, &context, request) {
+                    Ok(generated) => {
+                        let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
+                        passed.generated = generated;
+                        responses.push(passed);
+                    }
+                    Err(error) => responses.push(response(RuleStatus::Error, error)),
+                }
+                break 'rule;
+            }
+            if generate.get("foreach").is_some() {
+                let reason = "generate rules with foreach are not supported yet".to_string();
                 let mut unsupported = response(RuleStatus::Error, reason.clone());
                 unsupported.unsupported = Some(reason);
                 responses.push(unsupported);
+                break 'rule;
             }
-            Err(error) => responses.push(response(RuleStatus::Error, error.to_string())),
+            match generate_one(generate, &context, request) {
+                Ok(generated) => {
+                    let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
+                    passed.generated = vec![generated];
+                    responses.push(passed);
+                }
+                Err(GenerateError::MissingSource(source)) if request.live_cluster => {
+                    // Admitted to a live cluster, the source is read from that cluster, not from the manifests.
+                    let reason = format!(
+                        "the clone source {source} is not among the known objects; in a cluster it is read from \
+                         the cluster, which is not known here"
+                    );
+                    context.note_offline_gap(reason.clone());
+                    responses.push(response(RuleStatus::Error, reason));
+                }
+                Err(error) => responses.push(response(RuleStatus::Error, error.to_string())),
+            }
         }
+        super::mark_offline_gap(&mut responses[first_response..], context.offline_gap());
     }
     responses
 }
