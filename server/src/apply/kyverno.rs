@@ -36,7 +36,6 @@ impl Prepared {
             set_variables: options.set.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect(),
             user_info: options.user_info.clone(),
             now: options.now.clone(),
-            registry_access: options.registry_access,
             live_cluster: true,
             ..Environment::default()
         };

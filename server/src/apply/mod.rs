@@ -207,9 +207,6 @@ pub struct Options {
     pub context: Value,
     /// Failures of audit policies are warnings (`--audit-warn`).
     pub audit_warn: bool,
-    /// `--registry`: imageRegistry context entries are fetched from registries, so what reads one is
-    /// not known offline; without it they stay unset, as `kyverno apply` leaves them.
-    pub registry_access: bool,
     /// The current time (RFC 3339) for policies that read the clock.
     pub now: Option<String>,
 }

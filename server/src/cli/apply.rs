@@ -46,7 +46,6 @@ pub struct ApplyOptions {
     pub output: ApplyFormat,
     pub audit_warn: bool,
     pub show_mutated: bool,
-    pub registry: bool,
 }
 
 /// The disk, plus standard input under [`STDIN_NAME`] when `--resource -` asked for it.
@@ -137,8 +136,7 @@ pub fn run(options: ApplyOptions) -> ExitStatus {
         context: options.context_file.as_deref(),
     };
     let apply_options = apply::load::options(&mut loader, &option_files, &options.set);
-    let apply_options =
-        apply::Options { audit_warn: options.audit_warn, registry_access: options.registry, ..apply_options };
+    let apply_options = apply::Options { audit_warn: options.audit_warn, ..apply_options };
     let documents = loader.policy_documents(&policy_paths);
     let exceptions = loader.exceptions(&options.exceptions);
     let manifests = loader.manifests(&resources);

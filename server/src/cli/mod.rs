@@ -99,10 +99,6 @@ enum Command {
         /// Print each manifest the mutating policies changed, as they leave it (text output).
         #[arg(long)]
         show_mutated: bool,
-        /// As kyverno's `--registry`: imageRegistry context entries are looked up in registries, so the
-        /// results that read one are unsupported offline instead of seeing the entry unset.
-        #[arg(long)]
-        registry: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -182,7 +178,6 @@ pub fn main() -> ExitCode {
             output,
             audit_warn,
             show_mutated,
-            registry,
         } => apply::run(apply::ApplyOptions {
             policy_paths: paths,
             resources,
@@ -194,7 +189,6 @@ pub fn main() -> ExitCode {
             output,
             audit_warn,
             show_mutated,
-            registry,
         }),
         Command::Explain { code } => explain(&code),
     };
