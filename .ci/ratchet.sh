@@ -40,6 +40,7 @@ while read -r name figure; do
     continue
   fi
   current=${line#* }
+  current=${current%% *}
   current_passed=${current%/*}
   current_total=${current#*/}
   if [ "$current_total" -eq 0 ]; then

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use crate::support::corpus::{find_kyverno_tests, print_folder_line};
 use policy_lsp::apply::{self, ApplyReport, Options, PreparedPolicies, Status, load::Loader};
-use policy_lsp::cli::disk::DiskFiles;
+use policy_lsp::vfs::DiskFiles;
 use policy_lsp::engine::kyverno::policy_rules;
 use policy_lsp::testrun::FileSource;
 use serde_json::Value;

@@ -35,7 +35,7 @@ impl Prepared {
             values: options.values.clone(),
             set_variables: options.set.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect(),
             user_info: options.user_info.clone(),
-            now: options.now.clone(),
+            now: options.now,
             live_cluster: true,
             ..Environment::default()
         };

@@ -208,7 +208,7 @@ pub struct Options {
     /// Failures of audit policies are warnings (`--audit-warn`).
     pub audit_warn: bool,
     /// The current time (RFC 3339) for policies that read the clock.
-    pub now: Option<String>,
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// The policies of an apply run, sorted by framework and ready to judge manifests: compiled once, used

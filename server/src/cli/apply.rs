@@ -12,14 +12,14 @@ use clap::ValueEnum;
 use rayon::prelude::*;
 
 use super::ExitStatus;
-use super::disk::DiskFiles;
 use super::locate::Locator;
 use crate::apply::{self, Manifest, PreparedPolicies, gatekeeper::ManifestInventory, load::Loader};
 use crate::base::Code;
 use crate::report::apply::{
     ApplyRun, Location, render_github, render_json, render_junit, render_policy_report, render_sarif, render_text,
 };
-use crate::testrun::{FileSource, Problem, SourceRef};
+use crate::testrun::{FileError, FileSource, Problem, SourceRef};
+use crate::vfs::DiskFiles;
 
 /// The name standing for standard input in output (`--resource -`).
 pub const STDIN_NAME: &str = "<stdin>";
@@ -55,7 +55,7 @@ struct CommandLineFiles {
 }
 
 impl FileSource for CommandLineFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
         match &self.stdin {
             Some(text) if path == Path::new(STDIN_NAME) => Ok(text.clone()),
             _ => self.disk.read(path),
@@ -69,7 +69,7 @@ impl FileSource for CommandLineFiles {
         self.disk.list_dir(path)
     }
 
-    fn current_time(&self) -> Option<String> {
+    fn current_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.disk.current_time()
     }
 }
@@ -118,17 +118,10 @@ pub fn run(options: ApplyOptions) -> ExitStatus {
         .chain(&options.user_info)
         .chain(&options.context_file)
         .collect();
-    let roots: Vec<PathBuf> = named.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let configs = super::settings::read_configs(&roots);
+    let roots: Vec<PathBuf> = named.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let configs = crate::vfs::read_configs(&roots);
     let files = CommandLineFiles { disk: DiskFiles::within(&roots), stdin };
-    let excluded = |path: &Path| {
-        let key = super::lint::analysis_key(path);
-        configs
-            .iter()
-            .filter(|config| key.starts_with(&config.base))
-            .max_by_key(|config| config.base.components().count())
-            .is_some_and(|config| config.is_excluded(&key))
-    };
+    let excluded = |path: &Path| crate::vfs::is_excluded(path, &configs);
     let mut loader = Loader { files: &files, excluded: &excluded, problems: Vec::new() };
     let option_files = apply::load::OptionFiles {
         values: options.values_file.as_deref(),
@@ -164,11 +157,7 @@ pub fn run(options: ApplyOptions) -> ExitStatus {
         .map(|index| apply::judge(&policies, &manifests, &inventory, index))
         .collect();
     let report = apply::assemble(&policies, manifests, outcomes, problems);
-    let timestamp = apply_options
-        .now
-        .as_deref()
-        .and_then(|now| chrono::DateTime::parse_from_rfc3339(now).ok())
-        .map_or(0, |time| time.timestamp());
+    let timestamp = apply_options.now.map_or(0, |time| time.timestamp());
     let run = locate(report, &files, timestamp);
     let rendered = match options.output {
         ApplyFormat::Text => render_text(&run, options.show_mutated),

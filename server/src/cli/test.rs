@@ -6,7 +6,6 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::disk::{DiskFiles, RecordingFiles, read_text, walk_yaml_files};
 use super::locate::Locator;
 use super::{ExitStatus, OutputFormat};
 use crate::model::DocumentKind;
@@ -14,6 +13,7 @@ use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
 use crate::testrun::{FileSource, Framework, TestReport, gatekeeper, kyverno};
+use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_yaml_files};
 
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
@@ -45,8 +45,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
@@ -146,12 +146,9 @@ pub fn run_tests_with_options(
     discovered
         .par_iter()
         .map(|test| {
-            let absolute = absolute(&test.path);
+            let absolute = absolute_path(&test.path);
             let started = Instant::now();
-            let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file_with(files, &absolute, kyverno_options),
-                Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
-            };
+            let report = crate::testrun::run(files, &absolute, test.framework, kyverno_options);
             let duration = started.elapsed();
             let disk = DiskFiles::default();
             let mut locator = Locator::new(&disk);
@@ -244,8 +241,4 @@ fn problem_locations(locator: &mut Locator<'_>, test_path: &Path, report: &TestR
             (line, column, message)
         })
         .collect()
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    super::lint::analysis_key(path)
 }

@@ -53,7 +53,7 @@ pub struct Environment {
     /// What generate rules may clone from besides the cluster resources.
     pub generate_sources: Vec<Value>,
     /// The caller's current time, for policies that read the clock.
-    pub now: Option<String>,
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// `kyverno test --registry` (or `kyverno apply --registry`): imageRegistry context entries are
     /// fetched from registries, so what reads one is not known offline.
     pub registry_access: bool,
@@ -466,7 +466,7 @@ fn build_request(environment: &Environment, policy: &Value, resource: &Value, op
         old_object: None,
         cluster_resources: environment.cluster_resources.clone(),
         subresource,
-        now: environment.now.clone(),
+        now: environment.now,
         parent_kind,
         global_context: environment.global_context.clone(),
         exceptions: environment.exceptions.clone(),
