@@ -75,7 +75,9 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         ("globalContext.get", [Val::String(name), _, ..]) | ("globalContext.get", [Val::String(name)])
             if services.live_cluster && !services.global_context.contains_key(name.as_ref()) =>
         {
-            let reason = format!("globalContext.Get({name:?}) reads a global context entry of the cluster, which is not known here");
+            let reason = format!(
+                "globalContext.Get({name:?}) reads a global context entry of the cluster, which is not known here"
+            );
             services.offline_gaps.note(reason.clone());
             Err(reason)
         }

@@ -95,10 +95,17 @@ pub fn load_context(
     let Some(entries) = entries.and_then(Value::as_array) else {
         return Ok(());
     };
-    // Admitted to a live cluster, an entry that reads the cluster is not known here unless the Values
-    // file gives it (the user then says what the cluster holds).
+    // Admitted to a live cluster, an entry that reads the cluster (or a registry) is not known here unless
+    // the Values file gives it: the user then says what the cluster holds, and the entry is not loaded.
+    // A value may give the whole entry (`name`) or a field of it (`name.data.key`), for the rule, the
+    // resource or globally.
+    let given_by_values = |name: &str| {
+        let gives = |key: &str| key == name || key.strip_prefix(name).is_some_and(|rest| rest.starts_with('.'));
+        values.is_some_and(|values| values.keys().any(|key| gives(key)))
+            || request.variables.iter().any(|(key, _)| gives(key))
+    };
     let unknown_in_live_cluster = |name: &str, context: &mut JsonContext, what: &str| {
-        if request.live_cluster && !values.is_some_and(|values| values.contains_key(name)) {
+        if request.live_cluster {
             context.note_offline_gap(format!(
                 "context entry `{name}` reads {what} from the cluster, which is not known here: give its value in \
                  the values file"
@@ -111,6 +118,8 @@ pub fn load_context(
             let value = load_variable(variable, context)
                 .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
             context.add_variable(name, value);
+        } else if request.live_cluster && given_by_values(name) {
+            continue;
         } else if let Some(reference) = entry.get("globalReference") {
             let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
             let projected = match (request.global_context.get(key), reference.get("projection").and_then(Value::as_str))
