@@ -7,7 +7,7 @@ use crate::support::parse_fixture;
 use expect_test::{Expect, expect};
 
 /// Writes a `#- /path` fixture under a fresh temporary directory and returns the directory.
-fn write_fixture(name: &str, fixture: &str) -> PathBuf {
+pub(crate) fn write_fixture(name: &str, fixture: &str) -> PathBuf {
     let root = std::env::temp_dir().join(format!("policy-lsp-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     for file in parse_fixture(fixture) {
@@ -20,7 +20,7 @@ fn write_fixture(name: &str, fixture: &str) -> PathBuf {
 }
 
 /// Runs the binary in `directory` and checks exit code and stdout.
-fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
+pub(crate) fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
     let output = Command::new(crate::support::POLICY_LSP)
         .args(arguments)
         .current_dir(directory)
