@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 
 use crate::support::corpus::{find_kyverno_tests, print_folder_line};
 use policy_lsp::apply::{self, ApplyReport, Options, PreparedPolicies, Status, load::Loader};
-use policy_lsp::vfs::DiskFiles;
 use policy_lsp::engine::kyverno::policy_rules;
 use policy_lsp::testrun::FileSource;
+use policy_lsp::vfs::DiskFiles;
 use serde_json::Value;
 
 /// What an apply run is given.
@@ -315,4 +315,166 @@ fn apply_agrees_with_the_corpus_tests() {
     }
     println!("apply-agreement: {agreed}/{total}");
     assert!(total > 0, "the corpus run found no cases");
+}
+
+/// One `gator test` invocation of gatekeeper's `test/gator/test/test.bats` and what the suite expects of it.
+struct GatorBatsCase {
+    /// The bats test's name.
+    name: &'static str,
+    /// The `--filename` arguments, relative to `test/fixtures`: gator reads templates, constraints and
+    /// objects from the same files, so apply gets them both as policy paths and as resources.
+    files: &'static [&'static str],
+    /// A manifest file gator reads from standard input, relative to `test/fixtures`.
+    stdin: Option<&'static str>,
+    /// Whether gator exits non-zero.
+    fails: bool,
+    /// A violation message the suite checks for in the output.
+    message: Option<&'static str>,
+}
+
+const PROBES: &str = "Container <tomcat> in your <Pod> <test-pod1> has no <readinessProbe>";
+
+/// The `gator test` cases of test.bats that name their inputs as files (the ones that feed policies on
+/// standard input, pull OCI images or check gator's own flag handling have no apply counterpart).
+const GATOR_BATS_CASES: &[GatorBatsCase] = &[
+    GatorBatsCase {
+        name: "manifest with no violations included as flag returns 0 exit status",
+        files: &["manifests/with-policies/no-violations.yaml"],
+        stdin: None,
+        fails: false,
+        message: None,
+    },
+    GatorBatsCase {
+        name: "manifest with violations included as flag returns 1 exit status",
+        files: &["manifests/with-policies/with-violations.yaml"],
+        stdin: None,
+        fails: true,
+        message: Some(PROBES),
+    },
+    GatorBatsCase {
+        name: "manifest with rego v1 template and violations included as flag returns 1 exit status",
+        files: &["manifests/with-policies/with-violations-rego-v1.yaml"],
+        stdin: None,
+        fails: true,
+        message: None,
+    },
+    GatorBatsCase {
+        name: "multiple files passed in flags is supported",
+        files: &["manifests/no-policies/with-violations.yaml", "policies/default"],
+        stdin: None,
+        fails: true,
+        message: Some(PROBES),
+    },
+    GatorBatsCase {
+        name: "stdin and flag are supported in combination",
+        files: &["policies/default"],
+        stdin: Some("manifests/no-policies/with-violations.yaml"),
+        fails: true,
+        message: Some(PROBES),
+    },
+    GatorBatsCase {
+        name: "correctly returns no violations from objects in a filesystem",
+        files: &["policies/default", "manifests/no-policies/no-violations.yaml"],
+        stdin: None,
+        fails: false,
+        message: None,
+    },
+    GatorBatsCase {
+        name: "correctly finds violations from objects in a filesystem",
+        files: &["policies/default", "manifests/no-policies/with-violations.yaml"],
+        stdin: None,
+        fails: true,
+        message: None,
+    },
+    GatorBatsCase {
+        name: "disallows invalid template",
+        files: &["manifests/invalid-resources/template.yaml"],
+        stdin: None,
+        fails: true,
+        message: None,
+    },
+    GatorBatsCase {
+        name: "disallows invalid constraint",
+        files: &["manifests/invalid-resources/constraint.yaml"],
+        stdin: None,
+        fails: true,
+        message: None,
+    },
+    GatorBatsCase {
+        name: "correctly ingests files of different extensions, skipping bad extensions",
+        files: &["manifests/different-extensions"],
+        stdin: None,
+        fails: true,
+        message: Some(PROBES),
+    },
+    GatorBatsCase {
+        name: "enforcementAction=deny causes 1 exit status and violations output",
+        files: &[
+            "policies/default/template_k8srequiredprobes.yaml",
+            "policies/enforcement_action/k8srequiredprobes/deny.yaml",
+            "manifests/no-policies/with-violations.yaml",
+        ],
+        stdin: None,
+        fails: true,
+        message: Some(PROBES),
+    },
+    GatorBatsCase {
+        name: "enforcementAction=[anything else] causes 0 exit status and violations output",
+        files: &[
+            "policies/default/template_k8srequiredprobes.yaml",
+            "policies/enforcement_action/k8srequiredprobes/foo.yaml",
+            "manifests/no-policies/with-violations.yaml",
+        ],
+        stdin: None,
+        fails: false,
+        message: Some(PROBES),
+    },
+    GatorBatsCase {
+        name: "referential data causes violation",
+        files: &["policies/default", "manifests/referential-data"],
+        stdin: None,
+        fails: true,
+        message: Some("ingress host conflicts with an existing ingress <example-host.example.com>"),
+    },
+];
+
+/// Runs the CLI as `gator test` is run in gatekeeper's test.bats and compares the exit status (failing or
+/// not) and the violation message the suite looks for. Prints `apply-gator-bats: N/M`.
+#[test]
+fn apply_agrees_with_gators_bats_suite() {
+    let Ok(root) = std::env::var("POLICY_LSP_CORPUS") else {
+        eprintln!("POLICY_LSP_CORPUS is not set: skipping the gator bats comparison");
+        return;
+    };
+    let fixtures = Path::new(&root).join("real-world/gator-tests/test/fixtures");
+    let mut agreed = 0;
+    for case in GATOR_BATS_CASES {
+        let mut command = std::process::Command::new(crate::support::POLICY_LSP);
+        command.arg("apply").args(case.files).arg("--output").arg("json").current_dir(&fixtures);
+        for file in case.files {
+            command.arg("--resource").arg(file);
+        }
+        let input = match case.stdin {
+            Some(file) => {
+                command.arg("--resource").arg("-");
+                std::fs::File::open(fixtures.join(file)).map(std::process::Stdio::from).expect("the stdin fixture")
+            }
+            None => std::process::Stdio::null(),
+        };
+        let output = command.stdin(input).output().expect("the binary runs");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let failed = output.status.code() != Some(0);
+        let message_found = case.message.is_none_or(|message| stdout.contains(message));
+        if failed == case.fails && message_found {
+            agreed += 1;
+        } else {
+            eprintln!(
+                "DISAGREE gator bats | {}: expected failing {}, got exit {:?}; message found {message_found}\n{stdout}",
+                case.name,
+                case.fails,
+                output.status.code()
+            );
+        }
+    }
+    println!("apply-gator-bats: {agreed}/{}", GATOR_BATS_CASES.len());
 }
