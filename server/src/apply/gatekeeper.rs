@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::{ApplyResult, Manifest, PolicyDocument, RuleKind, Status};
+use super::types::{ApplyResult, Manifest, PolicyDocument, RuleKind, Status};
 use crate::base::Code;
 use crate::engine::gatekeeper::{
     self, CompiledTemplate, ConstraintError, EvaluationOptions, ExpansionError, GATOR_ENFORCEMENT_POINT, Inventory,

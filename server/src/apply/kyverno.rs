@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{ApplyResult, Manifest, ManifestOutcome, Options, PolicyDocument, RuleKind, Status};
+use super::types::{ApplyResult, Manifest, ManifestOutcome, Options, PolicyDocument, RuleKind, Status};
 use crate::engine::chain::{self, Environment, default_namespace};
 use crate::engine::kyverno::{RuleResponse, RuleStatus, RuleType, matching};
 use crate::engine::kyverno_cel;

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Manifest, Options, PolicyDocument, ResourceId};
+use super::types::{Manifest, Options, PolicyDocument, ResourceId};
 use crate::base::Code;
 use crate::model::CLUSTER_SCOPED_KINDS;
 use crate::testrun::{FileSource, Problem, SourceRef};
