@@ -126,12 +126,7 @@ pub fn render_text(run: &ApplyRun, show_mutated: bool) -> String {
             out.push_str(&yaml_serde::to_string(&mutation.mutated).unwrap_or_default());
         }
     }
-    let summary = run.summary();
-    let _ = writeln!(
-        out,
-        "\npass: {}, fail: {}, warn: {}, error: {}, skip: {}, unsupported: {}",
-        summary.pass, summary.fail, summary.warn, summary.error, summary.skip, summary.unsupported
-    );
+    let _ = writeln!(out, "\n{}", summary_line(run));
     out
 }
 
@@ -328,13 +323,17 @@ pub fn render_github(run: &ApplyRun) -> String {
             github_escape_data(&message)
         );
     }
+    let _ = writeln!(out, "{}", summary_line(run));
+    out
+}
+
+/// The counts by status, as the text and GitHub outputs end.
+fn summary_line(run: &ApplyRun) -> String {
     let summary = run.summary();
-    let _ = writeln!(
-        out,
+    format!(
         "pass: {}, fail: {}, warn: {}, error: {}, skip: {}, unsupported: {}",
         summary.pass, summary.fail, summary.warn, summary.error, summary.skip, summary.unsupported
-    );
-    out
+    )
 }
 
 /// JUnit XML: one `<testsuite>` per policy, one `<testcase>` per result.
