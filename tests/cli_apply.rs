@@ -886,3 +886,57 @@ fn apply_takes_cluster_answers_from_the_values_file() {
         "#]],
     );
 }
+
+/// Manifests that are not what they claim never make apply panic: each becomes a problem with its place,
+/// or an object judged as written.
+const HOSTILE_MANIFESTS: &str = r#"
+#- /manifests/odd.yaml
+apiVersion: v1
+kind: List
+items: 5
+---
+apiVersion: v1
+kind: List
+items:
+  - 3
+  - kind: Deployment
+  - apiVersion: apps/v1
+    kind: Deployment
+    metadata: [not, a, map]
+---
+- a list
+- at the top
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: &anchor x
+  labels: *anchor
+spec: {replicas: "many", template: null}
+---
+: : :
+"#;
+
+#[test]
+fn apply_survives_hostile_manifests() {
+    let mut fixture = String::from(HOSTILE_MANIFESTS);
+    fixture.push_str(WORKSPACE.split("#- /manifests/apps.yaml").next().expect("the policies"));
+    let directory = write_fixture("apply-hostile", &fixture);
+    for output in ["text", "json", "sarif", "github", "junit", "policy-report"] {
+        let result = Command::new(crate::support::POLICY_LSP)
+            .args(["apply", "policies", "--resource", "manifests", "--output", output])
+            .current_dir(&directory)
+            .output()
+            .expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!stderr.contains("panicked"), "--output {output}: {stderr}");
+        // The documents that are not objects are input problems (exit 2), and the objects among them are
+        // still judged.
+        assert_eq!(result.status.code(), Some(2), "--output {output}");
+        if output == "text" {
+            let stdout = String::from_utf8_lossy(&result.stdout);
+            assert!(stdout.contains("manifests/odd.yaml:9:5: error[apply/not-an-object]"), "{stdout}");
+            assert!(stdout.contains("fail[require-team/check-team]: default/Deployment/x"), "{stdout}");
+        }
+    }
+}
