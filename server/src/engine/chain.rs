@@ -301,7 +301,7 @@ fn bindings_for<'a>(environment: &'a Environment, policy: &Value) -> kyverno_cel
 }
 
 /// The CEL request for a resource: the Kyverno request plus the namespace object from the Values file.
-fn cel_request_for(
+pub fn cel_request_for(
     environment: &Environment,
     policy: &Value,
     resource: &Value,
@@ -329,7 +329,7 @@ pub fn cel_kind_is(policy: &Value, kind: &str) -> bool {
 ///
 /// A library call that needed a registry or the network (recorded in the request's services) makes the
 /// response unsupported: its status is not known offline.
-fn cel_response(
+pub fn cel_response(
     policy: &Value,
     rule_type: RuleType,
     outcome: &kyverno_cel::Outcome,

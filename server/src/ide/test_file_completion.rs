@@ -324,7 +324,7 @@ fn kind_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace: Tex
     });
     if found.is_empty() {
         // No resource files to learn from: every kind the schemas know.
-        for entry in schema::registry().entries().iter().filter(|entry| entry.kind != "*") {
+        for entry in schema::registry().entries().iter().filter(|entry| entry.kind != "*" && entry.is_object_kind()) {
             found.entry(entry.kind.clone()).or_insert_with(|| {
                 CompletionItem::plain(&entry.kind, CompletionKind::Kind, Some(entry.api_version.clone()), None, replace)
             });
