@@ -20,6 +20,7 @@ pub enum Group {
     File,
     KyvernoTest,
     Gatekeeper,
+    OpaTest,
 }
 
 /// Which output a code appears in, which decides whether the `lint` settings can change it.
@@ -44,6 +45,7 @@ impl Group {
         Group::File,
         Group::KyvernoTest,
         Group::Gatekeeper,
+        Group::OpaTest,
     ];
 
     /// The name used in codes and settings (`schema`, `kyverno-test`).
@@ -59,6 +61,7 @@ impl Group {
             Group::File => "file",
             Group::KyvernoTest => "kyverno-test",
             Group::Gatekeeper => "gatekeeper",
+            Group::OpaTest => "opa-test",
         }
     }
 
@@ -73,7 +76,7 @@ impl Group {
             }
             Group::Cel => "CEL expressions in Kyverno policies and Gatekeeper templates.",
             Group::Jmespath => "JMESPath expressions in Kyverno variables, `foreach` lists and context entries.",
-            Group::Rego => "Rego in Gatekeeper ConstraintTemplates.",
+            Group::Rego => "Rego in Gatekeeper ConstraintTemplates and in `.rego` files.",
             Group::Test => {
                 "Kyverno Test and gator Suite files as the editor and `policy-lsp lint` check them, and the results of the tests shown beside them."
             }
@@ -85,13 +88,16 @@ impl Group {
             Group::Gatekeeper => {
                 "gator Suites that `policy-lsp test` cannot run, as `gator verify` would fail on them."
             }
+            Group::OpaTest => {
+                "Folders of Rego unit tests that `policy-lsp test` cannot run, as `opa test` would refuse them."
+            }
         }
     }
 
     /// Where the codes of the group are reported.
     pub fn reported(self) -> Reported {
         match self {
-            Group::KyvernoTest | Group::Gatekeeper => Reported::TestRun,
+            Group::KyvernoTest | Group::Gatekeeper | Group::OpaTest => Reported::TestRun,
             _ => Reported::Diagnostic,
         }
     }
@@ -520,6 +526,20 @@ codes! {
             summary: "The expansion file of a test does not hold valid ExpansionTemplates.",
             why: "gator cannot expand workloads into the resources that the constraint reviews, so the test fails.",
             example: "expansion: expansion.yaml   # an ExpansionTemplate without `spec.applyTo`";
+    }
+    OpaTest {
+        OpaTestCompile = "opa-test/compile", Error,
+            summary: "A `.rego` file of a folder with Rego tests does not parse or compile: a syntax error, an undefined function, a wrong number of arguments, an unsafe variable or recursion.",
+            why: "`opa test` compiles a folder's modules together and runs none of its tests when one does not compile, so every test of the folder is an error.",
+            example: "package k8s.labels\ntest_missing_label if {\n  count(violation with input as {}) == 1   # `violation` is defined nowhere\n}";
+        OpaTestData = "opa-test/data", Error,
+            summary: "A data file (`.json`, `.yaml`) beside the Rego tests does not hold an object, does not parse, or sets a key that another data file sets too.",
+            why: "`opa test` cannot build the data document, so it runs none of the folder's tests.",
+            example: "# data.json\n[\"registry.example.com\"]   # data files hold objects: {\"registries\": [...]}";
+        OpaTestUnreadable = "opa-test/unreadable", Error,
+            summary: "A `.rego` file of a folder with Rego tests cannot be read (not UTF-8, too large, or outside the workspace).",
+            why: "`opa test` cannot load the folder, so none of its tests run.",
+            example: "policies/labels_test.rego   # saved as UTF-16";
     }
 }
 

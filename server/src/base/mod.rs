@@ -7,5 +7,5 @@ mod text_range;
 
 pub use code::{Code, Group, Reported, UnknownCode};
 pub use diagnostic::{Diagnostic, Fix, RelatedInformation, Severity};
-pub use line_index::{LineCol, LineIndex, PositionEncoding};
+pub use line_index::{LineCol, LineIndex, PositionEncoding, line_and_column};
 pub use text_range::TextRange;

@@ -5,3 +5,4 @@ pub mod digest;
 pub mod gatekeeper;
 pub mod kyverno;
 pub mod kyverno_cel;
+pub mod opa;

@@ -169,6 +169,8 @@ pub fn run_test(analysis: &Analysis, test_file: &Path, framework: Framework) -> 
     let report = match framework {
         Framework::Kyverno => kyverno::run_test_file(&recording, test_file),
         Framework::Gatekeeper => gatekeeper::run_suite_file(&recording, test_file),
+        // A Rego test run is a folder's: `test_file` names the folder.
+        Framework::Opa => crate::testrun::opa::run_folder(&recording, test_file, &Default::default()),
     };
     let inputs = recording.inputs.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     InlineRun { test_file: test_file.to_path_buf(), framework, report, inputs }
@@ -267,6 +269,7 @@ fn entry_pointer(result: &TestResult) -> Option<&str> {
             Some(&pointer[..end])
         }
         Framework::Gatekeeper => Some(pointer),
+        Framework::Opa => None,
     }
 }
 
@@ -299,13 +302,13 @@ pub fn code_lenses(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) ->
         return lenses;
     }
     for (index, (segment, info)) in file.source.segments().iter().zip(&file.documents).enumerate() {
-        let at = |pointer: &str| SourceRef { file: path.to_path_buf(), document: index, pointer: pointer.to_string() };
+        let at = |pointer: &str| SourceRef::yaml(path, index, pointer);
         match info.kind {
             DocumentKind::KyvernoPolicy | DocumentKind::KyvernoCelPolicy => {
                 let Some(name) = info.name.as_deref() else { continue };
                 let for_policy = |result: &&TestResult| match &result.subject {
                     Subject::Kyverno { policy, .. } => policy.rsplit('/').next() == Some(name),
-                    Subject::Gatekeeper { .. } => false,
+                    Subject::Gatekeeper { .. } | Subject::Opa { .. } => false,
                 };
                 let results: Vec<(&InlineRun, &TestResult)> = relevant
                     .iter()
@@ -477,6 +480,7 @@ fn summary_line(result: &TestResult) -> String {
             Some(case) => format!("{test} / {case}"),
             None => test.clone(),
         },
+        Subject::Opa { package, test } => format!("{package}.{test}"),
     };
     let mut line = match result.outcome {
         Outcome::Unsupported => format!("{subject}: not evaluated ({})", result.reason),
@@ -557,6 +561,7 @@ fn explain(analysis: &Analysis, results: &[&TestResult]) -> String {
                 Some(case) => format!("`{test}` / `{case}`"),
                 None => format!("`{test}`"),
             },
+            Subject::Opa { package, test } => format!("`{package}.{test}`"),
         };
         let _ = writeln!(out, "{mark} {subject}: expected **{}**, got **{}**", result.expected, result.actual);
         if !result.reason.is_empty() && result.reason != "Ok" {

@@ -43,6 +43,7 @@ pub fn run_tests(analysis: Analysis, target: Option<PathBuf>) -> Value {
             let report = match framework {
                 Framework::Kyverno => kyverno::run_test_file(&files, &path),
                 Framework::Gatekeeper => gatekeeper::run_suite_file(&files, &path),
+                Framework::Opa => crate::testrun::opa::run_folder(&files, &path, &Default::default()),
             };
             TestRun {
                 path: path.display().to_string(),

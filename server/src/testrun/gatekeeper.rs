@@ -99,7 +99,7 @@ fn flag(value: &Value, field: &str) -> bool {
 
 impl SuiteRunner<'_> {
     fn at(&self, pointer: &str) -> SourceRef {
-        SourceRef { file: self.suite_path.clone(), document: self.document, pointer: pointer.to_string() }
+        SourceRef::yaml(self.suite_path.clone(), self.document, pointer)
     }
 
     fn problem(&mut self, pointer: &str, code: Code, message: String) {
@@ -133,6 +133,7 @@ impl SuiteRunner<'_> {
             resource_id: None,
             related: Vec::new(),
             diff: None,
+            duration: None,
         });
     }
 
