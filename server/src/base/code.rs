@@ -348,6 +348,10 @@ codes! {
             summary: "The Rego in a ConstraintTemplate does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
             why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
             example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }";
+        RegoDeprecated = "rego/deprecated", Warning,
+            summary: "Rego v0 calls one of OPA's deprecated built-ins (`re_match`, `any`, `all`, `set_diff`, `net.cidr_overlap`, `cast_*`).",
+            why: "Gatekeeper still accepts it in Rego v0, but Rego v1 removed it: moving the template to `version: v1` breaks it.",
+            example: "rego: |\n  package k8s\n  violation[{\"msg\": \"bad name\"}] { re_match(\"^x\", input.review.object.metadata.name) }   # regex.match";
     }
     Test {
         TestMissingFile = "test/missing-file", Error,

@@ -62,6 +62,10 @@ enum Command {
         /// the run read.
         #[arg(long)]
         timings: bool,
+        /// As kyverno's `--registry`: imageRegistry context entries are looked up in registries, so
+        /// results that read one without data in the test's context file are reported unsupported.
+        #[arg(long)]
+        registry: bool,
         /// List passing Rego tests too, as `opa test -v` does.
         #[arg(short, long)]
         verbose: bool,
@@ -179,6 +183,7 @@ pub fn main() -> ExitCode {
             detailed_results,
             fail_only,
             timings,
+            registry,
             verbose,
             run,
             timeout,
@@ -195,7 +200,16 @@ pub fn main() -> ExitCode {
             };
             let version = rego_version(v0_compatible, v1_compatible);
             let rego = test::RegoTestOptions { verbose, run, timeout, version };
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, rego })
+            test::run(test::TestOptions {
+                paths,
+                output,
+                file_name,
+                detailed_results,
+                fail_only,
+                timings,
+                registry,
+                rego,
+            })
         }
         Command::Eval { query, data, input, format, fail, fail_defined, timeout, v0_compatible, v1_compatible } => {
             let timeout = match timeout.as_deref().map(parse_duration).transpose() {

@@ -31,6 +31,8 @@ pub struct TestOptions {
     pub fail_only: bool,
     /// Print where the time went, and the time it takes just to read and parse the files the run read.
     pub timings: bool,
+    /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
+    pub registry: bool,
     pub rego: RegoTestOptions,
 }
 
@@ -99,7 +101,12 @@ pub fn run(options: TestOptions) -> ExitStatus {
     };
     let origin = Instant::now();
     let clock = move || origin.elapsed();
-    let settings = RunSettings { rego: &options.rego, configs: &configs, clock: Some(&clock) };
+    let settings = RunSettings {
+        kyverno: kyverno::RunOptions { registry_access: options.registry },
+        rego: &options.rego,
+        configs: &configs,
+        clock: Some(&clock),
+    };
     let runs = run_tests_with_settings(files_source, &discovered, &settings);
     let ran_at = started.elapsed();
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
@@ -179,6 +186,7 @@ pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
 /// What a run needs beyond the files: the Rego options, the settings of each root, and the clock that
 /// times Rego tests one by one.
 pub struct RunSettings<'a> {
+    pub kyverno: kyverno::RunOptions,
     pub rego: &'a RegoTestOptions,
     pub configs: &'a [Config],
     pub clock: Option<&'a (dyn Fn() -> Duration + Sync)>,
@@ -206,8 +214,19 @@ pub fn run_tests(discovered: &[Discovered], roots: &[PathBuf]) -> Vec<TestRun> {
 
 /// Runs each discovered file, reading through `files`, in parallel, keeping the discovery order.
 pub fn run_tests_with(files: &dyn FileSource, discovered: &[Discovered]) -> Vec<TestRun> {
+    run_tests_with_options(files, discovered, kyverno::RunOptions::default())
+}
+
+/// Runs each discovered file with the given Kyverno options, reading through `files`, in parallel,
+/// keeping the discovery order.
+pub fn run_tests_with_options(
+    files: &dyn FileSource,
+    discovered: &[Discovered],
+    kyverno_options: kyverno::RunOptions,
+) -> Vec<TestRun> {
     let rego = RegoTestOptions::default();
-    run_tests_with_settings(files, discovered, &RunSettings { rego: &rego, configs: &[], clock: None })
+    let settings = RunSettings { kyverno: kyverno_options, rego: &rego, configs: &[], clock: None };
+    run_tests_with_settings(files, discovered, &settings)
 }
 
 /// Runs each discovered file or folder with `settings`, reading through `files`, in parallel, keeping the
@@ -223,7 +242,7 @@ pub fn run_tests_with_settings(
             let absolute = absolute(&test.path);
             let started = Instant::now();
             let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file(files, &absolute),
+                Framework::Kyverno => kyverno::run_test_file_with(files, &absolute, settings.kyverno),
                 Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
                 Framework::Opa => {
                     let limits = settings.rego.timeout.map(|timeout| RunLimits { timeout }).unwrap_or_default();

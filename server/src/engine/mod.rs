@@ -5,4 +5,5 @@ pub mod digest;
 pub mod gatekeeper;
 pub mod kyverno;
 pub mod kyverno_cel;
+pub mod offline;
 pub mod opa;

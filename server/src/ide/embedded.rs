@@ -15,6 +15,7 @@ pub(super) fn embedded_diagnostics(segment: &Segment, info: &DocumentInfo, out: 
         let Some(span) = segment.parsed.source_map.get(&problem.pointer) else { continue };
         let Some(embedded) = EmbeddedText::from_node(&segment.text, span.value) else { continue };
         let range = embedded.range_to_source(problem.line, problem.column, problem.end_line, problem.end_column);
-        out.push(Diagnostic::new(Code::RegoCompile, range.shifted(segment.start), problem.message));
+        let code = if problem.rejects_template { Code::RegoCompile } else { Code::RegoDeprecated };
+        out.push(Diagnostic::new(code, range.shifted(segment.start), problem.message));
     }
 }

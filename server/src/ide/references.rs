@@ -9,6 +9,7 @@ use serde_json::Value;
 use super::Analysis;
 use super::diagnostics::span_range;
 use crate::base::{Code, Diagnostic, Severity};
+use crate::model::POD_CONTROLLER_KINDS;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::schema::Target;
 use crate::syntax::{ParsedDocument, Segment, parse_file};
@@ -415,9 +416,7 @@ fn kind_matches(entry: &str, kind: &str) -> bool {
     if entry == "*" || entry.contains('*') || entry.contains('?') || entry == kind {
         return true;
     }
-    const POD_CONTROLLERS: &[&str] =
-        &["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet", "ReplicationController"];
-    entry == "Pod" && POD_CONTROLLERS.contains(&kind)
+    entry == "Pod" && POD_CONTROLLER_KINDS.contains(&kind)
 }
 
 fn array<'v>(value: &'v Value, key: &str) -> &'v [Value] {

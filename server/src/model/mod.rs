@@ -3,19 +3,14 @@
 
 use serde_json::Value;
 
-/// The Kyverno policy kinds in `policies.kyverno.io` (CEL-based).
-pub const KYVERNO_CEL_POLICY_KINDS: &[&str] = &[
-    "ValidatingPolicy",
-    "MutatingPolicy",
-    "GeneratingPolicy",
-    "DeletingPolicy",
-    "ImageValidatingPolicy",
-    "NamespacedValidatingPolicy",
-    "NamespacedMutatingPolicy",
-    "NamespacedGeneratingPolicy",
-    "NamespacedDeletingPolicy",
-    "NamespacedImageValidatingPolicy",
-];
+mod kinds;
+mod object;
+
+pub use kinds::{
+    ADMISSION_POLICY_BINDING_KINDS, CLUSTER_SCOPED_KINDS, KUBERNETES_ADMISSION_POLICY_KINDS, KYVERNO_CEL_POLICY_KINDS,
+    KYVERNO_POLICY_KINDS, POD_CONTROLLER_KINDS, is_cel_policy_kind,
+};
+pub use object::KubernetesObject;
 
 /// The group of an apiVersion (`""` for the core group's `v1`).
 pub fn group_of(api_version: &str) -> &str {
@@ -101,8 +96,8 @@ impl DocumentInfo {
 /// Classifies a document by its apiVersion and kind.
 pub fn classify(value: &Value) -> DocumentInfo {
     let text = |pointer: &str| value.pointer(pointer).and_then(Value::as_str).map(str::to_string);
-    let api_version = text("/apiVersion").unwrap_or_default();
-    let kind_name = text("/kind").unwrap_or_default();
+    let api_version = value.api_version().to_string();
+    let kind_name = value.kind().to_string();
     let name = text("/metadata/name").or_else(|| text("/name"));
     let namespace = text("/metadata/namespace");
     let group = group_of(&api_version);

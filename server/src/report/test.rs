@@ -379,9 +379,11 @@ pub fn render_json(runs: &[TestRun]) -> String {
         "summary": {
             "passed": summary.passed,
             "failed": summary.failed,
-            "errors": summary.errors,
+            // A test file that could not run (a missing file, a load error) is an error of the run too.
+            "errors": summary.errors + summary.problems,
             "unsupported": summary.unsupported,
             "skipped": summary.skipped,
+            "problems": summary.problems,
         },
         "problems": problems,
     });

@@ -11,6 +11,9 @@ use super::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject
 use crate::base::Code;
 use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
+use crate::model::{
+    ADMISSION_POLICY_BINDING_KINDS, CLUSTER_SCOPED_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
+};
 
 const TEST_KEYS: &[&str] = &[
     "apiCallResponses",
@@ -61,65 +64,8 @@ const RESULT_KEYS: &[&str] = &[
     "namespace",
 ];
 
-/// Policy kinds evaluated with CEL (engine::kyverno_cel).
-const CEL_KINDS: &[&str] = &[
-    "ValidatingPolicy",
-    "NamespacedValidatingPolicy",
-    "ValidatingAdmissionPolicy",
-    "MutatingPolicy",
-    "NamespacedMutatingPolicy",
-    "MutatingAdmissionPolicy",
-    "ImageValidatingPolicy",
-    "NamespacedImageValidatingPolicy",
-    "GeneratingPolicy",
-    "NamespacedGeneratingPolicy",
-    "DeletingPolicy",
-    "NamespacedDeletingPolicy",
-];
-
 /// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
 const PAYLOAD_RUN: &str = "#payload";
-
-/// Bindings of Kubernetes admission policies, loaded from the test's `policies` beside the policies.
-const BINDING_KINDS: &[&str] = &["ValidatingAdmissionPolicyBinding", "MutatingAdmissionPolicyBinding"];
-
-/// Built-in kinds without a namespace; every other resource without one lands in `default`.
-const CLUSTER_SCOPED_KINDS: &[&str] = &[
-    "Namespace",
-    "Node",
-    "PersistentVolume",
-    "ClusterRole",
-    "ClusterRoleBinding",
-    "CustomResourceDefinition",
-    "StorageClass",
-    "PriorityClass",
-    "ValidatingWebhookConfiguration",
-    "MutatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy",
-    "ValidatingAdmissionPolicyBinding",
-    "MutatingAdmissionPolicy",
-    "MutatingAdmissionPolicyBinding",
-    "APIService",
-    "CSIDriver",
-    "CSINode",
-    "VolumeAttachment",
-    "RuntimeClass",
-    "IngressClass",
-    "ComponentStatus",
-    "CertificateSigningRequest",
-    "ClusterPolicy",
-    "ClusterCleanupPolicy",
-    "TokenReview",
-    "SelfSubjectAccessReview",
-    "SubjectAccessReview",
-    "SelfSubjectRulesReview",
-    "FlowSchema",
-    "PriorityLevelConfiguration",
-    "IPAddress",
-    "ServiceCIDR",
-    "DeviceClass",
-    "ResourceSlice",
-];
 
 /// A document loaded from a file referenced by the test.
 #[derive(Clone, Debug)]
@@ -130,9 +76,22 @@ struct Loaded {
     document: usize,
 }
 
-/// Runs one Kyverno Test file.
+/// How a Kyverno Test file is run: the `kyverno test` flags that change results.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// `kyverno test --registry`: imageRegistry context entries are fetched from registries, so the
+    /// results that read one (without data in the test's context file) are not known offline.
+    pub registry_access: bool,
+}
+
+/// Runs one Kyverno Test file as `kyverno test` does without flags.
 pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
-    let mut runner = Runner { files, test_path, report: TestReport::default(), document: 0 };
+    run_test_file_with(files, test_path, RunOptions::default())
+}
+
+/// Runs one Kyverno Test file with the given `kyverno test` options.
+pub fn run_test_file_with(files: &dyn FileSource, test_path: &Path, options: RunOptions) -> TestReport {
+    let mut runner = Runner { files, test_path, options, report: TestReport::default(), document: 0 };
     runner.run();
     runner.report
 }
@@ -140,6 +99,7 @@ pub fn run_test_file(files: &dyn FileSource, test_path: &Path) -> TestReport {
 struct Runner<'a> {
     files: &'a dyn FileSource,
     test_path: &'a Path,
+    options: RunOptions,
     report: TestReport,
     document: usize,
 }
@@ -166,11 +126,16 @@ impl Runner<'_> {
                 return;
             }
         };
-        let found = documents
+        // `kyverno test` decodes every document of a test file as a Test and runs each one
+        // (`cmd/cli/kubectl-kyverno/test/load.go`, `LoadTest`): a wrong expectation in the second
+        // document fails the run as surely as one in the first.
+        let tests: Vec<usize> = documents
             .iter()
             .enumerate()
-            .find(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"));
-        let Some((index, document)) = found else {
+            .filter(|(_, document)| document.value.get("kind").and_then(Value::as_str) == Some("Test"))
+            .map(|(index, _)| index)
+            .collect();
+        if tests.is_empty() {
             let errors: Vec<String> = documents
                 .iter()
                 .flat_map(|document| document.errors.iter().map(|error| error.message.clone()))
@@ -182,9 +147,17 @@ impl Runner<'_> {
             };
             self.problem("", Code::KyvernoTestNoTest, message);
             return;
-        };
-        self.document = index;
-        let test = document.yaml11_value();
+        }
+        for index in tests {
+            self.document = index;
+            self.run_test_document(&documents, index);
+        }
+    }
+
+    /// Runs the Test at `documents[index]`; the file's other documents fill in what an embedded
+    /// Test leaves out.
+    fn run_test_document(&mut self, documents: &[crate::syntax::Document], index: usize) {
+        let test = documents[index].yaml11_value();
         let strict_ok = self.check_keys(&test);
         let base = self.test_path.parent().map(Path::to_path_buf).unwrap_or_default();
         let Some(results) = test.get("results").and_then(Value::as_array).cloned() else {
@@ -199,7 +172,7 @@ impl Runner<'_> {
         // A Test embedded in a policy's own file may leave out `policies` and `resources`: the other
         // documents of its file fill them in.
         let policies = if test.get("policies").is_none() {
-            self.own_documents(&documents, index, OwnRole::Policies)
+            self.own_documents(documents, index, OwnRole::Policies)
         } else {
             self.load_list(&test, "policies", &base, true)
         };
@@ -210,11 +183,10 @@ impl Runner<'_> {
                 "the test lists no `policies` and its own file holds no policy to fill them in",
             );
         }
-        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
-            BINDING_KINDS.contains(&loaded.value.get("kind").and_then(Value::as_str).unwrap_or(""))
-        });
+        let (bindings, policies): (Vec<Loaded>, Vec<Loaded>) =
+            policies.into_iter().partition(|loaded| ADMISSION_POLICY_BINDING_KINDS.contains(&loaded.value.kind()));
         let resources = if test.get("resources").is_none() {
-            self.own_documents(&documents, index, OwnRole::Resources)
+            self.own_documents(documents, index, OwnRole::Resources)
         } else {
             self.load_list(&test, "resources", &base, false)
         };
@@ -228,7 +200,7 @@ impl Runner<'_> {
             .collect();
         let mut cluster_resources: Vec<Value> = Vec::new();
         for loaded in self.load_list(&test, "clusterResources", &base, false) {
-            if loaded.value.get("kind").and_then(Value::as_str) == Some("ClusterResource") {
+            if loaded.value.kind() == "ClusterResource" {
                 if let Some(items) = loaded.value.pointer("/spec/resources").and_then(Value::as_array) {
                     cluster_resources.extend(items.iter().cloned());
                 }
@@ -263,11 +235,9 @@ impl Runner<'_> {
             .load_list(&test, "exceptions", &base, false)
             .into_iter()
             .map(|loaded| loaded.value)
-            .filter(|value| value.get("kind").and_then(Value::as_str) == Some("PolicyException"))
+            .filter(|value| value.kind() == "PolicyException")
             .partition(kyverno_cel::exceptions::is_cel_exception);
-        let has_admission_policy = policies
-            .iter()
-            .any(|loaded| loaded.value.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy"));
+        let has_admission_policy = policies.iter().any(|loaded| loaded.value.kind() == "ValidatingAdmissionPolicy");
         if has_admission_policy && !exceptions.is_empty() {
             // `kyverno test` stops before evaluating anything (`commands/test/test.go`, `runTest`).
             let message = "kyverno test rejects kyverno.io PolicyExceptions in a test with ValidatingAdmissionPolicies";
@@ -276,6 +246,7 @@ impl Runner<'_> {
             return;
         }
         let payloads = self.load_payloads(&test, &base);
+        let authorization_payloads = self.load_authorization_payloads(&test, &base);
         let values = self.load_values(&test, &base);
         let user_info = self.load_single(&test, "userinfo", &base).unwrap_or(Value::Null);
         let mut global_context = Map::new();
@@ -361,6 +332,8 @@ impl Runner<'_> {
             clone_sources,
             target_resources,
             now: self.files.current_time(),
+            registry_access: self.options.registry_access,
+            authorization_payloads,
         };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
@@ -480,6 +453,29 @@ impl Runner<'_> {
         payloads
     }
 
+    /// The test's `envoyPayloads` and `httpPayloads`: check requests for ValidatingPolicies in the Envoy
+    /// and HTTP evaluation modes. The CLI stops the test when one cannot be read.
+    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
+        let mut found = Vec::new();
+        for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
+            for (index, item) in
+                test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
+            {
+                let Some(name) = item.as_str() else { continue };
+                let path = base.join(name);
+                match self.files.read(&path) {
+                    Ok(_) => found.push((name.to_string(), mode)),
+                    Err(error) => self.problem(
+                        format!("/{key}/{index}"),
+                        Code::KyvernoTestMissingFile,
+                        format!("cannot read {}: {error}", path.display()),
+                    ),
+                }
+            }
+        }
+        found
+    }
+
     fn check_keys(&mut self, test: &Value) -> bool {
         let mut ok = true;
         if let Some(map) = test.as_object() {
@@ -565,14 +561,29 @@ impl Runner<'_> {
                         continue;
                     }
                     let document_value = document.yaml11_value();
-                    let items = match document_value.get("kind").and_then(Value::as_str) {
-                        Some(kind) if kind.ends_with("List") && document_value.get("items").is_some() => {
+                    let items = match document_value.kind() {
+                        kind if kind.ends_with("List") && document_value.get("items").is_some() => {
                             document_value.get("items").and_then(Value::as_array).cloned().unwrap_or_default()
                         }
                         _ => vec![document_value],
                     };
                     for value in items {
-                        if policies_only && !is_policy_kind(value.get("kind").and_then(Value::as_str).unwrap_or("")) {
+                        let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_policy_kind(kind) {
+                            continue;
+                        }
+                        let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                        if policies_only && !is_served_policy_version(api_version, kind) {
+                            // The CLI's loader skips a document of a version it does not serve, so the
+                            // policy is not found (`cmd/cli/kubectl-kyverno/policy/load.go`).
+                            self.problem(
+                                format!("/{key}/{index}"),
+                                Code::KyvernoTestUnknownPolicy,
+                                format!(
+                                    "{}: kyverno does not serve {kind} in {api_version:?}; the policy is not loaded",
+                                    file.display()
+                                ),
+                            );
                             continue;
                         }
                         out.push(Loaded { value, file: file.clone(), document: document_index });
@@ -591,7 +602,7 @@ impl Runner<'_> {
             .filter(|(document_index, document)| *document_index != test_index && !document.value.is_null())
             .map(|(document_index, document)| (document_index, document.yaml11_value()))
             .filter(|(_, value)| {
-                let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+                let kind = value.kind();
                 let is_policy = is_policy_kind(kind);
                 match role {
                     OwnRole::Policies => is_policy,
@@ -700,7 +711,10 @@ impl Runner<'_> {
             }
             return;
         };
-        if !rule_name.is_empty() {
+        // The CEL policy kinds have no rules: kyverno checks every response of the policy whatever rule
+        // a result names (`commands/test/output.go`, `isRulelessPolicyKind`).
+        let ruleless = is_cel_policy_kind(policy.value.kind());
+        if !rule_name.is_empty() && !ruleless {
             let rules = engine::policy_rules(&policy.value);
             let known = rules.iter().any(|rule| {
                 let name = rule.get("name").and_then(Value::as_str).unwrap_or("");
@@ -716,19 +730,21 @@ impl Runner<'_> {
                 );
             }
         }
+        let rule_name = if ruleless { "" } else { rule_name };
         // An entry that names no resources is checked against every resource and payload, as the CLI does.
         let resources = if resources.is_empty() {
             setup
                 .resources
                 .iter()
                 .map(|loaded| {
-                    let name = loaded.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-                    match loaded.value.pointer("/metadata/namespace").and_then(Value::as_str) {
-                        Some(namespace) if !namespace.is_empty() => format!("{namespace}/{name}"),
-                        _ => name.to_string(),
+                    let name = loaded.value.name();
+                    match loaded.value.namespace() {
+                        "" => name.to_string(),
+                        namespace => format!("{namespace}/{name}"),
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
+                .chain(setup.authorization_payloads.iter().map(|(name, _)| name.clone()))
                 .collect()
         } else {
             resources
@@ -748,6 +764,17 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
+            // Check requests for the Envoy and HTTP evaluation modes are not evaluated: say so loudly.
+            if matched.is_empty()
+                && let Some((_, mode)) = setup.authorization_payloads.iter().find(|(name, _)| name == resource_name)
+            {
+                let reason = format!(
+                    "ValidatingPolicies in the {mode} evaluation mode answer check requests, which are not evaluated yet"
+                );
+                let verdict = Verdict::new(Outcome::Unsupported, "unsupported", "Unsupported", &reason);
+                self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                continue;
+            }
             // A JSON payload is named exactly as the test lists it.
             if matched.is_empty()
                 && let Some(position) = setup.payloads.iter().position(|payload| &payload.name == resource_name)
@@ -828,6 +855,15 @@ impl Runner<'_> {
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
+        if cel_kind_is(&policy.value, "MutatingPolicy")
+            && policy.value.pointer("/spec/evaluation/mutateExisting/enabled").and_then(Value::as_bool) == Some(true)
+        {
+            let reason = "MutatingPolicies that mutate existing resources (evaluation.mutateExisting) are not evaluated \
+                          yet";
+            let mut row = Row::unsupported(reason);
+            row.links = links(&row, policy, target);
+            return Some(vec![row]);
+        }
         let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
         let mut rows = Vec::new();
@@ -965,16 +1001,40 @@ enum OwnRole {
     Resources,
 }
 
+/// Whether the Kyverno CLI loads a policy kind in this apiVersion (the GroupVersionKinds its policy
+/// loader knows, `cmd/cli/kubectl-kyverno/policy/load.go`).
+fn is_served_policy_version(api_version: &str, kind: &str) -> bool {
+    let versions: &[&str] = match kind {
+        "ClusterPolicy" | "Policy" => &["kyverno.io/v1", "kyverno.io/v2beta1"],
+        "ValidatingPolicy" | "ImageValidatingPolicy" | "GeneratingPolicy" | "DeletingPolicy" | "MutatingPolicy" => {
+            &["policies.kyverno.io/v1alpha1", "policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"]
+        }
+        "NamespacedValidatingPolicy"
+        | "NamespacedImageValidatingPolicy"
+        | "NamespacedGeneratingPolicy"
+        | "NamespacedDeletingPolicy"
+        | "NamespacedMutatingPolicy" => &["policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"],
+        "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => &["admissionregistration.k8s.io/v1"],
+        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => &[
+            "admissionregistration.k8s.io/v1",
+            "admissionregistration.k8s.io/v1beta1",
+            "admissionregistration.k8s.io/v1alpha1",
+        ],
+        _ => return true,
+    };
+    versions.contains(&api_version)
+}
+
 /// Policies, and the bindings of admission policies that travel with them.
 fn is_policy_kind(kind: &str) -> bool {
-    kind == "ClusterPolicy" || kind == "Policy" || CEL_KINDS.contains(&kind) || BINDING_KINDS.contains(&kind)
+    KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) || ADMISSION_POLICY_BINDING_KINDS.contains(&kind)
 }
 
 /// Documents that configure a test rather than being resources under test: the CLI's own kinds
 /// (Test, Values, UserInfo, Context) and policy exceptions.
 fn is_test_input_kind(value: &Value) -> bool {
-    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = value.api_version();
+    let kind = value.kind();
     api_version.starts_with("cli.kyverno.io/") || kind == "PolicyException"
 }
 
@@ -1010,6 +1070,10 @@ struct Setup {
     target_resources: Vec<Loaded>,
     /// The caller's current time, for policies that read the clock.
     now: Option<String>,
+    /// `kyverno test --registry`.
+    registry_access: bool,
+    /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
+    authorization_payloads: Vec<(String, &'static str)>,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -1222,7 +1286,7 @@ fn resource_matches(resource: &Value, reference: &str) -> bool {
 }
 
 fn default_namespace(resource: &mut Value) {
-    let kind = resource.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = resource.kind().to_string();
     if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
         return;
     }
@@ -1271,14 +1335,10 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         .policies
         .iter()
         .map(|loaded| &loaded.value)
-        .filter(|policy| matches!(policy.get("kind").and_then(Value::as_str), Some("ClusterPolicy") | Some("Policy")))
+        .filter(|policy| KYVERNO_POLICY_KINDS.contains(&policy.kind()))
         .collect();
-    let cel_policies: Vec<&Value> = setup
-        .policies
-        .iter()
-        .map(|loaded| &loaded.value)
-        .filter(|policy| policy.get("kind").and_then(Value::as_str).is_some_and(|kind| CEL_KINDS.contains(&kind)))
-        .collect();
+    let cel_policies: Vec<&Value> =
+        setup.policies.iter().map(|loaded| &loaded.value).filter(|policy| is_cel_policy_kind(policy.kind())).collect();
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingAdmissionPolicy")) {
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         match kyverno_cel::admission::mutating_admission_policy(policy, &cel_request, &bindings_for(setup, policy)) {
@@ -1288,7 +1348,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
                 }
                 outcomes.push(PolicyOutcome::new(
                     policy,
-                    vec![cel_response(policy, RuleType::Mutation, &outcome)],
+                    vec![cel_response(policy, RuleType::Mutation, &outcome, &cel_request)],
                     &current,
                 ));
             }
@@ -1308,7 +1368,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
             if let Some(patched) = &outcome.patched {
                 current = patched.clone();
             }
-            rules.push(cel_response(policy, RuleType::Mutation, &outcome));
+            rules.push(cel_response(policy, RuleType::Mutation, &outcome, &cel_request));
         }
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1333,7 +1393,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let cel_request = cel_request_for(setup, policy, &current, operation_override);
         let rules =
             kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
                 .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1346,8 +1406,9 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         } else {
             kyverno_cel::validating_policy(policy, &cel_request)
         };
-        let rules =
-            outcome.map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)]).unwrap_or_default();
+        let rules = outcome
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
+            .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
     for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
@@ -1356,7 +1417,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
         cel_request.exceptions = setup.cel_exceptions.clone();
         let rules = kyverno_cel::generating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1364,7 +1425,7 @@ fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override
         let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
         cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
         let rules = kyverno_cel::deleting_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
             .unwrap_or_default();
         outcomes.push(PolicyOutcome::new(policy, rules, &current));
     }
@@ -1396,8 +1457,8 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
     let mut outcomes = Vec::new();
     for loaded in &setup.policies {
         let policy = &loaded.value;
-        let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-        if matches!(kind, "ClusterPolicy" | "Policy") {
+        let kind = policy.kind();
+        if KYVERNO_POLICY_KINDS.contains(&kind) {
             if engine::policy_has(policy, "mutate") || engine::policy_has(policy, "validate") {
                 outcomes.push(PolicyOutcome::new(policy, Vec::new(), payload));
             }
@@ -1407,14 +1468,14 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
             let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
             outcomes.push(PolicyOutcome::new(
                 policy,
-                vec![cel_response(policy, RuleType::Validation, &outcome)],
+                vec![cel_response(policy, RuleType::Validation, &outcome, &request)],
                 payload,
             ));
         } else if cel_kind_is(policy, "DeletingPolicy") {
             let mut request = cel_request_for(setup, policy, payload, "");
             request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
             let rules = kyverno_cel::deleting_policy(policy, &request)
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome)])
+                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &request)])
                 .unwrap_or_default();
             outcomes.push(PolicyOutcome::new(policy, rules, payload));
         } else if cel_kind_is(policy, "ImageValidatingPolicy") {
@@ -1426,7 +1487,7 @@ fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
 
 /// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
 fn image_validating_unsupported(policy: &Value) -> RuleResponse {
-    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = policy.kind();
     let reason = format!(
         "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
     );
@@ -1439,19 +1500,18 @@ fn image_validating_unsupported(policy: &Value) -> RuleResponse {
 /// The bindings and params an admission policy is evaluated with.
 fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission::Bindings<'a> {
     let name = policy_name(policy);
-    let binding_kind = format!("{}Binding", policy.get("kind").and_then(Value::as_str).unwrap_or(""));
+    let binding_kind = format!("{}Binding", policy.kind());
     kyverno_cel::admission::Bindings {
         bindings: setup
             .bindings
             .iter()
             .filter(|binding| {
-                binding.get("kind").and_then(Value::as_str) == Some(binding_kind.as_str())
+                binding.kind() == binding_kind
                     && binding.pointer("/spec/policyName").and_then(Value::as_str) == Some(name.as_str())
             })
             .collect(),
         params: &setup.param_resources,
         cluster: if setup.has_cluster { setup.cluster_objects.as_deref() } else { None },
-        cluster_scoped_kinds: CLUSTER_SCOPED_KINDS,
     }
 }
 
@@ -1459,7 +1519,7 @@ fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission:
 fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> kyverno_cel::Request {
     let request = build_request(setup, policy, resource, operation_override);
     let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let declared = setup.values.get("namespaces").and_then(Value::as_array).and_then(|items| {
         items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace))
     });
@@ -1471,14 +1531,20 @@ fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_ov
 
 /// Whether a policy is of the CEL kind `kind` or its Namespaced form.
 fn cel_kind_is(policy: &Value, kind: &str) -> bool {
-    policy
-        .get("kind")
-        .and_then(Value::as_str)
-        .is_some_and(|actual| actual == kind || actual.strip_prefix("Namespaced") == Some(kind))
+    let actual = policy.kind();
+    actual == kind || actual.strip_prefix("Namespaced") == Some(kind)
 }
 
 /// One rule response standing for a whole CEL policy (CEL policies have no rules).
-fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outcome) -> RuleResponse {
+///
+/// A library call that needed a registry or the network (recorded in the request's services) makes the
+/// response unsupported: its status is not known offline.
+fn cel_response(
+    policy: &Value,
+    rule_type: RuleType,
+    outcome: &kyverno_cel::Outcome,
+    request: &kyverno_cel::Request,
+) -> RuleResponse {
     let status = match outcome.status {
         kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
         kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
@@ -1489,17 +1555,22 @@ fn cel_response(policy: &Value, rule_type: RuleType, outcome: &kyverno_cel::Outc
     response.policy_pointer = outcome.pointer.clone();
     response.generated = outcome.generated.clone();
     response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
+    if let Some(reason) = outcome.unsupported.clone().or_else(|| request.services.offline_gaps.first()) {
+        response.status = engine::RuleStatus::Error;
+        response.message = reason.clone();
+        response.unsupported = Some(reason);
+    }
     response
 }
 
 fn policy_name(policy: &Value) -> String {
-    policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string()
+    policy.name().to_string()
 }
 
 fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> Request {
     let values = &setup.values;
     let policy_name = policy_name(policy);
-    let resource_name = resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let resource_name = resource.name();
     let mut variables: Vec<(String, Value)> = Vec::new();
     if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
         for (key, value) in global {
@@ -1546,7 +1617,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         operation = operation_override.to_string();
         variables.push(("request.operation".to_string(), Value::String(operation.clone())));
     }
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let mut namespace_labels = None;
     for key in ["namespaceSelector", "namespaces"] {
         for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
@@ -1565,7 +1636,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
     let mut parent_kind = None;
     for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
         let sub = entry.get("subresource").unwrap_or(&Value::Null);
-        let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let api_version = resource.api_version();
         let (group, version) = match api_version.split_once('/') {
             Some((group, version)) => (group, version),
             None => ("", api_version),
@@ -1597,6 +1668,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         api_call_mocks: setup.api_call_mocks.clone(),
         cluster_objects: setup.cluster_objects.clone(),
         image_data: setup.image_data.clone(),
+        registry_access: setup.registry_access,
     }
 }
 

@@ -63,7 +63,14 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         ])),
         ("image.getMetadata", [Val::String(reference)]) => match services.image_data.get(reference.as_ref()) {
             Some(data) => Ok(Val::from_json(data)),
-            None => Err(format!("failed to fetch image metadata for {reference}: no image data in the test's context")),
+            None => {
+                let reason = format!(
+                    "image.GetMetadata({reference:?}) needs registry access: give the image's data in the test's \
+                     context file"
+                );
+                services.offline_gaps.note(reason.clone());
+                Err(reason)
+            }
         },
         ("globalContext.get", [Val::String(name), rest @ ..]) if rest.len() <= 1 => {
             let projection = match rest {
@@ -85,7 +92,11 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 .or_else(|| for_url().find(|(mock_method, _, _)| mock_method.is_empty()));
             match found {
                 Some((_, _, body)) => Ok(Val::from_json(body)),
-                None => Err(format!("http {method} {url}: no network in offline evaluation and no mocked response")),
+                None => {
+                    let reason = format!("{name} {url:?} needs the network: mock it under the test's apiCallResponses");
+                    services.offline_gaps.note(reason.clone());
+                    Err(reason)
+                }
             }
         }
         // The certificate bundle only matters to a real connection; offline the client is the library.

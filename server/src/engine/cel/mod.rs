@@ -16,6 +16,7 @@ pub mod value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::model::KubernetesObject;
 use cel::common::ast::{IdedExpr, SourceInfo};
 use serde_json::{Map, Value};
 
@@ -74,6 +75,9 @@ pub struct Services {
     /// The time `time.now()` answers, in nanoseconds since the epoch; 0 means the process-wide time
     /// set by the front end ([`set_now`]).
     pub now_nanos: i128,
+    /// Where a library call records that it needed a registry or the network (an image's metadata
+    /// not in the test's context file, an HTTP call without a mocked response).
+    pub offline_gaps: crate::engine::offline::OfflineGaps,
     /// The namespace of a Namespaced policy, which its `resource` functions read; empty otherwise.
     pub policy_namespace: String,
 }
@@ -84,10 +88,10 @@ impl Services {
         self.cluster_objects
             .iter()
             .filter(|object| {
-                let object_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-                let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-                let object_namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-                let object_name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                let object_version = object.api_version();
+                let kind = object.kind();
+                let object_namespace = object.namespace();
+                let object_name = object.name();
                 (api_version.is_empty() || object_version == api_version)
                     && plural_of(kind) == resource.to_ascii_lowercase()
                     && (namespace.is_empty()

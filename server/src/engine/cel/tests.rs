@@ -177,6 +177,7 @@ fn kyverno_libraries_are_served_offline() {
         global_context: serde_json::from_value(json!({"regions": {"eu": ["a"]}})).unwrap_or_default(),
         http_mocks: vec![("GET".to_string(), "https://api.example/x".to_string(), json!({"ok": true}))],
         now_nanos: 0,
+        offline_gaps: Default::default(),
     };
     check_with("resource.Get('v1', 'configmaps', 'platform', 'cm').data.k", &services, "\"v\"");
     check_with("resource.List('v1', 'configmaps', 'platform').items.size()", &services, "1");
@@ -188,10 +189,16 @@ fn kyverno_libraries_are_served_offline() {
     check_with("image.GetMetadata('ghcr.io/a/b:1').manifest.annotations.base", &services, "\"x\"");
     check_with("globalContext.Get('regions', 'eu')", &services, "[\"a\"]");
     check_with("http.Get('https://api.example/x').ok", &services, "true");
+    assert_eq!(services.offline_gaps.first(), None);
     check_with(
         "http.Get('https://elsewhere/')",
         &services,
-        "error: http GET https://elsewhere/: no network in offline evaluation and no mocked response",
+        "error: http.get \"https://elsewhere/\" needs the network: mock it under the test's apiCallResponses",
+    );
+    // The gap is recorded where the caller that builds the result can see it: not known offline.
+    assert_eq!(
+        services.offline_gaps.first().as_deref(),
+        Some("http.get \"https://elsewhere/\" needs the network: mock it under the test's apiCallResponses")
     );
     check_with("json.unmarshal('{\"a\": [1]}').a[0] + yaml.parse('b: 2').b", &services, "3");
     check_with(

@@ -11,6 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::checks::{dotted, framework_problems};
+use super::deprecated::deprecated_builtin;
 use super::{PreparedModule, prepare_module, rego_code, safety};
 
 /// Which text of the template a diagnostic is in.
@@ -34,6 +35,9 @@ pub struct RegoDiagnostic {
     pub end_line: usize,
     pub end_column: usize,
     pub message: String,
+    /// `false` for what OPA accepts but discourages (a deprecated built-in in Rego v0): Gatekeeper takes
+    /// the template, so it is no reason to reject it.
+    pub rejects_template: bool,
 }
 
 /// Parse and compile problems of every Rego text in a ConstraintTemplate.
@@ -73,12 +77,15 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
         .iter()
         .map(|(source, _, _, module)| CheckInput {
             module,
+            rego_v1: code.rego_v1,
             framework: Some(Framework { is_lib: matches!(source, RegoSource::Lib(_)) }),
         })
         .collect();
     for finding in check_modules(&inputs, &BTreeSet::new()) {
         let (source, pointer, text, _) = &prepared[finding.module];
-        diagnostics.push(diagnostic(*source, pointer, text, finding.start, finding.end, finding.message));
+        let mut found = diagnostic(*source, pointer, text, finding.start, finding.end, finding.message);
+        found.rejects_template = !finding.deprecated;
+        diagnostics.push(found);
     }
     diagnostics
 }
@@ -86,6 +93,8 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
 /// A parsed module handed to [`check_modules`].
 pub(crate) struct CheckInput<'a> {
     pub module: &'a PreparedModule,
+    /// Rego v1 has no deprecated built-ins.
+    pub rego_v1: bool,
     /// The constraint framework's rules for template Rego, or `None` for a plain `.rego` file.
     pub framework: Option<Framework>,
 }
@@ -106,6 +115,9 @@ pub(crate) struct Finding {
     pub start: usize,
     pub end: usize,
     pub message: String,
+    /// A deprecated built-in called in Rego v0: OPA accepts it, so it is a warning, no reason to refuse
+    /// the module.
+    pub deprecated: bool,
 }
 
 /// What OPA's compiler rejects in a set of modules compiled together, which regorus finds only on the
@@ -115,39 +127,62 @@ pub(crate) struct Finding {
 pub(crate) fn check_modules(modules: &[CheckInput<'_>], external: &BTreeSet<String>) -> Vec<Finding> {
     let mut findings = Vec::new();
     let definitions = Definitions::collect(modules, external);
-    let mut found = |module: usize, prepared: &PreparedModule, start: usize, end: usize, message: String| {
-        let start = prepared.rewritten.to_original(start);
-        let end = prepared.rewritten.to_original(end).max(start);
-        findings.push(Finding { module, start, end, message });
-    };
+    let mut found =
+        |module: usize, prepared: &PreparedModule, start: usize, end: usize, message: String, deprecated: bool| {
+            let start = prepared.rewritten.to_original(start);
+            let end = prepared.rewritten.to_original(end).max(start);
+            findings.push(Finding { module, start, end, message, deprecated });
+        };
     for (index, input) in modules.iter().enumerate() {
         let module = input.module;
         for call in calls(&module.ast) {
-            let message = match definitions.resolve(&call.name, &module.ast, &module.rewritten.text) {
+            if let Some(arities) = definitions.resolve(&call.name, &module.ast, &module.rewritten.text) {
+                if let Some(message) = arity_problem(&call, &arities) {
+                    found(index, module, call.start, call.end, message, false);
+                }
+                continue;
+            }
+            if let Some(deprecated) = deprecated_builtin(&call.name) {
+                // OPA keeps the deprecated built-ins for Rego v0 and removed them from Rego v1.
+                let message = if input.rego_v1 {
+                    format!(
+                        "undefined function {}: Rego v1 removed this deprecated built-in; use {}",
+                        call.name, deprecated.replacement
+                    )
+                } else {
+                    format!("{} is a deprecated built-in (Rego v1 removed it); use {}", call.name, deprecated.replacement)
+                };
+                found(index, module, call.start, call.end, message, !input.rego_v1);
+                if !input.rego_v1
+                    && let Some(message) = arity_problem(&call, &[usize::from(deprecated.arity)])
+                {
+                    found(index, module, call.start, call.end, message, false);
+                }
+                continue;
+            }
+            let message = match builtin_arities(&call.name) {
                 Some(arities) => arity_problem(&call, &arities),
-                None => match builtin_arities(&call.name) {
-                    Some(arities) => arity_problem(&call, &arities),
-                    None => Some(format!("undefined function {}", call.name)),
-                },
+                None => Some(format!("undefined function {}", call.name)),
             };
             if let Some(message) = message {
-                found(index, module, call.start, call.end, message);
+                found(index, module, call.start, call.end, message, false);
             }
         }
         if let Some(framework) = input.framework {
             for problem in framework_problems(&module.ast, framework.is_lib) {
-                found(index, module, problem.start, problem.end, problem.message);
+                found(index, module, problem.start, problem.end, problem.message, false);
             }
         }
     }
     let asts: Vec<(&Value, &str)> =
         modules.iter().map(|input| (&input.module.ast, input.module.rewritten.text.as_str())).collect();
     for call in super::recursion::recursive_calls(&asts) {
-        found(call.module, modules[call.module].module, call.start, call.end, call.message);
+        found(call.module, modules[call.module].module, call.start, call.end, call.message, false);
     }
     for (index, input) in modules.iter().enumerate() {
         for variable in unsafe_variables(input.module, &definitions) {
-            found(index, input.module, variable.start, variable.end, format!("var {} is unsafe", variable.name));
+            let message = format!("var {} is unsafe", variable.name);
+            found(index, input.module, variable.start, variable.end, message, false);
         }
     }
     findings.sort_by_key(|finding| (finding.module, finding.start, finding.end));
@@ -196,7 +231,16 @@ fn diagnostic(
 ) -> RegoDiagnostic {
     let (line, column) = line_column(text, start);
     let (end_line, end_column) = line_column(text, end.max(start));
-    RegoDiagnostic { source, pointer: pointer.to_string(), line, column, end_line, end_column, message }
+    RegoDiagnostic {
+        source,
+        pointer: pointer.to_string(),
+        line,
+        column,
+        end_line,
+        end_column,
+        message,
+        rejects_template: true,
+    }
 }
 
 /// 0-based line and byte column of an offset.

@@ -1,6 +1,7 @@
 //! ExpansionTemplates: the objects a generator resource (a Deployment, a CronJob) implies, built the
 //! way Gatekeeper's expansion system builds them, so gator tests with `expansion:` review them too.
 
+use crate::model::KubernetesObject;
 use serde_json::{Map, Value, json};
 
 /// Gatekeeper stops expanding resultants of resultants at this depth.
@@ -19,15 +20,12 @@ pub struct Resultant {
 pub fn expansion_templates(documents: &[Value]) -> Result<Vec<Value>, ExpansionError> {
     let mut templates = Vec::new();
     for document in documents {
-        let kind = document.get("kind").and_then(Value::as_str).unwrap_or("");
-        let api_version = document.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let group = api_version.rsplit_once('/').map_or("", |(group, _)| group);
-        match (group, kind) {
+        match (document.group(), document.kind()) {
             ("expansion.gatekeeper.sh", "ExpansionTemplate") => {
                 validate_template(document).map_err(ExpansionError::Invalid)?;
                 templates.push(document.clone());
             }
-            ("mutations.gatekeeper.sh", _) => {
+            ("mutations.gatekeeper.sh", kind) => {
                 return Err(ExpansionError::Unsupported(format!(
                     "the expansion file holds a mutator ({kind}); mutation is not implemented, so the expanded objects would be wrong"
                 )));
@@ -48,7 +46,7 @@ pub enum ExpansionError {
 }
 
 fn validate_template(template: &Value) -> Result<(), String> {
-    let name = template.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = template.name();
     if name.is_empty() {
         return Err("ExpansionTemplate has empty name field".to_string());
     }
@@ -79,9 +77,8 @@ fn generated_gvk(template: &Value) -> (&str, &str, &str) {
 }
 
 fn object_gvk(object: &Value) -> (&str, &str, &str) {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-    (group, version, object.get("kind").and_then(Value::as_str).unwrap_or(""))
+    let (group, version) = object.group_and_version();
+    (group, version, object.kind())
 }
 
 fn applies_to(entry: &Value, (group, version, kind): (&str, &str, &str)) -> bool {
@@ -106,7 +103,7 @@ fn expand_recursive(object: &Value, templates: &[Value], depth: usize, out: &mut
         return Err(format!("maximum recursion depth of {MAX_DEPTH} reached"));
     }
     let gvk = object_gvk(object);
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = object.name();
     if gvk == ("", "", "") {
         return Err(format!("cannot expand resource {name} with empty GVK"));
     }
@@ -128,9 +125,9 @@ fn expand_recursive(object: &Value, templates: &[Value], depth: usize, out: &mut
 }
 
 fn expand_one(parent: &Value, template: &Value) -> Result<Resultant, String> {
-    let template_name = template.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+    let template_name = template.name().to_string();
     let source = template.pointer("/spec/templateSource").and_then(Value::as_str).unwrap_or("");
-    let parent_name = parent.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let parent_name = parent.name();
     let mut node = parent;
     for segment in source.split('.') {
         node = node
@@ -156,14 +153,14 @@ fn expand_one(parent: &Value, template: &Value) -> Result<Resultant, String> {
         // Gatekeeper names a resultant after its parent and kind, in lower case.
         let name = if kind.is_empty() { parent_name.to_string() } else { format!("{parent_name}-{kind}") };
         metadata.insert("name".into(), json!(name.to_lowercase()));
-        let parent_api_version = parent.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let parent_kind = parent.get("kind").and_then(Value::as_str).unwrap_or("");
+        let parent_api_version = parent.api_version();
+        let parent_kind = parent.kind();
         if !parent_api_version.is_empty() && !parent_kind.is_empty() && !parent_name.is_empty() {
             let owners = metadata.entry("ownerReferences").or_insert_with(|| json!([]));
             if let Value::Array(owners) = owners {
                 let already = owners.iter().any(|owner| {
-                    owner.get("apiVersion").and_then(Value::as_str) == Some(parent_api_version)
-                        && owner.get("kind").and_then(Value::as_str) == Some(parent_kind)
+                    owner.api_version() == parent_api_version
+                        && owner.kind() == parent_kind
                         && owner.get("name").and_then(Value::as_str) == Some(parent_name)
                 });
                 if !already {

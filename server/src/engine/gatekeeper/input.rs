@@ -5,6 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use super::GATOR_ENFORCEMENT_POINT;
+use crate::model::KubernetesObject;
 
 /// Builds `data.inventory` from objects: `cluster/<groupVersion>/<kind>/<name>` and
 /// `namespace/<namespace>/<groupVersion>/<kind>/<name>`. Objects without apiVersion or kind are
@@ -12,9 +13,9 @@ use super::GATOR_ENFORCEMENT_POINT;
 pub fn build_inventory(objects: &[Value]) -> Result<Value, String> {
     let mut inventory = json!({});
     for object in objects {
-        let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-        let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
-        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let api_version = object.api_version();
+        let kind = object.kind();
+        let name = object.name();
         let version = api_version.rsplit('/').next().unwrap_or("");
         if version.is_empty() {
             return Err(format!("resource {name} has no version"));
@@ -22,7 +23,7 @@ pub fn build_inventory(objects: &[Value]) -> Result<Value, String> {
         if kind.is_empty() {
             return Err(format!("resource {name} has no kind"));
         }
-        let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        let namespace = object.namespace();
         let path: Vec<&str> = if namespace.is_empty() {
             vec!["cluster", api_version, kind, name]
         } else {
@@ -57,20 +58,17 @@ pub struct Review {
 }
 
 fn group_version_kind(object: &Value) -> Value {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let (group, version) = object.group_and_version();
     json!({
         "group": group,
         "version": version,
-        "kind": object.get("kind").and_then(Value::as_str).unwrap_or(""),
+        "kind": object.kind(),
     })
 }
 
 /// Whether an object is an `admission.k8s.io` AdmissionReview (gator's "open box" tests).
 pub fn is_admission_review(object: &Value) -> bool {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    object.get("kind").and_then(Value::as_str) == Some("AdmissionReview")
-        && api_version.rsplit_once('/').map(|(group, _)| group) == Some("admission.k8s.io")
+    object.kind() == "AdmissionReview" && object.group() == "admission.k8s.io"
 }
 
 /// Builds the review for an object, or for the request of an AdmissionReview. The shape follows the
@@ -82,8 +80,8 @@ pub fn build_review(object: &Value) -> Result<Review, String> {
     if is_admission_review(object) {
         return admission_review_request(object);
     }
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let name = object.name();
+    let namespace = object.namespace();
     let mut review = Map::new();
     review.insert("uid".into(), json!(""));
     review.insert("kind".into(), group_version_kind(object));

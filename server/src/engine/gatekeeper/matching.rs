@@ -2,6 +2,7 @@
 //! scope, namespaces and excludedNamespaces (with `*` prefix/suffix wildcards), labelSelector,
 //! namespaceSelector, name and source.
 
+use crate::model::KubernetesObject;
 use serde_json::{Map, Value};
 
 /// What the matcher looks at for one object (the object or the old object of a review).
@@ -41,13 +42,7 @@ pub fn matches(match_spec: Option<&Value>, target: &Matchable) -> Result<bool, S
 }
 
 fn group_and_kind(object: &Value) -> (String, String) {
-    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let group = match api_version.rsplit_once('/') {
-        Some((group, _)) => group.to_string(),
-        None => String::new(),
-    };
-    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
-    (group, kind)
+    (object.group().to_string(), object.kind().to_string())
 }
 
 fn metadata_string<'a>(object: &'a Value, field: &str) -> &'a str {

@@ -5,6 +5,7 @@
 //! Everything here is pure: values in, values and JSON pointers out.
 
 mod checks;
+pub mod deprecated;
 mod diagnostics;
 mod expansion;
 mod input;
@@ -31,12 +32,17 @@ use input::acts_for_gator;
 pub use matching::{selector_matches, wildcard_matches};
 pub use parameters::SchemaError;
 
+use crate::model::KubernetesObject;
 use rewrite::RewrittenSource;
 
 /// The only target Gatekeeper's admission templates use.
 pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";
 /// The enforcement point gator reviews for (scoped enforcement actions name it).
 pub const GATOR_ENFORCEMENT_POINT: &str = "gator.gatekeeper.sh";
+
+/// The ConstraintTemplate versions Gatekeeper serves.
+pub const TEMPLATE_API_VERSIONS: &[&str] =
+    &["templates.gatekeeper.sh/v1", "templates.gatekeeper.sh/v1beta1", "templates.gatekeeper.sh/v1alpha1"];
 
 /// Limits that apply to every evaluation.
 #[derive(Debug, Clone, Copy)]
@@ -210,15 +216,27 @@ fn review_with_cel(source: &Value, constraint: &Value, review: &Value, namespace
 /// Checks a ConstraintTemplate the way the constraint framework does and compiles its Rego.
 pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<CompiledTemplate, TemplateError> {
     let error = |pointer: &str, message: String| TemplateError { pointer: pointer.to_string(), message };
-    if template.get("kind").and_then(Value::as_str) != Some("ConstraintTemplate") {
+    if template.kind() != "ConstraintTemplate" {
         return Err(error("/kind", "the template file does not hold a ConstraintTemplate".to_string()));
+    }
+    // gator converts the template through the constraint framework's scheme, which serves these
+    // versions only (`pkg/gator/reader`, `ToTemplate`); any other is refused, not evaluated.
+    let api_version = template.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    if !TEMPLATE_API_VERSIONS.contains(&api_version) {
+        return Err(error(
+            "/apiVersion",
+            format!(
+                "no kind \"ConstraintTemplate\" is registered for version {api_version:?}; templates use {}",
+                TEMPLATE_API_VERSIONS.join(", ")
+            ),
+        ));
     }
     let kind = template
         .pointer("/spec/crd/spec/names/kind")
         .and_then(Value::as_str)
         .filter(|kind| !kind.is_empty())
         .ok_or_else(|| error("/spec/crd/spec/names", "spec.crd.spec.names.kind is missing".to_string()))?;
-    let name = template.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = template.name();
     if name != kind.to_lowercase() {
         return Err(error(
             "/metadata/name",
@@ -260,6 +278,20 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
     // CEL code, as gator's driver order puts K8sNativeValidation first.
     let (engine, violation_query) =
         build_engine(&code, options).map_err(|(pointer, message)| error(&pointer, message))?;
+    // OPA's compiler rejects what regorus would only fail on when a rule runs (an undefined function,
+    // an unsafe variable): Gatekeeper refuses such a template, so none of its cases are evaluated.
+    if let Some(problem) = diagnostics::rego_diagnostics(template).into_iter().find(|problem| problem.rejects_template)
+    {
+        return Err(error(
+            &problem.pointer,
+            format!(
+                "the Rego does not compile: line {}, column {}: {}",
+                problem.line + 1,
+                problem.column + 1,
+                problem.message
+            ),
+        ));
+    }
     Ok(CompiledTemplate {
         kind: kind.to_string(),
         has_cel,
@@ -496,7 +528,7 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
     }
-    add_opa_builtins(&mut engine).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
+    add_opa_builtins(&mut engine, code.rego_v1).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
     engine.set_strict_builtin_errors(false);
     engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -508,7 +540,11 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
 
 /// Registers the built-ins whose regorus versions differ from OPA's or can run without bound (extensions
 /// take precedence over built-ins): every engine that evaluates user Rego gets them.
-pub(crate) fn add_opa_builtins(engine: &mut regorus::Engine) -> anyhow::Result<()> {
+pub(crate) fn add_opa_builtins(engine: &mut regorus::Engine, rego_v1: bool) -> anyhow::Result<()> {
+    // Rego v0 still has OPA's deprecated built-ins; regorus has none of them.
+    if !rego_v1 {
+        deprecated::register(engine)?;
+    }
     // OPA's sprintf prints `%!v(MISSING)` where regorus's fails.
     engine.add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))?;
     // Ranges are built in one allocation, before the execution timer can step in: bounded here.
@@ -522,22 +558,21 @@ pub(crate) fn add_opa_builtins(engine: &mut regorus::Engine) -> anyhow::Result<(
 /// Validates a constraint against its template (frameworks' `ValidateCR` plus the parameter schema).
 pub fn check_constraint(template: &CompiledTemplate, constraint: &Value) -> Result<(), ConstraintError> {
     let invalid = |pointer: &str, message: String| ConstraintError::Invalid { pointer: pointer.to_string(), message };
-    let name = constraint.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = constraint.name();
     if !is_dns_subdomain(name) {
         return Err(invalid(
             "/metadata/name",
             format!("invalid constraint name {name:?}: it must be a DNS-1123 subdomain"),
         ));
     }
-    let kind = constraint.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = constraint.kind();
     if kind != template.kind {
         return Err(invalid(
             "/kind",
             format!("wrong kind {kind:?} for constraint {name:?}; the template wants {:?}", template.kind),
         ));
     }
-    let api_version = constraint.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+    let (group, version) = constraint.group_and_version();
     if group != "constraints.gatekeeper.sh" {
         return Err(invalid(
             "/apiVersion",
@@ -611,7 +646,7 @@ pub fn review_with_expansion(
     if expansion_templates.is_empty() || is_admission_review(object) {
         return Ok(ReviewOutcome::Evaluated(violations));
     }
-    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let name = object.name();
     let resultants = expansion::expand(object, expansion_templates)
         .map_err(|error| format!("expanding resource {name}: {error}"))?;
     for resultant in resultants {
@@ -644,9 +679,9 @@ fn review_from_source(
         None
     } else {
         inventory_objects.iter().find(|candidate| {
-            candidate.get("kind").and_then(Value::as_str) == Some("Namespace")
+            candidate.kind() == "Namespace"
                 && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
-                && candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(built.namespace.as_str())
+                && candidate.name() == built.namespace
         })
     };
     let match_spec = constraint.pointer("/spec/match");
@@ -665,7 +700,7 @@ fn review_from_source(
             }
             Ok(false) => {}
             Err(error) => {
-                let name = candidate.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+                let name = candidate.name();
                 return Ok(ReviewOutcome::Evaluated(vec![Violation {
                     message: format!("unable to match constraints: error matching {name}: {error}"),
                     details: json!({}),

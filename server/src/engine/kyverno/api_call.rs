@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::Request;
 use super::pattern::wildcard_match;
+use crate::model::KubernetesObject;
 
 /// A mocked HTTP response for an apiCall (the Test's `apiCallResponses`).
 #[derive(Clone, Debug)]
@@ -23,6 +24,9 @@ pub enum ApiCallError {
     Unavailable,
     /// The call was answered with a failure.
     Failed(String),
+    /// A mocked response is not a success: the CLI fails the context entry without reading its
+    /// `default` (`cmd/cli/kubectl-kyverno/store/contextloader.go`).
+    MockRejected(String),
 }
 
 /// Answers an apiCall whose fields are already substituted.
@@ -43,7 +47,7 @@ pub fn call(api_call: &Value, request: &Request) -> Result<Value, ApiCallError> 
         .or_else(|| request.api_call_mocks.iter().find(|mock| mock.url == url && mock.method.is_empty()));
     if let Some(mock) = mock {
         if !(200..300).contains(&mock.status) {
-            return Err(ApiCallError::Failed(format!("HTTP {} from apiCall mock for {url}", mock.status)));
+            return Err(ApiCallError::MockRejected(format!("HTTP {} from apiCall mock for {url}", mock.status)));
         }
         return Ok(mock.body.clone());
     }
@@ -130,7 +134,7 @@ fn kubernetes_get(url: &str, objects: &[Value]) -> Result<Value, ApiCallError> {
         if path.group.is_empty() { path.version.clone() } else { format!("{}/{}", path.group, path.version) };
     let matches_type = |object: &Value| {
         let kind = super::matching::resource_kind(object);
-        let object_api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+        let object_api_version = object.api_version();
         let (object_group, _) = super::matching::group_version(object);
         (plural(kind) == path.resource.to_ascii_lowercase() || kind.eq_ignore_ascii_case(&path.resource))
             && (object_api_version == api_version || object_group == path.group)

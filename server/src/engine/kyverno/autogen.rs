@@ -1,11 +1,8 @@
 //! Autogen: Pod rules rewritten for Pod controllers (`autogen-<rule>`) and CronJobs
 //! (`autogen-cronjob-<rule>`), as selected by the `pod-policies.kyverno.io/autogen-controllers` annotation.
 
+use crate::model::POD_CONTROLLER_KINDS;
 use serde_json::{Map, Value, json};
-
-/// The controllers autogen targets by default.
-pub const POD_CONTROLLERS: &[&str] =
-    &["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
 
 const ANNOTATION: &str = "pod-policies.kyverno.io/autogen-controllers";
 
@@ -79,7 +76,7 @@ pub fn compute_rules(policy: &Value) -> Vec<Value> {
             .and_then(Value::as_str)
         {
             Some(annotation) => annotation.split(',').map(str::to_string).collect(),
-            None => POD_CONTROLLERS.iter().map(|kind| kind.to_string()).collect(),
+            None => POD_CONTROLLER_KINDS.iter().map(|kind| kind.to_string()).collect(),
         }
     };
     let controllers = controllers.join(",");
@@ -167,7 +164,7 @@ fn can_autogen(rules: &[Value]) -> bool {
             {
                 return false;
             }
-            if kinds.iter().any(|kind| kind_name(kind) == "Pod" || POD_CONTROLLERS.contains(&kind_name(kind))) {
+            if kinds.iter().any(|kind| kind_name(kind) == "Pod" || POD_CONTROLLER_KINDS.contains(&kind_name(kind))) {
                 needed = true;
             }
         }

@@ -6,6 +6,7 @@ use serde_json::{Map, Value, json};
 use super::{Request, RuleResponse, RuleStatus, RuleType};
 use crate::engine::cel::Services;
 use crate::engine::kyverno_cel::{self as cel_policies, Status};
+use crate::model::KubernetesObject;
 
 /// The CEL services (fake cluster, image data, global context, HTTP mocks) for a Kyverno request.
 pub fn services(request: &Request) -> Services {
@@ -34,20 +35,19 @@ pub fn services(request: &Request) -> Services {
             .collect(),
         policy_namespace: String::new(),
         now_nanos: 0,
+        offline_gaps: Default::default(),
     }
 }
 
 /// The CEL request for `resource` under the Kyverno request.
 pub fn cel_request(resource: &Value, request: &Request) -> cel_policies::Request {
     let services = services(request);
-    let namespace = resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = resource.namespace();
     let namespace_object = if namespace.is_empty() {
         None
     } else {
-        let found = services.cluster_objects.iter().find(|object| {
-            object.get("kind").and_then(Value::as_str) == Some("Namespace")
-                && object.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace)
-        });
+        let found =
+            services.cluster_objects.iter().find(|object| object.kind() == "Namespace" && object.name() == namespace);
         Some(found.cloned().unwrap_or_else(|| {
             let labels =
                 request.namespace_labels.clone().map(Value::Object).unwrap_or_else(|| Value::Object(Map::new()));

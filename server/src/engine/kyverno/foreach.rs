@@ -157,6 +157,17 @@ fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut 
                 .or_else(|| substituted.get("urlPath"))
                 .and_then(Value::as_str)
                 .unwrap_or("");
+            if request.cluster_objects.is_some() {
+                // With cluster resources the CLI hands the entry a client, which makes this call for
+                // real: whatever a Values file or `default` says, the answer is not known offline.
+                context.note_offline_gap(format!(
+                    "context entry `{name}` calls {url:?}, which needs a cluster or the network: mock it under \
+                     the test's apiCallResponses"
+                ));
+                return Ok(());
+            }
+            // Without cluster resources the CLI gives the entry no client and leaves it unset
+            // (`pkg/engine/factories/contextloaderfactory.go`); a Values file may set it.
             context.note_not_evaluated(
                 name,
                 format!(
@@ -174,6 +185,9 @@ fn load_api_call(name: &str, api_call: &Value, request: &Request, context: &mut 
             }
             None => Err(format!("failed to load apiCall context entry {name:?}: {message}")),
         },
+        Err(super::api_call::ApiCallError::MockRejected(message)) => {
+            Err(format!("failed to load apiCall context entry {name:?}: {message}"))
+        }
     }
 }
 
@@ -191,6 +205,16 @@ fn load_image_registry(
     };
     let Some(data) = request.image_data.get(reference).or_else(|| request.image_data.get(&normalize_image(reference)))
     else {
+        if request.registry_access {
+            // `kyverno test --registry` fetches the image's data from its registry: not known offline.
+            context.note_offline_gap(format!(
+                "context entry `{name}` looks up {reference} in its registry, which needs registry access: give the \
+                 image's data in the test's context file"
+            ));
+            return Ok(());
+        }
+        // Without `--registry` the CLI gives the entry no registry client and leaves it unset
+        // (`pkg/engine/factories/contextloaderfactory.go`).
         context.note_not_evaluated(
             name,
             format!(

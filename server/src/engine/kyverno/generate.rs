@@ -19,56 +19,62 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         };
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(resource, request);
-        if !matching::rule_matches(rule, &effective, request, &namespace) {
-            continue;
-        }
-        let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
-            responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
-            continue;
-        }
-        match evaluate_conditions(rule.get("preconditions"), &context) {
-            Err(error) => {
-                responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
-                continue;
+        let first_response = responses.len();
+        'rule: {
+            if !matching::rule_matches(rule, &effective, request, &namespace) {
+                break 'rule;
             }
-            Ok(outcome) if !outcome.holds => {
-                responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
-                continue;
+            let response = |status, message: String| RuleResponse::new(&name, RuleType::Generation, status, message);
+            if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
+                responses.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+                break 'rule;
             }
-            Ok(_) => {}
-        }
-        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
-            responses
-                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
-            continue;
-        }
-        if let Some(clone_list) = generate.get("cloneList") {
-            match clone_many(generate, clone_list, &context, request) {
+            match evaluate_conditions(rule.get("preconditions"), &context) {
+                Err(error) => {
+                    responses.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                    break 'rule;
+                }
+                Ok(outcome) if !outcome.holds => {
+                    responses.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                    break 'rule;
+                }
+                Ok(_) => {}
+            }
+            if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+                responses.push(response(
+                    RuleStatus::Skip,
+                    format!("rule is skipped due to policy exceptions{}", exception.key),
+                ));
+                break 'rule;
+            }
+            if let Some(clone_list) = generate.get("cloneList") {
+                match clone_many(generate, clone_list, &context, request) {
+                    Ok(generated) => {
+                        let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
+                        passed.generated = generated;
+                        responses.push(passed);
+                    }
+                    Err(error) => responses.push(response(RuleStatus::Error, error)),
+                }
+                break 'rule;
+            }
+            if generate.get("foreach").is_some() {
+                let reason = "generate rules with foreach are not supported yet".to_string();
+                let mut unsupported = response(RuleStatus::Error, reason.clone());
+                unsupported.unsupported = Some(reason);
+                responses.push(unsupported);
+                break 'rule;
+            }
+            match generate_one(generate, &context, request) {
                 Ok(generated) => {
                     let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
-                    passed.generated = generated;
+                    passed.generated = vec![generated];
                     responses.push(passed);
                 }
                 Err(error) => responses.push(response(RuleStatus::Error, error)),
             }
-            continue;
         }
-        if generate.get("foreach").is_some() {
-            let reason = "generate rules with foreach are not supported yet".to_string();
-            let mut unsupported = response(RuleStatus::Error, reason.clone());
-            unsupported.unsupported = Some(reason);
-            responses.push(unsupported);
-            continue;
-        }
-        match generate_one(generate, &context, request) {
-            Ok(generated) => {
-                let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
-                passed.generated = vec![generated];
-                responses.push(passed);
-            }
-            Err(error) => responses.push(response(RuleStatus::Error, error)),
-        }
+        super::mark_offline_gap(&mut responses[first_response..], context.offline_gap());
     }
     responses
 }

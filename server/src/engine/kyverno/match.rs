@@ -5,6 +5,7 @@ use serde_json::{Map, Value};
 
 use super::Request;
 use super::pattern::wildcard_match;
+use crate::model::KubernetesObject;
 
 /// Whether `rule` applies to `resource`: its `match` selects it and its `exclude` does not.
 pub fn rule_matches(rule: &Value, resource: &Value, request: &Request, policy_namespace: &str) -> bool {
@@ -199,7 +200,7 @@ fn user_matches(filter: &Value, request: &Request) -> bool {
         let groups = list(user.get("groups"));
         let matched = subjects.iter().any(|subject| {
             let name = subject.get("name").and_then(Value::as_str).unwrap_or("");
-            match subject.get("kind").and_then(Value::as_str).unwrap_or("") {
+            match subject.kind() {
                 "ServiceAccount" => {
                     let namespace = subject.get("namespace").and_then(Value::as_str).unwrap_or("");
                     username == format!("system:serviceaccount:{namespace}:{name}")
@@ -233,9 +234,9 @@ pub fn matching_exception(
     request: &Request,
     context: &super::variables::JsonContext,
 ) -> Option<MatchedException> {
-    let policy_name = policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    let policy_name = policy.name();
     let policy_key = match policy.pointer("/metadata/namespace").and_then(Value::as_str) {
-        Some(namespace) if policy.get("kind").and_then(Value::as_str) == Some("Policy") => {
+        Some(namespace) if policy.kind() == "Policy" => {
             format!("{namespace}/{policy_name}")
         }
         _ => policy_name.to_string(),
@@ -267,8 +268,8 @@ pub fn matching_exception(
                 _ => continue,
             }
         }
-        let namespace = exception.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-        let name = exception.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let namespace = exception.namespace();
+        let name = exception.name();
         let key = if namespace.is_empty() { format!(" {name}") } else { format!(" {namespace}/{name}") };
         let pod_security = exception.pointer("/spec/podSecurity").and_then(Value::as_array).cloned();
         return Some(MatchedException { key, pod_security });
@@ -362,23 +363,20 @@ pub fn kind_matches(
 
 /// The group and version of a resource's `apiVersion`.
 pub fn group_version(resource: &Value) -> (String, String) {
-    let api_version = resource.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    match api_version.split_once('/') {
-        Some((group, version)) => (group.to_string(), version.to_string()),
-        None => (String::new(), api_version.to_string()),
-    }
+    let (group, version) = resource.group_and_version();
+    (group.to_string(), version.to_string())
 }
 
 pub fn resource_kind(resource: &Value) -> &str {
-    resource.get("kind").and_then(Value::as_str).unwrap_or("")
+    resource.kind()
 }
 
 pub fn resource_name(resource: &Value) -> &str {
-    resource.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("")
+    resource.name()
 }
 
 pub fn resource_namespace(resource: &Value) -> &str {
-    resource.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("")
+    resource.namespace()
 }
 
 #[cfg(test)]

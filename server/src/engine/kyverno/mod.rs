@@ -96,6 +96,21 @@ impl RuleResponse {
     }
 }
 
+/// Marks the responses of a rule whose evaluation read something only a cluster, a registry or the
+/// network could answer: their status is not known offline.
+fn mark_offline_gap(responses: &mut [RuleResponse], gap: Option<String>) {
+    let Some(reason) = gap else {
+        return;
+    };
+    for response in responses {
+        if response.unsupported.is_none() {
+            response.status = RuleStatus::Error;
+            response.message = reason.clone();
+            response.unsupported = Some(reason.clone());
+        }
+    }
+}
+
 /// Everything the engine reads besides the policy and the resource.
 #[derive(Clone, Debug, Default)]
 pub struct Request {
@@ -133,6 +148,9 @@ pub struct Request {
     /// Image data (config, manifest, ...) by image reference, from the test's Context file, for
     /// imageRegistry context entries.
     pub image_data: Map<String, Value>,
+    /// Whether the run stands for `kyverno test --registry`: the CLI then fetches image data for
+    /// imageRegistry entries from the registry (not known offline); without it the entries stay unset.
+    pub registry_access: bool,
 }
 
 impl Request {

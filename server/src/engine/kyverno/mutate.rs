@@ -31,48 +31,54 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
         };
         let name = rule.get("name").and_then(Value::as_str).unwrap_or("").to_string();
         let (mut context, effective) = request_context(&patched, request);
-        if !matching::rule_matches(rule, &effective, request, &namespace) {
-            continue;
-        }
-        let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
-        if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
-            rules.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
-            continue;
-        }
-        match evaluate_conditions(rule.get("preconditions"), &context) {
-            Err(error) => {
-                rules.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
-                continue;
+        let first_response = rules.len();
+        'rule: {
+            if !matching::rule_matches(rule, &effective, request, &namespace) {
+                break 'rule;
             }
-            Ok(outcome) if !outcome.holds => {
-                rules.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
-                continue;
+            let response = |status, message: String| RuleResponse::new(&name, RuleType::Mutation, status, message);
+            if let Err(error) = load_context(rule.get("context"), &name, request, &mut context, None) {
+                rules.push(response(RuleStatus::Error, format!("failed to load context: {error}")));
+                break 'rule;
             }
-            Ok(_) => {}
-        }
-        if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
-            rules
-                .push(response(RuleStatus::Skip, format!("rule is skipped due to policy exceptions{}", exception.key)));
-            continue;
-        }
-        if let Some(targets) = mutate.get("targets").and_then(Value::as_array) {
-            // Mutate-existing rules patch other resources; the trigger itself is left unchanged.
-            rules.extend(mutate_targets(&policy_namespace(policy), targets, mutate, &context, request, &name));
-            continue;
-        }
-        let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
-            mutate_foreach(foreach, &context, &effective, request, &name, 0)
-        } else {
-            apply_patches(mutate, &context, &effective)
-        };
-        match outcome {
-            Ok(Some(result)) => {
-                patched = result;
-                rules.push(response(RuleStatus::Pass, "resource patched".to_string()));
+            match evaluate_conditions(rule.get("preconditions"), &context) {
+                Err(error) => {
+                    rules.push(response(RuleStatus::Error, format!("failed to evaluate preconditions: {error}")));
+                    break 'rule;
+                }
+                Ok(outcome) if !outcome.holds => {
+                    rules.push(response(RuleStatus::Skip, "preconditions not met".to_string()));
+                    break 'rule;
+                }
+                Ok(_) => {}
             }
-            Ok(None) => rules.push(response(RuleStatus::Skip, "no patches applied".to_string())),
-            Err(error) => rules.push(response(RuleStatus::Error, error)),
+            if let Some(exception) = matching::matching_exception(policy, &name, &effective, request, &context) {
+                rules.push(response(
+                    RuleStatus::Skip,
+                    format!("rule is skipped due to policy exceptions{}", exception.key),
+                ));
+                break 'rule;
+            }
+            if let Some(targets) = mutate.get("targets").and_then(Value::as_array) {
+                // Mutate-existing rules patch other resources; the trigger itself is left unchanged.
+                rules.extend(mutate_targets(&policy_namespace(policy), targets, mutate, &context, request, &name));
+                break 'rule;
+            }
+            let outcome = if let Some(foreach) = mutate.get("foreach").and_then(Value::as_array) {
+                mutate_foreach(foreach, &context, &effective, request, &name, 0)
+            } else {
+                apply_patches(mutate, &context, &effective)
+            };
+            match outcome {
+                Ok(Some(result)) => {
+                    patched = result;
+                    rules.push(response(RuleStatus::Pass, "resource patched".to_string()));
+                }
+                Ok(None) => rules.push(response(RuleStatus::Skip, "no patches applied".to_string())),
+                Err(error) => rules.push(response(RuleStatus::Error, error)),
+            }
         }
+        super::mark_offline_gap(&mut rules[first_response..], context.offline_gap());
     }
     MutateResponse { rules, patched_resource: patched }
 }

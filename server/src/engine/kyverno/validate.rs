@@ -9,6 +9,7 @@ use super::foreach::{add_element, evaluate_list, load_context, request_context};
 use super::pattern::{PatternOutcome, match_pattern};
 use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
 use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
+use crate::model::KubernetesObject;
 
 /// Validates `resource` against every validate rule of `policy` (after autogen).
 pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
@@ -59,8 +60,10 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
             }
         }
         let mut context = base_context.clone();
+        context.start_rule();
         let validator = Validator { policy, rule, rule_name: name, request, nesting: 0 };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
+            super::mark_offline_gap(std::slice::from_mut(&mut response), context.offline_gap());
             if response.status == RuleStatus::Fail
                 && allows_existing_violations(policy, rule, request)
                 && old_object_fails(policy, rule, validate, resource, request)
@@ -94,12 +97,13 @@ fn verify_images(name: &str, rule: &Value, resource: &Value) -> RuleResponse {
             .any(|key| entry.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()))
     });
     if needs_registry {
-        return RuleResponse::new(
-            name,
-            RuleType::ImageVerify,
-            RuleStatus::Skip,
-            "image signatures and attestations need registry access; they are not verified offline",
-        );
+        // Kyverno fetches the signatures and attestations from the image's registry: whether the rule
+        // passes is not known offline.
+        let reason = "verifyImages checks image signatures and attestations, which needs registry access: not \
+                      verified offline";
+        let mut response = RuleResponse::new(name, RuleType::ImageVerify, RuleStatus::Error, reason);
+        response.unsupported = Some(reason.to_string());
+        return response;
     }
     let images = super::foreach::extract_images(resource);
     for entry in &entries {
@@ -196,8 +200,8 @@ fn old_object_fails(policy: &Value, rule: &Value, validate: &Value, resource: &V
 
 /// The namespace of a namespaced `Policy` (empty for ClusterPolicy).
 pub fn policy_namespace(policy: &Value) -> String {
-    if policy.get("kind").and_then(Value::as_str) == Some("Policy") {
-        let namespace = policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    if policy.kind() == "Policy" {
+        let namespace = policy.namespace();
         return if namespace.is_empty() { "default".to_string() } else { namespace.to_string() };
     }
     String::new()

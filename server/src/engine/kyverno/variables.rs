@@ -39,6 +39,8 @@ pub struct JsonContext {
     /// Context entries left unset because answering them needs the network (entry name, why), so that
     /// an expression reading one says so instead of only "Unknown key".
     not_evaluated: Vec<(String, String)>,
+    /// Shared by the clones made while one rule runs: reading an entry that was not loaded records why.
+    offline_gaps: crate::engine::offline::OfflineGaps,
 }
 
 impl Default for JsonContext {
@@ -50,13 +52,36 @@ impl Default for JsonContext {
 impl JsonContext {
     /// A context whose root document is `root`.
     pub fn new(root: Value) -> Self {
-        JsonContext { root, is_delete: false, converted: std::cell::OnceCell::new(), not_evaluated: Vec::new() }
+        JsonContext {
+            root,
+            is_delete: false,
+            converted: std::cell::OnceCell::new(),
+            not_evaluated: Vec::new(),
+            offline_gaps: Default::default(),
+        }
     }
 
     /// Records that context entry `name` was not loaded because that needs the network; `why` completes
     /// the sentence "context entry `name` ...".
     pub fn note_not_evaluated(&mut self, name: &str, why: String) {
         self.not_evaluated.push((name.to_string(), why));
+    }
+
+    /// Starts a recorder of offline gaps of its own, for one rule: clones made from here on share it,
+    /// earlier clones (other rules) do not.
+    pub fn start_rule(&mut self) {
+        self.offline_gaps = crate::engine::offline::OfflineGaps::new();
+    }
+
+    /// Records that this rule needed something only a cluster, a registry or the network could answer.
+    pub fn note_offline_gap(&self, reason: String) {
+        self.offline_gaps.note(reason);
+    }
+
+    /// The first context entry this rule read that only a cluster, a registry or the network could
+    /// have loaded, as a sentence.
+    pub fn offline_gap(&self) -> Option<String> {
+        self.offline_gaps.first()
     }
 
     /// The root document.

@@ -27,6 +27,7 @@ use super::{
     Flavor, Outcome, Request, Status, apply_mutations, base_activation, bind_variables, ignores_failures,
     kubernetes_annotations, match_conditions, matching, run_validations,
 };
+use crate::model::{CLUSTER_SCOPED_KINDS, KubernetesObject};
 
 /// What an admission policy is bound with in a test.
 #[derive(Clone, Debug, Default)]
@@ -37,8 +38,6 @@ pub struct Bindings<'a> {
     pub params: &'a [Value],
     /// The objects of the fake cluster when the test declares `clusterResources`.
     pub cluster: Option<&'a [Value]>,
-    /// Kinds without a namespace, to tell whether a `paramKind` is namespaced.
-    pub cluster_scoped_kinds: &'a [&'a str],
 }
 
 /// Runs a ValidatingAdmissionPolicy. `None` when no binding (or, without bindings, the policy) matches:
@@ -73,7 +72,7 @@ pub fn validating_admission_policy(policy: &Value, request: &Request, bindings: 
                 }
                 let params = match binding.pointer("/spec/paramRef") {
                     None => None,
-                    Some(reference) => match collect_params(policy, reference, &request, cluster, bindings) {
+                    Some(reference) => match collect_params(policy, reference, &request, cluster) {
                         Ok(params) => Some(params),
                         // Kyverno gives up on the policy, keeping what earlier bindings decided.
                         Err(ParamsMissing::Stop) => return decided,
@@ -113,7 +112,7 @@ pub fn mutating_admission_policy(policy: &Value, request: &Request, bindings: &B
         let params = match (binding.pointer("/spec/paramRef"), bindings.cluster) {
             (None, _) => None,
             (Some(reference), None) => select_params(reference, bindings.params),
-            (Some(reference), Some(cluster)) => match collect_params(policy, reference, &request, cluster, bindings) {
+            (Some(reference), Some(cluster)) => match collect_params(policy, reference, &request, cluster) {
                 Ok(params) => Some(params),
                 Err(ParamsMissing::Stop) => return decided,
                 Err(ParamsMissing::Error(message)) => return Err(message),
@@ -152,13 +151,10 @@ fn binding_matches(binding: &Value, request: &Request) -> bool {
 fn in_cluster(policy: &Value, request: &Request, cluster: &[Value]) -> Option<Request> {
     let constraints = policy.pointer("/spec/matchConstraints")?;
     let mut request = request.clone();
-    let kind = request.object.get("kind").and_then(Value::as_str).unwrap_or("");
-    let namespace = request.object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = request.object.kind();
+    let namespace = request.object.namespace().to_string();
     if !namespace.is_empty() && kind != "Namespace" {
-        let found = cluster.iter().find(|object| {
-            object.get("kind").and_then(Value::as_str) == Some("Namespace")
-                && object.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace.as_str())
-        })?;
+        let found = cluster.iter().find(|object| object.kind() == "Namespace" && object.name() == namespace)?;
         request.namespace_object = Some(found.clone());
     }
     matching::matches_resources(constraints, &request).then_some(request)
@@ -209,16 +205,15 @@ fn collect_params(
     reference: &Value,
     request: &Request,
     cluster: &[Value],
-    bindings: &Bindings,
 ) -> Result<Value, ParamsMissing> {
     let Some(param_kind) = policy.pointer("/spec/paramKind") else {
         return Err(ParamsMissing::Error("the binding has a paramRef but the policy has no paramKind".to_string()));
     };
-    let api_version = param_kind.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = param_kind.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = param_kind.api_version();
+    let kind = param_kind.kind();
     let text = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
     let wanted_namespace = text(reference, "/namespace");
-    let namespaced = !bindings.cluster_scoped_kinds.contains(&kind);
+    let namespaced = !CLUSTER_SCOPED_KINDS.contains(&kind);
     let namespace = if namespaced {
         let namespace =
             if wanted_namespace.is_empty() { text(&request.object, "/metadata/namespace") } else { wanted_namespace };

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::engine::cel::Program;
 use crate::engine::cel::catalog::{self, Environment, KUBERNETES_ADMISSION};
+use crate::model::{KYVERNO_POLICY_KINDS, KubernetesObject};
 
 /// One finding inside one expression.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,7 +52,7 @@ pub fn expression_at(document: &Value, pointer: &str) -> Option<ExpressionContex
             break;
         }
     }
-    if document.get("kind").and_then(Value::as_str) == Some("ConstraintTemplate") {
+    if document.kind() == "ConstraintTemplate" {
         declared.extend(["params".to_string(), "anyObject".to_string()]);
     }
     Some(ExpressionContext { environment, declared })
@@ -74,7 +75,7 @@ fn expressions(document: &Value) -> Vec<(String, &'static Environment)> {
             }
         }
     };
-    let kind = document.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = document.kind();
     let mode = document.pointer("/spec/evaluation/mode").and_then(Value::as_str).unwrap_or("");
     if let Some(environment) = catalog::policy_environment(kind, mode) {
         for (name, fields) in [
@@ -92,7 +93,7 @@ fn expressions(document: &Value) -> Vec<(String, &'static Environment)> {
                 out.push((format!("/spec/mutations/{index}/{field}"), environment));
             }
         }
-    } else if kind == "ClusterPolicy" || kind == "Policy" {
+    } else if KYVERNO_POLICY_KINDS.contains(&kind) {
         // Kyverno compiles `validate.cel` with Kubernetes' base environment (`pkg/admissionpolicy/compiler.go`).
         let environment = &KUBERNETES_ADMISSION;
         for index in 0..count("/spec/rules") {

@@ -12,20 +12,22 @@
 use serde_json::Value;
 
 use super::{Activation, Outcome, Services, Status, Val, match_conditions};
+use crate::model::KubernetesObject;
 
 /// Whether a document is a CEL PolicyException (as opposed to the `kyverno.io` one for ClusterPolicy).
 pub fn is_cel_exception(document: &Value) -> bool {
-    document.get("kind").and_then(Value::as_str) == Some("PolicyException")
-        && document.get("apiVersion").and_then(Value::as_str).is_some_and(|version| {
-            matches!(version, "policies.kyverno.io/v1alpha1" | "policies.kyverno.io/v1beta1" | "policies.kyverno.io/v1")
-        })
+    document.kind() == "PolicyException"
+        && matches!(
+            document.api_version(),
+            "policies.kyverno.io/v1alpha1" | "policies.kyverno.io/v1beta1" | "policies.kyverno.io/v1"
+        )
 }
 
 /// The exceptions whose `policyRefs` name the policy by name and kind, as the CLI's providers select
 /// them (`pkg/cel/policies/vpol/engine/provider.go`, `NewProvider`).
 pub fn exceptions_for(policy: &Value, exceptions: &[Value]) -> Vec<Value> {
-    let name = policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
+    let name = policy.name();
+    let kind = policy.kind();
     exceptions
         .iter()
         .filter(|exception| {
@@ -112,10 +114,10 @@ fn strings_at(exception: &Value, pointer: &str) -> Vec<Val> {
 
 /// `namespace/name`, or `name` for an exception without a namespace (the cache key Kyverno prints).
 fn key_of(exception: &Value) -> String {
-    let name = exception.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    match exception.pointer("/metadata/namespace").and_then(Value::as_str).filter(|namespace| !namespace.is_empty()) {
-        Some(namespace) => format!("{namespace}/{name}"),
-        None => name.to_string(),
+    let name = exception.name();
+    match exception.namespace() {
+        "" => name.to_string(),
+        namespace => format!("{namespace}/{name}"),
     }
 }
 

@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::{Request, autogen_controllers, pod_view};
 use crate::engine::cel::plural_of;
+use crate::model::KubernetesObject;
 
 /// The request as the policy sees it, or `None` when the policy does not apply. For a Pod controller
 /// matched through autogen, `object` and `oldObject` are the pod views of the templates.
@@ -12,7 +13,7 @@ pub fn applicable_request(policy: &Value, request: &Request) -> Option<Request> 
     let mut view = applicable_view(policy, request)?;
     // A Namespaced policy's `resource` library reads its own namespace (kyverno/sdk's resource library,
     // `namespacedEnv`).
-    let namespaced = policy.get("kind").and_then(Value::as_str).is_some_and(|kind| kind.starts_with("Namespaced"));
+    let namespaced = policy.kind().starts_with("Namespaced");
     if namespaced {
         view.services.policy_namespace =
             policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string();
@@ -23,7 +24,7 @@ pub fn applicable_request(policy: &Value, request: &Request) -> Option<Request> 
 fn applicable_view(policy: &Value, request: &Request) -> Option<Request> {
     let constraints = policy.pointer("/spec/matchConstraints");
     let subject = request.subject();
-    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = subject.kind();
     if let Some(constraints) = constraints {
         if !selectors_match(constraints, request) {
             return None;
@@ -79,11 +80,10 @@ fn listed(rule: &Value, key: &str, value: &str) -> bool {
 
 /// One rule of `resourceRules`: groups, versions, resources (with subresources), operations, names.
 fn rule_matches(rule: &Value, subject: &Value, request: &Request, as_resource: Option<&str>) -> bool {
-    let api_version = subject.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = subject.kind();
     let (group, version) = match as_resource {
         Some(_) => ("", "v1"),
-        None => api_version.split_once('/').unwrap_or(("", api_version)),
+        None => subject.group_and_version(),
     };
     let plural = as_resource.map_or_else(|| plural_of(kind), str::to_string);
     let resource =
@@ -101,7 +101,7 @@ fn rule_matches(rule: &Value, subject: &Value, request: &Request, as_resource: O
     };
     let names_ok = match rule.get("resourceNames").and_then(Value::as_array) {
         Some(names) if !names.is_empty() => {
-            let name = subject.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let name = subject.name();
             names.iter().filter_map(Value::as_str).any(|item| item == name)
         }
         _ => true,
@@ -128,7 +128,7 @@ fn selectors_match(constraints: &Value, request: &Request) -> bool {
         }
     }
     if let Some(selector) = constraints.get("namespaceSelector") {
-        let is_namespace = subject.get("kind").and_then(Value::as_str) == Some("Namespace");
+        let is_namespace = subject.kind() == "Namespace";
         let labels = if is_namespace {
             subject.pointer("/metadata/labels").cloned()
         } else {
@@ -181,7 +181,7 @@ pub fn label_selector_matches(selector: &Value, labels: &Value) -> bool {
 /// Puts a mutated pod view back into the controller's template.
 pub fn restore_controller(controller: &Value, view: &Value) -> Value {
     let mut restored = controller.clone();
-    let kind = controller.get("kind").and_then(Value::as_str).unwrap_or("");
+    let kind = controller.kind();
     let pointer = if kind == "CronJob" { "/spec/jobTemplate/spec/template" } else { "/spec/template" };
     if let Some(template) = restored.pointer_mut(pointer).and_then(Value::as_object_mut) {
         if let Some(metadata) = view.get("metadata")
@@ -202,8 +202,8 @@ pub fn restore_controller(controller: &Value, view: &Value) -> Value {
 /// rules, then the resource rules, where an empty list of resource rules matches every resource.
 pub fn matches_resources(constraints: &Value, request: &Request) -> bool {
     let subject = request.subject();
-    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
-    let namespace = subject.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let kind = subject.kind();
+    let namespace = subject.namespace();
     if let Some(selector) = constraints.get("namespaceSelector").filter(|selector| selector_has_rules(selector))
         && !(namespace.is_empty() && kind != "Namespace")
     {
@@ -250,9 +250,8 @@ fn selector_has_rules(selector: &Value) -> bool {
 /// `resource[/subresource]`, and `resourceNames` (when given) must list the name.
 fn admission_rule_matches(rule: &Value, request: &Request) -> bool {
     let subject = request.subject();
-    let api_version = subject.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = subject.group_and_version();
+    let kind = subject.kind();
     let plural = plural_of(kind);
     let names_value = |key: &str, value: &str| {
         rule.get(key)
@@ -265,7 +264,7 @@ fn admission_rule_matches(rule: &Value, request: &Request) -> bool {
             (resource == "*" || resource == plural) && (subresource == "*" || subresource == request.subresource)
         })
     });
-    let namespace = subject.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let namespace = subject.namespace();
     let scope_ok = match rule.get("scope").and_then(Value::as_str) {
         Some("Namespaced") => plural != "namespaces" && !namespace.is_empty(),
         Some("Cluster") => plural == "namespaces" || namespace.is_empty(),
@@ -274,7 +273,7 @@ fn admission_rule_matches(rule: &Value, request: &Request) -> bool {
     let name_ok = match rule.get("resourceNames").and_then(Value::as_array).filter(|names| !names.is_empty()) {
         None => true,
         Some(names) => {
-            let name = subject.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let name = subject.name();
             let generate_name = subject.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("");
             names.iter().filter_map(Value::as_str).any(|wanted| {
                 if name.is_empty() {

@@ -12,6 +12,7 @@ use serde_json::{Map, Value, json};
 
 use super::cel::eval::Interpreter;
 use super::cel::{Activation, Services, Val, compile_cached};
+use crate::model::{KUBERNETES_ADMISSION_POLICY_KINDS, KubernetesObject, POD_CONTROLLER_KINDS};
 
 /// Everything a CEL policy reads besides the policy: the admission request and the offline services.
 #[derive(Clone, Debug, Default)]
@@ -76,6 +77,8 @@ pub struct Outcome {
     pub generated: Vec<Value>,
     /// Facts about other nodes of the policy that explain the result: evaluated audit annotations.
     pub notes: Vec<Note>,
+    /// The policy uses a feature this engine does not evaluate; the result is not known.
+    pub unsupported: Option<String>,
 }
 
 /// A message about a node of the policy, named by its pointer.
@@ -87,32 +90,23 @@ pub struct Note {
 
 impl Outcome {
     fn new(status: Status, message: impl Into<String>, pointer: Option<String>) -> Self {
-        Outcome { status, message: message.into(), pointer, patched: None, generated: Vec::new(), notes: Vec::new() }
+        Outcome {
+            status,
+            message: message.into(),
+            pointer,
+            patched: None,
+            generated: Vec::new(),
+            notes: Vec::new(),
+            unsupported: None,
+        }
     }
 }
-
-/// The kinds handled here, with and without the Namespaced prefix.
-pub const CEL_POLICY_KINDS: &[&str] = &[
-    "ValidatingPolicy",
-    "NamespacedValidatingPolicy",
-    "MutatingPolicy",
-    "NamespacedMutatingPolicy",
-    "GeneratingPolicy",
-    "NamespacedGeneratingPolicy",
-    "DeletingPolicy",
-    "NamespacedDeletingPolicy",
-    "ImageValidatingPolicy",
-    "NamespacedImageValidatingPolicy",
-    "ValidatingAdmissionPolicy",
-    "MutatingAdmissionPolicy",
-];
 
 /// Builds the `request` variable of admission CEL.
 pub fn request_value(request: &Request) -> Value {
     let subject = request.subject();
-    let api_version = subject.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-    let kind = subject.get("kind").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = subject.group_and_version();
+    let kind = subject.kind();
     json!({
         "operation": request.operation(),
         "kind": {"group": group, "version": version, "kind": kind},
@@ -455,8 +449,8 @@ fn find_params(cel: &Value, request: &Request) -> Result<Option<Value>, String> 
     let (Some(kind), Some(reference)) = (cel.get("paramKind"), cel.get("paramRef")) else {
         return Ok(None);
     };
-    let api_version = kind.get("apiVersion").and_then(Value::as_str).unwrap_or("");
-    let kind_name = kind.get("kind").and_then(Value::as_str).unwrap_or("");
+    let api_version = kind.api_version();
+    let kind_name = kind.kind();
     let name = reference.get("name").and_then(Value::as_str);
     let namespace = reference.get("namespace").and_then(Value::as_str);
     let found = request.resources.iter().chain(request.services.cluster_objects.iter()).find(|candidate| {
@@ -482,21 +476,19 @@ fn find_params(cel: &Value, request: &Request) -> Result<Option<Value>, String> 
 /// The pod controllers a policy's autogen targets, by kind; an empty list disables autogen.
 pub fn autogen_controllers(policy: &Value) -> Vec<String> {
     // Kubernetes' own admission policies have no autogen; only Kyverno's kinds do.
-    let kind = policy.get("kind").and_then(Value::as_str).unwrap_or("");
-    if kind == "ValidatingAdmissionPolicy" || kind == "MutatingAdmissionPolicy" {
+    let kind = policy.kind();
+    if KUBERNETES_ADMISSION_POLICY_KINDS.contains(&kind) {
         return Vec::new();
     }
-    const DEFAULT: &[&str] =
-        &["DaemonSet", "Deployment", "Job", "StatefulSet", "ReplicaSet", "ReplicationController", "CronJob"];
     let listed = policy.pointer("/spec/autogen/podControllers/controllers").and_then(Value::as_array);
     let names: Vec<String> = match listed {
         Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-        None => DEFAULT.iter().map(|kind| kind.to_string()).collect(),
+        None => POD_CONTROLLER_KINDS.iter().map(|kind| kind.to_string()).collect(),
     };
     names
         .iter()
         .filter_map(|name| {
-            DEFAULT
+            POD_CONTROLLER_KINDS
                 .iter()
                 .find(|kind| {
                     kind.eq_ignore_ascii_case(name) || super::cel::plural_of(kind) == name.to_ascii_lowercase()
@@ -589,7 +581,7 @@ pub fn is_json_mode(policy: &Value) -> bool {
 /// (`cmd/cli/kubectl-kyverno/commands/test/command.go`, `compareExpectedRuleResult`), whose audit-as-warn
 /// conversion is off, so a failing Audit or Warn policy is `fail`, never `warn`.
 pub fn validating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
-    if policy.get("kind").and_then(Value::as_str) == Some("ValidatingAdmissionPolicy") {
+    if policy.kind() == "ValidatingAdmissionPolicy" {
         return admission::validating_admission_policy(policy, request, &admission::Bindings::default());
     }
     let spec = policy.get("spec")?;
@@ -695,8 +687,7 @@ fn apply_mutations(
 pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let spec = policy.get("spec")?;
     let applicable = matching::applicable_request(policy, request)?;
-    let autogen_kind = (applicable.object != request.object)
-        .then(|| request.object.get("kind").and_then(Value::as_str).unwrap_or("").to_string());
+    let autogen_kind = (applicable.object != request.object).then(|| request.object.kind().to_string());
     let mut activation = match policy_activation(policy, spec, request, &applicable) {
         Ok(activation) => activation,
         Err(outcome) => return Some(*outcome),
@@ -743,6 +734,13 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     for (index, generate) in
         spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
     {
+        if generate.get("template").is_some() {
+            let reason = "GeneratingPolicy templates (spec.generate[].template) are not evaluated yet".to_string();
+            let mut outcome =
+                Outcome::new(Status::Error, reason.clone(), Some(format!("/spec/generate/{index}/template")));
+            outcome.unsupported = Some(reason);
+            return Some(outcome);
+        }
         let pointer = format!("/spec/generate/{index}/expression");
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");
         match generated_by(expression, &activation, &applicable) {

@@ -81,9 +81,13 @@ const DUPLICATE_MARK: &str = "__policy_lsp_duplicate_";
 
 /// Compiles a bundle as OPA's compiler would, or says why it refuses it.
 pub fn compile(bundle: &Bundle, limits: RunLimits) -> Result<CompiledBundle, Vec<CompileProblem>> {
-    let inputs: Vec<CheckInput<'_>> =
-        bundle.modules.iter().map(|module| CheckInput { module: &module.prepared, framework: None }).collect();
-    let findings = check_modules(&inputs, &BTreeSet::new());
+    let inputs: Vec<CheckInput<'_>> = bundle
+        .modules
+        .iter()
+        .map(|module| CheckInput { module: &module.prepared, rego_v1: module.version.is_v1(), framework: None })
+        .collect();
+    // A deprecated built-in in Rego v0 is a warning of the editor; OPA compiles it.
+    let findings: Vec<_> = check_modules(&inputs, &BTreeSet::new()).into_iter().filter(|finding| !finding.deprecated).collect();
     if !findings.is_empty() {
         return Err(findings
             .into_iter()
@@ -112,7 +116,9 @@ pub fn compile(bundle: &Bundle, limits: RunLimits) -> Result<CompiledBundle, Vec
         }
     }
     let whole_run = |message: String| vec![CompileProblem { module: None, range: TextRange::empty(0), message }];
-    add_opa_builtins(&mut engine).map_err(|error| whole_run(error.to_string()))?;
+    // The deprecated built-ins exist for the v0 modules (a v1 module that calls one did not compile).
+    let all_v1 = bundle.modules.iter().all(|module| module.version.is_v1());
+    add_opa_builtins(&mut engine, all_v1).map_err(|error| whole_run(error.to_string()))?;
     // `opa test` and `opa eval` turn a failing built-in into undefined unless told to raise its errors.
     engine.set_strict_builtin_errors(false);
     engine.add_data(regorus::Value::from(bundle.data.clone())).map_err(|error| whole_run(error.to_string()))?;

@@ -360,3 +360,198 @@ spec:
 fn files_that_are_not_suites_are_ignored() {
     check("apiVersion: v1\nkind: ConfigMap\n", expect![[""]]);
 }
+
+#[test]
+fn a_test_without_cases_passes_once_its_template_and_constraint_are_added() {
+    check(
+        r#"
+apiVersion: test.gatekeeper.sh/v1alpha1
+kind: Suite
+tests:
+  - name: no-cases
+    template: template.yaml
+    constraint: constraint.yaml
+"#,
+        expect![
+            "Pass no-cases/- /tests/0 expected [valid] actual [valid] reason [the template and constraint were added; the test has no cases]"
+        ],
+    );
+}
+
+#[test]
+fn a_template_whose_rego_does_not_compile_errors_every_case() {
+    // gator refuses the template, so even a case that expects violations must not pass.
+    check(
+        r#"
+apiVersion: test.gatekeeper.sh/v1alpha1
+kind: Suite
+tests:
+  - name: broken
+    template: broken-template.yaml
+    constraint: constraint.yaml
+    cases:
+      - name: orphan
+        object: orphan.yaml
+        assertions:
+          - violations: yes
+#- /suite/broken-template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredowner
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredOwner
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredowner
+        violation[{"msg": msg}] {
+          not input.review.object.metadata.labels.owner
+          msg := owner_message(input.review.object)
+        }
+"#,
+        expect![[r#"
+            Error broken/orphan /tests/0/cases/0 expected [violations: yes] actual [error] reason [the template or constraint could not be added]
+            problem gatekeeper/invalid-template at /tests/0/template: invalid ConstraintTemplate /suite/broken-template.yaml at /spec/targets/0/rego: the Rego does not compile: line 4, column 10: undefined function owner_message"#]],
+    );
+}
+
+#[test]
+fn deprecated_builtins_run_as_opa_runs_them_in_rego_v0() {
+    check(
+        r#"
+apiVersion: test.gatekeeper.sh/v1alpha1
+kind: Suite
+tests:
+  - name: deprecated
+    template: deprecated-template.yaml
+    constraint: constraint.yaml
+    cases:
+      - name: orphan
+        object: orphan.yaml
+        assertions:
+          - violations: 1
+      - name: owned
+        object: owned.yaml
+        assertions:
+          - violations: no
+#- /suite/deprecated-template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredowner
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredOwner
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredowner
+        violation[{"msg": "no owner"}] {
+          re_match("^orph", input.review.object.metadata.name)
+          all([true, is_string(input.review.object.metadata.name)])
+          not any([input.review.object.metadata.labels.owner == "me"])
+        }
+"#,
+        expect![[r#"
+            Pass deprecated/orphan /tests/0/cases/0 expected [violations: 1] actual [1 violations: ["no owner"]]
+            Pass deprecated/owned /tests/0/cases/1 expected [violations: no] actual [0 violations]"#]],
+    );
+}
+
+#[test]
+fn template_versions_gatekeeper_does_not_serve_are_refused() {
+    check(
+        r#"
+apiVersion: test.gatekeeper.sh/v1alpha1
+kind: Suite
+tests:
+  - name: retired
+    template: v1beta2-template.yaml
+    constraint: constraint.yaml
+    cases:
+      - name: orphan
+        object: orphan.yaml
+        assertions:
+          - violations: yes
+#- /suite/v1beta2-template.yaml
+apiVersion: templates.gatekeeper.sh/v1beta2
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredowner
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredOwner
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredowner
+        violation[{"msg": "always"}] { true }
+"#,
+        expect![[r#"
+            Error retired/orphan /tests/0/cases/0 expected [violations: yes] actual [error] reason [the template or constraint could not be added]
+            problem gatekeeper/invalid-template at /tests/0/template: invalid ConstraintTemplate /suite/v1beta2-template.yaml at /apiVersion: no kind "ConstraintTemplate" is registered for version "templates.gatekeeper.sh/v1beta2"; templates use templates.gatekeeper.sh/v1, templates.gatekeeper.sh/v1beta1, templates.gatekeeper.sh/v1alpha1"#]],
+    );
+}
+
+#[test]
+fn objects_and_inventory_are_read_as_yaml_1_2_like_gator() {
+    // gator's YAML reader keeps `yes` a string: the inventory Namespace's label equals "yes".
+    check(
+        r#"
+apiVersion: test.gatekeeper.sh/v1alpha1
+kind: Suite
+tests:
+  - name: inventory
+    template: inventory-template.yaml
+    constraint: constraint.yaml
+    cases:
+      - name: flagged-namespace
+        object: orphan-in-team.yaml
+        inventory: [namespace.yaml]
+        assertions:
+          - violations: 1
+#- /suite/inventory-template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredowner
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredOwner
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredowner
+        violation[{"msg": "the namespace requires owners"}] {
+          namespace := data.inventory.cluster["v1"].Namespace[input.review.object.metadata.namespace]
+          namespace.metadata.labels.strict == "yes"
+        }
+#- /suite/orphan-in-team.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: orphan
+  namespace: team
+#- /suite/namespace.yaml
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team
+  labels:
+    strict: yes
+"#,
+        expect![[
+            r#"Pass inventory/flagged-namespace /tests/0/cases/0 expected [violations: 1] actual [1 violations: ["the namespace requires owners"]]"#
+        ]],
+    );
+}

@@ -41,6 +41,7 @@ fn services() -> Services {
         ],
         now_nanos: 0,
         policy_namespace: "default".to_string(),
+        offline_gaps: Default::default(),
     }
 }
 
