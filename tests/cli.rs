@@ -310,8 +310,8 @@ fn test_timings_go_to_stderr_beside_parse_only_of_the_files_read() {
 
 #[test]
 fn recorded_reads_count_each_file_once_however_it_was_spelled() {
-    use policy_lsp::cli::disk::{DiskFiles, RecordingFiles};
     use policy_lsp::testrun::FileSource;
+    use policy_lsp::vfs::{DiskFiles, RecordingFiles};
     let directory = write_fixture("recording", FAILING_TEST);
     let recording = RecordingFiles::new(DiskFiles::default());
     for path in ["t/policy.yaml", "t/../t/policy.yaml", "t/./resources.yaml", "t/missing.yaml"] {

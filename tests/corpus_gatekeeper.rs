@@ -3,10 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
-use policy_lsp::cli::disk::DiskFiles;
 use policy_lsp::engine::gatekeeper::rego_diagnostics;
 use policy_lsp::testrun::gatekeeper::run_suite_file;
 use policy_lsp::testrun::{FileSource, Outcome};
+use policy_lsp::vfs::DiskFiles;
 
 fn find_named(files: &dyn FileSource, directory: &Path, file_name: &str, found: &mut Vec<PathBuf>) {
     let Some(mut entries) = files.list_dir(directory) else {

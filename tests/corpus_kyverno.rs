@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::support::corpus::{find_kyverno_tests, print_disagreement, print_folder_line};
-use policy_lsp::cli::disk::DiskFiles;
 use policy_lsp::testrun::{Outcome, kyverno::run_test_file};
+use policy_lsp::vfs::DiskFiles;
 
 #[derive(Default)]
 struct Tally {

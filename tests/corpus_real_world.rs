@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 
 use crate::support::corpus::{find_kyverno_tests, print_disagreement};
 use policy_lsp::base::Code;
-use policy_lsp::cli::disk::DiskFiles;
 use policy_lsp::testrun::gatekeeper::{is_suite, run_suite_file};
 use policy_lsp::testrun::kyverno::{RunOptions, run_test_file_with};
 use policy_lsp::testrun::{Outcome, TestReport};
+use policy_lsp::vfs::DiskFiles;
 
 /// The folders upstream CI runs expecting `kyverno test` to fail (`.github/workflows/check-cli-tests.yaml`).
 const EXPECTED_FAILURES: &[&str] =

@@ -167,7 +167,7 @@ fn a_fifty_megabyte_file_is_linted_to_its_last_line() {
 
     // Past the size limit a file is refused without being read (a sparse file: nothing is written).
     let oversized = std::fs::File::create(directory.join("oversized.yaml")).expect("created");
-    oversized.set_len(policy_lsp::cli::disk::MAX_FILE_BYTES + 1).expect("sized");
+    oversized.set_len(policy_lsp::vfs::MAX_FILE_BYTES + 1).expect("sized");
     let report = lint_json("a file over the size limit", 20, &directory, "oversized.yaml");
     assert_eq!(json_codes(&report), ["file/unreadable"]);
     assert!(report.to_string().contains("over the 67108864-byte limit"), "{report}");

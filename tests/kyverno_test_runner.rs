@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use policy_lsp::testrun::kyverno::{RunOptions, run_test_file, run_test_file_with};
-use policy_lsp::testrun::{FileSource, Subject};
+use policy_lsp::testrun::{FileError, FileSource, Subject};
 
 /// Files held in memory: `#- /path` headers split one fixture into files.
 struct Memory(BTreeMap<PathBuf, String>);
@@ -34,8 +34,9 @@ impl Memory {
 }
 
 impl FileSource for Memory {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        self.0.get(&normalize(path)).map(|text| Arc::from(text.as_str())).ok_or_else(|| "no such file".to_string())
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        let path = normalize(path);
+        self.0.get(&path).map(|text| Arc::from(text.as_str())).ok_or(FileError::NotFound { path })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -771,7 +772,7 @@ results:
         fixture,
         expect_test::expect![[r#"
             envoy-admins/-/request.json: expected pass actual unsupported -> Unsupported
-            problem kyverno-test/missing-file at /envoyPayloads/1: cannot read /t/missing.json: no such file
+            problem kyverno-test/missing-file at /envoyPayloads/1: cannot read /t/missing.json: /t/missing.json does not exist
         "#]],
     );
 }

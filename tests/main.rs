@@ -6,6 +6,7 @@ mod cel_completion;
 mod cel_diagnostics;
 mod cel_policies;
 mod cli;
+mod clock;
 mod code_actions;
 mod codes;
 mod completion;

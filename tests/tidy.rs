@@ -1,9 +1,9 @@
-//! House rules checked on every test run: layers only point down, only the front ends touch the outside
-//! world, and every source file says what it is for.
+//! House rules checked on every test run: layers only point down (and the two front ends do not use each
+//! other), only the front ends touch the outside world, and every source file says what it is for.
 
 use std::path::{Path, PathBuf};
 
-/// Layers from bottom to top; a module may use its own layer or lower ones.
+/// Layers from bottom to top; a module may use its own layer (except the pairs in [`APART`]) or lower ones.
 const LAYERS: &[(&str, usize)] = &[
     ("base", 0),
     ("syntax", 1),
@@ -13,13 +13,21 @@ const LAYERS: &[(&str, usize)] = &[
     ("testrun", 4),
     ("ide", 5),
     ("report", 6),
-    ("lsp", 7),
-    ("cli", 7),
+    ("vfs", 7),
+    ("lsp", 8),
+    ("cli", 8),
 ];
 
-/// What only `lsp/` and `cli/` may touch: files, the environment, threads and the clock.
+/// The modules that face the outside world: the language server, the command line, and their I/O boundary.
+const FRONT_ENDS: &[&str] = &["vfs", "lsp", "cli"];
+
+/// Modules of one layer that must not use each other: the two front ends share what they need through
+/// `vfs` and the layers below, and the entry point (lib.rs) picks one of them.
+const APART: &[(&str, &str)] = &[("lsp", "cli"), ("cli", "lsp")];
+
+/// What only the front ends may touch: files, the environment, threads and the clock.
 const OUTSIDE_WORLD: &[&str] =
-    &["std::fs", "std::env", "std::thread", "Instant::now", "SystemTime::now", "std::process"];
+    &["std::fs", "std::env", "std::thread", "Instant::now", "SystemTime::now", "Utc::now", "std::process"];
 
 fn source_files(directory: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(directory).expect("source directory is readable").flatten() {
@@ -81,6 +89,13 @@ fn layers_only_point_down() {
                         line_number + 1
                     ));
                 }
+                if APART.contains(&(module.as_str(), target.as_str())) {
+                    violations.push(format!(
+                        "{}:{}: `{module}` uses `{target}`, which it must stay apart from",
+                        file.display(),
+                        line_number + 1
+                    ));
+                }
                 rest = after;
             }
         }
@@ -96,7 +111,7 @@ fn only_front_ends_touch_the_outside_world() {
     for file in &files {
         let Some(module) = module_of(file) else { continue };
         // Unit-test modules may time what they test (a time limit, say); production code may not.
-        if module == "lsp" || module == "cli" || file.file_name().is_some_and(|name| name == "tests.rs") {
+        if FRONT_ENDS.contains(&module.as_str()) || file.file_name().is_some_and(|name| name == "tests.rs") {
             continue;
         }
         let text = std::fs::read_to_string(file).expect("readable source");
@@ -105,9 +120,10 @@ fn only_front_ends_touch_the_outside_world() {
             for forbidden in OUTSIDE_WORLD {
                 if code.contains(forbidden) {
                     violations.push(format!(
-                        "{}:{}: `{forbidden}` outside lsp/ and cli/",
+                        "{}:{}: `{forbidden}` outside the front ends ({})",
                         file.display(),
-                        line_number + 1
+                        line_number + 1,
+                        FRONT_ENDS.join(", ")
                     ));
                 }
             }

@@ -4,6 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
+use policy_lsp::engine::cel::catalog::KUBERNETES_ADMISSION;
 use policy_lsp::engine::cel::check::check;
 use policy_lsp::engine::cel::{Activation, Program, Services};
 use serde_json::json;
@@ -19,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
             return;
         }
     };
-    let _ = check(&program, &["object", "oldObject", "request", "params", "variables"]);
+    let _ = check(&program, &KUBERNETES_ADMISSION);
     let mut activation = Activation::new();
     activation.bind_json(
         "object",

@@ -16,7 +16,7 @@ use libfuzzer_sys::fuzz_target;
 use policy_lsp::base::TextRange;
 use policy_lsp::ide::{AnalysisHost, TextEdit};
 use policy_lsp::syntax::SourceFile;
-use policy_lsp::testrun::FileSource;
+use policy_lsp::testrun::{FileError, FileSource};
 
 const FRAGMENTS: &[&str] = &[
     "a",
@@ -65,8 +65,8 @@ const MAX_EDITS: usize = 64;
 struct NoFiles;
 
 impl FileSource for NoFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        Err(format!("{} does not exist", path.display()))
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        Err(FileError::NotFound { path: path.to_path_buf() })
     }
 
     fn list_dir(&self, _: &Path) -> Option<Vec<PathBuf>> {

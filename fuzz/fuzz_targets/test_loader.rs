@@ -9,8 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use policy_lsp::testrun::{FileSource, gatekeeper, kyverno};
+use policy_lsp::testrun::kyverno::RunOptions;
+use policy_lsp::testrun::{FileError, FileSource, Framework, run};
 
 const POLICY: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team\nspec:\n  rules:\n  - name: check-team\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      failureAction: Enforce\n      message: a team label is required\n      pattern:\n        metadata:\n          labels:\n            team: \"?*\"\n";
 const RESOURCES: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\n  labels:\n    team: a\nspec:\n  containers:\n  - name: c\n    image: nginx\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
@@ -24,11 +26,11 @@ struct Workspace {
 }
 
 impl FileSource for Workspace {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
         self.files
             .get(path)
             .map(|text| Arc::from(text.as_str()))
-            .ok_or_else(|| format!("{} does not exist", path.display()))
+            .ok_or_else(|| FileError::NotFound { path: path.to_path_buf() })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -36,8 +38,8 @@ impl FileSource for Workspace {
         (!children.is_empty()).then_some(children)
     }
 
-    fn current_time(&self) -> Option<String> {
-        Some("2026-01-01T00:00:00Z".to_string())
+    fn current_time(&self) -> Option<DateTime<Utc>> {
+        DateTime::from_timestamp(1_767_225_600, 0)
     }
 }
 
@@ -62,12 +64,8 @@ fuzz_target!(|data: &[u8]| {
     };
     files.insert(PathBuf::from("/ws").join(target), text.to_string());
     let workspace = Workspace { files };
-    match selector % 3 {
-        1 => {
-            let _ = gatekeeper::run_suite_file(&workspace, Path::new("/ws/suite.yaml"));
-        }
-        _ => {
-            let _ = kyverno::run_test_file(&workspace, Path::new("/ws/kyverno-test.yaml"));
-        }
-    }
+    let _ = match selector % 3 {
+        1 => run(&workspace, Path::new("/ws/suite.yaml"), Framework::Gatekeeper, RunOptions::default()),
+        _ => run(&workspace, Path::new("/ws/kyverno-test.yaml"), Framework::Kyverno, RunOptions::default()),
+    };
 });

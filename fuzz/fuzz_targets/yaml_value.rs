@@ -11,13 +11,13 @@ use libfuzzer_sys::fuzz_target;
 use policy_lsp::base::{PositionEncoding, TextRange};
 use policy_lsp::ide::AnalysisHost;
 use policy_lsp::syntax::{SourceFile, parse_file};
-use policy_lsp::testrun::FileSource;
+use policy_lsp::testrun::{FileError, FileSource};
 
 struct NoFiles;
 
 impl FileSource for NoFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        Err(format!("{} does not exist", path.display()))
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        Err(FileError::NotFound { path: path.to_path_buf() })
     }
 
     fn list_dir(&self, _: &Path) -> Option<Vec<PathBuf>> {

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{Criterion, SamplingMode, criterion_group, criterion_main};
-use policy_lsp::cli::disk::{DiskFiles, RecordingFiles, walk_yaml_files, workspace_root};
 use policy_lsp::cli::lint::lint_workspace;
 use policy_lsp::cli::test::{discover, parse_only, run_tests, run_tests_with};
+use policy_lsp::vfs::{DiskFiles, RecordingFiles, walk_yaml_files, workspace_root};
 
 const KYVERNO_TEST_FILE: &str = "kyverno-test.yaml";
 

@@ -1,8 +1,9 @@
 //! policy-lsp: a language server and CI tool for Kyverno and Gatekeeper admission policies.
 //!
 //! The modules are layered one way, from bottom to top (see `tests/tidy.rs`):
-//! `base` -> `syntax` -> `model` -> `schema` / `engine` -> `testrun` -> `ide` -> `report` -> `lsp` / `cli`.
-//! Only `lsp` and `cli` touch files, threads, the clock or the environment.
+//! `base` -> `syntax` -> `model` -> `schema` / `engine` -> `testrun` -> `ide` -> `report` -> `vfs` -> `lsp` / `cli`.
+//! Only the front ends (`vfs`, `lsp` and `cli`) touch files, threads, the clock or the environment, and `lsp`
+//! and `cli` do not use each other: [`main`] hands argv to one or the other.
 
 pub mod base;
 pub mod cli;
@@ -14,3 +15,12 @@ pub mod report;
 pub mod schema;
 pub mod syntax;
 pub mod testrun;
+pub mod vfs;
+
+/// The binary's entry point: the CLI parses argv and runs its commands; `serve` starts the language server.
+pub fn main() -> std::process::ExitCode {
+    match cli::main() {
+        cli::Invocation::Serve => lsp::run(),
+        cli::Invocation::Finished(status) => status.into(),
+    }
+}

@@ -1,5 +1,5 @@
-//! The `policy-lsp` binary: hands argv to the CLI, which also starts the language server.
+//! The `policy-lsp` binary: argv goes to the CLI, or to the language server for `serve`.
 
 fn main() -> std::process::ExitCode {
-    policy_lsp::cli::main()
+    policy_lsp::main()
 }

@@ -8,23 +8,25 @@ use std::sync::Arc;
 pub mod corpus;
 pub mod lsp_client;
 
-use policy_lsp::testrun::FileSource;
+use chrono::{DateTime, Utc};
+use policy_lsp::testrun::{FileError, FileSource};
 
 /// The CLI binary that the end-to-end modules run (this package's copy of `policy-lsp`, see Cargo.toml).
 pub const POLICY_LSP: &str = env!("CARGO_BIN_EXE_policy-lsp-under-test");
 
-/// Files kept in memory, standing in for the disk.
+/// Files kept in memory, standing in for the disk, and a clock that stands still (none by default).
 #[derive(Clone, Default)]
 pub struct MemoryFiles {
     pub files: BTreeMap<PathBuf, String>,
+    pub now: Option<DateTime<Utc>>,
 }
 
 impl FileSource for MemoryFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
         self.files
             .get(path)
             .map(|text| Arc::from(text.as_str()))
-            .ok_or_else(|| format!("{} does not exist", path.display()))
+            .ok_or_else(|| FileError::NotFound { path: path.to_path_buf() })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -40,6 +42,10 @@ impl FileSource for MemoryFiles {
             .into_iter()
             .collect();
         if children.is_empty() { None } else { Some(children) }
+    }
+
+    fn current_time(&self) -> Option<DateTime<Utc>> {
+        self.now
     }
 }
 

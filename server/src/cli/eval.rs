@@ -13,10 +13,11 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::ExitStatus;
-use super::disk::{DiskFiles, read_text};
 use crate::base::line_and_column;
 use crate::engine::opa::{self, Bundle, Module, RunLimits, VersionSetting, errors_document};
+use crate::testrun::FileSource;
 use crate::testrun::opa::{data_document, is_data_file, is_rego_file};
+use crate::vfs::{DiskFiles, read_text};
 
 pub struct EvalOptions {
     pub query: String,
@@ -49,8 +50,8 @@ pub fn run(options: EvalOptions) -> ExitStatus {
         None => None,
     };
     let version = options.version.unwrap_or_else(|| {
-        let roots: Vec<PathBuf> = options.data.iter().map(|path| super::disk::workspace_root(path)).collect();
-        super::settings::read_configs(&roots).first().map_or(VersionSetting::Auto, |config| config.rego_version)
+        let roots: Vec<PathBuf> = options.data.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+        crate::vfs::read_configs(&roots).first().map_or(VersionSetting::Auto, |config| config.rego_version)
     });
     let loaded = match load(&options.data, version) {
         Ok(loaded) => loaded,
@@ -123,19 +124,19 @@ struct LoadError {
 }
 
 fn load(paths: &[PathBuf], version: VersionSetting) -> Result<Loaded, Failure> {
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
     let disk = DiskFiles::within(&roots);
     let mut modules: Vec<(PathBuf, Module)> = Vec::new();
     let mut data = json!({});
     let mut errors = Vec::new();
     for root in paths {
-        let metadata =
-            std::fs::metadata(root).map_err(|error| Failure::Usage(format!("{}: {error}", root.display())))?;
-        let files: Vec<(PathBuf, Vec<String>)> =
-            if metadata.is_dir() { walk(root) } else { vec![(root.clone(), Vec::new())] };
+        let files: Vec<(PathBuf, Vec<String>)> = match disk.list_dir(root) {
+            Some(_) => walk(&disk, root),
+            None => vec![(root.clone(), Vec::new())],
+        };
         for (path, data_path) in files {
             if is_rego_file(&path) {
-                let text = read_text(&path).map_err(Failure::Usage)?;
+                let text = disk.read(&path).map_err(|error| Failure::Usage(error.to_string()))?;
                 match opa::parse_module(&path.display().to_string(), &text, version) {
                     Ok(module) => modules.push((path, module)),
                     Err(failure) => {
@@ -173,25 +174,21 @@ fn load(paths: &[PathBuf], version: VersionSetting) -> Result<Loaded, Failure> {
 }
 
 /// Every file below a folder, with the directory names between the folder and the file (the data path
-/// of a data file there).
-fn walk(root: &Path) -> Vec<(PathBuf, Vec<String>)> {
+/// of a data file there). Hidden folders are left out, as OPA's loader leaves them.
+fn walk(files: &dyn FileSource, root: &Path) -> Vec<(PathBuf, Vec<String>)> {
     let mut found = Vec::new();
     let mut pending = vec![(root.to_path_buf(), Vec::<String>::new())];
     while let Some((directory, prefix)) = pending.pop() {
-        let Ok(entries) = std::fs::read_dir(&directory) else { continue };
-        let mut entries: Vec<_> = entries.flatten().collect();
-        entries.sort_by_key(|entry| entry.file_name());
-        for entry in entries {
-            let Ok(file_type) = entry.file_type() else { continue };
-            let name = entry.file_name().to_string_lossy().to_string();
-            if file_type.is_dir() {
+        for entry in files.list_dir(&directory).unwrap_or_default() {
+            let name = entry.file_name().map(|name| name.to_string_lossy().to_string()).unwrap_or_default();
+            if files.list_dir(&entry).is_some() {
                 if !name.starts_with('.') {
                     let mut inner = prefix.clone();
                     inner.push(name);
-                    pending.push((entry.path(), inner));
+                    pending.push((entry, inner));
                 }
-            } else if file_type.is_file() {
-                found.push((entry.path(), prefix.clone()));
+            } else {
+                found.push((entry, prefix.clone()));
             }
         }
     }
@@ -205,7 +202,7 @@ fn read_input(path: &Path) -> Result<Value, String> {
         std::io::stdin().read_to_string(&mut text).map_err(|error| format!("reading the input from stdin: {error}"))?;
         text
     } else {
-        read_text(path)?
+        read_text(path).map_err(|error| error.to_string())?
     };
     let name = if path == Path::new("-") { "stdin".to_string() } else { path.display().to_string() };
     if let Ok(value) = serde_json::from_str::<Value>(&text) {

@@ -6,13 +6,14 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::disk::{DiskFiles, read_text, walk_yaml_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, TextRange};
 use crate::ide::{Analysis, AnalysisHost};
 use crate::report::lint::{LintSummary, render_github, render_json, render_sarif, render_text};
 use crate::report::{FileReport, LocatedDiagnostic};
 use crate::syntax::SourceFile;
+use crate::testrun::FileError;
+use crate::vfs::{DiskFiles, absolute_path, read_text, walk_yaml_files};
 
 pub struct LintOptions {
     pub paths: Vec<PathBuf>,
@@ -29,8 +30,8 @@ pub fn run(options: LintOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let files = super::settings::drop_excluded(files, &paths, &super::settings::read_configs(&roots));
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
     let reports = lint_files(&files, &roots);
     let rendered = match options.output {
         OutputFormat::Text => render_text(&reports),
@@ -70,7 +71,7 @@ pub struct Linted {
 /// Lints files as `lint_files` does, handing back the analysis instead of leaking it (for benchmarks and
 /// other callers that outlive the run).
 pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
-    let loaded: Vec<(PathBuf, Result<SourceFile, String>)> = files
+    let loaded: Vec<(PathBuf, Result<SourceFile, FileError>)> = files
         .par_iter()
         .map(|path| {
             let source = read_text(path).map(|text| SourceFile::new_without_trees(&text));
@@ -79,28 +80,28 @@ pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
         .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
     // The walk already left excluded files out; a file named on the command line is linted regardless.
-    host.set_configs(super::settings::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
+    host.set_configs(crate::vfs::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
     let mut unreadable = Vec::new();
     for (path, source) in loaded {
         match source {
-            Ok(source) => host.set_source(analysis_key(&path), source),
-            Err(message) => unreadable.push((path, message)),
+            Ok(source) => host.set_source(absolute_path(&path), source),
+            Err(error) => unreadable.push((path, error)),
         }
     }
     let analysis = host.snapshot();
     let mut reports: Vec<FileReport> = files
         .par_iter()
         .filter_map(|path| {
-            let key = analysis_key(path);
+            let key = absolute_path(path);
             let file = analysis.file(&key)?;
             let diagnostics = analysis.diagnostics(&key);
             Some(locate(path, file.source.rope(), diagnostics))
         })
         .collect();
-    for (path, message) in unreadable {
+    for (path, error) in unreadable {
         // The settings govern this code like any other: a repository may disable `file` or re-grade it.
-        let diagnostic = Diagnostic::new(Code::FileUnreadable, TextRange::empty(0), message);
-        let diagnostics = match analysis.config_for(&analysis_key(&path)) {
+        let diagnostic = Diagnostic::new(Code::FileUnreadable, TextRange::empty(0), error.to_string());
+        let diagnostics = match analysis.config_for(&absolute_path(&path)) {
             Some(config) => config.apply(vec![diagnostic]),
             None => vec![diagnostic],
         };
@@ -120,16 +121,6 @@ pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
     }
     reports.sort_by(|left, right| left.path.cmp(&right.path));
     Linted { reports, host, analysis }
-}
-
-/// Files are keyed by their absolute, normalised path so references between them resolve.
-pub fn analysis_key(path: &std::path::Path) -> PathBuf {
-    let absolute = if path.is_absolute() {
-        path.to_path_buf()
-    } else {
-        std::env::current_dir().map(|directory| directory.join(path)).unwrap_or_else(|_| path.to_path_buf())
-    };
-    crate::ide::normalize_path(&absolute)
 }
 
 fn locate(path: &std::path::Path, rope: &ropey::Rope, diagnostics: Vec<Diagnostic>) -> FileReport {

@@ -1,10 +1,8 @@
-//! Command-line front end: `serve` (the language server), `lint`, `test`, `eval` and `explain`; picks exit
-//! codes.
+//! Command-line front end: parses argv, runs `lint`, `test`, `eval` and `explain` and picks their exit codes;
+//! hands `serve` back to the entry point, which starts the language server.
 
-pub mod disk;
 pub mod eval;
 pub mod lint;
-pub mod settings;
 pub mod test;
 
 use std::path::PathBuf;
@@ -159,22 +157,24 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
-/// Entry point for the binary.
-pub fn main() -> ExitCode {
+/// What the command line asked for: the language server, or a command the CLI has run.
+pub enum Invocation {
+    Serve,
+    Finished(ExitStatus),
+}
+
+/// Parses argv and runs the command it names, except `serve`, which it hands back.
+pub fn main() -> Invocation {
     let arguments = match Arguments::try_parse() {
         Ok(arguments) => arguments,
         Err(error) => {
             let usage = error.use_stderr();
             let _ = error.print();
-            return if usage { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return Invocation::Finished(if usage { ExitStatus::UsageError } else { ExitStatus::Success });
         }
     };
-    // The engines never read the clock; CEL's `time.now()` answers the time the front end hands in.
-    if let Ok(since_epoch) = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        crate::engine::cel::set_now(since_epoch.as_nanos() as i128);
-    }
     let status = match arguments.command {
-        Command::Serve { stdio: _ } => crate::lsp::run(),
+        Command::Serve { stdio: _ } => return Invocation::Serve,
         Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
         Command::Test {
             paths,
@@ -229,12 +229,12 @@ pub fn main() -> ExitCode {
         }
         Command::Explain { code } => explain(&code),
     };
-    status.into()
+    Invocation::Finished(status)
 }
 
-fn usage_error(message: &str) -> ExitCode {
+fn usage_error(message: &str) -> Invocation {
     eprintln!("error: {message}");
-    ExitStatus::UsageError.into()
+    Invocation::Finished(ExitStatus::UsageError)
 }
 
 /// The Rego version the command line asks for, if any.

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
-use super::disk::{DiskFiles, RecordingFiles, read_text, walk_policy_files};
 use super::{ExitStatus, OutputFormat};
 use crate::base::{LineIndex, PositionEncoding};
 use crate::engine::opa::{RunLimits, VersionSetting};
@@ -19,8 +18,9 @@ use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
 use crate::syntax::SourceFile;
-use crate::testrun::opa::{OpaOptions, has_test_rules, is_rego_file, run_folder};
+use crate::testrun::opa::{OpaOptions, has_test_rules, is_rego_file};
 use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
+use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_policy_files};
 
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
@@ -67,9 +67,9 @@ pub fn run(options: TestOptions) -> ExitStatus {
             return ExitStatus::UsageError;
         }
     };
-    let roots: Vec<PathBuf> = paths.iter().map(|path| super::disk::workspace_root(path)).collect();
-    let configs = super::settings::read_configs(&roots);
-    let files = super::settings::drop_excluded(files, &paths, &configs);
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let configs = crate::vfs::read_configs(&roots);
+    let files = crate::vfs::drop_excluded(files, &paths, &configs);
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
@@ -198,7 +198,7 @@ impl RunSettings<'_> {
         if let Some(version) = self.rego.version {
             return version;
         }
-        let key = super::lint::analysis_key(folder);
+        let key = absolute_path(folder);
         self.configs
             .iter()
             .filter(|config| key.starts_with(&config.base))
@@ -239,22 +239,17 @@ pub fn run_tests_with_settings(
     discovered
         .par_iter()
         .map(|test| {
-            let absolute = absolute(&test.path);
+            let absolute = absolute_path(&test.path);
             let started = Instant::now();
-            let report = match test.framework {
-                Framework::Kyverno => kyverno::run_test_file_with(files, &absolute, settings.kyverno),
-                Framework::Gatekeeper => gatekeeper::run_suite_file(files, &absolute),
-                Framework::Opa => {
-                    let limits = settings.rego.timeout.map(|timeout| RunLimits { timeout }).unwrap_or_default();
-                    let options = OpaOptions {
-                        run: settings.rego.run.as_ref(),
-                        limits,
-                        version: settings.rego_version(&absolute),
-                        clock: settings.clock,
-                    };
-                    run_folder(files, &absolute, &options)
-                }
+            let limits = settings.rego.timeout.map(|timeout| RunLimits { timeout }).unwrap_or_default();
+            let opa = OpaOptions {
+                run: settings.rego.run.as_ref(),
+                limits,
+                version: settings.rego_version(&absolute),
+                clock: settings.clock,
             };
+            let options = crate::testrun::RunOptions { kyverno: settings.kyverno, opa };
+            let report = crate::testrun::run(files, &absolute, test.framework, options);
             let duration = started.elapsed();
             let mut locator = Locator::default();
             let result_lines = report
@@ -353,10 +348,6 @@ fn problem_locations(
             (line, column, message)
         })
         .collect()
-}
-
-fn absolute(path: &Path) -> PathBuf {
-    super::lint::analysis_key(path)
 }
 
 /// Turns (file, document, pointer) places into 1-based lines and columns, parsing each file once.

@@ -8,6 +8,7 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::Analysis;
@@ -17,7 +18,7 @@ use crate::base::{Code, Diagnostic, RelatedInformation, TextRange};
 use crate::model::DocumentKind;
 use crate::schema::Target;
 use crate::syntax::SourceFile;
-use crate::testrun::{FileSource, Framework, Outcome, SourceRef, Subject, TestReport, TestResult, gatekeeper, kyverno};
+use crate::testrun::{FileError, FileSource, Framework, Outcome, SourceRef, Subject, TestReport, TestResult};
 
 /// The command a code lens runs: the LSP's `policy-lsp.runTests`, on the lens's test file.
 pub const RUN_TESTS_COMMAND: &str = "policy-lsp.runTests";
@@ -90,7 +91,7 @@ impl Recording<'_> {
 }
 
 impl FileSource for Recording<'_> {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
         let path = super::normalize_path(path);
         match self.analysis.read(&path) {
             Some(text) => {
@@ -99,17 +100,12 @@ impl FileSource for Recording<'_> {
             }
             None => {
                 self.record(&path, Access::Read, None);
-                Err(self
-                    .analysis
-                    .disk
-                    .read(&path)
-                    .err()
-                    .unwrap_or_else(|| format!("{} does not exist", path.display())))
+                Err(self.analysis.disk.read(&path).err().unwrap_or_else(|| FileError::NotFound { path: path.clone() }))
             }
         }
     }
 
-    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, FileError> {
         let normalized = super::normalize_path(path);
         match self.analysis.file(&normalized) {
             // A file the analysis holds is already parsed: its documents are shared, not parsed again.
@@ -128,7 +124,7 @@ impl FileSource for Recording<'_> {
         entries
     }
 
-    fn current_time(&self) -> Option<String> {
+    fn current_time(&self) -> Option<DateTime<Utc>> {
         self.analysis.current_time()
     }
 }
@@ -142,23 +138,24 @@ fn loaded_documents(file: &super::FileData) -> Vec<crate::syntax::Document> {
 }
 
 impl FileSource for Analysis {
-    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, FileError> {
         match self.file(path) {
             Some(file) => Ok(loaded_documents(file)),
             None => FileSource::read(self, path).map(|text| crate::syntax::parse_file(&text)),
         }
     }
 
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        Analysis::read(self, path)
-            .ok_or_else(|| self.disk.read(path).err().unwrap_or_else(|| format!("{} does not exist", path.display())))
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        Analysis::read(self, path).ok_or_else(|| {
+            self.disk.read(path).err().unwrap_or_else(|| FileError::NotFound { path: path.to_path_buf() })
+        })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         Analysis::list_dir(self, path)
     }
 
-    fn current_time(&self) -> Option<String> {
+    fn current_time(&self) -> Option<DateTime<Utc>> {
         Analysis::current_time(self)
     }
 }
@@ -166,12 +163,7 @@ impl FileSource for Analysis {
 /// Runs one test file against the snapshot, recording its inputs.
 pub fn run_test(analysis: &Analysis, test_file: &Path, framework: Framework) -> InlineRun {
     let recording = Recording { analysis, inputs: Mutex::new(Vec::new()) };
-    let report = match framework {
-        Framework::Kyverno => kyverno::run_test_file(&recording, test_file),
-        Framework::Gatekeeper => gatekeeper::run_suite_file(&recording, test_file),
-        // A Rego test run is a folder's: `test_file` names the folder.
-        Framework::Opa => crate::testrun::opa::run_folder(&recording, test_file, &Default::default()),
-    };
+    let report = crate::testrun::run(&recording, test_file, framework, Default::default());
     let inputs = recording.inputs.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     InlineRun { test_file: test_file.to_path_buf(), framework, report, inputs }
 }

@@ -347,8 +347,8 @@ impl Analysis {
         if entries.is_empty() && self.disk.list_dir(path).is_none() { None } else { Some(entries) }
     }
 
-    /// The clock, from the file source the front end gave (for `time_now()` in tests).
-    pub fn current_time(&self) -> Option<String> {
+    /// The clock, from the file source the front end gave (for `time.now()` and `time_now()` in tests).
+    pub fn current_time(&self) -> Option<chrono::DateTime<chrono::Utc>> {
         self.disk.current_time()
     }
 

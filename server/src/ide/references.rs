@@ -9,10 +9,10 @@ use serde_json::Value;
 use super::Analysis;
 use super::diagnostics::span_range;
 use crate::base::{Code, Diagnostic, Severity};
-use crate::model::POD_CONTROLLER_KINDS;
-use crate::model::{DocumentInfo, DocumentKind, classify};
+use crate::model::{DocumentInfo, DocumentKind, POD_CONTROLLER_KINDS, classify};
 use crate::schema::Target;
 use crate::syntax::{ParsedDocument, Segment, parse_file};
+use crate::testrun::FileError;
 
 pub(super) fn reference_diagnostics(
     analysis: &Analysis,
@@ -68,8 +68,8 @@ impl Checker<'_> {
         }
         match self.analysis.disk.read(&resolved) {
             Ok(text) => return Some(load_documents(&text)),
-            Err(message) if message.contains("outside the workspace") => {
-                out.push(self.diagnostic(Code::TestOutsideWorkspace, pointer, message));
+            Err(error @ FileError::OutsideWorkspace { .. }) => {
+                out.push(self.diagnostic(Code::TestOutsideWorkspace, pointer, error.to_string()));
                 return None;
             }
             Err(_) => {}

@@ -5,11 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::ide::Analysis;
 use crate::report::test::{TestRun, render_json};
-use crate::testrun::{FileSource, Framework, gatekeeper, kyverno};
+use crate::testrun::{FileError, FileSource};
 
 pub const RUN_TESTS: &str = "policy-lsp.runTests";
 
@@ -19,15 +20,15 @@ struct EditorFiles {
 }
 
 impl FileSource for EditorFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        self.analysis.read(path).ok_or_else(|| format!("{} does not exist", path.display()))
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        self.analysis.read(path).ok_or_else(|| FileError::NotFound { path: path.to_path_buf() })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
         self.analysis.list_dir(path)
     }
 
-    fn current_time(&self) -> Option<String> {
+    fn current_time(&self) -> Option<DateTime<Utc>> {
         self.analysis.current_time()
     }
 }
@@ -40,11 +41,7 @@ pub fn run_tests(analysis: Analysis, target: Option<PathBuf>) -> Value {
         .into_iter()
         .map(|(path, framework)| {
             let started = Instant::now();
-            let report = match framework {
-                Framework::Kyverno => kyverno::run_test_file(&files, &path),
-                Framework::Gatekeeper => gatekeeper::run_suite_file(&files, &path),
-                Framework::Opa => crate::testrun::opa::run_folder(&files, &path, &Default::default()),
-            };
+            let report = crate::testrun::run(&files, &path, framework, Default::default());
             TestRun {
                 path: path.display().to_string(),
                 framework,

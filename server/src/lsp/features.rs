@@ -19,9 +19,9 @@ use tower_lsp_server::ls_types::{
 
 use super::to_proto;
 use crate::base::{LineIndex, PositionEncoding};
-use crate::cli::settings::read_config;
 use crate::ide::config::Config;
 use crate::ide::{ActionKind, Analysis, CodeAction, FileChange, Highlight, HighlightTag, Location};
+use crate::vfs::read_config;
 
 /// The section of `workspace/configuration` the server asks for.
 pub const SETTINGS_SECTION: &str = "policy-lsp";

@@ -9,15 +9,16 @@ mod server;
 mod to_proto;
 mod transport;
 
-use crate::cli::ExitStatus;
+use std::process::ExitCode;
 
 /// Runs the server over stdio until the client says `exit`.
-pub fn run() -> ExitStatus {
+pub fn run() -> ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
-            return ExitStatus::UsageError;
+            // 2, as the CLI's usage and I/O errors: the server never ran.
+            return ExitCode::from(2);
         }
     };
     runtime.block_on(async {
@@ -33,5 +34,5 @@ pub fn run() -> ExitStatus {
     // after `exit`.
     runtime.shutdown_background();
     // The protocol asks for exit code 0 only when `shutdown` came before `exit`.
-    if server::shutdown_requested() { ExitStatus::Success } else { ExitStatus::Failure }
+    if server::shutdown_requested() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }

@@ -14,10 +14,10 @@ use tower_lsp_server::{Client, LanguageServer};
 
 use super::{from_proto, to_proto};
 use crate::base::{LineIndex, PositionEncoding};
-use crate::cli::disk::{DiskFiles, read_text, walk_yaml_files};
 use crate::ide::{Analysis, AnalysisHost, TextEdit as HostEdit};
 use crate::model::DocumentKind;
 use crate::syntax::SourceFile;
+use crate::vfs::{DiskFiles, read_text, walk_yaml_files};
 
 static SHUTDOWN_REQUESTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 

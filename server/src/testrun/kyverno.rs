@@ -1069,7 +1069,7 @@ struct Setup {
     /// Existing resources that mutate-existing rules patch.
     target_resources: Vec<Loaded>,
     /// The caller's current time, for policies that read the clock.
-    now: Option<String>,
+    now: Option<chrono::DateTime<chrono::Utc>>,
     /// `kyverno test --registry`.
     registry_access: bool,
     /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
@@ -1661,7 +1661,7 @@ fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_over
         old_object: None,
         cluster_resources: setup.cluster_resources.clone(),
         subresource,
-        now: setup.now.clone(),
+        now: setup.now,
         parent_kind,
         global_context: setup.global_context.clone(),
         exceptions: setup.exceptions.clone(),

@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::base::{Code, TextRange};
@@ -21,20 +22,97 @@ pub mod gatekeeper;
 
 /// How a runner reaches files.
 pub trait FileSource: Sync {
-    /// The text of a file, or a sentence saying why it cannot be read.
-    fn read(&self, path: &Path) -> Result<Arc<str>, String>;
+    /// The text of a file, or why it cannot be read.
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError>;
     /// The entries of a directory, or `None` when `path` is not a directory.
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>>;
     /// The parsed documents of a file. Sources that already hold parsed files (the editor's analysis)
     /// hand them out instead of parsing again; the rest parse what `read` gives.
-    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, String> {
+    fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, FileError> {
         self.read(path).map(|text| crate::syntax::parse_file(&text))
     }
-    /// The current time (RFC 3339) for policies that read the clock (`time_now()` in Kyverno's
-    /// JMESPath). Runners below the front ends never read the clock themselves; `None` makes such
-    /// expressions fail with a message instead.
-    fn current_time(&self) -> Option<String> {
+    /// The current time, for policies that read the clock (`time.now()` in CEL, `time_now()` and friends
+    /// in Kyverno's JMESPath). The engines never read the clock: the front end's source answers it, at each
+    /// run, so a long-running language server sees the time advance. `None` (sources without a clock, as in
+    /// tests) leaves JMESPath time functions failing with a message and CEL at a fixed date.
+    fn current_time(&self) -> Option<DateTime<Utc>> {
         None
+    }
+}
+
+/// Why a file cannot be read. The front ends' sources tell these cases apart so that callers decide by the
+/// case (a file outside the workspace is its own diagnostic) rather than by the wording of a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FileError {
+    /// Nothing exists at the path.
+    NotFound { path: PathBuf },
+    /// The path resolves (symbolic links included) outside every workspace root.
+    OutsideWorkspace { path: PathBuf, roots: Vec<PathBuf> },
+    /// The file is larger than the front end reads.
+    TooLarge { path: PathBuf, bytes: u64, limit: u64 },
+    /// The path names a directory, not a file.
+    Directory { path: PathBuf },
+    /// The bytes are not UTF-8; `offset` is the first bad byte.
+    NotUtf8 { path: PathBuf, offset: usize },
+    /// Any other failure of the operating system, with its own message.
+    Io { path: PathBuf, message: String },
+}
+
+impl FileError {
+    /// The path that could not be read.
+    pub fn path(&self) -> &Path {
+        match self {
+            FileError::NotFound { path }
+            | FileError::OutsideWorkspace { path, .. }
+            | FileError::TooLarge { path, .. }
+            | FileError::Directory { path }
+            | FileError::NotUtf8 { path, .. }
+            | FileError::Io { path, .. } => path,
+        }
+    }
+}
+
+impl std::fmt::Display for FileError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let path = self.path().display();
+        match self {
+            FileError::NotFound { .. } => write!(formatter, "{path} does not exist"),
+            FileError::OutsideWorkspace { roots, .. } => {
+                let roots: Vec<String> = roots.iter().map(|root| root.display().to_string()).collect();
+                write!(
+                    formatter,
+                    "{path} is outside the workspace ({}); policy-lsp does not read files outside it",
+                    roots.join(", ")
+                )
+            }
+            FileError::TooLarge { bytes, limit, .. } => {
+                write!(formatter, "{path} is {bytes} bytes, over the {limit}-byte limit")
+            }
+            FileError::Directory { .. } => write!(formatter, "{path} is a directory"),
+            FileError::NotUtf8 { offset, .. } => {
+                write!(formatter, "{path} is not valid UTF-8 (first bad byte at offset {offset})")
+            }
+            FileError::Io { message, .. } => write!(formatter, "{path}: {message}"),
+        }
+    }
+}
+
+/// The flags of a run, per framework.
+#[derive(Clone, Copy, Default)]
+pub struct RunOptions<'a> {
+    pub kyverno: kyverno::RunOptions,
+    pub opa: opa::OpaOptions<'a>,
+}
+
+/// Runs one test file with the runner of its framework: a Kyverno Test file through `kyverno test`'s
+/// semantics, a gator Suite through `gator verify`'s, a folder of Rego unit tests (`test_file` names the
+/// folder) through `opa test`'s, each with its flags in `options`. The one place that maps a framework to
+/// its runner, for the CLI, the editor's inline runs and its `runTests` command alike.
+pub fn run(files: &dyn FileSource, test_file: &Path, framework: Framework, options: RunOptions<'_>) -> TestReport {
+    match framework {
+        Framework::Kyverno => kyverno::run_test_file_with(files, test_file, options.kyverno),
+        Framework::Gatekeeper => gatekeeper::run_suite_file(files, test_file),
+        Framework::Opa => opa::run_folder(files, test_file, &options.opa),
     }
 }
 

@@ -89,7 +89,7 @@ pub fn run_folder(files: &dyn FileSource, folder: &Path, options: &OpaOptions<'_
         let text = match files.read(path) {
             Ok(text) => text,
             Err(reason) => {
-                run.problem(SourceRef::text(path, TextRange::empty(0)), "", Code::OpaTestUnreadable, reason);
+                run.problem(SourceRef::text(path, TextRange::empty(0)), "", Code::OpaTestUnreadable, reason.to_string());
                 continue;
             }
         };
@@ -239,10 +239,10 @@ fn package_of(text: &str) -> String {
 pub fn data_document(files: &dyn FileSource, path: &Path) -> Result<Option<Value>, String> {
     let is_json = path.extension().is_some_and(|extension| extension == "json");
     let document = if is_json {
-        let text = files.read(path)?;
+        let text = files.read(path).map_err(|error| error.to_string())?;
         serde_json::from_str::<Value>(&text).map_err(|error| format!("{}: {error}", path.display()))?
     } else {
-        let documents = files.documents(path)?;
+        let documents = files.documents(path).map_err(|error| error.to_string())?;
         if let Some(error) = documents.iter().find_map(|document| document.errors.first()) {
             return Err(format!("{}: {}", path.display(), error.message));
         }

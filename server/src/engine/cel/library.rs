@@ -139,9 +139,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
             "listObjToMap" | "transform.listObjToMap",
             [Val::List(keys), Val::List(values), Val::String(key_field), Val::String(value_field)],
         ) => list_objects_to_map(keys, values, key_field, value_field),
-        ("time.now", []) => {
-            Ok(Val::Timestamp(if services.now_nanos == 0 { super::now_nanos() } else { services.now_nanos }))
-        }
+        ("time.now", []) => Ok(Val::Timestamp(services.now_nanos())),
         ("time.truncate", [Val::Timestamp(nanos), Val::Duration(step)]) => {
             let step = i128::from(*step);
             Ok(Val::Timestamp(if step <= 0 { *nanos } else { nanos - nanos.rem_euclid(step) }))

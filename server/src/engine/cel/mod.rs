@@ -16,9 +16,11 @@ pub mod value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::model::KubernetesObject;
 use cel::common::ast::{IdedExpr, SourceInfo};
+use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
+
+use crate::model::KubernetesObject;
 
 pub use eval::DEFAULT_STEP_BUDGET;
 pub use value::Val;
@@ -72,9 +74,9 @@ pub struct Services {
     pub global_context: Map<String, Value>,
     /// Mocked HTTP responses: (method, url, response); an empty method answers any method.
     pub http_mocks: Vec<(String, String, Value)>,
-    /// The time `time.now()` answers, in nanoseconds since the epoch; 0 means the process-wide time
-    /// set by the front end ([`set_now`]).
-    pub now_nanos: i128,
+    /// The time `time.now()` answers, handed down from the front end's clock for each run (the engines
+    /// never read the clock); `None` answers [`FIXED_NOW_NANOS`].
+    pub now: Option<DateTime<Utc>>,
     /// Where a library call records that it needed a registry or the network (an image's metadata
     /// not in the test's context file, an HTTP call without a mocked response).
     pub offline_gaps: crate::engine::offline::OfflineGaps,
@@ -83,6 +85,13 @@ pub struct Services {
 }
 
 impl Services {
+    /// The time `time.now()` answers, in nanoseconds since the epoch.
+    pub fn now_nanos(&self) -> i128 {
+        self.now.map_or(FIXED_NOW_NANOS, |now| {
+            i128::from(now.timestamp()) * 1_000_000_000 + i128::from(now.timestamp_subsec_nanos())
+        })
+    }
+
     /// Objects of the fake cluster with the given apiVersion, plural resource name and namespace.
     pub fn find_resource(&self, api_version: &str, resource: &str, namespace: &str, name: Option<&str>) -> Vec<&Value> {
         self.cluster_objects
@@ -191,21 +200,9 @@ impl Program {
     }
 }
 
-/// The time `time.now()` answers when a caller does not set one in [`Services`]: handed in by the front
-/// end at startup (the engines never read the clock). Until then it is 2026-01-01T00:00:00Z, so tests
-/// are reproducible.
-static NOW_SECONDS: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1_767_225_600);
-
-/// Sets the time `time.now()` answers, in nanoseconds since the epoch.
-pub fn set_now(nanos: i128) {
-    let seconds = i64::try_from(nanos / 1_000_000_000).unwrap_or(i64::MAX);
-    NOW_SECONDS.store(seconds, std::sync::atomic::Ordering::Relaxed);
-}
-
-/// The current time for `time.now()`, in nanoseconds since the epoch.
-pub fn now_nanos() -> i128 {
-    i128::from(NOW_SECONDS.load(std::sync::atomic::Ordering::Relaxed)) * 1_000_000_000
-}
+/// What `time.now()` answers when the caller has no clock (2026-01-01T00:00:00Z, in nanoseconds since the
+/// epoch), so that evaluations without one are reproducible.
+pub const FIXED_NOW_NANOS: i128 = 1_767_225_600 * 1_000_000_000;
 
 /// Compiles through a process-wide cache: policies evaluate the same expressions for every resource,
 /// and parsing costs more than evaluating. The cache is bounded; when full it starts over.

@@ -176,7 +176,7 @@ fn kyverno_libraries_are_served_offline() {
             .unwrap_or_default(),
         global_context: serde_json::from_value(json!({"regions": {"eu": ["a"]}})).unwrap_or_default(),
         http_mocks: vec![("GET".to_string(), "https://api.example/x".to_string(), json!({"ok": true}))],
-        now_nanos: 0,
+        now: None,
         offline_gaps: Default::default(),
     };
     check_with("resource.Get('v1', 'configmaps', 'platform', 'cm').data.k", &services, "\"v\"");

@@ -1,8 +1,9 @@
 //! ExpansionTemplates: the objects a generator resource (a Deployment, a CronJob) implies, built the
 //! way Gatekeeper's expansion system builds them, so gator tests with `expansion:` review them too.
 
-use crate::model::KubernetesObject;
 use serde_json::{Map, Value, json};
+
+use crate::model::KubernetesObject;
 
 /// Gatekeeper stops expanding resultants of resultants at this depth.
 const MAX_DEPTH: usize = 30;

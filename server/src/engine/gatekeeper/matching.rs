@@ -2,8 +2,9 @@
 //! scope, namespaces and excludedNamespaces (with `*` prefix/suffix wildcards), labelSelector,
 //! namespaceSelector, name and source.
 
-use crate::model::KubernetesObject;
 use serde_json::{Map, Value};
+
+use crate::model::KubernetesObject;
 
 /// What the matcher looks at for one object (the object or the old object of a review).
 pub struct Matchable<'a> {

@@ -32,8 +32,9 @@ use input::acts_for_gator;
 pub use matching::{selector_matches, wildcard_matches};
 pub use parameters::SchemaError;
 
-use crate::model::KubernetesObject;
 use rewrite::RewrittenSource;
+
+use crate::model::KubernetesObject;
 
 /// The only target Gatekeeper's admission templates use.
 pub const ADMISSION_TARGET: &str = "admission.k8s.gatekeeper.sh";

@@ -1,8 +1,9 @@
 //! Autogen: Pod rules rewritten for Pod controllers (`autogen-<rule>`) and CronJobs
 //! (`autogen-cronjob-<rule>`), as selected by the `pod-policies.kyverno.io/autogen-controllers` annotation.
 
-use crate::model::POD_CONTROLLER_KINDS;
 use serde_json::{Map, Value, json};
+
+use crate::model::POD_CONTROLLER_KINDS;
 
 const ANNOTATION: &str = "pod-policies.kyverno.io/autogen-controllers";
 

@@ -34,7 +34,7 @@ pub fn services(request: &Request) -> Services {
             })
             .collect(),
         policy_namespace: String::new(),
-        now_nanos: 0,
+        now: request.now,
         offline_gaps: Default::default(),
     }
 }

@@ -611,9 +611,9 @@ pub struct ClockGuard {
 }
 
 impl ClockGuard {
-    pub fn set(time: Option<&str>) -> ClockGuard {
-        let parsed = time.and_then(|text| chrono::DateTime::parse_from_rfc3339(text).ok());
-        let previous = CURRENT_TIME.with(|current| current.replace(parsed));
+    pub fn set(time: Option<chrono::DateTime<chrono::Utc>>) -> ClockGuard {
+        let time = time.map(|time| time.fixed_offset());
+        let previous = CURRENT_TIME.with(|current| current.replace(time));
         ClockGuard { previous }
     }
 }
@@ -1003,7 +1003,8 @@ mod tests {
         let expression = runtime().compile("time_now_utc()").expect("expression compiles");
         let without_clock = expression.search(json!({})).map(|value| to_value(&value));
         assert!(without_clock.is_err(), "{without_clock:?}");
-        let _clock = ClockGuard::set(Some("2024-05-06T07:08:09+02:00"));
+        let time = chrono::DateTime::parse_from_rfc3339("2024-05-06T07:08:09+02:00").expect("a time");
+        let _clock = ClockGuard::set(Some(time.to_utc()));
         let with_clock = expression.search(json!({})).map(|value| to_value(&value)).map_err(|error| error.to_string());
         assert_eq!(with_clock, Ok(json!("2024-05-06T05:08:09Z")));
     }

@@ -132,8 +132,9 @@ pub struct Request {
     pub cluster_resources: Vec<Value>,
     /// The subresource the request is for (`status`, `scale`, ...), empty for the main resource.
     pub subresource: String,
-    /// The current time (RFC 3339) for `time_now()` and friends; the engine never reads the clock.
-    pub now: Option<String>,
+    /// The current time for `time_now()` and friends (and CEL's `time.now()` through the CEL bridge),
+    /// from the front end's clock; the engine never reads the clock.
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
     /// For a subresource request, the (group, version, kind) of the parent resource used for matching.
     pub parent_kind: Option<(String, String, String)>,
     /// Static global context entries by name (from the test file's `globalContextEntries`).
@@ -173,19 +174,19 @@ pub fn policy_rules(policy: &Value) -> Vec<Value> {
 
 /// Runs the mutate rules of `policy` on `resource`.
 pub fn mutate(policy: &Value, resource: &Value, request: &Request) -> MutateResponse {
-    let _clock = jmespath_functions::ClockGuard::set(request.now.as_deref());
+    let _clock = jmespath_functions::ClockGuard::set(request.now);
     mutate::mutate_policy(policy, resource, request)
 }
 
 /// Runs the validate rules (and the offline part of verifyImages) of `policy` on `resource`.
 pub fn validate(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
-    let _clock = jmespath_functions::ClockGuard::set(request.now.as_deref());
+    let _clock = jmespath_functions::ClockGuard::set(request.now);
     validate::validate_policy(policy, resource, request)
 }
 
 /// Runs the generate rules of `policy` for the trigger `resource`.
 pub fn generate(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
-    let _clock = jmespath_functions::ClockGuard::set(request.now.as_deref());
+    let _clock = jmespath_functions::ClockGuard::set(request.now);
     generate::generate_policy(policy, resource, request)
 }
 

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use expect_test::{Expect, expect};
 
 use super::run_suite_file;
-use crate::testrun::{FileSource, Subject};
+use crate::testrun::{FileError, FileSource, Subject};
 
 /// Files from a fixture: `#- /path` starts a file, everything until the next header is its text.
 struct FixtureFiles {
@@ -37,8 +37,8 @@ impl FixtureFiles {
 }
 
 impl FileSource for FixtureFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
-        self.files.get(path).cloned().ok_or_else(|| "no such file".to_string())
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
+        self.files.get(path).cloned().ok_or_else(|| FileError::NotFound { path: path.to_path_buf() })
     }
 
     fn list_dir(&self, _path: &Path) -> Option<Vec<PathBuf>> {
@@ -283,7 +283,7 @@ tests:
             Error case-mistakes/two-objects /tests/2/cases/0 expected [violations: no] actual [error] reason [invalid case]
             Error case-mistakes/no-assertions /tests/2/cases/1 expected [] actual [error] reason [invalid case]
             Error case-mistakes/bad-count /tests/2/cases/2 expected [violations: maybe] actual [error] reason [invalid assertion]
-            problem gatekeeper/missing-file at /tests/0/template: cannot read /suite/nowhere.yaml: no such file
+            problem gatekeeper/missing-file at /tests/0/template: cannot read /suite/nowhere.yaml: /suite/nowhere.yaml does not exist
             problem gatekeeper/constraint-kind-mismatch at /tests/1/constraint: other-kind.yaml: wrong kind "K8sSomethingElse" for constraint "owner"; the template wants "K8sRequiredOwner"
             problem gatekeeper/multiple-objects at /tests/2/cases/0/object: "two.yaml" defines 2 objects; a case reviews exactly one
             problem gatekeeper/missing-assertions at /tests/2/cases/1: the case has no assertions"#]],

@@ -39,7 +39,7 @@ fn services() -> Services {
             ("GET".to_string(), "https://api.example.com/status".to_string(), json!({"ok": true})),
             ("POST".to_string(), "https://api.example.com/check".to_string(), json!({"allowed": true})),
         ],
-        now_nanos: 0,
+        now: None,
         policy_namespace: "default".to_string(),
         offline_gaps: Default::default(),
     }

@@ -1,9 +1,9 @@
-//! `.policy-lsp.yaml` for the command line: read from the workspace root of each path (its enclosing git
-//! repository), and used to leave excluded files out of directory walks.
+//! `.policy-lsp.yaml` from disk: read from a workspace root (for the command line, the enclosing git
+//! repository of each path), and used to leave excluded files out of directory walks.
 
 use std::path::{Path, PathBuf};
 
-use super::disk::read_text;
+use super::disk::{absolute_path, read_text};
 use crate::ide::config::{CONFIG_FILE_NAME, Config};
 use crate::syntax::parse_file;
 
@@ -34,7 +34,7 @@ pub fn drop_excluded(files: Vec<PathBuf>, explicit: &[PathBuf], configs: &[Confi
             if explicit.contains(file) {
                 return true;
             }
-            let key = super::lint::analysis_key(file);
+            let key = absolute_path(file);
             let config = configs
                 .iter()
                 .filter(|config| key.starts_with(&config.base))

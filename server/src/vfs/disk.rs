@@ -1,11 +1,14 @@
-//! The real file system behind the `FileSource` trait, and the directory walk of `lint` and `test`.
+//! The real file system behind the `FileSource` trait, with the system clock, and the directory walk of
+//! `lint`, `test` and the language server's workspace scan.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use crate::testrun::FileSource;
+use chrono::{DateTime, Utc};
+
+use crate::testrun::{FileError, FileSource};
 
 /// Files larger than this are refused with a diagnostic instead of being read (hostile input).
 pub const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
@@ -27,19 +30,15 @@ impl DiskFiles {
     }
 
     /// Refuses paths that resolve (symbolic links included) outside every root.
-    fn check_inside(&self, path: &Path) -> Result<(), String> {
+    fn check_inside(&self, path: &Path) -> Result<(), FileError> {
         if self.roots.is_empty() {
             return Ok(());
         }
-        let resolved = std::fs::canonicalize(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let resolved = std::fs::canonicalize(path).map_err(|error| io_error(path, &error))?;
         if self.roots.iter().any(|root| resolved.starts_with(root)) {
             return Ok(());
         }
-        Err(format!(
-            "{} is outside the workspace ({}); policy-lsp does not read files outside it",
-            path.display(),
-            self.roots.iter().map(|root| root.display().to_string()).collect::<Vec<_>>().join(", ")
-        ))
+        Err(FileError::OutsideWorkspace { path: path.to_path_buf(), roots: self.roots.clone() })
     }
 }
 
@@ -60,14 +59,14 @@ pub fn workspace_root(path: &Path) -> PathBuf {
 }
 
 impl FileSource for DiskFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
         self.check_inside(path)?;
         read_text(path).map(Arc::from)
     }
 
-    /// Policies that call `time_now()` and friends see the real clock, as kyverno test does.
-    fn current_time(&self) -> Option<String> {
-        Some(chrono::Utc::now().to_rfc3339())
+    /// Policies that read the clock see the real one, read at each run, as kyverno test does.
+    fn current_time(&self) -> Option<DateTime<Utc>> {
+        Some(Utc::now())
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
@@ -108,7 +107,7 @@ impl RecordingFiles {
 }
 
 impl FileSource for RecordingFiles {
-    fn read(&self, path: &Path) -> Result<Arc<str>, String> {
+    fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
         let text = self.inner.read(path)?;
         self.reads.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut read) = self.read.lock() {
@@ -117,7 +116,7 @@ impl FileSource for RecordingFiles {
         Ok(text)
     }
 
-    fn current_time(&self) -> Option<String> {
+    fn current_time(&self) -> Option<DateTime<Utc>> {
         self.inner.current_time()
     }
 
@@ -126,20 +125,38 @@ impl FileSource for RecordingFiles {
     }
 }
 
-/// Reads a UTF-8 text file, with a sentence saying what is wrong otherwise.
-pub fn read_text(path: &Path) -> Result<String, String> {
-    let metadata = std::fs::metadata(path).map_err(|error| format!("{}: {error}", path.display()))?;
+/// Reads a UTF-8 text file of at most [`MAX_FILE_BYTES`].
+pub fn read_text(path: &Path) -> Result<String, FileError> {
+    let metadata = std::fs::metadata(path).map_err(|error| io_error(path, &error))?;
     if metadata.is_dir() {
-        return Err(format!("{} is a directory", path.display()));
+        return Err(FileError::Directory { path: path.to_path_buf() });
     }
     if metadata.len() > MAX_FILE_BYTES {
-        return Err(format!("{} is {} bytes, over the {MAX_FILE_BYTES}-byte limit", path.display(), metadata.len()));
+        return Err(FileError::TooLarge { path: path.to_path_buf(), bytes: metadata.len(), limit: MAX_FILE_BYTES });
     }
-    let bytes = std::fs::read(path).map_err(|error| format!("{}: {error}", path.display()))?;
-    String::from_utf8(bytes).map_err(|error| {
-        let offset = error.utf8_error().valid_up_to();
-        format!("{} is not valid UTF-8 (first bad byte at offset {offset})", path.display())
-    })
+    let bytes = std::fs::read(path).map_err(|error| io_error(path, &error))?;
+    String::from_utf8(bytes)
+        .map_err(|error| FileError::NotUtf8 { path: path.to_path_buf(), offset: error.utf8_error().valid_up_to() })
+}
+
+/// An operating-system error as a file error: a missing file is `NotFound`, the rest keep the system's
+/// message.
+fn io_error(path: &Path, error: &std::io::Error) -> FileError {
+    match error.kind() {
+        std::io::ErrorKind::NotFound => FileError::NotFound { path: path.to_path_buf() },
+        _ => FileError::Io { path: path.to_path_buf(), message: error.to_string() },
+    }
+}
+
+/// The absolute, normalised form of a path (relative paths are taken from the current directory): the key
+/// files are known by, so that references between them resolve.
+pub fn absolute_path(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir().map(|directory| directory.join(path)).unwrap_or_else(|_| path.to_path_buf())
+    };
+    crate::ide::normalize_path(&absolute)
 }
 
 /// Directories never walked: version control, dependencies, build output, and chainsaw e2e folders (their
@@ -149,13 +166,13 @@ fn skip_directory(name: &str) -> bool {
 }
 
 /// The YAML files under the given paths (files given explicitly are kept whatever their extension), sorted.
-pub fn walk_yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn walk_yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
     walk_files(paths, is_yaml_name)
 }
 
 /// The YAML and Rego files under the given paths (files given explicitly are kept whatever their
 /// extension), sorted: what `lint` checks and `test` looks for tests in.
-pub fn walk_policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+pub fn walk_policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
     walk_files(paths, |name| is_yaml_name(name) || name.ends_with(".rego"))
 }
 
@@ -163,10 +180,10 @@ fn is_yaml_name(name: &str) -> bool {
     name.ends_with(".yaml") || name.ends_with(".yml")
 }
 
-fn walk_files(paths: &[PathBuf], wanted: fn(&str) -> bool) -> Result<Vec<PathBuf>, String> {
+fn walk_files(paths: &[PathBuf], wanted: fn(&str) -> bool) -> Result<Vec<PathBuf>, FileError> {
     let mut files = Vec::new();
     for path in paths {
-        let metadata = std::fs::metadata(path).map_err(|error| format!("{}: {error}", path.display()))?;
+        let metadata = std::fs::metadata(path).map_err(|error| io_error(path, &error))?;
         if metadata.is_dir() {
             walk_directory(path, wanted, &mut files);
         } else {

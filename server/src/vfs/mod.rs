@@ -1,0 +1,15 @@
+//! The front ends' one I/O boundary: files and directories on disk (confined to the workspace roots, with a
+//! size limit), `.policy-lsp.yaml` settings, and the clock, all served below through the [`FileSource`]
+//! trait and reported with [`FileError`]s. `cli` and `lsp` both read the outside world through here; the
+//! layers below never touch it.
+//!
+//! [`FileSource`]: crate::testrun::FileSource
+//! [`FileError`]: crate::testrun::FileError
+
+mod config;
+mod disk;
+
+pub use config::{drop_excluded, read_config, read_configs};
+pub use disk::{
+    DiskFiles, MAX_FILE_BYTES, RecordingFiles, absolute_path, read_text, walk_policy_files, walk_yaml_files, workspace_root,
+};
