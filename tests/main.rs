@@ -33,6 +33,7 @@ mod navigation;
 mod pattern_completion;
 mod pod_security_fixtures;
 mod rego_cli;
+mod rego_lint;
 mod semantic_tokens;
 mod support;
 mod test_file_completion;

@@ -345,8 +345,8 @@ codes! {
     }
     Rego {
         RegoCompile = "rego/compile", Error,
-            summary: "The Rego in a ConstraintTemplate does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
-            why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
+            summary: "The Rego in a ConstraintTemplate or a `.rego` file does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
+            why: "Gatekeeper rejects the template, so none of its constraints are enforced; `opa test` and `opa eval` refuse the file's folder.",
             example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }";
         RegoDeprecated = "rego/deprecated", Warning,
             summary: "Rego v0 calls one of OPA's deprecated built-ins (`re_match`, `any`, `all`, `set_diff`, `net.cidr_overlap`, `cast_*`).",

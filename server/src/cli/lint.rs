@@ -13,7 +13,7 @@ use crate::report::lint::{LintSummary, render_github, render_json, render_sarif,
 use crate::report::{FileReport, LocatedDiagnostic};
 use crate::syntax::SourceFile;
 use crate::testrun::FileError;
-use crate::vfs::{DiskFiles, absolute_path, read_text, walk_yaml_files};
+use crate::vfs::{DiskFiles, absolute_path, read_text, walk_policy_files};
 
 pub struct LintOptions {
     pub paths: Vec<PathBuf>,
@@ -23,7 +23,7 @@ pub struct LintOptions {
 
 pub fn run(options: LintOptions) -> ExitStatus {
     let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
-    let files = match walk_yaml_files(&paths) {
+    let files = match walk_policy_files(&paths) {
         Ok(files) => files,
         Err(message) => {
             eprintln!("error: {message}");

@@ -24,6 +24,7 @@ mod references;
 mod references_nav;
 mod rego;
 mod rego_builtins;
+mod rego_file;
 mod schema_lookup;
 mod semantic_tokens;
 mod symbols;
@@ -205,7 +206,11 @@ impl Analysis {
         if config.is_some_and(|config| config.is_excluded(path)) {
             return Vec::new();
         }
-        let mut found = diagnostics::file_diagnostics(self, path, file);
+        let mut found = if crate::testrun::opa::is_rego_file(path) {
+            rego_file::rego_file_diagnostics(self, path, &file.source.text())
+        } else {
+            diagnostics::file_diagnostics(self, path, file)
+        };
         if config::is_config_file(path)
             && let Some(segment) = file.source.segments().first()
         {

@@ -79,21 +79,46 @@ pub struct CompiledBundle {
 /// The suffix that makes a duplicate test's rule name unique for regorus; reported as OPA's `#NN`.
 const DUPLICATE_MARK: &str = "__policy_lsp_duplicate_";
 
-/// Compiles a bundle as OPA's compiler would, or says why it refuses it.
-pub fn compile(bundle: &Bundle, limits: RunLimits) -> Result<CompiledBundle, Vec<CompileProblem>> {
-    let inputs: Vec<CheckInput<'_>> = bundle
-        .modules
+/// What OPA's compiler finds in a module compiled with others, at byte offsets of the module's text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ModuleFinding {
+    /// The index of the module in the checked list.
+    pub module: usize,
+    pub range: TextRange,
+    pub message: String,
+    /// A deprecated built-in called in Rego v0: OPA compiles it, so it is a warning, not an error.
+    pub deprecated: bool,
+}
+
+/// Checks modules compiled together as OPA's compiler does (undefined functions, argument counts,
+/// recursion, unsafe variables, deprecated built-ins), without evaluating anything.
+pub fn check(modules: &[Module]) -> Vec<ModuleFinding> {
+    let inputs: Vec<CheckInput<'_>> = modules
         .iter()
         .map(|module| CheckInput { module: &module.prepared, rego_v1: module.version.is_v1(), framework: None })
         .collect();
+    check_modules(&inputs, &BTreeSet::new())
+        .into_iter()
+        .map(|finding| ModuleFinding {
+            module: finding.module,
+            range: TextRange::new(finding.start, finding.end),
+            message: finding.message,
+            deprecated: finding.deprecated,
+        })
+        .collect()
+}
+
+/// Compiles a bundle as OPA's compiler would, or says why it refuses it.
+pub fn compile(bundle: &Bundle, limits: RunLimits) -> Result<CompiledBundle, Vec<CompileProblem>> {
     // A deprecated built-in in Rego v0 is a warning of the editor; OPA compiles it.
-    let findings: Vec<_> = check_modules(&inputs, &BTreeSet::new()).into_iter().filter(|finding| !finding.deprecated).collect();
+    let findings: Vec<ModuleFinding> =
+        check(&bundle.modules).into_iter().filter(|finding| !finding.deprecated).collect();
     if !findings.is_empty() {
         return Err(findings
             .into_iter()
             .map(|finding| CompileProblem {
                 module: Some(finding.module),
-                range: TextRange::new(finding.start, finding.end),
+                range: finding.range,
                 message: finding.message,
             })
             .collect());

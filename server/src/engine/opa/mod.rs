@@ -10,7 +10,9 @@ mod eval;
 mod module;
 mod tester;
 
-pub use bundle::{Bundle, CompileProblem, CompiledBundle, RunLimits, TestCase, compile, discover_tests};
+pub use bundle::{
+    Bundle, CompileProblem, CompiledBundle, ModuleFinding, RunLimits, TestCase, check, compile, discover_tests,
+};
 pub use data::merge_data_file;
 pub use eval::{EvalOutput, errors_document, evaluate};
 pub use module::{
