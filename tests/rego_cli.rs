@@ -210,12 +210,24 @@ fn eval_takes_a_yaml_input_file_and_a_folder_of_data() {
         "#]],
     );
     // An undefined query is an empty document, and a failure only when asked (`--fail`).
-    check(&directory, &["eval", "-d", "policies", "data.pods.allow"], "", 0, expect![[r#"
+    check(
+        &directory,
+        &["eval", "-d", "policies", "data.pods.allow"],
+        "",
+        0,
+        expect![[r#"
         {}
-    "#]]);
-    check(&directory, &["eval", "-d", "policies", "--fail", "data.pods.allow"], "", 1, expect![[r#"
+    "#]],
+    );
+    check(
+        &directory,
+        &["eval", "-d", "policies", "--fail", "data.pods.allow"],
+        "",
+        1,
+        expect![[r#"
         {}
-    "#]]);
+    "#]],
+    );
 }
 
 #[test]

@@ -89,7 +89,12 @@ pub fn run_folder(files: &dyn FileSource, folder: &Path, options: &OpaOptions<'_
         let text = match files.read(path) {
             Ok(text) => text,
             Err(reason) => {
-                run.problem(SourceRef::text(path, TextRange::empty(0)), "", Code::OpaTestUnreadable, reason.to_string());
+                run.problem(
+                    SourceRef::text(path, TextRange::empty(0)),
+                    "",
+                    Code::OpaTestUnreadable,
+                    reason.to_string(),
+                );
                 continue;
             }
         };

@@ -150,7 +150,10 @@ pub(crate) fn check_modules(modules: &[CheckInput<'_>], external: &BTreeSet<Stri
                         call.name, deprecated.replacement
                     )
                 } else {
-                    format!("{} is a deprecated built-in (Rego v1 removed it); use {}", call.name, deprecated.replacement)
+                    format!(
+                        "{} is a deprecated built-in (Rego v1 removed it); use {}",
+                        call.name, deprecated.replacement
+                    )
                 };
                 found(index, module, call.start, call.end, message, !input.rego_v1);
                 if !input.rego_v1
