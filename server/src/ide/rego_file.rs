@@ -6,14 +6,14 @@
 
 use std::path::Path;
 
-use super::Analysis;
+use super::workspace::Workspace;
 use crate::base::{Code, Diagnostic};
 use crate::engine::opa::{self, Module, VersionSetting};
 use crate::testrun::opa::is_rego_file;
 
 /// The diagnostics of the `.rego` file `path`, whose text is `text`.
-pub(super) fn rego_file_diagnostics(analysis: &Analysis, path: &Path, text: &str) -> Vec<Diagnostic> {
-    let version = analysis.config_for(path).map_or(VersionSetting::Auto, |config| config.rego_version);
+pub(super) fn rego_file_diagnostics(workspace: &Workspace, path: &Path, text: &str) -> Vec<Diagnostic> {
+    let version = workspace.config_for(path).map_or(VersionSetting::Auto, |config| config.rego_version);
     let module = match opa::parse_module(&path.display().to_string(), text, version) {
         Ok(module) => module,
         Err(failure) => {
@@ -24,11 +24,11 @@ pub(super) fn rego_file_diagnostics(analysis: &Analysis, path: &Path, text: &str
     // This module first, then its neighbours that parse (one that does not gets its own diagnostic).
     let mut modules: Vec<Module> = vec![module];
     let folder = path.parent().unwrap_or(Path::new(""));
-    for neighbour in analysis.list_dir(folder).unwrap_or_default() {
+    for neighbour in workspace.list_dir(folder).unwrap_or_default() {
         if neighbour == path || !is_rego_file(&neighbour) {
             continue;
         }
-        let Some(neighbour_text) = analysis.read(&neighbour) else { continue };
+        let Some(neighbour_text) = workspace.read(&neighbour) else { continue };
         if let Ok(parsed) = opa::parse_module(&neighbour.display().to_string(), &neighbour_text, version) {
             modules.push(parsed);
         }
