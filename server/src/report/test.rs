@@ -246,8 +246,9 @@ struct OpaText {
 impl OpaText {
     fn lines(&mut self, out: &mut String, run: &TestRun, options: TextOptions) {
         for (index, result) in run.report.results.iter().enumerate() {
-            let passed = result.outcome == Outcome::Pass;
-            if passed && !(options.verbose && !options.fail_only) {
+            // Passing tests are listed only with -v, and never with --fail-only.
+            let list_passing = options.verbose && !options.fail_only;
+            if result.outcome == Outcome::Pass && !list_passing {
                 continue;
             }
             let Subject::Opa { package, test } = &result.subject else { continue };

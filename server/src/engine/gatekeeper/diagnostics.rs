@@ -284,7 +284,7 @@ impl Definitions {
                     Some((_, fields)) => fields.get("refr"),
                     None => spec.get("refr"),
                 };
-                let Some(name) = reference.and_then(|reference| super::rewrite::root_var_name(reference)) else {
+                let Some(name) = reference.and_then(super::rewrite::root_var_name) else {
                     continue;
                 };
                 let arities = paths.entry(format!("data.{package}.{name}")).or_default();
