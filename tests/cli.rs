@@ -3,20 +3,10 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::parse_fixture;
 use expect_test::{Expect, expect};
 
-/// Writes a `#- /path` fixture under a fresh temporary directory and returns the directory.
 fn write_fixture(name: &str, fixture: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("policy-lsp-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    for file in parse_fixture(fixture) {
-        let relative = file.path.strip_prefix("/").unwrap_or(&file.path);
-        let path = root.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, file.text).unwrap();
-    }
-    root
+    crate::support::write_fixture_directory(&format!("cli-{name}"), fixture)
 }
 
 /// Runs the binary in `directory` and checks exit code and stdout.

@@ -73,12 +73,8 @@ enum Command {
         /// The timeout of one Rego test, such as `5s` or `500ms` (default 5s).
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
-        /// Read `.rego` files without `import rego.v1` as Rego v0 (OPA 0.x syntax).
-        #[arg(long, conflicts_with = "v1_compatible")]
-        v0_compatible: bool,
-        /// Read every `.rego` file as Rego v1 (OPA 1.x syntax).
-        #[arg(long)]
-        v1_compatible: bool,
+        #[command(flatten)]
+        rego_version: RegoVersionArguments,
     },
     /// Evaluate a Rego query against data (`-d`, .rego and data files or folders) and an input (`-i FILE`,
     /// `-i -` for stdin), printing what `opa eval --format json` prints.
@@ -103,12 +99,8 @@ enum Command {
         /// The timeout of the evaluation, such as `5s` (default 5s).
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
-        /// Read `.rego` files without `import rego.v1` as Rego v0.
-        #[arg(long, conflicts_with = "v1_compatible")]
-        v0_compatible: bool,
-        /// Read every `.rego` file as Rego v1.
-        #[arg(long)]
-        v1_compatible: bool,
+        #[command(flatten)]
+        rego_version: RegoVersionArguments,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -187,8 +179,7 @@ pub fn main() -> Invocation {
             verbose,
             run,
             timeout,
-            v0_compatible,
-            v1_compatible,
+            rego_version,
         } => {
             let run = match run.as_deref().map(regex::Regex::new).transpose() {
                 Ok(run) => run,
@@ -198,7 +189,7 @@ pub fn main() -> Invocation {
                 Ok(timeout) => timeout,
                 Err(message) => return usage_error(&format!("--timeout: {message}")),
             };
-            let version = rego_version(v0_compatible, v1_compatible);
+            let version = rego_version.setting();
             let rego = test::RegoTestOptions { verbose, run, timeout, version };
             test::run(test::TestOptions {
                 paths,
@@ -211,7 +202,7 @@ pub fn main() -> Invocation {
                 rego,
             })
         }
-        Command::Eval { query, data, input, format, fail, fail_defined, timeout, v0_compatible, v1_compatible } => {
+        Command::Eval { query, data, input, format, fail, fail_defined, timeout, rego_version } => {
             let timeout = match timeout.as_deref().map(parse_duration).transpose() {
                 Ok(timeout) => timeout,
                 Err(message) => return usage_error(&format!("--timeout: {message}")),
@@ -224,7 +215,7 @@ pub fn main() -> Invocation {
                 fail,
                 fail_defined,
                 timeout,
-                version: rego_version(v0_compatible, v1_compatible),
+                version: rego_version.setting(),
             })
         }
         Command::Explain { code } => explain(&code),
@@ -237,15 +228,28 @@ fn usage_error(message: &str) -> Invocation {
     Invocation::Finished(ExitStatus::UsageError)
 }
 
-/// The Rego version the command line asks for, if any.
-fn rego_version(v0_compatible: bool, v1_compatible: bool) -> Option<crate::engine::opa::VersionSetting> {
-    use crate::engine::opa::VersionSetting;
-    if v0_compatible {
-        Some(VersionSetting::V0)
-    } else if v1_compatible {
-        Some(VersionSetting::V1)
-    } else {
-        None
+/// The Rego version flags of `test` and `eval`, as `opa test` and `opa eval` take them.
+#[derive(clap::Args)]
+struct RegoVersionArguments {
+    /// Read `.rego` files without `import rego.v1` as Rego v0 (OPA 0.x syntax).
+    #[arg(long, conflicts_with = "v1_compatible")]
+    v0_compatible: bool,
+    /// Read every `.rego` file as Rego v1 (OPA 1.x syntax).
+    #[arg(long)]
+    v1_compatible: bool,
+}
+
+impl RegoVersionArguments {
+    /// The Rego version the command line asks for, if any.
+    fn setting(&self) -> Option<crate::engine::opa::VersionSetting> {
+        use crate::engine::opa::VersionSetting;
+        if self.v0_compatible {
+            Some(VersionSetting::V0)
+        } else if self.v1_compatible {
+            Some(VersionSetting::V1)
+        } else {
+            None
+        }
     }
 }
 
