@@ -67,10 +67,6 @@ MATCH_FILE = "gatekeeper/match/match.gatekeeper.sh_matchcrd.yaml"
 SWAGGER_FILE = "kubernetes/openapi/swagger-1.36.json"
 
 # Built-in kinds that exist only as API request/response bodies; nobody writes them as manifests.
-SKIPPED_BUILTIN_KINDS = {
-    "APIGroup", "APIGroupList", "APIResourceList", "APIVersions", "DeleteOptions", "Eviction",
-    "Scale", "Status", "TokenRequest", "WatchEvent",
-}
 
 # The keywords the Rust validator understands. Anything else in an input is an error of this script.
 PASSED_THROUGH = {
@@ -305,8 +301,6 @@ def convert_swagger(swagger):
     for name, definition in swagger["definitions"].items():
         for gvk in definition.get("x-kubernetes-group-version-kind", []):
             kind = gvk["kind"]
-            if kind.endswith("List") or kind in SKIPPED_BUILTIN_KINDS:
-                continue
             group, version = gvk["group"], gvk["version"]
             key = (group, version, kind)
             deprecated = bool(defs[name].get("deprecated", False))

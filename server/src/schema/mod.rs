@@ -10,5 +10,5 @@ mod walk;
 pub use openapi::openapi_v3_to_schema;
 pub use registry::{Registry, SchemaEntry, SchemaNode, UnknownFields, registry};
 pub use suggest::{closest, edit_distance};
-pub use validate::{SchemaError, Target, ValidationOptions, describe_value, validate};
+pub use validate::{Reader, SchemaError, Target, ValidationOptions, describe_value, validate};
 pub use walk::{description_of, schema_at, subschemas};
