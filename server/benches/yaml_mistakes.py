@@ -197,6 +197,12 @@ def main():
     parser.add_argument("--per-kind", type=int, default=150)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--minimum",
+        type=float,
+        default=0.0,
+        help="exit 1 when fewer than this percentage of all cases land within one line of libyaml's",
+    )
     arguments = parser.parse_args()
 
     rng = random.Random(arguments.seed)
@@ -272,7 +278,12 @@ def main():
         totals[2] += within
         if mine:
             print(f"{kind:<26} {len(mine):>5} {100 * exact / len(mine):>9.1f}% {100 * within / len(mine):>10.1f}%")
-    print(f"{'all':<26} {totals[0]:>5} {100 * totals[1] / totals[0]:>9.1f}% {100 * totals[2] / totals[0]:>10.1f}%")
+    if totals[0] == 0:
+        sys.exit("no seeded case was rejected by libyaml: nothing was measured")
+    within_percent = 100 * totals[2] / totals[0]
+    print(f"{'all':<26} {totals[0]:>5} {100 * totals[1] / totals[0]:>9.1f}% {within_percent:>10.1f}%")
+    if within_percent < arguments.minimum:
+        sys.exit(f"yaml-mistakes: {within_percent:.1f}% within one line of libyaml, below {arguments.minimum}%")
 
 
 if __name__ == "__main__":
