@@ -7,3 +7,4 @@ pub mod gatekeeper;
 pub mod kyverno;
 pub mod kyverno_cel;
 pub mod offline;
+pub mod opa;

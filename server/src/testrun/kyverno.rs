@@ -111,7 +111,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn at(&self, pointer: impl Into<String>) -> SourceRef {
-        SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
+        SourceRef::yaml(self.test_path, self.document, pointer)
     }
 
     fn problem(&mut self, pointer: impl Into<String>, code: Code, message: impl Into<String>) {
@@ -680,6 +680,7 @@ impl Runner<'_> {
             resource_id: None,
             related: verdict.related,
             diff: verdict.diff,
+            duration: None,
         });
     }
 
@@ -1227,20 +1228,20 @@ fn links(row: &Row, policy: &Loaded, resource: &Loaded) -> Vec<Related> {
     for (policy_pointer, resource_pointer) in &row.related {
         if let Some(pointer) = policy_pointer {
             out.push(Related {
-                at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+                at: SourceRef::yaml(policy.file.clone(), policy.document, pointer.clone()),
                 message: "the policy node that decided the result".to_string(),
             });
         }
         if let Some(pointer) = resource_pointer {
             out.push(Related {
-                at: SourceRef { file: resource.file.clone(), document: resource.document, pointer: pointer.clone() },
+                at: SourceRef::yaml(resource.file.clone(), resource.document, pointer.clone()),
                 message: "the resource value that failed".to_string(),
             });
         }
     }
     for (pointer, message) in &row.notes {
         out.push(Related {
-            at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+            at: SourceRef::yaml(policy.file.clone(), policy.document, pointer.clone()),
             message: message.clone(),
         });
     }
