@@ -82,7 +82,13 @@ fn parse_subject_public_key_info(der: &[u8]) -> Result<PublicKey, KeyError> {
             let mut numbers = Der::new(sequence.expect(TAG_SEQUENCE).ok_or_else(invalid)?);
             let modulus = numbers.expect(TAG_INTEGER).ok_or_else(invalid)?;
             let exponent = numbers.expect(TAG_INTEGER).ok_or_else(invalid)?;
-            Ok(PublicKey::Rsa { modulus: BigUint::from_bytes_be(modulus), exponent: BigUint::from_bytes_be(exponent) })
+            let (modulus, exponent) = (BigUint::from_bytes_be(modulus), BigUint::from_bytes_be(exponent));
+            // Go's verifier refuses moduli over 16384 bits and exponents that do not fit an int; the bounds
+            // also keep a crafted key from making the modular power run for minutes.
+            if modulus.bits() > 16384 || exponent.bits() > 31 {
+                return Err(KeyError::Unsupported("RSA keys this large are not verified offline".to_string()));
+            }
+            Ok(PublicKey::Rsa { modulus, exponent })
         }
         OID_ED25519 => Err(KeyError::Unsupported("Ed25519 keys are not verified offline".to_string())),
         _ => Err(KeyError::Unsupported("this public key algorithm is not verified offline".to_string())),
