@@ -480,8 +480,11 @@ fn ignore_fields(manifests: &Value, resource: &Value, domain: &str) -> Vec<Strin
     fields
 }
 
+/// Fields ignored for the objects a list of (group, kind) patterns matches.
+type IgnoreList = (&'static [(&'static str, &'static str)], &'static [&'static str]);
+
 /// The default ignored fields of k8s-manifest-sigstore, then Kyverno's, as ((group, kind) objects, fields).
-const DEFAULT_IGNORE_FIELDS: &[(&[(&str, &str)], &[&str])] = &[
+const DEFAULT_IGNORE_FIELDS: &[IgnoreList] = &[
     (
         &[("", "*")],
         &[
