@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use crate::support::{Annotation, MemoryFiles, line_and_column, parse_fixture, render_annotations};
 use expect_test::{Expect, expect};
-use policy_lsp::ide::inline_tests::{InlineRun, affected_tests, code_lenses, result_hover, run_test, test_diagnostics};
-use policy_lsp::ide::{Analysis, AnalysisHost};
+use policy_lsp::ide::{Analysis, AnalysisHost, InlineRun};
 
 /// Runs every test file of the fixture, then renders each file with its lenses above their lines
 /// (`>> title`) and the inline test diagnostics under theirs.
@@ -17,8 +16,8 @@ fn check(fixture: &str, expect: Expect) {
     let runs = run_all(&analysis);
     let mut out = String::new();
     for file in &files {
-        let lenses = code_lenses(&analysis, &runs, &file.path);
-        let diagnostics = test_diagnostics(&analysis, &runs, &file.path);
+        let lenses = analysis.test_lenses(&file.path, &runs);
+        let diagnostics = analysis.test_diagnostics(&file.path, &runs);
         if lenses.is_empty() && diagnostics.is_empty() {
             continue;
         }
@@ -66,7 +65,7 @@ fn run_all(analysis: &Analysis) -> Vec<Arc<InlineRun>> {
     analysis
         .test_files(None)
         .into_iter()
-        .map(|(path, framework)| Arc::new(run_test(analysis, &path, framework)))
+        .map(|(path, framework)| Arc::new(analysis.run_inline_test(&path, framework)))
         .collect()
 }
 
@@ -567,7 +566,7 @@ results:
 "#;
     let (analysis, path, offset) = crate::support::analysis_with_cursor(fixture);
     let runs = run_all(&analysis);
-    let hover = result_hover(&analysis, &runs, &path, offset).expect("a hover on the results entry");
+    let hover = analysis.test_result_hover(&path, offset, &runs).expect("a hover on the results entry");
     expect![[r#"
         **Test results** — ✗ 1 failed
 
@@ -649,7 +648,7 @@ results: []
     let analysis = host.snapshot();
     let runs = run_all(&analysis);
     assert_eq!(runs.len(), 2);
-    assert!(runs.iter().all(|run| run.is_current(&analysis)));
+    assert!(runs.iter().all(|run| analysis.is_current(run)));
 
     // Editing the resources file concerns the /w test only, through what its run read.
     let resources = Path::new("/w/resources.yaml");
@@ -660,11 +659,11 @@ results: []
         &[policy_lsp::ide::TextEdit { range: policy_lsp::base::TextRange::new(at, at + 8), text: "billing".into() }],
     );
     let after = host.snapshot();
-    let affected = affected_tests(&after, &[resources.to_path_buf()], runs.iter().map(|run| &**run));
+    let affected = after.affected_tests(&[resources.to_path_buf()], &runs);
     let names: Vec<String> = affected.iter().map(|(path, _)| path.display().to_string()).collect();
     assert_eq!(names, ["/w/kyverno-test.yaml"]);
     let stale: Vec<String> =
-        runs.iter().filter(|run| !run.is_current(&after)).map(|run| run.test_file.display().to_string()).collect();
+        runs.iter().filter(|run| !after.is_current(run)).map(|run| run.test_file.display().to_string()).collect();
     assert_eq!(stale, ["/w/kyverno-test.yaml"]);
 }
 
@@ -692,7 +691,8 @@ results:
     host.set_configs(vec![policy_lsp::ide::config::Config::empty(PathBuf::from("/w")).with_settings(&settings)]);
     let analysis = host.snapshot();
     let runs = run_all(&analysis);
-    let found: Vec<String> = test_diagnostics(&analysis, &runs, Path::new("/w/kyverno-test.yaml"))
+    let found: Vec<String> = analysis
+        .test_diagnostics(Path::new("/w/kyverno-test.yaml"), &runs)
         .iter()
         .map(|diagnostic| format!("{} {}", diagnostic.severity.as_str(), diagnostic.code))
         .collect();

@@ -1,8 +1,8 @@
 //! The language server under a misbehaving client, through the real binary over stdio: malformed
 //! JSON-RPC, unknown methods, out-of-range positions, requests for documents it never saw, edits with
 //! ranges past the text (the server's text must stay what the client believes), a long test run while
-//! the user types, and a client that disappears without `shutdown`. (Before `lsp::transport`, the first
-//! undecodable message made the server exit.)
+//! the user types (and another one cancelled), and a client that disappears without `shutdown`. (Before
+//! `lsp::transport`, the first undecodable message made the server exit.)
 
 use std::time::{Duration, Instant};
 
@@ -304,6 +304,14 @@ fn typing_stays_responsive_while_a_long_test_run_evaluates() {
     let typing = started.elapsed();
     eprintln!("20 edits with diagnostics and hovers during a test run: {typing:?}");
     assert!(typing < Duration::from_secs(5), "typing waited for the test run: {typing:?}");
+    // A second run, cancelled at once: answered as cancelled without waiting for the evaluation.
+    client.send(json!({"jsonrpc": "2.0", "id": 9001, "method": "workspace/executeCommand",
+        "params": {"command": "policy-lsp.runTests", "arguments": [{"uri": suite_uri}]}}));
+    let cancelled_at = Instant::now();
+    client.notify("$/cancelRequest", json!({"id": 9001}));
+    let cancelled = client.wait_for(|message| message["id"] == 9001);
+    assert_eq!(cancelled["error"]["code"], -32800, "{cancelled}");
+    assert!(cancelled_at.elapsed() < Duration::from_secs(2), "the cancellation waited: {:?}", cancelled_at.elapsed());
     let report = client.wait_for(|message| message["id"] == 9000);
     let text = report.to_string();
     assert!(text.contains("time limit"), "{text}");

@@ -2,26 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Code, TextRange};
-
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug)]
-pub enum Severity {
-    Error,
-    Warning,
-    Info,
-    Hint,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Info => "info",
-            Severity::Hint => "hint",
-        }
-    }
-}
+use super::{Code, Severity, TextRange};
 
 /// A secondary place that explains a diagnostic, possibly in another file.
 #[derive(Clone, PartialEq, Eq, Debug)]

@@ -3,9 +3,11 @@
 mod code;
 mod diagnostic;
 mod line_index;
+mod severity;
 mod text_range;
 
 pub use code::{Code, Group, Reported, UnknownCode};
-pub use diagnostic::{Diagnostic, Fix, RelatedInformation, Severity};
+pub use diagnostic::{Diagnostic, Fix, RelatedInformation};
 pub use line_index::{LineCol, LineIndex, PositionEncoding};
+pub use severity::Severity;
 pub use text_range::TextRange;

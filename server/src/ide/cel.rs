@@ -2,8 +2,9 @@
 //! completion and hover inside expressions. The engine names expressions by JSON pointer and works on
 //! their decoded text; [`EmbeddedText`] maps between that text and the file.
 
-use super::completion::{CompletionItem, CompletionKind};
-use super::hover::HoverResult;
+use super::cursor::Cursor;
+use super::types::{CompletionItem, CompletionKind, HoverResult};
+use super::workspace::Workspace;
 use crate::base::{Code, Diagnostic, TextRange};
 use serde_json::Value;
 
@@ -11,6 +12,7 @@ use crate::engine::cel::catalog::Call;
 use crate::engine::cel::docs::{Candidate, complete, function_at, function_hover};
 use crate::engine::cel::plural_of;
 use crate::engine::kyverno_cel::diagnostics::{ExpressionContext, expression_at, expression_diagnostics};
+use crate::model::DocumentKind;
 use crate::schema;
 use crate::syntax::Segment;
 use crate::syntax::embedded::EmbeddedText;
@@ -157,7 +159,20 @@ fn typed_fields(document: &Value, pointer: &str, path: &[String]) -> Vec<Candida
 
 /// Completion inside a CEL expression: variables, `variables.` names, object and request fields and
 /// functions. `None` when the cursor is not in an expression.
-pub(super) fn cel_completions(segment: &Segment, relative: usize) -> Option<Vec<CompletionItem>> {
+/// The completion provider: CEL variables, fields and functions inside an expression.
+pub(super) fn completions(_: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
+    cel_completions(cursor.segment, cursor.relative)
+}
+
+/// The hover provider: a CEL function's signature and documentation, in documents the analysis knows.
+pub(super) fn hover(_: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
+    if cursor.info.kind == DocumentKind::Other {
+        return None;
+    }
+    cel_hover(cursor.segment, cursor.relative)
+}
+
+fn cel_completions(segment: &Segment, relative: usize) -> Option<Vec<CompletionItem>> {
     let (embedded, cursor, context, pointer) = expression_under(segment, relative)?;
     let before = &embedded.text[..cursor];
     let word_start = before
@@ -203,7 +218,7 @@ pub(super) fn cel_completions(segment: &Segment, relative: usize) -> Option<Vec<
 
 /// Hover on a function name inside a CEL expression: its signature, what it does, its library and
 /// whether offline evaluation supports it, for the function the expression's environment declares.
-pub(super) fn cel_hover(segment: &Segment, relative: usize) -> Option<HoverResult> {
+fn cel_hover(segment: &Segment, relative: usize) -> Option<HoverResult> {
     let (embedded, cursor, context, _) = expression_under(segment, relative)?;
     let is_word = |character: char| character.is_alphanumeric() || character == '_';
     let start = embedded.text[..cursor].rfind(|character: char| !is_word(character)).map_or(0, |index| index + 1);

@@ -1,149 +1,53 @@
-//! Code actions beyond single-replacement quick fixes, as plain edits: moving Kyverno's deprecated
-//! `validationFailureAction(Overrides)` into each rule, adding a missing required field (attached to its
-//! diagnostic as a fix), and creating a test skeleton for a policy or a template.
+//! Code actions as plain edits: the quick fixes that diagnostics carry, moving Kyverno's deprecated
+//! `validationFailureAction(Overrides)` into each rule, and creating a test skeleton for a policy or a
+//! template. (The fix for a missing required field is built in `yaml_edits` and attached to its diagnostic.)
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
 
-use super::schema_lookup::{enum_values, is_type, with_schema_at};
-use super::{Analysis, TextEdit};
-use crate::base::{Code, Diagnostic, Fix, TextRange};
+use super::diagnostics;
+use super::types::{ActionKind, CodeAction, FileChange, TextEdit};
+use super::workspace::Workspace;
+use super::yaml_edits::{
+    Entry, Placement, column, insert_into_mapping, line_start, next_line_start, starts_its_line, yaml_string,
+};
+use crate::base::{Code, TextRange};
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema;
 use crate::syntax::Segment;
-use crate::syntax::navigate::pointer_segments;
 
-/// What kind of action it is, in the protocol's terms.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ActionKind {
-    QuickFix,
-    RefactorRewrite,
-    Source,
+/// The quick fixes of the diagnostics that touch `range`, each as an action that resolves its diagnostic.
+pub(super) fn quick_fixes(workspace: &Workspace, path: &Path, range: TextRange) -> Vec<CodeAction> {
+    diagnostics::diagnostics(workspace, path)
+        .into_iter()
+        .filter(|diagnostic| diagnostic.range.end >= range.start && diagnostic.range.start <= range.end)
+        .filter_map(|diagnostic| {
+            let fix = diagnostic.fix.clone()?;
+            let edit = TextEdit { range: fix.range, text: fix.replacement };
+            Some(CodeAction {
+                title: fix.title,
+                kind: ActionKind::QuickFix,
+                diagnostic: Some(diagnostic),
+                changes: vec![FileChange::Edit { path: path.to_path_buf(), edits: vec![edit] }],
+                preferred: true,
+            })
+        })
+        .collect()
 }
 
-/// A change to one file: edits to an existing file, or a new file with its text.
-#[derive(Clone, Debug)]
-pub enum FileChange {
-    Edit { path: PathBuf, edits: Vec<TextEdit> },
-    Create { path: PathBuf, text: String },
-}
-
-#[derive(Clone, Debug)]
-pub struct CodeAction {
-    pub title: String,
-    pub kind: ActionKind,
-    /// The diagnostic the action resolves, if any.
-    pub diagnostic: Option<Diagnostic>,
-    pub changes: Vec<FileChange>,
-    pub preferred: bool,
-}
-
-pub(super) fn code_actions(analysis: &Analysis, path: &Path, range: TextRange) -> Vec<CodeAction> {
-    let Some(file) = analysis.file(path) else { return Vec::new() };
+pub(super) fn code_actions(workspace: &Workspace, path: &Path, range: TextRange) -> Vec<CodeAction> {
+    let Some(file) = workspace.file(path) else { return Vec::new() };
     let mut actions = Vec::new();
     for (index, segment) in file.source.segments().iter().enumerate() {
         let info = &file.documents[index];
         let touches = segment.start <= range.end && range.start <= segment.start + segment.text.len();
         if touches && info.kind == DocumentKind::KyvernoPolicy {
-            actions.extend(move_failure_action(analysis, path, segment, range));
+            actions.extend(move_failure_action(workspace, path, segment, range));
         }
     }
-    actions.extend(test_skeleton(analysis, path));
+    actions.extend(test_skeleton(workspace, path));
     actions
-}
-
-// ---------------------------------------------------------------------------------------------------------
-// Text helpers (offsets relative to a segment's text).
-
-fn line_start(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].rfind('\n').map_or(0, |newline| newline + 1)
-}
-
-/// The offset just past the line break of the line holding `offset` (or the text's end).
-fn next_line_start(text: &str, offset: usize) -> usize {
-    if offset > 0 && text.as_bytes().get(offset - 1) == Some(&b'\n') {
-        return offset;
-    }
-    text[offset.min(text.len())..].find('\n').map_or(text.len(), |newline| offset + newline + 1)
-}
-
-fn column(text: &str, offset: usize) -> usize {
-    offset - line_start(text, offset)
-}
-
-/// Whether only blanks (and a list marker) come before `offset` on its line.
-fn starts_its_line(text: &str, offset: usize) -> bool {
-    text[line_start(text, offset)..offset].chars().all(|character| character == ' ' || character == '-')
-}
-
-/// The key ranges of the direct children of the mapping at `pointer`, in text order.
-fn child_keys(segment: &Segment, pointer: &str) -> Vec<TextRange> {
-    let prefix = format!("{pointer}/");
-    let mut keys: Vec<TextRange> = segment
-        .parsed
-        .source_map
-        .iter()
-        .filter(|(candidate, _)| candidate.strip_prefix(&prefix).is_some_and(|rest| !rest.contains('/')))
-        .filter_map(|(_, span)| span.key)
-        .collect();
-    keys.sort_by_key(|range| range.start);
-    keys
-}
-
-/// New `key: value` lines in block style (lines after the first indented relative to the key) and the same
-/// entries on one line for a flow mapping.
-struct Entry {
-    block: String,
-    flow: String,
-}
-
-impl Entry {
-    fn plain(line: String) -> Entry {
-        Entry { flow: line.clone(), block: line }
-    }
-}
-
-/// Where a new entry goes in a block mapping.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Placement {
-    First,
-    Last,
-}
-
-/// An edit adding `key: value` lines (`entry`; its lines after the first are indented by the caller
-/// relative to the key) to the mapping at `pointer`: inside the braces of a flow mapping; in a block
-/// mapping before its first key (always for a list item, whose first key follows the `- `) or after its
-/// last line. `None` when the mapping is empty or not found.
-fn insert_into_mapping(segment: &Segment, pointer: &str, entry: &Entry, placement: Placement) -> Option<TextEdit> {
-    let text = &segment.text;
-    let span = segment.parsed.source_map.get(pointer)?;
-    let value_text = text.get(span.value.start..span.value.end)?;
-    if let Some(inside) = value_text.strip_prefix('{') {
-        let entry = &entry.flow;
-        let blanks = inside.len() - inside.trim_start().len();
-        let new_text = if inside.trim_start().starts_with('}') { entry.to_string() } else { format!("{entry}, ") };
-        let at = span.value.start + 1 + blanks;
-        return Some(TextEdit { range: TextRange::empty(at + segment.start), text: new_text });
-    }
-    let entry = &entry.block;
-    let first = *child_keys(segment, pointer).first()?;
-    let indent = " ".repeat(column(text, first.start));
-    let indented = |line: &str| format!("{indent}{line}");
-    let is_list_item = text[line_start(text, first.start)..first.start].contains('-');
-    if placement == Placement::First || is_list_item {
-        let rest: Vec<String> = entry.lines().skip(1).map(indented).collect();
-        let first_line = entry.lines().next().unwrap_or_default();
-        let lines = std::iter::once(first_line.to_string()).chain(rest).collect::<Vec<_>>().join("\n");
-        return Some(TextEdit {
-            range: TextRange::empty(first.start + segment.start),
-            text: format!("{lines}\n{indent}"),
-        });
-    }
-    let at = next_line_start(text, span.value.end);
-    let lines: Vec<String> = entry.lines().map(indented).collect();
-    let lead = if at == text.len() && !text.ends_with('\n') { "\n" } else { "" };
-    Some(TextEdit { range: TextRange::empty(at + segment.start), text: format!("{lead}{}\n", lines.join("\n")) })
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -151,7 +55,7 @@ fn insert_into_mapping(segment: &Segment, pointer: &str, entry: &Entry, placemen
 
 /// Kyverno 1.13 deprecated the policy-wide failure action: each `validate` rule (and each `verifyImages`
 /// entry) takes its own `failureAction`, and `validate.failureActionOverrides` replaces the overrides.
-fn move_failure_action(analysis: &Analysis, path: &Path, segment: &Segment, range: TextRange) -> Option<CodeAction> {
+fn move_failure_action(workspace: &Workspace, path: &Path, segment: &Segment, range: TextRange) -> Option<CodeAction> {
     let value = &segment.parsed.value;
     let source_map = &segment.parsed.source_map;
     let text = &segment.text;
@@ -231,7 +135,7 @@ fn move_failure_action(analysis: &Analysis, path: &Path, segment: &Segment, rang
         }
     }
     edits.sort_by_key(|edit| edit.range.start);
-    let diagnostic = analysis.diagnostics(path).into_iter().find(|diagnostic| {
+    let diagnostic = diagnostics::diagnostics(workspace, path).into_iter().find(|diagnostic| {
         diagnostic.code == Code::SchemaDeprecated
             && deprecated_spans
                 .iter()
@@ -272,67 +176,13 @@ fn block_text(text: &str, value: TextRange) -> Option<String> {
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Missing required fields
-
-/// A fix adding a missing required field `name` to the mapping at `pointer`, with a placeholder value of
-/// the type the schema asks for. Offsets are in the file's coordinates.
-pub(super) fn missing_field_fix(
-    analysis: &Analysis,
-    info: &DocumentInfo,
-    segment: &Segment,
-    pointer: &str,
-    name: &str,
-) -> Option<Fix> {
-    let segments = pointer_segments(pointer);
-    let mut path: Vec<&str> = segments.iter().map(String::as_str).collect();
-    path.push(name);
-    let placeholder = with_schema_at(analysis, info, &path, placeholder_for).flatten()?;
-    let key = if name.chars().all(|character| character.is_ascii_alphanumeric() || "-_./".contains(character)) {
-        name.to_string()
-    } else {
-        format!("{name:?}")
-    };
-    let edit = insert_into_mapping(segment, pointer, &Entry::plain(format!("{key}: {placeholder}")), Placement::Last)?;
-    Some(Fix { title: format!("Add missing field `{name}`"), range: edit.range, replacement: edit.text })
-}
-
-/// A value of the schema's type that parses: the first enum value, or an empty string, list or mapping.
-fn placeholder_for(nodes: &[schema::SchemaNode<'_>]) -> Option<String> {
-    if let Some(first) = enum_values(nodes).first() {
-        return Some(match first {
-            Value::String(text) => yaml_string(text),
-            other => other.to_string(),
-        });
-    }
-    let placeholder = if is_type(nodes, "object") {
-        "{}"
-    } else if is_type(nodes, "array") {
-        "[]"
-    } else if is_type(nodes, "boolean") {
-        "false"
-    } else if is_type(nodes, "integer") || is_type(nodes, "number") {
-        "0"
-    } else {
-        "\"\""
-    };
-    Some(placeholder.to_string())
-}
-
-fn yaml_string(text: &str) -> String {
-    let plain = !text.is_empty()
-        && text.chars().all(|character| character.is_ascii_alphanumeric() || "-_./".contains(character))
-        && crate::syntax::scalar::resolve_plain(text).is_string();
-    if plain { text.to_string() } else { format!("{text:?}") }
-}
-
-// ---------------------------------------------------------------------------------------------------------
 // Test skeletons
 
-fn test_skeleton(analysis: &Analysis, path: &Path) -> Vec<CodeAction> {
-    let Some(file) = analysis.file(path) else { return Vec::new() };
+fn test_skeleton(workspace: &Workspace, path: &Path) -> Vec<CodeAction> {
+    let Some(file) = workspace.file(path) else { return Vec::new() };
     let Some(directory) = path.parent() else { return Vec::new() };
     let Some(file_name) = path.file_name().map(|name| name.to_string_lossy().to_string()) else { return Vec::new() };
-    let exists = |candidate: &Path| analysis.file(candidate).is_some() || analysis.read(candidate).is_some();
+    let exists = |candidate: &Path| workspace.file(candidate).is_some() || workspace.read(candidate).is_some();
     let policies: Vec<(&DocumentInfo, &Value)> = file
         .documents
         .iter()

@@ -2,15 +2,39 @@
 
 use std::path::Path;
 
-use serde_json::Value;
-
-use super::{Analysis, FileData, references};
+use super::config::{self, Config};
+use super::schema_lookup::constraint_parameters_schema;
+use super::test_file_checks;
+use super::types::span_range;
+use super::workspace::{FileData, Workspace};
 use crate::base::{Code, Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
 use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
 
-pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData) -> Vec<Diagnostic> {
+/// Every diagnostic of a file: syntax, schema, cross-file references; filtered and re-graded by the file's
+/// `.policy-lsp.yaml` (nothing for an excluded file).
+pub(super) fn diagnostics(workspace: &Workspace, path: &Path) -> Vec<Diagnostic> {
+    let Some(file) = workspace.file(path) else { return Vec::new() };
+    let config = workspace.config_for(path);
+    if config.is_some_and(|config| config.is_excluded(path)) {
+        return Vec::new();
+    }
+    let mut found = file_diagnostics(workspace, path, file);
+    if config::is_config_file(path)
+        && let Some(segment) = file.source.segments().first()
+    {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        found.extend(Config::from_document(base, &segment.parsed, segment.start).1);
+        found.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
+    }
+    match config {
+        Some(config) => config.apply(found),
+        None => found,
+    }
+}
+
+fn file_diagnostics(workspace: &Workspace, path: &Path, file: &FileData) -> Vec<Diagnostic> {
     let mut diagnostics = Vec::new();
     for (index, segment) in file.source.segments().iter().enumerate() {
         let info = &file.documents[index];
@@ -18,13 +42,13 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
         let depends_on_other_files =
             matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
         if depends_on_other_files {
-            document_diagnostics(analysis, segment, info, &mut diagnostics);
-            references::reference_diagnostics(analysis, path, segment, info, &mut diagnostics);
+            document_diagnostics(workspace, segment, info, &mut diagnostics);
+            test_file_checks::reference_diagnostics(workspace, path, segment, info, &mut diagnostics);
             continue;
         }
         let local = file.local_diagnostics(index, || {
             let mut found = Vec::new();
-            document_diagnostics(analysis, segment, info, &mut found);
+            document_diagnostics(workspace, segment, info, &mut found);
             found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
         });
         diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
@@ -34,7 +58,7 @@ pub(super) fn file_diagnostics(analysis: &Analysis, path: &Path, file: &FileData
 }
 
 /// What one document says about itself: syntax, schema and embedded languages.
-fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+fn document_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
     for error in &segment.parsed.errors {
         // Each code's default severity applies: a document too long for exact positions is still read in
         // full, so `yaml/too-long` is a warning, every other syntax error an error.
@@ -48,10 +72,10 @@ fn document_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentI
         }
         out.push(diagnostic);
     }
-    schema_diagnostics(analysis, segment, info, out);
+    schema_diagnostics(workspace, segment, info, out);
     super::cel::cel_diagnostics(segment, out);
     super::jmespath::jmespath_diagnostics(segment, info, out);
-    super::embedded::embedded_diagnostics(segment, info, out);
+    super::rego_diagnostics::embedded_diagnostics(segment, info, out);
 }
 
 /// Moves every range of a diagnostic (its own, its same-file related places, its fix) by `map`.
@@ -67,7 +91,7 @@ fn shift(mut diagnostic: Diagnostic, map: impl Fn(usize) -> usize) -> Diagnostic
     diagnostic
 }
 
-fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+fn schema_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
     let parsed = &segment.parsed;
     if info.kind == DocumentKind::Other {
         return;
@@ -102,7 +126,7 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
     let errors = if info.kind == DocumentKind::Constraint {
         let Some(root) = registry.root(entry) else { return };
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = constraint_parameters_schema(analysis, &info.kind_name)
+        if let Some(parameters) = constraint_parameters_schema(workspace, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;
@@ -121,38 +145,12 @@ fn schema_diagnostics(analysis: &Analysis, segment: &Segment, info: &DocumentInf
         let missing = (error.code == Code::SchemaRequired).then(|| (error.pointer.clone(), error.suggestion.clone()));
         let mut diagnostic = schema_error_diagnostic(segment, error);
         if let Some((pointer, Some(name))) = missing
-            && let Some(fix) = super::code_actions::missing_field_fix(analysis, info, segment, &pointer, &name)
+            && let Some(fix) = super::yaml_edits::missing_field_fix(workspace, info, segment, &pointer, &name)
         {
             diagnostic = diagnostic.with_fix(fix);
         }
         out.push(diagnostic);
     }
-}
-
-/// The parameter schema of the template that defines a constraint kind, when that template is loaded.
-pub(super) fn constraint_parameters_schema(analysis: &Analysis, constraint_kind: &str) -> Option<Value> {
-    for file in analysis.files.values() {
-        for (index, info) in file.documents.iter().enumerate() {
-            if info.kind != DocumentKind::ConstraintTemplate {
-                continue;
-            }
-            let template = &file.source.segments()[index].parsed.value;
-            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(constraint_kind) {
-                continue;
-            }
-            let validation = template.pointer("/spec/crd/spec/validation");
-            let legacy = validation
-                .and_then(|validation| validation.get("legacySchema"))
-                .and_then(Value::as_bool)
-                .unwrap_or(!info.api_version.ends_with("/v1"));
-            return Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
-                Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
-                None if legacy => Value::Object(Default::default()),
-                None => serde_json::json!({"type": "object", "additionalProperties": false}),
-            });
-        }
-    }
-    None
 }
 
 fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic>) {
@@ -218,33 +216,4 @@ fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic 
         Some(fix) => diagnostic.with_fix(fix),
         None => diagnostic,
     }
-}
-
-/// The range to underline for a pointer: the key, the value, or (for an object's own problems) the key that
-/// holds the object — the `kind` value for the document root.
-pub(super) fn span_range(segment: &Segment, pointer: &str, target: Target) -> TextRange {
-    let parsed = &segment.parsed;
-    let base = segment.start;
-    let first_line = |range: TextRange| first_line(&segment.text, range);
-    let Some((found, span)) = parsed.source_map.nearest(pointer) else {
-        return TextRange::empty(base);
-    };
-    let exact = found.len() == pointer.len();
-    let range = match (target, exact) {
-        (Target::Value, true) => span.value_or_key(),
-        (Target::Object, _) if found.is_empty() => {
-            parsed.source_map.get("/kind").map(|kind| kind.key_or_value()).unwrap_or_else(|| first_line(span.value))
-        }
-        (Target::Object, true) => span.key.unwrap_or_else(|| first_line(span.value)),
-        _ => span.key.unwrap_or_else(|| first_line(span.value)),
-    };
-    range.shifted(base)
-}
-
-/// The part of a range on its first line, so a diagnostic on a whole mapping underlines just its start.
-fn first_line(text: &str, range: TextRange) -> TextRange {
-    let line_end =
-        text.get(range.start..).and_then(|rest| rest.find(['\n', '\r'])).map_or(text.len(), |end| range.start + end);
-    let end = range.end.min(line_end);
-    TextRange::new(range.start, end.max(range.start + 1).min(text.len().max(range.start)))
 }

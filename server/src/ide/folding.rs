@@ -1,6 +1,6 @@
 //! Folding ranges: every document of a stream, and every mapping or list value that spans lines.
 
-use super::FileData;
+use super::workspace::FileData;
 use crate::base::TextRange;
 
 /// Ranges to fold, as byte ranges of the file (the front end turns them into lines).

@@ -11,9 +11,8 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::Analysis;
-use super::diagnostics::span_range;
-use super::hover::HoverResult;
+use super::types::{HoverResult, normalize_path, span_range};
+use super::workspace::{FileData, Workspace};
 use crate::base::{Code, Diagnostic, RelatedInformation, TextRange};
 use crate::model::DocumentKind;
 use crate::schema::Target;
@@ -57,8 +56,8 @@ impl InlineRun {
     }
 
     /// Whether every input still holds what the run saw.
-    pub fn is_current(&self, analysis: &Analysis) -> bool {
-        self.inputs.iter().all(|input| fingerprint(analysis, &input.path, input.access) == input.fingerprint)
+    pub(super) fn is_current(&self, workspace: &Workspace) -> bool {
+        self.inputs.iter().all(|input| fingerprint(workspace, &input.path, input.access) == input.fingerprint)
     }
 }
 
@@ -68,16 +67,16 @@ fn hash_of(value: impl Hash) -> u64 {
     hasher.finish()
 }
 
-fn fingerprint(analysis: &Analysis, path: &Path, access: Access) -> Option<u64> {
+fn fingerprint(workspace: &Workspace, path: &Path, access: Access) -> Option<u64> {
     match access {
-        Access::Read => analysis.read(path).map(|text| hash_of(&*text)),
-        Access::List => analysis.list_dir(path).map(hash_of),
+        Access::Read => workspace.read(path).map(|text| hash_of(&*text)),
+        Access::List => workspace.list_dir(path).map(hash_of),
     }
 }
 
-/// A file source over an analysis snapshot that records what the runner asked for.
+/// A file source over a workspace snapshot that records what the runner asked for.
 struct Recording<'a> {
-    analysis: &'a Analysis,
+    workspace: &'a Workspace,
     inputs: Mutex<Vec<Input>>,
 }
 
@@ -92,23 +91,23 @@ impl Recording<'_> {
 
 impl FileSource for Recording<'_> {
     fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
-        let path = super::normalize_path(path);
-        match self.analysis.read(&path) {
+        let path = normalize_path(path);
+        match self.workspace.read(&path) {
             Some(text) => {
                 self.record(&path, Access::Read, Some(hash_of(&*text)));
                 Ok(text)
             }
             None => {
                 self.record(&path, Access::Read, None);
-                Err(self.analysis.disk.read(&path).err().unwrap_or_else(|| FileError::NotFound { path: path.clone() }))
+                Err(self.workspace.disk.read(&path).err().unwrap_or_else(|| FileError::NotFound { path: path.clone() }))
             }
         }
     }
 
     fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, FileError> {
-        let normalized = super::normalize_path(path);
-        match self.analysis.file(&normalized) {
-            // A file the analysis holds is already parsed: its documents are shared, not parsed again.
+        let normalized = normalize_path(path);
+        match self.workspace.file(&normalized) {
+            // A file the workspace holds is already parsed: its documents are shared, not parsed again.
             Some(file) => {
                 self.record(&normalized, Access::Read, Some(hash_of(&*file.source.text())));
                 Ok(loaded_documents(file))
@@ -118,18 +117,18 @@ impl FileSource for Recording<'_> {
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
-        let path = super::normalize_path(path);
-        let entries = self.analysis.list_dir(&path);
+        let path = normalize_path(path);
+        let entries = self.workspace.list_dir(&path);
         self.record(&path, Access::List, entries.as_ref().map(hash_of));
         entries
     }
 
     fn current_time(&self) -> Option<DateTime<Utc>> {
-        self.analysis.current_time()
+        self.workspace.current_time()
     }
 }
 
-fn loaded_documents(file: &super::FileData) -> Vec<crate::syntax::Document> {
+fn loaded_documents(file: &FileData) -> Vec<crate::syntax::Document> {
     file.source
         .segments()
         .iter()
@@ -137,7 +136,7 @@ fn loaded_documents(file: &super::FileData) -> Vec<crate::syntax::Document> {
         .collect()
 }
 
-impl FileSource for Analysis {
+impl FileSource for Workspace {
     fn documents(&self, path: &Path) -> Result<Vec<crate::syntax::Document>, FileError> {
         match self.file(path) {
             Some(file) => Ok(loaded_documents(file)),
@@ -146,23 +145,23 @@ impl FileSource for Analysis {
     }
 
     fn read(&self, path: &Path) -> Result<Arc<str>, FileError> {
-        Analysis::read(self, path).ok_or_else(|| {
+        Workspace::read(self, path).ok_or_else(|| {
             self.disk.read(path).err().unwrap_or_else(|| FileError::NotFound { path: path.to_path_buf() })
         })
     }
 
     fn list_dir(&self, path: &Path) -> Option<Vec<PathBuf>> {
-        Analysis::list_dir(self, path)
+        Workspace::list_dir(self, path)
     }
 
     fn current_time(&self) -> Option<DateTime<Utc>> {
-        Analysis::current_time(self)
+        Workspace::current_time(self)
     }
 }
 
 /// Runs one test file against the snapshot, recording its inputs.
-pub fn run_test(analysis: &Analysis, test_file: &Path, framework: Framework) -> InlineRun {
-    let recording = Recording { analysis, inputs: Mutex::new(Vec::new()) };
+pub(super) fn run_test(workspace: &Workspace, test_file: &Path, framework: Framework) -> InlineRun {
+    let recording = Recording { workspace, inputs: Mutex::new(Vec::new()) };
     let report = crate::testrun::run(&recording, test_file, framework, Default::default());
     let inputs = recording.inputs.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     InlineRun { test_file: test_file.to_path_buf(), framework, report, inputs }
@@ -170,20 +169,20 @@ pub fn run_test(analysis: &Analysis, test_file: &Path, framework: Framework) -> 
 
 /// The test files whose results a change of `changed` can alter: the file itself when it is a test, the
 /// tests that name it, and every earlier run that read it.
-pub fn affected_tests<'r>(
-    analysis: &Analysis,
+pub(super) fn affected_tests<'r>(
+    workspace: &Workspace,
     changed: &[PathBuf],
     runs: impl Iterator<Item = &'r InlineRun> + Clone,
 ) -> Vec<(PathBuf, Framework)> {
     let mut found: Vec<(PathBuf, Framework)> = Vec::new();
     for path in changed {
-        found.extend(analysis.test_files(Some(path)));
+        found.extend(workspace.test_files(Some(path)));
         found.extend(runs.clone().filter(|run| run.depends_on(path)).map(|run| (run.test_file.clone(), run.framework)));
     }
     found.sort_by(|left, right| left.0.cmp(&right.0));
     found.dedup_by(|left, right| left.0 == right.0);
     // A test file that is gone has nothing to run; it is dropped by the caller.
-    found.retain(|(path, _)| analysis.file(path).is_some() || analysis.read(path).is_some());
+    found.retain(|(path, _)| workspace.file(path).is_some() || workspace.read(path).is_some());
     found
 }
 
@@ -264,13 +263,13 @@ fn entry_pointer(result: &TestResult) -> Option<&str> {
     }
 }
 
-/// Where a place in a file is, as a byte range, for a file the analysis holds or can read.
-fn locate(analysis: &Analysis, at: &SourceRef, target: Target) -> Option<TextRange> {
-    if let Some(file) = analysis.file(&at.file) {
+/// Where a place in a file is, as a byte range, for a file the workspace holds or can read.
+fn locate(workspace: &Workspace, at: &SourceRef, target: Target) -> Option<TextRange> {
+    if let Some(file) = workspace.file(&at.file) {
         let segment = file.source.segments().get(at.document)?;
         return Some(span_range(segment, &at.pointer, target));
     }
-    let text = analysis.read(&at.file)?;
+    let text = workspace.read(&at.file)?;
     let source = SourceFile::new(&text);
     let segment = source.segments().get(at.document)?;
     Some(span_range(segment, &at.pointer, target))
@@ -278,11 +277,11 @@ fn locate(analysis: &Analysis, at: &SourceRef, target: Target) -> Option<TextRan
 
 /// Code lenses for `path` from the runs that concern it: per results entry and per test in a test file,
 /// per policy and rule in a policy file, per template or constraint in a Gatekeeper file.
-pub fn code_lenses(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) -> Vec<TestLens> {
-    let Some(file) = analysis.file(path) else { return Vec::new() };
+pub(super) fn code_lenses(workspace: &Workspace, runs: &[Arc<InlineRun>], path: &Path) -> Vec<TestLens> {
+    let Some(file) = workspace.file(path) else { return Vec::new() };
     let mut lenses = Vec::new();
     for run in runs.iter().filter(|run| run.test_file == path) {
-        lenses.extend(test_file_lenses(analysis, run));
+        lenses.extend(test_file_lenses(workspace, run));
     }
     let concerned: Vec<&Arc<InlineRun>> =
         runs.iter().filter(|run| run.test_file != path && run.depends_on(path)).collect();
@@ -309,7 +308,7 @@ pub fn code_lenses(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) ->
                     continue;
                 }
                 let tally = Tally::of(results.iter().map(|(_, result)| *result));
-                if let Some(range) = locate(analysis, &at("/metadata/name"), Target::Value) {
+                if let Some(range) = locate(workspace, &at("/metadata/name"), Target::Value) {
                     lenses.push(TestLens {
                         range,
                         title: format!("{} · {}", tally.title(), tests_phrase(&results)),
@@ -335,7 +334,8 @@ pub fn code_lenses(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) ->
                         continue;
                     }
                     let tally = Tally::of(for_rule.iter().map(|(_, result)| *result));
-                    if let Some(range) = locate(analysis, &at(&format!("/spec/rules/{rule_index}/name")), Target::Value)
+                    if let Some(range) =
+                        locate(workspace, &at(&format!("/spec/rules/{rule_index}/name")), Target::Value)
                     {
                         lenses.push(TestLens {
                             range,
@@ -351,7 +351,7 @@ pub fn code_lenses(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) ->
                     if tally.is_empty() {
                         continue;
                     }
-                    if let Some(range) = locate(analysis, &at("/metadata/name"), Target::Value) {
+                    if let Some(range) = locate(workspace, &at("/metadata/name"), Target::Value) {
                         let suite = run.test_file.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
                         lenses.push(TestLens {
                             range,
@@ -377,14 +377,14 @@ fn tests_phrase(results: &[(&InlineRun, &TestResult)]) -> String {
     }
 }
 
-fn test_file_lenses(analysis: &Analysis, run: &InlineRun) -> Vec<TestLens> {
+fn test_file_lenses(workspace: &Workspace, run: &InlineRun) -> Vec<TestLens> {
     let mut lenses = Vec::new();
     let Some(first) = run.report.results.first().and_then(|result| result.location.as_ref()) else {
         return lenses;
     };
     let tally = Tally::of(&run.report.results);
     let header = SourceRef { pointer: "/kind".to_string(), ..first.clone() };
-    if let Some(range) = locate(analysis, &header, Target::Value) {
+    if let Some(range) = locate(workspace, &header, Target::Value) {
         lenses.push(TestLens {
             range,
             title: format!("▶ Run tests  {}", tally.title()),
@@ -405,9 +405,9 @@ fn test_file_lenses(analysis: &Analysis, run: &InlineRun) -> Vec<TestLens> {
     }
     for (entry, tally, location) in entries {
         let at = SourceRef { pointer: entry.to_string(), ..location.clone() };
-        if let Some(range) = locate(analysis, &at, Target::Value) {
+        if let Some(range) = locate(workspace, &at, Target::Value) {
             lenses.push(TestLens {
-                range: first_line_of(analysis, &at.file, range),
+                range: first_line_of(workspace, &at.file, range),
                 title: tally.title(),
                 test_file: run.test_file.clone(),
             });
@@ -417,8 +417,8 @@ fn test_file_lenses(analysis: &Analysis, run: &InlineRun) -> Vec<TestLens> {
 }
 
 /// Lenses sit on a line: keep only the first line of a multi-line node.
-fn first_line_of(analysis: &Analysis, path: &Path, range: TextRange) -> TextRange {
-    let Some(text) = analysis.read(path) else { return range };
+fn first_line_of(workspace: &Workspace, path: &Path, range: TextRange) -> TextRange {
+    let Some(text) = workspace.read(path) else { return range };
     let end =
         text.get(range.start..range.end).and_then(|slice| slice.find('\n')).map_or(range.end, |cut| range.start + cut);
     TextRange::new(range.start, end)
@@ -426,7 +426,7 @@ fn first_line_of(analysis: &Analysis, path: &Path, range: TextRange) -> TextRang
 
 /// Diagnostics in a test file for expectations that did not hold, with related places in the policy and
 /// the resource that explain them.
-pub fn test_diagnostics(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path) -> Vec<Diagnostic> {
+pub(super) fn test_diagnostics(workspace: &Workspace, runs: &[Arc<InlineRun>], path: &Path) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for run in runs.iter().filter(|run| run.test_file == path) {
         for result in &run.report.results {
@@ -437,11 +437,11 @@ pub fn test_diagnostics(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Pat
                 Outcome::Unsupported => Code::TestUnsupported,
             };
             let Some(location) = &result.location else { continue };
-            let Some(range) = locate(analysis, location, Target::Value) else { continue };
-            let range = first_line_of(analysis, path, range);
+            let Some(range) = locate(workspace, location, Target::Value) else { continue };
+            let range = first_line_of(workspace, path, range);
             let mut diagnostic = Diagnostic::new(code, range, summary_line(result));
             for related in &result.related {
-                if let Some(related_range) = locate(analysis, &related.at, Target::Value) {
+                if let Some(related_range) = locate(workspace, &related.at, Target::Value) {
                     let file = (related.at.file != path).then(|| related.at.file.clone());
                     diagnostic = diagnostic.with_related(RelatedInformation {
                         file,
@@ -454,7 +454,7 @@ pub fn test_diagnostics(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Pat
         }
     }
     // The repository's settings (`lint.disable`, `lint.severity`) govern these codes like any other.
-    match analysis.config_for(path) {
+    match workspace.config_for(path) {
         Some(config) => config.apply(out),
         None => out,
     }
@@ -501,8 +501,13 @@ fn first_sentence(text: &str) -> &str {
 }
 
 /// A hover on a results entry or gator case: every result it produced, why, and a diff for mutations.
-pub fn result_hover(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path, offset: usize) -> Option<HoverResult> {
-    let file = analysis.file(path)?;
+pub(super) fn result_hover(
+    workspace: &Workspace,
+    runs: &[Arc<InlineRun>],
+    path: &Path,
+    offset: usize,
+) -> Option<HoverResult> {
+    let file = workspace.file(path)?;
     let document = file.source.segment_at(offset)?;
     let segment = &file.source.segments()[document];
     for run in runs.iter().filter(|run| run.test_file == path) {
@@ -523,12 +528,12 @@ pub fn result_hover(analysis: &Analysis, runs: &[Arc<InlineRun>], path: &Path, o
         let Some((range, entry)) = best else { continue };
         let results: Vec<&TestResult> =
             run.report.results.iter().filter(|result| entry_pointer(result) == Some(entry)).collect();
-        return Some(HoverResult { range, markdown: explain(analysis, &results) });
+        return Some(HoverResult { range, markdown: explain(workspace, &results) });
     }
     None
 }
 
-fn explain(analysis: &Analysis, results: &[&TestResult]) -> String {
+fn explain(workspace: &Workspace, results: &[&TestResult]) -> String {
     let mut out = String::new();
     let tally = Tally::of(results.iter().copied());
     let _ = writeln!(out, "**Test results** — {}\n", tally.title());
@@ -560,7 +565,7 @@ fn explain(analysis: &Analysis, results: &[&TestResult]) -> String {
             let _ = writeln!(out, "  - message: {}", result.message.replace('\n', " "));
         }
         for related in &result.related {
-            let place = describe_place(analysis, &related.at);
+            let place = describe_place(workspace, &related.at);
             let _ = writeln!(out, "  - {}: {place}", related.message);
         }
         if let Some(diff) = &result.diff {
@@ -572,10 +577,10 @@ fn explain(analysis: &Analysis, results: &[&TestResult]) -> String {
 }
 
 /// `file:line`, 1-based, for a hover.
-fn describe_place(analysis: &Analysis, at: &SourceRef) -> String {
+fn describe_place(workspace: &Workspace, at: &SourceRef) -> String {
     let name = at.file.file_name().map(|name| name.to_string_lossy().to_string()).unwrap_or_default();
-    let Some(range) = locate(analysis, at, Target::Value) else { return format!("{name} {}", at.pointer) };
+    let Some(range) = locate(workspace, at, Target::Value) else { return format!("{name} {}", at.pointer) };
     let line =
-        analysis.read(&at.file).map(|text| text[..range.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
+        workspace.read(&at.file).map(|text| text[..range.start.min(text.len())].matches('\n').count() + 1).unwrap_or(0);
     format!("{name}:{line} (`{}`)", at.pointer)
 }

@@ -4,38 +4,27 @@
 //! context entries and functions; hover and signature help for functions; syntax, unknown-function and
 //! arity diagnostics at the exact character inside the YAML scalar.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::Analysis;
-use super::completion::{CompletionItem, CompletionKind};
-use super::hover::HoverResult;
+use super::cursor::Cursor;
 use super::jmespath_docs::{FunctionDoc, callable_functions, function_doc};
 use super::policy_context::{
     fields_at, foreach_items, kind_roots, list_item_path, matched_kinds, nodes_at, plain_path, pointer_of_steps,
     readable_document, rule_pointer,
 };
 use super::schema_lookup::type_label;
-use super::yaml_path::{CursorContext, PathStep, cursor_context};
+use super::types::{CompletionItem, CompletionKind, HoverResult, SignatureHelp};
+use super::workspace::Workspace;
+use super::yaml_path::{CursorContext, PathStep};
 use crate::base::{Code, Diagnostic, TextRange};
 use crate::engine::kyverno::variables::{check_expression, variable_ranges};
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema::{self, SchemaNode};
 use crate::syntax::embedded::EmbeddedText;
-use crate::syntax::navigate::{Side, node_at};
+use crate::syntax::navigate::Side;
 use crate::syntax::{ParsedDocument, Segment, push_pointer_segment};
-
-/// Signature help in editor terms: one signature, its parameters (substrings of the label) and the
-/// parameter the cursor is on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SignatureHelp {
-    pub label: String,
-    pub documentation: Option<String>,
-    pub parameters: Vec<String>,
-    pub active_parameter: usize,
-}
 
 /// Fields of Kyverno's `request`, the admission request.
 const REQUEST_FIELDS: &[(&str, &str)] = &[
@@ -163,23 +152,21 @@ fn may_hold_expression(text: &str, offset: usize) -> bool {
     line.starts_with("list:") || line.starts_with("jmesPath:")
 }
 
-fn expression_cursor<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> Option<ExpressionCursor<'a>> {
-    let file = analysis.file(path)?;
-    let index = file.source.segment_at(offset)?;
-    if !is_jmespath_document(&file.documents[index]) {
+fn expression_cursor<'a>(at: &Cursor<'a>) -> Option<ExpressionCursor<'a>> {
+    if !is_jmespath_document(at.info) {
         return None;
     }
-    let segment = &file.source.segments()[index];
-    let relative = offset.checked_sub(segment.start)?.min(segment.text.len());
+    let (segment, relative) = (at.segment, at.relative);
     let document = &segment.parsed.value;
     if !may_hold_expression(&segment.text, relative) {
         return None;
     }
     // The scalar under the cursor, decoded, when the YAML around it parses.
-    if let Some((pointer, span, side)) = node_at(&segment.parsed, relative) {
+    if let Some((pointer, span, side)) = at.node() {
+        let (span, side) = (*span, *side);
         let range = match side {
             Side::Key => span.key,
-            Side::Value if document.pointer(&pointer).is_some_and(Value::is_string) => Some(span.value),
+            Side::Value if document.pointer(pointer).is_some_and(Value::is_string) => Some(span.value),
             Side::Value => None,
         };
         if let Some(range) = range.filter(|range| range.contains_inclusive(relative))
@@ -189,7 +176,7 @@ fn expression_cursor<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> 
         {
             let (start, end) = match enclosing_variable(&embedded.text, cursor) {
                 Some(found) => found,
-                None if side == Side::Value && is_plain_expression(&pointer) && !embedded.text.contains("{{") => {
+                None if side == Side::Value && is_plain_expression(pointer) && !embedded.text.contains("{{") => {
                     (0, embedded.text.len())
                 }
                 None => return None,
@@ -200,7 +187,7 @@ fn expression_cursor<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> 
                 text: embedded.text[start..end].to_string(),
                 cursor: cursor - start,
                 relative,
-                pointer,
+                pointer: pointer.clone(),
             });
         }
     }
@@ -209,14 +196,14 @@ fn expression_cursor<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> 
     let line_end = segment.text[relative..].find('\n').map_or(segment.text.len(), |newline| relative + newline);
     let line = &segment.text[line_start..line_end];
     let cursor = relative - line_start;
-    let context = cursor_context(&segment.text, relative);
-    let steps = match &context {
+    let context = at.yaml();
+    let steps = match context {
         CursorContext::Key { path, .. } | CursorContext::Value { path, .. } => path.clone(),
     };
     let (start, end) = match enclosing_variable(line, cursor) {
         Some(found) => found,
         None => {
-            let CursorContext::Value { path, prefix_start, .. } = &context else { return None };
+            let CursorContext::Value { path, prefix_start, .. } = context else { return None };
             let Some(PathStep::Key(key)) = path.last() else { return None };
             let plain = match key.as_str() {
                 "list" => path.iter().rev().nth(2) == Some(&PathStep::Key("foreach".to_string())),
@@ -376,8 +363,8 @@ fn listed(fields: &[(&str, &str)], detail: &str, replace: TextRange) -> Vec<Comp
 }
 
 /// Completion inside a JMESPath expression; `None` when the cursor is not in one.
-pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Option<Vec<CompletionItem>> {
-    let cursor = expression_cursor(analysis, path, offset)?;
+pub(super) fn completions(_: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
+    let cursor = expression_cursor(cursor)?;
     let before = &cursor.text[..cursor.cursor];
     if inside_literal(before) {
         return Some(Vec::new());
@@ -624,8 +611,8 @@ fn context_member_items(scope: &Scope<'_>, name: &str, path: &[String], replace:
 
 /// Hover inside a JMESPath expression: a function's signature and description, or what a variable or
 /// field is.
-pub(super) fn hover(analysis: &Analysis, path: &Path, offset: usize) -> Option<HoverResult> {
-    let cursor = expression_cursor(analysis, path, offset)?;
+pub(super) fn hover(_: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
+    let cursor = expression_cursor(cursor)?;
     let text = &cursor.text;
     let start = word_start(text, cursor.cursor);
     let end =
@@ -705,8 +692,8 @@ fn describe_field(roots: &[(String, SchemaNode<'static>)], path: &[String]) -> O
 }
 
 /// Signature help for the function call the cursor is in.
-pub(super) fn signature_help(analysis: &Analysis, path: &Path, offset: usize) -> Option<SignatureHelp> {
-    let cursor = expression_cursor(analysis, path, offset)?;
+pub(super) fn signature_help(_: &Workspace, cursor: &Cursor<'_>) -> Option<SignatureHelp> {
+    let cursor = expression_cursor(cursor)?;
     let before = &cursor.text[..cursor.cursor];
     // Open brackets with the argument count of each `(`.
     let mut stack: Vec<(char, usize, usize)> = Vec::new();

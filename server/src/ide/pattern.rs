@@ -5,19 +5,19 @@
 //! explains anchors and value operators, with the field's documentation.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use serde_json::Value;
 
-use super::Analysis;
-use super::completion::{CompletionItem, CompletionKind, key_insert_text, sibling_keys};
-use super::hover::HoverResult;
+use super::cursor::Cursor;
 use super::policy_context::{
     Field, fields_at, foreach_items, kind_roots, kind_with_version, list_item_path, matched_kinds, nodes_at,
     pointer_of_steps, readable_document, rule_pointer, target_kinds,
 };
+use super::schema_completion::{key_insert_text, sibling_keys};
 use super::schema_lookup::{enum_values, is_type, type_label};
-use super::yaml_path::{CursorContext, cursor_context};
+use super::types::{CompletionItem, CompletionKind, HoverResult};
+use super::workspace::Workspace;
+use super::yaml_path::CursorContext;
 use crate::base::TextRange;
 use crate::engine::kyverno::pattern::{AnchorKind, Operator, operator_of, parse_anchor};
 use crate::model::DocumentKind;
@@ -139,16 +139,12 @@ fn anchor_openers(block: Block) -> &'static [&'static str] {
 }
 
 /// Completion inside a pattern, patch or generated data; `None` when the cursor is not in one.
-pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Option<Vec<CompletionItem>> {
-    let file = analysis.file(path)?;
-    let index = file.source.segment_at(offset)?;
-    if file.documents[index].kind != DocumentKind::KyvernoPolicy {
+pub(super) fn completions(_: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
+    if cursor.info.kind != DocumentKind::KyvernoPolicy {
         return None;
     }
-    let segment = &file.source.segments()[index];
-    let relative = offset.checked_sub(segment.start)?.min(segment.text.len());
-    let context = cursor_context(&segment.text, relative);
-    let (steps, prefix, prefix_start, is_key) = match &context {
+    let (segment, relative, offset) = (cursor.segment, cursor.relative, cursor.offset);
+    let (steps, prefix, prefix_start, is_key) = match cursor.yaml() {
         CursorContext::Key { path, prefix, prefix_start } => (path, prefix, *prefix_start, true),
         CursorContext::Value { path, prefix, prefix_start } => (path, prefix, *prefix_start, false),
     };
@@ -273,14 +269,11 @@ fn anchor_text(kind: AnchorKind) -> &'static str {
 }
 
 /// Hover inside a pattern: anchors on keys, operators in values, and the field's documentation.
-pub(super) fn hover(analysis: &Analysis, path: &Path, offset: usize) -> Option<HoverResult> {
-    let file = analysis.file(path)?;
-    let index = file.source.segment_at(offset)?;
-    if file.documents[index].kind != DocumentKind::KyvernoPolicy {
+pub(super) fn hover(_: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
+    if cursor.info.kind != DocumentKind::KyvernoPolicy {
         return None;
     }
-    let segment = &file.source.segments()[index];
-    let relative = offset.checked_sub(segment.start)?;
+    let (segment, relative) = (cursor.segment, cursor.relative);
     let parsed = readable_document(segment, relative, false);
     let (pointer, span, side) = node_at(&parsed, relative)?;
     let segments = pointer_segments(&pointer);

@@ -3,20 +3,18 @@
 //! packages) and hover for built-ins.
 
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use serde_json::Value;
 
-use super::Analysis;
-use super::completion::{CompletionItem, CompletionKind};
-use super::hover::HoverResult;
+use super::cursor::Cursor;
 use super::rego_builtins::{BUILTINS, KEYWORDS, builtin_named};
+use super::types::{CompletionItem, CompletionKind, HoverResult};
+use super::workspace::Workspace;
 use crate::base::TextRange;
 use crate::model::DocumentKind;
 use crate::schema::{self, SchemaNode};
 use crate::syntax::Segment;
 use crate::syntax::embedded::EmbeddedText;
-use crate::syntax::navigate::node_at;
 
 /// Fields of `input.review`, as Gatekeeper builds it from an AdmissionRequest.
 const REVIEW_FIELDS: &[(&str, &str)] = &[
@@ -54,29 +52,27 @@ fn is_rego_pointer(pointer: &str) -> bool {
     )
 }
 
-fn rego_cursor<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> Option<(RegoCursor<'a>, usize)> {
-    let file = analysis.file(path)?;
-    let index = file.source.segment_at(offset)?;
-    if file.documents[index].kind != DocumentKind::ConstraintTemplate {
+/// The cursor inside a template's Rego, decoded from its YAML scalar.
+fn rego_cursor<'a>(cursor: &Cursor<'a>) -> Option<RegoCursor<'a>> {
+    if cursor.info.kind != DocumentKind::ConstraintTemplate {
         return None;
     }
-    let segment = &file.source.segments()[index];
-    let relative = offset.checked_sub(segment.start)?;
-    let (pointer, span, _) = node_at(&segment.parsed, relative)?;
-    if !is_rego_pointer(&pointer) || !span.value.contains_inclusive(relative) {
+    let (segment, relative) = (cursor.segment, cursor.relative);
+    let (pointer, span, _) = cursor.node()?;
+    if !is_rego_pointer(pointer) || !span.value.contains_inclusive(relative) {
         return None;
     }
     let embedded = EmbeddedText::from_node(&segment.text, span.value)?;
     let decoded = embedded.from_source(relative)?;
-    Some((RegoCursor { segment, embedded, offset: decoded }, index))
+    Some(RegoCursor { segment, embedded, offset: decoded })
 }
 
 fn is_path_char(character: char) -> bool {
     character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | '[' | ']' | '"')
 }
 
-pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Option<Vec<CompletionItem>> {
-    let (cursor, _) = rego_cursor(analysis, path, offset)?;
+pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
+    let cursor = rego_cursor(cursor)?;
     let text = &cursor.embedded.text[..cursor.offset.min(cursor.embedded.text.len())];
     let token_start = text
         .char_indices()
@@ -143,7 +139,7 @@ pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Op
                     }
                 }
                 Some("review") if matches!(rest.get(1).map(String::as_str), Some("object" | "oldObject")) => {
-                    for (name, detail, doc) in object_fields(analysis, template, &rest[2..]) {
+                    for (name, detail, doc) in object_fields(workspace, template, &rest[2..]) {
                         names.push((name, CompletionKind::Field, detail, doc));
                     }
                 }
@@ -268,11 +264,11 @@ fn lib_packages(template: &Value) -> BTreeSet<String> {
 type Field = (String, Option<String>, Option<String>);
 
 /// Fields of the reviewed object at a path, from the schemas of the kinds the template's constraints match.
-fn object_fields(analysis: &Analysis, template: &Value, path: &[String]) -> Vec<Field> {
+fn object_fields(workspace: &Workspace, template: &Value, path: &[String]) -> Vec<Field> {
     let registry = schema::registry();
     let template_kind = template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str).unwrap_or("");
     let mut roots: Vec<SchemaNode<'_>> = Vec::new();
-    for file in analysis.files.values() {
+    for file in workspace.files.values() {
         for (index, info) in file.documents.iter().enumerate() {
             if info.kind != DocumentKind::Constraint || info.kind_name != template_kind {
                 continue;
@@ -365,8 +361,8 @@ fn parameter_fields(template: &Value, path: &[String]) -> Vec<Field> {
 }
 
 /// Hover on a built-in function's name inside Rego.
-pub(super) fn hover(analysis: &Analysis, path: &Path, offset: usize) -> Option<HoverResult> {
-    let (cursor, _) = rego_cursor(analysis, path, offset)?;
+pub(super) fn hover(_: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
+    let cursor = rego_cursor(cursor)?;
     let text = &cursor.embedded.text;
     let is_name = |character: char| character.is_ascii_alphanumeric() || matches!(character, '_' | '.');
     let start = text[..cursor.offset]

@@ -3,13 +3,13 @@
 
 use serde_json::Value;
 
-use super::Analysis;
+use super::workspace::Workspace;
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema::{self, SchemaNode};
 
 /// Runs `work` with the schema nodes that describe `path` in a document of this kind.
 pub(super) fn with_schema_at<T>(
-    analysis: &Analysis,
+    workspace: &Workspace,
     info: &DocumentInfo,
     path: &[&str],
     work: impl FnOnce(&[SchemaNode<'_>]) -> T,
@@ -19,7 +19,7 @@ pub(super) fn with_schema_at<T>(
     let root = registry.root(entry)?;
     if info.kind == DocumentKind::Constraint {
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = super::diagnostics::constraint_parameters_schema(analysis, &info.kind_name)
+        if let Some(parameters) = constraint_parameters_schema(workspace, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;
@@ -90,4 +90,30 @@ pub(super) fn is_type(nodes: &[SchemaNode<'_>], wanted: &str) -> bool {
         Some(Value::Array(names)) => names.iter().any(|name| name == wanted),
         _ => false,
     })
+}
+
+/// The parameter schema of the template that defines a constraint kind, when that template is loaded.
+pub(super) fn constraint_parameters_schema(workspace: &Workspace, constraint_kind: &str) -> Option<Value> {
+    for file in workspace.files.values() {
+        for (index, info) in file.documents.iter().enumerate() {
+            if info.kind != DocumentKind::ConstraintTemplate {
+                continue;
+            }
+            let template = &file.source.segments()[index].parsed.value;
+            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(constraint_kind) {
+                continue;
+            }
+            let validation = template.pointer("/spec/crd/spec/validation");
+            let legacy = validation
+                .and_then(|validation| validation.get("legacySchema"))
+                .and_then(Value::as_bool)
+                .unwrap_or(!info.api_version.ends_with("/v1"));
+            return Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
+                Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
+                None if legacy => Value::Object(Default::default()),
+                None => serde_json::json!({"type": "object", "additionalProperties": false}),
+            });
+        }
+    }
+    None
 }

@@ -2,11 +2,11 @@
 //! are reported (the YAML around them is the editor's own grammar's job), each mapped through the scalar's
 //! decoding back to the file and cut at line ends, since the protocol's tokens cannot span lines.
 
-use super::FileData;
 use super::cel_lex::{self, CelKind};
 use super::embedded_code::{CodeRegion, Language, code_regions};
 use super::jmespath_lex::{self, JmesKind};
 use super::rego_builtins::{BUILTINS, KEYWORDS};
+use super::workspace::FileData;
 use crate::base::TextRange;
 use crate::engine::cel::catalog;
 use crate::engine::gatekeeper::lexer::{self as rego_lexer, TokenKind as RegoKind};

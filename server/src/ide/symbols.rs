@@ -1,6 +1,6 @@
 //! Document symbols: each document by kind and name, with its rules, tests, cases or results below it.
 
-use super::FileData;
+use super::workspace::FileData;
 use crate::base::TextRange;
 use crate::model::{DocumentKind, NamedPart, outline};
 use crate::syntax::ParsedDocument;

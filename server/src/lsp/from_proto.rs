@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use tower_lsp_server::ls_types::{Position, Range, Uri};
+use ls_types::{Position, Range, Uri};
 
 use crate::base::{LineCol, LineIndex, PositionEncoding, TextRange};
 
@@ -14,10 +14,12 @@ pub fn path(uri: &Uri) -> PathBuf {
     }
 }
 
+/// A position as a byte offset; a position past the end of its line or of the text is clamped.
 pub fn offset(index: &LineIndex<'_>, position: Position, encoding: PositionEncoding) -> usize {
     index.offset(LineCol { line: position.line, column: position.character }, encoding)
 }
 
+/// A range as byte offsets, start first even when the client sent it backwards.
 pub fn text_range(index: &LineIndex<'_>, range: Range, encoding: PositionEncoding) -> TextRange {
     let start = offset(index, range.start, encoding);
     let end = offset(index, range.end, encoding);

@@ -1,38 +1,31 @@
-//! The language server: the only module that knows the protocol. It owns the analysis host, applies edits in
-//! order, publishes versioned diagnostics and answers requests from snapshots under a panic guard.
+//! The language server: the only module that knows the protocol. A main loop owns the session and applies
+//! the client's notifications in order; requests are answered from snapshots on worker threads; diagnostics
+//! are published, versioned, from the main loop.
+//!
+//! How a request flows: `transport` frames it from stdin -> `main_loop` hands it to `dispatch`, which
+//! decodes the parameters, takes a `state::Snapshot` and runs the handler from `handlers::request` on a
+//! worker under a panic guard (with the document's line index and the cursor's offset for requests about a
+//! document) -> the handler asks `ide::Analysis` and converts with `to_proto`/`from_proto` -> the worker
+//! sends the answer, unless a `$/cancelRequest` reached the main loop first (which then answers it).
 
-mod commands;
-mod features;
+mod capabilities;
+mod config;
+mod dispatch;
 mod from_proto;
-mod inline;
-mod server;
+mod handlers;
+mod main_loop;
+mod publish;
+mod scan;
+mod state;
+mod task;
+mod test_rounds;
 mod to_proto;
 mod transport;
+mod workers;
 
 use std::process::ExitCode;
 
-/// Runs the server over stdio until the client says `exit`.
+/// Runs the server over stdio until the client says `exit` (or goes away).
 pub fn run() -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            eprintln!("error: cannot start the async runtime: {error}");
-            // 2, as the CLI's usage and I/O errors: the server never ran.
-            return ExitCode::from(2);
-        }
-    };
-    runtime.block_on(async {
-        // The client's bytes reach the transport through a check that drops malformed messages (see
-        // `transport`); when the client goes away, the pipe closes and the server ends.
-        let (checked, transport_input) = tokio::io::duplex(1 << 16);
-        tokio::spawn(transport::forward_checked(tokio::io::stdin(), checked));
-        let stdout = tokio::io::stdout();
-        let (service, socket) = tower_lsp_server::LspService::new(server::Server::new);
-        tower_lsp_server::Server::new(transport_input, stdout, socket).serve(service).await;
-    });
-    // Background work (a workspace scan, a pending request to the client) must not keep the process alive
-    // after `exit`.
-    runtime.shutdown_background();
-    // The protocol asks for exit code 0 only when `shutdown` came before `exit`.
-    if server::shutdown_requested() { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+    main_loop::run(transport::stdio())
 }

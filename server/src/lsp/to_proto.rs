@@ -1,12 +1,22 @@
-//! Conversions from the analysis's terms into protocol types.
+//! Conversions from the analysis's terms into protocol types: positions, diagnostics, symbols, completion,
+//! hover, signature help, code actions and lenses, semantic tokens and locations in any file.
 
-use tower_lsp_server::ls_types::{
-    self as lsp, DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbol, Location, NumberOrString, Position,
-    Range, Uri,
+use std::collections::HashMap;
+use std::path::Path;
+
+use ls_types::{
+    self as lsp, CodeActionKind, CodeActionOrCommand, CreateFile, CreateFileOptions, DiagnosticRelatedInformation,
+    DiagnosticSeverity, DocumentChangeOperation, DocumentChanges, DocumentSymbol, Location, NumberOrString, OneOf,
+    OptionalVersionedTextDocumentIdentifier, Position, Range, ResourceOp, SemanticToken, TextDocumentEdit, Uri,
+    WorkspaceEdit,
 };
+use serde_json::json;
 
 use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
-use crate::ide::{CompletionItem, CompletionKind, HoverResult, Symbol, SymbolKind};
+use crate::ide::{
+    ActionKind, Analysis, CodeAction, CompletionItem, CompletionKind, FileChange, Highlight, HighlightTag, HoverResult,
+    RUN_TESTS_COMMAND, Symbol, SymbolKind, TestLens,
+};
 
 pub fn position(index: &LineIndex<'_>, offset: usize, encoding: PositionEncoding) -> Position {
     let line_col = index.line_col(offset, encoding);
@@ -42,7 +52,7 @@ pub fn diagnostic_with_related(
     encoding: PositionEncoding,
     own_uri: &Uri,
     diagnostic: Diagnostic,
-    locate: &dyn Fn(&std::path::Path, TextRange) -> Option<Location>,
+    locate: &dyn Fn(&Path, TextRange) -> Option<Location>,
 ) -> lsp::Diagnostic {
     let related: Vec<DiagnosticRelatedInformation> = diagnostic
         .related
@@ -181,6 +191,30 @@ pub fn hover(index: &LineIndex<'_>, encoding: PositionEncoding, hover: HoverResu
     }
 }
 
+/// A place in any file: one the analysis holds, or one it can read (a related place of a test result in a
+/// file nobody opened); `None` when the file cannot be read or has no file URI.
+pub fn location(analysis: &Analysis, encoding: PositionEncoding, path: &Path, range: TextRange) -> Option<Location> {
+    let uri = Uri::from_file_path(path)?;
+    let (start, end) = analysis.locate(path, range, encoding)?;
+    let position = |place: crate::base::LineCol| Position { line: place.line, character: place.column };
+    Some(Location { uri, range: Range { start: position(start), end: position(end) } })
+}
+
+/// A file's diagnostics, with related places in other files located through the analysis.
+pub fn diagnostics(
+    analysis: &Analysis,
+    index: &LineIndex<'_>,
+    encoding: PositionEncoding,
+    uri: &Uri,
+    diagnostics: Vec<Diagnostic>,
+) -> Vec<lsp::Diagnostic> {
+    let locate = |other: &Path, range| location(analysis, encoding, other, range);
+    diagnostics
+        .into_iter()
+        .map(|diagnostic| diagnostic_with_related(index, encoding, uri, diagnostic, &locate))
+        .collect()
+}
+
 /// Signature help with its one signature, parameters labelled by their text in the signature.
 pub fn signature_help(help: crate::ide::SignatureHelp) -> lsp::SignatureHelp {
     let active = u32::try_from(help.active_parameter).unwrap_or(u32::MAX);
@@ -201,4 +235,126 @@ pub fn signature_help(help: crate::ide::SignatureHelp) -> lsp::SignatureHelp {
         active_signature: Some(0),
         active_parameter: Some(active),
     }
+}
+
+/// Highlights as relative, delta-encoded tokens in the negotiated encoding.
+pub fn semantic_tokens(
+    index: &LineIndex<'_>,
+    encoding: PositionEncoding,
+    highlights: &[Highlight],
+) -> Vec<SemanticToken> {
+    let mut tokens = Vec::with_capacity(highlights.len());
+    let (mut last_line, mut last_start) = (0u32, 0u32);
+    for highlight in highlights {
+        let start = index.line_col(highlight.range.start, encoding);
+        let end = index.line_col(highlight.range.end, encoding);
+        if end.line != start.line || end.column <= start.column {
+            continue;
+        }
+        let token_type = HighlightTag::ALL.iter().position(|tag| *tag == highlight.tag).unwrap_or(0) as u32;
+        let delta_line = start.line - last_line;
+        let delta_start = if delta_line == 0 { start.column - last_start } else { start.column };
+        tokens.push(SemanticToken {
+            delta_line,
+            delta_start,
+            length: end.column - start.column,
+            token_type,
+            token_modifiers_bitset: u32::from(highlight.default_library),
+        });
+        (last_line, last_start) = (start.line, start.column);
+    }
+    tokens
+}
+
+/// A test lens, whose command re-runs its test file.
+pub fn code_lens(index: &LineIndex<'_>, encoding: PositionEncoding, lens: TestLens) -> Option<lsp::CodeLens> {
+    let uri = Uri::from_file_path(&lens.test_file)?;
+    Some(lsp::CodeLens {
+        range: range(index, lens.range, encoding),
+        command: Some(lsp::Command {
+            title: lens.title,
+            command: RUN_TESTS_COMMAND.to_string(),
+            arguments: Some(vec![json!({ "uri": uri.as_str() })]),
+        }),
+        data: None,
+    })
+}
+
+pub fn action_kind(kind: ActionKind) -> CodeActionKind {
+    match kind {
+        ActionKind::QuickFix => CodeActionKind::QUICKFIX,
+        ActionKind::RefactorRewrite => CodeActionKind::REFACTOR_REWRITE,
+        ActionKind::Source => CodeActionKind::SOURCE,
+    }
+}
+
+/// An action in protocol terms: plain `changes` for edits of existing files, `documentChanges` with the
+/// create operations when it makes files. `None` when a file it names has no URI or is not loaded.
+pub fn code_action(
+    analysis: &Analysis,
+    encoding: PositionEncoding,
+    own_uri: &Uri,
+    index: &LineIndex<'_>,
+    action: CodeAction,
+) -> Option<CodeActionOrCommand> {
+    let creates = action.changes.iter().any(|change| matches!(change, FileChange::Create { .. }));
+    let mut operations = Vec::new();
+    let mut changes: HashMap<Uri, Vec<lsp::TextEdit>> = HashMap::new();
+    for change in action.changes {
+        match change {
+            FileChange::Edit { path, edits } => {
+                let uri = Uri::from_file_path(&path)?;
+                let file_index = analysis.line_index(&path)?;
+                let edits: Vec<lsp::TextEdit> = edits
+                    .into_iter()
+                    .map(|edit| lsp::TextEdit { range: range(&file_index, edit.range, encoding), new_text: edit.text })
+                    .collect();
+                if creates {
+                    operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
+                        text_document: OptionalVersionedTextDocumentIdentifier { uri, version: None },
+                        edits: edits.into_iter().map(OneOf::Left).collect(),
+                    }));
+                } else {
+                    changes.entry(uri).or_default().extend(edits);
+                }
+            }
+            FileChange::Create { path, text } => {
+                let uri = Uri::from_file_path(&path)?;
+                operations.push(DocumentChangeOperation::Op(ResourceOp::Create(CreateFile {
+                    uri: uri.clone(),
+                    options: Some(CreateFileOptions { overwrite: Some(false), ignore_if_exists: Some(true) }),
+                    annotation_id: None,
+                })));
+                let start = Position { line: 0, character: 0 };
+                operations.push(DocumentChangeOperation::Edit(TextDocumentEdit {
+                    text_document: OptionalVersionedTextDocumentIdentifier { uri, version: None },
+                    edits: vec![OneOf::Left(lsp::TextEdit { range: Range { start, end: start }, new_text: text })],
+                }));
+            }
+        }
+    }
+    let edit = if creates {
+        WorkspaceEdit { document_changes: Some(DocumentChanges::Operations(operations)), ..Default::default() }
+    } else {
+        WorkspaceEdit { changes: Some(changes), ..Default::default() }
+    };
+    let diagnostics = action.diagnostic.map(|found| vec![diagnostic(index, encoding, own_uri, found)]);
+    Some(CodeActionOrCommand::CodeAction(lsp::CodeAction {
+        title: action.title,
+        kind: Some(action_kind(action.kind)),
+        diagnostics,
+        edit: Some(edit),
+        is_preferred: action.preferred.then_some(true),
+        ..Default::default()
+    }))
+}
+
+/// A full document report without a result id.
+pub fn full_document_report(items: Vec<lsp::Diagnostic>) -> lsp::DocumentDiagnosticReportResult {
+    lsp::DocumentDiagnosticReportResult::Report(lsp::DocumentDiagnosticReport::Full(
+        lsp::RelatedFullDocumentDiagnosticReport {
+            related_documents: None,
+            full_document_diagnostic_report: lsp::FullDocumentDiagnosticReport { result_id: None, items },
+        },
+    ))
 }

@@ -1,11 +1,14 @@
-//! The bytes from the client, checked before tower-lsp-server's transport reads them. That transport
-//! stops reading, and so the server exits, at the first message it cannot decode: a body that is not
-//! JSON, JSON that is not a JSON-RPC message, a `Content-Length` that is not a number, an unsupported
-//! `Content-Type`. Here every message is re-framed after its body parses as a JSON-RPC request,
-//! notification or response; anything else is dropped with a line on stderr, and the server goes on.
+//! The stdio transport: a reader thread that frames the client's bytes into messages and a writer thread
+//! that frames the server's. The reader is ours, not `lsp-server`'s, because that one ends at the first
+//! message it cannot decode; here a body that is not JSON, JSON that is not a JSON-RPC 2.0 message, a
+//! `Content-Length` that is not a number or a header block without one is dropped with a line on stderr,
+//! and the server goes on. The reader ends when the client closes its end of the pipe.
 
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
-use tower_lsp_server::jsonrpc::{Request, Response};
+use std::io::{BufRead, BufReader, Read};
+
+use crossbeam_channel::{Receiver, Sender};
+use lsp_server::Message;
+use serde_json::Value;
 
 /// The largest message accepted (a `didOpen` of a file near the CLI's 64 MiB limit, JSON-escaped).
 pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
@@ -13,16 +16,44 @@ pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 /// The longest header line read before the line is treated as garbage.
 const MAX_HEADER_LINE: u64 = 8 << 10;
 
-/// Copies the well-formed messages of `input` to `output` until `input` ends (the client went away) or
-/// `output` is closed (the server stopped).
-pub async fn forward_checked<R, W>(input: R, mut output: W)
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+/// The two ends the main loop talks through: messages from the client, and messages to it.
+pub struct Connection {
+    pub sender: Sender<Message>,
+    pub receiver: Receiver<Message>,
+}
+
+/// Starts the reader (stdin) and writer (stdout) threads. The reader's channel is unbounded so the main
+/// loop can see that more messages wait (a burst of keystrokes) and check only the last state.
+pub fn stdio() -> Connection {
+    let (reader_sender, receiver) = crossbeam_channel::unbounded();
+    let (sender, writer_receiver) = crossbeam_channel::unbounded::<Message>();
+    std::thread::Builder::new()
+        .name("policy-lsp reader".to_string())
+        .spawn(move || {
+            let stdin = std::io::stdin();
+            read_messages(stdin.lock(), &reader_sender);
+        })
+        .expect("the reader thread starts");
+    std::thread::Builder::new()
+        .name("policy-lsp writer".to_string())
+        .spawn(move || {
+            let stdout = std::io::stdout();
+            let mut stdout = stdout.lock();
+            for message in writer_receiver {
+                if message.write(&mut stdout).is_err() {
+                    return;
+                }
+            }
+        })
+        .expect("the writer thread starts");
+    Connection { sender, receiver }
+}
+
+/// Sends every well-formed message of `input` until it ends (the client went away) or nobody listens.
+pub fn read_messages(input: impl Read, sender: &Sender<Message>) {
     let mut reader = BufReader::new(input);
     loop {
-        let Some(length) = read_headers(&mut reader).await else { return };
+        let Some(length) = read_headers(&mut reader) else { return };
         let length = match length {
             Ok(length) => length,
             Err(problem) => {
@@ -32,41 +63,38 @@ where
         };
         if length > MAX_MESSAGE_BYTES {
             eprintln!("policy-lsp: dropped a message of {length} bytes, over the {MAX_MESSAGE_BYTES}-byte limit");
-            let skipped = tokio::io::copy(&mut (&mut reader).take(length as u64), &mut tokio::io::sink()).await;
+            let skipped = std::io::copy(&mut (&mut reader).take(length as u64), &mut std::io::sink());
             if skipped.map_or(true, |count| count < length as u64) {
                 return;
             }
             continue;
         }
         let mut body = vec![0u8; length];
-        if reader.read_exact(&mut body).await.is_err() {
+        if reader.read_exact(&mut body).is_err() {
             return;
         }
-        if !is_json_rpc(&body) {
-            let start = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
-            eprintln!("policy-lsp: dropped a message that is not JSON-RPC 2.0: {start:?}");
-            continue;
-        }
-        let header = format!("Content-Length: {length}\r\n\r\n");
-        let written = async {
-            output.write_all(header.as_bytes()).await?;
-            output.write_all(&body).await?;
-            output.flush().await
-        };
-        if written.await.is_err() {
-            return;
+        match decode(&body) {
+            Some(message) => {
+                if sender.send(message).is_err() {
+                    return;
+                }
+            }
+            None => {
+                let start = String::from_utf8_lossy(&body[..body.len().min(80)]).into_owned();
+                eprintln!("policy-lsp: dropped a message that is not JSON-RPC 2.0: {start:?}");
+            }
         }
     }
 }
 
 /// Reads one header block: `None` at the end of input, else the body length or why it is unusable.
-async fn read_headers<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option<Result<usize, String>> {
+fn read_headers(reader: &mut impl BufRead) -> Option<Result<usize, String>> {
     let mut length: Option<Result<usize, String>> = None;
     let mut seen_header = false;
     let mut line = Vec::new();
     loop {
         line.clear();
-        let read = (&mut *reader).take(MAX_HEADER_LINE).read_until(b'\n', &mut line).await.ok()?;
+        let read = (&mut *reader).take(MAX_HEADER_LINE).read_until(b'\n', &mut line).ok()?;
         if read == 0 {
             return None;
         }
@@ -88,10 +116,20 @@ async fn read_headers<R: AsyncRead + Unpin>(reader: &mut BufReader<R>) -> Option
     Some(length.unwrap_or_else(|| Err("a header block without Content-Length".to_string())))
 }
 
-/// Whether a body is what the transport decodes: a JSON-RPC 2.0 request, notification or response.
-fn is_json_rpc(body: &[u8]) -> bool {
-    std::str::from_utf8(body).is_ok()
-        && (serde_json::from_slice::<Request>(body).is_ok() || serde_json::from_slice::<Response>(body).is_ok())
+/// A body as a JSON-RPC 2.0 request, notification or response; `None` for anything else (a request whose
+/// id is neither a 32-bit number nor a string too, rather than mistaking it for a notification).
+fn decode(body: &[u8]) -> Option<Message> {
+    let value: Value = serde_json::from_slice(body).ok()?;
+    let object = value.as_object()?;
+    if object.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        return None;
+    }
+    let is_request = object.contains_key("id") && object.contains_key("method");
+    let message: Message = serde_json::from_value(value).ok()?;
+    match message {
+        Message::Notification(_) if is_request => None,
+        message => Some(message),
+    }
 }
 
 #[cfg(test)]
@@ -99,9 +137,13 @@ mod tests {
     use super::*;
 
     fn forward(input: &[u8]) -> String {
-        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        let (sender, receiver) = crossbeam_channel::unbounded();
+        read_messages(input, &sender);
+        drop(sender);
         let mut output = Vec::new();
-        runtime.block_on(forward_checked(input, &mut output));
+        for message in receiver {
+            message.write(&mut output).expect("written to memory");
+        }
         String::from_utf8(output).expect("UTF-8")
     }
 
@@ -120,11 +162,15 @@ mod tests {
             frame("[1, 2, 3]"),
             "Content-Type: application/vscode-jsonrpc; charset=latin1\r\n".to_string() + &frame(response),
             frame(r#"{"jsonrpc":"1.0","method":"x"}"#),
+            frame(r#"{"jsonrpc":"2.0","id":1099511627776,"method":"x"}"#),
             "X-Nothing: 1\r\n\r\n".to_string(),
             frame(good),
         ]
         .concat();
-        assert_eq!(forward(input.as_bytes()), [frame(good), frame(response), frame(good)].concat());
+        // Messages are written back as `lsp-server` frames them (its own key order).
+        let shutdown = frame(r#"{"jsonrpc":"2.0","id":1,"method":"shutdown"}"#);
+        let reply = frame(r#"{"jsonrpc":"2.0","id":7,"result":null}"#);
+        assert_eq!(forward(input.as_bytes()), [shutdown.clone(), reply, shutdown].concat());
     }
 
     #[test]

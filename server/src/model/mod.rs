@@ -10,12 +10,7 @@ pub use kinds::{
     ADMISSION_POLICY_BINDING_KINDS, CLUSTER_SCOPED_KINDS, KUBERNETES_ADMISSION_POLICY_KINDS, KYVERNO_CEL_POLICY_KINDS,
     KYVERNO_POLICY_KINDS, POD_CONTROLLER_KINDS, is_cel_policy_kind,
 };
-pub use object::KubernetesObject;
-
-/// The group of an apiVersion (`""` for the core group's `v1`).
-pub fn group_of(api_version: &str) -> &str {
-    api_version.rsplit_once('/').map_or("", |(group, _)| group)
-}
+pub use object::{KubernetesObject, group_of};
 
 /// What a document is.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -3,7 +3,10 @@
 
 use serde_json::Value;
 
-use super::group_of;
+/// The group of an apiVersion (`""` for the core group's `v1`).
+pub fn group_of(api_version: &str) -> &str {
+    api_version.rsplit_once('/').map_or("", |(group, _)| group)
+}
 
 /// Read access to the identity of a Kubernetes object. A field that is absent or not a string reads as
 /// `""`: the engines treat "no namespace" and "empty namespace" alike, as Kubernetes does.

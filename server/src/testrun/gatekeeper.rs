@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{FileSource, Framework, Outcome, Problem, SourceRef, Subject, TestReport, TestResult};
+use super::types::{FileSource, Framework, Outcome, Problem, SourceRef, Subject, TestReport, TestResult};
 use crate::base::Code;
 use crate::engine::gatekeeper::{
     self, CompiledTemplate, ConstraintError, EvaluationOptions, ExpansionError, ReviewOutcome, Violation,

@@ -7,9 +7,8 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::navigation::{Location, templates_defining};
-use super::references::normalize;
-use super::{Analysis, FileData};
+use super::types::{Location, normalize_path};
+use super::workspace::{FileData, Workspace};
 use crate::base::TextRange;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::syntax::navigate::{node_at, pointer_segments};
@@ -42,31 +41,31 @@ const TEST_PATH_LISTS: &[&str] =
     &["policies", "resources", "exceptions", "clusterResources", "targetResources", "paramResources"];
 const TEST_PATH_VALUES: &[&str] = &["variables", "userinfo", "context"];
 
-pub(super) fn definition(analysis: &Analysis, path: &Path, offset: usize) -> Vec<Location> {
-    let Some(subject) = subject_at(analysis, path, offset) else { return Vec::new() };
-    declarations(analysis, &subject)
+pub(super) fn definition(workspace: &Workspace, path: &Path, offset: usize) -> Vec<Location> {
+    let Some(subject) = subject_at(workspace, path, offset) else { return Vec::new() };
+    declarations(workspace, &subject)
 }
 
 pub(super) fn references(
-    analysis: &Analysis,
+    workspace: &Workspace,
     path: &Path,
     offset: usize,
     include_declaration: bool,
 ) -> Option<Vec<Location>> {
-    let subject = subject_at(analysis, path, offset)?;
-    let declared = declarations(analysis, &subject);
+    let subject = subject_at(workspace, path, offset)?;
+    let declared = declarations(workspace, &subject);
     let mut found = if include_declaration { declared.clone() } else { Vec::new() };
     match &subject {
-        Subject::ConstraintKind(kind) => found.extend(constraints_of_kind(analysis, kind)),
-        Subject::File(target) => found.extend(path_entries_naming(analysis, target)),
-        _ => found.extend(test_results_naming(analysis, &subject, &declared)),
+        Subject::ConstraintKind(kind) => found.extend(constraints_of_kind(workspace, kind)),
+        Subject::File(target) => found.extend(path_entries_naming(workspace, target)),
+        _ => found.extend(test_results_naming(workspace, &subject, &declared)),
     }
     found.sort_by(|left, right| left.path.cmp(&right.path).then(left.range.start.cmp(&right.range.start)));
     found.dedup();
     Some(found)
 }
 
-/// One document the analysis holds or that was read from disk, with where it starts in its file.
+/// One document the workspace holds or that was read from disk, with where it starts in its file.
 struct Doc {
     path: PathBuf,
     start: usize,
@@ -100,23 +99,23 @@ fn loaded_docs(path: &Path, file: &FileData) -> Vec<Doc> {
 }
 
 /// The documents of the files a list of references names: loaded files below a referenced directory, or
-/// a referenced file read from disk when the analysis does not hold it.
-fn docs_under(analysis: &Analysis, references: &[PathBuf]) -> Vec<Doc> {
+/// a referenced file read from disk when the workspace does not hold it.
+fn docs_under(workspace: &Workspace, references: &[PathBuf]) -> Vec<Doc> {
     let mut docs = Vec::new();
-    for (path, file) in analysis.files.iter() {
+    for (path, file) in workspace.files.iter() {
         if references.iter().any(|reference| covers(reference, path)) {
             docs.extend(loaded_docs(path, file));
         }
     }
     for reference in references {
-        if analysis.files.contains_key(reference) {
+        if workspace.files.contains_key(reference) {
             continue;
         }
         let is_yaml = reference.extension().is_some_and(|extension| extension == "yaml" || extension == "yml");
         if !is_yaml {
             continue;
         }
-        if let Some(text) = analysis.read(reference) {
+        if let Some(text) = workspace.read(reference) {
             docs.extend(parse_file(&text).into_iter().map(|document| Doc {
                 path: reference.clone(),
                 start: document.start,
@@ -149,11 +148,11 @@ fn resolve(base: &Path, reference: &str) -> Option<PathBuf> {
     if reference.starts_with("http://") || reference.starts_with("https://") || reference.is_empty() {
         return None;
     }
-    Some(normalize(&base.join(reference)))
+    Some(normalize_path(&base.join(reference)))
 }
 
-fn subject_at(analysis: &Analysis, path: &Path, offset: usize) -> Option<Subject> {
-    let file = analysis.file(path)?;
+fn subject_at(workspace: &Workspace, path: &Path, offset: usize) -> Option<Subject> {
+    let file = workspace.file(path)?;
     let index = file.source.segment_at(offset)?;
     let segment = &file.source.segments()[index];
     let info = &file.documents[index];
@@ -254,16 +253,16 @@ fn is_policy(info: &DocumentInfo) -> bool {
     matches!(info.kind, DocumentKind::KyvernoPolicy | DocumentKind::KyvernoCelPolicy)
 }
 
-fn declarations(analysis: &Analysis, subject: &Subject) -> Vec<Location> {
+fn declarations(workspace: &Workspace, subject: &Subject) -> Vec<Location> {
     match subject {
-        Subject::Policy { name, files } => docs_under(analysis, files)
+        Subject::Policy { name, files } => docs_under(workspace, files)
             .iter()
             .filter(|doc| is_policy(&doc.info) && names_policy(name, &doc.info))
             .filter_map(|doc| doc.location("/metadata/name"))
             .collect(),
         Subject::Rule { policy, rule, files } => {
             let mut found = Vec::new();
-            for doc in docs_under(analysis, files) {
+            for doc in docs_under(workspace, files) {
                 if doc.info.kind != DocumentKind::KyvernoPolicy || !names_policy(policy, &doc.info) {
                     continue;
                 }
@@ -279,23 +278,23 @@ fn declarations(analysis: &Analysis, subject: &Subject) -> Vec<Location> {
             }
             found
         }
-        Subject::Resource { name, files } => docs_under(analysis, files)
+        Subject::Resource { name, files } => docs_under(workspace, files)
             .iter()
             .filter(|doc| !is_policy(&doc.info) && names_resource(name, &doc.info))
             .filter_map(|doc| doc.location("/metadata/name"))
             .collect(),
         Subject::File(target) => {
-            let exists = analysis.files.contains_key(target) || analysis.read(target).is_some();
+            let exists = workspace.files.contains_key(target) || workspace.read(target).is_some();
             if exists { vec![Location { path: target.clone(), range: TextRange::empty(0) }] } else { Vec::new() }
         }
-        Subject::ConstraintKind(kind) => templates_defining(analysis, kind),
+        Subject::ConstraintKind(kind) => templates_defining(workspace, kind),
     }
 }
 
-/// The Kyverno Test documents the analysis holds, with their files.
-fn kyverno_tests(analysis: &Analysis) -> Vec<Doc> {
+/// The Kyverno Test documents the workspace holds, with their files.
+fn kyverno_tests(workspace: &Workspace) -> Vec<Doc> {
     let mut tests = Vec::new();
-    for (path, file) in analysis.files.iter() {
+    for (path, file) in workspace.files.iter() {
         if file.documents.iter().any(|info| info.kind == DocumentKind::KyvernoTest) {
             tests.extend(loaded_docs(path, file).into_iter().filter(|doc| doc.info.kind == DocumentKind::KyvernoTest));
         }
@@ -305,14 +304,14 @@ fn kyverno_tests(analysis: &Analysis) -> Vec<Doc> {
 
 /// Result entries of every Kyverno Test whose listed files take in a declaration of the subject (or,
 /// when no declaration was found, that list the same files the subject came from).
-fn test_results_naming(analysis: &Analysis, subject: &Subject, declared: &[Location]) -> Vec<Location> {
+fn test_results_naming(workspace: &Workspace, subject: &Subject, declared: &[Location]) -> Vec<Location> {
     let (list_key, subject_files) = match subject {
         Subject::Policy { files, .. } | Subject::Rule { files, .. } => ("policies", files),
         Subject::Resource { files, .. } => ("resources", files),
         _ => return Vec::new(),
     };
     let mut found = Vec::new();
-    for test in kyverno_tests(analysis) {
+    for test in kyverno_tests(workspace) {
         let base = test.path.parent().map(Path::to_path_buf).unwrap_or_default();
         let listed = resolved_list(&test.parsed.value, list_key, &base);
         let related = listed.iter().any(|reference| {
@@ -369,9 +368,9 @@ fn same_name(left: &str, right: &str) -> bool {
 }
 
 /// The `kind` of every constraint of a kind.
-fn constraints_of_kind(analysis: &Analysis, kind: &str) -> Vec<Location> {
+fn constraints_of_kind(workspace: &Workspace, kind: &str) -> Vec<Location> {
     let mut found = Vec::new();
-    for (path, file) in analysis.files.iter() {
+    for (path, file) in workspace.files.iter() {
         for doc in loaded_docs(path, file) {
             if doc.info.kind == DocumentKind::Constraint && doc.info.kind_name == kind {
                 found.extend(doc.location("/kind"));
@@ -382,9 +381,9 @@ fn constraints_of_kind(analysis: &Analysis, kind: &str) -> Vec<Location> {
 }
 
 /// Every test and suite path entry that resolves to `target`.
-fn path_entries_naming(analysis: &Analysis, target: &Path) -> Vec<Location> {
+fn path_entries_naming(workspace: &Workspace, target: &Path) -> Vec<Location> {
     let mut found = Vec::new();
-    for (path, file) in analysis.files.iter() {
+    for (path, file) in workspace.files.iter() {
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         for doc in loaded_docs(path, file) {
             let pointers: Vec<String> = match doc.info.kind {
@@ -428,4 +427,25 @@ fn suite_path_pointers(value: &Value) -> Vec<String> {
         }
     }
     pointers
+}
+
+/// The `spec.crd.spec.names.kind` of every loaded template that defines a constraint kind.
+pub(super) fn templates_defining(workspace: &Workspace, kind: &str) -> Vec<Location> {
+    let mut locations = Vec::new();
+    for (path, file) in workspace.files.iter() {
+        for (index, info) in file.documents.iter().enumerate() {
+            if info.kind != DocumentKind::ConstraintTemplate {
+                continue;
+            }
+            let segment = &file.source.segments()[index];
+            if segment.parsed.value.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(kind) {
+                continue;
+            }
+            if let Some(span) = segment.parsed.source_map.get("/spec/crd/spec/names/kind") {
+                locations.push(Location { path: path.clone(), range: span.value.shifted(segment.start) });
+            }
+        }
+    }
+    locations.sort_by(|left, right| left.path.cmp(&right.path));
+    locations
 }

@@ -8,11 +8,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::completion::{CompletionItem, CompletionKind};
+use super::cursor::Cursor;
 use super::policy_context::{matched_kinds, pointer_of_steps, readable_document};
-use super::references::normalize;
-use super::yaml_path::{CursorContext, PathStep, cursor_context};
-use super::{Analysis, FileData};
+use super::types::{CompletionItem, CompletionKind, normalize_path};
+use super::workspace::{FileData, Workspace};
+use super::yaml_path::{CursorContext, PathStep};
 use crate::base::TextRange;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::schema;
@@ -74,16 +74,13 @@ fn slot_of(kind: &DocumentKind, steps: &[PathStep]) -> Option<Slot> {
 }
 
 /// Completion in a Kyverno Test or gator Suite; `None` when the cursor is not on a reference.
-pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Option<Vec<CompletionItem>> {
-    let file = analysis.file(path)?;
-    let index = file.source.segment_at(offset)?;
-    let info = &file.documents[index];
+pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
+    let info = cursor.info;
     if !matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite) {
         return None;
     }
-    let segment = &file.source.segments()[index];
-    let relative = offset.checked_sub(segment.start)?.min(segment.text.len());
-    let (steps, prefix, prefix_start) = match cursor_context(&segment.text, relative) {
+    let (segment, relative, offset, path) = (cursor.segment, cursor.relative, cursor.offset, cursor.path);
+    let (steps, prefix, prefix_start) = match cursor.yaml().clone() {
         CursorContext::Key { path, prefix, prefix_start } | CursorContext::Value { path, prefix, prefix_start } => {
             (path, prefix, prefix_start)
         }
@@ -94,20 +91,20 @@ pub(super) fn completions(analysis: &Analysis, path: &Path, offset: usize) -> Op
     let parsed = readable_document(segment, relative, true);
     let test = &parsed.value;
     let items = match slot {
-        Slot::Path { directories } => path_items(analysis, path, &base_dir, &prefix, directories, replace),
+        Slot::Path { directories } => path_items(workspace, path, &base_dir, &prefix, directories, replace),
         Slot::Outcome => OUTCOMES
             .iter()
             .map(|(label, doc)| item(label, CompletionKind::Value, None, Some(doc.to_string()), replace))
             .collect(),
-        Slot::PolicyName => policy_items(analysis, &base_dir, test, replace),
+        Slot::PolicyName => policy_items(workspace, &base_dir, test, replace),
         Slot::RuleName => {
             let pointer = pointer_of_steps(&parsed, &steps, relative);
             let result_pointer = pointer.rsplit_once('/').map_or("", |(parent, _)| parent);
             let policy = test.pointer(result_pointer).and_then(|result| result.get("policy")).and_then(Value::as_str);
-            rule_items(analysis, &base_dir, test, policy, replace)
+            rule_items(workspace, &base_dir, test, policy, replace)
         }
-        Slot::ResourceName => resource_items(analysis, &base_dir, test, replace),
-        Slot::ResourceKind => kind_items(analysis, &base_dir, test, replace),
+        Slot::ResourceName => resource_items(workspace, &base_dir, test, replace),
+        Slot::ResourceKind => kind_items(workspace, &base_dir, test, replace),
     };
     let prefix = prefix.to_lowercase();
     Some(items.into_iter().filter(|item| item.label.to_lowercase().starts_with(&prefix)).collect())
@@ -129,7 +126,7 @@ fn is_yaml(path: &Path) -> bool {
 
 /// YAML files and directories next to the test (or under the directory typed so far).
 fn path_items(
-    analysis: &Analysis,
+    workspace: &Workspace,
     test_path: &Path,
     base_dir: &Path,
     prefix: &str,
@@ -140,8 +137,8 @@ fn path_items(
         Some(slash) => (&prefix[..=slash], &prefix[slash + 1..]),
         None => ("", prefix),
     };
-    let directory = normalize(&base_dir.join(typed_dir));
-    let Some(entries) = analysis.list_dir(&directory) else { return Vec::new() };
+    let directory = normalize_path(&base_dir.join(typed_dir));
+    let Some(entries) = workspace.list_dir(&directory) else { return Vec::new() };
     let mut items = Vec::new();
     for entry in entries {
         let Some(name) = entry.file_name().map(|name| name.to_string_lossy().to_string()) else { continue };
@@ -151,7 +148,7 @@ fn path_items(
         }
         if is_yaml(&entry) {
             items.push(item(&format!("{typed_dir}{name}"), CompletionKind::File, None, None, replace));
-        } else if analysis.is_dir(&entry) && (directories || !name.starts_with('.')) {
+        } else if workspace.is_dir(&entry) && (directories || !name.starts_with('.')) {
             items.push(item(&format!("{typed_dir}{name}/"), CompletionKind::Folder, None, None, replace));
         }
     }
@@ -159,12 +156,12 @@ fn path_items(
 }
 
 /// Calls `visit` with every document of a referenced file or directory (YAML files under it).
-fn visit_documents(analysis: &Analysis, path: &Path, visit: &mut dyn FnMut(&DocumentInfo, &Value)) {
-    if let Some(file) = analysis.file(path) {
+fn visit_documents(workspace: &Workspace, path: &Path, visit: &mut dyn FnMut(&DocumentInfo, &Value)) {
+    if let Some(file) = workspace.file(path) {
         visit_loaded(file, visit);
         return;
     }
-    if let Some(text) = analysis.read(path) {
+    if let Some(text) = workspace.read(path) {
         for document in parse_file(&text) {
             visit(&classify(&document.value), &document.value);
         }
@@ -174,21 +171,21 @@ fn visit_documents(analysis: &Analysis, path: &Path, visit: &mut dyn FnMut(&Docu
     let mut stack = vec![path.to_path_buf()];
     let mut visited = 0;
     while let Some(directory) = stack.pop() {
-        for entry in analysis.list_dir(&directory).unwrap_or_default() {
+        for entry in workspace.list_dir(&directory).unwrap_or_default() {
             visited += 1;
             if visited > 500 {
                 return;
             }
             if is_yaml(&entry) {
-                match analysis.file(&entry) {
+                match workspace.file(&entry) {
                     Some(file) => visit_loaded(file, visit),
                     None => {
-                        for document in analysis.read(&entry).map(|text| parse_file(&text)).unwrap_or_default() {
+                        for document in workspace.read(&entry).map(|text| parse_file(&text)).unwrap_or_default() {
                             visit(&classify(&document.value), &document.value);
                         }
                     }
                 }
-            } else if analysis.is_dir(&entry) {
+            } else if workspace.is_dir(&entry) {
                 stack.push(entry);
             }
         }
@@ -203,7 +200,7 @@ fn visit_loaded(file: &FileData, visit: &mut dyn FnMut(&DocumentInfo, &Value)) {
 
 /// Visits the documents of every file a test lists under `key`.
 fn visit_listed(
-    analysis: &Analysis,
+    workspace: &Workspace,
     base_dir: &Path,
     test: &Value,
     key: &str,
@@ -213,8 +210,8 @@ fn visit_listed(
         if reference.contains("://") {
             continue;
         }
-        let path: PathBuf = normalize(&base_dir.join(reference));
-        visit_documents(analysis, &path, visit);
+        let path: PathBuf = normalize_path(&base_dir.join(reference));
+        visit_documents(workspace, &path, visit);
     }
 }
 
@@ -241,9 +238,9 @@ fn rule_names(policy: &Value) -> Vec<&str> {
         .collect()
 }
 
-fn policy_items(analysis: &Analysis, base_dir: &Path, test: &Value, replace: TextRange) -> Vec<CompletionItem> {
+fn policy_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace: TextRange) -> Vec<CompletionItem> {
     let mut found: BTreeMap<String, CompletionItem> = BTreeMap::new();
-    visit_listed(analysis, base_dir, test, "policies", &mut |info, value| {
+    visit_listed(workspace, base_dir, test, "policies", &mut |info, value| {
         if !is_policy(&info.kind) {
             return;
         }
@@ -259,14 +256,14 @@ fn policy_items(analysis: &Analysis, base_dir: &Path, test: &Value, replace: Tex
 }
 
 fn rule_items(
-    analysis: &Analysis,
+    workspace: &Workspace,
     base_dir: &Path,
     test: &Value,
     policy: Option<&str>,
     replace: TextRange,
 ) -> Vec<CompletionItem> {
     let mut found: Vec<CompletionItem> = Vec::new();
-    visit_listed(analysis, base_dir, test, "policies", &mut |info, value| {
+    visit_listed(workspace, base_dir, test, "policies", &mut |info, value| {
         if !is_policy(&info.kind) || policy.is_some_and(|wanted| !policy_names(info).iter().any(|name| name == wanted))
         {
             return;
@@ -296,9 +293,9 @@ fn rule_items(
     found
 }
 
-fn resource_items(analysis: &Analysis, base_dir: &Path, test: &Value, replace: TextRange) -> Vec<CompletionItem> {
+fn resource_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace: TextRange) -> Vec<CompletionItem> {
     let mut found: BTreeMap<String, CompletionItem> = BTreeMap::new();
-    visit_listed(analysis, base_dir, test, "resources", &mut |info, _| {
+    visit_listed(workspace, base_dir, test, "resources", &mut |info, _| {
         let Some(name) = &info.name else { return };
         let detail = match &info.namespace {
             Some(namespace) => format!("{} in {namespace}", info.kind_name),
@@ -309,9 +306,9 @@ fn resource_items(analysis: &Analysis, base_dir: &Path, test: &Value, replace: T
     found.into_values().collect()
 }
 
-fn kind_items(analysis: &Analysis, base_dir: &Path, test: &Value, replace: TextRange) -> Vec<CompletionItem> {
+fn kind_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace: TextRange) -> Vec<CompletionItem> {
     let mut found: BTreeMap<String, CompletionItem> = BTreeMap::new();
-    visit_listed(analysis, base_dir, test, "resources", &mut |info, _| {
+    visit_listed(workspace, base_dir, test, "resources", &mut |info, _| {
         if info.kind_name.is_empty() {
             return;
         }

@@ -2,12 +2,12 @@
 //! and resource names that the referenced files do not define.
 
 use std::collections::HashSet;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::Analysis;
-use super::diagnostics::span_range;
+use super::types::{normalize_path, span_range};
+use super::workspace::Workspace;
 use crate::base::{Code, Diagnostic, Severity};
 use crate::model::{DocumentInfo, DocumentKind, POD_CONTROLLER_KINDS, classify};
 use crate::schema::Target;
@@ -15,14 +15,14 @@ use crate::syntax::{ParsedDocument, Segment, parse_file};
 use crate::testrun::FileError;
 
 pub(super) fn reference_diagnostics(
-    analysis: &Analysis,
+    workspace: &Workspace,
     path: &Path,
     segment: &Segment,
     info: &DocumentInfo,
     out: &mut Vec<Diagnostic>,
 ) {
     let base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-    let checker = Checker { analysis, path, base_dir, segment, parsed: &segment.parsed };
+    let checker = Checker { workspace, path, base_dir, segment, parsed: &segment.parsed };
     match info.kind {
         DocumentKind::KyvernoTest => checker.kyverno_test(out),
         DocumentKind::GatorSuite => checker.gator_suite(out),
@@ -31,7 +31,7 @@ pub(super) fn reference_diagnostics(
 }
 
 struct Checker<'a> {
-    analysis: &'a Analysis,
+    workspace: &'a Workspace,
     path: &'a Path,
     base_dir: PathBuf,
     segment: &'a Segment,
@@ -50,7 +50,7 @@ impl Checker<'_> {
     }
 
     fn resolve(&self, reference: &str) -> PathBuf {
-        normalize(&self.base_dir.join(reference))
+        normalize_path(&self.base_dir.join(reference))
     }
 
     /// Checks that a referenced path exists; returns the documents of the file(s) it names.
@@ -63,10 +63,10 @@ impl Checker<'_> {
             return None;
         }
         let resolved = self.resolve(reference);
-        if let Some(documents) = self.analysis.loaded_documents(&resolved) {
+        if let Some(documents) = self.workspace.loaded_documents(&resolved) {
             return Some(documents);
         }
-        match self.analysis.disk.read(&resolved) {
+        match self.workspace.disk.read(&resolved) {
             Ok(text) => return Some(load_documents(&text)),
             Err(error @ FileError::OutsideWorkspace { .. }) => {
                 out.push(self.diagnostic(Code::TestOutsideWorkspace, pointer, error.to_string()));
@@ -74,7 +74,7 @@ impl Checker<'_> {
             }
             Err(_) => {}
         }
-        if allow_dir && self.analysis.is_dir(&resolved) {
+        if allow_dir && self.workspace.is_dir(&resolved) {
             return Some(self.load_dir(&resolved));
         }
         // Chainsaw e2e folders are often left out when policies are packaged or copied; say so, as a warning.
@@ -103,15 +103,15 @@ impl Checker<'_> {
             if visited > 1000 {
                 break;
             }
-            for entry in self.analysis.disk.list_dir(&current).unwrap_or_default() {
+            for entry in self.workspace.disk.list_dir(&current).unwrap_or_default() {
                 let is_yaml = entry.extension().is_some_and(|extension| extension == "yaml" || extension == "yml");
                 if is_yaml {
-                    if let Some(loaded) = self.analysis.loaded_documents(&entry) {
+                    if let Some(loaded) = self.workspace.loaded_documents(&entry) {
                         documents.extend(loaded);
-                    } else if let Some(text) = self.analysis.read(&entry) {
+                    } else if let Some(text) = self.workspace.read(&entry) {
                         documents.extend(load_documents(&text));
                     }
-                } else if self.analysis.disk.list_dir(&entry).is_some() {
+                } else if self.workspace.disk.list_dir(&entry).is_some() {
                     stack.push(entry);
                 }
             }
@@ -222,7 +222,7 @@ impl Checker<'_> {
 
     /// The documents of the test's own file that `keep` accepts (it never accepts the Test itself).
     fn own_documents(&self, keep: impl Fn(&DocumentInfo) -> bool) -> Vec<Loaded> {
-        self.analysis
+        self.workspace
             .loaded_documents(self.path)
             .unwrap_or_default()
             .into_iter()
@@ -363,8 +363,8 @@ impl Checker<'_> {
     }
 }
 
-impl Analysis {
-    /// The non-empty documents of a file the analysis holds, without parsing it again.
+impl Workspace {
+    /// The non-empty documents of a file the workspace holds, without parsing it again.
     fn loaded_documents(&self, path: &Path) -> Option<Vec<Loaded>> {
         let file = self.files.get(path)?;
         Some(
@@ -449,22 +449,4 @@ fn resource_names(resource: &Loaded) -> Vec<String> {
     let Some(name) = resource.info.name.clone() else { return Vec::new() };
     let namespace = resource.info.namespace.clone().unwrap_or_else(|| "default".to_string());
     vec![format!("{namespace}/{name}"), name]
-}
-
-/// Removes `.` and resolves `..` lexically, so the same file always has the same key.
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                // `..` of the root is the root; of a relative path that has run out, it stays.
-                if !out.pop() && !out.has_root() {
-                    out.push("..");
-                }
-            }
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
 }

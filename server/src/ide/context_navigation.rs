@@ -6,10 +6,10 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::Analysis;
 use super::embedded_code::{CodeRegion, Language, code_regions};
 use super::jmespath_lex::{self, JmesKind};
-use super::navigation::Location;
+use super::types::Location;
+use super::workspace::Workspace;
 use crate::base::TextRange;
 use crate::syntax::Segment;
 use crate::syntax::navigate::{Side, node_at};
@@ -28,8 +28,8 @@ impl Declaration {
 }
 
 /// The declaration the cursor is on or refers to, with the segment it is in.
-fn declaration_at<'a>(analysis: &'a Analysis, path: &Path, offset: usize) -> Option<(&'a Segment, Declaration)> {
-    let file = analysis.file(path)?;
+fn declaration_at<'a>(workspace: &'a Workspace, path: &Path, offset: usize) -> Option<(&'a Segment, Declaration)> {
+    let file = workspace.file(path)?;
     let index = file.source.segment_at(offset)?;
     let segment = &file.source.segments()[index];
     let relative = offset.checked_sub(segment.start)?;
@@ -101,27 +101,27 @@ fn location(path: &Path, segment: &Segment, range: TextRange) -> Location {
 }
 
 /// The declaration of the context entry under the cursor, when the cursor is on one or on a use of one.
-pub(super) fn definition(analysis: &Analysis, path: &Path, offset: usize) -> Option<Vec<Location>> {
-    let (segment, declaration) = declaration_at(analysis, path, offset)?;
+pub(super) fn definition(workspace: &Workspace, path: &Path, offset: usize) -> Option<Vec<Location>> {
+    let (segment, declaration) = declaration_at(workspace, path, offset)?;
     let span = segment.parsed.source_map.get(&declaration.name_pointer())?;
     Some(vec![location(path, segment, span.value)])
 }
 
 /// Every use of the context entry under the cursor in its scope (and its declaration when asked).
 pub(super) fn references(
-    analysis: &Analysis,
+    workspace: &Workspace,
     path: &Path,
     offset: usize,
     include_declaration: bool,
 ) -> Option<Vec<Location>> {
-    let (segment, declaration) = declaration_at(analysis, path, offset)?;
+    let (segment, declaration) = declaration_at(workspace, path, offset)?;
     let value = &segment.parsed.value;
     let name = value.pointer(&declaration.name_pointer())?.as_str()?.to_string();
     let mut found = Vec::new();
     if include_declaration && let Some(span) = segment.parsed.source_map.get(&declaration.name_pointer()) {
         found.push(location(path, segment, span.value));
     }
-    let file = analysis.file(path)?;
+    let file = workspace.file(path)?;
     let index = file.source.segments().iter().position(|candidate| std::ptr::eq(candidate, segment))?;
     let inside = format!("{}/", declaration.scope);
     for region in code_regions(segment, &file.documents[index]) {

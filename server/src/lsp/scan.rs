@@ -1,0 +1,125 @@
+//! The workspace scan: every YAML file under the workspace folders (less what `exclude` leaves out) is read
+//! and parsed on a background worker, so requests are answered while it indexes, and loaded into the
+//! analysis on the main loop; open documents keep the text the client sent.
+
+use std::path::PathBuf;
+
+use ls_types::notification::Progress;
+use ls_types::request::WorkDoneProgressCreate;
+use ls_types::{
+    ProgressParams, ProgressParamsValue, ProgressToken, WorkDoneProgress, WorkDoneProgressBegin,
+    WorkDoneProgressCreateParams, WorkDoneProgressEnd,
+};
+
+use super::state::{Outgoing, ScanProgress, Session};
+use super::task::Task;
+use super::workers::guarded;
+use super::{publish, test_rounds};
+use crate::ide::{Analysis, normalize_path};
+use crate::syntax::SourceFile;
+use crate::vfs::{read_text, walk_yaml_files};
+
+/// The token of the scan's progress report.
+const SCAN_TOKEN: &str = "policy-lsp/scan";
+
+/// Starts scanning `roots`, with a progress report when the client shows one.
+pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
+    if roots.is_empty() {
+        return;
+    }
+    let scan = begin_progress(session);
+    let analysis = session.host.snapshot();
+    let tasks = session.task_sender.clone();
+    session.workers.background.spawn(move || {
+        let files = guarded("workspace scan", || load(&analysis, &roots)).unwrap_or_default();
+        let _ = tasks.send(Task::Scanned { scan, files });
+    });
+}
+
+fn load(settings: &Analysis, roots: &[PathBuf]) -> Vec<(PathBuf, SourceFile)> {
+    let mut files = walk_yaml_files(roots).unwrap_or_default();
+    // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
+    files.retain(|path| !settings.is_excluded(&normalize_path(path)));
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let text = read_text(&path).ok()?;
+            Some((normalize_path(&path), SourceFile::new_without_trees(&text)))
+        })
+        .collect()
+}
+
+/// Loads what a scan read, then re-runs the tests and re-checks the open documents; the progress report
+/// ends (or, when the client has not created its token yet, ends as soon as it does).
+pub fn loaded(session: &mut Session, scan: Option<u64>, files: Vec<(PathBuf, SourceFile)>) {
+    let count = files.len();
+    for (path, source) in files {
+        if !session.open.contains_key(&path) {
+            session.host.set_source(path, source);
+        }
+    }
+    session.bump_generation();
+    let open = session.open_paths();
+    test_rounds::queue(session, open.clone());
+    publish::mark(session, open);
+    if let Some(scan) = scan {
+        match session.scans.remove(&scan) {
+            Some(ScanProgress::Begun) => send_progress_end(session, count),
+            Some(ScanProgress::Requested) => {
+                session.scans.insert(scan, ScanProgress::Finished { files: count });
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Asks the client for a progress token, when it shows progress; returns the scan's number.
+fn begin_progress(session: &mut Session) -> Option<u64> {
+    if !session.client.work_done_progress {
+        return None;
+    }
+    let scan = session.next_scan;
+    session.next_scan += 1;
+    session.scans.insert(scan, ScanProgress::Requested);
+    let params = WorkDoneProgressCreateParams { token: ProgressToken::String(SCAN_TOKEN.to_string()) };
+    session.send_request::<WorkDoneProgressCreate>(params, Outgoing::ProgressCreated { scan });
+    Some(scan)
+}
+
+/// The client answered the token request: the report begins (and ends, if the scan is over already).
+pub fn progress_created(session: &mut Session, scan: u64, created: bool) {
+    match session.scans.remove(&scan) {
+        Some(ScanProgress::Requested) if created => {
+            send_progress_begin(session);
+            session.scans.insert(scan, ScanProgress::Begun);
+        }
+        Some(ScanProgress::Finished { files }) if created => {
+            send_progress_begin(session);
+            send_progress_end(session, files);
+        }
+        _ => {}
+    }
+}
+
+fn send_progress_begin(session: &Session) {
+    let begin = WorkDoneProgressBegin {
+        title: "Indexing policies".to_string(),
+        cancellable: None,
+        message: None,
+        percentage: Some(0),
+    };
+    send_progress(session, WorkDoneProgress::Begin(begin));
+}
+
+fn send_progress_end(session: &Session, files: usize) {
+    let end = WorkDoneProgressEnd { message: Some(format!("Indexed {files} YAML files")) };
+    send_progress(session, WorkDoneProgress::End(end));
+}
+
+fn send_progress(session: &Session, value: WorkDoneProgress) {
+    let params = ProgressParams {
+        token: ProgressToken::String(SCAN_TOKEN.to_string()),
+        value: ProgressParamsValue::WorkDone(value),
+    };
+    session.notify::<Progress>(params);
+}

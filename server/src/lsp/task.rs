@@ -1,0 +1,31 @@
+//! What the workers report back to the main loop, which alone changes the session: diagnostics to
+//! publish, inline test rounds and workspace scans. (Answers to requests go to the client directly.)
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use ls_types::{self as lsp, Uri};
+
+use crate::ide::InlineRun;
+use crate::syntax::SourceFile;
+
+/// What a worker reports back to the main loop.
+pub enum Task {
+    /// Diagnostics computed for open documents, to publish if they are still current.
+    Diagnostics(Vec<Publication>),
+    /// One round of inline tests: new runs, test files whose turn passed to the next round, and test
+    /// files that are no longer tests.
+    TestRound { done: Vec<Arc<InlineRun>>, left: Vec<PathBuf>, gone: Vec<PathBuf> },
+    /// The files of a workspace scan, read and parsed.
+    Scanned { scan: Option<u64>, files: Vec<(PathBuf, SourceFile)> },
+}
+
+/// Diagnostics of one open document, from one state of the files and of the test runs.
+pub struct Publication {
+    pub path: PathBuf,
+    pub uri: Uri,
+    pub version: i32,
+    pub generation: u64,
+    pub runs_version: u64,
+    pub diagnostics: Vec<lsp::Diagnostic>,
+}
