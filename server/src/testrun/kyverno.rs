@@ -426,17 +426,7 @@ impl Runner<'_> {
         let mut payloads = Vec::new();
         for (name, pointer) in names {
             let path = base.join(&name);
-            let text = match self.files.read(&path) {
-                Ok(text) => text,
-                Err(error) => {
-                    self.problem(
-                        pointer,
-                        Code::KyvernoTestMissingFile,
-                        format!("cannot read {}: {error}", path.display()),
-                    );
-                    continue;
-                }
-            };
+            let Some(text) = self.read_payload(&path, pointer.clone()) else { continue };
             let documents: Vec<Value> = crate::syntax::parse_file(&text)
                 .into_iter()
                 .map(|document| document.yaml11_value())
@@ -466,17 +456,7 @@ impl Runner<'_> {
             {
                 let Some(name) = item.as_str() else { continue };
                 let path = base.join(name);
-                let text = match self.files.read(&path) {
-                    Ok(text) => text,
-                    Err(error) => {
-                        self.problem(
-                            format!("/{key}/{index}"),
-                            Code::KyvernoTestMissingFile,
-                            format!("cannot read {}: {error}", path.display()),
-                        );
-                        continue;
-                    }
-                };
+                let Some(text) = self.read_payload(&path, format!("/{key}/{index}")) else { continue };
                 // The CLI decodes both kinds as JSON (protojson for Envoy) and stops the test otherwise.
                 match serde_json::from_str::<Value>(&text) {
                     Ok(value @ Value::Object(_)) => found.push(AuthorizationPayload {
@@ -492,6 +472,17 @@ impl Runner<'_> {
             }
         }
         found
+    }
+
+    /// The text of a payload file the test names at `pointer`; a file that cannot be read is a problem.
+    fn read_payload(&mut self, path: &Path, pointer: String) -> Option<std::sync::Arc<str>> {
+        match self.files.read(path) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                self.problem(pointer, Code::KyvernoTestMissingFile, format!("cannot read {}: {error}", path.display()));
+                None
+            }
+        }
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
