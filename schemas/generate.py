@@ -67,10 +67,6 @@ MATCH_FILE = "gatekeeper/match/match.gatekeeper.sh_matchcrd.yaml"
 SWAGGER_FILE = "kubernetes/openapi/swagger-1.36.json"
 
 # Built-in kinds that exist only as API request/response bodies; nobody writes them as manifests.
-SKIPPED_BUILTIN_KINDS = {
-    "APIGroup", "APIGroupList", "APIResourceList", "APIVersions", "DeleteOptions", "Eviction",
-    "Scale", "Status", "TokenRequest", "WatchEvent",
-}
 
 # The keywords the Rust validator understands. Anything else in an input is an error of this script.
 PASSED_THROUGH = {
@@ -78,13 +74,15 @@ PASSED_THROUGH = {
     "minLength", "maxLength", "minimum", "maximum", "minItems", "maxItems", "uniqueItems",
     "oneOf", "anyOf", "allOf", "not", "$ref", "description", "default", "format", "deprecated",
     "x-kubernetes-list-map-keys", "x-kubernetes-validations",
+    # How lists and maps merge: strategic merge patch (Kyverno's patchStrategicMerge) reads the patch
+    # strategy and merge key, server-side apply (MutatingPolicy apply configurations) the list type.
+    "x-kubernetes-patch-merge-key", "x-kubernetes-patch-strategy", "x-kubernetes-list-type",
 }
-# Kubernetes extensions whose meaning is encoded in plain keywords (or that only concern
-# server-side apply merging), so they are dropped after the conversion.
+# Kubernetes extensions whose meaning is encoded in plain keywords (or that concern nothing policy-lsp
+# evaluates), so they are dropped after the conversion.
 DROPPED_EXTENSIONS = {
     "nullable", "x-kubernetes-preserve-unknown-fields", "x-kubernetes-int-or-string",
-    "x-kubernetes-embedded-resource", "x-kubernetes-list-type", "x-kubernetes-map-type",
-    "x-kubernetes-patch-merge-key", "x-kubernetes-patch-strategy", "x-kubernetes-unions",
+    "x-kubernetes-embedded-resource", "x-kubernetes-map-type", "x-kubernetes-unions",
     "x-kubernetes-group-version-kind",
     # OpenAPI annotations that appear in hand-written (ConstraintTemplate parameter) schemas.
     "example", "title", "externalDocs",
@@ -305,8 +303,6 @@ def convert_swagger(swagger):
     for name, definition in swagger["definitions"].items():
         for gvk in definition.get("x-kubernetes-group-version-kind", []):
             kind = gvk["kind"]
-            if kind.endswith("List") or kind in SKIPPED_BUILTIN_KINDS:
-                continue
             group, version = gvk["group"], gvk["version"]
             key = (group, version, kind)
             deprecated = bool(defs[name].get("deprecated", False))
@@ -748,7 +744,9 @@ def generate(upstream):
     return outputs, stats
 
 
-REF_SIBLINGS = {"description", "default", "deprecated"}
+# Annotations a `$ref` may carry: they describe or say how the place merges, never constrain the value.
+REF_SIBLINGS = {"description", "default", "deprecated", "x-kubernetes-patch-merge-key", "x-kubernetes-patch-strategy",
+                "x-kubernetes-list-type"}
 
 
 def audit(files):

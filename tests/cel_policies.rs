@@ -1447,3 +1447,150 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn mutate_existing_policies_patch_the_targets_each_trigger_selects() {
+    // `label-by-rules` selects ConfigMaps by resource rules (for any operation), once per trigger, with
+    // `request` the trigger's; `label-by-expression` selects what its expression returns for each trigger
+    // (`resource.get` finds it among the target resources), with `object` the target and no `oldObject`;
+    // its target match condition keeps the `locked` one out.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: MutatingPolicy
+metadata: {name: label-by-rules}
+spec:
+  evaluation: {mutateExisting: {enabled: true}}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  targetMatchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [DELETE], resources: [configmaps]}
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: "Object{metadata: Object.metadata{labels: {'trigger': request.kind.kind}}}"
+---
+apiVersion: policies.kyverno.io/v1
+kind: MutatingPolicy
+metadata: {name: label-by-expression}
+spec:
+  evaluation: {mutateExisting: {enabled: true}}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  targetMatchConstraints:
+    expression: resource.get("v1", "configmaps", object.metadata.namespace, object.metadata.name + "-config")
+  targetMatchConditions:
+  - {name: not-locked, expression: "!has(object.metadata.labels) || !('locked' in object.metadata.labels)"}
+  mutations:
+  - patchType: JSONPatch
+    jsonPatch:
+      expression: "[JSONPatch{op: 'add', path: '/data/owner', value: oldObject == null ? 'web' : 'other'}]"
+#- /t/trigger.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apps}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: other, namespace: apps}
+#- /t/targets.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: apps}
+data: {a: "1"}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: other-config, namespace: apps, labels: {locked: "yes"}}
+data: {a: "1"}
+#- /t/labelled.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: apps, labels: {trigger: Deployment}}
+data: {a: "1"}
+#- /t/owned.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: web-config, namespace: apps}
+data: {a: "1", owner: web}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [trigger.yaml]
+targetResources: [targets.yaml]
+results:
+- {policy: label-by-rules, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/web-config], patchedResources: labelled.yaml, result: pass}
+- {policy: label-by-expression, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/web-config], patchedResources: owned.yaml, result: pass}
+- {policy: label-by-expression, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/other-config], result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+        label-by-rules/apps/web-config: expected pass actual pass -> Pass (Ok): 
+        label-by-expression/apps/web-config: expected pass actual pass -> Pass (Ok): 
+        label-by-expression/apps/other-config: expected pass actual fail -> Fail (Not found): no rule patched this target resource
+    "#]],
+    );
+}
+
+#[test]
+fn generating_policy_templates_are_compared_with_the_generated_resources() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: policies.kyverno.io/v1
+kind: GeneratingPolicy
+metadata: {name: team-config}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [namespaces]}
+  variables:
+  - {name: team, expression: "object.metadata.labels.team"}
+  generate:
+  - template:
+      interpolate: cel
+      value: |
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: (( variables.team ))-config
+          namespace: (( object.metadata.name ))
+        data:
+          owner: team-(( variables.team ))
+#- /t/resources.yaml
+apiVersion: v1
+kind: Namespace
+metadata: {name: payments, labels: {team: blue}}
+#- /t/generated.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: blue-config, namespace: payments}
+data: {owner: team-blue}
+#- /t/wrong.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: blue-config, namespace: payments}
+data: {owner: blue}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: team-config, isGeneratingPolicy: true, kind: Namespace, resources: [payments], generatedResource: generated.yaml, result: pass}
+- {policy: team-config, isGeneratingPolicy: true, kind: Namespace, resources: [payments], generatedResource: wrong.yaml, result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+        team-config/payments: expected pass actual pass -> Pass (Ok): 
+        team-config/payments: expected pass actual fail -> Fail (Resource diff): generated resource didn't match the expected generated resource
+    "#]],
+    );
+}

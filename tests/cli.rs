@@ -19,16 +19,29 @@ fn write_fixture(name: &str, fixture: &str) -> PathBuf {
     root
 }
 
-/// Runs the binary in `directory` and checks exit code and stdout.
-fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
-    let output = Command::new(crate::support::POLICY_LSP)
+/// Runs the binary in `directory`, feeding `stdin` when given; returns the exit code, stdout and stderr.
+fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(crate::support::POLICY_LSP)
         .args(arguments)
         .current_dir(directory)
-        .output()
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .expect("the binary runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(expect_code), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    if let Some(mut input) = child.stdin.take() {
+        input.write_all(stdin.unwrap_or_default().as_bytes()).expect("stdin is writable");
+    }
+    let output = child.wait_with_output().expect("the binary ends");
+    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
+    (output.status.code(), text(&output.stdout), text(&output.stderr))
+}
+
+/// Runs the binary in `directory` and checks exit code and stdout.
+fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
+    let (code, stdout, stderr) = run(directory, arguments, None);
+    assert_eq!(code, Some(expect_code), "stdout:\n{stdout}\nstderr:\n{stderr}");
     expect.assert_eq(&stdout);
 }
 
@@ -525,4 +538,81 @@ fn test_skips_excluded_test_files() {
     "#]],
     );
     let _ = std::fs::remove_dir_all(&directory);
+}
+
+const HELM_CHART: &str = r#"
+#- /chart/Chart.yaml
+apiVersion: v2
+name: policies
+version: 1.0.0
+#- /chart/values.yaml
+requireLabels: true
+#- /chart/templates/require-labels.yaml
+{{- if .Values.requireLabels }}
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-labels
+  labels:
+    {{- include "policies.labels" . | nindent 4 }}
+spec:
+  rules: {{ toYaml .Values.rules | nindent 4 }}
+{{- end }}
+#- /chart/templates/tests/plain.yaml
+apiVersion: v1
+kind: ServiceAccount
+metadata:
+  name: test-runner
+  namespace: {{ .Release.Namespace }}
+"#;
+
+#[test]
+fn helm_chart_templates_are_recognised_and_not_checked() {
+    let directory = write_fixture("helm", HELM_CHART);
+    check(
+        &directory,
+        &["lint", "chart"],
+        0,
+        expect![[r#"
+            chart/templates/require-labels.yaml:1:1: info[yaml/helm-template]: a Helm chart template: its YAML exists only after rendering, so it is not checked here; lint the rendered output with `helm template CHART | policy-lsp lint -`
+              |
+            1 | {{- if .Values.requireLabels }}
+              | ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^
+
+            chart/templates/tests/plain.yaml:5:14: info[yaml/helm-template]: a Helm chart template: its YAML exists only after rendering, so it is not checked here; lint the rendered output with `helm template CHART | policy-lsp lint -`
+              |
+            5 |   namespace: {{ .Release.Namespace }}
+              |              ^^^^^^^^^^^^^^^^^^^^^^^^
+
+            Checked 4 files: 0 errors, 0 warnings.
+        "#]],
+    );
+}
+
+#[test]
+fn lint_reads_rendered_output_from_standard_input() {
+    let directory = write_fixture("stdin", "#- /empty/.keep\n");
+    let rendered = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  background: maybe\n  rules: []\n";
+    let (code, stdout, _) = run(&directory, &["lint", "-"], Some(rendered));
+    assert_eq!(code, Some(1), "{stdout}");
+    expect![[r#"
+        <stdin>:6:15: error[schema/type]: expected a boolean, found the string `maybe`
+          |
+        6 |   background: maybe
+          |               ^^^^^
+
+        Checked 1 file: 1 error, 0 warnings.
+    "#]]
+    .assert_eq(&stdout);
+}
+
+#[test]
+fn lint_of_a_folder_with_nothing_to_check_warns_and_passes_unless_files_are_required() {
+    let directory = write_fixture("empty", "#- /policies/README.md\nNothing here yet.\n");
+    let (code, stdout, stderr) = run(&directory, &["lint", "policies"], None);
+    assert_eq!((code, stdout.as_str()), (Some(0), "Checked 0 files: 0 errors, 0 warnings.\n"));
+    assert_eq!(stderr, "warning: no YAML files to check under policies\n");
+    let (code, _, stderr) = run(&directory, &["lint", "policies", "--require-files"], None);
+    assert_eq!(code, Some(1));
+    assert_eq!(stderr, "warning: no YAML files to check under policies\n");
 }

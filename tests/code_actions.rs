@@ -275,7 +275,7 @@ fn missing_required_fields_are_added_with_placeholders() {
               - kind: ""
                 policy: p
                 resources: [x]
-            -- after: /repo/test.yaml error[schema/required] missing required field `result`
+            -- after: /repo/test.yaml warning[schema/required] missing required field `result`
             == fix: Add missing field `result`
             -- edit /repo/test.yaml
             apiVersion: cli.kyverno.io/v1alpha1
@@ -288,7 +288,7 @@ fn missing_required_fields_are_added_with_placeholders() {
               - result: pass
                 policy: p
                 resources: [x]
-            -- after: /repo/test.yaml error[schema/required] missing required field `kind`
+            -- after: /repo/test.yaml warning[schema/required] missing required field `kind`
         "#]],
     );
 }

@@ -86,12 +86,12 @@ fn the_codes_and_their_default_severities() {
         })
         .collect();
     expect![[r#"
-        yaml [Diagnostic]: yaml/syntax (error), yaml/duplicate-key (error), yaml/unknown-anchor (error), yaml/alias-limit (error), yaml/too-deep (error), yaml/too-many-documents (error), yaml/too-long (warning), yaml/complex-key (error), yaml/extra-document (error), yaml/invalid-character (error)
+        yaml [Diagnostic]: yaml/syntax (error), yaml/duplicate-key (error), yaml/unknown-anchor (error), yaml/alias-limit (error), yaml/too-deep (error), yaml/too-many-documents (error), yaml/too-long (warning), yaml/complex-key (error), yaml/extra-document (error), yaml/invalid-character (error), yaml/helm-template (info)
         schema [Diagnostic]: schema/unknown-field (error), schema/type (error), schema/enum (error), schema/const (error), schema/required (error), schema/constraint (error), schema/one-of (error), schema/not (error), schema/duplicate-entry (error), schema/deprecated (warning), schema/deprecated-version (warning), schema/unknown-kind (error), schema/cluster-scoped (warning)
         cel [Diagnostic]: cel/compile (error)
         jmespath [Diagnostic]: jmespath/syntax (error)
         rego [Diagnostic]: rego/compile (error), rego/deprecated (warning)
-        test [Diagnostic]: test/missing-file (error), test/outside-workspace (error), test/remote-reference (warning), test/unknown-policy (error), test/unknown-rule (warning), test/embedded-never-matches (warning), test/unknown-resource (error), test/kind-mismatch (error), test/failed (error), test/error (error), test/unsupported (warning)
+        test [Diagnostic]: test/missing-file (error), test/outside-workspace (error), test/remote-reference (warning), test/legacy-format (error), test/unknown-policy (error), test/unknown-rule (warning), test/embedded-never-matches (warning), test/unknown-resource (error), test/kind-mismatch (error), test/failed (error), test/error (error), test/unsupported (warning)
         config [Diagnostic]: config/unknown-field (warning), config/invalid (error), config/unknown-code (warning)
         file [Diagnostic]: file/unreadable (error)
         kyverno-test [TestRun]: kyverno-test/unreadable (error), kyverno-test/no-test (error), kyverno-test/no-results (error), kyverno-test/unknown-key (error), kyverno-test/no-policies (error), kyverno-test/missing-file (error), kyverno-test/yaml (error), kyverno-test/invalid-payload (error), kyverno-test/unsupported-combination (error), kyverno-test/global-context (error), kyverno-test/missing-policy (error), kyverno-test/unknown-policy (error), kyverno-test/unknown-rule (error), kyverno-test/no-resources (error), kyverno-test/unknown-resource (error)

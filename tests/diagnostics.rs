@@ -145,6 +145,47 @@ fn yaml_syntax_error_on_its_line() {
     );
 }
 
+/// The three mistakes that tree-sitter blurs land on the offending token with libyaml's words, and the rest
+/// of the document still gets its schema diagnostics.
+#[test]
+fn yaml_syntax_errors_where_libyaml_puts_them_and_the_rest_still_checked() {
+    check(
+        "
+        #- /repo/misindented.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+           namespace: default
+        #           ^ error[yaml/syntax]: mapping values are not allowed here: a `key: value` stands where a plain value or a key of another indentation belongs; fix the indentation, or quote a value that holds `: `
+        data:
+          mode: strict
+        binaryData: 3
+        #           ^ warning[schema/type]: expected a mapping, found the number `3`
+        #- /repo/tab.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+          labels:
+          \tteam: a
+        # ^ error[yaml/syntax]: found a tab character where indentation is expected: YAML indents with spaces only
+        dataz: {}
+        #^^^^ warning[schema/unknown-field]: unknown field `dataz`; did you mean `data`?
+        #- /repo/colon.yaml
+        apiVersion: v1
+        kind: ConfigMap
+        metadata:
+          name: settings
+
+          annotations
+        # ^^^^^^^^^^^ error[yaml/syntax]: `annotations` is not a `key: value` pair: add `:` after the key, or remove the line
+        immutable: maybe
+        #          ^^^^^ warning[schema/type]: expected a boolean, found the string `maybe`
+        ",
+    );
+}
+
 #[test]
 fn duplicate_key() {
     check(
@@ -207,6 +248,31 @@ fn multi_document_streams_are_checked_per_document() {
           name: b
           labelz: {}
         # ^^^^^^ warning[schema/unknown-field]: unknown field `labelz`; did you mean `labels`?
+        "#,
+    );
+}
+
+/// A repository that ships its policies as a Helm chart renders them beside its tests before `kyverno test`
+/// runs: the missing policy file is a warning there, while a missing resource stays an error.
+#[test]
+fn a_policy_rendered_from_the_repository_chart_is_missing_only_until_rendered() {
+    check(
+        r#"
+        #- /repo/chart/Chart.yaml
+        apiVersion: v2
+        name: policies
+        version: 1.0.0
+        #- /repo/tests/require-labels/.kyverno-test/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: t
+        policies:
+          - ../policy.yaml
+        #   ^^^^^^^^^^^^^^ warning[test/missing-file]: `../policy.yaml` does not exist (looked for /repo/tests/require-labels/policy.yaml); this repository has a Helm chart (/repo/chart/Chart.yaml), so the policy is probably rendered there before the test runs: render it (`helm template`) to check the test
+        resources:
+          - resource.yaml
+        #   ^^^^^^^^^^^^^ error[test/missing-file]: `resource.yaml` does not exist (looked for /repo/tests/require-labels/.kyverno-test/resource.yaml)
         "#,
     );
 }
@@ -590,5 +656,313 @@ metadata:
 results: []
 "#,
         |code| code.starts_with("test/"),
+    );
+}
+
+#[test]
+fn every_kind_of_the_kubernetes_openapi_is_known_subresource_bodies_included() {
+    check(
+        r#"
+        apiVersion: autoscaling/v1
+        kind: Scale
+        metadata:
+          name: web
+          namespace: default
+        spec:
+          replicas: 3
+        "#,
+    );
+}
+
+#[test]
+fn cli_files_accept_what_the_kyverno_cli_decodes() {
+    // The CLI decodes Values into Go structs: an explicit null is the zero value, and presence is never
+    // checked, so a missing field is a warning; an unknown field still fails the strict decoding.
+    check(
+        r#"
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Values
+        subresources:
+          - parentResource:
+        #   ^^^^^^^^^^^^^^^ warning[schema/required]: missing required field `subresource`
+              name: deployments
+              kind: Deployment
+              group: apps
+              version: v1
+              namespaced: true
+              singularName: ""
+              verbs: null
+        policies:
+          - name: p
+            rules:
+              - name: r
+                valuez: {}
+        #       ^^^^^^ error[schema/unknown-field]: unknown field `valuez`; did you mean `values`?
+        "#,
+    );
+}
+
+#[test]
+fn a_result_may_name_a_target_resource_of_a_mutate_existing_policy() {
+    check(
+        r#"
+#- /w/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: t
+policies: [policy.yaml]
+resources: [trigger.yaml]
+targetResources: [target.yaml]
+results:
+  - policy: label-targets
+    rule: label
+    kind: ConfigMap
+    resources: [team-a/settings, team-a/absent]
+#                                ^^^^^^^^^^^^^ error[test/unknown-resource]: resource `team-a/absent` is not defined in the files listed under `resources` and `targetResources`
+    result: pass
+#- /w/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: label-targets
+spec:
+  rules:
+    - name: label
+      match:
+        any:
+          - resources:
+              kinds: [Namespace]
+      mutate:
+        targets:
+          - apiVersion: v1
+            kind: ConfigMap
+            namespace: team-a
+        patchStrategicMerge:
+          metadata:
+            labels:
+              seen: "true"
+#- /w/trigger.yaml
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: team-a
+#- /w/target.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+  namespace: team-a
+"#,
+    );
+}
+
+/// Two teams define the same constraint kind with different parameters; each constraint is checked
+/// against the template of its own folder, or of its nearest ancestor folder.
+const TWO_TEMPLATES_OF_ONE_KIND: &str = r#"
+#- /repo/team-a/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredlabels
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredLabels
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels:
+              type: array
+              items:
+                type: string
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredlabels
+        violation[{"msg": "missing"}] { false }
+#- /repo/team-b/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8srequiredlabels
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sRequiredLabels
+      validation:
+        openAPIV3Schema:
+          type: object
+          properties:
+            labels:
+              type: array
+              items:
+                type: object
+                properties:
+                  key:
+                    type: string
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8srequiredlabels
+        violation[{"msg": "missing"}] { false }
+#- /repo/team-a/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: team-label
+spec:
+  parameters:
+    labels: ["team", {key: owner}]
+#                    ^^^^^^^^^^^^ error[schema/type]: expected a string, found a mapping
+#- /repo/team-b/samples/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: owner-label
+spec:
+  parameters:
+    labels: [{key: owner}, "team"]
+#                          ^^^^^^ error[schema/type]: expected a mapping, found the string `team`
+"#;
+
+#[test]
+fn a_constraint_is_checked_against_the_template_of_its_folder_or_nearest_ancestor() {
+    check(TWO_TEMPLATES_OF_ONE_KIND);
+}
+
+#[test]
+fn a_constraint_far_from_two_different_templates_is_not_judged_against_either() {
+    check(&format!(
+        "{TWO_TEMPLATES_OF_ONE_KIND}{}",
+        r#"#- /repo/shared/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sRequiredLabels
+metadata:
+  name: anything
+spec:
+  parameters:
+    labels: [42]
+"#
+    ));
+}
+
+#[test]
+fn a_plain_resource_of_a_kind_no_api_serves_is_a_warning() {
+    // gator reviews made-up kinds (here the generator of an expansion template) as test objects.
+    check(
+        r#"
+        apiVersion: apps/v1
+        kind: FooTemplate
+        #     ^^^^^^^^^^^ warning[schema/unknown-kind]: unknown kind `FooTemplate` in apps/v1
+        metadata:
+          name: foo-template
+        spec:
+          template:
+            foo: bar
+        "#,
+    );
+}
+
+#[test]
+fn a_collection_key_is_one_error_not_also_an_unknown_field() {
+    check(
+        r#"
+        apiVersion: constraints.gatekeeper.sh/v1beta1
+        kind: K8sAlwaysValid
+        metadata:
+          name: always-pass
+          {}: {}
+        # ^^ error[yaml/complex-key]: a mapping key must be a scalar in Kubernetes YAML
+        "#,
+    );
+}
+
+#[test]
+fn chainsaw_tests_and_the_partial_objects_they_assert_are_recognised() {
+    check(
+        r#"
+#- /e2e/.chainsaw-test/chainsaw-test.yaml
+apiVersion: chainsaw.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-labels
+spec:
+  steps:
+    - try:
+        - apply:
+            file: policy.yaml
+        - assert:
+            file: policy-ready.yaml
+#- /e2e/.chainsaw-test/policy-ready.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-labels
+status:
+  ready: true
+#- /e2e/.chainsaw-test/conditions.yaml
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: require-labels
+status:
+  conditionStatus:
+    (conditions[?type == 'WebhookConfigured']):
+      - status: "True"
+#- /e2e/.chainsaw-test/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+#^^^ error[schema/required]: missing required field `spec`
+metadata:
+  name: require-labels
+"#,
+    );
+}
+
+#[test]
+fn the_test_format_kyverno_no_longer_reads_is_one_clear_error() {
+    check(
+        r#"
+#- /old/kyverno-test.yaml
+name: require-labels
+#^^^ error[test/legacy-format]: `kyverno test` refuses this test: it has no apiVersion and kind (the format before Kyverno 1.11); add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Test`, and move `name` to `metadata.name`
+policies: [policy.yaml]
+resources: [pod.yaml]
+results: []
+#- /old/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-labels
+spec:
+  rules: []
+#- /old/pod.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers: [{name: web, image: nginx}]
+#- /new/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: require-labels
+policies: [../old/policy.yaml]
+resources: [../old/pod.yaml]
+variables: values.yaml
+#          ^^^^^^^^^^^ error[test/legacy-format]: `kyverno test` refuses this file: it has no apiVersion and kind (the format before Kyverno 1.11); add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Values` to it
+results: []
+#- /new/values.yaml
+policies:
+  - name: require-labels
+    resources:
+      - name: web
+        values: {}
+"#,
     );
 }

@@ -80,6 +80,50 @@ fn open_edit_and_shut_down() {
     assert_eq!(client.shutdown(), Some(0));
 }
 
+/// A YAML syntax error typed into an open policy lands on its own line, with libyaml's words, and the rest of
+/// the document keeps its schema diagnostics; fixing the line leaves the schema diagnostics alone.
+#[test]
+fn schema_diagnostics_stay_while_a_syntax_error_is_present() {
+    let mut client = LspClient::start();
+    client.initialize(&["utf-16"], None);
+    let uri = "file:///work/policy.yaml";
+    open(&mut client, uri, POLICY, 1);
+    let enum_error = |line: u32| {
+        format!("{line}:23-{line}:30 schema/enum `Enforse` is not one of Audit, Enforce; did you mean `Enforce`?")
+    };
+    assert_eq!(summary(&client.diagnostics(uri, 1)), [enum_error(12)]);
+
+    // A plain value holding `: ` under `metadata:`, one line inserted above the typo.
+    let at_line_4 = json!({"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 0}});
+    change(&mut client, uri, 2, json!([{"range": at_line_4, "text": "  annotations: team: a\n"}]));
+    assert_eq!(
+        summary(&client.diagnostics(uri, 2)),
+        [
+            "4:19-4:20 yaml/syntax mapping values are not allowed here: a `key: value` stands where a plain value or a \
+             key of another indentation belongs; fix the indentation, or quote a value that holds `: `"
+                .to_string(),
+            enum_error(13),
+        ]
+    );
+
+    // A tab in the indentation of the same line.
+    let whole_line_4 = json!({"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 22}});
+    change(&mut client, uri, 3, json!([{"range": whole_line_4, "text": "\tannotations: {}"}]));
+    assert_eq!(
+        summary(&client.diagnostics(uri, 3)),
+        [
+            "4:0-4:1 yaml/syntax found a tab character where indentation is expected: YAML indents with spaces only"
+                .to_string(),
+            enum_error(13),
+        ]
+    );
+
+    let whole_line_4 = json!({"start": {"line": 4, "character": 0}, "end": {"line": 4, "character": 16}});
+    change(&mut client, uri, 4, json!([{"range": whole_line_4, "text": "  annotations: {}"}]));
+    assert_eq!(summary(&client.diagnostics(uri, 4)), [enum_error(13)]);
+    assert_eq!(client.shutdown(), Some(0));
+}
+
 #[test]
 fn multi_byte_text_and_crlf_in_utf16_and_utf8() {
     for (encoding, expected_column) in [("utf-16", 30), ("utf-8", 33)] {

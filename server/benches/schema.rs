@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use policy_lsp::base::Severity;
-use policy_lsp::schema::{self, SchemaError, UnknownFields, ValidationOptions};
+use policy_lsp::schema::{self, Reader, SchemaError, UnknownFields, ValidationOptions};
 use policy_lsp::syntax::parse_file;
 use serde_json::Value;
 
@@ -265,6 +265,7 @@ impl Subject {
                 UnknownFields::Warning => Severity::Warning,
             },
             violation_severity: self.violation_severity,
+            reader: Reader::ApiServer,
             yaml11_booleans: &self.yaml11_booleans,
         };
         schema::validate(registry, root, &self.value, &options)

@@ -270,6 +270,10 @@ codes! {
             summary: "The text holds a NUL byte, or a byte-order mark after the start of a document.",
             why: "YAML allows only printable characters, and a byte-order mark only at the start; such a file is usually binary, corrupted or two files joined together, and Kubernetes tools reject it.",
             example: "metadata:\n  name: a\\0b   # a NUL byte inside the text";
+        YamlHelmTemplate = "yaml/helm-template", Info,
+            summary: "A Helm chart template: a file under a chart's `templates/`, or with Go template directives where YAML expects syntax.",
+            why: "Its YAML exists only after `helm template`; checked as it stands it would show errors that are not there. Lint the rendered output instead: `helm template CHART | policy-lsp lint -`.",
+            example: "{{- if .Values.policies.requireLabels.enabled }}\napiVersion: kyverno.io/v1\nkind: ClusterPolicy";
     }
     Schema {
         SchemaUnknownField = "schema/unknown-field", Error,
@@ -360,6 +364,10 @@ codes! {
             summary: "A test references a URL.",
             why: "policy-lsp works offline and does not fetch it, so the test cannot run here.",
             example: "policies:\n  - https://example.com/policy.yaml";
+        TestLegacyFormat = "test/legacy-format", Error,
+            summary: "A Kyverno test, values or user info file in the format before Kyverno 1.11 (no apiVersion and kind, or a top-level `name`).",
+            why: "Current `kyverno test` stops on it: \"uses a deprecated schema — please migrate to the latest format\".",
+            example: "name: require-labels   # no apiVersion, no kind\npolicies: [policy.yaml]\nresources: [resources.yaml]";
         TestUnknownPolicy = "test/unknown-policy", Error,
             summary: "A result names a policy that the listed policy files do not define.",
             why: "The expectation can never be checked.",

@@ -1,7 +1,7 @@
 //! `policy-lsp lint`: loads the files into the analysis host, runs the same analysis as the server in
 //! parallel, and renders the result.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -19,10 +19,28 @@ pub struct LintOptions {
     pub paths: Vec<PathBuf>,
     pub output: OutputFormat,
     pub deny_warnings: bool,
+    /// A directory with no YAML file to check fails the run instead of warning.
+    pub require_files: bool,
 }
+
+/// The name reports give standard input (`lint -`); its relative references resolve from the current
+/// directory.
+pub const STDIN_NAME: &str = "<stdin>";
 
 pub fn run(options: LintOptions) -> ExitStatus {
     let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
+    let (stdin_paths, paths): (Vec<PathBuf>, Vec<PathBuf>) =
+        paths.into_iter().partition(|path| path.as_os_str() == "-");
+    let stdin = if stdin_paths.is_empty() {
+        None
+    } else {
+        let mut text = String::new();
+        if let Err(error) = std::io::Read::read_to_string(&mut std::io::stdin(), &mut text) {
+            eprintln!("error: standard input: {error}");
+            return ExitStatus::UsageError;
+        }
+        Some(text)
+    };
     let files = match walk_yaml_files(&paths) {
         Ok(files) => files,
         Err(message) => {
@@ -32,7 +50,19 @@ pub fn run(options: LintOptions) -> ExitStatus {
     };
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
     let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
-    let reports = lint_files(&files, &roots);
+    // A directory with nothing to check is a mistyped path as often as an empty one: say which.
+    let empty: Vec<&PathBuf> =
+        paths.iter().filter(|path| path.is_dir() && !files.iter().any(|file| file.starts_with(path))).collect();
+    for path in &empty {
+        eprintln!("warning: no YAML files to check under {}", path.display());
+    }
+    let mut reports = lint_files(&files, &roots);
+    if let Some(text) = stdin {
+        // Standard input reads the files of the current workspace only, like any other file.
+        let stdin_roots =
+            if roots.is_empty() { vec![crate::vfs::workspace_root(Path::new("."))] } else { roots.clone() };
+        reports.insert(0, lint_text(STDIN_NAME, &text, &stdin_roots));
+    }
     let rendered = match options.output {
         OutputFormat::Text => render_text(&reports),
         OutputFormat::Json => render_json(&reports),
@@ -45,11 +75,25 @@ pub fn run(options: LintOptions) -> ExitStatus {
     };
     print!("{rendered}");
     let summary = LintSummary::of(&reports);
-    if summary.errors > 0 || (options.deny_warnings && summary.warnings > 0) {
+    let missing_files = options.require_files && !empty.is_empty();
+    if summary.errors > 0 || (options.deny_warnings && summary.warnings > 0) || missing_files {
         ExitStatus::Failure
     } else {
         ExitStatus::Success
     }
+}
+
+/// Lints one text that is not a file on disk (standard input), with the files of `roots` for its
+/// references.
+pub fn lint_text(name: &str, text: &str, roots: &[PathBuf]) -> FileReport {
+    let key = absolute_path(Path::new(name));
+    let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
+    host.set_configs(crate::vfs::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
+    host.set_source(key.clone(), SourceFile::new_without_trees(text));
+    let analysis = host.snapshot();
+    let diagnostics = analysis.diagnostics(&key);
+    let rope = ropey::Rope::from_str(text);
+    locate(Path::new(name), &rope, diagnostics)
 }
 
 /// Lints files and returns one report per file, in the order given.

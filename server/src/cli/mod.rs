@@ -30,13 +30,17 @@ enum Command {
     },
     /// Check policies, tests and resources: YAML syntax, schemas and cross-file references.
     Lint {
-        /// Files or directories (default: the current directory).
+        /// Files or directories (default: the current directory); `-` reads standard input (rendered Helm
+        /// output, say: `helm template chart | policy-lsp lint -`).
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
         /// Exit with 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
+        /// Exit with 1 when a directory holds no YAML file to check (otherwise a warning).
+        #[arg(long)]
+        require_files: bool,
     },
     /// Run Kyverno Test files and gator Suites with kyverno test / gator verify semantics, offline.
     Test {
@@ -127,7 +131,9 @@ pub fn main() -> Invocation {
     };
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
-        Command::Lint { paths, output, deny_warnings } => lint::run(lint::LintOptions { paths, output, deny_warnings }),
+        Command::Lint { paths, output, deny_warnings, require_files } => {
+            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files })
+        }
         Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
             test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
         }

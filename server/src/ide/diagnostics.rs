@@ -4,12 +4,12 @@ use std::path::Path;
 
 use super::config::{self, Config};
 use super::schema_lookup::constraint_parameters_schema;
-use super::test_file_checks;
 use super::types::span_range;
 use super::workspace::{FileData, Workspace};
+use super::{file_roles, test_file_checks};
 use crate::base::{Code, Diagnostic, Fix, RelatedInformation, Severity, TextRange};
 use crate::model::{DocumentInfo, DocumentKind, YamlVersion};
-use crate::schema::{self, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
+use crate::schema::{self, Reader, SchemaError, SchemaNode, Target, UnknownFields, ValidationOptions};
 use crate::syntax::Segment;
 
 /// Every diagnostic of a file: syntax, schema, cross-file references; filtered and re-graded by the file's
@@ -35,20 +35,35 @@ pub(super) fn diagnostics(workspace: &Workspace, path: &Path) -> Vec<Diagnostic>
 }
 
 fn file_diagnostics(workspace: &Workspace, path: &Path, file: &FileData) -> Vec<Diagnostic> {
+    if let Some(range) = file_roles::helm_template(workspace, path, file.source.segments()) {
+        let message = "a Helm chart template: its YAML exists only after rendering, so it is not checked here; \
+                       lint the rendered output with `helm template CHART | policy-lsp lint -`";
+        return vec![Diagnostic::new(Code::YamlHelmTemplate, range, message)];
+    }
     let mut diagnostics = Vec::new();
     for (index, segment) in file.source.segments().iter().enumerate() {
         let info = &file.documents[index];
-        // Tests, suites and constraints are checked against other files, so nothing about them is cached.
-        let depends_on_other_files =
-            matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
+        if let Some(problem) = file_roles::legacy_test_problem(path, &segment.parsed.value) {
+            // On the old `name` key when there is one, else on the document's first key.
+            let first_key =
+                segment.parsed.source_map.iter().filter_map(|(_, span)| span.key).min_by_key(|key| key.start);
+            let key = segment.parsed.source_map.get("/name").and_then(|span| span.key).or(first_key);
+            let range = key.unwrap_or_else(|| TextRange::empty(0)).shifted(segment.start);
+            diagnostics.push(Diagnostic::new(Code::TestLegacyFormat, range, problem));
+        }
+        let partial = file_roles::chainsaw_partial(workspace, path, &segment.parsed.value);
+        // Tests, suites and constraints are checked against other files, and so is whether a Chainsaw
+        // test names a document as an assertion: nothing about them is cached.
+        let depends_on_other_files = partial
+            || matches!(info.kind, DocumentKind::KyvernoTest | DocumentKind::GatorSuite | DocumentKind::Constraint);
         if depends_on_other_files {
-            document_diagnostics(workspace, segment, info, &mut diagnostics);
+            document_diagnostics(workspace, path, segment, info, partial, &mut diagnostics);
             test_file_checks::reference_diagnostics(workspace, path, segment, info, &mut diagnostics);
             continue;
         }
         let local = file.local_diagnostics(index, || {
             let mut found = Vec::new();
-            document_diagnostics(workspace, segment, info, &mut found);
+            document_diagnostics(workspace, path, segment, info, false, &mut found);
             found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
         });
         diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
@@ -58,21 +73,28 @@ fn file_diagnostics(workspace: &Workspace, path: &Path, file: &FileData) -> Vec<
 }
 
 /// What one document says about itself: syntax, schema and embedded languages.
-fn document_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+fn document_diagnostics(
+    workspace: &Workspace,
+    path: &Path,
+    segment: &Segment,
+    info: &DocumentInfo,
+    partial: bool,
+    out: &mut Vec<Diagnostic>,
+) {
     for error in &segment.parsed.errors {
         // Each code's default severity applies: a document too long for exact positions is still read in
         // full, so `yaml/too-long` is a warning, every other syntax error an error.
         let mut diagnostic = Diagnostic::new(error.code, error.range.shifted(segment.start), error.message.clone());
-        if let Some(related) = error.related {
+        if let Some((related, what)) = error.related {
             diagnostic = diagnostic.with_related(RelatedInformation {
                 file: None,
                 range: related.shifted(segment.start),
-                message: "first defined here".to_string(),
+                message: what.to_string(),
             });
         }
         out.push(diagnostic);
     }
-    schema_diagnostics(workspace, segment, info, out);
+    schema_diagnostics(workspace, path, segment, info, partial, out);
     super::cel::cel_diagnostics(segment, out);
     super::jmespath::jmespath_diagnostics(segment, info, out);
     super::rego_diagnostics::embedded_diagnostics(segment, info, out);
@@ -91,9 +113,17 @@ fn shift(mut diagnostic: Diagnostic, map: impl Fn(usize) -> usize) -> Diagnostic
     diagnostic
 }
 
-fn schema_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentInfo, out: &mut Vec<Diagnostic>) {
+fn schema_diagnostics(
+    workspace: &Workspace,
+    path: &Path,
+    segment: &Segment,
+    info: &DocumentInfo,
+    partial: bool,
+    out: &mut Vec<Diagnostic>,
+) {
     let parsed = &segment.parsed;
-    if info.kind == DocumentKind::Other {
+    // No schema is bundled for Chainsaw's own kinds, and Chainsaw checks them itself.
+    if matches!(info.kind, DocumentKind::Other | DocumentKind::Chainsaw) {
         return;
     }
     let registry = schema::registry();
@@ -121,12 +151,15 @@ fn schema_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentI
             UnknownFields::Warning => Severity::Warning,
         },
         violation_severity: if plain_resource { Severity::Warning } else { Severity::Error },
+        // The Kyverno CLI decodes its own files into Go structs without a schema
+        // (`cmd/cli/kubectl-kyverno/test/load.go`, `values/load.go`).
+        reader: if info.group() == "cli.kyverno.io" { Reader::GoStruct } else { Reader::ApiServer },
         yaml11_booleans: if info.yaml_version() == YamlVersion::V1_1 { &parsed.yaml11_booleans } else { &[] },
     };
     let errors = if info.kind == DocumentKind::Constraint {
         let Some(root) = registry.root(entry) else { return };
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = constraint_parameters_schema(workspace, &info.kind_name)
+        if let Some(parameters) = constraint_parameters_schema(workspace, path, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;
@@ -138,14 +171,19 @@ fn schema_diagnostics(workspace: &Workspace, segment: &Segment, info: &DocumentI
     };
     let has_syntax_errors = !parsed.errors.is_empty();
     for error in errors {
-        // A half-typed document is missing fields only because the parser dropped them.
-        if has_syntax_errors && error.code == Code::SchemaRequired {
+        // A half-typed document is missing fields only because the parser dropped them, and a Chainsaw
+        // assertion names only the fields it compares.
+        if (has_syntax_errors || partial) && error.code == Code::SchemaRequired {
+            continue;
+        }
+        // Chainsaw's expression keys (`(conditions[?type == 'Ready'])`, `~.(containers)`) are no fields.
+        if partial && error.pointer.split('/').any(|segment| segment.starts_with(['(', '~'])) {
             continue;
         }
         let missing = (error.code == Code::SchemaRequired).then(|| (error.pointer.clone(), error.suggestion.clone()));
         let mut diagnostic = schema_error_diagnostic(segment, error);
         if let Some((pointer, Some(name))) = missing
-            && let Some(fix) = super::yaml_edits::missing_field_fix(workspace, info, segment, &pointer, &name)
+            && let Some(fix) = super::yaml_edits::missing_field_fix(workspace, path, info, segment, &pointer, &name)
         {
             diagnostic = diagnostic.with_fix(fix);
         }
@@ -194,7 +232,12 @@ fn unknown_kind(info: &DocumentInfo, segment: &Segment, out: &mut Vec<Diagnostic
         out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(Severity::Warning));
         return;
     }
-    out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message));
+    // In a policy engine's own group the kind is a policy mistyped, which the CRDs reject. Elsewhere a
+    // kind no API serves is a test fixture as often as a mistake: gator reviews made-up kinds for
+    // expansion templates, and `kyverno test` any object it is given.
+    let policy_group = matches!(group, "kyverno.io" | "policies.kyverno.io") || group.ends_with("gatekeeper.sh");
+    let severity = if policy_group { Severity::Error } else { Severity::Warning };
+    out.push(Diagnostic::new(Code::SchemaUnknownKind, range, message).with_severity(severity));
 }
 
 fn schema_error_diagnostic(segment: &Segment, error: SchemaError) -> Diagnostic {

@@ -345,20 +345,12 @@ fn inside_literal(text: &str) -> bool {
     quote.is_some()
 }
 
-fn item(
-    label: &str,
-    kind: CompletionKind,
-    detail: Option<String>,
-    documentation: Option<String>,
-    replace: TextRange,
-) -> CompletionItem {
-    CompletionItem::plain(label, kind, detail, documentation, replace)
-}
-
 fn listed(fields: &[(&str, &str)], detail: &str, replace: TextRange) -> Vec<CompletionItem> {
     fields
         .iter()
-        .map(|(name, doc)| item(name, CompletionKind::Field, Some(detail.to_string()), Some(doc.to_string()), replace))
+        .map(|(name, doc)| {
+            CompletionItem::plain(name, CompletionKind::Field, Some(detail.to_string()), Some(doc.to_string()), replace)
+        })
         .collect()
 }
 
@@ -404,14 +396,14 @@ fn ends_an_operand(head: &str) -> bool {
 fn root_items(scope: &Scope<'_>, replace: TextRange) -> Vec<CompletionItem> {
     let mut items = listed(ROOT_VARIABLES, "Kyverno variable", replace);
     if !scope.foreach.is_empty() {
-        items.push(item(
+        items.push(CompletionItem::plain(
             "element",
             CompletionKind::Field,
             Some("foreach item".to_string()),
             Some("The item of the foreach `list` being processed.".to_string()),
             replace,
         ));
-        items.push(item(
+        items.push(CompletionItem::plain(
             "elementIndex",
             CompletionKind::Field,
             Some("foreach index".to_string()),
@@ -421,14 +413,14 @@ fn root_items(scope: &Scope<'_>, replace: TextRange) -> Vec<CompletionItem> {
         if scope.foreach.len() > 1 {
             for nesting in 0..scope.foreach.len() {
                 let documentation = format!("The item of the foreach at nesting level {nesting} (0 is the outermost).");
-                items.push(item(
+                items.push(CompletionItem::plain(
                     &format!("element{nesting}"),
                     CompletionKind::Field,
                     Some("foreach item".to_string()),
                     Some(documentation),
                     replace,
                 ));
-                items.push(item(
+                items.push(CompletionItem::plain(
                     &format!("elementIndex{nesting}"),
                     CompletionKind::Field,
                     Some("foreach index".to_string()),
@@ -448,7 +440,13 @@ fn root_items(scope: &Scope<'_>, replace: TextRange) -> Vec<CompletionItem> {
         if items.iter().any(|existing| existing.label == name) {
             continue;
         }
-        items.push(item(name, CompletionKind::Field, Some(format!("context {source}")), None, replace));
+        items.push(CompletionItem::plain(
+            name,
+            CompletionKind::Field,
+            Some(format!("context {source}")),
+            None,
+            replace,
+        ));
     }
     for callable in callable_functions() {
         let detail = callable.doc.map(FunctionDoc::signature);
@@ -563,7 +561,7 @@ fn schema_items(roots: &[(String, SchemaNode<'static>)], path: &[String], replac
             let nodes = [field.node];
             CompletionItem {
                 deprecated: field.node.value.get("deprecated").and_then(Value::as_bool) == Some(true),
-                ..item(
+                ..CompletionItem::plain(
                     &field.name,
                     CompletionKind::Field,
                     type_label(&nodes).map(|label| format!("{label} ({} field)", field.kind)),
@@ -603,7 +601,7 @@ fn context_member_items(scope: &Scope<'_>, name: &str, path: &[String], replace:
     match value {
         Some(Value::Object(map)) => map
             .keys()
-            .map(|key| item(key, CompletionKind::Field, Some(format!("{name} value")), None, replace))
+            .map(|key| CompletionItem::plain(key, CompletionKind::Field, Some(format!("{name} value")), None, replace))
             .collect(),
         _ => Vec::new(),
     }

@@ -18,6 +18,7 @@ mod cursor;
 mod diagnostics;
 mod embedded_code;
 pub mod explain;
+mod file_roles;
 mod folding;
 mod hover;
 mod inline_tests;

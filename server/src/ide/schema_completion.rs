@@ -2,6 +2,7 @@
 //! `kinds:`, and apiVersion/kind pairs at the document root.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use serde_json::Value;
 
@@ -23,12 +24,12 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
             if path.is_empty() && info.api_version.is_empty() {
                 root_identity(replace)
             } else {
-                key_items(workspace, info, path, replace, &segment.text, relative)
+                key_items(workspace, cursor.path, info, path, replace, &segment.text, relative)
             }
         }
         CursorContext::Value { path, prefix_start, .. } => {
             let replace = TextRange::new(segment.start + prefix_start, offset);
-            value_items(workspace, info, path, replace)
+            value_items(workspace, cursor.path, info, path, replace)
         }
     };
     let prefix = match context {
@@ -53,6 +54,7 @@ fn steps_to_segments(path: &[PathStep]) -> Vec<&str> {
 
 fn key_items(
     workspace: &Workspace,
+    file: &Path,
     info: &crate::model::DocumentInfo,
     path: &[PathStep],
     replace: TextRange,
@@ -61,7 +63,7 @@ fn key_items(
 ) -> Vec<CompletionItem> {
     let segments = steps_to_segments(path);
     let existing = sibling_keys(text, offset);
-    with_schema_at(workspace, info, &segments, |nodes| {
+    with_schema_at(workspace, file, info, &segments, |nodes| {
         // A list item or scalar position takes values, not keys (`kinds:\n  - Po`).
         if !is_type(nodes, "object") && (is_type(nodes, "string") || !enum_values(nodes).is_empty()) {
             return values_for(nodes, path, replace);
@@ -135,6 +137,7 @@ pub(super) fn key_insert_text(name: &str, nodes: &[SchemaNode<'_>]) -> (String, 
 
 fn value_items(
     workspace: &Workspace,
+    file: &Path,
     info: &crate::model::DocumentInfo,
     path: &[PathStep],
     replace: TextRange,
@@ -147,7 +150,7 @@ fn value_items(
         }
     }
     let segments = steps_to_segments(path);
-    with_schema_at(workspace, info, &segments, |nodes| values_for(nodes, path, replace)).unwrap_or_default()
+    with_schema_at(workspace, file, info, &segments, |nodes| values_for(nodes, path, replace)).unwrap_or_default()
 }
 
 fn values_for(nodes: &[SchemaNode<'_>], path: &[PathStep], replace: TextRange) -> Vec<CompletionItem> {
@@ -199,7 +202,9 @@ fn kind_items(replace: TextRange, api_version: &str) -> Vec<CompletionItem> {
     let mut kinds: Vec<(&str, &str)> = registry
         .entries()
         .iter()
-        .filter(|entry| entry.kind != "*" && (api_version.is_empty() || entry.api_version == api_version))
+        .filter(|entry| {
+            entry.kind != "*" && entry.is_object_kind() && (api_version.is_empty() || entry.api_version == api_version)
+        })
         .map(|entry| (entry.kind.as_str(), entry.api_version.as_str()))
         .collect();
     kinds.sort();
@@ -225,7 +230,7 @@ fn api_version_items(replace: TextRange, kind: &str) -> Vec<CompletionItem> {
     let mut versions: Vec<&str> = registry
         .entries()
         .iter()
-        .filter(|entry| kind.is_empty() || entry.kind == kind)
+        .filter(|entry| (kind.is_empty() && entry.is_object_kind()) || entry.kind == kind)
         .map(|entry| entry.api_version.as_str())
         .collect();
     versions.sort();

@@ -27,7 +27,7 @@ pub(super) fn hover(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<HoverR
     }
     .shifted(segment.start);
     let segment_refs: Vec<&str> = segments.iter().map(String::as_str).collect();
-    let markdown = with_schema_at(workspace, info, &segment_refs, |nodes| {
+    let markdown = with_schema_at(workspace, cursor.path, info, &segment_refs, |nodes| {
         if nodes.is_empty() {
             return None;
         }

@@ -1,15 +1,18 @@
 //! The schema of a document at a path, shared by completion and hover: the bundled schema for its
 //! apiVersion and kind, with a constraint's parameters taken from its template.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::workspace::Workspace;
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema::{self, SchemaNode};
 
-/// Runs `work` with the schema nodes that describe `path` in a document of this kind.
+/// Runs `work` with the schema nodes that describe `path` in a document of this kind in `file`.
 pub(super) fn with_schema_at<T>(
     workspace: &Workspace,
+    file: &Path,
     info: &DocumentInfo,
     path: &[&str],
     work: impl FnOnce(&[SchemaNode<'_>]) -> T,
@@ -19,7 +22,7 @@ pub(super) fn with_schema_at<T>(
     let root = registry.root(entry)?;
     if info.kind == DocumentKind::Constraint {
         let mut constraint_schema = root.value.clone();
-        if let Some(parameters) = constraint_parameters_schema(workspace, &info.kind_name)
+        if let Some(parameters) = constraint_parameters_schema(workspace, file, &info.kind_name)
             && let Some(slot) = constraint_schema.pointer_mut("/properties/spec/properties/parameters")
         {
             *slot = parameters;
@@ -92,28 +95,54 @@ pub(super) fn is_type(nodes: &[SchemaNode<'_>], wanted: &str) -> bool {
     })
 }
 
-/// The parameter schema of the template that defines a constraint kind, when that template is loaded.
-pub(super) fn constraint_parameters_schema(workspace: &Workspace, constraint_kind: &str) -> Option<Value> {
-    for file in workspace.files.values() {
-        for (index, info) in file.documents.iter().enumerate() {
+/// The parameter schema of the template that governs a constraint of `constraint_kind` in `file`, when
+/// that template is loaded ([`governing_template`]).
+pub(super) fn constraint_parameters_schema(workspace: &Workspace, file: &Path, constraint_kind: &str) -> Option<Value> {
+    let (template, api_version) = governing_template(workspace, file, constraint_kind)?;
+    let validation = template.pointer("/spec/crd/spec/validation");
+    let legacy = validation
+        .and_then(|validation| validation.get("legacySchema"))
+        .and_then(Value::as_bool)
+        .unwrap_or(!api_version.ends_with("/v1"));
+    Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
+        Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
+        None if legacy => Value::Object(Default::default()),
+        None => serde_json::json!({"type": "object", "additionalProperties": false}),
+    })
+}
+
+/// The ConstraintTemplate that defines `constraint_kind` for a constraint in `file`, with its apiVersion:
+/// the one in the constraint's own folder, else in its nearest ancestor folder, as a repository that
+/// keeps each template beside its constraints deploys them. A template elsewhere governs only when
+/// every such template defines the same parameters: two different templates of one kind in unrelated
+/// folders leave the constraint unjudged rather than checked against the wrong one.
+pub(super) fn governing_template(workspace: &Workspace, file: &Path, constraint_kind: &str) -> Option<(Value, String)> {
+    let mut candidates: Vec<(&Path, Value, String)> = Vec::new();
+    for (path, data) in workspace.files.iter() {
+        for (index, info) in data.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
                 continue;
             }
-            let template = &file.source.segments()[index].parsed.value;
-            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(constraint_kind) {
-                continue;
+            let template = &data.source.segments()[index].parsed.value;
+            if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) == Some(constraint_kind) {
+                candidates.push((path.as_path(), template.clone(), info.api_version.clone()));
             }
-            let validation = template.pointer("/spec/crd/spec/validation");
-            let legacy = validation
-                .and_then(|validation| validation.get("legacySchema"))
-                .and_then(Value::as_bool)
-                .unwrap_or(!info.api_version.ends_with("/v1"));
-            return Some(match validation.and_then(|validation| validation.get("openAPIV3Schema")) {
-                Some(parameters) => schema::openapi_v3_to_schema(parameters, !legacy),
-                None if legacy => Value::Object(Default::default()),
-                None => serde_json::json!({"type": "object", "additionalProperties": false}),
-            });
         }
+    }
+    candidates.sort_by(|left, right| left.0.cmp(right.0));
+    let mut folder = file.parent();
+    while let Some(current) = folder {
+        if let Some(index) = candidates.iter().position(|(path, _, _)| path.parent() == Some(current)) {
+            let (_, template, api_version) = candidates.swap_remove(index);
+            return Some((template, api_version));
+        }
+        folder = current.parent();
+    }
+    let parameters = |template: &Value| template.pointer("/spec/crd/spec/validation").cloned();
+    let first = candidates.first().map(|(_, template, _)| parameters(template))?;
+    if candidates.iter().all(|(_, template, _)| parameters(template) == first) {
+        let (_, template, api_version) = candidates.swap_remove(0);
+        return Some((template, api_version));
     }
     None
 }

@@ -81,16 +81,43 @@ impl Checker<'_> {
         let in_chainsaw_folder = resolved
             .components()
             .any(|component| component.as_os_str().to_string_lossy().starts_with(".chainsaw-test"));
+        // A repository that ships its policies as a Helm chart renders them for its tests (`helm template` into
+        // the file the test names, removed afterwards): the policy is missing only until then.
+        let rendering_chart = if pointer.starts_with("/policies/") { self.nearby_helm_chart() } else { None };
         let (severity, message) = if in_chainsaw_folder {
             let message = format!(
                 "`{reference}` does not exist (looked for {}); it belongs to a chainsaw e2e folder that is not present here, so this test cannot load it",
                 resolved.display()
             );
             (Severity::Warning, message)
+        } else if let Some(chart) = rendering_chart {
+            let message = format!(
+                "`{reference}` does not exist (looked for {}); this repository has a Helm chart ({}), so the policy is \
+                 probably rendered there before the test runs: render it (`helm template`) to check the test",
+                resolved.display(),
+                chart.display()
+            );
+            (Severity::Warning, message)
         } else {
             (Severity::Error, format!("`{reference}` does not exist (looked for {})", resolved.display()))
         };
         out.push(self.diagnostic(Code::TestMissingFile, pointer, message).with_severity(severity));
+        None
+    }
+
+    /// The `Chart.yaml` of a Helm chart in a folder above the test, or in a folder beside one of them (a
+    /// repository's `chart/`), looking no further than the workspace.
+    fn nearby_helm_chart(&self) -> Option<PathBuf> {
+        for folder in self.base_dir.ancestors() {
+            // The disk answers `None` outside the workspace, where the search stops.
+            let entries = self.workspace.disk.list_dir(folder)?;
+            let charts = std::iter::once(folder.to_path_buf()).chain(entries);
+            if let Some(manifest) =
+                charts.map(|chart| chart.join("Chart.yaml")).find(|manifest| self.workspace.read(manifest).is_some())
+            {
+                return Some(manifest);
+            }
+        }
         None
     }
 
@@ -137,16 +164,43 @@ impl Checker<'_> {
                 None => resources_known = false,
             }
         }
-        for key in ["exceptions", "clusterResources", "targetResources", "paramResources"] {
+        for key in ["exceptions", "clusterResources", "paramResources"] {
             for (index, _) in array(value, key).iter().enumerate() {
                 self.check_path(&format!("/{key}/{index}"), true, out);
+            }
+        }
+        // A mutate-existing result names the target it patches, from `targetResources`.
+        let mut targets = Vec::new();
+        let mut targets_known = true;
+        for (index, _) in array(value, "targetResources").iter().enumerate() {
+            match self.check_path(&format!("/targetResources/{index}"), true, out) {
+                Some(documents) => targets.extend(documents),
+                None => targets_known = false,
             }
         }
         for (index, _) in array(value, "jsonPayloads").iter().enumerate() {
             self.check_path(&format!("/jsonPayloads/{index}"), false, out);
         }
-        for key in ["variables", "userinfo", "context", "jsonPayload"] {
+        for key in ["context", "jsonPayload"] {
             self.check_path(&format!("/{key}"), false, out);
+        }
+        // Values and user infos in the format before Kyverno 1.11 stop `kyverno test`
+        // (`cmd/cli/kubectl-kyverno/deprecations/check.go`, `CheckValues` and `CheckUserInfo`).
+        for (key, kind) in [("variables", "Values"), ("userinfo", "UserInfo")] {
+            let pointer = format!("/{key}");
+            let Some(documents) = self.check_path(&pointer, false, out) else { continue };
+            let legacy = documents.first().is_some_and(|document| {
+                ["apiVersion", "kind"]
+                    .iter()
+                    .any(|field| document.value.get(*field).and_then(Value::as_str).is_none_or(str::is_empty))
+            });
+            if legacy {
+                let message = format!(
+                    "`kyverno test` refuses this file: it has no apiVersion and kind (the format before Kyverno 1.11); \
+                     add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: {kind}` to it"
+                );
+                out.push(self.diagnostic(Code::TestLegacyFormat, &pointer, message));
+            }
         }
         // A test embedded beside its policy leaves out `policies` / `resources`: its own file fills them in.
         let embedded_policies = value.get("policies").is_none();
@@ -169,15 +223,21 @@ impl Checker<'_> {
             });
         }
         let policies_source = if embedded_policies { "this file" } else { "the files listed under `policies`" };
-        let resources_source = if embedded_resources { "this file" } else { "the files listed under `resources`" };
+        let resources_source = match (embedded_resources, targets.is_empty()) {
+            (true, _) => "this file",
+            (false, true) => "the files listed under `resources`",
+            (false, false) => "the files listed under `resources` and `targetResources`",
+        };
         if embedded_policies && policies.is_empty() {
             let message = "this Test lists no `policies` and its file holds no policy to fill them in".to_string();
             out.push(self.diagnostic(Code::TestEmbeddedNeverMatches, "/kind", message).with_severity(Severity::Error));
         }
         let check_policies = policies_known && (embedded_policies || !array(value, "policies").is_empty());
-        let check_resources = resources_known && (embedded_resources || !array(value, "resources").is_empty());
+        let check_resources =
+            resources_known && targets_known && (embedded_resources || !array(value, "resources").is_empty());
         let all_policy_names: HashSet<String> = policies.iter().flat_map(policy_names).collect();
-        let mut resource_names: HashSet<String> = resources.iter().flat_map(resource_names).collect();
+        let mut resource_names: HashSet<String> =
+            resources.iter().chain(targets.iter()).flat_map(resource_names).collect();
         // Results name JSON payloads as the test lists them.
         resource_names.extend(
             array(value, "jsonPayloads")

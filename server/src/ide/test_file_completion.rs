@@ -94,7 +94,9 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
         Slot::Path { directories } => path_items(workspace, path, &base_dir, &prefix, directories, replace),
         Slot::Outcome => OUTCOMES
             .iter()
-            .map(|(label, doc)| item(label, CompletionKind::Value, None, Some(doc.to_string()), replace))
+            .map(|(label, doc)| {
+                CompletionItem::plain(label, CompletionKind::Value, None, Some(doc.to_string()), replace)
+            })
             .collect(),
         Slot::PolicyName => policy_items(workspace, &base_dir, test, replace),
         Slot::RuleName => {
@@ -108,16 +110,6 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
     };
     let prefix = prefix.to_lowercase();
     Some(items.into_iter().filter(|item| item.label.to_lowercase().starts_with(&prefix)).collect())
-}
-
-fn item(
-    label: &str,
-    kind: CompletionKind,
-    detail: Option<String>,
-    documentation: Option<String>,
-    replace: TextRange,
-) -> CompletionItem {
-    CompletionItem::plain(label, kind, detail, documentation, replace)
 }
 
 fn is_yaml(path: &Path) -> bool {
@@ -147,9 +139,15 @@ fn path_items(
             continue;
         }
         if is_yaml(&entry) {
-            items.push(item(&format!("{typed_dir}{name}"), CompletionKind::File, None, None, replace));
+            items.push(CompletionItem::plain(&format!("{typed_dir}{name}"), CompletionKind::File, None, None, replace));
         } else if workspace.is_dir(&entry) && (directories || !name.starts_with('.')) {
-            items.push(item(&format!("{typed_dir}{name}/"), CompletionKind::Folder, None, None, replace));
+            items.push(CompletionItem::plain(
+                &format!("{typed_dir}{name}/"),
+                CompletionKind::Folder,
+                None,
+                None,
+                replace,
+            ));
         }
     }
     items
@@ -248,7 +246,13 @@ fn policy_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace: T
         let documentation = (!rules.is_empty()).then(|| format!("Rules: {}", rules.join(", ")));
         for name in policy_names(info) {
             found.entry(name.clone()).or_insert_with(|| {
-                item(&name, CompletionKind::Value, Some(info.kind_name.clone()), documentation.clone(), replace)
+                CompletionItem::plain(
+                    &name,
+                    CompletionKind::Value,
+                    Some(info.kind_name.clone()),
+                    documentation.clone(),
+                    replace,
+                )
             });
         }
     });
@@ -285,7 +289,7 @@ fn rule_items(
             }
             for (label, detail) in labels {
                 if !found.iter().any(|existing| existing.label == label) {
-                    found.push(item(&label, CompletionKind::Value, Some(detail), None, replace));
+                    found.push(CompletionItem::plain(&label, CompletionKind::Value, Some(detail), None, replace));
                 }
             }
         }
@@ -301,7 +305,9 @@ fn resource_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace:
             Some(namespace) => format!("{} in {namespace}", info.kind_name),
             None => info.kind_name.clone(),
         };
-        found.entry(name.clone()).or_insert_with(|| item(name, CompletionKind::Value, Some(detail), None, replace));
+        found
+            .entry(name.clone())
+            .or_insert_with(|| CompletionItem::plain(name, CompletionKind::Value, Some(detail), None, replace));
     });
     found.into_values().collect()
 }
@@ -313,14 +319,14 @@ fn kind_items(workspace: &Workspace, base_dir: &Path, test: &Value, replace: Tex
             return;
         }
         found.entry(info.kind_name.clone()).or_insert_with(|| {
-            item(&info.kind_name, CompletionKind::Kind, Some(info.api_version.clone()), None, replace)
+            CompletionItem::plain(&info.kind_name, CompletionKind::Kind, Some(info.api_version.clone()), None, replace)
         });
     });
     if found.is_empty() {
         // No resource files to learn from: every kind the schemas know.
-        for entry in schema::registry().entries().iter().filter(|entry| entry.kind != "*") {
+        for entry in schema::registry().entries().iter().filter(|entry| entry.kind != "*" && entry.is_object_kind()) {
             found.entry(entry.kind.clone()).or_insert_with(|| {
-                item(&entry.kind, CompletionKind::Kind, Some(entry.api_version.clone()), None, replace)
+                CompletionItem::plain(&entry.kind, CompletionKind::Kind, Some(entry.api_version.clone()), None, replace)
             });
         }
     }

@@ -2,6 +2,8 @@
 //! mapping, the line and column helpers behind it, and the fix that adds a missing required field. Both
 //! the diagnostics (which attach the fix) and the code actions build on it.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::schema_lookup::{enum_values, is_type, with_schema_at};
@@ -118,6 +120,7 @@ pub(super) fn insert_into_mapping(
 /// the type the schema asks for. Offsets are in the file's coordinates.
 pub(super) fn missing_field_fix(
     workspace: &Workspace,
+    file: &Path,
     info: &DocumentInfo,
     segment: &Segment,
     pointer: &str,
@@ -126,7 +129,7 @@ pub(super) fn missing_field_fix(
     let segments = pointer_segments(pointer);
     let mut path: Vec<&str> = segments.iter().map(String::as_str).collect();
     path.push(name);
-    let placeholder = with_schema_at(workspace, info, &path, placeholder_for).flatten()?;
+    let placeholder = with_schema_at(workspace, file, info, &path, placeholder_for).flatten()?;
     let key = if name.chars().all(|character| character.is_ascii_alphanumeric() || "-_./".contains(character)) {
         name.to_string()
     } else {

@@ -38,6 +38,8 @@ pub enum DocumentKind {
     GatekeeperOther,
     /// gator `Suite` (test.gatekeeper.sh).
     GatorSuite,
+    /// A Chainsaw end-to-end test document (chainsaw.kyverno.io: Test, StepTemplate, Configuration).
+    Chainsaw,
     /// Any other Kubernetes object.
     Resource,
     /// Not a Kubernetes object (no apiVersion/kind), or an empty document.
@@ -119,6 +121,7 @@ pub fn classify(value: &Value) -> DocumentInfo {
                 DocumentKind::GatekeeperOther
             }
             ("test.gatekeeper.sh", "Suite") => DocumentKind::GatorSuite,
+            ("chainsaw.kyverno.io", _) => DocumentKind::Chainsaw,
             _ => DocumentKind::Resource,
         }
     };
@@ -212,6 +215,7 @@ mod tests {
         check(json!({"apiVersion": "test.gatekeeper.sh/v1alpha1", "kind": "Suite"}), DocumentKind::GatorSuite);
         check(json!({"apiVersion": "cli.kyverno.io/v1alpha1", "kind": "Test"}), DocumentKind::KyvernoTest);
         check(json!({"apiVersion": "v1", "kind": "Pod"}), DocumentKind::Resource);
+        check(json!({"apiVersion": "chainsaw.kyverno.io/v1alpha1", "kind": "Test"}), DocumentKind::Chainsaw);
         check(json!({"hello": "world"}), DocumentKind::Other);
     }
 }

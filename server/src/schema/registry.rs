@@ -30,6 +30,18 @@ pub struct SchemaEntry {
     pub unknown_fields: UnknownFields,
 }
 
+impl SchemaEntry {
+    /// Whether objects of this kind are what a policy matches or a test names: not lists, and not the
+    /// API's own envelopes (Status, DeleteOptions, WatchEvent, discovery documents), which the index
+    /// knows so that no document of a served kind is called unknown.
+    pub fn is_object_kind(&self) -> bool {
+        const ENVELOPES: &[&str] =
+            &["Status", "DeleteOptions", "WatchEvent", "APIGroup", "APIGroupList", "APIResourceList", "APIVersions"];
+        let list = self.kind.ends_with("List") && self.file.starts_with("kubernetes/");
+        !list && !ENVELOPES.contains(&self.kind.as_str())
+    }
+}
+
 /// The embedded schema files and the index over them.
 pub struct Registry {
     files: HashMap<&'static str, (usize, &'static str)>,

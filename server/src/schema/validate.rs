@@ -34,11 +34,23 @@ pub struct SchemaError {
     pub suggestion: Option<String>,
 }
 
+/// Who reads a document, which decides what it rejects.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Reader {
+    /// The API server with the CRD: a missing required field (or a null one) is rejected.
+    ApiServer,
+    /// A Go program decoding into structs, as the Kyverno CLI reads its Test, Values and UserInfo files
+    /// (`yaml.UnmarshalStrict`): unknown fields and wrong types fail, but presence is never checked and a
+    /// null is the zero value, so a missing field is at most a warning.
+    GoStruct,
+}
+
 /// Options for one validation.
 pub struct ValidationOptions<'a> {
     pub unknown_field_severity: Severity,
     /// Severity for every other violation (plain resources are test fixtures: warnings there).
     pub violation_severity: Severity,
+    pub reader: Reader,
     /// Pointers of plain scalars spelled like YAML 1.1 booleans.
     pub yaml11_booleans: &'a [String],
 }
@@ -72,6 +84,9 @@ impl Validator<'_, '_> {
         let severity = match code {
             Code::SchemaUnknownField => self.options.unknown_field_severity,
             Code::SchemaDeprecated => Severity::Warning.max(self.options.violation_severity),
+            Code::SchemaRequired if self.options.reader == Reader::GoStruct => {
+                Severity::Warning.max(self.options.violation_severity)
+            }
             _ => self.options.violation_severity,
         };
         self.errors.push(SchemaError { pointer: pointer.to_string(), target, code, severity, message, suggestion });
@@ -193,8 +208,9 @@ impl Validator<'_, '_> {
             let base_length = pointer.len();
             push_pointer_segment(pointer, key);
             if let Some(property) = properties.and_then(|properties| properties.get(key)) {
-                // Kubernetes treats an explicit null on an optional field as unset.
-                if !value.is_null() || required.contains(&key.as_str()) {
+                // Kubernetes treats an explicit null on an optional field as unset; a Go decoder on any.
+                let null_is_unset = !required.contains(&key.as_str()) || self.options.reader == Reader::GoStruct;
+                if !value.is_null() || !null_is_unset {
                     let property = SchemaNode { file: schema.file, value: property };
                     self.deprecation(property, pointer);
                     self.node(property, value, pointer);
@@ -222,7 +238,12 @@ impl Validator<'_, '_> {
             pointer.truncate(base_length);
         }
         for name in &required {
-            if map.get(*name).is_none_or(Value::is_null) {
+            let missing = match self.options.reader {
+                Reader::ApiServer => map.get(*name).is_none_or(Value::is_null),
+                // An explicit null is a value the decoder accepts; only an absent field is worth a word.
+                Reader::GoStruct => !map.contains_key(*name),
+            };
+            if missing {
                 let message = format!("missing required field `{name}`");
                 self.push(pointer, Target::Object, Code::SchemaRequired, message, Some((*name).to_string()));
             }

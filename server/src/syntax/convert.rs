@@ -33,8 +33,9 @@ pub struct SyntaxError {
     pub code: Code,
     pub range: TextRange,
     pub message: String,
-    /// A second range that explains the error (the first definition of a duplicate key).
-    pub related: Option<TextRange>,
+    /// A second range that explains the error, and what it is (the first definition of a duplicate key,
+    /// where an unterminated string starts).
+    pub related: Option<(TextRange, &'static str)>,
 }
 
 impl std::fmt::Display for SyntaxError {
@@ -292,7 +293,9 @@ impl Converter<'_> {
                 continue;
             };
             let key_range = range_of(key_node);
-            let key = self.key_text(key_node);
+            // A collection as a key is reported once (`yaml/complex-key`) and its entry left out: no
+            // reader of Kubernetes YAML builds such a mapping.
+            let Some(key) = self.key_text(key_node) else { continue };
             if key == "<<" && is_plain(key_node) {
                 if let Some(value_node) = value_node {
                     let mut scratch = pointer.clone();
@@ -317,7 +320,7 @@ impl Converter<'_> {
                     code: Code::YamlDuplicateKey,
                     range: key_range,
                     message: format!("duplicate key `{key}`: Kubernetes rejects a mapping that sets a key twice"),
-                    related: Some(first),
+                    related: Some((first, "first defined here")),
                 });
             } else {
                 key_ranges.insert(key.clone(), key_range);
@@ -352,7 +355,7 @@ impl Converter<'_> {
             else {
                 continue;
             };
-            let key = self.key_text(key_node);
+            let Some(key) = self.key_text(key_node) else { continue };
             let mut pointer = String::new();
             push_pointer_segment(&mut pointer, &key);
             let value = match value_node {
@@ -387,8 +390,9 @@ impl Converter<'_> {
                 "flow_pair" => {
                     self.record(pointer, None, range_of(child));
                     let mut single = Map::new();
-                    if let Some(key_node) = child.child_by_field_name("key") {
-                        let key = self.key_text(key_node);
+                    if let Some(key_node) = child.child_by_field_name("key")
+                        && let Some(key) = self.key_text(key_node)
+                    {
                         push_pointer_segment(pointer, &key);
                         let value = match child.child_by_field_name("value") {
                             Some(value_node) => {
@@ -411,10 +415,11 @@ impl Converter<'_> {
         Value::Array(items)
     }
 
-    /// The string form of a mapping key (JSON keys are strings).
-    fn key_text(&mut self, key_node: Node) -> String {
+    /// The string form of a mapping key (JSON keys are strings); `None` for a collection, which is
+    /// reported here.
+    fn key_text(&mut self, key_node: Node) -> Option<String> {
         let mut scratch = String::new();
-        match self.node_value(key_node, &mut scratch, None, MAX_DEPTH) {
+        Some(match self.node_value(key_node, &mut scratch, None, MAX_DEPTH) {
             Value::String(text) => text,
             Value::Null => {
                 if self.slice(key_node).trim().is_empty() {
@@ -431,9 +436,9 @@ impl Converter<'_> {
                     range_of(key_node),
                     "a mapping key must be a scalar in Kubernetes YAML",
                 );
-                self.slice(key_node).to_string()
+                return None;
             }
-        }
+        })
     }
 
     fn slice(&self, node: Node) -> &str {
@@ -531,6 +536,11 @@ fn collect_syntax_errors(text: &str, root: Node, errors: &mut Vec<SyntaxError>) 
     errors.sort_by_key(|error| error.range.start);
 }
 
+/// The message for a line that holds a key without its `:`.
+pub(super) fn not_a_pair(line: &str) -> String {
+    format!("`{line}` is not a `key: value` pair: add `:` after the key, or remove the line")
+}
+
 fn describe_error_node(text: &str, node: Node) -> SyntaxError {
     let start = node.start_byte();
     let full = text.get(node.byte_range()).unwrap_or_default();
@@ -545,7 +555,7 @@ fn describe_error_node(text: &str, node: Node) -> SyntaxError {
     } else if trimmed.is_empty() {
         "YAML syntax error".to_string()
     } else if !trimmed.contains(':') && !trimmed.starts_with(['-', '[', '{', '"', '\'', '#']) {
-        format!("`{trimmed}` is not a `key: value` pair: add `:` after the key, or remove the line")
+        not_a_pair(trimmed)
     } else if trimmed.starts_with('-') {
         format!("unexpected list item `{trimmed}`: check its indentation against its siblings")
     } else {

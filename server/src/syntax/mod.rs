@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod embedded;
+mod libyaml;
 pub mod navigate;
 pub mod scalar;
 mod source_file;

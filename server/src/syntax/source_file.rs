@@ -13,6 +13,7 @@ use serde_json::Value;
 use tree_sitter::{InputEdit, Parser, Point, Tree};
 
 use super::convert::{ParsedDocument, SyntaxError, convert_document};
+use super::libyaml;
 use crate::base::{Code, TextRange};
 
 thread_local! {
@@ -84,8 +85,24 @@ impl Segment {
             Some(tree) => convert_document(text, tree.root_node()),
             None => ParsedDocument::default(),
         };
-        if parsed.errors.iter().any(|error| error.code == Code::YamlSyntax) {
-            accept_if_libyaml_parses(text, &mut parsed);
+        // tree-sitter's verdict decides when to ask libyaml, the parser Kubernetes' readers follow; a tab
+        // is the one mistake tree-sitter may read past.
+        if parsed.errors.iter().any(|error| error.code == Code::YamlSyntax) || text.contains('\t') {
+            match libyaml::first_error(text) {
+                None => accept_libyaml_value(text, &mut parsed),
+                Some(found) => {
+                    if let Some(readable) = libyaml::readable_part(text, &found)
+                        && let Some(tree) = parse_tree(&readable, None)
+                    {
+                        // The value and source map of what parses, for the schema checks; the syntax error
+                        // is libyaml's, on the text as written.
+                        parsed = convert_document(&readable, tree.root_node());
+                    }
+                    parsed.errors.retain(|error| error.code != Code::YamlSyntax);
+                    parsed.errors.push(found.to_syntax_error(text));
+                    parsed.errors.sort_by_key(|error| error.range.start);
+                }
+            }
         }
         if let Some(offset) = text.match_indices('\n').nth(MAX_TRACKED_LINES - 1).map(|(offset, _)| offset + 1)
             && offset < text.len()
@@ -130,8 +147,11 @@ impl Segment {
 /// multi-line quoted string whose continuation is not indented past its key). When libyaml, the parser
 /// family behind go-yaml, accepts the document, its value is the truth and the grammar's complaint is
 /// dropped; the source map from the partial tree still places everything it covered.
-fn accept_if_libyaml_parses(text: &str, parsed: &mut ParsedDocument) {
+fn accept_libyaml_value(text: &str, parsed: &mut ParsedDocument) {
     use serde::Deserialize;
+    if !parsed.errors.iter().any(|error| error.code == Code::YamlSyntax) {
+        return;
+    }
     let Some(document) = yaml_serde::Deserializer::from_str(text).next() else { return };
     let Ok(value) = Value::deserialize(document) else { return };
     parsed.value = value;

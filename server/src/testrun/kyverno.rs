@@ -876,14 +876,8 @@ impl Runner<'_> {
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
-        if cel_kind_is(&policy.value, "MutatingPolicy")
-            && policy.value.pointer("/spec/evaluation/mutateExisting/enabled").and_then(Value::as_bool) == Some(true)
-        {
-            let reason = "MutatingPolicies that mutate existing resources (evaluation.mutateExisting) are not evaluated \
-                          yet";
-            let mut row = Row::unsupported(reason);
-            row.links = links(&row, policy, target);
-            return Some(vec![row]);
+        if cel_kind_is(&policy.value, "MutatingPolicy") && kyverno_cel::mutates_existing(&policy.value) {
+            return Some(self.mutating_policy_target_rows(entry, policy, target, operation, setup, base));
         }
         let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
@@ -905,17 +899,7 @@ impl Runner<'_> {
                     if !names_rule || !resource_matches(patched, reference) {
                         continue;
                     }
-                    let mut row = Row::from_rule(rule, &expected);
-                    if let Some(path) = entry.get("patchedResources").and_then(Value::as_str) {
-                        match compare_with_file(self.files, &base.join(path), patched) {
-                            Comparison::Equal => {}
-                            Comparison::NotFound => {
-                                row = Row::fail("Resource error", "patched target not found in manifest")
-                            }
-                            Comparison::Different(message, diff) => row = Row::fail_with_diff(&message, diff),
-                            Comparison::Error(message) => row = Row::fail("Resource error", &message),
-                        }
-                    }
+                    let mut row = self.patched_target_row(entry, base, patched, Row::from_rule(rule, &expected));
                     row.links = links(&row, policy, target);
                     rows.push(row);
                 }
@@ -925,6 +909,58 @@ impl Runner<'_> {
             rows.push(Row::fail("Not found", "no rule patched this target resource"));
         }
         Some(rows)
+    }
+
+    /// The row of a rule that patched a target: `row` when the test names no `patchedResources` or the
+    /// patched target equals the one in that file, else the failure the comparison gives.
+    fn patched_target_row(&self, entry: &Value, base: &Path, patched: &Value, row: Row) -> Row {
+        let Some(path) = entry.get("patchedResources").and_then(Value::as_str) else {
+            return row;
+        };
+        match compare_with_file(self.files, &base.join(path), patched) {
+            Comparison::Equal => row,
+            Comparison::NotFound => Row::fail("Resource error", "patched target not found in manifest"),
+            Comparison::Different(message, diff) => Row::fail_with_diff(&message, diff),
+            Comparison::Error(message) => Row::fail("Resource error", &message),
+        }
+    }
+
+    /// Rows for a target of a mutate-existing MutatingPolicy: the policy runs on the target once per
+    /// trigger, as the CLI does, and each patched target is compared with `patchedResources`. A target
+    /// match condition that is false gives no row, as it gives the CLI no patched target.
+    fn mutating_policy_target_rows(
+        &mut self,
+        entry: &Value,
+        policy: &Loaded,
+        target: &Loaded,
+        operation: &str,
+        setup: &Setup,
+        base: &Path,
+    ) -> Vec<Row> {
+        let expected = expected_result(entry);
+        let mut rows = Vec::new();
+        for trigger in &setup.resources {
+            let mut cel_request = cel_request_for(setup, &policy.value, &trigger.value, operation);
+            cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(&policy.value, &setup.cel_exceptions);
+            let Some(outcome) = kyverno_cel::mutating_policy_target(&policy.value, &cel_request, &target.value) else {
+                continue;
+            };
+            let rule = cel_response(&policy.value, RuleType::Mutation, &outcome, &cel_request);
+            let mut row = match (&rule.unsupported, &outcome.patched) {
+                (Some(reason), _) => Row::unsupported(reason),
+                (None, Some(patched)) if rule.status == engine::RuleStatus::Pass => {
+                    self.patched_target_row(entry, base, patched, Row::from_rule(&rule, &expected))
+                }
+                _ if rule.status == engine::RuleStatus::Skip => continue,
+                _ => Row::from_rule(&rule, &expected),
+            };
+            row.links = links(&row, policy, target);
+            rows.push(row);
+        }
+        if rows.is_empty() {
+            rows.push(Row::fail("Not found", "no rule patched this target resource"));
+        }
+        rows
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -236,7 +236,19 @@ fn resource_list(services: &Services, args: &[Val]) -> EvalResult {
 /// removing it, as the CLI's generator context sets it (`pkg/cel/libs/fake_context.go`,
 /// `GenerateResources`).
 fn generated_objects(namespace: &Val, items: &[Val]) -> Vec<Value> {
-    let objects = items.iter().flat_map(|item| match item.to_json() {
+    let namespace = match namespace {
+        Val::String(namespace) => Some(namespace.as_ref()),
+        _ => None,
+    };
+    objects_in_namespace(namespace, items.iter().map(Val::to_json))
+}
+
+/// The objects a GeneratingPolicy generates into a namespace, as Kyverno's CLI context records them
+/// (`pkg/cel/libs/fake_context.go`, `GenerateResources`): a list object (one with `items`) stands for its
+/// items, and each object's `metadata.namespace` becomes the namespace (removed when it is empty). Shared
+/// by `generator.apply` and GeneratingPolicy templates.
+pub(crate) fn objects_in_namespace(namespace: Option<&str>, objects: impl Iterator<Item = Value>) -> Vec<Value> {
+    let objects = objects.flat_map(|object| match object {
         Value::Object(mut map) if matches!(map.get("items"), Some(Value::Array(_))) => match map.remove("items") {
             Some(Value::Array(inner)) => inner,
             _ => Vec::new(),
@@ -245,7 +257,7 @@ fn generated_objects(namespace: &Val, items: &[Val]) -> Vec<Value> {
     });
     objects
         .map(|mut object| {
-            if let (Val::String(namespace), Some(map)) = (namespace, object.as_object_mut()) {
+            if let (Some(namespace), Some(map)) = (namespace, object.as_object_mut()) {
                 let metadata = map.entry("metadata").or_insert_with(|| Value::Object(serde_json::Map::new()));
                 if let Some(metadata) = metadata.as_object_mut() {
                     if namespace.is_empty() {

@@ -18,8 +18,10 @@ pub mod manifest;
 #[path = "match.rs"]
 pub mod matching;
 pub mod mutate;
+pub mod patch_anchors;
 pub mod pattern;
 pub mod pod_security;
+pub mod strategic_merge;
 pub mod validate;
 pub mod variables;
 pub mod x509;

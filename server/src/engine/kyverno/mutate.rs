@@ -6,7 +6,8 @@ use serde_json::{Map, Value};
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
-use super::pattern::{AnchorKind, PatternOutcome, match_pattern, parse_anchor};
+use super::patch_anchors::{self, AnchorError};
+use super::strategic_merge;
 use super::validate::policy_namespace;
 use super::variables::{JsonContext, substitute_all};
 use super::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType, matching};
@@ -173,7 +174,7 @@ fn apply_patches(block: &Value, context: &JsonContext, resource: &Value) -> Resu
     let substituted = substitute_all(&Value::Object(patches), context)
         .map_err(|error| format!("variable substitution failed: {error}"))?;
     let result = if let Some(patch) = substituted.get("patchStrategicMerge") {
-        strategic_merge(resource, patch)?
+        strategic_merge(resource, patch).map_err(|error| format!("failed to patch resource: {error}"))?
     } else if let Some(patch) =
         substituted.get("patchesJson6902").and_then(Value::as_str).filter(|text| !text.is_empty())
     {
@@ -249,287 +250,17 @@ fn mutate_foreach(
     Ok((applied > 0).then_some(current))
 }
 
-/// Why preprocessing dropped a patch.
-enum Dropped {
-    /// A conditional anchor did not hold: this map is not applied.
-    Condition,
-    /// A global anchor did not hold: nothing of the patch is applied.
-    Global,
-}
-
-/// Applies a strategic merge patch with Kyverno anchors.
+/// Applies a strategic merge patch with Kyverno's anchors, as `strategicMergePatch` in Kyverno's
+/// `pkg/engine/mutate/patch/strategicMergePatch.go` does: a condition or global anchor that does not
+/// hold leaves an empty patch (which still merges), other preprocessing errors fail the rule.
 pub fn strategic_merge(resource: &Value, patch: &Value) -> Result<Value, String> {
-    let prepared = match prepare(patch, Some(resource)) {
-        Ok(prepared) => prepared,
-        Err(Dropped::Condition) | Err(Dropped::Global) => return Ok(resource.clone()),
-    };
-    Ok(merge(resource, &prepared))
-}
-
-/// Resolves anchors against the resource and returns a plain patch.
-fn prepare(patch: &Value, resource: Option<&Value>) -> Result<Value, Dropped> {
-    match patch {
-        Value::Object(map) => prepare_map(map, resource).map(Value::Object),
-        Value::Array(items) => prepare_list(items, resource.and_then(Value::as_array)),
-        other => Ok(other.clone()),
+    let mut prepared = patch.clone();
+    match patch_anchors::preprocess(&mut prepared, resource) {
+        Ok(()) => {}
+        Err(AnchorError::Condition(_) | AnchorError::Global(_)) => prepared = Value::Object(Map::new()),
+        Err(AnchorError::Invalid(error)) => return Err(format!("failed to preProcess rule: {error}")),
     }
-}
-
-fn condition_holds(resource: Option<&Value>, key: &str, pattern: &Value) -> bool {
-    let Some(value) = resource.and_then(|resource| resource.get(key)) else {
-        return false;
-    };
-    matches!(match_pattern(value, &without_additions(pattern)), PatternOutcome::Pass)
-}
-
-/// A condition without its `+(key)` entries: those are patches, not conditions.
-fn without_additions(pattern: &Value) -> Value {
-    match pattern {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(key, _)| !matches!(parse_anchor(key), Some((AnchorKind::AddIfNotPresent, _))))
-                .map(|(key, child)| (key.clone(), without_additions(child)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
-}
-
-/// The `+(key)` entries inside a condition, as a patch for the value under the condition's key.
-fn additions(pattern: &Value, resource: Option<&Value>) -> Option<Value> {
-    let map = pattern.as_object()?;
-    let mut out = Map::new();
-    for (key, child) in map {
-        match parse_anchor(key) {
-            Some((AnchorKind::AddIfNotPresent, bare)) if resource.and_then(|resource| resource.get(bare)).is_none() => {
-                out.insert(bare.to_string(), strip_anchors(child));
-            }
-            Some(_) | None if child.is_object() => {
-                let bare = parse_anchor(key).map(|(_, bare)| bare).unwrap_or(key);
-                if let Some(nested) = additions(child, resource.and_then(|resource| resource.get(bare))) {
-                    out.insert(bare.to_string(), nested);
-                }
-            }
-            _ => {}
-        }
-    }
-    (!out.is_empty()).then_some(Value::Object(out))
-}
-
-fn prepare_map(patch: &Map<String, Value>, resource: Option<&Value>) -> Result<Map<String, Value>, Dropped> {
-    for (key, value) in patch {
-        match parse_anchor(key) {
-            Some((AnchorKind::Condition, bare)) if !condition_holds(resource, bare, value) => {
-                return Err(Dropped::Condition);
-            }
-            Some((AnchorKind::Global, bare)) if !condition_holds(resource, bare, value) => {
-                return Err(Dropped::Global);
-            }
-            _ => {}
-        }
-    }
-    let mut out = Map::new();
-    for (key, value) in patch {
-        match parse_anchor(key) {
-            Some((AnchorKind::Condition, bare)) | Some((AnchorKind::Global, bare)) => {
-                // A condition may carry `+(key)` entries that patch the value it tested.
-                let child = resource.and_then(|resource| resource.get(bare));
-                if let Some(patch) = additions(value, child) {
-                    out.insert(bare.to_string(), patch);
-                }
-            }
-            Some((AnchorKind::AddIfNotPresent, bare)) => {
-                let present = resource.and_then(|resource| resource.get(bare)).is_some();
-                if !present {
-                    out.insert(bare.to_string(), strip_anchors(value));
-                }
-            }
-            Some((_, bare)) => {
-                out.insert(bare.to_string(), strip_anchors(value));
-            }
-            None => {
-                let child = resource.and_then(|resource| resource.get(key));
-                match value {
-                    Value::Object(_) | Value::Array(_) => match prepare(value, child) {
-                        Ok(prepared) => {
-                            let empty_list = prepared.as_array().is_some_and(Vec::is_empty)
-                                && !value.as_array().is_some_and(Vec::is_empty);
-                            if !empty_list {
-                                out.insert(key.clone(), prepared);
-                            }
-                        }
-                        Err(Dropped::Condition) => {}
-                        Err(Dropped::Global) => return Err(Dropped::Global),
-                    },
-                    other => {
-                        out.insert(key.clone(), other.clone());
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn has_condition_anchor(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map.iter().any(|(key, child)| {
-            matches!(parse_anchor(key), Some((AnchorKind::Condition, _)) | Some((AnchorKind::Global, _)))
-                || has_condition_anchor(child)
-        }),
-        Value::Array(items) => items.iter().any(has_condition_anchor),
-        _ => false,
-    }
-}
-
-fn prepare_list(patch: &[Value], resource: Option<&Vec<Value>>) -> Result<Value, Dropped> {
-    let conditional = patch.iter().any(|item| item.is_object() && has_condition_anchor(item));
-    if !conditional {
-        return Ok(Value::Array(
-            patch.iter().map(|item| prepare(item, None).unwrap_or_else(|_| strip_anchors(item))).collect(),
-        ));
-    }
-    let mut out = Vec::new();
-    let mut global_failures = 0;
-    let mut global_successes = 0;
-    for item in patch {
-        if !has_condition_anchor(item) {
-            out.push(strip_anchors(item));
-            continue;
-        }
-        for resource_item in resource.map(Vec::as_slice).unwrap_or_default() {
-            let prepared = prepare(item, Some(resource_item));
-            match &prepared {
-                Err(Dropped::Global) => global_failures += 1,
-                Ok(_) => global_successes += 1,
-                Err(Dropped::Condition) => {}
-            }
-            if let Ok(Value::Object(mut prepared)) = prepared {
-                if prepared.is_empty() {
-                    continue;
-                }
-                if let Some(key) = associative_key(resource_item)
-                    && let Some(key_value) = resource_item.get(key)
-                {
-                    prepared.insert(key.to_string(), key_value.clone());
-                }
-                out.push(Value::Object(prepared));
-            }
-        }
-    }
-    // A global anchor inside list items gates the whole patch: it applies when some item satisfies it.
-    let has_global = patch.iter().any(has_global_anchor);
-    if has_global
-        && (global_successes == 0 || resource.is_none_or(Vec::is_empty))
-        && (global_failures > 0 || resource.is_none_or(Vec::is_empty))
-    {
-        return Err(Dropped::Global);
-    }
-    Ok(Value::Array(out))
-}
-
-fn has_global_anchor(value: &Value) -> bool {
-    match value {
-        Value::Object(map) => map
-            .iter()
-            .any(|(key, child)| matches!(parse_anchor(key), Some((AnchorKind::Global, _))) || has_global_anchor(child)),
-        Value::Array(items) => items.iter().any(has_global_anchor),
-        _ => false,
-    }
-}
-
-fn strip_anchors(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(key, child)| {
-                    let bare = parse_anchor(key).map(|(_, bare)| bare.to_string()).unwrap_or_else(|| key.clone());
-                    (bare, strip_anchors(child))
-                })
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(strip_anchors).collect()),
-        other => other.clone(),
-    }
-}
-
-/// Keys kustomize uses to merge lists of maps when no schema says otherwise.
-const ASSOCIATIVE_KEYS: &[&str] = &["mountPath", "devicePath", "ip", "type", "topologyKey", "name", "containerPort"];
-
-fn associative_key(item: &Value) -> Option<&'static str> {
-    ASSOCIATIVE_KEYS.iter().copied().find(|key| item.get(*key).is_some())
-}
-
-fn list_key(resource: &[Value], patch: &[Value]) -> Option<&'static str> {
-    ASSOCIATIVE_KEYS.iter().copied().find(|key| {
-        patch.iter().all(|item| item.get(*key).is_some()) && resource.iter().all(|item| item.get(*key).is_some())
-    })
-}
-
-/// Merges a prepared patch into a value: maps recursively, `null` deletes, lists of maps by key.
-pub fn merge(resource: &Value, patch: &Value) -> Value {
-    match (resource, patch) {
-        (Value::Object(base), Value::Object(overlay)) => {
-            if overlay.get("$patch").and_then(Value::as_str) == Some("replace") {
-                let mut replaced = overlay.clone();
-                replaced.remove("$patch");
-                return Value::Object(replaced);
-            }
-            let mut out = base.clone();
-            for (key, value) in overlay {
-                if key == "$patch" {
-                    continue;
-                }
-                if value.is_null() {
-                    out.remove(key);
-                    continue;
-                }
-                let merged = match out.get(key) {
-                    Some(existing) => merge(existing, value),
-                    None => clean(value),
-                };
-                out.insert(key.clone(), merged);
-            }
-            Value::Object(out)
-        }
-        (Value::Array(base), Value::Array(overlay)) if !overlay.is_empty() && overlay.iter().all(Value::is_object) => {
-            let Some(key) = list_key(base, overlay) else {
-                return clean(patch);
-            };
-            let mut out = base.clone();
-            for item in overlay {
-                let item_key = item.get(key);
-                let delete = item.get("$patch").and_then(Value::as_str) == Some("delete");
-                match out.iter().position(|existing| existing.get(key) == item_key) {
-                    Some(position) if delete => {
-                        out.remove(position);
-                    }
-                    Some(position) => {
-                        let merged = merge(&out[position], item);
-                        out[position] = merged;
-                    }
-                    None if delete => {}
-                    None => out.push(clean(item)),
-                }
-            }
-            Value::Array(out)
-        }
-        (_, other) => clean(other),
-    }
-}
-
-/// Drops `null` members and directives from a value inserted whole.
-fn clean(value: &Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .filter(|(key, child)| !child.is_null() && key.as_str() != "$patch")
-                .map(|(key, child)| (key.clone(), clean(child)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.iter().map(clean).collect()),
-        other => other.clone(),
-    }
+    strategic_merge::merge(resource, &prepared)
 }
 
 /// Applies an RFC 6902 patch written as YAML or JSON text.
@@ -698,12 +429,16 @@ mod tests {
         assert_eq!(strategic_merge(&resource, &patch), Ok(expect));
     }
 
+    fn pod(spec: Value) -> Value {
+        json!({"apiVersion": "v1", "kind": "Pod", "spec": spec})
+    }
+
     #[test]
     fn merges_maps_and_named_lists() {
         check(
-            json!({"spec": {"containers": [{"name": "a", "image": "x"}]}}),
+            pod(json!({"containers": [{"name": "a", "image": "x"}]})),
             json!({"spec": {"containers": [{"name": "a", "imagePullPolicy": "Always"}, {"name": "b"}]}}),
-            json!({"spec": {"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}, {"name": "b"}]}}),
+            pod(json!({"containers": [{"name": "a", "image": "x", "imagePullPolicy": "Always"}, {"name": "b"}]})),
         );
     }
 
@@ -714,10 +449,20 @@ mod tests {
             json!({"metadata": {"labels": {"+(a)": "2", "+(b)": "3"}}}),
             json!({"metadata": {"labels": {"a": "1", "b": "3"}}}),
         );
+        // The conditional element becomes a copy named after the matching container, which the merge
+        // puts first.
         check(
-            json!({"spec": {"containers": [{"name": "a", "image": "nginx:latest"}, {"name": "b", "image": "redis"}]}}),
+            pod(json!({"containers": [{"name": "b", "image": "redis"}, {"name": "a", "image": "nginx:latest"}]})),
             json!({"spec": {"containers": [{"(image)": "*:latest", "imagePullPolicy": "Always"}]}}),
-            json!({"spec": {"containers": [{"name": "a", "image": "nginx:latest", "imagePullPolicy": "Always"}, {"name": "b", "image": "redis"}]}}),
+            pod(
+                json!({"containers": [{"name": "a", "image": "nginx:latest", "imagePullPolicy": "Always"}, {"name": "b", "image": "redis"}]}),
+            ),
+        );
+        // A failing condition on a map drops the whole patch.
+        check(
+            pod(json!({"hostNetwork": false})),
+            json!({"spec": {"(hostNetwork)": true, "dnsPolicy": "ClusterFirstWithHostNet"}}),
+            pod(json!({"hostNetwork": false})),
         );
     }
 

@@ -27,6 +27,25 @@ pub fn expression_diagnostics(document: &Value) -> Vec<ExpressionDiagnostic> {
     for (pointer, environment) in expressions(document) {
         check_one(document, &pointer, environment, &mut out);
     }
+    // The placeholders of GeneratingPolicy templates compile in the policy's environment too.
+    let kind = document.kind();
+    if let Some(environment) = catalog::policy_environment(kind, "")
+        && kind.ends_with("GeneratingPolicy")
+    {
+        let generate =
+            document.pointer("/spec/generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        for (index, entry) in generate.iter().enumerate() {
+            let Some(template) = entry.get("template") else { continue };
+            for error in super::template::placeholder_errors(template, environment) {
+                out.push(ExpressionDiagnostic {
+                    pointer: format!("/spec/generate/{index}/template/value"),
+                    offset: error.offset,
+                    length: error.length,
+                    message: error.message,
+                });
+            }
+        }
+    }
     out
 }
 
@@ -176,5 +195,26 @@ mod tests {
             json!({"kind": "ValidatingPolicy", "spec": {"validations": [{"expression": "resource.Get('v1', 'configmaps', '', 'x') != null"}]}}),
             &[],
         );
+    }
+
+    #[test]
+    fn generating_policy_template_placeholders_are_checked() {
+        let template = "kind: ConfigMap\nmetadata:\n  name: (( variables.name ))-x\n  labels: (( nope.labels ))\ndata:\n  a: (( size( ))\n";
+        let policy = |interpolate: &str| {
+            json!({"apiVersion": "policies.kyverno.io/v1", "kind": "GeneratingPolicy", "metadata": {"name": "g"},
+                   "spec": {"generate": [{"template": {"interpolate": interpolate, "value": template}}]}})
+        };
+        let found: Vec<String> = expression_diagnostics(&policy("cel"))
+            .iter()
+            .map(|diagnostic| format!("{}+{} {}", diagnostic.offset, diagnostic.length, diagnostic.message))
+            .collect();
+        expect_test::expect![[r#"
+            [
+                "70+1 undeclared reference to 'nope'",
+                "96+2 unbalanced parenthesis in placeholder starting at offset 0",
+            ]
+        "#]]
+        .assert_debug_eq(&found);
+        assert!(expression_diagnostics(&policy("none")).is_empty());
     }
 }

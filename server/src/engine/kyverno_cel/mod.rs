@@ -8,6 +8,7 @@ pub mod authorization;
 pub mod diagnostics;
 pub mod exceptions;
 pub mod matching;
+pub mod template;
 
 use serde_json::{Map, Value, json};
 
@@ -713,6 +714,124 @@ pub fn mutating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     Some(outcome)
 }
 
+/// Whether a MutatingPolicy also mutates existing resources (`spec.evaluation.mutateExisting.enabled`).
+pub fn mutates_existing(policy: &Value) -> bool {
+    policy.pointer("/spec/evaluation/mutateExisting/enabled").and_then(Value::as_bool) == Some(true)
+}
+
+/// Runs a mutate-existing MutatingPolicy on one existing resource for one trigger, as `kyverno test`
+/// does for each trigger and each of the test's `targetResources` (`cmd/cli/kubectl-kyverno/processor/
+/// policy_processor.go`, the mutateExisting block, and `pkg/cel/policies/mpol/compiler/policy.go`,
+/// `EvaluateTarget`):
+/// - the target is selected by `targetMatchConstraints.expression` evaluated on the trigger (a list
+///   result names its `items`, another map names itself), else by the resource rules of
+///   `targetMatchConstraints` (or of `matchConstraints` when it has none) with every operation allowed;
+///   the trigger itself is not matched against `matchConstraints`;
+/// - the policy then runs with `object` the target, no `oldObject` or `namespaceObject`, and `request`
+///   the trigger's request; `targetMatchConditions` stand for `matchConditions`.
+///
+/// `None` when the target is not selected; a `Skip` when a target match condition is false.
+pub fn mutating_policy_target(policy: &Value, trigger: &Request, target: &Value) -> Option<Outcome> {
+    let spec = policy.get("spec")?;
+    if !mutates_existing(policy) {
+        return None;
+    }
+    let target_request = Request {
+        operation: String::new(),
+        object: target.clone(),
+        old_object: Value::Null,
+        namespace_object: None,
+        subresource: String::new(),
+        ..trigger.clone()
+    };
+    let expression_pointer = "/spec/targetMatchConstraints/expression";
+    let expression =
+        spec.pointer("/targetMatchConstraints/expression").and_then(Value::as_str).filter(|text| !text.is_empty());
+    if let Some(expression) = expression {
+        match selected_by_expression(expression, spec, trigger) {
+            Ok(keys) if keys.contains(&namespaced_key(target)) => {}
+            Ok(_) => return None,
+            Err(error) => return Some(Outcome::new(Status::Error, error, Some(expression_pointer.to_string()))),
+        }
+    } else {
+        let own = spec.get("targetMatchConstraints").filter(|constraints| {
+            constraints.get("resourceRules").and_then(Value::as_array).is_some_and(|rules| !rules.is_empty())
+        });
+        let mut constraints = own.or_else(|| spec.get("matchConstraints")).cloned().unwrap_or(Value::Null);
+        // Operations do not select targets: the background controller never checks them.
+        if let Some(rules) = constraints.get_mut("resourceRules").and_then(Value::as_array_mut) {
+            for rule in rules.iter_mut().filter_map(Value::as_object_mut) {
+                rule.insert("operations".to_string(), json!(["*"]));
+            }
+        }
+        if !matching::matches_resources(&constraints, &target_request) {
+            return None;
+        }
+    }
+    let allowed = match exception_verdict(policy, &target_request) {
+        Ok(allowed) => allowed,
+        Err(outcome) => return Some(*outcome),
+    };
+    let mut activation = base_activation(&target_request, None);
+    activation.bind_json("request", &request_value(trigger));
+    activation.bind("exceptions", allowed);
+    if let Err(error) = bind_variables(&mut activation, spec.get("variables"), &trigger.services) {
+        return Some(Outcome::new(Status::Error, error, Some("/spec/variables".to_string())));
+    }
+    match match_conditions(
+        spec.get("targetMatchConditions"),
+        "/spec/targetMatchConditions",
+        &activation,
+        &trigger.services,
+    ) {
+        Ok(None) => {}
+        Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a targetMatchCondition is false", Some(pointer))),
+        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+    }
+    let patched = match apply_mutations(spec.get("mutations"), target, &mut activation, &trigger.services) {
+        Ok(patched) => patched,
+        Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+    };
+    let annotations = match kyverno_annotations(spec.get("auditAnnotations"), &activation, &trigger.services) {
+        Ok(annotations) => annotations,
+        Err(error) => return Some(*error),
+    };
+    let mut outcome = Outcome::new(Status::Pass, "", None);
+    outcome.patched = Some(patched);
+    publish_annotations(&mut outcome, annotations);
+    Some(outcome)
+}
+
+/// `namespace/name`, or `name` for a cluster-scoped object: how the CLI keys targets.
+fn namespaced_key(object: &Value) -> String {
+    let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    match object.pointer("/metadata/namespace").and_then(Value::as_str).filter(|namespace| !namespace.is_empty()) {
+        Some(namespace) => format!("{namespace}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The keys of the targets `targetMatchConstraints.expression` selects, evaluated with only `object` (the
+/// trigger) and `variables` bound, as the CLI's `discoverCELTargets` does.
+fn selected_by_expression(expression: &str, spec: &Value, trigger: &Request) -> Result<Vec<String>, String> {
+    let mut activation = Activation::new();
+    activation.bind_json("object", &trigger.object);
+    bind_variables(&mut activation, spec.get("variables"), &trigger.services)?;
+    let selected = match run(expression, &activation, &trigger.services)? {
+        value @ Val::Map(_) => value.to_json(),
+        other => {
+            return Err(format!(
+                "output type of the target selector expression must be a map, got {}",
+                other.type_name()
+            ));
+        }
+    };
+    Ok(match selected.get("items").and_then(Value::as_array) {
+        Some(items) => items.iter().filter(|item| item.is_object()).map(namespaced_key).collect(),
+        None => vec![namespaced_key(&selected)],
+    })
+}
+
 /// Runs a GeneratingPolicy for a trigger: the outcome lists the generated resources.
 pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
     let spec = policy.get("spec")?;
@@ -731,16 +850,20 @@ pub fn generating_policy(policy: &Value, request: &Request) -> Option<Outcome> {
         Ok(Some(pointer)) => return Some(Outcome::new(Status::Skip, "a matchCondition is false", Some(pointer))),
         Err((error, pointer)) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
     }
+    // A NamespacedGeneratingPolicy keeps what its templates generate inside its own namespace.
+    let policy_namespace = (policy.get("kind").and_then(Value::as_str) == Some("NamespacedGeneratingPolicy"))
+        .then(|| policy.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or(""));
     let mut generated = Vec::new();
     for (index, generate) in
         spec.get("generate").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
     {
-        if generate.get("template").is_some() {
-            let reason = "GeneratingPolicy templates (spec.generate[].template) are not evaluated yet".to_string();
-            let mut outcome =
-                Outcome::new(Status::Error, reason.clone(), Some(format!("/spec/generate/{index}/template")));
-            outcome.unsupported = Some(reason);
-            return Some(outcome);
+        if let Some(template) = generate.get("template") {
+            let pointer = format!("/spec/generate/{index}/template/value");
+            match template::generated_by_template(template, policy_namespace, &activation, &applicable.services) {
+                Ok(mut items) => generated.append(&mut items),
+                Err(error) => return Some(Outcome::new(Status::Error, error, Some(pointer))),
+            }
+            continue;
         }
         let pointer = format!("/spec/generate/{index}/expression");
         let expression = generate.get("expression").and_then(Value::as_str).unwrap_or("");

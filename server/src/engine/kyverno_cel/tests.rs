@@ -3,7 +3,8 @@
 use serde_json::{Value, json};
 
 use super::{
-    Request, Status, gatekeeper_validate, generating_policy, mutating_policy, validate_cel, validating_policy,
+    Request, Status, gatekeeper_validate, generating_policy, mutating_policy, mutating_policy_target, validate_cel,
+    validating_policy,
 };
 
 fn pod(name: &str, image: &str) -> Value {
@@ -196,4 +197,70 @@ fn match_conditions_may_read_variables() {
         "validations": [{"expression": "false", "message": "web pods are checked"}]
     }));
     check_validating(&policy, pod("p", "a"), "fail: web pods are checked @ /spec/validations/0/expression");
+}
+
+#[test]
+fn mutate_existing_targets_are_selected_then_patched() {
+    let policy = |target_constraints: Value| {
+        json!({"kind": "MutatingPolicy", "metadata": {"name": "m"}, "spec": {
+            "evaluation": {"mutateExisting": {"enabled": true}},
+            "matchConstraints": pods_only(),
+            "targetMatchConstraints": target_constraints,
+            "targetMatchConditions": [{"name": "unlocked", "expression": "!has(object.metadata.labels)"}],
+            "mutations": [{"patchType": "ApplyConfiguration", "applyConfiguration": {
+                "expression": "Object{metadata: Object.metadata{annotations: {'by': request.kind.kind}}}"}}]}})
+    };
+    let target = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default"}});
+    let trigger = request(pod("p", "nginx"));
+    let render = |outcome: Option<super::Outcome>| match outcome {
+        Some(outcome) => format!(
+            "{}: {} @ {} -> {}",
+            outcome.status.as_str(),
+            outcome.message,
+            outcome.pointer.unwrap_or_default(),
+            outcome.patched.map(|patched| patched.to_string()).unwrap_or_default()
+        ),
+        None => "not selected".to_string(),
+    };
+    // Without resource rules of its own, the policy's matchConstraints (pods) select targets.
+    assert_eq!(render(mutating_policy_target(&policy(json!({})), &trigger, &target)), "not selected");
+    let by_rules = policy(
+        json!({"resourceRules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["DELETE"], "resources": ["configmaps"]}]}),
+    );
+    assert_eq!(
+        render(mutating_policy_target(&by_rules, &trigger, &target)),
+        r#"pass:  @  -> {"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c","namespace":"default","annotations":{"by":"Pod"}}}"#
+    );
+    let locked = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "default", "labels": {"l": "x"}}});
+    assert_eq!(
+        render(mutating_policy_target(&by_rules, &trigger, &locked)),
+        "skip: a targetMatchCondition is false @ /spec/targetMatchConditions/0/expression -> "
+    );
+    let by_expression = policy(
+        json!({"expression": "{'items': [{'metadata': {'name': 'c', 'namespace': object.metadata.namespace}}]}"}),
+    );
+    assert!(render(mutating_policy_target(&by_expression, &trigger, &target)).starts_with("pass"));
+    let not_a_map = policy(json!({"expression": "[object]"}));
+    assert_eq!(
+        render(mutating_policy_target(&not_a_map, &trigger, &target)),
+        "error: output type of the target selector expression must be a map, got list @ /spec/targetMatchConstraints/expression -> "
+    );
+}
+
+#[test]
+fn generator_apply_inside_macros_sees_the_variables_they_bind() {
+    // Kyverno evaluates the whole generate expression and keeps what every `generator.Apply` call reached,
+    // so a call per element of a comprehension generates one object per element.
+    let policy = json!({"kind": "GeneratingPolicy", "metadata": {"name": "g"}, "spec": {
+        "matchConstraints": {"resourceRules": [{"apiGroups": ["apps"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["deployments"]}]},
+        "variables": [{"name": "suffixes", "expression": "['a', 'b']"}],
+        "generate": [{"expression": "variables.suffixes.all(suffix, generator.Apply(object.metadata.namespace, [{'kind': 'ConfigMap', 'metadata': {'name': object.metadata.name + '-' + suffix}}]))"}]}});
+    let outcome = generating_policy(&policy, &request(deployment("x"))).expect("the policy applies to deployments");
+    assert_eq!(
+        outcome.generated,
+        vec![
+            json!({"kind": "ConfigMap", "metadata": {"name": "d-a", "namespace": "default"}}),
+            json!({"kind": "ConfigMap", "metadata": {"name": "d-b", "namespace": "default"}}),
+        ]
+    );
 }
