@@ -109,10 +109,13 @@ fn problems_kyverno_tolerates_are_warnings_and_strict_fails_on_them() {
 
 #[test]
 fn no_test_files_pass_with_a_warning_unless_tests_are_required() {
-    let directory = write_fixture("flags-require-tests", "#- /empty/readme.yaml\na: b\n");
+    // A .rego file without `test_` rules is a policy, not a folder of Rego tests.
+    let fixture = "#- /empty/readme.yaml\na: b\n#- /empty/policy.rego\npackage empty\n\nallow := true\n";
+    let directory = write_fixture("flags-require-tests", fixture);
     let (code, stdout, stderr) = run(&directory, &["test", "empty"], None);
     assert_eq!((code, stdout.as_str()), (Some(0), ""));
     assert!(stderr.starts_with("warning: no Kyverno test files"), "{stderr}");
+    assert!(stderr.contains("or Rego tests (`test_` rules in .rego files)"), "{stderr}");
     // A JSON run still prints one (empty) document.
     let (code, stdout, _) = run(&directory, &["test", "empty", "--output", "json"], None);
     assert_eq!(code, Some(0));
@@ -200,6 +203,56 @@ fn gator_run_selects_tests_and_cases_and_verbose_lists_passing_cases() {
     let (code, _, stderr) = run(&directory, &["test", "w", "-r", "a//b//c"], None);
     assert_eq!(code, Some(2));
     assert!(stderr.contains("has more than one `//`"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&directory);
+}
+
+/// A folder of Rego unit tests beside the gator suite: one test passes, one fails.
+const OWNER_REGO_TESTS: &str = r#"
+#- /w/rego/owner_test.rego
+package owner
+
+import rego.v1
+
+test_owned_namespace if {
+	true
+}
+
+test_orphan_namespace if {
+	false
+}
+"#;
+
+#[test]
+fn one_run_filter_and_one_verbose_flag_serve_gator_cases_and_rego_tests() {
+    let directory = write_fixture("flags-run-rego", &format!("{OWNER_SUITE}{OWNER_REGO_TESTS}"));
+    // A single regex: gator's cases by test or case name, Rego tests by `data.<package>.<name>`.
+    let (code, stdout, _) = run(&directory, &["test", "w", "-r", "orphan"], None);
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(stdout.contains("    --- FAIL: owner-label/orphan\n"), "{stdout}");
+    assert!(stdout.contains("data.owner.test_orphan_namespace: FAIL"), "{stdout}");
+    assert!(!stdout.contains("test_owned_namespace"), "{stdout}");
+    assert!(stdout.contains("FAIL: 1/1\n"), "{stdout}");
+    // `-v` lists the passing gator case and the passing Rego test.
+    let (code, stdout, _) = run(&directory, &["test", "w", "--run", "owned", "-v"], None);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("    --- PASS: owner-label/owned\n"), "{stdout}");
+    assert!(stdout.contains("data.owner.test_owned_namespace: PASS"), "{stdout}");
+    assert!(stdout.contains("PASS: 1/1\n"), "{stdout}");
+    // Without `-v` neither passing line is printed.
+    let (code, stdout, _) = run(&directory, &["test", "w", "--run", "owned"], None);
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(!stdout.contains("--- PASS") && !stdout.contains(": PASS ("), "{stdout}");
+    // gator's `TEST//CASE` is one regex to `opa test --run`, which no `data.<package>.<name>` contains.
+    let (code, stdout, _) = run(&directory, &["test", "w", "--run", "//^owned$", "--output", "json"], None);
+    assert_eq!(code, Some(0), "{stdout}");
+    let document: serde_json::Value = serde_json::from_str(&stdout).expect("one JSON document");
+    let frameworks: Vec<&str> = document["results"]
+        .as_array()
+        .expect("a results array")
+        .iter()
+        .map(|result| result["framework"].as_str().expect("a framework"))
+        .collect();
+    assert_eq!(frameworks, ["gatekeeper"], "{stdout}");
     let _ = std::fs::remove_dir_all(&directory);
 }
 

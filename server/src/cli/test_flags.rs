@@ -39,11 +39,13 @@ pub struct CompatibilityFlags {
     /// could not check something does not pass silently.
     #[arg(long)]
     pub allow_unsupported: bool,
-    /// gator's `-r/--run REGEX`: run only the tests and cases it selects (`TEST//CASE` matches both parts;
-    /// a single regex matches either).
+    /// gator's `-r/--run REGEX` and `opa test`'s `--run`: run only the gator tests and cases it selects
+    /// (`TEST//CASE` matches both parts; a single regex matches either) and the Rego tests whose
+    /// `data.<package>.<name>` the whole REGEX matches (so a `TEST//CASE` filter selects no Rego test).
+    /// Kyverno tests are not filtered by it (use `--test-case-selector`).
     #[arg(short = 'r', long = "run", value_name = "REGEX")]
     pub run: Option<String>,
-    /// gator's `-v/--verbose`: list passing cases too.
+    /// gator's `-v/--verbose` and `opa test -v`: list passing gator cases and passing Rego tests too.
     #[arg(short = 'v', long)]
     pub verbose: bool,
     /// gator's `--trace`: accepted, but the Rego engine records no evaluation trace; a warning says so.
@@ -124,9 +126,9 @@ pub fn resolve(flags: &CompatibilityFlags, paths: &[PathBuf], output: OutputForm
                     as gator does by default; there is no Rego-only mode"
             .to_string());
     }
-    let gator = match &flags.run {
-        Some(filter) => Some(GatorFilter::parse(filter)?),
-        None => None,
+    let (gator, rego) = match &flags.run {
+        Some(filter) => (Some(GatorFilter::parse(filter)?), Some(compile_run_regex(filter)?)),
+        None => (None, None),
     };
     let mut warnings = Vec::new();
     if trace {
@@ -143,14 +145,18 @@ pub fn resolve(flags: &CompatibilityFlags, paths: &[PathBuf], output: OutputForm
         Some(ToolFormat::Junit) => Format::Own(OutputFormat::Junit),
         None => Format::Own(output),
     };
-    Ok(Resolved { paths, format, selection: Selection { kyverno, gator }, warnings })
+    Ok(Resolved { paths, format, selection: Selection { kyverno, gator, rego }, warnings })
 }
 
-/// Which results a run keeps: kyverno's test-case selector for Kyverno results, gator's `--run` for gator's.
+/// Which results a run keeps: kyverno's test-case selector for Kyverno results, `--run` read as gator reads
+/// it for gator's, and `--run` read as `opa test` reads it for Rego tests.
 #[derive(Clone, Debug, Default)]
 pub struct Selection {
     pub kyverno: Option<KyvernoSelector>,
     pub gator: Option<GatorFilter>,
+    /// `--run` as one regex over `data.<package>.<name>`; the Rego runner skips the tests it leaves out
+    /// (`opa test` does not run them), and [`Selection::keeps`] applies the same test to what it reports.
+    pub rego: Option<Regex>,
 }
 
 impl Selection {
@@ -163,13 +169,16 @@ impl Selection {
             Subject::Gatekeeper { test, case } => {
                 self.gator.as_ref().is_none_or(|filter| filter.selects(test, case.as_deref()))
             }
+            Subject::Opa { package, test } => {
+                self.rego.as_ref().is_none_or(|regex| regex.is_match(&format!("{package}.{test}")))
+            }
         }
     }
 
     /// Drops the results the selection leaves out, with their lines, and the problems of a results entry
     /// whose every result it left out: the real tools do not look at entries they do not run.
     pub fn apply(&self, runs: &mut [TestRun]) {
-        if self.kyverno.is_none() && self.gator.is_none() {
+        if self.kyverno.is_none() && self.gator.is_none() && self.rego.is_none() {
             return;
         }
         for run in runs {
@@ -258,14 +267,17 @@ pub enum GatorFilter {
     Both { test: Regex, case: Regex },
 }
 
+/// `--run` as `opa test` compiles it: the whole text is one regex.
+fn compile_run_regex(pattern: &str) -> Result<Regex, String> {
+    Regex::new(pattern).map_err(|error| format!("--run: `{pattern}` is not a regex: {error}"))
+}
+
 impl GatorFilter {
     pub fn parse(text: &str) -> Result<GatorFilter, String> {
-        let compile =
-            |pattern: &str| Regex::new(pattern).map_err(|error| format!("--run: `{pattern}` is not a regex: {error}"));
         let parts: Vec<&str> = text.split("//").collect();
         match parts.as_slice() {
-            [either] => Ok(GatorFilter::Either(compile(either)?)),
-            [test, case] => Ok(GatorFilter::Both { test: compile(test)?, case: compile(case)? }),
+            [either] => Ok(GatorFilter::Either(compile_run_regex(either)?)),
+            [test, case] => Ok(GatorFilter::Both { test: compile_run_regex(test)?, case: compile_run_regex(case)? }),
             _ => Err(format!("--run: `{text}` has more than one `//`")),
         }
     }
