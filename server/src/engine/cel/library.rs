@@ -509,7 +509,7 @@ pub fn time_member(name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResul
             use chrono::{Datelike, Timelike};
             let offset = match args {
                 [] => 0,
-                [Val::String(zone)] => match zone_offset_seconds(zone) {
+                [Val::String(zone)] => match zone_offset_seconds(zone, nanos.div_euclid(NANO) as i64) {
                     Ok(offset) => offset,
                     Err(error) => return Some(Err(error)),
                 },
@@ -535,9 +535,10 @@ pub fn time_member(name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResul
     }
 }
 
-/// The offset of a time zone argument of the timestamp accessors: `UTC` or `+05:30`. Named zones
-/// (`Europe/Paris`) need the IANA database, which is not bundled: an error says so.
-fn zone_offset_seconds(zone: &str) -> Result<i64, String> {
+/// The offset at the instant `utc_seconds` of a time zone argument of the timestamp accessors: `UTC`,
+/// `+05:30`, or an IANA name (`Australia/Sydney`, `US/Central`) from the database bundled by chrono-tz,
+/// as Go's time.LoadLocation resolves it for cel-go.
+fn zone_offset_seconds(zone: &str, utc_seconds: i64) -> Result<i64, String> {
     if zone.eq_ignore_ascii_case("UTC") || zone == "Z" {
         return Ok(0);
     }
@@ -551,7 +552,15 @@ fn zone_offset_seconds(zone: &str) -> Result<i64, String> {
         .and_then(|(hours, minutes)| Some((hours.parse::<i64>().ok()?, minutes.parse::<i64>().ok()?)));
     match parsed {
         Some((hours, minutes)) if hours <= 23 && minutes <= 59 => Ok(sign * (hours * 3600 + minutes * 60)),
-        _ => Err(format!("time zone {zone:?} is unsupported offline: only UTC and offsets such as +05:30 are known")),
+        _ => {
+            use chrono::Offset as _;
+            let named: chrono_tz::Tz =
+                zone.parse().map_err(|_| format!("unknown time zone {zone:?}: not UTC, an offset or an IANA name"))?;
+            let instant = chrono::DateTime::from_timestamp(utc_seconds, 0)
+                .ok_or_else(|| "timestamp out of range".to_string())?
+                .naive_utc();
+            Ok(i64::from(chrono::TimeZone::offset_from_utc_datetime(&named, &instant).fix().local_minus_utc()))
+        }
     }
 }
 

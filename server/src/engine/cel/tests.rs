@@ -285,3 +285,18 @@ fn optional_of_null_and_the_optional_type() {
     check("{'k': dyn(null)}.?k.?missing.hasValue()", json!({}), "false");
     check("type(optional.none()) == optional_type", json!({}), "true");
 }
+
+#[test]
+fn timestamp_accessors_take_iana_zone_names_with_their_offset_at_that_instant() {
+    check("timestamp('2009-02-13T23:31:30Z').getDate('Australia/Sydney')", json!({}), "14");
+    check("timestamp('2009-02-13T23:31:30Z').getMinutes('Asia/Kathmandu')", json!({}), "16");
+    // Daylight saving: Paris is one hour ahead of UTC in January, two in July.
+    check("timestamp('2024-01-15T12:00:00Z').getHours('Europe/Paris')", json!({}), "13");
+    check("timestamp('2024-07-15T12:00:00Z').getHours('Europe/Paris')", json!({}), "14");
+    check("timestamp('2024-07-15T12:00:00Z').getHours('-02:30')", json!({}), "9");
+    check(
+        "timestamp('2024-07-15T12:00:00Z').getHours('Mars/Olympus')",
+        json!({}),
+        "error: unknown time zone \"Mars/Olympus\": not UTC, an offset or an IANA name",
+    );
+}
