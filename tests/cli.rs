@@ -7,7 +7,7 @@ use crate::support::parse_fixture;
 use expect_test::{Expect, expect};
 
 /// Writes a `#- /path` fixture under a fresh temporary directory and returns the directory.
-fn write_fixture(name: &str, fixture: &str) -> PathBuf {
+pub(crate) fn write_fixture(name: &str, fixture: &str) -> PathBuf {
     let root = std::env::temp_dir().join(format!("policy-lsp-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&root);
     for file in parse_fixture(fixture) {
@@ -20,7 +20,7 @@ fn write_fixture(name: &str, fixture: &str) -> PathBuf {
 }
 
 /// Runs the binary in `directory`, feeding `stdin` when given; returns the exit code, stdout and stderr.
-fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+pub(crate) fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
     use std::io::Write as _;
     let mut child = Command::new(crate::support::POLICY_LSP)
         .args(arguments)
@@ -39,7 +39,7 @@ fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32
 }
 
 /// Runs the binary in `directory` and checks exit code and stdout.
-fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
+pub(crate) fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
     let (code, stdout, stderr) = run(directory, arguments, None);
     assert_eq!(code, Some(expect_code), "stdout:\n{stdout}\nstderr:\n{stderr}");
     expect.assert_eq(&stdout);

@@ -1,7 +1,9 @@
-//! Command-line front end: parses argv, runs `lint`, `test` and `explain` and picks their exit codes; hands
-//! `serve` back to the entry point, which starts the language server.
+//! Command-line front end: parses argv, runs `lint`, `test`, `apply` and `explain` and picks their exit codes;
+//! hands `serve` back to the entry point, which starts the language server.
 
+pub mod apply;
 pub mod lint;
+pub mod locate;
 pub mod test;
 
 use std::path::PathBuf;
@@ -65,6 +67,40 @@ enum Command {
         /// results that read one without data in the test's context file are reported unsupported.
         #[arg(long)]
         registry: bool,
+    },
+    /// Judge manifests against the policies, as `kyverno apply` and `gator test` do: every manifest is a
+    /// CREATE admission request; mutations apply first, in admission order, and validation sees the result.
+    Apply {
+        /// Policy files or directories: Kyverno policies of every kind with their bindings and exceptions,
+        /// Gatekeeper templates, constraints and ExpansionTemplates (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Manifest files or directories (multi-document files and `kind: List` included); `-` reads
+        /// standard input.
+        #[arg(long = "resource", short = 'r', visible_alias = "resources", required = true)]
+        resources: Vec<PathBuf>,
+        /// PolicyException files or directories, besides those among the policies.
+        #[arg(long = "exceptions", short = 'e', visible_alias = "exception")]
+        exceptions: Vec<PathBuf>,
+        /// A Kyverno CLI Values file: global values, per-policy and per-resource values, namespace labels.
+        #[arg(long, short = 'f')]
+        values_file: Option<PathBuf>,
+        /// Variables, `key=value` (comma-separated or repeated), as `kyverno apply --set` takes them.
+        #[arg(long = "set", short = 's', value_delimiter = ',')]
+        set: Vec<String>,
+        /// A Kyverno CLI UserInfo file: the roles and user of the admission requests.
+        #[arg(long, short = 'u')]
+        userinfo: Option<PathBuf>,
+        /// A Kyverno CLI Context file: the cluster objects and image data CEL policies read.
+        #[arg(long)]
+        context_file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = apply::ApplyFormat::Text)]
+        output: apply::ApplyFormat,
+        /// Failures of policies that only audit are warnings, and do not fail the run.
+        #[arg(long)]
+        audit_warn: bool,
+        /// Print each manifest the mutating policies changed, as they leave it (text output).
+        #[arg(long)]
+        show_mutated: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -137,6 +173,29 @@ pub fn main() -> Invocation {
         Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
             test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
         }
+        Command::Apply {
+            paths,
+            resources,
+            exceptions,
+            values_file,
+            set,
+            userinfo,
+            context_file,
+            output,
+            audit_warn,
+            show_mutated,
+        } => apply::run(apply::ApplyOptions {
+            policy_paths: paths,
+            resources,
+            exceptions,
+            values_file,
+            set,
+            user_info: userinfo,
+            context_file,
+            output,
+            audit_warn,
+            show_mutated,
+        }),
         Command::Explain { code } => explain(&code),
     };
     Invocation::Finished(status)

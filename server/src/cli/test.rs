@@ -1,21 +1,18 @@
 //! `policy-lsp test`: finds Kyverno Test files and gator Suites, runs them in parallel through the shared
 //! runners, times each file, places results and problems on lines, and renders them.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::locate::Locator;
 use super::{ExitStatus, OutputFormat};
-use crate::base::{LineIndex, PositionEncoding};
 use crate::model::DocumentKind;
 use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
-use crate::syntax::SourceFile;
-use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
+use crate::testrun::{FileSource, Framework, TestReport, gatekeeper, kyverno};
 use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_yaml_files};
 
 pub struct TestOptions {
@@ -153,7 +150,8 @@ pub fn run_tests_with_options(
             let started = Instant::now();
             let report = crate::testrun::run(files, &absolute, test.framework, kyverno_options);
             let duration = started.elapsed();
-            let mut locator = Locator::default();
+            let disk = DiskFiles::default();
+            let mut locator = Locator::new(&disk);
             let result_lines = report
                 .results
                 .iter()
@@ -229,7 +227,7 @@ fn print_timings(phases: &Phases, walked: usize, discovered: usize, recording: &
     );
 }
 
-fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestReport) -> Vec<(u32, u32, String)> {
+fn problem_locations(locator: &mut Locator<'_>, test_path: &Path, report: &TestReport) -> Vec<(u32, u32, String)> {
     report
         .problems
         .iter()
@@ -243,25 +241,4 @@ fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestRepor
             (line, column, message)
         })
         .collect()
-}
-
-/// Turns (file, document, pointer) places into 1-based lines and columns, parsing each file once.
-#[derive(Default)]
-struct Locator {
-    files: HashMap<PathBuf, Option<Arc<SourceFile>>>,
-}
-
-impl Locator {
-    fn locate(&mut self, at: &SourceRef) -> Option<(u32, u32)> {
-        let file = self
-            .files
-            .entry(at.file.clone())
-            .or_insert_with(|| read_text(&at.file).ok().map(|text| Arc::new(SourceFile::new_without_trees(&text))))
-            .clone()?;
-        let segment = file.segments().get(at.document)?;
-        let (_, span) = segment.parsed.source_map.nearest(&at.pointer)?;
-        let offset = segment.start + span.key_or_value().start;
-        let position = LineIndex::new(file.rope()).line_col(offset, PositionEncoding::Utf32);
-        Some((position.line + 1, position.column + 1))
-    }
 }

@@ -1,6 +1,7 @@
 //! Pure policy engines: values and JSON pointers in, results with JSON pointers out.
 
 pub mod cel;
+pub mod chain;
 pub mod digest;
 pub mod gatekeeper;
 pub mod kyverno;
