@@ -28,7 +28,8 @@ const OUT_OF_SCOPE: &[(&str, &str)] = &[
 ];
 
 /// Identifiers in an expression that name protobuf messages, which Kubernetes expressions never build.
-const PROTOBUF_NAMES: &[&str] = &["TestAllTypes", "NestedTestAllTypes", "google.protobuf.", "cel.expr.", "proto2.", "proto3."];
+const PROTOBUF_NAMES: &[&str] =
+    &["TestAllTypes", "NestedTestAllTypes", "google.protobuf.", "cel.expr.", "proto2.", "proto3."];
 
 // ---------------------------------------------------------------------------------------------------------
 // The protobuf text format, as far as the data files use it.
@@ -75,7 +76,8 @@ fn tokenize(source: &str) -> Result<Vec<Token>, String> {
             _ => {
                 let start = index;
                 while index < bytes.len()
-                    && (bytes[index].is_ascii_alphanumeric() || matches!(bytes[index], b'_' | b'.' | b'-' | b'+' | b'/'))
+                    && (bytes[index].is_ascii_alphanumeric()
+                        || matches!(bytes[index], b'_' | b'.' | b'-' | b'+' | b'/'))
                 {
                     index += 1;
                 }

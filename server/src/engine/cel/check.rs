@@ -32,7 +32,6 @@ const OPERATORS: &[&str] = &[
     operators::IN,
 ];
 
-
 /// Checks the program against the names `environment` declares; an empty result means no findings.
 pub fn check(program: &Program, environment: &Environment) -> Vec<CompileError> {
     let variables = environment.all_variables();

@@ -19,7 +19,8 @@ pub type EvalResult = Result<Val, String>;
 pub const DEFAULT_STEP_BUDGET: u64 = 2_000_000;
 
 /// Type names that evaluate to type values when used as identifiers.
-pub(crate) const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "optional_type"];
+pub(crate) const TYPE_NAMES: &[&str] =
+    &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "optional_type"];
 
 /// One evaluation: the variables in scope and the budget left.
 pub struct Interpreter<'a> {

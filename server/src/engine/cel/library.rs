@@ -639,8 +639,7 @@ pub fn parse_timestamp(text: &str) -> Result<i128, String> {
 
 /// The first and the last nanosecond a CEL timestamp may hold: 0001-01-01T00:00:00Z and
 /// 9999-12-31T23:59:59.999999999Z (the range of google.protobuf.Timestamp, which cel-spec enforces).
-const TIMESTAMP_RANGE: std::ops::RangeInclusive<i128> =
-    -62_135_596_800 * NANO..=253_402_300_799 * NANO + (NANO - 1);
+const TIMESTAMP_RANGE: std::ops::RangeInclusive<i128> = -62_135_596_800 * NANO..=253_402_300_799 * NANO + (NANO - 1);
 
 /// Checks that a timestamp built by a conversion or by arithmetic stays within CEL's range.
 pub fn timestamp_in_range(nanos: i128) -> Result<i128, String> {

@@ -247,7 +247,11 @@ fn compile_checks_report_line_and_column() {
 fn format_verbs_follow_cel_go_for_exponents_non_finite_numbers_bytes_and_collections() {
     check("'%.6e'.format([1052.032911275])", json!({}), "\"1.052033e+03\"");
     check("'%e'.format([0.00012])", json!({}), "\"1.200000e-04\"");
-    check("'%e %f %d'.format([double('Infinity'), double('-Infinity'), double('NaN')])", json!({}), "\"Infinity -Infinity NaN\"");
+    check(
+        "'%e %f %d'.format([double('Infinity'), double('-Infinity'), double('NaN')])",
+        json!({}),
+        "\"Infinity -Infinity NaN\"",
+    );
     check("'%d'.format([1.5])", json!({}), "error: format: %d needs an integer, got double");
     check("'%b %b %o'.format([true, false, uint(8)])", json!({}), "\"1 0 10\"");
     check("'%x %X'.format([b'\\x01z', b'z'])", json!({}), "\"017a 7A\"");
@@ -265,10 +269,26 @@ fn strings_quote_writes_c_escapes() {
 #[test]
 fn timestamps_stay_between_years_one_and_9999() {
     check("timestamp('0001-01-01T00:00:00Z') == timestamp(-62135596800)", json!({}), "true");
-    check("timestamp('0000-12-31T00:00:00Z')", json!({}), "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999");
-    check("timestamp(253402300800)", json!({}), "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999");
-    check("timestamp('9999-12-31T23:59:59.999999999Z') + duration('1ns')", json!({}), "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999");
-    check("timestamp('0001-01-01T00:00:01Z') - duration('2s')", json!({}), "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999");
+    check(
+        "timestamp('0000-12-31T00:00:00Z')",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+    check(
+        "timestamp(253402300800)",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+    check(
+        "timestamp('9999-12-31T23:59:59.999999999Z') + duration('1ns')",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+    check(
+        "timestamp('0001-01-01T00:00:01Z') - duration('2s')",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
 }
 
 #[test]
