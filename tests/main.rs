@@ -30,6 +30,7 @@ mod lsp_e2e;
 mod lsp_editor_features;
 mod lsp_inline_tests;
 mod lsp_robustness;
+mod manifest_checks;
 mod navigation;
 mod pattern_completion;
 mod pod_security_fixtures;

@@ -13,6 +13,7 @@ mod config;
 mod dispatch;
 mod from_proto;
 mod handlers;
+mod manifest_rounds;
 mod main_loop;
 mod publish;
 mod scan;

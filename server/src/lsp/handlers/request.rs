@@ -174,7 +174,7 @@ pub fn document_diagnostics(
 ) -> Result<DocumentDiagnosticReportResult, ResponseError> {
     let uri = &params.text_document.uri;
     let path = from_proto::path(uri);
-    let items = publish::file_diagnostics(&snapshot.analysis, &snapshot.runs, &path, uri, snapshot.encoding());
+    let items = publish::file_diagnostics(&snapshot.analysis, &snapshot.runs, &snapshot.verdicts, &path, uri, snapshot.encoding());
     Ok(to_proto::full_document_report(items))
 }
 
@@ -212,7 +212,7 @@ pub fn workspace_diagnostics(
             }));
             continue;
         }
-        let diagnostics = publish::file_diagnostics(analysis, &snapshot.runs, path, &uri, snapshot.encoding());
+        let diagnostics = publish::file_diagnostics(analysis, &snapshot.runs, &snapshot.verdicts, path, &uri, snapshot.encoding());
         items.push(WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
             uri,
             version,
