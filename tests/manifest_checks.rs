@@ -131,7 +131,7 @@ spec:
 #- /w/apps/pod.yaml
 apiVersion: v1
 kind: Pod
-#^^^^ info[policy/unsupported]: signed-images/check-signature: verifyImages checks image signatures and attestations, which needs registry access: not verified offline | related: /w/policies/signed-images.yaml:7 (the rule signed-images/check-signature)
+#^^^ info[policy/unsupported]: signed-images/check-signature: verifyImages checks image signatures and attestations, which needs registry access: not verified offline | related: /w/policies/signed-images.yaml:7 (the rule signed-images/check-signature)
 metadata:
   name: web
 spec:
