@@ -56,8 +56,7 @@ fn an_open_manifest_shows_the_policies_it_violates_and_follows_edits() {
     let policy_uri = format!("{root_uri}/policies/require-team.yaml");
 
     open(&mut client, &manifest_uri, DEPLOYMENT);
-    let diagnostics =
-        diagnostics_until(&mut client, &manifest_uri, |found| codes(found).contains(&"policy/violation"));
+    let diagnostics = diagnostics_until(&mut client, &manifest_uri, |found| codes(found).contains(&"policy/violation"));
     let violation = diagnostics.iter().find(|diagnostic| diagnostic["code"] == "policy/violation").unwrap();
     // On `labels`, where the missing `team` label belongs, with the rule as related place.
     assert_eq!(violation["range"]["start"]["line"], 4, "{violation}");
@@ -69,6 +68,9 @@ fn an_open_manifest_shows_the_policies_it_violates_and_follows_edits() {
     let related = &violation["relatedInformation"][0]["location"];
     assert_eq!(related["uri"], policy_uri.as_str());
     assert_eq!(related["range"]["start"]["line"], 6);
+    let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": manifest_uri}}));
+    let lens = &lenses["result"][0];
+    assert_eq!((&lens["range"]["start"]["line"], &lens["command"]["title"]), (&json!(1), &json!("1 policy applies: 1 fails")));
 
     // An unsaved fix of the manifest: the label is added, the violation goes.
     let started = Instant::now();
@@ -92,8 +94,7 @@ fn an_open_manifest_shows_the_policies_it_violates_and_follows_edits() {
             "contentChanges": [{"range": {"start": {"line": 17, "character": 14}, "end": {"line": 17, "character": 18}}, "text": "owner"}]
         }),
     );
-    let diagnostics =
-        diagnostics_until(&mut client, &manifest_uri, |found| codes(found).contains(&"policy/violation"));
+    let diagnostics = diagnostics_until(&mut client, &manifest_uri, |found| codes(found).contains(&"policy/violation"));
     eprintln!("policy edit to verdict: {:?}", started.elapsed());
     let violation = diagnostics.iter().find(|diagnostic| diagnostic["code"] == "policy/violation").unwrap();
     assert!(violation["message"].as_str().unwrap().ends_with("failed at path /metadata/labels/owner/"), "{violation}");

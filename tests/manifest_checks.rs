@@ -16,11 +16,8 @@ fn check(fixture: &str) {
 
 fn check_files(analysis: &Analysis, files: &[FixtureFile]) {
     let policies = analysis.prepare_policies();
-    let verdicts: Vec<_> = files
-        .iter()
-        .filter_map(|file| analysis.judge_manifest(&file.path, &policies))
-        .map(Arc::new)
-        .collect();
+    let verdicts: Vec<_> =
+        files.iter().filter_map(|file| analysis.judge_manifest(&file.path, &policies)).map(Arc::new).collect();
     for file in files {
         let mut actual: Vec<Annotation> = analysis
             .diagnostics_with_tests(&file.path, &[], &verdicts)
@@ -215,4 +212,77 @@ metadata:
         text: "error[policy/violation]: require-team/team-label: validation error: a team label is required. rule team-label failed at path /metadata/labels/owner/ | related: /w/policies/require-team.yaml:7 (the rule require-team/team-label)".to_string(),
     });
     check_files(&after, &edited_files);
+}
+
+/// The lenses of each manifest file of the fixture, as (file, one-based line, title).
+fn lenses(fixture: &str) -> Vec<(String, usize, String)> {
+    let files = parse_fixture(fixture);
+    let analysis = crate::support::analysis_of(&files);
+    let policies = analysis.prepare_policies();
+    let mut found = Vec::new();
+    for file in &files {
+        let verdicts: Vec<_> = analysis.judge_manifest(&file.path, &policies).into_iter().map(Arc::new).collect();
+        for lens in analysis.manifest_lenses(&file.path, &verdicts) {
+            let (line, _) = line_and_column(&file.text, lens.range.start);
+            found.push((file.path.display().to_string(), line + 1, lens.title));
+        }
+    }
+    found
+}
+
+#[test]
+fn each_judged_object_gets_a_lens_counting_the_policies_that_apply_and_fail() {
+    let fixture = format!(
+        "{REQUIRE_TEAM}{}",
+        r#"
+#- /w/policies/replicas.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: two-replicas
+spec:
+  rules:
+    - name: replicas
+      match:
+        any:
+          - resources:
+              kinds:
+                - Deployment
+      validate:
+        failureAction: Audit
+        message: "at least two replicas"
+        pattern:
+          spec:
+            replicas: ">=2"
+#- /w/apps/web.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 3
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  labels:
+    team: payments
+spec:
+  replicas: 3
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+"#
+    );
+    assert_eq!(
+        lenses(&fixture),
+        [
+            ("/w/apps/web.yaml".to_string(), 2, "2 policies apply: 1 fails".to_string()),
+            ("/w/apps/web.yaml".to_string(), 9, "2 policies apply: 0 fail".to_string()),
+            ("/w/apps/web.yaml".to_string(), 18, "0 policies apply: 0 fail".to_string()),
+        ]
+    );
 }

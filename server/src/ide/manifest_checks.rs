@@ -3,6 +3,7 @@
 //! reused until one of them changes), one manifest file judged into a [`ManifestVerdict`], and the
 //! verdict's failures as diagnostics on the offending field with the rule as related place.
 
+use std::collections::BTreeSet;
 use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
@@ -10,9 +11,9 @@ use std::sync::Arc;
 
 use super::inline_tests::locate;
 use super::workspace::{FileData, Workspace};
-use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
 use crate::apply::load::Loader;
-use crate::base::{Code, Diagnostic, RelatedInformation, Severity};
+use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
+use crate::base::{Code, Diagnostic, RelatedInformation, Severity, TextRange};
 use crate::model::DocumentKind;
 use crate::schema::Target;
 
@@ -187,4 +188,54 @@ pub(super) fn manifest_diagnostics(
         Some(config) => config.apply(out),
         None => out,
     }
+}
+
+/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ManifestLens {
+    pub range: TextRange,
+    pub title: String,
+}
+
+/// One lens per judged object of a manifest file: "3 policies apply: 1 fails". A policy applies when one
+/// of its rules reached a verdict on the object (a skipped rule does not count); it fails when a rule
+/// failed or erred. Results a registry or a cluster would decide are counted apart, never as passes.
+pub(super) fn manifest_lenses(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+) -> Vec<ManifestLens> {
+    let mut lenses = Vec::new();
+    for verdict in verdicts.iter().filter(|verdict| verdict.manifest_file == path) {
+        for (index, manifest) in verdict.report.manifests.iter().enumerate() {
+            let mut applying: BTreeSet<&str> = BTreeSet::new();
+            let mut failing: BTreeSet<&str> = BTreeSet::new();
+            let mut unsupported: BTreeSet<&str> = BTreeSet::new();
+            for result in verdict.report.results.iter().filter(|result| result.manifest == index) {
+                match result.status {
+                    Status::Skip => continue,
+                    Status::Fail | Status::Error => {
+                        failing.insert(&result.policy);
+                    }
+                    Status::Unsupported => {
+                        unsupported.insert(&result.policy);
+                    }
+                    Status::Pass | Status::Warn => {}
+                }
+                applying.insert(&result.policy);
+            }
+            let Some(range) = locate(workspace, &manifest.place(""), Target::Object) else { continue };
+            let policies = match applying.len() {
+                1 => "1 policy applies".to_string(),
+                count => format!("{count} policies apply"),
+            };
+            let verb = if failing.len() == 1 { "fails" } else { "fail" };
+            let mut title = format!("{policies}: {} {verb}", failing.len());
+            if !unsupported.is_empty() {
+                title.push_str(&format!(", {} not checked offline", unsupported.len()));
+            }
+            lenses.push(ManifestLens { range, title });
+        }
+    }
+    lenses
 }

@@ -49,7 +49,7 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
-pub use manifest_checks::{ManifestVerdict, WorkspacePolicies};
+pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 pub use types::{
@@ -270,6 +270,11 @@ impl Analysis {
     /// file is not a manifest.
     pub fn judge_manifest(&self, path: &Path, policies: &WorkspacePolicies) -> Option<ManifestVerdict> {
         manifest_checks::judge_manifest(&self.workspace, path, policies)
+    }
+
+    /// The lenses of a manifest file from its verdict: how many policies apply to each object, how many fail.
+    pub fn manifest_lenses(&self, path: &Path, verdicts: &[Arc<ManifestVerdict>]) -> Vec<ManifestLens> {
+        manifest_checks::manifest_lenses(&self.workspace, verdicts, path)
     }
 
     // -----------------------------------------------------------------------------------------------------

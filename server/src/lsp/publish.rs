@@ -137,7 +137,8 @@ fn compute(
     targets
         .into_iter()
         .filter_map(|(path, uri, version)| {
-            let diagnostics = guarded("diagnostics", || file_diagnostics(analysis, runs, verdicts, &path, &uri, encoding))?;
+            let diagnostics =
+                guarded("diagnostics", || file_diagnostics(analysis, runs, verdicts, &path, &uri, encoding))?;
             Some(Publication { path, uri, version, generation: current.0, runs_version: current.1, diagnostics })
         })
         .collect()
