@@ -133,7 +133,7 @@ fn policy_documents() -> Vec<PolicyDocument> {
         .enumerate()
         .map(|(document, value)| PolicyDocument {
             value,
-            at: SourceRef { file: PathBuf::from("/bench/policies.yaml"), document, pointer: String::new() },
+            at: SourceRef::yaml(PathBuf::from("/bench/policies.yaml"), document, String::new()),
         })
         .collect()
 }

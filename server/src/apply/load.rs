@@ -30,7 +30,7 @@ pub struct Loader<'a> {
 
 impl Loader<'_> {
     fn problem(&mut self, file: &Path, document: usize, pointer: &str, code: Code, message: String) {
-        let at = SourceRef { file: file.to_path_buf(), document, pointer: pointer.to_string() };
+        let at = SourceRef::yaml(file.to_path_buf(), document, pointer.to_string());
         self.problems.push(Problem { at, code, message });
     }
 
@@ -106,7 +106,7 @@ impl Loader<'_> {
             let explicit = self.files.list_dir(path).is_none();
             for file in self.files_under(path).unwrap_or_default() {
                 for (index, value) in self.documents(&file, !explicit) {
-                    let at = SourceRef { file: file.clone(), document: index, pointer: String::new() };
+                    let at = SourceRef::yaml(file.clone(), index, String::new());
                     match list_items(&value) {
                         Some(items) => out.extend(items.iter().enumerate().map(|(position, item)| PolicyDocument {
                             value: item.clone(),
@@ -127,7 +127,7 @@ impl Loader<'_> {
         for path in paths {
             for file in self.files_under(path).unwrap_or_default() {
                 for (index, value) in self.documents(&file, false) {
-                    let at = SourceRef { file: file.clone(), document: index, pointer: String::new() };
+                    let at = SourceRef::yaml(file.clone(), index, String::new());
                     match list_items(&value) {
                         Some(items) => {
                             for (position, item) in items.iter().enumerate() {
@@ -186,7 +186,7 @@ pub fn parse_set(arguments: &[String], problems: &mut Vec<Problem>) -> Vec<(Stri
     for argument in arguments {
         let refuse = |problems: &mut Vec<Problem>, why: &str| {
             problems.push(Problem {
-                at: SourceRef { file: PathBuf::new(), document: 0, pointer: String::new() },
+                at: SourceRef::yaml(PathBuf::new(), 0, String::new()),
                 code: Code::ApplyInvalidValues,
                 message: format!("--set {argument:?}: {why}"),
             });
@@ -224,7 +224,7 @@ pub fn options(loader: &mut Loader<'_>, files: &OptionFiles<'_>, set: &[String])
     let mut options = Options::default();
     if files.values.is_some() && !set.is_empty() {
         loader.problems.push(Problem {
-            at: SourceRef { file: PathBuf::new(), document: 0, pointer: String::new() },
+            at: SourceRef::yaml(PathBuf::new(), 0, String::new()),
             code: Code::ApplyInvalidValues,
             message: "pass values either with --values-file or with --set, not both (kyverno apply refuses both)"
                 .to_string(),

@@ -20,6 +20,7 @@ pub enum Group {
     File,
     KyvernoTest,
     Gatekeeper,
+    OpaTest,
     Apply,
     Policy,
 }
@@ -47,6 +48,7 @@ impl Group {
         Group::File,
         Group::KyvernoTest,
         Group::Gatekeeper,
+        Group::OpaTest,
         Group::Apply,
         Group::Policy,
     ];
@@ -64,6 +66,7 @@ impl Group {
             Group::File => "file",
             Group::KyvernoTest => "kyverno-test",
             Group::Gatekeeper => "gatekeeper",
+            Group::OpaTest => "opa-test",
             Group::Apply => "apply",
             Group::Policy => "policy",
         }
@@ -80,7 +83,7 @@ impl Group {
             }
             Group::Cel => "CEL expressions in Kyverno policies and Gatekeeper templates.",
             Group::Jmespath => "JMESPath expressions in Kyverno variables, `foreach` lists and context entries.",
-            Group::Rego => "Rego in Gatekeeper ConstraintTemplates.",
+            Group::Rego => "Rego in Gatekeeper ConstraintTemplates and in `.rego` files.",
             Group::Test => {
                 "Kyverno Test and gator Suite files as the editor and `policy-lsp lint` check them, and the results of the tests shown beside them."
             }
@@ -91,6 +94,9 @@ impl Group {
             }
             Group::Gatekeeper => {
                 "gator Suites that `policy-lsp test` cannot run, as `gator verify` would fail on them."
+            }
+            Group::OpaTest => {
+                "Folders of Rego unit tests that `policy-lsp test` cannot run, as `opa test` would refuse them."
             }
             Group::Apply => {
                 "Policies and manifests that `policy-lsp apply` cannot load or use, as `kyverno apply` or `gator test` would fail on them."
@@ -104,7 +110,7 @@ impl Group {
     /// Where the codes of the group are reported.
     pub fn reported(self) -> Reported {
         match self {
-            Group::KyvernoTest | Group::Gatekeeper | Group::Apply => Reported::TestRun,
+            Group::KyvernoTest | Group::Gatekeeper | Group::OpaTest | Group::Apply => Reported::TestRun,
             _ => Reported::Diagnostic,
         }
     }
@@ -356,8 +362,8 @@ codes! {
     }
     Rego {
         RegoCompile = "rego/compile", Error,
-            summary: "The Rego in a ConstraintTemplate does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
-            why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
+            summary: "The Rego in a ConstraintTemplate or a `.rego` file does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
+            why: "Gatekeeper rejects the template, so none of its constraints are enforced; `opa test` and `opa eval` refuse the file's folder.",
             example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }";
         RegoDeprecated = "rego/deprecated", Warning,
             summary: "Rego v0 calls one of OPA's deprecated built-ins (`re_match`, `any`, `all`, `set_diff`, `net.cidr_overlap`, `cast_*`).",
@@ -545,6 +551,20 @@ codes! {
             summary: "The expansion file of a test does not hold valid ExpansionTemplates.",
             why: "gator cannot expand workloads into the resources that the constraint reviews, so the test fails.",
             example: "expansion: expansion.yaml   # an ExpansionTemplate without `spec.applyTo`";
+    }
+    OpaTest {
+        OpaTestCompile = "opa-test/compile", Error,
+            summary: "A `.rego` file of a folder with Rego tests does not parse or compile: a syntax error, an undefined function, a wrong number of arguments, an unsafe variable or recursion.",
+            why: "`opa test` compiles a folder's modules together and runs none of its tests when one does not compile, so every test of the folder is an error.",
+            example: "package k8s.labels\ntest_missing_label if {\n  count(violation with input as {}) == 1   # `violation` is defined nowhere\n}";
+        OpaTestData = "opa-test/data", Error,
+            summary: "A data file (`.json`, `.yaml`) beside the Rego tests does not hold an object, does not parse, or sets a key that another data file sets too.",
+            why: "`opa test` cannot build the data document, so it runs none of the folder's tests.",
+            example: "# data.json\n[\"registry.example.com\"]   # data files hold objects: {\"registries\": [...]}";
+        OpaTestUnreadable = "opa-test/unreadable", Error,
+            summary: "A `.rego` file of a folder with Rego tests cannot be read (not UTF-8, too large, or outside the workspace).",
+            why: "`opa test` cannot load the folder, so none of its tests run.",
+            example: "policies/labels_test.rego   # saved as UTF-16";
     }
     Apply {
         ApplyUnreadable = "apply/unreadable", Error,

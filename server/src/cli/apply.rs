@@ -135,7 +135,7 @@ pub fn run(options: ApplyOptions) -> ExitStatus {
     let manifests = loader.manifests(&resources);
     let mut problems = loader.problems;
     let policies = PreparedPolicies::new(&documents, &exceptions, &apply_options);
-    let nowhere = || SourceRef { file: PathBuf::new(), document: 0, pointer: String::new() };
+    let nowhere = || SourceRef::yaml(PathBuf::new(), 0, String::new());
     if policies.policy_count() == 0 && policies.problems.is_empty() {
         problems.push(Problem {
             at: nowhere(),

@@ -1,4 +1,4 @@
-//! Places named as (file, document, JSON pointer) turned into 1-based lines and columns for the CLI's
+//! Places named as (file, document, JSON pointer) or as a byte range turned into 1-based lines and columns for the CLI's
 //! output, parsing each file once.
 
 use std::collections::HashMap;
@@ -27,14 +27,28 @@ impl<'a> Locator<'a> {
         let file = self
             .parsed
             .entry(at.file.clone())
-            .or_insert_with(|| files.read(&at.file).ok().map(|text| Arc::new(SourceFile::new_without_trees(&text))))
+            .or_insert_with(|| {
+                let text = files.read(&at.file).ok()?;
+                // A place given as a byte range is in a file that is not YAML (a `.rego` module): its lines
+                // are all it needs.
+                Some(Arc::new(if at.span.is_some() {
+                    SourceFile::plain(&text)
+                } else {
+                    SourceFile::new_without_trees(&text)
+                }))
+            })
             .clone()?;
-        let segment = file.segments().get(at.document)?;
-        let offset = match segment.parsed.source_map.nearest(&at.pointer) {
-            Some((_, span)) => segment.start + span.key_or_value().start,
-            None => segment.start,
+        let offset = match at.span {
+            Some(span) => span.start,
+            None => {
+                let segment = file.segments().get(at.document)?;
+                match segment.parsed.source_map.nearest(&at.pointer) {
+                    Some((_, span)) => segment.start + span.key_or_value().start,
+                    None => segment.start,
+                }
+            }
         };
-        let position = LineIndex::new(file.rope()).line_col(offset, PositionEncoding::Utf32);
+        let position = LineIndex::new(file.rope()).line_col(offset.min(file.len()), PositionEncoding::Utf32);
         Some((position.line + 1, position.column + 1))
     }
 }

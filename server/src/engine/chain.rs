@@ -270,6 +270,28 @@ pub fn evaluate_payload(environment: &Environment, payload: &Value) -> Vec<Polic
     outcomes
 }
 
+/// Runs the ValidatingPolicies of one authorization mode on a check request, as the CLI's authorization
+/// processor does: one response per policy of that mode; policies of other kinds and modes give none.
+pub fn evaluate_check_request(
+    environment: &Environment,
+    payload: &Value,
+    mode: kyverno_cel::authorization::Mode,
+) -> Vec<PolicyOutcome> {
+    let mut outcomes = Vec::new();
+    for (index, policy) in environment.policies.iter().enumerate() {
+        if !cel_kind_is(policy, "ValidatingPolicy") || kyverno_cel::authorization::Mode::of(policy) != Some(mode) {
+            continue;
+        }
+        let request = cel_request_for(environment, policy, payload, "");
+        let has_exceptions = !kyverno_cel::exceptions::exceptions_for(policy, &environment.cel_exceptions).is_empty();
+        let outcome =
+            kyverno_cel::authorization::check_request(policy, mode, payload, has_exceptions, &request.services);
+        let rules = vec![cel_response(policy, RuleType::Validation, &outcome, &request)];
+        outcomes.push(PolicyOutcome::new(environment, index, rules, payload));
+    }
+    outcomes
+}
+
 /// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
 fn image_validating_unsupported(policy: &Value) -> RuleResponse {
     let kind = policy.kind();

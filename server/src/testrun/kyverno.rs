@@ -10,11 +10,12 @@ use serde_json::{Map, Value};
 use super::types::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
 use crate::base::Code;
 use crate::engine::chain::{
-    self, Environment, PolicyOutcome, cel_kind_is, cel_request_for, cel_response, default_namespace, evaluate_payload,
-    evaluate_resource,
+    self, Environment, PolicyOutcome, cel_kind_is, cel_request_for, cel_response, default_namespace,
+    evaluate_check_request, evaluate_payload, evaluate_resource,
 };
 use crate::engine::kyverno::{self as engine, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
+use crate::engine::kyverno_cel::authorization::Mode as AuthorizationMode;
 use crate::model::{
     ADMISSION_POLICY_BINDING_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
     is_served_policy_version,
@@ -71,6 +72,8 @@ const RESULT_KEYS: &[&str] = &[
 
 /// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
 const PAYLOAD_RUN: &str = "#payload";
+/// The cache key of a check request's run (an index into the test's authorization payloads).
+const AUTHORIZATION_RUN: &str = "#check-request";
 
 /// A document loaded from a file referenced by the test.
 #[derive(Clone, Debug)]
@@ -111,7 +114,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn at(&self, pointer: impl Into<String>) -> SourceRef {
-        SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
+        SourceRef::yaml(self.test_path, self.document, pointer)
     }
 
     fn problem(&mut self, pointer: impl Into<String>, code: Code, message: impl Into<String>) {
@@ -431,17 +434,7 @@ impl Runner<'_> {
         let mut payloads = Vec::new();
         for (name, pointer) in names {
             let path = base.join(&name);
-            let text = match self.files.read(&path) {
-                Ok(text) => text,
-                Err(error) => {
-                    self.problem(
-                        pointer,
-                        Code::KyvernoTestMissingFile,
-                        format!("cannot read {}: {error}", path.display()),
-                    );
-                    continue;
-                }
-            };
+            let Some(text) = self.read_payload(&path, pointer.clone()) else { continue };
             let documents: Vec<Value> = crate::syntax::parse_file(&text)
                 .into_iter()
                 .map(|document| document.yaml11_value())
@@ -463,25 +456,41 @@ impl Runner<'_> {
 
     /// The test's `envoyPayloads` and `httpPayloads`: check requests for ValidatingPolicies in the Envoy
     /// and HTTP evaluation modes. The CLI stops the test when one cannot be read.
-    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
+    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<AuthorizationPayload> {
         let mut found = Vec::new();
-        for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
+        for (key, mode) in [("envoyPayloads", AuthorizationMode::Envoy), ("httpPayloads", AuthorizationMode::Http)] {
             for (index, item) in
                 test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
             {
                 let Some(name) = item.as_str() else { continue };
                 let path = base.join(name);
-                match self.files.read(&path) {
-                    Ok(_) => found.push((name.to_string(), mode)),
-                    Err(error) => self.problem(
+                let Some(text) = self.read_payload(&path, format!("/{key}/{index}")) else { continue };
+                // The CLI decodes both kinds as JSON (protojson for Envoy) and stops the test otherwise.
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(value @ Value::Object(_)) => found.push(AuthorizationPayload {
+                        payload: Payload { name: name.to_string(), loaded: Loaded { value, file: path, document: 0 } },
+                        mode,
+                    }),
+                    _ => self.problem(
                         format!("/{key}/{index}"),
-                        Code::KyvernoTestMissingFile,
-                        format!("cannot read {}: {error}", path.display()),
+                        Code::KyvernoTestInvalidPayload,
+                        format!("{}: an {} payload must be one JSON object", path.display(), mode.as_str()),
                     ),
                 }
             }
         }
         found
+    }
+
+    /// The text of a payload file the test names at `pointer`; a file that cannot be read is a problem.
+    fn read_payload(&mut self, path: &Path, pointer: String) -> Option<std::sync::Arc<str>> {
+        match self.files.read(path) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                self.problem(pointer, Code::KyvernoTestMissingFile, format!("cannot read {}: {error}", path.display()));
+                None
+            }
+        }
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -680,6 +689,7 @@ impl Runner<'_> {
             resource_id: None,
             related: verdict.related,
             diff: verdict.diff,
+            duration: None,
         });
     }
 
@@ -751,7 +761,7 @@ impl Runner<'_> {
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
-                .chain(setup.authorization_payloads.iter().map(|(name, _)| name.clone()))
+                .chain(setup.authorization_payloads.iter().map(|authorization| authorization.payload.name.clone()))
                 .collect()
         } else {
             resources
@@ -771,15 +781,35 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
-            // Check requests for the Envoy and HTTP evaluation modes are not evaluated: say so loudly.
+            // A check request is answered by the ValidatingPolicies of its evaluation mode.
             if matched.is_empty()
-                && let Some((_, mode)) = setup.authorization_payloads.iter().find(|(name, _)| name == resource_name)
+                && let Some(position) = setup
+                    .authorization_payloads
+                    .iter()
+                    .position(|authorization| &authorization.payload.name == resource_name)
             {
-                let reason = format!(
-                    "ValidatingPolicies in the {mode} evaluation mode answer check requests, which are not evaluated yet"
-                );
-                let verdict = Verdict::new(Outcome::Unsupported, "unsupported", "Unsupported", &reason);
+                let payload = &setup.authorization_payloads[position].payload;
+                let outcomes = cache
+                    .entry((position, AUTHORIZATION_RUN.to_string()))
+                    .or_insert_with(|| {
+                        let authorization = &setup.authorization_payloads[position];
+                        evaluate_check_request(
+                            &setup.environment,
+                            &authorization.payload.loaded.value,
+                            authorization.mode,
+                        )
+                    })
+                    .clone();
+                let mut rows = Vec::new();
+                for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
+                    row.links = links(&row, policy, &payload.loaded);
+                    rows.push(row);
+                }
+                let verdict = summarize(&rows, &expected);
                 self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                if let Some(result) = self.report.results.last_mut() {
+                    result.resource_id = Some(payload.name.clone());
+                }
                 continue;
             }
             // A JSON payload is named exactly as the test lists it.
@@ -1082,8 +1112,15 @@ struct Setup {
     payloads: Vec<Payload>,
     /// Existing resources that mutate-existing rules patch.
     target_resources: Vec<Loaded>,
-    /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
-    authorization_payloads: Vec<(String, &'static str)>,
+    /// The test's `envoyPayloads` and `httpPayloads`.
+    authorization_payloads: Vec<AuthorizationPayload>,
+}
+
+/// A check request of the test for the policies of one authorization mode.
+#[derive(Clone, Debug)]
+struct AuthorizationPayload {
+    payload: Payload,
+    mode: AuthorizationMode,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -1227,20 +1264,20 @@ fn links(row: &Row, policy: &Loaded, resource: &Loaded) -> Vec<Related> {
     for (policy_pointer, resource_pointer) in &row.related {
         if let Some(pointer) = policy_pointer {
             out.push(Related {
-                at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+                at: SourceRef::yaml(policy.file.clone(), policy.document, pointer.clone()),
                 message: "the policy node that decided the result".to_string(),
             });
         }
         if let Some(pointer) = resource_pointer {
             out.push(Related {
-                at: SourceRef { file: resource.file.clone(), document: resource.document, pointer: pointer.clone() },
+                at: SourceRef::yaml(resource.file.clone(), resource.document, pointer.clone()),
                 message: "the resource value that failed".to_string(),
             });
         }
     }
     for (pointer, message) in &row.notes {
         out.push(Related {
-            at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+            at: SourceRef::yaml(policy.file.clone(), policy.document, pointer.clone()),
             message: message.clone(),
         });
     }

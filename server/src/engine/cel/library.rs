@@ -20,6 +20,9 @@ fn object(value: Object) -> Val {
 
 /// Global library functions; `None` when the name and arguments match nothing here.
 pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Option<EvalResult> {
+    if let Some(result) = super::authorization::call_global(interpreter, name, args) {
+        return Some(result);
+    }
     let services = interpreter.services;
     Some(match (name, args) {
         ("quantity", [Val::String(text)]) => parse_quantity(text).map(object),
@@ -332,6 +335,9 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: &Val, args: 
         return None;
     };
     Some(match (target.as_ref(), name, args) {
+        (Object::Authorization(_) | Object::EnvoyOption { .. }, _, _) => {
+            super::authorization::call_member(target, name, args)?
+        }
         (Object::Quantity { nano, .. }, _, _) => quantity_member(*nano, name, args)?,
         (Object::Url { scheme, host, path, query, .. }, _, []) => match name {
             "getScheme" => Ok(Val::string(scheme.as_str())),

@@ -5,6 +5,7 @@
 //! policy could hang the editor), and Kubernetes semantics for optional chaining, two-variable
 //! comprehensions and the library types are easier to keep exact over plain JSON-shaped values.
 
+pub mod authorization;
 pub mod catalog;
 pub mod check;
 pub mod docs;

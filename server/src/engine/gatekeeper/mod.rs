@@ -10,19 +10,20 @@ mod diagnostics;
 mod expansion;
 mod input;
 pub mod lexer;
-mod limits;
+pub(crate) mod limits;
 mod matching;
 mod parameters;
-mod recursion;
-mod rewrite;
+pub(crate) mod recursion;
+pub(crate) mod rewrite;
 mod safety;
-mod sprintf;
+pub(crate) mod sprintf;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+pub(crate) use diagnostics::{CheckInput, check_modules};
 pub use diagnostics::{RegoDiagnostic, RegoSource, rego_diagnostics};
 pub use expansion::{ExpansionError, Resultant, expand, expansion_templates};
 pub use input::{Review, build_inventory, build_review, is_admission_review};
@@ -302,6 +303,7 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
 }
 
 /// One Rego module after the OPA-compatibility rewrite, with its AST.
+#[derive(Clone)]
 pub(crate) struct PreparedModule {
     pub rewritten: RewrittenSource,
     pub ast: Value,
@@ -527,21 +529,7 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
     }
-    // Rego v0 still has OPA's deprecated built-ins; regorus has none of them.
-    if !code.rego_v1 {
-        deprecated::register(&mut engine).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
-    }
-    // OPA's sprintf prints `%!v(MISSING)` where regorus's fails; extensions take precedence over built-ins.
-    engine
-        .add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))
-        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
-    // Ranges are built in one allocation, before the execution timer can step in: bounded here.
-    engine
-        .add_extension("numbers.range".to_string(), 2, Box::new(limits::numbers_range))
-        .and_then(|()| engine.add_extension("numbers.range_step".to_string(), 3, Box::new(limits::numbers_range_step)))
-        .and_then(|()| engine.add_extension("json.marshal".to_string(), 1, Box::new(limits::json_marshal)))
-        .and_then(|()| engine.add_extension("yaml.marshal".to_string(), 1, Box::new(limits::yaml_marshal)))
-        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
+    add_opa_builtins(&mut engine, code.rego_v1).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
     engine.set_strict_builtin_errors(false);
     engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -549,6 +537,23 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
         check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
     });
     Ok((engine, format!("data{package}.violation")))
+}
+
+/// Registers the built-ins whose regorus versions differ from OPA's or can run without bound (extensions
+/// take precedence over built-ins): every engine that evaluates user Rego gets them.
+pub(crate) fn add_opa_builtins(engine: &mut regorus::Engine, rego_v1: bool) -> anyhow::Result<()> {
+    // Rego v0 still has OPA's deprecated built-ins; regorus has none of them.
+    if !rego_v1 {
+        deprecated::register(engine)?;
+    }
+    // OPA's sprintf prints `%!v(MISSING)` where regorus's fails.
+    engine.add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))?;
+    // Ranges are built in one allocation, before the execution timer can step in: bounded here.
+    engine.add_extension("numbers.range".to_string(), 2, Box::new(limits::numbers_range))?;
+    engine.add_extension("numbers.range_step".to_string(), 3, Box::new(limits::numbers_range_step))?;
+    engine.add_extension("json.marshal".to_string(), 1, Box::new(limits::json_marshal))?;
+    engine.add_extension("yaml.marshal".to_string(), 1, Box::new(limits::yaml_marshal))?;
+    Ok(())
 }
 
 /// Validates a constraint against its template (frameworks' `ValidateCR` plus the parameter schema).

@@ -14,6 +14,7 @@ pub mod foreach;
 pub mod generate;
 pub mod jmespath_budget;
 pub mod jmespath_functions;
+pub mod manifest;
 #[path = "match.rs"]
 pub mod matching;
 pub mod mutate;
