@@ -70,7 +70,10 @@ fn an_open_manifest_shows_the_policies_it_violates_and_follows_edits() {
     assert_eq!(related["range"]["start"]["line"], 6);
     let lenses = client.request("textDocument/codeLens", json!({"textDocument": {"uri": manifest_uri}}));
     let lens = &lenses["result"][0];
-    assert_eq!((&lens["range"]["start"]["line"], &lens["command"]["title"]), (&json!(1), &json!("1 policy applies: 1 fails")));
+    assert_eq!(
+        (&lens["range"]["start"]["line"], &lens["command"]["title"]),
+        (&json!(1), &json!("1 policy applies: 1 fails"))
+    );
 
     // An unsaved fix of the manifest: the label is added, the violation goes.
     let started = Instant::now();
