@@ -182,7 +182,7 @@ kubernetesVersion: "1.30"
               2:1 warning[config/unknown-field] unknown setting `exlude`; did you mean `exclude`?
               4:13 warning[config/unknown-code] `schema/deprecation` is not a diagnostic code; did you mean `schema/deprecated`?
               4:33 error[config/invalid] expected a string
-              4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file)
+              4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file, policy)
               6:18 error[config/invalid] `loud` is not one of error, warning, info, hint, off
               9:11 error[config/invalid] expected `true` or `false`
               10:1 warning[config/unknown-field] unknown setting `kubernetesVersion`; known here: exclude, lint, tests, rego
