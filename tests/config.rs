@@ -2,24 +2,16 @@
 //! on the diagnostics of the files below it (excluded files, disabled codes, severity overrides).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use crate::support::{MemoryFiles, line_and_column, parse_fixture};
+use crate::support::{line_and_column, parse_fixture};
 use expect_test::{Expect, expect};
-use policy_lsp::ide::{AnalysisHost, Config};
+use policy_lsp::ide::Config;
 
 /// Loads the fixture with the settings of its `/repo/.policy-lsp.yaml` (laid under the editor settings
 /// `editor`, when given) and renders the diagnostics of every file, plus whether tests run inline.
 fn check(fixture: &str, editor: Option<serde_json::Value>, expect: Expect) {
     let files = parse_fixture(fixture);
-    let mut memory = MemoryFiles::default();
-    for file in &files {
-        memory.files.insert(file.path.clone(), file.text.clone());
-    }
-    let mut host = AnalysisHost::new(Arc::new(memory));
-    for file in &files {
-        host.set_file(file.path.clone(), &file.text);
-    }
+    let mut host = crate::support::host_of(&files);
     let config_path = Path::new("/repo/.policy-lsp.yaml");
     let mut config = match files.iter().find(|file| file.path == config_path) {
         Some(file) => {

@@ -4,8 +4,8 @@
 
 use std::sync::Arc;
 
-use crate::support::{Annotation, FixtureFile, MemoryFiles, line_and_column, parse_fixture, render_annotations};
-use policy_lsp::ide::{Analysis, AnalysisHost};
+use crate::support::{Annotation, FixtureFile, assert_annotations, line_and_column, parse_fixture};
+use policy_lsp::ide::Analysis;
 
 /// Judges every manifest of the fixture with the fixture's policies and compares each file's policy
 /// diagnostics (`severity[code]: message | related: file (message)`) with its `# ^^^` annotations.
@@ -19,7 +19,7 @@ fn check_files(analysis: &Analysis, files: &[FixtureFile]) {
     let verdicts: Vec<_> =
         files.iter().filter_map(|file| analysis.judge_manifest(&file.path, &policies)).map(Arc::new).collect();
     for file in files {
-        let mut actual: Vec<Annotation> = analysis
+        let actual: Vec<Annotation> = analysis
             .diagnostics_with_tests(&file.path, &[], &verdicts)
             .into_iter()
             .filter(|diagnostic| diagnostic.code.as_str().starts_with("policy/"))
@@ -42,15 +42,7 @@ fn check_files(analysis: &Analysis, files: &[FixtureFile]) {
                 Annotation { line, start_column, end_column: end_column.max(start_column + 1), text }
             })
             .collect();
-        let mut expected = file.annotations.clone();
-        actual.sort();
-        expected.sort();
-        assert_eq!(
-            render_annotations(&file.text, &actual),
-            render_annotations(&file.text, &expected),
-            "policy diagnostics of {}",
-            file.path.display()
-        );
+        assert_annotations(file, actual);
     }
 }
 
@@ -184,14 +176,7 @@ metadata:
 "#
     );
     let files = parse_fixture(&fixture);
-    let mut memory = MemoryFiles::default();
-    for file in &files {
-        memory.files.insert(file.path.clone(), file.text.clone());
-    }
-    let mut host = AnalysisHost::new(Arc::new(memory));
-    for file in &files {
-        host.set_file(file.path.clone(), &file.text);
-    }
+    let mut host = crate::support::host_of(&files);
     let before = host.snapshot();
     let policy_path = std::path::Path::new("/w/policies/require-team.yaml");
     let fingerprint = before.policies_fingerprint();
