@@ -25,6 +25,7 @@ mod inline_tests;
 mod jmespath;
 mod jmespath_docs;
 mod jmespath_lex;
+mod manifest_checks;
 mod navigation;
 mod pattern;
 mod policy_context;
@@ -49,6 +50,7 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
+pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 pub use types::{
@@ -200,13 +202,20 @@ impl Analysis {
         diagnostics::diagnostics(&self.workspace, path)
     }
 
-    /// A file's diagnostics as the editor shows them: its own, then the inline test results that concern it.
-    pub fn diagnostics_with_tests(&self, path: &Path, runs: &[Arc<InlineRun>]) -> Vec<Diagnostic> {
+    /// A file's diagnostics as the editor shows them: its own, then the inline test results that concern it,
+    /// then (for a manifest) the workspace's policies that it violates.
+    pub fn diagnostics_with_tests(
+        &self,
+        path: &Path,
+        runs: &[Arc<InlineRun>],
+        verdicts: &[Arc<ManifestVerdict>],
+    ) -> Vec<Diagnostic> {
         if self.workspace.file(path).is_none() {
             return Vec::new();
         }
         let mut found = self.diagnostics(path);
         found.extend(inline_tests::test_diagnostics(&self.workspace, runs, path));
+        found.extend(manifest_checks::manifest_diagnostics(&self.workspace, verdicts, path));
         found
     }
 
@@ -231,6 +240,42 @@ impl Analysis {
             })
             .cloned()
             .collect()
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Manifests judged by the workspace's policies
+
+    /// Whether a file is a manifest that the workspace's policies judge (not a policy, test, fixture or
+    /// chart template).
+    pub fn is_manifest(&self, path: &Path) -> bool {
+        manifest_checks::is_manifest(&self.workspace, path)
+    }
+
+    /// Whether a file holds policies: a change there re-judges the open manifests.
+    pub fn holds_policies(&self, path: &Path) -> bool {
+        manifest_checks::holds_policies(&self.workspace, path)
+    }
+
+    /// A hash of the workspace's policy files: when it is unchanged, prepared policies are still current.
+    pub fn policies_fingerprint(&self) -> u64 {
+        manifest_checks::policies_fingerprint(&self.workspace)
+    }
+
+    /// Every policy the analysis holds, prepared to judge manifests (seconds for many Rego templates: run
+    /// it off the typing path and keep the result while the fingerprint holds).
+    pub fn prepare_policies(&self) -> WorkspacePolicies {
+        manifest_checks::prepare_policies(&self.workspace)
+    }
+
+    /// One manifest file judged by prepared policies, as `policy-lsp apply` judges it; `None` when the
+    /// file is not a manifest.
+    pub fn judge_manifest(&self, path: &Path, policies: &WorkspacePolicies) -> Option<ManifestVerdict> {
+        manifest_checks::judge_manifest(&self.workspace, path, policies)
+    }
+
+    /// The lenses of a manifest file from its verdict: how many policies apply to each object, how many fail.
+    pub fn manifest_lenses(&self, path: &Path, verdicts: &[Arc<ManifestVerdict>]) -> Vec<ManifestLens> {
+        manifest_checks::manifest_lenses(&self.workspace, verdicts, path)
     }
 
     // -----------------------------------------------------------------------------------------------------
