@@ -282,8 +282,9 @@ fn constraint_kind_goes_to_its_template() {
     assert_eq!(&text[locations[0].range.start..locations[0].range.end], "K8sRequiredProbes");
 }
 
-/// Renders the file after the item labelled `label` at the cursor is applied (its snippet placeholders left
-/// as they are), with `|` marking the end of the replaced range.
+/// Renders the file from the cursor's line on after the item labelled `label` is applied (its snippet
+/// placeholders left as they are), with `|` marking the end of the replaced range and `·` for each space of
+/// indentation (the snapshot would otherwise lose it).
 fn check_applied(fixture: &str, label: &str, expect: Expect) {
     let (analysis, path, offset) = analysis_with_cursor(fixture);
     let text = parse_fixture(fixture).remove(0).text;
@@ -291,8 +292,17 @@ fn check_applied(fixture: &str, label: &str, expect: Expect) {
     let Some(item) = items.iter().find(|item| item.label == label) else {
         panic!("no item {label:?} among {:?}", items.iter().map(|item| &item.label).collect::<Vec<_>>())
     };
-    let applied = format!("{}{}|{}", &text[..item.replace.start], item.insert_text, &text[item.replace.end..]);
-    expect.assert_eq(&applied);
+    let line_start = text[..item.replace.start].rfind('\n').map_or(0, |newline| newline + 1);
+    let applied =
+        format!("{}{}|{}", &text[line_start..item.replace.start], item.insert_text, &text[item.replace.end..]);
+    let visible: Vec<String> = applied
+        .lines()
+        .map(|line| {
+            let content = line.trim_start_matches(' ');
+            format!("{}{content}", "·".repeat(line.len() - content.len()))
+        })
+        .collect();
+    expect.assert_eq(&visible.join("\n"));
 }
 
 /// The policy above the cursor in the "after Enter" tests: a rule with a name and a match block.
@@ -342,20 +352,8 @@ fn an_empty_line_at_the_item_marker_completes_rule_keys_at_their_column() {
         &after_enter("    $0\n"),
         "validate",
         expect![[r#"
-        apiVersion: kyverno.io/v1
-        kind: ClusterPolicy
-        metadata:
-          name: p
-        spec:
-          rules:
-            - name: check-team
-              match:
-                any:
-                  - resources:
-                      kinds: [Pod]
-              validate:
-                $0|
-    "#]],
+            ······validate:
+            ········$0|"#]],
     );
 }
 
@@ -366,20 +364,8 @@ fn the_first_letter_on_a_new_line_completes_rule_keys_at_their_column() {
         &after_enter("    va$0\n"),
         "validate",
         expect![[r#"
-        apiVersion: kyverno.io/v1
-        kind: ClusterPolicy
-        metadata:
-          name: p
-        spec:
-          rules:
-            - name: check-team
-              match:
-                any:
-                  - resources:
-                      kinds: [Pod]
-              validate:
-                $0|
-    "#]],
+            ······validate:
+            ········$0|"#]],
     );
 }
 

@@ -61,6 +61,20 @@ fn find_key_colon(content: &str) -> Option<usize> {
     None
 }
 
+/// The lines above `line_start` that hold something (not blank, not a comment), nearest first, up to the
+/// start of the document.
+fn lines_above(text: &str, line_start: usize) -> impl Iterator<Item = Line<'_>> {
+    let mut cursor = line_start;
+    std::iter::from_fn(move || {
+        (cursor > 0).then(|| {
+            cursor = text[..cursor - 1].rfind('\n').map_or(0, |newline| newline + 1);
+            line_at(text, cursor)
+        })
+    })
+    .filter(|line| !line.content.is_empty() && !line.content.starts_with('#'))
+    .take_while(|line| !(line.indent == 0 && (line.content.starts_with("---") || line.content.starts_with("..."))))
+}
+
 /// Strips `- ` item markers, returning the content and how many items it opens.
 fn strip_dashes(content: &str) -> (&str, usize, usize) {
     let mut rest = content;
@@ -133,17 +147,7 @@ fn open_mappings(text: &str, line_start: usize) -> Vec<OpenMapping> {
     // sequence written at its key's own column, `rules:\n- name: a`).
     let mut limit = usize::MAX;
     let mut after_item = false;
-    let mut cursor = line_start;
-    while cursor > 0 {
-        let previous_start = text[..cursor - 1].rfind('\n').map_or(0, |newline| newline + 1);
-        cursor = previous_start;
-        let line = line_at(text, previous_start);
-        if line.content.is_empty() || line.content.starts_with('#') {
-            continue;
-        }
-        if line.indent == 0 && (line.content.starts_with("---") || line.content.starts_with("...")) {
-            break;
-        }
+    for line in lines_above(text, line_start) {
         let (content, items, dash_width) = strip_dashes(line.content);
         let key_column = line.indent + dash_width;
         if let Some(innermost) = open.last_mut()
@@ -205,17 +209,7 @@ fn parent_path(text: &str, line_start: usize, column: usize, in_item: bool) -> V
     // The column a parent key must be left of; after an item marker, the marker's own column.
     let mut limit = if in_item { column.saturating_sub(2) } else { column };
     let mut after_item = in_item;
-    let mut cursor = line_start;
-    while cursor > 0 {
-        let previous_start = text[..cursor - 1].rfind('\n').map_or(0, |newline| newline + 1);
-        cursor = previous_start;
-        let line = line_at(text, previous_start);
-        if line.content.is_empty() || line.content.starts_with('#') {
-            continue;
-        }
-        if line.indent == 0 && (line.content.starts_with("---") || line.content.starts_with("...")) {
-            break;
-        }
+    for line in lines_above(text, line_start) {
         let (content, items, dash_width) = strip_dashes(line.content);
         let content_column = line.indent + dash_width;
         if items > 0 {
