@@ -114,7 +114,7 @@ fn without_settings_everything_is_reported() {
         None,
         expect![[r#"
             /repo/policies/policy.yaml (tests inline: Some(true))
-              6:3 warning[schema/deprecated] `validationFailureAction` is deprecated: Deprecated, use validationFailureAction under the validate rule instead.
+              6:3 warning[schema/deprecated] `validationFailureAction` is deprecated: set `validate.failureAction` in each rule instead
               16:9 error[schema/unknown-field] unknown field `unknownKey`; expected one of `allowExistingViolations`, `anyPattern`, `assert`, `cel`, `deny`, `failureAction`, `failureActionOverrides`, `foreach`, `manifests`, `message`, `pattern` or `podSecurity`
             /repo/vendor/upstream/policy.yaml (tests inline: Some(true))
               6:10 error[schema/type] expected a list, found a mapping
