@@ -5,6 +5,7 @@
 mod cel_completion;
 mod cel_diagnostics;
 mod cel_policies;
+mod changed_since;
 mod cli;
 mod clock;
 mod code_actions;

@@ -1,6 +1,7 @@
 //! Command-line front end: parses argv, runs `lint`, `test` and `explain` and picks their exit codes; hands
 //! `serve` back to the entry point, which starts the language server.
 
+pub mod changed;
 pub mod lint;
 pub mod test;
 
@@ -41,6 +42,8 @@ enum Command {
         /// Exit with 1 when a directory holds no YAML file to check (otherwise a warning).
         #[arg(long)]
         require_files: bool,
+        #[command(flatten)]
+        changed: changed::ChangedFlags,
     },
     /// Run Kyverno Test files and gator Suites with kyverno test / gator verify semantics, offline.
     Test {
@@ -65,6 +68,8 @@ enum Command {
         /// results that read one without data in the test's context file are reported unsupported.
         #[arg(long)]
         registry: bool,
+        #[command(flatten)]
+        changed: changed::ChangedFlags,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -131,11 +136,20 @@ pub fn main() -> Invocation {
     };
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
-        Command::Lint { paths, output, deny_warnings, require_files } => {
-            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files })
+        Command::Lint { paths, output, deny_warnings, require_files, changed } => {
+            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files, changed })
         }
-        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry } => {
-            test::run(test::TestOptions { paths, output, file_name, detailed_results, fail_only, timings, registry })
+        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry, changed } => {
+            test::run(test::TestOptions {
+                paths,
+                output,
+                file_name,
+                detailed_results,
+                fail_only,
+                timings,
+                registry,
+                changed,
+            })
         }
         Command::Explain { code } => explain(&code),
     };

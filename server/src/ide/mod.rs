@@ -332,6 +332,13 @@ impl Analysis {
         found
     }
 
+    /// The files the analysis holds whose checks or test results can change with the `changed` paths:
+    /// those files themselves, the tests and suites whose path entries take one in, and the constraints
+    /// of a changed template's kind, transitively. What `--changed-since` checks.
+    pub fn affected_by(&self, changed: &[PathBuf]) -> Vec<PathBuf> {
+        cross_file_navigation::affected_by(&self.workspace, changed)
+    }
+
     // -----------------------------------------------------------------------------------------------------
     // Tests
 
