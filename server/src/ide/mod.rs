@@ -91,7 +91,7 @@ impl AnalysisHost {
 
     /// Sets a file from an already parsed source (the CLI parses files in parallel first).
     pub fn set_source(&mut self, path: PathBuf, source: SourceFile) {
-        Arc::make_mut(&mut self.workspace.files).insert(path, Arc::new(FileData::new(source)));
+        self.workspace.insert(path, Arc::new(FileData::new(source)));
     }
 
     /// Applies edits in order; a file that is not loaded is ignored (returns `None`).
@@ -110,9 +110,7 @@ impl AnalysisHost {
     }
 
     pub fn remove_file(&mut self, path: &Path) {
-        if self.workspace.files.contains_key(path) {
-            Arc::make_mut(&mut self.workspace.files).remove(path);
-        }
+        self.workspace.remove(path);
     }
 
     pub fn contains(&self, path: &Path) -> bool {
