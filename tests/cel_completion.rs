@@ -166,18 +166,18 @@ fn hover_says_when_offline_evaluation_does_not_run_a_function() {
           name: p
         spec:
           evaluation:
-            mode: Envoy
+            mode: HTTP
           validations:
-            - expression: envoy.Den$0ied(403).Response()
+            - expression: "object.attributes.Que$0ryParam('page') == [] ? http.Allowed().Response() : null"
         "#,
         expect![[r#"
             ```
-            envoy.Denied(status) -> DeniedHttpResponse
+            Request.QueryParam(name) -> list(string)
             ```
-            A denying response with the HTTP status.
+            The values of a query parameter.
 
-            Kyverno authorization server: Envoy library.
+            Kyverno authorization server: HTTP library.
 
-            Not evaluated by `policy-lsp test`: Envoy and HTTP authorization policies answer check requests, which offline evaluation does not build."#]],
+            Not evaluated by `policy-lsp test`: the HTTP mode's request accessors (Header, QueryParam) are not evaluated offline."#]],
     );
 }

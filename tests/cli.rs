@@ -3,24 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::parse_fixture;
 use expect_test::{Expect, expect};
 
-/// Writes a `#- /path` fixture under a fresh temporary directory and returns the directory.
-fn write_fixture(name: &str, fixture: &str) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("policy-lsp-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    for file in parse_fixture(fixture) {
-        let relative = file.path.strip_prefix("/").unwrap_or(&file.path);
-        let path = root.join(relative);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, file.text).unwrap();
-    }
-    root
+pub(crate) fn write_fixture(name: &str, fixture: &str) -> PathBuf {
+    crate::support::write_fixture_directory(&format!("cli-{name}"), fixture)
 }
 
 /// Runs the binary in `directory`, feeding `stdin` when given; returns the exit code, stdout and stderr.
-fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+pub(crate) fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
     use std::io::Write as _;
     let mut child = Command::new(crate::support::POLICY_LSP)
         .args(arguments)
@@ -39,7 +29,7 @@ fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32
 }
 
 /// Runs the binary in `directory` and checks exit code and stdout.
-fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
+pub(crate) fn check(directory: &Path, arguments: &[&str], expect_code: i32, expect: Expect) {
     let (code, stdout, stderr) = run(directory, arguments, None);
     assert_eq!(code, Some(expect_code), "stdout:\n{stdout}\nstderr:\n{stderr}");
     expect.assert_eq(&stdout);
@@ -611,8 +601,8 @@ fn lint_of_a_folder_with_nothing_to_check_warns_and_passes_unless_files_are_requ
     let directory = write_fixture("empty", "#- /policies/README.md\nNothing here yet.\n");
     let (code, stdout, stderr) = run(&directory, &["lint", "policies"], None);
     assert_eq!((code, stdout.as_str()), (Some(0), "Checked 0 files: 0 errors, 0 warnings.\n"));
-    assert_eq!(stderr, "warning: no YAML files to check under policies\n");
+    assert_eq!(stderr, "warning: no YAML or .rego files to check under policies\n");
     let (code, _, stderr) = run(&directory, &["lint", "policies", "--require-files"], None);
     assert_eq!(code, Some(1));
-    assert_eq!(stderr, "warning: no YAML files to check under policies\n");
+    assert_eq!(stderr, "warning: no YAML or .rego files to check under policies\n");
 }

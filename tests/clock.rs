@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::DateTime;
 use expect_test::{Expect, expect};
-use policy_lsp::testrun::kyverno::RunOptions;
+use policy_lsp::testrun::RunOptions;
 use policy_lsp::testrun::{Framework, Subject};
 
 use crate::support::{MemoryFiles, parse_fixture};
@@ -83,7 +83,7 @@ fn check(now: Option<&str>, expect: Expect) {
             Subject::Kyverno { policy, .. } => {
                 Some(format!("{policy}: {} -> {:?}: {}", result.actual, result.outcome, result.message))
             }
-            Subject::Gatekeeper { .. } => None,
+            Subject::Gatekeeper { .. } | Subject::Opa { .. } => None,
         })
         .collect();
     lines.extend(report.problems.iter().map(|problem| format!("problem {}: {}", problem.code, problem.message)));

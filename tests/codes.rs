@@ -96,6 +96,8 @@ fn the_codes_and_their_default_severities() {
         file [Diagnostic]: file/unreadable (error)
         kyverno-test [TestRun]: kyverno-test/unreadable (error), kyverno-test/no-test (error), kyverno-test/no-results (error), kyverno-test/unknown-key (error), kyverno-test/no-policies (error), kyverno-test/missing-file (error), kyverno-test/yaml (error), kyverno-test/invalid-payload (error), kyverno-test/unsupported-combination (error), kyverno-test/global-context (error), kyverno-test/missing-policy (error), kyverno-test/unknown-policy (error), kyverno-test/unknown-rule (error), kyverno-test/no-resources (error), kyverno-test/unknown-resource (error)
         gatekeeper [TestRun]: gatekeeper/unreadable-suite (error), gatekeeper/invalid-yaml (error), gatekeeper/missing-file (error), gatekeeper/missing-template (error), gatekeeper/missing-constraint (error), gatekeeper/missing-object (error), gatekeeper/missing-assertions (error), gatekeeper/multiple-objects (error), gatekeeper/invalid-template (error), gatekeeper/invalid-constraint (error), gatekeeper/constraint-kind-mismatch (error), gatekeeper/invalid-expansion (error)
+        opa-test [TestRun]: opa-test/compile (error), opa-test/data (error), opa-test/unreadable (error)
+        apply [TestRun]: apply/unreadable (error), apply/yaml (error), apply/not-an-object (error), apply/no-policies (error), apply/no-resources (error), apply/invalid-values (error), apply/invalid-template (error), apply/invalid-constraint (error), apply/missing-template (error)
     "#]]
     .assert_eq(&listed);
 }
@@ -238,7 +240,7 @@ fn explain_a_group_or_a_typo_on_the_command_line() {
         "warning",
         2,
         expect![[r#"
-            error: unknown code `warning`; codes look like `schema/unknown-field`, and `explain GROUP` lists a group (yaml, schema, cel, jmespath, rego, test, config, file, kyverno-test, gatekeeper)
+            error: unknown code `warning`; codes look like `schema/unknown-field`, and `explain GROUP` lists a group (yaml, schema, cel, jmespath, rego, test, config, file, kyverno-test, gatekeeper, opa-test, apply)
         "#]],
     );
 }

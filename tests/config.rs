@@ -185,7 +185,7 @@ kubernetesVersion: "1.30"
               4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file)
               6:18 error[config/invalid] `loud` is not one of error, warning, info, hint, off
               9:11 error[config/invalid] expected `true` or `false`
-              10:1 warning[config/unknown-field] unknown setting `kubernetesVersion`; known here: exclude, lint, tests
+              10:1 warning[config/unknown-field] unknown setting `kubernetesVersion`; known here: exclude, lint, tests, rego
         "#]],
     );
 }

@@ -745,7 +745,7 @@ results:
 }
 
 #[test]
-fn envoy_and_http_check_requests_are_reported_not_dropped() {
+fn envoy_and_http_check_requests_are_answered_by_the_policies_of_their_mode() {
     let fixture = r#"
 #- /t/policy.yaml
 apiVersion: policies.kyverno.io/v1
@@ -756,23 +756,48 @@ spec:
   evaluation:
     mode: Envoy
   validations:
+  - expression: >
+      object.attributes.request.http.headers[?"x-role"].orValue("") != "admin"
+        ? envoy.Denied(403).Response() : null
   - expression: envoy.Allowed().Response()
-#- /t/request.json
-{"attributes": {"request": {"http": {"headers": {}}}}}
+---
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata:
+  name: http-read-only
+spec:
+  evaluation:
+    mode: HTTP
+  validations:
+  - expression: "object.attributes.method != 'GET' ? http.Denied('read only').Response() : null"
+#- /t/admin.json
+{"attributes": {"request": {"http": {"headers": {"x-role": "admin"}}}}}
+#- /t/guest.json
+{"attributes": {"request": {"http": {"headers": {"x-role": "guest"}}}}}
+#- /t/post.json
+{"attributes": {"method": "POST"}}
+#- /t/not-json.json
+attributes: {}
 #- /t/kyverno-test.yaml
 apiVersion: cli.kyverno.io/v1alpha1
 kind: Test
 metadata: {name: t}
 policies: [policy.yaml]
-envoyPayloads: [request.json, missing.json]
+envoyPayloads: [admin.json, guest.json, missing.json]
+httpPayloads: [post.json, not-json.json]
 results:
-- {policy: envoy-admins, kind: "", result: pass}
+- {policy: envoy-admins, kind: "", resources: [admin.json], result: pass}
+- {policy: envoy-admins, kind: "", resources: [guest.json], result: pass}
+- {policy: http-read-only, kind: "", resources: [post.json], result: fail}
 "#;
     check(
         fixture,
         expect_test::expect![[r#"
-            envoy-admins/-/request.json: expected pass actual unsupported -> Unsupported
-            problem kyverno-test/missing-file at /envoyPayloads/1: cannot read /t/missing.json: /t/missing.json does not exist
+            envoy-admins/-/admin.json: expected pass actual pass -> Pass
+            envoy-admins/-/guest.json: expected pass actual fail -> Fail
+            http-read-only/-/post.json: expected fail actual fail -> Pass
+            problem kyverno-test/missing-file at /envoyPayloads/2: cannot read /t/missing.json: /t/missing.json does not exist
+            problem kyverno-test/invalid-payload at /httpPayloads/1: /t/not-json.json: an HTTP payload must be one JSON object
         "#]],
     );
 }

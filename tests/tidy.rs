@@ -12,6 +12,7 @@ const LAYERS: &[(&str, usize)] = &[
     ("schema", 3),
     ("engine", 3),
     ("testrun", 4),
+    ("apply", 4),
     ("ide", 5),
     ("report", 6),
     ("vfs", 7),

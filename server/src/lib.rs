@@ -1,10 +1,11 @@
 //! policy-lsp: a language server and CI tool for Kyverno and Gatekeeper admission policies.
 //!
 //! The modules are layered one way, from bottom to top (see `tests/tidy.rs`):
-//! `base` -> `syntax` -> `model` -> `schema` / `engine` -> `testrun` -> `ide` -> `report` -> `vfs` -> `lsp` / `cli`.
+//! `base` -> `syntax` -> `model` -> `schema` / `engine` -> `testrun` / `apply` -> `ide` -> `report` -> `vfs` -> `lsp` / `cli`.
 //! Only the front ends (`vfs`, `lsp` and `cli`) touch files, threads, the clock or the environment, and `lsp`
 //! and `cli` do not use each other: [`main`] hands argv to one or the other.
 
+pub mod apply;
 pub mod base;
 pub mod cli;
 pub mod engine;

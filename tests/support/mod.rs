@@ -154,6 +154,20 @@ pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     (line, before[line_start..].chars().count())
 }
 
+/// Writes a `#- /path` fixture under a fresh temporary directory named after `name` (unique across the
+/// test binary) and returns the directory, for tests that run the real binary on disk.
+pub fn write_fixture_directory(name: &str, fixture: &str) -> PathBuf {
+    let root = std::env::temp_dir().join(format!("policy-lsp-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    for file in parse_fixture(fixture) {
+        let relative = file.path.strip_prefix("/").unwrap_or(&file.path);
+        let path = root.join(relative);
+        std::fs::create_dir_all(path.parent().expect("a fixture file has a folder")).expect("the folder is created");
+        std::fs::write(path, file.text).expect("the fixture file is written");
+    }
+    root
+}
+
 /// Loads every fixture file into a fresh analysis host (with the same files behind its file source).
 pub fn analysis_of(files: &[FixtureFile]) -> policy_lsp::ide::Analysis {
     let mut memory = MemoryFiles::default();

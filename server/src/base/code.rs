@@ -20,6 +20,8 @@ pub enum Group {
     File,
     KyvernoTest,
     Gatekeeper,
+    OpaTest,
+    Apply,
 }
 
 /// Which output a code appears in, which decides whether the `lint` settings can change it.
@@ -27,8 +29,9 @@ pub enum Group {
 pub enum Reported {
     /// A diagnostic of `policy-lsp lint` and of the editor: `lint.disable` and `lint.severity` apply.
     Diagnostic,
-    /// A problem that `policy-lsp test` reports while loading a test, as `kyverno test` or `gator verify`
-    /// would fail: it always fails the run, so the `lint` settings leave it alone.
+    /// A problem that `policy-lsp test` reports while loading a test (or `policy-lsp apply` while loading
+    /// policies and manifests), as `kyverno test`, `gator verify`, `kyverno apply` or `gator test` would
+    /// fail: it always fails the run, so the `lint` settings leave it alone.
     TestRun,
 }
 
@@ -44,6 +47,8 @@ impl Group {
         Group::File,
         Group::KyvernoTest,
         Group::Gatekeeper,
+        Group::OpaTest,
+        Group::Apply,
     ];
 
     /// The name used in codes and settings (`schema`, `kyverno-test`).
@@ -59,6 +64,8 @@ impl Group {
             Group::File => "file",
             Group::KyvernoTest => "kyverno-test",
             Group::Gatekeeper => "gatekeeper",
+            Group::OpaTest => "opa-test",
+            Group::Apply => "apply",
         }
     }
 
@@ -73,7 +80,7 @@ impl Group {
             }
             Group::Cel => "CEL expressions in Kyverno policies and Gatekeeper templates.",
             Group::Jmespath => "JMESPath expressions in Kyverno variables, `foreach` lists and context entries.",
-            Group::Rego => "Rego in Gatekeeper ConstraintTemplates.",
+            Group::Rego => "Rego in Gatekeeper ConstraintTemplates and in `.rego` files.",
             Group::Test => {
                 "Kyverno Test and gator Suite files as the editor and `policy-lsp lint` check them, and the results of the tests shown beside them."
             }
@@ -85,13 +92,19 @@ impl Group {
             Group::Gatekeeper => {
                 "gator Suites that `policy-lsp test` cannot run, as `gator verify` would fail on them."
             }
+            Group::OpaTest => {
+                "Folders of Rego unit tests that `policy-lsp test` cannot run, as `opa test` would refuse them."
+            }
+            Group::Apply => {
+                "Policies and manifests that `policy-lsp apply` cannot load or use, as `kyverno apply` or `gator test` would fail on them."
+            }
         }
     }
 
     /// Where the codes of the group are reported.
     pub fn reported(self) -> Reported {
         match self {
-            Group::KyvernoTest | Group::Gatekeeper => Reported::TestRun,
+            Group::KyvernoTest | Group::Gatekeeper | Group::OpaTest | Group::Apply => Reported::TestRun,
             _ => Reported::Diagnostic,
         }
     }
@@ -343,8 +356,8 @@ codes! {
     }
     Rego {
         RegoCompile = "rego/compile", Error,
-            summary: "The Rego in a ConstraintTemplate does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
-            why: "Gatekeeper rejects the template, so none of its constraints are enforced.",
+            summary: "The Rego in a ConstraintTemplate or a `.rego` file does not parse or compile: a syntax error, an undefined function or an unsafe variable.",
+            why: "Gatekeeper rejects the template, so none of its constraints are enforced; `opa test` and `opa eval` refuse the file's folder.",
             example: "rego: |\n  package k8s\n  violation[{\"msg\": msg}] { msg := undefined_function(input) }";
         RegoDeprecated = "rego/deprecated", Warning,
             summary: "Rego v0 calls one of OPA's deprecated built-ins (`re_match`, `any`, `all`, `set_diff`, `net.cidr_overlap`, `cast_*`).",
@@ -532,6 +545,58 @@ codes! {
             summary: "The expansion file of a test does not hold valid ExpansionTemplates.",
             why: "gator cannot expand workloads into the resources that the constraint reviews, so the test fails.",
             example: "expansion: expansion.yaml   # an ExpansionTemplate without `spec.applyTo`";
+    }
+    OpaTest {
+        OpaTestCompile = "opa-test/compile", Error,
+            summary: "A `.rego` file of a folder with Rego tests does not parse or compile: a syntax error, an undefined function, a wrong number of arguments, an unsafe variable or recursion.",
+            why: "`opa test` compiles a folder's modules together and runs none of its tests when one does not compile, so every test of the folder is an error.",
+            example: "package k8s.labels\ntest_missing_label if {\n  count(violation with input as {}) == 1   # `violation` is defined nowhere\n}";
+        OpaTestData = "opa-test/data", Error,
+            summary: "A data file (`.json`, `.yaml`) beside the Rego tests does not hold an object, does not parse, or sets a key that another data file sets too.",
+            why: "`opa test` cannot build the data document, so it runs none of the folder's tests.",
+            example: "# data.json\n[\"registry.example.com\"]   # data files hold objects: {\"registries\": [...]}";
+        OpaTestUnreadable = "opa-test/unreadable", Error,
+            summary: "A `.rego` file of a folder with Rego tests cannot be read (not UTF-8, too large, or outside the workspace).",
+            why: "`opa test` cannot load the folder, so none of its tests run.",
+            example: "policies/labels_test.rego   # saved as UTF-16";
+    }
+    Apply {
+        ApplyUnreadable = "apply/unreadable", Error,
+            summary: "A path given to `policy-lsp apply` (policies, `--resource`, `--exceptions`, `--values-file`, `--userinfo`) does not exist or cannot be read.",
+            why: "The policies or manifests in it would not be checked, so the run stops with exit code 2 instead of passing without them.",
+            example: "policy-lsp apply policies/ --resource manifest.yml   # the file is manifest.yaml";
+        ApplyYaml = "apply/yaml", Error,
+            summary: "A policy or manifest file given to `policy-lsp apply` is not valid YAML.",
+            why: "`kyverno apply` and `gator test` fail to load it (exit code 2 here), and nothing in it could be judged.",
+            example: "metadata: {name: web   # the flow mapping is not closed";
+        ApplyNotAnObject = "apply/not-an-object", Error,
+            summary: "A document among the manifests is not a Kubernetes object: it has no `apiVersion` or `kind`.",
+            why: "The API server, `kyverno apply` and `gator test` reject such a document, so it cannot be admitted or judged.",
+            example: "name: web   # a bare mapping, without apiVersion and kind";
+        ApplyNoPolicies = "apply/no-policies", Error,
+            summary: "The policy paths of `policy-lsp apply` hold no Kyverno policy and no Gatekeeper constraint.",
+            why: "Nothing would be checked, yet the run would pass: it stops with exit code 2 instead.",
+            example: "policy-lsp apply docs/ --resource manifests/   # docs/ holds no policy";
+        ApplyNoResources = "apply/no-resources", Error,
+            summary: "The `--resource` paths of `policy-lsp apply` hold no Kubernetes object.",
+            why: "Nothing would be judged, yet the run would pass: it stops with exit code 2 instead.",
+            example: "kustomize build overlays/prod | policy-lsp apply policies/ --resource -   # the build printed nothing";
+        ApplyInvalidValues = "apply/invalid-values", Error,
+            summary: "The values of `policy-lsp apply` cannot be used: `--values-file` and `--set` together, a `--set` that is not `key=value`, or a values file that is not a mapping.",
+            why: "`kyverno apply` refuses the same arguments, and variables the policies read would be missing.",
+            example: "policy-lsp apply policies/ --resource pod.yaml --values-file values.yaml --set team=web";
+        ApplyInvalidTemplate = "apply/invalid-template", Error,
+            summary: "A ConstraintTemplate among the policies cannot be compiled.",
+            why: "Gatekeeper and `gator test` reject the template, so none of its constraints judge anything.",
+            example: "rego: |\n  package k8srequiredlabels\n  violation[{\"msg\": msg}] {   # never closed";
+        ApplyInvalidConstraint = "apply/invalid-constraint", Error,
+            summary: "A constraint among the policies does not fit its template (kind, name or parameter schema).",
+            why: "Gatekeeper rejects the constraint and `gator test` stops, so it enforces nothing.",
+            example: "spec:\n  parameters:\n    labels: team   # the template expects a list";
+        ApplyMissingTemplate = "apply/missing-template", Error,
+            summary: "A constraint among the policies has no ConstraintTemplate of its kind among them.",
+            why: "A constraint cannot be added before its template: Gatekeeper rejects it and `gator test` stops.",
+            example: "kind: K8sRequiredLabels   # and no template defines K8sRequiredLabels";
     }
 }
 

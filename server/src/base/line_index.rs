@@ -22,6 +22,19 @@ pub struct LineCol {
     pub column: u32,
 }
 
+/// The 1-based line and column (in characters) of a byte offset of a text, as messages name places; for
+/// a one-off position where building a rope would cost more than the scan.
+pub fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |tail| tail.chars().count()) + 1;
+    (line, column)
+}
+
 /// Converts positions for one version of a file's text.
 pub struct LineIndex<'rope> {
     rope: &'rope Rope,

@@ -8,6 +8,6 @@ mod text_range;
 
 pub use code::{Code, Group, Reported, UnknownCode};
 pub use diagnostic::{Diagnostic, Fix, RelatedInformation};
-pub use line_index::{LineCol, LineIndex, PositionEncoding};
+pub use line_index::{LineCol, LineIndex, PositionEncoding, line_and_column};
 pub use severity::Severity;
 pub use text_range::TextRange;

@@ -13,13 +13,13 @@ use crate::report::lint::{LintSummary, render_github, render_json, render_sarif,
 use crate::report::{FileReport, LocatedDiagnostic};
 use crate::syntax::SourceFile;
 use crate::testrun::FileError;
-use crate::vfs::{DiskFiles, absolute_path, read_text, walk_yaml_files};
+use crate::vfs::{DiskFiles, absolute_path, read_text, walk_policy_files};
 
 pub struct LintOptions {
     pub paths: Vec<PathBuf>,
     pub output: OutputFormat,
     pub deny_warnings: bool,
-    /// A directory with no YAML file to check fails the run instead of warning.
+    /// A directory with no YAML or .rego file to check fails the run instead of warning.
     pub require_files: bool,
     pub changed: super::changed::ChangedFlags,
 }
@@ -42,7 +42,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
         }
         Some(text)
     };
-    let files = match walk_yaml_files(&paths) {
+    let files = match walk_policy_files(&paths) {
         Ok(files) => files,
         Err(message) => {
             eprintln!("error: {message}");
@@ -55,7 +55,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
     let empty: Vec<&PathBuf> =
         paths.iter().filter(|path| path.is_dir() && !files.iter().any(|file| file.starts_with(path))).collect();
     for path in &empty {
-        eprintln!("warning: no YAML files to check under {}", path.display());
+        eprintln!("warning: no YAML or .rego files to check under {}", path.display());
     }
     let mut reports = match &options.changed.changed_since {
         None => lint_files(&files, &roots),

@@ -1,12 +1,16 @@
-//! Command-line front end: parses argv, runs `lint`, `test` and `explain` and picks their exit codes; hands
-//! `serve` back to the entry point, which starts the language server.
+//! Command-line front end: parses argv, runs `lint`, `test`, `apply`, `eval` and `explain` and picks their exit
+//! codes; hands `serve` back to the entry point, which starts the language server.
 
+pub mod apply;
 pub mod changed;
+pub mod eval;
 pub mod lint;
+pub mod locate;
 pub mod test;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -39,13 +43,14 @@ enum Command {
         /// Exit with 1 on warnings too.
         #[arg(long)]
         deny_warnings: bool,
-        /// Exit with 1 when a directory holds no YAML file to check (otherwise a warning).
+        /// Exit with 1 when a directory holds no YAML or .rego file to check (otherwise a warning).
         #[arg(long)]
         require_files: bool,
         #[command(flatten)]
         changed: changed::ChangedFlags,
     },
-    /// Run Kyverno Test files and gator Suites with kyverno test / gator verify semantics, offline.
+    /// Run Kyverno Test files, gator Suites and Rego unit tests with kyverno test / gator verify / opa test
+    /// semantics, offline.
     Test {
         /// Files or directories (default: the current directory).
         paths: Vec<PathBuf>,
@@ -70,6 +75,77 @@ enum Command {
         registry: bool,
         #[command(flatten)]
         changed: changed::ChangedFlags,
+        /// List passing Rego tests too, as `opa test -v` does.
+        #[arg(short, long)]
+        verbose: bool,
+        /// Run only the Rego tests whose `data.<package>.<name>` matches this regular expression.
+        #[arg(long, value_name = "REGEX")]
+        run: Option<String>,
+        /// The timeout of one Rego test, such as `5s` or `500ms` (default 5s).
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+        #[command(flatten)]
+        rego_version: RegoVersionArguments,
+    },
+    /// Evaluate a Rego query against data (`-d`, .rego and data files or folders) and an input (`-i FILE`,
+    /// `-i -` for stdin), printing what `opa eval --format json` prints.
+    Eval {
+        /// The query, such as `data.k8s.labels.violation`.
+        query: String,
+        /// Rego and data files, or folders to load recursively.
+        #[arg(short, long = "data", value_name = "PATH")]
+        data: Vec<PathBuf>,
+        /// The input document: a JSON or YAML file, or `-` for stdin.
+        #[arg(short, long, value_name = "FILE")]
+        input: Option<PathBuf>,
+        /// Output format: `json` (as `opa eval --format json`) or `values` (the expressions' values).
+        #[arg(short, long, value_name = "FORMAT", default_value = "json")]
+        format: String,
+        /// Exit with 1 when the query is undefined.
+        #[arg(long)]
+        fail: bool,
+        /// Exit with 1 when the query is defined.
+        #[arg(long, conflicts_with = "fail")]
+        fail_defined: bool,
+        /// The timeout of the evaluation, such as `5s` (default 5s).
+        #[arg(long, value_name = "DURATION")]
+        timeout: Option<String>,
+        #[command(flatten)]
+        rego_version: RegoVersionArguments,
+    },
+    /// Judge manifests against the policies, as `kyverno apply` and `gator test` do: every manifest is a
+    /// CREATE admission request; mutations apply first, in admission order, and validation sees the result.
+    Apply {
+        /// Policy files or directories: Kyverno policies of every kind with their bindings and exceptions,
+        /// Gatekeeper templates, constraints and ExpansionTemplates (default: the current directory).
+        paths: Vec<PathBuf>,
+        /// Manifest files or directories (multi-document files and `kind: List` included); `-` reads
+        /// standard input.
+        #[arg(long = "resource", short = 'r', visible_alias = "resources", required = true)]
+        resources: Vec<PathBuf>,
+        /// PolicyException files or directories, besides those among the policies.
+        #[arg(long = "exceptions", short = 'e', visible_alias = "exception")]
+        exceptions: Vec<PathBuf>,
+        /// A Kyverno CLI Values file: global values, per-policy and per-resource values, namespace labels.
+        #[arg(long, short = 'f')]
+        values_file: Option<PathBuf>,
+        /// Variables, `key=value` (comma-separated or repeated), as `kyverno apply --set` takes them.
+        #[arg(long = "set", short = 's', value_delimiter = ',')]
+        set: Vec<String>,
+        /// A Kyverno CLI UserInfo file: the roles and user of the admission requests.
+        #[arg(long, short = 'u')]
+        userinfo: Option<PathBuf>,
+        /// A Kyverno CLI Context file: the cluster objects and image data CEL policies read.
+        #[arg(long)]
+        context_file: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t = apply::ApplyFormat::Text)]
+        output: apply::ApplyFormat,
+        /// Failures of policies that only audit are warnings, and do not fail the run.
+        #[arg(long)]
+        audit_warn: bool,
+        /// Print each manifest the mutating policies changed, as they leave it (text output).
+        #[arg(long)]
+        show_mutated: bool,
     },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
@@ -139,7 +215,30 @@ pub fn main() -> Invocation {
         Command::Lint { paths, output, deny_warnings, require_files, changed } => {
             lint::run(lint::LintOptions { paths, output, deny_warnings, require_files, changed })
         }
-        Command::Test { paths, output, file_name, detailed_results, fail_only, timings, registry, changed } => {
+        Command::Test {
+            paths,
+            output,
+            file_name,
+            detailed_results,
+            fail_only,
+            timings,
+            registry,
+            changed,
+            verbose,
+            run,
+            timeout,
+            rego_version,
+        } => {
+            let run = match run.as_deref().map(regex::Regex::new).transpose() {
+                Ok(run) => run,
+                Err(error) => return usage_error(&format!("--run: {error}")),
+            };
+            let timeout = match timeout.as_deref().map(parse_duration).transpose() {
+                Ok(timeout) => timeout,
+                Err(message) => return usage_error(&format!("--timeout: {message}")),
+            };
+            let version = rego_version.setting();
+            let rego = test::RegoTestOptions { verbose, run, timeout, version };
             test::run(test::TestOptions {
                 paths,
                 output,
@@ -149,11 +248,113 @@ pub fn main() -> Invocation {
                 timings,
                 registry,
                 changed,
+                rego,
             })
         }
+        Command::Eval { query, data, input, format, fail, fail_defined, timeout, rego_version } => {
+            let timeout = match timeout.as_deref().map(parse_duration).transpose() {
+                Ok(timeout) => timeout,
+                Err(message) => return usage_error(&format!("--timeout: {message}")),
+            };
+            eval::run(eval::EvalOptions {
+                query,
+                data,
+                input,
+                format,
+                fail,
+                fail_defined,
+                timeout,
+                version: rego_version.setting(),
+            })
+        }
+        Command::Apply {
+            paths,
+            resources,
+            exceptions,
+            values_file,
+            set,
+            userinfo,
+            context_file,
+            output,
+            audit_warn,
+            show_mutated,
+        } => apply::run(apply::ApplyOptions {
+            policy_paths: paths,
+            resources,
+            exceptions,
+            values_file,
+            set,
+            user_info: userinfo,
+            context_file,
+            output,
+            audit_warn,
+            show_mutated,
+        }),
         Command::Explain { code } => explain(&code),
     };
     Invocation::Finished(status)
+}
+
+fn usage_error(message: &str) -> Invocation {
+    eprintln!("error: {message}");
+    Invocation::Finished(ExitStatus::UsageError)
+}
+
+/// The Rego version flags of `test` and `eval`, as `opa test` and `opa eval` take them.
+#[derive(clap::Args)]
+struct RegoVersionArguments {
+    /// Read `.rego` files without `import rego.v1` as Rego v0 (OPA 0.x syntax).
+    #[arg(long, conflicts_with = "v1_compatible")]
+    v0_compatible: bool,
+    /// Read every `.rego` file as Rego v1 (OPA 1.x syntax).
+    #[arg(long)]
+    v1_compatible: bool,
+}
+
+impl RegoVersionArguments {
+    /// The Rego version the command line asks for, if any.
+    fn setting(&self) -> Option<crate::engine::opa::VersionSetting> {
+        use crate::engine::opa::VersionSetting;
+        if self.v0_compatible {
+            Some(VersionSetting::V0)
+        } else if self.v1_compatible {
+            Some(VersionSetting::V1)
+        } else {
+            None
+        }
+    }
+}
+
+/// A duration as Go's flags write it: a number and a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), several
+/// of them in a row (`1m30s`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let invalid = || format!("`{text}` is not a duration such as 5s or 500ms (units: ns, us, ms, s, m, h)");
+    let mut total = Duration::ZERO;
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(invalid());
+    }
+    while !rest.is_empty() {
+        let number_end =
+            rest.find(|character: char| !(character.is_ascii_digit() || character == '.')).unwrap_or(rest.len());
+        let (number, after) = rest.split_at(number_end);
+        let unit_end =
+            after.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(after.len());
+        let (unit, after) = after.split_at(unit_end);
+        let value: f64 = number.parse().map_err(|_| invalid())?;
+        let seconds = match unit {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return Err(invalid()),
+        };
+        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| invalid())?;
+        rest = after;
+    }
+    Ok(total)
 }
 
 fn explain(query: &str) -> ExitStatus {

@@ -1,22 +1,23 @@
-//! `policy-lsp test`: finds Kyverno Test files and gator Suites, runs them in parallel through the shared
-//! runners, times each file, places results and problems on lines, and renders them.
+//! `policy-lsp test`: finds Kyverno Test files, gator Suites and folders of Rego unit tests, runs them in
+//! parallel through the shared runners, times each file, places results and problems on lines, and renders
+//! them.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use super::locate::Locator;
 use super::{ExitStatus, OutputFormat};
-use crate::base::{LineIndex, PositionEncoding};
+use crate::engine::opa::{RunLimits, VersionSetting};
+use crate::ide::Config;
 use crate::model::DocumentKind;
 use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
 };
-use crate::syntax::SourceFile;
-use crate::testrun::{FileSource, Framework, SourceRef, TestReport, gatekeeper, kyverno};
-use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_yaml_files};
+use crate::testrun::opa::{OpaOptions, has_test_rules, is_rego_file};
+use crate::testrun::{FileSource, Framework, TestReport, gatekeeper, kyverno};
+use crate::vfs::{DiskFiles, RecordingFiles, absolute_path, read_text, walk_policy_files};
 
 pub struct TestOptions {
     pub paths: Vec<PathBuf>,
@@ -30,6 +31,21 @@ pub struct TestOptions {
     /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
     pub registry: bool,
     pub changed: super::changed::ChangedFlags,
+    pub rego: RegoTestOptions,
+}
+
+/// The `opa test` options of a run.
+#[derive(Clone, Debug, Default)]
+pub struct RegoTestOptions {
+    /// List passing Rego tests too (`opa test -v`).
+    pub verbose: bool,
+    /// Run only the Rego tests whose `data.<package>.<name>` matches (`opa test --run`).
+    pub run: Option<regex::Regex>,
+    /// The timeout of one Rego test (`opa test --timeout`, 5 seconds by default).
+    pub timeout: Option<Duration>,
+    /// `--v0-compatible` or `--v1-compatible`: the version of Rego files without `import rego.v1`, over
+    /// the `rego.version` of `.policy-lsp.yaml`.
+    pub version: Option<VersionSetting>,
 }
 
 /// A test file found by discovery.
@@ -42,7 +58,7 @@ pub struct Discovered {
 pub fn run(options: TestOptions) -> ExitStatus {
     let started = Instant::now();
     let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
-    let files = match walk_yaml_files(&paths) {
+    let files = match walk_policy_files(&paths) {
         Ok(files) => files,
         Err(message) => {
             eprintln!("error: {message}");
@@ -50,7 +66,8 @@ pub fn run(options: TestOptions) -> ExitStatus {
         }
     };
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
-    let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
+    let configs = crate::vfs::read_configs(&roots);
+    let files = crate::vfs::drop_excluded(files, &paths, &configs);
     let files = match &options.changed.changed_since {
         None => files,
         Some(reference) => match super::changed::changed_files(reference, &super::changed::git_directory(&paths)) {
@@ -73,13 +90,23 @@ pub fn run(options: TestOptions) -> ExitStatus {
     }
     if discovered.is_empty() {
         eprintln!(
-            "error: no Kyverno test files (named `{}`) or gator Suites found under {}",
+            "error: no Kyverno test files (named `{}`), gator Suites or Rego tests (`test_` rules in .rego files) \
+             found under {}",
             options.file_name,
             paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
         );
         return ExitStatus::UsageError;
     }
-    eprintln!("Running {} test file{} ...", discovered.len(), if discovered.len() == 1 { "" } else { "s" });
+    let folders = discovered.iter().filter(|test| test.framework == Framework::Opa).count();
+    let test_files = discovered.len() - folders;
+    let mut described = Vec::new();
+    if test_files > 0 {
+        described.push(format!("{test_files} test file{}", if test_files == 1 { "" } else { "s" }));
+    }
+    if folders > 0 {
+        described.push(format!("{folders} folder{} of Rego tests", if folders == 1 { "" } else { "s" }));
+    }
+    eprintln!("Running {} ...", described.join(" and "));
     let disk = DiskFiles::within(&roots);
     // Only a timed run remembers what it read: the parse-only yardstick needs the list.
     let recording = options.timings.then(|| RecordingFiles::new(disk.clone()));
@@ -87,13 +114,25 @@ pub fn run(options: TestOptions) -> ExitStatus {
         Some(recording) => recording,
         None => &disk,
     };
-    let kyverno_options = kyverno::RunOptions { registry_access: options.registry };
-    let runs = run_tests_with_options(files_source, &discovered, kyverno_options);
+    let origin = Instant::now();
+    let clock = move || origin.elapsed();
+    let settings = RunSettings {
+        kyverno: kyverno::RunOptions { registry_access: options.registry },
+        rego: &options.rego,
+        configs: &configs,
+        clock: Some(&clock),
+    };
+    let runs = run_tests_with_settings(files_source, &discovered, &settings);
     let ran_at = started.elapsed();
     let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
     let rendered = match options.output {
         OutputFormat::Text => {
-            render_text(&runs, TextOptions { detailed_results: options.detailed_results, fail_only: options.fail_only })
+            let text_options = TextOptions {
+                detailed_results: options.detailed_results,
+                fail_only: options.fail_only,
+                verbose: options.rego.verbose,
+            };
+            render_text(&runs, text_options)
         }
         OutputFormat::Json => render_json(&runs),
         OutputFormat::Junit => render_junit(&runs),
@@ -120,10 +159,12 @@ pub fn run(options: TestOptions) -> ExitStatus {
     if summary.all_passed() { ExitStatus::Success } else { ExitStatus::Failure }
 }
 
-/// Kyverno test files by name; gator Suites by content (gator reads every YAML file and keeps the Suites).
+/// Kyverno test files by name; gator Suites by content (gator reads every YAML file and keeps the Suites);
+/// the folders whose `.rego` files define `test_` rules, each run as `opa test` runs a folder.
 pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
-    files
+    let mut discovered: Vec<Discovered> = files
         .par_iter()
+        .filter(|path| !is_rego_file(path))
         .filter_map(|path| {
             if path.file_name().is_some_and(|name| name == kyverno_file_name) {
                 return Some(Discovered { path: path.clone(), framework: Framework::Kyverno });
@@ -144,7 +185,41 @@ pub fn discover(files: &[PathBuf], kyverno_file_name: &str) -> Vec<Discovered> {
             (kinds.contains(&DocumentKind::KyvernoTest) && kinds.iter().any(DocumentKind::is_kyverno_policy))
                 .then(|| Discovered { path: path.clone(), framework: Framework::Kyverno })
         })
-        .collect()
+        .collect();
+    let mut folders: Vec<PathBuf> = files
+        .par_iter()
+        .filter(|path| is_rego_file(path))
+        .filter(|path| read_text(path).is_ok_and(|text| has_test_rules(&text)))
+        .filter_map(|path| path.parent().map(Path::to_path_buf))
+        .collect();
+    folders.sort();
+    folders.dedup();
+    discovered.extend(folders.into_iter().map(|path| Discovered { path, framework: Framework::Opa }));
+    discovered
+}
+
+/// What a run needs beyond the files: the Rego options, the settings of each root, and the clock that
+/// times Rego tests one by one.
+pub struct RunSettings<'a> {
+    pub kyverno: kyverno::RunOptions,
+    pub rego: &'a RegoTestOptions,
+    pub configs: &'a [Config],
+    pub clock: Option<&'a (dyn Fn() -> Duration + Sync)>,
+}
+
+impl RunSettings<'_> {
+    /// The Rego version of a folder's files that do not say: the command line's, else its root's settings.
+    fn rego_version(&self, folder: &Path) -> VersionSetting {
+        if let Some(version) = self.rego.version {
+            return version;
+        }
+        let key = absolute_path(folder);
+        self.configs
+            .iter()
+            .filter(|config| key.starts_with(&config.base))
+            .max_by_key(|config| config.base.components().count())
+            .map_or(VersionSetting::Auto, |config| config.rego_version)
+    }
 }
 
 /// Runs each discovered file, in parallel, keeping the discovery order.
@@ -164,20 +239,41 @@ pub fn run_tests_with_options(
     discovered: &[Discovered],
     kyverno_options: kyverno::RunOptions,
 ) -> Vec<TestRun> {
+    let rego = RegoTestOptions::default();
+    let settings = RunSettings { kyverno: kyverno_options, rego: &rego, configs: &[], clock: None };
+    run_tests_with_settings(files, discovered, &settings)
+}
+
+/// Runs each discovered file or folder with `settings`, reading through `files`, in parallel, keeping the
+/// discovery order.
+pub fn run_tests_with_settings(
+    files: &dyn FileSource,
+    discovered: &[Discovered],
+    settings: &RunSettings<'_>,
+) -> Vec<TestRun> {
     discovered
         .par_iter()
         .map(|test| {
             let absolute = absolute_path(&test.path);
             let started = Instant::now();
-            let report = crate::testrun::run(files, &absolute, test.framework, kyverno_options);
+            let limits = settings.rego.timeout.map(|timeout| RunLimits { timeout }).unwrap_or_default();
+            let opa = OpaOptions {
+                run: settings.rego.run.as_ref(),
+                limits,
+                version: settings.rego_version(&absolute),
+                clock: settings.clock,
+            };
+            let options = crate::testrun::RunOptions { kyverno: settings.kyverno, opa };
+            let report = crate::testrun::run(files, &absolute, test.framework, options);
             let duration = started.elapsed();
-            let mut locator = Locator::default();
+            let disk = DiskFiles::default();
+            let mut locator = Locator::new(&disk);
             let result_lines = report
                 .results
                 .iter()
                 .map(|result| result.location.as_ref().and_then(|at| locator.locate(at)).map(|(line, _)| line))
                 .collect();
-            let problem_locations = problem_locations(&mut locator, &absolute, &report);
+            let problem_locations = problem_locations(&mut locator, &absolute, test.framework, &report);
             TestRun {
                 path: test.path.display().to_string(),
                 framework: test.framework,
@@ -247,13 +343,20 @@ fn print_timings(phases: &Phases, walked: usize, discovered: usize, recording: &
     );
 }
 
-fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestReport) -> Vec<(u32, u32, String)> {
+fn problem_locations(
+    locator: &mut Locator<'_>,
+    test_path: &Path,
+    framework: Framework,
+    report: &TestReport,
+) -> Vec<(u32, u32, String)> {
     report
         .problems
         .iter()
         .map(|problem| {
             let (line, column) = locator.locate(&problem.at).unwrap_or((1, 1));
-            let message = if problem.at.file == test_path || problem.at.file.as_os_str().is_empty() {
+            // A Rego folder's problems are rendered on their own file, which the renderer names.
+            let own_file = problem.at.file == test_path || framework == Framework::Opa;
+            let message = if own_file || problem.at.file.as_os_str().is_empty() {
                 format!("{} [{}]", problem.message, problem.code)
             } else {
                 format!("{}:{line}:{column}: {} [{}]", problem.at.file.display(), problem.message, problem.code)
@@ -261,25 +364,4 @@ fn problem_locations(locator: &mut Locator, test_path: &Path, report: &TestRepor
             (line, column, message)
         })
         .collect()
-}
-
-/// Turns (file, document, pointer) places into 1-based lines and columns, parsing each file once.
-#[derive(Default)]
-struct Locator {
-    files: HashMap<PathBuf, Option<Arc<SourceFile>>>,
-}
-
-impl Locator {
-    fn locate(&mut self, at: &SourceRef) -> Option<(u32, u32)> {
-        let file = self
-            .files
-            .entry(at.file.clone())
-            .or_insert_with(|| read_text(&at.file).ok().map(|text| Arc::new(SourceFile::new_without_trees(&text))))
-            .clone()?;
-        let segment = file.segments().get(at.document)?;
-        let (_, span) = segment.parsed.source_map.nearest(&at.pointer)?;
-        let offset = segment.start + span.key_or_value().start;
-        let position = LineIndex::new(file.rope()).line_col(offset, PositionEncoding::Utf32);
-        Some((position.line + 1, position.column + 1))
-    }
 }

@@ -1,5 +1,6 @@
 //! The repository configuration, `.policy-lsp.yaml`, shared by the CLI and the language server: files to
-//! leave out, diagnostic codes to turn off or re-grade, and whether tests run inline. Parsing is lenient
+//! leave out, diagnostic codes to turn off or re-grade, whether tests run inline, and the Rego version of
+//! `.rego` files that do not say. Parsing is lenient
 //! (whatever is valid applies) and every problem becomes a diagnostic on the config file itself.
 
 use std::collections::BTreeMap;
@@ -9,6 +10,7 @@ use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use serde_json::Value;
 
 use crate::base::{Code, Diagnostic, Group, Reported, Severity, TextRange};
+use crate::engine::opa::VersionSetting;
 use crate::syntax::ParsedDocument;
 
 /// The file name looked up at the workspace root (the enclosing git repository for the CLI).
@@ -34,6 +36,9 @@ pub struct Config {
     pub severity: BTreeMap<String, SeverityOverride>,
     /// Whether the editor shows test results inline.
     pub tests_inline: bool,
+    /// `rego.version`: how `.rego` files without `import rego.v1` are read (`v0`, `v1`, or `auto`, the
+    /// default: v1 when the file parses as v1, else v0).
+    pub rego_version: VersionSetting,
 }
 
 impl Config {
@@ -46,6 +51,7 @@ impl Config {
             disable: Vec::new(),
             severity: BTreeMap::new(),
             tests_inline: true,
+            rego_version: VersionSetting::Auto,
         }
     }
 
@@ -207,7 +213,7 @@ impl Reader<'_> {
             }
             return;
         };
-        self.unknown_keys(map, "", &["exclude", "lint", "tests"]);
+        self.unknown_keys(map, "", &["exclude", "lint", "tests", "rego"]);
         if let Some(exclude) = map.get("exclude") {
             let mut builder = GlobSetBuilder::new();
             for pattern in &config.exclude {
@@ -267,6 +273,25 @@ impl Reader<'_> {
                 }
                 None if tests.is_null() => {}
                 None => self.problem(Code::ConfigInvalid, "/tests", false, "expected a mapping".to_string()),
+            }
+        }
+        if let Some(rego) = map.get("rego") {
+            match rego.as_object() {
+                Some(rego_map) => {
+                    self.unknown_keys(rego_map, "/rego", &["version"]);
+                    match rego_map.get("version").map(|version| (version, version.as_str())) {
+                        Some((_, Some("v0"))) => config.rego_version = VersionSetting::V0,
+                        Some((_, Some("v1"))) => config.rego_version = VersionSetting::V1,
+                        Some((_, Some("auto"))) => config.rego_version = VersionSetting::Auto,
+                        None | Some((Value::Null, _)) => {}
+                        Some((version, _)) => {
+                            let message = format!("`{}` is not one of v0, v1, auto", compact(version));
+                            self.problem(Code::ConfigInvalid, "/rego/version", false, message);
+                        }
+                    }
+                }
+                None if rego.is_null() => {}
+                None => self.problem(Code::ConfigInvalid, "/rego", false, "expected a mapping".to_string()),
             }
         }
     }

@@ -20,7 +20,11 @@ pub(super) fn diagnostics(workspace: &Workspace, path: &Path) -> Vec<Diagnostic>
     if config.is_some_and(|config| config.is_excluded(path)) {
         return Vec::new();
     }
-    let mut found = file_diagnostics(workspace, path, file);
+    let mut found = if crate::testrun::opa::is_rego_file(path) {
+        super::rego_file::rego_file_diagnostics(workspace, path, &file.source.text())
+    } else {
+        file_diagnostics(workspace, path, file)
+    };
     if config::is_config_file(path)
         && let Some(segment) = file.source.segments().first()
     {

@@ -260,6 +260,7 @@ fn entry_pointer(result: &TestResult) -> Option<&str> {
             Some(&pointer[..end])
         }
         Framework::Gatekeeper => Some(pointer),
+        Framework::Opa => None,
     }
 }
 
@@ -292,13 +293,13 @@ pub(super) fn code_lenses(workspace: &Workspace, runs: &[Arc<InlineRun>], path: 
         return lenses;
     }
     for (index, (segment, info)) in file.source.segments().iter().zip(&file.documents).enumerate() {
-        let at = |pointer: &str| SourceRef { file: path.to_path_buf(), document: index, pointer: pointer.to_string() };
+        let at = |pointer: &str| SourceRef::yaml(path, index, pointer);
         match info.kind {
             DocumentKind::KyvernoPolicy | DocumentKind::KyvernoCelPolicy => {
                 let Some(name) = info.name.as_deref() else { continue };
                 let for_policy = |result: &&TestResult| match &result.subject {
                     Subject::Kyverno { policy, .. } => policy.rsplit('/').next() == Some(name),
-                    Subject::Gatekeeper { .. } => false,
+                    Subject::Gatekeeper { .. } | Subject::Opa { .. } => false,
                 };
                 let results: Vec<(&InlineRun, &TestResult)> = relevant
                     .iter()
@@ -471,6 +472,7 @@ fn summary_line(result: &TestResult) -> String {
             Some(case) => format!("{test} / {case}"),
             None => test.clone(),
         },
+        Subject::Opa { package, test } => format!("{package}.{test}"),
     };
     let mut line = match result.outcome {
         Outcome::Unsupported => format!("{subject}: not evaluated ({})", result.reason),
@@ -556,6 +558,7 @@ fn explain(workspace: &Workspace, results: &[&TestResult]) -> String {
                 Some(case) => format!("`{test}` / `{case}`"),
                 None => format!("`{test}`"),
             },
+            Subject::Opa { package, test } => format!("`{package}.{test}`"),
         };
         let _ = writeln!(out, "{mark} {subject}: expected **{}**, got **{}**", result.expected, result.actual);
         if !result.reason.is_empty() && result.reason != "Ok" {

@@ -31,6 +31,7 @@ mod policy_context;
 mod rego;
 mod rego_builtins;
 mod rego_diagnostics;
+mod rego_file;
 mod schema_completion;
 mod schema_hover;
 mod schema_lookup;

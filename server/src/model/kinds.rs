@@ -73,3 +73,27 @@ pub const CLUSTER_SCOPED_KINDS: &[&str] = &[
     "DeviceClass",
     "ResourceSlice",
 ];
+
+/// Whether the Kyverno CLI loads a policy kind in this apiVersion (the GroupVersionKinds its policy
+/// loader knows, `cmd/cli/kubectl-kyverno/policy/load.go`).
+pub fn is_served_policy_version(api_version: &str, kind: &str) -> bool {
+    let versions: &[&str] = match kind {
+        "ClusterPolicy" | "Policy" => &["kyverno.io/v1", "kyverno.io/v2beta1"],
+        "ValidatingPolicy" | "ImageValidatingPolicy" | "GeneratingPolicy" | "DeletingPolicy" | "MutatingPolicy" => {
+            &["policies.kyverno.io/v1alpha1", "policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"]
+        }
+        "NamespacedValidatingPolicy"
+        | "NamespacedImageValidatingPolicy"
+        | "NamespacedGeneratingPolicy"
+        | "NamespacedDeletingPolicy"
+        | "NamespacedMutatingPolicy" => &["policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"],
+        "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => &["admissionregistration.k8s.io/v1"],
+        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => &[
+            "admissionregistration.k8s.io/v1",
+            "admissionregistration.k8s.io/v1beta1",
+            "admissionregistration.k8s.io/v1alpha1",
+        ],
+        _ => return true,
+    };
+    versions.contains(&api_version)
+}

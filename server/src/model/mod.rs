@@ -8,7 +8,7 @@ mod object;
 
 pub use kinds::{
     ADMISSION_POLICY_BINDING_KINDS, CLUSTER_SCOPED_KINDS, KUBERNETES_ADMISSION_POLICY_KINDS, KYVERNO_CEL_POLICY_KINDS,
-    KYVERNO_POLICY_KINDS, POD_CONTROLLER_KINDS, is_cel_policy_kind,
+    KYVERNO_POLICY_KINDS, POD_CONTROLLER_KINDS, is_cel_policy_kind, is_served_policy_version,
 };
 pub use object::{KubernetesObject, group_of};
 

@@ -1,5 +1,6 @@
 //! Output formats for the CLI: one renderer per format, all fed by the same located data.
 
+pub mod apply;
 pub mod lint;
 pub mod test;
 

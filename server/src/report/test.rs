@@ -1,7 +1,8 @@
-//! Renders test reports: kyverno-style tables, gator-style lines, JSON, JUnit XML, GitHub annotations and
-//! Markdown. Every renderer takes the same `TestRun` list.
+//! Renders test reports: kyverno-style tables, gator-style lines, `opa test` lines, JSON, JUnit XML, GitHub
+//! annotations and Markdown. Every renderer takes the same `TestRun` list.
 
 use std::fmt::Write as _;
+use std::path::Path;
 use std::time::Duration;
 
 use serde_json::json;
@@ -62,6 +63,8 @@ impl TestSummary {
 pub struct TextOptions {
     pub detailed_results: bool,
     pub fail_only: bool,
+    /// List passing Rego tests too (`opa test -v`).
+    pub verbose: bool,
 }
 
 fn outcome_name(outcome: Outcome) -> &'static str {
@@ -87,21 +90,50 @@ fn resource_label(result: &TestResult) -> String {
             Some(case) => format!("{test}/{case}"),
             None => test.clone(),
         },
+        Subject::Opa { package, test } => format!("{package}.{test}"),
     }
 }
 
-/// Kyverno runs as `kyverno test` tables; gator runs as `ok`/`--- FAIL` lines; then one summary line.
+/// A result's file as the user reached it: a Rego test's module inside the run's folder, any other
+/// result's test file.
+fn result_file(run: &TestRun, result: &TestResult) -> String {
+    match run.framework {
+        Framework::Opa => display_file(run, &result.file),
+        _ => run.path.clone(),
+    }
+}
+
+/// A file of a Rego test folder, spelled from the folder's path as the user gave it.
+fn display_file(run: &TestRun, file: &Path) -> String {
+    match file.file_name() {
+        Some(name) => {
+            let joined = Path::new(&run.path).join(name);
+            joined.strip_prefix(".").unwrap_or(&joined).display().to_string()
+        }
+        None => file.display().to_string(),
+    }
+}
+
+/// Kyverno runs as `kyverno test` tables; gator runs as `ok`/`--- FAIL` lines; Rego tests as `opa test`
+/// prints them (with its `PASS: n/m` summary); then one summary line.
 pub fn render_text(runs: &[TestRun], options: TextOptions) -> String {
     let mut out = String::new();
+    let mut opa = OpaText::default();
     for run in runs {
-        for (line, column, message) in &run.problem_locations {
-            let _ = writeln!(out, "{}:{line}:{column}: error: {message}", run.path);
+        for (index, (line, column, message)) in run.problem_locations.iter().enumerate() {
+            let file = match (run.framework, run.report.problems.get(index)) {
+                (Framework::Opa, Some(problem)) => display_file(run, &problem.at.file),
+                _ => run.path.clone(),
+            };
+            let _ = writeln!(out, "{file}:{line}:{column}: error: {message}");
         }
         match run.framework {
             Framework::Kyverno => kyverno_table(&mut out, run, options),
             Framework::Gatekeeper => gator_lines(&mut out, run),
+            Framework::Opa => opa.lines(&mut out, run, options),
         }
     }
+    opa.summary(&mut out, runs);
     let summary = TestSummary::of(runs);
     let _ = write!(
         out,
@@ -201,6 +233,123 @@ fn gator_lines(out: &mut String, run: &TestRun) {
     }
 }
 
+/// `opa test`'s pretty output, across the runs of several folders: a `file:row:` line and a
+/// `data.pkg.test: OUTCOME (duration)` line per test that did not pass (every test with `verbose`), a
+/// blank line between files, the error under an errored test, what `print` wrote, then a rule and the
+/// `PASS: n/m` counts.
+#[derive(Default)]
+struct OpaText {
+    last_file: Option<String>,
+    dirty: bool,
+}
+
+impl OpaText {
+    fn lines(&mut self, out: &mut String, run: &TestRun, options: TextOptions) {
+        for (index, result) in run.report.results.iter().enumerate() {
+            // Passing tests are listed only with -v, and never with --fail-only.
+            let list_passing = options.verbose && !options.fail_only;
+            if result.outcome == Outcome::Pass && !list_passing {
+                continue;
+            }
+            let Subject::Opa { package, test } = &result.subject else { continue };
+            let file = result_file(run, result);
+            if self.last_file.as_ref().is_some_and(|last| *last != file) {
+                out.push('\n');
+            }
+            let line = run.result_lines.get(index).copied().flatten().unwrap_or(1);
+            let _ = writeln!(out, "{file}:{line}:");
+            self.last_file = Some(file);
+            self.dirty = true;
+            let outcome = match result.outcome {
+                Outcome::Pass => "PASS",
+                Outcome::Fail => "FAIL",
+                Outcome::Skipped => "SKIPPED",
+                Outcome::Error | Outcome::Unsupported => "ERROR",
+            };
+            if result.outcome == Outcome::Skipped {
+                let _ = writeln!(out, "{package}.{test}: {outcome}");
+                continue;
+            }
+            match result.duration {
+                Some(duration) => {
+                    let _ = writeln!(out, "{package}.{test}: {outcome} ({})", go_duration(duration));
+                }
+                None => {
+                    let _ = writeln!(out, "{package}.{test}: {outcome}");
+                }
+            }
+            if !result.message.is_empty() {
+                out.push('\n');
+                for printed in result.message.lines() {
+                    let _ = writeln!(out, "  {printed}");
+                }
+                out.push('\n');
+            }
+            if matches!(result.outcome, Outcome::Error | Outcome::Unsupported | Outcome::Fail)
+                && !result.reason.is_empty()
+            {
+                let _ = writeln!(out, "  {}", result.reason);
+            }
+        }
+    }
+
+    fn summary(&self, out: &mut String, runs: &[TestRun]) {
+        let opa_runs: Vec<&TestRun> = runs.iter().filter(|run| run.framework == Framework::Opa).collect();
+        if opa_runs.is_empty() {
+            return;
+        }
+        if self.dirty {
+            let _ = writeln!(out, "{}", "-".repeat(80));
+        }
+        let results = opa_runs.iter().flat_map(|run| &run.report.results);
+        let (mut pass, mut fail, mut skip, mut error) = (0, 0, 0, 0);
+        for result in results {
+            match result.outcome {
+                Outcome::Pass => pass += 1,
+                Outcome::Fail => fail += 1,
+                Outcome::Skipped => skip += 1,
+                Outcome::Error | Outcome::Unsupported => error += 1,
+            }
+        }
+        let total = pass + fail + skip + error;
+        for (label, count) in [("PASS", pass), ("FAIL", fail), ("SKIPPED", skip), ("ERROR", error)] {
+            if count > 0 {
+                let _ = writeln!(out, "{label}: {count}/{total}");
+            }
+        }
+    }
+}
+
+/// A duration as Go prints a `time.Duration` (`1.5s`, `2.003ms`, `750µs`, `0s`), as in `opa test`'s lines.
+pub fn go_duration(duration: Duration) -> String {
+    let nanos = duration.as_nanos();
+    let trimmed = |value: f64, decimals: usize, unit: &str| {
+        let text = format!("{value:.decimals$}");
+        let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text };
+        format!("{text}{unit}")
+    };
+    match nanos {
+        0 => "0s".to_string(),
+        1..=999 => format!("{nanos}ns"),
+        1_000..=999_999 => trimmed(nanos as f64 / 1e3, 3, "µs"),
+        1_000_000..=999_999_999 => trimmed(nanos as f64 / 1e6, 6, "ms"),
+        _ => {
+            let seconds = duration.as_secs();
+            let fraction = f64::from(duration.subsec_nanos()) / 1e9;
+            let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
+            let mut text = String::new();
+            if hours > 0 {
+                let _ = write!(text, "{hours}h");
+            }
+            if hours > 0 || minutes > 0 {
+                let _ = write!(text, "{minutes}m");
+            }
+            text.push_str(&trimmed(seconds as f64 + fraction, 9, "s"));
+            text
+        }
+    }
+}
+
 /// Exactly one JSON document: `{"results": [...], "summary": {...}, "problems": [...]}`.
 pub fn render_json(runs: &[TestRun]) -> String {
     let mut results = Vec::new();
@@ -208,7 +357,7 @@ pub fn render_json(runs: &[TestRun]) -> String {
         for result in &run.report.results {
             let mut value = serde_json::to_value(result).unwrap_or_default();
             if let Some(object) = value.as_object_mut() {
-                object.insert("file".to_string(), json!(run.path));
+                object.insert("file".to_string(), json!(result_file(run, result)));
             }
             results.push(value);
         }
@@ -217,7 +366,11 @@ pub fn render_json(runs: &[TestRun]) -> String {
         .iter()
         .flat_map(|run| {
             run.report.problems.iter().zip(&run.problem_locations).map(move |(problem, (line, column, _))| {
-                json!({"file": run.path, "line": line, "column": column, "code": problem.code, "message": problem.message})
+                let file = match run.framework {
+                    Framework::Opa => display_file(run, &problem.at.file),
+                    _ => run.path.clone(),
+                };
+                json!({"file": file, "line": line, "column": column, "code": problem.code, "message": problem.message})
             })
         })
         .collect();
@@ -281,10 +434,12 @@ pub fn render_junit(runs: &[TestRun]) -> String {
                     None => policy.clone(),
                 },
                 Subject::Gatekeeper { test, .. } => test.clone(),
+                Subject::Opa { package, .. } => package.clone(),
             };
             let name = match &result.subject {
                 Subject::Kyverno { .. } => resource_label(result),
                 Subject::Gatekeeper { case, test } => case.clone().unwrap_or_else(|| test.clone()),
+                Subject::Opa { test, .. } => test.clone(),
             };
             let _ =
                 write!(out, "    <testcase classname=\"{}\" name=\"{}\"", xml_escape(&classname), xml_escape(&name));
@@ -327,11 +482,15 @@ pub fn render_junit(runs: &[TestRun]) -> String {
 pub fn render_github(runs: &[TestRun]) -> String {
     let mut out = String::new();
     for run in runs {
-        for (line, column, message) in &run.problem_locations {
+        for (index, (line, column, message)) in run.problem_locations.iter().enumerate() {
+            let file = match (run.framework, run.report.problems.get(index)) {
+                (Framework::Opa, Some(problem)) => display_file(run, &problem.at.file),
+                _ => run.path.clone(),
+            };
             let _ = writeln!(
                 out,
                 "::error file={},line={line},col={column},title=test load::{}",
-                github_escape_property(&run.path),
+                github_escape_property(&file),
                 github_escape_data(message)
             );
         }
@@ -347,7 +506,7 @@ pub fn render_github(runs: &[TestRun]) -> String {
             let _ = writeln!(
                 out,
                 "::{level} file={},line={line},title={}::{}",
-                github_escape_property(&run.path),
+                github_escape_property(&result_file(run, result)),
                 github_escape_property(&title),
                 github_escape_data(message.trim())
             );
@@ -385,7 +544,7 @@ pub fn render_markdown(runs: &[TestRun]) -> String {
                 Subject::Kyverno { policy, rule, .. } => {
                     format!("{policy} / {} / {}", rule.as_deref().unwrap_or("-"), resource_label(result))
                 }
-                Subject::Gatekeeper { .. } => resource_label(result),
+                Subject::Gatekeeper { .. } | Subject::Opa { .. } => resource_label(result),
             };
             let _ = writeln!(
                 out,

@@ -206,6 +206,8 @@ fn line_offset(text: &str, line: usize) -> usize {
 pub struct SourceFile {
     rope: Rope,
     segments: Vec<Segment>,
+    /// A file that is not YAML (a `.rego` module): its text only, never split into YAML documents.
+    plain: bool,
 }
 
 /// Statistics about one edit, for tests and benchmarks.
@@ -229,6 +231,17 @@ impl SourceFile {
         SourceFile::parse(text, false)
     }
 
+    /// A file that is not YAML (a `.rego` module): the text and its lines, without YAML documents. Edits
+    /// keep it so.
+    pub fn plain(text: &str) -> SourceFile {
+        SourceFile { rope: Rope::from_str(text), segments: Vec::new(), plain: true }
+    }
+
+    /// Whether this is a file that is not YAML (see [`SourceFile::plain`]).
+    pub fn is_plain(&self) -> bool {
+        self.plain
+    }
+
     fn parse(text: &str, keep_trees: bool) -> SourceFile {
         let segments = document_ranges(text)
             .into_iter()
@@ -240,7 +253,7 @@ impl SourceFile {
                 segment
             })
             .collect();
-        SourceFile { rope: Rope::from_str(text), segments }
+        SourceFile { rope: Rope::from_str(text), segments, plain: false }
     }
 
     pub fn rope(&self) -> &Rope {
@@ -293,6 +306,9 @@ impl SourceFile {
         self.rope.insert(start_char, new_text);
         let delta = new_text.len() as isize - (old_end - start) as isize;
 
+        if self.plain {
+            return EditStats::default();
+        }
         if self.segments.is_empty() {
             let text = self.rope.to_string();
             *self = SourceFile::new(&text);

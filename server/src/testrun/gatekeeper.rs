@@ -98,7 +98,7 @@ fn flag(value: &Value, field: &str) -> bool {
 
 impl SuiteRunner<'_> {
     fn at(&self, pointer: &str) -> SourceRef {
-        SourceRef { file: self.suite_path.clone(), document: self.document, pointer: pointer.to_string() }
+        SourceRef::yaml(self.suite_path.clone(), self.document, pointer)
     }
 
     fn problem(&mut self, pointer: &str, code: Code, message: String) {
@@ -132,6 +132,7 @@ impl SuiteRunner<'_> {
             resource_id: None,
             related: Vec::new(),
             diff: None,
+            duration: None,
         });
     }
 

@@ -9,10 +9,16 @@ use serde_json::{Map, Value};
 
 use super::types::{FileSource, Framework, Outcome, Problem, Related, SourceRef, Subject, TestReport, TestResult};
 use crate::base::Code;
-use crate::engine::kyverno::{self as engine, Request, RuleResponse, RuleType};
+use crate::engine::chain::{
+    self, Environment, PolicyOutcome, cel_kind_is, cel_request_for, cel_response, default_namespace,
+    evaluate_check_request, evaluate_payload, evaluate_resource,
+};
+use crate::engine::kyverno::{self as engine, RuleResponse, RuleType};
 use crate::engine::kyverno_cel;
+use crate::engine::kyverno_cel::authorization::Mode as AuthorizationMode;
 use crate::model::{
-    ADMISSION_POLICY_BINDING_KINDS, CLUSTER_SCOPED_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
+    ADMISSION_POLICY_BINDING_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
+    is_served_policy_version,
 };
 
 const TEST_KEYS: &[&str] = &[
@@ -66,6 +72,8 @@ const RESULT_KEYS: &[&str] = &[
 
 /// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
 const PAYLOAD_RUN: &str = "#payload";
+/// The cache key of a check request's run (an index into the test's authorization payloads).
+const AUTHORIZATION_RUN: &str = "#check-request";
 
 /// A document loaded from a file referenced by the test.
 #[derive(Clone, Debug)]
@@ -106,7 +114,7 @@ struct Runner<'a> {
 
 impl Runner<'_> {
     fn at(&self, pointer: impl Into<String>) -> SourceRef {
-        SourceRef { file: self.test_path.to_path_buf(), document: self.document, pointer: pointer.into() }
+        SourceRef::yaml(self.test_path, self.document, pointer)
     }
 
     fn problem(&mut self, pointer: impl Into<String>, code: Code, message: impl Into<String>) {
@@ -313,28 +321,31 @@ impl Runner<'_> {
                 );
             }
         }
-        let setup = Setup {
-            policies,
-            resources,
+        // Clone sources for generate rules: every object the CLI's fake cluster holds plus the
+        // `cloneSourceResource` files named by the results.
+        let mut generate_sources: Vec<Value> = resources.iter().map(|loaded| loaded.value.clone()).collect();
+        generate_sources.extend(clone_sources);
+        let environment = Environment {
+            policies: policies.iter().map(|loaded| loaded.value.clone()).collect(),
+            bindings: bindings.into_iter().map(|loaded| loaded.value).collect(),
             values,
+            set_variables: Vec::new(),
             user_info,
             cluster_resources,
             exceptions,
             cel_exceptions,
-            bindings: bindings.into_iter().map(|loaded| loaded.value).collect(),
             param_resources,
-            payloads,
             has_cluster,
             global_context,
             api_call_mocks,
             cluster_objects,
             image_data,
-            clone_sources,
-            target_resources,
+            generate_sources,
             now: self.files.current_time(),
             registry_access: self.options.registry_access,
-            authorization_payloads,
+            live_cluster: false,
         };
+        let setup = Setup { environment, policies, resources, payloads, target_resources, authorization_payloads };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
@@ -423,17 +434,7 @@ impl Runner<'_> {
         let mut payloads = Vec::new();
         for (name, pointer) in names {
             let path = base.join(&name);
-            let text = match self.files.read(&path) {
-                Ok(text) => text,
-                Err(error) => {
-                    self.problem(
-                        pointer,
-                        Code::KyvernoTestMissingFile,
-                        format!("cannot read {}: {error}", path.display()),
-                    );
-                    continue;
-                }
-            };
+            let Some(text) = self.read_payload(&path, pointer.clone()) else { continue };
             let documents: Vec<Value> = crate::syntax::parse_file(&text)
                 .into_iter()
                 .map(|document| document.yaml11_value())
@@ -455,25 +456,41 @@ impl Runner<'_> {
 
     /// The test's `envoyPayloads` and `httpPayloads`: check requests for ValidatingPolicies in the Envoy
     /// and HTTP evaluation modes. The CLI stops the test when one cannot be read.
-    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<(String, &'static str)> {
+    fn load_authorization_payloads(&mut self, test: &Value, base: &Path) -> Vec<AuthorizationPayload> {
         let mut found = Vec::new();
-        for (key, mode) in [("envoyPayloads", "Envoy"), ("httpPayloads", "HTTP")] {
+        for (key, mode) in [("envoyPayloads", AuthorizationMode::Envoy), ("httpPayloads", AuthorizationMode::Http)] {
             for (index, item) in
                 test.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default().iter().enumerate()
             {
                 let Some(name) = item.as_str() else { continue };
                 let path = base.join(name);
-                match self.files.read(&path) {
-                    Ok(_) => found.push((name.to_string(), mode)),
-                    Err(error) => self.problem(
+                let Some(text) = self.read_payload(&path, format!("/{key}/{index}")) else { continue };
+                // The CLI decodes both kinds as JSON (protojson for Envoy) and stops the test otherwise.
+                match serde_json::from_str::<Value>(&text) {
+                    Ok(value @ Value::Object(_)) => found.push(AuthorizationPayload {
+                        payload: Payload { name: name.to_string(), loaded: Loaded { value, file: path, document: 0 } },
+                        mode,
+                    }),
+                    _ => self.problem(
                         format!("/{key}/{index}"),
-                        Code::KyvernoTestMissingFile,
-                        format!("cannot read {}: {error}", path.display()),
+                        Code::KyvernoTestInvalidPayload,
+                        format!("{}: an {} payload must be one JSON object", path.display(), mode.as_str()),
                     ),
                 }
             }
         }
         found
+    }
+
+    /// The text of a payload file the test names at `pointer`; a file that cannot be read is a problem.
+    fn read_payload(&mut self, path: &Path, pointer: String) -> Option<std::sync::Arc<str>> {
+        match self.files.read(path) {
+            Ok(text) => Some(text),
+            Err(error) => {
+                self.problem(pointer, Code::KyvernoTestMissingFile, format!("cannot read {}: {error}", path.display()));
+                None
+            }
+        }
     }
 
     fn check_keys(&mut self, test: &Value) -> bool {
@@ -672,6 +689,7 @@ impl Runner<'_> {
             resource_id: None,
             related: verdict.related,
             diff: verdict.diff,
+            duration: None,
         });
     }
 
@@ -743,7 +761,7 @@ impl Runner<'_> {
                     }
                 })
                 .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
-                .chain(setup.authorization_payloads.iter().map(|(name, _)| name.clone()))
+                .chain(setup.authorization_payloads.iter().map(|authorization| authorization.payload.name.clone()))
                 .collect()
         } else {
             resources
@@ -763,15 +781,35 @@ impl Runner<'_> {
                 .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
                 .map(|(index, _)| index)
                 .collect();
-            // Check requests for the Envoy and HTTP evaluation modes are not evaluated: say so loudly.
+            // A check request is answered by the ValidatingPolicies of its evaluation mode.
             if matched.is_empty()
-                && let Some((_, mode)) = setup.authorization_payloads.iter().find(|(name, _)| name == resource_name)
+                && let Some(position) = setup
+                    .authorization_payloads
+                    .iter()
+                    .position(|authorization| &authorization.payload.name == resource_name)
             {
-                let reason = format!(
-                    "ValidatingPolicies in the {mode} evaluation mode answer check requests, which are not evaluated yet"
-                );
-                let verdict = Verdict::new(Outcome::Unsupported, "unsupported", "Unsupported", &reason);
+                let payload = &setup.authorization_payloads[position].payload;
+                let outcomes = cache
+                    .entry((position, AUTHORIZATION_RUN.to_string()))
+                    .or_insert_with(|| {
+                        let authorization = &setup.authorization_payloads[position];
+                        evaluate_check_request(
+                            &setup.environment,
+                            &authorization.payload.loaded.value,
+                            authorization.mode,
+                        )
+                    })
+                    .clone();
+                let mut rows = Vec::new();
+                for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
+                    row.links = links(&row, policy, &payload.loaded);
+                    rows.push(row);
+                }
+                let verdict = summarize(&rows, &expected);
                 self.push_result(entry, entry_index, resource_index, resource_name, verdict);
+                if let Some(result) = self.report.results.last_mut() {
+                    result.resource_id = Some(payload.name.clone());
+                }
                 continue;
             }
             // A JSON payload is named exactly as the test lists it.
@@ -781,7 +819,7 @@ impl Runner<'_> {
                 let payload = &setup.payloads[position];
                 let outcomes = cache
                     .entry((position, PAYLOAD_RUN.to_string()))
-                    .or_insert_with(|| evaluate_payload(setup, &payload.loaded.value))
+                    .or_insert_with(|| evaluate_payload(&setup.environment, &payload.loaded.value))
                     .clone();
                 let mut rows = Vec::new();
                 for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
@@ -823,7 +861,10 @@ impl Runner<'_> {
             for resource_position in matched {
                 let outcomes = cache
                     .entry((resource_position, operation.clone()))
-                    .or_insert_with(|| evaluate_resource(setup, resource_position, &operation))
+                    .or_insert_with(|| {
+                        evaluate_resource(&setup.environment, &setup.resources[resource_position].value, &operation)
+                            .outcomes
+                    })
                     .clone();
                 let resource_loaded = &setup.resources[resource_position];
                 for mut row in self.rows_for(entry, policy_name, rule_name, &expected, &outcomes, base, setup) {
@@ -863,7 +904,9 @@ impl Runner<'_> {
         for position in 0..setup.resources.len() {
             let outcomes = cache
                 .entry((position, operation.to_string()))
-                .or_insert_with(|| evaluate_resource(setup, position, operation))
+                .or_insert_with(|| {
+                    evaluate_resource(&setup.environment, &setup.resources[position].value, operation).outcomes
+                })
                 .clone();
             for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
                 for rule in &outcome.rules {
@@ -877,7 +920,12 @@ impl Runner<'_> {
                     if !names_rule || !resource_matches(patched, reference) {
                         continue;
                     }
-                    let mut row = self.patched_target_row(entry, base, patched, Row::from_rule(rule, &expected));
+                    let mut row = self.patched_target_row(
+                        entry,
+                        base,
+                        patched,
+                        Row::from_rule(&setup.environment.policies[outcome.policy], rule, &expected),
+                    );
                     row.links = links(&row, policy, target);
                     rows.push(row);
                 }
@@ -918,8 +966,9 @@ impl Runner<'_> {
         let expected = expected_result(entry);
         let mut rows = Vec::new();
         for trigger in &setup.resources {
-            let mut cel_request = cel_request_for(setup, &policy.value, &trigger.value, operation);
-            cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(&policy.value, &setup.cel_exceptions);
+            let mut cel_request = cel_request_for(&setup.environment, &policy.value, &trigger.value, operation);
+            cel_request.exceptions =
+                kyverno_cel::exceptions::exceptions_for(&policy.value, &setup.environment.cel_exceptions);
             let Some(outcome) = kyverno_cel::mutating_policy_target(&policy.value, &cel_request, &target.value) else {
                 continue;
             };
@@ -927,10 +976,10 @@ impl Runner<'_> {
             let mut row = match (&rule.unsupported, &outcome.patched) {
                 (Some(reason), _) => Row::unsupported(reason),
                 (None, Some(patched)) if rule.status == engine::RuleStatus::Pass => {
-                    self.patched_target_row(entry, base, patched, Row::from_rule(&rule, &expected))
+                    self.patched_target_row(entry, base, patched, Row::from_rule(&policy.value, &rule, &expected))
                 }
                 _ if rule.status == engine::RuleStatus::Skip => continue,
-                _ => Row::from_rule(&rule, &expected),
+                _ => Row::from_rule(&policy.value, &rule, &expected),
             };
             row.links = links(&row, policy, target);
             rows.push(row);
@@ -974,7 +1023,7 @@ impl Runner<'_> {
                     local_rows.push(Row::unsupported(reason));
                     continue;
                 }
-                let mut row = Row::from_rule(rule, expected);
+                let mut row = Row::from_rule(&setup.environment.policies[outcome.policy], rule, expected);
                 if rule.rule_type == RuleType::Mutation
                     && let Some(path) = entry.get("patchedResources").and_then(Value::as_str)
                 {
@@ -1036,30 +1085,6 @@ enum OwnRole {
     Resources,
 }
 
-/// Whether the Kyverno CLI loads a policy kind in this apiVersion (the GroupVersionKinds its policy
-/// loader knows, `cmd/cli/kubectl-kyverno/policy/load.go`).
-fn is_served_policy_version(api_version: &str, kind: &str) -> bool {
-    let versions: &[&str] = match kind {
-        "ClusterPolicy" | "Policy" => &["kyverno.io/v1", "kyverno.io/v2beta1"],
-        "ValidatingPolicy" | "ImageValidatingPolicy" | "GeneratingPolicy" | "DeletingPolicy" | "MutatingPolicy" => {
-            &["policies.kyverno.io/v1alpha1", "policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"]
-        }
-        "NamespacedValidatingPolicy"
-        | "NamespacedImageValidatingPolicy"
-        | "NamespacedGeneratingPolicy"
-        | "NamespacedDeletingPolicy"
-        | "NamespacedMutatingPolicy" => &["policies.kyverno.io/v1beta1", "policies.kyverno.io/v1"],
-        "ValidatingAdmissionPolicy" | "ValidatingAdmissionPolicyBinding" => &["admissionregistration.k8s.io/v1"],
-        "MutatingAdmissionPolicy" | "MutatingAdmissionPolicyBinding" => &[
-            "admissionregistration.k8s.io/v1",
-            "admissionregistration.k8s.io/v1beta1",
-            "admissionregistration.k8s.io/v1alpha1",
-        ],
-        _ => return true,
-    };
-    versions.contains(&api_version)
-}
-
 /// Policies, and the bindings of admission policies that travel with them.
 fn is_policy_kind(kind: &str) -> bool {
     KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) || ADMISSION_POLICY_BINDING_KINDS.contains(&kind)
@@ -1077,38 +1102,25 @@ fn super_pointer(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
 }
 
+/// What a test's results are checked against: the evaluation environment and the documents it came from.
 struct Setup {
+    environment: Environment,
+    /// The policies as loaded, in the order of `environment.policies`, for links into their files.
     policies: Vec<Loaded>,
     resources: Vec<Loaded>,
-    values: Value,
-    user_info: Value,
-    cluster_resources: Vec<Value>,
-    /// `kyverno.io` PolicyExceptions, for ClusterPolicy and Policy rules.
-    exceptions: Vec<Value>,
-    /// `policies.kyverno.io` PolicyExceptions, for the CEL policy kinds.
-    cel_exceptions: Vec<Value>,
-    /// ValidatingAdmissionPolicyBindings and MutatingAdmissionPolicyBindings from the test's policies.
-    bindings: Vec<Value>,
-    /// The test's `paramResources`, where admission policy bindings find params without a cluster.
-    param_resources: Vec<Value>,
     /// The test's JSON payloads.
     payloads: Vec<Payload>,
-    /// Whether the test declares `clusterResources`: the CLI then runs against its fake cluster.
-    has_cluster: bool,
-    global_context: Map<String, Value>,
-    api_call_mocks: Vec<engine::api_call::ApiCallMock>,
-    cluster_objects: Option<Vec<Value>>,
-    image_data: Map<String, Value>,
-    /// Documents of the results' `cloneSourceResource` files.
-    clone_sources: Vec<Value>,
     /// Existing resources that mutate-existing rules patch.
     target_resources: Vec<Loaded>,
-    /// The caller's current time, for policies that read the clock.
-    now: Option<chrono::DateTime<chrono::Utc>>,
-    /// `kyverno test --registry`.
-    registry_access: bool,
-    /// The test's `envoyPayloads` and `httpPayloads`, as (name in the test, evaluation mode).
-    authorization_payloads: Vec<(String, &'static str)>,
+    /// The test's `envoyPayloads` and `httpPayloads`.
+    authorization_payloads: Vec<AuthorizationPayload>,
+}
+
+/// A check request of the test for the policies of one authorization mode.
+#[derive(Clone, Debug)]
+struct AuthorizationPayload {
+    payload: Payload,
+    mode: AuthorizationMode,
 }
 
 /// A JSON payload of the test, named as the test lists it.
@@ -1116,23 +1128,6 @@ struct Setup {
 struct Payload {
     name: String,
     loaded: Loaded,
-}
-
-/// The responses of one policy for one resource, in one phase.
-#[derive(Clone, Debug)]
-struct PolicyOutcome {
-    policy_name: String,
-    rules: Vec<RuleResponse>,
-    patched: Value,
-    /// Set when Kyverno drops the policy's response (a MutatingAdmissionPolicy that does not apply or
-    /// fails): `kyverno test` then reports the result as not found, whatever was expected.
-    dropped: Option<String>,
-}
-
-impl PolicyOutcome {
-    fn new(policy: &Value, rules: Vec<RuleResponse>, patched: &Value) -> Self {
-        PolicyOutcome { policy_name: policy_name(policy), rules, patched: patched.clone(), dropped: None }
-    }
 }
 
 /// One compared rule response (one row of `kyverno test`'s table).
@@ -1152,8 +1147,10 @@ struct Row {
 }
 
 impl Row {
-    fn from_rule(rule: &RuleResponse, expected: &str) -> Row {
-        let actual = rule.status.as_str().to_string();
+    /// The row of one rule response, compared as kyverno test compares it: by the status its policy
+    /// report gives the response.
+    fn from_rule(policy: &Value, rule: &RuleResponse, expected: &str) -> Row {
+        let actual = chain::report_status(policy, rule.status).as_str().to_string();
         let ok = actual == expected;
         Row {
             reason: if ok { "Ok".to_string() } else { format!("Want {expected}, got {actual}") },
@@ -1267,20 +1264,20 @@ fn links(row: &Row, policy: &Loaded, resource: &Loaded) -> Vec<Related> {
     for (policy_pointer, resource_pointer) in &row.related {
         if let Some(pointer) = policy_pointer {
             out.push(Related {
-                at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+                at: SourceRef::yaml(policy.file.clone(), policy.document, pointer.clone()),
                 message: "the policy node that decided the result".to_string(),
             });
         }
         if let Some(pointer) = resource_pointer {
             out.push(Related {
-                at: SourceRef { file: resource.file.clone(), document: resource.document, pointer: pointer.clone() },
+                at: SourceRef::yaml(resource.file.clone(), resource.document, pointer.clone()),
                 message: "the resource value that failed".to_string(),
             });
         }
     }
     for (pointer, message) in &row.notes {
         out.push(Related {
-            at: SourceRef { file: policy.file.clone(), document: policy.document, pointer: pointer.clone() },
+            at: SourceRef::yaml(policy.file.clone(), policy.document, pointer.clone()),
             message: message.clone(),
         });
     }
@@ -1320,23 +1317,6 @@ fn resource_matches(resource: &Value, reference: &str) -> bool {
     }
 }
 
-fn default_namespace(resource: &mut Value) {
-    let kind = resource.kind().to_string();
-    if CLUSTER_SCOPED_KINDS.contains(&kind.as_str()) {
-        return;
-    }
-    let Some(map) = resource.as_object_mut() else {
-        return;
-    };
-    let metadata = map.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
-    if let Some(metadata) = metadata.as_object_mut() {
-        let empty = metadata.get("namespace").and_then(Value::as_str).is_none_or(str::is_empty);
-        if empty {
-            metadata.insert("namespace".to_string(), Value::String("default".to_string()));
-        }
-    }
-}
-
 fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     if depth > 8 {
         return;
@@ -1358,352 +1338,6 @@ fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, de
     }
     if files.read(path).is_ok() {
         out.push(path.to_path_buf());
-    }
-}
-
-/// Runs every policy on one resource: mutate phase, then validate on the mutated resource, then generate.
-fn evaluate_resource(setup: &Setup, resource_position: usize, operation_override: &str) -> Vec<PolicyOutcome> {
-    let resource = &setup.resources[resource_position].value;
-    let mut current = resource.clone();
-    let mut outcomes = Vec::new();
-    let policies: Vec<&Value> = setup
-        .policies
-        .iter()
-        .map(|loaded| &loaded.value)
-        .filter(|policy| KYVERNO_POLICY_KINDS.contains(&policy.kind()))
-        .collect();
-    let cel_policies: Vec<&Value> =
-        setup.policies.iter().map(|loaded| &loaded.value).filter(|policy| is_cel_policy_kind(policy.kind())).collect();
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingAdmissionPolicy")) {
-        let cel_request = cel_request_for(setup, policy, &current, operation_override);
-        match kyverno_cel::admission::mutating_admission_policy(policy, &cel_request, &bindings_for(setup, policy)) {
-            Ok(outcome) => {
-                if let Some(patched) = &outcome.patched {
-                    current = patched.clone();
-                }
-                outcomes.push(PolicyOutcome::new(
-                    policy,
-                    vec![cel_response(policy, RuleType::Mutation, &outcome, &cel_request)],
-                    &current,
-                ));
-            }
-            Err(reason) => {
-                let mut dropped = PolicyOutcome::new(policy, Vec::new(), &current);
-                dropped.dropped = Some(format!("Kyverno gives no response for this MutatingAdmissionPolicy: {reason}"));
-                outcomes.push(dropped);
-            }
-        }
-    }
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "MutatingPolicy")) {
-        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
-        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
-        let outcome = kyverno_cel::mutating_policy(policy, &cel_request);
-        let mut rules = Vec::new();
-        if let Some(outcome) = outcome {
-            if let Some(patched) = &outcome.patched {
-                current = patched.clone();
-            }
-            rules.push(cel_response(policy, RuleType::Mutation, &outcome, &cel_request));
-        }
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    for policy in &policies {
-        if !engine::policy_has(policy, "mutate") {
-            continue;
-        }
-        let request = build_request(setup, policy, &current, operation_override);
-        let response = engine::mutate(policy, &current, &request);
-        current = response.patched_resource.clone();
-        outcomes.push(PolicyOutcome::new(policy, response.rules, &response.patched_resource));
-    }
-    for policy in &policies {
-        if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
-            continue;
-        }
-        let request = build_request(setup, policy, &current, operation_override);
-        let rules = engine::validate(policy, &current, &request);
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingAdmissionPolicy")) {
-        let cel_request = cel_request_for(setup, policy, &current, operation_override);
-        let rules =
-            kyverno_cel::admission::validating_admission_policy(policy, &cel_request, &bindings_for(setup, policy))
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
-                .unwrap_or_default();
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ValidatingPolicy")) {
-        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
-        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
-        let outcome = if kyverno_cel::is_json_mode(policy) {
-            // The CLI also hands every resource to JSON-mode policies, as plain JSON.
-            Some(kyverno_cel::validating_policy_json(policy, &current, &cel_request.exceptions, &cel_request.services))
-        } else {
-            kyverno_cel::validating_policy(policy, &cel_request)
-        };
-        let rules = outcome
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
-            .unwrap_or_default();
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "GeneratingPolicy")) {
-        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
-        // The CLI compiles GeneratingPolicies with every CEL exception of the test, whatever their
-        // policyRefs name (`processor/policy_processor.go`: `compiler.Compile(pol, p.CELExceptions)`).
-        cel_request.exceptions = setup.cel_exceptions.clone();
-        let rules = kyverno_cel::generating_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Generation, &outcome, &cel_request)])
-            .unwrap_or_default();
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "DeletingPolicy")) {
-        let mut cel_request = cel_request_for(setup, policy, &current, operation_override);
-        cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
-        let rules = kyverno_cel::deleting_policy(policy, &cel_request)
-            .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &cel_request)])
-            .unwrap_or_default();
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    for policy in cel_policies.iter().filter(|policy| cel_kind_is(policy, "ImageValidatingPolicy")) {
-        outcomes.push(PolicyOutcome::new(policy, vec![image_validating_unsupported(policy)], &current));
-    }
-    for policy in &policies {
-        if !engine::policy_has(policy, "generate") {
-            continue;
-        }
-        let mut request = build_request(setup, policy, &current, operation_override);
-        // Clone sources come from every object the CLI's fake cluster holds plus the
-        // `cloneSourceResource` files named by the results.
-        request.cluster_resources.extend(setup.resources.iter().map(|loaded| loaded.value.clone()));
-        request.cluster_resources.extend(setup.clone_sources.iter().cloned());
-        let rules = engine::generate(policy, &current, &request);
-        if rules.is_empty() {
-            continue;
-        }
-        outcomes.push(PolicyOutcome::new(policy, rules, &current));
-    }
-    outcomes
-}
-
-/// Runs the policies on one JSON payload, as the CLI does for `jsonPayloads`: JSON-mode
-/// ValidatingPolicies and DeletingPolicies evaluate it; ClusterPolicies see no resource and answer
-/// without results; the other CEL kinds need an admission request and give no response.
-fn evaluate_payload(setup: &Setup, payload: &Value) -> Vec<PolicyOutcome> {
-    let mut outcomes = Vec::new();
-    for loaded in &setup.policies {
-        let policy = &loaded.value;
-        let kind = policy.kind();
-        if KYVERNO_POLICY_KINDS.contains(&kind) {
-            if engine::policy_has(policy, "mutate") || engine::policy_has(policy, "validate") {
-                outcomes.push(PolicyOutcome::new(policy, Vec::new(), payload));
-            }
-        } else if cel_kind_is(policy, "ValidatingPolicy") && kyverno_cel::is_json_mode(policy) {
-            let request = cel_request_for(setup, policy, payload, "");
-            let exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
-            let outcome = kyverno_cel::validating_policy_json(policy, payload, &exceptions, &request.services);
-            outcomes.push(PolicyOutcome::new(
-                policy,
-                vec![cel_response(policy, RuleType::Validation, &outcome, &request)],
-                payload,
-            ));
-        } else if cel_kind_is(policy, "DeletingPolicy") {
-            let mut request = cel_request_for(setup, policy, payload, "");
-            request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.cel_exceptions);
-            let rules = kyverno_cel::deleting_policy(policy, &request)
-                .map(|outcome| vec![cel_response(policy, RuleType::Validation, &outcome, &request)])
-                .unwrap_or_default();
-            outcomes.push(PolicyOutcome::new(policy, rules, payload));
-        } else if cel_kind_is(policy, "ImageValidatingPolicy") {
-            outcomes.push(PolicyOutcome::new(policy, vec![image_validating_unsupported(policy)], payload));
-        }
-    }
-    outcomes
-}
-
-/// ImageValidatingPolicy verifies signatures and attestations against registries: never run offline.
-fn image_validating_unsupported(policy: &Value) -> RuleResponse {
-    let kind = policy.kind();
-    let reason = format!(
-        "{kind} verifies image signatures and attestations, which needs registry access: not evaluated offline"
-    );
-    let mut response =
-        RuleResponse::new(&policy_name(policy), RuleType::Validation, engine::RuleStatus::Error, reason.clone());
-    response.unsupported = Some(reason);
-    response
-}
-
-/// The bindings and params an admission policy is evaluated with.
-fn bindings_for<'a>(setup: &'a Setup, policy: &Value) -> kyverno_cel::admission::Bindings<'a> {
-    let name = policy_name(policy);
-    let binding_kind = format!("{}Binding", policy.kind());
-    kyverno_cel::admission::Bindings {
-        bindings: setup
-            .bindings
-            .iter()
-            .filter(|binding| {
-                binding.kind() == binding_kind
-                    && binding.pointer("/spec/policyName").and_then(Value::as_str) == Some(name.as_str())
-            })
-            .collect(),
-        params: &setup.param_resources,
-        cluster: if setup.has_cluster { setup.cluster_objects.as_deref() } else { None },
-    }
-}
-
-/// The CEL request for a resource: the Kyverno request plus the namespace object from the Values file.
-fn cel_request_for(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> kyverno_cel::Request {
-    let request = build_request(setup, policy, resource, operation_override);
-    let mut cel_request = engine::cel_bridge::cel_request(resource, &request);
-    let namespace = resource.namespace();
-    let declared = setup.values.get("namespaces").and_then(Value::as_array).and_then(|items| {
-        items.iter().find(|item| item.pointer("/metadata/name").and_then(Value::as_str) == Some(namespace))
-    });
-    if let Some(namespace_object) = declared {
-        cel_request.namespace_object = Some(namespace_object.clone());
-    }
-    cel_request
-}
-
-/// Whether a policy is of the CEL kind `kind` or its Namespaced form.
-fn cel_kind_is(policy: &Value, kind: &str) -> bool {
-    let actual = policy.kind();
-    actual == kind || actual.strip_prefix("Namespaced") == Some(kind)
-}
-
-/// One rule response standing for a whole CEL policy (CEL policies have no rules).
-///
-/// A library call that needed a registry or the network (recorded in the request's services) makes the
-/// response unsupported: its status is not known offline.
-fn cel_response(
-    policy: &Value,
-    rule_type: RuleType,
-    outcome: &kyverno_cel::Outcome,
-    request: &kyverno_cel::Request,
-) -> RuleResponse {
-    let status = match outcome.status {
-        kyverno_cel::Status::Pass => engine::RuleStatus::Pass,
-        kyverno_cel::Status::Fail => engine::RuleStatus::Fail,
-        kyverno_cel::Status::Error => engine::RuleStatus::Error,
-        kyverno_cel::Status::Skip => engine::RuleStatus::Skip,
-    };
-    let mut response = RuleResponse::new(&policy_name(policy), rule_type, status, outcome.message.clone());
-    response.policy_pointer = outcome.pointer.clone();
-    response.generated = outcome.generated.clone();
-    response.notes = outcome.notes.iter().map(|note| (note.pointer.clone(), note.message.clone())).collect();
-    if let Some(reason) = outcome.unsupported.clone().or_else(|| request.services.offline_gaps.first()) {
-        response.status = engine::RuleStatus::Error;
-        response.message = reason.clone();
-        response.unsupported = Some(reason);
-    }
-    response
-}
-
-fn policy_name(policy: &Value) -> String {
-    policy.name().to_string()
-}
-
-fn build_request(setup: &Setup, policy: &Value, resource: &Value, operation_override: &str) -> Request {
-    let values = &setup.values;
-    let policy_name = policy_name(policy);
-    let resource_name = resource.name();
-    let mut variables: Vec<(String, Value)> = Vec::new();
-    if let Some(global) = values.get("globalValues").and_then(Value::as_object) {
-        for (key, value) in global {
-            variables.push((key.clone(), value.clone()));
-        }
-    }
-    let mut rule_values = HashMap::new();
-    let mut rule_foreach_values = HashMap::new();
-    for entry in values.get("policies").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-        if entry.get("name").and_then(Value::as_str) != Some(policy_name.as_str()) {
-            continue;
-        }
-        for resource_values in entry.get("resources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if resource_values.get("name").and_then(Value::as_str) != Some(resource_name) {
-                continue;
-            }
-            if let Some(map) = resource_values.get("values").and_then(Value::as_object) {
-                for (key, value) in map {
-                    variables.push((key.clone(), value.clone()));
-                }
-            }
-        }
-        for rule in entry.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            if let (Some(name), Some(map)) =
-                (rule.get("name").and_then(Value::as_str), rule.get("values").and_then(Value::as_object))
-            {
-                rule_values.insert(name.to_string(), map.clone());
-            }
-            if let (Some(name), Some(map)) =
-                (rule.get("name").and_then(Value::as_str), rule.get("foreachValues").and_then(Value::as_object))
-            {
-                rule_foreach_values.insert(name.to_string(), map.clone());
-            }
-        }
-    }
-    let mut operation = variables
-        .iter()
-        .rev()
-        .find(|(key, _)| key == "request.operation")
-        .and_then(|(_, value)| value.as_str())
-        .unwrap_or("CREATE")
-        .to_string();
-    if !operation_override.is_empty() {
-        operation = operation_override.to_string();
-        variables.push(("request.operation".to_string(), Value::String(operation.clone())));
-    }
-    let namespace = resource.namespace();
-    let mut namespace_labels = None;
-    for key in ["namespaceSelector", "namespaces"] {
-        for entry in values.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            let name = entry.get("name").or_else(|| entry.pointer("/metadata/name")).and_then(Value::as_str);
-            if name == Some(namespace) {
-                let labels = entry
-                    .get("labels")
-                    .or_else(|| entry.pointer("/metadata/labels"))
-                    .and_then(Value::as_object)
-                    .cloned();
-                namespace_labels = labels.or(namespace_labels);
-            }
-        }
-    }
-    let mut subresource = String::new();
-    let mut parent_kind = None;
-    for entry in values.get("subresources").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-        let sub = entry.get("subresource").unwrap_or(&Value::Null);
-        let api_version = resource.api_version();
-        let (group, version) = match api_version.split_once('/') {
-            Some((group, version)) => (group, version),
-            None => ("", api_version),
-        };
-        let same = sub.get("kind").and_then(Value::as_str) == resource.get("kind").and_then(Value::as_str)
-            && sub.get("group").and_then(Value::as_str).unwrap_or("") == group
-            && sub.get("version").and_then(Value::as_str).unwrap_or("") == version;
-        if same && let Some((_, name)) = sub.get("name").and_then(Value::as_str).and_then(|name| name.split_once('/')) {
-            subresource = name.to_string();
-            let parent = entry.get("parentResource").unwrap_or(&Value::Null);
-            let text = |key: &str| parent.get(key).and_then(Value::as_str).unwrap_or("").to_string();
-            parent_kind = Some((text("group"), text("version"), text("kind")));
-        }
-    }
-    Request {
-        operation,
-        user_info: setup.user_info.clone(),
-        namespace_labels,
-        variables,
-        rule_values,
-        rule_foreach_values,
-        old_object: None,
-        cluster_resources: setup.cluster_resources.clone(),
-        subresource,
-        now: setup.now,
-        parent_kind,
-        global_context: setup.global_context.clone(),
-        exceptions: setup.exceptions.clone(),
-        api_call_mocks: setup.api_call_mocks.clone(),
-        cluster_objects: setup.cluster_objects.clone(),
-        image_data: setup.image_data.clone(),
-        registry_access: setup.registry_access,
     }
 }
 

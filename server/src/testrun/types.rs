@@ -4,11 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::base::Code;
+use crate::base::{Code, TextRange};
 
 /// How a runner reaches files.
 pub trait FileSource: Sync {
@@ -93,6 +94,8 @@ impl std::fmt::Display for FileError {
 pub enum Framework {
     Kyverno,
     Gatekeeper,
+    /// Rego unit tests, with `opa test` semantics.
+    Opa,
 }
 
 /// Whether the actual result met the expectation.
@@ -108,12 +111,28 @@ pub enum Outcome {
     Skipped,
 }
 
-/// A place in a YAML file: the document index in a multi-document stream and a JSON pointer inside it.
+/// A place in a file: in YAML, the document index in a multi-document stream and a JSON pointer inside it;
+/// in a file that is not YAML (a `.rego` module), a byte range of its text.
 #[derive(Serialize, Clone, Debug, PartialEq, Eq)]
 pub struct SourceRef {
     pub file: PathBuf,
     pub document: usize,
     pub pointer: String,
+    /// The byte range in a file that is not YAML (then `document` is 0 and `pointer` empty).
+    #[serde(skip)]
+    pub span: Option<TextRange>,
+}
+
+impl SourceRef {
+    /// A place in document `document` of a YAML file.
+    pub fn yaml(file: impl Into<PathBuf>, document: usize, pointer: impl Into<String>) -> SourceRef {
+        SourceRef { file: file.into(), document, pointer: pointer.into(), span: None }
+    }
+
+    /// A byte range of a file that is not YAML.
+    pub fn text(file: impl Into<PathBuf>, span: TextRange) -> SourceRef {
+        SourceRef { file: file.into(), document: 0, pointer: String::new(), span: Some(span) }
+    }
 }
 
 /// Extra places that explain a result (the failing pattern node, the resource value).
@@ -140,6 +159,9 @@ pub enum Subject {
         /// `None` for a test-level result (for example `invalid: true`).
         case: Option<String>,
     },
+    /// A Rego test rule: its package (`data.k8s.labels`) and its name as `opa test` reports it
+    /// (`test_missing_label`, `test_missing_label#01` for a second definition of the name).
+    Opa { package: String, test: String },
 }
 
 /// One entry of the JSON contract: one resource of a Kyverno `results` entry, or one gator case.
@@ -166,6 +188,10 @@ pub struct TestResult {
     /// two, expected first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub diff: Option<String>,
+    /// How long the result took, when the runner times its results one by one (Rego tests, as `opa test`
+    /// prints them).
+    #[serde(skip)]
+    pub duration: Option<Duration>,
 }
 
 /// A mistake in a test file or in a file it references (a missing path, an unknown policy name, ...).

@@ -28,18 +28,15 @@ pub fn read_configs(roots: &[PathBuf]) -> Vec<Config> {
 
 /// Drops walked files that a root's `exclude` covers; files named on the command line are always kept.
 pub fn drop_excluded(files: Vec<PathBuf>, explicit: &[PathBuf], configs: &[Config]) -> Vec<PathBuf> {
-    files
-        .into_iter()
-        .filter(|file| {
-            if explicit.contains(file) {
-                return true;
-            }
-            let key = absolute_path(file);
-            let config = configs
-                .iter()
-                .filter(|config| key.starts_with(&config.base))
-                .max_by_key(|config| config.base.components().count());
-            !config.is_some_and(|config| config.is_excluded(&key))
-        })
-        .collect()
+    files.into_iter().filter(|file| explicit.contains(file) || !is_excluded(file, configs)).collect()
+}
+
+/// Whether the `exclude` of the innermost root holding the file covers it.
+pub fn is_excluded(file: &Path, configs: &[Config]) -> bool {
+    let key = absolute_path(file);
+    let config = configs
+        .iter()
+        .filter(|config| key.starts_with(&config.base))
+        .max_by_key(|config| config.base.components().count());
+    config.is_some_and(|config| config.is_excluded(&key))
 }

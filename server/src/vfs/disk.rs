@@ -167,11 +167,25 @@ fn skip_directory(name: &str) -> bool {
 
 /// The YAML files under the given paths (files given explicitly are kept whatever their extension), sorted.
 pub fn walk_yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
+    walk_files(paths, is_yaml_name)
+}
+
+/// The YAML and Rego files under the given paths (files given explicitly are kept whatever their
+/// extension), sorted: what `lint` checks and `test` looks for tests in.
+pub fn walk_policy_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
+    walk_files(paths, |name| is_yaml_name(name) || name.ends_with(".rego"))
+}
+
+fn is_yaml_name(name: &str) -> bool {
+    name.ends_with(".yaml") || name.ends_with(".yml")
+}
+
+fn walk_files(paths: &[PathBuf], wanted: fn(&str) -> bool) -> Result<Vec<PathBuf>, FileError> {
     let mut files = Vec::new();
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|error| io_error(path, &error))?;
         if metadata.is_dir() {
-            walk_directory(path, &mut files);
+            walk_directory(path, wanted, &mut files);
         } else {
             files.push(path.clone());
         }
@@ -181,7 +195,7 @@ pub fn walk_yaml_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FileError> {
     Ok(files)
 }
 
-fn walk_directory(directory: &Path, files: &mut Vec<PathBuf>) {
+fn walk_directory(directory: &Path, wanted: fn(&str) -> bool, files: &mut Vec<PathBuf>) {
     let mut stack = vec![directory.to_path_buf()];
     while let Some(current) = stack.pop() {
         let Ok(entries) = std::fs::read_dir(&current) else { continue };
@@ -194,7 +208,7 @@ fn walk_directory(directory: &Path, files: &mut Vec<PathBuf>) {
                 if !skip_directory(&name) {
                     stack.push(path);
                 }
-            } else if file_type.is_file() && (name.ends_with(".yaml") || name.ends_with(".yml")) {
+            } else if file_type.is_file() && wanted(&name) {
                 files.push(path);
             }
         }

@@ -9,5 +9,8 @@
 mod config;
 mod disk;
 
-pub use config::{drop_excluded, read_config, read_configs};
-pub use disk::{DiskFiles, MAX_FILE_BYTES, RecordingFiles, absolute_path, read_text, walk_yaml_files, workspace_root};
+pub use config::{drop_excluded, is_excluded, read_config, read_configs};
+pub use disk::{
+    DiskFiles, MAX_FILE_BYTES, RecordingFiles, absolute_path, read_text, walk_policy_files, walk_yaml_files,
+    workspace_root,
+};

@@ -225,8 +225,8 @@ use Library as L;
 
 const REGISTRY_ACCESS: &str = "image verification needs registry access, which offline evaluation does not have";
 const AUTHORIZER: &str = "authorization checks need the cluster's authorizer, which offline evaluation does not have";
-const ENVOY: &str =
-    "Envoy and HTTP authorization policies answer check requests, which offline evaluation does not build";
+const HTTP_REQUEST: &str = "the HTTP mode's request accessors (Header, QueryParam) are not evaluated offline";
+const MCP: &str = "Model Context Protocol requests are not parsed offline";
 const RANDOM: &str = "random values cannot be reproduced by a test";
 const WRITES: &str = "writing to the cluster is not possible offline";
 const GZIP: &str = "gzip is not available offline";
@@ -2047,8 +2047,7 @@ pub const FUNCTIONS: &[Function] = &[
         "envoy.Allowed() -> OkHttpResponse",
         "An allowing response.",
         "envoy.Allowed().Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     global(
         &["envoy.Denied"],
         (1, 1),
@@ -2056,8 +2055,7 @@ pub const FUNCTIONS: &[Function] = &[
         "envoy.Denied(status) -> DeniedHttpResponse",
         "A denying response with the HTTP status.",
         "envoy.Denied(403).Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     global(
         &["envoy.Header"],
         (2, 2),
@@ -2065,8 +2063,7 @@ pub const FUNCTIONS: &[Function] = &[
         "envoy.Header(key, value) -> HeaderValueOption",
         "A header for a response.",
         "envoy.Allowed().WithHeader(envoy.Header('x', 'y')).Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     global(
         &["envoy.QueryParam"],
         (2, 2),
@@ -2074,8 +2071,7 @@ pub const FUNCTIONS: &[Function] = &[
         "envoy.QueryParam(key, value) -> QueryParameter",
         "A query parameter for a response.",
         "envoy.Allowed().WithQueryParam(envoy.QueryParam('x', 'y')).Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithBody"],
         (1, 1),
@@ -2083,8 +2079,7 @@ pub const FUNCTIONS: &[Function] = &[
         "DeniedHttpResponse.WithBody(string) -> DeniedHttpResponse",
         "The body of a denying response.",
         "envoy.Denied(403).WithBody('no').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithHeader"],
         (1, 2),
@@ -2092,8 +2087,7 @@ pub const FUNCTIONS: &[Function] = &[
         "response.WithHeader(header | key, value) -> response",
         "Adds a header to the request (allowing) or the response (denying).",
         "envoy.Allowed().WithHeader('x', 'y').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithoutHeader"],
         (1, 1),
@@ -2101,8 +2095,7 @@ pub const FUNCTIONS: &[Function] = &[
         "OkHttpResponse.WithoutHeader(key) -> OkHttpResponse",
         "Removes a header from the request.",
         "envoy.Allowed().WithoutHeader('x').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithResponseHeader"],
         (1, 2),
@@ -2110,8 +2103,7 @@ pub const FUNCTIONS: &[Function] = &[
         "OkHttpResponse.WithResponseHeader(header | key, value) -> OkHttpResponse",
         "Adds a header to the response.",
         "envoy.Allowed().WithResponseHeader('x', 'y').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithQueryParam"],
         (1, 2),
@@ -2119,8 +2111,7 @@ pub const FUNCTIONS: &[Function] = &[
         "OkHttpResponse.WithQueryParam(param | key, value) -> OkHttpResponse",
         "Adds a query parameter to the request.",
         "envoy.Allowed().WithQueryParam('x', 'y').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithoutQueryParam"],
         (1, 1),
@@ -2128,8 +2119,7 @@ pub const FUNCTIONS: &[Function] = &[
         "OkHttpResponse.WithoutQueryParam(key) -> OkHttpResponse",
         "Removes a query parameter from the request.",
         "envoy.Allowed().WithoutQueryParam('x').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["KeepEmptyValue"],
         (0, 1),
@@ -2137,8 +2127,7 @@ pub const FUNCTIONS: &[Function] = &[
         "HeaderValueOption.KeepEmptyValue([bool]) -> HeaderValueOption",
         "Keeps the header when its value is empty.",
         "envoy.Allowed().WithHeader(envoy.Header('x', '').KeepEmptyValue()).Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["Response"],
         (0, 0),
@@ -2146,8 +2135,7 @@ pub const FUNCTIONS: &[Function] = &[
         "response.Response() -> CheckResponse",
         "The check response of an allowing or denying response.",
         "envoy.Allowed().Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithMessage"],
         (1, 1),
@@ -2155,8 +2143,7 @@ pub const FUNCTIONS: &[Function] = &[
         "CheckResponse.WithMessage(string) -> CheckResponse",
         "The status message of a check response.",
         "envoy.Allowed().Response().WithMessage('ok') != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["WithMetadata"],
         (1, 1),
@@ -2164,8 +2151,7 @@ pub const FUNCTIONS: &[Function] = &[
         "CheckResponse.WithMetadata(map) -> CheckResponse",
         "The dynamic metadata of a check response.",
         "envoy.Allowed().Response().WithMetadata({'a': 'b'}) != null",
-    )
-    .unsupported(ENVOY),
+    ),
     global(
         &["http.Allowed"],
         (0, 0),
@@ -2173,8 +2159,7 @@ pub const FUNCTIONS: &[Function] = &[
         "http.Allowed() -> ResponseOk",
         "An allowing response.",
         "http.Allowed().Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     global(
         &["http.Denied"],
         (1, 1),
@@ -2182,8 +2167,7 @@ pub const FUNCTIONS: &[Function] = &[
         "http.Denied(reason) -> ResponseDenied",
         "A denying response with the reason.",
         "http.Denied('no').Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     member(
         &["Header"],
         (1, 1),
@@ -2192,7 +2176,7 @@ pub const FUNCTIONS: &[Function] = &[
         "The values of a request header.",
         "object.attributes.Header('x') == []",
     )
-    .unsupported(ENVOY),
+    .unsupported(HTTP_REQUEST),
     member(
         &["QueryParam"],
         (1, 1),
@@ -2201,7 +2185,7 @@ pub const FUNCTIONS: &[Function] = &[
         "The values of a query parameter.",
         "object.attributes.QueryParam('x') == []",
     )
-    .unsupported(ENVOY),
+    .unsupported(HTTP_REQUEST),
     member(
         &["Response"],
         (0, 0),
@@ -2209,17 +2193,15 @@ pub const FUNCTIONS: &[Function] = &[
         "response.Response() -> Response",
         "The response of an allowing or denying response.",
         "http.Allowed().Response() != null",
-    )
-    .unsupported(ENVOY),
+    ),
     global(
         &["jwt.Decode"],
         (2, 2),
         L::Jwt,
         "jwt.Decode(token, key) -> Token",
         "Decodes and verifies a JSON web token (`Valid`, `Header`, `Claims`).",
-        "jwt.Decode('a.b.c', 'secret').Valid",
-    )
-    .unsupported(ENVOY),
+        "jwt.Decode('eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJleHAiOjQwMDAwMDAwMDB9.3IldyheYZZOpI7FhufqCekZT6q5XSy6gS2OmIJ08Y_4', 'secret').Valid",
+    ),
     on_variable(
         &["Unmarshal"],
         (1, 1),
@@ -2236,7 +2218,7 @@ pub const FUNCTIONS: &[Function] = &[
         "Parses a Model Context Protocol request body.",
         "mcp.Parse(b'{}') != null",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetStringArgument"],
         (2, 2),
@@ -2245,7 +2227,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A string argument of a tool call.",
         "mcp.Parse(b'{}').GetStringArgument('a', '') == ''",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetIntArgument"],
         (2, 2),
@@ -2254,7 +2236,7 @@ pub const FUNCTIONS: &[Function] = &[
         "An integer argument of a tool call.",
         "mcp.Parse(b'{}').GetIntArgument('a', 0) == 0",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetFloatArgument"],
         (2, 2),
@@ -2263,7 +2245,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A number argument of a tool call.",
         "mcp.Parse(b'{}').GetFloatArgument('a', 0.0) == 0.0",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetBoolArgument"],
         (2, 2),
@@ -2272,7 +2254,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A boolean argument of a tool call.",
         "!mcp.Parse(b'{}').GetBoolArgument('a', false)",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetStringSliceArgument"],
         (2, 2),
@@ -2281,7 +2263,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A list of strings argument of a tool call.",
         "mcp.Parse(b'{}').GetStringSliceArgument('a', []) == []",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetIntSliceArgument"],
         (2, 2),
@@ -2290,7 +2272,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A list of integers argument of a tool call.",
         "mcp.Parse(b'{}').GetIntSliceArgument('a', []) == []",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetFloatSliceArgument"],
         (2, 2),
@@ -2299,7 +2281,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A list of numbers argument of a tool call.",
         "mcp.Parse(b'{}').GetFloatSliceArgument('a', []) == []",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
     member(
         &["GetBoolSliceArgument"],
         (2, 2),
@@ -2308,7 +2290,7 @@ pub const FUNCTIONS: &[Function] = &[
         "A list of booleans argument of a tool call.",
         "mcp.Parse(b'{}').GetBoolSliceArgument('a', []) == []",
     )
-    .unsupported(ENVOY),
+    .unsupported(MCP),
 ];
 
 /// Variables and what they hold, for hover and completion.

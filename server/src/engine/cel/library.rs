@@ -20,6 +20,9 @@ fn object(value: Object) -> Val {
 
 /// Global library functions; `None` when the name and arguments match nothing here.
 pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Option<EvalResult> {
+    if let Some(result) = super::authorization::call_global(interpreter, name, args) {
+        return Some(result);
+    }
     let services = interpreter.services;
     Some(match (name, args) {
         ("quantity", [Val::String(text)]) => parse_quantity(text).map(object),
@@ -72,6 +75,15 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 Err(reason)
             }
         },
+        ("globalContext.get", [Val::String(name), _, ..]) | ("globalContext.get", [Val::String(name)])
+            if services.live_cluster && !services.global_context.contains_key(name.as_ref()) =>
+        {
+            let reason = format!(
+                "globalContext.Get({name:?}) reads a global context entry of the cluster, which is not known here"
+            );
+            services.offline_gaps.note(reason.clone());
+            Err(reason)
+        }
         ("globalContext.get", [Val::String(name), rest @ ..]) if rest.len() <= 1 => {
             let projection = match rest {
                 [Val::String(projection)] => projection.as_ref(),
@@ -192,6 +204,14 @@ fn resource_get(services: &Services, args: &[Val]) -> EvalResult {
     };
     match services.find_resource(&api_version, &resource, &namespace, Some(&name)).into_iter().next() {
         Some(found) => Ok(Val::from_json(found)),
+        None if services.live_cluster => {
+            let reason = format!(
+                "resource.Get({api_version:?}, {resource:?}, {namespace:?}, {name:?}) reads the cluster, which is not \
+                 known here: give the object in a context file"
+            );
+            services.offline_gaps.note(reason.clone());
+            Err(reason)
+        }
         None => Err(format!("{resource} \"{name}\" not found")),
     }
 }
@@ -208,6 +228,15 @@ fn resource_list(services: &Services, args: &[Val]) -> EvalResult {
         [labels @ Val::Map(_)] => (services.policy_namespace.clone(), Some(labels)),
         _ => return Err("resource.list: no overload for these arguments".to_string()),
     };
+    if services.live_cluster {
+        // A list is what the cluster holds: the known objects may be only some of them.
+        let reason = format!(
+            "resource.List({api_version:?}, {resource:?}, {namespace:?}) lists what the cluster holds, which is not \
+             known here"
+        );
+        services.offline_gaps.note(reason.clone());
+        return Err(reason);
+    }
     let wanted: Vec<(String, String)> = match labels {
         Some(Val::Map(entries)) => entries.iter().map(|(key, value)| (key.display(), value.display())).collect(),
         _ => Vec::new(),
@@ -306,6 +335,9 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: &Val, args: 
         return None;
     };
     Some(match (target.as_ref(), name, args) {
+        (Object::Authorization(_) | Object::EnvoyOption { .. }, _, _) => {
+            super::authorization::call_member(target, name, args)?
+        }
         (Object::Quantity { nano, .. }, _, _) => quantity_member(*nano, name, args)?,
         (Object::Url { scheme, host, path, query, .. }, _, []) => match name {
             "getScheme" => Ok(Val::string(scheme.as_str())),

@@ -5,6 +5,7 @@
 //! policy could hang the editor), and Kubernetes semantics for optional chaining, two-variable
 //! comprehensions and the library types are easier to keep exact over plain JSON-shaped values.
 
+pub mod authorization;
 pub mod catalog;
 pub mod check;
 pub mod docs;
@@ -82,6 +83,9 @@ pub struct Services {
     pub offline_gaps: crate::engine::offline::OfflineGaps,
     /// The namespace of a Namespaced policy, which its `resource` functions read; empty otherwise.
     pub policy_namespace: String,
+    /// The request is admitted to a live cluster whose objects are not known here (`apply`): what
+    /// `resource.Get`, `resource.List` and `globalContext.Get` would read from it is an offline gap.
+    pub live_cluster: bool,
 }
 
 impl Services {

@@ -178,6 +178,7 @@ fn kyverno_libraries_are_served_offline() {
         http_mocks: vec![("GET".to_string(), "https://api.example/x".to_string(), json!({"ok": true}))],
         now: None,
         offline_gaps: Default::default(),
+        live_cluster: false,
     };
     check_with("resource.Get('v1', 'configmaps', 'platform', 'cm').data.k", &services, "\"v\"");
     check_with("resource.List('v1', 'configmaps', 'platform').items.size()", &services, "1");

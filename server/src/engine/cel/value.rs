@@ -70,6 +70,25 @@ pub enum Object {
     Format(String),
     /// A namespace-like receiver of library functions (`resource`, `http`, `image`, ...).
     Library(String),
+    /// A response of Kyverno's authorization server libraries (`envoy.Denied(403)`, `http.Allowed()`),
+    /// before or after `.Response()` finished it.
+    Authorization(AuthorizationResponse),
+    /// `envoy.Header(key, value)` or `envoy.QueryParam(key, value)`: an option of a response builder.
+    EnvoyOption {
+        query_parameter: bool,
+    },
+}
+
+/// What an authorization policy answers a check request. Headers, bodies and metadata only shape the
+/// reply to the caller, never whether the policy allows, so they are checked and then dropped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthorizationResponse {
+    /// Envoy's `CheckResponse` (the Envoy mode) or the authorization server's own (the HTTP mode).
+    pub envoy: bool,
+    /// `None` allows; a denial carries its HTTP status (Envoy) or its reason (HTTP).
+    pub denial: Option<String>,
+    /// Whether `.Response()` made it the check response a validation returns.
+    pub finished: bool,
 }
 
 impl Val {
@@ -110,6 +129,16 @@ impl Val {
                 Object::Image { .. } => "kyverno.Image",
                 Object::Format(_) => "kubernetes.NamedFormat",
                 Object::Library(_) => "kyverno.Library",
+                Object::Authorization(response) => match (response.envoy, &response.denial, response.finished) {
+                    (true, _, true) => "envoy.service.auth.v3.CheckResponse",
+                    (true, None, false) => "envoy.OkResponse",
+                    (true, Some(_), false) => "envoy.DeniedResponse",
+                    (false, _, true) => "http.CheckResponse",
+                    (false, None, false) => "http.CheckResponseOk",
+                    (false, Some(_), false) => "http.CheckResponseDenied",
+                },
+                Object::EnvoyOption { query_parameter: false } => "envoy.config.core.v3.HeaderValueOption",
+                Object::EnvoyOption { query_parameter: true } => "envoy.config.core.v3.QueryParameter",
             },
             Val::Error(_) => "error",
         }
@@ -205,6 +234,11 @@ impl Val {
                 }
                 Object::Format(name) => name.clone(),
                 Object::Library(name) => name.clone(),
+                Object::Authorization(response) => match &response.denial {
+                    None => "allowed".to_string(),
+                    Some(denial) => format!("denied ({denial})"),
+                },
+                Object::EnvoyOption { .. } => String::new(),
             },
             Val::Error(message) => message.to_string(),
         }

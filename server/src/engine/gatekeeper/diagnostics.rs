@@ -1,11 +1,12 @@
-//! Rego diagnostics for the editor: parse errors, undefined functions and unsafe variables in a
-//! template's `rego` and `libs`, as positions inside each source text (the lead maps them into YAML).
+//! Rego diagnostics: parse errors, undefined functions, wrong argument counts, recursion and unsafe
+//! variables, for a template's `rego` and `libs` (as positions inside each source text, which the editor
+//! maps into YAML) and, through [`check_modules`], for plain `.rego` files.
 //!
-//! regorus stops at the first parse error and reports undefined functions only when a rule runs,
-//! so after a successful parse we walk its AST ourselves for calls that nothing defines, and ask
-//! regorus's scheduler about unsafe variables by evaluating each rule once against empty input.
+//! regorus stops at the first parse error and reports undefined functions only when a rule runs, so after
+//! a successful parse the AST is walked for calls that nothing defines, and `safety` finds the unsafe
+//! variables OPA's compiler rejects.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -72,66 +73,148 @@ pub fn rego_diagnostics(template: &Value) -> Vec<RegoDiagnostic> {
         // Cross-module checks need every module; report the parse errors first.
         return diagnostics;
     }
-    let definitions = Definitions::collect(&prepared);
-    let mut builtins: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
-    for (source, pointer, text, module) in &prepared {
-        for (start, end, name) in calls(&module.ast) {
-            if definitions.resolves(name.as_str(), &module.ast, &module.rewritten.text) {
+    let inputs: Vec<CheckInput<'_>> = prepared
+        .iter()
+        .map(|(source, _, _, module)| CheckInput {
+            module,
+            rego_v1: code.rego_v1,
+            framework: Some(Framework { is_lib: matches!(source, RegoSource::Lib(_)) }),
+        })
+        .collect();
+    for finding in check_modules(&inputs, &BTreeSet::new()) {
+        let (source, pointer, text, _) = &prepared[finding.module];
+        let mut found = diagnostic(*source, pointer, text, finding.start, finding.end, finding.message);
+        found.rejects_template = !finding.deprecated;
+        diagnostics.push(found);
+    }
+    diagnostics
+}
+
+/// A parsed module handed to [`check_modules`].
+pub(crate) struct CheckInput<'a> {
+    pub module: &'a PreparedModule,
+    /// Rego v1 has no deprecated built-ins.
+    pub rego_v1: bool,
+    /// The constraint framework's rules for template Rego, or `None` for a plain `.rego` file.
+    pub framework: Option<Framework>,
+}
+
+/// How the constraint framework sees a template module.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Framework {
+    /// `libs[i]` rather than the main `rego`.
+    pub is_lib: bool,
+}
+
+/// One problem OPA's compiler (or the constraint framework) finds in a module, at byte offsets of the
+/// module's original text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Finding {
+    /// The index of the module in the checked list.
+    pub module: usize,
+    pub start: usize,
+    pub end: usize,
+    pub message: String,
+    /// A deprecated built-in called in Rego v0: OPA accepts it, so it is a warning, no reason to refuse
+    /// the module.
+    pub deprecated: bool,
+}
+
+/// What OPA's compiler rejects in a set of modules compiled together, which regorus finds only on the
+/// paths it evaluates: calls of undefined functions and calls with the wrong number of arguments,
+/// recursion, unsafe variables, and (for templates) the constraint framework's rules. `external` holds
+/// the `data.` paths of rules that other modules, not checked here, define.
+pub(crate) fn check_modules(modules: &[CheckInput<'_>], external: &BTreeSet<String>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    let definitions = Definitions::collect(modules, external);
+    let mut found =
+        |module: usize, prepared: &PreparedModule, start: usize, end: usize, message: String, deprecated: bool| {
+            let start = prepared.rewritten.to_original(start);
+            let end = prepared.rewritten.to_original(end).max(start);
+            findings.push(Finding { module, start, end, message, deprecated });
+        };
+    for (index, input) in modules.iter().enumerate() {
+        let module = input.module;
+        for call in calls(&module.ast) {
+            if let Some(arities) = definitions.resolve(&call.name, &module.ast, &module.rewritten.text) {
+                if let Some(message) = arity_problem(&call, &arities) {
+                    found(index, module, call.start, call.end, message, false);
+                }
                 continue;
             }
-            let start = module.rewritten.to_original(start);
-            let end = module.rewritten.to_original(end).max(start);
-            if let Some(deprecated) = deprecated_builtin(&name) {
+            if let Some(deprecated) = deprecated_builtin(&call.name) {
                 // OPA keeps the deprecated built-ins for Rego v0 and removed them from Rego v1.
-                let mut found = if code.rego_v1 {
-                    diagnostic(
-                        *source,
-                        pointer,
-                        text,
-                        start,
-                        end,
-                        format!(
-                            "undefined function {name}: Rego v1 removed this deprecated built-in; use {}",
-                            deprecated.replacement
-                        ),
+                let message = if input.rego_v1 {
+                    format!(
+                        "undefined function {}: Rego v1 removed this deprecated built-in; use {}",
+                        call.name, deprecated.replacement
                     )
                 } else {
-                    diagnostic(
-                        *source,
-                        pointer,
-                        text,
-                        start,
-                        end,
-                        format!("{name} is a deprecated built-in (Rego v1 removed it); use {}", deprecated.replacement),
+                    format!(
+                        "{} is a deprecated built-in (Rego v1 removed it); use {}",
+                        call.name, deprecated.replacement
                     )
                 };
-                found.rejects_template = code.rego_v1;
-                diagnostics.push(found);
+                found(index, module, call.start, call.end, message, !input.rego_v1);
+                if !input.rego_v1
+                    && let Some(message) = arity_problem(&call, &[usize::from(deprecated.arity)])
+                {
+                    found(index, module, call.start, call.end, message, false);
+                }
                 continue;
             }
-            if *builtins.entry(name.clone()).or_insert_with(|| is_builtin(&name)) {
-                continue;
+            let message = match builtin_arities(&call.name) {
+                Some(arities) => arity_problem(&call, &arities),
+                None => Some(format!("undefined function {}", call.name)),
+            };
+            if let Some(message) = message {
+                found(index, module, call.start, call.end, message, false);
             }
-            diagnostics.push(diagnostic(*source, pointer, text, start, end, format!("undefined function {name}")));
+        }
+        if let Some(framework) = input.framework {
+            for problem in framework_problems(&module.ast, framework.is_lib) {
+                found(index, module, problem.start, problem.end, problem.message, false);
+            }
         }
     }
-    for (source, pointer, text, module) in &prepared {
-        for problem in framework_problems(&module.ast, matches!(source, RegoSource::Lib(_))) {
-            let start = module.rewritten.to_original(problem.start);
-            let end = module.rewritten.to_original(problem.end).max(start);
-            diagnostics.push(diagnostic(*source, pointer, text, start, end, problem.message));
+    let asts: Vec<(&Value, &str)> =
+        modules.iter().map(|input| (&input.module.ast, input.module.rewritten.text.as_str())).collect();
+    for call in super::recursion::recursive_calls(&asts) {
+        found(call.module, modules[call.module].module, call.start, call.end, call.message, false);
+    }
+    for (index, input) in modules.iter().enumerate() {
+        for variable in unsafe_variables(input.module, &definitions) {
+            let message = format!("var {} is unsafe", variable.name);
+            found(index, input.module, variable.start, variable.end, message, false);
         }
     }
-    let modules: Vec<(&Value, &str)> =
-        prepared.iter().map(|(_, _, _, module)| (&module.ast, module.rewritten.text.as_str())).collect();
-    for call in super::recursion::recursive_calls(&modules) {
-        let (source, pointer, text, module) = &prepared[call.module];
-        let start = module.rewritten.to_original(call.start);
-        let end = module.rewritten.to_original(call.end).max(start);
-        diagnostics.push(diagnostic(*source, pointer, text, start, end, call.message));
+    findings.sort_by_key(|finding| (finding.module, finding.start, finding.end));
+    findings
+}
+
+/// A call with a number of arguments no definition takes. A call may pass one argument more than the
+/// function takes: the output argument of a statement such as `count(xs, n)`.
+fn arity_problem(call: &Call, arities: &[usize]) -> Option<String> {
+    if arities.is_empty() || arities.iter().any(|arity| call.arguments == *arity || call.arguments == arity + 1) {
+        return None;
     }
-    diagnostics.extend(unsafe_variables(&prepared));
-    diagnostics
+    let wanted: Vec<String> = arities.iter().map(usize::to_string).collect();
+    Some(format!(
+        "{} takes {} argument{}, not {}",
+        call.name,
+        wanted.join(" or "),
+        if arities == [1] { "" } else { "s" },
+        call.arguments
+    ))
+}
+
+/// The numbers of arguments a built-in of regorus takes (none listed: any number), or `None` when it has
+/// no built-in of that name.
+pub(crate) fn builtin_arities(name: &str) -> Option<Vec<usize>> {
+    if name == "print" {
+        return Some(Vec::new());
+    }
+    regorus::unstable::BUILTINS.get(name).map(|(_, arity)| vec![usize::from(*arity)])
 }
 
 fn module_name(source: RegoSource) -> String {
@@ -180,30 +263,55 @@ fn token_end(text: &str, offset: usize) -> usize {
         .map_or((offset + 1).min(text.len()), |token| token.end)
 }
 
-/// Rules and functions that modules define, by their full `data.` path, and each module's imports.
+/// Rules and functions that modules define, by their full `data.` path, with the argument counts of the
+/// functions among them (empty for a rule that is not a function).
 struct Definitions {
-    paths: BTreeSet<String>,
+    paths: BTreeMap<String, Vec<usize>>,
 }
 
 impl Definitions {
-    fn collect(modules: &[(RegoSource, String, String, PreparedModule)]) -> Self {
-        let mut paths = BTreeSet::new();
-        for (_, _, _, module) in modules {
-            let Some(package) = dotted(module.ast.pointer("/package/refr")) else {
+    fn collect(modules: &[CheckInput<'_>], external: &BTreeSet<String>) -> Self {
+        let mut paths: BTreeMap<String, Vec<usize>> = external.iter().map(|path| (path.clone(), Vec::new())).collect();
+        for input in modules {
+            let ast = &input.module.ast;
+            let Some(package) = dotted(ast.pointer("/package/refr")) else {
                 continue;
             };
-            for name in super::rewrite::rule_names(&module.ast) {
-                paths.insert(format!("data.{package}.{name}"));
+            for rule in ast.get("rules").and_then(Value::as_array).into_iter().flatten() {
+                let Some(spec) = rule.get("Spec").or_else(|| rule.get("Default")) else { continue };
+                let head = spec.get("head").and_then(|head| head.as_object()).and_then(|head| head.iter().next());
+                let reference = match head {
+                    Some((_, fields)) => fields.get("refr"),
+                    None => spec.get("refr"),
+                };
+                let Some(name) = reference.and_then(super::rewrite::root_var_name) else {
+                    continue;
+                };
+                let arities = paths.entry(format!("data.{package}.{name}")).or_default();
+                if let Some(("Func", fields)) = head.map(|(kind, fields)| (kind.as_str(), fields)) {
+                    let arity = fields.get("args").and_then(Value::as_array).map_or(0, Vec::len);
+                    if !arities.contains(&arity) {
+                        arities.push(arity);
+                    }
+                }
             }
         }
         Definitions { paths }
     }
 
-    /// Whether a called name is a rule of this module, an imported rule or a `data.` rule.
-    fn resolves(&self, name: &str, ast: &Value, text: &str) -> bool {
+    /// The rule names (of any package) that the module's package defines.
+    fn names_in_package(&self, package: &str) -> impl Iterator<Item = &str> {
+        let prefix = format!("data.{package}.");
+        self.paths.keys().filter_map(move |path| path.strip_prefix(&prefix)).filter(|rest| !rest.contains('.'))
+    }
+
+    /// The argument counts of what a called name refers to (a rule of this module's package, an imported
+    /// rule or a `data.` rule), or `None` when nothing defines it. An import of something outside `data`
+    /// resolves without counts.
+    fn resolve(&self, name: &str, ast: &Value, text: &str) -> Option<Vec<usize>> {
         let package = dotted(ast.pointer("/package/refr")).unwrap_or_default();
-        if self.paths.contains(&format!("data.{package}.{name}")) || self.paths.contains(name) {
-            return true;
+        if let Some(arities) = self.paths.get(&format!("data.{package}.{name}")).or_else(|| self.paths.get(name)) {
+            return Some(arities.clone());
         }
         let first = name.split('.').next().unwrap_or(name);
         for import in ast.get("imports").and_then(Value::as_array).into_iter().flatten() {
@@ -217,12 +325,15 @@ impl Definitions {
             if alias == first {
                 let rest = &name[first.len()..];
                 let full = format!("{path}{rest}");
-                if self.paths.contains(&full) || !full.starts_with("data.") {
-                    return true;
+                if let Some(arities) = self.paths.get(&full) {
+                    return Some(arities.clone());
+                }
+                if !full.starts_with("data.") {
+                    return Some(Vec::new());
                 }
             }
         }
-        false
+        None
     }
 }
 
@@ -233,14 +344,23 @@ fn span_text(span: &Value, text: &str) -> Option<String> {
     text.get(start..end).map(str::to_string)
 }
 
-/// Every call in a module: (start, end) of the function name in the rewritten text, and the name.
-fn calls(ast: &Value) -> Vec<(usize, usize, String)> {
+/// A call in a module: the function's name, where the name is in the rewritten text, and how many
+/// arguments it passes.
+struct Call {
+    name: String,
+    start: usize,
+    end: usize,
+    arguments: usize,
+}
+
+/// Every call in a module.
+fn calls(ast: &Value) -> Vec<Call> {
     let mut found = Vec::new();
     collect_calls(ast, &mut found);
     found
 }
 
-fn collect_calls(value: &Value, found: &mut Vec<(usize, usize, String)>) {
+fn collect_calls(value: &Value, found: &mut Vec<Call>) {
     match value {
         Value::Object(map) => {
             if let Some(call) = map.get("Call")
@@ -251,7 +371,8 @@ fn collect_calls(value: &Value, found: &mut Vec<(usize, usize, String)>) {
             {
                 let start = span.get("start").and_then(Value::as_u64).unwrap_or(0) as usize;
                 let end = span.get("end").and_then(Value::as_u64).unwrap_or(0) as usize;
-                found.push((start, end, name));
+                let arguments = call.get("params").and_then(Value::as_array).map_or(0, Vec::len);
+                found.push(Call { name, start, end, arguments });
             }
             for child in map.values() {
                 collect_calls(child, found);
@@ -266,41 +387,18 @@ fn collect_calls(value: &Value, found: &mut Vec<(usize, usize, String)>) {
     }
 }
 
-/// Asks regorus whether it knows a built-in by calling it with no useful arguments: an unknown
-/// name fails with "could not find function", any other failure means the name exists.
-fn is_builtin(name: &str) -> bool {
-    let mut engine = regorus::Engine::new();
-    match engine.eval_query(format!("{name}(null)"), false) {
-        Ok(_) => true,
-        Err(error) => !error.to_string().contains("could not find function"),
+/// Unsafe variables of a module (see `safety`): rule names of the module's package and its import
+/// aliases are global names, not variables.
+fn unsafe_variables(module: &PreparedModule, definitions: &Definitions) -> Vec<safety::UnsafeVariable> {
+    let package = dotted(module.ast.pointer("/package/refr")).unwrap_or_default();
+    let mut globals: BTreeSet<String> = ["input", "data"].iter().map(|name| name.to_string()).collect();
+    globals.extend(definitions.names_in_package(&package).map(str::to_string));
+    for import in module.ast.get("imports").and_then(Value::as_array).into_iter().flatten() {
+        let alias = import
+            .get("as")
+            .and_then(|span| span_text(span, &module.rewritten.text))
+            .or_else(|| dotted(import.get("refr")).and_then(|path| path.rsplit('.').next().map(str::to_string)));
+        globals.extend(alias);
     }
-}
-
-/// Unsafe variables of every module (see `safety`): rule names of the module's package and its
-/// import aliases are global names, not variables.
-fn unsafe_variables(modules: &[(RegoSource, String, String, PreparedModule)]) -> Vec<RegoDiagnostic> {
-    let mut diagnostics = Vec::new();
-    for (source, pointer, original, module) in modules {
-        let package = dotted(module.ast.pointer("/package/refr"));
-        let mut globals: BTreeSet<String> = ["input", "data"].iter().map(|name| name.to_string()).collect();
-        for (_, _, _, other) in modules {
-            if dotted(other.ast.pointer("/package/refr")) == package {
-                globals.extend(super::rewrite::rule_names(&other.ast));
-            }
-        }
-        for import in module.ast.get("imports").and_then(Value::as_array).into_iter().flatten() {
-            let alias = import
-                .get("as")
-                .and_then(|span| span_text(span, &module.rewritten.text))
-                .or_else(|| dotted(import.get("refr")).and_then(|path| path.rsplit('.').next().map(str::to_string)));
-            globals.extend(alias);
-        }
-        for variable in safety::unsafe_variables(&module.ast, &module.rewritten.text, &globals) {
-            let start = module.rewritten.to_original(variable.start);
-            let end = module.rewritten.to_original(variable.end).max(start);
-            let message = format!("var {} is unsafe", variable.name);
-            diagnostics.push(diagnostic(*source, pointer, original, start, end, message));
-        }
-    }
-    diagnostics
+    safety::unsafe_variables(&module.ast, &module.rewritten.text, &globals)
 }

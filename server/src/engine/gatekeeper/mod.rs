@@ -10,19 +10,20 @@ mod diagnostics;
 mod expansion;
 mod input;
 pub mod lexer;
-mod limits;
+pub(crate) mod limits;
 mod matching;
 mod parameters;
-mod recursion;
-mod rewrite;
+pub(crate) mod recursion;
+pub(crate) mod rewrite;
 mod safety;
-mod sprintf;
+pub(crate) mod sprintf;
 
 use std::num::NonZeroU32;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
+pub(crate) use diagnostics::{CheckInput, check_modules};
 pub use diagnostics::{RegoDiagnostic, RegoSource, rego_diagnostics};
 pub use expansion::{ExpansionError, Resultant, expand, expansion_templates};
 pub use input::{Review, build_inventory, build_review, is_admission_review};
@@ -302,6 +303,7 @@ pub fn compile_template(template: &Value, options: EvaluationOptions) -> Result<
 }
 
 /// One Rego module after the OPA-compatibility rewrite, with its AST.
+#[derive(Clone)]
 pub(crate) struct PreparedModule {
     pub rewritten: RewrittenSource,
     pub ast: Value,
@@ -527,21 +529,7 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
             .add_policy(name, module.rewritten.text.clone())
             .map_err(|error| (pointer.clone(), reported_message(&error.to_string())))?;
     }
-    // Rego v0 still has OPA's deprecated built-ins; regorus has none of them.
-    if !code.rego_v1 {
-        deprecated::register(&mut engine).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
-    }
-    // OPA's sprintf prints `%!v(MISSING)` where regorus's fails; extensions take precedence over built-ins.
-    engine
-        .add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))
-        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
-    // Ranges are built in one allocation, before the execution timer can step in: bounded here.
-    engine
-        .add_extension("numbers.range".to_string(), 2, Box::new(limits::numbers_range))
-        .and_then(|()| engine.add_extension("numbers.range_step".to_string(), 3, Box::new(limits::numbers_range_step)))
-        .and_then(|()| engine.add_extension("json.marshal".to_string(), 1, Box::new(limits::json_marshal)))
-        .and_then(|()| engine.add_extension("yaml.marshal".to_string(), 1, Box::new(limits::yaml_marshal)))
-        .map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
+    add_opa_builtins(&mut engine, code.rego_v1).map_err(|error| (code.rego_pointer.clone(), error.to_string()))?;
     // Gatekeeper runs OPA with non-strict built-in errors: a failing built-in is undefined.
     engine.set_strict_builtin_errors(false);
     engine.set_execution_timer_config(regorus::utils::limits::ExecutionTimerConfig {
@@ -549,6 +537,23 @@ fn build_engine(code: &RegoCode, options: EvaluationOptions) -> Result<(regorus:
         check_interval: NonZeroU32::new(1000).unwrap_or(NonZeroU32::MIN),
     });
     Ok((engine, format!("data{package}.violation")))
+}
+
+/// Registers the built-ins whose regorus versions differ from OPA's or can run without bound (extensions
+/// take precedence over built-ins): every engine that evaluates user Rego gets them.
+pub(crate) fn add_opa_builtins(engine: &mut regorus::Engine, rego_v1: bool) -> anyhow::Result<()> {
+    // Rego v0 still has OPA's deprecated built-ins; regorus has none of them.
+    if !rego_v1 {
+        deprecated::register(engine)?;
+    }
+    // OPA's sprintf prints `%!v(MISSING)` where regorus's fails.
+    engine.add_extension("sprintf".to_string(), 2, Box::new(sprintf::sprintf_extension))?;
+    // Ranges are built in one allocation, before the execution timer can step in: bounded here.
+    engine.add_extension("numbers.range".to_string(), 2, Box::new(limits::numbers_range))?;
+    engine.add_extension("numbers.range_step".to_string(), 3, Box::new(limits::numbers_range_step))?;
+    engine.add_extension("json.marshal".to_string(), 1, Box::new(limits::json_marshal))?;
+    engine.add_extension("yaml.marshal".to_string(), 1, Box::new(limits::yaml_marshal))?;
+    Ok(())
 }
 
 /// Validates a constraint against its template (frameworks' `ValidateCR` plus the parameter schema).
@@ -612,6 +617,60 @@ fn is_dns_subdomain(name: &str) -> bool {
         })
 }
 
+/// The objects a review reads as `data.inventory`, converted for the Rego engine once so that many
+/// reviews (every manifest of an `apply` run against every constraint) share them.
+#[derive(Debug, Clone)]
+pub struct Inventory {
+    objects: Vec<Value>,
+    data: regorus::Value,
+}
+
+impl Inventory {
+    /// The inventory of `objects`; an object without apiVersion or kind is an error, as in Gatekeeper.
+    pub fn new(objects: &[Value]) -> Result<Inventory, String> {
+        let tree = build_inventory(objects)?;
+        Ok(Inventory { objects: objects.to_vec(), data: regorus::Value::from(json!({"inventory": tree})) })
+    }
+
+    /// The Namespace object named `name`, which namespace selectors match against.
+    fn namespace(&self, name: &str) -> Option<&Value> {
+        if name.is_empty() {
+            return None;
+        }
+        self.objects.iter().find(|candidate| {
+            candidate.get("kind").and_then(Value::as_str) == Some("Namespace")
+                && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
+                && candidate.pointer("/metadata/name").and_then(Value::as_str) == Some(name)
+        })
+    }
+}
+
+/// Whether a Gatekeeper mutator (`mutations.gatekeeper.sh` Assign, AssignMetadata, ModifySet,
+/// AssignImage) would act on an object at admission: its `applyTo` names the object's group, version and
+/// kind (AssignMetadata has none and applies to every kind) and its `spec.match` matches.
+pub fn mutator_applies(mutator: &Value, object: &Value, inventory: &Inventory) -> bool {
+    let api_version = object.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
+    let kind = object.get("kind").and_then(Value::as_str).unwrap_or("");
+    if let Some(apply_to) = mutator.pointer("/spec/applyTo").and_then(Value::as_array) {
+        let lists = |entry: &Value, field: &str, wanted: &str| {
+            entry
+                .get(field)
+                .and_then(Value::as_array)
+                .is_some_and(|items| items.iter().any(|item| item.as_str() == Some(wanted)))
+        };
+        let named = apply_to.iter().any(|entry| {
+            lists(entry, "groups", group) && lists(entry, "versions", version) && lists(entry, "kinds", kind)
+        });
+        if !named {
+            return false;
+        }
+    }
+    let namespace = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+    let target = matching::Matchable { object, namespace: inventory.namespace(namespace), source: "Original" };
+    matching::matches(mutator.pointer("/spec/match"), &target).unwrap_or(true)
+}
+
 /// Reviews one object (or AdmissionReview) against a constraint, with the inventory objects.
 ///
 /// `Err` means gator would report an error for the case (for example an unreadable review); an
@@ -622,7 +681,7 @@ pub fn review(
     object: &Value,
     inventory_objects: &[Value],
 ) -> Result<ReviewOutcome, String> {
-    review_from_source(template, constraint, object, inventory_objects, "Original")
+    review_with_expansion(template, constraint, object, inventory_objects, &[])
 }
 
 /// gator's review with an expansion: the object itself, then every object its ExpansionTemplates
@@ -635,51 +694,65 @@ pub fn review_with_expansion(
     inventory_objects: &[Value],
     expansion_templates: &[Value],
 ) -> Result<ReviewOutcome, String> {
-    let outcome = review(template, constraint, object, inventory_objects)?;
-    let ReviewOutcome::Evaluated(mut violations) = outcome else {
-        return Ok(outcome);
-    };
+    // An unreadable object is reported before an unusable inventory, as gator meets them.
+    build_review(object)?;
+    let inventory = Inventory::new(inventory_objects)?;
+    Ok(review_in(template, constraint, object, &inventory, expansion_templates)?
+        .unwrap_or(ReviewOutcome::Evaluated(Vec::new())))
+}
+
+/// [`review_with_expansion`] against a prepared inventory, telling apart a constraint that does not
+/// apply: `None` when it matches neither the object nor anything its expansion generates (or does not
+/// act for gator), so a caller can report only the constraints that judged the object.
+pub fn review_in(
+    template: &CompiledTemplate,
+    constraint: &Value,
+    object: &Value,
+    inventory: &Inventory,
+    expansion_templates: &[Value],
+) -> Result<Option<ReviewOutcome>, String> {
+    let outcome = review_from_source(template, constraint, object, inventory, "Original")?;
     if expansion_templates.is_empty() || is_admission_review(object) {
-        return Ok(ReviewOutcome::Evaluated(violations));
+        return Ok(outcome);
     }
+    let mut matched = outcome.is_some();
+    let mut violations = match outcome {
+        Some(ReviewOutcome::Evaluated(violations)) => violations,
+        Some(unsupported @ ReviewOutcome::Unsupported(_)) => return Ok(Some(unsupported)),
+        None => Vec::new(),
+    };
     let name = object.name();
     let resultants = expansion::expand(object, expansion_templates)
         .map_err(|error| format!("expanding resource {name}: {error}"))?;
     for resultant in resultants {
-        match review_from_source(template, constraint, &resultant.object, inventory_objects, "Generated")? {
-            ReviewOutcome::Evaluated(generated) => {
+        match review_from_source(template, constraint, &resultant.object, inventory, "Generated")? {
+            Some(ReviewOutcome::Evaluated(generated)) => {
+                matched = true;
                 violations.extend(generated.into_iter().map(|violation| Violation {
                     message: format!("[Implied by {}] {}", resultant.template_name, violation.message),
                     details: violation.details,
                 }));
             }
-            unsupported @ ReviewOutcome::Unsupported(_) => return Ok(unsupported),
+            Some(unsupported @ ReviewOutcome::Unsupported(_)) => return Ok(Some(unsupported)),
+            None => {}
         }
     }
-    Ok(ReviewOutcome::Evaluated(violations))
+    Ok(matched.then_some(ReviewOutcome::Evaluated(violations)))
 }
 
+/// One review; `None` when the constraint does not apply to the object.
 fn review_from_source(
     template: &CompiledTemplate,
     constraint: &Value,
     object: &Value,
-    inventory_objects: &[Value],
+    inventory: &Inventory,
     source: &str,
-) -> Result<ReviewOutcome, String> {
+) -> Result<Option<ReviewOutcome>, String> {
     let built = build_review(object)?;
-    let inventory = build_inventory(inventory_objects)?;
     if !acts_for_gator(constraint) {
-        return Ok(ReviewOutcome::Evaluated(Vec::new()));
+        return Ok(None);
     }
-    let namespace = if built.namespace.is_empty() {
-        None
-    } else {
-        inventory_objects.iter().find(|candidate| {
-            candidate.kind() == "Namespace"
-                && candidate.get("apiVersion").and_then(Value::as_str).is_some_and(|version| !version.contains('/'))
-                && candidate.name() == built.namespace
-        })
-    };
+    let namespace = inventory.namespace(&built.namespace);
     let match_spec = constraint.pointer("/spec/match");
     let mut matched = false;
     let mut any_object = false;
@@ -697,32 +770,32 @@ fn review_from_source(
             Ok(false) => {}
             Err(error) => {
                 let name = candidate.name();
-                return Ok(ReviewOutcome::Evaluated(vec![Violation {
+                return Ok(Some(ReviewOutcome::Evaluated(vec![Violation {
                     message: format!("unable to match constraints: error matching {name}: {error}"),
                     details: json!({}),
-                }]));
+                }])));
             }
         }
     }
     if !any_object {
-        return Ok(ReviewOutcome::Evaluated(vec![Violation {
+        return Ok(Some(ReviewOutcome::Evaluated(vec![Violation {
             message: "unable to match constraints: neither object nor old object are defined".to_string(),
             details: json!({}),
-        }]));
+        }])));
     }
     if !matched {
-        return Ok(ReviewOutcome::Evaluated(Vec::new()));
+        return Ok(None);
     }
     if let Some(source) = &template.cel_source {
-        return Ok(ReviewOutcome::Evaluated(review_with_cel(source, constraint, &built.review, namespace)));
+        return Ok(Some(ReviewOutcome::Evaluated(review_with_cel(source, constraint, &built.review, namespace))));
     }
     let (engine, query) = match &template.code {
         TemplateCode::Rego { engine, violation_query } => (engine, violation_query),
         TemplateCode::CelOnly => {
-            return Ok(ReviewOutcome::Unsupported(
+            return Ok(Some(ReviewOutcome::Unsupported(
                 "the template has only K8sNativeValidation (CEL) code, which this engine does not evaluate yet"
                     .to_string(),
-            ));
+            )));
         }
     };
     let mut review_value = built.review;
@@ -735,15 +808,20 @@ fn review_from_source(
         .cloned()
         .unwrap_or_else(|| json!({}));
     let input = json!({"review": review_value, "parameters": parameters});
-    Ok(ReviewOutcome::Evaluated(evaluate(engine, query, input, inventory)?))
+    Ok(Some(ReviewOutcome::Evaluated(evaluate(engine, query, input, &inventory.data)?)))
 }
 
 /// Runs the template's `violation` rule the way the constraint framework's hook does: a response
 /// counts when it has a `msg`; the time limit was set on the engine when the template was compiled.
-fn evaluate(engine: &regorus::Engine, query: &str, input: Value, inventory: Value) -> Result<Vec<Violation>, String> {
+fn evaluate(
+    engine: &regorus::Engine,
+    query: &str,
+    input: Value,
+    inventory: &regorus::Value,
+) -> Result<Vec<Violation>, String> {
     let mut engine = engine.clone();
     let failure = |message: String| vec![Violation { message, details: json!({}) }];
-    if let Err(error) = engine.add_data(regorus::Value::from(json!({"inventory": inventory}))) {
+    if let Err(error) = engine.add_data(inventory.clone()) {
         return Ok(failure(error.to_string()));
     }
     engine.set_input(regorus::Value::from(input));

@@ -292,7 +292,7 @@ pub fn rule_names(ast: &Value) -> Vec<String> {
     names
 }
 
-fn root_var_name(expression: &Value) -> Option<String> {
+pub(crate) fn root_var_name(expression: &Value) -> Option<String> {
     if let Some(var) = expression.get("Var") {
         return var.get("value").and_then(Value::as_str).map(str::to_string);
     }

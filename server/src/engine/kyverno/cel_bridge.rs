@@ -36,6 +36,7 @@ pub fn services(request: &Request) -> Services {
         policy_namespace: String::new(),
         now: request.now,
         offline_gaps: Default::default(),
+        live_cluster: request.live_cluster,
     }
 }
 

@@ -95,12 +95,31 @@ pub fn load_context(
     let Some(entries) = entries.and_then(Value::as_array) else {
         return Ok(());
     };
+    // Admitted to a live cluster, an entry that reads the cluster (or a registry) is not known here unless
+    // the Values file gives it: the user then says what the cluster holds, and the entry is not loaded.
+    // A value may give the whole entry (`name`) or a field of it (`name.data.key`), for the rule, the
+    // resource or globally.
+    let given_by_values = |name: &str| {
+        let gives = |key: &str| key == name || key.strip_prefix(name).is_some_and(|rest| rest.starts_with('.'));
+        values.is_some_and(|values| values.keys().any(|key| gives(key)))
+            || request.variables.iter().any(|(key, _)| gives(key))
+    };
+    let unknown_in_live_cluster = |name: &str, context: &mut JsonContext, what: &str| {
+        if request.live_cluster {
+            context.note_offline_gap(format!(
+                "context entry `{name}` reads {what} from the cluster, which is not known here: give its value in \
+                 the values file"
+            ));
+        }
+    };
     for entry in entries {
         let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
         if let Some(variable) = entry.get("variable") {
             let value = load_variable(variable, context)
                 .map_err(|error| format!("failed to load context entry {name}: {error}"))?;
             context.add_variable(name, value);
+        } else if request.live_cluster && given_by_values(name) {
+            continue;
         } else if let Some(reference) = entry.get("globalReference") {
             let key = reference.get("name").and_then(Value::as_str).unwrap_or("");
             let projected = match (request.global_context.get(key), reference.get("projection").and_then(Value::as_str))
@@ -114,18 +133,39 @@ pub fn load_context(
                     None => data.clone(),
                 };
                 context.add_variable(name, value);
+            } else {
+                unknown_in_live_cluster(name, context, &format!("the global context entry `{key}`"));
             }
         } else if entry.get("configMap").is_some() {
-            if let Some(config_map) = find_config_map(entry, request, context) {
-                context.add_variable(name, config_map);
+            match find_config_map(entry, request, context) {
+                Some(config_map) => context.add_variable(name, config_map),
+                None => unknown_in_live_cluster(name, context, "a ConfigMap"),
             }
         } else if let Some(api_call) = entry.get("apiCall") {
+            if request.live_cluster && request.cluster_objects.is_none() {
+                let mocked = api_call_is_mocked(api_call, request, context);
+                if !mocked {
+                    unknown_in_live_cluster(name, context, "an API call's answer");
+                    continue;
+                }
+            }
             load_api_call(name, api_call, request, context)?;
         } else if let Some(registry) = entry.get("imageRegistry") {
             load_image_registry(name, registry, request, context)?;
         }
     }
     Ok(())
+}
+
+/// Whether a mock answers an apiCall (its URL after substitution, as `load_api_call` reads it).
+fn api_call_is_mocked(api_call: &Value, request: &Request, context: &JsonContext) -> bool {
+    let Ok(substituted) = substitute_all(api_call, context) else { return false };
+    let url = substituted
+        .pointer("/service/url")
+        .or_else(|| substituted.get("urlPath"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    !url.is_empty() && request.api_call_mocks.iter().any(|mock| mock.url == url)
 }
 
 /// Answers an apiCall offline (mocks, then the fake cluster); when nothing can answer it the entry
@@ -205,7 +245,7 @@ fn load_image_registry(
     };
     let Some(data) = request.image_data.get(reference).or_else(|| request.image_data.get(&normalize_image(reference)))
     else {
-        if request.registry_access {
+        if request.registry_access || request.live_cluster {
             // `kyverno test --registry` fetches the image's data from its registry: not known offline.
             context.note_offline_gap(format!(
                 "context entry `{name}` looks up {reference} in its registry, which needs registry access: give the \

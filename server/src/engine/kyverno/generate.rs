@@ -48,6 +48,14 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
                 break 'rule;
             }
             if let Some(clone_list) = generate.get("cloneList") {
+                if request.live_cluster {
+                    // The sources are whatever the cluster holds that the selector picks.
+                    context.note_offline_gap(
+                        "cloneList copies the cluster's objects that its selector picks, which are not known \
+                         without the cluster"
+                            .to_string(),
+                    );
+                }
                 match clone_many(generate, clone_list, &context, request) {
                     Ok(generated) => {
                         let mut passed = response(RuleStatus::Pass, "rule passed".to_string());
@@ -71,7 +79,16 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
                     passed.generated = vec![generated];
                     responses.push(passed);
                 }
-                Err(error) => responses.push(response(RuleStatus::Error, error)),
+                Err(GenerateError::MissingSource(source)) if request.live_cluster => {
+                    // Admitted to a live cluster, the source is read from that cluster, not from the manifests.
+                    let reason = format!(
+                        "the clone source {source} is not among the known objects; in a cluster it is read from \
+                         the cluster, which is not known here"
+                    );
+                    context.note_offline_gap(reason.clone());
+                    responses.push(response(RuleStatus::Error, reason));
+                }
+                Err(error) => responses.push(response(RuleStatus::Error, error.to_string())),
             }
         }
         super::mark_offline_gap(&mut responses[first_response..], context.offline_gap());
@@ -132,7 +149,33 @@ fn clone_many(
     Ok(out)
 }
 
-fn generate_one(generate: &Value, context: &super::variables::JsonContext, request: &Request) -> Result<Value, String> {
+/// Why a generate rule produced nothing.
+enum GenerateError {
+    /// The clone source (`Kind namespace/name`) is not among the known objects.
+    MissingSource(String),
+    Failed(String),
+}
+
+impl std::fmt::Display for GenerateError {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            GenerateError::MissingSource(source) => write!(formatter, "source resource {source} not found"),
+            GenerateError::Failed(message) => formatter.write_str(message),
+        }
+    }
+}
+
+impl From<String> for GenerateError {
+    fn from(message: String) -> Self {
+        GenerateError::Failed(message)
+    }
+}
+
+fn generate_one(
+    generate: &Value,
+    context: &super::variables::JsonContext,
+    request: &Request,
+) -> Result<Value, GenerateError> {
     let mut header = Map::new();
     for key in ["apiVersion", "kind", "name", "namespace"] {
         if let Some(value) = generate.get(key) {
@@ -157,7 +200,7 @@ fn generate_one(generate: &Value, context: &super::variables::JsonContext, reque
                     && matching::resource_name(candidate) == source_name
                     && matching::resource_namespace(candidate) == source_namespace
             })
-            .ok_or_else(|| format!("source resource {kind} {source_namespace}/{source_name} not found"))?;
+            .ok_or_else(|| GenerateError::MissingSource(format!("{kind} {source_namespace}/{source_name}")))?;
         let mut copy = source.clone();
         if let Some(metadata) = copy.get_mut("metadata").and_then(Value::as_object_mut) {
             for key in ["resourceVersion", "uid", "creationTimestamp", "managedFields", "ownerReferences", "generation"]

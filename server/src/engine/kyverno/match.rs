@@ -285,52 +285,52 @@ struct KindSelector {
     subresource: String,
 }
 
+/// Reads a kind selector as Kyverno's `ParseKindSelector` does (`pkg/utils/kube/kind.go`): the last part
+/// may carry the subresource after a `.`; a leading part that is a version (`v1`, `v2beta1`) or `*` starts
+/// `version/kind[/subresource]`, any other starts `group/version/kind` (so `batch/*/CronJob` is the batch
+/// group at any version); two parts of which the second is lowercase after `*` are `*/subresource`.
 fn parse_kind_selector(text: &str) -> KindSelector {
-    let parts: Vec<&str> = text.split('/').collect();
-    let is_kind = |part: &str| part.starts_with(|c: char| c.is_ascii_uppercase()) || part == "*";
+    let mut parts: Vec<&str> = text.split('/').collect();
+    if let Some(last) = parts.pop() {
+        parts.extend(last.split('.'));
+    }
     let any = || "*".to_string();
+    let selector = |group: &str, version: &str, kind: &str, subresource: &str| KindSelector {
+        group: group.to_string(),
+        version: version.to_string(),
+        kind: kind.to_string(),
+        subresource: subresource.to_string(),
+    };
     match parts.as_slice() {
         [kind] => KindSelector { group: any(), version: any(), kind: kind.to_string(), subresource: String::new() },
-        [first, second] if is_kind(first) && !is_kind(second) => {
-            KindSelector { group: any(), version: any(), kind: first.to_string(), subresource: second.to_string() }
-        }
-        [version, kind] => KindSelector {
-            group: String::new(),
-            version: version.to_string(),
-            kind: kind.to_string(),
-            subresource: String::new(),
-        }
-        .with_core_group_for(version),
-        [first, second, third] if is_kind(second) => KindSelector {
-            group: String::new(),
-            version: first.to_string(),
-            kind: second.to_string(),
-            subresource: third.to_string(),
-        },
-        [group, version, kind] => KindSelector {
-            group: group.to_string(),
-            version: version.to_string(),
-            kind: kind.to_string(),
-            subresource: String::new(),
-        },
-        [group, version, kind, subresource, ..] => KindSelector {
-            group: group.to_string(),
-            version: version.to_string(),
-            kind: kind.to_string(),
-            subresource: subresource.to_string(),
-        },
-        [] => KindSelector { group: any(), version: any(), kind: String::new(), subresource: String::new() },
+        ["*", "*"] => selector("*", "*", "*", "*"),
+        ["*", second] if second.to_lowercase() == *second => selector("*", "*", "*", second),
+        [first, second] if is_version(first) => selector("*", first, second, ""),
+        [first, second] => selector("*", "*", first, second),
+        [first, second, third] if is_version(first) => selector("*", first, second, third),
+        [group, version, kind] => selector(group, version, kind, ""),
+        [group, version, kind, subresource] => selector(group, version, kind, subresource),
+        // Upstream gives an empty selector, which matches nothing.
+        _ => selector("", "", "", ""),
     }
 }
 
-impl KindSelector {
-    /// `v1/Pod` means the core group; `*/Pod` any group and version.
-    fn with_core_group_for(mut self, version: &str) -> Self {
-        if version == "*" {
-            self.group = "*".to_string();
-        }
-        self
+/// `v1`, `v1beta2`, `v2alpha1` or `*`: what Kyverno's kind selectors read as a version.
+fn is_version(part: &str) -> bool {
+    if part == "*" {
+        return true;
     }
+    let Some(rest) = part.strip_prefix('v') else { return false };
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    if digits == 0 {
+        return false;
+    }
+    let rest = &rest[digits..];
+    if rest.is_empty() {
+        return true;
+    }
+    let Some(level) = rest.strip_prefix("alpha").or_else(|| rest.strip_prefix("beta")) else { return false };
+    !level.is_empty() && level.bytes().all(|byte| byte.is_ascii_digit())
 }
 
 /// Whether a kind selector matches the resource (and the request's subresource). A request for a
@@ -404,6 +404,29 @@ mod tests {
         check(json!({"match": {"any": [{"resources": {"kinds": ["v1/Pod"], "names": ["web-*"]}}]}}), pod(), true);
         check(json!({"match": {"resources": {"kinds": ["Pod"], "namespaces": ["kube-*"]}}}), pod(), false);
         check(json!({"match": {"any": [{"resources": {"kinds": ["Pod/status"]}}]}}), pod(), false);
+    }
+
+    /// The selector forms Kyverno's `ParseKindSelector` reads, on a batch/v1beta1 CronJob and its status.
+    #[test]
+    fn kind_selector_forms_read_as_upstream() {
+        let cron_job = json!({"apiVersion": "batch/v1beta1", "kind": "CronJob"});
+        let matches = |selector: &str, subresource: &str| kind_matches(selector, &cron_job, subresource, None);
+        assert!(matches("batch/*/CronJob", ""));
+        assert!(matches("batch/v1beta1/CronJob", ""));
+        assert!(!matches("batch/v1/CronJob", ""));
+        assert!(matches("v1beta1/CronJob", ""));
+        assert!(matches("*/CronJob", ""));
+        assert!(matches("CronJob", ""));
+        assert!(!matches("CronJob", "status"));
+        assert!(matches("CronJob/status", "status"));
+        assert!(matches("CronJob.status", "status"));
+        assert!(matches("v1beta1/CronJob/status", "status"));
+        assert!(matches("*/*", "status"));
+        assert!(!matches("*/scale", "status"));
+        assert!(!matches("a/b/c/d/e", ""));
+        for (part, version) in [("v1", true), ("v2beta3", true), ("v1alpha", false), ("batch", false), ("*", true)] {
+            assert_eq!(is_version(part), version, "{part}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod foreach;
 pub mod generate;
 pub mod jmespath_budget;
 pub mod jmespath_functions;
+pub mod manifest;
 #[path = "match.rs"]
 pub mod matching;
 pub mod mutate;
@@ -151,6 +152,9 @@ pub struct Request {
     /// Image data (config, manifest, ...) by image reference, from the test's Context file, for
     /// imageRegistry context entries.
     pub image_data: Map<String, Value>,
+    /// The request stands for an admission in a live cluster whose objects are not known here (`apply`):
+    /// what a rule would read from that cluster (generate clone sources) is unsupported, not missing.
+    pub live_cluster: bool,
     /// Whether the run stands for `kyverno test --registry`: the CLI then fetches image data for
     /// imageRegistry entries from the registry (not known offline); without it the entries stay unset.
     pub registry_access: bool,

@@ -277,6 +277,21 @@ impl Validator<'_> {
             if let Some(response) = super::cel_bridge::validate_cel(self.rule_name, block, resource, self.request) {
                 return Some(response);
             }
+            if let Some(manifests) = block.get("manifests") {
+                // Kyverno's manifest handler gives no response for DELETE requests.
+                if self.request.operation() == "DELETE" {
+                    return None;
+                }
+                let object = context
+                    .root()
+                    .pointer("/request/object")
+                    .filter(|object| !object.is_null())
+                    .unwrap_or(resource)
+                    .clone();
+                let mut response = super::manifest::verify(self.rule_name, manifests, &object);
+                response.policy_pointer = Some("/manifests".to_string());
+                return Some(response);
+            }
             if let Some(reason) = unsupported_reason(block) {
                 let mut response = self.response(RuleStatus::Error, reason.clone());
                 response.unsupported = Some(reason);
@@ -534,9 +549,6 @@ impl Validator<'_> {
 fn unsupported_reason(validate: &Value) -> Option<String> {
     if validate.get("cel").is_some() {
         return Some("validate.cel rules need the CEL engine, which is not implemented yet".to_string());
-    }
-    if validate.get("manifests").is_some() {
-        return Some("validate.manifests (signed YAML manifests) is not supported offline".to_string());
     }
     if validate.get("assert").is_some() {
         return Some("validate.assert (kyverno-json assertion trees) is not implemented yet".to_string());

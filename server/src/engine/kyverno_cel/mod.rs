@@ -4,6 +4,7 @@
 
 pub mod admission;
 pub mod apply;
+pub mod authorization;
 pub mod diagnostics;
 pub mod exceptions;
 pub mod matching;

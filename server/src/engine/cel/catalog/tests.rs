@@ -42,6 +42,7 @@ fn services() -> Services {
         now: None,
         policy_namespace: "default".to_string(),
         offline_gaps: Default::default(),
+        live_cluster: false,
     }
 }
 
