@@ -4,7 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::support::parse_fixture;
 use serde_json::Value;
 
 const REPOSITORY: &str = r#"
@@ -120,13 +119,7 @@ metadata:
 
 /// Writes the fixture repository under a fresh temporary directory, with one commit when `commit`.
 fn repository(name: &str, commit: bool) -> PathBuf {
-    let root = std::env::temp_dir().join(format!("policy-lsp-changed-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&root);
-    for file in parse_fixture(REPOSITORY) {
-        let path = root.join(file.path.strip_prefix("/").unwrap());
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(path, file.text).unwrap();
-    }
+    let root = crate::cli::write_fixture(&format!("changed-{name}"), REPOSITORY);
     if commit {
         git(&root, &["init", "--quiet"]);
         git(&root, &["add", "--all"]);
@@ -140,15 +133,8 @@ fn git(directory: &Path, arguments: &[&str]) {
     assert!(status.success(), "git {arguments:?} failed");
 }
 
-/// Runs the binary in `directory`; returns the exit code, stdout and stderr.
 fn run(directory: &Path, arguments: &[&str]) -> (Option<i32>, String, String) {
-    let output = Command::new(crate::support::POLICY_LSP)
-        .args(arguments)
-        .current_dir(directory)
-        .output()
-        .expect("the binary runs");
-    let text = |bytes: &[u8]| String::from_utf8_lossy(bytes).into_owned();
-    (output.status.code(), text(&output.stdout), text(&output.stderr))
+    crate::cli::run(directory, arguments, None)
 }
 
 fn edit(root: &Path, relative: &str, from: &str, to: &str) {
