@@ -5,7 +5,7 @@
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, operators};
 
 use super::catalog::{self, Environment, Function};
-use super::eval::{ident_name, qualified_name};
+use super::eval::{TYPE_NAMES, ident_name, qualified_name};
 use super::{CompileError, Program};
 
 const OPERATORS: &[&str] = &[
@@ -31,8 +31,6 @@ const OPERATORS: &[&str] = &[
     operators::NOT_STRICTLY_FALSE,
     operators::IN,
 ];
-
-const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"];
 
 /// Checks the program against the names `environment` declares; an empty result means no findings.
 pub fn check(program: &Program, environment: &Environment) -> Vec<CompileError> {

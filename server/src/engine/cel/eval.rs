@@ -19,7 +19,8 @@ pub type EvalResult = Result<Val, String>;
 pub const DEFAULT_STEP_BUDGET: u64 = 2_000_000;
 
 /// Type names that evaluate to type values when used as identifiers.
-const TYPE_NAMES: &[&str] = &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type"];
+pub(crate) const TYPE_NAMES: &[&str] =
+    &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "optional_type"];
 
 /// One evaluation: the variables in scope and the budget left.
 pub struct Interpreter<'a> {
@@ -141,10 +142,8 @@ impl<'a> Interpreter<'a> {
                 if select.test {
                     return self.has(&select.operand, &select.field);
                 }
-                if let Some(name) = qualified_name(expr)
-                    && self.lookup(root_of(&name)).is_none()
-                {
-                    return Err(format!("undeclared reference to '{name}'"));
+                if let Some(path) = qualified_path(expr) {
+                    return self.resolve_qualified(&path);
                 }
                 let operand = self.eval(&select.operand)?;
                 select_field(&operand, &select.field)
@@ -248,6 +247,24 @@ impl<'a> Interpreter<'a> {
             }
             Expr::Call(call) => self.call(expr, call),
         }
+    }
+
+    /// `a.b.c` made only of names: CEL resolves it to the variable named by the longest dotted prefix
+    /// (`a.b.c`, then `a.b`, then `a`), then selects the remaining fields from that variable's value, as
+    /// cel-spec's qualified-identifier cases (fields.textproto, namespace.textproto) require. A variable
+    /// bound by a macro shadows every dotted name that starts with it.
+    fn resolve_qualified(&self, path: &[&str]) -> EvalResult {
+        let locally_bound = self.scopes.borrow().iter().any(|(bound, _)| bound == path[0]);
+        let longest = if locally_bound { 1 } else { path.len() };
+        for prefix_length in (1..=longest).rev() {
+            let Some(value) = self.lookup(&path[..prefix_length].join(".")) else { continue };
+            let mut value = check_value(value)?;
+            for field in &path[prefix_length..] {
+                value = select_field(&value, field)?;
+            }
+            return Ok(value);
+        }
+        Err(format!("undeclared reference to '{}'", path.join(".")))
     }
 
     fn ident(&self, name: &str) -> EvalResult {
@@ -617,6 +634,19 @@ pub(crate) fn qualified_name(expr: &IdedExpr) -> Option<String> {
     }
 }
 
+/// The names of `a.b.c` (root first) when the expression is only an identifier and field selections.
+fn qualified_path(expr: &IdedExpr) -> Option<Vec<&str>> {
+    match &expr.expr {
+        Expr::Ident(name) => Some(vec![name.as_str()]),
+        Expr::Select(select) if !select.test => {
+            let mut path = qualified_path(&select.operand)?;
+            path.push(select.field.as_str());
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
 fn root_of(name: &str) -> &str {
     name.split('.').next().unwrap_or(name)
 }
@@ -629,6 +659,9 @@ pub fn select_field(operand: &Val, field: &str) -> EvalResult {
             None => Err(format!("no such key: {field}")),
         },
         Val::Optional(None) => Ok(Val::Optional(None)),
+        // A plain selection on `optional.of(null)` fails like one on `null` (cel-spec optionals.textproto
+        // map_null_entry_no_such_key); only `.?` turns a null into `optional.none()`.
+        Val::Optional(Some(inner)) if matches!(inner.as_ref(), Val::Null) => Err(format!("no such key: {field}")),
         Val::Optional(Some(inner)) => optional_select(inner, field),
         Val::Error(message) => Err(message.to_string()),
         Val::Null => Err(format!("no such key: {field}")),

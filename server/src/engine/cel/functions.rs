@@ -100,7 +100,9 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
         ("duration", [Val::Duration(nanos)]) => Ok(Val::Duration(*nanos)),
         ("timestamp", [Val::String(text)]) => library::parse_timestamp(text).map(Val::Timestamp),
         ("timestamp", [Val::Timestamp(nanos)]) => Ok(Val::Timestamp(*nanos)),
-        ("timestamp", [Val::Int(seconds)]) => Ok(Val::Timestamp(i128::from(*seconds) * 1_000_000_000)),
+        ("timestamp", [Val::Int(seconds)]) => {
+            library::timestamp_in_range(i128::from(*seconds) * 1_000_000_000).map(Val::Timestamp)
+        }
         ("optional.of", [value]) => Ok(Val::Optional(Some(Arc::new(value.clone())))),
         ("optional.none", []) => Ok(Val::Optional(None)),
         ("optional.ofNonZeroValue", [value]) => {
@@ -170,7 +172,7 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> Eva
         ("math.isNaN", [Val::Double(float)]) => Ok(Val::Bool(float.is_nan())),
         ("math.isInf", [Val::Double(float)]) => Ok(Val::Bool(float.is_infinite())),
         ("math.isFinite", [Val::Double(float)]) => Ok(Val::Bool(float.is_finite())),
-        ("strings.quote", [Val::String(text)]) => Ok(Val::string(format!("{text:?}"))),
+        ("strings.quote", [Val::String(text)]) => Ok(Val::string(library::quote(text))),
         ("math.round", [Val::Double(float), Val::Int(digits)]) => {
             // Kyverno's two-argument form rounds to that many decimal digits, halves away from zero.
             let scale = 10f64.powi(i32::try_from(*digits).unwrap_or(0).clamp(-300, 300));
@@ -667,7 +669,7 @@ fn add(a: &Val, b: &Val) -> EvalResult {
             x.checked_add(*y).map(Val::Duration).ok_or_else(|| "duration overflow".to_string())
         }
         (Val::Timestamp(x), Val::Duration(y)) | (Val::Duration(y), Val::Timestamp(x)) => {
-            Ok(Val::Timestamp(x + i128::from(*y)))
+            library::timestamp_in_range(x + i128::from(*y)).map(Val::Timestamp)
         }
         _ => arithmetic("_+_", a, b),
     }
@@ -678,7 +680,7 @@ fn subtract(a: &Val, b: &Val) -> EvalResult {
         (Val::Duration(x), Val::Duration(y)) => {
             x.checked_sub(*y).map(Val::Duration).ok_or_else(|| "duration overflow".to_string())
         }
-        (Val::Timestamp(x), Val::Duration(y)) => Ok(Val::Timestamp(x - i128::from(*y))),
+        (Val::Timestamp(x), Val::Duration(y)) => library::timestamp_in_range(x - i128::from(*y)).map(Val::Timestamp),
         (Val::Timestamp(x), Val::Timestamp(y)) => {
             i64::try_from(x - y).map(Val::Duration).map_err(|_| "duration overflow".to_string())
         }

@@ -1,6 +1,7 @@
 //! Kubernetes CEL libraries (quantity, url, ip, cidr, semver, format, jsonpatch, time) and Kyverno's
 //! (resource, image data, http, globalContext, json, yaml, image references), all answered offline.
 
+use std::fmt::Write as _;
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -540,7 +541,7 @@ pub fn time_member(name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResul
             use chrono::{Datelike, Timelike};
             let offset = match args {
                 [] => 0,
-                [Val::String(zone)] => match zone_offset_seconds(zone) {
+                [Val::String(zone)] => match zone_offset_seconds(zone, nanos.div_euclid(NANO) as i64) {
                     Ok(offset) => offset,
                     Err(error) => return Some(Err(error)),
                 },
@@ -566,9 +567,10 @@ pub fn time_member(name: &str, receiver: &Val, args: &[Val]) -> Option<EvalResul
     }
 }
 
-/// The offset of a time zone argument of the timestamp accessors: `UTC` or `+05:30`. Named zones
-/// (`Europe/Paris`) need the IANA database, which is not bundled: an error says so.
-fn zone_offset_seconds(zone: &str) -> Result<i64, String> {
+/// The offset at the instant `utc_seconds` of a time zone argument of the timestamp accessors: `UTC`,
+/// `+05:30`, or an IANA name (`Australia/Sydney`, `US/Central`) from the database bundled by chrono-tz,
+/// as Go's time.LoadLocation resolves it for cel-go.
+fn zone_offset_seconds(zone: &str, utc_seconds: i64) -> Result<i64, String> {
     if zone.eq_ignore_ascii_case("UTC") || zone == "Z" {
         return Ok(0);
     }
@@ -582,7 +584,15 @@ fn zone_offset_seconds(zone: &str) -> Result<i64, String> {
         .and_then(|(hours, minutes)| Some((hours.parse::<i64>().ok()?, minutes.parse::<i64>().ok()?)));
     match parsed {
         Some((hours, minutes)) if hours <= 23 && minutes <= 59 => Ok(sign * (hours * 3600 + minutes * 60)),
-        _ => Err(format!("time zone {zone:?} is unsupported offline: only UTC and offsets such as +05:30 are known")),
+        _ => {
+            use chrono::Offset as _;
+            let named: chrono_tz::Tz =
+                zone.parse().map_err(|_| format!("unknown time zone {zone:?}: not UTC, an offset or an IANA name"))?;
+            let instant = chrono::DateTime::from_timestamp(utc_seconds, 0)
+                .ok_or_else(|| "timestamp out of range".to_string())?
+                .naive_utc();
+            Ok(i64::from(chrono::TimeZone::offset_from_utc_datetime(&named, &instant).fix().local_minus_utc()))
+        }
     }
 }
 
@@ -630,6 +640,20 @@ pub fn parse_timestamp(text: &str) -> Result<i128, String> {
     chrono::DateTime::parse_from_rfc3339(text)
         .map(|time| i128::from(time.timestamp()) * NANO + i128::from(time.timestamp_subsec_nanos()))
         .map_err(|error| format!("invalid timestamp {text:?}: {error}"))
+        .and_then(timestamp_in_range)
+}
+
+/// The first and the last nanosecond a CEL timestamp may hold: 0001-01-01T00:00:00Z and
+/// 9999-12-31T23:59:59.999999999Z (the range of google.protobuf.Timestamp, which cel-spec enforces).
+const TIMESTAMP_RANGE: std::ops::RangeInclusive<i128> = -62_135_596_800 * NANO..=253_402_300_799 * NANO + (NANO - 1);
+
+/// Checks that a timestamp built by a conversion or by arithmetic stays within CEL's range.
+pub fn timestamp_in_range(nanos: i128) -> Result<i128, String> {
+    if TIMESTAMP_RANGE.contains(&nanos) {
+        Ok(nanos)
+    } else {
+        Err("timestamp out of range: CEL timestamps lie between years 0001 and 9999".to_string())
+    }
 }
 
 /// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`).
@@ -955,7 +979,8 @@ fn validate_format(format: &str, text: &str) -> Vec<String> {
     if ok { Vec::new() } else { vec![format!("{text:?} is not a valid {format}")] }
 }
 
-/// `"...%s...".format([...])`: the verbs of cel-go's strings extension that policies use.
+/// `"...%s...".format([...])`: the verbs of cel-go's strings extension (ext/formatting.go), as the
+/// cel-spec conformance data (tests/cel_spec) pins them down.
 pub fn format_string(template: &str, values: &[Val]) -> Result<String, String> {
     let mut out = String::new();
     let mut characters = template.chars().peekable();
@@ -984,9 +1009,10 @@ pub fn format_string(template: &str, values: &[Val]) -> Result<String, String> {
         }
         let value = next.next().ok_or_else(|| "format: too few arguments for the format string".to_string())?;
         match verb {
-            's' => out.push_str(&value.display()),
+            's' => out.push_str(&format_clause_text(value)),
             'd' => match value {
                 Val::Int(_) | Val::Uint(_) => out.push_str(&value.display()),
+                Val::Double(float) if !float.is_finite() => out.push_str(&non_finite_text(*float)),
                 _ => return Err(format!("format: %d needs an integer, got {}", value.type_name())),
             },
             'f' | 'e' => {
@@ -997,32 +1023,104 @@ pub fn format_string(template: &str, values: &[Val]) -> Result<String, String> {
                     None => return Err(format!("format: %{verb} needs a number, got {}", value.type_name())),
                 };
                 let digits = precision.unwrap_or(6);
-                if verb == 'f' {
+                if !float.is_finite() {
+                    out.push_str(&non_finite_text(float));
+                } else if verb == 'f' {
                     out.push_str(&format!("{float:.digits$}"));
                 } else {
-                    out.push_str(&format!("{float:.digits$e}"));
+                    out.push_str(&scientific(float, digits));
                 }
             }
             'b' => match value {
                 Val::Int(integer) => out.push_str(&format!("{integer:b}")),
                 Val::Uint(unsigned) => out.push_str(&format!("{unsigned:b}")),
-                _ => return Err("format: %b needs an integer".to_string()),
+                Val::Bool(flag) => out.push(if *flag { '1' } else { '0' }),
+                _ => return Err("format: %b needs an integer or a bool".to_string()),
             },
             'x' | 'X' => {
                 let hex = match value {
                     Val::Int(integer) => format!("{integer:x}"),
                     Val::Uint(unsigned) => format!("{unsigned:x}"),
                     Val::String(text) => text.bytes().map(|byte| format!("{byte:02x}")).collect(),
-                    _ => return Err("format: %x needs an integer or string".to_string()),
+                    Val::Bytes(bytes) => bytes.iter().map(|byte| format!("{byte:02x}")).collect(),
+                    _ => return Err("format: %x needs an integer, a string or bytes".to_string()),
                 };
                 out.push_str(&if verb == 'X' { hex.to_uppercase() } else { hex });
             }
             'o' => match value {
                 Val::Int(integer) => out.push_str(&format!("{integer:o}")),
+                Val::Uint(unsigned) => out.push_str(&format!("{unsigned:o}")),
                 _ => return Err("format: %o needs an integer".to_string()),
             },
             other => return Err(format!("format: unrecognized formatting clause %{other}")),
         }
     }
     Ok(out)
+}
+
+/// What `%s` prints: strings and bytes bare, also inside lists and maps; map entries sorted by their key's
+/// text; doubles as `NaN`, `Infinity`, `-Infinity` when not finite.
+fn format_clause_text(value: &Val) -> String {
+    match value {
+        Val::Double(float) if !float.is_finite() => non_finite_text(*float),
+        Val::List(items) => {
+            let parts: Vec<String> = items.iter().map(format_clause_text).collect();
+            format!("[{}]", parts.join(", "))
+        }
+        Val::Map(entries) => {
+            let mut parts: Vec<(String, String)> =
+                entries.iter().map(|(key, value)| (format_clause_text(key), format_clause_text(value))).collect();
+            parts.sort();
+            let parts: Vec<String> = parts.into_iter().map(|(key, value)| format!("{key}: {value}")).collect();
+            format!("{{{}}}", parts.join(", "))
+        }
+        other => other.display(),
+    }
+}
+
+/// The words the format verbs print for doubles that are not finite.
+fn non_finite_text(float: f64) -> String {
+    if float.is_nan() {
+        "NaN".to_string()
+    } else if float > 0.0 {
+        "Infinity".to_string()
+    } else {
+        "-Infinity".to_string()
+    }
+}
+
+/// `%e`: a mantissa with `digits` decimals and an exponent with a sign and at least two digits
+/// (`1.052033e+03`), as Go's `%e` prints; Rust's `{:e}` would print `1.052033e3`.
+fn scientific(float: f64, digits: usize) -> String {
+    let text = format!("{float:.digits$e}");
+    let (mantissa, exponent) = text.split_once('e').unwrap_or((&text, "0"));
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.unsigned_abs())
+}
+
+/// `strings.quote`: double quotes around the text with the C escapes cel-go's strings extension writes
+/// (`\a \b \f \n \r \t \v \\ \"`); other control characters as `\xHH`, every printable character as is.
+pub fn quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for character in text.chars() {
+        match character {
+            '\u{07}' => out.push_str("\\a"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{0b}' => out.push_str("\\v"),
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            control if control.is_control() && (control as u32) < 0x80 => {
+                let _ = write!(out, "\\x{:02x}", control as u32);
+            }
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -242,3 +242,82 @@ fn compile_checks_report_line_and_column() {
     check_diagnostics("nosuch.fn(1)", &["1:1 undeclared reference to 'nosuch'", "1:8 undeclared reference to 'fn'"]);
     check_diagnostics("object.a )", &["1:10 Syntax error: extraneous input ')' expecting <EOF>"]);
 }
+
+#[test]
+fn format_verbs_follow_cel_go_for_exponents_non_finite_numbers_bytes_and_collections() {
+    check("'%.6e'.format([1052.032911275])", json!({}), "\"1.052033e+03\"");
+    check("'%e'.format([0.00012])", json!({}), "\"1.200000e-04\"");
+    check(
+        "'%e %f %d'.format([double('Infinity'), double('-Infinity'), double('NaN')])",
+        json!({}),
+        "\"Infinity -Infinity NaN\"",
+    );
+    check("'%d'.format([1.5])", json!({}), "error: format: %d needs an integer, got double");
+    check("'%b %b %o'.format([true, false, uint(8)])", json!({}), "\"1 0 10\"");
+    check("'%x %X'.format([b'\\x01z', b'z'])", json!({}), "\"017a 7A\"");
+    // %s prints strings bare inside collections and sorts map entries by their key's text.
+    check("'%s'.format([['a', 1.5, null]])", json!({}), "\"[a, 1.5, null]\"");
+    check("'%s'.format([{'b': 'x', 2: 'y', true: double('NaN')}])", json!({}), "\"{2: y, b: x, true: NaN}\"");
+}
+
+#[test]
+fn strings_quote_writes_c_escapes() {
+    check("strings.quote('a\\a\\b\\f\\v\\t\"\\\\')", json!({}), r#""\"a\\a\\b\\f\\v\\t\\\"\\\\\"""#);
+    check("strings.quote('\\x01é😀')", json!({}), r#""\"\\x01é😀\"""#);
+}
+
+#[test]
+fn timestamps_stay_between_years_one_and_9999() {
+    check("timestamp('0001-01-01T00:00:00Z') == timestamp(-62135596800)", json!({}), "true");
+    check(
+        "timestamp('0000-12-31T00:00:00Z')",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+    check(
+        "timestamp(253402300800)",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+    check(
+        "timestamp('9999-12-31T23:59:59.999999999Z') + duration('1ns')",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+    check(
+        "timestamp('0001-01-01T00:00:01Z') - duration('2s')",
+        json!({}),
+        "error: timestamp out of range: CEL timestamps lie between years 0001 and 9999",
+    );
+}
+
+#[test]
+fn dotted_names_resolve_to_the_longest_bound_prefix() {
+    check("a.b.c", json!({"a.b.c": "whole", "a.b": {"c": "prefix"}, "a": {"b": {"c": "root"}}}), "\"whole\"");
+    check("a.b.c", json!({"a.b": {"c": "prefix"}, "a": {"b": {"c": "root"}}}), "\"prefix\"");
+    check("a.b.c", json!({"a": {"b": {"c": "root"}}}), "\"root\"");
+    check("a.b.c", json!({"x": 1}), "error: undeclared reference to 'a.b.c'");
+    check("[1].exists(a, a.b == 1)", json!({"a.b": 1}), "error: type 'int' does not support field selection");
+}
+
+#[test]
+fn optional_of_null_and_the_optional_type() {
+    check("{'k': dyn(null)}.?k.missing.hasValue()", json!({}), "error: no such key: missing");
+    check("{'k': dyn(null)}.?k.?missing.hasValue()", json!({}), "false");
+    check("type(optional.none()) == optional_type", json!({}), "true");
+}
+
+#[test]
+fn timestamp_accessors_take_iana_zone_names_with_their_offset_at_that_instant() {
+    check("timestamp('2009-02-13T23:31:30Z').getDate('Australia/Sydney')", json!({}), "14");
+    check("timestamp('2009-02-13T23:31:30Z').getMinutes('Asia/Kathmandu')", json!({}), "16");
+    // Daylight saving: Paris is one hour ahead of UTC in January, two in July.
+    check("timestamp('2024-01-15T12:00:00Z').getHours('Europe/Paris')", json!({}), "13");
+    check("timestamp('2024-07-15T12:00:00Z').getHours('Europe/Paris')", json!({}), "14");
+    check("timestamp('2024-07-15T12:00:00Z').getHours('-02:30')", json!({}), "9");
+    check(
+        "timestamp('2024-07-15T12:00:00Z').getHours('Mars/Olympus')",
+        json!({}),
+        "error: unknown time zone \"Mars/Olympus\": not UTC, an offset or an IANA name",
+    );
+}
