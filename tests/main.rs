@@ -6,6 +6,7 @@ mod cel_completion;
 mod cel_diagnostics;
 mod cel_policies;
 mod cel_spec;
+mod changed_since;
 mod cli;
 mod cli_apply;
 mod clock;

@@ -2,6 +2,7 @@
 //! codes; hands `serve` back to the entry point, which starts the language server.
 
 pub mod apply;
+pub mod changed;
 pub mod eval;
 pub mod lint;
 pub mod locate;
@@ -45,6 +46,8 @@ enum Command {
         /// Exit with 1 when a directory holds no YAML or .rego file to check (otherwise a warning).
         #[arg(long)]
         require_files: bool,
+        #[command(flatten)]
+        changed: changed::ChangedFlags,
     },
     /// Run Kyverno Test files, gator Suites and Rego unit tests with kyverno test / gator verify / opa test
     /// semantics, offline.
@@ -70,6 +73,8 @@ enum Command {
         /// results that read one without data in the test's context file are reported unsupported.
         #[arg(long)]
         registry: bool,
+        #[command(flatten)]
+        changed: changed::ChangedFlags,
         /// List passing Rego tests too, as `opa test -v` does.
         #[arg(short, long)]
         verbose: bool,
@@ -207,8 +212,8 @@ pub fn main() -> Invocation {
     };
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
-        Command::Lint { paths, output, deny_warnings, require_files } => {
-            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files })
+        Command::Lint { paths, output, deny_warnings, require_files, changed } => {
+            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files, changed })
         }
         Command::Test {
             paths,
@@ -218,6 +223,7 @@ pub fn main() -> Invocation {
             fail_only,
             timings,
             registry,
+            changed,
             verbose,
             run,
             timeout,
@@ -241,6 +247,7 @@ pub fn main() -> Invocation {
                 fail_only,
                 timings,
                 registry,
+                changed,
                 rego,
             })
         }

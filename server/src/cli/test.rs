@@ -30,6 +30,7 @@ pub struct TestOptions {
     pub timings: bool,
     /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
     pub registry: bool,
+    pub changed: super::changed::ChangedFlags,
     pub rego: RegoTestOptions,
 }
 
@@ -67,9 +68,26 @@ pub fn run(options: TestOptions) -> ExitStatus {
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
     let configs = crate::vfs::read_configs(&roots);
     let files = crate::vfs::drop_excluded(files, &paths, &configs);
+    let files = match &options.changed.changed_since {
+        None => files,
+        Some(reference) => match super::changed::changed_files(reference, &super::changed::git_directory(&paths)) {
+            Ok(changed) => super::changed::affected(&files, &changed, &roots, &options.file_name).files,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitStatus::UsageError;
+            }
+        },
+    };
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
+    if let Some(reference) = &options.changed.changed_since
+        && discovered.is_empty()
+    {
+        // Nothing any test reads changed: a clean run, not a mistyped path.
+        eprintln!("no test file is affected by the changes since {reference}");
+        return ExitStatus::Success;
+    }
     if discovered.is_empty() {
         eprintln!(
             "error: no Kyverno test files (named `{}`), gator Suites or Rego tests (`test_` rules in .rego files) \

@@ -94,7 +94,7 @@ impl AnalysisHost {
 
     /// Sets a file from an already parsed source (the CLI parses files in parallel first).
     pub fn set_source(&mut self, path: PathBuf, source: SourceFile) {
-        Arc::make_mut(&mut self.workspace.files).insert(path, Arc::new(FileData::new(source)));
+        self.workspace.insert(path, Arc::new(FileData::new(source)));
     }
 
     /// Applies edits in order; a file that is not loaded is ignored (returns `None`).
@@ -113,9 +113,7 @@ impl AnalysisHost {
     }
 
     pub fn remove_file(&mut self, path: &Path) {
-        if self.workspace.files.contains_key(path) {
-            Arc::make_mut(&mut self.workspace.files).remove(path);
-        }
+        self.workspace.remove(path);
     }
 
     pub fn contains(&self, path: &Path) -> bool {
@@ -376,6 +374,13 @@ impl Analysis {
         found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
         found.truncate(500);
         found
+    }
+
+    /// The files the analysis holds whose checks or test results can change with the `changed` paths:
+    /// those files themselves, the tests and suites whose path entries take one in, and the constraints
+    /// of a changed template's kind, transitively. What `--changed-since` checks.
+    pub fn affected_by(&self, changed: &[PathBuf]) -> Vec<PathBuf> {
+        cross_file_navigation::affected_by(&self.workspace, changed)
     }
 
     // -----------------------------------------------------------------------------------------------------
