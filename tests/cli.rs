@@ -445,7 +445,7 @@ fn lint_honours_the_repository_settings() {
         &["lint", "."],
         1,
         expect![[r#"
-            ./policy.yaml:6:3: error[schema/deprecated]: `validationFailureAction` is deprecated: Deprecated, use validationFailureAction under the validate rule instead.
+            ./policy.yaml:6:3: error[schema/deprecated]: `validationFailureAction` is deprecated: set `validate.failureAction` in each rule instead
               |
             6 |   validationFailureAction: Enforce
               |   ^^^^^^^^^^^^^^^^^^^^^^^

@@ -98,6 +98,7 @@ fn the_codes_and_their_default_severities() {
         gatekeeper [TestRun]: gatekeeper/unreadable-suite (error), gatekeeper/invalid-yaml (error), gatekeeper/missing-file (error), gatekeeper/missing-template (error), gatekeeper/missing-constraint (error), gatekeeper/missing-object (error), gatekeeper/missing-assertions (error), gatekeeper/multiple-objects (error), gatekeeper/invalid-template (error), gatekeeper/invalid-constraint (error), gatekeeper/constraint-kind-mismatch (error), gatekeeper/invalid-expansion (error)
         opa-test [TestRun]: opa-test/compile (error), opa-test/data (error), opa-test/unreadable (error)
         apply [TestRun]: apply/unreadable (error), apply/yaml (error), apply/not-an-object (error), apply/no-policies (error), apply/no-resources (error), apply/invalid-values (error), apply/invalid-template (error), apply/invalid-constraint (error), apply/missing-template (error)
+        policy [Diagnostic]: policy/violation (error), policy/error (error), policy/unsupported (info)
     "#]]
     .assert_eq(&listed);
 }
@@ -160,7 +161,7 @@ lint:
             warning[config/unknown-code] `jmespath/syntx` is not a diagnostic code; did you mean `jmespath/syntax`?
             warning[config/unknown-code] `kyverno-test/missing-fil` is not a diagnostic code; did you mean `kyverno-test/missing-file`?
             warning[config/unknown-code] `jmespth` is not a diagnostic code; did you mean `jmespath`?
-            warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file)
+            warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file, policy)
             warning[config/unknown-code] `schema/enums` is not a diagnostic code; did you mean `schema/enum`?
         "#]],
     );
@@ -240,7 +241,7 @@ fn explain_a_group_or_a_typo_on_the_command_line() {
         "warning",
         2,
         expect![[r#"
-            error: unknown code `warning`; codes look like `schema/unknown-field`, and `explain GROUP` lists a group (yaml, schema, cel, jmespath, rego, test, config, file, kyverno-test, gatekeeper, opa-test, apply)
+            error: unknown code `warning`; codes look like `schema/unknown-field`, and `explain GROUP` lists a group (yaml, schema, cel, jmespath, rego, test, config, file, kyverno-test, gatekeeper, opa-test, apply, policy)
         "#]],
     );
 }

@@ -281,3 +281,161 @@ fn constraint_kind_goes_to_its_template() {
     let text = &parse_fixture(&fixture)[1].text;
     assert_eq!(&text[locations[0].range.start..locations[0].range.end], "K8sRequiredProbes");
 }
+
+/// Renders the file from the cursor's line on after the item labelled `label` is applied (its snippet
+/// placeholders left as they are), with `|` marking the end of the replaced range and `·` for each space of
+/// indentation (the snapshot would otherwise lose it).
+fn check_applied(fixture: &str, label: &str, expect: Expect) {
+    let (analysis, path, offset) = analysis_with_cursor(fixture);
+    let text = parse_fixture(fixture).remove(0).text;
+    let items = analysis.completions(&path, offset);
+    let Some(item) = items.iter().find(|item| item.label == label) else {
+        panic!("no item {label:?} among {:?}", items.iter().map(|item| &item.label).collect::<Vec<_>>())
+    };
+    let line_start = text[..item.replace.start].rfind('\n').map_or(0, |newline| newline + 1);
+    let applied =
+        format!("{}{}|{}", &text[line_start..item.replace.start], item.insert_text, &text[item.replace.end..]);
+    let visible: Vec<String> = applied
+        .lines()
+        .map(|line| {
+            let content = line.trim_start_matches(' ');
+            format!("{}{content}", "·".repeat(line.len() - content.len()))
+        })
+        .collect();
+    expect.assert_eq(&visible.join("\n"));
+}
+
+/// The policy above the cursor in the "after Enter" tests: a rule with a name and a match block.
+fn after_enter(cursor_lines: &str) -> String {
+    format!(
+        "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: p\nspec:\n  rules:\n    - name: check-team\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n{cursor_lines}"
+    )
+}
+
+#[test]
+fn an_empty_line_aligned_with_the_rule_keys_completes_rule_keys() {
+    check(
+        &after_enter("      $0\n"),
+        expect![[r#"
+        celPreconditions ([]object)
+        context ([]object)
+        exclude (object)
+        generate (object)
+        imageExtractors (map[string][]object)
+        mutate (object)
+        preconditions
+        reportProperties (map[string]string)
+        skipBackgroundRequests (boolean)
+        validate (object)
+        verifyImages ([]object)"#]],
+    );
+}
+
+#[test]
+fn an_empty_line_at_the_item_marker_completes_rule_keys_at_their_column() {
+    check(
+        &after_enter("    $0\n"),
+        expect![[r#"
+        celPreconditions ([]object)
+        context ([]object)
+        exclude (object)
+        generate (object)
+        imageExtractors (map[string][]object)
+        mutate (object)
+        preconditions
+        reportProperties (map[string]string)
+        skipBackgroundRequests (boolean)
+        validate (object)
+        verifyImages ([]object)"#]],
+    );
+    check_applied(
+        &after_enter("    $0\n"),
+        "validate",
+        expect![[r#"
+            ······validate:
+            ········$0|"#]],
+    );
+}
+
+#[test]
+fn the_first_letter_on_a_new_line_completes_rule_keys_at_their_column() {
+    check(&after_enter("    va$0\n"), expect!["validate (object)"]);
+    check_applied(
+        &after_enter("    va$0\n"),
+        "validate",
+        expect![[r#"
+            ······validate:
+            ········$0|"#]],
+    );
+}
+
+#[test]
+fn an_empty_line_between_two_key_columns_completes_the_deepest_mapping_it_can_belong_to() {
+    check(
+        &after_enter("         $0\n"),
+        expect![[r#"
+        clusterRoles ([]string)
+        roles ([]string)
+        subjects ([]object)"#]],
+    );
+}
+
+#[test]
+fn an_empty_line_after_a_key_without_value_completes_its_mapping() {
+    check(
+        &after_enter("      validate:\n        $0\n"),
+        expect![[r#"
+        allowExistingViolations (boolean)
+        anyPattern
+        assert
+        cel (object)
+        deny (object)
+        failureAction (string)
+        failureActionOverrides ([]object)
+        foreach ([]object)
+        manifests (object)
+        message (string)
+        pattern
+        podSecurity (object)"#]],
+    );
+}
+
+#[test]
+fn an_empty_line_at_the_end_without_a_newline() {
+    check(
+        &after_enter("  $0"),
+        expect![[r#"
+        admission (boolean)
+        applyRules (string)
+        background (boolean)
+        emitWarning (boolean)
+        failurePolicy (string)
+        generateExisting (boolean)
+        generateExistingOnPolicyUpdate (boolean)
+        mutateExistingOnPolicyUpdate (boolean)
+        schemaValidation (boolean)
+        useServerSideApply (boolean)
+        validationFailureAction (string)
+        validationFailureActionOverrides ([]object)
+        webhookConfiguration (object)
+        webhookTimeoutSeconds (integer)"#]],
+    );
+}
+
+#[test]
+fn an_empty_line_with_keys_below() {
+    check(
+        &after_enter("      $0\n      validate:\n        deny: {}\n"),
+        expect![[r#"
+        celPreconditions ([]object)
+        context ([]object)
+        exclude (object)
+        generate (object)
+        imageExtractors (map[string][]object)
+        mutate (object)
+        preconditions
+        reportProperties (map[string]string)
+        skipBackgroundRequests (boolean)
+        verifyImages ([]object)"#]],
+    );
+}

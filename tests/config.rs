@@ -2,24 +2,16 @@
 //! on the diagnostics of the files below it (excluded files, disabled codes, severity overrides).
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use crate::support::{MemoryFiles, line_and_column, parse_fixture};
+use crate::support::{line_and_column, parse_fixture};
 use expect_test::{Expect, expect};
-use policy_lsp::ide::{AnalysisHost, Config};
+use policy_lsp::ide::Config;
 
 /// Loads the fixture with the settings of its `/repo/.policy-lsp.yaml` (laid under the editor settings
 /// `editor`, when given) and renders the diagnostics of every file, plus whether tests run inline.
 fn check(fixture: &str, editor: Option<serde_json::Value>, expect: Expect) {
     let files = parse_fixture(fixture);
-    let mut memory = MemoryFiles::default();
-    for file in &files {
-        memory.files.insert(file.path.clone(), file.text.clone());
-    }
-    let mut host = AnalysisHost::new(Arc::new(memory));
-    for file in &files {
-        host.set_file(file.path.clone(), &file.text);
-    }
+    let mut host = crate::support::host_of(&files);
     let config_path = Path::new("/repo/.policy-lsp.yaml");
     let mut config = match files.iter().find(|file| file.path == config_path) {
         Some(file) => {
@@ -122,7 +114,7 @@ fn without_settings_everything_is_reported() {
         None,
         expect![[r#"
             /repo/policies/policy.yaml (tests inline: Some(true))
-              6:3 warning[schema/deprecated] `validationFailureAction` is deprecated: Deprecated, use validationFailureAction under the validate rule instead.
+              6:3 warning[schema/deprecated] `validationFailureAction` is deprecated: set `validate.failureAction` in each rule instead
               16:9 error[schema/unknown-field] unknown field `unknownKey`; expected one of `allowExistingViolations`, `anyPattern`, `assert`, `cel`, `deny`, `failureAction`, `failureActionOverrides`, `foreach`, `manifests`, `message`, `pattern` or `podSecurity`
             /repo/vendor/upstream/policy.yaml (tests inline: Some(true))
               6:10 error[schema/type] expected a list, found a mapping
@@ -182,7 +174,7 @@ kubernetesVersion: "1.30"
               2:1 warning[config/unknown-field] unknown setting `exlude`; did you mean `exclude`?
               4:13 warning[config/unknown-code] `schema/deprecation` is not a diagnostic code; did you mean `schema/deprecated`?
               4:33 error[config/invalid] expected a string
-              4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file)
+              4:36 warning[config/unknown-code] `nothing/here` is not a diagnostic code; codes look like `schema/deprecated` (groups: yaml, schema, cel, jmespath, rego, test, config, file, policy)
               6:18 error[config/invalid] `loud` is not one of error, warning, info, hint, off
               9:11 error[config/invalid] expected `true` or `false`
               10:1 warning[config/unknown-field] unknown setting `kubernetesVersion`; known here: exclude, lint, tests, rego

@@ -123,7 +123,7 @@ fn deprecated_field_is_a_warning() {
           name: p
         spec:
           validationFailureAction: Audit
-        # ^^^^^^^^^^^^^^^^^^^^^^^ warning[schema/deprecated]: `validationFailureAction` is deprecated: Deprecated, use validationFailureAction under the validate rule instead.
+        # ^^^^^^^^^^^^^^^^^^^^^^^ warning[schema/deprecated]: `validationFailureAction` is deprecated: set `validate.failureAction` in each rule instead
           rules: []
         "#,
     );

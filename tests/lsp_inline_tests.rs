@@ -71,7 +71,8 @@ fn workspace(name: &str) -> PathBuf {
     root
 }
 
-fn start(root: &Path) -> (LspClient, String) {
+/// Starts the server on `root` and waits for the end of its workspace scan; returns the root's URI.
+pub(crate) fn start(root: &Path) -> (LspClient, String) {
     let mut client = LspClient::start();
     let root_uri = format!("file://{}", root.display());
     let result = client.request(
@@ -93,7 +94,7 @@ fn start(root: &Path) -> (LspClient, String) {
     (client, root_uri)
 }
 
-fn open(client: &mut LspClient, uri: &str, text: &str) {
+pub(crate) fn open(client: &mut LspClient, uri: &str, text: &str) {
     client.notify(
         "textDocument/didOpen",
         json!({"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": text}}),
@@ -101,7 +102,7 @@ fn open(client: &mut LspClient, uri: &str, text: &str) {
 }
 
 /// Waits for diagnostics of `uri` that satisfy `done`, skipping earlier publications.
-fn diagnostics_until(client: &mut LspClient, uri: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+pub(crate) fn diagnostics_until(client: &mut LspClient, uri: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     loop {
         let message = client.wait_for(|message| {
             message["method"] == "textDocument/publishDiagnostics" && message["params"]["uri"] == uri
@@ -113,7 +114,7 @@ fn diagnostics_until(client: &mut LspClient, uri: &str, done: impl Fn(&[Value]) 
     }
 }
 
-fn codes(diagnostics: &[Value]) -> Vec<&str> {
+pub(crate) fn codes(diagnostics: &[Value]) -> Vec<&str> {
     diagnostics.iter().filter_map(|diagnostic| diagnostic["code"].as_str()).collect()
 }
 

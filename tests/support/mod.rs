@@ -168,8 +168,9 @@ pub fn write_fixture_directory(name: &str, fixture: &str) -> PathBuf {
     root
 }
 
-/// Loads every fixture file into a fresh analysis host (with the same files behind its file source).
-pub fn analysis_of(files: &[FixtureFile]) -> policy_lsp::ide::Analysis {
+/// A fresh analysis host holding every fixture file (with the same files behind its file source), for
+/// tests that change files after a first snapshot.
+pub fn host_of(files: &[FixtureFile]) -> policy_lsp::ide::AnalysisHost {
     let mut memory = MemoryFiles::default();
     for file in files {
         memory.files.insert(file.path.clone(), file.text.clone());
@@ -178,7 +179,12 @@ pub fn analysis_of(files: &[FixtureFile]) -> policy_lsp::ide::Analysis {
     for file in files {
         host.set_file(file.path.clone(), &file.text);
     }
-    host.snapshot()
+    host
+}
+
+/// Loads every fixture file into a fresh analysis host and takes its snapshot.
+pub fn analysis_of(files: &[FixtureFile]) -> policy_lsp::ide::Analysis {
+    host_of(files).snapshot()
 }
 
 /// The analysis of a fixture and the file and offset of its `$0` cursor.
@@ -195,7 +201,7 @@ pub fn check_annotated_diagnostics(fixture: &str, keep: impl Fn(&str) -> bool) {
     let files = parse_fixture(fixture);
     let analysis = analysis_of(&files);
     for file in &files {
-        let mut actual: Vec<Annotation> = analysis
+        let actual: Vec<Annotation> = analysis
             .diagnostics(&file.path)
             .into_iter()
             .filter(|diagnostic| keep(diagnostic.code.as_str()))
@@ -211,16 +217,22 @@ pub fn check_annotated_diagnostics(fixture: &str, keep: impl Fn(&str) -> bool) {
                 }
             })
             .collect();
-        let mut expected = file.annotations.clone();
-        actual.sort();
-        expected.sort();
-        assert_eq!(
-            render_annotations(&file.text, &actual),
-            render_annotations(&file.text, &expected),
-            "diagnostics of {}",
-            file.path.display()
-        );
+        assert_annotations(file, actual);
     }
+}
+
+/// Compares annotations found in a fixture file with its `# ^^^` annotations, in any order, as a readable
+/// diff of both rendered under their lines.
+pub fn assert_annotations(file: &FixtureFile, mut actual: Vec<Annotation>) {
+    let mut expected = file.annotations.clone();
+    actual.sort();
+    expected.sort();
+    assert_eq!(
+        render_annotations(&file.text, &actual),
+        render_annotations(&file.text, &expected),
+        "diagnostics of {}",
+        file.path.display()
+    );
 }
 
 /// Renders annotations back under their lines.

@@ -365,3 +365,12 @@ test("the CLI fallback of the test commands runs `policy-lsp test --output json`
   assert.equal(core.summaryText(summary), "2 passed, 0 failed", `output: ${stdout}\n${stderr}`);
   assert.equal(code, 0);
 });
+
+test("the first letter typed on a new YAML line asks for completion", () => {
+  // VS Code's YAML grammar scopes a plain scalar (a key being typed included) as a string, and quick
+  // suggestions are off in strings by default: without this default only Ctrl+Space or a trigger character
+  // (":", " ", ...) would ask the server.
+  const quick = manifest.contributes.configurationDefaults["[yaml]"]["editor.quickSuggestions"];
+  assert.equal(quick.strings, "on");
+  assert.equal(quick.other, "on");
+});

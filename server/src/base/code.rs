@@ -22,6 +22,7 @@ pub enum Group {
     Gatekeeper,
     OpaTest,
     Apply,
+    Policy,
 }
 
 /// Which output a code appears in, which decides whether the `lint` settings can change it.
@@ -49,6 +50,7 @@ impl Group {
         Group::Gatekeeper,
         Group::OpaTest,
         Group::Apply,
+        Group::Policy,
     ];
 
     /// The name used in codes and settings (`schema`, `kyverno-test`).
@@ -66,6 +68,7 @@ impl Group {
             Group::Gatekeeper => "gatekeeper",
             Group::OpaTest => "opa-test",
             Group::Apply => "apply",
+            Group::Policy => "policy",
         }
     }
 
@@ -97,6 +100,9 @@ impl Group {
             }
             Group::Apply => {
                 "Policies and manifests that `policy-lsp apply` cannot load or use, as `kyverno apply` or `gator test` would fail on them."
+            }
+            Group::Policy => {
+                "The workspace's policies judging a manifest open in the editor, as `policy-lsp apply` judges it."
             }
         }
     }
@@ -601,6 +607,20 @@ codes! {
             summary: "A constraint among the policies has no ConstraintTemplate of its kind among them.",
             why: "A constraint cannot be added before its template: Gatekeeper rejects it and `gator test` stops.",
             example: "kind: K8sRequiredLabels   # and no template defines K8sRequiredLabels";
+    }
+    Policy {
+        PolicyViolation = "policy/violation", Error,
+            summary: "A policy of the workspace rejects the manifest: the message names the policy and rule and says why.",
+            why: "The admission controller (or `policy-lsp apply` in CI) denies the object, or reports it when the policy audits; a failure the policy only warns about is shown as a warning.",
+            example: "kind: Pod\nmetadata:\n  name: web   # a policy requires the label `team`";
+        PolicyError = "policy/error", Error,
+            summary: "A policy of the workspace could not judge the manifest: evaluating its rule ended in an error.",
+            why: "Kyverno and Gatekeeper report the error instead of a verdict (and a policy that fails closed denies the object), so neither the policy nor the manifest is known to be right.",
+            example: "pattern:\n  spec:\n    replicas: \"{{ divide(`1`, `0`) }}\"   # the rule errs on every Deployment";
+        PolicyUnsupported = "policy/unsupported", Info,
+            summary: "A policy of the workspace needs a registry, a cluster or the network to judge the manifest, which the editor does not reach.",
+            why: "The result is neither a pass nor a failure: the admission controller decides it. `policy-lsp apply` reports it `unsupported` and fails the run, so nothing passes silently.",
+            example: "verifyImages:\n  - imageReferences: [\"ghcr.io/*\"]   # checking signatures needs the registry";
     }
 }
 

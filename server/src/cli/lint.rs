@@ -21,6 +21,7 @@ pub struct LintOptions {
     pub deny_warnings: bool,
     /// A directory with no YAML or .rego file to check fails the run instead of warning.
     pub require_files: bool,
+    pub changed: super::changed::ChangedFlags,
 }
 
 /// The name reports give standard input (`lint -`); its relative references resolve from the current
@@ -56,7 +57,23 @@ pub fn run(options: LintOptions) -> ExitStatus {
     for path in &empty {
         eprintln!("warning: no YAML or .rego files to check under {}", path.display());
     }
-    let mut reports = lint_files(&files, &roots);
+    let mut reports = match &options.changed.changed_since {
+        None => lint_files(&files, &roots),
+        Some(reference) => {
+            let changed = match super::changed::changed_files(reference, &super::changed::git_directory(&paths)) {
+                Ok(changed) => changed,
+                Err(message) => {
+                    eprintln!("error: {message}");
+                    return ExitStatus::UsageError;
+                }
+            };
+            let affected = super::changed::affected(&files, &changed, &roots, "kyverno-test.yaml");
+            let Linted { reports, host, analysis } = lint_within(&affected.files, &affected.context, &roots);
+            std::mem::forget(analysis);
+            std::mem::forget(host);
+            reports
+        }
+    };
     if let Some(text) = stdin {
         // Standard input reads the files of the current workspace only, like any other file.
         let stdin_roots =
@@ -115,8 +132,15 @@ pub struct Linted {
 /// Lints files as `lint_files` does, handing back the analysis instead of leaking it (for benchmarks and
 /// other callers that outlive the run).
 pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
+    lint_within(files, &[], roots)
+}
+
+/// Lints `files` with `context` loaded beside them (files their checks may read from the analysis, such
+/// as the templates that govern a constraint), reporting on `files` only.
+fn lint_within(files: &[PathBuf], context: &[PathBuf], roots: &[PathBuf]) -> Linted {
     let loaded: Vec<(PathBuf, Result<SourceFile, FileError>)> = files
         .par_iter()
+        .chain(context.par_iter())
         .map(|path| {
             let source = read_text(path).map(|text| SourceFile::new_without_trees(&text));
             (path.clone(), source)
@@ -126,10 +150,12 @@ pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
     // The walk already left excluded files out; a file named on the command line is linted regardless.
     host.set_configs(crate::vfs::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
     let mut unreadable = Vec::new();
-    for (path, source) in loaded {
+    for (index, (path, source)) in loaded.into_iter().enumerate() {
         match source {
             Ok(source) => host.set_source(absolute_path(&path), source),
-            Err(error) => unreadable.push((path, error)),
+            // An unreadable context file is reported when it is itself checked, not here.
+            Err(error) if index < files.len() => unreadable.push((path, error)),
+            Err(_) => {}
         }
     }
     let analysis = host.snapshot();

@@ -2,6 +2,7 @@
 //! codes; hands `serve` back to the entry point, which starts the language server.
 
 pub mod apply;
+pub mod changed;
 pub mod eval;
 pub mod lint;
 pub mod locate;
@@ -47,6 +48,8 @@ enum Command {
         /// Exit with 1 when a directory holds no YAML or .rego file to check (otherwise a warning).
         #[arg(long)]
         require_files: bool,
+        #[command(flatten)]
+        changed: changed::ChangedFlags,
     },
     /// Run Kyverno Test files, gator Suites and Rego unit tests with kyverno test / gator verify / opa test
     /// semantics, offline.
@@ -74,6 +77,8 @@ enum Command {
         registry: bool,
         #[command(flatten)]
         compatibility: test_flags::CompatibilityFlags,
+        #[command(flatten)]
+        changed: changed::ChangedFlags,
         /// The timeout of one Rego test, such as `5s` or `500ms` (default 5s).
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
@@ -205,8 +210,8 @@ pub fn main() -> Invocation {
     };
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
-        Command::Lint { paths, output, deny_warnings, require_files } => {
-            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files })
+        Command::Lint { paths, output, deny_warnings, require_files, changed } => {
+            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files, changed })
         }
         Command::Test {
             paths,
@@ -217,6 +222,7 @@ pub fn main() -> Invocation {
             timings,
             registry,
             compatibility,
+            changed,
             timeout,
             rego_version,
         } => {
@@ -235,6 +241,7 @@ pub fn main() -> Invocation {
                 compatibility,
                 rego_timeout: timeout,
                 rego_version: rego_version.setting(),
+                changed,
             })
         }
         Command::Eval { query, data, input, format, fail, fail_defined, timeout, rego_version } => {

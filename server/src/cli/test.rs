@@ -40,6 +40,7 @@ pub struct TestOptions {
     pub rego_timeout: Option<Duration>,
     /// `--v0-compatible` or `--v1-compatible`.
     pub rego_version: Option<VersionSetting>,
+    pub changed: super::changed::ChangedFlags,
 }
 
 /// The `opa test` options of a run (`-v` is the command's one `--verbose`, a rendering choice).
@@ -95,9 +96,26 @@ pub fn run(options: TestOptions) -> ExitStatus {
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
     let configs = crate::vfs::read_configs(&roots);
     let files = crate::vfs::drop_excluded(files, &paths, &configs);
+    let files = match &options.changed.changed_since {
+        None => files,
+        Some(reference) => match super::changed::changed_files(reference, &super::changed::git_directory(&paths)) {
+            Ok(changed) => super::changed::affected(&files, &changed, &roots, &options.file_name).files,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitStatus::UsageError;
+            }
+        },
+    };
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
     let discovered_at = started.elapsed();
+    if let Some(reference) = &options.changed.changed_since
+        && discovered.is_empty()
+    {
+        // Nothing any test reads changed: a clean run, not a mistyped path.
+        eprintln!("no test file is affected by the changes since {reference}");
+        return ExitStatus::Success;
+    }
     if discovered.is_empty() {
         // As `kyverno test` and `gator verify`: finding nothing to run is a success unless tests are required.
         let severity = if flags.require_tests { "error" } else { "warning" };

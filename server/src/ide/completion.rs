@@ -7,6 +7,7 @@ use std::path::Path;
 use super::cursor::Cursor;
 use super::types::CompletionItem;
 use super::workspace::Workspace;
+use super::yaml_path::CursorContext;
 use super::{cel, jmespath, pattern, rego, schema_completion, test_file_completion};
 
 /// Items when the cursor is in the provider's territory (possibly none); `None` lets the next one try.
@@ -27,5 +28,20 @@ pub(super) const COMPLETION_PROVIDERS: &[(&str, CompletionProvider)] = &[
 /// Completion items at a byte offset of a file.
 pub(super) fn completions(workspace: &Workspace, path: &Path, offset: usize) -> Vec<CompletionItem> {
     let Some(cursor) = Cursor::at(workspace, path, offset) else { return Vec::new() };
-    COMPLETION_PROVIDERS.iter().find_map(|(_, provider)| provider(workspace, &cursor)).unwrap_or_default()
+    let mut items =
+        COMPLETION_PROVIDERS.iter().find_map(|(_, provider)| provider(workspace, &cursor)).unwrap_or_default();
+    if let CursorContext::Key { indent: Some(column), prefix_start, .. } = cursor.yaml() {
+        move_to_column(&mut items, cursor.segment.start + prefix_start, *column);
+    }
+    items
+}
+
+/// On a line whose indentation fits no mapping, the items replace the line from its start: each one
+/// brings the indentation of the mapping it belongs to, on every line it inserts (clients indent the
+/// following lines of a snippet by what precedes the replaced range, and here nothing does).
+fn move_to_column(items: &mut [CompletionItem], line_start: usize, column: usize) {
+    let indentation = " ".repeat(column);
+    for item in items.iter_mut().filter(|item| item.replace.start == line_start) {
+        item.insert_text = format!("{indentation}{}", item.insert_text.replace('\n', &format!("\n{indentation}")));
+    }
 }

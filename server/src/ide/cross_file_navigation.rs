@@ -1,7 +1,9 @@
 //! Go-to-definition and find-references across files: Kyverno Test results to the policies, rules and
 //! resources they name (and back from a policy, rule or resource to every result naming it), test and
-//! suite paths to their files, and constraint kinds to their templates and constraints.
+//! suite paths to their files, and constraint kinds to their templates and constraints; and, from the same
+//! references, which files a change affects (`lint`/`test --changed-since`).
 
+use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -448,4 +450,71 @@ pub(super) fn templates_defining(workspace: &Workspace, kind: &str) -> Vec<Locat
     }
     locations.sort_by(|left, right| left.path.cmp(&right.path));
     locations
+}
+
+/// The files whose checks or test results can change when the `changed` paths change (edited, added or
+/// deleted): the changed files the workspace holds, every Kyverno Test and gator Suite with a path entry
+/// that takes one of them in (a listed file, or a listed directory above it), and the constraints of a
+/// changed template's kind; closed under both rules, so a suite that names such a constraint is affected
+/// too. Sorted by path.
+pub(super) fn affected_by(workspace: &Workspace, changed: &[PathBuf]) -> Vec<PathBuf> {
+    // What each test file lists and which constraint kinds each file holds, gathered once: the closure
+    // below then walks these lists, not the documents.
+    let mut listing: Vec<(&PathBuf, Vec<PathBuf>)> = Vec::new();
+    let mut constraint_kinds: Vec<(&PathBuf, Vec<&str>)> = Vec::new();
+    for (path, file) in workspace.files.iter() {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let mut listed = Vec::new();
+        for doc in loaded_docs(path, file) {
+            let pointers = match doc.info.kind {
+                DocumentKind::KyvernoTest => kyverno_test_path_pointers(&doc.parsed.value),
+                DocumentKind::GatorSuite => suite_path_pointers(&doc.parsed.value),
+                _ => continue,
+            };
+            listed.extend(pointers.iter().filter_map(|pointer| resolve(&base, doc.text(pointer)?)));
+        }
+        if !listed.is_empty() {
+            listing.push((path, listed));
+        }
+        let kinds: Vec<&str> = file
+            .documents
+            .iter()
+            .filter(|info| info.kind == DocumentKind::Constraint)
+            .map(|info| info.kind_name.as_str())
+            .collect();
+        if !kinds.is_empty() {
+            constraint_kinds.push((path, kinds));
+        }
+    }
+    let mut affected: BTreeSet<PathBuf> = changed.iter().map(|path| normalize_path(path)).collect();
+    loop {
+        let template_kinds: HashSet<String> = affected
+            .iter()
+            .filter_map(|path| workspace.file(path))
+            .flat_map(|file| {
+                file.source.segments().iter().zip(&file.documents).filter_map(|(segment, info)| {
+                    (info.kind == DocumentKind::ConstraintTemplate)
+                        .then(|| segment.parsed.value.pointer("/spec/crd/spec/names/kind")?.as_str().map(String::from))
+                        .flatten()
+                })
+            })
+            .collect();
+        let mut added = Vec::new();
+        for (path, listed) in &listing {
+            let names_affected = listed.iter().any(|reference| affected.iter().any(|path| covers(reference, path)));
+            if names_affected && !affected.contains(*path) {
+                added.push((*path).clone());
+            }
+        }
+        for (path, kinds) in &constraint_kinds {
+            if kinds.iter().any(|kind| template_kinds.contains(*kind)) && !affected.contains(*path) {
+                added.push((*path).clone());
+            }
+        }
+        if added.is_empty() {
+            break;
+        }
+        affected.extend(added);
+    }
+    affected.into_iter().filter(|path| workspace.files.contains_key(path)).collect()
 }

@@ -141,7 +141,7 @@ fn named_by_a_chainsaw_step(workspace: &Workspace, path: &Path) -> bool {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name().and_then(|name| name.to_str())) else {
         return false;
     };
-    workspace.files.iter().filter(|(other, _)| other.parent() == Some(folder)).any(|(_, file)| {
+    workspace.files_in(folder).any(|(_, file)| {
         file.documents.iter().enumerate().any(|(index, info)| {
             info.kind == DocumentKind::Chainsaw
                 && partial_files(&file.source.segments()[index].parsed.value)

@@ -265,7 +265,7 @@ fn entry_pointer(result: &TestResult) -> Option<&str> {
 }
 
 /// Where a place in a file is, as a byte range, for a file the workspace holds or can read.
-fn locate(workspace: &Workspace, at: &SourceRef, target: Target) -> Option<TextRange> {
+pub(super) fn locate(workspace: &Workspace, at: &SourceRef, target: Target) -> Option<TextRange> {
     if let Some(file) = workspace.file(&at.file) {
         let segment = file.source.segments().get(at.document)?;
         return Some(span_range(segment, &at.pointer, target));

@@ -25,6 +25,7 @@ mod inline_tests;
 mod jmespath;
 mod jmespath_docs;
 mod jmespath_lex;
+mod manifest_checks;
 mod navigation;
 mod pattern;
 mod policy_context;
@@ -49,6 +50,7 @@ use std::sync::Arc;
 
 pub use config::Config;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
+pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 pub use types::{
@@ -92,7 +94,7 @@ impl AnalysisHost {
 
     /// Sets a file from an already parsed source (the CLI parses files in parallel first).
     pub fn set_source(&mut self, path: PathBuf, source: SourceFile) {
-        Arc::make_mut(&mut self.workspace.files).insert(path, Arc::new(FileData::new(source)));
+        self.workspace.insert(path, Arc::new(FileData::new(source)));
     }
 
     /// Applies edits in order; a file that is not loaded is ignored (returns `None`).
@@ -111,9 +113,7 @@ impl AnalysisHost {
     }
 
     pub fn remove_file(&mut self, path: &Path) {
-        if self.workspace.files.contains_key(path) {
-            Arc::make_mut(&mut self.workspace.files).remove(path);
-        }
+        self.workspace.remove(path);
     }
 
     pub fn contains(&self, path: &Path) -> bool {
@@ -200,13 +200,20 @@ impl Analysis {
         diagnostics::diagnostics(&self.workspace, path)
     }
 
-    /// A file's diagnostics as the editor shows them: its own, then the inline test results that concern it.
-    pub fn diagnostics_with_tests(&self, path: &Path, runs: &[Arc<InlineRun>]) -> Vec<Diagnostic> {
+    /// A file's diagnostics as the editor shows them: its own, then the inline test results that concern it,
+    /// then (for a manifest) the workspace's policies that it violates.
+    pub fn diagnostics_with_tests(
+        &self,
+        path: &Path,
+        runs: &[Arc<InlineRun>],
+        verdicts: &[Arc<ManifestVerdict>],
+    ) -> Vec<Diagnostic> {
         if self.workspace.file(path).is_none() {
             return Vec::new();
         }
         let mut found = self.diagnostics(path);
         found.extend(inline_tests::test_diagnostics(&self.workspace, runs, path));
+        found.extend(manifest_checks::manifest_diagnostics(&self.workspace, verdicts, path));
         found
     }
 
@@ -231,6 +238,42 @@ impl Analysis {
             })
             .cloned()
             .collect()
+    }
+
+    // -----------------------------------------------------------------------------------------------------
+    // Manifests judged by the workspace's policies
+
+    /// Whether a file is a manifest that the workspace's policies judge (not a policy, test, fixture or
+    /// chart template).
+    pub fn is_manifest(&self, path: &Path) -> bool {
+        manifest_checks::is_manifest(&self.workspace, path)
+    }
+
+    /// Whether a file holds policies: a change there re-judges the open manifests.
+    pub fn holds_policies(&self, path: &Path) -> bool {
+        manifest_checks::holds_policies(&self.workspace, path)
+    }
+
+    /// A hash of the workspace's policy files: when it is unchanged, prepared policies are still current.
+    pub fn policies_fingerprint(&self) -> u64 {
+        manifest_checks::policies_fingerprint(&self.workspace)
+    }
+
+    /// Every policy the analysis holds, prepared to judge manifests (seconds for many Rego templates: run
+    /// it off the typing path and keep the result while the fingerprint holds).
+    pub fn prepare_policies(&self) -> WorkspacePolicies {
+        manifest_checks::prepare_policies(&self.workspace)
+    }
+
+    /// One manifest file judged by prepared policies, as `policy-lsp apply` judges it; `None` when the
+    /// file is not a manifest.
+    pub fn judge_manifest(&self, path: &Path, policies: &WorkspacePolicies) -> Option<ManifestVerdict> {
+        manifest_checks::judge_manifest(&self.workspace, path, policies)
+    }
+
+    /// The lenses of a manifest file from its verdict: how many policies apply to each object, how many fail.
+    pub fn manifest_lenses(&self, path: &Path, verdicts: &[Arc<ManifestVerdict>]) -> Vec<ManifestLens> {
+        manifest_checks::manifest_lenses(&self.workspace, verdicts, path)
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -331,6 +374,13 @@ impl Analysis {
         found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
         found.truncate(500);
         found
+    }
+
+    /// The files the analysis holds whose checks or test results can change with the `changed` paths:
+    /// those files themselves, the tests and suites whose path entries take one in, and the constraints
+    /// of a changed template's kind, transitively. What `--changed-since` checks.
+    pub fn affected_by(&self, changed: &[PathBuf]) -> Vec<PathBuf> {
+        cross_file_navigation::affected_by(&self.workspace, changed)
     }
 
     // -----------------------------------------------------------------------------------------------------

@@ -145,7 +145,7 @@ pub(super) fn completions(_: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<Comp
     }
     let (segment, relative, offset) = (cursor.segment, cursor.relative, cursor.offset);
     let (steps, prefix, prefix_start, is_key) = match cursor.yaml() {
-        CursorContext::Key { path, prefix, prefix_start } => (path, prefix, *prefix_start, true),
+        CursorContext::Key { path, prefix, prefix_start, .. } => (path, prefix, *prefix_start, true),
         CursorContext::Value { path, prefix, prefix_start } => (path, prefix, *prefix_start, false),
     };
     // Cheap test first: the text path must pass through one of the resource-shaped keys.
@@ -166,7 +166,7 @@ pub(super) fn completions(_: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<Comp
     if !is_key {
         return Some(value_items(&roots, &resource, prefix, replace));
     }
-    let existing: Vec<String> = sibling_keys(&segment.text, relative)
+    let existing: Vec<String> = sibling_keys(cursor)
         .into_iter()
         .map(|key| parse_anchor(&key).map_or(key.clone(), |(_, bare)| bare.to_string()))
         .collect();

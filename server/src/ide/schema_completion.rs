@@ -16,7 +16,7 @@ use crate::schema::{self, SchemaNode};
 
 /// Always answers: the schema provider is the last one asked.
 pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
-    let (segment, info, offset, relative) = (cursor.segment, cursor.info, cursor.offset, cursor.relative);
+    let (segment, info, offset) = (cursor.segment, cursor.info, cursor.offset);
     let context = cursor.yaml();
     let mut items = match context {
         CursorContext::Key { path, prefix_start, .. } => {
@@ -24,7 +24,7 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
             if path.is_empty() && info.api_version.is_empty() {
                 root_identity(replace)
             } else {
-                key_items(workspace, cursor.path, info, path, replace, &segment.text, relative)
+                key_items(workspace, cursor.path, info, path, replace, &sibling_keys(cursor))
             }
         }
         CursorContext::Value { path, prefix_start, .. } => {
@@ -58,11 +58,9 @@ fn key_items(
     info: &crate::model::DocumentInfo,
     path: &[PathStep],
     replace: TextRange,
-    text: &str,
-    offset: usize,
+    existing: &BTreeSet<String>,
 ) -> Vec<CompletionItem> {
     let segments = steps_to_segments(path);
-    let existing = sibling_keys(text, offset);
     with_schema_at(workspace, file, info, &segments, |nodes| {
         // A list item or scalar position takes values, not keys (`kinds:\n  - Po`).
         if !is_type(nodes, "object") && (is_type(nodes, "string") || !enum_values(nodes).is_empty()) {
@@ -276,11 +274,17 @@ fn root_identity(replace: TextRange) -> Vec<CompletionItem> {
 }
 
 /// Keys already present beside the cursor's key (same column, same block), so they are not offered twice.
-pub(super) fn sibling_keys(text: &str, offset: usize) -> BTreeSet<String> {
+/// The column is the one the key will be inserted at: the line's own, or the one the cursor context moved
+/// it to when its indentation fit no mapping.
+pub(super) fn sibling_keys(cursor: &Cursor<'_>) -> BTreeSet<String> {
+    let (text, offset) = (&*cursor.segment.text, cursor.relative);
     let line_start = text[..offset.min(text.len())].rfind('\n').map_or(0, |newline| newline + 1);
     let line = &text[line_start..];
     let line = &line[..line.find('\n').unwrap_or(line.len())];
-    let column = line.len() - line.trim_start_matches([' ', '-']).len();
+    let column = match cursor.yaml() {
+        CursorContext::Key { indent: Some(column), .. } => *column,
+        _ => line.len() - line.trim_start_matches([' ', '-']).len(),
+    };
     let mut keys = BTreeSet::new();
     let block_keys = |lines: &mut dyn Iterator<Item = &str>, keys: &mut BTreeSet<String>| {
         for other in lines {

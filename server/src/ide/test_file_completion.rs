@@ -81,7 +81,7 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
     }
     let (segment, relative, offset, path) = (cursor.segment, cursor.relative, cursor.offset, cursor.path);
     let (steps, prefix, prefix_start) = match cursor.yaml().clone() {
-        CursorContext::Key { path, prefix, prefix_start } | CursorContext::Value { path, prefix, prefix_start } => {
+        CursorContext::Key { path, prefix, prefix_start, .. } | CursorContext::Value { path, prefix, prefix_start } => {
             (path, prefix, prefix_start)
         }
     };

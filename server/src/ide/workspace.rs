@@ -84,11 +84,48 @@ pub struct Workspace {
     pub(super) disk: Arc<dyn FileSource + Send>,
     /// The `.policy-lsp.yaml` settings of each workspace root.
     pub(super) configs: Arc<Vec<Config>>,
+    /// The loaded files of each folder, kept in step with `files` (an edit of a loaded file leaves it
+    /// alone), so that a look at a file's neighbours does not scan every file: done for every document,
+    /// such a scan made linting a large tree quadratic.
+    folders: Arc<HashMap<PathBuf, Vec<PathBuf>>>,
 }
 
 impl Workspace {
     pub(super) fn new(disk: Arc<dyn FileSource + Send>) -> Workspace {
-        Workspace { files: Arc::new(HashMap::new()), disk, configs: Arc::new(Vec::new()) }
+        Workspace {
+            files: Arc::new(HashMap::new()),
+            disk,
+            configs: Arc::new(Vec::new()),
+            folders: Arc::new(HashMap::new()),
+        }
+    }
+
+    /// Loads a file, or replaces a loaded one.
+    pub(super) fn insert(&mut self, path: PathBuf, data: Arc<FileData>) {
+        if !self.files.contains_key(&path)
+            && let Some(folder) = path.parent()
+        {
+            Arc::make_mut(&mut self.folders).entry(folder.to_path_buf()).or_default().push(path.clone());
+        }
+        Arc::make_mut(&mut self.files).insert(path, data);
+    }
+
+    /// Unloads a file.
+    pub(super) fn remove(&mut self, path: &Path) {
+        if !self.files.contains_key(path) {
+            return;
+        }
+        Arc::make_mut(&mut self.files).remove(path);
+        if let Some(folder) = path.parent()
+            && let Some(neighbours) = Arc::make_mut(&mut self.folders).get_mut(folder)
+        {
+            neighbours.retain(|neighbour| neighbour != path);
+        }
+    }
+
+    /// The loaded files directly inside `folder`.
+    pub fn files_in(&self, folder: &Path) -> impl Iterator<Item = (&PathBuf, &Arc<FileData>)> {
+        self.folders.get(folder).into_iter().flatten().filter_map(|path| self.files.get_key_value(path))
     }
 
     pub fn file(&self, path: &Path) -> Option<&Arc<FileData>> {

@@ -12,8 +12,10 @@ pub enum PathStep {
 /// What the cursor is completing.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CursorContext {
-    /// A key of the mapping at `path`; `prefix` is what is typed so far.
-    Key { path: Vec<PathStep>, prefix: String, prefix_start: usize },
+    /// A key of the mapping at `path`; `prefix` is what is typed so far. `indent` is the column the key
+    /// must move to when the line's indentation matches no open mapping exactly (a whitespace-only line
+    /// after Enter); `prefix_start` is then the start of the line, so the whole indentation is replaced.
+    Key { path: Vec<PathStep>, prefix: String, prefix_start: usize, indent: Option<usize> },
     /// The value of `path`'s last key; `prefix` is what is typed after `key: `.
     Value { path: Vec<PathStep>, prefix: String, prefix_start: usize },
 }
@@ -57,6 +59,20 @@ fn find_key_colon(content: &str) -> Option<usize> {
         }
     }
     None
+}
+
+/// The lines above `line_start` that hold something (not blank, not a comment), nearest first, up to the
+/// start of the document.
+fn lines_above(text: &str, line_start: usize) -> impl Iterator<Item = Line<'_>> {
+    let mut cursor = line_start;
+    std::iter::from_fn(move || {
+        (cursor > 0).then(|| {
+            cursor = text[..cursor - 1].rfind('\n').map_or(0, |newline| newline + 1);
+            line_at(text, cursor)
+        })
+    })
+    .filter(|line| !line.content.is_empty() && !line.content.starts_with('#'))
+    .take_while(|line| !(line.indent == 0 && (line.content.starts_with("---") || line.content.starts_with("..."))))
 }
 
 /// Strips `- ` item markers, returning the content and how many items it opens.
@@ -103,9 +119,85 @@ pub fn cursor_context(text: &str, offset: usize) -> CursorContext {
         }
         None => {
             let prefix = after_dashes.trim_start().to_string();
-            CursorContext::Key { prefix_start: offset - prefix.len(), path, prefix }
+            if items == 0
+                && let Some(column) = settled_key_column(text, line_start, leading)
+                && column != leading
+            {
+                let path = parent_path(text, line_start, column, false);
+                return CursorContext::Key { path, prefix, prefix_start: line_start, indent: Some(column) };
+            }
+            CursorContext::Key { prefix_start: offset - prefix.len(), path, prefix, indent: None }
         }
     }
+}
+
+/// A mapping still open at the end of the lines above the cursor.
+struct OpenMapping {
+    /// The column of its keys.
+    key_column: usize,
+    /// The smallest column a line can start at and still belong to it: the `- ` marker's column for the
+    /// mapping of a sequence item, its key column otherwise.
+    reach: usize,
+}
+
+/// The mappings open at `line_start` (innermost first), read from the lines above it.
+fn open_mappings(text: &str, line_start: usize) -> Vec<OpenMapping> {
+    let mut open: Vec<OpenMapping> = Vec::new();
+    // A line opens an enclosing mapping only left of this column (at it, after an item: the parent of a
+    // sequence written at its key's own column, `rules:\n- name: a`).
+    let mut limit = usize::MAX;
+    let mut after_item = false;
+    for line in lines_above(text, line_start) {
+        let (content, items, dash_width) = strip_dashes(line.content);
+        let key_column = line.indent + dash_width;
+        if let Some(innermost) = open.last_mut()
+            && items > 0
+            && !after_item
+            && key_column == innermost.key_column
+        {
+            // The item whose mapping is the innermost one: that mapping reaches back to the marker.
+            innermost.reach = line.indent;
+            limit = line.indent;
+            after_item = true;
+            continue;
+        }
+        let left_of_limit = if after_item { key_column <= limit } else { key_column < limit };
+        let opens_mapping = content.is_empty() || key_of(content).is_some();
+        if !left_of_limit || !opens_mapping {
+            continue;
+        }
+        let reach = if items > 0 { line.indent } else { key_column };
+        open.push(OpenMapping { key_column, reach });
+        limit = reach;
+        after_item = items > 0;
+        if limit == 0 {
+            break;
+        }
+    }
+    open
+}
+
+/// The column of the keys a whitespace-only (or half-typed) line at `column` completes: the deepest
+/// mapping open above it that the line can belong to (a column between two mappings' columns fits neither
+/// as YAML, and the deeper one is where a user who pressed Enter is most likely writing). `None` keeps the column as it is: after a `key:` with no value, a deeper line starts its block.
+fn settled_key_column(text: &str, line_start: usize, column: usize) -> Option<usize> {
+    let previous = text[..line_start]
+        .split_inclusive('\n')
+        .rev()
+        .map(|line| line.trim_end_matches(['\n', '\r']))
+        .find(|line| !line.trim().is_empty() && !line.trim_start().starts_with('#'))?;
+    let indent = previous.len() - previous.trim_start_matches(' ').len();
+    let (content, _, dash_width) = strip_dashes(&previous[indent..]);
+    if column > indent + dash_width && matches!(key_of(content), Some((_, false))) {
+        return None;
+    }
+    let open = open_mappings(text, line_start);
+    // Innermost first: the first mapping the column reaches, or that is deeper than the column while the
+    // next one out is shallower (between the two, the deeper one wins).
+    let belongs = |index: usize| {
+        open[index].reach <= column || open.get(index + 1).is_some_and(|outer| outer.key_column < column)
+    };
+    (0..open.len()).find(|&index| belongs(index)).map(|index| open[index].key_column)
 }
 
 /// The path of the mapping that holds a key at `column` on the line starting at `line_start`.
@@ -117,17 +209,7 @@ fn parent_path(text: &str, line_start: usize, column: usize, in_item: bool) -> V
     // The column a parent key must be left of; after an item marker, the marker's own column.
     let mut limit = if in_item { column.saturating_sub(2) } else { column };
     let mut after_item = in_item;
-    let mut cursor = line_start;
-    while cursor > 0 {
-        let previous_start = text[..cursor - 1].rfind('\n').map_or(0, |newline| newline + 1);
-        cursor = previous_start;
-        let line = line_at(text, previous_start);
-        if line.content.is_empty() || line.content.starts_with('#') {
-            continue;
-        }
-        if line.indent == 0 && (line.content.starts_with("---") || line.content.starts_with("...")) {
-            break;
-        }
+    for line in lines_above(text, line_start) {
         let (content, items, dash_width) = strip_dashes(line.content);
         let content_column = line.indent + dash_width;
         if items > 0 {
@@ -173,7 +255,10 @@ mod tests {
         let offset = text_with_cursor.find("$0").unwrap();
         let text = text_with_cursor.replace("$0", "");
         let rendered = match cursor_context(&text, offset) {
-            CursorContext::Key { path, prefix, .. } => format!("key {} {prefix:?}", render(&path)),
+            CursorContext::Key { path, prefix, indent: None, .. } => format!("key {} {prefix:?}", render(&path)),
+            CursorContext::Key { path, prefix, indent: Some(column), .. } => {
+                format!("key {} {prefix:?} at column {column}", render(&path))
+            }
             CursorContext::Value { path, prefix, .. } => format!("value {} {prefix:?}", render(&path)),
         };
         assert_eq!(rendered, expect);
@@ -212,6 +297,25 @@ mod tests {
             r#"value /match/any/[]/resources/kinds/[] "Dep""#,
         );
         check("kind: $0\n", r#"value /kind """#);
+    }
+
+    #[test]
+    fn whitespace_lines_complete_the_deepest_open_mapping_they_can_belong_to() {
+        let rule = "spec:\n  rules:\n    - name: check-team\n";
+        // Aligned with `name`: the rule's own keys, where they are.
+        check(&format!("{rule}      $0\n"), r#"key /spec/rules/[] """#);
+        // At the item marker (VS Code keeps the previous line's indentation) and past the keys: the rule's
+        // keys, moved to their column.
+        check(&format!("{rule}    $0\n"), r#"key /spec/rules/[] "" at column 6"#);
+        check(&format!("{rule}        v$0\n"), r#"key /spec/rules/[] "v" at column 6"#);
+        // Between the keys of `spec` and the marker: still inside `rules`, so still the rule.
+        check(&format!("{rule}   $0\n"), r#"key /spec/rules/[] "" at column 6"#);
+        check(&format!("{rule}  $0\n"), r#"key /spec """#);
+        // After a key with no value, a deeper line starts its block.
+        check(&format!("{rule}      match:\n         $0\n"), r#"key /spec/rules/[]/match """#);
+        // A sequence written at its key's column.
+        check("spec:\n  rules:\n  - name: a\n   $0\n", r#"key /spec/rules/[] "" at column 4"#);
+        check("spec:\n  rules:\n  - name: a\n  $0\n", r#"key /spec/rules/[] "" at column 4"#);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::handlers::{lifecycle, notification, request};
 use super::state::{Outgoing, Session};
 use super::task::Task;
 use super::transport::Connection;
-use super::{config, publish, scan, test_rounds};
+use super::{config, manifest_rounds, publish, scan, test_rounds};
 
 /// The most messages applied before the work that follows from them starts, when more keep coming.
 const MESSAGES_PER_FLUSH: usize = 16;
@@ -54,6 +54,7 @@ pub fn run(connection: Connection) -> ExitCode {
             handled_since_flush = 0;
             publish::flush(&mut session);
             test_rounds::start(&mut session);
+            manifest_rounds::start(&mut session);
         }
     }
 }
@@ -140,6 +141,9 @@ fn handle_task(session: &mut Session, task: Task) {
     match task {
         Task::Diagnostics(publications) => publish::apply(session, publications),
         Task::TestRound { done, left, gone } => test_rounds::finished(session, done, left, gone),
+        Task::ManifestRound { policies, done, left, gone } => {
+            manifest_rounds::finished(session, policies, done, left, gone)
+        }
         Task::Scanned { scan, files } => scan::loaded(session, scan, files),
     }
 }

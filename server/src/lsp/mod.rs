@@ -14,6 +14,7 @@ mod dispatch;
 mod from_proto;
 mod handlers;
 mod main_loop;
+mod manifest_rounds;
 mod publish;
 mod scan;
 mod state;

@@ -16,19 +16,21 @@ use super::task::{Publication, Task};
 use super::to_proto;
 use super::workers::guarded;
 use crate::base::PositionEncoding;
-use crate::ide::{Analysis, InlineRun};
+use crate::ide::{Analysis, InlineRun, ManifestVerdict};
 use crate::model::DocumentKind;
 
-/// A file's diagnostics in protocol terms: its own, then the inline test results that concern it.
+/// A file's diagnostics in protocol terms: its own, then the inline test results that concern it, then the
+/// policies it violates when it is a manifest.
 pub fn file_diagnostics(
     analysis: &Analysis,
     runs: &[Arc<InlineRun>],
+    verdicts: &[Arc<ManifestVerdict>],
     path: &Path,
     uri: &Uri,
     encoding: PositionEncoding,
 ) -> Vec<lsp::Diagnostic> {
     let Some(index) = analysis.line_index(path) else { return Vec::new() };
-    to_proto::diagnostics(analysis, &index, encoding, uri, analysis.diagnostics_with_tests(path, runs))
+    to_proto::diagnostics(analysis, &index, encoding, uri, analysis.diagnostics_with_tests(path, runs, verdicts))
 }
 
 /// Marks documents to publish once the messages waiting have been applied (pushed diagnostics only).
@@ -58,7 +60,7 @@ pub fn flush(session: &mut Session) {
         [(path, _, _)] if check_here.contains(path) && depends_on_no_other_file(session, path) => {
             let publications = compute(
                 &session.host.snapshot(),
-                &session.tests.run_list,
+                (&session.tests.run_list, &session.manifests.verdict_list),
                 session.client.encoding,
                 (session.generation, session.tests.version),
                 marked_targets,
@@ -114,18 +116,20 @@ fn spawn(session: &mut Session, targets: Vec<(PathBuf, Uri, i32)>) {
         let chunk = chunk.to_vec();
         let analysis = session.host.snapshot();
         let runs = session.tests.run_list.clone();
+        let verdicts = session.manifests.verdict_list.clone();
         let encoding = session.client.encoding;
         let tasks = session.task_sender.clone();
         session.workers.requests.spawn(move || {
-            let _ = tasks.send(Task::Diagnostics(compute(&analysis, &runs, encoding, current, chunk)));
+            let _ = tasks.send(Task::Diagnostics(compute(&analysis, (&runs, &verdicts), encoding, current, chunk)));
         });
     }
 }
 
-/// The diagnostics of each target, from one snapshot (the state `current` names).
+/// The diagnostics of each target, from one snapshot and the background results (inline test runs and
+/// manifest verdicts) of the state `current` names.
 fn compute(
     analysis: &Analysis,
-    runs: &[Arc<InlineRun>],
+    (runs, verdicts): (&[Arc<InlineRun>], &[Arc<ManifestVerdict>]),
     encoding: PositionEncoding,
     current: (u64, u64),
     targets: Vec<(PathBuf, Uri, i32)>,
@@ -133,7 +137,8 @@ fn compute(
     targets
         .into_iter()
         .filter_map(|(path, uri, version)| {
-            let diagnostics = guarded("diagnostics", || file_diagnostics(analysis, runs, &path, &uri, encoding))?;
+            let diagnostics =
+                guarded("diagnostics", || file_diagnostics(analysis, runs, verdicts, &path, &uri, encoding))?;
             Some(Publication { path, uri, version, generation: current.0, runs_version: current.1, diagnostics })
         })
         .collect()

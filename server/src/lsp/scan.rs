@@ -14,7 +14,7 @@ use ls_types::{
 use super::state::{Outgoing, ScanProgress, Session};
 use super::task::Task;
 use super::workers::guarded;
-use super::{publish, test_rounds};
+use super::{manifest_rounds, publish, test_rounds};
 use crate::ide::{Analysis, normalize_path};
 use crate::syntax::SourceFile;
 use crate::vfs::{read_text, walk_yaml_files};
@@ -61,6 +61,7 @@ pub fn loaded(session: &mut Session, scan: Option<u64>, files: Vec<(PathBuf, Sou
     session.bump_generation();
     let open = session.open_paths();
     test_rounds::queue(session, open.clone());
+    manifest_rounds::queue(session, open.clone());
     publish::mark(session, open);
     if let Some(scan) = scan {
         match session.scans.remove(&scan) {

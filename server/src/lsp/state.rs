@@ -17,7 +17,7 @@ use super::config::Settings;
 use super::task::Task;
 use super::workers::Workers;
 use crate::base::PositionEncoding;
-use crate::ide::{Analysis, AnalysisHost, InlineRun};
+use crate::ide::{Analysis, AnalysisHost, InlineRun, ManifestVerdict, WorkspacePolicies};
 use crate::vfs::DiskFiles;
 
 /// A document the client has open: its URI and the version it last sent.
@@ -39,8 +39,24 @@ pub struct TestState {
     pub enabled: bool,
     /// Whether a round is running on the test thread (one at a time; what queues meanwhile is the next).
     pub round_running: bool,
-    /// Bumped whenever `runs` changes, so diagnostics computed from older runs are never sent after newer.
+    /// Bumped whenever `runs` or the manifest verdicts change, so diagnostics computed from older
+    /// background results are never sent after newer.
     pub version: u64,
+}
+
+/// What the server keeps about the open manifests judged by the workspace's policies.
+#[derive(Default)]
+pub struct ManifestState {
+    /// The newest verdict of each open manifest.
+    pub verdicts: HashMap<PathBuf, Arc<ManifestVerdict>>,
+    /// The same verdicts as one shared list, for snapshots.
+    pub verdict_list: Arc<[Arc<ManifestVerdict>]>,
+    /// The policies the last round prepared, reused while the policy files hold the same text.
+    pub policies: Option<Arc<WorkspacePolicies>>,
+    /// Paths changed since the last round started.
+    pub pending: Vec<PathBuf>,
+    /// Whether a round runs (on the test thread, one at a time).
+    pub round_running: bool,
 }
 
 impl TestState {
@@ -148,6 +164,7 @@ pub struct Session {
     /// re-published too.
     pub changed: Vec<PathBuf>,
     pub tests: TestState,
+    pub manifests: ManifestState,
     /// Requests given to workers, with their claims (for `$/cancelRequest`); answered ones are swept out
     /// as new ones come.
     pub pending_requests: HashMap<RequestId, Arc<RequestClaim>>,
@@ -172,6 +189,7 @@ pub struct Snapshot {
     pub client: Arc<ClientFeatures>,
     pub open: Arc<HashMap<PathBuf, OpenDocument>>,
     pub runs: Arc<[Arc<InlineRun>]>,
+    pub verdicts: Arc<[Arc<ManifestVerdict>]>,
     /// Names the state of the files and of the test runs, for pull diagnostics' result ids.
     pub result_id: String,
 }
@@ -207,6 +225,7 @@ impl Session {
                 round_running: false,
                 version: 0,
             },
+            manifests: ManifestState::default(),
             pending_requests: HashMap::new(),
             outgoing: HashMap::new(),
             next_outgoing_id: 1,
@@ -225,6 +244,7 @@ impl Session {
             client: self.client.clone(),
             open: self.open.clone(),
             runs: self.tests.run_list.clone(),
+            verdicts: self.manifests.verdict_list.clone(),
             result_id: format!("{}-{}", self.generation, self.tests.version),
         }
     }

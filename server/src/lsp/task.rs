@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ls_types::{self as lsp, Uri};
 
-use crate::ide::InlineRun;
+use crate::ide::{InlineRun, ManifestVerdict, WorkspacePolicies};
 use crate::syntax::SourceFile;
 
 /// What a worker reports back to the main loop.
@@ -16,6 +16,14 @@ pub enum Task {
     /// One round of inline tests: new runs, test files whose turn passed to the next round, and test
     /// files that are no longer tests.
     TestRound { done: Vec<Arc<InlineRun>>, left: Vec<PathBuf>, gone: Vec<PathBuf> },
+    /// One round of manifest verdicts: the policies it judged with (`None` when preparing them failed),
+    /// new verdicts, manifests whose turn passed to the next round, and paths that lost their verdicts.
+    ManifestRound {
+        policies: Option<Arc<WorkspacePolicies>>,
+        done: Vec<Arc<ManifestVerdict>>,
+        left: Vec<PathBuf>,
+        gone: Vec<PathBuf>,
+    },
     /// The files of a workspace scan, read and parsed.
     Scanned { scan: Option<u64>, files: Vec<(PathBuf, SourceFile)> },
 }

@@ -75,8 +75,14 @@ pub fn finished(session: &mut Session, done: Vec<Arc<InlineRun>>, left: Vec<Path
     touched.extend(done.iter().map(|run| run.test_file.clone()));
     session.tests.update(&gone, done);
     session.tests.pending.extend(left);
-    let open_tests: Vec<PathBuf> = touched.into_iter().filter(|path| session.open.contains_key(path)).collect();
-    publish::mark(session, open_tests);
+    announce(session, touched);
+}
+
+/// After background results changed: the open documents among `touched` are re-published, and clients
+/// that re-ask for lenses or pulled diagnostics are told to.
+pub fn announce(session: &mut Session, touched: Vec<PathBuf>) {
+    let open_documents: Vec<PathBuf> = touched.into_iter().filter(|path| session.open.contains_key(path)).collect();
+    publish::mark(session, open_documents);
     let client = session.client.clone();
     if !client.push_diagnostics && client.diagnostic_refresh {
         session.send_request::<WorkspaceDiagnosticRefresh>((), Outgoing::Ignored);

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
 use crate::ide::{
     ActionKind, Analysis, CodeAction, CompletionItem, CompletionKind, FileChange, Highlight, HighlightTag, HoverResult,
-    RUN_TESTS_COMMAND, Symbol, SymbolKind, TestLens,
+    ManifestLens, RUN_TESTS_COMMAND, Symbol, SymbolKind, TestLens,
 };
 
 pub fn position(index: &LineIndex<'_>, offset: usize, encoding: PositionEncoding) -> Position {
@@ -278,6 +278,16 @@ pub fn code_lens(index: &LineIndex<'_>, encoding: PositionEncoding, lens: TestLe
         }),
         data: None,
     })
+}
+
+/// A manifest's lens: a label only (its command names nothing to run, which clients show as plain text);
+/// the diagnostics carry the details.
+pub fn manifest_lens(index: &LineIndex<'_>, encoding: PositionEncoding, lens: ManifestLens) -> lsp::CodeLens {
+    lsp::CodeLens {
+        range: range(index, lens.range, encoding),
+        command: Some(lsp::Command { title: lens.title, command: String::new(), arguments: None }),
+        data: None,
+    }
 }
 
 pub fn action_kind(kind: ActionKind) -> CodeActionKind {

@@ -1,6 +1,7 @@
 //! Schemas: the bundled JSON Schemas, association by apiVersion and kind, validation, and the schema walk
 //! behind completion and hover.
 
+mod deprecation;
 mod merge;
 mod openapi;
 mod registry;

@@ -9,6 +9,7 @@ use std::sync::{Mutex, OnceLock};
 
 use serde_json::Value;
 
+use super::deprecation::deprecation_message;
 use super::registry::{Registry, SchemaNode};
 use super::suggest::closest;
 use crate::base::{Code, Severity};
@@ -255,13 +256,8 @@ impl Validator<'_, '_> {
             return;
         }
         let description = property.value.get("description").and_then(Value::as_str).unwrap_or_default();
-        let first_sentence = description.split_terminator(['\n']).next().unwrap_or("").trim();
         let name = pointer.rsplit('/').next().unwrap_or_default();
-        let message = if first_sentence.is_empty() {
-            format!("`{name}` is deprecated")
-        } else {
-            format!("`{name}` is deprecated: {first_sentence}")
-        };
+        let message = deprecation_message(name, description);
         self.push(pointer, Target::Key, Code::SchemaDeprecated, message, None);
     }
 

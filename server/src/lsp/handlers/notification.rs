@@ -24,7 +24,7 @@ use crate::lsp::dispatch::cancelled_id;
 use crate::lsp::from_proto;
 use crate::lsp::state::{OpenDocument, Outgoing, Session};
 use crate::lsp::workers::guarded;
-use crate::lsp::{publish, scan, test_rounds};
+use crate::lsp::{manifest_rounds, publish, scan, test_rounds};
 use crate::syntax::SourceFile;
 use crate::vfs::read_text;
 
@@ -104,6 +104,7 @@ pub fn did_close(session: &mut Session, params: DidCloseTextDocumentParams) {
         version: None,
     });
     test_rounds::queue(session, [path.clone()]);
+    manifest_rounds::queue(session, [path.clone()]);
     session.changed.push(path);
 }
 
@@ -123,7 +124,8 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
             session.host.set_file(path, &text);
         }
     }
-    test_rounds::queue(session, paths);
+    test_rounds::queue(session, paths.clone());
+    manifest_rounds::queue(session, paths);
     if settings_changed {
         reload_settings(session);
         return;
@@ -204,6 +206,7 @@ pub fn reload_settings(session: &mut Session) {
 /// A document changed: its tests re-run, it is re-checked, and so are the open files that depend on it.
 fn changed(session: &mut Session, path: PathBuf) {
     test_rounds::queue(session, [path.clone()]);
+    manifest_rounds::queue(session, [path.clone()]);
     publish::mark(session, [path.clone()]);
     session.changed.push(path);
 }

@@ -155,16 +155,24 @@ pub fn semantic_tokens_range(
     Some(SemanticTokensRangeResult::Tokens(SemanticTokens { result_id: None, data }))
 }
 
-/// The lenses of the inline test results; none (an empty list) for a file the analysis does not hold.
+/// The lenses of the inline test results and of a manifest's verdict; none (an empty list) for a file the
+/// analysis does not hold.
 pub fn code_lenses(snapshot: &Snapshot, params: CodeLensParams) -> Result<Option<Vec<CodeLens>>, ResponseError> {
     let path = from_proto::path(&params.text_document.uri);
     let Some(index) = snapshot.analysis.line_index(&path) else { return Ok(Some(Vec::new())) };
-    let lenses = snapshot
+    let mut lenses: Vec<CodeLens> = snapshot
         .analysis
         .test_lenses(&path, &snapshot.runs)
         .into_iter()
         .filter_map(|lens| to_proto::code_lens(&index, snapshot.encoding(), lens))
         .collect();
+    lenses.extend(
+        snapshot
+            .analysis
+            .manifest_lenses(&path, &snapshot.verdicts)
+            .into_iter()
+            .map(|lens| to_proto::manifest_lens(&index, snapshot.encoding(), lens)),
+    );
     Ok(Some(lenses))
 }
 
@@ -174,7 +182,14 @@ pub fn document_diagnostics(
 ) -> Result<DocumentDiagnosticReportResult, ResponseError> {
     let uri = &params.text_document.uri;
     let path = from_proto::path(uri);
-    let items = publish::file_diagnostics(&snapshot.analysis, &snapshot.runs, &path, uri, snapshot.encoding());
+    let items = publish::file_diagnostics(
+        &snapshot.analysis,
+        &snapshot.runs,
+        &snapshot.verdicts,
+        &path,
+        uri,
+        snapshot.encoding(),
+    );
     Ok(to_proto::full_document_report(items))
 }
 
@@ -212,7 +227,8 @@ pub fn workspace_diagnostics(
             }));
             continue;
         }
-        let diagnostics = publish::file_diagnostics(analysis, &snapshot.runs, path, &uri, snapshot.encoding());
+        let diagnostics =
+            publish::file_diagnostics(analysis, &snapshot.runs, &snapshot.verdicts, path, &uri, snapshot.encoding());
         items.push(WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
             uri,
             version,

@@ -1,0 +1,212 @@
+//! `lint --changed-since` and `test --changed-since` in a temporary git repository: only the changed files
+//! and what depends on them are checked, and a missing repository or an unknown ref is a usage error.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::Value;
+
+const REPOSITORY: &str = r#"
+#- /policies/require-team.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-team
+spec:
+  rules:
+    - name: check-team
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        failureAction: Enforce
+        message: a team label is required
+        pattern:
+          metadata:
+            labels:
+              team: "?*"
+#- /policies/other.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: other
+spec:
+  validationFailureAction: Enforse
+  rules:
+    - name: check-owner
+      match:
+        any:
+          - resources:
+              kinds: [Pod]
+      validate:
+        message: an owner label is required
+        pattern:
+          metadata:
+            labels:
+              owner: "?*"
+#- /tests/team/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: team
+policies: [../../policies/require-team.yaml]
+resources: [resources.yaml]
+results:
+  - policy: require-team
+    rule: check-team
+    resources: [labelled]
+    kind: Pod
+    result: pass
+#- /tests/team/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: labelled
+  labels:
+    team: platform
+spec:
+  containers:
+    - name: app
+      image: nginx
+#- /tests/other/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata:
+  name: other
+policies: [../../policies/other.yaml]
+resources: [resources.yaml]
+results:
+  - policy: other
+    rule: check-owner
+    resources: [owned]
+    kind: Pod
+    result: pass
+#- /tests/other/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: owned
+  labels:
+    owner: someone
+spec:
+  containers:
+    - name: app
+      image: nginx
+#- /gatekeeper/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: k8steam
+spec:
+  crd:
+    spec:
+      names:
+        kind: K8sTeam
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package k8steam
+        violation[{"msg": "no team"}] {
+          not input.review.object.metadata.labels.team
+        }
+#- /gatekeeper/constraint.yaml
+apiVersion: constraints.gatekeeper.sh/v1beta1
+kind: K8sTeam
+metadata:
+  name: every-pod-has-a-team
+"#;
+
+/// Writes the fixture repository under a fresh temporary directory, with one commit when `commit`.
+fn repository(name: &str, commit: bool) -> PathBuf {
+    let root = crate::cli::write_fixture(&format!("changed-{name}"), REPOSITORY);
+    if commit {
+        git(&root, &["init", "--quiet"]);
+        git(&root, &["add", "--all"]);
+        git(&root, &["-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "--quiet", "-m", "policies"]);
+    }
+    root
+}
+
+fn git(directory: &Path, arguments: &[&str]) {
+    let status = Command::new("git").arg("-C").arg(directory).args(arguments).status().expect("git runs");
+    assert!(status.success(), "git {arguments:?} failed");
+}
+
+fn run(directory: &Path, arguments: &[&str]) -> (Option<i32>, String, String) {
+    crate::cli::run(directory, arguments, None)
+}
+
+fn edit(root: &Path, relative: &str, from: &str, to: &str) {
+    let path = root.join(relative);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{relative} holds {from}");
+    std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+}
+
+/// The number of files a JSON lint report checked, and the files its diagnostics are in.
+fn linted(stdout: &str) -> (u64, Vec<String>) {
+    let report: Value = serde_json::from_str(stdout).expect("lint prints JSON");
+    let mut files: Vec<String> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|diagnostic| diagnostic["file"].as_str().unwrap().to_string())
+        .collect();
+    files.dedup();
+    (report["summary"]["files"].as_u64().unwrap(), files)
+}
+
+#[test]
+fn lint_checks_the_changed_files_and_the_tests_and_constraints_that_depend_on_them() {
+    let root = repository("lint", true);
+    // Unchanged, the whole tree reports the mistake in `other.yaml`; since HEAD, nothing changed.
+    let (_, everything, _) = run(&root, &["lint", "--output", "json", "."]);
+    assert_eq!(linted(&everything), (8, vec!["./policies/other.yaml".to_string()]));
+    let (code, nothing, _) = run(&root, &["lint", "--changed-since", "HEAD", "--output", "json", "."]);
+    assert_eq!((code, linted(&nothing)), (Some(0), (0, Vec::new())));
+
+    edit(&root, "policies/require-team.yaml", "a team label is required", "every Pod needs a team label");
+    edit(&root, "gatekeeper/template.yaml", "no team", "a Pod without a team");
+    std::fs::write(root.join("policies/new.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n")
+        .unwrap();
+    let (code, changed, _) = run(&root, &["lint", "--changed-since", "HEAD", "--output", "json", "."]);
+    // The two edited files, the untracked one, the test that lists the policy and the constraint of the
+    // template; not `other.yaml` nor its test.
+    assert_eq!((code, linted(&changed)), (Some(0), (5, Vec::new())));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn test_runs_only_the_tests_that_list_a_changed_file() {
+    let root = repository("test", true);
+    let (code, _, stderr) = run(&root, &["test", "--changed-since", "HEAD", "."]);
+    assert_eq!((code, stderr.trim()), (Some(0), "no test file is affected by the changes since HEAD"));
+
+    edit(&root, "tests/team/resources.yaml", "team: platform", "team: payments");
+    let (code, stdout, _) = run(&root, &["test", "--changed-since", "HEAD", "--output", "json", "."]);
+    let report: Value = serde_json::from_str(&stdout).expect("test prints JSON");
+    let files: Vec<&str> =
+        report["results"].as_array().unwrap().iter().map(|result| result["file"].as_str().unwrap()).collect();
+    assert_eq!((code, files), (Some(0), vec!["./tests/team/kyverno-test.yaml"]));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn outside_a_repository_or_with_an_unknown_ref_it_is_a_usage_error() {
+    let plain = repository("plain", false);
+    let (code, _, stderr) = run(&plain, &["lint", "--changed-since", "HEAD", "."]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.starts_with("error: --changed-since needs a git repository"), "{stderr}");
+    let _ = std::fs::remove_dir_all(&plain);
+
+    let root = repository("unknown-ref", true);
+    for command in ["lint", "test"] {
+        let (code, _, stderr) = run(&root, &[command, "--changed-since", "no-such-branch", "."]);
+        assert_eq!(code, Some(2));
+        assert!(stderr.starts_with("error: --changed-since: `no-such-branch` is not a commit"), "{stderr}");
+    }
+    let (code, _, stderr) = run(&root, &["test", "--changed-since=--output", "."]);
+    assert_eq!((code, stderr.trim()), (Some(2), "error: `--output` is not a git ref"));
+    let _ = std::fs::remove_dir_all(&root);
+}
