@@ -326,12 +326,6 @@ fn recorded_reads_count_each_file_once_however_it_was_spelled() {
 }
 
 #[test]
-fn test_without_test_files_is_a_usage_error() {
-    let directory = write_fixture("test-none", "#- /empty/readme.yaml\na: b\n");
-    check(&directory, &["test", "empty"], 2, expect![[""]]);
-}
-
-#[test]
 fn test_files_cannot_read_outside_the_workspace() {
     let directory = write_fixture(
         "outside",

@@ -3,7 +3,10 @@
 
 use std::path::{Path, PathBuf};
 
+use policy_lsp::cli::ExitStatus;
+use policy_lsp::cli::test_exit::{ExitPolicy, exit_status};
 use policy_lsp::engine::gatekeeper::rego_diagnostics;
+use policy_lsp::report::test::TestSummary;
 use policy_lsp::testrun::gatekeeper::run_suite_file;
 use policy_lsp::testrun::{FileSource, Outcome};
 use policy_lsp::vfs::DiskFiles;
@@ -48,6 +51,8 @@ fn gatekeeper_library_agrees() {
     find_suites(&files, &library, &mut suites);
     let mut agreed = 0;
     let mut total = 0;
+    // gator verify passes every suite of the library upstream: the exit code `policy-lsp test` picks for each.
+    let mut exits_agree = 0;
     let started = std::time::Instant::now();
     for suite in &suites {
         let report = run_suite_file(&files, suite);
@@ -66,6 +71,13 @@ fn gatekeeper_library_agrees() {
         }
         agreed += suite_agreed;
         total += suite_total;
+        let mut summary = TestSummary::default();
+        summary.add(&report);
+        if exit_status(&summary, ExitPolicy::default()).0 == ExitStatus::Success {
+            exits_agree += 1;
+        } else {
+            println!("  EXIT DIFFERS: policy-lsp test exits 1, gator verify 0");
+        }
     }
     println!("suites: {}, time: {:?}", suites.len(), started.elapsed());
     // The library's templates are valid Rego: any diagnostic on them is a false alarm.
@@ -92,6 +104,7 @@ fn gatekeeper_library_agrees() {
     }
     println!("templates checked for Rego diagnostics: {}, false alarms: {false_alarms}", templates.len());
     println!("gatekeeper-agreement: {agreed}/{total}");
+    println!("gatekeeper-exit-codes: {exits_agree}/{}", suites.len());
     assert!(total > 0, "the corpus run found no gator cases under {}", library.display());
     assert_eq!(agreed, total, "not every gator case agrees");
     assert_eq!(false_alarms, 0, "valid library templates got Rego diagnostics");

@@ -6,17 +6,20 @@
 //! case for gator). A tuple agrees when our outcome is the real tool's: upstream CI passes every folder
 //! except the test-fail folders it expects to fail, and a test whose files kyverno cannot load fails.
 //! `unsupported` is counted apart and never agrees; anything else is a wrong result. Each folder also
-//! compares our exit code (non-zero when any result is not a pass or the run found a problem) with
-//! what upstream CI expects of `kyverno test <folder>`.
+//! compares the exit code `policy-lsp test <folder>` picks (the CLI's own decision, `cli::test_exit`) with
+//! what upstream CI expects of `kyverno test <folder>`, by default and with `--allow-unsupported`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::support::corpus::{find_kyverno_tests, print_disagreement};
 use policy_lsp::base::Code;
+use policy_lsp::cli::ExitStatus;
+use policy_lsp::cli::test_exit::{ExitPolicy, exit_status};
+use policy_lsp::report::test::TestSummary;
+use policy_lsp::testrun::Outcome;
 use policy_lsp::testrun::gatekeeper::{is_suite, run_suite_file};
 use policy_lsp::testrun::kyverno::{RunOptions, run_test_file_with};
-use policy_lsp::testrun::{Outcome, TestReport};
 use policy_lsp::vfs::DiskFiles;
 
 /// The folders upstream CI runs expecting `kyverno test` to fail (`.github/workflows/check-cli-tests.yaml`).
@@ -32,8 +35,8 @@ struct Tally {
     agreed: usize,
     unsupported: usize,
     wrong: usize,
-    /// Whether our run of the folder fails (exit code non-zero).
-    we_fail: bool,
+    /// The counts `policy-lsp test <folder>` decides its exit code by.
+    summary: TestSummary,
     /// Whether `kyverno test` (or `gator verify`) fails on the folder.
     tool_fails: bool,
 }
@@ -42,13 +45,15 @@ impl Tally {
     fn total(&self) -> usize {
         self.agreed + self.unsupported + self.wrong
     }
+
+    /// Whether `policy-lsp test <folder>` exits non-zero under `policy`.
+    fn we_fail(&self, policy: ExitPolicy) -> bool {
+        exit_status(&self.summary, policy).0 != ExitStatus::Success
+    }
 }
 
-/// Whether a run with these reports exits non-zero, as `policy-lsp test` decides.
-fn run_fails(report: &TestReport) -> bool {
-    !report.problems.is_empty()
-        || report.results.iter().any(|result| !matches!(result.outcome, Outcome::Pass | Outcome::Skipped))
-}
+/// `--allow-unsupported`: the exit code when unsupported results are accepted.
+const ALLOW_UNSUPPORTED: ExitPolicy = ExitPolicy { strict: false, allow_unsupported: true };
 
 /// The unit upstream CI runs `kyverno test` on: the top-level folder, or the test-fail sub-folder.
 fn unit_of(relative: &Path) -> String {
@@ -65,7 +70,8 @@ fn print_tally(name: &str, tally: &Tally) {
     let percent = if total == 0 { 100.0 } else { 100.0 * tally.agreed as f64 / total as f64 };
     // Unsupported results fail our run on purpose (nothing passes silently): such a folder's exit code
     // differs from upstream's for that reason alone.
-    let exit = match (tally.we_fail == tally.tool_fails, tally.unsupported > 0) {
+    let we_fail = tally.we_fail(ExitPolicy::default());
+    let exit = match (we_fail == tally.tool_fails, tally.unsupported > 0) {
         (true, _) => "agrees",
         (false, true) => "differs: unsupported results fail the run",
         (false, false) => "DIFFERS",
@@ -75,26 +81,28 @@ fn print_tally(name: &str, tally: &Tally) {
         tally.agreed,
         tally.unsupported,
         tally.wrong,
-        if tally.we_fail { 1 } else { 0 },
+        if we_fail { 1 } else { 0 },
         if tally.tool_fails { 1 } else { 0 },
     );
 }
 
-/// Prints the per-folder lines and the summary figures `<prefix>-agreement`, `<prefix>-supported`
-/// and `<prefix>-exit-codes`; returns the number of wrong results.
+/// Prints the per-folder lines and the summary figures `<prefix>-agreement`, `<prefix>-supported`,
+/// `<prefix>-exit-codes` and `<prefix>-exit-codes-allow-unsupported`; returns the number of wrong results.
 fn print_summary(prefix: &str, per_unit: &BTreeMap<String, Tally>) -> usize {
-    let (mut agreed, mut unsupported, mut wrong, mut exits_agree) = (0, 0, 0, 0);
+    let (mut agreed, mut unsupported, mut wrong, mut exits_agree, mut allowed_exits_agree) = (0, 0, 0, 0, 0);
     for (unit, tally) in per_unit {
         print_tally(unit, tally);
         agreed += tally.agreed;
         unsupported += tally.unsupported;
         wrong += tally.wrong;
-        exits_agree += usize::from(tally.we_fail == tally.tool_fails);
+        exits_agree += usize::from(tally.we_fail(ExitPolicy::default()) == tally.tool_fails);
+        allowed_exits_agree += usize::from(tally.we_fail(ALLOW_UNSUPPORTED) == tally.tool_fails);
     }
     let total = agreed + unsupported + wrong;
     println!("{prefix}-agreement: {agreed}/{total}");
     println!("{prefix}-supported: {}/{total} ({unsupported} unsupported, {wrong} wrong)", total - unsupported);
     println!("{prefix}-exit-codes: {exits_agree}/{}", per_unit.len());
+    println!("{prefix}-exit-codes-allow-unsupported: {allowed_exits_agree}/{}", per_unit.len());
     wrong
 }
 
@@ -124,7 +132,7 @@ fn kyverno_cli_suite_agrees() {
         let tool_fails = EXPECTED_FAILURES.contains(&unit.as_str()) || unloadable;
         let tally = per_unit.entry(unit).or_default();
         tally.tool_fails |= tool_fails;
-        tally.we_fail |= run_fails(&report);
+        tally.summary.add(&report);
         for result in &report.results {
             let failed = matches!(result.outcome, Outcome::Fail | Outcome::Error);
             let passed = matches!(result.outcome, Outcome::Pass | Outcome::Skipped);
@@ -179,7 +187,7 @@ fn gator_suites_agree() {
         let report = run_suite_file(&DiskFiles::default(), suite);
         // gator's CI runs `gator verify` on each suite folder and expects it to pass.
         let tally = per_unit.entry(relative.display().to_string()).or_default();
-        tally.we_fail |= run_fails(&report);
+        tally.summary.add(&report);
         for result in &report.results {
             match result.outcome {
                 Outcome::Pass | Outcome::Skipped => tally.agreed += 1,

@@ -265,6 +265,7 @@ fn a_policy_rendered_from_the_repository_chart_is_missing_only_until_rendered() 
         #- /repo/tests/require-labels/.kyverno-test/kyverno-test.yaml
         apiVersion: cli.kyverno.io/v1alpha1
         kind: Test
+        #     ^^^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
         metadata:
           name: t
         policies:
@@ -273,6 +274,29 @@ fn a_policy_rendered_from_the_repository_chart_is_missing_only_until_rendered() 
         resources:
           - resource.yaml
         #   ^^^^^^^^^^^^^ error[test/missing-file]: `resource.yaml` does not exist (looked for /repo/tests/require-labels/.kyverno-test/resource.yaml)
+        "#,
+    );
+}
+
+#[test]
+fn a_kyverno_test_without_results_is_a_warning() {
+    check(
+        r#"
+        #- /repo/kyverno-test.yaml
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        #     ^^^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
+        metadata:
+          name: nothing
+        policies: []
+        ---
+        apiVersion: cli.kyverno.io/v1alpha1
+        kind: Test
+        metadata:
+          name: empty
+        policies: []
+        results: []
+        #        ^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
         "#,
     );
 }
@@ -654,6 +678,7 @@ kind: Test
 metadata:
   name: lonely
 results: []
+#        ^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
 "#,
         |code| code.starts_with("test/"),
     );
@@ -957,6 +982,7 @@ resources: [../old/pod.yaml]
 variables: values.yaml
 #          ^^^^^^^^^^^ error[test/legacy-format]: `kyverno test` refuses this file: it has no apiVersion and kind (the format before Kyverno 1.11); add `apiVersion: cli.kyverno.io/v1alpha1` and `kind: Values` to it
 results: []
+#        ^^ warning[test/no-results]: this Test has no `results`: `kyverno test` skips it and checks nothing
 #- /new/values.yaml
 policies:
   - name: require-labels

@@ -377,10 +377,9 @@ spec:
     );
 }
 
-#[test]
-fn an_embedded_gator_suite_takes_template_constraint_and_objects_from_its_file() {
-    check(
-        r#"
+/// A gator Suite embedded in its template's file: the case `owned` passes, `orphan` expects no violation and
+/// gets one. The CLI's flag tests run it too.
+pub const OWNER_SUITE: &str = r#"
 #- /w/required-label.yaml
 apiVersion: templates.gatekeeper.sh/v1
 kind: ConstraintTemplate
@@ -436,7 +435,12 @@ apiVersion: v1
 kind: Namespace
 metadata:
   name: orphan
-"#,
+"#;
+
+#[test]
+fn an_embedded_gator_suite_takes_template_constraint_and_objects_from_its_file() {
+    check(
+        OWNER_SUITE,
         expect![[r##"
             #- /w/required-label.yaml
             apiVersion: templates.gatekeeper.sh/v1

@@ -9,6 +9,7 @@ mod cel_spec;
 mod changed_since;
 mod cli;
 mod cli_apply;
+mod cli_test_flags;
 mod clock;
 mod code_actions;
 mod codes;

@@ -133,7 +133,8 @@ fn rego_test_results_in_json_name_framework_file_package_and_test() {
                 "errors": 0,
                 "unsupported": 0,
                 "skipped": 0,
-                "problems": 0
+                "problems": 0,
+                "warnings": 0
               },
               "problems": []
             }

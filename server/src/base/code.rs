@@ -395,6 +395,10 @@ codes! {
             summary: "A result names a rule that the policy does not have.",
             why: "Kyverno reports such a result as excluded, so it passes whatever was expected.",
             example: "results:\n  - policy: require-labels\n    rule: check-label   # the rule is check-labels";
+        TestNoResults = "test/no-results", Warning,
+            summary: "A Kyverno Test has no `results`, or an empty list of them.",
+            why: "`kyverno test` skips such a test and passes, so nothing is checked; `policy-lsp test --strict` fails on it.",
+            example: "kind: Test\npolicies: [policy.yaml]\nresources: [resources.yaml]   # and no `results`";
         TestEmbeddedNeverMatches = "test/embedded-never-matches", Warning,
             summary: "A test embedded beside its policy can never match what it names.",
             why: "A result whose resource is of a kind that the rule does not match is reported as skipped whatever it expects, so the case tests nothing; an embedded Test whose file holds no policy tests nothing at all (reported as an error).",
@@ -449,7 +453,7 @@ codes! {
             summary: "A file named like a Kyverno test holds no `kind: Test` document, or does not parse.",
             why: "`kyverno test` finds no test in it, so nothing is checked.",
             example: "# kyverno-test.yaml\napiVersion: cli.kyverno.io/v1alpha1\nkind: Tset";
-        KyvernoTestNoResults = "kyverno-test/no-results", Error,
+        KyvernoTestNoResults = "kyverno-test/no-results", Warning,
             summary: "A Kyverno test has no `results`.",
             why: "Without results nothing is checked, yet the run would look green.",
             example: "kind: Test\npolicies: [policy.yaml]\nresources: [resources.yaml]";
@@ -489,11 +493,11 @@ codes! {
             summary: "A result names a policy that none of the loaded policies has.",
             why: "The result fails with \"policy not found\", as it does in `kyverno test`.",
             example: "results:\n  - policy: require-label   # the policy is require-labels";
-        KyvernoTestUnknownRule = "kyverno-test/unknown-rule", Error,
+        KyvernoTestUnknownRule = "kyverno-test/unknown-rule", Warning,
             summary: "A result names a rule that the policy does not have.",
             why: "Kyverno reports the result as excluded, so the expectation is never checked.",
             example: "results:\n  - policy: require-labels\n    rule: check-label   # the rule is check-labels";
-        KyvernoTestNoResources = "kyverno-test/no-resources", Error,
+        KyvernoTestNoResources = "kyverno-test/no-resources", Warning,
             summary: "A result names no resources, and the test loads none to check it against.",
             why: "Nothing is evaluated for the result, so it checks nothing.",
             example: "results:\n  - policy: require-labels\n    rule: check-labels\n    result: pass   # and the test has no `resources`";

@@ -7,6 +7,8 @@ pub mod eval;
 pub mod lint;
 pub mod locate;
 pub mod test;
+pub mod test_exit;
+pub mod test_flags;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,8 +58,8 @@ enum Command {
         paths: Vec<PathBuf>,
         #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
         output: OutputFormat,
-        /// The file name of Kyverno test files.
-        #[arg(long, default_value = "kyverno-test.yaml")]
+        /// The file name of Kyverno test files (kyverno's `-f/--file-name`).
+        #[arg(short = 'f', long, default_value = "kyverno-test.yaml")]
         file_name: String,
         /// Add the MESSAGE column to the text table.
         #[arg(long)]
@@ -74,13 +76,9 @@ enum Command {
         #[arg(long)]
         registry: bool,
         #[command(flatten)]
+        compatibility: test_flags::CompatibilityFlags,
+        #[command(flatten)]
         changed: changed::ChangedFlags,
-        /// List passing Rego tests too, as `opa test -v` does.
-        #[arg(short, long)]
-        verbose: bool,
-        /// Run only the Rego tests whose `data.<package>.<name>` matches this regular expression.
-        #[arg(long, value_name = "REGEX")]
-        run: Option<String>,
         /// The timeout of one Rego test, such as `5s` or `500ms` (default 5s).
         #[arg(long, value_name = "DURATION")]
         timeout: Option<String>,
@@ -223,22 +221,15 @@ pub fn main() -> Invocation {
             fail_only,
             timings,
             registry,
+            compatibility,
             changed,
-            verbose,
-            run,
             timeout,
             rego_version,
         } => {
-            let run = match run.as_deref().map(regex::Regex::new).transpose() {
-                Ok(run) => run,
-                Err(error) => return usage_error(&format!("--run: {error}")),
-            };
             let timeout = match timeout.as_deref().map(parse_duration).transpose() {
                 Ok(timeout) => timeout,
                 Err(message) => return usage_error(&format!("--timeout: {message}")),
             };
-            let version = rego_version.setting();
-            let rego = test::RegoTestOptions { verbose, run, timeout, version };
             test::run(test::TestOptions {
                 paths,
                 output,
@@ -247,8 +238,10 @@ pub fn main() -> Invocation {
                 fail_only,
                 timings,
                 registry,
+                compatibility,
+                rego_timeout: timeout,
+                rego_version: rego_version.setting(),
                 changed,
-                rego,
             })
         }
         Command::Eval { query, data, input, format, fail, fail_defined, timeout, rego_version } => {

@@ -8,12 +8,15 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::locate::Locator;
+use super::test_exit::{ExitPolicy, exit_status};
+use super::test_flags::{CompatibilityFlags, Format, resolve};
 use super::{ExitStatus, OutputFormat};
 use crate::engine::opa::{RunLimits, VersionSetting};
 use crate::ide::Config;
 use crate::model::DocumentKind;
 use crate::report::test::{
     TestRun, TestSummary, TextOptions, render_github, render_json, render_junit, render_markdown, render_text,
+    render_yaml,
 };
 use crate::testrun::opa::{OpaOptions, has_test_rules, is_rego_file};
 use crate::testrun::{FileSource, Framework, TestReport, gatekeeper, kyverno};
@@ -30,15 +33,19 @@ pub struct TestOptions {
     pub timings: bool,
     /// kyverno's `--registry`: imageRegistry context entries would be fetched from registries.
     pub registry: bool,
+    /// The flags of `kyverno test` and `gator verify`: selection (`--run` for Rego tests too), formats,
+    /// verbosity, exit-code policy.
+    pub compatibility: CompatibilityFlags,
+    /// The timeout of one Rego test (`opa test --timeout`).
+    pub rego_timeout: Option<Duration>,
+    /// `--v0-compatible` or `--v1-compatible`.
+    pub rego_version: Option<VersionSetting>,
     pub changed: super::changed::ChangedFlags,
-    pub rego: RegoTestOptions,
 }
 
-/// The `opa test` options of a run.
+/// The `opa test` options of a run (`-v` is the command's one `--verbose`, a rendering choice).
 #[derive(Clone, Debug, Default)]
 pub struct RegoTestOptions {
-    /// List passing Rego tests too (`opa test -v`).
-    pub verbose: bool,
     /// Run only the Rego tests whose `data.<package>.<name>` matches (`opa test --run`).
     pub run: Option<regex::Regex>,
     /// The timeout of one Rego test (`opa test --timeout`, 5 seconds by default).
@@ -57,7 +64,28 @@ pub struct Discovered {
 
 pub fn run(options: TestOptions) -> ExitStatus {
     let started = Instant::now();
-    let paths = if options.paths.is_empty() { vec![PathBuf::from(".")] } else { options.paths.clone() };
+    let flags = &options.compatibility;
+    let resolved = match resolve(flags, &options.paths, options.output) {
+        Ok(resolved) => resolved,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitStatus::UsageError;
+        }
+    };
+    if resolved.format == Format::Own(OutputFormat::Sarif) {
+        eprintln!("error: `test` does not support --output sarif; use json, yaml, junit, github or markdown");
+        return ExitStatus::UsageError;
+    }
+    for warning in &resolved.warnings {
+        eprintln!("warning: {warning}");
+    }
+    // One `--run` serves every framework: the Rego runner skips the tests it leaves out, as `opa test` does.
+    let rego = RegoTestOptions {
+        run: resolved.selection.rego.clone(),
+        timeout: options.rego_timeout,
+        version: options.rego_version,
+    };
+    let paths = if resolved.paths.is_empty() { vec![PathBuf::from(".")] } else { resolved.paths.clone() };
     let files = match walk_policy_files(&paths) {
         Ok(files) => files,
         Err(message) => {
@@ -89,13 +117,20 @@ pub fn run(options: TestOptions) -> ExitStatus {
         return ExitStatus::Success;
     }
     if discovered.is_empty() {
+        // As `kyverno test` and `gator verify`: finding nothing to run is a success unless tests are required.
+        let severity = if flags.require_tests { "error" } else { "warning" };
         eprintln!(
-            "error: no Kyverno test files (named `{}`), gator Suites or Rego tests (`test_` rules in .rego files) \
-             found under {}",
+            "{severity}: no Kyverno test files (named `{}`), gator Suites or Rego tests (`test_` rules in .rego \
+             files) found under {}{}",
             options.file_name,
-            paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", ")
+            paths.iter().map(|path| path.display().to_string()).collect::<Vec<_>>().join(", "),
+            if flags.require_tests { " (--require-tests)" } else { "; nothing was checked" }
         );
-        return ExitStatus::UsageError;
+        // A machine-readable format still gets its one (empty) document.
+        if resolved.format != Format::Own(OutputFormat::Text) {
+            print!("{}", render(resolved.format, &[], &options));
+        }
+        return if flags.require_tests { ExitStatus::Failure } else { ExitStatus::Success };
     }
     let folders = discovered.iter().filter(|test| test.framework == Framework::Opa).count();
     let test_files = discovered.len() - folders;
@@ -118,45 +153,44 @@ pub fn run(options: TestOptions) -> ExitStatus {
     let clock = move || origin.elapsed();
     let settings = RunSettings {
         kyverno: kyverno::RunOptions { registry_access: options.registry },
-        rego: &options.rego,
+        rego: &rego,
         configs: &configs,
         clock: Some(&clock),
     };
-    let runs = run_tests_with_settings(files_source, &discovered, &settings);
+    let mut runs = run_tests_with_settings(files_source, &discovered, &settings);
+    resolved.selection.apply(&mut runs);
     let ran_at = started.elapsed();
-    let total_results: usize = runs.iter().map(|run| run.report.results.len()).sum();
-    let rendered = match options.output {
-        OutputFormat::Text => {
-            let text_options = TextOptions {
-                detailed_results: options.detailed_results,
-                fail_only: options.fail_only,
-                verbose: options.rego.verbose,
-            };
-            render_text(&runs, text_options)
-        }
-        OutputFormat::Json => render_json(&runs),
-        OutputFormat::Junit => render_junit(&runs),
-        OutputFormat::Github => render_github(&runs),
-        OutputFormat::Markdown => render_markdown(&runs),
-        OutputFormat::Sarif => {
-            eprintln!("error: `test` does not support --output sarif; use json, junit, github or markdown");
-            return ExitStatus::UsageError;
-        }
-    };
+    let rendered = render(resolved.format, &runs, &options);
     print!("{rendered}");
     if let Some(recording) = &recording {
         let phases = Phases { walk: walked, discover: discovered_at, run: ran_at, total: started.elapsed() };
         print_timings(&phases, files.len(), discovered.len(), recording);
     }
-    let summary = TestSummary::of(&runs);
-    if total_results == 0 && summary.problems == 0 {
-        eprintln!("error: the test files define no results to check");
-        return ExitStatus::UsageError;
+    let policy = ExitPolicy { strict: flags.strict, allow_unsupported: flags.allow_unsupported };
+    let (status, reasons) = exit_status(&TestSummary::of(&runs), policy);
+    for reason in reasons {
+        eprintln!("{reason}");
     }
-    if summary.problems > 0 && total_results == 0 {
-        return ExitStatus::UsageError;
+    status
+}
+
+/// The runs in the chosen format (`--output sarif` is refused before the run).
+fn render(format: Format, runs: &[TestRun], options: &TestOptions) -> String {
+    match format {
+        Format::Own(OutputFormat::Text | OutputFormat::Sarif) => {
+            let text_options = TextOptions {
+                detailed_results: options.detailed_results,
+                fail_only: options.fail_only,
+                verbose: options.compatibility.verbose,
+            };
+            render_text(runs, text_options)
+        }
+        Format::Own(OutputFormat::Json) => render_json(runs),
+        Format::Yaml => render_yaml(runs),
+        Format::Own(OutputFormat::Junit) => render_junit(runs),
+        Format::Own(OutputFormat::Github) => render_github(runs),
+        Format::Own(OutputFormat::Markdown) => render_markdown(runs),
     }
-    if summary.all_passed() { ExitStatus::Success } else { ExitStatus::Failure }
 }
 
 /// Kyverno test files by name; gator Suites by content (gator reads every YAML file and keeps the Suites);

@@ -246,6 +246,12 @@ impl Checker<'_> {
                 .filter_map(Value::as_str)
                 .map(str::to_string),
         );
+        if array(value, "results").is_empty() {
+            // kyverno skips a Test that has nothing to check (`commands/test/command.go`), and passes.
+            let pointer = if value.get("results").is_some() { "/results" } else { "/kind" };
+            let message = "this Test has no `results`: `kyverno test` skips it and checks nothing".to_string();
+            out.push(self.diagnostic(Code::TestNoResults, pointer, message));
+        }
         for (index, result) in array(value, "results").iter().enumerate() {
             let result_pointer = format!("/results/{index}");
             if check_policies && let Some(policy) = result.get("policy").and_then(Value::as_str) {

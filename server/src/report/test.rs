@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{github_escape_data, github_escape_property, xml_escape};
-use crate::testrun::{Framework, Outcome, Subject, TestReport, TestResult};
+use crate::testrun::{Framework, Outcome, Problem, Subject, TestReport, TestResult};
 
 /// One test file's report, with what the CLI measured and located around it.
 pub struct TestRun {
@@ -31,30 +31,40 @@ pub struct TestSummary {
     pub errors: usize,
     pub unsupported: usize,
     pub skipped: usize,
+    /// Problems that stop or fail the real tool's run.
     pub problems: usize,
+    /// Problems the real tool tolerates ([`crate::testrun::Problem::tolerated`]): warnings, which fail a
+    /// run only under `--strict`.
+    pub warnings: usize,
 }
 
 impl TestSummary {
     pub fn of(runs: &[TestRun]) -> TestSummary {
         let mut summary = TestSummary::default();
         for run in runs {
-            summary.problems += run.report.problems.len();
-            for result in &run.report.results {
-                match result.outcome {
-                    Outcome::Pass => summary.passed += 1,
-                    Outcome::Fail => summary.failed += 1,
-                    Outcome::Error => summary.errors += 1,
-                    Outcome::Unsupported => summary.unsupported += 1,
-                    Outcome::Skipped => summary.skipped += 1,
-                }
-            }
+            summary.add(&run.report);
         }
         summary
     }
 
-    /// Whether the run as a whole succeeded: no failure, error, unsupported case or load problem.
-    pub fn all_passed(&self) -> bool {
-        self.failed == 0 && self.errors == 0 && self.unsupported == 0 && self.problems == 0
+    /// Counts one test file's report in.
+    pub fn add(&mut self, report: &TestReport) {
+        for problem in &report.problems {
+            if problem.tolerated() {
+                self.warnings += 1;
+            } else {
+                self.problems += 1;
+            }
+        }
+        for result in &report.results {
+            match result.outcome {
+                Outcome::Pass => self.passed += 1,
+                Outcome::Fail => self.failed += 1,
+                Outcome::Error => self.errors += 1,
+                Outcome::Unsupported => self.unsupported += 1,
+                Outcome::Skipped => self.skipped += 1,
+            }
+        }
     }
 }
 
@@ -63,8 +73,13 @@ impl TestSummary {
 pub struct TextOptions {
     pub detailed_results: bool,
     pub fail_only: bool,
-    /// List passing Rego tests too (`opa test -v`).
+    /// Also list passing gator cases (`gator verify -v`) and passing Rego tests (`opa test -v`).
     pub verbose: bool,
+}
+
+/// `warning` for a problem the real tool tolerates, `error` for one that stops its run.
+fn severity_name(problem: &Problem) -> &'static str {
+    if problem.tolerated() { "warning" } else { "error" }
 }
 
 fn outcome_name(outcome: Outcome) -> &'static str {
@@ -114,22 +129,28 @@ fn display_file(run: &TestRun, file: &Path) -> String {
     }
 }
 
+/// The file a problem is shown in: a Rego folder's problem names its own `.rego` file, any other problem
+/// the test file of its run.
+fn problem_file(run: &TestRun, problem: &Problem) -> String {
+    match run.framework {
+        Framework::Opa => display_file(run, &problem.at.file),
+        Framework::Kyverno | Framework::Gatekeeper => run.path.clone(),
+    }
+}
+
 /// Kyverno runs as `kyverno test` tables; gator runs as `ok`/`--- FAIL` lines; Rego tests as `opa test`
 /// prints them (with its `PASS: n/m` summary); then one summary line.
 pub fn render_text(runs: &[TestRun], options: TextOptions) -> String {
     let mut out = String::new();
     let mut opa = OpaText::default();
     for run in runs {
-        for (index, (line, column, message)) in run.problem_locations.iter().enumerate() {
-            let file = match (run.framework, run.report.problems.get(index)) {
-                (Framework::Opa, Some(problem)) => display_file(run, &problem.at.file),
-                _ => run.path.clone(),
-            };
-            let _ = writeln!(out, "{file}:{line}:{column}: error: {message}");
+        for ((line, column, message), problem) in run.problem_locations.iter().zip(&run.report.problems) {
+            let file = problem_file(run, problem);
+            let _ = writeln!(out, "{file}:{line}:{column}: {}: {message}", severity_name(problem));
         }
         match run.framework {
             Framework::Kyverno => kyverno_table(&mut out, run, options),
-            Framework::Gatekeeper => gator_lines(&mut out, run),
+            Framework::Gatekeeper => gator_lines(&mut out, run, options),
             Framework::Opa => opa.lines(&mut out, run, options),
         }
     }
@@ -211,7 +232,7 @@ fn kyverno_table(out: &mut String, run: &TestRun, options: TextOptions) {
     let _ = writeln!(out, "{}", rule_line("└", "┴", "┘"));
 }
 
-fn gator_lines(out: &mut String, run: &TestRun) {
+fn gator_lines(out: &mut String, run: &TestRun, options: TextOptions) {
     let mut failed = false;
     for result in &run.report.results {
         if matches!(result.outcome, Outcome::Fail | Outcome::Error | Outcome::Unsupported) {
@@ -223,10 +244,12 @@ fn gator_lines(out: &mut String, run: &TestRun) {
             }
         } else if result.outcome == Outcome::Skipped {
             let _ = writeln!(out, "    --- SKIP: {}", resource_label(result));
+        } else if options.verbose && !options.fail_only {
+            let _ = writeln!(out, "    --- PASS: {}", resource_label(result));
         }
     }
     let seconds = run.duration.as_secs_f64();
-    if failed || !run.report.problems.is_empty() {
+    if failed || run.report.problems.iter().any(|problem| !problem.tolerated()) {
         let _ = writeln!(out, "FAIL\t{}\t{seconds:.3}s", run.path);
     } else {
         let _ = writeln!(out, "ok\t{}\t{seconds:.3}s", run.path);
@@ -352,6 +375,18 @@ pub fn go_duration(duration: Duration) -> String {
 
 /// Exactly one JSON document: `{"results": [...], "summary": {...}, "problems": [...]}`.
 pub fn render_json(runs: &[TestRun]) -> String {
+    let mut text = serde_json::to_string_pretty(&report_document(runs)).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+/// The JSON document of [`render_json`] written as one YAML document (`kyverno test -o yaml`).
+pub fn render_yaml(runs: &[TestRun]) -> String {
+    yaml_serde::to_string(&report_document(runs)).unwrap_or_default()
+}
+
+/// The report as one value: every result, the counts, and the problems with their places.
+fn report_document(runs: &[TestRun]) -> serde_json::Value {
     let mut results = Vec::new();
     for run in runs {
         for result in &run.report.results {
@@ -366,16 +401,12 @@ pub fn render_json(runs: &[TestRun]) -> String {
         .iter()
         .flat_map(|run| {
             run.report.problems.iter().zip(&run.problem_locations).map(move |(problem, (line, column, _))| {
-                let file = match run.framework {
-                    Framework::Opa => display_file(run, &problem.at.file),
-                    _ => run.path.clone(),
-                };
-                json!({"file": file, "line": line, "column": column, "code": problem.code, "message": problem.message})
+                json!({"file": problem_file(run, problem), "line": line, "column": column, "severity": severity_name(problem), "code": problem.code, "message": problem.message})
             })
         })
         .collect();
     let summary = TestSummary::of(runs);
-    let document = json!({
+    json!({
         "results": results,
         "summary": {
             "passed": summary.passed,
@@ -385,12 +416,10 @@ pub fn render_json(runs: &[TestRun]) -> String {
             "unsupported": summary.unsupported,
             "skipped": summary.skipped,
             "problems": summary.problems,
+            "warnings": summary.warnings,
         },
         "problems": problems,
-    });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    })
 }
 
 /// JUnit XML: one `<testsuite>` per test file, one `<testcase>` per result.
@@ -418,7 +447,7 @@ pub fn render_junit(runs: &[TestRun]) -> String {
             own.unsupported + own.skipped,
             run.duration.as_secs_f64()
         );
-        for problem in &run.report.problems {
+        for problem in run.report.problems.iter().filter(|problem| !problem.tolerated()) {
             let _ = writeln!(
                 out,
                 "    <testcase classname=\"{}\" name=\"load\"><error type=\"{}\" message=\"{}\"/></testcase>",
@@ -482,15 +511,12 @@ pub fn render_junit(runs: &[TestRun]) -> String {
 pub fn render_github(runs: &[TestRun]) -> String {
     let mut out = String::new();
     for run in runs {
-        for (index, (line, column, message)) in run.problem_locations.iter().enumerate() {
-            let file = match (run.framework, run.report.problems.get(index)) {
-                (Framework::Opa, Some(problem)) => display_file(run, &problem.at.file),
-                _ => run.path.clone(),
-            };
+        for ((line, column, message), problem) in run.problem_locations.iter().zip(&run.report.problems) {
             let _ = writeln!(
                 out,
-                "::error file={},line={line},col={column},title=test load::{}",
-                github_escape_property(&file),
+                "::{} file={},line={line},col={column},title=test load::{}",
+                severity_name(problem),
+                github_escape_property(&problem_file(run, problem)),
                 github_escape_data(message)
             );
         }
@@ -524,8 +550,8 @@ pub fn render_markdown(runs: &[TestRun]) -> String {
     let mut out = String::from("## policy-lsp test\n\n");
     let _ = writeln!(
         out,
-        "**{}** passed, **{}** failed, **{}** errors, **{}** unsupported, **{}** skipped\n",
-        summary.passed, summary.failed, summary.errors, summary.unsupported, summary.skipped
+        "**{}** passed, **{}** failed, **{}** errors, **{}** unsupported, **{}** skipped, **{}** warnings\n",
+        summary.passed, summary.failed, summary.errors, summary.unsupported, summary.skipped, summary.warnings
     );
     for run in runs {
         let _ = writeln!(out, "### `{}`\n", run.path);

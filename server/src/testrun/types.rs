@@ -202,6 +202,18 @@ pub struct Problem {
     pub message: String,
 }
 
+impl Problem {
+    /// Whether the real tool runs on despite the problem and passes the test file when its results agree:
+    /// `kyverno test` skips a Test without results (`commands/test/command.go` continues past an empty
+    /// results list), reports a result naming a rule the policy lacks as excluded, which passes, and
+    /// checks nothing for a result with no resource to check (`commands/test/output.go`). Every other
+    /// problem stops or fails the real run. `policy-lsp test` prints these as warnings and fails on them
+    /// only under `--strict`.
+    pub fn tolerated(&self) -> bool {
+        matches!(self.code, Code::KyvernoTestNoResults | Code::KyvernoTestUnknownRule | Code::KyvernoTestNoResources)
+    }
+}
+
 /// Everything one test file produced.
 #[derive(Serialize, Clone, Debug, Default)]
 pub struct TestReport {
