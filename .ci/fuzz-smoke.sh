@@ -19,7 +19,15 @@ rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly -
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 
 build_start=$SECONDS
-cargo +nightly fuzz build --fuzz-dir fuzz 2>&1 | tail -n 3 || exit 1
+build_log=$(mktemp)
+if ! cargo +nightly fuzz build --fuzz-dir fuzz >"$build_log" 2>&1; then
+  # The fuzz crate is outside the workspace, so this is where an API change that breaks a target shows.
+  grep -v '^ *Compiling ' "$build_log" | head -n 80 >&2
+  echo "fuzz-smoke: the fuzz targets do not build" >&2
+  exit 1
+fi
+tail -n 1 "$build_log"
+rm -f "$build_log"
 echo "fuzz-smoke: build took $((SECONDS - build_start)) s"
 
 # The targets run as built above (cargo fuzz run would rebuild first whenever a source changed since).

@@ -11,8 +11,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::fuzz_target;
-use policy_lsp::testrun::kyverno::RunOptions;
-use policy_lsp::testrun::{FileError, FileSource, Framework, run};
+use policy_lsp::testrun::{FileError, FileSource, Framework, RunOptions, run};
 
 const POLICY: &str = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-team\nspec:\n  rules:\n  - name: check-team\n    match:\n      any:\n      - resources:\n          kinds: [Pod]\n    validate:\n      failureAction: Enforce\n      message: a team label is required\n      pattern:\n        metadata:\n          labels:\n            team: \"?*\"\n";
 const RESOURCES: &str = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: good\n  labels:\n    team: a\nspec:\n  containers:\n  - name: c\n    image: nginx\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: bad\nspec:\n  containers:\n  - name: c\n    image: nginx\n";
