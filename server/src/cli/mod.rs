@@ -80,8 +80,8 @@ enum Command {
         #[command(flatten)]
         changed: changed::ChangedFlags,
         /// The timeout of one Rego test, such as `5s` or `500ms` (default 5s).
-        #[arg(long, value_name = "DURATION")]
-        timeout: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<Duration>,
         #[command(flatten)]
         rego_version: RegoVersionArguments,
     },
@@ -106,8 +106,8 @@ enum Command {
         #[arg(long, conflicts_with = "fail")]
         fail_defined: bool,
         /// The timeout of the evaluation, such as `5s` (default 5s).
-        #[arg(long, value_name = "DURATION")]
-        timeout: Option<String>,
+        #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+        timeout: Option<Duration>,
         #[command(flatten)]
         rego_version: RegoVersionArguments,
     },
@@ -225,30 +225,20 @@ pub fn main() -> Invocation {
             changed,
             timeout,
             rego_version,
-        } => {
-            let timeout = match timeout.as_deref().map(parse_duration).transpose() {
-                Ok(timeout) => timeout,
-                Err(message) => return usage_error(&format!("--timeout: {message}")),
-            };
-            test::run(test::TestOptions {
-                paths,
-                output,
-                file_name,
-                detailed_results,
-                fail_only,
-                timings,
-                registry,
-                compatibility,
-                rego_timeout: timeout,
-                rego_version: rego_version.setting(),
-                changed,
-            })
-        }
+        } => test::run(test::TestOptions {
+            paths,
+            output,
+            file_name,
+            detailed_results,
+            fail_only,
+            timings,
+            registry,
+            compatibility,
+            rego_timeout: timeout,
+            rego_version: rego_version.setting(),
+            changed,
+        }),
         Command::Eval { query, data, input, format, fail, fail_defined, timeout, rego_version } => {
-            let timeout = match timeout.as_deref().map(parse_duration).transpose() {
-                Ok(timeout) => timeout,
-                Err(message) => return usage_error(&format!("--timeout: {message}")),
-            };
             eval::run(eval::EvalOptions {
                 query,
                 data,
@@ -288,11 +278,6 @@ pub fn main() -> Invocation {
     Invocation::Finished(status)
 }
 
-fn usage_error(message: &str) -> Invocation {
-    eprintln!("error: {message}");
-    Invocation::Finished(ExitStatus::UsageError)
-}
-
 /// The Rego version flags of `test` and `eval`, as `opa test` and `opa eval` take them.
 #[derive(clap::Args)]
 struct RegoVersionArguments {
@@ -318,36 +303,12 @@ impl RegoVersionArguments {
     }
 }
 
-/// A duration as Go's flags write it: a number and a unit (`ns`, `us`, `µs`, `ms`, `s`, `m`, `h`), several
-/// of them in a row (`1m30s`).
+/// A duration as Go's flags write it (`5s`, `500ms`, `1m30s`), read by the engine's reader of Go
+/// durations; a negative one is refused.
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let invalid = || format!("`{text}` is not a duration such as 5s or 500ms (units: ns, us, ms, s, m, h)");
-    let mut total = Duration::ZERO;
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    while !rest.is_empty() {
-        let number_end =
-            rest.find(|character: char| !(character.is_ascii_digit() || character == '.')).unwrap_or(rest.len());
-        let (number, after) = rest.split_at(number_end);
-        let unit_end =
-            after.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(after.len());
-        let (unit, after) = after.split_at(unit_end);
-        let value: f64 = number.parse().map_err(|_| invalid())?;
-        let seconds = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return Err(invalid()),
-        };
-        total += Duration::try_from_secs_f64(value * seconds).map_err(|_| invalid())?;
-        rest = after;
-    }
-    Ok(total)
+    crate::engine::kyverno::pattern::parse_duration(text)
+        .and_then(|seconds| Duration::try_from_secs_f64(seconds).ok())
+        .ok_or_else(|| format!("`{text}` is not a duration such as 5s or 500ms (units: ns, us, ms, s, m, h)"))
 }
 
 fn explain(query: &str) -> ExitStatus {
