@@ -226,24 +226,15 @@ pub(super) fn fields_at(roots: &[(String, SchemaNode<'static>)], path: &[String]
     let mut fields: Vec<Field> = Vec::new();
     for (kind, node) in nodes_at(roots, path) {
         for part in schema::subschemas(registry, node) {
-            let required: Vec<&str> = part
-                .value
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let Some(properties) = part.value.get("properties").and_then(Value::as_object) else { continue };
-            for (name, property) in properties {
-                if fields.iter().any(|field| field.name == *name) {
+            for property in schema::properties_of(part) {
+                if fields.iter().any(|field| field.name == property.name) {
                     continue;
                 }
                 fields.push(Field {
-                    name: name.clone(),
+                    name: property.name.to_string(),
                     kind: kind.clone(),
-                    node: SchemaNode { file: part.file, value: property },
-                    required: required.contains(&name.as_str()),
+                    node: property.node,
+                    required: property.required,
                 });
             }
         }

@@ -70,24 +70,14 @@ fn key_items(
         let mut items = Vec::new();
         let mut seen = BTreeSet::new();
         for node in nodes.iter().flat_map(|node| schema::subschemas(registry, *node)) {
-            let required: Vec<&str> = node
-                .value
-                .get("required")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
-            let Some(properties) = node.value.get("properties").and_then(Value::as_object) else { continue };
-            for (name, property) in properties {
-                if existing.contains(name) || !seen.insert(name.clone()) {
+            for schema::Property { name, node: property, required } in schema::properties_of(node) {
+                if existing.contains(name) || !seen.insert(name.to_string()) {
                     continue;
                 }
-                let property = SchemaNode { file: node.file, value: property };
                 let property_nodes = [property];
                 let (insert_text, is_snippet) = key_insert_text(name, &property_nodes);
                 items.push(CompletionItem {
-                    label: name.clone(),
+                    label: name.to_string(),
                     kind: CompletionKind::Field,
                     detail: type_label(&property_nodes),
                     documentation: schema::description_of(registry, property).map(str::to_string),
@@ -95,7 +85,7 @@ fn key_items(
                     is_snippet,
                     replace,
                     deprecated: property.value.get("deprecated").and_then(Value::as_bool) == Some(true),
-                    preselect: required.contains(&name.as_str()),
+                    preselect: required,
                 });
             }
         }

@@ -14,4 +14,4 @@ pub use openapi::openapi_v3_to_schema;
 pub use registry::{Registry, SchemaEntry, SchemaNode, UnknownFields, registry};
 pub use suggest::{closest, edit_distance};
 pub use validate::{Reader, SchemaError, Target, ValidationOptions, describe_value, validate};
-pub use walk::{description_of, schema_at, subschemas};
+pub use walk::{Property, description_of, properties_of, schema_at, subschemas};

@@ -56,6 +56,25 @@ pub fn schema_at<'a>(registry: &'a Registry, root: SchemaNode<'a>, path: &[&str]
     current
 }
 
+/// A property an object schema declares.
+pub struct Property<'a> {
+    pub name: &'a str,
+    pub node: SchemaNode<'a>,
+    /// Listed in the object's `required`.
+    pub required: bool,
+}
+
+/// The properties one schema node declares (not those of its `$ref` or branches: see [`subschemas`]).
+pub fn properties_of(node: SchemaNode<'_>) -> impl Iterator<Item = Property<'_>> {
+    let required: Vec<&str> =
+        node.value.get("required").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str).collect();
+    node.value.get("properties").and_then(Value::as_object).into_iter().flatten().map(move |(name, value)| Property {
+        name,
+        node: SchemaNode { file: node.file, value },
+        required: required.contains(&name.as_str()),
+    })
+}
+
 /// The first description found on a node or what it is made of.
 pub fn description_of<'a>(registry: &'a Registry, node: SchemaNode<'a>) -> Option<&'a str> {
     subschemas(registry, node).into_iter().find_map(|node| node.value.get("description").and_then(Value::as_str))
