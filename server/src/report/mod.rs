@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod lint;
+pub mod merge;
 pub mod test;
 
 /// A diagnostic placed in a file, with 1-based lines and columns (columns count Unicode characters).
