@@ -222,7 +222,11 @@ fn run(directory: &Path, arguments: &[&str]) -> (Option<i32>, String, String) {
 
 /// Runs `arguments` once unsharded and once per shard of `count`, merges the shards' outputs, and returns
 /// (unsharded exit code and stdout, merged exit code and stdout, each shard's stdout).
-fn sharded_and_merged(root: &Path, arguments: &[&str], count: u32) -> ((Option<i32>, String), (Option<i32>, String), Vec<String>) {
+fn sharded_and_merged(
+    root: &Path,
+    arguments: &[&str],
+    count: u32,
+) -> ((Option<i32>, String), (Option<i32>, String), Vec<String>) {
     let (code, whole, stderr) = run(root, arguments);
     assert_ne!(code, Some(2), "{stderr}");
     let outputs = root.join(format!(".shards-{count}"));

@@ -45,8 +45,10 @@ pub fn changed_files(reference: &str, directory: &Path) -> Result<Vec<PathBuf>, 
     // listing of untracked files looked twice). `--no-renames`: a renamed file is its old path (deleted)
     // and its new one (added), and both matter.
     let committed = git(&top_level, &["diff", "--name-only", "--no-renames", "-z", reference, "HEAD", "--"])?;
-    let status =
-        git(&top_level, &["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all", "--ignore-submodules"])?;
+    let status = git(
+        &top_level,
+        &["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all", "--ignore-submodules"],
+    )?;
     // Each status entry is two status letters, a space and the path from the top level.
     let working = status.split('\0').filter_map(|entry| entry.get(3..));
     let mut changed: Vec<PathBuf> = committed
@@ -142,7 +144,14 @@ pub fn affected(files: &[PathBuf], changed: &[PathBuf], roots: &[PathBuf], kyver
             let holds_constraint = text.contains("constraints.gatekeeper.sh");
             let holds_template = text.contains("templates.gatekeeper.sh");
             let related = lists_files || holds_constraint || holds_template || changed_set.contains(&key);
-            related.then_some(Candidate { walked: path.clone(), key, text, lists_files, holds_constraint, holds_template })
+            related.then_some(Candidate {
+                walked: path.clone(),
+                key,
+                text,
+                lists_files,
+                holds_constraint,
+                holds_template,
+            })
         })
         .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
@@ -187,7 +196,8 @@ pub fn affected(files: &[PathBuf], changed: &[PathBuf], roots: &[PathBuf], kyver
         known.extend(frontier.iter().cloned());
     }
     let affected: HashSet<PathBuf> = affected.into_iter().collect();
-    let selected: Vec<usize> = (0..candidates.len()).filter(|index| affected.contains(&candidates[*index].key)).collect();
+    let selected: Vec<usize> =
+        (0..candidates.len()).filter(|index| affected.contains(&candidates[*index].key)).collect();
     let needs_templates = selected.iter().any(|&index| candidates[index].holds_constraint);
     let templates = if needs_templates {
         candidates
@@ -230,7 +240,9 @@ fn template_kinds(text: &str) -> Vec<String> {
 /// name. Errs on the side of yes (an ellipsis at the end of a sentence counts).
 fn has_dot_ended_entry(text: &str) -> bool {
     let bytes = text.as_bytes();
-    let is_delimiter = |byte: u8| byte.is_ascii_whitespace() || matches!(byte, b'"' | b'\'' | b',' | b'[' | b']' | b'{' | b'}' | b'#' | b':');
+    let is_delimiter = |byte: u8| {
+        byte.is_ascii_whitespace() || matches!(byte, b'"' | b'\'' | b',' | b'[' | b']' | b'{' | b'}' | b'#' | b':')
+    };
     let mut index = 0;
     while let Some(offset) = bytes[index..].iter().position(|byte| *byte == b'.') {
         let start = index + offset;

@@ -92,11 +92,16 @@ fn field<'v>(value: &'v Value, key: &str, input: &Input<'_>, what: &str) -> Resu
 }
 
 fn array<'v>(value: &'v Value, key: &str, input: &Input<'_>, what: &str) -> Result<&'v Vec<Value>, String> {
-    field(value, key, input, what)?.as_array().ok_or_else(|| format!("{}: `{key}` of the {what} is not a list", input.name))
+    field(value, key, input, what)?
+        .as_array()
+        .ok_or_else(|| format!("{}: `{key}` of the {what} is not a list", input.name))
 }
 
 fn string<'v>(value: &'v Value, key: &str, input: &Input<'_>, what: &str) -> Result<&'v str, String> {
-    value.get(key).and_then(Value::as_str).ok_or_else(|| format!("{}: an entry of the {what} has no `{key}` text", input.name))
+    value
+        .get(key)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("{}: an entry of the {what} has no `{key}` text", input.name))
 }
 
 /// Which report a JSON document is.
@@ -261,7 +266,8 @@ fn merge_sarif(inputs: &[Input<'_>]) -> Result<Merged, String> {
         let [run] = runs.as_slice() else {
             return Err(format!("{}: holds {} runs; `lint --output sarif` writes one", input.name, runs.len()));
         };
-        let tool = run.pointer("/tool/driver").ok_or_else(|| format!("{}: the run has no `tool.driver`", input.name))?;
+        let tool =
+            run.pointer("/tool/driver").ok_or_else(|| format!("{}: the run has no `tool.driver`", input.name))?;
         let name = string(tool, "name", input, WHAT)?.to_string();
         let version = tool.get("version").and_then(Value::as_str).unwrap_or_default().to_string();
         match &driver {
