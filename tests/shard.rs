@@ -220,13 +220,18 @@ fn run(directory: &Path, arguments: &[&str]) -> (Option<i32>, String, String) {
     crate::cli::run(directory, arguments, None)
 }
 
-/// Runs `arguments` once unsharded and once per shard of `count`, merges the shards' outputs, and returns
-/// (unsharded exit code and stdout, merged exit code and stdout, each shard's stdout).
-fn sharded_and_merged(
-    root: &Path,
-    arguments: &[&str],
-    count: u32,
-) -> ((Option<i32>, String), (Option<i32>, String), Vec<String>) {
+/// A run's exit code and stdout.
+type Outcome = (Option<i32>, String);
+
+/// What [`sharded_and_merged`] saw: the unsharded run, the merge of the shards, and each shard's stdout.
+struct Sharded {
+    whole: Outcome,
+    merged: Outcome,
+    shards: Vec<String>,
+}
+
+/// Runs `arguments` once unsharded and once per shard of `count`, and merges the shards' outputs.
+fn sharded_and_merged(root: &Path, arguments: &[&str], count: u32) -> Sharded {
     let (code, whole, stderr) = run(root, arguments);
     assert_ne!(code, Some(2), "{stderr}");
     let outputs = root.join(format!(".shards-{count}"));
@@ -249,7 +254,7 @@ fn sharded_and_merged(
     let (merged_code, merged, stderr) = run(root, &merge);
     assert_ne!(merged_code, Some(2), "merge: {stderr}");
     let _ = std::fs::remove_dir_all(&outputs);
-    ((code, whole), (merged_code, merged), shard_outputs)
+    Sharded { whole: (code, whole), merged: (merged_code, merged), shards: shard_outputs }
 }
 
 /// JUnit with its measured times blanked out: they differ between any two runs.
@@ -272,9 +277,9 @@ fn merged_lint_shards_equal_the_unsharded_run() {
     let root = tree("lint");
     for format in ["json", "sarif"] {
         for count in [2, 3, 5] {
-            let ((code, whole), (merged_code, merged), shards) =
+            let Sharded { whole: (code, whole), merged, shards } =
                 sharded_and_merged(&root, &["lint", "--output", format, "."], count);
-            assert_eq!((merged_code, &merged), (code, &whole), "{format}, {count} shards");
+            assert_eq!(merged, (code, whole.clone()), "{format}, {count} shards");
             if format == "json" {
                 // The shards split the files: each is checked by exactly one.
                 let checked: u64 = shards
@@ -296,12 +301,10 @@ fn merged_lint_shards_equal_the_unsharded_run() {
 fn merged_test_shards_equal_the_unsharded_run() {
     let root = tree("test");
     for count in [2, 3, 5] {
-        let ((code, whole), (merged_code, merged), _) =
-            sharded_and_merged(&root, &["test", "--output", "json", "."], count);
-        assert_eq!((merged_code, &merged), (code, &whole), "json, {count} shards");
-        let ((code, whole), (merged_code, merged), _) =
-            sharded_and_merged(&root, &["test", "--output", "junit", "."], count);
-        assert_eq!((merged_code, without_times(&merged)), (code, without_times(&whole)), "junit, {count} shards");
+        let Sharded { whole, merged, .. } = sharded_and_merged(&root, &["test", "--output", "json", "."], count);
+        assert_eq!(merged, whole, "json, {count} shards");
+        let Sharded { whole, merged, .. } = sharded_and_merged(&root, &["test", "--output", "junit", "."], count);
+        assert_eq!((merged.0, without_times(&merged.1)), (whole.0, without_times(&whole.1)), "junit, {count} shards");
     }
     // The run itself fails (an unlabelled Pod expected to pass, a policy that does not exist): so does the merge.
     let (code, whole, _) = run(&root, &["test", "--output", "json", "."]);
