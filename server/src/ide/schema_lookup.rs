@@ -117,7 +117,9 @@ pub(super) fn constraint_parameters_schema(workspace: &Workspace, file: &Path, c
 /// every such template defines the same parameters: two different templates of one kind in unrelated
 /// folders leave the constraint unjudged rather than checked against the wrong one.
 pub(super) fn governing_template(workspace: &Workspace, file: &Path, constraint_kind: &str) -> Option<(Value, String)> {
-    let mut candidates: Vec<(&Path, Value, String)> = Vec::new();
+    // Borrowed until one is chosen: a tree with many copies of a template cloned each of them for every
+    // constraint, which made linting grow with the square of the tree.
+    let mut candidates: Vec<(&Path, &Value, &str)> = Vec::new();
     for (path, data) in workspace.files.iter() {
         for (index, info) in data.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
@@ -125,24 +127,27 @@ pub(super) fn governing_template(workspace: &Workspace, file: &Path, constraint_
             }
             let template = &data.source.segments()[index].parsed.value;
             if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) == Some(constraint_kind) {
-                candidates.push((path.as_path(), template.clone(), info.api_version.clone()));
+                candidates.push((path.as_path(), template, info.api_version.as_str()));
             }
         }
     }
     candidates.sort_by(|left, right| left.0.cmp(right.0));
+    let chosen = |(_, template, api_version): (&Path, &Value, &str)| (template.clone(), api_version.to_string());
     let mut folder = file.parent();
     while let Some(current) = folder {
-        if let Some(index) = candidates.iter().position(|(path, _, _)| path.parent() == Some(current)) {
-            let (_, template, api_version) = candidates.swap_remove(index);
-            return Some((template, api_version));
+        if let Some(candidate) = candidates.iter().find(|(path, _, _)| path.parent() == Some(current)) {
+            return Some(chosen(*candidate));
         }
         folder = current.parent();
     }
-    let parameters = |template: &Value| template.pointer("/spec/crd/spec/validation").cloned();
     let first = candidates.first().map(|(_, template, _)| parameters(template))?;
     if candidates.iter().all(|(_, template, _)| parameters(template) == first) {
-        let (_, template, api_version) = candidates.swap_remove(0);
-        return Some((template, api_version));
+        return Some(chosen(candidates[0]));
     }
     None
+}
+
+/// A template's parameter schema, what two templates of one kind must agree on.
+fn parameters(template: &Value) -> Option<&Value> {
+    template.pointer("/spec/crd/spec/validation")
 }
