@@ -14,8 +14,10 @@ use lsp_server::{Message, Notification, Request, RequestId, Response};
 
 use super::capabilities::ClientFeatures;
 use super::config::Settings;
+use super::status::StatusState;
 use super::task::Task;
 use super::workers::Workers;
+use super::workspace_pull::Parked;
 use crate::base::PositionEncoding;
 use crate::ide::{Analysis, AnalysisHost, InlineRun, ManifestVerdict, WorkspacePolicies};
 use crate::vfs::DiskFiles;
@@ -174,6 +176,10 @@ pub struct Session {
     /// Workspace scans whose progress is reported, by scan number.
     pub scans: HashMap<u64, ScanProgress>,
     pub next_scan: u64,
+    /// A `workspace/diagnostic` request held until something changes.
+    pub parked_pull: Option<Parked>,
+    /// What `policy-lsp/status` last told the client.
+    pub status: StatusState,
     /// Messages to the client.
     pub sender: Sender<Message>,
     /// Results from the workers, back to the main loop.
@@ -192,6 +198,8 @@ pub struct Snapshot {
     pub verdicts: Arc<[Arc<ManifestVerdict>]>,
     /// Names the state of the files and of the test runs, for pull diagnostics' result ids.
     pub result_id: String,
+    /// The channel to the client, for the progress a long request reports while it runs.
+    pub sender: Sender<Message>,
 }
 
 impl Snapshot {
@@ -231,6 +239,8 @@ impl Session {
             next_outgoing_id: 1,
             scans: HashMap::new(),
             next_scan: 0,
+            parked_pull: None,
+            status: StatusState::default(),
             sender,
             task_sender,
             task_receiver,
@@ -245,8 +255,15 @@ impl Session {
             open: self.open.clone(),
             runs: self.tests.run_list.clone(),
             verdicts: self.manifests.verdict_list.clone(),
-            result_id: format!("{}-{}", self.generation, self.tests.version),
+            result_id: self.result_id(),
+            sender: self.sender.clone(),
         }
+    }
+
+    /// Names the state of the files and of the test runs (and manifest verdicts): pull diagnostics' result
+    /// id, the same for every file.
+    pub fn result_id(&self) -> String {
+        format!("{}-{}", self.generation, self.tests.version)
     }
 
     /// Records that some file changed: results computed before now are older than what comes next.
