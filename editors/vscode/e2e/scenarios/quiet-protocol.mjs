@@ -33,8 +33,10 @@ export async function run(workbench, { folder, userDataDirectory }) {
   assert.equal(idle, "", `messages while idle:\n${idle}`);
   assert.ok(after.startsWith(before));
 
-  // The channel is a log channel: levels on every line; the version and the path of the server.
+  // The channel is a log channel: levels on every line; the version and the path of the server. At the
+  // default level (info) the extension's debug lines (each status notification) are left out.
   assert.match(after, /\[info\] Using policy-lsp \d+\.\d+\.\d+\S* from the copy bundled with the extension: \S+\/server\/policy-lsp/);
+  assert.doesNotMatch(after, /\[debug\]|Server status:/);
   // The Output view shows the channel's tail: the held pull and, after it, nothing.
   await workbench.outputChannel("Policy LSP");
   await workbench.screenshot("output-quiet");
