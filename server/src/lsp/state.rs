@@ -11,13 +11,12 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use crossbeam_channel::{Receiver, Sender};
 use ls_types::Uri;
 use lsp_server::{Message, Notification, Request, RequestId, Response};
+use serde::{Deserialize, Serialize};
 
 use super::capabilities::ClientFeatures;
 use super::config::Settings;
-use super::status::StatusState;
 use super::task::Task;
 use super::workers::Workers;
-use super::workspace_pull::Parked;
 use crate::base::PositionEncoding;
 use crate::ide::{Analysis, AnalysisHost, InlineRun, ManifestVerdict, WorkspacePolicies};
 use crate::vfs::DiskFiles;
@@ -139,6 +138,44 @@ pub enum ScanProgress {
     Finished { files: usize },
 }
 
+/// What the server is doing, for `policy-lsp/status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerState {
+    /// A workspace scan runs; `files` counts the YAML files it found so far (0 before its walk ends).
+    Indexing,
+    /// Every scan is loaded: `files` and `policy_files` are what the analysis holds.
+    Ready,
+}
+
+/// The parameters of `policy-lsp/status` (see `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusParams {
+    pub state: ServerState,
+    pub files: usize,
+    pub policy_files: usize,
+}
+
+/// What the session keeps of `policy-lsp/status`, to send each change once.
+#[derive(Debug, Default)]
+pub struct StatusState {
+    /// Set by `initialized`: before it the first scan has not started, and "ready" would be premature.
+    pub active: bool,
+    /// Scans started and not loaded yet.
+    pub scans_running: usize,
+    /// The generation whose counts were last worked out: counting again is needed only after a change.
+    pub counted_generation: Option<u64>,
+    pub last_sent: Option<StatusParams>,
+}
+
+/// A `workspace/diagnostic` request held until the state moves on from what its previous result ids named
+/// (see `workspace_pull`).
+pub struct ParkedPull {
+    pub request: Request,
+    pub result_id: String,
+}
+
 /// Everything the main loop owns.
 pub struct Session {
     pub host: AnalysisHost,
@@ -177,7 +214,7 @@ pub struct Session {
     pub scans: HashMap<u64, ScanProgress>,
     pub next_scan: u64,
     /// A `workspace/diagnostic` request held until something changes.
-    pub parked_pull: Option<Parked>,
+    pub parked_pull: Option<ParkedPull>,
     /// What `policy-lsp/status` last told the client.
     pub status: StatusState,
     /// Messages to the client.

@@ -6,43 +6,11 @@
 
 use crossbeam_channel::Sender;
 use lsp_server::{Message, Notification};
-use serde::{Deserialize, Serialize};
 
-use super::state::Session;
+use super::state::{ServerState, Session, StatusParams};
 
 /// The notification's method.
 pub const METHOD: &str = "policy-lsp/status";
-
-/// What the server is doing.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ServerState {
-    /// A workspace scan runs; `files` counts the YAML files it found so far (0 before its walk ends).
-    Indexing,
-    /// Every scan is loaded: `files` and `policy_files` are what the analysis holds.
-    Ready,
-}
-
-/// The notification's parameters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StatusParams {
-    pub state: ServerState,
-    pub files: usize,
-    pub policy_files: usize,
-}
-
-/// What the session keeps to send each change once.
-#[derive(Debug, Default)]
-pub struct StatusState {
-    /// Set by `initialized`: before it the first scan has not started, and "ready" would be premature.
-    pub active: bool,
-    /// Scans started and not loaded yet.
-    pub scans_running: usize,
-    /// The generation whose counts were last worked out: counting again is needed only after a change.
-    pub counted_generation: Option<u64>,
-    pub last_sent: Option<StatusParams>,
-}
 
 /// A scan starts: the state is "indexing" until it is loaded.
 pub fn scan_started(session: &mut Session) {

@@ -10,13 +10,7 @@ use ls_types::request::{Request as _, WorkspaceDiagnosticRequest};
 use lsp_server::{ErrorCode, Request, RequestId, Response, ResponseError};
 use serde_json::json;
 
-use super::state::Session;
-
-/// The parked request, with the state its previous result ids named.
-pub struct Parked {
-    request: Request,
-    result_id: String,
-}
+use super::state::{ParkedPull, Session};
 
 /// Parks a `workspace/diagnostic` request that would be answered with nothing but "unchanged"; gives
 /// every other request back to be handled.
@@ -33,7 +27,7 @@ pub fn park_if_unchanged(session: &mut Session, request: Request) -> Option<Requ
     if previous.is_empty() || previous.iter().any(|previous| previous.value != result_id) {
         return Some(request);
     }
-    if let Some(older) = session.parked_pull.replace(Parked { request, result_id }) {
+    if let Some(older) = session.parked_pull.replace(ParkedPull { request, result_id }) {
         // A client has one workspace pull open at a time; an older one is stale, and the client may ask
         // again whenever it likes (`retriggerRequest: false` keeps VS Code's client from reporting it).
         answer_cancelled(session, older.request.id, ErrorCode::ServerCancelled);
