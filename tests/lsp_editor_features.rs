@@ -454,7 +454,8 @@ fn status_notifications_tell_indexing_and_how_many_policy_files() {
         Workspace::new("status", &[("policy.yaml", POLICY), ("resources.yaml", RESOURCES), ("notes.yaml", "a: 1\n")]);
     let mut client = LspClient::start();
     let capabilities = json!({"experimental": {"policyLspStatus": true}});
-    initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    let result = initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    assert_eq!(result["capabilities"]["experimental"]["policyLspStatus"], true);
     client.wait_for(|message| message["method"] == "policy-lsp/status" && message["params"]["state"] == "ready");
     let seen = statuses(&client.backlog);
     assert_eq!(seen.first(), Some(&("indexing".to_string(), 0, 0)), "{seen:?}");
@@ -475,7 +476,8 @@ fn status_notifications_only_for_clients_that_ask() {
     let workspace = Workspace::new("status-not-asked", &[("policy.yaml", POLICY)]);
     let mut client = LspClient::start();
     let capabilities = json!({"window": {"workDoneProgress": true}});
-    initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    let result = initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    assert_eq!(result["capabilities"].get("experimental"), None);
     wait_for_scan(&mut client);
     let mut seen = client.messages_within(Duration::from_millis(300));
     seen.append(&mut client.backlog);

@@ -316,6 +316,8 @@ export interface ServerStatusParams {
 export type ClientStatus =
   | { kind: "stopped" }
   | { kind: "starting" }
+  /** Running, with a server too old to report its state. */
+  | { kind: "running" }
   | { kind: "server"; params: ServerStatusParams }
   | { kind: "error"; message: string };
 
@@ -334,6 +336,8 @@ export function statusLook(status: ClientStatus, serverDescription: string): Sta
       return { visible: false, text: "", tooltip: "", error: false };
     case "starting":
       return { visible: true, text: "$(sync~spin) Policy LSP: starting", tooltip: `Starting ${serverDescription}`, error: false };
+    case "running":
+      return { visible: true, text: "$(check) Policy LSP", tooltip: `Running ${serverDescription}. Click for the output.`, error: false };
     case "error":
       return { visible: true, text: "$(error) Policy LSP: error", tooltip: status.message, error: true };
     case "server": {

@@ -225,6 +225,11 @@ async function start(): Promise<void> {
   try {
     await created.start();
     output.info(startedLine(resolution, created.initializeResult?.serverInfo));
+    const experimental = created.initializeResult?.capabilities.experimental as Record<string, unknown> | undefined;
+    if (experimental?.policyLspStatus !== true) {
+      // A server older than policy-lsp/status says nothing more: running is all there is to show.
+      setStatus({ kind: "running" });
+    }
     // The outline is served by a provider of the extension's own, which can be registered again (below).
     created.getFeature(DocumentSymbolRequest.method).clear();
     keepSymbolsFirst();

@@ -243,6 +243,7 @@ test("the status item shows starting, indexing with a count, ready and errors, a
   const look = (status) => core.statusLook(status, "/bin/policy-lsp");
   assert.equal(look({ kind: "stopped" }).visible, false);
   assert.equal(look({ kind: "starting" }).text, "$(sync~spin) Policy LSP: starting");
+  assert.deepEqual([look({ kind: "running" }).visible, look({ kind: "running" }).text], [true, "$(check) Policy LSP"]);
   assert.equal(look({ kind: "server", params: { state: "indexing", files: 0, policyFiles: 0 } }).text, "$(sync~spin) Policy LSP: indexing");
   assert.equal(look({ kind: "server", params: { state: "indexing", files: 12, policyFiles: 0 } }).text, "$(sync~spin) Policy LSP: indexing 12 files");
   const ready = look({ kind: "server", params: { state: "ready", files: 5, policyFiles: 1 } });

@@ -212,6 +212,8 @@ pub fn server_capabilities(client: &ClientFeatures) -> ServerCapabilities {
             }),
             file_operations: None,
         }),
+        // Tells a client that asked for `policy-lsp/status` that it will come (an older server sends none).
+        experimental: client.status_notifications.then(|| serde_json::json!({ "policyLspStatus": true })),
         ..Default::default()
     }
 }
