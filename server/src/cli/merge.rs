@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use super::ExitStatus;
+use super::status::ExitStatus;
 use super::test_exit::{ExitPolicy, exit_status};
 use crate::report::merge::{Input, MergeFormat, Merged, detect, merge};
 
