@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::{Value, json};
 
 use super::lint::LintSummary;
+use super::pretty_json;
 use super::test::TestSummary;
 
 /// The formats `merge` reads.
@@ -168,17 +169,8 @@ fn merge_lint_json(inputs: &[Input<'_>], documents: &[Value]) -> Result<Merged, 
     }
     // As `lint` orders its reports: by the path as the user reached it.
     diagnostics.sort_by(|left, right| left.0.cmp(&right.0));
-    let document = json!({
-        "diagnostics": diagnostics.into_iter().map(|(_, diagnostic)| diagnostic).collect::<Vec<_>>(),
-        "summary": {
-            "files": summary.files,
-            "errors": summary.errors,
-            "warnings": summary.warnings,
-            "infos": summary.infos,
-            "hints": summary.hints,
-        }
-    });
-    Ok(Merged::Lint { text: pretty(&document), summary })
+    let diagnostics = diagnostics.into_iter().map(|(_, diagnostic)| diagnostic).collect();
+    Ok(Merged::Lint { text: super::lint::json_document(diagnostics, &summary), summary })
 }
 
 /// Where a test run sits in the unsharded order: Kyverno tests and Suites by path first, then the folders
@@ -226,27 +218,12 @@ fn merge_test_json(inputs: &[Input<'_>], documents: &[Value]) -> Result<Merged, 
     }
     results.sort_by(|left, right| left.0.cmp(&right.0));
     problems.sort_by(|left, right| left.0.cmp(&right.0));
-    let document = json!({
-        "results": results.into_iter().map(|(_, result)| result).collect::<Vec<_>>(),
-        "summary": {
-            "passed": summary.passed,
-            "failed": summary.failed,
-            // As `test` counts it: a test file that could not run is an error of the run.
-            "errors": summary.errors + summary.problems,
-            "unsupported": summary.unsupported,
-            "skipped": summary.skipped,
-            "problems": summary.problems,
-            "warnings": summary.warnings,
-        },
-        "problems": problems.into_iter().map(|(_, problem)| problem).collect::<Vec<_>>(),
-    });
-    Ok(Merged::Test { text: pretty(&document), summary })
-}
-
-fn pretty(document: &Value) -> String {
-    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
-    text.push('\n');
-    text
+    let document = super::test::json_document(
+        results.into_iter().map(|(_, result)| result).collect(),
+        &summary,
+        problems.into_iter().map(|(_, problem)| problem).collect(),
+    );
+    Ok(Merged::Test { text: pretty_json(&document), summary })
 }
 
 fn merge_sarif(inputs: &[Input<'_>]) -> Result<Merged, String> {
@@ -331,7 +308,7 @@ fn merge_sarif(inputs: &[Input<'_>]) -> Result<Merged, String> {
             "results": results,
         }]
     });
-    Ok(Merged::Lint { text: pretty(&document), summary })
+    Ok(Merged::Lint { text: pretty_json(&document), summary })
 }
 
 /// One `<testsuite>` element of a JUnit input, kept as written, with what its test cases say.

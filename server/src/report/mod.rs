@@ -26,6 +26,13 @@ pub struct FileReport {
     pub diagnostics: Vec<LocatedDiagnostic>,
 }
 
+/// A JSON document as the machine-readable renderers print it: pretty, with a final newline.
+pub fn pretty_json(document: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
 /// Escapes text for XML attribute and element content.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
