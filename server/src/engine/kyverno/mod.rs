@@ -229,6 +229,24 @@ pub(crate) fn go_format(value: &Value) -> String {
     }
 }
 
+/// Whether two documents are equal once Go's `encoding/json` has decoded them into `interface{}`: every
+/// number a float64, so `1` equals `1.0` and integers past 2^53 equal their float neighbours. This is how
+/// the CLI compares a patched resource with the expected one (`CreateMergePatch` in
+/// cmd/cli/kubectl-kyverno/resource/compare.go) and a manifest with its signed copy.
+pub fn equal_as_go_json(left: &Value, right: &Value) -> bool {
+    match (left, right) {
+        (Value::Number(left), Value::Number(right)) => left.as_f64() == right.as_f64(),
+        (Value::Array(left), Value::Array(right)) => {
+            left.len() == right.len() && left.iter().zip(right).all(|(left, right)| equal_as_go_json(left, right))
+        }
+        (Value::Object(left), Value::Object(right)) => {
+            left.len() == right.len()
+                && left.iter().all(|(key, child)| right.get(key).is_some_and(|other| equal_as_go_json(child, other)))
+        }
+        _ => left == right,
+    }
+}
+
 /// Formats a JSON number like Go's `fmt.Sprint` of an int64 or float64.
 pub(crate) fn format_number(number: &serde_json::Number) -> String {
     if let Some(integer) = number.as_i64() {
