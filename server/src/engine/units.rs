@@ -6,9 +6,6 @@ use num_bigint::BigInt;
 /// Nanoseconds in a second, and nano-units in a whole quantity.
 pub const NANO: i128 = 1_000_000_000;
 
-/// The largest quantity Kubernetes holds: `ParseQuantity` caps every value at 2^63-1 (whole units).
-const QUANTITY_MAX_NANO: i128 = i64::MAX as i128 * NANO;
-
 /// Parses a Go duration (`1h30m`, `-2.5s`, `100ms`, `0`) as `time.ParseDuration` does: integer
 /// arithmetic on the whole part, Go's own float scaling of the fraction, and an error past ±2^63 ns.
 pub fn go_duration_nanos(text: &str) -> Result<i64, String> {
@@ -91,7 +88,8 @@ pub fn go_duration_nanos(text: &str) -> Result<i64, String> {
                 return Err(overflow());
             }
         }
-        total += value;
+        // Go adds in uint64 without a check, so a sum past 2^64 wraps before the range test; so does this.
+        total = total.wrapping_add(value);
         if total > LIMIT {
             return Err(overflow());
         }
@@ -102,9 +100,89 @@ pub fn go_duration_nanos(text: &str) -> Result<i64, String> {
     i64::try_from(total).map_err(|_| overflow())
 }
 
-/// Parses a Kubernetes quantity (`100m`, `1.5Gi`, `2e3`) into nano-units as apimachinery's
-/// `ParseQuantity` holds it: exact, rounded away from zero to the nano, capped at ±(2^63-1).
-pub fn quantity_nanos(text: &str) -> Result<i128, String> {
+/// A Kubernetes quantity as apimachinery's `ParseQuantity` holds it: an exact decimal (inf.Dec), rounded
+/// away from zero to the nano; only binary-suffixed amounts (`Ki` ... `Ei`) are capped at 2^63-1.
+/// Held as significant digits times a power of ten, so a huge exponent never builds a huge number.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Quantity {
+    negative: bool,
+    /// The significant digits without leading or trailing zeros; empty for zero.
+    digits: String,
+    /// The power of ten the digits are multiplied by.
+    exponent: i64,
+}
+
+impl Quantity {
+    fn new(negative: bool, digits: &str, exponent: i64) -> Quantity {
+        let digits = digits.trim_start_matches('0');
+        let significant = digits.trim_end_matches('0');
+        let exponent = exponent.saturating_add((digits.len() - significant.len()) as i64);
+        if significant.is_empty() {
+            return Quantity { negative: false, digits: String::new(), exponent: 0 };
+        }
+        Quantity { negative, digits: significant.to_string(), exponent }
+    }
+
+    /// The amount in nano-units when it fits an i128, as the CEL quantity type holds it.
+    pub fn nano(&self) -> Option<i128> {
+        if self.digits.is_empty() {
+            return Some(0);
+        }
+        // Rounding leaves nothing below the nano, so the shift is never negative.
+        let shift = u32::try_from(self.exponent.checked_add(9)?).ok()?;
+        let magnitude = self.digits.parse::<i128>().ok()?.checked_mul(10i128.checked_pow(shift)?)?;
+        Some(if self.negative { -magnitude } else { magnitude })
+    }
+
+    /// The nearest float (`AsApproximateFloat64`), infinite past what a float holds.
+    pub fn approximate_float(&self) -> f64 {
+        if self.digits.is_empty() {
+            return 0.0;
+        }
+        let magnitude: f64 = format!("{}e{}", self.digits, self.exponent).parse().unwrap_or(f64::INFINITY);
+        if self.negative { -magnitude } else { magnitude }
+    }
+
+    /// The position of the leading digit: 10^(magnitude-1) <= |value| < 10^magnitude.
+    fn magnitude(&self) -> i64 {
+        (self.digits.len() as i64).saturating_add(self.exponent)
+    }
+
+    fn cmp_magnitude(&self, other: &Quantity) -> std::cmp::Ordering {
+        match (self.digits.is_empty(), other.digits.is_empty()) {
+            (true, true) => return std::cmp::Ordering::Equal,
+            (true, false) => return std::cmp::Ordering::Less,
+            (false, true) => return std::cmp::Ordering::Greater,
+            (false, false) => {}
+        }
+        // Same leading position: the digit strings compare as written, a missing digit being a zero.
+        self.magnitude().cmp(&other.magnitude()).then_with(|| self.digits.as_str().cmp(other.digits.as_str()))
+    }
+}
+
+impl Ord for Quantity {
+    fn cmp(&self, other: &Quantity) -> std::cmp::Ordering {
+        let sign = |quantity: &Quantity| match (quantity.digits.is_empty(), quantity.negative) {
+            (true, _) => 0,
+            (false, true) => -1,
+            (false, false) => 1,
+        };
+        match sign(self).cmp(&sign(other)) {
+            std::cmp::Ordering::Equal if self.negative => other.cmp_magnitude(self),
+            std::cmp::Ordering::Equal => self.cmp_magnitude(other),
+            ordering => ordering,
+        }
+    }
+}
+
+impl PartialOrd for Quantity {
+    fn partial_cmp(&self, other: &Quantity) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// Parses a Kubernetes quantity (`100m`, `1.5Gi`, `2e3`) as apimachinery's `ParseQuantity` does.
+pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
     let invalid = || {
         format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text:?}")
     };
@@ -120,7 +198,6 @@ pub fn quantity_nanos(text: &str) -> Result<i128, String> {
         return Err(invalid());
     }
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let digits = format!("{whole}{fraction}");
     let (binary_shift, decimal_exponent): (u32, i64) = match suffix {
         "" => (0, 0),
         "n" => (0, -9),
@@ -144,32 +221,35 @@ pub fn quantity_nanos(text: &str) -> Result<i128, String> {
             (0, exponent)
         }
     };
-    let significant = digits.trim_start_matches('0');
-    if significant.is_empty() {
-        return Ok(0);
-    }
-    // value = digits * 2^shift * 10^power nano-units.
-    let power = decimal_exponent - fraction.len() as i64 + 9;
-    let magnitude_digits = significant.len() as i64 + power;
-    let nano = if magnitude_digits > 40 {
-        // Far above the cap whatever the digits; spares building a number with millions of digits.
-        QUANTITY_MAX_NANO
-    } else if magnitude_digits < -20 {
-        // Far below one nano-unit: Kubernetes rounds any non-zero amount up to the smallest one.
-        1
+    let exponent = decimal_exponent.saturating_sub(fraction.len() as i64);
+    let mut quantity = if binary_shift == 0 {
+        Quantity::new(negative, &format!("{whole}{fraction}"), exponent)
     } else {
-        let mantissa: BigInt = significant.parse().map_err(|_| invalid())?;
-        let mantissa = mantissa << binary_shift;
-        let ten = BigInt::from(10);
-        let scaled = if power >= 0 {
-            mantissa * ten.pow(power as u32)
-        } else {
-            let divisor = ten.pow((-power) as u32);
-            (mantissa + &divisor - 1) / divisor
-        };
-        i128::try_from(scaled).map_or(QUANTITY_MAX_NANO, |value| value.min(QUANTITY_MAX_NANO))
+        let mantissa: BigInt = format!("0{whole}{fraction}").parse().map_err(|_| invalid())?;
+        Quantity::new(negative, &(mantissa << binary_shift).to_string(), exponent)
     };
-    Ok(if negative { -nano } else { nano })
+    // Anything below a nano-unit rounds the magnitude up to the next nano-unit.
+    if quantity.exponent < -9 {
+        let kept = quantity.magnitude().saturating_add(9);
+        let head = if kept <= 0 {
+            BigInt::from(0)
+        } else {
+            quantity.digits[..kept as usize].parse().map_err(|_| invalid())?
+        };
+        quantity = Quantity::new(negative, &(head + 1u32).to_string(), -9);
+    }
+    if binary_shift > 0 {
+        let cap = Quantity::new(negative, &i64::MAX.to_string(), 0);
+        if quantity.cmp_magnitude(&cap).is_gt() {
+            quantity = cap;
+        }
+    }
+    Ok(quantity)
+}
+
+/// A quantity in nano-units, for the CEL quantity type; an error past what an i128 holds.
+pub fn quantity_nanos(text: &str) -> Result<i128, String> {
+    parse_quantity(text)?.nano().ok_or_else(|| format!("quantity {text:?} is out of range"))
 }
 
 #[cfg(test)]
@@ -193,6 +273,8 @@ mod tests {
             ("-9223372036854775808ns", Ok(i64::MIN)),
             ("9223372036854775808ns", Err(())),
             ("2562048h", Err(())),
+            // Go's running sum wraps past 2^64 unchecked: 2^63 ns twice is 0.
+            ("-9223372036854775808ns9223372036854775808ns", Ok(0)),
             ("", Err(())),
             ("5", Err(())),
             ("1x", Err(())),
@@ -220,8 +302,12 @@ mod tests {
             ("0.0000000001", Ok(1)),
             ("-1.0000000001", Ok(-(NANO + 1))),
             ("1e-100", Ok(1)),
-            ("1e100", Ok(QUANTITY_MAX_NANO)),
-            ("99999999999999999999", Ok(QUANTITY_MAX_NANO)),
+            ("1e-9223372036854775808", Ok(1)),
+            // Decimal amounts are not capped (only binary ones are): past an i128 of nano-units, CEL's
+            // quantity type reports the range.
+            ("99999999999999999999", Ok(99_999_999_999_999_999_999 * NANO)),
+            ("1e100", Err(())),
+            ("8Ei", Ok(i64::MAX as i128 * NANO)),
             ("1.2.3", Err(())),
             ("1x", Err(())),
             ("", Err(())),
@@ -229,5 +315,21 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(quantity_nanos(text).map_err(|_| ()), *expected, "{text}");
         }
+    }
+
+    /// Comparison is exact at any size: the decimal amounts are inf.Dec values, never capped.
+    #[test]
+    fn quantities_compare_exactly_at_any_size() {
+        let quantity = |text: &str| parse_quantity(text).expect("a quantity");
+        let long = "7".repeat(600);
+        assert!(quantity(&format!("{long}8")) > quantity(&format!("{long}7")));
+        assert!(quantity("1e1000000000") > quantity("9e999999999"));
+        assert!(quantity("-1e1000000000") < quantity("-9e999999999"));
+        assert_eq!(quantity("1500m"), quantity("1.5"));
+        assert_eq!(quantity("1k"), quantity("1000"));
+        assert!(quantity("1Ki") > quantity("1k"));
+        assert!(quantity("-1") < quantity("0") && quantity("0") < quantity("1n"));
+        // Binary amounts stop at 2^63-1 whole units.
+        assert_eq!(quantity("16Ei"), quantity("8Ei"));
     }
 }

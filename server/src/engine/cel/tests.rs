@@ -337,8 +337,10 @@ fn json_integers_are_int64_past_two_to_the_53() {
 fn quantities_and_durations_are_exact_integers() {
     check("quantity('9007199254740993').compareTo(quantity('9007199254740992'))", json!({}), "1");
     check("quantity('9007199254740993').asInteger()", json!({}), "9007199254740993");
-    // ParseQuantity caps at 2^63-1 and rounds sub-nano amounts up to one nano-unit.
-    check("quantity('1e100').asInteger()", json!({}), "9223372036854775807");
+    // ParseQuantity caps binary amounts at 2^63-1 and rounds sub-nano amounts up to one nano-unit.
+    check("quantity('16Ei').asInteger()", json!({}), "9223372036854775807");
+    // Decimal amounts are not capped; the CEL quantity here holds an i128 of nano-units and says so.
+    check("quantity('1e100')", json!({}), "error: quantity \"1e100\" is out of range");
     check("quantity('1e-100').isGreaterThan(quantity('0'))", json!({}), "true");
     check("duration('9007199254740993ns') - duration('9007199254740992ns') == duration('1ns')", json!({}), "true");
     check("duration('2562047h47m16.854775807s') == duration('9223372036854775807ns')", json!({}), "true");

@@ -6,7 +6,7 @@ use serde_json::Value;
 use super::pattern::{parse_duration, parse_quantity, validate_value, wildcard_match};
 use super::variables::{JsonContext, VariableError, substitute_all};
 use super::{format_number, go_format};
-use crate::engine::units::quantity_nanos;
+use crate::engine::units;
 
 /// The result of a condition block: whether it holds and the messages of the deciding conditions.
 #[derive(Clone, Debug, PartialEq)]
@@ -139,8 +139,8 @@ fn equal(key: &Value, value: &Value) -> bool {
                 return left == right;
             }
             // resource.Quantity.Equal: exact, so quantities past 2^53 apart are told apart.
-            if let (Ok(left), Value::String(right_text)) = (quantity_nanos(text.trim()), value) {
-                return quantity_nanos(right_text.trim()).is_ok_and(|right| left == right);
+            if let (Ok(left), Value::String(right_text)) = (units::parse_quantity(text.trim()), value) {
+                return units::parse_quantity(right_text.trim()).is_ok_and(|right| left == right);
             }
             match value {
                 Value::String(pattern) => wildcard_match(pattern, text),
@@ -291,7 +291,9 @@ fn numeric(key: &Value, value: &Value) -> Option<std::cmp::Ordering> {
         if let (Some(left), Some(right)) = (parse_duration(left_text), parse_duration(right_text)) {
             return left.partial_cmp(&right);
         }
-        if let (Ok(left), Ok(right)) = (quantity_nanos(left_text.trim()), quantity_nanos(right_text.trim())) {
+        if let (Ok(left), Ok(right)) =
+            (units::parse_quantity(left_text.trim()), units::parse_quantity(right_text.trim()))
+        {
             return Some(left.cmp(&right));
         }
     }
@@ -399,14 +401,16 @@ mod tests {
     /// their float values (both 2^53) would be equal.
     #[test]
     fn quantity_strings_compare_exactly_past_two_to_the_53() {
-        let condition = |key: &str, operator: &str, value: &str| {
-            json!({"all": [{"key": key, "operator": operator, "value": value}]})
-        };
+        let condition = |key: &str, operator: &str, value: &str| json!({"all": [{"key": key, "operator": operator, "value": value}]});
         check(condition("9007199254740993", "Equals", "9007199254740992"), Ok(false));
         check(condition("9007199254740993", "Equals", "9007199254740993"), Ok(true));
         check(condition("9007199254740993", "GreaterThan", "9007199254740992"), Ok(true));
         check(condition("9007199254740992", "LessThan", "9007199254740993"), Ok(true));
         check(condition("1500m", "Equals", "1.5"), Ok(true));
         check(condition("1Ki", "GreaterThanOrEquals", "1024"), Ok(true));
+        // Decimal quantities are never capped: two RSA moduli of 600 digits that differ stay different.
+        let long = "7".repeat(600);
+        check(condition(&format!("{long}1"), "NotEquals", &format!("{long}2")), Ok(true));
+        check(condition(&format!("{long}1"), "LessThan", &format!("{long}2")), Ok(true));
     }
 }

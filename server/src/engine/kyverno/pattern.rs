@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::go_format;
-use crate::engine::units::{NANO, go_duration_nanos, quantity_nanos};
+use crate::engine::units::{self, go_duration_nanos};
 
 /// Why a pattern did not match.
 #[derive(Clone, Debug)]
@@ -759,8 +759,8 @@ fn validate_string(value: &Value, pattern: &str, operator: Operator) -> bool {
     {
         return result;
     }
-    if let Ok(pattern_quantity) = quantity_nanos(pattern)
-        && let Some(Ok(value_quantity)) = number_to_string(value).map(|text| quantity_nanos(&text))
+    if let Ok(pattern_quantity) = units::parse_quantity(pattern)
+        && let Some(Ok(value_quantity)) = number_to_string(value).map(|text| units::parse_quantity(&text))
         && let Some(result) = compare_with(operator, value_quantity.cmp(&pattern_quantity))
     {
         return result;
@@ -837,10 +837,9 @@ pub fn parse_duration(text: &str) -> Option<f64> {
 }
 
 /// Parses a Kubernetes quantity (`100m`, `1Gi`, `2e3`, `1.5`) into its float value (`AsApproximateFloat64`),
-/// for the JMESPath arithmetic that works on floats; comparisons use [`quantity_nanos`] instead.
+/// for the JMESPath arithmetic that works on floats; comparisons use [`units::parse_quantity`] instead.
 pub fn parse_quantity(text: &str) -> Option<f64> {
-    let nano = quantity_nanos(text.trim()).ok()?;
-    Some((nano / NANO) as f64 + (nano % NANO) as f64 / 1e9)
+    units::parse_quantity(text.trim()).ok().map(|quantity| quantity.approximate_float())
 }
 
 #[cfg(test)]
