@@ -63,8 +63,7 @@ fn canonical_mime_header_key(key: &str) -> String {
     let mut upper = true;
     key.chars()
         .map(|character| {
-            let converted =
-                if upper { character.to_ascii_uppercase() } else { character.to_ascii_lowercase() };
+            let converted = if upper { character.to_ascii_uppercase() } else { character.to_ascii_lowercase() };
             upper = character == '-';
             converted
         })

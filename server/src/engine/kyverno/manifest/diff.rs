@@ -38,7 +38,6 @@ pub fn ravel(value: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-
 fn same_type(left: &Value, right: &Value) -> bool {
     std::mem::discriminant(left) == std::mem::discriminant(right)
 }
