@@ -1,5 +1,5 @@
-//! Go durations and Kubernetes quantities read exactly, in integer nanoseconds and nano-units, so that
-//! comparisons agree with Go's `time.Duration` and apimachinery's `resource.Quantity` beyond 2^53.
+//! Go durations and Kubernetes quantities read exactly (integer nanoseconds; decimal digits and a power of
+//! ten), so that comparisons agree with Go's `time.Duration` and apimachinery's `resource.Quantity` past 2^53.
 
 use num_bigint::BigInt;
 
@@ -298,7 +298,7 @@ mod tests {
             // Exact past 2^53: the two differ by one unit.
             ("9007199254740993", Ok(9_007_199_254_740_993 * NANO)),
             ("9007199254740992", Ok(9_007_199_254_740_992 * NANO)),
-            // Sub-nano amounts round away from zero; huge ones stop at 2^63-1.
+            // Sub-nano amounts round away from zero.
             ("0.0000000001", Ok(1)),
             ("-1.0000000001", Ok(-(NANO + 1))),
             ("1e-100", Ok(1)),
