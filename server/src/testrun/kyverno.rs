@@ -1378,7 +1378,7 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     };
     let normalized_actual = tidy(actual);
     let normalized_expected = tidy(&expected);
-    if crate::engine::kyverno::equal_as_go_json(&normalized_actual, &normalized_expected) {
+    if crate::engine::kyverno::go_text::equal_as_go_json(&normalized_actual, &normalized_expected) {
         Comparison::Equal
     } else {
         Comparison::Different(

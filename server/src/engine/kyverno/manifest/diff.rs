@@ -58,7 +58,7 @@ pub fn differences(manifest: &Value, resource: &Value) -> Vec<Difference> {
                 before: Some(old.clone()),
                 after: Some(new.clone()),
             }),
-            (Some(old), Some(new)) if crate::engine::kyverno::equal_as_go_json(old, new) => {}
+            (Some(old), Some(new)) if crate::engine::kyverno::go_text::equal_as_go_json(old, new) => {}
             (old, new) => items.push(Difference { key: key.clone(), before: old.cloned(), after: new.cloned() }),
         }
     }
