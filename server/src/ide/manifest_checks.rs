@@ -64,13 +64,33 @@ fn is_policy_file(facts: &FileFacts) -> bool {
     facts.documents.iter().any(|document| POLICY_KINDS.contains(&document.info.kind))
 }
 
-/// The policy files the workspace knows with the hashes of their texts, sorted by path so that a
-/// fingerprint and the policies' order are stable.
-fn policy_files(workspace: &Workspace) -> Vec<(PathBuf, u64)> {
-    let mut found: Vec<(PathBuf, u64)> = index::all_where(workspace, is_policy_file)
+/// The policy files the workspace knows (less those the settings exclude) with the hashes of their texts,
+/// in no particular order.
+fn policy_paths(workspace: &Workspace) -> impl Iterator<Item = (&PathBuf, u64)> {
+    index::all_where(workspace, is_policy_file)
         .filter(|(path, _)| !workspace.is_excluded(path))
-        .map(|(path, facts)| (path.clone(), facts.fingerprint))
-        .collect();
+        .map(|(path, facts)| (path, facts.fingerprint))
+}
+
+/// How many files hold policies, less the excluded ones: the index's count (kept until the index changes)
+/// corrected by the loaded files, so that a count after each keystroke costs a look at the open files only.
+pub(super) fn policy_file_count(workspace: &Workspace) -> usize {
+    let counts = |path: &Path, facts: &FileFacts| is_policy_file(facts) && !workspace.is_excluded(path);
+    let indexed = *workspace
+        .indexed_policy_count
+        .get_or_init(|| workspace.index.iter().filter(|(path, facts)| counts(path, facts)).count());
+    let mut count = indexed as isize;
+    for path in workspace.files.keys() {
+        count -= workspace.index.get(path).is_some_and(|facts| counts(path, facts)) as isize;
+        count += index::facts(workspace, path).is_some_and(|facts| counts(path, &facts)) as isize;
+    }
+    count.max(0) as usize
+}
+
+/// The policy files with the hashes of their texts, sorted by path so that a fingerprint and the
+/// policies' order are stable.
+fn policy_files(workspace: &Workspace) -> Vec<(PathBuf, u64)> {
+    let mut found: Vec<(PathBuf, u64)> = policy_paths(workspace).map(|(path, hash)| (path.clone(), hash)).collect();
     found.sort();
     found
 }

@@ -83,6 +83,8 @@ impl AnalysisHost {
     /// Sets the settings of each workspace root (the front ends read `.policy-lsp.yaml` and the editor's).
     pub fn set_configs(&mut self, configs: Vec<Config>) {
         self.workspace.configs = Arc::new(configs);
+        // Which files are excluded may have changed.
+        self.workspace.indexed_policy_count = Arc::new(std::sync::OnceLock::new());
     }
 
     /// Replaces the file source behind referenced files (the LSP learns its workspace roots late).
@@ -274,6 +276,17 @@ impl Analysis {
     /// chart template).
     pub fn is_manifest(&self, path: &Path) -> bool {
         manifest_checks::is_manifest(&self.workspace, path)
+    }
+
+    /// How many files hold policies (not counting those the settings exclude): an editor hides its status
+    /// where there are none.
+    pub fn policy_file_count(&self) -> usize {
+        manifest_checks::policy_file_count(&self.workspace)
+    }
+
+    /// How many files are known: loaded, or indexed from the workspace scan.
+    pub fn file_count(&self) -> usize {
+        self.workspace.file_count()
     }
 
     /// Whether a file holds policies: a change there re-judges the open manifests.

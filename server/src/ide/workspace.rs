@@ -134,6 +134,10 @@ pub struct Workspace {
     /// every test) cost tens of milliseconds per keystroke on a large tree; in path order, the tests below
     /// a folder are one range.
     tests: Arc<BTreeMap<PathBuf, Arc<FileFacts>>>,
+    /// How many indexed files (loaded or not) hold policies, less the excluded ones: the editor's status
+    /// asks after every change, and counting over the whole index each time cost a keystroke milliseconds.
+    /// Forgotten whenever the index or the settings change.
+    pub(super) indexed_policy_count: Arc<OnceLock<usize>>,
     pub(super) disk: Arc<dyn FileSource + Send>,
     /// The `.policy-lsp.yaml` settings of each workspace root.
     pub(super) configs: Arc<Vec<Config>>,
@@ -149,6 +153,7 @@ impl Workspace {
             files: Arc::new(HashMap::new()),
             index: Arc::new(HashMap::new()),
             tests: Arc::new(BTreeMap::new()),
+            indexed_policy_count: Arc::new(OnceLock::new()),
             disk,
             configs: Arc::new(Vec::new()),
             folders: Arc::new(HashMap::new()),
@@ -176,6 +181,7 @@ impl Workspace {
 
     /// Records the facts of files nobody has open, replacing what was known of them.
     pub(super) fn index_files(&mut self, facts: impl IntoIterator<Item = (PathBuf, Arc<FileFacts>)>) {
+        self.indexed_policy_count = Arc::new(OnceLock::new());
         let index = Arc::make_mut(&mut self.index);
         let tests = Arc::make_mut(&mut self.tests);
         let mut added = Vec::new();
@@ -201,6 +207,7 @@ impl Workspace {
             return;
         }
         Arc::make_mut(&mut self.index).remove(path);
+        self.indexed_policy_count = Arc::new(OnceLock::new());
         if self.tests.contains_key(path) {
             Arc::make_mut(&mut self.tests).remove(path);
         }
@@ -286,6 +293,12 @@ impl Workspace {
 
     pub fn file(&self, path: &Path) -> Option<&Arc<FileData>> {
         self.files.get(path)
+    }
+
+    /// How many files are known (loaded or indexed), without a walk over the index.
+    pub fn file_count(&self) -> usize {
+        let both = self.files.keys().filter(|path| self.index.contains_key(*path)).count();
+        self.files.len() + self.index.len() - both
     }
 
     /// Every known file: the loaded ones, then the indexed ones not loaded.

@@ -8,16 +8,15 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crossbeam_channel::Sender;
+use lsp_server::Message;
 use rayon::prelude::*;
 
-use ls_types::notification::Progress;
 use ls_types::request::WorkDoneProgressCreate;
-use ls_types::{
-    ProgressParams, ProgressParamsValue, ProgressToken, WorkDoneProgress, WorkDoneProgressBegin,
-    WorkDoneProgressCreateParams, WorkDoneProgressEnd, WorkDoneProgressReport,
-};
+use ls_types::{ProgressToken, WorkDoneProgressCreateParams};
 
+use super::progress::Reporter;
 use super::state::{Outgoing, ScanProgress, Session};
+use super::status;
 use super::task::Task;
 use super::workers::guarded;
 use super::{manifest_rounds, publish, test_rounds};
@@ -37,22 +36,37 @@ pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
         return;
     }
     let scan = begin_progress(session);
+    status::scan_started(session);
+    let status_sender = status::sender_for_scan(session);
     let analysis = session.host.snapshot();
     let tasks = session.task_sender.clone();
     session.workers.background.spawn(move || {
-        let files = guarded("workspace scan", || index(&analysis, &roots, &tasks, scan)).unwrap_or_default();
+        let scanning = Scanning { settings: &analysis, tasks: &tasks, scan, status_sender: status_sender.as_ref() };
+        let files = guarded("workspace scan", || index(&scanning, &roots)).unwrap_or_default();
         // Sent whatever happened, so the progress report always ends.
         let _ = tasks.send(Task::Scanned { scan, files });
     });
 }
 
+/// What a scan worker reports to: the main loop, and the client's status when it asks for one.
+struct Scanning<'a> {
+    settings: &'a Analysis,
+    tasks: &'a Sender<Task>,
+    scan: Option<u64>,
+    status_sender: Option<&'a Sender<Message>>,
+}
+
 /// Reads and indexes the files under `roots`, sending the facts batch by batch; returns how many files
 /// were indexed.
-fn index(settings: &Analysis, roots: &[PathBuf], tasks: &Sender<Task>, scan: Option<u64>) -> usize {
+fn index(scanning: &Scanning<'_>, roots: &[PathBuf]) -> usize {
     let mut files = walk_yaml_files(roots).unwrap_or_default();
     // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
-    files.retain(|path| !settings.is_excluded(&normalize_path(path)));
+    files.retain(|path| !scanning.settings.is_excluded(&normalize_path(path)));
     let total = files.len();
+    if let Some(sender) = scanning.status_sender {
+        status::send_indexing(sender, total);
+    }
+    let scan = scanning.scan;
     let mut indexed = 0;
     for (batch_number, batch) in files.chunks(FILES_PER_BATCH).enumerate() {
         let facts: Vec<(PathBuf, Arc<FileFacts>)> = batch
@@ -66,7 +80,7 @@ fn index(settings: &Analysis, roots: &[PathBuf], tasks: &Sender<Task>, scan: Opt
             .collect();
         indexed += facts.len();
         let done = (batch_number * FILES_PER_BATCH + batch.len()).min(total);
-        if tasks.send(Task::Indexed { scan, facts, done, total }).is_err() {
+        if scanning.tasks.send(Task::Indexed { scan, facts, done, total }).is_err() {
             break;
         }
     }
@@ -86,18 +100,14 @@ pub fn indexed(
     if let Some(scan) = scan
         && session.scans.get(&scan) == Some(&ScanProgress::Begun)
     {
-        let report = WorkDoneProgressReport {
-            cancellable: None,
-            message: Some(format!("{done}/{total} YAML files")),
-            percentage: Some((done * 100 / total.max(1)) as u32),
-        };
-        send_progress(session, WorkDoneProgress::Report(report));
+        scan_progress(session).report(format!("{done}/{total} YAML files"), (done * 100 / total.max(1)) as u32);
     }
 }
 
 /// The scan is over: re-runs the tests and re-checks the open documents; the progress report ends (or,
 /// when the client has not created its token yet, ends as soon as it does).
 pub fn finished(session: &mut Session, scan: Option<u64>, count: usize) {
+    status::scan_loaded(session);
     session.bump_generation();
     let open = session.open_paths();
     test_rounds::queue(session, open.clone());
@@ -142,25 +152,14 @@ pub fn progress_created(session: &mut Session, scan: u64, created: bool) {
     }
 }
 
+fn scan_progress(session: &Session) -> Reporter<'_> {
+    Reporter::new(&session.sender, ProgressToken::String(SCAN_TOKEN.to_string()))
+}
+
 fn send_progress_begin(session: &Session) {
-    let begin = WorkDoneProgressBegin {
-        title: "Indexing policies".to_string(),
-        cancellable: None,
-        message: None,
-        percentage: Some(0),
-    };
-    send_progress(session, WorkDoneProgress::Begin(begin));
+    scan_progress(session).begin("Indexing policies", None);
 }
 
 fn send_progress_end(session: &Session, files: usize) {
-    let end = WorkDoneProgressEnd { message: Some(format!("Indexed {files} YAML files")) };
-    send_progress(session, WorkDoneProgress::End(end));
-}
-
-fn send_progress(session: &Session, value: WorkDoneProgress) {
-    let params = ProgressParams {
-        token: ProgressToken::String(SCAN_TOKEN.to_string()),
-        value: ProgressParamsValue::WorkDone(value),
-    };
-    session.notify::<Progress>(params);
+    scan_progress(session).end(format!("Indexed {files} YAML files"));
 }

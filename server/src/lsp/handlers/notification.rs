@@ -2,7 +2,7 @@
 //! sync, watched files, configuration, workspace folders and cancellation.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ls_types::notification::PublishDiagnostics;
@@ -24,7 +24,7 @@ use crate::lsp::dispatch::cancelled_id;
 use crate::lsp::from_proto;
 use crate::lsp::state::{OpenDocument, Outgoing, Session};
 use crate::lsp::workers::guarded;
-use crate::lsp::{manifest_rounds, publish, scan, test_rounds};
+use crate::lsp::{manifest_rounds, publish, scan, test_rounds, workspace_pull};
 use crate::syntax::SourceFile;
 use crate::vfs::read_text;
 
@@ -133,12 +133,12 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
 
 /// A file nobody has open, as it is on disk now: unloaded and known by its facts, or forgotten when it
 /// cannot be read.
-fn index_from_disk(session: &mut Session, path: &PathBuf) {
+fn index_from_disk(session: &mut Session, path: &Path) {
     match read_text(path) {
         Ok(text) => {
             let facts = guarded("indexing a file", || facts_of_text(path, &text)).unwrap_or_default();
             session.host.remove_file(path);
-            session.host.index_files([(path.clone(), Arc::new(facts))]);
+            session.host.index_files([(path.to_path_buf(), Arc::new(facts))]);
         }
         Err(_) => session.host.forget_file(path),
     }
@@ -178,6 +178,9 @@ pub fn did_change_workspace_folders(session: &mut Session, params: DidChangeWork
 /// worker skips it, or drops its answer); one already answered stays so.
 pub fn cancel_request(session: &mut Session, params: Value) {
     let Some(id) = cancelled_id(params) else { return };
+    if workspace_pull::cancel(session, &id) {
+        return;
+    }
     if let Some(claim) = session.pending_requests.remove(&id)
         && claim.cancel()
     {
