@@ -30,7 +30,7 @@ from pathlib import Path
 # benchmarks build the same workspace and speak to the server the same way.
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from scale import REPOSITORY, build_workspace, count_yaml  # noqa: E402
+from scale import add_common_arguments, build_workspace, common_arguments, count_yaml  # noqa: E402
 from stress import Server, percentile  # noqa: E402
 
 # The policy typed into: one of the first copy, so every size types in the same file.
@@ -155,19 +155,13 @@ def run_one(binary: str, root: Path, edits: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--binary", default=str(REPOSITORY / "target" / "release" / "policy-lsp"))
-    parser.add_argument(
-        "--corpus", default=os.environ.get("POLICY_LSP_CORPUS", str(REPOSITORY.parent / "shared" / "corpus"))
-    )
-    parser.add_argument("--copies", default="1,5,10,20")
+    add_common_arguments(parser)
     parser.add_argument("--edits", type=int, default=400)
     arguments = parser.parse_args()
-    binary = str(Path(arguments.binary).resolve())
-    corpus = Path(arguments.corpus).resolve()
-    if not corpus.is_dir():
-        print(f"error: no corpus at {corpus}", file=sys.stderr)
+    common = common_arguments(arguments)
+    if common is None:
         return 2
-    copies = sorted(int(count) for count in arguments.copies.split(","))
+    binary, corpus, copies = common
     scratch = Path(tempfile.mkdtemp(prefix="policy-lsp-lsp-scale-"))
     rows = []
     try:
