@@ -118,7 +118,12 @@ pub(super) fn constraint_parameters_schema(workspace: &Workspace, file: &Path, c
 /// folders leave the constraint unjudged rather than checked against the wrong one.
 pub(super) fn governing_template(workspace: &Workspace, file: &Path, constraint_kind: &str) -> Option<(Value, String)> {
     let mut candidates: Vec<(&Path, Value, String)> = Vec::new();
-    for (path, data) in workspace.files.iter() {
+    // The index tells which files define the kind; only those are loaded.
+    let defines = |facts: &super::workspace::FileFacts| {
+        facts.documents.iter().any(|document| document.defines_kind.as_deref() == Some(constraint_kind))
+    };
+    for (path, _) in super::index::all_where(workspace, defines) {
+        let Some(data) = workspace.load(path) else { continue };
         for (index, info) in data.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
                 continue;
