@@ -9,8 +9,9 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::index;
 use super::inline_tests::locate;
-use super::workspace::{FileData, Workspace};
+use super::workspace::{FileFacts, Workspace};
 use crate::apply::load::Loader;
 use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
 use crate::base::{Code, Diagnostic, RelatedInformation, Severity, TextRange};
@@ -59,28 +60,44 @@ pub struct ManifestVerdict {
     pub report: ApplyReport,
 }
 
-fn is_policy_file(file: &FileData) -> bool {
-    file.documents.iter().any(|info| POLICY_KINDS.contains(&info.kind))
+fn is_policy_file(facts: &FileFacts) -> bool {
+    facts.documents.iter().any(|document| POLICY_KINDS.contains(&document.info.kind))
 }
 
-/// The policy files the analysis holds (less those the settings exclude), in no particular order.
-pub(super) fn policy_paths(workspace: &Workspace) -> impl Iterator<Item = &PathBuf> {
-    workspace
-        .paths()
-        .filter(|path| !workspace.is_excluded(path))
-        .filter(|path| workspace.file(path).is_some_and(|file| is_policy_file(file)))
+/// The policy files the workspace knows (less those the settings exclude) with the hashes of their texts,
+/// in no particular order.
+fn policy_paths(workspace: &Workspace) -> impl Iterator<Item = (&PathBuf, u64)> {
+    index::all_where(workspace, is_policy_file)
+        .filter(|(path, _)| !workspace.is_excluded(path))
+        .map(|(path, facts)| (path, facts.fingerprint))
 }
 
-/// The policy files the analysis holds, sorted so that a fingerprint and the policies' order are stable.
-fn policy_files(workspace: &Workspace) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = policy_paths(workspace).cloned().collect();
+/// How many files hold policies, less the excluded ones: the index's count (kept until the index changes)
+/// corrected by the loaded files, so that a count after each keystroke costs a look at the open files only.
+pub(super) fn policy_file_count(workspace: &Workspace) -> usize {
+    let counts = |path: &Path, facts: &FileFacts| is_policy_file(facts) && !workspace.is_excluded(path);
+    let indexed = *workspace
+        .indexed_policy_count
+        .get_or_init(|| workspace.index.iter().filter(|(path, facts)| counts(path, facts)).count());
+    let mut count = indexed as isize;
+    for path in workspace.files.keys() {
+        count -= workspace.index.get(path).is_some_and(|facts| counts(path, facts)) as isize;
+        count += index::facts(workspace, path).is_some_and(|facts| counts(path, &facts)) as isize;
+    }
+    count.max(0) as usize
+}
+
+/// The policy files with the hashes of their texts, sorted by path so that a fingerprint and the
+/// policies' order are stable.
+fn policy_files(workspace: &Workspace) -> Vec<(PathBuf, u64)> {
+    let mut found: Vec<(PathBuf, u64)> = policy_paths(workspace).map(|(path, hash)| (path.clone(), hash)).collect();
     found.sort();
     found
 }
 
 /// Whether `path` holds policies (a change there re-judges the open manifests).
 pub(super) fn holds_policies(workspace: &Workspace, path: &Path) -> bool {
-    workspace.file(path).is_some_and(|file| is_policy_file(file))
+    index::facts(workspace, path).is_some_and(|facts| is_policy_file(&facts))
 }
 
 /// Whether `path` is a manifest to judge: Kubernetes objects only, not a policy, test or template file,
@@ -89,28 +106,28 @@ pub(super) fn holds_policies(workspace: &Workspace, path: &Path) -> bool {
 pub(super) fn is_manifest(workspace: &Workspace, path: &Path) -> bool {
     let Some(file) = workspace.file(path) else { return false };
     file.holds(DocumentKind::Resource)
-        && !is_policy_file(file)
-        && !file.documents.iter().any(|info| NOT_MANIFEST_KINDS.contains(&info.kind))
+        && !file
+            .documents
+            .iter()
+            .any(|info| POLICY_KINDS.contains(&info.kind) || NOT_MANIFEST_KINDS.contains(&info.kind))
         && !workspace.is_excluded(path)
         && super::file_roles::helm_template(workspace, path, file.source.segments()).is_none()
-        && workspace.test_files(Some(path)).is_empty()
+        && index::test_files(workspace, Some(path)).is_empty()
 }
 
 /// The fingerprint of the workspace's policy files, cheap beside preparing them.
 pub(super) fn policies_fingerprint(workspace: &Workspace) -> u64 {
     let mut hasher = DefaultHasher::new();
-    for path in policy_files(workspace) {
+    for (path, text_hash) in policy_files(workspace) {
         path.hash(&mut hasher);
-        if let Some(file) = workspace.file(&path) {
-            file.source.text().hash(&mut hasher);
-        }
+        text_hash.hash(&mut hasher);
     }
     hasher.finish()
 }
 
 /// Every policy of the workspace, prepared once for all the manifests judged until one changes.
 pub(super) fn prepare_policies(workspace: &Workspace) -> WorkspacePolicies {
-    let files = policy_files(workspace);
+    let files: Vec<PathBuf> = policy_files(workspace).into_iter().map(|(path, _)| path).collect();
     let excluded = |_: &Path| false;
     let mut loader = Loader { files: workspace, excluded: &excluded, problems: Vec::new() };
     let documents: Vec<PolicyDocument> = loader.policy_documents(&files);

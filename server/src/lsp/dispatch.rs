@@ -218,6 +218,9 @@ impl<'a> RequestDispatcher<'a> {
     {
         self.spawn_with::<R>(Pool::Requests, move |snapshot, params| {
             let path = from_proto::path(params.uri());
+            // A file nobody has open is known by its facts alone: loaded from disk for this request.
+            let Some(analysis) = snapshot.analysis.with_file(&path) else { return Ok(R::Result::empty()) };
+            let snapshot = &Snapshot { analysis, ..snapshot.clone() };
             let Some(index) = snapshot.analysis.line_index(&path) else { return Ok(R::Result::empty()) };
             let encoding = snapshot.encoding();
             let offset = params.position().map_or(0, |position| from_proto::offset(&index, position, encoding));

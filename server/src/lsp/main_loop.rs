@@ -149,6 +149,7 @@ fn handle_task(session: &mut Session, task: Task) {
         Task::ManifestRound { policies, done, left, gone } => {
             manifest_rounds::finished(session, policies, done, left, gone)
         }
-        Task::Scanned { scan, files } => scan::loaded(session, scan, files),
+        Task::Indexed { scan, facts, done, total } => scan::indexed(session, scan, facts, done, total),
+        Task::Scanned { scan, files } => scan::finished(session, scan, files),
     }
 }

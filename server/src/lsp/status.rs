@@ -53,7 +53,7 @@ pub fn update(session: &mut Session) {
     let analysis = session.host.snapshot();
     let params = StatusParams {
         state: ServerState::Ready,
-        files: analysis.paths().count(),
+        files: analysis.file_count(),
         policy_files: analysis.policy_file_count(),
     };
     if session.status.last_sent != Some(params) {

@@ -11,7 +11,7 @@ mod source_file;
 pub use convert::{
     MAX_ALIAS_EXPANSION, MAX_DEPTH, NodeSpan, ParsedDocument, SourceMap, SyntaxError, push_pointer_segment,
 };
-pub use source_file::{EditStats, MAX_DOCUMENTS, Segment, SourceFile, split_documents};
+pub use source_file::{EditStats, MAX_DOCUMENTS, Segment, SourceFile, quick_values, split_documents};
 
 use std::sync::Arc;
 

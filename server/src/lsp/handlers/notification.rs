@@ -2,7 +2,7 @@
 //! sync, watched files, configuration, workspace folders and cancellation.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ls_types::notification::PublishDiagnostics;
@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use super::lifecycle::request_settings;
 use crate::base::{LineIndex, TextRange};
-use crate::ide::TextEdit;
 use crate::ide::config::is_config_file;
+use crate::ide::{TextEdit, facts_of_text};
 use crate::lsp::config::settings_from_notification;
 use crate::lsp::dispatch::cancelled_id;
 use crate::lsp::from_proto;
@@ -93,11 +93,8 @@ pub fn did_close(session: &mut Session, params: DidCloseTextDocumentParams) {
     Arc::make_mut(&mut session.open).remove(&path);
     session.published.remove(&path);
     session.bump_generation();
-    // The file stays known for cross-file checks, as it is on disk; reload the saved text.
-    match read_text(&path) {
-        Ok(text) => session.host.set_file(path.clone(), &text),
-        Err(_) => session.host.remove_file(&path),
-    }
+    // The file stays known for cross-file checks, as it is on disk: by the facts of the saved text.
+    index_from_disk(session, &path);
     session.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
         uri: params.text_document.uri,
         diagnostics: Vec::new(),
@@ -119,9 +116,9 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
             continue;
         }
         if change.typ == FileChangeType::DELETED {
-            session.host.remove_file(&path);
-        } else if let Ok(text) = read_text(&path) {
-            session.host.set_file(path, &text);
+            session.host.forget_file(&path);
+        } else {
+            index_from_disk(session, &path);
         }
     }
     test_rounds::queue(session, paths.clone());
@@ -132,6 +129,19 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
     }
     let open = session.open_paths();
     publish::mark(session, open);
+}
+
+/// A file nobody has open, as it is on disk now: unloaded and known by its facts, or forgotten when it
+/// cannot be read.
+fn index_from_disk(session: &mut Session, path: &Path) {
+    match read_text(path) {
+        Ok(text) => {
+            let facts = guarded("indexing a file", || facts_of_text(path, &text)).unwrap_or_default();
+            session.host.remove_file(path);
+            session.host.index_files([(path.to_path_buf(), Arc::new(facts))]);
+        }
+        Err(_) => session.host.forget_file(path),
+    }
 }
 
 pub fn did_change_configuration(session: &mut Session, params: DidChangeConfigurationParams) {

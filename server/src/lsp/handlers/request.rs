@@ -19,7 +19,7 @@ use ls_types::{
 use lsp_server::ResponseError;
 use serde_json::Value;
 
-use crate::base::PositionEncoding;
+use crate::base::{LineIndex, PositionEncoding};
 use crate::ide::{FileChange, RUN_TESTS_COMMAND};
 use crate::lsp::dispatch::{Document, invalid_params};
 use crate::lsp::progress::Reporter;
@@ -251,7 +251,15 @@ pub fn workspace_symbols(
         .workspace_symbols(&params.query)
         .into_iter()
         .filter_map(|(path, symbol)| {
-            let index = analysis.line_index(&path)?;
+            // A file nobody has open is not held: its lines come from the disk.
+            let rope;
+            let index = match analysis.line_index(&path) {
+                Some(index) => index,
+                None => {
+                    rope = ropey::Rope::from_str(&analysis.read(&path)?);
+                    LineIndex::new(&rope)
+                }
+            };
             let uri = Uri::from_file_path(&path)?;
             let nested = to_proto::document_symbol(&index, snapshot.encoding(), symbol);
             #[allow(deprecated)]
