@@ -14,7 +14,7 @@ use super::workspace::{FileData, Workspace};
 use crate::apply::load::Loader;
 use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
 use crate::base::{Code, Diagnostic, RelatedInformation, Severity, TextRange};
-use crate::model::DocumentKind;
+use crate::model::{ADMISSION_POLICY_BINDING_KINDS, DocumentInfo, DocumentKind, KUBERNETES_ADMISSION_POLICY_KINDS};
 use crate::schema::Target;
 
 /// The kinds a file of policies holds: a file with one of them is read as policies, never as a manifest.
@@ -59,8 +59,18 @@ pub struct ManifestVerdict {
     pub report: ApplyReport,
 }
 
+/// Whether a document is a policy `apply` reads: the kinds above, and Kubernetes' own admission policies
+/// with their bindings (classified as plain resources, since clusters admit them like any object), so
+/// the editor's policy set is the one `policy-lsp apply` loads from the same files.
+fn is_policy_document(info: &DocumentInfo) -> bool {
+    POLICY_KINDS.contains(&info.kind)
+        || (info.group() == "admissionregistration.k8s.io"
+            && (KUBERNETES_ADMISSION_POLICY_KINDS.contains(&info.kind_name.as_str())
+                || ADMISSION_POLICY_BINDING_KINDS.contains(&info.kind_name.as_str())))
+}
+
 fn is_policy_file(file: &FileData) -> bool {
-    file.documents.iter().any(|info| POLICY_KINDS.contains(&info.kind))
+    file.documents.iter().any(is_policy_document)
 }
 
 /// The policy files the analysis holds, sorted so that a fingerprint and the policies' order are stable.
