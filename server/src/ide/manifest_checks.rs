@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::inline_tests::locate;
+use super::manifest_preview::{self, MutationPreview};
 use super::workspace::{FileData, Workspace};
 use crate::apply::load::Loader;
 use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
@@ -57,6 +58,8 @@ pub struct WorkspacePolicies {
 pub struct ManifestVerdict {
     pub manifest_file: PathBuf,
     pub report: ApplyReport,
+    /// What the mutating policies change, per object they change.
+    pub previews: Vec<MutationPreview>,
 }
 
 /// Whether a document is a policy `apply` reads: the kinds above, and Kubernetes' own admission policies
@@ -141,7 +144,8 @@ pub(super) fn judge_manifest(
     let mut loader = Loader { files: workspace, excluded: &excluded, problems: Vec::new() };
     let manifests = loader.manifests(&[path.to_path_buf()]);
     let report = apply::apply(&policies.prepared, manifests);
-    Some(ManifestVerdict { manifest_file: path.to_path_buf(), report })
+    let previews = manifest_preview::previews(&report);
+    Some(ManifestVerdict { manifest_file: path.to_path_buf(), report, previews })
 }
 
 /// The diagnostics of a manifest file from its newest verdict: each failure on the field the result
@@ -200,11 +204,14 @@ pub(super) fn manifest_diagnostics(
     }
 }
 
-/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail.
+/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail,
+/// or the mutations the policies make to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestLens {
     pub range: TextRange,
     pub title: String,
+    /// The lens opens the mutation preview ([`crate::ide::PREVIEW_MUTATIONS_COMMAND`]) when clicked.
+    pub previews_mutations: bool,
 }
 
 /// One lens per judged object of a manifest file: "3 policies apply: 1 fails". A policy applies when one
@@ -244,7 +251,13 @@ pub(super) fn manifest_lenses(
             if !unsupported.is_empty() {
                 title.push_str(&format!(", {} not checked offline", unsupported.len()));
             }
-            lenses.push(ManifestLens { range, title });
+            lenses.push(ManifestLens { range, title, previews_mutations: false });
+            if let Some(preview) = verdict.previews.iter().find(|preview| preview.manifest == index) {
+                let changes =
+                    if preview.changes == 1 { "1 change".to_string() } else { format!("{} changes", preview.changes) };
+                let title = format!("Preview mutations ({changes})");
+                lenses.push(ManifestLens { range, title, previews_mutations: true });
+            }
         }
     }
     lenses

@@ -6,15 +6,15 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use ls_types::{
-    CodeActionKind, CodeActionParams, CodeActionResponse, CodeLens, CodeLensParams, CompletionParams,
-    CompletionResponse, DocumentDiagnosticParams, DocumentDiagnosticReportResult, DocumentSymbolParams,
-    DocumentSymbolResponse, ExecuteCommandParams, FoldingRange, FoldingRangeKind, FoldingRangeParams,
-    FullDocumentDiagnosticReport, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverParams, Location,
-    ReferenceParams, SemanticTokens, SemanticTokensParams, SemanticTokensRangeParams, SemanticTokensRangeResult,
-    SemanticTokensResult, SignatureHelp, SignatureHelpParams, SymbolInformation, UnchangedDocumentDiagnosticReport,
-    Uri, WorkspaceDiagnosticParams, WorkspaceDiagnosticReport, WorkspaceDiagnosticReportResult,
-    WorkspaceDocumentDiagnosticReport, WorkspaceFullDocumentDiagnosticReport, WorkspaceSymbolParams,
-    WorkspaceSymbolResponse, WorkspaceUnchangedDocumentDiagnosticReport,
+    CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, CodeLens, CodeLensParams,
+    CompletionParams, CompletionResponse, DocumentDiagnosticParams, DocumentDiagnosticReportResult,
+    DocumentSymbolParams, DocumentSymbolResponse, ExecuteCommandParams, FoldingRange, FoldingRangeKind,
+    FoldingRangeParams, FullDocumentDiagnosticReport, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverParams,
+    Location, ReferenceParams, SemanticTokens, SemanticTokensParams, SemanticTokensRangeParams,
+    SemanticTokensRangeResult, SemanticTokensResult, SignatureHelp, SignatureHelpParams, SymbolInformation,
+    UnchangedDocumentDiagnosticReport, Uri, WorkspaceDiagnosticParams, WorkspaceDiagnosticReport,
+    WorkspaceDiagnosticReportResult, WorkspaceDocumentDiagnosticReport, WorkspaceFullDocumentDiagnosticReport,
+    WorkspaceSymbolParams, WorkspaceSymbolResponse, WorkspaceUnchangedDocumentDiagnosticReport,
 };
 use lsp_server::ResponseError;
 use serde_json::Value;
@@ -22,12 +22,14 @@ use serde_json::Value;
 use crate::base::PositionEncoding;
 use crate::ide::{FileChange, RUN_TESTS_COMMAND};
 use crate::lsp::dispatch::{Document, invalid_params};
+use crate::lsp::ext::{MutatedManifestParams, MutatedManifestResult};
 use crate::lsp::state::{Session, Snapshot};
 use crate::lsp::{from_proto, publish, test_rounds, to_proto};
 use crate::report::test::{TestRun, render_json};
 
 pub fn hover(snapshot: &Snapshot, document: &Document<'_>, _: HoverParams) -> Option<Hover> {
-    let found = snapshot.analysis.hover_with_tests(&document.path, document.offset, &snapshot.runs)?;
+    let found =
+        snapshot.analysis.hover_with_results(&document.path, document.offset, &snapshot.runs, &snapshot.verdicts)?;
     Some(to_proto::hover(&document.index, document.encoding, found))
 }
 
@@ -124,8 +126,33 @@ pub fn code_actions(
                 || !action.changes.iter().any(|change| matches!(change, FileChange::Create { .. }))
         })
         .filter_map(|action| to_proto::code_action(analysis, document.encoding, &document.uri, &document.index, action))
+        .chain(preview_mutations_action(snapshot, document).filter(|_| only.is_none()))
         .collect();
     Some(actions)
+}
+
+/// "Preview mutations (N changes)" for a manifest the workspace's mutating policies change: a command,
+/// not an edit, so it is offered only to a request that names no kinds (the light bulb's).
+fn preview_mutations_action(snapshot: &Snapshot, document: &Document<'_>) -> Option<CodeActionOrCommand> {
+    let mutated = snapshot.analysis.mutated_manifest(&document.path, &snapshot.verdicts)?;
+    let changes = if mutated.changes == 1 { "1 change".to_string() } else { format!("{} changes", mutated.changes) };
+    let command = to_proto::preview_mutations_command(format!("Preview mutations ({changes})"), &document.uri);
+    Some(CodeActionOrCommand::Command(command))
+}
+
+/// `policyLsp/mutatedManifest`: the file as the mutating policies would leave it, from its verdict.
+pub fn mutated_manifest(
+    snapshot: &Snapshot,
+    document: &Document<'_>,
+    _: MutatedManifestParams,
+) -> Option<MutatedManifestResult> {
+    let mutated = snapshot.analysis.mutated_manifest(&document.path, &snapshot.verdicts)?;
+    Some(MutatedManifestResult {
+        uri: document.uri.clone(),
+        text: mutated.text,
+        changes: mutated.changes,
+        policies: mutated.policies,
+    })
 }
 
 /// Whether an action's kind is among those the client asked for (`only`), by prefix.
@@ -171,7 +198,7 @@ pub fn code_lenses(snapshot: &Snapshot, params: CodeLensParams) -> Result<Option
             .analysis
             .manifest_lenses(&path, &snapshot.verdicts)
             .into_iter()
-            .map(|lens| to_proto::manifest_lens(&index, snapshot.encoding(), lens)),
+            .map(|lens| to_proto::manifest_lens(&index, snapshot.encoding(), &params.text_document.uri, lens)),
     );
     Ok(Some(lenses))
 }
