@@ -24,6 +24,7 @@ import {
   summarizeTestReport,
   summaryText,
 } from "./core";
+import { registerMutationPreview } from "./mutations";
 
 let client: LanguageClient | undefined;
 let serverCommand: string | undefined;
@@ -39,6 +40,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   status = vscode.window.createStatusBarItem(vscode.StatusBarAlignment.Left, 0);
   status.command = "policyLsp.showOutput";
   context.subscriptions.push(output, testOutput, status);
+  registerMutationPreview(context, () => client);
 
   context.subscriptions.push(
     vscode.commands.registerCommand("policyLsp.restartServer", () => restart()),
