@@ -284,6 +284,12 @@ fn the_hover_lists_what_policy_lsp_apply_finds_and_the_mutations_preview_as_a_le
     );
     assert_eq!(mutated["result"]["text"], expected.as_str());
     assert_eq!(mutated["result"]["policies"], json!(["add-team"]));
+    // A client without a handler of its own that sends the command to the server gets the same answer.
+    let executed = client.request(
+        "workspace/executeCommand",
+        json!({"command": "policy-lsp.previewMutations", "arguments": [{"uri": manifest_uri}]}),
+    );
+    assert_eq!(executed["result"], mutated["result"]);
 
     assert_eq!(client.shutdown(), Some(0));
     let _ = std::fs::remove_dir_all(&root);

@@ -5,6 +5,8 @@ use ls_types::request::Request;
 use ls_types::{TextDocumentIdentifier, Uri};
 use serde::{Deserialize, Serialize};
 
+use crate::ide::MutatedManifest;
+
 /// `policyLsp/mutatedManifest`: a manifest file as the workspace's mutating policies would leave it, so
 /// a client can show it beside the file (the VS Code extension opens a diff editor). `null` when no
 /// policy mutates the file or it has not been judged yet.
@@ -32,4 +34,10 @@ pub struct MutatedManifestResult {
     pub changes: usize,
     /// The policies whose mutations applied, in admission order.
     pub policies: Vec<String>,
+}
+
+impl MutatedManifestResult {
+    pub fn of(uri: Uri, mutated: MutatedManifest) -> MutatedManifestResult {
+        MutatedManifestResult { uri, text: mutated.text, changes: mutated.changes, policies: mutated.policies }
+    }
 }

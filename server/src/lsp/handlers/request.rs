@@ -20,7 +20,7 @@ use lsp_server::ResponseError;
 use serde_json::Value;
 
 use crate::base::PositionEncoding;
-use crate::ide::{FileChange, RUN_TESTS_COMMAND};
+use crate::ide::{FileChange, PREVIEW_MUTATIONS_COMMAND, RUN_TESTS_COMMAND};
 use crate::lsp::dispatch::{Document, invalid_params};
 use crate::lsp::ext::{MutatedManifestParams, MutatedManifestResult};
 use crate::lsp::state::{Session, Snapshot};
@@ -140,6 +140,16 @@ fn preview_mutations_action(snapshot: &Snapshot, document: &Document<'_>) -> Opt
     Some(CodeActionOrCommand::Command(command))
 }
 
+/// `policy-lsp.previewMutations` sent to the server (a client without a handler of its own, such as Helix
+/// running the code action): the answer is what `policyLsp/mutatedManifest` gives, for scripts; the server
+/// does not advertise the command, so that VS Code's client leaves it to the extension.
+fn preview_mutations(snapshot: &Snapshot, params: &ExecuteCommandParams) -> Value {
+    let Some(path) = run_tests_target(params) else { return Value::Null };
+    let Some(mutated) = snapshot.analysis.mutated_manifest(&path, &snapshot.verdicts) else { return Value::Null };
+    let Some(uri) = Uri::from_file_path(&path) else { return Value::Null };
+    serde_json::to_value(MutatedManifestResult::of(uri, mutated)).unwrap_or(Value::Null)
+}
+
 /// `policyLsp/mutatedManifest`: the file as the mutating policies would leave it, from its verdict.
 pub fn mutated_manifest(
     snapshot: &Snapshot,
@@ -147,12 +157,7 @@ pub fn mutated_manifest(
     _: MutatedManifestParams,
 ) -> Option<MutatedManifestResult> {
     let mutated = snapshot.analysis.mutated_manifest(&document.path, &snapshot.verdicts)?;
-    Some(MutatedManifestResult {
-        uri: document.uri.clone(),
-        text: mutated.text,
-        changes: mutated.changes,
-        policies: mutated.policies,
-    })
+    Some(MutatedManifestResult::of(document.uri.clone(), mutated))
 }
 
 /// Whether an action's kind is among those the client asked for (`only`), by prefix.
@@ -294,7 +299,8 @@ pub fn workspace_symbols(
     Ok(Some(WorkspaceSymbolResponse::Flat(symbols)))
 }
 
-/// The test file a `policy-lsp.runTests` names (`[{"uri": ...}]`), or `None` for the whole workspace.
+/// The file a `policy-lsp.runTests` or `policy-lsp.previewMutations` names (`[{"uri": ...}]`), or `None`
+/// (for the tests, the whole workspace).
 fn run_tests_target(params: &ExecuteCommandParams) -> Option<std::path::PathBuf> {
     params
         .arguments
@@ -323,6 +329,9 @@ pub fn prepare_command(session: &mut Session, params: &ExecuteCommandParams) {
 /// `policy-lsp.runTests`: runs the tests of a file (or those that name it) or of the whole workspace, on
 /// unsaved buffers, and answers with the CLI's JSON contract.
 pub fn execute_command(snapshot: &Snapshot, params: ExecuteCommandParams) -> Result<Option<Value>, ResponseError> {
+    if params.command == PREVIEW_MUTATIONS_COMMAND {
+        return Ok(Some(preview_mutations(snapshot, &params)));
+    }
     if params.command != RUN_TESTS_COMMAND {
         return Err(invalid_params(format!("unknown command `{}`", params.command)));
     }
