@@ -18,6 +18,7 @@ use super::yaml_edits::line_start;
 use crate::apply::{ApplyReport, Manifest, Status};
 use crate::base::TextRange;
 use crate::schema::Target;
+use crate::syntax::emit::to_yaml;
 use crate::testrun::SourceRef;
 use crate::testrun::diff::line_diff;
 
@@ -122,9 +123,10 @@ fn changed_fields(before: &Value, after: &Value, pointer: &mut String, out: &mut
     }
 }
 
-/// YAML in the object's own key order (serde_json keeps it), so the diff follows the written manifest.
+/// YAML in the object's own key order (serde_json keeps it), so the diff follows the written manifest,
+/// with strings quoted where Kubernetes' YAML 1.1 would read them otherwise.
 fn render(value: &Value) -> String {
-    yaml_serde::to_string(value).unwrap_or_else(|_| value.to_string())
+    to_yaml(value)
 }
 
 /// The whole file as the mutating policies would leave it; `None` when nothing in it mutates. A mutated
