@@ -167,6 +167,29 @@ metadata:
 spec:
   policyName: replica-limit
   validationActions: [Deny]
+#- /policies/stamp.yaml
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicy
+metadata:
+  name: stamp
+spec:
+  matchConstraints:
+    resourceRules:
+      - apiGroups: ["apps"]
+        apiVersions: ["v1"]
+        operations: ["CREATE"]
+        resources: ["deployments"]
+  mutations:
+    - patchType: ApplyConfiguration
+      applyConfiguration:
+        expression: "Object{metadata: Object.metadata{annotations: {'stamped': 'yes'}}}"
+---
+apiVersion: admissionregistration.k8s.io/v1beta1
+kind: MutatingAdmissionPolicyBinding
+metadata:
+  name: stamp-binding
+spec:
+  policyName: stamp
 #- /apps/web.yaml
 apiVersion: apps/v1
 kind: Deployment
@@ -245,7 +268,7 @@ fn the_hover_lists_what_policy_lsp_apply_finds_and_the_mutations_preview_as_a_le
         editor.sort();
         cli.sort();
         assert_eq!(editor, cli, "{name}: {markdown}");
-        assert!(editor.len() == 3, "{name}: {markdown}");
+        assert!(editor.len() == 4, "{name}: {markdown}");
     }
 
     // The mutation: a lens and a code action that name the preview command, and the request behind it.
@@ -257,7 +280,7 @@ fn the_hover_lists_what_policy_lsp_apply_finds_and_the_mutations_preview_as_a_le
         .find(|lens| lens["command"]["command"] == "policy-lsp.previewMutations")
         .expect("a preview lens")
         .clone();
-    assert_eq!(preview["command"]["title"], "Preview mutations (1 change)");
+    assert_eq!(preview["command"]["title"], "Preview mutations (2 changes)");
     assert_eq!(preview["command"]["arguments"][0]["uri"], manifest_uri.as_str());
     assert_eq!(preview["range"]["start"]["line"], 1);
     let actions = client.request(
@@ -275,15 +298,18 @@ fn the_hover_lists_what_policy_lsp_apply_finds_and_the_mutations_preview_as_a_le
         .find(|action| action["command"] == "policy-lsp.previewMutations")
         .expect("a preview action")
         .clone();
-    assert_eq!(action["title"], "Preview mutations (1 change)");
+    // The action previews the whole file: both Deployments' changes.
+    assert_eq!(action["title"], "Preview mutations (3 changes)");
     let mutated = client.request("policyLsp/mutatedManifest", json!({"textDocument": {"uri": manifest_uri}}));
-    let expected = manifest_text.replacen(
-        "metadata:\n  name: web\n",
-        "metadata:\n  name: web\n  labels:\n    team: platform\n",
-        1,
-    );
+    // Both Deployments get the annotation, quoted: Kubernetes would read a plain `yes` as `true`.
+    let stamped = "  annotations:\n    stamped: \"yes\"\n";
+    let expected = manifest_text
+        .replacen("  name: web\n", &format!("  name: web\n  labels:\n    team: platform\n{stamped}"), 1)
+        .replacen("    team: payments\n", &format!("    team: payments\n{stamped}"), 1);
     assert_eq!(mutated["result"]["text"], expected.as_str());
-    assert_eq!(mutated["result"]["policies"], json!(["add-team"]));
+    assert_eq!(mutated["result"]["changes"], 3);
+    // In the order the admission chain applied them, as `apply` reports it.
+    assert_eq!(mutated["result"]["policies"], json!(["stamp", "add-team"]));
     // A client without a handler of its own that sends the command to the server gets the same answer.
     let executed = client.request(
         "workspace/executeCommand",
