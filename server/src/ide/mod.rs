@@ -251,6 +251,12 @@ impl Analysis {
         manifest_checks::is_manifest(&self.workspace, path)
     }
 
+    /// How many files hold policies (not counting those the settings exclude): an editor hides its status
+    /// where there are none.
+    pub fn policy_file_count(&self) -> usize {
+        manifest_checks::policy_paths(&self.workspace).count()
+    }
+
     /// Whether a file holds policies: a change there re-judges the open manifests.
     pub fn holds_policies(&self, path: &Path) -> bool {
         manifest_checks::holds_policies(&self.workspace, path)
