@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::inline_tests::locate;
-use super::manifest_preview::{self, MutationPreview};
+use super::manifest_preview::{self, MutatedManifest, MutationPreview};
+use super::types::HoverResult;
 use super::workspace::{FileData, Workspace};
 use crate::apply::load::Loader;
 use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
@@ -205,6 +206,29 @@ pub(super) fn manifest_diagnostics(
         Some(config) => config.apply(out),
         None => out,
     }
+}
+
+/// The hover on the `kind:` line of an object of a judged manifest file (see [`manifest_preview`]).
+pub(super) fn manifest_hover(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+    offset: usize,
+) -> Option<HoverResult> {
+    verdicts
+        .iter()
+        .filter(|verdict| verdict.manifest_file == path)
+        .find_map(|verdict| manifest_preview::object_hover(workspace, &verdict.report, &verdict.previews, offset))
+}
+
+/// The file as the mutating policies would leave it, from its verdict (see [`manifest_preview`]).
+pub(super) fn mutated_manifest(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+) -> Option<MutatedManifest> {
+    let verdict = verdicts.iter().find(|verdict| verdict.manifest_file == path)?;
+    manifest_preview::mutated_manifest(workspace, path, &verdict.report, &verdict.previews)
 }
 
 /// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail,

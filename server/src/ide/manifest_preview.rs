@@ -6,12 +6,10 @@
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::inline_tests::locate;
-use super::manifest_checks::ManifestVerdict;
 use super::types::HoverResult;
 use super::workspace::Workspace;
 use super::yaml_edits::line_start;
@@ -132,20 +130,24 @@ fn render(value: &Value) -> String {
 /// The whole file as the mutating policies would leave it; `None` when nothing in it mutates. A mutated
 /// document is rendered anew from its objects (a List with its items, mutated or not), after the lines
 /// that open it (its `---` marker, comments and blank lines), which stay as written.
-pub(super) fn mutated_manifest(workspace: &Workspace, verdict: &ManifestVerdict) -> Option<MutatedManifest> {
-    if verdict.previews.is_empty() {
+pub(super) fn mutated_manifest(
+    workspace: &Workspace,
+    path: &Path,
+    report: &ApplyReport,
+    previews: &[MutationPreview],
+) -> Option<MutatedManifest> {
+    if previews.is_empty() {
         return None;
     }
-    let file = workspace.file(&verdict.manifest_file)?;
+    let file = workspace.file(path)?;
     let text = file.source.text();
-    let report = &verdict.report;
     let mutated_of = |index: usize| {
-        let preview = verdict.previews.iter().find(|preview| preview.manifest == index)?;
+        let preview = previews.iter().find(|preview| preview.manifest == index)?;
         let mutation = report.mutations.iter().find(|mutation| mutation.manifest == preview.manifest)?;
         Some(as_written(&report.manifests[index], &mutation.mutated))
     };
     let mut documents: Vec<usize> =
-        verdict.previews.iter().map(|preview| report.manifests[preview.manifest].at.document).collect();
+        previews.iter().map(|preview| report.manifests[preview.manifest].at.document).collect();
     documents.sort();
     documents.dedup();
     let mut out = String::with_capacity(text.len());
@@ -175,14 +177,14 @@ pub(super) fn mutated_manifest(workspace: &Workspace, verdict: &ManifestVerdict)
     }
     out.push_str(&text[copied..]);
     let mut policies: Vec<String> = Vec::new();
-    for preview in &verdict.previews {
+    for preview in previews {
         for policy in &preview.policies {
             if !policies.contains(policy) {
                 policies.push(policy.clone());
             }
         }
     }
-    let changes = verdict.previews.iter().map(|preview| preview.changes).sum();
+    let changes = previews.iter().map(|preview| preview.changes).sum();
     Some(MutatedManifest { text: out, changes, policies })
 }
 
@@ -219,21 +221,19 @@ fn line_end(text: &str, offset: usize) -> usize {
 /// The hover on an object's `kind:` line: each result (policy, rule, result, message) with a link to the
 /// rule, then the mutations as a diff of the differing lines. Clients show no hover on a lens, so the
 /// line under it is where every client can ask.
-pub(super) fn manifest_hover(
+pub(super) fn object_hover(
     workspace: &Workspace,
-    verdicts: &[Arc<ManifestVerdict>],
-    path: &Path,
+    report: &ApplyReport,
+    previews: &[MutationPreview],
     offset: usize,
 ) -> Option<HoverResult> {
-    for verdict in verdicts.iter().filter(|verdict| verdict.manifest_file == path) {
-        for (index, manifest) in verdict.report.manifests.iter().enumerate() {
-            let Some(range) = lens_line(workspace, manifest) else { continue };
-            if offset < range.start || offset > range.end {
-                continue;
-            }
-            let preview = verdict.previews.iter().find(|preview| preview.manifest == index);
-            return Some(HoverResult { range, markdown: explain(workspace, &verdict.report, index, preview) });
+    for (index, manifest) in report.manifests.iter().enumerate() {
+        let Some(range) = lens_line(workspace, manifest) else { continue };
+        if offset < range.start || offset > range.end {
+            continue;
         }
+        let preview = previews.iter().find(|preview| preview.manifest == index);
+        return Some(HoverResult { range, markdown: explain(workspace, report, index, preview) });
     }
     None
 }

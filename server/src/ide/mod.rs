@@ -287,8 +287,7 @@ impl Analysis {
     /// A manifest file as the workspace's mutating policies would leave it, from its verdict; `None` when
     /// no policy mutates it (or it has no verdict yet).
     pub fn mutated_manifest(&self, path: &Path, verdicts: &[Arc<ManifestVerdict>]) -> Option<MutatedManifest> {
-        let verdict = verdicts.iter().find(|verdict| verdict.manifest_file == path)?;
-        manifest_preview::mutated_manifest(&self.workspace, verdict)
+        manifest_checks::mutated_manifest(&self.workspace, verdicts, path)
     }
 
     // -----------------------------------------------------------------------------------------------------
@@ -316,7 +315,7 @@ impl Analysis {
         verdicts: &[Arc<ManifestVerdict>],
     ) -> Option<HoverResult> {
         let result = inline_tests::result_hover(&self.workspace, runs, path, offset)
-            .or_else(|| manifest_preview::manifest_hover(&self.workspace, verdicts, path, offset));
+            .or_else(|| manifest_checks::manifest_hover(&self.workspace, verdicts, path, offset));
         let field = self.hover(path, offset);
         match (result, field) {
             (Some(mut result), Some(field)) => {
