@@ -106,26 +106,9 @@ fn an_open_manifest_shows_the_policies_it_violates_and_follows_edits() {
     let _ = std::fs::remove_dir_all(&root);
 }
 
+/// The policies and manifests both the editor and `policy-lsp apply` judge: [`POLICY`] and a mutate rule,
+/// a ValidatingAdmissionPolicy and a MutatingAdmissionPolicy, each with its binding.
 const EDITOR_AND_CLI: &str = r#"
-#- /policies/require-team.yaml
-apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: require-team
-spec:
-  rules:
-    - name: team-label
-      match:
-        any:
-          - resources:
-              kinds: [Deployment]
-      validate:
-        failureAction: Enforce
-        message: "a team label is required"
-        pattern:
-          metadata:
-            labels:
-              team: "?*"
 #- /policies/add-team.yaml
 apiVersion: kyverno.io/v1
 kind: ClusterPolicy
@@ -223,7 +206,8 @@ fn hover_results(markdown: &str) -> Vec<(String, String)> {
 
 #[test]
 fn the_hover_lists_what_policy_lsp_apply_finds_and_the_mutations_preview_as_a_lens_action_and_request() {
-    let root = crate::support::write_fixture_directory("manifest-hover", EDITOR_AND_CLI);
+    let fixture = format!("#- /policies/require-team.yaml\n{POLICY}{EDITOR_AND_CLI}");
+    let root = crate::support::write_fixture_directory("manifest-hover", &fixture);
     let manifest_text = std::fs::read_to_string(root.join("apps/web.yaml")).unwrap();
     let (mut client, root_uri) = start(&root);
     let manifest_uri = format!("{root_uri}/apps/web.yaml");
