@@ -15,7 +15,7 @@ use super::state::{Outgoing, ScanProgress, Session};
 use super::status;
 use super::task::Task;
 use super::workers::guarded;
-use super::{manifest_rounds, publish, test_rounds};
+use super::{manifest_rounds, publish, test_rounds, workspace_pull};
 use crate::ide::{Analysis, normalize_path};
 use crate::syntax::SourceFile;
 use crate::vfs::{read_text, walk_yaml_files};
@@ -66,6 +66,7 @@ pub fn loaded(session: &mut Session, scan: Option<u64>, files: Vec<(PathBuf, Sou
         }
     }
     session.bump_generation();
+    workspace_pull::everything_changed(session);
     let open = session.open_paths();
     test_rounds::queue(session, open.clone());
     manifest_rounds::queue(session, open.clone());
