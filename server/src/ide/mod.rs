@@ -20,6 +20,7 @@ mod embedded_code;
 pub mod explain;
 mod file_roles;
 mod folding;
+mod generated_template;
 mod hover;
 mod inline_tests;
 mod jmespath;
