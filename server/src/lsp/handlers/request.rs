@@ -2,7 +2,6 @@
 //! cursor's offset) and the request's parameters, returning protocol results. What they answer is worked
 //! out behind `Analysis`; here it is only asked for and converted.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use ls_types::{
@@ -25,7 +24,7 @@ use crate::lsp::dispatch::{Document, invalid_params};
 use crate::lsp::ext::{MutatedManifestParams, MutatedManifestResult};
 use crate::lsp::progress::Reporter;
 use crate::lsp::state::{Session, Snapshot};
-use crate::lsp::{from_proto, publish, test_rounds, to_proto};
+use crate::lsp::{from_proto, publish, test_rounds, to_proto, workspace_pull};
 use crate::report::test::{TestRun, TestSummary, render_json};
 
 pub fn hover(snapshot: &Snapshot, document: &Document<'_>, _: HoverParams) -> Option<Hover> {
@@ -226,22 +225,30 @@ pub fn document_diagnostics(
     Ok(to_proto::full_document_report(items))
 }
 
-/// Every YAML file the analysis holds. The result id names the state (files and test runs), so a client
-/// asking again with nothing changed gets "unchanged" without any work.
+/// Every YAML file the analysis holds. Each file's result id names the state its diagnostics come from, so
+/// a file whose id the client holds already is answered "unchanged" without computing anything.
 pub fn workspace_diagnostics(
     snapshot: &Snapshot,
     params: WorkspaceDiagnosticParams,
 ) -> Result<WorkspaceDiagnosticReportResult, ResponseError> {
     let analysis = &snapshot.analysis;
-    let result_id = &snapshot.result_id;
-    let previous: HashMap<Uri, String> =
-        params.previous_result_ids.into_iter().map(|previous| (previous.uri, previous.value)).collect();
-    let mut paths: Vec<_> = analysis
-        .paths()
-        .filter(|path| path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml"))
-        .collect();
-    paths.sort();
+    let previous = workspace_pull::previous_ids(&params);
+    let paths = workspace_pull::reported_paths(analysis);
     let mut items = Vec::with_capacity(paths.len());
+    // Files the client holds results for that are gone: an empty report clears them, once.
+    for gone in &params.previous_result_ids {
+        let path = from_proto::path(&gone.uri);
+        if gone.value != workspace_pull::GONE_RESULT_ID && paths.binary_search(&&path).is_err() {
+            items.push(WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
+                uri: gone.uri.clone(),
+                version: None,
+                full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                    result_id: Some(workspace_pull::GONE_RESULT_ID.to_string()),
+                    items: Vec::new(),
+                },
+            }));
+        }
+    }
     for path in paths {
         let (uri, version) = match snapshot.open.get(path) {
             Some(open) => (open.uri.clone(), Some(i64::from(open.version))),
@@ -250,13 +257,12 @@ pub fn workspace_diagnostics(
                 None => continue,
             },
         };
-        if previous.get(&uri) == Some(result_id) {
+        let result_id = snapshot.result_ids.of(path);
+        if previous.get(path) == Some(&result_id) {
             items.push(WorkspaceDocumentDiagnosticReport::Unchanged(WorkspaceUnchangedDocumentDiagnosticReport {
                 uri,
                 version,
-                unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport {
-                    result_id: result_id.clone(),
-                },
+                unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id },
             }));
             continue;
         }
@@ -266,7 +272,7 @@ pub fn workspace_diagnostics(
             uri,
             version,
             full_document_diagnostic_report: FullDocumentDiagnosticReport {
-                result_id: Some(result_id.clone()),
+                result_id: Some(result_id),
                 items: diagnostics,
             },
         }));
