@@ -11,11 +11,13 @@ use std::sync::Arc;
 
 use super::index;
 use super::inline_tests::locate;
+use super::manifest_preview::{self, MutatedManifest, MutationPreview};
+use super::types::HoverResult;
 use super::workspace::{FileFacts, Workspace};
 use crate::apply::load::Loader;
 use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
 use crate::base::{Code, Diagnostic, RelatedInformation, Severity, TextRange};
-use crate::model::DocumentKind;
+use crate::model::{ADMISSION_POLICY_BINDING_KINDS, DocumentInfo, DocumentKind, KUBERNETES_ADMISSION_POLICY_KINDS};
 use crate::schema::Target;
 
 /// The kinds a file of policies holds: a file with one of them is read as policies, never as a manifest.
@@ -58,10 +60,22 @@ pub struct WorkspacePolicies {
 pub struct ManifestVerdict {
     pub manifest_file: PathBuf,
     pub report: ApplyReport,
+    /// What the mutating policies change, per object they change.
+    pub previews: Vec<MutationPreview>,
+}
+
+/// Whether a document is a policy `apply` reads: the kinds above, and Kubernetes' own admission policies
+/// with their bindings (classified as plain resources, since clusters admit them like any object), so
+/// the editor's policy set is the one `policy-lsp apply` loads from the same files.
+fn is_policy_document(info: &DocumentInfo) -> bool {
+    POLICY_KINDS.contains(&info.kind)
+        || (info.group() == "admissionregistration.k8s.io"
+            && (KUBERNETES_ADMISSION_POLICY_KINDS.contains(&info.kind_name.as_str())
+                || ADMISSION_POLICY_BINDING_KINDS.contains(&info.kind_name.as_str())))
 }
 
 fn is_policy_file(facts: &FileFacts) -> bool {
-    facts.documents.iter().any(|document| POLICY_KINDS.contains(&document.info.kind))
+    facts.documents.iter().any(|document| is_policy_document(&document.info))
 }
 
 /// The policy files the workspace knows (less those the settings exclude) with the hashes of their texts,
@@ -109,7 +123,7 @@ pub(super) fn is_manifest(workspace: &Workspace, path: &Path) -> bool {
         && !file
             .documents
             .iter()
-            .any(|info| POLICY_KINDS.contains(&info.kind) || NOT_MANIFEST_KINDS.contains(&info.kind))
+            .any(|info| is_policy_document(info) || NOT_MANIFEST_KINDS.contains(&info.kind))
         && !workspace.is_excluded(path)
         && super::file_roles::helm_template(workspace, path, file.source.segments()).is_none()
         && index::test_files(workspace, Some(path)).is_empty()
@@ -151,7 +165,8 @@ pub(super) fn judge_manifest(
     let mut loader = Loader { files: workspace, excluded: &excluded, problems: Vec::new() };
     let manifests = loader.manifests(&[path.to_path_buf()]);
     let report = apply::apply(&policies.prepared, manifests);
-    Some(ManifestVerdict { manifest_file: path.to_path_buf(), report })
+    let previews = manifest_preview::previews(&report);
+    Some(ManifestVerdict { manifest_file: path.to_path_buf(), report, previews })
 }
 
 /// The diagnostics of a manifest file from its newest verdict: each failure on the field the result
@@ -210,11 +225,37 @@ pub(super) fn manifest_diagnostics(
     }
 }
 
-/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail.
+/// The hover on the `kind:` line of an object of a judged manifest file (see [`manifest_preview`]).
+pub(super) fn manifest_hover(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+    offset: usize,
+) -> Option<HoverResult> {
+    verdicts
+        .iter()
+        .filter(|verdict| verdict.manifest_file == path)
+        .find_map(|verdict| manifest_preview::object_hover(workspace, &verdict.report, &verdict.previews, offset))
+}
+
+/// The file as the mutating policies would leave it, from its verdict (see [`manifest_preview`]).
+pub(super) fn mutated_manifest(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+) -> Option<MutatedManifest> {
+    let verdict = verdicts.iter().find(|verdict| verdict.manifest_file == path)?;
+    manifest_preview::mutated_manifest(workspace, path, &verdict.report, &verdict.previews)
+}
+
+/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail,
+/// or the mutations the policies make to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestLens {
     pub range: TextRange,
     pub title: String,
+    /// The lens opens the mutation preview ([`crate::ide::PREVIEW_MUTATIONS_COMMAND`]) when clicked.
+    pub previews_mutations: bool,
 }
 
 /// One lens per judged object of a manifest file: "3 policies apply: 1 fails". A policy applies when one
@@ -254,7 +295,13 @@ pub(super) fn manifest_lenses(
             if !unsupported.is_empty() {
                 title.push_str(&format!(", {} not checked offline", unsupported.len()));
             }
-            lenses.push(ManifestLens { range, title });
+            lenses.push(ManifestLens { range, title, previews_mutations: false });
+            if let Some(preview) = verdict.previews.iter().find(|preview| preview.manifest == index) {
+                let changes =
+                    if preview.changes == 1 { "1 change".to_string() } else { format!("{} changes", preview.changes) };
+                let title = format!("Preview mutations ({changes})");
+                lenses.push(ManifestLens { range, title, previews_mutations: true });
+            }
         }
     }
     lenses

@@ -28,6 +28,7 @@ mod jmespath;
 mod jmespath_docs;
 mod jmespath_lex;
 mod manifest_checks;
+mod manifest_preview;
 mod navigation;
 mod pattern;
 mod policy_context;
@@ -55,6 +56,7 @@ pub use config::Config;
 pub use index::facts_of_text;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
 pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
+pub use manifest_preview::{MutatedManifest, MutationPreview, PREVIEW_MUTATIONS_COMMAND};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 pub use types::{
@@ -317,6 +319,12 @@ impl Analysis {
         manifest_checks::manifest_lenses(&self.workspace, verdicts, path)
     }
 
+    /// A manifest file as the workspace's mutating policies would leave it, from its verdict; `None` when
+    /// no policy mutates it (or it has no verdict yet).
+    pub fn mutated_manifest(&self, path: &Path, verdicts: &[Arc<ManifestVerdict>]) -> Option<MutatedManifest> {
+        manifest_checks::mutated_manifest(&self.workspace, verdicts, path)
+    }
+
     // -----------------------------------------------------------------------------------------------------
     // Editing help
 
@@ -332,10 +340,17 @@ impl Analysis {
         hover::hover(&self.workspace, path, offset)
     }
 
-    /// The hover as the editor shows it: on a results entry, what the test found comes first and the
-    /// field's documentation follows.
-    pub fn hover_with_tests(&self, path: &Path, offset: usize, runs: &[Arc<InlineRun>]) -> Option<HoverResult> {
-        let result = inline_tests::result_hover(&self.workspace, runs, path, offset);
+    /// The hover as the editor shows it: on a results entry, what the test found comes first, and on a
+    /// manifest object's `kind:` line, what the policies found; the field's documentation follows.
+    pub fn hover_with_results(
+        &self,
+        path: &Path,
+        offset: usize,
+        runs: &[Arc<InlineRun>],
+        verdicts: &[Arc<ManifestVerdict>],
+    ) -> Option<HoverResult> {
+        let result = inline_tests::result_hover(&self.workspace, runs, path, offset)
+            .or_else(|| manifest_checks::manifest_hover(&self.workspace, verdicts, path, offset));
         let field = self.hover(path, offset);
         match (result, field) {
             (Some(mut result), Some(field)) => {

@@ -97,6 +97,7 @@ at_document!(ReferenceParams, |it| it.text_document_position.text_document.uri, 
 at_document!(DocumentSymbolParams, |it| it.text_document.uri);
 at_document!(FoldingRangeParams, |it| it.text_document.uri);
 at_document!(CodeActionParams, |it| it.text_document.uri);
+at_document!(super::ext::MutatedManifestParams, |it| it.text_document.uri);
 at_document!(SemanticTokensParams, |it| it.text_document.uri);
 at_document!(SemanticTokensRangeParams, |it| it.text_document.uri);
 

@@ -19,7 +19,7 @@ use super::state::{Outgoing, ScanProgress, Session};
 use super::status;
 use super::task::Task;
 use super::workers::guarded;
-use super::{manifest_rounds, publish, test_rounds};
+use super::{manifest_rounds, publish, test_rounds, workspace_pull};
 use crate::ide::{Analysis, FileFacts, facts_of_text, normalize_path};
 use crate::vfs::{read_text, walk_yaml_files};
 
@@ -109,6 +109,7 @@ pub fn indexed(
 pub fn finished(session: &mut Session, scan: Option<u64>, count: usize) {
     status::scan_loaded(session);
     session.bump_generation();
+    workspace_pull::everything_changed(session);
     let open = session.open_paths();
     test_rounds::queue(session, open.clone());
     manifest_rounds::queue(session, open.clone());

@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod embedded;
+pub mod emit;
 mod libyaml;
 pub mod navigate;
 pub mod scalar;

@@ -102,16 +102,23 @@ pub fn did_close(session: &mut Session, params: DidCloseTextDocumentParams) {
     });
     test_rounds::queue(session, [path.clone()]);
     manifest_rounds::queue(session, [path.clone()]);
+    workspace_pull::file_changed(session, path.clone());
     session.changed.push(path);
 }
 
 pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedFilesParams) {
     let settings_changed = params.changes.iter().any(|change| is_config_file(&from_proto::path(&change.uri)));
     session.bump_generation();
+    // A file appearing or disappearing can change any other's diagnostics (a test naming a missing file, a
+    // chart's templates); a changed one, those of its dependents.
+    if params.changes.iter().any(|change| change.typ != FileChangeType::CHANGED) {
+        workspace_pull::everything_changed(session);
+    }
     let mut paths = Vec::new();
     for change in params.changes {
         let path = from_proto::path(&change.uri);
         paths.push(path.clone());
+        workspace_pull::file_changed(session, path.clone());
         if session.open.contains_key(&path) {
             continue;
         }
@@ -171,6 +178,7 @@ pub fn did_change_workspace_folders(session: &mut Session, params: DidChangeWork
     session.roots.extend(added.iter().cloned());
     let configs = session.settings.configs(&session.roots);
     session.host.set_configs(configs);
+    workspace_pull::everything_changed(session);
     scan::start(session, added);
 }
 
@@ -195,6 +203,7 @@ pub fn reload_settings(session: &mut Session) {
     let inline = session.settings.inline_tests_option() && configs.iter().all(|config| config.tests_inline);
     session.host.set_configs(configs);
     session.bump_generation();
+    workspace_pull::everything_changed(session);
     let turned_on = inline && !session.tests.enabled;
     if !inline && session.tests.enabled {
         session.tests.clear();
@@ -221,5 +230,6 @@ fn changed(session: &mut Session, path: PathBuf) {
     test_rounds::queue(session, [path.clone()]);
     manifest_rounds::queue(session, [path.clone()]);
     publish::mark(session, [path.clone()]);
+    workspace_pull::file_changed(session, path.clone());
     session.changed.push(path);
 }
