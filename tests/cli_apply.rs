@@ -167,6 +167,61 @@ fn apply_text_shows_the_mutated_manifest() {
     );
 }
 
+/// A mutation that writes strings YAML 1.1 reads as other types (`yes`, `0755`): Kubernetes reads
+/// manifests as YAML 1.1, so the mutated manifest keeps them quoted.
+const MUTATES_TO_AMBIGUOUS_STRINGS: &str = r#"
+#- /policies/flags.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: flags
+spec:
+  rules:
+    - name: add-flags
+      match:
+        any:
+          - resources:
+              kinds: [ConfigMap]
+      mutate:
+        patchStrategicMerge:
+          data:
+            enabled: "yes"
+            mode: "0755"
+#- /manifests/config.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  plain: text
+"#;
+
+#[test]
+fn apply_text_keeps_yaml_1_1_ambiguous_strings_quoted_in_the_mutated_manifest() {
+    let directory = write_fixture("apply-mutated-quoting", MUTATES_TO_AMBIGUOUS_STRINGS);
+    check(
+        &directory,
+        &["apply", "policies", "--resource", "manifests", "--show-mutated"],
+        0,
+        expect![[r#"
+            Applying 1 policy to 1 resource...
+            ---
+            # manifests/config.yaml:2: default/ConfigMap/settings as mutated by flags
+            apiVersion: v1
+            kind: ConfigMap
+            metadata:
+              name: settings
+              namespace: default
+            data:
+              plain: text
+              enabled: "yes"
+              mode: "0755"
+
+            pass: 1, fail: 0, warn: 0, error: 0, skip: 0, unsupported: 0
+        "#]],
+    );
+}
+
 #[test]
 fn apply_json() {
     let directory = write_fixture("apply-json", WORKSPACE);
@@ -554,145 +609,145 @@ fn apply_policy_report() {
         })
         .collect();
     expect![[r#"
-            apiVersion: wgpolicyk8s.io/v1alpha2
-            kind: ClusterPolicyReport
-            metadata:
-              name: merged
-            summary:
-              pass: 4
-              fail: 3
-              warn: 0
-              error: 0
-              skip: 1
-            results:
-            - source: kyverno
-              policy: default-env
-              message: no patches applied
-              result: skip
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+        apiVersion: wgpolicyk8s.io/v1alpha2
+        kind: ClusterPolicyReport
+        metadata:
+          name: merged
+        summary:
+          pass: 4
+          fail: 3
+          warn: 0
+          error: 0
+          skip: 1
+        results:
+          - source: kyverno
+            policy: default-env
+            message: no patches applied
+            result: skip
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: shop
                 name: web
-              rule: add-env
-              properties:
-                enforcement: Audit
-            - source: kyverno
-              policy: no-dev
-              message: validation rule 'env-not-dev' passed.
-              result: pass
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: add-env
+            properties:
+              enforcement: Audit
+          - source: kyverno
+            policy: no-dev
+            message: "validation rule 'env-not-dev' passed."
+            result: pass
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: shop
                 name: web
-              rule: env-not-dev
-              properties:
-                enforcement: Audit
-            - source: kyverno
-              policy: require-team
-              message: validation rule 'check-team' passed.
-              result: pass
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: env-not-dev
+            properties:
+              enforcement: Audit
+          - source: kyverno
+            policy: require-team
+            message: "validation rule 'check-team' passed."
+            result: pass
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: shop
                 name: web
-              rule: check-team
-              properties:
-                enforcement: Enforce
-            - source: gatekeeper
-              policy: at-most-three
-              message: ''
-              result: pass
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: check-team
+            properties:
+              enforcement: Enforce
+          - source: gatekeeper
+            policy: at-most-three
+            message: ""
+            result: pass
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: shop
                 name: web
-              rule: K8sReplicaLimit
-              properties:
-                enforcement: deny
-            - source: kyverno
-              policy: default-env
-              message: resource patched
-              result: pass
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: K8sReplicaLimit
+            properties:
+              enforcement: deny
+          - source: kyverno
+            policy: default-env
+            message: resource patched
+            result: pass
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: default
                 name: batch
-              rule: add-env
-              properties:
-                enforcement: Audit
-            - source: kyverno
-              policy: no-dev
-              message: 'validation error: env must not be dev. rule env-not-dev failed at path /metadata/labels/env/'
-              result: fail
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: add-env
+            properties:
+              enforcement: Audit
+          - source: kyverno
+            policy: no-dev
+            message: "validation error: env must not be dev. rule env-not-dev failed at path /metadata/labels/env/"
+            result: fail
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: default
                 name: batch
-              rule: env-not-dev
-              properties:
-                enforcement: Audit
-            - source: kyverno
-              policy: require-team
-              message: 'validation error: the label team is required. rule check-team failed at path /metadata/labels/team/'
-              result: fail
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: env-not-dev
+            properties:
+              enforcement: Audit
+          - source: kyverno
+            policy: require-team
+            message: "validation error: the label team is required. rule check-team failed at path /metadata/labels/team/"
+            result: fail
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: default
                 name: batch
-              rule: check-team
-              properties:
-                enforcement: Enforce
-            - source: gatekeeper
-              policy: at-most-three
-              message: 5 replicas, at most 3
-              result: fail
-              scored: true
-              timestamp:
-                seconds: <now>
-                nanos: 0
-              resources:
+            rule: check-team
+            properties:
+              enforcement: Enforce
+          - source: gatekeeper
+            policy: at-most-three
+            message: 5 replicas, at most 3
+            result: fail
+            scored: true
+            timestamp:
+              seconds: <now>
+              nanos: 0
+            resources:
               - apiVersion: apps/v1
                 kind: Deployment
                 namespace: default
                 name: batch
-              rule: K8sReplicaLimit
-              properties:
-                enforcement: deny
+            rule: K8sReplicaLimit
+            properties:
+              enforcement: deny
     "#]]
     .assert_eq(&(masked.join("\n") + "\n"));
 }

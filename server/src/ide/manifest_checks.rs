@@ -120,10 +120,7 @@ pub(super) fn holds_policies(workspace: &Workspace, path: &Path) -> bool {
 pub(super) fn is_manifest(workspace: &Workspace, path: &Path) -> bool {
     let Some(file) = workspace.file(path) else { return false };
     file.holds(DocumentKind::Resource)
-        && !file
-            .documents
-            .iter()
-            .any(|info| is_policy_document(info) || NOT_MANIFEST_KINDS.contains(&info.kind))
+        && !file.documents.iter().any(|info| is_policy_document(info) || NOT_MANIFEST_KINDS.contains(&info.kind))
         && !workspace.is_excluded(path)
         && super::file_roles::helm_template(workspace, path, file.source.segments()).is_none()
         && index::test_files(workspace, Some(path)).is_empty()

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::{github_escape_data, github_escape_property, xml_escape};
 use crate::apply::{ApplyReport, ApplyResult, Manifest, Status, Summary};
+use crate::syntax::emit::to_yaml;
 use crate::testrun::Framework;
 
 /// A place in the output: the file as reached from the path the user gave, 1-based line and column.
@@ -123,7 +124,7 @@ pub fn render_text(run: &ApplyRun, show_mutated: bool) -> String {
                 manifest.id.display(),
                 mutation.policies.join(", ")
             );
-            out.push_str(&yaml_serde::to_string(&mutation.mutated).unwrap_or_default());
+            out.push_str(&to_yaml(&mutation.mutated));
         }
     }
     let _ = writeln!(out, "\n{}", summary_line(run));
@@ -458,7 +459,7 @@ pub fn render_policy_report(run: &ApplyRun) -> String {
         if index > 0 {
             out.push_str("---\n");
         }
-        out.push_str(&yaml_serde::to_string(document).unwrap_or_default());
+        out.push_str(&to_yaml(document));
     }
     out
 }

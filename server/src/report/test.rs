@@ -8,6 +8,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::{github_escape_data, github_escape_property, xml_escape};
+use crate::syntax::emit::to_yaml;
 use crate::testrun::{Framework, Outcome, Problem, Subject, TestReport, TestResult};
 
 /// One test file's report, with what the CLI measured and located around it.
@@ -399,7 +400,7 @@ pub fn render_json(runs: &[TestRun]) -> String {
 
 /// The JSON document of [`render_json`] written as one YAML document (`kyverno test -o yaml`).
 pub fn render_yaml(runs: &[TestRun]) -> String {
-    yaml_serde::to_string(&report_document(runs)).unwrap_or_default()
+    to_yaml(&report_document(runs))
 }
 
 /// The report as one value: every result, the counts, and the problems with their places.
