@@ -31,8 +31,11 @@ mod pattern;
 mod policy_context;
 mod rego;
 mod rego_builtins;
+mod rego_cursor;
 mod rego_diagnostics;
 mod rego_file;
+mod rego_index;
+mod rego_navigation;
 mod schema_completion;
 mod schema_hover;
 mod schema_lookup;
@@ -51,6 +54,7 @@ use std::sync::Arc;
 pub use config::Config;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
 pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
+pub use rego_index::{RegoFacts, RuleFact};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 pub use types::{
@@ -112,8 +116,27 @@ impl AnalysisHost {
         Some(total)
     }
 
+    /// Unloads a file (and forgets the facts of a `.rego` file).
     pub fn remove_file(&mut self, path: &Path) {
         self.workspace.remove(path);
+        self.workspace.index_rego(path.to_path_buf(), None);
+    }
+
+    /// Keeps a `.rego` file that nobody has open by its cross-file facts alone (packages, rules and where
+    /// they are), not its text: unloads it if it was loaded.
+    pub fn index_rego_file(&mut self, path: PathBuf, facts: RegoFacts) {
+        self.workspace.remove(&path);
+        self.workspace.index_rego(path, Some(facts));
+    }
+
+    /// A file nobody has open, from its text on disk: a `.rego` file by its facts, any other loaded whole.
+    pub fn set_unopened_file(&mut self, path: PathBuf, text: &str) {
+        if crate::testrun::opa::is_rego_file(&path) {
+            let facts = RegoFacts::of(&path.display().to_string(), text, self.workspace.rego_version(&path));
+            self.index_rego_file(path, facts);
+        } else {
+            self.set_file(path, text);
+        }
     }
 
     pub fn contains(&self, path: &Path) -> bool {
@@ -152,6 +175,12 @@ impl Analysis {
     /// Whether the settings leave a file out of linting and scanning.
     pub fn is_excluded(&self, path: &Path) -> bool {
         self.workspace.is_excluded(path)
+    }
+
+    /// The cross-file facts of a `.rego` file's text, read in the Rego version its settings choose (what the
+    /// workspace scan indexes).
+    pub fn rego_facts_of_text(&self, path: &Path, text: &str) -> RegoFacts {
+        RegoFacts::of(&path.display().to_string(), text, self.workspace.rego_version(path))
     }
 
     /// The text of a file, loaded or on disk.
@@ -325,6 +354,10 @@ impl Analysis {
     /// Highlights of the code embedded in a file (Rego, CEL, JMESPath), optionally only those in `range`.
     pub fn highlights(&self, path: &Path, range: Option<TextRange>) -> Vec<Highlight> {
         let Some(file) = self.workspace.file(path) else { return Vec::new() };
+        // Highlights are of code embedded in YAML; a `.rego` file is left to the editor's Rego grammar.
+        if crate::testrun::opa::is_rego_file(path) {
+            return Vec::new();
+        }
         let mut found = semantic_tokens::highlights(file);
         if let Some(range) = range {
             found.retain(|highlight| highlight.range.end >= range.start && highlight.range.start <= range.end);
@@ -350,11 +383,18 @@ impl Analysis {
 
     /// The outline of a file.
     pub fn document_symbols(&self, path: &Path) -> Vec<Symbol> {
+        if crate::testrun::opa::is_rego_file(path) {
+            return rego_navigation::rego_symbols(&self.workspace, path);
+        }
         self.workspace.file(path).map(|file| symbols::document_symbols(file)).unwrap_or_default()
     }
 
     /// Ranges the editor can fold.
     pub fn folding_ranges(&self, path: &Path) -> Vec<TextRange> {
+        // A `.rego` file is not YAML: its folds are the editor's own (by indentation).
+        if crate::testrun::opa::is_rego_file(path) {
+            return Vec::new();
+        }
         self.workspace.file(path).map(|file| folding::folding_ranges(file)).unwrap_or_default()
     }
 
@@ -363,8 +403,8 @@ impl Analysis {
     pub fn workspace_symbols(&self, query: &str) -> Vec<(PathBuf, Symbol)> {
         let query = query.to_lowercase();
         let mut found = Vec::new();
-        for (path, file) in self.workspace.files.iter() {
-            for symbol in symbols::document_symbols(file) {
+        for path in self.workspace.files.keys() {
+            for symbol in self.document_symbols(path) {
                 if symbol.kind == SymbolKind::Resource || !symbol.name.to_lowercase().contains(&query) {
                     continue;
                 }

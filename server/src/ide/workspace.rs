@@ -8,9 +8,12 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::config::Config;
+use super::rego_index::RegoFacts;
 use crate::base::Diagnostic;
+use crate::engine::opa::VersionSetting;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::syntax::{ParsedDocument, SourceFile};
+use crate::testrun::opa::{has_test_rules, is_rego_file};
 use crate::testrun::{FileSource, Framework};
 
 /// A file as the analysis sees it: its syntax and what each document is.
@@ -22,13 +25,15 @@ pub struct FileData {
     /// languages), relative to its start: computed once and carried over every edit that leaves the
     /// document untouched, so a keystroke re-checks one document, not the whole stream.
     local_diagnostics: Vec<OnceLock<Arc<Vec<Diagnostic>>>>,
+    /// For a `.rego` file, its cross-file facts, computed on first use (navigation, completion).
+    rego_facts: OnceLock<Arc<RegoFacts>>,
 }
 
 impl FileData {
     pub(super) fn new(source: SourceFile) -> FileData {
         let documents = source.segments().iter().map(|segment| classify(&segment.parsed.value)).collect();
         let local_diagnostics = source.segments().iter().map(|_| OnceLock::new()).collect();
-        FileData { source, documents, local_diagnostics }
+        FileData { source, documents, local_diagnostics, rego_facts: OnceLock::new() }
     }
 
     /// The file after an edit, keeping what is known about the documents the edit did not touch (they
@@ -59,7 +64,7 @@ impl FileData {
                 }
             }
         }
-        FileData { source, documents, local_diagnostics }
+        FileData { source, documents, local_diagnostics, rego_facts: OnceLock::new() }
     }
 
     /// The cached document-local diagnostics of document `index`, computing them with `compute` once.
@@ -88,6 +93,9 @@ pub struct Workspace {
     /// alone), so that a look at a file's neighbours does not scan every file: done for every document,
     /// such a scan made linting a large tree quadratic.
     folders: Arc<HashMap<PathBuf, Vec<PathBuf>>>,
+    /// The facts of the `.rego` files the front end indexed without loading them (a loaded file's own
+    /// facts take precedence).
+    rego_index: Arc<HashMap<PathBuf, Arc<RegoFacts>>>,
 }
 
 impl Workspace {
@@ -97,6 +105,7 @@ impl Workspace {
             disk,
             configs: Arc::new(Vec::new()),
             folders: Arc::new(HashMap::new()),
+            rego_index: Arc::new(HashMap::new()),
         }
     }
 
@@ -121,6 +130,49 @@ impl Workspace {
         {
             neighbours.retain(|neighbour| neighbour != path);
         }
+    }
+
+    /// Records the facts of a `.rego` file that is not loaded (`None` forgets them).
+    pub(super) fn index_rego(&mut self, path: PathBuf, facts: Option<RegoFacts>) {
+        let index = Arc::make_mut(&mut self.rego_index);
+        match facts {
+            Some(facts) => {
+                index.insert(path, Arc::new(facts));
+            }
+            None => {
+                index.remove(&path);
+            }
+        }
+    }
+
+    /// The Rego version setting of a file: its root's `rego.version`, else OPA's choice per file.
+    pub fn rego_version(&self, path: &Path) -> VersionSetting {
+        self.config_for(path).map_or(VersionSetting::Auto, |config| config.rego_version)
+    }
+
+    /// The facts of one `.rego` file: from its text when it is loaded, else from the index.
+    pub fn rego_facts(&self, path: &Path) -> Option<Arc<RegoFacts>> {
+        match self.files.get(path) {
+            Some(file) => Some(
+                file.rego_facts
+                    .get_or_init(|| {
+                        let version = self.rego_version(path);
+                        Arc::new(RegoFacts::of(&path.display().to_string(), &file.source.text(), version))
+                    })
+                    .clone(),
+            ),
+            None => self.rego_index.get(path).cloned(),
+        }
+    }
+
+    /// Every `.rego` module the workspace knows, loaded or indexed, sorted by path.
+    pub fn rego_modules(&self) -> Vec<(PathBuf, Arc<RegoFacts>)> {
+        let loaded = self.files.keys().filter(|path| is_rego_file(path));
+        let indexed = self.rego_index.keys().filter(|path| !self.files.contains_key(*path));
+        let mut found: Vec<(PathBuf, Arc<RegoFacts>)> =
+            loaded.chain(indexed).filter_map(|path| Some((path.clone(), self.rego_facts(path)?))).collect();
+        found.sort_by(|left, right| left.0.cmp(&right.0));
+        found
     }
 
     /// The loaded files directly inside `folder`.
@@ -196,6 +248,12 @@ impl Workspace {
         {
             return vec![(path.to_path_buf(), framework)];
         }
+        // A `.rego` file (or a folder of them) is tested as `opa test` tests it: its folder at once.
+        if let Some(path) = path
+            && let Some(folder) = self.rego_test_folder(path)
+        {
+            return vec![(folder, Framework::Opa)];
+        }
         let file_name = path.and_then(Path::file_name).map(|name| name.to_string_lossy().to_string());
         let mut found: Vec<(PathBuf, Framework)> = self
             .files
@@ -212,7 +270,37 @@ impl Workspace {
                 Some((test_path.clone(), framework))
             })
             .collect();
+        if path.is_none() {
+            let mut folders: Vec<PathBuf> =
+                self.rego_modules_lexically().filter_map(|(folder, tests)| tests.then_some(folder)).collect();
+            folders.sort();
+            folders.dedup();
+            found.extend(folders.into_iter().map(|folder| (folder, Framework::Opa)));
+        }
         found.sort_by(|left, right| left.0.cmp(&right.0));
         found
+    }
+
+    /// The folder whose Rego unit tests a change of `path` concerns: the folder of a `.rego` file, or a
+    /// folder itself, when one of its modules defines a test.
+    fn rego_test_folder(&self, path: &Path) -> Option<PathBuf> {
+        let folder = if is_rego_file(path) { path.parent()? } else { path };
+        self.rego_modules_lexically().any(|(parent, tests)| tests && parent == folder).then(|| folder.to_path_buf())
+    }
+
+    /// The folder of each `.rego` module the workspace knows and whether it defines tests, without parsing
+    /// (this runs on every change of a file, on the typing path): a loaded file's tokens, else the index.
+    fn rego_modules_lexically(&self) -> impl Iterator<Item = (PathBuf, bool)> + '_ {
+        let loaded = self
+            .files
+            .iter()
+            .filter(|(path, _)| is_rego_file(path))
+            .map(|(path, file)| (path, has_test_rules(&file.source.text())));
+        let indexed = self
+            .rego_index
+            .iter()
+            .filter(|(path, _)| !self.files.contains_key(*path))
+            .map(|(path, facts)| (path, facts.has_tests));
+        loaded.chain(indexed).filter_map(|(path, tests)| Some((path.parent()?.to_path_buf(), tests)))
     }
 }

@@ -144,6 +144,6 @@ fn handle_task(session: &mut Session, task: Task) {
         Task::ManifestRound { policies, done, left, gone } => {
             manifest_rounds::finished(session, policies, done, left, gone)
         }
-        Task::Scanned { scan, files } => scan::loaded(session, scan, files),
+        Task::Scanned { scan, files, rego } => scan::loaded(session, scan, files, rego),
     }
 }

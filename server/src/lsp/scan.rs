@@ -1,6 +1,7 @@
 //! The workspace scan: every YAML file under the workspace folders (less what `exclude` leaves out) is read
 //! and parsed on a background worker, so requests are answered while it indexes, and loaded into the
-//! analysis on the main loop; open documents keep the text the client sent.
+//! analysis on the main loop; open documents keep the text the client sent. `.rego` files are indexed by
+//! their cross-file facts alone (package, rules and where they are), not kept as text.
 
 use std::path::PathBuf;
 
@@ -15,9 +16,10 @@ use super::state::{Outgoing, ScanProgress, Session};
 use super::task::Task;
 use super::workers::guarded;
 use super::{manifest_rounds, publish, test_rounds};
-use crate::ide::{Analysis, normalize_path};
+use crate::ide::{Analysis, RegoFacts, normalize_path};
 use crate::syntax::SourceFile;
-use crate::vfs::{read_text, walk_yaml_files};
+use crate::testrun::opa::is_rego_file;
+use crate::vfs::{read_text, walk_policy_files};
 
 /// The token of the scan's progress report.
 const SCAN_TOKEN: &str = "policy-lsp/scan";
@@ -31,31 +33,49 @@ pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
     let analysis = session.host.snapshot();
     let tasks = session.task_sender.clone();
     session.workers.background.spawn(move || {
-        let files = guarded("workspace scan", || load(&analysis, &roots)).unwrap_or_default();
-        let _ = tasks.send(Task::Scanned { scan, files });
+        let (files, rego) = guarded("workspace scan", || load(&analysis, &roots)).unwrap_or_default();
+        let _ = tasks.send(Task::Scanned { scan, files, rego });
     });
 }
 
-fn load(settings: &Analysis, roots: &[PathBuf]) -> Vec<(PathBuf, SourceFile)> {
-    let mut files = walk_yaml_files(roots).unwrap_or_default();
+/// The YAML files parsed, and the facts of the `.rego` files.
+type Scanned = (Vec<(PathBuf, SourceFile)>, Vec<(PathBuf, RegoFacts)>);
+
+fn load(settings: &Analysis, roots: &[PathBuf]) -> Scanned {
+    let mut files = walk_policy_files(roots).unwrap_or_default();
     // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
     files.retain(|path| !settings.is_excluded(&normalize_path(path)));
-    files
-        .into_iter()
-        .filter_map(|path| {
-            let text = read_text(&path).ok()?;
-            Some((normalize_path(&path), SourceFile::new_without_trees(&text)))
-        })
-        .collect()
+    let (mut yaml, mut rego) = (Vec::new(), Vec::new());
+    for path in files {
+        let Ok(text) = read_text(&path) else { continue };
+        let path = normalize_path(&path);
+        if is_rego_file(&path) {
+            let facts = settings.rego_facts_of_text(&path, &text);
+            rego.push((path, facts));
+        } else {
+            yaml.push((path, SourceFile::new_without_trees(&text)));
+        }
+    }
+    (yaml, rego)
 }
 
 /// Loads what a scan read, then re-runs the tests and re-checks the open documents; the progress report
 /// ends (or, when the client has not created its token yet, ends as soon as it does).
-pub fn loaded(session: &mut Session, scan: Option<u64>, files: Vec<(PathBuf, SourceFile)>) {
+pub fn loaded(
+    session: &mut Session,
+    scan: Option<u64>,
+    files: Vec<(PathBuf, SourceFile)>,
+    rego: Vec<(PathBuf, RegoFacts)>,
+) {
     let count = files.len();
     for (path, source) in files {
         if !session.open.contains_key(&path) {
             session.host.set_source(path, source);
+        }
+    }
+    for (path, facts) in rego {
+        if !session.open.contains_key(&path) {
+            session.host.index_rego_file(path, facts);
         }
     }
     session.bump_generation();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ls_types::{self as lsp, Uri};
 
-use crate::ide::{InlineRun, ManifestVerdict, WorkspacePolicies};
+use crate::ide::{InlineRun, ManifestVerdict, RegoFacts, WorkspacePolicies};
 use crate::syntax::SourceFile;
 
 /// What a worker reports back to the main loop.
@@ -24,8 +24,8 @@ pub enum Task {
         left: Vec<PathBuf>,
         gone: Vec<PathBuf>,
     },
-    /// The files of a workspace scan, read and parsed.
-    Scanned { scan: Option<u64>, files: Vec<(PathBuf, SourceFile)> },
+    /// The files of a workspace scan, read and parsed, and the facts of its `.rego` files.
+    Scanned { scan: Option<u64>, files: Vec<(PathBuf, SourceFile)>, rego: Vec<(PathBuf, RegoFacts)> },
 }
 
 /// Diagnostics of one open document, from one state of the files and of the test runs.

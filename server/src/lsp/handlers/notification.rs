@@ -93,9 +93,10 @@ pub fn did_close(session: &mut Session, params: DidCloseTextDocumentParams) {
     Arc::make_mut(&mut session.open).remove(&path);
     session.published.remove(&path);
     session.bump_generation();
-    // The file stays known for cross-file checks, as it is on disk; reload the saved text.
+    // The file stays known for cross-file checks, as it is on disk; reload the saved text (a `.rego`
+    // file's facts only).
     match read_text(&path) {
-        Ok(text) => session.host.set_file(path.clone(), &text),
+        Ok(text) => session.host.set_unopened_file(path.clone(), &text),
         Err(_) => session.host.remove_file(&path),
     }
     session.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
@@ -121,7 +122,7 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
         if change.typ == FileChangeType::DELETED {
             session.host.remove_file(&path);
         } else if let Ok(text) = read_text(&path) {
-            session.host.set_file(path, &text);
+            session.host.set_unopened_file(path, &text);
         }
     }
     test_rounds::queue(session, paths.clone());
