@@ -177,10 +177,9 @@ impl Analysis {
         self.workspace.is_excluded(path)
     }
 
-    /// The cross-file facts of a `.rego` file's text, read in the Rego version its settings choose (what the
-    /// workspace scan indexes).
-    pub fn rego_facts_of_text(&self, path: &Path, text: &str) -> RegoFacts {
-        RegoFacts::of(&path.display().to_string(), text, self.workspace.rego_version(path))
+    /// The Rego version setting of a `.rego` file: its root's `rego.version`, else OPA's choice per file.
+    pub fn rego_version(&self, path: &Path) -> crate::engine::opa::VersionSetting {
+        self.workspace.rego_version(path)
     }
 
     /// The text of a file, loaded or on disk.

@@ -144,23 +144,30 @@ pub(super) fn template_rego_pointers(template: &Value) -> Vec<String> {
     pointers
 }
 
-/// The ConstraintTemplates the workspace holds whose main Rego declares `package` (dotted, without
-/// `data.`): each as its file, document index and value.
-pub(super) fn templates_with_package<'a>(workspace: &'a Workspace, package: &str) -> Vec<(&'a Path, usize, &'a Value)> {
-    let mut found: Vec<(&'a Path, usize, &'a Value)> = workspace
-        .files
-        .iter()
-        .flat_map(|(path, file)| {
-            file.documents.iter().enumerate().filter_map(move |(index, info)| {
-                if info.kind != DocumentKind::ConstraintTemplate {
-                    return None;
-                }
-                let template = &file.source.segments()[index].parsed.value;
-                let rego = template.pointer("/spec/targets/0/rego").and_then(Value::as_str)?;
-                (package_of_text(rego).as_deref() == Some(package)).then_some((path.as_path(), index, template))
-            })
-        })
-        .collect();
+/// A ConstraintTemplate of the workspace: its file, document index, value, and the pointer of its main Rego.
+pub(super) type TemplateSite<'a> = (&'a Path, usize, &'a Value, String);
+
+/// The ConstraintTemplates the workspace holds whose main Rego (`rego`, or a `code` entry's `source.rego`)
+/// declares `package` (dotted, without `data.`), sorted by file.
+pub(super) fn templates_with_package<'a>(workspace: &'a Workspace, package: &str) -> Vec<TemplateSite<'a>> {
+    let mut found: Vec<TemplateSite<'a>> = Vec::new();
+    for (path, file) in workspace.files.iter() {
+        for (index, info) in file.documents.iter().enumerate() {
+            if info.kind != DocumentKind::ConstraintTemplate {
+                continue;
+            }
+            let template = &file.source.segments()[index].parsed.value;
+            let main = template_rego_pointers(template).into_iter().filter(|pointer| pointer.ends_with("/rego")).find(
+                |pointer| {
+                    let rego = template.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+                    package_of_text(rego).as_deref() == Some(package)
+                },
+            );
+            if let Some(pointer) = main {
+                found.push((path.as_path(), index, template, pointer));
+            }
+        }
+    }
     found.sort_by(|left, right| left.0.cmp(right.0).then(left.1.cmp(&right.1)));
     found
 }

@@ -101,6 +101,14 @@ mod tests {
     }
 
     #[test]
+    fn a_rego_v0_module_is_read_as_v0() {
+        let text = "package k8srequiredlabels\n\nget_message(parameters, _default) := _default {\n  not parameters.message\n}\n";
+        let facts = RegoFacts::of("src.rego", text, VersionSetting::Auto);
+        assert_eq!(facts.package, ["k8srequiredlabels"]);
+        assert_eq!(facts.rules.len(), 1);
+    }
+
+    #[test]
     fn a_module_that_does_not_parse_still_says_it_holds_tests() {
         let facts = RegoFacts::of("broken.rego", "package p\n\ntest_x if {\n", VersionSetting::Auto);
         assert!(facts.package.is_empty());

@@ -168,9 +168,9 @@ fn is_package_line(text: &str, offset: usize) -> bool {
 pub(super) fn template_packages(workspace: &Workspace, package: &str) -> Vec<Location> {
     let mut found: Vec<Location> = templates_with_package(workspace, package)
         .into_iter()
-        .filter_map(|(path, index, _)| {
+        .filter_map(|(path, index, _, pointer)| {
             let segment = &workspace.file(path)?.source.segments()[index];
-            let span = segment.parsed.source_map.get("/spec/targets/0/rego")?;
+            let span = segment.parsed.source_map.get(&pointer)?;
             let embedded = EmbeddedText::from_node(&segment.text, span.value)?;
             let facts = RegoFacts::of(&path.display().to_string(), &embedded.text, workspace.rego_version(path));
             let place = RegoPlace::Embedded { document_start: segment.start, embedded };

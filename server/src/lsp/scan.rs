@@ -11,11 +11,13 @@ use ls_types::{
     ProgressParams, ProgressParamsValue, ProgressToken, WorkDoneProgress, WorkDoneProgressBegin,
     WorkDoneProgressCreateParams, WorkDoneProgressEnd,
 };
+use rayon::prelude::*;
 
 use super::state::{Outgoing, ScanProgress, Session};
 use super::task::Task;
 use super::workers::guarded;
 use super::{manifest_rounds, publish, test_rounds};
+use crate::engine::opa::VersionSetting;
 use crate::ide::{Analysis, RegoFacts, normalize_path};
 use crate::syntax::SourceFile;
 use crate::testrun::opa::is_rego_file;
@@ -45,17 +47,33 @@ fn load(settings: &Analysis, roots: &[PathBuf]) -> Scanned {
     let mut files = walk_policy_files(roots).unwrap_or_default();
     // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
     files.retain(|path| !settings.is_excluded(&normalize_path(path)));
-    let (mut yaml, mut rego) = (Vec::new(), Vec::new());
-    for path in files {
-        let Ok(text) = read_text(&path) else { continue };
-        let path = normalize_path(&path);
-        if is_rego_file(&path) {
-            let facts = settings.rego_facts_of_text(&path, &text);
-            rego.push((path, facts));
-        } else {
-            yaml.push((path, SourceFile::new_without_trees(&text)));
-        }
-    }
+    let (rego_paths, yaml_paths): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|path| is_rego_file(path));
+    let yaml = yaml_paths
+        .into_iter()
+        .filter_map(|path| {
+            let text = read_text(&path).ok()?;
+            Some((normalize_path(&path), SourceFile::new_without_trees(&text)))
+        })
+        .collect();
+    // Parsing a module is what indexing costs (a v0 module is read twice: as v1 first, as OPA 1.x
+    // would): the modules are read in parallel.
+    // The analysis is not shared across threads: each module's Rego version is looked up first.
+    let rego_paths: Vec<(PathBuf, VersionSetting)> = rego_paths
+        .into_iter()
+        .map(|path| {
+            let path = normalize_path(&path);
+            let version = settings.rego_version(&path);
+            (path, version)
+        })
+        .collect();
+    let rego = rego_paths
+        .into_par_iter()
+        .filter_map(|(path, version)| {
+            let text = read_text(&path).ok()?;
+            let facts = RegoFacts::of(&path.display().to_string(), &text, version);
+            Some((path, facts))
+        })
+        .collect();
     (yaml, rego)
 }
 
