@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{Value, json};
 
+use crate::lsp_inline_tests::lens_titles;
 use crate::support::lsp_client::LspClient;
 use crate::support::{FixtureFile, line_and_column, parse_fixture, write_fixture_directory};
 
@@ -423,23 +424,8 @@ fn test_rules_get_lenses_and_a_failing_one_a_diagnostic() {
         ["8:0 test/failed data.policies.test_allows_with_team: expected true, got undefined: the test is undefined: \
           an expression in its body does not hold"]
     );
-    let params = json!({"textDocument": {"uri": session.uri}});
-    let lenses = session.client.request("textDocument/codeLens", params)["result"].clone();
-    let mut titles: Vec<(u64, String)> = lenses
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-        .iter()
-        .map(|lens| {
-            assert_eq!(lens["command"]["command"], "policy-lsp.runTests");
-            assert!(lens["command"]["arguments"][0]["uri"].as_str().unwrap_or("").ends_with("/policies"));
-            (
-                lens["range"]["start"]["line"].as_u64().unwrap_or(0),
-                lens["command"]["title"].as_str().unwrap_or("").to_string(),
-            )
-        })
-        .collect();
-    titles.sort();
+    let uri = session.uri.clone();
+    let titles = lens_titles(&mut session.client, &uri);
     assert_eq!(
         titles,
         [
@@ -448,6 +434,18 @@ fn test_rules_get_lenses_and_a_failing_one_a_diagnostic() {
             (8, "✗ 1 failed".to_string())
         ]
     );
+    // The lenses run the folder's tests, as `opa test` runs them: the command on the folder reports both.
+    let folder = format!("file://{}", session.root.join("policies").display());
+    let run = session
+        .client
+        .request("workspace/executeCommand", json!({"command": "policy-lsp.runTests", "arguments": [{"uri": folder}]}));
+    let outcomes: Vec<&str> = run["result"]["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|result| result["outcome"].as_str())
+        .collect();
+    assert_eq!(outcomes, ["pass", "fail"], "{run}");
     // An edit that fixes the test re-runs it in the background.
     let fixed = session.text.replace(
         "count(deny) == 1 with input as {\"metadata\": {\"labels\"",
