@@ -88,6 +88,25 @@ struct PreparedTest {
     expansion_templates: Vec<Value>,
 }
 
+/// What one result says besides where it stands: what the test expected, what happened, and why.
+struct Verdict {
+    expected: String,
+    actual: String,
+    outcome: Outcome,
+    reason: String,
+    message: String,
+}
+
+impl Verdict {
+    fn new(expected: String, actual: &str, outcome: Outcome, reason: impl Into<String>, message: String) -> Self {
+        Verdict { expected, actual: actual.to_string(), outcome, reason: reason.into(), message }
+    }
+
+    fn skipped(reason: &str) -> Self {
+        Verdict::new("skip".into(), "skipped", Outcome::Skipped, reason, String::new())
+    }
+}
+
 fn text_field<'v>(value: &'v Value, field: &str) -> &'v str {
     value.get(field).and_then(Value::as_str).unwrap_or("")
 }
@@ -106,19 +125,9 @@ impl SuiteRunner<'_> {
         self.report.problems.push(Problem { at, code, message });
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn result(
-        &mut self,
-        test: &str,
-        case: Option<&str>,
-        pointer: &str,
-        expected: String,
-        actual: String,
-        outcome: Outcome,
-        reason: String,
-        message: String,
-    ) {
+    fn result(&mut self, test: &str, case: Option<&str>, pointer: &str, verdict: Verdict) {
         let location = Some(self.at(pointer));
+        let Verdict { expected, actual, outcome, reason, message } = verdict;
         self.report.results.push(TestResult {
             file: self.suite_path.clone(),
             framework: Framework::Gatekeeper,
@@ -134,6 +143,43 @@ impl SuiteRunner<'_> {
             diff: None,
             duration: None,
         });
+    }
+
+    /// Reports `verdict` for the test itself, for a test whose cases are never reached.
+    fn report_test(&mut self, test: &Value, pointer: &str, verdict: Verdict) {
+        let name = text_field(test, "name").to_string();
+        self.result(&name, None, pointer, verdict);
+    }
+
+    /// Reports every case of `test`: a skipped one as skipped (gator skips it before reading anything), every
+    /// other one with the verdict `judge` gives for it (the case, its name and its pointer).
+    fn report_cases(
+        &mut self,
+        test: &Value,
+        pointer: &str,
+        mut judge: impl FnMut(&mut Self, &Value, &str, &str) -> Verdict,
+    ) {
+        let name = text_field(test, "name").to_string();
+        for (index, case) in Self::cases(test).iter().enumerate() {
+            let case_pointer = format!("{pointer}/cases/{index}");
+            let case_name = text_field(case, "name").to_string();
+            let verdict = if flag(case, "skip") {
+                Verdict::skipped("the case is skipped")
+            } else {
+                judge(self, case, &case_name, &case_pointer)
+            };
+            self.result(&name, Some(&case_name), &case_pointer, verdict);
+        }
+    }
+
+    /// Reports the same kind of verdict on every case of `test`, or once on the test without cases (or one
+    /// that expects its constraint to be rejected); `verdict` receives the expectation of each.
+    fn report_whole_test(&mut self, test: &Value, pointer: &str, verdict: impl Fn(String) -> Verdict) {
+        if Self::cases(test).is_empty() || flag(test, "invalid") {
+            self.report_test(test, pointer, verdict(expected_for_test(test)));
+        } else {
+            self.report_cases(test, pointer, |_, case, _, _| verdict(expected_for_case(case)));
+        }
     }
 
     fn run(&mut self, suite: &Value) {
@@ -155,113 +201,21 @@ impl SuiteRunner<'_> {
     }
 
     fn skip_test(&mut self, test: &Value, pointer: &str, why: &str) {
-        let name = text_field(test, "name").to_string();
-        let cases = Self::cases(test);
-        if cases.is_empty() {
-            self.result(
-                &name,
-                None,
-                pointer,
-                "skip".into(),
-                "skipped".into(),
-                Outcome::Skipped,
-                why.into(),
-                String::new(),
-            );
-        }
-        for (index, case) in cases.iter().enumerate() {
-            let case_name = text_field(case, "name").to_string();
-            let case_pointer = format!("{pointer}/cases/{index}");
-            self.result(
-                &name,
-                Some(&case_name),
-                &case_pointer,
-                "skip".into(),
-                "skipped".into(),
-                Outcome::Skipped,
-                why.into(),
-                String::new(),
-            );
-        }
+        self.report_whole_test(test, pointer, |_| Verdict::skipped(why));
     }
 
     /// Reports a test-level error on every case (or once for a test without cases).
     fn fail_test(&mut self, test: &Value, pointer: &str, reason: &str, message: String) {
-        let name = text_field(test, "name").to_string();
-        let cases = Self::cases(test);
-        if cases.is_empty() || flag(test, "invalid") {
-            self.result(
-                &name,
-                None,
-                pointer,
-                expected_for_test(test),
-                "error".into(),
-                Outcome::Error,
-                reason.into(),
-                message,
-            );
-            return;
-        }
-        for (index, case) in cases.iter().enumerate() {
-            let case_name = text_field(case, "name").to_string();
-            let case_pointer = format!("{pointer}/cases/{index}");
-            if flag(case, "skip") {
-                self.result(
-                    &name,
-                    Some(&case_name),
-                    &case_pointer,
-                    "skip".into(),
-                    "skipped".into(),
-                    Outcome::Skipped,
-                    "the case is skipped".into(),
-                    String::new(),
-                );
-                continue;
-            }
-            let expected = expected_for_case(case);
-            self.result(
-                &name,
-                Some(&case_name),
-                &case_pointer,
-                expected,
-                "error".into(),
-                Outcome::Error,
-                reason.into(),
-                message.clone(),
-            );
-        }
+        self.report_whole_test(test, pointer, |expected| {
+            Verdict::new(expected, "error", Outcome::Error, reason, message.clone())
+        });
     }
 
     /// Reports every case of a test as unsupported, with the reason.
     fn unsupported_test(&mut self, test: &Value, pointer: &str, reason: &str) {
-        let name = text_field(test, "name").to_string();
-        let cases = Self::cases(test);
-        if cases.is_empty() {
-            self.result(
-                &name,
-                None,
-                pointer,
-                expected_for_test(test),
-                "unsupported".into(),
-                Outcome::Unsupported,
-                reason.into(),
-                String::new(),
-            );
-        }
-        for (index, case) in cases.iter().enumerate() {
-            let case_name = text_field(case, "name").to_string();
-            let case_pointer = format!("{pointer}/cases/{index}");
-            self.result(
-                &name,
-                Some(&case_name),
-                &case_pointer,
-                expected_for_case(case),
-                "unsupported".into(),
-                Outcome::Unsupported,
-                reason.into(),
-                String::new(),
-            );
-        }
+        self.report_whole_test(test, pointer, |expected| {
+            Verdict::new(expected, "unsupported", Outcome::Unsupported, reason, String::new())
+        });
     }
 
     fn read_documents(&mut self, relative: &str, pointer: &str) -> Result<Vec<Value>, String> {
@@ -382,7 +336,6 @@ impl SuiteRunner<'_> {
     }
 
     fn run_test(&mut self, test: &Value, pointer: &str) {
-        let name = text_field(test, "name").to_string();
         let prepared = self.prepare(test, pointer);
         if flag(test, "invalid") {
             let (outcome, actual, message) = match &prepared {
@@ -396,7 +349,8 @@ impl SuiteRunner<'_> {
                     "the constraint is valid but the test expects it to be rejected".to_string(),
                 ),
             };
-            self.result(&name, None, pointer, "invalid".into(), actual.into(), outcome, message.clone(), message);
+            let verdict = Verdict::new("invalid".into(), actual, outcome, message.clone(), message);
+            self.report_test(test, pointer, verdict);
             return;
         }
         let mut prepared = match prepared {
@@ -429,74 +383,45 @@ impl SuiteRunner<'_> {
                 }
             }
         }
-        let cases = Self::cases(test);
-        if cases.is_empty() {
+        if Self::cases(test).is_empty() {
             // gator runs a test without cases as passed once its template and constraint are added.
-            self.result(
-                &name,
-                None,
+            let reason = "the template and constraint were added; the test has no cases";
+            self.report_test(
+                test,
                 pointer,
-                "valid".into(),
-                "valid".into(),
-                Outcome::Pass,
-                "the template and constraint were added; the test has no cases".into(),
-                String::new(),
+                Verdict::new("valid".into(), "valid", Outcome::Pass, reason, String::new()),
             );
             return;
         }
-        for (index, case) in cases.iter().enumerate() {
-            let case_pointer = format!("{pointer}/cases/{index}");
-            let case_name = text_field(case, "name").to_string();
-            if flag(case, "skip") {
-                self.result(
-                    &name,
-                    Some(&case_name),
-                    &case_pointer,
-                    "skip".into(),
-                    "skipped".into(),
-                    Outcome::Skipped,
-                    "the case is skipped".into(),
-                    String::new(),
-                );
-                continue;
-            }
-            self.run_case(&name, &case_name, case, &case_pointer, &prepared);
-        }
+        self.report_cases(test, pointer, |runner, case, case_name, case_pointer| {
+            runner.run_case(case, case_name, case_pointer, &prepared)
+        });
     }
 
-    fn run_case(&mut self, test: &str, case_name: &str, case: &Value, pointer: &str, prepared: &PreparedTest) {
+    /// Reviews the case's object with the prepared template and constraint and checks the case's assertions.
+    fn run_case(&mut self, case: &Value, case_name: &str, pointer: &str, prepared: &PreparedTest) -> Verdict {
         let expected = expected_for_case(case);
-        let error = |runner: &mut Self, reason: &str, message: String| {
-            runner.result(
-                test,
-                Some(case_name),
-                pointer,
-                expected.clone(),
-                "error".into(),
-                Outcome::Error,
-                reason.into(),
-                message,
-            );
-        };
+        let error =
+            |reason: &str, message: String| Verdict::new(expected.clone(), "error", Outcome::Error, reason, message);
         let object_path = text_field(case, "object");
         if object_path.is_empty() && self.own.is_empty() {
             self.problem(pointer, Code::GatekeeperMissingObject, "the case names no object".to_string());
-            return error(self, "invalid case", "the case must define object".to_string());
+            return error("invalid case", "the case must define object".to_string());
         }
         let assertions = case.get("assertions").and_then(Value::as_array).cloned().unwrap_or_default();
         if assertions.is_empty() {
             self.problem(pointer, Code::GatekeeperMissingAssertions, "the case has no assertions".to_string());
-            return error(self, "invalid case", "assertions must be non-empty".to_string());
+            return error("invalid case", "assertions must be non-empty".to_string());
         }
         let object_pointer = if object_path.is_empty() { pointer.to_string() } else { format!("{pointer}/object") };
         let objects = match self.documents_for(object_path, OwnRole::Object(case_name), &object_pointer) {
             Ok(objects) => objects,
-            Err(message) => return error(self, "cannot read the object", message),
+            Err(message) => return error("cannot read the object", message),
         };
         if objects.len() != 1 {
             let message = format!("{object_path:?} defines {} objects; a case reviews exactly one", objects.len());
             self.problem(&format!("{pointer}/object"), Code::GatekeeperMultipleObjects, message.clone());
-            return error(self, "invalid case", message);
+            return error("invalid case", message);
         }
         let mut inventory = Vec::new();
         let inventory_paths = case.get("inventory").and_then(Value::as_array).cloned().unwrap_or_default();
@@ -504,10 +429,10 @@ impl SuiteRunner<'_> {
             let Some(path) = path.as_str() else { continue };
             match self.read_documents(path, &format!("{pointer}/inventory/{index}")) {
                 Ok(objects) if objects.is_empty() => {
-                    return error(self, "cannot read the inventory", format!("{path:?} defines no YAML objects"));
+                    return error("cannot read the inventory", format!("{path:?} defines no YAML objects"));
                 }
                 Ok(objects) => inventory.extend(objects),
-                Err(message) => return error(self, "cannot read the inventory", message),
+                Err(message) => return error("cannot read the inventory", message),
             }
         }
         let violations = match gatekeeper::review_with_expansion(
@@ -519,43 +444,23 @@ impl SuiteRunner<'_> {
         ) {
             Ok(ReviewOutcome::Evaluated(violations)) => violations,
             Ok(ReviewOutcome::Unsupported(reason)) => {
-                self.result(
-                    test,
-                    Some(case_name),
-                    pointer,
-                    expected,
-                    "unsupported".into(),
-                    Outcome::Unsupported,
-                    reason,
-                    String::new(),
-                );
-                return;
+                return Verdict::new(expected, "unsupported", Outcome::Unsupported, reason, String::new());
             }
-            Err(message) => return error(self, "the object could not be reviewed", message),
+            Err(message) => return error("the object could not be reviewed", message),
         };
         let actual = describe_violations(&violations);
         for assertion in &assertions {
             match check_assertion(assertion, &violations) {
                 Ok(()) => {}
                 Err(AssertionFailure::Invalid(message)) => {
-                    return error(self, "invalid assertion", message);
+                    return error("invalid assertion", message);
                 }
                 Err(AssertionFailure::Mismatch(message)) => {
-                    self.result(
-                        test,
-                        Some(case_name),
-                        pointer,
-                        expected,
-                        actual,
-                        Outcome::Fail,
-                        message.clone(),
-                        message,
-                    );
-                    return;
+                    return Verdict::new(expected, &actual, Outcome::Fail, message.clone(), message);
                 }
             }
         }
-        self.result(test, Some(case_name), pointer, expected, actual, Outcome::Pass, String::new(), String::new());
+        Verdict::new(expected, &actual, Outcome::Pass, String::new(), String::new())
     }
 }
 
