@@ -132,7 +132,7 @@ impl AnalysisHost {
     /// A file nobody has open, from its text on disk: a `.rego` file by its facts, any other loaded whole.
     pub fn set_unopened_file(&mut self, path: PathBuf, text: &str) {
         if crate::testrun::opa::is_rego_file(&path) {
-            let facts = RegoFacts::of(&path.display().to_string(), text, self.workspace.rego_version(&path));
+            let facts = RegoFacts::of(text);
             self.index_rego_file(path, facts);
         } else {
             self.set_file(path, text);
@@ -175,11 +175,6 @@ impl Analysis {
     /// Whether the settings leave a file out of linting and scanning.
     pub fn is_excluded(&self, path: &Path) -> bool {
         self.workspace.is_excluded(path)
-    }
-
-    /// The Rego version setting of a `.rego` file: its root's `rego.version`, else OPA's choice per file.
-    pub fn rego_version(&self, path: &Path) -> crate::engine::opa::VersionSetting {
-        self.workspace.rego_version(path)
     }
 
     /// The text of a file, loaded or on disk.

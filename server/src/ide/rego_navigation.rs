@@ -38,8 +38,7 @@ pub(super) fn sites<'c>(workspace: &Workspace, cursor: &'c RegoCursor<'_>) -> Ve
     let mut found: Vec<Site<'c>> =
         workspace.rego_modules().into_iter().map(|(path, facts)| Site { path, facts, place: None }).collect();
     for place in &cursor.template_modules {
-        let facts =
-            RegoFacts::of(&cursor.path.display().to_string(), place.text(), workspace.rego_version(cursor.path));
+        let facts = RegoFacts::of(place.text());
         found.push(Site { path: cursor.path.to_path_buf(), facts: Arc::new(facts), place: Some(place) });
     }
     found
@@ -172,7 +171,7 @@ pub(super) fn template_packages(workspace: &Workspace, package: &str) -> Vec<Loc
             let segment = &workspace.file(path)?.source.segments()[index];
             let span = segment.parsed.source_map.get(&pointer)?;
             let embedded = EmbeddedText::from_node(&segment.text, span.value)?;
-            let facts = RegoFacts::of(&path.display().to_string(), &embedded.text, workspace.rego_version(path));
+            let facts = RegoFacts::of(&embedded.text);
             let place = RegoPlace::Embedded { document_start: segment.start, embedded };
             Some(Location { path: path.to_path_buf(), range: place.range_to_file(facts.package_range) })
         })

@@ -153,14 +153,7 @@ impl Workspace {
     /// The facts of one `.rego` file: from its text when it is loaded, else from the index.
     pub fn rego_facts(&self, path: &Path) -> Option<Arc<RegoFacts>> {
         match self.files.get(path) {
-            Some(file) => Some(
-                file.rego_facts
-                    .get_or_init(|| {
-                        let version = self.rego_version(path);
-                        Arc::new(RegoFacts::of(&path.display().to_string(), &file.source.text(), version))
-                    })
-                    .clone(),
-            ),
+            Some(file) => Some(file.rego_facts.get_or_init(|| Arc::new(RegoFacts::of(&file.source.text()))).clone()),
             None => self.rego_index.get(path).cloned(),
         }
     }
