@@ -3,7 +3,7 @@
 //! that are referenced but not loaded. The providers take a [`Workspace`], never the [`super::Analysis`]
 //! facade, so no provider can reach back up into the API that calls it.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
@@ -13,7 +13,7 @@ use crate::base::Diagnostic;
 use crate::engine::opa::VersionSetting;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::syntax::{ParsedDocument, SourceFile};
-use crate::testrun::opa::{has_test_rules, is_rego_file};
+use crate::testrun::opa::is_rego_file;
 use crate::testrun::{FileSource, Framework};
 
 /// A file as the analysis sees it: its syntax and what each document is.
@@ -264,36 +264,32 @@ impl Workspace {
             })
             .collect();
         if path.is_none() {
-            let mut folders: Vec<PathBuf> =
-                self.rego_modules_lexically().filter_map(|(folder, tests)| tests.then_some(folder)).collect();
-            folders.sort();
-            folders.dedup();
-            found.extend(folders.into_iter().map(|folder| (folder, Framework::Opa)));
+            found.extend(self.rego_test_folders().into_iter().map(|folder| (folder, Framework::Opa)));
         }
         found.sort_by(|left, right| left.0.cmp(&right.0));
         found
     }
 
     /// The folder whose Rego unit tests a change of `path` concerns: the folder of a `.rego` file, or a
-    /// folder itself, when one of its modules defines a test.
+    /// folder itself, when one of its modules defines a test. Any other file concerns none (this runs for
+    /// every changed file, so it answers at once for YAML).
     fn rego_test_folder(&self, path: &Path) -> Option<PathBuf> {
-        let folder = if is_rego_file(path) { path.parent()? } else { path };
-        self.rego_modules_lexically().any(|(parent, tests)| tests && parent == folder).then(|| folder.to_path_buf())
+        let folder = if is_rego_file(path) {
+            path.parent()?
+        } else if path.extension().is_none() {
+            path
+        } else {
+            return None;
+        };
+        self.rego_test_folders().contains(folder).then(|| folder.to_path_buf())
     }
 
-    /// The folder of each `.rego` module the workspace knows and whether it defines tests, without parsing
-    /// (this runs on every change of a file, on the typing path): a loaded file's tokens, else the index.
-    fn rego_modules_lexically(&self) -> impl Iterator<Item = (PathBuf, bool)> + '_ {
-        let loaded = self
-            .files
-            .iter()
-            .filter(|(path, _)| is_rego_file(path))
-            .map(|(path, file)| (path, has_test_rules(&file.source.text())));
-        let indexed = self
-            .rego_index
-            .iter()
-            .filter(|(path, _)| !self.files.contains_key(*path))
-            .map(|(path, facts)| (path, facts.has_tests));
-        loaded.chain(indexed).filter_map(|(path, tests)| Some((path.parent()?.to_path_buf(), tests)))
+    /// The folders holding a `.rego` module that defines a test (from each module's cached facts).
+    fn rego_test_folders(&self) -> BTreeSet<PathBuf> {
+        self.rego_modules()
+            .into_iter()
+            .filter(|(_, facts)| facts.has_tests)
+            .filter_map(|(path, _)| Some(path.parent()?.to_path_buf()))
+            .collect()
     }
 }
