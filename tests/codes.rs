@@ -90,7 +90,7 @@ fn the_codes_and_their_default_severities() {
         schema [Diagnostic]: schema/unknown-field (error), schema/type (error), schema/enum (error), schema/const (error), schema/required (error), schema/constraint (error), schema/one-of (error), schema/not (error), schema/duplicate-entry (error), schema/deprecated (warning), schema/deprecated-version (warning), schema/unknown-kind (error), schema/cluster-scoped (warning)
         cel [Diagnostic]: cel/compile (error)
         jmespath [Diagnostic]: jmespath/syntax (error)
-        rego [Diagnostic]: rego/compile (error), rego/deprecated (warning)
+        rego [Diagnostic]: rego/compile (error), rego/deprecated (warning), rego/stale-template (warning)
         test [Diagnostic]: test/missing-file (error), test/outside-workspace (error), test/remote-reference (warning), test/legacy-format (error), test/unknown-policy (error), test/unknown-rule (warning), test/no-results (warning), test/embedded-never-matches (warning), test/unknown-resource (error), test/kind-mismatch (error), test/failed (error), test/error (error), test/unsupported (warning)
         config [Diagnostic]: config/unknown-field (warning), config/invalid (error), config/unknown-code (warning)
         file [Diagnostic]: file/unreadable (error)

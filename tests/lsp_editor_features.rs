@@ -1,8 +1,10 @@
 //! End-to-end tests of the editor features over stdio: definition and references across scanned files,
 //! semantic tokens, code actions (edits, fixes and file creation), settings from `.policy-lsp.yaml`,
-//! `workspace/configuration` and `didChangeConfiguration`, and workspace pull diagnostics.
+//! `workspace/configuration` and `didChangeConfiguration`, workspace pull diagnostics (held while nothing
+//! changes), the status notification and the progress of a test run.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use crate::support::lsp_client::LspClient;
 use serde_json::{Value, json};
@@ -378,13 +380,141 @@ fn workspace_diagnostics_in_pull_mode() {
         summary,
         ["policy.yaml \"full\" schema/deprecated,schema/type,schema/unknown-field", "resources.yaml \"full\" "]
     );
-    // Asked again with the ids it was given and nothing changed: every report is "unchanged".
-    let previous: Vec<Value> =
-        items.iter().map(|item| json!({"uri": item["uri"], "value": item["resultId"]})).collect();
-    let report = client.request("workspace/diagnostic", json!({"previousResultIds": previous}));
-    let kinds: Vec<&str> =
-        report["result"]["items"].as_array().unwrap().iter().map(|item| item["kind"].as_str().unwrap()).collect();
-    assert_eq!(kinds, ["unchanged", "unchanged"]);
+    // Asked again with the ids it was given and nothing changed: the request is held, and the connection
+    // stays quiet (VS Code's client would otherwise ask again every 2 s for as long as the editor idles).
+    let previous = result_ids(&report);
+    let held = client.send_request("workspace/diagnostic", json!({"previousResultIds": previous}));
+    assert_eq!(client.messages_within(Duration::from_millis(1500)), Vec::<Value>::new());
+    // A change answers it, with the new state.
+    let fixed = broken.replace("kinds: Pod", "kinds: [Pod]");
+    open(&mut client, &workspace.uri("policy.yaml"), &fixed, 1);
+    let report = client.response(held);
+    let items = report["result"]["items"].as_array().cloned().unwrap();
+    let policy = items.iter().find(|item| item["uri"].as_str().unwrap().ends_with("/policy.yaml")).unwrap();
+    assert_eq!(policy["kind"], "full");
+    assert_ne!(policy["resultId"], previous[0]["value"]);
+    assert!(
+        !codes_and_severities(&json!({"params": {"diagnostics": policy["items"]}}))
+            .iter()
+            .any(|code| code.starts_with("schema/type"))
+    );
+    // Held again once the background work the open started is done, then cancelled by the client: answered
+    // as cancelled at once.
+    let held = hold_workspace_pull(&mut client, &report);
+    client.notify("$/cancelRequest", json!({"id": held}));
+    assert_eq!(client.response(held)["error"]["code"], -32800);
+    // A held request does not keep the server from shutting down.
+    let held = hold_workspace_pull(&mut client, &report);
+    let shutdown = client.send_request("shutdown", Value::Null);
+    assert_eq!(client.response(held)["error"]["code"], -32802);
+    assert!(client.response(shutdown).get("error").is_none());
+    client.notify("exit", Value::Null);
+}
+
+/// The previous result ids a client sends after a workspace diagnostic report.
+fn result_ids(report: &Value) -> Vec<Value> {
+    let items = report["result"]["items"].as_array().cloned().unwrap_or_default();
+    items.iter().map(|item| json!({"uri": item["uri"], "value": item["resultId"]})).collect()
+}
+
+/// Pulls again with the ids of the last report until the server holds the request (background work, such
+/// as the inline test round an open starts, may move the state on meanwhile); returns the held request's id.
+fn hold_workspace_pull(client: &mut LspClient, report: &Value) -> i64 {
+    let mut previous = result_ids(report);
+    for _ in 0..20 {
+        let id = client.send_request("workspace/diagnostic", json!({"previousResultIds": previous}));
+        let seen = client.messages_within(Duration::from_millis(500));
+        match seen.iter().find(|message| message["id"] == id) {
+            Some(answer) => previous = result_ids(answer),
+            None => return id,
+        }
+    }
+    panic!("the server never held a workspace pull");
+}
+
+/// The `policy-lsp/status` notifications, as `(state, files, policy files)`.
+fn statuses(messages: &[Value]) -> Vec<(String, u64, u64)> {
+    messages
+        .iter()
+        .filter(|message| message["method"] == "policy-lsp/status")
+        .map(|message| {
+            let params = &message["params"];
+            (
+                params["state"].as_str().unwrap().to_string(),
+                params["files"].as_u64().unwrap(),
+                params["policyFiles"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn status_notifications_tell_indexing_and_how_many_policy_files() {
+    let workspace =
+        Workspace::new("status", &[("policy.yaml", POLICY), ("resources.yaml", RESOURCES), ("notes.yaml", "a: 1\n")]);
+    let mut client = LspClient::start();
+    let capabilities = json!({"experimental": {"policyLspStatus": true}});
+    let result = initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    assert_eq!(result["capabilities"]["experimental"]["policyLspStatus"], true);
+    client.wait_for(|message| message["method"] == "policy-lsp/status" && message["params"]["state"] == "ready");
+    let seen = statuses(&client.backlog);
+    assert_eq!(seen.first(), Some(&("indexing".to_string(), 0, 0)), "{seen:?}");
+    assert!(seen.contains(&("indexing".to_string(), 3, 0)), "the scan's count of YAML files: {seen:?}");
+    client.backlog.clear();
+    // The ready notification came last, with the counts (read again from the message just taken).
+    let uri = workspace.uri("second-policy.yaml");
+    open(&mut client, &uri, &POLICY.replace("require-team", "second"), 1);
+    let ready = client.wait_for(|message| message["method"] == "policy-lsp/status");
+    assert_eq!(statuses(&[ready]), [("ready".to_string(), 4, 2)]);
+    // Nothing changed: nothing more is said.
+    assert_eq!(statuses(&client.messages_within(Duration::from_millis(500))), []);
+    assert_eq!(client.shutdown(), Some(0));
+}
+
+#[test]
+fn status_notifications_only_for_clients_that_ask() {
+    let workspace = Workspace::new("status-not-asked", &[("policy.yaml", POLICY)]);
+    let mut client = LspClient::start();
+    let capabilities = json!({"window": {"workDoneProgress": true}});
+    let result = initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, Value::Null);
+    assert_eq!(result["capabilities"].get("experimental"), None);
+    wait_for_scan(&mut client);
+    let mut seen = client.messages_within(Duration::from_millis(300));
+    seen.append(&mut client.backlog);
+    assert_eq!(statuses(&seen), []);
+    assert_eq!(client.shutdown(), Some(0));
+}
+
+#[test]
+fn a_test_run_reports_its_progress_on_the_clients_token() {
+    let workspace = Workspace::new(
+        "run-progress",
+        &[("policy.yaml", POLICY), ("resources.yaml", RESOURCES), ("kyverno-test.yaml", TEST)],
+    );
+    let mut client = LspClient::start();
+    initialize_with(
+        &mut client,
+        Some(&workspace.root_uri()),
+        json!({"window": {"workDoneProgress": true}}),
+        Value::Null,
+    );
+    wait_for_scan(&mut client);
+    let arguments = json!([{"uri": workspace.uri("kyverno-test.yaml")}]);
+    let report = client.request(
+        "workspace/executeCommand",
+        json!({"command": "policy-lsp.runTests", "arguments": arguments, "workDoneToken": "run-1"}),
+    );
+    assert_eq!(report["result"]["summary"]["passed"], 1, "{report}");
+    let progress: Vec<String> = client
+        .backlog
+        .iter()
+        .filter(|message| message["method"] == "$/progress" && message["params"]["token"] == "run-1")
+        .map(|message| {
+            let value = &message["params"]["value"];
+            format!("{} {}", value["kind"].as_str().unwrap(), value["message"].as_str().unwrap_or(""))
+        })
+        .collect();
+    assert_eq!(progress, ["begin 1 test file", "report 1/1: kyverno-test.yaml", "end 1 passed, 0 failed"]);
     assert_eq!(client.shutdown(), Some(0));
 }
 

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use expect_test::{Expect, expect};
+use serde_json::{Value, json};
 
 fn write_fixture(name: &str, fixture: &str) -> PathBuf {
     crate::support::write_fixture_directory(&format!("rego-{name}"), fixture)
@@ -257,4 +258,57 @@ allow if {
             }
         "#]],
     );
+}
+
+const REQUIRED_LABELS: &str = r#"
+#- /src/general/requiredlabels/src.rego
+package k8srequiredlabels
+
+violation[{"msg": msg}] {
+  provided := {label | input.review.object.metadata.labels[label]}
+  required := {label | label := input.parameters.labels[_].key}
+  missing := required - provided
+  count(missing) > 0
+  msg := sprintf("missing labels: %v", [missing])
+}
+
+violation[{"msg": msg}] {
+  input.review.kind.kind == "Pod"
+  not input.review.object.metadata.namespace
+  input.parameters.requireNamespace
+  msg := "the object has no namespace"
+}
+"#;
+
+/// Counts the violations `policy-lsp eval` reports for `object` under `constraint`, with the input built as
+/// gator builds it, over the fixture's template source.
+fn gator_violations(object: Value, constraint: Value) -> usize {
+    use crate::support::gator_eval::{gator_input, package_of, violations_through_eval};
+    let directory = write_fixture("eval-gator", REQUIRED_LABELS);
+    let source = directory.join("src/general/requiredlabels/src.rego");
+    let package = package_of(&std::fs::read_to_string(&source).expect("the fixture is written")).expect("a package");
+    let input = gator_input(&object, &constraint).expect("an object under review");
+    violations_through_eval(&[source], &input, &package, &directory.join("scratch")).expect("eval runs")
+}
+
+#[test]
+fn eval_counts_a_templates_violations_on_the_review_gator_builds() {
+    let constraint = |parameters: Value| json!({"kind": "K8sRequiredLabels", "spec": {"parameters": parameters}});
+    let pod = |labels: Value, namespace: Option<&str>| {
+        let mut metadata = json!({"name": "web", "labels": labels});
+        if let Some(namespace) = namespace {
+            metadata["namespace"] = json!(namespace);
+        }
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": metadata})
+    };
+    let owner = json!({"labels": [{"key": "owner"}]});
+    // A labelled pod in a namespace passes; without the label it is one violation.
+    assert_eq!(gator_violations(pod(json!({"owner": "me"}), Some("team")), constraint(owner.clone())), 0);
+    assert_eq!(gator_violations(pod(json!({}), Some("team")), constraint(owner)), 1);
+    // Both rules fire: the second reads `input.review.kind` (the object's kind, as gator's review has it)
+    // and the parameters.
+    let both = json!({"labels": [{"key": "owner"}], "requireNamespace": true});
+    assert_eq!(gator_violations(pod(json!({}), None), constraint(both)), 2);
+    // Without parameters the constraint asks for nothing (`input.parameters` is `{}`).
+    assert_eq!(gator_violations(pod(json!({}), None), json!({"kind": "K8sRequiredLabels"})), 0);
 }

@@ -85,3 +85,64 @@ deny contains message if {
 "#,
     );
 }
+
+#[test]
+fn a_template_generated_from_a_source_warns_when_its_rego_differs_from_it() {
+    check(
+        r#"
+#- /repo/src/general/labels/src.rego
+package labels
+
+violation[{"msg": msg}] {
+    not input.review.object.metadata.labels.team
+    msg := "add a team label"
+}
+#- /repo/library/general/labels/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: labels
+spec:
+  crd:
+    spec:
+      names:
+        kind: Labels
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+#     ^^^^ warning[rego/stale-template]: this Rego differs from src.rego in /repo/src/general/labels, which it is generated from (beyond whitespace and comments): regenerate the template, or move the change into the source
+        package labels
+
+        violation[{"msg": msg}] {
+          not input.review.object.metadata.labels.owner
+          msg := "add a team label"
+        }
+#- /repo/src/general/names/src.rego
+package names
+
+# Names start with the team's prefix.
+violation[{"msg": msg}] {
+    not startswith(input.review.object.metadata.name, "team-")
+    msg := "name the object team-..."
+}
+#- /repo/general/names/template.yaml
+apiVersion: templates.gatekeeper.sh/v1
+kind: ConstraintTemplate
+metadata:
+  name: names
+spec:
+  crd:
+    spec:
+      names:
+        kind: Names
+  targets:
+    - target: admission.k8s.gatekeeper.sh
+      rego: |
+        package names
+        violation[{"msg": msg}] {
+          not startswith(input.review.object.metadata.name,   "team-")
+          msg := "name the object team-..."
+        }
+"#,
+    );
+}

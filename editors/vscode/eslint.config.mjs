@@ -19,4 +19,9 @@ export default tseslint.config(
       globals: { process: "readonly", console: "readonly", setTimeout: "readonly", clearTimeout: "readonly", Buffer: "readonly", fetch: "readonly" },
     },
   },
+  {
+    // The stand-in YAML extension of one code-server scenario: a plain CommonJS extension.
+    files: ["e2e/generic-yaml-outline/**/*.js"],
+    languageOptions: { sourceType: "commonjs", globals: { require: "readonly", exports: "writable" } },
+  },
 );

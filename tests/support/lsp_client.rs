@@ -103,11 +103,42 @@ impl LspClient {
 
     /// Sends a request and waits for its response, answering server requests on the way.
     pub fn request(&mut self, method: &str, params: Value) -> Value {
+        let id = self.send_request(method, params);
+        self.response(id)
+    }
+
+    /// Sends a request without waiting for its response; returns its id.
+    pub fn send_request(&mut self, method: &str, params: Value) -> i64 {
         let id = self.next_id;
         self.next_id += 1;
         self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}));
+        id
+    }
 
+    /// Waits for the response to the request with `id`.
+    pub fn response(&mut self, id: i64) -> Value {
         self.wait_for(|message| message.get("id") == Some(&json!(id)) && message.get("method").is_none())
+    }
+
+    /// Every message the server sends within `duration` (its requests answered as `wait_for` does), kept
+    /// in the backlog too: for checking that the server stays quiet.
+    pub fn messages_within(&mut self, duration: Duration) -> Vec<Value> {
+        let deadline = Instant::now() + duration;
+        let mut seen = Vec::new();
+        while let Some(remaining) = deadline.checked_duration_since(Instant::now()) {
+            match self.incoming.recv_timeout(remaining) {
+                Ok(message) => {
+                    seen.push(message.clone());
+                    if message.get("method").is_some() && message.get("id").is_some() {
+                        self.send(json!({"jsonrpc": "2.0", "id": message["id"].clone(), "result": null}));
+                    }
+                    self.backlog.push(message);
+                }
+                Err(RecvTimeoutError::Timeout) => break,
+                Err(RecvTimeoutError::Disconnected) => panic!("server closed its output; backlog: {:#?}", self.backlog),
+            }
+        }
+        seen
     }
 
     /// Waits for a message matching `predicate` (checking the backlog first).

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub mod corpus;
+pub mod gator_eval;
 pub mod lsp_client;
 
 use chrono::{DateTime, Utc};

@@ -93,6 +93,14 @@ export async function startCodeServer({ codeServer, vsix, work, env }) {
     url,
     installed,
     extensionsDirectory: profile.extensions,
+    userDataDirectory: profile.userData,
+    /** Installs another .vsix into the profile: windows opened from now on run it. */
+    installExtension(file) {
+      execFileSync(codeServer, [...common, "--install-extension", file, "--force"], { env, encoding: "utf8" });
+    },
+    uninstallExtension(id) {
+      execFileSync(codeServer, [...common, "--uninstall-extension", id], { env, encoding: "utf8" });
+    },
     log,
     async stop() {
       // code-server runs the extension hosts and the language servers below it: end the whole group.
@@ -240,6 +248,62 @@ export class Workbench {
       await view.filter({ hasText: expected }).waitFor({ timeout: TIMEOUT });
     }
     return unrendered(await view.locator(".view-line").allInnerTexts()).join("");
+  }
+
+  /**
+   * The whole text of a log output channel (one made with `{ log: true }`), read from the file VS Code
+   * writes it to: the Output view renders only the lines scrolled into view. Each window has its own
+   * extension host log folder; the newest file of that name is this window's, as scenarios run one by one.
+   */
+  logChannelText(userDataDirectory, channel) {
+    const found = [];
+    const walk = (directory) => {
+      for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
+        const full = path.join(directory, entry.name);
+        if (entry.isDirectory()) {
+          walk(full);
+        } else if (entry.name === `${channel}.log`) {
+          found.push({ full, modified: fs.statSync(full).mtimeMs });
+        }
+      }
+    };
+    walk(path.join(userDataDirectory, "logs"));
+    found.sort((left, right) => right.modified - left.modified);
+    return found.length > 0 ? fs.readFileSync(found[0].full, "utf8") : "";
+  }
+
+  /** Waits until the log channel's text satisfies `done` (given the text); returns the text. */
+  async waitForLog(userDataDirectory, channel, what, done) {
+    const started = Date.now();
+    for (;;) {
+      const text = this.logChannelText(userDataDirectory, channel);
+      if (done(text)) {
+        return text;
+      }
+      if (Date.now() - started > TIMEOUT) {
+        throw new Error(`timed out waiting for ${what} in the ${channel} log:\n${text.split("\n").slice(-30).join("\n")}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
+
+  /** The status bar item whose text contains `text` (a locator: it may be absent). */
+  statusItem(text) {
+    return this.page.locator(".part.statusbar .statusbar-item", { hasText: text });
+  }
+
+  /** Waits for a code lens of the active editor whose text contains `text`; returns its locator. */
+  async codeLens(text) {
+    const lens = this.page.locator(".editor-instance .monaco-editor .codelens-decoration a", { hasText: text }).first();
+    await lens.waitFor({ timeout: TIMEOUT });
+    return lens;
+  }
+
+  /** Waits for a notification toast whose text contains `text`; returns its locator. */
+  async notification(text) {
+    const toast = this.page.locator(".notifications-toasts .notification-toast", { hasText: text }).first();
+    await toast.waitFor({ timeout: TIMEOUT });
+    return toast;
   }
 
   /** The lines of the active editor that the workbench renders (those scrolled into view). */

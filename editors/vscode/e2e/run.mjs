@@ -1,7 +1,8 @@
 // Runs the code-server scenarios against a .vsix: code-server from the tools folder, the extension installed
 // with --install-extension, Debian's chromium driven by playwright-core. Each scenarios/*.mjs file is one
-// scenario: it exports `description` and `run(workbench, { folder, extensionsDirectory })`, and may export
-// `prepare(folder)` to change its workspace (a fresh copy of editors/fixtures) before the window opens.
+// scenario: it exports `description` and `run(workbench, { folder, extensionsDirectory, userDataDirectory, ... })`, and may
+// export `prepare(folder, { work, installExtension, uninstallExtension })` to change its workspace (a fresh copy of
+// editors/fixtures) or the installed extensions before the window opens.
 // Prints one PASS/FAIL line per scenario and saves screenshots (each scenario's own, and one at a failure).
 //
 //   node e2e/run.mjs --tools DIR --vsix FILE --screenshots DIR [--chromium /usr/bin/chromium] [SCENARIO...]
@@ -94,9 +95,14 @@ try {
     const scenarioStart = Date.now();
     let workbench;
     try {
-      await scenario.prepare?.(folder);
+      await scenario.prepare?.(folder, { work, installExtension: server.installExtension, uninstallExtension: server.uninstallExtension });
       workbench = await Workbench.open(browser, server.url, { name, screenshots, folder });
-      await scenario.run(workbench, { folder, extensionsDirectory: server.extensionsDirectory });
+      await scenario.run(workbench, {
+        folder,
+        extensionsDirectory: server.extensionsDirectory,
+        userDataDirectory: server.userDataDirectory,
+        uninstallExtension: server.uninstallExtension,
+      });
       console.log(`PASS code-server: ${scenario.description} (${((Date.now() - scenarioStart) / 1000).toFixed(1)} s)`);
     } catch (error) {
       failed += 1;

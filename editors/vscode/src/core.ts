@@ -299,3 +299,88 @@ export function summaryText(summary: TestSummary): string {
   }
   return parts.join(", ");
 }
+
+/** The settings whose change needs a new server process; the others reach the running one. */
+const RESTART_SETTINGS = ["server.path", "server.extraArgs", "diagnosticMode", "serverSettings"];
+
+/**
+ * Whether a configuration change needs the server restarted: only a new process takes a new path, new
+ * arguments or new initialization options. `trace.server` is read by the language client as it changes,
+ * so changing it alone must not cost the user a restart.
+ */
+export function needsRestart(affects: (section: string) => boolean): boolean {
+  return RESTART_SETTINGS.some((key) => affects(`policyLsp.${key}`));
+}
+
+/** What the server says in `policy-lsp/status`. */
+export interface ServerStatusParams {
+  state: "indexing" | "ready";
+  files: number;
+  policyFiles: number;
+}
+
+/** What the status item shows: the client's own states, and the server's once it reports them. */
+export type ClientStatus =
+  | { kind: "stopped" }
+  | { kind: "starting" }
+  /** Running, with a server too old to report its state. */
+  | { kind: "running" }
+  | { kind: "server"; params: ServerStatusParams }
+  | { kind: "error"; message: string };
+
+/** How the status item looks in a state; `visible: false` hides it (no server, or no policy in the workspace). */
+export interface StatusLook {
+  visible: boolean;
+  text: string;
+  tooltip: string;
+  error: boolean;
+}
+
+/** The status item for a state: starting, indexing with a count, ready with the policy count, or an error. */
+export function statusLook(status: ClientStatus, serverDescription: string): StatusLook {
+  switch (status.kind) {
+    case "stopped":
+      return { visible: false, text: "", tooltip: "", error: false };
+    case "starting":
+      return { visible: true, text: "$(sync~spin) Policy LSP: starting", tooltip: `Starting ${serverDescription}`, error: false };
+    case "running":
+      return { visible: true, text: "$(check) Policy LSP", tooltip: `Running ${serverDescription}. Click for the output.`, error: false };
+    case "error":
+      return { visible: true, text: "$(error) Policy LSP: error", tooltip: status.message, error: true };
+    case "server": {
+      const { state, files, policyFiles } = status.params;
+      if (state === "indexing") {
+        const found = files > 0 ? ` ${plural(files, "file")}` : "";
+        return { visible: true, text: `$(sync~spin) Policy LSP: indexing${found}`, tooltip: `Indexing the workspace's YAML files (${serverDescription})`, error: false };
+      }
+      // A workspace without a single policy is someone else's YAML: the item would only be noise there.
+      return {
+        visible: policyFiles > 0,
+        text: `$(check) Policy LSP: ${plural(policyFiles, "policy file")}`,
+        tooltip: `Ready: ${plural(policyFiles, "policy file")} among ${plural(files, "file")} (${serverDescription}). Click for the output.`,
+        error: false,
+      };
+    }
+  }
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/** The file a `policy-lsp.runTests` lens names in its arguments (`[{ uri }]`), if any. */
+export function runTestsTarget(args: readonly unknown[]): string | undefined {
+  const first = args[0];
+  if (first !== null && typeof first === "object" && typeof (first as Record<string, unknown>).uri === "string") {
+    return (first as Record<string, string>).uri;
+  }
+  return undefined;
+}
+
+/** The lens title while its tests run: the server's lens comes back with the result once the run is done. */
+export const RUNNING_LENS_TITLE = "$(sync~spin) Running tests…";
+
+/** Whether a lens is a test file's "Run tests" lens (the one that shows the run's state). */
+export function isRunTestsLens(command: { command: string; title: string } | undefined): boolean {
+  return command?.command === RUN_TESTS_COMMAND && command.title.startsWith("▶");
+}

@@ -233,6 +233,39 @@ test("test runs use the server's command when it is advertised, else the CLI", (
   assert.deepEqual(core.planTestRun([], undefined, ["/a", "/b"], "p").args, ["test", "/a", "/b", "--output", "json"]);
 });
 
+test("only the settings a server starts with restart it; the trace level does not", () => {
+  const changed = (...sections) => (section) => sections.includes(section);
+  assert.equal(core.needsRestart(changed("policyLsp.trace.server")), false);
+  assert.equal(core.needsRestart(changed("editor.fontSize")), false);
+  for (const key of ["server.path", "server.extraArgs", "diagnosticMode", "serverSettings"]) {
+    assert.equal(core.needsRestart(changed(`policyLsp.${key}`)), true, key);
+  }
+});
+
+test("the status item shows starting, indexing with a count, ready and errors, and hides without policies", () => {
+  const look = (status) => core.statusLook(status, "/bin/policy-lsp");
+  assert.equal(look({ kind: "stopped" }).visible, false);
+  assert.equal(look({ kind: "starting" }).text, "$(sync~spin) Policy LSP: starting");
+  assert.deepEqual([look({ kind: "running" }).visible, look({ kind: "running" }).text], [true, "$(check) Policy LSP"]);
+  assert.equal(look({ kind: "server", params: { state: "indexing", files: 0, policyFiles: 0 } }).text, "$(sync~spin) Policy LSP: indexing");
+  assert.equal(look({ kind: "server", params: { state: "indexing", files: 12, policyFiles: 0 } }).text, "$(sync~spin) Policy LSP: indexing 12 files");
+  const ready = look({ kind: "server", params: { state: "ready", files: 5, policyFiles: 1 } });
+  assert.deepEqual([ready.visible, ready.text, ready.error], [true, "$(check) Policy LSP: 1 policy file", false]);
+  assert.match(ready.tooltip, /^Ready: 1 policy file among 5 files/);
+  assert.equal(look({ kind: "server", params: { state: "ready", files: 40, policyFiles: 0 } }).visible, false);
+  const error = look({ kind: "error", message: "The server stopped" });
+  assert.deepEqual([error.visible, error.text, error.tooltip, error.error], [true, "$(error) Policy LSP: error", "The server stopped", true]);
+});
+
+test("a lens click names its test file, and only the header lens shows the run", () => {
+  assert.equal(core.runTestsTarget([{ uri: "file:///w/kyverno-test.yaml" }]), "file:///w/kyverno-test.yaml");
+  assert.equal(core.runTestsTarget([{}]), undefined);
+  assert.equal(core.runTestsTarget([]), undefined);
+  assert.equal(core.isRunTestsLens({ command: "policy-lsp.runTests", title: "▶ Run tests  ✓ 1 passed" }), true);
+  assert.equal(core.isRunTestsLens({ command: "policy-lsp.runTests", title: "✓ 1 passed" }), false);
+  assert.equal(core.isRunTestsLens({ command: "", title: "▶ Run tests" }), false);
+});
+
 test("a test report is summarised with failures spelt out", () => {
   const summary = core.summarizeTestReport({
     results: [

@@ -108,8 +108,10 @@ test("the extension starts the real server and VS Code receives each diagnostic 
   const output = recorded.outputs.get("Policy LSP");
   assert.ok(output.lines.some((line) => line.startsWith(`Starting ${path.join(bin, "policy-lsp")} serve (found through PATH)`)), output.lines.join("\n"));
   const status = recorded.statusItems[0];
-  await waitFor("the status item to say the server runs", () => status.tooltip.startsWith("Running"));
-  assert.equal(status.text, "$(shield) Policy LSP");
+  // The server reports its state: the workspace holds one policy file, so the item shows it.
+  await waitFor("the status item to say the server is ready", () => status.text.includes("Policy LSP: 1 policy file"));
+  assert.equal(status.text, "$(check) Policy LSP: 1 policy file");
+  assert.ok(status.visible);
   assert.equal(status.command, "policyLsp.showOutput");
 
   const found = await waitFor("diagnostics for the open policy", () => {
@@ -157,7 +159,7 @@ test("the commands run tests, restart the server and show the output", async (t)
   recorded.documentUri = document.uri.toString();
   await extension.activate(context);
   const status = recorded.statusItems[0];
-  await waitFor("the server to run", () => status.tooltip.startsWith("Running"));
+  await waitFor("the server to be ready", () => status.text.includes("1 policy file"));
 
   await vscode.commands.executeCommand("policyLsp.runTestsInFile");
   const tests = recorded.outputs.get("Policy LSP Tests");
@@ -184,9 +186,19 @@ test("the commands run tests, restart the server and show the output", async (t)
   }
 
   await vscode.commands.executeCommand("policyLsp.restartServer");
-  await waitFor("the server to run again", () => status.tooltip.startsWith("Running"));
+  await waitFor("the server to be ready again", () => status.text.includes("1 policy file"));
   const starts = recorded.outputs.get("Policy LSP").lines.filter((line) => line.startsWith("Starting "));
   assert.equal(starts.length, 2, "restart starts a second server process");
+  // The first server's exit is logged as information, never as the client's "exited with code 0" error.
+  const log = recorded.outputs.get("Policy LSP").logged;
+  await waitFor("the first server's exit to be logged", () => log.some((entry) => /exited with code 0/.test(entry.text)));
+  assert.deepEqual(
+    log.filter((entry) => /exited/.test(entry.text)).map((entry) => entry.level),
+    ["info"],
+  );
+  assert.deepEqual(log.filter((entry) => entry.level === "error"), []);
+  const lines = recorded.outputs.get("Policy LSP").lines;
+  assert.ok(!lines.some((line) => /Server process exited/.test(line)), lines.join("\n"));
 
   await vscode.commands.executeCommand("policyLsp.showOutput");
 });
@@ -199,12 +211,13 @@ test("without a server the extension says what to install", async (t) => {
   assert.match(errors[0].text, /pip install policy-lsp/);
   assert.match(errors[0].text, /cargo install --path server/);
   assert.deepEqual(errors[0].items, ["Open Settings"]);
-  assert.equal(recorded.statusItems[0].text, "$(warning) Policy LSP");
+  assert.equal(recorded.statusItems[0].text, "$(error) Policy LSP: error");
+  assert.ok(recorded.statusItems[0].visible);
 });
 
 test("YAML that is not a policy does not start the server", async (t) => {
   const { recorded, extension, context } = setUp(t, { text: "apiVersion: apps/v1\nkind: Deployment\n" });
   await extension.activate(context);
   assert.equal(recorded.outputs.get("Policy LSP").lines.length, 0);
-  assert.equal(recorded.statusItems[0].tooltip, "Waiting for a Kyverno or Gatekeeper file");
+  assert.equal(recorded.statusItems[0].visible, false, "no status item in a workspace without policies");
 });

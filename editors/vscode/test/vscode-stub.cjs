@@ -188,8 +188,13 @@ function createVscode({ workspaceFolder, documents, settings }) {
       hide: () => {},
       dispose: () => {},
     };
+    // A log channel's lines, with the level each was logged at.
+    channel.logged = [];
     for (const level of ["trace", "debug", "info", "warn", "error"]) {
-      channel[level] = (text) => channel.lines.push(text);
+      channel[level] = (text) => {
+        channel.lines.push(text);
+        channel.logged.push({ level, text });
+      };
     }
     recorded.outputs.set(name, channel);
     return channel;
@@ -340,6 +345,7 @@ function createVscode({ workspaceFolder, documents, settings }) {
     TabInputCustom: class TabInputCustom {},
     TabInputNotebook: class TabInputNotebook {},
     StatusBarAlignment: { Left: 1, Right: 2 },
+    ProgressLocation: { SourceControl: 1, Window: 10, Notification: 15 },
     ThemeColor: class ThemeColor {
       constructor(id) {
         this.id = id;

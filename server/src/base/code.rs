@@ -369,6 +369,10 @@ codes! {
             summary: "Rego v0 calls one of OPA's deprecated built-ins (`re_match`, `any`, `all`, `set_diff`, `net.cidr_overlap`, `cast_*`).",
             why: "Gatekeeper still accepts it in Rego v0, but Rego v1 removed it: moving the template to `version: v1` breaks it.",
             example: "rego: |\n  package k8s\n  violation[{\"msg\": \"bad name\"}] { re_match(\"^x\", input.review.object.metadata.name) }   # regex.match";
+        RegoStaleTemplate = "rego/stale-template", Warning,
+            summary: "A ConstraintTemplate generated from a `src/<category>/<name>/src.rego` (gatekeeper-library's layout) holds Rego that differs from that source beyond whitespace and comments.",
+            why: "The source is what `opa test` tests and reviewers read; the template is what Gatekeeper enforces. When they differ, the tested Rego is not the enforced one: regenerate the template.",
+            example: "# library/general/requiredlabels/template.yaml, beside src/general/requiredlabels/src.rego\nrego: |\n  package k8srequiredlabels\n  violation[{\"msg\": \"edited by hand\"}] { true }";
     }
     Test {
         TestMissingFile = "test/missing-file", Error,

@@ -11,8 +11,8 @@ use std::sync::Arc;
 use clap::ValueEnum;
 use rayon::prelude::*;
 
-use super::ExitStatus;
 use super::locate::Locator;
+use super::status::ExitStatus;
 use crate::apply::{self, Manifest, PreparedPolicies, gatekeeper::ManifestInventory, load::Loader};
 use crate::base::Code;
 use crate::report::apply::{

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::ExitStatus;
+use super::status::ExitStatus;
 use crate::base::line_and_column;
 use crate::engine::opa::{self, Bundle, Module, RunLimits, VersionSetting, errors_document};
 use crate::testrun::FileSource;

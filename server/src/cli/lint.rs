@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use super::{ExitStatus, OutputFormat};
+use super::status::{ExitStatus, OutputFormat};
 use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, TextRange};
 use crate::ide::{Analysis, AnalysisHost};
 use crate::report::lint::{LintSummary, render_github, render_json, render_sarif, render_text};

@@ -6,15 +6,17 @@ pub mod changed;
 pub mod eval;
 pub mod lint;
 pub mod locate;
+pub mod status;
 pub mod test;
 pub mod test_exit;
 pub mod test_flags;
 
+pub use status::{ExitStatus, OutputFormat};
+
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
 #[command(
@@ -148,48 +150,6 @@ enum Command {
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
     Explain { code: String },
-}
-
-/// Output formats shared by `lint` and `test`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    Text,
-    Json,
-    Sarif,
-    Github,
-    Junit,
-    Markdown,
-}
-
-impl OutputFormat {
-    pub fn name(self) -> &'static str {
-        match self {
-            OutputFormat::Text => "text",
-            OutputFormat::Json => "json",
-            OutputFormat::Sarif => "sarif",
-            OutputFormat::Github => "github",
-            OutputFormat::Junit => "junit",
-            OutputFormat::Markdown => "markdown",
-        }
-    }
-}
-
-/// Exit codes: 0 clean, 1 findings or failures, 2 usage or I/O errors.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Success,
-    Failure,
-    UsageError,
-}
-
-impl From<ExitStatus> for ExitCode {
-    fn from(status: ExitStatus) -> ExitCode {
-        match status {
-            ExitStatus::Success => ExitCode::SUCCESS,
-            ExitStatus::Failure => ExitCode::from(1),
-            ExitStatus::UsageError => ExitCode::from(2),
-        }
-    }
 }
 
 /// What the command line asked for: the language server, or a command the CLI has run.

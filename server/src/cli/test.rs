@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 
 use super::locate::Locator;
+use super::status::{ExitStatus, OutputFormat};
 use super::test_exit::{ExitPolicy, exit_status};
 use super::test_flags::{CompatibilityFlags, Format, resolve};
-use super::{ExitStatus, OutputFormat};
 use crate::engine::opa::{RunLimits, VersionSetting};
 use crate::ide::Config;
 use crate::model::DocumentKind;

@@ -2,7 +2,7 @@
 //! every result agrees with its expectation, 1 when one does not or a test file cannot run. Kept apart from
 //! running and rendering so the corpus runs measure the same decision the command makes.
 
-use super::ExitStatus;
+use super::status::ExitStatus;
 use crate::report::test::TestSummary;
 
 /// The choices the command line makes about what fails a run.

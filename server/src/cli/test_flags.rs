@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use regex::Regex;
 
-use super::OutputFormat;
+use super::status::OutputFormat;
 use crate::engine::kyverno::pattern::wildcard_match;
 use crate::report::test::TestRun;
 use crate::testrun::{SourceRef, Subject, TestResult};

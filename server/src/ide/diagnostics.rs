@@ -71,6 +71,10 @@ fn file_diagnostics(workspace: &Workspace, path: &Path, file: &FileData) -> Vec<
             found.into_iter().map(|diagnostic| shift(diagnostic, |offset| offset - segment.start)).collect()
         });
         diagnostics.extend(local.iter().cloned().map(|diagnostic| shift(diagnostic, |offset| offset + segment.start)));
+        // Outside the cache: it reads the `src.rego` the template was generated from.
+        if info.kind == DocumentKind::ConstraintTemplate {
+            super::generated_template::stale_template_diagnostics(workspace, path, segment, &mut diagnostics);
+        }
     }
     diagnostics.sort_by_key(|diagnostic| (diagnostic.range.start, diagnostic.range.end));
     diagnostics

@@ -63,14 +63,17 @@ fn is_policy_file(file: &FileData) -> bool {
     file.documents.iter().any(|info| POLICY_KINDS.contains(&info.kind))
 }
 
-/// The policy files the analysis holds, sorted so that a fingerprint and the policies' order are stable.
-fn policy_files(workspace: &Workspace) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = workspace
+/// The policy files the analysis holds (less those the settings exclude), in no particular order.
+pub(super) fn policy_paths(workspace: &Workspace) -> impl Iterator<Item = &PathBuf> {
+    workspace
         .paths()
         .filter(|path| !workspace.is_excluded(path))
         .filter(|path| workspace.file(path).is_some_and(|file| is_policy_file(file)))
-        .cloned()
-        .collect();
+}
+
+/// The policy files the analysis holds, sorted so that a fingerprint and the policies' order are stable.
+fn policy_files(workspace: &Workspace) -> Vec<PathBuf> {
+    let mut found: Vec<PathBuf> = policy_paths(workspace).cloned().collect();
     found.sort();
     found
 }

@@ -20,6 +20,7 @@ mod embedded_code;
 pub mod explain;
 mod file_roles;
 mod folding;
+mod generated_template;
 mod hover;
 mod inline_tests;
 mod jmespath;
@@ -270,6 +271,12 @@ impl Analysis {
     /// chart template).
     pub fn is_manifest(&self, path: &Path) -> bool {
         manifest_checks::is_manifest(&self.workspace, path)
+    }
+
+    /// How many files hold policies (not counting those the settings exclude): an editor hides its status
+    /// where there are none.
+    pub fn policy_file_count(&self) -> usize {
+        manifest_checks::policy_paths(&self.workspace).count()
     }
 
     /// Whether a file holds policies: a change there re-judges the open manifests.

@@ -37,6 +37,9 @@ pub struct ClientFeatures {
     pub lens_refresh: bool,
     /// The client re-pulls diagnostics when told to (`workspace/diagnostic/refresh`).
     pub diagnostic_refresh: bool,
+    /// The client shows the server's state from `policy-lsp/status` (experimental capability
+    /// `policyLspStatus`).
+    pub status_notifications: bool,
 }
 
 impl Default for ClientFeatures {
@@ -53,6 +56,7 @@ impl Default for ClientFeatures {
             create_files: false,
             lens_refresh: false,
             diagnostic_refresh: false,
+            status_notifications: false,
         }
     }
 }
@@ -107,6 +111,12 @@ impl ClientFeatures {
             diagnostic_refresh: workspace
                 .and_then(|workspace| workspace.diagnostics.as_ref())
                 .and_then(|diagnostics| diagnostics.refresh_support)
+                .unwrap_or(false),
+            status_notifications: capabilities
+                .experimental
+                .as_ref()
+                .and_then(|experimental| experimental.get("policyLspStatus"))
+                .and_then(Value::as_bool)
                 .unwrap_or(false),
         }
     }
@@ -202,6 +212,8 @@ pub fn server_capabilities(client: &ClientFeatures) -> ServerCapabilities {
             }),
             file_operations: None,
         }),
+        // Tells a client that asked for `policy-lsp/status` that it will come (an older server sends none).
+        experimental: client.status_notifications.then(|| serde_json::json!({ "policyLspStatus": true })),
         ..Default::default()
     }
 }

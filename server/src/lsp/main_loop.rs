@@ -13,7 +13,7 @@ use super::handlers::{lifecycle, notification, request};
 use super::state::{Outgoing, Session};
 use super::task::Task;
 use super::transport::Connection;
-use super::{config, manifest_rounds, publish, scan, test_rounds};
+use super::{config, manifest_rounds, publish, scan, status, test_rounds, workspace_pull};
 
 /// The most messages applied before the work that follows from them starts, when more keep coming.
 const MESSAGES_PER_FLUSH: usize = 16;
@@ -55,6 +55,10 @@ pub fn run(connection: Connection) -> ExitCode {
             publish::flush(&mut session);
             test_rounds::start(&mut session);
             manifest_rounds::start(&mut session);
+            status::update(&mut session);
+            if let Some(request) = workspace_pull::release_if_changed(&mut session) {
+                handle_request(&mut session, request);
+            }
         }
     }
 }
@@ -76,6 +80,7 @@ fn handle_request(session: &mut Session, request: Request) {
         ));
         return;
     }
+    let Some(request) = workspace_pull::park_if_unchanged(session, request) else { return };
     use ls_types::request::*;
     RequestDispatcher::new(session, request)
         .on_session::<Initialize>(lifecycle::initialize)

@@ -15,14 +15,17 @@ mod from_proto;
 mod handlers;
 mod main_loop;
 mod manifest_rounds;
+mod progress;
 mod publish;
 mod scan;
 mod state;
+mod status;
 mod task;
 mod test_rounds;
 mod to_proto;
 mod transport;
 mod workers;
+mod workspace_pull;
 
 use std::process::ExitCode;
 

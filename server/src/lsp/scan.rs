@@ -5,14 +5,15 @@
 
 use std::path::PathBuf;
 
-use ls_types::notification::Progress;
-use ls_types::request::WorkDoneProgressCreate;
-use ls_types::{
-    ProgressParams, ProgressParamsValue, ProgressToken, WorkDoneProgress, WorkDoneProgressBegin,
-    WorkDoneProgressCreateParams, WorkDoneProgressEnd,
-};
+use crossbeam_channel::Sender;
+use lsp_server::Message;
 
+use ls_types::request::WorkDoneProgressCreate;
+use ls_types::{ProgressToken, WorkDoneProgressCreateParams};
+
+use super::progress::Reporter;
 use super::state::{Outgoing, ScanProgress, Session};
+use super::status;
 use super::task::Task;
 use super::workers::guarded;
 use super::{manifest_rounds, publish, test_rounds};
@@ -30,10 +31,13 @@ pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
         return;
     }
     let scan = begin_progress(session);
+    status::scan_started(session);
+    let status_sender = status::sender_for_scan(session);
     let analysis = session.host.snapshot();
     let tasks = session.task_sender.clone();
     session.workers.background.spawn(move || {
-        let (files, rego) = guarded("workspace scan", || load(&analysis, &roots)).unwrap_or_default();
+        let (files, rego) =
+            guarded("workspace scan", || load(&analysis, &roots, status_sender.as_ref())).unwrap_or_default();
         let _ = tasks.send(Task::Scanned { scan, files, rego });
     });
 }
@@ -41,10 +45,13 @@ pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
 /// The YAML files parsed, and the facts of the `.rego` files.
 type Scanned = (Vec<(PathBuf, SourceFile)>, Vec<(PathBuf, RegoFacts)>);
 
-fn load(settings: &Analysis, roots: &[PathBuf]) -> Scanned {
+fn load(settings: &Analysis, roots: &[PathBuf], status_sender: Option<&Sender<Message>>) -> Scanned {
     let mut files = walk_policy_files(roots).unwrap_or_default();
     // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
     files.retain(|path| !settings.is_excluded(&normalize_path(path)));
+    if let Some(sender) = status_sender {
+        status::send_indexing(sender, files.len());
+    }
     let (rego_paths, yaml_paths): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|path| is_rego_file(path));
     let yaml = yaml_paths
         .into_iter()
@@ -75,6 +82,7 @@ pub fn loaded(
     rego: Vec<(PathBuf, RegoFacts)>,
 ) {
     let count = files.len();
+    status::scan_loaded(session);
     for (path, source) in files {
         if !session.open.contains_key(&path) {
             session.host.set_source(path, source);
@@ -129,25 +137,14 @@ pub fn progress_created(session: &mut Session, scan: u64, created: bool) {
     }
 }
 
+fn scan_progress(session: &Session) -> Reporter<'_> {
+    Reporter::new(&session.sender, ProgressToken::String(SCAN_TOKEN.to_string()))
+}
+
 fn send_progress_begin(session: &Session) {
-    let begin = WorkDoneProgressBegin {
-        title: "Indexing policies".to_string(),
-        cancellable: None,
-        message: None,
-        percentage: Some(0),
-    };
-    send_progress(session, WorkDoneProgress::Begin(begin));
+    scan_progress(session).begin("Indexing policies", None);
 }
 
 fn send_progress_end(session: &Session, files: usize) {
-    let end = WorkDoneProgressEnd { message: Some(format!("Indexed {files} YAML files")) };
-    send_progress(session, WorkDoneProgress::End(end));
-}
-
-fn send_progress(session: &Session, value: WorkDoneProgress) {
-    let params = ProgressParams {
-        token: ProgressToken::String(SCAN_TOKEN.to_string()),
-        value: ProgressParamsValue::WorkDone(value),
-    };
-    session.notify::<Progress>(params);
+    scan_progress(session).end(format!("Indexed {files} YAML files"));
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 use crossbeam_channel::{Receiver, Sender};
 use ls_types::Uri;
 use lsp_server::{Message, Notification, Request, RequestId, Response};
+use serde::{Deserialize, Serialize};
 
 use super::capabilities::ClientFeatures;
 use super::config::Settings;
@@ -137,6 +138,44 @@ pub enum ScanProgress {
     Finished { files: usize },
 }
 
+/// What the server is doing, for `policy-lsp/status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServerState {
+    /// A workspace scan runs; `files` counts the YAML files it found so far (0 before its walk ends).
+    Indexing,
+    /// Every scan is loaded: `files` and `policy_files` are what the analysis holds.
+    Ready,
+}
+
+/// The parameters of `policy-lsp/status` (see `status`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusParams {
+    pub state: ServerState,
+    pub files: usize,
+    pub policy_files: usize,
+}
+
+/// What the session keeps of `policy-lsp/status`, to send each change once.
+#[derive(Debug, Default)]
+pub struct StatusState {
+    /// Set by `initialized`: before it the first scan has not started, and "ready" would be premature.
+    pub active: bool,
+    /// Scans started and not loaded yet.
+    pub scans_running: usize,
+    /// The generation whose counts were last worked out: counting again is needed only after a change.
+    pub counted_generation: Option<u64>,
+    pub last_sent: Option<StatusParams>,
+}
+
+/// A `workspace/diagnostic` request held until the state moves on from what its previous result ids named
+/// (see `workspace_pull`).
+pub struct ParkedPull {
+    pub request: Request,
+    pub result_id: String,
+}
+
 /// Everything the main loop owns.
 pub struct Session {
     pub host: AnalysisHost,
@@ -174,6 +213,10 @@ pub struct Session {
     /// Workspace scans whose progress is reported, by scan number.
     pub scans: HashMap<u64, ScanProgress>,
     pub next_scan: u64,
+    /// A `workspace/diagnostic` request held until something changes.
+    pub parked_pull: Option<ParkedPull>,
+    /// What `policy-lsp/status` last told the client.
+    pub status: StatusState,
     /// Messages to the client.
     pub sender: Sender<Message>,
     /// Results from the workers, back to the main loop.
@@ -192,6 +235,8 @@ pub struct Snapshot {
     pub verdicts: Arc<[Arc<ManifestVerdict>]>,
     /// Names the state of the files and of the test runs, for pull diagnostics' result ids.
     pub result_id: String,
+    /// The channel to the client, for the progress a long request reports while it runs.
+    pub sender: Sender<Message>,
 }
 
 impl Snapshot {
@@ -231,6 +276,8 @@ impl Session {
             next_outgoing_id: 1,
             scans: HashMap::new(),
             next_scan: 0,
+            parked_pull: None,
+            status: StatusState::default(),
             sender,
             task_sender,
             task_receiver,
@@ -245,8 +292,15 @@ impl Session {
             open: self.open.clone(),
             runs: self.tests.run_list.clone(),
             verdicts: self.manifests.verdict_list.clone(),
-            result_id: format!("{}-{}", self.generation, self.tests.version),
+            result_id: self.result_id(),
+            sender: self.sender.clone(),
         }
+    }
+
+    /// Names the state of the files and of the test runs (and manifest verdicts): pull diagnostics' result
+    /// id, the same for every file.
+    pub fn result_id(&self) -> String {
+        format!("{}-{}", self.generation, self.tests.version)
     }
 
     /// Records that some file changed: results computed before now are older than what comes next.

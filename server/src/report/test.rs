@@ -47,6 +47,23 @@ impl TestSummary {
         summary
     }
 
+    /// The counts in a few words, as a notification shows them: "2 passed, 1 failed", then errors,
+    /// unsupported results and problems where there are any.
+    pub fn counts(&self) -> String {
+        let mut parts = vec![format!("{} passed", self.passed), format!("{} failed", self.failed)];
+        for (count, what) in [
+            (self.errors, "errors"),
+            (self.unsupported, "unsupported"),
+            (self.skipped, "skipped"),
+            (self.problems, "problems"),
+        ] {
+            if count > 0 {
+                parts.push(format!("{count} {what}"));
+            }
+        }
+        parts.join(", ")
+    }
+
     /// Counts one test file's report in.
     pub fn add(&mut self, report: &TestReport) {
         for problem in &report.problems {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::eval::{EvalResult, Interpreter};
+use super::runtime::{EvalResult, Interpreter};
 use super::value::{AuthorizationResponse, Object, Val};
 use crate::engine::signature::{HmacAlgorithm, verify_hmac};
 
@@ -153,7 +153,7 @@ fn struct_value(value: &Value) -> Val {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::cel::eval::DEFAULT_STEP_BUDGET;
+    use crate::engine::cel::DEFAULT_STEP_BUDGET;
     use crate::engine::cel::{Activation, Program, Services};
 
     // Made for these tests with Python's hmac module, key `s3cret`, HS256: claims

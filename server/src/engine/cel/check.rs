@@ -5,8 +5,8 @@
 use cel::common::ast::{EntryExpr, Expr, IdedExpr, operators};
 
 use super::catalog::{self, Environment, Function};
-use super::eval::{TYPE_NAMES, ident_name, qualified_name};
-use super::{CompileError, Program};
+use super::names::{TYPE_NAMES, ident_name, qualified_name};
+use super::program::{CompileError, Program};
 
 const OPERATORS: &[&str] = &[
     operators::CONDITIONAL,

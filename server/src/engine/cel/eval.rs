@@ -1,137 +1,17 @@
 //! The CEL interpreter: walks the parser's AST with a step budget, CEL's error-absorbing logic operators,
 //! optional values, and the comprehension macros (one- and two-variable) expanded at evaluation time.
 
-use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use cel::common::ast::{CallExpr, EntryExpr, Expr, IdedExpr, LiteralValue, operators};
 
 use super::catalog;
 use super::functions;
-use super::value::{Numeric, Val, compare_numbers, numeric, values_equal};
-use super::{Activation, Services};
-
-/// The result of evaluating one node: a value, or the message of a CEL runtime error.
-pub type EvalResult = Result<Val, String>;
-
-/// The most AST nodes one evaluation may visit before it stops with an error instead of hanging.
-pub const DEFAULT_STEP_BUDGET: u64 = 2_000_000;
-
-/// Type names that evaluate to type values when used as identifiers.
-pub(crate) const TYPE_NAMES: &[&str] =
-    &["int", "uint", "double", "bool", "string", "bytes", "list", "map", "null_type", "type", "optional_type"];
-
-/// One evaluation: the variables in scope and the budget left.
-pub struct Interpreter<'a> {
-    activation: &'a Activation,
-    pub services: &'a Services,
-    steps: Cell<u64>,
-    budget: u64,
-    scopes: RefCell<Vec<(String, Val)>>,
-    regex_cache: RefCell<HashMap<String, Arc<regex::Regex>>>,
-    /// The objects `generator.apply` generated, in call order.
-    generated: RefCell<Vec<serde_json::Value>>,
-}
+use super::names::{TYPE_NAMES, ident_name, is_ident, qualified_name, qualified_path, root_of};
+use super::runtime::{EvalResult, Interpreter, check_value, optional_index, optional_select, select_field};
+use super::value::{Val, values_equal};
 
 impl<'a> Interpreter<'a> {
-    pub fn new(activation: &'a Activation, services: &'a Services, budget: u64) -> Self {
-        Interpreter {
-            activation,
-            services,
-            steps: Cell::new(0),
-            budget,
-            scopes: RefCell::new(Vec::new()),
-            regex_cache: RefCell::new(HashMap::new()),
-            generated: RefCell::new(Vec::new()),
-        }
-    }
-
-    /// Records objects `generator.apply` generates.
-    pub fn generate(&self, objects: Vec<serde_json::Value>) {
-        self.generated.borrow_mut().extend(objects);
-    }
-
-    /// The objects generated so far, taken out.
-    pub fn take_generated(&self) -> Vec<serde_json::Value> {
-        std::mem::take(&mut *self.generated.borrow_mut())
-    }
-
-    /// A compiled regular expression, cached for the evaluation.
-    pub fn regex(&self, pattern: &str) -> Result<Arc<regex::Regex>, String> {
-        if let Some(found) = self.regex_cache.borrow().get(pattern) {
-            return Ok(found.clone());
-        }
-        let compiled = regex::RegexBuilder::new(pattern)
-            .size_limit(1 << 22)
-            .build()
-            .map_err(|error| format!("invalid regular expression {pattern:?}: {error}"))?;
-        let compiled = Arc::new(compiled);
-        self.regex_cache.borrow_mut().insert(pattern.to_string(), compiled.clone());
-        Ok(compiled)
-    }
-
-    fn step(&self) -> Result<(), String> {
-        let steps = self.steps.get() + 1;
-        self.steps.set(steps);
-        if steps > self.budget {
-            return Err(format!("operation cancelled: actual cost limit exceeded ({} steps)", self.budget));
-        }
-        Ok(())
-    }
-
-    /// Charges extra steps for work proportional to a value's size (string and list building).
-    pub fn charge(&self, amount: usize) -> Result<(), String> {
-        let steps = self.steps.get().saturating_add(amount as u64 / 8);
-        self.steps.set(steps);
-        if steps > self.budget {
-            return Err("operation cancelled: actual cost limit exceeded".to_string());
-        }
-        Ok(())
-    }
-
-    /// Charges for the values put into a new list or map, every part counted each time it appears: a
-    /// literal that holds the same list twice, nested forty times, is 2^40 elements to anything that
-    /// walks it (equality, conversion to JSON) although it takes forty steps to build. Counting stops
-    /// past the budget left, so measuring costs no more than the budget.
-    fn charge_contents<'v>(&self, values: impl Iterator<Item = &'v Val>) -> Result<(), String> {
-        let left = self.budget.saturating_sub(self.steps.get());
-        let mut count = 0u64;
-        let mut pending: Vec<&Val> = values.collect();
-        while let Some(value) = pending.pop() {
-            count += 1;
-            match value {
-                Val::List(items) => pending.extend(items.iter()),
-                Val::Map(entries) => pending.extend(entries.iter().flat_map(|(key, value)| [key, value])),
-                Val::Optional(Some(inner)) => pending.push(inner),
-                _ => {}
-            }
-            if count > left {
-                break;
-            }
-        }
-        self.charge(usize::try_from(count).unwrap_or(usize::MAX).saturating_mul(8))
-    }
-
-    fn lookup(&self, name: &str) -> Option<Val> {
-        let scopes = self.scopes.borrow();
-        if let Some((_, value)) = scopes.iter().rev().find(|(bound, _)| bound == name) {
-            return Some(value.clone());
-        }
-        drop(scopes);
-        self.activation.variables.get(name).cloned()
-    }
-
-    fn with_bindings<T>(&self, bindings: Vec<(String, Val)>, body: impl FnOnce() -> T) -> T {
-        let count = bindings.len();
-        self.scopes.borrow_mut().extend(bindings);
-        let result = body();
-        let mut scopes = self.scopes.borrow_mut();
-        let keep = scopes.len().saturating_sub(count);
-        scopes.truncate(keep);
-        result
-    }
-
     pub fn eval(&self, expr: &IdedExpr) -> EvalResult {
         self.step()?;
         match &expr.expr {
@@ -592,14 +472,6 @@ impl<'a> Interpreter<'a> {
     }
 }
 
-/// Raises the error a failed Kyverno variable carries when it is read.
-fn check_value(value: Val) -> EvalResult {
-    match value {
-        Val::Error(message) => Err(message.to_string()),
-        other => Ok(other),
-    }
-}
-
 fn literal_value(literal: &LiteralValue) -> Val {
     match literal {
         LiteralValue::Boolean(flag) => Val::Bool(**flag),
@@ -612,123 +484,6 @@ fn literal_value(literal: &LiteralValue) -> Val {
     }
 }
 
-fn is_ident(expr: &IdedExpr, name: &str) -> bool {
-    matches!(&expr.expr, Expr::Ident(ident) if ident == name)
-}
-
-pub(crate) fn ident_name(expr: &IdedExpr) -> Option<&str> {
-    match &expr.expr {
-        Expr::Ident(name) => Some(name.as_str()),
-        _ => None,
-    }
-}
-
-/// `a.b.c` as a dotted name when the expression is only identifiers and field selections.
-pub(crate) fn qualified_name(expr: &IdedExpr) -> Option<String> {
-    match &expr.expr {
-        Expr::Ident(name) => Some(name.clone()),
-        Expr::Select(select) if !select.test => {
-            qualified_name(&select.operand).map(|prefix| format!("{prefix}.{}", select.field))
-        }
-        _ => None,
-    }
-}
-
-/// The names of `a.b.c` (root first) when the expression is only an identifier and field selections.
-fn qualified_path(expr: &IdedExpr) -> Option<Vec<&str>> {
-    match &expr.expr {
-        Expr::Ident(name) => Some(vec![name.as_str()]),
-        Expr::Select(select) if !select.test => {
-            let mut path = qualified_path(&select.operand)?;
-            path.push(select.field.as_str());
-            Some(path)
-        }
-        _ => None,
-    }
-}
-
-fn root_of(name: &str) -> &str {
-    name.split('.').next().unwrap_or(name)
-}
-
-/// `operand.field`: a map key, or a field of an optional (which stays optional).
-pub fn select_field(operand: &Val, field: &str) -> EvalResult {
-    match operand {
-        Val::Map(_) => match operand.field(field) {
-            Some(value) => check_value(value.clone()),
-            None => Err(format!("no such key: {field}")),
-        },
-        Val::Optional(None) => Ok(Val::Optional(None)),
-        // A plain selection on `optional.of(null)` fails like one on `null` (cel-spec optionals.textproto
-        // map_null_entry_no_such_key); only `.?` turns a null into `optional.none()`.
-        Val::Optional(Some(inner)) if matches!(inner.as_ref(), Val::Null) => Err(format!("no such key: {field}")),
-        Val::Optional(Some(inner)) => optional_select(inner, field),
-        Val::Error(message) => Err(message.to_string()),
-        Val::Null => Err(format!("no such key: {field}")),
-        other => Err(format!("type '{}' does not support field selection", other.type_name())),
-    }
-}
-
-/// `operand.?field`: optional.of(value) when the key is present, optional.none() when not.
-pub fn optional_select(operand: &Val, field: &str) -> EvalResult {
-    match operand {
-        Val::Optional(None) => Ok(Val::Optional(None)),
-        Val::Optional(Some(inner)) => optional_select(inner, field),
-        Val::Map(_) => Ok(Val::Optional(operand.field(field).map(|value| Arc::new(value.clone())))),
-        Val::Null => Ok(Val::Optional(None)),
-        other => Err(format!("type '{}' does not support field selection", other.type_name())),
-    }
-}
-
-/// `operand[?index]`.
-pub fn optional_index(operand: &Val, index: &Val) -> EvalResult {
-    match operand {
-        Val::Optional(None) => Ok(Val::Optional(None)),
-        Val::Optional(Some(inner)) => optional_index(inner, index),
-        Val::Map(_) => Ok(Val::Optional(operand.map_get(index).map(|value| Arc::new(value.clone())))),
-        Val::List(items) => {
-            let position = match numeric(index) {
-                Some(Numeric::Int(integer)) => usize::try_from(integer).ok(),
-                Some(Numeric::Uint(unsigned)) => usize::try_from(unsigned).ok(),
-                Some(Numeric::Double(float)) if float.fract() == 0.0 && float >= 0.0 => Some(float as usize),
-                _ => return Err(format!("invalid list index type {}", index.type_name())),
-            };
-            Ok(Val::Optional(position.and_then(|position| items.get(position)).map(|value| Arc::new(value.clone()))))
-        }
-        other => Err(format!("type '{}' does not support indexing", other.type_name())),
-    }
-}
-
-/// `operand[index]`.
-pub fn index_value(operand: &Val, index: &Val) -> EvalResult {
-    match operand {
-        Val::Map(_) => match operand.map_get(index) {
-            Some(value) => check_value(value.clone()),
-            None => Err(format!("no such key: {}", index.display())),
-        },
-        Val::List(items) => {
-            let position = match numeric(index) {
-                Some(Numeric::Int(integer)) => integer,
-                Some(Numeric::Uint(unsigned)) => i64::try_from(unsigned).unwrap_or(i64::MAX),
-                Some(Numeric::Double(float)) if float.fract() == 0.0 => float as i64,
-                _ => {
-                    return Err(format!("no matching overload for '_[_]' applied to '(list, {})'", index.type_name()));
-                }
-            };
-            usize::try_from(position)
-                .ok()
-                .and_then(|position| items.get(position))
-                .cloned()
-                .ok_or_else(|| format!("index out of bounds: {position}"))
-        }
-        Val::Optional(None) => Ok(Val::Optional(None)),
-        Val::Optional(Some(inner)) => optional_index(inner, index),
-        other => {
-            Err(format!("no matching overload for '_[_]' applied to '({}, {})'", other.type_name(), index.type_name()))
-        }
-    }
-}
-
 /// The items a comprehension walks: list elements or map keys.
 fn iteration_items(range: &Val) -> Result<Vec<Val>, String> {
     match range {
@@ -736,22 +491,4 @@ fn iteration_items(range: &Val) -> Result<Vec<Val>, String> {
         Val::Map(entries) => Ok(entries.iter().map(|(key, _)| key.clone()).collect()),
         other => Err(format!("cannot iterate over {}", other.type_name())),
     }
-}
-
-/// Ordering for `<`, `<=`, `>`, `>=`: numbers across types, strings, bytes, bools, durations, timestamps.
-pub fn compare(left: &Val, right: &Val) -> Result<std::cmp::Ordering, String> {
-    let ordering = match (left, right) {
-        (Val::String(a), Val::String(b)) => Some(a.cmp(b)),
-        (Val::Bytes(a), Val::Bytes(b)) => Some(a.cmp(b)),
-        (Val::Bool(a), Val::Bool(b)) => Some(a.cmp(b)),
-        (Val::Duration(a), Val::Duration(b)) => Some(a.cmp(b)),
-        (Val::Timestamp(a), Val::Timestamp(b)) => Some(a.cmp(b)),
-        _ => match (numeric(left), numeric(right)) {
-            (Some(a), Some(b)) => compare_numbers(a, b),
-            _ => None,
-        },
-    };
-    ordering.ok_or_else(|| {
-        format!("no matching overload for comparison applied to '({}, {})'", left.type_name(), right.type_name())
-    })
 }

@@ -5,8 +5,8 @@ use std::cmp::Ordering;
 use std::sync::Arc;
 
 use super::catalog;
-use super::eval::{EvalResult, Interpreter, compare, index_value};
 use super::library;
+use super::runtime::{EvalResult, Interpreter, compare, index_value};
 use super::value::{Numeric, Object, Val, format_double, numeric, values_equal};
 
 /// The error of a call nothing here answers: why the function is not evaluated offline when the catalog

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use base64::Engine as _;
 use serde_json::Value;
 
-use super::Services;
-use super::eval::{EvalResult, Interpreter};
+use super::activation::Services;
+use super::runtime::{EvalResult, Interpreter};
 use super::value::{Numeric, Object, Val, numeric, values_equal};
 use crate::engine::digest::{self, hex};
 

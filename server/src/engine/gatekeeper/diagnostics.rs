@@ -11,8 +11,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::checks::{dotted, framework_problems};
+use super::code::rego_code;
 use super::deprecated::deprecated_builtin;
-use super::{PreparedModule, prepare_module, rego_code, safety};
+use super::parse::{PreparedModule, prepare_module};
+use super::safety;
 
 /// Which text of the template a diagnostic is in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

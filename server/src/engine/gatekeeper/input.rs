@@ -4,8 +4,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::GATOR_ENFORCEMENT_POINT;
 use crate::model::KubernetesObject;
+
+/// The enforcement point gator reviews for (scoped enforcement actions name it).
+pub const GATOR_ENFORCEMENT_POINT: &str = "gator.gatekeeper.sh";
 
 /// Builds `data.inventory` from objects: `cluster/<groupVersion>/<kind>/<name>` and
 /// `namespace/<namespace>/<groupVersion>/<kind>/<name>`. Objects without apiVersion or kind are

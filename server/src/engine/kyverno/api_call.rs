@@ -3,19 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Request;
 use super::pattern::wildcard_match;
+pub use super::response::ApiCallMock;
+use super::response::Request;
 use crate::model::KubernetesObject;
-
-/// A mocked HTTP response for an apiCall (the Test's `apiCallResponses`).
-#[derive(Clone, Debug)]
-pub struct ApiCallMock {
-    /// GET or POST; empty matches any method.
-    pub method: String,
-    pub url: String,
-    pub status: u16,
-    pub body: Value,
-}
 
 /// Why an apiCall could not be answered.
 #[derive(Clone, Debug, PartialEq)]

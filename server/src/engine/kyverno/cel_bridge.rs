@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Request, RuleResponse, RuleStatus, RuleType};
+use super::response::{Request, RuleResponse, RuleStatus, RuleType};
 use crate::engine::cel::Services;
 use crate::engine::kyverno_cel::{self as cel_policies, Status};
 use crate::model::KubernetesObject;

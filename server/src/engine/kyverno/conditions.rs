@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
+use super::go_text::{format_number, go_format};
 use super::pattern::{parse_duration, parse_quantity, validate_value, wildcard_match};
 use super::variables::{JsonContext, VariableError, substitute_all};
-use super::{format_number, go_format};
 
 /// The result of a condition block: whether it holds and the messages of the deciding conditions.
 #[derive(Clone, Debug, PartialEq)]
@@ -156,7 +156,7 @@ fn equal(key: &Value, value: &Value) -> bool {
 /// `fmt.Sprint` of a scalar, as the set operators compare text.
 fn sprint(value: &Value) -> String {
     match value {
-        Value::Number(number) => super::go_float_text(number.as_f64().unwrap_or(0.0)),
+        Value::Number(number) => super::go_text::go_float_text(number.as_f64().unwrap_or(0.0)),
         other => go_format(other),
     }
 }

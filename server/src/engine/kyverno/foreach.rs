@@ -4,8 +4,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::Request;
 use super::jmespath_functions::normalize_image;
+use super::response::Request;
 use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
 
 /// Builds the context of a request: `request.*`, `images.*`, then the values file's variables. Returns

@@ -5,9 +5,10 @@ use serde_json::{Map, Value, json};
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{load_context, request_context};
+use super::matching;
+use super::response::{Request, RuleResponse, RuleStatus, RuleType};
 use super::validate::policy_namespace;
 use super::variables::substitute_all;
-use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Runs every generate rule of `policy` for the trigger `resource`.
 pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> Vec<RuleResponse> {
@@ -91,7 +92,7 @@ pub fn generate_policy(policy: &Value, resource: &Value, request: &Request) -> V
                 Err(error) => responses.push(response(RuleStatus::Error, error.to_string())),
             }
         }
-        super::mark_offline_gap(&mut responses[first_response..], context.offline_gap());
+        super::response::mark_offline_gap(&mut responses[first_response..], context.offline_gap());
     }
     responses
 }

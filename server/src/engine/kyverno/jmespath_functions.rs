@@ -139,7 +139,7 @@ fn string_arg(args: &[Value], index: usize) -> Result<&str, String> {
 fn string_or_number_arg(args: &[Value], index: usize) -> Result<String, String> {
     match args.get(index) {
         Some(Value::String(text)) => Ok(text.clone()),
-        Some(Value::Number(number)) => Ok(super::format_number(number)),
+        Some(Value::Number(number)) => Ok(super::go_text::format_number(number)),
         _ => Err(format!("invalid type, argument {} must be a string or a number", index + 1)),
     }
 }

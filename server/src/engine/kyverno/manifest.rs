@@ -17,7 +17,7 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use self::diff::{Difference, drop_ignored, match_pattern};
-use super::{RuleResponse, RuleStatus, RuleType};
+use super::response::{RuleResponse, RuleStatus, RuleType};
 use crate::engine::{archive, signature};
 use crate::model::KubernetesObject;
 

@@ -6,11 +6,12 @@ use serde_json::{Map, Value};
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
+use super::matching;
 use super::patch_anchors::{self, AnchorError};
+use super::response::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType};
 use super::strategic_merge;
 use super::validate::policy_namespace;
 use super::variables::{JsonContext, substitute_all};
-use super::{MutateResponse, Request, RuleResponse, RuleStatus, RuleType, matching};
 
 /// Runs every mutate rule of `policy` (after autogen) on `resource`, each on the previous result.
 pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> MutateResponse {
@@ -79,7 +80,7 @@ pub fn mutate_policy(policy: &Value, resource: &Value, request: &Request) -> Mut
                 Err(error) => rules.push(response(RuleStatus::Error, error)),
             }
         }
-        super::mark_offline_gap(&mut rules[first_response..], context.offline_gap());
+        super::response::mark_offline_gap(&mut rules[first_response..], context.offline_gap());
     }
     MutateResponse { rules, patched_resource: patched }
 }

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::go_format;
+use super::go_text::go_format;
 
 /// Why a pattern did not match.
 #[derive(Clone, Debug)]
@@ -250,7 +250,7 @@ fn validate_map(
     let mut skip_errors: Vec<PatternError> = Vec::new();
     let mut apply_count = 0;
     for (key, value) in anchored {
-        let child_pointer = format!("{pattern_pointer}/{}", super::pointer_segment(key));
+        let child_pointer = format!("{pattern_pointer}/{}", super::go_text::pointer_segment(key));
         match handle_key(key, value, resource, path, &child_pointer, anchors) {
             Ok(()) => apply_count += 1,
             Err(error) if error.is_skip() => skip_errors.push(error),
@@ -275,7 +275,7 @@ fn validate_map(
     // can skip before a sibling plain mismatch is reported.
     plain.sort_by_key(|(_, value)| if has_nested_anchor(value) { 0 } else { 1 });
     for (key, value) in plain {
-        let child_pointer = format!("{pattern_pointer}/{}", super::pointer_segment(key));
+        let child_pointer = format!("{pattern_pointer}/{}", super::go_text::pointer_segment(key));
         handle_key(key, value, resource, path, &child_pointer, anchors)?;
     }
     Ok(())

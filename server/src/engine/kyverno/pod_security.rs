@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::pattern::wildcard_match;
-use super::{RuleResponse, RuleStatus, RuleType};
+use super::response::{RuleResponse, RuleStatus, RuleType};
 
 /// One failed check: the control, the field and the offending value, and the image for container checks.
 #[derive(Clone, Debug)]

@@ -6,9 +6,10 @@ use serde_json::Value;
 
 use super::conditions::evaluate_conditions;
 use super::foreach::{add_element, evaluate_list, load_context, request_context};
+use super::matching;
 use super::pattern::{PatternOutcome, match_pattern};
+use super::response::{Request, RuleResponse, RuleStatus, RuleType};
 use super::variables::{JsonContext, VariableError, substitute_all, substitute_string};
-use super::{Request, RuleResponse, RuleStatus, RuleType, matching};
 use crate::model::KubernetesObject;
 
 /// Validates `resource` against every validate rule of `policy` (after autogen).
@@ -63,7 +64,7 @@ pub fn validate_policy(policy: &Value, resource: &Value, request: &Request) -> V
         context.start_rule();
         let validator = Validator { policy, rule, rule_name: name, request, nesting: 0 };
         if let Some(mut response) = validator.validate(validate, &mut context, &effective, None) {
-            super::mark_offline_gap(std::slice::from_mut(&mut response), context.offline_gap());
+            super::response::mark_offline_gap(std::slice::from_mut(&mut response), context.offline_gap());
             if response.status == RuleStatus::Fail
                 && allows_existing_violations(policy, rule, request)
                 && old_object_fails(policy, rule, validate, resource, request)
@@ -566,7 +567,7 @@ pub fn kyverno_path_to_pointer(path: &str) -> String {
     trimmed
         .split('/')
         .filter(|segment| !segment.is_empty())
-        .map(|segment| format!("/{}", super::pointer_segment(segment)))
+        .map(|segment| format!("/{}", super::go_text::pointer_segment(segment)))
         .collect()
 }
 

@@ -499,7 +499,7 @@ fn substitute_references(value: &Value, document: &Value, path: &str) -> Result<
                 })?;
                 let text_value = match found {
                     Value::String(text) => text.clone(),
-                    Value::Number(number) => super::format_number(number),
+                    Value::Number(number) => super::go_text::format_number(number),
                     _ => {
                         return Err(VariableError::Invalid(format!(
                             "NotResolvedReferenceErr,reference {reference} not resolved at path {path}"

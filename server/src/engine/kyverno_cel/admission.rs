@@ -23,10 +23,12 @@
 
 use serde_json::{Value, json};
 
-use super::{
-    Flavor, Outcome, Request, Status, apply_mutations, base_activation, bind_variables, ignores_failures,
-    kubernetes_annotations, match_conditions, matching, run_validations,
+use super::evaluation::{
+    Flavor, apply_mutations, base_activation, bind_variables, ignores_failures, kubernetes_annotations,
+    match_conditions, run_validations,
 };
+use super::matching;
+use super::request::{Outcome, Request, Status};
 use crate::model::{CLUSTER_SCOPED_KINDS, KubernetesObject};
 
 /// What an admission policy is bound with in a test.

@@ -12,7 +12,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::{Outcome, Status, bind_variables, match_conditions, run};
+use super::evaluation::{bind_variables, match_conditions, run};
+use super::request::{Outcome, Status};
 use crate::engine::cel::value::{Object, Val};
 use crate::engine::cel::{Activation, Services};
 

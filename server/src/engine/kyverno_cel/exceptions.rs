@@ -11,7 +11,9 @@
 
 use serde_json::Value;
 
-use super::{Activation, Outcome, Services, Status, Val, match_conditions};
+use super::evaluation::match_conditions;
+use super::request::{Outcome, Status};
+use crate::engine::cel::{Activation, Services, Val};
 use crate::model::KubernetesObject;
 
 /// Whether a document is a CEL PolicyException (as opposed to the `kyverno.io` one for ClusterPolicy).

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Request, autogen_controllers, pod_view};
+use super::request::{Request, autogen_controllers, pod_view};
 use crate::engine::cel::plural_of;
 use crate::model::KubernetesObject;
 

@@ -16,11 +16,11 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{compile_message, run};
+use super::evaluation::{compile_message, run};
 use crate::engine::cel::catalog::Environment;
 use crate::engine::cel::library::objects_in_namespace;
 use crate::engine::cel::{Activation, Program, Services, Val, compile_cached};
-use crate::engine::kyverno::go_float_text;
+use crate::engine::kyverno::go_text::go_float_text;
 
 /// The resources a template generates, with their namespaces set. `policy_namespace` is the namespace of a
 /// NamespacedGeneratingPolicy, `None` for a cluster-wide one. `Err` is the message of the first error.

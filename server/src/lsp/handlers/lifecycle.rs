@@ -13,8 +13,8 @@ use serde_json::Value;
 
 use crate::lsp::capabilities::{ClientFeatures, server_capabilities, workspace_roots};
 use crate::lsp::config::{SETTINGS_SECTION, Settings};
-use crate::lsp::scan;
 use crate::lsp::state::{Outgoing, Session};
+use crate::lsp::{scan, workspace_pull};
 use crate::vfs::DiskFiles;
 
 pub fn initialize(session: &mut Session, params: InitializeParams) -> Result<InitializeResult, ResponseError> {
@@ -66,6 +66,7 @@ pub fn initialized(session: &mut Session, _: InitializedParams) {
             Outgoing::Ignored,
         );
     }
+    session.status.active = true;
     let roots = session.roots.clone();
     scan::start(session, roots);
     if session.client.pull_configuration {
@@ -75,6 +76,7 @@ pub fn initialized(session: &mut Session, _: InitializedParams) {
 
 pub fn shutdown(session: &mut Session, _: ()) -> Result<(), ResponseError> {
     session.shutdown_requested = true;
+    workspace_pull::shut_down(session);
     Ok(())
 }
 

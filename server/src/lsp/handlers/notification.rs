@@ -24,7 +24,7 @@ use crate::lsp::dispatch::cancelled_id;
 use crate::lsp::from_proto;
 use crate::lsp::state::{OpenDocument, Outgoing, Session};
 use crate::lsp::workers::guarded;
-use crate::lsp::{manifest_rounds, publish, scan, test_rounds};
+use crate::lsp::{manifest_rounds, publish, scan, test_rounds, workspace_pull};
 use crate::syntax::SourceFile;
 use crate::vfs::read_text;
 
@@ -169,6 +169,9 @@ pub fn did_change_workspace_folders(session: &mut Session, params: DidChangeWork
 /// worker skips it, or drops its answer); one already answered stays so.
 pub fn cancel_request(session: &mut Session, params: Value) {
     let Some(id) = cancelled_id(params) else { return };
+    if workspace_pull::cancel(session, &id) {
+        return;
+    }
     if let Some(claim) = session.pending_requests.remove(&id)
         && claim.cancel()
     {

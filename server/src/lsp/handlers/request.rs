@@ -22,9 +22,10 @@ use serde_json::Value;
 use crate::base::PositionEncoding;
 use crate::ide::{FileChange, RUN_TESTS_COMMAND};
 use crate::lsp::dispatch::{Document, invalid_params};
+use crate::lsp::progress::Reporter;
 use crate::lsp::state::{Session, Snapshot};
 use crate::lsp::{from_proto, publish, test_rounds, to_proto};
-use crate::report::test::{TestRun, render_json};
+use crate::report::test::{TestRun, TestSummary, render_json};
 
 pub fn hover(snapshot: &Snapshot, document: &Document<'_>, _: HoverParams) -> Option<Hover> {
     let found = snapshot.analysis.hover_with_tests(&document.path, document.offset, &snapshot.runs)?;
@@ -294,17 +295,30 @@ pub fn prepare_command(session: &mut Session, params: &ExecuteCommandParams) {
 }
 
 /// `policy-lsp.runTests`: runs the tests of a file (or those that name it) or of the whole workspace, on
-/// unsaved buffers, and answers with the CLI's JSON contract.
+/// unsaved buffers, and answers with the CLI's JSON contract. With a `workDoneToken`, the run reports its
+/// progress: a `begin` with the number of test files, a `report` as each starts, an `end` with the counts.
 pub fn execute_command(snapshot: &Snapshot, params: ExecuteCommandParams) -> Result<Option<Value>, ResponseError> {
     if params.command != RUN_TESTS_COMMAND {
         return Err(invalid_params(format!("unknown command `{}`", params.command)));
     }
     let target = run_tests_target(&params);
     let analysis = &snapshot.analysis;
-    let runs: Vec<TestRun> = analysis
-        .test_files(target.as_deref())
+    let progress =
+        params.work_done_progress_params.work_done_token.clone().map(|token| Reporter::new(&snapshot.sender, token));
+    let test_files = analysis.test_files(target.as_deref());
+    let count = test_files.len();
+    if let Some(progress) = &progress {
+        progress.begin("Running policy tests", Some(count_phrase(count, "test file")));
+    }
+    let runs: Vec<TestRun> = test_files
         .into_iter()
-        .map(|(path, framework)| {
+        .enumerate()
+        .map(|(position, (path, framework))| {
+            if let Some(progress) = &progress {
+                let name = path.file_name().map(|name| name.to_string_lossy()).unwrap_or_default();
+                let percentage = u32::try_from(position * 100 / count.max(1)).unwrap_or(100);
+                progress.report(format!("{}/{count}: {name}", position + 1), percentage);
+            }
             let started = Instant::now();
             let report = analysis.run_test_file(&path, framework);
             TestRun {
@@ -317,5 +331,13 @@ pub fn execute_command(snapshot: &Snapshot, params: ExecuteCommandParams) -> Res
             }
         })
         .collect();
+    if let Some(progress) = &progress {
+        progress.end(TestSummary::of(&runs).counts());
+    }
     Ok(Some(serde_json::from_str(&render_json(&runs)).unwrap_or(Value::Null)))
+}
+
+/// "1 test file", "3 test files".
+fn count_phrase(count: usize, noun: &str) -> String {
+    format!("{count} {noun}{}", if count == 1 { "" } else { "s" })
 }

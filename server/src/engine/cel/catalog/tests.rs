@@ -6,8 +6,8 @@
 use serde_json::{Value, json};
 
 use super::*;
+use crate::engine::cel::Interpreter;
 use crate::engine::cel::docs::{complete, function_at, function_hover};
-use crate::engine::cel::eval::Interpreter;
 use crate::engine::cel::{Activation, DEFAULT_STEP_BUDGET, Program, Services, Val};
 
 /// A self-signed certificate for `CN=acme` (RSA 1024, made with openssl for this test).

@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use super::Request;
 use super::pattern::wildcard_match;
+use super::response::Request;
 use crate::model::KubernetesObject;
 
 /// Whether `rule` applies to `resource`: its `match` selects it and its `exclude` does not.
@@ -135,7 +135,7 @@ pub fn selector_matches(selector: &Value, labels: &Map<String, Value>) -> bool {
         for (key, value) in match_labels {
             let expected = match value {
                 Value::String(text) => text.clone(),
-                other => super::go_format(other),
+                other => super::go_text::go_format(other),
             };
             let matched = if super::pattern::has_wildcard(key) {
                 labels.iter().any(|(actual_key, actual)| {
