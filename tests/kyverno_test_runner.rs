@@ -801,3 +801,90 @@ results:
         "#]],
     );
 }
+
+/// Runs `/t/kyverno-test.yaml` of the fixture and renders each result's outcome and its diff, if any.
+fn check_diff(fixture: &str, expect: expect_test::Expect) {
+    let files = Memory::parse(fixture);
+    let report = run_test_file_with(&files, Path::new("/t/kyverno-test.yaml"), RunOptions::default());
+    let lines: Vec<String> = report
+        .results
+        .iter()
+        .map(|result| format!("{:?}\n{}", result.outcome, result.diff.as_deref().unwrap_or("(no diff)")))
+        .collect();
+    expect.assert_eq(&(lines.join("\n") + "\n"));
+}
+
+/// The CLI compares a patched resource with the expected one as float64 JSON (`1` equals `1.0`), and the
+/// diff of a mismatch prints the integers as they are written, not as `2.0`.
+#[test]
+fn patched_resources_compare_numbers_as_floats_and_print_integers() {
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: set-replicas
+spec:
+  rules:
+  - name: replicas
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+    mutate:
+      patchStrategicMerge:
+        data:
+          replicas: 2
+#- /t/resources.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: other
+#- /t/patched.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: default
+data: {replicas: 2.0}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: other
+  namespace: default
+data: {replicas: 3}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: set-replicas, rule: replicas, kind: ConfigMap, resources: [cm, other], patchedResources: patched.yaml, result: pass}
+"#;
+    check_diff(
+        fixture,
+        expect_test::expect![[r#"
+        Pass
+        (no diff)
+        Fail
+        --- expected
+        +++ actual
+          apiVersion: v1
+          data:
+        -   replicas: 3
+        +   replicas: 2
+          kind: ConfigMap
+          metadata:
+            name: other
+          ...
+
+    "#]],
+    );
+}

@@ -1,7 +1,7 @@
 //! End-to-end tests of the editor features over stdio: definition and references across scanned files,
 //! semantic tokens, code actions (edits, fixes and file creation), settings from `.policy-lsp.yaml`,
-//! `workspace/configuration` and `didChangeConfiguration`, workspace pull diagnostics (held while nothing
-//! changes), the status notification and the progress of a test run.
+//! `workspace/configuration` and `didChangeConfiguration`, workspace pull diagnostics (per-file result ids,
+//! held while nothing changes), the status notification and the progress of a test run.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -409,6 +409,79 @@ fn workspace_diagnostics_in_pull_mode() {
     assert_eq!(client.response(held)["error"]["code"], -32802);
     assert!(client.response(shutdown).get("error").is_none());
     client.notify("exit", Value::Null);
+}
+
+#[test]
+fn a_workspace_pull_after_an_edit_sends_only_the_files_it_can_change() {
+    let other = POLICY.replace("require-team", "other-policy");
+    let workspace = Workspace::new(
+        "workspace-diagnostics-per-file",
+        &[
+            ("policy.yaml", POLICY),
+            ("resources.yaml", RESOURCES),
+            ("kyverno-test.yaml", TEST),
+            ("other.yaml", other.as_str()),
+        ],
+    );
+    let mut client = LspClient::start();
+    let capabilities = json!({"textDocument": {"diagnostic": {}}, "window": {"workDoneProgress": true}});
+    initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, json!({"diagnosticMode": "pull"}));
+    wait_for_scan(&mut client);
+    let uri = workspace.uri("policy.yaml");
+    open(&mut client, &uri, POLICY, 1);
+    let first = client.request("workspace/diagnostic", json!({"previousResultIds": []}));
+    assert_eq!(
+        report_kinds(&first),
+        ["kyverno-test.yaml full", "other.yaml full", "policy.yaml full", "resources.yaml full"]
+    );
+    let held = hold_workspace_pull(&mut client, &first);
+    // An edit of the policy: it and the test that names it are sent again, the others are unchanged.
+    let edited = POLICY.replace("kinds: [Pod]", "kinds: Pod");
+    client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": edited}]}),
+    );
+    let report = client.response(held);
+    assert_eq!(
+        report_kinds(&report),
+        ["kyverno-test.yaml full", "other.yaml unchanged", "policy.yaml full", "resources.yaml unchanged"]
+    );
+    let items = report["result"]["items"].as_array().cloned().unwrap();
+    let policy = items.iter().find(|item| item["uri"] == uri.as_str()).unwrap();
+    assert!(
+        codes_and_severities(&json!({"params": {"diagnostics": policy["items"]}}))
+            .contains(&"schema/type 1".to_string())
+    );
+    // The unchanged files keep the ids the client holds; the next pull with the new ids is held again.
+    let before = result_ids(&first);
+    for item in items.iter().filter(|item| item["kind"] == "unchanged") {
+        assert!(before.contains(&json!({"uri": item["uri"], "value": item["resultId"]})), "{item}");
+    }
+    // A deleted file gets one empty report, which clears it in the client; the pull with its id is held.
+    let held = hold_workspace_pull(&mut client, &report);
+    std::fs::remove_file(workspace.root.join("other.yaml")).unwrap();
+    let deleted = json!({"changes": [{"uri": workspace.uri("other.yaml"), "type": 3}]});
+    client.notify("workspace/didChangeWatchedFiles", deleted);
+    let report = client.response(held);
+    let items = report["result"]["items"].as_array().cloned().unwrap();
+    let gone = items.iter().find(|item| item["uri"] == workspace.uri("other.yaml").as_str()).unwrap();
+    assert_eq!((&gone["kind"], &gone["items"]), (&json!("full"), &json!([])));
+    let held = hold_workspace_pull(&mut client, &report);
+    client.notify("$/cancelRequest", json!({"id": held}));
+    assert_eq!(client.response(held)["error"]["code"], -32800);
+    assert_eq!(client.shutdown(), Some(0));
+}
+
+/// `name kind` of each file of a workspace diagnostic report.
+fn report_kinds(report: &Value) -> Vec<String> {
+    let items = report["result"]["items"].as_array().cloned().unwrap_or_default();
+    items
+        .iter()
+        .map(|item| {
+            let name = Path::new(item["uri"].as_str().unwrap()).file_name().unwrap().to_string_lossy().to_string();
+            format!("{name} {}", item["kind"].as_str().unwrap())
+        })
+        .collect()
 }
 
 /// The previous result ids a client sends after a workspace diagnostic report.

@@ -43,6 +43,7 @@ mod pod_security_fixtures;
 mod rego_cli;
 mod rego_lint;
 mod semantic_tokens;
+mod shard;
 mod support;
 mod test_file_completion;
 mod tidy;

@@ -271,3 +271,110 @@ metadata:
         ]
     );
 }
+
+const ADD_TEAM: &str = r#"
+#- /w/policies/add-team.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: add-team
+spec:
+  rules:
+    - name: default-team
+      match:
+        any:
+          - resources:
+              kinds:
+                - Deployment
+      mutate:
+        patchStrategicMerge:
+          metadata:
+            labels:
+              +(team): platform
+"#;
+
+const WEB_AND_SETTINGS: &str = r#"
+#- /w/apps/web.yaml
+# the web tier
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  labels:
+    app: web
+spec:
+  replicas: 2
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  mode: "fast"
+"#;
+
+/// The fixture's manifest at `$0` judged by its policies: the hover there, if any.
+fn manifest_hover(fixture: &str) -> Option<String> {
+    let files = parse_fixture(fixture);
+    let analysis = crate::support::analysis_of(&files);
+    let policies = analysis.prepare_policies();
+    let file = files.iter().find(|file| file.cursor.is_some()).expect("a `$0` cursor");
+    let verdicts: Vec<_> = analysis.judge_manifest(&file.path, &policies).into_iter().map(Arc::new).collect();
+    let hover = analysis.hover_with_results(&file.path, file.cursor.unwrap_or_default(), &[], &verdicts)?;
+    Some(hover.markdown.split("\n---\n").next().unwrap_or_default().to_string())
+}
+
+#[test]
+fn the_hover_on_the_kind_line_lists_each_result_with_its_rule_and_the_mutations() {
+    let manifest = WEB_AND_SETTINGS.replace("kind: Deployment", "kind: Deploy$0ment");
+    let hover = manifest_hover(&format!("{REQUIRE_TEAM}{ADD_TEAM}{manifest}")).expect("a hover on the kind line");
+    // The validation sees the mutated object, so the label the mutation adds satisfies it.
+    assert_eq!(
+        hover,
+        "**Policies on `default/Deployment/web`**\n\n\
+         - ✓ [add-team / default-team](file:///w/policies/add-team.yaml#L7): **pass** — resource patched\n\
+         - ✓ [require-team / team-label](file:///w/policies/require-team.yaml#L7): **pass** — validation rule 'team-label' passed.\n\
+         \n**Mutations** (1 field, by add-team)\n\n\
+         ```diff\n--- written\n+++ mutated\n  ...\n+     team: platform\n  ...\n```\n"
+    );
+}
+
+#[test]
+fn no_policy_hover_away_from_the_kind_line_nor_on_an_object_no_policy_matches() {
+    // Away from the kind line the field's own documentation answers, without the policies.
+    let elsewhere = WEB_AND_SETTINGS.replace("replicas: 2", "replicas: $02");
+    let field = manifest_hover(&format!("{ADD_TEAM}{elsewhere}")).unwrap_or_default();
+    assert!(field.starts_with("**`replicas`**") && !field.contains("Policies on"), "{field}");
+    let config_map = WEB_AND_SETTINGS.replace("kind: ConfigMap", "kind: Config$0Map");
+    assert_eq!(
+        manifest_hover(&format!("{ADD_TEAM}{config_map}")).as_deref(),
+        Some("**Policies on `default/ConfigMap/settings`**\n\nNo policy of the workspace matches this object.\n")
+    );
+}
+
+#[test]
+fn the_mutated_manifest_renders_the_mutated_documents_and_keeps_the_others_as_written() {
+    let files = parse_fixture(&format!("{ADD_TEAM}{WEB_AND_SETTINGS}"));
+    let analysis = crate::support::analysis_of(&files);
+    let policies = analysis.prepare_policies();
+    let path = std::path::Path::new("/w/apps/web.yaml");
+    let verdicts: Vec<_> = analysis.judge_manifest(path, &policies).into_iter().map(Arc::new).collect();
+    let mutated = analysis.mutated_manifest(path, &verdicts).expect("the Deployment is mutated");
+    assert_eq!(
+        mutated.text,
+        "# the web tier\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  labels:\n    app: web\n    \
+         team: platform\nspec:\n  replicas: 2\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n\
+         data:\n  mode: \"fast\"\n"
+    );
+    assert_eq!((mutated.changes, mutated.policies), (1, vec!["add-team".to_string()]));
+    let titles: Vec<String> = analysis.manifest_lenses(path, &verdicts).into_iter().map(|lens| lens.title).collect();
+    assert_eq!(titles, ["1 policy applies: 0 fail", "Preview mutations (1 change)", "0 policies apply: 0 fail"]);
+
+    // Without a mutating policy there is nothing to preview and no lens offers it.
+    let files = parse_fixture(&format!("{REQUIRE_TEAM}{WEB_AND_SETTINGS}"));
+    let analysis = crate::support::analysis_of(&files);
+    let policies = analysis.prepare_policies();
+    let verdicts: Vec<_> = analysis.judge_manifest(path, &policies).into_iter().map(Arc::new).collect();
+    assert_eq!(analysis.mutated_manifest(path, &verdicts), None);
+    assert!(analysis.manifest_lenses(path, &verdicts).iter().all(|lens| !lens.previews_mutations));
+}

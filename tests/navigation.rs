@@ -3,19 +3,28 @@
 //! entries and their `{{ }}` uses. Expected places are annotated `# ^^^ def` (definitions) and
 //! `# ^^^ ref` (references, without the declaration) under the lines they point at.
 
-use crate::support::{Annotation, analysis_of, line_and_column, parse_fixture, render_annotations};
+use crate::support::{
+    Annotation, FixtureFile, analysis_of, indexed_host_of, line_and_column, parse_fixture, render_annotations,
+};
 
-/// Compares the definitions and references at the cursor with the `def` and `ref` annotations.
+/// Compares the definitions and references at the cursor with the `def` and `ref` annotations, with every
+/// file loaded (the command line) and with only the cursor's file loaded and the others known by their
+/// index facts (the language server after its scan): both find the same places.
 fn check(fixture: &str) {
     let files = parse_fixture(fixture);
-    let analysis = analysis_of(&files);
+    let with_cursor = files.iter().find(|file| file.cursor.is_some()).expect("a `$0` cursor");
+    check_with(&files, &analysis_of(&files));
+    check_with(&files, &indexed_host_of(&files, &with_cursor.path).snapshot());
+}
+
+fn check_with(files: &[FixtureFile], analysis: &policy_lsp::ide::Analysis) {
     let with_cursor = files.iter().find(|file| file.cursor.is_some()).expect("a `$0` cursor");
     let (path, offset) = (with_cursor.path.clone(), with_cursor.cursor.unwrap_or_default());
     let definitions = analysis.definition(&path, offset);
     let references = analysis.references(&path, offset, false).unwrap_or_default();
     let mut actual_text = String::new();
     let mut expected_text = String::new();
-    for file in &files {
+    for file in files {
         let mut actual: Vec<Annotation> = Vec::new();
         for (label, locations) in [("def", &definitions), ("ref", &references)] {
             for location in locations.iter().filter(|location| location.path == file.path) {

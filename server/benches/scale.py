@@ -76,21 +76,34 @@ def change_one_policy(root: Path) -> Path:
     return policy
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    """--binary, --corpus and --copies, as this benchmark and server/benches/lsp/workspace_index.py take them."""
     parser.add_argument("--binary", default=str(REPOSITORY / "target" / "release" / "policy-lsp"))
     parser.add_argument(
         "--corpus", default=os.environ.get("POLICY_LSP_CORPUS", str(REPOSITORY.parent / "shared" / "corpus"))
     )
     parser.add_argument("--copies", default="1,5,10,20")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary tree")
-    arguments = parser.parse_args()
-    binary = str(Path(arguments.binary).resolve())
+
+
+def common_arguments(arguments) -> tuple:
+    """(binary, corpus, sorted copies) from the common arguments, or None (said on stderr) without a corpus."""
     corpus = Path(arguments.corpus).resolve()
     if not corpus.is_dir():
         print(f"error: no corpus at {corpus}", file=sys.stderr)
-        return 2
+        return None
     copies = sorted(int(count) for count in arguments.copies.split(","))
+    return str(Path(arguments.binary).resolve()), corpus, copies
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_common_arguments(parser)
+    parser.add_argument("--keep", action="store_true", help="keep the temporary tree")
+    arguments = parser.parse_args()
+    common = common_arguments(arguments)
+    if common is None:
+        return 2
+    binary, corpus, copies = common
     scratch = Path(tempfile.mkdtemp(prefix="policy-lsp-scale-"))
     rows = []
     try:

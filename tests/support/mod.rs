@@ -183,6 +183,25 @@ pub fn host_of(files: &[FixtureFile]) -> policy_lsp::ide::AnalysisHost {
     host
 }
 
+/// A fresh analysis host with `open` loaded and every other fixture file known by its index facts alone,
+/// as the language server holds the files nobody has open after its workspace scan.
+pub fn indexed_host_of(files: &[FixtureFile], open: &Path) -> policy_lsp::ide::AnalysisHost {
+    let mut memory = MemoryFiles::default();
+    for file in files {
+        memory.files.insert(file.path.clone(), file.text.clone());
+    }
+    let mut host = policy_lsp::ide::AnalysisHost::new(Arc::new(memory));
+    for file in files {
+        if file.path == open {
+            host.set_file(file.path.clone(), &file.text);
+        } else {
+            let facts = policy_lsp::ide::facts_of_text(&file.path, &file.text);
+            host.index_files([(file.path.clone(), Arc::new(facts))]);
+        }
+    }
+    host
+}
+
 /// Loads every fixture file into a fresh analysis host and takes its snapshot.
 pub fn analysis_of(files: &[FixtureFile]) -> policy_lsp::ide::Analysis {
     host_of(files).snapshot()

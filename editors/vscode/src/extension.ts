@@ -38,6 +38,7 @@ import {
   summarizeTestReport,
   summaryText,
 } from "./core";
+import { registerMutationPreview } from "./mutations";
 
 let client: LanguageClient | undefined;
 let serverCommand: string | undefined;
@@ -67,6 +68,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   status.name = "Policy LSP";
   status.command = "policyLsp.showOutput";
   context.subscriptions.push(output, testOutput, status);
+  registerMutationPreview(context, () => client);
 
   context.subscriptions.push(
     vscode.commands.registerCommand("policyLsp.restartServer", () => restart()),

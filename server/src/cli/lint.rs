@@ -1,6 +1,7 @@
 //! `policy-lsp lint`: loads the files into the analysis host, runs the same analysis as the server in
 //! parallel, and renders the result.
 
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -22,6 +23,8 @@ pub struct LintOptions {
     /// A directory with no YAML or .rego file to check fails the run instead of warning.
     pub require_files: bool,
     pub changed: super::changed::ChangedFlags,
+    /// `--shard i/n`: check only the files of this shard's folders.
+    pub shard: Option<super::shard::Shard>,
 }
 
 /// The name reports give standard input (`lint -`); its relative references resolve from the current
@@ -42,6 +45,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
         }
         Some(text)
     };
+    let changed = super::changed::start(&options.changed, &paths);
     let files = match walk_policy_files(&paths) {
         Ok(files) => files,
         Err(message) => {
@@ -57,10 +61,17 @@ pub fn run(options: LintOptions) -> ExitStatus {
     for path in &empty {
         eprintln!("warning: no YAML or .rego files to check under {}", path.display());
     }
-    let mut reports = match &options.changed.changed_since {
-        None => lint_files(&files, &roots),
-        Some(reference) => {
-            let changed = match super::changed::changed_files(reference, &super::changed::git_directory(&paths)) {
+    // A shard checks the files of its folders; every shard sees the whole tree's cross-file index.
+    let sharded = |files: &[PathBuf]| -> Vec<PathBuf> {
+        match options.shard {
+            Some(shard) => files.iter().filter(|file| shard.holds_file(file, &roots)).cloned().collect(),
+            None => files.to_vec(),
+        }
+    };
+    let mut reports = match changed {
+        None => lint_within(&sharded(&files), &files, template_index(&files), &roots),
+        Some(pending) => {
+            let changed = match super::changed::finish(pending) {
                 Ok(changed) => changed,
                 Err(message) => {
                     eprintln!("error: {message}");
@@ -68,10 +79,7 @@ pub fn run(options: LintOptions) -> ExitStatus {
                 }
             };
             let affected = super::changed::affected(&files, &changed, &roots, "kyverno-test.yaml");
-            let Linted { reports, host, analysis } = lint_within(&affected.files, &affected.context, &roots);
-            std::mem::forget(analysis);
-            std::mem::forget(host);
-            reports
+            lint_within(&sharded(&affected.files), &files, affected.templates, &roots)
         }
     };
     if let Some(text) = stdin {
@@ -113,84 +121,136 @@ pub fn lint_text(name: &str, text: &str, roots: &[PathBuf]) -> FileReport {
     locate(Path::new(name), &rope, diagnostics)
 }
 
-/// Lints files and returns one report per file, in the order given.
+/// Lints files and returns one report per file, sorted by path.
 pub fn lint_files(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
-    let Linted { reports, host, analysis } = lint_workspace(files, roots);
-    // The process ends right after rendering: freeing every tree and value one by one would only cost time.
-    std::mem::forget(analysis);
-    std::mem::forget(host);
-    reports
+    lint_within(files, files, template_index(files), roots)
 }
 
-/// The reports of a lint run and the analysis they came from, which costs time to free.
-pub struct Linted {
-    pub reports: Vec<FileReport>,
-    host: AnalysisHost,
-    analysis: Analysis,
+/// Lints files as `lint_files` does (for benchmarks and other callers of the library).
+pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Vec<FileReport> {
+    lint_files(files, roots)
 }
 
-/// Lints files as `lint_files` does, handing back the analysis instead of leaking it (for benchmarks and
-/// other callers that outlive the run).
-pub fn lint_workspace(files: &[PathBuf], roots: &[PathBuf]) -> Linted {
-    lint_within(files, &[], roots)
-}
+/// How many files one batch loads at most (whole folders, so a batch may hold more when one folder does):
+/// enough for every core to stay busy, few enough that the parsed files of one batch stay small.
+const BATCH_FILES: usize = 512;
 
-/// Lints `files` with `context` loaded beside them (files their checks may read from the analysis, such
-/// as the templates that govern a constraint), reporting on `files` only.
-fn lint_within(files: &[PathBuf], context: &[PathBuf], roots: &[PathBuf]) -> Linted {
-    let loaded: Vec<(PathBuf, Result<SourceFile, FileError>)> = files
+/// The constraint templates among `files`, with their texts: the cross-file index of [`lint_within`]. A
+/// cheap look at the text (the apiVersion group) picks them; a false match only costs memory.
+pub fn template_index(files: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    files
         .par_iter()
-        .chain(context.par_iter())
-        .map(|path| {
-            let source = read_text(path).map(|text| SourceFile::new_without_trees(&text));
-            (path.clone(), source)
+        .filter_map(|path| {
+            let text = read_text(path).ok()?;
+            text.contains("templates.gatekeeper.sh").then(|| (path.clone(), text))
         })
-        .collect();
+        .collect()
+}
+
+/// Lints `files`, a part of the run's `walked` files, with `index` (the constraint templates, see
+/// [`template_index`]) loaded throughout, reporting on `files` only, sorted by path.
+///
+/// Memory stays flat as the tree grows: the analysis holds the cross-file index (the constraint templates,
+/// which govern constraints anywhere in the tree: the one check that reads files it does not name) for
+/// the whole run, and the other files one batch of
+/// folders at a time; each batch is diagnosed, turned into reports that keep source lines only for files
+/// with findings, and unloaded. A batch holds whole folders of `walked`, because a file's checks read its
+/// neighbours (a Chainsaw test beside a file decides how it is read). Every other file a check reads (the
+/// policies and resources a test names) comes from the disk, as it would from a loaded copy.
+pub fn lint_within(
+    files: &[PathBuf],
+    walked: &[PathBuf],
+    index: Vec<(PathBuf, String)>,
+    roots: &[PathBuf],
+) -> Vec<FileReport> {
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
     // The walk already left excluded files out; a file named on the command line is linted regardless.
     host.set_configs(crate::vfs::read_configs(roots).iter().map(|config| config.without_exclude()).collect());
-    let mut unreadable = Vec::new();
-    for (index, (path, source)) in loaded.into_iter().enumerate() {
-        match source {
-            Ok(source) => host.set_source(absolute_path(&path), source),
-            // An unreadable context file is reported when it is itself checked, not here.
-            Err(error) if index < files.len() => unreadable.push((path, error)),
-            Err(_) => {}
+    let index: Vec<(PathBuf, SourceFile)> =
+        index.par_iter().map(|(path, text)| (absolute_path(path), SourceFile::new_without_trees(text))).collect();
+    let mut indexed: HashSet<PathBuf> = HashSet::new();
+    for (key, source) in index {
+        indexed.insert(key.clone());
+        host.set_source(key, source);
+    }
+    let mut neighbours: BTreeMap<&Path, Vec<&PathBuf>> = BTreeMap::new();
+    for path in walked {
+        neighbours.entry(path.parent().unwrap_or(Path::new(""))).or_default().push(path);
+    }
+    let mut checked: BTreeMap<&Path, Vec<&PathBuf>> = BTreeMap::new();
+    for path in files {
+        checked.entry(path.parent().unwrap_or(Path::new(""))).or_default().push(path);
+    }
+    let mut reports = Vec::with_capacity(files.len());
+    let mut folders = checked.into_iter().peekable();
+    while folders.peek().is_some() {
+        let mut batch: Vec<&PathBuf> = Vec::new();
+        let mut to_load: Vec<&PathBuf> = Vec::new();
+        while let Some((folder, checked_here)) = folders.next_if(|_| to_load.len() < BATCH_FILES) {
+            let beside = neighbours.get(folder).map(Vec::as_slice).unwrap_or_default();
+            to_load.extend(beside.iter().copied().chain(checked_here.iter().copied()));
+            batch.extend(checked_here);
+        }
+        to_load.sort();
+        to_load.dedup();
+        let loaded: Vec<(PathBuf, Result<SourceFile, FileError>)> = to_load
+            .par_iter()
+            .filter(|path| !indexed.contains(&absolute_path(path)))
+            .map(|path| (absolute_path(path), read_text(path).map(|text| SourceFile::new_without_trees(&text))))
+            .collect();
+        let mut unreadable: HashMap<PathBuf, FileError> = HashMap::new();
+        let mut batch_keys = Vec::with_capacity(loaded.len());
+        for (key, source) in loaded {
+            match source {
+                Ok(source) => {
+                    batch_keys.push(key.clone());
+                    host.set_source(key, source);
+                }
+                // An unreadable neighbour is reported when it is itself checked, not here.
+                Err(error) => {
+                    unreadable.insert(key, error);
+                }
+            }
+        }
+        let analysis = host.snapshot();
+        reports.par_extend(batch.par_iter().filter_map(|path| {
+            let key = absolute_path(path);
+            match analysis.file(&key) {
+                Some(file) => Some(locate(path, file.source.rope(), analysis.diagnostics(&key))),
+                None => unreadable.get(&key).map(|error| unreadable_report(&analysis, path, error)),
+            }
+        }));
+        // The snapshot shares the file table: dropping it first lets the host unload in place, not copy.
+        drop(analysis);
+        for key in &batch_keys {
+            host.remove_file(key);
         }
     }
-    let analysis = host.snapshot();
-    let mut reports: Vec<FileReport> = files
-        .par_iter()
-        .filter_map(|path| {
-            let key = absolute_path(path);
-            let file = analysis.file(&key)?;
-            let diagnostics = analysis.diagnostics(&key);
-            Some(locate(path, file.source.rope(), diagnostics))
+    reports.sort_by(|left, right| left.path.cmp(&right.path));
+    reports
+}
+
+/// The report of a file that could not be read.
+fn unreadable_report(analysis: &Analysis, path: &Path, error: &FileError) -> FileReport {
+    // The settings govern this code like any other: a repository may disable `file` or re-grade it.
+    let diagnostic = Diagnostic::new(Code::FileUnreadable, TextRange::empty(0), error.to_string());
+    let diagnostics = match analysis.config_for(&absolute_path(path)) {
+        Some(config) => config.apply(vec![diagnostic]),
+        None => vec![diagnostic],
+    };
+    let diagnostics = diagnostics
+        .into_iter()
+        .map(|diagnostic| LocatedDiagnostic {
+            line: 1,
+            column: 1,
+            end_line: 1,
+            end_column: 1,
+            severity: diagnostic.severity,
+            code: diagnostic.code,
+            message: diagnostic.message,
         })
         .collect();
-    for (path, error) in unreadable {
-        // The settings govern this code like any other: a repository may disable `file` or re-grade it.
-        let diagnostic = Diagnostic::new(Code::FileUnreadable, TextRange::empty(0), error.to_string());
-        let diagnostics = match analysis.config_for(&absolute_path(&path)) {
-            Some(config) => config.apply(vec![diagnostic]),
-            None => vec![diagnostic],
-        };
-        let diagnostics = diagnostics
-            .into_iter()
-            .map(|diagnostic| LocatedDiagnostic {
-                line: 1,
-                column: 1,
-                end_line: 1,
-                end_column: 1,
-                severity: diagnostic.severity,
-                code: diagnostic.code,
-                message: diagnostic.message,
-            })
-            .collect();
-        reports.push(FileReport { path: path.display().to_string(), lines: Vec::new(), diagnostics });
-    }
-    reports.sort_by(|left, right| left.path.cmp(&right.path));
-    Linted { reports, host, analysis }
+    FileReport { path: path.display().to_string(), lines: Vec::new(), diagnostics }
 }
 
 fn locate(path: &std::path::Path, rope: &ropey::Rope, diagnostics: Vec<Diagnostic>) -> FileReport {
@@ -199,7 +259,7 @@ fn locate(path: &std::path::Path, rope: &ropey::Rope, diagnostics: Vec<Diagnosti
         let line_col = index.line_col(offset, PositionEncoding::Utf32);
         (line_col.line + 1, line_col.column + 1)
     };
-    let located = diagnostics
+    let located: Vec<LocatedDiagnostic> = diagnostics
         .into_iter()
         .map(|diagnostic| {
             let TextRange { start, end } = diagnostic.range;
@@ -216,6 +276,12 @@ fn locate(path: &std::path::Path, rope: &ropey::Rope, diagnostics: Vec<Diagnosti
             }
         })
         .collect();
-    let lines = rope.lines().map(|line| line.to_string().trim_end_matches(['\n', '\r']).to_string()).collect();
+    // Only code frames quote lines, and only of files with findings: a clean file keeps none, so the reports
+    // of a large tree stay small.
+    let lines = if located.is_empty() {
+        Vec::new()
+    } else {
+        rope.lines().map(|line| line.to_string().trim_end_matches(['\n', '\r']).to_string()).collect()
+    };
     FileReport { path: path.display().to_string(), lines, diagnostics: located }
 }

@@ -1,4 +1,4 @@
-//! Command-line front end: parses argv, runs `lint`, `test`, `apply`, `eval` and `explain` and picks their exit
+//! Command-line front end: parses argv, runs `lint`, `test`, `apply`, `eval`, `merge` and `explain` and picks their exit
 //! codes; hands `serve` back to the entry point, which starts the language server.
 
 pub mod apply;
@@ -6,6 +6,8 @@ pub mod changed;
 pub mod eval;
 pub mod lint;
 pub mod locate;
+pub mod merge;
+pub mod shard;
 pub mod status;
 pub mod test;
 pub mod test_exit;
@@ -52,6 +54,8 @@ enum Command {
         require_files: bool,
         #[command(flatten)]
         changed: changed::ChangedFlags,
+        #[command(flatten)]
+        shard: shard::ShardFlags,
     },
     /// Run Kyverno Test files, gator Suites and Rego unit tests with kyverno test / gator verify / opa test
     /// semantics, offline.
@@ -81,6 +85,8 @@ enum Command {
         compatibility: test_flags::CompatibilityFlags,
         #[command(flatten)]
         changed: changed::ChangedFlags,
+        #[command(flatten)]
+        shard: shard::ShardFlags,
         /// The timeout of one Rego test, such as `5s` or `500ms` (default 5s).
         #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
         timeout: Option<Duration>,
@@ -147,6 +153,25 @@ enum Command {
         #[arg(long)]
         show_mutated: bool,
     },
+    /// Merge the outputs of `lint --shard` or `test --shard` runs (JSON, SARIF or JUnit XML) into the one
+    /// document an unsharded run prints, and exit as it would on the merged results.
+    Merge {
+        /// The shards' output files.
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// The format of the inputs (default: read from their content).
+        #[arg(long, value_enum)]
+        format: Option<merge::FormatArgument>,
+        /// Exit with 1 on lint warnings too (as `lint --deny-warnings`).
+        #[arg(long)]
+        deny_warnings: bool,
+        /// As `test --strict`: test-file warnings fail the merged run.
+        #[arg(long)]
+        strict: bool,
+        /// As `test --allow-unsupported`: unsupported results do not fail the merged run.
+        #[arg(long)]
+        allow_unsupported: bool,
+    },
     /// Explain a diagnostic code, e.g. `policy-lsp explain schema/unknown-field`, or list the codes of a group
     /// (`policy-lsp explain schema`).
     Explain { code: String },
@@ -170,8 +195,8 @@ pub fn main() -> Invocation {
     };
     let status = match arguments.command {
         Command::Serve { stdio: _ } => return Invocation::Serve,
-        Command::Lint { paths, output, deny_warnings, require_files, changed } => {
-            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files, changed })
+        Command::Lint { paths, output, deny_warnings, require_files, changed, shard } => {
+            lint::run(lint::LintOptions { paths, output, deny_warnings, require_files, changed, shard: shard.shard })
         }
         Command::Test {
             paths,
@@ -183,6 +208,7 @@ pub fn main() -> Invocation {
             registry,
             compatibility,
             changed,
+            shard,
             timeout,
             rego_version,
         } => test::run(test::TestOptions {
@@ -197,6 +223,7 @@ pub fn main() -> Invocation {
             rego_timeout: timeout,
             rego_version: rego_version.setting(),
             changed,
+            shard: shard.shard,
         }),
         Command::Eval { query, data, input, format, fail, fail_defined, timeout, rego_version } => {
             eval::run(eval::EvalOptions {
@@ -233,6 +260,14 @@ pub fn main() -> Invocation {
             audit_warn,
             show_mutated,
         }),
+        Command::Merge { inputs, format, deny_warnings, strict, allow_unsupported } => {
+            merge::run(merge::MergeOptions {
+                inputs,
+                format,
+                deny_warnings,
+                policy: test_exit::ExitPolicy { strict, allow_unsupported },
+            })
+        }
         Command::Explain { code } => explain(&code),
     };
     Invocation::Finished(status)

@@ -41,6 +41,8 @@ pub struct TestOptions {
     /// `--v0-compatible` or `--v1-compatible`.
     pub rego_version: Option<VersionSetting>,
     pub changed: super::changed::ChangedFlags,
+    /// `--shard i/n`: run only the tests of this shard's folders.
+    pub shard: Option<super::shard::Shard>,
 }
 
 /// The `opa test` options of a run (`-v` is the command's one `--verbose`, a rendering choice).
@@ -86,6 +88,7 @@ pub fn run(options: TestOptions) -> ExitStatus {
         version: options.rego_version,
     };
     let paths = if resolved.paths.is_empty() { vec![PathBuf::from(".")] } else { resolved.paths.clone() };
+    let changed = super::changed::start(&options.changed, &paths);
     let files = match walk_policy_files(&paths) {
         Ok(files) => files,
         Err(message) => {
@@ -96,9 +99,9 @@ pub fn run(options: TestOptions) -> ExitStatus {
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
     let configs = crate::vfs::read_configs(&roots);
     let files = crate::vfs::drop_excluded(files, &paths, &configs);
-    let files = match &options.changed.changed_since {
+    let files = match changed {
         None => files,
-        Some(reference) => match super::changed::changed_files(reference, &super::changed::git_directory(&paths)) {
+        Some(pending) => match super::changed::finish(pending) {
             Ok(changed) => super::changed::affected(&files, &changed, &roots, &options.file_name).files,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -108,12 +111,32 @@ pub fn run(options: TestOptions) -> ExitStatus {
     };
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
+    let found = discovered.len();
+    let discovered = match options.shard {
+        Some(shard) => discovered.into_iter().filter(|test| shard.holds_folder(test.folder(), &roots)).collect(),
+        None => discovered,
+    };
     let discovered_at = started.elapsed();
+    if let Some(shard) = options.shard
+        && discovered.is_empty()
+        && found > 0
+    {
+        // Another shard runs them; `merge` still needs this shard's (empty) document.
+        eprintln!("shard {} holds none of the {found} tests found", shard.label());
+        if resolved.format != Format::Own(OutputFormat::Text) {
+            print!("{}", render(resolved.format, &[], &options));
+        }
+        return ExitStatus::Success;
+    }
     if let Some(reference) = &options.changed.changed_since
         && discovered.is_empty()
     {
-        // Nothing any test reads changed: a clean run, not a mistyped path.
+        // Nothing any test reads changed: a clean run, not a mistyped path. A machine-readable format still
+        // gets its one (empty) document, which `merge` and CI steps read.
         eprintln!("no test file is affected by the changes since {reference}");
+        if resolved.format != Format::Own(OutputFormat::Text) {
+            print!("{}", render(resolved.format, &[], &options));
+        }
         return ExitStatus::Success;
     }
     if discovered.is_empty() {
@@ -190,6 +213,17 @@ fn render(format: Format, runs: &[TestRun], options: &TestOptions) -> String {
         Format::Own(OutputFormat::Junit) => render_junit(runs),
         Format::Own(OutputFormat::Github) => render_github(runs),
         Format::Own(OutputFormat::Markdown) => render_markdown(runs),
+    }
+}
+
+impl Discovered {
+    /// The folder the test lives in, which `--shard` splits by: a test file's folder (its resources and
+    /// policies are usually beside it), or the folder of Rego tests itself.
+    pub fn folder(&self) -> &Path {
+        match self.framework {
+            Framework::Opa => &self.path,
+            Framework::Kyverno | Framework::Gatekeeper => self.path.parent().unwrap_or(Path::new("")),
+        }
     }
 }
 

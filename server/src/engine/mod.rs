@@ -10,3 +10,4 @@ pub mod kyverno_cel;
 pub mod offline;
 pub mod opa;
 pub mod signature;
+pub mod units;

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::index::{self, TEST_PATH_LISTS, TEST_PATH_VALUES, resolve};
 use super::types::{Location, normalize_path};
-use super::workspace::{FileData, Workspace};
+use super::workspace::{DocumentFacts, FileData, Workspace};
 use crate::base::TextRange;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::syntax::navigate::{node_at, pointer_segments};
@@ -37,11 +38,6 @@ enum Subject {
     File(PathBuf),
     ConstraintKind(String),
 }
-
-/// Test path fields that name one file or directory each (Kyverno Test lists and single values).
-const TEST_PATH_LISTS: &[&str] =
-    &["policies", "resources", "exceptions", "clusterResources", "targetResources", "paramResources"];
-const TEST_PATH_VALUES: &[&str] = &["variables", "userinfo", "context"];
 
 pub(super) fn definition(workspace: &Workspace, path: &Path, offset: usize) -> Vec<Location> {
     let Some(subject) = subject_at(workspace, path, offset) else { return Vec::new() };
@@ -100,17 +96,19 @@ fn loaded_docs(path: &Path, file: &FileData) -> Vec<Doc> {
         .collect()
 }
 
-/// The documents of the files a list of references names: loaded files below a referenced directory, or
-/// a referenced file read from disk when the workspace does not hold it.
+/// The documents of the files a list of references names: known files below a referenced directory, or
+/// a referenced file read from disk when the workspace does not know it.
 fn docs_under(workspace: &Workspace, references: &[PathBuf]) -> Vec<Doc> {
     let mut docs = Vec::new();
-    for (path, file) in workspace.files.iter() {
-        if references.iter().any(|reference| covers(reference, path)) {
-            docs.extend(loaded_docs(path, file));
+    for path in workspace.paths() {
+        if references.iter().any(|reference| covers(reference, path))
+            && let Some(file) = workspace.load(path)
+        {
+            docs.extend(loaded_docs(path, &file));
         }
     }
     for reference in references {
-        if workspace.files.contains_key(reference) {
+        if workspace.knows(reference) {
             continue;
         }
         let is_yaml = reference.extension().is_some_and(|extension| extension == "yaml" || extension == "yml");
@@ -144,13 +142,6 @@ fn resolved_list(value: &Value, key: &str, base: &Path) -> Vec<PathBuf> {
         .filter_map(Value::as_str)
         .filter_map(|reference| resolve(base, reference))
         .collect()
-}
-
-fn resolve(base: &Path, reference: &str) -> Option<PathBuf> {
-    if reference.starts_with("http://") || reference.starts_with("https://") || reference.is_empty() {
-        return None;
-    }
-    Some(normalize_path(&base.join(reference)))
 }
 
 fn subject_at(workspace: &Workspace, path: &Path, offset: usize) -> Option<Subject> {
@@ -286,22 +277,33 @@ fn declarations(workspace: &Workspace, subject: &Subject) -> Vec<Location> {
             .filter_map(|doc| doc.location("/metadata/name"))
             .collect(),
         Subject::File(target) => {
-            let exists = workspace.files.contains_key(target) || workspace.read(target).is_some();
+            let exists = workspace.knows(target) || workspace.read(target).is_some();
             if exists { vec![Location { path: target.clone(), range: TextRange::empty(0) }] } else { Vec::new() }
         }
         Subject::ConstraintKind(kind) => templates_defining(workspace, kind),
     }
 }
 
-/// The Kyverno Test documents the workspace holds, with their files.
-fn kyverno_tests(workspace: &Workspace) -> Vec<Doc> {
-    let mut tests = Vec::new();
-    for (path, file) in workspace.files.iter() {
-        if file.documents.iter().any(|info| info.kind == DocumentKind::KyvernoTest) {
-            tests.extend(loaded_docs(path, file).into_iter().filter(|doc| doc.info.kind == DocumentKind::KyvernoTest));
+/// The documents of the known files whose facts pass `wanted` for some document, loaded (only the
+/// documents that pass are returned).
+fn docs_where(workspace: &Workspace, wanted: impl Fn(&DocumentFacts) -> bool) -> Vec<Doc> {
+    let mut docs = Vec::new();
+    let wanted = &wanted;
+    for (path, facts) in index::all_where(workspace, |facts| facts.documents.iter().any(wanted)) {
+        let chosen: Vec<usize> = (0..facts.documents.len()).filter(|&at| wanted(&facts.documents[at])).collect();
+        if chosen.is_empty() {
+            continue;
         }
+        let Some(file) = workspace.load(path) else { continue };
+        let mut file_docs = loaded_docs(path, &file);
+        // The facts and the loaded file agree while the file is unchanged; a file changed on disk since it
+        // was indexed is matched again on what it holds now.
+        if file_docs.len() != facts.documents.len() {
+            continue;
+        }
+        docs.extend(chosen.into_iter().rev().map(|at| file_docs.swap_remove(at)).rev());
     }
-    tests
+    docs
 }
 
 /// Result entries of every Kyverno Test whose listed files take in a declaration of the subject (or,
@@ -313,16 +315,14 @@ fn test_results_naming(workspace: &Workspace, subject: &Subject, declared: &[Loc
         _ => return Vec::new(),
     };
     let mut found = Vec::new();
-    for test in kyverno_tests(workspace) {
-        let base = test.path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let listed = resolved_list(&test.parsed.value, list_key, &base);
-        let related = listed.iter().any(|reference| {
-            declared.iter().any(|location| covers(reference, &location.path))
-                || (declared.is_empty() && subject_files.contains(reference))
-        });
-        if !related {
-            continue;
-        }
+    let related = |document: &DocumentFacts| {
+        document.info.kind == DocumentKind::KyvernoTest
+            && document.references.iter().filter(|(key, _)| *key == list_key).any(|(_, reference)| {
+                declared.iter().any(|location| covers(reference, &location.path))
+                    || (declared.is_empty() && subject_files.contains(reference))
+            })
+    };
+    for test in docs_where(workspace, related) {
         let results = test.parsed.value.get("results").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
         for (index, result) in results.iter().enumerate() {
             let text = |key: &str| result.get(key).and_then(Value::as_str);
@@ -371,83 +371,36 @@ fn same_name(left: &str, right: &str) -> bool {
 
 /// The `kind` of every constraint of a kind.
 fn constraints_of_kind(workspace: &Workspace, kind: &str) -> Vec<Location> {
-    let mut found = Vec::new();
-    for (path, file) in workspace.files.iter() {
-        for doc in loaded_docs(path, file) {
-            if doc.info.kind == DocumentKind::Constraint && doc.info.kind_name == kind {
-                found.extend(doc.location("/kind"));
-            }
-        }
-    }
-    found
+    docs_where(workspace, |document| document.info.kind == DocumentKind::Constraint && document.info.kind_name == kind)
+        .iter()
+        .filter_map(|doc| doc.location("/kind"))
+        .collect()
 }
 
 /// Every test and suite path entry that resolves to `target`.
 fn path_entries_naming(workspace: &Workspace, target: &Path) -> Vec<Location> {
+    let names_target = |document: &DocumentFacts| document.references.iter().any(|(_, reference)| reference == target);
     let mut found = Vec::new();
-    for (path, file) in workspace.files.iter() {
-        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        for doc in loaded_docs(path, file) {
-            let pointers: Vec<String> = match doc.info.kind {
-                DocumentKind::KyvernoTest => kyverno_test_path_pointers(&doc.parsed.value),
-                DocumentKind::GatorSuite => suite_path_pointers(&doc.parsed.value),
-                _ => continue,
-            };
-            for pointer in pointers {
-                let resolved = doc.text(&pointer).and_then(|reference| resolve(&base, reference));
-                if resolved.as_deref() == Some(target) {
-                    found.extend(doc.location(&pointer));
-                }
+    for doc in docs_where(workspace, names_target) {
+        let base = doc.path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for (_, pointer) in index::path_entries(&doc.info.kind, &doc.parsed.value) {
+            let resolved = doc.text(&pointer).and_then(|reference| resolve(&base, reference));
+            if resolved.as_deref() == Some(target) {
+                found.extend(doc.location(&pointer));
             }
         }
     }
     found
 }
 
-fn kyverno_test_path_pointers(value: &Value) -> Vec<String> {
-    let mut pointers = Vec::new();
-    for key in TEST_PATH_LISTS {
-        let count = value.get(*key).and_then(Value::as_array).map_or(0, Vec::len);
-        pointers.extend((0..count).map(|index| format!("/{key}/{index}")));
-    }
-    pointers.extend(TEST_PATH_VALUES.iter().map(|key| format!("/{key}")));
-    pointers
-}
-
-fn suite_path_pointers(value: &Value) -> Vec<String> {
-    let mut pointers = Vec::new();
-    for (test_index, test) in value.get("tests").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        for key in ["template", "constraint", "expansion"] {
-            pointers.push(format!("/tests/{test_index}/{key}"));
-        }
-        for (case_index, case) in test.get("cases").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            pointers.push(format!("/tests/{test_index}/cases/{case_index}/object"));
-            let inventory = case.get("inventory").and_then(Value::as_array).map_or(0, Vec::len);
-            pointers.extend(
-                (0..inventory).map(|index| format!("/tests/{test_index}/cases/{case_index}/inventory/{index}")),
-            );
-        }
-    }
-    pointers
-}
-
-/// The `spec.crd.spec.names.kind` of every loaded template that defines a constraint kind.
+/// The `spec.crd.spec.names.kind` of every known template that defines a constraint kind.
 pub(super) fn templates_defining(workspace: &Workspace, kind: &str) -> Vec<Location> {
-    let mut locations = Vec::new();
-    for (path, file) in workspace.files.iter() {
-        for (index, info) in file.documents.iter().enumerate() {
-            if info.kind != DocumentKind::ConstraintTemplate {
-                continue;
-            }
-            let segment = &file.source.segments()[index];
-            if segment.parsed.value.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) != Some(kind) {
-                continue;
-            }
-            if let Some(span) = segment.parsed.source_map.get("/spec/crd/spec/names/kind") {
-                locations.push(Location { path: path.clone(), range: span.value.shifted(segment.start) });
-            }
-        }
-    }
+    let defines = |document: &DocumentFacts| document.defines_kind.as_deref() == Some(kind);
+    let mut locations: Vec<Location> = docs_where(workspace, defines)
+        .iter()
+        .filter(|doc| doc.text("/spec/crd/spec/names/kind") == Some(kind))
+        .filter_map(|doc| doc.location("/spec/crd/spec/names/kind"))
+        .collect();
     locations.sort_by(|left, right| left.path.cmp(&right.path));
     locations
 }
@@ -466,12 +419,8 @@ pub(super) fn affected_by(workspace: &Workspace, changed: &[PathBuf]) -> Vec<Pat
         let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let mut listed = Vec::new();
         for doc in loaded_docs(path, file) {
-            let pointers = match doc.info.kind {
-                DocumentKind::KyvernoTest => kyverno_test_path_pointers(&doc.parsed.value),
-                DocumentKind::GatorSuite => suite_path_pointers(&doc.parsed.value),
-                _ => continue,
-            };
-            listed.extend(pointers.iter().filter_map(|pointer| resolve(&base, doc.text(pointer)?)));
+            let pointers = index::path_entries(&doc.info.kind, &doc.parsed.value);
+            listed.extend(pointers.iter().filter_map(|(_, pointer)| resolve(&base, doc.text(pointer)?)));
         }
         if !listed.is_empty() {
             listing.push((path, listed));

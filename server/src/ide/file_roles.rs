@@ -141,13 +141,19 @@ fn named_by_a_chainsaw_step(workspace: &Workspace, path: &Path) -> bool {
     let (Some(folder), Some(name)) = (path.parent(), path.file_name().and_then(|name| name.to_str())) else {
         return false;
     };
-    workspace.files_in(folder).any(|(_, file)| {
-        file.documents.iter().enumerate().any(|(index, info)| {
-            info.kind == DocumentKind::Chainsaw
-                && partial_files(&file.source.segments()[index].parsed.value)
-                    .iter()
-                    .any(|file| file.trim_start_matches("./") == name)
-        })
+    workspace.paths_in(folder).any(|neighbour| {
+        let holds_chainsaw = super::index::facts(workspace, neighbour)
+            .is_some_and(|facts| super::index::holds(&facts, DocumentKind::Chainsaw));
+        // Only a neighbour that holds a Chainsaw Test is loaded.
+        holds_chainsaw
+            && workspace.load(neighbour).is_some_and(|file| {
+                file.documents.iter().enumerate().any(|(index, info)| {
+                    info.kind == DocumentKind::Chainsaw
+                        && partial_files(&file.source.segments()[index].parsed.value)
+                            .iter()
+                            .any(|file| file.trim_start_matches("./") == name)
+                })
+            })
     })
 }
 

@@ -187,14 +187,14 @@ pub(super) fn affected_tests<'r>(
 ) -> Vec<(PathBuf, Framework)> {
     let mut found: Vec<(PathBuf, Framework)> = Vec::new();
     for path in changed {
-        found.extend(workspace.test_files(Some(path)));
+        found.extend(super::index::test_files(workspace, Some(path)));
         found.extend(runs.clone().filter(|run| run.depends_on(path)).map(|run| (run.test_file.clone(), run.framework)));
     }
     found.sort_by(|left, right| left.0.cmp(&right.0));
     found.dedup_by(|left, right| left.0 == right.0);
     // A test file that is gone has nothing to run; it is dropped by the caller.
     found.retain(|(path, framework)| {
-        *framework == Framework::Opa || workspace.file(path).is_some() || workspace.read(path).is_some()
+        *framework == Framework::Opa || workspace.knows(path) || workspace.read(path).is_some()
     });
     found
 }

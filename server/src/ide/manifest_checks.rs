@@ -9,12 +9,15 @@ use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::index;
 use super::inline_tests::locate;
-use super::workspace::{FileData, Workspace};
+use super::manifest_preview::{self, MutatedManifest, MutationPreview};
+use super::types::HoverResult;
+use super::workspace::{FileFacts, Workspace};
 use crate::apply::load::Loader;
 use crate::apply::{self, ApplyReport, Options, PolicyDocument, PreparedPolicies, Status};
 use crate::base::{Code, Diagnostic, RelatedInformation, Severity, TextRange};
-use crate::model::DocumentKind;
+use crate::model::{ADMISSION_POLICY_BINDING_KINDS, DocumentInfo, DocumentKind, KUBERNETES_ADMISSION_POLICY_KINDS};
 use crate::schema::Target;
 
 /// The kinds a file of policies holds: a file with one of them is read as policies, never as a manifest.
@@ -57,30 +60,58 @@ pub struct WorkspacePolicies {
 pub struct ManifestVerdict {
     pub manifest_file: PathBuf,
     pub report: ApplyReport,
+    /// What the mutating policies change, per object they change.
+    pub previews: Vec<MutationPreview>,
 }
 
-fn is_policy_file(file: &FileData) -> bool {
-    file.documents.iter().any(|info| POLICY_KINDS.contains(&info.kind))
+/// Whether a document is a policy `apply` reads: the kinds above, and Kubernetes' own admission policies
+/// with their bindings (classified as plain resources, since clusters admit them like any object), so
+/// the editor's policy set is the one `policy-lsp apply` loads from the same files.
+fn is_policy_document(info: &DocumentInfo) -> bool {
+    POLICY_KINDS.contains(&info.kind)
+        || (info.group() == "admissionregistration.k8s.io"
+            && (KUBERNETES_ADMISSION_POLICY_KINDS.contains(&info.kind_name.as_str())
+                || ADMISSION_POLICY_BINDING_KINDS.contains(&info.kind_name.as_str())))
 }
 
-/// The policy files the analysis holds (less those the settings exclude), in no particular order.
-pub(super) fn policy_paths(workspace: &Workspace) -> impl Iterator<Item = &PathBuf> {
-    workspace
-        .paths()
-        .filter(|path| !workspace.is_excluded(path))
-        .filter(|path| workspace.file(path).is_some_and(|file| is_policy_file(file)))
+fn is_policy_file(facts: &FileFacts) -> bool {
+    facts.documents.iter().any(|document| is_policy_document(&document.info))
 }
 
-/// The policy files the analysis holds, sorted so that a fingerprint and the policies' order are stable.
-fn policy_files(workspace: &Workspace) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = policy_paths(workspace).cloned().collect();
+/// The policy files the workspace knows (less those the settings exclude) with the hashes of their texts,
+/// in no particular order.
+fn policy_paths(workspace: &Workspace) -> impl Iterator<Item = (&PathBuf, u64)> {
+    index::all_where(workspace, is_policy_file)
+        .filter(|(path, _)| !workspace.is_excluded(path))
+        .map(|(path, facts)| (path, facts.fingerprint))
+}
+
+/// How many files hold policies, less the excluded ones: the index's count (kept until the index changes)
+/// corrected by the loaded files, so that a count after each keystroke costs a look at the open files only.
+pub(super) fn policy_file_count(workspace: &Workspace) -> usize {
+    let counts = |path: &Path, facts: &FileFacts| is_policy_file(facts) && !workspace.is_excluded(path);
+    let indexed = *workspace
+        .indexed_policy_count
+        .get_or_init(|| workspace.index.iter().filter(|(path, facts)| counts(path, facts)).count());
+    let mut count = indexed as isize;
+    for path in workspace.files.keys() {
+        count -= workspace.index.get(path).is_some_and(|facts| counts(path, facts)) as isize;
+        count += index::facts(workspace, path).is_some_and(|facts| counts(path, &facts)) as isize;
+    }
+    count.max(0) as usize
+}
+
+/// The policy files with the hashes of their texts, sorted by path so that a fingerprint and the
+/// policies' order are stable.
+fn policy_files(workspace: &Workspace) -> Vec<(PathBuf, u64)> {
+    let mut found: Vec<(PathBuf, u64)> = policy_paths(workspace).map(|(path, hash)| (path.clone(), hash)).collect();
     found.sort();
     found
 }
 
 /// Whether `path` holds policies (a change there re-judges the open manifests).
 pub(super) fn holds_policies(workspace: &Workspace, path: &Path) -> bool {
-    workspace.file(path).is_some_and(|file| is_policy_file(file))
+    index::facts(workspace, path).is_some_and(|facts| is_policy_file(&facts))
 }
 
 /// Whether `path` is a manifest to judge: Kubernetes objects only, not a policy, test or template file,
@@ -89,28 +120,28 @@ pub(super) fn holds_policies(workspace: &Workspace, path: &Path) -> bool {
 pub(super) fn is_manifest(workspace: &Workspace, path: &Path) -> bool {
     let Some(file) = workspace.file(path) else { return false };
     file.holds(DocumentKind::Resource)
-        && !is_policy_file(file)
-        && !file.documents.iter().any(|info| NOT_MANIFEST_KINDS.contains(&info.kind))
+        && !file
+            .documents
+            .iter()
+            .any(|info| is_policy_document(info) || NOT_MANIFEST_KINDS.contains(&info.kind))
         && !workspace.is_excluded(path)
         && super::file_roles::helm_template(workspace, path, file.source.segments()).is_none()
-        && workspace.test_files(Some(path)).is_empty()
+        && index::test_files(workspace, Some(path)).is_empty()
 }
 
 /// The fingerprint of the workspace's policy files, cheap beside preparing them.
 pub(super) fn policies_fingerprint(workspace: &Workspace) -> u64 {
     let mut hasher = DefaultHasher::new();
-    for path in policy_files(workspace) {
+    for (path, text_hash) in policy_files(workspace) {
         path.hash(&mut hasher);
-        if let Some(file) = workspace.file(&path) {
-            file.source.text().hash(&mut hasher);
-        }
+        text_hash.hash(&mut hasher);
     }
     hasher.finish()
 }
 
 /// Every policy of the workspace, prepared once for all the manifests judged until one changes.
 pub(super) fn prepare_policies(workspace: &Workspace) -> WorkspacePolicies {
-    let files = policy_files(workspace);
+    let files: Vec<PathBuf> = policy_files(workspace).into_iter().map(|(path, _)| path).collect();
     let excluded = |_: &Path| false;
     let mut loader = Loader { files: workspace, excluded: &excluded, problems: Vec::new() };
     let documents: Vec<PolicyDocument> = loader.policy_documents(&files);
@@ -134,7 +165,8 @@ pub(super) fn judge_manifest(
     let mut loader = Loader { files: workspace, excluded: &excluded, problems: Vec::new() };
     let manifests = loader.manifests(&[path.to_path_buf()]);
     let report = apply::apply(&policies.prepared, manifests);
-    Some(ManifestVerdict { manifest_file: path.to_path_buf(), report })
+    let previews = manifest_preview::previews(&report);
+    Some(ManifestVerdict { manifest_file: path.to_path_buf(), report, previews })
 }
 
 /// The diagnostics of a manifest file from its newest verdict: each failure on the field the result
@@ -193,11 +225,37 @@ pub(super) fn manifest_diagnostics(
     }
 }
 
-/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail.
+/// The hover on the `kind:` line of an object of a judged manifest file (see [`manifest_preview`]).
+pub(super) fn manifest_hover(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+    offset: usize,
+) -> Option<HoverResult> {
+    verdicts
+        .iter()
+        .filter(|verdict| verdict.manifest_file == path)
+        .find_map(|verdict| manifest_preview::object_hover(workspace, &verdict.report, &verdict.previews, offset))
+}
+
+/// The file as the mutating policies would leave it, from its verdict (see [`manifest_preview`]).
+pub(super) fn mutated_manifest(
+    workspace: &Workspace,
+    verdicts: &[Arc<ManifestVerdict>],
+    path: &Path,
+) -> Option<MutatedManifest> {
+    let verdict = verdicts.iter().find(|verdict| verdict.manifest_file == path)?;
+    manifest_preview::mutated_manifest(workspace, path, &verdict.report, &verdict.previews)
+}
+
+/// A summary above a manifest object's `kind:` line: how many policies apply to it and how many fail,
+/// or the mutations the policies make to it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ManifestLens {
     pub range: TextRange,
     pub title: String,
+    /// The lens opens the mutation preview ([`crate::ide::PREVIEW_MUTATIONS_COMMAND`]) when clicked.
+    pub previews_mutations: bool,
 }
 
 /// One lens per judged object of a manifest file: "3 policies apply: 1 fails". A policy applies when one
@@ -237,7 +295,13 @@ pub(super) fn manifest_lenses(
             if !unsupported.is_empty() {
                 title.push_str(&format!(", {} not checked offline", unsupported.len()));
             }
-            lenses.push(ManifestLens { range, title });
+            lenses.push(ManifestLens { range, title, previews_mutations: false });
+            if let Some(preview) = verdict.previews.iter().find(|preview| preview.manifest == index) {
+                let changes =
+                    if preview.changes == 1 { "1 change".to_string() } else { format!("{} changes", preview.changes) };
+                let title = format!("Preview mutations ({changes})");
+                lenses.push(ManifestLens { range, title, previews_mutations: true });
+            }
         }
     }
     lenses

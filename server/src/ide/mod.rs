@@ -22,11 +22,13 @@ mod file_roles;
 mod folding;
 mod generated_template;
 mod hover;
+mod index;
 mod inline_tests;
 mod jmespath;
 mod jmespath_docs;
 mod jmespath_lex;
 mod manifest_checks;
+mod manifest_preview;
 mod navigation;
 mod pattern;
 mod policy_context;
@@ -49,12 +51,15 @@ mod workspace;
 mod yaml_edits;
 pub mod yaml_path;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use config::Config;
+pub use index::facts_of_text;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
 pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
+pub use manifest_preview::{MutatedManifest, MutationPreview, PREVIEW_MUTATIONS_COMMAND};
 pub use rego_index::{RegoFacts, RuleFact};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
@@ -62,7 +67,7 @@ pub use types::{
     ActionKind, CodeAction, CompletionItem, CompletionKind, FileChange, HoverResult, Location, SignatureHelp, TextEdit,
     normalize_path,
 };
-pub use workspace::FileData;
+pub use workspace::{FileData, FileFacts};
 
 use crate::base::{Diagnostic, LineCol, LineIndex, PositionEncoding, TextRange};
 use crate::model::DocumentKind;
@@ -85,6 +90,8 @@ impl AnalysisHost {
     /// Sets the settings of each workspace root (the front ends read `.policy-lsp.yaml` and the editor's).
     pub fn set_configs(&mut self, configs: Vec<Config>) {
         self.workspace.configs = Arc::new(configs);
+        // Which files are excluded may have changed.
+        self.workspace.indexed_policy_count = Arc::new(std::sync::OnceLock::new());
     }
 
     /// Replaces the file source behind referenced files (the LSP learns its workspace roots late).
@@ -117,10 +124,10 @@ impl AnalysisHost {
         Some(total)
     }
 
-    /// Unloads a file (and forgets the facts of a `.rego` file).
+    /// Unloads a file; when the index holds its facts (or, for a `.rego` file, its Rego facts) it stays
+    /// known by them.
     pub fn remove_file(&mut self, path: &Path) {
         self.workspace.remove(path);
-        self.workspace.index_rego(path.to_path_buf(), None);
     }
 
     /// Keeps a `.rego` file that nobody has open by its cross-file facts alone (packages, rules and where
@@ -130,16 +137,20 @@ impl AnalysisHost {
         self.workspace.index_rego(path, Some(facts));
     }
 
-    /// A file nobody has open, from its text on disk: a `.rego` file by its facts, any other loaded whole.
-    pub fn set_unopened_file(&mut self, path: PathBuf, text: &str) {
-        if crate::testrun::opa::is_rego_file(&path) {
-            let facts = RegoFacts::of(text);
-            self.index_rego_file(path, facts);
-        } else {
-            self.set_file(path, text);
-        }
+    /// Records the facts of files nobody has open (see [`facts_of_text`]), replacing what was known of
+    /// them; a loaded file of the same path takes precedence until it is removed.
+    pub fn index_files(&mut self, facts: impl IntoIterator<Item = (PathBuf, Arc<FileFacts>)>) {
+        self.workspace.index_files(facts);
     }
 
+    /// Forgets a file: its loaded state and its facts.
+    pub fn forget_file(&mut self, path: &Path) {
+        self.workspace.remove(path);
+        self.workspace.unindex(path);
+        self.workspace.index_rego(path.to_path_buf(), None);
+    }
+
+    /// Whether the file is loaded.
     pub fn contains(&self, path: &Path) -> bool {
         self.workspace.files.contains_key(path)
     }
@@ -160,12 +171,20 @@ impl Analysis {
     // -----------------------------------------------------------------------------------------------------
     // Files
 
+    /// A loaded file.
     pub fn file(&self, path: &Path) -> Option<&Arc<FileData>> {
         self.workspace.file(path)
     }
 
+    /// Every known file: the loaded ones, then the indexed ones.
     pub fn paths(&self) -> impl Iterator<Item = &PathBuf> {
         self.workspace.paths()
+    }
+
+    /// This snapshot with an indexed file loaded from disk, to ask of it what is asked of loaded files
+    /// (diagnostics of a file nobody has open); `None` when the file is not known.
+    pub fn with_file(&self, path: &Path) -> Option<Analysis> {
+        Some(Analysis { workspace: self.workspace.with_loaded(path)? })
     }
 
     /// The settings that govern a file: those of the innermost workspace root holding it.
@@ -250,8 +269,10 @@ impl Analysis {
         open: impl IntoIterator<Item = &'p PathBuf>,
         runs: &[Arc<InlineRun>],
     ) -> Vec<PathBuf> {
-        let holds = |path: &Path, kind| self.workspace.file(path).is_some_and(|file| file.holds(kind));
-        let naming: Vec<PathBuf> = self.workspace.test_files(Some(changed)).into_iter().map(|(path, _)| path).collect();
+        let holds =
+            |path: &Path, kind| index::facts(&self.workspace, path).is_some_and(|facts| index::holds(&facts, kind));
+        let naming: Vec<PathBuf> =
+            index::test_files(&self.workspace, Some(changed)).into_iter().map(|(path, _)| path).collect();
         let changed_is_template = holds(changed, DocumentKind::ConstraintTemplate);
         open.into_iter()
             .filter(|path| path.as_path() != changed)
@@ -276,7 +297,12 @@ impl Analysis {
     /// How many files hold policies (not counting those the settings exclude): an editor hides its status
     /// where there are none.
     pub fn policy_file_count(&self) -> usize {
-        manifest_checks::policy_paths(&self.workspace).count()
+        manifest_checks::policy_file_count(&self.workspace)
+    }
+
+    /// How many files are known: loaded, or indexed from the workspace scan.
+    pub fn file_count(&self) -> usize {
+        self.workspace.file_count()
     }
 
     /// Whether a file holds policies: a change there re-judges the open manifests.
@@ -306,6 +332,12 @@ impl Analysis {
         manifest_checks::manifest_lenses(&self.workspace, verdicts, path)
     }
 
+    /// A manifest file as the workspace's mutating policies would leave it, from its verdict; `None` when
+    /// no policy mutates it (or it has no verdict yet).
+    pub fn mutated_manifest(&self, path: &Path, verdicts: &[Arc<ManifestVerdict>]) -> Option<MutatedManifest> {
+        manifest_checks::mutated_manifest(&self.workspace, verdicts, path)
+    }
+
     // -----------------------------------------------------------------------------------------------------
     // Editing help
 
@@ -321,10 +353,17 @@ impl Analysis {
         hover::hover(&self.workspace, path, offset)
     }
 
-    /// The hover as the editor shows it: on a results entry, what the test found comes first and the
-    /// field's documentation follows.
-    pub fn hover_with_tests(&self, path: &Path, offset: usize, runs: &[Arc<InlineRun>]) -> Option<HoverResult> {
-        let result = inline_tests::result_hover(&self.workspace, runs, path, offset);
+    /// The hover as the editor shows it: on a results entry, what the test found comes first, and on a
+    /// manifest object's `kind:` line, what the policies found; the field's documentation follows.
+    pub fn hover_with_results(
+        &self,
+        path: &Path,
+        offset: usize,
+        runs: &[Arc<InlineRun>],
+        verdicts: &[Arc<ManifestVerdict>],
+    ) -> Option<HoverResult> {
+        let result = inline_tests::result_hover(&self.workspace, runs, path, offset)
+            .or_else(|| manifest_checks::manifest_hover(&self.workspace, verdicts, path, offset));
         let field = self.hover(path, offset);
         match (result, field) {
             (Some(mut result), Some(field)) => {
@@ -403,15 +442,33 @@ impl Analysis {
     /// (case-insensitively), with the file each is in.
     pub fn workspace_symbols(&self, query: &str) -> Vec<(PathBuf, Symbol)> {
         let query = query.to_lowercase();
-        let mut found = Vec::new();
-        for path in self.workspace.files.keys() {
-            for symbol in self.document_symbols(path) {
-                if symbol.kind == SymbolKind::Resource || !symbol.name.to_lowercase().contains(&query) {
+        // Chosen by the index (name and kind), then only the files of the first 500 loaded for the ranges.
+        let mut chosen: Vec<(String, PathBuf, usize)> = Vec::new();
+        let named = |document: &workspace::DocumentFacts| {
+            document.info.kind != DocumentKind::Other
+                && symbols::symbol_kind(&document.info.kind) != SymbolKind::Resource
+        };
+        for (path, facts) in index::all_where(&self.workspace, |facts| facts.documents.iter().any(named)) {
+            for (at, document) in facts.documents.iter().enumerate() {
+                let name = document.info.label();
+                if !named(document) || !name.to_lowercase().contains(&query) {
                     continue;
                 }
-                found.push((path.clone(), Symbol { children: Vec::new(), ..symbol }));
+                chosen.push((name, path.clone(), at));
             }
         }
+        chosen.sort();
+        chosen.truncate(500);
+        let mut loaded: HashMap<PathBuf, Option<Arc<FileData>>> = HashMap::new();
+        let mut found = Vec::new();
+        for (_, path, at) in chosen {
+            let file = loaded.entry(path.clone()).or_insert_with(|| self.workspace.load(&path));
+            if let Some(symbol) = file.as_ref().and_then(|file| symbols::document_symbol(file, at, false)) {
+                found.push((path, symbol));
+            }
+        }
+        // Rego packages and rules come from each module's facts, open or not.
+        found.extend(rego_navigation::workspace_rego_symbols(&self.workspace, &query));
         found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
         found.truncate(500);
         found
@@ -430,7 +487,7 @@ impl Analysis {
     /// Test files the analysis holds (Kyverno Tests and gator Suites) that concern `path`: the file itself
     /// when it is one, else the tests whose text names the file; all of them when `path` is `None`.
     pub fn test_files(&self, path: Option<&Path>) -> Vec<(PathBuf, Framework)> {
-        self.workspace.test_files(path)
+        index::test_files(&self.workspace, path)
     }
 
     /// Runs one test file on the snapshot's files (unsaved buffers first, then the disk), as

@@ -246,7 +246,15 @@ fn object_fields(workspace: &Workspace, template: Option<&Value>, path: &[String
         .and_then(Value::as_str)
         .unwrap_or("");
     let mut roots: Vec<SchemaNode<'_>> = Vec::new();
-    for file in workspace.files.values() {
+    // The index tells which files hold such constraints; only those are loaded.
+    let constraint_files = super::index::all_where(workspace, |facts| {
+        facts
+            .documents
+            .iter()
+            .any(|document| document.info.kind == DocumentKind::Constraint && document.info.kind_name == template_kind)
+    });
+    let constraint_files: Vec<_> = constraint_files.filter_map(|(path, _)| workspace.load(path)).collect();
+    for file in &constraint_files {
         for (index, info) in file.documents.iter().enumerate() {
             if info.kind != DocumentKind::Constraint || info.kind_name != template_kind {
                 continue;

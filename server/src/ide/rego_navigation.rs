@@ -253,6 +253,47 @@ pub(super) fn reference_names(
 }
 
 /// The outline of a `.rego` file: its package with the imports and rules below it.
+/// The packages and rules of every Rego module the workspace knows whose name contains `query` (already
+/// lower-case), from the modules' facts: no module is read or parsed.
+pub(super) fn workspace_rego_symbols(workspace: &Workspace, query: &str) -> Vec<(PathBuf, Symbol)> {
+    let mut found = Vec::new();
+    for (path, facts) in workspace.rego_modules() {
+        let package = facts.package.join(".");
+        if !package.is_empty() && package.to_lowercase().contains(query) {
+            let symbol = Symbol {
+                name: format!("package {package}"),
+                detail: None,
+                kind: SymbolKind::Package,
+                range: facts.package_range,
+                selection_range: facts.package_range,
+                children: Vec::new(),
+            };
+            found.push((path.clone(), symbol));
+        }
+        for rule in &facts.rules {
+            let name = rule.path.join(".");
+            if !name.to_lowercase().contains(query) {
+                continue;
+            }
+            let kind = match rule.kind {
+                _ if name.starts_with("test_") || name.starts_with("todo_test_") => SymbolKind::Test,
+                RuleKind::Function(_) => SymbolKind::Function,
+                _ => SymbolKind::Rule,
+            };
+            let symbol = Symbol {
+                name,
+                detail: Some(rule.head.to_string()),
+                kind,
+                range: rule.name_range,
+                selection_range: rule.name_range,
+                children: Vec::new(),
+            };
+            found.push((path.clone(), symbol));
+        }
+    }
+    found
+}
+
 pub(super) fn rego_symbols(workspace: &Workspace, path: &Path) -> Vec<Symbol> {
     let Some(file) = workspace.file(path) else { return Vec::new() };
     let text = file.source.text();

@@ -2,10 +2,11 @@
 //! apiVersion and kind, with a constraint's parameters taken from its template.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::workspace::Workspace;
+use super::workspace::{FileData, Workspace};
 use crate::model::{DocumentInfo, DocumentKind};
 use crate::schema::{self, SchemaNode};
 
@@ -117,32 +118,51 @@ pub(super) fn constraint_parameters_schema(workspace: &Workspace, file: &Path, c
 /// every such template defines the same parameters: two different templates of one kind in unrelated
 /// folders leave the constraint unjudged rather than checked against the wrong one.
 pub(super) fn governing_template(workspace: &Workspace, file: &Path, constraint_kind: &str) -> Option<(Value, String)> {
-    let mut candidates: Vec<(&Path, Value, String)> = Vec::new();
-    for (path, data) in workspace.files.iter() {
+    // Held as loaded files and document indices until one is chosen: a tree with many copies of a template
+    // cloned each of them for every constraint, which made linting grow with the square of the tree.
+    let mut candidates: Vec<(&Path, Arc<FileData>, usize)> = Vec::new();
+    // The index tells which files define the kind; only those are loaded.
+    let defines = |facts: &super::workspace::FileFacts| {
+        facts.documents.iter().any(|document| document.defines_kind.as_deref() == Some(constraint_kind))
+    };
+    for (path, _) in super::index::all_where(workspace, defines) {
+        let Some(data) = workspace.load(path) else { continue };
         for (index, info) in data.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
                 continue;
             }
             let template = &data.source.segments()[index].parsed.value;
             if template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str) == Some(constraint_kind) {
-                candidates.push((path.as_path(), template.clone(), info.api_version.clone()));
+                candidates.push((path.as_path(), data.clone(), index));
             }
         }
     }
     candidates.sort_by(|left, right| left.0.cmp(right.0));
     let mut folder = file.parent();
     while let Some(current) = folder {
-        if let Some(index) = candidates.iter().position(|(path, _, _)| path.parent() == Some(current)) {
-            let (_, template, api_version) = candidates.swap_remove(index);
-            return Some((template, api_version));
+        if let Some(candidate) = candidates.iter().find(|(path, _, _)| path.parent() == Some(current)) {
+            return Some(chosen(candidate));
         }
         folder = current.parent();
     }
-    let parameters = |template: &Value| template.pointer("/spec/crd/spec/validation").cloned();
-    let first = candidates.first().map(|(_, template, _)| parameters(template))?;
-    if candidates.iter().all(|(_, template, _)| parameters(template) == first) {
-        let (_, template, api_version) = candidates.swap_remove(0);
-        return Some((template, api_version));
+    let first = candidates.first().map(|candidate| parameters(template_of(candidate)))?;
+    if candidates.iter().all(|candidate| parameters(template_of(candidate)) == first) {
+        return Some(chosen(&candidates[0]));
     }
     None
+}
+
+/// The template document of a candidate of [`governing_template`].
+fn template_of<'a>((_, data, index): &'a (&Path, Arc<FileData>, usize)) -> &'a Value {
+    &data.source.segments()[*index].parsed.value
+}
+
+/// The template and apiVersion of the candidate [`governing_template`] chose.
+fn chosen(candidate: &(&Path, Arc<FileData>, usize)) -> (Value, String) {
+    (template_of(candidate).clone(), candidate.1.documents[candidate.2].api_version.clone())
+}
+
+/// A template's parameter schema, what two templates of one kind must agree on.
+fn parameters(template: &Value) -> Option<&Value> {
+    template.pointer("/spec/crd/spec/validation")
 }

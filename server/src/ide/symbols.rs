@@ -35,45 +35,46 @@ pub struct Symbol {
 }
 
 pub(super) fn document_symbols(file: &FileData) -> Vec<Symbol> {
-    let mut symbols = Vec::new();
-    for (index, segment) in file.source.segments().iter().enumerate() {
-        let info = &file.documents[index];
-        if info.kind == DocumentKind::Other {
-            continue;
-        }
-        let parsed = &segment.parsed;
-        let Some(root) = parsed.source_map.get("") else { continue };
-        let range = root.value.shifted(segment.start);
-        let selection_range = ["/metadata/name", "/kind"]
-            .iter()
-            .find_map(|pointer| parsed.source_map.get(pointer))
-            .map_or(range, |span| span.value.shifted(segment.start));
-        let kind = match info.kind {
-            DocumentKind::KyvernoPolicy | DocumentKind::KyvernoCelPolicy | DocumentKind::Constraint => {
-                SymbolKind::Policy
-            }
-            DocumentKind::ConstraintTemplate => SymbolKind::Template,
-            DocumentKind::KyvernoTest | DocumentKind::GatorSuite => SymbolKind::Test,
-            _ => SymbolKind::Resource,
-        };
-        let child_kind = match kind {
-            SymbolKind::Test => SymbolKind::Test,
-            _ => SymbolKind::Rule,
-        };
-        let children = outline(info, &parsed.value)
+    (0..file.documents.len()).filter_map(|index| document_symbol(file, index, true)).collect()
+}
+
+/// The outline entry of document `index`, with its children or (for workspace symbols) without; `None`
+/// for a document that is nothing known, or empty.
+pub(super) fn document_symbol(file: &FileData, index: usize, with_children: bool) -> Option<Symbol> {
+    let info = file.documents.get(index)?;
+    let segment = file.source.segments().get(index)?;
+    if info.kind == DocumentKind::Other {
+        return None;
+    }
+    let parsed = &segment.parsed;
+    let range = parsed.source_map.get("")?.value.shifted(segment.start);
+    let selection_range = ["/metadata/name", "/kind"]
+        .iter()
+        .find_map(|pointer| parsed.source_map.get(pointer))
+        .map_or(range, |span| span.value.shifted(segment.start));
+    let kind = symbol_kind(&info.kind);
+    let child_kind = match kind {
+        SymbolKind::Test => SymbolKind::Test,
+        _ => SymbolKind::Rule,
+    };
+    let children = match with_children {
+        true => outline(info, &parsed.value)
             .iter()
             .map(|part| part_symbol(parsed, segment.start, part, child_kind))
-            .collect();
-        symbols.push(Symbol {
-            name: info.label(),
-            detail: Some(info.api_version.clone()),
-            kind,
-            range,
-            selection_range,
-            children,
-        });
+            .collect(),
+        false => Vec::new(),
+    };
+    Some(Symbol { name: info.label(), detail: Some(info.api_version.clone()), kind, range, selection_range, children })
+}
+
+/// The symbol kind of a document kind.
+pub(super) fn symbol_kind(kind: &DocumentKind) -> SymbolKind {
+    match kind {
+        DocumentKind::KyvernoPolicy | DocumentKind::KyvernoCelPolicy | DocumentKind::Constraint => SymbolKind::Policy,
+        DocumentKind::ConstraintTemplate => SymbolKind::Template,
+        DocumentKind::KyvernoTest | DocumentKind::GatorSuite => SymbolKind::Test,
+        _ => SymbolKind::Resource,
     }
-    symbols
 }
 
 fn part_symbol(parsed: &ParsedDocument, base: usize, part: &NamedPart, kind: SymbolKind) -> Symbol {

@@ -97,6 +97,7 @@ at_document!(ReferenceParams, |it| it.text_document_position.text_document.uri, 
 at_document!(DocumentSymbolParams, |it| it.text_document.uri);
 at_document!(FoldingRangeParams, |it| it.text_document.uri);
 at_document!(CodeActionParams, |it| it.text_document.uri);
+at_document!(super::ext::MutatedManifestParams, |it| it.text_document.uri);
 at_document!(SemanticTokensParams, |it| it.text_document.uri);
 at_document!(SemanticTokensRangeParams, |it| it.text_document.uri);
 
@@ -218,6 +219,9 @@ impl<'a> RequestDispatcher<'a> {
     {
         self.spawn_with::<R>(Pool::Requests, move |snapshot, params| {
             let path = from_proto::path(params.uri());
+            // A file nobody has open is known by its facts alone: loaded from disk for this request.
+            let Some(analysis) = snapshot.analysis.with_file(&path) else { return Ok(R::Result::empty()) };
+            let snapshot = &Snapshot { analysis, ..snapshot.clone() };
             let Some(index) = snapshot.analysis.line_index(&path) else { return Ok(R::Result::empty()) };
             let encoding = snapshot.encoding();
             let offset = params.position().map_or(0, |position| from_proto::offset(&index, position, encoding));

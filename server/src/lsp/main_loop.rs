@@ -9,6 +9,7 @@ use crossbeam_channel::select;
 use lsp_server::{ErrorCode, Message, Notification, Request, Response};
 
 use super::dispatch::{NotificationDispatcher, RequestDispatcher};
+use super::ext::MutatedManifestRequest;
 use super::handlers::{lifecycle, notification, request};
 use super::state::{Outgoing, Session};
 use super::task::Task;
@@ -93,6 +94,7 @@ fn handle_request(session: &mut Session, request: Request) {
         .on_document::<DocumentSymbolRequest>(request::document_symbols)
         .on_document::<FoldingRangeRequest>(request::folding_ranges)
         .on_document::<CodeActionRequest>(request::code_actions)
+        .on_document::<MutatedManifestRequest>(request::mutated_manifest)
         .on_document::<SemanticTokensFullRequest>(request::semantic_tokens_full)
         .on_document::<SemanticTokensRangeRequest>(request::semantic_tokens_range)
         .on::<CodeLensRequest>(request::code_lenses)
@@ -149,6 +151,7 @@ fn handle_task(session: &mut Session, task: Task) {
         Task::ManifestRound { policies, done, left, gone } => {
             manifest_rounds::finished(session, policies, done, left, gone)
         }
-        Task::Scanned { scan, files, rego } => scan::loaded(session, scan, files, rego),
+        Task::Indexed { scan, facts, rego, done, total } => scan::indexed(session, scan, facts, rego, done, total),
+        Task::Scanned { scan, files } => scan::finished(session, scan, files),
     }
 }

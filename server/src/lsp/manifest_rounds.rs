@@ -36,6 +36,18 @@ pub fn start(session: &mut Session) {
     let shared_generation = session.shared_generation.clone();
     let task_sender = session.task_sender.clone();
     session.workers.tests.spawn(move || {
+        // With no manifest open there is nothing to judge: the policies are neither fingerprinted nor
+        // prepared (that reads every policy file of the workspace), so typing in a policy costs no
+        // whole-workspace work here; they are prepared when a manifest opens.
+        if !open.iter().any(|path| analysis.is_manifest(path)) {
+            let _ = task_sender.send(Task::ManifestRound {
+                policies: None,
+                done: Vec::new(),
+                left: Vec::new(),
+                gone: changed,
+            });
+            return;
+        }
         let fingerprint = analysis.policies_fingerprint();
         let policies_changed = cached.as_ref().map(|policies| policies.fingerprint) != Some(fingerprint);
         let policies = match cached {

@@ -11,6 +11,7 @@
 mod capabilities;
 mod config;
 mod dispatch;
+mod ext;
 mod from_proto;
 mod handlers;
 mod main_loop;

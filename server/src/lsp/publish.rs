@@ -29,6 +29,9 @@ pub fn file_diagnostics(
     uri: &Uri,
     encoding: PositionEncoding,
 ) -> Vec<lsp::Diagnostic> {
+    // A file nobody has open is known by its facts alone: loaded from disk for as long as it is checked.
+    let Some(analysis) = analysis.with_file(path) else { return Vec::new() };
+    let analysis = &analysis;
     let Some(index) = analysis.line_index(path) else { return Vec::new() };
     to_proto::diagnostics(analysis, &index, encoding, uri, analysis.diagnostics_with_tests(path, runs, verdicts))
 }

@@ -1,12 +1,16 @@
 //! The workspace scan: every YAML file under the workspace folders (less what `exclude` leaves out) is read
-//! and parsed on a background worker, so requests are answered while it indexes, and loaded into the
-//! analysis on the main loop; open documents keep the text the client sent. `.rego` files are indexed by
-//! their cross-file facts alone (package, rules and where they are), not kept as text.
+//! and parsed on a background worker, in batches on every core, and only its cross-file facts are kept
+//! (the index): a closed file's text and syntax are dropped as soon as its facts are taken, so memory does
+//! not grow with files nobody has open. `.rego` files are indexed by their Rego facts alone (package, rules
+//! and where they are). Each batch joins the analysis on the main loop, so requests are answered between
+//! batches from the index built so far; open documents keep the text the client sent.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use lsp_server::Message;
+use rayon::prelude::*;
 
 use ls_types::request::WorkDoneProgressCreate;
 use ls_types::{ProgressToken, WorkDoneProgressCreateParams};
@@ -16,14 +20,17 @@ use super::state::{Outgoing, ScanProgress, Session};
 use super::status;
 use super::task::Task;
 use super::workers::guarded;
-use super::{manifest_rounds, publish, test_rounds};
-use crate::ide::{Analysis, RegoFacts, normalize_path};
-use crate::syntax::SourceFile;
+use super::{manifest_rounds, publish, test_rounds, workspace_pull};
+use crate::ide::{Analysis, FileFacts, RegoFacts, facts_of_text, normalize_path};
 use crate::testrun::opa::is_rego_file;
 use crate::vfs::{read_text, walk_policy_files};
 
 /// The token of the scan's progress report.
 const SCAN_TOKEN: &str = "policy-lsp/scan";
+
+/// Files per batch: large enough that handing a batch to the main loop costs little beside indexing it,
+/// small enough that requests wait for at most one batch and the progress report moves.
+const FILES_PER_BATCH: usize = 1024;
 
 /// Starts scanning `roots`, with a progress report when the client shows one.
 pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
@@ -36,64 +43,101 @@ pub fn start(session: &mut Session, roots: Vec<PathBuf>) {
     let analysis = session.host.snapshot();
     let tasks = session.task_sender.clone();
     session.workers.background.spawn(move || {
-        let (files, rego) =
-            guarded("workspace scan", || load(&analysis, &roots, status_sender.as_ref())).unwrap_or_default();
-        let _ = tasks.send(Task::Scanned { scan, files, rego });
+        let scanning = Scanning { settings: &analysis, tasks: &tasks, scan, status_sender: status_sender.as_ref() };
+        let files = guarded("workspace scan", || index(&scanning, &roots)).unwrap_or_default();
+        // Sent whatever happened, so the progress report always ends.
+        let _ = tasks.send(Task::Scanned { scan, files });
     });
 }
 
-/// The YAML files parsed, and the facts of the `.rego` files.
-type Scanned = (Vec<(PathBuf, SourceFile)>, Vec<(PathBuf, RegoFacts)>);
-
-fn load(settings: &Analysis, roots: &[PathBuf], status_sender: Option<&Sender<Message>>) -> Scanned {
-    let mut files = walk_policy_files(roots).unwrap_or_default();
-    // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
-    files.retain(|path| !settings.is_excluded(&normalize_path(path)));
-    if let Some(sender) = status_sender {
-        status::send_indexing(sender, files.len());
-    }
-    let (rego_paths, yaml_paths): (Vec<PathBuf>, Vec<PathBuf>) = files.into_iter().partition(|path| is_rego_file(path));
-    let yaml = yaml_paths
-        .into_iter()
-        .filter_map(|path| {
-            let text = read_text(&path).ok()?;
-            Some((normalize_path(&path), SourceFile::new_without_trees(&text)))
-        })
-        .collect();
-    // Read from tokens, not parsed (see `RegoFacts::of`): gatekeeper-library's 116 modules add 0.9 MB.
-    let rego = rego_paths
-        .into_iter()
-        .filter_map(|path| {
-            let text = read_text(&path).ok()?;
-            let path = normalize_path(&path);
-            let facts = RegoFacts::of(&text);
-            Some((path, facts))
-        })
-        .collect();
-    (yaml, rego)
+/// What a scan worker reports to: the main loop, and the client's status when it asks for one.
+struct Scanning<'a> {
+    settings: &'a Analysis,
+    tasks: &'a Sender<Task>,
+    scan: Option<u64>,
+    status_sender: Option<&'a Sender<Message>>,
 }
 
-/// Loads what a scan read, then re-runs the tests and re-checks the open documents; the progress report
-/// ends (or, when the client has not created its token yet, ends as soon as it does).
-pub fn loaded(
-    session: &mut Session,
-    scan: Option<u64>,
-    files: Vec<(PathBuf, SourceFile)>,
-    rego: Vec<(PathBuf, RegoFacts)>,
-) {
-    let count = files.len();
-    status::scan_loaded(session);
-    for (path, source) in files {
-        if !session.open.contains_key(&path) {
-            session.host.set_source(path, source);
+/// Reads and indexes the files under `roots`, sending the facts batch by batch; returns how many files
+/// were indexed.
+fn index(scanning: &Scanning<'_>, roots: &[PathBuf]) -> usize {
+    let mut files = walk_policy_files(roots).unwrap_or_default();
+    // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
+    files.retain(|path| !scanning.settings.is_excluded(&normalize_path(path)));
+    let total = files.len();
+    if let Some(sender) = scanning.status_sender {
+        status::send_indexing(sender, total);
+    }
+    let scan = scanning.scan;
+    let mut indexed = 0;
+    for (batch_number, batch) in files.chunks(FILES_PER_BATCH).enumerate() {
+        let read: Vec<Indexed> = batch
+            .par_iter()
+            .filter_map(|path| {
+                let text = read_text(path).ok()?;
+                let path = normalize_path(path);
+                // Read from tokens, not parsed (see `RegoFacts::of`).
+                if is_rego_file(&path) {
+                    let facts = guarded("indexing a file", || RegoFacts::of(&text))?;
+                    return Some(Indexed::Rego(path, facts));
+                }
+                let facts = guarded("indexing a file", || facts_of_text(&path, &text))?;
+                Some(Indexed::Yaml(path, Arc::new(facts)))
+            })
+            .collect();
+        indexed += read.len();
+        let mut facts = Vec::new();
+        let mut rego = Vec::new();
+        for file in read {
+            match file {
+                Indexed::Yaml(path, file_facts) => facts.push((path, file_facts)),
+                Indexed::Rego(path, rego_facts) => rego.push((path, rego_facts)),
+            }
+        }
+        let done = (batch_number * FILES_PER_BATCH + batch.len()).min(total);
+        if scanning.tasks.send(Task::Indexed { scan, facts, rego, done, total }).is_err() {
+            break;
         }
     }
-    for (path, facts) in rego {
+    indexed
+}
+
+/// One file a scan read: a YAML file's facts or a `.rego` module's.
+enum Indexed {
+    Yaml(PathBuf, Arc<FileFacts>),
+    Rego(PathBuf, RegoFacts),
+}
+
+/// Adds a batch of a scan to the index; requests from now on see it, and the progress report moves.
+pub fn indexed(
+    session: &mut Session,
+    scan: Option<u64>,
+    facts: Vec<(PathBuf, Arc<FileFacts>)>,
+    rego: Vec<(PathBuf, RegoFacts)>,
+    done: usize,
+    total: usize,
+) {
+    session.host.index_files(facts);
+    // An open module keeps the text the client sent.
+    for (path, rego_facts) in rego {
         if !session.open.contains_key(&path) {
-            session.host.index_rego_file(path, facts);
+            session.host.index_rego_file(path, rego_facts);
         }
     }
     session.bump_generation();
+    if let Some(scan) = scan
+        && session.scans.get(&scan) == Some(&ScanProgress::Begun)
+    {
+        scan_progress(session).report(format!("{done}/{total} files"), (done * 100 / total.max(1)) as u32);
+    }
+}
+
+/// The scan is over: re-runs the tests and re-checks the open documents; the progress report ends (or,
+/// when the client has not created its token yet, ends as soon as it does).
+pub fn finished(session: &mut Session, scan: Option<u64>, count: usize) {
+    status::scan_loaded(session);
+    session.bump_generation();
+    workspace_pull::everything_changed(session);
     let open = session.open_paths();
     test_rounds::queue(session, open.clone());
     manifest_rounds::queue(session, open.clone());
@@ -146,5 +190,5 @@ fn send_progress_begin(session: &Session) {
 }
 
 fn send_progress_end(session: &Session, files: usize) {
-    scan_progress(session).end(format!("Indexed {files} YAML files"));
+    scan_progress(session).end(format!("Indexed {files} files"));
 }

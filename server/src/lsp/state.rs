@@ -4,7 +4,7 @@
 //! thread; edits that arrive meanwhile change the session, never the snapshot.
 
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, AtomicU64, Ordering};
 
@@ -142,7 +142,7 @@ pub enum ScanProgress {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerState {
-    /// A workspace scan runs; `files` counts the YAML files it found so far (0 before its walk ends).
+    /// A workspace scan runs; `files` counts the YAML and Rego files it found so far (0 before its walk ends).
     Indexing,
     /// Every scan is loaded: `files` and `policy_files` are what the analysis holds.
     Ready,
@@ -173,7 +173,49 @@ pub struct StatusState {
 /// (see `workspace_pull`).
 pub struct ParkedPull {
     pub request: Request,
-    pub result_id: String,
+    /// The result id the client holds for each file, by path.
+    pub previous: HashMap<PathBuf, String>,
+    /// `ResultIds::changes` when it was parked: while that stands, nothing can have changed.
+    pub changes: u64,
+}
+
+/// The result ids of pulled diagnostics, one per file, so that a pull after an edit re-computes and re-sends
+/// only the files whose diagnostics can have changed. A file's id moves on when the file changes, when a
+/// file it depends on changes (the same rule as for pushed diagnostics: tests naming it or read by its last
+/// run, the constraints of a template), or when its inline test run or manifest verdict is replaced; every
+/// id moves on when something any file may depend on changes (settings, files appearing or disappearing,
+/// a scan loading files). Cheap to clone, for snapshots.
+#[derive(Clone, Debug, Default)]
+pub struct ResultIds {
+    /// Bumped when every id moves on at once.
+    epoch: u64,
+    /// For each file moved on since the epoch began, the change that last moved it.
+    stamps: Arc<HashMap<PathBuf, u64>>,
+    /// Counts the changes, of one file or of all.
+    pub changes: u64,
+}
+
+impl ResultIds {
+    /// The result id of a file's diagnostics in the state these ids name.
+    pub fn of(&self, path: &Path) -> String {
+        format!("{}.{}", self.epoch, self.stamps.get(path).copied().unwrap_or(0))
+    }
+
+    /// Moves the ids of these files on.
+    pub fn touch(&mut self, paths: impl IntoIterator<Item = PathBuf>) {
+        self.changes += 1;
+        let stamps = Arc::make_mut(&mut self.stamps);
+        for path in paths {
+            stamps.insert(path, self.changes);
+        }
+    }
+
+    /// Moves every id on.
+    pub fn touch_all(&mut self) {
+        self.changes += 1;
+        self.epoch += 1;
+        self.stamps = Arc::new(HashMap::new());
+    }
 }
 
 /// Everything the main loop owns.
@@ -215,6 +257,11 @@ pub struct Session {
     pub next_scan: u64,
     /// A `workspace/diagnostic` request held until something changes.
     pub parked_pull: Option<ParkedPull>,
+    /// The pulled diagnostics' result id of each file.
+    pub result_ids: ResultIds,
+    /// Files changed since the result ids were last brought up to date: their dependents are worked out
+    /// once per burst of keystrokes (pull mode only).
+    pub pull_changed: Vec<PathBuf>,
     /// What `policy-lsp/status` last told the client.
     pub status: StatusState,
     /// Messages to the client.
@@ -233,8 +280,8 @@ pub struct Snapshot {
     pub open: Arc<HashMap<PathBuf, OpenDocument>>,
     pub runs: Arc<[Arc<InlineRun>]>,
     pub verdicts: Arc<[Arc<ManifestVerdict>]>,
-    /// Names the state of the files and of the test runs, for pull diagnostics' result ids.
-    pub result_id: String,
+    /// The pulled diagnostics' result id of each file.
+    pub result_ids: ResultIds,
     /// The channel to the client, for the progress a long request reports while it runs.
     pub sender: Sender<Message>,
 }
@@ -277,6 +324,8 @@ impl Session {
             scans: HashMap::new(),
             next_scan: 0,
             parked_pull: None,
+            result_ids: ResultIds::default(),
+            pull_changed: Vec::new(),
             status: StatusState::default(),
             sender,
             task_sender,
@@ -292,15 +341,9 @@ impl Session {
             open: self.open.clone(),
             runs: self.tests.run_list.clone(),
             verdicts: self.manifests.verdict_list.clone(),
-            result_id: self.result_id(),
+            result_ids: self.result_ids.clone(),
             sender: self.sender.clone(),
         }
-    }
-
-    /// Names the state of the files and of the test runs (and manifest verdicts): pull diagnostics' result
-    /// id, the same for every file.
-    pub fn result_id(&self) -> String {
-        format!("{}-{}", self.generation, self.tests.version)
     }
 
     /// Records that some file changed: results computed before now are older than what comes next.

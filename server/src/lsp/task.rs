@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use ls_types::{self as lsp, Uri};
 
-use crate::ide::{InlineRun, ManifestVerdict, RegoFacts, WorkspacePolicies};
-use crate::syntax::SourceFile;
+use crate::ide::{FileFacts, InlineRun, ManifestVerdict, RegoFacts, WorkspacePolicies};
 
 /// What a worker reports back to the main loop.
 pub enum Task {
@@ -24,8 +23,17 @@ pub enum Task {
         left: Vec<PathBuf>,
         gone: Vec<PathBuf>,
     },
-    /// The files of a workspace scan, read and parsed, and the facts of its `.rego` files.
-    Scanned { scan: Option<u64>, files: Vec<(PathBuf, SourceFile)>, rego: Vec<(PathBuf, RegoFacts)> },
+    /// A batch of a workspace scan: the facts of the YAML files and of the `.rego` modules read so far, and
+    /// how far the scan got.
+    Indexed {
+        scan: Option<u64>,
+        facts: Vec<(PathBuf, Arc<FileFacts>)>,
+        rego: Vec<(PathBuf, RegoFacts)>,
+        done: usize,
+        total: usize,
+    },
+    /// The end of a workspace scan, with the number of files indexed.
+    Scanned { scan: Option<u64>, files: usize },
 }
 
 /// Diagnostics of one open document, from one state of the files and of the test runs.

@@ -10,10 +10,10 @@ use std::sync::atomic::Ordering;
 
 use ls_types::request::{CodeLensRefresh, WorkspaceDiagnosticRefresh};
 
-use super::publish;
 use super::state::{Outgoing, Session};
 use super::task::Task;
 use super::workers::guarded;
+use super::{publish, workspace_pull};
 use crate::ide::InlineRun;
 
 /// Queues changed paths for the next round.
@@ -81,6 +81,7 @@ pub fn finished(session: &mut Session, done: Vec<Arc<InlineRun>>, left: Vec<Path
 /// After background results changed: the open documents among `touched` are re-published, and clients
 /// that re-ask for lenses or pulled diagnostics are told to.
 pub fn announce(session: &mut Session, touched: Vec<PathBuf>) {
+    workspace_pull::results_replaced(session, &touched);
     let open_documents: Vec<PathBuf> = touched.into_iter().filter(|path| session.open.contains_key(path)).collect();
     publish::mark(session, open_documents);
     let client = session.client.clone();

@@ -15,7 +15,7 @@ use serde_json::json;
 use crate::base::{Code, Diagnostic, LineIndex, PositionEncoding, Severity, TextRange};
 use crate::ide::{
     ActionKind, Analysis, CodeAction, CompletionItem, CompletionKind, FileChange, Highlight, HighlightTag, HoverResult,
-    ManifestLens, RUN_TESTS_COMMAND, Symbol, SymbolKind, TestLens,
+    ManifestLens, PREVIEW_MUTATIONS_COMMAND, RUN_TESTS_COMMAND, Symbol, SymbolKind, TestLens,
 };
 
 pub fn position(index: &LineIndex<'_>, offset: usize, encoding: PositionEncoding) -> Position {
@@ -283,13 +283,29 @@ pub fn code_lens(index: &LineIndex<'_>, encoding: PositionEncoding, lens: TestLe
     })
 }
 
-/// A manifest's lens: a label only (its command names nothing to run, which clients show as plain text);
-/// the diagnostics carry the details.
-pub fn manifest_lens(index: &LineIndex<'_>, encoding: PositionEncoding, lens: ManifestLens) -> lsp::CodeLens {
-    lsp::CodeLens {
-        range: range(index, lens.range, encoding),
-        command: Some(lsp::Command { title: lens.title, command: String::new(), arguments: None }),
-        data: None,
+/// A manifest's lens: the verdict's is a label only (its command names nothing to run, which clients show
+/// as plain text; the hover on the line and the diagnostics carry the details); the mutations' opens the
+/// preview of the file `uri` names.
+pub fn manifest_lens(
+    index: &LineIndex<'_>,
+    encoding: PositionEncoding,
+    uri: &Uri,
+    lens: ManifestLens,
+) -> lsp::CodeLens {
+    let command = if lens.previews_mutations {
+        preview_mutations_command(lens.title, uri)
+    } else {
+        lsp::Command { title: lens.title, command: String::new(), arguments: None }
+    };
+    lsp::CodeLens { range: range(index, lens.range, encoding), command: Some(command), data: None }
+}
+
+/// The command that opens the mutation preview of a manifest file, for its lens and its code action.
+pub fn preview_mutations_command(title: String, uri: &Uri) -> lsp::Command {
+    lsp::Command {
+        title,
+        command: PREVIEW_MUTATIONS_COMMAND.to_string(),
+        arguments: Some(vec![json!({ "uri": uri.as_str() })]),
     }
 }
 

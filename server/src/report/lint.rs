@@ -96,7 +96,11 @@ pub fn render_json(files: &[FileReport]) -> String {
             })
         })
         .collect();
-    let summary = LintSummary::of(files);
+    json_document(diagnostics, &LintSummary::of(files))
+}
+
+/// The JSON document of `diagnostics` and `summary`, as `render_json` and `merge` write it.
+pub(super) fn json_document(diagnostics: Vec<serde_json::Value>, summary: &LintSummary) -> String {
     let document = json!({
         "diagnostics": diagnostics,
         "summary": {
@@ -107,9 +111,7 @@ pub fn render_json(files: &[FileReport]) -> String {
             "hints": summary.hints,
         }
     });
-    let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-    text.push('\n');
-    text
+    super::pretty_json(&document)
 }
 
 /// GitHub workflow commands, one annotation per diagnostic.

@@ -2,6 +2,7 @@
 
 pub mod apply;
 pub mod lint;
+pub mod merge;
 pub mod test;
 
 /// A diagnostic placed in a file, with 1-based lines and columns (columns count Unicode characters).
@@ -23,6 +24,13 @@ pub struct FileReport {
     pub path: String,
     pub lines: Vec<String>,
     pub diagnostics: Vec<LocatedDiagnostic>,
+}
+
+/// A JSON document as the machine-readable renderers print it: pretty, with a final newline.
+pub fn pretty_json(document: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(document).unwrap_or_default();
+    text.push('\n');
+    text
 }
 
 /// Escapes text for XML attribute and element content.

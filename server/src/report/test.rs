@@ -422,7 +422,15 @@ fn report_document(runs: &[TestRun]) -> serde_json::Value {
             })
         })
         .collect();
-    let summary = TestSummary::of(runs);
+    json_document(results, &TestSummary::of(runs), problems)
+}
+
+/// The report value of `results`, `summary` and `problems`, as `render_json` and `merge` write it.
+pub(super) fn json_document(
+    results: Vec<serde_json::Value>,
+    summary: &TestSummary,
+    problems: Vec<serde_json::Value>,
+) -> serde_json::Value {
     json!({
         "results": results,
         "summary": {

@@ -3,6 +3,7 @@
 
 mod convert;
 pub mod embedded;
+pub mod emit;
 mod libyaml;
 pub mod navigate;
 pub mod scalar;
@@ -11,7 +12,7 @@ mod source_file;
 pub use convert::{
     MAX_ALIAS_EXPANSION, MAX_DEPTH, NodeSpan, ParsedDocument, SourceMap, SyntaxError, push_pointer_segment,
 };
-pub use source_file::{EditStats, MAX_DOCUMENTS, Segment, SourceFile, split_documents};
+pub use source_file::{EditStats, MAX_DOCUMENTS, Segment, SourceFile, quick_values, split_documents};
 
 use std::sync::Arc;
 

@@ -11,15 +11,19 @@ const MAX_LINES: usize = 2_000;
 
 /// A unified diff from `expected` to `actual` (both rendered as YAML), or `None` when they render alike.
 pub fn resource_diff(expected: &Value, actual: &Value) -> Option<String> {
-    let expected_text = render(expected);
-    let actual_text = render(actual);
-    if expected_text == actual_text {
+    line_diff(&render(expected), &render(actual), CONTEXT, ("expected", "actual"))
+}
+
+/// A unified diff of two texts line by line, with `context` unchanged lines around each change and the
+/// two sides named by `labels`; `None` when the texts are equal.
+pub fn line_diff(old_text: &str, new_text: &str, context: usize, labels: (&str, &str)) -> Option<String> {
+    if old_text == new_text {
         return None;
     }
-    let old: Vec<&str> = expected_text.lines().collect();
-    let new: Vec<&str> = actual_text.lines().collect();
+    let old: Vec<&str> = old_text.lines().collect();
+    let new: Vec<&str> = new_text.lines().collect();
     let edits = align(&old, &new);
-    Some(unified(&edits))
+    Some(unified(&edits, context, labels))
 }
 
 fn render(value: &Value) -> String {
@@ -94,11 +98,11 @@ fn align<'a>(old: &[&'a str], new: &[&'a str]) -> Vec<Edit<'a>> {
 }
 
 /// Renders the changes with a few lines of context, eliding long unchanged stretches.
-fn unified(edits: &[Edit]) -> String {
+fn unified(edits: &[Edit], context: usize, (old_label, new_label): (&str, &str)) -> String {
     let changed: Vec<usize> =
         edits.iter().enumerate().filter(|(_, edit)| !matches!(edit, Edit::Same(_))).map(|(index, _)| index).collect();
-    let keep = |index: usize| changed.iter().any(|&at| index + CONTEXT >= at && index <= at + CONTEXT);
-    let mut out = String::from("--- expected\n+++ actual\n");
+    let keep = |index: usize| changed.iter().any(|&at| index + context >= at && index <= at + context);
+    let mut out = format!("--- {old_label}\n+++ {new_label}\n");
     let mut elided = false;
     for (index, edit) in edits.iter().enumerate() {
         if !keep(index) {

@@ -1378,7 +1378,7 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     };
     let normalized_actual = tidy(actual);
     let normalized_expected = tidy(&expected);
-    if normalized_actual == normalized_expected {
+    if crate::engine::kyverno::go_text::equal_as_go_json(&normalized_actual, &normalized_expected) {
         Comparison::Equal
     } else {
         Comparison::Different(
@@ -1390,7 +1390,8 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     }
 }
 
-/// Normalizes a resource for comparison: numbers as floats, empty maps and lists and generate labels removed.
+/// Normalizes a resource for comparison: empty maps and lists and generate labels removed. Numbers keep
+/// their form for the message and the diff; the comparison reads them as floats.
 fn tidy(value: &Value) -> Value {
     fn walk(value: &Value) -> Option<Value> {
         match value {
@@ -1411,9 +1412,6 @@ fn tidy(value: &Value) -> Value {
                 if cleaned.is_empty() { None } else { Some(Value::Array(cleaned)) }
             }
             Value::Null => None,
-            Value::Number(number) => Some(
-                serde_json::Number::from_f64(number.as_f64().unwrap_or(0.0)).map(Value::Number).unwrap_or(Value::Null),
-            ),
             other => Some(other.clone()),
         }
     }

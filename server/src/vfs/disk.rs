@@ -127,14 +127,18 @@ impl FileSource for RecordingFiles {
 
 /// Reads a UTF-8 text file of at most [`MAX_FILE_BYTES`].
 pub fn read_text(path: &Path) -> Result<String, FileError> {
-    let metadata = std::fs::metadata(path).map_err(|error| io_error(path, &error))?;
+    // One lookup of the path (the open) and the size from the open file: a large tree is read file by file,
+    // and a second lookup of each path cost as much as the reading.
+    let mut file = std::fs::File::open(path).map_err(|error| io_error(path, &error))?;
+    let metadata = file.metadata().map_err(|error| io_error(path, &error))?;
     if metadata.is_dir() {
         return Err(FileError::Directory { path: path.to_path_buf() });
     }
     if metadata.len() > MAX_FILE_BYTES {
         return Err(FileError::TooLarge { path: path.to_path_buf(), bytes: metadata.len(), limit: MAX_FILE_BYTES });
     }
-    let bytes = std::fs::read(path).map_err(|error| io_error(path, &error))?;
+    let mut bytes = Vec::with_capacity(metadata.len() as usize);
+    std::io::Read::read_to_end(&mut file, &mut bytes).map_err(|error| io_error(path, &error))?;
     String::from_utf8(bytes)
         .map_err(|error| FileError::NotUtf8 { path: path.to_path_buf(), offset: error.utf8_error().valid_up_to() })
 }

@@ -35,6 +35,41 @@ fn int_argument(value: &Val) -> Option<i64> {
     }
 }
 
+/// kyverno-authz's HTTP request accessors (pkg/cel/libs/authz/http/impl.go) on the request's attributes:
+/// `Header` reads `textproto.MIMEHeader.Values`, under Go's canonical form of the name; `QueryParam` reads
+/// the parameter as written. An absent one is an empty list.
+fn request_values(name: &str, attributes: &Val, args: &[Val]) -> EvalResult {
+    let [Val::String(key)] = args else {
+        return Err(no_overload(name, args));
+    };
+    let (field, key) = match name {
+        "Header" => ("header", canonical_mime_header_key(key)),
+        _ => ("query", key.to_string()),
+    };
+    let values = attributes.map_get(&Val::string(field)).and_then(|fields| fields.map_get(&Val::string(key)));
+    Ok(match values {
+        Some(list @ Val::List(_)) => list.clone(),
+        _ => Val::list(Vec::new()),
+    })
+}
+
+/// Go's `textproto.CanonicalMIMEHeaderKey`: the first letter and each letter after a hyphen upper case,
+/// the others lower case; a name with a byte outside the HTTP token characters is left as it is.
+fn canonical_mime_header_key(key: &str) -> String {
+    let token = |byte: u8| byte.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&byte);
+    if !key.bytes().all(token) {
+        return key.to_string();
+    }
+    let mut upper = true;
+    key.chars()
+        .map(|character| {
+            let converted = if upper { character.to_ascii_uppercase() } else { character.to_ascii_lowercase() };
+            upper = character == '-';
+            converted
+        })
+        .collect()
+}
+
 /// Calls a global function or operator.
 pub fn call_global(interpreter: &Interpreter, name: &str, args: Vec<Val>) -> EvalResult {
     match (name, args.as_slice()) {
@@ -248,6 +283,7 @@ pub fn call_member(interpreter: &Interpreter, name: &str, receiver: Val, args: V
         (Val::String(subject), _) => string_member(interpreter, name, subject, &args, &receiver),
         (Val::List(items), _) => list_member(interpreter, name, items, &args, &receiver),
         (Val::Map(_), "size") => size(&receiver),
+        (Val::Map(_), "Header" | "QueryParam") => request_values(name, &receiver, &args),
         (Val::Bytes(_), "size") => size(&receiver),
         (Val::Optional(inner), "hasValue") => {
             arity(name, &args, 0)?;

@@ -13,7 +13,7 @@ use super::runtime::{EvalResult, Interpreter};
 use super::value::{Numeric, Object, Val, numeric, values_equal};
 use crate::engine::digest::{self, hex};
 
-const NANO: i128 = 1_000_000_000;
+use crate::engine::units::NANO;
 
 fn object(value: Object) -> Val {
     Val::Object(Arc::new(value))
@@ -145,6 +145,12 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         ("sha256" | "hash.sha256", [Val::String(text)]) => Ok(Val::string(hex(&digest::sha256(text.as_bytes())))),
         ("sha1" | "hash.sha1", [Val::String(text)]) => Ok(Val::string(hex(&digest::sha1(text.as_bytes())))),
         ("md5" | "hash.md5", [Val::String(text)]) => Ok(Val::string(hex(&digest::md5(text.as_bytes())))),
+        // As kyverno/sdk's gzip library: Go's gzip reader (multistream), the text taken as it comes.
+        // Empty input has no header: Go's gzip.NewReader fails with EOF.
+        ("gzip.decompress", [Val::Bytes(compressed)]) => crate::engine::archive::gunzip(compressed)
+            .filter(|_| !compressed.is_empty())
+            .map(|text| Val::string(String::from_utf8_lossy(&text)))
+            .ok_or_else(|| "gzip: invalid header".to_string()),
         ("x509.decode", [Val::String(pem)]) => {
             crate::engine::kyverno::x509::decode(pem).map(|value| Val::from_json(&value))
         }
@@ -596,43 +602,9 @@ fn zone_offset_seconds(zone: &str, utc_seconds: i64) -> Result<i64, String> {
     }
 }
 
-/// Parses a Go duration string such as `1h30m`, `-2.5s` or `100ms`.
+/// Parses a Go duration string such as `1h30m`, `-2.5s` or `100ms`, exactly as `time.ParseDuration`.
 pub fn parse_duration(text: &str) -> Result<i64, String> {
-    let invalid = || format!("invalid duration {text:?}");
-    let (negative, mut rest) = match text.strip_prefix('-') {
-        Some(rest) => (true, rest),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if rest == "0" {
-        return Ok(0);
-    }
-    if rest.is_empty() {
-        return Err(invalid());
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let number_end =
-            rest.find(|character: char| !(character.is_ascii_digit() || character == '.')).ok_or_else(invalid)?;
-        let number: f64 = rest[..number_end].parse().map_err(|_| invalid())?;
-        rest = &rest[number_end..];
-        let unit_end =
-            rest.find(|character: char| character.is_ascii_digit() || character == '.').unwrap_or(rest.len());
-        let unit = match &rest[..unit_end] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return Err(invalid()),
-        };
-        total += number * unit;
-        rest = &rest[unit_end..];
-    }
-    if total > i64::MAX as f64 {
-        return Err(invalid());
-    }
-    Ok(if negative { -(total as i64) } else { total as i64 })
+    crate::engine::units::go_duration_nanos(text)
 }
 
 /// Parses an RFC 3339 timestamp into nanoseconds since the epoch.
@@ -656,70 +628,11 @@ pub fn timestamp_in_range(nanos: i128) -> Result<i128, String> {
     }
 }
 
-/// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`).
+/// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`); Kubernetes' own parser rejects
+/// surrounding whitespace.
 pub fn parse_quantity(text: &str) -> Result<Object, String> {
-    let invalid = || {
-        format!("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': {text:?}")
-    };
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed != text {
-        return Err(invalid());
-    }
-    let (negative, body) = match text.as_bytes().first() {
-        Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
-        _ => (false, text),
-    };
-    let number_end =
-        body.find(|character: char| !(character.is_ascii_digit() || character == '.')).unwrap_or(body.len());
-    let (number, suffix) = body.split_at(number_end);
-    if number.is_empty() || number == "." || number.matches('.').count() > 1 {
-        return Err(invalid());
-    }
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let digits = format!("{whole}{fraction}");
-    let mantissa: i128 = digits
-        .trim_start_matches('0')
-        .parse::<i128>()
-        .or_else(|_| if digits.chars().all(|character| character == '0') { Ok(0) } else { Err(invalid()) })?;
-    let fraction_digits = fraction.len() as u32;
-    let (multiplier_num, exponent10): (i128, i32) = match suffix {
-        "" => (1, 0),
-        "n" => (1, -9),
-        "u" => (1, -6),
-        "m" => (1, -3),
-        "k" => (1, 3),
-        "M" => (1, 6),
-        "G" => (1, 9),
-        "T" => (1, 12),
-        "P" => (1, 15),
-        "E" => (1, 18),
-        "Ki" => (1 << 10, 0),
-        "Mi" => (1 << 20, 0),
-        "Gi" => (1 << 30, 0),
-        "Ti" => (1 << 40, 0),
-        "Pi" => (1 << 50, 0),
-        "Ei" => (1 << 60, 0),
-        other => {
-            let exponent = other.strip_prefix('e').or_else(|| other.strip_prefix('E')).ok_or_else(invalid)?;
-            let exponent: i32 = exponent.parse().map_err(|_| invalid())?;
-            if exponent.abs() > 30 {
-                return Err(invalid());
-            }
-            (1, exponent)
-        }
-    };
-    // value = mantissa * multiplier * 10^(exponent10 - fraction_digits); stored times 10^9.
-    let power = exponent10 - fraction_digits as i32 + 9;
-    let scaled = mantissa.checked_mul(multiplier_num).ok_or_else(invalid)?;
-    let nano = if power >= 0 {
-        scaled.checked_mul(10i128.checked_pow(power as u32).ok_or_else(invalid)?).ok_or_else(invalid)?
-    } else {
-        // Kubernetes rounds sub-nano precision up; such values do not occur in policies.
-        let divisor = 10i128.checked_pow((-power) as u32).ok_or_else(invalid)?;
-        (scaled + divisor - 1) / divisor
-    };
-    Ok(Object::Quantity { text: text.to_string(), nano: if negative { -nano } else { nano } })
+    let nano = crate::engine::units::quantity_nanos(text)?;
+    Ok(Object::Quantity { text: text.to_string(), nano })
 }
 
 fn format_quantity(nano: i128) -> String {

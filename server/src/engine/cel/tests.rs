@@ -321,3 +321,60 @@ fn timestamp_accessors_take_iana_zone_names_with_their_offset_at_that_instant() 
         "error: unknown time zone \"Mars/Olympus\": not UTC, an offset or an IANA name",
     );
 }
+
+/// JSON integers reach CEL as int64, exactly: 2^53+1 is not 2^53, and arithmetic stays integral.
+#[test]
+fn json_integers_are_int64_past_two_to_the_53() {
+    let big: Value = serde_json::from_str(r#"{"n": 9007199254740993, "f": 1.5}"#).expect("JSON");
+    check("n == 9007199254740992", big.clone(), "false");
+    check("n == 9007199254740993", big.clone(), "true");
+    check("n + 1", big.clone(), "9007199254740994");
+    check("type(n) == int && type(f) == double", big, "true");
+}
+
+/// quantity() and duration() hold apimachinery's and Go's exact integers (nano-units, nanoseconds).
+#[test]
+fn quantities_and_durations_are_exact_integers() {
+    check("quantity('9007199254740993').compareTo(quantity('9007199254740992'))", json!({}), "1");
+    check("quantity('9007199254740993').asInteger()", json!({}), "9007199254740993");
+    // ParseQuantity caps binary amounts at 2^63-1 and rounds sub-nano amounts up to one nano-unit.
+    check("quantity('16Ei').asInteger()", json!({}), "9223372036854775807");
+    // Decimal amounts are not capped; the CEL quantity here holds an i128 of nano-units and says so.
+    check("quantity('1e100')", json!({}), "error: quantity \"1e100\" is out of range");
+    check("quantity('1e-100').isGreaterThan(quantity('0'))", json!({}), "true");
+    check("duration('9007199254740993ns') - duration('9007199254740992ns') == duration('1ns')", json!({}), "true");
+    check("duration('2562047h47m16.854775807s') == duration('9223372036854775807ns')", json!({}), "true");
+    check("duration('2562048h')", json!({}), "error: time: invalid duration \"2562048h\" (out of range)");
+}
+
+/// kyverno/sdk's gzip library: decompress reads every member of a gzip stream; compress would need Go's
+/// own deflate encoder to give the same bytes, so it is reported unsupported.
+#[test]
+fn gzip_decompress_reads_go_gzip_streams() {
+    check("gzip.decompress(base64.decode('H4sIAAAAAAACA0tMSgYAwkEkNQMAAAA='))", json!({}), "\"abc\"");
+    // Two members concatenated: Go's reader is multistream by default.
+    check(
+        "gzip.decompress(base64.decode('H4sIAAAAAAACA0tMSgYAwkEkNQMAAAA=') + base64.decode('H4sIAAAAAAACA0tJTQMAYeHEDAMAAAA='))",
+        json!({}),
+        "\"abcdef\"",
+    );
+    check("gzip.decompress(b'')", json!({}), "error: gzip: invalid header");
+    check("gzip.decompress(b'abc')", json!({}), "error: gzip: invalid header");
+}
+
+/// The HTTP authorization mode's request accessors: `Header` canonicalizes the name as Go's
+/// `textproto.CanonicalMIMEHeaderKey` does, `QueryParam` does not; absent names give an empty list.
+#[test]
+fn http_request_accessors_follow_go_header_canonicalization() {
+    let request = json!({"attributes": {
+        "header": {"X-Request-Id": ["a", "b"], "x_odd key": ["kept"]},
+        "query": {"Page": ["2"]}
+    }});
+    check("request.attributes.Header('x-request-id')", json!({"request": request.clone()}), "[\"a\", \"b\"]");
+    check("request.attributes.Header('X-REQUEST-ID')", json!({"request": request.clone()}), "[\"a\", \"b\"]");
+    // A space is not a token byte: the name is looked up unchanged.
+    check("request.attributes.Header('x_odd key')", json!({"request": request.clone()}), "[\"kept\"]");
+    check("request.attributes.Header('absent')", json!({"request": request.clone()}), "[]");
+    check("request.attributes.QueryParam('Page')", json!({"request": request.clone()}), "[\"2\"]");
+    check("request.attributes.QueryParam('page')", json!({"request": request}), "[]");
+}

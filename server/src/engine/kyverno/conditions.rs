@@ -6,6 +6,7 @@ use serde_json::Value;
 use super::go_text::{format_number, go_format};
 use super::pattern::{parse_duration, parse_quantity, validate_value, wildcard_match};
 use super::variables::{JsonContext, VariableError, substitute_all};
+use crate::engine::units;
 
 /// The result of a condition block: whether it holds and the messages of the deciding conditions.
 #[derive(Clone, Debug, PartialEq)]
@@ -129,7 +130,7 @@ fn equal(key: &Value, value: &Value) -> bool {
             let key_number = number.as_f64().unwrap_or(f64::NAN);
             match value {
                 Value::Number(other) => other.as_f64() == Some(key_number),
-                Value::String(text) => text.trim().parse::<f64>().ok() == Some(key_number),
+                Value::String(text) => text.parse::<f64>().ok() == Some(key_number),
                 _ => false,
             }
         }
@@ -137,11 +138,9 @@ fn equal(key: &Value, value: &Value) -> bool {
             if let (Some(left), Some(right)) = (parse_duration(text), value.as_str().and_then(parse_duration)) {
                 return left == right;
             }
-            if let (Some(left), Some(Value::String(right_text))) = (parse_quantity(text), Some(value)) {
-                return match parse_quantity(right_text) {
-                    Some(right) => left == right,
-                    None => false,
-                };
+            // resource.Quantity.Equal: exact, so quantities past 2^53 apart are told apart.
+            if let (Ok(left), Value::String(right_text)) = (units::parse_quantity(text.trim()), value) {
+                return units::parse_quantity(right_text.trim()).is_ok_and(|right| left == right);
             }
             match value {
                 Value::String(pattern) => wildcard_match(pattern, text),
@@ -275,15 +274,29 @@ fn legacy_not_in(key: &Value, value: &Value) -> bool {
     }
 }
 
+/// A number, or a string read with `strconv.ParseFloat` (which takes no surrounding spaces).
 fn as_number(value: &Value) -> Option<f64> {
     match value {
         Value::Number(number) => number.as_f64(),
-        Value::String(text) => text.trim().parse::<f64>().ok(),
+        Value::String(text) => text.parse::<f64>().ok(),
         _ => None,
     }
 }
 
 fn numeric(key: &Value, value: &Value) -> Option<std::cmp::Ordering> {
+    // A string key is read as a duration, then (against a string) as a quantity compared exactly with
+    // resource.Quantity.Cmp, and only then as a float (validateValueWithStringPattern in kyverno's
+    // pkg/engine/variables/operator/numeric.go).
+    if let (Value::String(left_text), Value::String(right_text)) = (key, value) {
+        if let (Some(left), Some(right)) = (parse_duration(left_text), parse_duration(right_text)) {
+            return left.partial_cmp(&right);
+        }
+        if let (Ok(left), Ok(right)) =
+            (units::parse_quantity(left_text.trim()), units::parse_quantity(right_text.trim()))
+        {
+            return Some(left.cmp(&right));
+        }
+    }
     if let (Some(left), Some(right)) = (as_number(key), as_number(value)) {
         return left.partial_cmp(&right);
     }
@@ -382,5 +395,22 @@ mod tests {
             json!({"all": [{"key": "{{ request.object.spec.missing }}", "operator": "Equals", "value": 1}]}),
             Err("failed to substitute variables in condition key"),
         );
+    }
+
+    /// Two strings that read as quantities compare with resource.Quantity (Equal and Cmp): exact, where
+    /// their float values (both 2^53) would be equal.
+    #[test]
+    fn quantity_strings_compare_exactly_past_two_to_the_53() {
+        let condition = |key: &str, operator: &str, value: &str| json!({"all": [{"key": key, "operator": operator, "value": value}]});
+        check(condition("9007199254740993", "Equals", "9007199254740992"), Ok(false));
+        check(condition("9007199254740993", "Equals", "9007199254740993"), Ok(true));
+        check(condition("9007199254740993", "GreaterThan", "9007199254740992"), Ok(true));
+        check(condition("9007199254740992", "LessThan", "9007199254740993"), Ok(true));
+        check(condition("1500m", "Equals", "1.5"), Ok(true));
+        check(condition("1Ki", "GreaterThanOrEquals", "1024"), Ok(true));
+        // Decimal quantities are never capped: two RSA moduli of 600 digits that differ stay different.
+        let long = "7".repeat(600);
+        check(condition(&format!("{long}1"), "NotEquals", &format!("{long}2")), Ok(true));
+        check(condition(&format!("{long}1"), "LessThan", &format!("{long}2")), Ok(true));
     }
 }

@@ -1,8 +1,27 @@
 //! Values written into messages and keys the way Kyverno's Go code writes them: `%v` of a JSON value,
-//! `fmt.Sprint` of a number and of a float64, and one escaped JSON pointer segment. Shared by the rule
-//! kinds and by `kyverno_cel`'s templates, so it sits below both.
+//! `fmt.Sprint` of a number and of a float64, and one escaped JSON pointer segment; and JSON compared the
+//! way Go's `encoding/json` decodes it. Shared by the rule kinds and by `kyverno_cel`'s templates, so it sits
+//! below both.
 
 use serde_json::Value;
+
+/// Whether two documents are equal once Go's `encoding/json` has decoded them into `interface{}`: every
+/// number a float64, so `1` equals `1.0` and integers past 2^53 equal their float neighbours. This is how
+/// the CLI compares a patched resource with the expected one (`CreateMergePatch` in
+/// cmd/cli/kubectl-kyverno/resource/compare.go) and a manifest with its signed copy.
+pub fn equal_as_go_json(left: &Value, right: &Value) -> bool {
+    match (left, right) {
+        (Value::Number(left), Value::Number(right)) => left.as_f64() == right.as_f64(),
+        (Value::Array(left), Value::Array(right)) => {
+            left.len() == right.len() && left.iter().zip(right).all(|(left, right)| equal_as_go_json(left, right))
+        }
+        (Value::Object(left), Value::Object(right)) => {
+            left.len() == right.len()
+                && left.iter().all(|(key, child)| right.get(key).is_some_and(|other| equal_as_go_json(child, other)))
+        }
+        _ => left == right,
+    }
+}
 
 /// Escapes one JSON pointer segment.
 pub(crate) fn pointer_segment(segment: &str) -> String {

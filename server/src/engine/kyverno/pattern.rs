@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::go_text::go_format;
+use crate::engine::units::{self, go_duration_nanos};
 
 /// Why a pattern did not match.
 #[derive(Clone, Debug)]
@@ -581,7 +582,12 @@ fn anchor_prefix(kind: AnchorKind) -> &'static str {
 pub fn validate_value(value: &Value, pattern: &Value) -> bool {
     match pattern {
         Value::Bool(expected) => value.as_bool() == Some(*expected),
-        Value::Number(number) => validate_number_pattern(value, number.as_f64().unwrap_or(f64::NAN)),
+        // A policy's pattern is decoded by apimachinery's json (FromJSON): integers become int64, other
+        // numbers (and integers past int64) float64; pattern.Validate then compares by that type.
+        Value::Number(number) => match number.as_i64() {
+            Some(integer) => validate_int_pattern(value, integer),
+            None => validate_float_pattern(value, number.as_f64().unwrap_or(f64::NAN)),
+        },
         Value::Null => match value {
             Value::Null => true,
             Value::Number(number) => number.as_f64() == Some(0.0),
@@ -595,10 +601,30 @@ pub fn validate_value(value: &Value, pattern: &Value) -> bool {
     }
 }
 
-fn validate_number_pattern(value: &Value, pattern: f64) -> bool {
+/// The value of a resource number as the CLI holds it: `kyverno test` and `kyverno apply` turn every number
+/// of a loaded resource into a float64 (`ProcessResources` in cmd/cli/kubectl-kyverno/commands/test).
+fn cli_float(number: &serde_json::Number) -> f64 {
+    number.as_f64().unwrap_or(f64::NAN)
+}
+
+/// `validateIntPattern` of kyverno's pkg/engine/pattern: a float value matches when it has no fraction and
+/// its int64 conversion is the pattern; a string when `strconv.ParseInt` reads the pattern from it.
+fn validate_int_pattern(value: &Value, pattern: i64) -> bool {
     match value {
-        Value::Number(number) => number.as_f64() == Some(pattern),
-        Value::String(text) => text.trim().parse::<f64>().ok() == Some(pattern) && !text.trim().is_empty(),
+        Value::Number(number) => {
+            let float = cli_float(number);
+            float.trunc() == float && float as i64 == pattern
+        }
+        Value::String(text) => text.parse::<i64>() == Ok(pattern),
+        _ => false,
+    }
+}
+
+/// `validateFloatPattern`: float values compare as floats, strings through `strconv.ParseFloat`.
+fn validate_float_pattern(value: &Value, pattern: f64) -> bool {
+    match value {
+        Value::Number(number) => cli_float(number) == pattern,
+        Value::String(text) => text.parse::<f64>().ok() == Some(pattern),
         _ => false,
     }
 }
@@ -701,17 +727,13 @@ fn validate_string_pattern(value: &Value, pattern: &str) -> bool {
     }
 }
 
+/// `convertNumberToString`: the CLI's float64 resource numbers are printed with `%f`, so a number never
+/// reads as a duration (`0.000000` lacks a unit) and reads as a quantity through its float value.
 fn number_to_string(value: &Value) -> Option<String> {
     match value {
         Value::Null => Some("0".to_string()),
         Value::String(text) => Some(text.clone()),
-        Value::Number(number) => {
-            if let Some(integer) = number.as_i64() {
-                Some(integer.to_string())
-            } else {
-                Some(format!("{:.6}", number.as_f64().unwrap_or(0.0)))
-            }
-        }
+        Value::Number(number) => Some(format!("{:.6}", cli_float(number))),
         _ => None,
     }
 }
@@ -730,17 +752,16 @@ fn compare_with(operator: Operator, ordering: std::cmp::Ordering) -> Option<bool
 }
 
 fn validate_string(value: &Value, pattern: &str, operator: Operator) -> bool {
-    if let Some(pattern_duration) = parse_duration(pattern)
-        && let Some(value_duration) = number_to_string(value).and_then(|text| parse_duration(&text))
-        && let Some(ordering) = value_duration.partial_cmp(&pattern_duration)
-        && let Some(result) = compare_with(operator, ordering)
+    // compareDuration and compareQuantity: time.Duration and resource.Quantity compare exactly.
+    if let Ok(pattern_duration) = go_duration_nanos(pattern)
+        && let Some(Ok(value_duration)) = number_to_string(value).map(|text| go_duration_nanos(&text))
+        && let Some(result) = compare_with(operator, value_duration.cmp(&pattern_duration))
     {
         return result;
     }
-    if let Some(pattern_quantity) = parse_quantity(pattern)
-        && let Some(value_quantity) = number_to_string(value).and_then(|text| parse_quantity(&text))
-        && let Some(ordering) = value_quantity.partial_cmp(&pattern_quantity)
-        && let Some(result) = compare_with(operator, ordering)
+    if let Ok(pattern_quantity) = units::parse_quantity(pattern)
+        && let Some(Ok(value_quantity)) = number_to_string(value).map(|text| units::parse_quantity(&text))
+        && let Some(result) = compare_with(operator, value_quantity.cmp(&pattern_quantity))
     {
         return result;
     }
@@ -808,97 +829,17 @@ pub fn has_wildcard(text: &str) -> bool {
     text.contains('*') || text.contains('?')
 }
 
-/// Parses a Go duration (`1h30m`, `-5s`, `0`) into seconds.
+/// Parses a Go duration (`1h30m`, `-5s`, `0`) into seconds, as `time.Duration.Seconds()` gives them to
+/// the condition operators and JMESPath functions that compare floats upstream.
 pub fn parse_duration(text: &str) -> Option<f64> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let (sign, mut rest) = match text.as_bytes()[0] {
-        b'-' => (-1.0, &text[1..]),
-        b'+' => (1.0, &text[1..]),
-        _ => (1.0, text),
-    };
-    if rest == "0" {
-        return Some(0.0);
-    }
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total = 0.0;
-    while !rest.is_empty() {
-        let number_end = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if number_end == 0 {
-            return None;
-        }
-        let number: f64 = rest[..number_end].parse().ok()?;
-        rest = &rest[number_end..];
-        let unit_end = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = &rest[..unit_end];
-        let scale = match unit {
-            "ns" => 1e-9,
-            "us" | "µs" | "μs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        total += number * scale;
-        rest = &rest[unit_end..];
-    }
-    Some(sign * total)
+    let nanos = go_duration_nanos(text.trim()).ok()?;
+    Some((nanos / 1_000_000_000) as f64 + (nanos % 1_000_000_000) as f64 / 1e9)
 }
 
-/// Parses a Kubernetes quantity (`100m`, `1Gi`, `2e3`, `1.5`) into a number.
+/// Parses a Kubernetes quantity (`100m`, `1Gi`, `2e3`, `1.5`) into its float value (`AsApproximateFloat64`),
+/// for the JMESPath arithmetic that works on floats; comparisons use [`units::parse_quantity`] instead.
 pub fn parse_quantity(text: &str) -> Option<f64> {
-    let text = text.trim();
-    if text.is_empty() {
-        return None;
-    }
-    let bytes = text.as_bytes();
-    let mut end = 0;
-    if matches!(bytes[0], b'+' | b'-') {
-        end = 1;
-    }
-    let digits_start = end;
-    while end < bytes.len() && (bytes[end].is_ascii_digit() || bytes[end] == b'.') {
-        end += 1;
-    }
-    if end == digits_start {
-        return None;
-    }
-    // Beyond 17 significant digits a float cannot tell quantities apart; callers then compare text.
-    let digit_count = text[digits_start..end].chars().filter(char::is_ascii_digit).count();
-    if digit_count > 17 {
-        return None;
-    }
-    let number: f64 = text[..end].parse().ok()?;
-    let suffix = &text[end..];
-    let scale = match suffix {
-        "" => 1.0,
-        "n" => 1e-9,
-        "u" => 1e-6,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024f64.powi(2),
-        "Gi" => 1024f64.powi(3),
-        "Ti" => 1024f64.powi(4),
-        "Pi" => 1024f64.powi(5),
-        "Ei" => 1024f64.powi(6),
-        _ => {
-            let exponent = suffix.strip_prefix('e').or_else(|| suffix.strip_prefix('E'))?;
-            let power: i32 = exponent.parse().ok()?;
-            10f64.powi(power)
-        }
-    };
-    Some(number * scale)
+    units::parse_quantity(text.trim()).ok().map(|quantity| quantity.approximate_float())
 }
 
 #[cfg(test)]
@@ -930,6 +871,40 @@ mod tests {
         check(json!({"replicas": 6}), json!({"replicas": "1-5"}), "fail /replicas/");
         check(json!({"memory": "2Gi"}), json!({"memory": "<=1Gi | 2048Mi"}), "pass");
         check(json!({"timeout": "90s"}), json!({"timeout": "<1m"}), "fail /timeout/");
+    }
+
+    /// Numbers past 2^53, as pattern.Validate sees them: an integer pattern is an int64, the CLI's resource
+    /// numbers are float64 (so 2^53+1 in a resource is 2^53), strings are read exactly.
+    #[test]
+    fn integer_patterns_compare_as_int64_against_float64_resources() {
+        let big = |text: &str| -> Value { serde_json::from_str(text).expect("a JSON number") };
+        // The resource's 2^53+1 became the float 2^53, whose int64 is not the pattern's 2^53+1.
+        check(json!({"n": big("9007199254740993")}), json!({"n": big("9007199254740993")}), "fail /n/");
+        check(json!({"n": big("9007199254740992")}), json!({"n": big("9007199254740993")}), "fail /n/");
+        check(json!({"n": big("9007199254740992")}), json!({"n": big("9007199254740992")}), "pass");
+        // A string value is parsed with strconv.ParseInt: exact, and no fraction or spaces.
+        check(json!({"n": "9007199254740993"}), json!({"n": big("9007199254740993")}), "pass");
+        check(json!({"n": "9007199254740992"}), json!({"n": big("9007199254740993")}), "fail /n/");
+        check(json!({"n": "3.0"}), json!({"n": 3}), "fail /n/");
+        check(json!({"n": " 3"}), json!({"n": 3}), "fail /n/");
+        // A fraction never equals an integer pattern; a float pattern compares floats.
+        check(json!({"n": 3.5}), json!({"n": 3}), "fail /n/");
+        check(json!({"n": 3}), json!({"n": 3.0}), "pass");
+        check(json!({"n": "3.5"}), json!({"n": 3.5}), "pass");
+    }
+
+    /// compareQuantity and compareDuration use resource.Quantity and time.Duration: exact integers.
+    #[test]
+    fn quantity_and_duration_operators_compare_exactly() {
+        check(json!({"q": "9007199254740993"}), json!({"q": ">9007199254740992"}), "pass");
+        check(json!({"q": "9007199254740992"}), json!({"q": ">9007199254740992"}), "fail /q/");
+        check(json!({"q": "9007199254740993m"}), json!({"q": "<9007199254740994m"}), "pass");
+        check(json!({"d": "9007199254740993ns"}), json!({"d": ">9007199254740992ns"}), "pass");
+        check(json!({"d": "9007199254740992ns"}), json!({"d": ">=9007199254740993ns"}), "fail /d/");
+        // A number is printed with %f first, so 0 is "0.000000": no duration (it lacks a unit), and
+        // not a quantity comparable to "1h" either; `<` on plain text then fails.
+        check(json!({"d": 0}), json!({"d": "<1h"}), "fail /d/");
+        check(json!({"q": 2}), json!({"q": "<3"}), "pass");
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! sync, watched files, configuration, workspace folders and cancellation.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ls_types::notification::PublishDiagnostics;
@@ -17,8 +17,8 @@ use serde_json::Value;
 
 use super::lifecycle::request_settings;
 use crate::base::{LineIndex, TextRange};
-use crate::ide::TextEdit;
 use crate::ide::config::is_config_file;
+use crate::ide::{RegoFacts, TextEdit, facts_of_text};
 use crate::lsp::config::settings_from_notification;
 use crate::lsp::dispatch::cancelled_id;
 use crate::lsp::from_proto;
@@ -26,6 +26,7 @@ use crate::lsp::state::{OpenDocument, Outgoing, Session};
 use crate::lsp::workers::guarded;
 use crate::lsp::{manifest_rounds, publish, scan, test_rounds, workspace_pull};
 use crate::syntax::SourceFile;
+use crate::testrun::opa::is_rego_file;
 use crate::vfs::read_text;
 
 pub fn did_open(session: &mut Session, params: DidOpenTextDocumentParams) {
@@ -93,12 +94,8 @@ pub fn did_close(session: &mut Session, params: DidCloseTextDocumentParams) {
     Arc::make_mut(&mut session.open).remove(&path);
     session.published.remove(&path);
     session.bump_generation();
-    // The file stays known for cross-file checks, as it is on disk; reload the saved text (a `.rego`
-    // file's facts only).
-    match read_text(&path) {
-        Ok(text) => session.host.set_unopened_file(path.clone(), &text),
-        Err(_) => session.host.remove_file(&path),
-    }
+    // The file stays known for cross-file checks, as it is on disk: by the facts of the saved text.
+    index_from_disk(session, &path);
     session.notify::<PublishDiagnostics>(PublishDiagnosticsParams {
         uri: params.text_document.uri,
         diagnostics: Vec::new(),
@@ -106,23 +103,30 @@ pub fn did_close(session: &mut Session, params: DidCloseTextDocumentParams) {
     });
     test_rounds::queue(session, [path.clone()]);
     manifest_rounds::queue(session, [path.clone()]);
+    workspace_pull::file_changed(session, path.clone());
     session.changed.push(path);
 }
 
 pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedFilesParams) {
     let settings_changed = params.changes.iter().any(|change| is_config_file(&from_proto::path(&change.uri)));
     session.bump_generation();
+    // A file appearing or disappearing can change any other's diagnostics (a test naming a missing file, a
+    // chart's templates); a changed one, those of its dependents.
+    if params.changes.iter().any(|change| change.typ != FileChangeType::CHANGED) {
+        workspace_pull::everything_changed(session);
+    }
     let mut paths = Vec::new();
     for change in params.changes {
         let path = from_proto::path(&change.uri);
         paths.push(path.clone());
+        workspace_pull::file_changed(session, path.clone());
         if session.open.contains_key(&path) {
             continue;
         }
         if change.typ == FileChangeType::DELETED {
-            session.host.remove_file(&path);
-        } else if let Ok(text) = read_text(&path) {
-            session.host.set_unopened_file(path, &text);
+            session.host.forget_file(&path);
+        } else {
+            index_from_disk(session, &path);
         }
     }
     test_rounds::queue(session, paths.clone());
@@ -133,6 +137,24 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
     }
     let open = session.open_paths();
     publish::mark(session, open);
+}
+
+/// A file nobody has open, as it is on disk now: unloaded and known by its facts, or forgotten when it
+/// cannot be read.
+fn index_from_disk(session: &mut Session, path: &Path) {
+    match read_text(path) {
+        // A `.rego` file is known by its Rego facts (package, rules), not as YAML.
+        Ok(text) if is_rego_file(path) => {
+            let facts = guarded("indexing a file", || RegoFacts::of(&text)).unwrap_or_default();
+            session.host.index_rego_file(path.to_path_buf(), facts);
+        }
+        Ok(text) => {
+            let facts = guarded("indexing a file", || facts_of_text(path, &text)).unwrap_or_default();
+            session.host.remove_file(path);
+            session.host.index_files([(path.to_path_buf(), Arc::new(facts))]);
+        }
+        Err(_) => session.host.forget_file(path),
+    }
 }
 
 pub fn did_change_configuration(session: &mut Session, params: DidChangeConfigurationParams) {
@@ -162,6 +184,7 @@ pub fn did_change_workspace_folders(session: &mut Session, params: DidChangeWork
     session.roots.extend(added.iter().cloned());
     let configs = session.settings.configs(&session.roots);
     session.host.set_configs(configs);
+    workspace_pull::everything_changed(session);
     scan::start(session, added);
 }
 
@@ -186,6 +209,7 @@ pub fn reload_settings(session: &mut Session) {
     let inline = session.settings.inline_tests_option() && configs.iter().all(|config| config.tests_inline);
     session.host.set_configs(configs);
     session.bump_generation();
+    workspace_pull::everything_changed(session);
     let turned_on = inline && !session.tests.enabled;
     if !inline && session.tests.enabled {
         session.tests.clear();
@@ -212,5 +236,6 @@ fn changed(session: &mut Session, path: PathBuf) {
     test_rounds::queue(session, [path.clone()]);
     manifest_rounds::queue(session, [path.clone()]);
     publish::mark(session, [path.clone()]);
+    workspace_pull::file_changed(session, path.clone());
     session.changed.push(path);
 }

@@ -2,33 +2,34 @@
 //! cursor's offset) and the request's parameters, returning protocol results. What they answer is worked
 //! out behind `Analysis`; here it is only asked for and converted.
 
-use std::collections::HashMap;
 use std::time::Instant;
 
 use ls_types::{
-    CodeActionKind, CodeActionParams, CodeActionResponse, CodeLens, CodeLensParams, CompletionParams,
-    CompletionResponse, DocumentDiagnosticParams, DocumentDiagnosticReportResult, DocumentSymbolParams,
-    DocumentSymbolResponse, ExecuteCommandParams, FoldingRange, FoldingRangeKind, FoldingRangeParams,
-    FullDocumentDiagnosticReport, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverParams, Location,
-    ReferenceParams, SemanticTokens, SemanticTokensParams, SemanticTokensRangeParams, SemanticTokensRangeResult,
-    SemanticTokensResult, SignatureHelp, SignatureHelpParams, SymbolInformation, UnchangedDocumentDiagnosticReport,
-    Uri, WorkspaceDiagnosticParams, WorkspaceDiagnosticReport, WorkspaceDiagnosticReportResult,
-    WorkspaceDocumentDiagnosticReport, WorkspaceFullDocumentDiagnosticReport, WorkspaceSymbolParams,
-    WorkspaceSymbolResponse, WorkspaceUnchangedDocumentDiagnosticReport,
+    CodeActionKind, CodeActionOrCommand, CodeActionParams, CodeActionResponse, CodeLens, CodeLensParams,
+    CompletionParams, CompletionResponse, DocumentDiagnosticParams, DocumentDiagnosticReportResult,
+    DocumentSymbolParams, DocumentSymbolResponse, ExecuteCommandParams, FoldingRange, FoldingRangeKind,
+    FoldingRangeParams, FullDocumentDiagnosticReport, GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverParams,
+    Location, ReferenceParams, SemanticTokens, SemanticTokensParams, SemanticTokensRangeParams,
+    SemanticTokensRangeResult, SemanticTokensResult, SignatureHelp, SignatureHelpParams, SymbolInformation,
+    UnchangedDocumentDiagnosticReport, Uri, WorkspaceDiagnosticParams, WorkspaceDiagnosticReport,
+    WorkspaceDiagnosticReportResult, WorkspaceDocumentDiagnosticReport, WorkspaceFullDocumentDiagnosticReport,
+    WorkspaceSymbolParams, WorkspaceSymbolResponse, WorkspaceUnchangedDocumentDiagnosticReport,
 };
 use lsp_server::ResponseError;
 use serde_json::Value;
 
-use crate::base::PositionEncoding;
-use crate::ide::{FileChange, RUN_TESTS_COMMAND};
+use crate::base::{LineIndex, PositionEncoding};
+use crate::ide::{FileChange, PREVIEW_MUTATIONS_COMMAND, RUN_TESTS_COMMAND};
 use crate::lsp::dispatch::{Document, invalid_params};
+use crate::lsp::ext::{MutatedManifestParams, MutatedManifestResult};
 use crate::lsp::progress::Reporter;
 use crate::lsp::state::{Session, Snapshot};
-use crate::lsp::{from_proto, publish, test_rounds, to_proto};
+use crate::lsp::{from_proto, publish, test_rounds, to_proto, workspace_pull};
 use crate::report::test::{TestRun, TestSummary, render_json};
 
 pub fn hover(snapshot: &Snapshot, document: &Document<'_>, _: HoverParams) -> Option<Hover> {
-    let found = snapshot.analysis.hover_with_tests(&document.path, document.offset, &snapshot.runs)?;
+    let found =
+        snapshot.analysis.hover_with_results(&document.path, document.offset, &snapshot.runs, &snapshot.verdicts)?;
     Some(to_proto::hover(&document.index, document.encoding, found))
 }
 
@@ -125,8 +126,38 @@ pub fn code_actions(
                 || !action.changes.iter().any(|change| matches!(change, FileChange::Create { .. }))
         })
         .filter_map(|action| to_proto::code_action(analysis, document.encoding, &document.uri, &document.index, action))
+        .chain(preview_mutations_action(snapshot, document).filter(|_| only.is_none()))
         .collect();
     Some(actions)
+}
+
+/// "Preview mutations (N changes)" for a manifest the workspace's mutating policies change: a command,
+/// not an edit, so it is offered only to a request that names no kinds (the light bulb's).
+fn preview_mutations_action(snapshot: &Snapshot, document: &Document<'_>) -> Option<CodeActionOrCommand> {
+    let mutated = snapshot.analysis.mutated_manifest(&document.path, &snapshot.verdicts)?;
+    let changes = if mutated.changes == 1 { "1 change".to_string() } else { format!("{} changes", mutated.changes) };
+    let command = to_proto::preview_mutations_command(format!("Preview mutations ({changes})"), &document.uri);
+    Some(CodeActionOrCommand::Command(command))
+}
+
+/// `policy-lsp.previewMutations` sent to the server (a client without a handler of its own, such as Helix
+/// running the code action): the answer is what `policyLsp/mutatedManifest` gives, for scripts; the server
+/// does not advertise the command, so that VS Code's client leaves it to the extension.
+fn preview_mutations(snapshot: &Snapshot, params: &ExecuteCommandParams) -> Value {
+    let Some(path) = run_tests_target(params) else { return Value::Null };
+    let Some(mutated) = snapshot.analysis.mutated_manifest(&path, &snapshot.verdicts) else { return Value::Null };
+    let Some(uri) = Uri::from_file_path(&path) else { return Value::Null };
+    serde_json::to_value(MutatedManifestResult::of(uri, mutated)).unwrap_or(Value::Null)
+}
+
+/// `policyLsp/mutatedManifest`: the file as the mutating policies would leave it, from its verdict.
+pub fn mutated_manifest(
+    snapshot: &Snapshot,
+    document: &Document<'_>,
+    _: MutatedManifestParams,
+) -> Option<MutatedManifestResult> {
+    let mutated = snapshot.analysis.mutated_manifest(&document.path, &snapshot.verdicts)?;
+    Some(MutatedManifestResult::of(document.uri.clone(), mutated))
 }
 
 /// Whether an action's kind is among those the client asked for (`only`), by prefix.
@@ -172,7 +203,7 @@ pub fn code_lenses(snapshot: &Snapshot, params: CodeLensParams) -> Result<Option
             .analysis
             .manifest_lenses(&path, &snapshot.verdicts)
             .into_iter()
-            .map(|lens| to_proto::manifest_lens(&index, snapshot.encoding(), lens)),
+            .map(|lens| to_proto::manifest_lens(&index, snapshot.encoding(), &params.text_document.uri, lens)),
     );
     Ok(Some(lenses))
 }
@@ -194,22 +225,30 @@ pub fn document_diagnostics(
     Ok(to_proto::full_document_report(items))
 }
 
-/// Every YAML file the analysis holds. The result id names the state (files and test runs), so a client
-/// asking again with nothing changed gets "unchanged" without any work.
+/// Every YAML file the analysis holds. Each file's result id names the state its diagnostics come from, so
+/// a file whose id the client holds already is answered "unchanged" without computing anything.
 pub fn workspace_diagnostics(
     snapshot: &Snapshot,
     params: WorkspaceDiagnosticParams,
 ) -> Result<WorkspaceDiagnosticReportResult, ResponseError> {
     let analysis = &snapshot.analysis;
-    let result_id = &snapshot.result_id;
-    let previous: HashMap<Uri, String> =
-        params.previous_result_ids.into_iter().map(|previous| (previous.uri, previous.value)).collect();
-    let mut paths: Vec<_> = analysis
-        .paths()
-        .filter(|path| path.extension().is_some_and(|extension| extension == "yaml" || extension == "yml"))
-        .collect();
-    paths.sort();
+    let previous = workspace_pull::previous_ids(&params);
+    let paths = workspace_pull::reported_paths(analysis);
     let mut items = Vec::with_capacity(paths.len());
+    // Files the client holds results for that are gone: an empty report clears them, once.
+    for gone in &params.previous_result_ids {
+        let path = from_proto::path(&gone.uri);
+        if gone.value != workspace_pull::GONE_RESULT_ID && paths.binary_search(&&path).is_err() {
+            items.push(WorkspaceDocumentDiagnosticReport::Full(WorkspaceFullDocumentDiagnosticReport {
+                uri: gone.uri.clone(),
+                version: None,
+                full_document_diagnostic_report: FullDocumentDiagnosticReport {
+                    result_id: Some(workspace_pull::GONE_RESULT_ID.to_string()),
+                    items: Vec::new(),
+                },
+            }));
+        }
+    }
     for path in paths {
         let (uri, version) = match snapshot.open.get(path) {
             Some(open) => (open.uri.clone(), Some(i64::from(open.version))),
@@ -218,13 +257,12 @@ pub fn workspace_diagnostics(
                 None => continue,
             },
         };
-        if previous.get(&uri) == Some(result_id) {
+        let result_id = snapshot.result_ids.of(path);
+        if previous.get(path) == Some(&result_id) {
             items.push(WorkspaceDocumentDiagnosticReport::Unchanged(WorkspaceUnchangedDocumentDiagnosticReport {
                 uri,
                 version,
-                unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport {
-                    result_id: result_id.clone(),
-                },
+                unchanged_document_diagnostic_report: UnchangedDocumentDiagnosticReport { result_id },
             }));
             continue;
         }
@@ -234,7 +272,7 @@ pub fn workspace_diagnostics(
             uri,
             version,
             full_document_diagnostic_report: FullDocumentDiagnosticReport {
-                result_id: Some(result_id.clone()),
+                result_id: Some(result_id),
                 items: diagnostics,
             },
         }));
@@ -251,7 +289,15 @@ pub fn workspace_symbols(
         .workspace_symbols(&params.query)
         .into_iter()
         .filter_map(|(path, symbol)| {
-            let index = analysis.line_index(&path)?;
+            // A file nobody has open is not held: its lines come from the disk.
+            let rope;
+            let index = match analysis.line_index(&path) {
+                Some(index) => index,
+                None => {
+                    rope = ropey::Rope::from_str(&analysis.read(&path)?);
+                    LineIndex::new(&rope)
+                }
+            };
             let uri = Uri::from_file_path(&path)?;
             let nested = to_proto::document_symbol(&index, snapshot.encoding(), symbol);
             #[allow(deprecated)]
@@ -268,7 +314,8 @@ pub fn workspace_symbols(
     Ok(Some(WorkspaceSymbolResponse::Flat(symbols)))
 }
 
-/// The test file a `policy-lsp.runTests` names (`[{"uri": ...}]`), or `None` for the whole workspace.
+/// The file a `policy-lsp.runTests` or `policy-lsp.previewMutations` names (`[{"uri": ...}]`), or `None`
+/// (for the tests, the whole workspace).
 fn run_tests_target(params: &ExecuteCommandParams) -> Option<std::path::PathBuf> {
     params
         .arguments
@@ -297,7 +344,11 @@ pub fn prepare_command(session: &mut Session, params: &ExecuteCommandParams) {
 /// `policy-lsp.runTests`: runs the tests of a file (or those that name it) or of the whole workspace, on
 /// unsaved buffers, and answers with the CLI's JSON contract. With a `workDoneToken`, the run reports its
 /// progress: a `begin` with the number of test files, a `report` as each starts, an `end` with the counts.
+/// `policy-lsp.previewMutations` answers with the mutated manifest ([`preview_mutations`]).
 pub fn execute_command(snapshot: &Snapshot, params: ExecuteCommandParams) -> Result<Option<Value>, ResponseError> {
+    if params.command == PREVIEW_MUTATIONS_COMMAND {
+        return Ok(Some(preview_mutations(snapshot, &params)));
+    }
     if params.command != RUN_TESTS_COMMAND {
         return Err(invalid_params(format!("unknown command `{}`", params.command)));
     }

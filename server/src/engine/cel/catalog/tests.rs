@@ -57,7 +57,7 @@ fn object(value: Value) -> serde_json::Map<String, Value> {
 fn activation() -> Activation {
     let mut activation = Activation::new();
     let bindings = json!({
-        "object": {"image": "ghcr.io/acme/app:1.0", "attributes": {}, "ext": 1},
+        "object": {"image": "ghcr.io/acme/app:1.0", "attributes": {"header": {"Content-Type": ["text/plain"]}, "query": {"page": ["2"]}}, "ext": 1},
         "oldObject": null,
         "request": {"operation": "CREATE"},
         "namespaceObject": {},
@@ -256,4 +256,67 @@ fn policy_kinds_and_modes_choose_their_environment() {
     assert!(GENERATING_POLICY.has(Library::Generator) && !VALIDATING_POLICY.has(Library::Generator));
     assert!(NAMESPACED_VALIDATING_POLICY.has(Library::NamespacedResource));
     assert!(!NAMESPACED_VALIDATING_POLICY.has(Library::Resource));
+}
+
+/// A Markdown table cell: pipes escaped, so signatures such as `list|map` stay in their column.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// The table of every CEL function in docs/cel-functions.md is rendered from this catalog, so it cannot
+/// drift from what the checker, the editor and the interpreter do (`UPDATE_EXPECT=1` rewrites it).
+#[test]
+fn the_function_table_in_docs_is_rendered_from_the_catalog() {
+    let mut text = String::from(
+        "# CEL functions\n\n\
+         Every function of the CEL libraries that Kubernetes and Kyverno declare, with the policy kinds that see\n\
+         each library. Rendered from `server/src/engine/cel/catalog.rs` by the test\n\
+         `the_function_table_in_docs_is_rendered_from_the_catalog` (`UPDATE_EXPECT=1` rewrites this file).\n\n\
+         - **Offline**: `evaluated` when `policy-lsp` evaluates the function; otherwise the reason evaluation\n\
+         \x20 reports `unsupported` (the function needs a cluster, a registry or the network, or cannot be\n\
+         \x20 reproduced), so a result never rests on a guess.\n\
+         - **Test**: the example the catalog tests check and evaluate in every environment that declares the\n\
+         \x20 library (`true`, or the unsupported reason); edge cases and errors are unit tests in\n\
+         \x20 `server/src/engine/cel/tests.rs` and beside each library's implementation.\n\n\
+         ## Libraries by policy kind\n\n| Environment | Libraries |\n| --- | --- |\n",
+    );
+    for environment in ENVIRONMENTS {
+        let libraries: Vec<&str> = environment.libraries.iter().map(|library| library.title()).collect();
+        text.push_str(&format!("| {} | {} |\n", environment.name, libraries.join(", ")));
+    }
+    let mut libraries: Vec<Library> = Vec::new();
+    for function in FUNCTIONS {
+        if !libraries.contains(&function.library) {
+            libraries.push(function.library);
+        }
+    }
+    for library in libraries {
+        text.push_str(&format!(
+            "\n## {}\n\n| Function | Called as | Arguments | Overloads | Offline | Test |\n| --- | --- | --- | --- | --- | --- |\n",
+            library.title()
+        ));
+        for function in FUNCTIONS.iter().filter(|function| function.library == library) {
+            let names: Vec<String> = function.names.iter().map(|name| format!("`{name}`")).collect();
+            let called = match function.call {
+                Call::Global if function.is_macro => "macro".to_string(),
+                Call::Global => "global".to_string(),
+                Call::Member => "member".to_string(),
+                Call::Library => format!("on `{}`", library.variable().unwrap_or("its value")),
+            };
+            let offline = match function.offline {
+                Offline::Evaluated => "evaluated".to_string(),
+                Offline::Unsupported(reason) => format!("unsupported: {reason}"),
+            };
+            text.push_str(&format!(
+                "| {} | {} | {} | `{}` | {} | `{}` |\n",
+                cell(&names.join(", ")),
+                called,
+                function.arity_text(),
+                cell(function.signature),
+                cell(&offline),
+                cell(function.example),
+            ));
+        }
+    }
+    expect_test::expect_file!["../../../../../docs/cel-functions.md"].assert_eq(&text);
 }

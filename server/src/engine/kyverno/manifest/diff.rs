@@ -38,14 +38,6 @@ pub fn ravel(value: &Value) -> BTreeMap<String, Value> {
     out
 }
 
-/// Go decodes every JSON number to float64: numbers compare by value.
-fn same(left: &Value, right: &Value) -> bool {
-    match (left, right) {
-        (Value::Number(left), Value::Number(right)) => left.as_f64() == right.as_f64(),
-        _ => left == right,
-    }
-}
-
 fn same_type(left: &Value, right: &Value) -> bool {
     std::mem::discriminant(left) == std::mem::discriminant(right)
 }
@@ -66,7 +58,7 @@ pub fn differences(manifest: &Value, resource: &Value) -> Vec<Difference> {
                 before: Some(old.clone()),
                 after: Some(new.clone()),
             }),
-            (Some(old), Some(new)) if same(old, new) => {}
+            (Some(old), Some(new)) if crate::engine::kyverno::go_text::equal_as_go_json(old, new) => {}
             (old, new) => items.push(Difference { key: key.clone(), before: old.cloned(), after: new.cloned() }),
         }
     }
