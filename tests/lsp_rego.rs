@@ -459,3 +459,32 @@ fn test_rules_get_lenses_and_a_failing_one_a_diagnostic() {
     session.diagnostics_until(|found| found.is_empty());
     session.finish();
 }
+
+#[test]
+fn editing_a_src_rego_rechecks_the_open_template_generated_from_it() {
+    let rego = "package k8sowner\n\nviolation[{\"msg\": msg}] {\n  not input.review.object.metadata.labels.owner\n  msg := \"an owner label is required\"\n}\n";
+    let indented: String = rego.lines().map(|line| if line.is_empty() { "\n".to_string() } else { format!("        {line}\n") }).collect();
+    let fixture = format!(
+        "#- /library/general/owner/template.yaml\napiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\n\
+         metadata:\n  name: k8sowner$0\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sOwner\n  targets:\n\
+         \x20   - target: admission.k8s.gatekeeper.sh\n      rego: |\n{indented}\n#- /src/general/owner/src.rego\n{rego}"
+    );
+    let mut session = Session::start("stale-template", &fixture);
+    let stale = |found: &[String]| found.iter().any(|line| line.contains("rego/stale-template"));
+    let first = session.diagnostics_until(|_| true);
+    assert!(!stale(&first), "the template holds its source: {first:?}");
+    // The source is opened and changed in the editor, not saved: the open template is re-checked against it.
+    let source_uri = format!("file://{}", session.root.join("src/general/owner/src.rego").display());
+    session.client.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": source_uri, "languageId": "rego", "version": 1, "text": rego}}),
+    );
+    let edited = rego.replace("an owner label is required", "set an owner label");
+    session.client.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": source_uri, "version": 2}, "contentChanges": [{"text": edited}]}),
+    );
+    let found = session.diagnostics_until(|found| stale(found));
+    assert!(found.iter().any(|line| line.starts_with("13:6 rego/stale-template")), "{found:?}");
+    session.finish();
+}

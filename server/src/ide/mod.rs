@@ -261,7 +261,8 @@ impl Analysis {
     }
 
     /// The open files (among `open`) other than `changed` whose diagnostics can change with it: the tests
-    /// that name it or whose last run read it, and the constraints when it holds a template. Re-checking
+    /// that name it or whose last run read it, the constraints when it holds a template, and the templates
+    /// generated from it when it is a `src.rego` (the stale-template lint compares them). Re-checking
     /// every open test on every change would be quadratic when many are open.
     pub fn dependents<'p>(
         &self,
@@ -274,12 +275,16 @@ impl Analysis {
         let naming: Vec<PathBuf> =
             index::test_files(&self.workspace, Some(changed)).into_iter().map(|(path, _)| path).collect();
         let changed_is_template = holds(changed, DocumentKind::ConstraintTemplate);
+        let changed_is_rego_source = changed.file_name().is_some_and(|name| name == "src.rego");
         open.into_iter()
             .filter(|path| path.as_path() != changed)
             .filter(|path| {
                 naming.contains(path)
                     || runs.iter().any(|run| run.test_file == **path && run.depends_on(changed))
                     || (changed_is_template && holds(path, DocumentKind::Constraint))
+                    || (changed_is_rego_source
+                        && holds(path, DocumentKind::ConstraintTemplate)
+                        && generated_template::source_candidates(path).iter().any(|source| source == changed))
             })
             .cloned()
             .collect()
