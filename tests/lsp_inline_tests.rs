@@ -118,7 +118,7 @@ pub(crate) fn codes(diagnostics: &[Value]) -> Vec<&str> {
     diagnostics.iter().filter_map(|diagnostic| diagnostic["code"].as_str()).collect()
 }
 
-fn lens_titles(client: &mut LspClient, uri: &str) -> Vec<(u64, String)> {
+pub(crate) fn lens_titles(client: &mut LspClient, uri: &str) -> Vec<(u64, String)> {
     let response = client.request("textDocument/codeLens", json!({"textDocument": {"uri": uri}}));
     let mut titles: Vec<(u64, String)> = response["result"]
         .as_array()

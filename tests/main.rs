@@ -34,6 +34,7 @@ mod lsp_e2e;
 mod lsp_editor_features;
 pub(crate) mod lsp_inline_tests;
 mod lsp_manifest_checks;
+mod lsp_rego;
 mod lsp_robustness;
 mod manifest_checks;
 mod navigation;

@@ -52,6 +52,8 @@ def main():
         assert "policy-lsp" in yaml[0]["language-servers"], "yaml does not use policy-lsp"
         assert "yaml-language-server" in yaml[0]["language-servers"], "yaml-language-server is no longer kept"
         assert yaml[0]["roots"][0] == ".git", "the repository root comes first"
+        rego = [language for language in config["language"] if language["name"] == "rego"]
+        assert len(rego) == 1 and "policy-lsp" in rego[0]["language-servers"], "rego does not use policy-lsp"
 
     def server_runs():
         server = config["language-server"]["policy-lsp"]

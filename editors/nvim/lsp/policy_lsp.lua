@@ -11,7 +11,8 @@
 --- ```
 ---
 --- The server attaches to YAML buffers that hold a Kyverno or Gatekeeper policy or a policy test (by their
---- `apiVersion`), and to YAML next to a `kyverno-test.yaml` or gator `suite.yaml`; other YAML is left alone.
+--- `apiVersion`), to YAML next to a `kyverno-test.yaml` or gator `suite.yaml`, and to every Rego module
+--- (`.rego`, filetype `rego`); other YAML is left alone.
 --- Settings (the keys of `.policy-lsp.yaml`) go in `settings = { ['policy-lsp'] = { ... } }`.
 ---
 --- This file is the nvim-lspconfig entry, ready to propose upstream as lsp/policy_lsp.lua. Without
@@ -35,6 +36,10 @@ local test_file_names = { 'kyverno-test.yaml', 'kyverno-test.yml', 'suite.yaml',
 -- Whether a buffer is worth the server: a policy or a policy test, or YAML next to a test file (the
 -- resources a test reads). Other YAML (compose files, CI configs) is left to other servers.
 local function is_policy_buffer(bufnr)
+  -- Every Rego module is the server's: diagnostics, navigation and its folder's `opa test` run.
+  if vim.bo[bufnr].filetype == 'rego' then
+    return true
+  end
   local name = vim.api.nvim_buf_get_name(bufnr)
   local base = vim.fs.basename(name)
   if vim.tbl_contains(test_file_names, base) then
@@ -60,7 +65,7 @@ end
 ---@type vim.lsp.Config
 return {
   cmd = { 'policy-lsp', 'serve' },
-  filetypes = { 'yaml' },
+  filetypes = { 'yaml', 'rego' },
   -- The repository root first, so cross-file references resolve across it; else the folder of a
   -- Kyverno test or gator suite; else the file's own folder.
   root_dir = function(bufnr, on_dir)

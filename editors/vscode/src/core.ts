@@ -167,10 +167,16 @@ function isExecutableFile(file: string): boolean {
   }
 }
 
-/** The documents the client hands to the server: YAML on disk and in unsaved buffers. */
+/**
+ * The documents the client hands to the server: YAML and Rego on disk and in unsaved buffers. `rego` is the
+ * language id the Open Policy Agent extension (tsandall.opa) gives `.rego` files too, so both extensions see
+ * the same documents and neither has to be told about the other.
+ */
 export const DOCUMENT_SELECTOR = [
   { scheme: "file", language: "yaml" },
   { scheme: "untitled", language: "yaml" },
+  { scheme: "file", language: "rego" },
+  { scheme: "untitled", language: "rego" },
 ];
 
 /** File names that mark a folder of policy tests even before any policy is opened. */
@@ -197,11 +203,12 @@ export interface DocumentFacts {
  * has no content-based activation), so this keeps the server away from workspaces of unrelated YAML.
  */
 export function shouldStartFor(document: DocumentFacts): boolean {
-  if (document.languageId !== "yaml") {
+  if (!DOCUMENT_SELECTOR.some((filter) => filter.scheme === document.scheme && filter.language === document.languageId)) {
     return false;
   }
-  if (!DOCUMENT_SELECTOR.some((filter) => filter.scheme === document.scheme)) {
-    return false;
+  // Every Rego module is the server's business (diagnostics, navigation, `opa test` runs).
+  if (document.languageId === "rego") {
+    return true;
   }
   return TEST_FILE_NAMES.includes(path.basename(document.fileName)) || looksLikePolicyText(document.text);
 }

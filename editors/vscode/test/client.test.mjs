@@ -205,7 +205,7 @@ test("executable headers name their platform, and a package refuses a server for
   assert.ok(`${process.platform}-${process.arch}` in RUST_TARGETS);
 });
 
-test("only YAML that looks like a policy or a policy test starts the server", () => {
+test("Rego, and only YAML that looks like a policy or a policy test, starts the server", () => {
   const policy = fs.readFileSync(path.join(fixtures, "require-team.yaml"), "utf8");
   const facts = (overrides) => ({ languageId: "yaml", scheme: "file", fileName: "/w/x.yaml", text: "", ...overrides });
   assert.equal(core.shouldStartFor(facts({ text: policy })), true);
@@ -217,6 +217,9 @@ test("only YAML that looks like a policy or a policy test starts the server", ()
   assert.equal(core.shouldStartFor(facts({ text: "# kyverno.io/v1 in a comment\nname: x\n" })), false);
   assert.equal(core.shouldStartFor(facts({ text: policy, languageId: "json" })), false);
   assert.equal(core.shouldStartFor(facts({ text: policy, scheme: "git" })), false);
+  // Any Rego module starts it, whatever its text.
+  assert.equal(core.shouldStartFor(facts({ languageId: "rego", fileName: "/w/src.rego", text: "package p\n" })), true);
+  assert.equal(core.shouldStartFor(facts({ languageId: "rego", scheme: "git", fileName: "/w/src.rego" })), false);
 });
 
 test("test runs use the server's command when it is advertised, else the CLI", () => {

@@ -9,6 +9,7 @@ use super::types::CompletionItem;
 use super::workspace::Workspace;
 use super::yaml_path::CursorContext;
 use super::{cel, jmespath, pattern, rego, schema_completion, test_file_completion};
+use crate::testrun::opa::is_rego_file;
 
 /// Items when the cursor is in the provider's territory (possibly none); `None` lets the next one try.
 pub(super) type CompletionProvider = fn(&Workspace, &Cursor<'_>) -> Option<Vec<CompletionItem>>;
@@ -28,6 +29,10 @@ pub(super) const COMPLETION_PROVIDERS: &[(&str, CompletionProvider)] = &[
 /// Completion items at a byte offset of a file.
 pub(super) fn completions(workspace: &Workspace, path: &Path, offset: usize) -> Vec<CompletionItem> {
     let Some(cursor) = Cursor::at(workspace, path, offset) else { return Vec::new() };
+    // A `.rego` file is Rego throughout: no YAML provider or indentation applies.
+    if is_rego_file(path) {
+        return rego::completions(workspace, &cursor).unwrap_or_default();
+    }
     let mut items =
         COMPLETION_PROVIDERS.iter().find_map(|(_, provider)| provider(workspace, &cursor)).unwrap_or_default();
     if let CursorContext::Key { indent: Some(column), prefix_start, .. } = cursor.yaml() {

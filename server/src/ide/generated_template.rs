@@ -16,24 +16,25 @@ use crate::syntax::Segment;
 /// needs two (`library/<category>/<name>`), and a deeper walk would pair unrelated files.
 const LEVELS_UP: usize = 4;
 
-/// The `src.rego` a template at `path` was generated from, when the workspace or the disk has one: for
-/// an ancestor `A` of the template's folder `A/R`, `A/src/R/src.rego`, or `A/src/R'/src.rego` when `R`
-/// starts with `library/`.
-fn source_of(workspace: &Workspace, path: &Path) -> Option<(PathBuf, std::sync::Arc<str>)> {
-    let folder = path.parent()?;
+/// Where the `src.rego` a template at `path` was generated from can be: for an ancestor `A` of the
+/// template's folder `A/R`, `A/src/R/src.rego`, or `A/src/R'/src.rego` when `R` starts with `library/`;
+/// nearest first.
+pub(super) fn source_candidates(path: &Path) -> Vec<PathBuf> {
+    let Some(folder) = path.parent() else { return Vec::new() };
+    let mut candidates = Vec::new();
     for ancestor in folder.ancestors().skip(1).take(LEVELS_UP) {
         let Ok(relative) = folder.strip_prefix(ancestor) else { continue };
-        let mut candidates = vec![ancestor.join("src").join(relative).join("src.rego")];
+        candidates.push(ancestor.join("src").join(relative).join("src.rego"));
         if let Ok(below_library) = relative.strip_prefix("library") {
             candidates.push(ancestor.join("src").join(below_library).join("src.rego"));
         }
-        for candidate in candidates {
-            if let Some(text) = workspace.read(&candidate) {
-                return Some((candidate, text));
-            }
-        }
     }
-    None
+    candidates
+}
+
+/// The `src.rego` a template at `path` was generated from, when the workspace or the disk has one.
+fn source_of(workspace: &Workspace, path: &Path) -> Option<(PathBuf, std::sync::Arc<str>)> {
+    source_candidates(path).into_iter().find_map(|candidate| Some((candidate.clone(), workspace.read(&candidate)?)))
 }
 
 /// The Rego's tokens without whitespace, line breaks and comments: what the generator may change.

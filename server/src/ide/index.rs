@@ -164,11 +164,18 @@ fn framework_of(facts: &FileFacts) -> Option<Framework> {
 
 /// Test files the workspace knows (Kyverno Tests and gator Suites) that concern `path`: the file itself
 /// when it is one, else the tests near it whose values name the file; all of them when `path` is `None`.
+/// Rego unit tests are named by their folder (`opa test` runs a folder at once).
 pub(super) fn test_files(workspace: &Workspace, path: Option<&Path>) -> Vec<(PathBuf, Framework)> {
     if let Some(path) = path
         && let Some(framework) = facts(workspace, path).and_then(|facts| framework_of(&facts))
     {
         return vec![(path.to_path_buf(), framework)];
+    }
+    // A `.rego` file (or a folder of them) is tested as `opa test` tests it: its folder at once.
+    if let Some(path) = path
+        && let Some(folder) = workspace.rego_test_folder(path)
+    {
+        return vec![(folder, Framework::Opa)];
     }
     let file_name = path.and_then(Path::file_name).map(|name| name.to_string_lossy().to_string());
     let loaded = workspace.files.iter().map(|(path, file)| (path, file.facts(|| compute(path, file))));
@@ -196,6 +203,9 @@ pub(super) fn test_files(workspace: &Workspace, path: Option<&Path>) -> Vec<(Pat
             Some((test_path.clone(), framework))
         })
         .collect();
+    if path.is_none() {
+        found.extend(workspace.rego_test_folders().into_iter().map(|folder| (folder, Framework::Opa)));
+    }
     found.sort_by(|left, right| left.0.cmp(&right.0));
     found
 }

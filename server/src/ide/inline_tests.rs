@@ -17,6 +17,7 @@ use crate::base::{Code, Diagnostic, RelatedInformation, TextRange};
 use crate::model::DocumentKind;
 use crate::schema::Target;
 use crate::syntax::SourceFile;
+use crate::testrun::opa::is_rego_file;
 use crate::testrun::{FileError, FileSource, Framework, Outcome, SourceRef, Subject, TestReport, TestResult};
 
 /// The command a code lens runs: the LSP's `policy-lsp.runTests`, on the lens's test file.
@@ -53,6 +54,16 @@ impl InlineRun {
             || self.inputs.iter().any(|input| {
                 input.path == path || (input.access == Access::List && path.parent() == Some(input.path.as_path()))
             })
+    }
+
+    /// The files whose lenses and diagnostics the run's results land on: the test file, and for Rego unit
+    /// tests (whose run is of a folder) each module that defines a test.
+    pub fn result_files(&self) -> Vec<PathBuf> {
+        let mut files = vec![self.test_file.clone()];
+        files.extend(self.report.results.iter().map(|result| result.file.clone()));
+        files.sort();
+        files.dedup();
+        files
     }
 
     /// Whether every input still holds what the run saw.
@@ -182,7 +193,9 @@ pub(super) fn affected_tests<'r>(
     found.sort_by(|left, right| left.0.cmp(&right.0));
     found.dedup_by(|left, right| left.0 == right.0);
     // A test file that is gone has nothing to run; it is dropped by the caller.
-    found.retain(|(path, _)| workspace.knows(path) || workspace.read(path).is_some());
+    found.retain(|(path, framework)| {
+        *framework == Framework::Opa || workspace.knows(path) || workspace.read(path).is_some()
+    });
     found
 }
 
@@ -280,6 +293,9 @@ pub(super) fn locate(workspace: &Workspace, at: &SourceRef, target: Target) -> O
 /// per policy and rule in a policy file, per template or constraint in a Gatekeeper file.
 pub(super) fn code_lenses(workspace: &Workspace, runs: &[Arc<InlineRun>], path: &Path) -> Vec<TestLens> {
     let Some(file) = workspace.file(path) else { return Vec::new() };
+    if is_rego_file(path) {
+        return rego_lenses(&file.source.text(), runs, path);
+    }
     let mut lenses = Vec::new();
     for run in runs.iter().filter(|run| run.test_file == path) {
         lenses.extend(test_file_lenses(workspace, run));
@@ -429,14 +445,16 @@ fn first_line_of(workspace: &Workspace, path: &Path, range: TextRange) -> TextRa
 /// the resource that explain them.
 pub(super) fn test_diagnostics(workspace: &Workspace, runs: &[Arc<InlineRun>], path: &Path) -> Vec<Diagnostic> {
     let mut out = Vec::new();
+    // A failing Rego unit test is marked on its rule's name (the folder's compile problems are the file's
+    // own diagnostics already).
+    for (_, result) in rego_results(runs, path) {
+        let Some(code) = failure_code(result.outcome) else { continue };
+        let Some(span) = result.location.as_ref().and_then(|location| location.span) else { continue };
+        out.push(Diagnostic::new(code, span, summary_line(result)));
+    }
     for run in runs.iter().filter(|run| run.test_file == path) {
         for result in &run.report.results {
-            let code = match result.outcome {
-                Outcome::Pass | Outcome::Skipped => continue,
-                Outcome::Fail => Code::TestFailed,
-                Outcome::Error => Code::TestError,
-                Outcome::Unsupported => Code::TestUnsupported,
-            };
+            let Some(code) = failure_code(result.outcome) else { continue };
             let Some(location) = &result.location else { continue };
             let Some(range) = locate(workspace, location, Target::Value) else { continue };
             let range = first_line_of(workspace, path, range);
@@ -459,6 +477,53 @@ pub(super) fn test_diagnostics(workspace: &Workspace, runs: &[Arc<InlineRun>], p
         Some(config) => config.apply(out),
         None => out,
     }
+}
+
+/// The code of a result that did not pass (`None` for a pass or a skip).
+fn failure_code(outcome: Outcome) -> Option<Code> {
+    match outcome {
+        Outcome::Pass | Outcome::Skipped => None,
+        Outcome::Fail => Some(Code::TestFailed),
+        Outcome::Error => Some(Code::TestError),
+        Outcome::Unsupported => Some(Code::TestUnsupported),
+    }
+}
+
+/// The Rego unit test results of the tests `path` defines, with the run of its folder.
+fn rego_results<'r>(
+    runs: &'r [Arc<InlineRun>],
+    path: &'r Path,
+) -> impl Iterator<Item = (&'r InlineRun, &'r TestResult)> {
+    runs.iter().filter(|run| run.framework == Framework::Opa).flat_map(move |run| {
+        run.report.results.iter().filter(move |result| result.file == path).map(move |result| (&**run, result))
+    })
+}
+
+/// The lenses of a `.rego` file: its result above each test rule, and the file's tally on the package line;
+/// each runs the folder's tests again, as `opa test` runs them.
+fn rego_lenses(text: &str, runs: &[Arc<InlineRun>], path: &Path) -> Vec<TestLens> {
+    let results: Vec<(&InlineRun, &TestResult)> = rego_results(runs, path).collect();
+    let Some((first_run, _)) = results.first() else { return Vec::new() };
+    let mut lenses = Vec::new();
+    let package_line = text.find("package ").map(|start| {
+        let end = text[start..].find('\n').map_or(text.len(), |cut| start + cut);
+        TextRange::new(start, end)
+    });
+    if let Some(range) = package_line {
+        let tally = Tally::of(results.iter().map(|(_, result)| *result));
+        lenses.push(TestLens {
+            range,
+            title: format!("▶ Run tests  {}", tally.title()),
+            test_file: first_run.test_file.clone(),
+        });
+    }
+    for (run, result) in results {
+        let Some(span) = result.location.as_ref().and_then(|location| location.span) else { continue };
+        let mut tally = Tally::default();
+        tally.add(result.outcome);
+        lenses.push(TestLens { range: span, title: tally.title(), test_file: run.test_file.clone() });
+    }
+    lenses
 }
 
 /// One line saying what was expected, what happened and why.

@@ -34,8 +34,11 @@ mod pattern;
 mod policy_context;
 mod rego;
 mod rego_builtins;
+mod rego_cursor;
 mod rego_diagnostics;
 mod rego_file;
+mod rego_index;
+mod rego_navigation;
 mod schema_completion;
 mod schema_hover;
 mod schema_lookup;
@@ -57,6 +60,7 @@ pub use index::facts_of_text;
 pub use inline_tests::{InlineRun, RUN_TESTS_COMMAND, TestLens};
 pub use manifest_checks::{ManifestLens, ManifestVerdict, WorkspacePolicies};
 pub use manifest_preview::{MutatedManifest, MutationPreview, PREVIEW_MUTATIONS_COMMAND};
+pub use rego_index::{RegoFacts, RuleFact};
 pub use semantic_tokens::{Highlight, HighlightTag};
 pub use symbols::{Symbol, SymbolKind};
 pub use types::{
@@ -120,9 +124,17 @@ impl AnalysisHost {
         Some(total)
     }
 
-    /// Unloads a file; when the index holds its facts it stays known by them.
+    /// Unloads a file; when the index holds its facts (or, for a `.rego` file, its Rego facts) it stays
+    /// known by them.
     pub fn remove_file(&mut self, path: &Path) {
         self.workspace.remove(path);
+    }
+
+    /// Keeps a `.rego` file that nobody has open by its cross-file facts alone (packages, rules and where
+    /// they are), not its text: unloads it if it was loaded.
+    pub fn index_rego_file(&mut self, path: PathBuf, facts: RegoFacts) {
+        self.workspace.remove(&path);
+        self.workspace.index_rego(path, Some(facts));
     }
 
     /// Records the facts of files nobody has open (see [`facts_of_text`]), replacing what was known of
@@ -135,6 +147,7 @@ impl AnalysisHost {
     pub fn forget_file(&mut self, path: &Path) {
         self.workspace.remove(path);
         self.workspace.unindex(path);
+        self.workspace.index_rego(path.to_path_buf(), None);
     }
 
     /// Whether the file is loaded.
@@ -248,7 +261,8 @@ impl Analysis {
     }
 
     /// The open files (among `open`) other than `changed` whose diagnostics can change with it: the tests
-    /// that name it or whose last run read it, and the constraints when it holds a template. Re-checking
+    /// that name it or whose last run read it, the constraints when it holds a template, and the templates
+    /// generated from it when it is a `src.rego` (the stale-template lint compares them). Re-checking
     /// every open test on every change would be quadratic when many are open.
     pub fn dependents<'p>(
         &self,
@@ -261,12 +275,16 @@ impl Analysis {
         let naming: Vec<PathBuf> =
             index::test_files(&self.workspace, Some(changed)).into_iter().map(|(path, _)| path).collect();
         let changed_is_template = holds(changed, DocumentKind::ConstraintTemplate);
+        let changed_is_rego_source = changed.file_name().is_some_and(|name| name == "src.rego");
         open.into_iter()
             .filter(|path| path.as_path() != changed)
             .filter(|path| {
                 naming.contains(path)
                     || runs.iter().any(|run| run.test_file == **path && run.depends_on(changed))
                     || (changed_is_template && holds(path, DocumentKind::Constraint))
+                    || (changed_is_rego_source
+                        && holds(path, DocumentKind::ConstraintTemplate)
+                        && generated_template::source_candidates(path).iter().any(|source| source == changed))
             })
             .cloned()
             .collect()
@@ -381,6 +399,10 @@ impl Analysis {
     /// Highlights of the code embedded in a file (Rego, CEL, JMESPath), optionally only those in `range`.
     pub fn highlights(&self, path: &Path, range: Option<TextRange>) -> Vec<Highlight> {
         let Some(file) = self.workspace.file(path) else { return Vec::new() };
+        // Highlights are of code embedded in YAML; a `.rego` file is left to the editor's Rego grammar.
+        if crate::testrun::opa::is_rego_file(path) {
+            return Vec::new();
+        }
         let mut found = semantic_tokens::highlights(file);
         if let Some(range) = range {
             found.retain(|highlight| highlight.range.end >= range.start && highlight.range.start <= range.end);
@@ -406,11 +428,18 @@ impl Analysis {
 
     /// The outline of a file.
     pub fn document_symbols(&self, path: &Path) -> Vec<Symbol> {
+        if crate::testrun::opa::is_rego_file(path) {
+            return rego_navigation::rego_symbols(&self.workspace, path);
+        }
         self.workspace.file(path).map(|file| symbols::document_symbols(file)).unwrap_or_default()
     }
 
     /// Ranges the editor can fold.
     pub fn folding_ranges(&self, path: &Path) -> Vec<TextRange> {
+        // A `.rego` file is not YAML: its folds are the editor's own (by indentation).
+        if crate::testrun::opa::is_rego_file(path) {
+            return Vec::new();
+        }
         self.workspace.file(path).map(|file| folding::folding_ranges(file)).unwrap_or_default()
     }
 
@@ -443,6 +472,10 @@ impl Analysis {
                 found.push((path, symbol));
             }
         }
+        // Rego packages and rules come from each module's facts, open or not.
+        found.extend(rego_navigation::workspace_rego_symbols(&self.workspace, &query));
+        found.sort_by(|left, right| left.1.name.cmp(&right.1.name).then_with(|| left.0.cmp(&right.0)));
+        found.truncate(500);
         found
     }
 

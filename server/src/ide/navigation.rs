@@ -6,12 +6,21 @@ use std::path::Path;
 
 use super::context_navigation;
 use super::cross_file_navigation::{self, templates_defining};
+use super::rego_navigation;
 use super::types::Location;
 use super::workspace::Workspace;
 use crate::model::DocumentKind;
 use crate::syntax::navigate::node_at;
+use crate::testrun::opa::is_rego_file;
 
 pub(super) fn definition(workspace: &Workspace, path: &Path, offset: usize) -> Vec<Location> {
+    // In Rego (a `.rego` file, or a template's embedded Rego) only Rego references lead anywhere.
+    if let Some(locations) = rego_navigation::definition(workspace, path, offset) {
+        return locations;
+    }
+    if is_rego_file(path) {
+        return Vec::new();
+    }
     let Some(file) = workspace.file(path) else { return Vec::new() };
     let Some(index) = file.source.segment_at(offset) else { return Vec::new() };
     let info = &file.documents[index];
@@ -37,6 +46,9 @@ pub(super) fn references(
     offset: usize,
     include_declaration: bool,
 ) -> Option<Vec<Location>> {
+    if is_rego_file(path) {
+        return None;
+    }
     context_navigation::references(workspace, path, offset, include_declaration)
         .or_else(|| cross_file_navigation::references(workspace, path, offset, include_declaration))
 }

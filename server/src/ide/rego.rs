@@ -1,6 +1,7 @@
-//! Rego inside ConstraintTemplates: completion (keywords, built-ins with signatures, `input.review.object`
-//! paths typed by the constraints' matched kinds, `input.parameters` from the template's schema, lib
-//! packages) and hover for built-ins.
+//! Rego in ConstraintTemplates and `.rego` files: completion (keywords, built-ins with signatures,
+//! `input.review.object` paths typed by the constraints' matched kinds, `input.parameters` from the
+//! template's schema, packages and rules of the workspace and the imports) and hover for built-ins and
+//! rules. A `.rego` file gets its template's context from the template generated from it, if any.
 
 use std::collections::BTreeSet;
 
@@ -8,13 +9,13 @@ use serde_json::Value;
 
 use super::cursor::Cursor;
 use super::rego_builtins::{BUILTINS, KEYWORDS, builtin_named};
+use super::rego_cursor::rego_cursor;
+use super::rego_navigation::{reference_names, rule_hover};
 use super::types::{CompletionItem, CompletionKind, HoverResult};
 use super::workspace::Workspace;
 use crate::base::TextRange;
 use crate::model::DocumentKind;
 use crate::schema::{self, SchemaNode};
-use crate::syntax::Segment;
-use crate::syntax::embedded::EmbeddedText;
 
 /// Fields of `input.review`, as Gatekeeper builds it from an AdmissionRequest.
 const REVIEW_FIELDS: &[(&str, &str)] = &[
@@ -33,47 +34,13 @@ const REVIEW_FIELDS: &[(&str, &str)] = &[
     ("requestKind", "The kind originally requested."),
 ];
 
-/// A cursor inside a Rego text of a template.
-struct RegoCursor<'a> {
-    segment: &'a Segment,
-    embedded: EmbeddedText,
-    /// The cursor's offset in the decoded Rego text.
-    offset: usize,
-}
-
-fn is_rego_pointer(pointer: &str) -> bool {
-    let parts: Vec<&str> = pointer.split('/').collect();
-    matches!(
-        parts.as_slice(),
-        ["", "spec", "targets", _, "rego"]
-            | ["", "spec", "targets", _, "libs", _]
-            | ["", "spec", "targets", _, "code", _, "source", "rego"]
-            | ["", "spec", "targets", _, "code", _, "source", "libs", _]
-    )
-}
-
-/// The cursor inside a template's Rego, decoded from its YAML scalar.
-fn rego_cursor<'a>(cursor: &Cursor<'a>) -> Option<RegoCursor<'a>> {
-    if cursor.info.kind != DocumentKind::ConstraintTemplate {
-        return None;
-    }
-    let (segment, relative) = (cursor.segment, cursor.relative);
-    let (pointer, span, _) = cursor.node()?;
-    if !is_rego_pointer(pointer) || !span.value.contains_inclusive(relative) {
-        return None;
-    }
-    let embedded = EmbeddedText::from_node(&segment.text, span.value)?;
-    let decoded = embedded.from_source(relative)?;
-    Some(RegoCursor { segment, embedded, offset: decoded })
-}
-
 fn is_path_char(character: char) -> bool {
     character.is_ascii_alphanumeric() || matches!(character, '_' | '.' | '[' | ']' | '"')
 }
 
 pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<Vec<CompletionItem>> {
-    let cursor = rego_cursor(cursor)?;
-    let text = &cursor.embedded.text[..cursor.offset.min(cursor.embedded.text.len())];
+    let cursor = rego_cursor(workspace, cursor)?;
+    let text = &cursor.text()[..cursor.offset.min(cursor.text().len())];
     let token_start = text
         .char_indices()
         .rev()
@@ -85,11 +52,8 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
         Some(dot) => (&token[..dot], &token[dot + 1..], token_start + dot + 1),
         None => ("", token, token_start),
     };
-    let replace = TextRange::new(
-        cursor.segment.start + cursor.embedded.to_source(partial_start),
-        cursor.segment.start + cursor.embedded.to_source(cursor.offset),
-    );
-    let template = &cursor.segment.parsed.value;
+    let replace = TextRange::new(cursor.place.to_file(partial_start), cursor.place.to_file(cursor.offset));
+    let template = cursor.template;
     let mut names: Vec<(String, CompletionKind, Option<String>, Option<String>)> = Vec::new();
     let segments = path_segments(base);
     match segments.first().map(String::as_str) {
@@ -117,8 +81,11 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
             for namespace in namespaces {
                 names.push((namespace.to_string(), CompletionKind::Kind, Some("built-in functions".into()), None));
             }
-            for rule in rule_names(&cursor.embedded.text) {
+            for rule in rule_names(cursor.text()) {
                 names.push((rule, CompletionKind::Field, Some("rule".into()), None));
+            }
+            for (name, detail) in reference_names(workspace, &cursor, &[]) {
+                names.push((name, CompletionKind::Field, Some(detail), None));
             }
         }
         Some("input") => {
@@ -193,11 +160,18 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
         }
         _ => {}
     }
+    // Packages and rules below `data.`, an import's alias, or a package prefix.
+    if segments.first().is_some_and(|first| first != "input") {
+        for (name, detail) in reference_names(workspace, &cursor, &segments) {
+            names.push((name, CompletionKind::Field, Some(detail), None));
+        }
+    }
     let lowered = partial.to_lowercase();
+    let mut seen = BTreeSet::new();
     Some(
         names
             .into_iter()
-            .filter(|(name, ..)| name.to_lowercase().starts_with(&lowered))
+            .filter(|(name, ..)| name.to_lowercase().starts_with(&lowered) && seen.insert(name.clone()))
             .map(|(name, kind, detail, documentation)| CompletionItem {
                 insert_text: name.clone(),
                 label: name,
@@ -239,9 +213,10 @@ fn rule_names(rego: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn lib_packages(template: &Value) -> BTreeSet<String> {
+fn lib_packages(template: Option<&Value>) -> BTreeSet<String> {
     let mut packages = BTreeSet::new();
-    for target in template.pointer("/spec/targets").and_then(Value::as_array).into_iter().flatten() {
+    let targets = template.and_then(|template| template.pointer("/spec/targets"));
+    for target in targets.and_then(Value::as_array).into_iter().flatten() {
         let libs = target.get("libs").into_iter().chain(
             target
                 .get("code")
@@ -264,9 +239,12 @@ fn lib_packages(template: &Value) -> BTreeSet<String> {
 type Field = (String, Option<String>, Option<String>);
 
 /// Fields of the reviewed object at a path, from the schemas of the kinds the template's constraints match.
-fn object_fields(workspace: &Workspace, template: &Value, path: &[String]) -> Vec<Field> {
+fn object_fields(workspace: &Workspace, template: Option<&Value>, path: &[String]) -> Vec<Field> {
     let registry = schema::registry();
-    let template_kind = template.pointer("/spec/crd/spec/names/kind").and_then(Value::as_str).unwrap_or("");
+    let template_kind = template
+        .and_then(|template| template.pointer("/spec/crd/spec/names/kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("");
     let mut roots: Vec<SchemaNode<'_>> = Vec::new();
     // The index tells which files hold such constraints; only those are loaded.
     let constraint_files = super::index::all_where(workspace, |facts| {
@@ -336,8 +314,11 @@ fn object_fields(workspace: &Workspace, template: &Value, path: &[String]) -> Ve
 }
 
 /// Fields of `input.parameters` at a path, from the template's openAPIV3Schema.
-fn parameter_fields(template: &Value, path: &[String]) -> Vec<Field> {
-    let Some(mut node) = template.pointer("/spec/crd/spec/validation/openAPIV3Schema") else { return Vec::new() };
+fn parameter_fields(template: Option<&Value>, path: &[String]) -> Vec<Field> {
+    let Some(mut node) = template.and_then(|template| template.pointer("/spec/crd/spec/validation/openAPIV3Schema"))
+    else {
+        return Vec::new();
+    };
     for step in path {
         node = if step == "[]" {
             match node.get("items") {
@@ -368,10 +349,11 @@ fn parameter_fields(template: &Value, path: &[String]) -> Vec<Field> {
         .unwrap_or_default()
 }
 
-/// Hover on a built-in function's name inside Rego.
-pub(super) fn hover(_: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
-    let cursor = rego_cursor(cursor)?;
-    let text = &cursor.embedded.text;
+/// Hover inside Rego: a built-in function's signature and what it does, else a rule's head and where it
+/// is defined.
+pub(super) fn hover(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
+    let cursor = rego_cursor(workspace, cursor)?;
+    let text = cursor.text();
     let is_name = |character: char| character.is_ascii_alphanumeric() || matches!(character, '_' | '.');
     let start = text[..cursor.offset]
         .char_indices()
@@ -382,10 +364,7 @@ pub(super) fn hover(_: &Workspace, cursor: &Cursor<'_>) -> Option<HoverResult> {
     let end = cursor.offset
         + text[cursor.offset..].chars().take_while(|character| is_name(*character)).map(char::len_utf8).sum::<usize>();
     let word = text.get(start..end)?;
-    let builtin = builtin_named(word)?;
-    let range = TextRange::new(
-        cursor.segment.start + cursor.embedded.to_source(start),
-        cursor.segment.start + cursor.embedded.to_source(end),
-    );
+    let Some(builtin) = builtin_named(word) else { return rule_hover(workspace, &cursor) };
+    let range = TextRange::new(cursor.place.to_file(start), cursor.place.to_file(end));
     Some(HoverResult { range, markdown: format!("```rego\n{}\n```\n\n{}", builtin.signature, builtin.doc) })
 }

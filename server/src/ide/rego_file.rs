@@ -8,12 +8,12 @@ use std::path::Path;
 
 use super::workspace::Workspace;
 use crate::base::{Code, Diagnostic};
-use crate::engine::opa::{self, Module, VersionSetting};
+use crate::engine::opa::{self, Module};
 use crate::testrun::opa::is_rego_file;
 
 /// The diagnostics of the `.rego` file `path`, whose text is `text`.
 pub(super) fn rego_file_diagnostics(workspace: &Workspace, path: &Path, text: &str) -> Vec<Diagnostic> {
-    let version = workspace.config_for(path).map_or(VersionSetting::Auto, |config| config.rego_version);
+    let version = workspace.rego_version(path);
     let module = match opa::parse_module(&path.display().to_string(), text, version) {
         Ok(module) => module,
         Err(failure) => {

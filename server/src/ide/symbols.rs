@@ -13,6 +13,12 @@ pub enum SymbolKind {
     Case,
     Template,
     Resource,
+    /// A Rego module's package.
+    Package,
+    /// A Rego `import`.
+    Import,
+    /// A Rego function (a rule with arguments).
+    Function,
 }
 
 /// An outline entry in editor terms.

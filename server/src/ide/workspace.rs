@@ -4,16 +4,19 @@
 //! The providers take a [`Workspace`], never the [`super::Analysis`] facade, so no provider can reach back
 //! up into the API that calls it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
 use super::config::Config;
+use super::rego_index::RegoFacts;
 use crate::base::Diagnostic;
+use crate::engine::opa::VersionSetting;
 use crate::model::{DocumentInfo, DocumentKind, classify};
 use crate::syntax::{ParsedDocument, SourceFile};
 use crate::testrun::FileSource;
+use crate::testrun::opa::is_rego_file;
 
 /// A file as the analysis sees it: its syntax and what each document is.
 pub struct FileData {
@@ -26,13 +29,15 @@ pub struct FileData {
     local_diagnostics: Vec<OnceLock<Arc<Vec<Diagnostic>>>>,
     /// The file's cross-file facts, computed the first time a look across the workspace asks for them.
     facts: OnceLock<Arc<FileFacts>>,
+    /// For a `.rego` file, its Rego facts, computed on first use (navigation, completion).
+    rego_facts: OnceLock<Arc<RegoFacts>>,
 }
 
 impl FileData {
     pub(super) fn new(source: SourceFile) -> FileData {
         let documents = source.segments().iter().map(|segment| classify(&segment.parsed.value)).collect();
         let local_diagnostics = source.segments().iter().map(|_| OnceLock::new()).collect();
-        FileData { source, documents, local_diagnostics, facts: OnceLock::new() }
+        FileData { source, documents, local_diagnostics, facts: OnceLock::new(), rego_facts: OnceLock::new() }
     }
 
     /// The file after an edit, keeping what is known about the documents the edit did not touch (they
@@ -63,7 +68,7 @@ impl FileData {
                 }
             }
         }
-        FileData { source, documents, local_diagnostics, facts: OnceLock::new() }
+        FileData { source, documents, local_diagnostics, facts: OnceLock::new(), rego_facts: OnceLock::new() }
     }
 
     /// The cached cross-file facts, computing them with `compute` once.
@@ -145,6 +150,9 @@ pub struct Workspace {
     /// of a loaded file leaves it alone), so that a look at a file's neighbours does not scan every file: done for every document,
     /// such a scan made linting a large tree quadratic.
     folders: Arc<HashMap<PathBuf, Vec<PathBuf>>>,
+    /// The facts of the `.rego` files the front end indexed without loading them (a loaded file's own
+    /// facts take precedence).
+    rego_index: Arc<HashMap<PathBuf, Arc<RegoFacts>>>,
 }
 
 impl Workspace {
@@ -157,6 +165,7 @@ impl Workspace {
             disk,
             configs: Arc::new(Vec::new()),
             folders: Arc::new(HashMap::new()),
+            rego_index: Arc::new(HashMap::new()),
         }
     }
 
@@ -233,6 +242,42 @@ impl Workspace {
         {
             neighbours.retain(|neighbour| neighbour != path);
         }
+    }
+
+    /// Records the facts of a `.rego` file that is not loaded (`None` forgets them).
+    pub(super) fn index_rego(&mut self, path: PathBuf, facts: Option<RegoFacts>) {
+        let index = Arc::make_mut(&mut self.rego_index);
+        match facts {
+            Some(facts) => {
+                index.insert(path, Arc::new(facts));
+            }
+            None => {
+                index.remove(&path);
+            }
+        }
+    }
+
+    /// The Rego version setting of a file: its root's `rego.version`, else OPA's choice per file.
+    pub fn rego_version(&self, path: &Path) -> VersionSetting {
+        self.config_for(path).map_or(VersionSetting::Auto, |config| config.rego_version)
+    }
+
+    /// The facts of one `.rego` file: from its text when it is loaded, else from the index.
+    pub fn rego_facts(&self, path: &Path) -> Option<Arc<RegoFacts>> {
+        match self.files.get(path) {
+            Some(file) => Some(file.rego_facts.get_or_init(|| Arc::new(RegoFacts::of(&file.source.text()))).clone()),
+            None => self.rego_index.get(path).cloned(),
+        }
+    }
+
+    /// Every `.rego` module the workspace knows, loaded or indexed, sorted by path.
+    pub fn rego_modules(&self) -> Vec<(PathBuf, Arc<RegoFacts>)> {
+        let loaded = self.files.keys().filter(|path| is_rego_file(path));
+        let indexed = self.rego_index.keys().filter(|path| !self.files.contains_key(*path));
+        let mut found: Vec<(PathBuf, Arc<RegoFacts>)> =
+            loaded.chain(indexed).filter_map(|path| Some((path.clone(), self.rego_facts(path)?))).collect();
+        found.sort_by(|left, right| left.0.cmp(&right.0));
+        found
     }
 
     /// The known files (loaded or indexed) directly inside `folder`.
@@ -349,5 +394,28 @@ impl Workspace {
 
     pub(super) fn is_dir(&self, path: &Path) -> bool {
         self.disk.list_dir(path).is_some() || self.files.keys().any(|file| file.starts_with(path) && file != path)
+    }
+
+    /// The folder whose Rego unit tests a change of `path` concerns: the folder of a `.rego` file, or a
+    /// folder itself, when one of its modules defines a test. Any other file concerns none (this runs for
+    /// every changed file, so it answers at once for YAML).
+    pub(super) fn rego_test_folder(&self, path: &Path) -> Option<PathBuf> {
+        let folder = if is_rego_file(path) {
+            path.parent()?
+        } else if path.extension().is_none() {
+            path
+        } else {
+            return None;
+        };
+        self.rego_test_folders().contains(folder).then(|| folder.to_path_buf())
+    }
+
+    /// The folders holding a `.rego` module that defines a test (from each module's cached facts).
+    pub(super) fn rego_test_folders(&self) -> BTreeSet<PathBuf> {
+        self.rego_modules()
+            .into_iter()
+            .filter(|(_, facts)| facts.has_tests)
+            .filter_map(|(path, _)| Some(path.parent()?.to_path_buf()))
+            .collect()
     }
 }

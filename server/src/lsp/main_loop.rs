@@ -151,7 +151,7 @@ fn handle_task(session: &mut Session, task: Task) {
         Task::ManifestRound { policies, done, left, gone } => {
             manifest_rounds::finished(session, policies, done, left, gone)
         }
-        Task::Indexed { scan, facts, done, total } => scan::indexed(session, scan, facts, done, total),
+        Task::Indexed { scan, facts, rego, done, total } => scan::indexed(session, scan, facts, rego, done, total),
         Task::Scanned { scan, files } => scan::finished(session, scan, files),
     }
 }

@@ -1,8 +1,9 @@
 //! The workspace scan: every YAML file under the workspace folders (less what `exclude` leaves out) is read
 //! and parsed on a background worker, in batches on every core, and only its cross-file facts are kept
 //! (the index): a closed file's text and syntax are dropped as soon as its facts are taken, so memory does
-//! not grow with files nobody has open. Each batch joins the analysis on the main loop, so requests are
-//! answered between batches from the index built so far; open documents keep the text the client sent.
+//! not grow with files nobody has open. `.rego` files are indexed by their Rego facts alone (package, rules
+//! and where they are). Each batch joins the analysis on the main loop, so requests are answered between
+//! batches from the index built so far; open documents keep the text the client sent.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -20,8 +21,9 @@ use super::status;
 use super::task::Task;
 use super::workers::guarded;
 use super::{manifest_rounds, publish, test_rounds, workspace_pull};
-use crate::ide::{Analysis, FileFacts, facts_of_text, normalize_path};
-use crate::vfs::{read_text, walk_yaml_files};
+use crate::ide::{Analysis, FileFacts, RegoFacts, facts_of_text, normalize_path};
+use crate::testrun::opa::is_rego_file;
+use crate::vfs::{read_text, walk_policy_files};
 
 /// The token of the scan's progress report.
 const SCAN_TOKEN: &str = "policy-lsp/scan";
@@ -59,7 +61,7 @@ struct Scanning<'a> {
 /// Reads and indexes the files under `roots`, sending the facts batch by batch; returns how many files
 /// were indexed.
 fn index(scanning: &Scanning<'_>, roots: &[PathBuf]) -> usize {
-    let mut files = walk_yaml_files(roots).unwrap_or_default();
+    let mut files = walk_policy_files(roots).unwrap_or_default();
     // `exclude` in .policy-lsp.yaml keeps vendored or generated trees out of the index.
     files.retain(|path| !scanning.settings.is_excluded(&normalize_path(path)));
     let total = files.len();
@@ -69,22 +71,41 @@ fn index(scanning: &Scanning<'_>, roots: &[PathBuf]) -> usize {
     let scan = scanning.scan;
     let mut indexed = 0;
     for (batch_number, batch) in files.chunks(FILES_PER_BATCH).enumerate() {
-        let facts: Vec<(PathBuf, Arc<FileFacts>)> = batch
+        let read: Vec<Indexed> = batch
             .par_iter()
             .filter_map(|path| {
                 let text = read_text(path).ok()?;
                 let path = normalize_path(path);
+                // Read from tokens, not parsed (see `RegoFacts::of`).
+                if is_rego_file(&path) {
+                    let facts = guarded("indexing a file", || RegoFacts::of(&text))?;
+                    return Some(Indexed::Rego(path, facts));
+                }
                 let facts = guarded("indexing a file", || facts_of_text(&path, &text))?;
-                Some((path, Arc::new(facts)))
+                Some(Indexed::Yaml(path, Arc::new(facts)))
             })
             .collect();
-        indexed += facts.len();
+        indexed += read.len();
+        let mut facts = Vec::new();
+        let mut rego = Vec::new();
+        for file in read {
+            match file {
+                Indexed::Yaml(path, file_facts) => facts.push((path, file_facts)),
+                Indexed::Rego(path, rego_facts) => rego.push((path, rego_facts)),
+            }
+        }
         let done = (batch_number * FILES_PER_BATCH + batch.len()).min(total);
-        if scanning.tasks.send(Task::Indexed { scan, facts, done, total }).is_err() {
+        if scanning.tasks.send(Task::Indexed { scan, facts, rego, done, total }).is_err() {
             break;
         }
     }
     indexed
+}
+
+/// One file a scan read: a YAML file's facts or a `.rego` module's.
+enum Indexed {
+    Yaml(PathBuf, Arc<FileFacts>),
+    Rego(PathBuf, RegoFacts),
 }
 
 /// Adds a batch of a scan to the index; requests from now on see it, and the progress report moves.
@@ -92,15 +113,22 @@ pub fn indexed(
     session: &mut Session,
     scan: Option<u64>,
     facts: Vec<(PathBuf, Arc<FileFacts>)>,
+    rego: Vec<(PathBuf, RegoFacts)>,
     done: usize,
     total: usize,
 ) {
     session.host.index_files(facts);
+    // An open module keeps the text the client sent.
+    for (path, rego_facts) in rego {
+        if !session.open.contains_key(&path) {
+            session.host.index_rego_file(path, rego_facts);
+        }
+    }
     session.bump_generation();
     if let Some(scan) = scan
         && session.scans.get(&scan) == Some(&ScanProgress::Begun)
     {
-        scan_progress(session).report(format!("{done}/{total} YAML files"), (done * 100 / total.max(1)) as u32);
+        scan_progress(session).report(format!("{done}/{total} files"), (done * 100 / total.max(1)) as u32);
     }
 }
 
@@ -162,5 +190,5 @@ fn send_progress_begin(session: &Session) {
 }
 
 fn send_progress_end(session: &Session, files: usize) {
-    scan_progress(session).end(format!("Indexed {files} YAML files"));
+    scan_progress(session).end(format!("Indexed {files} files"));
 }

@@ -142,7 +142,7 @@ pub enum ScanProgress {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServerState {
-    /// A workspace scan runs; `files` counts the YAML files it found so far (0 before its walk ends).
+    /// A workspace scan runs; `files` counts the YAML and Rego files it found so far (0 before its walk ends).
     Indexing,
     /// Every scan is loaded: `files` and `policy_files` are what the analysis holds.
     Ready,

@@ -34,7 +34,7 @@ pub fn sender_for_scan(session: &Session) -> Option<Sender<Message>> {
     session.client.status_notifications.then(|| session.sender.clone())
 }
 
-/// From a scan worker: the walk found `files` YAML files, which are being read now.
+/// From a scan worker: the walk found `files` YAML and Rego files, which are being read now.
 pub fn send_indexing(sender: &Sender<Message>, files: usize) {
     send(sender, StatusParams { state: ServerState::Indexing, files, policy_files: 0 });
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use ls_types::{self as lsp, Uri};
 
-use crate::ide::{FileFacts, InlineRun, ManifestVerdict, WorkspacePolicies};
+use crate::ide::{FileFacts, InlineRun, ManifestVerdict, RegoFacts, WorkspacePolicies};
 
 /// What a worker reports back to the main loop.
 pub enum Task {
@@ -23,8 +23,15 @@ pub enum Task {
         left: Vec<PathBuf>,
         gone: Vec<PathBuf>,
     },
-    /// A batch of a workspace scan: the facts of the files read so far, and how far the scan got.
-    Indexed { scan: Option<u64>, facts: Vec<(PathBuf, Arc<FileFacts>)>, done: usize, total: usize },
+    /// A batch of a workspace scan: the facts of the YAML files and of the `.rego` modules read so far, and
+    /// how far the scan got.
+    Indexed {
+        scan: Option<u64>,
+        facts: Vec<(PathBuf, Arc<FileFacts>)>,
+        rego: Vec<(PathBuf, RegoFacts)>,
+        done: usize,
+        total: usize,
+    },
     /// The end of a workspace scan, with the number of files indexed.
     Scanned { scan: Option<u64>, files: usize },
 }

@@ -72,7 +72,7 @@ pub fn finished(session: &mut Session, done: Vec<Arc<InlineRun>>, left: Vec<Path
         return;
     }
     let mut touched: Vec<PathBuf> = gone.clone();
-    touched.extend(done.iter().map(|run| run.test_file.clone()));
+    touched.extend(done.iter().flat_map(|run| run.result_files()));
     session.tests.update(&gone, done);
     session.tests.pending.extend(left);
     announce(session, touched);

@@ -91,6 +91,9 @@ pub fn document_symbol(index: &LineIndex<'_>, encoding: PositionEncoding, symbol
         SymbolKind::Case => lsp::SymbolKind::FUNCTION,
         SymbolKind::Template => lsp::SymbolKind::INTERFACE,
         SymbolKind::Resource => lsp::SymbolKind::OBJECT,
+        SymbolKind::Package => lsp::SymbolKind::PACKAGE,
+        SymbolKind::Import => lsp::SymbolKind::NAMESPACE,
+        SymbolKind::Function => lsp::SymbolKind::FUNCTION,
     };
     let full = symbol.range;
     // The selection must lie inside the full range, as the protocol requires.

@@ -217,8 +217,9 @@ fn numbered(tests: Vec<(String, TextRange)>) -> Vec<(String, TextRange)> {
         .collect()
 }
 
-/// `data.<package>` of a module that does not parse, from its `package` line.
-fn package_of(text: &str) -> String {
+/// `data.<package>` of a module from its `package` line, read from its tokens alone (so it works for a
+/// module that does not parse); `data` when there is none.
+pub fn package_of(text: &str) -> String {
     let words: Vec<&str> =
         tokenize(text).into_iter().filter(|token| !token.is_trivia()).map(|token| token.text(text)).collect();
     let Some(start) = words.iter().position(|word| *word == "package") else { return "data".to_string() };

@@ -52,7 +52,7 @@ pub fn initialized(session: &mut Session, _: InitializedParams) {
     if session.client.watch_registration {
         let options = DidChangeWatchedFilesRegistrationOptions {
             watchers: vec![FileSystemWatcher {
-                glob_pattern: GlobPattern::String("**/*.{yaml,yml}".to_string()),
+                glob_pattern: GlobPattern::String("**/*.{yaml,yml,rego}".to_string()),
                 kind: None,
             }],
         };

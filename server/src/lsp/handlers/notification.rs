@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::lifecycle::request_settings;
 use crate::base::{LineIndex, TextRange};
 use crate::ide::config::is_config_file;
-use crate::ide::{TextEdit, facts_of_text};
+use crate::ide::{RegoFacts, TextEdit, facts_of_text};
 use crate::lsp::config::settings_from_notification;
 use crate::lsp::dispatch::cancelled_id;
 use crate::lsp::from_proto;
@@ -26,6 +26,7 @@ use crate::lsp::state::{OpenDocument, Outgoing, Session};
 use crate::lsp::workers::guarded;
 use crate::lsp::{manifest_rounds, publish, scan, test_rounds, workspace_pull};
 use crate::syntax::SourceFile;
+use crate::testrun::opa::is_rego_file;
 use crate::vfs::read_text;
 
 pub fn did_open(session: &mut Session, params: DidOpenTextDocumentParams) {
@@ -142,6 +143,11 @@ pub fn did_change_watched_files(session: &mut Session, params: DidChangeWatchedF
 /// cannot be read.
 fn index_from_disk(session: &mut Session, path: &Path) {
     match read_text(path) {
+        // A `.rego` file is known by its Rego facts (package, rules), not as YAML.
+        Ok(text) if is_rego_file(path) => {
+            let facts = guarded("indexing a file", || RegoFacts::of(&text)).unwrap_or_default();
+            session.host.index_rego_file(path.to_path_buf(), facts);
+        }
         Ok(text) => {
             let facts = guarded("indexing a file", || facts_of_text(path, &text)).unwrap_or_default();
             session.host.remove_file(path);
