@@ -141,6 +141,7 @@ pub fn convert_document(text: &str, root: Node) -> ParsedDocument {
         anchors: HashMap::new(),
         expansion_budget: MAX_ALIAS_EXPANSION,
         document: ParsedDocument::default(),
+        in_key: false,
     };
     collect_syntax_errors(text, root, &mut converter.document.errors);
     let mut contents = Vec::new();
@@ -177,6 +178,10 @@ struct Converter<'text> {
     anchors: HashMap<String, (Value, usize)>,
     expansion_budget: usize,
     document: ParsedDocument,
+    /// Set while a mapping key is converted: a key is read as a value of its own at a scratch pointer,
+    /// and its spans must not be recorded (they landed on the root pointer `""`, so the document's own
+    /// span became that of its last key).
+    in_key: bool,
 }
 
 impl Converter<'_> {
@@ -185,6 +190,9 @@ impl Converter<'_> {
     }
 
     fn record(&mut self, pointer: &str, key: Option<TextRange>, value: TextRange) {
+        if self.in_key {
+            return;
+        }
         self.document.source_map.spans.insert(pointer.into(), NodeSpan { key, value });
     }
 
@@ -419,7 +427,10 @@ impl Converter<'_> {
     /// reported here.
     fn key_text(&mut self, key_node: Node) -> Option<String> {
         let mut scratch = String::new();
-        Some(match self.node_value(key_node, &mut scratch, None, MAX_DEPTH) {
+        let was_in_key = std::mem::replace(&mut self.in_key, true);
+        let key = self.node_value(key_node, &mut scratch, None, MAX_DEPTH);
+        self.in_key = was_in_key;
+        Some(match key {
             Value::String(text) => text,
             Value::Null => {
                 if self.slice(key_node).trim().is_empty() {
