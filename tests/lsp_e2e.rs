@@ -260,6 +260,10 @@ fn workspace_symbols_come_from_the_scanned_folder() {
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).unwrap();
     std::fs::write(root.join("policy.yaml"), POLICY).unwrap();
+    // A `.rego` module nobody opens: its package and rules come from its indexed facts.
+    std::fs::create_dir_all(root.join("lib")).unwrap();
+    std::fs::write(root.join("lib/team.rego"), "package lib.team\n\nimport rego.v1\n\nhas_team(x) if x.team\n")
+        .unwrap();
     let mut client = LspClient::start();
     let root_uri = format!("file://{}", root.display());
     client.initialize(&["utf-16"], Some(&root_uri));
@@ -267,9 +271,23 @@ fn workspace_symbols_come_from_the_scanned_folder() {
     client.wait_for(|message| message["method"] == "$/progress" && message["params"]["value"]["kind"] == "end");
     let symbols = client.request("workspace/symbol", json!({"query": "team"}));
     let symbols = symbols["result"].as_array().cloned().unwrap_or_default();
-    assert_eq!(symbols.len(), 1, "{symbols:?}");
-    assert_eq!(symbols[0]["name"], "ClusterPolicy require-team");
-    assert!(symbols[0]["location"]["uri"].as_str().unwrap().ends_with("/policy.yaml"));
+    let found: Vec<String> = symbols
+        .iter()
+        .map(|symbol| {
+            let uri = symbol["location"]["uri"].as_str().unwrap_or("");
+            let file = uri.strip_prefix(&root_uri).unwrap_or(uri);
+            let start = &symbol["location"]["range"]["start"];
+            format!("{} {file}:{}:{}", symbol["name"].as_str().unwrap_or(""), start["line"], start["character"])
+        })
+        .collect();
+    assert_eq!(
+        found,
+        [
+            "ClusterPolicy require-team /policy.yaml:3:8",
+            "has_team /lib/team.rego:4:0",
+            "package lib.team /lib/team.rego:0:8"
+        ],
+    );
     assert_eq!(client.shutdown(), Some(0));
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -463,7 +463,8 @@ fn test_rules_get_lenses_and_a_failing_one_a_diagnostic() {
 #[test]
 fn editing_a_src_rego_rechecks_the_open_template_generated_from_it() {
     let rego = "package k8sowner\n\nviolation[{\"msg\": msg}] {\n  not input.review.object.metadata.labels.owner\n  msg := \"an owner label is required\"\n}\n";
-    let indented: String = rego.lines().map(|line| if line.is_empty() { "\n".to_string() } else { format!("        {line}\n") }).collect();
+    let indented: String =
+        rego.lines().map(|line| if line.is_empty() { "\n".to_string() } else { format!("        {line}\n") }).collect();
     let fixture = format!(
         "#- /library/general/owner/template.yaml\napiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\n\
          metadata:\n  name: k8sowner$0\nspec:\n  crd:\n    spec:\n      names:\n        kind: K8sOwner\n  targets:\n\
@@ -485,6 +486,6 @@ fn editing_a_src_rego_rechecks_the_open_template_generated_from_it() {
         json!({"textDocument": {"uri": source_uri, "version": 2}, "contentChanges": [{"text": edited}]}),
     );
     let found = session.diagnostics_until(|found| stale(found));
-    assert!(found.iter().any(|line| line.starts_with("13:6 rego/stale-template")), "{found:?}");
+    assert!(found.iter().any(|line| line.starts_with("11:6 rego/stale-template")), "{found:?}");
     session.finish();
 }

@@ -92,7 +92,12 @@ fn document_facts(path: &Path, info: DocumentInfo, value: &Value) -> DocumentFac
         .into_iter()
         .filter_map(|(key, pointer)| Some((key, resolve(&base, value.pointer(&pointer)?.as_str()?)?)))
         .collect();
-    DocumentFacts { info, defines_kind, references, strings }
+    let rego_packages = if info.kind == DocumentKind::ConstraintTemplate {
+        super::template_rego::main_rego_packages(value).into_iter().map(|(_, package)| package.into()).collect()
+    } else {
+        Vec::new()
+    };
+    DocumentFacts { info, defines_kind, rego_packages, references, strings }
 }
 
 /// Every string value of a test document, depth-bounded.

@@ -44,6 +44,7 @@ mod schema_hover;
 mod schema_lookup;
 mod semantic_tokens;
 mod symbols;
+mod template_rego;
 mod test_file_checks;
 mod test_file_completion;
 mod types;

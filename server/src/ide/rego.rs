@@ -53,7 +53,7 @@ pub(super) fn completions(workspace: &Workspace, cursor: &Cursor<'_>) -> Option<
         None => ("", token, token_start),
     };
     let replace = TextRange::new(cursor.place.to_file(partial_start), cursor.place.to_file(cursor.offset));
-    let template = cursor.template;
+    let template = cursor.template.as_deref();
     let mut names: Vec<(String, CompletionKind, Option<String>, Option<String>)> = Vec::new();
     let segments = path_segments(base);
     match segments.first().map(String::as_str) {

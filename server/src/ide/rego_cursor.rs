@@ -2,12 +2,16 @@
 //! `libs` or `code[].source` scalar decoded from its YAML. The Rego providers (completion, hover,
 //! definition) work on the decoded text and map offsets back to the file through this one type.
 
-use std::path::Path;
+use std::borrow::Cow;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::Value;
 
 use super::cursor::Cursor;
-use super::workspace::Workspace;
+use super::index;
+use super::template_rego::{main_rego_packages, package_of_text, template_rego_pointers};
+use super::workspace::{FileData, FileFacts, Workspace};
 use crate::base::TextRange;
 use crate::model::DocumentKind;
 use crate::syntax::embedded::EmbeddedText;
@@ -52,7 +56,7 @@ pub(super) struct RegoCursor<'a> {
     pub offset: usize,
     /// The template whose Rego this is: the enclosing one for embedded Rego; for a `.rego` file, a
     /// template in the workspace whose Rego has the same package (the template generated from it).
-    pub template: Option<&'a Value>,
+    pub template: Option<Cow<'a, Value>>,
     /// For embedded Rego, every Rego text of the enclosing template (its `rego` and `libs`), decoded.
     pub template_modules: Vec<RegoPlace>,
 }
@@ -83,7 +87,7 @@ pub(super) fn rego_cursor<'a>(workspace: &'a Workspace, cursor: &Cursor<'a>) -> 
         let package = package_of_text(&text);
         let template = package
             .and_then(|package| templates_with_package(workspace, &package).into_iter().next())
-            .map(|site| site.2);
+            .map(|site| Cow::Owned(site.value().clone()));
         return Some(RegoCursor {
             path: cursor.path,
             place: RegoPlace::File(text),
@@ -115,64 +119,47 @@ pub(super) fn rego_cursor<'a>(workspace: &'a Workspace, cursor: &Cursor<'a>) -> 
         path: cursor.path,
         place: RegoPlace::Embedded { document_start: segment.start, embedded },
         offset,
-        template: Some(template),
+        template: Some(Cow::Borrowed(template)),
         template_modules,
     })
 }
 
-/// The pointers of every Rego scalar of a template.
-pub(super) fn template_rego_pointers(template: &Value) -> Vec<String> {
-    let mut pointers = Vec::new();
-    for (index, target) in template.pointer("/spec/targets").and_then(Value::as_array).into_iter().flatten().enumerate()
-    {
-        let base = format!("/spec/targets/{index}");
-        if target.get("rego").is_some_and(Value::is_string) {
-            pointers.push(format!("{base}/rego"));
-        }
-        for (lib, _) in target.get("libs").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            pointers.push(format!("{base}/libs/{lib}"));
-        }
-        for (code, entry) in target.get("code").and_then(Value::as_array).into_iter().flatten().enumerate() {
-            if entry.pointer("/source/rego").is_some_and(Value::is_string) {
-                pointers.push(format!("{base}/code/{code}/source/rego"));
-            }
-            for (lib, _) in entry.pointer("/source/libs").and_then(Value::as_array).into_iter().flatten().enumerate() {
-                pointers.push(format!("{base}/code/{code}/source/libs/{lib}"));
-            }
-        }
-    }
-    pointers
+/// A ConstraintTemplate of the workspace: its file (loaded, or read from disk for this look), document
+/// index, and the pointer of its main Rego.
+pub(super) struct TemplateSite {
+    pub path: PathBuf,
+    pub file: Arc<FileData>,
+    pub index: usize,
+    pub pointer: String,
 }
 
-/// A ConstraintTemplate of the workspace: its file, document index, value, and the pointer of its main Rego.
-pub(super) type TemplateSite<'a> = (&'a Path, usize, &'a Value, String);
+impl TemplateSite {
+    pub fn value(&self) -> &Value {
+        &self.file.source.segments()[self.index].parsed.value
+    }
+}
 
-/// The ConstraintTemplates the workspace holds whose main Rego (`rego`, or a `code` entry's `source.rego`)
-/// declares `package` (dotted, without `data.`), sorted by file.
-pub(super) fn templates_with_package<'a>(workspace: &'a Workspace, package: &str) -> Vec<TemplateSite<'a>> {
-    let mut found: Vec<TemplateSite<'a>> = Vec::new();
-    for (path, file) in workspace.files.iter() {
+/// The ConstraintTemplates the workspace knows, open or not, whose main Rego declares `package` (dotted,
+/// without `data.`), sorted by file. The index's facts choose the files; only those are read.
+pub(super) fn templates_with_package(workspace: &Workspace, package: &str) -> Vec<TemplateSite> {
+    let declares = |facts: &FileFacts| {
+        facts.documents.iter().any(|document| document.rego_packages.iter().any(|declared| &**declared == package))
+    };
+    let paths: Vec<PathBuf> = index::all_where(workspace, declares).map(|(path, _)| path.clone()).collect();
+    let mut found = Vec::new();
+    for path in paths {
+        let Some(file) = workspace.load(&path) else { continue };
         for (index, info) in file.documents.iter().enumerate() {
             if info.kind != DocumentKind::ConstraintTemplate {
                 continue;
             }
             let template = &file.source.segments()[index].parsed.value;
-            let main = template_rego_pointers(template).into_iter().filter(|pointer| pointer.ends_with("/rego")).find(
-                |pointer| {
-                    let rego = template.pointer(pointer).and_then(Value::as_str).unwrap_or("");
-                    package_of_text(rego).as_deref() == Some(package)
-                },
-            );
-            if let Some(pointer) = main {
-                found.push((path.as_path(), index, template, pointer));
+            let main = main_rego_packages(template).into_iter().find(|(_, declared)| declared == package);
+            if let Some((pointer, _)) = main {
+                found.push(TemplateSite { path: path.clone(), file: file.clone(), index, pointer });
             }
         }
     }
-    found.sort_by(|left, right| left.0.cmp(right.0).then(left.1.cmp(&right.1)));
+    found.sort_by(|left, right| left.path.cmp(&right.path).then(left.index.cmp(&right.index)));
     found
-}
-
-/// The package a Rego text declares (dotted, without `data.`), read from its tokens; `None` without one.
-pub(super) fn package_of_text(text: &str) -> Option<String> {
-    crate::testrun::opa::package_of(text).strip_prefix("data.").map(str::to_string)
 }

@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::cursor::Cursor;
-use super::rego_cursor::{RegoCursor, RegoPlace, package_of_text, rego_cursor, templates_with_package};
+use super::rego_cursor::{RegoCursor, RegoPlace, rego_cursor, templates_with_package};
 use super::rego_index::{RegoFacts, RuleFact};
 use super::symbols::{Symbol, SymbolKind};
+use super::template_rego::package_of_text;
 use super::types::{HoverResult, Location};
 use super::workspace::Workspace;
 use crate::base::TextRange;
@@ -167,13 +168,13 @@ fn is_package_line(text: &str, offset: usize) -> bool {
 pub(super) fn template_packages(workspace: &Workspace, package: &str) -> Vec<Location> {
     let mut found: Vec<Location> = templates_with_package(workspace, package)
         .into_iter()
-        .filter_map(|(path, index, _, pointer)| {
-            let segment = &workspace.file(path)?.source.segments()[index];
-            let span = segment.parsed.source_map.get(&pointer)?;
+        .filter_map(|site| {
+            let segment = &site.file.source.segments()[site.index];
+            let span = segment.parsed.source_map.get(&site.pointer)?;
             let embedded = EmbeddedText::from_node(&segment.text, span.value)?;
             let facts = RegoFacts::of(&embedded.text);
             let place = RegoPlace::Embedded { document_start: segment.start, embedded };
-            Some(Location { path: path.to_path_buf(), range: place.range_to_file(facts.package_range) })
+            Some(Location { path: site.path.clone(), range: place.range_to_file(facts.package_range) })
         })
         .collect();
     found.sort_by(|left, right| left.path.cmp(&right.path));

@@ -119,6 +119,9 @@ pub struct DocumentFacts {
     pub info: DocumentInfo,
     /// The constraint kind a ConstraintTemplate defines (`spec.crd.spec.names.kind`).
     pub defines_kind: Option<String>,
+    /// The packages a ConstraintTemplate's main Rego texts declare (dotted, without `data.`): how a
+    /// `.rego` source finds the template generated from it.
+    pub rego_packages: Vec<Box<str>>,
     /// A Kyverno Test's or gator Suite's path entries resolved against its folder, each with the key it
     /// is listed under (`policies`, `resources`, `template`, `inventory`, ...).
     pub references: Vec<(&'static str, PathBuf)>,
