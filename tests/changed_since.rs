@@ -170,9 +170,14 @@ fn lint_checks_the_changed_files_and_the_tests_and_constraints_that_depend_on_th
     edit(&root, "gatekeeper/template.yaml", "no team", "a Pod without a team");
     std::fs::write(root.join("policies/new.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: new\n")
         .unwrap();
+    // An untracked file git ignores is not a change.
+    std::fs::write(root.join(".gitignore"), "generated/\n").unwrap();
+    std::fs::create_dir_all(root.join("generated")).unwrap();
+    std::fs::write(root.join("generated/out.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: out\n")
+        .unwrap();
     let (code, changed, _) = run(&root, &["lint", "--changed-since", "HEAD", "--output", "json", "."]);
     // The two edited files, the untracked one, the test that lists the policy and the constraint of the
-    // template; not `other.yaml` nor its test.
+    // template; not `other.yaml` nor its test, nor the ignored file.
     assert_eq!((code, linted(&changed)), (Some(0), (5, Vec::new())));
     let _ = std::fs::remove_dir_all(&root);
 }
@@ -208,5 +213,23 @@ fn outside_a_repository_or_with_an_unknown_ref_it_is_a_usage_error() {
     }
     let (code, _, stderr) = run(&root, &["test", "--changed-since=--output", "."]);
     assert_eq!((code, stderr.trim()), (Some(2), "error: `--output` is not a git ref"));
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_test_that_takes_in_its_folder_with_a_dot_is_affected_by_a_file_in_it() {
+    let root = repository("dotted", true);
+    std::fs::create_dir_all(root.join("tests/dotted")).unwrap();
+    // Neither the folder's name nor the file's is spelled: only `.` takes the file in.
+    let test = "apiVersion: cli.kyverno.io/v1alpha1\nkind: Test\nmetadata:\n  name: by-folder\n\
+                policies: [../../policies/require-team.yaml]\nresources: [.]\nresults: []\n";
+    std::fs::write(root.join("tests/dotted/kyverno-test.yaml"), test).unwrap();
+    std::fs::write(root.join("tests/dotted/pod.yaml"), "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n").unwrap();
+    git(&root, &["add", "--all"]);
+    git(&root, &["-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "--quiet", "-m", "dotted"]);
+    edit(&root, "tests/dotted/pod.yaml", "name: p", "name: q");
+    let (_, changed, _) = run(&root, &["lint", "--changed-since", "HEAD", "--output", "json", "."]);
+    // The edited Pod and the test that takes in its folder.
+    assert_eq!(linted(&changed).0, 2, "{changed}");
     let _ = std::fs::remove_dir_all(&root);
 }

@@ -3,17 +3,19 @@
 //! analysis' cross-file references.
 
 use std::collections::{HashMap, HashSet};
+use std::io::Write;
 use std::path::{Component, Path, PathBuf};
-use std::process::Command;
-use std::sync::Arc;
+use std::process::{Command, Stdio};
+use std::sync::{Arc, LazyLock};
+use std::thread;
 
 use rayon::prelude::*;
-
+use regex::Regex;
 use serde_json::Value;
 
-use crate::ide::{AnalysisHost, normalize_path};
+use crate::ide::{AnalysisHost, Config, normalize_path};
 use crate::syntax::SourceFile;
-use crate::vfs::{DiskFiles, absolute_path, read_text};
+use crate::vfs::{DiskFiles, absolute_path, read_text, walk_policy_files};
 
 /// The flag, shared by `lint` and `test`.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -25,54 +27,201 @@ pub struct ChangedFlags {
     pub changed_since: Option<String>,
 }
 
-/// The files git reports changed between `reference` and the working tree of the repository holding
-/// `directory`, plus the untracked files it does not ignore; absolute. Deleted and renamed-away paths are
-/// included: a test that lists one is affected.
-pub fn changed_files(reference: &str, directory: &Path) -> Result<Vec<PathBuf>, String> {
+/// The files a `--changed-since` run looks at and those it checks.
+pub struct ChangedRun {
+    /// Every file the run looks at, as the walk of the paths lists them, sorted, less the excluded ones.
+    pub files: Vec<PathBuf>,
+    pub affected: Affected,
+}
+
+/// A `--changed-since` run: the paths walked, git asked what changed, and the files narrowed to those a
+/// change affects; `None` without the flag.
+pub fn run(
+    flags: &ChangedFlags,
+    paths: &[PathBuf],
+    configs: &[Config],
+    kyverno_file_name: &str,
+) -> Option<Result<ChangedRun, String>> {
+    let reference = flags.changed_since.clone()?;
+    Some(run_since(&reference, paths, configs, kyverno_file_name))
+}
+
+/// The changed files are those committed since `reference`, those `git status` finds staged or changed
+/// in the working tree, and the untracked files that git does not ignore. Those last come from the walk
+/// (a walked file of the repository that git's index does not hold), not from git: `git status` finding
+/// untracked files walks the tree a second time, which took two thirds of git's time on a large tree.
+/// The walked files are read while git works.
+fn run_since(
+    reference: &str,
+    paths: &[PathBuf],
+    configs: &[Config],
+    kyverno_file_name: &str,
+) -> Result<ChangedRun, String> {
+    let top_level = repository_of(reference, &git_directory(paths))?;
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let (walked, candidates, changes) = thread::scope(|scope| {
+        let changes = scope.spawn(|| git_changes(reference, &top_level));
+        let walked = walk_policy_files(paths).map(|files| {
+            let files = crate::vfs::drop_excluded(files, paths, configs);
+            // One look at the current directory, not one per file (a large tree has tens of thousands).
+            let directory = std::env::current_dir().unwrap_or_default();
+            let absolute = |walked: &Path| normalize_path(&directory.join(walked));
+            files.into_par_iter().map(|walked| (absolute(&walked), walked)).collect::<Vec<Listed>>()
+        });
+        // Whether each file can take part in a dependency, found while git looks at the working tree.
+        let candidates = walked.as_ref().map(|walked| read_candidates(walked, kyverno_file_name)).ok();
+        (walked, candidates, finish(changes))
+    });
+    let walked = walked.map_err(|error| error.to_string())?;
+    let changes = changes?;
+    let mut candidates = candidates.unwrap_or_default();
+    let mut changed = changes.changed;
+    changed.extend(untracked(&top_level, &walked, &changes.tracked)?);
+    changed.sort();
+    changed.dedup();
+    // A changed file that nothing depends on was not kept while reading (the changed set came later).
+    let held: HashSet<&PathBuf> = candidates.iter().map(|candidate| &candidate.key).collect();
+    let by_key: HashMap<&PathBuf, &PathBuf> = walked.iter().map(|(key, walked)| (key, walked)).collect();
+    let missing: Vec<Candidate> = changed
+        .iter()
+        .filter(|key| !held.contains(key))
+        .filter_map(|key| candidate(by_key.get(key)?, key.clone(), kyverno_file_name, true))
+        .collect();
+    candidates.extend(missing);
+    candidates.sort_unstable_by(|left, right| left.walked.cmp(&right.walked));
+    let affected = affected_among(candidates, &changed, &roots);
+    Ok(ChangedRun { files: walked.into_iter().map(|(_, walked)| walked).collect(), affected })
+}
+
+/// A walked file's absolute path, and the path as the walk lists it.
+type Listed = (PathBuf, PathBuf);
+
+/// The walked files of the repository at `top_level` that git's index does not hold (nor a submodule
+/// holds) and that git does not ignore: the untracked files `git status` would list.
+fn untracked(top_level: &Path, walked: &[Listed], tracked: &Tracked) -> Result<Vec<PathBuf>, String> {
+    let unknown: Vec<&PathBuf> = walked
+        .iter()
+        .map(|(key, _)| key)
+        .filter(|key| {
+            let Some(relative) = key.strip_prefix(top_level).ok().and_then(Path::to_str) else { return false };
+            // git writes `/` between folders on every system.
+            match std::path::MAIN_SEPARATOR {
+                '/' => !tracked.files.contains(relative),
+                separator => !tracked.files.contains(&relative.replace(separator, "/")),
+            }
+        })
+        .filter(|key| !tracked.submodules.iter().any(|submodule| key.starts_with(submodule)))
+        .collect();
+    if unknown.is_empty() {
+        return Ok(Vec::new());
+    }
+    // `check-ignore` prints the paths among its input that git ignores.
+    let input: String = unknown.iter().map(|key| format!("{}\0", key.display())).collect();
+    let ignored = git_with_input(top_level, &["check-ignore", "-z", "--stdin"], &input)?;
+    let ignored: HashSet<PathBuf> =
+        ignored.split('\0').filter(|path| !path.is_empty()).map(|path| absolute_path(&top_level.join(path))).collect();
+    Ok(unknown.into_iter().filter(|key| !ignored.contains(*key)).cloned().collect())
+}
+
+/// The files committed since `reference`: a diff of two trees, which reads no working file.
+/// `--no-renames`: a renamed file is its old path (deleted) and its new one (added), and both matter.
+fn committed_since(reference: &str, top_level: &Path) -> Result<Vec<PathBuf>, String> {
+    let committed = git(top_level, &["diff", "--name-only", "--no-renames", "-z", reference, "HEAD", "--"])?;
+    let committed = committed.split('\0').filter(|relative| !relative.is_empty());
+    Ok(committed.map(|relative| absolute_path(&top_level.join(relative))).collect())
+}
+
+/// The paths of `git status --porcelain=v1 -z` entries, absolute: deleted ones too, as a test that lists
+/// one is affected.
+fn status_paths<'s>(top_level: &'s Path, status: &'s str) -> impl Iterator<Item = PathBuf> + 's {
+    // Each status entry is two status letters, a space and the path from the top level.
+    status
+        .split('\0')
+        .filter_map(|entry| entry.get(3..))
+        .filter(|relative| !relative.is_empty())
+        .map(move |relative| absolute_path(&top_level.join(relative)))
+}
+
+/// What git's index holds: its regular files and links (paths from the top level, as git writes them),
+/// and the folders of its submodules.
+struct Tracked {
+    files: HashSet<String>,
+    submodules: Vec<PathBuf>,
+}
+
+/// What git says of the repository at `top_level` but its untracked files: the files committed since
+/// `reference`, staged or changed in the working tree (deleted ones too), and what the index holds.
+struct GitChanges {
+    changed: Vec<PathBuf>,
+    tracked: Tracked,
+}
+
+fn git_changes(reference: &str, top_level: &Path) -> Result<GitChanges, String> {
+    let mut changed = committed_since(reference, top_level)?;
+    let status = git(
+        top_level,
+        &["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=no", "--ignore-submodules"],
+    )?;
+    changed.extend(status_paths(top_level, &status));
+    // `-s`: each entry's mode, so submodules (160000) are told apart.
+    let listing = git(top_level, &["ls-files", "-z", "-s", "--cached"])?;
+    let mut tracked = Tracked { files: HashSet::new(), submodules: Vec::new() };
+    for entry in listing.split('\0') {
+        let Some((meta, relative)) = entry.split_once('\t') else { continue };
+        if meta.starts_with("160000 ") {
+            tracked.submodules.push(absolute_path(&top_level.join(relative)));
+        } else {
+            tracked.files.insert(relative.to_string());
+        }
+    }
+    Ok(GitChanges { changed, tracked })
+}
+
+/// The top level of the git repository holding `directory`, once `reference` is known to be one of its
+/// commits.
+fn repository_of(reference: &str, directory: &Path) -> Result<PathBuf, String> {
     // A ref that starts with `-` would be read as an option by git.
     if reference.is_empty() || reference.starts_with('-') {
         return Err(format!("`{reference}` is not a git ref"));
     }
     let top_level = git(directory, &["rev-parse", "--show-toplevel"])
         .map_err(|message| format!("--changed-since needs a git repository: {message}"))?;
-    let top_level = PathBuf::from(top_level.trim_end_matches(['\n', '\r']));
+    let top_level = absolute_path(Path::new(top_level.trim_end_matches(['\n', '\r'])));
     git(&top_level, &["rev-parse", "--verify", "--quiet", "--end-of-options", &format!("{reference}^{{commit}}")])
         .map_err(|_| {
             format!("--changed-since: `{reference}` is not a commit of the git repository at {}", top_level.display())
         })?;
-    // Committed since the ref: a diff of two trees, which reads no working file. Staged, unstaged and
-    // untracked: one `git status`, which looks at each working file once (a diff against the ref and a
-    // listing of untracked files looked twice). `--no-renames`: a renamed file is its old path (deleted)
-    // and its new one (added), and both matter.
-    let committed = git(&top_level, &["diff", "--name-only", "--no-renames", "-z", reference, "HEAD", "--"])?;
-    let status = git(
-        &top_level,
-        &["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all", "--ignore-submodules"],
-    )?;
-    // Each status entry is two status letters, a space and the path from the top level.
-    let working = status.split('\0').filter_map(|entry| entry.get(3..));
-    let mut changed: Vec<PathBuf> = committed
-        .split('\0')
-        .chain(working)
-        .filter(|relative| !relative.is_empty())
-        .map(|relative| absolute_path(&top_level.join(relative)))
-        .collect();
-    changed.sort();
-    changed.dedup();
-    Ok(changed)
+    Ok(top_level)
 }
 
-/// Starts [`changed_files`] on a thread of its own, so git looks at the working tree while the command
-/// walks and reads it; `None` without `--changed-since`.
-pub fn start(flags: &ChangedFlags, paths: &[PathBuf]) -> Option<std::thread::JoinHandle<Result<Vec<PathBuf>, String>>> {
-    let reference = flags.changed_since.clone()?;
-    let directory = git_directory(paths);
-    Some(std::thread::spawn(move || changed_files(&reference, &directory)))
-}
-
-/// Waits for the changed files of [`start`].
-pub fn finish(handle: std::thread::JoinHandle<Result<Vec<PathBuf>, String>>) -> Result<Vec<PathBuf>, String> {
+/// Waits for a git query of a scoped thread.
+fn finish<T>(handle: thread::ScopedJoinHandle<'_, Result<T, String>>) -> Result<T, String> {
     handle.join().unwrap_or_else(|_| Err("the git query stopped unexpectedly".to_string()))
+}
+
+/// Runs git in `directory` with `input` on its standard input; its standard output, or what it said.
+fn git_with_input(directory: &Path, arguments: &[&str], input: &str) -> Result<String, String> {
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(directory)
+        .args(arguments)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|error| format!("cannot run git: {error}"))?;
+    // Written from a thread of its own: git answers as it reads, and a full pipe each way would stall both.
+    let mut stdin = child.stdin.take().ok_or("cannot write to git")?;
+    let input = input.to_string();
+    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()));
+    let output = child.wait_with_output().map_err(|error| format!("cannot run git: {error}"))?;
+    let _ = writer.join();
+    // check-ignore exits with 1 when it ignores none of the paths.
+    if !output.status.success() && output.status.code() != Some(1) {
+        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
+        return Err(if said.is_empty() { format!("git {} failed", arguments.join(" ")) } else { said });
+    }
+    String::from_utf8(output.stdout).map_err(|_| "git printed a path that is not UTF-8".to_string())
 }
 
 /// Runs git in `directory` and returns its standard output, or what it said on failure.
@@ -118,42 +267,68 @@ struct Candidate {
     text: String,
     /// A Kyverno Test or gator Suite may list other files.
     lists_files: bool,
+    /// The folders its entries ending in `.` or `..` name (see [`dot_ended_entries`]), resolved against
+    /// its folder: a changed path under one may be taken in.
+    dot_ended_folders: Vec<PathBuf>,
     /// Constraints depend on the template of their kind.
     holds_constraint: bool,
     holds_template: bool,
 }
 
-/// Narrows the walked `files` to those a change of `changed` affects: the changed files, the tests and
-/// suites whose path entries take one in, the constraints of a changed template's kind, transitively, as
-/// [`crate::ide::Analysis::affected_by`] decides.
+/// The walked `files` that can take part in a dependency, read in parallel.
+fn read_candidates(files: &[Listed], kyverno_file_name: &str) -> Vec<Candidate> {
+    files.par_iter().filter_map(|(key, walked)| candidate(walked, key.clone(), kyverno_file_name, false)).collect()
+}
+
+/// The strings that make a file a test or suite (which lists files), a constraint or a template.
+static RELATED: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"cli\.kyverno\.io|test\.gatekeeper\.sh|constraints\.gatekeeper\.sh|templates\.gatekeeper\.sh")
+        .expect("a valid pattern")
+});
+
+/// A walked file with its text when it can take part in a dependency, or when it `changed`.
+fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) -> Option<Candidate> {
+    let text = read_text(path).ok()?;
+    let named_test = path.file_name().is_some_and(|name| name == kyverno_file_name);
+    // One pass over the text for the four strings (most files hold none).
+    let (mut lists_files, mut holds_constraint, mut holds_template) = (named_test, false, false);
+    for found in RELATED.find_iter(&text) {
+        match found.as_str() {
+            "constraints.gatekeeper.sh" => holds_constraint = true,
+            "templates.gatekeeper.sh" => holds_template = true,
+            _ => lists_files = true,
+        }
+    }
+    let related = lists_files || holds_constraint || holds_template || changed;
+    // Asked of every test in every round of the closure: found once.
+    let folder = key.parent().unwrap_or(Path::new("/"));
+    let dot_ended_folders = match lists_files {
+        true => dot_ended_entries(&text).into_iter().map(|entry| normalize_path(&folder.join(entry))).collect(),
+        false => Vec::new(),
+    };
+    related.then(|| Candidate {
+        walked: path.to_path_buf(),
+        key,
+        dot_ended_folders,
+        text,
+        lists_files,
+        holds_constraint,
+        holds_template,
+    })
+}
+
+/// Narrows `candidates` (in walk order) to those a change of `changed` affects: the changed files, the
+/// tests and suites whose path entries take one in, the constraints of a changed template's kind,
+/// transitively, as [`crate::ide::Analysis::affected_by`] decides.
 ///
 /// Each file is read once and only the texts that can take part in a dependency are kept (a test file's
 /// name, or an apiVersion group of tests, suites, templates or constraints). Parsing them all cost seconds
 /// on a large tree, so the closure grows in rounds and parses only the files a cheap look at their text
 /// cannot rule out: a test that takes in a path spells the path's file name or one of its folders' names,
-/// or ends an entry with `.`/`..`; a constraint of a kind spells the kind.
-pub fn affected(files: &[PathBuf], changed: &[PathBuf], roots: &[PathBuf], kyverno_file_name: &str) -> Affected {
+/// or has an entry ending in `.`/`..` that names a folder holding the path; a constraint of a kind spells
+/// the kind.
+fn affected_among(candidates: Vec<Candidate>, changed: &[PathBuf], roots: &[PathBuf]) -> Affected {
     let changed_set: HashSet<PathBuf> = changed.iter().map(|path| normalize_path(path)).collect();
-    let candidates: Vec<Candidate> = files
-        .par_iter()
-        .filter_map(|path| {
-            let key = absolute_path(path);
-            let text = read_text(path).ok()?;
-            let named_test = path.file_name().is_some_and(|name| name == kyverno_file_name);
-            let lists_files = named_test || text.contains("cli.kyverno.io") || text.contains("test.gatekeeper.sh");
-            let holds_constraint = text.contains("constraints.gatekeeper.sh");
-            let holds_template = text.contains("templates.gatekeeper.sh");
-            let related = lists_files || holds_constraint || holds_template || changed_set.contains(&key);
-            related.then_some(Candidate {
-                walked: path.clone(),
-                key,
-                text,
-                lists_files,
-                holds_constraint,
-                holds_template,
-            })
-        })
-        .collect();
     let mut host = AnalysisHost::new(Arc::new(DiskFiles::within(roots)));
     let mut loaded = vec![false; candidates.len()];
     let first: Vec<usize> =
@@ -179,15 +354,22 @@ pub fn affected(files: &[PathBuf], changed: &[PathBuf], roots: &[PathBuf], kyver
             .filter(|&&index| candidates[index].holds_template)
             .flat_map(|&index| template_kinds(&candidates[index].text))
             .collect();
+        // One pass over each text for all the names (and kinds) at once.
+        let (names, kinds) = (AnyOf::new(&names), AnyOf::new(&kinds));
         let chosen: Vec<usize> = (0..candidates.len())
             .into_par_iter()
             .filter(|&index| !loaded[index])
             .filter(|&index| {
                 let candidate = &candidates[index];
                 let text = candidate.text.as_str();
-                (candidate.lists_files
-                    && (names.iter().any(|name| text.contains(name.as_str())) || has_dot_ended_entry(text)))
-                    || (candidate.holds_constraint && kinds.iter().any(|kind| text.contains(kind.as_str())))
+                let under_a_dot_ended_folder = || {
+                    candidate
+                        .dot_ended_folders
+                        .iter()
+                        .any(|folder| frontier.iter().any(|path| path.starts_with(folder)))
+                };
+                (candidate.lists_files && (names.is_match(text) || under_a_dot_ended_folder()))
+                    || (candidate.holds_constraint && kinds.is_match(text))
             })
             .collect();
         load(&mut host, &candidates, &mut loaded, &chosen);
@@ -210,6 +392,30 @@ pub fn affected(files: &[PathBuf], changed: &[PathBuf], roots: &[PathBuf], kyver
     };
     // Candidates are in walk order, and every affected file that exists is one.
     Affected { files: selected.into_iter().map(|index| candidates[index].walked.clone()).collect(), templates }
+}
+
+/// Finds any of a set of words in a text, in one pass.
+struct AnyOf {
+    words: Vec<String>,
+    /// The words as one pattern; `None` when there are none or the pattern is too large to build (then
+    /// each word is looked for in turn).
+    pattern: Option<Regex>,
+}
+
+impl AnyOf {
+    fn new(words: &HashSet<String>) -> AnyOf {
+        let words: Vec<String> = words.iter().cloned().collect();
+        let alternatives: Vec<String> = words.iter().map(|word| regex::escape(word)).collect();
+        let pattern = (!words.is_empty()).then(|| Regex::new(&alternatives.join("|")).ok()).flatten();
+        AnyOf { words, pattern }
+    }
+
+    fn is_match(&self, text: &str) -> bool {
+        match &self.pattern {
+            Some(pattern) => pattern.is_match(text),
+            None => self.words.iter().any(|word| text.contains(word.as_str())),
+        }
+    }
 }
 
 /// Parses the `chosen` candidates in parallel and loads them into the analysis.
@@ -235,14 +441,15 @@ fn template_kinds(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether a text holds a path entry whose last step is `.` or `..` (`.`, `../..`, `tests/..`): such an
-/// entry takes in a folder without spelling its name, so the file's references cannot be ruled out by
-/// name. Errs on the side of yes (an ellipsis at the end of a sentence counts).
-fn has_dot_ended_entry(text: &str) -> bool {
+/// The path entries of a text whose last step is `.` or `..` (`.`, `../..`, `tests/..`), as written: such
+/// an entry takes in a folder without spelling its name, so the file's references cannot be ruled out by
+/// name. Errs on the side of more (an ellipsis at the end of a sentence counts).
+fn dot_ended_entries(text: &str) -> Vec<&str> {
     let bytes = text.as_bytes();
     let is_delimiter = |byte: u8| {
         byte.is_ascii_whitespace() || matches!(byte, b'"' | b'\'' | b',' | b'[' | b']' | b'{' | b'}' | b'#' | b':')
     };
+    let mut entries = Vec::new();
     let mut index = 0;
     while let Some(offset) = bytes[index..].iter().position(|byte| *byte == b'.') {
         let start = index + offset;
@@ -257,24 +464,34 @@ fn has_dot_ended_entry(text: &str) -> bool {
         let bounded_before = start == 0 || is_delimiter(bytes[start - 1]) || bytes[start - 1] == b'/';
         let bounded_after = after == bytes.len() || is_delimiter(bytes[after]);
         if bounded_before && bounded_after && end - start <= 2 {
-            return true;
+            // The whole entry: back to the delimiter before it (`tests/..` as well as `..`).
+            let entry_start = bytes[..start].iter().rposition(|byte| is_delimiter(*byte)).map_or(0, |at| at + 1);
+            entries.push(&text[entry_start..end]);
         }
         index = end;
     }
-    false
+    entries
 }
 
 #[cfg(test)]
 mod tests {
-    use super::has_dot_ended_entry;
+    use super::dot_ended_entries;
 
     #[test]
     fn dot_ended_entries_are_found() {
-        for text in ["resources: [.]", "- ..\n", "policies:\n  - ../..\n", "- 'tests/..'", "- ./\n"] {
-            assert!(has_dot_ended_entry(text), "{text:?}");
-        }
-        for text in ["- ../policy.yaml\n", "message: a label is required.\n", "- ./resource.yaml", "- x...\n"] {
-            assert!(!has_dot_ended_entry(text), "{text:?}");
+        let cases: [(&str, &[&str]); 9] = [
+            ("resources: [.]", &["."]),
+            ("- ..\n", &[".."]),
+            ("policies:\n  - ../..\n", &["../.."]),
+            ("- 'tests/..'", &["tests/.."]),
+            ("- ./\n", &["."]),
+            ("- ../policy.yaml\n", &[]),
+            ("message: a label is required.\n", &[]),
+            ("- ./resource.yaml", &[]),
+            ("- x...\n", &[]),
+        ];
+        for (text, expect) in cases {
+            assert_eq!(dot_ended_entries(text), expect, "{text:?}");
         }
     }
 }

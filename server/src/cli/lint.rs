@@ -45,16 +45,23 @@ pub fn run(options: LintOptions) -> ExitStatus {
         }
         Some(text)
     };
-    let changed = super::changed::start(&options.changed, &paths);
-    let files = match walk_policy_files(&paths) {
-        Ok(files) => files,
-        Err(message) => {
+    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
+    let configs = crate::vfs::read_configs(&roots);
+    // With --changed-since, git lists the files (and says which changed) in place of a walk.
+    let (files, affected) = match super::changed::run(&options.changed, &paths, &configs, "kyverno-test.yaml") {
+        None => match walk_policy_files(&paths) {
+            Ok(files) => (crate::vfs::drop_excluded(files, &paths, &configs), None),
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitStatus::UsageError;
+            }
+        },
+        Some(Ok(run)) => (run.files, Some(run.affected)),
+        Some(Err(message)) => {
             eprintln!("error: {message}");
             return ExitStatus::UsageError;
         }
     };
-    let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
-    let files = crate::vfs::drop_excluded(files, &paths, &crate::vfs::read_configs(&roots));
     // A directory with nothing to check is a mistyped path as often as an empty one: say which.
     let empty: Vec<&PathBuf> =
         paths.iter().filter(|path| path.is_dir() && !files.iter().any(|file| file.starts_with(path))).collect();
@@ -68,19 +75,9 @@ pub fn run(options: LintOptions) -> ExitStatus {
             None => files.to_vec(),
         }
     };
-    let mut reports = match changed {
+    let mut reports = match affected {
         None => lint_within(&sharded(&files), &files, template_index(&files), &roots),
-        Some(pending) => {
-            let changed = match super::changed::finish(pending) {
-                Ok(changed) => changed,
-                Err(message) => {
-                    eprintln!("error: {message}");
-                    return ExitStatus::UsageError;
-                }
-            };
-            let affected = super::changed::affected(&files, &changed, &roots, "kyverno-test.yaml");
-            lint_within(&sharded(&affected.files), &files, affected.templates, &roots)
-        }
+        Some(affected) => lint_within(&sharded(&affected.files), &files, affected.templates, &roots),
     };
     if let Some(text) = stdin {
         // Standard input reads the files of the current workspace only, like any other file.
@@ -173,13 +170,18 @@ pub fn lint_within(
         indexed.insert(key.clone());
         host.set_source(key, source);
     }
-    let mut neighbours: BTreeMap<&Path, Vec<&PathBuf>> = BTreeMap::new();
-    for path in walked {
-        neighbours.entry(path.parent().unwrap_or(Path::new(""))).or_default().push(path);
-    }
     let mut checked: BTreeMap<&Path, Vec<&PathBuf>> = BTreeMap::new();
     for path in files {
         checked.entry(path.parent().unwrap_or(Path::new(""))).or_default().push(path);
+    }
+    // Only the folders checked need their neighbours (with --changed-since, a few of thousands).
+    let checked_folders: HashSet<&Path> = checked.keys().copied().collect();
+    let mut neighbours: HashMap<&Path, Vec<&PathBuf>> = HashMap::new();
+    for path in walked {
+        let folder = path.parent().unwrap_or(Path::new(""));
+        if checked_folders.contains(folder) {
+            neighbours.entry(folder).or_default().push(path);
+        }
     }
     let mut reports = Vec::with_capacity(files.len());
     let mut folders = checked.into_iter().peekable();

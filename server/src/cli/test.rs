@@ -88,26 +88,22 @@ pub fn run(options: TestOptions) -> ExitStatus {
         version: options.rego_version,
     };
     let paths = if resolved.paths.is_empty() { vec![PathBuf::from(".")] } else { resolved.paths.clone() };
-    let changed = super::changed::start(&options.changed, &paths);
-    let files = match walk_policy_files(&paths) {
-        Ok(files) => files,
-        Err(message) => {
-            eprintln!("error: {message}");
-            return ExitStatus::UsageError;
-        }
-    };
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
     let configs = crate::vfs::read_configs(&roots);
-    let files = crate::vfs::drop_excluded(files, &paths, &configs);
-    let files = match changed {
-        None => files,
-        Some(pending) => match super::changed::finish(pending) {
-            Ok(changed) => super::changed::affected(&files, &changed, &roots, &options.file_name).files,
+    // With --changed-since, git lists the files (and says which changed) in place of a walk.
+    let files = match super::changed::run(&options.changed, &paths, &configs, &options.file_name) {
+        None => match walk_policy_files(&paths) {
+            Ok(files) => crate::vfs::drop_excluded(files, &paths, &configs),
             Err(message) => {
                 eprintln!("error: {message}");
                 return ExitStatus::UsageError;
             }
         },
+        Some(Ok(run)) => run.affected.files,
+        Some(Err(message)) => {
+            eprintln!("error: {message}");
+            return ExitStatus::UsageError;
+        }
     };
     let walked = started.elapsed();
     let discovered = discover(&files, &options.file_name);
