@@ -412,6 +412,43 @@ fn workspace_diagnostics_in_pull_mode() {
 }
 
 #[test]
+fn a_workspace_pull_without_the_open_files_ids_is_held() {
+    let workspace =
+        Workspace::new("workspace-pull-open", &[("policy.yaml", SETTINGS_POLICY), ("resources.yaml", RESOURCES)]);
+    let mut client = LspClient::start();
+    let capabilities = json!({"textDocument": {"diagnostic": {}}, "window": {"workDoneProgress": true}});
+    initialize_with(&mut client, Some(&workspace.root_uri()), capabilities, json!({"diagnosticMode": "pull"}));
+    wait_for_scan(&mut client);
+    let uri = workspace.uri("policy.yaml");
+    open(&mut client, &uri, SETTINGS_POLICY, 1);
+    let document = client.request("textDocument/diagnostic", json!({"textDocument": {"uri": uri}}));
+    assert_eq!(document["result"]["kind"], "full");
+    // VS Code's client pulls an open file by itself and sends no id for it in workspace pulls: such a pull,
+    // with every other file unchanged, is held all the same (else it is answered and asked again every 2 s).
+    let mut report = client.request("workspace/diagnostic", json!({"previousResultIds": []}));
+    let without_open = |report: &Value| -> Vec<Value> {
+        result_ids(report).into_iter().filter(|id| id["uri"] != uri.as_str()).collect()
+    };
+    let mut held = None;
+    for _ in 0..20 {
+        let id = client.send_request("workspace/diagnostic", json!({"previousResultIds": without_open(&report)}));
+        let seen = client.messages_within(Duration::from_millis(500));
+        match seen.into_iter().find(|message| message["id"] == id) {
+            // Background work the open started (its inline test round) may move the state on first.
+            Some(answer) => report = answer,
+            None => {
+                held = Some(id);
+                break;
+            }
+        }
+    }
+    let held = held.expect("a pull without the open file's id is held");
+    client.notify("$/cancelRequest", json!({"id": held}));
+    assert_eq!(client.response(held)["error"]["code"], -32800);
+    assert_eq!(client.shutdown(), Some(0));
+}
+
+#[test]
 fn a_workspace_pull_after_an_edit_sends_only_the_files_it_can_change() {
     let other = POLICY.replace("require-team", "other-policy");
     let workspace = Workspace::new(

@@ -84,12 +84,16 @@ pub fn settle(session: &mut Session) {
 pub const GONE_RESULT_ID: &str = "gone";
 
 /// Whether the client's ids name the current diagnostics of every file a pull reports, and the others are
-/// known to be gone.
+/// known to be gone. An open file the client sent no id for counts as unchanged: the client pulls its
+/// diagnostics document by document, and VS Code's client leaves open files out of a workspace pull's ids,
+/// so without this every pull while a file is open would be answered at once and asked again 2 s later.
 fn all_unchanged(session: &Session, previous: &HashMap<PathBuf, String>) -> bool {
     let analysis = session.host.snapshot();
     let reported: HashSet<&PathBuf> = reported_paths(&analysis).into_iter().collect();
-    reported.iter().all(|path| previous.get(*path) == Some(&session.result_ids.of(path)))
-        && previous.iter().all(|(path, id)| reported.contains(path) || id == GONE_RESULT_ID)
+    reported.iter().all(|path| match previous.get(*path) {
+        Some(id) => *id == session.result_ids.of(path),
+        None => session.open.contains_key(*path),
+    }) && previous.iter().all(|(path, id)| reported.contains(path) || id == GONE_RESULT_ID)
 }
 
 /// Parks a `workspace/diagnostic` request that would be answered with nothing but "unchanged"; gives
