@@ -117,7 +117,7 @@ fn untracked(top_level: &Path, walked: &[Listed], tracked: &Tracked) -> Result<V
     }
     // `check-ignore` prints the paths among its input that git ignores.
     let input: String = unknown.iter().map(|key| format!("{}\0", key.display())).collect();
-    let ignored = git_with_input(top_level, &["check-ignore", "-z", "--stdin"], &input)?;
+    let ignored = git_with_input(top_level, &["check-ignore", "-z", "--stdin"], Some(&input))?;
     let ignored: HashSet<PathBuf> =
         ignored.split('\0').filter(|path| !path.is_empty()).map(|path| absolute_path(&top_level.join(path))).collect();
     Ok(unknown.into_iter().filter(|key| !ignored.contains(*key)).cloned().collect())
@@ -199,40 +199,33 @@ fn finish<T>(handle: thread::ScopedJoinHandle<'_, Result<T, String>>) -> Result<
     handle.join().unwrap_or_else(|_| Err("the git query stopped unexpectedly".to_string()))
 }
 
-/// Runs git in `directory` with `input` on its standard input; its standard output, or what it said.
-fn git_with_input(directory: &Path, arguments: &[&str], input: &str) -> Result<String, String> {
-    let mut child = Command::new("git")
-        .arg("-C")
-        .arg(directory)
-        .args(arguments)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|error| format!("cannot run git: {error}"))?;
-    // Written from a thread of its own: git answers as it reads, and a full pipe each way would stall both.
-    let mut stdin = child.stdin.take().ok_or("cannot write to git")?;
-    let input = input.to_string();
-    let writer = thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = child.wait_with_output().map_err(|error| format!("cannot run git: {error}"))?;
-    let _ = writer.join();
-    // check-ignore exits with 1 when it ignores none of the paths.
-    if !output.status.success() && output.status.code() != Some(1) {
-        let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
-        return Err(if said.is_empty() { format!("git {} failed", arguments.join(" ")) } else { said });
-    }
-    String::from_utf8(output.stdout).map_err(|_| "git printed a path that is not UTF-8".to_string())
-}
-
 /// Runs git in `directory` and returns its standard output, or what it said on failure.
 fn git(directory: &Path, arguments: &[&str]) -> Result<String, String> {
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(directory)
-        .args(arguments)
-        .output()
-        .map_err(|error| format!("cannot run git: {error}"))?;
-    if !output.status.success() {
+    git_with_input(directory, arguments, None)
+}
+
+/// Runs git in `directory`, with `input` on its standard input when there is one; its standard output, or
+/// what it said on failure.
+fn git_with_input(directory: &Path, arguments: &[&str], input: Option<&str>) -> Result<String, String> {
+    let mut command = Command::new("git");
+    command.arg("-C").arg(directory).args(arguments).stdout(Stdio::piped()).stderr(Stdio::piped());
+    command.stdin(if input.is_some() { Stdio::piped() } else { Stdio::null() });
+    let mut child = command.spawn().map_err(|error| format!("cannot run git: {error}"))?;
+    // Written from a thread of its own: git answers as it reads, and a full pipe each way would stall both.
+    let writer = match (input, child.stdin.take()) {
+        (Some(input), Some(mut stdin)) => {
+            let input = input.to_string();
+            Some(thread::spawn(move || stdin.write_all(input.as_bytes())))
+        }
+        _ => None,
+    };
+    let output = child.wait_with_output().map_err(|error| format!("cannot run git: {error}"))?;
+    if let Some(writer) = writer {
+        let _ = writer.join();
+    }
+    // `check-ignore` exits with 1 when it ignores none of the paths it was given.
+    let ignored_none = arguments.first() == Some(&"check-ignore") && output.status.code() == Some(1);
+    if !output.status.success() && !ignored_none {
         let said = String::from_utf8_lossy(&output.stderr).trim().to_string();
         return Err(if said.is_empty() { format!("git {} failed", arguments.join(" ")) } else { said });
     }

@@ -249,14 +249,15 @@ impl Workspace {
 
     /// Records the facts of a `.rego` file that is not loaded (`None` forgets them).
     pub(super) fn index_rego(&mut self, path: PathBuf, facts: Option<RegoFacts>) {
-        let index = Arc::make_mut(&mut self.rego_index);
         match facts {
             Some(facts) => {
-                index.insert(path, Arc::new(facts));
+                Arc::make_mut(&mut self.rego_index).insert(path, Arc::new(facts));
             }
-            None => {
-                index.remove(&path);
+            // Asked of every forgotten file: the map (shared with snapshots) is copied only when it holds one.
+            None if self.rego_index.contains_key(&path) => {
+                Arc::make_mut(&mut self.rego_index).remove(&path);
             }
+            None => {}
         }
     }
 
@@ -410,7 +411,10 @@ impl Workspace {
         } else {
             return None;
         };
-        self.rego_test_folders().contains(folder).then(|| folder.to_path_buf())
+        // Only the modules of that folder are looked at (this runs on every keystroke in a `.rego` file).
+        let loaded = self.files.keys().filter(|path| is_rego_file(path));
+        let mut modules = loaded.chain(self.rego_index.keys()).filter(|module| module.parent() == Some(folder));
+        modules.any(|module| self.rego_facts(module).is_some_and(|facts| facts.has_tests)).then(|| folder.to_path_buf())
     }
 
     /// The folders holding a `.rego` module that defines a test (from each module's cached facts).

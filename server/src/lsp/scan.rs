@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use crossbeam_channel::Sender;
 use lsp_server::Message;
+use rayon::iter::Either;
 use rayon::prelude::*;
 
 use ls_types::request::WorkDoneProgressCreate;
@@ -71,41 +72,27 @@ fn index(scanning: &Scanning<'_>, roots: &[PathBuf]) -> usize {
     let scan = scanning.scan;
     let mut indexed = 0;
     for (batch_number, batch) in files.chunks(FILES_PER_BATCH).enumerate() {
-        let read: Vec<Indexed> = batch
+        // YAML files by their facts, `.rego` modules by theirs (read from tokens, see `RegoFacts::of`).
+        let (facts, rego): (Vec<_>, Vec<_>) = batch
             .par_iter()
             .filter_map(|path| {
                 let text = read_text(path).ok()?;
                 let path = normalize_path(path);
-                // Read from tokens, not parsed (see `RegoFacts::of`).
                 if is_rego_file(&path) {
                     let facts = guarded("indexing a file", || RegoFacts::of(&text))?;
-                    return Some(Indexed::Rego(path, facts));
+                    return Some(Either::Right((path, facts)));
                 }
                 let facts = guarded("indexing a file", || facts_of_text(&path, &text))?;
-                Some(Indexed::Yaml(path, Arc::new(facts)))
+                Some(Either::Left((path, Arc::new(facts))))
             })
-            .collect();
-        indexed += read.len();
-        let mut facts = Vec::new();
-        let mut rego = Vec::new();
-        for file in read {
-            match file {
-                Indexed::Yaml(path, file_facts) => facts.push((path, file_facts)),
-                Indexed::Rego(path, rego_facts) => rego.push((path, rego_facts)),
-            }
-        }
+            .partition_map(|file| file);
+        indexed += facts.len() + rego.len();
         let done = (batch_number * FILES_PER_BATCH + batch.len()).min(total);
         if scanning.tasks.send(Task::Indexed { scan, facts, rego, done, total }).is_err() {
             break;
         }
     }
     indexed
-}
-
-/// One file a scan read: a YAML file's facts or a `.rego` module's.
-enum Indexed {
-    Yaml(PathBuf, Arc<FileFacts>),
-    Rego(PathBuf, RegoFacts),
 }
 
 /// Adds a batch of a scan to the index; requests from now on see it, and the progress report moves.
