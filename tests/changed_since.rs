@@ -233,3 +233,25 @@ fn a_test_that_takes_in_its_folder_with_a_dot_is_affected_by_a_file_in_it() {
     assert_eq!(linted(&changed).0, 2, "{changed}");
     let _ = std::fs::remove_dir_all(&root);
 }
+
+#[test]
+fn a_changed_file_that_cannot_be_read_is_reported_not_passed() {
+    let root = repository("unreadable", true);
+    // Not UTF-8: the full lint reports it, and so must the lint of what changed.
+    std::fs::write(
+        root.join("policies/require-team.yaml"),
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: \xff\n",
+    )
+    .unwrap();
+    let (code, changed, _) = run(&root, &["lint", "--changed-since", "HEAD", "--output", "json", "."]);
+    let report: Value = serde_json::from_str(&changed).expect("lint prints JSON");
+    let codes: Vec<(&str, &str)> = report["diagnostics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|diagnostic| (diagnostic["file"].as_str().unwrap(), diagnostic["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(code, Some(1), "{changed}");
+    assert!(codes.contains(&("./policies/require-team.yaml", "file/unreadable")), "{codes:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}

@@ -11,11 +11,12 @@ use std::thread;
 
 use rayon::prelude::*;
 use regex::Regex;
+use regex::bytes::Regex as BytesRegex;
 use serde_json::Value;
 
 use crate::ide::{AnalysisHost, Config, normalize_path};
 use crate::syntax::SourceFile;
-use crate::vfs::{DiskFiles, absolute_path, read_text, walk_policy_files};
+use crate::vfs::{DiskFiles, absolute_path, walk_policy_files};
 
 /// The flag, shared by `lint` and `test`.
 #[derive(clap::Args, Clone, Debug, Default)]
@@ -274,32 +275,54 @@ fn read_candidates(files: &[Listed], kyverno_file_name: &str) -> Vec<Candidate> 
 }
 
 /// The strings that make a file a test or suite (which lists files), a constraint or a template.
-static RELATED: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"cli\.kyverno\.io|test\.gatekeeper\.sh|constraints\.gatekeeper\.sh|templates\.gatekeeper\.sh")
+static RELATED: LazyLock<BytesRegex> = LazyLock::new(|| {
+    BytesRegex::new(r"cli\.kyverno\.io|test\.gatekeeper\.sh|constraints\.gatekeeper\.sh|templates\.gatekeeper\.sh")
         .expect("a valid pattern")
 });
 
-/// A walked file with its text when it can take part in a dependency, or when it `changed`.
+thread_local! {
+    /// The bytes of the file a reader thread looks at: most files are read, looked at and dropped, and
+    /// one buffer per thread spares an allocation (and fresh pages) per file.
+    static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// A walked file with its text when it can take part in a dependency, or when it `changed`. A changed file
+/// that cannot be read (not UTF-8, too large, gone) is kept with no text, so that the check that follows
+/// reads it again and reports why.
 fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) -> Option<Candidate> {
-    let text = read_text(path).ok()?;
     let named_test = path.file_name().is_some_and(|name| name == kyverno_file_name);
-    // One pass over the text for the four strings (most files hold none).
     let (mut lists_files, mut holds_constraint, mut holds_template) = (named_test, false, false);
-    for found in RELATED.find_iter(&text) {
-        match found.as_str() {
-            "constraints.gatekeeper.sh" => holds_constraint = true,
-            "templates.gatekeeper.sh" => holds_template = true,
-            _ => lists_files = true,
+    let text = READ_BUFFER.with_borrow_mut(|buffer| {
+        crate::vfs::read_into(path, buffer).ok()?;
+        // One pass over the bytes for the four strings (most files hold none).
+        for found in RELATED.find_iter(buffer) {
+            match found.as_bytes() {
+                b"constraints.gatekeeper.sh" => holds_constraint = true,
+                b"templates.gatekeeper.sh" => holds_template = true,
+                _ => lists_files = true,
+            }
         }
-    }
-    let related = lists_files || holds_constraint || holds_template || changed;
+        let related = lists_files || holds_constraint || holds_template || changed;
+        related.then(|| std::str::from_utf8(buffer).ok().map(str::to_string)).flatten()
+    });
+    let Some(text) = text else {
+        return changed.then(|| Candidate {
+            walked: path.to_path_buf(),
+            key,
+            text: String::new(),
+            lists_files: false,
+            dot_ended_folders: Vec::new(),
+            holds_constraint: false,
+            holds_template: false,
+        });
+    };
     // Asked of every test in every round of the closure: found once.
     let folder = key.parent().unwrap_or(Path::new("/"));
     let dot_ended_folders = match lists_files {
         true => dot_ended_entries(&text).into_iter().map(|entry| normalize_path(&folder.join(entry))).collect(),
         false => Vec::new(),
     };
-    related.then(|| Candidate {
+    Some(Candidate {
         walked: path.to_path_buf(),
         key,
         dot_ended_folders,

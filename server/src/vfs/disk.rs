@@ -143,6 +143,22 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
         .map_err(|error| FileError::NotUtf8 { path: path.to_path_buf(), offset: error.utf8_error().valid_up_to() })
 }
 
+/// Reads a file of at most [`MAX_FILE_BYTES`] into `buffer` (cleared first), for scans that look at every
+/// file of a large tree and keep few: the caller reuses one buffer, and the file is read without asking its
+/// size first (`File`'s own `read_to_end` looks it up and seeks), so a small file costs an open, two reads
+/// and a close. The bytes are not checked to be UTF-8 (see [`read_text`] for a file to keep).
+pub fn read_into(path: &Path, buffer: &mut Vec<u8>) -> Result<(), FileError> {
+    buffer.clear();
+    let file = std::fs::File::open(path).map_err(|error| io_error(path, &error))?;
+    let read = std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), buffer)
+        .map_err(|error| io_error(path, &error))?;
+    if read as u64 > MAX_FILE_BYTES {
+        buffer.clear();
+        return Err(FileError::TooLarge { path: path.to_path_buf(), bytes: read as u64, limit: MAX_FILE_BYTES });
+    }
+    Ok(())
+}
+
 /// An operating-system error as a file error: a missing file is `NotFound`, the rest keep the system's
 /// message.
 fn io_error(path: &Path, error: &std::io::Error) -> FileError {

@@ -11,6 +11,6 @@ mod disk;
 
 pub use config::{drop_excluded, is_excluded, read_config, read_configs};
 pub use disk::{
-    DiskFiles, MAX_FILE_BYTES, RecordingFiles, absolute_path, read_text, walk_policy_files, walk_yaml_files,
+    DiskFiles, MAX_FILE_BYTES, RecordingFiles, absolute_path, read_into, read_text, walk_policy_files, walk_yaml_files,
     workspace_root,
 };
