@@ -1451,9 +1451,13 @@ results:
 #[test]
 fn mutate_existing_policies_patch_the_targets_each_trigger_selects() {
     // `label-by-rules` selects ConfigMaps by resource rules (for any operation), once per trigger, with
-    // `request` the trigger's; `label-by-expression` selects what its expression returns for each trigger
-    // (`resource.get` finds it among the target resources), with `object` the target and no `oldObject`;
-    // its target match condition keeps the `locked` one out.
+    // `request` the trigger's; `label-by-expression` selects what its expression lists for each trigger
+    // (`resource.List` finds the target resources), with `object` the target and no `oldObject`; its
+    // target match condition keeps the `locked` one out. The policies run on a target one after the
+    // other, and each that patched it answers with the target as the last one left it (the CLI's mpol
+    // engine chains them): both entries for `web-config` compare the label and the owner together. An
+    // entry naming a target takes every policy that patched it, whichever it names: `other-config`, which
+    // `label-by-expression` leaves alone, is compared as `label-by-rules` left it.
     let fixture = r#"
 #- /t/policy.yaml
 apiVersion: policies.kyverno.io/v1
@@ -1481,7 +1485,7 @@ spec:
     resourceRules:
     - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
   targetMatchConstraints:
-    expression: resource.get("v1", "configmaps", object.metadata.namespace, object.metadata.name + "-config")
+    expression: resource.List("v1", "configmaps", object.metadata.namespace)
   targetMatchConditions:
   - {name: not-locked, expression: "!has(object.metadata.labels) || !('locked' in object.metadata.labels)"}
   mutations:
@@ -1506,16 +1510,16 @@ apiVersion: v1
 kind: ConfigMap
 metadata: {name: other-config, namespace: apps, labels: {locked: "yes"}}
 data: {a: "1"}
-#- /t/labelled.yaml
+#- /t/patched.yaml
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: web-config, namespace: apps, labels: {trigger: Deployment}}
-data: {a: "1"}
-#- /t/owned.yaml
+data: {a: "1", owner: web}
+#- /t/other-labelled.yaml
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: web-config, namespace: apps}
-data: {a: "1", owner: web}
+metadata: {name: other-config, namespace: apps, labels: {locked: "yes", trigger: Deployment}}
+data: {a: "1"}
 #- /t/kyverno-test.yaml
 apiVersion: cli.kyverno.io/v1alpha1
 kind: Test
@@ -1524,17 +1528,17 @@ policies: [policy.yaml]
 resources: [trigger.yaml]
 targetResources: [targets.yaml]
 results:
-- {policy: label-by-rules, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/web-config], patchedResources: labelled.yaml, result: pass}
-- {policy: label-by-expression, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/web-config], patchedResources: owned.yaml, result: pass}
-- {policy: label-by-expression, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/other-config], result: pass}
+- {policy: label-by-rules, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/web-config], patchedResources: patched.yaml, result: pass}
+- {policy: label-by-expression, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/web-config], patchedResources: patched.yaml, result: pass}
+- {policy: label-by-expression, isMutatingPolicy: true, kind: ConfigMap, resources: [apps/other-config], patchedResources: other-labelled.yaml, result: pass}
 "#;
     check(
         fixture,
         expect_test::expect![[r#"
-        label-by-rules/apps/web-config: expected pass actual pass -> Pass (Ok): 
-        label-by-expression/apps/web-config: expected pass actual pass -> Pass (Ok): 
-        label-by-expression/apps/other-config: expected pass actual fail -> Fail (Not found): no rule patched this target resource
-    "#]],
+            label-by-rules/apps/web-config: expected pass actual pass -> Pass (Ok): 
+            label-by-expression/apps/web-config: expected pass actual pass -> Pass (Ok): 
+            label-by-expression/apps/other-config: expected pass actual pass -> Pass (Ok): 
+        "#]],
     );
 }
 

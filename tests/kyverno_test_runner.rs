@@ -888,3 +888,169 @@ results:
     "#]],
     );
 }
+
+/// Two mutate-existing rules of one policy patching one target, and a trigger; `#- /t/kyverno-test.yaml`
+/// and any further policy come from each case.
+const TWO_RULES_ON_ONE_TARGET: &str = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: label-target
+spec:
+  rules:
+  - name: add-a
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+          names: [trigger]
+    mutate:
+      targets:
+      - apiVersion: v1
+        kind: ConfigMap
+        name: target
+        namespace: "{{ request.object.metadata.namespace }}"
+      patchStrategicMerge:
+        metadata:
+          labels:
+            a: "yes"
+  - name: add-b
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+          names: [trigger]
+    mutate:
+      targets:
+      - apiVersion: v1
+        kind: ConfigMap
+        name: target
+        namespace: "{{ request.object.metadata.namespace }}"
+      patchStrategicMerge:
+        metadata:
+          labels:
+            b: "yes"
+#- /t/trigger.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: trigger
+  namespace: default
+#- /t/target.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: target
+  namespace: default
+#- /t/patched-a.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: target
+  namespace: default
+  labels: {a: "yes"}
+"#;
+
+#[test]
+fn a_mutate_existing_target_is_compared_as_the_cli_builds_its_target_map() {
+    // Each rule patches the target as it was loaded, and of one policy's rules the first that patched the
+    // target is the one compared, whichever rule the entry names: `add-b`'s entry compares `add-a`'s patch.
+    let one_policy = format!(
+        "{TWO_RULES_ON_ONE_TARGET}{}",
+        r#"
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [trigger.yaml]
+targetResources: [target.yaml]
+results:
+- {policy: label-target, rule: add-b, kind: ConfigMap, resources: [target], patchedResources: patched-a.yaml, result: pass}
+"#
+    );
+    check(
+        &one_policy,
+        expect_test::expect![[r#"
+            label-target/add-b/target: expected pass actual pass -> Pass
+        "#]],
+    );
+    // Every policy that patched the target answers for it, whichever policy the entry names: the
+    // annotation policy's patch is not `patched-a.yaml`, so the entry fails as it does in the CLI.
+    let with_policy = |policy: &str| {
+        format!(
+            "{TWO_RULES_ON_ONE_TARGET}\n#- /t/other.yaml\n{policy}{}",
+            r#"
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml, other.yaml]
+resources: [trigger.yaml]
+targetResources: [target.yaml]
+results:
+- {policy: label-target, rule: add-a, kind: ConfigMap, resources: [target], patchedResources: patched-a.yaml, result: pass}
+"#
+        )
+    };
+    let annotate = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: annotate-target
+spec:
+  rules:
+  - name: annotate
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+          names: [trigger]
+    mutate:
+      targets:
+      - {apiVersion: v1, kind: ConfigMap, name: target, namespace: default}
+      patchStrategicMerge:
+        metadata:
+          annotations:
+            seen: "yes"
+"#;
+    check(
+        &with_policy(annotate),
+        expect_test::expect![[r#"
+            label-target/add-a/target: expected pass actual fail -> Fail
+        "#]],
+    );
+    // A rule whose target precondition leaves the target alone (a skip) gives the target no response.
+    let skipped = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: never-target
+spec:
+  rules:
+  - name: never
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+          names: [trigger]
+    mutate:
+      targets:
+      - apiVersion: v1
+        kind: ConfigMap
+        name: target
+        namespace: default
+        preconditions:
+          all:
+          - {key: "{{ target.metadata.name }}", operator: Equals, value: other}
+      patchStrategicMerge:
+        metadata:
+          labels:
+            never: "yes"
+"#;
+    check(
+        &with_policy(skipped),
+        expect_test::expect![[r#"
+            label-target/add-a/target: expected pass actual pass -> Pass
+        "#]],
+    );
+}

@@ -835,9 +835,10 @@ impl Runner<'_> {
                 continue;
             }
             if matched.is_empty() {
-                if let Some(rows) =
-                    self.target_rows(entry, policy, rule_name, resource_name, &operation, setup, base, cache)
-                {
+                if let Some(mut rows) = self.target_rows(entry, policy, resource_name, &operation, setup, base, cache) {
+                    if rows.is_empty() {
+                        rows.push(Row::fail("Not found", "no rule patched this target resource"));
+                    }
                     let verdict = summarize(&rows, &expected);
                     self.push_result(entry, entry_index, resource_index, resource_name, verdict);
                     continue;
@@ -872,6 +873,10 @@ impl Runner<'_> {
                     rows.push(row);
                 }
             }
+            // A target of the same name is checked too (the CLI looks the name up among both).
+            rows.extend(
+                self.target_rows(entry, policy, resource_name, &operation, setup, base, cache).unwrap_or_default(),
+            );
             let verdict = summarize(&rows, &expected);
             self.push_result(entry, entry_index, resource_index, resource_name, verdict);
             if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
@@ -880,59 +885,74 @@ impl Runner<'_> {
         }
     }
 
-    /// Rows for a resource named by the results that is a mutate-existing target: every trigger is
-    /// evaluated and the rule responses that patched this target are compared.
+    /// Rows for a resource named by the results that is a mutate-existing target, built as `kyverno test`
+    /// builds its `Target` map (`commands/test/test.go` and `output.go` upstream): every target the name
+    /// takes in, and for each trigger every policy's response that patched it, whichever policy and rule
+    /// the entry names; of a ClusterPolicy's rules, the first that patched the target is the one compared
+    /// (each rule patches the target as it was loaded: patches are not cumulative). A response that
+    /// patched nothing is not among them (none at all: the target is "not found" when nothing else has
+    /// the name). `None` when the name takes in no target.
     #[allow(clippy::too_many_arguments)]
     fn target_rows(
         &mut self,
         entry: &Value,
         policy: &Loaded,
-        rule_name: &str,
         reference: &str,
         operation: &str,
         setup: &Setup,
         base: &Path,
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
-        let target = setup.target_resources.iter().find(|loaded| resource_matches(&loaded.value, reference))?;
-        if cel_kind_is(&policy.value, "MutatingPolicy") && kyverno_cel::mutates_existing(&policy.value) {
-            return Some(self.mutating_policy_target_rows(entry, policy, target, operation, setup, base));
+        let targets: Vec<&Loaded> =
+            setup.target_resources.iter().filter(|loaded| resource_matches(&loaded.value, reference)).collect();
+        if targets.is_empty() {
+            return None;
         }
-        let policy_name = policy.value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
+        let mutating_policies: Vec<&Value> = setup
+            .environment
+            .policies
+            .iter()
+            .filter(|candidate| {
+                (cel_kind_is(candidate, "MutatingPolicy") || cel_kind_is(candidate, "NamespacedMutatingPolicy"))
+                    && kyverno_cel::mutates_existing(candidate)
+            })
+            .collect();
         let mut rows = Vec::new();
-        for position in 0..setup.resources.len() {
-            let outcomes = cache
-                .entry((position, operation.to_string()))
-                .or_insert_with(|| {
-                    evaluate_resource(&setup.environment, &setup.resources[position].value, operation).outcomes
-                })
-                .clone();
-            for outcome in outcomes.iter().filter(|outcome| outcome.policy_name == policy_name) {
-                for rule in &outcome.rules {
-                    let names_rule = rule_name.is_empty()
-                        || rule.name == rule_name
-                        || rule.name == format!("autogen-{rule_name}")
-                        || rule.name == format!("autogen-cronjob-{rule_name}");
-                    let Some(patched) = rule.patched_target.as_ref() else {
+        for target in targets {
+            for position in 0..setup.resources.len() {
+                let outcomes = cache
+                    .entry((position, operation.to_string()))
+                    .or_insert_with(|| {
+                        evaluate_resource(&setup.environment, &setup.resources[position].value, operation).outcomes
+                    })
+                    .clone();
+                for outcome in &outcomes {
+                    let Some((rule, patched)) = outcome.rules.iter().find_map(|rule| {
+                        let patched = rule.patched_target.as_ref()?;
+                        same_object(patched, &target.value).then_some((rule, patched))
+                    }) else {
                         continue;
                     };
-                    if !names_rule || !resource_matches(patched, reference) {
-                        continue;
-                    }
-                    let mut row = self.patched_target_row(
-                        entry,
-                        base,
-                        patched,
-                        Row::from_rule(&setup.environment.policies[outcome.policy], rule, &expected),
-                    );
+                    let patching_policy = &setup.environment.policies[outcome.policy];
+                    let row = Row::from_rule(patching_policy, rule, &expected);
+                    let mut row = self.patched_target_row(entry, base, patched, row);
+                    row.links = links(&row, policy, target);
+                    rows.push(row);
+                }
+                for mut row in self.mutating_policy_target_rows(
+                    entry,
+                    &mutating_policies,
+                    target,
+                    position,
+                    operation,
+                    setup,
+                    base,
+                ) {
                     row.links = links(&row, policy, target);
                     rows.push(row);
                 }
             }
-        }
-        if rows.is_empty() {
-            rows.push(Row::fail("Not found", "no rule patched this target resource"));
         }
         Some(rows)
     }
@@ -951,43 +971,47 @@ impl Runner<'_> {
         }
     }
 
-    /// Rows for a target of a mutate-existing MutatingPolicy: the policy runs on the target once per
-    /// trigger, as the CLI does, and each patched target is compared with `patchedResources`. A target
-    /// match condition that is false gives no row, as it gives the CLI no patched target.
+    /// The rows of the mutate-existing MutatingPolicies run on a target for one trigger, as the CLI runs
+    /// them (`processor/policy_processor.go` and the mpol engine's `Evaluate` upstream): one after the
+    /// other in load order, each on the target as the ones before it left it, and every policy that
+    /// patched it answers with the target as the last one left it. A policy that did not patch it gives
+    /// no row, as its response is not the target's.
+    #[allow(clippy::too_many_arguments)]
     fn mutating_policy_target_rows(
-        &mut self,
+        &self,
         entry: &Value,
-        policy: &Loaded,
+        mutating_policies: &[&Value],
         target: &Loaded,
+        trigger: usize,
         operation: &str,
         setup: &Setup,
         base: &Path,
     ) -> Vec<Row> {
         let expected = expected_result(entry);
-        let mut rows = Vec::new();
-        for trigger in &setup.resources {
-            let mut cel_request = cel_request_for(&setup.environment, &policy.value, &trigger.value, operation);
-            cel_request.exceptions =
-                kyverno_cel::exceptions::exceptions_for(&policy.value, &setup.environment.cel_exceptions);
-            let Some(outcome) = kyverno_cel::mutating_policy_target(&policy.value, &cel_request, &target.value) else {
+        let mut current = target.value.clone();
+        let mut responses = Vec::new();
+        for policy in mutating_policies {
+            let mut cel_request =
+                cel_request_for(&setup.environment, policy, &setup.resources[trigger].value, operation);
+            cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.environment.cel_exceptions);
+            let Some(outcome) = kyverno_cel::mutating_policy_target(policy, &cel_request, &current) else {
                 continue;
             };
-            let rule = cel_response(&policy.value, RuleType::Mutation, &outcome, &cel_request);
-            let mut row = match (&rule.unsupported, &outcome.patched) {
-                (Some(reason), _) => Row::unsupported(reason),
-                (None, Some(patched)) if rule.status == engine::RuleStatus::Pass => {
-                    self.patched_target_row(entry, base, patched, Row::from_rule(&policy.value, &rule, &expected))
+            if let Some(patched) = &outcome.patched {
+                current = patched.clone();
+            }
+            responses.push((*policy, cel_response(policy, RuleType::Mutation, &outcome, &cel_request)));
+        }
+        responses
+            .into_iter()
+            .filter_map(|(policy, rule)| match &rule.unsupported {
+                Some(reason) => Some(Row::unsupported(reason)),
+                None if rule.status == engine::RuleStatus::Pass => {
+                    Some(self.patched_target_row(entry, base, &current, Row::from_rule(policy, &rule, &expected)))
                 }
-                _ if rule.status == engine::RuleStatus::Skip => continue,
-                _ => Row::from_rule(&policy.value, &rule, &expected),
-            };
-            row.links = links(&row, policy, target);
-            rows.push(row);
-        }
-        if rows.is_empty() {
-            rows.push(Row::fail("Not found", "no rule patched this target resource"));
-        }
-        rows
+                None => None,
+            })
+            .collect()
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -1315,6 +1339,15 @@ fn resource_matches(resource: &Value, reference: &str) -> bool {
         Some((expected_namespace, expected_name)) => expected_namespace == namespace && expected_name == name,
         None => reference == name,
     }
+}
+
+/// Whether a patched target is the target resource, as `extractPatchedTargetFromEngineResponse` upstream
+/// tells: the same apiVersion, kind and name, and the same namespace when the target names one.
+fn same_object(patched: &Value, target: &Value) -> bool {
+    let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+    let namespace = field(target, "/metadata/namespace");
+    ["/apiVersion", "/kind", "/metadata/name"].iter().all(|pointer| field(patched, pointer) == field(target, pointer))
+        && (namespace.is_empty() || field(patched, "/metadata/namespace") == namespace)
 }
 
 fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, depth: usize) {

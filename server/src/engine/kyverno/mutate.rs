@@ -149,16 +149,17 @@ fn mutate_targets(
                 Some(foreach) => mutate_foreach(foreach, &target_context, candidate, request, rule_name, 0),
                 None => apply_patches(mutate, &target_context, candidate),
             };
-            let mut rule_response = match &outcome {
-                Ok(Some(_)) => response(RuleStatus::Pass, "resource patched".to_string()),
+            // Only a rule that patched the target carries it (`buildRuleResponse` upstream): a skip or an
+            // error names no target, so `kyverno test` does not count it among the target's responses.
+            out.push(match outcome {
+                Ok(Some(patched)) => {
+                    let mut rule_response = response(RuleStatus::Pass, "resource patched".to_string());
+                    rule_response.patched_target = Some(patched);
+                    rule_response
+                }
                 Ok(None) => response(RuleStatus::Skip, "no patches applied".to_string()),
-                Err(error) => response(RuleStatus::Error, error.clone()),
-            };
-            rule_response.patched_target = Some(match outcome {
-                Ok(Some(patched)) => patched,
-                _ => candidate.clone(),
+                Err(error) => response(RuleStatus::Error, error),
             });
-            out.push(rule_response);
         }
     }
     out
