@@ -339,8 +339,26 @@ fn quantities_and_durations_are_exact_integers() {
     check("quantity('9007199254740993').asInteger()", json!({}), "9007199254740993");
     // ParseQuantity caps binary amounts at 2^63-1 and rounds sub-nano amounts up to one nano-unit.
     check("quantity('16Ei').asInteger()", json!({}), "9223372036854775807");
-    // Decimal amounts are not capped; the CEL quantity here holds an i128 of nano-units and says so.
+    // Decimal amounts are not capped; the CEL quantity here holds an i128 of nano-units and says so (the
+    // evaluation records an offline gap, so a result built on it is unsupported), while `isQuantity`
+    // answers as Kubernetes' parser does.
     check("quantity('1e100')", json!({}), "error: quantity \"1e100\" is out of range");
+    check("isQuantity('1e100')", json!({}), "true");
+    check("isQuantity('1e100x')", json!({}), "false");
+    let services = Services::default();
+    check_with("quantity('1e100')", &services, "error: quantity \"1e100\" is out of range");
+    assert_eq!(
+        services.offline_gaps.first().as_deref(),
+        Some("quantity(\"1e100\") is beyond the range evaluated here")
+    );
+    // A malformed quantity is the policy's error, not a gap.
+    let services = Services::default();
+    check_with(
+        "quantity('1x')",
+        &services,
+        "error: quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$': \"1x\"",
+    );
+    assert_eq!(services.offline_gaps.first(), None);
     check("quantity('1e-100').isGreaterThan(quantity('0'))", json!({}), "true");
     check("duration('9007199254740993ns') - duration('9007199254740992ns') == duration('1ns')", json!({}), "true");
     check("duration('2562047h47m16.854775807s') == duration('9223372036854775807ns')", json!({}), "true");
