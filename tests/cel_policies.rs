@@ -1453,7 +1453,8 @@ fn mutate_existing_policies_patch_the_targets_each_trigger_selects() {
     // `label-by-rules` selects ConfigMaps by resource rules (for any operation), once per trigger, with
     // `request` the trigger's; `label-by-expression` selects what its expression lists for each trigger
     // (`resource.List` finds the target resources), with `object` the target and no `oldObject`; its
-    // target match condition keeps the `locked` one out. The policies run on a target one after the
+    // target match condition keeps the `locked` one out; `annotate-by-get` selects the one object its
+    // expression gets. The policies run on a target one after the
     // other, and each that patched it answers with the target as the last one left it (the CLI's mpol
     // engine chains them): both entries for `web-config` compare the label and the owner together. An
     // entry naming a target takes every policy that patched it, whichever it names: `other-config`, which
@@ -1492,6 +1493,21 @@ spec:
   - patchType: JSONPatch
     jsonPatch:
       expression: "[JSONPatch{op: 'add', path: '/data/owner', value: oldObject == null ? 'web' : 'other'}]"
+---
+apiVersion: policies.kyverno.io/v1
+kind: MutatingPolicy
+metadata: {name: annotate-by-get}
+spec:
+  evaluation: {mutateExisting: {enabled: true}}
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [apps], apiVersions: [v1], operations: [CREATE], resources: [deployments]}
+  targetMatchConstraints:
+    expression: resource.Get("v1", "configmaps", object.metadata.namespace, "web-config")
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: "Object{metadata: Object.metadata{annotations: {'seen': 'yes'}}}"
 #- /t/trigger.yaml
 apiVersion: apps/v1
 kind: Deployment
@@ -1513,7 +1529,7 @@ data: {a: "1"}
 #- /t/patched.yaml
 apiVersion: v1
 kind: ConfigMap
-metadata: {name: web-config, namespace: apps, labels: {trigger: Deployment}}
+metadata: {name: web-config, namespace: apps, labels: {trigger: Deployment}, annotations: {seen: "yes"}}
 data: {a: "1", owner: web}
 #- /t/other-labelled.yaml
 apiVersion: v1

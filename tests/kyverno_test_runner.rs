@@ -1054,3 +1054,86 @@ spec:
         "#]],
     );
 }
+
+#[test]
+fn a_name_shared_by_a_trigger_and_a_target_is_checked_on_both() {
+    // The CLI looks a result's resource name up among the triggers and the patched targets alike: the
+    // Deployment `web` fails validation as expected, but the ConfigMap `web` that a mutate-existing rule
+    // patched answers too, with a pass the entry did not expect, so the entry fails as in the CLI.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-team
+spec:
+  rules:
+  - name: check-team
+    match:
+      any:
+      - resources:
+          kinds: [Deployment]
+    validate:
+      failureAction: Enforce
+      message: a team label is required
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+#- /t/mark.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: mark-config
+spec:
+  rules:
+  - name: mark
+    match:
+      any:
+      - resources:
+          kinds: [Deployment]
+    mutate:
+      targets:
+      - apiVersion: v1
+        kind: ConfigMap
+        name: "{{ request.object.metadata.name }}"
+        namespace: "{{ request.object.metadata.namespace }}"
+      patchStrategicMerge:
+        metadata:
+          labels:
+            deployed: "yes"
+#- /t/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  namespace: default
+spec:
+  template:
+    spec:
+      containers: [{name: c, image: nginx}]
+#- /t/config.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: web
+  namespace: default
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml, mark.yaml]
+resources: [deployment.yaml]
+targetResources: [config.yaml]
+results:
+- {policy: require-team, rule: check-team, kind: Deployment, resources: [web], result: fail}
+- {policy: mark-config, rule: mark, kind: ConfigMap, resources: [default/web], result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/web: expected fail actual pass -> Fail
+            mark-config/mark/default/web: expected pass actual pass -> Pass
+        "#]],
+    );
+}

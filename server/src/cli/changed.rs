@@ -280,9 +280,13 @@ static RELATED: LazyLock<BytesRegex> = LazyLock::new(|| {
         .expect("a valid pattern")
 });
 
+/// The largest buffer a reader thread keeps between files.
+const READ_BUFFER_KEPT: usize = 1 << 20;
+
 thread_local! {
     /// The bytes of the file a reader thread looks at: most files are read, looked at and dropped, and
-    /// one buffer per thread spares an allocation (and fresh pages) per file.
+    /// one buffer per thread spares an allocation (and fresh pages) per file. Borrowed only while one
+    /// file is read and scanned, with nothing inside that could run another file's scan on this thread.
     static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
@@ -303,7 +307,12 @@ fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) 
             }
         }
         let related = lists_files || holds_constraint || holds_template || changed;
-        related.then(|| std::str::from_utf8(buffer).ok().map(str::to_string)).flatten()
+        let text = related.then(|| std::str::from_utf8(buffer).ok().map(str::to_string)).flatten();
+        // A rare large file must not keep its pages for the rest of the run on every thread.
+        if buffer.capacity() > READ_BUFFER_KEPT {
+            *buffer = Vec::new();
+        }
+        text
     });
     let Some(text) = text else {
         return changed.then(|| Candidate {

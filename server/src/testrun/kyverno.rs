@@ -835,7 +835,7 @@ impl Runner<'_> {
                 continue;
             }
             if matched.is_empty() {
-                if let Some(mut rows) = self.target_rows(entry, policy, resource_name, &operation, setup, base, cache) {
+                if let Some(mut rows) = self.target_rows(entry, resource_name, &operation, setup, base, cache) {
                     if rows.is_empty() {
                         rows.push(Row::fail("Not found", "no rule patched this target resource"));
                     }
@@ -874,9 +874,7 @@ impl Runner<'_> {
                 }
             }
             // A target of the same name is checked too (the CLI looks the name up among both).
-            rows.extend(
-                self.target_rows(entry, policy, resource_name, &operation, setup, base, cache).unwrap_or_default(),
-            );
+            rows.extend(self.target_rows(entry, resource_name, &operation, setup, base, cache).unwrap_or_default());
             let verdict = summarize(&rows, &expected);
             self.push_result(entry, entry_index, resource_index, resource_name, verdict);
             if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
@@ -896,7 +894,6 @@ impl Runner<'_> {
     fn target_rows(
         &mut self,
         entry: &Value,
-        policy: &Loaded,
         reference: &str,
         operation: &str,
         setup: &Setup,
@@ -909,13 +906,13 @@ impl Runner<'_> {
             return None;
         }
         let expected = expected_result(entry);
-        let mutating_policies: Vec<&Value> = setup
-            .environment
+        let mutating_policies: Vec<&Loaded> = setup
             .policies
             .iter()
             .filter(|candidate| {
-                (cel_kind_is(candidate, "MutatingPolicy") || cel_kind_is(candidate, "NamespacedMutatingPolicy"))
-                    && kyverno_cel::mutates_existing(candidate)
+                let value = &candidate.value;
+                (cel_kind_is(value, "MutatingPolicy") || cel_kind_is(value, "NamespacedMutatingPolicy"))
+                    && kyverno_cel::mutates_existing(value)
             })
             .collect();
         let mut rows = Vec::new();
@@ -934,13 +931,14 @@ impl Runner<'_> {
                     }) else {
                         continue;
                     };
-                    let patching_policy = &setup.environment.policies[outcome.policy];
-                    let row = Row::from_rule(patching_policy, rule, &expected);
+                    // `setup.policies` and the environment's policies are in the same (load) order.
+                    let patching_policy = &setup.policies[outcome.policy];
+                    let row = Row::from_rule(&patching_policy.value, rule, &expected);
                     let mut row = self.patched_target_row(entry, base, patched, row);
-                    row.links = links(&row, policy, target);
+                    row.links = links(&row, patching_policy, target);
                     rows.push(row);
                 }
-                for mut row in self.mutating_policy_target_rows(
+                rows.extend(self.mutating_policy_target_rows(
                     entry,
                     &mutating_policies,
                     target,
@@ -948,10 +946,7 @@ impl Runner<'_> {
                     operation,
                     setup,
                     base,
-                ) {
-                    row.links = links(&row, policy, target);
-                    rows.push(row);
-                }
+                ));
             }
         }
         Some(rows)
@@ -975,12 +970,13 @@ impl Runner<'_> {
     /// them (`processor/policy_processor.go` and the mpol engine's `Evaluate` upstream): one after the
     /// other in load order, each on the target as the ones before it left it, and every policy that
     /// patched it answers with the target as the last one left it. A policy that did not patch it gives
-    /// no row, as its response is not the target's.
+    /// no row, as its response is not the target's; one whose run needed what is not known offline gives
+    /// an unsupported row, as whether it patched the target is not known either.
     #[allow(clippy::too_many_arguments)]
     fn mutating_policy_target_rows(
         &self,
         entry: &Value,
-        mutating_policies: &[&Value],
+        mutating_policies: &[&Loaded],
         target: &Loaded,
         trigger: usize,
         operation: &str,
@@ -990,7 +986,8 @@ impl Runner<'_> {
         let expected = expected_result(entry);
         let mut current = target.value.clone();
         let mut responses = Vec::new();
-        for policy in mutating_policies {
+        for loaded in mutating_policies {
+            let policy = &loaded.value;
             let mut cel_request =
                 cel_request_for(&setup.environment, policy, &setup.resources[trigger].value, operation);
             cel_request.exceptions = kyverno_cel::exceptions::exceptions_for(policy, &setup.environment.cel_exceptions);
@@ -1000,16 +997,21 @@ impl Runner<'_> {
             if let Some(patched) = &outcome.patched {
                 current = patched.clone();
             }
-            responses.push((*policy, cel_response(policy, RuleType::Mutation, &outcome, &cel_request)));
+            responses.push((*loaded, cel_response(policy, RuleType::Mutation, &outcome, &cel_request)));
         }
         responses
             .into_iter()
-            .filter_map(|(policy, rule)| match &rule.unsupported {
-                Some(reason) => Some(Row::unsupported(reason)),
-                None if rule.status == engine::RuleStatus::Pass => {
-                    Some(self.patched_target_row(entry, base, &current, Row::from_rule(policy, &rule, &expected)))
-                }
-                None => None,
+            .filter_map(|(loaded, rule)| {
+                let mut row = match &rule.unsupported {
+                    Some(reason) => Row::unsupported(reason),
+                    None if rule.status == engine::RuleStatus::Pass => {
+                        let row = Row::from_rule(&loaded.value, &rule, &expected);
+                        self.patched_target_row(entry, base, &current, row)
+                    }
+                    None => return None,
+                };
+                row.links = links(&row, loaded, target);
+                Some(row)
             })
             .collect()
     }

@@ -149,12 +149,13 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
 /// and a close. The bytes are not checked to be UTF-8 (see [`read_text`] for a file to keep).
 pub fn read_into(path: &Path, buffer: &mut Vec<u8>) -> Result<(), FileError> {
     buffer.clear();
-    let file = std::fs::File::open(path).map_err(|error| io_error(path, &error))?;
-    let read = std::io::Read::read_to_end(&mut std::io::Read::take(file, MAX_FILE_BYTES + 1), buffer)
+    let mut file = std::fs::File::open(path).map_err(|error| io_error(path, &error))?;
+    let read = std::io::Read::read_to_end(&mut std::io::Read::take(&mut file, MAX_FILE_BYTES + 1), buffer)
         .map_err(|error| io_error(path, &error))?;
     if read as u64 > MAX_FILE_BYTES {
         buffer.clear();
-        return Err(FileError::TooLarge { path: path.to_path_buf(), bytes: read as u64, limit: MAX_FILE_BYTES });
+        let bytes = file.metadata().map_or(read as u64, |metadata| metadata.len());
+        return Err(FileError::TooLarge { path: path.to_path_buf(), bytes, limit: MAX_FILE_BYTES });
     }
     Ok(())
 }

@@ -26,13 +26,17 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
     }
     let services = interpreter.services;
     Some(match (name, args) {
-        ("quantity", [Val::String(text)]) => parse_quantity(text).map(object).inspect_err(|_| {
-            // Kubernetes holds any decimal amount; past an i128 of nano-units this interpreter cannot,
-            // so what rests on it is not known here (not a policy error).
-            if crate::engine::units::parse_quantity(text).is_ok() {
-                services.offline_gaps.note(format!("quantity({text:?}) is beyond the range evaluated here"));
-            }
-        }),
+        ("quantity", [Val::String(text)]) => {
+            crate::engine::units::parse_quantity(text).and_then(|quantity| match quantity.nano() {
+                Some(nano) => Ok(object(Object::Quantity { text: text.to_string(), nano })),
+                None => {
+                    // Kubernetes holds any decimal amount; past an i128 of nano-units this interpreter
+                    // cannot, so what rests on it is not known here (not a policy error).
+                    services.offline_gaps.note(format!("quantity({text:?}) is beyond the range evaluated here"));
+                    Err(format!("quantity {text:?} is out of range"))
+                }
+            })
+        }
         // Whether Kubernetes parses it, whatever its size.
         ("isQuantity", [Val::String(text)]) => Ok(Val::Bool(crate::engine::units::parse_quantity(text).is_ok())),
         ("url", [Val::String(text)]) => parse_url(text).map(object),
@@ -633,13 +637,6 @@ pub fn timestamp_in_range(nanos: i128) -> Result<i128, String> {
     } else {
         Err("timestamp out of range: CEL timestamps lie between years 0001 and 9999".to_string())
     }
-}
-
-/// Parses a Kubernetes resource quantity (`100m`, `1.5Gi`, `2e3`); Kubernetes' own parser rejects
-/// surrounding whitespace.
-pub fn parse_quantity(text: &str) -> Result<Object, String> {
-    let nano = crate::engine::units::quantity_nanos(text)?;
-    Ok(Object::Quantity { text: text.to_string(), nano })
 }
 
 fn format_quantity(nano: i128) -> String {
