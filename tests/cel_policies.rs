@@ -1614,3 +1614,95 @@ results:
     "#]],
     );
 }
+
+#[test]
+fn policies_run_in_the_order_of_the_clis_policy_processor() {
+    // `kyverno test` validates with ClusterPolicies before any MutatingPolicy runs, so `require-team` sees
+    // the ConfigMap without the label `add-team` gives it, while the ValidatingPolicy, which runs after
+    // the MutatingPolicies, sees it with the label. The MutatingPolicies run one after the other, and each
+    // answers with the ConfigMap as the last one left it: `add-team`'s entry compares both labels.
+    let fixture = r#"
+#- /t/policies.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata: {name: require-team}
+spec:
+  rules:
+  - name: check-team
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+    validate:
+      failureAction: Enforce
+      message: a team label is required
+      pattern:
+        metadata:
+          labels:
+            team: "?*"
+---
+apiVersion: policies.kyverno.io/v1
+kind: MutatingPolicy
+metadata: {name: add-team}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: "Object{metadata: Object.metadata{labels: {'team': 'platform'}}}"
+---
+apiVersion: policies.kyverno.io/v1
+kind: MutatingPolicy
+metadata: {name: add-tier}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  mutations:
+  - patchType: ApplyConfiguration
+    applyConfiguration:
+      expression: "Object{metadata: Object.metadata{labels: {'tier': 'web'}}}"
+---
+apiVersion: policies.kyverno.io/v1
+kind: ValidatingPolicy
+metadata: {name: team-is-set}
+spec:
+  matchConstraints:
+    resourceRules:
+    - {apiGroups: [""], apiVersions: [v1], operations: [CREATE], resources: [configmaps]}
+  validations:
+  - expression: "has(object.metadata.labels) && 'team' in object.metadata.labels"
+#- /t/resources.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default}
+data: {a: "1"}
+#- /t/patched.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default, labels: {team: platform, tier: web}}
+data: {a: "1"}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policies.yaml]
+resources: [resources.yaml]
+results:
+- {policy: require-team, rule: check-team, kind: ConfigMap, resources: [settings], result: fail}
+- {policy: add-team, isMutatingPolicy: true, kind: ConfigMap, resources: [settings], patchedResources: patched.yaml, result: pass}
+- {policy: team-is-set, isValidatingPolicy: true, kind: ConfigMap, resources: [settings], result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            require-team/settings: expected fail actual fail -> Pass (Ok): validation error: a team label is required. rule check-team failed at path /metadata/labels/
+                policies.yaml#0/spec/rules/0/validate/pattern/metadata/labels: the policy node that decided the result
+                resources.yaml#0/metadata/labels: the resource value that failed
+            add-team/settings: expected pass actual pass -> Pass (Ok): 
+            team-is-set/settings: expected pass actual pass -> Pass (Ok): 
+        "#]],
+    );
+}

@@ -288,12 +288,12 @@ fn the_hover_lists_what_policy_lsp_apply_finds_and_the_mutations_preview_as_a_le
     // Both Deployments get the annotation, quoted: Kubernetes would read a plain `yes` as `true`.
     let stamped = "  annotations:\n    stamped: \"yes\"\n";
     let expected = manifest_text
-        .replacen("  name: web\n", &format!("  name: web\n  labels:\n    team: platform\n{stamped}"), 1)
+        .replacen("  name: web\n", &format!("  name: web\n{stamped}  labels:\n    team: platform\n"), 1)
         .replacen("    team: payments\n", &format!("    team: payments\n{stamped}"), 1);
     assert_eq!(mutated["result"]["text"], expected.as_str());
     assert_eq!(mutated["result"]["changes"], 3);
-    // In the order the admission chain applied them, as `apply` reports it.
-    assert_eq!(mutated["result"]["policies"], json!(["stamp", "add-team"]));
+    // In the order the Kyverno CLI applies them, as `apply` reports it.
+    assert_eq!(mutated["result"]["policies"], json!(["add-team", "stamp"]));
     // A client without a handler of its own that sends the command to the server gets the same answer.
     let executed = client.request(
         "workspace/executeCommand",

@@ -2,8 +2,8 @@
 //! `gator test` judge them, through the same engines the test runners use.
 //!
 //! Each manifest is one CREATE admission request. Kyverno policies of every kind run through
-//! [`crate::engine::chain`] (mutations in admission order, validation on the mutated object, generate
-//! rules reporting what they would create); Gatekeeper constraints review every manifest with all the
+//! [`crate::engine::chain`] (in the order the Kyverno CLI's processor runs them, generate rules
+//! reporting what they would create); Gatekeeper constraints review every manifest with all the
 //! manifests as `data.inventory`, as `gator test` does. Results name places as (file, document, JSON
 //! pointer); the front ends turn them into lines, diagnostics and reports. What needs a registry, a
 //! cluster or the network comes back `unsupported` with the reason, never as a guess.

@@ -120,7 +120,7 @@ enum Command {
         rego_version: RegoVersionArguments,
     },
     /// Judge manifests against the policies, as `kyverno apply` and `gator test` do: every manifest is a
-    /// CREATE admission request; mutations apply first, in admission order, and validation sees the result.
+    /// CREATE admission request, run through the policies in the order `kyverno apply` runs them.
     Apply {
         /// Policy files or directories: Kyverno policies of every kind with their bindings and exceptions,
         /// Gatekeeper templates, constraints and ExpansionTemplates (default: the current directory).

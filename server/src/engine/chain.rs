@@ -1,15 +1,14 @@
-//! One resource through every Kyverno policy kind, in the order an admission request meets them: the
-//! evaluation `kyverno test` and `policy-lsp apply` share.
+//! One resource through every Kyverno policy kind, in the order the Kyverno CLI's policy processor applies
+//! them (`cmd/cli/kubectl-kyverno/processor/policy_processor.go`, `ApplyPoliciesOnResource`): the
+//! evaluation `kyverno test` and `kyverno apply` make, which `policy-lsp test` and `apply` share.
 //!
-//! The order is the API server's admission chain (`pkg/kubeapiserver/options/plugins.go` upstream,
-//! `AllOrderedPlugins`): the MutatingAdmissionPolicy plugin runs before the mutating webhooks, and every
-//! validation (ValidatingAdmissionPolicy, then the validating webhooks) sees the object the mutations
-//! left. Among Kyverno's mutating webhooks, which sit in one configuration sorted by webhook name
-//! (`pkg/controllers/webhook/controller.go`, `buildResourceMutatingWebhookConfiguration`), MutatingPolicies
-//! (`mpol.validate.kyverno.svc…`) come before ClusterPolicy and Policy mutate rules (`mutate.kyverno.svc…`),
-//! and NamespacedMutatingPolicies (`nmpol.validate.kyverno.svc…`) after them. Within one kind, policies run
-//! in the order they were loaded, as the CLI's processor runs them. Generate rules run last, on the
-//! mutated trigger.
+//! ClusterPolicy and Policy mutate rules run first, each policy on the resource the one before it left;
+//! their validate (and verifyImages) rules see that resource. MutatingAdmissionPolicies come next, then
+//! the MutatingPolicies (cluster-wide and namespaced, in load order) through one engine call: each runs on
+//! the resource the one before it left, and every MutatingPolicy's response carries the resource as the
+//! last one left it. ValidatingAdmissionPolicies and the CEL validating kinds see the resource the
+//! mutations left; GeneratingPolicies and generate rules run last. Within one kind, policies run in the
+//! order they were loaded.
 
 use std::collections::HashMap;
 
@@ -96,7 +95,7 @@ pub struct Evaluation {
     pub mutated: Value,
 }
 
-/// Runs every policy on one resource: mutations in admission order, validations on the mutated resource,
+/// Runs every policy on one resource in the CLI processor's order (see the module's notes),
 /// then generation. `operation_override` replaces the operation the values choose (empty: keep it).
 pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_override: &str) -> Evaluation {
     let mut current = resource.clone();
@@ -113,6 +112,25 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
             .collect::<Vec<usize>>()
     };
     let kyverno_policies = of_kind(KYVERNO_POLICY_KINDS);
+    for &index in &kyverno_policies {
+        let policy = &environment.policies[index];
+        if !engine::policy_has(policy, "mutate") {
+            continue;
+        }
+        let request = build_request(environment, policy, &current, operation_override);
+        let response = engine::mutate(policy, &current, &request);
+        current = response.patched_resource.clone();
+        outcomes.push(PolicyOutcome::new(environment, index, response.rules, &response.patched_resource));
+    }
+    for &index in &kyverno_policies {
+        let policy = &environment.policies[index];
+        if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
+            continue;
+        }
+        let request = build_request(environment, policy, &current, operation_override);
+        let rules = engine::validate(policy, &current, &request);
+        outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
+    }
     for index in of_kind(&["MutatingAdmissionPolicy"]) {
         let policy = &environment.policies[index];
         let cel_request = cel_request_for(environment, policy, &current, operation_override);
@@ -148,30 +166,13 @@ pub fn evaluate_resource(environment: &Environment, resource: &Value, operation_
         }
         outcomes.push(PolicyOutcome::new(environment, index, rules, current));
     };
-    for index in of_kind(&["MutatingPolicy"]) {
+    let first_mutating_policy = outcomes.len();
+    for index in of_kind(&["MutatingPolicy", "NamespacedMutatingPolicy"]) {
         mutating_policy(index, &mut current, &mut outcomes);
     }
-    for &index in &kyverno_policies {
-        let policy = &environment.policies[index];
-        if !engine::policy_has(policy, "mutate") {
-            continue;
-        }
-        let request = build_request(environment, policy, &current, operation_override);
-        let response = engine::mutate(policy, &current, &request);
-        current = response.patched_resource.clone();
-        outcomes.push(PolicyOutcome::new(environment, index, response.rules, &response.patched_resource));
-    }
-    for index in of_kind(&["NamespacedMutatingPolicy"]) {
-        mutating_policy(index, &mut current, &mut outcomes);
-    }
-    for &index in &kyverno_policies {
-        let policy = &environment.policies[index];
-        if !(engine::policy_has(policy, "validate") || engine::policy_has(policy, "verifyImages")) {
-            continue;
-        }
-        let request = build_request(environment, policy, &current, operation_override);
-        let rules = engine::validate(policy, &current, &request);
-        outcomes.push(PolicyOutcome::new(environment, index, rules, &current));
+    // One engine call runs them all, and each response carries the resource as the last one left it.
+    for outcome in &mut outcomes[first_mutating_policy..] {
+        outcome.patched = current.clone();
     }
     for index in of_kind(&["ValidatingAdmissionPolicy"]) {
         let policy = &environment.policies[index];

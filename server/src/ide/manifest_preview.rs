@@ -33,7 +33,7 @@ pub struct MutationPreview {
     pub changes: usize,
     /// The differing lines only, between the object as written and as mutated (both rendered as YAML).
     pub diff: String,
-    /// The policies whose mutations applied, in admission order.
+    /// The policies whose mutations applied, in the order the Kyverno CLI runs them.
     pub policies: Vec<String>,
 }
 

@@ -32,7 +32,7 @@ pub struct MutatedManifestResult {
     pub text: String,
     /// How many fields the mutations add, change or remove.
     pub changes: usize,
-    /// The policies whose mutations applied, in admission order.
+    /// The policies whose mutations applied, in the order the Kyverno CLI runs them.
     pub policies: Vec<String>,
 }
 
