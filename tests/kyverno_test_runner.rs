@@ -1137,3 +1137,109 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn patched_resources_are_compared_for_validation_rules_too() {
+    // `checkResult` compares `patchedResources` with the resource a validate rule saw: a result whose
+    // file holds a different `good` fails, and one whose file lacks it is skipped.
+    let fixture = format!(
+        "{POLICY}
+#- /t/other-good.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+  namespace: default
+  labels: {{team: b}}
+spec:
+  containers: [{{name: c, image: nginx}}]
+#- /t/unrelated.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: unrelated
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], patchedResources: other-good.yaml, result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], patchedResources: unrelated.yaml, result: fail}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual fail -> Fail
+            require-team/check-team/good: expected fail actual fail -> Pass
+        "#]],
+    );
+}
+
+#[test]
+fn of_resources_with_one_name_the_first_is_checked() {
+    // Two files define Pod `default/twin`: the CLI keeps the first it loads and checks only that one.
+    let fixture = format!(
+        "{POLICY}
+#- /t/twin-good.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: twin
+  labels: {{team: a}}
+spec:
+  containers: [{{name: c, image: nginx}}]
+#- /t/twin-bad.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: twin
+  namespace: default
+spec:
+  containers: [{{name: c, image: nginx}}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [twin-good.yaml, twin-bad.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [twin], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/twin: expected pass actual pass -> Pass
+        "#]],
+    );
+}
+
+#[test]
+fn resource_specs_count_beside_a_resources_list_only() {
+    // The CLI reads `resourceSpecs` only when the result has a `resources` list; without one the result
+    // names nothing and every resource is checked (`bad-deploy` fails the expected pass).
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [], resourceSpecs: [{{version: v1, kind: Pod, namespace: default, name: good}}], result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resourceSpecs: [{{version: v1, kind: Pod, namespace: default, name: good}}], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/default/good: expected pass actual pass -> Pass
+            require-team/check-team/default/good: expected pass actual pass -> Pass
+            require-team/check-team/default/bad-deploy: expected pass actual fail -> Fail
+        "#]],
+    );
+}

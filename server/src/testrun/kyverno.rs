@@ -2,7 +2,7 @@
 //! way `kyverno test` does (mutate, then validate, then generate, for every resource) and compare each
 //! resource of each `results` entry with its expectation.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
@@ -65,9 +65,6 @@ const RESULT_KEYS: &[&str] = &[
     "resources",
     "result",
     "rule",
-    // Older test files spell the expectation `status`; the CLI still reads it.
-    "status",
-    "namespace",
 ];
 
 /// The cache key that stands for "evaluated as a JSON payload" instead of an operation.
@@ -198,12 +195,21 @@ impl Runner<'_> {
         } else {
             self.load_list(&test, "resources", &base, false)
         };
+        // The CLI keeps the first of resources with the same group, kind, namespace and name, and warns
+        // about the others (`resource.RemoveDuplicates`, `commands/test/test.go` upstream).
+        let mut seen = HashSet::new();
         let resources: Vec<Loaded> = resources
             .into_iter()
             .filter(|loaded| loaded.value.get("kind").is_some())
             .map(|mut loaded| {
                 default_namespace(&mut loaded.value);
                 loaded
+            })
+            .filter(|loaded| {
+                let value = &loaded.value;
+                let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("");
+                let group = api_version.rsplit_once('/').map_or("", |(group, _)| group).to_string();
+                seen.insert((group, value.kind().to_string(), value.namespace().to_string(), value.name().to_string()))
             })
             .collect();
         let mut cluster_resources: Vec<Value> = Vec::new();
@@ -1050,7 +1056,9 @@ impl Runner<'_> {
                     continue;
                 }
                 let mut row = Row::from_rule(&setup.environment.policies[outcome.policy], rule, expected);
-                if rule.rule_type == RuleType::Mutation
+                // `checkResult` upstream compares `patchedResources` with the resource of every rule but a
+                // generate rule: the mutated one for a mutation, the one it validated for a validation.
+                if rule.rule_type != RuleType::Generation
                     && let Some(path) = entry.get("patchedResources").and_then(Value::as_str)
                 {
                     match compare_with_file(self.files, &base.join(path), &outcome.patched) {
@@ -1311,7 +1319,7 @@ fn links(row: &Row, policy: &Loaded, resource: &Loaded) -> Vec<Related> {
 }
 
 fn expected_result(entry: &Value) -> String {
-    entry.get("result").or_else(|| entry.get("status")).and_then(Value::as_str).unwrap_or("").to_string()
+    entry.get("result").and_then(Value::as_str).unwrap_or("").to_string()
 }
 
 fn resources_of(entry: &Value) -> Vec<String> {
@@ -1320,11 +1328,13 @@ fn resources_of(entry: &Value) -> Vec<String> {
         .and_then(Value::as_array)
         .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
         .unwrap_or_default();
-    for spec in entry.get("resourceSpecs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-        let name = spec.get("name").and_then(Value::as_str).unwrap_or("");
-        match spec.get("namespace").and_then(Value::as_str).filter(|namespace| !namespace.is_empty()) {
-            Some(namespace) => out.push(format!("{namespace}/{name}")),
-            None => out.push(name.to_string()),
+    // The CLI reads `resourceSpecs` only beside a `resources` list, and a spec's namespace must be the
+    // resource's (none for a cluster-scoped one): `printTestResult` in `commands/test/output.go`.
+    if entry.get("resources").is_some_and(Value::is_array) {
+        for spec in entry.get("resourceSpecs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+            let name = spec.get("name").and_then(Value::as_str).unwrap_or("");
+            let namespace = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
+            out.push(format!("{namespace}/{name}"));
         }
     }
     out
