@@ -1243,3 +1243,64 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn resources_are_compared_with_the_clis_label_fixup() {
+    // Before comparing, the CLI drops `generate.kyverno.io/` labels and gives both sides
+    // `app.kubernetes.io/managed-by: kyverno` unless they name another manager; only the top-level labels.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: add-owner
+spec:
+  rules:
+  - name: owner
+    match:
+      any:
+      - resources:
+          kinds: [ConfigMap]
+    mutate:
+      patchStrategicMerge:
+        metadata:
+          labels:
+            owner: platform
+#- /t/resources.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: default
+#- /t/generated-label.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: default
+  labels: {owner: platform, generate.kyverno.io/policy-name: add-owner, app.kubernetes.io/managed-by: kyverno}
+#- /t/helm.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: cm
+  namespace: default
+  labels: {owner: platform, app.kubernetes.io/managed-by: Helm}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: add-owner, rule: owner, kind: ConfigMap, resources: [cm], patchedResources: generated-label.yaml, result: pass}
+- {policy: add-owner, rule: owner, kind: ConfigMap, resources: [cm], patchedResources: helm.yaml, result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            add-owner/owner/cm: expected pass actual pass -> Pass
+            add-owner/owner/cm: expected pass actual fail -> Fail
+        "#]],
+    );
+}

@@ -1421,11 +1421,11 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     let Some(expected) = expected else {
         return Comparison::NotFound;
     };
-    let normalized_actual = tidy(actual);
-    let normalized_expected = tidy(&expected);
-    if crate::engine::kyverno::go_text::equal_as_go_json(&normalized_actual, &normalized_expected) {
+    if crate::engine::kyverno::go_text::equal_as_go_json(&tidy(actual, true), &tidy(&expected, true)) {
         Comparison::Equal
     } else {
+        // Shown without the label the comparison gives both sides.
+        let (normalized_actual, normalized_expected) = (tidy(actual, false), tidy(&expected, false));
         Comparison::Different(
             format!(
                 "Patched resource didn't match the expected resource: expected {normalized_expected}, got {normalized_actual}"
@@ -1435,32 +1435,45 @@ fn compare_with_file(files: &dyn FileSource, path: &Path, actual: &Value) -> Com
     }
 }
 
-/// Normalizes a resource for comparison: empty maps and lists and generate labels removed. Numbers keep
-/// their form for the message and the diff; the comparison reads them as floats.
-fn tidy(value: &Value) -> Value {
+/// Normalizes a resource for comparison as the CLI does before it compares (`getAndCompareResource` in
+/// `commands/test/compare.go` upstream): the top-level labels lose their `generate.kyverno.io/` entries and
+/// get `app.kubernetes.io/managed-by: kyverno` unless they name another manager (`FixupGenerateLabels`);
+/// then nulls, and maps and lists left empty, are dropped, list elements too (`Tidy`). Without
+/// `fix_labels` the labels stay as written (for showing a difference). Numbers keep their form for the
+/// message and the diff; the comparison reads them as floats.
+fn tidy(value: &Value, fix_labels: bool) -> Value {
     fn walk(value: &Value) -> Option<Value> {
         match value {
             Value::Object(map) => {
-                let mut out = Map::new();
-                for (key, child) in map {
-                    if key.starts_with("generate.kyverno.io/") || key == "app.kubernetes.io/managed-by" {
-                        continue;
-                    }
-                    if let Some(cleaned) = walk(child) {
-                        out.insert(key.clone(), cleaned);
-                    }
-                }
+                let out: Map<String, Value> =
+                    map.iter().filter_map(|(key, child)| Some((key.clone(), walk(child)?))).collect();
                 if out.is_empty() { None } else { Some(Value::Object(out)) }
             }
             Value::Array(items) => {
-                let cleaned: Vec<Value> = items.iter().map(|item| walk(item).unwrap_or(Value::Null)).collect();
-                if cleaned.is_empty() { None } else { Some(Value::Array(cleaned)) }
+                let out: Vec<Value> = items.iter().filter_map(walk).collect();
+                if out.is_empty() { None } else { Some(Value::Array(out)) }
             }
             Value::Null => None,
             other => Some(other.clone()),
         }
     }
-    walk(value).unwrap_or(Value::Null)
+    let mut fixed = value.clone();
+    if let Some(object) = fixed.as_object_mut().filter(|_| fix_labels) {
+        let metadata = object.entry("metadata").or_insert_with(|| Value::Object(Map::new()));
+        if let Some(metadata) = metadata.as_object_mut() {
+            let mut labels = Map::new();
+            labels.insert("app.kubernetes.io/managed-by".to_string(), Value::String("kyverno".to_string()));
+            if let Some(existing) = metadata.get("labels").and_then(Value::as_object) {
+                for (key, label) in existing {
+                    if !key.starts_with("generate.kyverno.io/") {
+                        labels.insert(key.clone(), label.clone());
+                    }
+                }
+            }
+            metadata.insert("labels".to_string(), Value::Object(labels));
+        }
+    }
+    walk(&fixed).unwrap_or(Value::Null)
 }
 
 /// `apiVersion/Kind/namespace/name` of a resource, as kyverno's table prints it; a resource without a
