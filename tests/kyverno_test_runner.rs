@@ -1304,3 +1304,61 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn a_target_answers_for_every_run_of_its_triggers() {
+    // The CLI evaluates the trigger once as the values say (CREATE) and once more for the UPDATE a result
+    // names; the target's responses come from both runs, whatever operation the entry names, so the
+    // target entry sees the UPDATE stamp that its CREATE file lacks.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: stamp-config
+spec:
+  rules:
+  - name: stamp
+    match:
+      any:
+      - resources:
+          kinds: [Deployment]
+          operations: [CREATE, UPDATE]
+    mutate:
+      targets:
+      - {apiVersion: v1, kind: ConfigMap, name: settings, namespace: default}
+      patchStrategicMerge:
+        metadata:
+          annotations:
+            stamped-on: "{{ request.operation }}"
+#- /t/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: default}
+#- /t/config.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default}
+#- /t/created.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: settings, namespace: default, annotations: {stamped-on: CREATE}}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [deployment.yaml]
+targetResources: [config.yaml]
+results:
+- {policy: stamp-config, rule: stamp, kind: Deployment, resources: [web], operation: UPDATE, result: pass}
+- {policy: stamp-config, rule: stamp, kind: ConfigMap, resources: [settings], patchedResources: created.yaml, result: pass}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            stamp-config/stamp/web: expected pass actual pass -> Pass
+            stamp-config/stamp/settings: expected pass actual fail -> Fail
+        "#]],
+    );
+}

@@ -351,7 +351,16 @@ impl Runner<'_> {
             registry_access: self.options.registry_access,
             live_cluster: false,
         };
-        let setup = Setup { environment, policies, resources, payloads, target_resources, authorization_payloads };
+        // The CLI evaluates every resource once as the values say, and once more for each operation a
+        // result names; a target's responses come from all of these runs.
+        let mut runs = vec![String::new()];
+        for operation in results.iter().filter_map(|entry| entry.get("operation").and_then(Value::as_str)) {
+            if !operation.is_empty() && !runs.iter().any(|run| run == operation) {
+                runs.push(operation.to_string());
+            }
+        }
+        let setup =
+            Setup { environment, policies, resources, payloads, target_resources, authorization_payloads, runs };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
@@ -841,7 +850,7 @@ impl Runner<'_> {
                 continue;
             }
             if matched.is_empty() {
-                if let Some(mut rows) = self.target_rows(entry, resource_name, &operation, setup, base, cache) {
+                if let Some(mut rows) = self.target_rows(entry, resource_name, setup, base, cache) {
                     if rows.is_empty() {
                         rows.push(Row::fail("Not found", "no rule patched this target resource"));
                     }
@@ -880,7 +889,7 @@ impl Runner<'_> {
                 }
             }
             // A target of the same name is checked too (the CLI looks the name up among both).
-            rows.extend(self.target_rows(entry, resource_name, &operation, setup, base, cache).unwrap_or_default());
+            rows.extend(self.target_rows(entry, resource_name, setup, base, cache).unwrap_or_default());
             let verdict = summarize(&rows, &expected);
             self.push_result(entry, entry_index, resource_index, resource_name, verdict);
             if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
@@ -895,13 +904,12 @@ impl Runner<'_> {
     /// the entry names; of a ClusterPolicy's rules, the first that patched the target is the one compared
     /// (each rule patches the target as it was loaded: patches are not cumulative). A response that
     /// patched nothing is not among them (none at all: the target is "not found" when nothing else has
-    /// the name). `None` when the name takes in no target.
-    #[allow(clippy::too_many_arguments)]
+    /// the name). The responses come from every run the CLI makes (the values' operation and each one a
+    /// result names), whatever operation the entry names. `None` when the name takes in no target.
     fn target_rows(
         &mut self,
         entry: &Value,
         reference: &str,
-        operation: &str,
         setup: &Setup,
         base: &Path,
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
@@ -922,10 +930,15 @@ impl Runner<'_> {
             })
             .collect();
         let mut rows = Vec::new();
+        // Every run of every trigger, whatever operation the entry names.
+        let runs = setup
+            .runs
+            .iter()
+            .flat_map(|operation| (0..setup.resources.len()).map(move |position| (position, operation)));
         for target in targets {
-            for position in 0..setup.resources.len() {
+            for (position, operation) in runs.clone() {
                 let outcomes = cache
-                    .entry((position, operation.to_string()))
+                    .entry((position, operation.clone()))
                     .or_insert_with(|| {
                         evaluate_resource(&setup.environment, &setup.resources[position].value, operation).outcomes
                     })
@@ -1148,6 +1161,8 @@ struct Setup {
     target_resources: Vec<Loaded>,
     /// The test's `envoyPayloads` and `httpPayloads`.
     authorization_payloads: Vec<AuthorizationPayload>,
+    /// The operations the resources are evaluated with: the values' (empty), then each one a result names.
+    runs: Vec<String>,
 }
 
 /// A check request of the test for the policies of one authorization mode.
