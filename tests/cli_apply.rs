@@ -995,3 +995,47 @@ fn apply_survives_hostile_manifests() {
         }
     }
 }
+
+#[test]
+fn a_policy_kyverno_refuses_is_skipped_with_an_error() {
+    // `kyverno apply` validates each ClusterPolicy first: an invalid one judges nothing and counts an error.
+    let directory = write_fixture(
+        "apply-refused",
+        r#"
+#- /policies/who.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: who
+spec:
+  rules:
+  - name: check-user
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      failureAction: Enforce
+      message: "{{ request.userInfo.username }} may not"
+      deny: {}
+#- /manifests/pod.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers: [{name: c, image: nginx}]
+"#,
+    );
+    check(
+        &directory,
+        &["apply", "policies", "--resource", "manifests"],
+        1,
+        expect![[r#"
+            policies/who.yaml:14:7: error[apply/invalid-policy]: policy `who` is invalid and skipped: only select variables are allowed in background mode; set spec.background: false to disable background mode: the variable `{{ request.userInfo.username }}` reads the requesting user
+            Applying 0 policies to 1 resource...
+
+            pass: 0, fail: 0, warn: 0, error: 0, skip: 0, unsupported: 0
+        "#]],
+    );
+}

@@ -87,7 +87,7 @@ fn the_codes_and_their_default_severities() {
         .collect();
     expect![[r#"
         yaml [Diagnostic]: yaml/syntax (error), yaml/duplicate-key (error), yaml/unknown-anchor (error), yaml/alias-limit (error), yaml/too-deep (error), yaml/too-many-documents (error), yaml/too-long (warning), yaml/complex-key (error), yaml/extra-document (error), yaml/invalid-character (error), yaml/helm-template (info)
-        schema [Diagnostic]: schema/unknown-field (error), schema/type (error), schema/enum (error), schema/const (error), schema/required (error), schema/constraint (error), schema/one-of (error), schema/not (error), schema/duplicate-entry (error), schema/deprecated (warning), schema/deprecated-version (warning), schema/unknown-kind (error), schema/cluster-scoped (warning)
+        schema [Diagnostic]: schema/unknown-field (error), schema/type (error), schema/enum (error), schema/const (error), schema/required (error), schema/constraint (error), schema/one-of (error), schema/not (error), schema/duplicate-entry (error), schema/refused-policy (error), schema/deprecated (warning), schema/deprecated-version (warning), schema/unknown-kind (error), schema/cluster-scoped (warning)
         cel [Diagnostic]: cel/compile (error)
         jmespath [Diagnostic]: jmespath/syntax (error)
         rego [Diagnostic]: rego/compile (error), rego/deprecated (warning), rego/stale-template (warning)
@@ -97,7 +97,7 @@ fn the_codes_and_their_default_severities() {
         kyverno-test [TestRun]: kyverno-test/unreadable (error), kyverno-test/no-test (error), kyverno-test/no-results (warning), kyverno-test/unknown-key (error), kyverno-test/no-policies (error), kyverno-test/missing-file (error), kyverno-test/yaml (error), kyverno-test/invalid-payload (error), kyverno-test/unsupported-combination (error), kyverno-test/global-context (error), kyverno-test/missing-policy (error), kyverno-test/unknown-policy (error), kyverno-test/unknown-rule (warning), kyverno-test/no-resources (warning), kyverno-test/unknown-resource (error)
         gatekeeper [TestRun]: gatekeeper/unreadable-suite (error), gatekeeper/invalid-yaml (error), gatekeeper/missing-file (error), gatekeeper/missing-template (error), gatekeeper/missing-constraint (error), gatekeeper/missing-object (error), gatekeeper/missing-assertions (error), gatekeeper/multiple-objects (error), gatekeeper/invalid-template (error), gatekeeper/invalid-constraint (error), gatekeeper/constraint-kind-mismatch (error), gatekeeper/invalid-expansion (error)
         opa-test [TestRun]: opa-test/compile (error), opa-test/data (error), opa-test/unreadable (error)
-        apply [TestRun]: apply/unreadable (error), apply/yaml (error), apply/not-an-object (error), apply/no-policies (error), apply/no-resources (error), apply/invalid-values (error), apply/invalid-template (error), apply/invalid-constraint (error), apply/missing-template (error)
+        apply [TestRun]: apply/unreadable (error), apply/yaml (error), apply/not-an-object (error), apply/no-policies (error), apply/no-resources (error), apply/invalid-values (error), apply/invalid-policy (error), apply/invalid-template (error), apply/invalid-constraint (error), apply/missing-template (error)
         policy [Diagnostic]: policy/violation (error), policy/error (error), policy/unsupported (info)
     "#]]
     .assert_eq(&listed);

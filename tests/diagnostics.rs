@@ -992,3 +992,50 @@ policies:
 "#,
     );
 }
+
+#[test]
+fn kyverno_refuses_user_variables_in_background_mode() {
+    // Background processing is on by default; a background scan has no requesting user, so Kyverno's own
+    // validation refuses the variable (and `kyverno test` skips the policy as invalid).
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: who
+        spec:
+          rules:
+            - name: check-user
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              validate:
+                failureAction: Enforce
+                message: "{{ request.userInfo.username }} may not"
+        #                ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ error[schema/refused-policy]: Kyverno refuses this policy: only select variables are allowed in background mode; set spec.background: false to disable background mode: the variable `{{ request.userInfo.username }}` reads the requesting user
+                deny: {}
+        "#,
+    );
+    // With background processing off the same rule is accepted.
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: who
+        spec:
+          background: false
+          rules:
+            - name: check-user
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              validate:
+                failureAction: Enforce
+                message: "{{ request.userInfo.username }} may not"
+                deny: {}
+        "#,
+    );
+}

@@ -1362,3 +1362,48 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn a_policy_kyverno_refuses_is_skipped_whatever_its_results_expect() {
+    // `kyverno test` validates each ClusterPolicy first and skips the invalid ones: their results are
+    // reported as skipped, which passes, whatever they expect.
+    let fixture = r#"
+#- /t/policy.yaml
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: who
+spec:
+  rules:
+  - name: check-user
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      failureAction: Enforce
+      message: "{{ request.userInfo.username }} may not"
+      deny: {}
+#- /t/resources.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: web
+spec:
+  containers: [{name: c, image: nginx}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {name: t}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {policy: who, rule: check-user, kind: Pod, resources: [web], result: fail}
+"#;
+    check(
+        fixture,
+        expect_test::expect![[r#"
+            who/check-user/web: expected fail actual skip -> Pass
+        "#]],
+    );
+}

@@ -10,14 +10,15 @@
 use serde_json::{Map, Value};
 
 use super::types::{ApplyResult, Manifest, ManifestOutcome, Options, PolicyDocument, RuleKind, Status};
+use crate::base::Code;
 use crate::engine::chain::{self, Environment, default_namespace};
-use crate::engine::kyverno::{RuleResponse, RuleStatus, RuleType, matching};
+use crate::engine::kyverno::{RuleResponse, RuleStatus, RuleType, matching, policy_validation};
 use crate::engine::kyverno_cel;
 use crate::model::{
     ADMISSION_POLICY_BINDING_KINDS, KYVERNO_POLICY_KINDS, KubernetesObject, is_cel_policy_kind,
     is_served_policy_version,
 };
-use crate::testrun::{Framework, Related, SourceRef};
+use crate::testrun::{Framework, Problem, Related, SourceRef};
 
 /// The Kyverno side of an apply run: the evaluation environment and where each policy is written.
 #[derive(Clone, Debug, Default)]
@@ -30,7 +31,14 @@ pub struct Prepared {
 impl Prepared {
     /// Picks the Kyverno documents (policies of every kind, admission policy bindings, PolicyExceptions)
     /// out of the policy documents; `extra_exceptions` are those of `--exceptions`.
-    pub fn new(documents: &[PolicyDocument], extra_exceptions: &[PolicyDocument], options: &Options) -> Prepared {
+    /// ClusterPolicies and Policies that Kyverno's validation refuses are left out with a problem each, as
+    /// `kyverno apply` skips them and counts an error.
+    pub fn new(
+        documents: &[PolicyDocument],
+        extra_exceptions: &[PolicyDocument],
+        options: &Options,
+        problems: &mut Vec<Problem>,
+    ) -> Prepared {
         let mut environment = Environment {
             values: options.values.clone(),
             set_variables: options.set.iter().map(|(key, value)| (key.clone(), Value::String(value.clone()))).collect(),
@@ -68,6 +76,14 @@ impl Prepared {
             } else if ADMISSION_POLICY_BINDING_KINDS.contains(&kind) {
                 environment.bindings.push(document.value.clone());
             } else if KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) {
+                if let Some(rejection) = policy_validation::rejections(&document.value).into_iter().next() {
+                    let mut at = document.at.clone();
+                    at.pointer = rejection.pointer;
+                    let message =
+                        format!("policy `{}` is invalid and skipped: {}", document.value.name(), rejection.message);
+                    problems.push(Problem { at, code: Code::ApplyInvalidPolicy, message });
+                    continue;
+                }
                 environment.policies.push(document.value.clone());
                 sources.push(document.at.clone());
             }

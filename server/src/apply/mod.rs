@@ -35,7 +35,7 @@ impl PreparedPolicies {
     /// Sorts the documents by kind and prepares each framework; documents of other kinds are ignored.
     pub fn new(documents: &[PolicyDocument], extra_exceptions: &[PolicyDocument], options: &Options) -> Self {
         let mut problems = Vec::new();
-        let kyverno = kyverno::Prepared::new(documents, extra_exceptions, options);
+        let kyverno = kyverno::Prepared::new(documents, extra_exceptions, options, &mut problems);
         let gatekeeper = gatekeeper::Prepared::new(documents, &mut problems);
         PreparedPolicies { kyverno, gatekeeper, problems, audit_warn: options.audit_warn }
     }

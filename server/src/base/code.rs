@@ -331,6 +331,10 @@ codes! {
             summary: "Two list entries share the same key, or two entries of a set are identical.",
             why: "Server-side apply merges such entries by their key, so the API server rejects duplicates.",
             example: "containers:\n  - name: a\n  - name: a";
+        SchemaRefusedPolicy = "schema/refused-policy", Error,
+            summary: "Kyverno's own validation of a ClusterPolicy or Policy refuses it, beyond what the CRD schema says.",
+            why: "Kyverno's webhook rejects the policy, and `kyverno test` and `kyverno apply` skip it as invalid: its results are reported as skipped whatever they expect.",
+            example: "spec:\n  rules:\n    - validate:\n        message: \"{{ request.userInfo.username }}\"   # with background processing on (the default)";
         SchemaDeprecated = "schema/deprecated", Warning,
             summary: "A deprecated field.",
             why: "It still works but will be removed; the message names its replacement.",
@@ -599,6 +603,10 @@ codes! {
             summary: "The values of `policy-lsp apply` cannot be used: `--values-file` and `--set` together, a `--set` that is not `key=value`, or a values file that is not a mapping.",
             why: "`kyverno apply` refuses the same arguments, and variables the policies read would be missing.",
             example: "policy-lsp apply policies/ --resource pod.yaml --values-file values.yaml --set team=web";
+        ApplyInvalidPolicy = "apply/invalid-policy", Error,
+            summary: "A ClusterPolicy or Policy among the policies is refused by Kyverno's own validation.",
+            why: "`kyverno apply` skips the policy and counts an error, and Kyverno's webhook would not admit it: it judges nothing.",
+            example: "spec:\n  rules:\n    - validate:\n        message: \"{{ request.userInfo.username }}\"   # with background processing on (the default)";
         ApplyInvalidTemplate = "apply/invalid-template", Error,
             summary: "A ConstraintTemplate among the policies cannot be compiled.",
             why: "Gatekeeper and `gator test` reject the template, so none of its constraints judge anything.",

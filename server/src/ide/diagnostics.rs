@@ -103,6 +103,13 @@ fn document_diagnostics(
         out.push(diagnostic);
     }
     schema_diagnostics(workspace, path, segment, info, partial, out);
+    if info.kind == DocumentKind::KyvernoPolicy {
+        for rejection in crate::engine::kyverno::policy_validation::rejections(&segment.parsed.value) {
+            let range = span_range(segment, &rejection.pointer, Target::Value);
+            let message = format!("Kyverno refuses this policy: {}", rejection.message);
+            out.push(Diagnostic::new(Code::SchemaRefusedPolicy, range, message));
+        }
+    }
     super::cel::cel_diagnostics(segment, out);
     super::jmespath::jmespath_diagnostics(segment, info, out);
     super::rego_diagnostics::embedded_diagnostics(segment, info, out);

@@ -331,6 +331,20 @@ impl Runner<'_> {
         // `cloneSourceResource` files named by the results.
         let mut generate_sources: Vec<Value> = resources.iter().map(|loaded| loaded.value.clone()).collect();
         generate_sources.extend(clone_sources);
+        // The CLI runs only the ClusterPolicies and Policies Kyverno's validation accepts, and reports the
+        // results of the others as skipped (`runTest` in `commands/test/test.go` upstream).
+        let (policies, refused): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
+            !KYVERNO_POLICY_KINDS.contains(&loaded.value.kind())
+                || engine::policy_validation::rejections(&loaded.value).is_empty()
+        });
+        let refused: HashMap<String, String> = refused
+            .iter()
+            .map(|loaded| {
+                let reasons = engine::policy_validation::rejections(&loaded.value);
+                let reason = reasons.first().map(|rejection| rejection.message.clone()).unwrap_or_default();
+                (loaded.value.name().to_string(), reason)
+            })
+            .collect();
         let environment = Environment {
             policies: policies.iter().map(|loaded| loaded.value.clone()).collect(),
             bindings: bindings.into_iter().map(|loaded| loaded.value).collect(),
@@ -359,8 +373,16 @@ impl Runner<'_> {
                 runs.push(operation.to_string());
             }
         }
-        let setup =
-            Setup { environment, policies, resources, payloads, target_resources, authorization_payloads, runs };
+        let setup = Setup {
+            environment,
+            policies,
+            refused,
+            resources,
+            payloads,
+            target_resources,
+            authorization_payloads,
+            runs,
+        };
         let mut cache: HashMap<(usize, String), Vec<PolicyOutcome>> = HashMap::new();
         for (entry_index, entry) in results.iter().enumerate() {
             self.check_result_keys(entry, entry_index);
@@ -726,6 +748,19 @@ impl Runner<'_> {
             .policies
             .iter()
             .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
+        if let Some(reason) = setup.refused.get(policy_name).filter(|_| policy.is_none()) {
+            let message = format!("the policy is invalid: {reason}");
+            for (resource_index, resource) in resources.iter().enumerate() {
+                self.push_result(
+                    entry,
+                    entry_index,
+                    resource_index,
+                    resource,
+                    Verdict::new(Outcome::Pass, "skip", "Invalid policy", &message),
+                );
+            }
+            return;
+        }
         let Some(policy) = policy else {
             self.problem(
                 format!("/results/{entry_index}/policy"),
@@ -1163,6 +1198,8 @@ struct Setup {
     authorization_payloads: Vec<AuthorizationPayload>,
     /// The operations the resources are evaluated with: the values' (empty), then each one a result names.
     runs: Vec<String>,
+    /// The ClusterPolicies and Policies Kyverno's validation refuses, by name, with the first reason.
+    refused: HashMap<String, String>,
 }
 
 /// A check request of the test for the policies of one authorization mode.

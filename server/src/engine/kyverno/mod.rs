@@ -21,6 +21,7 @@ pub mod mutate;
 pub mod patch_anchors;
 pub mod pattern;
 pub mod pod_security;
+pub mod policy_validation;
 pub mod response;
 pub mod strategic_merge;
 pub mod validate;
