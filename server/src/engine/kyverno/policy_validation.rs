@@ -55,6 +55,7 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
     if enabled("background") {
         background_rejections(policy, spec, &mut out);
     }
+    spec_rejections(policy, kind, spec, &mut out);
     if !enabled("admission") && !enabled("background") {
         out.push(Rejection {
             pointer: "/spec/admission".to_string(),
@@ -62,6 +63,80 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
         });
     }
     out
+}
+
+/// `ClusterPolicy.Validate` / `Policy.Validate` and `Spec.Validate` (`api/kyverno/v1` upstream).
+fn spec_rejections(policy: &Value, kind: &str, spec: &Value, out: &mut Vec<Rejection>) {
+    let mut reject = |pointer: String, message: String| out.push(Rejection { pointer, message });
+    if policy.pointer("/metadata/annotations/pod-policies.kyverno.io~1autogen-controllers").and_then(Value::as_str)
+        == Some("all")
+    {
+        reject(
+            "/metadata/annotations/pod-policies.kyverno.io~1autogen-controllers".to_string(),
+            "the autogen annotation no longer takes `all`: remove it or name the controllers".to_string(),
+        );
+    }
+    let name = policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+    if name.chars().count() > 63 {
+        reject("/metadata/name".to_string(), format!("the policy name is longer than 63 characters ({})", name.len()));
+    }
+    let replaced = [
+        ("webhookTimeoutSeconds", "/webhookConfiguration/timeoutSeconds", "spec.webhookConfiguration.timeoutSeconds"),
+        ("failurePolicy", "/webhookConfiguration/failurePolicy", "spec.webhookConfiguration.failurePolicy"),
+    ];
+    for (field, replacement, spelled) in replaced {
+        if spec.get(field).is_some_and(|value| !value.is_null())
+            && spec.pointer(replacement).is_some_and(|value| !value.is_null())
+        {
+            reject(format!("/spec/{field}"), format!("remove the deprecated `{field}`: {spelled} is set"));
+        }
+    }
+    if spec.get("generateExistingOnPolicyUpdate").is_some_and(|value| !value.is_null()) {
+        reject(
+            "/spec/generateExistingOnPolicyUpdate".to_string(),
+            "remove the deprecated `generateExistingOnPolicyUpdate` and use generate.generateExisting in each rule"
+                .to_string(),
+        );
+    }
+    let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let policy_wide = spec.get("mutateExistingOnPolicyUpdate").and_then(Value::as_bool) == Some(true);
+    for (index, rule) in rules.iter().enumerate() {
+        let Some(mutate) = rule.get("mutate").filter(|mutate| mutate.is_object()) else { continue };
+        let on_update =
+            policy_wide || mutate.get("mutateExistingOnPolicyUpdate").and_then(Value::as_bool) == Some(true);
+        let has_targets = mutate.get("targets").and_then(Value::as_array).is_some_and(|targets| !targets.is_empty());
+        if on_update && !has_targets {
+            reject(
+                format!("/spec/rules/{index}/mutate"),
+                format!("rules[{index}].mutate.targets has to be specified when mutateExistingOnPolicyUpdate is set"),
+            );
+        }
+    }
+    for (pointer, spelled) in [
+        ("/webhookTimeoutSeconds", "webhookTimeoutSeconds"),
+        ("/webhookConfiguration/timeoutSeconds", "webhookConfiguration.timeoutSeconds"),
+    ] {
+        if let Some(seconds) = spec.pointer(pointer).and_then(Value::as_i64)
+            && !(1..=30).contains(&seconds)
+        {
+            reject(format!("/spec{pointer}"), format!("{spelled} must be between 1 and 30 seconds, not {seconds}"));
+        }
+    }
+    let mut names = std::collections::HashSet::new();
+    for (index, rule) in rules.iter().enumerate() {
+        let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+        if !names.insert(rule_name) {
+            reject(format!("/spec/rules/{index}/name"), format!("duplicate rule name `{rule_name}`"));
+        }
+    }
+    if kind == "Policy"
+        && spec.get("validationFailureActionOverrides").and_then(Value::as_array).is_some_and(|items| !items.is_empty())
+    {
+        reject(
+            "/spec/validationFailureActionOverrides".to_string(),
+            "validationFailureActionOverrides is supported only in a ClusterPolicy".to_string(),
+        );
+    }
 }
 
 /// `containsUserVariables`: in background mode no rule may select by roles, cluster roles or subjects,
@@ -201,6 +276,26 @@ mod tests {
             rule(by_role),
             &[
                 "/spec/rules/0/match/any/0/clusterRoles only select variables are allowed in background mode; set spec.background: false to disable background mode: `clusterRoles` selects by the requesting user",
+            ],
+        );
+    }
+
+    #[test]
+    fn what_the_policy_types_validate_is_refused() {
+        let mut policy = rule(json!({"name": "r", "mutate": {"patchStrategicMerge": {}}}));
+        policy["spec"]["rules"] = json!([
+            {"name": "r", "mutate": {"mutateExistingOnPolicyUpdate": true, "patchStrategicMerge": {}}},
+            {"name": "r", "validate": {}}
+        ]);
+        policy["spec"]["webhookTimeoutSeconds"] = json!(45);
+        policy["metadata"]["annotations"] = json!({"pod-policies.kyverno.io/autogen-controllers": "all"});
+        check(
+            policy,
+            &[
+                "/metadata/annotations/pod-policies.kyverno.io~1autogen-controllers the autogen annotation no longer takes `all`: remove it or name the controllers",
+                "/spec/rules/0/mutate rules[0].mutate.targets has to be specified when mutateExistingOnPolicyUpdate is set",
+                "/spec/webhookTimeoutSeconds webhookTimeoutSeconds must be between 1 and 30 seconds, not 45",
+                "/spec/rules/1/name duplicate rule name `r`",
             ],
         );
     }
