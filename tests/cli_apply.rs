@@ -999,34 +999,12 @@ fn apply_survives_hostile_manifests() {
 #[test]
 fn a_policy_kyverno_refuses_is_skipped_with_an_error() {
     // `kyverno apply` validates each ClusterPolicy first: an invalid one judges nothing and counts an error.
-    let directory = write_fixture(
-        "apply-refused",
-        r#"
-#- /policies/who.yaml
-apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: who
-spec:
-  rules:
-  - name: check-user
-    match:
-      any:
-      - resources:
-          kinds: [Pod]
-    validate:
-      failureAction: Enforce
-      message: "{{ request.userInfo.username }} may not"
-      deny: {}
-#- /manifests/pod.yaml
-apiVersion: v1
-kind: Pod
-metadata:
-  name: web
-spec:
-  containers: [{name: c, image: nginx}]
-"#,
+    let fixture = format!(
+        "#- /policies/who.yaml\n{}{}",
+        crate::support::USER_VARIABLE_POLICY,
+        "#- /manifests/pod.yaml\napiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers: [{name: c, image: nginx}]\n"
     );
+    let directory = write_fixture("apply-refused", &fixture);
     check(
         &directory,
         &["apply", "policies", "--resource", "manifests"],

@@ -1367,24 +1367,10 @@ results:
 fn a_policy_kyverno_refuses_is_skipped_whatever_its_results_expect() {
     // `kyverno test` validates each ClusterPolicy first and skips the invalid ones: their results are
     // reported as skipped, which passes, whatever they expect.
-    let fixture = r#"
-#- /t/policy.yaml
-apiVersion: kyverno.io/v1
-kind: ClusterPolicy
-metadata:
-  name: who
-spec:
-  rules:
-  - name: check-user
-    match:
-      any:
-      - resources:
-          kinds: [Pod]
-    validate:
-      failureAction: Enforce
-      message: "{{ request.userInfo.username }} may not"
-      deny: {}
-#- /t/resources.yaml
+    let fixture = format!(
+        "#- /t/policy.yaml\n{}{}",
+        crate::support::USER_VARIABLE_POLICY,
+        r#"#- /t/resources.yaml
 apiVersion: v1
 kind: Pod
 metadata:
@@ -1399,9 +1385,10 @@ policies: [policy.yaml]
 resources: [resources.yaml]
 results:
 - {policy: who, rule: check-user, kind: Pod, resources: [web], result: fail}
-"#;
+"#
+    );
     check(
-        fixture,
+        &fixture,
         expect_test::expect![[r#"
             who/check-user/web: expected fail actual skip -> Pass
         "#]],

@@ -15,6 +15,25 @@ use policy_lsp::testrun::{FileError, FileSource};
 /// The CLI binary that the end-to-end modules run (this package's copy of `policy-lsp`, see Cargo.toml).
 pub const POLICY_LSP: &str = env!("CARGO_BIN_EXE_policy-lsp-under-test");
 
+/// A ClusterPolicy that Kyverno's own validation refuses: with background processing on (the default),
+/// its message reads the requesting user.
+pub const USER_VARIABLE_POLICY: &str = r#"apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: who
+spec:
+  rules:
+  - name: check-user
+    match:
+      any:
+      - resources:
+          kinds: [Pod]
+    validate:
+      failureAction: Enforce
+      message: "{{ request.userInfo.username }} may not"
+      deny: {}
+"#;
+
 /// Files kept in memory, standing in for the disk, and a clock that stands still (none by default).
 #[derive(Clone, Default)]
 pub struct MemoryFiles {
