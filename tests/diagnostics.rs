@@ -1017,7 +1017,7 @@ fn kyverno_refuses_user_variables_in_background_mode() {
                 deny: {}
         "#,
     );
-    // With background processing off the same rule is accepted.
+    // With background processing off (`off` is false in the YAML 1.1 Kyverno reads) the rule is accepted.
     check(
         r#"
         apiVersion: kyverno.io/v1
@@ -1025,7 +1025,7 @@ fn kyverno_refuses_user_variables_in_background_mode() {
         metadata:
           name: who
         spec:
-          background: false
+          background: off
           rules:
             - name: check-user
               match:

@@ -76,7 +76,10 @@ impl Prepared {
             } else if ADMISSION_POLICY_BINDING_KINDS.contains(&kind) {
                 environment.bindings.push(document.value.clone());
             } else if KYVERNO_POLICY_KINDS.contains(&kind) || is_cel_policy_kind(kind) {
-                if let Some(rejection) = policy_validation::rejections(&document.value).into_iter().next() {
+                // `kyverno apply` validates the kyverno.io policies only (`commands/apply/command.go`).
+                let refused =
+                    KYVERNO_POLICY_KINDS.contains(&kind).then(|| policy_validation::rejections(&document.value));
+                if let Some(rejection) = refused.and_then(|rejections| rejections.into_iter().next()) {
                     let mut at = document.at.clone();
                     at.pointer = rejection.pointer;
                     let message =

@@ -750,7 +750,11 @@ impl Runner<'_> {
             .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
         if let Some(reason) = setup.refused.get(policy_name).filter(|_| policy.is_none()) {
             let message = format!("the policy is invalid: {reason}");
-            for (resource_index, resource) in resources.iter().enumerate() {
+            // A result that names no resource is reported for every resource, as the CLI reports it.
+            let every_resource: Vec<String> =
+                setup.resources.iter().map(|loaded| loaded.value.name().to_string()).collect();
+            let names = if resources.is_empty() { &every_resource } else { &resources };
+            for (resource_index, resource) in names.iter().enumerate() {
                 self.push_result(
                     entry,
                     entry_index,

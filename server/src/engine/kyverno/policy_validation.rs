@@ -34,6 +34,23 @@ static FORBIDDEN_USER_VARIABLES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 static VARIABLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").expect("a valid pattern"));
 
+/// The keys of a ClusterPolicy rule (`ClusterPolicy.v1.spec.rules[]` in the CRD).
+const RULE_KEYS: &[&str] = &[
+    "celPreconditions",
+    "context",
+    "exclude",
+    "generate",
+    "imageExtractors",
+    "match",
+    "mutate",
+    "name",
+    "preconditions",
+    "reportProperties",
+    "skipBackgroundRequests",
+    "validate",
+    "verifyImages",
+];
+
 const BACKGROUND_HINT: &str =
     "only select variables are allowed in background mode; set spec.background: false to disable background mode";
 
@@ -77,7 +94,8 @@ fn spec_rejections(policy: &Value, kind: &str, spec: &Value, out: &mut Vec<Rejec
         );
     }
     let name = policy.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
-    if name.chars().count() > 63 {
+    // Go's `len` counts bytes.
+    if name.len() > 63 {
         reject("/metadata/name".to_string(), format!("the policy name is longer than 63 characters ({})", name.len()));
     }
     let replaced = [
@@ -101,7 +119,11 @@ fn spec_rejections(policy: &Value, kind: &str, spec: &Value, out: &mut Vec<Rejec
     let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let policy_wide = spec.get("mutateExistingOnPolicyUpdate").and_then(Value::as_bool) == Some(true);
     for (index, rule) in rules.iter().enumerate() {
-        let Some(mutate) = rule.get("mutate").filter(|mutate| mutate.is_object()) else { continue };
+        // `HasMutate`: a mutate block that holds something.
+        let Some(mutate) = rule.get("mutate").filter(|mutate| mutate.as_object().is_some_and(|map| !map.is_empty()))
+        else {
+            continue;
+        };
         let on_update =
             policy_wide || mutate.get("mutateExistingOnPolicyUpdate").and_then(Value::as_bool) == Some(true);
         let has_targets = mutate.get("targets").and_then(Value::as_array).is_some_and(|targets| !targets.is_empty());
@@ -120,6 +142,38 @@ fn spec_rejections(policy: &Value, kind: &str, spec: &Value, out: &mut Vec<Rejec
             && !(1..=30).contains(&seconds)
         {
             reject(format!("/spec{pointer}"), format!("{spelled} must be between 1 and 30 seconds, not {seconds}"));
+        }
+    }
+    // `Rule.ValidateRuleType`: exactly one of mutate, validate, generate and verifyImages, each counted
+    // when it holds something (`HasMutate` and the others compare with the empty struct).
+    for (index, rule) in rules.iter().enumerate() {
+        let holds = |key: &str| match rule.get(key) {
+            Some(Value::Object(map)) => map.values().any(|value| !value.is_null()),
+            Some(Value::Array(items)) => items.iter().any(|item| item.as_object().is_some_and(|map| !map.is_empty())),
+            _ => false,
+        };
+        let operations: Vec<&str> =
+            ["mutate", "validate", "generate", "verifyImages"].into_iter().filter(|key| holds(key)).collect();
+        let rule_name = rule.get("name").and_then(Value::as_str).unwrap_or("");
+        // A key the rule schema does not know is refused by the CRD already, and is most often the
+        // operation misspelt: the rule then has none, and saying so again would only repeat it.
+        let unknown_key = rule.as_object().is_some_and(|map| map.keys().any(|key| !RULE_KEYS.contains(&key.as_str())));
+        match operations.as_slice() {
+            [] if unknown_key => {}
+            [] => reject(
+                format!("/spec/rules/{index}"),
+                format!(
+                    "the rule `{rule_name}` has no operation: give it one of mutate, validate, generate or verifyImages"
+                ),
+            ),
+            [_] => {}
+            [_, second, ..] => reject(
+                format!("/spec/rules/{index}/{second}"),
+                format!(
+                    "the rule `{rule_name}` has several operations ({}): one rule holds only one",
+                    operations.join(", ")
+                ),
+            ),
         }
     }
     let mut names = std::collections::HashSet::new();
@@ -172,14 +226,23 @@ fn background_rejections(policy: &Value, spec: &Value, out: &mut Vec<Rejection>)
             }
         }
     }
-    let mutates_existing = rules.iter().any(|rule| {
-        rule.pointer("/mutate/targets").and_then(Value::as_array).is_some_and(|targets| !targets.is_empty())
-    });
+    // `HasMutateExisting` asks only that `targets` be set, even to an empty list.
+    let mutates_existing =
+        rules.iter().any(|rule| rule.pointer("/mutate/targets").is_some_and(|targets| !targets.is_null()));
     if mutates_existing {
         return;
     }
+    // `hasVariables` scans the policy after `cleanup`, which empties the last-applied annotation and the
+    // autogen rules of the status.
+    let mut scanned = policy.clone();
+    if let Some(annotations) = scanned.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
+        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
+    }
+    if let Some(status) = scanned.get_mut("status").and_then(Value::as_object_mut) {
+        status.remove("autogen");
+    }
     let mut pointer = String::new();
-    forbidden_variables(policy, &mut pointer, out);
+    forbidden_variables(&scanned, &mut pointer, out);
 }
 
 /// Every string (and key) of the policy holding a variable that reads the requesting user.
@@ -211,9 +274,14 @@ fn forbidden_variables(value: &Value, pointer: &mut String, out: &mut Vec<Reject
 
 /// The variables of one string (or key) that read the requesting user.
 fn check_text(text: &str, at: &str, out: &mut Vec<Rejection>) {
+    let mut previous_end = None;
     for found in VARIABLE.find_iter(text) {
-        // `RegexVariables` skips a variable escaped with a backslash.
-        if text[..found.start()].ends_with('\\') {
+        // `RegexVariables` takes the character before a variable with it: a variable escaped with a
+        // backslash is skipped, and so is one right after another (that character was taken already).
+        let escaped = text[..found.start()].ends_with('\\');
+        let adjacent = previous_end == Some(found.start());
+        previous_end = Some(found.end());
+        if escaped || adjacent {
             continue;
         }
         let variable = found.as_str();
@@ -260,6 +328,13 @@ mod tests {
         check(off, &[]);
         check(rule(json!({"name": "r", "validate": {"message": "\\{{ request.userInfo }}"}})), &[]);
         check(rule(json!({"name": "r", "validate": {"message": "{{ request.object.spec.serviceAccountName }}"}})), &[]);
+        // Right after another variable, Kyverno's pattern never sees it.
+        check(rule(json!({"name": "r", "validate": {"message": "{{a}}{{ request.userInfo.username }}"}})), &[]);
+        // The last-applied annotation is not scanned.
+        let mut applied = rule(json!({"name": "r", "validate": {"deny": {}}}));
+        applied["metadata"]["annotations"] =
+            json!({"kubectl.kubernetes.io/last-applied-configuration": "{{ request.userInfo.username }}"});
+        check(applied, &[]);
         check(
             rule(json!({"name": "r", "validate": {"message": "{{serviceAccountName}}"}})),
             &[
@@ -285,7 +360,8 @@ mod tests {
         let mut policy = rule(json!({"name": "r", "mutate": {"patchStrategicMerge": {}}}));
         policy["spec"]["rules"] = json!([
             {"name": "r", "mutate": {"mutateExistingOnPolicyUpdate": true, "patchStrategicMerge": {}}},
-            {"name": "r", "validate": {}}
+            {"name": "r", "validate": {"deny": {}}, "generate": {"kind": "ConfigMap"}},
+            {"name": "empty", "validate": {}}
         ]);
         policy["spec"]["webhookTimeoutSeconds"] = json!(45);
         policy["metadata"]["annotations"] = json!({"pod-policies.kyverno.io/autogen-controllers": "all"});
@@ -295,6 +371,8 @@ mod tests {
                 "/metadata/annotations/pod-policies.kyverno.io~1autogen-controllers the autogen annotation no longer takes `all`: remove it or name the controllers",
                 "/spec/rules/0/mutate rules[0].mutate.targets has to be specified when mutateExistingOnPolicyUpdate is set",
                 "/spec/webhookTimeoutSeconds webhookTimeoutSeconds must be between 1 and 30 seconds, not 45",
+                "/spec/rules/1/generate the rule `r` has several operations (validate, generate): one rule holds only one",
+                "/spec/rules/2 the rule `empty` has no operation: give it one of mutate, validate, generate or verifyImages",
                 "/spec/rules/1/name duplicate rule name `r`",
             ],
         );
@@ -302,7 +380,7 @@ mod tests {
 
     #[test]
     fn a_namespaced_cluster_policy_and_no_processing_at_all_are_refused() {
-        let mut policy = rule(json!({"name": "r"}));
+        let mut policy = rule(json!({"name": "r", "validate": {"deny": {}}}));
         policy["metadata"]["namespace"] = json!("default");
         policy["spec"]["admission"] = json!(false);
         policy["spec"]["background"] = json!(false);
