@@ -4,10 +4,10 @@
 //!
 //! ClusterPolicy and Policy mutate rules run first, each policy on the resource the one before it left;
 //! their validate and verifyImages rules see that resource (the CLI runs verifyImages in a loop of its
-//! own, which can patch image digests; offline it reports them unsupported, so it changes nothing here). MutatingAdmissionPolicies come next, then
-//! the MutatingPolicies (cluster-wide and namespaced, in load order) through one engine call: each runs on
-//! the resource the one before it left, and every MutatingPolicy's response carries the resource as the
-//! last one left it. ValidatingAdmissionPolicies and the CEL validating kinds see the resource the
+//! own, which can patch image digests; offline it reports them unsupported, so it changes nothing here).
+//! MutatingAdmissionPolicies come next, then the MutatingPolicies (cluster-wide and namespaced, in load
+//! order) through one engine call: each runs on the resource the one before it left, and every
+//! MutatingPolicy's response carries the resource as the last one left it. ValidatingAdmissionPolicies and the CEL validating kinds see the resource the
 //! mutations left; GeneratingPolicies and generate rules run last. Within one kind, policies run in the
 //! order they were loaded.
 

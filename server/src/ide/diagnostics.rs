@@ -104,10 +104,12 @@ fn document_diagnostics(
     }
     schema_diagnostics(workspace, path, segment, info, partial, out);
     if info.kind == DocumentKind::KyvernoPolicy {
-        // Kyverno reads YAML 1.1: `background: off` is false there.
-        let value = match info.yaml_version() {
-            YamlVersion::V1_1 => std::borrow::Cow::Owned(segment.parsed.yaml11_value()),
-            _ => std::borrow::Cow::Borrowed(&segment.parsed.value),
+        // Kyverno reads YAML 1.1: `background: off` is false there. Converted only when such a scalar is
+        // there (rarely): this runs on every keystroke.
+        let yaml11 = info.yaml_version() == YamlVersion::V1_1 && !segment.parsed.yaml11_booleans.is_empty();
+        let value = match yaml11 {
+            true => std::borrow::Cow::Owned(segment.parsed.yaml11_value()),
+            false => std::borrow::Cow::Borrowed(&segment.parsed.value),
         };
         for rejection in crate::engine::kyverno::policy_validation::rejections(&value) {
             let range = span_range(segment, &rejection.pointer, Target::Value);

@@ -333,16 +333,18 @@ impl Runner<'_> {
         generate_sources.extend(clone_sources);
         // The CLI runs only the ClusterPolicies and Policies Kyverno's validation accepts, and reports the
         // results of the others as skipped (`runTest` in `commands/test/test.go` upstream).
-        let (policies, refused): (Vec<Loaded>, Vec<Loaded>) = policies.into_iter().partition(|loaded| {
-            !KYVERNO_POLICY_KINDS.contains(&loaded.value.kind())
-                || engine::policy_validation::rejections(&loaded.value).is_empty()
-        });
-        let refused: HashMap<String, String> = refused
-            .iter()
-            .map(|loaded| {
-                let reasons = engine::policy_validation::rejections(&loaded.value);
-                let reason = reasons.first().map(|rejection| rejection.message.clone()).unwrap_or_default();
-                (loaded.value.name().to_string(), reason)
+        let mut refused: HashMap<String, String> = HashMap::new();
+        let policies: Vec<Loaded> = policies
+            .into_iter()
+            .filter(|loaded| {
+                if !KYVERNO_POLICY_KINDS.contains(&loaded.value.kind()) {
+                    return true;
+                }
+                let Some(first) = engine::policy_validation::rejections(&loaded.value).into_iter().next() else {
+                    return true;
+                };
+                refused.insert(loaded.value.name().to_string(), first.message);
+                false
             })
             .collect();
         let environment = Environment {
@@ -751,9 +753,7 @@ impl Runner<'_> {
         if let Some(reason) = setup.refused.get(policy_name).filter(|_| policy.is_none()) {
             let message = format!("the policy is invalid: {reason}");
             // A result that names no resource is reported for every resource, as the CLI reports it.
-            let every_resource: Vec<String> =
-                setup.resources.iter().map(|loaded| loaded.value.name().to_string()).collect();
-            let names = if resources.is_empty() { &every_resource } else { &resources };
+            let names = if resources.is_empty() { setup.every_resource_name() } else { resources };
             for (resource_index, resource) in names.iter().enumerate() {
                 self.push_result(
                     entry,
@@ -803,23 +803,7 @@ impl Runner<'_> {
         }
         let rule_name = if ruleless { "" } else { rule_name };
         // An entry that names no resources is checked against every resource and payload, as the CLI does.
-        let resources = if resources.is_empty() {
-            setup
-                .resources
-                .iter()
-                .map(|loaded| {
-                    let name = loaded.value.name();
-                    match loaded.value.namespace() {
-                        "" => name.to_string(),
-                        namespace => format!("{namespace}/{name}"),
-                    }
-                })
-                .chain(setup.payloads.iter().map(|payload| payload.name.clone()))
-                .chain(setup.authorization_payloads.iter().map(|authorization| authorization.payload.name.clone()))
-                .collect()
-        } else {
-            resources
-        };
+        let resources = if resources.is_empty() { setup.every_resource_name() } else { resources };
         if resources.is_empty() {
             self.problem(
                 format!("/results/{entry_index}"),
@@ -976,13 +960,10 @@ impl Runner<'_> {
             .flat_map(|operation| (0..setup.resources.len()).map(move |position| (position, operation)));
         for target in targets {
             for (position, operation) in runs.clone() {
-                let outcomes = cache
-                    .entry((position, operation.clone()))
-                    .or_insert_with(|| {
-                        evaluate_resource(&setup.environment, &setup.resources[position].value, operation).outcomes
-                    })
-                    .clone();
-                for outcome in &outcomes {
+                let outcomes = cache.entry((position, operation.clone())).or_insert_with(|| {
+                    evaluate_resource(&setup.environment, &setup.resources[position].value, operation).outcomes
+                });
+                for outcome in outcomes.iter() {
                     let Some((rule, patched)) = outcome.rules.iter().find_map(|rule| {
                         let patched = rule.patched_target.as_ref()?;
                         same_object(patched, &target.value).then_some((rule, patched))
@@ -1206,6 +1187,25 @@ struct Setup {
     refused: HashMap<String, String>,
 }
 
+impl Setup {
+    /// What a results entry that names no resource is checked against: every resource (as `ns/name`, or
+    /// `name` when cluster-scoped) and every payload.
+    fn every_resource_name(&self) -> Vec<String> {
+        self.resources
+            .iter()
+            .map(|loaded| {
+                let name = loaded.value.name();
+                match loaded.value.namespace() {
+                    "" => name.to_string(),
+                    namespace => format!("{namespace}/{name}"),
+                }
+            })
+            .chain(self.payloads.iter().map(|payload| payload.name.clone()))
+            .chain(self.authorization_payloads.iter().map(|authorization| authorization.payload.name.clone()))
+            .collect()
+    }
+}
+
 /// A check request of the test for the policies of one authorization mode.
 #[derive(Clone, Debug)]
 struct AuthorizationPayload {
@@ -1412,7 +1412,9 @@ fn resource_matches(resource: &Value, reference: &str) -> bool {
 /// Whether a patched target is the target resource, as `extractPatchedTargetFromEngineResponse` upstream
 /// tells: the same apiVersion, kind and name, and the same namespace when the target names one.
 fn same_object(patched: &Value, target: &Value) -> bool {
-    let field = |value: &Value, pointer: &str| value.pointer(pointer).and_then(Value::as_str).unwrap_or("").to_string();
+    fn field<'value>(value: &'value Value, pointer: &str) -> &'value str {
+        value.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    }
     let namespace = field(target, "/metadata/namespace");
     ["/apiVersion", "/kind", "/metadata/name"].iter().all(|pointer| field(patched, pointer) == field(target, pointer))
         && (namespace.is_empty() || field(patched, "/metadata/namespace") == namespace)

@@ -232,18 +232,14 @@ fn background_rejections(policy: &Value, spec: &Value, out: &mut Vec<Rejection>)
     if mutates_existing {
         return;
     }
-    // `hasVariables` scans the policy after `cleanup`, which empties the last-applied annotation and the
-    // autogen rules of the status.
-    let mut scanned = policy.clone();
-    if let Some(annotations) = scanned.pointer_mut("/metadata/annotations").and_then(Value::as_object_mut) {
-        annotations.remove("kubectl.kubernetes.io/last-applied-configuration");
-    }
-    if let Some(status) = scanned.get_mut("status").and_then(Value::as_object_mut) {
-        status.remove("autogen");
-    }
     let mut pointer = String::new();
-    forbidden_variables(&scanned, &mut pointer, out);
+    forbidden_variables(policy, &mut pointer, out);
 }
+
+/// What `hasVariables` does not scan: `cleanup` empties the last-applied annotation and the autogen rules
+/// of the status first.
+const NOT_SCANNED: &[&str] =
+    &["/metadata/annotations/kubectl.kubernetes.io~1last-applied-configuration", "/status/autogen"];
 
 /// Every string (and key) of the policy holding a variable that reads the requesting user.
 fn forbidden_variables(value: &Value, pointer: &mut String, out: &mut Vec<Rejection>) {
@@ -253,9 +249,11 @@ fn forbidden_variables(value: &Value, pointer: &mut String, out: &mut Vec<Reject
             for (key, child) in map {
                 let length = pointer.len();
                 pointer.push('/');
-                pointer.push_str(&key.replace('~', "~0").replace('/', "~1"));
-                check_text(key, pointer, out);
-                forbidden_variables(child, pointer, out);
+                pointer.push_str(&super::go_text::pointer_segment(key));
+                if !NOT_SCANNED.contains(&pointer.as_str()) {
+                    check_text(key, pointer, out);
+                    forbidden_variables(child, pointer, out);
+                }
                 pointer.truncate(length);
             }
         }
