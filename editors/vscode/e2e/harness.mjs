@@ -136,20 +136,43 @@ export async function launchChromium(toolsDirectory, { executablePath = "/usr/bi
 const isMac = process.platform === "darwin";
 const modifier = isMac ? "Meta" : "Control";
 
+/** Every `.log` file under `directory` (none when it does not exist yet). */
+function logFiles(directory) {
+  const found = [];
+  const walk = (current) => {
+    for (const entry of fs.readdirSync(current, { withFileTypes: true })) {
+      const full = path.join(current, entry.name);
+      if (entry.isDirectory()) {
+        walk(full);
+      } else if (entry.name.endsWith(".log")) {
+        found.push(full);
+      }
+    }
+  };
+  if (fs.existsSync(directory)) {
+    walk(directory);
+  }
+  return found;
+}
+
 /** One VS Code window on one workspace folder, with the helpers scenarios use. */
 export class Workbench {
-  constructor(page, { name, screenshots, folder }) {
+  constructor(page, { name, screenshots, folder, earlierLogs }) {
     this.page = page;
     this.name = name;
     this.screenshots = screenshots;
     this.folder = folder;
     this.shots = 0;
+    this.earlierLogs = earlierLogs;
   }
 
   /** Opens `folder` in a new page of `context` and waits for the workbench to be ready. */
-  static async open(context, url, { name, screenshots, folder }) {
+  static async open(context, url, { name, screenshots, folder, userDataDirectory }) {
+    // The log files of earlier windows are not this window's, however recently they were written to (a closed
+    // window's extension host may still be writing its last lines when this one opens).
+    const earlierLogs = new Set(logFiles(path.join(userDataDirectory, "logs")));
     const page = await context.newPage();
-    const workbench = new Workbench(page, { name, screenshots, folder });
+    const workbench = new Workbench(page, { name, screenshots, folder, earlierLogs });
     await page.goto(`${url}/?folder=${encodeURIComponent(folder)}`);
     await page.locator(".monaco-workbench").waitFor({ timeout: TIMEOUT });
     // The explorer shows the folder once the remote file system answered.
@@ -253,21 +276,12 @@ export class Workbench {
   /**
    * The whole text of a log output channel (one made with `{ log: true }`), read from the file VS Code
    * writes it to: the Output view renders only the lines scrolled into view. Each window has its own
-   * extension host log folder; the newest file of that name is this window's, as scenarios run one by one.
+   * extension host log folder: of the files made since this window opened, the newest is this window's.
    */
   logChannelText(userDataDirectory, channel) {
-    const found = [];
-    const walk = (directory) => {
-      for (const entry of fs.readdirSync(directory, { withFileTypes: true })) {
-        const full = path.join(directory, entry.name);
-        if (entry.isDirectory()) {
-          walk(full);
-        } else if (entry.name === `${channel}.log`) {
-          found.push({ full, modified: fs.statSync(full).mtimeMs });
-        }
-      }
-    };
-    walk(path.join(userDataDirectory, "logs"));
+    const found = logFiles(path.join(userDataDirectory, "logs"))
+      .filter((full) => path.basename(full) === `${channel}.log` && !this.earlierLogs.has(full))
+      .map((full) => ({ full, modified: fs.statSync(full).mtimeMs }));
     found.sort((left, right) => right.modified - left.modified);
     return found.length > 0 ? fs.readFileSync(found[0].full, "utf8") : "";
   }

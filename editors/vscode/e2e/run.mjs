@@ -96,7 +96,7 @@ try {
     let workbench;
     try {
       await scenario.prepare?.(folder, { work, installExtension: server.installExtension, uninstallExtension: server.uninstallExtension });
-      workbench = await Workbench.open(browser, server.url, { name, screenshots, folder });
+      workbench = await Workbench.open(browser, server.url, { name, screenshots, folder, userDataDirectory: server.userDataDirectory });
       await scenario.run(workbench, {
         folder,
         extensionsDirectory: server.extensionsDirectory,
