@@ -4,7 +4,6 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import * as vscode from "vscode";
 import {
   CodeLensRequest,
-  type DocumentSymbol as ProtocolDocumentSymbol,
   DocumentSymbolRequest,
   ExecuteCommandRequest,
   LanguageClient,
@@ -12,7 +11,6 @@ import {
   type ServerOptions,
   State,
   type StaticFeature,
-  type SymbolInformation as ProtocolSymbolInformation,
   WorkDoneProgress,
 } from "vscode-languageclient/node";
 
@@ -39,6 +37,7 @@ import {
   summaryText,
 } from "./core";
 import { registerMutationPreview } from "./mutations";
+import { PolicySymbols } from "./symbols";
 
 let client: LanguageClient | undefined;
 let serverCommand: string | undefined;
@@ -54,10 +53,8 @@ let extensionDirectory: string | undefined;
 /** The test files whose run is under way, by URI: their "Run tests" lens says so until the run ends. */
 const runningTests = new Set<string>();
 let runCount = 0;
-/** The outline provider's registration, renewed so that it stays the newest (see `keepSymbolsFirst`). */
-let symbolRegistration: vscode.Disposable | undefined;
-let activeExtensionsSeen = -1;
-let symbolRenewal: ReturnType<typeof setTimeout> | undefined;
+/** The outline and breadcrumbs provider, ahead of other YAML extensions' (see `PolicySymbols`). */
+let symbols: PolicySymbols;
 
 export async function activate(context: vscode.ExtensionContext): Promise<void> {
   extensionDirectory = context.extensionPath;
@@ -69,6 +66,8 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
   status.command = "policyLsp.showOutput";
   context.subscriptions.push(output, testOutput, status);
   registerMutationPreview(context, () => client);
+  symbols = new PolicySymbols(() => client);
+  context.subscriptions.push(symbols);
 
   context.subscriptions.push(
     vscode.commands.registerCommand("policyLsp.restartServer", () => restart()),
@@ -88,7 +87,7 @@ export async function activate(context: vscode.ExtensionContext): Promise<void> 
     }),
     vscode.window.onDidChangeActiveTextEditor((editor) => {
       if (editor?.document.languageId === "yaml") {
-        keepSymbolsFirst();
+        symbols.keepFirst();
       }
     }),
   );
@@ -234,7 +233,7 @@ async function start(): Promise<void> {
     }
     // The outline is served by a provider of the extension's own, which can be registered again (below).
     created.getFeature(DocumentSymbolRequest.method).clear();
-    keepSymbolsFirst();
+    symbols.keepFirst();
   } catch (error) {
     client = undefined;
     setStatus({ kind: "error", message: "The server failed to start; click for the output" });
@@ -250,10 +249,7 @@ async function stop(): Promise<void> {
   if (running === undefined) {
     return;
   }
-  symbolRegistration?.dispose();
-  symbolRegistration = undefined;
-  activeExtensionsSeen = -1;
-  clearTimeout(symbolRenewal);
+  symbols.clear();
   stopping = true;
   try {
     await running.stop();
@@ -290,63 +286,6 @@ function setStatus(next: ClientStatus): void {
   } else {
     status.hide();
   }
-}
-
-/**
- * The outline's symbols from the server: kinds, rules and their parts for Kubernetes and policy documents,
- * none for other YAML (so other extensions' outlines of those stay as they are).
- */
-const symbolProvider: vscode.DocumentSymbolProvider = {
-  async provideDocumentSymbols(document, token) {
-    const running = client;
-    if (running === undefined || !running.isRunning()) {
-      return undefined;
-    }
-    const textDocument = running.code2ProtocolConverter.asTextDocumentIdentifier(document);
-    const result = await running.sendRequest(DocumentSymbolRequest.type, { textDocument }, token);
-    if (result === null || result.length === 0) {
-      // No group at all rather than an empty one beside another extension's.
-      return undefined;
-    }
-    const hierarchical = "range" in result[0] && !("location" in result[0]);
-    return hierarchical
-      ? await running.protocol2CodeConverter.asDocumentSymbols(result as ProtocolDocumentSymbol[], token)
-      : await running.protocol2CodeConverter.asSymbolInformations(result as ProtocolSymbolInformation[], token);
-  },
-};
-
-function registerSymbols(): void {
-  symbolRegistration?.dispose();
-  symbolRegistration = vscode.languages.registerDocumentSymbolProvider(DOCUMENT_SELECTOR, symbolProvider, { label: "Policy LSP" });
-}
-
-/**
- * Keeps the policy outline first beside other YAML extensions (Red Hat's YAML gives every file its generic key
- * tree). VS Code shows every matching provider's symbols as a group of the outline and orders the providers
- * by selector score, then newest registration first; the score is 10 for any exact match (language, scheme or
- * pattern alike, not added up), so a narrower selector cannot outrank `{ language: "yaml" }`, and the
- * `exclusive` filter that would hide the others is a proposed API. What is left is to be the newest: the
- * provider is registered again whenever more extensions are active than at its last registration, and once
- * more a moment later, as a language client registers its providers only once its server has answered.
- * (The breadcrumbs are another matter: they follow the group of the provider that answered first, and keep
- * to it; a provider answering from the extension host itself is always faster than a server round trip.)
- */
-function keepSymbolsFirst(): void {
-  if (client === undefined) {
-    return;
-  }
-  const active = vscode.extensions.all.filter((extension) => extension.isActive).length;
-  if (active === activeExtensionsSeen) {
-    return;
-  }
-  activeExtensionsSeen = active;
-  registerSymbols();
-  clearTimeout(symbolRenewal);
-  symbolRenewal = setTimeout(() => {
-    if (client !== undefined) {
-      registerSymbols();
-    }
-  }, 3000);
 }
 
 /** Re-asks VS Code for the lenses of a file (the "Run tests" lens shows whether its run is under way). */

@@ -1,9 +1,9 @@
 // Beside another YAML extension that outlines every YAML file as its key tree (a stand-in for Red Hat's YAML,
 // which no registry reachable here carries, with the same selector), the outline of a policy shows
-// policy-lsp's symbols first, and YAML that is no Kubernetes object keeps the other extension's outline alone.
-// (The breadcrumbs follow whichever provider answers first; this stand-in answers inside the extension host,
-// before any language server can, so they are not asserted here.) Named to run last: the stand-in stays
-// installed only until this scenario ends.
+// policy-lsp's symbols first, YAML that is no Kubernetes object keeps the other extension's outline alone, and
+// after an edit the breadcrumbs of a policy show policy-lsp's path. (The breadcrumbs follow the provider that
+// answers first; this stand-in answers inside the extension host, faster than Red Hat's server could, so it
+// is the harder case.) Named to run last: the stand-in stays installed only until this scenario ends.
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
@@ -52,6 +52,31 @@ export async function run(workbench, { uninstallExtension }) {
     // A row shows the symbol's name, then its detail (here the policy's apiVersion).
     const policy = rows.findIndex((row) => row.startsWith("ClusterPolicy require-team"));
     assert.ok(policy > policyGroup && policy < otherGroup, rows.join(" | "));
+
+    // The breadcrumbs with the cursor in the rule's pattern: policy-lsp's rule, not the stand-in's
+    // `YAML › spec › rules › …` key path; and so they stay through edits (a space typed and taken back at the
+    // end of the message line), each of which has both providers asked again.
+    const crumbs = workbench.page.locator(".editor-group-container.active .monaco-breadcrumbs .monaco-breadcrumb-item");
+    const crumbPath = async () => (await crumbs.allInnerTexts()).map((text) => text.trim()).filter((text) => text.length > 0);
+    const isPolicyPath = (path) => path.includes("Policy LSP") && path.some((text) => text.includes("check-team")) && !path.includes("spec");
+    await workbench.goTo(19, 15);
+    const deadline = Date.now() + 30_000;
+    for (let path = await crumbPath(); !isPolicyPath(path); path = await crumbPath()) {
+      assert.ok(Date.now() < deadline, `the breadcrumbs show ${path.join(" › ")}, not policy-lsp's rule check-team`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    for (let edit = 0; edit < 3; edit += 1) {
+      await workbench.goTo(15, 44);
+      await workbench.page.keyboard.type(" ");
+      await workbench.page.keyboard.press("Backspace");
+      await workbench.goTo(19, 15);
+      for (let waited = 0; waited < 2000; waited += 250) {
+        const path = await crumbPath();
+        assert.ok(isPolicyPath(path), `after edit ${edit + 1} the breadcrumbs show ${path.join(" › ")}`);
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    }
+    await workbench.screenshot("breadcrumbs");
   } finally {
     uninstallExtension(STAND_IN);
   }
