@@ -994,6 +994,41 @@ policies:
 }
 
 #[test]
+fn kyverno_refuses_a_variable_that_is_neither_its_own_nor_a_context_entry() {
+    // The context defines `replicaCount`; the message reads `replicas`: Kyverno's validation substitutes the
+    // rule against a mock context that knows only its own variables and the context's names.
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: replicas
+        spec:
+          rules:
+            - name: at-most-three
+              match:
+                any:
+                  - resources:
+                      kinds: [Deployment]
+              context:
+                - name: replicaCount
+                  variable:
+                    jmesPath: request.object.spec.replicas
+              validate:
+                failureAction: Enforce
+                message: "{{ replicas }} replicas, {{ replicaCount }} at most"
+        #                ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ error[schema/refused-policy]: Kyverno refuses this policy: variable substitution failed for rule `at-most-three`: `replicas` is neither one of Kyverno's variables (request fields, element, elementIndex, @, images, a function call) nor a name of the rule's context (the rule's context defines replicaCount*)
+                deny:
+                  conditions:
+                    any:
+                      - key: "{{ replicaCount }}"
+                        operator: GreaterThan
+                        value: 3
+        "#,
+    );
+}
+
+#[test]
 fn kyverno_refuses_user_variables_in_background_mode() {
     // Background processing is on by default; a background scan has no requesting user, so Kyverno's own
     // validation refuses the variable (and `kyverno test` skips the policy as invalid).

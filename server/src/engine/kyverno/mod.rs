@@ -22,6 +22,7 @@ pub mod patch_anchors;
 pub mod pattern;
 pub mod pod_security;
 pub mod policy_validation;
+pub mod policy_variables;
 pub mod response;
 pub mod strategic_merge;
 pub mod validate;

@@ -72,6 +72,11 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
     if enabled("background") {
         background_rejections(policy, spec, &mut out);
     }
+    // `hasInvalidVariables` comes after `containsUserVariables`: a variable refused by both is said once.
+    let mut invalid = Vec::new();
+    super::policy_variables::variable_rejections(spec, enabled("background"), &mut invalid);
+    invalid.retain(|rejection| !out.iter().any(|earlier| earlier.pointer == rejection.pointer));
+    out.extend(invalid);
     spec_rejections(policy, kind, spec, &mut out);
     if !enabled("admission") && !enabled("background") {
         out.push(Rejection {
@@ -327,7 +332,12 @@ mod tests {
         check(rule(json!({"name": "r", "validate": {"message": "\\{{ request.userInfo }}"}})), &[]);
         check(rule(json!({"name": "r", "validate": {"message": "{{ request.object.spec.serviceAccountName }}"}})), &[]);
         // Right after another variable, Kyverno's pattern never sees it.
-        check(rule(json!({"name": "r", "validate": {"message": "{{a}}{{ request.userInfo.username }}"}})), &[]);
+        check(
+            rule(
+                json!({"name": "r", "validate": {"message": "{{ request.object.kind }}{{ request.userInfo.username }}"}}),
+            ),
+            &[],
+        );
         // The last-applied annotation is not scanned.
         let mut applied = rule(json!({"name": "r", "validate": {"deny": {}}}));
         applied["metadata"]["annotations"] =
