@@ -133,8 +133,10 @@ fn git(directory: &Path, arguments: &[&str]) {
     assert!(status.success(), "git {arguments:?} failed");
 }
 
+/// Runs the binary with the cache folder inside the repository's `.git` (so a test leaves the user's alone).
 fn run(directory: &Path, arguments: &[&str]) -> (Option<i32>, String, String) {
-    crate::cli::run(directory, arguments, None)
+    let cache = directory.join(".git/policy-lsp-cache");
+    crate::cli::run_with_env(directory, arguments, &[("POLICY_LSP_CACHE_DIR", cache.to_str().unwrap())])
 }
 
 fn edit(root: &Path, relative: &str, from: &str, to: &str) {
@@ -253,5 +255,43 @@ fn a_changed_file_that_cannot_be_read_is_reported_not_passed() {
         .collect();
     assert_eq!(code, Some(1), "{changed}");
     assert!(codes.contains(&("./policies/require-team.yaml", "file/unreadable")), "{codes:?}");
+    let _ = std::fs::remove_dir_all(&root);
+}
+
+#[test]
+fn a_file_known_to_take_part_in_nothing_is_read_again_once_it_changes() {
+    let root = repository("blob-cache", true);
+    let cache = root.join(".git/policy-lsp-cache");
+    let run_cached = |arguments: &[&str]| run(&root, arguments);
+    // A ConfigMap, and a constraint of a kind no template defines yet, both committed.
+    std::fs::create_dir_all(root.join("later")).unwrap();
+    std::fs::write(root.join("later/settings.yaml"), "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: s\n")
+        .unwrap();
+    let constraint = "apiVersion: constraints.gatekeeper.sh/v1beta1\nkind: K8sOwner\nmetadata:\n  name: owners\n";
+    std::fs::write(root.join("later/constraint.yaml"), constraint).unwrap();
+    git(&root, &["add", "--all"]);
+    git(&root, &["-c", "user.name=test", "-c", "user.email=test@localhost", "commit", "--quiet", "-m", "later"]);
+
+    // The first run reads every file and keeps what it learnt of each blob.
+    let (_, first, _) = run_cached(&["lint", "--changed-since", "HEAD~1", "--output", "json", "."]);
+    assert_eq!(linted(&first).0, 2, "{first}");
+    let kept = std::fs::read(cache.join("blob-flags")).expect("the cache is written");
+    assert!(kept.len() > "policy-lsp blob-flags 1\n".len(), "the cache holds the blobs read");
+
+    // The ConfigMap becomes the template of the constraint's kind: the cache knew its old blob as taking part
+    // in nothing, yet the changed file is read again and its constraint is affected.
+    let template = "apiVersion: templates.gatekeeper.sh/v1\nkind: ConstraintTemplate\nmetadata:\n  name: k8sowner\n\
+                    spec:\n  crd:\n    spec:\n      names:\n        kind: K8sOwner\n  targets:\n\
+                    \x20   - target: admission.k8s.gatekeeper.sh\n      rego: |\n        package k8sowner\n\
+                    \x20       violation[{\"msg\": \"no owner\"}] {\n          not input.review.object.metadata.labels.owner\n\
+                    \x20       }\n";
+    std::fs::write(root.join("later/settings.yaml"), template).unwrap();
+    let (code, changed, stderr) = run_cached(&["lint", "--changed-since", "HEAD", "--output", "json", "."]);
+    assert_eq!((code, linted(&changed)), (Some(0), (2, Vec::new())), "{changed}{stderr}");
+
+    // A damaged cache is read as none.
+    std::fs::write(cache.join("blob-flags"), b"policy-lsp blob-flags 1\nshort").unwrap();
+    let (code, again, _) = run_cached(&["lint", "--changed-since", "HEAD", "--output", "json", "."]);
+    assert_eq!((code, linted(&again)), (Some(0), (2, Vec::new())), "{again}");
     let _ = std::fs::remove_dir_all(&root);
 }

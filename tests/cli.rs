@@ -11,9 +11,28 @@ pub(crate) fn write_fixture(name: &str, fixture: &str) -> PathBuf {
 
 /// Runs the binary in `directory`, feeding `stdin` when given; returns the exit code, stdout and stderr.
 pub(crate) fn run(directory: &Path, arguments: &[&str], stdin: Option<&str>) -> (Option<i32>, String, String) {
+    run_in(directory, arguments, stdin, &[])
+}
+
+/// Runs the binary in `directory` with more environment variables.
+pub(crate) fn run_with_env(
+    directory: &Path,
+    arguments: &[&str],
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
+    run_in(directory, arguments, None, env)
+}
+
+fn run_in(
+    directory: &Path,
+    arguments: &[&str],
+    stdin: Option<&str>,
+    env: &[(&str, &str)],
+) -> (Option<i32>, String, String) {
     use std::io::Write as _;
     let mut child = Command::new(crate::support::POLICY_LSP)
         .args(arguments)
+        .envs(env.iter().copied())
         .current_dir(directory)
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

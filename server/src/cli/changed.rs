@@ -14,6 +14,7 @@ use regex::Regex;
 use regex::bytes::Regex as BytesRegex;
 use serde_json::Value;
 
+use super::blob_cache::{BlobCache, BlobKey, HOLDS_CONSTRAINT, HOLDS_TEMPLATE, LISTS_FILES, blob_key};
 use crate::ide::{AnalysisHost, Config, normalize_path};
 use crate::syntax::SourceFile;
 use crate::vfs::{DiskFiles, absolute_path, walk_policy_files};
@@ -51,7 +52,8 @@ pub fn run(
 /// in the working tree, and the untracked files that git does not ignore. Those last come from the walk
 /// (a walked file of the repository that git's index does not hold), not from git: `git status` finding
 /// untracked files walks the tree a second time, which took two thirds of git's time on a large tree.
-/// The walked files are read while git works.
+/// The walked files are read while git works, but for those git holds whose blob an earlier run found to
+/// take part in no dependency (see [`BlobCache`]).
 fn run_since(
     reference: &str,
     paths: &[PathBuf],
@@ -60,7 +62,8 @@ fn run_since(
 ) -> Result<ChangedRun, String> {
     let top_level = repository_of(reference, &git_directory(paths))?;
     let roots: Vec<PathBuf> = paths.iter().map(|path| crate::vfs::workspace_root(path)).collect();
-    let (walked, candidates, changes) = thread::scope(|scope| {
+    let (walked, read, changes, tracked, cache) = thread::scope(|scope| {
+        let tracked = scope.spawn(|| tracked_files(&top_level));
         let changes = scope.spawn(|| git_changes(reference, &top_level));
         let walked = walk_policy_files(paths).map(|files| {
             let files = crate::vfs::drop_excluded(files, paths, configs);
@@ -69,49 +72,73 @@ fn run_since(
             let absolute = |walked: &Path| normalize_path(&directory.join(walked));
             files.into_par_iter().map(|walked| (absolute(&walked), walked)).collect::<Vec<Listed>>()
         });
-        // Whether each file can take part in a dependency, found while git looks at the working tree.
-        let candidates = walked.as_ref().map(|walked| read_candidates(walked, kyverno_file_name)).ok();
-        (walked, candidates, finish(changes))
+        // `git ls-files` answers long before the walk ends.
+        let tracked = finish(tracked);
+        let cache = if tracked.is_ok() { BlobCache::load() } else { BlobCache::none() };
+        let read = walked.as_ref().ok().map(|walked| {
+            let in_index: Vec<InIndex> = match &tracked {
+                Ok(tracked) => walked.par_iter().map(|(key, _)| tracked.entry(&top_level, key)).collect(),
+                Err(_) => Vec::new(),
+            };
+            // Whether each file can take part in a dependency, found while git looks at the working tree.
+            let read = read_candidates(walked, &in_index, kyverno_file_name, &cache);
+            (read, in_index)
+        });
+        (walked, read, finish(changes), tracked, cache)
     });
     let walked = walked.map_err(|error| error.to_string())?;
-    let changes = changes?;
-    let mut candidates = candidates.unwrap_or_default();
-    let mut changed = changes.changed;
-    changed.extend(untracked(&top_level, &walked, &changes.tracked)?);
+    let (changes, _) = (changes?, tracked?);
+    let ((mut candidates, learned), in_index) = read.unwrap_or_default();
+    let mut changed = changes;
+    changed.extend(untracked(&top_level, &walked, &in_index)?);
     changed.sort();
     changed.dedup();
+    // What was learnt holds for the blobs of the files git holds unchanged: their text on disk is the blob's.
+    if !learned.is_empty() {
+        let changed_set: HashSet<&PathBuf> = changed.iter().collect();
+        let unchanged = learned.into_iter().filter(|(index, ..)| !changed_set.contains(&walked[*index].0));
+        cache.save(unchanged.map(|(_, key, flags)| (key, flags)));
+    }
     // A changed file that nothing depends on was not kept while reading (the changed set came later).
     let held: HashSet<&PathBuf> = candidates.iter().map(|candidate| &candidate.key).collect();
-    let by_key: HashMap<&PathBuf, &PathBuf> = walked.iter().map(|(key, walked)| (key, walked)).collect();
-    let missing: Vec<Candidate> = changed
-        .iter()
-        .filter(|key| !held.contains(key))
-        .filter_map(|key| candidate(by_key.get(key)?, key.clone(), kyverno_file_name, true))
-        .collect();
-    candidates.extend(missing);
-    candidates.sort_unstable_by(|left, right| left.walked.cmp(&right.walked));
+    let missing: HashSet<&PathBuf> = changed.iter().filter(|key| !held.contains(key)).collect();
+    if !missing.is_empty() {
+        let read: Vec<Candidate> = walked
+            .par_iter()
+            .filter(|(key, _)| missing.contains(key))
+            .filter_map(|(key, walked)| candidate(walked, key.clone(), kyverno_file_name, Read::Changed).0)
+            .collect();
+        candidates.extend(read);
+        // The candidates are in walk order, and so are those read again: one merge.
+        candidates.sort_by(|left, right| left.walked.cmp(&right.walked));
+    }
     let affected = affected_among(candidates, &changed, &roots);
     Ok(ChangedRun { files: walked.into_iter().map(|(_, walked)| walked).collect(), affected })
+}
+
+/// Whether git's index holds a walked file.
+#[derive(Clone, Copy, Default)]
+enum InIndex {
+    /// No: an untracked file, unless git ignores it.
+    #[default]
+    No,
+    /// Yes, with the key of its blob when git compares the working copy with it.
+    Yes { blob: Option<BlobKey> },
+    /// Outside the repository, or in a submodule: git's index says nothing of it.
+    Elsewhere,
 }
 
 /// A walked file's absolute path, and the path as the walk lists it.
 type Listed = (PathBuf, PathBuf);
 
-/// The walked files of the repository at `top_level` that git's index does not hold (nor a submodule
-/// holds) and that git does not ignore: the untracked files `git status` would list.
-fn untracked(top_level: &Path, walked: &[Listed], tracked: &Tracked) -> Result<Vec<PathBuf>, String> {
+/// The walked files that git's index does not hold (see [`InIndex`]) and that git does not ignore: the
+/// untracked files `git status` would list.
+fn untracked(top_level: &Path, walked: &[Listed], in_index: &[InIndex]) -> Result<Vec<PathBuf>, String> {
     let unknown: Vec<&PathBuf> = walked
         .iter()
-        .map(|(key, _)| key)
-        .filter(|key| {
-            let Some(relative) = key.strip_prefix(top_level).ok().and_then(Path::to_str) else { return false };
-            // git writes `/` between folders on every system.
-            match std::path::MAIN_SEPARATOR {
-                '/' => !tracked.files.contains(relative),
-                separator => !tracked.files.contains(&relative.replace(separator, "/")),
-            }
-        })
-        .filter(|key| !tracked.submodules.iter().any(|submodule| key.starts_with(submodule)))
+        .zip(in_index)
+        .filter(|(_, entry)| matches!(entry, InIndex::No))
+        .map(|((key, _), _)| key)
         .collect();
     if unknown.is_empty() {
         return Ok(Vec::new());
@@ -143,39 +170,70 @@ fn status_paths<'s>(top_level: &'s Path, status: &'s str) -> impl Iterator<Item 
         .map(move |relative| absolute_path(&top_level.join(relative)))
 }
 
-/// What git's index holds: its regular files and links (paths from the top level, as git writes them),
-/// and the folders of its submodules.
+/// What git's index holds: its regular files and links (paths from the top level, as git writes them) with
+/// their blob's key (none for a file git is told not to compare with its working copy: assume-unchanged or
+/// skip-worktree), and the folders of its submodules.
 struct Tracked {
-    files: HashSet<String>,
+    files: HashMap<String, Option<BlobKey>>,
     submodules: Vec<PathBuf>,
 }
 
-/// What git says of the repository at `top_level` but its untracked files: the files committed since
-/// `reference`, staged or changed in the working tree (deleted ones too), and what the index holds.
-struct GitChanges {
-    changed: Vec<PathBuf>,
-    tracked: Tracked,
+impl Tracked {
+    /// What the index holds of a walked file (by its absolute path) of the repository at `top_level`.
+    fn entry(&self, top_level: &Path, key: &Path) -> InIndex {
+        // By bytes: `Path::strip_prefix` goes component by component, and a large tree has many files.
+        let (key_bytes, top_bytes) = (key.as_os_str().as_encoded_bytes(), top_level.as_os_str().as_encoded_bytes());
+        let Some(relative) = key_bytes.strip_prefix(top_bytes) else { return InIndex::Elsewhere };
+        let relative = match relative.strip_prefix(std::path::MAIN_SEPARATOR_STR.as_bytes()) {
+            Some(below) => below,
+            None if top_bytes.ends_with(std::path::MAIN_SEPARATOR_STR.as_bytes()) => relative,
+            // `/repo-other/x` beside `/repo`.
+            None => return InIndex::Elsewhere,
+        };
+        let Ok(relative) = std::str::from_utf8(relative) else { return InIndex::No };
+        // git writes `/` between folders on every system.
+        let found = match std::path::MAIN_SEPARATOR {
+            '/' => self.files.get(relative),
+            separator => self.files.get(&relative.replace(separator, "/")),
+        };
+        match found {
+            Some(blob) => InIndex::Yes { blob: *blob },
+            None if self.submodules.iter().any(|submodule| key.starts_with(submodule)) => InIndex::Elsewhere,
+            None => InIndex::No,
+        }
+    }
 }
 
-fn git_changes(reference: &str, top_level: &Path) -> Result<GitChanges, String> {
+/// The index of the repository at `top_level`.
+fn tracked_files(top_level: &Path) -> Result<Tracked, String> {
+    // `-s`: each entry's mode (submodules are 160000) and blob; `-v`: a tag, lowercase for assume-unchanged
+    // and `S` for skip-worktree entries.
+    let listing = git(top_level, &["ls-files", "-z", "-s", "-v", "--cached"])?;
+    let mut tracked = Tracked { files: HashMap::new(), submodules: Vec::new() };
+    for entry in listing.split('\0') {
+        let Some((meta, relative)) = entry.split_once('\t') else { continue };
+        let mut fields = meta.split(' ');
+        let (tag, mode, blob) = (fields.next().unwrap_or(""), fields.next().unwrap_or(""), fields.next().unwrap_or(""));
+        if mode == "160000" {
+            tracked.submodules.push(absolute_path(&top_level.join(relative)));
+        } else {
+            let compared = tag.len() == 1 && tag != "S" && tag.bytes().all(|byte| byte.is_ascii_uppercase());
+            tracked.files.insert(relative.to_string(), compared.then(|| blob_key(blob)).flatten());
+        }
+    }
+    Ok(tracked)
+}
+
+/// What git says changed since `reference` in the repository at `top_level`, untracked files aside: the
+/// files committed since, staged or changed in the working tree (deleted ones too).
+fn git_changes(reference: &str, top_level: &Path) -> Result<Vec<PathBuf>, String> {
     let mut changed = committed_since(reference, top_level)?;
     let status = git(
         top_level,
         &["status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=no", "--ignore-submodules"],
     )?;
     changed.extend(status_paths(top_level, &status));
-    // `-s`: each entry's mode, so submodules (160000) are told apart.
-    let listing = git(top_level, &["ls-files", "-z", "-s", "--cached"])?;
-    let mut tracked = Tracked { files: HashSet::new(), submodules: Vec::new() };
-    for entry in listing.split('\0') {
-        let Some((meta, relative)) = entry.split_once('\t') else { continue };
-        if meta.starts_with("160000 ") {
-            tracked.submodules.push(absolute_path(&top_level.join(relative)));
-        } else {
-            tracked.files.insert(relative.to_string());
-        }
-    }
-    Ok(GitChanges { changed, tracked })
+    Ok(changed)
 }
 
 /// The top level of the git repository holding `directory`, once `reference` is known to be one of its
@@ -269,9 +327,48 @@ struct Candidate {
     holds_template: bool,
 }
 
-/// The walked `files` that can take part in a dependency, read in parallel.
-fn read_candidates(files: &[Listed], kyverno_file_name: &str) -> Vec<Candidate> {
-    files.par_iter().filter_map(|(key, walked)| candidate(walked, key.clone(), kyverno_file_name, false)).collect()
+/// What `read_candidates` learnt: for a walked file (its index) git holds, its blob's key and flags.
+type Learned = (usize, BlobKey, u8);
+
+/// The walked `files` that can take part in a dependency, read in parallel, and what their reading taught
+/// of their blobs.
+fn read_candidates(
+    files: &[Listed],
+    in_index: &[InIndex],
+    kyverno_file_name: &str,
+    cache: &BlobCache,
+) -> (Vec<Candidate>, Vec<Learned>) {
+    let read: Vec<(Option<Candidate>, Option<Learned>)> = files
+        .par_iter()
+        .enumerate()
+        .map(|(index, (key, walked))| {
+            let blob = match in_index.get(index) {
+                Some(InIndex::Yes { blob }) => *blob,
+                _ => None,
+            };
+            let known = blob.and_then(|blob| cache.flags(blob));
+            let (candidate, flags) = candidate(walked, key.clone(), kyverno_file_name, Read::Unchanged { known });
+            let learned = blob.zip(flags).filter(|_| known.is_none()).map(|(blob, flags)| (index, blob, flags));
+            (candidate, learned)
+        })
+        .collect();
+    let (mut candidates, mut learned) = (Vec::new(), Vec::new());
+    for (candidate, learnt) in read {
+        candidates.extend(candidate);
+        learned.extend(learnt);
+    }
+    (candidates, learned)
+}
+
+/// Why a walked file is looked at.
+#[derive(Clone, Copy)]
+enum Read {
+    /// While git works: kept only when it can take part in a dependency. `known`: its blob's flags from an
+    /// earlier run, when git holds it (the file is not read when they say it takes part in nothing: should
+    /// it have changed since, it is read again as a changed file).
+    Unchanged { known: Option<u8> },
+    /// A changed file: kept whatever it holds.
+    Changed,
 }
 
 /// The strings that make a file a test or suite (which lists files), a constraint or a template.
@@ -290,23 +387,31 @@ thread_local! {
     static READ_BUFFER: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// A walked file with its text when it can take part in a dependency, or when it `changed`. A changed file
-/// that cannot be read (not UTF-8, too large, gone) is kept with no text, so that the check that follows
-/// reads it again and reports why.
-fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) -> Option<Candidate> {
+/// A walked file with its text when it can take part in a dependency, or when it changed; and the flags of
+/// its text when it was read. A changed file that cannot be read (not UTF-8, too large, gone) is kept with
+/// no text, so that the check that follows reads it again and reports why.
+fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, read: Read) -> (Option<Candidate>, Option<u8>) {
     let named_test = path.file_name().is_some_and(|name| name == kyverno_file_name);
-    let (mut lists_files, mut holds_constraint, mut holds_template) = (named_test, false, false);
+    let changed = matches!(read, Read::Changed);
+    if let Read::Unchanged { known: Some(0) } = read
+        && !named_test
+    {
+        return (None, None);
+    }
+    let mut flags = None;
     let text = READ_BUFFER.with_borrow_mut(|buffer| {
         crate::vfs::read_into(path, buffer).ok()?;
         // One pass over the bytes for the four strings (most files hold none).
+        let mut found_flags = 0;
         for found in RELATED.find_iter(buffer) {
-            match found.as_bytes() {
-                b"constraints.gatekeeper.sh" => holds_constraint = true,
-                b"templates.gatekeeper.sh" => holds_template = true,
-                _ => lists_files = true,
-            }
+            found_flags |= match found.as_bytes() {
+                b"constraints.gatekeeper.sh" => HOLDS_CONSTRAINT,
+                b"templates.gatekeeper.sh" => HOLDS_TEMPLATE,
+                _ => LISTS_FILES,
+            };
         }
-        let related = lists_files || holds_constraint || holds_template || changed;
+        flags = Some(found_flags);
+        let related = named_test || found_flags != 0 || changed;
         let text = related.then(|| std::str::from_utf8(buffer).ok().map(str::to_string)).flatten();
         // A rare large file must not keep its pages for the rest of the run on every thread.
         if buffer.capacity() > READ_BUFFER_KEPT {
@@ -314,8 +419,11 @@ fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) 
         }
         text
     });
+    let found_flags = flags.unwrap_or(0);
+    let lists_files = named_test || found_flags & LISTS_FILES != 0;
+    let (holds_constraint, holds_template) = (found_flags & HOLDS_CONSTRAINT != 0, found_flags & HOLDS_TEMPLATE != 0);
     let Some(text) = text else {
-        return changed.then(|| Candidate {
+        let kept = changed.then(|| Candidate {
             walked: path.to_path_buf(),
             key,
             text: String::new(),
@@ -324,6 +432,7 @@ fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) 
             holds_constraint: false,
             holds_template: false,
         });
+        return (kept, flags);
     };
     // Asked of every test in every round of the closure: found once.
     let folder = key.parent().unwrap_or(Path::new("/"));
@@ -331,7 +440,7 @@ fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) 
         true => dot_ended_entries(&text).into_iter().map(|entry| normalize_path(&folder.join(entry))).collect(),
         false => Vec::new(),
     };
-    Some(Candidate {
+    let candidate = Candidate {
         walked: path.to_path_buf(),
         key,
         dot_ended_folders,
@@ -339,7 +448,8 @@ fn candidate(path: &Path, key: PathBuf, kyverno_file_name: &str, changed: bool) 
         lists_files,
         holds_constraint,
         holds_template,
-    })
+    };
+    (Some(candidate), flags)
 }
 
 /// Narrows `candidates` (in walk order) to those a change of `changed` affects: the changed files, the

@@ -2,6 +2,7 @@
 //! codes; hands `serve` back to the entry point, which starts the language server.
 
 pub mod apply;
+mod blob_cache;
 pub mod changed;
 pub mod eval;
 pub mod lint;

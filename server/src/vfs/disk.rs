@@ -211,27 +211,90 @@ fn walk_files(paths: &[PathBuf], wanted: fn(&str) -> bool) -> Result<Vec<PathBuf
             files.push(path.clone());
         }
     }
-    files.sort();
-    files.dedup();
+    // One folder's walk is in path order already (sorting a large tree's paths again took a tenth of a
+    // `--changed-since` run).
+    if paths.len() > 1 {
+        files.sort();
+        files.dedup();
+    }
     Ok(files)
 }
 
+/// Adds the wanted files under `directory` in path order (the order of sorted `Path`s: a folder's files
+/// and subfolders by name, a subfolder's files before the next name), depth first with each folder's
+/// entries sorted.
 fn walk_directory(directory: &Path, wanted: fn(&str) -> bool, files: &mut Vec<PathBuf>) {
-    let mut stack = vec![directory.to_path_buf()];
-    while let Some(current) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&current) else { continue };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            // `file_type` does not follow symlinks, so a link cycle cannot make the walk loop.
-            let Ok(file_type) = entry.file_type() else { continue };
-            let name = entry.file_name().to_string_lossy().to_string();
-            if file_type.is_dir() {
-                if !skip_directory(&name) {
-                    stack.push(path);
-                }
-            } else if file_type.is_file() && wanted(&name) {
-                files.push(path);
-            }
+    // The folders being walked, each with its entries still to visit (a file, or a folder to go into).
+    let mut open: Vec<(PathBuf, std::vec::IntoIter<(std::ffi::OsString, bool)>)> =
+        vec![(directory.to_path_buf(), sorted_entries(directory, wanted).into_iter())];
+    while let Some((folder, entries)) = open.last_mut() {
+        let Some((name, is_folder)) = entries.next() else {
+            open.pop();
+            continue;
+        };
+        let path = folder.join(name);
+        if is_folder {
+            let entries = sorted_entries(&path, wanted).into_iter();
+            open.push((path, entries));
+        } else {
+            files.push(path);
         }
+    }
+}
+
+/// The wanted files and the folders to walk of one folder, by name (`true` for a folder).
+fn sorted_entries(directory: &Path, wanted: fn(&str) -> bool) -> Vec<(std::ffi::OsString, bool)> {
+    let Ok(entries) = std::fs::read_dir(directory) else { return Vec::new() };
+    let mut kept: Vec<(std::ffi::OsString, bool)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            // `file_type` does not follow symlinks, so a link cycle cannot make the walk loop.
+            let file_type = entry.file_type().ok()?;
+            let name = entry.file_name();
+            let keep = match file_type.is_dir() {
+                true => !skip_directory(&name.to_string_lossy()),
+                false => file_type.is_file() && wanted(&name.to_string_lossy()),
+            };
+            keep.then_some((name, file_type.is_dir()))
+        })
+        .collect();
+    kept.sort_unstable();
+    kept
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    #[test]
+    fn the_walk_lists_files_in_path_order() {
+        let root = std::env::temp_dir().join(format!("policy-lsp-walk-order-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        // Names whose byte order differs from path order (`-` and `.` sort before `/`), a skipped folder,
+        // and files the walk does not want.
+        let files = [
+            "a.yaml",
+            "a/z.yaml",
+            "a-b/c.yml",
+            "a/b/c.rego",
+            "a/b.yaml",
+            "B.yaml",
+            "a/.chainsaw-test/x.yaml",
+            "notes.txt",
+            ".git/x.yaml",
+        ];
+        for file in files {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, "a: 1\n").unwrap();
+        }
+        let walked = super::walk_policy_files(std::slice::from_ref(&root)).unwrap();
+        let mut sorted: Vec<PathBuf> = ["a.yaml", "a/z.yaml", "a-b/c.yml", "a/b/c.rego", "a/b.yaml", "B.yaml"]
+            .iter()
+            .map(|file| root.join(file))
+            .collect();
+        sorted.sort();
+        assert_eq!(walked, sorted);
+        let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -63,11 +63,9 @@ pub fn variable_rejections(spec: &Value, background: bool, out: &mut Vec<Rejecti
         }
         // `Targets != nil`: an empty list counts.
         let targets = rule.pointer("/mutate/targets").filter(|targets| !targets.is_null());
-        if let Some(targets) = targets {
-            if let Some(rejection) = target_rejection(rule, targets, background, &base) {
-                out.push(rejection);
-                continue;
-            }
+        if let Some(rejection) = targets.and_then(|targets| target_rejection(rule, targets, background, &base)) {
+            out.push(rejection);
+            continue;
         }
         let mock = Mock { allowed: allowed(background, targets.is_some()), patterns: context_patterns(rule) };
         let mut pointer = base.clone();
