@@ -226,6 +226,13 @@ spec:
       any:
       - resources:
           kinds: [ConfigMap]
+    # The values file answers the API call (a variable no context entry names would make Kyverno refuse the
+    # policy).
+    context:
+    - name: owner
+      apiCall:
+        urlPath: /api/v1/namespaces/default/configmaps/owner
+        jmesPath: data.owner
     preconditions:
       all:
       - key: "{{ request.operation }}"

@@ -75,8 +75,8 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
     // `hasInvalidVariables` comes after `containsUserVariables`: a variable refused by both is said once.
     let mut invalid = Vec::new();
     super::policy_variables::variable_rejections(spec, enabled("background"), &mut invalid);
-    invalid.retain(|rejection| !out.iter().any(|earlier| earlier.pointer == rejection.pointer));
-    out.extend(invalid);
+    invalid.retain(|refusal| !out.iter().any(|earlier| earlier.pointer == refusal.pointer));
+    out.extend(invalid.into_iter().map(|refusal| Rejection { pointer: refusal.pointer, message: refusal.message }));
     spec_rejections(policy, kind, spec, &mut out);
     if !enabled("admission") && !enabled("background") {
         out.push(Rejection {

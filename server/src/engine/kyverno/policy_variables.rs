@@ -11,7 +11,6 @@ use regex::Regex;
 use serde_json::Value;
 
 use super::pattern::wildcard_match;
-use super::policy_validation::Rejection;
 use super::variables::{check_expression, variable_ranges};
 
 /// `allowedVariables*` upstream, matched anywhere in the variable (not anchored), by background mode and by
@@ -46,8 +45,15 @@ const RULE_KEYS: &[&str] = &[
     "verifyImages",
 ];
 
+/// Why Kyverno refuses a variable of a rule (or where a variable may stand), and where: a JSON pointer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    pub pointer: String,
+    pub message: String,
+}
+
 /// Why Kyverno refuses the variables of the rules of `spec`, in background mode or not.
-pub fn variable_rejections(spec: &Value, background: bool, out: &mut Vec<Rejection>) {
+pub fn variable_rejections(spec: &Value, background: bool, out: &mut Vec<Refusal>) {
     let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     for (index, rule) in rules.iter().enumerate() {
         let base = format!("/spec/rules/{index}");
@@ -74,7 +80,7 @@ pub fn variable_rejections(spec: &Value, background: bool, out: &mut Vec<Rejecti
             pointer.push('/');
             pointer.push_str(key);
             mock.walk(value, &mut pointer, &mut |at, error| {
-                out.push(Rejection {
+                out.push(Refusal {
                     pointer: at.to_string(),
                     message: format!("variable substitution failed for rule `{name}`: {error}"),
                 });
@@ -89,7 +95,7 @@ fn allowed(background: bool, target: bool) -> &'static Regex {
 }
 
 /// `ruleForbiddenSectionsHaveVariables`: the first section of a rule that may hold no variable and does.
-fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Rejection> {
+fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Refusal> {
     let mutate = rule.get("mutate");
     if let Some(patch) = mutate.and_then(|mutate| mutate.get("patchesJson6902")).and_then(Value::as_str) {
         // Only a patch that parses is looked at (one that does not fails the rule when it runs).
@@ -102,7 +108,7 @@ fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Rejection> 
             })
         });
         if paths_have_variables {
-            return Some(Rejection {
+            return Some(Refusal {
                 pointer: format!("{base}/mutate/patchesJson6902"),
                 message: format!("rule `{name}` should not have variables in the path of a patchesJson6902 operation"),
             });
@@ -113,7 +119,7 @@ fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Rejection> 
             .get(section)
             .and_then(|value| first_string(value, &format!("{base}/{section}"), &|text| ANY_VARIABLE.is_match(text)))
         {
-            return Some(Rejection {
+            return Some(Refusal {
                 pointer: at,
                 message: format!("rule `{name}` should not have variables in the {section} section"),
             });
@@ -134,7 +140,7 @@ fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Rejection> 
             }
         }
         if let Some((at, _)) = references.into_iter().find(|(_, reference)| !variable_ranges(reference).is_empty()) {
-            return Some(Rejection {
+            return Some(Refusal {
                 pointer: at,
                 message: format!("rule `{name}` should not have variables in image references"),
             });
@@ -160,7 +166,7 @@ fn first_string(value: &Value, pointer: &str, test: &dyn Fn(&str) -> bool) -> Op
 
 /// Each mutate target's resource spec, with the rule's context entries and preconditions, is substituted as
 /// in a rule that mutates no existing resource (so `target.` is not allowed there).
-fn target_rejection(rule: &Value, targets: &Value, background: bool, base: &str) -> Option<Rejection> {
+fn target_rejection(rule: &Value, targets: &Value, background: bool, base: &str) -> Option<Refusal> {
     let targets = targets.as_array().map(Vec::as_slice).unwrap_or_default();
     let context = rule.get("context").cloned().unwrap_or(Value::Null);
     let mock = Mock { allowed: allowed(background, false), patterns: entry_patterns(&context) };
@@ -182,7 +188,7 @@ fn target_rejection(rule: &Value, targets: &Value, background: bool, base: &str)
             }
         }
         if let Some((at, error)) = first {
-            return Some(Rejection {
+            return Some(Refusal {
                 pointer: at,
                 message: format!("invalid variables defined at mutate.targets[{index}]: {error}"),
             });
