@@ -1029,6 +1029,47 @@ fn kyverno_refuses_a_variable_that_is_neither_its_own_nor_a_context_entry() {
 }
 
 #[test]
+fn kyverno_refuses_incomplete_context_entries_and_relative_patch_paths() {
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: context
+        spec:
+          rules:
+            - name: defaults
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              context:
+                - name: limit
+                  variable:
+                    value: 3
+                    default: 2
+        #                    ^ error[schema/refused-policy]: Kyverno refuses this policy: a variable must define a default value only when a jmesPath expression is defined
+                - name: element.count
+        #               ^^^^^^^^^^^^^ error[schema/refused-policy]: Kyverno refuses this policy: entry name element.count is invalid as it conflicts with a pre-defined variable element
+                  variable:
+                    value: 1
+              validate:
+                failureAction: Enforce
+                message: "at most {{ limit }}"
+                deny: {}
+            - name: label
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              mutate:
+                patchesJson6902: "[{op: add, path: metadata/labels/team, value: x}]"
+        #                        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^ error[schema/refused-policy]: Kyverno refuses this policy: path must begin with a forward slash: spec.rules[1]: metadata/labels/team
+        "#,
+    );
+}
+
+#[test]
 fn kyverno_refuses_user_variables_in_background_mode() {
     // Background processing is on by default; a background scan has no requesting user, so Kyverno's own
     // validation refuses the variable (and `kyverno test` skips the policy as invalid).

@@ -190,7 +190,8 @@ impl Tracked {
             // `/repo-other/x` beside `/repo`.
             None => return InIndex::Elsewhere,
         };
-        let Ok(relative) = std::str::from_utf8(relative) else { return InIndex::No };
+        // Not UTF-8: the index listing is read as UTF-8 text, so it can hold no such path to compare with.
+        let Ok(relative) = std::str::from_utf8(relative) else { return InIndex::Elsewhere };
         // git writes `/` between folders on every system.
         let found = match std::path::MAIN_SEPARATOR {
             '/' => self.files.get(relative),

@@ -111,7 +111,8 @@ fn document_diagnostics(
             true => std::borrow::Cow::Owned(segment.parsed.yaml11_value()),
             false => std::borrow::Cow::Borrowed(&segment.parsed.value),
         };
-        for rejection in crate::engine::kyverno::policy_validation::rejections(&value) {
+        let rejections = crate::engine::kyverno::policy_validation::rejections(&value);
+        for rejection in rejections.into_iter().filter(|rejection| !rejection.already_linted) {
             let range = span_range(segment, &rejection.pointer, Target::Value);
             let message = format!("Kyverno refuses this policy: {}", rejection.message);
             out.push(Diagnostic::new(Code::SchemaRefusedPolicy, range, message));

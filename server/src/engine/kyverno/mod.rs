@@ -24,6 +24,7 @@ pub mod pod_security;
 pub mod policy_validation;
 pub mod policy_variables;
 pub mod response;
+pub mod rule_validation;
 pub mod strategic_merge;
 pub mod validate;
 pub mod variables;

@@ -7,11 +7,22 @@ use std::sync::LazyLock;
 use regex::Regex;
 use serde_json::Value;
 
+use super::policy_variables::RULE_KEYS;
+
 /// Why Kyverno refuses a policy, and where.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
     pub pointer: String,
     pub message: String,
+    /// A lint of its own already reports it, at its character (a JMESPath that does not parse): the
+    /// refusal matters to the runs, which skip the policy, more than to the editor.
+    pub already_linted: bool,
+}
+
+impl Rejection {
+    fn new(pointer: String, message: String) -> Rejection {
+        Rejection { pointer, message, already_linted: false }
+    }
 }
 
 /// The variables a background scan cannot resolve, as `ForbiddenUserVariables` spells them (the `.` in
@@ -34,23 +45,6 @@ static FORBIDDEN_USER_VARIABLES: LazyLock<Vec<Regex>> = LazyLock::new(|| {
 static VARIABLE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\{\{(?:\{[^{}]*\}|[^{}])*\}\}").expect("a valid pattern"));
 
-/// The keys of a ClusterPolicy rule (`ClusterPolicy.v1.spec.rules[]` in the CRD).
-const RULE_KEYS: &[&str] = &[
-    "celPreconditions",
-    "context",
-    "exclude",
-    "generate",
-    "imageExtractors",
-    "match",
-    "mutate",
-    "name",
-    "preconditions",
-    "reportProperties",
-    "skipBackgroundRequests",
-    "validate",
-    "verifyImages",
-];
-
 const BACKGROUND_HINT: &str =
     "only select variables are allowed in background mode; set spec.background: false to disable background mode";
 
@@ -62,10 +56,10 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
     if kind == "ClusterPolicy"
         && policy.pointer("/metadata/namespace").and_then(Value::as_str).is_some_and(|namespace| !namespace.is_empty())
     {
-        out.push(Rejection {
-            pointer: "/metadata/namespace".to_string(),
-            message: "a ClusterPolicy must not have a namespace".to_string(),
-        });
+        out.push(Rejection::new(
+            "/metadata/namespace".to_string(),
+            "a ClusterPolicy must not have a namespace".to_string(),
+        ));
     }
     let spec = policy.get("spec").unwrap_or(&Value::Null);
     let enabled = |key: &str| spec.get(key).and_then(Value::as_bool).unwrap_or(true);
@@ -73,23 +67,28 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
         background_rejections(policy, spec, &mut out);
     }
     // `hasInvalidVariables` comes after `containsUserVariables`: a variable refused by both is said once.
-    let mut invalid = Vec::new();
-    super::policy_variables::variable_rejections(spec, enabled("background"), &mut invalid);
-    invalid.retain(|refusal| !out.iter().any(|earlier| earlier.pointer == refusal.pointer));
-    out.extend(invalid.into_iter().map(|refusal| Rejection { pointer: refusal.pointer, message: refusal.message }));
+    let mut refusals = Vec::new();
+    super::policy_variables::variable_rejections(spec, enabled("background"), &mut refusals);
+    refusals.retain(|refusal| !out.iter().any(|earlier| earlier.pointer == refusal.pointer));
+    super::rule_validation::rule_rejections(spec, &mut refusals);
+    out.extend(refusals.into_iter().map(|refusal| Rejection {
+        pointer: refusal.pointer,
+        message: refusal.message,
+        already_linted: refusal.already_linted,
+    }));
     spec_rejections(policy, kind, spec, &mut out);
     if !enabled("admission") && !enabled("background") {
-        out.push(Rejection {
-            pointer: "/spec/admission".to_string(),
-            message: "disabling both admission and background processing is not allowed".to_string(),
-        });
+        out.push(Rejection::new(
+            "/spec/admission".to_string(),
+            "disabling both admission and background processing is not allowed".to_string(),
+        ));
     }
     out
 }
 
 /// `ClusterPolicy.Validate` / `Policy.Validate` and `Spec.Validate` (`api/kyverno/v1` upstream).
 fn spec_rejections(policy: &Value, kind: &str, spec: &Value, out: &mut Vec<Rejection>) {
-    let mut reject = |pointer: String, message: String| out.push(Rejection { pointer, message });
+    let mut reject = |pointer: String, message: String| out.push(Rejection::new(pointer, message));
     if policy.pointer("/metadata/annotations/pod-policies.kyverno.io~1autogen-controllers").and_then(Value::as_str)
         == Some("all")
     {
@@ -223,10 +222,10 @@ fn background_rejections(policy: &Value, spec: &Value, out: &mut Vec<Rejection>)
                     .into_iter()
                     .find(|key| place.get(*key).and_then(Value::as_array).is_some_and(|items| !items.is_empty()));
                 if let Some(key) = selects_users {
-                    out.push(Rejection {
-                        pointer: format!("{pointer}/{key}"),
-                        message: format!("{BACKGROUND_HINT}: `{key}` selects by the requesting user"),
-                    });
+                    out.push(Rejection::new(
+                        format!("{pointer}/{key}"),
+                        format!("{BACKGROUND_HINT}: `{key}` selects by the requesting user"),
+                    ));
                 }
             }
         }
@@ -289,10 +288,10 @@ fn check_text(text: &str, at: &str, out: &mut Vec<Rejection>) {
         }
         let variable = found.as_str();
         if FORBIDDEN_USER_VARIABLES.iter().any(|banned| banned.is_match(variable)) {
-            out.push(Rejection {
-                pointer: at.to_string(),
-                message: format!("{BACKGROUND_HINT}: the variable `{variable}` reads the requesting user"),
-            });
+            out.push(Rejection::new(
+                at.to_string(),
+                format!("{BACKGROUND_HINT}: the variable `{variable}` reads the requesting user"),
+            ));
         }
     }
 }

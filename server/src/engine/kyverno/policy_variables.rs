@@ -28,8 +28,9 @@ static ALLOWED: LazyLock<[Regex; 4]> = LazyLock::new(|| {
 /// `regexVariables` of the forbidden-section check: any `{{ }}`, escaped or not.
 static ANY_VARIABLE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\{\{[^{}]*\}\}").expect("a valid pattern"));
 
-/// The keys of a rule Kyverno decodes (others never reach its validation: the CRD refuses them first).
-const RULE_KEYS: &[&str] = &[
+/// The keys of a ClusterPolicy rule (`ClusterPolicy.v1.spec.rules[]` in the CRD): those Kyverno decodes
+/// (others never reach its validation: the CRD refuses them first).
+pub(super) const RULE_KEYS: &[&str] = &[
     "celPreconditions",
     "context",
     "exclude",
@@ -45,11 +46,13 @@ const RULE_KEYS: &[&str] = &[
     "verifyImages",
 ];
 
-/// Why Kyverno refuses a variable of a rule (or where a variable may stand), and where: a JSON pointer.
+/// Why Kyverno refuses a rule, and where: a JSON pointer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     pub pointer: String,
     pub message: String,
+    /// A lint of its own already reports it, at its character (a JMESPath that does not parse).
+    pub already_linted: bool,
 }
 
 /// Why Kyverno refuses the variables of the rules of `spec`, in background mode or not.
@@ -79,11 +82,9 @@ pub fn variable_rejections(spec: &Value, background: bool, out: &mut Vec<Refusal
             let Some(value) = rule.get(*key) else { continue };
             pointer.push('/');
             pointer.push_str(key);
-            mock.walk(value, &mut pointer, &mut |at, error| {
-                out.push(Refusal {
-                    pointer: at.to_string(),
-                    message: format!("variable substitution failed for rule `{name}`: {error}"),
-                });
+            mock.walk(value, &mut pointer, &mut |at, (error, already_linted)| {
+                let message = format!("variable substitution failed for rule `{name}`: {error}");
+                out.push(Refusal { pointer: at.to_string(), message, already_linted });
             });
             pointer.truncate(base.len());
         }
@@ -111,6 +112,7 @@ fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Refusal> {
             return Some(Refusal {
                 pointer: format!("{base}/mutate/patchesJson6902"),
                 message: format!("rule `{name}` should not have variables in the path of a patchesJson6902 operation"),
+                already_linted: false,
             });
         }
     }
@@ -122,6 +124,7 @@ fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Refusal> {
             return Some(Refusal {
                 pointer: at,
                 message: format!("rule `{name}` should not have variables in the {section} section"),
+                already_linted: false,
             });
         }
     }
@@ -143,6 +146,7 @@ fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Refusal> {
             return Some(Refusal {
                 pointer: at,
                 message: format!("rule `{name}` should not have variables in image references"),
+                already_linted: false,
             });
         }
     }
@@ -171,8 +175,8 @@ fn target_rejection(rule: &Value, targets: &Value, background: bool, base: &str)
     let context = rule.get("context").cloned().unwrap_or(Value::Null);
     let mock = Mock { allowed: allowed(background, false), patterns: entry_patterns(&context) };
     for (index, target) in targets.iter().enumerate() {
-        let mut first: Option<(String, String)> = None;
-        let mut record = |at: &str, error: String| {
+        let mut first: Option<(String, Failure)> = None;
+        let mut record = |at: &str, error: Failure| {
             if first.is_none() {
                 first = Some((at.to_string(), error));
             }
@@ -187,11 +191,9 @@ fn target_rejection(rule: &Value, targets: &Value, background: bool, base: &str)
                 mock.walk(value, &mut format!("{base}/mutate/targets/{index}/{key}"), &mut record);
             }
         }
-        if let Some((at, error)) = first {
-            return Some(Refusal {
-                pointer: at,
-                message: format!("invalid variables defined at mutate.targets[{index}]: {error}"),
-            });
+        if let Some((at, (error, already_linted))) = first {
+            let message = format!("invalid variables defined at mutate.targets[{index}]: {error}");
+            return Some(Refusal { pointer: at, message, already_linted });
         }
     }
     None
@@ -226,6 +228,9 @@ fn entry_patterns(entries: &Value) -> Vec<String> {
     patterns
 }
 
+/// Why the mock context refuses a variable, and whether a lint of its own says so already.
+type Failure = (String, bool);
+
 /// The mock context of the validation: it answers a variable it allows, and refuses the others.
 struct Mock {
     allowed: &'static Regex,
@@ -234,7 +239,7 @@ struct Mock {
 
 impl Mock {
     /// Every key and string under `value`, as substitution visits them; `refuse` gets where and why.
-    fn walk(&self, value: &Value, pointer: &mut String, refuse: &mut dyn FnMut(&str, String)) {
+    fn walk(&self, value: &Value, pointer: &mut String, refuse: &mut dyn FnMut(&str, Failure)) {
         match value {
             Value::String(text) => self.substitute(text, pointer, refuse),
             Value::Object(map) => {
@@ -262,7 +267,7 @@ impl Mock {
 
     /// Substitutes the variables of one string as the engine does (inner ones first: each answered variable
     /// becomes `null`, which may complete an outer one), refusing the first it does not allow.
-    fn substitute(&self, text: &str, at: &str, refuse: &mut dyn FnMut(&str, String)) {
+    fn substitute(&self, text: &str, at: &str, refuse: &mut dyn FnMut(&str, Failure)) {
         let mut value = text.to_string();
         for _ in 0..32 {
             let ranges = variable_ranges(&value);
@@ -282,16 +287,16 @@ impl Mock {
     }
 
     /// `MockContext.Query`.
-    fn query(&self, expression: &str) -> Result<(), String> {
+    fn query(&self, expression: &str) -> Result<(), Failure> {
         // `{{ @ }}` reads the resource at the pattern's place: `request.object…`.
         if expression == "@" {
             return Ok(());
         }
         if expression.is_empty() {
-            return Err("an empty variable `{{ }}`".to_string());
+            return Err(("an empty variable `{{ }}`".to_string(), false));
         }
         if let Err((_, reason)) = check_expression(expression) {
-            return Err(format!("invalid JMESPath query `{expression}`: {reason}"));
+            return Err((format!("invalid JMESPath query `{expression}`: {reason}"), true));
         }
         // Quotes go first (`"my-map".data` is `my-map.data`).
         let unquoted = expression.replace('"', "");
@@ -302,8 +307,11 @@ impl Mock {
             true => "the rule's context defines none".to_string(),
             false => format!("the rule's context defines {}", self.patterns.join(", ")),
         };
-        Err(format!(
-            "`{unquoted}` is neither one of Kyverno's variables (request fields, element, elementIndex, @, images, a function call) nor a name of the rule's context ({defined})"
+        Err((
+            format!(
+                "`{unquoted}` is neither one of Kyverno's variables (request fields, element, elementIndex, @, images, a function call) nor a name of the rule's context ({defined})"
+            ),
+            false,
         ))
     }
 }

@@ -1,0 +1,384 @@
+//! Kyverno's policy validation of each rule's JSON patch and context entries (`validateJSONPatch*` and
+//! `validateRuleContext` in `pkg/validation/policy`), and of what a policy without admission processing may
+//! hold: checks the CRD schema does not express, after which Kyverno's webhook refuses the policy and the CLI
+//! skips it. Reported as JSON pointers.
+
+use serde_json::Value;
+
+use super::policy_variables::Refusal;
+use super::variables::{check_expression, variable_ranges};
+
+/// The names Kyverno gives its own variables: a context entry may not take one (nor a name below one).
+const PREDEFINED: &[&str] =
+    &["images", "request", "serviceAccountName", "serviceAccountNamespace", "element", "elementIndex"];
+
+/// The context entry types, of which an entry has exactly one.
+const ENTRY_TYPES: &[&str] = &["configMap", "apiCall", "globalReference", "imageRegistry", "variable"];
+
+/// Why Kyverno refuses the rules of `spec`: their patches, their context entries, and mutation or generation
+/// without admission processing.
+pub fn rule_rejections(spec: &Value, out: &mut Vec<Refusal>) {
+    let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let admission = spec.get("admission").and_then(Value::as_bool).unwrap_or(true);
+    for (index, rule) in rules.iter().enumerate() {
+        let base = format!("/spec/rules/{index}");
+        if let Some(patch) = rule.pointer("/mutate/patchesJson6902").and_then(Value::as_str) {
+            out.extend(json_patch_refusal(patch, index, &format!("{base}/mutate/patchesJson6902")));
+        }
+        element_refusals(rule, &base, out);
+        context_refusals(rule, &base, out);
+        if !admission {
+            let operation = ["mutate", "generate", "verifyImages"].into_iter().find(|key| holds(rule, key));
+            if let Some(operation) = operation {
+                out.push(refusal(
+                    format!("{base}/{operation}"),
+                    "disabling admission processing (spec.admission: false) is only allowed with validation rules"
+                        .to_string(),
+                ));
+            }
+        }
+    }
+}
+
+/// Whether a rule's `key` holds something (`HasMutate` and the others compare with the empty value).
+fn holds(rule: &Value, key: &str) -> bool {
+    match rule.get(key) {
+        Some(Value::Object(map)) => map.values().any(|value| !value.is_null()),
+        Some(Value::Array(items)) => !items.is_empty(),
+        _ => false,
+    }
+}
+
+fn refusal(pointer: String, message: String) -> Refusal {
+    Refusal { pointer, message, already_linted: false }
+}
+
+/// `validateJSONPatchPathForForwardSlash` then `validateJSONPatch`: the patch, its variables replaced, must
+/// be a YAML list of operations, each with a path starting with `/`, a known `op`, and a value when the op
+/// takes one.
+fn json_patch_refusal(patch: &str, index: usize, pointer: &str) -> Option<Refusal> {
+    let reject = |message: String| Some(refusal(pointer.to_string(), message));
+    let mut replaced = patch.to_string();
+    for range in variable_ranges(patch).into_iter().rev() {
+        replaced.replace_range(range, "kyvernojsonpatchvariable");
+    }
+    let documents = crate::syntax::parse_file(&replaced);
+    let value = match documents.first() {
+        None => Value::Null,
+        Some(document) if !document.errors.is_empty() => {
+            return reject(format!(
+                "path must begin with a forward slash: spec.rules[{index}]: the patch is not YAML: {}",
+                document.error_text()
+            ));
+        }
+        Some(document) => document.yaml11_value(),
+    };
+    let operations = match &value {
+        Value::Null => return None,
+        Value::Array(items) if items.iter().all(Value::is_object) => items,
+        _ => {
+            return reject(format!(
+                "path must begin with a forward slash: spec.rules[{index}]: the patch is not a list of operations"
+            ));
+        }
+    };
+    for operation in operations {
+        match operation.get("path") {
+            Some(Value::String(path)) if path.starts_with('/') => {}
+            Some(Value::String(path)) => {
+                return reject(format!("path must begin with a forward slash: spec.rules[{index}]: {path}"));
+            }
+            _ => {
+                return reject(format!(
+                    "path must begin with a forward slash: spec.rules[{index}]: an operation has no path"
+                ));
+            }
+        }
+    }
+    for operation in operations {
+        let op = operation.get("op").and_then(Value::as_str).unwrap_or("unknown");
+        if !matches!(op, "add" | "remove" | "replace" | "move" | "copy" | "test") {
+            return reject(format!("unexpected kind: spec.rules[{index}]: {op}"));
+        }
+        // A `null` value decodes as no value at all.
+        let needs_value = !matches!(op, "remove" | "move" | "copy");
+        if needs_value && operation.get("value").is_none_or(Value::is_null) {
+            return reject(format!("invalid value: spec.rules[{index}]: the `{op}` operation has no value"));
+        }
+    }
+    None
+}
+
+/// `ValidateElementInForEach`: `element…` variables only inside a `foreach` (anywhere below a `foreach` key
+/// of the rule).
+fn element_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
+    fn check(text: &str, path: &str, base: &str, out: &mut Vec<Refusal>) {
+        for range in variable_ranges(text) {
+            let inner = text[range].trim_start_matches("{{").trim_end_matches("}}").trim();
+            let variable = inner.strip_prefix('-').map_or(inner, str::trim);
+            if variable.starts_with("element") && !path.contains("/foreach/") {
+                out.push(refusal(
+                    format!("{base}{path}"),
+                    format!("variable '{variable}' present outside of foreach at path {path}"),
+                ));
+                return;
+            }
+        }
+    }
+    fn walk(value: &Value, path: &mut String, base: &str, out: &mut Vec<Refusal>) {
+        match value {
+            Value::String(text) => check(text, path, base, out),
+            Value::Object(map) => {
+                for (key, child) in map {
+                    let length = path.len();
+                    path.push('/');
+                    path.push_str(&super::go_text::pointer_segment(key));
+                    check(key, path, base, out);
+                    walk(child, path, base, out);
+                    path.truncate(length);
+                }
+            }
+            Value::Array(items) => {
+                for (index, child) in items.iter().enumerate() {
+                    let length = path.len();
+                    path.push('/');
+                    path.push_str(&index.to_string());
+                    walk(child, path, base, out);
+                    path.truncate(length);
+                }
+            }
+            _ => {}
+        }
+    }
+    walk(rule, &mut String::new(), base, out);
+}
+
+/// `validateRuleContext`: each context entry of the rule is named (not after one of Kyverno's variables) and
+/// has exactly one type, complete; a rule validating with CEL has none.
+fn context_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
+    let entries = rule.get("context").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if entries.is_empty() {
+        return;
+    }
+    if rule.pointer("/validate/cel").is_some_and(|cel| !cel.is_null()) {
+        out.push(refusal(
+            format!("{base}/context"),
+            "context variables are not supported for CEL expressions in validate rules".to_string(),
+        ));
+        return;
+    }
+    for (position, entry) in entries.iter().enumerate() {
+        let at = format!("{base}/context/{position}");
+        let name = entry.get("name").and_then(Value::as_str).unwrap_or("");
+        if name.is_empty() {
+            // The schema requires the key: only an empty name is news.
+            let already_linted = entry.get("name").is_none();
+            out.push(Refusal {
+                pointer: at,
+                message: "a name is required for context entries".to_string(),
+                already_linted,
+            });
+            continue;
+        }
+        if let Some(predefined) =
+            PREDEFINED.iter().find(|predefined| name == **predefined || name.starts_with(&format!("{predefined}.")))
+        {
+            out.push(refusal(
+                format!("{at}/name"),
+                format!("entry name {name} is invalid as it conflicts with a pre-defined variable {predefined}"),
+            ));
+            continue;
+        }
+        let types: Vec<&str> =
+            ENTRY_TYPES.iter().copied().filter(|key| entry.get(*key).is_some_and(|value| !value.is_null())).collect();
+        let [kind] = types.as_slice() else {
+            out.push(refusal(
+                at,
+                "exactly one of configMap or apiCall or imageRegistry or variable is required for context entries"
+                    .to_string(),
+            ));
+            continue;
+        };
+        let body = &entry[*kind];
+        let text = |key: &str| body.get(key).and_then(Value::as_str).unwrap_or("");
+        // The schema requires each of these keys: only an empty value is news.
+        let missing = |key: &str, field: &str, what: &str| {
+            let message = format!("a {key} is required for {what} context entry");
+            Some(Refusal { pointer: format!("{at}/{kind}"), message, already_linted: body.get(field).is_none() })
+        };
+        let found = match *kind {
+            "configMap" if text("name").is_empty() => missing("name", "name", "configMap"),
+            "configMap" if text("namespace").is_empty() => {
+                Some(refusal(format!("{at}/{kind}"), "a namespace is required for configMap context entry".to_string()))
+            }
+            "apiCall"
+                if !text("urlPath").is_empty() && body.get("service").is_some_and(|service| !service.is_null()) =>
+            {
+                Some(refusal(
+                    format!("{at}/apiCall/urlPath"),
+                    "a URLPath cannot be used for service API calls".to_string(),
+                ))
+            }
+            "globalReference" if text("name").is_empty() => missing("name", "name", "globalReference"),
+            "imageRegistry" if text("reference").is_empty() => missing("ref", "reference", "imageRegistry"),
+            "variable" => variable_refusal(body, &at),
+            _ => None,
+        };
+        if let Some(found) = found {
+            out.push(found);
+            continue;
+        }
+        // The JMESPath of the entry parses, unless it holds a variable (its value is not known before).
+        let jmes_path = text("jmesPath");
+        if !jmes_path.is_empty()
+            && variable_ranges(jmes_path).is_empty()
+            && let Err((_, reason)) = check_expression(jmes_path)
+        {
+            out.push(Refusal {
+                pointer: format!("{at}/{kind}/jmesPath"),
+                message: format!("failed to parse JMESPath {jmes_path}: {reason}"),
+                already_linted: true,
+            });
+        }
+    }
+}
+
+/// `validateVariable`: a variable entry has a value or a JMESPath, and a default only beside a JMESPath.
+fn variable_refusal(variable: &Value, at: &str) -> Option<Refusal> {
+    let jmes_path = variable.get("jmesPath").and_then(Value::as_str).unwrap_or("");
+    let has_value = variable.get("value").is_some_and(|value| !value.is_null());
+    if !has_value && jmes_path.is_empty() {
+        return Some(refusal(
+            format!("{at}/variable"),
+            "a variable must define a value or a jmesPath expression".to_string(),
+        ));
+    }
+    if variable.get("default").is_some_and(|value| !value.is_null()) && jmes_path.is_empty() {
+        return Some(refusal(
+            format!("{at}/variable/default"),
+            "a variable must define a default value only when a jmesPath expression is defined".to_string(),
+        ));
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn check(spec: Value, expect: &[&str]) {
+        let mut out = Vec::new();
+        rule_rejections(&spec, &mut out);
+        let found: Vec<String> =
+            out.into_iter().map(|refusal| format!("{} {}", refusal.pointer, refusal.message)).collect();
+        assert_eq!(found, expect);
+    }
+
+    fn patch(text: &str) -> Value {
+        json!({"rules": [{"name": "p", "mutate": {"patchesJson6902": text}}]})
+    }
+
+    #[test]
+    fn json_patches_are_lists_of_operations_with_absolute_paths_and_values() {
+        check(patch("- op: add\n  path: /metadata/labels/team\n  value: {{ request.object.kind }}\n"), &[]);
+        check(patch("- op: remove\n  path: /spec/hostNetwork\n"), &[]);
+        check(patch(""), &[]);
+        check(
+            patch("- op: add\n  path: metadata/labels/team\n  value: x\n"),
+            &[
+                "/spec/rules/0/mutate/patchesJson6902 path must begin with a forward slash: spec.rules[0]: metadata/labels/team",
+            ],
+        );
+        check(
+            patch("- op: ad\n  path: /metadata/labels/team\n  value: x\n"),
+            &["/spec/rules/0/mutate/patchesJson6902 unexpected kind: spec.rules[0]: ad"],
+        );
+        check(
+            patch("- op: replace\n  path: /spec/replicas\n"),
+            &[
+                "/spec/rules/0/mutate/patchesJson6902 invalid value: spec.rules[0]: the `replace` operation has no value",
+            ],
+        );
+        check(
+            patch("op: add\npath: /x\nvalue: 1\n"),
+            &[
+                "/spec/rules/0/mutate/patchesJson6902 path must begin with a forward slash: spec.rules[0]: the patch is not a list of operations",
+            ],
+        );
+    }
+
+    #[test]
+    fn context_entries_are_named_typed_and_complete() {
+        let spec = |entry: Value| json!({"rules": [{"name": "c", "context": [entry], "validate": {"deny": {}}}]});
+        check(spec(json!({"name": "count", "variable": {"jmesPath": "length(@)"}})), &[]);
+        check(spec(json!({"name": "settings", "configMap": {"name": "s", "namespace": "kyverno"}})), &[]);
+        check(
+            spec(json!({"name": "request.count", "variable": {"value": 1}})),
+            &[
+                "/spec/rules/0/context/0/name entry name request.count is invalid as it conflicts with a pre-defined variable request",
+            ],
+        );
+        check(
+            spec(json!({"name": "both", "variable": {"value": 1}, "configMap": {"name": "s", "namespace": "n"}})),
+            &[
+                "/spec/rules/0/context/0 exactly one of configMap or apiCall or imageRegistry or variable is required for context entries",
+            ],
+        );
+        check(
+            spec(json!({"name": "settings", "configMap": {"name": "s"}})),
+            &["/spec/rules/0/context/0/configMap a namespace is required for configMap context entry"],
+        );
+        check(
+            spec(json!({"name": "v", "variable": {"default": 1}})),
+            &["/spec/rules/0/context/0/variable a variable must define a value or a jmesPath expression"],
+        );
+        check(
+            spec(json!({"name": "v", "variable": {"value": 1, "default": 2}})),
+            &[
+                "/spec/rules/0/context/0/variable/default a variable must define a default value only when a jmesPath expression is defined",
+            ],
+        );
+        check(
+            spec(json!({"name": "call", "apiCall": {"urlPath": "/api/v1/pods", "service": {"url": "https://x"}}})),
+            &["/spec/rules/0/context/0/apiCall/urlPath a URLPath cannot be used for service API calls"],
+        );
+        let cel = json!({"rules": [{"name": "c", "context": [{"name": "v", "variable": {"value": 1}}],
+            "validate": {"cel": {"expressions": [{"expression": "true"}]}}}]});
+        check(
+            cel,
+            &["/spec/rules/0/context context variables are not supported for CEL expressions in validate rules"],
+        );
+    }
+
+    #[test]
+    fn element_variables_stand_inside_a_foreach_only() {
+        let rule = |message: &str| {
+            json!({"rules": [{"name": "f", "validate": {"message": message,
+                "foreach": [{"list": "request.object.spec.containers", "deny": {"conditions": {"any": [
+                    {"key": "{{ element.image }}", "operator": "Equals", "value": "nginx"}]}}}]}}]})
+        };
+        check(rule("containers are checked"), &[]);
+        check(
+            rule("{{ element.name }} uses nginx"),
+            &[
+                "/spec/rules/0/validate/message variable 'element.name' present outside of foreach at path /validate/message",
+            ],
+        );
+    }
+
+    #[test]
+    fn without_admission_only_validation_is_allowed() {
+        let spec = json!({"admission": false, "rules": [
+            {"name": "v", "validate": {"deny": {}}},
+            {"name": "m", "mutate": {"patchStrategicMerge": {"metadata": {}}}}
+        ]});
+        check(
+            spec,
+            &[
+                "/spec/rules/1/mutate disabling admission processing (spec.admission: false) is only allowed with validation rules",
+            ],
+        );
+    }
+}
