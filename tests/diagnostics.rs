@@ -1070,6 +1070,42 @@ fn kyverno_refuses_incomplete_context_entries_and_relative_patch_paths() {
 }
 
 #[test]
+fn kyverno_refuses_conditions_with_unknown_operators_or_operations() {
+    // Preconditions and deny conditions are free-form in the CRD: Kyverno's validation checks them.
+    check(
+        r#"
+        apiVersion: kyverno.io/v1
+        kind: ClusterPolicy
+        metadata:
+          name: conditions
+        spec:
+          rules:
+            - name: on-create
+              match:
+                any:
+                  - resources:
+                      kinds: [Pod]
+              preconditions:
+                all:
+                  - key: "{{ request.operation }}"
+                    operator: AnyIn
+                    value: [CREATE, UPDATES]
+        #                           ^^^^^^^ error[schema/refused-policy]: Kyverno refuses this policy: unknown value 'UPDATES' found under the 'value' field. Only the following values are allowed: [CREATE, UPDATE, DELETE, CONNECT]
+              validate:
+                failureAction: Enforce
+                message: no host network
+                deny:
+                  conditions:
+                    any:
+                      - key: "{{ request.object.spec.hostNetwork }}"
+                        operator: equals
+        #                         ^^^^^^ error[schema/refused-policy]: Kyverno refuses this policy: entered value of `operator` is invalid: `equals` is none of Equal, Equals, NotEqual, NotEquals, In, AnyIn, AllIn, NotIn, AnyNotIn, AllNotIn, GreaterThanOrEquals, GreaterThan, LessThanOrEquals, LessThan, DurationGreaterThanOrEquals, DurationGreaterThan, DurationLessThanOrEquals, DurationLessThan
+                        value: true
+        "#,
+    );
+}
+
+#[test]
 fn kyverno_refuses_user_variables_in_background_mode() {
     // Background processing is on by default; a background scan has no requesting user, so Kyverno's own
     // validation refuses the variable (and `kyverno test` skips the policy as invalid).

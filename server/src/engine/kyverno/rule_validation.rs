@@ -25,6 +25,7 @@ pub fn rule_rejections(spec: &Value, out: &mut Vec<Refusal>) {
         if let Some(patch) = rule.pointer("/mutate/patchesJson6902").and_then(Value::as_str) {
             out.extend(json_patch_refusal(patch, index, &format!("{base}/mutate/patchesJson6902")));
         }
+        condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
         if !admission {
@@ -107,6 +108,164 @@ fn json_patch_refusal(patch: &str, index: usize, pointer: &str) -> Option<Refusa
         }
     }
     None
+}
+
+/// The condition operators Kyverno knows (`ConditionOperators`, compared as written: `equals` is not one),
+/// the deprecated `Equal`, `NotEqual`, `In` and `NotIn` among them.
+const OPERATORS: &[&str] = &[
+    "Equal",
+    "Equals",
+    "NotEqual",
+    "NotEquals",
+    "In",
+    "AnyIn",
+    "AllIn",
+    "NotIn",
+    "AnyNotIn",
+    "AllNotIn",
+    "GreaterThanOrEquals",
+    "GreaterThan",
+    "LessThanOrEquals",
+    "LessThan",
+    "DurationGreaterThanOrEquals",
+    "DurationGreaterThan",
+    "DurationLessThanOrEquals",
+    "DurationLessThan",
+];
+
+/// The fields of a condition.
+const CONDITION_KEYS: &[&str] = &["key", "operator", "value", "message"];
+
+/// The values `{{ request.operation }}` may be compared with.
+const OPERATIONS: &[&str] = &["CREATE", "UPDATE", "DELETE", "CONNECT"];
+
+/// `validateResources`' part on conditions: a rule's preconditions and deny conditions have a key, a value
+/// and an operator each, Kyverno's operators, and only admission operations beside `{{ request.operation }}`;
+/// in a `foreach`, the operators.
+fn condition_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
+    for (pointer, values_too) in [("/preconditions", true), ("/validate/deny/conditions", true)] {
+        if let Some(block) = rule.pointer(pointer) {
+            conditions_refusals(block, &format!("{base}{pointer}"), values_too, false, out);
+        }
+    }
+    for (list, pointer) in [("/validate/foreach", "validate"), ("/mutate/foreach", "mutate")] {
+        if let Some(items) = rule.pointer(list).and_then(Value::as_array) {
+            foreach_refusals(items, &format!("{base}/{pointer}/foreach"), out);
+        }
+    }
+}
+
+/// The operators of the conditions of each `foreach` (nested ones too): its preconditions (typed in the CRD,
+/// whose schema reports an unknown operator already) and its deny conditions.
+fn foreach_refusals(items: &[Value], pointer: &str, out: &mut Vec<Refusal>) {
+    for (index, item) in items.iter().enumerate() {
+        let at = format!("{pointer}/{index}");
+        if let Some(block) = item.get("preconditions") {
+            conditions_refusals(block, &format!("{at}/preconditions"), false, true, out);
+        }
+        if let Some(block) = item.pointer("/deny/conditions") {
+            conditions_refusals(block, &format!("{at}/deny/conditions"), false, false, out);
+        }
+        if let Some(nested) = item.get("foreach").and_then(Value::as_array) {
+            foreach_refusals(nested, &format!("{at}/foreach"), out);
+        }
+    }
+}
+
+/// One block of conditions: `any` and `all` lists, or a list of conditions (the older form).
+fn conditions_refusals(block: &Value, pointer: &str, values_too: bool, typed: bool, out: &mut Vec<Refusal>) {
+    let mut conditions: Vec<(String, &Value)> = Vec::new();
+    match block {
+        Value::Array(items) => {
+            conditions.extend(items.iter().enumerate().map(|(index, item)| (format!("{pointer}/{index}"), item)));
+        }
+        Value::Object(map) => {
+            for group in ["any", "all"] {
+                let items = map.get(group).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+                conditions
+                    .extend(items.iter().enumerate().map(|(index, item)| (format!("{pointer}/{group}/{index}"), item)));
+            }
+        }
+        _ => {}
+    }
+    let present = |condition: &Value, key: &str| condition.get(key).is_some_and(|value| !value.is_null());
+    if values_too {
+        for (at, condition) in &conditions {
+            let operator = condition.get("operator").and_then(Value::as_str).unwrap_or("");
+            if !present(condition, "key") || !present(condition, "value") || operator.is_empty() {
+                // A misspelt key is the usual cause: name it.
+                let unknown: Vec<String> = condition
+                    .as_object()
+                    .map(|map| {
+                        let unknown = map.keys().filter(|key| !CONDITION_KEYS.contains(&key.as_str()));
+                        unknown.map(|key| format!("`{key}`")).collect()
+                    })
+                    .unwrap_or_default();
+                let hint = match unknown.is_empty() {
+                    true => String::new(),
+                    false => format!(" (a condition has no {})", unknown.join(", ")),
+                };
+                let message = format!("entered value of `key`, `value` or `operator` is missing or misspelled{hint}");
+                out.push(refusal(at.clone(), message));
+                continue;
+            }
+            let is_operation = condition
+                .get("key")
+                .and_then(Value::as_str)
+                .is_some_and(|key| key.replace(' ', "") == "{{request.operation}}");
+            if is_operation && let Some(found) = operation_value_refusal(&condition["value"], &format!("{at}/value")) {
+                out.push(found);
+            }
+        }
+    }
+    for (at, condition) in &conditions {
+        let operator = condition.get("operator").and_then(Value::as_str).unwrap_or("");
+        if values_too && operator.is_empty() {
+            // Said as missing already.
+            continue;
+        }
+        if !OPERATORS.contains(&operator) {
+            out.push(Refusal {
+                pointer: format!("{at}/operator"),
+                message: format!(
+                    "entered value of `operator` is invalid: `{operator}` is none of {}",
+                    OPERATORS.join(", ")
+                ),
+                already_linted: typed,
+            });
+        }
+    }
+}
+
+/// `validateConditionValuesKeyRequestOperation`: a value compared with `{{ request.operation }}` is an
+/// admission operation, a list of them, or a single `{{ }}` variable.
+fn operation_value_refusal(value: &Value, at: &str) -> Option<Refusal> {
+    let unknown = |text: &str, at: String| {
+        refusal(
+            at,
+            format!(
+                "unknown value '{text}' found under the 'value' field. Only the following values are allowed: [CREATE, UPDATE, DELETE, CONNECT]"
+            ),
+        )
+    };
+    match value {
+        Value::String(text) => {
+            let templated = text.len() >= 4 && text.starts_with("{{") && text.ends_with("}}");
+            (!templated && !OPERATIONS.contains(&text.as_str())).then(|| unknown(text, at.to_string()))
+        }
+        Value::Array(items) => items.iter().enumerate().find_map(|(index, item)| match item {
+            Value::String(text) if OPERATIONS.contains(&text.as_str()) => None,
+            Value::String(text) => Some(unknown(text, format!("{at}/{index}"))),
+            _ => Some(refusal(
+                format!("{at}/{index}"),
+                format!("'value[{index}]' is not a string: the values are expected to be strings"),
+            )),
+        }),
+        _ => Some(refusal(
+            at.to_string(),
+            "the 'value' field is expected to be a string or a list of strings".to_string(),
+        )),
+    }
 }
 
 /// `ValidateElementInForEach`: `element…` variables only inside a `foreach` (anywhere below a `foreach` key
@@ -350,6 +509,38 @@ mod tests {
             cel,
             &["/spec/rules/0/context context variables are not supported for CEL expressions in validate rules"],
         );
+    }
+
+    #[test]
+    fn conditions_have_a_key_a_value_and_an_operator_kyverno_knows() {
+        let spec = |conditions: Value| json!({"rules": [{"name": "c", "preconditions": {"all": conditions}, "validate": {"deny": {}}}]});
+        check(
+            spec(json!([
+                {"key": "{{ request.operation }}", "operator": "In", "value": ["CREATE", "UPDATE"]},
+                {"key": "{{ request.operation }}", "operator": "Equals", "value": "{{ settings.data.operation }}"},
+                {"key": "{{ request.object.spec.replicas }}", "operator": "GreaterThan", "value": 3}
+            ])),
+            &[],
+        );
+        check(
+            spec(json!([
+                {"key": "{{ request.object.metadata.name }}", "operator": "Equals", "values": "x"},
+                {"key": "{{request.operation}}", "operator": "AnyIn", "value": ["CREATE", "UPDATES"]},
+                {"key": "a", "operator": "equals", "value": "a"}
+            ])),
+            &[
+                "/spec/rules/0/preconditions/all/0 entered value of `key`, `value` or `operator` is missing or misspelled (a condition has no `values`)",
+                "/spec/rules/0/preconditions/all/1/value/1 unknown value 'UPDATES' found under the 'value' field. Only the following values are allowed: [CREATE, UPDATE, DELETE, CONNECT]",
+                "/spec/rules/0/preconditions/all/2/operator entered value of `operator` is invalid: `equals` is none of Equal, Equals, NotEqual, NotEquals, In, AnyIn, AllIn, NotIn, AnyNotIn, AllNotIn, GreaterThanOrEquals, GreaterThan, LessThanOrEquals, LessThan, DurationGreaterThanOrEquals, DurationGreaterThan, DurationLessThanOrEquals, DurationLessThan",
+            ],
+        );
+        // In a foreach only the operators are checked.
+        let foreach = json!({"rules": [{"name": "f", "validate": {"foreach": [{"list": "x",
+            "deny": {"conditions": [{"key": "a", "operator": "Exists"}]}}]}}]});
+        let mut out = Vec::new();
+        rule_rejections(&foreach, &mut out);
+        let pointers: Vec<&str> = out.iter().map(|refusal| refusal.pointer.as_str()).collect();
+        assert_eq!(pointers, ["/spec/rules/0/validate/foreach/0/deny/conditions/0/operator"]);
     }
 
     #[test]
