@@ -70,7 +70,7 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
     let mut refusals = Vec::new();
     super::policy_variables::variable_rejections(spec, enabled("background"), &mut refusals);
     refusals.retain(|refusal| !out.iter().any(|earlier| earlier.pointer == refusal.pointer));
-    super::rule_validation::rule_rejections(spec, &mut refusals);
+    super::rule_validation::rule_rejections(spec, kind == "Policy", &mut refusals);
     out.extend(refusals.into_iter().map(|refusal| Rejection {
         pointer: refusal.pointer,
         message: refusal.message,

@@ -17,7 +17,7 @@ const ENTRY_TYPES: &[&str] = &["configMap", "apiCall", "globalReference", "image
 
 /// Why Kyverno refuses the rules of `spec`: their patches, their context entries, and mutation or generation
 /// without admission processing.
-pub fn rule_rejections(spec: &Value, out: &mut Vec<Refusal>) {
+pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
     let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let admission = spec.get("admission").and_then(Value::as_bool).unwrap_or(true);
     for (index, rule) in rules.iter().enumerate() {
@@ -25,6 +25,7 @@ pub fn rule_rejections(spec: &Value, out: &mut Vec<Refusal>) {
         if let Some(patch) = rule.pointer("/mutate/patchesJson6902").and_then(Value::as_str) {
             out.extend(json_patch_refusal(patch, index, &format!("{base}/mutate/patchesJson6902")));
         }
+        match_refusals(rule, &base, namespaced, out);
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
@@ -132,6 +133,163 @@ const OPERATORS: &[&str] = &[
     "DurationLessThanOrEquals",
     "DurationLessThan",
 ];
+
+/// The fields of a resource description that select something (`ResourceDescription` upstream).
+const RESOURCE_FIELDS: &[&str] =
+    &["kinds", "name", "names", "namespaces", "annotations", "selector", "namespaceSelector", "operations"];
+
+/// `MatchResources.Validate` for `match` and `exclude`, and `validateResources` and the kinds check of
+/// `Validate` for `match`: no `any` beside `all` nor beside a description of its own; subjects and roles
+/// well formed; a description without `name` beside `names` and with a selector that selects; each entry of
+/// `match` describing resources, kinds among them.
+fn match_refusals(rule: &Value, base: &str, namespaced: bool, out: &mut Vec<Refusal>) {
+    for block in ["match", "exclude"] {
+        let Some(filter) = rule.get(block).filter(|filter| filter.is_object()) else { continue };
+        let at = format!("{base}/{block}");
+        let list = |group: &str| filter.get(group).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let (any, all) = (list("any"), list("all"));
+        if !any.is_empty() && !all.is_empty() {
+            out.push(refusal(format!("{at}/all"), format!("can't specify any and all together in {block}")));
+        }
+        let own = filter.get("resources").unwrap_or(&Value::Null);
+        if (!any.is_empty() || !all.is_empty()) && describes(own) {
+            out.push(refusal(
+                format!("{at}/resources"),
+                format!("can't specify any/all together with {block} resources"),
+            ));
+        }
+        let mut entries: Vec<(String, &Value)> = Vec::new();
+        entries.extend(any.iter().enumerate().map(|(index, entry)| (format!("{at}/any/{index}"), entry)));
+        entries.extend(all.iter().enumerate().map(|(index, entry)| (format!("{at}/all/{index}"), entry)));
+        let described_alone = entries.is_empty();
+        entries.push((at.clone(), filter));
+        for (position, (entry_at, entry)) in entries.iter().enumerate() {
+            user_refusals(entry, entry_at, out);
+            let resources = entry.get("resources").unwrap_or(&Value::Null);
+            resource_refusals(resources, &format!("{entry_at}/resources"), namespaced, out);
+            // In `match`, each entry (or the block itself, without entries) names kinds.
+            let is_entry = position + 1 < entries.len() || described_alone;
+            if block == "match" && is_entry {
+                // Kinds of the wrong type are the schema's to report.
+                let has_kinds = match resources.get("kinds") {
+                    None | Some(Value::Null) => false,
+                    Some(Value::Array(kinds)) => !kinds.is_empty(),
+                    Some(_) => true,
+                };
+                if !describes(resources) {
+                    out.push(refusal(entry_at.clone(), "match resources not specified".to_string()));
+                } else if !has_kinds {
+                    out.push(refusal(
+                        format!("{entry_at}/resources"),
+                        "at least one element must be specified in a kind block, the kind attribute is mandatory when working with the resources element".to_string(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+/// Whether a resource description selects by anything (Go's comparison with the empty description: an empty
+/// list counts, an empty string does not).
+fn describes(resources: &Value) -> bool {
+    RESOURCE_FIELDS.iter().any(|key| match resources.get(*key) {
+        None | Some(Value::Null) => false,
+        Some(Value::String(text)) => !text.is_empty(),
+        Some(_) => true,
+    })
+}
+
+/// `UserInfo.Validate`: subjects of a known kind with a name (and a namespace for a service account), roles
+/// as `namespace:name`.
+fn user_refusals(filter: &Value, at: &str, out: &mut Vec<Refusal>) {
+    let subjects = filter.get("subjects").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, subject) in subjects.iter().enumerate() {
+        let subject_at = format!("{at}/subjects/{index}");
+        let field = |key: &str| subject.get(key).and_then(Value::as_str).unwrap_or("");
+        match field("kind") {
+            "" => out.push(refusal(subject_at.clone(), "a subject needs a kind".to_string())),
+            "User" | "Group" | "ServiceAccount" => {}
+            other => out.push(refusal(
+                format!("{subject_at}/kind"),
+                format!("kind must be 'User', 'Group', or 'ServiceAccount', not '{other}'"),
+            )),
+        }
+        if field("name").is_empty() {
+            out.push(refusal(subject_at.clone(), "a subject needs a name".to_string()));
+        }
+        if field("kind") == "ServiceAccount" && field("namespace").is_empty() {
+            out.push(refusal(subject_at, "namespace is required when Kind is ServiceAccount".to_string()));
+        }
+    }
+    let roles = filter.get("roles").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, role) in roles.iter().enumerate() {
+        let role = role.as_str().unwrap_or("");
+        if role.split(':').count() != 2 {
+            out.push(refusal(
+                format!("{at}/roles/{index}"),
+                format!("Role is expected to be in namespace:name format, not `{role}`"),
+            ));
+        }
+    }
+}
+
+/// `ResourceDescription.Validate`.
+fn resource_refusals(resources: &Value, at: &str, namespaced: bool, out: &mut Vec<Refusal>) {
+    let name = resources.get("name").and_then(Value::as_str).unwrap_or("");
+    let names = resources.get("names").and_then(Value::as_array).is_some_and(|names| !names.is_empty());
+    if !name.is_empty() && names {
+        out.push(refusal(format!("{at}/names"), "Both name and names can not be specified together".to_string()));
+    }
+    if let Some(selector) = resources.get("selector").filter(|selector| !selector.is_null())
+        && let Some(problem) = selector_problem(selector)
+    {
+        out.push(refusal(format!("{at}/selector"), problem));
+    }
+    if namespaced && resources.get("namespaces").and_then(Value::as_array).is_some_and(|items| !items.is_empty()) {
+        out.push(refusal(
+            format!("{at}/namespaces"),
+            "Filtering namespaces not allowed in namespaced policies".to_string(),
+        ));
+    }
+}
+
+/// Why a label selector selects nothing Kubernetes can read (`LabelSelectorAsSelector`, and no requirement
+/// at all); none for a selector with a wildcard, which Kyverno matches by itself.
+fn selector_problem(selector: &Value) -> Option<String> {
+    let labels = selector.get("matchLabels").and_then(Value::as_object);
+    let expressions = selector.get("matchExpressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let wildcard = |text: &str| text.contains('*') || text.contains('?');
+    let has_wildcard = labels
+        .is_some_and(|labels| labels.iter().any(|(key, value)| wildcard(key) || value.as_str().is_some_and(wildcard)))
+        || expressions.iter().any(|expression| {
+            expression.get("key").and_then(Value::as_str).is_some_and(wildcard)
+                || expression
+                    .get("values")
+                    .and_then(Value::as_array)
+                    .is_some_and(|values| values.iter().filter_map(Value::as_str).any(wildcard))
+        });
+    if has_wildcard {
+        return None;
+    }
+    for expression in expressions {
+        let operator = expression.get("operator").and_then(Value::as_str).unwrap_or("");
+        let values = expression.get("values").and_then(Value::as_array).map_or(0, Vec::len);
+        match operator {
+            "In" | "NotIn" if values == 0 => {
+                return Some(format!("a selector requirement with operator {operator} needs values"));
+            }
+            "Exists" | "DoesNotExist" if values > 0 => {
+                return Some(format!("a selector requirement with operator {operator} takes no values"));
+            }
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => return Some(format!("\"{other}\" is not a valid label selector operator")),
+        }
+    }
+    if labels.is_none_or(|labels| labels.is_empty()) && expressions.is_empty() {
+        return Some("The requirements are not specified in selector".to_string());
+    }
+    None
+}
 
 /// The fields of a condition.
 const CONDITION_KEYS: &[&str] = &["key", "operator", "value", "message"];
@@ -429,7 +587,7 @@ mod tests {
 
     fn check(spec: Value, expect: &[&str]) {
         let mut out = Vec::new();
-        rule_rejections(&spec, &mut out);
+        rule_rejections(&spec, false, &mut out);
         let found: Vec<String> =
             out.into_iter().map(|refusal| format!("{} {}", refusal.pointer, refusal.message)).collect();
         assert_eq!(found, expect);
@@ -538,9 +696,46 @@ mod tests {
         let foreach = json!({"rules": [{"name": "f", "validate": {"foreach": [{"list": "x",
             "deny": {"conditions": [{"key": "a", "operator": "Exists"}]}}]}}]});
         let mut out = Vec::new();
-        rule_rejections(&foreach, &mut out);
+        rule_rejections(&foreach, false, &mut out);
         let pointers: Vec<&str> = out.iter().map(|refusal| refusal.pointer.as_str()).collect();
         assert_eq!(pointers, ["/spec/rules/0/validate/foreach/0/deny/conditions/0/operator"]);
+    }
+
+    #[test]
+    fn match_entries_describe_resources_by_kind_and_users_in_form() {
+        let spec = |rule: Value| json!({"rules": [rule]});
+        let rule = |filter: Value| json!({"name": "m", "match": filter, "validate": {"deny": {}}});
+        check(
+            spec(rule(
+                json!({"any": [{"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "web"}}}}]}),
+            )),
+            &[],
+        );
+        check(spec(rule(json!({"resources": {"kinds": ["Pod"]}}))), &[]);
+        check(
+            spec(rule(
+                json!({"any": [{"resources": {"namespaces": ["prod"]}}, {"subjects": [{"kind": "ServiceAccount", "name": "ci"}]}]}),
+            )),
+            &[
+                "/spec/rules/0/match/any/0/resources at least one element must be specified in a kind block, the kind attribute is mandatory when working with the resources element",
+                "/spec/rules/0/match/any/1/subjects/0 namespace is required when Kind is ServiceAccount",
+                "/spec/rules/0/match/any/1 match resources not specified",
+            ],
+        );
+        check(
+            spec(rule(json!({"any": [{"resources": {"kinds": ["Pod"], "name": "a", "names": ["b"], "selector": {}}}],
+                             "all": [{"resources": {"kinds": ["Pod"]}, "roles": ["admin"]}]}))),
+            &[
+                "/spec/rules/0/match/all can't specify any and all together in match",
+                "/spec/rules/0/match/any/0/resources/names Both name and names can not be specified together",
+                "/spec/rules/0/match/any/0/resources/selector The requirements are not specified in selector",
+                "/spec/rules/0/match/all/0/roles/0 Role is expected to be in namespace:name format, not `admin`",
+            ],
+        );
+        // An exclude block needs no kinds; a selector with a wildcard is Kyverno's own to match.
+        let mut excluded = rule(json!({"any": [{"resources": {"kinds": ["Pod"]}}]}));
+        excluded["exclude"] = json!({"any": [{"resources": {"selector": {"matchLabels": {"tier": "*"}}}}]});
+        check(spec(excluded), &[]);
     }
 
     #[test]
