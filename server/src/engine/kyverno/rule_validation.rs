@@ -26,6 +26,10 @@ pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
             out.extend(json_patch_refusal(patch, index, &format!("{base}/mutate/patchesJson6902")));
         }
         match_refusals(rule, &base, namespaced, out);
+        if let Some(found) = match_exclude_conflict(rule, &base) {
+            out.push(found);
+        }
+        pod_security_refusals(rule, &base, out);
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
@@ -185,6 +189,77 @@ fn match_refusals(rule: &Value, base: &str, namespaced: bool, out: &mut Vec<Refu
                     ));
                 }
             }
+        }
+    }
+}
+
+/// `ValidateMatchExcludeConflict` where both blocks list `any` entries: an entry of `exclude` equal to one
+/// of `match` leaves the rule nothing to match. (Its other cases compare the older top-level form, left to the
+/// run.)
+fn match_exclude_conflict(rule: &Value, base: &str) -> Option<Refusal> {
+    let list = |block: &str, group: &str| rule.pointer(&format!("/{block}/{group}")).and_then(Value::as_array);
+    if list("match", "all").is_some_and(|all| !all.is_empty())
+        || list("exclude", "all").is_some_and(|all| !all.is_empty())
+    {
+        return None;
+    }
+    let (matched, excluded) = (list("match", "any")?, list("exclude", "any")?);
+    let position = excluded.iter().position(|entry| matched.contains(entry))?;
+    Some(refusal(
+        format!("{base}/exclude/any/{position}"),
+        "Rule is matching an empty set: this exclude entry is a match entry".to_string(),
+    ))
+}
+
+/// The Pod Security controls that only the restricted level has (`PSS_restricted_control_names`).
+const RESTRICTED_CONTROLS: &[&str] = &[
+    "Volume Types",
+    "Privilege Escalation",
+    "Running as Non-root",
+    "Running as Non-root user",
+    "Seccomp",
+    "Capabilities",
+];
+/// The controls checked per container: an exclusion names the images (`PSS_container_level_control`).
+const CONTAINER_CONTROLS: &[&str] =
+    &["Capabilities", "Privileged Containers", "Host Ports", "/proc Mount Type", "Privilege Escalation"];
+/// The controls checked per Pod: an exclusion names no image (`PSS_pod_level_control`).
+const POD_CONTROLS: &[&str] = &["Host Namespaces", "HostPath Volumes", "Sysctls", "Volume Types"];
+
+/// `ValidatePSaControlNames` and `PodSecurityStandard.Validate`: each exclusion of `validate.podSecurity`
+/// names images exactly for container controls, values exactly beside a restricted field, and at the
+/// baseline level no control only the restricted level has.
+fn pod_security_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
+    let Some(pod_security) = rule.pointer("/validate/podSecurity").filter(|value| value.is_object()) else { return };
+    let baseline = pod_security.get("level").and_then(Value::as_str) == Some("baseline");
+    let excludes = pod_security.get("exclude").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, exclude) in excludes.iter().enumerate() {
+        let at = format!("{base}/validate/podSecurity/exclude/{index}");
+        let control = exclude.get("controlName").and_then(Value::as_str).unwrap_or("");
+        let listed = |key: &str| exclude.get(key).and_then(Value::as_array).is_some_and(|items| !items.is_empty());
+        if CONTAINER_CONTROLS.contains(&control) && !listed("images") {
+            out.push(refusal(
+                format!("{at}/controlName"),
+                "exclude.images must be specified for the container level control".to_string(),
+            ));
+        } else if POD_CONTROLS.contains(&control) && listed("images") {
+            out.push(refusal(
+                format!("{at}/controlName"),
+                "exclude.images must not be specified for the pod level control".to_string(),
+            ));
+        }
+        let restricted_field = exclude.get("restrictedField").and_then(Value::as_str).unwrap_or("");
+        if !restricted_field.is_empty() && !listed("values") {
+            out.push(refusal(at.clone(), "values is required beside restrictedField".to_string()));
+        }
+        if restricted_field.is_empty() && listed("values") {
+            out.push(refusal(format!("{at}/values"), "restrictedField is required beside values".to_string()));
+        }
+        if baseline && !matches!(control, "Seccomp" | "Capabilities") && RESTRICTED_CONTROLS.contains(&control) {
+            out.push(refusal(
+                format!("{at}/controlName"),
+                format!("Invalid control name defined at the given level: `{control}` is a control of the restricted level only"),
+            ));
         }
     }
 }
@@ -736,6 +811,28 @@ mod tests {
         let mut excluded = rule(json!({"any": [{"resources": {"kinds": ["Pod"]}}]}));
         excluded["exclude"] = json!({"any": [{"resources": {"selector": {"matchLabels": {"tier": "*"}}}}]});
         check(spec(excluded), &[]);
+    }
+
+    #[test]
+    fn an_exclude_entry_equal_to_a_match_entry_and_pod_security_exclusions_are_refused() {
+        let entry = json!({"resources": {"kinds": ["Pod"]}});
+        check(
+            json!({"rules": [{"name": "e", "match": {"any": [entry.clone()]}, "exclude": {"any": [entry]}, "validate": {"deny": {}}}]}),
+            &["/spec/rules/0/exclude/any/0 Rule is matching an empty set: this exclude entry is a match entry"],
+        );
+        let pod_security = json!({"rules": [{"name": "p", "validate": {"podSecurity": {"level": "baseline", "version": "latest", "exclude": [
+            {"controlName": "Host Ports"},
+            {"controlName": "Running as Non-root"},
+            {"controlName": "Capabilities", "images": ["nginx"]},
+            {"controlName": "HostPath Volumes", "restrictedField": "spec.volumes[*].hostPath", "values": ["/var"]}
+        ]}}}]});
+        check(
+            pod_security,
+            &[
+                "/spec/rules/0/validate/podSecurity/exclude/0/controlName exclude.images must be specified for the container level control",
+                "/spec/rules/0/validate/podSecurity/exclude/1/controlName Invalid control name defined at the given level: `Running as Non-root` is a control of the restricted level only",
+            ],
+        );
     }
 
     #[test]
