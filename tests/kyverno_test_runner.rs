@@ -433,7 +433,7 @@ spec:
     validate:
       cel:
         paramKind: {apiVersion: v1, kind: ConfigMap}
-        paramRef: {name: limits, namespace: default}
+        paramRef: {name: limits, namespace: default, parameterNotFoundAction: Deny}
         expressions:
         - expression: "size(object.spec.containers) <= int(params.data.max)"
 #- /t/params.yaml

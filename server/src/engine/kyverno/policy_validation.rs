@@ -328,12 +328,17 @@ mod tests {
         let mut off = rule(deny);
         off["spec"]["background"] = json!(false);
         check(off, &[]);
-        check(rule(json!({"name": "r", "validate": {"message": "\\{{ request.userInfo }}"}})), &[]);
-        check(rule(json!({"name": "r", "validate": {"message": "{{ request.object.spec.serviceAccountName }}"}})), &[]);
+        check(rule(json!({"name": "r", "validate": {"message": "\\{{ request.userInfo }}", "deny": {}}})), &[]);
+        check(
+            rule(
+                json!({"name": "r", "validate": {"message": "{{ request.object.spec.serviceAccountName }}", "deny": {}}}),
+            ),
+            &[],
+        );
         // Right after another variable, Kyverno's pattern never sees it.
         check(
             rule(
-                json!({"name": "r", "validate": {"message": "{{ request.object.kind }}{{ request.userInfo.username }}"}}),
+                json!({"name": "r", "validate": {"message": "{{ request.object.kind }}{{ request.userInfo.username }}", "deny": {}}}),
             ),
             &[],
         );
@@ -343,7 +348,7 @@ mod tests {
             json!({"kubectl.kubernetes.io/last-applied-configuration": "{{ request.userInfo.username }}"});
         check(applied, &[]);
         check(
-            rule(json!({"name": "r", "validate": {"message": "{{serviceAccountName}}"}})),
+            rule(json!({"name": "r", "validate": {"message": "{{serviceAccountName}}", "deny": {}}})),
             &[
                 "/spec/rules/0/validate/message only select variables are allowed in background mode; set spec.background: false to disable background mode: the variable `{{serviceAccountName}}` reads the requesting user",
             ],

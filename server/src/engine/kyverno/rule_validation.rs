@@ -30,6 +30,7 @@ pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
             out.push(found);
         }
         pod_security_refusals(rule, &base, out);
+        validate_refusals(rule, &base, out);
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
@@ -262,6 +263,162 @@ fn pod_security_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
             ));
         }
     }
+}
+
+/// The Validate factory's checks of a `validate` rule (`pkg/policy/validate`): exactly one way to validate,
+/// each `foreach` with a list and one way, pattern anchors a validation understands (an existence anchor
+/// over a non-empty list), CEL expressions, parameters and audit annotations complete, and CEL preconditions
+/// only beside CEL.
+fn validate_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
+    let Some(validate) = rule.get("validate").filter(|validate| holds(rule, "validate") && validate.is_object()) else {
+        if rule.get("celPreconditions").is_some_and(|value| !value.is_null()) && rule.get("validate").is_some() {
+            out.push(refusal(
+                format!("{base}/celPreconditions"),
+                "celPrecondition can only be used with validate.cel".to_string(),
+            ));
+        }
+        return;
+    };
+    let at = format!("{base}/validate");
+    let set = |key: &str| validate.get(key).is_some_and(|value| !value.is_null());
+    let attestors =
+        validate.pointer("/manifests/attestors").and_then(Value::as_array).is_some_and(|items| !items.is_empty());
+    let ways =
+        ["pattern", "anyPattern", "deny", "foreach", "podSecurity", "cel"].into_iter().filter(|key| set(key)).count()
+            + usize::from(attestors);
+    // `assert` (kyverno-json) is not counted upstream either way here: left to the run.
+    if !set("assert") {
+        match ways {
+            0 => out.push(refusal(
+                at.clone(),
+                "one of pattern, anyPattern, deny, foreach, cel must be specified".to_string(),
+            )),
+            1 => {}
+            _ => out.push(refusal(
+                at.clone(),
+                "only one of pattern, anyPattern, deny, foreach, cel can be specified".to_string(),
+            )),
+        }
+    }
+    if let Some(pattern) = validate.get("pattern").filter(|value| !value.is_null()) {
+        out.extend(pattern_refusal(pattern, &format!("{at}/pattern")));
+    }
+    if let Some(patterns) = validate.get("anyPattern").and_then(Value::as_array) {
+        for (index, pattern) in patterns.iter().enumerate() {
+            out.extend(pattern_refusal(pattern, &format!("{at}/anyPattern/{index}")));
+        }
+    }
+    if let Some(items) = validate.get("foreach").and_then(Value::as_array) {
+        for (index, item) in items.iter().enumerate() {
+            let item_at = format!("{at}/foreach/{index}");
+            if item.get("list").and_then(Value::as_str).unwrap_or("").is_empty() {
+                out.push(refusal(item_at.clone(), "foreach.list is required".to_string()));
+                continue;
+            }
+            let present = |key: &str| item.get(key).is_some_and(|value| !value.is_null());
+            let nested = item.get("foreach").and_then(Value::as_array).is_some_and(|items| !items.is_empty());
+            let ways =
+                ["pattern", "anyPattern", "deny"].into_iter().filter(|key| present(key)).count() + usize::from(nested);
+            match ways {
+                0 => out.push(refusal(
+                    item_at,
+                    "one of pattern, anyPattern, deny, or a nested foreach must be specified".to_string(),
+                )),
+                1 => {}
+                _ => out.push(refusal(
+                    item_at,
+                    "only one of pattern, anyPattern, deny, or a nested foreach can be specified".to_string(),
+                )),
+            }
+        }
+    }
+    if rule.get("celPreconditions").is_some_and(|value| !value.is_null()) && !set("cel") {
+        out.push(refusal(
+            format!("{base}/celPreconditions"),
+            "celPrecondition can only be used with validate.cel".to_string(),
+        ));
+    }
+    if let Some(cel) = validate.get("cel").filter(|value| value.is_object()) {
+        out.extend(cel_refusal(cel, &format!("{at}/cel")));
+    }
+}
+
+/// `ValidatePattern`: the anchors of a validation pattern (no add-if-not-present), an existence anchor over
+/// a non-empty list.
+fn pattern_refusal(pattern: &Value, at: &str) -> Option<Refusal> {
+    match pattern {
+        Value::Object(map) => map.iter().find_map(|(key, value)| {
+            let key_at = format!("{at}/{}", super::go_text::pointer_segment(key));
+            match super::pattern::parse_anchor(key).map(|(kind, _)| kind) {
+                Some(super::pattern::AnchorKind::AddIfNotPresent) => {
+                    return Some(refusal(key_at, format!("unsupported anchor {key} in a validation pattern")));
+                }
+                Some(super::pattern::AnchorKind::Existence) => match value.as_array() {
+                    None => {
+                        return Some(refusal(key_at, "existence anchor should have value of type list".to_string()));
+                    }
+                    Some(items) if items.is_empty() => {
+                        return Some(refusal(key_at, "existence anchor: should have at least one value".to_string()));
+                    }
+                    Some(_) => {}
+                },
+                _ => {}
+            }
+            pattern_refusal(value, &key_at)
+        }),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, item)| pattern_refusal(item, &format!("{at}/{index}")))
+        }
+        _ => None,
+    }
+}
+
+/// The checks of `validate.cel`: expressions, parameters and audit annotations complete.
+fn cel_refusal(cel: &Value, at: &str) -> Option<Refusal> {
+    let text = |value: Option<&Value>| value.and_then(Value::as_str).unwrap_or("").to_string();
+    let reject = |pointer: String, message: &str| Some(refusal(pointer, message.to_string()));
+    let expressions = cel.get("expressions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, expression) in expressions.iter().enumerate() {
+        if text(expression.get("expression")).is_empty() {
+            return reject(format!("{at}/expressions/{index}"), "cel.expressions.expression is required");
+        }
+    }
+    let param_kind = cel.get("paramKind").filter(|value| !value.is_null());
+    let param_ref = cel.get("paramRef").filter(|value| !value.is_null());
+    if let Some(kind) = param_kind {
+        if text(kind.get("apiVersion")).is_empty() {
+            return reject(format!("{at}/paramKind"), "cel.paramKind.apiVersion is required");
+        }
+        if text(kind.get("kind")).is_empty() {
+            return reject(format!("{at}/paramKind"), "cel.paramKind.kind is required");
+        }
+        if param_ref.is_none() {
+            return reject(format!("{at}/paramKind"), "cel.paramRef is required");
+        }
+    }
+    if let Some(reference) = param_ref {
+        let named = !text(reference.get("name")).is_empty();
+        let selected = reference.get("selector").is_some_and(|value| !value.is_null());
+        if named == selected {
+            return reject(format!("{at}/paramRef"), "one of cel.paramRef.name or cel.paramRef.selector must be set");
+        }
+        if reference.get("parameterNotFoundAction").is_none_or(Value::is_null) {
+            return reject(format!("{at}/paramRef"), "cel.paramRef.parameterNotFoundAction is required");
+        }
+        if param_kind.is_none() {
+            return reject(format!("{at}/paramRef"), "cel.paramKind is required");
+        }
+    }
+    let annotations = cel.get("auditAnnotations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, annotation) in annotations.iter().enumerate() {
+        if text(annotation.get("key")).is_empty() {
+            return reject(format!("{at}/auditAnnotations/{index}"), "cel.auditAnnotation.key is required");
+        }
+        if text(annotation.get("valueExpression")).is_empty() {
+            return reject(format!("{at}/auditAnnotations/{index}"), "cel.auditAnnotation.valueExpression is required");
+        }
+    }
+    None
 }
 
 /// Whether a resource description selects by anything (Go's comparison with the empty description: an empty
@@ -833,6 +990,45 @@ mod tests {
                 "/spec/rules/0/validate/podSecurity/exclude/1/controlName Invalid control name defined at the given level: `Running as Non-root` is a control of the restricted level only",
             ],
         );
+    }
+
+    #[test]
+    fn a_validate_rule_validates_one_way_with_patterns_it_understands() {
+        let spec = |validate: Value| json!({"rules": [{"name": "v", "validate": validate}]});
+        check(spec(json!({"message": "m", "pattern": {"metadata": {"=(labels)": {"^(team)": ["a"]}}}})), &[]);
+        check(
+            spec(json!({"message": "m"})),
+            &["/spec/rules/0/validate one of pattern, anyPattern, deny, foreach, cel must be specified"],
+        );
+        check(
+            spec(json!({"pattern": {"spec": {"+(hostNetwork)": false}}, "deny": {}})),
+            &[
+                "/spec/rules/0/validate only one of pattern, anyPattern, deny, foreach, cel can be specified",
+                "/spec/rules/0/validate/pattern/spec/+(hostNetwork) unsupported anchor +(hostNetwork) in a validation pattern",
+            ],
+        );
+        check(
+            spec(json!({"anyPattern": [{"spec": {"^(containers)": []}}]})),
+            &[
+                "/spec/rules/0/validate/anyPattern/0/spec/^(containers) existence anchor: should have at least one value",
+            ],
+        );
+        check(
+            spec(json!({"foreach": [{"list": "request.object.spec.containers"}, {"deny": {}}]})),
+            &[
+                "/spec/rules/0/validate/foreach/0 one of pattern, anyPattern, deny, or a nested foreach must be specified",
+                "/spec/rules/0/validate/foreach/1 foreach.list is required",
+            ],
+        );
+        check(
+            spec(
+                json!({"cel": {"expressions": [{"expression": "true"}], "paramKind": {"apiVersion": "v1", "kind": "ConfigMap"}}}),
+            ),
+            &["/spec/rules/0/validate/cel/paramKind cel.paramRef is required"],
+        );
+        let mut preconditions = spec(json!({"deny": {}}));
+        preconditions["rules"][0]["celPreconditions"] = json!([{"name": "x", "expression": "true"}]);
+        check(preconditions, &["/spec/rules/0/celPreconditions celPrecondition can only be used with validate.cel"]);
     }
 
     #[test]
