@@ -31,6 +31,7 @@ pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
         }
         pod_security_refusals(rule, &base, out);
         validate_refusals(rule, &base, out);
+        out.extend(mutate_refusal(rule, &base));
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
@@ -270,13 +271,8 @@ fn pod_security_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
 /// over a non-empty list), CEL expressions, parameters and audit annotations complete, and CEL preconditions
 /// only beside CEL.
 fn validate_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
+    // Only a rule that validates (`HasValidate`) is looked at.
     let Some(validate) = rule.get("validate").filter(|validate| holds(rule, "validate") && validate.is_object()) else {
-        if rule.get("celPreconditions").is_some_and(|value| !value.is_null()) && rule.get("validate").is_some() {
-            out.push(refusal(
-                format!("{base}/celPreconditions"),
-                "celPrecondition can only be used with validate.cel".to_string(),
-            ));
-        }
         return;
     };
     let at = format!("{base}/validate");
@@ -303,9 +299,15 @@ fn validate_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
     if let Some(pattern) = validate.get("pattern").filter(|value| !value.is_null()) {
         out.extend(pattern_refusal(pattern, &format!("{at}/pattern")));
     }
-    if let Some(patterns) = validate.get("anyPattern").and_then(Value::as_array) {
-        for (index, pattern) in patterns.iter().enumerate() {
-            out.extend(pattern_refusal(pattern, &format!("{at}/anyPattern/{index}")));
+    match validate.get("anyPattern") {
+        None | Some(Value::Null) => {}
+        Some(Value::Array(patterns)) => {
+            for (index, pattern) in patterns.iter().enumerate() {
+                out.extend(pattern_refusal(pattern, &format!("{at}/anyPattern/{index}")));
+            }
+        }
+        Some(_) => {
+            out.push(refusal(format!("{at}/anyPattern"), "failed to deserialize anyPattern, expect array".to_string()))
         }
     }
     if let Some(items) = validate.get("foreach").and_then(Value::as_array) {
@@ -341,6 +343,62 @@ fn validate_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
     if let Some(cel) = validate.get("cel").filter(|value| value.is_object()) {
         out.extend(cel_refusal(cel, &format!("{at}/cel")));
     }
+}
+
+/// The Mutate factory's checks of a `mutate` rule (`pkg/policy/mutate`): one way to patch (a foreach, a
+/// strategic merge patch or a JSON patch), each foreach item one way or a nested foreach alone, and no CEL
+/// preconditions.
+fn mutate_refusal(rule: &Value, base: &str) -> Option<Refusal> {
+    let mutate = rule.get("mutate").filter(|mutate| holds(rule, "mutate") && mutate.is_object())?;
+    let at = format!("{base}/mutate");
+    let merge = mutate.get("patchStrategicMerge").is_some_and(|value| !value.is_null());
+    let json = mutate.get("patchesJson6902").and_then(Value::as_str).is_some_and(|text| !text.is_empty());
+    let foreach = mutate.get("foreach").and_then(Value::as_array).filter(|items| !items.is_empty());
+    if let Some(items) = foreach {
+        if merge || json {
+            return Some(refusal(
+                format!("{at}/foreach"),
+                "only one of `foreach`, `patchStrategicMerge`, or `patchesJson6902` is allowed".to_string(),
+            ));
+        }
+        return mutate_foreach_refusal(items, &format!("{at}/foreach"));
+    }
+    if merge && json {
+        return Some(refusal(
+            format!("{at}/patchesJson6902"),
+            "only one of `patchStrategicMerge` or `patchesJson6902` is allowed".to_string(),
+        ));
+    }
+    if rule.get("celPreconditions").is_some_and(|value| !value.is_null()) {
+        return Some(refusal(
+            format!("{base}/celPreconditions"),
+            "celPrecondition can only be used with validate.cel".to_string(),
+        ));
+    }
+    None
+}
+
+/// `validateForEach` of the Mutate factory. As upstream, the first item holding a nested foreach ends the
+/// look at its list (the items after it are not checked).
+fn mutate_foreach_refusal(items: &[Value], at: &str) -> Option<Refusal> {
+    for (index, item) in items.iter().enumerate() {
+        let item_at = format!("{at}/{index}");
+        let set = |key: &str| item.get(key).is_some_and(|value| !value.is_null());
+        let json = item.get("patchesJson6902").and_then(Value::as_str).is_some_and(|text| !text.is_empty());
+        if let Some(nested) = item.get("foreach").and_then(Value::as_array).filter(|nested| !nested.is_empty()) {
+            if set("context") || set("preconditions") || json || set("patchStrategicMerge") {
+                return Some(refusal(item_at, "a nested foreach cannot contain other declarations".to_string()));
+            }
+            return mutate_foreach_refusal(nested, &format!("{item_at}/foreach"));
+        }
+        if json == set("patchStrategicMerge") {
+            return Some(refusal(
+                item_at,
+                "only one of `patchStrategicMerge` or `patchesJson6902` is allowed".to_string(),
+            ));
+        }
+    }
+    None
 }
 
 /// `ValidatePattern`: the anchors of a validation pattern (no add-if-not-present), an existence anchor over
@@ -1029,6 +1087,31 @@ mod tests {
         let mut preconditions = spec(json!({"deny": {}}));
         preconditions["rules"][0]["celPreconditions"] = json!([{"name": "x", "expression": "true"}]);
         check(preconditions, &["/spec/rules/0/celPreconditions celPrecondition can only be used with validate.cel"]);
+    }
+
+    #[test]
+    fn a_mutate_rule_patches_one_way() {
+        let spec = |mutate: Value| json!({"rules": [{"name": "m", "mutate": mutate}]});
+        check(spec(json!({"patchStrategicMerge": {"metadata": {}}})), &[]);
+        check(
+            spec(json!({"patchStrategicMerge": {"metadata": {}}, "patchesJson6902": "- op: remove\n  path: /x\n"})),
+            &["/spec/rules/0/mutate/patchesJson6902 only one of `patchStrategicMerge` or `patchesJson6902` is allowed"],
+        );
+        check(
+            spec(
+                json!({"foreach": [{"list": "x", "patchStrategicMerge": {}, "patchesJson6902": "- op: remove\n  path: /x\n"}]}),
+            ),
+            &["/spec/rules/0/mutate/foreach/0 only one of `patchStrategicMerge` or `patchesJson6902` is allowed"],
+        );
+        check(
+            spec(
+                json!({"foreach": [{"list": "x", "context": [], "foreach": [{"list": "y", "patchStrategicMerge": {}}]}]}),
+            ),
+            &["/spec/rules/0/mutate/foreach/0 a nested foreach cannot contain other declarations"],
+        );
+        let mut cel = spec(json!({"patchStrategicMerge": {"metadata": {}}}));
+        cel["rules"][0]["celPreconditions"] = json!([{"name": "x", "expression": "true"}]);
+        check(cel, &["/spec/rules/0/celPreconditions celPrecondition can only be used with validate.cel"]);
     }
 
     #[test]
