@@ -32,6 +32,7 @@ pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
         pod_security_refusals(rule, &base, out);
         validate_refusals(rule, &base, out);
         out.extend(mutate_refusal(rule, &base));
+        out.extend(generate_refusal(rule, &base));
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
@@ -376,6 +377,68 @@ fn mutate_refusal(rule: &Value, base: &str) -> Option<Refusal> {
         ));
     }
     None
+}
+
+/// `Generation.Validate`'s count, the generate factory's checks as the CLI runs them (no anchor in `data`,
+/// no wildcard in a cloneList selector) and `validateActions`' kind check: one way to generate, and not the
+/// kind the rule matches.
+fn generate_refusal(rule: &Value, base: &str) -> Option<Refusal> {
+    let generate = rule.get("generate").filter(|generate| holds(rule, "generate") && generate.is_object())?;
+    let at = format!("{base}/generate");
+    let set = |key: &str| generate.get(key).is_some_and(|value| !value.is_null());
+    let clone = generate
+        .get("clone")
+        .and_then(Value::as_object)
+        .is_some_and(|clone| clone.values().any(|value| value.as_str().is_some_and(|text| !text.is_empty())));
+    let clone_list = generate.pointer("/cloneList/kinds").is_some_and(|kinds| !kinds.is_null());
+    let ways = usize::from(set("data")) + usize::from(clone) + usize::from(clone_list) + usize::from(set("foreach"));
+    if ways > 1 {
+        return Some(refusal(
+            at,
+            "only one of generate patterns(data, clone, cloneList and foreach) can be specified".to_string(),
+        ));
+    }
+    if let Some(data) = generate.get("data")
+        && let Some(anchor) = first_anchor(data, &format!("{at}/data"))
+    {
+        return Some(refusal(anchor, "anchors not supported on generate resources".to_string()));
+    }
+    if let Some(selector) = generate.pointer("/cloneList/selector").filter(|selector| !selector.is_null()) {
+        let text = selector.to_string();
+        if text.contains('*') || text.contains('?') {
+            return Some(refusal(
+                format!("{at}/cloneList/selector"),
+                "wildcard characters `*/?` not supported".to_string(),
+            ));
+        }
+    }
+    let kind = generate.get("kind").and_then(Value::as_str).unwrap_or("");
+    let matched =
+        rule.pointer("/match/resources/kinds").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if !kind.is_empty() && matched.iter().any(|matched| matched.as_str() == Some(kind)) {
+        return Some(refusal(
+            format!("{at}/kind"),
+            "generation kind and match resource kind should not be the same".to_string(),
+        ));
+    }
+    None
+}
+
+/// Where the first anchored key of a value is.
+fn first_anchor(value: &Value, at: &str) -> Option<String> {
+    match value {
+        Value::Object(map) => map.iter().find_map(|(key, child)| {
+            let key_at = format!("{at}/{}", super::go_text::pointer_segment(key));
+            match super::pattern::parse_anchor(key) {
+                Some(_) => Some(key_at),
+                None => first_anchor(child, &key_at),
+            }
+        }),
+        Value::Array(items) => {
+            items.iter().enumerate().find_map(|(index, item)| first_anchor(item, &format!("{at}/{index}")))
+        }
+        _ => None,
+    }
 }
 
 /// `validateForEach` of the Mutate factory. As upstream, the first item holding a nested foreach ends the
@@ -1112,6 +1175,26 @@ mod tests {
         let mut cel = spec(json!({"patchStrategicMerge": {"metadata": {}}}));
         cel["rules"][0]["celPreconditions"] = json!([{"name": "x", "expression": "true"}]);
         check(cel, &["/spec/rules/0/celPreconditions celPrecondition can only be used with validate.cel"]);
+    }
+
+    #[test]
+    fn a_generate_rule_generates_one_way_without_anchors_nor_its_own_kind() {
+        let spec = |generate: Value| json!({"rules": [{"name": "g", "match": {"resources": {"kinds": ["Namespace"]}}, "generate": generate}]});
+        check(spec(json!({"kind": "ConfigMap", "name": "c", "namespace": "n", "data": {"data": {"a": "b"}}})), &[]);
+        check(
+            spec(json!({"kind": "ConfigMap", "name": "c", "data": {}, "clone": {"namespace": "n", "name": "c"}})),
+            &[
+                "/spec/rules/0/generate only one of generate patterns(data, clone, cloneList and foreach) can be specified",
+            ],
+        );
+        check(
+            spec(json!({"kind": "ConfigMap", "name": "c", "data": {"metadata": {"+(labels)": {}}}})),
+            &["/spec/rules/0/generate/data/metadata/+(labels) anchors not supported on generate resources"],
+        );
+        check(
+            spec(json!({"kind": "Namespace", "name": "c", "data": {}})),
+            &["/spec/rules/0/generate/kind generation kind and match resource kind should not be the same"],
+        );
     }
 
     #[test]
