@@ -33,6 +33,7 @@ pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
         validate_refusals(rule, &base, out);
         out.extend(mutate_refusal(rule, &base));
         out.extend(generate_refusal(rule, &base));
+        out.extend(label_refusal(rule, &base));
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
@@ -422,6 +423,63 @@ fn generate_refusal(rule: &Value, base: &str) -> Option<Refusal> {
         ));
     }
     None
+}
+
+/// `isLabelAndAnnotationsString`: the labels and annotations a validation pattern or a strategic merge patch
+/// writes under `metadata` (or `spec.template.metadata`) are strings. Upstream looks at one of the two, the
+/// first its map iteration meets; where a pattern has both and only one is wrong, the outcome is left to
+/// chance there, and not reported here.
+fn label_refusal(rule: &Value, base: &str) -> Option<Refusal> {
+    let first_map = |items: Option<&Value>, key: &str, at: &str| -> Option<(String, Value)> {
+        let items = items?.as_array()?;
+        items.iter().enumerate().find_map(|(index, item)| {
+            item.get(key).filter(|value| value.is_object()).map(|value| (format!("{at}/{index}/{key}"), value.clone()))
+        })
+    };
+    let mut patterns: Vec<(String, Value)> = Vec::new();
+    let validate_at = format!("{base}/validate");
+    if let Some(validate) = rule.get("validate").filter(|_| holds(rule, "validate")) {
+        if validate.get("foreach").is_some_and(|value| !value.is_null()) {
+            patterns.extend(first_map(validate.get("foreach"), "pattern", &format!("{validate_at}/foreach")));
+        } else if let Some(pattern) = validate.get("pattern").filter(|value| value.is_object()) {
+            patterns.push((format!("{validate_at}/pattern"), pattern.clone()));
+        } else if let Some(items) = validate.get("anyPattern").and_then(Value::as_array) {
+            for (index, pattern) in items.iter().enumerate().filter(|(_, pattern)| pattern.is_object()) {
+                patterns.push((format!("{validate_at}/anyPattern/{index}"), pattern.clone()));
+            }
+        }
+    } else if let Some(mutate) = rule.get("mutate").filter(|_| holds(rule, "mutate")) {
+        let mutate_at = format!("{base}/mutate");
+        if mutate.get("foreach").is_some_and(|value| !value.is_null()) {
+            patterns.extend(first_map(mutate.get("foreach"), "patchStrategicMerge", &format!("{mutate_at}/foreach")));
+        } else if let Some(patch) = mutate.get("patchStrategicMerge").filter(|value| value.is_object()) {
+            patterns.push((format!("{mutate_at}/patchStrategicMerge"), patch.clone()));
+        }
+    }
+    patterns.iter().find_map(|(at, pattern)| {
+        let under_metadata = pattern.get("metadata").filter(|metadata| metadata.is_object()).map(|metadata| (format!("{at}/metadata"), metadata));
+        let under_template = pattern.get("spec").map(|spec| {
+            (format!("{at}/spec/template/metadata"), spec.pointer("/template/metadata").unwrap_or(&Value::Null))
+        });
+        let wrong: Vec<Option<String>> =
+            [under_metadata, under_template].into_iter().flatten().map(|(at, metadata)| non_string_label(metadata, &at)).collect();
+        // Both places looked at: refused only when both are wrong (the first, as reported).
+        match wrong.as_slice() {
+            [Some(first)] | [Some(first), Some(_)] => Some(first.clone()),
+            _ => None,
+        }
+    })
+    .map(|at| refusal(at, "labels and annotations supports only string values, \"use double quotes around the non string values\"".to_string()))
+}
+
+/// The first label or annotation under `metadata` whose value is not a string.
+fn non_string_label(metadata: &Value, at: &str) -> Option<String> {
+    ["labels", "annotations"].into_iter().find_map(|key| {
+        let map = metadata.get(key)?.as_object()?;
+        map.iter()
+            .find(|(_, value)| !value.is_string())
+            .map(|(name, _)| format!("{at}/{key}/{}", super::go_text::pointer_segment(name)))
+    })
 }
 
 /// Where the first anchored key of a value is.
@@ -1195,6 +1253,26 @@ mod tests {
             spec(json!({"kind": "Namespace", "name": "c", "data": {}})),
             &["/spec/rules/0/generate/kind generation kind and match resource kind should not be the same"],
         );
+    }
+
+    #[test]
+    fn labels_and_annotations_in_patterns_and_patches_are_strings() {
+        let mutate = |patch: Value| json!({"rules": [{"name": "l", "mutate": {"patchStrategicMerge": patch}}]});
+        check(mutate(json!({"metadata": {"labels": {"team": "a", "count": "1"}}})), &[]);
+        check(
+            mutate(json!({"metadata": {"labels": {"enabled": true}}})),
+            &[
+                "/spec/rules/0/mutate/patchStrategicMerge/metadata/labels/enabled labels and annotations supports only string values, \"use double quotes around the non string values\"",
+            ],
+        );
+        check(
+            mutate(json!({"spec": {"template": {"metadata": {"annotations": {"replicas": 2}}}}})),
+            &[
+                "/spec/rules/0/mutate/patchStrategicMerge/spec/template/metadata/annotations/replicas labels and annotations supports only string values, \"use double quotes around the non string values\"",
+            ],
+        );
+        // Both places, one wrong: upstream's outcome depends on its map order.
+        check(mutate(json!({"metadata": {"labels": {"enabled": true}}, "spec": {"replicas": 1}})), &[]);
     }
 
     #[test]
