@@ -247,31 +247,8 @@ const NOT_SCANNED: &[&str] =
 
 /// Every string (and key) of the policy holding a variable that reads the requesting user.
 fn forbidden_variables(value: &Value, pointer: &mut String, out: &mut Vec<Rejection>) {
-    match value {
-        Value::String(text) => check_text(text, pointer, out),
-        Value::Object(map) => {
-            for (key, child) in map {
-                let length = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&super::go_text::pointer_segment(key));
-                if !NOT_SCANNED.contains(&pointer.as_str()) {
-                    check_text(key, pointer, out);
-                    forbidden_variables(child, pointer, out);
-                }
-                pointer.truncate(length);
-            }
-        }
-        Value::Array(items) => {
-            for (index, child) in items.iter().enumerate() {
-                let length = pointer.len();
-                pointer.push('/');
-                pointer.push_str(&index.to_string());
-                forbidden_variables(child, pointer, out);
-                pointer.truncate(length);
-            }
-        }
-        _ => {}
-    }
+    let skip = |at: &str| NOT_SCANNED.contains(&at);
+    super::policy_variables::visit_strings(value, pointer, &skip, &mut |text, at| check_text(text, at, out));
 }
 
 /// The variables of one string (or key) that read the requesting user.

@@ -228,6 +228,41 @@ fn entry_patterns(entries: &Value) -> Vec<String> {
     patterns
 }
 
+/// Calls `visit` with every string and key under `value` (a key before its value, both at the value's
+/// pointer), as Kyverno's substitution visits them; `skip` leaves a subtree out by its pointer.
+pub(super) fn visit_strings(
+    value: &Value,
+    pointer: &mut String,
+    skip: &dyn Fn(&str) -> bool,
+    visit: &mut dyn FnMut(&str, &str),
+) {
+    match value {
+        Value::String(text) => visit(text, pointer),
+        Value::Object(map) => {
+            for (key, child) in map {
+                let length = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&super::go_text::pointer_segment(key));
+                if !skip(pointer) {
+                    visit(key, pointer);
+                    visit_strings(child, pointer, skip, visit);
+                }
+                pointer.truncate(length);
+            }
+        }
+        Value::Array(items) => {
+            for (index, child) in items.iter().enumerate() {
+                let length = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&index.to_string());
+                visit_strings(child, pointer, skip, visit);
+                pointer.truncate(length);
+            }
+        }
+        _ => {}
+    }
+}
+
 /// Why the mock context refuses a variable, and whether a lint of its own says so already.
 type Failure = (String, bool);
 
@@ -240,29 +275,7 @@ struct Mock {
 impl Mock {
     /// Every key and string under `value`, as substitution visits them; `refuse` gets where and why.
     fn walk(&self, value: &Value, pointer: &mut String, refuse: &mut dyn FnMut(&str, Failure)) {
-        match value {
-            Value::String(text) => self.substitute(text, pointer, refuse),
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let length = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&super::go_text::pointer_segment(key));
-                    self.substitute(key, pointer, refuse);
-                    self.walk(child, pointer, refuse);
-                    pointer.truncate(length);
-                }
-            }
-            Value::Array(items) => {
-                for (index, child) in items.iter().enumerate() {
-                    let length = pointer.len();
-                    pointer.push('/');
-                    pointer.push_str(&index.to_string());
-                    self.walk(child, pointer, refuse);
-                    pointer.truncate(length);
-                }
-            }
-            _ => {}
-        }
+        visit_strings(value, pointer, &|_| false, &mut |text, at| self.substitute(text, at, refuse));
     }
 
     /// Substitutes the variables of one string as the engine does (inner ones first: each answered variable

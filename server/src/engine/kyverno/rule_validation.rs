@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::policy_variables::Refusal;
+use super::policy_variables::{Refusal, visit_strings};
 use super::variables::{check_expression, variable_ranges};
 
 /// The names Kyverno gives its own variables: a context entry may not take one (nor a name below one).
@@ -853,32 +853,7 @@ fn element_refusals(rule: &Value, base: &str, out: &mut Vec<Refusal>) {
             }
         }
     }
-    fn walk(value: &Value, path: &mut String, base: &str, out: &mut Vec<Refusal>) {
-        match value {
-            Value::String(text) => check(text, path, base, out),
-            Value::Object(map) => {
-                for (key, child) in map {
-                    let length = path.len();
-                    path.push('/');
-                    path.push_str(&super::go_text::pointer_segment(key));
-                    check(key, path, base, out);
-                    walk(child, path, base, out);
-                    path.truncate(length);
-                }
-            }
-            Value::Array(items) => {
-                for (index, child) in items.iter().enumerate() {
-                    let length = path.len();
-                    path.push('/');
-                    path.push_str(&index.to_string());
-                    walk(child, path, base, out);
-                    path.truncate(length);
-                }
-            }
-            _ => {}
-        }
-    }
-    walk(rule, &mut String::new(), base, out);
+    visit_strings(rule, &mut String::new(), &|_| false, &mut |text, path| check(text, path, base, out));
 }
 
 /// `validateRuleContext`: each context entry of the rule is named (not after one of Kyverno's variables) and
