@@ -1,7 +1,8 @@
-//! Kyverno's policy validation of each rule's JSON patch and context entries (`validateJSONPatch*` and
-//! `validateRuleContext` in `pkg/validation/policy`), and of what a policy without admission processing may
-//! hold: checks the CRD schema does not express, after which Kyverno's webhook refuses the policy and the CLI
-//! skips it. Reported as JSON pointers.
+//! Kyverno's policy validation of each rule beyond its variables (`pkg/validation/policy` and the API types'
+//! `Validate`): JSON patches, match and exclude blocks, conditions, context entries, podSecurity exclusions,
+//! the validate, mutate and generate factories' checks, labels written as strings, and what a policy without
+//! admission processing may hold. Each is a check the CRD schema does not express, after which Kyverno's
+//! webhook refuses the policy and the CLI skips it. Only what needs no cluster; reported as JSON pointers.
 
 use serde_json::Value;
 
@@ -15,8 +16,7 @@ const PREDEFINED: &[&str] =
 /// The context entry types, of which an entry has exactly one.
 const ENTRY_TYPES: &[&str] = &["configMap", "apiCall", "globalReference", "imageRegistry", "variable"];
 
-/// Why Kyverno refuses the rules of `spec`: their patches, their context entries, and mutation or generation
-/// without admission processing.
+/// Why Kyverno refuses the rules of `spec` (of a namespaced Policy when `namespaced`), each reason where it is.
 pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
     let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let admission = spec.get("admission").and_then(Value::as_bool).unwrap_or(true);
