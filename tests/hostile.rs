@@ -623,3 +623,22 @@ fn rego_values_that_share_parts_are_not_serialised_past_the_size_limit() {
         assert!(outcome.contains(&format!("{what}: the value has more than 1000000 elements")), "{what}: {outcome}");
     }
 }
+
+#[test]
+fn hover_and_completion_beside_a_syntax_error_that_ends_after_a_multi_byte_character() {
+    // Found by the fuzz smoke: a syntax error whose range ends right after `é` made the line of its last
+    // byte be looked up in the middle of that character.
+    let text = "apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nmetadata:\n  name: require-labels # \u{e9}\n  \
+                annotations:\n    policies.kyverno.io/title: \"Require Labels \u{1f600}\"\nspec:\n  rules:\n    \
+                - name: check\n      match:\n        any:\n          - resources:\n              kinds: [Pod]\n      \
+                validate:\n    abels # \u{e9}\n  annotations:\n";
+    let path = PathBuf::from("/work/hostile.yaml");
+    let mut host = AnalysisHost::new(Arc::new(crate::support::MemoryFiles::default()));
+    host.set_file(path.clone(), text);
+    let analysis = host.snapshot();
+    assert!(!analysis.diagnostics(&path).is_empty(), "the broken line is reported");
+    for offset in (0..=text.len()).filter(|offset| text.is_char_boundary(*offset)) {
+        let _ = analysis.hover(&path, offset);
+        let _ = analysis.completions(&path, offset);
+    }
+}

@@ -21,7 +21,9 @@ pub(super) fn readable_document(segment: &Segment, offset: usize, blank_cursor_l
         return segment.parsed.clone();
     }
     let text = &segment.text;
-    let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count();
+    // By bytes: an offset (a cursor, an error's end) may fall inside a multi-byte character.
+    let line_of =
+        |offset: usize| text.as_bytes()[..offset.min(text.len())].iter().filter(|byte| **byte == b'\n').count();
     let cursor_line = line_of(offset);
     let mut broken: Vec<usize> = Vec::new();
     if blank_cursor_line {
