@@ -1609,9 +1609,9 @@ results:
     check(
         fixture,
         expect_test::expect![[r#"
-        team-config/payments: expected pass actual pass -> Pass (Ok): 
-        team-config/payments: expected pass actual fail -> Fail (Resource diff): generated resource didn't match the expected generated resource
-    "#]],
+            team-config/payments: expected pass actual pass -> Pass (Ok): 
+            team-config/payments: expected pass actual fail -> Fail (Resource diff): Patched resource didn't match the generated resource in the test result
+        "#]],
     );
 }
 

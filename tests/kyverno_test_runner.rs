@@ -1401,3 +1401,110 @@ results:
         "#]],
     );
 }
+
+#[test]
+fn a_name_that_finds_nothing_beside_names_that_do_is_ignored() {
+    // `printTestResult` checks the resources the names find and ignores the others: `nobody` is a
+    // warning (the run passes, as kyverno's does) while a result naming nothing it finds fails.
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good, nobody], result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [nobody], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual pass -> Pass
+            require-team/check-team/nobody: expected pass actual not found -> Fail
+            problem kyverno-test/ignored-resource at /results/0/resources/1: results[0]: resource `nobody` is not among the loaded resources (kyverno ignores it beside the names it finds)
+            problem kyverno-test/unknown-resource at /results/1/resources/0: results[1]: resource `nobody` is not among the loaded resources
+        "#]],
+    );
+}
+
+#[test]
+fn a_resource_spec_takes_in_its_group_and_version_only() {
+    // A spec's `group/version` must be the resource's apiVersion (`version` alone for the core group);
+    // the kind is not compared, as the CLI does not compare it.
+    let fixture = format!(
+        "{POLICY}
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [], resourceSpecs: [{{group: apps, version: v1, kind: Pod, namespace: default, name: good}}], result: pass}}
+- {{policy: require-team, rule: check-team, kind: Deployment, resources: [], resourceSpecs: [{{group: apps, version: v1, kind: Pod, namespace: default, name: bad-deploy}}], result: fail}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [], resourceSpecs: [{{version: v1, kind: Deployment, namespace: default, name: good}}], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/default/good: expected pass actual not found -> Fail
+            require-team/check-team/default/bad-deploy: expected fail actual fail -> Pass
+            require-team/check-team/default/good: expected pass actual pass -> Pass
+            problem kyverno-test/unknown-resource at /results/0/resourceSpecs/0: results[0]: resource spec `default/good` is not among the loaded resources
+        "#]],
+    );
+}
+
+#[test]
+fn a_generated_resource_file_is_compared_with_the_resource_of_any_rule() {
+    // `checkResult` compares `generatedResource` with the resource a rule answered with, whatever the
+    // rule's type: for a validate rule, the resource it validated.
+    let fixture = format!(
+        "{POLICY}
+#- /t/same-good.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+  namespace: default
+  labels: {{team: a}}
+spec:
+  containers: [{{name: c, image: nginx}}]
+#- /t/other-good.yaml
+apiVersion: v1
+kind: Pod
+metadata:
+  name: good
+  namespace: default
+  labels: {{team: b}}
+spec:
+  containers: [{{name: c, image: nginx}}]
+#- /t/kyverno-test.yaml
+apiVersion: cli.kyverno.io/v1alpha1
+kind: Test
+metadata: {{name: t}}
+policies: [policy.yaml]
+resources: [resources.yaml]
+results:
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], generatedResource: same-good.yaml, result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], generatedResource: other-good.yaml, result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], generatedResources: [other-good.yaml, same-good.yaml], result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], generatedResources: [other-good.yaml], result: pass}}
+- {{policy: require-team, rule: check-team, kind: Pod, resources: [good], generatedResources: [missing.yaml], result: pass}}
+"
+    );
+    check(
+        &fixture,
+        expect_test::expect![[r#"
+            require-team/check-team/good: expected pass actual pass -> Pass
+            require-team/check-team/good: expected pass actual fail -> Fail
+            require-team/check-team/good: expected pass actual pass -> Pass
+            require-team/check-team/good: expected pass actual fail -> Fail
+            require-team/check-team/good: expected pass actual fail -> Fail
+        "#]],
+    );
+}

@@ -510,9 +510,13 @@ codes! {
             why: "Nothing is evaluated for the result, so it checks nothing.",
             example: "results:\n  - policy: require-labels\n    rule: check-labels\n    result: pass   # and the test has no `resources`";
         KyvernoTestUnknownResource = "kyverno-test/unknown-resource", Error,
-            summary: "A result names a resource that none of the loaded resources is.",
-            why: "The result fails with \"resource not found\", as it does in `kyverno test`.",
+            summary: "A result names only resources that none of the loaded resources, payloads or patched targets is.",
+            why: "The result fails with \"resource not found\", as Kyverno's own CI expects of such a test.",
             example: "results:\n  - policy: require-labels\n    resources: [badpod]   # the resource is bad-pod";
+        KyvernoTestIgnoredResource = "kyverno-test/ignored-resource", Warning,
+            summary: "A result names a resource that none of the loaded resources is, beside names that are.",
+            why: "`kyverno test` checks the resources the other names find and ignores this one, so it checks nothing.",
+            example: "results:\n  - policy: require-labels\n    resources: [good-pod, badpod]   # the resource is bad-pod";
     }
     Gatekeeper {
         GatekeeperUnreadableSuite = "gatekeeper/unreadable-suite", Error,

@@ -446,7 +446,7 @@ impl Runner<'_> {
                     entry,
                     entry_index,
                     resource_index,
-                    resource,
+                    &resource.shown,
                     Verdict::new(Outcome::Error, "error", "Invalid test file", message),
                 );
             }
@@ -745,21 +745,19 @@ impl Runner<'_> {
         let rule_name = entry.get("rule").and_then(Value::as_str).unwrap_or("");
         let expected = expected_result(entry);
         let operation = entry.get("operation").and_then(Value::as_str).unwrap_or("").to_string();
-        let resources = resources_of(entry);
+        let resources = self.checked_resources(entry, entry_index, setup, base, cache);
         let policy = setup
             .policies
             .iter()
             .find(|loaded| loaded.value.pointer("/metadata/name").and_then(Value::as_str) == Some(policy_name));
         if let Some(reason) = setup.refused.get(policy_name).filter(|_| policy.is_none()) {
             let message = format!("the policy is invalid: {reason}");
-            // A result that names no resource is reported for every resource, as the CLI reports it.
-            let names = if resources.is_empty() { setup.every_resource_name() } else { resources };
-            for (resource_index, resource) in names.iter().enumerate() {
+            for (resource_index, resource) in resources.iter().enumerate() {
                 self.push_result(
                     entry,
                     entry_index,
                     resource_index,
-                    resource,
+                    &resource.shown,
                     Verdict::new(Outcome::Pass, "skip", "Invalid policy", &message),
                 );
             }
@@ -776,7 +774,7 @@ impl Runner<'_> {
                     entry,
                     entry_index,
                     resource_index,
-                    resource,
+                    &resource.shown,
                     Verdict::new(Outcome::Fail, "not found", "Not found", "policy not found"),
                 );
             }
@@ -802,8 +800,6 @@ impl Runner<'_> {
             }
         }
         let rule_name = if ruleless { "" } else { rule_name };
-        // An entry that names no resources is checked against every resource and payload, as the CLI does.
-        let resources = if resources.is_empty() { setup.every_resource_name() } else { resources };
         if resources.is_empty() {
             self.problem(
                 format!("/results/{entry_index}"),
@@ -811,12 +807,13 @@ impl Runner<'_> {
                 format!("results[{entry_index}] names no resources and the test loads none"),
             );
         }
-        for (resource_index, resource_name) in resources.iter().enumerate() {
+        for (resource_index, reference) in resources.iter().enumerate() {
+            let resource_name = &reference.shown;
             let matched: Vec<usize> = setup
                 .resources
                 .iter()
                 .enumerate()
-                .filter(|(_, loaded)| resource_matches(&loaded.value, resource_name))
+                .filter(|(_, loaded)| reference.takes_in(&loaded.value))
                 .map(|(index, _)| index)
                 .collect();
             // A check request is answered by the ValidatingPolicies of its evaluation mode.
@@ -873,19 +870,12 @@ impl Runner<'_> {
                 continue;
             }
             if matched.is_empty() {
-                if let Some(mut rows) = self.target_rows(entry, resource_name, setup, base, cache) {
-                    if rows.is_empty() {
-                        rows.push(Row::fail("Not found", "no rule patched this target resource"));
-                    }
+                if let Some(rows) = self.target_rows(entry, reference, setup, base, cache).filter(|rows| !rows.is_empty()) {
                     let verdict = summarize(&rows, &expected);
                     self.push_result(entry, entry_index, resource_index, resource_name, verdict);
                     continue;
                 }
-                self.problem(
-                    format!("/results/{entry_index}/resources/{resource_index}"),
-                    Code::KyvernoTestUnknownResource,
-                    format!("results[{entry_index}]: resource `{resource_name}` is not among the loaded resources"),
-                );
+                // A name `checked_resources` found nothing for (it reported the problem).
                 self.push_result(
                     entry,
                     entry_index,
@@ -912,13 +902,72 @@ impl Runner<'_> {
                 }
             }
             // A target of the same name is checked too (the CLI looks the name up among both).
-            rows.extend(self.target_rows(entry, resource_name, setup, base, cache).unwrap_or_default());
+            rows.extend(self.target_rows(entry, reference, setup, base, cache).unwrap_or_default());
             let verdict = summarize(&rows, &expected);
             self.push_result(entry, entry_index, resource_index, resource_name, verdict);
             if let (Some(result), Some(first)) = (self.report.results.last_mut(), first_match) {
                 result.resource_id = Some(resource_id(&setup.resources[first].value));
             }
         }
+    }
+
+    /// The resources a results entry is checked against, gathered as `printTestResult` gathers them: those
+    /// its `resources` and `resourceSpecs` take in (a resource, a payload, or a target some rule patched),
+    /// or every resource and payload when it names none. A name that takes in nothing beside names that
+    /// do is ignored, as the CLI ignores it (a warning). When no name takes in anything the CLI checks the
+    /// entry against every resource instead; policy-lsp keeps the names and fails them as not found, as
+    /// Kyverno's own CI expects of its `test-fail/missing-resource` (see .ci/ratchet.txt for the doubt).
+    fn checked_resources(
+        &mut self,
+        entry: &Value,
+        entry_index: usize,
+        setup: &Setup,
+        base: &Path,
+        cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
+    ) -> Vec<ResourceRef> {
+        let named = resources_of(entry);
+        if named.is_empty() {
+            return setup.every_resource_name().into_iter().map(ResourceRef::named).collect();
+        }
+        let mut known = Vec::new();
+        let mut unknown = Vec::new();
+        for (index, reference) in named.into_iter().enumerate() {
+            let takes_in_something = setup.resources.iter().any(|loaded| reference.takes_in(&loaded.value))
+                || (reference.api_version.is_none()
+                    && (setup.payloads.iter().any(|payload| payload.name == reference.shown)
+                        || setup
+                            .authorization_payloads
+                            .iter()
+                            .any(|authorization| authorization.payload.name == reference.shown)))
+                || self.target_rows(entry, &reference, setup, base, cache).is_some_and(|rows| !rows.is_empty());
+            if takes_in_something {
+                known.push(reference);
+            } else {
+                unknown.push((index, reference));
+            }
+        }
+        let none_known = known.is_empty();
+        for (index, reference) in &unknown {
+            let pointer = match entry.get("resources").and_then(Value::as_array) {
+                Some(items) if *index < items.len() => format!("/results/{entry_index}/resources/{index}"),
+                _ => format!("/results/{entry_index}/resourceSpecs/{}", index - resources_listed(entry)),
+            };
+            let what = if reference.api_version.is_some() { "resource spec" } else { "resource" };
+            let (code, consequence) = if none_known {
+                (Code::KyvernoTestUnknownResource, "")
+            } else {
+                (Code::KyvernoTestIgnoredResource, " (kyverno ignores it beside the names it finds)")
+            };
+            self.problem(
+                pointer,
+                code,
+                format!(
+                    "results[{entry_index}]: {what} `{}` is not among the loaded resources{consequence}",
+                    reference.shown
+                ),
+            );
+        }
+        if none_known { unknown.into_iter().map(|(_, reference)| reference).collect() } else { known }
     }
 
     /// Rows for a resource named by the results that is a mutate-existing target, built as `kyverno test`
@@ -932,13 +981,13 @@ impl Runner<'_> {
     fn target_rows(
         &mut self,
         entry: &Value,
-        reference: &str,
+        reference: &ResourceRef,
         setup: &Setup,
         base: &Path,
         cache: &mut HashMap<(usize, String), Vec<PolicyOutcome>>,
     ) -> Option<Vec<Row>> {
         let targets: Vec<&Loaded> =
-            setup.target_resources.iter().filter(|loaded| resource_matches(&loaded.value, reference)).collect();
+            setup.target_resources.iter().filter(|loaded| reference.takes_in(&loaded.value)).collect();
         if targets.is_empty() {
             return None;
         }
@@ -994,14 +1043,67 @@ impl Runner<'_> {
     /// The row of a rule that patched a target: `row` when the test names no `patchedResources` or the
     /// patched target equals the one in that file, else the failure the comparison gives.
     fn patched_target_row(&self, entry: &Value, base: &Path, patched: &Value, row: Row) -> Row {
-        let Some(path) = entry.get("patchedResources").and_then(Value::as_str) else {
-            return row;
-        };
-        match compare_with_file(self.files, &base.join(path), patched) {
-            Comparison::Equal => row,
-            Comparison::NotFound => Row::fail("Resource error", "patched target not found in manifest"),
-            Comparison::Different(message, diff) => Row::fail_with_diff(&message, diff),
-            Comparison::Error(message) => Row::fail("Resource error", &message),
+        match self.file_check(entry, base, patched) {
+            FileCheck::Holds => row,
+            FileCheck::PatchedMissing => Row::fail("Resource error", "patched target not found in manifest"),
+            FileCheck::Failed(failed) => failed,
+        }
+    }
+
+    /// `checkResult` upstream's comparisons of the resource a rule answered with, in its order: with
+    /// `patchedResources`, then with `generatedResource` (when there are no `generatedResources`) or with
+    /// any of `generatedResources`. Every rule's resource is compared, whatever its type: a validate rule's
+    /// resource with a `generatedResource` file too.
+    fn file_check(&self, entry: &Value, base: &Path, actual: &Value) -> FileCheck {
+        if let Some(path) = entry.get("patchedResources").and_then(Value::as_str) {
+            match compare_with_file(self.files, &base.join(path), actual) {
+                Comparison::Equal => {}
+                Comparison::NotFound => return FileCheck::PatchedMissing,
+                Comparison::Different(message, diff) => return FileCheck::Failed(Row::fail_with_diff(&message, diff)),
+                Comparison::Error(message) => return FileCheck::Failed(Row::fail("Resource error", &message)),
+            }
+        }
+        let generated_files: Vec<&str> = entry
+            .get("generatedResources")
+            .and_then(Value::as_array)
+            .map(|items| items.iter().filter_map(Value::as_str).collect())
+            .unwrap_or_default();
+        let single = entry.get("generatedResource").and_then(Value::as_str).filter(|_| generated_files.is_empty());
+        if let Some(path) = single {
+            return match compare_with_file(self.files, &base.join(path), actual) {
+                Comparison::Equal => FileCheck::Holds,
+                Comparison::NotFound => FileCheck::Failed(Row::fail(
+                    "Resource error",
+                    &format!("failed to load GeneratedResource resource: no {} in {path}", identity(actual)),
+                )),
+                Comparison::Different(_, diff) => FileCheck::Failed(Row::fail_with_diff(
+                    "Patched resource didn't match the generated resource in the test result",
+                    diff,
+                )),
+                Comparison::Error(message) => FileCheck::Failed(Row::fail("Resource error", &message)),
+            };
+        }
+        if generated_files.is_empty() {
+            return FileCheck::Holds;
+        }
+        let (mut last_diff, mut last_error) = (None, None);
+        for path in &generated_files {
+            match compare_with_file(self.files, &base.join(path), actual) {
+                Comparison::Equal => return FileCheck::Holds,
+                Comparison::Different(_, diff) => last_diff = Some(diff),
+                Comparison::NotFound => {
+                    last_error =
+                        Some(format!("failed to load GeneratedResources resource: no {} in {path}", identity(actual)));
+                }
+                Comparison::Error(message) => last_error = Some(message),
+            }
+        }
+        match (last_diff, last_error) {
+            (None, Some(error)) => FileCheck::Failed(Row::fail("Resource error", &error)),
+            (diff, _) => FileCheck::Failed(Row::fail_with_diff(
+                "Generated resource didn't match any of the expected generated resources in the test result",
+                diff.flatten(),
+            )),
         }
     }
 
@@ -1088,51 +1190,39 @@ impl Runner<'_> {
                     local_rows.push(Row::unsupported(reason));
                     continue;
                 }
-                let mut row = Row::from_rule(&setup.environment.policies[outcome.policy], rule, expected);
-                // `checkResult` upstream compares `patchedResources` with the resource of every rule but a
-                // generate rule: the mutated one for a mutation, the one it validated for a validation.
-                if rule.rule_type != RuleType::Generation
-                    && let Some(path) = entry.get("patchedResources").and_then(Value::as_str)
-                {
-                    match compare_with_file(self.files, &base.join(path), &outcome.patched) {
-                        Comparison::Equal => {}
-                        Comparison::NotFound => {
-                            if entry.get("failOnMissingResources").and_then(Value::as_bool) != Some(true) {
-                                skipped = true;
-                                continue;
-                            }
-                            row = Row::fail("Resource error", "patched resource not found in manifest");
+                let row = Row::from_rule(&setup.environment.policies[outcome.policy], rule, expected);
+                if rule.rule_type != RuleType::Generation {
+                    // The mutated resource for a mutation, the one it validated for a validation.
+                    match self.file_check(entry, base, &outcome.patched) {
+                        FileCheck::Holds => local_rows.push(row),
+                        FileCheck::PatchedMissing
+                            if entry.get("failOnMissingResources").and_then(Value::as_bool) != Some(true) =>
+                        {
+                            skipped = true;
                         }
-                        Comparison::Different(message, diff) => row = Row::fail_with_diff(&message, diff),
-                        Comparison::Error(message) => row = Row::fail("Resource error", &message),
-                    }
-                }
-                if rule.rule_type == RuleType::Generation {
-                    let generated_files: Vec<String> = match entry.get("generatedResources").and_then(Value::as_array) {
-                        Some(items) => items.iter().filter_map(Value::as_str).map(str::to_string).collect(),
-                        None => entry
-                            .get("generatedResource")
-                            .and_then(Value::as_str)
-                            .map(|path| vec![path.to_string()])
-                            .unwrap_or_default(),
-                    };
-                    if !generated_files.is_empty() {
-                        for generated in &rule.generated {
-                            let equal = generated_files.iter().any(|path| {
-                                matches!(compare_with_file(self.files, &base.join(path), generated), Comparison::Equal)
-                            });
-                            if !equal {
-                                row = Row::fail(
-                                    "Resource diff",
-                                    "generated resource didn't match the expected generated resource",
-                                );
-                            }
+                        FileCheck::PatchedMissing => {
+                            local_rows.push(Row::fail("Resource error", "patched resource not found in manifest"));
                         }
+                        FileCheck::Failed(failed) => local_rows.push(failed),
                     }
+                    continue;
                 }
-                local_rows.push(row);
+                // A generate rule answers with a row per resource it generated, each compared with the
+                // files; one that generated nothing is judged by its result alone (`checkRuleResultOnly`).
+                if rule.generated.is_empty() {
+                    local_rows.push(row);
+                    continue;
+                }
+                for generated in &rule.generated {
+                    local_rows.push(match self.file_check(entry, base, generated) {
+                        FileCheck::Holds => row.clone(),
+                        FileCheck::PatchedMissing => {
+                            Row::fail("Resource error", "patched resource not found in manifest")
+                        }
+                        FileCheck::Failed(failed) => failed,
+                    });
+                }
             }
-            let _ = setup;
             if local_rows.is_empty() && !skipped {
                 local_rows.push(Row::excluded());
             }
@@ -1378,26 +1468,60 @@ fn expected_result(entry: &Value) -> String {
     entry.get("result").and_then(Value::as_str).unwrap_or("").to_string()
 }
 
-fn resources_of(entry: &Value) -> Vec<String> {
-    let mut out: Vec<String> = entry
+/// A resource a results entry names: `name` or `ns/name` from `resources`, or a `resourceSpecs` entry,
+/// which also names the apiVersion.
+#[derive(Clone, Debug, PartialEq)]
+struct ResourceRef {
+    /// As results show it: `name`, `ns/name`, and `ns/name` (`/name` when cluster-scoped) for a spec.
+    shown: String,
+    /// A spec's `group/version` (`version` alone for the core group), which the resource's apiVersion must be.
+    api_version: Option<String>,
+}
+
+impl ResourceRef {
+    fn named(shown: String) -> ResourceRef {
+        ResourceRef { shown, api_version: None }
+    }
+
+    /// `name` takes in any resource with that name; `ns/name` also checks the namespace; a spec checks
+    /// the apiVersion too. The kind is ignored, as the CLI ignores it.
+    fn takes_in(&self, resource: &Value) -> bool {
+        resource_matches(resource, &self.shown)
+            && self.api_version.as_deref().is_none_or(|api_version| resource.api_version() == api_version)
+    }
+}
+
+/// How many names a results entry's `resources` list holds.
+fn resources_listed(entry: &Value) -> usize {
+    entry.get("resources").and_then(Value::as_array).map_or(0, Vec::len)
+}
+
+fn resources_of(entry: &Value) -> Vec<ResourceRef> {
+    let mut out: Vec<ResourceRef> = entry
         .get("resources")
         .and_then(Value::as_array)
-        .map(|items| items.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .map(|items| items.iter().filter_map(Value::as_str).map(|name| ResourceRef::named(name.to_string())).collect())
         .unwrap_or_default();
-    // The CLI reads `resourceSpecs` only beside a `resources` list, and a spec's namespace must be the
-    // resource's (none for a cluster-scoped one): `printTestResult` in `commands/test/output.go`.
+    // The CLI reads `resourceSpecs` only beside a `resources` list; a spec's namespace must be the
+    // resource's (none for a cluster-scoped one) and its group and version the resource's apiVersion:
+    // `printTestResult` in `commands/test/output.go`.
     if entry.get("resources").is_some_and(Value::is_array) {
         for spec in entry.get("resourceSpecs").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
-            let name = spec.get("name").and_then(Value::as_str).unwrap_or("");
-            let namespace = spec.get("namespace").and_then(Value::as_str).unwrap_or("");
-            out.push(format!("{namespace}/{name}"));
+            let field = |key: &str| spec.get(key).and_then(Value::as_str).unwrap_or("");
+            let api_version = match field("group") {
+                "" => field("version").to_string(),
+                group => format!("{group}/{}", field("version")),
+            };
+            out.push(ResourceRef {
+                shown: format!("{}/{}", field("namespace"), field("name")),
+                api_version: Some(api_version),
+            });
         }
     }
     out
 }
 
-/// `name` matches any resource with that name; `ns/name` also checks the namespace. The kind is
-/// ignored, as the CLI ignores it.
+/// `name` matches any resource with that name; `ns/name` also checks the namespace.
 fn resource_matches(resource: &Value, reference: &str) -> bool {
     // Called for every resource of every results entry: plain lookups, as `pointer` allocates per step.
     let metadata = resource.get("metadata");
@@ -1442,6 +1566,24 @@ fn collect_files(files: &dyn FileSource, path: &Path, out: &mut Vec<PathBuf>, de
     if files.read(path).is_ok() {
         out.push(path.to_path_buf());
     }
+}
+
+/// How the resource a rule answered with compares with the test's expected resource files.
+enum FileCheck {
+    Holds,
+    /// `patchedResources` holds no resource of its apiVersion, kind, namespace and name (the CLI then skips
+    /// the rule's row unless `failOnMissingResources`).
+    PatchedMissing,
+    Failed(Row),
+}
+
+/// `apiVersion/kind namespace/name` of a resource, for messages.
+fn identity(resource: &Value) -> String {
+    let field = |pointer: &str| resource.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let namespace = field("/metadata/namespace");
+    let name = field("/metadata/name");
+    let object = if namespace.is_empty() { name.to_string() } else { format!("{namespace}/{name}") };
+    format!("{}/{} {object}", field("/apiVersion"), field("/kind"))
 }
 
 enum Comparison {

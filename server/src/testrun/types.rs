@@ -210,7 +210,13 @@ impl Problem {
     /// problem stops or fails the real run. `policy-lsp test` prints these as warnings and fails on them
     /// only under `--strict`.
     pub fn tolerated(&self) -> bool {
-        matches!(self.code, Code::KyvernoTestNoResults | Code::KyvernoTestUnknownRule | Code::KyvernoTestNoResources)
+        matches!(
+            self.code,
+            Code::KyvernoTestNoResults
+                | Code::KyvernoTestUnknownRule
+                | Code::KyvernoTestNoResources
+                | Code::KyvernoTestIgnoredResource
+        )
     }
 }
 

@@ -98,7 +98,10 @@ fn allowed(background: bool, target: bool) -> &'static Regex {
 /// `ruleForbiddenSectionsHaveVariables`: the first section of a rule that may hold no variable and does.
 fn forbidden_section(rule: &Value, base: &str, name: &str) -> Option<Refusal> {
     let mutate = rule.get("mutate");
-    if let Some(patch) = mutate.and_then(|mutate| mutate.get("patchesJson6902")).and_then(Value::as_str) {
+    // A patch without variables has none in its paths either: it is parsed only when it holds one (its
+    // operations are parsed again, variables replaced, by rule_validation's own check).
+    let patch = mutate.and_then(|mutate| mutate.get("patchesJson6902")).and_then(Value::as_str);
+    if let Some(patch) = patch.filter(|patch| !variable_ranges(patch).is_empty()) {
         // Only a patch that parses is looked at (one that does not fails the rule when it runs).
         let documents = crate::syntax::parse_file(patch);
         let operations =
