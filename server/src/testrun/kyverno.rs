@@ -870,7 +870,9 @@ impl Runner<'_> {
                 continue;
             }
             if matched.is_empty() {
-                if let Some(rows) = self.target_rows(entry, reference, setup, base, cache).filter(|rows| !rows.is_empty()) {
+                if let Some(rows) =
+                    self.target_rows(entry, reference, setup, base, cache).filter(|rows| !rows.is_empty())
+                {
                     let verdict = summarize(&rows, &expected);
                     self.push_result(entry, entry_index, resource_index, resource_name, verdict);
                     continue;

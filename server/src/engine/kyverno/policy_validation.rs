@@ -70,7 +70,14 @@ pub fn rejections(policy: &Value) -> Vec<Rejection> {
     let mut refusals = Vec::new();
     super::policy_variables::variable_rejections(spec, enabled("background"), &mut refusals);
     refusals.retain(|refusal| !out.iter().any(|earlier| earlier.pointer == refusal.pointer));
-    super::rule_validation::rule_rejections(spec, kind == "Policy", &mut refusals);
+    let scope = super::rule_validation::Scope {
+        namespaced: kind == "Policy",
+        namespace: policy
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .filter(|namespace| !namespace.is_empty()),
+    };
+    super::rule_validation::rule_rejections(spec, scope, &mut refusals);
     out.extend(refusals.into_iter().map(|refusal| Rejection {
         pointer: refusal.pointer,
         message: refusal.message,

@@ -1,7 +1,8 @@
 //! Kyverno's policy validation of each rule beyond its variables (`pkg/validation/policy` and the API types'
-//! `Validate`): JSON patches, match and exclude blocks, conditions, context entries, podSecurity exclusions,
-//! the validate, mutate and generate factories' checks, labels written as strings, and what a policy without
-//! admission processing may hold. Each is a check the CRD schema does not express, after which Kyverno's
+//! `Validate`): JSON patches, match and exclude blocks (and an exclude that leaves nothing to match),
+//! conditions, context entries, podSecurity exclusions, the validate, mutate and generate factories' checks,
+//! image verifications and their attestors, a namespaced Policy's mutate targets, labels written as strings,
+//! and what a policy without admission processing may hold. Each is a check the CRD schema does not express, after which Kyverno's
 //! webhook refuses the policy and the CLI skips it. Only what needs no cluster; reported as JSON pointers.
 
 use serde_json::Value;
@@ -16,8 +17,18 @@ const PREDEFINED: &[&str] =
 /// The context entry types, of which an entry has exactly one.
 const ENTRY_TYPES: &[&str] = &["configMap", "apiCall", "globalReference", "imageRegistry", "variable"];
 
-/// Why Kyverno refuses the rules of `spec` (of a namespaced Policy when `namespaced`), each reason where it is.
-pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
+/// The policy whose rules are checked: whether it is a namespaced Policy, and the namespace its file gives it.
+#[derive(Clone, Copy, Default)]
+pub struct Scope<'policy> {
+    pub namespaced: bool,
+    /// `metadata.namespace` as written; unknown when the file leaves it to `kubectl apply -n`.
+    pub namespace: Option<&'policy str>,
+}
+
+/// Why Kyverno refuses the rules of `spec` (of a namespaced Policy when `scope` says so), each reason where
+/// it is.
+pub fn rule_rejections(spec: &Value, scope: Scope, out: &mut Vec<Refusal>) {
+    let namespaced = scope.namespaced;
     let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let admission = spec.get("admission").and_then(Value::as_bool).unwrap_or(true);
     for (index, rule) in rules.iter().enumerate() {
@@ -37,6 +48,10 @@ pub fn rule_rejections(spec: &Value, namespaced: bool, out: &mut Vec<Refusal>) {
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
+        verify_images_refusals(rule, &base, spec, out);
+        if namespaced && let Some(namespace) = scope.namespace {
+            target_namespace_refusals(rule, &base, namespace, out);
+        }
         if !admission {
             let operation = ["mutate", "generate", "verifyImages"].into_iter().find(|key| holds(rule, key));
             if let Some(operation) = operation {
@@ -197,22 +212,140 @@ fn match_refusals(rule: &Value, base: &str, namespaced: bool, out: &mut Vec<Refu
     }
 }
 
-/// `ValidateMatchExcludeConflict` where both blocks list `any` entries: an entry of `exclude` equal to one
-/// of `match` leaves the rule nothing to match. (Its other cases compare the older top-level form, left to the
-/// run.)
+/// `ValidateMatchExcludeConflict`: an exclude block that takes in everything the match block does leaves the
+/// rule nothing to match. Both blocks listing `any` entries conflict when an exclude entry is a match entry;
+/// otherwise the top-level forms are compared field by field, as upstream compares them (Go values: a list
+/// or selector written empty is not an absent one, and `operations` are not compared).
 fn match_exclude_conflict(rule: &Value, base: &str) -> Option<Refusal> {
-    let list = |block: &str, group: &str| rule.pointer(&format!("/{block}/{group}")).and_then(Value::as_array);
-    if list("match", "all").is_some_and(|all| !all.is_empty())
-        || list("exclude", "all").is_some_and(|all| !all.is_empty())
+    let exclude = rule.get("exclude").filter(|value| !value.is_null())?;
+    let empty_map = Value::Object(serde_json::Map::new());
+    let matched = rule.get("match").filter(|value| value.is_object()).unwrap_or(&empty_map);
+    fn list<'value>(block: &'value Value, group: &str) -> &'value [Value] {
+        block.get(group).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
+    }
+    if !list(exclude, "all").is_empty() || !list(matched, "all").is_empty() {
+        return None;
+    }
+    let conflict =
+        |pointer: String, message: &str| Some(refusal(pointer, format!("Rule is matching an empty set: {message}")));
+    let (match_any, exclude_any) = (list(matched, "any"), list(exclude, "any"));
+    if !match_any.is_empty() && !exclude_any.is_empty() {
+        let position = exclude_any.iter().position(|entry| match_any.contains(entry))?;
+        return conflict(format!("{base}/exclude/any/{position}"), "this exclude entry is a match entry");
+    }
+    if go_zero_filter(exclude) {
+        return None;
+    }
+    let resources =
+        |block: &Value| block.get("resources").filter(|value| value.is_object()).cloned().unwrap_or(empty_map.clone());
+    let (match_resources, exclude_resources) = (resources(matched), resources(exclude));
+    let strings = |value: &Value, key: &str| -> Vec<String> {
+        list(value, key).iter().map(|item| item.as_str().map_or_else(|| item.to_string(), str::to_string)).collect()
+    };
+    // Each exclude set that does not hold every value of the match set leaves something to match.
+    let covers = |exclude_values: &[String], match_values: &[String]| {
+        exclude_values.is_empty()
+            || (!match_values.is_empty() && match_values.iter().all(|value| exclude_values.contains(value)))
+    };
+    for key in ["roles", "clusterRoles"] {
+        if !covers(&strings(exclude, key), &strings(matched, key)) {
+            return None;
+        }
+    }
+    let subject = |value: &Value| {
+        let field = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+        [field("kind"), field("apiGroup"), field("name"), field("namespace")]
+    };
+    let exclude_subjects: Vec<_> = list(exclude, "subjects").iter().map(subject).collect();
+    let match_subjects: Vec<_> = list(matched, "subjects").iter().map(subject).collect();
+    if !exclude_subjects.is_empty()
+        && (match_subjects.is_empty() || !match_subjects.iter().all(|subject| exclude_subjects.contains(subject)))
     {
         return None;
     }
-    let (matched, excluded) = (list("match", "any")?, list("exclude", "any")?);
-    let position = excluded.iter().position(|entry| matched.contains(entry))?;
-    Some(refusal(
-        format!("{base}/exclude/any/{position}"),
-        "Rule is matching an empty set: this exclude entry is a match entry".to_string(),
-    ))
+    let name = |value: &Value| value.get("name").and_then(Value::as_str).unwrap_or("").to_string();
+    let exclude_name = name(&exclude_resources);
+    if !exclude_name.is_empty() && !super::pattern::wildcard_match(&exclude_name, &name(&match_resources)) {
+        return None;
+    }
+    let exclude_names = strings(&exclude_resources, "names");
+    if !exclude_names.is_empty() {
+        // A name of match that an exclude name takes in is the conflict; none is no conflict, whatever else.
+        let match_names = strings(&match_resources, "names");
+        let clash = match_names.iter().any(|matched_name| {
+            exclude_names.iter().any(|excluded| super::pattern::wildcard_match(excluded, matched_name))
+        });
+        return if clash {
+            conflict(format!("{base}/exclude/resources/names"), "every name it matches is excluded")
+        } else {
+            None
+        };
+    }
+    for key in ["namespaces", "kinds"] {
+        if !covers(&strings(&exclude_resources, key), &strings(&match_resources, key)) {
+            return None;
+        }
+    }
+    for key in ["selector", "namespaceSelector"] {
+        let present = |value: &Value| value.get(key).filter(|selector| !selector.is_null()).cloned();
+        match (present(&match_resources), present(&exclude_resources)) {
+            (Some(match_selector), Some(exclude_selector)) => {
+                let expressions =
+                    |selector: &Value| list(selector, "matchExpressions").iter().map(requirement).collect::<Vec<_>>();
+                let (match_expressions, exclude_expressions) =
+                    (expressions(&match_selector), expressions(&exclude_selector));
+                if !exclude_expressions.is_empty()
+                    && (match_expressions.is_empty()
+                        || !match_expressions.iter().all(|expression| exclude_expressions.contains(expression)))
+                {
+                    return None;
+                }
+                let labels = |selector: &Value| {
+                    selector.get("matchLabels").and_then(Value::as_object).cloned().unwrap_or_default()
+                };
+                let (match_labels, exclude_labels) = (labels(&match_selector), labels(&exclude_selector));
+                if !exclude_labels.is_empty()
+                    && (match_labels.is_empty()
+                        || match_labels.iter().any(|(label, value)| exclude_labels.get(label) != Some(value)))
+                {
+                    return None;
+                }
+            }
+            (None, None) => {}
+            _ => return None,
+        }
+    }
+    let annotations = |value: &Value| value.get("annotations").filter(|annotations| !annotations.is_null()).cloned();
+    match (annotations(&match_resources), annotations(&exclude_resources)) {
+        (Some(match_annotations), Some(exclude_annotations)) if match_annotations != exclude_annotations => {
+            return None;
+        }
+        (Some(_), None) | (None, Some(_)) => return None,
+        _ => {}
+    }
+    conflict(format!("{base}/exclude"), "the exclude block takes in everything the match block does")
+}
+
+/// A label selector requirement as Go marshals it: key, operator and values (omitted when empty).
+fn requirement(value: &Value) -> (String, String, Vec<Value>) {
+    let field = |key: &str| value.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    let values = value.get("values").and_then(Value::as_array).cloned().unwrap_or_default();
+    (field("key"), field("operator"), values)
+}
+
+/// Whether a match or exclude block decodes to Go's zero `MatchResources`: nothing but empty strings and
+/// absent (null) fields; a list, selector or map written empty is not zero.
+fn go_zero_filter(block: &Value) -> bool {
+    let Some(map) = block.as_object() else { return block.is_null() };
+    map.iter().all(|(key, value)| match (key.as_str(), value) {
+        (_, Value::Null) => true,
+        ("resources", Value::Object(resources)) => resources.iter().all(|(key, value)| match (key.as_str(), value) {
+            (_, Value::Null) => true,
+            ("name", Value::String(text)) => text.is_empty(),
+            _ => false,
+        }),
+        _ => false,
+    })
 }
 
 /// The Pod Security controls that only the restricted level has (`PSS_restricted_control_names`).
@@ -965,6 +1098,175 @@ fn variable_refusal(variable: &Value, at: &str) -> Option<Refusal> {
     None
 }
 
+/// `ValidateMutationRuleTargetNamespace`: a namespaced Policy's mutate targets name no namespace but its own
+/// (compared as written: a variable is not its namespace either).
+fn target_namespace_refusals(rule: &Value, base: &str, namespace: &str, out: &mut Vec<Refusal>) {
+    let targets = rule.pointer("/mutate/targets").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    for (index, target) in targets.iter().enumerate() {
+        let target_namespace = target.get("namespace").and_then(Value::as_str).unwrap_or("");
+        if !target_namespace.is_empty() && target_namespace != namespace {
+            out.push(refusal(
+                format!("{base}/mutate/targets/{index}/namespace"),
+                format!(
+                    "a Policy's mutate targets may only be in its own namespace `{namespace}` (or leave the field out)"
+                ),
+            ));
+        }
+    }
+}
+
+/// The signature algorithms a static key may name (`signatureAlgorithmMap`; empty means sha256).
+const SIGNATURE_ALGORITHMS: &[&str] = &["", "sha224", "sha256", "sha384", "sha512"];
+
+/// `ImageVerification.Validate` for each `verifyImages` entry: an image reference, attestor sets with
+/// entries (no more required than listed), each attestor exactly one of keys, certificates, keyless or a
+/// nested set, each complete; no keys or keyless for Notary; and no digest mutation under Audit. The
+/// deprecated `image`/`key`/`issuer` fields count as Kyverno converts them.
+fn verify_images_refusals(rule: &Value, base: &str, spec: &Value, out: &mut Vec<Refusal>) {
+    let entries = rule.get("verifyImages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let policy_enforces = is_enforce(spec.get("validationFailureAction"));
+    for (index, verification) in entries.iter().enumerate() {
+        let at = format!("{base}/verifyImages/{index}");
+        let text = |key: &str| verification.get(key).and_then(Value::as_str).unwrap_or("");
+        let audit = match verification.get("failureAction").filter(|action| !action.is_null()) {
+            Some(action) => !is_enforce(Some(action)),
+            None => !policy_enforces,
+        };
+        // Only a digest mutation the policy asks for: the CRD's default (true) is applied by a cluster's
+        // API server, not by the CLI, which reads the field as written.
+        if audit && verification.get("mutateDigest") == Some(&Value::Bool(true)) {
+            out.push(refusal(
+                format!("{at}/mutateDigest"),
+                "mutateDigest must be set to false for 'Audit' failure action".to_string(),
+            ));
+        }
+        let references =
+            verification.get("imageReferences").and_then(Value::as_array).is_some_and(|items| !items.is_empty());
+        if !references && text("image").is_empty() {
+            out.push(refusal(at.clone(), "an image reference is required".to_string()));
+        }
+        let attestations =
+            verification.get("attestations").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        for (attestation_index, attestation) in attestations.iter().enumerate() {
+            let sets = attestation.get("attestors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+            for (set_index, set) in sets.iter().enumerate() {
+                attestor_set_refusals(
+                    set,
+                    &format!("{at}/attestations/{attestation_index}/attestors/{set_index}"),
+                    out,
+                );
+            }
+        }
+        let sets = verification.get("attestors").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        for (set_index, set) in sets.iter().enumerate() {
+            attestor_set_refusals(set, &format!("{at}/attestors/{set_index}"), out);
+        }
+        // `Convert` turns the deprecated key or issuer into one more attestor set, kept only when the
+        // entry has no attestations (they are put back as written).
+        let legacy = !text("key").is_empty() || !text("issuer").is_empty() || holds(verification, "annotations");
+        if legacy && attestations.is_empty() {
+            let attestor = if !text("key").is_empty() {
+                serde_json::json!({"keys": {"publicKeys": text("key")}})
+            } else if !text("issuer").is_empty() {
+                serde_json::json!({"keyless": {"issuer": text("issuer"), "roots": text("roots")}})
+            } else {
+                serde_json::json!({})
+            };
+            let mut converted = Vec::new();
+            attestor_set_refusals(&serde_json::json!({"entries": [attestor]}), &at, &mut converted);
+            // Reported at the deprecated field the attestor came from.
+            let field = if !text("key").is_empty() {
+                "key"
+            } else if !text("issuer").is_empty() {
+                "issuer"
+            } else {
+                "annotations"
+            };
+            out.extend(converted.into_iter().map(|found| refusal(format!("{at}/{field}"), found.message)));
+        }
+        if text("type") == "Notary" {
+            for set in sets {
+                for attestor in set.get("entries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default() {
+                    for (key, name) in [("keyless", "Keyless"), ("keys", "Keys")] {
+                        if attestor.get(key).is_some_and(|value| !value.is_null()) {
+                            out.push(refusal(
+                                format!("{at}/attestors"),
+                                format!("{name} field is not allowed for type notary"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `ValidationFailureAction.Enforce`: only `Enforce` and the older `enforce` enforce; anything else audits.
+fn is_enforce(action: Option<&Value>) -> bool {
+    matches!(action.and_then(Value::as_str), Some("Enforce" | "enforce"))
+}
+
+/// `validateAttestorSet`: entries, no count above their number, and each attestor valid.
+fn attestor_set_refusals(set: &Value, at: &str, out: &mut Vec<Refusal>) {
+    let entries = set.get("entries").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if let Some(count) = set.get("count").and_then(Value::as_i64)
+        && count > entries.len() as i64
+    {
+        out.push(refusal(at.to_string(), "count cannot exceed the number of entries".to_string()));
+    }
+    if entries.is_empty() {
+        out.push(refusal(at.to_string(), "an entry is required".to_string()));
+    }
+    for (index, attestor) in entries.iter().enumerate() {
+        attestor_refusals(attestor, &format!("{at}/entries/{index}"), out);
+    }
+}
+
+/// `Attestor.Validate`: exactly one of keys, certificates, keyless and a nested attestor set, each with what
+/// it needs.
+fn attestor_refusals(attestor: &Value, at: &str, out: &mut Vec<Refusal>) {
+    let present = |key: &str| attestor.get(key).filter(|value| !value.is_null());
+    let kinds =
+        ["keys", "certificates", "keyless", "attestor"].into_iter().filter(|key| present(key).is_some()).count();
+    if kinds != 1 {
+        out.push(refusal(at.to_string(), "keys, certificates, keyless, or a nested attestor is required".to_string()));
+    }
+    let text = |value: &Value, key: &str| value.get(key).and_then(Value::as_str).unwrap_or("").to_string();
+    if let Some(keys) = present("keys") {
+        let secret = keys.get("secret").is_some_and(|value| !value.is_null());
+        if text(keys, "publicKeys").is_empty() && text(keys, "kms").is_empty() && !secret {
+            out.push(refusal(format!("{at}/keys"), "a public key, kms key or secret is required".to_string()));
+        }
+        if !text(keys, "publicKeys").is_empty()
+            && !SIGNATURE_ALGORITHMS.contains(&text(keys, "signatureAlgorithm").as_str())
+        {
+            out.push(refusal(format!("{at}/keys"), "invalid signature algorithm provided".to_string()));
+        }
+    }
+    if let Some(certificates) = present("certificates")
+        && text(certificates, "cert").is_empty()
+        && text(certificates, "certChain").is_empty()
+    {
+        out.push(refusal(format!("{at}/certificates"), "cert or certChain required".to_string()));
+    }
+    if let Some(keyless) = present("keyless") {
+        let rekor = keyless.get("rekor").filter(|value| !value.is_null());
+        if rekor.is_none() && text(keyless, "roots").is_empty() {
+            out.push(refusal(format!("{at}/keyless"), "either Rekor URL or roots are required".to_string()));
+        }
+        if rekor.is_some_and(|rekor| text(rekor, "url").is_empty()) {
+            out.push(refusal(format!("{at}/keyless"), "an URL is required".to_string()));
+        }
+    }
+    if let Some(nested) = present("attestor") {
+        if nested.is_object() {
+            attestor_set_refusals(nested, &format!("{at}/attestor"), out);
+        } else {
+            out.push(refusal(format!("{at}/attestor"), "failed to unmarshal attestor set: not an object".to_string()));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -973,7 +1275,7 @@ mod tests {
 
     fn check(spec: Value, expect: &[&str]) {
         let mut out = Vec::new();
-        rule_rejections(&spec, false, &mut out);
+        rule_rejections(&spec, Scope::default(), &mut out);
         let found: Vec<String> =
             out.into_iter().map(|refusal| format!("{} {}", refusal.pointer, refusal.message)).collect();
         assert_eq!(found, expect);
@@ -1082,7 +1384,7 @@ mod tests {
         let foreach = json!({"rules": [{"name": "f", "validate": {"foreach": [{"list": "x",
             "deny": {"conditions": [{"key": "a", "operator": "Exists"}]}}]}}]});
         let mut out = Vec::new();
-        rule_rejections(&foreach, false, &mut out);
+        rule_rejections(&foreach, Scope::default(), &mut out);
         let pointers: Vec<&str> = out.iter().map(|refusal| refusal.pointer.as_str()).collect();
         assert_eq!(pointers, ["/spec/rules/0/validate/foreach/0/deny/conditions/0/operator"]);
     }
@@ -1144,6 +1446,68 @@ mod tests {
                 "/spec/rules/0/validate/podSecurity/exclude/1/controlName Invalid control name defined at the given level: `Running as Non-root` is a control of the restricted level only",
             ],
         );
+    }
+
+    #[test]
+    fn a_namespaced_policys_mutate_targets_stay_in_its_namespace() {
+        let spec = json!({"rules": [{"name": "t", "match": {"any": [{"resources": {"kinds": ["ConfigMap"]}}]},
+            "mutate": {"targets": [
+                {"apiVersion": "v1", "kind": "Secret", "namespace": "team-a"},
+                {"apiVersion": "v1", "kind": "Secret", "namespace": "team-b"},
+                {"apiVersion": "v1", "kind": "Secret", "namespace": "{{ request.namespace }}"},
+                {"apiVersion": "v1", "kind": "Secret"}
+            ], "patchStrategicMerge": {"metadata": {"labels": {"a": "b"}}}}}]});
+        let mut out = Vec::new();
+        rule_rejections(&spec, Scope { namespaced: true, namespace: Some("team-a") }, &mut out);
+        let found: Vec<String> = out.iter().map(|refusal| refusal.pointer.clone()).collect();
+        assert_eq!(found, ["/spec/rules/0/mutate/targets/1/namespace", "/spec/rules/0/mutate/targets/2/namespace"]);
+        // Without a namespace in the file (`kubectl apply -n`), or for a ClusterPolicy, nothing is known.
+        let mut out = Vec::new();
+        rule_rejections(&spec, Scope { namespaced: true, namespace: None }, &mut out);
+        rule_rejections(&spec, Scope { namespaced: false, namespace: Some("team-a") }, &mut out);
+        assert!(out.is_empty(), "{:?}", out.iter().map(|refusal| &refusal.message).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_top_level_exclude_that_takes_in_the_whole_match_is_refused() {
+        let rule = |matched: Value, exclude: Value| json!({"rules": [{"name": "e", "match": matched, "exclude": exclude, "validate": {"deny": {}}}]});
+        let whole = &[
+            "/spec/rules/0/exclude Rule is matching an empty set: the exclude block takes in everything the match block does",
+        ];
+        let pods = json!({"resources": {"kinds": ["Pod"], "namespaces": ["prod"]}});
+        // Excluding every Pod, or every Pod of the namespaces matched, leaves nothing.
+        check(rule(pods.clone(), json!({"resources": {"kinds": ["Pod"]}})), whole);
+        check(
+            rule(pods.clone(), json!({"resources": {"kinds": ["Pod", "Service"], "namespaces": ["prod", "dev"]}})),
+            whole,
+        );
+        // Excluding some of it leaves the rest.
+        check(rule(pods.clone(), json!({"resources": {"kinds": ["Pod"], "namespaces": ["dev"]}})), &[]);
+        check(
+            rule(pods.clone(), json!({"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "x"}}}})),
+            &[],
+        );
+        check(rule(pods.clone(), json!({"clusterRoles": ["admin"]})), &[]);
+        check(rule(pods.clone(), json!({})), &[]);
+        check(rule(pods.clone(), json!({"all": [{"resources": {"kinds": ["Pod"]}}]})), &[]);
+        // Names: a match name an exclude name takes in is the conflict, decided before kinds.
+        let named = json!({"resources": {"kinds": ["Pod"], "names": ["web-1", "db"]}});
+        check(
+            rule(named.clone(), json!({"resources": {"names": ["web-*"]}})),
+            &["/spec/rules/0/exclude/resources/names Rule is matching an empty set: every name it matches is excluded"],
+        );
+        check(rule(named, json!({"resources": {"kinds": ["Pod"], "names": ["api-*"]}})), &[]);
+        // Selectors compare when both have one; annotations must be equal.
+        let labelled = json!({"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "x"}}}});
+        check(
+            rule(labelled.clone(), json!({"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "x"}}}})),
+            whole,
+        );
+        check(rule(labelled, json!({"resources": {"kinds": ["Pod"], "selector": {"matchLabels": {"app": "y"}}}})), &[]);
+        // Upstream compares Go values: an exclude of `any` entries beside a top-level match has no
+        // top-level field, and an empty list is not an absent one, so both take in the whole match.
+        check(rule(pods.clone(), json!({"any": [{"resources": {"namespaces": ["kube-system"]}}]})), whole);
+        check(rule(pods, json!({"any": []})), whole);
     }
 
     #[test]
@@ -1277,6 +1641,77 @@ mod tests {
             &[
                 "/spec/rules/1/mutate disabling admission processing (spec.admission: false) is only allowed with validation rules",
             ],
+        );
+    }
+
+    #[test]
+    fn image_verifications_name_images_and_complete_attestors() {
+        let verify = |spec_action: &str, entry: Value| json!({"validationFailureAction": spec_action, "rules": [{"name": "i", "verifyImages": [entry]}]});
+        let keyed = json!({"entries": [{"keys": {"publicKeys": "-----BEGIN PUBLIC KEY-----"}}]});
+        check(verify("Enforce", json!({"imageReferences": ["ghcr.io/*"], "attestors": [keyed]})), &[]);
+        // A digest mutation is refused under Audit, the policy's or the entry's own.
+        check(
+            verify("Audit", json!({"imageReferences": ["*"], "mutateDigest": true, "attestors": [keyed]})),
+            &["/spec/rules/0/verifyImages/0/mutateDigest mutateDigest must be set to false for 'Audit' failure action"],
+        );
+        check(
+            verify(
+                "Audit",
+                json!({"imageReferences": ["*"], "mutateDigest": true, "failureAction": "Enforce", "attestors": [keyed]}),
+            ),
+            &[],
+        );
+        check(
+            verify(
+                "Enforce",
+                json!({"imageReferences": ["*"], "mutateDigest": true, "failureAction": "Audit", "attestors": [keyed]}),
+            ),
+            &["/spec/rules/0/verifyImages/0/mutateDigest mutateDigest must be set to false for 'Audit' failure action"],
+        );
+        check(
+            verify("Enforce", json!({"attestors": [keyed]})),
+            &["/spec/rules/0/verifyImages/0 an image reference is required"],
+        );
+        check(verify("Enforce", json!({"image": "ghcr.io/app", "key": "-----BEGIN PUBLIC KEY-----"})), &[]);
+        // Attestor sets and attestors, each with what it needs.
+        check(
+            verify(
+                "Enforce",
+                json!({"imageReferences": ["*"], "attestors": [
+                    {"count": 2, "entries": [{"keys": {"publicKeys": "k", "signatureAlgorithm": "md5"}}]},
+                    {"entries": []},
+                    {"entries": [{"keys": {}, "certificates": {"cert": "c"}}, {"certificates": {}}]},
+                    {"entries": [{"keyless": {"issuer": "i"}}, {"keyless": {"rekor": {"ignoreTlog": true}}}]},
+                    {"entries": [{"attestor": {"entries": [{"keyless": {"roots": "r"}}]}}, {"attestor": {}}]}
+                ]}),
+            ),
+            &[
+                "/spec/rules/0/verifyImages/0/attestors/0 count cannot exceed the number of entries",
+                "/spec/rules/0/verifyImages/0/attestors/0/entries/0/keys invalid signature algorithm provided",
+                "/spec/rules/0/verifyImages/0/attestors/1 an entry is required",
+                "/spec/rules/0/verifyImages/0/attestors/2/entries/0 keys, certificates, keyless, or a nested attestor is required",
+                "/spec/rules/0/verifyImages/0/attestors/2/entries/0/keys a public key, kms key or secret is required",
+                "/spec/rules/0/verifyImages/0/attestors/2/entries/1/certificates cert or certChain required",
+                "/spec/rules/0/verifyImages/0/attestors/3/entries/0/keyless either Rekor URL or roots are required",
+                "/spec/rules/0/verifyImages/0/attestors/3/entries/1/keyless an URL is required",
+                "/spec/rules/0/verifyImages/0/attestors/4/entries/1/attestor an entry is required",
+            ],
+        );
+        // The deprecated issuer becomes a keyless attestor, which needs roots (or a Rekor URL).
+        check(
+            verify("Enforce", json!({"image": "ghcr.io/app", "issuer": "https://token.actions.githubusercontent.com"})),
+            &["/spec/rules/0/verifyImages/0/issuer either Rekor URL or roots are required"],
+        );
+        check(
+            verify("Enforce", json!({"imageReferences": ["*"], "type": "Notary", "attestors": [keyed]})),
+            &["/spec/rules/0/verifyImages/0/attestors Keys field is not allowed for type notary"],
+        );
+        check(
+            verify(
+                "Enforce",
+                json!({"imageReferences": ["*"], "type": "Notary", "attestors": [{"entries": [{"certificates": {"cert": "c"}}]}]}),
+            ),
+            &[],
         );
     }
 }
