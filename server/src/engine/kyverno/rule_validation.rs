@@ -29,6 +29,7 @@ pub struct Scope<'policy> {
 /// it is.
 pub fn rule_rejections(spec: &Value, scope: Scope, out: &mut Vec<Refusal>) {
     let namespaced = scope.namespaced;
+    let background = spec.get("background").and_then(Value::as_bool).unwrap_or(true);
     let rules = spec.get("rules").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
     let admission = spec.get("admission").and_then(Value::as_bool).unwrap_or(true);
     for (index, rule) in rules.iter().enumerate() {
@@ -49,6 +50,7 @@ pub fn rule_rejections(spec: &Value, scope: Scope, out: &mut Vec<Refusal>) {
         element_refusals(rule, &base, out);
         context_refusals(rule, &base, out);
         verify_images_refusals(rule, &base, spec, out);
+        out.extend(wildcard_kind_refusal(rule, &base, background));
         if namespaced && let Some(namespace) = scope.namespace {
             target_namespace_refusals(rule, &base, namespace, out);
         }
@@ -1115,6 +1117,111 @@ fn target_namespace_refusals(rule: &Value, base: &str, namespace: &str, out: &mu
     }
 }
 
+/// `validateWildcard`, run on each kinds list of match and exclude in upstream's order: a rule matching any
+/// kind (`*`) lists no other kind, runs without background scans, does not generate, verify images or
+/// validate with a foreach, and looks at nothing but the resource's metadata.
+fn wildcard_kind_refusal(rule: &Value, base: &str, background: bool) -> Option<Refusal> {
+    let mut lists: Vec<(String, &Vec<Value>)> = Vec::new();
+    for block in ["match", "exclude"] {
+        for group in ["any", "all"] {
+            let entries = rule
+                .pointer(&format!("/{block}/{group}"))
+                .and_then(Value::as_array)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            for (index, entry) in entries.iter().enumerate() {
+                if let Some(kinds) = entry.pointer("/resources/kinds").and_then(Value::as_array) {
+                    lists.push((format!("{base}/{block}/{group}/{index}/resources/kinds"), kinds));
+                }
+            }
+        }
+        if let Some(kinds) = rule.pointer(&format!("/{block}/resources/kinds")).and_then(Value::as_array) {
+            lists.push((format!("{base}/{block}/resources/kinds"), kinds));
+        }
+    }
+    let (pointer, kinds) = lists.into_iter().find(|(_, kinds)| kinds.iter().any(|kind| kind.as_str() == Some("*")))?;
+    let reject = |message: &str| Some(refusal(pointer.clone(), message.to_string()));
+    if background {
+        return reject(
+            "wildcard policy not allowed in background mode. Set spec.background=false to disable background mode for this policy rule",
+        );
+    }
+    if kinds.len() > 1 {
+        return reject("wildcard policy can not deal with more than one kind");
+    }
+    let foreach_validation = rule.pointer("/validate/foreach").is_some_and(|value| !value.is_null());
+    if holds(rule, "generate") || holds(rule, "verifyImages") || foreach_validation {
+        return reject("wildcard policy does not support rule type");
+    }
+    const METADATA_ONLY: &str =
+        "policy can only deal with the metadata field of the resource if the rule does not match any kind";
+    if holds(rule, "validate") {
+        let validate = &rule["validate"];
+        let has_patterns =
+            ["pattern", "anyPattern"].iter().any(|key| validate.get(key).is_some_and(|value| !value.is_null()));
+        if has_patterns && !only_metadata(rule) {
+            return reject(METADATA_ONLY);
+        }
+        // Only the older form of deny conditions (a plain list) is looked at, as upstream looks.
+        if let Some(conditions) = validate.pointer("/deny/conditions").and_then(Value::as_array) {
+            let allowed = |key: &str| {
+                key.contains("request.object.metadata.")
+                    || (WILDCARD_ALLOWED_VARIABLE.is_match(key) && !key.contains("request.object.spec"))
+            };
+            let refused = conditions.iter().any(|condition| {
+                let key = condition.get("key").and_then(Value::as_str).unwrap_or("");
+                !allowed(key)
+            });
+            if refused {
+                return reject(METADATA_ONLY);
+            }
+        }
+    }
+    if holds(rule, "mutate") && !only_metadata(rule) {
+        return reject(METADATA_ONLY);
+    }
+    None
+}
+
+/// `wildCardAllowedVariables`: a variable of the request or of the service account.
+static WILDCARD_ALLOWED_VARIABLE: std::sync::LazyLock<regex::Regex> = std::sync::LazyLock::new(|| {
+    regex::Regex::new(r"\{\{\s*(request\.|serviceAccountName|serviceAccountNamespace)[^{}]*\}\}")
+        .expect("a valid pattern")
+});
+
+/// `ruleOnlyDealsWithResourceMetaData`: strategic merge patches, JSON patch paths, patterns and any-patterns
+/// that touch only `metadata`.
+fn only_metadata(rule: &Value) -> bool {
+    let metadata_keys = |value: Option<&Value>| {
+        value.and_then(Value::as_object).is_none_or(|map| map.keys().all(|key| key == "metadata"))
+    };
+    if !metadata_keys(rule.pointer("/mutate/patchStrategicMerge")) || !metadata_keys(rule.pointer("/validate/pattern"))
+    {
+        return false;
+    }
+    if let Some(patch) =
+        rule.pointer("/mutate/patchesJson6902").and_then(Value::as_str).filter(|patch| !patch.is_empty())
+    {
+        let documents = crate::syntax::parse_file(patch);
+        let operations =
+            documents.first().filter(|document| document.errors.is_empty()).map(|document| document.yaml11_value());
+        let paths_outside = operations.as_ref().and_then(Value::as_array).is_some_and(|operations| {
+            operations
+                .iter()
+                .any(|operation| !operation.get("path").and_then(Value::as_str).unwrap_or("").starts_with("/metadata"))
+        });
+        if paths_outside {
+            return false;
+        }
+    }
+    match rule.pointer("/validate/anyPattern") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(patterns)) => patterns.iter().all(|pattern| metadata_keys(Some(pattern))),
+        // Not a list: upstream fails to read it and answers no.
+        Some(_) => false,
+    }
+}
+
 /// The signature algorithms a static key may name (`signatureAlgorithmMap`; empty means sha256).
 const SIGNATURE_ALGORITHMS: &[&str] = &["", "sha224", "sha256", "sha384", "sha512"];
 
@@ -1466,6 +1573,66 @@ mod tests {
         rule_rejections(&spec, Scope { namespaced: true, namespace: None }, &mut out);
         rule_rejections(&spec, Scope { namespaced: false, namespace: Some("team-a") }, &mut out);
         assert!(out.is_empty(), "{:?}", out.iter().map(|refusal| &refusal.message).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_rule_matching_any_kind_looks_at_metadata_only_without_background_scans() {
+        let rule = |background: bool, body: Value| {
+            let mut rule = json!({"name": "w", "match": {"any": [{"resources": {"kinds": ["*"]}}]}});
+            rule.as_object_mut().unwrap().extend(body.as_object().unwrap().clone());
+            json!({"background": background, "rules": [rule]})
+        };
+        let at = "/spec/rules/0/match/any/0/resources/kinds";
+        let labels = json!({"validate": {"message": "m", "pattern": {"metadata": {"labels": {"team": "?*"}}}}});
+        check(rule(false, labels.clone()), &[]);
+        check(
+            rule(true, labels),
+            &[&format!(
+                "{at} wildcard policy not allowed in background mode. Set spec.background=false to disable background mode for this policy rule"
+            )],
+        );
+        let metadata_only = format!(
+            "{at} policy can only deal with the metadata field of the resource if the rule does not match any kind"
+        );
+        check(rule(false, json!({"validate": {"message": "m", "pattern": {"spec": {"x": 1}}}})), &[&metadata_only]);
+        check(
+            rule(false, json!({"validate": {"message": "m", "anyPattern": [{"metadata": {}}, {"spec": {}}]}})),
+            &[&metadata_only],
+        );
+        check(
+            rule(false, json!({"mutate": {"patchesJson6902": "- op: add\n  path: /spec/x\n  value: 1\n"}})),
+            &[&metadata_only],
+        );
+        check(
+            rule(
+                false,
+                json!({"mutate": {"patchesJson6902": "- op: add\n  path: /metadata/labels/x\n  value: \"1\"\n"}}),
+            ),
+            &[],
+        );
+        check(
+            rule(
+                false,
+                json!({"validate": {"message": "m", "deny": {"conditions": [
+                {"key": "{{ request.object.spec.replicas }}", "operator": "Equals", "value": 1}]}}}),
+            ),
+            &[&metadata_only],
+        );
+        check(
+            rule(
+                false,
+                json!({"validate": {"message": "m", "deny": {"conditions": [
+                {"key": "{{ request.operation }}", "operator": "Equals", "value": "DELETE"}]}}}),
+            ),
+            &[],
+        );
+        check(
+            rule(
+                false,
+                json!({"validate": {"message": "m", "foreach": [{"list": "request.object.metadata.labels", "deny": {}}]}}),
+            ),
+            &[&format!("{at} wildcard policy does not support rule type")],
+        );
     }
 
     #[test]
