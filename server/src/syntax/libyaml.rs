@@ -53,7 +53,9 @@ impl LibyamlError {
     /// where libyaml's context started (a key, a string, a collection) as a related place.
     pub fn to_syntax_error(&self, text: &str) -> SyntaxError {
         let at = |offset: usize| text.get(offset..).and_then(|rest| rest.chars().next());
-        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        // Counted over bytes: a context mark's offset need not fall on a character boundary.
+        let line_of =
+            |offset: usize| text.as_bytes()[..offset.min(text.len())].iter().filter(|byte| **byte == b'\n').count() + 1;
         let start = self.offset.min(text.len());
         let context_line =
             self.context.as_ref().map(|(_, offset)| line_of(*offset)).filter(|line| *line != line_of(start));
