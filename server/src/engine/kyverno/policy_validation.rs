@@ -356,7 +356,7 @@ mod tests {
         let mut policy = rule(json!({"name": "r", "mutate": {"patchStrategicMerge": {}}}));
         policy["spec"]["rules"] = json!([
             {"name": "r", "mutate": {"mutateExistingOnPolicyUpdate": true, "patchStrategicMerge": {}}},
-            {"name": "r", "validate": {"deny": {}}, "generate": {"kind": "ConfigMap"}},
+            {"name": "r", "validate": {"deny": {}}, "generate": {"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "n"}},
             {"name": "empty", "validate": {}}
         ]);
         policy["spec"]["webhookTimeoutSeconds"] = json!(45);

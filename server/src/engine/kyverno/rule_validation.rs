@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use super::policy_variables::{Refusal, visit_strings};
 use super::variables::{check_expression, variable_ranges};
+use crate::model::CLUSTER_SCOPED_KINDS;
 
 /// The names Kyverno gives its own variables: a context entry may not take one (nor a name below one).
 const PREDEFINED: &[&str] =
@@ -45,6 +46,7 @@ pub fn rule_rejections(spec: &Value, scope: Scope, out: &mut Vec<Refusal>) {
         validate_refusals(rule, &base, out);
         out.extend(mutate_refusal(rule, &base));
         out.extend(generate_refusal(rule, &base));
+        generate_target_refusals(rule, &base, scope, out);
         out.extend(label_refusal(rule, &base));
         condition_refusals(rule, &base, out);
         element_refusals(rule, &base, out);
@@ -1222,6 +1224,89 @@ fn only_metadata(rule: &Value) -> bool {
     }
 }
 
+/// `GeneratePattern.Validate` and `ValidateCloneList` for the rule's generate block (each foreach item when
+/// it has them), as `kyverno test` and `kyverno apply` run them: offline, with no cluster to say which kinds
+/// are cluster-scoped, every target is taken as namespaced. So a target needs a kind, a name, an apiVersion
+/// and a namespace; a clone list needs its namespace; and a namespaced Policy generates and clones only in
+/// its own namespace (when its file names it).
+fn generate_target_refusals(rule: &Value, base: &str, scope: Scope, out: &mut Vec<Refusal>) {
+    let Some(generate) = rule.get("generate").filter(|generate| holds(rule, "generate") && generate.is_object()) else {
+        return;
+    };
+    let at = format!("{base}/generate");
+    match generate.get("foreach").and_then(Value::as_array) {
+        Some(items) => {
+            for (index, item) in items.iter().enumerate() {
+                generate_pattern_refusals(item, &format!("{at}/foreach/{index}"), scope, out);
+            }
+        }
+        None => generate_pattern_refusals(generate, &at, scope, out),
+    }
+}
+
+fn generate_pattern_refusals(pattern: &Value, at: &str, scope: Scope, out: &mut Vec<Refusal>) {
+    let text = |pointer: &str| pattern.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+    let (kind, namespace) = (text("/kind"), text("/namespace"));
+    if scope.namespaced
+        && let Some(policy_namespace) = scope.namespace
+    {
+        if namespace != policy_namespace {
+            out.push(refusal(
+                format!("{at}/namespace"),
+                format!(
+                    "target resource scope mismatched: a namespaced policy cannot generate resources in other namespaces, expected: {policy_namespace}, received: {namespace}"
+                ),
+            ));
+        } else if !text("/clone/name").is_empty() && text("/clone/namespace") != policy_namespace {
+            out.push(refusal(
+                format!("{at}/clone/namespace"),
+                format!(
+                    "target resource scope mismatched: a namespaced policy cannot clone resources from other namespaces, expected: {policy_namespace}, received: {}",
+                    text("/clone/namespace")
+                ),
+            ));
+        }
+    }
+    if !kind.is_empty() && namespace.is_empty() {
+        let message = if CLUSTER_SCOPED_KINDS.contains(&kind) {
+            format!(
+                "target namespace must be set for a namespaced resource: kyverno test and kyverno apply, which have no cluster to tell them that {kind} is cluster-scoped, skip this policy (a cluster accepts it)"
+            )
+        } else {
+            "target namespace must be set for a namespaced resource".to_string()
+        };
+        out.push(refusal(format!("{at}/namespace"), message));
+    }
+    let clone_kinds =
+        pattern.pointer("/cloneList/kinds").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    if clone_kinds.is_empty() {
+        for (key, name) in [("kind", "kind"), ("name", "name"), ("apiVersion", "apiVersion")] {
+            if text(&format!("/{key}")).is_empty() {
+                out.push(refusal(format!("{at}/{key}"), format!("{name} can not be empty")));
+            }
+        }
+        return;
+    }
+    let clone_namespace = text("/cloneList/namespace");
+    if scope.namespaced
+        && let Some(policy_namespace) = scope.namespace
+        && clone_namespace != policy_namespace
+    {
+        out.push(refusal(
+            format!("{at}/cloneList/namespace"),
+            format!(
+                "a namespaced policy cannot clone resources from other namespace, expected: {policy_namespace}, received: {clone_namespace}"
+            ),
+        ));
+    }
+    if clone_namespace.is_empty() {
+        out.push(refusal(
+            format!("{at}/cloneList/namespace"),
+            "namespace is required for namespaced target resources".to_string(),
+        ));
+    }
+}
+
 /// The signature algorithms a static key may name (`signatureAlgorithmMap`; empty means sha256).
 const SIGNATURE_ALGORITHMS: &[&str] = &["", "sha224", "sha256", "sha384", "sha512"];
 
@@ -1744,20 +1829,89 @@ mod tests {
     #[test]
     fn a_generate_rule_generates_one_way_without_anchors_nor_its_own_kind() {
         let spec = |generate: Value| json!({"rules": [{"name": "g", "match": {"resources": {"kinds": ["Namespace"]}}, "generate": generate}]});
-        check(spec(json!({"kind": "ConfigMap", "name": "c", "namespace": "n", "data": {"data": {"a": "b"}}})), &[]);
         check(
-            spec(json!({"kind": "ConfigMap", "name": "c", "data": {}, "clone": {"namespace": "n", "name": "c"}})),
+            spec(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "n", "data": {"data": {"a": "b"}}}),
+            ),
+            &[],
+        );
+        check(
+            spec(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "n", "data": {}, "clone": {"namespace": "n", "name": "c"}}),
+            ),
             &[
                 "/spec/rules/0/generate only one of generate patterns(data, clone, cloneList and foreach) can be specified",
             ],
         );
         check(
-            spec(json!({"kind": "ConfigMap", "name": "c", "data": {"metadata": {"+(labels)": {}}}})),
+            spec(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "n", "data": {"metadata": {"+(labels)": {}}}}),
+            ),
             &["/spec/rules/0/generate/data/metadata/+(labels) anchors not supported on generate resources"],
         );
         check(
-            spec(json!({"kind": "Namespace", "name": "c", "data": {}})),
-            &["/spec/rules/0/generate/kind generation kind and match resource kind should not be the same"],
+            spec(json!({"apiVersion": "v1", "kind": "Namespace", "name": "c", "data": {}})),
+            &[
+                "/spec/rules/0/generate/kind generation kind and match resource kind should not be the same",
+                "/spec/rules/0/generate/namespace target namespace must be set for a namespaced resource: kyverno test and kyverno apply, which have no cluster to tell them that Namespace is cluster-scoped, skip this policy (a cluster accepts it)",
+            ],
+        );
+    }
+
+    #[test]
+    fn generate_targets_are_complete_and_namespaced_as_the_cli_sees_them() {
+        let spec = |generate: Value| json!({"rules": [{"name": "g", "match": {"any": [{"resources": {"kinds": ["Namespace"]}}]}, "generate": generate}]});
+        let at = "/spec/rules/0/generate";
+        check(
+            spec(
+                json!({"apiVersion": "v1", "kind": "Secret", "name": "s", "namespace": "{{ request.object.metadata.name }}", "data": {}}),
+            ),
+            &[],
+        );
+        check(
+            spec(json!({"kind": "Secret", "data": {}})),
+            &[
+                &format!("{at}/namespace target namespace must be set for a namespaced resource"),
+                &format!("{at}/name name can not be empty"),
+                &format!("{at}/apiVersion apiVersion can not be empty"),
+            ],
+        );
+        // Each foreach item is a target of its own.
+        check(
+            spec(
+                json!({"foreach": [{"list": "request.object.metadata.labels", "apiVersion": "v1", "kind": "ConfigMap", "name": "c", "data": {}}]}),
+            ),
+            &[&format!("{at}/foreach/0/namespace target namespace must be set for a namespaced resource")],
+        );
+        check(
+            spec(
+                json!({"namespace": "n", "cloneList": {"kinds": ["v1/Secret"], "selector": {"matchLabels": {"a": "b"}}}}),
+            ),
+            &[&format!("{at}/cloneList/namespace namespace is required for namespaced target resources")],
+        );
+        // A namespaced Policy generates and clones in its own namespace only.
+        let namespaced = |generate: Value| {
+            let mut out = Vec::new();
+            rule_rejections(&spec(generate), Scope { namespaced: true, namespace: Some("team-a") }, &mut out);
+            out.into_iter().map(|found| found.pointer).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            namespaced(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "team-a", "clone": {"namespace": "team-a", "name": "c"}})
+            ),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            namespaced(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "team-b", "data": {}})
+            ),
+            [format!("{at}/namespace")]
+        );
+        assert_eq!(
+            namespaced(
+                json!({"apiVersion": "v1", "kind": "ConfigMap", "name": "c", "namespace": "team-a", "clone": {"namespace": "base", "name": "c"}})
+            ),
+            [format!("{at}/clone/namespace")]
         );
     }
 
