@@ -558,6 +558,16 @@ spec:
         conditions:
           any:
           - {key: "{{ approved }}", operator: Equals, value: false}
+  - name: external-registry
+    match:
+      any:
+      - resources: {kinds: [Pod]}
+    validate:
+      message: "the registry must be external"
+      deny:
+        conditions:
+          any:
+          - {key: "{{ is_external_url('https://registry.example/v2') }}", operator: Equals, value: false}
   - name: label
     match:
       any:
@@ -605,6 +615,7 @@ clusterResources: [cluster.yaml]
 results:
 - {policy: offline-gaps, rule: signed, kind: Pod, resources: [app], result: pass}
 - {policy: offline-gaps, rule: approval, kind: Pod, resources: [app], result: pass}
+- {policy: offline-gaps, rule: external-registry, kind: Pod, resources: [app], result: pass}
 - {policy: offline-gaps, rule: label, kind: Pod, resources: [app], result: pass}
 - {policy: external-check, kind: Pod, resources: [app], result: pass}
 "#;
@@ -613,6 +624,7 @@ results:
         expect_test::expect![[r#"
             offline-gaps/signed/app: expected pass actual unsupported -> Unsupported
             offline-gaps/approval/app: expected pass actual unsupported -> Unsupported
+            offline-gaps/external-registry/app: expected pass actual unsupported -> Unsupported
             offline-gaps/label/app: expected pass actual pass -> Pass
             external-check/-/app: expected pass actual unsupported -> Unsupported
         "#]],

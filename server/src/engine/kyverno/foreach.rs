@@ -385,54 +385,19 @@ pub fn extract_images(resource: &Value) -> Value {
     Value::Object(images)
 }
 
-/// Splits an image reference into registry, path, name, tag and digest.
+/// Splits an image reference into registry, path, name, tag and digest as Kyverno's `images` variable
+/// holds them; a text that is no reference keeps only itself as the reference.
 pub fn image_info(image: &str) -> Value {
-    let normalized = normalize_image(image);
-    let (without_digest, digest) = match normalized.split_once('@') {
-        Some((name, digest)) => (name.to_string(), digest.to_string()),
-        None => (normalized.clone(), String::new()),
-    };
-    let (repository, tag) = match without_digest.rfind(':') {
-        Some(position) if !without_digest[position..].contains('/') => {
-            (without_digest[..position].to_string(), without_digest[position + 1..].to_string())
-        }
-        _ => (without_digest.clone(), String::new()),
-    };
-    let (registry, mut path) =
-        repository.split_once('/').map(|(registry, path)| (registry.to_string(), path.to_string())).unwrap_or_default();
-    // An image written without a registry keeps its path as written (`busybox`, not `library/busybox`).
-    let written = image.split('@').next().unwrap_or("");
-    let first = written.split('/').next().unwrap_or("");
-    let explicit_registry =
-        written.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    if !explicit_registry
-        && !written.starts_with("library/")
-        && let Some(stripped) = path.strip_prefix("library/")
-    {
-        path = stripped.to_string();
+    match super::image_reference::image_info(image) {
+        Ok(info) => json!({
+            "registry": info.registry,
+            "path": info.path,
+            "name": info.name,
+            "tag": info.tag,
+            "digest": info.digest,
+            "reference": info.reference(),
+            "referenceWithTag": info.reference_with_tag(),
+        }),
+        Err(_) => json!({"reference": image}),
     }
-    let name = path.rsplit('/').next().unwrap_or("").to_string();
-    let explicit_tag =
-        image.split('@').next().is_some_and(|name| name.rsplit('/').next().is_some_and(|last| last.contains(':')));
-    let tag = if !explicit_tag && !digest.is_empty() { String::new() } else { tag };
-    let mut reference = format!("{registry}/{path}");
-    if !tag.is_empty() {
-        reference.push(':');
-        reference.push_str(&tag);
-    }
-    if !digest.is_empty() {
-        reference.push('@');
-        reference.push_str(&digest);
-    }
-    let reference_with_tag =
-        if tag.is_empty() { format!("{registry}/{path}") } else { format!("{registry}/{path}:{tag}") };
-    json!({
-        "registry": registry,
-        "path": path,
-        "name": name,
-        "tag": tag,
-        "digest": digest,
-        "reference": reference,
-        "referenceWithTag": reference_with_tag,
-    })
 }

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use jmespath::{Context, ErrorReason, JmespathError, Rcvar, Runtime, Variable};
 use serde_json::{Map, Value, json};
 
-use super::pattern::{parse_duration, parse_quantity, wildcard_match};
+use super::pattern::wildcard_match;
 
 /// The runtime with the standard functions and every Kyverno function.
 pub fn runtime() -> &'static Runtime {
@@ -138,9 +138,19 @@ fn string_arg(args: &[Value], index: usize) -> Result<&str, String> {
 /// A string or a number written as a string (regex functions accept both).
 fn string_or_number_arg(args: &[Value], index: usize) -> Result<String, String> {
     match args.get(index) {
-        Some(Value::String(text)) => Ok(text.clone()),
-        Some(Value::Number(number)) => Ok(super::go_text::format_number(number)),
+        Some(value @ (Value::String(_) | Value::Number(_))) => Ok(iface_to_string(value).unwrap_or_default()),
         _ => Err(format!("invalid type, argument {} must be a string or a number", index + 1)),
+    }
+}
+
+/// Kyverno's `ifaceToString`: a string as it is, a number (a float64 in Go) printed at float32
+/// precision (`16777217` reads `16777216`), a boolean as `true`/`false`; nothing else.
+fn iface_to_string(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Number(number) => Some(format!("{}", number.as_f64().unwrap_or(0.0) as f32)),
+        Value::Bool(flag) => Some(flag.to_string()),
+        _ => None,
     }
 }
 
@@ -339,151 +349,24 @@ fn to_boolean(args: &[Value]) -> Result<Value, String> {
     }
 }
 
-/// An operand of Kyverno's arithmetic: a plain number, a quantity or a duration.
-#[derive(Clone, Copy, Debug, PartialEq)]
-enum Operand {
-    Number(f64),
-    Quantity(f64),
-    Duration(f64),
-}
-
-fn operand(value: &Value) -> Result<Operand, String> {
-    match value {
-        Value::Number(number) => Ok(Operand::Number(number.as_f64().unwrap_or(0.0))),
-        Value::String(text) => {
-            if let Some(seconds) = parse_duration(text).filter(|_| text.trim() != "0") {
-                return Ok(Operand::Duration(seconds));
-            }
-            if let Some(quantity) = parse_quantity(text) {
-                return Ok(Operand::Quantity(quantity));
-            }
-            Err(format!("invalid operand {text:?}: not a number, quantity or duration"))
-        }
-        _ => Err("invalid type, operands must be numbers, quantities or durations".to_string()),
-    }
-}
-
-fn format_quantity(value: f64) -> String {
-    if value.fract() == 0.0 {
-        return format!("{}", value as i64);
-    }
-    let milli = value * 1000.0;
-    if (milli - milli.round()).abs() < 1e-9 {
-        return format!("{}m", milli.round() as i64);
-    }
-    format!("{value}")
-}
-
-/// Formats seconds the way Go's `time.Duration.String` does.
-pub fn format_duration(seconds: f64) -> String {
-    if seconds == 0.0 {
-        return "0s".to_string();
-    }
-    let negative = seconds < 0.0;
-    let total = seconds.abs();
-    let mut out = String::new();
-    if negative {
-        out.push('-');
-    }
-    if total < 1.0 {
-        let nanos = (total * 1e9).round();
-        if nanos < 1e3 {
-            out.push_str(&format!("{nanos}ns"));
-        } else if nanos < 1e6 {
-            out.push_str(&format!("{}µs", trim_float(nanos / 1e3)));
-        } else {
-            out.push_str(&format!("{}ms", trim_float(nanos / 1e6)));
-        }
-        return out;
-    }
-    let hours = (total / 3600.0).floor();
-    let minutes = ((total - hours * 3600.0) / 60.0).floor();
-    let rest = total - hours * 3600.0 - minutes * 60.0;
-    if hours > 0.0 {
-        out.push_str(&format!("{}h", hours as i64));
-    }
-    if hours > 0.0 || minutes > 0.0 {
-        out.push_str(&format!("{}m", minutes as i64));
-    }
-    out.push_str(&format!("{}s", trim_float(rest)));
-    out
-}
-
-fn trim_float(value: f64) -> String {
-    let text = format!("{:.9}", value);
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    text.to_string()
-}
-
-fn arithmetic(args: &[Value], name: &str) -> Result<Value, String> {
-    arity(args, 2)?;
-    let (left, right) = (operand(&args[0])?, operand(&args[1])?);
-    use Operand::*;
-    let result = match (name, left, right) {
-        ("add", Number(a), Number(b)) => number(a + b),
-        ("add", Quantity(a), Quantity(b)) | ("add", Quantity(a), Number(b)) | ("add", Number(a), Quantity(b)) => {
-            json!(format_quantity(a + b))
-        }
-        ("add", Duration(a), Duration(b)) | ("add", Duration(a), Number(b)) | ("add", Number(a), Duration(b)) => {
-            json!(format_duration(a + b))
-        }
-        ("subtract", Number(a), Number(b)) => number(a - b),
-        ("subtract", Quantity(a), Quantity(b)) | ("subtract", Quantity(a), Number(b)) => {
-            json!(format_quantity(a - b))
-        }
-        ("subtract", Duration(a), Duration(b)) | ("subtract", Duration(a), Number(b)) => {
-            json!(format_duration(a - b))
-        }
-        ("multiply", Number(a), Number(b)) => number(a * b),
-        ("multiply", Quantity(a), Number(b)) | ("multiply", Number(b), Quantity(a)) => {
-            json!(format_quantity(a * b))
-        }
-        ("multiply", Duration(a), Number(b)) | ("multiply", Number(b), Duration(a)) => {
-            json!(format_duration(a * b))
-        }
-        ("divide", _, Number(b)) | ("divide", _, Quantity(b)) | ("divide", _, Duration(b)) if b == 0.0 => {
-            return Err("Zero divisor passed".to_string());
-        }
-        ("divide", Number(a), Number(b)) => number(a / b),
-        ("divide", Quantity(a), Quantity(b)) | ("divide", Duration(a), Duration(b)) => number(a / b),
-        ("divide", Quantity(a), Number(b)) => json!(format_quantity(a / b)),
-        ("divide", Duration(a), Number(b)) => json!(format_duration(a / b)),
-        ("modulo", _, Number(b)) | ("modulo", _, Quantity(b)) | ("modulo", _, Duration(b)) if b == 0.0 => {
-            return Err("Zero divisor passed".to_string());
-        }
-        ("modulo", Number(a), Number(b)) => {
-            if a.fract() != 0.0 || b.fract() != 0.0 {
-                return Err("Non int operands passed to modulo".to_string());
-            }
-            number(a % b)
-        }
-        ("modulo", Quantity(a), Quantity(b)) => json!(format_quantity(a % b)),
-        ("modulo", Duration(a), Duration(b)) => json!(format_duration(a % b)),
-        _ => {
-            return Err(format!("types mismatch: cannot {name} {:?} and {:?}", left, right));
-        }
-    };
-    Ok(result)
-}
-
 fn add(args: &[Value]) -> Result<Value, String> {
-    arithmetic(args, "add")
+    super::arithmetic::arithmetic("add", args)
 }
 
 fn subtract(args: &[Value]) -> Result<Value, String> {
-    arithmetic(args, "subtract")
+    super::arithmetic::arithmetic("subtract", args)
 }
 
 fn multiply(args: &[Value]) -> Result<Value, String> {
-    arithmetic(args, "multiply")
+    super::arithmetic::arithmetic("multiply", args)
 }
 
 fn divide(args: &[Value]) -> Result<Value, String> {
-    arithmetic(args, "divide")
+    super::arithmetic::arithmetic("divide", args)
 }
 
 fn modulo(args: &[Value]) -> Result<Value, String> {
-    arithmetic(args, "modulo")
+    super::arithmetic::arithmetic("modulo", args)
 }
 
 fn sum(args: &[Value]) -> Result<Value, String> {
@@ -496,7 +379,7 @@ fn sum(args: &[Value]) -> Result<Value, String> {
     };
     let mut total = first.clone();
     for item in &items[1..] {
-        total = arithmetic(&[total, item.clone()], "add")?;
+        total = super::arithmetic::arithmetic("add", &[total, item.clone()])?;
     }
     Ok(total)
 }
@@ -596,8 +479,21 @@ fn parse_rfc3339(text: &str) -> Result<Time, String> {
     parse_time("", text)
 }
 
+/// Go's `time.RFC3339` layout: whole seconds (a fraction is dropped), `Z` for UTC.
 fn rfc3339(time: Time) -> String {
-    time.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// `t2.Sub(t1)` as a Go duration string: exact nanoseconds, saturated at Go's duration range.
+fn go_sub(end: Time, start: Time) -> String {
+    let nanos = |time: Time| i128::from(time.timestamp()) * 1_000_000_000 + i128::from(time.timestamp_subsec_nanos());
+    let difference = (nanos(end) - nanos(start)).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
+    super::arithmetic::go_duration_string(difference as i64)
+}
+
+/// A Go duration argument (`time.ParseDuration`), in nanoseconds.
+fn duration_arg(args: &[Value], index: usize) -> Result<i64, String> {
+    crate::engine::units::go_duration_nanos(string_arg(args, index)?)
 }
 
 thread_local! {
@@ -637,8 +533,7 @@ fn time_since(args: &[Value]) -> Result<Value, String> {
     let start = parse_time(layout, string_arg(args, 1)?)?;
     let end_text = string_arg(args, 2)?;
     let end = if end_text.is_empty() { now()? } else { parse_time(layout, end_text)? };
-    let seconds = (end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9;
-    Ok(json!(format_duration(seconds)))
+    Ok(json!(go_sub(end, start)))
 }
 
 fn time_now(args: &[Value]) -> Result<Value, String> {
@@ -669,21 +564,21 @@ fn time_to_cron(args: &[Value]) -> Result<Value, String> {
 fn time_add(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let time = parse_rfc3339(string_arg(args, 0)?)?;
-    let seconds = parse_duration(string_arg(args, 1)?).ok_or("invalid duration")?;
-    let shifted = time + chrono::Duration::nanoseconds((seconds * 1e9) as i64);
+    let shifted = time + chrono::Duration::nanoseconds(duration_arg(args, 1)?);
     Ok(json!(rfc3339(shifted)))
 }
 
 fn time_parse(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let layout = string_arg(args, 0)?;
-    let text = string_or_number_arg(args, 1)?;
-    if let Ok(seconds) = text.parse::<i64>() {
-        // Kyverno accepts epoch seconds in place of a formatted time.
+    let text = string_arg(args, 1)?;
+    // A layout that is a whole number asks for epoch seconds.
+    if layout.parse::<i64>().is_ok() {
+        let seconds = text.parse::<i64>().map_err(|_| format!("strconv.ParseInt: parsing {text:?}: invalid syntax"))?;
         let time = chrono::DateTime::from_timestamp(seconds, 0).ok_or("invalid epoch")?;
         return Ok(json!(rfc3339(time.fixed_offset())));
     }
-    Ok(json!(rfc3339(parse_time(layout, &text)?)))
+    Ok(json!(rfc3339(parse_time(layout, text)?)))
 }
 
 fn time_utc(args: &[Value]) -> Result<Value, String> {
@@ -696,7 +591,7 @@ fn time_diff(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let start = parse_rfc3339(string_arg(args, 0)?)?;
     let end = parse_rfc3339(string_arg(args, 1)?)?;
-    Ok(json!(format_duration((end - start).num_nanoseconds().unwrap_or(0) as f64 / 1e9)))
+    Ok(json!(go_sub(end, start)))
 }
 
 fn time_before(args: &[Value]) -> Result<Value, String> {
@@ -717,23 +612,34 @@ fn time_between(args: &[Value]) -> Result<Value, String> {
     Ok(json!(time > start && time < end))
 }
 
+/// `t.Truncate(d)`: down to a multiple of `d` since Go's zero time (January 1 of year 1, UTC), whatever the
+/// offset the time is shown in; a non-positive `d` leaves it as it is.
 fn time_truncate(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
     let time = parse_rfc3339(string_arg(args, 0)?)?;
-    let seconds = parse_duration(string_arg(args, 1)?).ok_or("invalid duration")?;
-    if seconds <= 0.0 {
+    let step = i128::from(duration_arg(args, 1)?);
+    if step <= 0 {
         return Ok(json!(rfc3339(time)));
     }
-    let nanos = (seconds * 1e9) as i64;
-    let stamp = time.timestamp_nanos_opt().ok_or("time out of range")?;
-    let truncated = stamp - stamp.rem_euclid(nanos);
-    let result = chrono::DateTime::from_timestamp_nanos(truncated).with_timezone(time.offset());
+    // Seconds from year 1 to the Unix epoch.
+    const ZERO_TO_UNIX: i128 = 62_135_596_800;
+    let since_zero =
+        (i128::from(time.timestamp()) + ZERO_TO_UNIX) * 1_000_000_000 + i128::from(time.timestamp_subsec_nanos());
+    let truncated = since_zero - since_zero.rem_euclid(step) - ZERO_TO_UNIX * 1_000_000_000;
+    let seconds = i64::try_from(truncated.div_euclid(1_000_000_000)).map_err(|_| "time out of range")?;
+    let nanos = truncated.rem_euclid(1_000_000_000) as u32;
+    let result =
+        chrono::DateTime::from_timestamp(seconds, nanos).ok_or("time out of range")?.with_timezone(time.offset());
     Ok(json!(rfc3339(result)))
 }
 
 fn path_canonicalize(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
     let path = string_arg(args, 0)?;
+    // `filepath.Join` of an empty path is empty.
+    if path.is_empty() {
+        return Ok(json!(""));
+    }
     // Go's filepath.Clean: drop empty and `.` segments, resolve `..`.
     let rooted = path.starts_with('/');
     let mut parts: Vec<&str> = Vec::new();
@@ -865,16 +771,19 @@ fn object_from_lists(args: &[Value]) -> Result<Value, String> {
     };
     let mut out = Map::new();
     for (index, key) in keys.iter().enumerate() {
-        let Some(key) = key.as_str() else {
-            return Err("keys must be strings".to_string());
+        let Some(key) = iface_to_string(key) else {
+            return Err("argument #1 is not of type StringArray".to_string());
         };
-        out.insert(key.to_string(), values.get(index).cloned().unwrap_or(Value::Null));
+        out.insert(key, values.get(index).cloned().unwrap_or(Value::Null));
     }
     Ok(Value::Object(out))
 }
 
 fn random(_args: &[Value]) -> Result<Value, String> {
-    Err("random() produces a different value on every run and cannot be evaluated reproducibly".to_string())
+    // Not the network, but as unknowable before the run: the value differs on every run.
+    Err(format!(
+        "{NEEDS_THE_NETWORK}random() gives a different value on every run, so no run here stands for Kyverno's"
+    ))
 }
 
 fn x509_decode(args: &[Value]) -> Result<Value, String> {
@@ -885,64 +794,52 @@ fn x509_decode(args: &[Value]) -> Result<Value, String> {
 fn image_normalize(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
     let image = string_arg(args, 0)?;
-    Ok(json!(normalize_image(image)))
+    super::image_reference::image_info(image).map(|info| json!(info.reference()))
 }
 
-/// Normalizes an image reference the way docker's reference parser does (`nginx` -> `docker.io/library/nginx:latest`).
+/// An image reference as Kyverno writes it back (`docker.io/nginx:latest` for `nginx`), or the text as
+/// written when it is not a reference.
 pub fn normalize_image(image: &str) -> String {
-    let (name, digest) = match image.split_once('@') {
-        Some((name, digest)) => (name, Some(digest)),
-        None => (image, None),
-    };
-    let (repository, tag) = match name.rfind(':') {
-        Some(position) if !name[position..].contains('/') => (&name[..position], Some(&name[position + 1..])),
-        _ => (name, None),
-    };
-    let first = repository.split('/').next().unwrap_or("");
-    let has_registry = repository.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
-    let full = if has_registry {
-        repository.to_string()
-    } else if repository.contains('/') {
-        format!("docker.io/{repository}")
-    } else {
-        format!("docker.io/library/{repository}")
-    };
-    match (tag, digest) {
-        (Some(tag), Some(digest)) => format!("{full}:{tag}@{digest}"),
-        (None, Some(digest)) => format!("{full}@{digest}"),
-        (Some(tag), None) => format!("{full}:{tag}"),
-        (None, None) => format!("{full}:latest"),
-    }
+    super::image_reference::image_info(image).map_or_else(|_| image.to_string(), |info| info.reference())
 }
 
+/// Marks a function error that stands for an answer only the network could give: the query that met it
+/// records an offline gap, and the result built on it is `unsupported`.
+pub const NEEDS_THE_NETWORK: &str = "needs the network: ";
+
+/// `is_external_url`: Go's `url.Parse`, then an IP host is internal when loopback or private (only those:
+/// a link-local or unspecified address is external), and a name is resolved through DNS, which only the
+/// network can answer.
 fn is_external_url(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
     let url = string_arg(args, 0)?;
-    let Some((_, rest)) = url.split_once("://") else {
-        return Ok(json!(false));
+    let after_scheme = match url.split_once("://") {
+        Some((scheme, rest)) if !scheme.is_empty() && !scheme.contains('/') => rest,
+        // No authority: the host is empty, and Go's resolver fails on an empty name.
+        _ => return Err(format!("lookup {url:?}: no such host")),
     };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit_once('@').map(|(_, host)| host).unwrap_or(host);
-    let host = if host.starts_with('[') {
-        host.trim_start_matches('[').split(']').next().unwrap_or("")
+    let authority = after_scheme.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, host)| host);
+    let host = if let Some(bracketed) = host.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or("")
     } else {
-        host.split(':').next().unwrap_or("")
+        host.rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|byte| byte.is_ascii_digit()))
+            .map_or(host, |(host, _)| host)
     };
-    if host.is_empty() || host == "localhost" {
-        return Ok(json!(false));
-    }
     if let Ok(address) = host.parse::<std::net::IpAddr>() {
+        // Go's net.IP methods see an IPv4-mapped IPv6 address as its IPv4 address.
+        let address = match address {
+            std::net::IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, std::net::IpAddr::V4),
+            v4 => v4,
+        };
         let internal = match address {
-            std::net::IpAddr::V4(v4) => {
-                v4.is_loopback() || v4.is_private() || v4.is_link_local() || v4.is_unspecified()
-            }
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
-            }
+            std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+            std::net::IpAddr::V6(v6) => v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00,
         };
         return Ok(json!(!internal));
     }
-    Ok(json!(true))
+    Err(format!("{NEEDS_THE_NETWORK}is_external_url resolves the host `{host}` through DNS"))
 }
 
 fn sha256(args: &[Value]) -> Result<Value, String> {
@@ -983,7 +880,27 @@ mod tests {
     #[test]
     fn arithmetic_and_time() {
         check("add(`1`, `2`)", json!({}), json!(3));
-        check("sum(['1Gi', '1Gi'])", json!({}), json!("2147483648"));
+        check("sum(['1Gi', '1Gi'])", json!({}), json!("2Gi"));
+        check(
+            "object_from_lists([`1`, `true`, 'a'], ['x', 'y'])",
+            json!({}),
+            json!({"1": "x", "true": "y", "a": null}),
+        );
+        check("regex_match('^16777216$', `16777217`)", json!({}), json!(true));
+        check("is_external_url('http://169.254.169.254/latest')", json!({}), json!(true));
+        check("is_external_url('http://[::ffff:10.0.0.1]:80/')", json!({}), json!(false));
+        check("is_external_url('https://10.1.2.3:8443')", json!({}), json!(false));
+        check("add('100m', '200m')", json!({}), json!("300m"));
+        // Times print as RFC 3339 without a fraction; truncation counts from Go's zero time (a Monday).
+        check("time_utc('2023-01-01T02:00:00.5+02:00')", json!({}), json!("2023-01-01T00:00:00Z"));
+        check("time_truncate('2023-01-05T12:00:00Z', '168h')", json!({}), json!("2023-01-02T00:00:00Z"));
+        check(
+            "time_diff('1000-01-01T00:00:00Z', '3000-01-01T00:00:00Z')",
+            json!({}),
+            json!("2562047h47m16.854775807s"),
+        );
+        check("time_parse('1', '1700000000')", json!({}), json!("2023-11-14T22:13:20Z"));
+        check("time_add('2023-01-01T00:00:00Z', '1h30m')", json!({}), json!("2023-01-01T01:30:00Z"));
         check("divide('10Mi', '1Mi')", json!({}), json!(10));
         check("time_diff('2023-01-01T00:00:00Z', '2023-01-01T01:30:00Z')", json!({}), json!("1h30m0s"));
         check("semver_compare('1.2.3', '>=1.0.0 <2.0.0')", json!({}), json!(true));
@@ -992,7 +909,7 @@ mod tests {
     #[test]
     fn lookups_images_and_digests() {
         check("items(@, 'k', 'v')", json!({"b": 1, "a": 2}), json!([{"k": "a", "v": 2}, {"k": "b", "v": 1}]));
-        check("image_normalize('nginx')", json!({}), json!("docker.io/library/nginx:latest"));
+        check("image_normalize('nginx')", json!({}), json!("docker.io/nginx:latest"));
         check("sha256('abc')", json!({}), json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
         check("md5('abc')", json!({}), json!("900150983cd24fb0d6963f7d28e17f72"));
         check("sha1('abc')", json!({}), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));

@@ -7,12 +7,14 @@
 //! and from the CLI's values files. Results name places as JSON pointers, never text ranges.
 
 pub mod api_call;
+pub mod arithmetic;
 pub mod autogen;
 pub mod cel_bridge;
 pub mod conditions;
 pub mod foreach;
 pub mod generate;
 pub mod go_text;
+pub mod image_reference;
 pub mod jmespath_budget;
 pub mod jmespath_functions;
 pub mod manifest;

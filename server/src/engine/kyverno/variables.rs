@@ -145,7 +145,12 @@ impl JsonContext {
                     budget::exhausted_message()
                 ));
             }
-            VariableError::Invalid(format!("JMESPath query failed: {error}"))
+            let message = error.to_string();
+            if let Some(position) = message.find(super::jmespath_functions::NEEDS_THE_NETWORK) {
+                let reason = &message[position + super::jmespath_functions::NEEDS_THE_NETWORK.len()..];
+                self.note_offline_gap(reason.to_string());
+            }
+            VariableError::Invalid(format!("JMESPath query failed: {message}"))
         })?;
         let value = to_value(&result);
         if value.is_null()
