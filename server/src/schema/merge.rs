@@ -1,33 +1,37 @@
-//! Merge hints of the Kubernetes built-in kinds: how strategic merge patch and server-side apply merge
-//! each list of a resource, read from the `x-kubernetes-patch-strategy`, `x-kubernetes-patch-merge-key`,
-//! `x-kubernetes-list-type` and `x-kubernetes-list-map-keys` extensions of the bundled OpenAPI rather
-//! than from a hand-written list of fields.
+//! Merge hints of the Kubernetes built-in kinds as Kyverno's `patchStrategicMerge` reads them: from the
+//! Kubernetes v1.21.2 OpenAPI compiled into kustomize's kyaml (the version Kyverno pins), reduced by
+//! `schemas/kyaml/generate.py` to `schemas/kyaml/merge-hints.json`. A kind or a field v1.21.2 did not have
+//! has no merge strategy there (its lists are replaced), whatever newer Kubernetes says.
 //!
 //! The walk follows kustomize's `kyaml/openapi` (`ResourceSchema.Field`, `Elements`,
-//! `PatchStrategyAndKeyList`), which Kyverno's `patchStrategicMerge` goes through: only the built-in
-//! kinds have a schema, a field resolves through `properties` or `additionalProperties` and then its
-//! `$ref`, and an element schema exists only for a node typed exactly `array`.
+//! `PatchStrategyAndKeyList`): only the built-in kinds have a schema, a field resolves through
+//! `properties` or `additionalProperties` and then its `$ref`, and an element schema exists only for a
+//! node typed exactly `array`.
 
 use serde_json::Value;
 
-use super::registry::{SchemaNode, registry};
+use super::registry::registry;
 
-/// The file of the bundled schemas that holds the Kubernetes definitions.
-const KUBERNETES_DEFINITIONS: &str = "kubernetes/definitions.json";
+/// The bundled file of kyaml's merge hints.
+const KYAML_MERGE_HINTS: &str = "kyaml/merge-hints.json";
 
 /// A resolved schema node of a built-in kind, for merging.
 #[derive(Clone, Copy, Debug)]
 pub struct MergeSchema {
-    node: SchemaNode<'static>,
+    node: &'static Value,
+}
+
+fn hints() -> Option<&'static Value> {
+    registry().file(KYAML_MERGE_HINTS)
 }
 
 impl MergeSchema {
-    /// The schema of a built-in kind; `None` for custom resources and unknown kinds, which kustomize
-    /// has no schema for either.
+    /// The schema of a built-in kind; `None` for custom resources and kinds kyaml does not know, which
+    /// kustomize has no schema for either.
     pub fn for_kind(api_version: &str, kind: &str) -> Option<MergeSchema> {
-        let registry = registry();
-        let entry = registry.lookup(api_version, kind).filter(|entry| entry.file == KUBERNETES_DEFINITIONS)?;
-        MergeSchema::resolved(registry.root(entry)?)
+        let hints = hints()?;
+        let name = hints.get("kinds")?.get(format!("{api_version}/{kind}"))?.as_str()?;
+        MergeSchema::resolved(hints.get("definitions")?.get(name)?)
     }
 
     /// The schema for a map value that names its own kind (`apiVersion` and `kind` both set).
@@ -37,38 +41,38 @@ impl MergeSchema {
         MergeSchema::for_kind(api_version, kind)
     }
 
-    /// Follows `$ref`s until a node without one (bounded: the bundled files have no cycles of refs).
-    fn resolved(mut node: SchemaNode<'static>) -> Option<MergeSchema> {
+    /// Follows `$ref`s until a node without one (bounded: the definitions have no cycles of refs).
+    fn resolved(mut node: &'static Value) -> Option<MergeSchema> {
         for _ in 0..16 {
-            let Some(reference) = node.value.get("$ref").and_then(Value::as_str) else {
+            let Some(reference) = node.get("$ref").and_then(Value::as_str) else {
                 return Some(MergeSchema { node });
             };
-            node = registry().resolve(node.file, reference)?;
+            let name = reference.strip_prefix("#/definitions/")?;
+            node = hints()?.get("definitions")?.get(name)?;
         }
         None
     }
 
     /// The schema of a field of an object: its property, else the schema of the map's values.
     pub fn field(&self, name: &str) -> Option<MergeSchema> {
-        let value = self.node.value;
+        let value = self.node;
         let found = value
             .get("properties")
             .and_then(|properties| properties.get(name))
             .or_else(|| value.get("additionalProperties").filter(|additional| additional.is_object()))?;
-        MergeSchema::resolved(SchemaNode { file: self.node.file, value: found })
+        MergeSchema::resolved(found)
     }
 
     /// The schema of the elements of a list, when the node is typed exactly `array`.
     pub fn elements(&self) -> Option<MergeSchema> {
-        if self.node.value.get("type").and_then(Value::as_str) != Some("array") {
+        if self.node.get("type").and_then(Value::as_str) != Some("array") {
             return None;
         }
-        let items = self.node.value.get("items")?;
-        MergeSchema::resolved(SchemaNode { file: self.node.file, value: items })
+        MergeSchema::resolved(self.node.get("items")?)
     }
 
     fn extension(&self, name: &str) -> Option<&'static Value> {
-        self.node.value.get(name)
+        self.node.get(name)
     }
 
     /// The patch strategy (`merge`, `retainKeys`, `merge,retainKeys`, `replace`), or `None`.
@@ -138,6 +142,19 @@ mod tests {
         assert!(finalizers.merge_keys().is_empty());
         let tolerations = list_at("v1", "Pod", &["spec", "tolerations"]).expect("tolerations");
         assert!(!tolerations.merges_elements());
+    }
+
+    #[test]
+    fn kinds_and_fields_are_those_of_kubernetes_1_21() {
+        // kyaml knows batch/v1beta1 CronJob (gone from newer Kubernetes) and merges its containers.
+        let containers =
+            list_at("batch/v1beta1", "CronJob", &["spec", "jobTemplate", "spec", "template", "spec", "containers"])
+                .expect("kyaml's Kubernetes 1.21 has batch/v1beta1 CronJob");
+        assert_eq!(containers.merge_keys(), ["name"]);
+        // autoscaling/v2 came later: no schema, so its lists are replaced.
+        assert!(MergeSchema::for_kind("autoscaling/v2", "HorizontalPodAutoscaler").is_none());
+        // schedulingGates came later too: the Pod field has no strategy.
+        assert!(list_at("v1", "Pod", &["spec", "schedulingGates"]).is_none_or(|gates| !gates.merges_elements()));
     }
 
     #[test]

@@ -73,7 +73,8 @@ pub enum AnchorKind {
 
 /// Parses an anchored key into its kind and bare key.
 pub fn parse_anchor(key: &str) -> Option<(AnchorKind, &str)> {
-    let trimmed = key.trim();
+    // As written: upstream's `^([+<=X^])?\((.+)\)$` trims nothing, so ` (name)` is a plain key.
+    let trimmed = key;
     if !trimmed.ends_with(')') {
         return None;
     }

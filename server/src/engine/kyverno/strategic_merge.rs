@@ -4,12 +4,13 @@
 //!
 //! What follows from that (kustomize `kyaml/yaml/merge2/merge2.go`, `kyaml/yaml/walk/*.go`,
 //! `kyaml/yaml/fns.go`):
-//! - A list merges element by element only when the OpenAPI of a built-in kind gives it a `merge`
-//!   patch strategy (`containers` by `name`, container `ports` by `containerPort` and `protocol`,
+//! - A list merges element by element only when the OpenAPI compiled into kyaml (Kubernetes v1.21.2,
+//!   `schemas/kyaml/merge-hints.json`) gives it a `merge` patch strategy (`containers` by `name`, container `ports` by `containerPort` and `protocol`,
 //!   `finalizers` as scalars); any other list, and every list of a custom resource, is replaced.
 //! - In a merged list the patch's elements come first, in the patch's order, then the resource's
 //!   remaining elements in theirs.
 //! - A map keeps its keys where they are; keys the patch adds are appended in byte order.
+//! - A number or a boolean written over a string field takes the string's quoted style: it stays a string.
 //! - `null` deletes a key; `$patch: delete`, `$patch: replace` and `$patch: merge` apply to a map and,
 //!   as a `{$patch: ...}` element, to a merged list. Other directives (`$retainKeys`,
 //!   `$setElementOrder`, ...) are plain keys to kyaml.
@@ -23,8 +24,9 @@ use crate::schema::MergeSchema;
 pub fn merge(resource: &Value, patch: &Value) -> Result<Value, String> {
     let schema = MergeSchema::for_object(resource).or_else(|| MergeSchema::for_object(patch));
     let merged = walk(Some(resource.clone()), Some(patch.clone()), schema)?;
-    // A patch that deletes the whole document leaves nothing for Kyverno to write back.
-    Ok(merged.value.unwrap_or_else(|| resource.clone()))
+    // A patch that deletes the whole document (`$patch: delete` at the top) is refused by kustomize's
+    // filter, which may not create or delete objects.
+    merged.value.ok_or_else(|| "filter cannot create or delete objects".to_string())
 }
 
 /// What merging one place gave.
@@ -109,6 +111,15 @@ fn walk(dest: Option<Value>, origin: Option<Value>, schema: Option<MergeSchema>)
         Some("ScalarNode") => {
             check_kinds("ScalarNode", [dest.as_ref(), origin.as_ref()])?;
             Ok(match origin {
+                // kyaml's FieldSetter gives the new value the old one's style: over a string (double
+                // quoted, as the resource came from JSON) a number or a boolean is written quoted and
+                // read back as a string.
+                Some(Value::Number(number)) if matches!(dest, Some(Value::String(_))) => {
+                    Merged::of(Some(Value::String(super::go_text::format_number(&number))), false)
+                }
+                Some(Value::Bool(flag)) if matches!(dest, Some(Value::String(_))) => {
+                    Merged::of(Some(Value::String(flag.to_string())), false)
+                }
                 Some(origin) => Merged::of(Some(origin), false),
                 None => Merged::of(dest, true),
             })

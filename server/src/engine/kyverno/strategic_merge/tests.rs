@@ -169,3 +169,26 @@ fn go_number_text() {
     assert_eq!(text(json!(1.5e-7)), "1.5e-7");
     assert_eq!(text(json!(true)), "true");
 }
+
+#[test]
+fn a_number_or_boolean_over_a_string_is_written_as_a_string() {
+    // kyaml copies the old value's (quoted) style onto the new one; a string over a number stays a string.
+    let config_map = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"},
+        "data": {"port": "80", "debug": "false", "replicas": 1}});
+    check(
+        config_map,
+        json!({"data": {"port": 8080, "debug": true, "replicas": "2", "new": 3}}),
+        expect_test::expect![[
+            r#"{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"c"},"data":{"port":"8080","debug":"true","replicas":"2","new":3}}"#
+        ]],
+    );
+}
+
+#[test]
+fn deleting_the_whole_document_is_an_error() {
+    check(
+        pod(json!({"containers": [{"name": "a"}]})),
+        json!({"$patch": "delete"}),
+        expect_test::expect!["error: filter cannot create or delete objects"],
+    );
+}
