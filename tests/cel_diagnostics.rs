@@ -125,6 +125,37 @@ fn each_policy_kind_knows_its_own_libraries() {
 }
 
 #[test]
+fn kubernetes_admission_has_only_the_base_environments_extensions() {
+    // The API server's base environment has no cel.bind, base64, math or image library; Kyverno's kinds do.
+    check(
+        r#"
+        apiVersion: admissionregistration.k8s.io/v1
+        kind: ValidatingAdmissionPolicy
+        metadata:
+          name: p
+        spec:
+          validations:
+            - expression: math.greatest(1, 2) == 2 && object.metadata.labels.exists_one(k, v, v == 'a')
+        #                 ^^^^ error[cel/compile]: undeclared reference to 'math'
+        #                      ^^^^^^^^ error[cel/compile]: undeclared reference to 'greatest'
+            - expression: sign(quantity('1')) == 1 && quantity('1').sign() == 1
+        #                                                           ^^^^ error[cel/compile]: undeclared reference to 'sign'
+        "#,
+    );
+    check(
+        r#"
+        apiVersion: policies.kyverno.io/v1
+        kind: ValidatingPolicy
+        metadata:
+          name: p
+        spec:
+          validations:
+            - expression: math.greatest(1, 2) == 2 && cel.bind(x, 1, x == 1) && base64.encode(b'a') != ''
+        "#,
+    );
+}
+
+#[test]
 fn envoy_and_http_modes_declare_the_authorization_libraries() {
     check(
         r#"

@@ -16,9 +16,20 @@
 pub enum Library {
     /// CEL's standard definitions and macros.
     Standard,
-    /// cel-go's extensions that Kubernetes and Kyverno enable: optional values, `cel.bind`, base64,
-    /// lists, math, sets, strings and two-variable comprehensions.
+    /// cel-go's extensions that Kubernetes' base environment and Kyverno both enable: optional values,
+    /// lists, sets and strings.
     Extensions,
+    /// cel-go's `ext.Bindings` (`cel.bind`): Kyverno's kinds, not Kubernetes' base environment.
+    Bindings,
+    /// cel-go's `ext.Encoders` (`base64.*`): Kyverno's kinds only.
+    Encoders,
+    /// cel-go's `ext.Math` (`math.*`): Kyverno's kinds only.
+    CelMath,
+    /// cel-go's `ext.Protos` (`proto.*`): Kyverno's kinds only.
+    Protos,
+    /// cel-go's `ext.TwoVarComprehensions` (`all(i, v, p)`, `existsOne`, `transformList`, ...): Kubernetes'
+    /// base environment and the Kyverno kinds built on it (validating, mutating, image validating).
+    TwoVarComprehensions,
     /// cel-go's regular expression extension (`regex.replace`, ...), enabled by Kyverno's policy kinds.
     Regex,
     /// The Kubernetes libraries: quantity, URL, regex, lists, authorizer, IP, CIDR, format, semver,
@@ -77,6 +88,11 @@ impl Library {
         match self {
             Library::Standard => "CEL standard library",
             Library::Extensions => "cel-go extensions",
+            Library::Bindings => "cel-go bindings extension",
+            Library::Encoders => "cel-go encoders extension",
+            Library::CelMath => "cel-go math extension",
+            Library::Protos => "cel-go protos extension",
+            Library::TwoVarComprehensions => "cel-go two-variable comprehensions",
             Library::Regex => "cel-go regex extension",
             Library::Kubernetes => "Kubernetes CEL library",
             Library::Image => "image reference library",
@@ -393,7 +409,7 @@ pub const FUNCTIONS: &[Function] = &[
     .macro_(),
     member(
         &["exists_one"],
-        (2, 2),
+        (2, 3),
         L::Standard,
         "list.exists_one(x, predicate) -> bool",
         "Whether the predicate holds for exactly one element.",
@@ -502,7 +518,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["cel.bind"],
         (3, 3),
-        L::Extensions,
+        L::Bindings,
         "cel.bind(name, value, expression) -> value",
         "Evaluates the expression with the name bound to the value.",
         "cel.bind(x, 2, x * x) == 4",
@@ -617,7 +633,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["base64.encode"],
         (1, 1),
-        L::Extensions,
+        L::Encoders,
         "base64.encode(bytes) -> string",
         "The standard base64 encoding of the bytes.",
         "base64.encode(b'hi') == 'aGk='",
@@ -625,7 +641,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["base64.decode"],
         (1, 1),
-        L::Extensions,
+        L::Encoders,
         "base64.decode(string) -> bytes",
         "The bytes of a base64 text (padding optional).",
         "base64.decode('aGk=') == b'hi'",
@@ -690,7 +706,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.greatest"],
         (1, MANY),
-        L::Extensions,
+        L::CelMath,
         "math.greatest(number, ...) -> number",
         "The largest of the numbers (or of a list).",
         "math.greatest(1, 3, 2) == 3",
@@ -698,7 +714,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.least"],
         (1, MANY),
-        L::Extensions,
+        L::CelMath,
         "math.least(number, ...) -> number",
         "The smallest of the numbers (or of a list).",
         "math.least([3, 1, 2]) == 1",
@@ -706,7 +722,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.ceil"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.ceil(double) -> double",
         "The least integral value not below the number.",
         "math.ceil(1.2) == 2.0",
@@ -714,7 +730,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.floor"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.floor(double) -> double",
         "The greatest integral value not above the number.",
         "math.floor(1.8) == 1.0",
@@ -722,7 +738,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.round"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.round(double) -> double",
         "The nearest integral value, halves away from zero.",
         "math.round(2.5) == 3.0",
@@ -730,23 +746,16 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.trunc"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.trunc(double) -> double",
         "The integral part of the number.",
         "math.trunc(-1.7) == -1.0",
     ),
-    global(
-        &["math.abs"],
-        (1, 1),
-        L::Extensions,
-        "math.abs(number) -> number",
-        "The absolute value.",
-        "math.abs(-2) == 2",
-    ),
+    global(&["math.abs"], (1, 1), L::CelMath, "math.abs(number) -> number", "The absolute value.", "math.abs(-2) == 2"),
     global(
         &["math.sign"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.sign(number) -> number",
         "-1, 0 or 1 by the sign of the number.",
         "math.sign(-3) == -1",
@@ -754,7 +763,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.isNaN"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.isNaN(double) -> bool",
         "Whether the number is NaN.",
         "!math.isNaN(1.0)",
@@ -762,7 +771,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.isInf"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.isInf(double) -> bool",
         "Whether the number is infinite.",
         "!math.isInf(1.0)",
@@ -770,7 +779,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.isFinite"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.isFinite(double) -> bool",
         "Whether the number is neither infinite nor NaN.",
         "math.isFinite(1.0)",
@@ -778,7 +787,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.sqrt"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.sqrt(number) -> double",
         "The square root.",
         "math.sqrt(16) == 4.0",
@@ -786,23 +795,16 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.bitAnd"],
         (2, 2),
-        L::Extensions,
+        L::CelMath,
         "math.bitAnd(int, int) -> int",
         "Bitwise and.",
         "math.bitAnd(6, 3) == 2",
     ),
-    global(
-        &["math.bitOr"],
-        (2, 2),
-        L::Extensions,
-        "math.bitOr(int, int) -> int",
-        "Bitwise or.",
-        "math.bitOr(4, 1) == 5",
-    ),
+    global(&["math.bitOr"], (2, 2), L::CelMath, "math.bitOr(int, int) -> int", "Bitwise or.", "math.bitOr(4, 1) == 5"),
     global(
         &["math.bitXor"],
         (2, 2),
-        L::Extensions,
+        L::CelMath,
         "math.bitXor(int, int) -> int",
         "Bitwise exclusive or.",
         "math.bitXor(6, 3) == 5",
@@ -810,7 +812,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.bitNot"],
         (1, 1),
-        L::Extensions,
+        L::CelMath,
         "math.bitNot(int) -> int",
         "Bitwise complement.",
         "math.bitNot(0) == -1",
@@ -818,7 +820,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.bitShiftLeft"],
         (2, 2),
-        L::Extensions,
+        L::CelMath,
         "math.bitShiftLeft(int, int) -> int",
         "Shifts the bits left.",
         "math.bitShiftLeft(1, 3) == 8",
@@ -826,7 +828,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["math.bitShiftRight"],
         (2, 2),
-        L::Extensions,
+        L::CelMath,
         "math.bitShiftRight(int, int) -> int",
         "Shifts the bits right (logically).",
         "math.bitShiftRight(8, 2) == 2",
@@ -954,7 +956,7 @@ pub const FUNCTIONS: &[Function] = &[
     member(
         &["existsOne"],
         (2, 3),
-        L::Extensions,
+        L::TwoVarComprehensions,
         "list.existsOne(x, predicate) -> bool",
         "Whether the predicate holds for exactly one element (two-variable form: existsOne(i, v, predicate)).",
         "[1, 2].existsOne(x, x > 1)",
@@ -963,7 +965,7 @@ pub const FUNCTIONS: &[Function] = &[
     member(
         &["transformList"],
         (3, 4),
-        L::Extensions,
+        L::TwoVarComprehensions,
         "list.transformList(i, v, [filter,] expression) -> list",
         "Two-variable map over index and value.",
         "[5, 6].transformList(i, v, i + v) == [5, 7]",
@@ -972,7 +974,7 @@ pub const FUNCTIONS: &[Function] = &[
     member(
         &["transformMap"],
         (3, 4),
-        L::Extensions,
+        L::TwoVarComprehensions,
         "map.transformMap(k, v, [filter,] expression) -> map",
         "A map with each value replaced by the expression.",
         "{'a': 1}.transformMap(k, v, v + 1) == {'a': 2}",
@@ -981,7 +983,7 @@ pub const FUNCTIONS: &[Function] = &[
     member(
         &["transformMapEntry"],
         (3, 4),
-        L::Extensions,
+        L::TwoVarComprehensions,
         "map.transformMapEntry(k, v, [filter,] expression) -> map",
         "A map built from the entries each expression returns.",
         "{'a': 1}.transformMapEntry(k, v, {v: k}) == {1: 'a'}",
@@ -990,7 +992,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["proto.getExt"],
         (2, 2),
-        L::Extensions,
+        L::Protos,
         "proto.getExt(message, extension) -> value",
         "A protocol buffer extension field.",
         "proto.getExt(object, object.ext) == 1",
@@ -1000,7 +1002,7 @@ pub const FUNCTIONS: &[Function] = &[
     global(
         &["proto.hasExt"],
         (2, 2),
-        L::Extensions,
+        L::Protos,
         "proto.hasExt(message, extension) -> bool",
         "Whether a protocol buffer extension field is set.",
         "proto.hasExt(object, object.ext)",
@@ -1026,9 +1028,9 @@ pub const FUNCTIONS: &[Function] = &[
     ),
     global(
         &["regex.extractAll"],
-        (2, 3),
+        (2, 2),
         L::Regex,
-        "regex.extractAll(string, regex[, limit]) -> list(string)",
+        "regex.extractAll(string, regex) -> list(string)",
         "Every match (or its only group).",
         "regex.extractAll('a1b2', '[0-9]') == ['1', '2']",
     ),
@@ -1073,13 +1075,15 @@ pub const FUNCTIONS: &[Function] = &[
         "The quantity as a double.",
         "quantity('500m').asApproximateFloat() == 0.5",
     ),
-    member(
+    // Declared as a global overload only (`quantity_sign`), whatever its doc comment says: cel-go's
+    // checker refuses `q.sign()`.
+    global(
         &["sign"],
-        (0, 0),
+        (1, 1),
         L::Kubernetes,
-        "Quantity.sign() -> int",
+        "sign(Quantity) -> int",
         "-1, 0 or 1 by the sign of the quantity.",
-        "quantity('-1').sign() == -1",
+        "sign(quantity('-1')) == -1",
     ),
     member(
         &["add"],
@@ -2327,7 +2331,8 @@ pub struct Environment {
 /// Kyverno's libraries every CEL policy kind declares besides its own (`createBase*Env` of each compiler).
 macro_rules! kyverno_libraries {
     ($resource:expr $(, $extra:expr)*) => {
-        &[L::Standard, L::Extensions, L::Regex, L::Kubernetes, L::Image, $resource, L::GlobalContext, L::Http,
+        &[L::Standard, L::Extensions, L::Bindings, L::Encoders, L::CelMath, L::Protos, L::Regex, L::Kubernetes,
+          L::Image, $resource, L::GlobalContext, L::Http,
           L::ImageData, L::Hash, L::KyvernoMath, L::Json, L::Yaml, L::Random, L::Time, L::Transform, L::Gzip
           $(, $extra)*]
     };
@@ -2344,27 +2349,27 @@ const AUTHORIZATION_VARIABLES: &[&str] = &["object", "variables"];
 pub const KUBERNETES_ADMISSION: Environment = Environment {
     name: "Kubernetes admission",
     variables: &["object", "oldObject", "request", "params", "namespaceObject", "variables", "authorizer"],
-    libraries: &[L::Standard, L::Extensions, L::Kubernetes, L::Image],
+    libraries: &[L::Standard, L::Extensions, L::Kubernetes, L::TwoVarComprehensions],
 };
 pub const VALIDATING_POLICY: Environment = Environment {
     name: "ValidatingPolicy",
     variables: POLICY_VARIABLES,
-    libraries: kyverno_libraries!(L::Resource, L::User, L::X509),
+    libraries: kyverno_libraries!(L::Resource, L::User, L::X509, L::TwoVarComprehensions),
 };
 pub const NAMESPACED_VALIDATING_POLICY: Environment = Environment {
     name: "NamespacedValidatingPolicy",
     variables: POLICY_VARIABLES,
-    libraries: kyverno_libraries!(L::NamespacedResource, L::User, L::X509),
+    libraries: kyverno_libraries!(L::NamespacedResource, L::User, L::X509, L::TwoVarComprehensions),
 };
 pub const MUTATING_POLICY: Environment = Environment {
     name: "MutatingPolicy",
     variables: POLICY_VARIABLES,
-    libraries: kyverno_libraries!(L::Resource, L::User, L::X509),
+    libraries: kyverno_libraries!(L::Resource, L::User, L::X509, L::TwoVarComprehensions),
 };
 pub const NAMESPACED_MUTATING_POLICY: Environment = Environment {
     name: "NamespacedMutatingPolicy",
     variables: POLICY_VARIABLES,
-    libraries: kyverno_libraries!(L::NamespacedResource, L::User, L::X509),
+    libraries: kyverno_libraries!(L::NamespacedResource, L::User, L::X509, L::TwoVarComprehensions),
 };
 pub const GENERATING_POLICY: Environment = Environment {
     name: "GeneratingPolicy",
@@ -2389,12 +2394,12 @@ pub const NAMESPACED_DELETING_POLICY: Environment = Environment {
 pub const IMAGE_VALIDATING_POLICY: Environment = Environment {
     name: "ImageValidatingPolicy",
     variables: IMAGE_VARIABLES,
-    libraries: kyverno_libraries!(L::Resource, L::ImageVerify, L::User),
+    libraries: kyverno_libraries!(L::Resource, L::ImageVerify, L::User, L::TwoVarComprehensions),
 };
 pub const NAMESPACED_IMAGE_VALIDATING_POLICY: Environment = Environment {
     name: "NamespacedImageValidatingPolicy",
     variables: IMAGE_VARIABLES,
-    libraries: kyverno_libraries!(L::NamespacedResource, L::ImageVerify, L::User),
+    libraries: kyverno_libraries!(L::NamespacedResource, L::ImageVerify, L::User, L::TwoVarComprehensions),
 };
 /// A ValidatingPolicy in Envoy mode, run by Kyverno's authorization server (`pkg/cel/env.go`).
 pub const ENVOY_POLICY: Environment = Environment {
@@ -2403,6 +2408,10 @@ pub const ENVOY_POLICY: Environment = Environment {
     libraries: &[
         L::Standard,
         L::Extensions,
+        L::Bindings,
+        L::Encoders,
+        L::CelMath,
+        L::Protos,
         L::Kubernetes,
         L::Image,
         L::Envoy,
@@ -2421,6 +2430,10 @@ pub const HTTP_POLICY: Environment = Environment {
     libraries: &[
         L::Standard,
         L::Extensions,
+        L::Bindings,
+        L::Encoders,
+        L::CelMath,
+        L::Protos,
         L::Kubernetes,
         L::Image,
         L::HttpAuthorization,

@@ -37,6 +37,11 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
                 }
             })
         }
+        // `quantity_sign` is a global overload: `sign(q)`, not `q.sign()`.
+        ("sign", [Val::Object(inner)]) if matches!(inner.as_ref(), Object::Quantity { .. }) => match inner.as_ref() {
+            Object::Quantity { nano, .. } => Ok(Val::Int(nano.signum() as i64)),
+            _ => return None,
+        },
         // Whether Kubernetes parses it, whatever its size.
         ("isQuantity", [Val::String(text)]) => Ok(Val::Bool(crate::engine::units::parse_quantity(text).is_ok())),
         ("url", [Val::String(text)]) => parse_url(text).map(object),
@@ -49,8 +54,15 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         },
         ("cidr", [Val::String(text)]) => parse_cidr(text).map(object),
         ("isCIDR", [Val::String(text)]) => Ok(Val::Bool(parse_cidr(text).is_ok())),
-        ("semver", [Val::String(text), ..]) => parse_semver(text).map(object),
-        ("isSemver", [Val::String(text), ..]) => Ok(Val::Bool(parse_semver(text).is_ok())),
+        ("semver", [Val::String(text)]) => parse_semver(text).map(object),
+        ("isSemver", [Val::String(text)]) => Ok(Val::Bool(parse_semver(text).is_ok())),
+        // The second argument asks for normalization first (`normalizeAndParse`).
+        ("semver", [Val::String(text), Val::Bool(normalize)]) => {
+            semver_text(text, *normalize).and_then(|text| parse_semver(&text)).map(object)
+        }
+        ("isSemver", [Val::String(text), Val::Bool(normalize)]) => {
+            Ok(Val::Bool(semver_text(text, *normalize).and_then(|text| parse_semver(&text)).is_ok()))
+        }
         ("format.named", [Val::String(format)]) => Ok(if KNOWN_FORMATS.contains(&format.as_ref()) {
             Val::Optional(Some(Arc::new(object(Object::Format(format.to_string())))))
         } else {
@@ -531,7 +543,6 @@ fn quantity_member(nano: i128, name: &str, args: &[Val]) -> Option<EvalResult> {
             }
         }
         ("asApproximateFloat", []) => Ok(Val::Double(nano as f64 / NANO as f64)),
-        ("sign", []) => Ok(Val::Int(nano.signum() as i64)),
         ("add" | "sub", [value]) => {
             let right = other(value)?;
             let result = if name == "add" { nano + right } else { nano - right };
@@ -759,6 +770,33 @@ fn mask(address: IpAddr, prefix: u8) -> IpAddr {
 
 fn cidr_contains(network: IpAddr, prefix: u8, address: IpAddr) -> bool {
     network.is_ipv4() == address.is_ipv4() && mask(network, prefix) == mask(address, prefix)
+}
+
+/// The text `semver(text, normalize)` parses: with `normalize`, as the Kubernetes semver library's
+/// `normalizeAndParse` makes it (no `v` prefix, no leading zeros, missing minor and patch as 0).
+fn semver_text(text: &str, normalize: bool) -> Result<String, String> {
+    if !normalize {
+        return Ok(text.to_string());
+    }
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let mut parts: Vec<String> = text.splitn(3, '.').map(str::to_string).collect();
+    for part in &mut parts {
+        if part.len() > 1 {
+            let trimmed = part.trim_start_matches('0');
+            *part = if trimmed.starts_with(|character: char| character.is_ascii_digit()) {
+                trimmed.to_string()
+            } else {
+                format!("0{trimmed}")
+            };
+        }
+    }
+    if parts.len() < 3 {
+        if parts.last().is_some_and(|last| last.contains(['+', '-'])) {
+            return Err("short version cannot contain PreRelease/Build meta data".to_string());
+        }
+        parts.resize(3, "0".to_string());
+    }
+    Ok(parts.join("."))
 }
 
 fn parse_semver(text: &str) -> Result<Object, String> {

@@ -158,6 +158,13 @@ fn kubernetes_libraries() {
     );
     check("semver('1.2.3').isLessThan(semver('1.10.0')) && semver('2.0.0-rc.1').major() == 2", json!({}), "true");
     check("isSemver('1.2') || isSemver('01.2.3')", json!({}), "false");
+    // Normalization drops `v` and leading zeros and fills in the minor and patch.
+    check(
+        "isSemver('v1.2', true) && semver('v01.2', true) == semver('1.2.0') && sign(quantity('-2')) == -1",
+        json!({}),
+        "true",
+    );
+    check("isSemver('1.2-rc.1', true)", json!({}), "false");
     check("format.named('dns1123Label').value().validate('Bad_Name').hasValue()", json!({}), "true");
     check("jsonpatch.escapeKey('a/b~c')", json!({}), "\"a~1b~0c\"");
     check("duration('1h30m') == duration('90m') && duration('1.5s') > duration('1s')", json!({}), "true");
