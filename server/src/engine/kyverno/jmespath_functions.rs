@@ -180,7 +180,42 @@ fn compare(args: &[Value]) -> Result<Value, String> {
 
 fn equal_fold(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    Ok(json!(string_arg(args, 0)?.to_lowercase() == string_arg(args, 1)?.to_lowercase()))
+    let folded = |text: &str| text.chars().map(simple_fold).collect::<Vec<char>>();
+    Ok(json!(folded(string_arg(args, 0)?) == folded(string_arg(args, 1)?)))
+}
+
+/// Go's per-rune (simple) case mapping: a character whose full mapping is several characters keeps
+/// itself when upper-cased (`ß`), and takes the first when lower-cased (`İ` is `i`).
+fn simple_upper(character: char) -> char {
+    let mut mapped = character.to_uppercase();
+    match (mapped.next(), mapped.next()) {
+        (Some(single), None) => single,
+        _ => character,
+    }
+}
+
+fn simple_lower(character: char) -> char {
+    character.to_lowercase().next().unwrap_or(character)
+}
+
+/// A representative of the character's case-folding orbit, as `strings.EqualFold` compares them: the
+/// simple lower case, with the few characters that fold into another's orbit (`ς`, `ſ`, `µ`, ...) mapped.
+fn simple_fold(character: char) -> char {
+    match simple_lower(character) {
+        'ς' => 'σ',
+        'ſ' => 's',
+        'µ' => 'μ',
+        'ϐ' => 'β',
+        'ϑ' => 'θ',
+        'ϕ' => 'φ',
+        'ϖ' => 'π',
+        'ϰ' => 'κ',
+        'ϱ' => 'ρ',
+        'ϵ' => 'ε',
+        '\u{1FBE}' => 'ι',
+        '\u{1E9B}' => '\u{1E61}',
+        other => other,
+    }
 }
 
 fn replace(args: &[Value]) -> Result<Value, String> {
@@ -204,12 +239,12 @@ fn replace_all(args: &[Value]) -> Result<Value, String> {
 
 fn to_upper(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
-    Ok(json!(string_arg(args, 0)?.to_uppercase()))
+    Ok(json!(string_arg(args, 0)?.chars().map(simple_upper).collect::<String>()))
 }
 
 fn to_lower(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
-    Ok(json!(string_arg(args, 0)?.to_lowercase()))
+    Ok(json!(string_arg(args, 0)?.chars().map(simple_lower).collect::<String>()))
 }
 
 fn trim(args: &[Value]) -> Result<Value, String> {
@@ -397,8 +432,16 @@ fn round(args: &[Value]) -> Result<Value, String> {
 
 fn base64_decode(args: &[Value]) -> Result<Value, String> {
     arity(args, 1)?;
-    let bytes =
-        base64::engine::general_purpose::STANDARD.decode(string_arg(args, 0)?).map_err(|error| error.to_string())?;
+    // Go's StdEncoding skips line breaks and, not being strict, accepts non-zero bits after the last
+    // character; padding stays required.
+    const GO_STANDARD: base64::engine::GeneralPurpose = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_allow_trailing_bits(true)
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::RequireCanonical),
+    );
+    let text: String = string_arg(args, 0)?.chars().filter(|character| !matches!(character, '\r' | '\n')).collect();
+    let bytes = GO_STANDARD.decode(text).map_err(|error| error.to_string())?;
     Ok(json!(String::from_utf8_lossy(&bytes)))
 }
 
@@ -673,37 +716,7 @@ fn truncate(args: &[Value]) -> Result<Value, String> {
 
 fn semver_compare(args: &[Value]) -> Result<Value, String> {
     arity(args, 2)?;
-    let version =
-        semver::Version::parse(string_arg(args, 0)?.trim_start_matches('v')).map_err(|error| error.to_string())?;
-    let range = string_arg(args, 1)?;
-    // blang/semver ranges: `||` separates alternatives, spaces separate conditions that must all hold.
-    for alternative in range.split("||") {
-        let conditions: Vec<String> = alternative.split_whitespace().map(|part| part.to_string()).collect();
-        let mut all = true;
-        for condition in &conditions {
-            let requirement = if condition.starts_with(|c: char| c.is_ascii_digit()) {
-                format!("={condition}")
-            } else if let Some(rest) = condition.strip_prefix("==") {
-                format!("={rest}")
-            } else if let Some(rest) = condition.strip_prefix("!=") {
-                let excluded = semver::Version::parse(rest).map_err(|error| error.to_string())?;
-                if version == excluded {
-                    all = false;
-                }
-                continue;
-            } else {
-                condition.clone()
-            };
-            let requirement = semver::VersionReq::parse(&requirement).map_err(|error| error.to_string())?;
-            if !requirement.matches(&version) {
-                all = false;
-            }
-        }
-        if all && !conditions.is_empty() {
-            return Ok(json!(true));
-        }
-    }
-    Ok(json!(false))
+    super::blang_semver::semver_compare(string_arg(args, 0)?, string_arg(args, 1)?).map(Value::Bool)
 }
 
 fn parse_json(args: &[Value]) -> Result<Value, String> {
@@ -881,6 +894,12 @@ mod tests {
     fn arithmetic_and_time() {
         check("add(`1`, `2`)", json!({}), json!(3));
         check("sum(['1Gi', '1Gi'])", json!({}), json!("2Gi"));
+        check("to_upper('straße')", json!({}), json!("STRAßE"));
+        check("to_lower('İ')", json!({}), json!("i"));
+        check("equal_fold('ΟΔΟΣ', 'οδος')", json!({}), json!(true));
+        check("base64_decode('YWJj\nZGVm')", json!({}), json!("abcdef"));
+        check("base64_decode('YR==')", json!({}), json!("a"));
+        check("semver_compare('1.2.3-rc.1', '>=1.0.0')", json!({}), json!(true));
         check(
             "object_from_lists([`1`, `true`, 'a'], ['x', 'y'])",
             json!({}),

@@ -9,6 +9,7 @@
 pub mod api_call;
 pub mod arithmetic;
 pub mod autogen;
+pub mod blang_semver;
 pub mod cel_bridge;
 pub mod conditions;
 pub mod foreach;
