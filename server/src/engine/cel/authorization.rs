@@ -33,6 +33,11 @@ pub fn call_global(interpreter: &Interpreter, name: &str, args: &[Val]) -> Optio
         ("http.Allowed", []) => Ok(response(false, None)),
         ("http.Denied", [Val::String(reason)]) => Ok(response(false, Some(reason.to_string()))),
         ("jwt.Decode", [Val::String(token), Val::String(key)]) => decode_token(interpreter, token, key),
+        ("jwks.Fetch", [Val::String(url)]) => {
+            let reason = format!("jwks.Fetch({url:?}): {}", super::catalog::JWKS);
+            interpreter.services.offline_gaps.note(reason.clone());
+            Err(reason)
+        }
         _ => return None,
     })
 }

@@ -246,6 +246,7 @@ const RANDOM: &str = "random values cannot be reproduced by a test";
 const WRITES: &str = "writing to the cluster is not possible offline";
 const GZIP: &str = "gzip.compress returns the bytes of Go's deflate encoder, which offline evaluation does not \
                     reproduce byte for byte";
+pub(crate) const JWKS: &str = "downloading a JSON Web Key Set needs the network, which offline evaluation does not use";
 const PROTOS: &str = "protocol buffer extensions do not occur in Kubernetes objects";
 
 /// Every function of every library.
@@ -2195,6 +2196,15 @@ pub const FUNCTIONS: &[Function] = &[
         "The response of an allowing or denying response.",
         "http.Allowed().Response() != null",
     ),
+    global(
+        &["jwks.Fetch"],
+        (1, 1),
+        L::Jwt,
+        "jwks.Fetch(url) -> jwk.Set",
+        "Downloads the JSON Web Key Set at the URL, for `jwt.Decode`.",
+        "jwt.Decode('a.b.c', jwks.Fetch('https://issuer.example/jwks.json')).Valid",
+    )
+    .unsupported(JWKS),
     global(
         &["jwt.Decode"],
         (2, 2),
