@@ -33,6 +33,8 @@ enum Operand {
 }
 
 const TYPE_MISMATCH: &str = "Types mismatch";
+/// The largest decimal exponent a quantity is read with here (see `parse_quantity`).
+const MAX_EXPONENT: i64 = 1000;
 const ZERO_DIVISOR: &str = "Zero divisor passed";
 const NON_INTEGER_MODULO: &str = "Non-integer argument(s) passed for modulo";
 
@@ -101,6 +103,11 @@ fn parse_quantity(text: &str) -> Option<Quantity> {
             (false, exponent.parse::<i64>().ok()?, Format::DecimalExponent)
         }
     };
+    // An exponent past this would make exact arithmetic build numbers of that many digits; no quantity
+    // of a real resource comes near it, and refusing it keeps a typo from stalling the evaluation.
+    if exponent.abs() > MAX_EXPONENT {
+        return None;
+    }
     let sign = |value: BigInt| if negative { -value } else { value };
     let written: BigInt = format!("{numerator}{denominator}").parse().ok()?;
     let digit_count = (numerator.len() + denominator.len()) as i64;
@@ -504,6 +511,9 @@ mod tests {
         check("modulo", json!("5s"), json!(0), Err("Types mismatch"));
         check("add", json!(" 1"), json!("2"), Err("invalid operand"));
         check("add", json!(true), json!(1), Err("invalid operand"));
+        // Exponents that would build numbers of millions of digits are not read as quantities.
+        check("add", json!("1e999999999"), json!("1"), Err("invalid operand"));
+        check("add", json!("1234567890123456789e-99999999"), json!("1"), Err("invalid operand"));
     }
 
     #[test]
