@@ -105,7 +105,7 @@ fn parse_quantity(text: &str) -> Option<Quantity> {
     };
     // An exponent past this would make exact arithmetic build numbers of that many digits; no quantity
     // of a real resource comes near it, and refusing it keeps a typo from stalling the evaluation.
-    if exponent.abs() > MAX_EXPONENT {
+    if exponent.unsigned_abs() > MAX_EXPONENT as u64 {
         return None;
     }
     let sign = |value: BigInt| if negative { -value } else { value };
@@ -179,9 +179,14 @@ impl Quantity {
         Quantity { unscaled, scale, format }
     }
 
+    /// `AsApproximateFloat64`: the unscaled amount as a float times `math.Pow(10, exponent)`, rounded as Go
+    /// rounds each step (`0.3` is 3 × 0.1 = 0.30000000000000004), not the nearest float to the decimal.
     fn approximate_float(&self) -> f64 {
-        let text = format!("{}e{}", self.unscaled, -self.scale);
-        text.parse().unwrap_or(f64::NAN)
+        let base = self.unscaled.to_f64().unwrap_or(f64::NAN);
+        if self.scale == 0 {
+            return base;
+        }
+        base * go_pow10(-self.scale)
     }
 
     /// `Quantity.String()`: the canonical form in the quantity's format.
@@ -250,6 +255,20 @@ impl Quantity {
         let divisor = ten_pow(self.scale as u32);
         (&self.unscaled % &divisor).is_zero().then(|| &self.unscaled / &divisor)
     }
+}
+
+/// Go's `math.Pow(10, exponent)` for a whole exponent: repeated squaring, and the reciprocal for a
+/// negative one (so `Pow(10, -1)` is `1/10`).
+fn go_pow10(exponent: i64) -> f64 {
+    let (mut result, mut base, mut remaining) = (1.0f64, 10.0f64, exponent.unsigned_abs());
+    while remaining > 0 {
+        if remaining & 1 == 1 {
+            result *= base;
+        }
+        base *= base;
+        remaining >>= 1;
+    }
+    if exponent < 0 { 1.0 / result } else { result }
 }
 
 /// A float as `ParseQuantity(fmt.Sprintf("%v", f))` reads it: Go prints the shortest digits that round-trip,
@@ -495,6 +514,8 @@ mod tests {
         check("divide", json!("3.0"), json!(2), Ok(json!("1500m")));
         check("divide", json!("1Gi"), json!(2), Ok(json!("512Mi")));
         check("divide", json!("1Gi"), json!("512Mi"), Ok(json!(2)));
+        // AsApproximateFloat64 rounds as Go's arithmetic does: 0.3 is 3 × 0.1.
+        check("divide", json!("0.3"), json!("0.1"), Ok(json!(3.0000000000000004)));
         check("divide", json!("1"), json!(0), Err("Zero divisor passed"));
         // Go prints 1e6 as `1e+06`: the divisor's scale is -6, the quantity's 0.
         check("divide", json!("3000000"), json!(1000000.0), Ok(json!("3")));
@@ -514,6 +535,7 @@ mod tests {
         // Exponents that would build numbers of millions of digits are not read as quantities.
         check("add", json!("1e999999999"), json!("1"), Err("invalid operand"));
         check("add", json!("1234567890123456789e-99999999"), json!("1"), Err("invalid operand"));
+        check("add", json!("1.5e-9223372036854775808"), json!("1"), Err("invalid operand"));
     }
 
     #[test]

@@ -162,7 +162,8 @@ impl Range {
                 current.push(token.clone());
             }
         }
-        if tokens.last().is_some_and(|token| token == "||") {
+        // `splitORParts` also fails on a range without tokens (the last index is the end).
+        if tokens.last().is_none_or(|token| token == "||") {
             return Err("Last element in range is '||'".to_string());
         }
         alternatives.push(current);
@@ -253,10 +254,12 @@ fn expand_wildcards(tokens: &[String]) -> Result<Vec<String>, String> {
             _ => ("", false),
         };
         let result_version = if increment {
-            let numbers: Vec<u64> = flat.split('.').map(|part| part.parse().unwrap_or(0)).collect();
+            // `strconv.Atoi` then +1: a part that is no int64 (or overflows) is an error.
+            let numbers: Vec<i64> = flat.split('.').map(|part| part.parse().unwrap_or(0)).collect();
+            let overflow = || format!("Could not parse Range {token:?}: version part out of range");
             match (wildcard, numbers.as_slice()) {
-                (Some(3), [major, minor, _]) => format!("{major}.{}.0", minor + 1),
-                (Some(2), [major, ..]) => format!("{}.0.0", major + 1),
+                (Some(3), [major, minor, _]) => format!("{major}.{}.0", minor.checked_add(1).ok_or_else(overflow)?),
+                (Some(2), [major, ..]) => format!("{}.0.0", major.checked_add(1).ok_or_else(overflow)?),
                 _ => String::new(),
             }
         } else {
@@ -305,5 +308,7 @@ mod tests {
         check("1.2.3", ">=a", Err(()));
         check("1.2.3", "|| 1.0.0", Err(()));
         check("1.2.3", ">=1.0", Err(()));
+        check("1.2.3", "", Err(()));
+        check("1.2.3", "1.9223372036854775807.x", Err(()));
     }
 }

@@ -42,7 +42,8 @@ static REFERENCE: LazyLock<Regex> = LazyLock::new(|| {
     let domain = format!(r"{host}(?::[0-9]+)?");
     let path_component = r"[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*";
     let remote_name = format!(r"{path_component}(?:/{path_component})*");
-    let tag = r"[\w][\w.-]{0,127}";
+    // Go's `\w` is ASCII only.
+    let tag = r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}";
     let digest = r"[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,}";
     Regex::new(&format!(r"^((?:{domain}/)?{remote_name})(?::({tag}))?(?:@({digest}))?$")).expect("a valid pattern")
 });
@@ -137,6 +138,7 @@ mod tests {
         check("", Err("at least one component"));
         check("Nginx", Err("invalid reference format"));
         check("nginx:-bad", Err("invalid reference format"));
+        check("nginx:vé", Err("invalid reference format"));
         check(&format!("nginx@md5:{}", "a".repeat(32)), Err("unsupported digest algorithm"));
         check(&format!("nginx@sha256:{}", "A".repeat(64)), Err("invalid checksum digest format"));
     }

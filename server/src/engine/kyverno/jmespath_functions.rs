@@ -201,6 +201,10 @@ fn simple_lower(character: char) -> char {
 /// A representative of the character's case-folding orbit, as `strings.EqualFold` compares them: the
 /// simple lower case, with the few characters that fold into another's orbit (`ς`, `ſ`, `µ`, ...) mapped.
 fn simple_fold(character: char) -> char {
+    // `İ` folds with nothing but itself (its lower case is two characters).
+    if character == 'İ' {
+        return character;
+    }
     match simple_lower(character) {
         'ς' => 'σ',
         'ſ' => 's',

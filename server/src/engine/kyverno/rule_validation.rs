@@ -1201,12 +1201,11 @@ fn only_metadata(rule: &Value) -> bool {
     {
         return false;
     }
+    // `jsonpatch.DecodePatch` on the text as written: a patch written in YAML decodes to no operation.
     if let Some(patch) =
         rule.pointer("/mutate/patchesJson6902").and_then(Value::as_str).filter(|patch| !patch.is_empty())
     {
-        let documents = crate::syntax::parse_file(patch);
-        let operations =
-            documents.first().filter(|document| document.errors.is_empty()).map(|document| document.yaml11_value());
+        let operations = serde_json::from_str::<Value>(patch).ok();
         let paths_outside = operations.as_ref().and_then(Value::as_array).is_some_and(|operations| {
             operations
                 .iter()
@@ -1316,20 +1315,21 @@ const SIGNATURE_ALGORITHMS: &[&str] = &["", "sha224", "sha256", "sha384", "sha51
 /// deprecated `image`/`key`/`issuer` fields count as Kyverno converts them.
 fn verify_images_refusals(rule: &Value, base: &str, spec: &Value, out: &mut Vec<Refusal>) {
     let entries = rule.get("verifyImages").and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
-    let policy_enforces = is_enforce(spec.get("validationFailureAction"));
+    // One flag for the rule, as upstream keeps it: an entry's failureAction also holds for the entries
+    // after it that set none.
+    let mut audit = !is_enforce(spec.get("validationFailureAction"));
     for (index, verification) in entries.iter().enumerate() {
         let at = format!("{base}/verifyImages/{index}");
         let text = |key: &str| verification.get(key).and_then(Value::as_str).unwrap_or("");
-        let audit = match verification.get("failureAction").filter(|action| !action.is_null()) {
-            Some(action) => !is_enforce(Some(action)),
-            None => !policy_enforces,
-        };
+        if let Some(action) = verification.get("failureAction").filter(|action| !action.is_null()) {
+            audit = !is_enforce(Some(action));
+        }
         // Only a digest mutation the policy asks for: the CRD's default (true) is applied by a cluster's
         // API server, not by the CLI, which reads the field as written.
         if audit && verification.get("mutateDigest") == Some(&Value::Bool(true)) {
             out.push(refusal(
                 format!("{at}/mutateDigest"),
-                "mutateDigest must be set to false for 'Audit' failure action".to_string(),
+                "mutateDigest must be set to false for ‘Audit’ failure action".to_string(),
             ));
         }
         let references =
@@ -1355,8 +1355,12 @@ fn verify_images_refusals(rule: &Value, base: &str, spec: &Value, out: &mut Vec<
         }
         // `Convert` turns the deprecated key or issuer into one more attestor set, kept only when the
         // entry has no attestations (they are put back as written).
-        let legacy = !text("key").is_empty() || !text("issuer").is_empty() || holds(verification, "annotations");
-        if legacy && attestations.is_empty() {
+        // `Convert` leaves an entry alone unless it has the deprecated image, key or issuer; then annotations,
+        // a key or an issuer make an attestor.
+        let deprecated = ["image", "key", "issuer"].iter().any(|key| !text(key).is_empty());
+        let attestor_fields =
+            !text("key").is_empty() || !text("issuer").is_empty() || holds(verification, "annotations");
+        if deprecated && attestor_fields && attestations.is_empty() {
             let attestor = if !text("key").is_empty() {
                 serde_json::json!({"keys": {"publicKeys": text("key")}})
             } else if !text("issuer").is_empty() {
@@ -1685,9 +1689,11 @@ mod tests {
             &[&metadata_only],
         );
         check(
-            rule(false, json!({"mutate": {"patchesJson6902": "- op: add\n  path: /spec/x\n  value: 1\n"}})),
+            rule(false, json!({"mutate": {"patchesJson6902": r#"[{"op": "add", "path": "/spec/x", "value": 1}]"#}})),
             &[&metadata_only],
         );
+        // Upstream decodes the patch as JSON only: one written in YAML has no operation to look at.
+        check(rule(false, json!({"mutate": {"patchesJson6902": "- op: add\n  path: /spec/x\n  value: 1\n"}})), &[]);
         check(
             rule(
                 false,
@@ -1973,7 +1979,7 @@ mod tests {
         // A digest mutation is refused under Audit, the policy's or the entry's own.
         check(
             verify("Audit", json!({"imageReferences": ["*"], "mutateDigest": true, "attestors": [keyed]})),
-            &["/spec/rules/0/verifyImages/0/mutateDigest mutateDigest must be set to false for 'Audit' failure action"],
+            &["/spec/rules/0/verifyImages/0/mutateDigest mutateDigest must be set to false for ‘Audit’ failure action"],
         );
         check(
             verify(
@@ -1987,13 +1993,27 @@ mod tests {
                 "Enforce",
                 json!({"imageReferences": ["*"], "mutateDigest": true, "failureAction": "Audit", "attestors": [keyed]}),
             ),
-            &["/spec/rules/0/verifyImages/0/mutateDigest mutateDigest must be set to false for 'Audit' failure action"],
+            &["/spec/rules/0/verifyImages/0/mutateDigest mutateDigest must be set to false for ‘Audit’ failure action"],
         );
         check(
             verify("Enforce", json!({"attestors": [keyed]})),
             &["/spec/rules/0/verifyImages/0 an image reference is required"],
         );
         check(verify("Enforce", json!({"image": "ghcr.io/app", "key": "-----BEGIN PUBLIC KEY-----"})), &[]);
+        // Annotations alone, without the deprecated image, key or issuer, are not converted.
+        check(
+            verify("Enforce", json!({"imageReferences": ["*"], "annotations": {"a": "b"}, "attestors": [keyed]})),
+            &[],
+        );
+        // An entry's failureAction holds for the entries after it too.
+        let two = json!({"validationFailureAction": "Enforce", "rules": [{"name": "i", "verifyImages": [
+            {"imageReferences": ["*"], "failureAction": "Audit", "mutateDigest": false, "attestors": [keyed]},
+            {"imageReferences": ["*"], "mutateDigest": true, "attestors": [keyed]}
+        ]}]});
+        check(
+            two,
+            &["/spec/rules/0/verifyImages/1/mutateDigest mutateDigest must be set to false for ‘Audit’ failure action"],
+        );
         // Attestor sets and attestors, each with what it needs.
         check(
             verify(
