@@ -22,11 +22,18 @@ export async function run(workbench, { userDataDirectory }) {
   await workbench.runCommand("Policy LSP: Restart the Server");
   await workbench.waitForLog(userDataDirectory, "Policy LSP", "the server to answer initialize", (text) => /Using policy-lsp/.test(text));
   // The item shows "starting" and "indexing" until the scan's "ready" notification (which may come after
-  // initialize's answer on a loaded machine); from then on it stays hidden.
+  // initialize's answer on a loaded machine), and may be hidden for a moment between those states; what
+  // counts is that it settles hidden: hidden for 3 s in a row within 30 s, then still hidden 3 s later.
   const item = workbench.statusItem("Policy LSP");
   const deadline = Date.now() + 30_000;
-  while ((await item.count()) > 0) {
-    assert.ok(Date.now() < deadline, "the status item still shows 30 s after the server started, in a workspace without policies");
+  let hiddenSince = undefined;
+  while (hiddenSince === undefined || Date.now() - hiddenSince < 3000) {
+    assert.ok(Date.now() < deadline, "the status item did not stay hidden within 30 s of the server starting, in a workspace without policies");
+    if ((await item.count()) > 0) {
+      hiddenSince = undefined;
+    } else if (hiddenSince === undefined) {
+      hiddenSince = Date.now();
+    }
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
   for (let waited = 0; waited < 3000; waited += 250) {
