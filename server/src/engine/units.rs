@@ -181,6 +181,72 @@ impl PartialOrd for Quantity {
     }
 }
 
+/// The decimal SI suffixes of a quantity and their powers of ten (apimachinery's `suffix.go`).
+pub const DECIMAL_SI_SUFFIXES: &[(&str, i64)] =
+    &[("n", -9), ("u", -6), ("m", -3), ("", 0), ("k", 3), ("M", 6), ("G", 9), ("T", 12), ("P", 15), ("E", 18)];
+
+/// The binary SI suffixes of a quantity and their powers of two.
+pub const BINARY_SI_SUFFIXES: &[(&str, u32)] =
+    &[("Ki", 10), ("Mi", 20), ("Gi", 30), ("Ti", 40), ("Pi", 50), ("Ei", 60)];
+
+/// What a quantity's suffix means (`suffix.go`'s `interpret`), which also decides how the quantity prints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum QuantitySuffix {
+    /// `n` ... `E` (and none): a power of ten.
+    DecimalSi(i64),
+    /// `Ki` ... `Ei`: a power of two.
+    BinarySi(u32),
+    /// `e3`, `E-2`: an explicit power of ten.
+    Exponent(i64),
+}
+
+/// Interprets a quantity's suffix; `None` for one Kubernetes does not know.
+pub fn quantity_suffix(suffix: &str) -> Option<QuantitySuffix> {
+    if let Some(&(_, exponent)) = DECIMAL_SI_SUFFIXES.iter().find(|(name, _)| *name == suffix) {
+        return Some(QuantitySuffix::DecimalSi(exponent));
+    }
+    if let Some(&(_, shift)) = BINARY_SI_SUFFIXES.iter().find(|(name, _)| *name == suffix) {
+        return Some(QuantitySuffix::BinarySi(shift));
+    }
+    let exponent = suffix.strip_prefix(['e', 'E'])?;
+    exponent.parse().ok().map(QuantitySuffix::Exponent)
+}
+
+/// Go's `time.Duration.String()`: `1h2m3.5s`, and below a second `1.5ms`, `2µs`, `3ns`; `0s` for zero.
+pub fn go_duration_string(nanos: i64) -> String {
+    if nanos == 0 {
+        return "0s".to_string();
+    }
+    let sign = if nanos < 0 { "-" } else { "" };
+    let magnitude = nanos.unsigned_abs();
+    let fraction = |value: u64, digits: usize| {
+        let text = format!("{value:0digits$}");
+        let trimmed = text.trim_end_matches('0');
+        if trimmed.is_empty() { String::new() } else { format!(".{trimmed}") }
+    };
+    if magnitude < 1_000_000_000 {
+        let (unit, digits) = match magnitude {
+            0..1_000 => ("ns", 0u32),
+            1_000..1_000_000 => ("µs", 3),
+            _ => ("ms", 6),
+        };
+        let scale = 10u64.pow(digits);
+        let part = if digits == 0 { String::new() } else { fraction(magnitude % scale, digits as usize) };
+        return format!("{sign}{}{part}{unit}", magnitude / scale);
+    }
+    let seconds = magnitude / 1_000_000_000;
+    let part = fraction(magnitude % 1_000_000_000, 9);
+    let mut out = sign.to_string();
+    if seconds >= 60 {
+        if seconds >= 3600 {
+            out.push_str(&format!("{}h", seconds / 3600));
+        }
+        out.push_str(&format!("{}m", (seconds / 60) % 60));
+    }
+    out.push_str(&format!("{}{part}s", seconds % 60));
+    out
+}
+
 /// Parses a Kubernetes quantity (`100m`, `1.5Gi`, `2e3`) as apimachinery's `ParseQuantity` does.
 pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
     let invalid = || {
@@ -198,28 +264,9 @@ pub fn parse_quantity(text: &str) -> Result<Quantity, String> {
         return Err(invalid());
     }
     let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let (binary_shift, decimal_exponent): (u32, i64) = match suffix {
-        "" => (0, 0),
-        "n" => (0, -9),
-        "u" => (0, -6),
-        "m" => (0, -3),
-        "k" => (0, 3),
-        "M" => (0, 6),
-        "G" => (0, 9),
-        "T" => (0, 12),
-        "P" => (0, 15),
-        "E" => (0, 18),
-        "Ki" => (10, 0),
-        "Mi" => (20, 0),
-        "Gi" => (30, 0),
-        "Ti" => (40, 0),
-        "Pi" => (50, 0),
-        "Ei" => (60, 0),
-        other => {
-            let exponent = other.strip_prefix(['e', 'E']).ok_or_else(invalid)?;
-            let exponent: i64 = exponent.parse().map_err(|_| invalid())?;
-            (0, exponent)
-        }
+    let (binary_shift, decimal_exponent): (u32, i64) = match quantity_suffix(suffix).ok_or_else(invalid)? {
+        QuantitySuffix::DecimalSi(exponent) | QuantitySuffix::Exponent(exponent) => (0, exponent),
+        QuantitySuffix::BinarySi(shift) => (shift, 0),
     };
     let exponent = decimal_exponent.saturating_sub(fraction.len() as i64);
     let mut quantity = if binary_shift == 0 {
@@ -279,6 +326,16 @@ mod tests {
         for (text, expected) in cases {
             assert_eq!(go_duration_nanos(text).map_err(|_| ()), *expected, "{text}");
         }
+    }
+
+    #[test]
+    fn durations_print_as_go_prints_them() {
+        let printed: Vec<String> =
+            [0, 750, 750_000, 2_003_000, 1_500_000_000, 60_000_000_000, 5_400_000_000_001, -1_500_000]
+                .iter()
+                .map(|nanos| go_duration_string(*nanos))
+                .collect();
+        assert_eq!(printed, ["0s", "750ns", "750µs", "2.003ms", "1.5s", "1m0s", "1h30m0.000000001s", "-1.5ms"]);
     }
 
     #[test]

@@ -363,32 +363,7 @@ impl OpaText {
 
 /// A duration as Go prints a `time.Duration` (`1.5s`, `2.003ms`, `750µs`, `0s`), as in `opa test`'s lines.
 pub fn go_duration(duration: Duration) -> String {
-    let nanos = duration.as_nanos();
-    let trimmed = |value: f64, decimals: usize, unit: &str| {
-        let text = format!("{value:.decimals$}");
-        let text = if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text };
-        format!("{text}{unit}")
-    };
-    match nanos {
-        0 => "0s".to_string(),
-        1..=999 => format!("{nanos}ns"),
-        1_000..=999_999 => trimmed(nanos as f64 / 1e3, 3, "µs"),
-        1_000_000..=999_999_999 => trimmed(nanos as f64 / 1e6, 6, "ms"),
-        _ => {
-            let seconds = duration.as_secs();
-            let fraction = f64::from(duration.subsec_nanos()) / 1e9;
-            let (hours, minutes, seconds) = (seconds / 3600, seconds / 60 % 60, seconds % 60);
-            let mut text = String::new();
-            if hours > 0 {
-                let _ = write!(text, "{hours}h");
-            }
-            if hours > 0 || minutes > 0 {
-                let _ = write!(text, "{minutes}m");
-            }
-            text.push_str(&trimmed(seconds as f64 + fraction, 9, "s"));
-            text
-        }
-    }
+    crate::engine::units::go_duration_string(i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// Exactly one JSON document: `{"results": [...], "summary": {...}, "problems": [...]}`.

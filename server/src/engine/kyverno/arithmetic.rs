@@ -5,6 +5,10 @@
 //! (decimal SI, binary SI, decimal exponent), and print as `Quantity.String()` prints them.
 
 use num_bigint::BigInt;
+
+use crate::engine::units::{
+    BINARY_SI_SUFFIXES, DECIMAL_SI_SUFFIXES, QuantitySuffix, go_duration_string, quantity_suffix,
+};
 use num_traits::{Signed, ToPrimitive, Zero};
 use serde_json::Value;
 
@@ -77,31 +81,10 @@ fn parse_quantity(text: &str) -> Option<Quantity> {
         rest = &after_dot[denominator.len()..];
     }
     let numerator = if numerator.is_empty() { "0" } else { numerator };
-    let (base_two, exponent, format) = match rest {
-        "" => (false, 0i64, Format::DecimalSi),
-        "n" => (false, -9, Format::DecimalSi),
-        "u" => (false, -6, Format::DecimalSi),
-        "m" => (false, -3, Format::DecimalSi),
-        "k" => (false, 3, Format::DecimalSi),
-        "M" => (false, 6, Format::DecimalSi),
-        "G" => (false, 9, Format::DecimalSi),
-        "T" => (false, 12, Format::DecimalSi),
-        "P" => (false, 15, Format::DecimalSi),
-        "E" => (false, 18, Format::DecimalSi),
-        "Ki" => (true, 10, Format::BinarySi),
-        "Mi" => (true, 20, Format::BinarySi),
-        "Gi" => (true, 30, Format::BinarySi),
-        "Ti" => (true, 40, Format::BinarySi),
-        "Pi" => (true, 50, Format::BinarySi),
-        "Ei" => (true, 60, Format::BinarySi),
-        other => {
-            let exponent = other.strip_prefix(['e', 'E'])?;
-            let digits = exponent.strip_prefix(['+', '-']).unwrap_or(exponent);
-            if digits.is_empty() || !digits.bytes().all(|byte| byte.is_ascii_digit()) {
-                return None;
-            }
-            (false, exponent.parse::<i64>().ok()?, Format::DecimalExponent)
-        }
+    let (base_two, exponent, format) = match quantity_suffix(rest)? {
+        QuantitySuffix::DecimalSi(exponent) => (false, exponent, Format::DecimalSi),
+        QuantitySuffix::BinarySi(shift) => (true, i64::from(shift), Format::BinarySi),
+        QuantitySuffix::Exponent(exponent) => (false, exponent, Format::DecimalExponent),
     };
     // An exponent past this would make exact arithmetic build numbers of that many digits; no quantity
     // of a real resource comes near it, and refusing it keeps a typo from stalling the evaluation.
@@ -208,7 +191,8 @@ impl Quantity {
                     amount /= &base;
                     power += 1;
                 }
-                let suffix = ["", "Ki", "Mi", "Gi", "Ti", "Pi", "Ei"].get(power as usize).copied().unwrap_or("");
+                let suffix =
+                    BINARY_SI_SUFFIXES.iter().find(|(_, shift)| *shift == power * 10).map_or("", |(name, _)| *name);
                 return format!("{amount}{suffix}");
             } else {
                 format = Format::DecimalSi;
@@ -229,20 +213,11 @@ impl Quantity {
         let suffix = match format {
             Format::DecimalExponent if exponent == 0 => String::new(),
             Format::DecimalExponent => format!("e{exponent}"),
-            _ => match exponent {
-                -9 => "n",
-                -6 => "u",
-                -3 => "m",
-                3 => "k",
-                6 => "M",
-                9 => "G",
-                12 => "T",
-                15 => "P",
-                18 => "E",
-                // No suffix for other exponents (`constructBytes` finds none).
-                _ => "",
-            }
-            .to_string(),
+            // No suffix for exponents without one (`constructBytes` finds none).
+            _ => DECIMAL_SI_SUFFIXES
+                .iter()
+                .find(|(_, power)| *power == exponent)
+                .map_or(String::new(), |(name, _)| name.to_string()),
         };
         format!("{amount}{suffix}")
     }
@@ -271,33 +246,13 @@ fn go_pow10(exponent: i64) -> f64 {
     if exponent < 0 { 1.0 / result } else { result }
 }
 
-/// A float as `ParseQuantity(fmt.Sprintf("%v", f))` reads it: Go prints the shortest digits that round-trip,
-/// in exponent form below 1e-4 and from 1e6 on, and the scale the quantity keeps follows that text.
+/// A float as `ParseQuantity(fmt.Sprintf("%v", f))` reads it: the scale the quantity keeps follows Go's text
+/// (`1e+06`, `0.5`).
 fn scalar_quantity(value: f64) -> Result<Quantity, String> {
     if !value.is_finite() {
         return Err(format!("quantities must match the regular expression: {value}"));
     }
-    let scientific = format!("{:e}", value.abs());
-    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
-    let exponent: i64 = exponent.parse().unwrap_or(0);
-    let digits: String = mantissa.chars().filter(char::is_ascii_digit).collect();
-    let sign = if value < 0.0 { "-" } else { "" };
-    let text = if !(-4..6).contains(&exponent) {
-        let (first, rest) = digits.split_at(1);
-        let fraction = if rest.is_empty() { String::new() } else { format!(".{rest}") };
-        let exponent_sign = if exponent < 0 { '-' } else { '+' };
-        format!("{sign}{first}{fraction}e{exponent_sign}{:02}", exponent.abs())
-    } else {
-        let point = exponent + 1;
-        let count = digits.len() as i64;
-        if point <= 0 {
-            format!("{sign}0.{}{digits}", "0".repeat((-point) as usize))
-        } else if point >= count {
-            format!("{sign}{digits}{}", "0".repeat((point - count) as usize))
-        } else {
-            format!("{sign}{}.{}", &digits[..point as usize], &digits[point as usize..])
-        }
-    };
+    let text = super::go_text::go_float_text(value);
     parse_quantity(&text).ok_or_else(|| format!("invalid quantity {text}"))
 }
 
@@ -316,52 +271,12 @@ fn operand(value: &Value) -> Result<Operand, String> {
     }
 }
 
-/// A float result; a whole one is written as an integer, as Go's JSON encoding writes it.
 fn scalar(value: f64) -> Value {
-    if value.fract() == 0.0 && value.abs() < 9e15 {
-        Value::from(value as i64)
-    } else {
-        serde_json::Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null)
-    }
+    super::go_text::go_float_value(value)
 }
 
 fn duration(nanos: i64) -> Value {
     Value::String(go_duration_string(nanos))
-}
-
-/// Go's `time.Duration.String()`: `1h2m3.5s`, and below a second `1.5ms`, `2µs`, `3ns`; `0s` for zero.
-pub fn go_duration_string(nanos: i64) -> String {
-    if nanos == 0 {
-        return "0s".to_string();
-    }
-    let sign = if nanos < 0 { "-" } else { "" };
-    let magnitude = nanos.unsigned_abs();
-    let fraction = |value: u64, digits: usize| {
-        let text = format!("{value:0digits$}");
-        let trimmed = text.trim_end_matches('0');
-        if trimmed.is_empty() { String::new() } else { format!(".{trimmed}") }
-    };
-    if magnitude < 1_000_000_000 {
-        let (unit, digits) = match magnitude {
-            0..1_000 => ("ns", 0u32),
-            1_000..1_000_000 => ("µs", 3),
-            _ => ("ms", 6),
-        };
-        let scale = 10u64.pow(digits);
-        let part = if digits == 0 { String::new() } else { fraction(magnitude % scale, digits as usize) };
-        return format!("{sign}{}{part}{unit}", magnitude / scale);
-    }
-    let seconds = magnitude / 1_000_000_000;
-    let part = fraction(magnitude % 1_000_000_000, 9);
-    let mut out = sign.to_string();
-    if seconds >= 60 {
-        if seconds >= 3600 {
-            out.push_str(&format!("{}h", seconds / 3600));
-        }
-        out.push_str(&format!("{}m", (seconds / 60) % 60));
-    }
-    out.push_str(&format!("{}{part}s", seconds % 60));
-    out
 }
 
 /// `time.Duration.Seconds()`.

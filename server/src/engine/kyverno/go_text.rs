@@ -60,6 +60,15 @@ pub(crate) fn format_number(number: &serde_json::Number) -> String {
     if float.fract() == 0.0 && float.abs() < 1e21 { format!("{}", float as i64) } else { format!("{float}") }
 }
 
+/// A float64 result as a JSON value: a whole one written as an integer, as Go's JSON encoding writes it.
+pub(crate) fn go_float_value(value: f64) -> serde_json::Value {
+    if value.fract() == 0.0 && value.abs() < 9e15 {
+        serde_json::Value::from(value as i64)
+    } else {
+        serde_json::Number::from_f64(value).map(serde_json::Value::Number).unwrap_or(serde_json::Value::Null)
+    }
+}
+
 /// Go's `fmt.Sprint` of a float64. The CLI turns every number of a test resource into a float64, so
 /// set operators compare `1e+06`, not `1000000`.
 pub(crate) fn go_float_text(value: f64) -> String {

@@ -161,11 +161,7 @@ fn number_arg(args: &[Value], index: usize) -> Result<f64, String> {
 }
 
 fn number(value: f64) -> Value {
-    if value.fract() == 0.0 && value.abs() < 9e15 {
-        json!(value as i64)
-    } else {
-        serde_json::Number::from_f64(value).map(Value::Number).unwrap_or(Value::Null)
-    }
+    super::go_text::go_float_value(value)
 }
 
 fn compare(args: &[Value]) -> Result<Value, String> {
@@ -535,7 +531,7 @@ fn rfc3339(time: Time) -> String {
 fn go_sub(end: Time, start: Time) -> String {
     let nanos = |time: Time| i128::from(time.timestamp()) * 1_000_000_000 + i128::from(time.timestamp_subsec_nanos());
     let difference = (nanos(end) - nanos(start)).clamp(i128::from(i64::MIN), i128::from(i64::MAX));
-    super::arithmetic::go_duration_string(difference as i64)
+    crate::engine::units::go_duration_string(difference as i64)
 }
 
 /// A Go duration argument (`time.ParseDuration`), in nanoseconds.
